@@ -1,0 +1,231 @@
+"""One exception tree for marmotdb.
+
+Every error a client can see carries a MySQL error code, a SQLSTATE and a ``retryable`` flag.
+Foreign exceptions (SQLite's, sqlglot's, OS errors) are converted into this tree at exactly
+one boundary each (``from_sqlite`` below for SQLite); the MySQL layer turns a ``MarmotError``
+into an ERR packet in one place.
+
+    MarmotError                     1105 HY000  (generic)
+    ├── ProtocolError               1047/1153/08S01   malformed packets, unknown commands
+    ├── AuthError                   1045/1044/1142/1227 28000/42000
+    ├── SqlError                    parse and semantic errors (1064, 1146, 1054, ...)
+    │   └── NotSupportedError       1235 42000  (names the construct)
+    ├── ConstraintError             1062/1048/1452/1451/1406/1366/1264 23000/22001/HY000
+    ├── TransientError (retryable)  1205 lock wait timeout, 1213 deadlock/conflict
+    ├── QueryInterrupted            3024 max_execution_time exceeded, 1317 killed
+    ├── CommitOutcomeUnknown        the coordinator lost contact after deciding
+    └── StorageError                corrupt input, snapshot/checksum failures
+"""
+
+from __future__ import annotations
+
+import re
+
+
+class MarmotError(Exception):
+    """Base error: a MySQL error code, a SQLSTATE and whether the client may retry."""
+
+    code: int = 1105
+    sqlstate: str = "HY000"
+    retryable: bool = False
+
+    def __init__(self, message: str, *, code: int | None = None, sqlstate: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+            self.sqlstate = sqlstate or SQLSTATE_BY_CODE.get(code, "HY000")
+        elif sqlstate is not None:
+            self.sqlstate = sqlstate
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code}, {self.sqlstate!r}, {self.message!r})"
+
+
+class ProtocolError(MarmotError):
+    code, sqlstate = 1047, "08S01"
+
+
+class PacketTooLarge(ProtocolError):
+    code, sqlstate = 1153, "08S01"
+
+
+class AuthError(MarmotError):
+    code, sqlstate = 1045, "28000"
+
+
+class SqlError(MarmotError):
+    code, sqlstate = 1064, "42000"
+
+
+class NotSupportedError(SqlError):
+    code, sqlstate = 1235, "42000"
+
+
+class ConstraintError(MarmotError):
+    code, sqlstate = 1062, "23000"
+
+
+class TransientError(MarmotError):
+    code, sqlstate, retryable = 1205, "HY000", True
+
+
+class QueryInterrupted(MarmotError):
+    code, sqlstate = 3024, "HY000"
+
+
+class CommitOutcomeUnknown(MarmotError):
+    """The decision may or may not have committed: never a false success or failure."""
+
+    code, sqlstate = 1180, "HY000"
+
+
+class StorageError(MarmotError):
+    code, sqlstate = 1105, "HY000"
+
+
+# MySQL error codes used by marmotdb, by name. One table so every module speaks the same codes.
+ER_DUP_ENTRY = 1062
+ER_BAD_NULL_ERROR = 1048
+ER_NO_REFERENCED_ROW_2 = 1452
+ER_ROW_IS_REFERENCED_2 = 1451
+ER_DATA_TOO_LONG = 1406
+ER_TRUNCATED_WRONG_VALUE_FOR_FIELD = 1366
+ER_WARN_DATA_OUT_OF_RANGE = 1264
+ER_CHECK_CONSTRAINT_VIOLATED = 3819
+ER_PARSE_ERROR = 1064
+ER_NO_SUCH_TABLE = 1146
+ER_BAD_DB_ERROR = 1049
+ER_BAD_FIELD_ERROR = 1054
+ER_TABLE_EXISTS_ERROR = 1050
+ER_BAD_TABLE_ERROR = 1051
+ER_DB_CREATE_EXISTS = 1007
+ER_DB_DROP_EXISTS = 1008
+ER_NO_DB_ERROR = 1046
+ER_ACCESS_DENIED_ERROR = 1045
+ER_DBACCESS_DENIED_ERROR = 1044
+ER_TABLEACCESS_DENIED_ERROR = 1142
+ER_SPECIFIC_ACCESS_DENIED_ERROR = 1227
+ER_LOCK_WAIT_TIMEOUT = 1205
+ER_LOCK_DEADLOCK = 1213
+ER_NOT_SUPPORTED_YET = 1235
+ER_UNKNOWN_SYSTEM_VARIABLE = 1193
+ER_WRONG_VALUE_FOR_VAR = 1231
+ER_UNKNOWN_COM_ERROR = 1047
+ER_NET_PACKET_TOO_LARGE = 1153
+ER_NET_READ_ERROR = 1158
+ER_MALFORMED_PACKET = 1835
+ER_QUERY_TIMEOUT = 3024
+ER_QUERY_INTERRUPTED = 1317
+ER_UNKNOWN_STMT_HANDLER = 1243
+ER_WRONG_ARGUMENTS = 1210
+ER_DUP_FIELDNAME = 1060
+ER_DUP_KEYNAME = 1061
+ER_CANT_DROP_FIELD_OR_KEY = 1091
+ER_SP_DOES_NOT_EXIST = 1305
+ER_UNKNOWN_ERROR = 1105
+ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION = 1792
+ER_SP_DOES_NOT_EXIST_SAVEPOINT = 1305
+ER_DIVISION_BY_ZERO = 1365
+ER_TOO_MANY_USER_CONNECTIONS = 1203
+ER_CON_COUNT_ERROR = 1040
+ER_HANDSHAKE_ERROR = 1043
+ER_WRONG_VALUE_COUNT_ON_ROW = 1136
+ER_OPERAND_COLUMNS = 1241
+ER_NON_UNIQ_ERROR = 1052
+ER_VIEW_INVALID = 1356
+ER_UNKNOWN_TABLE = 1109
+ER_NO_SUCH_USER = 1449
+ER_OPTION_PREVENTS_STATEMENT = 1290
+ER_CANT_CHANGE_TX_CHARACTERISTICS = 1568
+ER_COMMIT_OUTCOME_UNKNOWN = 1180
+
+SQLSTATE_BY_CODE: dict[int, str] = {
+    1062: "23000", 1048: "23000", 1452: "23000", 1451: "23000", 1406: "22001",
+    1366: "HY000", 1264: "22003", 3819: "HY000", 1064: "42000", 1146: "42S02",
+    1049: "42000", 1054: "42S22", 1050: "42S01", 1051: "42S02", 1007: "HY000",
+    1008: "HY000", 1046: "3D000", 1045: "28000", 1044: "42000", 1142: "42000",
+    1227: "42000", 1205: "HY000", 1213: "40001", 1235: "42000", 1193: "HY000",
+    1231: "42000", 1047: "08S01", 1153: "08S01", 1158: "08S01", 1835: "HY000",
+    3024: "HY000", 1317: "70100", 1243: "HY000", 1210: "HY000", 1060: "42S21",
+    1061: "42000", 1091: "42000", 1305: "42000", 1105: "HY000", 1792: "25006",
+    1365: "22012", 1203: "42000", 1040: "08004", 1043: "08S01", 1136: "21S01",
+    1241: "21000", 1052: "23000", 1356: "HY000", 1109: "42S02", 1449: "HY000",
+    1290: "HY000", 1568: "25001", 1180: "HY000",
+}
+
+_CLASS_BY_CODE: dict[int, type[MarmotError]] = {
+    1062: ConstraintError, 1048: ConstraintError, 1452: ConstraintError,
+    1451: ConstraintError, 1406: ConstraintError, 1366: ConstraintError,
+    1264: ConstraintError, 3819: ConstraintError,
+    1205: TransientError, 1213: TransientError,
+    1235: NotSupportedError,
+    1045: AuthError, 1044: AuthError, 1142: AuthError, 1227: AuthError,
+    3024: QueryInterrupted, 1317: QueryInterrupted,
+    1047: ProtocolError, 1153: PacketTooLarge, 1158: ProtocolError, 1835: ProtocolError,
+}
+
+
+def error(code: int, message: str) -> MarmotError:
+    """Build the right error class for a MySQL error code."""
+    cls = _CLASS_BY_CODE.get(code, SqlError if 1000 <= code < 2000 else MarmotError)
+    return cls(message, code=code, sqlstate=SQLSTATE_BY_CODE.get(code, "HY000"))
+
+
+# SQLite message patterns -> MySQL errors. Order matters: the first match wins.
+_SQLITE_PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
+    (re.compile(r"UNIQUE constraint failed: (\S+)"), ER_DUP_ENTRY,
+     "Duplicate entry for key '{0}'"),
+    (re.compile(r"PRIMARY KEY must be unique|constraint failed: PRIMARY"), ER_DUP_ENTRY,
+     "Duplicate entry for key 'PRIMARY'"),
+    (re.compile(r"NOT NULL constraint failed: \w+\.(\w+)"), ER_BAD_NULL_ERROR,
+     "Column '{0}' cannot be null"),
+    (re.compile(r"FOREIGN KEY constraint failed"), ER_NO_REFERENCED_ROW_2,
+     "Cannot add or update a child row: a foreign key constraint fails"),
+    (re.compile(r"CHECK constraint failed: (.+)"), ER_CHECK_CONSTRAINT_VIOLATED,
+     "Check constraint '{0}' is violated."),
+    (re.compile(r"no such table: (?:\w+\.)?(\S+)"), ER_NO_SUCH_TABLE,
+     "Table '{0}' doesn't exist"),
+    (re.compile(r"no such column: (\S+)"), ER_BAD_FIELD_ERROR,
+     "Unknown column '{0}' in 'field list'"),
+    (re.compile(r"table (\S+) already exists"), ER_TABLE_EXISTS_ERROR,
+     "Table '{0}' already exists"),
+    (re.compile(r"index (\S+) already exists"), ER_DUP_KEYNAME, "Duplicate key name '{0}'"),
+    (re.compile(r"no such index: (\S+)"), ER_CANT_DROP_FIELD_OR_KEY,
+     "Can't DROP '{0}'; check that column/key exists"),
+    (re.compile(r"duplicate column name: (\S+)"), ER_DUP_FIELDNAME, "Duplicate column name '{0}'"),
+    (re.compile(r"ambiguous column name: (\S+)"), ER_NON_UNIQ_ERROR,
+     "Column '{0}' in field list is ambiguous"),
+    (re.compile(r"no such savepoint: (\S+)"), ER_SP_DOES_NOT_EXIST, "SAVEPOINT {0} does not exist"),
+    (re.compile(r"database is locked|database table is locked"), ER_LOCK_WAIT_TIMEOUT,
+     "Lock wait timeout exceeded; try restarting transaction"),
+    (re.compile(r"interrupted"), ER_QUERY_TIMEOUT,
+     "Query execution was interrupted, maximum statement execution time exceeded"),
+    (re.compile(r"syntax error|incomplete input|unrecognized token"), ER_PARSE_ERROR,
+     "You have an error in your SQL syntax: {m}"),
+    (re.compile(r"(\d+) values for (\d+) columns"), ER_WRONG_VALUE_COUNT_ON_ROW,
+     "Column count doesn't match value count at row 1"),
+    (re.compile(r"no such function: (\S+)"), ER_SP_DOES_NOT_EXIST,
+     "FUNCTION {0} does not exist"),
+    (re.compile(r"not authorized"), ER_SPECIFIC_ACCESS_DENIED_ERROR,
+     "Access denied; this operation is not allowed"),
+]
+
+
+def from_sqlite(exc: BaseException) -> MarmotError:
+    """Convert a SQLite (APSW or stdlib) exception into a MarmotError. The one boundary."""
+    if isinstance(exc, MarmotError):
+        return exc
+    message = str(exc)
+    # APSW prefixes messages with the class name ("ConstraintError: UNIQUE constraint ...").
+    text = message.split(": ", 1)[1] if re.match(r"^\w+Error: ", message) else message
+    for pattern, code, template in _SQLITE_PATTERNS:
+        found = pattern.search(text)
+        if found:
+            groups = [g.strip("'\"`") for g in found.groups()]
+            return error(code, template.format(*groups, m=text))
+    if type(exc).__name__ in ("BusyError", "LockedError"):
+        return error(ER_LOCK_WAIT_TIMEOUT, "Lock wait timeout exceeded; try restarting transaction")
+    if type(exc).__name__ == "InterruptError":
+        return error(ER_QUERY_TIMEOUT, "Query execution was interrupted")
+    return error(ER_UNKNOWN_ERROR, text)
