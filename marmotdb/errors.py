@@ -14,7 +14,8 @@ into an ERR packet in one place.
     ├── TransientError (retryable)  1205 lock wait timeout, 1213 deadlock/conflict
     ├── QueryInterrupted            3024 max_execution_time exceeded, 1317 killed
     ├── CommitOutcomeUnknown        the coordinator lost contact after deciding
-    └── StorageError                corrupt input, snapshot/checksum failures
+    ├── StorageError                corrupt input, snapshot/checksum failures
+    └── ClockOffsetError (retryable) a peer's HLC timestamp is too far ahead of ours
 """
 
 from __future__ import annotations
@@ -82,6 +83,12 @@ class CommitOutcomeUnknown(MarmotError):
 
 class StorageError(MarmotError):
     code, sqlstate = 1105, "HY000"
+
+
+class ClockOffsetError(MarmotError):
+    """A remote HLC timestamp exceeds max_clock_offset_ms: refused, never absorbed."""
+
+    code, sqlstate, retryable = 1105, "HY000", True
 
 
 # MySQL error codes used by marmotdb, by name. One table so every module speaks the same codes.
