@@ -163,6 +163,17 @@ SQLSTATE_BY_CODE: dict[int, str] = {
     1290: "HY000", 1568: "25001", 1180: "HY000", 1102: "42000", 1461: "42000",
 }
 
+# System variables and character sets (the catalog's errors).
+ER_UNKNOWN_CHARACTER_SET = 1115
+ER_LOCAL_VARIABLE = 1228
+ER_GLOBAL_VARIABLE = 1229
+ER_WRONG_TYPE_FOR_VAR = 1232
+ER_INCORRECT_GLOBAL_LOCAL_VAR = 1238
+ER_UNKNOWN_COLLATION = 1273
+ER_UNKNOWN_TIME_ZONE = 1298
+SQLSTATE_BY_CODE.update({1115: "42000", 1228: "HY000", 1229: "HY000", 1232: "42000",
+                         1238: "HY000", 1273: "HY000", 1298: "HY000"})
+
 _CLASS_BY_CODE: dict[int, type[MarmotError]] = {
     1062: ConstraintError, 1048: ConstraintError, 1452: ConstraintError,
     1451: ConstraintError, 1406: ConstraintError, 1366: ConstraintError,
