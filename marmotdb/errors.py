@@ -171,8 +171,9 @@ ER_WRONG_TYPE_FOR_VAR = 1232
 ER_INCORRECT_GLOBAL_LOCAL_VAR = 1238
 ER_UNKNOWN_COLLATION = 1273
 ER_UNKNOWN_TIME_ZONE = 1298
+ER_COLLATION_CHARSET_MISMATCH = 1253
 SQLSTATE_BY_CODE.update({1115: "42000", 1228: "HY000", 1229: "HY000", 1232: "42000",
-                         1238: "HY000", 1273: "HY000", 1298: "HY000"})
+                         1238: "HY000", 1273: "HY000", 1298: "HY000", 1253: "42000"})
 
 _CLASS_BY_CODE: dict[int, type[MarmotError]] = {
     1062: ConstraintError, 1048: ConstraintError, 1452: ConstraintError,
