@@ -31,6 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 INSTALL_DB_BIN = "mariadb-install-db"
 SERVER_BIN = "mariadbd"
@@ -106,7 +107,7 @@ class MariaDBServer:
         path = self.run_dir / "error.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def start(self) -> MariaDBServer:
+    def start(self) -> Self:
         self.base_dir = Path(tempfile.mkdtemp(prefix="marmot-mariadb-"))
         try:
             self._install_datadir()
@@ -183,7 +184,7 @@ class MariaDBServer:
             shutil.rmtree(self.base_dir, ignore_errors=True)
             self.base_dir = None
 
-    def __enter__(self) -> MariaDBServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
