@@ -1,0 +1,5 @@
+import sys
+
+from marmotdb.runtime.cli import main
+
+sys.exit(main())

@@ -1,0 +1,393 @@
+"""The MySQL listener: asyncio glue between sockets, the protocol machine and sessions.
+
+One ``MysqlProtocol`` per client (asyncio.Protocol on uvloop: no per-packet await). Bytes go
+into ``ServerConnection``; its events are answered by a ``Session``. Most statements finish in
+the event loop without any await. Two cases leave the fast path and run as a task, during
+which the connection's further commands wait in the protocol machine's buffer:
+
+* ``WriteLockBusy``: wait for the database's write lock (an asyncio.Event per database, set on
+  release) until ``lock_wait_timeout``, then retry the statement or answer 1205;
+* ``LongRead``: finish the read in a worker thread, with max_execution_time enforced by
+  interrupting the SQLite connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from marmotdb import errors
+from marmotdb.errors import MarmotError
+from marmotdb.mysql import events as ev
+from marmotdb.mysql.connection import ProtocolSettings, ServerConnection
+from marmotdb.mysql.types import ResultSet
+from marmotdb.sql import catalog
+from marmotdb.sql.results import LongRead, Ok, Result, Rows, WriteLockBusy
+from marmotdb.sql.server_state import ServerState
+from marmotdb.sql.session import Session
+from marmotdb.sql.shape import split_statements
+
+logger = logging.getLogger("marmotdb.mysql")
+CLIENT_FOUND_ROWS = 2
+
+
+class MysqlService:
+    """Node-wide listener state: the server state, TLS, connection ids, lock waiters."""
+
+    def __init__(self, state: ServerState, *, server_version: str, ssl_context: ssl.SSLContext | None,
+                 rsa_key: Any, settings: ProtocolSettings, max_connections: int,
+                 lock_wait_timeout_s: float, handshake_timeout_s: float, read_threads: int = 4):
+        self.state = state
+        self.server_version = server_version
+        self.ssl_context = ssl_context
+        self.rsa_key = rsa_key
+        self.settings = settings
+        self.max_connections = max_connections
+        self.lock_wait_timeout_s = lock_wait_timeout_s
+        self.handshake_timeout_s = handshake_timeout_s
+        self.read_pool = ThreadPoolExecutor(max_workers=read_threads, thread_name_prefix="read")
+        self.connections: dict[int, MysqlProtocol] = {}
+        self._next_id = 1
+        self._lock_events: dict[str, asyncio.Event] = {}
+        self._rng = random.SystemRandom()
+        self.closing = False
+        state.databases.on_release = self._lock_released
+        state.kill_hook = self._killed
+
+    def next_connection_id(self) -> int:
+        connection_id = self._next_id
+        self._next_id += 1
+        return connection_id
+
+    def protocol(self) -> MysqlProtocol:
+        return MysqlProtocol(self)
+
+    def _lock_released(self, database: str) -> None:
+        event = self._lock_events.pop(database, None)
+        if event is not None:
+            event.set()
+
+    async def wait_for_lock(self, database: str, timeout_s: float) -> None:
+        event = self._lock_events.setdefault(database, asyncio.Event())
+        await asyncio.wait_for(event.wait(), timeout_s)
+
+    def _killed(self, connection_id: int, query_only: bool) -> None:
+        protocol = self.connections.get(connection_id)
+        if protocol is not None and not query_only:
+            protocol.kill()
+
+    @property
+    def busy(self) -> int:
+        return sum(1 for p in self.connections.values() if p.task is not None)
+
+
+class MysqlProtocol(asyncio.Protocol):
+    def __init__(self, service: MysqlService):
+        self.service = service
+        self.transport: asyncio.Transport | None = None
+        self.conn: ServerConnection | None = None
+        self.session: Session | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.plans: dict[int, Any] = {}
+        self.connection_id = 0
+        self._handshake_timer: asyncio.TimerHandle | None = None
+        self._dispatch = {
+            ev.Authenticated: self._on_authenticated, ev.Query: self._on_query,
+            ev.InitDb: self._on_init_db, ev.Ping: self._on_ping, ev.Quit: self._on_quit,
+            ev.FieldList: self._on_field_list, ev.Statistics: self._on_statistics,
+            ev.ResetConnection: self._on_reset, ev.StmtPrepare: self._on_prepare,
+            ev.StmtExecute: self._on_execute, ev.StmtReset: self._on_stmt_reset,
+            ev.StmtClose: self._on_stmt_close, ev.ConnectionClosed: self._on_closed,
+        }
+
+    # ------------------------------------------------------------------ asyncio callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        service = self.service
+        self.connection_id = service.next_connection_id()
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        self.conn = ServerConnection(
+            connection_id=self.connection_id, rng=service._rng,
+            lookup_user=service.state.users.credential, server_version=service.server_version,
+            ssl_context=service.ssl_context, rsa_private_key=service.rsa_key,
+            settings=service.settings, peer_host=str(peer[0]))
+        self.peer_host = str(peer[0])
+        if len(service.connections) >= service.max_connections or service.closing:
+            self.conn.reject_login(errors.error(errors.ER_CON_COUNT_ERROR, "Too many connections"))
+            self._flush()
+            return
+        service.connections[self.connection_id] = self
+        self._handshake_timer = asyncio.get_running_loop().call_later(
+            service.handshake_timeout_s, self._handshake_expired)
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        assert self.conn is not None
+        self.conn.receive_data(data)
+        self._pump()
+
+    def eof_received(self) -> bool | None:
+        if self.conn is not None:
+            self.conn.receive_data(b"")
+            self._pump()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.service.connections.pop(self.connection_id, None)
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+        if self.task is not None:
+            if self.session is not None:
+                self.session.interrupt()
+            self.task.add_done_callback(lambda _: self._close_session())
+        else:
+            self._close_session()
+
+    # ------------------------------------------------------------------ event pump
+    def _pump(self) -> None:
+        conn = self.conn
+        assert conn is not None
+        while self.task is None:
+            event = conn.next_event()
+            if event is None:
+                break
+            try:
+                self._dispatch[type(event)](event)
+            except MarmotError as exc:
+                conn.send_error(exc)
+            except Exception as exc:  # a bug: answer it and keep serving this client
+                logger.exception("internal error on connection %s", self.connection_id)
+                conn.send_error(errors.error(errors.ER_UNKNOWN_ERROR, f"Internal error: {exc}"))
+        self._flush()
+
+    def _flush(self) -> None:
+        conn, transport = self.conn, self.transport
+        if conn is None or transport is None or transport.is_closing():
+            return
+        data = conn.data_to_send()
+        if data:
+            transport.write(data)
+        if conn.should_close:
+            transport.close()
+
+    def _handshake_expired(self) -> None:
+        if self.session is None and self.transport is not None:
+            logger.info("connection %s: login not finished in time", self.connection_id)
+            self.transport.abort()
+
+    def kill(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def _close_session(self) -> None:
+        if self.session is not None:
+            session, self.session = self.session, None
+            try:
+                session.close()
+            except MarmotError:
+                logger.warning("connection %s: rollback on close failed", self.connection_id)
+
+    # ------------------------------------------------------------------ events
+    def _on_authenticated(self, event: ev.Authenticated) -> None:
+        assert self.conn is not None
+        state = self.service.state
+        user = state.users.get(event.user)
+        if user is None:
+            self.conn.reject_login(errors.error(errors.ER_ACCESS_DENIED_ERROR,
+                                                f"Access denied for user '{event.user}'"))
+            return
+        if self.session is not None:  # COM_CHANGE_USER
+            self._close_session()
+        session = Session(state, user, self.connection_id, host=self.peer_host)
+        session.found_rows_flag = bool(event.client_capabilities & CLIENT_FOUND_ROWS)
+        try:
+            if event.database:
+                session.use(event.database)
+        except MarmotError as exc:
+            session.close()
+            self.conn.reject_login(exc)
+            return
+        self.session = session
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+            self._handshake_timer = None
+        self.conn.accept_login(status_flags=session.status_flags())
+
+    def _on_query(self, event: ev.Query) -> None:
+        statements = split_statements(event.sql) or [event.sql]
+        self._run_statements(statements, 0, None, binary=False)
+
+    def _run_statements(self, statements: list[str], index: int, plan: Any, binary: bool) -> None:
+        """Run statements[index:] in the loop until one must wait; then continue in a task."""
+        session = self.session
+        assert session is not None and self.conn is not None
+        last = len(statements) - 1
+        for i in range(index, len(statements)):
+            try:
+                result = self._execute(session, statements[i], plan)
+            except (WriteLockBusy, LongRead) as waiting:
+                self.task = asyncio.get_running_loop().create_task(
+                    self._finish_async(waiting, statements, i, plan, binary))
+                return
+            except MarmotError as exc:
+                session.command = "Sleep"
+                self.conn.send_error(exc)
+                return
+            if not self._send(result, more=i < last, binary=binary):
+                return
+
+    def _execute(self, session: Session, sql: str, plan: Any) -> Result:
+        session.command = "Query" if plan is None else "Execute"
+        try:
+            if plan is None:
+                return session.execute(sql)
+            return session.execute_prepared(plan[0], plan[1])
+        finally:
+            session.command = "Sleep"
+
+    async def _finish_async(self, waiting: Exception, statements: list[str], index: int,
+                            plan: Any, binary: bool) -> None:
+        session, conn = self.session, self.conn
+        assert session is not None and conn is not None
+        try:
+            result = await self._resolve(session, waiting, statements[index], plan)
+        except MarmotError as exc:
+            conn.send_error(exc)
+        except Exception as exc:
+            logger.exception("internal error on connection %s", self.connection_id)
+            conn.send_error(errors.error(errors.ER_UNKNOWN_ERROR, f"Internal error: {exc}"))
+        else:
+            more = index < len(statements) - 1
+            if self._send(result, more=more, binary=binary) and more:
+                self.task = None
+                self._run_statements(statements, index + 1, plan, binary)
+                if self.task is not None:
+                    return
+        self.task = None
+        if self.transport is not None and not self.transport.is_closing():
+            self._pump()
+
+    async def _resolve(self, session: Session, waiting: Exception, sql: str, plan: Any) -> Result:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._lock_wait_timeout(session)
+        while True:
+            if isinstance(waiting, WriteLockBusy):
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise errors.error(errors.ER_LOCK_WAIT_TIMEOUT,
+                                       "Lock wait timeout exceeded; try restarting transaction")
+                try:
+                    await self.service.wait_for_lock(waiting.database, remaining)
+                except TimeoutError:
+                    continue
+            else:
+                return await self._run_long_read(session, waiting)  # type: ignore[arg-type]
+            try:
+                return self._execute(session, sql, plan)
+            except (WriteLockBusy, LongRead) as again:
+                waiting = again
+
+    async def _run_long_read(self, session: Session, waiting: LongRead) -> Result:
+        loop = asyncio.get_running_loop()
+        job = waiting.job
+        limit_ms = _int(session.variables.get("max_execution_time"))
+        timer = loop.call_later(limit_ms / 1000, job.interrupt) if limit_ms > 0 else None
+        session.command = "Query"
+        try:
+            return await loop.run_in_executor(self.service.read_pool, job.run)
+        finally:
+            session.command = "Sleep"
+            if timer is not None:
+                timer.cancel()
+            job.finish()
+
+    def _lock_wait_timeout(self, session: Session) -> float:
+        try:
+            return float(session.variables.get("innodb_lock_wait_timeout"))
+        except (MarmotError, TypeError, ValueError):
+            return self.service.lock_wait_timeout_s
+
+    def _send(self, result: Result, more: bool, binary: bool) -> bool:
+        conn, session = self.conn, self.session
+        assert conn is not None and session is not None
+        flags = session.status_flags()
+        if isinstance(result, Ok):
+            conn.send_ok(result.affected_rows, result.last_insert_id, flags, result.warnings,
+                         result.info, more_results=more)
+        else:
+            conn.send_result_set(ResultSet(result.columns, result.rows), flags,
+                                 more_results=more, binary=binary, warnings=result.warnings)
+        return True
+
+    def _on_init_db(self, event: ev.InitDb) -> None:
+        assert self.conn is not None and self.session is not None
+        self.session.use(event.database)
+        self.conn.send_ok(status_flags=self.session.status_flags())
+
+    def _on_ping(self, event: ev.Ping) -> None:
+        assert self.conn is not None
+        self.conn.send_ok()
+
+    def _on_quit(self, event: ev.Quit) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def _on_closed(self, event: ev.ConnectionClosed) -> None:
+        if event.error is not None:
+            logger.info("connection %s closed: %s", self.connection_id, event.error)
+        self._flush()
+        if self.transport is not None:
+            self.transport.close()
+
+    def _on_field_list(self, event: ev.FieldList) -> None:
+        assert self.conn is not None and self.session is not None
+        self.conn.send_field_list(catalog.field_list(event.table, self.session,
+                                                     event.wildcard or None))
+
+    def _on_statistics(self, event: ev.Statistics) -> None:
+        assert self.conn is not None
+        state = self.service.state
+        uptime = int(state.clock() - state.started_at)
+        self.conn.send_statistics(
+            f"Uptime: {uptime}  Threads: {len(self.service.connections)}  "
+            f"Questions: {state.status['Questions']}  Slow queries: 0  Opens: 0  "
+            f"Open tables: 0  Queries per second avg: "
+            f"{state.status['Questions'] / max(uptime, 1):.3f}")
+
+    def _on_reset(self, event: ev.ResetConnection) -> None:
+        assert self.conn is not None and self.session is not None
+        self.session.reset()
+        self.plans.clear()
+        self.conn.send_ok(status_flags=self.session.status_flags())
+
+    def _on_prepare(self, event: ev.StmtPrepare) -> None:
+        assert self.conn is not None and self.session is not None
+        plan = self.session.prepare(event.sql)
+        self.plans[event.stmt_id] = plan
+        self.conn.send_prepare_ok(event.stmt_id, plan.columns, plan.param_count)
+
+    def _on_execute(self, event: ev.StmtExecute) -> None:
+        plan = self.plans.get(event.stmt_id)
+        if plan is None:
+            raise errors.error(errors.ER_UNKNOWN_STMT_HANDLER,
+                               f"Unknown prepared statement handler ({event.stmt_id}) given "
+                               "to mysqld_stmt_execute")
+        self._run_statements([plan.sql], 0, (plan, event.params), binary=True)
+
+    def _on_stmt_reset(self, event: ev.StmtReset) -> None:
+        assert self.conn is not None
+        self.conn.send_ok()
+
+    def _on_stmt_close(self, event: ev.StmtClose) -> None:
+        self.plans.pop(event.stmt_id, None)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

@@ -1,0 +1,181 @@
+"""Node-wide state the sessions share: databases, users, connections' bindings, counters.
+
+The clock is passed in (a callable returning epoch seconds as float): the core never reads
+the real clock itself.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import apsw
+
+from marmotdb.mysql.types import Column
+from marmotdb.sql import coltypes, functions, schema
+from marmotdb.sql.binding import ConnectionBinding
+from marmotdb.sql.results import Rows, column_for_value
+from marmotdb.sql.variables import GlobalVariables
+from marmotdb.storage.databases import Database, Databases, configure
+from marmotdb.users import Users
+
+if TYPE_CHECKING:
+    from marmotdb.sql.session import Session
+
+SCRATCH = "__scratch__"
+_COLUMN_CACHE_MAX = 4096
+
+
+class SchemaView:
+    """What the translator may ask about the current database (sql.translate.SchemaView)."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: apsw.Connection):
+        self.conn = conn
+
+    def table_sql(self, table: str) -> str | None:
+        found = self.conn.execute("SELECT sql FROM sqlite_schema WHERE type IN ('table','view') "
+                                  "AND name = ? COLLATE NOCASE", (table,)).fetchall()
+        return found[0][0] if found else None
+
+    def columns(self, table: str) -> list[tuple[str, str]] | None:
+        found = [(row[1], row[2]) for row in
+                 self.conn.execute("SELECT * FROM pragma_table_info(?)", (table,))]
+        return found or None
+
+    def mysql_ddl(self, table: str) -> str | None:
+        return schema.mysql_ddl(self.conn, table)
+
+
+class ServerState:
+    """Shared by every session of one node."""
+
+    def __init__(self, data_dir: Path, *, clock: Callable[[], float], version: str,
+                 users: Users, durability: str = "normal", cache_size_mb: int = 64,
+                 busy_timeout_ms: int = 5000, global_defaults: dict[str, Any] | None = None):
+        self.clock = clock
+        self.version = version
+        self.users = users
+        self.sessions: dict[int, Session] = {}
+        self.status: Counter[str] = Counter()
+        self.global_variables = GlobalVariables(global_defaults or {})
+        self._bindings: dict[apsw.Connection, ConnectionBinding] = {}
+        self._columns: dict[tuple[Any, ...], list[Column]] = {}
+        self._meta: dict[str, apsw.Connection] = {}
+        self.kill_hook: Callable[[int, bool], None] | None = None
+        self.started_at = clock()
+        setup = configure(durability, cache_size_mb, busy_timeout_ms, self._bind)
+        self.databases = Databases(data_dir, setup)
+        self.scratch = Database(SCRATCH, Path(":memory:"), self._bind, pool_max=64)
+
+    # ------------------------------------------------------------------ connections
+    def _bind(self, conn: apsw.Connection) -> None:
+        binding = ConnectionBinding(self.version)
+        functions.register_functions(conn, binding)
+        binding.install(conn)
+        self._bindings[conn] = binding
+
+    def binding(self, conn: apsw.Connection) -> ConnectionBinding:
+        return self._bindings[conn]
+
+    def read_connection(self, database: Database) -> apsw.Connection:
+        """A long-lived connection per database for catalog and schema look-ups."""
+        conn = self._meta.get(database.name)
+        if conn is None:
+            conn = database.checkout()
+            self._bindings[conn].trusted = True
+            self._meta[database.name] = conn
+        return conn
+
+    def forget(self, name: str) -> None:
+        conn = self._meta.pop(name, None)
+        if conn is not None:
+            self._bindings.pop(conn, None)
+            conn.close()
+
+    def schema_view(self, conn: apsw.Connection) -> SchemaView:
+        return SchemaView(conn)
+
+    # ------------------------------------------------------------------ results
+    def collect(self, cursor: apsw.Cursor, statement: str) -> Rows:
+        rows = cursor.fetchall()
+        try:
+            description = cursor.description
+        except apsw.ExecutionCompleteError:
+            description = self._describe_statement(cursor.connection, statement)
+        return Rows(self._columns_for(description, rows[0] if rows else None), rows)
+
+    def describe(self, database: Database, statement: str) -> list[Column]:
+        conn = self.read_connection(database)
+        return self._columns_for(self._describe_statement(conn, statement), None)
+
+    def _describe_statement(self, conn: apsw.Connection, statement: str) -> tuple[Any, ...]:
+        found: list[Any] = []
+
+        def trace(cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
+            found.append(cursor.description)
+            return False  # do not run it: the description is all we want
+
+        cursor = conn.cursor()
+        cursor.exec_trace = trace
+        try:
+            cursor.execute(statement, {})
+        except (apsw.ExecTraceAbort, apsw.BindingsError):
+            pass
+        return found[-1] if found else ()
+
+    def _columns_for(self, description: tuple[Any, ...], first: tuple[Any, ...] | None
+                     ) -> list[Column]:
+        probe = tuple(type(v) for v in first) if first is not None else None
+        key = (description, probe)
+        columns = self._columns.get(key)
+        if columns is None:
+            columns = [coltypes.column_for_decltype(name, decl) if decl else
+                       column_for_value(name, first[i] if first is not None else "")
+                       for i, (name, decl, *_) in enumerate(description)]
+            if len(self._columns) >= _COLUMN_CACHE_MAX:
+                self._columns.clear()
+            self._columns[key] = columns
+        return columns
+
+    # ------------------------------------------------------------------ writes
+    def commit(self, database: Database, conn: apsw.Connection, translation: Any) -> None:
+        """Commit a write transaction. The replicated commit plugs in here."""
+        conn.execute("COMMIT")
+        self.status["Com_commit"] += 1
+
+    def first_insert_id(self, conn: apsw.Connection, translation: Any, last_rowid: int,
+                        affected: int) -> int:
+        inserts = self._bindings[conn].inserts
+        return last_rowid - max(inserts, 1) + 1
+
+    def schema_changed(self, conn: apsw.Connection) -> None:
+        self._columns.clear()
+
+    # ------------------------------------------------------------------ sessions
+    def processlist(self) -> list[tuple[Any, ...]]:
+        now = self.clock()
+        return [(s.connection_id, s.user, s.host, s.current_database, s.command,
+                 int(now - s.statement_time) if s.statement_time else 0,
+                 "" if s.command == "Sleep" else "executing",
+                 s.info if s.command != "Sleep" else None)
+                for s in sorted(self.sessions.values(), key=lambda s: s.connection_id)]
+
+    def kill(self, connection_id: int, query_only: bool) -> None:
+        session = self.sessions.get(connection_id)
+        if session is None:
+            return
+        session.interrupt()
+        if not query_only:
+            session.killed = True
+        if self.kill_hook is not None:
+            self.kill_hook(connection_id, query_only)
+
+    def close(self) -> None:
+        for name in list(self._meta):
+            self.forget(name)
+        self.databases.close()
+        self.scratch.close()

@@ -1,0 +1,683 @@
+"""The executor: one client session running MySQL statements against the node's SQLite files.
+
+Theory of operation
+-------------------
+``Session.execute(sql)`` takes ONE statement (the runtime splits multi-statement queries) and
+returns an ``Ok`` or a ``Rows``. Dispatch is on the leading keywords, found without parsing:
+
+* transaction control (BEGIN, START TRANSACTION, COMMIT, ROLLBACK, SAVEPOINT, RELEASE) and
+  USE, CREATE/DROP DATABASE, LOCK/UNLOCK TABLES, KILL are handled here;
+* SET, SHOW, DESCRIBE and SELECTs of variables or INFORMATION_SCHEMA go to the catalog;
+* everything else is translated (``sql.translate``, cached by statement shape) and run on the
+  session's current database.
+
+Transactions. A database has a pool of SQLite connections and one write lock. Outside a
+transaction a read borrows any pooled connection; a write takes the write lock, runs in
+``BEGIN IMMEDIATE … COMMIT`` and gives both back. Inside a transaction (BEGIN, or
+autocommit=0) the session pins one connection per database it touches, opened with a deferred
+``BEGIN``; its first write takes the write lock, which is then held until COMMIT/ROLLBACK.
+Each write inside a transaction runs in a savepoint so a failing statement undoes only itself,
+as in MySQL. When the lock is held by another session the statement raises ``WriteLockBusy``
+before anything ran; the runtime waits (bounded by lock_wait_timeout) and retries, or answers
+1205. A transaction that read an older snapshot and then tries to write after another commit
+gets SQLite's BUSY_SNAPSHOT: it is rolled back and the client gets 1213 (retryable), the
+"first committer wins" rule.
+
+Reads run in the event loop under a VM-step budget (SQLite progress handler). A read that
+exceeds it is interrupted before any row was sent and handed back as ``LongRead``, whose job
+the runtime re-runs in a worker thread on the same pinned connection.
+
+Security: every connection carries an authorizer that refuses ATTACH/DETACH, PRAGMA writes,
+load_extension and file functions, and any user access to ``__marmot_*``/``sqlite_*`` tables.
+Internal bookkeeping statements (DDL catalog rows) run with the session marked trusted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import apsw
+
+from marmotdb import errors
+from marmotdb.errors import MarmotError
+from marmotdb.mysql.types import Column, ResultSet
+from marmotdb.sql import catalog
+from marmotdb.sql.binding import ConnectionBinding
+from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows, WriteLockBusy
+from marmotdb.sql.server_state import ServerState
+from marmotdb.sql.statement import keywords, strip_leading
+from marmotdb.sql.translate import Kind, Translation, translate, translate_prepared
+from marmotdb.sql.variables import SessionVariables
+from marmotdb.storage.databases import Database
+from marmotdb.users import User
+
+_WRITE_KINDS = frozenset({Kind.INSERT, Kind.REPLACE, Kind.UPDATE, Kind.DELETE, Kind.DDL})
+_LOCKING_READ = re.compile(r"\bFOR\s+UPDATE\b|\bLOCK\s+IN\s+SHARE\s+MODE\b|\bFOR\s+SHARE\b", re.I)
+_IDENT = r"`(?:[^`]|``)+`|[A-Za-z0-9_$]+"
+_CREATE_DB = re.compile(
+    rf"^CREATE\s+(?:DATABASE|SCHEMA)\s+(IF\s+NOT\s+EXISTS\s+)?({_IDENT})(?:\s+.*)?$", re.I | re.S)
+_DROP_DB = re.compile(rf"^DROP\s+(?:DATABASE|SCHEMA)\s+(IF\s+EXISTS\s+)?({_IDENT})\s*$", re.I)
+_USE = re.compile(rf"^USE\s+({_IDENT})\s*$", re.I)
+_SAVEPOINT = re.compile(rf"^SAVEPOINT\s+({_IDENT})\s*$", re.I)
+_ROLLBACK_TO = re.compile(rf"^ROLLBACK\s+(?:WORK\s+)?TO\s+(?:SAVEPOINT\s+)?({_IDENT})\s*$", re.I)
+_RELEASE = re.compile(rf"^RELEASE\s+SAVEPOINT\s+({_IDENT})\s*$", re.I)
+_START = re.compile(r"^(?:BEGIN(?:\s+WORK)?|START\s+TRANSACTION(?P<opts>(?:\s*,?\s*(?:READ\s+ONLY|"
+                    r"READ\s+WRITE|WITH\s+CONSISTENT\s+SNAPSHOT))*))\s*$", re.I)
+_END = re.compile(r"^(COMMIT|ROLLBACK)(?:\s+WORK)?(?:\s+AND\s+(?:NO\s+)?CHAIN)?"
+                  r"(?:\s+(?:NO\s+)?RELEASE)?\s*$", re.I)
+_KILL = re.compile(r"^KILL\s+(?:(QUERY|CONNECTION)\s+)?(\d+)\s*$", re.I)
+_READ_BUDGET_STEPS = 200  # progress-handler calls (x1000 VM steps) a read may take in the loop
+
+
+def unquote(identifier: str) -> str:
+    if identifier.startswith("`"):
+        return identifier[1:-1].replace("``", "`")
+    return identifier
+
+
+class Txn:
+    """An open transaction: pinned connections per database and the write locks held."""
+
+    __slots__ = ("explicit", "read_only", "conns", "locked", "savepoints")
+
+    def __init__(self, explicit: bool, read_only: bool = False):
+        self.explicit = explicit
+        self.read_only = read_only
+        self.conns: dict[str, apsw.Connection] = {}
+        self.locked: set[str] = set()
+        self.savepoints: list[str] = []
+
+
+class PreparedPlan:
+    """A COM_STMT_PREPARE'd statement: translated once, executed many times."""
+
+    __slots__ = ("sql", "translation", "param_count", "columns", "passthrough")
+
+    def __init__(self, sql: str, translation: Translation | None, param_count: int,
+                 columns: list[Column]):
+        self.sql = sql
+        self.translation = translation
+        self.param_count = param_count
+        self.columns = columns
+        self.passthrough = translation is None  # executed as text (BEGIN, SET, SHOW ...)
+
+
+class Session:
+    """One client's session. Not thread-safe; the runtime runs one command at a time."""
+
+    def __init__(self, server: ServerState, user: User, connection_id: int, host: str = "localhost"):
+        self.server = server
+        self.user_record = user
+        self.user = user.name
+        self.host = host
+        self.connection_id = connection_id
+        self.current_database: str | None = None
+        self.variables = SessionVariables(server.global_variables)
+        self.warnings: list[tuple[str, int, str]] = []
+        self.txn: Txn | None = None
+        self.last_insert_id = 0
+        self.row_count = -1
+        self.found_rows = 0
+        self.statement_time = 0.0
+        self.command = "Sleep"
+        self.info: str | None = None
+        self.killed = False
+        self.found_rows_flag = True
+        self._active_conn: apsw.Connection | None = None
+        self._handlers: dict[str, Callable[[str, tuple[str, ...]], Result]] = {
+            "BEGIN": self._begin, "START": self._begin, "COMMIT": self._finish,
+            "ROLLBACK": self._rollback_statement, "SAVEPOINT": self._savepoint,
+            "RELEASE": self._release, "USE": self._use, "LOCK": self._noop,
+            "UNLOCK": self._noop, "KILL": self._kill, "CREATE": self._create, "DROP": self._drop,
+        }
+        server.sessions[connection_id] = self
+
+    # ------------------------------------------------------------------ context for others
+    @property
+    def status(self) -> dict[str, object]:
+        return self.server.status
+
+    @property
+    def time_zone(self) -> str:
+        return str(self.variables.get("time_zone"))
+
+    @property
+    def database(self) -> str | None:
+        return self.current_database
+
+    @property
+    def version(self) -> str:
+        return self.server.version
+
+    def databases(self) -> list[str]:
+        return self.user_record.visible(self.server.databases.names())
+
+    def connection_for(self, db: str) -> apsw.Connection:
+        database = self._database(db)
+        if self.txn is not None and database.name in self.txn.conns:
+            return self.txn.conns[database.name]
+        return self.server.read_connection(database)
+
+    def processlist(self) -> list[tuple[Any, ...]]:
+        return self.server.processlist()
+
+    def grants(self) -> list[str]:
+        return self.user_record.grant_lines()
+
+    def evaluate(self, select_sql: str) -> object:
+        result = self.execute(select_sql)
+        if isinstance(result, Rows) and result.rows:
+            return result.rows[0][0]
+        return None
+
+    @property
+    def autocommit(self) -> bool:
+        return bool(self.variables.autocommit)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.txn is not None
+
+    # ------------------------------------------------------------------ entry points
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Result:
+        """Run one statement. Raises MarmotError, WriteLockBusy or LongRead."""
+        text = strip_leading(sql)
+        if not text:
+            raise errors.error(1065, "Query was empty")
+        self.statement_time = self.server.clock()
+        self.server.status["Questions"] += 1
+        self.info = text[:1000]
+        head = keywords(text)
+        handler = self._handlers.get(head[0]) if head else None
+        if handler is not None and (result := handler(text, head)) is not None:
+            return self._after(result)
+        answered = catalog.answer(text, self)
+        if answered is not catalog.UNHANDLED:
+            return self._after(self._from_catalog(answered, head))
+        if params is None:
+            translation, params = translate(text, self.server.schema_view(self._conn_for_schema()))
+        else:
+            translation = translate_prepared(text, self.server.schema_view(
+                self._conn_for_schema()))[0]
+        return self._after(self._run(translation, params, text))
+
+    def prepare(self, sql: str) -> PreparedPlan:
+        text = strip_leading(sql)
+        head = keywords(text)
+        if not head or head[0] in self._handlers or head[0] in ("SET", "SHOW", "DESC",
+                                                                "DESCRIBE", "EXPLAIN"):
+            return PreparedPlan(text, None, text.count("?"), [])
+        translation, param_count = translate_prepared(
+            text, self.server.schema_view(self._conn_for_schema()))
+        columns: list[Column] = []
+        if translation.returns_rows and self.current_database is not None:
+            columns = self.server.describe(self._database(self.current_database),
+                                           translation.statements[-1])
+        return PreparedPlan(text, translation, param_count, columns)
+
+    def execute_prepared(self, plan: PreparedPlan, values: list[Any]) -> Result:
+        if len(values) != plan.param_count:
+            raise errors.error(errors.ER_WRONG_ARGUMENTS,
+                               "Incorrect arguments to mysqld_stmt_execute")
+        if plan.passthrough:
+            return self.execute(_inline_params(plan.sql, values))
+        self.statement_time = self.server.clock()
+        self.info = plan.sql[:1000]
+        params = {f"p{i}": v for i, v in enumerate(values)}
+        return self._after(self._run(plan.translation, params, plan.sql))  # type: ignore[arg-type]
+
+    def use(self, database: str) -> None:
+        name = unquote(database)
+        if name.lower() == "information_schema":
+            self.current_database = "information_schema"
+            return
+        self._database(name)
+        self.current_database = name.lower()
+
+    def reset(self) -> None:
+        """COM_RESET_CONNECTION / COM_CHANGE_USER: roll back and forget session state."""
+        self._end(commit=False)
+        self.variables = SessionVariables(self.server.global_variables)
+        self.warnings = []
+        self.last_insert_id = 0
+
+    def close(self) -> None:
+        """The client went away: its open transaction is rolled back, nothing else is lost."""
+        try:
+            self._end(commit=False)
+        finally:
+            self.server.sessions.pop(self.connection_id, None)
+
+    def interrupt(self) -> None:
+        conn = self._active_conn
+        if conn is not None:
+            conn.interrupt()
+
+    def status_flags(self) -> int:
+        return (1 if self.txn is not None else 0) | (2 if self.autocommit else 0)
+
+    # ------------------------------------------------------------------ statement kinds
+    def _after(self, result: Result) -> Result:
+        if isinstance(result, Ok):
+            self.row_count = result.affected_rows
+            if result.last_insert_id:
+                self.last_insert_id = result.last_insert_id
+            result.warnings = len(self.warnings)
+        else:
+            self.row_count = -1
+            result.warnings = len(self.warnings)
+        return result
+
+    def _from_catalog(self, answered: ResultSet | None, head: tuple[str, ...]) -> Result:
+        if answered is None:  # a SET: autocommit=1 commits an open implicit transaction
+            if self.txn is not None and self.autocommit and not self.txn.explicit:
+                self._end(commit=True)
+            elif self.txn is not None and self.autocommit and head[:1] == ("SET",):
+                self._end(commit=True)
+            return Ok()
+        return Rows(answered.columns, answered.rows)
+
+    def _noop(self, text: str, head: tuple[str, ...]) -> Result:
+        return Ok()
+
+    def _begin(self, text: str, head: tuple[str, ...]) -> Result | None:
+        found = _START.match(text)
+        if found is None:
+            if head[0] == "BEGIN":
+                raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
+                                   f"near '{text[:80]}'")
+            return None  # START SLAVE and friends: not ours
+        self._end(commit=True)  # MySQL: BEGIN implicitly commits an open transaction
+        read_only = bool(found.group("opts") and "ONLY" in found.group("opts").upper())
+        self.txn = Txn(explicit=True, read_only=read_only)
+        return Ok()
+
+    def _finish(self, text: str, head: tuple[str, ...]) -> Result:
+        if _END.match(text) is None:
+            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
+                               f"near '{text[:80]}'")
+        self._end(commit=text[:6].upper() == "COMMIT")
+        return Ok()
+
+    def _rollback_statement(self, text: str, head: tuple[str, ...]) -> Result:
+        found = _ROLLBACK_TO.match(text)
+        if found is None:
+            return self._finish(text, head)
+        name = unquote(found.group(1)).lower()
+        if self.txn is None or name not in self.txn.savepoints:
+            raise errors.error(errors.ER_SP_DOES_NOT_EXIST, f"SAVEPOINT {name} does not exist")
+        self._each_conn(f'ROLLBACK TO "sp_{name}"')
+        del self.txn.savepoints[self.txn.savepoints.index(name) + 1:]
+        return Ok()
+
+    def _savepoint(self, text: str, head: tuple[str, ...]) -> Result:
+        found = _SAVEPOINT.match(text)
+        if found is None:
+            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
+                               f"near '{text[:80]}'")
+        if self.txn is None:
+            if self.autocommit:
+                return Ok()  # MySQL accepts and forgets a savepoint outside a transaction
+            self.txn = Txn(explicit=False)
+        name = unquote(found.group(1)).lower()
+        if name in self.txn.savepoints:
+            self._each_conn(f'RELEASE "sp_{name}"')
+            self.txn.savepoints.remove(name)
+        self.txn.savepoints.append(name)
+        self._each_conn(f'SAVEPOINT "sp_{name}"')
+        return Ok()
+
+    def _release(self, text: str, head: tuple[str, ...]) -> Result:
+        found = _RELEASE.match(text)
+        if found is None:
+            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
+                               f"near '{text[:80]}'")
+        name = unquote(found.group(1)).lower()
+        if self.txn is None or name not in self.txn.savepoints:
+            raise errors.error(errors.ER_SP_DOES_NOT_EXIST, f"SAVEPOINT {name} does not exist")
+        self._each_conn(f'RELEASE "sp_{name}"')
+        del self.txn.savepoints[self.txn.savepoints.index(name):]
+        return Ok()
+
+    def _each_conn(self, statement: str) -> None:
+        assert self.txn is not None
+        for conn in self.txn.conns.values():
+            conn.execute(statement)
+
+    def _use(self, text: str, head: tuple[str, ...]) -> Result:
+        found = _USE.match(text)
+        if found is None:
+            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
+                               f"near '{text[:80]}'")
+        self.use(found.group(1))
+        return Ok()
+
+    def _kill(self, text: str, head: tuple[str, ...]) -> Result:
+        found = _KILL.match(text)
+        if found is None:
+            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
+                               f"near '{text[:80]}'")
+        target = int(found.group(2))
+        if target not in self.server.sessions:
+            raise errors.error(1094, f"Unknown thread id: {target}")
+        other = self.server.sessions[target]
+        if other.user != self.user and not self.user_record.can(None, "admin"):
+            raise errors.error(1095, f"You are not owner of thread {target}")
+        self.server.kill(target, query_only=(found.group(1) or "").upper() == "QUERY")
+        return Ok()
+
+    def _create(self, text: str, head: tuple[str, ...]) -> Result | None:
+        if head[1:2] not in (("DATABASE",), ("SCHEMA",)):
+            return None
+        found = _CREATE_DB.match(text)
+        if found is None:
+            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
+                               f"near '{text[:80]}'")
+        self._require(None, "admin")
+        self._end(commit=True)
+        created = self.server.databases.create(unquote(found.group(2)), bool(found.group(1)))
+        if not created:
+            self.warnings = [("Note", errors.ER_DB_CREATE_EXISTS, f"Can't create database "
+                              f"'{unquote(found.group(2))}'; database exists")]
+        return Ok(affected_rows=1 if created else 0)
+
+    def _drop(self, text: str, head: tuple[str, ...]) -> Result | None:
+        if head[1:2] not in (("DATABASE",), ("SCHEMA",)):
+            return None
+        found = _DROP_DB.match(text)
+        if found is None:
+            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
+                               f"near '{text[:80]}'")
+        self._require(None, "admin")
+        self._end(commit=True)
+        name = unquote(found.group(2))
+        if self.server.databases.exists(name):
+            database = self.server.databases.get(name)
+            if database.write_owner not in (None, self.connection_id):
+                raise WriteLockBusy(database.name)
+        dropped = self.server.databases.drop(name, self.connection_id, bool(found.group(1)))
+        if dropped and self.current_database == name.lower():
+            self.current_database = None
+        return Ok()
+
+    # ------------------------------------------------------------------ running translations
+    def _run(self, translation: Translation, params: dict[str, Any], text: str) -> Result:
+        self.warnings = []
+        database = self._current()
+        write = translation.kind in _WRITE_KINDS
+        if translation.kind is Kind.DDL:
+            self._require(database.name, "admin")
+            self._end(commit=True)  # DDL implicitly commits, as in MySQL
+            return self._run_autocommit_write(database, translation, params, trusted=True)
+        if write:
+            self._require(database.name, "rw")
+            if self.txn is None and self.autocommit:
+                return self._run_autocommit_write(database, translation, params)
+            return self._run_txn_write(database, translation, params)
+        self._require(database.name, "r")
+        if self.txn is None and not self.autocommit:
+            self.txn = Txn(explicit=False)
+        locking = self.txn is not None and _LOCKING_READ.search(text) is not None
+        if locking:
+            self._lock(database)
+        return self._run_read(database, translation, params)
+
+    def _run_autocommit_write(self, database: Database, translation: Translation,
+                              params: dict[str, Any], trusted: bool = False) -> Result:
+        if not database.try_lock(self.connection_id):
+            raise WriteLockBusy(database.name)
+        conn = self._checkout(database)
+        binding = self.server.binding(conn)
+        binding.trusted = trusted
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = self._execute_write(conn, translation, params)
+                self.server.commit(database, conn, translation)
+            except BaseException:
+                if not conn.get_autocommit():
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+        except apsw.Error as exc:
+            raise errors.from_sqlite(exc) from None
+        finally:
+            binding.trusted = False
+            self._checkin(database, conn)
+            database.unlock(self.connection_id)
+
+    def _run_txn_write(self, database: Database, translation: Translation,
+                       params: dict[str, Any]) -> Result:
+        if self.txn is None:
+            self.txn = Txn(explicit=False)
+        if self.txn.read_only:
+            raise errors.error(errors.ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION,
+                               "Cannot execute statement in a READ ONLY transaction.")
+        self._lock(database)
+        conn = self._pin(database)
+        try:
+            conn.execute('SAVEPOINT "__marmot_stmt"')
+            try:
+                result = self._execute_write(conn, translation, params)
+            except BaseException:
+                conn.execute('ROLLBACK TO "__marmot_stmt"')
+                conn.execute('RELEASE "__marmot_stmt"')
+                raise
+            conn.execute('RELEASE "__marmot_stmt"')
+            return result
+        except apsw.BusyError as exc:
+            if exc.extendedresult == apsw.SQLITE_BUSY_SNAPSHOT:
+                self._end(commit=False)
+                raise errors.error(errors.ER_LOCK_DEADLOCK, "Deadlock found when trying to get "
+                                   "lock; try restarting transaction") from None
+            raise errors.from_sqlite(exc) from None
+        except apsw.Error as exc:
+            raise errors.from_sqlite(exc) from None
+
+    def _execute_write(self, conn: apsw.Connection, translation: Translation,
+                       params: dict[str, Any]) -> Result:
+        self._active_conn = conn
+        self.server.binding(conn).reset_counts()
+        try:
+            before_rowid = conn.last_insert_rowid()
+            rows: Rows | None = None
+            for statement in translation.statements:
+                cursor = conn.execute(statement, params)
+                if translation.returns_rows and statement is translation.statements[-1]:
+                    rows = self.server.collect(cursor, statement)
+            if rows is not None:
+                return rows
+            affected = self._affected_rows(self.server.binding(conn), translation)
+            last_rowid = conn.last_insert_rowid()
+            insert_id = 0
+            if translation.kind in (Kind.INSERT, Kind.REPLACE) and last_rowid != before_rowid:
+                insert_id = self.server.first_insert_id(conn, translation, last_rowid, affected)
+            if translation.kind is Kind.DDL:
+                self.server.schema_changed(conn)
+                affected = 0
+            return Ok(affected_rows=affected, last_insert_id=insert_id)
+        finally:
+            self._active_conn = None
+
+    def _affected_rows(self, binding: ConnectionBinding, translation: Translation) -> int:
+        """MySQL's count: REPLACE counts its delete too, an upsert's update counts 2, an UPDATE
+        counts changed rows unless the client asked for found rows (CLIENT_FOUND_ROWS)."""
+        kind = translation.kind
+        if kind is Kind.UPDATE:
+            return binding.updates if self.found_rows_flag else binding.updates_changed
+        if kind is Kind.DELETE:
+            return binding.deletes
+        if translation.upsert:
+            return binding.inserts + 2 * binding.updates_changed
+        return binding.inserts + binding.deletes + binding.updates
+
+    def _run_read(self, database: Database, translation: Translation,
+                  params: dict[str, Any]) -> Result:
+        pinned = self.txn is not None
+        conn = self._pin(database) if pinned else self._checkout(database)
+        binding = self.server.binding(conn)
+        self._active_conn = conn
+        binding.start_budget(_READ_BUDGET_STEPS)
+        released = False
+        try:
+            result = self._read_on(conn, translation, params)
+        except apsw.InterruptError:
+            if binding.budget_spent and not self.killed:
+                released = True  # the job owns the connection now
+                raise LongRead(self._read_job(database, conn, translation, params, pinned)) \
+                    from None
+            raise errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted") \
+                from None
+        except apsw.Error as exc:
+            raise self._read_error(exc) from None
+        finally:
+            binding.start_budget(None)
+            self._active_conn = None
+            if not pinned and not released:
+                self._checkin(database, conn)
+        return result
+
+    def _read_on(self, conn: apsw.Connection, translation: Translation,
+                 params: dict[str, Any]) -> Rows:
+        rows = None
+        for statement in translation.statements:
+            cursor = conn.execute(statement, params)
+            rows = self.server.collect(cursor, statement)
+        if translation.calc_found_rows and translation.found_rows_sql:
+            self.found_rows = conn.execute(translation.found_rows_sql, params).fetchall()[0][0]
+        elif rows is not None:
+            self.found_rows = len(rows.rows)
+        assert rows is not None
+        return rows
+
+    def _read_job(self, database: Database, conn: apsw.Connection, translation: Translation,
+                  params: dict[str, Any], pinned: bool) -> ReadJob:
+        def run() -> Rows:
+            try:
+                return self._read_on(conn, translation, params)
+            except apsw.InterruptError:
+                raise errors.error(errors.ER_QUERY_TIMEOUT, "Query execution was interrupted, "
+                                   "maximum statement execution time exceeded") from None
+            except apsw.Error as exc:
+                raise self._read_error(exc) from None
+
+        def finish() -> None:
+            if not pinned:
+                self._checkin(database, conn)
+
+        return ReadJob(run=run, finish=finish, interrupt=conn.interrupt)
+
+    def _read_error(self, exc: apsw.Error) -> MarmotError:
+        converted = errors.from_sqlite(exc)
+        if converted.code == errors.ER_NO_SUCH_TABLE and self.current_database is None:
+            return errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+        return converted
+
+    # ------------------------------------------------------------------ helpers
+    def _database(self, name: str) -> Database:
+        if not self.user_record.can(name, "r"):
+            raise errors.error(errors.ER_DBACCESS_DENIED_ERROR, f"Access denied for user "
+                               f"'{self.user}'@'%' to database '{name}'")
+        return self.server.databases.get(name)
+
+    def _current(self) -> Database:
+        if self.current_database is None or self.current_database == "information_schema":
+            return self.server.scratch
+        return self._database(self.current_database)
+
+    def _conn_for_schema(self) -> apsw.Connection:
+        database = self._current()
+        if self.txn is not None and database.name in self.txn.conns:
+            return self.txn.conns[database.name]
+        return self.server.read_connection(database)
+
+    def _require(self, database: str | None, level: str) -> None:
+        if database == self.server.scratch.name:
+            return
+        if not self.user_record.can(database, level):
+            what = {"r": "SELECT", "rw": "INSERT, UPDATE, DELETE", "admin": "CREATE, DROP, ALTER"}
+            raise errors.error(errors.ER_DBACCESS_DENIED_ERROR if database else
+                               errors.ER_SPECIFIC_ACCESS_DENIED_ERROR,
+                               f"Access denied for user '{self.user}'@'%' to database "
+                               f"'{database or '*'}' ({what[level]} command denied)")
+
+    def _lock(self, database: Database) -> None:
+        assert self.txn is not None
+        if database.name not in self.txn.locked:
+            if not database.try_lock(self.connection_id):
+                raise WriteLockBusy(database.name)
+            self.txn.locked.add(database.name)
+
+    def _checkout(self, database: Database) -> apsw.Connection:
+        conn = database.checkout()
+        self.server.binding(conn).session = self
+        return conn
+
+    def _checkin(self, database: Database, conn: apsw.Connection) -> None:
+        self.server.binding(conn).session = None
+        database.checkin(conn)
+
+    def _pin(self, database: Database) -> apsw.Connection:
+        assert self.txn is not None
+        conn = self.txn.conns.get(database.name)
+        if conn is None:
+            conn = self._checkout(database)
+            conn.execute("BEGIN")
+            for name in self.txn.savepoints:
+                conn.execute(f'SAVEPOINT "sp_{name}"')
+            self.txn.conns[database.name] = conn
+        return conn
+
+    def _end(self, commit: bool) -> None:
+        """COMMIT or ROLLBACK the open transaction (if any) and release what it held."""
+        txn, self.txn = self.txn, None
+        if txn is None:
+            return
+        failure: MarmotError | None = None
+        try:
+            for name, conn in txn.conns.items():
+                database = self.server.databases.get(name) if name != self.server.scratch.name \
+                    else self.server.scratch
+                try:
+                    if commit and failure is None and not conn.get_autocommit():
+                        self.server.commit(database, conn, None)
+                    elif not conn.get_autocommit():
+                        conn.execute("ROLLBACK")
+                except apsw.Error as exc:
+                    failure = errors.from_sqlite(exc)
+                    if not conn.get_autocommit():
+                        conn.execute("ROLLBACK")
+                finally:
+                    self._checkin(database, conn)
+        finally:
+            for name in txn.locked:
+                if self.server.databases.exists(name):
+                    self.server.databases.get(name).unlock(self.connection_id)
+        if failure is not None:
+            raise failure
+
+
+def _inline_params(sql: str, values: list[Any]) -> str:
+    """Substitute '?' markers of a passthrough prepared statement (SET, SHOW ...) with literals."""
+    if not values:
+        return sql
+    parts = sql.split("?")
+    if len(parts) != len(values) + 1:
+        raise errors.error(errors.ER_WRONG_ARGUMENTS, "Incorrect arguments to mysqld_stmt_execute")
+    out = [parts[0]]
+    for value, tail in zip(values, parts[1:]):
+        out.append(_literal(value))
+        out.append(tail)
+    return "".join(out)
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, bytes):
+        return "X'" + value.hex() + "'"
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"

@@ -1,0 +1,20 @@
+# Shared by the quick-start scripts: a virtualenv in .venv with marmotdb installed.
+# Usage: source scripts/env.sh [extras]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${MARMOTDB_VENV:-$ROOT/.venv}"
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  # Install Debian packages that are missing (apt-get update once, only when needed).
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$VENV"; }
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT${1:+[$1]}"
+export PATH="$VENV/bin:$PATH"
