@@ -31,10 +31,16 @@ _COLUMN_CACHE_MAX = 4096
 class SchemaView:
     """What the translator may ask about the current database (sql.translate.SchemaView)."""
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "database", "_key")
 
-    def __init__(self, conn: apsw.Connection):
+    def __init__(self, conn: apsw.Connection, database: Database):
         self.conn = conn
+        self.database = "" if database.name == SCRATCH else database.name
+        # A new Database object per (re)creation, and a generation bumped by every DDL.
+        self._key = (database.name, id(database), database.schema_generation)
+
+    def schema_key(self) -> tuple[str, int, int]:
+        return self._key
 
     def table_sql(self, table: str) -> str | None:
         found = self.conn.execute("SELECT sql FROM sqlite_schema WHERE type IN ('table','view') "
@@ -96,8 +102,8 @@ class ServerState:
             self._bindings.pop(conn, None)
             conn.close()
 
-    def schema_view(self, conn: apsw.Connection) -> SchemaView:
-        return SchemaView(conn)
+    def schema_view(self, conn: apsw.Connection, database: Database) -> SchemaView:
+        return SchemaView(conn, database)
 
     # ------------------------------------------------------------------ results
     def collect(self, cursor: apsw.Cursor, statement: str) -> Rows:
@@ -152,7 +158,8 @@ class ServerState:
         inserts = self._bindings[conn].inserts
         return last_rowid - max(inserts, 1) + 1
 
-    def schema_changed(self, conn: apsw.Connection) -> None:
+    def schema_changed(self, database: Database) -> None:
+        database.schema_generation += 1
         self._columns.clear()
 
     # ------------------------------------------------------------------ sessions

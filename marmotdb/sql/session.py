@@ -46,7 +46,7 @@ from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import catalog
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows, WriteLockBusy
-from marmotdb.sql.server_state import ServerState
+from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.statement import keywords, strip_leading
 from marmotdb.sql.translate import Kind, Translation, translate, translate_prepared
 from marmotdb.sql.variables import SessionVariables
@@ -93,11 +93,12 @@ class Txn:
 class PreparedPlan:
     """A COM_STMT_PREPARE'd statement: translated once, executed many times."""
 
-    __slots__ = ("sql", "translation", "param_count", "columns", "passthrough")
+    __slots__ = ("sql", "translation", "param_count", "columns", "passthrough", "schema_key")
 
     def __init__(self, sql: str, translation: Translation | None, param_count: int,
-                 columns: list[Column]):
+                 columns: list[Column], schema_key: Any = None):
         self.sql = sql
+        self.schema_key = schema_key
         self.translation = translation
         self.param_count = param_count
         self.columns = columns
@@ -181,7 +182,7 @@ class Session:
         return self.txn is not None
 
     # ------------------------------------------------------------------ entry points
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Result:
+    def execute(self, sql: str) -> Result:
         """Run one statement. Raises MarmotError, WriteLockBusy or LongRead."""
         text = strip_leading(sql)
         if not text:
@@ -196,11 +197,7 @@ class Session:
         answered = catalog.answer(text, self)
         if answered is not catalog.UNHANDLED:
             return self._after(self._from_catalog(answered, head))
-        if params is None:
-            translation, params = translate(text, self.server.schema_view(self._conn_for_schema()))
-        else:
-            translation = translate_prepared(text, self.server.schema_view(
-                self._conn_for_schema()))[0]
+        translation, params = translate(text, self._schema_view())
         return self._after(self._run(translation, params, text))
 
     def prepare(self, sql: str) -> PreparedPlan:
@@ -209,13 +206,12 @@ class Session:
         if not head or head[0] in self._handlers or head[0] in ("SET", "SHOW", "DESC",
                                                                 "DESCRIBE", "EXPLAIN"):
             return PreparedPlan(text, None, text.count("?"), [])
-        translation, param_count = translate_prepared(
-            text, self.server.schema_view(self._conn_for_schema()))
+        view = self._schema_view()
+        translation, param_count = translate_prepared(text, view)
         columns: list[Column] = []
-        if translation.returns_rows and self.current_database is not None:
-            columns = self.server.describe(self._database(self.current_database),
-                                           translation.statements[-1])
-        return PreparedPlan(text, translation, param_count, columns)
+        if translation.returns_rows:
+            columns = self.server.describe(self._current(), translation.statements[-1])
+        return PreparedPlan(text, translation, param_count, columns, view.schema_key())
 
     def execute_prepared(self, plan: PreparedPlan, values: list[Any]) -> Result:
         if len(values) != plan.param_count:
@@ -224,7 +220,12 @@ class Session:
         if plan.passthrough:
             return self.execute(_inline_params(plan.sql, values))
         self.statement_time = self.server.clock()
+        self.server.status["Questions"] += 1
         self.info = plan.sql[:1000]
+        view = self._schema_view()
+        if view.schema_key() != plan.schema_key:  # DDL since prepare: re-prepare, as MySQL does
+            plan.translation = translate_prepared(plan.sql, view)[0]
+            plan.schema_key = view.schema_key()
         params = {f"p{i}": v for i, v in enumerate(values)}
         return self._after(self._run(plan.translation, params, plan.sql))  # type: ignore[arg-type]
 
@@ -431,10 +432,16 @@ class Session:
         conn = self._checkout(database)
         binding = self.server.binding(conn)
         binding.trusted = trusted
+        rebuild = translation.foreign_keys_off
         try:
+            if rebuild:
+                conn.execute("PRAGMA foreign_keys=OFF")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = self._execute_write(conn, translation, params)
+                if rebuild and conn.execute("PRAGMA foreign_key_check").fetchall():
+                    raise errors.error(errors.ER_NO_REFERENCED_ROW_2, "Cannot add or update a "
+                                       "child row: a foreign key constraint fails")
                 self.server.commit(database, conn, translation)
             except BaseException:
                 if not conn.get_autocommit():
@@ -444,6 +451,10 @@ class Session:
         except apsw.Error as exc:
             raise errors.from_sqlite(exc) from None
         finally:
+            if rebuild:
+                conn.execute("PRAGMA foreign_keys=ON")
+            if translation.kind is Kind.DDL:
+                self.server.schema_changed(database)
             binding.trusted = False
             self._checkin(database, conn)
             database.unlock(self.connection_id)
@@ -495,7 +506,6 @@ class Session:
             if translation.kind in (Kind.INSERT, Kind.REPLACE) and last_rowid != before_rowid:
                 insert_id = self.server.first_insert_id(conn, translation, last_rowid, affected)
             if translation.kind is Kind.DDL:
-                self.server.schema_changed(conn)
                 affected = 0
             return Ok(affected_rows=affected, last_insert_id=insert_id)
         finally:
@@ -587,11 +597,13 @@ class Session:
             return self.server.scratch
         return self._database(self.current_database)
 
-    def _conn_for_schema(self) -> apsw.Connection:
+    def _schema_view(self) -> SchemaView:
         database = self._current()
         if self.txn is not None and database.name in self.txn.conns:
-            return self.txn.conns[database.name]
-        return self.server.read_connection(database)
+            conn = self.txn.conns[database.name]
+        else:
+            conn = self.server.read_connection(database)
+        return self.server.schema_view(conn, database)
 
     def _require(self, database: str | None, level: str) -> None:
         if database == self.server.scratch.name:

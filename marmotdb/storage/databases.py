@@ -51,6 +51,7 @@ class Database:
     write_owner: int | None = None
     on_release: Callable[[str], None] | None = None
     dropped: bool = False
+    schema_generation: int = 0  # bumped on every DDL: keys translation caches
 
     def checkout(self) -> apsw.Connection:
         """A connection for one statement or one transaction; give it back with checkin."""
