@@ -73,6 +73,8 @@ class ServerState:
         self._meta: dict[str, apsw.Connection] = {}
         self.kill_hook: Callable[[int, bool], None] | None = None
         self.started_at = clock()
+        # Rows of MARMOT_CLUSTER_NODES; the cluster runtime replaces this with the member list.
+        self.cluster_nodes: Callable[[], list[tuple[Any, ...]]] = lambda: []
         setup = configure(durability, cache_size_mb, busy_timeout_ms, self._bind)
         self.databases = Databases(data_dir, setup)
         self.scratch = Database(SCRATCH, Path(":memory:"), self._bind, pool_max=64)

@@ -194,6 +194,8 @@ class Session:
         handler = self._handlers.get(head[0]) if head else None
         if handler is not None and (result := handler(text, head)) is not None:
             return self._after(result)
+        if "MARMOT_CLUSTER_NODES" in text.upper():
+            return self._after(self._cluster_nodes(text))
         answered = catalog.answer(text, self)
         if answered is not catalog.UNHANDLED:
             return self._after(self._from_catalog(answered, head))
@@ -402,6 +404,29 @@ class Session:
         if dropped and self.current_database == name.lower():
             self.current_database = None
         return Ok()
+
+    def _cluster_nodes(self, text: str) -> Result:
+        """Queries over the virtual table MARMOT_CLUSTER_NODES, with any SQL around it."""
+        conn = apsw.Connection(":memory:")
+        try:
+            conn.execute("CREATE TABLE marmot_cluster_nodes (node_id INTEGER, mysql_address TEXT, "
+                         "peer_address TEXT, admin_address TEXT, state TEXT, incarnation INTEGER)")
+            conn.executemany("INSERT INTO marmot_cluster_nodes VALUES (?, ?, ?, ?, ?, ?)",
+                             self.server.cluster_nodes())
+            view = self.server.schema_view(conn, self.server.scratch)
+            translation, params = translate(text, view)
+            if translation.kind is not Kind.SELECT:
+                raise errors.error(errors.ER_TABLEACCESS_DENIED_ERROR, "MARMOT_CLUSTER_NODES "
+                                   "is read-only")
+            rows: Rows | None = None
+            for statement in translation.statements:
+                rows = self.server.collect(conn.execute(statement, params), statement)
+            assert rows is not None
+            return rows
+        except apsw.Error as exc:
+            raise errors.from_sqlite(exc) from None
+        finally:
+            conn.close()
 
     # ------------------------------------------------------------------ running translations
     def _run(self, translation: Translation, params: dict[str, Any], text: str) -> Result:

@@ -1,0 +1,17 @@
+from marmotdb.sql.statement import keywords, strip_leading
+
+
+def test_strip_leading_comments_and_versioned_bodies():
+    assert strip_leading("  -- note\n# more\n/* c */ SELECT 1;") == "SELECT 1"
+    assert strip_leading("/*!40101 SET NAMES utf8 */;") == "SET NAMES utf8"
+    assert strip_leading("/*M!100100 SET @@MAX_STATEMENT_TIME=0 */") == \
+        "SET @@MAX_STATEMENT_TIME=0"
+    assert strip_leading("SELECT /*!40001 SQL_NO_CACHE */ * FROM t") == \
+        "SELECT /*!40001 SQL_NO_CACHE */ * FROM t"
+
+
+def test_keywords():
+    assert keywords("start  transaction read only") == ("START", "TRANSACTION")
+    assert keywords("select@@x") == ("SELECT",)
+    assert keywords("CREATE DATABASE x", 3) == ("CREATE", "DATABASE", "X")
+    assert keywords("") == ()
