@@ -1,0 +1,220 @@
+"""Deterministic last-write-wins apply of write sets, and recording of local commits.
+
+Theory of operation
+-------------------
+Every row (table + key) has a version (``storage.versions``). A write set's version is its
+commit timestamp; it *wins* a row when it is newer than the row's current version (or the row
+has none), and then it alone decides that row: present with its image, or absent (deleted,
+leaving a tombstone). A write set that loses a row leaves it untouched. Since the winner of a
+row is the maximum version that ever touched it, every node ends with the same rows and the
+same versions whatever order write sets arrive in, and applying one twice is a no-op (its
+version equals the current one: not newer). See storage/DESIGN.md for the full rules.
+
+Within one write set the decision is made per row the first time the row is touched, against
+the version committed before the write set; the changes are then replayed in statement order,
+skipping those on rows the write set lost. Replaying in order, rather than jumping to each
+row's net state, walks through the origin's own intermediate states, so a transaction that
+swapped two unique values via a temporary one applies without a spurious UNIQUE conflict.
+An INSERT or UPDATE is applied as an upsert of the full after image (the replica may hold an
+older image, or a tombstone, at that key); a DELETE deletes by key; an UPDATE that moved the
+row to a new key deletes the old key and upserts the new one, each side decided separately.
+
+Replicas must not re-run side effects the origin already captured as rows: apply turns off
+foreign-key enforcement (cascades) and triggers for its transaction (``SQLITE_DBCONFIG_*``)
+and restores them after. Rows, versions and the commit-log record are written in one SQLite
+transaction; any error rolls all of it back.
+
+Public API::
+
+    ApplyOutcome(applied, rows_written, rows_skipped)
+    apply(conn, write_set, encoded=None) -> ApplyOutcome       its own transaction
+    apply_many(conn, write_sets) -> list[ApplyOutcome]         one transaction for all
+    ApplyTransaction(conn)      context manager; .apply(ws, encoded=None); add your own writes
+                                (e.g. a CDC outbox) to the same transaction inside the block
+    record_local_commit(conn, write_set, encoded=None) -> int
+        for the node that executed the transaction: its rows are already written in the
+        caller's open transaction; record their versions and the log entry (raises
+        StorageError if a row holds a version not older than the commit timestamp)
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable
+from types import TracebackType
+from typing import NamedTuple, Self
+
+import apsw
+
+from marmotdb.errors import StorageError
+from marmotdb.hlc import Timestamp
+from marmotdb.storage.apply_plan import ApplyPlans, TablePlan
+from marmotdb.storage.commitlog import LogWriter
+from marmotdb.storage.versions import claim_version, encode_key
+from marmotdb.storage.writeset import Row, RowChange, WriteSet, encode_write_set
+
+
+class ApplyOutcome(NamedTuple):
+    applied: bool       # False: already applied here before, nothing was written
+    rows_written: int   # row operations executed (rows this write set won)
+    rows_skipped: int   # row operations skipped because the row holds a newer version
+
+
+_DELETE, _UPSERT = 0, 1
+_plan_cache: weakref.WeakKeyDictionary[apsw.Connection, ApplyPlans] = (
+    weakref.WeakKeyDictionary())
+
+
+class _RowStep(NamedTuple):
+    kind: int
+    table: str
+    key: Row
+    key_bytes: bytes
+    image: Row | None
+
+
+def _steps(changes: Iterable[RowChange]) -> tuple[list[_RowStep], dict[tuple[str, bytes], bool]]:
+    """The row operations of a write set in order, and each row's final deleted flag."""
+    steps: list[_RowStep] = []
+    deleted: dict[tuple[str, bytes], bool] = {}
+    for change in changes:
+        table, old_key, new_key = change.table, change.old_key, change.new_key
+        if old_key is not None and (new_key is None or old_key != new_key):
+            key_bytes = encode_key(old_key)
+            steps.append(_RowStep(_DELETE, table, old_key, key_bytes, None))
+            deleted[(table, key_bytes)] = True
+        if new_key is not None:
+            key_bytes = encode_key(new_key)
+            steps.append(_RowStep(_UPSERT, table, new_key, key_bytes, change.after))
+            deleted[(table, key_bytes)] = False
+    return steps, deleted
+
+
+def _plans_for(conn: apsw.Connection) -> ApplyPlans:
+    plans = _plan_cache.get(conn)
+    if plans is None:
+        plans = _plan_cache[conn] = ApplyPlans(conn)
+    return plans
+
+
+class ApplyTransaction:
+    """One SQLite transaction applying peers' write sets (triggers and FK actions off)."""
+
+    def __init__(self, conn: apsw.Connection):
+        self._conn = conn
+        self._plans = _plans_for(conn)
+        self._log: LogWriter | None = None
+        self._saved_config: tuple[int, int] | None = None
+
+    def __enter__(self) -> Self:
+        conn = self._conn
+        if not conn.get_autocommit():
+            raise StorageError("apply needs a connection with no open transaction")
+        self._saved_config = (conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, 0),
+                              conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, 0))
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._restore_config()
+            raise
+        self._plans.refresh()
+        self._log = LogWriter(conn)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if exc_type is None and self._log is not None:
+                self._log.flush()
+                self._conn.execute("COMMIT")
+            else:
+                self._conn.execute("ROLLBACK")
+        except BaseException:
+            if not self._conn.get_autocommit():
+                self._conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._log = None
+            self._restore_config()
+
+    def _restore_config(self) -> None:
+        if self._saved_config is not None:
+            fkey, trigger = self._saved_config
+            self._conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, fkey)
+            self._conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, trigger)
+            self._saved_config = None
+
+    def apply(self, write_set: WriteSet, encoded: bytes | None = None) -> ApplyOutcome:
+        log = self._log
+        if log is None:
+            raise StorageError("ApplyTransaction.apply outside its 'with' block")
+        if log.is_applied(write_set.origin, write_set.origin_seq):
+            return ApplyOutcome(False, 0, 0)
+        plans = {schema.name: self._plans.plan(schema) for schema in write_set.tables}
+        written, skipped = self._apply_rows(write_set, plans)
+        log.append(write_set, encoded if encoded is not None else encode_write_set(write_set))
+        return ApplyOutcome(True, written, skipped)
+
+    def _apply_rows(self, write_set: WriteSet, plans: dict[str, TablePlan]) -> tuple[int, int]:
+        conn, version = self._conn, write_set.commit_ts
+        steps, final_deleted = _steps(write_set.changes)
+        wins: dict[tuple[str, bytes], bool] = {}
+        written = skipped = 0
+        for step in steps:
+            ident = (step.table, step.key_bytes)
+            won = wins.get(ident)
+            if won is None:
+                won = wins[ident] = claim_version(conn, step.table, step.key_bytes, version,
+                                                  final_deleted[ident])
+            if not won:
+                skipped += 1
+                continue
+            plan = plans[step.table]
+            if step.kind == _DELETE:
+                conn.execute(plan.delete_sql, step.key)
+            else:
+                conn.execute(plan.upsert_sql, plan.upsert_params(step.key, step.image))
+            written += 1
+        return written, skipped
+
+
+def apply(conn: apsw.Connection, write_set: WriteSet,
+          encoded: bytes | None = None) -> ApplyOutcome:
+    """Apply one write set in its own transaction."""
+    with ApplyTransaction(conn) as txn:
+        return txn.apply(write_set, encoded)
+
+
+def apply_many(conn: apsw.Connection,
+               write_sets: Iterable[WriteSet | tuple[WriteSet, bytes]]) -> list[ApplyOutcome]:
+    """Apply write sets in one transaction (all or none): the fast path for catch-up."""
+    outcomes = []
+    with ApplyTransaction(conn) as txn:
+        for item in write_sets:
+            write_set, encoded = item if isinstance(item, tuple) else (item, None)
+            outcomes.append(txn.apply(write_set, encoded))
+    return outcomes
+
+
+def record_local_commit(conn: apsw.Connection, write_set: WriteSet,
+                        encoded: bytes | None = None) -> int:
+    """Record versions and the log entry of a transaction executed on this connection.
+
+    Runs inside the caller's open transaction, after the rows were written and before it
+    commits. Returns the local log seq. The commit timestamp must be newer than every version
+    the rows hold here; otherwise StorageError (roll back: replicas would ignore the write).
+    """
+    if conn.get_autocommit():
+        raise StorageError("record_local_commit must run inside the writing transaction")
+    _, final_deleted = _steps(write_set.changes)
+    version: Timestamp = write_set.commit_ts
+    for (table, key_bytes), deleted in final_deleted.items():
+        if not claim_version(conn, table, key_bytes, version, deleted):
+            raise StorageError(f"commit timestamp {version} is not newer than the version of "
+                               f"a row in {table!r}; pick the commit timestamp with "
+                               "hlc.update() over applied versions")
+    writer = LogWriter(conn)
+    seq = writer.append(write_set, encoded if encoded is not None else encode_write_set(write_set))
+    writer.flush()
+    return seq
+

@@ -1,0 +1,92 @@
+"""Apply plans: the SQL that writes a write set's row images into the local table.
+
+A write set describes each table as its origin saw it (``TableSchema``). The local table may
+differ after later DDL: columns are matched by *name*; a column the write set lacks keeps its
+local default (insert) or value (update); a column the local table lacks is dropped; stored
+generated columns are never written. The primary key must name the same columns on both sides
+(otherwise rows could not be identified) and a missing table is an error: the caller waits for
+the schema to catch up rather than lose rows.
+
+Plans are cached per connection and per write-set schema, and thrown away whenever SQLite's
+``PRAGMA schema_version`` cookie changes (any DDL on the file, from any connection).
+
+Public API::
+
+    TablePlan(upsert_sql, delete_sql, upsert_params)
+    ApplyPlans(conn)  .refresh()  .plan(schema) -> TablePlan
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import apsw
+
+from marmotdb.errors import StorageError
+from marmotdb.storage.schema import TableSchema, load_table_schema
+from marmotdb.storage.writeset import Row
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class TablePlan(NamedTuple):
+    upsert_sql: str
+    delete_sql: str
+    upsert_params: Callable[[Row, Row | None], tuple[object, ...]]
+
+
+def _params_function(indexes: tuple[int, ...], rowid: bool) -> Callable[[Row, Row | None],
+                                                                         tuple[object, ...]]:
+    if rowid:
+        return lambda key, image: (key[0], *[image[i] for i in indexes])  # type: ignore[index]
+    return lambda key, image: tuple([image[i] for i in indexes])  # type: ignore[index]
+
+
+def build_plan(remote: TableSchema, local: TableSchema) -> TablePlan:
+    if remote.key_columns != local.key_columns:
+        raise StorageError(f"table {remote.name!r}: primary key ({', '.join(local.key_columns)})"
+                           f" differs from the write set's ({', '.join(remote.key_columns)})")
+    remote_index = {remote.columns[i]: i for i in remote.writable}
+    names = [local.columns[i] for i in local.writable if local.columns[i] in remote_index]
+    indexes = tuple(remote_index[name] for name in names)
+    table = quote_identifier(local.name)
+    rowid = local.keyed_by_rowid
+    columns = (["rowid"] if rowid else []) + [quote_identifier(n) for n in names]
+    target = "rowid" if rowid else ", ".join(quote_identifier(n) for n in local.key_columns)
+    updates = [f"{quote_identifier(n)} = excluded.{quote_identifier(n)}" for n in names
+               if n not in local.key_columns]
+    action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+    upsert_sql = (f"INSERT INTO {table}({', '.join(columns)}) VALUES "
+                  f"({', '.join('?' * len(columns))}) ON CONFLICT ({target}) {action}")
+    where = ("rowid = ?" if rowid else
+             " AND ".join(f"{quote_identifier(n)} IS ?" for n in local.key_columns))
+    delete_sql = f"DELETE FROM {table} WHERE {where}"
+    return TablePlan(upsert_sql, delete_sql, _params_function(indexes, rowid))
+
+
+class ApplyPlans:
+    """Plans for one connection, valid while its schema cookie does not change."""
+
+    def __init__(self, conn: apsw.Connection):
+        self._conn = conn
+        self._cookie: int | None = None
+        self._plans: dict[TableSchema, TablePlan] = {}
+
+    def refresh(self) -> None:
+        """Drop the plans if the database schema changed since they were built."""
+        (cookie,) = self._conn.execute("PRAGMA schema_version").fetchone() or (None,)
+        if cookie != self._cookie:
+            self._plans.clear()
+            self._cookie = cookie
+
+    def plan(self, schema: TableSchema) -> TablePlan:
+        plan = self._plans.get(schema)
+        if plan is None:
+            local = load_table_schema(self._conn, schema.name)
+            if local is None:
+                raise StorageError(f"table {schema.name!r} does not exist on this node")
+            plan = self._plans[schema] = build_plan(schema, local)
+        return plan

@@ -1,0 +1,57 @@
+"""The internal tables replication keeps beside the data, in the same SQLite file.
+
+Keeping them in the data's file is what lets one SQLite transaction cover a row, its version
+and the commit-log record: after a crash the three never disagree. Every name starts with
+``__marmot_``; the SQL layer refuses user access to them and change capture ignores them.
+
+    __marmot_row_versions   (tbl, pk) -> version (ts, node) and whether the row is deleted
+                            (a tombstone). pk is the key's canonical msgpack bytes.
+    __marmot_commit_log     committed write sets in local commit order (seq), with
+                            (origin, origin_seq) unique; AUTOINCREMENT so a trimmed seq is
+                            never reused and log readers' cursors stay valid.
+    __marmot_applied        origin -> highest contiguous origin_seq applied (the vector).
+
+Public API::
+
+    ensure_internal_tables(conn)    idempotent; run once per database file at open
+"""
+
+from __future__ import annotations
+
+import apsw
+
+ROW_VERSIONS = "__marmot_row_versions"
+COMMIT_LOG = "__marmot_commit_log"
+APPLIED = "__marmot_applied"
+
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS {ROW_VERSIONS}(
+    tbl TEXT NOT NULL,
+    pk BLOB NOT NULL,
+    ts INTEGER NOT NULL,
+    node INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    PRIMARY KEY (tbl, pk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS {ROW_VERSIONS}_tombstones
+    ON {ROW_VERSIONS}(ts, node) WHERE deleted = 1;
+CREATE TABLE IF NOT EXISTS {COMMIT_LOG}(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    origin INTEGER NOT NULL,
+    origin_seq INTEGER NOT NULL,
+    commit_ts INTEGER NOT NULL,
+    write_set BLOB NOT NULL,
+    UNIQUE (origin, origin_seq)
+);
+CREATE TABLE IF NOT EXISTS {APPLIED}(
+    origin INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL
+);
+"""
+
+
+def ensure_internal_tables(conn: apsw.Connection) -> None:
+    if conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{APPLIED}'").fetchall():
+        return
+    with conn:
+        conn.execute(_DDL)

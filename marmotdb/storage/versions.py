@@ -1,0 +1,124 @@
+"""Row versions: the HLC commit timestamp and origin node of the last write to each row.
+
+A version is an ``hlc.Timestamp``: ``(wall_ms, logical)`` packed into ``ts`` and the origin
+node in ``node``; tuple order is the last-write-wins order. A deleted row keeps its version as
+a *tombstone* (``deleted = 1``) so an older insert arriving later cannot resurrect it.
+Tombstones are dropped by ``gc_tombstones`` once the caller knows every member has applied
+everything below a watermark; after that no change older than the watermark can arrive.
+
+Rows are named by ``(table, canonical key bytes)``: the key tuple encoded with msgpack, with
+-0.0 written as 0.0 because SQLite compares them equal as keys.
+
+Public API::
+
+    RowVersion(version: Timestamp, deleted: bool)
+    encode_key(key) -> bytes
+    read_version(conn, table, key) -> RowVersion | None
+    claim_version(conn, table, key_bytes, version, deleted) -> bool
+        record ``version`` if it is newer than the row's current one; True when it was
+    fill_base_versions(conn, changes)        set RowChange.base_version from the table
+    stale_changes(conn, write_set) -> list[int]
+        indexes of changes whose row has a newer version here than their base version
+    gc_tombstones(conn, below, rows_max=GC_ROWS_MAX) -> int
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import apsw
+import msgspec
+
+from marmotdb.hlc import Timestamp
+from marmotdb.storage.internal_tables import ROW_VERSIONS
+from marmotdb.storage.writeset import Row, RowChange, WriteSet
+
+# Tombstones deleted per gc_tombstones call: bounds the write transaction it runs in.
+GC_ROWS_MAX = 10_000
+
+_key_encoder = msgspec.msgpack.Encoder()
+
+_READ_SQL = f"SELECT ts, node, deleted FROM {ROW_VERSIONS} WHERE tbl = ? AND pk = ?"
+_CLAIM_SQL = (
+    f"INSERT INTO {ROW_VERSIONS}(tbl, pk, ts, node, deleted) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (tbl, pk) DO UPDATE SET ts = excluded.ts, node = excluded.node, "
+    "deleted = excluded.deleted WHERE (excluded.ts, excluded.node) > (ts, node)")
+_GC_SQL = (
+    f"DELETE FROM {ROW_VERSIONS} WHERE (tbl, pk) IN ("
+    f"SELECT tbl, pk FROM {ROW_VERSIONS} WHERE deleted = 1 AND ts <= ? "
+    "AND (ts, node) < (?, ?) LIMIT ?)")
+
+
+class RowVersion(NamedTuple):
+    version: Timestamp
+    deleted: bool
+
+
+def encode_key(key: Row) -> bytes:
+    for value in key:
+        if type(value) is float and value == 0.0:
+            key = tuple(0.0 if type(v) is float and v == 0.0 else v for v in key)
+            break
+    return _key_encoder.encode(key)
+
+
+def read_version(conn: apsw.Connection, table: str, key: Row) -> RowVersion | None:
+    return _read(conn, table, encode_key(key))
+
+
+def _read(conn: apsw.Connection, table: str, key_bytes: bytes) -> RowVersion | None:
+    for ts, node, deleted in conn.execute(_READ_SQL, (table, key_bytes)):
+        return RowVersion(Timestamp.unpack(ts, node), bool(deleted))
+    return None
+
+
+def claim_version(conn: apsw.Connection, table: str, key_bytes: bytes, version: Timestamp,
+                  deleted: bool) -> bool:
+    """Record ``version`` for the row if it beats the current one; True when it did."""
+    conn.execute(_CLAIM_SQL, (table, key_bytes, version.pack(), version.node_id, deleted))
+    return conn.changes() == 1
+
+
+def _base_key(change: RowChange) -> Row:
+    key = change.old_key if change.old_key is not None else change.new_key
+    assert key is not None
+    return key
+
+
+def fill_base_versions(conn: apsw.Connection, changes: Iterable[RowChange]) -> None:
+    """Set each change's base_version to its row's version as committed here.
+
+    Call before this transaction's own versions are recorded. A row changed several times in
+    the transaction gets the same base version each time (the one before the transaction).
+    """
+    cache: dict[tuple[str, bytes], Timestamp | None] = {}
+    for change in changes:
+        ident = (change.table, encode_key(_base_key(change)))
+        if ident not in cache:
+            found = _read(conn, *ident)
+            cache[ident] = found.version if found is not None else None
+        change.base_version = cache[ident]
+
+
+def stale_changes(conn: apsw.Connection, write_set: WriteSet) -> list[int]:
+    """Changes whose row was committed here with a version newer than the change's base."""
+    stale = []
+    for index, change in enumerate(write_set.changes):
+        found = _read(conn, change.table, encode_key(_base_key(change)))
+        if found is None:
+            continue
+        if change.base_version is None or found.version > change.base_version:
+            stale.append(index)
+    return stale
+
+
+def gc_tombstones(conn: apsw.Connection, below: Timestamp, rows_max: int = GC_ROWS_MAX) -> int:
+    """Drop up to ``rows_max`` tombstones older than ``below``; returns how many.
+
+    ``below`` must be a version every member has applied past (the caller computes it from
+    the members' applied vectors); call again while the result equals ``rows_max``.
+    """
+    packed = below.pack()
+    conn.execute(_GC_SQL, (packed, packed, below.node_id, rows_max))
+    return conn.changes()

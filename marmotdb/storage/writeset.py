@@ -1,0 +1,176 @@
+"""The write set: every row a transaction changed, in a versioned binary format.
+
+Theory of operation
+-------------------
+Replication ships row images, never SQL. A write set is one committed transaction: who made
+it (origin node, origin sequence, txn id), when (its HLC commit timestamp, which becomes the
+version of every row it writes), where (database, schema version) and what: the row changes
+in statement order, each with its table, key before and after, full before and after images
+and the row's base version (the version the origin saw before changing it).
+
+Column names travel once per table (``tables``), not once per row; images are tuples in that
+column order. Values are SQLite's: int (64-bit signed), float, str, bytes, None; msgpack keeps
+each type exactly (ints to +-2^63, -0.0 and inf bit-exact, str vs bytes distinct). NaN never
+appears because SQLite stores NaN as NULL.
+
+Wire layout (all integers big-endian)::
+
+    b"MW" | format version (1 byte) | CRC-32 of body (4 bytes) | body (msgpack of WriteSet)
+
+The magic and the version are checked before decoding, so a future format is reported as
+such instead of as garbage; the CRC catches corruption that would still decode (a flipped bit
+inside an integer); decoding then validates every type and the structure (ops have the keys
+and images they need, images match their table's columns). Any failure raises
+``StorageError`` naming what is wrong.
+
+Public API::
+
+    ChangeOp                     INSERT=1, UPDATE=2, DELETE=3
+    RowChange(table, op, old_key, new_key, before, after, base_version=None)
+    WriteSet(txn_id, origin, origin_seq, commit_ts, database, schema_version, tables, changes)
+        .version                 the row version this write set gives its rows (= commit_ts)
+    encode_write_set(ws) -> bytes
+    decode_write_set(data) -> WriteSet          raises StorageError
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+import zlib
+from typing import Any
+
+import msgspec
+
+from marmotdb.errors import StorageError
+from marmotdb.hlc import Timestamp
+from marmotdb.storage.schema import TableSchema
+
+MAGIC = b"MW"
+FORMAT_VERSION = 1
+_HEADER = struct.Struct(">2sBI")
+
+Row = tuple[Any, ...]
+
+
+class ChangeOp(enum.IntEnum):
+    INSERT = 1
+    UPDATE = 2
+    DELETE = 3
+
+
+class RowChange(msgspec.Struct, array_like=True):
+    """One row changed by one statement.
+
+    ``old_key`` is the row's key before the change (UPDATE, DELETE), ``new_key`` after it
+    (INSERT, UPDATE); they differ when an UPDATE moves the row to another key. ``before`` and
+    ``after`` are full row images in the table's column order. ``base_version`` is the row's
+    version when the origin changed it (None: the key had no version there).
+    """
+
+    table: str
+    op: ChangeOp
+    old_key: Row | None
+    new_key: Row | None
+    before: Row | None
+    after: Row | None
+    base_version: Timestamp | None = None
+
+
+class WriteSet(msgspec.Struct, array_like=True):
+    txn_id: Timestamp
+    origin: int
+    origin_seq: int
+    commit_ts: Timestamp
+    database: str
+    schema_version: int
+    tables: list[TableSchema]
+    changes: list[RowChange]
+
+    @property
+    def version(self) -> Timestamp:
+        return self.commit_ts
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(WriteSet)
+
+
+def encode_write_set(write_set: WriteSet) -> bytes:
+    body = _encoder.encode(write_set)
+    return _HEADER.pack(MAGIC, FORMAT_VERSION, zlib.crc32(body)) + body
+
+
+def decode_write_set(data: bytes | bytearray | memoryview) -> WriteSet:
+    """Decode and validate a write set; raises StorageError on any defect."""
+    raw = bytes(data)
+    if len(raw) < _HEADER.size:
+        raise StorageError(f"write set truncated: {len(raw)} bytes, header needs {_HEADER.size}")
+    magic, version, crc = _HEADER.unpack_from(raw)
+    if magic != MAGIC:
+        raise StorageError(f"not a write set: bad magic {magic!r}")
+    if version != FORMAT_VERSION:
+        raise StorageError(
+            f"write set format version {version} is not supported (this node reads "
+            f"{FORMAT_VERSION})")
+    body = raw[_HEADER.size:]
+    if zlib.crc32(body) != crc:
+        raise StorageError("write set corrupt: checksum mismatch (truncated or damaged)")
+    try:
+        write_set = _decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise StorageError(f"write set corrupt: {exc}") from None
+    validate_write_set(write_set)
+    return write_set
+
+
+# What each op must carry: (old_key, new_key, before, after) present?
+_SHAPE_BY_OP: dict[ChangeOp, tuple[bool, bool, bool, bool]] = {
+    ChangeOp.INSERT: (False, True, False, True),
+    ChangeOp.UPDATE: (True, True, True, True),
+    ChangeOp.DELETE: (True, False, True, False),
+}
+_ALLOWED_VALUE_TYPES = (int, float, str, bytes, type(None))
+
+
+def validate_write_set(write_set: WriteSet) -> None:
+    """Check the structure msgspec's typing cannot express; raises StorageError."""
+    if write_set.commit_ts.node_id != write_set.origin:
+        raise StorageError("write set invalid: commit timestamp node differs from origin")
+    schemas = {schema.name: schema for schema in write_set.tables}
+    if len(schemas) != len(write_set.tables):
+        raise StorageError("write set invalid: a table is described twice")
+    for schema in write_set.tables:
+        _validate_schema(schema)
+    for index, change in enumerate(write_set.changes):
+        schema = schemas.get(change.table)
+        if schema is None:
+            raise StorageError(f"write set invalid: change {index} names undescribed table "
+                               f"{change.table!r}")
+        _validate_change(index, change, schema)
+
+
+def _validate_schema(schema: TableSchema) -> None:
+    width = len(schema.columns)
+    if any(not 0 <= i < width for i in schema.key + schema.generated):
+        raise StorageError(f"write set invalid: table {schema.name!r} indexes a missing column")
+
+
+def _validate_change(index: int, change: RowChange, schema: TableSchema) -> None:
+    parts = (change.old_key, change.new_key, change.before, change.after)
+    if tuple(part is not None for part in parts) != _SHAPE_BY_OP[change.op]:
+        raise StorageError(f"write set invalid: change {index} ({change.op.name}) has the "
+                           "wrong keys/images")
+    key_width = len(schema.key) or 1
+    width = len(schema.columns)
+    for key in (change.old_key, change.new_key):
+        if key is not None and len(key) != key_width:
+            raise StorageError(f"write set invalid: change {index} key has {len(key)} values,"
+                               f" table {schema.name!r} keys on {key_width}")
+    for image in (change.before, change.after):
+        if image is not None and len(image) != width:
+            raise StorageError(f"write set invalid: change {index} image has {len(image)} "
+                               f"values, table {schema.name!r} has {width} columns")
+    for part in parts:
+        if part is not None and not all(isinstance(v, _ALLOWED_VALUE_TYPES) for v in part):
+            raise StorageError(f"write set invalid: change {index} holds a non-SQL value")
