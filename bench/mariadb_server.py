@@ -22,6 +22,7 @@ or from the command line (runs until Ctrl-C / SIGTERM)::
 from __future__ import annotations
 
 import argparse
+import ctypes
 import shutil
 import signal
 import socket
@@ -46,6 +47,17 @@ BUFFER_POOL_SIZE = "256M"
 
 class MariaDBStartError(RuntimeError):
     """mariadbd did not become ready; the message carries its error log."""
+
+
+# Loaded in the parent: the child, between fork and exec, only makes one plain C call.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM if this Python process dies without stopping it, so
+    a crashed or SIGKILLed harness leaves no server behind (Linux PR_SET_PDEATHSIG)."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -135,7 +147,8 @@ class MariaDBServer:
         assert self.base_dir is not None
         args = server_args(self.base_dir / "data", self.run_dir, self.host, self.port)
         self.process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent)  # noqa: PLW1509 (see die_with_parent)
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -44,7 +44,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mariadb_server import CLIENT_BIN, MariaDBServer, MariaDBStartError, free_port
+from mariadb_server import (
+    CLIENT_BIN,
+    MariaDBServer,
+    MariaDBStartError,
+    die_with_parent,
+    free_port,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -116,7 +122,8 @@ class MarmotProcess:
                 open(self.base_dir / "stderr.log", "wb") as err:
             try:
                 self.process = subprocess.Popen(args, cwd=REPO_ROOT, env=env,
-                                                stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+                                                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                                preexec_fn=die_with_parent)  # noqa: PLW1509
             except OSError as exc:
                 raise BenchError(f"cannot run {' '.join(args)}: {exc}") from exc
         return self
@@ -202,7 +209,8 @@ def sample_process(pid: int) -> ProcessSample:
     cpu_s = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S
     status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text()
                   .splitlines() if ":" in line)
-    return ProcessSample(cpu_s, _kib(status.get("VmRSS", "0 kB")), _kib(status.get("VmHWM", "0 kB")))
+    rss_kib, hwm_kib = (_kib(status.get(key, "0 kB")) for key in ("VmRSS", "VmHWM"))
+    return ProcessSample(cpu_s, rss_kib, hwm_kib)
 
 
 def _kib(value: str) -> int:

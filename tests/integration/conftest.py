@@ -1,0 +1,61 @@
+"""Fixtures for tests against a real ``marmotdb serve`` process (see server.py).
+
+Every test under tests/integration/ is marked ``integration``. A test that fails while using
+`marmot_server` gets the server's stderr/stdout of that test in its report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from subprocess import CompletedProcess
+from typing import Any
+
+import pytest
+
+from tests.integration.server import LogMark, MarmotServer, start_marmot_server
+
+HERE = Path(__file__).resolve().parent
+_LOG_MARK_KEY = pytest.StashKey[LogMark]()
+
+
+@pytest.fixture(scope="module")
+def marmot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MarmotServer]:
+    """One server per test module; stopped with SIGTERM and required to exit cleanly."""
+    server = start_marmot_server(tmp_path_factory.mktemp("marmot"))
+    try:
+        yield server
+    except BaseException:
+        server.kill()
+        raise
+    server.stop()
+
+
+@pytest.fixture
+def mariadb_cli(
+    marmot_server: MarmotServer,
+) -> Callable[..., CompletedProcess[str]]:
+    """``mariadb_cli(args, input=None)`` runs /usr/bin/mariadb as root against the server."""
+    return marmot_server.mariadb_cli
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[Any]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    server = getattr(item, "funcargs", {}).get("marmot_server")
+    if not isinstance(server, MarmotServer):
+        return
+    if call.when == "setup":
+        item.stash[_LOG_MARK_KEY] = server.log_mark()
+    if report.failed:
+        since = item.stash.get(_LOG_MARK_KEY, (0, 0))
+        report.sections.append(("marmotdb server output", server.output(since)))

@@ -1,0 +1,193 @@
+"""A real ``marmotdb serve`` process for integration tests.
+
+Theory of operation: `start_marmot_server` runs ``python -m marmotdb serve`` (the interpreter
+running pytest, the checkout under test first on PYTHONPATH) with a fresh data directory, a free
+127.0.0.1 port and a known root password (MARMOTDB_ROOT_PASSWORD). The server's stdout and
+stderr go to files in the test's temp dir, so they can be shown whenever something fails. It is
+ready once PyMySQL can log in as root; if the process exits first, or the deadline passes, the
+start fails with the server's output in the message. `MarmotServer.stop` sends SIGTERM and
+requires a clean exit (code 0) within STOP_TIMEOUT_S, killing the process otherwise.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MARIADB_CLI = "/usr/bin/mariadb"
+ROOT_USER = "root"
+ROOT_PASSWORD = "marmot-test-root-pw"
+READY_TIMEOUT_S = 30.0
+READY_POLL_INTERVAL_S = 0.05
+STOP_TIMEOUT_S = 10.0
+CLI_TIMEOUT_S = 60.0
+OUTPUT_TAIL_CHARS = 20_000
+
+LogMark = tuple[int, int]  # byte offsets into (stderr, stdout)
+
+
+class MarmotServerError(AssertionError):
+    """The server failed to start or to stop cleanly; the message carries its output."""
+
+
+# Loaded in the parent: the child, between fork and exec, only makes one plain C call.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the server gets SIGTERM if pytest dies without stopping it (a killed test
+    run must not leave servers holding ports; Linux PR_SET_PDEATHSIG)."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port the kernel just considered free (another process may still take it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def server_command(data_dir: Path, host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "marmotdb", "serve", "--data-dir", str(data_dir),
+            "--mysql-host", host, "--mysql-port", str(port)]
+
+
+@dataclass
+class MarmotServer:
+    """One running server: where it listens, how to log in, and its process."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    stdout_path: Path
+    stderr_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def connect(self, **kwargs: Any) -> pymysql.connections.Connection[Any]:
+        """A PyMySQL connection as root; keyword arguments override the defaults."""
+        options: dict[str, Any] = {"host": self.host, "port": self.port, "user": self.user,
+                                   "password": self.password, "connect_timeout": 10}
+        options.update(kwargs)
+        return pymysql.connect(**options)
+
+    def mariadb_cli(self, args: list[str], input: str | None = None,
+                    timeout_s: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+        """Run /usr/bin/mariadb logged in as root, e.g. ``mariadb_cli(["-e", "SELECT 1"])``."""
+        command = [MARIADB_CLI, "--no-defaults", f"-h{self.host}", f"-P{self.port}",
+                   f"-u{self.user}", f"-p{self.password}", *args]
+        return subprocess.run(command, input=input, capture_output=True, text=True,
+                              timeout=timeout_s, check=False)
+
+    def log_mark(self) -> LogMark:
+        """Current ends of the server's logs, to show only what a test produced later."""
+        return (_size(self.stderr_path), _size(self.stdout_path))
+
+    def output(self, since: LogMark = (0, 0)) -> str:
+        """The server's stderr and stdout (from `since`), tails only, for failure reports."""
+        code = self.process.poll()
+        parts = [] if code is None else [f"--- marmotdb exited with code {code} ---"]
+        for name, path, offset in (("stderr", self.stderr_path, since[0]),
+                                   ("stdout", self.stdout_path, since[1])):
+            parts.append(f"--- marmotdb {name} ---\n{_read_tail(path, offset)}")
+        return "\n".join(parts)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
+        """SIGTERM; the server must exit with code 0 within `timeout_s` (else SIGKILL + error)."""
+        if self.process.poll() is not None:
+            raise MarmotServerError(f"marmotdb had already exited before SIGTERM\n"
+                                    f"{self.output()}")
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise MarmotServerError(f"marmotdb did not exit within {timeout_s} s of SIGTERM; "
+                                    f"killed\n{self.output()}") from None
+        if code != 0:
+            raise MarmotServerError(f"marmotdb exited with code {code} after SIGTERM\n"
+                                    f"{self.output()}")
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL without checks: for cleanup after a failure already reported."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _read_tail(path: Path, offset: int) -> str:
+    if not path.exists():
+        return ""
+    with open(path, "rb") as log:
+        log.seek(max(offset, _size(path) - OUTPUT_TAIL_CHARS))
+        return log.read().decode(errors="replace")
+
+
+def start_marmot_server(base_dir: Path, password: str = ROOT_PASSWORD,
+                        env: dict[str, str] | None = None,
+                        host: str = "127.0.0.1") -> MarmotServer:
+    """Start ``marmotdb serve`` under `base_dir` and wait until root can log in."""
+    data_dir = base_dir / "data"
+    full_env = {**os.environ, **(env or {}), "MARMOTDB_ROOT_PASSWORD": password}
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO_ROOT), full_env.get("PYTHONPATH")) if p)
+    port = free_port(host)
+    stdout_path, stderr_path = base_dir / "stdout.log", base_dir / "stderr.log"
+    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        # preexec_fn is safe enough here: see die_with_parent.
+        process = subprocess.Popen(
+            server_command(data_dir, host, port), cwd=base_dir, env=full_env,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            preexec_fn=die_with_parent)  # noqa: PLW1509
+    server = MarmotServer(host, port, ROOT_USER, password, data_dir, process,
+                          stdout_path, stderr_path)
+    try:
+        wait_until_ready(server)
+    except BaseException:
+        server.kill()
+        raise
+    return server
+
+
+def wait_until_ready(server: MarmotServer, timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Poll a PyMySQL login until it works; fail early if the process exits."""
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise MarmotServerError(f"marmotdb exited before accepting a login\n"
+                                    f"{server.output()}")
+        try:
+            server.connect(connect_timeout=2, read_timeout=5, write_timeout=5).close()
+            return
+        except pymysql.MySQLError as exc:
+            last_error = exc
+        time.sleep(READY_POLL_INTERVAL_S)
+    raise MarmotServerError(f"marmotdb did not accept a login within {timeout_s} s "
+                            f"(last error: {last_error!r})\n{server.output()}")
