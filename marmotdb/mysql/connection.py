@@ -75,5 +75,633 @@ Read-only properties: ``state`` (ConnectionState), ``should_close``, ``awaiting_
 Things the machine answers by itself, without an event: COM_STMT_SEND_LONG_DATA (buffered,
 bounded by max_allowed_packet), COM_STMT_FETCH (ERR 1235: cursors are not supported), an
 unknown stmt id (ERR 1243), too many prepared statements (ERR 1461), an unknown command
-(ERR 1047, connection stays usable), the RSA public-key request of caching_sha2_password.
+(ERR 1047, connection stays usable), the RSA public-key request of caching_sha2_password,
+COM_SET_OPTION (multi-statements on/off: read ``multi_statements`` before running several
+statements of one Query).
+
+Theory of operation
+===================
+States and the transitions allowed between them (``_TRANSITIONS``; ``_transition_to`` is the
+only writer of ``_state``):
+
+    GREETED ----SSLRequest----> TLS ----HandshakeResponse41----+
+       |                                                        v
+       +------HandshakeResponse41-------------------------> AUTHENTICATING <--COM_CHANGE_USER--+
+                                       (auth switch, full auth, RSA key exchange)              |
+                                                   | credential checks out                      |
+                                                   v                                            |
+                                             LOGIN_PENDING --accept_login--> COMMAND <--answer-+
+                                                   | reject_login / denied      |  ^
+                                                   v                            v  |
+                                                 CLOSED <-----COM_QUIT------ ANSWERING
+    any state --malformed / oversized / out-of-sequence packet, TLS failure--> ERROR
+
+Incoming bytes go through the TLS channel (once started) into the PacketReader; ``next_event``
+parses one packet at a time with the handler of the current state. Outgoing payloads are
+framed with the shared sequence counter (reset to 0 at each command) into ``_out``;
+``data_to_send`` encrypts them when TLS is on. A ProtocolError from any parser moves the
+machine to ERROR with an ERR packet queued (1043 during the handshake, otherwise the error's
+own code: 1835 malformed, 1153 too large, 1156 out of order) and one ConnectionClosed event;
+other MarmotErrors raised while handling a command become an ERR answer to that command only.
 """
+
+from __future__ import annotations
+
+import random
+import ssl
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, ClassVar
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from marmotdb.errors import AuthError, MarmotError, ProtocolError
+from marmotdb.mysql import events as ev
+from marmotdb.mysql import packets as p
+from marmotdb.mysql.auth import CACHING_SHA2, AuthExchange, AuthStep, parse_credential
+from marmotdb.mysql.columns import encode_column, param_column
+from marmotdb.mysql.handshake import (
+    LoginRequest,
+    decode_change_user,
+    decode_handshake_response,
+    encode_handshake,
+    is_ssl_request,
+    make_scramble,
+)
+from marmotdb.mysql.rows import encode_rows
+from marmotdb.mysql.statements import StatementTable
+from marmotdb.mysql.tls import TlsChannel
+from marmotdb.mysql.types import CHARSET_UTF8MB4, Column, ResultSet
+
+DEFAULT_SERVER_VERSION = "8.0.36-marmotdb-0.1.0"
+ER_HANDSHAKE_ERROR = 1043
+ER_NET_READ_ERROR = 1158
+ER_SECURE_TRANSPORT_REQUIRED = 3159
+ER_NOT_SUPPORTED_YET = 1235
+
+
+class LocalProtocolError(RuntimeError):
+    """The caller used the API out of turn (a bug in the caller, never caused by the peer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolSettings:
+    """Per-connection protocol limits and choices; every bound has a unit in its name."""
+
+    max_allowed_packet_bytes: int = p.DEFAULT_MAX_ALLOWED_PACKET_BYTES  # also long-data bound
+    max_prepared_stmt_count: int = 16382  # per connection (MySQL's global default)
+    default_auth_plugin: str = CACHING_SHA2  # announced in HandshakeV10
+    caching_sha2_fast_path: bool = True  # False: always full auth (TLS or RSA) for sha2
+    require_secure_transport: bool = False  # refuse logins without TLS (ERR 3159)
+    server_charset: int = CHARSET_UTF8MB4  # collation id announced in the handshake
+
+
+class ConnectionState(Enum):
+    GREETED = "greeted"
+    TLS = "tls"
+    AUTHENTICATING = "authenticating"
+    LOGIN_PENDING = "login_pending"
+    COMMAND = "command"
+    ANSWERING = "answering"
+    CLOSED = "closed"
+    ERROR = "error"
+
+
+S = ConnectionState
+_TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
+    S.GREETED: frozenset({S.TLS, S.AUTHENTICATING, S.LOGIN_PENDING, S.CLOSED, S.ERROR}),
+    S.TLS: frozenset({S.AUTHENTICATING, S.LOGIN_PENDING, S.CLOSED, S.ERROR}),
+    S.AUTHENTICATING: frozenset({S.LOGIN_PENDING, S.CLOSED, S.ERROR}),
+    S.LOGIN_PENDING: frozenset({S.COMMAND, S.CLOSED, S.ERROR}),
+    S.COMMAND: frozenset({S.ANSWERING, S.AUTHENTICATING, S.LOGIN_PENDING, S.CLOSED, S.ERROR}),
+    S.ANSWERING: frozenset({S.COMMAND, S.CLOSED, S.ERROR}),
+    S.CLOSED: frozenset(),
+    S.ERROR: frozenset(),
+}
+_HANDSHAKE_STATES = frozenset({S.GREETED, S.TLS, S.AUTHENTICATING})
+_PREPARE_OK = struct.Struct("<BIHHBH")
+_HEADER = struct.Struct("<I")
+
+
+class ServerConnection:
+    """One client connection, server side (see the module docstring for the API)."""
+
+    __slots__ = (
+        "_answering",
+        "_auth",
+        "_change_user",
+        "_client_caps",
+        "_closed_reported",
+        "_eof",
+        "_login",
+        "_lookup_user",
+        "_out",
+        "_peer_host",
+        "_pending_db",
+        "_raw_out",
+        "_reader",
+        "_rng",
+        "_rsa_key",
+        "_scramble",
+        "_seq",
+        "_settings",
+        "_ssl_context",
+        "_state",
+        "_statements",
+        "_status",
+        "_tls",
+        "_tls_error",
+        "connection_id",
+        "database",
+        "multi_statements",
+        "user",
+    )
+
+    def __init__(self, *, connection_id: int, rng: random.Random,
+                 lookup_user: Callable[[str], str | None],
+                 server_version: str = DEFAULT_SERVER_VERSION,
+                 ssl_context: ssl.SSLContext | None = None,
+                 rsa_private_key: RSAPrivateKey | None = None,
+                 settings: ProtocolSettings | None = None, peer_host: str = "localhost"):
+        self.connection_id = connection_id
+        self._rng = rng
+        self._lookup_user = lookup_user
+        self._settings = settings = settings or ProtocolSettings()
+        self._ssl_context = ssl_context
+        self._rsa_key = rsa_private_key
+        self._peer_host = peer_host
+        self._state = S.GREETED
+        self._reader = p.PacketReader(settings.max_allowed_packet_bytes)
+        self._out: list[bytes] = []  # framed plaintext packets
+        self._raw_out: list[bytes] = []  # bytes for the socket as-is (TLS records)
+        self._seq = 0
+        self._tls: TlsChannel | None = None
+        self._tls_error: ProtocolError | None = None
+        self._eof = False
+        self._closed_reported = False
+        self._scramble = make_scramble(rng)
+        self._auth: AuthExchange | None = None
+        self._login: LoginRequest | None = None
+        self._change_user = False
+        self._client_caps = 0
+        self._status = p.SERVER_STATUS_AUTOCOMMIT
+        self._statements = StatementTable(settings.max_prepared_stmt_count,
+                                          settings.max_allowed_packet_bytes)
+        self._answering: int | None = None
+        self.user: str | None = None
+        self.database: str | None = None
+        self.multi_statements = False
+        self._pending_db: str | None = None
+        caps = p.SERVER_CAPABILITIES | (p.CLIENT_SSL if ssl_context is not None else 0)
+        self._write(encode_handshake(server_version, connection_id, self._scramble, caps,
+                                     settings.server_charset, self._status,
+                                     settings.default_auth_plugin))
+
+    # --- read-only views ------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    @property
+    def should_close(self) -> bool:
+        return self._state in (S.CLOSED, S.ERROR)
+
+    @property
+    def awaiting_answer(self) -> bool:
+        return self._state in (S.ANSWERING, S.LOGIN_PENDING)
+
+    @property
+    def tls_active(self) -> bool:
+        return self._tls is not None and self._tls.handshake_done
+
+    @property
+    def client_capabilities(self) -> int:
+        return self._client_caps
+
+    @property
+    def inbound_buffered_bytes(self) -> int:
+        """Received but not yet parsed; the runtime pauses reading above its own bound."""
+        return self._reader.buffered_bytes
+
+    def _transition_to(self, new: ConnectionState) -> None:
+        if new not in _TRANSITIONS[self._state]:
+            raise LocalProtocolError(f"no transition {self._state.name} -> {new.name}")
+        self._state = new
+
+    # --- bytes in, events out ---------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the socket; b"" means the peer closed its side. Never raises."""
+        if self._state in (S.CLOSED, S.ERROR):
+            return
+        tls = self._tls
+        if tls is None:
+            if data:
+                self._reader.feed(data)
+            else:
+                self._eof = True
+            return
+        try:
+            self._reader.feed(tls.feed(data))
+        except ProtocolError as exc:
+            self._tls_error = exc
+        self._raw_out.append(tls.take_output())
+        if not data or tls.closed:
+            self._eof = True
+
+    def next_event(self) -> ev.Event | None:
+        """The next event, or None (more bytes needed, or an answer is owed)."""
+        state = self._state
+        if state is S.ANSWERING or state is S.LOGIN_PENDING:
+            return None
+        if state is S.CLOSED or state is S.ERROR:
+            return self._report_closed(None)
+        if self._tls_error is not None:
+            return self._fail(self._tls_error, send_err=False)
+        try:
+            while True:
+                packet = self._reader.next_packet()
+                if packet is None:
+                    return self._on_no_packet()
+                first, last, payload = packet
+                if first != self._seq:
+                    raise ProtocolError("Got packets out of order", code=1156, sqlstate="08S01")
+                self._seq = (last + 1) & 0xFF
+                event = self._HANDLERS[self._state](self, payload)
+                if event is not None:
+                    return event
+        except ProtocolError as exc:
+            return self._fail(exc)
+
+    def _on_no_packet(self) -> ev.Event | None:
+        if not self._eof:
+            return None
+        if self._reader.buffered_bytes and self._state not in _HANDSHAKE_STATES:
+            return self._fail(ProtocolError("Got an error reading communication packets",
+                                            code=ER_NET_READ_ERROR, sqlstate="08S01"))
+        self._transition_to(S.CLOSED)
+        return self._report_closed(None)
+
+    def _report_closed(self, error: Exception | None) -> ev.Event | None:
+        if self._closed_reported:
+            return None
+        self._closed_reported = True
+        return ev.ConnectionClosed(error)
+
+    def _fail(self, exc: ProtocolError, send_err: bool = True) -> ev.Event | None:
+        if self._tls is not None and not self._tls.handshake_done:
+            send_err = False  # nothing can be said in clear once TLS has started
+        if send_err:
+            if self._state in _HANDSHAKE_STATES and exc.code not in (1153, 1156):
+                exc = ProtocolError(f"Bad handshake: {exc.message}", code=ER_HANDSHAKE_ERROR,
+                                    sqlstate="08S01")
+            self._write(p.error_payload(exc))
+        self._state = S.ERROR  # any state may fail; not a table transition on purpose
+        return self._report_closed(exc)
+
+    def data_to_send(self) -> bytes:
+        """Bytes for the socket, in order (encrypted once TLS is on). Never raises."""
+        if self._tls is not None and self._out:
+            try:
+                for chunk in self._out:
+                    self._tls.write(chunk)
+            except ssl.SSLError:  # the TLS session is broken: drop the rest, close
+                self._state = S.ERROR
+            self._out.clear()
+            self._raw_out.append(self._tls.take_output())
+        if self._raw_out:
+            self._raw_out.extend(self._out)
+            self._out.clear()
+            data = b"".join(self._raw_out)
+            self._raw_out.clear()
+            return data
+        data = b"".join(self._out)
+        self._out.clear()
+        return data
+
+    def _write(self, payload: bytes) -> None:
+        data, self._seq = p.frame(payload, self._seq)
+        self._out.append(data)
+
+    def _write_all(self, payloads: list[bytes]) -> None:
+        """Frame many payloads (a result set) with one loop over the shared counter."""
+        seq = self._seq
+        out = self._out
+        pack = _HEADER.pack
+        for payload in payloads:
+            n = len(payload)
+            if n < p.MAX_PACKET_PAYLOAD:
+                out.append(pack(n | (seq << 24)))
+                out.append(payload)
+                seq = (seq + 1) & 0xFF
+            else:
+                data, seq = p.frame(payload, seq)
+                out.append(data)
+        self._seq = seq
+
+    # --- connection phase ---------------------------------------------------------------------
+
+    def _on_greeted(self, payload: bytes) -> ev.Event | None:
+        if is_ssl_request(payload):
+            return self._start_tls()
+        return self._on_handshake_response(payload)
+
+    def _start_tls(self) -> None:
+        if self._ssl_context is None:
+            raise p.malformed("TLS requested but not offered")
+        self._transition_to(S.TLS)
+        self._raw_out.extend(self._out)  # anything queued in clear goes out before TLS
+        self._out.clear()
+        self._tls = tls = TlsChannel(self._ssl_context)
+        leftover = self._reader.take_buffered()  # ClientHello bytes read with the SSLRequest
+        if leftover:
+            self._reader.feed(tls.feed(leftover))
+            self._raw_out.append(tls.take_output())
+
+    def _on_handshake_response(self, payload: bytes) -> ev.Event | None:
+        login = decode_handshake_response(payload, self._settings.default_auth_plugin)
+        self._client_caps = login.capabilities
+        self.multi_statements = bool(login.capabilities & p.CLIENT_MULTI_STATEMENTS)
+        if self._settings.require_secure_transport and not self.tls_active:
+            return self._deny(MarmotError(
+                "Connections using insecure transport are prohibited while "
+                "--require_secure_transport=ON.", code=ER_SECURE_TRANSPORT_REQUIRED,
+                sqlstate="HY000"))
+        return self._begin_auth(login, change_user=False)
+
+    def _begin_auth(self, login: LoginRequest, change_user: bool) -> ev.Event | None:
+        self._login = login
+        self._change_user = change_user
+        stored = self._lookup_user(login.user)
+        credential = parse_credential(stored) if stored is not None else None
+        settings = self._settings
+        self._auth = AuthExchange(credential, self._scramble, tls=self.tls_active,
+                                  rsa_key=self._rsa_key,
+                                  default_plugin=settings.default_auth_plugin,
+                                  fast_path_enabled=settings.caching_sha2_fast_path)
+        self._transition_to(S.AUTHENTICATING)
+        return self._apply_auth_step(self._auth.start(login.plugin, login.auth_answer))
+
+    def _on_auth_packet(self, payload: bytes) -> ev.Event | None:
+        assert self._auth is not None
+        return self._apply_auth_step(self._auth.receive(payload))
+
+    def _apply_auth_step(self, step: AuthStep) -> ev.Event | None:
+        if step.reply:
+            self._write(step.reply)
+        if step.passed is None:
+            return None
+        login = self._login
+        assert login is not None and self._auth is not None
+        if not step.passed:
+            return self._deny(AuthError(
+                f"Access denied for user '{login.user}'@'{self._peer_host}' "
+                f"(using password: {'YES' if step.password_used else 'NO'})"))
+        self._transition_to(S.LOGIN_PENDING)
+        return ev.Authenticated(login.user, login.database, login.attrs, self._client_caps,
+                                self._auth.plugin, self.tls_active, self._change_user,
+                                login.charset)
+
+    def _deny(self, error: MarmotError) -> ev.Event:
+        self._write(p.error_payload(error))
+        self._transition_to(S.CLOSED)
+        self._closed_reported = True
+        return ev.ConnectionClosed(error)
+
+    def accept_login(self, status_flags: int = p.SERVER_STATUS_AUTOCOMMIT) -> None:
+        """Let the authenticated user in (answers Authenticated)."""
+        if self._state is not S.LOGIN_PENDING or self._login is None:
+            raise LocalProtocolError(f"no login to accept (state {self._state.name})")
+        if self._change_user:
+            self._statements.clear()
+        self._status = status_flags & ~p.SERVER_MORE_RESULTS_EXISTS
+        self.user = self._login.user
+        self.database = self._login.database
+        self._write(p.ok_payload(0, 0, self._status, 0))
+        self._login = None
+        self._auth = None
+        self._seq = 0
+        self._transition_to(S.COMMAND)
+
+    def reject_login(self, error: MarmotError) -> None:
+        """Refuse the authenticated user (e.g. 1044 no grant on the database); then close."""
+        if self._state is not S.LOGIN_PENDING:
+            raise LocalProtocolError(f"no login to reject (state {self._state.name})")
+        self._deny(error)
+
+    # --- command phase ------------------------------------------------------------------------
+
+    def _on_command(self, payload: bytes) -> ev.Event | None:
+        if not payload:
+            raise p.malformed("empty command")
+        handler = self._COMMANDS.get(payload[0])
+        try:
+            if handler is None:
+                raise MarmotError("Unknown command", code=1047, sqlstate="08S01")
+            return handler(self, payload)
+        except ProtocolError:
+            raise
+        except MarmotError as exc:  # this command fails; the connection stays usable
+            self._write(p.error_payload(exc))
+            self._seq = 0
+            return None
+
+    def _expect_answer(self, command: int, event: ev.Event) -> ev.Event:
+        self._answering = command
+        self._transition_to(S.ANSWERING)
+        return event
+
+    def _no_answer(self, event: ev.Event | None) -> ev.Event | None:
+        self._seq = 0
+        return event
+
+    def _cmd_quit(self, payload: bytes) -> ev.Event:
+        self._transition_to(S.CLOSED)
+        self._closed_reported = True
+        return ev.Quit()
+
+    def _cmd_query(self, payload: bytes) -> ev.Event:
+        # surrogateescape keeps non-UTF-8 bytes (binary string literals, e.g. from mysqldump)
+        # recoverable: sql.encode("utf-8", "surrogateescape") gives the original bytes.
+        sql = payload[1:].decode("utf-8", "surrogateescape")
+        return self._expect_answer(p.Command.QUERY, ev.Query(sql))
+
+    def _cmd_init_db(self, payload: bytes) -> ev.Event:
+        name = payload[1:].decode("utf-8", "replace")
+        self._pending_db = name
+        return self._expect_answer(p.Command.INIT_DB, ev.InitDb(name))
+
+    def _cmd_ping(self, payload: bytes) -> ev.Event:
+        return self._expect_answer(p.Command.PING, ev.Ping())
+
+    def _cmd_field_list(self, payload: bytes) -> ev.Event:
+        end = payload.find(b"\x00", 1)
+        end = len(payload) if end < 0 else end
+        table = payload[1:end].decode("utf-8", "replace")
+        wildcard = payload[end + 1:].decode("utf-8", "replace")
+        return self._expect_answer(p.Command.FIELD_LIST, ev.FieldList(table, wildcard))
+
+    def _cmd_statistics(self, payload: bytes) -> ev.Event:
+        return self._expect_answer(p.Command.STATISTICS, ev.Statistics())
+
+    def _cmd_reset_connection(self, payload: bytes) -> ev.Event:
+        self._statements.clear()
+        return self._expect_answer(p.Command.RESET_CONNECTION, ev.ResetConnection())
+
+    def _cmd_change_user(self, payload: bytes) -> ev.Event | None:
+        login = decode_change_user(payload, self._client_caps,
+                                   self._settings.default_auth_plugin)
+        return self._begin_auth(login, change_user=True)
+
+    def _cmd_stmt_prepare(self, payload: bytes) -> ev.Event:
+        stmt_id = self._statements.reserve_id()
+        sql = payload[1:].decode("utf-8", "surrogateescape")
+        return self._expect_answer(p.Command.STMT_PREPARE, ev.StmtPrepare(stmt_id, sql))
+
+    def _cmd_stmt_execute(self, payload: bytes) -> ev.Event:
+        event = self._statements.decode_execute(payload)
+        return self._expect_answer(p.Command.STMT_EXECUTE, event)
+
+    def _cmd_stmt_send_long_data(self, payload: bytes) -> None:
+        self._statements.add_long_data(payload)
+        return self._no_answer(None)
+
+    def _cmd_stmt_close(self, payload: bytes) -> ev.Event | None:
+        stmt_id, _ = p.read_uint(payload, 1, 4)
+        self._statements.close(stmt_id)
+        return self._no_answer(ev.StmtClose(stmt_id))
+
+    def _cmd_stmt_reset(self, payload: bytes) -> ev.Event:
+        stmt_id, _ = p.read_uint(payload, 1, 4)
+        self._statements.get(stmt_id, "mysqld_stmt_reset").reset()
+        return self._expect_answer(p.Command.STMT_RESET, ev.StmtReset(stmt_id))
+
+    def _cmd_stmt_fetch(self, payload: bytes) -> None:
+        stmt_id, _ = p.read_uint(payload, 1, 4)
+        self._statements.get(stmt_id, "mysqld_stmt_fetch")
+        # Executes always send the whole result and never open a cursor.
+        raise MarmotError(f"The statement ({stmt_id}) has no open cursor.", code=1421,
+                          sqlstate="HY000")
+
+    def _cmd_set_option(self, payload: bytes) -> None:
+        option, _ = p.read_uint(payload, 1, 2)
+        if option not in (0, 1):
+            raise MarmotError("Unknown command", code=1047, sqlstate="08S01")
+        self.multi_statements = option == 0
+        self._write(self._end_of_rows(self._status, 0))
+        return self._no_answer(None)
+
+    _COMMANDS: ClassVar[dict[int, Callable[[Any, bytes], Any]]] = {
+        p.Command.QUIT: _cmd_quit, p.Command.QUERY: _cmd_query, p.Command.INIT_DB: _cmd_init_db,
+        p.Command.PING: _cmd_ping, p.Command.FIELD_LIST: _cmd_field_list,
+        p.Command.STATISTICS: _cmd_statistics,
+        p.Command.RESET_CONNECTION: _cmd_reset_connection,
+        p.Command.CHANGE_USER: _cmd_change_user, p.Command.STMT_PREPARE: _cmd_stmt_prepare,
+        p.Command.STMT_EXECUTE: _cmd_stmt_execute,
+        p.Command.STMT_SEND_LONG_DATA: _cmd_stmt_send_long_data,
+        p.Command.STMT_CLOSE: _cmd_stmt_close, p.Command.STMT_RESET: _cmd_stmt_reset,
+        p.Command.STMT_FETCH: _cmd_stmt_fetch, p.Command.SET_OPTION: _cmd_set_option,
+    }
+
+    # --- answers ------------------------------------------------------------------------------
+
+    def _require_answer(self, *commands: int) -> None:
+        if self._state is not S.ANSWERING:
+            raise LocalProtocolError(f"no command to answer (state {self._state.name})")
+        if commands and self._answering not in commands:
+            raise LocalProtocolError(f"wrong answer to command {self._answering}")
+
+    def _status_for(self, status_flags: int | None, more: bool) -> int:
+        if status_flags is not None:
+            self._status = status_flags & ~p.SERVER_MORE_RESULTS_EXISTS
+        return self._status | p.SERVER_MORE_RESULTS_EXISTS if more else self._status
+
+    def _finish_answer(self, more: bool) -> None:
+        if more:
+            return
+        self._answering = None
+        self._seq = 0
+        self._transition_to(S.COMMAND)
+
+    def _end_of_rows(self, status: int, warnings: int) -> bytes:
+        if self._client_caps & p.CLIENT_DEPRECATE_EOF:
+            return p.ok_payload(0, 0, status, warnings, header=0xFE)
+        return p.eof_payload(status, warnings)
+
+    def send_ok(self, affected_rows: int = 0, last_insert_id: int = 0,
+                status_flags: int | None = None, warnings: int = 0, info: str = "",
+                more_results: bool = False) -> None:
+        self._require_answer()
+        more = more_results or bool((status_flags or 0) & p.SERVER_MORE_RESULTS_EXISTS)
+        status = self._status_for(status_flags, more)
+        self._write(p.ok_payload(affected_rows, last_insert_id, status, warnings, info))
+        if self._answering == p.Command.INIT_DB and not more:
+            self.database = self._pending_db
+        self._finish_answer(more)
+
+    def send_error(self, error: MarmotError) -> None:
+        """Fail the command being answered (ends the answer), or refuse a pending login."""
+        if self._state is S.LOGIN_PENDING:
+            self.reject_login(error)
+            return
+        self._require_answer()
+        self._write(p.error_payload(error))
+        self._finish_answer(False)
+
+    def send_result_set(self, result: ResultSet, status_flags: int | None = None,
+                        more_results: bool = False, binary: bool = False,
+                        warnings: int = 0) -> None:
+        self._require_answer(p.Command.QUERY, p.Command.STMT_EXECUTE)
+        if not result.columns:
+            self.send_ok(status_flags=status_flags, warnings=warnings, more_results=more_results)
+            return
+        status = self._status_for(status_flags, more_results)
+        block, rows = encode_rows(result.columns, result.rows, binary)
+        payloads = [block.count_payload]
+        payloads.extend(block.definitions)
+        if not self._client_caps & p.CLIENT_DEPRECATE_EOF:
+            payloads.append(p.eof_payload(status))
+        payloads.extend(rows)
+        payloads.append(self._end_of_rows(status, warnings))
+        self._write_all(payloads)
+        self._finish_answer(more_results)
+
+    def send_prepare_ok(self, stmt_id: int, columns: list[Column], param_count: int,
+                        warnings: int = 0) -> None:
+        self._require_answer(p.Command.STMT_PREPARE)
+        deprecate_eof = self._client_caps & p.CLIENT_DEPRECATE_EOF
+        payloads = [_PREPARE_OK.pack(0, stmt_id, len(columns), param_count, 0, warnings)]
+        if param_count:
+            payloads.extend([_PARAM_DEFINITION] * param_count)
+            if not deprecate_eof:
+                payloads.append(p.eof_payload(self._status))
+        if columns:
+            payloads.extend(encode_column(c) for c in columns)
+            if not deprecate_eof:
+                payloads.append(p.eof_payload(self._status))
+        self._statements.add(stmt_id, param_count, len(columns))
+        self._write_all(payloads)
+        self._finish_answer(False)
+
+    def send_field_list(self, columns: list[Column]) -> None:
+        self._require_answer(p.Command.FIELD_LIST)
+        payloads = [encode_column(c) + b"\xfb" for c in columns]  # + NULL default value
+        payloads.append(self._end_of_rows(self._status, 0))
+        self._write_all(payloads)
+        self._finish_answer(False)
+
+    def send_statistics(self, text: str) -> None:
+        self._require_answer(p.Command.STATISTICS)
+        self._write(text.encode("utf-8"))
+        self._finish_answer(False)
+
+    _HANDLERS: ClassVar[dict[ConnectionState, Callable[[Any, bytes], Any]]] = {
+        S.GREETED: _on_greeted, S.TLS: _on_handshake_response,
+        S.AUTHENTICATING: _on_auth_packet, S.COMMAND: _on_command,
+    }
+
+
+_PARAM_DEFINITION = encode_column(param_column())

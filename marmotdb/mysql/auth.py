@@ -1,0 +1,293 @@
+"""Password credentials and the two MySQL authentication plugins, with no plaintext stored.
+
+Theory of operation
+-------------------
+``make_credential(password)`` returns one string holding everything the server keeps:
+
+    marmot1$<plugin|*>$<native>$<sha2>$<iterations>$<salt>$<pbkdf2>      (hex fields)
+
+* ``native``  = SHA1(SHA1(pw)), what mysql_native_password needs to check a scramble;
+* ``sha2``    = SHA256(SHA256(pw)), the "stage 2" digest caching_sha2_password's fast path
+  checks a scramble against (MySQL keeps it in an in-memory cache; we store it);
+* ``pbkdf2``  = PBKDF2-HMAC-SHA256(pw, salt, iterations), checked when the client sends the
+  password itself (caching_sha2 full authentication, over TLS or RSA-encrypted).
+* ``plugin``  = the plugin the user must log in with, ``*`` = either (the default).
+An empty password stores empty digests; only an empty answer matches it.
+
+``AuthExchange`` runs one login's authentication as a small sans-I/O machine. The connection
+hands it the plugin and answer from HandshakeResponse41 (``start``) and then every further
+client packet (``receive``); each step returns what to send and whether the login is decided:
+
+    client plugin not the user's (or unknown)  -> AuthSwitchRequest(plugin, scramble)
+    mysql_native_password                      -> verify scramble: pass | fail
+    caching_sha2_password, scramble matches    -> 0x01 0x03 (fast auth success), pass
+    caching_sha2_password, no match / disabled -> 0x01 0x04 (perform full authentication)
+      then over TLS:       cleartext pw + NUL  -> PBKDF2 check: pass | fail
+      without TLS:         0x02                -> 0x01 + RSA public key PEM
+                           RSA-OAEP(pw XOR scramble) -> decrypt, PBKDF2 check: pass | fail
+      without TLS and RSA key: fail ("requires secure connection")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+NATIVE = "mysql_native_password"
+CACHING_SHA2 = "caching_sha2_password"
+SUPPORTED_PLUGINS = (NATIVE, CACHING_SHA2)
+ANY_PLUGIN = "*"
+PBKDF2_ITERATIONS = 20_000  # ~3 ms here: full auth is rare (fast path covers normal logins)
+SCRAMBLE_BYTES = 20
+
+_FAST_AUTH_SUCCESS = b"\x01\x03"
+_PERFORM_FULL_AUTH = b"\x01\x04"
+_REQUEST_PUBLIC_KEY = b"\x02"
+_OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(),
+                     label=None)
+
+
+def _sha1(b: bytes) -> bytes:
+    return hashlib.sha1(b).digest()
+
+
+def _sha256(b: bytes) -> bytes:
+    return hashlib.sha256(b).digest()
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return bytes(x ^ y for x, y in zip(a, b))
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A parsed credential string (see module docstring)."""
+
+    plugin: str
+    native: bytes
+    sha2: bytes
+    iterations: int
+    salt: bytes
+    pbkdf2: bytes
+
+    @property
+    def empty_password(self) -> bool:
+        return not self.native
+
+    def accepts_plugin(self, plugin: str) -> bool:
+        return plugin in SUPPORTED_PLUGINS and self.plugin in (ANY_PLUGIN, plugin)
+
+
+def make_credential(password: str, plugin: str = ANY_PLUGIN, *, salt: bytes | None = None,
+                    iterations: int = PBKDF2_ITERATIONS) -> str:
+    """The string the server stores for ``password`` (see module docstring)."""
+    if plugin not in SUPPORTED_PLUGINS and plugin != ANY_PLUGIN:
+        raise ValueError(f"unsupported auth plugin {plugin!r}")
+    if not password:
+        return f"marmot1${plugin}$$$0$$"
+    pw = password.encode("utf-8")
+    # A salt is a secret-grade random value, not simulation randomness: take it from the OS.
+    salt = os.urandom(16) if salt is None else salt
+    derived = hashlib.pbkdf2_hmac("sha256", pw, salt, iterations)
+    fields = (_sha1(_sha1(pw)).hex(), _sha256(_sha256(pw)).hex(), str(iterations), salt.hex(),
+              derived.hex())
+    return "$".join(("marmot1", plugin) + fields)
+
+
+def parse_credential(text: str) -> Credential | None:
+    """Parse a credential string; None if it is not one (treated as 'no such user')."""
+    parts = text.split("$")
+    if len(parts) != 7 or parts[0] != "marmot1":
+        return None
+    try:
+        return Credential(parts[1], bytes.fromhex(parts[2]), bytes.fromhex(parts[3]),
+                          int(parts[4]), bytes.fromhex(parts[5]), bytes.fromhex(parts[6]))
+    except ValueError:
+        return None
+
+
+# --- client-side scrambles (what a client computes; the tests and peers use them) -----------
+
+
+def scramble_native(password: str, scramble: bytes) -> bytes:
+    if not password:
+        return b""
+    stage1 = _sha1(password.encode("utf-8"))
+    return _xor(stage1, _sha1(scramble[:SCRAMBLE_BYTES] + _sha1(stage1)))
+
+
+def scramble_caching_sha2(password: str, scramble: bytes) -> bytes:
+    if not password:
+        return b""
+    stage1 = _sha256(password.encode("utf-8"))
+    return _xor(stage1, _sha256(_sha256(stage1) + scramble[:SCRAMBLE_BYTES]))
+
+
+def rsa_encrypt_password(password: str, scramble: bytes, public_key_pem: bytes) -> bytes:
+    """What a client sends for caching_sha2 full auth without TLS."""
+    plain = password.encode("utf-8") + b"\x00"
+    mask = scramble[:SCRAMBLE_BYTES]
+    xored = bytes(b ^ mask[i % len(mask)] for i, b in enumerate(plain))
+    key = serialization.load_pem_public_key(public_key_pem)
+    assert isinstance(key, rsa.RSAPublicKey)
+    return key.encrypt(xored, _OAEP)
+
+
+# --- server-side verification ----------------------------------------------------------------
+
+
+def _is_empty_answer(answer: bytes) -> bool:
+    return answer in (b"", b"\x00")
+
+
+def verify_native(credential: Credential, scramble: bytes, answer: bytes) -> bool:
+    if credential.empty_password or _is_empty_answer(answer):
+        return credential.empty_password and _is_empty_answer(answer)
+    if len(answer) != 20:
+        return False
+    stage1 = _xor(answer, _sha1(scramble[:SCRAMBLE_BYTES] + credential.native))
+    return hmac.compare_digest(_sha1(stage1), credential.native)
+
+
+def verify_caching_sha2_fast(credential: Credential, scramble: bytes, answer: bytes) -> bool:
+    if credential.empty_password or _is_empty_answer(answer):
+        return credential.empty_password and _is_empty_answer(answer)
+    if len(answer) != 32:
+        return False
+    stage1 = _xor(answer, _sha256(credential.sha2 + scramble[:SCRAMBLE_BYTES]))
+    return hmac.compare_digest(_sha256(stage1), credential.sha2)
+
+
+def verify_cleartext(credential: Credential, password: bytes) -> bool:
+    """Full authentication: the client sent the password itself."""
+    if credential.empty_password or not password:
+        return credential.empty_password and not password
+    derived = hashlib.pbkdf2_hmac("sha256", password, credential.salt, credential.iterations)
+    return hmac.compare_digest(derived, credential.pbkdf2)
+
+
+def generate_rsa_private_key(bits: int = 2048) -> rsa.RSAPrivateKey:
+    """A key for caching_sha2 full auth without TLS (the runtime makes or loads one)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def public_key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+# --- one login's authentication exchange ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AuthStep:
+    """What to do after one auth input: send ``reply`` (a payload, may be empty), then
+    ``passed`` True = authenticated, False = denied, None = wait for the next client packet."""
+
+    reply: bytes = b""
+    passed: bool | None = None
+    password_used: bool = True  # for "(using password: YES/NO)" in the denial message
+
+
+class AuthExchange:
+    """Authentication of one login (see the module docstring for the flow)."""
+
+    __slots__ = (
+        "_cred",
+        "_default_plugin",
+        "_fast_path",
+        "_phase",
+        "_plugin",
+        "_rsa_key",
+        "_scramble",
+        "_switched",
+        "_tls",
+    )
+
+    def __init__(self, credential: Credential | None, scramble: bytes, *, tls: bool,
+                 rsa_key: rsa.RSAPrivateKey | None, default_plugin: str = CACHING_SHA2,
+                 fast_path_enabled: bool = True):
+        self._cred = credential
+        self._scramble = scramble
+        self._tls = tls
+        self._rsa_key = rsa_key
+        self._fast_path = fast_path_enabled
+        self._default_plugin = default_plugin
+        self._plugin = ""
+        self._phase = "answer"  # answer -> full_auth (caching_sha2) -> done
+        self._switched = False
+
+    @property
+    def plugin(self) -> str:
+        return self._plugin
+
+    def start(self, client_plugin: str, answer: bytes) -> AuthStep:
+        cred = self._cred
+        wanted = self._plugin_for(client_plugin)
+        if wanted != client_plugin:
+            return self._switch_to(wanted)
+        self._plugin = client_plugin
+        if cred is None:
+            return AuthStep(passed=False, password_used=not _is_empty_answer(answer))
+        return self._check_answer(answer)
+
+    def receive(self, payload: bytes) -> AuthStep:
+        if self._phase == "answer":
+            return self.start(self._plugin, payload) if self._cred is not None \
+                else AuthStep(passed=False, password_used=not _is_empty_answer(payload))
+        if self._phase == "full_auth":
+            return self._full_auth(payload)
+        return AuthStep(passed=False)
+
+    def _plugin_for(self, client_plugin: str) -> str:
+        cred = self._cred
+        if cred is not None and cred.plugin != ANY_PLUGIN:
+            return cred.plugin
+        return client_plugin if client_plugin in SUPPORTED_PLUGINS else self._default_plugin
+
+    def _switch_to(self, plugin: str) -> AuthStep:
+        if self._switched:  # a client that answers a switch with yet another plugin
+            return AuthStep(passed=False)
+        self._switched = True
+        self._plugin = plugin
+        reply = b"\xfe" + plugin.encode("ascii") + b"\x00" + self._scramble + b"\x00"
+        return AuthStep(reply=reply)
+
+    def _check_answer(self, answer: bytes) -> AuthStep:
+        cred = self._cred
+        assert cred is not None
+        used = not _is_empty_answer(answer)
+        if self._plugin == NATIVE:
+            return AuthStep(passed=verify_native(cred, self._scramble, answer), password_used=used)
+        if self._fast_path and verify_caching_sha2_fast(cred, self._scramble, answer):
+            return AuthStep(reply=_FAST_AUTH_SUCCESS if used else b"", passed=True,
+                            password_used=used)
+        if not used:  # an empty answer needs no full auth: the password is empty or wrong
+            return AuthStep(passed=cred.empty_password, password_used=False)
+        self._phase = "full_auth"
+        return AuthStep(reply=_PERFORM_FULL_AUTH)
+
+    def _full_auth(self, payload: bytes) -> AuthStep:
+        if self._tls:
+            return self._check_cleartext(payload[:-1] if payload.endswith(b"\x00") else payload)
+        if self._rsa_key is None:
+            return AuthStep(passed=False)
+        if payload == _REQUEST_PUBLIC_KEY:
+            return AuthStep(reply=b"\x01" + public_key_pem(self._rsa_key))
+        try:
+            xored = self._rsa_key.decrypt(payload, _OAEP)
+        except ValueError:
+            return AuthStep(passed=False)
+        mask = self._scramble
+        plain = bytes(b ^ mask[i % len(mask)] for i, b in enumerate(xored))
+        return self._check_cleartext(plain[:-1] if plain.endswith(b"\x00") else plain)
+
+    def _check_cleartext(self, password: bytes) -> AuthStep:
+        assert self._cred is not None
+        self._phase = "done"
+        return AuthStep(passed=verify_cleartext(self._cred, password))

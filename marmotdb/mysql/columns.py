@@ -1,0 +1,98 @@
+"""Column definition packets (Protocol::ColumnDefinition41) and their cache.
+
+A result set's metadata is the same every time a statement shape runs, so the encoded
+column-count and column-definition payloads are cached. Two bounded caches: by identity of
+the ``columns`` list (free; the SQL layer usually reuses one list per statement shape; the
+entry holds the list, so its id cannot be recycled while cached) and by value (a tuple of each
+column's fields; catches lists rebuilt per query). Rule for callers: do not mutate a
+``columns`` list or its ``Column`` objects after handing it to the protocol layer.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+from marmotdb.mysql.packets import lenenc_bytes, lenenc_int
+from marmotdb.mysql.types import CHARSET_BINARY, Column, FieldType
+
+COLUMN_CACHE_ENTRIES_MAX = 2048  # distinct result shapes kept encoded (~1 KiB each)
+
+_DEF_TAIL = struct.Struct("<BHIBHBxx")  # 0x0c, charset, length, type, flags, decimals, filler
+_CATALOG = lenenc_bytes(b"def")
+
+
+def encode_column(col: Column) -> bytes:
+    """One ColumnDefinition41 payload."""
+    return b"".join((
+        _CATALOG,
+        lenenc_bytes(col.schema.encode()),
+        lenenc_bytes(col.table.encode()),
+        lenenc_bytes(col.org_table.encode()),
+        lenenc_bytes(col.name.encode()),
+        lenenc_bytes(col.org_name.encode()),
+        _DEF_TAIL.pack(0x0C, col.charset & 0xFFFF, min(col.length, 0xFFFFFFFF),
+                       int(col.type), col.flags & 0xFFFF, col.decimals & 0xFF),
+    ))
+
+
+def column_key(col: Column) -> tuple:
+    return (col.name, col.type, col.length, col.flags, col.decimals, col.charset, col.table,
+            col.org_table, col.org_name, col.schema)
+
+
+class ColumnBlock:
+    """The encoded metadata of one result shape: count payload plus one payload per column."""
+
+    __slots__ = ("columns", "count_payload", "definitions", "types", "unsigned")
+
+    def __init__(self, columns: Sequence[Column]):
+        self.columns = columns
+        self.count_payload = lenenc_int(len(columns))
+        self.definitions = [encode_column(c) for c in columns]
+        self.types = [int(c.type) for c in columns]
+        self.unsigned = [bool(c.flags & 32) for c in columns]
+
+
+_by_identity: dict[int, ColumnBlock] = {}
+_by_value: dict[tuple, ColumnBlock] = {}
+
+
+def _remember(cache: dict, key: object, block: ColumnBlock) -> None:
+    if len(cache) >= COLUMN_CACHE_ENTRIES_MAX:
+        del cache[next(iter(cache))]  # oldest first: insertion order
+    cache[key] = block
+
+
+def column_block(columns: Sequence[Column]) -> ColumnBlock:
+    """The (cached) encoded metadata for ``columns``."""
+    block = _by_identity.get(id(columns))
+    if block is not None and block.columns is columns:
+        return block
+    key = tuple(map(column_key, columns))
+    block = _by_value.get(key)
+    if block is None:
+        block = ColumnBlock(list(columns))
+        _remember(_by_value, key, block)
+    pinned = _Pinned(columns, block)
+    _remember(_by_identity, id(columns), pinned)
+    return pinned
+
+
+class _Pinned(ColumnBlock):
+    """A by-identity entry: shares the encoded payloads, pins the caller's list object."""
+
+    __slots__ = ()
+
+    def __init__(self, columns: Sequence[Column], block: ColumnBlock):
+        self.columns = columns
+        self.count_payload = block.count_payload
+        self.definitions = block.definitions
+        self.types = block.types
+        self.unsigned = block.unsigned
+
+
+def param_column() -> Column:
+    """How MySQL 8 describes each '?' of a prepared statement."""
+    return Column(name="?", type=FieldType.LONGLONG, length=0, charset=CHARSET_BINARY,
+                  flags=128)
