@@ -1,0 +1,166 @@
+"""SwimConfig: every membership timing and bound, with its unit and its trade-off.
+
+The defaults are the LAN profile of hashicorp/memberlist (reference/peers.md §4.17) with three
+additions of ours: reconnection to dead members (Serf's reconnect), the late-timer guard that
+stops a stalled node from accusing others, and explicit bounds on every queue.
+
+Derived values (the formulas live here so the simulator and the docs use the same numbers):
+
+    n                      live members, this node included
+    suspicion_min_ms(n)    = suspicion_mult * max(1, log10(n)) * probe_interval_ms
+    suspicion_max_ms(n)    = suspicion_max_timeout_mult * suspicion_min_ms(n)
+    retransmit_limit(n)    = retransmit_mult * ceil(log10(n + 1))
+    detection_bound_ms(n)  the longest a crashed member can stay undeclared, see below
+
+On a LAN with the defaults, a crashed member of a 3-node cluster is DEAD everywhere after one
+probe round (at most 2 s until one of the two survivors probes it and the round ends) plus the
+4 s minimum suspicion: about 5-6 s. Larger clusters start suspicion at the maximum and shrink
+it toward the minimum as independent confirmations arrive (Lifeguard), which they do within one
+round-robin cycle because every survivor probes the dead member.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+
+@dataclasses.dataclass(frozen=True)
+class SwimConfig:
+    probe_interval_ms: int = 1000
+    """Time between two probes of this node (one member per interval, shuffled round-robin).
+    Lower detects failures sooner at the cost of more probe traffic (2 packets per interval)."""
+
+    probe_timeout_ms: int = 500
+    """Wait for a direct ack before asking ``indirect_checks`` members to probe. Must exceed the
+    network round-trip time under load (99th percentile), or healthy nodes get indirect probes."""
+
+    indirect_checks: int = 3
+    """Members asked to probe on our behalf after a direct probe times out. More makes a false
+    suspicion caused by one bad path less likely, at the cost of more packets per failure."""
+
+    suspicion_mult: int = 4
+    """Minimum suspicion timeout in probe intervals (scaled by log10 of the cluster size). Higher
+    gives a suspected node more time to refute (fewer false DEADs), and slows detection."""
+
+    suspicion_max_timeout_mult: int = 6
+    """Lifeguard: suspicion starts at this multiple of the minimum and shrinks toward the minimum
+    as independent confirmations arrive. Higher protects a node that only one member suspects."""
+
+    retransmit_mult: int = 4
+    """Each update is piggybacked/gossiped ``retransmit_mult * ceil(log10(n+1))`` times. Higher
+    spreads updates more reliably under loss, at the cost of bytes per packet."""
+
+    gossip_interval_ms: int = 200
+    """Pace of dedicated gossip packets (sent only while updates are queued). Lower spreads news
+    faster; each tick costs ``gossip_nodes`` packets."""
+
+    gossip_nodes: int = 3
+    """Members sent one gossip packet per gossip tick."""
+
+    gossip_to_the_dead_ms: int = 30_000
+    """Keep gossiping to a member this long after declaring it DEAD, so a member that was
+    wrongly declared dead learns it and refutes. Longer heals false deaths more surely."""
+
+    push_pull_interval_ms: int = 30_000
+    """Full member-table exchange over TCP with one random live member. It repairs whatever
+    gossip missed; shorter converges faster after loss at the cost of a table transfer."""
+
+    reconnect_interval_ms: int = 10_000
+    """Push-pull with one random DEAD member this often, so both sides of a healed partition
+    find each other again (each side believes the other dead and would not probe it)."""
+
+    join_retry_interval_ms: int = 2_000
+    """Resend the join request to the seed nodes this often while JOINING (or REMOVED)."""
+
+    leave_propagate_max_ms: int = 5_000
+    """After ``leave()``, wait at most this long for the LEAVING fact to be gossiped before the
+    runtime may stop the process."""
+
+    late_timer_slack_ms: int = 1_000
+    """A probe round or suspicion deadline handled more than this late means this node was
+    stalled (GC, overload, suspended VM): the probe counts as inconclusive instead of accusing
+    the target, and the suspicion is extended once. Prevents a slow node from flapping others."""
+
+    awareness_max_multiplier: int = 8
+    """Lifeguard local health: probe interval and timeout are scaled by up to this factor while
+    this node misses nacks (i.e. is itself probably slow). Higher backs off more under load."""
+
+    dead_member_retention_ms: int = 24 * 3600 * 1000
+    """DEAD and LEAVING members are forgotten after this long (reconnect gives up then)."""
+
+    udp_frame_bytes_max: int = 1400
+    """Largest frame sent unreliably (fits one Ethernet MTU). Bigger updates go over TCP."""
+
+    frame_bytes_max: int = 16 * 1024 * 1024
+    """Largest frame accepted at all (a full member table with metadata must fit)."""
+
+    broadcast_queue_max: int = 1024
+    """Bound of the piggyback queue; past it the most-transmitted updates are dropped first."""
+
+    relay_pending_max: int = 256
+    """Bound of indirect probes we relay for others at once; more are refused (a nack)."""
+
+    members_max: int = 4096
+    """Bound of the member table; new members beyond it are refused and logged."""
+
+    meta_bytes_max: int = 64 * 1024
+    """Largest encoded metadata of one member (schema versions and applied vectors)."""
+
+    rejected_frame_log_interval_ms: int = 10_000
+    """Log rejected frames (wrong secret, garbage) at most once per source per interval;
+    the counters in ``SwimStats`` count every one."""
+
+    @classmethod
+    def lan(cls) -> SwimConfig:
+        return cls()
+
+    @classmethod
+    def local(cls) -> SwimConfig:
+        """Loopback or one host: faster timings, as memberlist's DefaultLocalConfig."""
+        return cls(probe_interval_ms=1000, probe_timeout_ms=200, indirect_checks=1,
+                   suspicion_mult=3, retransmit_mult=2, gossip_interval_ms=100,
+                   push_pull_interval_ms=15_000, gossip_to_the_dead_ms=15_000,
+                   reconnect_interval_ms=5_000)
+
+    @classmethod
+    def wan(cls) -> SwimConfig:
+        return cls(probe_interval_ms=5000, probe_timeout_ms=3000, suspicion_mult=6,
+                   gossip_interval_ms=500, gossip_nodes=4, push_pull_interval_ms=60_000,
+                   gossip_to_the_dead_ms=60_000, reconnect_interval_ms=30_000,
+                   late_timer_slack_ms=3_000)
+
+    def __post_init__(self) -> None:
+        if self.probe_timeout_ms >= self.probe_interval_ms:
+            raise ValueError("probe_timeout_ms must be below probe_interval_ms")
+        positive = ("probe_interval_ms", "probe_timeout_ms", "suspicion_mult",
+                    "suspicion_max_timeout_mult", "retransmit_mult", "gossip_interval_ms",
+                    "push_pull_interval_ms", "reconnect_interval_ms", "join_retry_interval_ms",
+                    "awareness_max_multiplier", "broadcast_queue_max", "members_max")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+
+    def suspicion_min_ms(self, live_members: int) -> int:
+        node_scale = max(1.0, math.log10(max(1, live_members)))
+        return int(self.suspicion_mult * node_scale * self.probe_interval_ms)
+
+    def suspicion_max_ms(self, live_members: int) -> int:
+        return self.suspicion_max_timeout_mult * self.suspicion_min_ms(live_members)
+
+    def retransmit_limit(self, live_members: int) -> int:
+        return self.retransmit_mult * max(1, math.ceil(math.log10(live_members + 1)))
+
+    def detection_bound_ms(self, live_members: int) -> int:
+        """Upper bound from a crash to DEAD at every live member, with a healthy network.
+
+        Every survivor probes the crashed member once per shuffled round-robin cycle of
+        ``live_members - 1`` intervals (shuffling can place it at both ends of two cycles), the
+        round ends one interval later, then suspicion runs at most ``suspicion_max_ms`` and the
+        DEAD fact needs a few gossip rounds to reach everyone.
+        """
+        first_probe_ms = 2 * max(1, live_members - 1) * self.probe_interval_ms
+        round_ms = self.probe_interval_ms
+        spread_ms = 2 * self.probe_interval_ms + self.retransmit_limit(live_members) * (
+            self.gossip_interval_ms)
+        return first_probe_ms + round_ms + self.suspicion_max_ms(live_members) + spread_ms
