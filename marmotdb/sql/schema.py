@@ -1,0 +1,473 @@
+"""The MySQL definition of each table, kept beside SQLite's own schema.
+
+Theory of operation
+-------------------
+SQLite's ``sqlite_schema`` holds the *translated* DDL; MySQL clients want MySQL's: SHOW CREATE
+TABLE (SQLAlchemy reflection, mysqldump), INFORMATION_SCHEMA.COLUMNS (COLUMN_TYPE, EXTRA,
+COLUMN_KEY, comments), ENUM members, AUTO_INCREMENT. The translator therefore models every
+table as a ``TableDef`` (MySQL's view: columns with MySQL types, keys, foreign keys, checks,
+table options), renders it to SQLite DDL (``rewrites_ddl``) and, in the same SQLite
+transaction, writes one row per object into the internal table ``__marmot_schema``:
+
+    kind       'table' | 'view' | 'trigger'
+    name       lower-case object name            (PRIMARY KEY (kind, name): MySQL keeps
+                                                  triggers in their own namespace)
+    mysql_sql  the canonical MySQL DDL, as SHOW CREATE TABLE/VIEW/TRIGGER prints it
+    meta       JSON: for a table ``{"table": TableDef as dict, "columns": [column_meta…]}``,
+               for a view ``{"definition", "check_option", "columns"}``, for a trigger
+               ``{"table", "timing", "event", "statement"}``
+
+ALTER TABLE reads the stored ``mysql_sql`` back through the same CREATE TABLE parser, changes
+the ``TableDef`` and writes both schemas again, so SHOW CREATE TABLE always reflects ALTERs.
+
+Readers (the catalog) use ``mysql_ddl``, ``column_meta``, ``table_meta`` and ``objects``; they
+never parse ``meta`` themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import apsw
+
+from marmotdb.sql.coltypes import MySqlType, column_for_type  # noqa: F401 - re-exported
+
+SCHEMA_TABLE = "__marmot_schema"
+DEFAULT_CHARSET = "utf8mb4"
+DEFAULT_COLLATION = "utf8mb4_0900_ai_ci"
+
+_CREATE_SCHEMA_TABLE = (
+    f'CREATE TABLE IF NOT EXISTS "{SCHEMA_TABLE}" ('
+    "kind TEXT NOT NULL, name TEXT NOT NULL, mysql_sql TEXT NOT NULL, meta TEXT NOT NULL, "
+    "PRIMARY KEY (kind, name))"
+)
+
+
+@dataclass(slots=True)
+class ColumnDef:
+    """One MySQL column. ``default_kind``: None (no DEFAULT clause), 'null', 'value' (the
+    stored, already coerced ``default_value``), 'now' (CURRENT_TIMESTAMP, ``default_value`` =
+    fsp) or 'expr' (``default_value`` = MySQL expression text). ``on_update_fsp`` is not None
+    for ON UPDATE CURRENT_TIMESTAMP[(fsp)]. ``generated``: MySQL expression text of a
+    generated column, ``stored`` whether it is STORED."""
+
+    name: str
+    type: MySqlType
+    nullable: bool = True
+    default_kind: str | None = None
+    default_value: Any = None
+    auto_increment: bool = False
+    on_update_fsp: int | None = None
+    comment: str = ""
+    generated: str | None = None
+    stored: bool = False
+    charset: str | None = None
+    collation: str | None = None
+
+
+@dataclass(slots=True)
+class IndexDef:
+    """A key. ``kind``: 'PRIMARY' | 'UNIQUE' | 'INDEX'. ``columns``: (column, prefix length,
+    descending). ``sqlite_name`` is the SQLite index name (None for a PRIMARY KEY)."""
+
+    name: str
+    kind: str
+    columns: list[tuple[str, int | None, bool]]
+    comment: str = ""
+    sqlite_name: str | None = None
+
+
+@dataclass(slots=True)
+class ForeignKeyDef:
+    name: str
+    columns: list[str]
+    ref_table: str
+    ref_columns: list[str]
+    on_delete: str | None = None
+    on_update: str | None = None
+
+
+@dataclass(slots=True)
+class CheckDef:
+    name: str
+    expression: str  # MySQL text
+    enforced: bool = True
+
+
+@dataclass(slots=True)
+class TableDef:
+    name: str
+    columns: list[ColumnDef] = field(default_factory=list)
+    indexes: list[IndexDef] = field(default_factory=list)
+    foreign_keys: list[ForeignKeyDef] = field(default_factory=list)
+    checks: list[CheckDef] = field(default_factory=list)
+    engine: str = "InnoDB"
+    charset: str = DEFAULT_CHARSET
+    collation: str = DEFAULT_COLLATION
+    comment: str = ""
+    auto_increment: int | None = None
+    row_format: str | None = None
+
+    def column(self, name: str) -> ColumnDef | None:
+        lowered = name.lower()
+        return next((c for c in self.columns if c.name.lower() == lowered), None)
+
+    @property
+    def primary_key(self) -> IndexDef | None:
+        return next((i for i in self.indexes if i.kind == "PRIMARY"), None)
+
+    @property
+    def auto_increment_column(self) -> ColumnDef | None:
+        return next((c for c in self.columns if c.auto_increment), None)
+
+
+# ---------------------------------------------------------------- MySQL rendering
+
+def quote_ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def quote_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def render_default(column: ColumnDef) -> str | None:
+    """The DEFAULT clause body as SHOW CREATE TABLE prints it, or None for no clause."""
+    kind, value = column.default_kind, column.default_value
+    if kind is None:
+        if column.nullable and not column.auto_increment and not _lob(column.type):
+            return "NULL"
+        return None
+    if kind == "null":
+        return "NULL"
+    if kind == "now":
+        return f"CURRENT_TIMESTAMP({value})" if value else "CURRENT_TIMESTAMP"
+    if kind == "expr":
+        return f"({value})"
+    if column.type.name == "bit":
+        return "b'" + format(int(value), "b") + "'"
+    if isinstance(value, bytes):
+        return "0x" + value.hex() if value else "''"
+    if isinstance(value, float):
+        from marmotdb.sql.coltypes import format_double
+        return quote_string(format_double(value))
+    return quote_string(str(value))
+
+
+def _lob(t: MySqlType) -> bool:
+    return t.name.endswith("text") or t.name.endswith("blob") or t.name == "json"
+
+
+def render_column(column: ColumnDef, table: TableDef) -> str:
+    parts = [quote_ident(column.name), column.type.column_type()]
+    if column.charset and column.charset != table.charset:
+        parts.append(f"CHARACTER SET {column.charset}")
+    if column.collation and column.collation != table.collation:
+        parts.append(f"COLLATE {column.collation}")
+    if column.generated is not None:
+        parts.append(f"GENERATED ALWAYS AS ({column.generated}) "
+                     f"{'STORED' if column.stored else 'VIRTUAL'}")
+        if not column.nullable:
+            parts.append("NOT NULL")
+    else:
+        if not column.nullable:
+            parts.append("NOT NULL")
+        elif column.type.name == "timestamp":
+            parts.append("NULL")
+        default = render_default(column)
+        if default is not None:
+            parts.append(f"DEFAULT {default}")
+    if column.auto_increment:
+        parts.append("AUTO_INCREMENT")
+    if column.on_update_fsp is not None:
+        fsp = column.on_update_fsp
+        parts.append(f"ON UPDATE CURRENT_TIMESTAMP({fsp})" if fsp else
+                     "ON UPDATE CURRENT_TIMESTAMP")
+    if column.comment:
+        parts.append(f"COMMENT {quote_string(column.comment)}")
+    return " ".join(parts)
+
+
+def _render_key_parts(index: IndexDef) -> str:
+    return ",".join(quote_ident(c) + (f"({n})" if n else "") + (" DESC" if d else "")
+                    for c, n, d in index.columns)
+
+
+def render_index(index: IndexDef) -> str:
+    parts = f"({_render_key_parts(index)})"
+    comment = f" COMMENT {quote_string(index.comment)}" if index.comment else ""
+    if index.kind == "PRIMARY":
+        return f"PRIMARY KEY {parts}{comment}"
+    prefix = "UNIQUE KEY" if index.kind == "UNIQUE" else "KEY"
+    return f"{prefix} {quote_ident(index.name)} {parts}{comment}"
+
+
+def render_foreign_key(fk: ForeignKeyDef) -> str:
+    text = (f"CONSTRAINT {quote_ident(fk.name)} FOREIGN KEY "
+            f"({', '.join(quote_ident(c) for c in fk.columns)}) REFERENCES "
+            f"{quote_ident(fk.ref_table)} ({', '.join(quote_ident(c) for c in fk.ref_columns)})")
+    if fk.on_delete and fk.on_delete != "NO ACTION":
+        text += f" ON DELETE {fk.on_delete}"
+    if fk.on_update and fk.on_update != "NO ACTION":
+        text += f" ON UPDATE {fk.on_update}"
+    return text
+
+
+_INDEX_ORDER = {"PRIMARY": 0, "UNIQUE": 1, "INDEX": 2}
+
+
+def render_create_table(table: TableDef, auto_increment: int | None = None) -> str:
+    """SHOW CREATE TABLE output for ``table`` (MySQL 8.0 layout). ``auto_increment``: the next
+    AUTO_INCREMENT value to show (MySQL omits the option while it is 1)."""
+    lines = [render_column(c, table) for c in table.columns]
+    lines += [render_index(i) for i in sorted(table.indexes, key=lambda i: _INDEX_ORDER[i.kind])]
+    lines += [render_foreign_key(fk) for fk in sorted(table.foreign_keys, key=lambda f: f.name)]
+    lines += [f"CONSTRAINT {quote_ident(c.name)} CHECK ({c.expression})"
+              + ("" if c.enforced else " /*!80016 NOT ENFORCED */") for c in table.checks]
+    options = [f"ENGINE={table.engine}"]
+    next_value = auto_increment if auto_increment is not None else table.auto_increment
+    if next_value and next_value > 1:
+        options.append(f"AUTO_INCREMENT={next_value}")
+    options.append(f"DEFAULT CHARSET={table.charset}")
+    if table.collation:
+        options.append(f"COLLATE={table.collation}")
+    if table.row_format:
+        options.append(f"ROW_FORMAT={table.row_format}")
+    if table.comment:
+        options.append(f"COMMENT={quote_string(table.comment)}")
+    body = ",\n".join("  " + line for line in lines)
+    return f"CREATE TABLE {quote_ident(table.name)} (\n{body}\n) {' '.join(options)}"
+
+
+# ---------------------------------------------------------------- catalog metadata
+
+def column_key(table: TableDef, column: ColumnDef) -> str:
+    """INFORMATION_SCHEMA.COLUMNS.COLUMN_KEY: PRI, UNI, MUL or ''."""
+    name = column.name.lower()
+    for kind, label in (("PRIMARY", "PRI"), ("UNIQUE", "UNI")):
+        for index in table.indexes:
+            if index.kind == kind and index.columns[0][0].lower() == name and (
+                    kind == "PRIMARY" or len(index.columns) == 1):
+                return label
+    if any(i.columns[0][0].lower() == name for i in table.indexes):
+        return "MUL"
+    if any(fk.columns[0].lower() == name for fk in table.foreign_keys):
+        return "MUL"
+    return ""
+
+
+def column_extra(column: ColumnDef) -> str:
+    parts = []
+    if column.auto_increment:
+        parts.append("auto_increment")
+    if column.default_kind in ("now", "expr"):
+        parts.append("DEFAULT_GENERATED")
+    if column.on_update_fsp is not None:
+        fsp = column.on_update_fsp
+        parts.append(f"on update CURRENT_TIMESTAMP({fsp})" if fsp else
+                     "on update CURRENT_TIMESTAMP")
+    if column.generated is not None:
+        parts.append("STORED GENERATED" if column.stored else "VIRTUAL GENERATED")
+    return " ".join(parts)
+
+
+def _default_for_catalog(column: ColumnDef) -> str | None:
+    """INFORMATION_SCHEMA.COLUMNS.COLUMN_DEFAULT: unquoted value, or the expression."""
+    kind, value = column.default_kind, column.default_value
+    if kind in (None, "null"):
+        return None
+    if kind == "now":
+        return f"CURRENT_TIMESTAMP({value})" if value else "CURRENT_TIMESTAMP"
+    if kind == "expr":
+        return str(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if column.type.name == "bit":
+        return "b'" + format(int(value), "b") + "'"
+    return str(value)
+
+
+_NUMERIC_PRECISION = {"tinyint": 3, "smallint": 5, "mediumint": 7, "int": 10, "bigint": 19}
+
+
+def column_meta_of(table: TableDef, column: ColumnDef, ordinal: int) -> dict[str, Any]:
+    """One column as INFORMATION_SCHEMA.COLUMNS describes it (keys lower-case)."""
+    t = column.type
+    text_like = t.family in ("text", "enum", "set")
+    numeric_precision = numeric_scale = char_length = octet_length = None
+    if t.family == "int":
+        numeric_precision, numeric_scale = _NUMERIC_PRECISION[t.name] + (
+            1 if t.unsigned and t.name == "bigint" else 0), 0
+    elif t.family == "decimal":
+        numeric_precision, numeric_scale = t.length or 10, t.scale or 0
+    elif t.family == "float":
+        numeric_precision = t.length or (12 if t.name == "float" else 22)
+        numeric_scale = t.scale if t.length else None
+    elif t.name == "bit":
+        numeric_precision = t.length or 1
+    elif text_like or t.family == "binary":
+        from marmotdb.sql.coltypes import display_length
+        octet_length = display_length(t)
+        char_length = octet_length // 4 if text_like and octet_length < 4294967295 \
+            else octet_length
+    charset = (column.charset or table.charset) if text_like else None
+    collation = (column.collation or table.collation) if text_like else None
+    return {
+        "name": column.name, "ordinal": ordinal, "default": _default_for_catalog(column),
+        "nullable": column.nullable, "data_type": t.name, "column_type": t.column_type(),
+        "char_max_length": char_length, "octet_max_length": octet_length,
+        "numeric_precision": numeric_precision, "numeric_scale": numeric_scale,
+        "datetime_precision": t.fsp if t.family == "temporal" and t.name != "year" and
+        t.name != "date" else (0 if t.name == "date" else None),
+        "charset": charset, "collation": collation, "key": column_key(table, column),
+        "extra": column_extra(column), "comment": column.comment,
+        "generation_expression": column.generated or "",
+        "auto_increment": column.auto_increment, "enum_values": list(t.values),
+        "unsigned": t.unsigned, "sqlite_decltype": t.sqlite_decltype(),
+    }
+
+
+def table_meta_json(table: TableDef) -> str:
+    columns = [column_meta_of(table, c, i + 1) for i, c in enumerate(table.columns)]
+    return json.dumps({"table": _table_to_dict(table), "columns": columns},
+                      default=_json_default, separators=(",", ":"))
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, bytes):
+        return {"$bytes": value.hex()}
+    raise TypeError(type(value).__name__)
+
+
+def _table_to_dict(table: TableDef) -> dict[str, Any]:
+    data = asdict(table)
+    for column in data["columns"]:
+        if isinstance(column["default_value"], bytes):
+            column["default_value"] = {"$bytes": column["default_value"].hex()}
+    return data
+
+
+# ---------------------------------------------------------------- bookkeeping statements
+
+def sql_literal(value: object) -> str:
+    """A SQLite literal for ``value`` (used in generated bookkeeping statements)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, bytes):
+        return "X'" + value.hex() + "'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def upsert_statement(kind: str, name: str, mysql_sql: str, meta_json: str) -> str:
+    return (f'INSERT OR REPLACE INTO "{SCHEMA_TABLE}" (kind, name, mysql_sql, meta) VALUES '
+            f"({sql_literal(kind)}, {sql_literal(name.lower())}, {sql_literal(mysql_sql)}, "
+            f"{sql_literal(meta_json)})")
+
+
+def delete_statement(kind: str, name: str) -> str:
+    return (f'DELETE FROM "{SCHEMA_TABLE}" WHERE kind = {sql_literal(kind)} '
+            f"AND name = {sql_literal(name.lower())}")
+
+
+def delete_triggers_of_statement(table: str) -> str:
+    return (f'DELETE FROM "{SCHEMA_TABLE}" WHERE kind = \'trigger\' '
+            f"AND json_extract(meta, '$.table') = {sql_literal(table.lower())}")
+
+
+def table_statements(table: TableDef) -> list[str]:
+    """The bookkeeping write for a created or altered table."""
+    return [upsert_statement("table", table.name, render_create_table(table),
+                             table_meta_json(table))]
+
+
+# ---------------------------------------------------------------- readers
+
+def ensure_schema_table(conn: apsw.Connection) -> None:
+    """Create ``__marmot_schema`` if missing (idempotent; run when a database is opened)."""
+    conn.execute(_CREATE_SCHEMA_TABLE)
+
+
+def _row(conn: apsw.Connection, kind: str, name: str) -> tuple[str, str] | None:
+    try:
+        found = conn.execute(f'SELECT mysql_sql, meta FROM "{SCHEMA_TABLE}" '
+                             "WHERE kind = ? AND name = ?", (kind, name.lower())).fetchall()
+    except apsw.SQLError:  # no schema table yet: a database marmotdb never wrote DDL to
+        return None
+    return (found[0][0], found[0][1]) if found else None
+
+
+def _auto_increment_next(conn: apsw.Connection, name: str) -> int | None:
+    try:
+        found = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ? COLLATE NOCASE",
+                             (name,)).fetchall()
+    except apsw.SQLError:
+        return None
+    return int(found[0][0]) + 1 if found and found[0][0] is not None else None
+
+
+def mysql_ddl(conn: apsw.Connection, name: str, kind: str = "table") -> str | None:
+    """SHOW CREATE TABLE/VIEW/TRIGGER text of ``name``; None if marmotdb has no record.
+
+    For a table the AUTO_INCREMENT option reflects the current counter."""
+    found = _row(conn, kind, name)
+    if found is None:
+        return None
+    if kind != "table":
+        return found[0]
+    table = table_def_from_meta(found[1])
+    counter = _auto_increment_next(conn, table.name)
+    if counter is None and table.auto_increment is None:
+        return found[0]
+    return render_create_table(table, max(counter or 0, table.auto_increment or 0) or None)
+
+
+def table_meta(conn: apsw.Connection, name: str, kind: str = "table") -> dict[str, Any] | None:
+    """The decoded ``meta`` JSON of an object (see the module docstring), or None."""
+    found = _row(conn, kind, name)
+    return json.loads(found[1]) if found else None
+
+
+def column_meta(conn: apsw.Connection, name: str) -> list[dict[str, Any]] | None:
+    """Per-column INFORMATION_SCHEMA data of a table or view, in column order: keys name,
+    ordinal, default, nullable, data_type, column_type, char_max_length, octet_max_length,
+    numeric_precision, numeric_scale, datetime_precision, charset, collation, key, extra,
+    comment, generation_expression, auto_increment, enum_values, unsigned, sqlite_decltype."""
+    meta = table_meta(conn, name) or table_meta(conn, name, "view")
+    return None if meta is None else list(meta.get("columns", []))
+
+
+def table_def(conn: apsw.Connection, name: str) -> TableDef | None:
+    found = _row(conn, "table", name)
+    return table_def_from_meta(found[1]) if found else None
+
+
+def objects(conn: apsw.Connection, kind: str | None = None) -> list[tuple[str, str, str]]:
+    """(kind, name, mysql_sql) of every recorded object, optionally of one kind, sorted."""
+    try:
+        rows = conn.execute(f'SELECT kind, name, mysql_sql FROM "{SCHEMA_TABLE}" '
+                            "ORDER BY kind, name").fetchall()
+    except apsw.SQLError:
+        return []
+    return [(k, n, s) for k, n, s in rows if kind is None or k == kind]
+
+
+def table_def_from_meta(meta_json: str) -> TableDef:
+    data = json.loads(meta_json)["table"]
+    columns = []
+    for c in data["columns"]:
+        c = dict(c)
+        c["type"] = MySqlType(**{**c["type"], "values": tuple(c["type"]["values"])})
+        if isinstance(c["default_value"], dict) and "$bytes" in c["default_value"]:
+            c["default_value"] = bytes.fromhex(c["default_value"]["$bytes"])
+        columns.append(ColumnDef(**c))
+    indexes = [IndexDef(**{**i, "columns": [tuple(p) for p in i["columns"]]})
+               for i in data["indexes"]]
+    return TableDef(**{**data, "columns": columns, "indexes": indexes,
+                       "foreign_keys": [ForeignKeyDef(**f) for f in data["foreign_keys"]],
+                       "checks": [CheckDef(**c) for c in data["checks"]]})
