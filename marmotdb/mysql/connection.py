@@ -487,8 +487,14 @@ class ServerConnection:
         self._transition_to(S.COMMAND)
 
     def reject_login(self, error: MarmotError) -> None:
-        """Refuse the authenticated user (e.g. 1044 no grant on the database); then close."""
-        if self._state is not S.LOGIN_PENDING:
+        """Refuse the authenticated user (e.g. 1044 no grant on the database); then close.
+
+        Also allowed right after construction (e.g. 1040 too many connections): if the
+        greeting has not been taken by data_to_send() yet, the ERR replaces it, as in MySQL."""
+        if self._state is S.GREETED and self._out:
+            self._out.clear()
+            self._seq = 0
+        elif self._state not in (S.LOGIN_PENDING, S.GREETED):
             raise LocalProtocolError(f"no login to reject (state {self._state.name})")
         self._deny(error)
 
@@ -644,7 +650,7 @@ class ServerConnection:
 
     def send_error(self, error: MarmotError) -> None:
         """Fail the command being answered (ends the answer), or refuse a pending login."""
-        if self._state is S.LOGIN_PENDING:
+        if self._state in (S.LOGIN_PENDING, S.GREETED):
             self.reject_login(error)
             return
         self._require_answer()
