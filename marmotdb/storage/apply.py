@@ -110,8 +110,11 @@ class ApplyTransaction:
         conn = self._conn
         if not conn.get_autocommit():
             raise StorageError("apply needs a connection with no open transaction")
-        self._saved_config = (conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, 0),
-                              conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, 0))
+        # config(op, -1) reads the setting; config(op, 0) returns the new value, not the old.
+        self._saved_config = (conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, -1),
+                              conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, -1))
+        conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, 0)
+        conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, 0)
         try:
             conn.execute("BEGIN IMMEDIATE")
         except BaseException:
