@@ -223,7 +223,11 @@ class SwimNode:
         source = self.members.get(getattr(message, "source_id", ""))
         from_removed = source is not None and source.state is MemberState.REMOVED
         if from_removed and not isinstance(message, PushPullRequest):
+            assert source is not None
             self.stats.frames_from_removed += 1
+            # Tell it (once per message it sends us, so paced by its own probing) so it stops.
+            notice = Gossip(self.node_id, [source.as_update(self.node_id, full=True)])
+            self._send(source.meta.peer_addr, notice, reliable=False)
             return
         handler(src, message, now_ms)
 

@@ -89,7 +89,7 @@ def test_acked_probe_raises_no_suspicion() -> None:
 def test_unacked_probe_sends_indirect_probes_then_suspects() -> None:
     config = SwimConfig()
     hand = joined(6, config)
-    now, ping = probe_until_target(hand, "n2", 0)
+    now, _ping = probe_until_target(hand, "n2", 0)
     hand.node.handle_timer(now + config.probe_timeout_ms)
     reqs = hand.sent_of(PingReq)
     assert len(reqs) == config.indirect_checks
@@ -283,7 +283,7 @@ def test_removed_member_is_refused_until_allowed() -> None:
     hand.deliver(PushPullRequest("n2", addr(2), True, [alive(2, incarnation=6)]), 40)
     (_, response, _), = hand.sent()
     assert isinstance(response, PushPullResponse) and not response.refused
-    own = [u for u in response.members if u.node_id == "n2"][0]
+    own = next(u for u in response.members if u.node_id == "n2")
     assert own.removal_epoch == 2  # the refusal epoch was raised twice (remove, allow)
 
 
