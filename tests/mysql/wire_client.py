@@ -150,6 +150,14 @@ class Result:
     rows: list[tuple] = field(default_factory=list)
 
 
+@dataclass
+class PrepareOk:
+    stmt_id: int
+    params: list[Column]
+    columns: list[Column]
+    warnings: int
+
+
 def parse_ok(payload: bytes) -> Result:
     affected, pos = read_lenenc(payload, 1)
     insert_id, pos = read_lenenc(payload, pos)
@@ -453,6 +461,19 @@ class Pair:
             end = Result("ok", status=status, warnings=warnings)
         return Result("rows", status=end.status, warnings=end.warnings, columns=columns,
                       rows=rows)
+
+    def read_prepare_ok(self) -> PrepareOk:
+        first = self.read()
+        if first[0] == 0xFF:
+            raise AssertionError(parse_err(first))
+        _, stmt_id, ncols, nparams, _, warnings = struct.unpack("<BIHHBH", first)
+        params = [parse_column(self.read()) for _ in range(nparams)]
+        if nparams and not self.client.deprecate_eof:
+            assert is_eof(self.read())
+        columns = [parse_column(self.read()) for _ in range(ncols)]
+        if ncols and not self.client.deprecate_eof:
+            assert is_eof(self.read())
+        return PrepareOk(stmt_id, params, columns, warnings)
 
     # the login
     def greet(self) -> Greeting:
