@@ -161,6 +161,11 @@ class MarmotProcess:
             self.base_dir = None
 
 
+# Client-side errors of the mariadb CLI meaning "nothing answered (yet)": can't connect to
+# the server, connection refused, lost connection during the handshake.
+_CLIENT_CONNECT_ERROR = re.compile(r"ERROR (2002|2003|2013)\b")
+
+
 def wait_for_login(endpoint: Endpoint) -> None:
     """Poll a login with the mariadb CLI until it succeeds, the server dies, or time runs out."""
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -173,6 +178,10 @@ def wait_for_login(endpoint: Endpoint) -> None:
         if result.returncode == 0:
             return
         last_error = result.stderr.strip()
+        if not _CLIENT_CONNECT_ERROR.search(last_error):
+            # The server answered with an error of its own: it is up, and waiting won't help.
+            raise BenchError(f"{endpoint.name} is listening but 'SELECT 1' failed: {last_error}"
+                             f"\n{endpoint.diagnostics()}")
         time.sleep(READY_POLL_INTERVAL_S)
     raise BenchError(f"{endpoint.name} did not accept a login within {READY_TIMEOUT_S} s "
                      f"(last error: {last_error})\n{endpoint.diagnostics()}")

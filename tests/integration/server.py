@@ -32,6 +32,7 @@ READY_TIMEOUT_S = 30.0
 READY_POLL_INTERVAL_S = 0.05
 STOP_TIMEOUT_S = 10.0
 CLI_TIMEOUT_S = 60.0
+CLIENT_ERROR_MIN = 2000  # MySQL error codes from 2000 on come from the client library
 OUTPUT_TAIL_CHARS = 20_000
 
 LogMark = tuple[int, int]  # byte offsets into (stderr, stdout)
@@ -184,9 +185,15 @@ def wait_until_ready(server: MarmotServer, timeout_s: float = READY_TIMEOUT_S) -
             raise MarmotServerError(f"marmotdb exited before accepting a login\n"
                                     f"{server.output()}")
         try:
-            server.connect(connect_timeout=2, read_timeout=5, write_timeout=5).close()
+            # autocommit=None: PyMySQL then sends no statement, so this checks the login only.
+            server.connect(connect_timeout=2, read_timeout=5, write_timeout=5,
+                           autocommit=None).close()
             return
         except pymysql.MySQLError as exc:
+            if exc.args and isinstance(exc.args[0], int) and exc.args[0] < CLIENT_ERROR_MIN:
+                # The server itself answered with an error: it is up, and waiting won't help.
+                raise MarmotServerError(f"marmotdb answered the root login with {exc!r}\n"
+                                        f"{server.output()}") from exc
             last_error = exc
         time.sleep(READY_POLL_INTERVAL_S)
     raise MarmotServerError(f"marmotdb did not accept a login within {timeout_s} s "
