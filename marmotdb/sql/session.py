@@ -528,7 +528,7 @@ class Session:
             affected = self._affected_rows(self.server.binding(conn), translation)
             last_rowid = conn.last_insert_rowid()
             insert_id = 0
-            if translation.kind in (Kind.INSERT, Kind.REPLACE) and last_rowid != before_rowid:
+            if translation.auto_increment and last_rowid != before_rowid:
                 insert_id = self.server.first_insert_id(conn, translation, last_rowid, affected)
             if translation.kind is Kind.DDL:
                 affected = 0

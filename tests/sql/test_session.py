@@ -1,0 +1,198 @@
+"""The executor without sockets: sessions over a real data directory and real SQLite."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from marmotdb.errors import MarmotError
+from marmotdb.sql.results import LongRead, Ok, Rows, WriteLockBusy
+from marmotdb.sql.server_state import ServerState
+from marmotdb.sql.session import Session
+from marmotdb.users import User, Users
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def server(tmp_path):
+    users = Users([User("root", "x", {"*": "admin"}), User("reader", "x", {"shop": "r"}),
+                   User("writer", "x", {"shop": "rw"})])
+    state = ServerState(tmp_path, clock=lambda: 1_700_000_000.0, version="8.0.36-test",
+                        users=users)
+    yield state
+    state.close()
+
+
+def session(server: ServerState, user: str = "root", database: str | None = None) -> Session:
+    s = Session(server, server.users.get(user), next(_ids))
+    if database:
+        s.use(database)
+    return s
+
+
+def rows(result) -> list[tuple]:
+    assert isinstance(result, Rows), result
+    return [tuple(r) for r in result.rows]
+
+
+def error_code(call) -> int:
+    with pytest.raises(MarmotError) as info:
+        call()
+    return info.value.code
+
+
+@pytest.fixture
+def shop(server):
+    s = session(server)
+    s.execute("CREATE DATABASE shop")
+    s.use("shop")
+    s.execute("CREATE TABLE item (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20), n INT)")
+    return s
+
+
+def test_affected_rows_and_insert_ids(shop):
+    result = shop.execute("INSERT INTO item (name, n) VALUES ('a', 1), ('b', 2), ('c', 3)")
+    assert isinstance(result, Ok)
+    assert (result.affected_rows, result.last_insert_id) == (3, 1)
+    assert shop.execute("UPDATE item SET n = 2 WHERE id <= 2").affected_rows == 1  # one changed
+    assert shop.execute("DELETE FROM item WHERE id = 3").affected_rows == 1
+    assert rows(shop.execute("SELECT LAST_INSERT_ID()")) == [(1,)]
+    assert rows(shop.execute("SELECT name FROM item ORDER BY id")) == [("a",), ("b",)]
+
+
+def test_transaction_isolation_between_sessions(server, shop):
+    other = session(server, database="shop")
+    shop.execute("BEGIN")
+    shop.execute("INSERT INTO item (name, n) VALUES ('x', 1)")
+    assert shop.status_flags() & 1  # in transaction
+    assert rows(other.execute("SELECT COUNT(*) FROM item")) == [(0,)]
+    with pytest.raises(WriteLockBusy):
+        other.execute("INSERT INTO item (name, n) VALUES ('y', 1)")
+    shop.execute("COMMIT")
+    assert not shop.status_flags() & 1
+    assert rows(other.execute("SELECT COUNT(*) FROM item")) == [(1,)]
+    assert other.execute("INSERT INTO item (name, n) VALUES ('y', 1)").affected_rows == 1
+
+
+def test_rollback_savepoints_and_statement_atomicity(shop):
+    shop.execute("START TRANSACTION")
+    shop.execute("INSERT INTO item (id, name, n) VALUES (1, 'a', 1)")
+    shop.execute("SAVEPOINT one")
+    shop.execute("INSERT INTO item (id, name, n) VALUES (2, 'b', 1)")
+    shop.execute("ROLLBACK TO SAVEPOINT one")
+    assert error_code(lambda: shop.execute("INSERT INTO item (id, name, n) VALUES (1, 'c', 1)")) \
+        == 1062
+    shop.execute("COMMIT")
+    assert rows(shop.execute("SELECT id, name FROM item")) == [(1, "a")]
+    assert error_code(lambda: shop.execute("ROLLBACK TO SAVEPOINT nope")) == 1305
+
+
+def test_autocommit_off_opens_implicit_transactions(server, shop):
+    other = session(server, database="shop")
+    shop.execute("SET autocommit = 0")
+    shop.execute("INSERT INTO item (name, n) VALUES ('a', 1)")
+    assert rows(other.execute("SELECT COUNT(*) FROM item")) == [(0,)]
+    shop.execute("SET autocommit = 1")  # commits the open transaction, as in MySQL
+    assert rows(other.execute("SELECT COUNT(*) FROM item")) == [(1,)]
+
+
+def test_read_only_transaction_refuses_writes(shop):
+    shop.execute("START TRANSACTION READ ONLY")
+    assert error_code(lambda: shop.execute("INSERT INTO item (name) VALUES ('a')")) == 1792
+    shop.execute("ROLLBACK")
+
+
+def test_ddl_commits_the_open_transaction(server, shop):
+    other = session(server, database="shop")
+    shop.execute("BEGIN")
+    shop.execute("INSERT INTO item (name, n) VALUES ('a', 1)")
+    shop.execute("CREATE TABLE other (id INT PRIMARY KEY)")
+    assert not shop.in_transaction
+    assert rows(other.execute("SELECT COUNT(*) FROM item")) == [(1,)]
+
+
+def test_grants_are_enforced(server, shop):
+    reader = session(server, "reader", "shop")
+    assert rows(reader.execute("SELECT COUNT(*) FROM item")) == [(0,)]
+    assert error_code(lambda: reader.execute("INSERT INTO item (name) VALUES ('a')")) == 1044
+    writer = session(server, "writer", "shop")
+    assert writer.execute("INSERT INTO item (name) VALUES ('a')").affected_rows == 1
+    assert error_code(lambda: writer.execute("DROP TABLE item")) == 1044
+    assert error_code(lambda: writer.execute("CREATE DATABASE x")) == 1227
+    assert error_code(lambda: session(server, "reader").use("mysql_other")) == 1044
+    assert session(server, "reader").databases() == ["shop"]
+
+
+@pytest.mark.parametrize("sql", ["ATTACH DATABASE '/tmp/x.db' AS x",
+                                 "SELECT load_extension('/tmp/x')",
+                                 "SELECT * FROM __marmot_schema",
+                                 "SELECT name FROM sqlite_master",
+                                 "PRAGMA journal_mode = DELETE"])
+def test_file_system_and_internal_tables_are_closed(shop, sql):
+    error_code(lambda: shop.execute(sql))
+
+
+def test_database_lifecycle(server):
+    s = session(server)
+    assert s.execute("CREATE DATABASE IF NOT EXISTS a").affected_rows == 1
+    assert s.execute("CREATE DATABASE IF NOT EXISTS a").affected_rows == 0
+    assert s.warnings and s.warnings[0][1] == 1007
+    assert error_code(lambda: s.execute("CREATE DATABASE a")) == 1007
+    s.execute("USE a")
+    s.execute("DROP DATABASE a")
+    assert s.current_database is None
+    assert error_code(lambda: s.execute("DROP DATABASE a")) == 1008
+    assert error_code(lambda: s.execute("USE a")) == 1049
+    assert error_code(lambda: s.execute("CREATE DATABASE `bad/name`")) == 1102
+
+
+def test_long_read_moves_off_the_loop(shop):
+    shop.execute("INSERT INTO item (name, n) VALUES ('a', 1)")
+    heavy = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) "
+             "SELECT COUNT(*) FROM c")
+    with pytest.raises(LongRead) as info:
+        shop.execute(heavy)
+    job = info.value.job
+    try:
+        assert [tuple(r) for r in job.run().rows] == [(3000000,)]
+    finally:
+        job.finish()
+    assert rows(shop.execute("SELECT COUNT(*) FROM item")) == [(1,)]  # connection given back
+
+
+def test_kill_query_interrupts_a_running_read(server, shop):
+    heavy = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50000000) "
+             "SELECT COUNT(*) FROM c")
+    with pytest.raises(LongRead) as info:
+        shop.execute(heavy)
+    job = info.value.job
+    job.interrupt()
+    try:
+        assert error_code(job.run) == 3024
+    finally:
+        job.finish()
+
+
+def test_close_rolls_back_and_releases_the_lock(server, shop):
+    shop.execute("BEGIN")
+    shop.execute("INSERT INTO item (name, n) VALUES ('a', 1)")
+    shop.close()
+    other = session(server, database="shop")
+    assert other.execute("INSERT INTO item (name, n) VALUES ('b', 1)").affected_rows == 1
+    assert rows(other.execute("SELECT name FROM item")) == [("b",)]
+
+
+def test_prepared_statements_run_without_reparsing(shop):
+    plan = shop.prepare("INSERT INTO item (name, n) VALUES (?, ?)")
+    assert plan.param_count == 2
+    for i in range(3):
+        assert shop.execute_prepared(plan, [f"n{i}", i]).affected_rows == 1
+    select = shop.prepare("SELECT name, n FROM item WHERE n >= ? ORDER BY n")
+    assert [c.name for c in select.columns] == ["name", "n"]
+    assert rows(shop.execute_prepared(select, [1])) == [("n1", 1), ("n2", 2)]
+    assert error_code(lambda: shop.execute_prepared(select, [])) == 1210
+    begin = shop.prepare("BEGIN")
+    assert isinstance(shop.execute_prepared(begin, []), Ok) and shop.in_transaction
+    shop.execute("ROLLBACK")
