@@ -100,6 +100,52 @@ class ClusterConfig:
     admin_host: str = setting("127.0.0.1", "Address of the admin HTTP API and /metrics.")
     admin_port: int = setting(0, "Admin HTTP port; 0 = disabled.")
     seed_nodes: list[str] = setting_list("host:port peer addresses to join through.")
+    advertise_host: str = setting(
+        "", "Host other nodes use to reach this node's peer, MySQL and admin ports; empty = "
+        "peer_host (set it when peer_host is 0.0.0.0).")
+    swim_profile: str = setting(
+        "lan", "Base SWIM timings: 'lan' (dead within ~5-10 s), 'local' (one host: faster "
+        "suspicion) or 'wan'. The *_ms settings below override single timings when non-zero.")
+    probe_interval_ms: int = setting(
+        0, "Time between two probes of this node (0 = profile: lan 1000). Lower detects "
+        "failures sooner, costs more packets.")
+    probe_timeout_ms: int = setting(
+        0, "Wait for a direct ack before indirect probes (0 = profile: lan 500); above the "
+        "round-trip time under load, below probe_interval_ms.")
+    suspicion_mult: int = setting(
+        0, "Minimum suspicion timeout in probe intervals, scaled by log10(members) (0 = "
+        "profile: lan 4). Higher: fewer false deaths, slower detection.")
+    gossip_interval_ms: int = setting(
+        0, "Pace of dedicated gossip packets while updates are queued (0 = profile: lan 200).")
+    push_pull_interval_ms: int = setting(
+        0, "Full member-table exchange with one random member over TCP (0 = profile: lan "
+        "30000).")
+    reconnect_interval_ms: int = setting(
+        0, "Push-pull with one random DEAD member, which heals partitions (0 = profile: lan "
+        "10000).")
+    peer_queue_frames_max: int = setting(
+        1024, "Frames queued per peer TCP connection; past it new frames are dropped (counted).")
+    peer_connect_timeout_ms: int = setting(
+        2_000, "TCP connect plus peer handshake to another node must finish within this.")
+    peer_backoff_min_ms: int = setting(
+        100, "First wait before reconnecting to a peer after a failed connection (doubles).")
+    peer_backoff_max_ms: int = setting(
+        5_000, "Longest wait between reconnection attempts to one peer.")
+    peer_request_timeout_ms: int = setting(
+        5_000, "Default timeout of a request/response exchange with a peer.")
+    peer_tls: bool = setting(
+        False, "TLS on peer TCP connections (UDP probes stay HMAC-authenticated, unencrypted).")
+    peer_tls_cert_file: str = setting(
+        "", "PEM certificate for peer TLS; empty = <data_dir>/tls/server.pem.")
+    peer_tls_key_file: str = setting("", "PEM private key for peer TLS; empty = generated one.")
+    peer_tls_ca_file: str = setting(
+        "", "CA bundle peers' certificates must chain to; empty = encrypt without verifying "
+        "(the cluster secret still authenticates every peer).")
+    fault_rules: list[str] = setting_list(
+        "Fault injection for tests (never in production): rules 'peer=HOST:PORT|*;direction="
+        "in|out|both;drop=0.3;delay_ms=50;jitter_ms=20;duplicate=0.1;reorder=0.2;partition=1'. "
+        "Changeable at run time through POST /faults.")
+    fault_seed: int = setting(0, "Seed of the fault layer's random decisions (0 = from node id).")
 
 
 @dataclass
