@@ -253,7 +253,8 @@ def run_sysbench(args: list[str], timeout_s: float) -> subprocess.CompletedProce
     try:
         return subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) \
+            else (exc.stdout or "")
         return subprocess.CompletedProcess(args, -1, out, f"sysbench timed out after {timeout_s} s")
 
 
@@ -363,7 +364,11 @@ def run_workload(endpoint: Endpoint, workload: str, run: RunSettings,
     if failure is not None:
         entry["error"] = failure
         return entry
-    entry.update(parse_sysbench(result.stdout))
+    try:
+        entry.update(parse_sysbench(result.stdout))
+    except ValueError as exc:
+        entry["error"] = f"unreadable sysbench report ({exc}):\n{tail(result.stdout)}"
+        return entry
     entry["server_cpu_s"] = after.cpu_s - before.cpu_s
     entry["server_cpu_us_per_query"] = 1e6 * entry["server_cpu_s"] / max(entry["queries"], 1)
     entry["rss_kib"], entry["hwm_kib"] = after.rss_kib, after.hwm_kib
