@@ -355,6 +355,8 @@ class ServerConnection:
         if self._tls is not None and not self._tls.handshake_done:
             send_err = False  # nothing can be said in clear once TLS has started
         if send_err:
+            if self._reader.last_header_seq >= 0:  # answer the offending packet, as MySQL does
+                self._seq = (self._reader.last_header_seq + 1) & 0xFF
             if self._state in _HANDSHAKE_STATES and exc.code not in (1153, 1156):
                 exc = ProtocolError(f"Bad handshake: {exc.message}", code=ER_HANDSHAKE_ERROR,
                                     sqlstate="08S01")

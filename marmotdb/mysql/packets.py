@@ -172,6 +172,7 @@ class PacketReader:
         "_last_seq",
         "_parts",
         "_parts_len",
+        "last_header_seq",
         "max_allowed_packet_bytes",
     )
 
@@ -181,6 +182,7 @@ class PacketReader:
         self._parts_len = 0
         self._first_seq = 0
         self._last_seq = 0
+        self.last_header_seq = -1  # of the last header parsed; an ERR answering it uses +1
         self.max_allowed_packet_bytes = max_allowed_packet_bytes
 
     def feed(self, data: bytes) -> None:
@@ -205,7 +207,7 @@ class PacketReader:
         while len(buf) >= 4:
             word = _HEADER.unpack_from(buf)[0]
             length = word & _U24_LOW
-            seq = word >> 24
+            seq = self.last_header_seq = word >> 24
             if self._parts_len + length > self.max_allowed_packet_bytes:
                 raise packet_too_large()
             if self._parts and seq != (self._last_seq + 1) & 0xFF:

@@ -20,7 +20,6 @@ from tests.mysql.wire_client import (
     logged_in_pair,
     parse_column,
     parse_err,
-    parse_ok,
 )
 
 EOF_CAPS = [BASE_CAPS, BASE_CAPS | CLIENT_DEPRECATE_EOF]
