@@ -1,0 +1,421 @@
+"""The catalog's private SQLite database, where INFORMATION_SCHEMA queries actually run.
+
+Theory of operation
+-------------------
+A client may query INFORMATION_SCHEMA with any SQL (joins, subqueries, GROUP BY, LIKE ...), so
+rather than interpret queries, the catalog materialises the INFORMATION_SCHEMA tables a query
+names into an in-memory SQLite database that has ``information_schema`` and
+``performance_schema`` attached, and runs the query there after translating it with sqlglot
+(MySQL -> SQLite). The pieces:
+
+* ``prepare(sql)``: translation, cached by statement text in a bounded LRU: the SQLite SQL,
+  the (schema, table) pairs it reads, and the databases a ``TABLE_SCHEMA = '...'`` filter
+  restricts it to (so a query about one database does not describe all of them).
+* ``materialise``: for each table read, a *token* says what its rows were built from
+  (the snapshots of the databases involved, for per-database tables; nothing for static
+  ones; a fresh object for per-session ones). Rows are replaced only when the token changed,
+  and per-database rows are cached inside the snapshot, so after the first query about a
+  schema version, later queries cost a dict lookup per table.
+* The session's functions (DATABASE(), USER(), VERSION(), CONNECTION_ID() ...) are SQLite
+  functions reading the session that is currently asking (``_current``): the workspace is
+  used from one thread at a time, as the event loop does.
+
+Text columns are declared ``COLLATE NOCASE`` because MySQL compares INFORMATION_SCHEMA names
+case-insensitively here (SQLite table names are case-insensitive too).
+``filter_rows`` reuses the workspace for ``SHOW ... WHERE expr``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import apsw
+import sqlglot
+from sqlglot import exp
+
+from marmotdb import errors
+from marmotdb.mysql.types import CHARSET_BINARY, Column, ColumnFlag, FieldType, ResultSet
+from marmotdb.mysql.types import text_column
+from marmotdb.sql import coltypes
+from marmotdb.sql.catalog_snapshot import DatabaseSnapshot, TableStats, snapshot, table_stats
+from marmotdb.sql.information_schema import SCHEMAS, InfoTable, self_description
+
+if TYPE_CHECKING:
+    from marmotdb.sql.catalog import CatalogContext
+
+PREPARED_QUERIES_MAX = 256  # translated INFORMATION_SCHEMA statements kept (LRU)
+_SCHEMA_COLUMNS = frozenset({"table_schema", "constraint_schema", "trigger_schema",
+                             "event_object_schema", "index_schema", "schema_name",
+                             "routine_schema", "specific_schema", "event_schema"})
+_STRIP = re.compile(r"/\*!\d*|\*/|\bSQL_NO_CACHE\b|\bSQL_CACHE\b|\bSQL_BUFFER_RESULT\b"
+                    r"|\bHIGH_PRIORITY\b|\bSTRAIGHT_JOIN\b(?=\s+[^\s(])", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedQuery:
+    sqlite_sql: str
+    tables: tuple[tuple[str, str], ...]  # (schema, TABLE) read by the query
+    schemas: tuple[str, ...] | None  # databases a schema filter restricts it to, or None
+
+
+class Workspace:
+    """The private database; one per process (see module docstring)."""
+
+    def __init__(self) -> None:
+        self.conn = apsw.Connection(":memory:")
+        for schema in SCHEMAS:
+            self.conn.execute(f"ATTACH DATABASE ':memory:' AS {schema}")
+        self._created: set[tuple[str, str]] = set()
+        self._tokens: dict[tuple[str, str], object] = {}
+        self._prepared: OrderedDict[str, PreparedQuery] = OrderedDict()
+        self._current: CatalogContext | None = None
+        self._register_functions()
+
+    # ------------------------------------------------------------------ queries
+    def query(self, sql: str, ctx: CatalogContext) -> ResultSet:
+        """Run one SELECT that reads INFORMATION_SCHEMA / performance_schema."""
+        prepared = self.prepare(sql, ctx)
+        self._current = ctx
+        try:
+            for schema, table in prepared.tables:
+                self._materialise(schema, table, ctx, prepared.schemas)
+            cursor = self.conn.execute(prepared.sqlite_sql)
+            rows = [tuple(r) for r in cursor]
+            description = _description(cursor)
+        except apsw.Error as exc:
+            raise errors.from_sqlite(exc) from None
+        finally:
+            self._current = None
+        return ResultSet(_columns(description, rows), rows)
+
+    def prepare(self, sql: str, ctx: CatalogContext) -> PreparedQuery:
+        key = f"{ctx.current_database}\0{sql}"
+        found = self._prepared.get(key)
+        if found is not None:
+            self._prepared.move_to_end(key)
+            return found
+        found = _translate(sql, ctx.current_database)
+        self._prepared[key] = found
+        if len(self._prepared) > PREPARED_QUERIES_MAX:
+            self._prepared.popitem(last=False)
+        return found
+
+    def filter_rows(self, columns: Sequence[str], rows: list[tuple], where_sql: str,
+                    ctx: CatalogContext) -> list[tuple]:
+        """The rows for which the MySQL expression ``where_sql`` (over ``columns``) holds."""
+        try:
+            condition = sqlglot.parse_one(where_sql, read="mysql")
+        except sqlglot.errors.ParseError as exc:
+            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
+                               f"near '{where_sql[:80]}'") from exc
+        condition = _rewrite_functions(condition)
+        names = ", ".join(f'"{c}" COLLATE NOCASE' for c in columns)
+        self._current = ctx
+        try:
+            self.conn.execute("DROP TABLE IF EXISTS temp.show_rows")
+            self.conn.execute(f"CREATE TEMP TABLE show_rows({names})")
+            marks = ", ".join("?" for _ in columns)
+            self.conn.executemany(f"INSERT INTO temp.show_rows VALUES ({marks})", rows)
+            kept = self.conn.execute("SELECT * FROM temp.show_rows WHERE "
+                                     + condition.sql(dialect="sqlite")).fetchall()
+        except apsw.Error as exc:
+            raise errors.from_sqlite(exc) from None
+        finally:
+            self._current = None
+        return [tuple(r) for r in kept]
+
+    # ------------------------------------------------------------------ materialisation
+    def _materialise(self, schema: str, name: str, ctx: CatalogContext,
+                     schemas: tuple[str, ...] | None) -> None:
+        table = SCHEMAS[schema][name]
+        key = (schema, name)
+        if key not in self._created:
+            columns = ", ".join(f'"{n}" {d} COLLATE NOCASE' if _is_text(d) else f'"{n}" {d}'
+                                for n, d in table.columns)
+            self.conn.execute(f'CREATE TABLE {schema}."{name}" ({columns})')
+            self._created.add(key)
+        token, produce = self._source(table, ctx, schemas)
+        if key in self._tokens and _same(self._tokens[key], token):
+            return
+        rows = produce()
+        self.conn.execute(f'DELETE FROM {schema}."{name}"')
+        if rows:
+            marks = ", ".join("?" for _ in table.columns)
+            self.conn.executemany(f'INSERT INTO {schema}."{name}" VALUES ({marks})', rows)
+        self._tokens[key] = token
+
+    def _source(self, table: InfoTable, ctx: CatalogContext, schemas: tuple[str, ...] | None
+                ) -> tuple[object, Callable[[], list[tuple]]]:
+        if table.scope == "empty":
+            return ("empty",), list
+        if table.scope == "static":
+            return ("static",), table.provider  # type: ignore[return-value]
+        if table.scope == "session":
+            return (object(),), lambda: table.provider(ctx)  # type: ignore[misc]
+        snaps = _snapshots(ctx, schemas)
+        fresh = table.stats and ctx.variables.get("information_schema_stats_expiry") == 0
+        token = (object(),) if fresh else tuple(snaps)
+        return token, lambda: _database_rows(table, snaps, ctx, fresh)
+
+    # ------------------------------------------------------------------ functions
+    def _register_functions(self) -> None:
+        from marmotdb.sql.catalog_expr import FUNCTIONS
+
+        def bound(name: str) -> Callable[..., Any]:
+            def call(*args: Any) -> Any:
+                if self._current is None:
+                    return None
+                value = FUNCTIONS[name](self._current, list(args))
+                return value
+            return call
+
+        for name, sqlite_name in (("DATABASE", "MARMOT_DATABASE"), ("VERSION", "MARMOT_VERSION"),
+                                  ("CURRENT_USER", "MARMOT_CURRENT_USER"), ("USER", "USER"),
+                                  ("CONNECTION_ID", "CONNECTION_ID"),
+                                  ("CONVERT_TZ", "CONVERT_TZ")):
+            self.conn.create_scalar_function(sqlite_name, bound(name))
+        self.conn.create_scalar_function("regexp", _regexp, 2, deterministic=True)
+        self.conn.create_scalar_function("SUBSTRING_INDEX", _substring_index, 3,
+                                         deterministic=True)
+        self.conn.create_scalar_function("FIND_IN_SET", _find_in_set, 2, deterministic=True)
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+        return all(x is y or (isinstance(x, str) and x == y) for x, y in zip(a, b))
+    return False
+
+
+def _is_text(decl: str) -> bool:
+    upper = decl.upper()
+    return any(word in upper for word in ("CHAR", "TEXT", "JSON"))
+
+
+def _snapshots(ctx: CatalogContext, schemas: tuple[str, ...] | None) -> list[DatabaseSnapshot]:
+    visible = ["information_schema", *ctx.databases()]
+    if schemas is not None:
+        wanted = {s.lower() for s in schemas}
+        visible = [db for db in visible if db.lower() in wanted]
+    result = []
+    for db in visible:
+        if db == "information_schema":
+            result.append(_SELF)
+        else:
+            result.append(snapshot(ctx.connection_for(db), db))
+    return result
+
+
+_SELF = self_description()
+
+
+def _database_rows(table: InfoTable, snaps: list[DatabaseSnapshot], ctx: CatalogContext,
+                   fresh: bool) -> list[tuple]:
+    rows: list[tuple] = []
+    for snap in snaps:
+        cached = None if fresh else snap.rows.get(table.name)
+        if cached is None:
+            cached = _rows_of(table, snap, ctx)
+            if not fresh:
+                snap.rows[table.name] = cached
+        rows.extend(cached)
+    return rows
+
+
+def _rows_of(table: InfoTable, snap: DatabaseSnapshot, ctx: CatalogContext) -> list[tuple]:
+    assert table.provider is not None
+    if snap is _SELF:
+        if table.name == "TABLES":
+            return [("def", "information_schema", name, "SYSTEM VIEW") + (None,) * 16 + ("",)
+                    for name, _ in snap.object_names()]
+        if table.name != "COLUMNS":
+            return []
+        return [row for row in table.provider(snap)]
+    if table.stats:
+        conn = ctx.connection_for(snap.name)
+        stats: Callable[[Any], TableStats] = lambda model: table_stats(conn, model)  # noqa: E731
+        return table.provider(snap, stats)
+    return table.provider(snap)
+
+
+# ---------------------------------------------------------------------------------- translation
+def _translate(sql: str, current_database: str | None) -> PreparedQuery:
+    cleaned = _STRIP.sub(" ", sql).strip().rstrip(";")
+    try:
+        tree = sqlglot.parse_one(cleaned, read="mysql")
+    except sqlglot.errors.ParseError as exc:
+        raise errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax; check "
+                           f"the manual near '{sql[:80]}'") from exc
+    tables = _tables_read(tree, current_database)
+    tree = _rewrite_functions(tree)
+    _uppercase_projection(tree, tables)
+    return PreparedQuery(tree.sql(dialect="sqlite"), tuple(tables), _schema_filter(tree, tables))
+
+
+def _tables_read(tree: exp.Expression, current_database: str | None) -> list[tuple[str, str]]:
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    found: list[tuple[str, str]] = []
+    for table in tree.find_all(exp.Table):
+        schema = (table.db or current_database or "").lower()
+        name = table.name.upper()
+        if not table.db and table.name.lower() in ctes:
+            continue
+        if schema not in SCHEMAS:
+            raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
+                               "yet support 'queries joining INFORMATION_SCHEMA with user tables'")
+        if name not in SCHEMAS[schema]:
+            raise errors.error(errors.ER_NO_SUCH_TABLE,
+                               f"Table '{schema}.{table.name}' doesn't exist")
+        table.set("db", exp.to_identifier(schema))
+        if (schema, name) not in found:
+            found.append((schema, name))
+    return found
+
+
+_FUNCTION_REWRITES: dict[type, Callable[[exp.Expression], exp.Expression]] = {
+    exp.CurrentSchema: lambda node: exp.Anonymous(this="MARMOT_DATABASE"),
+    exp.CurrentVersion: lambda node: exp.Anonymous(this="MARMOT_VERSION"),
+    exp.CurrentUser: lambda node: exp.Anonymous(this="MARMOT_CURRENT_USER"),
+    exp.SessionUser: lambda node: exp.Anonymous(this="USER"),
+    exp.Collate: lambda node: node.this,
+}
+
+
+def _rewrite_functions(tree: exp.Expression) -> exp.Expression:
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        handler = _FUNCTION_REWRITES.get(type(node))
+        return handler(node) if handler is not None else node
+
+    return tree.transform(rewrite)
+
+
+def _uppercase_projection(tree: exp.Expression, tables: list[tuple[str, str]]) -> None:
+    """MySQL 8.0 names an unaliased INFORMATION_SCHEMA column by its (upper-case) name."""
+    if not isinstance(tree, exp.Select):
+        return
+    known = {name.lower(): name for schema, table in tables
+             for name, _ in SCHEMAS[schema][table].columns}
+    for index, projection in enumerate(tree.expressions):
+        if isinstance(projection, exp.Column) and projection.name.lower() in known:
+            tree.expressions[index] = exp.alias_(projection, known[projection.name.lower()],
+                                                 quoted=True)
+
+
+def _schema_filter(tree: exp.Expression, tables: list[tuple[str, str]]) -> tuple[str, ...] | None:
+    """Databases a lone per-database table is restricted to by ``<schema col> = 'x'``."""
+    per_database = [t for t in tables if SCHEMAS[t[0]][t[1]].scope == "database"]
+    if len(per_database) != 1 or len(tables) != 1 or not isinstance(tree, exp.Select):
+        return None
+    if any(isinstance(node, exp.Subquery) for node in tree.find_all(exp.Subquery)):
+        return None
+    where = tree.args.get("where")
+    if where is None:
+        return None
+    for condition in _conjuncts(where.this):
+        values = _schema_values(condition)
+        if values is not None:
+            return values
+    return None
+
+
+def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+    if isinstance(node, exp.And):
+        return _conjuncts(node.this) + _conjuncts(node.expression)
+    if isinstance(node, exp.Paren):
+        return _conjuncts(node.this)
+    return [node]
+
+
+def _schema_values(condition: exp.Expression) -> tuple[str, ...] | None:
+    if isinstance(condition, exp.EQ):
+        column, value = condition.this, condition.expression
+        if isinstance(value, exp.Column):
+            column, value = value, column
+        if isinstance(column, exp.Column) and column.name.lower() in _SCHEMA_COLUMNS \
+                and isinstance(value, exp.Literal) and value.is_string:
+            return (value.this,)
+    if isinstance(condition, exp.In) and isinstance(condition.this, exp.Column) \
+            and condition.this.name.lower() in _SCHEMA_COLUMNS:
+        values = condition.expressions
+        if values and all(isinstance(v, exp.Literal) and v.is_string for v in values):
+            return tuple(v.this for v in values)
+    return None
+
+
+# ---------------------------------------------------------------------------------- results
+def _description(cursor: apsw.Cursor) -> list[tuple[str, str | None]]:
+    try:
+        return [(name, decl) for name, decl in cursor.getdescription()]
+    except apsw.ExecutionCompleteError:
+        return [(name, decl) for name, decl in cursor.description]  # pragma: no cover
+
+
+def _columns(description: list[tuple[str, str | None]], rows: list[tuple]) -> list[Column]:
+    columns = []
+    for index, (name, decl) in enumerate(description):
+        if decl:
+            columns.append(coltypes.column_for_decltype(name, decl))
+        else:
+            sample = next((row[index] for row in rows if row[index] is not None), None)
+            columns.append(column_for_value(name, sample))
+    return columns
+
+
+def column_for_value(name: str, value: object) -> Column:
+    """Column metadata for a computed value (no declared type)."""
+    if isinstance(value, bool) or isinstance(value, int):
+        return Column(name, FieldType.LONGLONG, 21, int(ColumnFlag.NUM | ColumnFlag.BINARY),
+                      charset=CHARSET_BINARY)
+    if isinstance(value, float):
+        return Column(name, FieldType.DOUBLE, 23, int(ColumnFlag.NUM | ColumnFlag.BINARY), 31,
+                      charset=CHARSET_BINARY)
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        scale = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        return Column(name, FieldType.NEWDECIMAL, len(str(value)) + 1,
+                      int(ColumnFlag.NUM | ColumnFlag.BINARY), scale, charset=CHARSET_BINARY)
+    if isinstance(value, (bytes, bytearray)):
+        return Column(name, FieldType.VAR_STRING, max(len(value), 1),
+                      int(ColumnFlag.BINARY), charset=CHARSET_BINARY)
+    length = len(value) if isinstance(value, str) else 0
+    return text_column(name, max(length, 1))
+
+
+# ---------------------------------------------------------------------------------- SQL functions
+def _regexp(pattern: object, value: object) -> int | None:
+    if pattern is None or value is None:
+        return None
+    return int(re.search(str(pattern), str(value), re.I) is not None)
+
+
+def _substring_index(value: object, delimiter: object, count: object) -> object:
+    if value is None or delimiter is None or count is None:
+        return None
+    text, sep, n = str(value), str(delimiter), int(count)  # type: ignore[call-overload]
+    if not sep or n == 0:
+        return ""
+    parts = text.split(sep)
+    return sep.join(parts[:n]) if n > 0 else sep.join(parts[n:])
+
+
+def _find_in_set(needle: object, haystack: object) -> int | None:
+    if needle is None or haystack is None:
+        return None
+    items = str(haystack).split(",") if haystack != "" else []
+    lowered = str(needle).lower()
+    return next((i for i, item in enumerate(items, 1) if item.lower() == lowered), 0)
+
+
+_WORKSPACE: Workspace | None = None
+
+
+def workspace() -> Workspace:
+    """The process's workspace, created on first use."""
+    global _WORKSPACE
+    if _WORKSPACE is None:
+        _WORKSPACE = Workspace()
+    return _WORKSPACE

@@ -1,0 +1,114 @@
+"""A real CatalogContext over real APSW databases, shared by the catalog tests.
+
+It is what the executor provides, minus the executor: databases are in-memory APSW
+connections holding real tables (and, like the translator writes it, a ``__marmot_schema``
+table with the original MySQL DDL), guarded by an authorizer that refuses user access to
+internal tables the way the executor's connections do. ``evaluate`` runs ``SELECT <expr>`` on
+SQLite through sqlglot, standing in for the executor's translate-and-run path.
+"""
+
+from __future__ import annotations
+
+import apsw
+import pytest
+import sqlglot
+
+from marmotdb import errors
+from marmotdb.sql import catalog
+from marmotdb.sql.variables import GlobalVariables, SessionVariables
+
+SCHEMA_TABLE_DDL = ("CREATE TABLE __marmot_schema(name TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+                    "mysql_sql TEXT)")
+
+
+def _deny_internal(op: int, p1: str | None, p2: str | None, db: str | None,
+                   trigger: str | None) -> int:
+    if op == apsw.SQLITE_READ and p1 and (p1.startswith("__marmot_") or p1.startswith("sqlite_")):
+        return apsw.SQLITE_DENY
+    return apsw.SQLITE_OK
+
+
+class CatalogTestContext:
+    """Implements marmotdb.sql.catalog.CatalogContext for tests."""
+
+    def __init__(self, global_variables: GlobalVariables | None = None) -> None:
+        self.global_variables = global_variables or GlobalVariables(
+            {"version": "8.0.36-marmotdb-test"})
+        self.variables = SessionVariables(self.global_variables)
+        self.current_database: str | None = None
+        self.user = "app"
+        self.host = "10.0.0.7"
+        self.connection_id = 42
+        self.status: dict[str, object] = {"Uptime": 120, "Threads_connected": 2,
+                                          "Questions": 17}
+        self.warnings: list[tuple[str, int, str]] = []
+        self.in_transaction = False
+        self.last_insert_id = 0
+        self.dbs: dict[str, apsw.Connection] = {}
+
+    # --- building databases -------------------------------------------------------------
+    def create_database(self, name: str) -> apsw.Connection:
+        conn = apsw.Connection(":memory:")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(SCHEMA_TABLE_DDL)
+        conn.authorizer = _deny_internal
+        self.dbs[name] = conn
+        return conn
+
+    def run(self, db: str, sqlite_sql: str, mysql_name: str | None = None,
+            mysql_sql: str | None = None, kind: str = "table") -> None:
+        """Run SQLite DDL and record the MySQL DDL the way the translator does."""
+        conn = self.dbs[db]
+        saved, conn.authorizer = conn.authorizer, None
+        try:
+            conn.execute(sqlite_sql)
+            if mysql_name is not None:
+                conn.execute("INSERT OR REPLACE INTO __marmot_schema VALUES (?, ?, ?)",
+                             (mysql_name.lower(), kind, mysql_sql))
+        finally:
+            conn.authorizer = saved
+
+    # --- the CatalogContext protocol ----------------------------------------------------
+    def databases(self) -> list[str]:
+        return sorted(self.dbs)
+
+    def connection_for(self, db: str) -> apsw.Connection:
+        conn = self.dbs.get(db.lower())
+        if conn is None:
+            raise errors.error(errors.ER_BAD_DB_ERROR, f"Unknown database '{db}'")
+        return conn
+
+    def processlist(self) -> list[tuple]:
+        return [(42, "app", "10.0.0.7:5000", self.current_database, "Query", 0, "executing",
+                 "SHOW PROCESSLIST"),
+                (7, "etl", "10.0.0.8:6000", None, "Sleep", 30, "", None)]
+
+    def grants(self) -> list[str]:
+        return ["GRANT USAGE ON *.* TO `app`@`%`",
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON `shop`.* TO `app`@`%`"]
+
+    def evaluate(self, select_sql: str) -> object:
+        conn = apsw.Connection(":memory:")
+        translated = sqlglot.transpile(select_sql, read="mysql", write="sqlite")[0]
+        return conn.execute(translated).fetchall()[0][0]
+
+    # --- convenience ----------------------------------------------------------------------
+    def q(self, sql: str):  # noqa: ANN201 - ResultSet | None | UNHANDLED
+        return catalog.answer(sql, self)
+
+    def rows(self, sql: str) -> list[tuple]:
+        result = catalog.answer(sql, self)
+        assert result is not None and result is not catalog.UNHANDLED, sql
+        return result.rows
+
+    def names(self, sql: str) -> list[str]:
+        result = catalog.answer(sql, self)
+        assert result is not None and result is not catalog.UNHANDLED, sql
+        return [c.name for c in result.columns]
+
+
+def test_context_refuses_internal_tables_to_users() -> None:
+    ctx = CatalogTestContext()
+    conn = ctx.create_database("shop")
+    with pytest.raises(apsw.AuthError):
+        conn.execute("SELECT * FROM __marmot_schema").fetchall()
