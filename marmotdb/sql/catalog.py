@@ -114,6 +114,9 @@ class CatalogContext(Protocol):
 # ---------------------------------------------------------------------------------- dispatch
 _HEAD = re.compile(r"(?:\s|/\*(?!!).*?\*/|--[ \t][^\n]*\n|#[^\n]*\n|/\*!\d*)*([A-Za-z]+)", re.S)
 _FROM = re.compile(r"\bfrom\s+(?!dual\b)", re.I)
+# A reference to a table of information_schema / performance_schema (not @@performance_schema).
+_SYSTEM_SCHEMA = re.compile(r"(?<![@.\w])`?(?:information_schema|performance_schema)`?\s*\.",
+                            re.I)
 _NOT_A_TABLE = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "TABLE",
                           "FORMAT", "ANALYZE", "EXTENDED", "PARTITIONS", "FOR"})
 
@@ -161,9 +164,7 @@ def _answer_describe(sql: str, ctx: CatalogContext) -> ResultSet | _Unhandled:
 
 # ---------------------------------------------------------------------------------- SELECT
 def _answer_select(sql: str, ctx: CatalogContext) -> ResultSet | _Unhandled:
-    lowered = sql.lower()
-    if "information_schema" in lowered or "performance_schema" in lowered or (
-            ctx.current_database == "information_schema"):
+    if ctx.current_database == "information_schema" or _SYSTEM_SCHEMA.search(sql):
         return workspace().query(sql, ctx)
     if _FROM.search(sql):
         return UNHANDLED

@@ -208,7 +208,8 @@ def describe(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
     clause = None
     token = stream.peek()
     if token.kind in ("word", "quoted", "string"):
-        clause = ("like", str(stream.next().value) if token.kind != "word" else token.text)
+        stream.next()
+        clause = ("like", token.text if token.kind == "word" else str(token.value))
     _finish(stream)
     return _filtered(*column_rows(_object(ctx, db, name), False), clause, ctx)
 

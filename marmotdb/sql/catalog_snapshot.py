@@ -126,7 +126,7 @@ def _build(conn: apsw.Connection, database: str, fingerprint: tuple[object, ...]
     for kind, name, table_name, sql in objects:
         if is_internal(name):
             continue
-        mysql_sql = stored.get(name.lower())
+        mysql_sql = stored.get((kind, name.lower()))
         if kind == "table":
             result.tables[name.lower()] = table_model(conn, name, sql or "", mysql_sql)
         elif kind == "view":
@@ -136,11 +136,13 @@ def _build(conn: apsw.Connection, database: str, fingerprint: tuple[object, ...]
     return result
 
 
-def _stored_ddl(conn: apsw.Connection) -> dict[str, str]:
+def _stored_ddl(conn: apsw.Connection) -> dict[tuple[str, str], str]:
+    """(kind, lower-case name) -> MySQL DDL; kind is 'table' | 'view' | 'trigger' (triggers
+    have their own namespace, so a trigger may share a table's name)."""
     if not _has_schema_table(conn):
         return {}
-    rows = conn.execute(f"SELECT name, mysql_sql FROM {SCHEMA_TABLE}").fetchall()
-    return {str(name).lower(): str(sql) for name, sql in rows if sql}
+    rows = conn.execute(f"SELECT kind, name, mysql_sql FROM {SCHEMA_TABLE}").fetchall()
+    return {(str(kind), str(name).lower()): str(sql) for kind, name, sql in rows if sql}
 
 
 # ---------------------------------------------------------------------------------- tables

@@ -84,9 +84,7 @@ class Workspace:
         try:
             for schema, table in prepared.tables:
                 self._materialise(schema, table, ctx, prepared.schemas)
-            cursor = self.conn.execute(prepared.sqlite_sql)
-            rows = [tuple(r) for r in cursor]
-            description = _description(cursor)
+            rows, description = _run(self.conn, prepared.sqlite_sql)
         except apsw.Error as exc:
             raise errors.from_sqlite(exc) from None
         finally:
@@ -109,7 +107,7 @@ class Workspace:
                     ctx: CatalogContext) -> list[tuple]:
         """The rows for which the MySQL expression ``where_sql`` (over ``columns``) holds."""
         try:
-            condition = sqlglot.parse_one(where_sql, read="mysql")
+            condition = sqlglot.parse_one(_quote_columns(where_sql, columns), read="mysql")
         except sqlglot.errors.ParseError as exc:
             raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
                                f"near '{where_sql[:80]}'") from exc
@@ -183,6 +181,25 @@ class Workspace:
         self.conn.create_scalar_function("SUBSTRING_INDEX", _substring_index, 3,
                                          deterministic=True)
         self.conn.create_scalar_function("FIND_IN_SET", _find_in_set, 2, deterministic=True)
+
+
+def _quote_columns(where_sql: str, columns: Sequence[str]) -> str:
+    """Backquote bare references to SHOW's columns: some (Charset, Collation) are keywords to
+    sqlglot's parser."""
+    from marmotdb.sql.catalog_expr import NotSimple, tokenize
+
+    wanted = {c.lower() for c in columns}
+    try:
+        tokens = tokenize(where_sql)
+    except NotSimple:
+        return where_sql
+    parts, position = [], 0
+    for token in tokens:
+        if token.kind == "word" and token.text.lower() in wanted:
+            parts += [where_sql[position:token.start], f"`{token.text}`"]
+            position = token.end
+    parts.append(where_sql[position:])
+    return "".join(parts)
 
 
 def _same(a: object, b: object) -> bool:
@@ -347,11 +364,19 @@ def _schema_values(condition: exp.Expression) -> tuple[str, ...] | None:
 
 
 # ---------------------------------------------------------------------------------- results
-def _description(cursor: apsw.Cursor) -> list[tuple[str, str | None]]:
-    try:
-        return [(name, decl) for name, decl in cursor.getdescription()]
-    except apsw.ExecutionCompleteError:
-        return [(name, decl) for name, decl in cursor.description]  # pragma: no cover
+def _run(conn: apsw.Connection, sql: str) -> tuple[list[tuple], list[tuple[str, str | None]]]:
+    """Rows and (name, declared type) of each result column, also for an empty result: the
+    description is taken by the execution tracer, before the first step completes it."""
+    description: list[tuple[str, str | None]] = []
+
+    def capture(cursor: apsw.Cursor, statement: str, bindings: object) -> bool:
+        description[:] = cursor.getdescription()
+        return True
+
+    cursor = conn.cursor()
+    cursor.exec_trace = capture
+    rows = [tuple(r) for r in cursor.execute(sql)]
+    return rows, description
 
 
 def _columns(description: list[tuple[str, str | None]], rows: list[tuple]) -> list[Column]:

@@ -1,8 +1,8 @@
 """A real CatalogContext over real APSW databases, shared by the catalog tests.
 
 It is what the executor provides, minus the executor: databases are in-memory APSW
-connections holding real tables (and, like the translator writes it, a ``__marmot_schema``
-table with the original MySQL DDL), guarded by an authorizer that refuses user access to
+connections holding real tables (and, written with the translator's own ``sql.schema``
+helpers, a ``__marmot_schema`` table with the MySQL DDL), guarded by an authorizer that refuses user access to
 internal tables the way the executor's connections do. ``evaluate`` runs ``SELECT <expr>`` on
 SQLite through sqlglot, standing in for the executor's translate-and-run path.
 """
@@ -14,11 +14,8 @@ import pytest
 import sqlglot
 
 from marmotdb import errors
-from marmotdb.sql import catalog
+from marmotdb.sql import catalog, schema
 from marmotdb.sql.variables import GlobalVariables, SessionVariables
-
-SCHEMA_TABLE_DDL = ("CREATE TABLE __marmot_schema(name TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-                    "mysql_sql TEXT)")
 
 
 def _deny_internal(op: int, p1: str | None, p2: str | None, db: str | None,
@@ -50,7 +47,7 @@ class CatalogTestContext:
     def create_database(self, name: str) -> apsw.Connection:
         conn = apsw.Connection(":memory:")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(SCHEMA_TABLE_DDL)
+        schema.ensure_schema_table(conn)
         conn.authorizer = _deny_internal
         self.dbs[name] = conn
         return conn
@@ -63,8 +60,7 @@ class CatalogTestContext:
         try:
             conn.execute(sqlite_sql)
             if mysql_name is not None:
-                conn.execute("INSERT OR REPLACE INTO __marmot_schema VALUES (?, ?, ?)",
-                             (mysql_name.lower(), kind, mysql_sql))
+                conn.execute(schema.upsert_statement(kind, mysql_name, mysql_sql or "", "{}"))
         finally:
             conn.authorizer = saved
 
