@@ -239,8 +239,10 @@ def _value_column(name: str, value: object, start: Token) -> Column:
 def _answer_set(sql: str, ctx: CatalogContext) -> None | _Unhandled:
     stream = _stream(sql)
     stream.next()
-    if stream.at_word("PASSWORD", "ROLE", "RESOURCE", "DEFAULT") and not (
-            stream.peek(1).kind == "op"):
+    second = stream.peek(1)
+    if stream.at_word("PASSWORD") or (stream.at_word("ROLE") and second.kind != "op") or (
+            stream.at_word("RESOURCE", "DEFAULT") and second.kind == "word"
+            and second.value in ("GROUP", "ROLE")):
         raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't yet "
                            f"support 'SET {stream.peek().text.upper()}' (users and roles come "
                            "from the configuration)")

@@ -108,3 +108,59 @@ def test_context_refuses_internal_tables_to_users() -> None:
     conn = ctx.create_database("shop")
     with pytest.raises(apsw.AuthError):
         conn.execute("SELECT * FROM __marmot_schema").fetchall()
+
+
+# The MySQL DDL as the translator stores it (canonical SHOW CREATE TABLE text) and the SQLite
+# DDL it runs, for a small shop schema with every kind of key.
+USERS_MYSQL = """CREATE TABLE `users` (
+  `id` int unsigned NOT NULL AUTO_INCREMENT,
+  `email` varchar(255) NOT NULL,
+  `name` varchar(64) DEFAULT NULL COMMENT 'display name',
+  `created` datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_email` (`email`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci COMMENT='people'"""
+USERS_SQLITE = ("CREATE TABLE users(id INTEGER PRIMARY KEY, email VARCHAR(255) COLLATE NOCASE "
+                "NOT NULL, name VARCHAR(64) COLLATE NOCASE, created DATETIME NOT NULL DEFAULT "
+                "CURRENT_TIMESTAMP)")
+ORDERS_MYSQL = """CREATE TABLE `orders` (
+  `id` bigint NOT NULL AUTO_INCREMENT,
+  `user_id` int unsigned NOT NULL,
+  `total` decimal(10,2) NOT NULL DEFAULT '0.00',
+  `status` enum('new','paid') NOT NULL DEFAULT 'new',
+  `note` text,
+  PRIMARY KEY (`id`),
+  KEY `idx_user_status` (`user_id`,`status`),
+  CONSTRAINT `fk_user` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE,
+  CONSTRAINT `orders_chk_1` CHECK ((`total` >= 0))
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci"""
+ORDERS_SQLITE = ("CREATE TABLE orders(id INTEGER PRIMARY KEY, user_id INT UNSIGNED NOT NULL "
+                 "REFERENCES users(id) ON DELETE CASCADE, total DECIMAL TEXT(10,2) NOT NULL "
+                 "DEFAULT '0.00', status ENUM TEXT NOT NULL DEFAULT 'new', note TEXT, "
+                 "CHECK (total >= 0))")
+VIEW_MYSQL = ("CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`%` SQL SECURITY DEFINER VIEW "
+              "`big_orders` AS select `orders`.`id` AS `id`,`orders`.`total` AS `total` from "
+              "`orders` where (`orders`.`total` > 100)")
+TRIGGER_MYSQL = ("CREATE DEFINER=`root`@`%` TRIGGER `orders_bi` BEFORE INSERT ON `orders` "
+                 "FOR EACH ROW SET NEW.note = 'x'")
+
+
+def shop_context() -> CatalogTestContext:
+    """A session in database ``shop`` (users, orders, a view, a trigger) plus database
+    ``crm`` (one plain SQLite table with no stored MySQL DDL)."""
+    ctx = CatalogTestContext()
+    ctx.create_database("shop")
+    ctx.run("shop", USERS_SQLITE, "users", USERS_MYSQL)
+    ctx.run("shop", "CREATE UNIQUE INDEX users__uq_email ON users(email)")
+    ctx.run("shop", ORDERS_SQLITE, "orders", ORDERS_MYSQL)
+    ctx.run("shop", "CREATE INDEX orders__idx_user_status ON orders(user_id, status)")
+    ctx.run("shop", "CREATE VIEW big_orders AS SELECT id, total FROM orders WHERE total > 100",
+            "big_orders", VIEW_MYSQL, "view")
+    ctx.run("shop", "CREATE TRIGGER orders_bi BEFORE INSERT ON orders BEGIN SELECT 1; END",
+            "orders_bi", TRIGGER_MYSQL, "trigger")
+    ctx.run("shop", "INSERT INTO users(email, name) VALUES ('a@x.io', 'Ann'), ('b@x.io', 'Bob')")
+    ctx.create_database("crm")
+    ctx.run("crm", "CREATE TABLE leads(id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                   "who TEXT NOT NULL DEFAULT 'anon', score REAL)")
+    ctx.current_database = "shop"
+    return ctx
