@@ -26,6 +26,20 @@ def quote_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+def wrapped(expression: str) -> str:
+    """``expression`` inside one pair of parentheses (MySQL prints CHECK ((x > 0)))."""
+    text = expression.strip()
+    if text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for index, char in enumerate(text):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0 and index < len(text) - 1:
+                break
+        else:
+            return text
+    return f"({text})"
+
+
 def render_create_table(table: TableModel, auto_increment: int | None = None,
                         quote: bool = True) -> str:
     """The SHOW CREATE TABLE text of a table model; ``auto_increment`` is the next value."""
@@ -42,7 +56,7 @@ def render_create_table(table: TableModel, auto_increment: int | None = None,
         lines.append(text)
     for check in table.checks:
         enforced = "" if check.enforced else " /*!80016 NOT ENFORCED */"
-        lines.append(f"  CONSTRAINT {q(check.name)} CHECK (({check.clause})){enforced}")
+        lines.append(f"  CONSTRAINT {q(check.name)} CHECK ({wrapped(check.clause)}){enforced}")
     options = f"ENGINE={table.engine}"
     if auto_increment is not None and auto_increment > 1:
         options += f" AUTO_INCREMENT={auto_increment}"
@@ -62,7 +76,7 @@ def _column_definition(column: ColumnModel, table: TableModel) -> str:
         parts.append(f"COLLATE {column.collation}")
     if column.generated is not None:
         kind = "STORED" if column.generated_stored else "VIRTUAL"
-        parts.append(f"GENERATED ALWAYS AS (({column.generated})) {kind}")
+        parts.append(f"GENERATED ALWAYS AS ({wrapped(column.generated)}) {kind}")
     if not column.nullable:
         parts.append("NOT NULL")
     elif column.data_type == "timestamp":

@@ -258,7 +258,9 @@ def _referenced_key(snap: DatabaseSnapshot, table: str, columns: list[str]) -> s
 
 
 def _check_constraints(snap: DatabaseSnapshot) -> list[tuple]:
-    return [("def", snap.name, check.name, f"({check.clause})")
+    from marmotdb.sql.catalog_render import wrapped
+
+    return [("def", snap.name, check.name, wrapped(check.clause))
             for model in snap.tables.values() for check in model.checks]
 
 
