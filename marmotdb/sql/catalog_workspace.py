@@ -305,7 +305,12 @@ _FUNCTION_REWRITES: dict[type, Callable[[exp.Expression], exp.Expression]] = {
 def _rewrite_functions(tree: exp.Expression) -> exp.Expression:
     def rewrite(node: exp.Expression) -> exp.Expression:
         handler = _FUNCTION_REWRITES.get(type(node))
-        return handler(node) if handler is not None else node
+        if handler is not None:
+            return handler(node)
+        if isinstance(node, exp.Like) and not isinstance(node.parent, exp.Escape):
+            # MySQL's LIKE escapes with a backslash by default; SQLite's has no escape.
+            return exp.Escape(this=node.copy(), expression=exp.Literal.string("\\"))
+        return node
 
     return tree.transform(rewrite)
 
