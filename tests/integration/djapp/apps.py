@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DjappConfig(AppConfig):
+    name = "tests.integration.djapp"
+    label = "djapp"
