@@ -112,7 +112,10 @@ class CatalogContext(Protocol):
 
 
 # ---------------------------------------------------------------------------------- dispatch
-_HEAD = re.compile(r"(?:\s|/\*(?!!).*?\*/|--[ \t][^\n]*\n|#[^\n]*\n|/\*!\d*)*([A-Za-z]+)", re.S)
+# Leading blanks and comments; a /*!NNNNN (or MariaDB's /*M!NNNNN) versioned comment is opened,
+# as MySQL runs its body (the executor unwraps them the same way).
+_HEAD = re.compile(r"(?:\s|/\*(?!M?!).*?\*/|--[ \t][^\n]*\n|#[^\n]*\n|/\*M?!\d*)*([A-Za-z]+)",
+                   re.S)
 _FROM = re.compile(r"\bfrom\s+(?!dual\b)", re.I)
 # A reference to a table of information_schema / performance_schema (not @@performance_schema).
 _SYSTEM_SCHEMA = re.compile(r"(?<![@.\w])`?(?:information_schema|performance_schema)`?\s*\.",
