@@ -10,6 +10,12 @@ from marmotdb import __version__, config as config_mod
 from marmotdb.config import ConfigError
 
 
+# The short forms of the issue's `marmotdb serve --node-id ID --peer-port P --admin-port P
+# --seed-nodes host:port,...` (--node-id is a top-level setting already).
+_SERVE_ALIASES = {"--peer-port": "peer_port", "--admin-port": "admin_port",
+                  "--seed-nodes": "seed_nodes"}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="marmotdb", description=(
         "A leaderless, distributed SQLite cluster that speaks the MySQL wire protocol."))
@@ -18,6 +24,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="start a node")
     serve.add_argument("--config", help="TOML config file")
     config_mod.add_flags(serve)
+    for alias, name in _SERVE_ALIASES.items():
+        serve.add_argument(alias, dest=f"cfg__cluster__{name}", default=None,
+                           help=f"same as --cluster-{name.replace('_', '-')}")
+    from marmotdb.runtime import cluster_cli
+    cluster_cli.add_parser(commands)
     show = commands.add_parser("config", help="show configuration")
     show.add_argument("--print-defaults", action="store_true",
                       help="print every setting with its default and meaning, as TOML")
@@ -39,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             logs.setup(cfg.logging.format, cfg.logging.level)
             serve.run(cfg)
             return 0
+        if args.command == "cluster":
+            from marmotdb.runtime import cluster_cli
+            return cluster_cli.main(args)
         if args.command == "config":
             if args.print_defaults or not args.config:
                 sys.stdout.write(config_mod.render_defaults())

@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
@@ -78,11 +79,14 @@ async def serve(config: Config) -> None:
     port = server.sockets[0].getsockname()[1]
     logger.info("marmotdb %s node %s listening for MySQL on %s:%s (data in %s)", __version__,
                 config.node_id, config.mysql.host, port, Path(config.data_dir).resolve())
+    cluster = await start_cluster(config, state, port)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     logger.info("shutting down")
+    if cluster is not None:
+        await cluster.stop()
     service.closing = True
     server.close()
     deadline = loop.time() + SHUTDOWN_GRACE_S
@@ -96,6 +100,36 @@ async def serve(config: Config) -> None:
     service.read_pool.shutdown(wait=True, cancel_futures=True)
     state.close()
     logger.info("stopped")
+
+
+class ClusterRuntime:
+    """Membership and the admin API of a node with cluster.peer_port set."""
+
+    def __init__(self, membership: Any, admin: Any):
+        self.membership, self.admin = membership, admin
+
+    async def stop(self) -> None:
+        if self.admin is not None:
+            await self.admin.close()
+        await self.membership.stop(leave=True)
+
+
+async def start_cluster(config: Config, state: ServerState, mysql_port: int
+                        ) -> ClusterRuntime | None:
+    """Join the cluster (gossip on cluster.peer_port) and serve the admin API; None if single."""
+    if not config.cluster.peer_port:
+        return None
+    from marmotdb.cluster.messages import NodeAddr
+    from marmotdb.runtime import admin, membership_service
+    membership = membership_service.from_config(config, NodeAddr(config.mysql.host, mysql_port))
+    await membership.start()
+    state.cluster_nodes = membership.cluster_rows
+    server = None
+    if config.cluster.admin_port:
+        server = admin.AdminServer(membership, config.cluster.secret, config.cluster.admin_host,
+                                   config.cluster.admin_port)
+        await server.start()
+    return ClusterRuntime(membership, server)
 
 
 def run(config: Config) -> None:
