@@ -33,6 +33,8 @@ class ManualClock:
 
 def open_database(schema_sql: str, path: str = ":memory:") -> apsw.Connection:
     conn = apsw.Connection(path)
+    if path != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA foreign_keys = ON")
     ensure_internal_tables(conn)
     if schema_sql:
@@ -44,9 +46,9 @@ class Origin:
     """A node that executes transactions locally and ships their write sets."""
 
     def __init__(self, node_id: int, schema_sql: str, clock_ms: int = 1_000_000,
-                 database: str = "db"):
+                 database: str = "db", path: str = ":memory:"):
         self.node_id = node_id
-        self.conn = open_database(schema_sql)
+        self.conn = open_database(schema_sql, path)
         self.capture = ChangeCapture(self.conn)
         self.clock = ManualClock(clock_ms)
         self.hlc = HLC(node_id, self.clock, max_clock_offset_ms=10**9)

@@ -1,0 +1,249 @@
+"""Snapshots: a consistent copy of a database file, streamed in checksummed chunks, restored
+atomically.
+
+Theory of operation
+-------------------
+*Create.* A dedicated connection opens a read transaction on the source file and keeps it open
+for the whole copy; it reads the applied vector first, inside that transaction, then copies
+every page with SQLite's backup API, ``pages_per_step`` pages at a time (``progress`` is told
+after each step). In WAL mode the read transaction pins one snapshot of the file: writers go
+on committing to the WAL, the copy never sees them and never restarts, and the vector
+describes exactly the copied rows (it lives in the same file). The copy is written to
+``<dest>.partial``, switched to rollback-journal mode (so it opens read-only anywhere), and
+renamed into place; its size and CRC-32 go into the manifest.
+
+*Stream.* The manifest travels first, then ``chunk_count`` chunks of ``chunk_bytes`` (the last
+may be shorter), each carrying its index and CRC-32. The receiver checks every chunk as it
+arrives (order, size, CRC), keeps a running CRC of the whole file, writes to
+``<dest>.partial`` and, at ``finish()``, checks the total size and CRC, fsyncs and renames.
+A damaged or truncated stream raises ``StorageError`` and leaves no file behind.
+
+*Restore.* The backup API copies the snapshot into the live connection's ``main`` database in
+one write transaction: other connections see the old database or the new one, never a mix,
+and a crash halfway leaves the old one (the journal/WAL rolls the copy back). A WAL database
+stays in WAL mode. The schema cookie changes, so other connections reload the schema; the
+caller must also call ``ChangeCapture.invalidate_schema()``.
+
+Everything here is blocking file I/O meant for a worker thread; nothing uses asyncio.
+
+Public API::
+
+    SnapshotManifest(format_version, database, size_bytes, chunk_bytes, chunk_count, crc32,
+                     applied_vector)
+    SnapshotChunk(index, data, crc32)
+    create_snapshot(source_path, dest_path, database="", chunk_bytes=..., pages_per_step=...,
+                    progress=None) -> SnapshotManifest
+    read_chunks(path, manifest) -> Iterator[SnapshotChunk]
+    SnapshotReceiver(manifest, dest_path, progress=None)  .write(chunk) .finish() .abort()
+    restore_snapshot(conn, snapshot_path, pages_per_step=..., progress=None,
+                     verify=True) -> dict[int, int]        the restored applied vector
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import apsw
+import msgspec
+
+from marmotdb.errors import StorageError
+from marmotdb.storage.internal_tables import APPLIED
+
+FORMAT_VERSION = 1
+# Bytes per streamed chunk: one network frame; the receiver holds at most one in memory.
+SNAPSHOT_CHUNK_BYTES = 1 << 20
+SNAPSHOT_CHUNK_BYTES_MAX = 16 << 20
+# Pages copied per backup step, i.e. between progress reports (4 MiB of 4 KiB pages).
+BACKUP_PAGES_PER_STEP = 1024
+_READ_BUFFER_BYTES = 1 << 20
+
+Progress = Callable[[int, int], None]  # (done_bytes, total_bytes)
+
+
+class SnapshotManifest(msgspec.Struct, array_like=True, frozen=True):
+    format_version: int
+    database: str
+    size_bytes: int
+    chunk_bytes: int
+    chunk_count: int
+    crc32: int
+    applied_vector: dict[int, int]
+
+
+class SnapshotChunk(msgspec.Struct, array_like=True, frozen=True):
+    index: int
+    data: bytes
+    crc32: int
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def _file_crc32(path: Path) -> tuple[int, int]:
+    crc, size = 0, 0
+    with open(path, "rb") as source:
+        while block := source.read(_READ_BUFFER_BYTES):
+            crc, size = zlib.crc32(block, crc), size + len(block)
+    return size, crc
+
+
+def _applied_vector(conn: apsw.Connection) -> dict[int, int]:
+    found = conn.execute("SELECT 1 FROM sqlite_schema WHERE name = ?", (APPLIED,)).fetchall()
+    if not found:
+        return {}
+    return {origin: seq for origin, seq in conn.execute(f"SELECT origin, seq FROM {APPLIED}")}
+
+
+def _copy(dest: apsw.Connection, source: apsw.Connection, pages_per_step: int,
+          progress: Progress | None) -> None:
+    page_size = source.execute("PRAGMA page_size").fetchone()[0]
+    with dest.backup("main", source, "main") as backup:
+        while not backup.done:
+            backup.step(pages_per_step)
+            if progress is not None:
+                total = backup.page_count * page_size
+                progress(total - backup.remaining * page_size, total)
+
+
+def create_snapshot(source_path: str | os.PathLike[str], dest_path: str | os.PathLike[str],
+                    database: str = "", chunk_bytes: int = SNAPSHOT_CHUNK_BYTES,
+                    pages_per_step: int = BACKUP_PAGES_PER_STEP,
+                    progress: Progress | None = None) -> SnapshotManifest:
+    """Copy a consistent snapshot of ``source_path`` to ``dest_path``; writers may continue."""
+    if not 0 < chunk_bytes <= SNAPSHOT_CHUNK_BYTES_MAX:
+        raise ValueError(f"chunk_bytes must be in 1..{SNAPSHOT_CHUNK_BYTES_MAX}")
+    dest, partial = Path(dest_path), _partial(Path(dest_path))
+    _remove(partial)
+    source = apsw.Connection(os.fspath(source_path), flags=apsw.SQLITE_OPEN_READWRITE)
+    try:
+        source.execute("BEGIN")
+        vector = _applied_vector(source)  # starts the read transaction: pins the snapshot
+        copy = apsw.Connection(os.fspath(partial))
+        try:
+            _copy(copy, source, pages_per_step, progress)
+            copy.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            copy.close()
+        source.execute("COMMIT")
+    except BaseException:
+        _remove(partial)
+        raise
+    finally:
+        source.close()
+    size, crc = _file_crc32(partial)
+    os.replace(partial, dest)
+    count = max(1, -(-size // chunk_bytes))
+    return SnapshotManifest(FORMAT_VERSION, database, size, chunk_bytes, count, crc, vector)
+
+
+def read_chunks(path: str | os.PathLike[str],
+                manifest: SnapshotManifest) -> Iterator[SnapshotChunk]:
+    """The snapshot file as checksummed chunks, in order."""
+    with open(path, "rb") as source:
+        for index in range(manifest.chunk_count):
+            data = source.read(manifest.chunk_bytes)
+            yield SnapshotChunk(index, data, zlib.crc32(data))
+
+
+class SnapshotReceiver:
+    """Writes a streamed snapshot to disk, verifying each chunk and the whole file."""
+
+    def __init__(self, manifest: SnapshotManifest, dest_path: str | os.PathLike[str],
+                 progress: Progress | None = None):
+        if manifest.format_version != FORMAT_VERSION:
+            raise StorageError(f"snapshot format version {manifest.format_version} is not "
+                               f"supported (this node reads {FORMAT_VERSION})")
+        if not 0 < manifest.chunk_bytes <= SNAPSHOT_CHUNK_BYTES_MAX:
+            raise StorageError(f"snapshot chunk size {manifest.chunk_bytes} out of range")
+        self.manifest = manifest
+        self.dest = Path(dest_path)
+        self._partial = _partial(self.dest)
+        self._progress = progress
+        self._next_index = 0
+        self._size = 0
+        self._crc = 0
+        _remove(self._partial)
+        self._file = open(self._partial, "wb")  # noqa: SIM115 - closed in finish/abort
+
+    def write(self, chunk: SnapshotChunk) -> None:
+        try:
+            self._check(chunk)
+        except StorageError:
+            self.abort()
+            raise
+        self._file.write(chunk.data)
+        self._size += len(chunk.data)
+        self._crc = zlib.crc32(chunk.data, self._crc)
+        self._next_index += 1
+        if self._progress is not None:
+            self._progress(self._size, self.manifest.size_bytes)
+
+    def _check(self, chunk: SnapshotChunk) -> None:
+        manifest = self.manifest
+        if chunk.index != self._next_index:
+            raise StorageError(f"snapshot chunk {chunk.index} arrived, expected "
+                               f"{self._next_index}")
+        if chunk.index >= manifest.chunk_count:
+            raise StorageError(f"snapshot chunk {chunk.index} beyond chunk_count "
+                               f"{manifest.chunk_count}")
+        last = chunk.index == manifest.chunk_count - 1
+        expected = manifest.size_bytes - self._size if last else manifest.chunk_bytes
+        if len(chunk.data) != expected:
+            raise StorageError(f"snapshot chunk {chunk.index} has {len(chunk.data)} bytes, "
+                               f"expected {expected}")
+        if zlib.crc32(chunk.data) != chunk.crc32:
+            raise StorageError(f"snapshot chunk {chunk.index} is corrupt (CRC-32 mismatch)")
+
+    def finish(self) -> Path:
+        """Verify the whole file, make it durable and move it to ``dest_path``."""
+        manifest = self.manifest
+        try:
+            if self._next_index != manifest.chunk_count or self._size != manifest.size_bytes:
+                raise StorageError(f"snapshot truncated: {self._size} of {manifest.size_bytes}"
+                                   f" bytes, {self._next_index} of {manifest.chunk_count} chunks")
+            if self._crc != manifest.crc32:
+                raise StorageError("snapshot corrupt: whole-file CRC-32 mismatch")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except BaseException:
+            self.abort()
+            raise
+        self._file.close()
+        os.replace(self._partial, self.dest)
+        return self.dest
+
+    def abort(self) -> None:
+        self._file.close()
+        _remove(self._partial)
+
+
+def restore_snapshot(conn: apsw.Connection, snapshot_path: str | os.PathLike[str],
+                     pages_per_step: int = BACKUP_PAGES_PER_STEP,
+                     progress: Progress | None = None, verify: bool = True) -> dict[int, int]:
+    """Replace ``conn``'s main database with the snapshot, atomically; returns its vector."""
+    if not conn.get_autocommit():
+        raise StorageError("restore_snapshot needs a connection with no open transaction")
+    try:
+        snapshot = apsw.Connection(os.fspath(snapshot_path), flags=apsw.SQLITE_OPEN_READONLY)
+    except apsw.Error as exc:
+        raise StorageError(f"snapshot cannot be opened: {exc}") from exc
+    try:
+        if verify:
+            problems = [row[0] for row in snapshot.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise StorageError(f"snapshot failed quick_check: {problems[:3]}")
+        _copy(conn, snapshot, pages_per_step, progress)
+    except apsw.Error as exc:
+        raise StorageError(f"snapshot restore failed: {exc}") from exc
+    finally:
+        snapshot.close()
+    return _applied_vector(conn)
