@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from marmotdb import errors
 
@@ -29,8 +28,7 @@ class NotSimple(Exception):
     """The expression is beyond this module; the caller falls back."""
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     kind: str  # word | quoted | string | number | bits | sysvar | uservar | op | end
     text: str  # source text
     value: Any  # word: upper-cased; quoted: the name; string/number: the value; vars: name
@@ -73,53 +71,85 @@ def unescape(body: str) -> str:
     return _ESCAPE.sub(one, body)
 
 
+TOKEN_CACHE_MAX = 512  # tokenised statements kept, keyed by their text (connect-time repeats)
+TOKEN_CACHE_TEXT_MAX = 4096  # longer statements are not cached
+_token_cache: dict[str, list[Token]] = {}
+
+
 def tokenize(sql: str) -> list[Token]:
-    """All tokens of ``sql``; raises NotSimple on a character no token matches."""
-    tokens: list[Token] = []
-    position, length = 0, len(sql)
-    while position < length:
-        found = _TOKEN.match(sql, position)
-        if found is None:
-            raise NotSimple(sql[position:position + 20])
-        position = found.end()
-        kind = found.lastgroup
-        if kind == "ws":
-            continue
-        tokens.append(_token(found, kind or "op"))
-    tokens.append(Token("end", "", None, length, length))
+    """All tokens of ``sql`` (cached by text); raises NotSimple on a character no token
+    matches. Callers must not mutate the list."""
+    cached = _token_cache.get(sql)
+    if cached is not None:
+        return cached
+    tokens = _tokenize(sql)
+    if len(sql) <= TOKEN_CACHE_TEXT_MAX:
+        if len(_token_cache) >= TOKEN_CACHE_MAX:
+            _token_cache.pop(next(iter(_token_cache)))  # oldest first: dicts keep order
+        _token_cache[sql] = tokens
     return tokens
 
 
-def _token(found: re.Match[str], kind: str) -> Token:
-    text, start, end = found.group(0), found.start(), found.end()
-    if found.group("sysvar"):
-        scope = (found.group("scope") or "").lower() or None
-        scope = {"local": "session", "persist": "global", "persist_only": "global"}.get(
-            scope or "", scope)
-        name = found.group("sysname") or found.group("sysq").replace("``", "`")
-        return Token("sysvar", text, name.lower(), start, end, scope)
-    if found.group("uservar"):
-        name = next(g for g in (found.group("uname"), found.group("uq"), found.group("us"),
-                                found.group("ud")) if g is not None)
-        return Token("uservar", text, unescape(name).lower(), start, end)
-    if found.group("hex"):
-        digits = found.group("hexv") if found.group("hexv") is not None else found.group("hexn")
-        if len(digits) % 2:
-            digits = "0" + digits
-        return Token("string", text, bytes.fromhex(digits), start, end)
-    if found.group("bits"):
-        digits = found.group("bitv") if found.group("bitv") is not None else found.group("bitn")
-        return Token("bits", text, int(digits or "0", 2), start, end)
-    if found.group("string"):
-        body = found.group("sq") if found.group("sq") is not None else found.group("dq")
-        return Token("string", text, unescape(body), start, end)
-    if found.group("number"):
-        return Token("number", text, _number(text), start, end)
-    if found.group("quoted"):
-        return Token("quoted", text, found.group("q").replace("``", "`"), start, end)
-    if found.group("word"):
-        return Token("word", text, text.upper(), start, end)
-    return Token("op", text, text, start, end)
+def _tokenize(sql: str) -> list[Token]:
+    tokens: list[Token] = []
+    position = 0
+    for found in _TOKEN.finditer(sql):
+        if found.start() != position:
+            raise NotSimple(sql[position:position + 20])
+        position = found.end()
+        kind = found.lastgroup
+        if kind != "ws":
+            tokens.append(_BUILDERS[kind](found))  # type: ignore[index]
+    if position != len(sql):
+        raise NotSimple(sql[position:position + 20])
+    tokens.append(Token("end", "", None, position, position))
+    return tokens
+
+
+_SCOPES = {"global": "global", "session": "session", "local": "session", "persist": "global",
+           "persist_only": "global"}
+
+
+def _sysvar(found: re.Match[str]) -> Token:
+    scope = found.group("scope")
+    name = found.group("sysname") or found.group("sysq").replace("``", "`")
+    return Token("sysvar", found.group(), name.lower(), found.start(), found.end(),
+                 _SCOPES[scope.lower()] if scope else None)
+
+
+def _uservar(found: re.Match[str]) -> Token:
+    name = next(g for g in (found.group("uname"), found.group("uq"), found.group("us"),
+                            found.group("ud")) if g is not None)
+    return Token("uservar", found.group(), unescape(name).lower(), found.start(), found.end())
+
+
+def _hex(found: re.Match[str]) -> Token:
+    digits = found.group("hexv") if found.group("hexv") is not None else found.group("hexn")
+    if len(digits) % 2:
+        digits = "0" + digits
+    return Token("string", found.group(), bytes.fromhex(digits), found.start(), found.end())
+
+
+def _bits(found: re.Match[str]) -> Token:
+    digits = found.group("bitv") if found.group("bitv") is not None else found.group("bitn")
+    return Token("bits", found.group(), int(digits or "0", 2), found.start(), found.end())
+
+
+def _string(found: re.Match[str]) -> Token:
+    body = found.group("sq") if found.group("sq") is not None else found.group("dq")
+    return Token("string", found.group(), unescape(body), found.start(), found.end())
+
+
+def _simple(kind: str, value: Callable[[str], Any]) -> Callable[[re.Match[str]], Token]:
+    def build(found: re.Match[str]) -> Token:
+        text = found.group()
+        return Token(kind, text, value(text), found.start(), found.end())
+    return build
+
+
+def _quoted(found: re.Match[str]) -> Token:
+    return Token("quoted", found.group(), found.group("q").replace("``", "`"), found.start(),
+                 found.end())
 
 
 def _number(text: str) -> int | float | Decimal:
@@ -128,6 +158,13 @@ def _number(text: str) -> int | float | Decimal:
     if "." in text:
         return Decimal(text)
     return int(text)
+
+
+_BUILDERS: dict[str, Callable[[re.Match[str]], Token]] = {
+    "sysvar": _sysvar, "uservar": _uservar, "hex": _hex, "bits": _bits, "string": _string,
+    "number": _simple("number", lambda text: _number(text)), "quoted": _quoted,
+    "word": _simple("word", str.upper), "op": _simple("op", str),
+}
 
 
 class TokenStream:
@@ -141,7 +178,9 @@ class TokenStream:
         self.index = 0
 
     def peek(self, offset: int = 0) -> Token:
-        return self.tokens[min(self.index + offset, len(self.tokens) - 1)]
+        index = self.index + offset
+        tokens = self.tokens
+        return tokens[index] if index < len(tokens) else tokens[-1]
 
     def next(self) -> Token:
         token = self.tokens[self.index]

@@ -22,7 +22,8 @@ from marmotdb.sql.catalog_charsets import CHARSETS, COLLATIONS
 from marmotdb.sql.catalog_expr import TokenStream, syntax_error
 from marmotdb.sql.catalog_model import ColumnModel, TableModel
 from marmotdb.sql.catalog_render import render_create_table, render_create_view, quote_name
-from marmotdb.sql.catalog_snapshot import DatabaseSnapshot, ViewInfo, snapshot, table_stats
+from marmotdb.sql.catalog_snapshot import (DatabaseSnapshot, ViewInfo, next_auto_increment,
+                                           snapshot, table_stats)
 from marmotdb.sql.catalog_workspace import workspace
 from marmotdb.sql.information_schema import (ENGINES, INFORMATION_SCHEMA, PLUGINS, PRIVILEGES,
                                              column_extra, index_rows, self_description)
@@ -247,8 +248,7 @@ def _create_table(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
     if isinstance(found, ViewInfo):
         return _view_result(found, ctx)
     quote = bool(ctx.variables.get("sql_quote_show_create"))
-    conn = ctx.connection_for(db)
-    text = render_create_table(found, table_stats(conn, found).auto_increment, quote)
+    text = render_create_table(found, next_auto_increment(ctx.connection_for(db), found), quote)
     return ResultSet([_t("Table"), _t("Create Table", 1024)], [(found.name, text)])
 
 

@@ -14,8 +14,6 @@ authorizer for the duration of its own reads (``trusted``) and restores it after
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import apsw
@@ -57,12 +55,16 @@ class DatabaseSnapshot:
     views: dict[str, ViewInfo] = field(default_factory=dict)
     triggers: list[TriggerInfo] = field(default_factory=list)
     rows: dict[str, list[tuple]] = field(default_factory=dict)  # INFORMATION_SCHEMA rows cache
+    quick: tuple[object, ...] = ()  # (schema_version, data_version, total_changes) last seen
+    _names: list[tuple[str, str]] | None = None
 
     def object_names(self) -> list[tuple[str, str]]:
         """(name, 'BASE TABLE' | 'VIEW') sorted by name, as SHOW FULL TABLES lists them."""
-        names = [(t.name, "BASE TABLE") for t in self.tables.values()]
-        names += [(v.name, "VIEW") for v in self.views.values()]
-        return sorted(names, key=lambda item: item[0])
+        if self._names is None:
+            names = [(t.name, "BASE TABLE") for t in self.tables.values()]
+            names += [(v.name, "VIEW") for v in self.views.values()]
+            self._names = sorted(names, key=lambda item: item[0])
+        return self._names
 
     def table(self, name: str) -> TableModel | None:
         return self.tables.get(name.lower())
@@ -76,40 +78,59 @@ def is_internal(name: str) -> bool:
     return lowered.startswith("__marmot_") or lowered.startswith("sqlite_")
 
 
-@contextmanager
-def trusted(conn: apsw.Connection) -> Iterator[apsw.Connection]:
+class trusted:  # noqa: N801 - used like a function: ``with trusted(conn):``
     """Run catalog reads without the connection's user-facing authorizer."""
-    saved = conn.authorizer
-    conn.authorizer = None
-    try:
-        yield conn
-    finally:
-        conn.authorizer = saved
+
+    __slots__ = ("conn", "saved")
+
+    def __init__(self, conn: apsw.Connection) -> None:
+        self.conn = conn
+        self.saved = None
+
+    def __enter__(self) -> apsw.Connection:
+        self.saved = self.conn.authorizer
+        self.conn.authorizer = None
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.authorizer = self.saved
 
 
 _CACHE: weakref.WeakKeyDictionary[apsw.Connection, DatabaseSnapshot] = weakref.WeakKeyDictionary()
 
 
+_QUICK = "SELECT s.schema_version, d.data_version FROM pragma_schema_version s, pragma_data_version d"
+
+
 def snapshot(conn: apsw.Connection, database: str) -> DatabaseSnapshot:
-    """The (cached) snapshot of the database behind ``conn``."""
+    """The (cached) snapshot of the database behind ``conn``.
+
+    Validation is two-step: if neither the schema version nor any data changed since the
+    snapshot was checked (``data_version`` covers other connections' commits,
+    ``total_changes`` this one's), it is current without looking further; otherwise the stored
+    DDL's fingerprint decides (a data-only write leaves it valid)."""
     with trusted(conn):
-        fingerprint = _fingerprint(conn)
+        quick = tuple(conn.execute(_QUICK).fetchall()[0]) + (conn.total_changes(),)
         cached = _CACHE.get(conn)
-        if cached is not None and cached.fingerprint == fingerprint and cached.name == database:
+        if cached is not None and cached.name == database and cached.quick == quick:
+            return cached
+        fingerprint = _fingerprint(conn, quick[0])
+        if cached is not None and cached.name == database and cached.fingerprint == fingerprint:
+            cached.quick = quick
             return cached
         built = _build(conn, database, fingerprint)
+    built.quick = quick
     _CACHE[conn] = built
     return built
 
 
-def _fingerprint(conn: apsw.Connection) -> tuple[object, ...]:
-    version = conn.execute("PRAGMA schema_version").fetchall()[0][0]
+def _fingerprint(conn: apsw.Connection, schema_version: int) -> tuple[object, ...]:
     if not _has_schema_table(conn):
-        return (version, None)
+        return (schema_version, None)
     # A comment-only ALTER may touch the stored DDL without a SQLite schema change.
     row = conn.execute(f"SELECT count(*), total(length(mysql_sql)), max(rowid) FROM {SCHEMA_TABLE}"
                        ).fetchall()[0]
-    return (version, tuple(row))
+    return (schema_version, tuple(row))
 
 
 def _has_schema_table(conn: apsw.Connection) -> bool:
@@ -411,3 +432,8 @@ def next_auto_increment(conn: apsw.Connection, model: TableModel) -> int | None:
     if found:
         highest = max(int(highest), int(found[0][0] or 0))
     return max(int(highest) + 1, model.auto_increment or 1)
+
+
+def clear_cache() -> None:
+    """Forget every cached snapshot (benchmarks of the cold path; tests)."""
+    _CACHE.clear()

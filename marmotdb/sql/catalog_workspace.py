@@ -127,6 +127,11 @@ class Workspace:
             self._current = None
         return [tuple(r) for r in kept]
 
+    def clear(self) -> None:
+        """Forget translated statements and materialised rows (cold-path benchmarks)."""
+        self._prepared.clear()
+        self._tokens.clear()
+
     # ------------------------------------------------------------------ materialisation
     def _materialise(self, schema: str, name: str, ctx: CatalogContext,
                      schemas: tuple[str, ...] | None) -> None:
@@ -176,7 +181,9 @@ class Workspace:
                                   ("CURRENT_USER", "MARMOT_CURRENT_USER"), ("USER", "USER"),
                                   ("CONNECTION_ID", "CONNECTION_ID"),
                                   ("CONVERT_TZ", "CONVERT_TZ")):
-            self.conn.create_scalar_function(sqlite_name, bound(name))
+            # Deterministic lets SQLite evaluate DATABASE() once per statement, not per row;
+            # true here since one statement runs for one session.
+            self.conn.create_scalar_function(sqlite_name, bound(name), deterministic=True)
         self.conn.create_scalar_function("regexp", _regexp, 2, deterministic=True)
         self.conn.create_scalar_function("SUBSTRING_INDEX", _substring_index, 3,
                                          deterministic=True)
@@ -270,7 +277,8 @@ def _translate(sql: str, current_database: str | None) -> PreparedQuery:
     tables = _tables_read(tree, current_database)
     tree = _rewrite_functions(tree)
     _uppercase_projection(tree, tables)
-    return PreparedQuery(tree.sql(dialect="sqlite"), tuple(tables), _schema_filter(tree, tables))
+    return PreparedQuery(tree.sql(dialect="sqlite"), tuple(tables),
+                         _schema_filter(tree, tables, current_database))
 
 
 def _tables_read(tree: exp.Expression, current_database: str | None) -> list[tuple[str, str]]:
@@ -327,8 +335,10 @@ def _uppercase_projection(tree: exp.Expression, tables: list[tuple[str, str]]) -
                                                  quoted=True)
 
 
-def _schema_filter(tree: exp.Expression, tables: list[tuple[str, str]]) -> tuple[str, ...] | None:
-    """Databases a lone per-database table is restricted to by ``<schema col> = 'x'``."""
+def _schema_filter(tree: exp.Expression, tables: list[tuple[str, str]],
+                   current_database: str | None) -> tuple[str, ...] | None:
+    """Databases a lone per-database table is restricted to by ``<schema col> = 'x'`` or
+    ``= DATABASE()`` (prepared queries are cached per current database)."""
     per_database = [t for t in tables if SCHEMAS[t[0]][t[1]].scope == "database"]
     if len(per_database) != 1 or len(tables) != 1 or not isinstance(tree, exp.Select):
         return None
@@ -338,7 +348,7 @@ def _schema_filter(tree: exp.Expression, tables: list[tuple[str, str]]) -> tuple
     if where is None:
         return None
     for condition in _conjuncts(where.this):
-        values = _schema_values(condition)
+        values = _schema_values(condition, current_database)
         if values is not None:
             return values
     return None
@@ -352,14 +362,18 @@ def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
     return [node]
 
 
-def _schema_values(condition: exp.Expression) -> tuple[str, ...] | None:
+def _schema_values(condition: exp.Expression, current_database: str | None
+                   ) -> tuple[str, ...] | None:
     if isinstance(condition, exp.EQ):
         column, value = condition.this, condition.expression
         if isinstance(value, exp.Column):
             column, value = value, column
-        if isinstance(column, exp.Column) and column.name.lower() in _SCHEMA_COLUMNS \
-                and isinstance(value, exp.Literal) and value.is_string:
+        if not (isinstance(column, exp.Column) and column.name.lower() in _SCHEMA_COLUMNS):
+            return None
+        if isinstance(value, exp.Literal) and value.is_string:
             return (value.this,)
+        if isinstance(value, exp.Anonymous) and value.name == "MARMOT_DATABASE":
+            return (current_database,) if current_database else ()
     if isinstance(condition, exp.In) and isinstance(condition.this, exp.Column) \
             and condition.this.name.lower() in _SCHEMA_COLUMNS:
         values = condition.expressions
