@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from marmotdb import errors
 from marmotdb.mysql.types import CHARSET_BINARY, Column, ColumnFlag, FieldType, ResultSet
@@ -179,29 +179,63 @@ def _answer_select(sql: str, ctx: CatalogContext) -> ResultSet | _Unhandled:
         return UNHANDLED
 
 
+class _SelectPlan(NamedTuple):
+    """Where each item of a catalog SELECT starts, its column name, and the LIMIT window."""
+
+    items: tuple[tuple[int, str, bool], ...]  # (token index, column name, is a number literal)
+    offset: int
+    count: int | None
+
+
+SELECT_PLANS_MAX = 256  # parsed variable SELECTs kept, keyed by statement text
+_select_plans: dict[str, _SelectPlan] = {}
+
+
 def _select_values(stream: TokenStream, ctx: CatalogContext) -> ResultSet | _Unhandled:
     """SELECT item [[AS] alias], ... [FROM DUAL] [LIMIT n] with items ``evaluate`` knows."""
+    plan = _select_plans.get(stream.sql)
+    if plan is None:
+        return _plan_select(stream, ctx)
+    values = []
+    for index, _, _ in plan.items:
+        stream.index = index
+        values.append(evaluate(stream, ctx))
+    return _select_result(plan, values)
+
+
+def _plan_select(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
     stream.next()
     stream.accept_word("SQL_NO_CACHE", "SQL_CACHE")
-    names: list[str] = []
+    items: list[tuple[int, str, bool]] = []
     values: list[object] = []
     while True:
-        start = stream.peek()
-        value = evaluate(stream, ctx)
+        index, start = stream.index, stream.peek()
+        values.append(evaluate(stream, ctx))
         end = stream.tokens[stream.index - 1]
-        names.append(_alias(stream) or _item_name(stream.sql, start, end, value))
-        values.append(value)
+        name = _alias(stream) or _item_name(stream.sql, start, end)
+        items.append((index, name, start is end and start.kind == "number"))
         if stream.accept_op(",") is None:
             break
     if stream.accept_word("FROM"):
         stream.expect_word("DUAL")
-    rows = [tuple(values)]
-    if stream.accept_word("LIMIT"):
-        offset, count = _limit_values(stream)
-        rows = rows[offset:offset + count]
+    offset, count = _limit_values(stream) if stream.accept_word("LIMIT") else (0, None)
     if not stream.at_end():
         raise NotSimple("trailing clause")
-    return ResultSet([_value_column(n, v, start) for n, v in zip(names, values)], rows)
+    plan = _SelectPlan(tuple(items), offset, count)
+    if len(_select_plans) >= SELECT_PLANS_MAX:
+        _select_plans.pop(next(iter(_select_plans)))
+    _select_plans[stream.sql] = plan
+    return _select_result(plan, values)
+
+
+def _select_result(plan: _SelectPlan, values: list[object]) -> ResultSet:
+    rows = [tuple(values)]
+    if plan.offset or plan.count is not None:
+        end = None if plan.count is None else plan.offset + plan.count
+        rows = rows[plan.offset:end]
+    columns = [_value_column(name, value, number)
+               for (_, name, number), value in zip(plan.items, values)]
+    return ResultSet(columns, rows)
 
 
 def _alias(stream: TokenStream) -> str | None:
@@ -214,7 +248,7 @@ def _alias(stream: TokenStream) -> str | None:
     return None
 
 
-def _item_name(sql: str, start: Token, end: Token, value: object) -> str:
+def _item_name(sql: str, start: Token, end: Token) -> str:
     if start is end and start.kind == "string" and isinstance(start.value, str):
         return start.value  # MySQL names a string literal column after its value
     return sql[start.start:end.end]
@@ -231,12 +265,12 @@ def _limit_values(stream: TokenStream) -> tuple[int, int]:
     return 0, int(first.value)
 
 
-def _value_column(name: str, value: object, start: Token) -> Column:
+def _value_column(name: str, value: object, number_literal: bool) -> Column:
     if value is None:
         return Column(name, FieldType.VAR_STRING, 0, charset=CHARSET_BINARY)
     column = column_for_value(name, value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        column.length = max(len(str(value)), 1) if start.kind == "number" else 21
+    if number_literal and isinstance(value, int):
+        column.length = max(len(str(value)), 1)  # MySQL: SELECT 1 has length 1
     return column
 
 

@@ -409,24 +409,27 @@ def _columns(description: list[tuple[str, str | None]], rows: list[tuple]) -> li
     return columns
 
 
+_NUMERIC_FLAGS = int(ColumnFlag.NUM | ColumnFlag.BINARY)
+_BINARY_FLAG = int(ColumnFlag.BINARY)
+
+
 def column_for_value(name: str, value: object) -> Column:
     """Column metadata for a computed value (no declared type)."""
-    if isinstance(value, bool) or isinstance(value, int):
-        return Column(name, FieldType.LONGLONG, 21, int(ColumnFlag.NUM | ColumnFlag.BINARY),
-                      charset=CHARSET_BINARY)
+    if isinstance(value, str):
+        return text_column(name, max(len(value), 1))
+    if isinstance(value, int):
+        return Column(name, FieldType.LONGLONG, 21, _NUMERIC_FLAGS, charset=CHARSET_BINARY)
     if isinstance(value, float):
-        return Column(name, FieldType.DOUBLE, 23, int(ColumnFlag.NUM | ColumnFlag.BINARY), 31,
-                      charset=CHARSET_BINARY)
+        return Column(name, FieldType.DOUBLE, 23, _NUMERIC_FLAGS, 31, charset=CHARSET_BINARY)
     if isinstance(value, Decimal):
         exponent = value.as_tuple().exponent
         scale = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-        return Column(name, FieldType.NEWDECIMAL, len(str(value)) + 1,
-                      int(ColumnFlag.NUM | ColumnFlag.BINARY), scale, charset=CHARSET_BINARY)
+        return Column(name, FieldType.NEWDECIMAL, len(str(value)) + 1, _NUMERIC_FLAGS, scale,
+                      charset=CHARSET_BINARY)
     if isinstance(value, (bytes, bytearray)):
-        return Column(name, FieldType.VAR_STRING, max(len(value), 1),
-                      int(ColumnFlag.BINARY), charset=CHARSET_BINARY)
-    length = len(value) if isinstance(value, str) else 0
-    return text_column(name, max(length, 1))
+        return Column(name, FieldType.VAR_STRING, max(len(value), 1), _BINARY_FLAG,
+                      charset=CHARSET_BINARY)
+    return text_column(name, 1)
 
 
 # ---------------------------------------------------------------------------------- SQL functions
