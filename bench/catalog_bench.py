@@ -27,11 +27,11 @@ import apsw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from marmotdb import errors  # noqa: E402
-from marmotdb.sql import catalog, schema  # noqa: E402
-from marmotdb.sql.catalog_snapshot import clear_cache  # noqa: E402
-from marmotdb.sql.catalog_workspace import workspace  # noqa: E402
-from marmotdb.sql.variables import GlobalVariables, SessionVariables  # noqa: E402
+from marmotdb import errors
+from marmotdb.sql import catalog, schema
+from marmotdb.sql.catalog_snapshot import clear_cache
+from marmotdb.sql.catalog_workspace import workspace
+from marmotdb.sql.variables import GlobalVariables, SessionVariables
 
 TABLE_MYSQL = """CREATE TABLE `sbtest{n}` (
   `id` int NOT NULL AUTO_INCREMENT,
@@ -81,7 +81,7 @@ class BenchContext:
         raise AssertionError("not reached by the benchmark")
 
 
-def per_call_us(call, seconds: float) -> float:  # noqa: ANN001
+def per_call_us(call, seconds: float) -> float:
     best = float("inf")
     for _ in range(5):
         count, start = 0, time.perf_counter()

@@ -28,13 +28,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol, Self
 
 from marmotdb import errors
 from marmotdb.mysql.types import CHARSET_BINARY, Column, ColumnFlag, FieldType, ResultSet
 from marmotdb.sql import coltypes
-from marmotdb.sql.catalog_expr import (NotSimple, Token, TokenStream, evaluate, inline_variables,
-                                       syntax_error, system_variable, tokenize)
+from marmotdb.sql.catalog_expr import (
+    NotSimple,
+    Token,
+    TokenStream,
+    evaluate,
+    inline_variables,
+    syntax_error,
+    system_variable,
+    tokenize,
+)
 from marmotdb.sql.catalog_show import describe, show
 from marmotdb.sql.catalog_workspace import column_for_value, workspace
 from marmotdb.sql.variables import DEFAULT
@@ -50,7 +58,7 @@ class _Unhandled:
 
     _instance: _Unhandled | None = None
 
-    def __new__(cls) -> _Unhandled:
+    def __new__(cls) -> Self:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -115,11 +123,11 @@ class CatalogContext(Protocol):
 # Leading blanks and comments; a /*!NNNNN (or MariaDB's /*M!NNNNN) versioned comment is opened,
 # as MySQL runs its body (the executor unwraps them the same way).
 _HEAD = re.compile(r"(?:\s|/\*(?!M?!).*?\*/|--[ \t][^\n]*\n|#[^\n]*\n|/\*M?!\d*)*([A-Za-z]+)",
-                   re.S)
-_FROM = re.compile(r"\bfrom\s+(?!dual\b)", re.I)
+                   re.DOTALL)
+_FROM = re.compile(r"\bfrom\s+(?!dual\b)", re.IGNORECASE)
 # A reference to a table of information_schema / performance_schema (not @@performance_schema).
 _SYSTEM_SCHEMA = re.compile(r"(?<![@.\w])`?(?:information_schema|performance_schema)`?\s*\.",
-                            re.I)
+                            re.IGNORECASE)
 _NOT_A_TABLE = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "TABLE",
                           "FORMAT", "ANALYZE", "EXTENDED", "PARTITIONS", "FOR"})
 

@@ -51,11 +51,11 @@ _TOKEN = re.compile(r"""
   | (?P<quoted>`(?P<q>(?:[^`]|``)+)`)
   | (?P<word>[A-Za-z0-9_$]+)
   | (?P<op>:=|<=>|<>|!=|<=|>=|\|\||&&|[-+*/%=<>(),.;!~^&|])
-""", re.X | re.I)
+""", re.VERBOSE | re.IGNORECASE)
 
 _ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a", "\\": "\\",
             "'": "'", '"': '"', "%": "\\%", "_": "\\_"}
-_ESCAPE = re.compile(r"\\(.)|''|\"\"", re.S)
+_ESCAPE = re.compile(r"\\(.)|''|\"\"", re.DOTALL)
 
 
 def unescape(body: str) -> str:
@@ -170,7 +170,7 @@ _BUILDERS: dict[str, Callable[[re.Match[str]], Token]] = {
 class TokenStream:
     """A cursor over tokens with the small lookahead helpers the catalog's parsers need."""
 
-    __slots__ = ("tokens", "index", "sql")
+    __slots__ = ("index", "sql", "tokens")
 
     def __init__(self, sql: str, tokens: list[Token] | None = None) -> None:
         self.sql = sql

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from marmotdb.sql.catalog_charsets import DEFAULT_CHARSET, DEFAULT_COLLATION, charset_named
-from marmotdb.sql.catalog_charsets import collation_named
+from marmotdb.sql.catalog_charsets import (
+    DEFAULT_CHARSET,
+    DEFAULT_COLLATION,
+    charset_named,
+    collation_named,
+)
 from marmotdb.sql.catalog_expr import NotSimple, TokenStream, tokenize
 
 
@@ -218,7 +222,7 @@ def _column_type(raw: str, base: str, params: list[str], unsigned: bool, zerofil
         if raw in ("bool", "boolean"):
             return "tinyint(1)"
         if zerofill:
-            width = params[0] if params else str(_INT_TYPES[base] - (0 if base == "bigint" else 0))
+            width = params[0] if params else str(_INT_TYPES[base])
             return f"{base}({width}){suffix}"
         if base == "tinyint" and params == ["1"]:
             return f"tinyint(1){suffix}"
@@ -286,9 +290,9 @@ def _table_element(stream: TokenStream, table: TableModel) -> None:
 def _constraint(stream: TokenStream, table: TableModel) -> bool:
     start = stream.index
     symbol = None
-    if stream.accept_word("CONSTRAINT"):
-        if not stream.at_word("PRIMARY", "UNIQUE", "FOREIGN", "CHECK"):
-            symbol = stream.identifier()
+    if stream.accept_word("CONSTRAINT") and not stream.at_word("PRIMARY", "UNIQUE", "FOREIGN",
+                                                                "CHECK"):
+        symbol = stream.identifier()
     word = stream.peek().value if stream.peek().kind == "word" else None
     handler = _CONSTRAINT_HANDLERS.get(str(word))
     if handler is None:

@@ -43,7 +43,7 @@ def wrapped(expression: str) -> str:
 def render_create_table(table: TableModel, auto_increment: int | None = None,
                         quote: bool = True) -> str:
     """The SHOW CREATE TABLE text of a table model; ``auto_increment`` is the next value."""
-    q = lambda name: quote_name(name, quote)  # noqa: E731
+    q = lambda name: quote_name(name, quote)
     lines = [f"  {q(c.name)} {_column_definition(c, table)}" for c in table.columns]
     for index in sorted(table.indexes, key=lambda i: _KEY_ORDER.get(i.kind, 9)):
         lines.append("  " + _index_definition(index, q))

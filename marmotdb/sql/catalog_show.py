@@ -21,12 +21,23 @@ from marmotdb.sql import variables as sysvars
 from marmotdb.sql.catalog_charsets import CHARSETS, COLLATIONS
 from marmotdb.sql.catalog_expr import TokenStream, syntax_error
 from marmotdb.sql.catalog_model import ColumnModel, TableModel
-from marmotdb.sql.catalog_render import render_create_table, render_create_view, quote_name
-from marmotdb.sql.catalog_snapshot import (DatabaseSnapshot, ViewInfo, next_auto_increment,
-                                           snapshot, table_stats)
+from marmotdb.sql.catalog_render import quote_name, render_create_table, render_create_view
+from marmotdb.sql.catalog_snapshot import (
+    DatabaseSnapshot,
+    ViewInfo,
+    next_auto_increment,
+    snapshot,
+    table_stats,
+)
 from marmotdb.sql.catalog_workspace import workspace
-from marmotdb.sql.information_schema import (ENGINES, INFORMATION_SCHEMA, PLUGINS, PRIVILEGES,
-                                             column_extra, index_rows, self_description)
+from marmotdb.sql.information_schema import (
+    ENGINES,
+    PLUGINS,
+    PRIVILEGES,
+    column_extra,
+    index_rows,
+    self_description,
+)
 
 if TYPE_CHECKING:
     from marmotdb.sql.catalog import CatalogContext
@@ -74,7 +85,7 @@ def like_pattern(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(char))
         index += 1
-    return re.compile("".join(out) + r"\Z", re.I | re.S)
+    return re.compile("".join(out) + r"\Z", re.IGNORECASE | re.DOTALL)
 
 
 def _filter_clause(stream: TokenStream) -> tuple[str, str] | None:

@@ -20,8 +20,13 @@ import apsw
 
 from marmotdb.sql import coltypes
 from marmotdb.sql.catalog_expr import NotSimple, TokenStream, tokenize
-from marmotdb.sql.catalog_model import (ColumnModel, ForeignKeyModel, IndexModel, TableModel,
-                                        parse_create_table)
+from marmotdb.sql.catalog_model import (
+    ColumnModel,
+    ForeignKeyModel,
+    IndexModel,
+    TableModel,
+    parse_create_table,
+)
 
 SCHEMA_TABLE = "__marmot_schema"
 SNAPSHOTS_PER_CONNECTION_MAX = 1  # a connection serves one database; keep its latest snapshot
@@ -75,10 +80,10 @@ class DatabaseSnapshot:
 
 def is_internal(name: str) -> bool:
     lowered = name.lower()
-    return lowered.startswith("__marmot_") or lowered.startswith("sqlite_")
+    return lowered.startswith(("__marmot_", "sqlite_"))
 
 
-class trusted:  # noqa: N801 - used like a function: ``with trusted(conn):``
+class trusted:
     """Run catalog reads without the connection's user-facing authorizer."""
 
     __slots__ = ("conn", "saved")

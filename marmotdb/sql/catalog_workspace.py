@@ -39,8 +39,14 @@ import sqlglot
 from sqlglot import exp
 
 from marmotdb import errors
-from marmotdb.mysql.types import CHARSET_BINARY, Column, ColumnFlag, FieldType, ResultSet
-from marmotdb.mysql.types import text_column
+from marmotdb.mysql.types import (
+    CHARSET_BINARY,
+    Column,
+    ColumnFlag,
+    FieldType,
+    ResultSet,
+    text_column,
+)
 from marmotdb.sql import coltypes
 from marmotdb.sql.catalog_snapshot import DatabaseSnapshot, TableStats, snapshot, table_stats
 from marmotdb.sql.information_schema import SCHEMAS, InfoTable, self_description
@@ -53,7 +59,7 @@ _SCHEMA_COLUMNS = frozenset({"table_schema", "constraint_schema", "trigger_schem
                              "event_object_schema", "index_schema", "schema_name",
                              "routine_schema", "specific_schema", "event_schema"})
 _STRIP = re.compile(r"/\*!\d*|\*/|\bSQL_NO_CACHE\b|\bSQL_CACHE\b|\bSQL_BUFFER_RESULT\b"
-                    r"|\bHIGH_PRIORITY\b|\bSTRAIGHT_JOIN\b(?=\s+[^\s(])", re.I)
+                    r"|\bHIGH_PRIORITY\b|\bSTRAIGHT_JOIN\b(?=\s+[^\s(])", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +267,7 @@ def _rows_of(table: InfoTable, snap: DatabaseSnapshot, ctx: CatalogContext) -> l
         return [row for row in table.provider(snap)]
     if table.stats:
         conn = ctx.connection_for(snap.name)
-        stats: Callable[[Any], TableStats] = lambda model: table_stats(conn, model)  # noqa: E731
+        stats: Callable[[Any], TableStats] = lambda model: table_stats(conn, model)
         return table.provider(snap, stats)
     return table.provider(snap)
 
@@ -436,7 +442,7 @@ def column_for_value(name: str, value: object) -> Column:
 def _regexp(pattern: object, value: object) -> int | None:
     if pattern is None or value is None:
         return None
-    return int(re.search(str(pattern), str(value), re.I) is not None)
+    return int(re.search(str(pattern), str(value), re.IGNORECASE) is not None)
 
 
 def _substring_index(value: object, delimiter: object, count: object) -> object:

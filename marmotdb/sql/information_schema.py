@@ -310,8 +310,8 @@ def _applicability() -> list[tuple]:
 
 
 ENGINES = (
-    ("InnoDB", "DEFAULT", "marmotdb: replicated SQLite storage; transactions, row-level "
-     "replication and foreign keys", "YES", "NO", "YES"),
+    ("InnoDB", "DEFAULT", ("marmotdb: replicated SQLite storage; transactions, row-level "
+     "replication and foreign keys"), "YES", "NO", "YES"),
     ("MyISAM", "YES", "Accepted in DDL; stored like InnoDB (replicated SQLite)", "NO", "NO", "NO"),
     ("MEMORY", "YES", "Accepted in DDL; stored like InnoDB (replicated SQLite)", "NO", "NO", "NO"),
 )

@@ -631,8 +631,15 @@ class SessionVariables:
     ``take_next_transaction()`` when that transaction starts.
     """
 
-    __slots__ = ("global_variables", "_values", "_extra", "_user", "next_isolation",
-                 "next_read_only", "_modes_cache")
+    __slots__ = (
+        "_extra",
+        "_modes_cache",
+        "_user",
+        "_values",
+        "global_variables",
+        "next_isolation",
+        "next_read_only",
+    )
 
     def __init__(self, global_variables: GlobalVariables | None = None) -> None:
         self.global_variables = global_variables or GlobalVariables()

@@ -72,11 +72,11 @@ def test_sqlalchemy(ctx: CatalogTestContext) -> None:
 def test_django(ctx: CatalogTestContext) -> None:
     answers = replay(ctx, [
         "SET NAMES utf8mb4", "SET autocommit=0", "SET autocommit=1",
-        "SELECT VERSION(), @@sql_mode, @@default_storage_engine, @@sql_auto_is_null, "
-        "@@lower_case_table_names, CONVERT_TZ('2001-01-01 01:00:00', 'UTC', 'UTC') IS NOT NULL",
+        ("SELECT VERSION(), @@sql_mode, @@default_storage_engine, @@sql_auto_is_null, "
+        "@@lower_case_table_names, CONVERT_TZ('2001-01-01 01:00:00', 'UTC', 'UTC') IS NOT NULL"),
         "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-        "SELECT table_name, table_type, table_comment FROM information_schema.tables "
-        "WHERE table_schema = DATABASE()",
+        ("SELECT table_name, table_type, table_comment FROM information_schema.tables "
+        "WHERE table_schema = DATABASE()"),
     ])
     assert answers[3].rows == [("8.0.36-marmotdb-test", ctx.variables.sql_mode, "InnoDB", 0, 0,
                                 1)]
@@ -100,30 +100,30 @@ def test_mysqldump(ctx: CatalogTestContext) -> None:
         "/*!40100 SET @@SQL_MODE='' */", "/*!40103 SET TIME_ZONE='+00:00' */",
         "/*M!100100 SET @@MAX_STATEMENT_TIME=0 */", "SET WAIT_TIMEOUT=DEFAULT",
         "set optimizer_switch='semijoin=off'",
-        "SELECT LOGFILE_GROUP_NAME, FILE_NAME, TOTAL_EXTENTS, INITIAL_SIZE, ENGINE, EXTRA FROM "
+        ("SELECT LOGFILE_GROUP_NAME, FILE_NAME, TOTAL_EXTENTS, INITIAL_SIZE, ENGINE, EXTRA FROM "
         "INFORMATION_SCHEMA.FILES WHERE FILE_TYPE = 'UNDO LOG' AND FILE_NAME IS NOT NULL AND "
         "LOGFILE_GROUP_NAME IS NOT NULL GROUP BY LOGFILE_GROUP_NAME, FILE_NAME, ENGINE, "
-        "TOTAL_EXTENTS, INITIAL_SIZE ORDER BY LOGFILE_GROUP_NAME",
-        "SELECT DISTINCT TABLESPACE_NAME, FILE_NAME, LOGFILE_GROUP_NAME, EXTENT_SIZE, "
+        "TOTAL_EXTENTS, INITIAL_SIZE ORDER BY LOGFILE_GROUP_NAME"),
+        ("SELECT DISTINCT TABLESPACE_NAME, FILE_NAME, LOGFILE_GROUP_NAME, EXTENT_SIZE, "
         "INITIAL_SIZE, ENGINE FROM INFORMATION_SCHEMA.FILES WHERE FILE_TYPE = 'DATAFILE' AND "
         "TABLESPACE_NAME IN (SELECT DISTINCT TABLESPACE_NAME FROM INFORMATION_SCHEMA.PARTITIONS "
-        "WHERE TABLE_SCHEMA IN ('shop')) ORDER BY TABLESPACE_NAME, LOGFILE_GROUP_NAME",
+        "WHERE TABLE_SCHEMA IN ('shop')) ORDER BY TABLESPACE_NAME, LOGFILE_GROUP_NAME"),
         "SHOW VARIABLES LIKE 'gtid\\_mode'", "SHOW CREATE DATABASE IF NOT EXISTS `shop`",
         "SHOW FULL TABLES", "LOCK TABLES `users` READ /*!32311 LOCAL */",
-        "SELECT engine, table_type FROM INFORMATION_SCHEMA.TABLES WHERE table_schema = DATABASE()"
-        " AND table_name = 'users'",
+        ("SELECT engine, table_type FROM INFORMATION_SCHEMA.TABLES WHERE table_schema = DATABASE()"
+        " AND table_name = 'users'"),
         "SET SQL_QUOTE_SHOW_CREATE=1", "SET SESSION character_set_results = 'binary'",
         "show create table `users`", "SET SESSION character_set_results = 'utf8mb4'",
-        "select column_name, extra, generation_expression, data_type from "
+        ("select column_name, extra, generation_expression, data_type from "
         "information_schema.columns where table_schema=database() and table_name='users' "
-        "order by ordinal_position",
-        "SELECT COLUMN_NAME, JSON_EXTRACT(HISTOGRAM, '$.\"number-of-buckets-specified\"') FROM "
+        "order by ordinal_position"),
+        ("SELECT COLUMN_NAME, JSON_EXTRACT(HISTOGRAM, '$.\"number-of-buckets-specified\"') FROM "
         "information_schema.COLUMN_STATISTICS WHERE SCHEMA_NAME = 'shop' AND TABLE_NAME = "
-        "'users'",
+        "'users'"),
         "select @@collation_database",
         "SHOW TRIGGERS LIKE 'orders'",
-        "SELECT TRIGGER_NAME FROM INFORMATION_SCHEMA.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = "
-        "DATABASE() AND EVENT_OBJECT_TABLE = 'orders'",
+        ("SELECT TRIGGER_NAME FROM INFORMATION_SCHEMA.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = "
+        "DATABASE() AND EVENT_OBJECT_TABLE = 'orders'"),
         "SHOW CREATE TRIGGER `orders_bi`",
         "UNLOCK TABLES",
     ])
@@ -169,7 +169,7 @@ def test_mysqldump_dump_header_and_footer(ctx: CatalogTestContext) -> None:
 
 def test_dbeaver_connector_j(ctx: CatalogTestContext) -> None:
     answers = replay(ctx, [
-        "/* mysql-connector-j-8.4.0 (Revision: 1c3f5c149e0bfe31c7fbeb24e2d260cd890972c4) */"
+        ("/* mysql-connector-j-8.4.0 (Revision: 1c3f5c149e0bfe31c7fbeb24e2d260cd890972c4) */"
         "SELECT  @@session.auto_increment_increment AS auto_increment_increment, "
         "@@character_set_client AS character_set_client, @@character_set_connection AS "
         "character_set_connection, @@character_set_results AS character_set_results, "
@@ -181,13 +181,13 @@ def test_dbeaver_connector_j(ctx: CatalogTestContext) -> None:
         "performance_schema, @@query_cache_size AS query_cache_size, @@query_cache_type AS "
         "query_cache_type, @@sql_mode AS sql_mode, @@system_time_zone AS system_time_zone, "
         "@@time_zone AS time_zone, @@transaction_isolation AS transaction_isolation, "
-        "@@wait_timeout AS wait_timeout",
+        "@@wait_timeout AS wait_timeout"),
         "SET NAMES utf8mb4", "SET character_set_results = NULL", "SET autocommit=1",
         "SELECT DATABASE()", "SHOW ENGINES", "SHOW CHARSET", "SHOW COLLATION",
         "SELECT @@GLOBAL.character_set_server,@@GLOBAL.collation_server", "SHOW PLUGINS",
         "SHOW VARIABLES LIKE 'lower_case_table_names'", "show databases",
-        "SELECT * FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA='information_schema' "
-        "AND t.TABLE_NAME='CHECK_CONSTRAINTS'",
+        ("SELECT * FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA='information_schema' "
+        "AND t.TABLE_NAME='CHECK_CONSTRAINTS'"),
         "SHOW FULL TABLES FROM `shop`", "SHOW TABLE STATUS FROM `shop`",
         "SELECT WORD FROM INFORMATION_SCHEMA.KEYWORDS WHERE RESERVED=1",
     ])

@@ -20,7 +20,7 @@ from marmotdb.sql.variables import GlobalVariables, SessionVariables
 
 def _deny_internal(op: int, p1: str | None, p2: str | None, db: str | None,
                    trigger: str | None) -> int:
-    if op == apsw.SQLITE_READ and p1 and (p1.startswith("__marmot_") or p1.startswith("sqlite_")):
+    if op == apsw.SQLITE_READ and p1 and (p1.startswith(("__marmot_", "sqlite_"))):
         return apsw.SQLITE_DENY
     return apsw.SQLITE_OK
 
@@ -89,7 +89,7 @@ class CatalogTestContext:
         return conn.execute(translated).fetchall()[0][0]
 
     # --- convenience ----------------------------------------------------------------------
-    def q(self, sql: str):  # noqa: ANN201 - ResultSet | None | UNHANDLED
+    def q(self, sql: str):
         return catalog.answer(sql, self)
 
     def rows(self, sql: str) -> list[tuple]:

@@ -103,8 +103,8 @@ def test_statistics(ctx: CatalogTestContext) -> None:
 def test_views_triggers_schemata(ctx: CatalogTestContext) -> None:
     assert ctx.rows("SELECT table_name, view_definition, is_updatable FROM "
                     "information_schema.views") == [
-        ("big_orders", "select `orders`.`id` AS `id`,`orders`.`total` AS `total` from `orders` "
-                       "where (`orders`.`total` > 100)", "NO")]
+        ("big_orders", ("select `orders`.`id` AS `id`,`orders`.`total` AS `total` from `orders` "
+                       "where (`orders`.`total` > 100)"), "NO")]
     assert ctx.rows("SELECT trigger_name, event_manipulation, event_object_table, "
                     "action_timing, action_statement FROM information_schema.triggers "
                     "WHERE trigger_schema = 'shop'") == [

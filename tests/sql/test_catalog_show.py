@@ -150,9 +150,9 @@ def test_show_create_table_without_quotes(ctx: CatalogTestContext) -> None:
 
 
 def test_show_create_view(ctx: CatalogTestContext) -> None:
-    expected = [("big_orders", "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`%` SQL SECURITY "
+    expected = [("big_orders", ("CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`%` SQL SECURITY "
                  "DEFINER VIEW `big_orders` AS select `orders`.`id` AS `id`,`orders`.`total` "
-                 "AS `total` from `orders` where (`orders`.`total` > 100)", "utf8mb4",
+                 "AS `total` from `orders` where (`orders`.`total` > 100)"), "utf8mb4",
                  "utf8mb4_0900_ai_ci")]
     assert ctx.names("SHOW CREATE VIEW big_orders") == [
         "View", "Create View", "character_set_client", "collation_connection"]
@@ -163,8 +163,8 @@ def test_show_create_view(ctx: CatalogTestContext) -> None:
 
 def test_show_create_database(ctx: CatalogTestContext) -> None:
     assert ctx.rows("SHOW CREATE DATABASE shop") == [(
-        "shop", "CREATE DATABASE `shop` /*!40100 DEFAULT CHARACTER SET utf8mb4 COLLATE "
-        "utf8mb4_0900_ai_ci */ /*!80016 DEFAULT ENCRYPTION='N' */")]
+        "shop", ("CREATE DATABASE `shop` /*!40100 DEFAULT CHARACTER SET utf8mb4 COLLATE "
+        "utf8mb4_0900_ai_ci */ /*!80016 DEFAULT ENCRYPTION='N' */"))]
     assert ctx.rows("SHOW CREATE SCHEMA IF NOT EXISTS crm")[0][1].startswith(
         "CREATE DATABASE /*!32312 IF NOT EXISTS*/ `crm` ")
     assert error_code(ctx, "SHOW CREATE DATABASE nope") == 1049

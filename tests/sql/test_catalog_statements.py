@@ -24,8 +24,8 @@ def ctx() -> CatalogTestContext:
 @pytest.mark.parametrize("sql", [
     "SELECT * FROM users", "select id from orders where id = 1", "INSERT INTO t VALUES (1)",
     "UPDATE t SET a = 1", "DELETE FROM t", "CREATE TABLE t (a int)", "BEGIN", "COMMIT",
-    "SELECT NOW()", "SELECT 1 + 1", "SELECT @@version, id FROM users", "WITH x AS (SELECT 1) "
-    "SELECT * FROM x", "EXPLAIN SELECT * FROM users", "DESCRIBE SELECT 1", "", "  ",
+    "SELECT NOW()", "SELECT 1 + 1", "SELECT @@version, id FROM users", ("WITH x AS (SELECT 1) "
+    "SELECT * FROM x"), "EXPLAIN SELECT * FROM users", "DESCRIBE SELECT 1", "", "  ",
     "SELECT LAST_INSERT_ID()", "(SELECT 1)",
 ])
 def test_not_the_catalogs(ctx: CatalogTestContext, sql: str) -> None:

@@ -5,16 +5,24 @@ from __future__ import annotations
 import pytest
 
 from marmotdb.errors import MarmotError
-from marmotdb.sql.variables import (DEFAULT, DEFAULT_SQL_MODE, SPECS, GlobalVariables,
-                                    SessionVariables, normalize_sql_mode, normalize_time_zone,
-                                    render_spec, spec_for)
+from marmotdb.sql.variables import (
+    DEFAULT,
+    DEFAULT_SQL_MODE,
+    SPECS,
+    GlobalVariables,
+    SessionVariables,
+    normalize_sql_mode,
+    normalize_time_zone,
+    render_spec,
+    spec_for,
+)
 
 
 def session(config: dict[str, object] | None = None) -> SessionVariables:
     return SessionVariables(GlobalVariables(config))
 
 
-def code_of(call) -> int:  # noqa: ANN001
+def code_of(call) -> int:
     with pytest.raises(MarmotError) as caught:
         call()
     return caught.value.code
