@@ -111,6 +111,7 @@ class MembershipService:
         self._loop = asyncio.get_running_loop()
         await self.transport.start()
         self.transport.add_receiver(MEMBERSHIP_CODES, self._on_frame)
+        self.transport.set_default_receiver(self._on_frame)  # the node counts and logs junk
         self.node.start(self.now_ms())
         self._arm()
         logger.info("node %s joined the peer network on %s as %s (incarnation %d)",

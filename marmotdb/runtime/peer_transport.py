@@ -331,6 +331,7 @@ class PeerTransport:
         self._keys = _Keys(secrets)
         self._server_ssl, self._client_ssl = server_ssl, client_ssl
         self._receivers: dict[int, Receiver] = {}
+        self._default_receiver: Receiver | None = None
         self._request_handlers: dict[int, RequestHandler] = {}
         self._links: dict[NodeAddr, PeerLink] = {}
         self._request_ids = itertools.count(1)
@@ -340,7 +341,7 @@ class PeerTransport:
         self._refused_logged_ms: dict[str, float] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
-        self._inbound: set[asyncio.StreamWriter] = set()
+        self._inbound: dict[asyncio.StreamWriter, asyncio.Task[Any] | None] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -371,18 +372,25 @@ class PeerTransport:
         if self._udp is not None:
             self._udp.close()
         tasks = [link.task for link in self._links.values() if link.task] + list(self._tasks)
-        for writer in list(self._inbound):
-            writer.close()
         for task in tasks:
             task.cancel()
-        if tasks:  # bounded: shutdown never hangs on a task that ignores its cancellation
-            await asyncio.wait(tasks, timeout=CLOSE_WAIT_S)
+        # Inbound handlers end by themselves once their socket is closed (EOF), so that
+        # asyncio's stream callback never sees a cancelled handler.
+        inbound = [task for task in self._inbound.values() if task is not None]
+        for writer in list(self._inbound):
+            writer.close()
+        if tasks or inbound:  # bounded: shutdown never hangs on a task that ignores a cancel
+            await asyncio.wait(tasks + inbound, timeout=CLOSE_WAIT_S)
         self._links.clear()
 
     def add_receiver(self, codes: Iterable[int], receiver: Receiver) -> None:
         """Frames whose type code is in ``codes`` (either path) go to ``receiver(src, frame)``."""
         for code in codes:
             self._receivers[code] = receiver
+
+    def set_default_receiver(self, receiver: Receiver) -> None:
+        """Frames with a type code nobody registered (or garbage) go here to be refused."""
+        self._default_receiver = receiver
 
     def add_request_handler(self, codes: Iterable[int], handler: RequestHandler) -> None:
         """Requests whose frame type code is in ``codes`` are answered by ``await handler``."""
@@ -550,7 +558,7 @@ class PeerTransport:
                                 writer: asyncio.StreamWriter) -> None:
         remote = writer.get_extra_info("peername")
         remote_host = str(remote[0]) if remote else "?"
-        self._inbound.add(writer)
+        self._inbound[writer] = asyncio.current_task()
         try:
             async with asyncio.timeout(self.settings.connect_timeout_ms / 1000):
                 src = await self._accept_hello(reader, writer, remote_host)
@@ -561,8 +569,10 @@ class PeerTransport:
             pass
         except EnvelopeError as exc:
             logger.warning("closing peer connection from %s: %s", remote_host, exc.message)
+        except asyncio.CancelledError:
+            pass  # loop shutdown: this task is the top of its stack; nobody awaits its result
         finally:
-            self._inbound.discard(writer)
+            self._inbound.pop(writer, None)
             writer.close()
 
     async def _accept_hello(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -666,7 +676,7 @@ class PeerTransport:
                            payload)
 
     def _route(self, src: NodeAddr, frame: bytes) -> None:
-        receiver = self._receivers.get(_type_code(frame))
+        receiver = self._receivers.get(_type_code(frame), self._default_receiver)
         if receiver is None:
             self.stats.frames_unroutable += 1
             return
