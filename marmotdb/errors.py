@@ -233,6 +233,10 @@ SQLSTATE_BY_CODE.update({1265: "01000", 1292: "22007", 3140: "22032", 1067: "420
                          1471: "HY000", 1288: "HY000", 1553: "HY000"})
 _CLASS_BY_CODE.update({1265: ConstraintError, 1292: ConstraintError, 3140: ConstraintError,
                        1364: ConstraintError, 1690: ConstraintError})
+ER_SIGNAL_EXCEPTION = 1644
+SQLSTATE_BY_CODE[1644] = "45000"
+# A trigger's SIGNAL becomes SQLite's RAISE(ABORT, 'MYSQL_SIGNAL:<message>') (rewrites_ddl).
+_SQLITE_SIGNAL_PATTERN = (re.compile(r"MYSQL_SIGNAL:(.*)$", re.S), ER_SIGNAL_EXCEPTION, "{0}")
 
 
 def error(code: int, message: str) -> MarmotError:
@@ -243,6 +247,7 @@ def error(code: int, message: str) -> MarmotError:
 
 # SQLite message patterns -> MySQL errors. Order matters: the first match wins.
 _SQLITE_PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
+    _SQLITE_SIGNAL_PATTERN,
     (re.compile(r"UNIQUE constraint failed: (\S+)"), ER_DUP_ENTRY,
      "Duplicate entry for key '{0}'"),
     (re.compile(r"PRIMARY KEY must be unique|constraint failed: PRIMARY"), ER_DUP_ENTRY,

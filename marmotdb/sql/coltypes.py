@@ -363,6 +363,13 @@ _AFFINITY_FALLBACK = (("INT", MySqlType("bigint")), ("CHAR", MySqlType("varchar"
                       ("FLOA", MySqlType("double")), ("DOUB", MySqlType("double")))
 
 
+def type_for_affinity(decltype: str) -> MySqlType:
+    """The MySQL type of a declaration marmotdb did not write, by SQLite's affinity rules."""
+    upper = decltype.upper()
+    return next((t for word, t in _AFFINITY_FALLBACK if word in upper),
+                MySqlType("decimal") if upper else MySqlType("longblob"))
+
+
 def column_for_decltype(name: str, decltype: str, table: str = "", *, org_name: str = "",
                         schema: str = "", flags: int = 0) -> Column:
     """MySQL column metadata for a result column SQLite declared as ``decltype``.

@@ -2056,7 +2056,24 @@ class _DecimalSum:
         return coltypes.format_decimal(mean, self.scale + 4)
 
 
+class _TableChecksum:
+    """CHECKSUM TABLE: an order-independent sum of per-row CRC32s (equal tables, equal sums;
+    not MySQL's numbers, which depend on its row format)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def step(self, *values: object) -> None:
+        row = "\x1f".join("\\N" if v is None else (v.hex() if isinstance(v, bytes) else
+                                                     to_text(v) or "") for v in values)
+        self.total = (self.total + zlib.crc32(row.encode("utf-8"))) & 0xFFFF_FFFF_FFFF
+
+    def final(self) -> int:
+        return self.total
+
+
 _AGGREGATES: list[tuple[str, Callable[[], Any]]] = [
+    ("TABLE_CHECKSUM", _TableChecksum),
     ("BIT_AND", lambda: _BitAggregate(lambda a, b: a & b, 0xFFFF_FFFF_FFFF_FFFF)),
     ("BIT_OR", lambda: _BitAggregate(lambda a, b: a | b, 0)),
     ("BIT_XOR", lambda: _BitAggregate(lambda a, b: a ^ b, 0)),
@@ -2358,7 +2375,7 @@ _CONSTANT_SCALARS: list[Scalar] = [
 ]
 
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
-INTERNAL_FUNCTIONS = frozenset({"JSON_ARG", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
+INTERNAL_FUNCTIONS = frozenset({"TABLE_CHECKSUM", "JSON_ARG", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
                                 "TRIM", "SUBSTRING", "SUBSTR", "MID", "POSITION"})
 # MySQL functions marmotdb refuses with 1235 rather than answer wrongly.

@@ -5,22 +5,22 @@ Theory of operation
 ``translate(sql, schema)`` takes one MySQL statement (text protocol) and returns a
 ``Translation`` (SQLite SQL to run, what it is, what it writes) plus the parameters to bind.
 
-1. ``shape.normalise`` lifts literals out (``:p0, :p1 …``); the shape plus the schema key is the
-   cache key, so a hit costs one regex pass and one dict lookup.
+1. ``shape.normalise`` lifts literals out (``:p0, :p1 …``); the shape plus
+   ``SchemaView.schema_key()`` is the cache key, so a hit costs one regex pass and one dict
+   lookup.
 2. On a miss the shape is parsed by sqlglot's MySQL parser (after MySQL function names that
-   marmotdb implements itself are renamed ``MYSQL_<NAME>``, see ``functions.py``), the tables of
-   small named rewrites in ``rewrites.py`` / ``rewrites_dml.py`` run over the AST, and sqlglot's
-   SQLite generator writes the result.
-3. A shape is only cached if every placeholder survived to a place where SQLite accepts a bound
-   value and no result-column name depends on a literal; otherwise the statement is translated
-   from its literal text and cached under that text (``SELECT 1``, ``ORDER BY 2``).
+   marmotdb implements itself are renamed ``MYSQL_<NAME>``, see ``functions.py``), the
+   expression rewrites of ``rewrites.py`` and the statement rewrites of ``rewrites_dml.py``
+   run over the AST, and sqlglot's SQLite generator writes the result.
+3. A shape is only cached if every placeholder survived to a place where SQLite accepts a
+   bound value (not an ORDER BY ordinal, a type parameter, …) and no result-column name
+   depends on a literal (``SELECT 1``); otherwise the statement is translated from its literal
+   text and cached under that text.
 4. DDL is never shape-cached: ``rewrites_ddl.py`` turns it into SQLite DDL plus the writes to
    the ``__marmot_schema`` table (``schema.py``), all to run in one SQLite transaction.
 
-Translations of DML depend on the target table's columns (value coercion for strict mode,
-DEFAULT / ON UPDATE CURRENT_TIMESTAMP, ``INSERT`` without a column list), so the cache key
-includes ``SchemaView.schema_key()``, which must change whenever a table definition may have
-changed.
+Result-column names follow MySQL: an expression without an alias is named by its text as the
+client wrote it (``COUNT(*)``, ``a+1``), so every such projection gets that text as alias.
 
 Anything marmotdb cannot translate faithfully raises ``NotSupportedError`` (1235) naming the
 construct; a statement sqlglot cannot parse raises ``SqlError`` 1064.
@@ -29,8 +29,27 @@ construct; a statement sqlglot cannot parse raises ``SqlError`` 1064.
 from __future__ import annotations
 
 import enum
+import logging
+import re
 from dataclasses import dataclass
-from typing import Hashable, Protocol
+from typing import Any, Hashable, Protocol
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
+
+from marmotdb import errors
+from marmotdb.sql import coltypes, rewrites_ddl, schema
+from marmotdb.sql.rewrites import rename_functions, rewrite_expressions
+from marmotdb.sql.rewrites_dml import (DmlContext, DmlResult, rewrite_delete, rewrite_insert,
+                                       rewrite_select, rewrite_update)
+from marmotdb.sql.schema import ColumnDef, TableDef
+from marmotdb.sql.shape import ShapeCache, normalise, strip_comments
+
+logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "unsupported" warnings are ours
+
+TRANSLATION_CACHE_ENTRIES_MAX = 10_000
+PARAMETER_NAMES = tuple(f"p{i}" for i in range(4096))
 
 
 class Kind(enum.Enum):
@@ -49,7 +68,8 @@ class Translation:
 
     ``statements``: SQLite SQL in order, parameters named ``:p0, :p1 …`` (every statement may be
     bound with the same dict: SQLite ignores names a statement does not use).
-    ``returns_rows``: the LAST statement produces the client's result set.
+    ``returns_rows``: the LAST statement produces the client's result set. A statement with
+    ``returns_rows`` False and no ``statements`` is a no-op answered with OK.
     ``tables``: tables written (DML) or created/changed/dropped (DDL), lower-case.
     ``upsert``: INSERT … ON DUPLICATE KEY UPDATE (MySQL counts an updated row as 2 affected).
     ``insert_ignore``: INSERT IGNORE (errors became warnings).
@@ -57,9 +77,10 @@ class Translation:
     params) after the SELECT and remember its single value for FOUND_ROWS().
     ``auto_increment``: the INSERT target has an AUTO_INCREMENT column (the SQLite rowid alias):
     after a row is inserted, ``last_insert_rowid()`` is its value.
-    ``foreign_keys_off``: the statements rebuild a table; run them with ``PRAGMA foreign_keys``
-    OFF (set before BEGIN, restored after COMMIT) and ``PRAGMA foreign_key_check`` at the end.
-    ``schema_changed``: DDL that changes table definitions (bump the schema key / drop caches).
+    ``foreign_keys_off``: run these statements with ``PRAGMA foreign_keys`` OFF (set before
+    BEGIN, restored after COMMIT; a table rebuild or DROP TABLE must not cascade) and
+    ``PRAGMA foreign_key_check`` before committing.
+    ``schema_changed``: DDL that changed table definitions (drop cached metadata).
     """
 
     kind: Kind
@@ -76,9 +97,14 @@ class Translation:
 
 
 class SchemaView(Protocol):
-    """The current database's schema, implemented by the executor over its APSW connection."""
+    """The current database's schema, implemented by the executor over its APSW connection.
 
-    database: str  # current database name ('' if none); qualifiers equal to it are dropped
+    Optional members, used when present: ``database`` (str, the current database name:
+    qualifiers naming it are dropped), ``schema_key()`` (any hashable value that changes
+    whenever a table definition may have changed, e.g. (database, incarnation,
+    ``PRAGMA schema_version``); without it every cache hit re-reads the definitions it used)
+    and ``sqlite_triggers(table)`` (the ``sqlite_schema.sql`` of the table's triggers, which a
+    table rebuild re-creates)."""
 
     def table_sql(self, table: str) -> str | None:
         """``sqlite_schema.sql`` of the table or view, None if it does not exist."""
@@ -89,19 +115,477 @@ class SchemaView(Protocol):
     def mysql_ddl(self, table: str) -> str | None:
         """The MySQL CREATE TABLE text kept in ``__marmot_schema`` (``schema.mysql_ddl``)."""
 
-    def schema_key(self) -> Hashable:
-        """Changes whenever any table definition may have changed, e.g. (database name,
-        database incarnation, ``PRAGMA schema_version``). Part of the translation cache key."""
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A cached translation. ``translation`` None: the shape's names depend on its literals,
+    look the literal text up instead. ``dependencies``: (table, its MySQL DDL) the translation
+    was built from, checked on a hit when the schema view has no ``schema_key``."""
+
+    translation: Translation | None
+    dependencies: tuple[tuple[str, str | None], ...] = ()
 
 
-def translate(sql: str, schema: SchemaView) -> tuple[Translation, dict[str, object]]:
+_CACHE: ShapeCache[Hashable, _Entry] = ShapeCache(TRANSLATION_CACHE_ENTRIES_MAX)
+
+
+def cache() -> ShapeCache[Hashable, _Entry]:
+    """The process-wide translation cache (for metrics and tests)."""
+    return _CACHE
+
+
+# ---------------------------------------------------------------- entry points
+
+def translate(sql: str, schema_view: SchemaView) -> tuple[Translation, dict[str, object]]:
     """One MySQL DML/SELECT/DDL statement (text protocol) -> translation + bound literal params.
 
     Uses the shape cache for DML/SELECT (literals -> :pN). Raises MarmotError subclasses
     (SqlError 1064 for syntax, NotSupportedError 1235 naming the construct, ...)."""
-    raise NotImplementedError
+    shape = normalise(sql)
+    key_base = _schema_key(schema_view)
+    key = (key_base, shape.text)
+    entry = _CACHE.get(key)
+    if entry is not None and _fresh(entry, schema_view, key_base):
+        if entry.translation is None:
+            return _translate_literal(sql, schema_view, key_base), {}
+        return entry.translation, dict(zip(PARAMETER_NAMES, shape.params))
+    head = _head(shape.text)
+    if head in rewrites_ddl.DDL_HEADS:
+        return _translate_ddl(strip_comments(sql), schema_view), {}
+    translator = _Translator(schema_view)
+    translation = translator.statement(shape.text, head, expected=len(shape.params))
+    _CACHE.put(key, _Entry(translation, translator.dependencies()))
+    if translation is None:
+        return _translate_literal(sql, schema_view, key_base), {}
+    return translation, dict(zip(PARAMETER_NAMES, shape.params))
 
 
-def translate_prepared(sql: str, schema: SchemaView) -> tuple[Translation, int]:
+def translate_prepared(sql: str, schema_view: SchemaView) -> tuple[Translation, int]:
     """For COM_STMT_PREPARE: '?' markers become :p0..:pN-1 in marker order; returns the count."""
-    raise NotImplementedError
+    shape = normalise(sql, prepared=True)
+    key_base = _schema_key(schema_view)
+    key = (key_base, "PREPARED", shape.text)
+    entry = _CACHE.get(key)
+    if entry is not None and entry.translation is not None and _fresh(entry, schema_view,
+                                                                      key_base):
+        return entry.translation, shape.markers
+    head = _head(shape.text)
+    if head in rewrites_ddl.DDL_HEADS:
+        if shape.markers:
+            raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
+                               "yet support 'parameter markers in DDL'")
+        return _translate_ddl(shape.text, schema_view), 0
+    translator = _Translator(schema_view)
+    translation = translator.statement(shape.text, head, expected=shape.markers,
+                                       prepared=True)
+    if translation is None:
+        raise errors.error(errors.ER_PARSE_ERROR, "Cannot prepare this statement")
+    _CACHE.put(key, _Entry(translation, translator.dependencies()))
+    return translation, shape.markers
+
+
+def _translate_literal(sql: str, schema_view: SchemaView, key_base: Hashable) -> Translation:
+    text = strip_comments(sql)
+    key = (key_base, "LITERAL", text)
+    entry = _CACHE.get(key)
+    if entry is not None and entry.translation is not None and _fresh(entry, schema_view,
+                                                                      key_base):
+        return entry.translation
+    translator = _Translator(schema_view)
+    translation = translator.statement(text, _head(text), expected=0, literal=True)
+    assert translation is not None
+    _CACHE.put(key, _Entry(translation, translator.dependencies()))
+    return translation
+
+
+def _translate_ddl(sql: str, schema_view: SchemaView) -> Translation:
+    translator = _Translator(schema_view)
+    result = rewrites_ddl.translate_ddl(sql, translator)
+    _CACHE.clear()  # any cached DML may depend on what changed
+    return Translation(Kind.DDL, tuple(result.statements), False, tables=result.tables,
+                       foreign_keys_off=result.foreign_keys_off, schema_changed=True)
+
+
+def _schema_key(schema_view: SchemaView) -> Hashable:
+    method = getattr(schema_view, "schema_key", None)
+    return method() if method is not None else None
+
+
+def _fresh(entry: _Entry, schema_view: SchemaView, key_base: Hashable) -> bool:
+    if key_base is not None or not entry.dependencies:
+        return True
+    return all(schema_view.mysql_ddl(name) == ddl for name, ddl in entry.dependencies)
+
+
+_HEAD_RE = re.compile(r"^[\s(]*([A-Za-z]+)")
+
+
+def _head(text: str) -> str:
+    found = _HEAD_RE.match(text)
+    return found.group(1).upper() if found else ""
+
+
+# ---------------------------------------------------------------- one translation
+
+_MODIFIERS_RE = re.compile(
+    r"^(\s*(INSERT|UPDATE|DELETE|REPLACE))((?:\s+(?:LOW_PRIORITY|QUICK|DELAYED|HIGH_PRIORITY"
+    r"|IGNORE))+)\b", re.IGNORECASE)
+
+
+class _Translator:
+    """Translates one statement; also the DdlContext and the DML table loader."""
+
+    def __init__(self, schema_view: SchemaView):
+        self.view = schema_view
+        self.database = str(getattr(schema_view, "database", "") or "")
+        self._used: dict[str, str | None] = {}
+        self._defs: dict[str, TableDef | None] = {}
+
+    def dependencies(self) -> tuple[tuple[str, str | None], ...]:
+        return tuple(self._used.items())
+
+    # -------------------------------------------------------------- schema access
+    def table_def(self, name: str) -> TableDef | None:
+        key = name.lower()
+        if key in self._defs:
+            return self._defs[key]
+        ddl = self.view.mysql_ddl(name)
+        self._used[key] = ddl
+        table = rewrites_ddl.parse_create_table(ddl) if ddl else self._from_sqlite(name)
+        self._defs[key] = table
+        return table
+
+    def _from_sqlite(self, name: str) -> TableDef | None:
+        """A table marmotdb did not create: its MySQL shape guessed from SQLite's columns."""
+        sql = self.view.table_sql(name)
+        if sql is None or sql.lstrip().upper().startswith("CREATE VIEW"):
+            return None
+        columns = self.view.columns(name) or []
+        defs = [ColumnDef(n, coltypes.from_decltype(d) or _affinity_type(d)) for n, d in columns]
+        return TableDef(name=name, columns=defs)
+
+    def exists(self, name: str) -> bool:
+        return self.view.table_sql(name) is not None
+
+    def is_view(self, name: str) -> bool:
+        sql = self.view.table_sql(name)
+        return sql is not None and sql.lstrip().upper().startswith("CREATE VIEW")
+
+    def sqlite_triggers(self, table: str) -> list[str]:
+        method = getattr(self.view, "sqlite_triggers", None)
+        return list(method(table)) if method is not None else []
+
+    # -------------------------------------------------------------- DdlContext
+    def expression(self, mysql_expression: str) -> str:
+        return parse_expression(mysql_expression).sql(dialect="sqlite", identify=True)
+
+    def select(self, mysql_select: str) -> str:
+        translation = self.statement(mysql_select, _head(mysql_select), expected=0,
+                                     literal=True)
+        assert translation is not None
+        return translation.statements[-1]
+
+    def trigger_statements(self, mysql_statement: str) -> list[str]:
+        translation = self.statement(mysql_statement, _head(mysql_statement), expected=0,
+                                     literal=True)
+        assert translation is not None
+        return list(translation.statements)
+
+    # -------------------------------------------------------------- statements
+    def statement(self, text: str, head: str, *, expected: int, literal: bool = False,
+                  prepared: bool = False) -> Translation | None:
+        handler = _OTHER_STATEMENTS.get(head)
+        if handler is not None:
+            return handler(self, text)
+        flags: set[str] = set()
+        text, replace = _normalise_head(text, flags)
+        tree = self._parse(text)
+        if isinstance(tree, exp.Command):
+            raise rewrites_not_supported(text)
+        rewrite_expressions(tree)
+        kind, result = self._rewrite(tree, replace, "IGNORE" in flags)
+        if kind is Kind.SELECT and not _name_projections(tree, text, literal or prepared):
+            return None
+        statements = tuple(self._generate(s, "IGNORE" in flags and kind is Kind.UPDATE)
+                           for s in result.statements)
+        if not literal and not _placeholders_ok(statements, expected, tree):
+            if prepared:
+                raise errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL "
+                                   "syntax: '?' is not allowed there")
+            return None
+        found_rows = self._generate(result.found_rows, False) if result.found_rows else None
+        return Translation(kind, statements, kind is Kind.SELECT, tables=result.tables,
+                           upsert=result.upsert, insert_ignore=result.insert_ignore,
+                           calc_found_rows=result.calc_found_rows, found_rows_sql=found_rows,
+                           auto_increment=result.auto_increment)
+
+    def _parse(self, text: str) -> exp.Expression:
+        try:
+            statements = sqlglot.parse(rename_functions(text), read="mysql",
+                                       error_level=ErrorLevel.RAISE)
+        except (ParseError, TokenError) as exc:
+            raise _syntax_error(text, exc) from None
+        statements = [s for s in statements if s is not None]
+        if len(statements) != 1:
+            raise errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax; "
+                               "expected exactly one statement")
+        return statements[0]
+
+    def _rewrite(self, tree: exp.Expression, replace: bool, ignore: bool
+                 ) -> tuple[Kind, DmlResult]:
+        ctx = DmlContext(self.table_def, self.database)
+        if isinstance(tree, exp.Insert):
+            kind = Kind.REPLACE if replace else Kind.INSERT
+            return kind, rewrite_insert(tree, ctx, replace=replace, ignore=ignore)
+        if isinstance(tree, exp.Update):
+            return Kind.UPDATE, rewrite_update(tree, ctx, ignore=ignore)
+        if isinstance(tree, exp.Delete):
+            return Kind.DELETE, rewrite_delete(tree, ctx)
+        if isinstance(tree, (exp.Query, exp.Subquery)):
+            return Kind.SELECT, rewrite_select(tree, ctx)
+        raise rewrites_not_supported(tree.sql(dialect="mysql"))
+
+    def _generate(self, statement: exp.Expression | str, or_ignore: bool) -> str:
+        if isinstance(statement, str):
+            return statement
+        if isinstance(statement, exp.Command):
+            return f"{statement.this} {statement.expression.name}"
+        try:
+            sql = statement.sql(dialect="sqlite", identify=True,
+                                unsupported_level=ErrorLevel.RAISE)
+        except UnsupportedError as exc:
+            raise rewrites_not_supported(str(exc)) from None
+        if or_ignore and sql.startswith("UPDATE "):
+            sql = "UPDATE OR IGNORE " + sql[len("UPDATE "):]
+        return sql
+
+
+def rewrites_not_supported(text: str) -> errors.MarmotError:
+    from marmotdb.sql.rewrites import not_supported
+    return not_supported(text.strip()[:80])
+
+
+def _syntax_error(text: str, exc: Exception) -> errors.MarmotError:
+    errors_list = getattr(exc, "errors", None) or []
+    near = text
+    if errors_list:
+        start = errors_list[0].get("start_context", "") or ""
+        near = text[len(start.rstrip()) if start else 0:] if text.find(start) == 0 else text
+    near = near.strip()[:80]
+    return errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax; check "
+                        "the manual that corresponds to your MySQL server version for the "
+                        f"right syntax to use near '{near}'")
+
+
+def _normalise_head(text: str, flags: set[str]) -> tuple[str, bool]:
+    """Strip LOW_PRIORITY/QUICK/DELAYED/HIGH_PRIORITY/IGNORE after the verb (sqlglot cannot
+    read them everywhere); REPLACE becomes INSERT with the replace flag."""
+    found = _MODIFIERS_RE.match(text)
+    if found:
+        modifiers = {w.upper() for w in found.group(3).split()}
+        flags.update(modifiers & {"IGNORE"})
+        text = found.group(1) + text[found.end():]
+    verb = _head(text)
+    if verb == "REPLACE":
+        start = text.upper().index("REPLACE")
+        return text[:start] + "INSERT" + text[start + len("REPLACE"):], True
+    return text, False
+
+
+def _affinity_type(decltype: str) -> coltypes.MySqlType:
+    return coltypes.type_for_affinity(decltype)
+
+
+# ---------------------------------------------------------------- placeholders
+
+_FORBIDDEN_PARENTS = (exp.DataType, exp.DataTypeParam, exp.JSONPath, exp.Ordered, exp.Group)
+
+
+def _placeholders_ok(statements: tuple[str, ...], expected: int, tree: exp.Expression) -> bool:
+    """Every :pN must still be in the SQL, and none where SQLite wants a constant."""
+    if expected == 0:
+        return True
+    present = set(re.findall(r":p(\d+)\b", " ".join(statements)))
+    if present != {str(i) for i in range(expected)}:
+        return False
+    for placeholder in tree.find_all(exp.Placeholder):
+        parent = placeholder.parent
+        if isinstance(parent, _FORBIDDEN_PARENTS):
+            return False
+        if isinstance(parent, exp.Ordered) or (isinstance(parent, exp.Group)):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- MySQL column names
+
+_SELECT_MODIFIERS = frozenset({"ALL", "DISTINCT", "DISTINCTROW", "HIGH_PRIORITY",
+                               "STRAIGHT_JOIN", "SQL_SMALL_RESULT", "SQL_BIG_RESULT",
+                               "SQL_BUFFER_RESULT", "SQL_NO_CACHE", "SQL_CACHE",
+                               "SQL_CALC_FOUND_ROWS"})
+_SELECT_END = frozenset({"FROM", "INTO", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT",
+                         "UNION", "EXCEPT", "INTERSECT", "WINDOW", "FOR", "LOCK"})
+
+
+def select_items(text: str) -> list[str] | None:
+    """The raw text of each item of the outermost SELECT list, or None if not found."""
+    tokens = rewrites_ddl.tokenize(text)
+    index, depth = 0, 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token.kind == "op" and token.text in "()":
+            depth += 1 if token.text == "(" else -1
+        elif depth == 0 and token.upper == "SELECT":
+            break
+        elif index == 0 and token.upper != "WITH":
+            return None
+        index += 1
+    index += 1
+    while index < len(tokens) and tokens[index].upper in _SELECT_MODIFIERS:
+        index += 1
+    return _split_items(text, tokens, index)
+
+
+def _split_items(text: str, tokens: list[rewrites_ddl.Token], index: int) -> list[str] | None:
+    items, depth = [], 0
+    start = tokens[index].start if index < len(tokens) else len(text)
+    while index < len(tokens):
+        token = tokens[index]
+        if token.kind == "end" or (depth == 0 and (token.upper in _SELECT_END or (
+                token.kind == "op" and token.text in (";", ")")))):
+            items.append(text[start:token.start].strip())
+            return items
+        if token.kind == "op" and token.text == "(":
+            depth += 1
+        elif token.kind == "op" and token.text == ")":
+            depth -= 1
+        elif depth == 0 and token.kind == "op" and token.text == ",":
+            items.append(text[start:token.start].strip())
+            start = tokens[index + 1].start
+        index += 1
+    return None
+
+
+def _mysql_name(raw: str) -> str:
+    tokens = rewrites_ddl.tokenize(raw)
+    if len(tokens) == 2 and tokens[0].kind == "str":
+        return rewrites_ddl._unquote(tokens[0].text)
+    return raw
+
+
+def _name_projections(tree: exp.Expression, text: str, literal: bool) -> bool:
+    """Alias un-aliased expressions with MySQL's name for them. False: a name would depend
+    on a literal lifted into a parameter (translate the literal text instead)."""
+    select = tree
+    while isinstance(select, (exp.Union, exp.Except, exp.Intersect)):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return True
+    targets = [(i, p) for i, p in enumerate(select.expressions)
+               if not isinstance(p, (exp.Alias, exp.Column, exp.Star))]
+    if not targets:
+        return True
+    if not literal and any(p.find(exp.Placeholder) for _, p in targets):
+        return False
+    items = select_items(text)
+    if items is None or len(items) != len(select.expressions):
+        return True
+    for index, projection in targets:
+        name = _mysql_name(items[index])
+        projection.replace(exp.alias_(projection.copy(), name, quoted=True))
+    return True
+
+
+# ---------------------------------------------------------------- other statements
+
+def _noop(translator: _Translator, text: str) -> Translation:
+    return Translation(Kind.OTHER, (), False)
+
+
+def _do(translator: _Translator, text: str) -> Translation:
+    body = re.sub(r"^\s*DO\b", "SELECT", text, count=1, flags=re.IGNORECASE)
+    inner = translator.statement(body, "SELECT", expected=0, literal=True)
+    assert inner is not None
+    return Translation(Kind.OTHER, inner.statements, False)
+
+
+def _table_maintenance(translator: _Translator, text: str) -> Translation:
+    parser = rewrites_ddl.DdlParser(text)
+    operation = parser.token.upper.lower()
+    parser.pos += 1
+    parser.accept("NO_WRITE_TO_BINLOG", "LOCAL")
+    parser.expect("TABLE", "TABLES")
+    rows = []
+    database = translator.database or "marmot"
+    while True:
+        _, name = parser.qualified_name()
+        if translator.exists(name):
+            rows.append((f"{database}.{name}", operation, "status", "OK"))
+        else:
+            rows.append((f"{database}.{name}", operation, "Error",
+                         f"Table '{database}.{name}' doesn't exist"))
+        if not parser.accept_op(","):
+            break
+    selects = [f"SELECT {schema.sql_literal(t)} AS \"Table\", {schema.sql_literal(o)} AS "
+               f"\"Op\", {schema.sql_literal(m)} AS \"Msg_type\", {schema.sql_literal(x)} AS "
+               f"\"Msg_text\"" for t, o, m, x in rows]
+    return Translation(Kind.OTHER, (" UNION ALL ".join(selects),), True)
+
+
+def _checksum(translator: _Translator, text: str) -> Translation:
+    parser = rewrites_ddl.DdlParser(text)
+    parser.expect("CHECKSUM")
+    parser.expect("TABLE")
+    parts = []
+    database = translator.database or "marmot"
+    while True:
+        _, name = parser.qualified_name()
+        table = translator.table_def(name)
+        label = schema.sql_literal(f"{database}.{name}")
+        if table is None:
+            parts.append(f"SELECT {label} AS \"Table\", NULL AS \"Checksum\"")
+        else:
+            columns = ", ".join(rewrites_ddl.q(c.name) for c in table.columns)
+            parts.append(f"SELECT {label} AS \"Table\", (SELECT MYSQL_TABLE_CHECKSUM({columns}) "
+                         f"FROM {rewrites_ddl.q(table.name)}) AS \"Checksum\"")
+        if not parser.accept_op(","):
+            break
+    parser.accept("QUICK", "EXTENDED")
+    return Translation(Kind.OTHER, (" UNION ALL ".join(parts),), True)
+
+
+def _refuse(translator: _Translator, text: str) -> Translation:
+    raise rewrites_not_supported(" ".join(text.split()[:2]).upper())
+
+
+_OTHER_STATEMENTS = {
+    "DO": _do, "FLUSH": _noop, "ANALYZE": _table_maintenance, "OPTIMIZE": _table_maintenance,
+    "CHECK": _table_maintenance, "REPAIR": _table_maintenance, "CHECKSUM": _checksum,
+    "CALL": _refuse, "LOAD": _refuse, "HANDLER": _refuse, "PREPARE": _refuse,
+    "EXECUTE": _refuse, "DEALLOCATE": _refuse, "EXPLAIN": _refuse, "XA": _refuse,
+    "GRANT": _refuse, "REVOKE": _refuse, "INSTALL": _refuse, "UNINSTALL": _refuse,
+    "PURGE": _refuse, "RESET": _noop, "CACHE": _noop, "SIGNAL": _refuse, "RESIGNAL": _refuse,
+    "GET": _refuse, "IMPORT": _refuse, "CLONE": _refuse, "SHUTDOWN": _refuse,
+    "RESTART": _refuse, "HELP": _refuse, "BINLOG": _refuse, "CHANGE": _refuse,
+    "START": _refuse, "STOP": _refuse,
+}
+
+
+# ---------------------------------------------------------------- expressions for DDL
+
+def parse_expression(mysql_expression: str) -> exp.Expression:
+    """A MySQL expression (DEFAULT (…), CHECK, generated column) as a rewritten sqlglot AST."""
+    try:
+        tree = sqlglot.parse_one(f"SELECT {rename_functions(mysql_expression)}", read="mysql")
+    except (ParseError, TokenError) as exc:
+        raise _syntax_error(mysql_expression, exc) from None
+    rewrite_expressions(tree)
+    return tree.expressions[0]
+
+
+rewrites_ddl.set_expression_parser(parse_expression)
+
+
+def translation_params(values: tuple[Any, ...]) -> dict[str, object]:
+    """``{'p0': v0, …}`` for prepared-statement values."""
+    return dict(zip(PARAMETER_NAMES, values))

@@ -1,0 +1,363 @@
+"""Expression rewrites: MySQL expression semantics on sqlglot's AST, before SQLite generation.
+
+Theory of operation
+-------------------
+Like sqlglot's own ``transforms.py``, this is a table of small named functions, each taking one
+AST node and returning its replacement. ``rewrite_expressions`` walks a tree once and
+dispatches on the node class through ``EXPRESSION_REWRITES``. The rewrites make sure SQLite
+evaluates MySQL's meaning:
+
+* calls renamed ``MYSQL_*`` at the text level (see ``rename_functions``) get their special
+  arguments fixed (``INTERVAL n unit`` → ``n, 'UNIT'``; a unit keyword → a string; JSON values
+  marked as JSON);
+* syntax sqlglot parses into typed nodes is routed to marmotdb's functions: CAST/CONVERT,
+  EXTRACT, TRIM, SUBSTRING, POSITION, ``x + INTERVAL``, ``->``/``->>``, MOD, XOR, ``^``,
+  bare CURRENT_TIMESTAMP/CURRENT_DATE/CURRENT_USER, ``@x`` and ``@@x``;
+* LIKE gets MySQL's default escape character ``\\``; COLLATE names map to SQLite collations;
+  ``(a, b) IN ((1, 2), …)`` becomes row-value equalities; COUNT(DISTINCT a, b) and
+  GROUP_CONCAT(DISTINCT … SEPARATOR s) get SQLite-compatible forms;
+* constructs SQLite cannot express faithfully raise NotSupportedError naming them.
+
+``rename_functions`` runs on MySQL text (cheap, cache misses only): ``NAME(`` → ``MYSQL_NAME(``
+for every function in ``functions.RENAMED_FUNCTIONS``, skipping strings, identifiers and
+comments, and only when the name is directly followed by ``(`` (as MySQL requires for
+built-in functions).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from sqlglot import exp
+
+from marmotdb import errors
+from marmotdb.sql import functions
+
+_RENAME_RE = re.compile(
+    r"""(?P<skip>`(?:[^`]|``)*`|'(?:[^'\\]|\\[\s\S]|'')*'|"(?:[^"\\]|\\[\s\S]|"")*\""""
+    r"""|/\*[\s\S]*?\*/|--[^\n]*|\#[^\n]*)"""
+    r"""|(?<![\w$.@`])(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?=\()""")
+_RENAMED = functions.RENAMED_FUNCTIONS
+_UNSUPPORTED = functions.UNSUPPORTED_FUNCTIONS
+
+
+def not_supported(construct: str) -> errors.MarmotError:
+    return errors.error(errors.ER_NOT_SUPPORTED_YET,
+                        f"This version of marmotdb doesn't yet support '{construct}'")
+
+
+def rename_functions(sql: str) -> str:
+    """``NOW(`` → ``MYSQL_NOW(`` for marmotdb's MySQL functions; refuse unsupported ones."""
+    def replace(match: re.Match[str]) -> str:
+        name = match.group("name")
+        if name is None:
+            return match.group(0)
+        upper = name.upper()
+        if upper in _RENAMED:
+            return "MYSQL_" + upper
+        if upper in _UNSUPPORTED:
+            raise not_supported(f"function {upper}()")
+        return name
+
+    return _RENAME_RE.sub(replace, sql)
+
+
+# ---------------------------------------------------------------- helpers
+
+def call(name: str, *args: exp.Expression) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def string(value: str) -> exp.Literal:
+    return exp.Literal.string(value)
+
+
+def number(value: int) -> exp.Literal:
+    return exp.Literal.number(value)
+
+
+def _unit_name(node: exp.Expression | None) -> str:
+    if node is None:
+        return "DAY"
+    if isinstance(node, exp.Column):
+        return node.name.upper()
+    return (node.name if isinstance(node, (exp.Var, exp.Identifier, exp.Literal))
+            else node.sql()).upper()
+
+
+def _interval_args(interval: exp.Interval) -> tuple[exp.Expression, exp.Literal]:
+    value = interval.this
+    if isinstance(value, exp.Literal) and value.is_string:
+        text = value.this
+        if re.fullmatch(r"-?\d+", text.strip()):
+            value = exp.Literal.number(int(text))
+    return value, string(_unit_name(interval.args.get("unit")))
+
+
+# ---------------------------------------------------------------- renamed calls
+
+_DATE_ARITH = {"MYSQL_DATE_ADD", "MYSQL_DATE_SUB", "MYSQL_ADDDATE", "MYSQL_SUBDATE"}
+_UNIT_FIRST = {"MYSQL_TIMESTAMPDIFF", "MYSQL_TIMESTAMPADD"}
+
+
+def fix_anonymous(node: exp.Anonymous) -> exp.Expression:
+    name = str(node.this).upper()
+    args = list(node.expressions)
+    if name in _DATE_ARITH and len(args) == 2 and isinstance(args[1], exp.Interval):
+        value, unit = _interval_args(args[1])
+        return call(name, args[0], value, unit)
+    if name in _UNIT_FIRST and args:
+        return call(name, string(_unit_name(args[0])), *args[1:])
+    if name == "MYSQL_CONVERT_TZ" or name == "MYSQL_GET_FORMAT":
+        return node
+    if name.startswith("MYSQL_JSON_") and name[6:] in functions.JSON_VALUE_ARGUMENTS:
+        return call(name, *[mark_json(a) for a in args])
+    if name in ("MYSQL_CHARSET", "MYSQL_COLLATION") or not name.startswith("MYSQL_"):
+        if name in _UNSUPPORTED:
+            raise not_supported(f"function {name}()")
+    return node
+
+
+def _json_typed(node: exp.Expression) -> bool:
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).upper()[6:] in functions.JSON_RESULT_FUNCTIONS
+    return isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON)
+
+
+def mark_json(node: exp.Expression) -> exp.Expression:
+    """Wrap a JSON-typed argument so the consuming JSON function nests it, not quotes it."""
+    return call("MYSQL_JSON_ARG", node) if _json_typed(node) else node
+
+
+# ---------------------------------------------------------------- typed nodes
+
+def _now(node: exp.Expression) -> exp.Expression:
+    fsp = node.args.get("this")
+    return call("MYSQL_NOW", fsp) if fsp is not None else call("MYSQL_NOW")
+
+
+def _curtime(node: exp.Expression) -> exp.Expression:
+    fsp = node.args.get("this")
+    return call("MYSQL_CURTIME", fsp) if fsp is not None else call("MYSQL_CURTIME")
+
+
+def _extract(node: exp.Extract) -> exp.Expression:
+    return call("MYSQL_EXTRACT", string(_unit_name(node.this)), node.expression)
+
+
+def _trim(node: exp.Trim) -> exp.Expression:
+    remove = node.expression
+    position = str(node.args.get("position") or "BOTH").upper()
+    if remove is None:
+        return {"LEADING": call("LTRIM", node.this, string(" ")),
+                "TRAILING": call("RTRIM", node.this, string(" "))}.get(
+            position, call("TRIM", node.this, string(" ")))
+    return call("MYSQL_TRIM", node.this, remove, string(position))
+
+
+def _substring(node: exp.Substring) -> exp.Expression:
+    args = [node.this, node.args.get("start") or number(1)]
+    if node.args.get("length") is not None:
+        args.append(node.args["length"])
+    return call("MYSQL_SUBSTRING", *args)
+
+
+def _position(node: exp.StrPosition) -> exp.Expression:
+    args = [node.args["substr"], node.this]
+    if node.args.get("position") is not None:
+        args.append(node.args["position"])
+    return call("MYSQL_LOCATE", *args)
+
+
+def _interval_arith(node: exp.Add | exp.Sub) -> exp.Expression:
+    left, right = node.this, node.expression
+    if isinstance(right, exp.Interval):
+        value, unit = _interval_args(right)
+        name = "MYSQL_DATE_ADD" if isinstance(node, exp.Add) else "MYSQL_DATE_SUB"
+        return call(name, left, value, unit)
+    if isinstance(left, exp.Interval) and isinstance(node, exp.Add):
+        value, unit = _interval_args(left)
+        return call("MYSQL_DATE_ADD", right, value, unit)
+    if isinstance(left, exp.Interval) or isinstance(right, exp.Interval):
+        raise not_supported("INTERVAL in this expression")
+    return node
+
+
+def _date_add_node(node: exp.Expression) -> exp.Expression:
+    unit = string(_unit_name(node.args.get("unit")))
+    name = "MYSQL_DATE_SUB" if isinstance(node, exp.DateSub) else "MYSQL_DATE_ADD"
+    return call(name, node.this, node.expression, unit)
+
+
+def _json_extract(node: exp.JSONExtract) -> exp.Expression:
+    path = node.expression
+    path_sql = string(path.sql(dialect="mysql").strip("'")) if isinstance(path, exp.JSONPath) \
+        else path
+    return call("MYSQL_JSON_EXTRACT", node.this, path_sql)
+
+
+def _json_extract_scalar(node: exp.JSONExtractScalar) -> exp.Expression:
+    return call("MYSQL_JSON_UNQUOTE", _json_extract(node))  # type: ignore[arg-type]
+
+
+def _mod(node: exp.Mod) -> exp.Expression:
+    return call("MYSQL_MOD", node.this, node.expression)
+
+
+def _xor(node: exp.Xor) -> exp.Expression:
+    return call("MYSQL_XOR", node.this, node.expression)
+
+
+def _bitwise_xor(node: exp.BitwiseXor) -> exp.Expression:
+    return call("MYSQL_BIT_XOR_OP", node.this, node.expression)
+
+
+def _like(node: exp.Like) -> exp.Expression:
+    if isinstance(node.parent, exp.Escape):
+        return node
+    return exp.Escape(this=node, expression=string("\\"))
+
+
+_BIN_COLLATIONS = re.compile(r"(_bin|^binary)$", re.IGNORECASE)
+
+
+def _collate(node: exp.Collate) -> exp.Expression:
+    name = node.expression.name if isinstance(node.expression, (exp.Var, exp.Column,
+                                                                 exp.Identifier)) \
+        else node.expression.sql()
+    target = "BINARY" if _BIN_COLLATIONS.search(name.strip("'\"`")) else "NOCASE"
+    return exp.Collate(this=node.this, expression=exp.var(target))
+
+
+def _user_variable(node: exp.Parameter) -> exp.Expression:
+    return call("MYSQL_USER_VAR", string(node.name))
+
+
+def _system_variable(node: exp.SessionParameter) -> exp.Expression:
+    kind = node.args.get("kind")
+    args = [string(node.name)] + ([string(str(kind).lower())] if kind else [])
+    return call("MYSQL_SYSVAR", *args)
+
+
+def _count(node: exp.Count) -> exp.Expression:
+    inner = node.this
+    if isinstance(inner, exp.Distinct) and len(inner.expressions) > 1:
+        parts = inner.expressions
+        any_null = exp.or_(*[exp.Is(this=p.copy(), expression=exp.Null()) for p in parts])
+        row = exp.Case(ifs=[exp.If(this=any_null, true=exp.Null())],
+                       default=call("json_array", *[p.copy() for p in parts]))
+        return exp.Count(this=exp.Distinct(expressions=[row]))
+    return node
+
+
+def _group_concat(node: exp.GroupConcat) -> exp.Expression:
+    separator = node.args.get("separator")
+    inner, order = node.this, None
+    if isinstance(inner, exp.Order):
+        order, inner = inner, inner.this
+    distinct = isinstance(inner, exp.Distinct)
+    values = inner.expressions if distinct else [inner]
+    value = values[0]
+    for extra in values[1:]:
+        value = exp.DPipe(this=value, expression=extra)
+    default_separator = separator is None or (isinstance(separator, exp.Literal)
+                                              and separator.this == ",")
+    if distinct and not default_separator:
+        raise not_supported("GROUP_CONCAT(DISTINCT … SEPARATOR other than ',')")
+    target: exp.Expression = exp.Distinct(expressions=[value]) if distinct else value
+    if order is not None:
+        target = exp.Order(this=target, expressions=order.expressions)
+    return exp.GroupConcat(this=target, separator=None if default_separator else separator)
+
+
+def _any_value(node: exp.AnyValue) -> exp.Expression:
+    return node.this
+
+
+def _in_tuples(node: exp.In) -> exp.Expression:
+    left, items = node.this, node.expressions
+    if not isinstance(left, exp.Tuple) or not items or node.args.get("query"):
+        return node
+    equalities = [exp.EQ(this=left.copy(), expression=item.copy()) for item in items]
+    return exp.Paren(this=exp.or_(*equalities))
+
+
+def _national(node: exp.National) -> exp.Expression:
+    return string(node.this)
+
+
+def _introducer(node: exp.Introducer) -> exp.Expression:
+    charset = node.this.name.lower() if isinstance(node.this, exp.Expression) else ""
+    if charset == "_binary" and isinstance(node.expression, exp.Literal):
+        return exp.HexString(this=node.expression.this.encode().hex())
+    return node.expression
+
+
+def _match(node: exp.Expression) -> exp.Expression:
+    raise not_supported("MATCH … AGAINST (FULLTEXT search)")
+
+
+def _chr(node: exp.Chr) -> exp.Expression:
+    return call("char", *node.expressions)
+
+
+_CAST_KINDS = {
+    exp.DataType.Type.BIGINT: "SIGNED", exp.DataType.Type.INT: "SIGNED",
+    exp.DataType.Type.UBIGINT: "UNSIGNED", exp.DataType.Type.UINT: "UNSIGNED",
+    exp.DataType.Type.DECIMAL: "DECIMAL", exp.DataType.Type.CHAR: "CHAR",
+    exp.DataType.Type.NCHAR: "CHAR", exp.DataType.Type.VARCHAR: "CHAR",
+    exp.DataType.Type.TEXT: "CHAR", exp.DataType.Type.CHARACTER_SET: "CHAR",
+    exp.DataType.Type.BINARY: "BINARY", exp.DataType.Type.VARBINARY: "BINARY",
+    exp.DataType.Type.DATE: "DATE", exp.DataType.Type.DATETIME: "DATETIME",
+    exp.DataType.Type.TIMESTAMP: "DATETIME", exp.DataType.Type.TIME: "TIME",
+    exp.DataType.Type.DOUBLE: "DOUBLE", exp.DataType.Type.FLOAT: "FLOAT",
+    exp.DataType.Type.JSON: "JSON", exp.DataType.Type.YEAR: "YEAR",
+}
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.Like, exp.In,
+                exp.NullSafeEQ, exp.Between)
+
+
+def _cast(node: exp.Cast) -> exp.Expression:
+    to = node.to
+    kind = _CAST_KINDS.get(to.this)
+    if kind is None:
+        raise not_supported(f"CAST(… AS {to.sql(dialect='mysql')})")
+    params = [p.this if isinstance(p, exp.DataTypeParam) else p for p in to.expressions]
+    if kind == "BINARY" and not params and isinstance(node.parent, _COMPARISONS):
+        return exp.Collate(this=node.this, expression=exp.var("BINARY"))
+    return call("MYSQL_CAST", node.this, string(kind), *params)
+
+
+# ---------------------------------------------------------------- the table
+
+Rewrite = Callable[[exp.Expression], exp.Expression]
+
+EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
+    exp.Anonymous: fix_anonymous,  # type: ignore[dict-item]
+    exp.CurrentTimestamp: _now, exp.CurrentDatetime: _now,
+    exp.CurrentDate: lambda n: call("MYSQL_CURDATE"),
+    exp.CurrentTime: _curtime,
+    exp.CurrentUser: lambda n: call("MYSQL_CURRENT_USER"),
+    exp.Extract: _extract, exp.Trim: _trim, exp.Substring: _substring,  # type: ignore
+    exp.StrPosition: _position, exp.Add: _interval_arith, exp.Sub: _interval_arith,  # type: ignore
+    exp.DateAdd: _date_add_node, exp.DateSub: _date_add_node,
+    exp.JSONExtract: _json_extract, exp.JSONExtractScalar: _json_extract_scalar,  # type: ignore
+    exp.Mod: _mod, exp.Xor: _xor, exp.BitwiseXor: _bitwise_xor,  # type: ignore
+    exp.Like: _like, exp.Collate: _collate,  # type: ignore
+    exp.Parameter: _user_variable, exp.SessionParameter: _system_variable,  # type: ignore
+    exp.Count: _count, exp.GroupConcat: _group_concat, exp.AnyValue: _any_value,  # type: ignore
+    exp.In: _in_tuples, exp.National: _national, exp.Introducer: _introducer,  # type: ignore
+    exp.MatchAgainst: _match, exp.Chr: _chr, exp.Cast: _cast,  # type: ignore
+    exp.TryCast: _cast,  # type: ignore
+}
+
+
+def rewrite_node(node: exp.Expression) -> exp.Expression:
+    handler = EXPRESSION_REWRITES.get(type(node))
+    return handler(node) if handler is not None else node
+
+
+def rewrite_expressions(tree: exp.Expression) -> exp.Expression:
+    """Apply ``EXPRESSION_REWRITES`` to every node of ``tree`` (in place where possible)."""
+    return tree.transform(rewrite_node, copy=False)

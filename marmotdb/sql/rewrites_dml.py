@@ -1,0 +1,559 @@
+"""Statement rewrites for SELECT, INSERT/REPLACE, UPDATE and DELETE.
+
+Theory of operation
+-------------------
+Each ``rewrite_<statement>`` takes the sqlglot AST of one MySQL statement (already through the
+expression rewrites of ``rewrites.py``) and a ``DmlContext`` that can load MySQL table
+definitions, and returns ``DmlResult``: the SQLite AST(s) plus what the executor must know.
+
+Writes go through the target table's ``TableDef`` (``schema.py``):
+
+* every value written is wrapped ``MYSQL_STORE(value, '<type>[ not null]', '<column>', row
+  [, 1])`` so MySQL's coercion and strict-mode errors apply (last argument 1 = IGNORE:
+  problems become warnings); AUTO_INCREMENT columns turn 0/NULL into "generate";
+* omitted columns with DEFAULT CURRENT_TIMESTAMP / expression defaults are filled explicitly
+  (session time zone, statement time), omitted NOT NULL columns without a default get
+  ``MYSQL_NO_DEFAULT`` (1364 in strict mode);
+* ``ON UPDATE CURRENT_TIMESTAMP`` columns are set when, and only when, another column changes;
+* single-table UPDATE assignments see the values assigned before them (MySQL evaluates left to
+  right; SQLite would use the old row);
+* ON DUPLICATE KEY UPDATE becomes SQLite's upsert with ``VALUES(c)``/row aliases →
+  ``excluded.c``; UPDATE/DELETE … ORDER BY … LIMIT and multi-table UPDATE/DELETE become
+  ``rowid IN (SELECT …)`` / ``UPDATE … FROM (SELECT …)`` because APSW's SQLite has no
+  UPDATE/DELETE LIMIT;
+* SELECT modifiers (SQL_CALC_FOUND_ROWS, SQL_NO_CACHE, HIGH_PRIORITY, STRAIGHT_JOIN, index
+  hints, FOR UPDATE/SHARE locks, FROM DUAL) are dropped, SQL_CALC_FOUND_ROWS noted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sqlglot import exp
+
+from marmotdb import errors
+from marmotdb.sql.rewrites import call, not_supported, number, string
+from marmotdb.sql.schema import ColumnDef, TableDef
+
+# Column types whose values need no coercion beyond NOT NULL (SQLite stores them as given).
+_PASSTHROUGH_TYPES = frozenset({"longtext", "mediumtext", "longblob", "mediumblob", "blob"})
+
+
+@dataclass(slots=True)
+class DmlContext:
+    """What the statement rewrites may ask: table definitions by (lower-case) name, and the
+    current database name (qualifiers naming it are dropped)."""
+
+    load_table: Callable[[str], TableDef | None]
+    database: str = ""
+    _tables: dict[str, TableDef | None] = field(default_factory=dict)
+
+    def table(self, name: str) -> TableDef | None:
+        key = name.lower()
+        if key not in self._tables:
+            self._tables[key] = self.load_table(key)
+        return self._tables[key]
+
+
+@dataclass(slots=True)
+class DmlResult:
+    statements: list[exp.Expression]
+    tables: tuple[str, ...] = ()
+    upsert: bool = False
+    insert_ignore: bool = False
+    calc_found_rows: bool = False
+    found_rows: exp.Expression | None = None
+    auto_increment: bool = False
+
+
+def ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def column_ref(name: str, table: str | None = None) -> exp.Column:
+    return exp.Column(this=ident(name), table=ident(table) if table else None)
+
+
+# ---------------------------------------------------------------- shared pieces
+
+def strip_database(tree: exp.Expression, database: str) -> None:
+    """Drop ``db.`` qualifiers that name the current database (SQLite has one schema)."""
+    lowered = database.lower()
+    for table in tree.find_all(exp.Table):
+        db = table.args.get("db")
+        if db is not None and lowered and db.name.lower() == lowered:
+            table.set("db", None)
+    for column in tree.find_all(exp.Column):
+        db = column.args.get("db")
+        if db is not None and lowered and db.name.lower() == lowered:
+            column.set("db", None)
+
+
+def drop_select_noise(tree: exp.Expression) -> bool:
+    """Remove MySQL-only SELECT decorations; True if SQL_CALC_FOUND_ROWS was present."""
+    found = False
+    for select in tree.find_all(exp.Select):
+        modifiers = select.args.get("operation_modifiers") or []
+        names = {m.name.upper() for m in modifiers}
+        found = found or "SQL_CALC_FOUND_ROWS" in names
+        select.set("operation_modifiers", None)
+        select.set("locks", None)
+        if select.args.get("into") is not None:
+            raise not_supported("SELECT … INTO")
+        source = select.args.get("from_")
+        if source is not None and isinstance(source.this, exp.Table) and \
+                source.this.name.upper() == "DUAL" and not source.this.args.get("db"):
+            select.set("from_", None)
+    for table in tree.find_all(exp.Table):
+        table.set("hints", None)
+    for join in tree.find_all(exp.Join):
+        if str(join.args.get("kind") or "").upper() == "STRAIGHT_JOIN":
+            join.set("kind", None)
+    for group in tree.find_all(exp.Group):
+        if group.args.get("rollup") or group.args.get("with_rollup"):
+            raise not_supported("GROUP BY … WITH ROLLUP")
+    return found
+
+
+def _table_name(node: exp.Expression) -> str:
+    table = node.this if isinstance(node, exp.Schema) else node
+    if not isinstance(table, exp.Table):
+        raise not_supported(f"writing to {node.sql(dialect='mysql')}")
+    if table.args.get("db") is not None:
+        raise not_supported("writing to a table of another database")
+    return table.name
+
+
+def _require(ctx: DmlContext, name: str) -> TableDef:
+    table = ctx.table(name)
+    if table is None:
+        database = ctx.database or "marmot"
+        raise errors.error(errors.ER_NO_SUCH_TABLE, f"Table '{database}.{name}' doesn't exist")
+    return table
+
+
+def store(value: exp.Expression, column: ColumnDef, row: int, ignore: bool) -> exp.Expression:
+    """Wrap ``value`` in the coercion MySQL applies when storing it into ``column``."""
+    if column.auto_increment:
+        stored = call("MYSQL_STORE", value, string(column.type.column_type()),
+                      string(column.name), number(row), number(int(ignore)))
+        return exp.Nullif(this=stored, expression=number(0))
+    if column.type.name in _PASSTHROUGH_TYPES and column.nullable:
+        return value
+    type_text = column.type.column_type() + ("" if column.nullable else " not null")
+    args = [value, string(type_text), string(column.name), number(row)]
+    if ignore:
+        args.append(number(1))
+    return call("MYSQL_STORE", *args)
+
+
+def default_value(column: ColumnDef) -> exp.Expression:
+    """The SQLite expression for a column's default (used for omitted and DEFAULT values)."""
+    from marmotdb.sql.rewrites_ddl import default_expression  # noqa: PLC0415 - cycle
+    if column.auto_increment:
+        return exp.Null()
+    if column.default_kind is None and not column.nullable and column.generated is None:
+        return call("MYSQL_NO_DEFAULT", string(column.name), string(column.type.column_type()))
+    return default_expression(column)
+
+
+def _changed_any(assignments: list[tuple[ColumnDef, exp.Expression]]) -> exp.Expression:
+    tests = [exp.Not(this=exp.Is(this=column_ref(c.name), expression=v.copy()))
+             for c, v in assignments]
+    return exp.or_(*tests) if tests else exp.false()
+
+
+def on_update_assignments(table: TableDef, assignments: list[tuple[ColumnDef, exp.Expression]]
+                          ) -> list[tuple[ColumnDef, exp.Expression]]:
+    """``ts = CASE WHEN <a column changes> THEN now ELSE ts END`` for ON UPDATE columns."""
+    assigned = {c.name.lower() for c, _ in assignments}
+    extra = []
+    for column in table.columns:
+        if column.on_update_fsp is None or column.name.lower() in assigned:
+            continue
+        fsp = column.on_update_fsp
+        now = call("MYSQL_NOW", number(fsp)) if fsp else call("MYSQL_NOW")
+        value = exp.Case(ifs=[exp.If(this=_changed_any(assignments), true=now)],
+                         default=column_ref(column.name))
+        extra.append((column, value))
+    return extra
+
+
+def _eq(column: ColumnDef, value: exp.Expression, table: str | None = None) -> exp.EQ:
+    return exp.EQ(this=column_ref(column.name, table), expression=value)
+
+
+def _target_column(table: TableDef, node: exp.Expression) -> ColumnDef:
+    name = node.name if isinstance(node, (exp.Column, exp.Identifier)) else node.sql()
+    column = table.column(name)
+    if column is None:
+        raise errors.error(errors.ER_BAD_FIELD_ERROR, f"Unknown column '{name}' in 'field list'")
+    if column.generated is not None:
+        raise errors.error(3105, f"The value specified for generated column '{column.name}' in "
+                           f"table '{table.name}' is not allowed.")
+    return column
+
+
+def substitute_assigned(expression: exp.Expression, assigned: dict[str, exp.Expression],
+                        aliases: set[str]) -> exp.Expression:
+    """References to columns assigned earlier in the same SET take their new value."""
+    if not assigned:
+        return expression
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and node.name.lower() in assigned and (
+                not node.table or node.table.lower() in aliases):
+            return exp.Paren(this=assigned[node.name.lower()].copy())
+        return node
+    return expression.transform(swap, copy=False)
+
+
+# ---------------------------------------------------------------- SELECT
+
+def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
+    strip_database(tree, ctx.database)
+    calc = drop_select_noise(tree)
+    rewrite_decimal_aggregates(tree, ctx)
+    found_rows = found_rows_query(tree) if calc else None
+    return DmlResult([tree], calc_found_rows=calc, found_rows=found_rows)
+
+
+def found_rows_query(tree: exp.Expression) -> exp.Expression:
+    """SELECT COUNT(*) over the statement without its LIMIT/OFFSET (SQL_CALC_FOUND_ROWS)."""
+    unlimited = tree.copy()
+    unlimited.set("limit", None)
+    unlimited.set("offset", None)
+    unlimited.set("order", None)
+    return exp.select(exp.Count(this=exp.Star())).from_(
+        exp.Subquery(this=unlimited, alias=exp.TableAlias(this=ident("__marmot_found"))))
+
+
+_DECIMAL_AGGREGATES = {exp.Sum: "MYSQL_SUM_DECIMAL", exp.Avg: "MYSQL_AVG_DECIMAL"}
+
+
+def rewrite_decimal_aggregates(tree: exp.Expression, ctx: DmlContext) -> None:
+    """SUM/AVG of a DECIMAL column sum exactly (SQLite would add doubles)."""
+    for node in list(tree.find_all(exp.Sum, exp.Avg)):
+        argument = node.this
+        if not isinstance(argument, exp.Column) or node.args.get("distinct"):
+            continue
+        select = node.find_ancestor(exp.Select)
+        column = resolve_column(argument, select, ctx) if select is not None else None
+        if column is not None and column.type.family == "decimal":
+            node.replace(call(_DECIMAL_AGGREGATES[type(node)], argument.copy()))
+
+
+def source_tables(select: exp.Expression) -> dict[str, str]:
+    """alias (lower-case) -> table name for the tables a SELECT reads directly."""
+    found: dict[str, str] = {}
+    source = select.args.get("from_")
+    tables = [source.this] if source is not None else []
+    tables += [j.this for j in select.args.get("joins") or []]
+    for table in tables:
+        if isinstance(table, exp.Table):
+            found[table.alias_or_name.lower()] = table.name
+    return found
+
+
+def resolve_column(column: exp.Column, select: exp.Expression, ctx: DmlContext
+                   ) -> ColumnDef | None:
+    tables = source_tables(select)
+    if column.table:
+        name = tables.get(column.table.lower())
+        table = ctx.table(name) if name else None
+        return table.column(column.name) if table else None
+    matches = [c for t in tables.values() if (d := ctx.table(t)) is not None
+               and (c := d.column(column.name)) is not None]
+    return matches[0] if len(matches) == 1 else None
+
+
+# ---------------------------------------------------------------- INSERT / REPLACE
+
+def _fill_columns(table: TableDef, given: list[ColumnDef]) -> list[tuple[ColumnDef,
+                                                                          exp.Expression]]:
+    named = {c.name.lower() for c in given}
+    fill = []
+    for column in table.columns:
+        if column.name.lower() in named or column.generated is not None:
+            continue
+        explicit = column.default_kind in ("now", "expr") or (
+            column.default_kind is None and not column.nullable and not column.auto_increment)
+        if explicit:
+            fill.append((column, default_value(column)))
+    return fill
+
+
+def _insert_columns(tree: exp.Insert, table: TableDef) -> list[ColumnDef]:
+    target = tree.this
+    if not isinstance(target, exp.Schema):
+        return [c for c in table.columns if c.generated is None]
+    columns = [_target_column(table, c) for c in target.expressions]
+    seen: set[str] = set()
+    for column in columns:
+        if column.name.lower() in seen:
+            raise errors.error(errors.ER_FIELD_SPECIFIED_TWICE,
+                               f"Column '{column.name}' specified twice")
+        seen.add(column.name.lower())
+    return columns
+
+
+def _value_rows(source: exp.Values, columns: list[ColumnDef], fill: list[tuple[ColumnDef,
+                exp.Expression]], ignore: bool) -> list[exp.Tuple]:
+    rows = []
+    for index, row in enumerate(source.expressions, start=1):
+        values = row.expressions if isinstance(row, exp.Tuple) else [row]
+        if len(values) != len(columns) and not (not values and not columns):
+            raise errors.error(errors.ER_WRONG_VALUE_COUNT_ON_ROW,
+                               f"Column count doesn't match value count at row {index}")
+        stored = [default_value(c) if _is_default(v) else store(v, c, index, ignore)
+                  for v, c in zip(values, columns)]
+        rows.append(exp.Tuple(expressions=stored + [e.copy() for _, e in fill]))
+    return rows
+
+
+def _is_default(value: exp.Expression) -> bool:
+    return isinstance(value, exp.Var) and value.name.upper() == "DEFAULT"
+
+
+def _wrap_query(query: exp.Expression, columns: list[ColumnDef],
+                fill: list[tuple[ColumnDef, exp.Expression]], ignore: bool,
+                upsert: bool) -> exp.Expression:
+    names = [f"c{i}" for i in range(len(columns))]
+    if isinstance(query, exp.Select) and not any(isinstance(p, exp.Star) or (
+            isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
+            for p in query.expressions) and len(query.expressions) != len(columns):
+        raise errors.error(errors.ER_WRONG_VALUE_COUNT_ON_ROW,
+                           "Column count doesn't match value count at row 1")
+    cte = exp.CTE(this=query, alias=exp.TableAlias(this=ident("__marmot_src"),
+                                                   columns=[ident(n) for n in names]))
+    outer = exp.Select(expressions=[store(column_ref(n), c, 1, ignore)
+                                    for n, c in zip(names, columns)]
+                       + [e.copy() for _, e in fill])
+    outer.set("from_", exp.From(this=exp.Table(this=ident("__marmot_src"))))
+    outer.set("with_", exp.With(expressions=[cte]))
+    if upsert:
+        outer.set("where", exp.Where(this=exp.true()))
+    return outer
+
+
+def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
+                   ignore: bool = False) -> DmlResult:
+    strip_database(tree, ctx.database)
+    name = _table_name(tree.this)
+    table = _require(ctx, name)
+    ignore = ignore or bool(tree.args.get("ignore"))
+    columns = _insert_columns(tree, table)
+    fill = _fill_columns(table, columns)
+    conflict = tree.args.get("conflict")
+    upsert = conflict is not None and bool(conflict.args.get("duplicate"))
+    source = tree.expression
+    drop_select_noise(source) if source is not None else None
+    all_columns = columns + [c for c, _ in fill]
+    statement = exp.Insert(this=exp.Schema(this=exp.Table(this=ident(table.name)),
+                                           expressions=[ident(c.name) for c in all_columns]))
+    if isinstance(source, exp.Values):
+        statement.set("expression", exp.Values(
+            expressions=_value_rows(source, columns, fill, ignore)))
+    elif source is None or (isinstance(source, exp.Tuple) and not source.expressions):
+        statement.set("expression", exp.Values(expressions=[
+            exp.Tuple(expressions=[e.copy() for _, e in fill])]))
+    else:
+        statement.set("expression", _wrap_query(source, columns, fill, ignore, upsert))
+    if not all_columns:
+        return _default_values(table, replace, ignore)
+    if replace:
+        statement.set("alternative", "REPLACE")
+    elif ignore:
+        statement.set("alternative", "IGNORE")
+    if upsert:
+        statement.set("conflict", _upsert(conflict, source, table, ignore))
+    return DmlResult([statement], tables=(table.name.lower(),), upsert=upsert,
+                     insert_ignore=ignore, auto_increment=table.auto_increment_column is not None)
+
+
+def _default_values(table: TableDef, replace: bool, ignore: bool) -> DmlResult:
+    verb = "REPLACE" if replace else "INSERT OR IGNORE" if ignore else "INSERT"
+    sql = exp.Command(this=f'{verb} INTO "{table.name}"', expression=exp.var("DEFAULT VALUES"))
+    return DmlResult([sql], tables=(table.name.lower(),), insert_ignore=ignore,
+                     auto_increment=table.auto_increment_column is not None)
+
+
+def _row_alias(source: exp.Expression | None) -> tuple[str | None, list[str]]:
+    alias = source.args.get("alias") if isinstance(source, exp.Values) else None
+    if alias is None:
+        return None, []
+    return alias.name.lower(), [c.name for c in alias.columns]
+
+
+def _upsert(conflict: exp.OnConflict, source: exp.Expression | None, table: TableDef,
+            ignore: bool) -> exp.OnConflict:
+    alias, alias_columns = _row_alias(source)
+
+    def new_values(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and str(node.this).upper() == "VALUES":
+            return column_ref(node.expressions[0].name, "excluded")
+        if isinstance(node, exp.Column) and alias and node.table.lower() == alias:
+            name = node.name
+            if alias_columns and name in alias_columns:
+                name = tree_columns[alias_columns.index(name)]
+            return column_ref(name, "excluded")
+        return node
+    tree_columns = [c.name for c in table.columns]
+    assignments: list[tuple[ColumnDef, exp.Expression]] = []
+    assigned: dict[str, exp.Expression] = {}
+    for equality in conflict.expressions:
+        column = _target_column(table, equality.this)
+        value = equality.expression.transform(new_values, copy=True)
+        value = substitute_assigned(value, assigned, {table.name.lower()})
+        value = store(value, column, 1, ignore)
+        assigned[column.name.lower()] = value
+        assignments.append((column, value))
+    assignments += on_update_assignments(table, assignments)
+    return exp.OnConflict(expressions=[_eq(c, v) for c, v in assignments],
+                          action=exp.var("DO UPDATE"))
+
+
+# ---------------------------------------------------------------- UPDATE
+
+def _limited(where: exp.Expression | None, tree: exp.Expression, source: exp.Expression
+             ) -> exp.Expression | None:
+    """``rowid IN (SELECT rowid … ORDER BY … LIMIT n)`` for UPDATE/DELETE … LIMIT."""
+    order, limit = tree.args.get("order"), tree.args.get("limit")
+    if order is None and limit is None:
+        return where.this if where is not None else None
+    inner = exp.Select(expressions=[exp.column("rowid")])
+    inner.set("from_", exp.From(this=source.copy()))
+    if where is not None:
+        inner.set("where", where.copy())
+    if order is not None:
+        inner.set("order", order.copy())
+    if limit is not None:
+        inner.set("limit", limit.copy())
+    return exp.In(this=exp.column("rowid"), query=exp.Subquery(this=inner))
+
+
+def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -> DmlResult:
+    strip_database(tree, ctx.database)
+    drop_select_noise(tree)
+    target = tree.this
+    if not isinstance(target, exp.Table):
+        raise not_supported("this form of UPDATE")
+    if target.args.get("joins") or tree.args.get("from_"):
+        return _update_joined(tree, ctx, ignore)
+    table = _require(ctx, target.name)
+    aliases = {target.name.lower(), target.alias_or_name.lower()}
+    assignments: list[tuple[ColumnDef, exp.Expression]] = []
+    assigned: dict[str, exp.Expression] = {}
+    for equality in tree.expressions:
+        column = _target_column(table, equality.this)
+        value = substitute_assigned(equality.expression, assigned, aliases)
+        value = store(value, column, 1, ignore)
+        assigned[column.name.lower()] = value
+        assignments.append((column, value))
+    assignments += on_update_assignments(table, assignments)
+    statement = exp.Update(this=target.copy(), expressions=[_eq(c, v) for c, v in assignments])
+    condition = _limited(tree.args.get("where"), tree, target)
+    if condition is not None:
+        statement.set("where", exp.Where(this=condition))
+    if ignore:
+        statement.set("this", exp.Table(this=exp.var(f'OR IGNORE "{table.name}"'),
+                                        alias=target.args.get("alias")))
+    return DmlResult([statement], tables=(table.name.lower(),))
+
+
+def _all_tables(root: exp.Table) -> list[exp.Table]:
+    tables = [root] + [j.this for j in root.args.get("joins") or [] if isinstance(j.this,
+                                                                              exp.Table)]
+    return tables
+
+
+def _owner(column: exp.Column, tables: list[exp.Table], ctx: DmlContext) -> exp.Table:
+    if column.table:
+        for table in tables:
+            if table.alias_or_name.lower() == column.table.lower():
+                return table
+        raise errors.error(errors.ER_BAD_FIELD_ERROR,
+                           f"Unknown column '{column.table}.{column.name}' in 'field list'")
+    owners = [t for t in tables if (d := ctx.table(t.name)) is not None and d.column(column.name)]
+    if len(owners) != 1:
+        raise errors.error(errors.ER_NON_UNIQ_ERROR if owners else errors.ER_BAD_FIELD_ERROR,
+                           f"Column '{column.name}' in field list is ambiguous" if owners
+                           else f"Unknown column '{column.name}' in 'field list'")
+    return owners[0]
+
+
+def _update_joined(tree: exp.Update, ctx: DmlContext, ignore: bool) -> DmlResult:
+    root = tree.this
+    tables = _all_tables(root)
+    owners = {id(_owner(eq.this, tables, ctx)): _owner(eq.this, tables, ctx)
+              for eq in tree.expressions}
+    if len(owners) != 1:
+        raise not_supported("multi-table UPDATE that changes more than one table")
+    target = next(iter(owners.values()))
+    table = _require(ctx, target.name)
+    key = target.alias_or_name
+    inner = exp.Select(expressions=[exp.alias_(exp.column("rowid", table=ident(key)),
+                                               "__marmot_rid", quoted=True)])
+    assignments: list[tuple[ColumnDef, exp.Expression]] = []
+    for index, equality in enumerate(tree.expressions):
+        column = _target_column(table, equality.this)
+        inner.expressions.append(exp.alias_(equality.expression.copy(), f"v{index}",
+                                            quoted=True))
+        assignments.append((column, store(column_ref(f"v{index}", "__marmot_src"), column, 1,
+                                          ignore)))
+    assignments += on_update_assignments(table, assignments)
+    inner.set("from_", exp.From(this=root.copy()))
+    if tree.args.get("where") is not None:
+        inner.set("where", tree.args["where"].copy())
+    statement = exp.Update(this=exp.Table(this=ident(table.name)),
+                           expressions=[_eq(c, v) for c, v in assignments])
+    statement.set("from_", exp.From(this=exp.Subquery(
+        this=inner, alias=exp.TableAlias(this=ident("__marmot_src")))))
+    statement.set("where", exp.Where(this=exp.EQ(
+        this=exp.column("rowid", table=ident(table.name)),
+        expression=column_ref("__marmot_rid", "__marmot_src"))))
+    return DmlResult([statement], tables=(table.name.lower(),))
+
+
+# ---------------------------------------------------------------- DELETE
+
+def rewrite_delete(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
+    strip_database(tree, ctx.database)
+    drop_select_noise(tree)
+    target = tree.this
+    using = tree.args.get("using")
+    targets = tree.args.get("tables")
+    if using or targets or (isinstance(target, exp.Table) and target.args.get("joins")):
+        return _delete_joined(tree, ctx)
+    if not isinstance(target, exp.Table):
+        raise not_supported("this form of DELETE")
+    table = _require(ctx, target.name)
+    statement = exp.Delete(this=target.copy())
+    condition = _limited(tree.args.get("where"), tree, target)
+    if condition is not None:
+        statement.set("where", exp.Where(this=condition))
+    return DmlResult([statement], tables=(table.name.lower(),))
+
+
+def _delete_joined(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
+    using = tree.args.get("using")
+    root = using[0] if using else tree.this
+    names = tree.args.get("tables") or [tree.this]
+    if len(names) != 1 or (using and len(using) != 1):
+        raise not_supported("DELETE from more than one table in one statement")
+    tables = _all_tables(root)
+    wanted = names[0].name.lower()
+    target = next((t for t in tables if t.alias_or_name.lower() == wanted), None)
+    if target is None:
+        raise errors.error(errors.ER_UNKNOWN_TABLE, f"Unknown table '{names[0].name}' in "
+                           "MULTI DELETE")
+    table = _require(ctx, target.name)
+    inner = exp.Select(expressions=[exp.column("rowid", table=ident(target.alias_or_name))])
+    inner.set("from_", exp.From(this=root.copy()))
+    if tree.args.get("where") is not None:
+        inner.set("where", tree.args["where"].copy())
+    statement = exp.Delete(this=exp.Table(this=ident(table.name)))
+    statement.set("where", exp.Where(this=exp.In(this=exp.column("rowid"),
+                                                 query=exp.Subquery(this=inner))))
+    return DmlResult([statement], tables=(table.name.lower(),))

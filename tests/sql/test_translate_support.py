@@ -1,0 +1,184 @@
+"""A small real executor for translation tests: APSW SQLite + marmotdb's translation.
+
+``MiniExecutor`` runs MySQL statements the way the real executor does (translate, bind the
+literal parameters, run every SQLite statement in one transaction, honour
+``foreign_keys_off``), without sockets or sessions. The fixture suite and the unit tests use
+it; the checks at the bottom keep the harness itself honest.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import apsw
+import pytest
+
+from marmotdb import errors
+from marmotdb.sql import functions, schema
+from marmotdb.sql.shape import split_statements
+from marmotdb.sql.translate import Kind, translate, translate_prepared
+
+
+class SchemaViewOver:
+    """translate.SchemaView over one APSW connection."""
+
+    def __init__(self, conn: apsw.Connection, database: str):
+        self.conn = conn
+        self.database = database
+
+    def table_sql(self, table: str) -> str | None:
+        found = self.conn.execute("SELECT sql FROM sqlite_schema WHERE type IN ('table','view') "
+                                  "AND name = ? COLLATE NOCASE", (table,)).fetchall()
+        return found[0][0] if found else None
+
+    def columns(self, table: str) -> list[tuple[str, str]] | None:
+        found = [(r[1], r[2]) for r in self.conn.execute("SELECT * FROM pragma_table_info(?)",
+                                                         (table,))]
+        return found or None
+
+    def mysql_ddl(self, table: str) -> str | None:
+        return schema.mysql_ddl(self.conn, table)
+
+    def schema_key(self) -> tuple[str, int, int]:
+        version = self.conn.execute("PRAGMA schema_version").fetchall()[0][0]
+        return (self.database, id(self.conn), version)
+
+    def sqlite_triggers(self, table: str) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? "
+            "COLLATE NOCASE", (table,))]
+
+
+@dataclass
+class Result:
+    columns: list[str] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    affected: int = 0
+    last_insert_id: int = 0
+
+
+class MiniExecutor:
+    """Runs MySQL text against an in-memory SQLite database through the translator."""
+
+    def __init__(self, database: str = "test", *, sql_mode: str | None = None,
+                 time_zone: str = "+00:00", statement_time: float = 1_700_000_000.25):
+        self.conn = apsw.Connection(":memory:")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        schema.ensure_schema_table(self.conn)
+        self.context = functions.FunctionContext(
+            statement_time=statement_time, time_zone=time_zone, database=database,
+            user="root", connection_id=7, rng=random.Random(1))
+        if sql_mode is not None:
+            self.context.sql_mode = sql_mode
+        functions.register_functions(self.conn, self.context)
+        self.view = SchemaViewOver(self.conn, database)
+        self.changes = 0
+        self.conn.preupdate_hook(self._count)
+
+    def _count(self, update: apsw.PreUpdate) -> None:
+        if not update.depth:
+            self.changes += 1
+
+    def run(self, sql: str, params: list[Any] | None = None) -> Result:
+        """One statement. MySQL errors come out as MarmotError."""
+        self.context.warnings.clear()
+        if params is not None:
+            translation, count = translate_prepared(sql, self.view)
+            assert count == len(params)
+            bound = {f"p{i}": v for i, v in enumerate(params)}
+        else:
+            translation, bound = translate(sql, self.view)
+        return self._execute(translation, bound)
+
+    def script(self, sql: str) -> list[Result]:
+        return [self.run(s) for s in split_statements(sql)]
+
+    def _execute(self, translation: Any, bound: dict[str, Any]) -> Result:
+        if translation.foreign_keys_off:
+            self.conn.execute("PRAGMA foreign_keys = OFF")
+        self.changes = 0
+        before = self.conn.last_insert_rowid()
+        result = Result()
+        try:
+            self.conn.execute("BEGIN")
+            for statement in translation.statements:
+                cursor = self.conn.cursor()
+                cursor.execute(statement, bound)
+                rows = cursor.fetchall()
+                if translation.returns_rows and statement is translation.statements[-1]:
+                    result.rows = rows
+                    result.columns = [d[0] for d in _description(cursor, statement, self.conn)]
+            if translation.foreign_keys_off:
+                violations = self.conn.execute("PRAGMA foreign_key_check").fetchall()
+                if violations:
+                    raise errors.error(errors.ER_NO_REFERENCED_ROW_2, "foreign key check failed")
+            if translation.calc_found_rows:
+                self.context.found_rows = self.conn.execute(translation.found_rows_sql,
+                                                            bound).fetchall()[0][0]
+            self.conn.execute("COMMIT")
+        except apsw.Error as exc:
+            self.conn.execute("ROLLBACK")
+            raise errors.from_sqlite(exc) from None
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        finally:
+            if translation.foreign_keys_off:
+                self.conn.execute("PRAGMA foreign_keys = ON")
+        result.affected = self.changes
+        if translation.kind in (Kind.INSERT, Kind.REPLACE) and translation.auto_increment \
+                and self.conn.last_insert_rowid() != before:
+            result.last_insert_id = self.conn.last_insert_rowid()
+            self.context.last_insert_id = result.last_insert_id
+        if translation.kind is Kind.SELECT and not translation.calc_found_rows:
+            self.context.found_rows = len(result.rows)
+        return result
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.run(sql).rows
+
+    def value(self, sql: str) -> Any:
+        rows = self.rows(sql)
+        assert len(rows) == 1 and len(rows[0]) == 1, rows
+        return rows[0][0]
+
+
+def _description(cursor: apsw.Cursor, statement: str, conn: apsw.Connection) -> Any:
+    try:
+        return cursor.description
+    except apsw.ExecutionCompleteError:
+        found: list[Any] = []
+
+        def trace(c: apsw.Cursor, sql: str, bindings: Any) -> bool:
+            found.append(c.description)
+            return False
+
+        probe = conn.cursor()
+        probe.exec_trace = trace
+        try:
+            probe.execute(statement, {})
+        except (apsw.ExecTraceAbort, apsw.BindingsError):
+            pass
+        return found[-1] if found else ()
+
+
+# ---------------------------------------------------------------- the harness's own checks
+
+def test_harness_round_trip() -> None:
+    db = MiniExecutor()
+    db.run("CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(10))")
+    inserted = db.run("INSERT INTO t (name) VALUES ('a'), ('b')")
+    assert inserted.affected == 2
+    assert db.rows("SELECT id, name FROM t ORDER BY id") == [(1, "a"), (2, "b")]
+
+
+def test_harness_rolls_back_failed_statement() -> None:
+    db = MiniExecutor()
+    db.run("CREATE TABLE t (id INT PRIMARY KEY)")
+    db.run("INSERT INTO t VALUES (1)")
+    with pytest.raises(errors.MarmotError) as caught:
+        db.run("INSERT INTO t VALUES (2), (1)")
+    assert caught.value.code == errors.ER_DUP_ENTRY
+    assert db.rows("SELECT id FROM t") == [(1,)]
