@@ -672,6 +672,10 @@ def regexp_instr(value: object, pattern: object, pos: object = 1, occurrence: ob
 # ---------------------------------------------------------------- numbers
 
 def _exact(value: object) -> Decimal | None:
+    """The exact decimal value (DECIMAL columns are stored as text: keep every digit)."""
+    if isinstance(value, (str, bytes)):
+        number, _ = parse_number_prefix(to_text(value) or "")
+        return number if number is not None else Decimal(0)
     number = to_number(value)
     if number is None:
         return None

@@ -109,7 +109,8 @@ class MiniExecutor:
                 rows = cursor.fetchall()
                 if translation.returns_rows and statement is translation.statements[-1]:
                     result.rows = rows
-                    result.columns = [d[0] for d in _description(cursor, statement, self.conn)]
+                    result.columns = [d[0] for d in _description(cursor, statement, self.conn,
+                                                                             bound)]
             if translation.foreign_keys_off:
                 violations = self.conn.execute("PRAGMA foreign_key_check").fetchall()
                 if violations:
@@ -145,7 +146,8 @@ class MiniExecutor:
         return rows[0][0]
 
 
-def _description(cursor: apsw.Cursor, statement: str, conn: apsw.Connection) -> Any:
+def _description(cursor: apsw.Cursor, statement: str, conn: apsw.Connection,
+                 bound: dict[str, Any]) -> Any:
     try:
         return cursor.description
     except apsw.ExecutionCompleteError:
@@ -158,7 +160,7 @@ def _description(cursor: apsw.Cursor, statement: str, conn: apsw.Connection) -> 
         probe = conn.cursor()
         probe.exec_trace = trace
         try:
-            probe.execute(statement, {})
+            probe.execute(statement, bound)
         except (apsw.ExecTraceAbort, apsw.BindingsError):
             pass
         return found[-1] if found else ()
