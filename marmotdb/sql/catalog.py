@@ -85,6 +85,10 @@ class CatalogContext(Protocol):
       status            server status counters for SHOW STATUS (name -> value)
       warnings          the last statement's diagnostics: (level, code, message), level one of
                         'Note' | 'Warning' | 'Error' (SHOW ERRORS shows the 'Error' ones)
+
+    Read when present (``getattr`` with a default): ``in_transaction`` (bool; SET TRANSACTION
+    without a scope is refused with 1568 inside one) and ``last_insert_id`` (int; for
+    ``@@last_insert_id`` / ``@@identity``).
     """
 
     current_database: str | None
@@ -459,6 +463,32 @@ _DISPATCH: dict[str, Callable[[str, CatalogContext], ResultSet | None | _Unhandl
 
 
 # ---------------------------------------------------------------------------------- helpers
+def handles(sql: str, ctx: CatalogContext) -> bool:
+    """Whether ``answer`` would take this statement, without running it: for the executor's
+    COM_STMT_PREPARE, which must not send these to the translator. SELECTs count when they
+    read INFORMATION_SCHEMA / performance_schema, or have no FROM and mention a variable or
+    are a plan already seen."""
+    found = _HEAD.match(sql)
+    word = found.group(1).upper() if found else ""
+    if word in ("SET", "SHOW"):
+        return True
+    if word in ("DESCRIBE", "DESC", "EXPLAIN"):
+        try:
+            token = TokenStream(sql, tokenize(sql)).peek(1)
+        except NotSimple:
+            return False
+        return not (token.kind == "op" or (token.kind == "word" and token.value in _NOT_A_TABLE))
+    if word != "SELECT":
+        return False
+    lowered = sql.lower()
+    if ctx.current_database == "information_schema" or (
+            "_schema" in lowered and _SYSTEM_SCHEMA.search(sql)):
+        return True
+    if "from" in lowered and _FROM.search(sql):
+        return False
+    return "@" in sql or sql in _select_plans
+
+
 def field_list(table: str, ctx: CatalogContext, wildcard: str | None = None) -> list[Column]:
     """COM_FIELD_LIST: the column definitions of ``table`` in the current database.
 

@@ -29,6 +29,18 @@ def test_tables_for_django_introspection(ctx: CatalogTestContext) -> None:
                              ("users", "BASE TABLE", "people")]
 
 
+def test_database_function_follows_the_session(ctx: CatalogTestContext) -> None:
+    sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+    assert ("users",) in ctx.rows(sql)
+    ctx.current_database = "crm"
+    assert ctx.rows(sql) == [("leads",)]
+    other = shop_context()
+    other.current_database = "crm"
+    assert other.rows(sql) == [("leads",)]
+    ctx.current_database = "shop"
+    assert ("users",) in ctx.rows(sql)
+
+
 def test_tables_row_values(ctx: CatalogTestContext) -> None:
     rows = ctx.rows("SELECT * FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' "
                     "AND TABLE_NAME = 'users'")

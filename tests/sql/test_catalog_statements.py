@@ -194,3 +194,13 @@ def test_field_list(ctx: CatalogTestContext) -> None:
     with pytest.raises(MarmotError) as caught:
         catalog.field_list("nope", ctx)
     assert caught.value.code == 1146
+
+
+@pytest.mark.parametrize("sql, expected", [
+    ("SET autocommit = 1", True), ("SHOW TABLES", True), ("DESCRIBE users", True),
+    ("EXPLAIN SELECT 1", False), ("SELECT @@version", True), ("SELECT NOW()", False),
+    ("SELECT * FROM information_schema.tables", True), ("SELECT * FROM users", False),
+    ("SELECT a FROM t WHERE b = @x", False), ("INSERT INTO t VALUES (1)", False),
+])
+def test_handles(ctx: CatalogTestContext, sql: str, expected: bool) -> None:
+    assert catalog.handles(sql, ctx) is expected
