@@ -14,7 +14,8 @@ import pytest
 import sqlglot
 
 from marmotdb import errors
-from marmotdb.sql import catalog, schema
+from marmotdb.sql import catalog, functions, schema
+from marmotdb.sql.translate import translate
 from marmotdb.sql.variables import GlobalVariables, SessionVariables
 
 
@@ -42,6 +43,7 @@ class CatalogTestContext:
         self.in_transaction = False
         self.last_insert_id = 0
         self.dbs: dict[str, apsw.Connection] = {}
+        self._functions_registered: set[str] = set()
 
     # --- building databases -------------------------------------------------------------
     def create_database(self, name: str) -> apsw.Connection:
@@ -61,6 +63,26 @@ class CatalogTestContext:
             conn.execute(sqlite_sql)
             if mysql_name is not None:
                 conn.execute(schema.upsert_statement(kind, mysql_name, mysql_sql or "", "{}"))
+        finally:
+            conn.authorizer = saved
+
+    def mysql(self, db: str, sql: str) -> None:
+        """Run MySQL text through the real translator, as the executor does (DDL included:
+        the translator writes ``__marmot_schema`` itself)."""
+        conn = self.dbs[db]
+        if db not in self._functions_registered:
+            functions.register_functions(conn, functions.FunctionContext(database=db))
+            self._functions_registered.add(db)
+        translation, params = translate(sql, _SchemaView(conn, db))
+        saved, conn.authorizer = conn.authorizer, None
+        try:
+            if translation.foreign_keys_off:
+                conn.execute("PRAGMA foreign_keys = OFF")
+            with conn:
+                for statement in translation.statements:
+                    conn.execute(statement, {k: v for k, v in params.items()
+                                             if f":{k}" in statement})
+            conn.execute("PRAGMA foreign_keys = ON")
         finally:
             conn.authorizer = saved
 
@@ -101,6 +123,43 @@ class CatalogTestContext:
         result = catalog.answer(sql, self)
         assert result is not None and result is not catalog.UNHANDLED, sql
         return [c.name for c in result.columns]
+
+
+class _SchemaView:
+    """translate.SchemaView over one connection (what the executor gives the translator)."""
+
+    def __init__(self, conn: apsw.Connection, database: str) -> None:
+        self.conn, self.database = conn, database
+
+    def _read(self, sql: str, *args: object) -> list[tuple]:
+        saved, self.conn.authorizer = self.conn.authorizer, None
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        finally:
+            self.conn.authorizer = saved
+
+    def table_sql(self, table: str) -> str | None:
+        found = self._read("SELECT sql FROM sqlite_schema WHERE type IN ('table', 'view') "
+                           "AND name = ? COLLATE NOCASE", table)
+        return found[0][0] if found else None
+
+    def columns(self, table: str) -> list[tuple[str, str]] | None:
+        found = [(r[1], r[2]) for r in self._read("SELECT * FROM pragma_table_info(?)", table)]
+        return found or None
+
+    def mysql_ddl(self, table: str) -> str | None:
+        saved, self.conn.authorizer = self.conn.authorizer, None
+        try:
+            return schema.mysql_ddl(self.conn, table)
+        finally:
+            self.conn.authorizer = saved
+
+    def schema_key(self) -> tuple[object, ...]:
+        return (self.database, id(self.conn), self._read("PRAGMA schema_version")[0][0])
+
+    def sqlite_triggers(self, table: str) -> list[str]:
+        return [r[0] for r in self._read("SELECT sql FROM sqlite_schema WHERE type = 'trigger' "
+                                         "AND tbl_name = ? COLLATE NOCASE", table)]
 
 
 def test_context_refuses_internal_tables_to_users() -> None:
