@@ -2240,8 +2240,12 @@ def implicit_default(t: coltypes.MySqlType) -> object:
 
 
 def register_schema_functions(conn: apsw.Connection) -> None:
-    """Register the collations the stored schema refers to. Needed by every connection."""
+    """Register the collations the stored schema refers to, and turn off SQLite's
+    double-quoted-string fallback (generated SQL quotes identifiers with "…"; an unknown
+    column must be error 1054, never the string 'nope'). Needed by every connection."""
     conn.create_collation("mysql_decimal", decimal_collation)
+    conn.config(apsw.SQLITE_DBCONFIG_DQS_DML, 0)
+    conn.config(apsw.SQLITE_DBCONFIG_DQS_DDL, 0)
 
 
 def decimal_collation(a: str, b: str) -> int:

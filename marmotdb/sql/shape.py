@@ -47,7 +47,8 @@ _LITERAL_RE = re.compile(
     r"""|(?P<vc>/\*(?P<vm>M?)!(?P<ver>\d{5,6})?(?P<vbody>[\s\S]*?)\*/)"""
     r"""|(?P<cm>/\*[\s\S]*?\*/|--(?=[ \t\r\n]|$)[^\n]*|\#[^\n]*)"""
     r"""|(?P<hex>(?<![\w$])(?:[xXbB]'[0-9a-fA-F]*'|0[xb][0-9a-fA-F]+(?![\w$])))"""
-    r"""|(?P<sq>(?:(?<![\w$])(?:_[a-zA-Z0-9]+[ \t]*|[nN]))?'(?:[^'\\]|\\[\s\S]|'')*')"""
+    r"""|(?P<sq>(?:(?<![\w$])(?:_[a-zA-Z0-9]+[ \t]*|[nN]))?'(?:[^'\\]|\\[\s\S]|'')*'"""
+    r"""(?:[ \t\r\n]*'(?:[^'\\]|\\[\s\S]|'')*')*)"""
     r"""|(?P<dq>(?:(?<![\w$])_[a-zA-Z0-9]+[ \t]*)?"(?:[^"\\]|\\[\s\S]|"")*")"""
     r"""|(?P<num>(?<![\w$@.:])(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w$]))"""
     r"""|(?P<qm>\?)"""
@@ -56,12 +57,20 @@ _LITERAL_RE = re.compile(
 _ESCAPE_RE = re.compile(r"\\([\s\S])")
 
 
+_PIECE_RE = re.compile(r"'((?:[^'\\]|\\[\s\S]|'')*)'|\"((?:[^\"\\]|\\[\s\S]|\"\")*)\"")
+
+
 def unescape_string(token: str) -> str | bytes:
     """The value of a MySQL quoted string token ('…' or "…", backslash escapes, doubled quotes,
-    optional ``N`` or ``_charset`` introducer; ``_binary'…'`` gives bytes)."""
-    opening = token.find("'") if token[-1] == "'" else token.find('"')
-    introducer, quote = token[:opening].strip().lower(), token[opening]
-    body = token[opening + 1:-1].replace(quote + quote, quote)
+    optional ``N`` or ``_charset`` introducer; ``_binary'…'`` gives bytes). Adjacent quoted
+    pieces ('a' 'b') concatenate, as in MySQL."""
+    opening = min(i for i in (token.find("'"), token.find('"')) if i >= 0)
+    introducer = token[:opening].strip().lower()
+    pieces = []
+    for single, double in _PIECE_RE.findall(token[opening:]):
+        quote, text = ("'", single) if token[opening] == "'" else ('"', double)
+        pieces.append(text.replace(quote + quote, quote))
+    body = "".join(pieces)
     if "\\" in body:
         body = _ESCAPE_RE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
     if introducer == "_binary":
