@@ -124,9 +124,10 @@ class CatalogContext(Protocol):
 
 
 # ---------------------------------------------------------------------------------- dispatch
-# Leading blanks and comments; a /*!NNNNN (or MariaDB's /*M!NNNNN) versioned comment is opened,
-# as MySQL runs its body (the executor unwraps them the same way).
-_HEAD = re.compile(r"(?:\s|/\*(?!M?!).*?\*/|--[ \t][^\n]*\n|#[^\n]*\n|/\*M?!\d*)*([A-Za-z]+)",
+# Leading blanks and comments, as the tokenizer treats them: a versioned comment /*!NNNNN is
+# opened when NNNNN <= 80036 (MySQL runs its body) and skipped whole otherwise; /*M! is a comment.
+_HEAD = re.compile(r"(?:\s|/\*(?!!).*?\*/|--[ \t][^\n]*\n|#[^\n]*\n"
+                   r"|/\*!(?:[0-7]\d{4}|800[0-2]\d|8003[0-6])?(?!\d)|/\*!\d+.*?\*/)*([A-Za-z]+)",
                    re.DOTALL)
 _FROM = re.compile(r"\bfrom\s+(?!dual\b)", re.IGNORECASE)
 # A reference to a table of information_schema / performance_schema (not @@performance_schema).

@@ -37,8 +37,12 @@ class Token(NamedTuple):
     scope: str | None = None  # sysvar only: None | 'session' | 'global'
 
 
+# Comments are blanks. A MySQL versioned comment /*!NNNNN ... */ is opened (its body is SQL)
+# when NNNNN <= 80036, the version marmotdb reports, and skipped whole otherwise; MariaDB's
+# /*M!NNNNNN ... */ is an ordinary comment to MySQL, so it is skipped too.
 _TOKEN = re.compile(r"""
-    (?P<ws>\s+|--(?:\s[^\n]*)?(?:\n|$)|\#[^\n]*(?:\n|$)|/\*(?!M?!)(?:.|\n)*?\*/|/\*M?!\d*|\*/)
+    (?P<ws>\s+|--(?:\s[^\n]*)?(?:\n|$)|\#[^\n]*(?:\n|$)|/\*(?!!)(?:.|\n)*?\*/
+        |/\*!(?:[0-7]\d{4}|800[0-2]\d|8003[0-6])?(?!\d)|/\*!\d+(?:.|\n)*?\*/|\*/)
   | (?P<sysvar>@@(?:(?P<scope>global|session|local|persist|persist_only)\.)?
         (?:`(?P<sysq>(?:[^`]|``)+)`|(?P<sysname>[A-Za-z0-9_$]+)))
   | (?P<uservar>@(?:`(?P<uq>(?:[^`]|``)*)`|'(?P<us>(?:[^'\\]|\\.|'')*)'|"(?P<ud>(?:[^"\\]|\\.|"")*)"

@@ -156,6 +156,16 @@ def test_set_transaction(ctx: CatalogTestContext) -> None:
     assert caught.value.code == 1568
 
 
+def test_versioned_comments_of_newer_servers_and_mariadb_are_skipped(
+        ctx: CatalogTestContext) -> None:
+    ctx.q("/*M!999999\\- enable the sandbox mode */ \n\n/*!40101 SET @a = 1 */")
+    ctx.q("/*!80037 SET @b = 1 */ SET @c = 2")
+    ctx.q("/*!80036 SET @d = 3 */")
+    assert ctx.variables.user_variables == {"a": 1, "c": 2, "d": 3}
+    assert ctx.rows("/*!99999 SET autocommit = 0 */ SELECT 1") == [(1,)]
+    assert ctx.variables.autocommit
+
+
 def test_versioned_comments_execute(ctx: CatalogTestContext) -> None:
     ctx.q("/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */")
     assert ctx.variables.sql_mode == "NO_AUTO_VALUE_ON_ZERO"
