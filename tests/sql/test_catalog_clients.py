@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from marmotdb.sql import catalog
+from marmotdb.sql.statement import strip_leading
 
 try:
     from tests.sql.test_catalog_context import CatalogTestContext, shop_context
@@ -17,9 +18,11 @@ EXECUTOR_OWNS = ("COMMIT", "ROLLBACK", "BEGIN", "LOCK", "UNLOCK", "START")
 
 
 def replay(ctx: CatalogTestContext, statements: list[str]) -> list[object]:
+    """Each statement as the executor hands it over (leading comments stripped, a
+    statement-wide versioned comment unwrapped)."""
     answers = []
     for sql in statements:
-        answer = catalog.answer(sql, ctx)
+        answer = catalog.answer(strip_leading(sql), ctx)
         if sql.split()[0].upper() in EXECUTOR_OWNS:
             assert answer is catalog.UNHANDLED, sql
         else:
