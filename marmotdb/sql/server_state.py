@@ -6,7 +6,7 @@ the real clock itself.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,12 +29,16 @@ _COLUMN_CACHE_MAX = 4096
 
 
 class SchemaView:
-    """What the translator may ask about the current database (sql.translate.SchemaView)."""
+    """What the translator may ask about the current database (sql.translate.SchemaView).
 
-    __slots__ = ("conn", "database", "_key")
+    Its look-ups read SQLite's catalog and ``__marmot_schema``, which user statements may not:
+    they run with the connection's binding marked trusted."""
 
-    def __init__(self, conn: apsw.Connection, database: Database):
+    __slots__ = ("conn", "database", "_key", "_binding")
+
+    def __init__(self, conn: apsw.Connection, database: Database, binding: ConnectionBinding):
         self.conn = conn
+        self._binding = binding
         self.database = "" if database.name == SCRATCH else database.name
         # A new Database object per (re)creation, and a generation bumped by every DDL.
         self._key = (database.name, id(database), database.schema_generation)
@@ -42,18 +46,27 @@ class SchemaView:
     def schema_key(self) -> tuple[str, int, int]:
         return self._key
 
+    def _trusted(self, read: Callable[[], Any]) -> Any:
+        binding = self._binding
+        previous, binding.trusted = binding.trusted, True
+        try:
+            return read()
+        finally:
+            binding.trusted = previous
+
     def table_sql(self, table: str) -> str | None:
-        found = self.conn.execute("SELECT sql FROM sqlite_schema WHERE type IN ('table','view') "
-                                  "AND name = ? COLLATE NOCASE", (table,)).fetchall()
+        found = self._trusted(lambda: self.conn.execute(
+            "SELECT sql FROM sqlite_schema WHERE type IN ('table','view') AND name = ? "
+            "COLLATE NOCASE", (table,)).fetchall())
         return found[0][0] if found else None
 
     def columns(self, table: str) -> list[tuple[str, str]] | None:
-        found = [(row[1], row[2]) for row in
-                 self.conn.execute("SELECT * FROM pragma_table_info(?)", (table,))]
+        found = self._trusted(lambda: [(row[1], row[2]) for row in self.conn.execute(
+            "SELECT * FROM pragma_table_info(?)", (table,))])
         return found or None
 
     def mysql_ddl(self, table: str) -> str | None:
-        return schema.mysql_ddl(self.conn, table)
+        return self._trusted(lambda: schema.mysql_ddl(self.conn, table))
 
 
 class ServerState:
@@ -76,7 +89,7 @@ class ServerState:
         # Rows of MARMOT_CLUSTER_NODES; the cluster runtime replaces this with the member list.
         self.cluster_nodes: Callable[[], list[tuple[Any, ...]]] = lambda: []
         setup = configure(durability, cache_size_mb, busy_timeout_ms, self._bind)
-        self.databases = Databases(data_dir, setup)
+        self.databases = Databases(data_dir, setup, on_open=self._open_database)
         self.scratch = Database(SCRATCH, Path(":memory:"), self._bind, pool_max=64)
 
     # ------------------------------------------------------------------ connections
@@ -85,6 +98,16 @@ class ServerState:
         functions.register_functions(conn, binding)
         binding.install(conn)
         self._bindings[conn] = binding
+
+    def _open_database(self, database: Database) -> None:
+        conn = database.checkout()
+        binding = self._bindings[conn]
+        binding.trusted = True
+        try:
+            schema.ensure_schema_table(conn)
+        finally:
+            binding.trusted = False
+            database.checkin(conn)
 
     def binding(self, conn: apsw.Connection) -> ConnectionBinding:
         return self._bindings[conn]
@@ -105,35 +128,38 @@ class ServerState:
             conn.close()
 
     def schema_view(self, conn: apsw.Connection, database: Database) -> SchemaView:
-        return SchemaView(conn, database)
+        return SchemaView(conn, database, self._bindings[conn])
 
     # ------------------------------------------------------------------ results
-    def collect(self, cursor: apsw.Cursor, statement: str) -> Rows:
-        rows = cursor.fetchall()
-        try:
-            description = cursor.description
-        except apsw.ExecutionCompleteError:
-            description = self._describe_statement(cursor.connection, statement)
-        return Rows(self._columns_for(description, rows[0] if rows else None), rows)
-
-    def describe(self, database: Database, statement: str) -> list[Column]:
-        conn = self.read_connection(database)
-        return self._columns_for(self._describe_statement(conn, statement), None)
-
-    def _describe_statement(self, conn: apsw.Connection, statement: str) -> tuple[Any, ...]:
-        found: list[Any] = []
+    def query(self, conn: apsw.Connection, statement: str, params: Any) -> Rows:
+        """Run a row-returning statement and build its MySQL columns (cached by shape)."""
+        described: list[Any] = []
 
         def trace(cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
-            found.append(cursor.description)
-            return False  # do not run it: the description is all we want
+            described.append(cursor.description)
+            return True
 
         cursor = conn.cursor()
         cursor.exec_trace = trace
+        rows = cursor.execute(statement, params).fetchall()
+        return Rows(self._columns_for(described[-1] if described else (),
+                                      rows[0] if rows else None), rows)
+
+    def describe(self, database: Database, statement: str) -> list[Column]:
+        """Columns of a statement without running it (COM_STMT_PREPARE)."""
+        described: list[Any] = []
+
+        def trace(cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
+            described.append(cursor.description)
+            return False  # stop before it runs: the description is all we want
+
+        cursor = self.read_connection(database).cursor()
+        cursor.exec_trace = trace
         try:
-            cursor.execute(statement, {})
-        except (apsw.ExecTraceAbort, apsw.BindingsError):
+            cursor.execute(statement, defaultdict(lambda: None))
+        except apsw.ExecTraceAbort:
             pass
-        return found[-1] if found else ()
+        return self._columns_for(described[-1] if described else (), None)
 
     def _columns_for(self, description: tuple[Any, ...], first: tuple[Any, ...] | None
                      ) -> list[Column]:

@@ -125,7 +125,7 @@ class Session:
         self.command = "Sleep"
         self.info: str | None = None
         self.killed = False
-        self.found_rows_flag = True
+        self.found_rows_flag = False  # CLIENT_FOUND_ROWS: UPDATE counts matched rows
         self._active_conn: apsw.Connection | None = None
         self._handlers: dict[str, Callable[[str, tuple[str, ...]], Result]] = {
             "BEGIN": self._begin, "START": self._begin, "COMMIT": self._finish,
@@ -420,7 +420,7 @@ class Session:
                                    "is read-only")
             rows: Rows | None = None
             for statement in translation.statements:
-                rows = self.server.collect(conn.execute(statement, params), statement)
+                rows = self.server.query(conn, statement, params)
             assert rows is not None
             return rows
         except apsw.Error as exc:
@@ -519,10 +519,12 @@ class Session:
         try:
             before_rowid = conn.last_insert_rowid()
             rows: Rows | None = None
-            for statement in translation.statements:
-                cursor = conn.execute(statement, params)
-                if translation.returns_rows and statement is translation.statements[-1]:
-                    rows = self.server.collect(cursor, statement)
+            last = len(translation.statements) - 1
+            for i, statement in enumerate(translation.statements):
+                if translation.returns_rows and i == last:
+                    rows = self.server.query(conn, statement, params)
+                else:
+                    conn.execute(statement, params)
             if rows is not None:
                 return rows
             affected = self._affected_rows(self.server.binding(conn), translation)
@@ -578,8 +580,7 @@ class Session:
                  params: dict[str, Any]) -> Rows:
         rows = None
         for statement in translation.statements:
-            cursor = conn.execute(statement, params)
-            rows = self.server.collect(cursor, statement)
+            rows = self.server.query(conn, statement, params)
         if translation.calc_found_rows and translation.found_rows_sql:
             self.found_rows = conn.execute(translation.found_rows_sql, params).fetchall()[0][0]
         elif rows is not None:
@@ -590,6 +591,7 @@ class Session:
     def _read_job(self, database: Database, conn: apsw.Connection, translation: Translation,
                   params: dict[str, Any], pinned: bool) -> ReadJob:
         def run() -> Rows:
+            self._active_conn = conn  # so KILL QUERY can interrupt it
             try:
                 return self._read_on(conn, translation, params)
             except apsw.InterruptError:
@@ -597,6 +599,8 @@ class Session:
                                    "maximum statement execution time exceeded") from None
             except apsw.Error as exc:
                 raise self._read_error(exc) from None
+            finally:
+                self._active_conn = None
 
         def finish() -> None:
             if not pinned:

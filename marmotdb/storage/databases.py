@@ -99,12 +99,14 @@ class Databases:
     """All databases of this node, opened lazily from ``<data_dir>/databases``."""
 
     def __init__(self, data_dir: Path, setup: ConnectionSetup, pool_max: int = 64,
-                 on_release: Callable[[str], None] | None = None):
+                 on_release: Callable[[str], None] | None = None,
+                 on_open: Callable[[Database], None] | None = None):
         self.directory = Path(data_dir) / "databases"
         self.directory.mkdir(parents=True, exist_ok=True)
         self.setup = setup
         self.pool_max = pool_max
         self.on_release = on_release
+        self.on_open = on_open  # once per database per process: create internal tables
         self._open: dict[str, Database] = {}
 
     def names(self) -> list[str]:
@@ -128,6 +130,8 @@ class Databases:
         database = Database(name, self.directory / (name + FILE_SUFFIX), self.setup,
                             self.pool_max, on_release=self.on_release)
         self._open[name] = database
+        if self.on_open is not None:
+            self.on_open(database)
         return database
 
     def create(self, name: str, if_not_exists: bool = False) -> bool:
@@ -138,9 +142,7 @@ class Databases:
                 return False
             raise errors.error(errors.ER_DB_CREATE_EXISTS,
                                f"Can't create database '{name}'; database exists")
-        database = self._remember(lowered)
-        conn = database.checkout()  # creates the file with WAL and pragmas applied
-        database.checkin(conn)
+        self._remember(lowered)  # opening creates the file, with WAL and internal tables
         return True
 
     def drop(self, name: str, owner: int, if_exists: bool = False) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 
 import pytest
 
@@ -57,6 +59,9 @@ def test_affected_rows_and_insert_ids(shop):
     assert isinstance(result, Ok)
     assert (result.affected_rows, result.last_insert_id) == (3, 1)
     assert shop.execute("UPDATE item SET n = 2 WHERE id <= 2").affected_rows == 1  # one changed
+    shop.found_rows_flag = True  # a client with CLIENT_FOUND_ROWS counts matched rows
+    assert shop.execute("UPDATE item SET n = 2 WHERE id <= 2").affected_rows == 2
+    shop.found_rows_flag = False
     assert shop.execute("DELETE FROM item WHERE id = 3").affected_rows == 1
     assert rows(shop.execute("SELECT LAST_INSERT_ID()")) == [(1,)]
     assert rows(shop.execute("SELECT name FROM item ORDER BY id")) == [("a",), ("b",)]
@@ -168,11 +173,14 @@ def test_kill_query_interrupts_a_running_read(server, shop):
     with pytest.raises(LongRead) as info:
         shop.execute(heavy)
     job = info.value.job
-    job.interrupt()
-    try:
-        assert error_code(job.run) == 3024
-    finally:
-        job.finish()
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(error_code(job.run)))
+    worker.start()
+    time.sleep(0.2)
+    server.kill(shop.connection_id, query_only=True)  # KILL QUERY interrupts the statement
+    worker.join(10)
+    job.finish()
+    assert outcome == [3024]
 
 
 def test_close_rolls_back_and_releases_the_lock(server, shop):
