@@ -87,8 +87,9 @@ class CatalogContext(Protocol):
                         'Note' | 'Warning' | 'Error' (SHOW ERRORS shows the 'Error' ones)
 
     Read when present (``getattr`` with a default): ``in_transaction`` (bool; SET TRANSACTION
-    without a scope is refused with 1568 inside one) and ``last_insert_id`` (int; for
-    ``@@last_insert_id`` / ``@@identity``).
+    without a scope is refused with 1568 inside one), ``last_insert_id`` (int; for
+    ``@@last_insert_id`` / ``@@identity``) and ``is_admin`` (bool; SET GLOBAL needs it, else
+    1227; without it, ``user_record.can(None, "admin")`` of marmotdb.users.User is asked).
     """
 
     current_database: str | None
@@ -344,8 +345,23 @@ def _set_item(stream: TokenStream, ctx: CatalogContext, scope: str | None) -> st
     else:
         raise syntax_error(stream)
     _expect_assign(stream)
-    ctx.variables.set(name.lower(), _set_value(stream, ctx, user=False), item_scope)
+    value = _set_value(stream, ctx, user=False)
+    if item_scope == "global":
+        _require_admin(ctx)
+    ctx.variables.set(name.lower(), value, item_scope)
     return scope
+
+
+def _require_admin(ctx: CatalogContext) -> None:
+    """SET GLOBAL changes the node for every session: MySQL asks for SYSTEM_VARIABLES_ADMIN."""
+    allowed = getattr(ctx, "is_admin", None)
+    if allowed is None:
+        record = getattr(ctx, "user_record", None)
+        allowed = record is None or record.can(None, "admin")
+    if not allowed:
+        raise errors.error(errors.ER_SPECIFIC_ACCESS_DENIED_ERROR, "Access denied; you need (at "
+                           "least one of) the SUPER or SYSTEM_VARIABLES_ADMIN privilege(s) for "
+                           "this operation")
 
 
 def _expect_assign(stream: TokenStream) -> None:
@@ -451,6 +467,8 @@ def _apply_transaction(ctx: CatalogContext, scope: str | None, isolation: str | 
                                "progress")
         ctx.variables.set_next_transaction(isolation, read_only)
         return
+    if scope == "global":
+        _require_admin(ctx)
     if isolation is not None:
         ctx.variables.set("transaction_isolation", isolation, scope)
     if read_only is not None:

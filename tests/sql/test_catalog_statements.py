@@ -214,3 +214,17 @@ def test_field_list(ctx: CatalogTestContext) -> None:
 ])
 def test_handles(ctx: CatalogTestContext, sql: str, expected: bool) -> None:
     assert catalog.handles(sql, ctx) is expected
+
+
+def test_set_global_needs_admin(ctx: CatalogTestContext) -> None:
+    ctx.is_admin = False
+    for sql in ("SET GLOBAL wait_timeout = 5", "SET @@global.sql_mode = ''",
+                "SET GLOBAL TRANSACTION ISOLATION LEVEL SERIALIZABLE"):
+        with pytest.raises(MarmotError) as caught:
+            ctx.q(sql)
+        assert caught.value.code == 1227
+    assert ctx.variables.get("wait_timeout", "global") == 28800
+    ctx.q("SET SESSION wait_timeout = 5")
+    ctx.is_admin = True
+    ctx.q("SET GLOBAL wait_timeout = 5")
+    assert ctx.variables.get("wait_timeout", "global") == 5
