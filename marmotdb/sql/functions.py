@@ -2201,7 +2201,15 @@ def _store(ctx: Any, value: object, type_text: object, column: object, row: obje
     store_ctx = coltypes.StoreContext(
         strict and not lenient, lambda level, code, msg: warn(ctx, level, code, msg),
         no_zero_date=no_zero_date, no_zero_in_date=no_zero_in_date)
-    t = coltypes.cached_type(str(type_text))
+    text = str(type_text)
+    not_null = text.endswith(" not null")
+    t = coltypes.cached_type(text[:-9] if not_null else text)
+    if value is None and not_null:
+        message = f"Column '{column}' cannot be null"
+        if not lenient:
+            raise errors.error(errors.ER_BAD_NULL_ERROR, message)
+        warn(ctx, "Warning", errors.ER_BAD_NULL_ERROR, message)
+        return implicit_default(t)
     return coltypes.coerce_for_store(value, t, str(column), int(row or 1), store_ctx)  # type: ignore
 
 

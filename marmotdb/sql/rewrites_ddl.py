@@ -1662,9 +1662,11 @@ def truncate_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
     if not ctx.exists(name) or ctx.is_view(name):
         raise errors.error(errors.ER_NO_SUCH_TABLE,
                            f"Table '{ctx.database or 'marmot'}.{name}' doesn't exist")
-    return DdlResult([f"DELETE FROM {q(name)}",
-                      f"DELETE FROM sqlite_sequence WHERE name = {sql_literal(name)}"],
-                     tables=(name.lower(),))
+    table = ctx.table_def(name)
+    statements = [f"DELETE FROM {q(name)}"]
+    if table is not None and table.auto_increment_column is not None:
+        statements.append(f"DELETE FROM sqlite_sequence WHERE name = {sql_literal(name)}")
+    return DdlResult(statements, tables=(name.lower(),))
 
 
 # ---------------------------------------------------------------- views and triggers

@@ -344,10 +344,13 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
     table = _require(ctx, name)
     ignore = ignore or bool(tree.args.get("ignore"))
     columns = _insert_columns(tree, table)
+    source = tree.expression
+    if isinstance(source, exp.Values) and all(
+            isinstance(r, exp.Tuple) and not r.expressions for r in source.expressions):
+        columns = []  # VALUES () / () VALUES (): every column takes its default
     fill = _fill_columns(table, columns)
     conflict = tree.args.get("conflict")
     upsert = conflict is not None and bool(conflict.args.get("duplicate"))
-    source = tree.expression
     drop_select_noise(source) if source is not None else None
     all_columns = columns + [c for c, _ in fill]
     statement = exp.Insert(this=exp.Schema(this=exp.Table(this=ident(table.name)),
@@ -456,9 +459,6 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
     condition = _limited(tree.args.get("where"), tree, target)
     if condition is not None:
         statement.set("where", exp.Where(this=condition))
-    if ignore:
-        statement.set("this", exp.Table(this=exp.var(f'OR IGNORE "{table.name}"'),
-                                        alias=target.args.get("alias")))
     return DmlResult([statement], tables=(table.name.lower(),))
 
 

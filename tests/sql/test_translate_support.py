@@ -74,12 +74,13 @@ class MiniExecutor:
             self.context.sql_mode = sql_mode
         functions.register_functions(self.conn, self.context)
         self.view = SchemaViewOver(self.conn, database)
-        self.changes = 0
+        self.changes = self.inserts = 0
         self.conn.preupdate_hook(self._count)
 
     def _count(self, update: apsw.PreUpdate) -> None:
         if not update.depth:
             self.changes += 1
+            self.inserts += update.op == "INSERT"
 
     def run(self, sql: str, params: list[Any] | None = None) -> Result:
         """One statement. MySQL errors come out as MarmotError."""
@@ -98,7 +99,7 @@ class MiniExecutor:
     def _execute(self, translation: Any, bound: dict[str, Any]) -> Result:
         if translation.foreign_keys_off:
             self.conn.execute("PRAGMA foreign_keys = OFF")
-        self.changes = 0
+        self.changes = self.inserts = 0
         before = self.conn.last_insert_rowid()
         result = Result()
         try:
@@ -131,7 +132,8 @@ class MiniExecutor:
         result.affected = self.changes
         if translation.kind in (Kind.INSERT, Kind.REPLACE) and translation.auto_increment \
                 and self.conn.last_insert_rowid() != before:
-            result.last_insert_id = self.conn.last_insert_rowid()
+            # MySQL reports the FIRST id a multi-row INSERT generated.
+            result.last_insert_id = self.conn.last_insert_rowid() - max(self.inserts, 1) + 1
             self.context.last_insert_id = result.last_insert_id
         if translation.kind is Kind.SELECT and not translation.calc_found_rows:
             self.context.found_rows = len(result.rows)
