@@ -243,6 +243,15 @@ class TokenStream:
         return self.sql[self.peek().start:].strip().rstrip(";").strip()
 
 
+def stream_of(sql: str) -> TokenStream:
+    """A token stream over ``sql``; 1064 when it does not even tokenize."""
+    try:
+        return TokenStream(sql, tokenize(sql))
+    except NotSimple:
+        raise errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax near "
+                           f"'{sql[:80]}'") from None
+
+
 def syntax_error(stream: TokenStream) -> errors.MarmotError:
     near = stream.sql[stream.peek().start:][:80]
     return errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax; check the "
