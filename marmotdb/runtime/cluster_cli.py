@@ -268,10 +268,11 @@ def _check_ports(state: ClusterState) -> None:
 
 
 def wait_ready(state: ClusterState, processes: dict[int, subprocess.Popen[bytes]],
-               timeout_s: float = READY_TIMEOUT_S) -> None:
-    """Until every node's admin API answers; fail (with its log tail) if a node exits."""
+               timeout_s: float = READY_TIMEOUT_S, records: list[NodeRecord] | None = None
+               ) -> None:
+    """Until the nodes' admin APIs answer; fail (with its log tail) if a node exits."""
     deadline = time.monotonic() + timeout_s
-    waiting = {r.node_id: r for r in state.nodes}
+    waiting = {r.node_id: r for r in (state.nodes if records is None else records)}
     while waiting:
         for node_id, record in list(waiting.items()):
             code = processes[node_id].poll()
