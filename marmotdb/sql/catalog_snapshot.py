@@ -19,17 +19,11 @@ from dataclasses import dataclass, field
 import apsw
 
 from marmotdb.sql import coltypes
+from marmotdb.sql.catalog_ddl import parse_create_table
 from marmotdb.sql.catalog_expr import NotSimple, TokenStream, tokenize
-from marmotdb.sql.catalog_model import (
-    ColumnModel,
-    ForeignKeyModel,
-    IndexModel,
-    TableModel,
-    parse_create_table,
-)
+from marmotdb.sql.catalog_model import ColumnModel, ForeignKeyModel, IndexModel, TableModel
 
 SCHEMA_TABLE = "__marmot_schema"
-SNAPSHOTS_PER_CONNECTION_MAX = 1  # a connection serves one database; keep its latest snapshot
 
 
 @dataclass(slots=True)

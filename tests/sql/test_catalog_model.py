@@ -6,8 +6,8 @@ from __future__ import annotations
 import apsw
 import pytest
 
+from marmotdb.sql.catalog_ddl import parse_create_table
 from marmotdb.sql.catalog_expr import NotSimple
-from marmotdb.sql.catalog_model import parse_create_table
 from marmotdb.sql.catalog_render import render_create_table, wrapped
 from marmotdb.sql.catalog_snapshot import snapshot, table_model
 
