@@ -37,7 +37,7 @@ class ConnectionBinding:
     """Per-connection state: bound session, trust, read budget and row-operation counters."""
 
     __slots__ = ("session", "trusted", "budget", "budget_spent", "_steps", "inserts",
-                 "updates", "updates_changed", "deletes", "version")
+                 "updates", "updates_changed", "deletes", "first_rowid", "version")
 
     def __init__(self, version: str = ""):
         self.session: Any = None
@@ -67,12 +67,15 @@ class ConnectionBinding:
 
     def reset_counts(self) -> None:
         self.inserts = self.updates = self.updates_changed = self.deletes = 0
+        self.first_rowid = 0  # rowid of the statement's first inserted row: MySQL's insert id
 
     def count(self, update: apsw.PreUpdate) -> None:
         if update.depth:  # rows changed by triggers and FK actions do not count for MySQL
             return
         op = update.op
         if op == "INSERT":
+            if not self.inserts:
+                self.first_rowid = update.rowid_new
             self.inserts += 1
         elif op == "UPDATE":
             self.updates += 1

@@ -181,11 +181,6 @@ class ServerState:
         conn.execute("COMMIT")
         self.status["Com_commit"] += 1
 
-    def first_insert_id(self, conn: apsw.Connection, translation: Any, last_rowid: int,
-                        affected: int) -> int:
-        inserts = self._bindings[conn].inserts
-        return last_rowid - max(inserts, 1) + 1
-
     def schema_changed(self, database: Database) -> None:
         database.schema_generation += 1
         self._columns.clear()

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import apsw
@@ -68,7 +69,20 @@ _START = re.compile(r"^(?:BEGIN(?:\s+WORK)?|START\s+TRANSACTION(?P<opts>(?:\s*,?
 _END = re.compile(r"^(COMMIT|ROLLBACK)(?:\s+WORK)?(?:\s+AND\s+(?:NO\s+)?CHAIN)?"
                   r"(?:\s+(?:NO\s+)?RELEASE)?\s*$", re.I)
 _KILL = re.compile(r"^KILL\s+(?:(QUERY|CONNECTION)\s+)?(\d+)\s*$", re.I)
+# First words of the statements MySQL has; anything else is a syntax error (1064).
+_STATEMENT_KEYWORDS = frozenset(
+    "SELECT INSERT UPDATE DELETE REPLACE WITH CREATE ALTER DROP RENAME TRUNCATE SET SHOW DESC "
+    "DESCRIBE EXPLAIN USE BEGIN START COMMIT ROLLBACK SAVEPOINT RELEASE LOCK UNLOCK KILL GRANT "
+    "REVOKE FLUSH ANALYZE OPTIMIZE CHECK CHECKSUM REPAIR DO CALL HANDLER LOAD PREPARE EXECUTE "
+    "DEALLOCATE XA HELP INSTALL UNINSTALL RESET PURGE CHANGE SIGNAL RESIGNAL GET TABLE VALUES "
+    "IMPORT CACHE BINLOG SHUTDOWN RESTART CLONE PRAGMA ATTACH DETACH".split())
 _READ_BUDGET_STEPS = 200  # progress-handler calls (x1000 VM steps) a read may take in the loop
+
+
+def _syntax_error(text: str) -> MarmotError:
+    return errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax; check the "
+                        "manual that corresponds to your MySQL server version for the right "
+                        f"syntax to use near '{text[:80]}' at line 1")
 
 
 def unquote(identifier: str) -> str:
@@ -191,6 +205,10 @@ class Session:
         self.server.status["Questions"] += 1
         self.info = text[:1000]
         head = keywords(text)
+        if not head and not text.startswith("("):
+            raise _syntax_error(text)
+        if head and head[0] not in _STATEMENT_KEYWORDS:
+            raise _syntax_error(text)
         handler = self._handlers.get(head[0]) if head else None
         if handler is not None and (result := handler(text, head)) is not None:
             return self._after(result)
@@ -228,7 +246,7 @@ class Session:
         if view.schema_key() != plan.schema_key:  # DDL since prepare: re-prepare, as MySQL does
             plan.translation = translate_prepared(plan.sql, view)[0]
             plan.schema_key = view.schema_key()
-        params = {f"p{i}": v for i, v in enumerate(values)}
+        params = {f"p{i}": _bindable(v) for i, v in enumerate(values)}
         return self._after(self._run(plan.translation, params, plan.sql))  # type: ignore[arg-type]
 
     def use(self, database: str) -> None:
@@ -289,8 +307,7 @@ class Session:
         found = _START.match(text)
         if found is None:
             if head[0] == "BEGIN":
-                raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
-                                   f"near '{text[:80]}'")
+                raise _syntax_error(text)
             return None  # START SLAVE and friends: not ours
         self._end(commit=True)  # MySQL: BEGIN implicitly commits an open transaction
         read_only = bool(found.group("opts") and "ONLY" in found.group("opts").upper())
@@ -299,8 +316,7 @@ class Session:
 
     def _finish(self, text: str, head: tuple[str, ...]) -> Result:
         if _END.match(text) is None:
-            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
-                               f"near '{text[:80]}'")
+            raise _syntax_error(text)
         self._end(commit=text[:6].upper() == "COMMIT")
         return Ok()
 
@@ -318,8 +334,7 @@ class Session:
     def _savepoint(self, text: str, head: tuple[str, ...]) -> Result:
         found = _SAVEPOINT.match(text)
         if found is None:
-            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
-                               f"near '{text[:80]}'")
+            raise _syntax_error(text)
         if self.txn is None:
             if self.autocommit:
                 return Ok()  # MySQL accepts and forgets a savepoint outside a transaction
@@ -335,8 +350,7 @@ class Session:
     def _release(self, text: str, head: tuple[str, ...]) -> Result:
         found = _RELEASE.match(text)
         if found is None:
-            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
-                               f"near '{text[:80]}'")
+            raise _syntax_error(text)
         name = unquote(found.group(1)).lower()
         if self.txn is None or name not in self.txn.savepoints:
             raise errors.error(errors.ER_SP_DOES_NOT_EXIST, f"SAVEPOINT {name} does not exist")
@@ -352,16 +366,14 @@ class Session:
     def _use(self, text: str, head: tuple[str, ...]) -> Result:
         found = _USE.match(text)
         if found is None:
-            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
-                               f"near '{text[:80]}'")
+            raise _syntax_error(text)
         self.use(found.group(1))
         return Ok()
 
     def _kill(self, text: str, head: tuple[str, ...]) -> Result:
         found = _KILL.match(text)
         if found is None:
-            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
-                               f"near '{text[:80]}'")
+            raise _syntax_error(text)
         target = int(found.group(2))
         if target not in self.server.sessions:
             raise errors.error(1094, f"Unknown thread id: {target}")
@@ -376,8 +388,7 @@ class Session:
             return None
         found = _CREATE_DB.match(text)
         if found is None:
-            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
-                               f"near '{text[:80]}'")
+            raise _syntax_error(text)
         self._require(None, "admin")
         self._end(commit=True)
         created = self.server.databases.create(unquote(found.group(2)), bool(found.group(1)))
@@ -391,8 +402,7 @@ class Session:
             return None
         found = _DROP_DB.match(text)
         if found is None:
-            raise errors.error(errors.ER_PARSE_ERROR, f"You have an error in your SQL syntax "
-                               f"near '{text[:80]}'")
+            raise _syntax_error(text)
         self._require(None, "admin")
         self._end(commit=True)
         name = unquote(found.group(2))
@@ -517,7 +527,6 @@ class Session:
         self._active_conn = conn
         self.server.binding(conn).reset_counts()
         try:
-            before_rowid = conn.last_insert_rowid()
             rows: Rows | None = None
             last = len(translation.statements) - 1
             for i, statement in enumerate(translation.statements):
@@ -528,10 +537,8 @@ class Session:
             if rows is not None:
                 return rows
             affected = self._affected_rows(self.server.binding(conn), translation)
-            last_rowid = conn.last_insert_rowid()
-            insert_id = 0
-            if translation.auto_increment and last_rowid != before_rowid:
-                insert_id = self.server.first_insert_id(conn, translation, last_rowid, affected)
+            binding = self.server.binding(conn)
+            insert_id = binding.first_rowid if translation.auto_increment and binding.inserts else 0
             if translation.kind is Kind.DDL:
                 affected = 0
             return Ok(affected_rows=affected, last_insert_id=insert_id)
@@ -698,6 +705,11 @@ class Session:
                     self.server.databases.get(name).unlock(self.connection_id)
         if failure is not None:
             raise failure
+
+
+def _bindable(value: Any) -> Any:
+    """SQLite binds int, float, str, bytes and NULL; DECIMAL parameters travel as exact text."""
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def _inline_params(sql: str, values: list[Any]) -> str:
