@@ -47,7 +47,8 @@ from marmotdb.sql.catalog_expr import (
 )
 from marmotdb.sql.catalog_select import is_planned, select_values
 from marmotdb.sql.catalog_set import answer_set
-from marmotdb.sql.catalog_show import describe, show
+from marmotdb.sql.catalog_show import describe, show, table_or_view
+from marmotdb.sql.catalog_show_filters import like_pattern
 from marmotdb.sql.catalog_workspace import workspace
 
 if TYPE_CHECKING:
@@ -225,11 +226,9 @@ def field_list(table: str, ctx: CatalogContext, wildcard: str | None = None) -> 
     """COM_FIELD_LIST: the column definitions of ``table`` in the current database.
 
     ``wildcard`` is the optional LIKE pattern the command carries."""
-    from marmotdb.sql.catalog_show import _object, like_pattern
-
     if ctx.current_database is None:
         raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
-    model = _object(ctx, ctx.current_database, table)
+    model = table_or_view(ctx, ctx.current_database, table)
     pattern = like_pattern(wildcard) if wildcard else None
     columns = []
     for column in model.columns:
