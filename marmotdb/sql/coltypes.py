@@ -175,6 +175,17 @@ def _decltype(t: MySqlType) -> str:
     return " ".join(words) + args
 
 
+def time_sort_key(text: str) -> int:
+    """TIME values ('-838:59:59' … '838:59:59') in microseconds, for the mysql_time
+    collation: as text, '100:00:00' would sort before '10:00:00'."""
+    parts = parse_time(text)
+    if parts is None:
+        return 0
+    negative, hours, minutes, seconds, micro = parts
+    total = ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + micro
+    return -total if negative else total
+
+
 # ---------------------------------------------------------------- parsing type text
 
 _TYPE_RE = re.compile(

@@ -20,7 +20,7 @@ translations stay valid across sessions. Optional attributes are read with defau
 (level, code, message) to), ``rng`` (a ``random.Random`` for RAND/UUID).
 
 ``register_schema_functions(conn)`` registers what the *stored schema* needs: the
-``mysql_decimal`` collation of DECIMAL columns. Every connection that opens a marmotdb database
+``mysql_decimal`` collation of DECIMAL columns and ``mysql_time`` of TIME columns. Every connection that opens a marmotdb database
 file must call it (executor, replication apply, snapshots, audits) or SQLite reports
 "no such collation sequence".
 
@@ -2252,12 +2252,18 @@ def register_schema_functions(conn: apsw.Connection) -> None:
     double-quoted-string fallback (generated SQL quotes identifiers with "…"; an unknown
     column must be error 1054, never the string 'nope'). Needed by every connection."""
     conn.create_collation("mysql_decimal", decimal_collation)
+    conn.create_collation("mysql_time", time_collation)
     conn.config(apsw.SQLITE_DBCONFIG_DQS_DML, 0)
     conn.config(apsw.SQLITE_DBCONFIG_DQS_DDL, 0)
 
 
 def decimal_collation(a: str, b: str) -> int:
     x, y = _collation_key(a), _collation_key(b)
+    return (x > y) - (x < y)
+
+
+def time_collation(a: str, b: str) -> int:
+    x, y = coltypes.time_sort_key(a), coltypes.time_sort_key(b)
     return (x > y) - (x < y)
 
 

@@ -846,6 +846,8 @@ def sqlite_collation(column: ColumnDef) -> str:
     family = column.type.family
     if family == "decimal":
         return " COLLATE mysql_decimal"
+    if column.type.name == "time":
+        return " COLLATE mysql_time"
     if family in ("text", "enum", "set"):
         binary = column.type.binary_collation or (column.collation or "").endswith("_bin") \
             or column.charset == "binary"

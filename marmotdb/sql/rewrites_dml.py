@@ -153,6 +153,9 @@ def default_value(column: ColumnDef) -> exp.Expression:
     from marmotdb.sql.rewrites_ddl import default_expression  # noqa: PLC0415 - cycle
     if column.auto_increment:
         return exp.Null()
+    if column.default_kind is None and not column.nullable and column.type.name == "enum" \
+            and column.type.values:
+        return string(column.type.values[0])  # MySQL: a NOT NULL ENUM defaults to its first
     if column.default_kind is None and not column.nullable and column.generated is None:
         return call("MYSQL_NO_DEFAULT", string(column.name), string(column.type.column_type()))
     return default_expression(column)
@@ -215,6 +218,7 @@ def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
     strip_database(tree, ctx.database)
     calc = drop_select_noise(tree)
     rewrite_decimal_aggregates(tree, ctx)
+    rewrite_enum_order(tree, ctx)
     found_rows = found_rows_query(tree) if calc else None
     return DmlResult([tree], calc_found_rows=calc, found_rows=found_rows)
 
@@ -242,6 +246,21 @@ def rewrite_decimal_aggregates(tree: exp.Expression, ctx: DmlContext) -> None:
         column = resolve_column(argument, select, ctx) if select is not None else None
         if column is not None and column.type.family == "decimal":
             node.replace(call(_DECIMAL_AGGREGATES[type(node)], argument.copy()))
+
+
+def rewrite_enum_order(tree: exp.Expression, ctx: DmlContext) -> None:
+    """ORDER BY an ENUM column sorts by member position in MySQL, not by the text."""
+    for ordered in list(tree.find_all(exp.Ordered)):
+        column = ordered.this
+        select = ordered.find_ancestor(exp.Select)
+        if not isinstance(column, exp.Column) or select is None:
+            continue
+        definition = resolve_column(column, select, ctx)
+        if definition is None or definition.type.name != "enum":
+            continue
+        cases = [exp.If(this=string(v), true=number(i + 1))
+                 for i, v in enumerate(definition.type.values)]
+        ordered.set("this", exp.Case(this=column.copy(), ifs=cases, default=number(0)))
 
 
 def source_tables(select: exp.Expression) -> dict[str, str]:
@@ -308,8 +327,20 @@ def _value_rows(source: exp.Values, columns: list[ColumnDef], fill: list[tuple[C
                                f"Column count doesn't match value count at row {index}")
         stored = [default_value(c) if _is_default(v) else store(v, c, index, ignore)
                   for v, c in zip(values, columns)]
-        rows.append(exp.Tuple(expressions=stored + [e.copy() for _, e in fill]))
+        known = {c.name.lower(): v for c, v in zip(columns, stored)}
+        rows.append(exp.Tuple(expressions=stored + [bind_default(e, known) for _, e in fill]))
     return rows
+
+
+def bind_default(default: exp.Expression, row: dict[str, exp.Expression]) -> exp.Expression:
+    """A DEFAULT (expr) may read the row's other columns: replace them by this row's values
+    (a column the row does not set reads as NULL)."""
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and not node.table:
+            value = row.get(node.name.lower())
+            return exp.Paren(this=value.copy()) if value is not None else exp.Null()
+        return node
+    return default.copy().transform(swap, copy=False)
 
 
 def _is_default(value: exp.Expression) -> bool:
@@ -329,7 +360,8 @@ def _wrap_query(query: exp.Expression, columns: list[ColumnDef],
                                                    columns=[ident(n) for n in names]))
     outer = exp.Select(expressions=[store(column_ref(n), c, 1, ignore)
                                     for n, c in zip(names, columns)]
-                       + [e.copy() for _, e in fill])
+                       + [bind_default(e, {c.name.lower(): column_ref(n) for n, c in
+                                           zip(names, columns)}) for _, e in fill])
     outer.set("from_", exp.From(this=exp.Table(this=ident("__marmot_src"))))
     outer.set("with_", exp.With(expressions=[cte]))
     if upsert:
@@ -360,7 +392,7 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
             expressions=_value_rows(source, columns, fill, ignore)))
     elif source is None or (isinstance(source, exp.Tuple) and not source.expressions):
         statement.set("expression", exp.Values(expressions=[
-            exp.Tuple(expressions=[e.copy() for _, e in fill])]))
+            exp.Tuple(expressions=[bind_default(e, {}) for _, e in fill])]))
     else:
         statement.set("expression", _wrap_query(source, columns, fill, ignore, upsert))
     if not all_columns:

@@ -258,8 +258,11 @@ def _mariadb_runner(case: Case, index: int) -> tuple[Runner, Callable[[], None]]
             except pymysql.MySQLError as exc:
                 code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 1105
                 raise errors.error(code, str(exc)) from None
-            names = [d[0] for d in cursor.description or ()]
-            return names, [tuple(_from_mariadb(v) for v in row) for row in cursor.fetchall()]
+            description = cursor.description or ()
+            names = [d[0] for d in description]
+            scales = [d[5] or 0 for d in description]
+            return names, [tuple(_from_mariadb(v, scale) for v, scale in zip(row, scales))
+                           for row in cursor.fetchall()]
 
     def close() -> None:
         with conn.cursor() as cursor:
@@ -268,25 +271,23 @@ def _mariadb_runner(case: Case, index: int) -> tuple[Runner, Callable[[], None]]
     return run, close
 
 
-def _from_mariadb(value: Any) -> Any:
+def _from_mariadb(value: Any, scale: int) -> Any:
+    """PyMySQL's Python values back to MySQL's text (temporal fractions to the column scale)."""
+    import datetime
     if isinstance(value, Decimal):
         return str(value)
-    if hasattr(value, "isoformat") and not isinstance(value, str):
-        return _temporal_text(value)
-    return value
-
-
-def _temporal_text(value: Any) -> str:
-    import datetime
     if isinstance(value, datetime.datetime):
         text = value.strftime("%Y-%m-%d %H:%M:%S")
-        return text + (f".{value.microsecond:06d}" if value.microsecond else "")
+        return text + (f".{value.microsecond:06d}"[:scale + 1] if scale else "")
     if isinstance(value, datetime.timedelta):
-        seconds = int(value.total_seconds())
-        sign = "-" if seconds < 0 else ""
-        seconds = abs(seconds)
-        return f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-    return value.isoformat()
+        micros = abs(value) // datetime.timedelta(microseconds=1)
+        seconds, micro = divmod(micros, 1_000_000)
+        text = f"{'-' if value < datetime.timedelta(0) else ''}{seconds // 3600:02d}:" \
+               f"{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        return text + (f".{micro:06d}"[:scale + 1] if scale else "")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
 
 
 @pytest.mark.differential
