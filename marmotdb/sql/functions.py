@@ -253,7 +253,6 @@ def instr(haystack: object, needle: object) -> int:
     return locate(needle, haystack)  # type: ignore[return-value]
 
 
-@_nulls
 def substring(text: object, start: object, length: object = None) -> str:
     s = to_text(text) or ""
     pos = to_int(start) or 0
@@ -266,10 +265,14 @@ def substring(text: object, start: object, length: object = None) -> str:
     return s[begin:begin + n] if n > 0 else ""
 
 
-def substring_any(text: object, start: object, length: object = None) -> str | None:
-    if text is None or start is None:
+def substring_any(*args: object) -> str | None:
+    """SUBSTRING(s, pos) / SUBSTRING(s, pos, len): NULL if any given argument is NULL."""
+    if len(args) not in (2, 3):
+        raise errors.error(errors.ER_WRONG_PARAMCOUNT_TO_NATIVE_FCT, "Incorrect parameter "
+                           "count in the call to native function 'substring'")
+    if any(a is None for a in args):
         return None
-    return substring(text, start, length)  # type: ignore[return-value]
+    return substring(*args)
 
 
 def mysql_trim(text: object, remove: object = " ", where: object = "BOTH") -> str | None:
@@ -2399,7 +2402,7 @@ _CONSTANT_SCALARS: list[Scalar] = [
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
 INTERNAL_FUNCTIONS = frozenset({"TABLE_CHECKSUM", "JSON_ARG", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
-                                "TRIM", "SUBSTRING", "SUBSTR", "MID", "POSITION"})
+                                "TRIM", "SUBSTRING", "SUBSTR", "POSITION"})
 # MySQL functions marmotdb refuses with 1235 rather than answer wrongly.
 UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS",
                                    "IS_FREE_LOCK", "IS_USED_LOCK", "BENCHMARK", "LOAD_FILE",
