@@ -102,6 +102,7 @@ class ApplyTransaction:
 
     def __init__(self, conn: apsw.Connection):
         self._conn = conn
+        self._cursor = conn.cursor()
         self._plans = _plans_for(conn)
         self._log: LogWriter | None = None
         self._saved_config: tuple[int, int] | None = None
@@ -159,7 +160,7 @@ class ApplyTransaction:
         return ApplyOutcome(True, written, skipped)
 
     def _apply_rows(self, write_set: WriteSet, plans: dict[str, TablePlan]) -> tuple[int, int]:
-        conn, version = self._conn, write_set.commit_ts
+        conn, cursor, version = self._conn, self._cursor, write_set.commit_ts
         steps, final_deleted = _steps(write_set.changes)
         wins: dict[tuple[str, bytes], bool] = {}
         written = skipped = 0
@@ -168,15 +169,15 @@ class ApplyTransaction:
             won = wins.get(ident)
             if won is None:
                 won = wins[ident] = claim_version(conn, step.table, step.key_bytes, version,
-                                                  final_deleted[ident])
+                                                  final_deleted[ident], cursor)
             if not won:
                 skipped += 1
                 continue
             plan = plans[step.table]
             if step.kind == _DELETE:
-                conn.execute(plan.delete_sql, step.key)
+                cursor.execute(plan.delete_sql, step.key)
             else:
-                conn.execute(plan.upsert_sql, plan.upsert_params(step.key, step.image))
+                cursor.execute(plan.upsert_sql, plan.upsert_params(step.key, step.image))
             written += 1
         return written, skipped
 

@@ -50,6 +50,7 @@ from marmotdb.storage.schema import TableSchema, is_internal_table, load_table_s
 from marmotdb.storage.writeset import ChangeOp, Row, RowChange
 
 DEFAULT_TXN_ROWS_MAX = 1_000_000
+_UNKNOWN = object()
 ER_TRANS_CACHE_FULL = 1197
 
 
@@ -226,42 +227,43 @@ class ChangeCapture:
         if self._statement_start is None or update.database_name != "main":
             return
         try:
-            entry = self._table(update.table_name)
+            entry = self._tables.get(update.table_name, _UNKNOWN)
+            if entry is _UNKNOWN:
+                entry = self._table(update.table_name)
             if entry is not None:
-                self._record(update, entry)
+                self._record(update, entry)  # type: ignore[arg-type]
         except BaseException as exc:  # surfaced by APSW as the statement's error
             self._hook_error = self._hook_error or exc
             raise
 
     def _record(self, update: Any, entry: _TableCapture) -> None:
-        if len(self._changes) >= self.txn_rows_max:
+        changes = self._changes
+        if len(changes) >= self.txn_rows_max:
             raise errors.error(ER_TRANS_CACHE_FULL,
                                f"Transaction changed more than txn_rows_max="
                                f"{self.txn_rows_max} rows")
-        op, key_of, top = update.op, entry.key_of, update.depth == 0
-        table = entry.schema.name
-        if op == "INSERT":
+        op, key_of, depth = update.op, entry.key_of, update.depth
+        if op == "UPDATE":
+            before, after = update.old, update.new
+            if key_of is not None:
+                old_key, new_key = key_of(before), key_of(after)
+            else:
+                old_key, new_key = (update.rowid,), (update.rowid_new,)
+            if old_key == new_key and _identical(before, after) and _identical(old_key, new_key):
+                kind = 3  # matched, unchanged: nothing to replicate
+            else:
+                changes.append(RowChange(entry.schema.name, ChangeOp.UPDATE, old_key, new_key,
+                                         before, after))
+                kind = 1
+        elif op == "INSERT":
             after = update.new
-            key = key_of(after) if key_of else (update.rowid_new,)
-            self._changes.append(RowChange(table, ChangeOp.INSERT, None, key, None, after))
-            self._counts[0] += top
-        elif op == "DELETE":
+            key = key_of(after) if key_of is not None else (update.rowid_new,)
+            changes.append(RowChange(entry.schema.name, ChangeOp.INSERT, None, key, None, after))
+            kind = 0
+        else:
             before = update.old
-            key = key_of(before) if key_of else (update.rowid,)
-            self._changes.append(RowChange(table, ChangeOp.DELETE, key, None, before, None))
-            self._counts[2] += top
-        else:
-            self._record_update(update, entry, top)
-
-    def _record_update(self, update: Any, entry: _TableCapture, top: bool) -> None:
-        before, after, key_of = update.old, update.new, entry.key_of
-        if key_of:
-            old_key, new_key = key_of(before), key_of(after)
-        else:
-            old_key, new_key = (update.rowid,), (update.rowid_new,)
-        if old_key == new_key and _identical(before, after) and _identical(old_key, new_key):
-            self._counts[3] += top
-            return
-        self._changes.append(
-            RowChange(entry.schema.name, ChangeOp.UPDATE, old_key, new_key, before, after))
-        self._counts[1] += top
+            key = key_of(before) if key_of is not None else (update.rowid,)
+            changes.append(RowChange(entry.schema.name, ChangeOp.DELETE, key, None, before, None))
+            kind = 2
+        if depth == 0:
+            self._counts[kind] += 1

@@ -118,6 +118,7 @@ class LogWriter:
 
     def __init__(self, conn: apsw.Connection):
         self._conn = conn
+        self._cursor = conn.cursor()
         self._origins: dict[int, _OriginState] = {}
 
     def _state(self, origin: int) -> _OriginState:
@@ -142,7 +143,7 @@ class LogWriter:
             raise StorageError(f"origin sequence must start at 1, got {origin_seq}")
         state = self._state(origin)
         try:
-            self._conn.execute(
+            self._cursor.execute(
                 f"INSERT INTO {COMMIT_LOG}(origin, origin_seq, commit_ts, write_set) "
                 "VALUES (?, ?, ?, ?)", (origin, origin_seq, write_set.commit_ts.pack(), encoded))
         except apsw.ConstraintError:

@@ -136,9 +136,9 @@ def test_receiver_rejects_corrupt_missing_and_reordered_chunks(source, tmp_path)
         with pytest.raises(StorageError, match=message):
             feed(sequence)
         assert not dest.exists() and not (tmp_path / "in.db.partial").exists()
-    wrong_crc = msgspec.structs.replace(manifest, crc32=manifest.crc32 ^ 1)
-    with pytest.raises(StorageError, match="whole-file"):
-        feed(chunks, m=wrong_crc)
+    shorter = msgspec.structs.replace(manifest, size_bytes=manifest.size_bytes - 1)
+    with pytest.raises(StorageError, match="expected"):
+        feed(chunks, m=shorter)
     with pytest.raises(StorageError, match="format version"):
         SnapshotReceiver(msgspec.structs.replace(manifest, format_version=9), dest)
     feed(chunks)
