@@ -48,28 +48,52 @@ class TriggerInfo:
 
 @dataclass(slots=True, eq=False)  # compared by identity: the INFORMATION_SCHEMA cache token
 class DatabaseSnapshot:
+    """One database's objects at one schema version. Table models are built on first use
+    (SHOW TABLES needs only names; a model costs a DDL parse and four PRAGMAs)."""
+
     name: str
     fingerprint: tuple[object, ...]
-    tables: dict[str, TableModel] = field(default_factory=dict)  # lower-case name -> model
     views: dict[str, ViewInfo] = field(default_factory=dict)
     triggers: list[TriggerInfo] = field(default_factory=list)
     rows: dict[str, list[tuple]] = field(default_factory=dict)  # INFORMATION_SCHEMA rows cache
     quick: tuple[object, ...] = ()  # (schema_version, data_version, total_changes) last seen
+    _built: dict[str, TableModel] = field(default_factory=dict)  # lower-case name -> model
+    _pending: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
+    _conn: weakref.ref[apsw.Connection] | None = None  # weak: the cache is keyed by it
     _names: list[tuple[str, str]] | None = None
 
     def object_names(self) -> list[tuple[str, str]]:
         """(name, 'BASE TABLE' | 'VIEW') sorted by name, as SHOW FULL TABLES lists them."""
         if self._names is None:
-            names = [(t.name, "BASE TABLE") for t in self.tables.values()]
+            names = [(t.name, "BASE TABLE") for t in self._built.values()]
+            names += [(entry[0], "BASE TABLE") for entry in self._pending.values()]
             names += [(v.name, "VIEW") for v in self.views.values()]
             self._names = sorted(names, key=lambda item: item[0])
         return self._names
 
+    @property
+    def tables(self) -> dict[str, TableModel]:
+        """Every table's model (lower-case name -> model), building those not built yet."""
+        for key in list(self._pending):
+            self._build_table(key)
+        return self._built
+
     def table(self, name: str) -> TableModel | None:
-        return self.tables.get(name.lower())
+        key = name.lower()
+        if key in self._pending:
+            self._build_table(key)
+        return self._built.get(key)
 
     def view(self, name: str) -> ViewInfo | None:
         return self.views.get(name.lower())
+
+    def _build_table(self, key: str) -> None:
+        name, sqlite_sql, mysql_sql = self._pending.pop(key)
+        conn = self._conn() if self._conn is not None else None
+        if conn is None:  # the connection is gone: so is every reader of this snapshot
+            return
+        with trusted(conn):
+            self._built[key] = table_model(conn, name, sqlite_sql, mysql_sql)
 
 
 def is_internal(name: str) -> bool:
@@ -139,7 +163,7 @@ def _has_schema_table(conn: apsw.Connection) -> bool:
 
 def _build(conn: apsw.Connection, database: str, fingerprint: tuple[object, ...]
            ) -> DatabaseSnapshot:
-    result = DatabaseSnapshot(database, fingerprint)
+    result = DatabaseSnapshot(database, fingerprint, _conn=weakref.ref(conn))
     stored = _stored_ddl(conn)
     objects = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_schema "
                            "WHERE type IN ('table', 'view', 'trigger') ORDER BY name").fetchall()
@@ -148,7 +172,7 @@ def _build(conn: apsw.Connection, database: str, fingerprint: tuple[object, ...]
             continue
         mysql_sql = stored.get((kind, name.lower()))
         if kind == "table":
-            result.tables[name.lower()] = table_model(conn, name, sql or "", mysql_sql)
+            result._pending[name.lower()] = (name, sql or "", mysql_sql)
         elif kind == "view":
             result.views[name.lower()] = _view(conn, name, sql or "", mysql_sql)
         elif not is_internal(table_name):
