@@ -252,3 +252,72 @@ def test_cluster_command_up_status_down(tmp_path: Path) -> None:
     assert "killed" not in down.stdout  # every node stopped on SIGTERM
     after = cluster_command("status", "--json", "--data-dir", str(data_dir))
     assert after.returncode == 0 and not any(n["running"] for n in json.loads(after.stdout))
+
+
+# ---------------------------------------------------------------------- slow fault runs
+
+
+@pytest.mark.slow
+def test_lan_profile_rides_out_ten_percent_loss_and_recovers_from_thirty(tmp_path: Path) -> None:
+    """10% loss on every datagram: no healthy node may die (indirect probes and refutation
+    cover it). 30%: deaths are excused while it lasts (as in the simulator's invariants), but
+    the cluster must agree again soon after the loss stops."""
+    cluster = LocalCluster(tmp_path, 5, timings={}, profile="lan")
+    try:
+        cluster.start()
+        for node_id in cluster.ids():  # every node loses this share of what it sends
+            cluster.set_faults(node_id, ["peer=*;direction=out;drop=0.1"])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for node_id in cluster.ids():
+                assert "DEAD" not in cluster.states(node_id).values(), cluster.report()
+            time.sleep(0.5)
+        for node_id in cluster.ids():
+            cluster.set_faults(node_id, ["peer=*;direction=out;drop=0.3"])
+        time.sleep(20)
+        assert sum(cluster.metrics(i)["marmotdb_faults_dropped_total"] for i in cluster.ids()) > 0
+        cluster.heal()
+        bound_s = (cluster.swim.reconnect_interval_ms + cluster.swim.suspicion_max_ms(5)) / 1000
+        cluster.until(cluster.converged, bound_s + 10, "all ALIVE after the loss stops")
+    finally:
+        codes = cluster.stop()
+    assert all(code == 0 for code in codes.values()), codes
+
+
+@pytest.mark.slow
+def test_halves_declare_each_other_dead_and_merge_after_healing(tmp_path: Path) -> None:
+    cluster = LocalCluster(tmp_path, 5)
+    minority, majority = [1, 2], [3, 4, 5]
+    try:
+        cluster.start()
+        for node_id in minority:
+            cluster.set_faults(node_id, [{"peer": str(o), "partition": True} for o in majority])
+        cluster.until(lambda: all(cluster.all_see(m, "DEAD", majority) for m in minority), 30,
+                      "the majority declares the minority DEAD")
+        cluster.until(lambda: all(cluster.all_see(m, "DEAD", minority) for m in majority), 30,
+                      "the minority declares the majority DEAD")
+        assert cluster.converged(minority) and cluster.converged(majority)
+        cluster.heal(minority)
+        took_s = cluster.until(cluster.converged, 30, "one cluster again")
+        assert took_s <= 3 * cluster.swim.reconnect_interval_ms / 1000 + 10
+    finally:
+        codes = cluster.stop()
+    assert all(code == 0 for code in codes.values()), codes
+
+
+@pytest.mark.slow
+def test_flapping_link_settles_once_stable(tmp_path: Path) -> None:
+    cluster = LocalCluster(tmp_path, 3)
+    try:
+        cluster.start()
+        for _ in range(10):
+            cluster.set_faults(3, [{"peer": "1", "partition": True},
+                                   {"peer": "2", "direction": "in", "drop": 0.5}])
+            time.sleep(1.0)
+            cluster.heal([3])
+            time.sleep(1.0)
+        cluster.until(cluster.converged, 20, "converged after the link stops flapping")
+        assert cluster.states(1)["3"] == "ALIVE"
+    finally:
+        codes = cluster.stop()
+    assert all(code == 0 for code in codes.values()), codes
