@@ -281,6 +281,8 @@ _SQLITE_PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
      "Column count doesn't match value count at row 1"),
     (re.compile(r"no such function: (\S+)"), ER_SP_DOES_NOT_EXIST,
      "FUNCTION {0} does not exist"),
+    (re.compile(r"access to ([^.\s]+)\.\S+ is prohibited"), ER_TABLEACCESS_DENIED_ERROR,
+     "Access to table '{0}' is denied"),
     (re.compile(r"not authorized"), ER_SPECIFIC_ACCESS_DENIED_ERROR,
      "Access denied; this operation is not allowed"),
 ]
