@@ -775,6 +775,23 @@ def bit_count(value: object) -> int:
     return bin((to_int(value) or 0) & 0xFFFF_FFFF_FFFF_FFFF).count("1")
 
 
+def compare(a: object, b: object) -> int | None:
+    """MYSQL_CMP: MySQL's comparison of two values without a column collation: strings
+    case-insensitively, a string against a number as numbers."""
+    if a is None or b is None:
+        return None
+    if isinstance(a, str) and isinstance(b, str):
+        x: Any = a.casefold()
+        y: Any = b.casefold()
+    elif isinstance(a, bytes) and isinstance(b, bytes):
+        x, y = a, b
+    elif isinstance(a, (str, bytes)) or isinstance(b, (str, bytes)):
+        x, y = float(to_number(a) or 0), float(to_number(b) or 0)
+    else:
+        x, y = a, b
+    return (x > y) - (x < y)
+
+
 def mysql_xor(a: object, b: object) -> int | None:
     if a is None or b is None:
         return None
@@ -822,6 +839,7 @@ _PURE_SCALARS: list[Scalar] = [
     ("MOD", mod, 2, True), ("LOG", log, -1, True), ("LN", log, 1, True),
     ("LOG2", _log_with(math.log2), 1, True), ("LOG10", _log_with(math.log10), 1, True),
     ("SIGN", sign, 1, True), ("BIT_COUNT", bit_count, 1, True), ("XOR", mysql_xor, 2, True),
+    ("CMP", compare, 2, True),
     ("BIT_XOR_OP", bitwise_xor, 2, True),
 ]
 
@@ -2400,7 +2418,7 @@ _CONSTANT_SCALARS: list[Scalar] = [
 ]
 
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
-INTERNAL_FUNCTIONS = frozenset({"TABLE_CHECKSUM", "JSON_ARG", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
+INTERNAL_FUNCTIONS = frozenset({"CMP", "TABLE_CHECKSUM", "JSON_ARG", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
                                 "TRIM", "SUBSTRING", "SUBSTR", "POSITION"})
 # MySQL functions marmotdb refuses with 1235 rather than answer wrongly.

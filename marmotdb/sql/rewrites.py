@@ -329,6 +329,36 @@ def _cast(node: exp.Cast) -> exp.Expression:
     return call("MYSQL_CAST", node.this, string(kind), *params)
 
 
+_COMPARISON_TYPES = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
+
+
+def _decides_comparison(node: exp.Expression) -> bool:
+    """A side that makes SQLite compare the MySQL way: a column (its affinity and collation
+    apply), an explicit COLLATE, a row value, a subquery, NULL or a boolean."""
+    if isinstance(node, exp.Cast) and node.to.this in (exp.DataType.Type.BINARY,
+                                                       exp.DataType.Type.VARBINARY):
+        return not node.to.expressions  # BINARY x: becomes x COLLATE BINARY (see _cast)
+    return isinstance(node, (exp.Column, exp.Collate, exp.Tuple, exp.Subquery, exp.Null,
+                             exp.Boolean))
+
+
+def _number_literal(node: exp.Expression) -> bool:
+    if isinstance(node, exp.Neg):
+        node = node.this
+    return isinstance(node, exp.Literal) and not node.is_string
+
+
+def _comparison(node: exp.Expression) -> exp.Expression:
+    """Comparisons where neither side is a column follow MySQL's rules (numbers vs strings
+    compare as numbers, strings compare case-insensitively): ``MYSQL_CMP(a, b) <op> 0``.
+    With a column on either side SQLite's affinity and the column's collation already do."""
+    left, right = node.this, node.expression
+    if _decides_comparison(left) or _decides_comparison(right) or (
+            _number_literal(left) and _number_literal(right)):
+        return node
+    return type(node)(this=call("MYSQL_CMP", left, right), expression=number(0))
+
+
 # ---------------------------------------------------------------- the table
 
 Rewrite = Callable[[exp.Expression], exp.Expression]
@@ -350,6 +380,7 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.In: _in_tuples, exp.National: _national, exp.Introducer: _introducer,  # type: ignore
     exp.MatchAgainst: _match, exp.Chr: _chr, exp.Cast: _cast,  # type: ignore
     exp.TryCast: _cast,  # type: ignore
+    **{t: _comparison for t in _COMPARISON_TYPES},  # type: ignore
 }
 
 
