@@ -61,6 +61,7 @@ class DatabaseSnapshot:
     _pending: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
     _conn: weakref.ref[apsw.Connection] | None = None  # weak: the cache is keyed by it
     _names: list[tuple[str, str]] | None = None
+    _parent: DatabaseSnapshot | None = None  # set on a ``restricted`` view of a snapshot
 
     def object_names(self) -> list[tuple[str, str]]:
         """(name, 'BASE TABLE' | 'VIEW') sorted by name, as SHOW FULL TABLES lists them."""
@@ -82,7 +83,23 @@ class DatabaseSnapshot:
         key = name.lower()
         if key in self._pending:
             self._build_table(key)
-        return self._built.get(key)
+        found = self._built.get(key)
+        if found is None and self._parent is not None:
+            return self._parent.table(name)  # lookups (e.g. a referenced table) see them all
+        return found
+
+    def restricted(self, names: tuple[str, ...]) -> DatabaseSnapshot:
+        """This snapshot limited to the objects named (lower-case), for INFORMATION_SCHEMA
+        queries that filter on one table: only those models get built."""
+        child = DatabaseSnapshot(self.name, self.fingerprint, _parent=self)
+        for key in names:
+            model = self.table(key)
+            if model is not None:
+                child._built[key] = model
+            if key in self.views:
+                child.views[key] = self.views[key]
+        child.triggers = [t for t in self.triggers if t.table.lower() in names]
+        return child
 
     def view(self, name: str) -> ViewInfo | None:
         return self.views.get(name.lower())

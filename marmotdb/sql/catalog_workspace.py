@@ -58,6 +58,7 @@ PREPARED_QUERIES_MAX = 256  # translated INFORMATION_SCHEMA statements kept (LRU
 _SCHEMA_COLUMNS = frozenset({"table_schema", "constraint_schema", "trigger_schema",
                              "event_object_schema", "index_schema", "schema_name",
                              "routine_schema", "specific_schema", "event_schema"})
+_NAME_COLUMNS = frozenset({"table_name", "event_object_table"})
 _STRIP = re.compile(r"/\*!\d*|\*/|\bSQL_NO_CACHE\b|\bSQL_CACHE\b|\bSQL_BUFFER_RESULT\b"
                     r"|\bHIGH_PRIORITY\b|\bSTRAIGHT_JOIN\b(?=\s+[^\s(])", re.IGNORECASE)
 
@@ -67,6 +68,7 @@ class PreparedQuery:
     sqlite_sql: str
     tables: tuple[tuple[str, str], ...]  # (schema, TABLE) read by the query
     schemas: tuple[str, ...] | None  # databases a schema filter restricts it to, or None
+    names: tuple[str, ...] | None  # lower-case tables a TABLE_NAME filter restricts it to
 
 
 class Workspace:
@@ -89,7 +91,7 @@ class Workspace:
         self._current = ctx
         try:
             for schema, table in prepared.tables:
-                self._materialise(schema, table, ctx, prepared.schemas)
+                self._materialise(schema, table, ctx, prepared)
             rows, description = _run(self.conn, prepared.sqlite_sql)
         except apsw.Error as exc:
             raise errors.from_sqlite(exc) from None
@@ -140,7 +142,7 @@ class Workspace:
 
     # ------------------------------------------------------------------ materialisation
     def _materialise(self, schema: str, name: str, ctx: CatalogContext,
-                     schemas: tuple[str, ...] | None) -> None:
+                     prepared: PreparedQuery) -> None:
         table = SCHEMAS[schema][name]
         key = (schema, name)
         if key not in self._created:
@@ -148,7 +150,7 @@ class Workspace:
                                 for n, d in table.columns)
             self.conn.execute(f'CREATE TABLE {schema}."{name}" ({columns})')
             self._created.add(key)
-        token, produce = self._source(table, ctx, schemas)
+        token, produce = self._source(table, ctx, prepared.schemas, prepared.names)
         if key in self._tokens and _same(self._tokens[key], token):
             return
         rows = produce()
@@ -158,8 +160,8 @@ class Workspace:
             self.conn.executemany(f'INSERT INTO {schema}."{name}" VALUES ({marks})', rows)
         self._tokens[key] = token
 
-    def _source(self, table: InfoTable, ctx: CatalogContext, schemas: tuple[str, ...] | None
-                ) -> tuple[object, Callable[[], list[tuple]]]:
+    def _source(self, table: InfoTable, ctx: CatalogContext, schemas: tuple[str, ...] | None,
+                names: tuple[str, ...] | None) -> tuple[object, Callable[[], list[tuple]]]:
         if table.scope == "empty":
             return ("empty",), list
         if table.scope == "static":
@@ -168,8 +170,8 @@ class Workspace:
             return (object(),), lambda: table.provider(ctx)  # type: ignore[misc]
         snaps = _snapshots(ctx, schemas)
         fresh = table.stats and ctx.variables.get("information_schema_stats_expiry") == 0
-        token = (object(),) if fresh else tuple(snaps)
-        return token, lambda: _database_rows(table, snaps, ctx, fresh)
+        token = (object(),) if fresh else (*snaps, names)
+        return token, lambda: _database_rows(table, snaps, ctx, fresh, names)
 
     # ------------------------------------------------------------------ functions
     def _register_functions(self) -> None:
@@ -217,7 +219,7 @@ def _quote_columns(where_sql: str, columns: Sequence[str]) -> str:
 
 def _same(a: object, b: object) -> bool:
     if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
-        return all(x is y or (isinstance(x, str) and x == y) for x, y in zip(a, b))
+        return all(x is y or (isinstance(x, (str, tuple)) and x == y) for x, y in zip(a, b))
     return False
 
 
@@ -243,22 +245,28 @@ def _snapshots(ctx: CatalogContext, schemas: tuple[str, ...] | None) -> list[Dat
 _SELF = self_description()
 
 
+ROW_SETS_PER_SNAPSHOT_MAX = 512  # cached row sets per database snapshot (per table filter)
+
+
 def _database_rows(table: InfoTable, snaps: list[DatabaseSnapshot], ctx: CatalogContext,
-                   fresh: bool) -> list[tuple]:
+                   fresh: bool, names: tuple[str, ...] | None) -> list[tuple]:
     rows: list[tuple] = []
+    key = table.name if names is None else f"{table.name}\0" + "\0".join(names)
     for snap in snaps:
-        cached = None if fresh else snap.rows.get(table.name)
+        cached = None if fresh else snap.rows.get(key)
         if cached is None:
-            cached = _rows_of(table, snap, ctx)
+            cached = _rows_of(table, snap if names is None else snap.restricted(names), ctx)
             if not fresh:
-                snap.rows[table.name] = cached
+                if len(snap.rows) >= ROW_SETS_PER_SNAPSHOT_MAX:
+                    snap.rows.clear()
+                snap.rows[key] = cached
         rows.extend(cached)
     return rows
 
 
 def _rows_of(table: InfoTable, snap: DatabaseSnapshot, ctx: CatalogContext) -> list[tuple]:
     assert table.provider is not None
-    if snap is _SELF:
+    if snap.name == "information_schema":
         if table.name == "TABLES":
             return [("def", "information_schema", name, "SYSTEM VIEW") + (None,) * 16 + ("",)
                     for name, _ in snap.object_names()]
@@ -283,8 +291,8 @@ def _translate(sql: str, current_database: str | None) -> PreparedQuery:
     tables = _tables_read(tree, current_database)
     tree = _rewrite_functions(tree)
     _uppercase_projection(tree, tables)
-    return PreparedQuery(tree.sql(dialect="sqlite"), tuple(tables),
-                         _schema_filter(tree, tables, current_database))
+    schemas, names = _filters(tree, tables, current_database)
+    return PreparedQuery(tree.sql(dialect="sqlite"), tuple(tables), schemas, names)
 
 
 def _tables_read(tree: exp.Expression, current_database: str | None) -> list[tuple[str, str]]:
@@ -341,23 +349,27 @@ def _uppercase_projection(tree: exp.Expression, tables: list[tuple[str, str]]) -
                                                  quoted=True)
 
 
-def _schema_filter(tree: exp.Expression, tables: list[tuple[str, str]],
-                   current_database: str | None) -> tuple[str, ...] | None:
-    """Databases a lone per-database table is restricted to by ``<schema col> = 'x'`` or
-    ``= DATABASE()`` (prepared queries are cached per current database)."""
-    per_database = [t for t in tables if SCHEMAS[t[0]][t[1]].scope == "database"]
-    if len(per_database) != 1 or len(tables) != 1 or not isinstance(tree, exp.Select):
-        return None
-    if any(isinstance(node, exp.Subquery) for node in tree.find_all(exp.Subquery)):
-        return None
+def _filters(tree: exp.Expression, tables: list[tuple[str, str]], current_database: str | None
+             ) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """(databases, lower-case table names) a lone per-database table is restricted to by
+    top-level ``<schema col> = 'x'`` / ``= DATABASE()`` / ``IN (...)`` and ``TABLE_NAME = 'x'``
+    conditions, so only those are described (prepared queries are cached per current
+    database, so DATABASE() is resolved here)."""
+    if len(tables) != 1 or not isinstance(tree, exp.Select):
+        return None, None
+    info = SCHEMAS[tables[0][0]][tables[0][1]]
     where = tree.args.get("where")
-    if where is None:
-        return None
+    if info.scope != "database" or where is None or any(tree.find_all(exp.Subquery)):
+        return None, None
+    has = {name.lower() for name, _ in info.columns}
+    schemas = names = None
     for condition in _conjuncts(where.this):
-        values = _schema_values(condition, current_database)
-        if values is not None:
-            return values
-    return None
+        if schemas is None:
+            schemas = _literal_values(condition, _SCHEMA_COLUMNS & has, current_database)
+        if names is None:
+            found = _literal_values(condition, _NAME_COLUMNS & has, None)
+            names = tuple(sorted({n.lower() for n in found})) if found is not None else None
+    return schemas, names
 
 
 def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
@@ -368,20 +380,21 @@ def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
     return [node]
 
 
-def _schema_values(condition: exp.Expression, current_database: str | None
-                   ) -> tuple[str, ...] | None:
+def _literal_values(condition: exp.Expression, columns: set[str] | frozenset[str],
+                    current_database: str | None) -> tuple[str, ...] | None:
+    """The string values ``condition`` pins one of ``columns`` to, or None."""
     if isinstance(condition, exp.EQ):
         column, value = condition.this, condition.expression
         if isinstance(value, exp.Column):
             column, value = value, column
-        if not (isinstance(column, exp.Column) and column.name.lower() in _SCHEMA_COLUMNS):
+        if not (isinstance(column, exp.Column) and column.name.lower() in columns):
             return None
         if isinstance(value, exp.Literal) and value.is_string:
             return (value.this,)
         if isinstance(value, exp.Anonymous) and value.name == "MARMOT_DATABASE":
             return (current_database,) if current_database else ()
     if isinstance(condition, exp.In) and isinstance(condition.this, exp.Column) \
-            and condition.this.name.lower() in _SCHEMA_COLUMNS:
+            and condition.this.name.lower() in columns:
         values = condition.expressions
         if values and all(isinstance(v, exp.Literal) and v.is_string for v in values):
             return tuple(v.this for v in values)

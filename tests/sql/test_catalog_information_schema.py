@@ -273,3 +273,33 @@ def test_sessions_only_see_their_databases(ctx: CatalogTestContext) -> None:
                       "WHERE table_schema <> 'information_schema'") == [("crm",)]
     assert ctx.rows("SELECT DISTINCT table_schema FROM information_schema.tables WHERE "
                     "table_schema <> 'information_schema' ORDER BY 1") == [("crm",), ("shop",)]
+
+
+@pytest.mark.parametrize("table", ["columns", "statistics", "key_column_usage",
+                                   "table_constraints", "referential_constraints", "tables",
+                                   "partitions", "views"])
+def test_filters_on_one_table_give_the_same_rows(ctx: CatalogTestContext, table: str) -> None:
+    everything = ctx.rows(f"SELECT * FROM information_schema.{table}")
+    name_column = {"key_column_usage": 5, "table_constraints": 4,
+                   "referential_constraints": 9}.get(table, 2)
+    expected = sorted(r for r in everything if r[1] == "shop" and str(r[name_column]).lower()
+                      in ("orders", "big_orders"))
+    for where in ("table_schema = 'shop' AND table_name IN ('ORDERS', 'big_orders')",
+                  "table_name IN ('orders', 'Big_Orders') AND table_schema = DATABASE()"):
+        if table in ("referential_constraints", "key_column_usage", "table_constraints"):
+            where = where.replace("table_schema", "constraint_schema")
+        assert sorted(ctx.rows(f"SELECT * FROM information_schema.{table} WHERE {where}")) == \
+            expected, where
+
+
+def test_one_table_filter_builds_one_model(ctx: CatalogTestContext) -> None:
+    from marmotdb.sql.catalog_snapshot import snapshot
+
+    snap = snapshot(ctx.connection_for("shop"), "shop")
+    assert set(snap._pending) == {"orders", "users"}
+    assert ctx.rows("SELECT unique_constraint_name FROM information_schema.referential_"
+                    "constraints WHERE constraint_schema = 'shop' AND table_name = 'orders'") \
+        == [("PRIMARY",)]  # the referenced table is looked up although not listed
+    assert ctx.rows("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                    "'shop' AND table_name = 'orders' AND column_key = 'PRI'") == [("id",)]
+    assert "orders" not in snap._pending
