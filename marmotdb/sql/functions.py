@@ -852,9 +852,17 @@ _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Su
 ER_TRUNCATED_WRONG_VALUE = 1292
 
 
+_TIME_LIKE_RE = re.compile(r"^\s*-?\d+:\d")
+
+
 def _datetime_arg(value: object) -> coltypes.DateTimeParts | None:
+    """A function argument as a date-time; '10:11:12' reads as a TIME (today's date zero)."""
     if value is None:
         return None
+    if isinstance(value, (str, bytes)) and _TIME_LIKE_RE.match(to_text(value) or ""):
+        time_parts = parse_time(value)
+        if time_parts is not None and not time_parts[0]:
+            return (0, 0, 0, time_parts[1] % 24, time_parts[2], time_parts[3], time_parts[4])
     stamp = parse_datetime(value)
     if stamp is None and isinstance(value, (str, bytes)):
         time_parts = parse_time(value) if ":" in (to_text(value) or "") else None

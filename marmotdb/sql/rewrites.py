@@ -172,6 +172,9 @@ def _position(node: exp.StrPosition) -> exp.Expression:
 
 def _interval_arith(node: exp.Add | exp.Sub) -> exp.Expression:
     left, right = node.this, node.expression
+    if isinstance(left, exp.Interval) and isinstance(right, exp.Interval) and \
+            right.args.get("unit") is None:
+        right = right.this  # sqlglot reads "INTERVAL 1 DAY + '2024-01-01'" as two intervals
     if isinstance(right, exp.Interval):
         value, unit = _interval_args(right)
         name = "MYSQL_DATE_ADD" if isinstance(node, exp.Add) else "MYSQL_DATE_SUB"
@@ -359,13 +362,28 @@ def _comparison(node: exp.Expression) -> exp.Expression:
     return type(node)(this=call("MYSQL_CMP", left, right), expression=number(0))
 
 
+_BARE_FUNCTIONS = {"LOCALTIME": "MYSQL_NOW", "LOCALTIMESTAMP": "MYSQL_NOW",
+                   "UTC_DATE": "MYSQL_UTC_DATE", "UTC_TIME": "MYSQL_UTC_TIME",
+                   "UTC_TIMESTAMP": "MYSQL_UTC_TIMESTAMP", "CURRENT_ROLE": "MYSQL_CURRENT_USER"}
+
+
+def _bare_keyword(node: exp.Column) -> exp.Expression:
+    """MySQL functions callable without parentheses that sqlglot reads as columns."""
+    name = node.this
+    if node.table or not isinstance(name, exp.Identifier) or name.quoted:
+        return node
+    function = _BARE_FUNCTIONS.get(name.name.upper())
+    return call(function) if function else node
+
+
 # ---------------------------------------------------------------- the table
 
 Rewrite = Callable[[exp.Expression], exp.Expression]
 
 EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.Anonymous: fix_anonymous,  # type: ignore[dict-item]
-    exp.CurrentTimestamp: _now, exp.CurrentDatetime: _now,
+    exp.CurrentTimestamp: _now, exp.CurrentDatetime: _now, exp.Localtimestamp: _now,
+    exp.Localtime: _now,
     exp.CurrentDate: lambda n: call("MYSQL_CURDATE"),
     exp.CurrentTime: _curtime,
     exp.CurrentUser: lambda n: call("MYSQL_CURRENT_USER"),
@@ -379,7 +397,7 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.Count: _count, exp.GroupConcat: _group_concat, exp.AnyValue: _any_value,  # type: ignore
     exp.In: _in_tuples, exp.National: _national, exp.Introducer: _introducer,  # type: ignore
     exp.MatchAgainst: _match, exp.Chr: _chr, exp.Cast: _cast,  # type: ignore
-    exp.TryCast: _cast,  # type: ignore
+    exp.TryCast: _cast, exp.Column: _bare_keyword,  # type: ignore
     **{t: _comparison for t in _COMPARISON_TYPES},  # type: ignore
 }
 
