@@ -18,6 +18,7 @@ from marmotdb.mysql.types import CHARSET_BINARY, Column, FieldType
 
 COLUMN_CACHE_ENTRIES_MAX = 2048  # distinct result shapes kept encoded (~1 KiB each)
 
+_HEADER = struct.Struct("<I")
 _DEF_TAIL = struct.Struct("<BHIBHBxx")  # 0x0c, charset, length, type, flags, decimals, filler
 _CATALOG = lenenc_bytes(b"def")
 
@@ -42,54 +43,56 @@ def column_key(col: Column) -> tuple:
 
 
 class ColumnBlock:
-    """The encoded metadata of one result shape: count payload plus one payload per column."""
+    """The encoded metadata of one result shape: count payload plus one payload per column,
+    the same framed (per starting sequence id), and the row encoders ``rows`` picks for it."""
 
-    __slots__ = ("columns", "count_payload", "definitions", "types", "unsigned")
+    __slots__ = ("_framed", "binary_encoders", "columns", "count_payload", "definitions",
+                 "text_encoders", "types", "unsigned")
 
     def __init__(self, columns: Sequence[Column]):
-        self.columns = columns
+        self.columns = list(columns)
         self.count_payload = lenenc_int(len(columns))
         self.definitions = [encode_column(c) for c in columns]
         self.types = [int(c.type) for c in columns]
         self.unsigned = [bool(c.flags & 32) for c in columns]
+        self.text_encoders: list | None = None  # filled by rows.py on first use
+        self.binary_encoders: list | None = None
+        self._framed: dict[int, bytes] = {}
+
+    def framed(self, seq: int) -> bytes:
+        """Count and definition packets framed from sequence id ``seq`` (usually 1)."""
+        data = self._framed.get(seq)
+        if data is None:
+            parts = []
+            for i, payload in enumerate([self.count_payload, *self.definitions]):
+                parts.append(_HEADER.pack(len(payload) | (((seq + i) & 0xFF) << 24)))
+                parts.append(payload)
+            data = self._framed[seq] = b"".join(parts)
+        return data
 
 
-_by_identity: dict[int, ColumnBlock] = {}
+_by_identity: dict[int, tuple[Sequence[Column], ColumnBlock]] = {}
 _by_value: dict[tuple, ColumnBlock] = {}
 
 
-def _remember(cache: dict, key: object, block: ColumnBlock) -> None:
+def _remember(cache: dict, key: object, value: object) -> None:
     if len(cache) >= COLUMN_CACHE_ENTRIES_MAX:
         del cache[next(iter(cache))]  # oldest first: insertion order
-    cache[key] = block
+    cache[key] = value
 
 
 def column_block(columns: Sequence[Column]) -> ColumnBlock:
     """The (cached) encoded metadata for ``columns``."""
-    block = _by_identity.get(id(columns))
-    if block is not None and block.columns is columns:
-        return block
+    entry = _by_identity.get(id(columns))
+    if entry is not None and entry[0] is columns:
+        return entry[1]
     key = tuple(map(column_key, columns))
     block = _by_value.get(key)
     if block is None:
-        block = ColumnBlock(list(columns))
+        block = ColumnBlock(columns)
         _remember(_by_value, key, block)
-    pinned = _Pinned(columns, block)
-    _remember(_by_identity, id(columns), pinned)
-    return pinned
-
-
-class _Pinned(ColumnBlock):
-    """A by-identity entry: shares the encoded payloads, pins the caller's list object."""
-
-    __slots__ = ()
-
-    def __init__(self, columns: Sequence[Column], block: ColumnBlock):
-        self.columns = columns
-        self.count_payload = block.count_payload
-        self.definitions = block.definitions
-        self.types = block.types
-        self.unsigned = block.unsigned
+    _remember(_by_identity, id(columns), (columns, block))  # pins the list: id stays unique
+    return block
 
 
 def param_column() -> Column:

@@ -112,7 +112,7 @@ import ssl
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import IntEnum
 from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -158,15 +158,17 @@ class ProtocolSettings:
     server_charset: int = CHARSET_UTF8MB4  # collation id announced in the handshake
 
 
-class ConnectionState(Enum):
-    GREETED = "greeted"
-    TLS = "tls"
-    AUTHENTICATING = "authenticating"
-    LOGIN_PENDING = "login_pending"
-    COMMAND = "command"
-    ANSWERING = "answering"
-    CLOSED = "closed"
-    ERROR = "error"
+class ConnectionState(IntEnum):
+    # IntEnum, not Enum: states are hashed twice per command (transition check, handler
+    # dispatch) and int hashing is C-level where Enum.__hash__ is a Python call.
+    GREETED = 1
+    TLS = 2
+    AUTHENTICATING = 3
+    LOGIN_PENDING = 4
+    COMMAND = 5
+    ANSWERING = 6
+    CLOSED = 7
+    ERROR = 8
 
 
 S = ConnectionState
@@ -180,7 +182,10 @@ _TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
     S.CLOSED: frozenset(),
     S.ERROR: frozenset(),
 }
-_HANDSHAKE_STATES = frozenset({S.GREETED, S.TLS, S.AUTHENTICATING})
+# Module-level aliases of the states: Enum attribute access is slow in 3.11 (see packets).
+(_GREETED, _TLS, _AUTHENTICATING, _LOGIN_PENDING, _COMMAND, _ANSWERING, _CLOSED,
+ _ERROR) = ConnectionState
+_HANDSHAKE_STATES = frozenset({_GREETED, _TLS, _AUTHENTICATING})
 _PREPARE_OK = struct.Struct("<BIHHBH")
 _HEADER = struct.Struct("<I")
 
@@ -232,7 +237,7 @@ class ServerConnection:
         self._ssl_context = ssl_context
         self._rsa_key = rsa_private_key
         self._peer_host = peer_host
-        self._state = S.GREETED
+        self._state = _GREETED
         self._reader = p.PacketReader(settings.max_allowed_packet_bytes)
         self._out: list[bytes] = []  # framed plaintext packets
         self._raw_out: list[bytes] = []  # bytes for the socket as-is (TLS records)
@@ -267,11 +272,11 @@ class ServerConnection:
 
     @property
     def should_close(self) -> bool:
-        return self._state in (S.CLOSED, S.ERROR)
+        return self._state in (_CLOSED, _ERROR)
 
     @property
     def awaiting_answer(self) -> bool:
-        return self._state in (S.ANSWERING, S.LOGIN_PENDING)
+        return self._state in (_ANSWERING, _LOGIN_PENDING)
 
     @property
     def tls_active(self) -> bool:
@@ -295,7 +300,7 @@ class ServerConnection:
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the socket; b"" means the peer closed its side. Never raises."""
-        if self._state in (S.CLOSED, S.ERROR):
+        if self._state in (_CLOSED, _ERROR):
             return
         tls = self._tls
         if tls is None:
@@ -315,9 +320,9 @@ class ServerConnection:
     def next_event(self) -> ev.Event | None:
         """The next event, or None (more bytes needed, or an answer is owed)."""
         state = self._state
-        if state is S.ANSWERING or state is S.LOGIN_PENDING:
+        if state is _ANSWERING or state is _LOGIN_PENDING:
             return None
-        if state is S.CLOSED or state is S.ERROR:
+        if state is _CLOSED or state is _ERROR:
             return self._report_closed(None)
         if self._tls_error is not None:
             return self._fail(self._tls_error, send_err=False)
@@ -342,7 +347,7 @@ class ServerConnection:
         if self._reader.buffered_bytes and self._state not in _HANDSHAKE_STATES:
             return self._fail(ProtocolError("Got an error reading communication packets",
                                             code=ER_NET_READ_ERROR, sqlstate="08S01"))
-        self._transition_to(S.CLOSED)
+        self._transition_to(_CLOSED)
         return self._report_closed(None)
 
     def _report_closed(self, error: Exception | None) -> ev.Event | None:
@@ -361,7 +366,7 @@ class ServerConnection:
                 exc = ProtocolError(f"Bad handshake: {exc.message}", code=ER_HANDSHAKE_ERROR,
                                     sqlstate="08S01")
             self._write(p.error_payload(exc))
-        self._state = S.ERROR  # any state may fail; not a table transition on purpose
+        self._state = _ERROR  # any state may fail; not a table transition on purpose
         return self._report_closed(exc)
 
     def data_to_send(self) -> bytes:
@@ -371,7 +376,7 @@ class ServerConnection:
                 for chunk in self._out:
                     self._tls.write(chunk)
             except ssl.SSLError:  # the TLS session is broken: drop the rest, close
-                self._state = S.ERROR
+                self._state = _ERROR
             self._out.clear()
             self._raw_out.append(self._tls.take_output())
         if self._raw_out:
@@ -385,7 +390,12 @@ class ServerConnection:
         return data
 
     def _write(self, payload: bytes) -> None:
-        data, self._seq = p.frame(payload, self._seq)
+        seq = self._seq
+        if len(payload) < p.MAX_PACKET_PAYLOAD:
+            self._out.append(_HEADER.pack(len(payload) | (seq << 24)) + payload)
+            self._seq = (seq + 1) & 0xFF
+            return
+        data, self._seq = p.frame(payload, seq)
         self._out.append(data)
 
     def _write_all(self, payloads: list[bytes]) -> None:
@@ -414,7 +424,7 @@ class ServerConnection:
     def _start_tls(self) -> None:
         if self._ssl_context is None:
             raise p.malformed("TLS requested but not offered")
-        self._transition_to(S.TLS)
+        self._transition_to(_TLS)
         self._raw_out.extend(self._out)  # anything queued in clear goes out before TLS
         self._out.clear()
         self._tls = tls = TlsChannel(self._ssl_context)
@@ -444,7 +454,7 @@ class ServerConnection:
                                   rsa_key=self._rsa_key,
                                   default_plugin=settings.default_auth_plugin,
                                   fast_path_enabled=settings.caching_sha2_fast_path)
-        self._transition_to(S.AUTHENTICATING)
+        self._transition_to(_AUTHENTICATING)
         return self._apply_auth_step(self._auth.start(login.plugin, login.auth_answer))
 
     def _on_auth_packet(self, payload: bytes) -> ev.Event | None:
@@ -462,20 +472,20 @@ class ServerConnection:
             return self._deny(AuthError(
                 f"Access denied for user '{login.user}'@'{self._peer_host}' "
                 f"(using password: {'YES' if step.password_used else 'NO'})"))
-        self._transition_to(S.LOGIN_PENDING)
+        self._transition_to(_LOGIN_PENDING)
         return ev.Authenticated(login.user, login.database, login.attrs, self._client_caps,
                                 self._auth.plugin, self.tls_active, self._change_user,
                                 login.charset)
 
     def _deny(self, error: MarmotError) -> ev.Event:
         self._write(p.error_payload(error))
-        self._transition_to(S.CLOSED)
+        self._transition_to(_CLOSED)
         self._closed_reported = True
         return ev.ConnectionClosed(error)
 
     def accept_login(self, status_flags: int = p.SERVER_STATUS_AUTOCOMMIT) -> None:
         """Let the authenticated user in (answers Authenticated)."""
-        if self._state is not S.LOGIN_PENDING or self._login is None:
+        if self._state is not _LOGIN_PENDING or self._login is None:
             raise LocalProtocolError(f"no login to accept (state {self._state.name})")
         if self._change_user:
             self._statements.clear()
@@ -486,17 +496,17 @@ class ServerConnection:
         self._login = None
         self._auth = None
         self._seq = 0
-        self._transition_to(S.COMMAND)
+        self._transition_to(_COMMAND)
 
     def reject_login(self, error: MarmotError) -> None:
         """Refuse the authenticated user (e.g. 1044 no grant on the database); then close.
 
         Also allowed right after construction (e.g. 1040 too many connections): if the
         greeting has not been taken by data_to_send() yet, the ERR replaces it, as in MySQL."""
-        if self._state is S.GREETED and self._out:
+        if self._state is _GREETED and self._out:
             self._out.clear()
             self._seq = 0
-        elif self._state not in (S.LOGIN_PENDING, S.GREETED):
+        elif self._state not in (_LOGIN_PENDING, _GREETED):
             raise LocalProtocolError(f"no login to reject (state {self._state.name})")
         self._deny(error)
 
@@ -519,7 +529,7 @@ class ServerConnection:
 
     def _expect_answer(self, command: int, event: ev.Event) -> ev.Event:
         self._answering = command
-        self._transition_to(S.ANSWERING)
+        self._transition_to(_ANSWERING)
         return event
 
     def _no_answer(self, event: ev.Event | None) -> ev.Event | None:
@@ -527,7 +537,7 @@ class ServerConnection:
         return event
 
     def _cmd_quit(self, payload: bytes) -> ev.Event:
-        self._transition_to(S.CLOSED)
+        self._transition_to(_CLOSED)
         self._closed_reported = True
         return ev.Quit()
 
@@ -535,29 +545,29 @@ class ServerConnection:
         # surrogateescape keeps non-UTF-8 bytes (binary string literals, e.g. from mysqldump)
         # recoverable: sql.encode("utf-8", "surrogateescape") gives the original bytes.
         sql = payload[1:].decode("utf-8", "surrogateescape")
-        return self._expect_answer(p.Command.QUERY, ev.Query(sql))
+        return self._expect_answer(p.COM_QUERY, ev.Query(sql))
 
     def _cmd_init_db(self, payload: bytes) -> ev.Event:
         name = payload[1:].decode("utf-8", "replace")
         self._pending_db = name
-        return self._expect_answer(p.Command.INIT_DB, ev.InitDb(name))
+        return self._expect_answer(p.COM_INIT_DB, ev.InitDb(name))
 
     def _cmd_ping(self, payload: bytes) -> ev.Event:
-        return self._expect_answer(p.Command.PING, ev.Ping())
+        return self._expect_answer(p.COM_PING, ev.Ping())
 
     def _cmd_field_list(self, payload: bytes) -> ev.Event:
         end = payload.find(b"\x00", 1)
         end = len(payload) if end < 0 else end
         table = payload[1:end].decode("utf-8", "replace")
         wildcard = payload[end + 1:].decode("utf-8", "replace")
-        return self._expect_answer(p.Command.FIELD_LIST, ev.FieldList(table, wildcard))
+        return self._expect_answer(p.COM_FIELD_LIST, ev.FieldList(table, wildcard))
 
     def _cmd_statistics(self, payload: bytes) -> ev.Event:
-        return self._expect_answer(p.Command.STATISTICS, ev.Statistics())
+        return self._expect_answer(p.COM_STATISTICS, ev.Statistics())
 
     def _cmd_reset_connection(self, payload: bytes) -> ev.Event:
         self._statements.clear()
-        return self._expect_answer(p.Command.RESET_CONNECTION, ev.ResetConnection())
+        return self._expect_answer(p.COM_RESET_CONNECTION, ev.ResetConnection())
 
     def _cmd_change_user(self, payload: bytes) -> ev.Event | None:
         login = decode_change_user(payload, self._client_caps,
@@ -567,11 +577,11 @@ class ServerConnection:
     def _cmd_stmt_prepare(self, payload: bytes) -> ev.Event:
         stmt_id = self._statements.reserve_id()
         sql = payload[1:].decode("utf-8", "surrogateescape")
-        return self._expect_answer(p.Command.STMT_PREPARE, ev.StmtPrepare(stmt_id, sql))
+        return self._expect_answer(p.COM_STMT_PREPARE, ev.StmtPrepare(stmt_id, sql))
 
     def _cmd_stmt_execute(self, payload: bytes) -> ev.Event:
         event = self._statements.decode_execute(payload)
-        return self._expect_answer(p.Command.STMT_EXECUTE, event)
+        return self._expect_answer(p.COM_STMT_EXECUTE, event)
 
     def _cmd_stmt_send_long_data(self, payload: bytes) -> None:
         self._statements.add_long_data(payload)
@@ -585,7 +595,7 @@ class ServerConnection:
     def _cmd_stmt_reset(self, payload: bytes) -> ev.Event:
         stmt_id, _ = p.read_uint(payload, 1, 4)
         self._statements.get(stmt_id, "mysqld_stmt_reset").reset()
-        return self._expect_answer(p.Command.STMT_RESET, ev.StmtReset(stmt_id))
+        return self._expect_answer(p.COM_STMT_RESET, ev.StmtReset(stmt_id))
 
     def _cmd_stmt_fetch(self, payload: bytes) -> None:
         stmt_id, _ = p.read_uint(payload, 1, 4)
@@ -603,21 +613,21 @@ class ServerConnection:
         return self._no_answer(None)
 
     _COMMANDS: ClassVar[dict[int, Callable[[Any, bytes], Any]]] = {
-        p.Command.QUIT: _cmd_quit, p.Command.QUERY: _cmd_query, p.Command.INIT_DB: _cmd_init_db,
-        p.Command.PING: _cmd_ping, p.Command.FIELD_LIST: _cmd_field_list,
-        p.Command.STATISTICS: _cmd_statistics,
-        p.Command.RESET_CONNECTION: _cmd_reset_connection,
-        p.Command.CHANGE_USER: _cmd_change_user, p.Command.STMT_PREPARE: _cmd_stmt_prepare,
-        p.Command.STMT_EXECUTE: _cmd_stmt_execute,
-        p.Command.STMT_SEND_LONG_DATA: _cmd_stmt_send_long_data,
-        p.Command.STMT_CLOSE: _cmd_stmt_close, p.Command.STMT_RESET: _cmd_stmt_reset,
-        p.Command.STMT_FETCH: _cmd_stmt_fetch, p.Command.SET_OPTION: _cmd_set_option,
+        p.COM_QUIT: _cmd_quit, p.COM_QUERY: _cmd_query, p.COM_INIT_DB: _cmd_init_db,
+        p.COM_PING: _cmd_ping, p.COM_FIELD_LIST: _cmd_field_list,
+        p.COM_STATISTICS: _cmd_statistics,
+        p.COM_RESET_CONNECTION: _cmd_reset_connection,
+        p.COM_CHANGE_USER: _cmd_change_user, p.COM_STMT_PREPARE: _cmd_stmt_prepare,
+        p.COM_STMT_EXECUTE: _cmd_stmt_execute,
+        p.COM_STMT_SEND_LONG_DATA: _cmd_stmt_send_long_data,
+        p.COM_STMT_CLOSE: _cmd_stmt_close, p.COM_STMT_RESET: _cmd_stmt_reset,
+        p.COM_STMT_FETCH: _cmd_stmt_fetch, p.COM_SET_OPTION: _cmd_set_option,
     }
 
     # --- answers ------------------------------------------------------------------------------
 
     def _require_answer(self, *commands: int) -> None:
-        if self._state is not S.ANSWERING:
+        if self._state is not _ANSWERING:
             raise LocalProtocolError(f"no command to answer (state {self._state.name})")
         if commands and self._answering not in commands:
             raise LocalProtocolError(f"wrong answer to command {self._answering}")
@@ -632,7 +642,7 @@ class ServerConnection:
             return
         self._answering = None
         self._seq = 0
-        self._transition_to(S.COMMAND)
+        self._transition_to(_COMMAND)
 
     def _end_of_rows(self, status: int, warnings: int) -> bytes:
         if self._client_caps & p.CLIENT_DEPRECATE_EOF:
@@ -642,17 +652,18 @@ class ServerConnection:
     def send_ok(self, affected_rows: int = 0, last_insert_id: int = 0,
                 status_flags: int | None = None, warnings: int = 0, info: str = "",
                 more_results: bool = False) -> None:
-        self._require_answer()
+        if self._state is not _ANSWERING:
+            self._require_answer()
         more = more_results or bool((status_flags or 0) & p.SERVER_MORE_RESULTS_EXISTS)
         status = self._status_for(status_flags, more)
         self._write(p.ok_payload(affected_rows, last_insert_id, status, warnings, info))
-        if self._answering == p.Command.INIT_DB and not more:
+        if self._answering == p.COM_INIT_DB and not more:
             self.database = self._pending_db
         self._finish_answer(more)
 
     def send_error(self, error: MarmotError) -> None:
         """Fail the command being answered (ends the answer), or refuse a pending login."""
-        if self._state in (S.LOGIN_PENDING, S.GREETED):
+        if self._state in (_LOGIN_PENDING, _GREETED):
             self.reject_login(error)
             return
         self._require_answer()
@@ -662,24 +673,24 @@ class ServerConnection:
     def send_result_set(self, result: ResultSet, status_flags: int | None = None,
                         more_results: bool = False, binary: bool = False,
                         warnings: int = 0) -> None:
-        self._require_answer(p.Command.QUERY, p.Command.STMT_EXECUTE)
+        self._require_answer(p.COM_QUERY, p.COM_STMT_EXECUTE)
         if not result.columns:
             self.send_ok(status_flags=status_flags, warnings=warnings, more_results=more_results)
             return
         status = self._status_for(status_flags, more_results)
         block, rows = encode_rows(result.columns, result.rows, binary)
-        payloads = [block.count_payload]
-        payloads.extend(block.definitions)
+        seq = self._seq
+        self._out.append(block.framed(seq))
+        self._seq = (seq + 1 + len(block.definitions)) & 0xFF
         if not self._client_caps & p.CLIENT_DEPRECATE_EOF:
-            payloads.append(p.eof_payload(status))
-        payloads.extend(rows)
-        payloads.append(self._end_of_rows(status, warnings))
-        self._write_all(payloads)
+            rows.insert(0, p.eof_payload(status))
+        rows.append(self._end_of_rows(status, warnings))
+        self._write_all(rows)
         self._finish_answer(more_results)
 
     def send_prepare_ok(self, stmt_id: int, columns: list[Column], param_count: int,
                         warnings: int = 0) -> None:
-        self._require_answer(p.Command.STMT_PREPARE)
+        self._require_answer(p.COM_STMT_PREPARE)
         deprecate_eof = self._client_caps & p.CLIENT_DEPRECATE_EOF
         payloads = [_PREPARE_OK.pack(0, stmt_id, len(columns), param_count, 0, warnings)]
         if param_count:
@@ -695,20 +706,20 @@ class ServerConnection:
         self._finish_answer(False)
 
     def send_field_list(self, columns: list[Column]) -> None:
-        self._require_answer(p.Command.FIELD_LIST)
+        self._require_answer(p.COM_FIELD_LIST)
         payloads = [encode_column(c) + b"\xfb" for c in columns]  # + NULL default value
         payloads.append(self._end_of_rows(self._status, 0))
         self._write_all(payloads)
         self._finish_answer(False)
 
     def send_statistics(self, text: str) -> None:
-        self._require_answer(p.Command.STATISTICS)
+        self._require_answer(p.COM_STATISTICS)
         self._write(text.encode("utf-8"))
         self._finish_answer(False)
 
     _HANDLERS: ClassVar[dict[ConnectionState, Callable[[Any, bytes], Any]]] = {
-        S.GREETED: _on_greeted, S.TLS: _on_handshake_response,
-        S.AUTHENTICATING: _on_auth_packet, S.COMMAND: _on_command,
+        _GREETED: _on_greeted, _TLS: _on_handshake_response,
+        _AUTHENTICATING: _on_auth_packet, _COMMAND: _on_command,
     }
 
 

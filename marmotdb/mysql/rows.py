@@ -248,7 +248,9 @@ _TEXT_ENCODERS: dict[int, Callable[[Any], bytes]] = {
 
 
 def _encode_text(block: ColumnBlock, rows: Sequence[tuple]) -> list[bytes]:
-    encoders = [_TEXT_ENCODERS.get(t, _text_any) for t in block.types]
+    encoders = block.text_encoders
+    if encoders is None:
+        encoders = block.text_encoders = [_TEXT_ENCODERS.get(t, _text_any) for t in block.types]
     out = []
     for row in rows:
         parts = [NULL_TEXT if v is None else enc(v) for enc, v in zip(encoders, row)]
@@ -343,7 +345,10 @@ for _unsigned in (False, True):
 
 
 def _encode_binary(block: ColumnBlock, rows: Sequence[tuple]) -> list[bytes]:
-    encoders = [_BINARY_ENCODERS.get(key, _text_any) for key in zip(block.types, block.unsigned)]
+    encoders = block.binary_encoders
+    if encoders is None:
+        encoders = block.binary_encoders = [
+            _BINARY_ENCODERS.get(key, _text_any) for key in zip(block.types, block.unsigned)]
     bitmap_bytes = (len(encoders) + 9) // 8
     empty_bitmap = bytes(bitmap_bytes)
     out = []
