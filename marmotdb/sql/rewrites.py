@@ -408,5 +408,15 @@ def rewrite_node(node: exp.Expression) -> exp.Expression:
 
 
 def rewrite_expressions(tree: exp.Expression) -> exp.Expression:
-    """Apply ``EXPRESSION_REWRITES`` to every node of ``tree`` (in place where possible)."""
-    return tree.transform(rewrite_node, copy=False)
+    """Apply ``EXPRESSION_REWRITES`` to every node of ``tree``, children before parents (so a
+    rewrite that wraps a node still sees its children rewritten), in place."""
+    for node in reversed(list(tree.walk(bfs=False))):
+        parent, key, index = node.parent, node.arg_key, node.index
+        replacement = rewrite_node(node)
+        if replacement is node:
+            continue
+        if parent is None or node is tree:
+            tree = replacement
+        else:  # the rewrite may have re-parented ``node`` inside ``replacement``
+            parent.set(key, replacement, index)
+    return tree
