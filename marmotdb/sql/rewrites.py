@@ -126,7 +126,10 @@ def _json_typed(node: exp.Expression) -> bool:
 
 
 def mark_json(node: exp.Expression) -> exp.Expression:
-    """Wrap a JSON-typed argument so the consuming JSON function nests it, not quotes it."""
+    """Wrap a JSON-typed argument so the consuming JSON function nests it, not quotes it
+    (TRUE/FALSE become JSON booleans, as in MySQL)."""
+    if isinstance(node, exp.Boolean):
+        return call("MYSQL_JSON_ARG", string("true" if node.this else "false"))
     return call("MYSQL_JSON_ARG", node) if _json_typed(node) else node
 
 

@@ -22,8 +22,9 @@ order; ``--- names`` checks the result column names instead (one line, `` | ``-s
 Values compare as text, except that floats compare numerically (7/2 is 3.5 in SQLite's REAL
 and 3.5000 in MySQL's DECIMAL display: same value).
 
-Tags: ``[mysql-only]`` marks an expected result that is MySQL 8's but not MariaDB's (the
-differential run skips it; the reason follows the tag in the case's comment line).
+Tags: ``[mysql-only]`` marks an expected result that is MySQL 8's but not MariaDB's, and
+``[marmot-only]`` an error marmotdb gives for a construct it refuses (1235) where MySQL would
+run it; the differential run skips both, and the reason follows in the case's comment line.
 
 Differential mode (``pytest -m differential``, with ``MARMOTDB_DIFFERENTIAL_MARIADB=host:port``
 and optionally ``MARMOTDB_DIFFERENTIAL_USER`` / ``MARMOTDB_DIFFERENTIAL_PASSWORD``) runs every
@@ -297,6 +298,8 @@ def _from_mariadb(value: Any, scale: int) -> Any:
 def test_fixture_on_mariadb(index: int, case: Case) -> None:
     if "mysql-only" in case.tags:
         pytest.skip("expected result is MySQL 8's, MariaDB differs (see the fixture)")
+    if "marmot-only" in case.tags:
+        pytest.skip("expected result is marmotdb's refusal of an unsupported construct")
     run, close = _mariadb_runner(case, index)
     try:
         run_case(case, run)
