@@ -107,7 +107,6 @@ other MarmotErrors raised while handling a command become an ERR answer to that 
 
 from __future__ import annotations
 
-import random
 import ssl
 import struct
 from collections.abc import Callable
@@ -124,6 +123,7 @@ from marmotdb.mysql.auth import CACHING_SHA2, AuthExchange, AuthStep, parse_cred
 from marmotdb.mysql.columns import encode_column, param_column
 from marmotdb.mysql.handshake import (
     LoginRequest,
+    RandomSource,
     decode_change_user,
     decode_handshake_response,
     encode_handshake,
@@ -224,7 +224,7 @@ class ServerConnection:
         "user",
     )
 
-    def __init__(self, *, connection_id: int, rng: random.Random,
+    def __init__(self, *, connection_id: int, rng: RandomSource,
                  lookup_user: Callable[[str], str | None],
                  server_version: str = DEFAULT_SERVER_VERSION,
                  ssl_context: ssl.SSLContext | None = None,
@@ -418,7 +418,8 @@ class ServerConnection:
 
     def _on_greeted(self, payload: bytes) -> ev.Event | None:
         if is_ssl_request(payload):
-            return self._start_tls()
+            self._start_tls()
+            return None
         return self._on_handshake_response(payload)
 
     def _start_tls(self) -> None:
@@ -585,7 +586,7 @@ class ServerConnection:
 
     def _cmd_stmt_send_long_data(self, payload: bytes) -> None:
         self._statements.add_long_data(payload)
-        return self._no_answer(None)
+        self._seq = 0  # no answer: the next command starts a new exchange
 
     def _cmd_stmt_close(self, payload: bytes) -> ev.Event | None:
         stmt_id, _ = p.read_uint(payload, 1, 4)
@@ -610,7 +611,7 @@ class ServerConnection:
             raise MarmotError("Unknown command", code=1047, sqlstate="08S01")
         self.multi_statements = option == 0
         self._write(self._end_of_rows(self._status, 0))
-        return self._no_answer(None)
+        self._seq = 0
 
     _COMMANDS: ClassVar[dict[int, Callable[[Any, bytes], Any]]] = {
         p.COM_QUIT: _cmd_quit, p.COM_QUERY: _cmd_query, p.COM_INIT_DB: _cmd_init_db,

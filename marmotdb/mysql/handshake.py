@@ -8,9 +8,10 @@ truncated auth answer or attribute block raises ProtocolError 1835 via ``packets
 
 from __future__ import annotations
 
-import random
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from marmotdb.mysql import packets as p
 
@@ -20,7 +21,15 @@ _RESPONSE_HEAD = struct.Struct("<IIB")
 _SCRAMBLE_ALPHABET = bytes(b for b in range(1, 128) if b != ord("$"))
 
 
-def make_scramble(rng: random.Random, n: int = 20) -> bytes:
+class RandomSource(Protocol):
+    """What the scramble needs from a ``random.Random`` (the core never imports ``random``:
+    the caller passes ``random.SystemRandom()`` in production, a seeded Random in the
+    simulator)."""
+
+    def choice(self, seq: Sequence[int]) -> int: ...
+
+
+def make_scramble(rng: RandomSource, n: int = 20) -> bytes:
     return bytes(rng.choice(_SCRAMBLE_ALPHABET) for _ in range(n))
 
 

@@ -181,10 +181,10 @@ def time_parts(v: Any) -> tuple[bool, int, int, int, int, int]:
     if type(v) is str:
         m = _TIME_TEXT.fullmatch(v)
         if m and int(m.group(3)) < 60 and int(m.group(4)) < 60:
-            sign, h, mi, s, frac = m.groups()
-            days, hours = divmod(int(h), 24)
-            return (sign is not None, days, hours, int(mi), int(s),
-                    int((frac or "0").ljust(6, "0")))
+            sign, hh, mm, ss, fraction = m.groups()
+            days, hours = divmod(int(hh), 24)
+            return (sign is not None, days, hours, int(mm), int(ss),
+                    int((fraction or "0").ljust(6, "0")))
     raise ValueMismatch(FieldType.VAR_STRING)
 
 
