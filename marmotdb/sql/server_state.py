@@ -83,6 +83,8 @@ class ServerState:
         self.global_variables = GlobalVariables(global_defaults or {})
         self._bindings: dict[apsw.Connection, ConnectionBinding] = {}
         self._columns: dict[tuple[Any, ...], list[Column]] = {}
+        # (database file, statement) -> SQLite's description; cleared by every DDL
+        self._descriptions: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._meta: dict[str, apsw.Connection] = {}
         self.kill_hook: Callable[[int, bool], None] | None = None
         self.started_at = clock()
@@ -132,7 +134,14 @@ class ServerState:
 
     # ------------------------------------------------------------------ results
     def query(self, conn: apsw.Connection, statement: str, params: Any) -> Rows:
-        """Run a row-returning statement and build its MySQL columns (cached by shape)."""
+        """Run a row-returning statement and build its MySQL columns (cached by statement)."""
+        described = self._descriptions.get((conn.filename, statement))
+        if described is None:
+            return self._query_traced(conn, statement, params)
+        rows = conn.execute(statement, params).fetchall()
+        return Rows(self._columns_for(described, rows[0] if rows else None), rows)
+
+    def _query_traced(self, conn: apsw.Connection, statement: str, params: Any) -> Rows:
         described: list[Any] = []
 
         def trace(cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
@@ -142,8 +151,11 @@ class ServerState:
         cursor = conn.cursor()
         cursor.exec_trace = trace
         rows = cursor.execute(statement, params).fetchall()
-        return Rows(self._columns_for(described[-1] if described else (),
-                                      rows[0] if rows else None), rows)
+        description = described[-1] if described else ()
+        if len(self._descriptions) >= _COLUMN_CACHE_MAX:
+            self._descriptions.clear()
+        self._descriptions[(conn.filename, statement)] = description
+        return Rows(self._columns_for(description, rows[0] if rows else None), rows)
 
     def describe(self, database: Database, statement: str) -> list[Column]:
         """Columns of a statement without running it (COM_STMT_PREPARE)."""
@@ -184,6 +196,7 @@ class ServerState:
     def schema_changed(self, database: Database) -> None:
         database.schema_generation += 1
         self._columns.clear()
+        self._descriptions.clear()
 
     # ------------------------------------------------------------------ sessions
     def processlist(self) -> list[tuple[Any, ...]]:

@@ -141,6 +141,8 @@ class Session:
         self.killed = False
         self.found_rows_flag = False  # CLIENT_FOUND_ROWS: UPDATE counts matched rows
         self._active_conn: apsw.Connection | None = None
+        self._current_db: Database | None = None
+        self._allowed: dict[tuple[str | None, str], bool] = {}  # grants don't change in a session
         self._handlers: dict[str, Callable[[str, tuple[str, ...]], Result]] = {
             "BEGIN": self._begin, "START": self._begin, "COMMIT": self._finish,
             "ROLLBACK": self._rollback_statement, "SAVEPOINT": self._savepoint,
@@ -629,9 +631,13 @@ class Session:
         return self.server.databases.get(name)
 
     def _current(self) -> Database:
+        cached = self._current_db
+        if cached is not None and cached.name == self.current_database and not cached.dropped:
+            return cached
         if self.current_database is None or self.current_database == "information_schema":
             return self.server.scratch
-        return self._database(self.current_database)
+        self._current_db = self._database(self.current_database)
+        return self._current_db
 
     def _schema_view(self) -> SchemaView:
         database = self._current()
@@ -644,7 +650,10 @@ class Session:
     def _require(self, database: str | None, level: str) -> None:
         if database == self.server.scratch.name:
             return
-        if not self.user_record.can(database, level):
+        allowed = self._allowed.get((database, level))
+        if allowed is None:
+            allowed = self._allowed[(database, level)] = self.user_record.can(database, level)
+        if not allowed:
             what = {"r": "SELECT", "rw": "INSERT, UPDATE, DELETE", "admin": "CREATE, DROP, ALTER"}
             raise errors.error(errors.ER_DBACCESS_DENIED_ERROR if database else
                                errors.ER_SPECIFIC_ACCESS_DENIED_ERROR,
