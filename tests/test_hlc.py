@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from marmotdb.errors import ClockOffsetError
 from marmotdb.hlc import HLC, LOGICAL_MAX, Timestamp
+from tests.storage.examples import property_settings
 
 
 class ManualClock:
@@ -150,7 +151,7 @@ operations = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@property_settings(share=0.1)
 @given(operations)
 def test_property_monotonic_and_exceeds_everything_seen(ops):
     clock = ManualClock(50_000)

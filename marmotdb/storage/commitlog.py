@@ -124,11 +124,11 @@ class LogWriter:
     def _state(self, origin: int) -> _OriginState:
         state = self._origins.get(origin)
         if state is None:
-            (logged,) = self._conn.execute(
-                f"SELECT max(origin_seq) FROM {COMMIT_LOG} WHERE origin = ?",
-                (origin,)).fetchone() or (None,)
-            state = self._origins[origin] = _OriginState(applied_seq(self._conn, origin),
-                                                         int(logged or 0))
+            applied, logged = self._cursor.execute(
+                f"SELECT (SELECT seq FROM {APPLIED} WHERE origin = ?1), "
+                f"(SELECT max(origin_seq) FROM {COMMIT_LOG} WHERE origin = ?1)",
+                (origin,)).fetchone() or (None, None)
+            state = self._origins[origin] = _OriginState(int(applied or 0), int(logged or 0))
         return state
 
     def is_applied(self, origin: int, origin_seq: int) -> bool:

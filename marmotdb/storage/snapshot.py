@@ -228,6 +228,7 @@ def restore_snapshot(conn: apsw.Connection, snapshot_path: str | os.PathLike[str
         raise StorageError("restore_snapshot needs a connection with no open transaction")
     try:
         snapshot = apsw.Connection(os.fspath(snapshot_path), flags=apsw.SQLITE_OPEN_READONLY)
+        snapshot.execute(f"PRAGMA mmap_size = {SNAPSHOT_MMAP_BYTES_MAX}")
     except apsw.Error as exc:
         raise StorageError(f"snapshot cannot be opened: {exc}") from exc
     try:

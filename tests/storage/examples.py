@@ -1,7 +1,7 @@
 """How many hypothesis examples the storage property tests run.
 
 The property tests share one budget of examples, ``MARMOT_PROPERTY_EXAMPLES``:
-by default 300 (a quick local run), 2,400 when the environment variable ``CI`` is set (the
+by default 300 (a quick local run), 2,000 when the environment variable ``CI`` is set (the
 "thousands of examples" the storage issue asks CI to pass; about 1-2 minutes on 2 cores).
 Each test takes a share of the budget. Settings are per test, never a global hypothesis
 profile, so other packages' tests are unaffected.
@@ -14,7 +14,7 @@ import os
 from hypothesis import HealthCheck, settings
 
 LOCAL_EXAMPLES = 300
-CI_EXAMPLES = 2400
+CI_EXAMPLES = 2000
 
 
 def total_examples() -> int:

@@ -158,7 +158,7 @@ def delivery_orders(draw, count: int) -> list[int]:
     return order
 
 
-@property_settings(share=0.75)
+@property_settings(share=0.6)
 @given(program=programs, skews=st.lists(st.integers(0, 30), min_size=ORIGINS,
                                         max_size=ORIGINS), data=st.data())
 def test_property_replicas_converge_to_the_lww_result(program, skews, data):

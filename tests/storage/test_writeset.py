@@ -8,7 +8,7 @@ import zlib
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from marmotdb.errors import StorageError
@@ -168,7 +168,7 @@ def _typed(write_set: WriteSet):
              for part in (c.old_key, c.new_key, c.before, c.after)] for c in write_set.changes]
 
 
-@settings(property_settings(share=0.10))
+@property_settings(share=0.2)
 @given(write_sets())
 def test_property_roundtrip_keeps_every_value_and_type(write_set):
     decoded = decode_write_set(encode_write_set(write_set))
