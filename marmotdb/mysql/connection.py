@@ -36,7 +36,8 @@ raises for anything the peer sends: bad input becomes a queued ERR packet, a
 
 Events (marmotdb.mysql.events) and the answers they need:
 
-    Authenticated(user, database, attrs, client_capabilities, auth_plugin, tls, change_user)
+    Authenticated(user, database, attrs, client_capabilities, auth_plugin, tls, change_user,
+                  charset)
                       -> accept_login(status_flags=SERVER_STATUS_AUTOCOMMIT) | reject_login(err)
     Query(sql)        -> one or more of send_ok / send_result_set (more_results=True on all but
                          the last), or send_error (ends the answer)
@@ -54,7 +55,9 @@ Events (marmotdb.mysql.events) and the answers they need:
 Answer methods (each appends to the output buffer; sequence ids are handled here):
 
     accept_login(status_flags: int = SERVER_STATUS_AUTOCOMMIT) -> None
-    reject_login(error: MarmotError) -> None          # sends ERR, then should_close
+    reject_login(error: MarmotError) -> None          # sends ERR, then should_close; also
+                                                      # right after construction (1040): the
+                                                      # ERR then replaces the greeting
     send_ok(affected_rows=0, last_insert_id=0, status_flags=None, warnings=0, info="",
             more_results=False) -> None
     send_error(error: MarmotError) -> None
@@ -69,11 +72,17 @@ pass SERVER_STATUS_AUTOCOMMIT / SERVER_STATUS_IN_TRANS as the session changes.
 MORE_RESULTS_EXISTS is added by the machine when ``more_results`` is True.
 
 Read-only properties: ``state`` (ConnectionState), ``should_close``, ``awaiting_answer``,
-``tls_active``, ``user``, ``database`` (the one sent at login / COM_INIT_DB event),
-``client_capabilities``, ``connection_id``.
+``tls_active``, ``user``, ``database`` (the one sent at login / on send_ok to COM_INIT_DB),
+``client_capabilities``, ``connection_id``, ``multi_statements`` (the client allows several
+statements per Query), ``inbound_buffered_bytes`` (received, not yet parsed: pause reading
+above your own bound while an answer is pending). Answering out of turn raises
+``LocalProtocolError`` (a caller bug, never caused by the peer).
+
+Query/prepare text is decoded as UTF-8 with ``surrogateescape``: bytes that are not UTF-8
+(binary literals, e.g. from mysqldump) survive ``sql.encode("utf-8", "surrogateescape")``.
 
 Things the machine answers by itself, without an event: COM_STMT_SEND_LONG_DATA (buffered,
-bounded by max_allowed_packet), COM_STMT_FETCH (ERR 1235: cursors are not supported), an
+bounded by max_allowed_packet), COM_STMT_FETCH (ERR 1421: executes never open a cursor), an
 unknown stmt id (ERR 1243), too many prepared statements (ERR 1461), an unknown command
 (ERR 1047, connection stays usable), the RSA public-key request of caching_sha2_password,
 COM_SET_OPTION (multi-statements on/off: read ``multi_statements`` before running several
