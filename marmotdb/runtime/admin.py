@@ -10,6 +10,7 @@ wait bounded (``REQUEST_HEAD_BYTES_MAX``, ``REQUEST_BODY_BYTES_MAX``, ``REQUEST_
 gets 401, is counted and logged (at most once per client host per ``REFUSED_LOG_INTERVAL_S``).
 
     GET    /health                      200 {"status": "ok", node, state, incarnation, members}
+                                        (503 while LEAVING or REMOVED)
     GET    /cluster/members             200 [{node_id, state, incarnation, addresses, ...}]
     GET    /cluster/events              200 the last member changes seen by this node
     POST   /cluster/members/<id>/remove admin removal (refused until allowed)
@@ -246,8 +247,12 @@ class AdminServer:
         counts: dict[str, int] = {}
         for member in node.members:
             counts[member.state.name] = counts.get(member.state.name, 0) + 1
-        return json_response({"status": "ok", "node_id": node.node_id, "state": node.state.name,
-                              "incarnation": node.incarnation, "members": counts})
+        # 503 once the node is on its way out, so a load balancer stops sending it clients.
+        leaving = node.state in (MemberState.LEAVING, MemberState.REMOVED)
+        return json_response({"status": node.state.name.lower() if leaving else "ok",
+                              "node_id": node.node_id, "state": node.state.name,
+                              "incarnation": node.incarnation, "members": counts},
+                             503 if leaving else 200)
 
     def _members(self, request: Request) -> Response:
         return json_response([m.to_dict() for m in self._service.members()])

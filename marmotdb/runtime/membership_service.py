@@ -266,8 +266,11 @@ def peer_ssl_contexts(config: Config) -> tuple[ssl.SSLContext | None, ssl.SSLCon
         return None, None
     server = tls.server_context(config.data_path, cluster.peer_tls_cert_file,
                                 cluster.peer_tls_key_file)
-    if cluster.peer_tls_ca_file:
+    if cluster.peer_tls_ca_file:  # mutual TLS: both ends show a certificate of the CA
         client = ssl.create_default_context(cafile=cluster.peer_tls_ca_file)
+        tls_dir = config.data_path / "tls"
+        client.load_cert_chain(cluster.peer_tls_cert_file or str(tls_dir / "server.pem"),
+                               cluster.peer_tls_key_file or str(tls_dir / "server.key"))
         server.load_verify_locations(cafile=cluster.peer_tls_ca_file)
         server.verify_mode = ssl.CERT_REQUIRED
     else:  # encrypted, and the cluster secret authenticates the peer (see the handshake)

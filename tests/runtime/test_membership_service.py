@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from marmotdb.cluster.codec import FrameCodec
 from marmotdb.cluster.messages import NodeAddr, Ping
 from marmotdb.config import Config, ConfigError
-from marmotdb.runtime import membership_service
+from marmotdb.runtime import membership_service, tls
 from marmotdb.runtime.admin import AdminServer
 from marmotdb.runtime.membership_service import MembershipService
 
@@ -181,6 +181,29 @@ def test_wrong_secret_never_joins_and_is_logged_without_harm(
     assert any("rejected peer frame" in m for m in messages)
 
 
+def test_peer_tls_from_config_with_mutual_verification(tmp_path: Path) -> None:
+    cert, key = tmp_path / "peer.pem", tmp_path / "peer.key"
+    tls.generate_certificate(cert, key)  # one self-signed certificate doubles as the CA
+
+    async def scenario() -> None:
+        services = await start_nodes(tmp_path, 2, peer_tls=True, peer_tls_cert_file=str(cert),
+                                     peer_tls_key_file=str(key), peer_tls_ca_file=str(cert))
+        await until(lambda: all_alive(services), 5, "2 nodes ALIVE over TLS")
+        assert all(s.transport.stats.connects >= 1 for s in services)
+        assert all(s.transport.stats.handshakes_refused == 0 for s in services)
+        await stop_all(services)
+
+    run(scenario)
+
+
+def test_fault_rules_from_config_are_active_at_start(tmp_path: Path) -> None:
+    config = node_config(tmp_path, 1, 7000, [], fault_rules=["peer=*;direction=in;drop=0.5"],
+                         fault_seed=3)
+    service = membership_service.from_config(config, None)
+    rules = service.transport.faults.rules
+    assert len(rules) == 1 and rules[0].drop == 0.5 and rules[0].direction.value == "in"
+
+
 def test_config_errors_name_the_setting(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="at least 16 bytes"):
         membership_service.from_config(node_config(tmp_path, 1, 7000, [], secret="short"), None)
@@ -250,6 +273,9 @@ def test_admin_api_requires_the_secret_and_answers_members_health_metrics_faults
         status, body = await http(port, "POST", "/cluster/members/2/remove")
         assert status == 200 and view(services[0])["2"] == "REMOVED"
         assert (await http(port, "POST", "/cluster/members/1/remove"))[0] == 400  # itself
+        services[0].node.leave(services[0].now_ms())
+        status, body = await http(port, "GET", "/health")
+        assert status == 503 and orjson.loads(body)["status"] == "leaving"
         await admin.close()
         await stop_all(services)
 
