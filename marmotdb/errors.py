@@ -234,7 +234,9 @@ SQLSTATE_BY_CODE.update({1265: "01000", 1292: "22007", 3140: "22032", 1067: "420
 _CLASS_BY_CODE.update({1265: ConstraintError, 1292: ConstraintError, 3140: ConstraintError,
                        1364: ConstraintError, 1690: ConstraintError})
 ER_SIGNAL_EXCEPTION = 1644
+ER_INVALID_USE_OF_NULL = 1138
 SQLSTATE_BY_CODE[1644] = "45000"
+SQLSTATE_BY_CODE[1138] = "22004"
 # A trigger's SIGNAL becomes SQLite's RAISE(ABORT, 'MYSQL_SIGNAL:<message>') (rewrites_ddl).
 _SQLITE_SIGNAL_PATTERN = (re.compile(r"MYSQL_SIGNAL:(.*)$", re.S), ER_SIGNAL_EXCEPTION, "{0}")
 

@@ -2222,24 +2222,36 @@ def _strict(ctx: Any) -> tuple[bool, bool, bool]:
         "NO_ZERO_IN_DATE" in mode or "TRADITIONAL" in mode
 
 
+STORE_ALTER = 2  # the copy of ALTER TABLE: MySQL reports 1265 and 1138 there
+ER_INVALID_USE_OF_NULL = 1138
+
+
 def _store(ctx: Any, value: object, type_text: object, column: object, row: object,
            lenient: object = 0) -> object:
-    """MYSQL_STORE: coerce a value into a column the way MySQL does (strict per sql_mode,
-    lenient for INSERT IGNORE / UPDATE IGNORE)."""
+    """MYSQL_STORE: coerce a value into a column the way MySQL does (strict per sql_mode;
+    ``lenient`` 1 for INSERT/UPDATE IGNORE, 2 for ALTER TABLE's copy)."""
     strict, no_zero_date, no_zero_in_date = _strict(ctx)
     store_ctx = coltypes.StoreContext(
-        strict and not lenient, lambda level, code, msg: warn(ctx, level, code, msg),
+        strict and lenient != 1, lambda level, code, msg: warn(ctx, level, code, msg),
         no_zero_date=no_zero_date, no_zero_in_date=no_zero_in_date)
     text = str(type_text)
     not_null = text.endswith(" not null")
     t = coltypes.cached_type(text[:-9] if not_null else text)
     if value is None and not_null:
+        if lenient == STORE_ALTER:
+            raise errors.error(ER_INVALID_USE_OF_NULL, "Invalid use of NULL value")
         message = f"Column '{column}' cannot be null"
         if not lenient:
             raise errors.error(errors.ER_BAD_NULL_ERROR, message)
         warn(ctx, "Warning", errors.ER_BAD_NULL_ERROR, message)
         return implicit_default(t)
-    return coltypes.coerce_for_store(value, t, str(column), int(row or 1), store_ctx)  # type: ignore
+    try:
+        return coltypes.coerce_for_store(value, t, str(column), int(row or 1), store_ctx)  # type: ignore
+    except errors.MarmotError as exc:
+        if lenient == STORE_ALTER and exc.code == errors.ER_DATA_TOO_LONG:
+            raise errors.error(errors.ER_WARN_DATA_TRUNCATED, str(exc).replace(
+                "Data too long", "Data truncated")) from None
+        raise
 
 
 def _no_default(ctx: Any, column: object, type_text: object) -> object:

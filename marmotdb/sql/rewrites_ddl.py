@@ -1522,8 +1522,12 @@ def _copy_value(column: ColumnDef, state: AlterState) -> str:
     if source.type == column.type and (column.nullable or not source.nullable):
         return ref
     type_text = column.type.column_type() + ("" if column.nullable else " not null")
-    value = f"MYSQL_STORE({ref}, {sql_literal(type_text)}, {sql_literal(column.name)}, 1)"
+    value = (f"MYSQL_STORE({ref}, {sql_literal(type_text)}, {sql_literal(column.name)}, 1, "
+             f"{STORE_ALTER})")
     return f"NULLIF({value}, 0)" if column.auto_increment else value
+
+
+STORE_ALTER = 2  # MYSQL_STORE mode of ALTER TABLE's copy: MySQL reports 1265 / 1138 there
 
 
 def _rebuild(state: AlterState, ctx: DdlContext) -> list[str]:
@@ -1631,19 +1635,24 @@ def rename_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
     statements: list[str] = []
     tables: list[str] = []
     pending: dict[str, TableDef | None] = {}
+    gone: set[str] = set()
     while True:
         db, old = parser.qualified_name()
         _check_database(db, ctx)
         parser.expect("TO")
         db, new = parser.qualified_name()
         _check_database(db, ctx)
-        definition = pending.pop(old.lower(), None) if old.lower() in pending else \
-            ctx.table_def(old)
-        if definition is None and not ctx.exists(old):
+        in_flight = old.lower() in pending
+        definition = pending.pop(old.lower()) if in_flight else ctx.table_def(old)
+        if in_flight:
+            gone.discard(old.lower())
+        if old.lower() in gone or (definition is None and not ctx.exists(old)):
             raise errors.error(errors.ER_NO_SUCH_TABLE,
                                f"Table '{ctx.database or 'marmot'}.{old}' doesn't exist")
-        if ctx.exists(new) and new.lower() not in pending:
+        if new.lower() in pending or (ctx.exists(new) and new.lower() not in gone):
             raise errors.error(errors.ER_TABLE_EXISTS_ERROR, f"Table '{new}' already exists")
+        gone.add(old.lower())
+        gone.discard(new.lower())
         statements.append(f"ALTER TABLE {q(old)} RENAME TO {q(new)}")
         statements.append(schema.delete_statement("table", old))
         if definition is not None:

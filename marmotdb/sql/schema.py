@@ -458,7 +458,12 @@ def objects(conn: apsw.Connection, kind: str | None = None) -> list[tuple[str, s
 
 
 def table_def_from_meta(meta_json: str) -> TableDef:
-    data = json.loads(meta_json)["table"]
+    return table_def_from_dict(json.loads(meta_json))
+
+
+def table_def_from_dict(meta: dict[str, Any]) -> TableDef:
+    """The TableDef stored in a table's decoded ``meta`` (see ``table_meta``)."""
+    data = meta["table"]
     columns = []
     for c in data["columns"]:
         c = dict(c)

@@ -102,9 +102,11 @@ class SchemaView(Protocol):
     Optional members, used when present: ``database`` (str, the current database name:
     qualifiers naming it are dropped), ``schema_key()`` (any hashable value that changes
     whenever a table definition may have changed, e.g. (database, incarnation,
-    ``PRAGMA schema_version``); without it every cache hit re-reads the definitions it used)
-    and ``sqlite_triggers(table)`` (the ``sqlite_schema.sql`` of the table's triggers, which a
-    table rebuild re-creates)."""
+    ``PRAGMA schema_version``); without it every cache hit re-reads the definitions it used),
+    ``sqlite_triggers(table)`` (the ``sqlite_schema.sql`` of the table's triggers, which a
+    table rebuild re-creates) and ``table_meta(table)`` (``schema.table_meta(conn, table)``:
+    the stored definition with its SQLite index names; without it they are re-derived from
+    the MySQL DDL, which is wrong for indexes of a renamed table)."""
 
     def table_sql(self, table: str) -> str | None:
         """``sqlite_schema.sql`` of the table or view, None if it does not exist."""
@@ -251,9 +253,20 @@ class _Translator:
             return self._defs[key]
         ddl = self.view.mysql_ddl(name)
         self._used[key] = ddl
-        table = rewrites_ddl.parse_create_table(ddl) if ddl else self._from_sqlite(name)
+        table = self._stored(name) if ddl else self._from_sqlite(name)
         self._defs[key] = table
         return table
+
+    def _stored(self, name: str) -> TableDef:
+        """The stored definition: from ``table_meta`` when the view offers it (it keeps the
+        SQLite index names, which survive RENAME TABLE), else re-read from the MySQL DDL."""
+        method = getattr(self.view, "table_meta", None)
+        meta = method(name) if method is not None else None
+        if meta is not None:
+            return schema.table_def_from_dict(meta)
+        ddl = self.view.mysql_ddl(name)
+        assert ddl is not None
+        return rewrites_ddl.parse_create_table(ddl)
 
     def _from_sqlite(self, name: str) -> TableDef | None:
         """A table marmotdb did not create: its MySQL shape guessed from SQLite's columns."""

@@ -41,6 +41,9 @@ class SchemaViewOver:
     def mysql_ddl(self, table: str) -> str | None:
         return schema.mysql_ddl(self.conn, table)
 
+    def table_meta(self, table: str) -> dict[str, Any] | None:
+        return schema.table_meta(self.conn, table)
+
     def schema_key(self) -> tuple[str, int, int]:
         version = self.conn.execute("PRAGMA schema_version").fetchall()[0][0]
         return (self.database, id(self.conn), version)
