@@ -1,5 +1,5 @@
 """Django 5.2's MySQL backend against a real ``marmotdb serve``: migrate (forwards and back),
-transactions.
+ORM CRUD, transactions.
 
 Django runs in this process (``settings.configure`` with djapp/settings.py's values and
 the server under test as the database); configuring settings is once per process, so only this
@@ -11,6 +11,8 @@ ADD COLUMN with a default then DROP DEFAULT, MODIFY, DROP TABLE.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -115,6 +117,59 @@ def test_migrate_created_tables_constraints_and_indexes(dj: Any) -> None:
     author = _constraints("djapp_author")
     assert author["author_name_idx"]["columns"] == ["name"]
     assert any(c["unique"] and c["columns"] == ["email"] for c in author.values())
+
+
+def test_orm_crud(models: Any) -> None:
+    from django.db.models import Count, F, Q, Sum
+
+    Author, Book, Publisher, Tag = models.Author, models.Book, models.Publisher, models.Tag
+    tor = Publisher.objects.create(name="Tor")
+    assert tor.country_code == "GB"
+    le_guin = Author.objects.create(name="Ursula K. Le Guin", born=datetime.date(1929, 10, 21))
+    banks = Author.objects.create(name="Iain M. Banks", email="iain@example.org",
+                                  nickname="Iain")
+    sf, classic = Tag.objects.bulk_create([Tag(label="sf"), Tag(label="classic")])
+    if sf.pk is None:  # MySQL returns no ids from bulk_create; fetch them
+        sf, classic = Tag.objects.get(label="sf"), Tag.objects.get(label="classic")
+    dispossessed = Book.objects.create(
+        title="The Dispossessed", author=le_guin, publisher=tor, price=decimal.Decimal("12.50"),
+        published=datetime.date(1974, 5, 1), pages=387, metadata={"awards": ["Hugo", "Nebula"]})
+    dispossessed.tags.add(sf, classic)
+    Book.objects.create(title="Consider Phlebas", author=banks, price=decimal.Decimal("9.99"),
+                        published=datetime.date(1987, 4, 23), pages=471, in_print=False)
+    Book.objects.create(title="Ünïcödé ✨ tales", author=banks, price=decimal.Decimal("0.50"))
+
+    book = Book.objects.select_related("author", "publisher").get(title="The Dispossessed")
+    assert (book.author.name, book.publisher.name, book.price, book.published, book.pages) == \
+        ("Ursula K. Le Guin", "Tor", decimal.Decimal("12.50"), datetime.date(1974, 5, 1), 387)
+    assert book.metadata == {"awards": ["Hugo", "Nebula"]}
+    assert book.created.tzinfo is not None
+    assert sorted(t.label for t in book.tags.all()) == ["classic", "sf"]
+    assert Book.objects.get(title__startswith="Ünïcödé").title == "Ünïcödé ✨ tales"
+    assert list(Book.objects.filter(title__icontains="PHLEBAS").values_list("pages", flat=True)) \
+        == [471]
+    assert Book.objects.filter(published__year=1974).count() == 1
+    assert Book.objects.filter(Q(in_print=False) | Q(price__lt=1)).count() == 2
+    assert Book.objects.filter(publisher__isnull=True).count() == 2
+
+    per_author = dict(Author.objects.annotate(n=Count("books")).values_list("name", "n"))
+    assert per_author == {"Ursula K. Le Guin": 1, "Iain M. Banks": 2}
+    assert Book.objects.aggregate(total=Sum("price"))["total"] == decimal.Decimal("22.99")
+    assert list(Tag.objects.filter(books__author=le_guin).order_by("label")
+                .values_list("label", flat=True)) == ["classic", "sf"]
+
+    assert Book.objects.filter(author=banks).update(pages=F("pages") + 10) == 2
+    assert Book.objects.get(title="Consider Phlebas").pages == 481
+    _, created = Author.objects.get_or_create(name="Iain M. Banks",
+                                              defaults={"email": "x@example.org"})
+    assert created is False
+
+    tor.delete()  # SET_NULL (emulated by Django) keeps the book
+    assert Book.objects.get(title="The Dispossessed").publisher_id is None
+    banks.delete()  # CASCADE (emulated by Django) removes his two books
+    assert list(Book.objects.values_list("title", flat=True)) == ["The Dispossessed"]
+    dispossessed.delete()
+    assert models.Book.tags.through.objects.count() == 0
 
 
 def test_transaction_atomic_commit_and_rollback(models: Any) -> None:
