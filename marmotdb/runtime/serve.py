@@ -50,7 +50,8 @@ def build_state(config: Config) -> ServerState:
                          "innodb_lock_wait_timeout": int(config.sql.lock_wait_timeout_s),
                          "max_allowed_packet": config.mysql.max_allowed_packet_bytes,
                          "version": server_version(config), "port": config.mysql.port,
-                         "server_id": config.node_id})
+                         "server_id": config.node_id,
+                         "have_ssl": "YES" if config.mysql.tls else "DISABLED"})
 
 
 def server_version(config: Config) -> str:

@@ -37,7 +37,8 @@ class ConnectionBinding:
     """Per-connection state: bound session, trust, read budget and row-operation counters."""
 
     __slots__ = ("session", "trusted", "budget", "budget_spent", "_steps", "inserts",
-                 "updates", "updates_changed", "deletes", "first_rowid", "version")
+                 "updates", "updates_changed", "deletes", "first_rowid", "version",
+                 "foreign_keys")
 
     def __init__(self, version: str = ""):
         self.session: Any = None
@@ -46,6 +47,7 @@ class ConnectionBinding:
         self.budget_spent = False
         self._steps = 0
         self.version = version
+        self.foreign_keys = True  # PRAGMA foreign_keys as set on this connection
         self.reset_counts()
 
     def __getattr__(self, name: str) -> Any:

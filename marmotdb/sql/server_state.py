@@ -198,6 +198,14 @@ class ServerState:
         self._columns.clear()
         self._descriptions.clear()
 
+    def status_values(self) -> dict[str, object]:
+        """SHOW STATUS: the counters plus what is derived on demand."""
+        values: dict[str, object] = dict(self.status)
+        values.update(Uptime=int(self.clock() - self.started_at),
+                      Threads_connected=len(self.sessions), Threads_running=sum(
+                          1 for s in self.sessions.values() if s.command != "Sleep"))
+        return values
+
     # ------------------------------------------------------------------ sessions
     def processlist(self) -> list[tuple[Any, ...]]:
         now = self.clock()

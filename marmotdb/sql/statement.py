@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 
-_LEADING_JUNK = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|/\*(?![!M]).*?\*/)*", re.S)
-_VERSIONED = re.compile(r"^/\*M?!(\d{5,6})?\s*(.*?)\s*\*/\s*;?\s*$", re.S)
+# Comments MySQL 8.0.36 does not execute: plain ones, MariaDB-only /*M! … */, and versioned
+# /*!NNNNN … */ for a newer server version.
+_LEADING_JUNK = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|/\*(?!!).*?\*/"
+                           r"|/\*!(?:[89]\d{4}(?<!80036)|\d{6})\b.*?\*/)*", re.S)
+_VERSIONED = re.compile(r"^/\*!(\d{5})?\s*(.*?)\s*\*/\s*;?\s*$", re.S)
+SERVER_VERSION_ID = 80036
 _WORD = re.compile(r"[A-Za-z_]+")
 
 
