@@ -290,10 +290,21 @@ _SQLITE_PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
 ]
 
 
-def from_sqlite(exc: BaseException) -> MarmotError:
-    """Convert a SQLite (APSW or stdlib) exception into a MarmotError. The one boundary."""
+def from_sqlite(exc: BaseException, *, deleting: bool = False) -> MarmotError:
+    """Convert a SQLite (APSW or stdlib) exception into a MarmotError. The one boundary.
+
+    ``deleting``: the statement was a DELETE, so a foreign key failure is the parent-row
+    error 1451 (SQLite words both directions the same)."""
     if isinstance(exc, MarmotError):
         return exc
+    converted = _from_sqlite(exc)
+    if deleting and converted.code == ER_NO_REFERENCED_ROW_2:
+        return error(ER_ROW_IS_REFERENCED_2, "Cannot delete or update a parent row: a foreign "
+                     "key constraint fails")
+    return converted
+
+
+def _from_sqlite(exc: BaseException) -> MarmotError:
     message = str(exc)
     # APSW prefixes messages with the class name ("ConstraintError: UNIQUE constraint ...").
     text = message.split(": ", 1)[1] if re.match(r"^\w+Error: ", message) else message

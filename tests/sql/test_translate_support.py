@@ -125,7 +125,7 @@ class MiniExecutor:
             self.conn.execute("COMMIT")
         except apsw.Error as exc:
             self.conn.execute("ROLLBACK")
-            raise errors.from_sqlite(exc) from None
+            raise errors.from_sqlite(exc, deleting=translation.kind is Kind.DELETE) from None
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
