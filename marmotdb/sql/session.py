@@ -665,11 +665,25 @@ class Session:
                                f"'{database or '*'}' ({what[level]} command denied)")
 
     def _lock(self, database: Database) -> None:
-        assert self.txn is not None
-        if database.name not in self.txn.locked:
-            if not database.try_lock(self.connection_id):
-                raise WriteLockBusy(database.name)
-            self.txn.locked.add(database.name)
+        """Take the write lock for the open transaction.
+
+        A transaction that has only read so far holds a snapshot that may predate other
+        commits; SQLite would refuse to upgrade it (BUSY_SNAPSHOT). Like InnoDB, whose writes
+        and locking reads see the latest committed rows, the snapshot is refreshed here: the
+        read-only SQLite transaction ends and a write transaction begins under the lock."""
+        txn = self.txn
+        assert txn is not None
+        if database.name in txn.locked:
+            return
+        if not database.try_lock(self.connection_id):
+            raise WriteLockBusy(database.name)
+        txn.locked.add(database.name)
+        conn = txn.conns.get(database.name)
+        if conn is not None:
+            conn.execute("ROLLBACK")  # nothing written yet: only the stale snapshot is dropped
+            conn.execute("BEGIN IMMEDIATE")
+            for name in txn.savepoints:
+                conn.execute(f'SAVEPOINT "sp_{name}"')
 
     def _checkout(self, database: Database) -> apsw.Connection:
         conn = database.checkout()

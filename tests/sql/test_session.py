@@ -204,3 +204,17 @@ def test_prepared_statements_run_without_reparsing(shop):
     begin = shop.prepare("BEGIN")
     assert isinstance(shop.execute_prepared(begin, []), Ok) and shop.in_transaction
     shop.execute("ROLLBACK")
+
+
+def test_first_write_after_reads_sees_latest_commits(server, shop):
+    """InnoDB's rule: a transaction's reads use its snapshot, its writes the latest rows.
+    SQLite would refuse to upgrade the stale snapshot; the executor refreshes it instead."""
+    shop.execute("INSERT INTO item (id, name, n) VALUES (1, 'a', 1)")
+    other = session(server, database="shop")
+    shop.execute("BEGIN")
+    assert rows(shop.execute("SELECT n FROM item WHERE id = 1")) == [(1,)]
+    other.execute("UPDATE item SET n = 10 WHERE id = 1")
+    assert rows(shop.execute("SELECT n FROM item WHERE id = 1")) == [(1,)]  # still the snapshot
+    assert shop.execute("UPDATE item SET n = n + 1 WHERE id = 1").affected_rows == 1
+    shop.execute("COMMIT")
+    assert rows(other.execute("SELECT n FROM item WHERE id = 1")) == [(11,)]  # no lost update
