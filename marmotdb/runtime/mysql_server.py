@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -107,6 +108,9 @@ class MysqlProtocol(asyncio.Protocol):
     # ------------------------------------------------------------------ asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # answers are single small writes: never wait for Nagle
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         service = self.service
         self.connection_id = service.next_connection_id()
         peer = transport.get_extra_info("peername") or ("?", 0)
