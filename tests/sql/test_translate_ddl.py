@@ -1,0 +1,180 @@
+"""DDL translation: the stored MySQL definition (SHOW CREATE TABLE), catalog metadata, the
+SQLite declarations, and ALTER plans."""
+
+from __future__ import annotations
+
+import pytest
+
+from marmotdb import errors
+from marmotdb.sql import coltypes, schema
+from marmotdb.sql.rewrites_ddl import parse_create_table
+from marmotdb.sql.schema import render_create_table
+from marmotdb.sql.translate import translate
+from tests.sql.test_translate_support import MiniExecutor
+
+USERS = ("CREATE TABLE users (id INT UNSIGNED NOT NULL AUTO_INCREMENT, name VARCHAR(20) "
+         "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL DEFAULT 'x' COMMENT 'hi', "
+         "price DECIMAL(10,2) DEFAULT 1.5, e ENUM('a','b') DEFAULT 'a', "
+         "ts TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3), "
+         "pid INT, PRIMARY KEY (id), UNIQUE KEY uk (name), KEY k_p (price), "
+         "CONSTRAINT fk FOREIGN KEY (pid) REFERENCES parent(id) ON DELETE CASCADE, "
+         "CHECK (price > 0)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='tbl'")
+
+SHOW_USERS = """CREATE TABLE `users` (
+  `id` int unsigned NOT NULL AUTO_INCREMENT,
+  `name` varchar(20) COLLATE utf8mb4_bin NOT NULL DEFAULT 'x' COMMENT 'hi',
+  `price` decimal(10,2) DEFAULT '1.50',
+  `e` enum('a','b') DEFAULT 'a',
+  `ts` timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+  `pid` int DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uk` (`name`),
+  KEY `k_p` (`price`),
+  KEY `fk` (`pid`),
+  CONSTRAINT `fk` FOREIGN KEY (`pid`) REFERENCES `parent` (`id`) ON DELETE CASCADE,
+  CONSTRAINT `users_chk_1` CHECK ((`price` > 0))
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci COMMENT='tbl'"""
+
+
+@pytest.fixture
+def db() -> MiniExecutor:
+    return MiniExecutor()
+
+
+def show(db: MiniExecutor, table: str) -> str | None:
+    return schema.mysql_ddl(db.conn, table)
+
+
+def test_show_create_table_is_mysql_8_layout(db: MiniExecutor) -> None:
+    db.run(USERS)
+    assert show(db, "users") == SHOW_USERS
+
+
+def test_stored_ddl_parses_back_to_the_same_text(db: MiniExecutor) -> None:
+    db.run(USERS)
+    assert render_create_table(parse_create_table(SHOW_USERS)) == SHOW_USERS
+
+
+def test_show_create_reflects_auto_increment_counter(db: MiniExecutor) -> None:
+    db.run("CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
+    db.run("INSERT INTO t (v) VALUES (1), (2)")
+    assert ") ENGINE=InnoDB AUTO_INCREMENT=3 DEFAULT CHARSET" in (show(db, "t") or "")
+
+
+def test_show_create_reflects_alters(db: MiniExecutor) -> None:
+    db.run("CREATE TABLE t (a INT, b VARCHAR(5))")
+    db.run("ALTER TABLE t ADD COLUMN c DATETIME(6) NULL AFTER a, MODIFY b VARCHAR(50) NOT NULL, "
+           "ADD UNIQUE KEY ub (b), RENAME COLUMN a TO z")
+    assert show(db, "t") == (
+        "CREATE TABLE `t` (\n  `z` int DEFAULT NULL,\n  `c` datetime(6) DEFAULT NULL,\n"
+        "  `b` varchar(50) NOT NULL,\n  UNIQUE KEY `ub` (`b`)\n) ENGINE=InnoDB DEFAULT "
+        "CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci")
+
+
+def test_drop_and_rename_update_bookkeeping(db: MiniExecutor) -> None:
+    db.run("CREATE TABLE a (x INT)")
+    db.run("RENAME TABLE a TO b")
+    assert show(db, "a") is None and "CREATE TABLE `b`" in (show(db, "b") or "")
+    db.run("DROP TABLE b")
+    assert show(db, "b") is None
+    assert schema.objects(db.conn) == []
+
+
+def test_column_meta_for_the_catalog(db: MiniExecutor) -> None:
+    db.run(USERS)
+    meta = {c["name"]: c for c in schema.column_meta(db.conn, "users") or []}
+    assert meta["id"]["column_type"] == "int unsigned"
+    assert meta["id"]["key"] == "PRI" and meta["id"]["extra"] == "auto_increment"
+    assert meta["name"]["key"] == "UNI" and meta["name"]["collation"] == "utf8mb4_bin"
+    assert meta["name"]["char_max_length"] == 20 and meta["name"]["comment"] == "hi"
+    assert meta["price"]["numeric_precision"] == 10 and meta["price"]["numeric_scale"] == 2
+    assert meta["price"]["default"] == "1.50" and meta["price"]["key"] == "MUL"
+    assert meta["e"]["enum_values"] == ["a", "b"] and meta["e"]["data_type"] == "enum"
+    assert meta["ts"]["extra"] == "DEFAULT_GENERATED on update CURRENT_TIMESTAMP(3)"
+    assert meta["ts"]["default"] == "CURRENT_TIMESTAMP(3)" and not meta["ts"]["nullable"]
+    assert [c["ordinal"] for c in meta.values()] == [1, 2, 3, 4, 5, 6]
+
+
+def test_sqlite_declarations_keep_mysql_types_and_affinity(db: MiniExecutor) -> None:
+    db.run("CREATE TABLE t (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, d DECIMAL(8,3), "
+           "v VARCHAR(9) COLLATE utf8mb4_bin, c CHAR(2), b VARBINARY(4), e ENUM('x'), "
+           "s SET('y'), j JSON, t TIME(2), f FLOAT)")
+    columns = dict(db.view.columns("t") or [])
+    assert columns == {"id": "INTEGER", "d": "DECIMAL TEXT(8,3)", "v": "VARCHAR(9)",
+                       "c": "CHAR(2)", "b": "VARBINARY BLOB(4)", "e": "ENUM TEXT",
+                       "s": "SET_TEXT", "j": "JSON TEXT", "t": "TIME(2)", "f": "FLOAT"}
+    sql = db.view.table_sql("t") or ""
+    assert '"d" DECIMAL TEXT(8,3) COLLATE mysql_decimal' in sql
+    assert '"v" VARCHAR(9),' in sql and '"c" CHAR(2) COLLATE NOCASE' in sql
+    for name, decltype in columns.items():
+        column = coltypes.column_for_decltype(name, decltype)
+        assert column.type is not None
+
+
+def test_secondary_indexes_are_named_per_table(db: MiniExecutor) -> None:
+    db.run("CREATE TABLE a (x INT, KEY k (x))")
+    db.run("CREATE TABLE b (x INT, KEY k (x))")
+    names = [r[0] for r in db.conn.execute(
+        "SELECT name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE 'sqlite%' "
+        "ORDER BY name")]
+    assert names == ["a.k", "b.k"]
+
+
+def test_index_names_survive_rename_for_later_drop(db: MiniExecutor) -> None:
+    db.run("CREATE TABLE a (x INT, UNIQUE KEY u (x))")
+    db.run("RENAME TABLE a TO b")
+    db.run("ALTER TABLE b DROP INDEX u")
+    db.run("INSERT INTO b VALUES (1), (1)")
+    assert db.value("SELECT COUNT(*) FROM b") == 2
+
+
+def test_cheap_alters_do_not_rebuild(db: MiniExecutor) -> None:
+    db.run("CREATE TABLE t (a INT, b INT)")
+    for statement in ("ALTER TABLE t ADD COLUMN c INT", "ALTER TABLE t ADD INDEX ka (a)",
+                      "ALTER TABLE t RENAME COLUMN b TO bb", "ALTER TABLE t DROP COLUMN c",
+                      "ALTER TABLE t ALTER COLUMN a SET DEFAULT 3", "ALTER TABLE t COMMENT 'x'"):
+        translation, _ = translate(statement, db.view)
+        assert not translation.foreign_keys_off, statement
+        assert not any("RENAME TO" in s for s in translation.statements), statement
+        db.run(statement)
+
+
+def test_type_change_rebuilds_with_foreign_keys_off(db: MiniExecutor) -> None:
+    db.run("CREATE TABLE t (a INT)")
+    translation, _ = translate("ALTER TABLE t MODIFY a BIGINT", db.view)
+    assert translation.foreign_keys_off
+    assert translation.statements[0] == "PRAGMA legacy_alter_table = ON"
+    assert translation.statements[-2] == "PRAGMA legacy_alter_table = OFF"
+
+
+def test_if_not_exists_on_existing_table_keeps_its_definition(db: MiniExecutor) -> None:
+    db.run("CREATE TABLE t (a INT)")
+    db.run("CREATE TABLE IF NOT EXISTS t (b VARCHAR(3))")
+    assert "`a` int" in (show(db, "t") or "")
+
+
+def test_views_and_triggers_are_recorded(db: MiniExecutor) -> None:
+    db.run("CREATE TABLE t (a INT)")
+    db.run("CREATE VIEW v AS SELECT a FROM t")
+    db.run("CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = NEW.a + 1")
+    kinds = {(k, n) for k, n, _ in schema.objects(db.conn)}
+    assert kinds == {("table", "t"), ("view", "v"), ("trigger", "tr")}
+    assert (schema.mysql_ddl(db.conn, "v", "view") or "").endswith("VIEW `v` AS SELECT a FROM t")
+    trigger = schema.table_meta(db.conn, "tr", "trigger") or {}
+    assert (trigger["timing"], trigger["event"], trigger["table"]) == ("BEFORE", "INSERT", "t")
+    db.run("DROP TABLE t")
+    assert {k for k, _, _ in schema.objects(db.conn)} == {"view"}
+
+
+def test_unsupported_ddl_names_the_construct(db: MiniExecutor) -> None:
+    for statement, construct in (("CREATE PROCEDURE p() BEGIN END", "CREATE PROCEDURE"),
+                                 ("CREATE TEMPORARY TABLE t (a INT)", "CREATE TEMPORARY TABLE"),
+                                 ("CREATE TABLE t (a INT) PARTITION BY HASH(a)", "partitioned")):
+        with pytest.raises(errors.NotSupportedError) as caught:
+            db.run(statement)
+        assert construct in caught.value.message
+
+
+def test_drop_procedure_if_exists_is_a_no_op(db: MiniExecutor) -> None:
+    translation, _ = translate("DROP PROCEDURE IF EXISTS p", db.view)
+    assert translation.statements == ()
