@@ -6,6 +6,7 @@ the real clock itself.
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from marmotdb.mysql.types import Column
+from marmotdb.mysql.types import Column, ColumnFlag
 from marmotdb.sql import coltypes, functions, schema
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.results import Rows, column_for_value
@@ -81,7 +82,9 @@ class ServerState:
         self.sessions: dict[int, Session] = {}
         self.status: Counter[str] = Counter()
         self.global_variables = GlobalVariables(global_defaults or {})
-        self._bindings: dict[apsw.Connection, ConnectionBinding] = {}
+        # Pooled connections close when their database is dropped: weak keys forget them.
+        self._bindings: weakref.WeakKeyDictionary[apsw.Connection, ConnectionBinding] = \
+            weakref.WeakKeyDictionary()
         self._columns: dict[tuple[Any, ...], list[Column]] = {}
         # (database file, statement) -> SQLite's description; cleared by every DDL
         self._descriptions: dict[tuple[str, str], tuple[Any, ...]] = {}
@@ -124,10 +127,11 @@ class ServerState:
         return conn
 
     def forget(self, name: str) -> None:
+        """Give back the look-up connection of a database (before it is dropped)."""
         conn = self._meta.pop(name, None)
         if conn is not None:
-            self._bindings.pop(conn, None)
-            conn.close()
+            self._bindings[conn].trusted = False
+            self.databases.get(name).checkin(conn)
 
     def schema_view(self, conn: apsw.Connection, database: Database) -> SchemaView:
         return SchemaView(conn, database, self._bindings[conn])
@@ -142,36 +146,61 @@ class ServerState:
         return Rows(self._columns_for(described, rows[0] if rows else None), rows)
 
     def _query_traced(self, conn: apsw.Connection, statement: str, params: Any) -> Rows:
-        described: list[Any] = []
-
-        def trace(cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
-            described.append(cursor.description)
-            return True
-
-        cursor = conn.cursor()
-        cursor.exec_trace = trace
-        rows = cursor.execute(statement, params).fetchall()
-        description = described[-1] if described else ()
+        cursor = conn.execute(statement, params)
+        try:  # after the first step, so a statement a DDL made stale is already re-prepared
+            full = cursor.description_full
+        except apsw.ExecutionCompleteError:  # no rows: describe it without running it
+            full = self._peek(conn, statement)
+        rows = cursor.fetchall()
+        description = self._origins(conn, full)
         if len(self._descriptions) >= _COLUMN_CACHE_MAX:
             self._descriptions.clear()
         self._descriptions[(conn.filename, statement)] = description
         return Rows(self._columns_for(description, rows[0] if rows else None), rows)
 
-    def describe(self, database: Database, statement: str) -> list[Column]:
-        """Columns of a statement without running it (COM_STMT_PREPARE)."""
+    @staticmethod
+    def _peek(conn: apsw.Connection, statement: str) -> tuple[Any, ...]:
+        """SQLite's description of a statement, taken before it would run (it never runs)."""
         described: list[Any] = []
 
         def trace(cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
-            described.append(cursor.description)
-            return False  # stop before it runs: the description is all we want
+            described.append(cursor.description_full)
+            return False
 
-        cursor = self.read_connection(database).cursor()
+        cursor = conn.cursor()
         cursor.exec_trace = trace
         try:
             cursor.execute(statement, defaultdict(lambda: None))
         except apsw.ExecTraceAbort:
             pass
-        return self._columns_for(described[-1] if described else (), None)
+        return described[-1] if described else ()
+
+    def _origins(self, conn: apsw.Connection, full: tuple[Any, ...]) -> tuple[Any, ...]:
+        """(name, decltype, table, origin column, flags) per result column: NOT NULL and key
+        flags come from the table a column was read from, as MySQL reports them."""
+        binding = self._bindings[conn]
+        previous, binding.trusted = binding.trusted, True
+        try:
+            tables: dict[str, dict[str, tuple[int, int]]] = {}
+            out = []
+            for name, decltype, _db, table, origin in full:
+                flags = 0
+                if table and not table.startswith("__marmot_"):
+                    if table not in tables:
+                        tables[table] = {row[1]: (row[3], row[5]) for row in conn.execute(
+                            "SELECT * FROM pragma_table_info(?)", (table,))}
+                    notnull, pk = tables[table].get(origin, (0, 0))
+                    flags = (int(ColumnFlag.NOT_NULL) if notnull or pk else 0) | \
+                        (int(ColumnFlag.PRI_KEY) if pk else 0)
+                out.append((name, decltype, table or "", origin or "", flags))
+            return tuple(out)
+        finally:
+            binding.trusted = previous
+
+    def describe(self, database: Database, statement: str) -> list[Column]:
+        """Columns of a statement without running it (COM_STMT_PREPARE)."""
+        conn = self.read_connection(database)
+        return self._columns_for(self._origins(conn, self._peek(conn, statement)), None)
 
     def _columns_for(self, description: tuple[Any, ...], first: tuple[Any, ...] | None
                      ) -> list[Column]:
@@ -179,9 +208,14 @@ class ServerState:
         key = (description, probe)
         columns = self._columns.get(key)
         if columns is None:
-            columns = [coltypes.column_for_decltype(name, decl) if decl else
-                       column_for_value(name, first[i] if first is not None else "")
-                       for i, (name, decl, *_) in enumerate(description)]
+            columns = []
+            for i, (name, decl, table, origin, flags) in enumerate(description):
+                if decl:
+                    column = coltypes.column_for_decltype(name, decl, table, org_name=origin,
+                                                          flags=flags)
+                else:
+                    column = column_for_value(name, first[i] if first is not None else "")
+                columns.append(column)
             if len(self._columns) >= _COLUMN_CACHE_MAX:
                 self._columns.clear()
             self._columns[key] = columns
@@ -227,6 +261,6 @@ class ServerState:
 
     def close(self) -> None:
         for name in list(self._meta):
-            self.forget(name)
+            self._meta.pop(name).close()
         self.databases.close()
         self.scratch.close()

@@ -68,6 +68,7 @@ _START = re.compile(r"^(?:BEGIN(?:\s+WORK)?|START\s+TRANSACTION(?P<opts>(?:\s*,?
                     r"READ\s+WRITE|WITH\s+CONSISTENT\s+SNAPSHOT))*))\s*$", re.I)
 _END = re.compile(r"^(COMMIT|ROLLBACK)(?:\s+WORK)?(?:\s+AND\s+(?:NO\s+)?CHAIN)?"
                   r"(?:\s+(?:NO\s+)?RELEASE)?\s*$", re.I)
+_VERSIONED_INLINE = re.compile(r"/\*!\d{0,5}\s*(.*?)\s*\*/", re.S)  # mysqldump's /*!40100 … */
 _KILL = re.compile(r"^KILL\s+(?:(QUERY|CONNECTION)\s+)?(\d+)\s*$", re.I)
 # First words of the statements MySQL has; anything else is a syntax error (1064).
 _STATEMENT_KEYWORDS = frozenset(
@@ -310,7 +311,7 @@ class Session:
         return Ok()
 
     def _begin(self, text: str, head: tuple[str, ...]) -> Result | None:
-        found = _START.match(text)
+        found = _START.match(_VERSIONED_INLINE.sub(r"\1", text))
         if found is None:
             if head[0] == "BEGIN":
                 raise _syntax_error(text)
@@ -416,6 +417,7 @@ class Session:
             database = self.server.databases.get(name)
             if database.write_owner not in (None, self.connection_id):
                 raise WriteLockBusy(database.name)
+            self.server.forget(database.name)
         dropped = self.server.databases.drop(name, self.connection_id, bool(found.group(1)))
         if dropped and self.current_database == name.lower():
             self.current_database = None
@@ -449,6 +451,8 @@ class Session:
         self.warnings = []
         database = self._current()
         write = translation.kind in _WRITE_KINDS
+        if write and database is self.server.scratch:
+            raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         if translation.kind is Kind.DDL:
             self._require(database.name, "admin")
             self._end(commit=True)  # DDL implicitly commits, as in MySQL

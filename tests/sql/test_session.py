@@ -151,6 +151,7 @@ def test_database_lifecycle(server):
     assert error_code(lambda: s.execute("DROP DATABASE a")) == 1008
     assert error_code(lambda: s.execute("USE a")) == 1049
     assert error_code(lambda: s.execute("CREATE DATABASE `bad/name`")) == 1102
+    assert error_code(lambda: s.execute("CREATE TABLE t (id INT)")) == 1046
 
 
 def test_long_read_moves_off_the_loop(shop):
@@ -218,3 +219,30 @@ def test_first_write_after_reads_sees_latest_commits(server, shop):
     assert shop.execute("UPDATE item SET n = n + 1 WHERE id = 1").affected_rows == 1
     shop.execute("COMMIT")
     assert rows(other.execute("SELECT n FROM item WHERE id = 1")) == [(11,)]  # no lost update
+
+
+def test_drop_database_with_tables_and_dump_style_begin(server, shop):
+    shop.execute("START TRANSACTION /*!40100 WITH CONSISTENT SNAPSHOT */")
+    assert shop.in_transaction
+    shop.execute("ROLLBACK")
+    other = session(server, database="shop")
+    assert rows(other.execute("SELECT COUNT(*) FROM item")) == [(0,)]
+    other.close()
+    shop.execute("DROP DATABASE shop")
+    assert server.databases.names() == []
+    shop.execute("CREATE DATABASE shop")  # the name is free again, with no old tables
+    shop.execute("USE shop")
+    assert rows(shop.execute("SHOW TABLES")) == []
+
+
+def test_result_columns_carry_table_not_null_and_follow_renames(server, shop):
+    shop.execute("CREATE TABLE p (id INT PRIMARY KEY, country VARCHAR(5) NOT NULL, note TEXT)")
+    shop.execute("INSERT INTO p VALUES (1, 'se', NULL)")
+    result = shop.execute("SELECT * FROM p LIMIT 1")
+    flags = {c.name: c.flags for c in result.columns}
+    assert flags["id"] & 1 and flags["id"] & 2            # NOT NULL, PRI_KEY
+    assert flags["country"] & 1 and not flags["note"] & 1
+    assert {c.table for c in result.columns} == {"p"}
+    shop.execute("ALTER TABLE p RENAME COLUMN country TO country_code")
+    assert [c.name for c in shop.execute("SELECT * FROM p LIMIT 1").columns] == \
+        ["id", "country_code", "note"]
