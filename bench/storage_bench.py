@@ -203,25 +203,24 @@ def make_database(path: Path, size_mb: int) -> None:
 
 
 def bench_snapshot(directory: Path, size_mb: int) -> dict:
+    """Copy and snapshot alternate, so both see the same machine load; ratios per round."""
     source = directory / "snapshot-source.db"
     make_database(source, size_mb)
-    size = source.stat().st_size
-    results = {"size_mb": size / 1e6}
-    copies, snaps = [], []
+    size_mb_real = source.stat().st_size / 1e6
+    rounds = []
     for _ in range(3):
         (directory / "copy.db").unlink(missing_ok=True)
-        copies.append(timed(lambda: shutil.copyfile(source, directory / "copy.db")))
+        copy_s = timed(partial(shutil.copyfile, source, directory / "copy.db"))
         (directory / "snap.db").unlink(missing_ok=True)
-        snaps.append(timed(lambda: create_snapshot(source, directory / "snap.db")))
-    results["copy_s"], results["snapshot_s"] = min(copies), min(snaps)
+        snap_s = timed(partial(create_snapshot, source, directory / "snap.db"))
+        rounds.append((copy_s, snap_s))
     target = open_db(directory / "restore-target.db")
-    results["restore_s"] = timed(lambda: restore_snapshot(target, directory / "snap.db",
-                                                          verify=False))
+    restore_s = timed(partial(restore_snapshot, target, directory / "snap.db", verify=False))
     conn = apsw.Connection(str(source))
     rows = conn.execute("SELECT count(*) FROM sbtest").fetchone()[0]
-    results["checksum_rows"] = rows
-    results["checksum_s"] = timed(lambda: table_checksum(conn, "sbtest"))
-    return results
+    checksum_s = cpu_timed(partial(table_checksum, conn, "sbtest"))
+    return {"size_mb": size_mb_real, "rounds": rounds, "restore_s": restore_s,
+            "checksum_rows": rows, "checksum_s": checksum_s}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -229,21 +228,26 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--snapshot-mb", type=int, default=256)
+    parser.add_argument("--only", choices=["capture", "apply", "snapshot"], action="append",
+                        help="run only these sections (repeatable)")
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args(argv)
     directory = args.dir or Path(tempfile.mkdtemp(prefix="marmot-storage-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
+    sections = args.only or ["capture", "apply", "snapshot"]
+    print(f"## storage benchmark ({os.cpu_count()} cores; capture and apply: CPU time of the "
+          "benchmark thread, best of 3; snapshot: wall time)\n")
     try:
-        report(directory, args.rows, args.snapshot_mb)
+        for section in sections:
+            REPORTS[section](directory, args)
     finally:
         if args.dir is None:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def report(directory: Path, rows: int, snapshot_mb: int) -> None:
-    print(f"## storage benchmark ({rows} rows, {os.cpu_count()} cores; capture and apply in "
-          "CPU time of the benchmark thread, best of 3; snapshot in wall time, best of 3)\n")
-    print("| workload | plain APSW µs/row | +capture+encode µs/row | overhead µs/row "
+def report_capture(directory: Path, args: argparse.Namespace) -> None:
+    rows = args.rows
+    print(f"| {rows} rows | plain APSW µs/row | +capture+encode µs/row | overhead µs/row "
           "| overhead µs/txn | local commit µs/row (overhead) |")
     print("|---|---|---|---|---|---|")
     for kind, txn_rows in (("insert", 1), ("insert", 100), ("update", 1), ("update", 100)):
@@ -253,7 +257,12 @@ def report(directory: Path, rows: int, snapshot_mb: int) -> None:
         print(f"| {kind}, {txn_rows} row/txn | {per['plain']:.2f} | {per['capture']:.2f} "
               f"| {overhead:.2f} | {overhead * txn_rows:.2f} | {per['commit']:.2f} "
               f"({per['commit'] - per['plain']:.2f}) |")
-    print("\n| apply | rows/s |\n|---|---|")
+    print()
+
+
+def report_apply(directory: Path, args: argparse.Namespace) -> None:
+    rows = args.rows
+    print(f"| apply, {rows} rows | rows/s |\n|---|---|")
     for txn_rows, batch in ((1, 100), (10, 100), (100, 10)):
         r = bench_apply(directory, rows, txn_rows, batch)
         print(f"| write sets of {txn_rows} row(s), one SQLite txn each | "
@@ -261,19 +270,23 @@ def report(directory: Path, rows: int, snapshot_mb: int) -> None:
         print(f"| write sets of {txn_rows} row(s), {batch} per SQLite txn (apply_many) | "
               f"{rows / r['batched']:,.0f} |")
         print(f"| decode only, {txn_rows} row(s) per write set | {rows / r['decode']:,.0f} |")
-    s = bench_snapshot(directory, snapshot_mb)
+    print()
+
+
+def report_snapshot(directory: Path, args: argparse.Namespace) -> None:
+    s = bench_snapshot(directory, args.snapshot_mb)
     mb = s["size_mb"]
-    print(f"\n| snapshot of a {mb:,.0f} MB database | MB/s | vs copy |\n|---|---|---|")
-    copy_speed = mb / s["copy_s"]
-    print(f"| shutil.copyfile | {copy_speed:,.0f} | 100% |")
-    snap_speed = mb / s["snapshot_s"]
-    print(f"| create_snapshot (backup API + CRC-32) | {snap_speed:,.0f} "
-          f"| {snap_speed / copy_speed:.0%} |")
-    restore_speed = mb / s["restore_s"]
-    print(f"| restore_snapshot into a WAL database | {restore_speed:,.0f} "
-          f"| {restore_speed / copy_speed:.0%} |")
-    print(f"\ntable_checksum: {s['checksum_rows'] / s['checksum_s']:,.0f} rows/s "
-          f"({s['checksum_rows']:,} rows)")
+    print(f"| snapshot of a {mb:,.0f} MB database | copy MB/s | snapshot MB/s | snapshot/copy |")
+    print("|---|---|---|---|")
+    for index, (copy_s, snap_s) in enumerate(s["rounds"], 1):
+        print(f"| round {index} | {mb / copy_s:,.0f} | {mb / snap_s:,.0f} "
+              f"| {copy_s / snap_s:.0%} |")
+    print(f"\nrestore_snapshot into a WAL database: {mb / s['restore_s']:,.0f} MB/s")
+    print(f"table_checksum: {s['checksum_rows'] / s['checksum_s']:,.0f} rows/s "
+          f"({s['checksum_rows']:,} rows)\n")
+
+
+REPORTS = {"capture": report_capture, "apply": report_apply, "snapshot": report_snapshot}
 
 
 if __name__ == "__main__":
