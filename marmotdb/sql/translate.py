@@ -52,6 +52,13 @@ TRANSLATION_CACHE_ENTRIES_MAX = 10_000
 PARAMETER_NAMES = tuple(f"p{i}" for i in range(4096))
 
 
+def _named(values: tuple[object, ...]) -> dict[str, object]:
+    """Bind values as :p0, :p1 … (bulk INSERTs from mysqldump/sysbench exceed the table)."""
+    if len(values) <= len(PARAMETER_NAMES):
+        return dict(zip(PARAMETER_NAMES, values))
+    return {f"p{i}": value for i, value in enumerate(values)}
+
+
 class Kind(enum.Enum):
     SELECT = "select"
     INSERT = "insert"
@@ -150,7 +157,7 @@ def translate(sql: str, schema_view: SchemaView) -> tuple[Translation, dict[str,
     if entry is not None and _fresh(entry, schema_view, key_base):
         if entry.translation is None:
             return _translate_literal(sql, schema_view, key_base), {}
-        return entry.translation, dict(zip(PARAMETER_NAMES, shape.params))
+        return entry.translation, _named(shape.params)
     head = _head(shape.text)
     if head in rewrites_ddl.DDL_HEADS:
         return _translate_ddl(strip_comments(sql), schema_view), {}
@@ -159,7 +166,7 @@ def translate(sql: str, schema_view: SchemaView) -> tuple[Translation, dict[str,
     _CACHE.put(key, _Entry(translation, translator.dependencies()))
     if translation is None:
         return _translate_literal(sql, schema_view, key_base), {}
-    return translation, dict(zip(PARAMETER_NAMES, shape.params))
+    return translation, _named(shape.params)
 
 
 def translate_prepared(sql: str, schema_view: SchemaView) -> tuple[Translation, int]:
