@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -324,3 +325,30 @@ def test_flapping_link_settles_once_stable(tmp_path: Path) -> None:
     finally:
         codes = cluster.stop()
     assert all(code == 0 for code in codes.values()), codes
+
+
+def test_cluster_command_foreground_stops_the_nodes_on_ctrl_c(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fg"
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "marmotdb", "cluster", "up", "--nodes", "2", "--base-port", "0",
+         "--data-dir", str(data_dir), "--foreground"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert launcher.stdout is not None
+        lines = []
+        for line in launcher.stdout:  # the launcher prints this once the cluster is up
+            lines.append(line)
+            if "Ctrl-C stops the cluster" in line:
+                break
+        assert "2 node(s) up" in "".join(lines), "".join(lines)
+        running = json.loads(cluster_command("status", "--json", "--data-dir",
+                                             str(data_dir)).stdout)
+        assert [n["running"] for n in running] == [True, True]
+        launcher.send_signal(signal.SIGINT)
+        assert launcher.wait(30) == 0
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            cluster_command("down", "--data-dir", str(data_dir))
+    after = json.loads(cluster_command("status", "--json", "--data-dir", str(data_dir)).stdout)
+    assert not any(n["running"] for n in after)
