@@ -27,6 +27,7 @@ Writes go through the target table's ``TableDef`` (``schema.py``):
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -77,23 +78,36 @@ def column_ref(name: str, table: str | None = None) -> exp.Column:
 
 # ---------------------------------------------------------------- shared pieces
 
-def strip_database(tree: exp.Expression, database: str) -> None:
+NodeIndex = dict[type, list[exp.Expression]]
+
+
+def node_index(tree: exp.Expression) -> NodeIndex:
+    """Every node of ``tree`` by class, from one walk (each find_all would walk again)."""
+    index: NodeIndex = defaultdict(list)
+    for node in tree.walk():
+        index[type(node)].append(node)
+    return index
+
+
+def strip_database(tree: exp.Expression, database: str, index: NodeIndex | None = None) -> None:
     """Drop ``db.`` qualifiers that name the current database (SQLite has one schema)."""
+    index = index if index is not None else node_index(tree)
     lowered = database.lower()
-    for table in tree.find_all(exp.Table):
+    for table in index[exp.Table]:
         db = table.args.get("db")
         if db is not None and lowered and db.name.lower() == lowered:
             table.set("db", None)
-    for column in tree.find_all(exp.Column):
+    for column in index[exp.Column]:
         db = column.args.get("db")
         if db is not None and lowered and db.name.lower() == lowered:
             column.set("db", None)
 
 
-def drop_select_noise(tree: exp.Expression) -> bool:
+def drop_select_noise(tree: exp.Expression, index: NodeIndex | None = None) -> bool:
     """Remove MySQL-only SELECT decorations; True if SQL_CALC_FOUND_ROWS was present."""
+    index = index if index is not None else node_index(tree)
     found = False
-    for select in tree.find_all(exp.Select):
+    for select in index[exp.Select]:
         modifiers = select.args.get("operation_modifiers") or []
         names = {m.name.upper() for m in modifiers}
         found = found or "SQL_CALC_FOUND_ROWS" in names
@@ -105,12 +119,12 @@ def drop_select_noise(tree: exp.Expression) -> bool:
         if source is not None and isinstance(source.this, exp.Table) and \
                 source.this.name.upper() == "DUAL" and not source.this.args.get("db"):
             select.set("from_", None)
-    for table in tree.find_all(exp.Table):
+    for table in index[exp.Table]:
         table.set("hints", None)
-    for join in tree.find_all(exp.Join):
+    for join in index[exp.Join]:
         if str(join.args.get("kind") or "").upper() == "STRAIGHT_JOIN":
             join.set("kind", None)
-    for group in tree.find_all(exp.Group):
+    for group in index[exp.Group]:
         if group.args.get("rollup") or group.args.get("with_rollup"):
             raise not_supported("GROUP BY … WITH ROLLUP")
     return found
@@ -215,10 +229,11 @@ def substitute_assigned(expression: exp.Expression, assigned: dict[str, exp.Expr
 # ---------------------------------------------------------------- SELECT
 
 def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
-    strip_database(tree, ctx.database)
-    calc = drop_select_noise(tree)
-    rewrite_decimal_aggregates(tree, ctx)
-    rewrite_enum_order(tree, ctx)
+    index = node_index(tree)
+    strip_database(tree, ctx.database, index)
+    calc = drop_select_noise(tree, index)
+    rewrite_decimal_aggregates(index, ctx)
+    rewrite_enum_order(index, ctx)
     found_rows = found_rows_query(tree) if calc else None
     return DmlResult([tree], calc_found_rows=calc, found_rows=found_rows)
 
@@ -236,9 +251,9 @@ def found_rows_query(tree: exp.Expression) -> exp.Expression:
 _DECIMAL_AGGREGATES = {exp.Sum: "MYSQL_SUM_DECIMAL", exp.Avg: "MYSQL_AVG_DECIMAL"}
 
 
-def rewrite_decimal_aggregates(tree: exp.Expression, ctx: DmlContext) -> None:
+def rewrite_decimal_aggregates(index: NodeIndex, ctx: DmlContext) -> None:
     """SUM/AVG of a DECIMAL column sum exactly (SQLite would add doubles)."""
-    for node in list(tree.find_all(exp.Sum, exp.Avg)):
+    for node in index[exp.Sum] + index[exp.Avg]:
         argument = node.this
         if not isinstance(argument, exp.Column) or node.args.get("distinct"):
             continue
@@ -248,9 +263,9 @@ def rewrite_decimal_aggregates(tree: exp.Expression, ctx: DmlContext) -> None:
             node.replace(call(_DECIMAL_AGGREGATES[type(node)], argument.copy()))
 
 
-def rewrite_enum_order(tree: exp.Expression, ctx: DmlContext) -> None:
+def rewrite_enum_order(index: NodeIndex, ctx: DmlContext) -> None:
     """ORDER BY an ENUM column sorts by member position in MySQL, not by the text."""
-    for ordered in list(tree.find_all(exp.Ordered)):
+    for ordered in index[exp.Ordered]:
         column = ordered.this
         select = ordered.find_ancestor(exp.Select)
         if not isinstance(column, exp.Column) or select is None:

@@ -36,6 +36,7 @@ from typing import Any, Hashable, Protocol
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from marmotdb import errors
@@ -49,6 +50,8 @@ from marmotdb.sql.shape import ShapeCache, normalise, strip_comments
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "unsupported" warnings are ours
 
 TRANSLATION_CACHE_ENTRIES_MAX = 10_000
+MYSQL = Dialect.get_or_raise("mysql")  # looked up once: get_or_raise costs ~50 µs a call
+SQLITE = Dialect.get_or_raise("sqlite")
 PARAMETER_NAMES = tuple(f"p{i}" for i in range(4096))
 
 
@@ -194,12 +197,12 @@ def translate_prepared(sql: str, schema_view: SchemaView) -> tuple[Translation, 
 
 
 def _translate_literal(sql: str, schema_view: SchemaView, key_base: Hashable) -> Translation:
-    text = strip_comments(sql)
-    key = (key_base, "LITERAL", text)
+    key = (key_base, "LITERAL", sql)  # the raw text: a hit needs no second scan
     entry = _CACHE.get(key)
     if entry is not None and entry.translation is not None and _fresh(entry, schema_view,
                                                                       key_base):
         return entry.translation
+    text = strip_comments(sql)
     translator = _Translator(schema_view)
     translation = translator.statement(text, _head(text), expected=0, literal=True)
     assert translation is not None
@@ -297,7 +300,7 @@ class _Translator:
 
     # -------------------------------------------------------------- DdlContext
     def expression(self, mysql_expression: str) -> str:
-        return parse_expression(mysql_expression).sql(dialect="sqlite", identify=True)
+        return SQLITE.generate(parse_expression(mysql_expression), identify=True)
 
     def select(self, mysql_select: str) -> str:
         translation = self.statement(mysql_select, _head(mysql_select), expected=0,
@@ -341,8 +344,7 @@ class _Translator:
 
     def _parse(self, text: str) -> exp.Expression:
         try:
-            statements = sqlglot.parse(rename_functions(text), read="mysql",
-                                       error_level=ErrorLevel.RAISE)
+            statements = MYSQL.parse(rename_functions(text), error_level=ErrorLevel.RAISE)
         except (ParseError, TokenError) as exc:
             raise _syntax_error(text, exc) from None
         statements = [s for s in statements if s is not None]
@@ -371,8 +373,8 @@ class _Translator:
         if isinstance(statement, exp.Command):
             return f"{statement.this} {statement.expression.name}"
         try:
-            sql = statement.sql(dialect="sqlite", identify=True,
-                                unsupported_level=ErrorLevel.RAISE)
+            sql = SQLITE.generate(statement, copy=False, identify=True,
+                                  unsupported_level=ErrorLevel.RAISE)
         except UnsupportedError as exc:
             raise rewrites_not_supported(str(exc)) from None
         if or_ignore and sql.startswith("UPDATE "):
@@ -596,7 +598,7 @@ _OTHER_STATEMENTS = {
 def parse_expression(mysql_expression: str) -> exp.Expression:
     """A MySQL expression (DEFAULT (…), CHECK, generated column) as a rewritten sqlglot AST."""
     try:
-        tree = sqlglot.parse_one(f"SELECT {rename_functions(mysql_expression)}", read="mysql")
+        tree = MYSQL.parse_into(exp.Select, f"SELECT {rename_functions(mysql_expression)}")[0]
     except (ParseError, TokenError) as exc:
         raise _syntax_error(mysql_expression, exc) from None
     rewrite_expressions(tree)
