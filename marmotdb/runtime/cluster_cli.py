@@ -234,11 +234,13 @@ def plan_cluster(data_dir: Path, nodes: int, base_port: int, host: str, profile:
         raise ClusterCliError(f"--nodes must be 1..{NODES_MAX}")
     records = []
     for i in range(nodes):
-        ports = ([_free_port(host) for _ in range(3)] if base_port == 0 else
-                 [base_port + i, base_port + PEER_PORT_OFFSET + i,
-                  base_port + ADMIN_PORT_OFFSET + i])
+        mysql, peer, admin = ((_free_port(host), _free_port(host), _free_port(host))
+                              if base_port == 0 else
+                              (base_port + i, base_port + PEER_PORT_OFFSET + i,
+                               base_port + ADMIN_PORT_OFFSET + i))
         node_dir = (data_dir / f"node{i + 1}").resolve()
-        records.append(NodeRecord(i + 1, *ports, str(node_dir), str(node_dir / "marmotdb.log")))
+        records.append(NodeRecord(i + 1, mysql, peer, admin, str(node_dir),
+                                  str(node_dir / "marmotdb.log")))
     secret = os.environ.get("MARMOTDB_CLUSTER_SECRET") or secrets.token_urlsafe(24)
     password = os.environ.get("MARMOTDB_ROOT_PASSWORD") or secrets.token_urlsafe(12)
     return ClusterState(host, secret, password, profile, records, serve_args)

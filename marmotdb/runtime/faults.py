@@ -124,7 +124,7 @@ class FaultRule:
         if unknown:
             raise FaultRuleError(f"unknown fault rule fields: {', '.join(sorted(unknown))}")
         try:
-            values = {k: _FIELD_PARSERS[k](v, k) for k, v in spec.items()}
+            values: dict[str, Any] = {k: _FIELD_PARSERS[k](v, k) for k, v in spec.items()}
         except (TypeError, ValueError) as exc:
             raise FaultRuleError(str(exc)) from None
         return cls(**values)

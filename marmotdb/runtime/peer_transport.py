@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -451,7 +452,7 @@ class PeerTransport:
         udp = self._udp
         if udp is None or udp.is_closing():
             return
-        if udp.get_write_buffer_size() > self.settings.udp_buffer_bytes_max:
+        if udp.get_write_buffer_size() > self.settings.udp_buffer_bytes_max:  # type: ignore[attr-defined]
             self.stats.frames_dropped_queue_full += 1
             return
         host = self._resolve(dest.host)
@@ -471,11 +472,11 @@ class PeerTransport:
             return None
         link = PeerLink(self, dest)
         link.task = self._loop_now().create_task(link.run())
-        link.task.add_done_callback(lambda _t, d=dest, k=link: self._link_done(d, k))
+        link.task.add_done_callback(functools.partial(self._link_done, dest, link))
         self._links[dest] = link
         return link
 
-    def _link_done(self, dest: NodeAddr, link: PeerLink) -> None:
+    def _link_done(self, dest: NodeAddr, link: PeerLink, task: asyncio.Task[None]) -> None:
         if self._links.get(dest) is link:
             del self._links[dest]
 
