@@ -4,20 +4,27 @@ atomically.
 Theory of operation
 -------------------
 *Create.* A dedicated connection opens a read transaction on the source file and keeps it open
-for the whole copy; it reads the applied vector first, inside that transaction, then copies
-every page with SQLite's backup API, ``pages_per_step`` pages at a time (``progress`` is told
-after each step). The source is memory-mapped (``PRAGMA mmap_size``): reading 4 KiB pages
-through pread() cost one system call each and halved the copy speed. In WAL mode the read transaction pins one snapshot of the file: writers go
-on committing to the WAL, the copy never sees them and never restarts, and the vector
-describes exactly the copied rows (it lives in the same file). The copy is written to
-``<dest>.partial`` with no journal and no fsync (a half-written partial file is simply
-deleted), switched to rollback-journal mode (so it opens read-only anywhere), and renamed into
-place; the manifest records its size and chunk count.
+for the whole copy; it reads the applied vector inside that transaction (the vector lives in
+the same file, so it describes exactly the copied rows). Two ways to copy, same result:
+
+* **file copy** (the fast path, in-kernel ``copy_file_range``): in rollback-journal mode the
+  read lock keeps writers from committing; in WAL mode the WAL is first checkpointed and
+  truncated, and if it is still empty once the read lock is held, this reader uses no WAL
+  frame, so no checkpoint may write the database file until the reader ends (it would change
+  what the reader sees). The file is frozen; writers go on appending to the WAL.
+* **backup API** (fallback when a writer slipped in between the checkpoint and the read, or a
+  long reader blocked the checkpoint): every page is copied ``pages_per_step`` at a time from
+  the pinned WAL snapshot; writers continue and the copy never restarts. The source is
+  memory-mapped (4 KiB ``pread`` calls halved the speed); the destination has no journal.
+
+``progress`` is told after each step. The copy is written to ``<dest>.partial``, marked as a
+rollback-journal database (so it opens read-only anywhere) and renamed into place.
 
 *Stream.* The manifest travels first, then ``chunk_count`` chunks of ``chunk_bytes`` (the last
-may be shorter), each carrying its index and CRC-32. The sender computes each chunk's CRC as it reads the file. The receiver checks every chunk as
-it arrives (index order, exact size, CRC), writes to ``<dest>.partial`` and, at ``finish()``,
-checks that every chunk and byte arrived, fsyncs and renames. A damaged, reordered or
+may be shorter), each carrying its index and the CRC-32 the sender computed while reading it.
+The receiver checks every chunk as it arrives (index order, exact size, CRC), writes to
+``<dest>.partial`` and, at ``finish()``, checks that every chunk and byte arrived, fsyncs and
+renames. A damaged, reordered or
 truncated stream raises ``StorageError`` and leaves no file behind. ``restore_snapshot`` then
 runs SQLite's ``quick_check`` on the file before touching the live database.
 
@@ -35,7 +42,7 @@ Public API::
                      applied_vector)
     SnapshotChunk(index, data, crc32)
     create_snapshot(source_path, dest_path, database="", chunk_bytes=..., pages_per_step=...,
-                    progress=None) -> SnapshotManifest
+                    progress=None, method="auto") -> SnapshotManifest
     read_chunks(path, manifest) -> Iterator[SnapshotChunk]
     SnapshotReceiver(manifest, dest_path, progress=None)  .write(chunk) .finish() .abort()
     restore_snapshot(conn, snapshot_path, pages_per_step=..., progress=None,
@@ -61,6 +68,12 @@ SNAPSHOT_CHUNK_BYTES = 1 << 20
 SNAPSHOT_CHUNK_BYTES_MAX = 16 << 20
 # Pages copied per backup step, i.e. between progress reports (16 MiB of 4 KiB pages).
 BACKUP_PAGES_PER_STEP = 4096
+# File-copy path: bytes per copy step (between progress reports); attempts to find the WAL
+# empty before falling back to the backup API; how long a checkpoint may wait for locks.
+FILE_COPY_STEP_BYTES = 16 << 20
+FILE_COPY_ATTEMPTS = 3
+SNAPSHOT_BUSY_TIMEOUT_MS = 1000
+_HEADER_JOURNAL_OFFSET = 18
 # Upper bound of the source memory map (SQLite caps it at SQLITE_MAX_MMAP_SIZE, ~2 GB).
 SNAPSHOT_MMAP_BYTES_MAX = 1 << 40
 
@@ -109,28 +122,105 @@ def _copy(dest: apsw.Connection, source: apsw.Connection, pages_per_step: int,
                 progress(total - backup.remaining * page_size, total)
 
 
+def _start_read(source: apsw.Connection) -> None:
+    source.execute("BEGIN")
+    source.execute("SELECT count(*) FROM sqlite_schema").fetchall()  # takes the read lock
+
+
+def _wal_bytes(source_path: Path) -> int:
+    try:
+        return (source_path.parent / (source_path.name + "-wal")).stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _begin_frozen_read(source: apsw.Connection, source_path: Path) -> bool:
+    """Open the snapshot's read transaction; True if the database file alone holds it.
+
+    Rollback-journal mode: the read lock keeps writers from committing, the file is frozen.
+    WAL mode: checkpoint and truncate the WAL, then start reading. If the WAL is still empty
+    once the read transaction holds its lock, this reader takes no frames from the WAL and no
+    checkpoint may write to the database file until it ends (a checkpoint needs every reader
+    to be able to see what it writes): the file is frozen while writers go on appending to
+    the WAL. A writer slipping in between the checkpoint and the read makes us retry, and
+    after FILE_COPY_ATTEMPTS fall back to the backup API.
+    """
+    mode = source.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode != "wal":
+        _start_read(source)
+        return True
+    for _ in range(FILE_COPY_ATTEMPTS):
+        busy = source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        _start_read(source)
+        if not busy and _wal_bytes(source_path) == 0:
+            return True
+        source.execute("COMMIT")
+    _start_read(source)
+    return False
+
+
+def _copy_file(source_path: Path, dest_path: Path, progress: Progress | None) -> None:
+    """Copy in FILE_COPY_STEP_BYTES steps (in-kernel where possible), reporting progress."""
+    with open(source_path, "rb") as reader, open(dest_path, "wb") as writer:
+        total, done = os.fstat(reader.fileno()).st_size, 0
+        while done < total:
+            step = min(FILE_COPY_STEP_BYTES, total - done)
+            try:
+                copied = os.copy_file_range(reader.fileno(), writer.fileno(), step)
+            except (AttributeError, OSError):  # not Linux, or a filesystem without it
+                copied = writer.write(reader.read(step))
+            if copied <= 0:
+                raise StorageError(f"snapshot copy stopped at {done} of {total} bytes")
+            done += copied
+            if progress is not None:
+                progress(done, total)
+        # Header bytes 18-19 (file format versions): 1 = rollback journal, 2 = WAL. The copy
+        # has no WAL, so it must not claim one (it then opens read-only anywhere).
+        writer.seek(_HEADER_JOURNAL_OFFSET)
+        writer.write(b"\x01\x01")
+
+
+def _backup_copy(source: apsw.Connection, partial: Path, pages_per_step: int,
+                 progress: Progress | None) -> None:
+    copy = apsw.Connection(os.fspath(partial))
+    try:
+        copy.execute("PRAGMA journal_mode = OFF").fetchall()
+        copy.execute("PRAGMA synchronous = OFF")
+        _copy(copy, source, pages_per_step, progress)
+        copy.execute("PRAGMA journal_mode = DELETE").fetchall()
+    finally:
+        copy.close()
+
+
 def create_snapshot(source_path: str | os.PathLike[str], dest_path: str | os.PathLike[str],
                     database: str = "", chunk_bytes: int = SNAPSHOT_CHUNK_BYTES,
                     pages_per_step: int = BACKUP_PAGES_PER_STEP,
-                    progress: Progress | None = None) -> SnapshotManifest:
-    """Copy a consistent snapshot of ``source_path`` to ``dest_path``; writers may continue."""
+                    progress: Progress | None = None,
+                    method: str = "auto") -> SnapshotManifest:
+    """Copy a consistent snapshot of ``source_path`` to ``dest_path``; writers may continue.
+
+    ``method="auto"`` copies the file itself when it is frozen for the read transaction (see
+    ``_begin_frozen_read``) and otherwise uses the backup API; ``"backup"`` forces the latter.
+    """
     if not 0 < chunk_bytes <= SNAPSHOT_CHUNK_BYTES_MAX:
         raise ValueError(f"chunk_bytes must be in 1..{SNAPSHOT_CHUNK_BYTES_MAX}")
-    dest, partial = Path(dest_path), _partial(Path(dest_path))
+    if method not in ("auto", "backup"):
+        raise ValueError(f"unknown snapshot method {method!r}")
+    source_file, dest = Path(source_path), Path(dest_path)
+    partial = _partial(dest)
     _remove(partial)
-    source = apsw.Connection(os.fspath(source_path), flags=apsw.SQLITE_OPEN_READWRITE)
+    source = apsw.Connection(os.fspath(source_file), flags=apsw.SQLITE_OPEN_READWRITE)
     try:
-        source.execute(f"PRAGMA mmap_size = {SNAPSHOT_MMAP_BYTES_MAX}")
-        source.execute("BEGIN")
-        vector = _applied_vector(source)  # starts the read transaction: pins the snapshot
-        copy = apsw.Connection(os.fspath(partial))
-        try:
-            copy.execute("PRAGMA journal_mode = OFF").fetchall()
-            copy.execute("PRAGMA synchronous = OFF")
-            _copy(copy, source, pages_per_step, progress)
-            copy.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            copy.close()
+        source.set_busy_timeout(SNAPSHOT_BUSY_TIMEOUT_MS)
+        source.execute(f"PRAGMA mmap_size = {SNAPSHOT_MMAP_BYTES_MAX}").fetchall()
+        if method == "auto" and _begin_frozen_read(source, source_file):
+            vector = _applied_vector(source)
+            _copy_file(source_file, partial, progress)
+        else:
+            if source.get_autocommit():
+                _start_read(source)
+            vector = _applied_vector(source)
+            _backup_copy(source, partial, pages_per_step, progress)
         source.execute("COMMIT")
     except BaseException:
         _remove(partial)

@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from marmotdb.errors import StorageError
-from marmotdb.storage import commitlog
+from marmotdb.storage import commitlog, snapshot
 from marmotdb.storage.apply import apply
 from marmotdb.storage.checksum import database_checksums
 from marmotdb.storage.snapshot import (
@@ -46,7 +46,9 @@ def stream(manifest: SnapshotManifest, path, dest, progress=None):
     return receiver.finish()
 
 
-def test_snapshot_is_consistent_while_writes_continue(source, tmp_path):
+@pytest.mark.parametrize("method", ["auto", "backup"])
+def test_snapshot_is_consistent_while_writes_continue(source, tmp_path, method, monkeypatch):
+    monkeypatch.setattr(snapshot, "FILE_COPY_STEP_BYTES", 8 * 4096)
     expected = dump(source.conn)
     writer = source.conn
     reports = []
@@ -56,9 +58,11 @@ def test_snapshot_is_consistent_while_writes_continue(source, tmp_path):
         writer.execute("INSERT INTO t(v) VALUES ('late')")
         writer.execute("DELETE FROM t WHERE id = ?", (len(reports),))
         writer.execute("INSERT INTO __marmot_applied VALUES (?, 1)", (100 + len(reports),))
+        # Try to move those commits into the database file under the copy's feet.
+        writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     manifest = create_snapshot(tmp_path / "source.db", tmp_path / "snap.db", database="shop",
-                               pages_per_step=8, progress=write_between_steps)
+                               pages_per_step=8, progress=write_between_steps, method=method)
     assert len(reports) > 3 and reports[-1][0] == reports[-1][1] == manifest.size_bytes
     assert [done for done, _ in reports] == sorted(done for done, _ in reports)
     assert manifest.applied_vector == {4: 2} and manifest.database == "shop"
@@ -159,3 +163,34 @@ def test_restore_refuses_an_open_transaction(source, tmp_path):
     target.execute("BEGIN")
     with pytest.raises(StorageError, match="no open transaction"):
         restore_snapshot(target, tmp_path / "snap.db")
+
+
+def test_auto_copies_the_file_when_the_wal_can_be_emptied(source, tmp_path, monkeypatch):
+    def no_backup(*args, **kwargs):
+        raise AssertionError("backup API used although the file could be copied")
+
+    monkeypatch.setattr(snapshot, "_backup_copy", no_backup)
+    source.conn.execute("INSERT INTO t(v) VALUES ('in the wal')")
+    assert (tmp_path / "source.db-wal").stat().st_size > 0
+    create_snapshot(tmp_path / "source.db", tmp_path / "snap.db")
+    copy = apsw.Connection(str(tmp_path / "snap.db"), flags=apsw.SQLITE_OPEN_READONLY)
+    assert dump(copy) == dump(source.conn)
+    assert copy.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+
+
+def test_auto_falls_back_to_backup_while_a_reader_pins_the_wal(source, tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshot, "SNAPSHOT_BUSY_TIMEOUT_MS", 5)
+    used = []
+    real_backup = snapshot._backup_copy
+    monkeypatch.setattr(snapshot, "_backup_copy", lambda *a: used.append(1) or real_backup(*a))
+    source.conn.execute("INSERT INTO t(v) VALUES ('in the wal')")
+    reader = apsw.Connection(str(tmp_path / "source.db"))
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t").fetchall()  # holds a snapshot that needs the WAL
+    source.conn.execute("INSERT INTO t(v) VALUES ('after the reader')")
+    expected = dump(source.conn)
+    create_snapshot(tmp_path / "source.db", tmp_path / "snap.db")
+    reader.execute("COMMIT")
+    assert used == [1]
+    copy = apsw.Connection(str(tmp_path / "snap.db"), flags=apsw.SQLITE_OPEN_READONLY)
+    assert dump(copy) == expected
