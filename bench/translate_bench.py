@@ -21,8 +21,8 @@ import apsw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from marmotdb.sql import functions, schema  # noqa: E402
-from marmotdb.sql.translate import cache, translate  # noqa: E402
+from marmotdb.sql import functions, schema
+from marmotdb.sql.translate import cache, translate
 
 SYSBENCH_TABLE = ("CREATE TABLE sbtest1(id INTEGER NOT NULL AUTO_INCREMENT, k INTEGER DEFAULT "
                   "'0' NOT NULL, c CHAR(120) DEFAULT '' NOT NULL, pad CHAR(60) DEFAULT '' NOT "
@@ -44,14 +44,14 @@ STATEMENTS: list[tuple[str, str]] = [
     ("update k=k+1", "UPDATE sbtest1 SET k=k+1 WHERE id=4821"),
     ("update c", f"UPDATE sbtest1 SET c='{C_VALUE}' WHERE id=4821"),
     ("delete", "DELETE FROM sbtest1 WHERE id=4821"),
-    ("insert 1 row", f"INSERT INTO sbtest1 (id, k, c, pad) VALUES (4821, 5012, '{C_VALUE}', "
-                     f"'{PAD_VALUE}')"),
-    ("insert ... odku", "INSERT INTO orders (customer, total) VALUES ('ann', 12.50) ON "
-                        "DUPLICATE KEY UPDATE total = total + VALUES(total)"),
-    ("join group by", "SELECT o.status, COUNT(*), SUM(o.total) FROM orders o JOIN sbtest1 s ON "
-                      "s.id = o.id WHERE o.created >= '2024-01-01' GROUP BY o.status"),
-    ("date functions", "SELECT DATE_FORMAT(created, '%Y-%m'), DATE_ADD(created, INTERVAL 7 DAY) "
-                       "FROM orders WHERE customer LIKE 'a%' LIMIT 10, 20"),
+    ("insert 1 row", (f"INSERT INTO sbtest1 (id, k, c, pad) VALUES (4821, 5012, '{C_VALUE}', "
+                      f"'{PAD_VALUE}')")),
+    ("insert ... odku", ("INSERT INTO orders (customer, total) VALUES ('ann', 12.50) ON "
+                         "DUPLICATE KEY UPDATE total = total + VALUES(total)")),
+    ("join group by", ("SELECT o.status, COUNT(*), SUM(o.total) FROM orders o JOIN sbtest1 s "
+                       "ON s.id = o.id WHERE o.created >= '2024-01-01' GROUP BY o.status")),
+    ("date functions", ("SELECT DATE_FORMAT(created, '%Y-%m'), DATE_ADD(created, INTERVAL 7 "
+                        "DAY) FROM orders WHERE customer LIKE 'a%' LIMIT 10, 20")),
 ]
 
 

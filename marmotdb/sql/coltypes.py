@@ -41,14 +41,14 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Callable
 
 from marmotdb import errors
-from marmotdb.mysql.types import (CHARSET_BINARY, CHARSET_UTF8MB4, Column, ColumnFlag,
-                                  FieldType)
+from marmotdb.mysql.types import CHARSET_BINARY, CHARSET_UTF8MB4, Column, ColumnFlag, FieldType
 
 INTEGER_RANGES: dict[str, tuple[int, int, int]] = {  # name -> (signed min, signed max, unsigned max)
     "tinyint": (-128, 127, 255),
@@ -406,7 +406,7 @@ class StoreContext:
     """How a value is being stored: strict mode or not, where warnings go, and which sql_mode
     flags affect dates. ``row`` is MySQL's 1-based row number for messages."""
 
-    __slots__ = ("strict", "warn", "no_zero_date", "no_zero_in_date")
+    __slots__ = ("no_zero_date", "no_zero_in_date", "strict", "warn")
 
     def __init__(self, strict: bool = True, warn: Warn | None = None, *,
                  no_zero_date: bool = True, no_zero_in_date: bool = True):
@@ -466,7 +466,7 @@ def _as_text(value: object) -> str:
 
 def format_double(value: float) -> str:
     """MySQL's text for a DOUBLE: shortest round-trip digits, no trailing '.0'."""
-    if value != value or value in (float("inf"), float("-inf")):
+    if math.isnan(value) or math.isinf(value):
         return str(value)
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
@@ -500,7 +500,7 @@ def _to_decimal(value: object, kind: str, t: MySqlType, column: str, row: int,
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
-        return Decimal(repr(value)) if value == value else Decimal(0)
+        return Decimal(repr(value)) if not math.isnan(value) else Decimal(0)
     if isinstance(value, Decimal):
         return value
     text = _as_text(value)
@@ -840,7 +840,7 @@ def parse_time(value: object) -> TimeParts | None:
 
 
 def _valid_time(parts: TimeParts) -> TimeParts | None:
-    negative, hours, minutes, seconds, micro = parts
+    negative, hours, minutes, seconds, _ = parts
     if minutes > 59 or seconds > 59:
         return None
     if hours > TIME_HOURS_MAX:

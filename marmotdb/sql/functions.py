@@ -42,17 +42,26 @@ import random
 import re
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import apsw
 
 from marmotdb import errors
 from marmotdb.sql import coltypes
-from marmotdb.sql.coltypes import (format_date, format_datetime, format_double, format_time,
-                                   json_text, parse_datetime, parse_number_prefix, parse_time)
+from marmotdb.sql.coltypes import (
+    format_date,
+    format_datetime,
+    format_double,
+    format_time,
+    json_text,
+    parse_datetime,
+    parse_number_prefix,
+    parse_time,
+)
 
 WARNINGS_MAX = 64  # MySQL's max_error_count default
 DEFAULT_SQL_MODE = ("ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
@@ -119,7 +128,7 @@ def zone(name: str) -> _dt.tzinfo:
         tz: _dt.tzinfo = _dt.timezone(_dt.timedelta(minutes=-minutes if offset.group(1) == "-"
                                                     else minutes))
     elif name.upper() == "SYSTEM":
-        tz = _dt.datetime.fromtimestamp(0).astimezone().tzinfo or _dt.timezone.utc
+        tz = _dt.datetime.fromtimestamp(0).astimezone().tzinfo or _dt.UTC
     else:
         try:
             tz = ZoneInfo("UTC" if name.upper() in ("UTC", "GMT") else name)
@@ -729,13 +738,13 @@ def truncate_number(value: object, places: object) -> object:
 @_nulls
 def ceil(value: object) -> object:
     number = to_number(value)
-    return number if isinstance(number, int) else int(math.ceil(number))  # type: ignore
+    return number if isinstance(number, int) else math.ceil(number)  # type: ignore
 
 
 @_nulls
 def floor(value: object) -> object:
     number = to_number(value)
-    return number if isinstance(number, int) else int(math.floor(number))  # type: ignore
+    return number if isinstance(number, int) else math.floor(number)  # type: ignore
 
 
 def mod(a: object, b: object) -> object:
@@ -772,7 +781,7 @@ def sign(value: object) -> int:
 
 @_nulls
 def bit_count(value: object) -> int:
-    return bin((to_int(value) or 0) & 0xFFFF_FFFF_FFFF_FFFF).count("1")
+    return ((to_int(value) or 0) & 0xFFFF_FFFF_FFFF_FFFF).bit_count()
 
 
 def compare(a: object, b: object) -> int | None:
@@ -1554,7 +1563,7 @@ def _now_text(ctx: Any, fsp: object = 0) -> str:
 
 def _utc_now(ctx: Any) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(float(getattr(ctx, "statement_time", 0.0)),
-                                      _dt.timezone.utc).replace(tzinfo=None)
+                                      _dt.UTC).replace(tzinfo=None)
 
 
 def unix_timestamp(ctx: Any, value: object = None) -> int | float | None:
@@ -1600,8 +1609,7 @@ def json_arg(value: object) -> object:
 
 def _load(value: object, where: str = "json_doc") -> Any:
     text = to_text(value) or ""
-    if text.startswith(JSON_MARK):
-        text = text[len(JSON_MARK):]
+    text = text.removeprefix(JSON_MARK)
     try:
         return json.loads(text)
     except ValueError:
@@ -1623,8 +1631,8 @@ def _json_value(value: object) -> Any:
 def _parse_path(path: object) -> list[tuple[str, Any]]:
     text = (to_text(path) or "").strip()
     if not text.startswith("$"):
-        raise errors.error(ER_INVALID_JSON_PATH, f"Invalid JSON path expression. The error is "
-                           f"around character position 0.")
+        raise errors.error(ER_INVALID_JSON_PATH, "Invalid JSON path expression. The error is "
+                           "around character position 0.")
     steps: list[tuple[str, Any]] = []
     i = 1
     while i < len(text):
@@ -1701,8 +1709,7 @@ def json_unquote(value: object) -> str | None:
     if value is None:
         return None
     text = to_text(value) or ""
-    if text.startswith(JSON_MARK):
-        text = text[len(JSON_MARK):]
+    text = text.removeprefix(JSON_MARK)
     if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
         try:
             return str(json.loads(text))
@@ -2132,7 +2139,7 @@ def _aggregate_factory(make: Callable[[], Any]) -> Callable[[], tuple[Any, Any, 
 def _cast_signed(value: object, unsigned: bool, ctx: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, str) or isinstance(value, bytes):
+    if isinstance(value, (str, bytes)):
         number, whole = parse_number_prefix(to_text(value) or "")
         if number is None or not whole:
             warn(ctx, "Warning", ER_TRUNCATED_WRONG_VALUE,

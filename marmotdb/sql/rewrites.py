@@ -27,7 +27,7 @@ built-in functions).
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from sqlglot import exp
 
@@ -113,9 +113,8 @@ def fix_anonymous(node: exp.Anonymous) -> exp.Expression:
         return node
     if name.startswith("MYSQL_JSON_") and name[6:] in functions.JSON_VALUE_ARGUMENTS:
         return call(name, *[mark_json(a) for a in args])
-    if name in ("MYSQL_CHARSET", "MYSQL_COLLATION") or not name.startswith("MYSQL_"):
-        if name in _UNSUPPORTED:
-            raise not_supported(f"function {name}()")
+    if not name.startswith("MYSQL_") and name in _UNSUPPORTED:
+        raise not_supported(f"function {name}()")
     return node
 
 

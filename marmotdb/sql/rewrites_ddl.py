@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from marmotdb import errors
 from marmotdb.sql import coltypes, schema
 from marmotdb.sql.coltypes import MySqlType
 from marmotdb.sql.rewrites import not_supported
-from marmotdb.sql.schema import (CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef,
-                                 sql_literal)
+from marmotdb.sql.schema import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef, sql_literal
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 _TOKEN_RE = re.compile(
     r"""(?P<ws>\s+|/\*(?!!)[\s\S]*?\*/|--(?=[ \t\r\n]|$)[^\n]*|\#[^\n]*)"""
@@ -479,9 +482,7 @@ def _finish_column(column: ColumnDef) -> None:
         column.nullable = False
     if column.default_kind == "value":
         column.default_value = _checked_default(column)
-    elif column.default_kind == "null" and not column.nullable:
-        raise _invalid_default(column)
-    elif column.default_kind == "now" and t.name not in ("datetime", "timestamp"):
+    elif column.default_kind == "null" and not column.nullable or column.default_kind == "now" and t.name not in ("datetime", "timestamp"):
         raise _invalid_default(column)
 
 
@@ -697,9 +698,8 @@ class TableBuilder:
 def parse_table_element(parser: DdlParser, builder: TableBuilder) -> None:
     """One element of a CREATE TABLE body: a column, key, foreign key or check."""
     constraint_name = ""
-    if parser.accept("CONSTRAINT"):
-        if not parser.at("PRIMARY", "UNIQUE", "FOREIGN", "CHECK"):
-            constraint_name = parser.identifier()
+    if parser.accept("CONSTRAINT") and not parser.at("PRIMARY", "UNIQUE", "FOREIGN", "CHECK"):
+        constraint_name = parser.identifier()
     if parser.accept("PRIMARY"):
         parser.expect("KEY")
         _skip_index_name(parser)
@@ -855,7 +855,7 @@ def sqlite_collation(column: ColumnDef) -> str:
     return ""
 
 
-def default_expression(column: ColumnDef) -> "exp.Expression":
+def default_expression(column: ColumnDef) -> exp.Expression:
     """The value an INSERT that omits ``column`` stores (session-aware, see rewrites_dml)."""
     from sqlglot import exp as sqlexp
 
@@ -873,7 +873,7 @@ def default_expression(column: ColumnDef) -> "exp.Expression":
     return sqlexp.Null()
 
 
-def _literal_node(value: object) -> "exp.Expression":
+def _literal_node(value: object) -> exp.Expression:
     from sqlglot import exp as sqlexp
     if value is None:
         return sqlexp.Null()
@@ -884,10 +884,10 @@ def _literal_node(value: object) -> "exp.Expression":
     return sqlexp.Literal.string(str(value))
 
 
-_EXPRESSION_PARSER: Callable[[str], "exp.Expression"] = lambda text: None  # type: ignore
+_EXPRESSION_PARSER: Callable[[str], exp.Expression] = lambda text: None  # type: ignore
 
 
-def set_expression_parser(parser: Callable[[str], "exp.Expression"]) -> None:
+def set_expression_parser(parser: Callable[[str], exp.Expression]) -> None:
     """translate.py installs the MySQL-expression -> rewritten-AST function (avoids a cycle)."""
     global _EXPRESSION_PARSER
     _EXPRESSION_PARSER = parser
@@ -1017,8 +1017,8 @@ def _sequence_statements(table: TableDef, start: int | None) -> list[str]:
         return []
     name = sql_literal(table.name)
     return [f"DELETE FROM sqlite_sequence WHERE name = {name}",
-            f"INSERT INTO sqlite_sequence (name, seq) SELECT {name}, max({start - 1}, "
-            f"coalesce((SELECT max(rowid) FROM {q(table.name)}), 0))"]
+            (f"INSERT INTO sqlite_sequence (name, seq) SELECT {name}, max({start - 1}, "
+             f"coalesce((SELECT max(rowid) FROM {q(table.name)}), 0))")]
 
 
 def _check_database(db: str | None, ctx: DdlContext) -> None:
@@ -1099,7 +1099,7 @@ def _create_as_select(select_sql: str, table: TableDef, ctx: DdlContext) -> DdlR
                      tables=(table.name.lower(),))
 
 
-def _inferred_column(name: str, projection: "exp.Expression", select: "exp.Expression",
+def _inferred_column(name: str, projection: exp.Expression, select: exp.Expression,
                      ctx: DdlContext) -> ColumnDef:
     """The column CREATE TABLE … SELECT makes for one projection (MySQL keeps a source
     column's type and NULL-ness; literals and expressions get a type from their value)."""
@@ -1543,8 +1543,8 @@ def _rebuild(state: AlterState, ctx: DdlContext) -> list[str]:
                       f"SELECT {', '.join(_copy_value(c, state) for c in targets)} FROM {q(old)}")
     if table.auto_increment_column is not None and state.old.auto_increment_column is not None:
         statements += [f"DELETE FROM sqlite_sequence WHERE name = {sql_literal(name)}",
-                       f"UPDATE sqlite_sequence SET name = {sql_literal(name)} "
-                       f"WHERE name = {sql_literal(old)}"]
+                       (f"UPDATE sqlite_sequence SET name = {sql_literal(name)} "
+                        f"WHERE name = {sql_literal(old)}")]
     statements.append(f"DROP TABLE {q(old)}")
     statements += [sqlite_create_index(table, i) for i in sqlite_indexes(table)]
     statements += triggers
@@ -1812,7 +1812,7 @@ def _trigger_statement(piece: str, timing: str, table: TableDef, ctx: DdlContext
             raise errors.error(1362, "Updating of NEW row is not allowed in after trigger")
         column = set_new.group(1).strip("`")
         value = ctx.expression(set_new.group(2))
-        where = f"rowid = NEW.rowid" + (f" AND ({condition})" if condition else "")
+        where = "rowid = NEW.rowid" + (f" AND ({condition})" if condition else "")
         return [f"UPDATE {q(table.name)} SET {q(column)} = {value} WHERE {where}"]
     signal = _SIGNAL_RE.match(piece)
     if signal:

@@ -28,8 +28,8 @@ Writes go through the target table's ``TableDef`` (``schema.py``):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from sqlglot import exp
 
@@ -164,7 +164,7 @@ def store(value: exp.Expression, column: ColumnDef, row: int, ignore: bool) -> e
 
 def default_value(column: ColumnDef) -> exp.Expression:
     """The SQLite expression for a column's default (used for omitted and DEFAULT values)."""
-    from marmotdb.sql.rewrites_ddl import default_expression  # noqa: PLC0415 - cycle
+    from marmotdb.sql.rewrites_ddl import default_expression
     if column.auto_increment:
         return exp.Null()
     if column.default_kind is None and not column.nullable and column.type.name == "enum" \

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Generic, Hashable, TypeVar
+from typing import Generic, TypeVar
 
 # The MySQL version we claim; versioned comments newer than this are ignored, like MySQL does.
 SERVER_VERSION_ID = 80036

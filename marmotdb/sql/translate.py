@@ -31,10 +31,10 @@ from __future__ import annotations
 import enum
 import logging
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, Hashable, Protocol
+from typing import Any, Protocol
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
@@ -42,8 +42,14 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 from marmotdb import errors
 from marmotdb.sql import coltypes, rewrites_ddl, schema
 from marmotdb.sql.rewrites import rename_functions, rewrite_expressions
-from marmotdb.sql.rewrites_dml import (DmlContext, DmlResult, rewrite_delete, rewrite_insert,
-                                       rewrite_select, rewrite_update)
+from marmotdb.sql.rewrites_dml import (
+    DmlContext,
+    DmlResult,
+    rewrite_delete,
+    rewrite_insert,
+    rewrite_select,
+    rewrite_update,
+)
 from marmotdb.sql.schema import ColumnDef, TableDef
 from marmotdb.sql.shape import ShapeCache, normalise, strip_comments
 
@@ -433,8 +439,6 @@ def _placeholders_ok(statements: tuple[str, ...], expected: int, tree: exp.Expre
     for placeholder in tree.find_all(exp.Placeholder):
         parent = placeholder.parent
         if isinstance(parent, _FORBIDDEN_PARENTS):
-            return False
-        if isinstance(parent, exp.Ordered) or (isinstance(parent, exp.Group)):
             return False
     return True
 

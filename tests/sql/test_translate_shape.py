@@ -9,7 +9,6 @@ from marmotdb.sql.shape import ShapeCache, normalise, split_statements, strip_co
 from marmotdb.sql.translate import Kind, cache, translate, translate_prepared
 from tests.sql.test_translate_support import MiniExecutor
 
-
 # ---------------------------------------------------------------- normalise
 
 def test_literals_become_named_placeholders_in_order() -> None:
