@@ -250,6 +250,8 @@ def error(code: int, message: str) -> MarmotError:
 # SQLite message patterns -> MySQL errors. Order matters: the first match wins.
 _SQLITE_PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
     _SQLITE_SIGNAL_PATTERN,
+    (re.compile(r"wrong number of arguments to function (?:MYSQL_)?(\w+)\(\)"), 1582,
+     "Incorrect parameter count in the call to native function '{0}'"),
     (re.compile(r"UNIQUE constraint failed: (\S+)"), ER_DUP_ENTRY,
      "Duplicate entry for key '{0}'"),
     (re.compile(r"PRIMARY KEY must be unique|constraint failed: PRIMARY"), ER_DUP_ENTRY,

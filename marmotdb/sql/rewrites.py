@@ -299,6 +299,11 @@ def _introducer(node: exp.Introducer) -> exp.Expression:
     return node.expression
 
 
+def _assignment(node: exp.Expression) -> exp.Expression:
+    """``@var := expr`` (the only ``:=`` in a statement marmotdb translates)."""
+    raise not_supported("assigning user variables (@var := …) inside a statement")
+
+
 def _match(node: exp.Expression) -> exp.Expression:
     raise not_supported("MATCH … AGAINST (FULLTEXT search)")
 
@@ -399,7 +404,7 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.Count: _count, exp.GroupConcat: _group_concat, exp.AnyValue: _any_value,  # type: ignore
     exp.In: _in_tuples, exp.National: _national, exp.Introducer: _introducer,  # type: ignore
     exp.MatchAgainst: _match, exp.Chr: _chr, exp.Cast: _cast,  # type: ignore
-    exp.TryCast: _cast, exp.Column: _bare_keyword,  # type: ignore
+    exp.TryCast: _cast, exp.Column: _bare_keyword, exp.PropertyEQ: _assignment,  # type: ignore
     **{t: _comparison for t in _COMPARISON_TYPES},  # type: ignore
 }
 

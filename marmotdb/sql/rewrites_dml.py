@@ -124,10 +124,25 @@ def drop_select_noise(tree: exp.Expression, index: NodeIndex | None = None) -> b
     for join in index[exp.Join]:
         if str(join.args.get("kind") or "").upper() == "STRAIGHT_JOIN":
             join.set("kind", None)
+    for clause in index[exp.Limit] + index[exp.Offset]:
+        _clamp_limit(clause)
     for group in index[exp.Group]:
         if group.args.get("rollup") or group.args.get("with_rollup"):
             raise not_supported("GROUP BY … WITH ROLLUP")
     return found
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _clamp_limit(clause: exp.Expression) -> None:
+    """LIMIT 18446744073709551615 (MySQL's "all rows") is beyond SQLite's 64-bit integers."""
+    value = clause.expression
+    if isinstance(value, exp.Placeholder) or (isinstance(value, exp.Literal) and
+                                              not value.is_string and
+                                              int(float(value.this)) > _INT64_MAX):
+        clause.set("expression", exp.Anonymous(this="min", expressions=[
+            value.copy(), exp.Literal.number(_INT64_MAX)]))
 
 
 def _table_name(node: exp.Expression) -> str:
@@ -255,8 +270,8 @@ def rewrite_decimal_aggregates(index: NodeIndex, ctx: DmlContext) -> None:
     """SUM/AVG of a DECIMAL column sum exactly (SQLite would add doubles)."""
     for node in index[exp.Sum] + index[exp.Avg]:
         argument = node.this
-        if not isinstance(argument, exp.Column) or node.args.get("distinct"):
-            continue
+        if not isinstance(argument, exp.Column) or isinstance(node.parent, exp.Window):
+            continue  # window aggregates stay SQLite's (a Python aggregate cannot be one)
         select = node.find_ancestor(exp.Select)
         column = resolve_column(argument, select, ctx) if select is not None else None
         if column is not None and column.type.family == "decimal":

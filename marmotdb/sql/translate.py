@@ -245,6 +245,7 @@ def _head(text: str) -> str:
 
 # ---------------------------------------------------------------- one translation
 
+_INTO_FILE_RE = re.compile(r"\bINTO\s+(?:OUTFILE|DUMPFILE|@)", re.IGNORECASE)
 _MODIFIERS_RE = re.compile(
     r"^(\s*(INSERT|UPDATE|DELETE|REPLACE))((?:\s+(?:LOW_PRIORITY|QUICK|DELAYED|HIGH_PRIORITY"
     r"|IGNORE))+)\b", re.IGNORECASE)
@@ -326,6 +327,8 @@ class _Translator:
         handler = _OTHER_STATEMENTS.get(head)
         if handler is not None:
             return handler(self, text)
+        if _INTO_FILE_RE.search(text):
+            raise rewrites_not_supported("SELECT … INTO OUTFILE/DUMPFILE/@variable")
         flags: set[str] = set()
         text, replace = _normalise_head(text, flags)
         tree = self._parse(text)

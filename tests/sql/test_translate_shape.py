@@ -112,7 +112,8 @@ def test_cache_hit_returns_the_same_translation_with_new_params(db: MiniExecutor
 def test_limit_offset_binds_by_name(db: MiniExecutor) -> None:
     db.run("INSERT INTO t VALUES (1,'a',0),(2,'b',0),(3,'c',0),(4,'d',0)")
     translation, params = translate("SELECT id FROM t ORDER BY id LIMIT 1, 2", db.view)
-    assert "LIMIT :p1 OFFSET :p0" in translation.statements[0]
+    statement = translation.statements[0]
+    assert statement.index(":p1") < statement.index("OFFSET") < statement.index(":p0")
     assert params == {"p0": 1, "p1": 2}
     assert db.rows("SELECT id FROM t ORDER BY id LIMIT 1, 2") == [(2,), (3,)]
 
