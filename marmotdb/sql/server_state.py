@@ -114,6 +114,12 @@ class ServerState:
             binding.trusted = False
             database.checkin(conn)
 
+    def private_connection(self) -> apsw.Connection:
+        """A fresh in-memory connection with MySQL functions and the authorizer."""
+        conn = apsw.Connection(":memory:")
+        self._bind(conn)
+        return conn
+
     def binding(self, conn: apsw.Connection) -> ConnectionBinding:
         return self._bindings[conn]
 

@@ -425,12 +425,15 @@ class Session:
 
     def _cluster_nodes(self, text: str) -> Result:
         """Queries over the virtual table MARMOT_CLUSTER_NODES, with any SQL around it."""
-        conn = apsw.Connection(":memory:")
+        conn = self.server.private_connection()
+        binding = self.server.binding(conn)
+        binding.session, binding.trusted = self, True
         try:
             conn.execute("CREATE TABLE marmot_cluster_nodes (node_id INTEGER, mysql_address TEXT, "
                          "peer_address TEXT, admin_address TEXT, state TEXT, incarnation INTEGER)")
             conn.executemany("INSERT INTO marmot_cluster_nodes VALUES (?, ?, ?, ?, ?, ?)",
                              self.server.cluster_nodes())
+            binding.trusted = False
             view = self.server.schema_view(conn, self.server.scratch)
             translation, params = translate(text, view)
             if translation.kind is not Kind.SELECT:

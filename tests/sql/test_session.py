@@ -246,3 +246,12 @@ def test_result_columns_carry_table_not_null_and_follow_renames(server, shop):
     shop.execute("ALTER TABLE p RENAME COLUMN country TO country_code")
     assert [c.name for c in shop.execute("SELECT * FROM p LIMIT 1").columns] == \
         ["id", "country_code", "note"]
+
+
+def test_marmot_cluster_nodes_is_queryable_with_any_sql(server, shop):
+    server.cluster_nodes = lambda: [(1, "127.0.0.1:3306", "127.0.0.1:7946", "", "ALIVE", 3),
+                                    (2, "127.0.0.1:3307", "127.0.0.1:7947", "", "SUSPECT", 1)]
+    result = shop.execute("SELECT node_id, state FROM MARMOT_CLUSTER_NODES "
+                          "WHERE state <> 'ALIVE' ORDER BY node_id")
+    assert rows(result) == [(2, "SUSPECT")]
+    assert error_code(lambda: shop.execute("DELETE FROM MARMOT_CLUSTER_NODES")) == 1142
