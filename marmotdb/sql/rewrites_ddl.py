@@ -1626,8 +1626,10 @@ def drop_view(parser: DdlParser, ctx: DdlContext) -> DdlResult:
         raise errors.error(errors.ER_BAD_TABLE_ERROR, f"Unknown table '{listed}'")
     statements = []
     for name in names:
-        statements += [f"DROP VIEW IF EXISTS {q(name)}", schema.delete_statement("view", name)]
-    return DdlResult(statements, tables=tuple(n.lower() for n in names))
+        if name not in missing:  # IF EXISTS on a base table of that name is a no-op
+            statements += [f"DROP VIEW IF EXISTS {q(name)}",
+                           schema.delete_statement("view", name)]
+    return DdlResult(statements, tables=tuple(n.lower() for n in names if n not in missing))
 
 
 def rename_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
