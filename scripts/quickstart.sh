@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Install marmotdb into .venv and start a local node you can connect to with `mysql`.
+# Install marmotdb into .venv and run a local 3-node cluster in the foreground (Ctrl-C stops
+# it). It prints how to connect with `mysql`/`mariadb` to any node.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 apt_install mariadb-client
 export MARMOTDB_ROOT_PASSWORD="${MARMOTDB_ROOT_PASSWORD:-marmot}"
-PORT="${MARMOTDB_MYSQL_PORT:-3306}"
-echo "marmotdb: connect with:  mariadb -h127.0.0.1 -P$PORT -uroot -p$MARMOTDB_ROOT_PASSWORD"
-exec marmotdb serve --data-dir "${MARMOTDB_DATA_DIR:-$ROOT/data}" --mysql-port "$PORT" "$@"
+exec marmotdb cluster up --nodes "${MARMOTDB_NODES:-3}" --foreground \
+  --data-dir "${MARMOTDB_DATA_DIR:-$ROOT/data}" --base-port "${MARMOTDB_BASE_PORT:-3306}" "$@"
