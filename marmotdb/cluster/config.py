@@ -9,7 +9,7 @@ Derived values (the formulas live here so the simulator and the docs use the sam
     n                      live members, this node included
     suspicion_min_ms(n)    = suspicion_mult * max(1, log10(n)) * probe_interval_ms
     suspicion_max_ms(n)    = suspicion_max_timeout_mult * suspicion_min_ms(n)
-    retransmit_limit(n)    = retransmit_mult * ceil(log10(n + 1))
+    retransmit_limit(n)    = retransmit_mult * ceil(ln(n + 1))
     detection_bound_ms(n)  the longest a crashed member can stay undeclared, see below
 
 On a LAN with the defaults, a crashed member of a 3-node cluster is DEAD everywhere after one
@@ -48,8 +48,11 @@ class SwimConfig:
     as independent confirmations arrive. Higher protects a node that only one member suspects."""
 
     retransmit_mult: int = 4
-    """Each update is piggybacked/gossiped ``retransmit_mult * ceil(log10(n+1))`` times. Higher
-    spreads updates more reliably under loss, at the cost of bytes per packet."""
+    """Each update is piggybacked/gossiped ``retransmit_mult * ceil(ln(n+1))`` times by every node
+    that learns it. Higher spreads updates more reliably under loss, at the cost of bytes per
+    packet. Natural log, not memberlist's log10: with log10 a 7-node cluster sends each fact 4
+    times per node, and the simulator found about 1 formation in 300 where one member missed a
+    fact entirely until the next push-pull (30 s later)."""
 
     gossip_interval_ms: int = 200
     """Pace of dedicated gossip packets (sent only while updates are queued). Lower spreads news
@@ -149,7 +152,7 @@ class SwimConfig:
         return self.suspicion_max_timeout_mult * self.suspicion_min_ms(live_members)
 
     def retransmit_limit(self, live_members: int) -> int:
-        return self.retransmit_mult * max(1, math.ceil(math.log10(live_members + 1)))
+        return self.retransmit_mult * max(1, math.ceil(math.log(live_members + 1)))
 
     def detection_bound_ms(self, live_members: int) -> int:
         """Upper bound from a crash to DEAD at every live member, with a healthy network.

@@ -390,6 +390,11 @@ class SwimNode:
         me = self._self
         new_key = fact_key(update.removal_epoch, update.incarnation, update.state)
         if new_key <= me.key:
+            if update.state in (MemberState.SUSPECT, MemberState.DEAD) and (
+                    me.state is not MemberState.REMOVED and new_key < me.key):
+                # An old accusation we already refuted: the sender missed our refutation (it
+                # was cut off when we sent it). Re-send our current fact; the reply carries it.
+                self._queue_broadcast(me.as_update(self.node_id))
             return
         if update.state is MemberState.REMOVED:
             logger.warning("node %s was removed from the cluster by an admin", self.node_id)

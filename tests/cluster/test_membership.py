@@ -93,7 +93,7 @@ def test_config_formulas_follow_memberlist() -> None:
     config = SwimConfig()
     assert config.suspicion_min_ms(3) == 4000 and config.suspicion_max_ms(3) == 24000
     assert config.suspicion_min_ms(100) == 8000
-    assert config.retransmit_limit(3) == 4 and config.retransmit_limit(10) == 8
+    assert config.retransmit_limit(3) == 8 and config.retransmit_limit(10) == 12
     assert config.detection_bound_ms(3) > config.suspicion_max_ms(3)
     for preset in (SwimConfig.lan(), SwimConfig.local(), SwimConfig.wan()):
         assert preset.probe_timeout_ms < preset.probe_interval_ms

@@ -1,0 +1,53 @@
+"""``python -m marmotdb.sim``: run simulator scenarios by seed, report, and give replay commands.
+
+    python -m marmotdb.sim --seed 42                      every scenario with seed 42
+    python -m marmotdb.sim --seed 42 --scenario loss-30   one scenario
+    python -m marmotdb.sim --seeds 1..200 --scenario all  a sweep
+
+Exit status 1 if any run violated an invariant; each failure prints its seed and the exact
+command that replays it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from marmotdb.sim.runner import parse_seeds, run_one
+from marmotdb.sim.scenarios import SCENARIOS
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m marmotdb.sim", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--seed", type=int, help="one seed")
+    which.add_argument("--seeds", type=parse_seeds, help="inclusive range A..B")
+    parser.add_argument("--scenario", default="all",
+                        help=f"one of: {', '.join(SCENARIOS)}, or all (default)")
+    parser.add_argument("--nodes", type=int, default=None,
+                        help="cluster size (default: drawn from the seed, 3-7)")
+    parser.add_argument("--quiet", action="store_true", help="print failures and the total only")
+    args = parser.parse_args(argv)
+    if args.scenario != "all" and args.scenario not in SCENARIOS:
+        parser.error(f"unknown scenario {args.scenario!r}")
+    seeds = range(args.seed, args.seed + 1) if args.seed is not None else args.seeds
+    scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    failures = 0
+    runs = 0
+    for seed in seeds:
+        for scenario in scenarios:
+            result = run_one(seed, scenario, args.nodes)
+            runs += 1
+            if not args.quiet or not result.ok:
+                print(result.summary(), flush=True)
+            if not result.ok:
+                failures += 1
+                print(f"     {result.violation or result.error}")
+                print(f"     seed {seed} failed; replay: {result.replay_command()}", flush=True)
+    print(f"{runs - failures}/{runs} runs passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

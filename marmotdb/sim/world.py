@@ -1,0 +1,307 @@
+"""World: N machines running the production SwimNode in one process, on simulated time.
+
+Theory of operation
+-------------------
+One event queue ordered by (global time in µs, sequence number) drives everything, so a run is a
+pure function of its seed. Three kinds of events exist:
+
+- delivery of a frame to a machine (scheduled by ``SimNetwork.route`` when a node sends);
+- a node's timer (scheduled at the global time when that machine's ``VirtualClock`` reaches the
+  node's ``next_deadline_ms``; only the latest scheduled timer of a node counts);
+- actions of the scenario (start, crash, restart, pause, clock jump, link faults, checks).
+
+The node code is unmodified production code: it only sees ``now_ms`` from its own clock, a
+``Transport`` whose ``send`` hands frames to the network, and a seeded ``random.Random`` derived
+from (run seed, node id, restart count, subsystem), so adding a node or a restart does not shift
+the random streams of the others.
+
+A paused machine (a GC pause, an overloaded host) keeps its clock running but handles nothing;
+at the end of the pause it first drains its inbox in arrival order, then runs its timers, the
+order a real event loop with readable sockets and expired timers would use.
+
+Every delivery and every membership event is fed to a SHA-256 "trace hash": two runs of one
+seed must print the same hash, or something nondeterministic slipped in (FoundationDB's unseed
+check).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import heapq
+import random
+import struct
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from marmotdb.cluster.codec import FrameCodec
+from marmotdb.cluster.config import SwimConfig
+from marmotdb.cluster.membership import MemberEvent
+from marmotdb.cluster.messages import NodeAddr, NodeMeta
+from marmotdb.cluster.swim import SwimNode
+from marmotdb.sim.clock import VirtualClock
+from marmotdb.sim.network import LinkFault, NetworkProfile, SimNetwork
+
+SIM_SECRET = b"marmotdb-simulator-cluster-secret"
+PEER_PORT = 7946
+EVENTS_MAX = 20_000_000  # a runaway run (a livelocked timer) fails instead of hanging CI
+SAME_INSTANT_TIMER_FIRES_MAX = 1000
+
+MemberListener = Callable[[str, MemberEvent, int], None]
+
+
+class SimulationError(RuntimeError):
+    """The simulator itself went wrong (livelock, runaway event count)."""
+
+
+@dataclasses.dataclass
+class FaultRecord:
+    """A fault window, for excusing its consequences. ``end_us`` is None while it lasts.
+
+    ``excuses``: "all" (link and clock faults: any death near it may be its consequence),
+    "self" (crash/restart: only the machine's own death), "none" (pauses shorter than the
+    suspicion timeout: the protocol must tolerate them without declaring anyone dead).
+    """
+
+    kind: str
+    node_ids: frozenset[str]
+    start_us: int
+    end_us: int | None
+    excuses: str
+
+
+@dataclasses.dataclass
+class Machine:
+    node_id: str
+    addr: NodeAddr
+    clock: VirtualClock
+    swim: SwimNode | None = None
+    generation: int = 0
+    paused_until_us: int = 0
+    inbox: deque[tuple[NodeAddr, bytes]] = dataclasses.field(default_factory=deque)
+    timer_us: int | None = None
+    timer_token: int = 0
+    bytes_sent: int = 0
+    frames_sent: int = 0
+    same_instant_fires: int = 0
+    last_fire_us: int = -1
+
+    @property
+    def is_up(self) -> bool:
+        return self.swim is not None
+
+
+class SimTransport:
+    """The ``Transport`` a simulated node sends through."""
+
+    def __init__(self, world: World, node_id: str):
+        self._world, self._node_id = world, node_id
+
+    def send(self, dest: NodeAddr, frame: bytes, reliable: bool) -> None:
+        self._world.transmit(self._node_id, dest, frame, reliable)
+
+
+class World:
+    def __init__(self, seed: int, config: SwimConfig, profile: NetworkProfile | None = None):
+        self.seed = seed
+        self.config = config
+        self.codec = FrameCodec([SIM_SECRET])
+        self.network = SimNetwork(self.rng_for("network"), profile)
+        self.now_us = 0
+        self.machines: dict[str, Machine] = {}
+        self.faults: list[FaultRecord] = []
+        self.member_listeners: list[MemberListener] = []
+        self.events_processed = 0
+        self._queue: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = 0
+        self._by_addr: dict[NodeAddr, str] = {}
+        self._trace = hashlib.sha256()
+
+    # ----------------------------------------------------------------- setup and actions
+
+    def rng_for(self, *subsystem: object) -> random.Random:
+        """An independent, reproducible random stream for one subsystem of this run."""
+        return random.Random(":".join(str(s) for s in (self.seed, *subsystem)))
+
+    def add_machine(self, node_id: str, drift_ppm: int = 0) -> Machine:
+        addr = NodeAddr(f"10.0.{len(self.machines) // 250}.{len(self.machines) % 250 + 1}",
+                        PEER_PORT)
+        machine = Machine(node_id, addr, VirtualClock(drift_ppm))
+        self.machines[node_id] = machine
+        self._by_addr[addr] = node_id
+        return machine
+
+    def at(self, at_us: int, action: Callable[..., None], *args: Any) -> None:
+        """Schedule a scenario action (or any callback) at global time ``at_us``."""
+        self._push(max(at_us, self.now_us), action, args)
+
+    def start(self, node_id: str, seed_ids: list[str]) -> None:
+        machine = self.machines[node_id]
+        if machine.is_up:
+            raise SimulationError(f"{node_id} is already running")
+        machine.generation += 1
+        rng = self.rng_for(node_id, machine.generation, "swim")
+        seeds = [self.machines[s].addr for s in seed_ids]
+        meta = NodeMeta(machine.addr, mysql_addr=NodeAddr(machine.addr.host, 3306),
+                        software_version="sim")
+        swim = SwimNode(node_id, meta, self.config, SimTransport(self, node_id), self.codec, rng,
+                        seed_addrs=seeds)
+        swim.subscribe(lambda event: self._on_member_event(node_id, event))
+        machine.swim, machine.inbox, machine.paused_until_us = swim, deque(), 0
+        self._record(b"start", node_id)
+        swim.start(machine.clock.local_ms(self.now_us))
+        self._reschedule_timer(machine)
+
+    def crash(self, node_id: str) -> None:
+        machine = self.machines[node_id]
+        machine.swim, machine.timer_us = None, None
+        machine.inbox.clear()
+        self._record(b"crash", node_id)
+        self.faults.append(FaultRecord("crash", frozenset({node_id}), self.now_us, None, "self"))
+
+    def restart(self, node_id: str, seed_ids: list[str]) -> None:
+        for fault in self.faults:
+            if fault.kind == "crash" and node_id in fault.node_ids and fault.end_us is None:
+                fault.end_us = self.now_us
+        self.start(node_id, seed_ids)
+
+    def pause(self, node_id: str, duration_us: int, excuses: str = "none") -> None:
+        machine = self.machines[node_id]
+        if not machine.is_up or machine.paused_until_us > self.now_us:
+            return
+        machine.paused_until_us = self.now_us + duration_us
+        self.faults.append(FaultRecord("pause", frozenset({node_id}), self.now_us,
+                                       self.now_us + duration_us, excuses))
+        self._record(b"pause", node_id)
+        self.at(self.now_us + duration_us, self._resume, machine, machine.generation)
+
+    def jump_clock(self, node_id: str, delta_us: int) -> None:
+        machine = self.machines[node_id]
+        machine.clock.jump(self.now_us, delta_us)
+        self.faults.append(FaultRecord("clock-jump", frozenset({node_id}), self.now_us,
+                                       self.now_us, "all"))
+        self._record(b"jump", node_id)
+        if machine.is_up:
+            machine.timer_us = None
+            self._reschedule_timer(machine)
+
+    def set_link(self, source_id: str, target_id: str, fault: LinkFault) -> None:
+        self.network.set_fault(source_id, target_id, fault)
+
+    def open_fault(self, kind: str, node_ids: frozenset[str]) -> FaultRecord:
+        record = FaultRecord(kind, node_ids, self.now_us, None, "all")
+        self.faults.append(record)
+        return record
+
+    def close_fault(self, record: FaultRecord) -> None:
+        record.end_us = self.now_us
+
+    # ----------------------------------------------------------------- running
+
+    def run_until(self, end_us: int) -> None:
+        while self._queue and self._queue[0][0] <= end_us:
+            at_us, _, action, args = heapq.heappop(self._queue)
+            self.now_us = at_us
+            action(*args)
+            self.events_processed += 1
+            if self.events_processed > EVENTS_MAX:
+                raise SimulationError(f"more than {EVENTS_MAX} events: runaway simulation")
+        self.now_us = max(self.now_us, end_us)
+
+    def trace_hash(self) -> str:
+        return self._trace.copy().hexdigest()
+
+    def excused(self, node_id: str, from_us: int, to_us: int) -> bool:
+        """Does a fault overlapping ``[from_us, to_us]`` excuse a death of ``node_id``?"""
+        for fault in self.faults:
+            overlaps = fault.start_us <= to_us and (fault.end_us is None or
+                                                    fault.end_us >= from_us)
+            if not overlaps:
+                continue
+            if fault.excuses == "all" or (fault.excuses == "self" and node_id in fault.node_ids):
+                return True
+        return False
+
+    def local_ms(self, node_id: str) -> int:
+        return self.machines[node_id].clock.local_ms(self.now_us)
+
+    # ----------------------------------------------------------------- internals
+
+    def transmit(self, source_id: str, dest: NodeAddr, frame: bytes, reliable: bool) -> None:
+        machine = self.machines[source_id]
+        machine.bytes_sent += len(frame)
+        machine.frames_sent += 1
+        target_id = self._by_addr.get(dest)
+        if target_id is None:
+            return
+        for at_us in self.network.route(source_id, target_id, reliable, self.now_us):
+            self._push(at_us, self._deliver, (target_id, machine.addr, frame))
+
+    def _deliver(self, target_id: str, src: NodeAddr, frame: bytes) -> None:
+        machine = self.machines[target_id]
+        if machine.swim is None:
+            return
+        if machine.paused_until_us > self.now_us:
+            machine.inbox.append((src, frame))
+            return
+        self._trace.update(struct.pack(">QH", self.now_us, len(frame)) + target_id.encode())
+        self._trace.update(frame)
+        machine.swim.receive_frame(src, frame, machine.clock.local_ms(self.now_us))
+        self._reschedule_timer(machine)
+
+    def _fire_timer(self, machine: Machine, token: int, generation: int) -> None:
+        if machine.swim is None or token != machine.timer_token or (
+                generation != machine.generation):
+            return
+        machine.timer_us = None
+        if machine.paused_until_us > self.now_us:
+            return  # _resume runs the timers
+        self._guard_livelock(machine)
+        machine.swim.handle_timer(machine.clock.local_ms(self.now_us))
+        self._reschedule_timer(machine)
+
+    def _resume(self, machine: Machine, generation: int) -> None:
+        if machine.swim is None or generation != machine.generation:
+            return
+        machine.paused_until_us = 0
+        while machine.inbox and machine.swim is not None:
+            src, frame = machine.inbox.popleft()
+            self._deliver(machine.node_id, src, frame)
+        if machine.swim is not None:
+            machine.swim.handle_timer(machine.clock.local_ms(self.now_us))
+            machine.timer_us = None
+            self._reschedule_timer(machine)
+
+    def _reschedule_timer(self, machine: Machine) -> None:
+        assert machine.swim is not None
+        deadline_ms = machine.swim.next_deadline_ms()
+        at_us = machine.clock.global_us_when(deadline_ms, self.now_us)
+        if machine.timer_us is not None and machine.timer_us == at_us:
+            return
+        machine.timer_us = at_us
+        machine.timer_token += 1
+        self._push(at_us, self._fire_timer, (machine, machine.timer_token, machine.generation))
+
+    def _guard_livelock(self, machine: Machine) -> None:
+        if machine.last_fire_us == self.now_us:
+            machine.same_instant_fires += 1
+            if machine.same_instant_fires > SAME_INSTANT_TIMER_FIRES_MAX:
+                raise SimulationError(f"{machine.node_id}: timer livelock at {self.now_us} µs")
+        else:
+            machine.last_fire_us, machine.same_instant_fires = self.now_us, 0
+
+    def _on_member_event(self, observer_id: str, event: MemberEvent) -> None:
+        current = event.current.name if event.current else "-"
+        previous = event.previous.name if event.previous else "-"
+        self._trace.update(f"{self.now_us}|{observer_id}|{event.node_id}|{previous}|{current}|"
+                           f"{event.incarnation}".encode())
+        for listener in self.member_listeners:
+            listener(observer_id, event, self.now_us)
+
+    def _record(self, what: bytes, node_id: str) -> None:
+        self._trace.update(struct.pack(">Q", self.now_us) + what + node_id.encode())
+
+    def _push(self, at_us: int, action: Callable[..., None], args: tuple[Any, ...]) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (at_us, self._seq, action, args))
