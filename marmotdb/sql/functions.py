@@ -2233,18 +2233,64 @@ STORE_ALTER = 2  # the copy of ALTER TABLE: MySQL reports 1265 and 1138 there
 ER_INVALID_USE_OF_NULL = 1138
 
 
+class _SessionStore:
+    """The StoreContext of one MYSQL_STORE call. The session's sql_mode is read only when a
+    value actually has a problem: valid values (nearly all) never pay for the lookup."""
+
+    __slots__ = ("_flags", "ctx", "lenient")
+
+    def __init__(self, ctx: Any, lenient: object):
+        self.ctx, self.lenient, self._flags = ctx, lenient, None
+
+    def _mode(self) -> tuple[bool, bool, bool]:
+        if self._flags is None:
+            strict, no_zero_date, no_zero_in_date = _strict(self.ctx)
+            self._flags = (strict and self.lenient != 1, no_zero_date, no_zero_in_date)
+        return self._flags
+
+    @property
+    def strict(self) -> bool:
+        return self._mode()[0]
+
+    @property
+    def no_zero_date(self) -> bool:
+        return self._mode()[1]
+
+    @property
+    def no_zero_in_date(self) -> bool:
+        return self._mode()[2]
+
+    def problem(self, code: int, message: str) -> None:
+        if self.strict:
+            raise errors.error(code, message)
+        self.note("Warning", code, message)
+
+    def note(self, level: str, code: int, message: str) -> None:
+        warn(self.ctx, level, code, message)
+
+
+_STORE_SPECS: dict[str, tuple[coltypes.MySqlType, bool]] = {}
+_STORE_SPECS_MAX = 4096
+
+
+def _store_spec(text: str) -> tuple[coltypes.MySqlType, bool]:
+    found = _STORE_SPECS.get(text)
+    if found is None:
+        not_null = text.endswith(" not null")
+        found = (coltypes.cached_type(text[:-9] if not_null else text), not_null)
+        if len(_STORE_SPECS) < _STORE_SPECS_MAX:
+            _STORE_SPECS[text] = found
+    return found
+
+
 def _store(ctx: Any, value: object, type_text: object, column: object, row: object,
            lenient: object = 0) -> object:
     """MYSQL_STORE: coerce a value into a column the way MySQL does (strict per sql_mode;
     ``lenient`` 1 for INSERT/UPDATE IGNORE, 2 for ALTER TABLE's copy)."""
-    strict, no_zero_date, no_zero_in_date = _strict(ctx)
-    store_ctx = coltypes.StoreContext(
-        strict and lenient != 1, lambda level, code, msg: warn(ctx, level, code, msg),
-        no_zero_date=no_zero_date, no_zero_in_date=no_zero_in_date)
-    text = str(type_text)
-    not_null = text.endswith(" not null")
-    t = coltypes.cached_type(text[:-9] if not_null else text)
-    if value is None and not_null:
+    t, not_null = _store_spec(str(type_text))
+    if value is None:
+        if not not_null:
+            return None
         if lenient == STORE_ALTER:
             raise errors.error(ER_INVALID_USE_OF_NULL, "Invalid use of NULL value")
         message = f"Column '{column}' cannot be null"
@@ -2253,7 +2299,8 @@ def _store(ctx: Any, value: object, type_text: object, column: object, row: obje
         warn(ctx, "Warning", errors.ER_BAD_NULL_ERROR, message)
         return implicit_default(t)
     try:
-        return coltypes.coerce_for_store(value, t, str(column), int(row or 1), store_ctx)  # type: ignore
+        return coltypes.coerce_for_store(value, t, str(column), int(row or 1),  # type: ignore
+                                         _SessionStore(ctx, lenient))  # type: ignore[arg-type]
     except errors.MarmotError as exc:
         if lenient == STORE_ALTER and exc.code == errors.ER_DATA_TOO_LONG:
             raise errors.error(errors.ER_WARN_DATA_TRUNCATED, str(exc).replace(
