@@ -801,6 +801,12 @@ def compare(a: object, b: object) -> int | None:
     return (x > y) - (x < y)
 
 
+def _refuse(construct: object) -> object:
+    """MYSQL_REFUSE: generated SQL stops here with 1235 naming the construct."""
+    raise errors.error(errors.ER_NOT_SUPPORTED_YET,
+                       f"This version of marmotdb doesn't yet support '{construct}'")
+
+
 def mysql_xor(a: object, b: object) -> int | None:
     if a is None or b is None:
         return None
@@ -848,7 +854,7 @@ _PURE_SCALARS: list[Scalar] = [
     ("MOD", mod, 2, True), ("LOG", log, -1, True), ("LN", log, 1, True),
     ("LOG2", _log_with(math.log2), 1, True), ("LOG10", _log_with(math.log10), 1, True),
     ("SIGN", sign, 1, True), ("BIT_COUNT", bit_count, 1, True), ("XOR", mysql_xor, 2, True),
-    ("CMP", compare, 2, True),
+    ("CMP", compare, 2, True), ("REFUSE", _refuse, 1, False),
     ("BIT_XOR_OP", bitwise_xor, 2, True),
 ]
 
@@ -2492,7 +2498,7 @@ _CONSTANT_SCALARS: list[Scalar] = [
 ]
 
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
-INTERNAL_FUNCTIONS = frozenset({"CMP", "TABLE_CHECKSUM", "JSON_ARG", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
+INTERNAL_FUNCTIONS = frozenset({"REFUSE", "CMP", "TABLE_CHECKSUM", "JSON_ARG", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
                                 "TRIM", "SUBSTRING", "SUBSTR", "POSITION"})
 # MySQL functions marmotdb refuses with 1235 rather than answer wrongly.

@@ -301,9 +301,11 @@ class _Translator:
         sql = self.view.table_sql(name)
         return sql is not None and sql.lstrip().upper().startswith("CREATE VIEW")
 
-    def sqlite_triggers(self, table: str) -> list[str]:
+    def sqlite_triggers(self, table: str) -> list[str] | None:
+        """None when the schema view cannot list them (the rebuild then refuses to run on a
+        table that has triggers rather than lose them)."""
         method = getattr(self.view, "sqlite_triggers", None)
-        return list(method(table)) if method is not None else []
+        return list(method(table)) if method is not None else None
 
     # -------------------------------------------------------------- DdlContext
     def expression(self, mysql_expression: str) -> str:

@@ -178,3 +178,31 @@ def test_unsupported_ddl_names_the_construct(db: MiniExecutor) -> None:
 def test_drop_procedure_if_exists_is_a_no_op(db: MiniExecutor) -> None:
     translation, _ = translate("DROP PROCEDURE IF EXISTS p", db.view)
     assert translation.statements == ()
+
+
+def test_rebuild_refuses_to_drop_triggers_it_cannot_recreate(db: MiniExecutor) -> None:
+    class WithoutTriggerListing:
+        """A schema view that cannot list triggers (sqlite_triggers is optional)."""
+
+        def __init__(self, view: object):
+            self.view = view
+            self.database = "test"
+
+        def table_sql(self, table: str) -> str | None:
+            return self.view.table_sql(table)  # type: ignore[attr-defined]
+
+        def columns(self, table: str) -> list[tuple[str, str]] | None:
+            return self.view.columns(table)  # type: ignore[attr-defined]
+
+        def mysql_ddl(self, table: str) -> str | None:
+            return self.view.mysql_ddl(table)  # type: ignore[attr-defined]
+
+    db.view = WithoutTriggerListing(db.view)  # type: ignore[assignment]
+    db.run("CREATE TABLE t (a INT)")
+    db.run("ALTER TABLE t MODIFY a BIGINT")  # no triggers yet: the rebuild runs
+    db.run("CREATE TABLE log (a INT)")
+    db.run("CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW INSERT INTO log VALUES (NEW.a)")
+    with pytest.raises(errors.NotSupportedError):
+        db.run("ALTER TABLE t MODIFY a INT")
+    db.run("INSERT INTO t VALUES (4)")
+    assert db.value("SELECT a FROM log") == 4
