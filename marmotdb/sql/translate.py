@@ -62,10 +62,24 @@ PARAMETER_NAMES = tuple(f"p{i}" for i in range(4096))
 
 
 def _named(values: tuple[object, ...]) -> dict[str, object]:
-    """Bind values as :p0, :p1 … (bulk INSERTs from mysqldump/sysbench exceed the table)."""
+    """Bind values as :p0, :p1 … (bulk INSERTs from mysqldump/sysbench exceed the table).
+
+    A quoted literal holding bytes that are not UTF-8 (mysqldump's blobs, connector-python's
+    bytes parameters) arrives as surrogate escapes: it binds as the original bytes."""
+    if any(type(v) is str and not v.isascii() and _has_surrogates(v) for v in values):
+        values = tuple(v.encode("utf-8", "surrogateescape")
+                       if type(v) is str and _has_surrogates(v) else v for v in values)
     if len(values) <= len(PARAMETER_NAMES):
         return dict(zip(PARAMETER_NAMES, values))
     return {f"p{i}": value for i, value in enumerate(values)}
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class Kind(enum.Enum):

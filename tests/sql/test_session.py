@@ -255,3 +255,11 @@ def test_marmot_cluster_nodes_is_queryable_with_any_sql(server, shop):
                           "WHERE state <> 'ALIVE' ORDER BY node_id")
     assert rows(result) == [(2, "SUSPECT")]
     assert error_code(lambda: shop.execute("DELETE FROM MARMOT_CLUSTER_NODES")) == 1142
+
+
+def test_non_utf8_bytes_in_a_quoted_literal_store_as_bytes(shop):
+    shop.execute("CREATE TABLE b (id INT PRIMARY KEY, data BLOB)")
+    # The protocol layer decodes query text with surrogateescape (mysqldump's blob literals).
+    sql = b"INSERT INTO b VALUES (1, '\x00\xff\xfebin')".decode("utf-8", "surrogateescape")
+    assert shop.execute(sql).affected_rows == 1
+    assert rows(shop.execute("SELECT data FROM b")) == [(b"\x00\xff\xfebin",)]
