@@ -1,5 +1,5 @@
 # Shared by the quick-start scripts: a virtualenv in .venv with marmotdb installed.
-# Usage: source scripts/env.sh [extras]
+# Usage: source scripts/env.sh; apt_install PKG...; install_marmotdb [extras]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MARMOTDB_VENV:-$ROOT/.venv}"
@@ -13,8 +13,10 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$VENV"; }
-fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT${1:+[$1]}"
-export PATH="$VENV/bin:$PATH"
+install_marmotdb() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$VENV"; }
+  fi
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT${1:+[$1]}"
+  export PATH="$VENV/bin:$PATH"
+}

@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 apt_install mariadb-client
+install_marmotdb
 export MARMOTDB_ROOT_PASSWORD="${MARMOTDB_ROOT_PASSWORD:-marmot}"
 exec marmotdb cluster up --nodes "${MARMOTDB_NODES:-3}" --foreground \
   --data-dir "${MARMOTDB_DATA_DIR:-$ROOT/data}" --base-port "${MARMOTDB_BASE_PORT:-3306}" "$@"
