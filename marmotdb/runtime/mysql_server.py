@@ -241,6 +241,10 @@ class MysqlProtocol(asyncio.Protocol):
                 session.command = "Sleep"
                 self.conn.send_error(exc)
                 return
+            if session.sleep_requested_s > 0:  # SLEEP(n): answer after n seconds, off the loop
+                self.task = asyncio.get_running_loop().create_task(
+                    self._sleep_then_send(result, statements, i, plan, binary))
+                return
             if not self._send(result, more=i < last, binary=binary):
                 return
 
@@ -273,6 +277,24 @@ class MysqlProtocol(asyncio.Protocol):
                     return
         self.task = None
         if self.transport is not None and not self.transport.is_closing():
+            self._pump()
+
+    async def _sleep_then_send(self, result: Result, statements: list[str], index: int,
+                               plan: Any, binary: bool) -> None:
+        session = self.session
+        assert session is not None
+        delay_s, session.sleep_requested_s = session.sleep_requested_s, 0.0
+        session.command = "Query"
+        try:
+            await asyncio.sleep(delay_s)
+        finally:
+            session.command = "Sleep"
+        more = index < len(statements) - 1
+        self._send(result, more=more, binary=binary)
+        self.task = None
+        if more:
+            self._run_statements(statements, index + 1, plan, binary)
+        if self.task is None and self.transport is not None and not self.transport.is_closing():
             self._pump()
 
     async def _resolve(self, session: Session, waiting: Exception, sql: str, plan: Any) -> Result:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import secrets
 import signal
 import sys
@@ -43,6 +44,7 @@ def build_state(config: Config) -> ServerState:
                        lambda: secrets.token_urlsafe(12), _announce_root_password)
     return ServerState(
         data_dir, clock=time.time, version=server_version(config), users=users,
+        rng=random.SystemRandom(),
         durability=config.storage.durability, cache_size_mb=config.storage.cache_size_mb,
         busy_timeout_ms=config.storage.busy_timeout_ms,
         global_defaults={"sql_mode": config.sql.sql_mode, "time_zone": config.sql.time_zone,

@@ -6,6 +6,7 @@ the real clock itself.
 
 from __future__ import annotations
 
+import random
 import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -69,14 +70,23 @@ class SchemaView:
     def mysql_ddl(self, table: str) -> str | None:
         return self._trusted(lambda: schema.mysql_ddl(self.conn, table))
 
+    def table_meta(self, table: str) -> dict[str, Any] | None:
+        return self._trusted(lambda: schema.table_meta(self.conn, table))
+
+    def sqlite_triggers(self, table: str) -> list[str]:
+        return self._trusted(lambda: [row[0] for row in self.conn.execute(
+            "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? "
+            "COLLATE NOCASE", (table,))])
+
 
 class ServerState:
     """Shared by every session of one node."""
 
     def __init__(self, data_dir: Path, *, clock: Callable[[], float], version: str,
-                 users: Users, durability: str = "normal", cache_size_mb: int = 64,
+                 users: Users, rng: random.Random | None = None, durability: str = "normal", cache_size_mb: int = 64,
                  busy_timeout_ms: int = 5000, global_defaults: dict[str, Any] | None = None):
         self.clock = clock
+        self.rng = rng or random.Random(0)  # RAND(), UUID(); the runtime passes SystemRandom
         self.version = version
         self.users = users
         self.sessions: dict[int, Session] = {}
@@ -100,6 +110,7 @@ class ServerState:
     # ------------------------------------------------------------------ connections
     def _bind(self, conn: apsw.Connection) -> None:
         binding = ConnectionBinding(self.version)
+        functions.register_schema_functions(conn)
         functions.register_functions(conn, binding)
         binding.install(conn)
         self._bindings[conn] = binding

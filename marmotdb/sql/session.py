@@ -141,6 +141,8 @@ class Session:
         self.info: str | None = None
         self.killed = False
         self.found_rows_flag = False  # CLIENT_FOUND_ROWS: UPDATE counts matched rows
+        self.sleep_requested_s = 0.0  # SLEEP(n) in the last statement: the runtime waits
+        self.rng = server.rng
         self._active_conn: apsw.Connection | None = None
         self._current_db: Database | None = None
         self._allowed: dict[tuple[str | None, str], bool] = {}  # grants don't change in a session
@@ -452,6 +454,9 @@ class Session:
     # ------------------------------------------------------------------ running translations
     def _run(self, translation: Translation, params: dict[str, Any], text: str) -> Result:
         self.warnings = []
+        self.sleep_requested_s = 0.0
+        if not translation.statements:  # FLUSH, DROP PROCEDURE IF EXISTS …: nothing to run
+            return Ok()
         database = self._current()
         write = translation.kind in _WRITE_KINDS
         if write and database is self.server.scratch:
@@ -497,7 +502,7 @@ class Session:
                 raise
             return result
         except apsw.Error as exc:
-            raise errors.from_sqlite(exc) from None
+            raise errors.from_sqlite(exc, deleting=translation.kind is Kind.DELETE) from None
         finally:
             if rebuild:
                 conn.execute("PRAGMA foreign_keys=ON")
@@ -533,7 +538,7 @@ class Session:
                                    "lock; try restarting transaction") from None
             raise errors.from_sqlite(exc) from None
         except apsw.Error as exc:
-            raise errors.from_sqlite(exc) from None
+            raise errors.from_sqlite(exc, deleting=translation.kind is Kind.DELETE) from None
 
     def _execute_write(self, conn: apsw.Connection, translation: Translation,
                        params: dict[str, Any]) -> Result:

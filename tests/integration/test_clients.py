@@ -343,3 +343,26 @@ def test_sysbench_oltp_read_write_both_ps_modes(marmot_server):
         transactions = int(run.stdout.split("transactions:")[1].split()[0])
         assert transactions == 200, run.stdout
     subprocess.run(common + ["cleanup"], capture_output=True, timeout=120)
+
+
+def test_sleep_waits_without_blocking_others(marmot_server):
+    sleeper = marmot_server.connect()
+    other = marmot_server.connect()
+    finished = []
+
+    def sleep():
+        cur = sleeper.cursor()
+        cur.execute("SELECT SLEEP(0.5)")
+        finished.append((cur.fetchone(), time.monotonic()))
+
+    started = time.monotonic()
+    thread = threading.Thread(target=sleep)
+    thread.start()
+    time.sleep(0.1)
+    cur = other.cursor()
+    cur.execute("SELECT 1")  # served while the other connection sleeps
+    assert cur.fetchone() == (1,) and time.monotonic() - started < 0.45
+    thread.join(5)
+    assert finished and finished[0][0] == (0,) and finished[0][1] - started >= 0.5
+    sleeper.close()
+    other.close()
