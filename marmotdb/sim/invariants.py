@@ -105,8 +105,8 @@ class MembershipInvariants:
 
     def _sample(self) -> None:
         now_us = self.world.now_us
+        self._check_detections(now_us)  # first: the more specific message
         self._check_agreements(now_us)
-        self._check_detections(now_us)
         self.world.at(now_us + self.sample_interval_us, self._sample)
 
     def _check_agreements(self, now_us: int) -> None:
