@@ -124,11 +124,17 @@ class LogWriter:
     def _state(self, origin: int) -> _OriginState:
         state = self._origins.get(origin)
         if state is None:
-            applied, logged = self._cursor.execute(
-                f"SELECT (SELECT seq FROM {APPLIED} WHERE origin = ?1), "
-                f"(SELECT max(origin_seq) FROM {COMMIT_LOG} WHERE origin = ?1)",
-                (origin,)).fetchone() or (None, None)
-            state = self._origins[origin] = _OriginState(int(applied or 0), int(logged or 0))
+            contiguous = applied_seq(self._conn, origin)
+            # Usually nothing is logged above the vector: one index probe says so.
+            above = self._cursor.execute(
+                f"SELECT 1 FROM {COMMIT_LOG} WHERE origin = ? AND origin_seq > ? LIMIT 1",
+                (origin, contiguous)).fetchall()
+            logged = contiguous
+            if above:
+                (logged,) = self._cursor.execute(
+                    f"SELECT max(origin_seq) FROM {COMMIT_LOG} WHERE origin = ?",
+                    (origin,)).fetchone()
+            state = self._origins[origin] = _OriginState(contiguous, int(logged))
         return state
 
     def is_applied(self, origin: int, origin_seq: int) -> bool:
