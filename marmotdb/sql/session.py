@@ -221,9 +221,10 @@ class Session:
             return self._after(result)
         if "MARMOT_CLUSTER_NODES" in text.upper():
             return self._after(self._cluster_nodes(text))
+        was_autocommit = self.autocommit
         answered = catalog.answer(text, self)
         if answered is not catalog.UNHANDLED:
-            return self._after(self._from_catalog(answered, head))
+            return self._after(self._from_catalog(answered, was_autocommit))
         if "@" in text:  # @x / @@x inside an ordinary statement: bind their values now
             text = catalog.inline_session_variables(text, self)
         translation, params = translate(text, self._schema_view())
@@ -300,12 +301,12 @@ class Session:
             result.warnings = len(self.warnings)
         return result
 
-    def _from_catalog(self, answered: ResultSet | None, head: tuple[str, ...]) -> Result:
+    def _from_catalog(self, answered: ResultSet | None, was_autocommit: bool) -> Result:
         if answered is None:  # a SET: autocommit=1 commits an open implicit transaction
             if self.txn is not None and self.autocommit and not self.txn.explicit:
                 self._end(commit=True)
-            elif self.txn is not None and self.autocommit and head[:1] == ("SET",):
-                self._end(commit=True)
+            elif self.txn is not None and self.autocommit and not was_autocommit:
+                self._end(commit=True)  # only a 0 -> 1 change commits (MySQL fix_autocommit)
             return Ok()
         return Rows(answered.columns, answered.rows)
 
