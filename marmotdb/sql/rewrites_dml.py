@@ -37,8 +37,10 @@ from marmotdb import errors
 from marmotdb.sql.rewrites import call, not_supported, number, string
 from marmotdb.sql.schema import ColumnDef, TableDef
 
-# Column types whose values need no coercion beyond NOT NULL (SQLite stores them as given).
-_PASSTHROUGH_TYPES = frozenset({"longtext", "mediumtext", "longblob", "mediumblob", "blob"})
+# Column types whose values need no coercion beyond NOT NULL (SQLite stores them as given;
+# their MySQL size limits are beyond max_allowed_packet). BLOB (65535 bytes) is checked.
+_PASSTHROUGH_TYPES = frozenset({"longtext", "mediumtext", "longblob", "mediumblob"})
+_PASSTHROUGH_BINARY = frozenset({"longblob", "mediumblob"})
 
 
 @dataclass(slots=True)
@@ -169,6 +171,8 @@ def store(value: exp.Expression, column: ColumnDef, row: int, ignore: bool) -> e
                       string(column.name), number(row), number(int(ignore)))
         return exp.Nullif(this=stored, expression=number(0))
     if column.type.name in _PASSTHROUGH_TYPES and column.nullable:
+        if column.type.name in _PASSTHROUGH_BINARY:  # a text literal is stored as its bytes
+            return exp.Cast(this=value, to=exp.DataType.build("BLOB"))
         return value
     type_text = column.type.column_type() + ("" if column.nullable else " not null")
     args = [value, string(type_text), string(column.name), number(row)]
