@@ -140,6 +140,7 @@ class SwimNode:
         self._next_reconnect_ms = self._next_join_ms = _NEVER_MS
         self._leave_deadline_ms = _NEVER_MS
         self._rejected_logged_ms: dict[NodeAddr, int] = {}
+        self._stale_accuser = False  # set while handling a message that accused us stalely
         self._handlers: dict[type, Callable[[NodeAddr, msgspec.Struct, int], None]] = {
             Ping: self._on_ping, Ack: self._on_ack, PingReq: self._on_ping_req,
             Nack: self._on_nack, Gossip: self._on_gossip,
@@ -229,7 +230,12 @@ class SwimNode:
             notice = Gossip(self.node_id, [source.as_update(self.node_id, full=True)])
             self._send(source.meta.peer_addr, notice, reliable=False)
             return
+        self._stale_accuser = False
         handler(src, message, now_ms)
+        if self._stale_accuser and source is not None and not isinstance(message, Ping):
+            # (a Ping's Ack already carries the fact: it was queued first, with 0 transmits)
+            self._send(source.meta.peer_addr, Gossip(self.node_id, [self._self.as_update(
+                self.node_id)]), reliable=False)
 
     def handle_timer(self, now_ms: int) -> None:
         """Run everything that is due at ``now_ms``."""
@@ -393,8 +399,9 @@ class SwimNode:
             if update.state in (MemberState.SUSPECT, MemberState.DEAD) and (
                     me.state is not MemberState.REMOVED and new_key < me.key):
                 # An old accusation we already refuted: the sender missed our refutation (it
-                # was cut off when we sent it). Re-send our current fact; the reply carries it.
+                # was cut off when we sent it). Queue our fact again and answer the sender.
                 self._queue_broadcast(me.as_update(self.node_id))
+                self._stale_accuser = True
             return
         if update.state is MemberState.REMOVED:
             logger.warning("node %s was removed from the cluster by an admin", self.node_id)

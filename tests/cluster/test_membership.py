@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 from hypothesis import given, settings
@@ -91,10 +92,12 @@ def test_suspicion_counts_each_confirmer_once_and_stops_at_expected() -> None:
 
 def test_config_formulas_follow_memberlist() -> None:
     config = SwimConfig()
-    assert config.suspicion_min_ms(3) == 4000 and config.suspicion_max_ms(3) == 24000
-    assert config.suspicion_min_ms(100) == 8000
+    assert config.suspicion_min_ms(3) == 3000 and config.suspicion_max_ms(3) == 18000
+    assert config.suspicion_min_ms(100) == 6000
     assert config.retransmit_limit(3) == 8 and config.retransmit_limit(10) == 12
-    assert config.detection_bound_ms(3) > config.suspicion_max_ms(3)
+    assert config.detection_bound_ms(5) > config.suspicion_max_ms(5)
+    small = dataclasses.replace(config, suspicion_mult=4)  # 3 nodes cannot confirm: minimum
+    assert small.suspicion_min_ms(3) < small.detection_bound_ms(3) < small.suspicion_max_ms(3)
     for preset in (SwimConfig.lan(), SwimConfig.local(), SwimConfig.wan()):
         assert preset.probe_timeout_ms < preset.probe_interval_ms
 

@@ -142,7 +142,7 @@ def test_missing_nacks_raise_awareness_and_stretch_the_probe_interval() -> None:
 
 
 def test_suspicion_in_a_small_cluster_runs_at_the_minimum_then_declares_dead() -> None:
-    config = SwimConfig()
+    config = SwimConfig(suspicion_mult=4)  # 3 nodes cannot supply 2 confirmations
     hand = joined(3, config)
     hand.deliver(Gossip("n1", [MemberUpdate("n2", MemberState.SUSPECT, 0, 0, "n1")]), 1000)
     assert hand.state_of("n2") is MemberState.SUSPECT
@@ -155,7 +155,7 @@ def test_suspicion_in_a_small_cluster_runs_at_the_minimum_then_declares_dead() -
 
 
 def test_suspicion_shrinks_with_independent_confirmations() -> None:
-    config = SwimConfig()
+    config = SwimConfig(suspicion_mult=4)  # waits for 2 confirmations
     hand = joined(8, config)
     live = 8
     low, high = config.suspicion_min_ms(live), config.suspicion_max_ms(live)
@@ -226,7 +226,7 @@ def test_late_probe_round_is_inconclusive() -> None:
 
 
 def test_overslept_suspicion_is_extended_once() -> None:
-    config = SwimConfig()
+    config = SwimConfig(suspicion_mult=4)  # runs at the minimum in a 3-node cluster
     hand = joined(3, config)
     hand.deliver(Gossip("n1", [MemberUpdate("n2", MemberState.SUSPECT, 0, 0, "n1")]), 0)
     woke = config.suspicion_min_ms(3) + config.late_timer_slack_ms + 100
