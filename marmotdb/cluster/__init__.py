@@ -1,0 +1,87 @@
+"""Cluster membership: SWIM with Lifeguard, as sans-I/O state machines, and the peer codec.
+
+Modules (one concept each; DESIGN.md beside this file has the design and the measurements):
+
+    messages.py        wire Structs, the append-only type-code table, MemberState, NodeMeta
+    codec.py           length-prefixed, typed, HMAC-SHA256 frames; FrameDecoder for TCP streams
+    config.py          SwimConfig: every timing and bound, with unit and trade-off
+    membership.py      the member table and its merge rule (a semilattice); MemberEvent
+    suspicion.py       the Lifeguard suspicion timer
+    awareness.py       Lifeguard local health
+    probe_schedule.py  shuffled round-robin probe order
+    probe.py           one probe round; relayed indirect probes
+    broadcast.py       the piggyback queue with its retransmit limit
+    transport.py       the Transport interface; in-memory transport and network for tests
+    swim.py            SwimNode: composes the above
+
+How a runtime drives one node
+-----------------------------
+Build it (nothing happens until ``start``)::
+
+    codec = FrameCodec([secret], config.frame_bytes_max)         # secret: >= 16 bytes
+    meta = NodeMeta(peer_addr=NodeAddr(host, peer_port), mysql_addr=..., admin_addr=...,
+                    software_version=marmotdb.__version__, databases={...})
+    node = SwimNode(node_id, meta, config, transport, codec, random.Random(seed),
+                    seed_addrs=[NodeAddr.parse(s) for s in seeds], incarnation=persisted)
+    node.subscribe(on_member_event)          # MemberEvent for every change, self included
+    node.start(now_ms)
+
+Then, forever, with ``now_ms`` a monotonic clock in integer milliseconds:
+
+- a frame arrived (a UDP datagram, or a frame split out of a TCP stream by ``FrameDecoder``)
+  -> ``node.receive_frame(src_addr, frame, now_ms)``. It never raises for bad input; rejected
+  frames are counted in ``node.stats.frames_rejected`` and logged (rate-limited). A runtime that
+  multiplexes other subsystems on the same port decodes with ``codec.decode`` and routes
+  ``is_membership_message(msg)`` messages to ``node.receive_message(src, msg, now_ms)``;
+  frames with a type code in ``MEMBERSHIP_CODES`` are the node's.
+- a timer -> keep one timer armed at ``node.next_deadline_ms()`` (re-read it after every call
+  into the node; it may already be due, then call at once) and call
+  ``node.handle_timer(now_ms)`` when it fires. Early or repeated calls are harmless.
+- output -> the node calls ``transport.send(dest, frame, reliable)`` itself, synchronously,
+  from inside the calls above. ``reliable=False``: one UDP datagram (at most
+  ``udp_frame_bytes_max``); ``reliable=True``: a frame on a TCP connection to ``dest``. The
+  transport must queue and return, never block and never call back into the node
+  (transport.py has the full contract).
+
+Reading state:
+
+- ``node.members_snapshot()`` -> copies of every record (node id, ``MemberState``,
+  incarnation, removal epoch, ``NodeMeta``, local time of the last state change), sorted;
+  ``node.live_members()`` -> those ALIVE, SUSPECT or JOINING; ``node.members.get(node_id)``
+  reads one record without copying (do not mutate it).
+- ``node.state`` / ``node.incarnation`` / ``node.awareness_score`` -> this node;
+  ``node.stats`` -> counters for metrics (frames and bytes in/out, probes, suspicions, deaths,
+  refutations, push-pulls, rejected frames by reason).
+- ``node.subscribe(listener)`` -> ``listener(MemberEvent)`` on every change: ``previous`` None
+  means a new member, ``current`` None a forgotten one, ``previous == current`` a metadata
+  change. Listeners run inside the node's call: no blocking, no calls back into mutating methods.
+
+Acting:
+
+- ``node.update_meta(meta, now_ms)`` publishes new metadata (bumps the incarnation; meant for
+  changes on the order of seconds, e.g. a new schema version or a periodic vector snapshot).
+- ``node.leave(now_ms)``, then stop the process once ``node.leave_complete(now_ms)``.
+- ``node.remove_member(node_id, now_ms)`` / ``node.allow_member(node_id, now_ms)``: admin.
+- Persisting ``node.incarnation`` and passing it back (+1) after a restart is optional: a node
+  restarted at 0 refutes its old record and ends above it anyway, one round trip later.
+"""
+
+from marmotdb.cluster.codec import FrameCodec, FrameDecoder, FrameError
+from marmotdb.cluster.config import SwimConfig
+from marmotdb.cluster.membership import Member, MemberEvent
+from marmotdb.cluster.messages import (
+    MEMBERSHIP_CODES,
+    DatabaseMeta,
+    MemberState,
+    NodeAddr,
+    NodeMeta,
+    is_membership_message,
+)
+from marmotdb.cluster.swim import SwimNode, SwimStats
+from marmotdb.cluster.transport import InMemoryNetwork, InMemoryTransport, Transport
+
+__all__ = [
+    "MEMBERSHIP_CODES", "DatabaseMeta", "FrameCodec", "FrameDecoder", "FrameError",
+    "InMemoryNetwork", "InMemoryTransport", "Member", "MemberEvent", "MemberState", "NodeAddr",
+    "NodeMeta", "SwimConfig", "SwimNode", "SwimStats", "Transport", "is_membership_message",
+]
