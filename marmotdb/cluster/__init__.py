@@ -9,7 +9,8 @@ Modules (one concept each; DESIGN.md beside this file has the design and the mea
     suspicion.py       the Lifeguard suspicion timer
     awareness.py       Lifeguard local health
     probe_schedule.py  shuffled round-robin probe order
-    probe.py           one probe round; relayed indirect probes
+    probe.py           Prober: probe rounds, indirect probes, relays (uses awareness)
+    stats.py           SwimStats counters
     broadcast.py       the piggyback queue with its retransmit limit
     transport.py       the Transport interface; in-memory transport and network for tests
     swim.py            SwimNode: composes the above
@@ -77,7 +78,8 @@ from marmotdb.cluster.messages import (
     NodeMeta,
     is_membership_message,
 )
-from marmotdb.cluster.swim import SwimNode, SwimStats
+from marmotdb.cluster.stats import SwimStats
+from marmotdb.cluster.swim import SwimNode
 from marmotdb.cluster.transport import InMemoryNetwork, InMemoryTransport, Transport
 
 __all__ = [

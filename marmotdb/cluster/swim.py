@@ -51,7 +51,6 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
-from marmotdb.cluster.awareness import Awareness
 from marmotdb.cluster.broadcast import BroadcastQueue
 from marmotdb.cluster.codec import FRAME_OVERHEAD_BYTES, FrameCodec, FrameError
 from marmotdb.cluster.config import SwimConfig
@@ -76,15 +75,14 @@ from marmotdb.cluster.messages import (
     PushPullRequest,
     PushPullResponse,
 )
-from marmotdb.cluster.probe import ProbeRound, Relay, RelayTable
-from marmotdb.cluster.probe_schedule import ProbeSchedule
+from marmotdb.cluster.probe import NEVER_MS, Prober
+from marmotdb.cluster.stats import SwimStats
 from marmotdb.cluster.suspicion import Suspicion, expected_confirmations
 from marmotdb.cluster.transport import Transport
 
 logger = logging.getLogger("marmotdb.cluster")
 
 _LIST_HEADER_BYTES = 5  # msgpack array header, worst case
-_NEVER_MS = 2**62
 
 _SELF_TRANSITIONS: dict[MemberState, frozenset[MemberState]] = {
     MemberState.JOINING: frozenset({MemberState.ALIVE, MemberState.LEAVING, MemberState.REMOVED}),
@@ -92,27 +90,6 @@ _SELF_TRANSITIONS: dict[MemberState, frozenset[MemberState]] = {
     MemberState.LEAVING: frozenset({MemberState.REMOVED}),
     MemberState.REMOVED: frozenset({MemberState.JOINING}),
 }
-
-
-@dataclasses.dataclass
-class SwimStats:
-    """Counters for metrics. Plain ints; the runtime exports them."""
-
-    frames_sent: int = 0
-    bytes_sent: int = 0
-    frames_received: int = 0
-    bytes_received: int = 0
-    frames_rejected: dict[str, int] = dataclasses.field(default_factory=dict)
-    frames_from_removed: int = 0
-    probes_sent: int = 0
-    probes_failed: int = 0
-    probes_inconclusive: int = 0
-    indirect_probes_sent: int = 0
-    suspicions_started: int = 0
-    deaths_declared: int = 0
-    refutations: int = 0
-    push_pulls_sent: int = 0
-    gossip_packets_sent: int = 0
 
 
 class SwimNode:
@@ -129,16 +106,13 @@ class SwimNode:
         self._listeners: list[Callable[[MemberEvent], None]] = []
         self.members = MemberTable(config.members_max, self._on_member_event)
         self._broadcasts = BroadcastQueue(config.broadcast_queue_max)
-        self._schedule = ProbeSchedule(rng)
-        self._awareness = Awareness(config.awareness_max_multiplier)
         self._suspicions: dict[str, Suspicion] = {}
-        self._probe: ProbeRound | None = None
-        self._relays = RelayTable(config.relay_pending_max)
-        self._seq = 0
+        self._prober = Prober(node_id, config, self.members, rng, self.stats, self._send_udp,
+                              self._suspect)
         self._started = False
-        self._next_probe_ms = self._next_gossip_ms = self._next_push_pull_ms = _NEVER_MS
-        self._next_reconnect_ms = self._next_join_ms = _NEVER_MS
-        self._leave_deadline_ms = _NEVER_MS
+        self._next_gossip_ms = self._next_push_pull_ms = NEVER_MS
+        self._next_reconnect_ms = self._next_join_ms = NEVER_MS
+        self._leave_deadline_ms = NEVER_MS
         self._rejected_logged_ms: dict[NodeAddr, int] = {}
         self._stale_accuser = False  # set while handling a message that accused us stalely
         self._handlers: dict[type, Callable[[NodeAddr, msgspec.Struct, int], None]] = {
@@ -148,8 +122,7 @@ class SwimNode:
             PushPullResponse: self._on_push_pull_response,
         }
         self._timer_steps: tuple[Callable[[int], None], ...] = (
-            self._check_probe, self._check_relays, self._check_suspicions, self._tick_probe,
-            self._tick_gossip, self._tick_push_pull, self._tick_reconnect, self._tick_join,
+            self._prober.check, self._check_suspicions, self._tick_probe, self._tick_gossip, self._tick_push_pull, self._tick_reconnect, self._tick_join,
         )
 
     # ----------------------------------------------------------------- public surface
@@ -168,7 +141,7 @@ class SwimNode:
 
     @property
     def awareness_score(self) -> int:
-        return self._awareness.score
+        return self._prober.awareness.score
 
     def start(self, now_ms: int) -> None:
         """Enter the cluster: JOINING through the seeds, or ALIVE alone when there are none."""
@@ -179,12 +152,11 @@ class SwimNode:
         self.members.set(self.node_id, state, self._initial_incarnation, 0, self._initial_meta,
                          now_ms)
         self._queue_broadcast(self._self.as_update(self.node_id))
-        interval = self.config.probe_interval_ms
-        self._next_probe_ms = now_ms + self._rng.randrange(interval)  # stagger the nodes
+        self._prober.start(now_ms)
         self._next_gossip_ms = now_ms
         self._next_push_pull_ms = now_ms + self._rng.randrange(self.config.push_pull_interval_ms)
         self._next_reconnect_ms = now_ms + self._rng.randrange(self.config.reconnect_interval_ms)
-        self._next_join_ms = now_ms if state is MemberState.JOINING else _NEVER_MS
+        self._next_join_ms = now_ms if state is MemberState.JOINING else NEVER_MS
         self._tick_join(now_ms)
 
     def subscribe(self, listener: Callable[[MemberEvent], None]) -> Callable[[], None]:
@@ -246,17 +218,10 @@ class SwimNode:
 
     def next_deadline_ms(self) -> int:
         """The local time at which ``handle_timer`` next has work to do."""
-        deadlines = [self._next_probe_ms, self._next_push_pull_ms, self._next_reconnect_ms,
-                     self._next_join_ms]
+        deadlines = [self._next_push_pull_ms, self._next_reconnect_ms, self._next_join_ms,
+                     *self._prober.deadlines_ms()]
         if len(self._broadcasts):
             deadlines.append(self._next_gossip_ms)
-        if self._probe is not None:
-            deadlines.append(self._probe.end_ms)
-            if not self._probe.indirect_sent:
-                deadlines.append(self._probe.indirect_at_ms)
-        relay_deadline = self._relays.next_deadline_ms()
-        if relay_deadline is not None:
-            deadlines.append(relay_deadline)
         deadlines.extend(s.deadline_ms() for s in self._suspicions.values())
         return min(deadlines)
 
@@ -275,7 +240,7 @@ class SwimNode:
         if me.state in (MemberState.LEAVING, MemberState.REMOVED):
             return
         self._transition_to(MemberState.LEAVING, now_ms, incarnation=me.incarnation + 1)
-        self._probe = None
+        self._prober.stop()
         self._leave_deadline_ms = now_ms + self.config.leave_propagate_max_ms
 
     def leave_complete(self, now_ms: int) -> bool:
@@ -311,32 +276,17 @@ class SwimNode:
     def _on_ack(self, src: NodeAddr, ack: msgspec.Struct, now_ms: int) -> None:
         assert isinstance(ack, Ack)
         self._merge_updates(ack.updates, now_ms)
-        probe = self._probe
-        if probe is not None and ack.seq == probe.seq:
-            self._probe = None
-            self._awareness.apply_delta(-1)
-            return
-        relay = self._relays.pop(ack.seq)
-        if relay is not None:
-            self._send_udp(relay.requester_addr, Ack(relay.requester_seq, self.node_id), None)
+        self._prober.on_ack(ack.seq)
 
     def _on_ping_req(self, src: NodeAddr, req: msgspec.Struct, now_ms: int) -> None:
         assert isinstance(req, PingReq)
         self._merge_updates(req.updates, now_ms)
-        if self._relays.is_full():
-            self._send_udp(req.source_addr, Nack(req.seq, self.node_id), req.source_id)
-            return
-        seq = self._next_seq()
-        deadline_ms = now_ms + self._awareness.scale_ms(self.config.probe_timeout_ms)
-        self._relays.add(seq, Relay(req.source_addr, req.seq, deadline_ms))
-        ping = Ping(seq, self.node_id, self.addr, req.target_id)
-        self._send_udp(req.target_addr, ping, req.target_id)
+        self._prober.on_ping_req(req, self.addr, now_ms)
 
     def _on_nack(self, src: NodeAddr, nack: msgspec.Struct, now_ms: int) -> None:
         assert isinstance(nack, Nack)
         self._merge_updates(nack.updates, now_ms)
-        if self._probe is not None and nack.seq == self._probe.seq:
-            self._probe.nacks_received += 1
+        self._prober.on_nack(nack.seq)
 
     def _on_gossip(self, src: NodeAddr, gossip: msgspec.Struct, now_ms: int) -> None:
         assert isinstance(gossip, Gossip)
@@ -365,7 +315,7 @@ class SwimNode:
         self._merge_updates(resp.members, now_ms)
         if self.state is MemberState.JOINING:
             self._transition_to(MemberState.ALIVE, now_ms)
-            self._next_join_ms = _NEVER_MS
+            self._next_join_ms = NEVER_MS
 
     # ----------------------------------------------------------------- merging facts
 
@@ -382,8 +332,9 @@ class SwimNode:
             return
         if outcome is MergeOutcome.SAME:
             suspicion = self._suspicions.get(update.node_id)
-            confirming = update.state is MemberState.SUSPECT and suspicion is not None
-            if confirming and suspicion.confirm(update.origin_id):
+            if update.state is not MemberState.SUSPECT or suspicion is None:
+                return
+            if suspicion.confirm(update.origin_id):
                 self._queue_broadcast(update)  # let others count this confirmation too
             return
         member = self.members.get(update.node_id)
@@ -412,7 +363,7 @@ class SwimNode:
             return  # only a seed's (non-refused) push-pull response readmits us
         # Someone holds a newer fact about us (suspicion, death, or our previous life): refute.
         if update.state in (MemberState.SUSPECT, MemberState.DEAD):
-            self._awareness.apply_delta(1)
+            self._prober.awareness.apply_delta(1)
         self.stats.refutations += 1
         self._set_self(me.state, max(me.incarnation, update.incarnation) + 1,
                        max(me.removal_epoch, update.removal_epoch), me.meta, now_ms)
@@ -427,10 +378,7 @@ class SwimNode:
 
     def _on_member_event(self, event: MemberEvent) -> None:
         if event.node_id != self.node_id:
-            if event.current in LIVE_STATES:
-                self._schedule.add(event.node_id)
-            else:
-                self._schedule.discard(event.node_id)
+            self._prober.member_changed(event.node_id, event.current in LIVE_STATES)
             if event.current is not MemberState.SUSPECT:
                 self._suspicions.pop(event.node_id, None)
         for listener in list(self._listeners):
@@ -439,69 +387,13 @@ class SwimNode:
     # ----------------------------------------------------------------- timers
 
     def _tick_probe(self, now_ms: int) -> None:
-        if now_ms < self._next_probe_ms:
-            return
-        interval_ms = self._awareness.scale_ms(self.config.probe_interval_ms)
-        self._next_probe_ms = now_ms + interval_ms
-        if self.state is not MemberState.ALIVE:
-            return
-        if self._probe is not None:
-            self._conclude_probe(self._probe, now_ms)
-        target_id = self._schedule.next(self._is_probeable)
-        if target_id is None:
-            return
-        target = self.members.get(target_id)
-        assert target is not None
-        seq = self._next_seq()
-        timeout_ms = self._awareness.scale_ms(self.config.probe_timeout_ms)
-        self._probe = ProbeRound(target_id, target.meta.peer_addr, seq, now_ms + timeout_ms,
-                                 now_ms + interval_ms)
-        self.stats.probes_sent += 1
-        self._send_udp(target.meta.peer_addr, Ping(seq, self.node_id, self.addr, target_id),
-                       target_id)
+        self._prober.tick(now_ms, self.addr, active=self.state is MemberState.ALIVE)
 
-    def _is_probeable(self, node_id: str) -> bool:
-        member = self.members.get(node_id)
-        return member is not None and member.is_live
-
-    def _check_probe(self, now_ms: int) -> None:
-        probe = self._probe
-        if probe is None:
-            return
-        if now_ms >= probe.end_ms:
-            self._conclude_probe(probe, now_ms)
-        elif not probe.indirect_sent and now_ms >= probe.indirect_at_ms:
-            self._send_indirect_probes(probe)
-
-    def _send_indirect_probes(self, probe: ProbeRound) -> None:
-        probe.indirect_sent = True
-        relays = [m for m in self._others() if m.state is MemberState.ALIVE
-                  and m.node_id != probe.target_id]
-        chosen = self._rng.sample(relays, min(self.config.indirect_checks, len(relays)))
-        probe.nacks_expected = len(chosen)
-        for relay in chosen:
-            req = PingReq(probe.seq, self.node_id, self.addr, probe.target_id, probe.target_addr)
-            self._send_udp(relay.meta.peer_addr, req, relay.node_id)
-            self.stats.indirect_probes_sent += 1
-
-    def _conclude_probe(self, probe: ProbeRound, now_ms: int) -> None:
-        self._probe = None
-        if now_ms - probe.end_ms > self.config.late_timer_slack_ms:
-            # We overslept the round (stalled process, clock jump): our silence, not theirs.
-            self.stats.probes_inconclusive += 1
-            return
-        self.stats.probes_failed += 1
-        self._awareness.apply_delta(
-            Awareness.probe_failure_delta(probe.nacks_expected, probe.nacks_received))
-        target = self.members.get(probe.target_id)
-        if target is not None and target.is_live:
-            suspect = MemberUpdate(target.node_id, MemberState.SUSPECT, target.incarnation,
-                                   target.removal_epoch, self.node_id)
-            self._merge_about_other(suspect, now_ms)
-
-    def _check_relays(self, now_ms: int) -> None:
-        for relay in self._relays.pop_expired(now_ms):
-            self._send_udp(relay.requester_addr, Nack(relay.requester_seq, self.node_id), None)
+    def _suspect(self, target: Member, now_ms: int) -> None:
+        """Our own probe of ``target`` failed: suspect it (or confirm an existing suspicion)."""
+        suspect = MemberUpdate(target.node_id, MemberState.SUSPECT, target.incarnation,
+                               target.removal_epoch, self.node_id)
+        self._merge_about_other(suspect, now_ms)
 
     def _check_suspicions(self, now_ms: int) -> None:
         for node_id, suspicion in list(self._suspicions.items()):
@@ -568,7 +460,7 @@ class SwimNode:
         if now_ms < self._next_join_ms:
             return
         if self.state not in (MemberState.JOINING, MemberState.REMOVED):
-            self._next_join_ms = _NEVER_MS
+            self._next_join_ms = NEVER_MS
             return
         self._next_join_ms = now_ms + self.config.join_retry_interval_ms
         for seed in self._seed_addrs:
@@ -589,7 +481,8 @@ class SwimNode:
         if state not in _SELF_TRANSITIONS.get(me.state, frozenset()):
             raise AssertionError(f"illegal self transition {me.state.name} -> {state.name}")
         if state is MemberState.REMOVED:
-            self._probe, self._next_join_ms = None, now_ms + self.config.join_retry_interval_ms
+            self._prober.stop()
+            self._next_join_ms = now_ms + self.config.join_retry_interval_ms
             self._suspicions.clear()
         self._set_self(state, me.incarnation if incarnation is None else incarnation,
                        me.removal_epoch if removal_epoch is None else removal_epoch, me.meta,
@@ -665,10 +558,6 @@ class SwimNode:
         if member is None:
             raise ValueError(f"unknown member {node_id!r}")
         return member
-
-    def _next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
 
     def _retransmit_limit(self) -> int:
         return self.config.retransmit_limit(self.members.live_count())
