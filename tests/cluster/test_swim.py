@@ -353,3 +353,43 @@ def test_bad_frames_are_counted_not_raised() -> None:
     hand.node.receive_frame(addr(9), intruder.encode(Ping(1, "n9", addr(9), "n0")), 0)
     assert hand.sent_of(Ack) == []
     assert hand.node.stats.frames_rejected == {"MalformedFrameError": 1, "FrameAuthError": 1}
+
+
+def test_periodic_push_pull_goes_to_a_live_member_and_reconnect_to_a_dead_one() -> None:
+    config = SwimConfig()
+    hand = joined(4, config)
+    hand.deliver(Gossip("n1", [MemberUpdate("n3", MemberState.DEAD, 0, 0, "n1")]), 0)
+    hand.sent()
+    targets: dict[bool, set[object]] = {True: set(), False: set()}
+    for t in range(0, 2 * config.push_pull_interval_ms, 100):
+        hand.node.handle_timer(t)
+        for dest, msg, reliable in hand.sent():
+            if isinstance(msg, Ping):
+                hand.deliver(Ack(msg.seq, msg.target_id), t)
+            if isinstance(msg, PushPullRequest):
+                assert reliable and not msg.join
+                targets[dest == addr(3)].add(dest)
+    assert targets[True] == {addr(3)}  # reconnect: the DEAD member
+    assert targets[False] and targets[False] <= {addr(1), addr(2)}  # sync: live members
+
+
+def test_push_pull_request_is_answered_with_the_whole_table() -> None:
+    hand = joined(4)
+    hand.deliver(PushPullRequest("n7", addr(7), True, [alive(7)]), 10)
+    (dest, response, reliable), = hand.sent()
+    assert dest == addr(7) and reliable and isinstance(response, PushPullResponse)
+    assert [u.node_id for u in response.members] == ["n0", "n1", "n2", "n3", "n7"]
+    assert all(u.meta is not None for u in response.members)
+
+
+def test_wrong_secret_is_logged_once_per_interval_per_source(caplog) -> None:  # type: ignore
+    from marmotdb.cluster.codec import FrameCodec
+
+    hand = joined(3)
+    intruder = FrameCodec([b"the-wrong-secret-entirely"]).encode(Ping(1, "n9", addr(9), "n0"))
+    with caplog.at_level("WARNING", logger="marmotdb.cluster"):
+        for t in range(0, 1000, 100):
+            hand.node.receive_frame(addr(9), intruder, t)
+    warnings = [r for r in caplog.records if "rejected peer frame" in r.getMessage()]
+    assert len(warnings) == 1 and "10.0.0.9:7946" in warnings[0].getMessage()
+    assert hand.node.stats.frames_rejected == {"FrameAuthError": 10}
