@@ -3,6 +3,7 @@
     python -m marmotdb.sim --seed 42                      every scenario with seed 42
     python -m marmotdb.sim --seed 42 --scenario loss-30   one scenario
     python -m marmotdb.sim --seeds 1..200 --scenario all  a sweep
+    python -m marmotdb.sim --seed 42 --scenario loss-30 --trace   every membership event
 
 Exit status 1 if any run violated an invariant; each failure prints its seed and the exact
 command that replays it.
@@ -13,8 +14,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from marmotdb.cluster.membership import MemberEvent
 from marmotdb.sim.runner import parse_seeds, run_one
 from marmotdb.sim.scenarios import SCENARIOS
+
+
+def print_event(observer_id: str, event: MemberEvent, now_us: int) -> None:
+    previous = event.previous.name if event.previous else "-"
+    current = event.current.name if event.current else "forgotten"
+    print(f"{now_us / 1e6:10.3f}s  {observer_id:>4} sees {event.node_id:<4} "
+          f"{previous} -> {current} (incarnation {event.incarnation})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=None,
                         help="cluster size (default: drawn from the seed, 3-7)")
     parser.add_argument("--quiet", action="store_true", help="print failures and the total only")
+    parser.add_argument("--trace", action="store_true",
+                        help="print every membership event (time, observer, member, change)")
     args = parser.parse_args(argv)
     if args.scenario != "all" and args.scenario not in SCENARIOS:
         parser.error(f"unknown scenario {args.scenario!r}")
@@ -37,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = 0
     for seed in seeds:
         for scenario in scenarios:
-            result = run_one(seed, scenario, args.nodes)
+            result = run_one(seed, scenario, args.nodes,
+                             on_event=print_event if args.trace else None)
             runs += 1
             if not args.quiet or not result.ok:
                 print(result.summary(), flush=True)

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from marmotdb.cluster.config import SwimConfig
 from marmotdb.sim.invariants import InvariantViolation, MembershipInvariants, Violation
 from marmotdb.sim.scenarios import SCENARIOS, SECOND_US
-from marmotdb.sim.world import SimulationError, World
+from marmotdb.sim.world import MemberListener, SimulationError, World
 
 FORMATION_SPREAD_US = 2 * SECOND_US
 STABLE_WINDOW_US = 15 * SECOND_US
@@ -128,9 +128,13 @@ class SimRun:
 
 
 def run_one(seed: int, scenario: str, nodes: int | None = None,
-            config: SwimConfig | None = None) -> RunResult:
+            config: SwimConfig | None = None,
+            on_event: MemberListener | None = None) -> RunResult:
+    """Run one scenario; ``on_event`` sees every membership event (for ``--trace``)."""
     started = time.perf_counter()
     run = SimRun(seed, scenario, nodes, config)
+    if on_event is not None:
+        run.world.member_listeners.insert(0, on_event)  # before the checker may stop the run
     violation: Violation | None = None
     error: str | None = None
     try:
