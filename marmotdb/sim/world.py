@@ -47,6 +47,8 @@ SIM_SECRET = b"marmotdb-simulator-cluster-secret"
 PEER_PORT = 7946
 EVENTS_MAX = 20_000_000  # a runaway run (a livelocked timer) fails instead of hanging CI
 SAME_INSTANT_TIMER_FIRES_MAX = 1000
+INBOX_FRAMES_MAX = 10_000  # a paused machine's receive buffer; beyond it frames drop, like a
+#                            full socket buffer
 
 MemberListener = Callable[[str, MemberEvent, int], None]
 
@@ -243,7 +245,8 @@ class World:
         if machine.swim is None:
             return
         if machine.paused_until_us > self.now_us:
-            machine.inbox.append((src, frame))
+            if len(machine.inbox) < INBOX_FRAMES_MAX:
+                machine.inbox.append((src, frame))
             return
         self._trace.update(struct.pack(">QH", self.now_us, len(frame)) + target_id.encode())
         self._trace.update(frame)
