@@ -45,6 +45,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import Context as DecimalContext
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -2102,6 +2103,60 @@ class _DecimalSum:
         return coltypes.format_decimal(mean, self.scale + 4)
 
 
+DECIMAL_SCALE_MAX = 30
+DIV_PRECISION_INCREMENT = 4  # MySQL's default div_precision_increment
+# 65-digit operands (MySQL's maximum) multiply to 130 digits: the default context keeps 28.
+_DECIMAL_CONTEXT = DecimalContext(prec=140, rounding=ROUND_HALF_UP)
+
+
+def _scale(number: Decimal) -> int:
+    exponent = number.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _decimal_text(number: Decimal, scale: int) -> str:
+    scale = min(scale, DECIMAL_SCALE_MAX)
+    rounded = number.quantize(Decimal(1).scaleb(-scale), context=_DECIMAL_CONTEXT)
+    return coltypes.format_decimal(rounded, scale)
+
+
+def _decimal_operation(operate: Callable[[Decimal, Decimal], Decimal],
+                       scale_of: Callable[[int, int], int]) -> Callable[[object, object],
+                                                                         str | None]:
+    """An exact DECIMAL operator: text in any numeric form, text out at MySQL's scale."""
+    def operator(a: object, b: object) -> str | None:
+        left, right = _exact(a), _exact(b)
+        if left is None or right is None:
+            return None
+        return _decimal_text(operate(left, right), scale_of(_scale(left), _scale(right)))
+    return operator
+
+
+def decimal_divide(a: object, b: object) -> str | None:
+    """MySQL ``/`` with a DECIMAL result: NULL for a zero divisor (as MySQL's SELECT gives)."""
+    left, right = _exact(a), _exact(b)
+    if left is None or right is None or right == 0:
+        return None
+    return _decimal_text(_DECIMAL_CONTEXT.divide(left, right),
+                         _scale(left) + DIV_PRECISION_INCREMENT)
+
+
+def decimal_format(value: object, scale: object) -> str | None:
+    """A DECIMAL-typed result computed in floating point, shown at its scale."""
+    number = _exact(value)
+    if number is None:
+        return None
+    return _decimal_text(number, to_int(scale) or 0)
+
+
+_DECIMAL_SCALARS: list[Scalar] = [
+    ("DEC_ADD", _decimal_operation(_DECIMAL_CONTEXT.add, max), 2, True),
+    ("DEC_SUB", _decimal_operation(_DECIMAL_CONTEXT.subtract, max), 2, True),
+    ("DEC_MUL", _decimal_operation(_DECIMAL_CONTEXT.multiply, lambda x, y: x + y), 2, True),
+    ("DEC_DIV", decimal_divide, 2, True), ("DEC_FORMAT", decimal_format, 2, True),
+]
+
+
 class _TableChecksum:
     """CHECKSUM TABLE: an order-independent sum of per-row CRC32s (equal tables, equal sums;
     not MySQL's numbers, which depend on its row format)."""
@@ -2499,6 +2554,7 @@ _CONSTANT_SCALARS: list[Scalar] = [
 
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
 INTERNAL_FUNCTIONS = frozenset({"REFUSE", "CMP", "TABLE_CHECKSUM", "JSON_ARG", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
+                                "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
                                 "TRIM", "SUBSTRING", "SUBSTR", "POSITION"})
 # MySQL functions marmotdb refuses with 1235 rather than answer wrongly.
@@ -2510,7 +2566,8 @@ UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCK
                                    "EXPORT_SET", "MAKE_SET", "GTID_SUBSET", "NAME_CONST",
                                    "VALIDATE_PASSWORD_STRENGTH", "STATEMENT_DIGEST"})
 
-_ALL_PURE: list[Scalar] = _PURE_SCALARS + _TIME_SCALARS + _JSON_SCALARS + _CONSTANT_SCALARS
+_ALL_PURE: list[Scalar] = (_PURE_SCALARS + _TIME_SCALARS + _JSON_SCALARS + _CONSTANT_SCALARS
+                           + _DECIMAL_SCALARS)
 
 RENAMED_FUNCTIONS: frozenset[str] = frozenset(
     {name for name, *_ in _ALL_PURE} | {name for name, *_ in _SESSION_SCALARS}

@@ -34,7 +34,9 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from marmotdb import errors
+from marmotdb.sql.coltypes import MySqlType
 from marmotdb.sql.rewrites import call, not_supported, number, string
+from marmotdb.sql.rewrites_decimal import ColumnTyper, rewrite_decimal_projection
 from marmotdb.sql.schema import ColumnDef, TableDef
 
 # Column types whose values need no coercion beyond NOT NULL (SQLite stores them as given;
@@ -50,6 +52,9 @@ class DmlContext:
 
     load_table: Callable[[str], TableDef | None]
     database: str = ""
+    # False for the SELECT of a view or CREATE TABLE … SELECT: its result columns are read by
+    # other statements, which must see numbers, not the exact text shown to clients
+    typed_results: bool = True
     _tables: dict[str, TableDef | None] = field(default_factory=dict)
 
     def table(self, name: str) -> TableDef | None:
@@ -68,6 +73,7 @@ class DmlResult:
     calc_found_rows: bool = False
     found_rows: exp.Expression | None = None
     auto_increment: bool = False
+    result_decltypes: tuple[str | None, ...] = ()
 
 
 def ident(name: str) -> exp.Identifier:
@@ -254,7 +260,16 @@ def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
     rewrite_decimal_aggregates(index, ctx)
     rewrite_enum_order(index, ctx)
     found_rows = found_rows_query(tree) if calc else None
-    return DmlResult([tree], calc_found_rows=calc, found_rows=found_rows)
+    return DmlResult([tree], calc_found_rows=calc, found_rows=found_rows,
+                     result_decltypes=rewrite_decimal_projection(tree, _column_typer(ctx))
+                     if ctx.typed_results else ())
+
+
+def _column_typer(ctx: DmlContext) -> ColumnTyper:
+    def column_type(column: exp.Column, select: exp.Select) -> MySqlType | None:
+        found = resolve_column(column, select, ctx)
+        return found.type if found is not None else None
+    return column_type
 
 
 def found_rows_query(tree: exp.Expression) -> exp.Expression:

@@ -154,22 +154,25 @@ class ServerState:
         return SchemaView(conn, database, self._bindings[conn])
 
     # ------------------------------------------------------------------ results
-    def query(self, conn: apsw.Connection, statement: str, params: Any) -> Rows:
-        """Run a row-returning statement and build its MySQL columns (cached by statement)."""
+    def query(self, conn: apsw.Connection, statement: str, params: Any,
+              decltypes: tuple[str | None, ...] = ()) -> Rows:
+        """Run a row-returning statement and build its MySQL columns (cached by statement).
+        ``decltypes``: the translator's declarations for columns SQLite cannot type."""
         described = self._descriptions.get((conn.filename, statement))
         if described is None:
-            return self._query_traced(conn, statement, params)
+            return self._query_traced(conn, statement, params, decltypes)
         rows = conn.execute(statement, params).fetchall()
         return Rows(self._columns_for(described, rows[0] if rows else None), rows)
 
-    def _query_traced(self, conn: apsw.Connection, statement: str, params: Any) -> Rows:
+    def _query_traced(self, conn: apsw.Connection, statement: str, params: Any,
+                      decltypes: tuple[str | None, ...] = ()) -> Rows:
         cursor = conn.execute(statement, params)
         try:  # after the first step, so a statement a DDL made stale is already re-prepared
             full = cursor.description_full
         except apsw.ExecutionCompleteError:  # no rows: describe it without running it
             full = self._peek(conn, statement)
         rows = cursor.fetchall()
-        description = self._origins(conn, full)
+        description = _typed(self._origins(conn, full), decltypes)
         if len(self._descriptions) >= _COLUMN_CACHE_MAX:
             self._descriptions.clear()
         self._descriptions[(conn.filename, statement)] = description
@@ -214,10 +217,12 @@ class ServerState:
         finally:
             binding.trusted = previous
 
-    def describe(self, database: Database, statement: str) -> list[Column]:
+    def describe(self, database: Database, statement: str,
+                 decltypes: tuple[str | None, ...] = ()) -> list[Column]:
         """Columns of a statement without running it (COM_STMT_PREPARE)."""
         conn = self.read_connection(database)
-        return self._columns_for(self._origins(conn, self._peek(conn, statement)), None)
+        description = _typed(self._origins(conn, self._peek(conn, statement)), decltypes)
+        return self._columns_for(description, None)
 
     def _columns_for(self, description: tuple[Any, ...], first: tuple[Any, ...] | None
                      ) -> list[Column]:
@@ -281,3 +286,12 @@ class ServerState:
             self._meta.pop(name).close()
         self.databases.close()
         self.scratch.close()
+
+
+def _typed(description: tuple[Any, ...], decltypes: tuple[str | None, ...]
+           ) -> tuple[Any, ...]:
+    """SQLite's description with the translator's declaration wherever SQLite had none."""
+    if not decltypes:
+        return description
+    return tuple((name, decltypes[i] if not decl and i < len(decltypes) and decltypes[i]
+                  else decl, *rest) for i, (name, decl, *rest) in enumerate(description))

@@ -240,7 +240,8 @@ class Session:
         translation, param_count = translate_prepared(text, view)
         columns: list[Column] = []
         if translation.returns_rows:
-            columns = self.server.describe(self._current(), translation.statements[-1])
+            columns = self.server.describe(self._current(), translation.statements[-1],
+                                           translation.result_decltypes)
         return PreparedPlan(text, translation, param_count, columns, view.schema_key())
 
     def execute_prepared(self, plan: PreparedPlan, values: list[Any]) -> Result:
@@ -550,7 +551,8 @@ class Session:
             last = len(translation.statements) - 1
             for i, statement in enumerate(translation.statements):
                 if translation.returns_rows and i == last:
-                    rows = self.server.query(conn, statement, params)
+                    rows = self.server.query(conn, statement, params,
+                                             translation.result_decltypes)
                 else:
                     conn.execute(statement, params)
             if rows is not None:
@@ -606,7 +608,7 @@ class Session:
                  params: dict[str, Any]) -> Rows:
         rows = None
         for statement in translation.statements:
-            rows = self.server.query(conn, statement, params)
+            rows = self.server.query(conn, statement, params, translation.result_decltypes)
         if translation.calc_found_rows and translation.found_rows_sql:
             self.found_rows = conn.execute(translation.found_rows_sql, params).fetchall()[0][0]
         elif rows is not None:

@@ -111,6 +111,9 @@ class Translation:
     BEGIN, restored after COMMIT; a table rebuild or DROP TABLE must not cascade) and
     ``PRAGMA foreign_key_check`` before committing.
     ``schema_changed``: DDL that changed table definitions (drop cached metadata).
+    ``result_decltypes``: for a SELECT, a SQLite declaration per result column (or None) to
+    assume where SQLite reports none: the MySQL type of an expression (``SUM(price)`` is
+    ``DECIMAL TEXT(32,2)``), see rewrites_decimal.py. Empty: nothing to add.
     """
 
     kind: Kind
@@ -124,6 +127,7 @@ class Translation:
     auto_increment: bool = False
     foreign_keys_off: bool = False
     schema_changed: bool = False
+    result_decltypes: tuple[str | None, ...] = ()
 
 
 class SchemaView(Protocol):
@@ -273,6 +277,7 @@ class _Translator:
         self.database = str(getattr(schema_view, "database", "") or "")
         self._used: dict[str, str | None] = {}
         self._defs: dict[str, TableDef | None] = {}
+        self._typed_results = True  # False while translating the SELECT of a view / CTAS
 
     def dependencies(self) -> tuple[tuple[str, str | None], ...]:
         return tuple(self._used.items())
@@ -326,8 +331,12 @@ class _Translator:
         return SQLITE.generate(parse_expression(mysql_expression), identify=True)
 
     def select(self, mysql_select: str) -> str:
-        translation = self.statement(mysql_select, _head(mysql_select), expected=0,
-                                     literal=True)
+        self._typed_results = False
+        try:
+            translation = self.statement(mysql_select, _head(mysql_select), expected=0,
+                                         literal=True)
+        finally:
+            self._typed_results = True
         assert translation is not None
         return translation.statements[-1]
 
@@ -365,7 +374,8 @@ class _Translator:
         return Translation(kind, statements, kind is Kind.SELECT, tables=result.tables,
                            upsert=result.upsert, insert_ignore=result.insert_ignore,
                            calc_found_rows=result.calc_found_rows, found_rows_sql=found_rows,
-                           auto_increment=result.auto_increment)
+                           auto_increment=result.auto_increment,
+                           result_decltypes=result.result_decltypes)
 
     def _parse(self, text: str) -> exp.Expression:
         try:
@@ -380,7 +390,7 @@ class _Translator:
 
     def _rewrite(self, tree: exp.Expression, replace: bool, ignore: bool
                  ) -> tuple[Kind, DmlResult]:
-        ctx = DmlContext(self.table_def, self.database)
+        ctx = DmlContext(self.table_def, self.database, typed_results=self._typed_results)
         if isinstance(tree, exp.Insert):
             kind = Kind.REPLACE if replace else Kind.INSERT
             return kind, rewrite_insert(tree, ctx, replace=replace, ignore=ignore)
