@@ -1,5 +1,5 @@
-"""Django 5.2's MySQL backend against a real ``marmotdb serve``: migrate (forwards and back),
-ORM CRUD, transactions.
+"""Django 5.2's MySQL backend against a real ``marmotdb serve``: migrate, ORM, transactions,
+inspectdb.
 
 Django runs in this process (``settings.configure`` with djapp/settings.py's values and
 the server under test as the database); configuring settings is once per process, so only this
@@ -199,6 +199,29 @@ def test_transaction_atomic_commit_and_rollback(models: Any) -> None:
         Author.objects.create(name="marked")
         transaction.set_rollback(True)
     assert Author.objects.count() == sid_count
+
+
+def test_inspectdb(dj: Any) -> None:
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("inspectdb", "djapp_author", "djapp_book", "djapp_publisher", stdout=out)
+    code = out.getvalue()
+    compile(code, "inspectdb-output", "exec")
+    assert "class DjappBook(models.Model):" in code
+    assert "id = models.BigAutoField(primary_key=True)" in code
+    assert "author = models.ForeignKey(DjappAuthor, models.DO_NOTHING)" in code
+    assert "publisher = models.ForeignKey('DjappPublisher', models.DO_NOTHING, " \
+           "blank=True, null=True)" in code
+    assert "title = models.CharField(max_length=250)" in code
+    assert "price = models.DecimalField(max_digits=8, decimal_places=2)" in code
+    assert "published = models.DateField(blank=True, null=True)" in code
+    assert "created = models.DateTimeField()" in code
+    assert "pages = models.PositiveIntegerField()" in code
+    assert "metadata = models.JSONField()" in code
+    assert "unique_together = (('author', 'title'),)" in code
+    assert "email = models.CharField(unique=True, max_length=254, blank=True, null=True)" in code
+    assert "country_code = models.CharField(max_length=2)" in code
 
 
 def test_migrate_backwards_to_zero_and_forwards_again(dj: Any) -> None:

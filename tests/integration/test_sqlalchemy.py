@@ -165,9 +165,10 @@ def test_orm_crud_with_relationships(schema: Engine) -> None:
         assert sorted(b.title for b in fantasy.books) == ["A Wizard of Earthsea", "Mort"]
 
         rows = session.execute(
-            select(Author.name, func.count(Book.id))
+            select(Author.name, func.count(Book.id), func.max(Book.price))
             .join(Author.books).group_by(Author.name).order_by(Author.name)).all()
-        assert rows == [("Terry Pratchett", 1), ("Ursula K. Le Guin", 2)]
+        assert rows == [("Terry Pratchett", 1, decimal.Decimal("7.25")),
+                        ("Ursula K. Le Guin", 2, decimal.Decimal("12.50"))]
 
         earthsea.price = decimal.Decimal("10.00")
         session.commit()
@@ -327,3 +328,26 @@ def test_migration_like_ddl(schema: Engine) -> None:
         Index("ix_reviews_book", review.c.book_id).drop(conn)
         review.drop(conn)
     assert not inspect(schema).has_table("reviews")
+
+
+def test_binary_values_round_trip(schema: Engine) -> None:
+    payloads = [b"\x00\x01\xfe\xff", bytes(range(256)), b"", b"'\\\"\n"]
+    with Session(schema) as session:
+        author = Author(name="bin")
+        author.books = [Book(title=f"b{i}", price=1, cover=p) for i, p in enumerate(payloads)]
+        session.add(author)
+        session.commit()
+    with schema.connect() as conn:
+        assert conn.scalars(select(Book.cover).order_by(Book.id)).all() == payloads
+        assert conn.scalar(select(Book.title).where(Book.cover == payloads[0])) == "b0"
+
+
+def test_decimal_aggregates_are_decimal(schema: Engine) -> None:
+    with Session(schema) as session:
+        _populate(session)
+        rows = session.execute(
+            select(Author.name, func.sum(Book.price), func.avg(Book.price))
+            .join(Author.books).group_by(Author.name).order_by(Author.name)).all()
+    assert rows == [("Terry Pratchett", decimal.Decimal("7.25"), decimal.Decimal("7.250000")),
+                    ("Ursula K. Le Guin", decimal.Decimal("22.49"),
+                     decimal.Decimal("11.245000"))]

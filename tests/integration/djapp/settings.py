@@ -7,14 +7,19 @@ real DATABASES of the server under test. To regenerate migrations after changing
         --settings=tests.integration.djapp.settings
 
 (makemigrations needs no server: the DATABASES below only name the MySQL backend).
-mysqlclient is not installed here, so PyMySQL stands in as ``MySQLdb`` (its documented shim).
+Django's backend talks to ``MySQLdb``: mysqlclient when it is installed (Django's recommended
+driver; once any test has imported it, a PyMySQL shim would mix its converters with PyMySQL's
+connection), otherwise PyMySQL as ``MySQLdb`` (its documented shim).
 """
 
 from __future__ import annotations
 
-import pymysql
+try:
+    import MySQLdb  # noqa: F401  (mysqlclient)
+except ImportError:
+    import pymysql
 
-pymysql.install_as_MySQLdb()
+    pymysql.install_as_MySQLdb()
 
 SECRET_KEY = "marmotdb-djapp-tests-only"
 INSTALLED_APPS = ["tests.integration.djapp"]
