@@ -991,6 +991,19 @@ def finish_for_storage(table: TableDef, ctx: DdlContext) -> TableDef:
     return table
 
 
+def check_parent_tables(table: TableDef, foreign_keys: list[ForeignKeyDef],
+                        ctx: DdlContext) -> None:
+    """With foreign_key_checks=1 MySQL refuses a FOREIGN KEY whose parent table does not exist
+    (1824); with 0 (how mysqldump restores, tables in alphabetical order) it is accepted and
+    enforced once the parent exists."""
+    if not getattr(ctx, "foreign_key_checks", True):
+        return
+    for fk in foreign_keys:
+        if fk.ref_table.lower() != table.name.lower() and not ctx.exists(fk.ref_table):
+            raise errors.error(errors.ER_FK_CANNOT_OPEN_PARENT,
+                               f"Failed to open the referenced table '{fk.ref_table}'")
+
+
 def normalise_mysql_expression(text: str) -> str:
     """MySQL's display of a stored expression: identifiers in backticks, in parentheses."""
     import sqlglot
@@ -1053,6 +1066,7 @@ def create_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
     if not parser.done():
         parser.fail()
     table = finish_for_storage(table, ctx)
+    check_parent_tables(table, table.foreign_keys, ctx)
     statements = sqlite_create_table(table, ctx) + _sequence_statements(table,
                                                                         table.auto_increment)
     return DdlResult(statements + _bookkeeping(table), tables=(name.lower(),))
@@ -1495,6 +1509,9 @@ def _new_alter_state(old: TableDef) -> AlterState:
 def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
     state.new = state.builder.finish()
     table = finish_for_storage(state.new, ctx)
+    old_names = {f.name.lower() for f in state.old.foreign_keys}
+    check_parent_tables(table, [f for f in table.foreign_keys
+                                if f.name.lower() not in old_names], ctx)
     old_name = state.old.name
     statements = _rebuild(state, ctx) if state.rebuild else list(state.native)
     statements += _sequence_statements(table, state.sequence)

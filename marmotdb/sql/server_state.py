@@ -36,10 +36,11 @@ class SchemaView:
     Its look-ups read SQLite's catalog and ``__marmot_schema``, which user statements may not:
     they run with the connection's binding marked trusted."""
 
-    __slots__ = ("conn", "database", "_key", "_binding")
+    __slots__ = ("conn", "database", "foreign_key_checks", "_key", "_binding")
 
     def __init__(self, conn: apsw.Connection, database: Database, binding: ConnectionBinding):
         self.conn = conn
+        self.foreign_key_checks = True  # the session's variable (set by Session._schema_view)
         self._binding = binding
         self.database = "" if database.name == SCRATCH else database.name
         # A new Database object per (re)creation, and a generation bumped by every DDL.

@@ -664,7 +664,9 @@ class Session:
             conn = self.txn.conns[database.name]
         else:
             conn = self.server.read_connection(database)
-        return self.server.schema_view(conn, database)
+        view = self.server.schema_view(conn, database)
+        view.foreign_key_checks = bool(self.variables.foreign_key_checks)
+        return view
 
     def _require(self, database: str | None, level: str) -> None:
         if database == self.server.scratch.name:

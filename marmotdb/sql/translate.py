@@ -140,7 +140,9 @@ class SchemaView(Protocol):
     ``sqlite_triggers(table)`` (the ``sqlite_schema.sql`` of the table's triggers, which a
     table rebuild re-creates) and ``table_meta(table)`` (``schema.table_meta(conn, table)``:
     the stored definition with its SQLite index names; without it they are re-derived from
-    the MySQL DDL, which is wrong for indexes of a renamed table)."""
+    the MySQL DDL, which is wrong for indexes of a renamed table), ``foreign_key_checks``
+    (bool, the session's variable: with it on, a FOREIGN KEY to a missing table is 1824;
+    assumed on when absent)."""
 
     def table_sql(self, table: str) -> str | None:
         """``sqlite_schema.sql`` of the table or view, None if it does not exist."""
@@ -315,6 +317,12 @@ class _Translator:
 
     def exists(self, name: str) -> bool:
         return self.view.table_sql(name) is not None
+
+    @property
+    def foreign_key_checks(self) -> bool:
+        """The session's foreign_key_checks (SchemaView's optional ``foreign_key_checks``;
+        MySQL's default, on, without it)."""
+        return bool(getattr(self.view, "foreign_key_checks", True))
 
     def is_view(self, name: str) -> bool:
         sql = self.view.table_sql(name)

@@ -258,3 +258,31 @@ def test_restored_copy_keeps_constraints_and_auto_increment(marmot_server: Marmo
                     "(SELECT id FROM orders)")
         assert cur.fetchone() == (0,)
     conn.close()
+
+
+def test_foreign_keys_to_tables_not_created_yet(marmot_server: MarmotServer) -> None:
+    """A dump creates tables alphabetically under FOREIGN_KEY_CHECKS=0, children first; with
+    the checks on, MySQL refuses such a table (1824)."""
+    conn = _connect(marmot_server)
+    with conn.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS dump_fk_order")
+        cur.execute("USE dump_fk_order")
+        with pytest.raises(pymysql.err.MySQLError) as info:
+            cur.execute("CREATE TABLE a_child (id INT, p INT, "
+                        "FOREIGN KEY (p) REFERENCES z_parent (id))")
+        assert info.value.args[0] == 1824
+        cur.execute("SET FOREIGN_KEY_CHECKS = 0")
+        cur.execute("CREATE TABLE a_child (id INT PRIMARY KEY, p INT, q INT, "
+                    "FOREIGN KEY (p) REFERENCES z_parent (id), "
+                    "FOREIGN KEY (q) REFERENCES y_parent (id))")
+        cur.execute("INSERT INTO a_child VALUES (1, 1, 1)")
+        cur.execute("CREATE TABLE y_parent (id INT PRIMARY KEY)")
+        cur.execute("CREATE TABLE z_parent (id INT PRIMARY KEY)")
+        cur.execute("INSERT INTO y_parent VALUES (1)")
+        cur.execute("INSERT INTO z_parent VALUES (1)")
+        cur.execute("SET FOREIGN_KEY_CHECKS = 1")
+        cur.execute("INSERT INTO a_child VALUES (2, 1, 1)")
+        with pytest.raises(pymysql.err.IntegrityError) as info:
+            cur.execute("INSERT INTO a_child VALUES (3, 1, 2)")
+        assert info.value.args[0] == 1452
+    conn.close()

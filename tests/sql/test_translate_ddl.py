@@ -17,7 +17,7 @@ USERS = ("CREATE TABLE users (id INT UNSIGNED NOT NULL AUTO_INCREMENT, name VARC
          "price DECIMAL(10,2) DEFAULT 1.5, e ENUM('a','b') DEFAULT 'a', "
          "ts TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3), "
          "pid INT, PRIMARY KEY (id), UNIQUE KEY uk (name), KEY k_p (price), "
-         "CONSTRAINT fk FOREIGN KEY (pid) REFERENCES parent(id) ON DELETE CASCADE, "
+         "CONSTRAINT fk FOREIGN KEY (pid) REFERENCES users(id) ON DELETE CASCADE, "
          "CHECK (price > 0)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='tbl'")
 
 SHOW_USERS = """CREATE TABLE `users` (
@@ -31,7 +31,7 @@ SHOW_USERS = """CREATE TABLE `users` (
   UNIQUE KEY `uk` (`name`),
   KEY `k_p` (`price`),
   KEY `fk` (`pid`),
-  CONSTRAINT `fk` FOREIGN KEY (`pid`) REFERENCES `parent` (`id`) ON DELETE CASCADE,
+  CONSTRAINT `fk` FOREIGN KEY (`pid`) REFERENCES `users` (`id`) ON DELETE CASCADE,
   CONSTRAINT `users_chk_1` CHECK ((`price` > 0))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci COMMENT='tbl'"""
 
@@ -206,3 +206,26 @@ def test_rebuild_refuses_to_drop_triggers_it_cannot_recreate(db: MiniExecutor) -
         db.run("ALTER TABLE t MODIFY a INT")
     db.run("INSERT INTO t VALUES (4)")
     assert db.value("SELECT a FROM log") == 4
+
+
+def test_children_before_parents_with_foreign_key_checks_off(db: MiniExecutor) -> None:
+    """mysqldump's order: tables alphabetically, FOREIGN_KEY_CHECKS=0; the keys hold after."""
+    db.view.foreign_key_checks = False  # type: ignore[attr-defined]
+    db.conn.execute("PRAGMA foreign_keys = OFF")
+    db.run("CREATE TABLE child (id INT PRIMARY KEY, a INT, b INT, "
+           "CONSTRAINT fa FOREIGN KEY (a) REFERENCES pa (id), "
+           "CONSTRAINT fb FOREIGN KEY (b) REFERENCES pb (id))")
+    db.run("INSERT INTO child VALUES (1, 1, 1)")
+    db.run("CREATE TABLE pa (id INT PRIMARY KEY)")
+    db.run("CREATE TABLE pb (id INT PRIMARY KEY)")
+    db.run("INSERT INTO pa VALUES (1)")
+    db.run("INSERT INTO pb VALUES (1)")
+    db.view.foreign_key_checks = True  # type: ignore[attr-defined]
+    db.conn.execute("PRAGMA foreign_keys = ON")
+    db.run("INSERT INTO child VALUES (2, 1, 1)")
+    with pytest.raises(errors.MarmotError) as caught:
+        db.run("INSERT INTO child VALUES (3, 1, 7)")
+    assert caught.value.code == errors.ER_NO_REFERENCED_ROW_2
+    with pytest.raises(errors.MarmotError) as caught:
+        db.run("CREATE TABLE orphan (x INT, FOREIGN KEY (x) REFERENCES nowhere (id))")
+    assert caught.value.code == errors.ER_FK_CANNOT_OPEN_PARENT
