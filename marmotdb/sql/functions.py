@@ -2105,6 +2105,7 @@ class _DecimalSum:
 
 DECIMAL_SCALE_MAX = 30
 DIV_PRECISION_INCREMENT = 4  # MySQL's default div_precision_increment
+DIGITS_PER_WORD = 9  # MySQL's decimal arithmetic works in words of 9 digits
 # 65-digit operands (MySQL's maximum) multiply to 130 digits: the default context keeps 28.
 _DECIMAL_CONTEXT = DecimalContext(prec=140, rounding=ROUND_HALF_UP)
 
@@ -2133,12 +2134,19 @@ def _decimal_operation(operate: Callable[[Decimal, Decimal], Decimal],
 
 
 def decimal_divide(a: object, b: object) -> str | None:
-    """MySQL ``/`` with a DECIMAL result: NULL for a zero divisor (as MySQL's SELECT gives)."""
+    """MySQL ``/`` with a DECIMAL result, as an intermediate value: MySQL divides to whole
+    9-digit words of fraction (scale1 + scale2 + div_precision_increment, rounded up to a
+    multiple of 9), truncating, and rounds to the result's scale only at the end (so 1/3*3
+    is 1.0000, not 0.9999); the translator wraps the result column in MYSQL_DEC_FORMAT.
+    NULL for a zero divisor (as MySQL's SELECT gives)."""
     left, right = _exact(a), _exact(b)
     if left is None or right is None or right == 0:
         return None
-    return _decimal_text(_DECIMAL_CONTEXT.divide(left, right),
-                         _scale(left) + DIV_PRECISION_INCREMENT)
+    words = -(-(_scale(left) + _scale(right) + DIV_PRECISION_INCREMENT) // DIGITS_PER_WORD)
+    scale = min(words * DIGITS_PER_WORD, DECIMAL_SCALE_MAX)
+    quotient = _DECIMAL_CONTEXT.divide(left, right).quantize(
+        Decimal(1).scaleb(-scale), rounding=ROUND_DOWN, context=_DECIMAL_CONTEXT)
+    return coltypes.format_decimal(quotient, scale)
 
 
 def decimal_format(value: object, scale: object) -> str | None:

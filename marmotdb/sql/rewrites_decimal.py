@@ -17,7 +17,9 @@ where SQLite reports none (``Translation.result_decltypes``), and rewrites the r
 its value is what MySQL returns:
 
 * ``+ - * /`` and unary minus with a DECIMAL result become ``MYSQL_DEC_ADD/SUB/MUL/DIV`` (exact
-  ``decimal.Decimal`` arithmetic, text out), recursively through the arithmetic;
+  ``decimal.Decimal`` arithmetic, text out), recursively through the arithmetic; a quotient
+  keeps MySQL's extra digits (whole 9-digit words) and the result column is rounded to its
+  scale at the end, as MySQL does (``1/3*3`` is 1.0000);
 * ``SUM``/``AVG`` of such an expression (or AVG of an integer, which MySQL gives 4 decimals)
   becomes ``MYSQL_SUM_DECIMAL``/``MYSQL_AVG_DECIMAL``;
 * anything else typed DECIMAL that yields a float (``MAX(price * 2)``, ``ROUND``…) is formatted
@@ -212,6 +214,7 @@ class _Exact:
 
     def __init__(self, typer: DecimalTyper):
         self.typer = typer
+        self.divided = False  # a division's value carries extra digits: round at the end
 
     def value(self, node: exp.Expression) -> exp.Expression:
         """``node`` rewritten to produce exact decimal text where its type is DECIMAL."""
@@ -221,6 +224,7 @@ class _Exact:
         if isinstance(node, exp.Paren):
             return self.value(node.this)
         if type(node) in _EXACT_CALLS:
+            self.divided = self.divided or isinstance(node, exp.Div)
             return call(_EXACT_CALLS[type(node)], self.value(node.left),
                         self.value(node.right))
         if isinstance(node, exp.Neg):
@@ -270,7 +274,10 @@ def rewrite_decimal_projection(tree: exp.Expression, column_type: ColumnTyper
             continue
         decltypes.append(kind.decimal().sqlite_decltype())
         original = target.copy()
+        exact.divided = False
         rewritten = exact.value(target)
+        if exact.divided:
+            rewritten = call("MYSQL_DEC_FORMAT", rewritten, number(kind.scale))
         if rewritten is not target:
             target.replace(rewritten)
         _numeric_references(tree, projection, position, original)

@@ -93,6 +93,11 @@ def test_views_keep_numbers(shop: MiniExecutor) -> None:
     assert shop.rows("SELECT g FROM per_group WHERE mean > 2.5 ORDER BY g") == [(3,)]
 
 
+def test_quotients_round_once_at_the_end(shop: MiniExecutor) -> None:
+    assert shop.rows("SELECT 1/3*3, 2/3, price/3*3 FROM item WHERE g = 2") == [
+        ("1.0000", "0.6667", "100.250000")]
+
+
 def test_division_by_zero_is_null(shop: MiniExecutor) -> None:
     assert shop.rows("SELECT price / 0, price / NULL FROM item WHERE g = 2") == [(None, None)]
 
@@ -100,7 +105,8 @@ def test_division_by_zero_is_null(shop: MiniExecutor) -> None:
 @pytest.mark.parametrize(("name", "a", "b", "expected"), [
     ("DEC_ADD", "1.10", 2, "3.10"), ("DEC_SUB", 0, "5.50", "-5.50"),
     ("DEC_MUL", "0.10", "0.20", "0.0200"), ("DEC_MUL", "2.5", 1.5, "3.75"),
-    ("DEC_DIV", 1, 3, "0.3333"), ("DEC_DIV", "2.00", "3", "0.666667"),
+    ("DEC_DIV", 1, 3, "0.333333333"), ("DEC_DIV", "2.00", "3", "0.666666666"),
+    ("DEC_DIV", "1.0000000", "3", "0.333333333333333333"),
     ("DEC_ADD", None, 1, None), ("DEC_FORMAT", 0.1 + 0.2, 2, "0.30"),
     ("DEC_MUL", "99999999999999999999.99", "99999999999999999999.99",
      "9999999999999999999998000000000000000000.0001"),
