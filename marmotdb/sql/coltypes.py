@@ -45,7 +45,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 from marmotdb import errors
 from marmotdb.mysql.types import CHARSET_BINARY, CHARSET_UTF8MB4, Column, ColumnFlag, FieldType
@@ -533,15 +533,24 @@ def _store_decimal(value: object, t: MySqlType, column: str, row: int,
                    ctx: StoreContext) -> str:
     number = _to_decimal(value, "decimal", t, column, row, ctx)
     precision, scale = t.length or 10, t.scale or 0
-    rounded = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP) \
-        if number.is_finite() else Decimal(0)
-    limit = Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)
+    limit = DECIMAL_CONTEXT.subtract(DECIMAL_CONTEXT.power(10, precision - scale),
+                                     Decimal(1).scaleb(-scale))
+    if not number.is_finite():
+        rounded = Decimal(0)
+    elif number.adjusted() >= precision - scale:  # out of range: no need (or room) to round
+        rounded = number
+    else:
+        rounded = number.quantize(Decimal(1).scaleb(-scale), context=DECIMAL_CONTEXT)
     if rounded > limit or rounded < -limit or (t.unsigned and rounded < 0):
         ctx.problem(errors.ER_WARN_DATA_OUT_OF_RANGE, _out_of_range(column, row))
         rounded = Decimal(0) if t.unsigned and rounded < 0 else (limit if rounded > 0 else -limit)
     elif rounded != number:
         ctx.note("Note", ER_WARN_DATA_TRUNCATED, _truncated(column, row))
     return format_decimal(rounded, scale)
+
+
+# DECIMAL(65,30) needs 65 digits and products of two need 130: the default context keeps 28.
+DECIMAL_CONTEXT = Context(prec=140, rounding=ROUND_HALF_UP)
 
 
 def format_decimal(number: Decimal, scale: int) -> str:

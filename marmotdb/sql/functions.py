@@ -45,7 +45,6 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from decimal import Context as DecimalContext
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -2089,7 +2088,7 @@ class _DecimalSum:
     def step(self, value: object) -> None:
         exact = _exact(value)
         if exact is not None:
-            self.total += exact
+            self.total = _DECIMAL_CONTEXT.add(self.total, exact)
             self.count += 1
             self.scale = max(self.scale, -int(exact.as_tuple().exponent))
 
@@ -2098,16 +2097,15 @@ class _DecimalSum:
             return None
         if not self.average:
             return coltypes.format_decimal(self.total, self.scale)
-        mean = (self.total / self.count).quantize(Decimal(1).scaleb(-(self.scale + 4)),
-                                                  rounding=ROUND_HALF_UP)
+        mean = _DECIMAL_CONTEXT.divide(self.total, self.count).quantize(
+            Decimal(1).scaleb(-(self.scale + 4)), context=_DECIMAL_CONTEXT)
         return coltypes.format_decimal(mean, self.scale + 4)
 
 
 DECIMAL_SCALE_MAX = 30
 DIV_PRECISION_INCREMENT = 4  # MySQL's default div_precision_increment
 DIGITS_PER_WORD = 9  # MySQL's decimal arithmetic works in words of 9 digits
-# 65-digit operands (MySQL's maximum) multiply to 130 digits: the default context keeps 28.
-_DECIMAL_CONTEXT = DecimalContext(prec=140, rounding=ROUND_HALF_UP)
+_DECIMAL_CONTEXT = coltypes.DECIMAL_CONTEXT  # 140 digits: the default context keeps 28
 
 
 def _scale(number: Decimal) -> int:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from marmotdb import errors
-from marmotdb.sql.shape import ShapeCache, normalise, split_statements, strip_comments
+from marmotdb.sql.shape import (
+    ShapeCache,
+    normalise,
+    number_value,
+    split_statements,
+    strip_comments,
+)
 from marmotdb.sql.translate import Kind, cache, translate, translate_prepared
 from tests.sql.test_translate_support import MiniExecutor
 
@@ -193,3 +199,13 @@ def test_translation_flags(db: MiniExecutor) -> None:
     assert found.calc_found_rows and "COUNT(*)" in (found.found_rows_sql or "")
     ddl, _ = translate("ALTER TABLE a MODIFY u BIGINT", db.view)
     assert ddl.kind is Kind.DDL and ddl.foreign_keys_off and ddl.schema_changed
+
+
+@pytest.mark.parametrize(("token", "expected"), [
+    ("42", 42), ("1.5", 1.5), ("1e3", 1000.0), ("9223372036854775808", 9.223372036854776e18),
+    ("123456789012345.6", "123456789012345.6"), ("0.000000000000000001", 1e-18),
+    ("12345678901234567890.5", "12345678901234567890.5"),
+])
+def test_number_literals_keep_what_a_double_cannot(token: str, expected: object) -> None:
+    value = number_value(token)
+    assert value == expected and type(value) is type(expected)
