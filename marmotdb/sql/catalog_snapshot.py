@@ -346,9 +346,14 @@ def _reconcile_foreign_keys(declared: list[ForeignKeyModel], facts: list[Foreign
         return (tuple(c.lower() for c in fk.columns), fk.ref_table.lower())
 
     by_key = {key(fk): fk for fk in declared}
+    by_columns = {key(fk)[0]: fk for fk in declared}
     result = []
     for fact in facts:
-        chosen = by_key.get(key(fact), fact)
+        chosen = by_key.get(key(fact))
+        if chosen is None and key(fact)[0] in by_columns:  # parent renamed since (RENAME
+            chosen = by_columns[key(fact)[0]]             # TABLE): SQLite has the new name
+            chosen.ref_table = fact.ref_table
+        chosen = chosen or fact
         if not chosen.ref_columns:
             chosen.ref_columns = fact.ref_columns
         result.append(chosen)

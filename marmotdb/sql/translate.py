@@ -265,6 +265,7 @@ def _head(text: str) -> str:
 
 # ---------------------------------------------------------------- one translation
 
+_REFERENCES_RE = re.compile(r'\bREFERENCES\s+"((?:[^"]|"")*)"', re.IGNORECASE)
 _INTO_FILE_RE = re.compile(r"\bINTO\s+(?:OUTFILE|DUMPFILE|@)", re.IGNORECASE)
 _MODIFIERS_RE = re.compile(
     r"^(\s*(INSERT|UPDATE|DELETE|REPLACE))((?:\s+(?:LOW_PRIORITY|QUICK|DELAYED|HIGH_PRIORITY"
@@ -301,10 +302,23 @@ class _Translator:
         method = getattr(self.view, "table_meta", None)
         meta = method(name) if method is not None else None
         if meta is not None:
-            return schema.table_def_from_dict(meta)
-        ddl = self.view.mysql_ddl(name)
-        assert ddl is not None
-        return rewrites_ddl.parse_create_table(ddl)
+            table = schema.table_def_from_dict(meta)
+        else:
+            ddl = self.view.mysql_ddl(name)
+            assert ddl is not None
+            table = rewrites_ddl.parse_create_table(ddl)
+        if table.foreign_keys:
+            self._follow_renamed_parents(table)
+        return table
+
+    def _follow_renamed_parents(self, table: TableDef) -> None:
+        """RENAME TABLE of a parent renames it in SQLite's FOREIGN KEY clauses, not in this
+        child's stored definition: take the parent names from SQLite's (same order)."""
+        sql = self.view.table_sql(table.name) or ""
+        parents = [n.replace('""', '"') for n in _REFERENCES_RE.findall(sql)]
+        if len(parents) == len(table.foreign_keys):
+            for fk, parent in zip(table.foreign_keys, parents):
+                fk.ref_table = parent
 
     def _from_sqlite(self, name: str) -> TableDef | None:
         """A table marmotdb did not create: its MySQL shape guessed from SQLite's columns."""

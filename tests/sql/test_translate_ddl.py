@@ -229,3 +229,20 @@ def test_children_before_parents_with_foreign_key_checks_off(db: MiniExecutor) -
     with pytest.raises(errors.MarmotError) as caught:
         db.run("CREATE TABLE orphan (x INT, FOREIGN KEY (x) REFERENCES nowhere (id))")
     assert caught.value.code == errors.ER_FK_CANNOT_OPEN_PARENT
+
+
+def test_child_rebuilt_after_parent_rename_references_the_new_name(db: MiniExecutor) -> None:
+    db.run("CREATE TABLE p (id INT PRIMARY KEY)")
+    db.run("CREATE TABLE ch (id INT, pid INT, CONSTRAINT f FOREIGN KEY (pid) REFERENCES p (id))")
+    db.run("RENAME TABLE p TO p2")
+    db.run("ALTER TABLE ch MODIFY id BIGINT")  # a rebuild re-creates the FOREIGN KEY clause
+    assert 'REFERENCES "p2"' in db.conn.execute(
+        "SELECT sql FROM sqlite_schema WHERE name = 'ch'").fetchall()[0][0]
+    assert "REFERENCES `p2` (`id`)" in (show(db, "ch") or "")
+    db.run("INSERT INTO p2 VALUES (1)")
+    db.run("INSERT INTO ch VALUES (1, 1)")
+    with pytest.raises(errors.MarmotError) as caught:
+        db.run("INSERT INTO ch VALUES (2, 2)")
+    assert caught.value.code == errors.ER_NO_REFERENCED_ROW_2
+    db.run("ALTER TABLE ch DROP FOREIGN KEY f")
+    db.run("INSERT INTO ch VALUES (2, 2)")
