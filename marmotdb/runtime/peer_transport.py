@@ -53,6 +53,7 @@ keep their order.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import functools
 import hashlib
@@ -338,7 +339,9 @@ class PeerTransport:
         self._request_ids = itertools.count(1)
         self._resolved: dict[str, str] = {}
         self._resolving: set[str] = set()
-        self._release_s: dict[tuple[Direction, NodeAddr], float] = {}
+        # Delayed frames per stream, in send order: (release time, action, args).
+        self._delayed: dict[tuple[Direction, NodeAddr],
+                            collections.deque[tuple[float, Callable[..., None], tuple[Any, ...]]]] = {}
         self._refused_logged_ms: dict[str, float] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
@@ -482,17 +485,35 @@ class PeerTransport:
 
     def _in_order(self, direction: Direction, peer: NodeAddr, delay_ms: int,
                   action: Callable[..., None], *args: Any) -> None:
-        """Run ``action`` after ``delay_ms``, never before an earlier frame of the same stream."""
+        """Run ``action`` after ``delay_ms``, never before an earlier frame of the same stream.
+
+        One FIFO per stream drained by one timer: the loop's timers have millisecond
+        resolution, so separate timers for close deadlines could fire out of order."""
         loop = self._loop_now()
-        now_s = loop.time()
         key = (direction, peer)
-        earlier_s = self._release_s.get(key, 0.0)
-        if delay_ms == 0 and earlier_s <= now_s:
+        queue = self._delayed.get(key)
+        if delay_ms == 0 and not queue:
             action(*args)
             return
-        release_s = max(now_s + delay_ms / 1000, earlier_s + 1e-6)
-        self._release_s[key] = release_s
-        loop.call_at(release_s, action, *args)
+        release_s = loop.time() + delay_ms / 1000
+        if queue is None:
+            queue = self._delayed[key] = collections.deque()
+        if queue:
+            release_s = max(release_s, queue[-1][0])
+        queue.append((release_s, action, args))
+        if len(queue) == 1:
+            loop.call_at(release_s, self._release_delayed, key)
+
+    def _release_delayed(self, key: tuple[Direction, NodeAddr]) -> None:
+        loop = self._loop_now()
+        queue = self._delayed[key]
+        while queue and queue[0][0] <= loop.time() + 0.001:
+            _, action, args = queue.popleft()
+            action(*args)
+        if queue:
+            loop.call_at(queue[0][0], self._release_delayed, key)
+        else:
+            del self._delayed[key]
 
     def _resolve(self, host: str) -> str | None:
         cached = self._resolved.get(host)
