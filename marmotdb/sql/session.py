@@ -303,11 +303,9 @@ class Session:
         return result
 
     def _from_catalog(self, answered: ResultSet | None, was_autocommit: bool) -> Result:
-        if answered is None:  # a SET: autocommit=1 commits an open implicit transaction
-            if self.txn is not None and self.autocommit and not self.txn.explicit:
+        if answered is None:  # a SET: only autocommit 0 -> 1 commits (MySQL fix_autocommit)
+            if self.txn is not None and self.autocommit and not was_autocommit:
                 self._end(commit=True)
-            elif self.txn is not None and self.autocommit and not was_autocommit:
-                self._end(commit=True)  # only a 0 -> 1 change commits (MySQL fix_autocommit)
             return Ok()
         return Rows(answered.columns, answered.rows)
 
