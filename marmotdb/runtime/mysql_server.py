@@ -245,8 +245,7 @@ class MysqlProtocol(asyncio.Protocol):
                 self.task = asyncio.get_running_loop().create_task(
                     self._sleep_then_send(result, statements, i, plan, binary))
                 return
-            if not self._send(result, more=i < last, binary=binary):
-                return
+            self._send(result, more=i < last, binary=binary)
 
     def _execute(self, session: Session, sql: str, plan: Any) -> Result:
         session.command = "Query" if plan is None else "Execute"
@@ -270,7 +269,8 @@ class MysqlProtocol(asyncio.Protocol):
             conn.send_error(errors.error(errors.ER_UNKNOWN_ERROR, f"Internal error: {exc}"))
         else:
             more = index < len(statements) - 1
-            if self._send(result, more=more, binary=binary) and more:
+            self._send(result, more=more, binary=binary)
+            if more:
                 self.task = None
                 self._run_statements(statements, index + 1, plan, binary)
                 if self.task is not None:
@@ -337,7 +337,7 @@ class MysqlProtocol(asyncio.Protocol):
         except (MarmotError, TypeError, ValueError):
             return self.service.lock_wait_timeout_s
 
-    def _send(self, result: Result, more: bool, binary: bool) -> bool:
+    def _send(self, result: Result, more: bool, binary: bool) -> None:
         conn, session = self.conn, self.session
         assert conn is not None and session is not None
         flags = session.status_flags()
@@ -347,7 +347,6 @@ class MysqlProtocol(asyncio.Protocol):
         else:
             conn.send_result_set(ResultSet(result.columns, result.rows), flags,
                                  more_results=more, binary=binary, warnings=result.warnings)
-        return True
 
     def _on_init_db(self, event: ev.InitDb) -> None:
         assert self.conn is not None and self.session is not None

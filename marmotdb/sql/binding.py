@@ -13,6 +13,8 @@ as it was counts 0 unless the client asked for found rows).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import apsw
@@ -61,6 +63,15 @@ class ConnectionBinding:
             return _FALLBACK[name]
         except KeyError:
             raise AttributeError(name) from None
+
+    @contextmanager
+    def trusted_scope(self) -> Iterator[None]:
+        """Internal statements (catalog rows, PRAGMAs, schema look-ups) pass the authorizer."""
+        previous, self.trusted = self.trusted, True
+        try:
+            yield
+        finally:
+            self.trusted = previous
 
     def install(self, conn: apsw.Connection) -> None:
         conn.authorizer = self.authorize

@@ -50,12 +50,8 @@ class SchemaView:
         return self._key
 
     def _trusted(self, read: Callable[[], Any]) -> Any:
-        binding = self._binding
-        previous, binding.trusted = binding.trusted, True
-        try:
+        with self._binding.trusted_scope():
             return read()
-        finally:
-            binding.trusted = previous
 
     def table_sql(self, table: str) -> str | None:
         found = self._trusted(lambda: self.conn.execute(
@@ -118,12 +114,10 @@ class ServerState:
 
     def _open_database(self, database: Database) -> None:
         conn = database.checkout()
-        binding = self._bindings[conn]
-        binding.trusted = True
         try:
-            schema.ensure_schema_table(conn)
+            with self._bindings[conn].trusted_scope():
+                schema.ensure_schema_table(conn)
         finally:
-            binding.trusted = False
             database.checkin(conn)
 
     def private_connection(self) -> apsw.Connection:
@@ -199,9 +193,7 @@ class ServerState:
     def _origins(self, conn: apsw.Connection, full: tuple[Any, ...]) -> tuple[Any, ...]:
         """(name, decltype, table, origin column, flags) per result column: NOT NULL and key
         flags come from the table a column was read from, as MySQL reports them."""
-        binding = self._bindings[conn]
-        previous, binding.trusted = binding.trusted, True
-        try:
+        with self._bindings[conn].trusted_scope():
             tables: dict[str, dict[str, tuple[int, int]]] = {}
             out = []
             for name, decltype, _db, table, origin in full:
@@ -215,8 +207,6 @@ class ServerState:
                         (int(ColumnFlag.PRI_KEY) if pk else 0)
                 out.append((name, decltype, table or "", origin or "", flags))
             return tuple(out)
-        finally:
-            binding.trusted = previous
 
     def describe(self, database: Database, statement: str,
                  decltypes: tuple[str | None, ...] = ()) -> list[Column]:

@@ -706,11 +706,8 @@ class Session:
         binding.session = self
         wanted = self.variables.foreign_key_checks
         if binding.foreign_keys != wanted:  # SET foreign_key_checks (dumps restore with 0)
-            binding.trusted = True
-            try:
+            with binding.trusted_scope():
                 conn.execute(f"PRAGMA foreign_keys={'ON' if wanted else 'OFF'}")
-            finally:
-                binding.trusted = False
             binding.foreign_keys = wanted
         return conn
 

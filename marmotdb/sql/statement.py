@@ -14,7 +14,6 @@ import re
 _LEADING_JUNK = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|/\*(?!!).*?\*/"
                            r"|/\*!(?:[89]\d{4}(?<!80036)|\d{6})\b.*?\*/)*", re.S)
 _VERSIONED = re.compile(r"^/\*!(\d{5})?\s*(.*?)\s*\*/\s*;?\s*$", re.S)
-SERVER_VERSION_ID = 80036
 _WORD = re.compile(r"[A-Za-z_]+")
 
 

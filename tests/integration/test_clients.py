@@ -173,7 +173,7 @@ def test_multi_statements_and_results(marmot_server, db):
     conn = marmot_server.connect(database=db, autocommit=True,
                                  client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
     cur = conn.cursor()
-    cur.execute("SELECT 1; SELECT 'two'; DO 0" if False else "SELECT 1; SELECT 'two'")
+    cur.execute("SELECT 1; SELECT 'two'")
     assert cur.fetchall() == ((1,),)
     assert cur.nextset()
     assert cur.fetchall() == (("two",),)
