@@ -2,13 +2,15 @@
 
 One ``MysqlProtocol`` per client (asyncio.Protocol on uvloop: no per-packet await). Bytes go
 into ``ServerConnection``; its events are answered by a ``Session``. Most statements finish in
-the event loop without any await. Two cases leave the fast path and run as a task, during
-which the connection's further commands wait in the protocol machine's buffer:
+the event loop without any await. Two cases leave the fast path; meanwhile the connection's
+further commands wait in the protocol machine's buffer:
 
-* ``WriteLockBusy``: wait for the database's write lock (an asyncio.Event per database, set on
-  release) until ``lock_wait_timeout``, then retry the statement or answer 1205;
-* ``LongRead``: finish the read in a worker thread, with max_execution_time enforced by
-  interrupting the SQLite connection.
+* a ``txn.Pending`` result: the statement waits for a database's write turn or for the group
+  commit that makes it durable; the answer is sent from the Pending's callback. The commit
+  pipelines run on this loop (``LoopHost``): deferred work with ``call_soon``, lock-wait
+  deadlines with ``call_later``;
+* ``LongRead``: finish the read in a worker thread (a task), with max_execution_time enforced
+  by interrupting the SQLite connection.
 """
 
 from __future__ import annotations
@@ -27,13 +29,28 @@ from marmotdb.mysql import events as ev
 from marmotdb.mysql.connection import ProtocolSettings, ServerConnection
 from marmotdb.mysql.types import ResultSet
 from marmotdb.sql import catalog
-from marmotdb.sql.results import LongRead, Ok, Result, Rows, WriteLockBusy
+from marmotdb.sql.results import LongRead, Ok, Result
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
 from marmotdb.sql.shape import split_statements
+from marmotdb.txn.pending import Pending
+from marmotdb.txn.pipeline import Timer
 
 logger = logging.getLogger("marmotdb.mysql")
 CLIENT_FOUND_ROWS = 2
+
+
+class LoopHost:
+    """The commit pipelines' host (txn.pipeline.Host) on the running event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self._loop = loop
+
+    def defer(self, callback: Any) -> None:
+        self._loop.call_soon(callback)
+
+    def call_later(self, delay_s: float, callback: Any) -> Timer:
+        return self._loop.call_later(delay_s, callback)
 
 
 class MysqlService:
@@ -53,11 +70,10 @@ class MysqlService:
         self.read_pool = ThreadPoolExecutor(max_workers=read_threads, thread_name_prefix="read")
         self.connections: dict[int, MysqlProtocol] = {}
         self._next_id = 1
-        self._lock_events: dict[str, asyncio.Event] = {}
         self._rng = random.SystemRandom()
         self.closing = False
-        state.databases.on_release = self._lock_released
         state.kill_hook = self._killed
+        state.host = LoopHost(asyncio.get_running_loop())  # before any pipeline exists
 
     def next_connection_id(self) -> int:
         connection_id = self._next_id
@@ -67,15 +83,6 @@ class MysqlService:
     def protocol(self) -> MysqlProtocol:
         return MysqlProtocol(self)
 
-    def _lock_released(self, database: str) -> None:
-        event = self._lock_events.pop(database, None)
-        if event is not None:
-            event.set()
-
-    async def wait_for_lock(self, database: str, timeout_s: float) -> None:
-        event = self._lock_events.setdefault(database, asyncio.Event())
-        await asyncio.wait_for(event.wait(), timeout_s)
-
     def _killed(self, connection_id: int, query_only: bool) -> None:
         protocol = self.connections.get(connection_id)
         if protocol is not None and not query_only:
@@ -83,7 +90,7 @@ class MysqlService:
 
     @property
     def busy(self) -> int:
-        return sum(1 for p in self.connections.values() if p.task is not None)
+        return sum(1 for p in self.connections.values() if p.busy)
 
 
 class MysqlProtocol(asyncio.Protocol):
@@ -93,6 +100,7 @@ class MysqlProtocol(asyncio.Protocol):
         self.conn: ServerConnection | None = None
         self.session: Session | None = None
         self.task: asyncio.Task[None] | None = None
+        self.waiting: Pending | None = None  # a statement's answer not known yet
         self.plans: dict[int, Any] = {}
         self.connection_id = 0
         self._handshake_timer: asyncio.TimerHandle | None = None
@@ -151,11 +159,15 @@ class MysqlProtocol(asyncio.Protocol):
         else:
             self._close_session()
 
+    @property
+    def busy(self) -> bool:
+        return self.task is not None or self.waiting is not None
+
     # ------------------------------------------------------------------ event pump
     def _pump(self) -> None:
         conn = self.conn
         assert conn is not None
-        while self.task is None:
+        while not self.busy:
             event = conn.next_event()
             if event is None:
                 break
@@ -226,28 +238,66 @@ class MysqlProtocol(asyncio.Protocol):
         self._run_statements(statements, 0, None, binary=False)
 
     def _run_statements(self, statements: list[str], index: int, plan: Any, binary: bool) -> None:
-        """Run statements[index:] in the loop until one must wait; then continue in a task."""
+        """Run statements[index:] in the loop until one must wait; it resumes when it can."""
         session = self.session
         assert session is not None and self.conn is not None
-        last = len(statements) - 1
         for i in range(index, len(statements)):
             try:
                 result = self._execute(session, statements[i], plan)
-            except (WriteLockBusy, LongRead) as waiting:
+            except LongRead as long_read:
                 self.task = asyncio.get_running_loop().create_task(
-                    self._finish_async(waiting, statements, i, plan, binary))
+                    self._finish_long_read(long_read, statements, i, plan, binary))
                 return
             except MarmotError as exc:
-                session.command = "Sleep"
                 self.conn.send_error(exc)
                 return
-            if session.sleep_requested_s > 0:  # SLEEP(n): answer after n seconds, off the loop
-                self.task = asyncio.get_running_loop().create_task(
-                    self._sleep_then_send(result, statements, i, plan, binary))
+            if isinstance(result, Pending):
+                if not result.done():
+                    self.waiting = result
+                    result.add_done_callback(
+                        lambda done, i=i: self._resume(done, statements, i, plan, binary))
+                    return
+                try:
+                    result = result.result()
+                except MarmotError as exc:
+                    self.conn.send_error(exc)
+                    return
+            if not self._answer(result, statements, i, plan, binary):
                 return
-            self._send(result, more=i < last, binary=binary)
 
-    def _execute(self, session: Session, sql: str, plan: Any) -> Result:
+    def _answer(self, result: Result, statements: list[str], index: int, plan: Any,
+                binary: bool) -> bool:
+        """Send one statement's result; False when the rest must wait (SLEEP)."""
+        session = self.session
+        assert session is not None
+        if session.sleep_requested_s > 0:  # SLEEP(n): answer after n seconds, off the loop
+            self.task = asyncio.get_running_loop().create_task(
+                self._sleep_then_send(result, statements, index, plan, binary))
+            return False
+        self._send(result, more=index < len(statements) - 1, binary=binary)
+        return True
+
+    def _resume(self, done: Pending, statements: list[str], index: int, plan: Any,
+                binary: bool) -> None:
+        """A statement's Pending resolved: answer it, run the rest, read further commands."""
+        self.waiting = None
+        if self.conn is None or self.session is None or self.transport is None \
+                or self.transport.is_closing():
+            return
+        try:
+            result = done.result()
+        except MarmotError as exc:
+            self.conn.send_error(exc)
+        except Exception as exc:
+            logger.exception("internal error on connection %s", self.connection_id)
+            self.conn.send_error(errors.error(errors.ER_UNKNOWN_ERROR, f"Internal error: {exc}"))
+        else:
+            if self._answer(result, statements, index, plan, binary) \
+                    and index < len(statements) - 1:
+                self._run_statements(statements, index + 1, plan, binary)
+        self._pump()
+
+    def _execute(self, session: Session, sql: str, plan: Any) -> Result | Pending:
         session.command = "Query" if plan is None else "Execute"
         try:
             if plan is None:
@@ -256,12 +306,12 @@ class MysqlProtocol(asyncio.Protocol):
         finally:
             session.command = "Sleep"
 
-    async def _finish_async(self, waiting: Exception, statements: list[str], index: int,
-                            plan: Any, binary: bool) -> None:
+    async def _finish_long_read(self, waiting: LongRead, statements: list[str], index: int,
+                                plan: Any, binary: bool) -> None:
         session, conn = self.session, self.conn
         assert session is not None and conn is not None
         try:
-            result = await self._resolve(session, waiting, statements[index], plan)
+            result = await self._run_long_read(session, waiting)
         except MarmotError as exc:
             conn.send_error(exc)
         except Exception as exc:
@@ -273,7 +323,7 @@ class MysqlProtocol(asyncio.Protocol):
             if more:
                 self.task = None
                 self._run_statements(statements, index + 1, plan, binary)
-                if self.task is not None:
+                if self.busy:
                     return
         self.task = None
         if self.transport is not None and not self.transport.is_closing():
@@ -294,28 +344,8 @@ class MysqlProtocol(asyncio.Protocol):
         self.task = None
         if more:
             self._run_statements(statements, index + 1, plan, binary)
-        if self.task is None and self.transport is not None and not self.transport.is_closing():
+        if not self.busy and self.transport is not None and not self.transport.is_closing():
             self._pump()
-
-    async def _resolve(self, session: Session, waiting: Exception, sql: str, plan: Any) -> Result:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._lock_wait_timeout(session)
-        while True:
-            if isinstance(waiting, WriteLockBusy):
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise errors.error(errors.ER_LOCK_WAIT_TIMEOUT,
-                                       "Lock wait timeout exceeded; try restarting transaction")
-                try:
-                    await self.service.wait_for_lock(waiting.database, remaining)
-                except TimeoutError:
-                    continue
-            else:
-                return await self._run_long_read(session, waiting)  # type: ignore[arg-type]
-            try:
-                return self._execute(session, sql, plan)
-            except (WriteLockBusy, LongRead) as again:
-                waiting = again
 
     async def _run_long_read(self, session: Session, waiting: LongRead) -> Result:
         loop = asyncio.get_running_loop()
@@ -330,12 +360,6 @@ class MysqlProtocol(asyncio.Protocol):
             if timer is not None:
                 timer.cancel()
             job.finish()
-
-    def _lock_wait_timeout(self, session: Session) -> float:
-        try:
-            return float(session.variables.get("innodb_lock_wait_timeout"))
-        except (MarmotError, TypeError, ValueError):
-            return self.service.lock_wait_timeout_s
 
     def _send(self, result: Result, more: bool, binary: bool) -> None:
         conn, session = self.conn, self.session

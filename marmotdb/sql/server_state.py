@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from marmotdb.hlc import HLC
 from marmotdb.mysql.types import Column, ColumnFlag
 from marmotdb.sql import coltypes, functions, schema
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.results import Rows, column_for_value
 from marmotdb.sql.variables import GlobalVariables
 from marmotdb.storage.databases import Database, Databases, configure
+from marmotdb.storage.internal_tables import ensure_internal_tables
+from marmotdb.txn.pipeline import BATCH_TXNS_MAX, CommitPipeline, Host, InlineHost
 from marmotdb.users import Users
 
 if TYPE_CHECKING:
@@ -80,9 +83,18 @@ class ServerState:
     """Shared by every session of one node."""
 
     def __init__(self, data_dir: Path, *, clock: Callable[[], float], version: str,
-                 users: Users, rng: random.Random | None = None, durability: str = "normal", cache_size_mb: int = 64,
-                 busy_timeout_ms: int = 5000, global_defaults: dict[str, Any] | None = None):
+                 users: Users, rng: random.Random | None = None, durability: str = "normal",
+                 cache_size_mb: int = 64, busy_timeout_ms: int = 5000,
+                 global_defaults: dict[str, Any] | None = None, node_id: int = 1,
+                 host: Host | None = None, batch_txns_max: int = BATCH_TXNS_MAX,
+                 fault: Callable[[str], None] | None = None):
         self.clock = clock
+        self.node_id = node_id
+        self.hlc = HLC(node_id, lambda: int(clock() * 1000))
+        self.host: Host = host or InlineHost()
+        self.batch_txns_max = batch_txns_max
+        self.fault = fault  # the simulator's crash points (txn.pipeline.FAULT_POINTS)
+        self.pipelines: dict[str, CommitPipeline] = {}
         self.rng = rng or random.Random(0)  # RAND(), UUID(); the runtime passes SystemRandom
         self.version = version
         self.users = users
@@ -117,8 +129,30 @@ class ServerState:
         try:
             with self._bindings[conn].trusted_scope():
                 schema.ensure_schema_table(conn)
+                ensure_internal_tables(conn)
         finally:
             database.checkin(conn)
+
+    def pipeline(self, database: Database) -> CommitPipeline:
+        """The database's commit pipeline, which owns its one write connection."""
+        pipeline = self.pipelines.get(database.name)
+        if pipeline is None or pipeline.closed:
+            conn = database.checkout()
+            conn.preupdate_hook(None)  # the pipeline's change capture counts rows here
+            pipeline = CommitPipeline(database.name, conn, hlc=self.hlc, host=self.host,
+                                      batch_txns_max=self.batch_txns_max, fault=self.fault,
+                                      trusted=self._bindings[conn].trusted_scope)
+            self.pipelines[database.name] = pipeline
+        return pipeline
+
+    def close_pipeline(self, name: str) -> None:
+        """Before a database is dropped: its batch is committed and its connection closed."""
+        pipeline = self.pipelines.pop(name, None)
+        if pipeline is not None:
+            pipeline.flush_now()
+            pipeline.close()
+            database = self.databases.get(name)
+            database.open_count -= 1
 
     def private_connection(self) -> apsw.Connection:
         """A fresh in-memory connection with MySQL functions and the authorizer."""
@@ -235,11 +269,6 @@ class ServerState:
         return columns
 
     # ------------------------------------------------------------------ writes
-    def commit(self, database: Database, conn: apsw.Connection, translation: Any) -> None:
-        """Commit a write transaction. The replicated commit plugs in here."""
-        conn.execute("COMMIT")
-        self.status["Com_commit"] += 1
-
     def schema_changed(self, database: Database) -> None:
         database.schema_generation += 1
         self._columns.clear()
@@ -248,7 +277,10 @@ class ServerState:
     def status_values(self) -> dict[str, object]:
         """SHOW STATUS: the counters plus what is derived on demand."""
         values: dict[str, object] = dict(self.status)
-        values.update(Uptime=int(self.clock() - self.started_at),
+        values.update(Marmot_commit_batches=sum(p.batches for p in self.pipelines.values()),
+                      Marmot_batched_transactions=sum(
+                          p.batched_txns for p in self.pipelines.values()),
+                      Uptime=int(self.clock() - self.started_at),
                       Threads_connected=len(self.sessions), Threads_running=sum(
                           1 for s in self.sessions.values() if s.command != "Sleep"))
         return values
@@ -273,6 +305,11 @@ class ServerState:
             self.kill_hook(connection_id, query_only)
 
     def close(self) -> None:
+        """Shut down: commit what is batched (its clients are answered), close every file."""
+        for pipeline in self.pipelines.values():
+            pipeline.flush_now()  # a failed COMMIT fails its members; nothing half-done
+            pipeline.close()
+        self.pipelines.clear()
         for name in list(self._meta):
             self._meta.pop(name).close()
         self.databases.close()

@@ -11,17 +11,13 @@ returns an ``Ok`` or a ``Rows``. Dispatch is on the leading keywords, found with
 * everything else is translated (``sql.translate``, cached by statement shape) and run on the
   session's current database.
 
-Transactions. A database has a pool of SQLite connections and one write lock. Outside a
-transaction a read borrows any pooled connection; a write takes the write lock, runs in
-``BEGIN IMMEDIATE … COMMIT`` and gives both back. Inside a transaction (BEGIN, or
-autocommit=0) the session pins one connection per database it touches, opened with a deferred
-``BEGIN``; its first write takes the write lock, which is then held until COMMIT/ROLLBACK.
-Each write inside a transaction runs in a savepoint so a failing statement undoes only itself,
-as in MySQL. When the lock is held by another session the statement raises ``WriteLockBusy``
-before anything ran; the runtime waits (bounded by lock_wait_timeout) and retries, or answers
-1205. A transaction that read an older snapshot and then tries to write after another commit
-gets SQLite's BUSY_SNAPSHOT: it is rolled back and the client gets 1213 (retryable), the
-"first committer wins" rule.
+Transactions are ``txn.Transaction`` objects (txn/DESIGN.md). Outside a transaction a read
+borrows any pooled connection. Inside one (BEGIN, or autocommit=0) reads pin one pooled
+connection per database, opened with a deferred ``BEGIN``. Every write — autocommit or not —
+runs on the database's ``CommitPipeline`` write connection once the transaction holds its turn,
+and commits through it (group commit). A statement that must wait (for the turn, or for the
+batch COMMIT that makes it durable) returns a ``txn.Pending``; the runtime sends the answer
+when it resolves. Nothing is ever re-run because of a wait.
 
 Reads run in the event loop under a VM-step budget (SQLite progress handler). A read that
 exceeds it is interrupted before any row was sent and handed back as ``LongRead``, whose job
@@ -36,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from decimal import Decimal
 from typing import Any
 
@@ -46,12 +43,16 @@ from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import catalog
 from marmotdb.sql.binding import ConnectionBinding
-from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows, WriteLockBusy
+from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.statement import keywords, strip_leading
 from marmotdb.sql.translate import Kind, Translation, translate, translate_prepared
 from marmotdb.sql.variables import SessionVariables
+from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database
+from marmotdb.txn.pending import Pending, chain
+from marmotdb.txn.pipeline import Mode
+from marmotdb.txn.transaction import Transaction
 from marmotdb.users import User
 
 _WRITE_KINDS = frozenset({Kind.INSERT, Kind.REPLACE, Kind.UPDATE, Kind.DELETE, Kind.DDL})
@@ -92,19 +93,6 @@ def unquote(identifier: str) -> str:
     return identifier
 
 
-class Txn:
-    """An open transaction: pinned connections per database and the write locks held."""
-
-    __slots__ = ("explicit", "read_only", "conns", "locked", "savepoints")
-
-    def __init__(self, explicit: bool, read_only: bool = False):
-        self.explicit = explicit
-        self.read_only = read_only
-        self.conns: dict[str, apsw.Connection] = {}
-        self.locked: set[str] = set()
-        self.savepoints: list[str] = []
-
-
 class PreparedPlan:
     """A COM_STMT_PREPARE'd statement: translated once, executed many times."""
 
@@ -132,7 +120,7 @@ class Session:
         self.current_database: str | None = None
         self.variables = SessionVariables(server.global_variables)
         self.warnings: list[tuple[str, int, str]] = []
-        self.txn: Txn | None = None
+        self.txn: Transaction | None = None
         self.last_insert_id = 0
         self.row_count = -1
         self.found_rows = 0
@@ -176,9 +164,16 @@ class Session:
 
     def connection_for(self, db: str) -> apsw.Connection:
         database = self._database(db)
-        if self.txn is not None and database.name in self.txn.conns:
-            return self.txn.conns[database.name]
-        return self.server.read_connection(database)
+        return self._txn_connection(database) or self.server.read_connection(database)
+
+    def _txn_connection(self, database: Database) -> apsw.Connection | None:
+        """The connection the open transaction reads ``database`` on, if it has one."""
+        txn = self.txn
+        if txn is None:
+            return None
+        if txn.pipeline is not None and txn.pipeline.name == database.name:
+            return txn.pipeline.conn
+        return txn.reads.get(database.name)
 
     def processlist(self) -> list[tuple[Any, ...]]:
         return self.server.processlist()
@@ -201,8 +196,8 @@ class Session:
         return self.txn is not None
 
     # ------------------------------------------------------------------ entry points
-    def execute(self, sql: str) -> Result:
-        """Run one statement. Raises MarmotError, WriteLockBusy or LongRead."""
+    def execute(self, sql: str) -> Result | Pending:
+        """Run one statement: its result, or a Pending of it. Raises MarmotError or LongRead."""
         text = strip_leading(sql)
         if not text:
             if "/*" in sql:  # only comments for another server version: nothing to run
@@ -244,7 +239,7 @@ class Session:
                                            translation.result_decltypes)
         return PreparedPlan(text, translation, param_count, columns, view.schema_key())
 
-    def execute_prepared(self, plan: PreparedPlan, values: list[Any]) -> Result:
+    def execute_prepared(self, plan: PreparedPlan, values: list[Any]) -> Result | Pending:
         if len(values) != plan.param_count:
             raise errors.error(errors.ER_WRONG_ARGUMENTS,
                                "Incorrect arguments to mysqld_stmt_execute")
@@ -270,7 +265,7 @@ class Session:
 
     def reset(self) -> None:
         """COM_RESET_CONNECTION / COM_CHANGE_USER: roll back and forget session state."""
-        self._end(commit=False)
+        self._end(commit=False)  # a rollback never waits
         self.variables = SessionVariables(self.server.global_variables)
         self.warnings = []
         self.last_insert_id = 0
@@ -291,7 +286,9 @@ class Session:
         return (1 if self.txn is not None else 0) | (2 if self.autocommit else 0)
 
     # ------------------------------------------------------------------ statement kinds
-    def _after(self, result: Result) -> Result:
+    def _after(self, result: Result | Pending) -> Result | Pending:
+        if isinstance(result, Pending):
+            return chain(result, self._after)
         if isinstance(result, Ok):
             self.row_count = result.affected_rows
             if result.last_insert_id:
@@ -302,42 +299,43 @@ class Session:
             result.warnings = len(self.warnings)
         return result
 
-    def _from_catalog(self, answered: ResultSet | None, was_autocommit: bool) -> Result:
+    def _from_catalog(self, answered: ResultSet | None, was_autocommit: bool
+                      ) -> Result | Pending:
         if answered is None:  # a SET: only autocommit 0 -> 1 commits (MySQL fix_autocommit)
             if self.txn is not None and self.autocommit and not was_autocommit:
-                self._end(commit=True)
+                return chain(self._end(commit=True), lambda _: Ok())
             return Ok()
         return Rows(answered.columns, answered.rows)
 
     def _noop(self, text: str, head: tuple[str, ...]) -> Result:
         return Ok()
 
-    def _begin(self, text: str, head: tuple[str, ...]) -> Result | None:
+    def _begin(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
         found = _START.match(_VERSIONED_INLINE.sub(r"\1", text))
         if found is None:
             if head[0] == "BEGIN":
                 raise _syntax_error(text)
             return None  # START SLAVE and friends: not ours
-        self._end(commit=True)  # MySQL: BEGIN implicitly commits an open transaction
         read_only = bool(found.group("opts") and "ONLY" in found.group("opts").upper())
-        self.txn = Txn(explicit=True, read_only=read_only)
-        return Ok()
 
-    def _finish(self, text: str, head: tuple[str, ...]) -> Result:
+        def start(_: Any) -> Ok:
+            self.txn = Transaction(self.connection_id, explicit=True, read_only=read_only)
+            return Ok()
+        return chain(self._end(commit=True), start)  # BEGIN commits an open transaction
+
+    def _finish(self, text: str, head: tuple[str, ...]) -> Result | Pending:
         if _END.match(text) is None:
             raise _syntax_error(text)
-        self._end(commit=text[:6].upper() == "COMMIT")
-        return Ok()
+        return chain(self._end(commit=text[:6].upper() == "COMMIT"), lambda _: Ok())
 
-    def _rollback_statement(self, text: str, head: tuple[str, ...]) -> Result:
+    def _rollback_statement(self, text: str, head: tuple[str, ...]) -> Result | Pending:
         found = _ROLLBACK_TO.match(text)
         if found is None:
             return self._finish(text, head)
         name = unquote(found.group(1)).lower()
-        if self.txn is None or name not in self.txn.savepoints:
+        if self.txn is None:
             raise errors.error(errors.ER_SP_DOES_NOT_EXIST, f"SAVEPOINT {name} does not exist")
-        self._each_conn(f'ROLLBACK TO "sp_{name}"')
-        del self.txn.savepoints[self.txn.savepoints.index(name) + 1:]
+        self.txn.rollback_to(name)
         return Ok()
 
     def _savepoint(self, text: str, head: tuple[str, ...]) -> Result:
@@ -347,13 +345,8 @@ class Session:
         if self.txn is None:
             if self.autocommit:
                 return Ok()  # MySQL accepts and forgets a savepoint outside a transaction
-            self.txn = Txn(explicit=False)
-        name = unquote(found.group(1)).lower()
-        if name in self.txn.savepoints:
-            self._each_conn(f'RELEASE "sp_{name}"')
-            self.txn.savepoints.remove(name)
-        self.txn.savepoints.append(name)
-        self._each_conn(f'SAVEPOINT "sp_{name}"')
+            self.txn = Transaction(self.connection_id, explicit=True)
+        self.txn.savepoint(unquote(found.group(1)).lower())
         return Ok()
 
     def _release(self, text: str, head: tuple[str, ...]) -> Result:
@@ -361,16 +354,10 @@ class Session:
         if found is None:
             raise _syntax_error(text)
         name = unquote(found.group(1)).lower()
-        if self.txn is None or name not in self.txn.savepoints:
+        if self.txn is None:
             raise errors.error(errors.ER_SP_DOES_NOT_EXIST, f"SAVEPOINT {name} does not exist")
-        self._each_conn(f'RELEASE "sp_{name}"')
-        del self.txn.savepoints[self.txn.savepoints.index(name):]
+        self.txn.release(name)
         return Ok()
-
-    def _each_conn(self, statement: str) -> None:
-        assert self.txn is not None
-        for conn in self.txn.conns.values():
-            conn.execute(statement)
 
     def _use(self, text: str, head: tuple[str, ...]) -> Result:
         found = _USE.match(text)
@@ -392,19 +379,22 @@ class Session:
         self.server.kill(target, query_only=(found.group(1) or "").upper() == "QUERY")
         return Ok()
 
-    def _create(self, text: str, head: tuple[str, ...]) -> Result | None:
+    def _create(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
         if head[1:2] not in (("DATABASE",), ("SCHEMA",)):
             return None
         found = _CREATE_DB.match(text)
         if found is None:
             raise _syntax_error(text)
         self._require(None, "admin")
-        self._end(commit=True)
-        created = self.server.databases.create(unquote(found.group(2)), bool(found.group(1)))
-        if not created:
-            self.warnings = [("Note", errors.ER_DB_CREATE_EXISTS, f"Can't create database "
-                              f"'{unquote(found.group(2))}'; database exists")]
-        return Ok(affected_rows=1 if created else 0)
+        name = unquote(found.group(2))
+
+        def create(_: Any) -> Ok:
+            created = self.server.databases.create(name, bool(found.group(1)))
+            if not created:
+                self.warnings = [("Note", errors.ER_DB_CREATE_EXISTS, f"Can't create database "
+                                  f"'{name}'; database exists")]
+            return Ok(affected_rows=1 if created else 0)
+        return chain(self._end(commit=True), create)
 
     def _drop(self, text: str, head: tuple[str, ...]) -> Result | None:
         if head[1:2] not in (("DATABASE",), ("SCHEMA",)):
@@ -413,17 +403,24 @@ class Session:
         if found is None:
             raise _syntax_error(text)
         self._require(None, "admin")
-        self._end(commit=True)
         name = unquote(found.group(2))
-        if self.server.databases.exists(name):
-            database = self.server.databases.get(name)
-            if database.write_owner not in (None, self.connection_id):
-                raise WriteLockBusy(database.name)
-            self.server.forget(database.name)
-        dropped = self.server.databases.drop(name, self.connection_id, bool(found.group(1)))
-        if dropped and self.current_database == name.lower():
-            self.current_database = None
-        return Ok()
+
+        def take_turn(_: Any) -> Pending | None:
+            if not self.server.databases.exists(name):
+                return None
+            pipeline = self.server.pipeline(self.server.databases.get(name))
+            return pipeline.acquire(self.connection_id, Mode(), spans_round_trips=True,
+                                    timeout_s=self._lock_wait_timeout_s())
+
+        def drop(_: Any) -> Ok:
+            if self.server.databases.exists(name):
+                self.server.forget(name.lower())
+                self.server.close_pipeline(name.lower())
+            dropped = self.server.databases.drop(name, bool(found.group(1)))
+            if dropped and self.current_database == name.lower():
+                self.current_database = None
+            return Ok()
+        return chain(chain(self._end(commit=True), take_turn), drop)
 
     def _cluster_nodes(self, text: str) -> Result:
         """Queries over the virtual table MARMOT_CLUSTER_NODES, with any SQL around it."""
@@ -452,7 +449,8 @@ class Session:
             conn.close()
 
     # ------------------------------------------------------------------ running translations
-    def _run(self, translation: Translation, params: dict[str, Any], text: str) -> Result:
+    def _run(self, translation: Translation, params: dict[str, Any], text: str
+             ) -> Result | Pending:
         self.warnings = []
         self.sleep_requested_s = 0.0
         if not translation.statements:  # FLUSH, DROP PROCEDURE IF EXISTS …: nothing to run
@@ -463,87 +461,99 @@ class Session:
             raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         if translation.kind is Kind.DDL:
             self._require(database.name, "admin")
-            self._end(commit=True)  # DDL implicitly commits, as in MySQL
-            return self._run_autocommit_write(database, translation, params, trusted=True)
+            return chain(self._end(commit=True),  # DDL implicitly commits, as in MySQL
+                         lambda _: self._write(database, translation, params, text))
         if write:
             self._require(database.name, "rw")
-            if self.txn is None and self.autocommit:
-                return self._run_autocommit_write(database, translation, params)
-            return self._run_txn_write(database, translation, params)
+            return self._write(database, translation, params, text)
         self._require(database.name, "r")
         if self.txn is None and not self.autocommit:
-            self.txn = Txn(explicit=False)
-        locking = self.txn is not None and _LOCKING_READ.search(text) is not None
-        if locking:
-            self._lock(database)
+            self.txn = Transaction(self.connection_id, explicit=True)
+        if (self.txn is not None and _LOCKING_READ.search(text) is not None
+                and self.user_record.can(database.name, "rw")):
+            # FOR UPDATE / LOCK IN SHARE MODE: the turn, so no one writes what was read
+            return chain(self._begin_write(self.txn, database, Mode(self._fk_checks())),
+                         lambda _: self._run_read(database, translation, params))
         return self._run_read(database, translation, params)
 
-    def _run_autocommit_write(self, database: Database, translation: Translation,
-                              params: dict[str, Any], trusted: bool = False) -> Result:
-        if not database.try_lock(self.connection_id):
-            raise WriteLockBusy(database.name)
-        conn = self._checkout(database)
-        binding = self.server.binding(conn)
-        binding.trusted = trusted
-        rebuild = translation.foreign_keys_off
-        try:
-            if rebuild:
-                conn.execute("PRAGMA foreign_keys=OFF")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = self._execute_write(conn, translation, params)
-                if rebuild and conn.execute("PRAGMA foreign_key_check").fetchall():
-                    raise errors.error(errors.ER_NO_REFERENCED_ROW_2, "Cannot add or update a "
-                                       "child row: a foreign key constraint fails")
-                self.server.commit(database, conn, translation)
-            except BaseException:
-                if not conn.get_autocommit():
-                    conn.execute("ROLLBACK")
-                raise
-            return result
-        except apsw.Error as exc:
-            raise errors.from_sqlite(exc, deleting=translation.kind is Kind.DELETE) from None
-        finally:
-            if rebuild:
-                conn.execute("PRAGMA foreign_keys=ON")
-            if translation.kind is Kind.DDL:
-                self.server.schema_changed(database)
-            binding.trusted = False
-            self._checkin(database, conn)
-            database.unlock(self.connection_id)
+    def _fk_checks(self) -> bool:
+        return bool(self.variables.foreign_key_checks)
 
-    def _run_txn_write(self, database: Database, translation: Translation,
-                       params: dict[str, Any]) -> Result:
-        if self.txn is None:
-            self.txn = Txn(explicit=False)
-        if self.txn.read_only:
-            raise errors.error(errors.ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION,
-                               "Cannot execute statement in a READ ONLY transaction.")
-        self._lock(database)
-        conn = self._pin(database)
+    def _lock_wait_timeout_s(self) -> float:
         try:
-            conn.execute('SAVEPOINT "__marmot_stmt"')
-            try:
-                result = self._execute_write(conn, translation, params)
-            except BaseException:
-                conn.execute('ROLLBACK TO "__marmot_stmt"')
-                conn.execute('RELEASE "__marmot_stmt"')
-                raise
-            conn.execute('RELEASE "__marmot_stmt"')
-            return result
-        except apsw.BusyError as exc:
-            if exc.extendedresult == apsw.SQLITE_BUSY_SNAPSHOT:
-                self._end(commit=False)
-                raise errors.error(errors.ER_LOCK_DEADLOCK, "Deadlock found when trying to get "
-                                   "lock; try restarting transaction") from None
-            raise errors.from_sqlite(exc) from None
+            return float(self.variables.get("innodb_lock_wait_timeout"))
+        except (MarmotError, TypeError, ValueError):
+            return 50.0
+
+    def _begin_write(self, txn: Transaction, database: Database, mode: Mode) -> Pending | None:
+        """Take the database's turn for ``txn``; its read snapshot there is dropped (InnoDB:
+        writes and locking reads see the latest committed rows)."""
+        pipeline = self.server.pipeline(database)
+
+        def entered(_: Any) -> None:
+            pinned = txn.reads.pop(database.name, None)
+            if pinned is not None:
+                self._checkin(database, pinned)
+        return chain(txn.begin_write(pipeline, mode, self._lock_wait_timeout_s()), entered)
+
+    def _write(self, database: Database, translation: Translation, params: dict[str, Any],
+               text: str) -> Result | Pending:
+        """A DML or DDL statement: on the write connection, then committed if autocommit."""
+        ddl = translation.kind is Kind.DDL
+        autocommit = ddl or (self.txn is None and self.autocommit)
+        if autocommit:
+            txn = Transaction(self.connection_id, explicit=False)
+        else:
+            if self.txn is None:  # autocommit=0: the first statement opens a transaction
+                self.txn = Transaction(self.connection_id, explicit=True)
+            txn = self.txn
+        fk_checks = self._fk_checks()
+        if translation.foreign_keys_off:  # a table rebuild must not cascade
+            txn.check_foreign_keys = fk_checks
+        mode = Mode(foreign_keys=fk_checks and not translation.foreign_keys_off)
+        return chain(self._begin_write(txn, database, mode),
+                     lambda _: self._write_now(txn, database, translation, params, text,
+                                               autocommit))
+
+    def _write_now(self, txn: Transaction, database: Database, translation: Translation,
+                   params: dict[str, Any], text: str, autocommit: bool) -> Result | Pending:
+        assert txn.pipeline is not None
+        capture = txn.pipeline.capture
+        binding = self.server.binding(txn.pipeline.conn)
+        binding.session = self
+        ddl = translation.kind is Kind.DDL
+        truncate = ddl and text[:8].upper() == "TRUNCATE"
+        try:
+            with binding.trusted_scope() if ddl else nullcontext():
+                rows = txn.run(lambda conn: self._execute_write(conn, translation, params),
+                               capture=truncate or not ddl)
+            if ddl:
+                self._record_ddl(txn, database, translation, params, text, truncate)
         except apsw.Error as exc:
+            if autocommit:
+                txn.rollback()
             raise errors.from_sqlite(exc, deleting=translation.kind is Kind.DELETE) from None
+        except BaseException:
+            if autocommit:
+                txn.rollback()
+            raise
+        result = rows if rows is not None else self._ok(capture, translation)
+        return txn.commit(result) if autocommit else result
+
+    def _record_ddl(self, txn: Transaction, database: Database, translation: Translation,
+                    params: dict[str, Any], text: str, truncate: bool) -> None:
+        """A DDL's write-set entry: the SQLite statements that replay it (TRUNCATE's rows were
+        captured as deletes; only its AUTO_INCREMENT reset is replayed)."""
+        statements = [s for s in translation.statements
+                      if not truncate or "sqlite_sequence" in s]
+        if statements:
+            txn.add_schema_change(text, statements, params)
+        self.server.schema_changed(database)
 
     def _execute_write(self, conn: apsw.Connection, translation: Translation,
-                       params: dict[str, Any]) -> Result:
+                       params: dict[str, Any]) -> Rows | None:
+        """Run a write's statements; the rows of a RETURNING-style last statement, or None."""
         self._active_conn = conn
-        self.server.binding(conn).reset_counts()
         try:
             rows: Rows | None = None
             last = len(translation.statements) - 1
@@ -553,28 +563,30 @@ class Session:
                                              translation.result_decltypes)
                 else:
                     conn.execute(statement, params)
-            if rows is not None:
-                return rows
-            affected = self._affected_rows(self.server.binding(conn), translation)
-            binding = self.server.binding(conn)
-            insert_id = binding.first_rowid if translation.auto_increment and binding.inserts else 0
-            if translation.kind is Kind.DDL:
-                affected = 0
-            return Ok(affected_rows=affected, last_insert_id=insert_id)
+            return rows
         finally:
             self._active_conn = None
 
-    def _affected_rows(self, binding: ConnectionBinding, translation: Translation) -> int:
-        """MySQL's count: REPLACE counts its delete too, an upsert's update counts 2, an UPDATE
-        counts changed rows unless the client asked for found rows (CLIENT_FOUND_ROWS)."""
+    def _ok(self, capture: ChangeCapture, translation: Translation) -> Ok:
+        """MySQL's affected rows: REPLACE counts its delete too, an upsert's update counts 2,
+        an UPDATE counts changed rows unless the client asked for found rows
+        (CLIENT_FOUND_ROWS); DDL counts none."""
         kind = translation.kind
-        if kind is Kind.UPDATE:
-            return binding.updates if self.found_rows_flag else binding.updates_changed
-        if kind is Kind.DELETE:
-            return binding.deletes
-        if translation.upsert:
-            return binding.inserts + 2 * binding.updates_changed
-        return binding.inserts + binding.deletes + binding.updates
+        inserts, updates, deletes = capture.last_statement_ops()
+        if kind is Kind.DDL:
+            affected = 0
+        elif kind is Kind.UPDATE:
+            affected = updates + (capture.last_statement_unchanged()
+                                  if self.found_rows_flag else 0)
+        elif kind is Kind.DELETE:
+            affected = deletes
+        elif translation.upsert:
+            affected = inserts + 2 * updates
+        else:
+            affected = inserts + deletes + updates + capture.last_statement_unchanged()
+        insert_id = capture.last_statement_first_rowid() \
+            if translation.auto_increment and inserts else 0
+        return Ok(affected_rows=affected, last_insert_id=insert_id)
 
     def _run_read(self, database: Database, translation: Translation,
                   params: dict[str, Any]) -> Result:
@@ -658,10 +670,7 @@ class Session:
 
     def _schema_view(self) -> SchemaView:
         database = self._current()
-        if self.txn is not None and database.name in self.txn.conns:
-            conn = self.txn.conns[database.name]
-        else:
-            conn = self.server.read_connection(database)
+        conn = self._txn_connection(database) or self.server.read_connection(database)
         view = self.server.schema_view(conn, database)
         view.foreign_key_checks = bool(self.variables.foreign_key_checks)
         return view
@@ -679,27 +688,6 @@ class Session:
                                f"Access denied for user '{self.user}'@'%' to database "
                                f"'{database or '*'}' ({what[level]} command denied)")
 
-    def _lock(self, database: Database) -> None:
-        """Take the write lock for the open transaction.
-
-        A transaction that has only read so far holds a snapshot that may predate other
-        commits; SQLite would refuse to upgrade it (BUSY_SNAPSHOT). Like InnoDB, whose writes
-        and locking reads see the latest committed rows, the snapshot is refreshed here: the
-        read-only SQLite transaction ends and a write transaction begins under the lock."""
-        txn = self.txn
-        assert txn is not None
-        if database.name in txn.locked:
-            return
-        if not database.try_lock(self.connection_id):
-            raise WriteLockBusy(database.name)
-        txn.locked.add(database.name)
-        conn = txn.conns.get(database.name)
-        if conn is not None:
-            conn.execute("ROLLBACK")  # nothing written yet: only the stale snapshot is dropped
-            conn.execute("BEGIN IMMEDIATE")
-            for name in txn.savepoints:
-                conn.execute(f'SAVEPOINT "sp_{name}"')
-
     def _checkout(self, database: Database) -> apsw.Connection:
         conn = database.checkout()
         binding = self.server.binding(conn)
@@ -716,43 +704,35 @@ class Session:
         database.checkin(conn)
 
     def _pin(self, database: Database) -> apsw.Connection:
-        assert self.txn is not None
-        conn = self.txn.conns.get(database.name)
+        """The open transaction's connection for ``database``: the write connection once it
+        wrote there, else a pooled connection holding its read snapshot."""
+        txn = self.txn
+        assert txn is not None
+        conn = self._txn_connection(database)
         if conn is None:
             conn = self._checkout(database)
             conn.execute("BEGIN")
-            for name in self.txn.savepoints:
+            for name in txn.savepoints:
                 conn.execute(f'SAVEPOINT "sp_{name}"')
-            self.txn.conns[database.name] = conn
+            txn.reads[database.name] = conn
         return conn
 
-    def _end(self, commit: bool) -> None:
-        """COMMIT or ROLLBACK the open transaction (if any) and release what it held."""
+    def _end(self, commit: bool) -> Pending | None:
+        """COMMIT or ROLLBACK the open transaction (if any): read snapshots are given back at
+        once; a commit that must wait for its batch returns the Pending of it."""
         txn, self.txn = self.txn, None
         if txn is None:
-            return
-        failure: MarmotError | None = None
-        try:
-            for name, conn in txn.conns.items():
-                database = self.server.databases.get(name) if name != self.server.scratch.name \
-                    else self.server.scratch
-                try:
-                    if commit and failure is None and not conn.get_autocommit():
-                        self.server.commit(database, conn, None)
-                    elif not conn.get_autocommit():
-                        conn.execute("ROLLBACK")
-                except apsw.Error as exc:
-                    failure = errors.from_sqlite(exc)
-                    if not conn.get_autocommit():
-                        conn.execute("ROLLBACK")
-                finally:
-                    self._checkin(database, conn)
-        finally:
-            for name in txn.locked:
-                if self.server.databases.exists(name):
-                    self.server.databases.get(name).unlock(self.connection_id)
-        if failure is not None:
-            raise failure
+            return None
+        for name, conn in txn.reads.items():
+            self._checkin(self.server.databases.get(name) if name != self.server.scratch.name
+                          else self.server.scratch, conn)
+        txn.reads.clear()
+        if not commit:
+            txn.rollback()
+            return None
+        self.server.status["Com_commit"] += 1
+        outcome = txn.commit(None)
+        return outcome if isinstance(outcome, Pending) else None
 
 
 def _bindable(value: Any) -> Any:

@@ -154,10 +154,27 @@ class ApplyTransaction:
             raise StorageError("ApplyTransaction.apply outside its 'with' block")
         if log.is_applied(write_set.origin, write_set.origin_seq):
             return ApplyOutcome(False, 0, 0)
+        if write_set.schema_changes:
+            self._apply_schema_changes(write_set, before_rows=True)
         plans = {schema.name: self._plans.plan(schema) for schema in write_set.tables}
         written, skipped = self._apply_rows(write_set, plans)
+        if write_set.schema_changes:
+            self._apply_schema_changes(write_set, before_rows=False)
         log.append(write_set, encoded if encoded is not None else encode_write_set(write_set))
         return ApplyOutcome(True, written, skipped)
+
+    def _apply_schema_changes(self, write_set: WriteSet, before_rows: bool) -> None:
+        """Replay DDL entries. A DDL is its own transaction (MySQL commits before and after
+        it), so entries sit before all the rows or after them (TRUNCATE's sequence reset)."""
+        count = len(write_set.changes)
+        for entry in write_set.schema_changes:
+            if 0 < entry.position < count:
+                raise StorageError("write set invalid: a schema change among its rows")
+            if (entry.position == 0) == before_rows:
+                for statement in entry.statements:
+                    self._cursor.execute(statement, entry.params)
+        self._plans.refresh()
+        self._conn.execute(f"PRAGMA user_version={write_set.schema_version}")
 
     def _apply_rows(self, write_set: WriteSet, plans: dict[str, TablePlan]) -> tuple[int, int]:
         conn, cursor, version = self._conn, self._cursor, write_set.commit_ts
@@ -201,7 +218,7 @@ def apply_many(conn: apsw.Connection,
 
 
 def record_local_commit(conn: apsw.Connection, write_set: WriteSet,
-                        encoded: bytes | None = None) -> int:
+                        encoded: bytes | None = None, log: LogWriter | None = None) -> int:
     """Record versions and the log entry of a transaction executed on this connection.
 
     Runs inside the caller's open transaction, after the rows were written and before it
@@ -217,8 +234,9 @@ def record_local_commit(conn: apsw.Connection, write_set: WriteSet,
             raise StorageError(f"commit timestamp {version} is not newer than the version of "
                                f"a row in {table!r}; pick the commit timestamp with "
                                "hlc.update() over applied versions")
-    writer = LogWriter(conn)
+    writer = log if log is not None else LogWriter(conn)
     seq = writer.append(write_set, encoded if encoded is not None else encode_write_set(write_set))
-    writer.flush()
+    if log is None:  # a caller's writer (a group commit batch) is flushed by the caller
+        writer.flush()
     return seq
 

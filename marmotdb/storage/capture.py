@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, NamedTuple
 
 import apsw
@@ -100,8 +101,10 @@ class ChangeCapture:
 
     def __init__(self, conn: apsw.Connection,
                  exclude: Callable[[str], bool] = default_exclude,
-                 txn_rows_max: int = DEFAULT_TXN_ROWS_MAX):
+                 txn_rows_max: int = DEFAULT_TXN_ROWS_MAX,
+                 trusted: Callable[[], AbstractContextManager[Any]] = nullcontext):
         self._conn = conn
+        self._trusted = trusted  # reading a table's shape must pass the connection's authorizer
         self._exclude = exclude
         self.txn_rows_max = txn_rows_max
         self._tables: dict[str, _TableCapture | None] = {}
@@ -111,6 +114,8 @@ class ChangeCapture:
         self._counts = [0, 0, 0, 0]  # inserts, updates, deletes, unchanged (depth 0)
         self._last_ops = StatementOps(0, 0, 0)
         self._last_unchanged = 0
+        self._first_rowid = 0
+        self._last_first_rowid = 0
         self._hook_error: BaseException | None = None
         conn.preupdate_hook(self._on_preupdate, id=self)
 
@@ -132,6 +137,7 @@ class ChangeCapture:
             raise errors.MarmotError("change capture: statement_begin inside a statement")
         self._statement_start = len(self._changes)
         self._counts = [0, 0, 0, 0]
+        self._first_rowid = 0
         self._hook_error = None
 
     def statement_end(self, ok: bool) -> None:
@@ -143,12 +149,19 @@ class ChangeCapture:
         if not ok or failure is not None:
             del self._changes[start:]
             self._last_ops, self._last_unchanged = StatementOps(0, 0, 0), 0
+            self._last_first_rowid = 0
             if ok and failure is not None:
                 raise failure
             return
         inserts, updates, deletes, unchanged = self._counts
         self._last_ops = StatementOps(inserts, updates, deletes)
         self._last_unchanged = unchanged
+        self._last_first_rowid = self._first_rowid
+
+    def last_statement_first_rowid(self) -> int:
+        """The rowid of the first row the last statement itself inserted (0: none): MySQL's
+        insert id for a table whose AUTO_INCREMENT column is the rowid."""
+        return self._last_first_rowid
 
     def last_statement_ops(self) -> StatementOps:
         return self._last_ops
@@ -214,7 +227,8 @@ class ChangeCapture:
             pass
         entry = None
         if not (is_internal_table(table) or self._exclude(table)):
-            schema = load_table_schema(self._conn, table)
+            with self._trusted():
+                schema = load_table_schema(self._conn, table)
             if schema is None:
                 raise errors.error(errors.ER_NO_SUCH_TABLE, f"Table '{table}' doesn't exist")
             entry = _TableCapture(schema, _key_extractor(schema))
@@ -260,6 +274,8 @@ class ChangeCapture:
             key = key_of(after) if key_of is not None else (update.rowid_new,)
             changes.append(RowChange(entry.schema.name, ChangeOp.INSERT, None, key, None, after))
             kind = 0
+            if depth == 0 and not self._counts[0]:
+                self._first_rowid = update.rowid_new
         else:
             before = update.old
             key = key_of(before) if key_of is not None else (update.rowid,)

@@ -91,6 +91,14 @@ def next_origin_seq(conn: apsw.Connection, origin: int) -> int:
     return max(applied_seq(conn, origin), logged or 0) + 1
 
 
+def max_commit_ts(conn: apsw.Connection) -> Timestamp | None:
+    """The newest commit timestamp in the log (any origin): a restarted node's HLC starts
+    above it."""
+    row = conn.execute(f"SELECT commit_ts, origin FROM {COMMIT_LOG} "
+                       "ORDER BY commit_ts DESC LIMIT 1").fetchall()
+    return Timestamp.unpack(row[0][0], row[0][1]) if row else None
+
+
 def append(conn: apsw.Connection, write_set: WriteSet, encoded: bytes) -> int:
     """Log a write set and advance the vector; run inside the transaction that applies it."""
     writer = LogWriter(conn)
@@ -142,6 +150,10 @@ class LogWriter:
         if origin_seq <= state.contiguous:
             return True
         return origin_seq <= state.max_logged and _logged(self._conn, origin, origin_seq)
+
+    def next_origin_seq(self, origin: int) -> int:
+        """The sequence the next write set of ``origin`` takes (this transaction included)."""
+        return self._state(origin).max_logged + 1
 
     def append(self, write_set: WriteSet, encoded: bytes) -> int:
         origin, origin_seq = write_set.origin, write_set.origin_seq

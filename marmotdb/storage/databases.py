@@ -1,10 +1,9 @@
 """The databases of one node: one SQLite file per MySQL database, and their connections.
 
 Each database is ``<data_dir>/databases/<name>.db`` in WAL mode. A database owns a small pool of
-APSW connections; any of them may read or write, but SQLite allows one writer at a time, so the
-database also carries a *write lock* owned by at most one session at a time. The lock is plain
-state here (owner id + a release callback): waiting for it with a deadline belongs to the
-runtime, which is the only layer that may block or sleep.
+APSW connections. Reads use any of them; all writes go through the database's one write
+connection, which ``txn.CommitPipeline`` checks out and owns (SQLite allows one writer at a time,
+and group commit needs the writers on one connection).
 
 Names follow ``lower_case_table_names = 1``: database names are stored and compared in lower
 case, like SQLite's own table names.
@@ -48,8 +47,6 @@ class Database:
     pool_max: int
     idle: list[apsw.Connection] = field(default_factory=list)
     open_count: int = 0
-    write_owner: int | None = None
-    on_release: Callable[[str], None] | None = None
     dropped: bool = False
     schema_generation: int = 0  # bumped on every DDL: keys translation caches
 
@@ -76,18 +73,6 @@ class Database:
             conn.execute("ROLLBACK")  # never hand a half-done transaction to the next user
         self.idle.append(conn)
 
-    def try_lock(self, owner: int) -> bool:
-        if self.write_owner is None or self.write_owner == owner:
-            self.write_owner = owner
-            return True
-        return False
-
-    def unlock(self, owner: int) -> None:
-        if self.write_owner == owner:
-            self.write_owner = None
-            if self.on_release is not None:
-                self.on_release(self.name)
-
     def close(self) -> None:
         for conn in self.idle:
             conn.close()
@@ -99,13 +84,11 @@ class Databases:
     """All databases of this node, opened lazily from ``<data_dir>/databases``."""
 
     def __init__(self, data_dir: Path, setup: ConnectionSetup, pool_max: int = 64,
-                 on_release: Callable[[str], None] | None = None,
                  on_open: Callable[[Database], None] | None = None):
         self.directory = Path(data_dir) / "databases"
         self.directory.mkdir(parents=True, exist_ok=True)
         self.setup = setup
         self.pool_max = pool_max
-        self.on_release = on_release
         self.on_open = on_open  # once per database per process: create internal tables
         self._open: dict[str, Database] = {}
 
@@ -128,7 +111,7 @@ class Databases:
 
     def _remember(self, name: str) -> Database:
         database = Database(name, self.directory / (name + FILE_SUFFIX), self.setup,
-                            self.pool_max, on_release=self.on_release)
+                            self.pool_max)
         self._open[name] = database
         if self.on_open is not None:
             self.on_open(database)
@@ -145,7 +128,8 @@ class Databases:
         self._remember(lowered)  # opening creates the file, with WAL and internal tables
         return True
 
-    def drop(self, name: str, owner: int, if_exists: bool = False) -> bool:
+    def drop(self, name: str, if_exists: bool = False) -> bool:
+        """Delete a database's files; its write pipeline must be closed first."""
         lowered = name.lower()
         if lowered in SYSTEM_DATABASES:
             raise errors.error(errors.ER_DBACCESS_DENIED_ERROR,
@@ -156,7 +140,7 @@ class Databases:
             raise errors.error(errors.ER_DB_DROP_EXISTS,
                                f"Can't drop database '{name}'; database doesn't exist")
         database = self.get(lowered)
-        if not database.try_lock(owner) or database.open_count != len(database.idle):
+        if database.open_count != len(database.idle):
             raise errors.error(errors.ER_LOCK_WAIT_TIMEOUT,
                                f"Database '{name}' is in use; try again")
         database.dropped = True
@@ -167,7 +151,6 @@ class Databases:
             except FileNotFoundError:
                 pass
         del self._open[lowered]
-        database.unlock(owner)
         return True
 
     def close(self) -> None:

@@ -27,7 +27,9 @@ Public API::
 
     ChangeOp                     INSERT=1, UPDATE=2, DELETE=3
     RowChange(table, op, old_key, new_key, before, after, base_version=None)
-    WriteSet(txn_id, origin, origin_seq, commit_ts, database, schema_version, tables, changes)
+    SchemaChange(position, mysql, statements, params)   a DDL, before changes[position]
+    WriteSet(txn_id, origin, origin_seq, commit_ts, database, schema_version, tables, changes,
+             schema_changes=[])
         .version                 the row version this write set gives its rows (= commit_ts)
     encode_write_set(ws) -> bytes
     decode_write_set(data) -> WriteSet          raises StorageError
@@ -47,7 +49,8 @@ from marmotdb.hlc import Timestamp
 from marmotdb.storage.schema import TableSchema
 
 MAGIC = b"MW"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2        # 2 added schema_changes (trailing, empty by default)
+READABLE_VERSIONS = frozenset({1, 2})
 _HEADER = struct.Struct(">2sBI")
 
 Row = tuple[Any, ...]
@@ -77,6 +80,18 @@ class RowChange(msgspec.Struct, array_like=True):
     base_version: Timestamp | None = None
 
 
+class SchemaChange(msgspec.Struct, array_like=True):
+    """A DDL statement, replayed in order with the rows: it runs before ``changes[position]``
+    (``position == len(changes)``: after all of them). ``mysql`` is the client's text (for
+    SHOW CREATE and CDC schema events), ``statements`` the SQLite statements that apply it,
+    bound with ``params``."""
+
+    position: int
+    mysql: str
+    statements: list[str]
+    params: dict[str, Any] = {}
+
+
 class WriteSet(msgspec.Struct, array_like=True):
     txn_id: Timestamp
     origin: int
@@ -86,6 +101,7 @@ class WriteSet(msgspec.Struct, array_like=True):
     schema_version: int
     tables: list[TableSchema]
     changes: list[RowChange]
+    schema_changes: list[SchemaChange] = []
 
     @property
     def version(self) -> Timestamp:
@@ -109,10 +125,10 @@ def decode_write_set(data: bytes | bytearray | memoryview) -> WriteSet:
     magic, version, crc = _HEADER.unpack_from(raw)
     if magic != MAGIC:
         raise StorageError(f"not a write set: bad magic {magic!r}")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise StorageError(
             f"write set format version {version} is not supported (this node reads "
-            f"{FORMAT_VERSION})")
+            f"{sorted(READABLE_VERSIONS)})")
     body = raw[_HEADER.size:]
     if zlib.crc32(body) != crc:
         raise StorageError("write set corrupt: checksum mismatch (truncated or damaged)")
@@ -154,6 +170,10 @@ def validate_write_set(write_set: WriteSet) -> None:
             raise StorageError(f"write set invalid: change {index} names undescribed table "
                                f"{change.table!r}")
         _validate_change(index, change, *found)
+    for entry in write_set.schema_changes:
+        if not 0 <= entry.position <= len(write_set.changes):
+            raise StorageError(f"write set invalid: schema change at position {entry.position} "
+                               f"outside 0..{len(write_set.changes)}")
 
 
 def _schema_widths(schema: TableSchema) -> tuple[int, int]:

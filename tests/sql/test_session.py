@@ -9,7 +9,8 @@ import time
 import pytest
 
 from marmotdb.errors import MarmotError
-from marmotdb.sql.results import LongRead, Ok, Rows, WriteLockBusy
+from marmotdb.sql.results import LongRead, Ok, Rows
+from marmotdb.txn.pending import Pending
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
 from marmotdb.users import User, Users
@@ -73,12 +74,26 @@ def test_transaction_isolation_between_sessions(server, shop):
     shop.execute("INSERT INTO item (name, n) VALUES ('x', 1)")
     assert shop.status_flags() & 1  # in transaction
     assert rows(other.execute("SELECT COUNT(*) FROM item")) == [(0,)]
-    with pytest.raises(WriteLockBusy):
-        other.execute("INSERT INTO item (name, n) VALUES ('y', 1)")
+    waiting = other.execute("INSERT INTO item (name, n) VALUES ('y', 1)")
+    assert isinstance(waiting, Pending) and not waiting.done()  # waits for the write turn
     shop.execute("COMMIT")
     assert not shop.status_flags() & 1
-    assert rows(other.execute("SELECT COUNT(*) FROM item")) == [(1,)]
-    assert other.execute("INSERT INTO item (name, n) VALUES ('y', 1)").affected_rows == 1
+    assert waiting.done() and waiting.result().affected_rows == 1  # ran once, after the commit
+    assert rows(other.execute("SELECT name FROM item ORDER BY id")) == [("x",), ("y",)]
+
+
+def test_lock_wait_timeout_answers_1205_and_the_statement_never_runs(server, shop):
+    other = session(server, database="shop")
+    shop.execute("BEGIN")
+    shop.execute("INSERT INTO item (name, n) VALUES ('x', 1)")
+    waiting = other.execute("UPDATE item SET n = 5")
+    assert not waiting.done()
+    [timer] = server.host.timers
+    assert timer.delay_s == 50.0  # innodb_lock_wait_timeout
+    server.host.fire_timers()
+    assert error_code(waiting.result) == 1205
+    shop.execute("COMMIT")
+    assert rows(other.execute("SELECT n FROM item")) == [(1,)]
 
 
 def test_rollback_savepoints_and_statement_atomicity(shop):

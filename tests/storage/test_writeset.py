@@ -69,7 +69,7 @@ def test_single_bit_flips_are_rejected():
 def test_unknown_format_version_is_named():
     data = bytearray(encode_write_set(sample()))
     data[2] = FORMAT_VERSION + 1
-    with pytest.raises(StorageError, match="format version 2 is not supported"):
+    with pytest.raises(StorageError, match=f"format version {FORMAT_VERSION + 1} is not supported"):
         decode_write_set(bytes(data))
 
 

@@ -1,0 +1,337 @@
+"""CommitPipeline: one database's write connection, its turn, and group commit.
+
+Theory of operation (txn/DESIGN.md has the long form)
+-----------------------------------------------------
+Every write of every session runs on the pipeline's one write connection, inside an open
+SQLite transaction (the *batch*), one transaction at a time: the holder of the *turn*. A
+transaction's rows live in its own savepoint. When it commits, its write set is built and its
+row versions and commit-log record are written inside that savepoint, the savepoint is released
+into the batch, and the transaction waits (a ``Pending``) for the batch's ``COMMIT``. The
+turn passes on; whoever commits before the batch is flushed shares its ``COMMIT`` and fsync.
+
+Scheduling is the host's (``Host``): ``defer(callback)`` runs a callback soon, outside the
+caller's stack, and ``call_later(delay_s, callback)`` bounds lock waits (the runtime's event
+loop; the simulator's event queue; ``InlineHost`` for tests and tools).
+After the turn is given back, ``_advance`` runs deferred: it grants the turn to the next waiter
+that can join the open batch, and flushes the batch when nobody can (no waiter, a waiter that
+needs a flushed connection, or the batch is full). So every commit arriving in one event-loop
+iteration joins one batch without any timer.
+
+``fault(point)`` is called at each named step (``FAULT_POINTS``); the simulator raises from it
+to crash the node exactly there. Production passes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import apsw
+
+from marmotdb import errors
+from marmotdb.errors import MarmotError
+from marmotdb.hlc import HLC, Timestamp
+from marmotdb.storage import versions
+from marmotdb.storage.capture import ChangeCapture
+from marmotdb.storage.commitlog import LogWriter, max_commit_ts
+from marmotdb.storage.apply import record_local_commit
+from marmotdb.storage.writeset import RowChange, SchemaChange, WriteSet, encode_write_set
+from marmotdb.txn.pending import Pending
+
+BATCH_TXNS_MAX = 256  # transactions per batch COMMIT; beyond it the next one starts a new batch
+FAULT_POINTS = ("statement_done", "write_set_built", "recorded", "joined_batch",
+                "before_batch_commit", "after_batch_commit")
+
+
+
+class Timer(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Host(Protocol):
+    def defer(self, callback: Callable[[], None]) -> None: ...
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """Connection settings that cannot change inside a SQLite transaction."""
+
+    foreign_keys: bool = True
+
+
+@dataclass(slots=True, eq=False)
+class _Waiter:
+    owner: int
+    mode: Mode
+    spans_round_trips: bool  # an explicit transaction: flush the batch before granting
+    pending: Pending
+    timer: Timer | None = None
+
+
+@dataclass(slots=True)
+class _Member:
+    pending: Pending
+    value: Any
+
+
+@dataclass(slots=True)
+class Draft:
+    """What a transaction hands to ``commit``: its rows and schema entries, in order."""
+
+    txn_id: Timestamp
+    changes: list[RowChange]
+    schema_changes: list[SchemaChange] = field(default_factory=list)
+    check_foreign_keys: bool = False  # a table rebuild ran with foreign keys off
+
+
+class InlineHost:
+    """A host without an event loop. Deferred callbacks run once the outermost one returns
+    (never inside the stack frame that deferred them, except the first); timers fire only when
+    the owner calls ``fire_timers`` (tests decide when a lock wait has lasted too long)."""
+
+    def __init__(self) -> None:
+        self._queue: deque[Callable[[], None]] = deque()
+        self._draining = False
+        self.timers: list[_InlineTimer] = []
+
+    def defer(self, callback: Callable[[], None]) -> None:
+        self._queue.append(callback)
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            while self._queue:
+                self._queue.popleft()()
+        finally:
+            self._draining = False
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
+        timer = _InlineTimer(delay_s, callback)
+        self.timers.append(timer)
+        return timer
+
+    def fire_timers(self) -> None:
+        timers, self.timers = self.timers, []
+        for timer in timers:
+            if not timer.cancelled:
+                self.defer(timer.callback)
+
+
+@dataclass(slots=True)
+class _InlineTimer:
+    delay_s: float
+    callback: Callable[[], None]
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class CommitPipeline:
+    def __init__(self, name: str, conn: apsw.Connection, *, hlc: HLC, host: Host,
+                 batch_txns_max: int = BATCH_TXNS_MAX,
+                 fault: Callable[[str], None] | None = None,
+                 trusted: Callable[[], AbstractContextManager[Any]] = nullcontext):
+        self.name = name
+        self._trusted = trusted  # the pipeline's own statements pass the SQL authorizer
+        self.conn = conn
+        self.hlc = hlc
+        self.capture = ChangeCapture(conn, trusted=trusted)
+        self.batch_txns_max = batch_txns_max
+        self._host = host
+        self._fault = fault
+        self._owner: int | None = None
+        self._waiters: deque[_Waiter] = deque()
+        self._batch: list[_Member] = []
+        self._log: LogWriter | None = None
+        self._advance_scheduled = False
+        self.closed = False
+        self.batches = 0          # batch COMMITs so far (for SHOW STATUS and benchmarks)
+        self.batched_txns = 0     # transactions made durable by them
+        with trusted():
+            self._mode = Mode(bool(conn.execute("PRAGMA foreign_keys").fetchall()[0][0]))
+            self.schema_version = int(conn.execute("PRAGMA user_version").fetchall()[0][0])
+            last = max_commit_ts(conn)
+        if last is not None and last > hlc.last:
+            hlc.update(last)      # a restarted node never issues a timestamp below its log
+
+    # ------------------------------------------------------------------ the turn
+    @property
+    def owner(self) -> int | None:
+        return self._owner
+
+    def acquire(self, owner: int, mode: Mode, *, spans_round_trips: bool,
+                timeout_s: float) -> Pending | None:
+        """The turn for ``owner``: None when granted now, else a Pending resolved on grant
+        (or failed with 1205 when the host expires it after ``timeout_s``)."""
+        if self.closed:
+            raise errors.error(errors.ER_BAD_DB_ERROR, f"Unknown database '{self.name}'")
+        if self._owner == owner:
+            return None
+        if self._owner is None and not self._waiters and self._can_join(mode, spans_round_trips):
+            self._grant(owner, mode)
+            return None
+        waiter = _Waiter(owner, mode, spans_round_trips, Pending())
+        waiter.timer = self._host.call_later(timeout_s, lambda: self._expire(waiter))
+        self._waiters.append(waiter)
+        self._schedule_advance()
+        return waiter.pending
+
+    def release(self, owner: int) -> None:
+        """Give the turn back (after commit or rollback of the owner's savepoint)."""
+        if self._owner != owner:
+            return
+        self._owner = None
+        self._schedule_advance()
+
+    def _can_join(self, mode: Mode, spans_round_trips: bool) -> bool:
+        if mode != self._mode or len(self._batch) >= self.batch_txns_max:
+            return not self._batch and self.conn.get_autocommit()
+        return not (spans_round_trips and self._batch)
+
+    def _grant(self, owner: int, mode: Mode) -> None:
+        if mode != self._mode:
+            assert self.conn.get_autocommit(), "mode change inside a batch"
+            with self._trusted():
+                self.conn.execute(f"PRAGMA foreign_keys={'ON' if mode.foreign_keys else 'OFF'}")
+            self._mode = mode
+        if self.conn.get_autocommit():
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._log = LogWriter(self.conn)
+        self._owner = owner
+
+    def _expire(self, waiter: _Waiter) -> None:
+        if waiter in self._waiters:
+            self._waiters.remove(waiter)
+            waiter.pending.fail(errors.error(
+                errors.ER_LOCK_WAIT_TIMEOUT, "Lock wait timeout exceeded; try restarting "
+                "transaction"))
+
+    def _schedule_advance(self) -> None:
+        if not self._advance_scheduled:
+            self._advance_scheduled = True
+            self._host.defer(self._advance)
+
+    def _advance(self) -> None:
+        """Grant the turn to the next waiter that may join, or flush the batch."""
+        self._advance_scheduled = False
+        while self._owner is None and not self.closed:
+            if not self._waiters:
+                self._flush()
+                return
+            head = self._waiters[0]
+            if not self._can_join(head.mode, head.spans_round_trips):
+                self._flush()
+                continue
+            self._waiters.popleft()
+            if head.timer is not None:
+                head.timer.cancel()
+            self._grant(head.owner, head.mode)
+            head.pending.resolve(None)  # the owner runs now; it releases the turn later
+
+    # ------------------------------------------------------------------ committing
+    def commit(self, owner: int, draft: Draft, savepoint: str, value: Any) -> Pending | Any:
+        """Make the owner's transaction part of the batch; ``value`` is the client's result.
+
+        Runs while ``owner`` holds the turn with its rows in ``savepoint``. Records the row
+        versions and the log entry inside the savepoint, releases it into the batch and returns
+        a Pending resolved with ``value`` when the batch COMMIT returns (``value`` itself when
+        nothing changed). Raises if recording fails: the caller rolls its savepoint back. The
+        turn stays with the owner either way (``release`` it)."""
+        assert self._owner == owner
+        if not draft.changes and not draft.schema_changes:
+            self.conn.execute(f'RELEASE "{savepoint}"')
+            return value
+        with self._trusted():
+            if draft.check_foreign_keys and self.conn.execute(
+                    "PRAGMA foreign_key_check").fetchall():
+                raise errors.error(errors.ER_NO_REFERENCED_ROW_2, "Cannot add or update a "
+                                   "child row: a foreign key constraint fails")
+            write_set = self._write_set(draft)
+            self._point("write_set_built")
+            self._record(write_set)
+        self.schema_version = write_set.schema_version
+        self._point("recorded")
+        self.conn.execute(f'RELEASE "{savepoint}"')
+        pending = Pending()
+        self._batch.append(_Member(pending, value))
+        self._point("joined_batch")
+        return pending
+
+    def _write_set(self, draft: Draft) -> WriteSet:
+        conn = self.conn
+        versions.fill_base_versions(conn, draft.changes)
+        schema_version = self.schema_version
+        if draft.schema_changes:  # rolled back with the savepoint if recording fails
+            schema_version += 1
+            conn.execute(f"PRAGMA user_version={schema_version}")
+            self.capture.invalidate_schema()
+        assert self._log is not None
+        return WriteSet(draft.txn_id, self.hlc.node_id, self._log.next_origin_seq(
+            self.hlc.node_id), self.hlc.now(), self.name, schema_version,
+            self.capture.schemas_for(draft.changes), draft.changes, draft.schema_changes)
+
+    def _record(self, write_set: WriteSet) -> None:
+        assert self._log is not None
+        record_local_commit(self.conn, write_set, encode_write_set(write_set), self._log)
+
+    def _flush(self) -> None:
+        """COMMIT the batch: one SQLite transaction, one fsync, every member answered."""
+        members, self._batch = self._batch, []
+        log, self._log = self._log, None
+        if self.conn.get_autocommit():
+            assert not members
+            return
+        if not members:
+            self.conn.execute("ROLLBACK")  # an empty batch: nothing to make durable
+            return
+        try:
+            assert log is not None
+            with self._trusted():
+                log.flush()
+            self._point("before_batch_commit")
+            self.conn.execute("COMMIT")
+        except apsw.Error as exc:
+            if not self.conn.get_autocommit():
+                self.conn.execute("ROLLBACK")
+            failure = errors.from_sqlite(exc)
+            for member in members:
+                member.pending.fail(failure)
+            return
+        self.batches += 1
+        self.batched_txns += len(members)
+        self._point("after_batch_commit")
+        for member in members:
+            member.pending.resolve(member.value)
+
+    def _point(self, name: str) -> None:
+        if self._fault is not None:
+            self._fault(name)
+
+    def flush_now(self) -> None:
+        """Commit the open batch before something that must not run inside it (DROP, close)."""
+        if self._owner is None:
+            self._flush()
+
+    def close(self) -> None:
+        """Roll back anything open (the batch was never answered) and close the connection."""
+        self.closed = True
+        for waiter in self._waiters:
+            if waiter.timer is not None:
+                waiter.timer.cancel()
+            waiter.pending.fail(errors.error(errors.ER_BAD_DB_ERROR,
+                                             f"Unknown database '{self.name}'"))
+        self._waiters.clear()
+        for member in self._batch:
+            member.pending.fail(MarmotError("the database was closed before the commit"))
+        self._batch.clear()
+        self.capture.close()
+        self.conn.close()
+
+    @property
+    def idle(self) -> bool:
+        return self._owner is None and not self._waiters and not self._batch

@@ -1,0 +1,230 @@
+"""Transaction: one client transaction from its first statement to its decision.
+
+Theory of operation
+-------------------
+A transaction reads on pinned snapshots (one pooled connection per database, opened by the
+session) until it first writes. Its first write — or locking read — takes the database's turn
+from the ``CommitPipeline`` and moves it to the write connection, inside a savepoint of its own
+(``__marmot_txn``); the read snapshot of that database is dropped at that moment (InnoDB's rule:
+writes see the latest committed rows). From then on every statement runs in a nested statement
+savepoint with change-capture boundaries, so a failing statement undoes only itself, rows and
+captured images alike. User savepoints are SQLite savepoints mirrored in the capture buffer.
+
+COMMIT hands the captured rows (and DDL entries) to the pipeline, which records versions and the
+log entry and returns a ``Pending`` resolved when the batch is durable; ROLLBACK rolls the
+savepoint back. Either way the turn is given back at once. States and transitions below; a
+transaction object is used once.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any
+
+import apsw
+
+from marmotdb import errors
+from marmotdb.hlc import Timestamp
+from marmotdb.storage.writeset import SchemaChange
+from marmotdb.txn.pending import Pending, chain
+from marmotdb.txn.pipeline import CommitPipeline, Draft, Mode
+
+TXN_SAVEPOINT = "__marmot_txn"
+STATEMENT_SAVEPOINT = "__marmot_stmt"
+
+
+class TxnState(enum.Enum):
+    IDLE = "idle"              # no write yet
+    ACTIVE = "active"          # holds the turn, rows in its savepoint
+    COMMITTING = "committing"  # in a batch, waiting for its COMMIT
+    COMMITTED = "committed"
+    ABORTED = "aborted"
+    IN_DOUBT = "in doubt"      # distributed commit only: the decision could not be learned
+
+
+_TRANSITIONS: dict[TxnState, frozenset[TxnState]] = {
+    TxnState.IDLE: frozenset({TxnState.ACTIVE, TxnState.COMMITTED, TxnState.ABORTED}),
+    TxnState.ACTIVE: frozenset({TxnState.COMMITTING, TxnState.COMMITTED, TxnState.ABORTED}),
+    TxnState.COMMITTING: frozenset({TxnState.COMMITTED, TxnState.ABORTED, TxnState.IN_DOUBT}),
+    TxnState.COMMITTED: frozenset(),
+    TxnState.ABORTED: frozenset(),
+    TxnState.IN_DOUBT: frozenset(),
+}
+
+
+class Transaction:
+    __slots__ = ("owner", "explicit", "read_only", "state", "reads", "pipeline", "savepoints",
+                 "txn_id", "schema_changes", "check_foreign_keys")
+
+    def __init__(self, owner: int, *, explicit: bool, read_only: bool = False):
+        self.owner = owner                  # the session's connection id
+        self.explicit = explicit            # BEGIN / autocommit=0, not one autocommit statement
+        self.read_only = read_only
+        self.state = TxnState.IDLE
+        self.reads: dict[str, apsw.Connection] = {}  # pinned read snapshots, by database
+        self.pipeline: CommitPipeline | None = None  # the database this transaction writes
+        self.savepoints: list[str] = []     # user savepoints, oldest first (lower-case)
+        self.txn_id: Timestamp | None = None
+        self.schema_changes: list[SchemaChange] = []
+        self.check_foreign_keys = False
+
+    def _transition_to(self, state: TxnState) -> None:
+        if state not in _TRANSITIONS[self.state]:
+            raise AssertionError(f"transaction {self.owner}: {self.state.name} -> {state.name}")
+        self.state = state
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (TxnState.COMMITTED, TxnState.ABORTED, TxnState.IN_DOUBT)
+
+    # ------------------------------------------------------------------ writing
+    def begin_write(self, pipeline: CommitPipeline, mode: Mode, timeout_s: float
+                    ) -> Pending | None:
+        """Take ``pipeline``'s turn; None when this transaction may write now, else a Pending
+        resolved when it may (or failed with 1205)."""
+        if self.pipeline is pipeline:
+            return None
+        if self.read_only:
+            raise errors.error(errors.ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION,
+                               "Cannot execute statement in a READ ONLY transaction.")
+        if self.pipeline is not None:
+            raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
+                               "yet support 'writing to more than one database in one "
+                               "transaction'")
+        waiting = pipeline.acquire(self.owner, mode, spans_round_trips=self.explicit,
+                                   timeout_s=timeout_s)
+        return chain(waiting, lambda _: self._enter(pipeline))
+
+    def _enter(self, pipeline: CommitPipeline) -> None:
+        """The turn is ours: open the transaction's savepoint on the write connection."""
+        if self.finished:  # rolled back while it waited (its client went away)
+            pipeline.release(self.owner)
+            raise errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted")
+        conn = pipeline.conn
+        conn.execute(f'SAVEPOINT "{TXN_SAVEPOINT}"')
+        for name in self.savepoints:  # savepoints taken before the first write
+            conn.execute(f'SAVEPOINT "sp_{name}"')
+            pipeline.capture.savepoint(name)
+        self.pipeline = pipeline
+        self.txn_id = pipeline.hlc.now()
+        self._transition_to(TxnState.ACTIVE)
+
+    def run(self, statement: Callable[[apsw.Connection], Any], capture: bool = True) -> Any:
+        """Run one statement on the write connection, atomically: on failure its rows and its
+        captured images are gone and the transaction is as before it."""
+        pipeline = self.pipeline
+        assert pipeline is not None and self.state is TxnState.ACTIVE
+        conn, changes = pipeline.conn, pipeline.capture
+        conn.execute(f'SAVEPOINT "{STATEMENT_SAVEPOINT}"')
+        if capture:
+            changes.statement_begin()
+        try:
+            result = statement(conn)
+        except BaseException:
+            if capture:
+                changes.statement_end(False)
+            conn.execute(f'ROLLBACK TO "{STATEMENT_SAVEPOINT}"')
+            conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
+            raise
+        try:
+            if capture:
+                changes.statement_end(True)  # raises what the hook could not raise itself
+        except BaseException:
+            conn.execute(f'ROLLBACK TO "{STATEMENT_SAVEPOINT}"')
+            conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
+            raise
+        conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
+        return result
+
+    def add_schema_change(self, mysql: str, statements: list[str], params: dict[str, Any]
+                          ) -> None:
+        assert self.pipeline is not None
+        self.schema_changes.append(SchemaChange(self.pipeline.capture.pending_rows(), mysql,
+                                                statements, params))
+
+    # ------------------------------------------------------------------ savepoints
+    def connections(self) -> list[apsw.Connection]:
+        conns = list(self.reads.values())
+        if self.pipeline is not None:
+            conns.append(self.pipeline.conn)
+        return conns
+
+    def savepoint(self, name: str) -> None:
+        if name in self.savepoints:  # MySQL: a savepoint of the same name replaces the old one
+            self._each(f'RELEASE "sp_{name}"', lambda capture: capture.release(name))
+            self.savepoints.remove(name)
+        self.savepoints.append(name)
+        self._each(f'SAVEPOINT "sp_{name}"', lambda capture: capture.savepoint(name))
+
+    def rollback_to(self, name: str) -> None:
+        self._require_savepoint(name)
+        self._each(f'ROLLBACK TO "sp_{name}"', lambda capture: capture.rollback_to(name))
+        del self.savepoints[self.savepoints.index(name) + 1:]
+
+    def release(self, name: str) -> None:
+        self._require_savepoint(name)
+        self._each(f'RELEASE "sp_{name}"', lambda capture: capture.release(name))
+        del self.savepoints[self.savepoints.index(name):]
+
+    def _require_savepoint(self, name: str) -> None:
+        if name not in self.savepoints:
+            raise errors.error(errors.ER_SP_DOES_NOT_EXIST, f"SAVEPOINT {name} does not exist")
+
+    def _each(self, statement: str, mirror: Callable[[Any], None]) -> None:
+        for conn in self.reads.values():
+            conn.execute(statement)
+        if self.pipeline is not None:
+            self.pipeline.conn.execute(statement)
+            mirror(self.pipeline.capture)
+
+    # ------------------------------------------------------------------ decision
+    def commit(self, value: Any) -> Pending | Any:
+        """COMMIT: ``value`` (the client's answer) now, or a Pending of it once durable."""
+        pipeline = self.pipeline
+        if pipeline is None:
+            self._transition_to(TxnState.COMMITTED)
+            return value
+        assert self.txn_id is not None
+        draft = Draft(self.txn_id, pipeline.capture.commit(), self.schema_changes,
+                      self.check_foreign_keys)
+        try:
+            outcome = pipeline.commit(self.owner, draft, TXN_SAVEPOINT, value)
+        except BaseException:
+            self._undo(pipeline)
+            self._transition_to(TxnState.ABORTED)
+            raise
+        finally:
+            pipeline.release(self.owner)
+        if not isinstance(outcome, Pending):
+            self._transition_to(TxnState.COMMITTED)
+            return outcome
+        self._transition_to(TxnState.COMMITTING)
+        outcome.add_done_callback(self._decided)
+        return outcome
+
+    def _decided(self, pending: Pending) -> None:
+        try:
+            pending.result()
+        except BaseException:  # noqa: BLE001 - the client gets it through the Pending
+            self._transition_to(TxnState.ABORTED)
+            return
+        self._transition_to(TxnState.COMMITTED)
+
+    def rollback(self) -> None:
+        pipeline = self.pipeline
+        if pipeline is not None and self.state is TxnState.ACTIVE:
+            try:
+                self._undo(pipeline)
+            finally:
+                pipeline.release(self.owner)
+        if not self.finished:
+            self._transition_to(TxnState.ABORTED)
+
+    @staticmethod
+    def _undo(pipeline: CommitPipeline) -> None:
+        pipeline.capture.rollback()
+        conn = pipeline.conn
+        if not conn.get_autocommit():
+            conn.execute(f'ROLLBACK TO "{TXN_SAVEPOINT}"')
+            conn.execute(f'RELEASE "{TXN_SAVEPOINT}"')
