@@ -52,6 +52,9 @@ class LoopHost:
     def call_later(self, delay_s: float, callback: Any) -> Timer:
         return self._loop.call_later(delay_s, callback)
 
+    def monotonic(self) -> float:
+        return self._loop.time()
+
 
 class MysqlService:
     """Node-wide listener state: the server state, TLS, connection ids, lock waiters."""

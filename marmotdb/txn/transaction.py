@@ -28,9 +28,8 @@ from marmotdb import errors
 from marmotdb.hlc import Timestamp
 from marmotdb.storage.writeset import SchemaChange
 from marmotdb.txn.pending import Pending, chain
-from marmotdb.txn.pipeline import CommitPipeline, Draft, Mode
+from marmotdb.txn.pipeline import TXN_SAVEPOINT, CommitPipeline, Draft, Mode
 
-TXN_SAVEPOINT = "__marmot_txn"
 STATEMENT_SAVEPOINT = "__marmot_stmt"
 
 
@@ -117,23 +116,21 @@ class Transaction:
         assert pipeline is not None and self.state is TxnState.ACTIVE
         conn, changes = pipeline.conn, pipeline.capture
         conn.execute(f'SAVEPOINT "{STATEMENT_SAVEPOINT}"')
+        pipeline.busy += 1
         if capture:
             changes.statement_begin()
         try:
             result = statement(conn)
-        except BaseException:
             if capture:
+                changes.statement_end(True)  # raises what the hook could not raise itself
+        except BaseException:
+            if capture and changes.in_statement:
                 changes.statement_end(False)
             conn.execute(f'ROLLBACK TO "{STATEMENT_SAVEPOINT}"')
             conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
             raise
-        try:
-            if capture:
-                changes.statement_end(True)  # raises what the hook could not raise itself
-        except BaseException:
-            conn.execute(f'ROLLBACK TO "{STATEMENT_SAVEPOINT}"')
-            conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
-            raise
+        finally:
+            pipeline.busy -= 1
         conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
         return result
 

@@ -1,0 +1,167 @@
+"""The commit pipeline without sockets: turns, group-commit batches, holding a batch for an
+explicit transaction and setting that transaction aside, through real sessions and SQLite."""
+
+from __future__ import annotations
+
+import itertools
+
+import apsw
+import pytest
+
+from marmotdb.errors import MarmotError
+from marmotdb.sql import functions, schema
+from marmotdb.sql.binding import ConnectionBinding
+from marmotdb.sql.results import Rows
+from marmotdb.sql.server_state import ServerState
+from marmotdb.sql.session import Session
+from marmotdb.storage.apply import apply
+from marmotdb.storage.checksum import database_checksums
+from marmotdb.storage.commitlog import read_log
+from marmotdb.storage.internal_tables import ensure_internal_tables
+from marmotdb.storage.writeset import decode_write_set
+from marmotdb.txn.pending import Pending
+from marmotdb.users import User, Users
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def server(tmp_path):
+    state = ServerState(tmp_path, clock=lambda: 1_700_000_000.0, version="8.0.36-test",
+                        users=Users([User("root", "x", {"*": "admin"})]))
+    yield state
+    state.close()
+
+
+def session(server: ServerState) -> Session:
+    s = Session(server, server.users.get("root"), next(_ids))
+    if "shop" in server.databases.names():
+        s.use("shop")
+    return s
+
+
+def rows(result) -> list[tuple]:
+    assert isinstance(result, Rows), result
+    return [tuple(r) for r in result.rows]
+
+
+@pytest.fixture
+def shop(server):
+    s = session(server)
+    s.execute("CREATE DATABASE shop")
+    s.use("shop")
+    s.execute("CREATE TABLE parent (id INT PRIMARY KEY, name VARCHAR(10))")
+    s.execute("CREATE TABLE child (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) "
+              "REFERENCES parent (id) ON DELETE CASCADE)")
+    s.execute("CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, what VARCHAR(20))")
+    s.execute("CREATE TRIGGER parent_ins AFTER INSERT ON parent FOR EACH ROW "
+              "INSERT INTO audit (what) VALUES (NEW.name)")
+    return s
+
+
+def assert_log_reproduces_data(server: ServerState, tmp_path) -> None:
+    """Applying the node's commit log to an empty database gives the node's rows and row
+    versions, table for table."""
+    primary = apsw.Connection(str(server.databases.get("shop").path))
+    replica = apsw.Connection(str(tmp_path / "replica.db"))
+    functions.register_functions(replica, ConnectionBinding())  # a node's connection setup
+    schema.ensure_schema_table(replica)
+    ensure_internal_tables(replica)
+    for entry in read_log(primary, 0, 10_000):
+        apply(replica, decode_write_set(entry.write_set), entry.write_set)
+    assert database_checksums(replica) == database_checksums(primary)
+
+
+def test_waiting_explicit_transaction_joins_the_batch_and_is_set_aside(server, shop, tmp_path):
+    a, c = session(server), session(server)
+    a.execute("BEGIN")
+    a.execute("INSERT INTO parent VALUES (1, 'a')")
+    c.execute("BEGIN")
+    c_first = c.execute("INSERT INTO parent VALUES (2, 'c')")
+    assert isinstance(c_first, Pending) and not c_first.done()  # a holds the turn
+    a_commit = a.execute("COMMIT")
+    assert isinstance(a_commit, Pending) and not a_commit.done()  # in a batch, held for c
+    assert c_first.done() and c_first.result().affected_rows == 1  # c got the turn at once
+    pipeline = server.pipelines["shop"]
+    assert pipeline.owner == c.connection_id
+    assert rows(session(server).execute("SELECT id FROM parent")) == []  # nothing durable yet
+    server.host.fire_timers()  # the hold expires: c is idle between statements
+    assert a_commit.done() and pipeline.set_asides == 1
+    assert rows(session(server).execute("SELECT id FROM parent")) == [(1,)]
+    # c goes on from exactly where it was, savepoints included
+    c.execute("INSERT INTO child VALUES (20, 2)")
+    c.execute("SAVEPOINT s1")
+    c.execute("INSERT INTO child VALUES (21, 2)")
+    c.execute("ROLLBACK TO SAVEPOINT s1")
+    assert rows(c.execute("SELECT id FROM child")) == [(20,)]
+    assert rows(c.execute("SELECT what FROM audit ORDER BY id")) == [("a",), ("c",)]
+    assert c.execute("COMMIT").affected_rows == 0  # answered at once: nothing else batched
+    assert rows(session(server).execute("SELECT id, pid FROM child")) == [(20, 2)]
+    assert rows(session(server).execute("SELECT what FROM audit ORDER BY id")) == [("a",), ("c",)]
+
+
+def test_set_aside_replays_savepoints_cascades_and_triggers_exactly(server, shop, tmp_path):
+    setup = session(server)
+    setup.execute("INSERT INTO parent VALUES (1, 'p1'), (2, 'p2')")
+    setup.execute("INSERT INTO child VALUES (10, 1), (11, 1), (12, 2)")
+    a, c = session(server), session(server)
+    a.execute("BEGIN")
+    a.execute("UPDATE parent SET name = 'p2x' WHERE id = 2")
+    c.execute("BEGIN")
+    first = c.execute("DELETE FROM parent WHERE id = 1")  # cascades to 10 and 11
+    a_commit = a.execute("COMMIT")
+    assert first.done() and first.result().affected_rows == 1
+    c.execute("SAVEPOINT before_insert")
+    c.execute("INSERT INTO parent VALUES (3, 'p3')")  # the trigger writes audit
+    server.host.fire_timers()
+    assert a_commit.done() and server.pipelines["shop"].set_asides == 1
+    c.execute("ROLLBACK TO SAVEPOINT before_insert")  # the savepoint survived the set-aside
+    c.execute("INSERT INTO parent VALUES (4, 'p4')")
+    c.execute("COMMIT")
+    check = session(server)
+    assert rows(check.execute("SELECT id, name FROM parent ORDER BY id")) == [(2, "p2x"),
+                                                                              (4, "p4")]
+    assert rows(check.execute("SELECT id FROM child ORDER BY id")) == [(12,)]
+    assert rows(check.execute("SELECT what FROM audit ORDER BY id")) == [("p1",), ("p2",),
+                                                                         ("p4",)]
+    assert_log_reproduces_data(server, tmp_path)
+
+
+def test_a_failed_batch_commit_fails_every_member_and_nothing_is_half_done(server, shop):
+    a, b = session(server), session(server)
+    a.execute("BEGIN")
+    a.execute("INSERT INTO parent VALUES (1, 'a')")
+    b_write = b.execute("INSERT INTO parent VALUES (2, 'b')")
+    pipeline = server.pipelines["shop"]
+
+    def broken(point: str) -> None:
+        if point == "before_batch_commit":
+            raise apsw.IOError("disk I/O error")  # what a failing COMMIT raises
+    pipeline._fault = broken
+    with pytest.raises(MarmotError):  # the batch failed while a's COMMIT ran
+        a.execute("COMMIT")
+    assert b_write.done()
+    with pytest.raises(MarmotError):
+        b_write.result()
+    pipeline._fault = None
+    assert rows(session(server).execute("SELECT id FROM parent")) == []
+    assert session(server).execute("INSERT INTO parent VALUES (3, 'c')").affected_rows == 1
+
+
+def test_writes_to_a_second_database_are_refused_before_they_run(server, shop):
+    shop.execute("CREATE DATABASE other")
+    s = session(server)
+    s.execute("USE other")
+    s.execute("CREATE TABLE t (id INT PRIMARY KEY)")
+    s.execute("BEGIN")
+    s.execute("USE shop")
+    s.execute("INSERT INTO parent VALUES (1, 'a')")
+    s.execute("USE other")
+    with pytest.raises(MarmotError) as info:
+        s.execute("INSERT INTO t VALUES (1)")
+    assert info.value.code == 1235
+    s.execute("COMMIT")
+    assert rows(session(server).execute("SELECT id FROM parent")) == [(1,)]
+    check = session(server)
+    check.execute("USE other")
+    assert rows(check.execute("SELECT id FROM t")) == []
