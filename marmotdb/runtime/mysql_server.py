@@ -43,8 +43,9 @@ CLIENT_FOUND_ROWS = 2
 class LoopHost:
     """The commit pipelines' host (txn.pipeline.Host) on the running event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop):
+    def __init__(self, loop: asyncio.AbstractEventLoop, pool: ThreadPoolExecutor):
         self._loop = loop
+        self._pool = pool  # durability syncs: short, never behind long reads
 
     def defer(self, callback: Any) -> None:
         self._loop.call_soon(callback)
@@ -54,6 +55,11 @@ class LoopHost:
 
     def monotonic(self) -> float:
         return self._loop.time()
+
+    def run_blocking(self, work: Any, done: Any) -> None:
+        """``work`` on a worker thread, then ``done(error or None)`` back on the loop."""
+        future = self._loop.run_in_executor(self._pool, work)
+        future.add_done_callback(lambda f: done(f.exception()))
 
 
 class MysqlService:
@@ -76,7 +82,8 @@ class MysqlService:
         self._rng = random.SystemRandom()
         self.closing = False
         state.kill_hook = self._killed
-        state.host = LoopHost(asyncio.get_running_loop())  # before any pipeline exists
+        self.sync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal-sync")
+        state.host = LoopHost(asyncio.get_running_loop(), self.sync_pool)  # before pipelines
 
     def next_connection_id(self) -> int:
         connection_id = self._next_id

@@ -95,6 +95,7 @@ class ServerState:
         self.batch_txns_max = batch_txns_max
         self.fault = fault  # the simulator's crash points (txn.pipeline.FAULT_POINTS)
         self.pipelines: dict[str, CommitPipeline] = {}
+        self.durability = durability
         self.rng = rng or random.Random(0)  # RAND(), UUID(); the runtime passes SystemRandom
         self.version = version
         self.users = users
@@ -141,7 +142,8 @@ class ServerState:
             conn.preupdate_hook(None)  # the pipeline's change capture counts rows here
             pipeline = CommitPipeline(database.name, conn, hlc=self.hlc, host=self.host,
                                       batch_txns_max=self.batch_txns_max, fault=self.fault,
-                                      trusted=self._bindings[conn].trusted_scope)
+                                      trusted=self._bindings[conn].trusted_scope,
+                                      sync_wal=self.durability == "fsync")
             self.pipelines[database.name] = pipeline
         return pipeline
 
@@ -280,6 +282,9 @@ class ServerState:
         values.update(Marmot_commit_batches=sum(p.batches for p in self.pipelines.values()),
                       Marmot_batched_transactions=sum(
                           p.batched_txns for p in self.pipelines.values()),
+                      Marmot_set_aside_transactions=sum(
+                          p.set_asides for p in self.pipelines.values()),
+                      Marmot_wal_syncs=sum(p.wal_syncs for p in self.pipelines.values()),
                       Uptime=int(self.clock() - self.started_at),
                       Threads_connected=len(self.sessions), Threads_running=sum(
                           1 for s in self.sessions.values() if s.command != "Sleep"))

@@ -50,6 +50,7 @@ from marmotdb.storage.commitlog import LogWriter, max_commit_ts
 from marmotdb.storage.apply import record_local_commit, replay_rows
 from marmotdb.storage.writeset import RowChange, SchemaChange, WriteSet, encode_write_set
 from marmotdb.txn.pending import Pending
+from marmotdb.txn.wal_sync import WalSyncer
 
 BATCH_TXNS_MAX = 256  # transactions per batch COMMIT; beyond it the next one starts a new batch
 COMMIT_HOLD_MAX_MS = 10  # longest a batch waits for an explicit transaction holding the turn
@@ -67,6 +68,8 @@ class Host(Protocol):
     def defer(self, callback: Callable[[], None]) -> None: ...
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer: ...
     def monotonic(self) -> float: ...
+    def run_blocking(self, work: Callable[[], None],
+                     done: Callable[[BaseException | None], None]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,15 @@ class InlineHost:
     def monotonic(self) -> float:
         return 0.0  # no clock: commits take no time, a batch is never held
 
+    def run_blocking(self, work: Callable[[], None],
+                     done: Callable[[BaseException | None], None]) -> None:
+        try:
+            work()
+        except OSError as exc:
+            self.defer(lambda: done(exc))
+        else:
+            self.defer(lambda: done(None))
+
     def fire_timers(self) -> None:
         timers, self.timers = self.timers, []
         for timer in timers:
@@ -151,7 +163,8 @@ class CommitPipeline:
     def __init__(self, name: str, conn: apsw.Connection, *, hlc: HLC, host: Host,
                  batch_txns_max: int = BATCH_TXNS_MAX,
                  fault: Callable[[str], None] | None = None,
-                 trusted: Callable[[], AbstractContextManager[Any]] = nullcontext):
+                 trusted: Callable[[], AbstractContextManager[Any]] = nullcontext,
+                 sync_wal: bool = False):
         self.name = name
         self._trusted = trusted  # the pipeline's own statements pass the SQL authorizer
         self.conn = conn
@@ -174,7 +187,11 @@ class CommitPipeline:
         self.closed = False
         self.batches = 0          # batch COMMITs so far (for SHOW STATUS and benchmarks)
         self.batched_txns = 0     # transactions made durable by them
+        # durability "fsync": COMMIT without fsync, then one fsync per group of batches
+        self._syncer = WalSyncer(conn.filename + "-wal", host) if sync_wal else None
         with trusted():
+            if sync_wal:
+                conn.execute("PRAGMA synchronous=NORMAL")
             self._mode = Mode(bool(conn.execute("PRAGMA foreign_keys").fetchall()[0][0]))
             self.schema_version = int(conn.execute("PRAGMA user_version").fetchall()[0][0])
             last = max_commit_ts(conn)
@@ -381,6 +398,9 @@ class CommitPipeline:
         self.batches += 1
         self.batched_txns += len(members)
         self._point("after_batch_commit")
+        if self._syncer is not None:
+            self._syncer.committed([(member.pending, member.value) for member in members])
+            return
         for member in members:
             member.pending.resolve(member.value)
 
@@ -389,9 +409,12 @@ class CommitPipeline:
             self._fault(name)
 
     def flush_now(self) -> None:
-        """Commit the open batch before something that must not run inside it (DROP, close)."""
+        """Commit the open batch before something that must not run inside it (DROP, close),
+        and make what is committed durable."""
         if self._owner is None:
             self._flush()
+        if self._syncer is not None:
+            self._syncer.drain()
 
     def close(self) -> None:
         """Roll back anything open (the batch was never answered) and close the connection."""
@@ -405,8 +428,14 @@ class CommitPipeline:
         for member in self._batch:
             member.pending.fail(MarmotError("the database was closed before the commit"))
         self._batch.clear()
+        if self._syncer is not None:
+            self._syncer.close()
         self.capture.close()
         self.conn.close()
+
+    @property
+    def wal_syncs(self) -> int:
+        return self._syncer.syncs if self._syncer is not None else 0
 
     @property
     def idle(self) -> bool:
