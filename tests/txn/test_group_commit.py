@@ -4,6 +4,7 @@ explicit transaction and setting that transaction aside, through real sessions a
 from __future__ import annotations
 
 import itertools
+import os
 
 import apsw
 import pytest
@@ -165,3 +166,30 @@ def test_writes_to_a_second_database_are_refused_before_they_run(server, shop):
     check = session(server)
     check.execute("USE other")
     assert rows(check.execute("SELECT id FROM t")) == []
+
+
+def test_fsync_durability_answers_after_the_wal_sync(tmp_path, monkeypatch):
+    state = ServerState(tmp_path, clock=lambda: 1_700_000_000.0, version="8.0.36-test",
+                        users=Users([User("root", "x", {"*": "admin"})]), durability="fsync")
+    try:
+        s = session(state)
+        s.execute("CREATE DATABASE shop")
+        s.use("shop")
+        s.execute("CREATE TABLE t (id INT PRIMARY KEY)")
+        synced: list[int] = []
+        real = os.fdatasync
+        monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd)))
+        assert s.execute("INSERT INTO t VALUES (1)").affected_rows == 1
+        assert len(synced) == 1  # answered only after one sync of the WAL
+        writer = state.pipelines["shop"].conn
+        with state.binding(writer).trusted_scope():  # NORMAL: the COMMIT itself never waits
+            assert writer.execute("PRAGMA synchronous").fetchall() == [(1,)]
+
+        def failing(fd: int) -> None:
+            raise OSError(5, "Input/output error")
+        monkeypatch.setattr(os, "fdatasync", failing)
+        with pytest.raises(MarmotError) as info:  # committed, durability unknown: never OK
+            s.execute("INSERT INTO t VALUES (2)")
+        assert info.value.code == 1180
+    finally:
+        state.close()
