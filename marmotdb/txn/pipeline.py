@@ -135,12 +135,12 @@ class InlineHost:
 
     def run_blocking(self, work: Callable[[], None],
                      done: Callable[[BaseException | None], None]) -> None:
+        error: BaseException | None = None
         try:
             work()
         except OSError as exc:
-            self.defer(lambda: done(exc))
-        else:
-            self.defer(lambda: done(None))
+            error = exc
+        self.defer(lambda: done(error))
 
     def fire_timers(self) -> None:
         timers, self.timers = self.timers, []
