@@ -82,7 +82,8 @@ class MysqlService:
         self._rng = random.SystemRandom()
         self.closing = False
         state.kill_hook = self._killed
-        self.sync_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal-sync")
+        # WAL syncs and checkpoints: at most one of each per database in flight
+        self.sync_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wal")
         state.host = LoopHost(asyncio.get_running_loop(), self.sync_pool)  # before pipelines
 
     def next_connection_id(self) -> int:

@@ -143,9 +143,17 @@ class ServerState:
             pipeline = CommitPipeline(database.name, conn, hlc=self.hlc, host=self.host,
                                       batch_txns_max=self.batch_txns_max, fault=self.fault,
                                       trusted=self._bindings[conn].trusted_scope,
-                                      sync_wal=self.durability == "fsync")
+                                      sync_wal=self.durability == "fsync",
+                                      checkpoint_connection=lambda: self._checkpoint_conn(
+                                          database))
             self.pipelines[database.name] = pipeline
         return pipeline
+
+    def _checkpoint_conn(self, database: Database) -> apsw.Connection:
+        """A connection of the database's own for its checkpoints (used on a worker)."""
+        conn = apsw.Connection(str(database.path))
+        conn.set_busy_timeout(0)  # PASSIVE: take what is free, never wait
+        return conn
 
     def close_pipeline(self, name: str) -> None:
         """Before a database is dropped: its batch is committed and its connection closed."""
@@ -285,6 +293,8 @@ class ServerState:
                       Marmot_set_aside_transactions=sum(
                           p.set_asides for p in self.pipelines.values()),
                       Marmot_wal_syncs=sum(p.wal_syncs for p in self.pipelines.values()),
+                      Marmot_wal_checkpoints=sum(
+                          p.checkpoints for p in self.pipelines.values()),
                       Uptime=int(self.clock() - self.started_at),
                       Threads_connected=len(self.sessions), Threads_running=sum(
                           1 for s in self.sessions.values() if s.command != "Sleep"))

@@ -49,6 +49,7 @@ from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.commitlog import LogWriter, max_commit_ts
 from marmotdb.storage.apply import record_local_commit, replay_rows
 from marmotdb.storage.writeset import RowChange, SchemaChange, WriteSet, encode_write_set
+from marmotdb.txn.checkpoint import WalCheckpointer
 from marmotdb.txn.pending import Pending
 from marmotdb.txn.wal_sync import WalSyncer
 
@@ -135,12 +136,14 @@ class InlineHost:
 
     def run_blocking(self, work: Callable[[], None],
                      done: Callable[[BaseException | None], None]) -> None:
-        error: BaseException | None = None
-        try:
-            work()
-        except OSError as exc:
-            error = exc
-        self.defer(lambda: done(error))
+        def run() -> None:
+            error: BaseException | None = None
+            try:
+                work()
+            except Exception as exc:  # noqa: BLE001 - handed to ``done``, as a worker would
+                error = exc
+            done(error)
+        self.defer(run)
 
     def fire_timers(self) -> None:
         timers, self.timers = self.timers, []
@@ -164,7 +167,8 @@ class CommitPipeline:
                  batch_txns_max: int = BATCH_TXNS_MAX,
                  fault: Callable[[str], None] | None = None,
                  trusted: Callable[[], AbstractContextManager[Any]] = nullcontext,
-                 sync_wal: bool = False):
+                 sync_wal: bool = False,
+                 checkpoint_connection: Callable[[], apsw.Connection] | None = None):
         self.name = name
         self._trusted = trusted  # the pipeline's own statements pass the SQL authorizer
         self.conn = conn
@@ -189,6 +193,8 @@ class CommitPipeline:
         self.batched_txns = 0     # transactions made durable by them
         # durability "fsync": COMMIT without fsync, then one fsync per group of batches
         self._syncer = WalSyncer(conn.filename + "-wal", host) if sync_wal else None
+        self._checkpointer = WalCheckpointer(conn, checkpoint_connection, host) \
+            if checkpoint_connection is not None else None
         with trusted():
             if sync_wal:
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -430,8 +436,16 @@ class CommitPipeline:
         self._batch.clear()
         if self._syncer is not None:
             self._syncer.close()
+        if self._checkpointer is not None:
+            spare = self._checkpointer.close()
+            if spare is not None:
+                spare.close()
         self.capture.close()
         self.conn.close()
+
+    @property
+    def checkpoints(self) -> int:
+        return self._checkpointer.checkpoints if self._checkpointer is not None else 0
 
     @property
     def wal_syncs(self) -> int:

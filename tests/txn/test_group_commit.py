@@ -193,3 +193,17 @@ def test_fsync_durability_answers_after_the_wal_sync(tmp_path, monkeypatch):
         assert info.value.code == 1180
     finally:
         state.close()
+
+
+def test_checkpoints_run_off_the_commit_path(server, shop):
+    pipeline = server.pipelines["shop"]
+    pipeline._checkpointer.pages_max = 8
+    path = server.databases.get("shop").path
+    size_before = path.stat().st_size
+    for i in range(300):
+        shop.execute(f"INSERT INTO parent VALUES ({i}, 'n{i}')")
+    assert pipeline.checkpoints > 0
+    assert path.stat().st_size > size_before  # pages reached the database file
+    wal_pages = len(path.with_name(path.name + "-wal").read_bytes()) // 4096
+    assert rows(session(server).execute("SELECT COUNT(*) FROM parent")) == [(300,)]
+    assert wal_pages < 300  # the WAL was reused, not grown by every commit
