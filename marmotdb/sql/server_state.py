@@ -153,7 +153,8 @@ class ServerState:
         """A connection of the database's own for its checkpoints (used on a worker)."""
         conn = apsw.Connection(str(database.path))
         conn.set_busy_timeout(0)  # PASSIVE: take what is free, never wait
-        return conn
+        conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()  # open the WAL: a fresh
+        return conn  # connection's wal_checkpoint does nothing before its first statement
 
     def close_pipeline(self, name: str) -> None:
         """Before a database is dropped: its batch is committed and its connection closed."""
