@@ -122,7 +122,8 @@ class SwimNode:
             PushPullResponse: self._on_push_pull_response,
         }
         self._timer_steps: tuple[Callable[[int], None], ...] = (
-            self._prober.check, self._check_suspicions, self._tick_probe, self._tick_gossip, self._tick_push_pull, self._tick_reconnect, self._tick_join,
+            self._prober.check, self._check_suspicions, self._tick_probe, self._tick_gossip,
+            self._tick_push_pull, self._tick_reconnect, self._tick_join,
         )
 
     # ----------------------------------------------------------------- public surface

@@ -13,8 +13,9 @@ shape of aioquic's protocol.py:
 - output: the node calls ``transport.send`` itself (the transport queues, never blocks).
 
 Time is the event loop's monotonic clock in whole milliseconds (``LoopClock``, shared with the
-peer endpoint), clamped so it never runs backwards between calls. Wall-clock time is used only to report when a member's state changed
-(``MemberView.state_since_ms``), for operators and for the fault tests that measure detection.
+peer endpoint), clamped so it never runs backwards between calls. Wall-clock time is used
+only to report when a member's state changed (``MemberView.state_since_ms``), for operators
+and for the fault tests that measure detection.
 
 Restart: our incarnation is persisted in ``<data_dir>/cluster/incarnation`` whenever it changes,
 and a restarted node starts one above it, so its ALIVE beats whatever the others last believed
@@ -54,7 +55,6 @@ from marmotdb.runtime.faults import FaultInjector, FaultRuleError, parse_rules
 from marmotdb.runtime.peer_transport import (
     AsyncPeerEndpoint,
     DeadlineTimer,
-    LoopClock,
     PeerSettings,
     PeerTransport,
 )

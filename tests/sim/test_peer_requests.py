@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Callable
 
 from marmotdb.cluster.config import SwimConfig
 from marmotdb.peer import Completion, IncomingRequest, Outcome
@@ -65,7 +66,8 @@ def run(seed: int) -> tuple[list[Record], World, int]:
     return records, world, issued
 
 
-def _asker(world: World, target: int, n: int, reliable: bool, records: list[Record]):  # type: ignore[no-untyped-def]
+def _asker(world: World, target: int, n: int, reliable: bool,
+           records: list[Record]) -> Callable[[Machine, int], None]:
     def ask(machine: Machine, now_ms: int) -> None:
         assert machine.endpoint is not None
         deadline_ms = now_ms + DEADLINE_MS
