@@ -328,7 +328,7 @@ class PeerTransport:
         # Delayed frames per stream, in send order: (release time, action, args).
         self._delayed: dict[tuple[Direction, NodeAddr],
                             collections.deque[tuple[float, Callable[..., None], tuple[Any, ...]]]] = {}
-        self._refused_logged_ms: dict[str, float] = {}
+        self._refused_logged_ms: dict[str, int] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
         self._inbound: dict[asyncio.StreamWriter, asyncio.Task[Any] | None] = {}
@@ -604,7 +604,7 @@ class PeerTransport:
         return self._loop
 
     def _log_refused(self, source: str, message: str) -> None:
-        now_ms = self._loop_now().time() * 1000
+        now_ms = int(self._loop_now().time() * 1000)
         last_ms = self._refused_logged_ms.get(source)
         if last_ms is None or now_ms - last_ms >= self.settings.refused_log_interval_ms:
             if len(self._refused_logged_ms) >= self.settings.links_max:
