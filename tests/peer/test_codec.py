@@ -236,3 +236,15 @@ def test_unregistered_structs_cannot_be_encoded() -> None:
 
     with pytest.raises(TypeError, match="not a registered peer message"):
         FrameCodec([SECRET]).encode(Stray(1))
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda m: type(m).__name__)
+def test_frames_of_the_pre_registry_format_are_refused_not_misread(
+        message: msgspec.Struct) -> None:
+    # u32 length | u8 type | msgpack payload | mac: authentic, but never a valid header here.
+    payload = msgspec.msgpack.encode(message)
+    code = {cls: code for code, cls in MESSAGE_TYPES.items()}[type(message)]
+    head = struct.pack(">I", 1 + len(payload) + 32) + bytes((code,))
+    old = head + payload + hmac.digest(SECRET, head + payload, hashlib.sha256)
+    with pytest.raises((UnsupportedVersionError, MalformedFrameError)):
+        FrameCodec([SECRET]).decode(old)
