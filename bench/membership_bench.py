@@ -45,13 +45,14 @@ class Bench:
         self.config = config
         excuse_us = (config.suspicion_max_ms(size + 1) + 2 * config.probe_interval_ms) * 1000
         self.checker = MembershipInvariants(self.world, excuse_us, sample_interval_us=10**12)
-        self.ids = [f"n{i}" for i in range(size)]
-        for node_id in self.ids + ["joiner"]:
+        self.ids = list(range(1, size + 1))
+        self.joiner_id = size + 1
+        for node_id in [*self.ids, self.joiner_id]:
             self.world.add_machine(node_id, self.rng.randint(-DRIFT_PPM, DRIFT_PPM))
-        self.first: dict[tuple[str, MemberState], int] = {}
+        self.first: dict[tuple[int, MemberState], int] = {}
         self.world.member_listeners.append(self._on_event)
 
-    def _on_event(self, observer: str, event: MemberEvent, now_us: int) -> None:
+    def _on_event(self, observer: int, event: MemberEvent, now_us: int) -> None:
         if event.current is not None:
             self.first.setdefault((event.node_id, event.current), now_us)
 
@@ -99,8 +100,8 @@ class Bench:
 
     def join(self) -> float:
         started_us = self.world.now_us
-        self.world.start("joiner", [self.rng.choice(self.ids)])
-        self.ids.append("joiner")
+        self.world.start(self.joiner_id, [self.rng.choice(self.ids)])
+        self.ids.append(self.joiner_id)
         return (self.wait_until(self.checker.agreed, 60 * SECOND_US) - started_us) / 1e6
 
     def partition_and_heal(self, duration_us: int) -> float:

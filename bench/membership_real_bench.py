@@ -81,7 +81,7 @@ def detect(cluster: LocalCluster, victim: int) -> dict[str, float]:
                for o in survivors]
     suspect_ms = [e["at_ms"] - killed_at_ms for o in survivors
                   for e in cluster.admin(o, "GET", "/cluster/events")
-                  if e["node_id"] == str(victim) and e["current"] == "SUSPECT"
+                  if e["node_id"] == victim and e["current"] == "SUSPECT"
                   and e["at_ms"] >= killed_at_ms]
     restarted = time.monotonic()  # rejoin includes the new process's start-up
     cluster.restart(victim)

@@ -1,9 +1,9 @@
-"""Cluster membership: SWIM with Lifeguard, as sans-I/O state machines, and the peer codec.
+"""Cluster membership: SWIM with Lifeguard, as sans-I/O state machines.
 
 Modules (one concept each; DESIGN.md beside this file has the design and the measurements):
 
-    messages.py        wire Structs, the append-only type-code table, MemberState, NodeMeta
-    codec.py           length-prefixed, typed, HMAC-SHA256 frames; FrameDecoder for TCP streams
+    messages.py        wire Structs and their tags (1-31) in the peer registry, MemberState,
+                       NodeMeta; node ids are ``NodeId`` integers (the config's node_id)
     config.py          SwimConfig: every timing and bound, with unit and trade-off
     membership.py      the member table and its merge rule (a semilattice); MemberEvent
     suspicion.py       the Lifeguard suspicion timer
@@ -12,14 +12,16 @@ Modules (one concept each; DESIGN.md beside this file has the design and the mea
     probe.py           Prober: probe rounds, indirect probes, relays (uses awareness)
     stats.py           SwimStats counters
     broadcast.py       the piggyback queue with its retransmit limit
-    transport.py       the Transport interface; in-memory transport and network for tests
     swim.py            SwimNode: composes the above
+
+Framing, the cluster-secret MAC, the Transport interface and request/response live in
+``marmotdb/peer/`` (membership is one user of its message registry and codec).
 
 How a runtime drives one node
 -----------------------------
 Build it (nothing happens until ``start``)::
 
-    codec = FrameCodec([secret], config.frame_bytes_max)         # secret: >= 16 bytes
+    codec = FrameCodec([secret], config.frame_bytes_max)         # marmotdb.peer; >= 16 bytes
     meta = NodeMeta(peer_addr=NodeAddr(host, peer_port), mysql_addr=..., admin_addr=...,
                     software_version=marmotdb.__version__, databases={...})
     node = SwimNode(node_id, meta, config, transport, codec, random.Random(seed),
@@ -29,12 +31,12 @@ Build it (nothing happens until ``start``)::
 
 Then, forever, with ``now_ms`` a monotonic clock in integer milliseconds:
 
-- a frame arrived (a UDP datagram, or a frame split out of a TCP stream by ``FrameDecoder``)
+- a frame arrived (a UDP datagram, or a frame split out of a TCP stream)
   -> ``node.receive_frame(src_addr, frame, now_ms)``. It never raises for bad input; rejected
-  frames are counted in ``node.stats.frames_rejected`` and logged (rate-limited). A runtime that
-  multiplexes other subsystems on the same port decodes with ``codec.decode`` and routes
-  ``is_membership_message(msg)`` messages to ``node.receive_message(src, msg, now_ms)``;
-  frames with a type code in ``MEMBERSHIP_CODES`` are the node's.
+  frames are counted in ``node.stats.frames_rejected`` and logged (rate-limited). A host with a
+  ``PeerEndpoint`` (runtime, simulator) feeds every frame to the endpoint, which hands frames
+  whose tag is in ``MEMBERSHIP_CODES`` to the node undecoded:
+  ``endpoint.add_frame_receiver(MEMBERSHIP_CODES, node.receive_frame)``.
 - a timer -> keep one timer armed at ``node.next_deadline_ms()`` (re-read it after every call
   into the node; it may already be due, then call at once) and call
   ``node.handle_timer(now_ms)`` when it fires. Early or repeated calls are harmless.
@@ -42,7 +44,7 @@ Then, forever, with ``now_ms`` a monotonic clock in integer milliseconds:
   from inside the calls above. ``reliable=False``: one UDP datagram (at most
   ``udp_frame_bytes_max``); ``reliable=True``: a frame on a TCP connection to ``dest``. The
   transport must queue and return, never block and never call back into the node
-  (transport.py has the full contract).
+  (marmotdb/peer/transport.py has the full contract).
 
 Reading state:
 
@@ -67,11 +69,11 @@ Acting:
   restarted at 0 refutes its old record and ends above it anyway, one round trip later.
 """
 
-from marmotdb.cluster.codec import FrameCodec, FrameDecoder, FrameError
 from marmotdb.cluster.config import SwimConfig
 from marmotdb.cluster.membership import Member, MemberEvent
 from marmotdb.cluster.messages import (
     MEMBERSHIP_CODES,
+    MEMBERSHIP_TYPES,
     DatabaseMeta,
     MemberState,
     NodeAddr,
@@ -80,10 +82,9 @@ from marmotdb.cluster.messages import (
 )
 from marmotdb.cluster.stats import SwimStats
 from marmotdb.cluster.swim import SwimNode
-from marmotdb.cluster.transport import InMemoryNetwork, InMemoryTransport, Transport
 
 __all__ = [
-    "MEMBERSHIP_CODES", "DatabaseMeta", "FrameCodec", "FrameDecoder", "FrameError",
-    "InMemoryNetwork", "InMemoryTransport", "Member", "MemberEvent", "MemberState", "NodeAddr",
-    "NodeMeta", "SwimConfig", "SwimNode", "SwimStats", "Transport", "is_membership_message",
+    "MEMBERSHIP_CODES", "MEMBERSHIP_TYPES", "DatabaseMeta", "Member", "MemberEvent",
+    "MemberState", "NodeAddr", "NodeMeta", "SwimConfig", "SwimNode", "SwimStats",
+    "is_membership_message",
 ]

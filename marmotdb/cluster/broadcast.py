@@ -29,7 +29,7 @@ class _Entry:
 class BroadcastQueue:
     def __init__(self, queue_max: int):
         self.queue_max = queue_max
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[int, _Entry] = {}
         self._order = 0
         self.dropped = 0  # updates evicted by the bound (a metric)
 
@@ -44,12 +44,12 @@ class BroadcastQueue:
         self._order += 1
         self._entries[update.node_id] = _Entry(update, size_bytes, 0, self._order)
 
-    def pending_about(self, node_id: str) -> MemberUpdate | None:
+    def pending_about(self, node_id: int) -> MemberUpdate | None:
         entry = self._entries.get(node_id)
         return entry.update if entry else None
 
     def take(self, budget_bytes: int, retransmit_limit: int,
-             exclude_node_id: str | None = None) -> list[MemberUpdate]:
+             exclude_node_id: int | None = None) -> list[MemberUpdate]:
         """Updates fitting ``budget_bytes`` (fewest transmits first); counts one transmit each.
 
         ``exclude_node_id`` skips updates about the packet's destination that the caller sends

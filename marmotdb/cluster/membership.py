@@ -58,7 +58,7 @@ def fact_key(removal_epoch: int, incarnation: int, state: MemberState) -> FactKe
 class Member:
     """The local record of one member."""
 
-    node_id: str
+    node_id: int
     state: MemberState
     incarnation: int
     removal_epoch: int
@@ -73,7 +73,7 @@ class Member:
     def is_live(self) -> bool:
         return self.state in LIVE_STATES
 
-    def as_update(self, origin_id: str, full: bool = False) -> MemberUpdate:
+    def as_update(self, origin_id: int, full: bool = False) -> MemberUpdate:
         """This record as a fact asserted by ``origin_id``; ``full`` always includes metadata."""
         meta = self.meta if full or self.state in META_STATES else None
         return MemberUpdate(self.node_id, self.state, self.incarnation, self.removal_epoch,
@@ -88,7 +88,7 @@ class MemberEvent:
     dead member is forgotten. ``previous == current`` means only the metadata changed.
     """
 
-    node_id: str
+    node_id: int
     previous: MemberState | None
     current: MemberState | None
     incarnation: int
@@ -108,7 +108,7 @@ class MemberTable:
 
     def __init__(self, members_max: int, on_event: Callable[[MemberEvent], None]):
         self.members_max = members_max
-        self._members: dict[str, Member] = {}
+        self._members: dict[int, Member] = {}
         self._on_event = on_event
         self.refused_full = 0  # new members refused because the table was full (a metric)
 
@@ -121,10 +121,10 @@ class MemberTable:
     def __contains__(self, node_id: object) -> bool:
         return node_id in self._members
 
-    def get(self, node_id: str) -> Member | None:
+    def get(self, node_id: int) -> Member | None:
         return self._members.get(node_id)
 
-    def sorted_ids(self) -> list[str]:
+    def sorted_ids(self) -> list[int]:
         return sorted(self._members)
 
     def live_count(self) -> int:
@@ -145,7 +145,7 @@ class MemberTable:
                  now_ms)
         return MergeOutcome.REPLACED
 
-    def set(self, node_id: str, state: MemberState, incarnation: int, removal_epoch: int,
+    def set(self, node_id: int, state: MemberState, incarnation: int, removal_epoch: int,
             meta: NodeMeta, now_ms: int) -> Member:
         """Write a record unconditionally (local decisions: self changes, DEAD on expiry)."""
         member = self._members.get(node_id)
@@ -163,7 +163,7 @@ class MemberTable:
             self._emit(member, previous, now_ms)
         return member
 
-    def forget(self, node_id: str, now_ms: int) -> None:
+    def forget(self, node_id: int, now_ms: int) -> None:
         member = self._members.pop(node_id, None)
         if member is not None:
             self._on_event(MemberEvent(node_id, member.state, None, member.incarnation,

@@ -1,14 +1,11 @@
 """Peer messages: the wire vocabulary of the cluster, as msgspec Structs.
 
-Every peer message is one Struct encoded as msgpack, framed by ``codec.py`` with a one-byte type
-code taken from ``MESSAGE_TYPES`` below. The type codes and the ``MemberState`` values are part
-of the protocol itself: ONLY APPEND to those tables, never renumber or reuse a code, or nodes of
-two software versions will misread each other (a test pins the table). Code ranges:
-
-    1-31     membership (SWIM): this module
-    32-63    distributed commit (txn/)            reserved
-    64-95    replication: catch-up, snapshots     reserved
-    96-127   DDL lock and schema                  reserved
+Membership is one owner of the peer message registry (``marmotdb/peer/registry.py``): each
+Struct below is registered there with its tag in the membership range 1-31, and framed by the
+one peer codec (``marmotdb/peer/codec.py``) like every other peer message. The tags and the
+``MemberState`` values are part of the protocol itself: ONLY APPEND, never renumber or reuse a
+tag, or nodes of two software versions will misread each other (a test pins the table).
+Node ids are ``NodeId`` integers, the config's ``node_id``.
 
 Structs are ``array_like`` (encoded as msgpack arrays, field names not sent) so a ping with a few
 piggybacked updates stays far below one UDP packet. New fields may only be appended at the end
@@ -33,7 +30,11 @@ from typing import Annotated
 
 import msgspec
 
-Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+# NodeAddr and NodeId live in marmotdb.peer; re-exported here for the membership vocabulary.
+from marmotdb.peer.address import NodeAddr as NodeAddr
+from marmotdb.peer.address import NodeId as NodeId
+from marmotdb.peer.registry import PEER_MESSAGES
+
 Counter = Annotated[int, msgspec.Meta(ge=0)]
 
 
@@ -48,24 +49,6 @@ class MemberState(enum.IntEnum):
     REMOVED = 6  # removed by an administrator; refused until an administrator allows it
 
 
-class NodeAddr(msgspec.Struct, frozen=True, array_like=True, order=True):
-    """A host and port. For peers: the address that receives both UDP probes and TCP streams."""
-
-    host: str
-    port: Port
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @classmethod
-    def parse(cls, text: str) -> NodeAddr:
-        """Parse ``host:port`` (``[v6]:port`` for IPv6)."""
-        host, _, port = text.strip().rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"not a host:port address: {text!r}")
-        return cls(host.strip("[]"), int(port))
-
-
 class DatabaseMeta(msgspec.Struct, frozen=True, array_like=True):
     """What other nodes need to know about one database on this node.
 
@@ -74,7 +57,7 @@ class DatabaseMeta(msgspec.Struct, frozen=True, array_like=True):
     """
 
     schema_version: Counter = 0
-    applied: dict[str, Counter] = {}
+    applied: dict[NodeId, Counter] = {}
 
 
 class NodeMeta(msgspec.Struct, frozen=True, array_like=True):
@@ -96,63 +79,63 @@ class MemberUpdate(msgspec.Struct, frozen=True, array_like=True):
     omitted on SUSPECT and DEAD facts to keep probes small.
     """
 
-    node_id: str
+    node_id: NodeId
     state: MemberState
     incarnation: Counter
     removal_epoch: Counter
-    origin_id: str
+    origin_id: NodeId
     meta: NodeMeta | None = None
 
 
 class Ping(msgspec.Struct, frozen=True, array_like=True):
     seq: Counter
-    source_id: str
+    source_id: NodeId
     source_addr: NodeAddr
-    target_id: str
+    target_id: NodeId
     updates: list[MemberUpdate] = []
 
 
 class Ack(msgspec.Struct, frozen=True, array_like=True):
     seq: Counter
-    source_id: str
+    source_id: NodeId
     updates: list[MemberUpdate] = []
 
 
 class PingReq(msgspec.Struct, frozen=True, array_like=True):
     seq: Counter
-    source_id: str
+    source_id: NodeId
     source_addr: NodeAddr
-    target_id: str
+    target_id: NodeId
     target_addr: NodeAddr
     updates: list[MemberUpdate] = []
 
 
 class Nack(msgspec.Struct, frozen=True, array_like=True):
     seq: Counter
-    source_id: str
+    source_id: NodeId
     updates: list[MemberUpdate] = []
 
 
 class Gossip(msgspec.Struct, frozen=True, array_like=True):
-    source_id: str
+    source_id: NodeId
     updates: list[MemberUpdate] = []
 
 
 class PushPullRequest(msgspec.Struct, frozen=True, array_like=True):
-    source_id: str
+    source_id: NodeId
     source_addr: NodeAddr
     join: bool
     members: list[MemberUpdate] = []
 
 
 class PushPullResponse(msgspec.Struct, frozen=True, array_like=True):
-    source_id: str
+    source_id: NodeId
     refused: bool = False
     reason: str = ""
     members: list[MemberUpdate] = []
 
 
-# The type-code table. ONLY APPEND: the numbers are part of the protocol.
+# The membership tags. ONLY APPEND: the numbers are part of the protocol.
 MESSAGE_TYPES: dict[int, type[msgspec.Struct]] = {
     1: Ping,
     2: Ack,
@@ -162,10 +145,13 @@ MESSAGE_TYPES: dict[int, type[msgspec.Struct]] = {
     6: PushPullRequest,
     7: PushPullResponse,
 }
+for _tag, _cls in MESSAGE_TYPES.items():
+    PEER_MESSAGES.register(_tag, _cls, "membership")
 
 TYPE_CODES: dict[type[msgspec.Struct], int] = {cls: code for code, cls in MESSAGE_TYPES.items()}
 
 MEMBERSHIP_CODES: frozenset[int] = frozenset(range(1, 32))
+MEMBERSHIP_TYPES: tuple[type[msgspec.Struct], ...] = tuple(MESSAGE_TYPES.values())
 
 SwimMessage = Ping | Ack | PingReq | Nack | Gossip | PushPullRequest | PushPullResponse
 

@@ -34,12 +34,12 @@ from marmotdb.cluster.stats import SwimStats
 
 NEVER_MS = 2**62
 
-SendUdp = Callable[[NodeAddr, Ping | Ack | PingReq | Nack, "str | None"], None]
+SendUdp = Callable[[NodeAddr, Ping | Ack | PingReq | Nack, "int | None"], None]
 
 
 @dataclasses.dataclass
 class ProbeRound:
-    target_id: str
+    target_id: int
     target_addr: NodeAddr
     seq: int
     indirect_at_ms: int  # direct probe timeout: send the indirect probes then
@@ -88,7 +88,7 @@ class RelayTable:
 
 
 class Prober:
-    def __init__(self, node_id: str, config: SwimConfig, members: MemberTable,
+    def __init__(self, node_id: int, config: SwimConfig, members: MemberTable,
                  rng: random.Random, stats: SwimStats, send_udp: SendUdp,
                  suspect: Callable[[Member, int], None]):
         self.node_id, self.config, self.members = node_id, config, members
@@ -109,7 +109,7 @@ class Prober:
         """Abandon the round in flight (we are leaving or were removed)."""
         self.round = None
 
-    def member_changed(self, node_id: str, live: bool) -> None:
+    def member_changed(self, node_id: int, live: bool) -> None:
         if live:
             self.schedule.add(node_id)
         else:
@@ -188,7 +188,7 @@ class Prober:
 
     # ----------------------------------------------------------------- internals
 
-    def _is_probeable(self, node_id: str) -> bool:
+    def _is_probeable(self, node_id: int) -> bool:
         member = self.members.get(node_id)
         return member is not None and member.is_live
 

@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable
 class ProbeSchedule:
     def __init__(self, rng: random.Random):
         self._rng = rng
-        self._order: list[str] = []
+        self._order: list[int] = []
         self._position = 0
-        self._known: set[str] = set()
+        self._known: set[int] = set()
 
-    def add(self, node_id: str) -> None:
+    def add(self, node_id: int) -> None:
         """Insert a newly probeable member at a random place in the remaining pass."""
         if node_id in self._known:
             return
@@ -32,7 +32,7 @@ class ProbeSchedule:
         index = self._rng.randint(self._position, len(self._order))
         self._order.insert(index, node_id)
 
-    def discard(self, node_id: str) -> None:
+    def discard(self, node_id: int) -> None:
         """Forget a member (it left, was removed, or was reaped). Dead members stay: see next()."""
         if node_id not in self._known:
             return
@@ -42,7 +42,7 @@ class ProbeSchedule:
         if index < self._position:
             self._position -= 1
 
-    def next(self, is_probeable: Callable[[str], bool]) -> str | None:
+    def next(self, is_probeable: Callable[[int], bool]) -> int | None:
         """The next member to probe, skipping those ``is_probeable`` rejects; None if none is."""
         for _ in range(2 * len(self._order) + 1):
             if self._position >= len(self._order):
@@ -55,7 +55,7 @@ class ProbeSchedule:
                 return node_id
         return None
 
-    def reset(self, node_ids: Iterable[str]) -> None:
+    def reset(self, node_ids: Iterable[int]) -> None:
         self._known = set(node_ids)
         self._order = sorted(self._known)
         self._rng.shuffle(self._order)

@@ -40,12 +40,12 @@ def expected_confirmations(suspicion_mult: int, live_members: int) -> int:
 class Suspicion:
     """Timer state of one suspicion: start time, bounds and the distinct confirmers seen."""
 
-    def __init__(self, origin_id: str, start_ms: int, expected: int, min_ms: int, max_ms: int):
+    def __init__(self, origin_id: int, start_ms: int, expected: int, min_ms: int, max_ms: int):
         self.start_ms = start_ms
         self.expected = expected
         self.min_ms = min_ms
         self.max_ms = max(min_ms, max_ms)
-        self._confirmers: set[str] = {origin_id}
+        self._confirmers: set[int] = {origin_id}
         self.extended = False  # the late-timer guard extends a suspicion at most once
 
     @property
@@ -53,7 +53,7 @@ class Suspicion:
         """Independent confirmations beyond the node that raised the suspicion."""
         return len(self._confirmers) - 1
 
-    def confirm(self, from_id: str) -> bool:
+    def confirm(self, from_id: int) -> bool:
         """Count a confirmation from ``from_id``; True when it is new and still shrinks the timer.
 
         Bounded: once ``expected`` confirmations are in, the timer is at its minimum and more

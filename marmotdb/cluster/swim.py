@@ -52,7 +52,6 @@ from collections.abc import Callable, Sequence
 import msgspec
 
 from marmotdb.cluster.broadcast import BroadcastQueue
-from marmotdb.cluster.codec import FRAME_OVERHEAD_BYTES, FrameCodec, FrameError
 from marmotdb.cluster.config import SwimConfig
 from marmotdb.cluster.membership import (
     LIVE_STATES,
@@ -78,7 +77,8 @@ from marmotdb.cluster.messages import (
 from marmotdb.cluster.probe import NEVER_MS, Prober
 from marmotdb.cluster.stats import SwimStats
 from marmotdb.cluster.suspicion import Suspicion, expected_confirmations
-from marmotdb.cluster.transport import Transport
+from marmotdb.peer.codec import FRAME_OVERHEAD_BYTES, FrameCodec, FrameError
+from marmotdb.peer.transport import Transport
 
 logger = logging.getLogger("marmotdb.cluster")
 
@@ -93,7 +93,7 @@ _SELF_TRANSITIONS: dict[MemberState, frozenset[MemberState]] = {
 
 
 class SwimNode:
-    def __init__(self, node_id: str, meta: NodeMeta, config: SwimConfig, transport: Transport,
+    def __init__(self, node_id: int, meta: NodeMeta, config: SwimConfig, transport: Transport,
                  codec: FrameCodec, rng: random.Random, *, seed_addrs: Sequence[NodeAddr] = (),
                  incarnation: int = 0):
         self.node_id = node_id
@@ -106,7 +106,7 @@ class SwimNode:
         self._listeners: list[Callable[[MemberEvent], None]] = []
         self.members = MemberTable(config.members_max, self._on_member_event)
         self._broadcasts = BroadcastQueue(config.broadcast_queue_max)
-        self._suspicions: dict[str, Suspicion] = {}
+        self._suspicions: dict[int, Suspicion] = {}
         self._prober = Prober(node_id, config, self.members, rng, self.stats, self._send_udp,
                               self._suspect)
         self._started = False
@@ -122,7 +122,8 @@ class SwimNode:
             PushPullResponse: self._on_push_pull_response,
         }
         self._timer_steps: tuple[Callable[[int], None], ...] = (
-            self._prober.check, self._check_suspicions, self._tick_probe, self._tick_gossip, self._tick_push_pull, self._tick_reconnect, self._tick_join,
+            self._prober.check, self._check_suspicions, self._tick_probe, self._tick_gossip,
+            self._tick_push_pull, self._tick_reconnect, self._tick_join,
         )
 
     # ----------------------------------------------------------------- public surface
@@ -193,7 +194,7 @@ class SwimNode:
             return
         if self.state is MemberState.REMOVED and not isinstance(message, PushPullResponse):
             return
-        source = self.members.get(getattr(message, "source_id", ""))
+        source = self.members.get(getattr(message, "source_id", None))
         from_removed = source is not None and source.state is MemberState.REMOVED
         if from_removed and not isinstance(message, PushPullRequest):
             assert source is not None
@@ -250,14 +251,14 @@ class SwimNode:
         alone = not any(m.is_live for m in self.members if m.node_id != self.node_id)
         return spread or alone or now_ms >= self._leave_deadline_ms
 
-    def remove_member(self, node_id: str, now_ms: int) -> None:
+    def remove_member(self, node_id: int, now_ms: int) -> None:
         """Admin removal: the member is refused (and told so) until ``allow_member``."""
         member = self._other(node_id)
         if member.state is MemberState.REMOVED:
             return
         self._admin_set(member, MemberState.REMOVED, now_ms)
 
-    def allow_member(self, node_id: str, now_ms: int) -> None:
+    def allow_member(self, node_id: int, now_ms: int) -> None:
         """Lift an admin removal; the member may rejoin (it is DEAD until it does)."""
         member = self._other(node_id)
         if member.state is not MemberState.REMOVED:
@@ -368,7 +369,7 @@ class SwimNode:
         self._set_self(me.state, max(me.incarnation, update.incarnation) + 1,
                        max(me.removal_epoch, update.removal_epoch), me.meta, now_ms)
 
-    def _start_suspicion(self, member: Member, origin_id: str, now_ms: int) -> None:
+    def _start_suspicion(self, member: Member, origin_id: int, now_ms: int) -> None:
         live = self.members.live_count()
         expected = expected_confirmations(self.config.suspicion_mult, live)
         self._suspicions[member.node_id] = Suspicion(
@@ -504,7 +505,7 @@ class SwimNode:
         self._broadcasts.enqueue(update, self._codec.payload_bytes(update))
 
     def _send_udp(self, dest: NodeAddr, message: Ping | Ack | PingReq | Nack,
-                  dest_id: str | None) -> None:
+                  dest_id: int | None) -> None:
         """Send a probe-path message with as many piggybacked updates as fit one datagram."""
         budget = self._piggyback_budget(message)
         updates: list[MemberUpdate] = []
@@ -551,12 +552,12 @@ class SwimNode:
         return [m for m in sorted(self.members, key=lambda m: m.node_id)
                 if m.node_id != self.node_id]
 
-    def _other(self, node_id: str) -> Member:
+    def _other(self, node_id: int) -> Member:
         if node_id == self.node_id:
             raise ValueError("a node cannot remove or allow itself")
         member = self.members.get(node_id)
         if member is None:
-            raise ValueError(f"unknown member {node_id!r}")
+            raise ValueError(f"unknown member {node_id}")
         return member
 
     def _retransmit_limit(self) -> int:

@@ -9,9 +9,10 @@ wait bounded (``REQUEST_HEAD_BYTES_MAX``, ``REQUEST_BODY_BYTES_MAX``, ``REQUEST_
 ``Authorization: Bearer <secret>`` or as ``X-Marmot-Secret: <secret>``; a missing or wrong one
 gets 401, is counted and logged (at most once per client host per ``REFUSED_LOG_INTERVAL_S``).
 
-    GET    /health                      200 {"status": "ok", node, state, incarnation, members}
+    GET    /health                      200 {"status": "ok", node_id, state, incarnation, members}
                                         (503 while LEAVING or REMOVED)
     GET    /cluster/members             200 [{node_id, state, incarnation, addresses, ...}]
+                                        (node ids are JSON integers, as in the config)
     GET    /cluster/events              200 the last member changes seen by this node
     POST   /cluster/members/<id>/remove admin removal (refused until allowed)
     POST   /cluster/members/<id>/allow  lift a removal
@@ -41,6 +42,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from marmotdb.cluster.messages import MemberState
+from marmotdb.peer.address import parse_node_id
 from marmotdb.runtime.faults import FaultRuleError, parse_rules
 from marmotdb.runtime.membership_service import MembershipService
 
@@ -306,8 +308,9 @@ class AdminServer:
             return error_response(404, f"no such endpoint: {request.path}")
         if request.method != "POST":
             return error_response(405, "use POST")
-        node_id, action = match.groups()
+        text, action = match.groups()
         try:
+            node_id = parse_node_id(text)
             if action == "remove":
                 self._service.remove_member(node_id)
             else:

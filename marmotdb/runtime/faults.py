@@ -37,7 +37,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from marmotdb.cluster.messages import NodeAddr
+from marmotdb.peer.address import NodeAddr
 
 RULES_MAX = 64  # bound of the rule list (the admin API refuses more)
 ANY_PEER = "*"

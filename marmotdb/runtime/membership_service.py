@@ -5,15 +5,17 @@ Theory of operation
 The SWIM node (cluster/swim.py) is a sans-I/O state machine; this is its asyncio glue, in the
 shape of aioquic's protocol.py:
 
-- input: every frame the ``PeerTransport`` receives with a membership type code goes to
-  ``node.receive_frame(src, frame, now_ms)``;
+- input: every frame the ``PeerTransport`` receives goes to the node's ``AsyncPeerEndpoint``,
+  which hands frames with a membership tag (1-31) to ``node.receive_frame(src, frame, now_ms)``
+  and keeps request/response traffic for the other subsystems (``service.peer``);
 - timers: after every input, one loop timer is (re)armed at ``node.next_deadline_ms()``; when it
   fires, ``node.handle_timer(now_ms)`` runs and the timer is re-armed;
 - output: the node calls ``transport.send`` itself (the transport queues, never blocks).
 
-Time is the event loop's monotonic clock in whole milliseconds, clamped so it never runs
-backwards between calls. Wall-clock time is used only to report when a member's state changed
-(``MemberView.state_since_ms``), for operators and for the fault tests that measure detection.
+Time is the event loop's monotonic clock in whole milliseconds (``LoopClock``, shared with the
+peer endpoint), clamped so it never runs backwards between calls. Wall-clock time is used
+only to report when a member's state changed (``MemberView.state_since_ms``), for operators
+and for the fault tests that measure detection.
 
 Restart: our incarnation is persisted in ``<data_dir>/cluster/incarnation`` whenever it changes,
 and a restarted node starts one above it, so its ALIVE beats whatever the others last believed
@@ -39,20 +41,28 @@ from pathlib import Path
 from typing import Any
 
 from marmotdb import __version__
-from marmotdb.cluster.codec import SECRET_BYTES_MIN, FrameCodec
 from marmotdb.cluster.config import SwimConfig
 from marmotdb.cluster.membership import Member, MemberEvent
 from marmotdb.cluster.messages import MEMBERSHIP_CODES, MemberState, NodeAddr, NodeMeta
 from marmotdb.cluster.swim import SwimNode
 from marmotdb.config import Config, ConfigError
+from marmotdb.peer.address import parse_node_id
+from marmotdb.peer.catalog import all_messages
+from marmotdb.peer.codec import SECRET_BYTES_MIN, FrameCodec
+from marmotdb.peer.registry import MessageRegistry
 from marmotdb.runtime import tls
 from marmotdb.runtime.faults import FaultInjector, FaultRuleError, parse_rules
-from marmotdb.runtime.peer_transport import PeerSettings, PeerTransport
+from marmotdb.runtime.peer_transport import (
+    AsyncPeerEndpoint,
+    DeadlineTimer,
+    PeerSettings,
+    PeerTransport,
+)
 
 logger = logging.getLogger("marmotdb.membership")
 
 EVENT_HISTORY_MAX = 512  # member changes kept for GET /cluster/events
-LEAVE_POLL_S = 0.02
+LEAVE_POLL_MS = 20
 _PROFILES: dict[str, Callable[[], SwimConfig]] = {
     "lan": SwimConfig.lan, "local": SwimConfig.local, "wan": SwimConfig.wan}
 _OVERRIDES = ("probe_interval_ms", "probe_timeout_ms", "suspicion_mult", "gossip_interval_ms",
@@ -63,7 +73,7 @@ _OVERRIDES = ("probe_interval_ms", "probe_timeout_ms", "suspicion_mult", "gossip
 class MemberView:
     """One member as this node sees it, in plain types (admin API, SQL, CLI)."""
 
-    node_id: str
+    node_id: int
     state: str
     incarnation: int
     peer_address: str
@@ -80,7 +90,7 @@ class MemberView:
 @dataclasses.dataclass(frozen=True)
 class EventView:
     at_ms: int  # wall-clock epoch ms
-    node_id: str
+    node_id: int
     previous: str | None
     current: str | None
     incarnation: int
@@ -91,16 +101,16 @@ def _state_name(state: MemberState | None) -> str | None:
 
 
 class MembershipService:
-    def __init__(self, node: SwimNode, transport: PeerTransport, *,
+    def __init__(self, node: SwimNode, peer: AsyncPeerEndpoint, *,
                  state_dir: Path | None = None, wall_clock: Callable[[], float] = time.time):
         self.node = node
-        self.transport = transport
+        self.peer = peer
+        self.transport = peer.transport
         self._state_dir = state_dir
         self._wall_clock = wall_clock
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_deadline_ms = 0
-        self._last_now_ms = 0
+        self._clock = peer.clock
+        self._timer = DeadlineTimer(self._clock, node.next_deadline_ms, node.handle_timer)
         self._persisted_incarnation = -1
         self.events: deque[EventView] = deque(maxlen=EVENT_HISTORY_MAX)
         node.subscribe(self._on_event)
@@ -110,10 +120,9 @@ class MembershipService:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self.transport.start()
-        self.transport.add_receiver(MEMBERSHIP_CODES, self._on_frame)
-        self.transport.set_default_receiver(self._on_frame)  # the node counts and logs junk
+        self.peer.add_frame_receiver(MEMBERSHIP_CODES, self._on_frame)
         self.node.start(self.now_ms())
-        self._arm()
+        self._timer.arm()
         logger.info("node %s joined the peer network on %s as %s (incarnation %d)",
                     self.node.node_id, self.node.addr, self.node.state.name,
                     self.node.incarnation)
@@ -122,42 +131,23 @@ class MembershipService:
         """Announce a graceful leave (bounded wait), then stop timers and the transport."""
         if leave and self._loop is not None:
             self.node.leave(self.now_ms())
-            self._arm()
-            deadline_s = self._loop.time() + self.node.config.leave_propagate_max_ms / 1000
-            while not self.node.leave_complete(self.now_ms()) and self._loop.time() < deadline_s:
-                await asyncio.sleep(LEAVE_POLL_S)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+            self._timer.arm()
+            deadline_ms = self.now_ms() + self.node.config.leave_propagate_max_ms
+            while not self.node.leave_complete(self.now_ms()) and self.now_ms() < deadline_ms:
+                await asyncio.sleep(LEAVE_POLL_MS / 1000)
+        self._timer.cancel()
+        await self.peer.close()
         await self.transport.close()
 
     # ------------------------------------------------------------------ the state machine
 
     def now_ms(self) -> int:
         assert self._loop is not None, "MembershipService used before start()"
-        self._last_now_ms = max(self._last_now_ms, int(self._loop.time() * 1000))
-        return self._last_now_ms
+        return self._clock.now_ms()
 
-    def _on_frame(self, src: NodeAddr, frame: bytes) -> None:
-        self.node.receive_frame(src, frame, self.now_ms())
-        self._arm()
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        # A loop timer may fire a fraction of a millisecond early: never run before it is due.
-        self._last_now_ms = max(self._last_now_ms, self._timer_deadline_ms)
-        self.node.handle_timer(self.now_ms())
-        self._arm()
-
-    def _arm(self) -> None:
-        deadline_ms = self.node.next_deadline_ms()
-        if self._timer is not None:
-            if deadline_ms == self._timer_deadline_ms:
-                return
-            self._timer.cancel()
-        assert self._loop is not None
-        self._timer_deadline_ms = deadline_ms
-        self._timer = self._loop.call_at(deadline_ms / 1000, self._on_timer)
+    def _on_frame(self, src: NodeAddr, frame: bytes, now_ms: int) -> None:
+        self.node.receive_frame(src, frame, now_ms)
+        self._timer.arm()
 
     def _on_event(self, event: MemberEvent) -> None:
         self.events.append(EventView(self._wall_ms_of(event.at_ms), event.node_id,
@@ -176,22 +166,25 @@ class MembershipService:
         return [self._view(m) for m in self.node.members_snapshot()]
 
     def cluster_rows(self) -> list[tuple[Any, ...]]:
-        """Rows of MARMOT_CLUSTER_NODES: node_id, mysql, peer, admin address, state, incarnation."""
-        return [(int(v.node_id) if v.node_id.isdigit() else v.node_id, v.mysql_address,
-                 v.peer_address, v.admin_address, v.state, v.incarnation)
-                for v in self.members()]
+        """Rows of MARMOT_CLUSTER_NODES: node_id (an integer), mysql, peer, admin address,
+        state, incarnation."""
+        return [(v.node_id, v.mysql_address, v.peer_address, v.admin_address, v.state,
+                 v.incarnation) for v in self.members()]
 
-    def remove_member(self, node_id: str) -> None:
+    def remove_member(self, node_id: int) -> None:
         self.node.remove_member(node_id, self.now_ms())
-        self._arm()
+        self._timer.arm()
 
-    def allow_member(self, node_id: str) -> None:
+    def allow_member(self, node_id: int) -> None:
         self.node.allow_member(node_id, self.now_ms())
-        self._arm()
+        self._timer.arm()
 
     def resolve_peer(self, name: str) -> str:
         """A node id or a host:port to the peer address fault rules match on."""
-        member = self.node.members.get(name)
+        try:
+            member = self.node.members.get(parse_node_id(name))
+        except ValueError:
+            member = None
         return str(member.meta.peer_addr) if member is not None else name
 
     def _view(self, member: Member) -> MemberView:
@@ -281,22 +274,26 @@ def peer_ssl_contexts(config: Config) -> tuple[ssl.SSLContext | None, ssl.SSLCon
     return server, client
 
 
-def fault_injector(config: Config, node_id: str) -> FaultInjector:
+def fault_injector(config: Config, node_id: int) -> FaultInjector:
     try:
         rules = parse_rules(config.cluster.fault_rules)
     except FaultRuleError as exc:
         raise ConfigError(f"cluster.fault_rules: {exc}") from None
-    seed = config.cluster.fault_seed or zlib.crc32(node_id.encode())
+    seed = config.cluster.fault_seed or zlib.crc32(str(node_id).encode())
     if rules:
         logger.warning("fault injection active on this node: %d rule(s)", len(rules))
     return FaultInjector(rules, random.Random(seed))
 
 
 def from_config(config: Config, mysql_addr: NodeAddr | None,
-                seed_addrs: Sequence[NodeAddr] | None = None) -> MembershipService:
-    """Build the node, its transport and its service (started later with ``start()``)."""
+                seed_addrs: Sequence[NodeAddr] | None = None,
+                registry: MessageRegistry | None = None) -> MembershipService:
+    """Build the node, its transport, its peer endpoint and its service (``start()`` later).
+
+    The peer endpoint (``service.peer``) is where other subsystems register their request
+    handlers and send their requests; it shares the service's clock and transport."""
     cluster = config.cluster
-    node_id = str(config.node_id)
+    node_id = config.node_id
     swim = swim_config(config)
     secrets = cluster_secrets(config)
     host = cluster.advertise_host or cluster.peer_host
@@ -318,10 +315,11 @@ def from_config(config: Config, mysql_addr: NodeAddr | None,
     state_dir = config.data_path / "cluster"
     previous = read_incarnation(state_dir)
     meta = NodeMeta(peer_addr, mysql_addr, admin_addr, __version__)
-    node = SwimNode(node_id, meta, swim, transport, FrameCodec(secrets, swim.frame_bytes_max),
-                    random.Random(), seed_addrs=seeds,
+    codec = FrameCodec(secrets, swim.frame_bytes_max, registry=registry or all_messages())
+    node = SwimNode(node_id, meta, swim, transport, codec, random.Random(), seed_addrs=seeds,
                     incarnation=0 if previous is None else previous + 1)
-    return MembershipService(node, transport, state_dir=state_dir)
+    peer = AsyncPeerEndpoint(transport, codec, random.Random())
+    return MembershipService(node, peer, state_dir=state_dir)
 
 
 def _parse_seeds(texts: Sequence[str]) -> list[NodeAddr]:

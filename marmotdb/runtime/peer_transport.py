@@ -1,11 +1,13 @@
-"""PeerTransport: the real network under the membership state machine and later peer protocols.
+"""PeerTransport: the real network under the peer protocols, and their asyncio endpoint.
 
 Theory of operation
 -------------------
-A node has one peer address (host:port) with a UDP socket and a TCP listener on it.
+A node has one peer address (host:port) with a UDP socket and a TCP listener on it. Both carry
+peer frames (marmotdb/peer/codec.py: version, kind, tag, correlation id, payload, HMAC); this
+module moves them and never looks inside beyond what it needs for faults and counters.
 
-UDP carries one codec frame (cluster/codec.py) per datagram, best effort: probes, acks, gossip.
-A datagram leaves from the bound socket, so its source address is the sender's peer address;
+UDP carries one frame per datagram, best effort: probes, acks, gossip, small requests. A
+datagram leaves from the bound socket, so its source address is the sender's peer address;
 fault rules and logs key on it.
 
 TCP: one outbound connection per destination (a ``PeerLink``), opened on first use, kept open,
@@ -21,29 +23,25 @@ secret (HMAC-SHA256; the codec signs with the first secret and accepts any)::
 The server refuses (logs, counts, answers ``refused`` and closes) a Hello whose MAC matches no
 secret; the client refuses an ack that does not answer its fresh nonce (a server with another
 secret). The Hello names the client's listen address, so the server knows which peer an inbound
-stream comes from. After the handshake the stream carries envelopes::
+stream comes from. After the handshake the stream is one-way (client to server) and carries
+envelopes of one frame each::
 
-    +----------------+----------+-----------------+-------------------------------+
-    | length: u32 BE | kind: u8 | request_id: u64 | payload: one codec frame      |
-    +----------------+----------+-----------------+-------------------------------+
-      length = 1 + 8 + len(payload)
+    +----------------+----------+-------------------------------+
+    | length: u32 BE | kind: u8 | payload: one peer frame       |
+    +----------------+----------+-------------------------------+
+      length = 1 + len(payload); kinds HELLO, HELLO_ACK, then MESSAGE only
 
-    MESSAGE   one-way frame (push-pull tables, oversize gossip); request_id 0
-    REQUEST   a frame that expects a RESPONSE (or ERROR) with the same id on the same connection
-    RESPONSE  the answer, written back on the inbound connection the request came in on
-    ERROR     the request handler failed; the payload is the UTF-8 reason
+Requests and their responses are ordinary frames (the correlation id is in the frame), so an
+answer travels on the answering node's own link back to the requester, like any message. Many
+requests can be in flight on one link; answers come in any order, matched by id in the
+sans-I/O ``PeerEndpoint`` (marmotdb/peer/endpoint.py). ``AsyncPeerEndpoint`` at the end of this
+module hosts that endpoint on the event loop: an awaitable ``request`` with a deadline, async
+request handlers, one loop timer at the endpoint's next deadline. When a link cannot connect or
+loses its connection, the endpoint is told (``fail_peer``), so requests to that peer fail at
+once instead of at their deadline.
 
-Requests are pipelined: any number may be in flight on one connection and their answers come in
-any order, matched by id. Payload frames carry their own MAC, verified by whoever decodes them;
-the handshake keeps unauthenticated peers from queueing work and surfaces a wrong secret at once.
-Replaying a captured handshake gets an attacker nothing the codec does not already refuse.
-
-Received frames are routed by their type code (the byte after the frame length) to the receiver
-registered for that code; SWIM registers the membership codes 1-31.
-
-Bounds: ``queue_frames_max`` envelopes queued per link (more are dropped and counted, or the
-request fails at once), ``requests_in_flight_max`` handlers running per inbound connection
-(reading pauses until one finishes), ``frame_bytes_max`` per envelope, ``links_max`` links.
+Bounds: ``queue_frames_max`` envelopes queued per link (more are dropped and counted),
+``frame_bytes_max`` per envelope, ``links_max`` links; request bounds are the endpoint's.
 
 Faults: every frame leaving passes ``FaultInjector.decide(dest, OUT, reliable)`` and every frame
 arriving ``decide(src, IN, reliable)`` (runtime/faults.py); delayed frames of one TCP stream
@@ -59,7 +57,6 @@ import functools
 import hashlib
 import hmac
 import ipaddress
-import itertools
 import logging
 import os
 import random
@@ -71,29 +68,35 @@ from typing import Any
 
 import msgspec
 
-from marmotdb.cluster.messages import NodeAddr
 from marmotdb.errors import ProtocolError, TransientError
+from marmotdb.peer.address import NodeAddr
+from marmotdb.peer.codec import FrameCodec
+from marmotdb.peer.endpoint import (
+    Completion,
+    EndpointSettings,
+    IncomingRequest,
+    Outcome,
+    PeerEndpoint,
+)
 from marmotdb.runtime.faults import Direction, FaultInjector
 
 logger = logging.getLogger("marmotdb.peer")
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: frames carry their own kind and correlation id; one-way streams
 NONCE_BYTES = 16
-_ENVELOPE = struct.Struct(">IBQ")
+_ENVELOPE = struct.Struct(">IB")
 ENVELOPE_HEADER_BYTES = _ENVELOPE.size
 _HELLO_LABEL = b"marmotdb-peer-hello"
 _ACK_LABEL = b"marmotdb-peer-ack"
-CLOSE_WAIT_S = 2.0
-_LENGTH_OFFSET_BYTES = 4  # codec frames start with a u32 length; the type code follows
+CLOSE_WAIT_MS = 2_000
 
 
 class Kind:
+    """Stream envelope kinds. ONLY APPEND; 4-6 (stream-level requests of version 1) are retired."""
+
     HELLO = 1
     HELLO_ACK = 2
     MESSAGE = 3
-    REQUEST = 4
-    RESPONSE = 5
-    ERROR = 6
 
 
 class Hello(msgspec.Struct, frozen=True, array_like=True):
@@ -111,11 +114,15 @@ class HelloAck(msgspec.Struct, frozen=True, array_like=True):
 
 
 class PeerUnavailableError(TransientError):
-    """A peer request got no answer: unreachable, timed out, queue full or connection lost."""
+    """A peer request got no answer: unreachable, cancelled, or timed out (the subclass)."""
+
+
+class PeerTimeoutError(PeerUnavailableError):
+    """No answer by the deadline: the peer may or may not have acted on the request."""
 
 
 class PeerRequestError(TransientError):
-    """The peer received the request and its handler failed (the reason is in the message)."""
+    """The peer received the request and could not serve it (the reason is in the message)."""
 
 
 class PeerHandshakeError(ProtocolError):
@@ -133,8 +140,7 @@ class PeerSettings:
     connect_timeout_ms: int = 2_000
     backoff_min_ms: int = 100
     backoff_max_ms: int = 5_000
-    request_timeout_ms: int = 5_000
-    requests_in_flight_max: int = 256
+    request_timeout_ms: int = 5_000  # default deadline of AsyncPeerEndpoint.request
     link_idle_ms: int = 60_000
     links_max: int = 4096
     udp_buffer_bytes_max: int = 1024 * 1024  # datagrams past this unsent backlog are dropped
@@ -157,28 +163,25 @@ class TransportStats:
     connects: int = 0
     connect_failures: int = 0
     handshakes_refused: int = 0
-    requests_sent: int = 0
-    requests_failed: int = 0
+    links_lost: int = 0
     udp_send_errors: int = 0
 
 
-Receiver = Callable[[NodeAddr, bytes], None]
-RequestHandler = Callable[[NodeAddr, bytes], Awaitable[bytes]]
+Receiver = Callable[[NodeAddr, bytes, bool], None]  # (source, frame, reliable)
 
 
-def encode_envelope(kind: int, request_id: int, payload: bytes) -> bytes:
-    return _ENVELOPE.pack(1 + 8 + len(payload), kind, request_id) + payload
+def encode_envelope(kind: int, payload: bytes) -> bytes:
+    return _ENVELOPE.pack(1 + len(payload), kind) + payload
 
 
 async def read_envelope(reader: asyncio.StreamReader, payload_bytes_max: int
-                        ) -> tuple[int, int, bytes]:
+                        ) -> tuple[int, bytes]:
     """Read one envelope; raise ``EnvelopeError`` when it cannot be one of ours."""
-    length, kind, request_id = _ENVELOPE.unpack(
-        await reader.readexactly(ENVELOPE_HEADER_BYTES))
-    payload_bytes = length - 9
+    length, kind = _ENVELOPE.unpack(await reader.readexactly(ENVELOPE_HEADER_BYTES))
+    payload_bytes = length - 1
     if payload_bytes < 0 or payload_bytes > payload_bytes_max:
-        raise EnvelopeError(f"peer envelope of {length} bytes is outside 9..{payload_bytes_max}")
-    return kind, request_id, await reader.readexactly(payload_bytes)
+        raise EnvelopeError(f"peer envelope of {length} bytes is outside 1..{payload_bytes_max}")
+    return kind, await reader.readexactly(payload_bytes)
 
 
 class _Keys:
@@ -201,11 +204,10 @@ class _Keys:
 
 
 class PeerLink:
-    """The outbound TCP connection to one peer: queue, connect with backoff, write, read answers."""
+    """The outbound TCP connection to one peer: queue, connect with backoff, write."""
 
     def __init__(self, owner: PeerTransport, dest: NodeAddr):
         self.dest = dest
-        self.pending: dict[int, asyncio.Future[bytes]] = {}
         self._owner = owner
         self._settings = owner.settings
         self._queue: deque[bytes] = deque()
@@ -224,10 +226,9 @@ class PeerLink:
 
     async def run(self) -> None:
         """Connect when there is something to send; exits after ``link_idle_ms`` of silence."""
-        idle_s = self._settings.link_idle_ms / 1000
         while True:
-            if not await _wait_event(self._ready, idle_s):
-                if not self.pending and not self._queue:
+            if not await _wait_event(self._ready, self._settings.link_idle_ms):
+                if not self._queue:
                     self.closed = True
                     return
                 continue
@@ -235,69 +236,56 @@ class PeerLink:
                 reader, writer = await self._owner.connect(self.dest)
             except (OSError, TimeoutError, PeerHandshakeError, EnvelopeError,
                     asyncio.IncompleteReadError, msgspec.DecodeError) as exc:
-                self._fail_all(f"cannot connect to peer {self.dest}: {exc or type(exc).__name__}")
+                self._fail(f"cannot connect to peer {self.dest}: {exc or type(exc).__name__}")
                 await asyncio.sleep(self._next_backoff_ms() / 1000)
                 continue
             self._backoff_ms = 0
             try:
-                await self._pump(reader, writer)
+                lost = await self._pump(reader, writer)
             finally:
                 writer.close()
-                self._fail_all(f"connection to peer {self.dest} lost")
+            if lost:
+                self._owner.stats.links_lost += 1
+                self._fail(f"connection to peer {self.dest} lost")
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        answers = asyncio.create_task(self._read_answers(reader))
-        idle_s = self._settings.link_idle_ms / 1000
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Write queued envelopes until the link idles (False) or the connection is lost."""
+        closed_by_peer = asyncio.create_task(self._watch(reader))
         try:
-            while not answers.done():
+            while not closed_by_peer.done():
                 while self._queue:
                     envelope = self._queue.popleft()
                     writer.write(envelope)
                     self._owner.stats.tcp_frames_sent += 1
                     self._owner.stats.tcp_bytes_sent += len(envelope)
                 await writer.drain()
-                if self._queue or answers.done():
+                if self._queue or closed_by_peer.done():
                     continue
                 self._ready.clear()
-                if not await _wait_event(self._ready, idle_s) and not self.pending:
-                    return  # idle: close; reopened on the next send
+                if not await _wait_event(self._ready, self._settings.link_idle_ms):
+                    return False  # idle: close; reopened on the next send
+            return True
         except (OSError, ConnectionError):
-            pass
+            return True
         finally:
-            answers.cancel()
+            closed_by_peer.cancel()
 
-    async def _read_answers(self, reader: asyncio.StreamReader) -> None:
+    async def _watch(self, reader: asyncio.StreamReader) -> None:
+        """The server never writes after its HelloAck: wait for EOF (or refuse chatter)."""
         try:
-            while True:
-                kind, request_id, payload = await read_envelope(
-                    reader, self._settings.frame_bytes_max)
-                if kind not in (Kind.RESPONSE, Kind.ERROR):
-                    raise EnvelopeError(f"unexpected envelope kind {kind} on an outbound link")
-                self._owner.count_tcp_received(payload)
-                self._owner.deliver_answer(self, kind, request_id, payload)
-        except (OSError, asyncio.IncompleteReadError, EnvelopeError) as exc:
-            if isinstance(exc, EnvelopeError):
-                logger.warning("closing link to %s: %s", self.dest, exc.message)
+            if await reader.read(1):
+                logger.warning("closing link to %s: unexpected data from the peer", self.dest)
+        except OSError:
+            pass
         finally:
             self._ready.set()  # wake the writer so it notices the connection is gone
 
-    def resolve(self, kind: int, request_id: int, payload: bytes) -> None:
-        future = self.pending.pop(request_id, None)
-        if future is None or future.done():
-            return
-        if kind == Kind.RESPONSE:
-            future.set_result(payload)
-        else:
-            future.set_exception(PeerRequestError(payload.decode("utf-8", "replace")))
-
-    def _fail_all(self, reason: str) -> None:
+    def _fail(self, reason: str) -> None:
         self._owner.stats.frames_dropped_unreachable += len(self._queue)
         self._queue.clear()
         self._ready.clear()
-        for future in self.pending.values():
-            if not future.done():
-                future.set_exception(PeerUnavailableError(reason))
-        self.pending.clear()
+        if self._owner.on_unreachable is not None:
+            self._owner.on_unreachable(self.dest, reason)
 
     def _next_backoff_ms(self) -> float:
         settings = self._settings
@@ -318,7 +306,7 @@ class _Datagrams(asyncio.DatagramProtocol):
 
 
 class PeerTransport:
-    """UDP + TCP peer network of one node; implements cluster.transport.Transport."""
+    """UDP + TCP peer network of one node; implements marmotdb.peer.transport.Transport."""
 
     def __init__(self, bind_addr: NodeAddr, secrets: Sequence[bytes], *,
                  advertise_addr: NodeAddr | None = None, settings: PeerSettings | None = None,
@@ -332,17 +320,15 @@ class PeerTransport:
         self.rng = rng or random.Random()
         self._keys = _Keys(secrets)
         self._server_ssl, self._client_ssl = server_ssl, client_ssl
-        self._receivers: dict[int, Receiver] = {}
-        self._default_receiver: Receiver | None = None
-        self._request_handlers: dict[int, RequestHandler] = {}
+        self._receiver: Receiver | None = None
+        self.on_unreachable: Callable[[NodeAddr, str], None] | None = None
         self._links: dict[NodeAddr, PeerLink] = {}
-        self._request_ids = itertools.count(1)
         self._resolved: dict[str, str] = {}
         self._resolving: set[str] = set()
         # Delayed frames per stream, in send order: (release time, action, args).
         self._delayed: dict[tuple[Direction, NodeAddr],
                             collections.deque[tuple[float, Callable[..., None], tuple[Any, ...]]]] = {}
-        self._refused_logged_ms: dict[str, float] = {}
+        self._refused_logged_ms: dict[str, int] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
         self._inbound: dict[asyncio.StreamWriter, asyncio.Task[Any] | None] = {}
@@ -384,22 +370,13 @@ class PeerTransport:
         for writer in list(self._inbound):
             writer.close()
         if tasks or inbound:  # bounded: shutdown never hangs on a task that ignores a cancel
-            await asyncio.wait(tasks + inbound, timeout=CLOSE_WAIT_S)
+            await asyncio.wait(tasks + inbound, timeout=CLOSE_WAIT_MS / 1000)
         self._links.clear()
 
-    def add_receiver(self, codes: Iterable[int], receiver: Receiver) -> None:
-        """Frames whose type code is in ``codes`` (either path) go to ``receiver(src, frame)``."""
-        for code in codes:
-            self._receivers[code] = receiver
-
-    def set_default_receiver(self, receiver: Receiver) -> None:
-        """Frames with a type code nobody registered (or garbage) go here to be refused."""
-        self._default_receiver = receiver
-
-    def add_request_handler(self, codes: Iterable[int], handler: RequestHandler) -> None:
-        """Requests whose frame type code is in ``codes`` are answered by ``await handler``."""
-        for code in codes:
-            self._request_handlers[code] = handler
+    def set_receiver(self, receiver: Receiver) -> None:
+        """Every frame received (either path) goes to ``receiver(src, frame, reliable)``; the
+        node's ``PeerEndpoint`` authenticates it and routes it by tag."""
+        self._receiver = receiver
 
     # ------------------------------------------------------------------ sending
 
@@ -413,43 +390,10 @@ class PeerTransport:
             else:
                 self._send_datagram(dest, frame)
 
-    async def request(self, dest: NodeAddr, frame: bytes, timeout_ms: int | None = None) -> bytes:
-        """Send a REQUEST and wait for its answer; ``PeerUnavailableError`` if none comes."""
-        link = self._link(dest)
-        if link is None:
-            raise PeerUnavailableError(f"too many peer links to add {dest}")
-        request_id = next(self._request_ids)
-        future: asyncio.Future[bytes] = self._loop_now().create_future()
-        link.pending[request_id] = future
-        envelope = encode_envelope(Kind.REQUEST, request_id, frame)
-        self.stats.requests_sent += 1
-        for delay_ms in self.faults.decide(dest, Direction.OUT, True):
-            self._in_order(Direction.OUT, dest, delay_ms, self._enqueue_request, link,
-                           request_id, envelope)
-        timeout_s = (timeout_ms or self.settings.request_timeout_ms) / 1000
-        try:
-            async with asyncio.timeout(timeout_s):
-                return await future
-        except TimeoutError:
-            self.stats.requests_failed += 1
-            raise PeerUnavailableError(f"request to peer {dest} timed out") from None
-        except (PeerUnavailableError, PeerRequestError):
-            self.stats.requests_failed += 1
-            raise
-        finally:
-            link.pending.pop(request_id, None)
-
-    def _enqueue_request(self, link: PeerLink, request_id: int, envelope: bytes) -> None:
-        future = link.pending.get(request_id)
-        if future is None or future.done():
-            return
-        if not link.enqueue(envelope):
-            future.set_exception(PeerUnavailableError(f"send queue to {link.dest} is full"))
-
     def _send_reliable(self, dest: NodeAddr, frame: bytes) -> None:
         link = self._link(dest)
         if link is not None:
-            link.enqueue(encode_envelope(Kind.MESSAGE, 0, frame))
+            link.enqueue(encode_envelope(Kind.MESSAGE, frame))
 
     def _send_datagram(self, dest: NodeAddr, frame: bytes) -> None:
         udp = self._udp
@@ -560,8 +504,8 @@ class PeerTransport:
             listen = self.advertise_addr
             mac = self._keys.sign(_HELLO_LABEL, nonce, str(listen).encode())
             hello = msgspec.msgpack.encode(Hello(PROTOCOL_VERSION, nonce, listen, mac))
-            writer.write(encode_envelope(Kind.HELLO, 0, hello))
-            kind, _, payload = await read_envelope(reader, 4096)
+            writer.write(encode_envelope(Kind.HELLO, hello))
+            kind, payload = await read_envelope(reader, 4096)
             ack = msgspec.msgpack.decode(payload, type=HelloAck)
             if kind != Kind.HELLO_ACK:
                 raise PeerHandshakeError(f"peer {dest} answered the handshake with kind {kind}")
@@ -599,7 +543,7 @@ class PeerTransport:
 
     async def _accept_hello(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                             remote_host: str) -> NodeAddr | None:
-        kind, _, payload = await read_envelope(reader, 4096)
+        kind, payload = await read_envelope(reader, 4096)
         if kind != Kind.HELLO:
             raise EnvelopeError(f"expected a peer handshake, got envelope kind {kind}")
         hello = msgspec.msgpack.decode(payload, type=Hello)
@@ -610,33 +554,26 @@ class PeerTransport:
             self._log_refused(remote_host, f"refused peer connection from {remote_host} "
                                            f"(claims {hello.listen_addr}): wrong cluster secret")
             ack = HelloAck(PROTOCOL_VERSION, nonce, b"", refused="wrong cluster secret")
-            writer.write(encode_envelope(Kind.HELLO_ACK, 0, msgspec.msgpack.encode(ack)))
+            writer.write(encode_envelope(Kind.HELLO_ACK, msgspec.msgpack.encode(ack)))
             await writer.drain()
             return None
         mac = self._keys.sign(_ACK_LABEL, hello.nonce, nonce)
         ack = HelloAck(PROTOCOL_VERSION, nonce, mac)
-        writer.write(encode_envelope(Kind.HELLO_ACK, 0, msgspec.msgpack.encode(ack)))
+        writer.write(encode_envelope(Kind.HELLO_ACK, msgspec.msgpack.encode(ack)))
         return hello.listen_addr
 
     async def _serve_stream(self, src: NodeAddr, reader: asyncio.StreamReader,
                             writer: asyncio.StreamWriter) -> None:
-        slots = asyncio.Semaphore(self.settings.requests_in_flight_max)
-        handlers = {Kind.MESSAGE: self._on_message, Kind.REQUEST: self._on_request}
         while True:
-            kind, request_id, payload = await read_envelope(reader, self.settings.frame_bytes_max)
-            handler = handlers.get(kind)
-            if handler is None:
+            kind, payload = await read_envelope(reader, self.settings.frame_bytes_max)
+            if kind != Kind.MESSAGE:
                 raise EnvelopeError(f"unexpected envelope kind {kind} from {src}")
-            self.count_tcp_received(payload)
-            if kind == Kind.REQUEST:
-                await slots.acquire()  # backpressure: stop reading while too many run
-            handler(src, request_id, payload, writer, slots)
+            self.stats.tcp_frames_received += 1
+            self.stats.tcp_bytes_received += len(payload) + ENVELOPE_HEADER_BYTES
+            for delay_ms in self.faults.decide(src, Direction.IN, True):
+                self._in_order(Direction.IN, src, delay_ms, self._route, src, payload, True)
 
     # ------------------------------------------------------------------ receiving
-
-    def count_tcp_received(self, payload: bytes) -> None:
-        self.stats.tcp_frames_received += 1
-        self.stats.tcp_bytes_received += len(payload) + ENVELOPE_HEADER_BYTES
 
     def receive_datagram(self, data: bytes, addr: tuple[Any, ...]) -> None:
         self.stats.udp_frames_received += 1
@@ -644,65 +581,15 @@ class PeerTransport:
         src = NodeAddr(str(addr[0]), int(addr[1]))
         for delay_ms in self.faults.decide(src, Direction.IN, False):
             if delay_ms:
-                self._loop_now().call_later(delay_ms / 1000, self._route, src, data)
+                self._loop_now().call_later(delay_ms / 1000, self._route, src, data, False)
             else:
-                self._route(src, data)
+                self._route(src, data, False)
 
-    def _on_message(self, src: NodeAddr, request_id: int, payload: bytes,
-                    writer: asyncio.StreamWriter, slots: asyncio.Semaphore) -> None:
-        for delay_ms in self.faults.decide(src, Direction.IN, True):
-            self._in_order(Direction.IN, src, delay_ms, self._route, src, payload)
-
-    def _on_request(self, src: NodeAddr, request_id: int, payload: bytes,
-                    writer: asyncio.StreamWriter, slots: asyncio.Semaphore) -> None:
-        delays = self.faults.decide(src, Direction.IN, True)
-        if not delays:
-            slots.release()
-            return
-        self._in_order(Direction.IN, src, delays[0], self._start_answer, src, request_id,
-                       payload, writer, slots)
-
-    def _start_answer(self, src: NodeAddr, request_id: int, payload: bytes,
-                      writer: asyncio.StreamWriter, slots: asyncio.Semaphore) -> None:
-        self._spawn(self._answer(src, request_id, payload, writer, slots))
-
-    async def _answer(self, src: NodeAddr, request_id: int, payload: bytes,
-                      writer: asyncio.StreamWriter, slots: asyncio.Semaphore) -> None:
-        try:
-            handler = self._request_handlers.get(_type_code(payload))
-            if handler is None:
-                self.stats.frames_unroutable += 1
-                kind, answer = Kind.ERROR, b"no handler for this request type"
-            else:
-                try:
-                    kind, answer = Kind.RESPONSE, await handler(src, payload)
-                except Exception as exc:  # the requester gets the reason; this node lives
-                    logger.exception("peer request handler failed for %s", src)
-                    kind, answer = Kind.ERROR, str(exc).encode()
-            for delay_ms in self.faults.decide(src, Direction.OUT, True):
-                self._in_order(Direction.OUT, src, delay_ms, self._write_answer, writer,
-                               encode_envelope(kind, request_id, answer))
-        finally:
-            slots.release()
-
-    def _write_answer(self, writer: asyncio.StreamWriter, envelope: bytes) -> None:
-        if writer.is_closing():
-            return
-        writer.write(envelope)
-        self.stats.tcp_frames_sent += 1
-        self.stats.tcp_bytes_sent += len(envelope)
-
-    def deliver_answer(self, link: PeerLink, kind: int, request_id: int, payload: bytes) -> None:
-        for delay_ms in self.faults.decide(link.dest, Direction.IN, True):
-            self._in_order(Direction.IN, link.dest, delay_ms, link.resolve, kind, request_id,
-                           payload)
-
-    def _route(self, src: NodeAddr, frame: bytes) -> None:
-        receiver = self._receivers.get(_type_code(frame), self._default_receiver)
-        if receiver is None:
+    def _route(self, src: NodeAddr, frame: bytes, reliable: bool) -> None:
+        if self._receiver is None:
             self.stats.frames_unroutable += 1
             return
-        receiver(src, frame)
+        self._receiver(src, frame, reliable)
 
     # ------------------------------------------------------------------ small helpers
 
@@ -717,7 +604,7 @@ class PeerTransport:
         return self._loop
 
     def _log_refused(self, source: str, message: str) -> None:
-        now_ms = self._loop_now().time() * 1000
+        now_ms = int(self._loop_now().time() * 1000)
         last_ms = self._refused_logged_ms.get(source)
         if last_ms is None or now_ms - last_ms >= self.settings.refused_log_interval_ms:
             if len(self._refused_logged_ms) >= self.settings.links_max:
@@ -726,16 +613,187 @@ class PeerTransport:
             logger.warning(message)
 
 
-async def _wait_event(event: asyncio.Event, timeout_s: float) -> bool:
-    """True once ``event`` is set, False after ``timeout_s``. (Not ``asyncio.wait_for``: on
+async def _wait_event(event: asyncio.Event, timeout_ms: int) -> bool:
+    """True once ``event`` is set, False after ``timeout_ms``. (Not ``asyncio.wait_for``: on
     Python 3.11 it can swallow a cancellation that races with completion, hanging shutdown.)"""
     try:
-        async with asyncio.timeout(timeout_s):
+        async with asyncio.timeout(timeout_ms / 1000):
             await event.wait()
         return True
     except TimeoutError:
         return False
 
 
-def _type_code(frame: bytes) -> int:
-    return frame[_LENGTH_OFFSET_BYTES] if len(frame) > _LENGTH_OFFSET_BYTES else -1
+# ---------------------------------------------------------------------- the asyncio endpoint
+
+
+class LoopClock:
+    """The event loop's monotonic clock in whole milliseconds, never running backwards. One per
+    node, shared by everything it drives (membership, the peer endpoint)."""
+
+    def __init__(self) -> None:
+        self._last_ms = 0
+
+    def now_ms(self) -> int:
+        self._last_ms = max(self._last_ms, int(asyncio.get_running_loop().time() * 1000))
+        return self._last_ms
+
+    def advance_to(self, at_ms: int) -> None:
+        """A loop timer may fire a fraction of a millisecond early: never run before it is due."""
+        self._last_ms = max(self._last_ms, at_ms)
+
+
+class DeadlineTimer:
+    """One loop timer kept at a sans-I/O object's ``next_deadline_ms()``; ``arm()`` after every
+    call into the object, ``fire(now_ms)`` runs when it is due (aioquic's ``_handle_timer``)."""
+
+    def __init__(self, clock: LoopClock, next_deadline_ms: Callable[[], int],
+                 fire: Callable[[int], None]):
+        self._clock, self._next_deadline_ms, self._fire = clock, next_deadline_ms, fire
+        self._handle: asyncio.TimerHandle | None = None
+        self._deadline_ms = 0
+
+    def arm(self) -> None:
+        deadline_ms = self._next_deadline_ms()
+        if self._handle is not None:
+            if deadline_ms == self._deadline_ms:
+                return
+            self._handle.cancel()
+        self._deadline_ms = deadline_ms
+        self._handle = asyncio.get_running_loop().call_at(deadline_ms / 1000, self._on_timer)
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _on_timer(self) -> None:
+        self._handle = None
+        self._clock.advance_to(self._deadline_ms)
+        self._fire(self._clock.now_ms())
+        self.arm()
+
+
+AsyncRequestHandler = Callable[[NodeAddr, msgspec.Struct], Awaitable[msgspec.Struct]]
+
+
+class AsyncPeerEndpoint:
+    """A ``PeerEndpoint`` on the event loop, over a ``PeerTransport``.
+
+    - ``await request(peer, message, timeout_ms)`` -> the answer message, or
+      ``PeerTimeoutError`` (no answer by the deadline: outcome unknown), ``PeerRequestError``
+      (the peer could not serve it) or ``PeerUnavailableError`` (link down, or cancelled).
+      Cancelling the awaiting task cancels the request; a later answer counts as late.
+    - ``on_request(types, handler)``: ``await handler(src, message)`` returns the answer; an
+      exception becomes a ``PeerFailure`` with its text (this node lives on).
+    - ``on_message`` / ``send``: one-way; ``add_frame_receiver``: undecoded frames by tag.
+    Every frame the transport receives goes to the endpoint; its timer follows its deadlines.
+    """
+
+    def __init__(self, transport: PeerTransport, codec: FrameCodec, rng: random.Random, *,
+                 clock: LoopClock | None = None, settings: EndpointSettings | None = None):
+        self.transport = transport
+        self.clock = clock or LoopClock()
+        self.endpoint = PeerEndpoint(codec, transport, rng, settings)
+        self._timer = DeadlineTimer(self.clock, self.endpoint.next_deadline_ms,
+                                    self.endpoint.handle_timer)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+        transport.set_receiver(self._on_frame)
+        transport.on_unreachable = self._on_unreachable
+
+    # ------------------------------------------------------------------ registering
+
+    def on_message(self, types: Iterable[type],
+                   handler: Callable[[NodeAddr, msgspec.Struct], None]) -> None:
+        self.endpoint.on_message(types, lambda src, message, now_ms: handler(src, message))
+
+    def on_request(self, types: Iterable[type], handler: AsyncRequestHandler) -> None:
+        self.endpoint.on_request(types, lambda request, now_ms: self._serve(handler, request))
+
+    def add_frame_receiver(self, tags: Iterable[int],
+                           receiver: Callable[[NodeAddr, bytes, int], None]) -> None:
+        self.endpoint.add_frame_receiver(tags, receiver)
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, peer: NodeAddr, message: msgspec.Struct, reliable: bool = True) -> None:
+        self.endpoint.send(peer, message, reliable)
+
+    async def request(self, peer: NodeAddr, message: msgspec.Struct,
+                      timeout_ms: int | None = None, *, reliable: bool = True) -> msgspec.Struct:
+        if self._closed:
+            raise PeerUnavailableError("the peer endpoint is closed")
+        future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+
+        def done(completion: Completion) -> None:
+            if not future.done():
+                future.set_result(completion)
+
+        now_ms = self.clock.now_ms()
+        deadline_ms = now_ms + (timeout_ms or self.transport.settings.request_timeout_ms)
+        correlation_id = self.endpoint.request(peer, message, deadline_ms, now_ms, done,
+                                               reliable=reliable)
+        self._timer.arm()
+        try:
+            completion = await future
+        except asyncio.CancelledError:
+            self.endpoint.cancel(correlation_id, self.clock.now_ms())
+            raise
+        return _answer_of(completion)
+
+    async def close(self) -> None:
+        """Cancel pending requests (their awaiters get ``PeerUnavailableError``) and handlers."""
+        self._closed = True
+        self._timer.cancel()
+        self.endpoint.close(self.clock.now_ms())
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=CLOSE_WAIT_MS / 1000)
+
+    # ------------------------------------------------------------------ internals
+
+    def _on_frame(self, src: NodeAddr, frame: bytes, reliable: bool) -> None:
+        if self._closed:
+            return
+        self.endpoint.receive_frame(src, frame, self.clock.now_ms(), reliable)
+        self._timer.arm()
+
+    def _on_unreachable(self, peer: NodeAddr, reason: str) -> None:
+        if not self._closed and self.endpoint.fail_peer(peer, reason, self.clock.now_ms()):
+            self._timer.arm()
+
+    def _serve(self, handler: AsyncRequestHandler, request: IncomingRequest) -> None:
+        task = asyncio.get_running_loop().create_task(self._answer(handler, request))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, handler: AsyncRequestHandler, request: IncomingRequest) -> None:
+        try:
+            answer = await handler(request.peer, request.message)
+        except asyncio.CancelledError:
+            return  # closing: the requester times out or sees the link go
+        except Exception as exc:  # the requester gets the reason; this node lives
+            logger.exception("peer request handler failed for %s", request.peer)
+            if not self._closed:
+                self.endpoint.reply_failure(request, f"{type(exc).__name__}: {exc}")
+            return
+        if not self._closed:
+            self.endpoint.reply(request, answer)
+
+
+_UNAVAILABLE: dict[Outcome, type[PeerUnavailableError]] = {
+    Outcome.TIMED_OUT: PeerTimeoutError, Outcome.UNREACHABLE: PeerUnavailableError,
+    Outcome.CANCELLED: PeerUnavailableError}
+
+
+def _answer_of(completion: Completion) -> msgspec.Struct:
+    if completion.outcome is Outcome.REPLIED:
+        assert completion.reply is not None
+        return completion.reply
+    if completion.outcome is Outcome.FAILED:
+        raise PeerRequestError(f"peer {completion.peer}: {completion.reason}")
+    error = _UNAVAILABLE[completion.outcome]
+    raise error(f"request to peer {completion.peer} {completion.outcome.value}: "
+                f"{completion.reason}")

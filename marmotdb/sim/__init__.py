@@ -1,6 +1,7 @@
-"""Deterministic simulator: the production membership code, N nodes, one process, one seed.
+"""Deterministic simulator: the production peer code, N nodes, one process, one seed.
 
-    world.py       machines (virtual clock, SwimNode, inbox), the event queue, the trace hash
+    world.py       machines (virtual clock, PeerEndpoint + SwimNode, inbox), the event queue,
+                   the trace hash; endpoint_hooks and call() for request/response traffic
     clock.py       VirtualClock: drift and jumps
     network.py     SimNetwork: delay, loss, duplication, reordering, partitions, TCP vs UDP
     invariants.py  MembershipInvariants: no false death, agreement after heal, detection bound

@@ -19,7 +19,7 @@ from marmotdb.sim.runner import parse_seeds, run_one
 from marmotdb.sim.scenarios import SCENARIOS
 
 
-def print_event(observer_id: str, event: MemberEvent, now_us: int) -> None:
+def print_event(observer_id: int, event: MemberEvent, now_us: int) -> None:
     previous = event.previous.name if event.previous else "-"
     current = event.current.name if event.current else "forgotten"
     print(f"{now_us / 1e6:10.3f}s  {observer_id:>4} sees {event.node_id:<4} "

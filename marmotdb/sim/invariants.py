@@ -60,9 +60,9 @@ class MembershipInvariants:
         self.excuse_window_us = excuse_window_us
         self.sample_interval_us = sample_interval_us
         self._agreements: list[_Agreement] = []
-        self._detections: dict[str, int] = {}  # crashed node -> deadline
+        self._detections: dict[int, int] = {}  # crashed node -> deadline
         self.first_agreement_us: dict[str, int] = {}  # reason -> when it was reached
-        self.detected_us: dict[str, int] = {}  # crashed node -> when all saw it not live
+        self.detected_us: dict[int, int] = {}  # crashed node -> when all saw it not live
         world.member_listeners.append(self._on_member_event)
         world.at(0, self._sample)
 
@@ -70,7 +70,7 @@ class MembershipInvariants:
         """From ``from_us``, all up members must agree by ``by_us``, then until ``hold_until_us``."""
         self._agreements.append(_Agreement(reason, from_us, by_us, hold_until_us))
 
-    def expect_detection(self, node_id: str, by_us: int) -> None:
+    def expect_detection(self, node_id: int, by_us: int) -> None:
         self._detections[node_id] = by_us
 
     def agreed(self) -> bool:
@@ -92,7 +92,7 @@ class MembershipInvariants:
                 return f"{machine.node_id} still holds {suspects} as not ALIVE"
         return None
 
-    def _on_member_event(self, observer_id: str, event: MemberEvent, now_us: int) -> None:
+    def _on_member_event(self, observer_id: int, event: MemberEvent, now_us: int) -> None:
         if event.current is not MemberState.DEAD:
             return
         subject = self.world.machines.get(event.node_id)

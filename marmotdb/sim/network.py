@@ -49,18 +49,18 @@ class SimNetwork:
     def __init__(self, rng: random.Random, profile: NetworkProfile | None = None):
         self.rng = rng
         self.profile = profile or NetworkProfile()
-        self._faults: dict[tuple[str, str], LinkFault] = {}
-        self._last_reliable_us: dict[tuple[str, str], int] = {}
+        self._faults: dict[tuple[int, int], LinkFault] = {}
+        self._last_reliable_us: dict[tuple[int, int], int] = {}
         self.frames_dropped = 0
         self.frames_duplicated = 0
 
-    def set_fault(self, source_id: str, target_id: str, fault: LinkFault) -> None:
+    def set_fault(self, source_id: int, target_id: int, fault: LinkFault) -> None:
         if fault == HEALTHY:
             self._faults.pop((source_id, target_id), None)
         else:
             self._faults[(source_id, target_id)] = fault
 
-    def fault(self, source_id: str, target_id: str) -> LinkFault:
+    def fault(self, source_id: int, target_id: int) -> LinkFault:
         return self._faults.get((source_id, target_id), HEALTHY)
 
     def clear_faults(self) -> None:
@@ -70,7 +70,7 @@ class SimNetwork:
     def has_faults(self) -> bool:
         return bool(self._faults)
 
-    def route(self, source_id: str, target_id: str, reliable: bool, now_us: int) -> list[int]:
+    def route(self, source_id: int, target_id: int, reliable: bool, now_us: int) -> list[int]:
         """Delivery times for one frame (empty when it is lost)."""
         fault = self.fault(source_id, target_id)
         if fault.cut:
@@ -87,7 +87,7 @@ class SimNetwork:
             times.append(now_us + self._delay_us(fault))
         return times
 
-    def _route_reliable(self, source_id: str, target_id: str, fault: LinkFault,
+    def _route_reliable(self, source_id: int, target_id: int, fault: LinkFault,
                         now_us: int) -> int:
         arrive_us = now_us + self._delay_us(fault)
         for _ in range(self.profile.tcp_losses_max):

@@ -86,12 +86,12 @@ class SimRun:
         self.pause_us_max = 2 * SECOND_US
         excuse_us = (self.config.suspicion_max_ms(size) + 2 * self.config.probe_interval_ms) * 1000
         self.checker = MembershipInvariants(self.world, excuse_us)
-        self.ids: list[str] = []
+        self.ids: list[int] = []
         self.heal_us = 0
         self._drift_ppm = SKEW_DRIFT_PPM if scenario == "clock-skew" else BACKGROUND_DRIFT_PPM
-        for i in range(self.nodes):
-            self.add_machine(f"n{i}")
-            self.ids.append(f"n{i}")
+        for node_id in range(1, self.nodes + 1):  # node ids as in config: 1, 2, ...
+            self.add_machine(node_id)
+            self.ids.append(node_id)
 
     @staticmethod
     def heal_bound_ms(config: SwimConfig, nodes: int) -> int:
@@ -105,7 +105,7 @@ class SimRun:
         return (config.reconnect_interval_ms + config.suspicion_min_ms(nodes)
                 + 5 * config.probe_interval_ms)
 
-    def add_machine(self, node_id: str) -> None:
+    def add_machine(self, node_id: int) -> None:
         drift = self.rng.randint(-self._drift_ppm, self._drift_ppm)
         self.world.add_machine(node_id, drift_ppm=drift)
 

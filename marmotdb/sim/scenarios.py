@@ -35,7 +35,7 @@ def _fault_window(run: SimRun, fault_start_us: int, low_s: int, high_s: int) -> 
     return fault_start_us + run.rng.randint(low_s * SECOND_US, high_s * SECOND_US)
 
 
-def _cut(run: SimRun, pairs: list[tuple[str, str]], start_us: int, heal_us: int,
+def _cut(run: SimRun, pairs: list[tuple[int, int]], start_us: int, heal_us: int,
          kind: str, fault: LinkFault) -> None:
     def begin() -> None:
         nodes = frozenset(n for pair in pairs for n in pair)
@@ -141,7 +141,7 @@ def crash_restart(run: SimRun, fault_start_us: int) -> int:
 
 def join_five(run: SimRun, fault_start_us: int) -> int:
     founders = sorted(run.ids)
-    newcomers = [f"n{len(founders) + i}" for i in range(5)]
+    newcomers = [max(founders) + 1 + i for i in range(5)]
     for node_id in newcomers:
         run.add_machine(node_id)
 

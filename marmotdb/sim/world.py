@@ -1,4 +1,4 @@
-"""World: N machines running the production SwimNode in one process, on simulated time.
+"""World: N machines running the production peer code in one process, on simulated time.
 
 Theory of operation
 -------------------
@@ -10,10 +10,16 @@ pure function of its seed. Three kinds of events exist:
   node's ``next_deadline_ms``; only the latest scheduled timer of a node counts);
 - actions of the scenario (start, crash, restart, pause, clock jump, link faults, checks).
 
-The node code is unmodified production code: it only sees ``now_ms`` from its own clock, a
-``Transport`` whose ``send`` hands frames to the network, and a seeded ``random.Random`` derived
-from (run seed, node id, restart count, subsystem), so adding a node or a restart does not shift
-the random streams of the others.
+A machine hosts the unmodified production code: a ``PeerEndpoint`` (marmotdb/peer/) that
+receives every frame, hands membership frames to the machine's ``SwimNode`` and carries
+request/response traffic for whatever registered handlers on it (``endpoint_hooks`` run at every
+start, so a restarted machine registers them again; ``call`` lets a scenario act on a machine
+the way a client would). The code only sees ``now_ms`` from its machine's clock, a
+``Transport`` whose ``send`` hands frames to the network, and seeded ``random.Random`` streams
+derived from (run seed, node id, restart count, subsystem), so adding a node, a restart or a
+subsystem does not shift the random streams of the others. A machine's timer is the earliest
+deadline of its endpoint and its SWIM node. (When ``node.py`` exists, a machine hosts one of
+those instead: it has the same three entry points.)
 
 A paused machine (a GC pause, an overloaded host) keeps its clock running but handles nothing;
 at the end of the pause it first drains its inbox in arrival order, then runs its timers, the
@@ -35,11 +41,14 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from marmotdb.cluster.codec import FrameCodec
 from marmotdb.cluster.config import SwimConfig
 from marmotdb.cluster.membership import MemberEvent
-from marmotdb.cluster.messages import NodeAddr, NodeMeta
+from marmotdb.cluster.messages import MEMBERSHIP_CODES, NodeAddr, NodeMeta
 from marmotdb.cluster.swim import SwimNode
+from marmotdb.peer.catalog import all_messages
+from marmotdb.peer.codec import FrameCodec
+from marmotdb.peer.endpoint import PeerEndpoint
+from marmotdb.peer.registry import MessageRegistry
 from marmotdb.sim.clock import VirtualClock
 from marmotdb.sim.network import LinkFault, NetworkProfile, SimNetwork
 
@@ -50,7 +59,7 @@ SAME_INSTANT_TIMER_FIRES_MAX = 1000
 INBOX_FRAMES_MAX = 10_000  # a paused machine's receive buffer; beyond it frames drop, like a
 #                            full socket buffer
 
-MemberListener = Callable[[str, MemberEvent, int], None]
+MemberListener = Callable[[int, MemberEvent, int], None]
 
 
 class SimulationError(RuntimeError):
@@ -67,7 +76,7 @@ class FaultRecord:
     """
 
     kind: str
-    node_ids: frozenset[str]
+    node_ids: frozenset[int]
     start_us: int
     end_us: int | None
     excuses: str
@@ -75,13 +84,14 @@ class FaultRecord:
 
 @dataclasses.dataclass
 class Machine:
-    node_id: str
+    node_id: int
     addr: NodeAddr
     clock: VirtualClock
     swim: SwimNode | None = None
+    endpoint: PeerEndpoint | None = None
     generation: int = 0
     paused_until_us: int = 0
-    inbox: deque[tuple[NodeAddr, bytes]] = dataclasses.field(default_factory=deque)
+    inbox: deque[tuple[NodeAddr, bytes, bool]] = dataclasses.field(default_factory=deque)
     timer_us: int | None = None
     timer_token: int = 0
     bytes_sent: int = 0
@@ -93,11 +103,20 @@ class Machine:
     def is_up(self) -> bool:
         return self.swim is not None
 
+    def next_deadline_ms(self) -> int:
+        assert self.swim is not None and self.endpoint is not None
+        return min(self.swim.next_deadline_ms(), self.endpoint.next_deadline_ms())
+
+    def handle_timer(self, now_ms: int) -> None:
+        assert self.swim is not None and self.endpoint is not None
+        self.swim.handle_timer(now_ms)
+        self.endpoint.handle_timer(now_ms)
+
 
 class SimTransport:
     """The ``Transport`` a simulated node sends through."""
 
-    def __init__(self, world: World, node_id: str):
+    def __init__(self, world: World, node_id: int):
         self._world, self._node_id = world, node_id
 
     def send(self, dest: NodeAddr, frame: bytes, reliable: bool) -> None:
@@ -105,19 +124,21 @@ class SimTransport:
 
 
 class World:
-    def __init__(self, seed: int, config: SwimConfig, profile: NetworkProfile | None = None):
+    def __init__(self, seed: int, config: SwimConfig, profile: NetworkProfile | None = None,
+                 registry: MessageRegistry | None = None):
         self.seed = seed
         self.config = config
-        self.codec = FrameCodec([SIM_SECRET])
+        self.codec = FrameCodec([SIM_SECRET], registry=registry or all_messages())
         self.network = SimNetwork(self.rng_for("network"), profile)
         self.now_us = 0
-        self.machines: dict[str, Machine] = {}
+        self.machines: dict[int, Machine] = {}
         self.faults: list[FaultRecord] = []
         self.member_listeners: list[MemberListener] = []
+        self.endpoint_hooks: list[Callable[[Machine], None]] = []  # run at every (re)start
         self.events_processed = 0
         self._queue: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = 0
-        self._by_addr: dict[NodeAddr, str] = {}
+        self._by_addr: dict[NodeAddr, int] = {}
         self._trace = hashlib.sha256()
 
     # ----------------------------------------------------------------- setup and actions
@@ -126,7 +147,7 @@ class World:
         """An independent, reproducible random stream for one subsystem of this run."""
         return random.Random(":".join(str(s) for s in (self.seed, *subsystem)))
 
-    def add_machine(self, node_id: str, drift_ppm: int = 0) -> Machine:
+    def add_machine(self, node_id: int, drift_ppm: int = 0) -> Machine:
         addr = NodeAddr(f"10.0.{len(self.machines) // 250}.{len(self.machines) % 250 + 1}",
                         PEER_PORT)
         machine = Machine(node_id, addr, VirtualClock(drift_ppm))
@@ -138,7 +159,7 @@ class World:
         """Schedule a scenario action (or any callback) at global time ``at_us``."""
         self._push(max(at_us, self.now_us), action, args)
 
-    def start(self, node_id: str, seed_ids: list[str]) -> None:
+    def start(self, node_id: int, seed_ids: list[int]) -> None:
         machine = self.machines[node_id]
         if machine.is_up:
             raise SimulationError(f"{node_id} is already running")
@@ -150,25 +171,31 @@ class World:
         swim = SwimNode(node_id, meta, self.config, SimTransport(self, node_id), self.codec, rng,
                         seed_addrs=seeds)
         swim.subscribe(lambda event: self._on_member_event(node_id, event))
-        machine.swim, machine.inbox, machine.paused_until_us = swim, deque(), 0
+        endpoint = PeerEndpoint(self.codec, SimTransport(self, node_id),
+                                self.rng_for(node_id, machine.generation, "peer"))
+        endpoint.add_frame_receiver(MEMBERSHIP_CODES, swim.receive_frame)
+        machine.swim, machine.endpoint = swim, endpoint
+        machine.inbox, machine.paused_until_us = deque(), 0
+        for hook in self.endpoint_hooks:
+            hook(machine)
         self._record(b"start", node_id)
         swim.start(machine.clock.local_ms(self.now_us))
         self._reschedule_timer(machine)
 
-    def crash(self, node_id: str) -> None:
+    def crash(self, node_id: int) -> None:
         machine = self.machines[node_id]
-        machine.swim, machine.timer_us = None, None
+        machine.swim, machine.endpoint, machine.timer_us = None, None, None
         machine.inbox.clear()
         self._record(b"crash", node_id)
         self.faults.append(FaultRecord("crash", frozenset({node_id}), self.now_us, None, "self"))
 
-    def restart(self, node_id: str, seed_ids: list[str]) -> None:
+    def restart(self, node_id: int, seed_ids: list[int]) -> None:
         for fault in self.faults:
             if fault.kind == "crash" and node_id in fault.node_ids and fault.end_us is None:
                 fault.end_us = self.now_us
         self.start(node_id, seed_ids)
 
-    def pause(self, node_id: str, duration_us: int, excuses: str = "none") -> None:
+    def pause(self, node_id: int, duration_us: int, excuses: str = "none") -> None:
         machine = self.machines[node_id]
         if not machine.is_up or machine.paused_until_us > self.now_us:
             return
@@ -178,7 +205,7 @@ class World:
         self._record(b"pause", node_id)
         self.at(self.now_us + duration_us, self._resume, machine, machine.generation)
 
-    def jump_clock(self, node_id: str, delta_us: int) -> None:
+    def jump_clock(self, node_id: int, delta_us: int) -> None:
         machine = self.machines[node_id]
         machine.clock.jump(self.now_us, delta_us)
         self.faults.append(FaultRecord("clock-jump", frozenset({node_id}), self.now_us,
@@ -188,10 +215,21 @@ class World:
             machine.timer_us = None
             self._reschedule_timer(machine)
 
-    def set_link(self, source_id: str, target_id: str, fault: LinkFault) -> None:
+    def set_link(self, source_id: int, target_id: int, fault: LinkFault) -> None:
         self.network.set_fault(source_id, target_id, fault)
 
-    def open_fault(self, kind: str, node_ids: frozenset[str]) -> FaultRecord:
+    def call(self, node_id: int, action: Callable[[Machine, int], None]) -> bool:
+        """Run ``action(machine, local now_ms)`` on a running machine, as input from outside
+        (a client); False when the machine is down or paused. Its timer is re-armed after."""
+        machine = self.machines[node_id]
+        if not machine.is_up or machine.paused_until_us > self.now_us:
+            return False
+        action(machine, machine.clock.local_ms(self.now_us))
+        if machine.is_up:
+            self._reschedule_timer(machine)
+        return True
+
+    def open_fault(self, kind: str, node_ids: frozenset[int]) -> FaultRecord:
         record = FaultRecord(kind, node_ids, self.now_us, None, "all")
         self.faults.append(record)
         return record
@@ -214,7 +252,7 @@ class World:
     def trace_hash(self) -> str:
         return self._trace.copy().hexdigest()
 
-    def excused(self, node_id: str, from_us: int, to_us: int) -> bool:
+    def excused(self, node_id: int, from_us: int, to_us: int) -> bool:
         """Does a fault overlapping ``[from_us, to_us]`` excuse a death of ``node_id``?"""
         for fault in self.faults:
             overlaps = fault.start_us <= to_us and (fault.end_us is None or
@@ -225,12 +263,12 @@ class World:
                 return True
         return False
 
-    def local_ms(self, node_id: str) -> int:
+    def local_ms(self, node_id: int) -> int:
         return self.machines[node_id].clock.local_ms(self.now_us)
 
     # ----------------------------------------------------------------- internals
 
-    def transmit(self, source_id: str, dest: NodeAddr, frame: bytes, reliable: bool) -> None:
+    def transmit(self, source_id: int, dest: NodeAddr, frame: bytes, reliable: bool) -> None:
         machine = self.machines[source_id]
         machine.bytes_sent += len(frame)
         machine.frames_sent += 1
@@ -238,20 +276,21 @@ class World:
         if target_id is None:
             return
         for at_us in self.network.route(source_id, target_id, reliable, self.now_us):
-            self._push(at_us, self._deliver, (target_id, machine.addr, frame))
+            self._push(at_us, self._deliver, (target_id, machine.addr, frame, reliable))
 
-    def _deliver(self, target_id: str, src: NodeAddr, frame: bytes) -> None:
+    def _deliver(self, target_id: int, src: NodeAddr, frame: bytes, reliable: bool) -> None:
         machine = self.machines[target_id]
-        if machine.swim is None:
+        if machine.endpoint is None:
             return
         if machine.paused_until_us > self.now_us:
             if len(machine.inbox) < INBOX_FRAMES_MAX:
-                machine.inbox.append((src, frame))
+                machine.inbox.append((src, frame, reliable))
             return
-        self._trace.update(struct.pack(">QH", self.now_us, len(frame)) + target_id.encode())
+        self._trace.update(struct.pack(">QHQ", self.now_us, len(frame), target_id))
         self._trace.update(frame)
-        machine.swim.receive_frame(src, frame, machine.clock.local_ms(self.now_us))
-        self._reschedule_timer(machine)
+        machine.endpoint.receive_frame(src, frame, machine.clock.local_ms(self.now_us), reliable)
+        if machine.is_up:
+            self._reschedule_timer(machine)
 
     def _fire_timer(self, machine: Machine, token: int, generation: int) -> None:
         if machine.swim is None or token != machine.timer_token or (
@@ -261,24 +300,24 @@ class World:
         if machine.paused_until_us > self.now_us:
             return  # _resume runs the timers
         self._guard_livelock(machine)
-        machine.swim.handle_timer(machine.clock.local_ms(self.now_us))
-        self._reschedule_timer(machine)
+        machine.handle_timer(machine.clock.local_ms(self.now_us))
+        if machine.is_up:
+            self._reschedule_timer(machine)
 
     def _resume(self, machine: Machine, generation: int) -> None:
         if machine.swim is None or generation != machine.generation:
             return
         machine.paused_until_us = 0
         while machine.inbox and machine.swim is not None:
-            src, frame = machine.inbox.popleft()
-            self._deliver(machine.node_id, src, frame)
+            src, frame, reliable = machine.inbox.popleft()
+            self._deliver(machine.node_id, src, frame, reliable)
         if machine.swim is not None:
-            machine.swim.handle_timer(machine.clock.local_ms(self.now_us))
+            machine.handle_timer(machine.clock.local_ms(self.now_us))
             machine.timer_us = None
             self._reschedule_timer(machine)
 
     def _reschedule_timer(self, machine: Machine) -> None:
-        assert machine.swim is not None
-        deadline_ms = machine.swim.next_deadline_ms()
+        deadline_ms = machine.next_deadline_ms()
         at_us = machine.clock.global_us_when(deadline_ms, self.now_us)
         if machine.timer_us is not None and machine.timer_us == at_us:
             return
@@ -294,7 +333,7 @@ class World:
         else:
             machine.last_fire_us, machine.same_instant_fires = self.now_us, 0
 
-    def _on_member_event(self, observer_id: str, event: MemberEvent) -> None:
+    def _on_member_event(self, observer_id: int, event: MemberEvent) -> None:
         current = event.current.name if event.current else "-"
         previous = event.previous.name if event.previous else "-"
         self._trace.update(f"{self.now_us}|{observer_id}|{event.node_id}|{previous}|{current}|"
@@ -302,8 +341,8 @@ class World:
         for listener in self.member_listeners:
             listener(observer_id, event, self.now_us)
 
-    def _record(self, what: bytes, node_id: str) -> None:
-        self._trace.update(struct.pack(">Q", self.now_us) + what + node_id.encode())
+    def _record(self, what: bytes, node_id: int) -> None:
+        self._trace.update(struct.pack(">Q", self.now_us) + what + struct.pack(">Q", node_id))
 
     def _push(self, at_us: int, action: Callable[..., None], args: tuple[Any, ...]) -> None:
         self._seq += 1

@@ -12,12 +12,12 @@ from collections.abc import Iterable
 
 import msgspec
 
-from marmotdb.cluster.codec import FrameCodec
+from marmotdb.peer.codec import FrameCodec
 from marmotdb.cluster.config import SwimConfig
 from marmotdb.cluster.membership import MemberEvent
 from marmotdb.cluster.messages import MemberState, MemberUpdate, NodeAddr, NodeMeta
 from marmotdb.cluster.swim import SwimNode
-from marmotdb.cluster.transport import InMemoryNetwork, InMemoryTransport
+from marmotdb.peer.transport import InMemoryNetwork, InMemoryTransport
 
 SECRET = b"test-cluster-secret-0123456789"
 CODEC = FrameCodec([SECRET])
@@ -31,8 +31,8 @@ def meta(i: int, **fields: object) -> NodeMeta:
     return NodeMeta(addr(i), **fields)  # type: ignore[arg-type]
 
 
-def alive(i: int, incarnation: int = 0, origin: str | None = None) -> MemberUpdate:
-    return MemberUpdate(f"n{i}", MemberState.ALIVE, incarnation, 0, origin or f"n{i}", meta(i))
+def alive(i: int, incarnation: int = 0, origin: int | None = None) -> MemberUpdate:
+    return MemberUpdate(i, MemberState.ALIVE, incarnation, 0, i if origin is None else origin, meta(i))
 
 
 class HandDriver:
@@ -41,7 +41,7 @@ class HandDriver:
     def __init__(self, index: int = 0, *, seeds: Iterable[NodeAddr] = (),
                  config: SwimConfig | None = None, rng_seed: int = 1, incarnation: int = 0):
         self.transport = InMemoryTransport(addr(index))
-        self.node = SwimNode(f"n{index}", meta(index), config or SwimConfig(), self.transport,
+        self.node = SwimNode(index, meta(index), config or SwimConfig(), self.transport,
                              CODEC, random.Random(rng_seed), seed_addrs=list(seeds),
                              incarnation=incarnation)
         self.events: list[MemberEvent] = []
@@ -57,7 +57,7 @@ class HandDriver:
     def sent_of(self, kind: type) -> list[tuple[NodeAddr, msgspec.Struct]]:
         return [(dest, msg) for dest, msg, _ in self.sent() if isinstance(msg, kind)]
 
-    def state_of(self, node_id: str) -> MemberState | None:
+    def state_of(self, node_id: int) -> MemberState | None:
         member = self.node.members.get(node_id)
         return member.state if member else None
 
@@ -70,7 +70,7 @@ class Cluster:
         self.network = InMemoryNetwork()
         self.now_ms = 0
         self.seed = seed
-        self.nodes: dict[str, SwimNode] = {}
+        self.nodes: dict[int, SwimNode] = {}
         self.restarts = 0
         for i in range(count):
             self.start_node(i)
@@ -78,7 +78,7 @@ class Cluster:
     def start_node(self, i: int, incarnation: int = 0) -> SwimNode:
         seeds = [addr(j) for j in range(len(self.nodes) + 1) if j != i][:3]
         self.restarts += 1
-        node = SwimNode(f"n{i}", meta(i), self.config, self.network.transport_for(addr(i)),
+        node = SwimNode(i, meta(i), self.config, self.network.transport_for(addr(i)),
                         CODEC, random.Random(self.seed * 1000 + self.restarts),
                         seed_addrs=seeds if i else [], incarnation=incarnation)
         self.nodes[node.node_id] = node
@@ -86,7 +86,7 @@ class Cluster:
         node.start(self.now_ms)
         return node
 
-    def crash(self, node_id: str) -> None:
+    def crash(self, node_id: int) -> None:
         node = self.nodes.pop(node_id)
         self.network.detach(node.addr)
 
@@ -106,8 +106,8 @@ class Cluster:
                     node.handle_timer(self.now_ms)
             self.network.deliver_all(self.now_ms)
 
-    def view(self, observer: str) -> dict[str, MemberState]:
+    def view(self, observer: int) -> dict[int, MemberState]:
         return {m.node_id: m.state for m in self.nodes[observer].members_snapshot()}
 
-    def all_see(self, node_id: str, state: MemberState) -> bool:
+    def all_see(self, node_id: int, state: MemberState) -> bool:
         return all(self.view(o).get(node_id) == state for o in self.nodes if o != node_id)

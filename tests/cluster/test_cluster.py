@@ -22,57 +22,57 @@ def test_five_nodes_form_one_cluster_quickly() -> None:
 def test_crashed_node_is_declared_dead_everywhere_within_the_bound() -> None:
     cluster = Cluster(5)
     cluster.run_for(5000)
-    cluster.crash("n3")
+    cluster.crash(3)
     crashed_at = cluster.now_ms
-    while not cluster.all_see("n3", DEAD):
+    while not cluster.all_see(3, DEAD):
         cluster.run_for(100)
         assert cluster.now_ms - crashed_at <= cluster.config.detection_bound_ms(5)
-    assert all(v is ALIVE for o in cluster.nodes for k, v in cluster.view(o).items() if k != "n3")
+    assert all(v is ALIVE for o in cluster.nodes for k, v in cluster.view(o).items() if k != 3)
 
 
 def test_restarted_node_rejoins_with_a_higher_incarnation() -> None:
     cluster = Cluster(3)
     cluster.run_for(3000)
-    cluster.crash("n2")
+    cluster.crash(2)
     cluster.run_for(30_000)
-    assert cluster.all_see("n2", DEAD)
-    old = cluster.nodes["n0"].members.get("n2")
+    assert cluster.all_see(2, DEAD)
+    old = cluster.nodes[0].members.get(2)
     assert old is not None
     old_incarnation = old.incarnation
     restarted = cluster.start_node(2)
     cluster.run_for(5000)
     assert converged(cluster)
     assert restarted.incarnation > old_incarnation
-    assert cluster.nodes["n0"].members.get("n2").incarnation == restarted.incarnation  # type: ignore
+    assert cluster.nodes[0].members.get(2).incarnation == restarted.incarnation  # type: ignore
 
 
 def test_graceful_leave_is_seen_as_leaving_not_dead() -> None:
     cluster = Cluster(4)
     cluster.run_for(3000)
-    leaver = cluster.nodes["n1"]
+    leaver = cluster.nodes[1]
     leaver.leave(cluster.now_ms)
     while not leaver.leave_complete(cluster.now_ms):
         cluster.run_for(100)
-    cluster.crash("n1")
+    cluster.crash(1)
     cluster.run_for(30_000)
-    assert cluster.all_see("n1", MemberState.LEAVING)
+    assert cluster.all_see(1, MemberState.LEAVING)
 
 
 def test_admin_removed_node_cannot_rejoin_until_allowed() -> None:
     cluster = Cluster(4)
     cluster.run_for(3000)
-    cluster.nodes["n0"].remove_member("n3", cluster.now_ms)
+    cluster.nodes[0].remove_member(3, cluster.now_ms)
     cluster.run_for(5000)
-    assert cluster.nodes["n3"].state is MemberState.REMOVED
-    assert cluster.all_see("n3", MemberState.REMOVED)
-    cluster.crash("n3")
+    assert cluster.nodes[3].state is MemberState.REMOVED
+    assert cluster.all_see(3, MemberState.REMOVED)
+    cluster.crash(3)
     cluster.start_node(3)  # a restart does not get it back in
     cluster.run_for(10_000)
-    assert cluster.nodes["n3"].state is MemberState.REMOVED
-    assert cluster.all_see("n3", MemberState.REMOVED)
-    cluster.nodes["n1"].allow_member("n3", cluster.now_ms)
+    assert cluster.nodes[3].state is MemberState.REMOVED
+    assert cluster.all_see(3, MemberState.REMOVED)
+    cluster.nodes[1].allow_member(3, cluster.now_ms)
     cluster.run_for(10_000)
-    assert cluster.nodes["n3"].state is ALIVE
+    assert cluster.nodes[3].state is ALIVE
     assert converged(cluster)
 
 
@@ -80,11 +80,11 @@ def test_metadata_change_reaches_every_member() -> None:
     cluster = Cluster(5)
     cluster.run_for(3000)
     new_meta = meta(2, software_version="0.2.0", mysql_addr=addr(200),
-                    databases={"shop": DatabaseMeta(7, {"n2": 40})})
-    cluster.nodes["n2"].update_meta(new_meta, cluster.now_ms)
+                    databases={"shop": DatabaseMeta(7, {2: 40})})
+    cluster.nodes[2].update_meta(new_meta, cluster.now_ms)
     cluster.run_for(2000)
     for observer in cluster.nodes:
-        member = cluster.nodes[observer].members.get("n2")
+        member = cluster.nodes[observer].members.get(2)
         assert member is not None and member.meta == new_meta
 
 
@@ -95,7 +95,7 @@ def test_partition_heals_and_everyone_agrees_again() -> None:
     cluster.network.blocked = {(a, b) for a in left for b in right} | {
         (b, a) for a in left for b in right}
     cluster.run_for(60_000)
-    assert cluster.view("n0")["n2"] is DEAD and cluster.view("n3")["n1"] is DEAD
+    assert cluster.view(0)[2] is DEAD and cluster.view(3)[1] is DEAD
     cluster.network.blocked = set()
     cluster.run_for(cluster.config.reconnect_interval_ms + 10_000)
     assert converged(cluster)

@@ -21,7 +21,7 @@ STATES = list(MemberState)
 
 
 def fact(node: int, state: MemberState, incarnation: int, epoch: int = 0) -> MemberUpdate:
-    return MemberUpdate(f"n{node}", state, incarnation, epoch, "x", meta(node))
+    return MemberUpdate(node, state, incarnation, epoch, 99, meta(node))
 
 
 facts = st.builds(fact, st.integers(1, 3), st.sampled_from(STATES), st.integers(0, 4),
@@ -62,7 +62,7 @@ def test_merge_order_bad_news_wins_at_one_incarnation_and_epoch_beats_all() -> N
 
 def test_unknown_member_without_metadata_is_ignored_and_the_table_is_bounded() -> None:
     table = MemberTable(2, lambda event: None)
-    bare = MemberUpdate("n1", MemberState.DEAD, 0, 0, "x", None)
+    bare = MemberUpdate(1, MemberState.DEAD, 0, 0, 99, None)
     assert table.merge(bare, 0) is MergeOutcome.IGNORED
     table.merge(fact(1, MemberState.ALIVE, 0), 0)
     table.merge(fact(2, MemberState.ALIVE, 0), 0)
@@ -81,10 +81,10 @@ def test_suspicion_timeout_formula() -> None:
 
 
 def test_suspicion_counts_each_confirmer_once_and_stops_at_expected() -> None:
-    suspicion = Suspicion("a", 1000, 2, 4000, 24000)
+    suspicion = Suspicion(1, 1000, 2, 4000, 24000)
     assert suspicion.deadline_ms() == 25000
-    assert suspicion.confirm("b") and not suspicion.confirm("b") and not suspicion.confirm("a")
-    assert suspicion.confirm("c") and not suspicion.confirm("d")
+    assert suspicion.confirm(2) and not suspicion.confirm(2) and not suspicion.confirm(1)
+    assert suspicion.confirm(3) and not suspicion.confirm(4)
     assert suspicion.deadline_ms() == 5000
     suspicion.extend(9000)
     assert suspicion.deadline_ms() == 13000 and suspicion.extended
@@ -119,8 +119,8 @@ def test_broadcast_queue_retransmits_then_drops_and_newer_replaces() -> None:
     queue.enqueue(fact(2, MemberState.ALIVE, 0), 50)
     assert len(queue.take(1000, retransmit_limit=2)) == 2
     queue.enqueue(fact(1, MemberState.SUSPECT, 0), 50)  # fresh news goes first
-    assert [u.node_id for u in queue.take(60, retransmit_limit=2)] == ["n1"]
-    assert [u.node_id for u in queue.take(60, retransmit_limit=2)] == ["n2"]
+    assert [u.node_id for u in queue.take(60, retransmit_limit=2)] == [1]
+    assert [u.node_id for u in queue.take(60, retransmit_limit=2)] == [2]
     assert [u.state for u in queue.take(1000, retransmit_limit=2)] == [MemberState.SUSPECT]
     assert len(queue) == 0
 
@@ -131,28 +131,28 @@ def test_broadcast_queue_is_bounded_and_evicts_the_most_sent() -> None:
     queue.take(1000, retransmit_limit=5)
     queue.enqueue(fact(2, MemberState.ALIVE, 0), 10)
     queue.enqueue(fact(3, MemberState.ALIVE, 0), 10)
-    assert queue.pending_about("n1") is None and len(queue) == 2 and queue.dropped == 1
+    assert queue.pending_about(1) is None and len(queue) == 2 and queue.dropped == 1
     queue.enqueue(fact(4, MemberState.ALIVE, 0), 5000)
-    assert [u.node_id for u in queue.take_oversize(1000)] == ["n4"]
+    assert [u.node_id for u in queue.take_oversize(1000)] == [4]
 
 
 def test_probe_schedule_visits_every_member_once_per_pass() -> None:
     schedule = ProbeSchedule(random.Random(3))
     for i in range(6):
-        schedule.add(f"n{i}")
+        schedule.add(i)
     for _ in range(4):
-        assert sorted(schedule.next(lambda n: True) for _ in range(6)) == [f"n{i}" for i in
+        assert sorted(schedule.next(lambda n: True) for _ in range(6)) == [i for i in
                                                                            range(6)]
 
 
 def test_probe_schedule_skips_unprobeable_and_takes_in_new_members() -> None:
     schedule = ProbeSchedule(random.Random(3))
-    for name in ("a", "b", "c"):
+    for name in (1, 2, 3):
         schedule.add(name)
-    picks = {schedule.next(lambda n: n != "b") for _ in range(10)}
-    assert picks == {"a", "c"}
-    schedule.add("d")
-    schedule.discard("a")
+    picks = {schedule.next(lambda n: n != 2) for _ in range(10)}
+    assert picks == {1, 3}
+    schedule.add(4)
+    schedule.discard(1)
     picks = {schedule.next(lambda n: True) for _ in range(10)}
-    assert picks == {"b", "c", "d"}
+    assert picks == {2, 3, 4}
     assert ProbeSchedule(random.Random(1)).next(lambda n: True) is None

@@ -110,7 +110,7 @@ class LocalCluster:
     def members(self, node_id: int) -> dict[str, dict[str, Any]]:
         """node id -> member record, as node ``node_id`` sees the cluster (empty if down)."""
         found = cluster_cli.node_members(self.state, self.record(node_id))
-        return {m["node_id"]: m for m in found or []}
+        return {str(m["node_id"]): m for m in found or []}  # JSON ids are integers
 
     def states(self, node_id: int) -> dict[str, str]:
         return {k: m["state"] for k, m in self.members(node_id).items()}

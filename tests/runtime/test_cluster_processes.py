@@ -21,8 +21,8 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from marmotdb.cluster.codec import FrameCodec
 from marmotdb.cluster.messages import NodeAddr, Ping
+from marmotdb.peer.codec import FrameCodec
 from tests.runtime.local_cluster import HOST, LocalCluster
 
 pytestmark = pytest.mark.integration
@@ -127,7 +127,7 @@ def test_wrong_secret_is_refused_and_logged_and_the_cluster_is_unharmed(
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         forged = FrameCodec([b"an-intruder-with-the-wrong-secret"]).encode(
-            Ping(1, "99", NodeAddr(HOST, ports[1]), "1"))
+            Ping(1, 99, NodeAddr(HOST, ports[1]), 1))
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.sendto(forged, (HOST, node1.peer_port))
         cluster.until(lambda: cluster.metrics(1)["marmotdb_peer_handshakes_refused_total"] >= 1,

@@ -15,12 +15,15 @@ import pytest
 import uvloop
 from prometheus_client.parser import text_string_to_metric_families
 
-from marmotdb.cluster.codec import FrameCodec
+import msgspec
+
 from marmotdb.cluster.messages import NodeAddr, Ping
 from marmotdb.config import Config, ConfigError
+from marmotdb.peer.codec import FrameCodec
 from marmotdb.runtime import membership_service, tls
 from marmotdb.runtime.admin import AdminServer
 from marmotdb.runtime.membership_service import MembershipService
+from tests.peer.example import REGISTRY, Echo, EchoReply
 
 pytestmark = pytest.mark.integration
 
@@ -57,13 +60,14 @@ async def start_nodes(tmp_path: Path, count: int, **cluster: Any) -> list[Member
     services = []
     for i, port in enumerate(ports):
         config = node_config(tmp_path, i + 1, port, [p for p in ports if p != port], **cluster)
-        service = membership_service.from_config(config, NodeAddr(LOCAL, 3306 + i))
+        service = membership_service.from_config(config, NodeAddr(LOCAL, 3306 + i),
+                                                 registry=REGISTRY)
         await service.start()
         services.append(service)
     return services
 
 
-def view(service: MembershipService) -> dict[str, str]:
+def view(service: MembershipService) -> dict[int, str]:
     return {m.node_id: m.state for m in service.members()}
 
 
@@ -106,6 +110,28 @@ def test_three_nodes_converge_and_report_rows_for_sql(tmp_path: Path) -> None:
     run(scenario)
 
 
+def test_other_subsystems_make_requests_through_the_service_peer_endpoint(
+        tmp_path: Path) -> None:
+    async def scenario() -> None:
+        services = await start_nodes(tmp_path, 2)
+
+        async def echo(src: NodeAddr, message: msgspec.Struct) -> msgspec.Struct:
+            assert isinstance(message, Echo)
+            return EchoReply(message.n + services[1].node.node_id)
+
+        services[1].peer.on_request([Echo], echo)
+        await until(lambda: all_alive(services), 5, "2 nodes ALIVE")
+        target = services[0].node.members.get(2)
+        assert target is not None
+        answers = await asyncio.gather(*(services[0].peer.request(target.meta.peer_addr, Echo(n))
+                                         for n in range(50)))
+        assert answers == [EchoReply(n + 2) for n in range(50)]
+        assert all_alive(services)  # membership shares the endpoint and is undisturbed
+        await stop_all(services)
+
+    run(scenario)
+
+
 def test_crashed_node_dead_everywhere_within_the_bound_and_graceful_leave_is_leaving(
         tmp_path: Path) -> None:
     async def scenario() -> None:
@@ -114,15 +140,15 @@ def test_crashed_node_dead_everywhere_within_the_bound_and_graceful_leave_is_lea
         crashed, leaver, *survivors = services[1], services[2], services[0], services[3]
         await crashed.stop(leave=False)  # sockets closed, nothing announced: a crash
         bound_s = crashed.node.config.detection_bound_ms(4) / 1000
-        took_s = await until(lambda: all(view(s)["2"] == "DEAD" for s in (leaver, *survivors)),
+        took_s = await until(lambda: all(view(s)[2] == "DEAD" for s in (leaver, *survivors)),
                              bound_s, "node 2 DEAD everywhere")
         assert took_s > crashed.node.config.suspicion_min_ms(3) / 1000  # not faster than allowed
         await leaver.stop(leave=True)
-        await until(lambda: all(view(s)["3"] == "LEAVING" for s in survivors), 3,
+        await until(lambda: all(view(s)[3] == "LEAVING" for s in survivors), 3,
                     "node 3 LEAVING at the survivors")
-        assert all(view(s)["1"] == view(s)["4"] == "ALIVE" for s in survivors)
+        assert all(view(s)[1] == view(s)[4] == "ALIVE" for s in survivors)
         events = [(e.node_id, e.current) for e in survivors[0].events]
-        assert ("2", "SUSPECT") in events and ("2", "DEAD") in events
+        assert (2, "SUSPECT") in events and (2, "DEAD") in events
         await stop_all(survivors)
 
     run(scenario)
@@ -134,7 +160,7 @@ def test_restarted_node_rejoins_above_its_persisted_incarnation(tmp_path: Path) 
         await until(lambda: all_alive(services), 5, "3 nodes ALIVE")
         old = services[2]
         await old.stop(leave=True)
-        await until(lambda: view(services[0])["3"] == "LEAVING", 3, "node 3 left")
+        await until(lambda: view(services[0])[3] == "LEAVING", 3, "node 3 left")
         config = node_config(tmp_path, 3, old.node.addr.port,
                              [s.node.addr.port for s in services[:2]])
         assert membership_service.read_incarnation(tmp_path / "node3" / "cluster") == (
@@ -144,7 +170,7 @@ def test_restarted_node_rejoins_above_its_persisted_incarnation(tmp_path: Path) 
         assert new.node.incarnation > old.node.incarnation
         services[2] = new
         await until(lambda: all_alive(services), 5, "node 3 ALIVE again everywhere")
-        assert services[0].node.members.get("3").incarnation == new.node.incarnation
+        assert services[0].node.members.get(3).incarnation == new.node.incarnation
         await stop_all(services)
 
     run(scenario)
@@ -160,17 +186,18 @@ def test_wrong_secret_never_joins_and_is_logged_without_harm(
         intruder = membership_service.from_config(intruder_config, None)
         await intruder.start()
         bad_frame = FrameCodec([b"not-the-cluster-secret-987654321"]).encode(
-            Ping(1, "9", intruder.node.addr, "1"))
+            Ping(1, 9, intruder.node.addr, 1))
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.sendto(bad_frame, (LOCAL, services[0].node.addr.port))
             udp.sendto(b"garbage that is no frame at all", (LOCAL, services[0].node.addr.port))
         await asyncio.sleep(1.0)
-        assert set(view(services[0])) == {"1", "2"} and set(view(services[1])) == {"1", "2"}
+        assert set(view(services[0])) == {1, 2} and set(view(services[1])) == {1, 2}
         assert intruder.node.state.name == "JOINING"
         target = services[0]
         assert target.transport.stats.handshakes_refused >= 1
         assert target.node.stats.frames_rejected.get("FrameAuthError") == 1
-        assert target.node.stats.frames_rejected.get("MalformedFrameError") == 1
+        # Garbage has no membership tag: the peer endpoint refuses it, SWIM never sees it.
+        assert target.peer.endpoint.stats.frames_rejected.get("MalformedFrameError") == 1
         assert all_alive(services)
         await stop_all([*services, intruder])
 
@@ -248,11 +275,11 @@ def test_admin_api_requires_the_secret_and_answers_members_health_metrics_faults
         assert (await http(port, "GET", "/cluster/members", secret="wrong"))[0] == 401
         status, body = await http(port, "GET", "/health", header="x-marmot-secret")
         assert status == 200
-        assert orjson.loads(body) == {"status": "ok", "node_id": "1", "state": "ALIVE",
+        assert orjson.loads(body) == {"status": "ok", "node_id": 1, "state": "ALIVE",
                                       "incarnation": services[0].node.incarnation,
                                       "members": {"ALIVE": 2}}
         status, body = await http(port, "GET", "/cluster/members")
-        assert status == 200 and [m["node_id"] for m in orjson.loads(body)] == ["1", "2"]
+        assert status == 200 and [m["node_id"] for m in orjson.loads(body)] == [1, 2]
         metrics = await scrape(port)
         assert metrics[("marmotdb_cluster_members", (("state", "alive"),))] == 2
         assert metrics[("marmotdb_admin_requests_refused_total", ())] == 2
@@ -263,7 +290,7 @@ def test_admin_api_requires_the_secret_and_answers_members_health_metrics_faults
                                   body={"rules": [{"peer": "2", "partition": True}]})
         assert status == 200
         assert orjson.loads(body)["rules"][0]["peer"] == str(services[1].node.addr)
-        await until(lambda: view(services[0])["2"] != "ALIVE", 5, "partition takes effect")
+        await until(lambda: view(services[0])[2] != "ALIVE", 5, "partition takes effect")
         status, body = await http(port, "DELETE", "/faults")
         assert status == 200 and orjson.loads(body)["rules"] == []
         await until(lambda: all_alive(services), 10, "healed")
@@ -271,8 +298,9 @@ def test_admin_api_requires_the_secret_and_answers_members_health_metrics_faults
         assert (await http(port, "POST", "/faults", body={"rules": ["drop=2"]}))[0] == 400
         assert (await http(port, "GET", "/nowhere"))[0] == 404
         status, body = await http(port, "POST", "/cluster/members/2/remove")
-        assert status == 200 and view(services[0])["2"] == "REMOVED"
+        assert status == 200 and view(services[0])[2] == "REMOVED"
         assert (await http(port, "POST", "/cluster/members/1/remove"))[0] == 400  # itself
+        assert (await http(port, "POST", "/cluster/members/n2/remove"))[0] == 400  # not an id
         services[0].node.leave(services[0].now_ms())
         status, body = await http(port, "GET", "/health")
         assert status == 503 and orjson.loads(body)["status"] == "leaving"

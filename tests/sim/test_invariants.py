@@ -54,17 +54,17 @@ def test_slow_detection_is_reported() -> None:
 
 def test_excuses_cover_only_the_faulted_window() -> None:
     world = World(1, SwimConfig())
-    world.add_machine("n0")
-    world.add_machine("n1")
-    record = world.open_fault("cut", frozenset({"n0", "n1"}))
+    world.add_machine(1)
+    world.add_machine(2)
+    record = world.open_fault("cut", frozenset({1, 2}))
     world.run_until(5_000_000)
     world.close_fault(record)
-    assert world.excused("n1", 4_000_000, 6_000_000)
-    assert not world.excused("n1", 5_000_001, 9_000_000)
+    assert world.excused(2, 4_000_000, 6_000_000)
+    assert not world.excused(2, 5_000_001, 9_000_000)
     world.run_until(8_000_000)
-    world.crash("n0")
-    assert world.excused("n0", world.now_us, world.now_us)
-    assert not world.excused("n1", world.now_us, world.now_us)
+    world.crash(1)
+    assert world.excused(1, world.now_us, world.now_us)
+    assert not world.excused(2, world.now_us, world.now_us)
 
 
 def test_replay_command_names_everything_needed() -> None:

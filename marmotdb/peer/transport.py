@@ -1,17 +1,18 @@
-"""Transport: the one interface between the membership state machine and a network.
+"""Transport: the one interface between the sans-I/O peer protocols and a network.
 
-``SwimNode`` never touches sockets; it calls ``transport.send(dest, frame, reliable)`` and the
-runtime (or the simulator, or a test) moves the bytes. Contract for implementations:
+``SwimNode`` and ``PeerEndpoint`` never touch sockets; they call ``transport.send(dest, frame,
+reliable)`` and the runtime (runtime/peer_transport.py), the simulator (sim/world.py) or a test
+moves the bytes. Contract for implementations:
 
 - ``send`` must not block and must not call back into the node (queue and return). It may drop
   the frame (a full queue, an unreachable peer): SWIM treats every loss as a missed packet.
 - ``reliable=False``: best effort, one frame per UDP datagram to ``dest`` (probes, acks, gossip;
-  frames are at most ``udp_frame_bytes_max``).
+  SWIM keeps its frames below ``udp_frame_bytes_max``).
 - ``reliable=True``: over a TCP connection to ``dest`` (push-pull tables, large updates), frames
   in order per destination; the receiver splits the stream with ``codec.FrameDecoder``.
-- Received frames, from either path, go to ``SwimNode.receive_frame(src, frame, now_ms)``, where
-  ``src`` is the datagram's source address (or the connection's peer address; replies never use
-  it, they go to the address carried in the message).
+- Received frames, from either path, go to ``receive_frame(src, frame, now_ms)`` of the node's
+  ``PeerEndpoint`` (or of a ``SwimNode`` in membership-only tests), where ``src`` is the
+  datagram's source address or the peer address the connection's handshake named.
 
 ``InMemoryTransport`` records frames for hand-driven unit tests (the "outbox"), and
 ``InMemoryNetwork`` wires several of them together with explicit, in-order delivery.
@@ -23,7 +24,7 @@ import dataclasses
 from collections import deque
 from typing import Protocol
 
-from marmotdb.cluster.messages import NodeAddr
+from marmotdb.peer.address import NodeAddr
 
 
 class Transport(Protocol):
