@@ -25,9 +25,14 @@ def shown(text: str, limit_chars: int = USER_NAME_SHOWN_CHARS_MAX) -> str:
     return out if len(text) <= limit_chars else out + "…"
 
 
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _escape(ch: str) -> str:
     if ch.isprintable():
         return ch
+    if ch in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[ch]
     if ch == " " or unicodedata.category(ch) == "Zs":
         return " "
     code = ord(ch)
