@@ -118,17 +118,17 @@ class MysqlProtocol(asyncio.Protocol):
         service = self.service
         self.connection_id = service.next_connection_id()
         peer = transport.get_extra_info("peername") or ("?", 0)
-        if not hasattr(service, "login_throttle"):  # node-wide; belongs in MysqlService.__init__
-            service.login_throttle = LoginThrottle(asyncio.get_running_loop().time)  # type: ignore[attr-defined]
-            service.fast_auth_cache = FastAuthCache()  # type: ignore[attr-defined]
+        node = vars(service)  # node-wide login state; belongs in MysqlService.__init__
+        if "login_throttle" not in node:
+            node["login_throttle"] = LoginThrottle(asyncio.get_running_loop().time)
+            node["fast_auth_cache"] = FastAuthCache()
         self._hold_timer: asyncio.TimerHandle | None = None
         self.conn = ServerConnection(
             connection_id=self.connection_id, rng=service._rng,
             lookup_user=service.state.users.credential, server_version=service.server_version,
             ssl_context=service.ssl_context, rsa_private_key=service.rsa_key,
             settings=service.settings, peer_host=str(peer[0]),
-            login_throttle=service.login_throttle,  # type: ignore[attr-defined]
-            fast_auth_cache=service.fast_auth_cache)  # type: ignore[attr-defined]
+            login_throttle=node["login_throttle"], fast_auth_cache=node["fast_auth_cache"])
         self.peer_host = str(peer[0])
         if len(service.connections) >= service.max_connections or service.closing:
             self.conn.reject_login(errors.error(errors.ER_CON_COUNT_ERROR, "Too many connections"))

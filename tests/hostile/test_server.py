@@ -16,6 +16,7 @@ from pymysql.constants import CLIENT, COMMAND
 
 from tests.integration.server import MarmotServer
 
+pytestmark = pytest.mark.integration
 INCIDENT = re.compile(r"incident ([0-9a-f]{12})")
 
 
