@@ -55,6 +55,7 @@ _TRIGGER_OPS = frozenset({apsw.SQLITE_CREATE_TRIGGER, apsw.SQLITE_CREATE_TEMP_TR
                           apsw.SQLITE_DROP_TRIGGER, apsw.SQLITE_DROP_TEMP_TRIGGER})
 _TABLE_SECOND = frozenset({apsw.SQLITE_ALTER_TABLE, apsw.SQLITE_CREATE_INDEX,
                            apsw.SQLITE_DROP_INDEX})
+_REBUILD_OPS = frozenset({apsw.SQLITE_READ, apsw.SQLITE_DELETE, apsw.SQLITE_DROP_TABLE})
 _WRITE_OPS = frozenset({apsw.SQLITE_INSERT, apsw.SQLITE_UPDATE, apsw.SQLITE_DELETE})
 # Table-valued functions and virtual tables that expose SQLite internals by name.
 _INTERNAL_PREFIXES = ("__marmot_", "sqlite_", "pragma_")
@@ -66,6 +67,8 @@ _BOOKKEEPING = re.compile(
     r'\s+VALUES|DELETE\s+FROM\s+"__marmot_schema"\s+WHERE\s+kind\s*=|'
     r'DELETE\s+FROM\s+sqlite_sequence\s+WHERE\s+name\s*=|INSERT\s+INTO\s+sqlite_sequence\s*\(|'
     r'UPDATE\s+sqlite_sequence\s+SET\s+name\s*=)', re.IGNORECASE)
+_RECORDED_NAME = re.compile(r"^\s*INSERT\s+OR\s+REPLACE\b[^(]*\([^)]*\)\s*VALUES\s*\(\s*'[^']*'"
+                            r"\s*,\s*'((?:[^']|'')*)'", re.IGNORECASE)
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
 _INTERNAL_MENTION = re.compile(r'(?<![\w$])(?:__marmot_(?!old_)\w*|sqlite_\w+|pragma_\w+|dbstat)\b',
                                re.IGNORECASE)
@@ -186,8 +189,10 @@ class ConnectionBinding:
                          trigger: str | None) -> int:
         # ALTER TABLE reports (database, table), index ops (index, table), the rest (table, _).
         table = p2 if op in _TABLE_SECOND else p1
-        if not table or not _internal(table) or (self._trusted and _rebuild(table)):
+        if not table or not _internal(table):
             return apsw.SQLITE_OK
+        if self._trusted and _rebuild(table) and op in _REBUILD_OPS and trigger is None:
+            return apsw.SQLITE_OK  # ALTER TABLE's copy: read, emptied and dropped
         if not self._trusted or trigger is not None:  # a user statement, view or trigger
             return apsw.SQLITE_DENY
         if op in _WRITE_OPS or op == apsw.SQLITE_READ:
@@ -209,8 +214,10 @@ class ConnectionBinding:
         if self._internal or cursor.connection.authorizer is None:  # catalog reads
             return True
         if _BOOKKEEPING.match(sql):
-            return True
-        if _INTERNAL_MENTION.search(_STRING_LITERAL.sub("''", sql)) is None:
+            named = _RECORDED_NAME.search(sql)  # a user object may not take an internal name
+            if named is None or not _internal(named.group(1).replace("''", "'")):
+                return True
+        elif _INTERNAL_MENTION.search(_STRING_LITERAL.sub("''", sql)) is None:
             return True
         raise errors.error(errors.ER_TABLEACCESS_DENIED_ERROR,
                            "Access to the server's internal tables is denied")
