@@ -16,7 +16,9 @@ Public API (the runtime and the SQL executor call exactly this)
         ssl_context=ctx_or_None,              # server-side ssl.SSLContext; None = no TLS offered
         rsa_private_key=key_or_None,          # for caching_sha2 full auth without TLS
         settings=ProtocolSettings(max_allowed_packet_bytes=64 << 20),
-        peer_host="127.0.0.1",                # only used in error messages ('user'@'host')
+        peer_host="127.0.0.1",                # error messages ('user'@'host'), login throttle
+        login_throttle=throttle_or_None,      # node-wide LoginThrottle(clock): failed-login delay
+        fast_auth_cache=cache_or_None,        # node-wide FastAuthCache for caching_sha2
     )
     transport.write(conn.data_to_send())      # the HandshakeV10 is queued by the constructor
 
@@ -27,6 +29,10 @@ Public API (the runtime and the SQL executor call exactly this)
     transport.write(conn.data_to_send())
     if conn.should_close:
         transport.close()
+    if conn.input_buffer_full: transport.pause_reading()    # backpressure on pipelined input
+    elif paused: transport.resume_reading()
+    if conn.reply_not_before is not None:                   # a throttled login is held:
+        loop.call_at(conn.reply_not_before, pump_again)     # call next_event() again then
 
 ``next_event()`` returns None when it needs more bytes OR while the previous event still owes
 an answer (so an executor that answers later, after an await, simply calls ``next_event()``
@@ -74,8 +80,10 @@ MORE_RESULTS_EXISTS is added by the machine when ``more_results`` is True.
 Read-only properties: ``state`` (ConnectionState), ``should_close``, ``awaiting_answer``,
 ``tls_active``, ``user``, ``database`` (the one sent at login / on send_ok to COM_INIT_DB),
 ``client_capabilities``, ``connection_id``, ``multi_statements`` (the client allows several
-statements per Query), ``inbound_buffered_bytes`` (received, not yet parsed: pause reading
-above your own bound while an answer is pending). Answering out of turn raises
+statements per Query), ``inbound_buffered_bytes`` (received, not yet parsed),
+``input_buffer_full`` (stop reading: an answer is pending and ``input_buffer_bytes_max`` bytes
+wait behind it), ``reply_not_before`` (a throttled login's answer is held until this time of
+the throttle's clock; None otherwise). Answering out of turn raises
 ``LocalProtocolError`` (a caller bug, never caused by the peer).
 
 Query/prepare text is decoded as UTF-8 with ``surrogateescape``: bytes that are not UTF-8
@@ -87,6 +95,17 @@ unknown stmt id (ERR 1243), too many prepared statements (ERR 1461), an unknown 
 (ERR 1047, connection stays usable), the RSA public-key request of caching_sha2_password,
 COM_SET_OPTION (multi-statements on/off: read ``multi_statements`` before running several
 statements of one Query).
+
+Memory bounds (docs/limits.md has the table): before login one packet and everything buffered
+stay under ``preauth_packet_bytes_max`` (ERR 1153/1043, close); after login one packet under
+``max_allowed_packet_bytes`` (1153, close), and bytes received while an answer is pending
+under ``input_buffer_bytes_max`` + ``max_allowed_packet_bytes`` (1041, close) for a runtime
+that ignores ``input_buffer_full``; long data per ``statements``.
+
+Login: a missing user gets an impostor credential (same exchange and error as a wrong
+password); with a ``login_throttle`` the decided answer of a throttled attempt (auth reply,
+OK/ERR, the event) is held until ``reply_not_before``; user and database names in replies go
+through ``client_text.shown``; bad database names get 1102.
 
 Theory of operation
 ===================
