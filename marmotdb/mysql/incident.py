@@ -11,8 +11,8 @@ deeply for the translator) is MySQL's 1436 "Thread stack overrun", still logged 
 
 from __future__ import annotations
 
+import itertools
 import logging
-import uuid
 
 from marmotdb.errors import MarmotError
 
@@ -20,14 +20,19 @@ ER_UNKNOWN_ERROR = 1105
 ER_STACK_OVERRUN_NEED_MORE = 1436
 
 
-def new_incident_id() -> str:
-    return uuid.uuid4().hex[:12]
+_SEQUENCE = itertools.count(1)  # per process; the log line's timestamp tells restarts apart
+
+
+def new_incident_id(connection_id: int) -> str:
+    """``<connection id>-<sequence>``: unique within a process, found with one grep, and
+    deterministic (no randomness in the core)."""
+    return f"{connection_id}-{next(_SEQUENCE)}"
 
 
 def internal_error(logger: logging.Logger, connection_id: int,
                    exc: BaseException) -> MarmotError:
     """Log ``exc`` (call inside the ``except``) and return the error to send the client."""
-    incident = new_incident_id()
+    incident = new_incident_id(connection_id)
     logger.error("incident %s on connection %s: %s: %s", incident, connection_id,
                  type(exc).__name__, exc, exc_info=exc)
     if isinstance(exc, RecursionError):

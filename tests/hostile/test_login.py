@@ -136,3 +136,14 @@ def test_caching_sha2_fast_path_from_the_server_cache(rsa_key):
     changed = {"app": auth.make_credential("new", iterations=1000, fast_digest=False)}
     stale = Pair(changed, rsa_key=rsa_key, fast_auth_cache=cache)
     assert stale.login("app", PASSWORD) == [] and stale.read() == b"\x01\x04"  # no stale hit
+
+
+def test_init_db_with_a_bad_name_fails_the_command_only():
+    from tests.mysql.wire_client import logged_in_pair
+    pair = logged_in_pair()
+    assert pair.command(b"\x02" + b"d" * 65) == []
+    err = parse_err(pair.read())
+    assert err.error_code == 1102 and len(err.message) < 120
+    assert pair.command(b"\x02bad\nname") == []
+    assert "\\n" in parse_err(pair.read()).message
+    assert isinstance(pair.command(b"\x02shop")[-1], ev.InitDb)  # still usable
