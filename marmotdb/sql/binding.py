@@ -22,7 +22,8 @@ Three levels of trust decide what the authorizer lets through:
 * **DDL** (``trusted`` True, set by the session around a translated DDL): the translation
   carries its own bookkeeping (``__marmot_schema`` rows, ``sqlite_sequence``), so internal
   tables may be written, but never altered, dropped, indexed, given a trigger or created by a
-  user's name, and no view or trigger may read or write them. The authorizer cannot see a
+  user's name, no view or trigger may read or write them, and ``pragma_*``/``dbstat`` are
+  not read at all (``CREATE TABLE … AS SELECT`` from them). The authorizer cannot see a
   statement's text, so an execution guard checks it: a DDL statement naming an internal table
   outside the bookkeeping shapes (``TRUNCATE __marmot_schema``, ``CREATE VIEW … FROM
   sqlite_master``, a trigger body writing ``__marmot_schema``) is refused before it runs.
@@ -70,8 +71,10 @@ _BOOKKEEPING = re.compile(
 _RECORDED_NAME = re.compile(r"^\s*INSERT\s+OR\s+REPLACE\b[^(]*\([^)]*\)\s*VALUES\s*\(\s*'[^']*'"
                             r"\s*,\s*'((?:[^']|'')*)'", re.IGNORECASE)
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
-_INTERNAL_MENTION = re.compile(r'(?<![\w$])(?:__marmot_(?!old_)\w*|sqlite_\w+|pragma_\w+|dbstat)\b',
-                               re.IGNORECASE)
+# SQLite's own objects by name (a user column may well be called sqlite_version).
+_INTERNAL_MENTION = re.compile(
+    r'(?<![\w$])(?:__marmot_(?!old_)\w*|sqlite_(?:master|schema|temp_master|temp_schema|sequence'
+    r'|stat\d|dbpage|stmt))\b', re.IGNORECASE)
 _FALLBACK: dict[str, Any] = {"statement_time": 0.0, "time_zone": "SYSTEM", "last_insert_id": 0,
                              "row_count": -1, "found_rows": 0, "database": None, "user": "",
                              "connection_id": 0, "version": ""}
@@ -195,6 +198,8 @@ class ConnectionBinding:
             return apsw.SQLITE_OK  # ALTER TABLE's copy: read, emptied and dropped
         if not self._trusted or trigger is not None:  # a user statement, view or trigger
             return apsw.SQLITE_DENY
+        if table[:7].lower() == "pragma_" or table.lower() in _INTERNAL_NAMES:
+            return apsw.SQLITE_DENY  # no bookkeeping reads these: a CTAS or INSERT … SELECT
         if op in _WRITE_OPS or op == apsw.SQLITE_READ:
             return apsw.SQLITE_OK  # the translation's own bookkeeping (the guard checks it)
         if table[:7].lower() == "sqlite_":  # SQLite's own DDL (sqlite_sequence); it reserves

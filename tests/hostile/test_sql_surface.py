@@ -79,6 +79,8 @@ DDL = [
     "CREATE INDEX i ON __marmot_schema (name(10))",
     "CREATE VIEW v AS SELECT * FROM __marmot_schema",
     "CREATE VIEW v AS WITH x AS (SELECT * FROM sqlite_master) SELECT * FROM x",
+    "CREATE TABLE leak AS SELECT name FROM pragma_table_list",
+    "CREATE TABLE leak AS SELECT name, type FROM sqlite_master",
     "CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW DELETE FROM __marmot_schema",
 ]
 
@@ -112,13 +114,15 @@ def test_view_and_trigger_made_before_are_refused_at_use(shop):
     finally:
         shop._checkin(shop._current(), conn)
     assert refused(shop, "SELECT * FROM v_old") in (1142, 1227)
+    shop.execute("CREATE VIEW pv AS SELECT name FROM pragma_table_list")  # refused at use
+    assert refused(shop, "SELECT * FROM pv") == 1142
     assert refused(shop, "INSERT INTO t (n) VALUES (7)") in (1142, 1227)
     assert schema_rows(shop)  # the trigger did not empty the metadata
 
 
 def test_ordinary_ddl_still_works(shop):
-    shop.execute("CREATE TABLE u (id INT AUTO_INCREMENT PRIMARY KEY, s VARCHAR(10)) "
-                 "AUTO_INCREMENT=5")
+    shop.execute("CREATE TABLE u (id INT AUTO_INCREMENT PRIMARY KEY, s VARCHAR(10), "
+                 "sqlite_version INT, pragma_note INT DEFAULT 0) AUTO_INCREMENT=5")
     shop.execute("ALTER TABLE u MODIFY s VARCHAR(20)")  # a rebuild through __marmot_old_u
     shop.execute("CREATE INDEX i ON u (s)")
     shop.execute("CREATE VIEW uv AS SELECT s FROM u")
