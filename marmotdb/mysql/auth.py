@@ -26,6 +26,20 @@ client packet (``receive``); each step returns what to send and whether the logi
       without TLS:         0x02                -> 0x01 + RSA public key PEM
                            RSA-OAEP(pw XOR scramble) -> decrypt, PBKDF2 check: pass | fail
       without TLS and RSA key: fail ("requires secure connection")
+
+Fast path without a stored digest. A credential may leave ``sha2`` empty (``make_credential(...,
+fast_digest=False)``): nothing password-equivalent-ish and unsalted is then kept at rest. Like
+MySQL, the server then keeps SHA256(SHA256(pw)) in memory (``FastAuthCache``) after a
+successful full authentication, so every later login of that account takes the fast path.
+The cache is keyed by the user *and* the credential's PBKDF2 field: a password change misses.
+
+Missing users get an impostor credential (``impostor_credential``): random digests that match
+no answer, so the exchange (auth switch, 0x01 0x04, RSA key, full auth, PBKDF2 cost, error
+text) has the same shape and cost as for an existing user given a wrong password.
+
+``mysql_native_password`` can be refused (``native_allowed=False``, MySQL 8.4's
+``mysql_native_password=OFF``): a client asking for it is switched to caching_sha2_password,
+and an account bound to it is refused with 1524 "Plugin 'mysql_native_password' is not loaded".
 """
 
 from __future__ import annotations
@@ -33,7 +47,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -74,6 +90,7 @@ class Credential:
     iterations: int
     salt: bytes
     pbkdf2: bytes
+    impostor: bool = False  # stands in for a missing user: never passes
 
     @property
     def empty_password(self) -> bool:
@@ -84,8 +101,11 @@ class Credential:
 
 
 def make_credential(password: str, plugin: str = ANY_PLUGIN, *, salt: bytes | None = None,
-                    iterations: int = PBKDF2_ITERATIONS) -> str:
-    """The string the server stores for ``password`` (see module docstring)."""
+                    iterations: int = PBKDF2_ITERATIONS, fast_digest: bool = True) -> str:
+    """The string the server stores for ``password`` (see module docstring).
+
+    ``fast_digest=False`` leaves out SHA256(SHA256(pw)): caching_sha2 logins then take full
+    authentication once per server process and the fast path from its cache afterwards."""
     if plugin not in SUPPORTED_PLUGINS and plugin != ANY_PLUGIN:
         raise ValueError(f"unsupported auth plugin {plugin!r}")
     if not password:
@@ -94,8 +114,8 @@ def make_credential(password: str, plugin: str = ANY_PLUGIN, *, salt: bytes | No
     # A salt is a secret-grade random value, not simulation randomness: take it from the OS.
     salt = os.urandom(16) if salt is None else salt
     derived = hashlib.pbkdf2_hmac("sha256", pw, salt, iterations)
-    fields = (_sha1(_sha1(pw)).hex(), _sha256(_sha256(pw)).hex(), str(iterations), salt.hex(),
-              derived.hex())
+    sha2 = _sha256(_sha256(pw)).hex() if fast_digest else ""
+    fields = (_sha1(_sha1(pw)).hex(), sha2, str(iterations), salt.hex(), derived.hex())
     return "$".join(("marmot1", plugin) + fields)
 
 
@@ -109,6 +129,44 @@ def parse_credential(text: str) -> Credential | None:
                           int(parts[4]), bytes.fromhex(parts[5]), bytes.fromhex(parts[6]))
     except ValueError:
         return None
+
+
+def impostor_credential(rng: Any) -> Credential:
+    """A credential for a user that does not exist (see module docstring). ``rng`` is a
+    ``random.Random``-like object (``randbytes``); the digests only have to match nothing."""
+    return Credential(ANY_PLUGIN, rng.randbytes(20), rng.randbytes(32), PBKDF2_ITERATIONS,
+                      rng.randbytes(16), rng.randbytes(32), impostor=True)
+
+
+class FastAuthCache:
+    """caching_sha2_password's in-memory cache: (user, credential) -> SHA256(SHA256(pw)).
+
+    Bounded to ``entries_max`` accounts (least recently used out first)."""
+
+    __slots__ = ("_entries", "entries_max")
+
+    def __init__(self, entries_max: int = 10_000):
+        self._entries: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
+        self.entries_max = entries_max
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, user: str, credential: Credential) -> bytes:
+        key = (user, credential.pbkdf2)
+        digest = self._entries.get(key)
+        if digest is None:
+            return b""
+        self._entries.move_to_end(key)
+        return digest
+
+    def put(self, user: str, credential: Credential, password: bytes) -> None:
+        if credential.impostor or not password:
+            return
+        self._entries[(user, credential.pbkdf2)] = _sha256(_sha256(password))
+        self._entries.move_to_end((user, credential.pbkdf2))
+        while len(self._entries) > self.entries_max:
+            self._entries.popitem(last=False)
 
 
 # --- client-side scrambles (what a client computes; the tests and peers use them) -----------
@@ -154,13 +212,16 @@ def verify_native(credential: Credential, scramble: bytes, answer: bytes) -> boo
     return hmac.compare_digest(_sha1(stage1), credential.native)
 
 
-def verify_caching_sha2_fast(credential: Credential, scramble: bytes, answer: bytes) -> bool:
+def verify_caching_sha2_fast(credential: Credential, scramble: bytes, answer: bytes,
+                             digest: bytes | None = None) -> bool:
+    """``digest``: SHA256(SHA256(pw)) if not stored in the credential (from the cache)."""
     if credential.empty_password or _is_empty_answer(answer):
         return credential.empty_password and _is_empty_answer(answer)
-    if len(answer) != 32:
+    stage2 = credential.sha2 if digest is None else digest
+    if len(answer) != 32 or not stage2:
         return False
-    stage1 = _xor(answer, _sha256(credential.sha2 + scramble[:SCRAMBLE_BYTES]))
-    return hmac.compare_digest(_sha256(stage1), credential.sha2)
+    stage1 = _xor(answer, _sha256(stage2 + scramble[:SCRAMBLE_BYTES]))
+    return hmac.compare_digest(_sha256(stage1), stage2)
 
 
 def verify_cleartext(credential: Credential, password: bytes) -> bool:
@@ -192,32 +253,40 @@ class AuthStep:
     reply: bytes = b""
     passed: bool | None = None
     password_used: bool = True  # for "(using password: YES/NO)" in the denial message
+    plugin_refused: str = ""  # denied because the account's plugin is switched off (1524)
 
 
 class AuthExchange:
     """Authentication of one login (see the module docstring for the flow)."""
 
     __slots__ = (
+        "_cache",
         "_cred",
         "_default_plugin",
         "_fast_path",
+        "_native_allowed",
         "_phase",
         "_plugin",
         "_rsa_key",
         "_scramble",
         "_switched",
         "_tls",
+        "_user",
     )
 
     def __init__(self, credential: Credential | None, scramble: bytes, *, tls: bool,
                  rsa_key: rsa.RSAPrivateKey | None, default_plugin: str = CACHING_SHA2,
-                 fast_path_enabled: bool = True):
+                 fast_path_enabled: bool = True, native_allowed: bool = True,
+                 cache: FastAuthCache | None = None, user: str = ""):
         self._cred = credential
         self._scramble = scramble
         self._tls = tls
         self._rsa_key = rsa_key
         self._fast_path = fast_path_enabled
+        self._native_allowed = native_allowed
         self._default_plugin = default_plugin
+        self._cache = cache
+        self._user = user
         self._plugin = ""
         self._phase = "answer"  # answer -> full_auth (caching_sha2) -> done
         self._switched = False
@@ -229,6 +298,9 @@ class AuthExchange:
     def start(self, client_plugin: str, answer: bytes) -> AuthStep:
         cred = self._cred
         wanted = self._plugin_for(client_plugin)
+        if wanted == NATIVE and not self._native_allowed:
+            return AuthStep(passed=False, password_used=not _is_empty_answer(answer),
+                            plugin_refused=NATIVE)
         if wanted != client_plugin:
             return self._switch_to(wanted)
         self._plugin = client_plugin
@@ -248,6 +320,8 @@ class AuthExchange:
         cred = self._cred
         if cred is not None and cred.plugin != ANY_PLUGIN:
             return cred.plugin
+        if client_plugin == NATIVE and not self._native_allowed:
+            return CACHING_SHA2
         return client_plugin if client_plugin in SUPPORTED_PLUGINS else self._default_plugin
 
     def _switch_to(self, plugin: str) -> AuthStep:
@@ -263,8 +337,13 @@ class AuthExchange:
         assert cred is not None
         used = not _is_empty_answer(answer)
         if self._plugin == NATIVE:
-            return AuthStep(passed=verify_native(cred, self._scramble, answer), password_used=used)
-        if self._fast_path and verify_caching_sha2_fast(cred, self._scramble, answer):
+            passed = verify_native(cred, self._scramble, answer) and not cred.impostor
+            return AuthStep(passed=passed, password_used=used)
+        digest = None
+        if not cred.sha2 and self._cache is not None:
+            digest = self._cache.get(self._user, cred)
+        if self._fast_path and not cred.impostor \
+                and verify_caching_sha2_fast(cred, self._scramble, answer, digest):
             return AuthStep(reply=_FAST_AUTH_SUCCESS if used else b"", passed=True,
                             password_used=used)
         if not used:  # an empty answer needs no full auth: the password is empty or wrong
@@ -288,6 +367,10 @@ class AuthExchange:
         return self._check_cleartext(plain[:-1] if plain.endswith(b"\x00") else plain)
 
     def _check_cleartext(self, password: bytes) -> AuthStep:
-        assert self._cred is not None
+        cred = self._cred
+        assert cred is not None
         self._phase = "done"
-        return AuthStep(passed=verify_cleartext(self._cred, password))
+        passed = verify_cleartext(cred, password) and not cred.impostor
+        if passed and self._cache is not None and not cred.sha2:
+            self._cache.put(self._user, cred, password)
+        return AuthStep(passed=passed)

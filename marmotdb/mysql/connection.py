@@ -16,7 +16,9 @@ Public API (the runtime and the SQL executor call exactly this)
         ssl_context=ctx_or_None,              # server-side ssl.SSLContext; None = no TLS offered
         rsa_private_key=key_or_None,          # for caching_sha2 full auth without TLS
         settings=ProtocolSettings(max_allowed_packet_bytes=64 << 20),
-        peer_host="127.0.0.1",                # only used in error messages ('user'@'host')
+        peer_host="127.0.0.1",                # error messages ('user'@'host'), login throttle
+        login_throttle=throttle_or_None,      # node-wide LoginThrottle(clock): failed-login delay
+        fast_auth_cache=cache_or_None,        # node-wide FastAuthCache for caching_sha2
     )
     transport.write(conn.data_to_send())      # the HandshakeV10 is queued by the constructor
 
@@ -27,6 +29,10 @@ Public API (the runtime and the SQL executor call exactly this)
     transport.write(conn.data_to_send())
     if conn.should_close:
         transport.close()
+    if conn.input_buffer_full: transport.pause_reading()    # backpressure on pipelined input
+    elif paused: transport.resume_reading()
+    if conn.reply_not_before is not None:                   # a throttled login is held:
+        loop.call_at(conn.reply_not_before, pump_again)     # call next_event() again then
 
 ``next_event()`` returns None when it needs more bytes OR while the previous event still owes
 an answer (so an executor that answers later, after an await, simply calls ``next_event()``
@@ -74,8 +80,10 @@ MORE_RESULTS_EXISTS is added by the machine when ``more_results`` is True.
 Read-only properties: ``state`` (ConnectionState), ``should_close``, ``awaiting_answer``,
 ``tls_active``, ``user``, ``database`` (the one sent at login / on send_ok to COM_INIT_DB),
 ``client_capabilities``, ``connection_id``, ``multi_statements`` (the client allows several
-statements per Query), ``inbound_buffered_bytes`` (received, not yet parsed: pause reading
-above your own bound while an answer is pending). Answering out of turn raises
+statements per Query), ``inbound_buffered_bytes`` (received, not yet parsed),
+``input_buffer_full`` (stop reading: an answer is pending and ``input_buffer_bytes_max`` bytes
+wait behind it), ``reply_not_before`` (a throttled login's answer is held until this time of
+the throttle's clock; None otherwise). Answering out of turn raises
 ``LocalProtocolError`` (a caller bug, never caused by the peer).
 
 Query/prepare text is decoded as UTF-8 with ``surrogateescape``: bytes that are not UTF-8
@@ -87,6 +95,17 @@ unknown stmt id (ERR 1243), too many prepared statements (ERR 1461), an unknown 
 (ERR 1047, connection stays usable), the RSA public-key request of caching_sha2_password,
 COM_SET_OPTION (multi-statements on/off: read ``multi_statements`` before running several
 statements of one Query).
+
+Memory bounds (docs/limits.md has the table): before login one packet and everything buffered
+stay under ``preauth_packet_bytes_max`` (ERR 1153/1043, close); after login one packet under
+``max_allowed_packet_bytes`` (1153, close), and bytes received while an answer is pending
+under ``input_buffer_bytes_max`` + ``max_allowed_packet_bytes`` (1041, close) for a runtime
+that ignores ``input_buffer_full``; long data per ``statements``.
+
+Login: a missing user gets an impostor credential (same exchange and error as a wrong
+password); with a ``login_throttle`` the decided answer of a throttled attempt (auth reply,
+OK/ERR, the event) is held until ``reply_not_before``; user and database names in replies go
+through ``client_text.shown``; bad database names get 1102.
 
 Theory of operation
 ===================
@@ -128,17 +147,25 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from marmotdb.errors import AuthError, MarmotError, ProtocolError
 from marmotdb.mysql import events as ev
 from marmotdb.mysql import packets as p
-from marmotdb.mysql.auth import CACHING_SHA2, AuthExchange, AuthStep, parse_credential
+from marmotdb.mysql.auth import (
+    CACHING_SHA2,
+    AuthExchange,
+    AuthStep,
+    FastAuthCache,
+    impostor_credential,
+    parse_credential,
+)
+from marmotdb.mysql.client_text import HOST_SHOWN_CHARS_MAX, shown, valid_database_name
 from marmotdb.mysql.columns import encode_column, param_column
 from marmotdb.mysql.handshake import (
     LoginRequest,
-    RandomSource,
     decode_change_user,
     decode_handshake_response,
     encode_handshake,
     is_ssl_request,
     make_scramble,
 )
+from marmotdb.mysql.login_throttle import LoginThrottle
 from marmotdb.mysql.rows import encode_rows
 from marmotdb.mysql.statements import StatementTable
 from marmotdb.mysql.tls import TlsChannel
@@ -149,6 +176,9 @@ ER_HANDSHAKE_ERROR = 1043
 ER_NET_READ_ERROR = 1158
 ER_SECURE_TRANSPORT_REQUIRED = 3159
 ER_NOT_SUPPORTED_YET = 1235
+ER_OUT_OF_RESOURCES = 1041
+ER_WRONG_DB_NAME = 1102
+ER_PLUGIN_IS_NOT_LOADED = 1524
 
 
 class LocalProtocolError(RuntimeError):
@@ -161,6 +191,17 @@ class ProtocolSettings:
 
     max_allowed_packet_bytes: int = p.DEFAULT_MAX_ALLOWED_PACKET_BYTES  # also long-data bound
     max_prepared_stmt_count: int = 16382  # per connection (MySQL's global default)
+    # Before login a client is a stranger: one packet, and all it may make us buffer, stay
+    # under this (HandshakeResponse41 with attributes, an RSA answer: a few hundred bytes).
+    preauth_packet_bytes_max: int = 16 << 10
+    # After login: received bytes held while an answer is pending (pipelined commands).
+    # ``input_buffer_full`` asks the runtime to stop reading at this bound; beyond it plus one
+    # max_allowed_packet (a runtime that does not pause) the connection is closed with 1041.
+    input_buffer_bytes_max: int = 1 << 20
+    # COM_STMT_SEND_LONG_DATA buffered by all statements of the connection together (one
+    # statement's is also bounded by max_allowed_packet_bytes, as in MySQL).
+    long_data_bytes_max: int = p.DEFAULT_MAX_ALLOWED_PACKET_BYTES
+    native_password_allowed: bool = True  # False: MySQL 8.4's mysql_native_password=OFF
     default_auth_plugin: str = CACHING_SHA2  # announced in HandshakeV10
     caching_sha2_fast_path: bool = True  # False: always full auth (TLS or RSA) for sha2
     require_secure_transport: bool = False  # refuse logins without TLS (ERR 3159)
@@ -195,6 +236,7 @@ _TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
 (_GREETED, _TLS, _AUTHENTICATING, _LOGIN_PENDING, _COMMAND, _ANSWERING, _CLOSED,
  _ERROR) = ConnectionState
 _HANDSHAKE_STATES = frozenset({_GREETED, _TLS, _AUTHENTICATING})
+_PREAUTH_STATES = frozenset({_GREETED, _TLS, _AUTHENTICATING, _LOGIN_PENDING})
 _PREPARE_OK = struct.Struct("<BIHHBH")
 _HEADER = struct.Struct("<I")
 
@@ -205,10 +247,15 @@ class ServerConnection:
     __slots__ = (
         "_answering",
         "_auth",
+        "_cache",
         "_change_user",
         "_client_caps",
         "_closed_reported",
         "_eof",
+        "_held_step",
+        "_hold_until",
+        "_input_error",
+        "_input_hard_max",
         "_login",
         "_lookup_user",
         "_out",
@@ -225,6 +272,7 @@ class ServerConnection:
         "_state",
         "_statements",
         "_status",
+        "_throttle",
         "_tls",
         "_tls_error",
         "connection_id",
@@ -233,12 +281,14 @@ class ServerConnection:
         "user",
     )
 
-    def __init__(self, *, connection_id: int, rng: RandomSource,
+    def __init__(self, *, connection_id: int, rng: Any,
                  lookup_user: Callable[[str], str | None],
                  server_version: str = DEFAULT_SERVER_VERSION,
                  ssl_context: ssl.SSLContext | None = None,
                  rsa_private_key: RSAPrivateKey | None = None,
-                 settings: ProtocolSettings | None = None, peer_host: str = "localhost"):
+                 settings: ProtocolSettings | None = None, peer_host: str = "localhost",
+                 login_throttle: LoginThrottle | None = None,
+                 fast_auth_cache: FastAuthCache | None = None):
         self.connection_id = connection_id
         self._rng = rng
         self._lookup_user = lookup_user
@@ -247,7 +297,14 @@ class ServerConnection:
         self._rsa_key = rsa_private_key
         self._peer_host = peer_host
         self._state = _GREETED
-        self._reader = p.PacketReader(settings.max_allowed_packet_bytes)
+        self._reader = p.PacketReader(min(settings.preauth_packet_bytes_max,
+                                          settings.max_allowed_packet_bytes))
+        self._input_hard_max = settings.preauth_packet_bytes_max
+        self._throttle = login_throttle
+        self._cache = fast_auth_cache
+        self._input_error: ProtocolError | None = None
+        self._held_step: AuthStep | None = None
+        self._hold_until = 0.0
         self._out: list[bytes] = []  # framed plaintext packets
         self._raw_out: list[bytes] = []  # bytes for the socket as-is (TLS records)
         self._seq = 0
@@ -262,7 +319,8 @@ class ServerConnection:
         self._client_caps = 0
         self._status = p.SERVER_STATUS_AUTOCOMMIT
         self._statements = StatementTable(settings.max_prepared_stmt_count,
-                                          settings.max_allowed_packet_bytes)
+                                          settings.max_allowed_packet_bytes,
+                                          settings.long_data_bytes_max)
         self._answering: int | None = None
         self.user: str | None = None
         self.database: str | None = None
@@ -300,6 +358,20 @@ class ServerConnection:
         """Received but not yet parsed; the runtime pauses reading above its own bound."""
         return self._reader.buffered_bytes
 
+    @property
+    def input_buffer_full(self) -> bool:
+        """Stop reading the socket: an answer is pending and ``input_buffer_bytes_max`` bytes
+        are already waiting behind it. False again once the answer is sent and the pipelined
+        commands are taken (re-check after every ``next_event`` loop)."""
+        return (self._state in (_ANSWERING, _LOGIN_PENDING)
+                and self._reader.buffered_bytes >= self._settings.input_buffer_bytes_max)
+
+    @property
+    def reply_not_before(self) -> float | None:
+        """While a throttled login's answer is held: the throttle-clock time at which
+        ``next_event()`` releases it (the runtime calls it again then). Otherwise None."""
+        return self._hold_until if self._held_step is not None else None
+
     def _transition_to(self, new: ConnectionState) -> None:
         if new not in _TRANSITIONS[self._state]:
             raise LocalProtocolError(f"no transition {self._state.name} -> {new.name}")
@@ -309,7 +381,7 @@ class ServerConnection:
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the socket; b"" means the peer closed its side. Never raises."""
-        if self._state in (_CLOSED, _ERROR):
+        if self._state in (_CLOSED, _ERROR) or self._input_error is not None:
             return
         tls = self._tls
         if tls is None:
@@ -317,14 +389,30 @@ class ServerConnection:
                 self._reader.feed(data)
             else:
                 self._eof = True
-            return
-        try:
-            self._reader.feed(tls.feed(data))
-        except ProtocolError as exc:
-            self._tls_error = exc
-        self._raw_out.append(tls.take_output())
-        if not data or tls.closed:
-            self._eof = True
+        else:
+            try:
+                self._reader.feed(tls.feed(data))
+            except ProtocolError as exc:
+                self._tls_error = exc
+            self._raw_out.append(tls.take_output())
+            if not data or tls.closed:
+                self._eof = True
+        # Bytes pile up only while the machine cannot take them (an answer or a throttled login
+        # is pending); otherwise the reader's packet bound applies as they are parsed.
+        if self._reader.buffered_bytes > self._input_hard_max and (
+                self._state is _ANSWERING or self._state is _LOGIN_PENDING
+                or self._held_step is not None):
+            self._input_error = self._overflow_error()
+
+    def _overflow_error(self) -> ProtocolError:
+        if self._state in _PREAUTH_STATES:
+            return ProtocolError(
+                f"more than {self._settings.preauth_packet_bytes_max} bytes before login",
+                code=ER_HANDSHAKE_ERROR, sqlstate="08S01")
+        return ProtocolError(
+            "Out of resources: more than input_buffer_bytes_max "
+            f"({self._settings.input_buffer_bytes_max}) bytes of commands wait unread",
+            code=ER_OUT_OF_RESOURCES, sqlstate="HY000")
 
     def next_event(self) -> ev.Event | None:
         """The next event, or None (more bytes needed, or an answer is owed)."""
@@ -335,6 +423,10 @@ class ServerConnection:
             return self._report_closed(None)
         if self._tls_error is not None:
             return self._fail(self._tls_error, send_err=False)
+        if self._input_error is not None:
+            return self._fail(self._input_error)
+        if self._held_step is not None:
+            return self._release_held()
         try:
             while True:
                 packet = self._reader.next_packet()
@@ -459,11 +551,15 @@ class ServerConnection:
         self._change_user = change_user
         stored = self._lookup_user(login.user)
         credential = parse_credential(stored) if stored is not None else None
+        if credential is None:  # the same exchange, cost and error as a wrong password
+            credential = impostor_credential(self._rng)
         settings = self._settings
         self._auth = AuthExchange(credential, self._scramble, tls=self.tls_active,
                                   rsa_key=self._rsa_key,
                                   default_plugin=settings.default_auth_plugin,
-                                  fast_path_enabled=settings.caching_sha2_fast_path)
+                                  fast_path_enabled=settings.caching_sha2_fast_path,
+                                  native_allowed=settings.native_password_allowed,
+                                  cache=self._cache, user=login.user)
         self._transition_to(_AUTHENTICATING)
         return self._apply_auth_step(self._auth.start(login.plugin, login.auth_answer))
 
@@ -472,16 +568,44 @@ class ServerConnection:
         return self._apply_auth_step(self._auth.receive(payload))
 
     def _apply_auth_step(self, step: AuthStep) -> ev.Event | None:
+        if step.passed is None:
+            if step.reply:
+                self._write(step.reply)
+            return None
+        throttle = self._throttle
+        if throttle is not None:  # the decision is made: count it, and hold it if throttled
+            login = self._login
+            assert login is not None
+            delay_s = throttle.delay_s(login.user, self._peer_host)
+            throttle.record(login.user, self._peer_host, step.passed)
+            if delay_s > 0:
+                self._held_step = step
+                self._hold_until = throttle.clock() + delay_s
+                return None
+        return self._decide(step)
+
+    def _release_held(self) -> ev.Event | None:
+        assert self._throttle is not None and self._held_step is not None
+        if self._throttle.clock() < self._hold_until:
+            return None
+        step, self._held_step = self._held_step, None
+        return self._decide(step)
+
+    def _decide(self, step: AuthStep) -> ev.Event:
         if step.reply:
             self._write(step.reply)
-        if step.passed is None:
-            return None
         login = self._login
         assert login is not None and self._auth is not None
+        if step.plugin_refused:
+            return self._deny(MarmotError(f"Plugin '{step.plugin_refused}' is not loaded",
+                                          code=ER_PLUGIN_IS_NOT_LOADED, sqlstate="HY000"))
         if not step.passed:
             return self._deny(AuthError(
-                f"Access denied for user '{login.user}'@'{self._peer_host}' "
+                f"Access denied for user '{shown(login.user)}'@"
+                f"'{shown(self._peer_host, HOST_SHOWN_CHARS_MAX)}' "
                 f"(using password: {'YES' if step.password_used else 'NO'})"))
+        if login.database is not None and not valid_database_name(login.database):
+            return self._deny(_wrong_db_name(login.database))
         self._transition_to(_LOGIN_PENDING)
         return ev.Authenticated(login.user, login.database, login.attrs, self._client_caps,
                                 self._auth.plugin, self.tls_active, self._change_user,
@@ -502,6 +626,9 @@ class ServerConnection:
         self._status = status_flags & ~p.SERVER_MORE_RESULTS_EXISTS
         self.user = self._login.user
         self.database = self._login.database
+        self._reader.max_allowed_packet_bytes = self._settings.max_allowed_packet_bytes
+        self._input_hard_max = (self._settings.input_buffer_bytes_max
+                                + self._settings.max_allowed_packet_bytes + 4)
         self._write(p.ok_payload(0, 0, self._status, 0))
         self._login = None
         self._auth = None
@@ -559,6 +686,8 @@ class ServerConnection:
 
     def _cmd_init_db(self, payload: bytes) -> ev.Event:
         name = payload[1:].decode("utf-8", "replace")
+        if not valid_database_name(name):
+            raise _wrong_db_name(name)
         self._pending_db = name
         return self._expect_answer(p.COM_INIT_DB, ev.InitDb(name))
 
@@ -604,7 +733,7 @@ class ServerConnection:
 
     def _cmd_stmt_reset(self, payload: bytes) -> ev.Event:
         stmt_id, _ = p.read_uint(payload, 1, 4)
-        self._statements.get(stmt_id, "mysqld_stmt_reset").reset()
+        self._statements.reset(stmt_id, "mysqld_stmt_reset")
         return self._expect_answer(p.COM_STMT_RESET, ev.StmtReset(stmt_id))
 
     def _cmd_stmt_fetch(self, payload: bytes) -> None:
@@ -734,3 +863,8 @@ class ServerConnection:
 
 
 _PARAM_DEFINITION = encode_column(param_column())
+
+
+def _wrong_db_name(name: str) -> MarmotError:
+    return MarmotError(f"Incorrect database name '{shown(name, 64)}'", code=ER_WRONG_DB_NAME,
+                       sqlstate="42000")

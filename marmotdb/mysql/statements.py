@@ -5,10 +5,12 @@ parameter types of its last execute (clients such as libmariadb/sysbench send ty
 then re-execute with new-params-bound-flag = 0) and the long-data buffers built by
 COM_STMT_SEND_LONG_DATA. The SQL layer keeps the plan under the same statement id.
 
-Bounds: at most ``max_prepared_stmt_count`` statements per connection (ERR 1461 beyond), and
-the long data of one statement at most ``max_allowed_packet_bytes`` in total (beyond it the
-data is dropped and the next execute answers ERR 1153, as MySQL does). These errors answer the one command;
-only malformed packets (ProtocolError) end the connection.
+Bounds: at most ``max_prepared_stmt_count`` statements per connection (ERR 1461 beyond); the
+long data of one statement at most ``max_allowed_packet_bytes`` in total, and of all the
+connection's statements together at most ``long_data_bytes_max`` (beyond either, that
+statement's data is dropped and its next execute answers ERR 1153, as MySQL does for the
+first). These errors answer the one command; only malformed packets (ProtocolError) end the
+connection.
 """
 
 from __future__ import annotations
@@ -45,13 +47,19 @@ class PreparedStatement:
 class StatementTable:
     """Statement id -> PreparedStatement, with the bounds in the module docstring."""
 
-    __slots__ = ("_next_id", "_statements", "max_count", "max_long_data_bytes")
+    __slots__ = ("_next_id", "_statements", "long_data_bytes", "max_count",
+                 "max_long_data_bytes", "max_connection_long_data_bytes")
 
-    def __init__(self, max_count: int, max_long_data_bytes: int):
+    def __init__(self, max_count: int, max_long_data_bytes: int,
+                 max_connection_long_data_bytes: int | None = None):
         self._statements: dict[int, PreparedStatement] = {}
         self._next_id = 1
         self.max_count = max_count
         self.max_long_data_bytes = max_long_data_bytes
+        self.max_connection_long_data_bytes = (max_long_data_bytes
+                                               if max_connection_long_data_bytes is None
+                                               else max_connection_long_data_bytes)
+        self.long_data_bytes = 0  # buffered by all statements together
 
     def __len__(self) -> int:
         return len(self._statements)
@@ -78,10 +86,21 @@ class StatementTable:
         return stmt
 
     def close(self, stmt_id: int) -> None:
-        self._statements.pop(stmt_id, None)
+        stmt = self._statements.pop(stmt_id, None)
+        if stmt is not None:
+            self._release(stmt)
 
     def clear(self) -> None:
         self._statements.clear()
+        self.long_data_bytes = 0
+
+    def reset(self, stmt_id: int, command: str) -> None:
+        """COM_STMT_RESET: drop the statement's long data (ERR 1243 if unknown)."""
+        self._release(self.get(stmt_id, command))
+
+    def _release(self, stmt: PreparedStatement) -> None:
+        self.long_data_bytes -= stmt.long_data_bytes
+        stmt.reset()
 
     def add_long_data(self, payload: bytes) -> None:
         """COM_STMT_SEND_LONG_DATA: no answer, so errors surface at the next execute."""
@@ -92,12 +111,14 @@ class StatementTable:
         if stmt is None or param_id >= stmt.param_count or stmt.long_data_overflow:
             return
         chunk = payload[1 + _LONG_DATA_HEAD.size:]
-        if stmt.long_data_bytes + len(chunk) > self.max_long_data_bytes:
+        if (stmt.long_data_bytes + len(chunk) > self.max_long_data_bytes
+                or self.long_data_bytes + len(chunk) > self.max_connection_long_data_bytes):
+            self._release(stmt)
             stmt.long_data_overflow = True
-            stmt.long_data.clear()
             return
         stmt.long_data.setdefault(param_id, bytearray()).extend(chunk)
         stmt.long_data_bytes += len(chunk)
+        self.long_data_bytes += len(chunk)
 
     def decode_execute(self, payload: bytes) -> StmtExecute:
         """COM_STMT_EXECUTE -> event; remembers the types; consumes the long data."""
@@ -106,12 +127,14 @@ class StatementTable:
         stmt_id, flags, _iterations = _EXECUTE_HEAD.unpack_from(payload, 1)
         stmt = self.get(stmt_id, "mysqld_stmt_execute")
         if stmt.long_data_overflow:
-            stmt.reset()
+            self._release(stmt)
             raise MarmotError("Parameter of prepared statement which is set through "
                                  "mysql_send_long_data() is longer than 'max_allowed_packet' "
                                  "bytes", code=1153, sqlstate="HY000")
-        params = self._decode_params(stmt, payload, 1 + _EXECUTE_HEAD.size)
-        stmt.reset()
+        try:
+            params = self._decode_params(stmt, payload, 1 + _EXECUTE_HEAD.size)
+        finally:
+            self._release(stmt)
         return StmtExecute(stmt_id, flags, params, stmt.param_types or [])
 
     def _decode_params(self, stmt: PreparedStatement, payload: bytes, pos: int) -> list:

@@ -26,7 +26,11 @@ from typing import Any
 from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.mysql import events as ev
+from marmotdb.mysql.auth import FastAuthCache
+from marmotdb.mysql.client_text import shown
 from marmotdb.mysql.connection import ProtocolSettings, ServerConnection
+from marmotdb.mysql.incident import internal_error
+from marmotdb.mysql.login_throttle import LoginThrottle
 from marmotdb.mysql.types import ResultSet
 from marmotdb.sql import catalog
 from marmotdb.sql.results import LongRead, Ok, Result
@@ -133,11 +137,17 @@ class MysqlProtocol(asyncio.Protocol):
         service = self.service
         self.connection_id = service.next_connection_id()
         peer = transport.get_extra_info("peername") or ("?", 0)
+        node = vars(service)  # node-wide login state; belongs in MysqlService.__init__
+        if "login_throttle" not in node:
+            node["login_throttle"] = LoginThrottle(asyncio.get_running_loop().time)
+            node["fast_auth_cache"] = FastAuthCache()
+        self._hold_timer: asyncio.TimerHandle | None = None
         self.conn = ServerConnection(
             connection_id=self.connection_id, rng=service._rng,
             lookup_user=service.state.users.credential, server_version=service.server_version,
             ssl_context=service.ssl_context, rsa_private_key=service.rsa_key,
-            settings=service.settings, peer_host=str(peer[0]))
+            settings=service.settings, peer_host=str(peer[0]),
+            login_throttle=node["login_throttle"], fast_auth_cache=node["fast_auth_cache"])
         self.peer_host = str(peer[0])
         if len(service.connections) >= service.max_connections or service.closing:
             self.conn.reject_login(errors.error(errors.ER_CON_COUNT_ERROR, "Too many connections"))
@@ -186,9 +196,8 @@ class MysqlProtocol(asyncio.Protocol):
                 self._dispatch[type(event)](event)
             except MarmotError as exc:
                 conn.send_error(exc)
-            except Exception as exc:  # a bug: answer it and keep serving this client
-                logger.exception("internal error on connection %s", self.connection_id)
-                conn.send_error(errors.error(errors.ER_UNKNOWN_ERROR, f"Internal error: {exc}"))
+            except Exception as exc:  # a bug: logged under an id, 1105 with the id, keep serving
+                conn.send_error(internal_error(logger, self.connection_id, exc))
         self._flush()
 
     def _flush(self) -> None:
@@ -200,6 +209,14 @@ class MysqlProtocol(asyncio.Protocol):
             transport.write(data)
         if conn.should_close:
             transport.close()
+        elif conn.reply_not_before is not None and self._hold_timer is None:  # login throttled
+            self._hold_timer = asyncio.get_running_loop().call_at(conn.reply_not_before,
+                                                                  self._release_held_login)
+
+    def _release_held_login(self) -> None:
+        self._hold_timer = None
+        if self.transport is not None and not self.transport.is_closing():
+            self._pump()
 
     def _handshake_expired(self) -> None:
         if self.session is None and self.transport is not None:
@@ -225,7 +242,7 @@ class MysqlProtocol(asyncio.Protocol):
         user = state.users.get(event.user)
         if user is None:
             self.conn.reject_login(errors.error(errors.ER_ACCESS_DENIED_ERROR,
-                                                f"Access denied for user '{event.user}'"))
+                                                f"Access denied for user '{shown(event.user)}'"))
             return
         if self.session is not None:  # COM_CHANGE_USER
             self._close_session()
@@ -246,6 +263,10 @@ class MysqlProtocol(asyncio.Protocol):
 
     def _on_query(self, event: ev.Query) -> None:
         statements = split_statements(event.sql) or [event.sql]
+        if len(statements) > 1 and not self.conn.multi_statements:  # type: ignore[union-attr]
+            raise errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax; "
+                               "several statements in one query need CLIENT_MULTI_STATEMENTS "
+                               f"near '{shown(statements[1], 80)}' at line 1")
         self._run_statements(statements, 0, None, binary=False)
 
     def _run_statements(self, statements: list[str], index: int, plan: Any, binary: bool) -> None:

@@ -9,15 +9,37 @@ connection out and clears it on check-in. The binding is also the function conte
 It also counts the row operations of the statement in flight through the preupdate hook, which
 MySQL's affected-rows rules need (an upsert that updates counts 2; an UPDATE that leaves a row
 as it was counts 0 unless the client asked for found rows).
+
+The closed SQL surface
+----------------------
+Three levels of trust decide what the authorizer lets through:
+
+* **user** (``trusted`` False): the statements translated from a client's SQL. Internal tables
+  (``__marmot_*``), SQLite's catalogue and sequence table (``sqlite_*``), the table-valued
+  ``pragma_*`` functions and ``dbstat`` are unreachable however they are named: plainly,
+  qualified, inside a CTE or subquery, through a view or a trigger (SQLite reports those in
+  the ``trigger`` argument; no exemption is made for them).
+* **DDL** (``trusted`` True, set by the session around a translated DDL): the translation
+  carries its own bookkeeping (``__marmot_schema`` rows, ``sqlite_sequence``), so internal
+  tables may be written, but never altered, dropped, indexed, given a trigger or created by a
+  user's name, no view or trigger may read or write them, and ``pragma_*``/``dbstat`` are
+  not read at all (``CREATE TABLE … AS SELECT`` from them). The authorizer cannot see a
+  statement's text, so an execution guard checks it: a DDL statement naming an internal table
+  outside the bookkeeping shapes (``TRUNCATE __marmot_schema``, ``CREATE VIEW … FROM
+  sqlite_master``, a trigger body writing ``__marmot_schema``) is refused before it runs.
+* **internal** (``trusted_scope()``): the server's own statements; everything passes.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import apsw
+
+from marmotdb import errors
 
 _DENIED_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer",
                                "sqlite_compileoption_get", "zipfile", "sqlar_uncompress"})
@@ -30,6 +52,29 @@ _TABLE_OPS = frozenset({apsw.SQLITE_READ, apsw.SQLITE_INSERT, apsw.SQLITE_UPDATE
                         apsw.SQLITE_DELETE, apsw.SQLITE_CREATE_TABLE, apsw.SQLITE_DROP_TABLE,
                         apsw.SQLITE_ALTER_TABLE, apsw.SQLITE_CREATE_INDEX,
                         apsw.SQLITE_DROP_INDEX})
+_TRIGGER_OPS = frozenset({apsw.SQLITE_CREATE_TRIGGER, apsw.SQLITE_CREATE_TEMP_TRIGGER,
+                          apsw.SQLITE_DROP_TRIGGER, apsw.SQLITE_DROP_TEMP_TRIGGER})
+_TABLE_SECOND = frozenset({apsw.SQLITE_ALTER_TABLE, apsw.SQLITE_CREATE_INDEX,
+                           apsw.SQLITE_DROP_INDEX})
+_REBUILD_OPS = frozenset({apsw.SQLITE_READ, apsw.SQLITE_DELETE, apsw.SQLITE_DROP_TABLE})
+_WRITE_OPS = frozenset({apsw.SQLITE_INSERT, apsw.SQLITE_UPDATE, apsw.SQLITE_DELETE})
+# Table-valued functions and virtual tables that expose SQLite internals by name.
+_INTERNAL_PREFIXES = ("__marmot_", "sqlite_", "pragma_")
+_INTERNAL_NAMES = frozenset({"dbstat"})
+_REBUILD_PREFIX = "__marmot_old_"  # ALTER TABLE's rebuild renames the user's table to this
+# DDL statements that may name an internal table: the translator's own bookkeeping.
+_BOOKKEEPING = re.compile(
+    r'^\s*(?:INSERT\s+OR\s+REPLACE\s+INTO\s+"__marmot_schema"\s*\(kind, name, mysql_sql, meta\)'
+    r'\s+VALUES|DELETE\s+FROM\s+"__marmot_schema"\s+WHERE\s+kind\s*=|'
+    r'DELETE\s+FROM\s+sqlite_sequence\s+WHERE\s+name\s*=|INSERT\s+INTO\s+sqlite_sequence\s*\(|'
+    r'UPDATE\s+sqlite_sequence\s+SET\s+name\s*=)', re.IGNORECASE)
+_RECORDED_NAME = re.compile(r"^\s*INSERT\s+OR\s+REPLACE\b[^(]*\([^)]*\)\s*VALUES\s*\(\s*'[^']*'"
+                            r"\s*,\s*'((?:[^']|'')*)'", re.IGNORECASE)
+_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+# SQLite's own objects by name (a user column may well be called sqlite_version).
+_INTERNAL_MENTION = re.compile(
+    r'(?<![\w$])(?:__marmot_(?!old_)\w*|sqlite_(?:master|schema|temp_master|temp_schema|sequence'
+    r'|stat\d|dbpage|stmt))\b', re.IGNORECASE)
 _FALLBACK: dict[str, Any] = {"statement_time": 0.0, "time_zone": "SYSTEM", "last_insert_id": 0,
                              "row_count": -1, "found_rows": 0, "database": None, "user": "",
                              "connection_id": 0, "version": ""}
@@ -38,19 +83,33 @@ _FALLBACK: dict[str, Any] = {"statement_time": 0.0, "time_zone": "SYSTEM", "last
 class ConnectionBinding:
     """Per-connection state: bound session, trust, read budget and row-operation counters."""
 
-    __slots__ = ("session", "trusted", "budget", "budget_spent", "_steps", "inserts",
-                 "updates", "updates_changed", "deletes", "first_rowid", "version",
+    __slots__ = ("session", "_trusted", "_internal", "_conn", "budget", "budget_spent", "_steps",
+                 "inserts", "updates", "updates_changed", "deletes", "first_rowid", "version",
                  "foreign_keys")
 
     def __init__(self, version: str = ""):
         self.session: Any = None
-        self.trusted = False
+        self._trusted = False
+        self._internal = 0  # depth of trusted_scope()
+        self._conn: apsw.Connection | None = None
         self.budget: int | None = None
         self.budget_spent = False
         self._steps = 0
         self.version = version
         self.foreign_keys = True  # PRAGMA foreign_keys as set on this connection
         self.reset_counts()
+
+    @property
+    def trusted(self) -> bool:
+        """DDL trust (see the module docstring); the session sets it around a translated DDL."""
+        return self._trusted
+
+    @trusted.setter
+    def trusted(self, value: bool) -> None:
+        self._trusted = value
+        conn = self._conn
+        if conn is not None:  # the statement guard runs only while DDL-trusted: no hot-path cost
+            conn.exec_trace = self._guard_ddl if value else None
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for attributes not in __slots__: the function-context fields.
@@ -67,13 +126,14 @@ class ConnectionBinding:
     @contextmanager
     def trusted_scope(self) -> Iterator[None]:
         """Internal statements (catalog rows, PRAGMAs, schema look-ups) pass the authorizer."""
-        previous, self.trusted = self.trusted, True
+        self._internal += 1
         try:
             yield
         finally:
-            self.trusted = previous
+            self._internal -= 1
 
     def install(self, conn: apsw.Connection) -> None:
+        self._conn = conn
         conn.authorizer = self.authorize
         conn.set_progress_handler(self.progress, 1000)
         conn.preupdate_hook(self.count)
@@ -114,20 +174,64 @@ class ConnectionBinding:
 
     def authorize(self, op: int, p1: str | None, p2: str | None, db: str | None,
                   trigger: str | None) -> int:
-        if self.trusted:
+        if self._internal:
             return apsw.SQLITE_OK
-        if op in _TABLE_OPS and p1 and _internal(p1) and trigger is None:
-            return apsw.SQLITE_DENY
+        if op in _TABLE_OPS:
+            return self._authorize_table(op, p1, p2, trigger)
         if op == apsw.SQLITE_FUNCTION and p2 and p2.lower() in _DENIED_FUNCTIONS:
             return apsw.SQLITE_DENY
         if op in (apsw.SQLITE_ATTACH, apsw.SQLITE_DETACH):
             return apsw.SQLITE_DENY
+        if self._trusted:
+            return self._authorize_ddl(op, p1, p2)
         if op == apsw.SQLITE_PRAGMA and (p2 is not None or (p1 or "").lower() not in _READ_PRAGMAS):
             return apsw.SQLITE_DENY
         return apsw.SQLITE_OK
 
+    def _authorize_table(self, op: int, p1: str | None, p2: str | None,
+                         trigger: str | None) -> int:
+        # ALTER TABLE reports (database, table), index ops (index, table), the rest (table, _).
+        table = p2 if op in _TABLE_SECOND else p1
+        if not table or not _internal(table):
+            return apsw.SQLITE_OK
+        if self._trusted and _rebuild(table) and op in _REBUILD_OPS and trigger is None:
+            return apsw.SQLITE_OK  # ALTER TABLE's copy: read, emptied and dropped
+        if not self._trusted or trigger is not None:  # a user statement, view or trigger
+            return apsw.SQLITE_DENY
+        if table[:7].lower() == "pragma_" or table.lower() in _INTERNAL_NAMES:
+            return apsw.SQLITE_DENY  # no bookkeeping reads these: a CTAS or INSERT … SELECT
+        if op in _WRITE_OPS or op == apsw.SQLITE_READ:
+            return apsw.SQLITE_OK  # the translation's own bookkeeping (the guard checks it)
+        if table[:7].lower() == "sqlite_":  # SQLite's own DDL (sqlite_sequence); it reserves
+            return apsw.SQLITE_OK           # the prefix against users itself
+        return apsw.SQLITE_DENY  # CREATE/DROP/ALTER of an internal table by a user's DDL
+
+    def _authorize_ddl(self, op: int, p1: str | None, p2: str | None) -> int:
+        if op in (apsw.SQLITE_CREATE_VIEW, apsw.SQLITE_CREATE_TEMP_VIEW) and p1 and _internal(p1):
+            return apsw.SQLITE_DENY
+        if op in _TRIGGER_OPS and p2 and _internal(p2):  # a trigger on an internal table
+            return apsw.SQLITE_DENY
+        return apsw.SQLITE_OK
+
+    def _guard_ddl(self, cursor: apsw.Cursor, sql: str, bindings: Any) -> bool:
+        """Execution guard while DDL-trusted: a statement naming an internal table must be the
+        translator's bookkeeping (see the module docstring)."""
+        if self._internal or cursor.connection.authorizer is None:  # catalog reads
+            return True
+        if _BOOKKEEPING.match(sql):
+            named = _RECORDED_NAME.search(sql)  # a user object may not take an internal name
+            if named is None or not _internal(named.group(1).replace("''", "'")):
+                return True
+        elif _INTERNAL_MENTION.search(_STRING_LITERAL.sub("''", sql)) is None:
+            return True
+        raise errors.error(errors.ER_TABLEACCESS_DENIED_ERROR,
+                           "Access to the server's internal tables is denied")
+
 
 def _internal(table: str) -> bool:
     lowered = table.lower()
-    return lowered.startswith("__marmot_") or (lowered.startswith("sqlite_")
-                                               and lowered != "sqlite_sequence")
+    return lowered.startswith(_INTERNAL_PREFIXES) or lowered in _INTERNAL_NAMES
+
+
+def _rebuild(table: str) -> bool:
+    return table.lower().startswith(_REBUILD_PREFIX)

@@ -401,12 +401,13 @@ class Pair:
     def __init__(self, users: dict[str, str] | None = None, *,
                  client_caps: int = BASE_CAPS, ssl_server: ssl.SSLContext | None = None,
                  ssl_client: ssl.SSLContext | None = None, rsa_key: Any = None,
-                 settings: ProtocolSettings | None = None, seed: int = 1):
+                 settings: ProtocolSettings | None = None, seed: int = 1,
+                 **server_kwargs: Any):
         self.users = users if users is not None else {}
         self.server = ServerConnection(
             connection_id=42, rng=random.Random(seed), lookup_user=self.users.get,
             ssl_context=ssl_server, rsa_private_key=rsa_key, settings=settings,
-            peer_host="127.0.0.1")
+            peer_host="127.0.0.1", **server_kwargs)
         self.client = WireClient(client_caps, ssl_client)
         self.events: list[ev.Event] = []
 
