@@ -86,9 +86,12 @@ class MysqlService:
         self._rng = random.SystemRandom()
         self.closing = False
         state.kill_hook = self._killed
+        loop = asyncio.get_running_loop()
+        self.login_throttle = LoginThrottle(loop.time)  # failed logins, per user and host
+        self.fast_auth_cache = FastAuthCache()  # caching_sha2's fast path after one full auth
         # WAL syncs and checkpoints: at most one of each per database in flight
         self.sync_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wal")
-        state.host = LoopHost(asyncio.get_running_loop(), self.sync_pool)  # before pipelines
+        state.host = LoopHost(loop, self.sync_pool)  # before any pipeline exists
 
     def next_connection_id(self) -> int:
         connection_id = self._next_id
@@ -116,6 +119,8 @@ class MysqlProtocol(asyncio.Protocol):
         self.session: Session | None = None
         self.task: asyncio.Task[None] | None = None
         self.waiting: Pending | None = None  # a statement's answer not known yet
+        self._hold_timer: asyncio.TimerHandle | None = None  # a throttled login's answer
+        self._reading_paused = False
         self.plans: dict[int, Any] = {}
         self.connection_id = 0
         self._handshake_timer: asyncio.TimerHandle | None = None
@@ -137,17 +142,12 @@ class MysqlProtocol(asyncio.Protocol):
         service = self.service
         self.connection_id = service.next_connection_id()
         peer = transport.get_extra_info("peername") or ("?", 0)
-        node = vars(service)  # node-wide login state; belongs in MysqlService.__init__
-        if "login_throttle" not in node:
-            node["login_throttle"] = LoginThrottle(asyncio.get_running_loop().time)
-            node["fast_auth_cache"] = FastAuthCache()
-        self._hold_timer: asyncio.TimerHandle | None = None
         self.conn = ServerConnection(
             connection_id=self.connection_id, rng=service._rng,
             lookup_user=service.state.users.credential, server_version=service.server_version,
             ssl_context=service.ssl_context, rsa_private_key=service.rsa_key,
             settings=service.settings, peer_host=str(peer[0]),
-            login_throttle=node["login_throttle"], fast_auth_cache=node["fast_auth_cache"])
+            login_throttle=service.login_throttle, fast_auth_cache=service.fast_auth_cache)
         self.peer_host = str(peer[0])
         if len(service.connections) >= service.max_connections or service.closing:
             self.conn.reject_login(errors.error(errors.ER_CON_COUNT_ERROR, "Too many connections"))
@@ -173,6 +173,8 @@ class MysqlProtocol(asyncio.Protocol):
         self.service.connections.pop(self.connection_id, None)
         if self._handshake_timer is not None:
             self._handshake_timer.cancel()
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
         if self.task is not None:
             if self.session is not None:
                 self.session.interrupt()
@@ -207,6 +209,12 @@ class MysqlProtocol(asyncio.Protocol):
         data = conn.data_to_send()
         if data:
             transport.write(data)
+        if conn.input_buffer_full != self._reading_paused:  # backpressure on pipelining
+            self._reading_paused = conn.input_buffer_full
+            if self._reading_paused:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
         if conn.should_close:
             transport.close()
         elif conn.reply_not_before is not None and self._hold_timer is None:  # login throttled
@@ -321,8 +329,7 @@ class MysqlProtocol(asyncio.Protocol):
         except MarmotError as exc:
             self.conn.send_error(exc)
         except Exception as exc:
-            logger.exception("internal error on connection %s", self.connection_id)
-            self.conn.send_error(errors.error(errors.ER_UNKNOWN_ERROR, f"Internal error: {exc}"))
+            self.conn.send_error(internal_error(logger, self.connection_id, exc))
         else:
             if self._answer(result, statements, index, plan, binary) \
                     and index < len(statements) - 1:
@@ -347,8 +354,7 @@ class MysqlProtocol(asyncio.Protocol):
         except MarmotError as exc:
             conn.send_error(exc)
         except Exception as exc:
-            logger.exception("internal error on connection %s", self.connection_id)
-            conn.send_error(errors.error(errors.ER_UNKNOWN_ERROR, f"Internal error: {exc}"))
+            conn.send_error(internal_error(logger, self.connection_id, exc))
         else:
             more = index < len(statements) - 1
             self._send(result, more=more, binary=binary)

@@ -6,9 +6,8 @@ the authorizer and the read budget are per session. Each connection gets one
 connection out and clears it on check-in. The binding is also the function context handed to
 ``sql.functions.register_functions``: attribute reads fall through to the bound session.
 
-It also counts the row operations of the statement in flight through the preupdate hook, which
-MySQL's affected-rows rules need (an upsert that updates counts 2; an UPDATE that leaves a row
-as it was counts 0 unless the client asked for found rows).
+Rows written are counted (and captured) by the commit pipeline's change capture on the one
+connection that writes (txn/pipeline.py), not here.
 
 The closed SQL surface
 ----------------------
@@ -81,11 +80,10 @@ _FALLBACK: dict[str, Any] = {"statement_time": 0.0, "time_zone": "SYSTEM", "last
 
 
 class ConnectionBinding:
-    """Per-connection state: bound session, trust, read budget and row-operation counters."""
+    """Per-connection state: bound session, trust and read budget."""
 
     __slots__ = ("session", "_trusted", "_internal", "_conn", "budget", "budget_spent", "_steps",
-                 "inserts", "updates", "updates_changed", "deletes", "first_rowid", "version",
-                 "foreign_keys")
+                 "version", "foreign_keys")
 
     def __init__(self, version: str = ""):
         self.session: Any = None
@@ -97,7 +95,6 @@ class ConnectionBinding:
         self._steps = 0
         self.version = version
         self.foreign_keys = True  # PRAGMA foreign_keys as set on this connection
-        self.reset_counts()
 
     @property
     def trusted(self) -> bool:
@@ -136,26 +133,6 @@ class ConnectionBinding:
         self._conn = conn
         conn.authorizer = self.authorize
         conn.set_progress_handler(self.progress, 1000)
-        conn.preupdate_hook(self.count)
-
-    def reset_counts(self) -> None:
-        self.inserts = self.updates = self.updates_changed = self.deletes = 0
-        self.first_rowid = 0  # rowid of the statement's first inserted row: MySQL's insert id
-
-    def count(self, update: apsw.PreUpdate) -> None:
-        if update.depth:  # rows changed by triggers and FK actions do not count for MySQL
-            return
-        op = update.op
-        if op == "INSERT":
-            if not self.inserts:
-                self.first_rowid = update.rowid_new
-            self.inserts += 1
-        elif op == "UPDATE":
-            self.updates += 1
-            if update.old != update.new:
-                self.updates_changed += 1
-        else:
-            self.deletes += 1
 
     def progress(self) -> bool:
         """True aborts the running statement: the in-loop read budget ran out."""

@@ -139,7 +139,6 @@ class ServerState:
         pipeline = self.pipelines.get(database.name)
         if pipeline is None or pipeline.closed:
             conn = database.checkout()
-            conn.preupdate_hook(None)  # the pipeline's change capture counts rows here
             pipeline = CommitPipeline(database.name, conn, hlc=self.hlc, host=self.host,
                                       batch_txns_max=self.batch_txns_max, fault=self.fault,
                                       trusted=self._bindings[conn].trusted_scope,

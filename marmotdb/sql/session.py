@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from contextlib import nullcontext
 from decimal import Decimal
 from typing import Any
 
@@ -519,14 +518,12 @@ class Session:
                    params: dict[str, Any], text: str, autocommit: bool) -> Result | Pending:
         assert txn.pipeline is not None
         capture = txn.pipeline.capture
-        binding = self.server.binding(txn.pipeline.conn)
-        binding.session = self
+        self.server.binding(txn.pipeline.conn).session = self  # MySQL functions read it
         ddl = translation.kind is Kind.DDL
         truncate = ddl and text[:8].upper() == "TRUNCATE"
         try:
-            with binding.trusted_scope() if ddl else nullcontext():
-                rows = txn.run(lambda conn: self._execute_write(conn, translation, params),
-                               capture=truncate or not ddl)
+            rows = txn.run(lambda conn: self._execute_write(conn, translation, params),
+                           capture=truncate or not ddl)
             if ddl:
                 self._record_ddl(txn, database, translation, params, text, truncate)
         except apsw.Error as exc:
@@ -552,8 +549,11 @@ class Session:
 
     def _execute_write(self, conn: apsw.Connection, translation: Translation,
                        params: dict[str, Any]) -> Rows | None:
-        """Run a write's statements; the rows of a RETURNING-style last statement, or None."""
+        """Run a write's statements; the rows of a RETURNING-style last statement, or None.
+        A DDL runs with DDL trust: its own bookkeeping rows, nothing else internal."""
         self._active_conn = conn
+        binding = self.server.binding(conn)
+        binding.trusted = translation.kind is Kind.DDL
         try:
             rows: Rows | None = None
             last = len(translation.statements) - 1
@@ -565,6 +565,7 @@ class Session:
                     conn.execute(statement, params)
             return rows
         finally:
+            binding.trusted = False
             self._active_conn = None
 
     def _ok(self, capture: ChangeCapture, translation: Translation) -> Ok:
