@@ -111,11 +111,16 @@ class Transaction:
 
     def run(self, statement: Callable[[apsw.Connection], Any], capture: bool = True) -> Any:
         """Run one statement on the write connection, atomically: on failure its rows and its
-        captured images are gone and the transaction is as before it."""
+        captured images are gone and the transaction is as before it (an autocommit
+        transaction must then be rolled back: it was that statement)."""
         pipeline = self.pipeline
         assert pipeline is not None and self.state is TxnState.ACTIVE
         conn, changes = pipeline.conn, pipeline.capture
-        conn.execute(f'SAVEPOINT "{STATEMENT_SAVEPOINT}"')
+        # One statement of an autocommit transaction is the transaction: its own savepoint
+        # (rolled back by ``rollback``) already makes it atomic.
+        nested = self.explicit
+        if nested:
+            conn.execute(f'SAVEPOINT "{STATEMENT_SAVEPOINT}"')
         pipeline.busy += 1
         if capture:
             changes.statement_begin()
@@ -126,12 +131,14 @@ class Transaction:
         except BaseException:
             if capture and changes.in_statement:
                 changes.statement_end(False)
-            conn.execute(f'ROLLBACK TO "{STATEMENT_SAVEPOINT}"')
-            conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
+            if nested:
+                conn.execute(f'ROLLBACK TO "{STATEMENT_SAVEPOINT}"')
+                conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
             raise
         finally:
             pipeline.busy -= 1
-        conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
+        if nested:
+            conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
         return result
 
     def add_schema_change(self, mysql: str, statements: list[str], params: dict[str, Any]
