@@ -337,7 +337,7 @@ def validate(config: Config) -> None:
                               f"got {value!r}")
     for section, name, owner, f in iter_settings(config):
         value = getattr(owner, name)
-        if name.endswith("_port") and not 0 <= value <= 65535:
+        if (name == "port" or name.endswith("_port")) and not 0 <= value <= 65535:
             raise ConfigError(f"{describe(section, name)} must be a TCP port 0..65535; "
                               f"got {value}")
         if kind_of(f) in (int, float) and value < 0:
