@@ -200,3 +200,12 @@ def test_metrics_listener_needs_no_secret_and_serves_nothing_else(tmp_path: Path
         process.terminate()
         output = process.communicate(timeout=30)[0]
     assert SECRET not in output
+
+
+def test_documented_scrape_config_targets_the_readmes_metrics_port() -> None:
+    root = Path(__file__).resolve().parents[2]
+    docs = (root / "docs" / "operations.md").read_text()
+    readme = (root / "README.md").read_text()
+    target = docs.split('targets: ["', 1)[1].split('"', 1)[0]
+    assert f"--metrics-port {target.split(':')[1]}" in readme
+    assert "metrics_path: /metrics" in docs
