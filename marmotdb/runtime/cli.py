@@ -8,6 +8,7 @@ saying what, where and how to fix it, and exit code 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import getpass
 import sys
 
@@ -96,8 +97,29 @@ def _cluster(args: argparse.Namespace) -> int:
 _COMMANDS = {"serve": _serve, "cluster": _cluster, "config": _config, "user": _user}
 
 
+def _unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                  extra: list[str]) -> int:
+    """One line naming the unknown flag, the closest known one and where to look."""
+    command = " ".join(str(getattr(args, k)) for k in ("command", "cluster_command",
+                                                       "user_command") if getattr(args, k, None))
+    known: list[str] = []
+    for action in parser._actions:  # the subcommand's flags, for a suggestion
+        if isinstance(action, argparse._SubParsersAction):
+            sub = action.choices.get(args.command)
+            known += [o for a in (sub._actions if sub else []) for o in a.option_strings]
+    flag = next((e.split("=", 1)[0] for e in extra if e.startswith("--")), "")
+    close = difflib.get_close_matches(flag, known, n=1) if flag else []
+    hint = f"; did you mean {close[0]}?" if close else ""
+    print(f"marmotdb {command}: unrecognized arguments: {' '.join(extra)}{hint} "
+          f"(see `marmotdb {command} --help`)", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        return _unrecognized(parser, args, extra)
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as exc:

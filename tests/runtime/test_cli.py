@@ -68,7 +68,8 @@ def test_serve_help_is_grouped_with_types_defaults_and_variables(
     (["--mysql-port", "abc"], {}, "marmotdb: --mysql-port: 'abc' is not a whole number"),
     (["--mysql-port", "70000"], {}, "mysql.port (--mysql-port, MARMOTDB_MYSQL_PORT) must be a "
                                     "TCP port 0..65535; got 70000"),
-    (["--mysql-prot", "1"], {}, "unrecognized arguments: --mysql-prot 1"),
+    (["--mysql-prot", "1"], {}, "marmotdb serve: unrecognized arguments: --mysql-prot 1; did "
+                                "you mean --mysql-port? (see `marmotdb serve --help`)"),
     ([], {"MARMOTDB_MYSQL_TLS": "maybe"}, "environment MARMOTDB_MYSQL_TLS: 'maybe' is not true "
                                           "or false"),
     (["--storage-durability", "always"], {}, "storage.durability (--storage-durability, "
