@@ -50,7 +50,8 @@ class MysqlConfig:
     tls_key_file: str = setting("", "PEM private key; empty = <data_dir>/tls/server.key.")
     handshake_timeout_ms: int = setting(
         10_000, "A client must finish login within this time (slowloris bound).")
-    idle_timeout_s: int = setting(28_800, "Idle client connections are closed after this (wait_timeout).")
+    idle_timeout_s: int = setting(
+        28_800, "Idle client connections are closed after this (wait_timeout).")
 
 
 @dataclass

@@ -400,8 +400,9 @@ def _nonnegative_int(text: str) -> int:
 
 
 def add_parser(commands: Any) -> None:
-    cluster = commands.add_parser("cluster", help="run a local cluster of real processes",
-                                  description="Run a local cluster of real marmotdb processes on this host.")
+    cluster = commands.add_parser(
+        "cluster", help="run a local cluster of real processes",
+        description="Run a local cluster of real marmotdb processes on this host.")
     sub = cluster.add_subparsers(dest="cluster_command", required=True, metavar="COMMAND")
     up = sub.add_parser("up", help="start N nodes on this host (in the background)")
     up.add_argument("--nodes", type=_nonnegative_int, default=None,
