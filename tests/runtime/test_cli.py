@@ -210,3 +210,22 @@ def test_documented_scrape_config_targets_the_readmes_metrics_port() -> None:
     target = docs.split('targets: ["', 1)[1].split('"', 1)[0]
     assert f"--metrics-port {target.split(':')[1]}" in readme
     assert "metrics_path: /metrics" in docs
+
+
+@pytest.mark.parametrize("flag, what, setting", [
+    ("--peer-port", "peer", "cluster.peer_port (--cluster-peer-port"),
+    ("--admin-port", "admin", "cluster.admin_port (--cluster-admin-port"),
+])
+def test_cluster_ports_in_use_name_the_setting(tmp_path: Path, flag: str, what: str,
+                                               setting: str) -> None:
+    with socket.socket() as busy:
+        busy.bind((HOST, 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        others = {"--peer-port": str(free_port()), "--admin-port": str(free_port())}
+        others[flag] = str(port)
+        result = marmotdb("serve", "--data-dir", str(tmp_path / "d"), "--mysql-port", "0",
+                          *[x for item in others.items() for x in item],
+                          env={"MARMOTDB_ROOT_PASSWORD": "pw", "MARMOTDB_CLUSTER_SECRET": SECRET})
+    line = one_line_error(result)
+    assert f"{what} port {HOST}:{port} is already in use" in line and setting in line
