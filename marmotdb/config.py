@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import os
 import tomllib
 import typing
@@ -49,7 +50,8 @@ class MysqlConfig:
     tls_key_file: str = setting("", "PEM private key; empty = <data_dir>/tls/server.key.")
     handshake_timeout_ms: int = setting(
         10_000, "A client must finish login within this time (slowloris bound).")
-    idle_timeout_s: int = setting(28_800, "Idle client connections are closed after this (wait_timeout).")
+    idle_timeout_s: int = setting(
+        28_800, "Idle client connections are closed after this (wait_timeout).")
 
 
 @dataclass
@@ -98,7 +100,10 @@ class ClusterConfig:
     peer_host: str = setting("127.0.0.1", "Address for peer (gossip and replication) traffic.")
     peer_port: int = setting(0, "Peer port (UDP probes + TCP); 0 = single node, no cluster.")
     admin_host: str = setting("127.0.0.1", "Address of the admin HTTP API and /metrics.")
-    admin_port: int = setting(0, "Admin HTTP port; 0 = disabled.")
+    admin_port: int = setting(0, "Admin HTTP port (needs the cluster secret); 0 = disabled.")
+    metrics_port: int = setting(
+        0, "Prometheus /metrics without authentication on admin_host (nothing else is served "
+        "there); 0 = /metrics only on the admin port, with the secret.")
     seed_nodes: list[str] = setting_list("host:port peer addresses to join through.")
     advertise_host: str = setting(
         "", "Host other nodes use to reach this node's peer, MySQL and admin ports; empty = "
@@ -172,32 +177,49 @@ def _fields(obj: Any) -> dict[str, dataclasses.Field[Any]]:
 
 
 _KINDS: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str, "list": list}
+_KIND_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a string",
+               list: "a list (comma-separated in flags and variables)"}
+_BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+               "0": False, "false": False, "no": False, "off": False}
 
 
-def _coerce(value: Any, annotation: Any, name: str) -> Any:
-    kind = _KINDS.get(str(annotation).split("[", 1)[0], object)
+def kind_of(f: dataclasses.Field[Any]) -> type:
+    return _KINDS.get(str(f.type).split("[", 1)[0], str)
+
+
+def _parse_text(text: str, kind: type) -> Any:
+    """A flag or environment value (always text) as ``kind``; ValueError if it is not one."""
+    if kind is bool:
+        return _BOOL_WORDS[text.strip().lower()]
+    if kind is list:
+        return [v.strip() for v in text.split(",") if v.strip()]
+    return kind(text.strip()) if kind is not str else text
+
+
+def _coerce(value: Any, f: dataclasses.Field[Any], where: str) -> Any:
+    """``value`` for field ``f``, from text (flags, environment) or TOML; ConfigError saying
+    where the value came from, what it should be and what the setting is, if it does not fit."""
+    kind = kind_of(f)
     try:
-        if kind is bool and isinstance(value, str):
-            lowered = value.strip().lower()
-            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                raise ValueError(value)
-            return lowered in ("1", "true", "yes", "on")
-        if kind is list and isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
-        if kind in (int, float, str) and not isinstance(value, kind):
-            if kind is int and isinstance(value, float):
-                raise ValueError(value)
-            return kind(value)
-        return value
-    except (TypeError, ValueError):
-        raise ConfigError(f"setting {name}: {value!r} is not a valid {kind.__name__}") from None
+        if isinstance(value, str) and kind is not str:
+            return _parse_text(value, kind)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+            return value
+    except (KeyError, TypeError, ValueError):
+        pass
+    raise ConfigError(f"{where}: {value!r} is not {_KIND_WORDS[kind]} "
+                      f"({f.metadata.get('help', '').rstrip('.')})") from None
 
 
 def _assign(target: Any, key: str, value: Any, prefix: str) -> None:
     fields = _fields(target)
     if key not in fields:
-        raise ConfigError(f"unknown setting {prefix}{key}")
-    setattr(target, key, _coerce(value, fields[key].type, prefix + key))
+        close = difflib.get_close_matches(key, list(fields), n=1)
+        hint = f"; did you mean {prefix}{close[0]}?" if close else ""
+        raise ConfigError(f"unknown setting {prefix}{key}{hint}")
+    setattr(target, key, _coerce(value, fields[key], prefix + key))
 
 
 def apply_mapping(config: Config, data: dict[str, Any]) -> None:
@@ -226,17 +248,43 @@ def apply_environment(config: Config, environ: typing.Mapping[str, str]) -> None
     for section, name, owner, f in iter_settings(config):
         env = "MARMOTDB_" + "_".join(p for p in (section, name) if p).upper()
         if env in environ:
-            setattr(owner, name, _coerce(environ[env], f.type, env))
+            setattr(owner, name, _coerce(environ[env], f, f"environment {env}"))
     if environ.get("MARMOTDB_ROOT_PASSWORD"):
         config.auth.root_password = environ["MARMOTDB_ROOT_PASSWORD"]
 
 
+def env_name(section: str, name: str) -> str:
+    return "MARMOTDB_" + "_".join(p for p in (section, name) if p).upper()
+
+
+def flag_name(section: str, name: str) -> str:
+    return "--" + "-".join(p for p in (section, name) if p).replace("_", "-")
+
+
+_SECTION_TITLES = {
+    "": "node", "mysql": "MySQL listener", "sql": "SQL sessions", "storage": "SQLite storage",
+    "auth": "accounts", "logging": "logging", "cluster": "cluster membership, peers, admin API",
+}
+
+
 def add_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per setting (``--mysql-port``, ``--data-dir``); default None = not given."""
-    for section, name, owner, f in iter_settings(Config()):
-        flag = "--" + "-".join(p for p in (section, name) if p).replace("_", "-")
-        parser.add_argument(flag, dest=f"cfg__{section}__{name}", default=None,
-                            help=f.metadata.get("help"))
+    """One flag per setting (``--mysql-port``, ``--data-dir``), grouped by TOML section, each
+    with its type, default and environment variable; default None = not given."""
+    defaults = Config()
+    groups: dict[str, Any] = {}
+    for section, name, owner, f in iter_settings(defaults):
+        if section not in groups:
+            table = f"[{section}]" if section else "top level"
+            groups[section] = parser.add_argument_group(
+                f"{_SECTION_TITLES[section]} (TOML {table}, "
+                f"{env_name(section, 'NAME') if section else 'MARMOTDB_NAME'})")
+        default = getattr(owner, name)
+        shown = _toml_value(default) if default not in ("", []) else "none"
+        groups[section].add_argument(
+            flag_name(section, name), dest=f"cfg__{section}__{name}", default=None,
+            metavar=kind_of(f).__name__.upper(),
+            help=f"{f.metadata.get('help', '')} [default {shown}; {env_name(section, name)}]"
+                 .replace("%", "%%"))
 
 
 def apply_flags(config: Config, args: argparse.Namespace) -> None:
@@ -245,7 +293,7 @@ def apply_flags(config: Config, args: argparse.Namespace) -> None:
             continue
         _, section, name = key.split("__", 2)
         owner = getattr(config, section) if section else config
-        _assign(owner, name, value, f"--{section}-" if section else "--")
+        setattr(owner, name, _coerce(value, _fields(owner)[name], flag_name(section, name)))
 
 
 def load(path: str | None, environ: typing.Mapping[str, str] | None = None,
@@ -270,16 +318,31 @@ _CHOICES = {
     ("storage", "durability"): ("normal", "fsync"),
     ("logging", "format"): ("human", "json"),
     ("logging", "level"): ("debug", "info", "warning", "error"),
+    ("cluster", "swim_profile"): ("lan", "local", "wan"),
 }
+_SECRETS = {("auth", "root_password"), ("cluster", "secret")}
+
+
+def describe(section: str, name: str) -> str:
+    """How a user sets it: ``mysql.port (--mysql-port, MARMOTDB_MYSQL_PORT)``."""
+    return (f"{section + '.' if section else ''}{name} ({flag_name(section, name)}, "
+            f"{env_name(section, name)})")
 
 
 def validate(config: Config) -> None:
+    """Values of the right type but outside what the setting allows: one line naming it."""
     for (section, name), allowed in _CHOICES.items():
         value = getattr(getattr(config, section), name)
         if value not in allowed:
-            raise ConfigError(f"{section}.{name} must be one of {', '.join(allowed)}; got {value!r}")
-    if not 0 <= config.mysql.port <= 65535:
-        raise ConfigError(f"mysql.port out of range: {config.mysql.port}")
+            raise ConfigError(f"{describe(section, name)} must be one of {', '.join(allowed)}; "
+                              f"got {value!r}")
+    for section, name, owner, f in iter_settings(config):
+        value = getattr(owner, name)
+        if (name == "port" or name.endswith("_port")) and not 0 <= value <= 65535:
+            raise ConfigError(f"{describe(section, name)} must be a TCP port 0..65535; "
+                              f"got {value}")
+        if kind_of(f) in (int, float) and value < 0:
+            raise ConfigError(f"{describe(section, name)} must not be negative; got {value}")
 
 
 def _toml_value(value: Any) -> str:
@@ -302,4 +365,21 @@ def render_defaults() -> str:
             current = section
         lines.append(f"# {f.metadata.get('help', '')}")
         lines.append(f"{name} = {_toml_value(getattr(owner, name))}")
+    return "\n".join(lines) + "\n"
+
+
+def render(config: Config) -> str:
+    """The effective settings as TOML, secrets masked (``marmotdb config --config FILE``)."""
+    lines = ["# marmotdb configuration in effect (defaults < file < environment)."]
+    current = None
+    for section, name, owner, f in iter_settings(config):
+        if section != current and section:
+            lines += ["", f"[{section}]"]
+            current = section
+        value = getattr(owner, name)
+        if value and isinstance(value, list) and isinstance(value[0], dict):
+            lines.append(f"# {name}: {len(value)} entries (credentials not shown)")
+            continue
+        masked = (section, name) in _SECRETS and value
+        lines.append(f"{name} = {_toml_value('********' if masked else value)}")
     return "\n".join(lines) + "\n"

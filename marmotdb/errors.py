@@ -20,7 +20,10 @@ into an ERR packet in one place.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
 class MarmotError(Exception):
@@ -252,8 +255,7 @@ _SQLITE_PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
     _SQLITE_SIGNAL_PATTERN,
     (re.compile(r"wrong number of arguments to function (?:MYSQL_)?(\w+)\(\)"), 1582,
      "Incorrect parameter count in the call to native function '{0}'"),
-    (re.compile(r"UNIQUE constraint failed: (\S+)"), ER_DUP_ENTRY,
-     "Duplicate entry for key '{0}'"),
+    (re.compile(r"UNIQUE constraint failed: (.+)$"), ER_DUP_ENTRY, "{0}"),
     (re.compile(r"PRIMARY KEY must be unique|constraint failed: PRIMARY"), ER_DUP_ENTRY,
      "Duplicate entry for key 'PRIMARY'"),
     (re.compile(r"NOT NULL constraint failed: \w+\.(\w+)"), ER_BAD_NULL_ERROR,
@@ -292,18 +294,42 @@ _SQLITE_PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
 ]
 
 
-def from_sqlite(exc: BaseException, *, deleting: bool = False) -> MarmotError:
+@dataclasses.dataclass(frozen=True)
+class StatementContext:
+    """What the statement's boundary knows and SQLite's message does not, for MySQL's text.
+
+    ``conn``: the SQLite connection the statement failed on; only its schema is read
+    (sqlite_master, PRAGMA index_list/index_info), which a failed statement never changes.
+    ``database``: the MySQL database the statement ran in. ``table``: the table it wrote to.
+    ``failing_row``: column -> value of the row being written when the constraint failed, and
+    only when the caller knows it exactly (see ``docs/errors.md``: never re-derived from the
+    statement text, which can be wrong); without it a duplicate entry names the key but not
+    the value.
+    """
+
+    conn: Any = None
+    database: str | None = None
+    table: str | None = None
+    failing_row: Mapping[str, Any] | None = None
+
+
+def from_sqlite(exc: BaseException, *, deleting: bool = False,
+                context: StatementContext | None = None) -> MarmotError:
     """Convert a SQLite (APSW or stdlib) exception into a MarmotError. The one boundary.
 
     ``deleting``: the statement was a DELETE, so a foreign key failure is the parent-row
-    error 1451 (SQLite words both directions the same)."""
+    error 1451 (SQLite words both directions the same). ``context``: see StatementContext;
+    with it the messages are MySQL 8.0's to the letter (key and constraint names, values)."""
     if isinstance(exc, MarmotError):
         return exc
     converted = _from_sqlite(exc)
     if deleting and converted.code == ER_NO_REFERENCED_ROW_2:
-        return error(ER_ROW_IS_REFERENCED_2, "Cannot delete or update a parent row: a foreign "
-                     "key constraint fails")
-    return converted
+        converted = error(ER_ROW_IS_REFERENCED_2, "Cannot delete or update a parent row: a "
+                          "foreign key constraint fails")
+    refine = _REFINERS.get(converted.code)
+    if refine is None:
+        return converted
+    return refine(converted, exc, context or StatementContext())
 
 
 def _from_sqlite(exc: BaseException) -> MarmotError:
@@ -320,3 +346,193 @@ def _from_sqlite(exc: BaseException) -> MarmotError:
     if type(exc).__name__ == "InterruptError":
         return error(ER_QUERY_TIMEOUT, "Query execution was interrupted")
     return error(ER_UNKNOWN_ERROR, text)
+
+
+# ---------------------------------------------------------------------- MySQL 8.0's texts
+# Refiners turn the first conversion into MySQL 8.0's exact message where the context allows.
+
+SQLITE_CONSTRAINT_PRIMARYKEY = 1555
+_MESSAGE_ARG_CHARS_MAX = 192  # MySQL's %-.192s in its error message formats
+
+
+def _refine_duplicate(converted: MarmotError, exc: BaseException,
+                      context: StatementContext) -> MarmotError:
+    failed = converted.message  # "t.u, t.v" or "index 't.uk'" (the SQLite message's tail)
+    named = re.fullmatch(r"index '?([^']+)'?", failed)
+    if named:
+        index: str | None = named.group(1)
+        table, _, key = index.partition(".") if index else ("", "", "")
+        columns = _index_columns(context.conn, index)
+    else:
+        pairs = [c.strip().split(".", 1) for c in failed.split(",")]
+        table = pairs[0][0] if len(pairs[0]) == 2 else (context.table or "")
+        columns = [(p[-1], None) for p in pairs]
+        primary = getattr(exc, "extendedresult", None) == SQLITE_CONSTRAINT_PRIMARYKEY
+        index = None if primary else _find_unique_index(context.conn, table,
+                                                        [c for c, _ in columns])
+        key = "PRIMARY" if primary else (index.partition(".")[2] if index else "")
+    where = (f"'{table}.{key}'" if key else
+             f"'{table}' ({', '.join(c for c, _ in columns)}): a unique key")
+    value = _key_value(context.failing_row, columns)
+    text = (f"Duplicate entry '{value}' for key {where}" if value is not None else
+            f"Duplicate entry for key {where}")
+    return error(ER_DUP_ENTRY, text)
+
+
+def _index_columns(conn: Any, index: str | None) -> list[tuple[str, int | None]]:
+    """(column, prefix length or None) of a SQLite index, from its CREATE INDEX text."""
+    if conn is None or index is None:
+        return []
+    rows = list(conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
+                             (index,)))
+    if not rows or not rows[0][0]:
+        return []
+    body = rows[0][0][rows[0][0].index("(", rows[0][0].index(" ON ")) + 1:-1]
+    out: list[tuple[str, int | None]] = []
+    for part in _split_top_level(body):
+        prefix = re.fullmatch(r'substr\("((?:[^"]|"")+)", 1, (\d+)\)(?: DESC)?', part.strip())
+        plain = re.fullmatch(r'"((?:[^"]|"")+)"(?: DESC)?', part.strip())
+        if prefix:
+            out.append((prefix.group(1).replace('""', '"'), int(prefix.group(2))))
+        elif plain:
+            out.append((plain.group(1).replace('""', '"'), None))
+        else:
+            return []  # an expression we cannot name: no value rather than a wrong one
+    return out
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, start, quoted = [], 0, 0, False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif not quoted and ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return parts + [text[start:]]
+
+
+def _find_unique_index(conn: Any, table: str, columns: list[str]) -> str | None:
+    """The unique index of ``table`` on exactly ``columns`` (SQLite names it '<table>.<key>')."""
+    if conn is None or not table:
+        return None
+    for row in conn.execute("SELECT name FROM pragma_index_list(?) WHERE \"unique\" = 1 "
+                            "AND origin = 'c'", (table,)):
+        cols = [r[0] for r in conn.execute("SELECT name FROM pragma_index_info(?) ORDER BY "
+                                           "seqno", (row[0],))]
+        if [str(c).lower() for c in cols] == [c.lower() for c in columns] and "." in row[0]:
+            return str(row[0])
+    return None
+
+
+def _key_value(row: Mapping[str, Any] | None, columns: list[tuple[str, int | None]]
+               ) -> str | None:
+    """MySQL's rendering of a key's value: parts joined by '-', prefixes cut, at most 192."""
+    if row is None or not columns:
+        return None
+    lowered = {k.lower(): v for k, v in row.items()}
+    parts = []
+    for column, prefix in columns:
+        if column.lower() not in lowered:
+            return None
+        value = lowered[column.lower()]
+        text = (value.decode("utf-8", "replace") if isinstance(value, bytes) else
+                "NULL" if value is None else str(value))
+        parts.append(text[:prefix] if prefix else text)
+    return "-".join(parts)[:_MESSAGE_ARG_CHARS_MAX]
+
+
+_FK_PATTERN = re.compile(
+    r'CONSTRAINT "((?:[^"]|"")+)" FOREIGN KEY \(([^)]*)\) REFERENCES "((?:[^"]|"")+)" '
+    r'\(([^)]*)\)((?: ON (?:DELETE|UPDATE) (?:CASCADE|SET NULL|SET DEFAULT|RESTRICT|'
+    r'NO ACTION))*)')
+
+
+@dataclasses.dataclass(frozen=True)
+class _ForeignKey:
+    table: str
+    name: str
+    columns: list[str]
+    parent: str
+    parent_columns: list[str]
+    actions: str
+
+    def clause(self, database: str) -> str:
+        """MySQL's parenthesised description: (`db`.`child`, CONSTRAINT `fk` FOREIGN KEY ...)."""
+        cols = ", ".join(f"`{c}`" for c in self.columns)
+        refs = ", ".join(f"`{c}`" for c in self.parent_columns)
+        return (f"`{database}`.`{self.table}`, CONSTRAINT `{self.name}` FOREIGN KEY ({cols}) "
+                f"REFERENCES `{self.parent}` ({refs}){self.actions}")[:_MESSAGE_ARG_CHARS_MAX]
+
+
+def _unquote_list(text: str) -> list[str]:
+    return [c.strip().strip('"').replace('""', '"') for c in text.split(",")]
+
+
+def _foreign_keys(conn: Any) -> list[_ForeignKey]:
+    out = []
+    for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+                                  "AND sql LIKE '%FOREIGN KEY%'"):
+        for found in _FK_PATTERN.finditer(sql):
+            out.append(_ForeignKey(name, found.group(1).replace('""', '"'),
+                                   _unquote_list(found.group(2)),
+                                   found.group(3).replace('""', '"'),
+                                   _unquote_list(found.group(4)), found.group(5)))
+    return out
+
+
+def _failing_child_key(conn: Any, candidates: list[_ForeignKey],
+                       row: Mapping[str, Any] | None) -> _ForeignKey | None:
+    """Of the child table's keys, the one the row violates: the only one, or the one whose
+    parent row is missing for the row's values (the failed statement changed nothing)."""
+    if len(candidates) == 1:
+        return candidates[0]
+    if row is None:
+        return None
+    lowered = {k.lower(): v for k, v in row.items()}
+    missing = []
+    for fk in candidates:
+        values = [lowered.get(c.lower()) for c in fk.columns]
+        if any(v is None for v in values):
+            continue  # a NULL part satisfies a foreign key
+        where = " AND ".join(f'"{c}" = ?' for c in fk.parent_columns)
+        if not list(conn.execute(f'SELECT 1 FROM "{fk.parent}" WHERE {where} LIMIT 1',
+                                 tuple(values))):
+            missing.append(fk)
+    return missing[0] if len(missing) == 1 else None
+
+
+def _refine_foreign_key(converted: MarmotError, exc: BaseException,
+                        context: StatementContext) -> MarmotError:
+    if context.conn is None or not context.table or context.database is None:
+        return converted
+    table = context.table.lower()
+    keys = _foreign_keys(context.conn)
+    if converted.code == ER_ROW_IS_REFERENCED_2:
+        referencing = [fk for fk in keys if fk.parent.lower() == table]
+        found = referencing[0] if len(referencing) == 1 else None
+    else:
+        found = _failing_child_key(context.conn, [fk for fk in keys
+                                                  if fk.table.lower() == table],
+                                   context.failing_row)
+    if found is None:
+        return converted
+    return error(converted.code, f"{converted.message} ({found.clause(context.database)})")
+
+
+def _refine_no_such_table(converted: MarmotError, exc: BaseException,
+                          context: StatementContext) -> MarmotError:
+    found = re.fullmatch(r"Table '([^.']+)' doesn't exist", converted.message)
+    if found is None or context.database is None:
+        return converted
+    return error(ER_NO_SUCH_TABLE, f"Table '{context.database}.{found.group(1)}' doesn't exist")
+
+
+_REFINERS: dict[int, Callable[[MarmotError, BaseException, StatementContext], MarmotError]] = {
+    ER_DUP_ENTRY: _refine_duplicate,
+    ER_NO_REFERENCED_ROW_2: _refine_foreign_key,
+    ER_ROW_IS_REFERENCED_2: _refine_foreign_key,
+    ER_NO_SUCH_TABLE: _refine_no_such_table,
+}

@@ -8,6 +8,8 @@ wait bounded (``REQUEST_HEAD_BYTES_MAX``, ``REQUEST_BODY_BYTES_MAX``, ``REQUEST_
 ``CONNECTIONS_MAX``). Every endpoint requires the cluster secret, either as
 ``Authorization: Bearer <secret>`` or as ``X-Marmot-Secret: <secret>``; a missing or wrong one
 gets 401, is counted and logged (at most once per client host per ``REFUSED_LOG_INTERVAL_S``).
+The same class, with ``metrics_only``, serves ``cluster.metrics_port``: GET /metrics without
+the secret and nothing else (Prometheus scrapes it with a plain ``static_configs`` job).
 
     GET    /health                      200 {"status": "ok", node_id, state, incarnation, members}
                                         (503 while LEAVING or REMOVED)
@@ -144,9 +146,13 @@ Handler = Callable[[Request], Awaitable[Response] | Response]
 
 
 class AdminServer:
-    def __init__(self, service: MembershipService, secret: str, host: str, port: int):
-        if not secret:
+    def __init__(self, service: MembershipService, secret: str, host: str, port: int,
+                 metrics_only: bool = False):
+        if not secret and not metrics_only:
             raise ValueError("the admin API needs the cluster secret")
+        # metrics_only: the Prometheus listener (cluster.metrics_port): GET /metrics and
+        # nothing else, without the secret, as exporters conventionally serve it.
+        self.metrics_only = metrics_only
         self._service = service
         self._secret = secret.encode()
         self.host, self.port = host, port
@@ -157,6 +163,7 @@ class AdminServer:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(MembershipCollector(service, self))  # type: ignore[arg-type]
         self._routes: dict[tuple[str, str], Handler] = {
+            ("GET", "/metrics"): self._metrics} if metrics_only else {
             ("GET", "/health"): self._health,
             ("GET", "/cluster/members"): self._members,
             ("GET", "/cluster/events"): self._events,
@@ -171,7 +178,9 @@ class AdminServer:
                                                   limit=REQUEST_HEAD_BYTES_MAX,
                                                   reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
-        logger.info("admin API listening on http://%s:%s", self.host, self.port)
+        logger.info("%s listening on http://%s:%s%s",
+                    "Prometheus metrics (no auth)" if self.metrics_only else "admin API",
+                    self.host, self.port, "/metrics" if self.metrics_only else "")
         return self.port
 
     async def close(self) -> None:
@@ -213,6 +222,12 @@ class AdminServer:
             writer.close()
 
     async def _dispatch(self, request: Request, client: str) -> Response:
+        if self.metrics_only:
+            if request.path != "/metrics":
+                return error_response(404, "this listener serves GET /metrics only")
+            if request.method != "GET":
+                return error_response(405, "use GET")
+            return self._metrics(request)
         if not self._authorized(request.headers):
             self._refuse(client, request)
             return error_response(401, "the cluster secret is required (Authorization: Bearer)")

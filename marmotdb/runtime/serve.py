@@ -8,19 +8,21 @@ open transaction. Data already committed is on disk (WAL), nothing else is lost.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import random
 import secrets
 import signal
-import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import uvloop
 
 from marmotdb import __version__
-from marmotdb.config import Config
+from marmotdb.cluster.codec import SECRET_BYTES_MIN
+from marmotdb.config import Config, ConfigError, describe
 from marmotdb.mysql.auth import make_credential
 from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.runtime import tls
@@ -32,16 +34,55 @@ logger = logging.getLogger("marmotdb")
 SHUTDOWN_GRACE_S = 10.0
 
 
-def _announce_root_password(password: str) -> None:
-    print(f"marmotdb: generated root password (shown once): {password}", file=sys.stderr,
-          flush=True)
+ROOT_PASSWORD_FILE = "root-password.txt"
+CLUSTER_STATE_FILE = "cluster.json"  # written by `marmotdb cluster up` (cluster_state)
+
+
+def _announce_root_password(data_dir: Path) -> Callable[[str], None]:
+    """A generated root password goes to a 0600 file, never to the terminal or the log."""
+    def announce(password: str) -> None:
+        path = data_dir / ROOT_PASSWORD_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(password + "\n")
+        logger.warning("generated a root password: it is in %s (readable by you only; delete "
+                       "the file once you have it, or set MARMOTDB_ROOT_PASSWORD before the "
+                       "first start)", path.resolve())
+    return announce
+
+
+def check_startup(config: Config) -> None:
+    """Mistakes found before anything binds or writes, each one line naming the fix."""
+    marker = config.data_path / CLUSTER_STATE_FILE
+    if marker.exists():
+        raise ConfigError(
+            f"{config.data_dir} is the folder of a local cluster (it holds {CLUSTER_STATE_FILE}),"
+            f" not of one node: use `marmotdb cluster start NODE --data-dir {config.data_dir}`,"
+            f" or serve one node's folder (--data-dir {config.data_path / 'node1'})")
+    if config.cluster.peer_port and len(config.cluster.secret.encode()) < SECRET_BYTES_MIN:
+        raise ConfigError(
+            "a node with a peer port needs the cluster secret: set MARMOTDB_CLUSTER_SECRET (or "
+            f"[cluster] secret, --cluster-secret) to the same {SECRET_BYTES_MIN}+ character "
+            "value on every node, e.g. export MARMOTDB_CLUSTER_SECRET=$(head -c 18 "
+            "/dev/urandom | base64)")
+    if config.cluster.metrics_port and not config.cluster.peer_port:
+        raise ConfigError("cluster.metrics_port (--metrics-port) needs cluster.peer_port "
+                          "(--peer-port): metrics come from the cluster runtime")
+
+
+def _bind_error(what: str, host: str, port: int, setting: str, exc: OSError) -> ConfigError:
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(f"{what} port {host}:{port} is already in use (another marmotdb or "
+                           f"MySQL?): choose another with {describe(*setting.split('.'))}")
+    return ConfigError(f"cannot listen for {what} on {host}:{port}: {exc.strerror or exc} "
+                       f"({describe(*setting.split('.'))})")
 
 
 def build_state(config: Config) -> ServerState:
     data_dir = config.data_path
     data_dir.mkdir(parents=True, exist_ok=True)
     users = Users.load(data_dir, config.auth.users, config.auth.root_password, make_credential,
-                       lambda: secrets.token_urlsafe(12), _announce_root_password)
+                       lambda: secrets.token_urlsafe(12), _announce_root_password(data_dir))
     return ServerState(
         data_dir, clock=time.time, version=server_version(config), users=users,
         rng=random.SystemRandom(),
@@ -74,15 +115,28 @@ def build_service(config: Config, state: ServerState) -> MysqlService:
 
 
 async def serve(config: Config) -> None:
+    check_startup(config)
     state = build_state(config)
     service = build_service(config, state)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(service.protocol, config.mysql.host, config.mysql.port,
-                                      backlog=1024, reuse_address=True)
+    try:
+        server = await loop.create_server(service.protocol, config.mysql.host,
+                                          config.mysql.port, backlog=1024, reuse_address=True)
+    except OSError as exc:
+        state.close()
+        raise _bind_error("MySQL", config.mysql.host, config.mysql.port, "mysql.port",
+                          exc) from None
     port = server.sockets[0].getsockname()[1]
     logger.info("marmotdb %s node %s listening for MySQL on %s:%s (data in %s)", __version__,
                 config.node_id, config.mysql.host, port, Path(config.data_dir).resolve())
-    cluster = await start_cluster(config, state, port)
+    try:
+        cluster = await start_cluster(config, state, port)
+    except BaseException:
+        server.close()
+        state.close()
+        raise
+    if cluster is None:
+        state.cluster_nodes = single_node_rows(config, port)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -108,13 +162,20 @@ async def serve(config: Config) -> None:
 class ClusterRuntime:
     """Membership and the admin API of a node with cluster.peer_port set."""
 
-    def __init__(self, membership: Any, admin: Any):
-        self.membership, self.admin = membership, admin
+    def __init__(self, membership: Any, admin: Any, metrics: Any = None):
+        self.membership, self.admin, self.metrics = membership, admin, metrics
 
     async def stop(self) -> None:
-        if self.admin is not None:
-            await self.admin.close()
+        for server in (self.admin, self.metrics):
+            if server is not None:
+                await server.close()
         await self.membership.stop(leave=True)
+
+
+def single_node_rows(config: Config, mysql_port: int) -> Callable[[], list[tuple[Any, ...]]]:
+    """MARMOT_CLUSTER_NODES of a node without a cluster: itself, ALIVE (it is serving)."""
+    row = (config.node_id, f"{config.mysql.host}:{mysql_port}", None, None, "ALIVE", 0)
+    return lambda: [row]
 
 
 async def start_cluster(config: Config, state: ServerState, mysql_port: int
@@ -124,15 +185,31 @@ async def start_cluster(config: Config, state: ServerState, mysql_port: int
         return None
     from marmotdb.cluster.messages import NodeAddr
     from marmotdb.runtime import admin, membership_service
+    cluster = config.cluster
     membership = membership_service.from_config(config, NodeAddr(config.mysql.host, mysql_port))
-    await membership.start()
+    try:
+        await membership.start()
+    except OSError as exc:
+        raise _bind_error("peer", cluster.peer_host, cluster.peer_port, "cluster.peer_port",
+                          exc) from None
     state.cluster_nodes = membership.cluster_rows
-    server = None
-    if config.cluster.admin_port:
-        server = admin.AdminServer(membership, config.cluster.secret, config.cluster.admin_host,
-                                   config.cluster.admin_port)
-        await server.start()
-    return ClusterRuntime(membership, server)
+    runtime = ClusterRuntime(membership, None)
+    try:
+        for setting, port, public in (("cluster.admin_port", cluster.admin_port, False),
+                                      ("cluster.metrics_port", cluster.metrics_port, True)):
+            if port:
+                server = admin.AdminServer(membership, cluster.secret, cluster.admin_host, port,
+                                           metrics_only=public)
+                try:
+                    await server.start()
+                except OSError as exc:
+                    raise _bind_error("metrics" if public else "admin", cluster.admin_host,
+                                      port, setting, exc) from None
+                setattr(runtime, "metrics" if public else "admin", server)
+    except BaseException:
+        await runtime.stop()
+        raise
+    return runtime
 
 
 def run(config: Config) -> None:

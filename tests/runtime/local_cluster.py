@@ -27,6 +27,7 @@ from marmotdb.runtime.cluster_cli import ClusterState, NodeRecord
 HOST = "127.0.0.1"
 POLL_S = 0.05
 STOP_TIMEOUT_S = 15.0
+PORT_RACE_ATTEMPTS = 3
 
 # Faster than the `local` profile so the suite stays short, slow enough for a loaded 2-core box.
 FAST_TIMINGS = {"probe_interval_ms": 500, "probe_timeout_ms": 250, "suspicion_mult": 4,
@@ -51,21 +52,35 @@ class LocalCluster:
     def __init__(self, root: Path, nodes: int, timings: dict[str, int] | None = None,
                  profile: str = "local"):
         self.root = root
+        self.profile, self.size = profile, nodes
         self.timings = dict(FAST_TIMINGS if timings is None else timings)
         self.swim = swim_config_for(profile, self.timings)
-        self.state: ClusterState = cluster_cli.plan_cluster(
-            root, nodes, 0, HOST, profile, timing_args(self.timings))
+        self.state: ClusterState = self._plan()
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
+
+    def _plan(self) -> ClusterState:
+        return cluster_cli.plan_cluster(self.root, self.size, 0, HOST, self.profile,
+                                        timing_args(self.timings))
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self, converge_timeout_s: float = 30.0) -> float:
         """Start every node; return seconds until every node saw every node ALIVE."""
         started = time.monotonic()
-        for record in self.state.nodes:
-            self.processes[record.node_id] = cluster_cli.start_node(self.state, record, True)
-        self.state.save(self.root)
-        cluster_cli.wait_ready(self.state, self.processes)
+        for attempt in range(PORT_RACE_ATTEMPTS):
+            for record in self.state.nodes:
+                self.processes[record.node_id] = cluster_cli.start_node(self.state, record, True)
+            self.state.save(self.root)
+            try:
+                cluster_cli.wait_ready(self.state, self.processes)
+                break
+            except cluster_cli.ClusterCliError as exc:
+                # The free ports were picked before the nodes bound them; on a shared machine
+                # another process may take one in between. Pick new ones and start again.
+                self.stop()
+                if "already in use" not in str(exc) or attempt == PORT_RACE_ATTEMPTS - 1:
+                    raise
+                self.state = self._plan()
         self.until(self.converged, converge_timeout_s, "every node sees every node ALIVE")
         return time.monotonic() - started
 

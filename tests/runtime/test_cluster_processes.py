@@ -206,9 +206,11 @@ def test_cluster_command_up_status_down(tmp_path: Path) -> None:
                          env=dict(os.environ, MARMOTDB_ROOT_PASSWORD="cli-test-pw"))
     try:
         assert up.returncode == 0, up.stderr
-        assert "3 node(s) up" in up.stdout and "-pcli-test-pw" in up.stdout
+        assert "3 node(s) up" in up.stdout and "your MARMOTDB_ROOT_PASSWORD" in up.stdout
+        assert "cli-test-pw" not in up.stdout
         state = json.loads((data_dir / "cluster.json").read_text())
         assert oct((data_dir / "cluster.json").stat().st_mode & 0o777) == "0o600"
+        assert state["secret"] not in up.stdout + up.stderr
         for node in state["nodes"]:
             assert f"{HOST}:{node['mysql_port']}" in up.stdout
             assert f"http://{HOST}:{node['admin_port']}" in up.stdout
@@ -225,7 +227,7 @@ def test_cluster_command_up_status_down(tmp_path: Path) -> None:
     assert down.returncode == 0 and "stopped 3 node(s)" in down.stdout, down.stdout
     assert "killed" not in down.stdout  # every node stopped on SIGTERM
     after = cluster_command("status", "--json", "--data-dir", str(data_dir))
-    assert after.returncode == 0 and not any(n["running"] for n in json.loads(after.stdout))
+    assert after.returncode == 1 and not any(n["running"] for n in json.loads(after.stdout))
 
 
 # ---------------------------------------------------------------------- slow fault runs
