@@ -50,6 +50,13 @@ class MysqlConfig:
     tls_key_file: str = setting("", "PEM private key; empty = <data_dir>/tls/server.key.")
     handshake_timeout_ms: int = setting(
         10_000, "A client must finish login within this time (slowloris bound).")
+    preauth_packet_bytes_max: int = setting(
+        16 * 1024, "Before login: largest packet, and all a client may make the server buffer.")
+    input_buffer_bytes_max: int = setting(
+        1024 * 1024, "After login: pipelined input held while an answer is pending; the server "
+        "stops reading the connection at this bound.")
+    long_data_bytes_max: int = setting(
+        64 * 1024 * 1024, "COM_STMT_SEND_LONG_DATA buffered by one connection's statements.")
     idle_timeout_s: int = setting(
         28_800, "Idle client connections are closed after this (wait_timeout).")
 
@@ -72,8 +79,15 @@ class SqlConfig:
 @dataclass
 class StorageConfig:
     durability: str = setting(
-        "normal", "'normal' (WAL, synchronous=NORMAL: survives process crash) or 'fsync' "
-        "(synchronous=FULL: survives power loss).")
+        "normal", "'normal' (WAL; a commit is answered once in the WAL: survives a process "
+        "crash) or 'fsync' (answered once the WAL is fsynced, one fsync per group of commits "
+        "off the event loop: survives power loss).")
+    commit_batch_txns_max: int = setting(
+        256, "Transactions made durable by one group-commit COMMIT at most.")
+    commit_hold_max_ms: int = setting(
+        10, "Longest a group-commit batch waits for an explicit transaction holding the write "
+        "turn before that transaction is set aside (the wait is one COMMIT's duration, "
+        "bounded by this).")
     cache_size_mb: int = setting(64, "SQLite page cache per database connection.")
     busy_timeout_ms: int = setting(5_000, "SQLite busy timeout for internal connections.")
 
@@ -86,6 +100,17 @@ class AuthConfig:
     users: list[dict[str, Any]] = setting_list(
         "Extra users: [[auth.users]] name, credential (from `marmotdb user hash`), "
         "grants = ['db:rw', '*:r', '*:admin'].")
+    native_password: bool = setting(
+        True, "Accept mysql_native_password logins (False: caching_sha2_password only, as "
+        "MySQL 8.4's mysql_native_password=OFF).")
+    failed_logins_before_delay: int = setting(
+        3, "Failed logins per user and host before each further attempt is delayed.")
+    login_delay_min_ms: int = setting(1_000, "First delay after that many failures; it grows "
+                                      "by this much per further failure.")
+    login_delay_max_ms: int = setting(
+        8_000, "Longest login delay (keep it below mysql.handshake_timeout_ms).")
+    login_throttle_entries_max: int = setting(
+        10_000, "User/host pairs with failed logins remembered (oldest forgotten first).")
 
 
 @dataclass

@@ -120,6 +120,14 @@ class MembershipCollector:
             rejected.add_metric([reason], count)
         metrics.append(rejected)
         metrics += _counters("marmotdb_peer", self._service.transport.stats)
+        rpc = self._service.peer.endpoint.stats
+        metrics += _counters("marmotdb_peer_rpc", rpc)
+        refused = CounterMetricFamily("marmotdb_peer_rpc_frames_rejected",
+                                      "Peer frames no subsystem accepted (garbage, unknown "
+                                      "type, bad version)", labels=["reason"])
+        for reason, count in sorted(rpc.frames_rejected.items()):
+            refused.add_metric([reason], count)
+        metrics.append(refused)
         metrics += _counters("marmotdb_faults", self._service.transport.faults.stats)
         metrics.append(CounterMetricFamily("marmotdb_admin_requests_refused",
                                            "Admin requests without the cluster secret",

@@ -71,14 +71,14 @@ class MysqlService:
 
     def __init__(self, state: ServerState, *, server_version: str, ssl_context: ssl.SSLContext | None,
                  rsa_key: Any, settings: ProtocolSettings, max_connections: int,
-                 lock_wait_timeout_s: float, handshake_timeout_s: float, read_threads: int = 4):
+                 handshake_timeout_s: float, login_throttle: LoginThrottle | None = None,
+                 read_threads: int = 4):
         self.state = state
         self.server_version = server_version
         self.ssl_context = ssl_context
         self.rsa_key = rsa_key
         self.settings = settings
         self.max_connections = max_connections
-        self.lock_wait_timeout_s = lock_wait_timeout_s
         self.handshake_timeout_s = handshake_timeout_s
         self.read_pool = ThreadPoolExecutor(max_workers=read_threads, thread_name_prefix="read")
         self.connections: dict[int, MysqlProtocol] = {}
@@ -87,7 +87,8 @@ class MysqlService:
         self.closing = False
         state.kill_hook = self._killed
         loop = asyncio.get_running_loop()
-        self.login_throttle = LoginThrottle(loop.time)  # failed logins, per user and host
+        # failed logins, per user and host (its clock must be the loop's: it sets call_at)
+        self.login_throttle = login_throttle or LoginThrottle(loop.time)
         self.fast_auth_cache = FastAuthCache()  # caching_sha2's fast path after one full auth
         # WAL syncs and checkpoints: at most one of each per database in flight
         self.sync_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wal")

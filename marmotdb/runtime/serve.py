@@ -21,10 +21,11 @@ from typing import Any, Callable
 import uvloop
 
 from marmotdb import __version__
-from marmotdb.cluster.codec import SECRET_BYTES_MIN
+from marmotdb.peer.codec import SECRET_BYTES_MIN
 from marmotdb.config import Config, ConfigError, describe
 from marmotdb.mysql.auth import make_credential
 from marmotdb.mysql.connection import ProtocolSettings
+from marmotdb.mysql.login_throttle import LoginThrottle
 from marmotdb.runtime import tls
 from marmotdb.runtime.mysql_server import MysqlService
 from marmotdb.sql.server_state import ServerState
@@ -87,7 +88,9 @@ def build_state(config: Config) -> ServerState:
         data_dir, clock=time.time, version=server_version(config), users=users,
         rng=random.SystemRandom(),
         durability=config.storage.durability, cache_size_mb=config.storage.cache_size_mb,
-        busy_timeout_ms=config.storage.busy_timeout_ms,
+        busy_timeout_ms=config.storage.busy_timeout_ms, node_id=config.node_id,
+        batch_txns_max=config.storage.commit_batch_txns_max,
+        commit_hold_max_ms=config.storage.commit_hold_max_ms,
         global_defaults={"sql_mode": config.sql.sql_mode, "time_zone": config.sql.time_zone,
                          "max_execution_time": config.sql.max_execution_time_ms,
                          "innodb_lock_wait_timeout": int(config.sql.lock_wait_timeout_s),
@@ -108,9 +111,19 @@ def build_service(config: Config, state: ServerState) -> MysqlService:
     return MysqlService(
         state, server_version=server_version(config), ssl_context=context,
         rsa_key=tls.rsa_key(data_dir),
-        settings=ProtocolSettings(max_allowed_packet_bytes=config.mysql.max_allowed_packet_bytes),
+        settings=ProtocolSettings(
+            max_allowed_packet_bytes=config.mysql.max_allowed_packet_bytes,
+            preauth_packet_bytes_max=config.mysql.preauth_packet_bytes_max,
+            input_buffer_bytes_max=config.mysql.input_buffer_bytes_max,
+            long_data_bytes_max=config.mysql.long_data_bytes_max,
+            native_password_allowed=config.auth.native_password),
+        login_throttle=LoginThrottle(
+            asyncio.get_running_loop().time,
+            failures_before_delay=config.auth.failed_logins_before_delay,
+            delay_min_ms=config.auth.login_delay_min_ms,
+            delay_max_ms=config.auth.login_delay_max_ms,
+            entries_max=config.auth.login_throttle_entries_max),
         max_connections=config.mysql.max_connections,
-        lock_wait_timeout_s=config.sql.lock_wait_timeout_s,
         handshake_timeout_s=config.mysql.handshake_timeout_ms / 1000)
 
 
@@ -155,6 +168,7 @@ async def serve(config: Config) -> None:
     for protocol in list(service.connections.values()):
         protocol.connection_lost(None)
     service.read_pool.shutdown(wait=True, cancel_futures=True)
+    service.sync_pool.shutdown(wait=True)
     state.close()
     logger.info("stopped")
 

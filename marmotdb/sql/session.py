@@ -529,7 +529,7 @@ class Session:
         except apsw.Error as exc:
             if autocommit:
                 txn.rollback()
-            raise errors.from_sqlite(exc, deleting=translation.kind is Kind.DELETE) from None
+            raise self._sqlite_error(exc, txn.pipeline.conn, database, translation) from None
         except BaseException:
             if autocommit:
                 txn.rollback()
@@ -607,7 +607,7 @@ class Session:
             raise errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted") \
                 from None
         except apsw.Error as exc:
-            raise self._read_error(exc) from None
+            raise self._read_error(exc, conn, database, translation) from None
         finally:
             binding.start_budget(None)
             self._active_conn = None
@@ -637,7 +637,7 @@ class Session:
                 raise errors.error(errors.ER_QUERY_TIMEOUT, "Query execution was interrupted, "
                                    "maximum statement execution time exceeded") from None
             except apsw.Error as exc:
-                raise self._read_error(exc) from None
+                raise self._read_error(exc, conn, database, translation) from None
             finally:
                 self._active_conn = None
 
@@ -656,11 +656,24 @@ class Session:
 
         return ReadJob(run=run, finish=finish, interrupt=conn.interrupt)
 
-    def _read_error(self, exc: apsw.Error) -> MarmotError:
-        converted = errors.from_sqlite(exc)
+    def _read_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
+                    translation: Translation) -> MarmotError:
+        converted = self._sqlite_error(exc, conn, database, translation)
         if converted.code == errors.ER_NO_SUCH_TABLE and self.current_database is None:
             return errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         return converted
+
+    def _sqlite_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
+                      translation: Translation) -> MarmotError:
+        """SQLite's error as MySQL words it: key and constraint names read from the schema
+        (the failed statement changed none of it), the database of a missing table."""
+        table = translation.tables[0] if len(translation.tables) == 1 else None
+        context = errors.StatementContext(
+            conn=conn, database=None if database is self.server.scratch else database.name,
+            table=table)
+        with self.server.binding(conn).trusted_scope():
+            return errors.from_sqlite(exc, deleting=translation.kind is Kind.DELETE,
+                                      context=context)
 
     # ------------------------------------------------------------------ helpers
     def _database(self, name: str) -> Database:

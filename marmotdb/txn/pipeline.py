@@ -165,6 +165,7 @@ class _InlineTimer:
 class CommitPipeline:
     def __init__(self, name: str, conn: apsw.Connection, *, hlc: HLC, host: Host,
                  batch_txns_max: int = BATCH_TXNS_MAX,
+                 commit_hold_max_ms: int = COMMIT_HOLD_MAX_MS,
                  fault: Callable[[str], None] | None = None,
                  trusted: Callable[[], AbstractContextManager[Any]] = nullcontext,
                  sync_wal: bool = False,
@@ -182,7 +183,7 @@ class CommitPipeline:
         self.busy = 0              # statements running on the connection (a worker may hold it)
         self._hold: Timer | None = None
         self.last_commit_s = 0.0   # how long the last batch COMMIT took: the hold window
-        self.commit_hold_max_s = COMMIT_HOLD_MAX_MS / 1000
+        self.commit_hold_max_s = commit_hold_max_ms / 1000
         self.set_asides = 0
         self._waiters: deque[_Waiter] = deque()
         self._batch: list[_Member] = []
