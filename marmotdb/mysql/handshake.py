@@ -9,7 +9,6 @@ truncated auth answer or attribute block raises ProtocolError 1835 via ``packets
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,11 +25,20 @@ class RandomSource(Protocol):
     the caller passes ``random.SystemRandom()`` in production, a seeded Random in the
     simulator)."""
 
-    def choice(self, seq: Sequence[int]) -> int: ...
+    def getrandbits(self, k: int) -> int: ...
 
 
 def make_scramble(rng: RandomSource, n: int = 20) -> bytes:
-    return bytes(rng.choice(_SCRAMBLE_ALPHABET) for _ in range(n))
+    """n characters of the alphabet from ONE draw of the random source (a SystemRandom draws
+    from the OS per call: 20 calls cost ~0.1 ms of every connect). The draw has 64 bits more
+    than the digits use, so the digits' bias is below 2^-64."""
+    base = len(_SCRAMBLE_ALPHABET)
+    value = rng.getrandbits(n * 8 + 64)
+    out = bytearray()
+    for _ in range(n):
+        value, digit = divmod(value, base)
+        out.append(_SCRAMBLE_ALPHABET[digit])
+    return bytes(out)
 
 
 def encode_handshake(server_version: str, connection_id: int, scramble: bytes,
