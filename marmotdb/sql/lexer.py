@@ -1,0 +1,281 @@
+"""The MySQL lexer: one definition of MySQL's tokens for every part of marmotdb that needs them.
+
+Theory of operation
+-------------------
+MySQL's lexical rules (reference manual §11.1 literals, §11.2 identifiers, §11.7 comments) are
+written down once, below, as regex fragments, one per token kind. Two scanners are compiled
+from the same fragments:
+
+* ``tokens(sql)`` walks the text token by token, every character in exactly one token
+  (``space``, ``comment``, ``hint``, ``version_open``/``version_close``, ``var``, ``quoted``,
+  ``string``, ``hex``, ``bits``, ``number``, ``word``, ``marker``, ``semicolon``, ``op``,
+  ``unterminated``). Used where words matter: statement heads, ``BEGIN … END`` bodies, the
+  catalog's small parsers.
+* ``scan(sql)`` finds only the *significant* tokens, the ones that are not words, blanks or
+  operators, and lets the regex engine skip everything else in C. The shape cache runs it on
+  every statement, so it is the hot path; ``shape.normalise`` and ``shape.split_statements``
+  are built on it. A test checks that both scanners agree on every fixture.
+
+Rules worth knowing (each one has a golden fixture in ``tests/fixtures/lexer``):
+
+* Strings: ``'…'`` and ``"…"`` (no ANSI_QUOTES), a doubled quote stands for itself, backslash
+  escapes unless NO_BACKSLASH_ESCAPES (``backslash_escapes=False``). Adjacent strings separated
+  by blanks are one literal (``'a' 'b'`` is ``'ab'``), as in MySQL. A charset introducer
+  (``_utf8mb4'…'``, ``_binary '…'``, only for charsets MySQL has) or ``N'…'`` belongs to the
+  string token. ``X'…'``, ``0x…``, ``B'…'``, ``0b…`` are ``hex``/``bits``.
+* Identifiers: backquoted with doubled backquotes; unquoted ones may start with a digit but
+  are not all digits (``1e5`` is a number, ``1e5x`` a word).
+* Comments: ``#`` to end of line; ``--`` only when followed by a blank or control character
+  (or the end), so ``1--1`` is arithmetic; ``/* … */`` not nested. ``/*+ … */`` is a ``hint``
+  token (MySQL honours it only right after the statement keyword; callers decide).
+* Versioned comments: ``/*!`` optionally followed by a 5- or 6-digit version. If the version
+  is at most ``SERVER_VERSION_ID`` (or absent) the opener is a ``version_open`` token, the body
+  is lexed as ordinary SQL and its ``*/`` is a ``version_close`` token; otherwise the whole
+  comment is a ``comment`` (MySQL's skip allows one level of nested ``/* */`` there).
+  ``/*M!…*/`` is MariaDB's and an ordinary comment to MySQL.
+* An unclosed string, backquoted name or comment is one ``unterminated`` token to the end.
+
+Linear time: every repetition is possessive or atomic (Python 3.11), every token either
+matches or fails after looking at a bounded number of characters, and an unclosed construct
+ends the scan, so no character is examined more than a constant number of times.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import NamedTuple
+
+# The MySQL version marmotdb reports; versioned comments for newer servers are comments.
+SERVER_VERSION_ID = 80036
+
+SPACE = "space"
+COMMENT = "comment"
+HINT = "hint"
+VERSION_OPEN = "version_open"
+VERSION_CLOSE = "version_close"
+VAR = "var"
+QUOTED = "quoted"
+STRING = "string"
+HEX = "hex"
+BITS = "bits"
+NUMBER = "number"
+WORD = "word"
+MARKER = "marker"
+SEMICOLON = "semicolon"
+OP = "op"
+UNTERMINATED = "unterminated"
+
+# Kinds that carry no SQL: skipped by ``words``, dropped from shapes.
+BLANK_KINDS = frozenset({SPACE, COMMENT, HINT, VERSION_OPEN, VERSION_CLOSE})
+
+
+class Token(NamedTuple):
+    kind: str
+    text: str
+    start: int
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+
+# ---------------------------------------------------------------------------------- fragments
+# Characters of an unquoted identifier: MySQL allows [0-9a-zA-Z$_] and U+0080 .. U+FFFF.
+_W = "0-9A-Za-z_$\u0080-\U0010ffff"
+# Literals (numbers, hex/bit values, introducers) never start inside a word, a variable name
+# or a qualified name: ``t1``, ``@v2``, ``t.1e``.
+_LITERAL_START = rf"(?<![{_W}@.:])"
+CHARSETS = ("armscii8 ascii big5 binary cp1250 cp1251 cp1256 cp1257 cp850 cp852 cp866 cp932 "
+            "dec8 eucjpms euckr gb18030 gb2312 gbk geostd8 greek hebrew hp8 keybcs2 koi8r koi8u "
+            "latin1 latin2 latin5 latin7 macce macroman sjis swe7 tis620 ucs2 ujis utf16le utf16 "
+            "utf32 utf8mb3 utf8mb4 utf8").split()
+
+
+def _greater_than(version: int, width: int) -> str:
+    """A regex for the ``width``-digit numbers greater than ``version``."""
+    digits = str(version).zfill(width)
+    if len(digits) > width:
+        return "(?!)"
+    alternatives = [f"{digits[:i]}[{int(d) + 1}-9]" + (rf"\d{{{width - i - 1}}}" if i < width - 1
+                                                       else "")
+                    for i, d in enumerate(digits) if d != "9"]
+    return "(?:" + "|".join(alternatives) + ")" if alternatives else "(?!)"
+
+
+def _quoted_string(quote: str, backslash_escapes: bool) -> str:
+    if backslash_escapes:
+        return rf"{quote}[^{quote}\\]*+(?:(?:\\[\s\S]|{quote}{quote})[^{quote}\\]*+)*+{quote}"
+    return rf"{quote}[^{quote}]*+(?:{quote}{quote}[^{quote}]*+)*+{quote}"
+
+
+def _fragments(backslash_escapes: bool) -> list[tuple[str, str]]:
+    """(kind, regex) in the order they are tried; shared by both scanners."""
+    one = f"(?:{_quoted_string(chr(39), backslash_escapes)}" \
+          f"|{_quoted_string(chr(34), backslash_escapes)})"
+    newer = (f"(?:{_greater_than(SERVER_VERSION_ID, 6)}"
+             rf"|{_greater_than(SERVER_VERSION_ID, 5)}(?!\d))")
+    block_body = r"(?:[^*]++|\*(?!/))*+\*/"
+    charsets = "|".join(CHARSETS)
+    # Most frequent first; where two could match at one position the earlier one wins
+    # (HEX/BITS before NUMBER, STRING/QUOTED/comments before UNTERMINATED).
+    return [
+        (STRING, rf"(?:{_LITERAL_START}(?:_(?i:{charsets})(?![{_W}])\s*+|[nN](?=')))?+"
+                 rf"{one}(?:\s*+{one})*+"),
+        (HEX, rf"{_LITERAL_START}(?:[xX]'[^']*+'|0x[0-9a-fA-F]++(?![{_W}]))"),
+        (BITS, rf"{_LITERAL_START}(?:[bB]'[^']*+'|0b[01]++(?![{_W}]))"),
+        (NUMBER, rf"{_LITERAL_START}(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][+-]?+\d++)?+(?![{_W}])"),
+        (MARKER, r"\?"),
+        (SEMICOLON, ";"),
+        (QUOTED, r"`[^`]*+(?:``[^`]*+)*+`"),
+        (VAR, rf"@@?+(?:`[^`]*+(?:``[^`]*+)*+`|{one}|[{_W}.]*+)"),
+        (COMMENT, r"\#[^\n]*+|--(?=[\x00-\x20]|\Z)[^\n]*+"
+                  rf"|/\*!{newer}(?:[^*/]++|\*(?!/)|/(?!\*)|/\*{block_body})*+\*/"
+                  rf"|/\*(?![!+]){block_body}"),
+        (HINT, rf"/\*\+{block_body}"),
+        (VERSION_OPEN, r"/\*!(?:\d{5}\d?+)?+"),
+        (VERSION_CLOSE, r"\*/"),
+        (UNTERMINATED, r"['\"`][\s\S]*+|/\*[\s\S]*+"),
+    ]
+
+
+def _compile(backslash_escapes: bool, full: bool) -> re.Pattern[str]:
+    fragments = _fragments(backslash_escapes)
+    if full:
+        fragments = [(SPACE, r"\s++"), *fragments,
+                     (WORD, rf"[{_W}]++"),
+                     (OP, r"->>|->|:=|<=>|<>|!=|<=|>=|<<|>>|\|\||&&|[\s\S]")]
+    body = "|".join(f"(?P<{kind}>{regex})" for kind, regex in fragments)
+    if not full:  # lets the engine reject most positions on their first character or two
+        body = (rf"(?=[#\-/@`'\"?;*]|{_LITERAL_START}(?:[0-9._]|[nNxXbB]'))(?:" + body + ")")
+    return re.compile(body)
+
+
+_FULL = {escapes: _compile(escapes, full=True) for escapes in (True, False)}
+_SIGNIFICANT = {escapes: _compile(escapes, full=False) for escapes in (True, False)}
+
+
+# ---------------------------------------------------------------------------------- scanners
+def _walk(pattern: re.Pattern[str], sql: str, start: int, searching: bool) -> Iterator[Token]:
+    """Tokens from ``pattern``, with the one piece of state MySQL's lexer keeps: how many
+    versioned comments are open (a ``*/`` outside one is the operator ``*`` then ``/``)."""
+    find = pattern.search if searching else pattern.match
+    position = start
+    depth = 0
+    length = len(sql)
+    while position < length:
+        found = find(sql, position)
+        if found is None:
+            return
+        kind = found.lastgroup
+        position = found.end()
+        if kind == VERSION_OPEN:
+            depth += 1
+        elif kind == VERSION_CLOSE:
+            if depth == 0:
+                position = found.start() + 1
+                yield Token(OP, "*", found.start())
+                continue
+            depth -= 1
+        yield Token(kind, found.group(), found.start())  # type: ignore[arg-type]
+
+
+def tokens(sql: str, start: int = 0, *, backslash_escapes: bool = True) -> Iterator[Token]:
+    """Every token of ``sql`` from ``start``: the concatenated texts are ``sql[start:]``."""
+    return _walk(_FULL[backslash_escapes], sql, start, searching=False)
+
+
+def scan(sql: str, start: int = 0, *, backslash_escapes: bool = True) -> Iterator[Token]:
+    """The significant tokens of ``sql``: everything ``tokens`` yields except ``space``,
+    ``word`` and ``op`` (a ``*`` from a stray ``*/`` still comes as ``op``)."""
+    return _walk(_SIGNIFICANT[backslash_escapes], sql, start, searching=True)
+
+
+def significant_pattern(backslash_escapes: bool = True) -> re.Pattern[str]:
+    """The compiled pattern behind ``scan``, for hot loops that drive it themselves."""
+    return _SIGNIFICANT[backslash_escapes]
+
+
+def words(sql: str, count: int, start: int = 0) -> list[str]:
+    """The first ``count`` words from ``start``, upper-cased, skipping blanks, comments and
+    versioned-comment markers; stops at the first token that is not a word."""
+    found: list[str] = []
+    if count <= 0:
+        return found
+    for token in tokens(sql, start):
+        if token.kind in BLANK_KINDS:
+            continue
+        if token.kind != WORD:
+            break
+        found.append(token.text.upper())
+        if len(found) == count:
+            break
+    return found
+
+
+# ---------------------------------------------------------------------------------- values
+_ESCAPES = {"0": "\0", "'": "'", '"': '"', "b": "\b", "n": "\n", "r": "\r", "t": "\t",
+            "Z": "\x1a", "\\": "\\", "%": "\\%", "_": "\\_"}
+_ESCAPE = re.compile(r"\\([\s\S])")
+_PIECES = {escapes: re.compile(f"{_quoted_string(chr(39), escapes)}"
+                               f"|{_quoted_string(chr(34), escapes)}")
+           for escapes in (True, False)}
+
+
+def introducer(token: str) -> str:
+    """The lower-cased charset introducer of a string token (``n`` for N'…'), or ''."""
+    first = token[0]
+    if first == "'" or first == '"':
+        return ""
+    quote = min(i for i in (token.find("'"), token.find('"')) if i >= 0)
+    return token[:quote].strip().lower().lstrip("_")
+
+
+def string_value(token: str, *, backslash_escapes: bool = True) -> str | bytes:
+    """The value of a ``string`` token: pieces concatenated, doubled quotes and (unless
+    NO_BACKSLASH_ESCAPES) backslash escapes resolved; ``_binary'…'`` gives bytes."""
+    first = token[0]
+    if (first == "'" or first == '"') and token.count(first) == 2 and "\\" not in token:
+        return token[1:-1]  # the common case: one plain quoted string
+    charset = introducer(token)
+    body = "".join(piece.group()[1:-1].replace(piece.group()[0] * 2, piece.group()[0])
+                   for piece in _PIECES[backslash_escapes].finditer(token))
+    if backslash_escapes and "\\" in body:
+        body = _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
+    if charset == "binary":
+        return body.encode("utf-8", "surrogateescape")
+    return body
+
+
+EXACT_DIGITS_MAX = 15  # a double holds 15 significant decimal digits exactly
+
+
+def number_value(token: str) -> int | float | str:
+    """Type a numeric literal the way SQLite types it inline: int if it fits 64 bits, else
+    float; except a decimal literal with more digits than a double holds, which MySQL keeps
+    exact (DECIMAL): it stays text, which SQLite converts wherever it needs a number and a
+    DECIMAL column stores digit for digit."""
+    if "e" in token or "E" in token:
+        return float(token)
+    if "." in token:
+        digits = len(token.replace(".", "").lstrip("0"))
+        return token if digits > EXACT_DIGITS_MAX else float(token)
+    value = int(token)
+    return value if value <= 0x7FFF_FFFF_FFFF_FFFF else float(value)
+
+
+def hex_value(token: str) -> bytes:
+    """The bytes of a ``hex`` token (X'4142' or 0x4142; an odd digit count gets a leading 0)."""
+    digits = token[2:-1] if token[1] == "'" else token[2:]
+    return bytes.fromhex("0" + digits if len(digits) % 2 else digits)
+
+
+def bits_value(token: str) -> int:
+    """The integer of a ``bits`` token (B'101' or 0b101)."""
+    digits = token[2:-1] if token[1] == "'" else token[2:]
+    return int(digits or "0", 2)
+
+
+def quoted_name(token: str) -> str:
+    """The identifier of a ``quoted`` token: backquotes removed, doubled ones resolved."""
+    return token[1:-1].replace("``", "`")
