@@ -109,42 +109,59 @@ def _quoted_string(quote: str, backslash_escapes: bool) -> str:
     return rf"{quote}[^{quote}]*+(?:{quote}{quote}[^{quote}]*+)*+{quote}"
 
 
+_NUMBER_BODY = rf"(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][+-]?+\d++)?+(?![{_W}])"
+_INTRODUCER = rf"_(?i:{'|'.join(CHARSETS)})(?![{_W}])\s*+"
+_NEWER_VERSION = (f"(?:{_greater_than(SERVER_VERSION_ID, 6)}"
+                  rf"|{_greater_than(SERVER_VERSION_ID, 5)}(?!\d))")
+_BLOCK_BODY = r"(?:[^*]++|\*(?!/))*+\*/"
+
+
 def _fragments(backslash_escapes: bool) -> list[tuple[str, str]]:
-    """(kind, regex) in the order they are tried; shared by both scanners."""
+    """(kind, regex) of the significant tokens in the order they are tried; both scanners use
+    them. Most frequent first; where two could match at one position the earlier one wins
+    (HEX/BITS before NUMBER, STRING/QUOTED/comments before UNTERMINATED)."""
     one = f"(?:{_quoted_string(chr(39), backslash_escapes)}" \
           f"|{_quoted_string(chr(34), backslash_escapes)})"
-    newer = (f"(?:{_greater_than(SERVER_VERSION_ID, 6)}"
-             rf"|{_greater_than(SERVER_VERSION_ID, 5)}(?!\d))")
-    block_body = r"(?:[^*]++|\*(?!/))*+\*/"
-    charsets = "|".join(CHARSETS)
-    # Most frequent first; where two could match at one position the earlier one wins
-    # (HEX/BITS before NUMBER, STRING/QUOTED/comments before UNTERMINATED).
     return [
-        (STRING, rf"(?:{_LITERAL_START}(?:_(?i:{charsets})(?![{_W}])\s*+|[nN](?=')))?+"
-                 rf"{one}(?:\s*+{one})*+"),
+        (STRING, rf"(?:{_LITERAL_START}(?:{_INTRODUCER}|[nN](?=')))?+{one}(?:\s*+{one})*+"),
         (HEX, rf"{_LITERAL_START}(?:[xX]'[^']*+'|0x[0-9a-fA-F]++(?![{_W}]))"),
         (BITS, rf"{_LITERAL_START}(?:[bB]'[^']*+'|0b[01]++(?![{_W}]))"),
-        (NUMBER, rf"{_LITERAL_START}(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][+-]?+\d++)?+(?![{_W}])"),
+        (NUMBER, rf"{_LITERAL_START}{_NUMBER_BODY}"),
         (MARKER, r"\?"),
         (SEMICOLON, ";"),
         (QUOTED, r"`[^`]*+(?:``[^`]*+)*+`"),
         (VAR, rf"@@?+(?:`[^`]*+(?:``[^`]*+)*+`|{one}|[{_W}.]*+)"),
         (COMMENT, r"\#[^\n]*+|--(?=[\x00-\x20]|\Z)[^\n]*+"
-                  rf"|/\*!{newer}(?:[^*/]++|\*(?!/)|/(?!\*)|/\*{block_body})*+\*/"
-                  rf"|/\*(?![!+]){block_body}"),
-        (HINT, rf"/\*\+{block_body}"),
+                  rf"|/\*!{_NEWER_VERSION}(?:[^*/]++|\*(?!/)|/(?!\*)|/\*{_BLOCK_BODY})*+\*/"
+                  rf"|/\*(?![!+]){_BLOCK_BODY}"),
+        (HINT, rf"/\*\+{_BLOCK_BODY}"),
         (VERSION_OPEN, r"/\*!(?:\d{5}\d?+)?+"),
         (VERSION_CLOSE, r"\*/"),
         (UNTERMINATED, r"['\"`][\s\S]*+|/\*[\s\S]*+"),
     ]
 
 
+# The full walk tries blanks, words and operators first (most tokens are these), so a word
+# or operator must not start where a significant token does; what is left over (the x of an
+# unclosed x'…', the dot of t.5) is matched last, by the LATE_ kinds.
+_LITERAL_AHEAD = (rf"{_LITERAL_START}(?:{_NUMBER_BODY}|0x[0-9a-fA-F]++(?![{_W}])"
+                  rf"|0b[01]++(?![{_W}])|[nNxXbB]'|{_INTRODUCER}['\"])")
+_FULL_FIRST = [
+    (SPACE, r"\s++"),
+    (WORD, rf"(?!{_LITERAL_AHEAD})[{_W}]++"),
+    (OP, r"->>|->|:=|<=>|<>|!=|<=|>=|<<|>>|\|\||&&|[^\s#\-/@`'\"?;*.{_W}]"
+         r"|-(?!-(?:[\x00-\x20]|\Z))|/(?!\*)|\*(?!/)|\.(?!\d)".replace("{_W}", _W)),
+]
+_LATE_WORD = "late_word"
+_LATE_OP = "late_op"
+_FULL_LAST = [(_LATE_WORD, rf"[{_W}]++"), (_LATE_OP, r"[\s\S]")]
+_ALIASES = {_LATE_WORD: WORD, _LATE_OP: OP}
+
+
 def _compile(backslash_escapes: bool, full: bool) -> re.Pattern[str]:
     fragments = _fragments(backslash_escapes)
     if full:
-        fragments = [(SPACE, r"\s++"), *fragments,
-                     (WORD, rf"[{_W}]++"),
-                     (OP, r"->>|->|:=|<=>|<>|!=|<=|>=|<<|>>|\|\||&&|[\s\S]")]
+        fragments = [*_FULL_FIRST, *fragments, *_FULL_LAST]
     body = "|".join(f"(?P<{kind}>{regex})" for kind, regex in fragments)
     if not full:  # lets the engine reject most positions on their first character or two
         body = (rf"(?=[#\-/@`'\"?;*]|{_LITERAL_START}(?:[0-9._]|[nNxXbB]'))(?:" + body + ")")
@@ -156,39 +173,39 @@ _SIGNIFICANT = {escapes: _compile(escapes, full=False) for escapes in (True, Fal
 
 
 # ---------------------------------------------------------------------------------- scanners
-def _walk(pattern: re.Pattern[str], sql: str, start: int, searching: bool) -> Iterator[Token]:
+def _walk(pattern: re.Pattern[str], sql: str, start: int) -> Iterator[Token]:
     """Tokens from ``pattern``, with the one piece of state MySQL's lexer keeps: how many
-    versioned comments are open (a ``*/`` outside one is the operator ``*`` then ``/``)."""
-    find = pattern.search if searching else pattern.match
-    position = start
+    versioned comments are open (a ``*/`` outside one is the operator ``*``, and the scan
+    starts again at its ``/``)."""
+    new = tuple.__new__  # Token(...) without NamedTuple's Python-level __new__
     depth = 0
-    length = len(sql)
-    while position < length:
-        found = find(sql, position)
-        if found is None:
-            return
-        kind = found.lastgroup
-        position = found.end()
-        if kind == VERSION_OPEN:
-            depth += 1
-        elif kind == VERSION_CLOSE:
-            if depth == 0:
-                position = found.start() + 1
-                yield Token(OP, "*", found.start())
-                continue
-            depth -= 1
-        yield Token(kind, found.group(), found.start())  # type: ignore[arg-type]
+    position: int | None = start
+    while position is not None:
+        scanning_from, position = position, None
+        for found in pattern.finditer(sql, scanning_from):
+            kind = found.lastgroup
+            if kind == VERSION_OPEN:
+                depth += 1
+            elif kind == VERSION_CLOSE:
+                if depth == 0:
+                    position = found.start() + 1
+                    yield new(Token, (OP, "*", found.start()))
+                    break
+                depth -= 1
+            elif kind in _ALIASES:
+                kind = _ALIASES[kind]
+            yield new(Token, (kind, found.group(), found.start()))
 
 
 def tokens(sql: str, start: int = 0, *, backslash_escapes: bool = True) -> Iterator[Token]:
     """Every token of ``sql`` from ``start``: the concatenated texts are ``sql[start:]``."""
-    return _walk(_FULL[backslash_escapes], sql, start, searching=False)
+    return _walk(_FULL[backslash_escapes], sql, start)
 
 
 def scan(sql: str, start: int = 0, *, backslash_escapes: bool = True) -> Iterator[Token]:
     """The significant tokens of ``sql``: everything ``tokens`` yields except ``space``,
     ``word`` and ``op`` (a ``*`` from a stray ``*/`` still comes as ``op``)."""
-    return _walk(_SIGNIFICANT[backslash_escapes], sql, start, searching=True)
+    return _walk(_SIGNIFICANT[backslash_escapes], sql, start)
 
 
 def significant_pattern(backslash_escapes: bool = True) -> re.Pattern[str]:
@@ -197,18 +214,26 @@ def significant_pattern(backslash_escapes: bool = True) -> re.Pattern[str]:
 
 
 def words(sql: str, count: int, start: int = 0) -> list[str]:
-    """The first ``count`` words from ``start``, upper-cased, skipping blanks, comments and
-    versioned-comment markers; stops at the first token that is not a word."""
+    """The first ``count`` words from ``start``, upper-cased, skipping blanks, comments, hints
+    and versioned-comment markers; stops at the first token that is not a word.
+
+    The same walk as ``tokens``, unrolled: the executor calls this on every statement."""
+    match = _FULL[True].match  # escapes cannot matter: the walk stops at the first string
     found: list[str] = []
-    if count <= 0:
-        return found
-    for token in tokens(sql, start):
-        if token.kind in BLANK_KINDS:
-            continue
-        if token.kind != WORD:
-            break
-        found.append(token.text.upper())
-        if len(found) == count:
+    depth = 0
+    position = start
+    length = len(sql)
+    while len(found) < count and position < length:
+        token = match(sql, position)
+        kind = token.lastgroup  # type: ignore[union-attr]
+        position = token.end()  # type: ignore[union-attr]
+        if kind == WORD or kind == _LATE_WORD:
+            found.append(token.group().upper())  # type: ignore[union-attr]
+        elif kind == VERSION_OPEN:
+            depth += 1
+        elif kind == VERSION_CLOSE and depth:
+            depth -= 1
+        elif kind != SPACE and kind != COMMENT and kind != HINT:
             break
     return found
 
