@@ -122,6 +122,7 @@ def _fragments(backslash_escapes: bool) -> list[tuple[str, str]]:
     (HEX/BITS before NUMBER, STRING/QUOTED/comments before UNTERMINATED)."""
     one = f"(?:{_quoted_string(chr(39), backslash_escapes)}" \
           f"|{_quoted_string(chr(34), backslash_escapes)})"
+    quoted = r"`[^`]*+(?:``[^`]*+)*+`"
     return [
         (STRING, rf"(?:{_LITERAL_START}(?:{_INTRODUCER}|[nN](?=')))?+{one}(?:\s*+{one})*+"),
         (HEX, rf"{_LITERAL_START}(?:[xX]'[^']*+'|0x[0-9a-fA-F]++(?![{_W}]))"),
@@ -129,8 +130,8 @@ def _fragments(backslash_escapes: bool) -> list[tuple[str, str]]:
         (NUMBER, rf"{_LITERAL_START}{_NUMBER_BODY}"),
         (MARKER, r"\?"),
         (SEMICOLON, ";"),
-        (QUOTED, r"`[^`]*+(?:``[^`]*+)*+`"),
-        (VAR, rf"@@?+(?:`[^`]*+(?:``[^`]*+)*+`|{one}|[{_W}.]*+)"),
+        (QUOTED, quoted),
+        (VAR, rf"@@?+(?:{quoted}|{one}|[{_W}.]*+(?<=\.){quoted}|[{_W}.]*+)"),
         (COMMENT, r"\#[^\n]*+|--(?=[\x00-\x20]|\Z)[^\n]*+"
                   rf"|/\*!{_NEWER_VERSION}(?:[^*/]++|\*(?!/)|/(?!\*)|/\*{_BLOCK_BODY})*+\*/"
                   rf"|/\*(?![!+]){_BLOCK_BODY}"),
