@@ -290,3 +290,11 @@ def test_time_sort_key_orders_like_mysql() -> None:
     values = ["100:00:00", "-01:00:00", "10:11:12", "-10:00:00"]
     assert sorted(values, key=coltypes.time_sort_key) == \
         ["-10:00:00", "-01:00:00", "10:11:12", "100:00:00"]
+
+
+def test_rename_functions_renames_calls_only() -> None:
+    from marmotdb.sql.rewrites import rename_functions
+    assert rename_functions("SELECT NOW(), now (), db.NOW(), 'NOW()', `NOW`(), /* NOW() */ "
+                            "@NOW(), x--NOW()\n") == (
+        "SELECT MYSQL_NOW(), now (), db.NOW(), 'NOW()', `NOW`(), /* NOW() */ @NOW(), "
+        "x--MYSQL_NOW()\n")
