@@ -116,30 +116,53 @@ _NEWER_VERSION = (f"(?:{_greater_than(SERVER_VERSION_ID, 6)}"
 _BLOCK_BODY = r"(?:[^*]++|\*(?!/))*+\*/"
 
 
-def _fragments(backslash_escapes: bool) -> list[tuple[str, str]]:
-    """(kind, regex) of the significant tokens in the order they are tried; both scanners use
-    them. Most frequent first; where two could match at one position the earlier one wins
-    (HEX/BITS before NUMBER, STRING/QUOTED/comments before UNTERMINATED)."""
-    one = f"(?:{_quoted_string(chr(39), backslash_escapes)}" \
-          f"|{_quoted_string(chr(34), backslash_escapes)})"
-    quoted = r"`[^`]*+(?:``[^`]*+)*+`"
+Alternative = tuple[bool, str, str]  # (a literal: not inside a word?, first character, rest)
+
+
+def _fragments(backslash_escapes: bool) -> list[tuple[str, list[Alternative]]]:
+    """The significant tokens, each as alternatives split at their first character, in the
+    order they are tried; both scanners are built from these. Most frequent first; where two
+    could match at one position the earlier one wins (HEX/BITS before NUMBER, STRING, QUOTED
+    and comments before UNTERMINATED)."""
+    sq = _quoted_string("'", backslash_escapes)
+    dq = _quoted_string('"', backslash_escapes)
+    one = f"(?:{sq}|{dq})"
+    more = rf"(?:\s*+{one})*+"  # adjacent strings are one literal
+    quoted_rest = r"[^`]*+(?:``[^`]*+)*+`"
+    exponent = rf"(?:[eE][+-]?+\d++)?+(?![{_W}])"
     return [
-        (STRING, rf"(?:{_LITERAL_START}(?:{_INTRODUCER}|[nN](?=')))?+{one}(?:\s*+{one})*+"),
-        (HEX, rf"{_LITERAL_START}(?:[xX]'[^']*+'|0x[0-9a-fA-F]++(?![{_W}]))"),
-        (BITS, rf"{_LITERAL_START}(?:[bB]'[^']*+'|0b[01]++(?![{_W}]))"),
-        (NUMBER, rf"{_LITERAL_START}{_NUMBER_BODY}"),
-        (MARKER, r"\?"),
-        (SEMICOLON, ";"),
-        (QUOTED, quoted),
-        (VAR, rf"@@?+(?:{quoted}|{one}|[{_W}.]*+(?<=\.){quoted}|[{_W}.]*+)"),
-        (COMMENT, r"\#[^\n]*+|--(?=[\x00-\x20]|\Z)[^\n]*+"
-                  rf"|/\*!{_NEWER_VERSION}(?:[^*/]++|\*(?!/)|/(?!\*)|/\*{_BLOCK_BODY})*+\*/"
-                  rf"|/\*(?![!+]){_BLOCK_BODY}"),
-        (HINT, rf"/\*\+{_BLOCK_BODY}"),
-        (VERSION_OPEN, r"/\*!(?:\d{5}\d?+)?+"),
-        (VERSION_CLOSE, r"\*/"),
-        (UNTERMINATED, r"['\"`][\s\S]*+|/\*[\s\S]*+"),
+        (STRING, [(False, "'", sq[1:] + more), (False, '"', dq[1:] + more),
+                  (True, "[nN]", sq + more), (True, "_", _INTRODUCER[1:] + one + more)]),
+        (HEX, [(True, "[xX]", "'[^']*+'"), (True, "0", rf"x[0-9a-fA-F]++(?![{_W}])")]),
+        (BITS, [(True, "[bB]", "'[^']*+'"), (True, "0", rf"b[01]++(?![{_W}])")]),
+        (NUMBER, [(True, "[0-9]", r"\d*+(?:\.\d*+)?+" + exponent),
+                  (True, r"\.", r"\d++" + exponent)]),
+        (MARKER, [(False, r"\?", "")]),
+        (SEMICOLON, [(False, ";", "")]),
+        (QUOTED, [(False, "`", quoted_rest)]),
+        (VAR, [(False, "@", rf"@?+(?:`{quoted_rest}|{one}|[{_W}.]*+(?<=\.)`{quoted_rest}"
+                            rf"|[{_W}.]*+)")]),
+        (COMMENT, [(False, r"\#", r"[^\n]*+"), (False, "-", r"-(?=[\x00-\x20]|\Z)[^\n]*+"),
+                   (False, "/", rf"\*!{_NEWER_VERSION}(?:[^*/]++|\*(?!/)|/(?!\*)"
+                                rf"|/\*{_BLOCK_BODY})*+\*/"),
+                   (False, "/", rf"\*(?![!+]){_BLOCK_BODY}")]),
+        (HINT, [(False, "/", rf"\*\+{_BLOCK_BODY}")]),
+        (VERSION_OPEN, [(False, "/", r"\*!(?:\d{5}\d?+)?+")]),
+        (VERSION_CLOSE, [(False, r"\*", "/")]),
+        (UNTERMINATED, [(False, "['\"`]", r"[\s\S]*+"), (False, "/", r"\*[\s\S]*+")]),
     ]
+
+
+def _whole(alternatives: list[Alternative]) -> str:
+    return "|".join(f"{_LITERAL_START if literal else ''}{first}{rest}"
+                    for literal, first, rest in alternatives)
+
+
+def _after_first(alternatives: list[Alternative]) -> str:
+    """The alternatives for a pattern whose leading character class already took the first
+    character: each checks which one it was, looking back."""
+    return "|".join(f"(?<={first})" + (rf"(?<![{_W}@.:]{first})" if literal else "") + rest
+                    for literal, first, rest in alternatives)
 
 
 # The full walk tries blanks, words and operators first (most tokens are these), so a word
@@ -162,11 +185,16 @@ _ALIASES = {_LATE_WORD: WORD, _LATE_OP: OP}
 def _compile(backslash_escapes: bool, full: bool) -> re.Pattern[str]:
     fragments = _fragments(backslash_escapes)
     if full:
-        fragments = [*_FULL_FIRST, *fragments, *_FULL_LAST]
-    body = "|".join(f"(?P<{kind}>{regex})" for kind, regex in fragments)
-    if not full:  # lets the engine reject most positions on their first character or two
-        body = (rf"(?=[#\-/@`'\"?;*]|{_LITERAL_START}(?:[0-9._]|[nNxXbB]'))(?:" + body + ")")
-    return re.compile(body)
+        kinds = [*_FULL_FIRST, *((kind, _whole(alts)) for kind, alts in fragments), *_FULL_LAST]
+        return re.compile("|".join(f"(?P<{kind}>{regex})" for kind, regex in kinds))
+    # The significant scanner starts with one character class, the union of every token's
+    # first character: the regex engine then skips all other characters in a tight C loop
+    # instead of trying the whole pattern at each position (10x faster over plain text).
+    firsts = "".join(sorted({first[1:-1] if first.startswith("[") else
+                             re.escape(first.replace("\\", ""))
+                             for _, alts in fragments for _, first, _ in alts}))
+    body = "|".join(f"(?P<{kind}>{_after_first(alts)})" for kind, alts in fragments)
+    return re.compile(f"[{firsts}](?:{body})")
 
 
 _FULL = {escapes: _compile(escapes, full=True) for escapes in (True, False)}
