@@ -59,3 +59,27 @@ def keywords(sql: str, count: int = 2) -> tuple[str, ...]:
     """The first ``count`` words of a statement, upper-cased; comments between them are
     skipped and the first token that is not a word ends the list."""
     return tuple(lexer.words(sql, count))
+
+
+def marker_count(sql: str) -> int:
+    """How many ``?`` parameter markers the statement has (not those in strings, names or
+    comments)."""
+    if "?" not in sql:
+        return 0
+    return sum(1 for token in lexer.scan(sql) if token.kind == lexer.MARKER)
+
+
+_LOCKING_CLAUSES = (("FOR", "UPDATE"), ("FOR", "SHARE"), ("LOCK", "IN", "SHARE", "MODE"))
+
+
+def is_locking_read(sql: str) -> bool:
+    """Whether a SELECT has ``FOR UPDATE``, ``FOR SHARE`` or ``LOCK IN SHARE MODE`` as words
+    of the statement (not inside a string, name or comment)."""
+    upper = sql.upper()
+    if "UPDATE" not in upper and "SHARE" not in upper:
+        return False
+    words = [token.text.upper() if token.kind == lexer.WORD else ""
+             for token in lexer.tokens(sql) if token.kind not in lexer.BLANK_KINDS]
+    return any(tuple(words[i:i + len(clause)]) == clause
+               for i, word in enumerate(words) if word in ("FOR", "LOCK")
+               for clause in _LOCKING_CLAUSES)

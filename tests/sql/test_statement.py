@@ -36,3 +36,20 @@ def test_keywords_skip_comments_between_words():
     assert keywords("CREATE /*!32312 TEMPORARY */ TABLE t", 3) == ("CREATE", "TEMPORARY", "TABLE")
     assert keywords("DROP /*!99999 TEMPORARY */ TABLE t", 3) == ("DROP", "TABLE", "T")
     assert keywords("SET x = 1", 0) == ()
+
+
+def test_marker_count_ignores_strings_names_and_comments():
+    from marmotdb.sql.statement import marker_count
+    assert marker_count("SELECT ?, '?', `?`, \"?\" /* ? */ FROM t WHERE a = ? -- ?\n") == 2
+    assert marker_count("SELECT 1") == 0
+
+
+def test_is_locking_read_reads_words_only():
+    from marmotdb.sql.statement import is_locking_read
+    assert is_locking_read("SELECT a FROM t WHERE id = 1 FOR UPDATE")
+    assert is_locking_read("SELECT a FROM t for /* x */ share")
+    assert is_locking_read("SELECT a FROM t LOCK IN SHARE MODE")
+    assert not is_locking_read("SELECT 'for update' FROM t")
+    assert not is_locking_read("SELECT a FROM t -- FOR UPDATE\n")
+    assert not is_locking_read("SELECT `for` update FROM t")
+    assert not is_locking_read("UPDATE t SET a = 1")
