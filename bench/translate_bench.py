@@ -6,9 +6,10 @@ A hit is what the executor pays for every statement after the first of its shape
 literal scan (``shape.normalise``), one LRU lookup and building the parameter dict. A miss
 adds sqlglot parsing, marmotdb's rewrites and SQLite generation. The ``lex`` column is the
 lexing the server does around it for a COM_QUERY: ``split_statements`` on the query, then
-``strip_leading`` and ``keywords`` on the statement (translation's ``normalise`` is in ``hit``). The schema view answers from
-a real APSW database holding the sysbench table, with a constant ``schema_key`` (the executor's
-own ``PRAGMA schema_version`` read is not part of translation). Best of ``--rounds`` rounds.
+``strip_leading`` and ``keywords`` on the statement (translation's ``normalise`` is in
+``hit``). The schema view answers from a real APSW database holding the sysbench table, with a
+constant ``schema_key`` (the executor's own ``PRAGMA schema_version`` read is not part of
+translation). Best of ``--rounds`` rounds.
 """
 
 from __future__ import annotations
