@@ -38,24 +38,6 @@ class Token(NamedTuple):
     scope: str | None = None  # sysvar only: None | 'session' | 'global'
 
 
-_ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a", "\\": "\\",
-            "'": "'", '"': '"', "%": "\\%", "_": "\\_"}
-_ESCAPE = re.compile(r"\\(.)|''|\"\"", re.DOTALL)
-
-
-def unescape(body: str) -> str:
-    """The value of a MySQL string literal body (backslash escapes, doubled quotes)."""
-    if "\\" not in body and "''" not in body and '""' not in body:
-        return body
-
-    def one(found: re.Match[str]) -> str:
-        if found.group(1) is None:
-            return found.group(0)[0]
-        return _ESCAPES.get(found.group(1), found.group(1))
-
-    return _ESCAPE.sub(one, body)
-
-
 TOKEN_CACHE_MAX = 512  # tokenised statements kept, keyed by their text (connect-time repeats)
 TOKEN_CACHE_TEXT_MAX = 4096  # longer statements are not cached
 _token_cache: dict[str, list[Token]] = {}

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from marmotdb.sql.catalog_expr import NotSimple, sql_literal, tokenize, unescape
+from marmotdb.sql.catalog_expr import NotSimple, sql_literal, tokenize
+from marmotdb.sql.lexer import string_value
 
 try:
     from tests.sql.test_catalog_context import CatalogTestContext
@@ -38,8 +39,8 @@ def test_literals() -> None:
                                                ("string", "xyz")]
     with pytest.raises(NotSimple):
         tokenize("SELECT X'4G'")
-    assert unescape(r"100\%") == r"100\%"  # kept for LIKE, as MySQL does
-    assert unescape(r"tab\there") == "tab\there"
+    assert string_value(r"'100\%'") == r"100\%"  # kept for LIKE, as MySQL does
+    assert string_value(r"'tab\there'") == "tab\there"
 
 
 def test_comments() -> None:
