@@ -103,9 +103,24 @@ def _greater_than(version: int, width: int) -> str:
     return "(?:" + "|".join(alternatives) + ")" if alternatives else "(?!)"
 
 
+def _all_but(*excluded: str) -> str:
+    """A character class of every code point except ``excluded``, written as positive ranges:
+    the regex engine tests ``[^'\\]`` item by item but ranges 2-3x faster, and string
+    bodies are most of the text it scans."""
+    ranges = []
+    low = 0
+    for code in sorted(map(ord, excluded)):
+        if code > low:
+            ranges.append(f"\\U{low:08x}-\\U{code - 1:08x}")
+        low = code + 1
+    ranges.append(f"\\U{low:08x}-\\U0010ffff")
+    return "[" + "".join(ranges) + "]"
+
+
 def _quoted_string(quote: str, backslash_escapes: bool) -> str:
     if backslash_escapes:
-        return rf"{quote}[^{quote}\\]*+(?:(?:\\[\s\S]|{quote}{quote})[^{quote}\\]*+)*+{quote}"
+        body = _all_but(quote, "\\")
+        return rf"{quote}{body}*+(?:(?:\\[\s\S]|{quote}{quote}){body}*+)*+{quote}"
     return rf"{quote}[^{quote}]*+(?:{quote}{quote}[^{quote}]*+)*+{quote}"
 
 
