@@ -83,8 +83,8 @@ class Token(NamedTuple):
 # ---------------------------------------------------------------------------------- fragments
 # Characters of an unquoted identifier: MySQL allows [0-9a-zA-Z$_] and U+0080 .. U+FFFF.
 _W = "0-9A-Za-z_$\u0080-\U0010ffff"
-# Literals (numbers, hex/bit values, introducers) never start inside a word, a variable name
-# or a qualified name: ``t1``, ``@v2``, ``t.1e``.
+# Literals (numbers, hex/bit values, introducers) never start inside a word, a variable name,
+# a qualified name or a named placeholder: ``t1``, ``@v2``, ``t.1e``, ``:p0``.
 _LITERAL_START = rf"(?<![{_W}@.:])"
 CHARSETS = ("armscii8 ascii big5 binary cp1250 cp1251 cp1256 cp1257 cp850 cp852 cp866 cp932 "
             "dec8 eucjpms euckr gb18030 gb2312 gbk geostd8 greek hebrew hp8 keybcs2 koi8r koi8u "
