@@ -66,6 +66,8 @@ SEMICOLON = "semicolon"
 OP = "op"
 UNTERMINATED = "unterminated"
 
+INTRODUCED_STRING = "introduced_string"  # only from ``significant_pattern`` (see there)
+
 # Kinds that carry no SQL: skipped by ``words``, dropped from shapes.
 BLANK_KINDS = frozenset({SPACE, COMMENT, HINT, VERSION_OPEN, VERSION_CLOSE})
 
@@ -175,9 +177,9 @@ def _whole(alternatives: list[Alternative]) -> str:
 
 def _after_first(alternatives: list[Alternative]) -> str:
     """The alternatives for a pattern whose leading character class already took the first
-    character: each checks which one it was, looking back."""
-    return "|".join(f"(?<={first})" + (rf"(?<![{_W}@.:]{first})" if literal else "") + rest
-                    for literal, first, rest in alternatives)
+    character: each checks which one it was, looking back (literals are guarded once, for
+    their whole group, by ``_compile``)."""
+    return "|".join(f"(?<={first}){rest}" for _, first, rest in alternatives)
 
 
 # The full walk tries blanks, words and operators first (most tokens are these), so a word
@@ -194,7 +196,9 @@ _FULL_FIRST = [
 _LATE_WORD = "late_word"
 _LATE_OP = "late_op"
 _FULL_LAST = [(_LATE_WORD, rf"[{_W}]++"), (_LATE_OP, r"[\s\S]")]
-_ALIASES = {_LATE_WORD: WORD, _LATE_OP: OP}
+# A string with an introducer (N'x', _utf8mb4'x') as the significant scanner names it.
+_INTRODUCED_STRING = INTRODUCED_STRING
+_ALIASES = {_LATE_WORD: WORD, _LATE_OP: OP, _INTRODUCED_STRING: STRING}
 
 
 def _compile(backslash_escapes: bool, full: bool) -> re.Pattern[str]:
@@ -205,11 +209,28 @@ def _compile(backslash_escapes: bool, full: bool) -> re.Pattern[str]:
     # The significant scanner starts with one character class, the union of every token's
     # first character: the regex engine then skips all other characters in a tight C loop
     # instead of trying the whole pattern at each position (10x faster over plain text).
-    firsts = "".join(sorted({first[1:-1] if first.startswith("[") else
-                             re.escape(first.replace("\\", ""))
-                             for _, alts in fragments for _, first, _ in alts}))
-    body = "|".join(f"(?P<{kind}>{_after_first(alts)})" for kind, alts in fragments)
-    return re.compile(f"[{firsts}](?:{body})")
+    # Characters that start literals (digits, n, x, b, _, .) are mostly inside words (t1,
+    # INSERT): one look back rejects those before any alternative is tried. The two groups
+    # never compete for a position, so splitting them keeps every token's priority.
+    firsts: set[str] = set()
+    groups: dict[bool, list[str]] = {False: [], True: []}
+    for kind, alts in fragments:
+        for literal in (False, True):
+            chosen = [alt for alt in alts if alt[0] == literal]
+            if chosen:
+                name = kind if literal == alts[0][0] else _INTRODUCED_STRING
+                groups[literal].append(f"(?P<{name}>{_after_first(chosen)})")
+                firsts.update(_class_items(first) for _, first, _ in chosen)
+    literal_firsts = "".join(sorted({_class_items(first) for _, alts in fragments
+                                     for literal, first, _ in alts if literal}))
+    return re.compile(f"[{''.join(sorted(firsts))}]"
+                      f"(?:(?<![{_W}@.:][{literal_firsts}])(?:{'|'.join(groups[True])})"
+                      f"|{'|'.join(groups[False])})")
+
+
+def _class_items(first: str) -> str:
+    """A first-character regex as character-class content."""
+    return first[1:-1] if first.startswith("[") else re.escape(first.replace("\\", ""))
 
 
 _FULL = {escapes: _compile(escapes, full=True) for escapes in (True, False)}
@@ -253,7 +274,9 @@ def scan(sql: str, start: int = 0, *, backslash_escapes: bool = True) -> Iterato
 
 
 def significant_pattern(backslash_escapes: bool = True) -> re.Pattern[str]:
-    """The compiled pattern behind ``scan``, for hot loops that drive it themselves."""
+    """The compiled pattern behind ``scan``, for hot loops that drive it themselves: a match's
+    ``lastgroup`` is the token kind, except that a string with an introducer is
+    ``INTRODUCED_STRING``."""
     return _SIGNIFICANT[backslash_escapes]
 
 

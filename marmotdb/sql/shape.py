@@ -50,6 +50,7 @@ __all__ = ["EXACT_DIGITS_MAX", "SERVER_VERSION_ID", "SHAPE_CACHE_ENTRIES_MAX_DEF
 SHAPE_CACHE_ENTRIES_MAX_DEFAULT = 10_000
 
 _STRING = lexer.STRING
+_INTRODUCED_STRING = lexer.INTRODUCED_STRING
 _NUMBER = lexer.NUMBER
 _MARKER = lexer.MARKER
 _COMMENT = lexer.COMMENT
@@ -81,55 +82,61 @@ class Shape:
     hints: tuple[str, ...] = ()
 
 
+_PLACEHOLDERS = tuple(f":p{index}" for index in range(64))  # the usual ones, made once
+
+
 def normalise(sql: str, *, prepared: bool = False, backslash_escapes: bool = True) -> Shape:
     """Lift literals out of ``sql`` (text protocol) or turn ``?`` markers into ``:pN`` (prepared).
 
     In prepared mode literals stay inline: the statement is already a shape, and its ``?``
     markers must keep their order, so markers alone become placeholders."""
-    search = significant_pattern(backslash_escapes).search
+    finditer = significant_pattern(backslash_escapes).finditer
     pieces: list[str] = []
     params: list[object] = []
     literals: list[str] = []
     hints: list[str] = []
     markers = 0
     depth = 0  # open versioned comments
-    copied = position = 0
-    while (found := search(sql, position)) is not None:
-        kind = found.lastgroup
-        start = found.start()
-        position = found.end()
-        if kind == _STRING or kind == _NUMBER:
-            if prepared:
+    copied = 0
+    restart: int | None = 0
+    while restart is not None:
+        scanning_from, restart = restart, None
+        for found in finditer(sql, scanning_from):
+            kind = found.lastgroup
+            if kind == _STRING or kind == _NUMBER or kind == _INTRODUCED_STRING:
+                if prepared:
+                    continue
+                token = found.group()
+                params.append(number_value(token) if kind == _NUMBER
+                              else string_value(token, backslash_escapes=backslash_escapes))
+                literals.append(token)
+                index = len(params) - 1
+                replacement = _PLACEHOLDERS[index] if index < 64 else f":p{index}"
+            elif kind == _MARKER:
+                if not prepared:
+                    continue
+                replacement = _PLACEHOLDERS[markers] if markers < 64 else f":p{markers}"
+                markers += 1
+            elif kind == _COMMENT or kind == _HINT or kind == _VERSION_OPEN:
+                if kind == _HINT:
+                    hints.append(found.group())
+                elif kind == _VERSION_OPEN:
+                    depth += 1
+                replacement = " "
+            elif kind == _VERSION_CLOSE:
+                if depth == 0:  # a stray */ is the operator * followed by whatever / starts
+                    restart = found.start() + 1
+                    break
+                depth -= 1
+                replacement = " "
+            elif kind == _UNTERMINATED:
+                break
+            else:
                 continue
-            token = found.group()
-            params.append(number_value(token) if kind == _NUMBER
-                          else string_value(token, backslash_escapes=backslash_escapes))
-            literals.append(token)
-            replacement = f":p{len(params) - 1}"
-        elif kind == _MARKER:
-            if not prepared:
-                continue
-            replacement = f":p{markers}"
-            markers += 1
-        elif kind == _COMMENT or kind == _HINT or kind == _VERSION_OPEN:
-            if kind == _HINT:
-                hints.append(found.group())
-            elif kind == _VERSION_OPEN:
-                depth += 1
-            replacement = " "
-        elif kind == _VERSION_CLOSE:
-            if depth == 0:  # a stray */ is the operator * followed by whatever / starts
-                position = start + 1
-                continue
-            depth -= 1
-            replacement = " "
-        elif kind == _UNTERMINATED:
-            break
-        else:
-            continue
-        pieces.append(sql[copied:start])
-        pieces.append(replacement)
-        copied = position
+            start, end = found.span()
+            pieces.append(sql[copied:start])
+            pieces.append(replacement)
+            copied = end
     if copied:
         pieces.append(sql[copied:])
         text = "".join(pieces)
