@@ -32,8 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from marmotdb.sql import lexer, shape
+from marmotdb.sql import catalog_expr, lexer, rewrites_ddl, shape, statement
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lexer"
 FLAGS = frozenset({"no-backslash-escapes", "prepared"})
@@ -261,3 +263,27 @@ def test_multi_megabyte_statement_batch_is_linear() -> None:
     for run in (shape.normalise, shape.split_statements):
         ratio = _seconds(run, large) / _seconds(run, small)
         assert ratio < 24, f"{run.__name__}: 8x the input took {ratio:.1f}x the time"
+
+
+# ---------------------------------------------------------------- random text
+
+# Every character that means something to the lexer, plus some that do not.
+_ALPHABET = list("'\"`\\/*!+-#@?;.:_0123456789xXbBnNeE Mé\t\n\x00()=<>|&") + [
+    "/*!", "/*!80036", "/*!99999", "/*M!", "*/", "--", "-- ", "_utf8mb4", "0x", "0b", "@@", "''"]
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(st.lists(st.sampled_from(_ALPHABET), max_size=40).map("".join), st.booleans())
+def test_random_text_keeps_the_invariants(text: str, escapes: bool) -> None:
+    _check_invariants(text, escapes)
+    result = shape.normalise(text, backslash_escapes=escapes)
+    assert len(result.params) == len(result.literals)
+    for piece in shape.split_statements(text, backslash_escapes=escapes):
+        assert piece and piece in text
+    shape.strip_comments(text, backslash_escapes=escapes)
+    statement.keywords(statement.strip_leading(text))
+    rewrites_ddl.tokenize(text)
+    try:
+        catalog_expr.tokenize(text)
+    except catalog_expr.NotSimple:
+        pass
