@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 
 from marmotdb import errors
 from marmotdb.mysql.types import Column, ColumnFlag, ResultSet
-from marmotdb.sql import coltypes
+from marmotdb.sql import coltypes, lexer
 from marmotdb.sql.catalog_expr import (
     NotSimple,
     TokenStream,
@@ -138,11 +138,6 @@ class CatalogContext(Protocol):
 
 
 # ---------------------------------------------------------------------------------- dispatch
-# Leading blanks and comments, as the tokenizer treats them: a versioned comment /*!NNNNN is
-# opened when NNNNN <= 80036 (MySQL runs its body) and skipped whole otherwise; /*M! is a comment.
-_HEAD = re.compile(r"(?:\s|/\*(?!!).*?\*/|--[ \t][^\n]*\n|#[^\n]*\n"
-                   r"|/\*!(?:[0-7]\d{4}|800[0-2]\d|8003[0-6])?(?!\d)|/\*!\d+.*?\*/)*([A-Za-z]+)",
-                   re.DOTALL)
 _FROM = re.compile(r"\bfrom\s+(?!dual\b)", re.IGNORECASE)
 # A reference to a table of information_schema / performance_schema (not @@performance_schema).
 _SYSTEM_SCHEMA = re.compile(r"(?<![@.\w])`?(?:information_schema|performance_schema)`?\s*\.",
@@ -157,10 +152,10 @@ def answer(sql: str, ctx: CatalogContext) -> ResultSet | None | _Unhandled:
     Returns a ResultSet (SHOW, DESCRIBE, SELECT of @@vars/constants, INFORMATION_SCHEMA
     queries), None (SET statements, after applying them to ``ctx.variables``) or UNHANDLED.
     """
-    found = _HEAD.match(sql)
-    if found is None:
+    head = lexer.words(sql, 1)
+    if not head:
         return UNHANDLED
-    handler = _DISPATCH.get(found.group(1).upper())
+    handler = _DISPATCH.get(head[0])
     if handler is None:
         return UNHANDLED
     return handler(sql, ctx)
@@ -210,8 +205,7 @@ def handles(sql: str, ctx: CatalogContext) -> bool:
     COM_STMT_PREPARE, which must not send these to the translator. SELECTs count when they
     read INFORMATION_SCHEMA / performance_schema, or have no FROM and mention a variable or
     are a plan already seen."""
-    found = _HEAD.match(sql)
-    word = found.group(1).upper() if found else ""
+    word = next(iter(lexer.words(sql, 1)), "")
     if word in ("SET", "SHOW"):
         return True
     if word in ("DESCRIBE", "DESC", "EXPLAIN"):

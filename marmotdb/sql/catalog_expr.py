@@ -1,8 +1,8 @@
 """Tokens and tiny expressions of the catalog's own statements (SET, SELECT @@x, SHOW).
 
 These statements are too simple, and too frequent (every client sends several at connect),
-to pay for a sqlglot parse. One compiled regex splits a statement into tokens that keep
-their source span (MySQL names an unaliased result column after the item's source text);
+to pay for a sqlglot parse. The MySQL lexer (``sql.lexer``) splits a statement into tokens
+that keep their source span (MySQL names an unaliased result column after the item's source text);
 a ``TokenStream`` walks them. ``evaluate`` computes the few expression shapes clients send:
 literals, ``@@[scope.]var``, ``@user_var``, the connection functions (VERSION(),
 DATABASE(), USER(), CONNECTION_ID(), CONVERT_TZ of literals ...), unary minus and
@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from marmotdb import errors
+from marmotdb.sql import lexer
 
 if TYPE_CHECKING:
     from marmotdb.sql.catalog import CatalogContext
@@ -35,44 +36,6 @@ class Token(NamedTuple):
     start: int
     end: int
     scope: str | None = None  # sysvar only: None | 'session' | 'global'
-
-
-# Comments are blanks. A MySQL versioned comment /*!NNNNN ... */ is opened (its body is SQL)
-# when NNNNN <= 80036, the version marmotdb reports, and skipped whole otherwise; MariaDB's
-# /*M!NNNNNN ... */ is an ordinary comment to MySQL, so it is skipped too.
-_TOKEN = re.compile(r"""
-    (?P<ws>\s+|--(?:\s[^\n]*)?(?:\n|$)|\#[^\n]*(?:\n|$)|/\*(?!!)(?:.|\n)*?\*/
-        |/\*!(?:[0-7]\d{4}|800[0-2]\d|8003[0-6])?(?!\d)|/\*!\d+(?:.|\n)*?\*/|\*/)
-  | (?P<sysvar>@@(?:(?P<scope>global|session|local|persist|persist_only)\.)?
-        (?:`(?P<sysq>(?:[^`]|``)+)`|(?P<sysname>[A-Za-z0-9_$]+)))
-  | (?P<uservar>@(?:`(?P<uq>(?:[^`]|``)*)`|'(?P<us>(?:[^'\\]|\\.|'')*)'|"(?P<ud>(?:[^"\\]|\\.|"")*)"
-        |(?P<uname>[A-Za-z0-9_$.]+)))
-  | (?P<hex>[xX]'(?P<hexv>[0-9A-Fa-f]*)'|0x(?P<hexn>[0-9A-Fa-f]+)\b)
-  | (?P<bits>[bB]'(?P<bitv>[01]*)'|0b(?P<bitn>[01]+)\b)
-  | (?P<string>(?:_[A-Za-z0-9]+\s*|[nN](?='))?
-        (?:'(?P<sq>(?:[^'\\]|\\.|'')*)'|"(?P<dq>(?:[^"\\]|\\.|"")*)"))
-  | (?P<number>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?(?![A-Za-z_$]))
-  | (?P<quoted>`(?P<q>(?:[^`]|``)+)`)
-  | (?P<word>[A-Za-z0-9_$]+)
-  | (?P<op>:=|<=>|<>|!=|<=|>=|\|\||&&|[-+*/%=<>(),.;!~^&|])
-""", re.VERBOSE | re.IGNORECASE)
-
-_ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a", "\\": "\\",
-            "'": "'", '"': '"', "%": "\\%", "_": "\\_"}
-_ESCAPE = re.compile(r"\\(.)|''|\"\"", re.DOTALL)
-
-
-def unescape(body: str) -> str:
-    """The value of a MySQL string literal body (backslash escapes, doubled quotes)."""
-    if "\\" not in body and "''" not in body and '""' not in body:
-        return body
-
-    def one(found: re.Match[str]) -> str:
-        if found.group(1) is None:
-            return found.group(0)[0]
-        return _ESCAPES.get(found.group(1), found.group(1))
-
-    return _ESCAPE.sub(one, body)
 
 
 TOKEN_CACHE_MAX = 512  # tokenised statements kept, keyed by their text (connect-time repeats)
@@ -95,65 +58,74 @@ def tokenize(sql: str) -> list[Token]:
 
 
 def _tokenize(sql: str) -> list[Token]:
+    """The MySQL lexer's tokens (``sql.lexer``) as this module's kinds and values; blanks,
+    comments and versioned-comment markers dropped."""
     tokens: list[Token] = []
-    position = 0
-    for found in _TOKEN.finditer(sql):
-        if found.start() != position:
-            raise NotSimple(sql[position:position + 20])
-        position = found.end()
-        kind = found.lastgroup
-        if kind != "ws":
-            tokens.append(_BUILDERS[kind](found))  # type: ignore[index]
-    if position != len(sql):
-        raise NotSimple(sql[position:position + 20])
-    tokens.append(Token("end", "", None, position, position))
+    for token in lexer.tokens(sql):
+        build = _BUILDERS.get(token.kind)
+        if build is None:
+            if token.kind in lexer.BLANK_KINDS:
+                continue
+            raise NotSimple(token.text[:20])  # ? markers, unclosed strings and comments
+        tokens.append(build(token.text, token.start))
+    tokens.append(Token("end", "", None, len(sql), len(sql)))
     return tokens
 
 
 _SCOPES = {"global": "global", "session": "session", "local": "session", "persist": "global",
            "persist_only": "global"}
+_OPS = frozenset(":= <=> <> != <= >= || && - + * / % = < > ( ) , . ; ! ~ ^ & |".split())
 
 
-def _sysvar(found: re.Match[str]) -> Token:
-    scope = found.group("scope")
-    name = found.group("sysname") or found.group("sysq").replace("``", "`")
-    return Token("sysvar", found.group(), name.lower(), found.start(), found.end(),
+def _var(text: str, start: int) -> Token:
+    end = start + len(text)
+    if not text.startswith("@@"):
+        name = text[1:]
+        if name[:1] in ("'", '"'):
+            name = str(lexer.string_value(name))
+        elif name[:1] == "`":
+            name = lexer.quoted_name(name)
+        if not name:
+            raise NotSimple(text)
+        return Token("uservar", text, name.lower(), start, end)
+    scope, dot, name = text[2:].partition(".") if text[2:3] != "`" else ("", "", text[2:])
+    if not dot:
+        scope, name = "", scope
+    if scope and scope.lower() not in _SCOPES or not name or name[0] in "'\"":
+        raise NotSimple(text)
+    if name[0] == "`":
+        name = lexer.quoted_name(name)
+    return Token("sysvar", text, name.lower(), start, end,
                  _SCOPES[scope.lower()] if scope else None)
 
 
-def _uservar(found: re.Match[str]) -> Token:
-    name = next(g for g in (found.group("uname"), found.group("uq"), found.group("us"),
-                            found.group("ud")) if g is not None)
-    return Token("uservar", found.group(), unescape(name).lower(), found.start(), found.end())
+def _string(text: str, start: int) -> Token:
+    value = lexer.string_value(text)
+    if isinstance(value, bytes):  # _binary'…': the catalog compares text
+        value = value.decode("utf-8", "surrogateescape")
+    return Token("string", text, value, start, start + len(text))
 
 
-def _hex(found: re.Match[str]) -> Token:
-    digits = found.group("hexv") if found.group("hexv") is not None else found.group("hexn")
-    if len(digits) % 2:
-        digits = "0" + digits
-    return Token("string", found.group(), bytes.fromhex(digits), found.start(), found.end())
+def _hex(text: str, start: int) -> Token:
+    try:
+        value = lexer.hex_value(text)
+    except ValueError:
+        raise NotSimple(text) from None
+    return Token("string", text, value, start, start + len(text))
 
 
-def _bits(found: re.Match[str]) -> Token:
-    digits = found.group("bitv") if found.group("bitv") is not None else found.group("bitn")
-    return Token("bits", found.group(), int(digits or "0", 2), found.start(), found.end())
+def _bits(text: str, start: int) -> Token:
+    try:
+        value = lexer.bits_value(text)
+    except ValueError:
+        raise NotSimple(text) from None
+    return Token("bits", text, value, start, start + len(text))
 
 
-def _string(found: re.Match[str]) -> Token:
-    body = found.group("sq") if found.group("sq") is not None else found.group("dq")
-    return Token("string", found.group(), unescape(body), found.start(), found.end())
-
-
-def _simple(kind: str, value: Callable[[str], Any]) -> Callable[[re.Match[str]], Token]:
-    def build(found: re.Match[str]) -> Token:
-        text = found.group()
-        return Token(kind, text, value(text), found.start(), found.end())
-    return build
-
-
-def _quoted(found: re.Match[str]) -> Token:
-    return Token("quoted", found.group(), found.group("q").replace("``", "`"), found.start(),
-                 found.end())
+def _op(text: str, start: int) -> Token:
+    if text not in _OPS:
+        raise NotSimple(text)
+    return Token("op", text, text, start, start + len(text))
 
 
 def _number(text: str) -> int | float | Decimal:
@@ -164,10 +136,14 @@ def _number(text: str) -> int | float | Decimal:
     return int(text)
 
 
-_BUILDERS: dict[str, Callable[[re.Match[str]], Token]] = {
-    "sysvar": _sysvar, "uservar": _uservar, "hex": _hex, "bits": _bits, "string": _string,
-    "number": _simple("number", lambda text: _number(text)), "quoted": _quoted,
-    "word": _simple("word", str.upper), "op": _simple("op", str),
+_BUILDERS: dict[str, Callable[[str, int], Token]] = {
+    lexer.VAR: _var, lexer.HEX: _hex, lexer.BITS: _bits, lexer.STRING: _string,
+    lexer.NUMBER: lambda text, start: Token("number", text, _number(text), start,
+                                            start + len(text)),
+    lexer.QUOTED: lambda text, start: Token("quoted", text, lexer.quoted_name(text), start,
+                                            start + len(text)),
+    lexer.WORD: lambda text, start: Token("word", text, text.upper(), start, start + len(text)),
+    lexer.OP: _op, lexer.SEMICOLON: _op,
 }
 
 

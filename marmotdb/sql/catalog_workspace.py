@@ -47,7 +47,7 @@ from marmotdb.mysql.types import (
     ResultSet,
     text_column,
 )
-from marmotdb.sql import coltypes
+from marmotdb.sql import coltypes, lexer
 from marmotdb.sql.catalog_snapshot import DatabaseSnapshot, TableStats, snapshot, table_stats
 from marmotdb.sql.information_schema import SCHEMAS, InfoTable, self_description
 
@@ -59,8 +59,11 @@ _SCHEMA_COLUMNS = frozenset({"table_schema", "constraint_schema", "trigger_schem
                              "event_object_schema", "index_schema", "schema_name",
                              "routine_schema", "specific_schema", "event_schema"})
 _NAME_COLUMNS = frozenset({"table_name", "event_object_table"})
-_STRIP = re.compile(r"/\*!\d*|\*/|\bSQL_NO_CACHE\b|\bSQL_CACHE\b|\bSQL_BUFFER_RESULT\b"
-                    r"|\bHIGH_PRIORITY\b|\bSTRAIGHT_JOIN\b(?=\s+[^\s(])", re.IGNORECASE)
+# SELECT modifiers sqlglot does not read and SQLite has no use for; reserved words, so never
+# names. STRAIGHT_JOIN only as a modifier (after SELECT or another modifier), not as a join.
+_DROPPED_MODIFIERS = frozenset({"SQL_NO_CACHE", "SQL_CACHE", "SQL_BUFFER_RESULT", "HIGH_PRIORITY"})
+_MODIFIER_CONTEXT = frozenset({"SELECT", "DISTINCT", "DISTINCTROW", "ALL", "SQL_CALC_FOUND_ROWS",
+                               "SQL_SMALL_RESULT", "SQL_BIG_RESULT", *_DROPPED_MODIFIERS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,8 +284,28 @@ def _rows_of(table: InfoTable, snap: DatabaseSnapshot, ctx: CatalogContext) -> l
 
 
 # ---------------------------------------------------------------------------------- translation
+def _without_modifiers(sql: str) -> str:
+    """``sql`` without comments, with versioned comments unwrapped (as MySQL reads it) and
+    without the SELECT modifiers that only tune MySQL's own execution."""
+    pieces: list[str] = []
+    previous = ""
+    for token in lexer.tokens(sql):
+        kind = token.kind
+        if kind in lexer.BLANK_KINDS:
+            pieces.append(token.text if kind == lexer.SPACE else " ")
+            continue
+        word = token.text.upper() if kind == lexer.WORD else ""
+        if word in _DROPPED_MODIFIERS or (word == "STRAIGHT_JOIN"
+                                          and previous in _MODIFIER_CONTEXT):
+            pieces.append(" ")
+        else:
+            pieces.append(token.text)
+        previous = word
+    return "".join(pieces).strip().rstrip(";").strip()
+
+
 def _translate(sql: str, current_database: str | None) -> PreparedQuery:
-    cleaned = _STRIP.sub(" ", sql).strip().rstrip(";")
+    cleaned = _without_modifiers(sql)
     try:
         tree = sqlglot.parse_one(cleaned, read="mysql")
     except sqlglot.errors.ParseError as exc:

@@ -188,11 +188,14 @@ def time_sort_key(text: str) -> int:
 
 # ---------------------------------------------------------------- parsing type text
 
+# Possessive (both patterns): a run of quotes has exactly one reading (MySQL's: '' inside a
+# string is a quote); without it a failed match retries every other reading, exponential in
+# the length of the run (user DDL reaches this).
 _TYPE_RE = re.compile(
     r"^\s*(?P<name>[a-z]+(?:\s+(?:precision|varying|char|varchar|varbinary))?)\s*"
-    r"(?:\((?P<args>(?:[^()']|'(?:[^'\\]|\\.|'')*')*)\))?(?P<rest>.*)$",
+    r"(?:\((?P<args>(?:[^()']++|'(?:[^'\\]|\\.|'')*+')*+)\))?(?P<rest>.*)$",
     re.IGNORECASE | re.DOTALL)
-_VALUE_RE = re.compile(r"'((?:[^'\\]|\\.|'')*)'", re.DOTALL)
+_VALUE_RE = re.compile(r"'((?:[^'\\]|\\.|'')*+)'", re.DOTALL)
 
 
 def parse_type(text: str) -> MySqlType:

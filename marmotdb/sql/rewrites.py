@@ -32,12 +32,8 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from marmotdb import errors
-from marmotdb.sql import functions
+from marmotdb.sql import functions, lexer
 
-_RENAME_RE = re.compile(
-    r"""(?P<skip>`(?:[^`]|``)*`|'(?:[^'\\]|\\[\s\S]|'')*'|"(?:[^"\\]|\\[\s\S]|"")*\""""
-    r"""|/\*[\s\S]*?\*/|--[^\n]*|\#[^\n]*)"""
-    r"""|(?<![\w$.@`])(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?=\()""")
 _RENAMED = functions.RENAMED_FUNCTIONS
 _UNSUPPORTED = functions.UNSUPPORTED_FUNCTIONS
 
@@ -48,19 +44,38 @@ def not_supported(construct: str) -> errors.MarmotError:
 
 
 def rename_functions(sql: str) -> str:
-    """``NOW(`` → ``MYSQL_NOW(`` for marmotdb's MySQL functions; refuse unsupported ones."""
-    def replace(match: re.Match[str]) -> str:
-        name = match.group("name")
-        if name is None:
-            return match.group(0)
-        upper = name.upper()
-        if upper in _RENAMED:
-            return "MYSQL_" + upper
-        if upper in _UNSUPPORTED:
-            raise not_supported(f"function {upper}()")
-        return name
+    """``NOW(`` → ``MYSQL_NOW(`` for marmotdb's MySQL functions; refuse unsupported ones.
 
-    return _RENAME_RE.sub(replace, sql)
+    A call is a word the lexer sees directly before ``(``, not qualified (``db.f(``) and not
+    a variable; strings, names and comments are left alone."""
+    pieces: list[str] = []
+    copied = 0
+    previous: lexer.Token | None = None
+    pending: lexer.Token | None = None  # a word that a '(' right after would make a call
+    for token in lexer.tokens(sql):
+        if pending is not None and token.text == "(" and token.kind == lexer.OP:
+            renamed = _renamed(pending.text)
+            if renamed is not None:
+                pieces.append(sql[copied:pending.start])
+                pieces.append(renamed)
+                copied = pending.end
+        pending = None
+        if (token.kind == lexer.WORD and (token.text[0].isalpha() or token.text[0] == "_")
+                and not (previous is not None and previous.text == "."
+                         and previous.end == token.start)):
+            pending = token
+        previous = token
+    pieces.append(sql[copied:])
+    return "".join(pieces)
+
+
+def _renamed(name: str) -> str | None:
+    upper = name.upper()
+    if upper in _RENAMED:
+        return "MYSQL_" + upper
+    if upper in _UNSUPPORTED:
+        raise not_supported(f"function {upper}()")
+    return None
 
 
 # ---------------------------------------------------------------- helpers

@@ -28,25 +28,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from marmotdb import errors
-from marmotdb.sql import coltypes, schema
+from marmotdb.sql import coltypes, lexer, schema
 from marmotdb.sql.coltypes import MySqlType
 from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.schema import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef, sql_literal
 
 if TYPE_CHECKING:
     from sqlglot import exp
-
-_TOKEN_RE = re.compile(
-    r"""(?P<ws>\s+|/\*(?!!)[\s\S]*?\*/|--(?=[ \t\r\n]|$)[^\n]*|\#[^\n]*)"""
-    r"""|(?P<vc>/\*!\d*|\*/)"""
-    r"""|(?P<bq>`(?:[^`]|``)*`)"""
-    r"""|(?P<str>(?:_[A-Za-z0-9]+\s*|[nN](?='))?(?:'(?:[^'\\]|\\[\s\S]|'')*'"""
-    r"""|"(?:[^"\\]|\\[\s\S]|"")*"))"""
-    r"""|(?P<hex>[xX]'[0-9a-fA-F]*'|0x[0-9a-fA-F]+\b|[bB]'[01]*'|0b[01]+\b)"""
-    r"""|(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![A-Za-z_$]))"""
-    r"""|(?P<word>[A-Za-z0-9_$]+)"""
-    r"""|(?P<op><=>|<=|>=|<>|!=|\|\||&&|:=|[(),.;=<>+\-*/%!~^&|@:?{}\[\]])""")
-
 
 @dataclass(frozen=True, slots=True)
 class Token:
@@ -60,18 +48,40 @@ class Token:
         return self.text.upper() if self.kind == "word" else ""
 
 
+# The MySQL lexer's kinds as the DDL parser names them; blanks, comments and versioned-comment
+# markers are dropped, a variable is '@' operators and its name (DEFINER=`u`@`host`).
+_KINDS = {lexer.WORD: "word", lexer.QUOTED: "ident", lexer.STRING: "str", lexer.HEX: "hex",
+          lexer.BITS: "hex", lexer.NUMBER: "num", lexer.OP: "op", lexer.SEMICOLON: "op",
+          lexer.MARKER: "op", lexer.UNTERMINATED: "op"}
+
+
 def tokenize(sql: str) -> list[Token]:
     tokens = []
-    for match in _TOKEN_RE.finditer(sql):
-        kind = match.lastgroup
-        if kind in ("ws", "vc"):
+    for token in lexer.tokens(sql):
+        kind = token.kind
+        if kind in lexer.BLANK_KINDS:
             continue
-        text = match.group(0)
-        if kind == "bq":
-            kind, text = "ident", text[1:-1].replace("``", "`")
-        tokens.append(Token(kind or "op", text, match.start(), match.end()))
+        if kind == lexer.VAR:
+            tokens.extend(_variable_tokens(token))
+            continue
+        text = token.text
+        if kind == lexer.QUOTED:
+            text = lexer.quoted_name(text)
+        tokens.append(Token(_KINDS[kind], text, token.start, token.end))
     tokens.append(Token("end", "", len(sql), len(sql)))
     return tokens
+
+
+def _variable_tokens(token: lexer.Token) -> list[Token]:
+    ats = 2 if token.text.startswith("@@") else 1
+    found = [Token("op", "@", token.start + i, token.start + i + 1) for i in range(ats)]
+    name = token.text[ats:]
+    if name:
+        start = token.start + ats
+        kind, value = {"`": ("ident", lexer.quoted_name(name) if name[0] == "`" else ""),
+                       "'": ("str", name), '"': ("str", name)}.get(name[0], ("word", name))
+        found.append(Token(kind, value, start, token.end))
+    return found
 
 
 class DdlParser:

@@ -3,104 +3,67 @@
 Theory of operation
 -------------------
 Translating MySQL to SQLite with sqlglot costs 60-110 µs per statement; applications send the
-same few statements over and over with different literals. ``normalise`` makes one regex pass
-over the MySQL text that
+same few statements over and over with different literals. ``normalise`` makes one pass of the
+MySQL lexer (``sql.lexer``, its significant-token scanner) over the text that
 
 * replaces every string and decimal-number literal with a named placeholder ``:p0, :p1 …``
   (named, never positional: sqlglot turns ``LIMIT a, b`` into ``LIMIT b OFFSET a``),
-* drops ordinary comments (so tracing comments do not defeat the cache) and unwraps MySQL
-  versioned comments ``/*!40101 … */`` into their content (``/*M!…*/`` is MariaDB-only and is
-  dropped, as MySQL does),
-* leaves backtick identifiers, hex/bit literals and ``?`` markers (prepared mode converts
-  these) untouched.
+* drops comments and optimizer hints (so tracing comments do not defeat the cache; the hints
+  come back in ``Shape.hints``) and unwraps MySQL versioned comments ``/*!40101 … */`` whose
+  version we meet (newer ones and MariaDB's ``/*M!…*/`` are comments, as in MySQL),
+* leaves backtick identifiers, variables, hex/bit literals and ``?`` markers (prepared mode
+  converts these) untouched; an unclosed string or comment is left as it is, for the parser
+  to refuse.
 
 The values come back as Python objects typed exactly as SQLite would type the inline literal
 (``int``, ``float``, ``str``), so a statement run through the cache behaves the same as the
 literal text run directly. Whether a placeholder may stand where a literal stood (not in an
 ``ORDER BY`` ordinal or a type parameter, say) is decided after parsing, by the translator.
 
-``split_statements`` cuts a multi-statement COM_QUERY on top-level semicolons, aware of quotes,
-backticks, comments and ``BEGIN … END`` bodies of stored-program DDL.
+``split_statements`` cuts a multi-statement COM_QUERY on top-level semicolons with the same
+scanner, switching to the full token walk only for ``CREATE`` statements, whose ``BEGIN … END``
+bodies (stored programs) may hold semicolons.
 
 ``ShapeCache`` is a bounded LRU (``entries_max``) from a hashable key to a translation.
 """
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-# The MySQL version we claim; versioned comments newer than this are ignored, like MySQL does.
-SERVER_VERSION_ID = 80036
+from marmotdb.sql import lexer
+from marmotdb.sql.lexer import (
+    EXACT_DIGITS_MAX,
+    SERVER_VERSION_ID,
+    number_value,
+    significant_pattern,
+    string_value,
+)
+
+__all__ = ["EXACT_DIGITS_MAX", "SERVER_VERSION_ID", "SHAPE_CACHE_ENTRIES_MAX_DEFAULT", "Shape",
+           "ShapeCache", "normalise", "number_value", "split_statements", "strip_comments",
+           "unescape_string"]
 
 SHAPE_CACHE_ENTRIES_MAX_DEFAULT = 10_000
 
-_ESCAPES = {"0": "\0", "'": "'", '"': '"', "b": "\b", "n": "\n", "r": "\r", "t": "\t",
-            "Z": "\x1a", "\\": "\\", "%": "\\%", "_": "\\_"}
-
-# Alternatives are tried left to right at each position; anything else is skipped by the regex
-# engine without a Python callback, which is what keeps a cache hit cheap. The leading
-# lookahead lists every character an alternative can start with: without it the engine tries
-# all alternatives (and their lookbehinds) at every position, 5x slower.
-_LITERAL_RE = re.compile(
-    r"""(?=[`'"/#\-0-9.?xXbBnN_])(?:"""
-    r"""(?P<bq>`(?:[^`]|``)*`)"""
-    r"""|(?P<vc>/\*(?P<vm>M?)!(?P<ver>\d{5,6})?(?P<vbody>[\s\S]*?)\*/)"""
-    r"""|(?P<cm>/\*[\s\S]*?\*/|--(?=[ \t\r\n]|$)[^\n]*|\#[^\n]*)"""
-    r"""|(?P<hex>(?<![\w$])(?:[xXbB]'[0-9a-fA-F]*'|0[xb][0-9a-fA-F]+(?![\w$])))"""
-    r"""|(?P<sq>(?:(?<![\w$])(?:_[a-zA-Z0-9]+[ \t]*|[nN]))?'[^'\\]*(?:(?:\\[\s\S]|'')[^'\\]*)*'"""
-    r"""(?:[ \t\r\n]*'[^'\\]*(?:(?:\\[\s\S]|'')[^'\\]*)*')*)"""
-    r"""|(?P<dq>(?:(?<![\w$])_[a-zA-Z0-9]+[ \t]*)?"[^"\\]*(?:(?:\\[\s\S]|"")[^"\\]*)*")"""
-    r"""|(?P<num>(?<![\w$@.:])(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w$]))"""
-    r"""|(?P<qm>\?))"""
-)
-
-_ESCAPE_RE = re.compile(r"\\([\s\S])")
+_STRING = lexer.STRING
+_INTRODUCED_STRING = lexer.INTRODUCED_STRING
+_NUMBER = lexer.NUMBER
+_MARKER = lexer.MARKER
+_COMMENT = lexer.COMMENT
+_HINT = lexer.HINT
+_VERSION_OPEN = lexer.VERSION_OPEN
+_VERSION_CLOSE = lexer.VERSION_CLOSE
+_SEMICOLON = lexer.SEMICOLON
+_UNTERMINATED = lexer.UNTERMINATED
 
 
-_PIECE_RE = re.compile(r"'([^'\\]*(?:(?:\\[\s\S]|'')[^'\\]*)*)'"
-                       r"|\"([^\"\\]*(?:(?:\\[\s\S]|\"\")[^\"\\]*)*)\"")
-
-
-def unescape_string(token: str) -> str | bytes:
-    """The value of a MySQL quoted string token ('…' or "…", backslash escapes, doubled quotes,
-    optional ``N`` or ``_charset`` introducer; ``_binary'…'`` gives bytes). Adjacent quoted
-    pieces ('a' 'b') concatenate, as in MySQL."""
-    first = token[0]
-    if (first == "'" or first == '"') and token.count(first) == 2 and "\\" not in token:
-        return token[1:-1]  # the common case: one plain quoted string
-    opening = min(i for i in (token.find("'"), token.find('"')) if i >= 0)
-    introducer = token[:opening].strip().lower()
-    pieces = []
-    for single, double in _PIECE_RE.findall(token[opening:]):
-        quote, text = ("'", single) if token[opening] == "'" else ('"', double)
-        pieces.append(text.replace(quote + quote, quote))
-    body = "".join(pieces)
-    if "\\" in body:
-        body = _ESCAPE_RE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
-    if introducer == "_binary":
-        return body.encode("utf-8", "surrogateescape")
-    return body
-
-
-EXACT_DIGITS_MAX = 15  # a double holds 15 significant decimal digits exactly
-
-
-def number_value(token: str) -> int | float | str:
-    """Type a numeric literal the way SQLite types it inline: int if it fits 64 bits, else
-    float; except a decimal literal with more digits than a double holds, which MySQL keeps
-    exact (DECIMAL): it stays text, which SQLite converts wherever it needs a number and a
-    DECIMAL column stores digit for digit."""
-    if "e" in token or "E" in token:
-        return float(token)
-    if "." in token:
-        digits = len(token.replace(".", "").lstrip("0"))
-        return token if digits > EXACT_DIGITS_MAX else float(token)
-    value = int(token)
-    return value if value <= 0x7FFF_FFFF_FFFF_FFFF else float(value)
+def unescape_string(token: str, *, backslash_escapes: bool = True) -> str | bytes:
+    """The value of a MySQL quoted string token (see ``lexer.string_value``)."""
+    return string_value(token, backslash_escapes=backslash_escapes)
 
 
 @dataclass(slots=True)
@@ -109,117 +72,186 @@ class Shape:
 
     ``text``: the shape (placeholders ``:pN``); ``params``: the values in placeholder order;
     ``literals``: the original token text of each value (for MySQL-style column names);
-    ``markers``: number of ``?`` markers converted (prepared mode only)."""
+    ``markers``: number of ``?`` markers converted (prepared mode only); ``hints``: the
+    optimizer-hint comments ``/*+ … */`` that were dropped from the text."""
 
     text: str
     params: tuple[object, ...]
     literals: tuple[str, ...]
     markers: int = 0
+    hints: tuple[str, ...] = ()
 
 
-def _versioned_body(match: re.Match[str]) -> str:
-    if match.group("vm"):
-        return " "  # /*M!… */ is MariaDB's; MySQL treats it as a comment.
-    version = match.group("ver")
-    if version and int(version) > SERVER_VERSION_ID:
-        return " "
-    return " " + match.group("vbody") + " "
+_PLACEHOLDERS = tuple(f":p{index}" for index in range(64))  # the usual ones, made once
 
 
-def normalise(sql: str, *, prepared: bool = False) -> Shape:
+def normalise(sql: str, *, prepared: bool = False, backslash_escapes: bool = True) -> Shape:
     """Lift literals out of ``sql`` (text protocol) or turn ``?`` markers into ``:pN`` (prepared).
 
     In prepared mode literals stay inline: the statement is already a shape, and its ``?``
     markers must keep their order, so markers alone become placeholders."""
+    finditer = significant_pattern(backslash_escapes).finditer
+    pieces: list[str] = []
     params: list[object] = []
     literals: list[str] = []
+    hints: list[str] = []
     markers = 0
+    depth = 0  # open versioned comments
+    copied = 0
+    restart: int | None = 0
+    while restart is not None:
+        scanning_from, restart = restart, None
+        for found in finditer(sql, scanning_from):
+            kind = found.lastgroup
+            if kind == _STRING or kind == _NUMBER or kind == _INTRODUCED_STRING:
+                if prepared:
+                    continue
+                token = found.group()
+                params.append(number_value(token) if kind == _NUMBER
+                              else string_value(token, backslash_escapes=backslash_escapes))
+                literals.append(token)
+                index = len(params) - 1
+                replacement = _PLACEHOLDERS[index] if index < 64 else f":p{index}"
+            elif kind == _MARKER:
+                if not prepared:
+                    continue
+                replacement = _PLACEHOLDERS[markers] if markers < 64 else f":p{markers}"
+                markers += 1
+            elif kind == _COMMENT or kind == _HINT or kind == _VERSION_OPEN:
+                if kind == _HINT:
+                    hints.append(found.group())
+                elif kind == _VERSION_OPEN:
+                    depth += 1
+                replacement = " "
+            elif kind == _VERSION_CLOSE:
+                if depth == 0:  # a stray */ is the operator * followed by whatever / starts
+                    restart = found.start() + 1
+                    break
+                depth -= 1
+                replacement = " "
+            elif kind == _UNTERMINATED:
+                break
+            else:
+                continue
+            start, end = found.span()
+            pieces.append(sql[copied:start])
+            pieces.append(replacement)
+            copied = end
+    if copied:
+        pieces.append(sql[copied:])
+        text = "".join(pieces)
+    else:
+        text = sql
+    return Shape(text.strip().rstrip(";").strip(), tuple(params), tuple(literals), markers,
+                 tuple(hints))
 
-    def replace(match: re.Match[str]) -> str:
-        nonlocal markers
-        kind = match.lastgroup
-        token = match.group(0)
-        if kind == "cm":
-            return " "
-        if kind == "vc":
-            return _versioned_body(match)
-        if kind == "qm":
-            if not prepared:
-                return token
-            markers += 1
-            return f":p{markers - 1}"
-        if prepared or kind not in ("sq", "dq", "num"):
-            return token
-        value = number_value(token) if kind == "num" else unescape_string(token)
-        params.append(value)
-        literals.append(token)
-        return f":p{len(params) - 1}"
 
-    text = _LITERAL_RE.sub(replace, sql)
-    if "/*" in text:  # content unwrapped from a versioned comment may hold comments itself
-        text = _LITERAL_RE.sub(lambda m: " " if m.lastgroup in ("cm", "vc") else m.group(0), text)
-    return Shape(text.strip().rstrip(";").strip(), tuple(params), tuple(literals), markers)
-
-
-def strip_comments(sql: str) -> str:
-    """``sql`` with comments removed and versioned comments unwrapped; literals untouched."""
-    def replace(match: re.Match[str]) -> str:
-        if match.lastgroup == "cm":
-            return " "
-        if match.lastgroup == "vc":
-            return strip_comments(_versioned_body(match))
-        return match.group(0)
-
-    return _LITERAL_RE.sub(replace, sql).strip().rstrip(";").strip()
+def strip_comments(sql: str, *, backslash_escapes: bool = True) -> str:
+    """``sql`` with comments and hints removed and versioned comments unwrapped; literals
+    untouched."""
+    if "/*" not in sql and "#" not in sql and "--" not in sql:
+        return sql.strip().rstrip(";").strip()
+    pieces: list[str] = []
+    copied = 0
+    depth = 0
+    for token in lexer.scan(sql, backslash_escapes=backslash_escapes):
+        kind = token.kind
+        if kind == _VERSION_OPEN:
+            depth += 1
+        elif kind == _VERSION_CLOSE:
+            depth -= 1
+        elif kind != _COMMENT and kind != _HINT:
+            continue
+        pieces.append(sql[copied:token.start])
+        pieces.append(" ")
+        copied = token.end
+    pieces.append(sql[copied:])
+    return "".join(pieces).strip().rstrip(";").strip()
 
 
 # ---------------------------------------------------------------- multi-statement splitting
 
-_SPLIT_RE = re.compile(
-    r"""`(?:[^`]|``)*`|'(?:[^'\\]|\\[\s\S]|'')*'|"(?:[^"\\]|\\[\s\S]|"")*\""""
-    r"""|/\*[\s\S]*?\*/|--(?=[ \t\r\n]|$)[^\n]*|\#[^\n]*"""
-    r"""|(?P<word>\b(?:BEGIN|END|CASE|IF|LOOP|WHILE|REPEAT)\b)|(?P<semi>;)""",
-    re.IGNORECASE,
-)
-_COMPOUND_DDL_RE = re.compile(
-    r"^\s*CREATE\b[^;]*?\b(?:TRIGGER|PROCEDURE|FUNCTION|EVENT)\b", re.IGNORECASE)
-_END_QUALIFIER_RE = re.compile(r"\s*(IF|LOOP|WHILE|REPEAT|CASE)\b", re.IGNORECASE)
-
-
-def split_statements(sql: str) -> list[str]:
+def split_statements(sql: str, *, backslash_escapes: bool = True) -> list[str]:
     """Split a multi-statement query on top-level ``;``. Empty statements are dropped.
 
-    Inside ``CREATE TRIGGER/PROCEDURE/FUNCTION/EVENT`` a ``BEGIN … END`` block may contain
-    semicolons; they do not end the statement."""
+    A ``;`` inside a string, name, comment or open versioned comment does not split; inside
+    ``CREATE TRIGGER/PROCEDURE/FUNCTION/EVENT`` a ``BEGIN … END`` block may contain
+    semicolons, which do not end the statement either."""
     statements: list[str] = []
-    start = 0
-    depth = 0
-    for match in _SPLIT_RE.finditer(sql):
-        word = match.group("word")
-        if word is not None:
-            depth += _block_delta(sql, start, match, word.upper(), depth)
-            continue
-        if match.group("semi") is None or depth > 0:
-            continue
-        _append_statement(statements, sql[start:match.start()])
-        start = match.end()
-    _append_statement(statements, sql[start:])
+    if ";" not in sql:
+        _append_statement(statements, sql, backslash_escapes)
+        return statements
+    search = significant_pattern(backslash_escapes).search
+    start = position = depth = 0
+    while (found := search(sql, position)) is not None:
+        kind = found.lastgroup
+        position = found.end()
+        if kind == _VERSION_OPEN:
+            depth += 1
+        elif kind == _VERSION_CLOSE:
+            if depth:
+                depth -= 1
+            else:
+                position = found.start() + 1
+        elif kind == _SEMICOLON and depth == 0:
+            end = found.start()
+            if lexer.words(sql, 1, start) == ["CREATE"]:
+                end = _create_statement_end(sql, start, backslash_escapes)
+            _append_statement(statements, sql[start:end], backslash_escapes)
+            start = position = end + 1
+        elif kind == _UNTERMINATED:
+            break
+    _append_statement(statements, sql[start:], backslash_escapes)
     return statements
 
 
-def _block_delta(sql: str, start: int, match: re.Match[str], word: str, depth: int) -> int:
-    if not _COMPOUND_DDL_RE.match(sql[start:match.start()] + " "):
-        return 0
-    if word == "BEGIN":
-        return 1
-    if word == "END" and depth > 0 and not _END_QUALIFIER_RE.match(sql, match.end()):
-        return -1
-    return 0
+_BLOCK_OPENERS = frozenset({"BEGIN", "CASE"})
+_END_QUALIFIERS = frozenset({"IF", "LOOP", "WHILE", "REPEAT"})
+_STORED_PROGRAMS = frozenset({"TRIGGER", "PROCEDURE", "FUNCTION", "EVENT"})
 
 
-def _append_statement(statements: list[str], piece: str) -> None:
-    if strip_comments(piece):
-        statements.append(piece.strip())
+def _create_statement_end(sql: str, start: int, backslash_escapes: bool) -> int:
+    """Where the CREATE statement at ``start`` ends: its first ``;`` outside a versioned
+    comment and, for a stored program, outside ``BEGIN … END`` (``CASE … END [CASE]`` nests
+    too; ``END IF/LOOP/WHILE/REPEAT`` close blocks that never opened one)."""
+    stored_program = False
+    blocks = versions = 0
+    pending_end = False
+    for token in lexer.tokens(sql, start, backslash_escapes=backslash_escapes):
+        kind = token.kind
+        if kind == _VERSION_OPEN:
+            versions += 1
+            continue
+        if kind == _VERSION_CLOSE:
+            versions -= 1
+            continue
+        if kind in lexer.BLANK_KINDS:
+            continue
+        word = token.text.upper() if kind == lexer.WORD else ""
+        if pending_end:
+            pending_end = False
+            if word in _END_QUALIFIERS:
+                continue
+            blocks -= 1
+            if word == "CASE":
+                continue
+        if kind == _SEMICOLON and blocks <= 0 and versions == 0:
+            return token.start
+        if not word:
+            continue
+        if word in _STORED_PROGRAMS and blocks == 0:
+            stored_program = True
+        elif stored_program and word in _BLOCK_OPENERS:
+            blocks += 1
+        elif stored_program and word == "END" and blocks > 0:
+            pending_end = True
+    return len(sql)
+
+
+def _append_statement(statements: list[str], piece: str, backslash_escapes: bool) -> None:
+    piece = piece.strip()
+    if piece and strip_comments(piece, backslash_escapes=backslash_escapes):
+        statements.append(piece)
 
 
 # ---------------------------------------------------------------- bounded LRU

@@ -1,38 +1,85 @@
 """The head of a statement: its leading keywords, found without parsing.
 
-The executor dispatches on these before any translation. Leading comments are skipped;
-a statement that is wholly a MySQL versioned comment (``/*!40101 SET NAMES utf8 */`` from
-mysqldump, ``/*M!100100 … */`` from MariaDB's) is unwrapped, since MySQL executes its body.
+The executor dispatches on these before any translation. Both functions read the statement
+through the MySQL lexer (``sql.lexer``), so they agree with it on what a comment is: leading
+comments, MariaDB-only ``/*M! … */`` and versioned comments for a newer server are skipped; a
+statement that is wholly a MySQL versioned comment (``/*!40101 SET NAMES utf8 */`` from
+mysqldump) is unwrapped, since MySQL executes its body.
 """
 
 from __future__ import annotations
 
-import re
+from marmotdb.sql import lexer
 
-# Comments MySQL 8.0.36 does not execute: plain ones, MariaDB-only /*M! … */, and versioned
-# /*!NNNNN … */ for a newer server version.
-_LEADING_JUNK = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|/\*(?!!).*?\*/"
-                           r"|/\*!(?:[89]\d{4}(?<!80036)|\d{6})\b.*?\*/)*", re.S)
-_VERSIONED = re.compile(r"^/\*!(\d{5})?\s*(.*?)\s*\*/\s*;?\s*$", re.S)
-_WORD = re.compile(r"[A-Za-z_]+")
+_LEADING_JUNK = frozenset({lexer.SPACE, lexer.COMMENT, lexer.HINT})
+_TRAILING_JUNK = frozenset({lexer.SPACE, lexer.COMMENT, lexer.SEMICOLON})
 
 
 def strip_leading(sql: str) -> str:
-    """Drop leading whitespace and comments; unwrap a statement-wide versioned comment."""
-    text = sql[_LEADING_JUNK.match(sql).end():]  # type: ignore[union-attr]
-    if text.startswith("/*") and (found := _VERSIONED.match(text)):
-        return strip_leading(found.group(2))
-    return text.rstrip().rstrip(";").rstrip()
+    """Drop leading whitespace and comments; unwrap a statement-wide versioned comment; drop
+    trailing whitespace and semicolons."""
+    if sql[:1].isalpha():  # the common case: nothing to skip
+        return sql.rstrip().rstrip(";").rstrip()
+    stream = lexer.tokens(sql)
+    for token in stream:
+        if token.kind not in _LEADING_JUNK:
+            break
+    else:
+        return ""
+    if token.kind == lexer.VERSION_OPEN:
+        body = _whole_versioned_body(sql, token)
+        if body is not None:
+            return strip_leading(body)
+    return sql[token.start:].rstrip().rstrip(";").rstrip()
+
+
+def _whole_versioned_body(sql: str, opener: lexer.Token) -> str | None:
+    """The body of the versioned comment opened by ``opener`` if nothing but blanks and
+    semicolons follow its ``*/``; None otherwise."""
+    depth = 0
+    close: lexer.Token | None = None
+    stream = lexer.tokens(sql, opener.start)
+    next(stream)  # the opener itself: the walk must see it to pair its */
+    for token in stream:
+        if close is not None:
+            if token.kind not in _TRAILING_JUNK:
+                return None
+        elif token.kind == lexer.VERSION_OPEN:
+            depth += 1
+        elif token.kind == lexer.VERSION_CLOSE:
+            if depth == 0:
+                close = token
+            depth -= 1
+    if close is None:
+        return None
+    return sql[opener.end:close.start]
 
 
 def keywords(sql: str, count: int = 2) -> tuple[str, ...]:
-    """The first ``count`` words of an already-stripped statement, upper-cased."""
-    words = []
-    position = 0
-    for _ in range(count):
-        found = _WORD.search(sql, position)
-        if found is None or sql[position:found.start()].strip(" \t\r\n"):
-            break
-        words.append(found.group(0).upper())
-        position = found.end()
-    return tuple(words)
+    """The first ``count`` words of a statement, upper-cased; comments between them are
+    skipped and the first token that is not a word ends the list."""
+    return tuple(lexer.words(sql, count))
+
+
+def marker_count(sql: str) -> int:
+    """How many ``?`` parameter markers the statement has (not those in strings, names or
+    comments)."""
+    if "?" not in sql:
+        return 0
+    return sum(1 for token in lexer.scan(sql) if token.kind == lexer.MARKER)
+
+
+_LOCKING_CLAUSES = (("FOR", "UPDATE"), ("FOR", "SHARE"), ("LOCK", "IN", "SHARE", "MODE"))
+
+
+def is_locking_read(sql: str) -> bool:
+    """Whether a SELECT has ``FOR UPDATE``, ``FOR SHARE`` or ``LOCK IN SHARE MODE`` as words
+    of the statement (not inside a string, name or comment)."""
+    upper = sql.upper()
+    if "UPDATE" not in upper and "SHARE" not in upper:
+        return False
+    words = [token.text.upper() if token.kind == lexer.WORD else ""
+             for token in lexer.tokens(sql) if token.kind not in lexer.BLANK_KINDS]
+    return any(tuple(words[i:i + len(clause)]) == clause
+               for i, word in enumerate(words) if word in ("FOR", "LOCK")
+               for clause in _LOCKING_CLAUSES)

@@ -174,12 +174,16 @@ def cache() -> ShapeCache[Hashable, _Entry]:
 
 # ---------------------------------------------------------------- entry points
 
-def translate(sql: str, schema_view: SchemaView) -> tuple[Translation, dict[str, object]]:
+def translate(sql: str, schema_view: SchemaView, *, backslash_escapes: bool = True
+              ) -> tuple[Translation, dict[str, object]]:
     """One MySQL DML/SELECT/DDL statement (text protocol) -> translation + bound literal params.
 
-    Uses the shape cache for DML/SELECT (literals -> :pN). Raises MarmotError subclasses
-    (SqlError 1064 for syntax, NotSupportedError 1235 naming the construct, ...)."""
-    shape = normalise(sql)
+    Uses the shape cache for DML/SELECT (literals -> :pN). ``backslash_escapes=False`` is
+    sql_mode NO_BACKSLASH_ESCAPES: it changes how string literals are lexed and valued (the
+    lifted values; literals the translator keeps inline are still read by sqlglot with
+    escapes). Raises MarmotError subclasses (SqlError 1064 for syntax, NotSupportedError 1235
+    naming the construct, ...)."""
+    shape = normalise(sql, backslash_escapes=backslash_escapes)
     key_base = _schema_key(schema_view)
     key = (key_base, shape.text)
     entry = _CACHE.get(key)

@@ -323,6 +323,12 @@ class SessionVariables:
         return self._modes_cache[1]
 
     @property
+    def backslash_escapes(self) -> bool:
+        """Whether a backslash escapes in string literals (sql_mode lacks NO_BACKSLASH_ESCAPES);
+        what the lexer's ``backslash_escapes`` argument wants."""
+        return "NO_BACKSLASH_ESCAPES" not in self.sql_modes
+
+    @property
     def strict(self) -> bool:
         modes = self.sql_modes
         return "STRICT_TRANS_TABLES" in modes or "STRICT_ALL_TABLES" in modes

@@ -303,3 +303,10 @@ def test_one_table_filter_builds_one_model(ctx: CatalogTestContext) -> None:
     assert ctx.rows("SELECT column_name FROM information_schema.columns WHERE table_schema = "
                     "'shop' AND table_name = 'orders' AND column_key = 'PRI'") == [("id",)]
     assert "orders" not in snap._pending
+
+
+def test_information_schema_text_is_read_through_the_lexer() -> None:
+    from marmotdb.sql.catalog_workspace import _without_modifiers
+    cleaned = _without_modifiers("SELECT /*!40001 SQL_NO_CACHE */ STRAIGHT_JOIN a /* c */ FROM "
+                                 "t1 STRAIGHT_JOIN t2 WHERE b = '*/ SQL_CACHE' /*!99999 AND 0 */;")
+    assert " ".join(cleaned.split()) == "SELECT a FROM t1 STRAIGHT_JOIN t2 WHERE b = '*/ SQL_CACHE'"

@@ -19,3 +19,37 @@ def test_keywords():
     assert keywords("select@@x") == ("SELECT",)
     assert keywords("CREATE DATABASE x", 3) == ("CREATE", "DATABASE", "X")
     assert keywords("") == ()
+
+
+def test_strip_leading_follows_the_lexer():
+    # A hint before the first keyword is a comment; a versioned body that is not the whole
+    # statement is left in place; a nested comment inside the body does not end it early.
+    assert strip_leading("/*+ hint */ SELECT 1") == "SELECT 1"
+    assert strip_leading("/*!40101 SET a = 1 */ , b = 2") == "/*!40101 SET a = 1 */ , b = 2"
+    assert strip_leading("/*!40101 SET @a = '*/' /* c */ */ ;  ") == "SET @a = '*/' /* c */"
+    assert strip_leading("/*! */") == ""
+    assert strip_leading("-- a\n--\n#\n") == ""
+
+
+def test_keywords_skip_comments_between_words():
+    assert keywords("SELECT /* c */ DISTINCT a") == ("SELECT", "DISTINCT")
+    assert keywords("CREATE /*!32312 TEMPORARY */ TABLE t", 3) == ("CREATE", "TEMPORARY", "TABLE")
+    assert keywords("DROP /*!99999 TEMPORARY */ TABLE t", 3) == ("DROP", "TABLE", "T")
+    assert keywords("SET x = 1", 0) == ()
+
+
+def test_marker_count_ignores_strings_names_and_comments():
+    from marmotdb.sql.statement import marker_count
+    assert marker_count("SELECT ?, '?', `?`, \"?\" /* ? */ FROM t WHERE a = ? -- ?\n") == 2
+    assert marker_count("SELECT 1") == 0
+
+
+def test_is_locking_read_reads_words_only():
+    from marmotdb.sql.statement import is_locking_read
+    assert is_locking_read("SELECT a FROM t WHERE id = 1 FOR UPDATE")
+    assert is_locking_read("SELECT a FROM t for /* x */ share")
+    assert is_locking_read("SELECT a FROM t LOCK IN SHARE MODE")
+    assert not is_locking_read("SELECT 'for update' FROM t")
+    assert not is_locking_read("SELECT a FROM t -- FOR UPDATE\n")
+    assert not is_locking_read("SELECT `for` update FROM t")
+    assert not is_locking_read("UPDATE t SET a = 1")

@@ -246,3 +246,14 @@ def test_child_rebuilt_after_parent_rename_references_the_new_name(db: MiniExecu
     assert caught.value.code == errors.ER_NO_REFERENCED_ROW_2
     db.run("ALTER TABLE ch DROP FOREIGN KEY f")
     db.run("INSERT INTO ch VALUES (2, 2)")
+
+
+def test_ddl_tokens_come_from_the_lexer() -> None:
+    from marmotdb.sql.rewrites_ddl import tokenize
+    tokens = tokenize("CREATE /*!50017 DEFINER=`u`@`h`*/ /*!99999 NEWER */ TABLE `a``b` "
+                      "(x INT DEFAULT _utf8mb4'q' COMMENT 'c--1') -- tail")
+    assert [(t.kind, t.text) for t in tokens] == [
+        ("word", "CREATE"), ("word", "DEFINER"), ("op", "="), ("ident", "u"), ("op", "@"),
+        ("ident", "h"), ("word", "TABLE"), ("ident", "a`b"), ("op", "("), ("word", "x"),
+        ("word", "INT"), ("word", "DEFAULT"), ("str", "_utf8mb4'q'"), ("word", "COMMENT"),
+        ("str", "'c--1'"), ("op", ")"), ("end", "")]

@@ -209,3 +209,11 @@ def test_translation_flags(db: MiniExecutor) -> None:
 def test_number_literals_keep_what_a_double_cannot(token: str, expected: object) -> None:
     value = number_value(token)
     assert value == expected and type(value) is type(expected)
+
+
+def test_no_backslash_escapes_changes_the_lifted_values(db: MiniExecutor) -> None:
+    db.run("INSERT INTO t VALUES (1, 'x', 0)")
+    _, params = translate(r"SELECT c FROM t WHERE c = 'a\'", db.view, backslash_escapes=False)
+    assert params == {"p0": "a\\"}
+    _, params = translate(r"SELECT c FROM t WHERE c = 'a\\'", db.view)
+    assert params == {"p0": "a\\"}

@@ -105,7 +105,9 @@ def test_sql_mode_canonical_order_and_combinations() -> None:
     v.set("sql_mode", "ANSI_QUOTES,STRICT_ALL_TABLES")
     assert v.sql_modes == {"ANSI_QUOTES", "STRICT_ALL_TABLES"} and v.strict
     v.set("sql_mode", "")
-    assert v.sql_modes == frozenset() and not v.strict
+    assert v.sql_modes == frozenset() and not v.strict and v.backslash_escapes
+    v.set("sql_mode", "NO_BACKSLASH_ESCAPES")
+    assert not v.backslash_escapes
 
 
 def test_time_zone_forms() -> None:
