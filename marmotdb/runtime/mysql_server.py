@@ -271,7 +271,9 @@ class MysqlProtocol(asyncio.Protocol):
         self.conn.accept_login(status_flags=session.status_flags())
 
     def _on_query(self, event: ev.Query) -> None:
-        statements = split_statements(event.sql) or [event.sql]
+        assert self.session is not None
+        statements = split_statements(
+            event.sql, backslash_escapes=self.session.variables.backslash_escapes) or [event.sql]
         if len(statements) > 1 and not self.conn.multi_statements:  # type: ignore[union-attr]
             raise errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax; "
                                "several statements in one query need CLIENT_MULTI_STATEMENTS "

@@ -44,7 +44,8 @@ from marmotdb.sql import catalog
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
-from marmotdb.sql.statement import keywords, strip_leading
+from marmotdb.sql.shape import strip_comments
+from marmotdb.sql.statement import is_locking_read, keywords, marker_count, strip_leading
 from marmotdb.sql.translate import Kind, Translation, translate, translate_prepared
 from marmotdb.sql.variables import SessionVariables
 from marmotdb.storage.capture import ChangeCapture
@@ -55,7 +56,6 @@ from marmotdb.txn.transaction import Transaction
 from marmotdb.users import User
 
 _WRITE_KINDS = frozenset({Kind.INSERT, Kind.REPLACE, Kind.UPDATE, Kind.DELETE, Kind.DDL})
-_LOCKING_READ = re.compile(r"\bFOR\s+UPDATE\b|\bLOCK\s+IN\s+SHARE\s+MODE\b|\bFOR\s+SHARE\b", re.I)
 _IDENT = r"`(?:[^`]|``)+`|[A-Za-z0-9_$]+"
 _CREATE_DB = re.compile(
     rf"^CREATE\s+(?:DATABASE|SCHEMA)\s+(IF\s+NOT\s+EXISTS\s+)?({_IDENT})(?:\s+.*)?$", re.I | re.S)
@@ -68,7 +68,6 @@ _START = re.compile(r"^(?:BEGIN(?:\s+WORK)?|START\s+TRANSACTION(?P<opts>(?:\s*,?
                     r"READ\s+WRITE|WITH\s+CONSISTENT\s+SNAPSHOT))*))\s*$", re.I)
 _END = re.compile(r"^(COMMIT|ROLLBACK)(?:\s+WORK)?(?:\s+AND\s+(?:NO\s+)?CHAIN)?"
                   r"(?:\s+(?:NO\s+)?RELEASE)?\s*$", re.I)
-_VERSIONED_INLINE = re.compile(r"/\*!\d{0,5}\s*(.*?)\s*\*/", re.S)  # mysqldump's /*!40100 … */
 _KILL = re.compile(r"^KILL\s+(?:(QUERY|CONNECTION)\s+)?(\d+)\s*$", re.I)
 # First words of the statements MySQL has; anything else is a syntax error (1064).
 _STATEMENT_KEYWORDS = frozenset(
@@ -211,7 +210,7 @@ class Session:
         if head and head[0] not in _STATEMENT_KEYWORDS:
             raise _syntax_error(text)
         handler = self._handlers.get(head[0]) if head else None
-        if handler is not None and (result := handler(text, head)) is not None:
+        if handler is not None and (result := handler(strip_comments(text), head)) is not None:
             return self._after(result)
         if "MARMOT_CLUSTER_NODES" in text.upper():
             return self._after(self._cluster_nodes(text))
@@ -221,7 +220,8 @@ class Session:
             return self._after(self._from_catalog(answered, was_autocommit))
         if "@" in text:  # @x / @@x inside an ordinary statement: bind their values now
             text = catalog.inline_session_variables(text, self)
-        translation, params = translate(text, self._schema_view())
+        translation, params = translate(text, self._schema_view(),
+                                        backslash_escapes=self.variables.backslash_escapes)
         return self._after(self._run(translation, params, text))
 
     def prepare(self, sql: str) -> PreparedPlan:
@@ -229,7 +229,7 @@ class Session:
         head = keywords(text)
         if (not head or head[0] in self._handlers or head[0] in ("DESC", "DESCRIBE", "EXPLAIN")
                 or "@" in text or catalog.handles(text, self)):
-            return PreparedPlan(text, None, text.count("?"), [])
+            return PreparedPlan(text, None, marker_count(text), [])
         view = self._schema_view()
         translation, param_count = translate_prepared(text, view)
         columns: list[Column] = []
@@ -310,7 +310,7 @@ class Session:
         return Ok()
 
     def _begin(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
-        found = _START.match(_VERSIONED_INLINE.sub(r"\1", text))
+        found = _START.match(text)
         if found is None:
             if head[0] == "BEGIN":
                 raise _syntax_error(text)
@@ -433,7 +433,8 @@ class Session:
                              self.server.cluster_nodes())
             binding.trusted = False
             view = self.server.schema_view(conn, self.server.scratch)
-            translation, params = translate(text, view)
+            translation, params = translate(text, view,
+                                           backslash_escapes=self.variables.backslash_escapes)
             if translation.kind is not Kind.SELECT:
                 raise errors.error(errors.ER_TABLEACCESS_DENIED_ERROR, "MARMOT_CLUSTER_NODES "
                                    "is read-only")
@@ -468,7 +469,7 @@ class Session:
         self._require(database.name, "r")
         if self.txn is None and not self.autocommit:
             self.txn = Transaction(self.connection_id, explicit=True)
-        if (self.txn is not None and _LOCKING_READ.search(text) is not None
+        if (self.txn is not None and is_locking_read(text)
                 and self.user_record.can(database.name, "rw")):
             # FOR UPDATE / LOCK IN SHARE MODE: the turn, so no one writes what was read
             return chain(self._begin_write(self.txn, database, Mode(self._fk_checks())),

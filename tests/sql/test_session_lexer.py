@@ -14,7 +14,6 @@ from marmotdb.sql.session import Session
 from marmotdb.users import User, Users
 
 _ids = itertools.count(1)
-PENDING = pytest.mark.xfail(strict=True, reason="needs the session.py changes in the lexer report")
 
 
 @pytest.fixture
@@ -29,7 +28,6 @@ def db(tmp_path):
     state.close()
 
 
-@PENDING
 def test_transaction_statements_may_carry_comments(db: Session) -> None:
     db.execute("BEGIN /* app */")
     db.execute("INSERT INTO t VALUES (1, 'a')")
@@ -38,14 +36,12 @@ def test_transaction_statements_may_carry_comments(db: Session) -> None:
     assert not db.in_transaction
 
 
-@PENDING
 def test_a_newer_versioned_option_is_not_applied(db: Session) -> None:
     db.execute("START TRANSACTION /*!99999 READ ONLY */")
     db.execute("INSERT INTO t VALUES (2, 'b')")  # read only would refuse this
     db.execute("COMMIT")
 
 
-@PENDING
 def test_no_backslash_escapes_values(db: Session) -> None:
     db.execute("SET sql_mode = 'NO_BACKSLASH_ESCAPES'")
     db.execute(r"INSERT INTO t VALUES (3, 'a\')")
