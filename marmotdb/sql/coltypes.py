@@ -522,10 +522,14 @@ def _store_int(value: object, t: MySqlType, column: str, row: int, ctx: StoreCon
         number: Decimal | int = value
     else:
         number = _to_decimal(value, "integer", t, column, row, ctx)
-        number = int(number.to_integral_value(ROUND_HALF_UP))
     low, high, unsigned_high = INTEGER_RANGES[t.name]
     if t.unsigned:
         low, high = 0, unsigned_high
+    if isinstance(number, Decimal):
+        if not number.is_finite():  # 1e309 arrives as inf: out of range, clamped as MySQL does
+            ctx.problem(errors.ER_WARN_DATA_OUT_OF_RANGE, _out_of_range(column, row))
+            return low if number < 0 else high
+        number = int(number.to_integral_value(ROUND_HALF_UP))
     if number < low or number > high:
         ctx.problem(errors.ER_WARN_DATA_OUT_OF_RANGE, _out_of_range(column, row))
         return low if number < low else high

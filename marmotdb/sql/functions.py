@@ -2208,10 +2208,16 @@ def _cast_signed(value: object, unsigned: bool, ctx: Any) -> int | None:
         return None
     if isinstance(value, (str, bytes)):
         number, whole = parse_number_prefix(to_text(value) or "")
+        limit = 2**64 - 1 if unsigned else 2**63 - 1
+        if number is not None and (not number.is_finite() or number.adjusted() >= 20):
+            # '1e999999' or 'inf': clamp before making an int of it (a million-digit int
+            # would hold the event loop), as MySQL clamps with the same warning
+            number, whole = Decimal(limit if number > 0 else -limit - 1), False
         if number is None or not whole:
             warn(ctx, "Warning", ER_TRUNCATED_WRONG_VALUE,
                  f"Truncated incorrect INTEGER value: '{to_text(value)}'")
         result = int(number.to_integral_value(ROUND_DOWN)) if number is not None else 0
+        result = max(-limit - 1 if not unsigned else -(2**63), min(result, limit))
     else:
         result = to_int(value) or 0
     if unsigned and result < 0:

@@ -278,3 +278,16 @@ def test_non_utf8_bytes_in_a_quoted_literal_store_as_bytes(shop):
     sql = b"INSERT INTO b VALUES (1, '\x00\xff\xfebin')".decode("utf-8", "surrogateescape")
     assert shop.execute(sql).affected_rows == 1
     assert rows(shop.execute("SELECT data FROM b")) == [(b"\x00\xff\xfebin",)]
+
+
+def test_numbers_beyond_every_range_clamp_with_mysql_warnings(shop):
+    shop.execute("SET sql_mode = ''")
+    result = shop.execute("INSERT INTO item (id, name, n) VALUES (1, 'x', 1e308 * 10)")
+    assert result.affected_rows == 1 and shop.warnings[0][1] == 1264
+    assert rows(shop.execute("SELECT n FROM item")) == [(2147483647,)]
+    shop.execute("SET sql_mode = 'STRICT_TRANS_TABLES'")
+    assert error_code(lambda: shop.execute("INSERT INTO item VALUES (2, 'y', 1e308 * 10)")) \
+        == 1264
+    assert rows(shop.execute("SELECT CAST('1e999999' AS SIGNED), CAST('-1e30' AS SIGNED)")) \
+        == [(2**63 - 1, -2**63)]
+    assert shop.warnings[0][1] == 1292
