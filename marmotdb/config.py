@@ -84,10 +84,6 @@ class StorageConfig:
         "off the event loop: survives power loss).")
     commit_batch_txns_max: int = setting(
         256, "Transactions made durable by one group-commit COMMIT at most.")
-    commit_hold_max_ms: int = setting(
-        10, "Longest a group-commit batch waits for an explicit transaction holding the write "
-        "turn before that transaction is set aside (the wait is one COMMIT's duration, "
-        "bounded by this).")
     cache_size_mb: int = setting(64, "SQLite page cache per database connection.")
     busy_timeout_ms: int = setting(5_000, "SQLite busy timeout for internal connections.")
 

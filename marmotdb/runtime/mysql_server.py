@@ -57,9 +57,6 @@ class LoopHost:
     def call_later(self, delay_s: float, callback: Any) -> Timer:
         return self._loop.call_later(delay_s, callback)
 
-    def monotonic(self) -> float:
-        return self._loop.time()
-
     def run_blocking(self, work: Any, done: Any) -> None:
         """``work`` on a worker thread, then ``done(error or None)`` back on the loop."""
         future = self._loop.run_in_executor(self._pool, work)

@@ -90,7 +90,6 @@ def build_state(config: Config) -> ServerState:
         durability=config.storage.durability, cache_size_mb=config.storage.cache_size_mb,
         busy_timeout_ms=config.storage.busy_timeout_ms, node_id=config.node_id,
         batch_txns_max=config.storage.commit_batch_txns_max,
-        commit_hold_max_ms=config.storage.commit_hold_max_ms,
         global_defaults={"sql_mode": config.sql.sql_mode, "time_zone": config.sql.time_zone,
                          "max_execution_time": config.sql.max_execution_time_ms,
                          "innodb_lock_wait_timeout": int(config.sql.lock_wait_timeout_s),

@@ -25,7 +25,6 @@ from marmotdb.storage.databases import Database, Databases, configure
 from marmotdb.storage.internal_tables import ensure_internal_tables
 from marmotdb.txn.pipeline import (
     BATCH_TXNS_MAX,
-    COMMIT_HOLD_MAX_MS,
     CommitPipeline,
     Host,
     InlineHost,
@@ -93,14 +92,12 @@ class ServerState:
                  cache_size_mb: int = 64, busy_timeout_ms: int = 5000,
                  global_defaults: dict[str, Any] | None = None, node_id: int = 1,
                  host: Host | None = None, batch_txns_max: int = BATCH_TXNS_MAX,
-                 commit_hold_max_ms: int = COMMIT_HOLD_MAX_MS,
                  fault: Callable[[str], None] | None = None):
         self.clock = clock
         self.node_id = node_id
         self.hlc = HLC(node_id, lambda: int(clock() * 1000))
         self.host: Host = host or InlineHost()
         self.batch_txns_max = batch_txns_max
-        self.commit_hold_max_ms = commit_hold_max_ms
         self.fault = fault  # the simulator's crash points (txn.pipeline.FAULT_POINTS)
         self.pipelines: dict[str, CommitPipeline] = {}
         self.durability = durability
@@ -149,7 +146,6 @@ class ServerState:
             conn = database.checkout()
             pipeline = CommitPipeline(database.name, conn, hlc=self.hlc, host=self.host,
                                       batch_txns_max=self.batch_txns_max,
-                                      commit_hold_max_ms=self.commit_hold_max_ms,
                                       fault=self.fault,
                                       trusted=self._bindings[conn].trusted_scope,
                                       sync_wal=self.durability == "fsync",
@@ -300,8 +296,6 @@ class ServerState:
         values.update(Marmot_commit_batches=sum(p.batches for p in self.pipelines.values()),
                       Marmot_batched_transactions=sum(
                           p.batched_txns for p in self.pipelines.values()),
-                      Marmot_set_aside_transactions=sum(
-                          p.set_asides for p in self.pipelines.values()),
                       Marmot_wal_syncs=sum(p.wal_syncs for p in self.pipelines.values()),
                       Marmot_wal_checkpoints=sum(
                           p.checkpoints for p in self.pipelines.values()),

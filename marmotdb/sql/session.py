@@ -642,16 +642,7 @@ class Session:
             finally:
                 self._active_conn = None
 
-        # On the write connection the turn's holder reads off the loop: no batch may be
-        # committed under it meanwhile (CommitPipeline.busy).
-        writer = self.txn.pipeline if self.txn is not None and self.txn.pipeline is not None \
-            and self.txn.pipeline.conn is conn else None
-        if writer is not None:
-            writer.busy += 1
-
         def finish() -> None:
-            if writer is not None:
-                writer.busy -= 1
             if not pinned:
                 self._checkin(database, conn)
 

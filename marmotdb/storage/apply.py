@@ -40,7 +40,7 @@ Public API::
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import TracebackType
 from typing import NamedTuple, Self
 
@@ -50,7 +50,6 @@ from marmotdb.errors import StorageError
 from marmotdb.hlc import Timestamp
 from marmotdb.storage.apply_plan import ApplyPlans, TablePlan
 from marmotdb.storage.commitlog import LogWriter
-from marmotdb.storage.schema import TableSchema
 from marmotdb.storage.versions import claim_version, encode_key
 from marmotdb.storage.writeset import Row, RowChange, WriteSet, encode_write_set
 
@@ -216,24 +215,6 @@ def apply_many(conn: apsw.Connection,
             write_set, encoded = item if isinstance(item, tuple) else (item, None)
             outcomes.append(txn.apply(write_set, encoded))
     return outcomes
-
-
-def replay_rows(conn: apsw.Connection, changes: list[RowChange],
-                schema_of: Callable[[str], TableSchema]) -> None:
-    """Write ``changes`` again exactly as captured, without version claims or log: a
-    transaction set aside from a group-commit batch is redone this way on the same state it
-    was first executed on. The caller turns triggers and FK enforcement off around it (their
-    effects were captured as rows)."""
-    plans = _plans_for(conn)
-    plans.refresh()
-    cursor = conn.cursor()
-    steps, _ = _steps(changes)
-    for step in steps:
-        plan = plans.plan(schema_of(step.table))
-        if step.kind == _DELETE:
-            cursor.execute(plan.delete_sql, step.key)
-        else:
-            cursor.execute(plan.upsert_sql, plan.upsert_params(step.key, step.image))
 
 
 def record_local_commit(conn: apsw.Connection, write_set: WriteSet,

@@ -187,11 +187,6 @@ class ChangeCapture:
         self._savepoints.clear()
         return changes
 
-    def pending(self) -> tuple[list[RowChange], list[tuple[str, int]]]:
-        """The open transaction's rows so far and its savepoints as (name, position in the
-        rows): what redoing the transaction on an empty slate needs."""
-        return list(self._changes), list(self._savepoints)
-
     def rollback(self) -> None:
         self._changes = []
         self._savepoints.clear()

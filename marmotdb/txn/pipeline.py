@@ -17,15 +17,10 @@ that can join the open batch, and flushes the batch when nobody can (no waiter, 
 needs another connection mode, or the batch is full). So every commit arriving in one
 event-loop iteration joins one batch without any timer.
 
-An explicit transaction holds the turn across its client's round trips. It joins the open
-batch too (that is how transactions of 8 clients share one fsync), but it must never delay the
-answers of those already in the batch for long: a *hold* timer bounds their wait to about one
-COMMIT's duration (``last_commit_s``, the natural group-commit window, at most
-``commit_hold_max_ms``). When it fires and the holder is idle between statements, the holder
-is *set aside*: its savepoint is rolled back, the batch commits, and its captured rows are
-written again (``storage.apply.replay_rows``, triggers and FK enforcement off: their effects
-are in the rows) inside a new savepoint, user savepoints re-created at their positions. The
-state it continues from is exactly the one it left, since nobody else wrote meanwhile.
+An explicit transaction holds the turn across its client's round trips, so the open batch is
+committed before it gets the turn: a slow client never delays the answers of others. That
+costs one COMMIT per explicit transaction but no fsync: with durability "fsync" the WAL is
+synced afterwards, once per group of batches (``WalSyncer``).
 
 ``fault(point)`` is called at each named step (``FAULT_POINTS``); the simulator raises from it
 to crash the node exactly there. Production passes nothing.
@@ -47,17 +42,16 @@ from marmotdb.hlc import HLC, Timestamp
 from marmotdb.storage import versions
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.commitlog import LogWriter, max_commit_ts
-from marmotdb.storage.apply import record_local_commit, replay_rows
+from marmotdb.storage.apply import record_local_commit
 from marmotdb.storage.writeset import RowChange, SchemaChange, WriteSet, encode_write_set
 from marmotdb.txn.checkpoint import WalCheckpointer
 from marmotdb.txn.pending import Pending
 from marmotdb.txn.wal_sync import WalSyncer
 
 BATCH_TXNS_MAX = 256  # transactions per batch COMMIT; beyond it the next one starts a new batch
-COMMIT_HOLD_MAX_MS = 10  # longest a batch waits for an explicit transaction holding the turn
 TXN_SAVEPOINT = "__marmot_txn"  # the turn holder's rows live inside this savepoint
-FAULT_POINTS = ("write_set_built", "recorded", "joined_batch", "set_aside",
-                "before_batch_commit", "after_batch_commit")
+FAULT_POINTS = ("write_set_built", "recorded", "joined_batch", "before_batch_commit",
+                "after_batch_commit")
 
 
 
@@ -68,7 +62,6 @@ class Timer(Protocol):
 class Host(Protocol):
     def defer(self, callback: Callable[[], None]) -> None: ...
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer: ...
-    def monotonic(self) -> float: ...
     def run_blocking(self, work: Callable[[], None],
                      done: Callable[[BaseException | None], None]) -> None: ...
 
@@ -131,9 +124,6 @@ class InlineHost:
         self.timers.append(timer)
         return timer
 
-    def monotonic(self) -> float:
-        return 0.0  # no clock: commits take no time, a batch is never held
-
     def run_blocking(self, work: Callable[[], None],
                      done: Callable[[BaseException | None], None]) -> None:
         def run() -> None:
@@ -165,7 +155,6 @@ class _InlineTimer:
 class CommitPipeline:
     def __init__(self, name: str, conn: apsw.Connection, *, hlc: HLC, host: Host,
                  batch_txns_max: int = BATCH_TXNS_MAX,
-                 commit_hold_max_ms: int = COMMIT_HOLD_MAX_MS,
                  fault: Callable[[str], None] | None = None,
                  trusted: Callable[[], AbstractContextManager[Any]] = nullcontext,
                  sync_wal: bool = False,
@@ -179,12 +168,6 @@ class CommitPipeline:
         self._host = host
         self._fault = fault
         self._owner: int | None = None
-        self._owner_spans = False  # the holder keeps the turn across client round trips
-        self.busy = 0              # statements running on the connection (a worker may hold it)
-        self._hold: Timer | None = None
-        self.last_commit_s = 0.0   # how long the last batch COMMIT took: the hold window
-        self.commit_hold_max_s = commit_hold_max_ms / 1000
-        self.set_asides = 0
         self._waiters: deque[_Waiter] = deque()
         self._batch: list[_Member] = []
         self._log: LogWriter | None = None
@@ -219,7 +202,7 @@ class CommitPipeline:
         if self._owner == owner:
             return None
         if self._owner is None and not self._waiters and self._can_join(mode, spans_round_trips):
-            self._grant(owner, mode, spans_round_trips)
+            self._grant(owner, mode)
             return None
         waiter = _Waiter(owner, mode, spans_round_trips, Pending())
         waiter.timer = self._host.call_later(timeout_s, lambda: self._expire(waiter))
@@ -235,11 +218,14 @@ class CommitPipeline:
         self._schedule_advance()
 
     def _can_join(self, mode: Mode, spans_round_trips: bool) -> bool:
-        if mode != self._mode or len(self._batch) >= self.batch_txns_max:
-            return not self._batch and self.conn.get_autocommit()
+        """May this transaction write into the open batch now? Not if it needs another
+        connection mode, the batch is full, or it will hold the turn across round trips (the
+        batch's members must not wait for its client): the batch is committed first."""
+        if mode != self._mode or len(self._batch) >= self.batch_txns_max or spans_round_trips:
+            return not self._batch and (mode == self._mode or self.conn.get_autocommit())
         return True
 
-    def _grant(self, owner: int, mode: Mode, spans_round_trips: bool) -> None:
+    def _grant(self, owner: int, mode: Mode) -> None:
         if mode != self._mode:
             assert self.conn.get_autocommit(), "mode change inside a batch"
             with self._trusted():
@@ -249,9 +235,6 @@ class CommitPipeline:
             self.conn.execute("BEGIN IMMEDIATE")
             self._log = LogWriter(self.conn)
         self._owner = owner
-        self._owner_spans = spans_round_trips
-        if spans_round_trips:
-            self._arm_hold()
 
     def _expire(self, waiter: _Waiter) -> None:
         if waiter in self._waiters:
@@ -279,7 +262,7 @@ class CommitPipeline:
             self._waiters.popleft()
             if head.timer is not None:
                 head.timer.cancel()
-            self._grant(head.owner, head.mode, head.spans_round_trips)
+            self._grant(head.owner, head.mode)
             head.pending.resolve(None)  # the owner runs now; it releases the turn later
 
     # ------------------------------------------------------------------ committing
@@ -309,7 +292,6 @@ class CommitPipeline:
         pending = Pending()
         self._batch.append(_Member(pending, value))
         self._point("joined_batch")
-        self._arm_hold()
         return pending
 
     def _write_set(self, draft: Draft) -> WriteSet:
@@ -329,56 +311,8 @@ class CommitPipeline:
         assert self._log is not None
         record_local_commit(self.conn, write_set, encode_write_set(write_set), self._log)
 
-    # ------------------------------------------------------------------ holding a batch
-    def _arm_hold(self) -> None:
-        if self._hold is None and self._batch and self._owner_spans:
-            window_s = min(self.last_commit_s, self.commit_hold_max_s)
-            self._hold = self._host.call_later(window_s, self._hold_expired)
-
-    def _hold_expired(self) -> None:
-        self._hold = None
-        if not self._batch or self.closed:
-            return
-        if self._owner is None:
-            self._schedule_advance()
-        elif self.busy:  # a statement of the holder is running (on a worker): try again
-            self._arm_hold()
-        else:
-            self._set_aside_and_flush()
-
-    def _set_aside_and_flush(self) -> None:
-        """Commit the batch without the idle turn holder's work, then redo that work."""
-        conn = self.conn
-        changes, marks = self.capture.pending()
-        self._point("set_aside")
-        conn.execute(f'ROLLBACK TO "{TXN_SAVEPOINT}"')
-        conn.execute(f'RELEASE "{TXN_SAVEPOINT}"')
-        self._flush()
-        self.set_asides += 1
-        conn.execute("BEGIN IMMEDIATE")
-        self._log = LogWriter(conn)
-        conn.execute(f'SAVEPOINT "{TXN_SAVEPOINT}"')
-        saved = (conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, -1),
-                 conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, -1))
-        conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, 0)
-        conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, 0)
-        try:
-            with self._trusted():
-                done = 0
-                for name, position in marks:
-                    replay_rows(conn, changes[done:position], self.capture.table_schema)
-                    conn.execute(f'SAVEPOINT "sp_{name}"')
-                    done = position
-                replay_rows(conn, changes[done:], self.capture.table_schema)
-        finally:
-            conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, saved[0])
-            conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, saved[1])
-
     def _flush(self) -> None:
         """COMMIT the batch: one SQLite transaction, one fsync, every member answered."""
-        if self._hold is not None:
-            self._hold.cancel()
-            self._hold = None
         members, self._batch = self._batch, []
         log, self._log = self._log, None
         if self.conn.get_autocommit():
@@ -392,9 +326,7 @@ class CommitPipeline:
             with self._trusted():
                 log.flush()
             self._point("before_batch_commit")
-            started = self._host.monotonic()
             self.conn.execute("COMMIT")
-            self.last_commit_s = self._host.monotonic() - started
         except apsw.Error as exc:
             if not self.conn.get_autocommit():
                 self.conn.execute("ROLLBACK")

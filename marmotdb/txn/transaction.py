@@ -121,7 +121,6 @@ class Transaction:
         nested = self.explicit
         if nested:
             conn.execute(f'SAVEPOINT "{STATEMENT_SAVEPOINT}"')
-        pipeline.busy += 1
         if capture:
             changes.statement_begin()
         try:
@@ -135,8 +134,6 @@ class Transaction:
                 conn.execute(f'ROLLBACK TO "{STATEMENT_SAVEPOINT}"')
                 conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
             raise
-        finally:
-            pipeline.busy -= 1
         if nested:
             conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
         return result

@@ -73,58 +73,29 @@ def assert_log_reproduces_data(server: ServerState, tmp_path) -> None:
     assert database_checksums(replica) == database_checksums(primary)
 
 
-def test_waiting_explicit_transaction_joins_the_batch_and_is_set_aside(server, shop, tmp_path):
-    a, c = session(server), session(server)
+def test_the_batch_is_committed_before_an_explicit_transaction_takes_the_turn(server, shop,
+                                                                              tmp_path):
+    a, b, c = session(server), session(server), session(server)
     a.execute("BEGIN")
     a.execute("INSERT INTO parent VALUES (1, 'a')")
+    b_write = b.execute("INSERT INTO parent VALUES (2, 'b')")  # autocommit, waits for the turn
     c.execute("BEGIN")
-    c_first = c.execute("INSERT INTO parent VALUES (2, 'c')")
-    assert isinstance(c_first, Pending) and not c_first.done()  # a holds the turn
-    a_commit = a.execute("COMMIT")
-    assert isinstance(a_commit, Pending) and not a_commit.done()  # in a batch, held for c
-    assert c_first.done() and c_first.result().affected_rows == 1  # c got the turn at once
-    pipeline = server.pipelines["shop"]
-    assert pipeline.owner == c.connection_id
-    assert rows(session(server).execute("SELECT id FROM parent")) == []  # nothing durable yet
-    server.host.fire_timers()  # the hold expires: c is idle between statements
-    assert a_commit.done() and pipeline.set_asides == 1
-    assert rows(session(server).execute("SELECT id FROM parent")) == [(1,)]
-    # c goes on from exactly where it was, savepoints included
-    c.execute("INSERT INTO child VALUES (20, 2)")
+    c_first = c.execute("INSERT INTO parent VALUES (3, 'c')")  # explicit, waits for the turn
+    assert not b_write.done() and not c_first.done()
+    a_commit = a.execute("COMMIT")  # a and b share a batch; it commits before c may write
+    assert not isinstance(a_commit, Pending) and b_write.result().affected_rows == 1
+    assert c_first.done() and server.pipelines["shop"].owner == c.connection_id
+    assert rows(session(server).execute("SELECT id FROM parent ORDER BY id")) == [(1,), (2,)]
+    c.execute("INSERT INTO child VALUES (30, 3)")
     c.execute("SAVEPOINT s1")
-    c.execute("INSERT INTO child VALUES (21, 2)")
+    c.execute("DELETE FROM parent WHERE id = 1")
     c.execute("ROLLBACK TO SAVEPOINT s1")
-    assert rows(c.execute("SELECT id FROM child")) == [(20,)]
-    assert rows(c.execute("SELECT what FROM audit ORDER BY id")) == [("a",), ("c",)]
-    assert c.execute("COMMIT").affected_rows == 0  # answered at once: nothing else batched
-    assert rows(session(server).execute("SELECT id, pid FROM child")) == [(20, 2)]
-    assert rows(session(server).execute("SELECT what FROM audit ORDER BY id")) == [("a",), ("c",)]
-
-
-def test_set_aside_replays_savepoints_cascades_and_triggers_exactly(server, shop, tmp_path):
-    setup = session(server)
-    setup.execute("INSERT INTO parent VALUES (1, 'p1'), (2, 'p2')")
-    setup.execute("INSERT INTO child VALUES (10, 1), (11, 1), (12, 2)")
-    a, c = session(server), session(server)
-    a.execute("BEGIN")
-    a.execute("UPDATE parent SET name = 'p2x' WHERE id = 2")
-    c.execute("BEGIN")
-    first = c.execute("DELETE FROM parent WHERE id = 1")  # cascades to 10 and 11
-    a_commit = a.execute("COMMIT")
-    assert first.done() and first.result().affected_rows == 1
-    c.execute("SAVEPOINT before_insert")
-    c.execute("INSERT INTO parent VALUES (3, 'p3')")  # the trigger writes audit
-    server.host.fire_timers()
-    assert a_commit.done() and server.pipelines["shop"].set_asides == 1
-    c.execute("ROLLBACK TO SAVEPOINT before_insert")  # the savepoint survived the set-aside
-    c.execute("INSERT INTO parent VALUES (4, 'p4')")
     c.execute("COMMIT")
     check = session(server)
-    assert rows(check.execute("SELECT id, name FROM parent ORDER BY id")) == [(2, "p2x"),
-                                                                              (4, "p4")]
-    assert rows(check.execute("SELECT id FROM child ORDER BY id")) == [(12,)]
-    assert rows(check.execute("SELECT what FROM audit ORDER BY id")) == [("p1",), ("p2",),
-                                                                         ("p4",)]
+    assert rows(check.execute("SELECT id FROM parent ORDER BY id")) == [(1,), (2,), (3,)]
+    assert rows(check.execute("SELECT what FROM audit ORDER BY id")) == [("a",), ("b",), ("c",)]
+    pipeline = server.pipelines["shop"]
+    assert (pipeline.batches, pipeline.batched_txns) == (6, 7)  # setup: 4 DDL + 1; then 2, 1
     assert_log_reproduces_data(server, tmp_path)
 
 
