@@ -177,7 +177,8 @@ class CommitPipeline:
         self.batched_txns = 0     # transactions made durable by them
         # durability "fsync": COMMIT without fsync, then one fsync per group of batches
         self._syncer = WalSyncer(conn.filename + "-wal", host) if sync_wal else None
-        self._checkpointer = WalCheckpointer(conn, checkpoint_connection, host) \
+        self._checkpointer = WalCheckpointer(
+            conn, checkpoint_connection, host, on_done=self._schedule_advance) \
             if checkpoint_connection is not None else None
         with trusted():
             if sync_wal:
@@ -201,7 +202,8 @@ class CommitPipeline:
             raise errors.error(errors.ER_BAD_DB_ERROR, f"Unknown database '{self.name}'")
         if self._owner == owner:
             return None
-        if self._owner is None and not self._waiters and self._can_join(mode, spans_round_trips):
+        if self._owner is None and not self._waiters and not self._checkpointing \
+                and self._can_join(mode, spans_round_trips):
             self._grant(owner, mode)
             return None
         waiter = _Waiter(owner, mode, spans_round_trips, Pending())
@@ -251,7 +253,7 @@ class CommitPipeline:
     def _advance(self) -> None:
         """Grant the turn to the next waiter that may join, or flush the batch."""
         self._advance_scheduled = False
-        while self._owner is None and not self.closed:
+        while self._owner is None and not self.closed and not self._checkpointing:
             if not self._waiters:
                 self._flush()
                 return
@@ -375,6 +377,10 @@ class CommitPipeline:
                 spare.close()
         self.capture.close()
         self.conn.close()
+
+    @property
+    def _checkpointing(self) -> bool:
+        return self._checkpointer is not None and self._checkpointer.in_flight
 
     @property
     def checkpoints(self) -> int:
