@@ -409,7 +409,7 @@ class Session:
                 return None
             pipeline = self.server.pipeline(self.server.databases.get(name))
             return pipeline.acquire(self.connection_id, Mode(), spans_round_trips=True,
-                                    timeout_s=self._lock_wait_timeout_s())
+                                    timeout_s=self._lock_wait_timeout_s)
 
         def drop(_: Any) -> Ok:
             if self.server.databases.exists(name):
@@ -494,7 +494,7 @@ class Session:
             pinned = txn.reads.pop(database.name, None)
             if pinned is not None:
                 self._checkin(database, pinned)
-        return chain(txn.begin_write(pipeline, mode, self._lock_wait_timeout_s()), entered)
+        return chain(txn.begin_write(pipeline, mode, self._lock_wait_timeout_s), entered)
 
     def _write(self, database: Database, translation: Translation, params: dict[str, Any],
                text: str) -> Result | Pending:

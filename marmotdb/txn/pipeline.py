@@ -195,9 +195,10 @@ class CommitPipeline:
         return self._owner
 
     def acquire(self, owner: int, mode: Mode, *, spans_round_trips: bool,
-                timeout_s: float) -> Pending | None:
+                timeout_s: Callable[[], float]) -> Pending | None:
         """The turn for ``owner``: None when granted now, else a Pending resolved on grant
-        (or failed with 1205 when the host expires it after ``timeout_s``)."""
+        (or failed with 1205 when the host expires it after ``timeout_s()``, asked only when
+        there is a wait: it reads a session variable)."""
         if self.closed:
             raise errors.error(errors.ER_BAD_DB_ERROR, f"Unknown database '{self.name}'")
         if self._owner == owner:
@@ -207,7 +208,7 @@ class CommitPipeline:
             self._grant(owner, mode)
             return None
         waiter = _Waiter(owner, mode, spans_round_trips, Pending())
-        waiter.timer = self._host.call_later(timeout_s, lambda: self._expire(waiter))
+        waiter.timer = self._host.call_later(timeout_s(), lambda: self._expire(waiter))
         self._waiters.append(waiter)
         self._schedule_advance()
         return waiter.pending

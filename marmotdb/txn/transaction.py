@@ -78,7 +78,7 @@ class Transaction:
         return self.state in (TxnState.COMMITTED, TxnState.ABORTED, TxnState.IN_DOUBT)
 
     # ------------------------------------------------------------------ writing
-    def begin_write(self, pipeline: CommitPipeline, mode: Mode, timeout_s: float
+    def begin_write(self, pipeline: CommitPipeline, mode: Mode, timeout_s: Callable[[], float]
                     ) -> Pending | None:
         """Take ``pipeline``'s turn; None when this transaction may write now, else a Pending
         resolved when it may (or failed with 1205)."""
