@@ -123,6 +123,10 @@ DDL = [
     ("ALTER TABLE notes ADD COLUMN c{} INT DEFAULT 7", st.tuples(slot)),
     ("ALTER TABLE notes DROP COLUMN c{}", st.tuples(slot)),
     ("CREATE INDEX ix{} ON parent (n)", st.tuples(slot)),
+    # Table rebuilds (a connection-mode change: foreign keys off for the rebuild).
+    ("ALTER TABLE parent MODIFY COLUMN n BIGINT NOT NULL", st.just(())),
+    ("ALTER TABLE notes MODIFY COLUMN tag BIGINT", st.just(())),
+    ("RENAME TABLE extra{} TO extra{}", st.tuples(slot, slot)),
 ]
 CONTROL = [
     ("BEGIN", st.just(())), ("COMMIT", st.just(())), ("ROLLBACK", st.just(())),
@@ -131,6 +135,9 @@ CONTROL = [
     ("SET autocommit = {}", st.tuples(st.integers(0, 1))),
     ("SET foreign_key_checks = {}", st.tuples(st.integers(0, 1))),
 ]
+
+
+DDL_HEADS = ("TRUNCATE", "CREATE", "DROP", "ALTER", "RENAME")
 
 
 def _statement(templates: list[tuple[str, Any]]) -> st.SearchStrategy[tuple[str, tuple]]:
@@ -265,7 +272,7 @@ class Client:
         in_txn = self.session.in_transaction
         assert was_in_txn == (self.txn is not None), sql
         ok = error is None
-        if head in ("BEGIN", "COMMIT") or (head in ("SET", "TRUNCATE", "CREATE", "DROP", "ALTER")
+        if head in ("BEGIN", "COMMIT") or (head in ("SET", *DDL_HEADS)
                                           and was_in_txn and not in_txn):
             oracle.commit(self.txn)      # BEGIN, COMMIT, SET autocommit=1, DDL: implicit commit
             self.txn = None
@@ -275,7 +282,7 @@ class Client:
         if in_txn and self.txn is None:
             self.txn = oracle.new_txn()  # BEGIN, or the first statement with autocommit = 0
         affected = isinstance(result, Ok) and result.affected_rows > 0
-        if head in ("TRUNCATE", "CREATE", "DROP", "ALTER"):
+        if head in DDL_HEADS:
             if ok:
                 oracle.expected_records += 1  # a DDL is a transaction of its own
         elif head == "SAVEPOINT" and self.txn is not None:
@@ -474,10 +481,15 @@ def snapshot(conn: apsw.Connection) -> dict[str, Any]:
     }
 
 
-def check_versions_match_rows(conn: apsw.Connection) -> None:
-    """Every live row has a live version and every live version of a table has its row."""
-    tables = [name for (name,) in conn.execute(
-        "SELECT name FROM sqlite_schema WHERE type = 'table'") if not is_internal_table(name)]
+def check_versions_match_rows(conn: apsw.Connection, skip: tuple[str, ...] = ("extra",)
+                              ) -> None:
+    """Every live row has a live version and every live version of a table has its row.
+
+    ``extra*`` tables are skipped in the random mixes: DROP TABLE and RENAME TABLE do not
+    carry their row versions along (see the two xfail tests at the end of this file)."""
+    tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = "
+                                               "'table'")
+              if not is_internal_table(name) and not name.startswith(skip)]
     for table in tables:
         schema = load_table_schema(conn, table)
         assert schema is not None
@@ -491,7 +503,7 @@ def check_versions_match_rows(conn: apsw.Connection) -> None:
         assert not rows & dead, f"{table}: a live row holds a tombstone"
 
 
-def check_program(program, end_with_commit, batch) -> None:
+def check_program(program, end_with_commit, batch, versions_skip=("extra",)) -> None:
     with tempfile.TemporaryDirectory(prefix="txnproof-", dir=SCRATCH_DIR) as tmp:
         primary_dir, replica_dir = Path(tmp, "primary"), Path(tmp, "replica")
         oracle = run_workload(primary_dir, program, end_with_commit)
@@ -499,7 +511,7 @@ def check_program(program, end_with_commit, batch) -> None:
         try:
             entries = _read_whole_log(primary)
             check_log(entries, oracle)
-            check_versions_match_rows(primary)
+            check_versions_match_rows(primary, versions_skip)
             expected = snapshot(primary)
         finally:
             primary.close()
@@ -573,6 +585,9 @@ SANITY = [
     ("ALTER TABLE notes ADD COLUMN c{} INT DEFAULT 7", (0,)),
     ("ALTER TABLE notes DROP COLUMN c{}", (0,)),
     ("CREATE INDEX ix{} ON parent (n)", (0,)),
+    ("ALTER TABLE parent MODIFY COLUMN n BIGINT NOT NULL", ()),
+    ("ALTER TABLE notes MODIFY COLUMN tag BIGINT", ()),
+    ("RENAME TABLE extra{} TO extra{}", (0, 1)),
     ("SET autocommit = {}", (0,)),
     ("SET autocommit = {}", (1,)),
     ("BEGIN", ()),
@@ -615,3 +630,31 @@ def test_every_statement_template_can_succeed():
     assert not failures
     # and the whole sequence passes the property
     check_program(program, [True] * SESSIONS, 1)
+
+
+def test_table_rebuild_keeps_the_rowids_of_a_table_without_primary_key():
+    """Found by the property: rows of a table without a primary key are keyed by rowid, so a
+    rebuild (ALTER … MODIFY COLUMN) that renumbered them left row versions on the wrong rows."""
+    program = [("sql", 0, ("DELETE FROM notes WHERE k = {}", (1,))),
+               ("sql", 0, ("ALTER TABLE notes MODIFY COLUMN tag BIGINT", ()))]
+    check_program(program, [True] * SESSIONS, 1)
+
+
+EXTRA = "CREATE TABLE extra{} (id INT PRIMARY KEY, tag INT)"
+INSERT_EXTRA = "INSERT INTO extra{} (id, tag) VALUES ({}, {t})"
+
+
+@pytest.mark.xfail(strict=True, reason="DROP TABLE leaves its rows' versions live: a table "
+                   "created later under the same name inherits them")
+def test_drop_table_takes_its_row_versions_along():
+    program = [("sql", 0, (EXTRA, (0,))), ("sql", 0, (INSERT_EXTRA, (0, 1))),
+               ("sql", 0, ("DROP TABLE extra{}", (0,))), ("sql", 0, (EXTRA, (0,)))]
+    check_program(program, [True] * SESSIONS, 1, versions_skip=())
+
+
+@pytest.mark.xfail(strict=True, reason="RENAME TABLE leaves the row versions under the old "
+                   "name: the renamed table's rows have none")
+def test_rename_table_takes_its_row_versions_along():
+    program = [("sql", 0, (EXTRA, (0,))), ("sql", 0, (INSERT_EXTRA, (0, 1))),
+               ("sql", 0, ("RENAME TABLE extra{} TO extra{}", (0, 1)))]
+    check_program(program, [True] * SESSIONS, 1, versions_skip=())
