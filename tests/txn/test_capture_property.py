@@ -83,9 +83,10 @@ smalls = st.integers(0, 3)
 maybe_null = st.one_of(st.none(), smalls, smalls, smalls, smalls, smalls)
 slot = st.integers(0, 1)
 
-# (kind, template, parameter strategy). ``{t}`` is the statement's unique tag.
+# (template, parameter strategy). ``{t}`` is the statement's unique tag.
 DML = [
-    ("INSERT INTO parent (id, u, n, tag) VALUES ({}, {}, {}, {t})", st.tuples(keys, keys, maybe_null)),
+    ("INSERT INTO parent (id, u, n, tag) VALUES ({}, {}, {}, {t})",
+     st.tuples(keys, keys, maybe_null)),
     ("INSERT INTO parent (id, u, n, tag) VALUES ({}, {}, {}, {t}), ({}, {}, {}, {t})",
      st.tuples(keys, keys, maybe_null, keys, keys, maybe_null)),
     ("REPLACE INTO parent (id, u, n, tag) VALUES ({}, {}, {}, {t})", st.tuples(keys, keys, smalls)),
