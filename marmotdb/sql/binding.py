@@ -181,6 +181,8 @@ class ConnectionBinding:
     def _authorize_ddl(self, op: int, p1: str | None, p2: str | None) -> int:
         if op in (apsw.SQLITE_CREATE_VIEW, apsw.SQLITE_CREATE_TEMP_VIEW) and p1 and _internal(p1):
             return apsw.SQLITE_DENY
+        if op == apsw.SQLITE_DROP_TRIGGER and p2 and _rebuild(p2):
+            return apsw.SQLITE_OK  # a rebuilt table's old copy takes its triggers with it
         if op in _TRIGGER_OPS and p2 and _internal(p2):  # a trigger on an internal table
             return apsw.SQLITE_DENY
         return apsw.SQLITE_OK

@@ -1571,8 +1571,12 @@ def _rebuild(state: AlterState, ctx: DdlContext) -> list[str]:
             f"sqlite_schema WHERE type = 'trigger' AND tbl_name = {sql_literal(old)}")
         triggers = []
     statements += sqlite_create_table(table, ctx)[:1]
-    statements.append(f"INSERT INTO {q(name)} ({', '.join(q(c.name) for c in targets)}) "
-                      f"SELECT {', '.join(_copy_value(c, state) for c in targets)} FROM {q(old)}")
+    # A table without a primary key is keyed by rowid (row versions, write sets): keep them.
+    into, values = [q(c.name) for c in targets], [_copy_value(c, state) for c in targets]
+    if table.primary_key is None:
+        into, values = ["rowid", *into], ["rowid", *values]
+    statements.append(f"INSERT INTO {q(name)} ({', '.join(into)}) "
+                      f"SELECT {', '.join(values)} FROM {q(old)}")
     if table.auto_increment_column is not None and state.old.auto_increment_column is not None:
         statements += [f"DELETE FROM sqlite_sequence WHERE name = {sql_literal(name)}",
                        (f"UPDATE sqlite_sequence SET name = {sql_literal(name)} "

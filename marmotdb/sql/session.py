@@ -545,7 +545,7 @@ class Session:
         statements = [s for s in translation.statements
                       if not truncate or "sqlite_sequence" in s]
         if statements:
-            txn.add_schema_change(text, statements, params)
+            txn.add_schema_change(text, statements, params, translation.tables)
         self.server.schema_changed(database)
 
     def _execute_write(self, conn: apsw.Connection, translation: Translation,

@@ -24,6 +24,7 @@ Public API::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -126,3 +127,37 @@ def gc_tombstones(conn: apsw.Connection, below: Timestamp, rows_max: int = GC_RO
     packed = below.pack()
     conn.execute(_GC_SQL, (packed, packed, below.node_id, rows_max))
     return conn.changes()
+
+
+# The translator's own SQLite text for a table rename (never a user's text): "old" -> "new".
+_RENAME = re.compile(r'^ALTER TABLE "((?:[^"]|"")+)" RENAME TO "((?:[^"]|"")+)"$')
+
+
+def _literal(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
+
+
+def follow_schema_change(conn: apsw.Connection, statements: Iterable[str],
+                         tables: Iterable[str]) -> list[str]:
+    """Statements that keep row versions with their rows after a DDL, run right after it (and
+    replayed with it on every replica): a renamed table's versions move to the new name (any
+    left under that name by an older table are dropped first), a dropped table's are deleted
+    so a table created later under the name does not inherit them. Internal names
+    (``__marmot_*``, a table rebuild's scaffolding) are not followed: a rebuild keeps the
+    table's name and, with it, its versions."""
+    out: list[str] = []
+    for statement in statements:
+        found = _RENAME.match(statement)
+        if found is None:
+            continue
+        old, new = (name.replace('""', '"') for name in found.groups())
+        if old.lower().startswith("__marmot_") or new.lower().startswith("__marmot_"):
+            continue
+        out.append(f"DELETE FROM {ROW_VERSIONS} WHERE tbl = {_literal(new)}")
+        out.append(f"UPDATE {ROW_VERSIONS} SET tbl = {_literal(new)} WHERE tbl = {_literal(old)}")
+    for table in tables:
+        gone = not conn.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ? "
+                                "COLLATE NOCASE", (table,)).fetchall()
+        if gone and not any(_literal(table) in s for s in out):
+            out.append(f"DELETE FROM {ROW_VERSIONS} WHERE tbl = {_literal(table)}")
+    return out

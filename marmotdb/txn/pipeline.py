@@ -161,6 +161,7 @@ class CommitPipeline:
                  checkpoint_connection: Callable[[], apsw.Connection] | None = None):
         self.name = name
         self._trusted = trusted  # the pipeline's own statements pass the SQL authorizer
+        self.trusted = trusted
         self.conn = conn
         self.hlc = hlc
         self.capture = ChangeCapture(conn, trusted=trusted)

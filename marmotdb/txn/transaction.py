@@ -26,6 +26,7 @@ import apsw
 
 from marmotdb import errors
 from marmotdb.hlc import Timestamp
+from marmotdb.storage import versions
 from marmotdb.storage.writeset import SchemaChange
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import TXN_SAVEPOINT, CommitPipeline, Draft, Mode
@@ -138,11 +139,18 @@ class Transaction:
             conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
         return result
 
-    def add_schema_change(self, mysql: str, statements: list[str], params: dict[str, Any]
-                          ) -> None:
-        assert self.pipeline is not None
-        self.schema_changes.append(SchemaChange(self.pipeline.capture.pending_rows(), mysql,
-                                                statements, params))
+    def add_schema_change(self, mysql: str, statements: list[str], params: dict[str, Any],
+                          tables: tuple[str, ...] = ()) -> None:
+        """Record a DDL that just ran (its SQLite ``statements``, touching ``tables``); the
+        row versions of renamed and dropped tables follow it, here and on every replica."""
+        pipeline = self.pipeline
+        assert pipeline is not None
+        with pipeline.trusted():
+            following = versions.follow_schema_change(pipeline.conn, statements, tables)
+            for statement in following:
+                pipeline.conn.execute(statement)
+        self.schema_changes.append(SchemaChange(pipeline.capture.pending_rows(), mysql,
+                                                statements + following, params))
 
     # ------------------------------------------------------------------ savepoints
     def connections(self) -> list[apsw.Connection]:
