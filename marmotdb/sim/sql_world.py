@@ -1,0 +1,391 @@
+"""SQL crash world: one production ``Node`` on a simulated disk, N clients, one crash, a restart.
+
+Theory of operation
+-------------------
+A run is a pure function of its seed (and an optional forced ``CrashPlan``):
+
+1. ``plan``: the seed draws the durability ("normal"/"fsync"), the clients and their
+   transactions, knobs the simulator shrinks to reach rare paths (batch size, WAL
+   auto-checkpoint) and the crash: a pipeline fault point (``txn.pipeline.FAULT_POINTS``) at its
+   n-th occurrence, or the disk's k-th write/sync/truncate; process crash or power loss.
+2. ``setup``: a client creates the database and tables through the node (so the DDL is in the
+   commit log like any transaction); the crash is armed after it.
+3. ``workload``: one event queue ordered by (virtual ms, sequence) delivers client statements
+   to the node, replies to clients after a think time, and the node's timers at
+   ``next_deadline_ms``. The node is the production ``marmotdb.node.Node``; its pipeline
+   ``fault`` hook records which transaction joins which batch (the node's commit order) and
+   crashes the machine at the planned point. A workload that ends before the crash point
+   is killed at the end.
+4. ``crash``: ``MachineCrashed`` unwinds the node at that instruction; replies emitted after it
+   are dropped; ``SimDisk.bury`` closes the dead node's connections through the crashed VFS
+   and applies power loss. The node object is discarded without any cleanup.
+5. ``restart``: a new ``Node`` opens the same files; ``sql_invariants`` checks them; one more
+   write proves the node still works and continues the origin sequence.
+
+The trace hash covers every statement, outcome, batch join and the crash point: two runs of
+one seed print the same hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import heapq
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from marmotdb.errors import MarmotError
+from marmotdb.node import Node, Offload, Output, Reply
+from marmotdb.sim import sql_invariants
+from marmotdb.sim.sql_disk import MachineCrashed, SimDisk, installed
+from marmotdb.sim.sql_invariants import SqlViolation
+from marmotdb.sim.sql_workloads import DATABASE, SETUP, Client, Outcome, TxnRecord
+from marmotdb.txn.pipeline import FAULT_POINTS
+from marmotdb.users import User, Users
+
+NODE_ID = 1
+EPOCH_MS = 1_700_000_000_000
+EVENTS_MAX = 200_000
+SCENARIO = "sql-crash"
+
+
+@dataclasses.dataclass(frozen=True)
+class CrashPlan:
+    """Where the machine dies: ``point`` in FAULT_POINTS at its ``occurrence``-th call, or
+    ``point == "io"`` at the disk's ``occurrence``-th write/sync/truncate after setup."""
+
+    point: str
+    occurrence: int
+    mode: str = "process"  # or "power"
+
+    def describe(self) -> str:
+        return f"{self.point}#{self.occurrence}/{self.mode}"
+
+    @staticmethod
+    def parse(text: str) -> CrashPlan:
+        """``point#n`` or ``point#n/power`` (the --crash option)."""
+        spec, _, mode = text.partition("/")
+        point, _, occurrence = spec.partition("#")
+        if point != "io" and point not in FAULT_POINTS:
+            raise ValueError(f"unknown crash point {point!r}")
+        return CrashPlan(point, int(occurrence or 1), mode or "process")
+
+
+@dataclasses.dataclass(frozen=True)
+class SqlRunResult:
+    seed: int
+    plan: str
+    trace_hash: str
+    violation: SqlViolation | None
+    error: str | None
+    crash_point: str | None
+    txns: int
+    acked: int
+    committed: int
+    batches: int
+    wall_s: float
+    crash: str | None = None  # the forced --crash, for the replay command
+
+    @property
+    def ok(self) -> bool:
+        return self.violation is None and self.error is None
+
+    def replay_command(self) -> str:
+        forced = f" --crash {self.crash}" if self.crash else ""
+        return f"python -m marmotdb.sim --seed {self.seed} --scenario {SCENARIO}{forced}"
+
+    def summary(self) -> str:
+        status = "ok  " if self.ok else "FAIL"
+        return (f"{status} seed={self.seed} scenario={SCENARIO} {self.plan} "
+                f"crashed_at={self.crash_point} txns={self.txns} acked={self.acked} "
+                f"committed={self.committed} batches={self.batches} "
+                f"trace={self.trace_hash[:16]} wall={self.wall_s:.2f}s")
+
+
+class SqlRun:
+    def __init__(self, seed: int, crash: CrashPlan | None = None, data_dir: Path | None = None):
+        self.seed = seed
+        rng = self.rng = random.Random(f"{seed}:{SCENARIO}:plan")
+        self.durability = rng.choice(["normal", "fsync"])
+        self.batch_txns_max = rng.choice([2, 4, 16, 256])
+        self.autocheckpoint = rng.choice([None, 4, 16, 100])
+        clients = rng.randint(2, 6)
+        txns = rng.randint(5, 25)
+        drawn = self._draw_crash(rng)
+        self.crash_plan = crash or drawn
+        self.forced = crash
+        self.clients = [Client(i, random.Random(f"{seed}:{SCENARIO}:client:{i}"), txns)
+                        for i in range(clients)]
+        self._own_dir = data_dir is None
+        self.root = Path(tempfile.mkdtemp(prefix="marmot-sql-sim-")) if data_dir is None \
+            else data_dir
+        self.disk = SimDisk(self.root / "node", random.Random(f"{seed}:{SCENARIO}:disk"),
+                            mode=self.crash_plan.mode,
+                            wal_autocheckpoint_pages=self.autocheckpoint)
+        self.disk.root.mkdir(parents=True, exist_ok=True)
+        self.users = Users([User("root", "x", {"*": "admin"})])
+        self.now_ms = EPOCH_MS
+        self._queue: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = 0
+        self._timer_token = 0
+        self.trace = hashlib.sha256()
+        self.records: list[TxnRecord] = []        # every transaction, setup first
+        self.commit_order: list[TxnRecord] = []   # joined a batch, in the node's order
+        self._points: dict[str, int] = {}
+        self._armed = False
+        self.node: Node | None = None
+        self.by_session: dict[int, Client] = {}
+        self._request = 0
+        self.setup_client = Client(-1, random.Random(0), 0)
+        self.committed_count = 0
+
+    @staticmethod
+    def _draw_crash(rng: random.Random) -> CrashPlan:
+        mode = "power" if rng.random() < 0.3 else "process"
+        if rng.random() < 0.5:
+            return CrashPlan(rng.choice(FAULT_POINTS), rng.randint(1, 30), mode)
+        return CrashPlan("io", rng.randint(1, 400), mode)
+
+    def describe(self) -> str:
+        return (f"durability={self.durability} clients={len(self.clients)} "
+                f"batch_max={self.batch_txns_max} ckpt={self.autocheckpoint} "
+                f"crash={self.crash_plan.describe()}")
+
+    # ------------------------------------------------------------------ events
+    def at(self, when_ms: int, action: Callable[..., None], *args: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (when_ms, self._seq, action, args))
+
+    def _note(self, *parts: Any) -> None:
+        self.trace.update(("|".join(str(p) for p in (self.now_ms - EPOCH_MS, *parts))
+                           + "\n").encode())
+
+    def _start_node(self, route_outputs: bool = True) -> Node:
+        node = Node(self.disk.root, users=self.users, node_id=NODE_ID, now_ms=self.now_ms,
+                    rng=random.Random(f"{self.seed}:{SCENARIO}:node"),
+                    fault=self._fault if route_outputs else None,
+                    on_output=self._output if route_outputs else None,
+                    state_options={"durability": self.durability,
+                                   "batch_txns_max": self.batch_txns_max})
+        self.node = node
+        return node
+
+    def _fault(self, point: str) -> None:
+        node = self.node
+        assert node is not None
+        if point == "joined_batch":
+            pipeline = node.state.pipelines[DATABASE]
+            client = self.by_session.get(pipeline.owner or -1)
+            record = client.current if client is not None else None
+            assert record is not None, "a transaction joined a batch without a client"
+            record.joined_index = len(self.commit_order)
+            record.batch = pipeline.batches + 1
+            self.commit_order.append(record)
+            self._note("joined", record.tag, record.batch)
+        if not self._armed:
+            return
+        count = self._points[point] = self._points.get(point, 0) + 1
+        plan = self.crash_plan
+        if plan.point == point and count == plan.occurrence:
+            self.disk.crash(f"{point}#{count}")
+            raise MachineCrashed(f"{point}#{count}")
+
+    def _output(self, output: Output) -> None:
+        if self.disk.crashed:
+            return  # the process is dead: nothing it "sends" leaves the machine
+        if isinstance(output, Reply):
+            client = self.by_session.get(output.session_id)
+            if client is not None:
+                self.at(self.now_ms + 1, self._deliver, client, output)
+        elif isinstance(output, Offload):
+            self.at(self.now_ms + 1, self._offloaded, output)
+
+    def _offloaded(self, output: Offload) -> None:
+        try:
+            outcome: Any = output.job.run()
+        except MarmotError as exc:
+            outcome = exc
+        self._input(lambda node: node.finish_offloaded(
+            output.session_id, output.request_id, outcome, now_ms=self.now_ms, job=output.job))
+
+    def _input(self, call: Callable[[Node], None]) -> None:
+        """One input to the node; a crash inside it ends the node's life."""
+        node = self.node
+        if node is None or self.disk.crashed:
+            return
+        try:
+            call(node)
+        except MachineCrashed:
+            pass
+        if self.disk.crashed:
+            self._note("crash", self.disk.crash_point)
+            self.node = None
+            return
+        if node.internal_errors:
+            raise SqlViolation("internal-error", f"the node answered 1105: "
+                               f"{node.internal_errors[0]!r}")
+        self._arm_timer(node)
+
+    def _arm_timer(self, node: Node) -> None:
+        deadline = node.next_deadline_ms()
+        if deadline is not None:
+            self._timer_token += 1
+            self.at(max(deadline, self.now_ms), self._timer, self._timer_token)
+
+    def _timer(self, token: int) -> None:
+        if token == self._timer_token:
+            self._input(lambda node: node.handle_timer(self.now_ms))
+
+    # ------------------------------------------------------------------ clients
+    def _open(self, client: Client) -> None:
+        node = self.node
+        assert node is not None
+        session_id = node.open_session("root", now_ms=self.now_ms)
+        client.session_id = session_id
+        self.by_session[session_id] = client
+
+    def _send(self, client: Client) -> None:
+        if self.node is None:
+            return
+        sql = client.next_statement()
+        if sql is None:
+            record = client.next_transaction()
+            if record is None:
+                return
+            self.records.append(record)
+            sql = client.next_statement()
+            assert sql is not None
+        if sql == "DISCONNECT":
+            self._disconnect(client)
+            return
+        self._request += 1
+        session_id, request_id = client.session_id, self._request
+        assert session_id is not None
+        self._note("send", client.index, sql)
+        self._input(lambda node: node.submit(session_id, request_id, sql, now_ms=self.now_ms))
+
+    def _disconnect(self, client: Client) -> None:
+        record = client.current
+        assert record is not None and client.session_id is not None
+        record.outcomes.append(None)
+        record.end = "abandoned"
+        client.current = None
+        session_id = client.session_id
+        self._note("disconnect", client.index)
+        self._input(lambda node: node.close_session(session_id, now_ms=self.now_ms))
+        if self.node is None:
+            return
+        self.by_session.pop(session_id, None)
+        self._input(lambda node: self._reopen(client))
+
+    def _reopen(self, client: Client) -> None:
+        self._open(client)
+        self._configure(client)
+
+    def _configure(self, client: Client) -> None:
+        node = self.node
+        assert node is not None and client.session_id is not None
+        session = node.session(client.session_id)
+        session.use(DATABASE)
+        session.variables.set("innodb_lock_wait_timeout", client.lock_wait_timeout_s)
+        self.at(self.now_ms + client.think_ms(), self._send, client)
+
+    def _deliver(self, client: Client, reply: Reply) -> None:
+        if self.node is None or client.session_id != reply.session_id:
+            return
+        if reply.error is not None:
+            outcome = Outcome(error=reply.error.code)
+        else:
+            result = reply.result
+            outcome = Outcome(affected_rows=getattr(result, "affected_rows", 0),
+                              last_insert_id=getattr(result, "last_insert_id", 0))
+        self._note("reply", client.index, outcome.summary())
+        client.answered(outcome)
+        self.at(self.now_ms + client.think_ms(), self._send, client)
+
+    # ------------------------------------------------------------------ the run
+    def setup(self) -> None:
+        node = self._start_node()
+        client = self.setup_client
+        self._open(client)
+        for i, sql in enumerate(SETUP):
+            record = TxnRecord(f"setup-{i}", -1, False, [sql])
+            client.current, client.position = record, 0
+            self.records.append(record)
+            self._request += 1
+            node.submit(client.session_id or 0, self._request, sql, now_ms=self.now_ms)
+            self._run_queue()
+            if record.end != "committed":
+                raise SqlViolation("setup", f"{sql!r} failed: {record.outcomes}")
+        self._armed = True
+        if self.crash_plan.point == "io":
+            self.disk.crash_at_io = self.disk.io_count + self.crash_plan.occurrence
+        for client in self.clients:
+            self._open(client)
+            self._configure(client)
+
+    def _run_queue(self) -> None:
+        events = 0
+        while self._queue:
+            when_ms, _, action, args = heapq.heappop(self._queue)
+            self.now_ms = max(self.now_ms, when_ms)
+            action(*args)
+            events += 1
+            if events > EVENTS_MAX:
+                raise SqlViolation("livelock", f"more than {EVENTS_MAX} events")
+            if self.node is None:
+                self._queue.clear()
+
+    def execute(self) -> Node:
+        """Setup, workload, crash, restart; returns the restarted node (checked by caller)."""
+        self.setup()
+        self._run_queue()
+        if self.node is not None:  # the workload ended before the crash point: kill -9 now
+            self.disk.crash("end of workload")
+            self._note("crash", self.disk.crash_point)
+            self.node = None
+        self.disk.bury()
+        self.disk.crash_at_io = None
+        self.disk.crashed = False
+        self._armed = False
+        self.by_session.clear()
+        self.now_ms += 1000
+        return self._start_node(route_outputs=False)
+
+    def close(self) -> None:
+        if self.node is not None:
+            self.node.close()
+            self.node = None
+        if self._own_dir:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def run_one(seed: int, crash: CrashPlan | None = None) -> SqlRunResult:
+    started = time.perf_counter()
+    violation: SqlViolation | None = None
+    error: str | None = None
+    with installed() as vfs:
+        run = SqlRun(seed, crash)
+        vfs.disks.append(run.disk)
+        try:
+            restarted = run.execute()
+            sql_invariants.check_run(run, restarted)
+        except SqlViolation as exc:
+            violation = exc
+        except Exception as exc:  # noqa: BLE001 - reported with the seed, not swallowed
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            run.close()
+            vfs.disks.remove(run.disk)
+    batches = max((r.batch or 0 for r in run.commit_order), default=0)
+    return SqlRunResult(
+        seed=seed, plan=run.describe(), trace_hash=run.trace.hexdigest(), violation=violation,
+        error=error, crash_point=run.disk.crash_point, txns=len(run.records),
+        acked=sum(1 for r in run.records if r.acked), committed=run.committed_count,
+        batches=batches, wall_s=time.perf_counter() - started,
+        crash=crash.describe() if crash else None)
