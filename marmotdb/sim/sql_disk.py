@@ -78,6 +78,7 @@ class SimDisk:
     torn_keep: float = 0.5          # power: chance an unsynced write survives anyway
     wal_autocheckpoint_pages: int | None = None  # knob the simulator shrinks
     io_count: int = 0
+    io_base: int = 0                # io_count when the crash was armed (reports count from it)
     crashed: bool = False
     crash_point: str | None = None
     unsynced: dict[str, list[_Undo]] = field(default_factory=dict)
@@ -96,7 +97,7 @@ class SimDisk:
             return False
         self.io_count += 1
         if self.crash_at_io is not None and self.io_count >= self.crash_at_io:
-            point = f"io #{self.io_count} ({what})"
+            point = f"io #{self.io_count - self.io_base} ({what})"
             self.crash(point)
             raise MachineCrashed(point)
         return True
@@ -186,7 +187,7 @@ class SimFile(apsw.VFSFile):
         if not disk._io("sync " + os.path.basename(self._name)):
             return None
         disk.unsynced.pop(self._name, None)
-        return super().xSync(flags)
+        return None  # durability is the model's (``unsynced``); a real fsync only costs time
 
 
 class SimVFS(apsw.VFS):

@@ -143,8 +143,8 @@ def check_files(conn: apsw.Connection) -> list[WriteSet]:
     write_sets = decode_log(entries)
     check_log(conn, entries, write_sets)
     check_versions(conn)
-    check_replica(conn, entries, write_sets)
     check_balance(conn)
+    check_replica(conn, entries, write_sets)
     return write_sets
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import heapq
+import os
 import random
 import shutil
 import tempfile
@@ -90,6 +91,7 @@ class SqlRunResult:
     batches: int
     wall_s: float
     crash: str | None = None  # the forced --crash, for the replay command
+    crash_phase: str = "-"    # running | in-batch-commit | idle (killed after the workload)
 
     @property
     def ok(self) -> bool:
@@ -102,9 +104,16 @@ class SqlRunResult:
     def summary(self) -> str:
         status = "ok  " if self.ok else "FAIL"
         return (f"{status} seed={self.seed} scenario={SCENARIO} {self.plan} "
-                f"crashed_at={self.crash_point} txns={self.txns} acked={self.acked} "
+                f"crashed_at={self.crash_point} ({self.crash_phase}) txns={self.txns} acked={self.acked} "
                 f"committed={self.committed} batches={self.batches} "
                 f"trace={self.trace_hash[:16]} wall={self.wall_s:.2f}s")
+
+
+def _scratch_dir() -> str | None:
+    """RAM-backed when the machine has it: the simulated disk never needs the real one, and a
+    virtual disk's page-cache writeback costs more than the whole simulation."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
 
 
 class SqlRun:
@@ -122,8 +131,8 @@ class SqlRun:
         self.clients = [Client(i, random.Random(f"{seed}:{SCENARIO}:client:{i}"), txns)
                         for i in range(clients)]
         self._own_dir = data_dir is None
-        self.root = Path(tempfile.mkdtemp(prefix="marmot-sql-sim-")) if data_dir is None \
-            else data_dir
+        self.root = Path(tempfile.mkdtemp(prefix="marmot-sql-sim-", dir=_scratch_dir())) \
+            if data_dir is None else data_dir
         self.disk = SimDisk(self.root / "node", random.Random(f"{seed}:{SCENARIO}:disk"),
                             mode=self.crash_plan.mode,
                             wal_autocheckpoint_pages=self.autocheckpoint)
@@ -143,6 +152,8 @@ class SqlRun:
         self._request = 0
         self.setup_client = Client(-1, random.Random(0), 0)
         self.committed_count = 0
+        self.in_batch_commit = False  # between before_batch_commit and after_batch_commit
+        self.crash_phase = "-"
 
     @staticmethod
     def _draw_crash(rng: random.Random) -> CrashPlan:
@@ -178,6 +189,8 @@ class SqlRun:
     def _fault(self, point: str) -> None:
         node = self.node
         assert node is not None
+        if point in ("before_batch_commit", "after_batch_commit"):
+            self.in_batch_commit = point == "before_batch_commit"
         if point == "joined_batch":
             pipeline = node.state.pipelines[DATABASE]
             client = self.by_session.get(pipeline.owner or -1)
@@ -224,6 +237,7 @@ class SqlRun:
             pass
         if self.disk.crashed:
             self._note("crash", self.disk.crash_point)
+            self.crash_phase = "in-batch-commit" if self.in_batch_commit else "running"
             self.node = None
             return
         if node.internal_errors:
@@ -296,7 +310,8 @@ class SqlRun:
         self.at(self.now_ms + client.think_ms(), self._send, client)
 
     def _deliver(self, client: Client, reply: Reply) -> None:
-        if self.node is None or client.session_id != reply.session_id:
+        """A reply reaches its client: sent before a crash, it arrives even after it."""
+        if client.session_id != reply.session_id:
             return
         if reply.error is not None:
             outcome = Outcome(error=reply.error.code)
@@ -306,7 +321,8 @@ class SqlRun:
                               last_insert_id=getattr(result, "last_insert_id", 0))
         self._note("reply", client.index, outcome.summary())
         client.answered(outcome)
-        self.at(self.now_ms + client.think_ms(), self._send, client)
+        if self.node is not None:
+            self.at(self.now_ms + client.think_ms(), self._send, client)
 
     # ------------------------------------------------------------------ the run
     def setup(self) -> None:
@@ -324,6 +340,7 @@ class SqlRun:
                 raise SqlViolation("setup", f"{sql!r} failed: {record.outcomes}")
         self._armed = True
         if self.crash_plan.point == "io":
+            self.disk.io_base = self.disk.io_count
             self.disk.crash_at_io = self.disk.io_count + self.crash_plan.occurrence
         for client in self.clients:
             self._open(client)
@@ -338,8 +355,6 @@ class SqlRun:
             events += 1
             if events > EVENTS_MAX:
                 raise SqlViolation("livelock", f"more than {EVENTS_MAX} events")
-            if self.node is None:
-                self._queue.clear()
 
     def execute(self) -> Node:
         """Setup, workload, crash, restart; returns the restarted node (checked by caller)."""
@@ -347,6 +362,7 @@ class SqlRun:
         self._run_queue()
         if self.node is not None:  # the workload ended before the crash point: kill -9 now
             self.disk.crash("end of workload")
+            self.crash_phase = "idle"
             self._note("crash", self.disk.crash_point)
             self.node = None
         self.disk.bury()
@@ -388,4 +404,22 @@ def run_one(seed: int, crash: CrashPlan | None = None) -> SqlRunResult:
         error=error, crash_point=run.disk.crash_point, txns=len(run.records),
         acked=sum(1 for r in run.records if r.acked), committed=run.committed_count,
         batches=batches, wall_s=time.perf_counter() - started,
-        crash=crash.describe() if crash else None)
+        crash=crash.describe() if crash else None, crash_phase=run.crash_phase)
+
+
+def main(seeds: range, crash: str | None = None, quiet: bool = False) -> int:
+    """``python -m marmotdb.sim --scenario sql-crash``: run seeds, print failures with their
+    replay command; exit status 1 if any failed."""
+    plan = CrashPlan.parse(crash) if crash else None
+    failures = runs = 0
+    for seed in seeds:
+        result = run_one(seed, plan)
+        runs += 1
+        if not quiet or not result.ok:
+            print(result.summary(), flush=True)
+        if not result.ok:
+            failures += 1
+            print(f"     {result.violation or result.error}")
+            print(f"     seed {seed} failed; replay: {result.replay_command()}", flush=True)
+    print(f"{runs - failures}/{runs} runs passed")
+    return 1 if failures else 0

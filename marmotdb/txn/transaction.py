@@ -135,6 +135,7 @@ class Transaction:
             conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
             raise
         conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
+        pipeline._point("statement_done")  # a FAULT_POINT: the simulator may crash here
         return result
 
     def add_schema_change(self, mysql: str, statements: list[str], params: dict[str, Any]
