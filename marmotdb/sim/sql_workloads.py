@@ -8,6 +8,8 @@ and records every statement's outcome as the client saw it. The mix:
   fails after its first row), UPDATE, DELETE, REPLACE, INSERT … ON DUPLICATE KEY UPDATE,
   AUTO_INCREMENT inserts, statements failing mid-way (a UNIQUE or NOT NULL violation on a
   later row);
+* DDL now and then (TRUNCATE, CREATE/DROP INDEX, failing when repeated), and a child table
+  with ON DELETE CASCADE, so cascaded deletes and schema entries are in the write sets;
 * explicit transactions: BEGIN, 1-6 of those plus reads, locking reads (FOR UPDATE) and
   transfers between accounts, a SAVEPOINT with a later ROLLBACK TO or RELEASE, then COMMIT
   (80%), ROLLBACK (15%) or the client disconnecting (5%: the node rolls it back);
@@ -38,6 +40,8 @@ SETUP = [
     "CREATE TABLE item (id INT PRIMARY KEY, tag VARCHAR(60) NOT NULL, qty INT NOT NULL, "
     "UNIQUE KEY uq_item_tag (tag))",
     "CREATE TABLE event (id INT AUTO_INCREMENT PRIMARY KEY, tag VARCHAR(60), n INT)",
+    "CREATE TABLE note (id INT PRIMARY KEY, item_id INT NOT NULL, body VARCHAR(60), "
+    "FOREIGN KEY (item_id) REFERENCES item (id) ON DELETE CASCADE)",
     "INSERT INTO acct (id, bal, note) VALUES " + ", ".join(
         f"({i}, {ACCOUNT_BALANCE}, 'open')" for i in range(1, ACCOUNTS + 1)),
 ]
@@ -138,9 +142,11 @@ class Client:
         rng = self.rng
         key = rng.randint(1, ITEM_KEYS)
         kinds = ["insert", "insert", "update", "delete", "replace", "upsert", "event",
-                 "fail_unique", "fail_null"]
+                 "fail_unique", "fail_null", "note", "note"]
         if explicit:
             kinds += ["transfer", "transfer", "select", "for_update"]
+        elif rng.random() < 0.08:  # DDL is its own transaction: autocommit only
+            kinds = ["truncate", "create_index", "drop_index"]
         kind = rng.choice(kinds)
         item_tag = f"{tag}-{i}"
         if kind == "insert":
@@ -165,6 +171,15 @@ class Client:
         if kind == "fail_null":   # the first row inserts, the second violates NOT NULL
             return (f"INSERT INTO item (id, tag, qty) VALUES ({ITEM_KEYS + 100 + key}, "
                     f"'{item_tag}', 1), ({ITEM_KEYS + 200 + key}, '{item_tag}-b', NULL)")
+        if kind == "note":  # 1452 when the item is missing; deleting the item cascades
+            return (f"INSERT INTO note (id, item_id, body) VALUES ({rng.randint(1, 60)}, {key}, "
+                    f"'{item_tag}') ON DUPLICATE KEY UPDATE body = '{item_tag}'")
+        if kind == "truncate":
+            return "TRUNCATE TABLE event"
+        if kind == "create_index":
+            return "CREATE INDEX ix_item_qty ON item (qty)"
+        if kind == "drop_index":
+            return "DROP INDEX ix_item_qty ON item"
         if kind == "transfer":
             src, dst = rng.sample(range(1, ACCOUNTS + 1), 2)
             amount = rng.randint(1, 50)
