@@ -21,7 +21,8 @@ from marmotdb.node import Node, Reply
 from marmotdb.sim import sql_invariants
 from marmotdb.sim.sql_invariants import SqlViolation, check_commit_order, check_files
 from marmotdb.sim.sql_workloads import DATABASE, SETUP, TxnRecord
-from marmotdb.sim.sql_world import CrashPlan, run_one
+from marmotdb.sim.sql_disk import SimDisk, installed
+from marmotdb.sim.sql_world import CrashPlan, SqlRun, run_one
 from marmotdb.txn.pipeline import FAULT_POINTS, CommitPipeline
 from marmotdb.users import User, Users
 
@@ -175,3 +176,49 @@ def test_file_checkers_flag_hand_made_violations(database_file: Path, kind: str)
         sql_invariants.check_files(conn)
     conn.close()
     assert info.value.kind == kind, info.value
+
+
+# ---------------------------------------------------------------------- the simulated disk
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.name.endswith("-shm")}  # the wal-index is rebuilt
+
+
+def test_the_dead_nodes_connections_write_nothing() -> None:
+    with installed() as vfs:
+        run = SqlRun(4, CrashPlan("joined_batch", 3))
+        vfs.disks.append(run.disk)
+        try:
+            run.setup()
+            run._run_queue()
+            assert run.disk.crashed and run.node is None
+            before = _files(run.disk.root)
+            assert any(name.endswith("-wal") for name in before)
+            assert run.disk.bury() > 0  # closing the last connection would checkpoint and
+            assert _files(run.disk.root) == before  # delete the WAL: dropped, files intact
+        finally:
+            run.close()
+            vfs.disks.remove(run.disk)
+
+
+@pytest.mark.parametrize("mode, survivors", [("process", [(1,), (2,)]), ("power", [(1,)])])
+def test_power_loss_loses_exactly_the_unsynced_writes(tmp_path: Path, mode: str,
+                                                       survivors: list) -> None:
+    disk = SimDisk(tmp_path / "m", __import__("random").Random(0), mode=mode, torn_keep=0.0)
+    disk.root.mkdir()
+    with installed() as vfs:
+        vfs.disks.append(disk)
+        conn = apsw.Connection(str(disk.root / "x.db"))
+        conn.execute("PRAGMA journal_mode=WAL").fetchall()
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE t(x)")
+        conn.execute("INSERT INTO t VALUES (1)")      # synced at its commit
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("INSERT INTO t VALUES (2)")      # written, never synced
+        disk.crash("test")
+        disk.bury()
+        disk.crashed = False
+        conn = apsw.Connection(str(disk.root / "x.db"))
+        assert conn.execute("SELECT x FROM t ORDER BY x").fetchall() == survivors
+        conn.close()
+        vfs.disks.remove(disk)
