@@ -139,7 +139,8 @@ class SimFile(apsw.VFSFile):
     def __init__(self, disk: SimDisk | None, name: Any, flags: list[int]):
         super().__init__(BASE_VFS, name, flags)
         self._disk = disk
-        self._name = name if isinstance(name, str) else name.filename()
+        # None: a temp file (statement journal, sorter), anonymous and deleted on close
+        self._name = name if isinstance(name, str) else (name.filename() if name else "")
 
     def _pre_image(self, offset: int, length: int) -> tuple[bytes, int]:
         try:

@@ -374,6 +374,8 @@ class SqlRun:
         return self._start_node(route_outputs=False)
 
     def close(self) -> None:
+        self.disk.crash_at_io = None  # an aborted run's node closes without crashing
+        self._armed = False
         if self.node is not None:
             self.node.close()
             self.node = None
@@ -396,7 +398,10 @@ def run_one(seed: int, crash: CrashPlan | None = None) -> SqlRunResult:
         except Exception as exc:  # noqa: BLE001 - reported with the seed, not swallowed
             error = f"{type(exc).__name__}: {exc}"
         finally:
-            run.close()
+            try:
+                run.close()
+            except Exception as exc:  # noqa: BLE001 - a node that cannot close is a finding
+                error = error or f"close: {type(exc).__name__}: {exc}"
             vfs.disks.remove(run.disk)
     batches = max((r.batch or 0 for r in run.commit_order), default=0)
     return SqlRunResult(
