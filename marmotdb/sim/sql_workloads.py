@@ -72,7 +72,9 @@ class TxnRecord:
     explicit: bool
     script: list[str]
     outcomes: list[Outcome | None] = field(default_factory=list)
-    end: str = "running"   # running | committed (acked) | failed | rolled back | abandoned
+    # running | committed (acked) | failed | rolled back | abandoned (client left between
+    # statements: rolled back) | disconnected (left with a statement in flight: undecided)
+    end: str = "running"
     joined_index: int | None = None  # position in the node's commit order, if it joined a batch
     batch: int | None = None         # the batch COMMIT it joined (1-based count)
 
@@ -106,6 +108,7 @@ class Client:
         self.txns_left = txns
         self.serial = 0
         self.current: TxnRecord | None = None
+        self.pending_request: int | None = None  # the request whose reply it waits for
         self.position = 0
         self.lock_wait_timeout_s = rng.choice([1, 2, 5, 50])
         self.history: list[TxnRecord] = []

@@ -53,6 +53,7 @@ NODE_ID = 1
 EPOCH_MS = 1_700_000_000_000
 EVENTS_MAX = 200_000
 SCENARIO = "sql-crash"
+IN_FLIGHT_DISCONNECT_P = 0.03  # a client vanishes while its statement waits (per statement)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +150,8 @@ class SqlRun:
         self._armed = False
         self.node: Node | None = None
         self.by_session: dict[int, Client] = {}
+        self.session_record: dict[int, TxnRecord] = {}  # the transaction a session runs
+        self.chaos = random.Random(f"{seed}:{SCENARIO}:chaos")  # in-flight disconnects
         self._request = 0
         self.setup_client = Client(-1, random.Random(0), 0)
         self.committed_count = 0
@@ -193,8 +196,7 @@ class SqlRun:
             self.in_batch_commit = point == "before_batch_commit"
         if point == "joined_batch":
             pipeline = node.state.pipelines[DATABASE]
-            client = self.by_session.get(pipeline.owner or -1)
-            record = client.current if client is not None else None
+            record = self.session_record.get(pipeline.owner or -1)
             assert record is not None, "a transaction joined a batch without a client"
             record.joined_index = len(self.commit_order)
             record.batch = pipeline.batches + 1
@@ -281,7 +283,27 @@ class SqlRun:
         session_id, request_id = client.session_id, self._request
         assert session_id is not None
         self._note("send", client.index, sql)
+        assert client.current is not None
+        self.session_record[session_id] = client.current
+        client.pending_request = request_id
         self._input(lambda node: node.submit(session_id, request_id, sql, now_ms=self.now_ms))
+        if self.chaos.random() < IN_FLIGHT_DISCONNECT_P:
+            self.at(self.now_ms + self.chaos.randint(0, 2000), self._cut, client, request_id)
+
+    def _cut(self, client: Client, request_id: int) -> None:
+        """The client goes away while its statement is in flight (waiting for the turn or for
+        its batch): whatever it handed to a batch may still commit."""
+        if self.node is None or client.pending_request != request_id:
+            return
+        record = client.current
+        assert record is not None and client.session_id is not None
+        record.end = "disconnected"
+        client.current, client.pending_request = None, None
+        session_id = client.session_id
+        self._note("cut", client.index)
+        self.by_session.pop(session_id, None)
+        self._input(lambda node: node.close_session(session_id, now_ms=self.now_ms))
+        self._input(lambda node: self._reopen(client))
 
     def _disconnect(self, client: Client) -> None:
         record = client.current
@@ -320,6 +342,7 @@ class SqlRun:
             outcome = Outcome(affected_rows=getattr(result, "affected_rows", 0),
                               last_insert_id=getattr(result, "last_insert_id", 0))
         self._note("reply", client.index, outcome.summary())
+        client.pending_request = None
         client.answered(outcome)
         if self.node is not None:
             self.at(self.now_ms + client.think_ms(), self._send, client)
@@ -332,6 +355,7 @@ class SqlRun:
         for i, sql in enumerate(SETUP):
             record = TxnRecord(f"setup-{i}", -1, False, [sql])
             client.current, client.position = record, 0
+            self.session_record[client.session_id or 0] = record
             self.records.append(record)
             self._request += 1
             node.submit(client.session_id or 0, self._request, sql, now_ms=self.now_ms)
