@@ -11,6 +11,12 @@ when the simulator calls ``crash(point)`` from a pipeline fault point — the ma
 * that call does nothing and raises ``MachineCrashed`` (a ``BaseException``: APSW re-raises it
   from the statement, no ``except apsw.Error`` / ``except Exception`` in the product swallows
   it, so the node stops at that exact instruction);
+* ``fail_at_io`` is the other disk fault: the k-th call and up to ``fail_ios - 1`` after it
+  fail (``SQLITE_FULL`` for writes and truncates, ``SQLITE_IOERR`` for syncs) and the machine
+  lives on: SQLite rolls the batch back and the pipeline must fail exactly its members.
+  Only the WAL's calls fail, not the database file's: those come from checkpoints, whose
+  errors SQLite ignores (the COMMIT that ran the auto-checkpoint succeeded), but APSW would
+  re-raise a Python VFS's exception from that COMMIT, which the C VFS never does;
 * from then on every write, sync, truncate and delete on the disk is dropped silently, so the
   cleanup code the exception runs through on its way out (savepoint rollbacks, ``ROLLBACK``)
   and the zombie connections closed by ``bury`` cannot change the files; replies the node
@@ -77,6 +83,9 @@ class SimDisk:
     mode: str = "process"           # "process" (kill -9) or "power" (power loss)
     torn_keep: float = 0.5          # power: chance an unsynced write survives anyway
     wal_autocheckpoint_pages: int | None = None  # knob the simulator shrinks
+    fail_at_io: int | None = None   # the k-th write/sync/truncate fails (disk full, EIO) ...
+    fail_ios: int = 1               # ... and so do the next ones, up to this many in all
+    failed_ios: int = 0
     io_count: int = 0
     io_base: int = 0                # io_count when the crash was armed (reports count from it)
     crashed: bool = False
@@ -100,6 +109,12 @@ class SimDisk:
             point = f"io #{self.io_count - self.io_base} ({what})"
             self.crash(point)
             raise MachineCrashed(point)
+        if self.fail_at_io is not None and self.io_count >= self.fail_at_io \
+                and self.failed_ios < self.fail_ios and not what.endswith(".db"):
+            self.failed_ios += 1  # the machine lives on: SQLite sees the error and recovers
+            if what.startswith("sync"):  # SQLite's own words for SQLITE_IOERR / SQLITE_FULL
+                raise apsw.IOError("disk I/O error")
+            raise apsw.FullError("database or disk is full")
         return True
 
     # ------------------------------------------------------------------ after the crash

@@ -14,10 +14,10 @@ Files alone (``check_files``), for any database of any node:
 
 Against what the clients saw (``check_run``), with ``m`` the number of logged transactions:
 
-* commit order: the log holds exactly the first ``m`` transactions that joined a batch, ``m``
-  falls on a batch boundary (a batch is all or nothing), every acknowledged transaction is
-  among them (unless power loss with durability "normal", which promises no durability), no
-  transaction whose client was told it failed is;
+* commit order: the log holds exactly the transactions of the batches whose COMMIT returned,
+  in join order, plus possibly the whole batch the crash interrupted — never part of a batch,
+  never a failed one (unless power loss with durability "normal", which may lose a suffix of
+  whole batches); no transaction whose client was told it failed or rolled back is there;
 * reference replay: a fresh node runs those ``m`` transactions' statements serially in commit
   order; each statement must give the outcome its client saw (affected rows, insert id,
   error code), and the reference's tables, row keys/tombstones and write sets (row images and
@@ -149,24 +149,52 @@ def check_files(conn: apsw.Connection) -> list[WriteSet]:
 
 
 # ---------------------------------------------------------------------- against the clients
-def check_commit_order(order: list[TxnRecord], logged: int, durable: bool) -> None:
-    if logged > len(order):
-        raise SqlViolation("phantom", f"{logged} transactions logged, only {len(order)} "
-                           "joined a batch")
-    if 0 < logged < len(order) and order[logged - 1].batch == order[logged].batch:
-        raise SqlViolation("torn-batch", f"batch {order[logged].batch} is partly present: "
-                           f"{order[logged - 1].tag} logged, {order[logged].tag} not")
-    for record in order[logged:]:
-        if record.acked and durable:
-            raise SqlViolation("lost-ack", f"{record.tag} was acknowledged (batch "
-                               f"{record.batch}) but is not in the log ({logged} logged)")
-    for record in order[:logged]:
+def check_commit_order(order: list[TxnRecord], committed_batches: set[int], logged: int,
+                       durable: bool) -> list[TxnRecord]:
+    """The transactions the log must hold, in order; raises if ``logged`` cannot be them.
+
+    ``order``: every transaction that joined a batch, in join order, with its batch id.
+    Batches whose COMMIT returned (``committed_batches``) are in; a batch that failed (any
+    other batch but the last) is out; the last batch, if its COMMIT did not return, is
+    undecided (the crash hit during it). Power loss without fsync may drop a suffix of whole
+    batches. So the log must be a batch-aligned prefix of the candidates that contains every
+    committed batch when the durability promise holds."""
+    batches: list[list[TxnRecord]] = []
+    for record in order:
+        if batches and batches[-1][0].batch == record.batch:
+            batches[-1].append(record)
+        else:
+            batches.append([record])
+    candidates = [b for i, b in enumerate(batches)
+                  if b[0].batch in committed_batches or i == len(batches) - 1]
+    bounds, total = [0], 0
+    for batch in candidates:
+        total += len(batch)
+        bounds.append(total)
+    if logged > total:
+        raise SqlViolation("phantom", f"{logged} transactions logged, only {total} were in "
+                           "committed or undecided batches")
+    if logged not in bounds:
+        raise SqlViolation("torn-batch", f"{logged} transactions logged: not a whole number "
+                           f"of batches (batch boundaries at {bounds})")
+    present = [r for batch in candidates[:bounds.index(logged)] for r in batch]
+    if durable:
+        for batch in candidates[bounds.index(logged):]:
+            if batch[0].batch not in committed_batches:
+                continue
+            acked = [r.tag for r in batch if r.acked]
+            kind = "lost-ack" if acked else "lost-commit"
+            raise SqlViolation(kind, f"batch {batch[0].batch} ({[r.tag for r in batch]}, "
+                               f"acknowledged: {acked}) committed but is not in the log "
+                               f"({logged} logged)")
+    for record in present:
         if record.end == "failed":
             raise SqlViolation("failed-present", f"{record.tag}: the client was told it "
                                "failed, yet it is committed")
         if record.end in ("rolled back", "abandoned"):
             raise SqlViolation("rolled-back-present", f"{record.tag} ended {record.end} "
                                "but is committed")
+    return present
 
 
 def _outcome(reply: Reply) -> Outcome:
@@ -231,11 +259,12 @@ def _versions(conn: apsw.Connection) -> set[tuple[Any, ...]]:
     return set(conn.execute(f"SELECT tbl, pk, deleted FROM {ROW_VERSIONS}").fetchall())
 
 
-def check_reference(run: SqlRun, conn: apsw.Connection, write_sets: list[WriteSet]) -> None:
+def check_reference(run: SqlRun, conn: apsw.Connection, write_sets: list[WriteSet],
+                    present: list[TxnRecord]) -> None:
     with tempfile.TemporaryDirectory(prefix="marmot-sql-ref-", dir=run.root) as where:
         reference = Reference(Path(where), run.users, run.now_ms)
         try:
-            for record in run.commit_order[:len(write_sets)]:
+            for record in present:
                 reference.replay(record)
             ref_conn = reference.connection()
             ref_sets = decode_log(full_log(ref_conn))
@@ -245,7 +274,7 @@ def check_reference(run: SqlRun, conn: apsw.Connection, write_sets: list[WriteSe
             for i, (mine, theirs) in enumerate(zip(write_sets, ref_sets)):
                 if _changes(mine) != _changes(theirs):
                     raise SqlViolation("write-set", f"log #{i + 1} "
-                                       f"({run.commit_order[i].tag}): {_changes(mine)} != "
+                                       f"({present[i].tag}): {_changes(mine)} != "
                                        f"reference {_changes(theirs)}")
             if database_checksums(conn) != database_checksums(ref_conn):
                 raise SqlViolation("data", f"tables differ from the reference: "
@@ -286,6 +315,6 @@ def check_run(run: SqlRun, node: Node) -> None:
     logged = len(write_sets)
     run.committed_count = logged
     durable = not (run.crash_plan.mode == "power" and run.durability == "normal")
-    check_commit_order(run.commit_order, logged, durable)
-    check_reference(run, conn, write_sets)
+    present = check_commit_order(run.commit_order, run.committed_batches, logged, durable)
+    check_reference(run, conn, write_sets, present)
     check_restart_write(node, logged, run.now_ms + 1)

@@ -59,23 +59,28 @@ IN_FLIGHT_DISCONNECT_P = 0.03  # a client vanishes while its statement waits (pe
 @dataclasses.dataclass(frozen=True)
 class CrashPlan:
     """Where the machine dies: ``point`` in FAULT_POINTS at its ``occurrence``-th call, or
-    ``point == "io"`` at the disk's ``occurrence``-th write/sync/truncate after setup."""
+    ``point == "io"`` at the disk's ``occurrence``-th write/sync/truncate after setup; or
+    ``point == "ioerr"``: that call and the next ``fails - 1`` fail (disk full / EIO), the
+    node lives on and is killed at the end of the workload."""
 
     point: str
     occurrence: int
     mode: str = "process"  # or "power"
+    fails: int = 1         # ioerr: how many consecutive calls fail
 
     def describe(self) -> str:
-        return f"{self.point}#{self.occurrence}/{self.mode}"
+        fails = f"x{self.fails}" if self.point == "ioerr" else ""
+        return f"{self.point}#{self.occurrence}{fails}/{self.mode}"
 
     @staticmethod
     def parse(text: str) -> CrashPlan:
-        """``point#n`` or ``point#n/power`` (the --crash option)."""
+        """``point#n``, ``point#n/power``, ``ioerr#nxf`` (the --crash option)."""
         spec, _, mode = text.partition("/")
         point, _, occurrence = spec.partition("#")
-        if point != "io" and point not in FAULT_POINTS:
+        if point not in ("io", "ioerr") and point not in FAULT_POINTS:
             raise ValueError(f"unknown crash point {point!r}")
-        return CrashPlan(point, int(occurrence or 1), mode or "process")
+        occurrence, _, fails = (occurrence or "1").partition("x")
+        return CrashPlan(point, int(occurrence), mode or "process", int(fails or 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +151,8 @@ class SqlRun:
         self.trace = hashlib.sha256()
         self.records: list[TxnRecord] = []        # every transaction, setup first
         self.commit_order: list[TxnRecord] = []   # joined a batch, in the node's order
+        self.batch_ids = 0                         # batches opened (ids of the sim's own)
+        self.committed_batches: set[int] = set()   # batches whose COMMIT returned
         self._points: dict[str, int] = {}
         self._armed = False
         self.node: Node | None = None
@@ -161,9 +168,12 @@ class SqlRun:
     @staticmethod
     def _draw_crash(rng: random.Random) -> CrashPlan:
         mode = "power" if rng.random() < 0.3 else "process"
-        if rng.random() < 0.5:
+        roll = rng.random()
+        if roll < 0.45:
             return CrashPlan(rng.choice(FAULT_POINTS), rng.randint(1, 30), mode)
-        return CrashPlan("io", rng.randint(1, 400), mode)
+        if roll < 0.85:
+            return CrashPlan("io", rng.randint(1, 400), mode)
+        return CrashPlan("ioerr", rng.randint(1, 300), mode, rng.choice([1, 1, 2, 5]))
 
     def describe(self) -> str:
         return (f"durability={self.durability} clients={len(self.clients)} "
@@ -190,16 +200,25 @@ class SqlRun:
         return node
 
     def _fault(self, point: str) -> None:
+        if self.disk.crashed:
+            # Still running after the crash instant: an exception handler on the way out
+            # swallowed MachineCrashed (see the report on Transaction.commit). A dead process
+            # runs nothing: stop it at the next step, and record nothing it does.
+            raise MachineCrashed(f"{point} after the crash")
         node = self.node
         assert node is not None
         if point in ("before_batch_commit", "after_batch_commit"):
             self.in_batch_commit = point == "before_batch_commit"
+        if point == "after_batch_commit":
+            self.committed_batches.add(self.batch_ids)
         if point == "joined_batch":
             pipeline = node.state.pipelines[DATABASE]
             record = self.session_record.get(pipeline.owner or -1)
             assert record is not None, "a transaction joined a batch without a client"
             record.joined_index = len(self.commit_order)
-            record.batch = pipeline.batches + 1
+            if len(pipeline._batch) == 1:  # the first member of a new batch
+                self.batch_ids += 1
+            record.batch = self.batch_ids
             self.commit_order.append(record)
             self._note("joined", record.tag, record.batch)
         if not self._armed:
@@ -366,6 +385,10 @@ class SqlRun:
         if self.crash_plan.point == "io":
             self.disk.io_base = self.disk.io_count
             self.disk.crash_at_io = self.disk.io_count + self.crash_plan.occurrence
+        if self.crash_plan.point == "ioerr":
+            self.disk.io_base = self.disk.io_count
+            self.disk.fail_at_io = self.disk.io_count + self.crash_plan.occurrence
+            self.disk.fail_ios = self.crash_plan.fails
         for client in self.clients:
             self._open(client)
             self._configure(client)
@@ -390,7 +413,7 @@ class SqlRun:
             self._note("crash", self.disk.crash_point)
             self.node = None
         self.disk.bury()
-        self.disk.crash_at_io = None
+        self.disk.crash_at_io = self.disk.fail_at_io = None
         self.disk.crashed = False
         self._armed = False
         self.by_session.clear()
@@ -398,7 +421,8 @@ class SqlRun:
         return self._start_node(route_outputs=False)
 
     def close(self) -> None:
-        self.disk.crash_at_io = None  # an aborted run's node closes without crashing
+        self.disk.crash_at_io = self.disk.fail_at_io = None  # an aborted run's node closes
+        #                                                       without crashing
         self._armed = False
         if self.node is not None:
             self.node.close()
