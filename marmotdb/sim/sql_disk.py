@@ -14,9 +14,10 @@ when the simulator calls ``crash(point)`` from a pipeline fault point — the ma
 * ``fail_at_io`` is the other disk fault: the k-th call and up to ``fail_ios - 1`` after it
   fail (``SQLITE_FULL`` for writes and truncates, ``SQLITE_IOERR`` for syncs) and the machine
   lives on: SQLite rolls the batch back and the pipeline must fail exactly its members.
-  Only the WAL's calls fail, not the database file's: those come from checkpoints, whose
-  errors SQLite ignores (the COMMIT that ran the auto-checkpoint succeeded), but APSW would
-  re-raise a Python VFS's exception from that COMMIT, which the C VFS never does;
+  Checkpoint I/O never fails (the database file's calls, and runs with ``ioerr`` turn
+  auto-checkpoints off): SQLite ignores a failed auto-checkpoint (the COMMIT that ran it
+  succeeded), but APSW re-raises a Python VFS's exception from that COMMIT, which the C VFS
+  never does — the node would tell clients their committed batch failed;
 * from then on every write, sync, truncate and delete on the disk is dropped silently, so the
   cleanup code the exception runs through on its way out (savepoint rollbacks, ``ROLLBACK``)
   and the zombie connections closed by ``bury`` cannot change the files; replies the node

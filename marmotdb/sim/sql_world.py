@@ -7,7 +7,9 @@ A run is a pure function of its seed (and an optional forced ``CrashPlan``):
 1. ``plan``: the seed draws the durability ("normal"/"fsync"), the clients and their
    transactions, knobs the simulator shrinks to reach rare paths (batch size, WAL
    auto-checkpoint) and the crash: a pipeline fault point (``txn.pipeline.FAULT_POINTS``) at its
-   n-th occurrence, or the disk's k-th write/sync/truncate; process crash or power loss.
+   n-th occurrence, or the disk's k-th write/sync/truncate; process crash or power loss; or
+   disk errors the node survives (``ioerr``: failed batch COMMITs), optionally followed by a
+   crash a few calls later. ``CrashPlan.parse`` reads the same spec from ``--crash``.
 2. ``setup``: a client creates the database and tables through the node (so the DDL is in the
    commit log like any transaction); the crash is armed after it.
 3. ``workload``: one event queue ordered by (virtual ms, sequence) delivers client statements
@@ -66,21 +68,26 @@ class CrashPlan:
     point: str
     occurrence: int
     mode: str = "process"  # or "power"
-    fails: int = 1         # ioerr: how many consecutive calls fail
+    fails: int = 1         # ioerr: how many consecutive calls fail ...
+    then_crash: int | None = None  # ... and the machine dies this many calls after them
 
     def describe(self) -> str:
         fails = f"x{self.fails}" if self.point == "ioerr" else ""
+        if self.point == "ioerr" and self.then_crash is not None:
+            fails += f"+{self.then_crash}"
         return f"{self.point}#{self.occurrence}{fails}/{self.mode}"
 
     @staticmethod
     def parse(text: str) -> CrashPlan:
-        """``point#n``, ``point#n/power``, ``ioerr#nxf`` (the --crash option)."""
+        """``point#n``, ``point#n/power``, ``ioerr#nxf``, ``ioerr#nxf+c`` (--crash)."""
         spec, _, mode = text.partition("/")
         point, _, occurrence = spec.partition("#")
         if point not in ("io", "ioerr") and point not in FAULT_POINTS:
             raise ValueError(f"unknown crash point {point!r}")
         occurrence, _, fails = (occurrence or "1").partition("x")
-        return CrashPlan(point, int(occurrence), mode or "process", int(fails or 1))
+        fails, _, then = fails.partition("+")
+        return CrashPlan(point, int(occurrence), mode or "process", int(fails or 1),
+                         int(then) if then else None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +140,10 @@ class SqlRun:
         txns = rng.randint(5, 25)
         drawn = self._draw_crash(rng)
         self.crash_plan = crash or drawn
+        if self.crash_plan.point == "ioerr":
+            # No auto-checkpoints: their I/O errors are ignored by SQLite, but APSW re-raises
+            # a Python VFS's exception from the COMMIT that ran the checkpoint (sql_disk.py).
+            self.autocheckpoint = 0
         self.forced = crash
         self.clients = [Client(i, random.Random(f"{seed}:{SCENARIO}:client:{i}"), txns)
                         for i in range(clients)]
@@ -173,7 +184,8 @@ class SqlRun:
             return CrashPlan(rng.choice(FAULT_POINTS), rng.randint(1, 30), mode)
         if roll < 0.85:
             return CrashPlan("io", rng.randint(1, 400), mode)
-        return CrashPlan("ioerr", rng.randint(1, 300), mode, rng.choice([1, 1, 2, 5]))
+        then = rng.choice([None, rng.randint(1, 40)])
+        return CrashPlan("ioerr", rng.randint(1, 300), mode, rng.choice([1, 1, 2, 5]), then)
 
     def describe(self) -> str:
         return (f"durability={self.durability} clients={len(self.clients)} "
@@ -389,6 +401,9 @@ class SqlRun:
             self.disk.io_base = self.disk.io_count
             self.disk.fail_at_io = self.disk.io_count + self.crash_plan.occurrence
             self.disk.fail_ios = self.crash_plan.fails
+            if self.crash_plan.then_crash is not None:
+                self.disk.crash_at_io = (self.disk.fail_at_io + self.crash_plan.fails
+                                         + self.crash_plan.then_crash)
         for client in self.clients:
             self._open(client)
             self._configure(client)

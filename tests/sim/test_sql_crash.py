@@ -63,6 +63,14 @@ def test_crash_at_disk_writes_inside_a_batch_commit(mode: str) -> None:
     assert sum(r.crash_phase == "in-batch-commit" for r in results) >= 5
 
 
+@pytest.mark.parametrize("spec", ["ioerr#30x1", "ioerr#60x2+1", "ioerr#90x5+4/power"])
+def test_failed_batch_commits_fail_exactly_their_members(spec: str) -> None:
+    # The disk refuses WAL writes/syncs: the node lives on, the failed batch's clients get
+    # the error, and none of it may be there after the restart (crash soon after, or later)
+    results = assert_runs_pass(range(1, 9), CrashPlan.parse(spec))
+    assert any(r.acked < r.txns for r in results)
+
+
 @pytest.mark.slow
 def test_sql_crash_passes_for_many_seeds() -> None:
     assert_runs_pass(SLOW_SEEDS)
