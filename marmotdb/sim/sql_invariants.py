@@ -179,6 +179,11 @@ def check_commit_order(order: list[TxnRecord], committed_batches: set[int], logg
                            f"of batches (batch boundaries at {bounds})")
     present = [r for batch in candidates[:bounds.index(logged)] for r in batch]
     if durable:
+        missing = {id(r) for r in present} ^ {id(r) for r in order}
+        for record in order:
+            if id(record) in missing and record.acked:
+                raise SqlViolation("lost-ack", f"{record.tag} was acknowledged (batch "
+                                   f"{record.batch}) but is not in the log ({logged} logged)")
         for batch in candidates[bounds.index(logged):]:
             if batch[0].batch not in committed_batches:
                 continue

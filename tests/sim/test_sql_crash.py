@@ -128,18 +128,24 @@ def _record(tag: str, batch: int, end: str) -> TxnRecord:
 
 def test_commit_order_checker_flags_each_violation() -> None:
     order = [_record("a", 1, "committed"), _record("b", 2, "committed"),
-             _record("c", 2, "running"), _record("d", 3, "failed")]
-    check_commit_order(order, 3, durable=True)   # batches 1-2 in, 3 (failed) out
-    check_commit_order(order, 1, durable=False)  # power loss without fsync may lose b
-    cases = {"lost-ack": (order, 1, True), "torn-batch": (order, 2, True),
-             "failed-present": (order, 4, True), "phantom": (order, 5, True)}
-    for kind, (records, logged, durable) in cases.items():
+             _record("c", 2, "committed"), _record("d", 3, "failed"),
+             _record("e", 4, "running")]
+    done = {1, 2}  # batch 3 failed (its client was told), batch 4 was cut by the crash
+    assert [r.tag for r in check_commit_order(order, done, 3, durable=True)] == ["a", "b", "c"]
+    assert len(check_commit_order(order, done, 4, durable=True)) == 4  # e made it
+    assert check_commit_order(order, done, 1, durable=False)  # power loss without fsync
+    cases = {"lost-ack": (done, 1), "torn-batch": (done, 2), "phantom": (done, 5),
+             "failed-present": ({1, 2, 3}, 4), "lost-commit": ({1, 2, 3, 4}, 4)}
+    for kind, (committed, logged) in cases.items():
         with pytest.raises(SqlViolation) as info:
-            check_commit_order(records, logged, durable)
-        assert info.value.kind == kind
+            check_commit_order(order, committed, logged, durable=True)
+        assert info.value.kind == kind, (kind, info.value)
+    in_flight_ack = [_record("a", 1, "committed")]  # acked, but its batch never returned
+    with pytest.raises(SqlViolation, match="lost-ack"):
+        check_commit_order(in_flight_ack, set(), 0, durable=True)
     rolled = [_record("a", 1, "rolled back")]
     with pytest.raises(SqlViolation, match="rolled-back-present"):
-        check_commit_order(rolled, 1, durable=True)
+        check_commit_order(rolled, {1}, 1, durable=True)
 
 
 @pytest.fixture
@@ -172,7 +178,7 @@ TAMPERING = {
 
 def test_file_checkers_pass_on_clean_files(database_file: Path) -> None:
     conn = apsw.Connection(str(database_file))
-    assert len(check_files(conn)) == 8  # 3 tables + the accounts + 4 writes
+    assert len(check_files(conn)) == 9  # 4 tables + the accounts + 4 writes
     conn.close()
 
 
