@@ -117,7 +117,8 @@ class SqlRunResult:
     def summary(self) -> str:
         status = "ok  " if self.ok else "FAIL"
         return (f"{status} seed={self.seed} scenario={SCENARIO} {self.plan} "
-                f"crashed_at={self.crash_point} ({self.crash_phase}) txns={self.txns} acked={self.acked} "
+                f"crashed_at={self.crash_point} ({self.crash_phase}) txns={self.txns} "
+                f"acked={self.acked} "
                 f"committed={self.committed} batches={self.batches} "
                 f"trace={self.trace_hash[:16]} wall={self.wall_s:.2f}s")
 
