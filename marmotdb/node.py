@@ -18,9 +18,9 @@ Inputs                                            Outputs (``take_outputs()`` or
   handle_timer(now_ms)                            next_deadline_ms() -> int | None
 
 The node is the commit pipelines' ``txn.pipeline.Host``. ``defer`` appends to a queue that is
-drained at the end of every input, so everything that arrives in one input (or is unblocked by
-it) runs before the pipelines flush: statements unblocked by one COMMIT join one batch (group
-commit) without any timer. ``call_later`` timers (lock-wait timeouts, replies delayed by
+drained at the end of every input (or of ``with node.iteration():``, around inputs that arrive
+in one event-loop iteration), so everything that arrives together, or is unblocked by it, runs
+before the pipelines flush: those commits join one batch (group commit) without any timer. ``call_later`` timers (lock-wait timeouts, replies delayed by
 ``SLEEP()``) live in a heap keyed by the node's ``now_ms``: the host's clock drives them, so the
 simulator's virtual time and the runtime's real time are the same code path.
 
@@ -46,7 +46,9 @@ Hosting it in the runtime (``runtime/serve.py`` + ``runtime/mysql_server.py``; n
   ``node.finish_offloaded`` back on the loop; ``CloseSession`` -> ``protocol.kill()``;
   ``SendFrame`` -> the peer transport.
 * One ``loop.call_at`` timer re-armed after every input to ``node.next_deadline_ms()``; when
-  it fires, ``node.handle_timer(now_ms)``. ``connection_lost`` -> ``node.close_session``.
+  it fires, ``node.handle_timer(now_ms)``. Optionally, ``data_received`` callbacks of one loop
+  iteration run inside ``with node.iteration():`` (entered on the first, left by a
+  ``call_soon``), which is what lets concurrent clients' commits share a batch. ``connection_lost`` -> ``node.close_session``.
   Shutdown: ``node.close()``.
 """
 
@@ -56,7 +58,8 @@ import heapq
 import math
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +147,7 @@ class Node:
         self._outputs: list[Output] = []
         self._on_output = on_output
         self._busy: set[int] = set()  # sessions with a request in flight
+        self._holding = 0             # inside iteration(): inputs do not drain yet
         self._next_session_id = 1
         self.membership: Any = None   # a cluster.swim.SwimNode, see attach_membership
         self.peer_transport = _PeerFrames(self)
@@ -325,7 +329,22 @@ class Node:
     def _tick(self, now_ms: int) -> None:
         self.now_ms = max(self.now_ms, now_ms)  # timers never run backwards
 
+    @contextmanager
+    def iteration(self) -> Iterator[None]:
+        """Inputs that arrive together (one event-loop iteration: several sockets readable at
+        once) all run before any deferred work, so their commits can share one batch. If the
+        block raises, nothing deferred runs (a crash stops the node where it is)."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+        if not self._holding:
+            self._drain()
+
     def _drain(self) -> None:
+        if self._holding:
+            return
         runs = 0
         while self._queue:
             runs += 1

@@ -83,6 +83,19 @@ def test_writes_unblocked_by_one_commit_share_one_batch(node: Node) -> None:
     assert (pipeline.batches, pipeline.batched_txns) == (before[0] + 1, before[1] + 3)
 
 
+def test_inputs_of_one_iteration_share_one_batch(node: Node) -> None:
+    sessions = [open_shop(node) for _ in range(4)]
+    pipeline = node.state.pipelines.get("shop") or None
+    before = (pipeline.batches, pipeline.batched_txns) if pipeline else (0, 0)
+    with node.iteration():
+        for i, s in enumerate(sessions):
+            node.submit(s, 1, f"INSERT INTO item VALUES ({i}, {i})", now_ms=T0)
+        assert node.take_outputs() == []  # nothing deferred has run: no batch COMMIT yet
+    assert sorted(r.session_id for r in replies(node)) == sorted(sessions)
+    pipeline = node.state.pipelines["shop"]
+    assert (pipeline.batches - before[0], pipeline.batched_txns - before[1]) == (1, 4)
+
+
 def test_sleep_delays_the_reply_on_a_timer(node: Node) -> None:
     s = open_shop(node)
     node.submit(s, 1, "SELECT SLEEP(2)", now_ms=T0)

@@ -101,11 +101,12 @@ class TxnRecord:
 class Client:
     """One simulated MySQL client: a session on the node and a queue of transactions."""
 
-    def __init__(self, index: int, rng: random.Random, txns: int):
+    def __init__(self, index: int, rng: random.Random, txns: int, explicit_p: float = 0.55):
         self.index = index
         self.rng = rng
         self.session_id: int | None = None
         self.txns_left = txns
+        self.explicit_p = explicit_p  # share of explicit transactions (the rest: autocommit)
         self.serial = 0
         self.current: TxnRecord | None = None
         self.pending_request: int | None = None  # the request whose reply it waits for
@@ -121,7 +122,7 @@ class Client:
         self.serial += 1
         tag = f"c{self.index}-{self.serial}"
         rng = self.rng
-        if rng.random() < 0.45:
+        if rng.random() >= self.explicit_p:
             record = TxnRecord(tag, self.index, False, [self._statement(tag, 0)])
         else:
             record = TxnRecord(tag, self.index, True, self._explicit(tag))
@@ -204,7 +205,7 @@ class Client:
         record = self.current
         if record is not None and record.explicit and 0 < self.position < len(record.script):
             return self.rng.choice([0, 1, 5, 20, 200, 1500])
-        return self.rng.randint(0, 30)
+        return self.rng.choice([1, 1, 1, 2, 10, 30])  # often arrives with the others
 
     def answered(self, outcome: Outcome) -> None:
         record = self.current

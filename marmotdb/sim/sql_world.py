@@ -137,8 +137,9 @@ class SqlRun:
         self.durability = rng.choice(["normal", "fsync"])
         self.batch_txns_max = rng.choice([2, 4, 16, 256])
         self.autocheckpoint = rng.choice([None, 4, 16, 100])
-        clients = rng.randint(2, 6)
+        clients = rng.choice([2, 3, 4, 5, 6, 12])  # 12: long queues, big group commits
         txns = rng.randint(5, 25)
+        explicit_p = rng.choice([0.55, 0.55, 0.1])  # 0.1: autocommit storms, big batches
         drawn = self._draw_crash(rng)
         self.crash_plan = crash or drawn
         if self.crash_plan.point == "ioerr":
@@ -146,8 +147,8 @@ class SqlRun:
             # a Python VFS's exception from the COMMIT that ran the checkpoint (sql_disk.py).
             self.autocheckpoint = 0
         self.forced = crash
-        self.clients = [Client(i, random.Random(f"{seed}:{SCENARIO}:client:{i}"), txns)
-                        for i in range(clients)]
+        self.clients = [Client(i, random.Random(f"{seed}:{SCENARIO}:client:{i}"), txns,
+                               explicit_p) for i in range(clients)]
         self._own_dir = data_dir is None
         self.root = Path(tempfile.mkdtemp(prefix="marmot-sql-sim-", dir=_scratch_dir())) \
             if data_dir is None else data_dir
@@ -172,6 +173,7 @@ class SqlRun:
         self.session_record: dict[int, TxnRecord] = {}  # the transaction a session runs
         self.chaos = random.Random(f"{seed}:{SCENARIO}:chaos")  # in-flight disconnects
         self._request = 0
+        self._in_group = False
         self.setup_client = Client(-1, random.Random(0), 0)
         self.committed_count = 0
         self.in_batch_commit = False  # between before_batch_commit and after_batch_commit
@@ -264,6 +266,9 @@ class SqlRun:
         """One input to the node; a crash inside it ends the node's life."""
         node = self.node
         if node is None or self.disk.crashed:
+            return
+        if self._in_group:  # the group's own input handles the crash and the timer
+            call(node)
             return
         try:
             call(node)
@@ -410,14 +415,35 @@ class SqlRun:
             self._configure(client)
 
     def _run_queue(self) -> None:
+        """Events of one millisecond are one event-loop iteration of the node: every input
+        in it runs before the node's deferred work (so simultaneous commits share a batch)."""
         events = 0
         while self._queue:
             when_ms, _, action, args = heapq.heappop(self._queue)
             self.now_ms = max(self.now_ms, when_ms)
-            action(*args)
-            events += 1
+            group = [(action, args)]
+            while self._queue and self._queue[0][0] == when_ms:
+                _, _, action, args = heapq.heappop(self._queue)
+                group.append((action, args))
+            events += len(group)
             if events > EVENTS_MAX:
                 raise SqlViolation("livelock", f"more than {EVENTS_MAX} events")
+            if len(group) == 1:
+                group[0][0](*group[0][1])
+            else:
+                self._input(lambda node: self._iteration(node, group))
+
+    def _iteration(self, node: Node, group: list[tuple[Callable[..., None], tuple[Any, ...]]]
+                   ) -> None:
+        self._in_group = True
+        try:
+            with node.iteration():
+                for action, args in group:
+                    if self.node is None:
+                        break
+                    action(*args)
+        finally:
+            self._in_group = False
 
     def execute(self) -> Node:
         """Setup, workload, crash, restart; returns the restarted node (checked by caller)."""
