@@ -20,8 +20,8 @@ Inputs                                            Outputs (``take_outputs()`` or
 The node is the commit pipelines' ``txn.pipeline.Host``. ``defer`` appends to a queue that is
 drained at the end of every input (or of ``with node.iteration():``, around inputs that arrive
 in one event-loop iteration), so everything that arrives together, or is unblocked by it, runs
-before the pipelines flush: those commits join one batch (group commit) without any timer. ``call_later`` timers (lock-wait timeouts, replies delayed by
-``SLEEP()``) live in a heap keyed by the node's ``now_ms``: the host's clock drives them, so the
+before the pipelines flush: those commits join one batch (group commit) without any timer.
+``call_later`` timers (lock-wait timeouts, replies delayed by ``SLEEP()``) live in a heap keyed by the node's ``now_ms``: the host's clock drives them, so the
 simulator's virtual time and the runtime's real time are the same code path.
 
 One request per session is in flight at a time (the MySQL protocol's rule); a statement that
@@ -46,10 +46,11 @@ Hosting it in the runtime (``runtime/serve.py`` + ``runtime/mysql_server.py``; n
   ``node.finish_offloaded`` back on the loop; ``CloseSession`` -> ``protocol.kill()``;
   ``SendFrame`` -> the peer transport.
 * One ``loop.call_at`` timer re-armed after every input to ``node.next_deadline_ms()``; when
-  it fires, ``node.handle_timer(now_ms)``. Optionally, ``data_received`` callbacks of one loop
-  iteration run inside ``with node.iteration():`` (entered on the first, left by a
-  ``call_soon``), which is what lets concurrent clients' commits share a batch. ``connection_lost`` -> ``node.close_session``.
+  it fires, ``node.handle_timer(now_ms)``. ``connection_lost`` -> ``node.close_session``.
   Shutdown: ``node.close()``.
+* Group commit across connections, as ``LoopHost``'s ``call_soon`` gives it today: the first
+  ``data_received`` of a loop iteration calls ``node.hold()`` and ``loop.call_soon(
+  node.release)``, so every command read in that iteration runs before the deferred work.
 """
 
 from __future__ import annotations
@@ -329,18 +330,27 @@ class Node:
     def _tick(self, now_ms: int) -> None:
         self.now_ms = max(self.now_ms, now_ms)  # timers never run backwards
 
+    def hold(self) -> None:
+        """Inputs from now to ``release`` arrive together (one event-loop iteration: several
+        sockets readable at once): they all run before any deferred work, so their commits
+        can share one batch."""
+        self._holding += 1
+
+    def release(self) -> None:
+        self._holding -= 1
+        self._drain()
+
     @contextmanager
     def iteration(self) -> Iterator[None]:
-        """Inputs that arrive together (one event-loop iteration: several sockets readable at
-        once) all run before any deferred work, so their commits can share one batch. If the
-        block raises, nothing deferred runs (a crash stops the node where it is)."""
-        self._holding += 1
+        """``hold`` ... ``release`` as a block. If the block raises, nothing deferred runs (a
+        crash stops the node where it is)."""
+        self.hold()
         try:
             yield
-        finally:
+        except BaseException:
             self._holding -= 1
-        if not self._holding:
-            self._drain()
+            raise
+        self.release()
 
     def _drain(self) -> None:
         if self._holding:
