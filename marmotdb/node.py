@@ -21,8 +21,9 @@ The node is the commit pipelines' ``txn.pipeline.Host``. ``defer`` appends to a 
 drained at the end of every input (or of ``with node.iteration():``, around inputs that arrive
 in one event-loop iteration), so everything that arrives together, or is unblocked by it, runs
 before the pipelines flush: those commits join one batch (group commit) without any timer.
-``call_later`` timers (lock-wait timeouts, replies delayed by ``SLEEP()``) live in a heap keyed by the node's ``now_ms``: the host's clock drives them, so the
-simulator's virtual time and the runtime's real time are the same code path.
+``call_later`` timers (lock-wait timeouts, replies delayed by ``SLEEP()``) live in a heap
+keyed by the node's ``now_ms``: the host's clock drives them, so the simulator's virtual time
+and the runtime's real time are the same code path.
 
 One request per session is in flight at a time (the MySQL protocol's rule); a statement that
 must wait returns a ``txn.Pending`` inside the session and its ``Reply`` is emitted when it
