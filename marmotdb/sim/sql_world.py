@@ -14,7 +14,9 @@ A run is a pure function of its seed (and an optional forced ``CrashPlan``):
    commit log like any transaction); the crash is armed after it.
 3. ``workload``: one event queue ordered by (virtual ms, sequence) delivers client statements
    to the node, replies to clients after a think time, and the node's timers at
-   ``next_deadline_ms``. The node is the production ``marmotdb.node.Node``; its pipeline
+   ``next_deadline_ms``; the events of one millisecond are one event-loop iteration of the
+   node (``Node.iteration``: simultaneous commits share a batch). Clients may vanish with a
+   statement in flight. The node is the production ``marmotdb.node.Node``; its pipeline
    ``fault`` hook records which transaction joins which batch (the node's commit order) and
    crashes the machine at the planned point. A workload that ends before the crash point
    is killed at the end.
