@@ -210,3 +210,16 @@ def test_a_failure_after_joining_the_batch_is_not_masked(tmp_path: Path) -> None
     (reply,) = replies(n)
     assert reply.error is not None
     assert isinstance(n.internal_errors[0], Injected), n.internal_errors
+
+
+def test_a_statement_waiting_for_the_turn_does_not_run_after_its_client_left(node: Node
+                                                                            ) -> None:
+    a, b = open_shop(node), open_shop(node)
+    node.submit(a, 1, "BEGIN", now_ms=T0)
+    node.submit(a, 2, "INSERT INTO item VALUES (1, 1)", now_ms=T0)
+    node.submit(b, 1, "INSERT INTO item VALUES (2, 2)", now_ms=T0)  # waits for the turn
+    node.close_session(b, now_ms=T0 + 1)
+    node.submit(a, 3, "COMMIT", now_ms=T0 + 2)
+    node.submit(a, 4, "SELECT id FROM item", now_ms=T0 + 3)
+    last = replies(node)[-1]
+    assert [tuple(r) for r in last.result.rows] == [(1,)]  # type: ignore[union-attr]

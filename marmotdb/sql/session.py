@@ -52,7 +52,7 @@ from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import Mode
-from marmotdb.txn.transaction import Transaction
+from marmotdb.txn.transaction import Transaction, TxnState
 from marmotdb.users import User
 
 _WRITE_KINDS = frozenset({Kind.INSERT, Kind.REPLACE, Kind.UPDATE, Kind.DELETE, Kind.DDL})
@@ -132,6 +132,7 @@ class Session:
         self.sleep_requested_s = 0.0  # SLEEP(n) in the last statement: the runtime waits
         self.rng = server.rng
         self._active_conn: apsw.Connection | None = None
+        self._statement_txn: Transaction | None = None  # an autocommit statement's, while it runs
         self._current_db: Database | None = None
         self._allowed: dict[tuple[str | None, str], bool] = {}  # grants don't change in a session
         self._handlers: dict[str, Callable[[str, tuple[str, ...]], Result]] = {
@@ -272,6 +273,9 @@ class Session:
 
     def close(self) -> None:
         """The client went away: its open transaction is rolled back, nothing else is lost."""
+        waiting, self._statement_txn = self._statement_txn, None
+        if waiting is not None and waiting.state is TxnState.IDLE:
+            waiting.rollback()  # still waiting for the turn: it must not run for nobody
         try:
             self._end(commit=False)
         finally:
@@ -502,7 +506,7 @@ class Session:
         ddl = translation.kind is Kind.DDL
         autocommit = ddl or (self.txn is None and self.autocommit)
         if autocommit:
-            txn = Transaction(self.connection_id, explicit=False)
+            txn = self._statement_txn = Transaction(self.connection_id, explicit=False)
         else:
             if self.txn is None:  # autocommit=0: the first statement opens a transaction
                 self.txn = Transaction(self.connection_id, explicit=True)
