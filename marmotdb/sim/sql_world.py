@@ -451,6 +451,8 @@ class SqlRun:
         """Setup, workload, crash, restart; returns the restarted node (checked by caller)."""
         self.setup()
         self._run_queue()
+        if self.node is not None:
+            self._check_idle_node(self.node)
         if self.node is not None:  # the workload ended before the crash point: kill -9 now
             self.disk.crash("end of workload")
             self.crash_phase = "idle"
@@ -463,6 +465,18 @@ class SqlRun:
         self.by_session.clear()
         self.now_ms += 1000
         return self._start_node(route_outputs=False)
+
+    def _check_idle_node(self, node: Node) -> None:
+        """The live node's memory agrees with its files once everything is committed."""
+        pipeline = node.state.pipelines.get(DATABASE)
+        if pipeline is None or not pipeline.idle or not pipeline.conn.get_autocommit():
+            return
+        binding = node.state.binding(pipeline.conn)
+        with binding.trusted_scope():
+            on_disk = pipeline.conn.execute("PRAGMA user_version").fetchall()[0][0]
+        if pipeline.schema_version != on_disk:
+            raise SqlViolation("schema-version", f"the pipeline's schema version is "
+                               f"{pipeline.schema_version}, the file's {on_disk}")
 
     def close(self) -> None:
         self.disk.crash_at_io = self.disk.fail_at_io = None  # an aborted run's node closes

@@ -298,6 +298,7 @@ class CommitPipeline:
         except apsw.Error as exc:
             if not self.conn.get_autocommit():
                 self.conn.execute("ROLLBACK")
+            self._reload_schema_version()  # a DDL of the batch was rolled back with it
             failure = errors.from_sqlite(exc)
             for member in members:
                 member.pending.fail(failure)
@@ -307,6 +308,11 @@ class CommitPipeline:
         self._point("after_batch_commit")
         for member in members:
             member.pending.resolve(member.value)
+
+    def _reload_schema_version(self) -> None:
+        with self._trusted():
+            self.schema_version = int(self.conn.execute("PRAGMA user_version").fetchall()[0][0])
+        self.capture.invalidate_schema()
 
     def _point(self, name: str) -> None:
         if self._fault is not None:

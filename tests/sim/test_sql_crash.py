@@ -236,3 +236,33 @@ def test_power_loss_loses_exactly_the_unsynced_writes(tmp_path: Path, mode: str,
         assert conn.execute("SELECT x FROM t ORDER BY x").fetchall() == survivors
         conn.close()
         vfs.disks.remove(disk)
+
+
+def test_a_failed_ddl_batch_leaves_no_schema_version_behind(tmp_path: Path) -> None:
+    # Found by seeds 144 and 231 (schema-version): the pipeline kept the version a DDL had
+    # claimed in a batch whose COMMIT failed, so the next DDL skipped a version.
+    disk = SimDisk(tmp_path / "m", __import__("random").Random(0), wal_autocheckpoint_pages=0)
+    disk.root.mkdir()
+    with installed() as vfs:
+        vfs.disks.append(disk)
+        node = Node(disk.root, users=Users([User("root", "x", {"*": "admin"})]), node_id=1,
+                    now_ms=1_700_000_000_000, rng=__import__("random").Random(0))
+        s = node.open_session("root", now_ms=node.now_ms)
+
+        def run(sql: str) -> Reply:
+            node.submit(s, 0, sql, now_ms=node.now_ms)
+            (reply,) = node.take_outputs()
+            return reply  # type: ignore[return-value]
+
+        for sql in ("CREATE DATABASE d", "USE d", "CREATE TABLE t (id INT PRIMARY KEY, n INT)"):
+            assert run(sql).error is None
+        disk.fail_at_io, disk.fail_ios = disk.io_count + 1, 1000  # the disk is full
+        assert run("CREATE INDEX ix_n ON t (n)").error is not None
+        disk.fail_at_io = None
+        assert run("CREATE INDEX ix_n ON t (n)").error is None
+        pipeline = node.state.pipelines["d"]
+        with node.state.binding(pipeline.conn).trusted_scope():
+            on_disk = pipeline.conn.execute("PRAGMA user_version").fetchall()[0][0]
+        assert pipeline.schema_version == on_disk == 2
+        node.close()
+        vfs.disks.remove(disk)
