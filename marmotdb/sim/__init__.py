@@ -13,6 +13,7 @@ SQL node scenarios (``--scenario sql-crash``): one production ``marmotdb.node.No
 simulated disk, N clients, one crash, a restart on the same files, then invariants.
 
     sql_world.py       the run: plan drawn from the seed, event queue, crash, restart
+    sql_runner.py      run_one, the result and its replay command, the CLI
     sql_workloads.py   clients and their transactions (autocommit, explicit with savepoints,
                        rollbacks, disconnects, failing statements, DDL, cascades, lock waits)
     sql_disk.py        SimVFS/SimDisk: an APSW VFS counting writes/syncs; crash at the k-th,

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                         "point, e.g. recorded#3, io#120, before_batch_commit#2/power")
     args = parser.parse_args(argv)
     if args.scenario == SQL_SCENARIO:
-        from marmotdb.sim.sql_world import main as sql_main
+        from marmotdb.sim.sql_runner import main as sql_main
         seeds = range(args.seed, args.seed + 1) if args.seed is not None else args.seeds
         return sql_main(seeds, args.crash, args.quiet)
     if args.scenario != "all" and args.scenario not in SCENARIOS:

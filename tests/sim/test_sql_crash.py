@@ -22,7 +22,8 @@ from marmotdb.sim import sql_invariants
 from marmotdb.sim.sql_invariants import SqlViolation, check_commit_order, check_files
 from marmotdb.sim.sql_workloads import DATABASE, SETUP, TxnRecord
 from marmotdb.sim.sql_disk import SimDisk, installed
-from marmotdb.sim.sql_world import CrashPlan, SqlRun, run_one
+from marmotdb.sim.sql_runner import run_one
+from marmotdb.sim.sql_world import CrashPlan, SqlRun
 from marmotdb.txn.pipeline import FAULT_POINTS, CommitPipeline
 from marmotdb.users import User, Users
 
