@@ -10,9 +10,10 @@ and records every statement's outcome as the client saw it. The mix:
   later row);
 * DDL now and then (TRUNCATE, CREATE/DROP INDEX, failing when repeated), and a child table
   with ON DELETE CASCADE, so cascaded deletes and schema entries are in the write sets;
-* explicit transactions: BEGIN, 1-6 of those plus reads, locking reads (FOR UPDATE) and
-  transfers between accounts, a SAVEPOINT with a later ROLLBACK TO or RELEASE, then COMMIT
-  (80%), ROLLBACK (15%) or the client disconnecting (5%: the node rolls it back);
+* explicit transactions: BEGIN (or SET autocommit = 0, ended by SET autocommit = 1), 1-6 of
+  those plus reads, locking reads (FOR UPDATE) and transfers between accounts, a SAVEPOINT
+  with a later ROLLBACK TO or RELEASE, then COMMIT (80%), ROLLBACK (15%) or the client
+  disconnecting (5%: the node rolls it back);
 * think times inside transactions longer than some sessions' ``innodb_lock_wait_timeout``,
   so lock waits time out (1205) on the node's own timers.
 
@@ -53,6 +54,9 @@ SETUP = [
 # (reported; tests/test_node.py::test_concurrent_ddl_sees_the_batch_it_runs_in, seeds 1246 and
 # 1317 with MARMOT_SIM_DDL_CLIENTS=12). Raise it once that is fixed.
 DDL_CLIENTS = int(os.environ.get("MARMOT_SIM_DDL_CLIENTS", "1"))
+
+AUTOCOMMIT_OFF = "SET autocommit = 0"
+AUTOCOMMIT_ON = "SET autocommit = 1"
 
 # Errors that depend on timing, not on the data: the statement never ran (or its effect was
 # undone), so a serial replay must skip it rather than expect the same error.
@@ -100,7 +104,8 @@ class TxnRecord:
                     and outcome.error in TIMING_ERRORS:
                 continue
             head = sql.split(None, 1)[0].upper()
-            if head in ("SELECT", "BEGIN", "COMMIT", "DISCONNECT") or sql.upper() == "ROLLBACK":
+            if head in ("SELECT", "BEGIN", "COMMIT", "DISCONNECT", "SET") \
+                    or sql.upper() == "ROLLBACK":
                 continue
             out.append((sql, outcome))
         return out
@@ -148,6 +153,10 @@ class Client:
             body = body[:at] + ["SAVEPOINT sp1"] + body[at:later] + [undo] + body[later:]
         roll = rng.random()
         end = "COMMIT" if roll < 0.80 else ("ROLLBACK" if roll < 0.95 else "DISCONNECT")
+        if rng.random() < 0.25:  # autocommit=0: the first statement opens the transaction,
+            ends = {"COMMIT": [AUTOCOMMIT_ON],  # switching autocommit back on commits it
+                    "ROLLBACK": ["ROLLBACK", AUTOCOMMIT_ON], "DISCONNECT": ["DISCONNECT"]}
+            return [AUTOCOMMIT_OFF, *body, *ends[end]]
         return ["BEGIN", *body, end]
 
     def _statement(self, tag: str, i: int, explicit: bool = False) -> str:
@@ -224,7 +233,7 @@ class Client:
         last = self.position >= len(record.script)
         if not last:
             return
-        if sql == "ROLLBACK":
+        if "ROLLBACK" in record.script:
             record.end = "rolled back"
         elif outcome.error is None:
             record.end = "committed"
