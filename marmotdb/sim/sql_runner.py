@@ -15,6 +15,7 @@ import time
 from marmotdb.sim import sql_invariants
 from marmotdb.sim.sql_disk import installed
 from marmotdb.sim.sql_invariants import SqlViolation
+from marmotdb.sim.sql_workloads import DDL_CLIENTS
 from marmotdb.sim.sql_world import SCENARIO, CrashPlan, SqlRun
 
 
@@ -40,7 +41,8 @@ class SqlRunResult:
 
     def replay_command(self) -> str:
         forced = f" --crash {self.crash}" if self.crash else ""
-        return f"python -m marmotdb.sim --seed {self.seed} --scenario {SCENARIO}{forced}"
+        env = f"MARMOT_SIM_DDL_CLIENTS={DDL_CLIENTS} " if DDL_CLIENTS != 1 else ""
+        return f"{env}python -m marmotdb.sim --seed {self.seed} --scenario {SCENARIO}{forced}"
 
     def summary(self) -> str:
         status = "ok  " if self.ok else "FAIL"

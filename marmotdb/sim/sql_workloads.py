@@ -51,8 +51,8 @@ SETUP = [
 # Clients that run DDL. One, because two DDL statements of one database that share a
 # group-commit batch are both validated against the committed catalog, not the batch they run
 # in: both of two DROP INDEX succeed, and the second ALTER's catalog row overwrites the first's
-# (reported; tests/test_node.py::test_concurrent_ddl_sees_the_batch_it_runs_in, seeds 1246 and
-# 1317 with MARMOT_SIM_DDL_CLIENTS=12). Raise it once that is fixed.
+# (reported; tests/test_node.py::test_concurrent_ddl_sees_the_batch_it_runs_in; seeds 1212,
+# 1382, 1783, 1955, 2477 with MARMOT_SIM_DDL_CLIENTS=12). Raise it once that is fixed.
 DDL_CLIENTS = int(os.environ.get("MARMOT_SIM_DDL_CLIENTS", "1"))
 
 AUTOCOMMIT_OFF = "SET autocommit = 0"
