@@ -10,6 +10,26 @@
     runner.py      one run (formation, safety phase, liveness phase) and sweeps
     __main__.py    ``python -m marmotdb.sim --seed N`` / ``--seeds A..B [--scenario S]``
 
+SQL node scenarios (``--scenario sql-crash``): one production ``marmotdb.node.Node`` on a
+simulated disk, N clients, one crash, a restart on the same files, then invariants.
+
+    sql_world.py       the run: plan drawn from the seed, event queue, crash, restart
+    sql_runner.py      run_one, the result and its replay command, the CLI
+    sql_workloads.py   clients and their transactions (autocommit, explicit with savepoints,
+                       rollbacks, disconnects, failing statements, DDL, cascades, lock waits)
+    sql_disk.py        SimVFS/SimDisk: an APSW VFS counting writes/syncs; crash at the k-th,
+                       kill -9 (everything written survives) or power loss (unsynced writes
+                       lost, each kept with some probability)
+    sql_invariants.py  acknowledged present, batches all-or-nothing, log/versions/data agree,
+                       log replay reproduces the data, serial replay reproduces every outcome
+
+Crash points: every ``txn.pipeline.FAULT_POINTS`` step (the node's ``fault`` hook raises
+``MachineCrashed``) and every disk write/sync/truncate, including those inside a group-commit
+batch's COMMIT and WAL checkpoints. After the crash instant nothing the node does reaches the
+files or the clients; its connections are closed through the crashed VFS; a new Node opens the
+files as the first process would. Durability promised: process crash, any durability; power
+loss, only with ``durability = "fsync"`` (atomicity and consistency always).
+
 A run is a pure function of (seed, scenario, node count, config): randomness comes from
 ``random.Random`` streams derived from the seed per machine, restart and subsystem; nothing
 reads the real clock. The printed trace hash is identical for two runs of one seed, in any

@@ -4,6 +4,8 @@
     python -m marmotdb.sim --seed 42 --scenario loss-30   one scenario
     python -m marmotdb.sim --seeds 1..200 --scenario all  a sweep
     python -m marmotdb.sim --seed 42 --scenario loss-30 --trace   every membership event
+    python -m marmotdb.sim --seeds 1..300 --scenario sql-crash     one SQL node, crash, restart
+    python -m marmotdb.sim --seed 7 --scenario sql-crash --crash recorded#3/power
 
 Exit status 1 if any run violated an invariant; each failure prints its seed and the exact
 command that replays it.
@@ -17,6 +19,7 @@ import sys
 from marmotdb.cluster.membership import MemberEvent
 from marmotdb.sim.runner import parse_seeds, run_one
 from marmotdb.sim.scenarios import SCENARIOS
+from marmotdb.sim.sql_world import SCENARIO as SQL_SCENARIO
 
 
 def print_event(observer_id: int, event: MemberEvent, now_us: int) -> None:
@@ -33,13 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--seed", type=int, help="one seed")
     which.add_argument("--seeds", type=parse_seeds, help="inclusive range A..B")
     parser.add_argument("--scenario", default="all",
-                        help=f"one of: {', '.join(SCENARIOS)}, or all (default)")
+                        help=f"one of: {', '.join(SCENARIOS)}, or all (default: the "
+                        f"membership ones); {SQL_SCENARIO}: one SQL node crashed and restarted")
     parser.add_argument("--nodes", type=int, default=None,
                         help="cluster size (default: drawn from the seed, 3-7)")
     parser.add_argument("--quiet", action="store_true", help="print failures and the total only")
     parser.add_argument("--trace", action="store_true",
                         help="print every membership event (time, observer, member, change)")
+    parser.add_argument("--crash", default=None, help=f"{SQL_SCENARIO} only: force the crash "
+                        "point, e.g. recorded#3, io#120, before_batch_commit#2/power")
     args = parser.parse_args(argv)
+    if args.scenario == SQL_SCENARIO:
+        from marmotdb.sim.sql_runner import main as sql_main
+        seeds = range(args.seed, args.seed + 1) if args.seed is not None else args.seeds
+        return sql_main(seeds, args.crash, args.quiet)
     if args.scenario != "all" and args.scenario not in SCENARIOS:
         parser.error(f"unknown scenario {args.scenario!r}")
     seeds = range(args.seed, args.seed + 1) if args.seed is not None else args.seeds

@@ -46,15 +46,19 @@ class SchemaView:
 
     __slots__ = ("conn", "database", "foreign_key_checks", "_key", "_binding")
 
-    def __init__(self, conn: apsw.Connection, database: Database, binding: ConnectionBinding):
+    def __init__(self, conn: apsw.Connection, database: Database, binding: ConnectionBinding,
+                 writer: bool = False):
         self.conn = conn
         self.foreign_key_checks = True  # the session's variable (set by Session._schema_view)
         self._binding = binding
         self.database = "" if database.name == SCRATCH else database.name
         # A new Database object per (re)creation, and a generation bumped by every DDL.
-        self._key = (database.name, id(database), database.schema_generation)
+        # A new Database object per (re)creation, a generation bumped by every DDL (when it
+        # runs and again when its batch commits), and which side it reads: the write
+        # connection sees DDL of the open batch that pooled connections do not see yet.
+        self._key = (database.name, id(database), database.schema_generation, writer)
 
-    def schema_key(self) -> tuple[str, int, int]:
+    def schema_key(self) -> tuple[str, int, int, bool]:
         return self._key
 
     def _trusted(self, read: Callable[[], Any]) -> Any:
@@ -92,13 +96,15 @@ class ServerState:
                  cache_size_mb: int = 64, busy_timeout_ms: int = 5000,
                  global_defaults: dict[str, Any] | None = None, node_id: int = 1,
                  host: Host | None = None, batch_txns_max: int = BATCH_TXNS_MAX,
-                 fault: Callable[[str], None] | None = None):
+                 fault: Callable[[str], None] | None = None,
+                 wal_sync: Callable[[str], None] | None = None):
         self.clock = clock
         self.node_id = node_id
         self.hlc = HLC(node_id, lambda: int(clock() * 1000))
         self.host: Host = host or InlineHost()
         self.batch_txns_max = batch_txns_max
         self.fault = fault  # the simulator's crash points (txn.pipeline.FAULT_POINTS)
+        self.wal_sync = wal_sync  # the simulator's model of fdatasync (None: the real one)
         self.pipelines: dict[str, CommitPipeline] = {}
         self.durability = durability
         self.rng = rng or random.Random(0)  # RAND(), UUID(); the runtime passes SystemRandom
@@ -149,6 +155,7 @@ class ServerState:
                                       fault=self.fault,
                                       trusted=self._bindings[conn].trusted_scope,
                                       sync_wal=self.durability == "fsync",
+                                      wal_sync=self.wal_sync,
                                       checkpoint_connection=lambda: self._checkpoint_conn(
                                           database))
             self.pipelines[database.name] = pipeline
@@ -196,7 +203,9 @@ class ServerState:
             self.databases.get(name).checkin(conn)
 
     def schema_view(self, conn: apsw.Connection, database: Database) -> SchemaView:
-        return SchemaView(conn, database, self._bindings[conn])
+        pipeline = self.pipelines.get(database.name)
+        writer = pipeline is not None and pipeline.conn is conn
+        return SchemaView(conn, database, self._bindings[conn], writer)
 
     # ------------------------------------------------------------------ results
     def query(self, conn: apsw.Connection, statement: str, params: Any,

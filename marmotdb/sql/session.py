@@ -52,7 +52,7 @@ from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import Mode
-from marmotdb.txn.transaction import Transaction
+from marmotdb.txn.transaction import Transaction, TxnState
 from marmotdb.users import User
 
 _WRITE_KINDS = frozenset({Kind.INSERT, Kind.REPLACE, Kind.UPDATE, Kind.DELETE, Kind.DDL})
@@ -130,6 +130,7 @@ class Session:
         self.sleep_requested_s = 0.0  # SLEEP(n) in the last statement: the runtime waits
         self.rng = server.rng
         self._active_conn: apsw.Connection | None = None
+        self._statement_txn: Transaction | None = None  # an autocommit statement's, while it runs
         self._current_db: Database | None = None
         self._allowed: dict[tuple[str | None, str], bool] = {}  # grants don't change in a session
         self._handlers: dict[str, Callable[[str, tuple[str, ...]], Result]] = {
@@ -271,6 +272,9 @@ class Session:
 
     def close(self) -> None:
         """The client went away: its open transaction is rolled back, nothing else is lost."""
+        waiting, self._statement_txn = self._statement_txn, None
+        if waiting is not None and waiting.state is TxnState.IDLE:
+            waiting.rollback()  # still waiting for the turn: it must not run for nobody
         try:
             self._end(commit=False)
         finally:
@@ -502,7 +506,7 @@ class Session:
         ddl = translation.kind is Kind.DDL
         autocommit = ddl or (self.txn is None and self.autocommit)
         if autocommit:
-            txn = Transaction(self.connection_id, explicit=False)
+            txn = self._statement_txn = Transaction(self.connection_id, explicit=False)
         else:
             if self.txn is None:  # autocommit=0: the first statement opens a transaction
                 self.txn = Transaction(self.connection_id, explicit=True)
@@ -521,6 +525,13 @@ class Session:
         capture = txn.pipeline.capture
         self.server.binding(txn.pipeline.conn).session = self  # MySQL functions read it
         ddl = translation.kind is Kind.DDL
+        if ddl and marker_count(text) == 0:
+            # Translated against the committed schema; the write connection may hold newer
+            # DDL of the open batch (another client's ALTER): translate against what it runs on
+            view = self.server.schema_view(txn.pipeline.conn, database)
+            view.foreign_key_checks = self._fk_checks()
+            translation, params = translate(text, view,
+                                            backslash_escapes=self.variables.backslash_escapes)
         truncate = ddl and text[:8].upper() == "TRUNCATE"
         try:
             rows = txn.run(lambda conn: self._execute_write(conn, translation, params),
@@ -536,7 +547,17 @@ class Session:
                 txn.rollback()
             raise
         result = rows if rows is not None else self._ok(capture, translation)
-        return txn.commit(result) if autocommit else result
+        if not autocommit:
+            return result
+        if not ddl:
+            return txn.commit(result)
+
+        def committed(value: Result) -> Result:
+            # Pooled connections see the new schema only now: translations cached against
+            # the old one since the DDL ran must not be reused.
+            self.server.schema_changed(database)
+            return value
+        return chain(txn.commit(result), committed)
 
     def _record_ddl(self, txn: Transaction, database: Database, translation: Translation,
                     params: dict[str, Any], text: str, truncate: bool) -> None:

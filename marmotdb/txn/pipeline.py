@@ -50,8 +50,8 @@ from marmotdb.txn.wal_sync import WalSyncer
 
 BATCH_TXNS_MAX = 256  # transactions per batch COMMIT; beyond it the next one starts a new batch
 TXN_SAVEPOINT = "__marmot_txn"  # the turn holder's rows live inside this savepoint
-FAULT_POINTS = ("write_set_built", "recorded", "joined_batch", "before_batch_commit",
-                "after_batch_commit")
+FAULT_POINTS = ("statement_done", "write_set_built", "recorded", "joined_batch",
+                "before_batch_commit", "after_batch_commit")
 
 
 
@@ -157,7 +157,7 @@ class CommitPipeline:
                  batch_txns_max: int = BATCH_TXNS_MAX,
                  fault: Callable[[str], None] | None = None,
                  trusted: Callable[[], AbstractContextManager[Any]] = nullcontext,
-                 sync_wal: bool = False,
+                 sync_wal: bool = False, wal_sync: Callable[[str], None] | None = None,
                  checkpoint_connection: Callable[[], apsw.Connection] | None = None):
         self.name = name
         self._trusted = trusted  # the pipeline's own statements pass the SQL authorizer
@@ -177,7 +177,7 @@ class CommitPipeline:
         self.batches = 0          # batch COMMITs so far (for SHOW STATUS and benchmarks)
         self.batched_txns = 0     # transactions made durable by them
         # durability "fsync": COMMIT without fsync, then one fsync per group of batches
-        self._syncer = WalSyncer(conn.filename + "-wal", host) if sync_wal else None
+        self._syncer = WalSyncer(conn.filename + "-wal", host, wal_sync) if sync_wal else None
         self._checkpointer = WalCheckpointer(
             conn, checkpoint_connection, host, on_done=self._schedule_advance) \
             if checkpoint_connection is not None else None
@@ -288,15 +288,14 @@ class CommitPipeline:
                 raise errors.error(errors.ER_NO_REFERENCED_ROW_2, "Cannot add or update a "
                                    "child row: a foreign key constraint fails")
             write_set = self._write_set(draft)
-            self._point("write_set_built")
+            self.fault_point("write_set_built")
             self._record(write_set)
         self.schema_version = write_set.schema_version
-        self._point("recorded")
+        self.fault_point("recorded")
         self.conn.execute(f'RELEASE "{savepoint}"')
         pending = Pending()
         self._batch.append(_Member(pending, value))
-        self._point("joined_batch")
-        return pending
+        return pending  # the "joined_batch" fault point is the caller's, after it let go
 
     def _write_set(self, draft: Draft) -> WriteSet:
         conn = self.conn
@@ -329,25 +328,32 @@ class CommitPipeline:
             assert log is not None
             with self._trusted():
                 log.flush()
-            self._point("before_batch_commit")
+            self.fault_point("before_batch_commit")
             self.conn.execute("COMMIT")
         except apsw.Error as exc:
             if not self.conn.get_autocommit():
                 self.conn.execute("ROLLBACK")
+            self._reload_schema_version()  # a DDL of the batch was rolled back with it
             failure = errors.from_sqlite(exc)
             for member in members:
                 member.pending.fail(failure)
             return
         self.batches += 1
         self.batched_txns += len(members)
-        self._point("after_batch_commit")
+        self.fault_point("after_batch_commit")
         if self._syncer is not None:
             self._syncer.committed([(member.pending, member.value) for member in members])
             return
         for member in members:
             member.pending.resolve(member.value)
 
-    def _point(self, name: str) -> None:
+    def _reload_schema_version(self) -> None:
+        with self._trusted():
+            self.schema_version = int(self.conn.execute("PRAGMA user_version").fetchall()[0][0])
+        self.capture.invalidate_schema()
+
+    def fault_point(self, name: str) -> None:
+        """One of FAULT_POINTS was reached: the simulator may crash the node here."""
         if self._fault is not None:
             self._fault(name)
 

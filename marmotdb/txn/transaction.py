@@ -137,6 +137,7 @@ class Transaction:
             raise
         if nested:
             conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
+        pipeline.fault_point("statement_done")
         return result
 
     def add_schema_change(self, mysql: str, statements: list[str], params: dict[str, Any],
@@ -202,15 +203,18 @@ class Transaction:
         except BaseException:
             self._undo(pipeline)
             self._transition_to(TxnState.ABORTED)
+            pipeline.release(self.owner)
             raise
+        try:
+            if not isinstance(outcome, Pending):
+                self._transition_to(TxnState.COMMITTED)
+                return outcome
+            self._transition_to(TxnState.COMMITTING)
+            outcome.add_done_callback(self._decided)
+            pipeline.fault_point("joined_batch")  # in the batch: nothing of it may be undone
+            return outcome
         finally:
             pipeline.release(self.owner)
-        if not isinstance(outcome, Pending):
-            self._transition_to(TxnState.COMMITTED)
-            return outcome
-        self._transition_to(TxnState.COMMITTING)
-        outcome.add_done_callback(self._decided)
-        return outcome
 
     def _decided(self, pending: Pending) -> None:
         try:

@@ -45,9 +45,12 @@ class BlockingHost(Protocol):
 
 
 class WalSyncer:
-    def __init__(self, wal_path: str, host: BlockingHost):
+    def __init__(self, wal_path: str, host: BlockingHost,
+                 sync_file: Callable[[str], None] | None = None):
         self.wal_path = wal_path
         self._host = host
+        # fdatasync of the WAL; the simulator passes its disk model's sync instead
+        self._sync_file = sync_file
         self._fd: int | None = None
         self._inode: int | None = None
         self._waiting: list[tuple[Pending, Any]] = []  # committed, not yet durable
@@ -70,6 +73,9 @@ class WalSyncer:
 
     def _sync(self) -> None:
         """On a worker thread: fdatasync the WAL (reopened if the file was replaced)."""
+        if self._sync_file is not None:
+            self._sync_file(self.wal_path)
+            return
         inode = os.stat(self.wal_path).st_ino
         if self._fd is None or inode != self._inode:
             if self._fd is not None:

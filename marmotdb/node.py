@@ -1,0 +1,385 @@
+"""Node: one marmotdb node as a sans-I/O object (DESIGN.md §4.5).
+
+Theory of operation
+-------------------
+A ``Node`` owns the SQL half of a node (``ServerState``: databases, commit pipelines, sessions)
+and, optionally, its membership (a ``cluster.swim.SwimNode``, already sans-I/O). It never reads
+a clock, opens a socket, starts a thread or draws global randomness: every input carries
+``now_ms`` (epoch milliseconds from the host's clock, real or simulated) and every output is a
+value handed to the host (aioquic's shape: inputs, outputs, ``next_deadline_ms``).
+
+Inputs                                            Outputs (``take_outputs()`` or ``on_output``)
+  open_session(user, now_ms=...) -> session id      Reply(session, request, result | error)
+  submit(session, request, sql, now_ms=...)         Offload(session, request, job): a long read
+  submit_prepared(session, request, plan, ...)        for a worker; answer with finish_offloaded
+  finish_offloaded(session, request, outcome, ...)  CloseSession(session): KILL CONNECTION
+  close_session(session, now_ms=...)                SendFrame(dest, frame, reliable): to a peer
+  receive_frame(src, frame, now_ms=...)
+  handle_timer(now_ms)                            next_deadline_ms() -> int | None
+
+The node is the commit pipelines' ``txn.pipeline.Host``. ``defer`` appends to a queue that is
+drained at the end of every input (or of ``with node.iteration():``, around inputs that arrive
+in one event-loop iteration), so everything that arrives together, or is unblocked by it, runs
+before the pipelines flush: those commits join one batch (group commit) without any timer.
+``call_later`` timers (lock-wait timeouts, replies delayed by ``SLEEP()``) live in a heap
+keyed by the node's ``now_ms``: the host's clock drives them, so the simulator's virtual time
+and the runtime's real time are the same code path.
+
+One request per session is in flight at a time (the MySQL protocol's rule); a statement that
+must wait returns a ``txn.Pending`` inside the session and its ``Reply`` is emitted when it
+resolves, from whatever input resolved it.
+
+Hosting it in the runtime (``runtime/serve.py`` + ``runtime/mysql_server.py``; not wired yet)
+--------------------------------------------------------------------------------------------
+* ``serve.build_state`` becomes ``Node(data_dir, users=..., node_id=config.node_id,
+  now_ms=int(time.time() * 1000), rng=random.SystemRandom(), version=..., on_output=
+  service.deliver, state_options={durability, cache_size_mb, busy_timeout_ms,
+  global_defaults})``; ``MysqlService`` keeps ``node`` instead of ``state`` and stops
+  installing ``LoopHost`` (the node is the host).
+* ``MysqlProtocol._on_authenticated`` calls ``node.open_session(user, now_ms=..., host=peer,
+  connection_id=self.connection_id, database=event.database, found_rows=...)`` (a
+  ``MarmotError`` rejects the login); ``_run_statements`` calls ``node.submit(session_id,
+  request_id, sql, now_ms=now())`` for one statement and continues with the next statement
+  when ``deliver`` gets its ``Reply`` (request ids: a per-connection counter); prepared
+  statements use ``node.session(id).prepare(sql)`` and ``node.submit_prepared``.
+* ``service.deliver(output)`` dispatches by type: ``Reply`` -> that protocol's ``_answer`` /
+  ``send_error``; ``Offload`` -> ``run_in_executor(job.run)`` with ``max_execution_time``, then
+  ``node.finish_offloaded`` back on the loop; ``CloseSession`` -> ``protocol.kill()``;
+  ``SendFrame`` -> the peer transport.
+* One ``loop.call_at`` timer re-armed after every input to ``node.next_deadline_ms()``; when
+  it fires, ``node.handle_timer(now_ms)``. ``connection_lost`` -> ``node.close_session``.
+  Shutdown: ``node.close()``.
+* Group commit across connections, as ``LoopHost``'s ``call_soon`` gives it today: the first
+  ``data_received`` of a loop iteration calls ``node.hold()`` and ``loop.call_soon(
+  node.release)``, so every command read in that iteration runs before the deferred work.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from marmotdb import errors
+from marmotdb.errors import MarmotError
+from marmotdb.sql.results import LongRead, Result
+from marmotdb.sql.server_state import ServerState
+from marmotdb.sql.session import PreparedPlan, Session
+from marmotdb.txn.pending import Pending
+from marmotdb.users import Users
+
+DEFERRED_RUNS_MAX = 1_000_000  # callbacks one input may run; beyond it the node is livelocked
+VERSION = "8.0.36-marmotdb"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to one request: ``result`` (``Ok``/``Rows``) or ``error``."""
+
+    session_id: int
+    request_id: int
+    result: Result | None
+    error: MarmotError | None
+    status_flags: int  # SERVER_STATUS_IN_TRANS (1) / AUTOCOMMIT (2) after the statement
+
+
+@dataclass(frozen=True, slots=True)
+class Offload:
+    """A read past its in-loop budget: run ``job.run`` off the loop, then ``finish_offloaded``."""
+
+    session_id: int
+    request_id: int
+    job: Any  # sql.results.ReadJob
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSession:
+    """KILL CONNECTION of this session: the host closes the client connection."""
+
+    session_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendFrame:
+    dest: Any
+    frame: bytes
+    reliable: bool
+
+
+Output = Reply | Offload | CloseSession | SendFrame
+
+
+class _NodeTimer:
+    __slots__ = ("due_ms", "callback", "cancelled")
+
+    def __init__(self, due_ms: int, callback: Callable[[], None]):
+        self.due_ms, self.callback, self.cancelled = due_ms, callback, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _PeerFrames:
+    """The ``cluster.transport.Transport`` a hosted SwimNode sends through: frames become
+    ``SendFrame`` outputs."""
+
+    def __init__(self, node: Node):
+        self._node = node
+
+    def send(self, dest: Any, frame: bytes, reliable: bool) -> None:
+        self._node._emit(SendFrame(dest, frame, reliable))
+
+
+class Node:
+    def __init__(self, data_dir: Path, *, users: Users, node_id: int, now_ms: int,
+                 rng: random.Random, version: str = VERSION,
+                 fault: Callable[[str], None] | None = None,
+                 on_output: Callable[[Output], None] | None = None,
+                 state_options: dict[str, Any] | None = None):
+        self.now_ms = now_ms
+        self._queue: deque[Callable[[], None]] = deque()
+        self._timers: list[tuple[int, int, _NodeTimer]] = []
+        self._timer_seq = 0
+        self._outputs: list[Output] = []
+        self._on_output = on_output
+        self._busy: set[int] = set()  # sessions with a request in flight
+        self._holding = 0             # inside iteration(): inputs do not drain yet
+        self._next_session_id = 1
+        self.membership: Any = None   # a cluster.swim.SwimNode, see attach_membership
+        self.peer_transport = _PeerFrames(self)
+        self.internal_errors: list[BaseException] = []  # non-MySQL exceptions answered as 1105
+        self.state = ServerState(data_dir, clock=self._clock_s, version=version, users=users,
+                                 rng=rng, node_id=node_id, host=self, fault=fault,
+                                 **(state_options or {}))
+        self.state.kill_hook = self._killed
+
+    # ------------------------------------------------------------------ Host (txn.pipeline)
+    def defer(self, callback: Callable[[], None]) -> None:
+        self._queue.append(callback)
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> _NodeTimer:
+        timer = _NodeTimer(self.now_ms + max(0, math.ceil(delay_s * 1000)), callback)
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (timer.due_ms, self._timer_seq, timer))
+        return timer
+
+    def run_blocking(self, work: Callable[[], None],
+                     done: Callable[[BaseException | None], None]) -> None:
+        """Blocking work of the pipelines (WAL syncs, checkpoints): a host with threads runs
+        it on a worker; the node runs it as deferred work, so a simulated run stays a pure
+        function of its seed (the simulated disk decides what a sync keeps)."""
+        def run() -> None:
+            error: BaseException | None = None
+            try:
+                work()
+            except Exception as exc:  # noqa: BLE001 - handed to ``done``, as a worker would
+                error = exc
+            done(error)
+        self.defer(run)
+
+    def _clock_s(self) -> float:
+        return self.now_ms / 1000
+
+    # ------------------------------------------------------------------ sessions
+    def open_session(self, user: str, *, now_ms: int, host: str = "localhost",
+                     database: str | None = None, connection_id: int | None = None,
+                     found_rows: bool = False) -> int:
+        """A session for ``user``; raises MarmotError (unknown user, bad database)."""
+        self._tick(now_ms)
+        record = self.state.users.get(user)
+        if record is None:
+            raise errors.error(errors.ER_ACCESS_DENIED_ERROR, f"Access denied for user '{user}'")
+        if connection_id is None:
+            connection_id = self._next_session_id
+        self._next_session_id = max(self._next_session_id, connection_id + 1)
+        session = Session(self.state, record, connection_id, host=host)
+        session.found_rows_flag = found_rows
+        try:
+            if database:
+                session.use(database)
+        except MarmotError:
+            session.close()
+            raise
+        return connection_id
+
+    def session(self, session_id: int) -> Session:
+        """For synchronous, non-waiting calls (prepare, status_flags, variables)."""
+        return self.state.sessions[session_id]
+
+    def submit(self, session_id: int, request_id: int, sql: str, *, now_ms: int) -> None:
+        """Run one statement; its ``Reply`` is emitted now or when its wait ends."""
+        self._request(session_id, request_id, now_ms, lambda s: s.execute(sql))
+
+    def submit_prepared(self, session_id: int, request_id: int, plan: PreparedPlan,
+                        values: list[Any], *, now_ms: int) -> None:
+        self._request(session_id, request_id, now_ms,
+                      lambda s: s.execute_prepared(plan, values))
+
+    def finish_offloaded(self, session_id: int, request_id: int,
+                         outcome: Result | BaseException, *, now_ms: int,
+                         job: Any = None) -> None:
+        """The host ran an ``Offload``'s job: ``outcome`` is its rows or its exception."""
+        self._tick(now_ms)
+        if job is not None:
+            job.finish()
+        self._answer(session_id, request_id, outcome)
+        self._drain()
+
+    def close_session(self, session_id: int, *, now_ms: int) -> None:
+        """The client went away: its open transaction rolls back."""
+        self._tick(now_ms)
+        session = self.state.sessions.get(session_id)
+        self._busy.discard(session_id)
+        if session is not None:
+            try:
+                session.close()
+            except MarmotError:
+                pass  # the rollback of a transaction nobody will see: nothing to answer
+        self._drain()
+
+    def _request(self, session_id: int, request_id: int, now_ms: int,
+                 run: Callable[[Session], Result | Pending]) -> None:
+        self._tick(now_ms)
+        session = self.state.sessions.get(session_id)
+        if session is None:
+            raise KeyError(f"no session {session_id}")
+        if session_id in self._busy:
+            raise RuntimeError(f"session {session_id} already has a request in flight")
+        self._busy.add(session_id)
+        session.command = "Query"
+        try:
+            outcome: Result | Pending | BaseException = run(session)
+        except LongRead as long_read:
+            self._emit(Offload(session_id, request_id, long_read.job))
+            self._drain()
+            return
+        except Exception as exc:  # noqa: BLE001 - answered (MySQL error or 1105)
+            outcome = exc
+        finally:
+            session.command = "Sleep"
+        if isinstance(outcome, Pending):
+            outcome.add_done_callback(lambda done: self._settled(session_id, request_id, done))
+        else:
+            self._answer(session_id, request_id, outcome)
+        self._drain()
+
+    def _settled(self, session_id: int, request_id: int, done: Pending) -> None:
+        try:
+            outcome: Result | BaseException = done.result()
+        except Exception as exc:  # noqa: BLE001 - answered
+            outcome = exc
+        self._answer(session_id, request_id, outcome)
+
+    def _answer(self, session_id: int, request_id: int, outcome: Result | BaseException
+                ) -> None:
+        session = self.state.sessions.get(session_id)
+        if session is None or session_id not in self._busy:
+            return  # closed while it waited: nobody to answer
+        delay_s, session.sleep_requested_s = session.sleep_requested_s, 0.0
+        if delay_s > 0 and not isinstance(outcome, BaseException):
+            self.call_later(delay_s, lambda: self._answer(session_id, request_id, outcome))
+            return
+        self._busy.discard(session_id)
+        if isinstance(outcome, BaseException):
+            error = outcome if isinstance(outcome, MarmotError) else self._internal(outcome)
+            self._emit(Reply(session_id, request_id, None, error, session.status_flags()))
+        else:
+            self._emit(Reply(session_id, request_id, outcome, None, session.status_flags()))
+
+    def _internal(self, exc: BaseException) -> MarmotError:
+        self.internal_errors.append(exc)
+        return errors.error(errors.ER_UNKNOWN_ERROR, f"Internal error: {exc!r}")
+
+    def _killed(self, session_id: int, query_only: bool) -> None:
+        if not query_only:
+            self._emit(CloseSession(session_id))
+
+    # ------------------------------------------------------------------ peers and timers
+    def attach_membership(self, swim: Any) -> None:
+        """Host a ``SwimNode`` built with ``transport=node.peer_transport``."""
+        self.membership = swim
+
+    def receive_frame(self, src: Any, frame: bytes, *, now_ms: int) -> None:
+        self._tick(now_ms)
+        if self.membership is not None:
+            self.membership.receive_frame(src, frame, now_ms)
+        self._drain()
+
+    def next_deadline_ms(self) -> int | None:
+        while self._timers and self._timers[0][2].cancelled:
+            heapq.heappop(self._timers)
+        deadline = self._timers[0][0] if self._timers else None
+        if self.membership is not None:
+            swim_ms = self.membership.next_deadline_ms()
+            deadline = swim_ms if deadline is None else min(deadline, swim_ms)
+        return deadline
+
+    def handle_timer(self, now_ms: int) -> None:
+        self._tick(now_ms)
+        while self._timers and self._timers[0][0] <= self.now_ms:
+            _, _, timer = heapq.heappop(self._timers)
+            if not timer.cancelled:
+                timer.cancelled = True
+                timer.callback()
+        if self.membership is not None and self.membership.next_deadline_ms() <= self.now_ms:
+            self.membership.handle_timer(self.now_ms)
+        self._drain()
+
+    # ------------------------------------------------------------------ outputs
+    def take_outputs(self) -> list[Output]:
+        outputs, self._outputs = self._outputs, []
+        return outputs
+
+    def _emit(self, output: Output) -> None:
+        if self._on_output is not None:
+            self._on_output(output)
+        else:
+            self._outputs.append(output)
+
+    def _tick(self, now_ms: int) -> None:
+        self.now_ms = max(self.now_ms, now_ms)  # timers never run backwards
+
+    def hold(self) -> None:
+        """Inputs from now to ``release`` arrive together (one event-loop iteration: several
+        sockets readable at once): they all run before any deferred work, so their commits
+        can share one batch."""
+        self._holding += 1
+
+    def release(self) -> None:
+        self._holding -= 1
+        self._drain()
+
+    @contextmanager
+    def iteration(self) -> Iterator[None]:
+        """``hold`` ... ``release`` as a block. If the block raises, nothing deferred runs (a
+        crash stops the node where it is)."""
+        self.hold()
+        try:
+            yield
+        except BaseException:
+            self._holding -= 1
+            raise
+        self.release()
+
+    def _drain(self) -> None:
+        if self._holding:
+            return
+        runs = 0
+        while self._queue:
+            runs += 1
+            if runs > DEFERRED_RUNS_MAX:
+                raise RuntimeError("deferred callbacks never settle (livelock)")
+            self._queue.popleft()()
+
+    def close(self) -> None:
+        """Orderly shutdown: sessions roll back, batched commits are flushed, files close."""
+        for session_id in list(self.state.sessions):
+            self.close_session(session_id, now_ms=self.now_ms)
+        self._drain()
+        self.state.close()

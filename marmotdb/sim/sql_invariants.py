@@ -1,0 +1,342 @@
+"""Invariants checked on a SQL node's files after a crash and restart.
+
+Files alone (``check_files``), for any database of any node:
+
+* log: every ``__marmot_commit_log`` record decodes (magic, CRC, schema), its origin sequence
+  is contiguous from 1 per origin, the applied vector equals the highest one;
+* versions: every live row of every user table has a live version in
+  ``__marmot_row_versions`` and every live version a row (counts per table);
+* replica: applying the whole log, in local order, to an empty replica reproduces the user
+  tables, the row versions and the applied vector (per-table checksums,
+  ``storage.checksum``);
+* application: the accounts' total balance is what the setup put there (transfers only move
+  money), so no transfer is half there.
+
+Against what the clients saw (``check_run``), with ``m`` the number of logged transactions:
+
+* commit order: the log holds exactly the transactions of the batches whose COMMIT returned,
+  in join order, plus possibly the whole batch the crash interrupted — never part of a batch,
+  never a failed one (unless power loss with durability "normal", which may lose a suffix of
+  whole batches); no transaction whose client was told it failed or rolled back is there;
+* reference replay: a fresh node runs those ``m`` transactions' statements serially in commit
+  order; each statement must give the outcome its client saw (affected rows, insert id,
+  error code), and the reference's tables, row keys/tombstones and write sets (row images and
+  DDL) must equal the recovered node's;
+* after restart the node takes a new write, logged with the next origin sequence.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import apsw
+
+from marmotdb.errors import MarmotError
+from marmotdb.node import Node, Reply
+from marmotdb.sql.schema import ensure_schema_table
+from marmotdb.storage.apply import apply_many
+from marmotdb.storage.checksum import database_checksums
+from marmotdb.storage.commitlog import LogEntry, applied_vector, read_log
+from marmotdb.storage.internal_tables import ROW_VERSIONS, ensure_internal_tables
+from marmotdb.storage.schema import INTERNAL_PREFIX
+from marmotdb.storage.writeset import WriteSet, decode_write_set
+from marmotdb.sim.sql_workloads import ACCOUNT_BALANCE, ACCOUNTS, DATABASE, Outcome, TxnRecord
+
+if TYPE_CHECKING:
+    from marmotdb.sim.sql_world import SqlRun
+
+
+class SqlViolation(Exception):
+    def __init__(self, kind: str, detail: str):
+        super().__init__(f"{kind}: {detail}")
+        self.kind, self.detail = kind, detail
+
+
+# ---------------------------------------------------------------------- files alone
+def full_log(conn: apsw.Connection) -> list[LogEntry]:
+    entries: list[LogEntry] = []
+    while True:
+        batch = read_log(conn, entries[-1].seq if entries else 0)
+        if not batch:
+            return entries
+        entries.extend(batch)
+
+
+def decode_log(entries: list[LogEntry]) -> list[WriteSet]:
+    decoded = []
+    for entry in entries:
+        try:
+            decoded.append(decode_write_set(entry.write_set))
+        except Exception as exc:  # noqa: BLE001 - any defect is the finding
+            raise SqlViolation("log-decode", f"log seq {entry.seq}: {exc}") from None
+    return decoded
+
+
+def check_log(conn: apsw.Connection, entries: list[LogEntry], write_sets: list[WriteSet]
+              ) -> None:
+    highest: dict[int, int] = {}
+    for entry, write_set in zip(entries, write_sets):
+        expected = highest.get(entry.origin, 0) + 1
+        if entry.origin_seq != expected or write_set.origin_seq != entry.origin_seq:
+            raise SqlViolation("origin-seq", f"log seq {entry.seq}: origin {entry.origin} "
+                               f"sequence {entry.origin_seq}, expected {expected}")
+        if write_set.origin != entry.origin:
+            raise SqlViolation("log-origin", f"log seq {entry.seq}: record says origin "
+                               f"{entry.origin}, write set {write_set.origin}")
+        highest[entry.origin] = entry.origin_seq
+    vector = applied_vector(conn)
+    if vector != highest:
+        raise SqlViolation("applied-vector", f"applied vector {vector}, log has {highest}")
+
+
+def user_tables(conn: apsw.Connection) -> list[str]:
+    return [name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
+        "ESCAPE '\\' ORDER BY name") if not name.startswith(INTERNAL_PREFIX)]
+
+
+def check_versions(conn: apsw.Connection) -> None:
+    live = dict(conn.execute(f"SELECT tbl, COUNT(*) FROM {ROW_VERSIONS} WHERE deleted = 0 "
+                             "GROUP BY tbl").fetchall())
+    for table in user_tables(conn):
+        (rows,) = conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()
+        if rows != live.pop(table, 0):
+            raise SqlViolation("row-versions", f"table {table}: {rows} rows but "
+                               f"{live.get(table, 0)} live versions")
+    stray = {t: n for t, n in live.items() if n}
+    if stray:
+        raise SqlViolation("row-versions", f"live versions for missing tables/rows: {stray}")
+
+
+def check_replica(conn: apsw.Connection, entries: list[LogEntry],
+                  write_sets: list[WriteSet]) -> None:
+    replica = apsw.Connection(":memory:")
+    try:
+        ensure_schema_table(replica)  # DDL entries keep the MySQL catalog rows there
+        ensure_internal_tables(replica)
+        if write_sets:
+            apply_many(replica, list(zip(write_sets, (e.write_set for e in entries))))
+        mine = database_checksums(conn, include_internal=True)
+        theirs = database_checksums(replica, include_internal=True)
+        if mine != theirs:
+            diff = sorted(set(mine.items()) ^ set(theirs.items()))
+            raise SqlViolation("log-replay", f"the log applied to an empty replica differs: "
+                               f"{diff}")
+    finally:
+        replica.close()
+
+
+def check_balance(conn: apsw.Connection) -> None:
+    if "acct" not in user_tables(conn):
+        return
+    count, total = conn.execute("SELECT COUNT(*), COALESCE(SUM(bal), 0) FROM acct").fetchone()
+    if count and (count, total) != (ACCOUNTS, ACCOUNTS * ACCOUNT_BALANCE):
+        raise SqlViolation("balance", f"{count} accounts holding {total}; expected "
+                           f"{ACCOUNTS} holding {ACCOUNTS * ACCOUNT_BALANCE}")
+
+
+def check_files(conn: apsw.Connection) -> list[WriteSet]:
+    entries = full_log(conn)
+    write_sets = decode_log(entries)
+    check_log(conn, entries, write_sets)
+    check_versions(conn)
+    check_balance(conn)
+    check_replica(conn, entries, write_sets)
+    return write_sets
+
+
+# ---------------------------------------------------------------------- against the clients
+def check_commit_order(order: list[TxnRecord], committed_batches: set[int], logged: int,
+                       durable: bool, committed_durable: bool | None = None
+                       ) -> list[TxnRecord]:
+    """The transactions the log must hold, in order; raises if ``logged`` cannot be them.
+
+    ``order``: every transaction that joined a batch, in join order, with its batch id.
+    Batches whose COMMIT returned (``committed_batches``) are in; a batch that failed (any
+    other batch but the last) is out; the last batch, if its COMMIT did not return, is
+    undecided (the crash hit during it). Power loss without fsync may drop a suffix of whole
+    batches. So the log must be a batch-aligned prefix of the candidates that contains every
+    acknowledged transaction when the durability promise holds (``durable``), and every
+    committed batch when COMMIT itself is durable (``committed_durable``, default
+    ``durable``): with durability "fsync" the WAL is synced after COMMIT and only then are
+    clients answered, so power loss may take committed batches nobody was told about."""
+    if committed_durable is None:
+        committed_durable = durable
+    batches: list[list[TxnRecord]] = []
+    for record in order:
+        if batches and batches[-1][0].batch == record.batch:
+            batches[-1].append(record)
+        else:
+            batches.append([record])
+    candidates = [b for i, b in enumerate(batches)
+                  if b[0].batch in committed_batches or i == len(batches) - 1]
+    bounds, total = [0], 0
+    for batch in candidates:
+        total += len(batch)
+        bounds.append(total)
+    if logged > total:
+        raise SqlViolation("phantom", f"{logged} transactions logged, only {total} were in "
+                           "committed or undecided batches")
+    if logged not in bounds:
+        raise SqlViolation("torn-batch", f"{logged} transactions logged: not a whole number "
+                           f"of batches (batch boundaries at {bounds})")
+    present = [r for batch in candidates[:bounds.index(logged)] for r in batch]
+    if durable:
+        missing = {id(r) for r in present} ^ {id(r) for r in order}
+        for record in order:
+            if id(record) in missing and record.acked:
+                raise SqlViolation("lost-ack", f"{record.tag} was acknowledged (batch "
+                                   f"{record.batch}) but is not in the log ({logged} logged)")
+        for batch in candidates[bounds.index(logged):]:
+            if batch[0].batch not in committed_batches or not committed_durable:
+                continue
+            acked = [r.tag for r in batch if r.acked]
+            kind = "lost-ack" if acked else "lost-commit"
+            raise SqlViolation(kind, f"batch {batch[0].batch} ({[r.tag for r in batch]}, "
+                               f"acknowledged: {acked}) committed but is not in the log "
+                               f"({logged} logged)")
+    for record in present:
+        if record.end == "failed":
+            raise SqlViolation("failed-present", f"{record.tag}: the client was told it "
+                               "failed, yet it is committed")
+        if record.end in ("rolled back", "abandoned"):
+            raise SqlViolation("rolled-back-present", f"{record.tag} ended {record.end} "
+                               "but is committed")
+    return present
+
+
+def _outcome(reply: Reply) -> Outcome:
+    if reply.error is not None:
+        return Outcome(error=reply.error.code)
+    result: Any = reply.result
+    return Outcome(affected_rows=getattr(result, "affected_rows", 0),
+                   last_insert_id=getattr(result, "last_insert_id", 0))
+
+
+class Reference:
+    """A crash-free node replaying committed transactions serially."""
+
+    def __init__(self, data_dir: Path, users: Any, now_ms: int):
+        self.now_ms = now_ms
+        self.node = Node(data_dir, users=users, node_id=1, now_ms=now_ms,
+                         rng=random.Random(0))
+        self.session_id = self.node.open_session("root", now_ms=now_ms)
+        self._request = 0
+        self.run(f"CREATE DATABASE {DATABASE}")
+        self.run(f"USE {DATABASE}")
+
+    def run(self, sql: str) -> Outcome:
+        self._request += 1
+        self.now_ms += 1
+        self.node.submit(self.session_id, self._request, sql, now_ms=self.now_ms)
+        replies = [o for o in self.node.take_outputs() if isinstance(o, Reply)]
+        if len(replies) != 1:
+            raise SqlViolation("reference", f"{sql!r}: {len(replies)} replies, expected 1")
+        return _outcome(replies[0])
+
+    def replay(self, record: TxnRecord) -> None:
+        if record.explicit:
+            self.run("BEGIN")
+        for sql, seen in record.replayable():
+            if sql.upper().startswith(("CREATE DATABASE", "USE ")):
+                continue
+            got = self.run(sql)
+            if seen is not None and got != seen:
+                raise SqlViolation("replay-outcome", f"{record.tag}: {sql!r} told the client "
+                                   f"{seen.summary()}, a serial replay gives {got.summary()}")
+        if record.explicit:
+            got = self.run("COMMIT")
+            if got.error is not None:
+                raise SqlViolation("reference", f"{record.tag}: COMMIT failed {got.error}")
+
+    def connection(self) -> apsw.Connection:
+        state = self.node.state
+        return state.read_connection(state.databases.get(DATABASE))
+
+    def close(self) -> None:
+        self.node.close()
+
+
+def _changes(write_set: WriteSet) -> tuple[Any, ...]:
+    return (tuple((c.table, int(c.op), c.old_key, c.new_key, c.before, c.after)
+                  for c in write_set.changes),
+            tuple((s.position, tuple(s.statements)) for s in write_set.schema_changes))
+
+
+def _versions(conn: apsw.Connection) -> set[tuple[Any, ...]]:
+    return set(conn.execute(f"SELECT tbl, pk, deleted FROM {ROW_VERSIONS}").fetchall())
+
+
+def check_reference(run: SqlRun, conn: apsw.Connection, write_sets: list[WriteSet],
+                    present: list[TxnRecord]) -> None:
+    with tempfile.TemporaryDirectory(prefix="marmot-sql-ref-", dir=run.root) as where:
+        reference = Reference(Path(where), run.users, run.now_ms)
+        try:
+            for record in present:
+                reference.replay(record)
+            ref_conn = reference.connection()
+            with reference.node.state.binding(ref_conn).trusted_scope():  # internal tables
+                _compare_with_reference(conn, ref_conn, write_sets, present)
+        finally:
+            reference.close()
+
+
+def _compare_with_reference(conn: apsw.Connection, ref_conn: apsw.Connection,
+                            write_sets: list[WriteSet], present: list[TxnRecord]) -> None:
+    ref_sets = decode_log(full_log(ref_conn))
+    if len(ref_sets) != len(write_sets):
+        raise SqlViolation("reference", f"reference logged {len(ref_sets)} transactions, "
+                           f"the node {len(write_sets)}")
+    for i, (mine, theirs) in enumerate(zip(write_sets, ref_sets)):
+        if _changes(mine) != _changes(theirs):
+            raise SqlViolation("write-set", f"log #{i + 1} ({present[i].tag}): "
+                               f"{_changes(mine)} != reference {_changes(theirs)}")
+    if database_checksums(conn) != database_checksums(ref_conn):
+        raise SqlViolation("data", f"tables differ from the reference: "
+                           f"{database_checksums(conn)} vs {database_checksums(ref_conn)}")
+    if _versions(conn) != _versions(ref_conn):
+        raise SqlViolation("row-versions", "row keys/tombstones differ from the reference")
+
+
+def check_restart_write(node: Node, logged: int, now_ms: int) -> None:
+    session_id = node.open_session("root", now_ms=now_ms, database=DATABASE)
+    # DDL: it is logged like any write, and needs no table that power loss may have taken
+    node.submit(session_id, 1, "CREATE TABLE after_restart (id INT PRIMARY KEY)",
+                now_ms=now_ms)
+    replies = [o for o in node.take_outputs() if isinstance(o, Reply)]
+    if len(replies) != 1 or replies[0].error is not None:
+        raise SqlViolation("restart-write", f"a write after restart got {replies}")
+    state = node.state
+    conn = state.read_connection(state.databases.get(DATABASE))
+    with state.binding(conn).trusted_scope():  # the checker reads the internal tables
+        last = full_log(conn)[-1]
+    if (last.origin, last.origin_seq) != (1, logged + 1):
+        raise SqlViolation("restart-write", f"the write after restart was logged as "
+                           f"{last.origin}:{last.origin_seq}, expected 1:{logged + 1}")
+
+
+def check_run(run: SqlRun, node: Node) -> None:
+    state = node.state
+    if not state.databases.exists(DATABASE):
+        raise SqlViolation("lost-database", f"database {DATABASE} is gone after restart")
+    conn = state.read_connection(state.databases.get(DATABASE))
+    with state.binding(conn).trusted_scope():  # the checker reads the internal tables
+        _check_node_files(run, node, conn)
+
+
+def _check_node_files(run: SqlRun, node: Node, conn: apsw.Connection) -> None:
+    try:
+        write_sets = check_files(conn)
+    except MarmotError as exc:
+        raise SqlViolation("files", str(exc)) from None
+    logged = len(write_sets)
+    run.committed_count = logged
+    power = run.crash_plan.mode == "power"
+    present = check_commit_order(run.commit_order, run.committed_batches, logged,
+                                 durable=not (power and run.durability == "normal"),
+                                 committed_durable=not power)
+    check_reference(run, conn, write_sets, present)
+    check_restart_write(node, logged, run.now_ms + 1)
