@@ -8,7 +8,6 @@ open transaction. Data already committed is on disk (WAL), nothing else is lost.
 from __future__ import annotations
 
 import asyncio
-import gc
 import errno
 import logging
 import os
@@ -33,7 +32,6 @@ from marmotdb.sql.server_state import ServerState
 from marmotdb.users import Users
 
 logger = logging.getLogger("marmotdb")
-GC_GEN0_THRESHOLD = 20_000  # allocations between young collections (CPython's default: 700)
 SHUTDOWN_GRACE_S = 10.0
 
 
@@ -151,12 +149,6 @@ async def serve(config: Config) -> None:
         raise
     if cluster is None:
         state.cluster_nodes = single_node_rows(config, port)
-    # Everything loaded at start (modules, translation tables, compiled patterns) is moved out of
-    # the cyclic collector's sight, and young collections run less often: per statement the
-    # server allocates short-lived objects by the dozen, and gen-0 passes over them were 3-5%
-    # of a write's CPU (py-spy --native). Cycles are still collected.
-    gc.freeze()
-    gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
