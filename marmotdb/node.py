@@ -72,6 +72,7 @@ from marmotdb.sql.results import LongRead, Result
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import PreparedPlan, Session
 from marmotdb.txn.pending import Pending
+from marmotdb.txn.pipeline import run_deferred
 from marmotdb.users import Users
 
 DEFERRED_RUNS_MAX = 1_000_000  # callbacks one input may run; beyond it the node is livelocked
@@ -174,14 +175,7 @@ class Node:
         """Blocking work of the pipelines (WAL syncs, checkpoints): a host with threads runs
         it on a worker; the node runs it as deferred work, so a simulated run stays a pure
         function of its seed (the simulated disk decides what a sync keeps)."""
-        def run() -> None:
-            error: BaseException | None = None
-            try:
-                work()
-            except Exception as exc:  # noqa: BLE001 - handed to ``done``, as a worker would
-                error = exc
-            done(error)
-        self.defer(run)
+        run_deferred(self.defer, work, done)
 
     def _clock_s(self) -> float:
         return self.now_ms / 1000

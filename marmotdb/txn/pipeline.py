@@ -98,6 +98,20 @@ class Draft:
     check_foreign_keys: bool = False  # a table rebuild ran with foreign keys off
 
 
+def run_deferred(defer: Callable[[Callable[[], None]], None], work: Callable[[], None],
+                 done: Callable[[BaseException | None], None]) -> None:
+    """``Host.run_blocking`` for a host without threads: ``work`` runs as deferred work, and
+    ``done`` gets its error (or None) as a worker's completion would."""
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            work()
+        except Exception as exc:  # noqa: BLE001 - handed to ``done``, as a worker would
+            error = exc
+        done(error)
+    defer(run)
+
+
 class InlineHost:
     """A host without an event loop. Deferred callbacks run once the outermost one returns
     (never inside the stack frame that deferred them, except the first); timers fire only when
@@ -126,14 +140,7 @@ class InlineHost:
 
     def run_blocking(self, work: Callable[[], None],
                      done: Callable[[BaseException | None], None]) -> None:
-        def run() -> None:
-            error: BaseException | None = None
-            try:
-                work()
-            except Exception as exc:  # noqa: BLE001 - handed to ``done``, as a worker would
-                error = exc
-            done(error)
-        self.defer(run)
+        run_deferred(self.defer, work, done)
 
     def fire_timers(self) -> None:
         timers, self.timers = self.timers, []
