@@ -281,9 +281,16 @@ class Session:
             self.server.sessions.pop(self.connection_id, None)
 
     def interrupt(self) -> None:
+        """KILL QUERY: the running statement stops (SQLite interrupt), or, if it still waits
+        for a write turn, it fails without running."""
         conn = self._active_conn
         if conn is not None:
             conn.interrupt()
+        for txn in (self._statement_txn, self.txn):
+            if txn is not None and txn.interrupt_wait():
+                if txn is self._statement_txn:  # an autocommit statement is its transaction
+                    txn.rollback()
+                    self._statement_txn = None
 
     def status_flags(self) -> int:
         return (1 if self.txn is not None else 0) | (2 if self.autocommit else 0)

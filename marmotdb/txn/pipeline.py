@@ -247,6 +247,18 @@ class CommitPipeline:
             self._log = LogWriter(self.conn)
         self._owner = owner
 
+    def cancel_wait(self, owner: int, error: BaseException) -> bool:
+        """KILL QUERY of a statement still waiting for the turn: it fails with ``error`` and
+        never runs. False if ``owner`` was not waiting."""
+        for waiter in self._waiters:
+            if waiter.owner == owner:
+                self._waiters.remove(waiter)
+                if waiter.timer is not None:
+                    waiter.timer.cancel()
+                waiter.pending.fail(error)
+                return True
+        return False
+
     def _expire(self, waiter: _Waiter) -> None:
         if waiter in self._waiters:
             self._waiters.remove(waiter)

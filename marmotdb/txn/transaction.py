@@ -55,7 +55,7 @@ _TRANSITIONS: dict[TxnState, frozenset[TxnState]] = {
 
 class Transaction:
     __slots__ = ("owner", "explicit", "read_only", "state", "reads", "pipeline", "savepoints",
-                 "txn_id", "schema_changes", "check_foreign_keys")
+                 "txn_id", "schema_changes", "check_foreign_keys", "waiting_on")
 
     def __init__(self, owner: int, *, explicit: bool, read_only: bool = False):
         self.owner = owner                  # the session's connection id
@@ -68,6 +68,7 @@ class Transaction:
         self.txn_id: Timestamp | None = None
         self.schema_changes: list[SchemaChange] = []
         self.check_foreign_keys = False
+        self.waiting_on: CommitPipeline | None = None  # whose turn it waits for, if any
 
     def _transition_to(self, state: TxnState) -> None:
         if state not in _TRANSITIONS[self.state]:
@@ -94,10 +95,20 @@ class Transaction:
                                "transaction'")
         waiting = pipeline.acquire(self.owner, mode, spans_round_trips=self.explicit,
                                    timeout_s=timeout_s)
+        if waiting is not None:
+            self.waiting_on = pipeline
         return chain(waiting, lambda _: self._enter(pipeline))
+
+    def interrupt_wait(self) -> bool:
+        """KILL QUERY while the statement waits for the turn: it fails with 1317, unrun (the
+        transaction itself stays open, as in MySQL)."""
+        pipeline, self.waiting_on = self.waiting_on, None
+        return pipeline is not None and pipeline.cancel_wait(self.owner, errors.error(
+            errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted"))
 
     def _enter(self, pipeline: CommitPipeline) -> None:
         """The turn is ours: open the transaction's savepoint on the write connection."""
+        self.waiting_on = None
         if self.finished:  # rolled back while it waited (its client went away)
             pipeline.release(self.owner)
             raise errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted")

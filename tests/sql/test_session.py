@@ -291,3 +291,26 @@ def test_numbers_beyond_every_range_clamp_with_mysql_warnings(shop):
     assert rows(shop.execute("SELECT CAST('1e999999' AS SIGNED), CAST('-1e30' AS SIGNED)")) \
         == [(2**63 - 1, -2**63)]
     assert shop.warnings[0][1] == 1292
+
+
+def test_kill_query_stops_a_statement_waiting_for_the_write_turn(server, shop):
+    other = session(server, database="shop")
+    shop.execute("BEGIN")
+    shop.execute("INSERT INTO item (name, n) VALUES ('x', 1)")
+    waiting = other.execute("UPDATE item SET n = 5")
+    assert not waiting.done()
+    server.kill(other.connection_id, query_only=True)
+    assert error_code(waiting.result) == 1317  # it never ran
+    shop.execute("COMMIT")
+    assert rows(other.execute("SELECT n FROM item")) == [(1,)]
+    other.execute("BEGIN")  # an explicit transaction waiting: the statement fails, the
+    other.execute("INSERT INTO item (name, n) VALUES ('y', 2)")  # transaction goes on
+    third = session(server, database="shop")
+    third.execute("BEGIN")
+    blocked = third.execute("INSERT INTO item (name, n) VALUES ('z', 3)")
+    server.kill(third.connection_id, query_only=True)
+    assert error_code(blocked.result) == 1317 and third.in_transaction
+    other.execute("COMMIT")
+    assert third.execute("INSERT INTO item (name, n) VALUES ('z', 3)").affected_rows == 1
+    third.execute("COMMIT")
+    assert rows(shop.execute("SELECT name FROM item ORDER BY id")) == [("x",), ("y",), ("z",)]
