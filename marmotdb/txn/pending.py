@@ -74,12 +74,6 @@ class Pending:
         other.add_done_callback(copy)
 
 
-def resolved(value: Any) -> Pending:
-    pending = Pending()
-    pending.resolve(value)
-    return pending
-
-
 def chain(value: Any, then: Callable[[Any], Any]) -> Any:
     """``then(value)`` now if ``value`` is a plain result, else when the Pending resolves.
 

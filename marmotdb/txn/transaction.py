@@ -165,12 +165,6 @@ class Transaction:
                                                 statements + following, params))
 
     # ------------------------------------------------------------------ savepoints
-    def connections(self) -> list[apsw.Connection]:
-        conns = list(self.reads.values())
-        if self.pipeline is not None:
-            conns.append(self.pipeline.conn)
-        return conns
-
     def savepoint(self, name: str) -> None:
         if name in self.savepoints:  # MySQL: a savepoint of the same name replaces the old one
             self._each(f'RELEASE "sp_{name}"', lambda capture: capture.release(name))
