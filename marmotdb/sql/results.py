@@ -29,18 +29,6 @@ class Rows:
     warnings: int = 0
 
 
-class WriteLockBusy(Exception):
-    """The statement needs a database's write lock and another session holds it.
-
-    Nothing of the statement has run. The runtime waits for the lock's release (up to
-    ``lock_wait_timeout``) and executes the same statement again, or answers 1205.
-    """
-
-    def __init__(self, database: str):
-        super().__init__(database)
-        self.database = database
-
-
 class LongRead(Exception):
     """A read ran past its in-loop budget. ``job`` finishes it in a worker thread."""
 
