@@ -187,11 +187,12 @@ class ServerState:
         return self._bindings[conn]
 
     def read_connection(self, database: Database) -> apsw.Connection:
-        """A long-lived connection per database for catalog and schema look-ups."""
+        """A long-lived connection per database for catalog and schema look-ups. It runs users'
+        reads too (INFORMATION_SCHEMA, prepared-statement descriptions), so it has no trust of
+        its own: internal look-ups enter ``trusted_scope()``."""
         conn = self._meta.get(database.name)
         if conn is None:
             conn = database.checkout()
-            self._bindings[conn].trusted = True
             self._meta[database.name] = conn
         return conn
 
@@ -199,7 +200,6 @@ class ServerState:
         """Give back the look-up connection of a database (before it is dropped)."""
         conn = self._meta.pop(name, None)
         if conn is not None:
-            self._bindings[conn].trusted = False
             self.databases.get(name).checkin(conn)
 
     def schema_view(self, conn: apsw.Connection, database: Database) -> SchemaView:
