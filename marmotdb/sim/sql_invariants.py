@@ -39,7 +39,7 @@ from marmotdb.node import Node, Reply
 from marmotdb.sql.schema import ensure_schema_table
 from marmotdb.storage.apply import apply_many
 from marmotdb.storage.checksum import database_checksums
-from marmotdb.storage.commitlog import LogEntry, applied_vector, read_log
+from marmotdb.storage.commitlog import LogEntry, applied_vector, iter_log
 from marmotdb.storage.internal_tables import ROW_VERSIONS, ensure_internal_tables
 from marmotdb.storage.schema import INTERNAL_PREFIX
 from marmotdb.storage.writeset import WriteSet, decode_write_set
@@ -57,12 +57,7 @@ class SqlViolation(Exception):
 
 # ---------------------------------------------------------------------- files alone
 def full_log(conn: apsw.Connection) -> list[LogEntry]:
-    entries: list[LogEntry] = []
-    while True:
-        batch = read_log(conn, entries[-1].seq if entries else 0)
-        if not batch:
-            return entries
-        entries.extend(batch)
+    return list(iter_log(conn))
 
 
 def decode_log(entries: list[LogEntry]) -> list[WriteSet]:

@@ -28,13 +28,14 @@ Public API::
     applied_vector(conn) -> dict[int, int]
     next_origin_seq(conn, origin) -> int
     read_log(conn, after_seq=0, limit=LOG_READ_ENTRIES_MAX) -> list[LogEntry]
+    iter_log(conn, after_seq=0) -> Iterator[LogEntry]    every entry after it, page by page
     read_origin(conn, origin, after_origin_seq, limit=LOG_READ_ENTRIES_MAX) -> list[LogEntry]
     trim_log(conn, watermark, rows_max=TRIM_ROWS_MAX) -> int
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
 import apsw
@@ -191,6 +192,13 @@ def read_log(conn: apsw.Connection, after_seq: int = 0,
     """Entries with local seq > after_seq, in local commit order."""
     sql = f"SELECT {_COLUMNS} FROM {COMMIT_LOG} WHERE seq > ? ORDER BY seq LIMIT ?"
     return [_entry(row) for row in conn.execute(sql, (after_seq, min(limit, LOG_READ_ENTRIES_MAX)))]
+
+
+def iter_log(conn: apsw.Connection, after_seq: int = 0) -> Iterator[LogEntry]:
+    """Every entry with local seq > after_seq, read one bounded page at a time."""
+    while page := read_log(conn, after_seq):
+        yield from page
+        after_seq = page[-1].seq
 
 
 def read_origin(conn: apsw.Connection, origin: int, after_origin_seq: int,

@@ -119,3 +119,12 @@ def test_append_rejects_bad_sequences(conn):
         commitlog.append(conn, ws(1, 1), b"x")
         with pytest.raises(StorageError, match="already logged"):
             commitlog.append(conn, ws(1, 1), b"x")
+
+
+def test_iter_log_reads_past_one_page(monkeypatch):
+    origin = Origin(1, "CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    monkeypatch.setattr(commitlog, "LOG_READ_ENTRIES_MAX", 3)
+    for i in range(8):
+        origin.run([f"INSERT INTO t VALUES ({i})"])
+    assert [e.origin_seq for e in commitlog.iter_log(origin.conn)] == list(range(1, 9))
+    assert [e.origin_seq for e in commitlog.iter_log(origin.conn, after_seq=6)] == [7, 8]

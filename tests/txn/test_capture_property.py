@@ -50,7 +50,7 @@ from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
 from marmotdb.storage.apply import apply, apply_many
 from marmotdb.storage.checksum import database_checksums, table_checksum
-from marmotdb.storage.commitlog import LogEntry, applied_vector, read_log
+from marmotdb.storage.commitlog import LogEntry, applied_vector, iter_log
 from marmotdb.storage.internal_tables import ROW_VERSIONS
 from marmotdb.storage.schema import is_internal_table, load_table_schema
 from marmotdb.storage.versions import encode_key
@@ -384,12 +384,7 @@ def _database_path(data_dir: Path) -> Path:
 
 
 def _read_whole_log(conn: apsw.Connection) -> list[LogEntry]:
-    entries: list[LogEntry] = []
-    while True:
-        page = read_log(conn, entries[-1].seq if entries else 0)
-        if not page:
-            return entries
-        entries.extend(page)
+    return list(iter_log(conn))
 
 
 def replay(path: Path, entries: list[LogEntry], batch: int) -> None:

@@ -35,7 +35,7 @@ import apsw
 import pymysql
 import pytest
 
-from marmotdb.storage.commitlog import applied_vector, read_log
+from marmotdb.storage.commitlog import applied_vector, iter_log
 from marmotdb.storage.internal_tables import ROW_VERSIONS
 from marmotdb.storage.versions import encode_key
 from marmotdb.storage.writeset import ChangeOp, decode_write_set
@@ -165,9 +165,7 @@ def _check_the_file(path: Path, found: dict[int, int], schema_records: int) -> N
     conn = apsw.Connection(str(path))
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        entries = []
-        while page := read_log(conn, entries[-1].seq if entries else 0):
-            entries.extend(page)
+        entries = list(iter_log(conn))
         origin_seqs = [e.origin_seq for e in entries]
         assert origin_seqs == list(range(1, len(entries) + 1))
         assert applied_vector(conn) == {entries[0].origin: len(entries)}

@@ -17,7 +17,7 @@ from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
 from marmotdb.storage.apply import apply
 from marmotdb.storage.checksum import database_checksums
-from marmotdb.storage.commitlog import read_log
+from marmotdb.storage.commitlog import iter_log
 from marmotdb.storage.internal_tables import ensure_internal_tables
 from marmotdb.storage.writeset import decode_write_set
 from marmotdb.txn.pending import Pending
@@ -68,7 +68,7 @@ def assert_log_reproduces_data(server: ServerState, tmp_path) -> None:
     functions.register_functions(replica, ConnectionBinding())  # a node's connection setup
     schema.ensure_schema_table(replica)
     ensure_internal_tables(replica)
-    for entry in read_log(primary, 0, 10_000):
+    for entry in iter_log(primary):
         apply(replica, decode_write_set(entry.write_set), entry.write_set)
     assert database_checksums(replica) == database_checksums(primary)
 
