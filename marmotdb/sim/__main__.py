@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from marmotdb.cluster.membership import MemberEvent
-from marmotdb.sim.runner import parse_seeds, run_one
+from marmotdb.sim.runner import parse_seeds, report, run_one
 from marmotdb.sim.scenarios import SCENARIOS
 from marmotdb.sim.sql_world import SCENARIO as SQL_SCENARIO
 
@@ -54,21 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario {args.scenario!r}")
     seeds = range(args.seed, args.seed + 1) if args.seed is not None else args.seeds
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
-    failures = 0
-    runs = 0
-    for seed in seeds:
-        for scenario in scenarios:
-            result = run_one(seed, scenario, args.nodes,
-                             on_event=print_event if args.trace else None)
-            runs += 1
-            if not args.quiet or not result.ok:
-                print(result.summary(), flush=True)
-            if not result.ok:
-                failures += 1
-                print(f"     {result.violation or result.error}")
-                print(f"     seed {seed} failed; replay: {result.replay_command()}", flush=True)
-    print(f"{runs - failures}/{runs} runs passed")
-    return 1 if failures else 0
+    on_event = print_event if args.trace else None
+    return report((run_one(seed, scenario, args.nodes, on_event=on_event)
+                   for seed in seeds for scenario in scenarios), args.quiet)
 
 
 if __name__ == "__main__":

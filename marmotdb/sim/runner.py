@@ -20,6 +20,7 @@ import dataclasses
 import random
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from marmotdb.cluster.config import SwimConfig
 from marmotdb.sim.invariants import InvariantViolation, MembershipInvariants, Violation
@@ -155,6 +156,24 @@ def run_one(seed: int, scenario: str, nodes: int | None = None,
 def sweep(seeds: Iterable[int], scenarios: Iterable[str],
           nodes: int | None = None) -> list[RunResult]:
     return [run_one(seed, scenario, nodes) for seed in seeds for scenario in scenarios]
+
+
+def report(results: Iterable[Any], quiet: bool = False) -> int:
+    """Print each run (only failures when ``quiet``) with a failure's replay command, then the
+    total; the exit status: 1 if any run failed. Results of both simulators fit (``ok``,
+    ``summary()``, ``violation``/``error``, ``replay_command()``)."""
+    failures = runs = 0
+    for result in results:
+        runs += 1
+        if not quiet or not result.ok:
+            print(result.summary(), flush=True)
+        if not result.ok:
+            failures += 1
+            print(f"     {result.violation or result.error}")
+            print(f"     seed {result.seed} failed; replay: {result.replay_command()}",
+                  flush=True)
+    print(f"{runs - failures}/{runs} runs passed")
+    return 1 if failures else 0
 
 
 def parse_seeds(text: str) -> range:

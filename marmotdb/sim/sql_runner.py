@@ -13,6 +13,7 @@ import dataclasses
 import time
 
 from marmotdb.sim import sql_invariants
+from marmotdb.sim.runner import report
 from marmotdb.sim.sql_disk import installed
 from marmotdb.sim.sql_invariants import SqlViolation
 from marmotdb.sim.sql_workloads import DDL_CLIENTS
@@ -86,15 +87,4 @@ def main(seeds: range, crash: str | None = None, quiet: bool = False) -> int:
     """``python -m marmotdb.sim --scenario sql-crash``: run seeds, print failures with their
     replay command; exit status 1 if any failed."""
     plan = CrashPlan.parse(crash) if crash else None
-    failures = runs = 0
-    for seed in seeds:
-        result = run_one(seed, plan)
-        runs += 1
-        if not quiet or not result.ok:
-            print(result.summary(), flush=True)
-        if not result.ok:
-            failures += 1
-            print(f"     {result.violation or result.error}")
-            print(f"     seed {seed} failed; replay: {result.replay_command()}", flush=True)
-    print(f"{runs - failures}/{runs} runs passed")
-    return 1 if failures else 0
+    return report((run_one(seed, plan) for seed in seeds), quiet)
