@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from marmotdb.mysql.auth import generate_rsa_private_key
-from tests.integration.server import MarmotServer, start_marmot_server
+from tests.integration.server import MarmotServer, serving
 
 
 @pytest.fixture(scope="session")
@@ -18,10 +18,4 @@ def rsa_key():
 
 @pytest.fixture(scope="module")
 def marmot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MarmotServer]:
-    server = start_marmot_server(tmp_path_factory.mktemp("hostile"))
-    try:
-        yield server
-    except BaseException:
-        server.kill()
-        raise
-    server.stop()
+    yield from serving(tmp_path_factory.mktemp("hostile"))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.server import LogMark, MarmotServer, start_marmot_server
+from tests.integration.server import LogMark, MarmotServer, serving
 
 HERE = Path(__file__).resolve().parent
 _LOG_MARK_KEY = pytest.StashKey[LogMark]()
@@ -22,13 +22,7 @@ _LOG_MARK_KEY = pytest.StashKey[LogMark]()
 @pytest.fixture(scope="module")
 def marmot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MarmotServer]:
     """One server per test module; stopped with SIGTERM and required to exit cleanly."""
-    server = start_marmot_server(tmp_path_factory.mktemp("marmot"))
-    try:
-        yield server
-    except BaseException:
-        server.kill()
-        raise
-    server.stop()
+    yield from serving(tmp_path_factory.mktemp("marmot"))
 
 
 @pytest.fixture

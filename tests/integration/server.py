@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pymysql
@@ -198,3 +199,15 @@ def wait_until_ready(server: MarmotServer, timeout_s: float = READY_TIMEOUT_S) -
         time.sleep(READY_POLL_INTERVAL_S)
     raise MarmotServerError(f"marmotdb did not accept a login within {timeout_s} s "
                             f"(last error: {last_error!r})\n{server.output()}")
+
+
+def serving(base_dir: Path) -> Iterator[MarmotServer]:
+    """A module fixture's body: a server for the tests, stopped with SIGTERM and required to
+    exit cleanly afterwards; killed if the fixture's user raised."""
+    server = start_marmot_server(base_dir)
+    try:
+        yield server
+    except BaseException:
+        server.kill()
+        raise
+    server.stop()
