@@ -232,7 +232,6 @@ class Client:
         record = self.current
         assert record is not None
         record.outcomes.append(outcome)
-        sql = record.script[self.position]
         self.position += 1
         last = self.position >= len(record.script)
         if not last:
