@@ -52,12 +52,17 @@ from pathlib import Path
 from typing import Any
 
 from marmotdb import errors
+from marmotdb.cluster.messages import MEMBERSHIP_CODES, MemberState
+from marmotdb.peer.codec import FrameCodec, peek_tag
+from marmotdb.peer.endpoint import NEVER_MS, PeerEndpoint
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.client_text import shown
 from marmotdb.sql.results import LongRead, Result
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import PreparedPlan, Session
+from marmotdb.txn.cluster import ClusterCommit, CommitSettings, Peer
 from marmotdb.txn.pending import Pending
+from marmotdb.txn.txn_store import TxnStore
 from marmotdb.txn.pipeline import run_deferred
 from marmotdb.users import Users
 
@@ -144,6 +149,10 @@ class Node:
         self._holding = 0             # inside iteration(): inputs do not drain yet
         self._next_session_id = 1
         self.membership: Any = None   # a cluster.swim.SwimNode, see attach_membership
+        self.endpoint: PeerEndpoint | None = None  # txn traffic, see attach_cluster
+        self.cluster: ClusterCommit | None = None
+        self._data_dir = data_dir
+        self._rng = rng
         self.peer_transport = _PeerFrames(self)
         self.internal_errors: list[BaseException] = []  # non-MySQL exceptions answered as 1105
         self.state = ServerState(data_dir, clock=self._clock_s, version=version, users=users,
@@ -304,22 +313,43 @@ class Node:
 
     # ------------------------------------------------------------------ peers and timers
     def attach_membership(self, swim: Any) -> None:
-        """Host a ``SwimNode`` built with ``transport=node.peer_transport``."""
+        """Host a ``SwimNode`` built with ``transport=node.peer_transport`` (None: detach)."""
         self.membership = swim
+
+    def attach_cluster(self, codec: FrameCodec, roster: Callable[[], list[Peer]],
+                       settings: CommitSettings | None = None) -> ClusterCommit:
+        """Join a cluster: a peer endpoint for the txn messages (frames leave as
+        ``SendFrame``) and the distributed commit of every database's pipeline."""
+        self.endpoint = PeerEndpoint(codec, self.peer_transport, self._rng)
+        store = TxnStore(self._data_dir)
+        node_id = self.state.node_id
+        cluster = ClusterCommit(node_id=node_id, state=self.state, endpoint=self.endpoint,
+                                store=store, roster=roster, now_ms=lambda: self.now_ms,
+                                settings=settings)
+        self.state.replicator = self.cluster = cluster
+        self.state.origin_seq_floor = lambda database: store.max_origin_seq(node_id, database)
+        for pipeline in self.state.pipelines.values():
+            pipeline.replicator = cluster
+        return cluster
 
     def receive_frame(self, src: Any, frame: bytes, *, now_ms: int) -> None:
         self._tick(now_ms)
-        if self.membership is not None:
-            self.membership.receive_frame(src, frame, now_ms)
+        if peek_tag(frame) in MEMBERSHIP_CODES:
+            if self.membership is not None:
+                self.membership.receive_frame(src, frame, now_ms)
+        elif self.endpoint is not None:
+            self.endpoint.receive_frame(src, frame, now_ms)
         self._drain()
 
     def next_deadline_ms(self) -> int | None:
         while self._timers and self._timers[0][2].cancelled:
             heapq.heappop(self._timers)
         deadline = self._timers[0][0] if self._timers else None
-        if self.membership is not None:
-            swim_ms = self.membership.next_deadline_ms()
-            deadline = swim_ms if deadline is None else min(deadline, swim_ms)
+        for other in (self.membership, self.endpoint):
+            if other is not None:
+                due_ms = other.next_deadline_ms()
+                if due_ms < NEVER_MS:
+                    deadline = due_ms if deadline is None else min(deadline, due_ms)
         return deadline
 
     def handle_timer(self, now_ms: int) -> None:
@@ -329,8 +359,9 @@ class Node:
             if not timer.cancelled:
                 timer.cancelled = True
                 timer.callback()
-        if self.membership is not None and self.membership.next_deadline_ms() <= self.now_ms:
-            self.membership.handle_timer(self.now_ms)
+        for other in (self.membership, self.endpoint):
+            if other is not None and other.next_deadline_ms() <= self.now_ms:
+                other.handle_timer(self.now_ms)
         self._drain()
 
     # ------------------------------------------------------------------ outputs
@@ -384,4 +415,19 @@ class Node:
         for session_id in list(self.state.sessions):
             self.close_session(session_id, now_ms=self.now_ms)
         self._drain()
+        if self.endpoint is not None:
+            self.endpoint.close(self.now_ms)
+        if self.cluster is not None:
+            self.cluster.store.close()
         self.state.close()
+
+
+_COUNTED_OUT = (MemberState.LEAVING, MemberState.REMOVED)
+_LIVE = (MemberState.ALIVE, MemberState.SUSPECT)
+
+
+def swim_roster(swim: Any) -> list[Peer]:
+    """The members a ``SwimNode`` knows, as the distributed commit counts them."""
+    return [Peer(m.node_id, None if m.node_id == swim.node_id else m.meta.peer_addr,
+                 m.state in _LIVE)
+            for m in swim.members_snapshot() if m.state not in _COUNTED_OUT]

@@ -555,15 +555,16 @@ class Session:
         result = rows if rows is not None else self._ok(capture, translation)
         if not autocommit:
             return result
+        level = self.variables.write_consistency
         if not ddl:
-            return txn.commit(result)
+            return txn.commit(result, level)
 
         def committed(value: Result) -> Result:
             # Pooled connections see the new schema only now: translations cached against
             # the old one since the DDL ran must not be reused.
             self.server.schema_changed(database)
             return value
-        return chain(txn.commit(result), committed)
+        return chain(txn.commit(result, level), committed)
 
     def _record_ddl(self, txn: Transaction, database: Database, translation: Translation,
                     params: dict[str, Any], text: str, truncate: bool) -> None:
@@ -773,7 +774,7 @@ class Session:
             txn.rollback()
             return None
         self.server.status["Com_commit"] += 1
-        outcome = txn.commit(None)
+        outcome = txn.commit(None, self.variables.write_consistency)
         return outcome if isinstance(outcome, Pending) else None
 
 
