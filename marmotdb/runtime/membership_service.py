@@ -57,7 +57,10 @@ from marmotdb.peer.codec import SECRET_BYTES_MIN, FrameCodec
 from marmotdb.peer.registry import MessageRegistry
 from marmotdb.runtime import tls
 from marmotdb.runtime.faults import FaultInjector, FaultRuleError, parse_rules
+from marmotdb.node import swim_roster
+from marmotdb.peer.registry import PEER_MESSAGES
 from marmotdb.runtime.node_host import NodeHost
+from marmotdb.txn.cluster import CommitSettings
 from marmotdb.runtime.peer_transport import (
     AsyncPeerEndpoint,
     DeadlineTimer,
@@ -349,9 +352,23 @@ def from_config(config: Config, mysql_addr: NodeAddr | None,
     peer = AsyncPeerEndpoint(transport, codec, random.Random(),
                              clock=None if node_host is None else node_host.clock)
     if node_host is not None:
-        node_host.frames_out = transport.send
-        node_host.node.attach_membership(node)
+        _host_cluster(node_host, node, codec, peer, cluster)
     return MembershipService(node, peer, state_dir=state_dir, host=node_host)
+
+
+def _host_cluster(node_host: NodeHost, swim: SwimNode, codec: FrameCodec,
+                  peer: AsyncPeerEndpoint, cluster: Any) -> None:
+    """The node hosts SWIM and the distributed commit: its frames leave through the peer
+    transport, and the frames of both (and the peer layer's failures, answers to the node's
+    requests) come back to it as inputs."""
+    node = node_host.node
+    node_host.frames_out = peer.transport.send
+    node.attach_membership(swim)
+    node.attach_cluster(codec, lambda: swim_roster(swim), CommitSettings(
+        prepare_timeout_ms=cluster.txn_prepare_timeout_ms,
+        decision_timeout_ms=cluster.txn_decision_timeout_ms))
+    peer.add_frame_receiver(PEER_MESSAGES.tags_of("txn") | PEER_MESSAGES.tags_of("peer"),
+                            node_host.receive_frame)
 
 
 def _parse_seeds(texts: Sequence[str]) -> list[NodeAddr]:

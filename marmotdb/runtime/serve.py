@@ -99,6 +99,7 @@ def build_node(config: Config, host: NodeHost) -> Node:
                 "max_allowed_packet": config.mysql.max_allowed_packet_bytes,
                 "version": server_version(config), "port": config.mysql.port,
                 "server_id": config.node_id,
+                "marmot_write_consistency": config.cluster.write_consistency,
                 "have_ssl": "YES" if config.mysql.tls else "DISABLED"}))
 
 
