@@ -75,6 +75,10 @@ _STATEMENT_KEYWORDS = frozenset(
     "REVOKE FLUSH ANALYZE OPTIMIZE CHECK CHECKSUM REPAIR DO CALL HANDLER LOAD PREPARE EXECUTE "
     "DEALLOCATE XA HELP INSTALL UNINSTALL RESET PURGE CHANGE SIGNAL RESIGNAL GET TABLE VALUES "
     "IMPORT CACHE BINLOG SHUTDOWN RESTART CLONE PRAGMA ATTACH DETACH".split())
+# An autocommit write that lost a conflict in the cluster (1213) runs again on fresh data,
+# this many times at most, after a growing, jittered pause (txn/DESIGN.md §7.5).
+CONFLICT_RETRIES_MAX = 6
+CONFLICT_BACKOFF_MS = (1, 3, 8, 20, 50, 120)
 _READ_BUDGET_STEPS = 200  # progress-handler calls (x1000 VM steps) a read may take in the loop
 
 
@@ -507,7 +511,7 @@ class Session:
         return chain(txn.begin_write(pipeline, mode, self._lock_wait_timeout_s), entered)
 
     def _write(self, database: Database, translation: Translation, params: dict[str, Any],
-               text: str) -> Result | Pending:
+               text: str, attempt: int = 0) -> Result | Pending:
         """A DML or DDL statement: on the write connection, then committed if autocommit."""
         ddl = translation.kind is Kind.DDL
         autocommit = ddl or (self.txn is None and self.autocommit)
@@ -521,9 +525,50 @@ class Session:
         if translation.foreign_keys_off:  # a table rebuild must not cascade
             txn.check_foreign_keys = fk_checks
         mode = Mode(foreign_keys=fk_checks and not translation.foreign_keys_off)
-        return chain(self._begin_write(txn, database, mode),
-                     lambda _: self._write_now(txn, database, translation, params, text,
-                                               autocommit))
+        outcome = chain(self._begin_write(txn, database, mode),
+                        lambda _: self._write_now(txn, database, translation, params, text,
+                                                  autocommit))
+        if not autocommit or not isinstance(outcome, Pending):
+            return outcome
+        return self._retried_on_conflict(outcome, attempt, lambda: self._write(
+            database, translation, params, text, attempt + 1))
+
+    def _retried_on_conflict(self, outcome: Pending, attempt: int,
+                             again: Callable[[], Result | Pending]) -> Pending:
+        """An autocommit statement that lost a cluster conflict was not committed, and its
+        client has no answer yet: run it again (bounded) instead of returning 1213."""
+        result = Pending()
+
+        def done(first: Pending) -> None:
+            try:
+                first.result()
+            except MarmotError as exc:
+                if exc.code == errors.ER_LOCK_DEADLOCK and attempt < CONFLICT_RETRIES_MAX:
+                    delay_ms = CONFLICT_BACKOFF_MS[attempt] * (0.5 + self.server.rng.random())
+                    self.server.host.call_later(delay_ms / 1000, rerun)
+                    return
+            except BaseException:  # noqa: BLE001 - handed on below
+                pass
+            result.follow(first)
+
+        def rerun() -> None:
+            if self.server.sessions.get(self.connection_id) is not self:
+                result.fail(errors.error(errors.ER_QUERY_INTERRUPTED,
+                                         "Query execution was interrupted"))
+                return
+            self.server.status["Marmot_conflict_retries"] += 1
+            try:
+                following = again()
+            except BaseException as exc:  # noqa: BLE001 - the client's answer
+                result.fail(exc)
+                return
+            if isinstance(following, Pending):
+                result.follow(following)
+            else:
+                result.resolve(following)
+
+        outcome.add_done_callback(done)
+        return result
 
     def _write_now(self, txn: Transaction, database: Database, translation: Translation,
                    params: dict[str, Any], text: str, autocommit: bool) -> Result | Pending:

@@ -58,6 +58,7 @@ class ClusterCommit:
         endpoint.on_request([Prepare], self.participant.on_prepare)
         endpoint.on_request([Accept], self.participant.on_accept)
         endpoint.on_message([Learn], self.participant.on_learn)  # type: ignore[list-item]
+        endpoint.on_request([Learn], self.participant.on_learn_request)
         self.rounds = 0
 
     # ------------------------------------------------------------------ Replicator

@@ -75,6 +75,13 @@ class Learn(msgspec.Struct, frozen=True, array_like=True):
     vector: list[bool]
 
 
+class Learned(msgspec.Struct, frozen=True, array_like=True):
+    """Answer to a Learn sent as a request (a batch with DDL): applied here, or ``ok`` False
+    when this node could not (it never saw the write sets: left to catch-up)."""
+
+    ok: bool
+
+
 # The txn tags. ONLY APPEND: the numbers are part of the protocol.
 MESSAGE_TYPES: dict[int, type[msgspec.Struct]] = {
     32: Prepare,
@@ -82,6 +89,7 @@ MESSAGE_TYPES: dict[int, type[msgspec.Struct]] = {
     34: Accept,
     35: Accepted,
     36: Learn,
+    37: Learned,
 }
 for _tag, _cls in MESSAGE_TYPES.items():
     PEER_MESSAGES.register(_tag, _cls, "txn")

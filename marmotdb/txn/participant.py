@@ -28,7 +28,7 @@ from marmotdb.storage import versions
 from marmotdb.storage.apply import ApplyTransaction
 from marmotdb.storage.writeset import WriteSet, abort_marker, decode_write_set
 from marmotdb.txn.intents import Intents
-from marmotdb.txn.messages import Accept, Accepted, Learn, Prepare, Vote, Votes
+from marmotdb.txn.messages import Accept, Accepted, Learn, Learned, Prepare, Vote, Votes
 from marmotdb.txn.txn_store import Instance, TxnStore
 
 if TYPE_CHECKING:
@@ -108,16 +108,25 @@ class Participant:
 
     # ------------------------------------------------------------------ learn
     def on_learn(self, src: Any, message: Learn, now_ms: int) -> None:
+        self._learn(message, lambda ok: None)
+
+    def on_learn_request(self, request: IncomingRequest, now_ms: int) -> None:
+        """A batch with DDL: its coordinator answers its client once we applied it, so a
+        statement sent here next finds the new schema."""
+        self._learn(request.message, lambda ok: self._reply(request, Learned(ok)))  # type: ignore[arg-type]
+
+    def _learn(self, message: Learn, answer: Callable[[bool], None]) -> None:
         instance = (message.coordinator, message.database, message.batch)
         encoded = self._store.write_sets(instance)
         if len(encoded) != len(message.vector):
             logger.warning("learned %s without its write sets: left to catch-up", instance)
             self._intents.release(instance)
+            answer(False)
             return
-        self.apply_outcome(instance, encoded, message.vector)
+        self.apply_outcome(instance, encoded, message.vector, answer)
 
-    def apply_outcome(self, instance: Instance, encoded: list[bytes],
-                      vector: list[bool]) -> None:
+    def apply_outcome(self, instance: Instance, encoded: list[bytes], vector: list[bool],
+                      answer: Callable[[bool], None] = lambda ok: None) -> None:
         """Apply the committed members, log markers for the others, then forget."""
         state = self._state
         pipeline = state.pipeline(state.databases.get(instance[1]))
@@ -137,11 +146,13 @@ class Participant:
                 pending.result()
             except Exception:  # noqa: BLE001 - the record stays: applied again on restart
                 logger.exception("applying %s failed", instance)
+                answer(False)
                 return
             self._store.forget(instance)
             self.applied_instances += 1
             if any(ws.schema_changes for ws, _ in items):
                 state.schema_changed(state.databases.get(instance[1]))
+            answer(True)
 
         pipeline.run_exclusive(work).add_done_callback(done)
 

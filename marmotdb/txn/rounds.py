@@ -54,7 +54,8 @@ class BatchRound:
         self._peers: list[Peer] = []
         self._yes = [0] * len(members)
         self._no_reason = [Vote.UNAVAILABLE] * len(members)
-        self._outstanding: set[int] = set()
+        self._outstanding: set[int] = set()   # voters, then acceptors, not answered yet
+        self._learning: set[int] = set()      # DDL: members that have not applied it yet
         self._needed: list[int] = []
         self._quorum = 1
         self._accepted = 0
@@ -171,6 +172,7 @@ class BatchRound:
         if completion.outcome is Outcome.REPLIED and isinstance(reply, Accepted) and reply.ok:
             self._accepted += 1
         if self._accepted >= self._quorum:
+            self._outstanding = set()
             self._chosen()
         elif self._accepted + len(self._outstanding) < self._quorum:
             self._finish(CommitOutcomeUnknown(
@@ -178,8 +180,27 @@ class BatchRound:
                 "may not have committed"))
 
     def _chosen(self) -> None:
-        self._learn(self._vector)
-        self._finish(self._outcome)
+        if not any(ws.schema_changes for ws, commit in zip(self._write_sets, self._vector)
+                   if commit):
+            self._learn(self._vector)
+            self._finish(self._outcome)
+            return
+        # DDL: answer once the live members applied it (bounded), so the next statement on
+        # any of them finds the new schema
+        cluster, learn = self._cluster, Learn(*self.instance, self._vector)
+        now_ms = cluster.now_ms()
+        self._outstanding = set()  # late acceptances are ignored from now on
+        self._learning = {p.node_id for p in self._peers}
+        for peer in self._peers:
+            cluster.request(peer, learn, now_ms + cluster.settings.decision_timeout_ms, now_ms,
+                            lambda c, node=peer.node_id: self._on_learned(node))
+        if not self._learning:
+            self._finish(self._outcome)
+
+    def _on_learned(self, node_id: int) -> None:
+        self._learning.discard(node_id)
+        if not self._learning:
+            self._finish(self._outcome)
 
     def _learn(self, vector: list[bool]) -> None:
         learn = Learn(*self.instance, vector)

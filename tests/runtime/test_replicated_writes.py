@@ -54,9 +54,7 @@ def test_ddl_and_rows_written_anywhere_reach_every_node(trio: LocalCluster) -> N
             cur.execute("CREATE DATABASE IF NOT EXISTS app")
     with connect(trio, 1, database="app") as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE kv (k INT PRIMARY KEY, v VARCHAR(20))")
-    everywhere(trio, "SELECT COUNT(*) FROM information_schema.TABLES WHERE "
-               "TABLE_SCHEMA = 'app' AND TABLE_NAME = 'kv'", [(1,)])
-    for node_id in trio.ids():
+    for node_id in trio.ids():  # at once: a DDL is answered once every live node has it
         with connect(trio, node_id, database="app") as conn, conn.cursor() as cur:
             cur.execute("INSERT INTO kv VALUES (%s, %s)", (node_id, f"from {node_id}"))
     everywhere(trio, "SELECT k, v FROM kv ORDER BY k",
