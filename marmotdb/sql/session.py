@@ -41,6 +41,7 @@ from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import catalog
+from marmotdb.sql.hints import consistency_hint
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
@@ -126,6 +127,7 @@ class Session:
         self.row_count = -1
         self.found_rows = 0
         self.statement_time = 0.0
+        self.write_level = "QUORUM"  # of the running statement: its hint, or the session's
         self.command = "Sleep"
         self.info: str | None = None
         self.killed = False
@@ -206,6 +208,7 @@ class Session:
                 return Ok()
             raise errors.error(1065, "Query was empty")
         self.statement_time = self.server.clock()
+        self.write_level = consistency_hint(sql) or self.variables.write_consistency
         self.server.status["Questions"] += 1
         self.info = text[:1000]
         head = keywords(text)
@@ -249,6 +252,7 @@ class Session:
         if plan.passthrough:
             return self.execute(_inline_params(plan.sql, values))
         self.statement_time = self.server.clock()
+        self.write_level = consistency_hint(plan.sql) or self.variables.write_consistency
         self.server.status["Questions"] += 1
         self.info = plan.sql[:1000]
         view = self._schema_view()
@@ -600,7 +604,7 @@ class Session:
         result = rows if rows is not None else self._ok(capture, translation)
         if not autocommit:
             return result
-        level = self.variables.write_consistency
+        level = self.write_level
         if not ddl:
             return txn.commit(result, level)
 
@@ -819,7 +823,7 @@ class Session:
             txn.rollback()
             return None
         self.server.status["Com_commit"] += 1
-        outcome = txn.commit(None, self.variables.write_consistency)
+        outcome = txn.commit(None, self.write_level)
         return outcome if isinstance(outcome, Pending) else None
 
 

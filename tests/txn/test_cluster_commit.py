@@ -177,3 +177,14 @@ def test_all_needs_every_member(cluster: Cluster) -> None:
     cluster.ok(1, "INSERT INTO t VALUES (2)")
     for i in (1, 2, 3):
         assert rows(cluster, i, "SELECT id FROM t") == [(2,)]
+
+
+def test_a_consistency_hint_sets_the_level_of_one_statement(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.cut = {3}
+    request = cluster.submit(1, "INSERT /*+ CONSISTENCY(ALL) */ INTO t VALUES (1)")
+    cluster.advance(600)
+    assert cluster.replies.pop((1, request)).error.code == 1047  # type: ignore[union-attr]
+    cluster.ok(1, "/*+ CONSISTENCY(QUORUM) */ INSERT INTO t VALUES (2)")  # 1 and 2 suffice
+    assert cluster.run(1, "INSERT /*+ CONSISTENCY(TWO) */ INTO t VALUES (3)").error.code == 1231  # type: ignore[union-attr]
+    assert rows(cluster, 2, "SELECT id FROM t") == [(2,)]
