@@ -182,6 +182,10 @@ class ClusterConfig:
     txn_decision_timeout_ms: int = setting(
         2_000, "A commit decision not accepted by a quorum by then: the client gets 1180 "
         "(outcome unknown) and the cluster finishes the decision.")
+    txn_recovery_timeout_ms: int = setting(
+        5_000, "A batch left undecided this long by its coordinator (crashed, cut off) is "
+        "finished by the other members (Paxos Commit recovery); keep it above "
+        "txn_decision_timeout_ms.")
 
 
 @dataclass

@@ -38,7 +38,8 @@ class Cluster:
             node = Node(base / f"n{i}", users=USERS, node_id=i, now_ms=T0,
                         rng=random.Random(i), on_output=lambda out, i=i: self._output(i, out))
             node.attach_cluster(FrameCodec([SECRET], registry=all_messages()), self._roster,
-                                CommitSettings(prepare_timeout_ms=500, decision_timeout_ms=500))
+                                CommitSettings(prepare_timeout_ms=500, decision_timeout_ms=500,
+                                               recovery_timeout_ms=1000))
             self.nodes[i] = node
         self.sessions = {i: n.open_session("root", now_ms=T0) for i, n in self.nodes.items()}
         self._request = 0
@@ -188,3 +189,51 @@ def test_a_consistency_hint_sets_the_level_of_one_statement(cluster: Cluster) ->
     cluster.ok(1, "/*+ CONSISTENCY(QUORUM) */ INSERT INTO t VALUES (2)")  # 1 and 2 suffice
     assert cluster.run(1, "INSERT /*+ CONSISTENCY(TWO) */ INTO t VALUES (3)").error.code == 1231  # type: ignore[union-attr]
     assert rows(cluster, 2, "SELECT id FROM t") == [(2,)]
+
+
+def deliver_queued(cluster: Cluster) -> None:
+    """Deliver only the frames queued now, not the ones they cause."""
+    for _ in range(len(cluster.frames)):
+        src, dest, frame = cluster.frames.popleft()
+        cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
+
+
+def test_members_abort_an_instance_whose_coordinator_went_silent(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    request = cluster.submit(1, "INSERT INTO t VALUES (1, 1)")
+    deliver_queued(cluster)             # the prepares arrive; the votes will not
+    cluster.cut = {1}
+    assert all(len(cluster.nodes[i].cluster.intents) for i in (2, 3))  # type: ignore[union-attr]
+    cluster.advance(600)                # node 1: no votes -> not committed
+    assert cluster.replies.pop((1, request)).error.code == 1047  # type: ignore[union-attr]
+    for _ in range(20):
+        cluster.advance(500)            # nodes 2 and 3 recover the instance: nobody accepted
+    for i in (2, 3):
+        node = cluster.nodes[i]
+        assert node.cluster is not None and len(node.cluster.intents) == 0
+        assert node.cluster.store.load() == {}
+    assert sum(cluster.nodes[i].cluster.recoveries for i in (2, 3)) >= 1  # type: ignore[union-attr]
+    cluster.ok(2, "INSERT INTO t VALUES (1, 2)")  # the row is free again
+    assert rows(cluster, 3, "SELECT v FROM t") == [(2,)]
+
+
+def test_a_decision_accepted_before_the_coordinator_went_silent_is_finished(
+        cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    request = cluster.submit(1, "INSERT INTO t VALUES (1, 1)")
+    deliver_queued(cluster)             # prepares
+    deliver_queued(cluster)             # votes: node 1 accepts and sends Accept
+    cluster.frames = deque(f for f in cluster.frames if f[1] == 2)  # only node 2 gets it
+    deliver_queued(cluster)             # node 2 accepts
+    cluster.cut = {1}                   # its answer, and every learn, is lost
+    cluster.advance(600)
+    reply = cluster.replies.pop((1, request))
+    assert reply.error is not None and reply.error.code == 1180  # outcome unknown
+    for _ in range(20):
+        cluster.advance(500)
+    assert rows(cluster, 2, "SELECT v FROM t") == [(1,)] == rows(cluster, 3, "SELECT v FROM t")
+    cluster.cut = set()                 # node 1 hears again: it recovers its own instance
+    for _ in range(20):
+        cluster.advance(500)
+    assert rows(cluster, 1, "SELECT v FROM t") == [(1,)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
