@@ -182,6 +182,9 @@ class ClusterConfig:
     txn_decision_timeout_ms: int = setting(
         2_000, "A commit decision not accepted by a quorum by then: the client gets 1180 "
         "(outcome unknown) and the cluster finishes the decision.")
+    catch_up_interval_ms: int = setting(
+        1_000, "How often a node compares its commit vectors with one peer's and pulls the "
+        "transactions it missed (after a restart or a partition).")
     txn_recovery_timeout_ms: int = setting(
         5_000, "A batch left undecided this long by its coordinator (crashed, cut off) is "
         "finished by the other members (Paxos Commit recovery); keep it above "

@@ -60,6 +60,7 @@ from marmotdb.mysql.client_text import shown
 from marmotdb.sql.results import LongRead, Result
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import PreparedPlan, Session
+from marmotdb.replication.catch_up import CATCH_UP_INTERVAL_MS, CatchUp
 from marmotdb.txn.cluster import ClusterCommit, CommitSettings, Peer
 from marmotdb.txn.pending import Pending
 from marmotdb.txn.txn_store import TxnStore
@@ -151,6 +152,7 @@ class Node:
         self.membership: Any = None   # a cluster.swim.SwimNode, see attach_membership
         self.endpoint: PeerEndpoint | None = None  # txn traffic, see attach_cluster
         self.cluster: ClusterCommit | None = None
+        self.catch_up: CatchUp | None = None
         self._data_dir = data_dir
         self._rng = rng
         self.peer_transport = _PeerFrames(self)
@@ -317,9 +319,11 @@ class Node:
         self.membership = swim
 
     def attach_cluster(self, codec: FrameCodec, roster: Callable[[], list[Peer]],
-                       settings: CommitSettings | None = None) -> ClusterCommit:
-        """Join a cluster: a peer endpoint for the txn messages (frames leave as
-        ``SendFrame``) and the distributed commit of every database's pipeline."""
+                       settings: CommitSettings | None = None,
+                       catch_up_interval_ms: int = CATCH_UP_INTERVAL_MS) -> ClusterCommit:
+        """Join a cluster: a peer endpoint for the txn and replication messages (frames
+        leave as ``SendFrame``), the distributed commit of every database's pipeline, and
+        catch-up from the peers' commit logs."""
         self.endpoint = PeerEndpoint(codec, self.peer_transport, self._rng)
         store = TxnStore(self._data_dir)
         node_id = self.state.node_id
@@ -330,6 +334,8 @@ class Node:
         self.state.origin_seq_floor = lambda database: store.max_origin_seq(node_id, database)
         for pipeline in self.state.pipelines.values():
             pipeline.replicator = cluster
+        self.catch_up = CatchUp(self.state, self.endpoint, node_id, roster,
+                                lambda: self.now_ms, catch_up_interval_ms)
         return cluster
 
     def receive_frame(self, src: Any, frame: bytes, *, now_ms: int) -> None:
@@ -417,6 +423,8 @@ class Node:
         self._drain()
         if self.endpoint is not None:
             self.endpoint.close(self.now_ms)
+        if self.catch_up is not None:
+            self.catch_up.close()
         if self.cluster is not None:
             self.cluster.store.close()
         self.state.close()

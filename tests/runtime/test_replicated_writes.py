@@ -86,3 +86,15 @@ def test_one_row_written_from_two_nodes_at_once_never_both_commit(trio: LocalClu
         t.join(120)
     assert acknowledged[0] > 0
     everywhere(trio, "SELECT n FROM counter", [(acknowledged[0],)])  # no lost update
+
+
+def test_a_node_killed_while_others_write_catches_up_after_restart(trio: LocalCluster) -> None:
+    with connect(trio, 1, database="app") as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS events (id INT PRIMARY KEY, note TEXT)")
+    trio.kill9(3)
+    with connect(trio, 1, database="app") as conn, conn.cursor() as cur:
+        for i in range(50):  # QUORUM: nodes 1 and 2 suffice
+            cur.execute("INSERT INTO events VALUES (%s, %s)", (i, f"while 3 was down {i}"))
+    trio.restart(3)
+    trio.until(trio.converged, 30, "node 3 back in the membership")
+    everywhere(trio, "SELECT COUNT(*), SUM(id) FROM events", [(50, sum(range(50)))])
