@@ -61,6 +61,7 @@ from marmotdb.sql.results import LongRead, Result
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import PreparedPlan, Session
 from marmotdb.replication.catch_up import CATCH_UP_INTERVAL_MS, CatchUp
+from marmotdb.replication.read_barrier import ReadBarrier
 from marmotdb.txn.cluster import ClusterCommit, CommitSettings, Peer
 from marmotdb.txn.pending import Pending
 from marmotdb.txn.txn_store import TxnStore
@@ -280,6 +281,9 @@ class Node:
     def _settled(self, session_id: int, request_id: int, done: Pending) -> None:
         try:
             outcome: Result | BaseException = done.result()
+        except LongRead as long_read:  # a read that waited (a QUORUM read) and then ran long
+            self._emit(Offload(session_id, request_id, long_read.job))
+            return
         except Exception as exc:  # noqa: BLE001 - answered
             outcome = exc
         self._answer(session_id, request_id, outcome)
@@ -336,6 +340,8 @@ class Node:
             pipeline.replicator = cluster
         self.catch_up = CatchUp(self.state, self.endpoint, node_id, roster,
                                 lambda: self.now_ms, catch_up_interval_ms)
+        self.state.read_barrier = ReadBarrier(self.catch_up, self.endpoint, node_id, roster,
+                                              lambda: self.now_ms, self.call_later)
         return cluster
 
     def receive_frame(self, src: Any, frame: bytes, *, now_ms: int) -> None:

@@ -56,6 +56,7 @@ class CatchUp:
         self._next_peer = 0
         self._pulling: set[tuple[str, int]] = set()  # (database, origin) with a pull in flight
         self.entries_applied = 0
+        self.on_applied: Callable[[], None] | None = None  # after each pull applied
         endpoint.on_request([Vectors], self._on_vectors)
         endpoint.on_request([PullLog], self._on_pull)
         self._timer = state.host.call_later(interval_ms / 1000, self._tick)
@@ -108,6 +109,12 @@ class CatchUp:
                 if seq > have.get(origin, 0) and (database, origin) not in self._pulling:
                     self._pull(peer, database, origin, have.get(origin, 0))
 
+    def pull_from(self, peer: Peer, database: str, origin: int, after: int) -> None:
+        """Pull ``origin``'s entries after ``after`` from ``peer`` now (a QUORUM read waits
+        for them), unless a pull of them is already in flight."""
+        if (database, origin) not in self._pulling:
+            self._pull(peer, database, origin, after)
+
     def _pull(self, peer: Peer, database: str, origin: int, after: int) -> None:
         self._pulling.add((database, origin))
         now_ms = self._now_ms()
@@ -145,6 +152,8 @@ class CatchUp:
                 state.schema_changed(state.databases.get(database))
             if reply.more:
                 self._pull(peer, database, origin, items[-1][0].origin_seq)
+            if self.on_applied is not None:
+                self.on_applied()
 
         pipeline = state.pipeline(state.databases.get(database))
         pipeline.run_exclusive(work).add_done_callback(applied)

@@ -110,6 +110,7 @@ class ServerState:
         # the distributed commit (txn.cluster.ClusterCommit) once the node joins a cluster
         self.replicator: Replicator | None = None
         self.origin_seq_floor: Callable[[str], int] = lambda database: 0
+        self.read_barrier: Any = None  # replication.read_barrier.ReadBarrier in a cluster
         self.durability = durability
         self.rng = rng or random.Random(0)  # RAND(), UUID(); the runtime passes SystemRandom
         self.version = version

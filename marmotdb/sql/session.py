@@ -492,6 +492,11 @@ class Session:
             # FOR UPDATE / LOCK IN SHARE MODE: the turn, so no one writes what was read
             return chain(self._begin_write(self.txn, database, Mode(self._fk_checks())),
                          lambda _: self._run_read(database, translation, params))
+        barrier = self.server.read_barrier
+        if barrier is not None and self.variables.read_consistency == "QUORUM" \
+                and database is not self.server.scratch:  # DESIGN §4.4
+            return chain(barrier.wait(database.name),
+                         lambda _: self._run_read(database, translation, params))
         return self._run_read(database, translation, params)
 
     def _fk_checks(self) -> bool:
