@@ -339,7 +339,9 @@ class Node:
         for pipeline in self.state.pipelines.values():
             pipeline.replicator = cluster
         self.catch_up = CatchUp(self.state, self.endpoint, node_id, roster,
-                                lambda: self.now_ms, catch_up_interval_ms)
+                                lambda: self.now_ms, catch_up_interval_ms,
+                                in_doubt=lambda: len(cluster.participant.undecided))
+        self.state.replication_view = self.catch_up.node_view
         self.state.read_barrier = ReadBarrier(self.catch_up, self.endpoint, node_id, roster,
                                               lambda: self.now_ms, self.call_later)
         return cluster

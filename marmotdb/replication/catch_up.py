@@ -22,6 +22,7 @@ with log trimming (not yet: logs are not trimmed).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,8 @@ REQUEST_TIMEOUT_MS = 5000
 class CatchUp:
     def __init__(self, state: ServerState, endpoint: PeerEndpoint, node_id: int,
                  roster: Callable[[], list[Peer]], now_ms: Callable[[], int],
-                 interval_ms: int = CATCH_UP_INTERVAL_MS):
+                 interval_ms: int = CATCH_UP_INTERVAL_MS,
+                 in_doubt: Callable[[], int] = lambda: 0):
         self._state = state
         self._endpoint = endpoint
         self._node_id = node_id
@@ -57,6 +59,9 @@ class CatchUp:
         self._pulling: set[tuple[str, int]] = set()  # (database, origin) with a pull in flight
         self.entries_applied = 0
         self.on_applied: Callable[[], None] | None = None  # after each pull applied
+        self._in_doubt = in_doubt
+        # what each peer last said of itself: (vectors by database, in-doubt instances)
+        self.known: dict[int, tuple[dict[str, dict[int, int]], int]] = {}
         endpoint.on_request([Vectors], self._on_vectors)
         endpoint.on_request([PullLog], self._on_pull)
         self._timer = state.host.call_later(interval_ms / 1000, self._tick)
@@ -67,7 +72,7 @@ class CatchUp:
                 for name in self._state.databases.names()}
 
     def _on_vectors(self, request: IncomingRequest, now_ms: int) -> None:
-        self._endpoint.reply(request, VectorsReply(self.vectors()))
+        self._endpoint.reply(request, VectorsReply(self.vectors(), self._in_doubt()))
 
     def _on_pull(self, request: IncomingRequest, now_ms: int) -> None:
         message: PullLog = request.message  # type: ignore[assignment]
@@ -102,6 +107,7 @@ class CatchUp:
         reply = done.reply
         if done.outcome is not Outcome.REPLIED or not isinstance(reply, VectorsReply):
             return
+        self.known[peer.node_id] = (reply.databases, reply.in_doubt)
         ours = self.vectors()
         for database, vector in reply.databases.items():
             have = ours.get(database, {})
@@ -157,6 +163,25 @@ class CatchUp:
 
         pipeline = state.pipeline(state.databases.get(database))
         pipeline.run_exclusive(work).add_done_callback(applied)
+
+    def node_view(self, node_id: int) -> tuple[str | None, int | None, int | None]:
+        """MARMOT_CLUSTER_NODES' replication columns for a node: its applied vectors (JSON,
+        as this node last heard them), how many transactions it lacks that some node has
+        applied, and its in-doubt instances. NULLs for a node not heard from yet."""
+        views = {peer: vectors for peer, (vectors, _) in self.known.items()}
+        views[self._node_id] = self.vectors()
+        vectors = views.get(node_id)
+        if vectors is None:
+            return None, None, None
+        newest: dict[tuple[str, int], int] = {}
+        for other in views.values():
+            for database, vector in other.items():
+                for origin, seq in vector.items():
+                    newest[(database, origin)] = max(newest.get((database, origin), 0), seq)
+        behind = sum(seq - vectors.get(database, {}).get(origin, 0)
+                     for (database, origin), seq in newest.items())
+        in_doubt = self._in_doubt() if node_id == self._node_id else self.known[node_id][1]
+        return json.dumps(vectors, sort_keys=True), behind, in_doubt
 
     def close(self) -> None:
         if self._timer is not None:

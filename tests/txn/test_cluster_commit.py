@@ -271,3 +271,21 @@ def test_a_quorum_read_sees_every_write_acknowledged_before_it(cluster: Cluster)
     assert rows(cluster, 3, "SELECT id FROM t") == []  # LOCAL: stale, as documented
     cluster.ok(3, "SET marmot_read_consistency = 'QUORUM'")
     assert rows(cluster, 3, "SELECT id FROM t") == [(1,)]
+
+
+def test_marmot_cluster_nodes_shows_each_nodes_applied_vectors_and_lag(
+        cluster: Cluster) -> None:
+    members = [(i, None, None, None, "ALIVE", 0) for i in (1, 2, 3)]
+    cluster.nodes[1].state.cluster_nodes = lambda: members
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    for _ in range(3):
+        cluster.advance(1000)  # node 1 hears every peer's vectors once (round robin)
+    cluster.cut = {3}
+    for i in range(4):
+        cluster.ok(1, f"INSERT INTO t VALUES ({i})")
+    cluster.advance(1000)
+    cluster.advance(1000)  # node 1 heard node 2 again; node 3 is silent: its last word stands
+    found = rows(cluster, 1, "SELECT node_id, behind_txns, in_doubt, applied "
+                             "FROM MARMOT_CLUSTER_NODES ORDER BY node_id")
+    assert [r[:3] for r in found] == [(1, 0, 0), (2, 0, 0), (3, 4, 0)]
+    assert '"d": {"1": 5}' in str(found[0][3])  # the DDL and four inserts of origin 1
