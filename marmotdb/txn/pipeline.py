@@ -448,13 +448,19 @@ class CommitPipeline:
             # unknown here: the instance's outcome arrives later, as a learn
             decided = []
         else:
-            with self._trusted(), ApplyTransaction(self.conn) as txn:
-                for member, error in zip(members, outcome):
-                    assert member.write_set is not None
-                    if error is None:
-                        txn.apply(member.write_set, member.encoded)
-                    else:
-                        txn.apply(abort_marker(member.write_set))
+            try:
+                with self._trusted(), ApplyTransaction(self.conn) as txn:
+                    for member, error in zip(members, outcome):
+                        assert member.write_set is not None
+                        if error is None:
+                            txn.apply(member.write_set, member.encoded)
+                        else:
+                            txn.apply(abort_marker(member.write_set))
+            except (apsw.Error, MarmotError) as exc:  # decided COMMIT, not here: catch-up
+                unknown = CommitOutcomeUnknown(f"the cluster committed the transaction but "
+                                               f"this node could not ({exc})")
+                outcome = [unknown if error is None else error for error in outcome]
+                decided = []
             self._reload_schema_version()
         for member, error in zip(members, outcome):
             if error is not None:
@@ -473,6 +479,10 @@ class CommitPipeline:
                 self.conn.execute("ROLLBACK")
             self._reload_schema_version()  # a DDL of the batch was rolled back with it
             failure = errors.from_sqlite(exc)
+            if self._replicated():  # the cluster decided COMMIT; this node will catch up
+                failure = CommitOutcomeUnknown(
+                    f"the cluster committed the transaction but this node could not ({failure});"
+                    " it may or may not be visible here yet")
             for member in members:
                 member.pending.fail(failure)
             return
