@@ -340,10 +340,13 @@ class Node:
             pipeline.replicator = cluster
         self.catch_up = CatchUp(self.state, self.endpoint, node_id, roster,
                                 lambda: self.now_ms, catch_up_interval_ms,
-                                in_doubt=lambda: len(cluster.participant.undecided))
+                                in_doubt=lambda: len(cluster.participant.undecided),
+                                accepted=store.accepted_commits)
         self.state.replication_view = self.catch_up.node_view
-        self.state.read_barrier = ReadBarrier(self.catch_up, self.endpoint, node_id, roster,
-                                              lambda: self.now_ms, self.call_later)
+        barrier = ReadBarrier(self.catch_up, self.endpoint, node_id, roster,
+                              lambda: self.now_ms, self.call_later)
+        self.state.read_barrier = barrier
+        cluster.participant.on_applied = barrier.check
         return cluster
 
     def receive_frame(self, src: Any, frame: bytes, *, now_ms: int) -> None:

@@ -48,7 +48,8 @@ class CatchUp:
     def __init__(self, state: ServerState, endpoint: PeerEndpoint, node_id: int,
                  roster: Callable[[], list[Peer]], now_ms: Callable[[], int],
                  interval_ms: int = CATCH_UP_INTERVAL_MS,
-                 in_doubt: Callable[[], int] = lambda: 0):
+                 in_doubt: Callable[[], int] = lambda: 0,
+                 accepted: Callable[[], list[tuple[int, str, int]]] = lambda: []):
         self._state = state
         self._endpoint = endpoint
         self._node_id = node_id
@@ -60,6 +61,7 @@ class CatchUp:
         self.entries_applied = 0
         self.on_applied: Callable[[], None] | None = None  # after each pull applied
         self._in_doubt = in_doubt
+        self._accepted = accepted
         # what each peer last said of itself: (vectors by database, in-doubt instances)
         self.known: dict[int, tuple[dict[str, dict[int, int]], int]] = {}
         endpoint.on_request([Vectors], self._on_vectors)
@@ -71,8 +73,19 @@ class CatchUp:
         return {name: self._read(name, commitlog.applied_vector)
                 for name in self._state.databases.names()}
 
+    def advertised(self) -> dict[str, dict[int, int]]:
+        """What we answer ``Vectors`` with: the applied vectors, raised to every member a
+        decision we accepted commits. A QUORUM write is acknowledged once a quorum accepted
+        its decision, maybe before any of them applied it: a QUORUM read that asks a quorum
+        must hear of it from the member both quorums share (read_barrier.py)."""
+        vectors = self.vectors()
+        for origin, database, seq in self._accepted():
+            vector = vectors.setdefault(database, {})
+            vector[origin] = max(vector.get(origin, 0), seq)
+        return vectors
+
     def _on_vectors(self, request: IncomingRequest, now_ms: int) -> None:
-        self._endpoint.reply(request, VectorsReply(self.vectors(), self._in_doubt()))
+        self._endpoint.reply(request, VectorsReply(self.advertised(), self._in_doubt()))
 
     def _on_pull(self, request: IncomingRequest, now_ms: int) -> None:
         message: PullLog = request.message  # type: ignore[assignment]

@@ -55,7 +55,7 @@ class ReadBarrier:
         self._call_later = call_later
         self._timeout_ms = timeout_ms
         self._waiting: list[_Barrier] = []
-        catch_up.on_applied = self._check
+        catch_up.on_applied = self.check
 
     def wait(self, database: str) -> Pending | None:
         """None when this node alone is a quorum; else a Pending resolved when the read may
@@ -90,10 +90,11 @@ class ReadBarrier:
             for known in barrier.vectors:
                 for origin, seq in known.items():
                     barrier.target[origin] = max(barrier.target.get(origin, 0), seq)
-            self._check()
+            self.check()
 
-    def _check(self) -> None:
-        """After a quorum answered, and after every catch-up apply: release what may read."""
+    def check(self) -> None:
+        """After a quorum answered, and after every apply (catch-up, learn): release the reads
+        that may run."""
         if not self._waiting:
             return
         ours = self._catch_up.vectors()

@@ -58,6 +58,7 @@ class Participant:
         self._reply = reply
         self.applied_instances = 0
         self.undecided: dict[Instance, int] = {}  # instance -> since when (ms), until applied
+        self.on_applied: Callable[[], None] | None = None  # after each outcome applied
 
     # ------------------------------------------------------------------ prepare
     def on_prepare(self, request: IncomingRequest, now_ms: int) -> None:
@@ -186,6 +187,8 @@ class Participant:
             self.applied_instances += 1
             if any(ws.schema_changes for ws, _ in items):
                 state.schema_changed(state.databases.get(instance[1]))
+            if self.on_applied is not None:
+                self.on_applied()
             answer(True)
 
         pipeline.run_exclusive(work).add_done_callback(done)

@@ -172,6 +172,18 @@ class TxnStore:
             record.vector = _vector_codec[1].decode(row[7]) if row[7] is not None else None
         return records
 
+    def accepted_commits(self) -> list[tuple[int, str, int]]:
+        """(coordinator, database, origin sequence) of every member an accepted, not yet
+        applied vector commits here: a QUORUM read must wait for them (replication/)."""
+        found = []
+        for coordinator, database, batch, vector in self.conn.execute(
+                "SELECT coordinator, database, batch, vector FROM acceptor "
+                "WHERE vector IS NOT NULL"):
+            for position, commit in enumerate(_vector_codec[1].decode(vector)):
+                if commit:
+                    found.append((coordinator, database, batch + position))
+        return found
+
     def max_origin_seq(self, coordinator: int, database: str) -> int:
         """The highest origin sequence a recorded batch of ``coordinator`` used (0: none): a
         restarted coordinator numbers on above it (a member's sequence is its batch's number

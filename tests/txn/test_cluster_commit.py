@@ -15,7 +15,7 @@ import pytest
 from marmotdb.node import Node, Reply, SendFrame
 from marmotdb.peer.address import NodeAddr
 from marmotdb.peer.catalog import all_messages
-from marmotdb.peer.codec import FrameCodec
+from marmotdb.peer.codec import FrameCodec, peek_tag
 from marmotdb.storage.checksum import database_checksums
 from marmotdb.txn.cluster import CommitSettings, Peer
 from marmotdb.users import User, Users
@@ -33,6 +33,7 @@ class Cluster:
         self.frames: deque[tuple[int, int, bytes]] = deque()
         self.replies: dict[tuple[int, int], Reply] = {}
         self.cut: set[int] = set()  # nodes whose traffic is dropped
+        self.dropped_tags: set[int] = set()  # messages of these types are dropped
         self.nodes: dict[int, Node] = {}
         for i in self.addrs:
             node = Node(base / f"n{i}", users=USERS, node_id=i, now_ms=T0,
@@ -62,7 +63,7 @@ class Cluster:
     def deliver(self) -> None:
         while self.frames:
             src, dest, frame = self.frames.popleft()
-            if src in self.cut or dest in self.cut:
+            if src in self.cut or dest in self.cut or peek_tag(frame) in self.dropped_tags:
                 continue
             self.nodes[dest].receive_frame(self.addrs[src], frame, now_ms=self.now_ms)
 
@@ -289,3 +290,24 @@ def test_marmot_cluster_nodes_shows_each_nodes_applied_vectors_and_lag(
                              "FROM MARMOT_CLUSTER_NODES ORDER BY node_id")
     assert [r[:3] for r in found] == [(1, 0, 0), (2, 0, 0), (3, 4, 0)]
     assert '"d": {"1": 5}' in str(found[0][3])  # the DDL and four inserts of origin 1
+
+
+def test_a_quorum_read_waits_for_a_write_accepted_but_not_yet_applied(
+        cluster: Cluster) -> None:
+    """The acknowledging quorum is {1, 2}; the read asks {2, 3}: node 2 accepted the decision
+    but never learned it, so the read must wait for it rather than answer without it."""
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.ok(3, "SET marmot_read_consistency = 'QUORUM'")
+    request = cluster.submit(1, "INSERT INTO t VALUES (1)")
+    cluster.dropped_tags = {36}  # Learn
+    cluster.deliver()
+    assert cluster.replies.pop((1, request)).error is None  # acknowledged at QUORUM
+    assert rows(cluster, 2, "SELECT id FROM t") == []  # accepted, not applied
+    cluster.cut, cluster.dropped_tags = {1}, set()
+    read = cluster.submit(3, "SELECT id FROM t")
+    for _ in range(100):
+        cluster.advance(100)
+        if (3, read) in cluster.replies:
+            break
+    reply = cluster.replies.pop((3, read))
+    assert reply.error is None and [tuple(r) for r in reply.result.rows] == [(1,)]  # type: ignore[union-attr]
