@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS decided(
   coordinator INTEGER NOT NULL, database TEXT NOT NULL, batch INTEGER NOT NULL,
   vector BLOB NOT NULL, at_ms INTEGER NOT NULL,
   PRIMARY KEY (coordinator, database, batch)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS decided_by_age ON decided(at_ms);
 """
 # Outcomes applied here are remembered this long: a late recovery round (a member that was
 # cut off) must find the chosen vector, not decide anew among acceptors that forgot it.
