@@ -111,6 +111,8 @@ class ServerState:
         self.replicator: Replicator | None = None
         self.origin_seq_floor: Callable[[str], int] = lambda database: 0
         self.read_barrier: Any = None  # replication.read_barrier.ReadBarrier in a cluster
+        # (offset, increment) of this node's AUTO_INCREMENT values in a cluster (txn/)
+        self.auto_increment_slot: Callable[[], tuple[int, int] | None] = lambda: None
         # MARMOT_CLUSTER_NODES' replication columns per node id (catch-up's view in a cluster)
         self.replication_view: Callable[[int], tuple[Any, ...]] = lambda node_id: (None, 0, 0)
         self.durability = durability

@@ -50,6 +50,7 @@ from marmotdb.sql.translate import Kind, Translation, translate, translate_prepa
 from marmotdb.sql.variables import SessionVariables
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database
+from marmotdb.txn import auto_increment
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import Mode
 from marmotdb.txn.transaction import Transaction, TxnState
@@ -638,6 +639,10 @@ class Session:
         A DDL runs with DDL trust: its own bookkeeping rows, nothing else internal."""
         self._active_conn = conn
         binding = self.server.binding(conn)
+        slot = self.server.auto_increment_slot() if translation.auto_increment else None
+        if slot is not None and translation.tables:
+            with binding.trusted_scope():
+                auto_increment.steer(conn, translation.tables[0], *slot)
         binding.trusted = translation.kind is Kind.DDL
         try:
             rows: Rows | None = None
