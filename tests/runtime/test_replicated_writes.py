@@ -98,3 +98,24 @@ def test_a_node_killed_while_others_write_catches_up_after_restart(trio: LocalCl
     trio.restart(3)
     trio.until(trio.converged, 30, "node 3 back in the membership")
     everywhere(trio, "SELECT COUNT(*), SUM(id) FROM events", [(50, sum(range(50)))])
+
+
+def test_a_minority_refuses_quorum_writes_takes_one_writes_and_converges(
+        trio: LocalCluster) -> None:
+    with connect(trio, 1, database="app") as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS notes (id INT PRIMARY KEY, side TEXT)")
+    trio.set_faults(3, [{"peer": str(o), "partition": True} for o in (1, 2)])
+    try:
+        with connect(trio, 3, database="app") as conn, conn.cursor() as cur:
+            with pytest.raises(pymysql.err.OperationalError) as refused:
+                cur.execute("INSERT INTO notes VALUES (1, 'minority at QUORUM')")
+            assert refused.value.args[0] == 1047
+            cur.execute("SET marmot_write_consistency = 'ONE'")
+            cur.execute("INSERT INTO notes VALUES (2, 'minority at ONE')")
+        with connect(trio, 1, database="app") as conn, conn.cursor() as cur:
+            cur.execute("INSERT INTO notes VALUES (3, 'majority')")
+    finally:
+        trio.heal([3])
+    trio.until(trio.converged, 30, "one cluster again")
+    everywhere(trio, "SELECT id, side FROM notes ORDER BY id",
+               [(2, "minority at ONE"), (3, "majority")])
