@@ -24,6 +24,9 @@ def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     cluster = LocalCluster(tmp_path_factory.mktemp("replicated"), 3)
     try:
         cluster.start()
+        for node_id in cluster.ids():  # databases are node-local until issue 13
+            with connect(cluster, node_id) as conn, conn.cursor() as cur:
+                cur.execute("CREATE DATABASE IF NOT EXISTS app")
         yield cluster
     finally:
         codes = cluster.stop()
@@ -49,9 +52,6 @@ def everywhere(cluster: LocalCluster, sql: str, expected: list[tuple[Any, ...]])
 
 
 def test_ddl_and_rows_written_anywhere_reach_every_node(trio: LocalCluster) -> None:
-    for node_id in trio.ids():  # databases are node-local until issue 13
-        with connect(trio, node_id) as conn, conn.cursor() as cur:
-            cur.execute("CREATE DATABASE IF NOT EXISTS app")
     with connect(trio, 1, database="app") as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE kv (k INT PRIMARY KEY, v VARCHAR(20))")
     for node_id in trio.ids():  # at once: a DDL is answered once every live node has it
@@ -119,3 +119,42 @@ def test_a_minority_refuses_quorum_writes_takes_one_writes_and_converges(
     trio.until(trio.converged, 30, "one cluster again")
     everywhere(trio, "SELECT id, side FROM notes ORDER BY id",
                [(2, "minority at ONE"), (3, "majority")])
+
+
+def test_kill9_of_the_coordinator_under_load_loses_no_acknowledged_write(
+        trio: LocalCluster) -> None:
+    with connect(trio, 2, database="app") as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS acked (id INT PRIMARY KEY, writer INT)")
+    acknowledged: list[int] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(w: int) -> None:
+        try:
+            with connect(trio, 1, database="app") as conn, conn.cursor() as cur:
+                for i in range(10_000):
+                    if stop.is_set():
+                        return
+                    key = w * 100_000 + i
+                    cur.execute("INSERT INTO acked VALUES (%s, %s)", (key, w))
+                    with lock:
+                        acknowledged.append(key)
+        except pymysql.err.MySQLError:
+            return  # the node died under us: this write's outcome is unknown to the client
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    trio.until(lambda: len(acknowledged) >= 200, 60, "writes acknowledged before the kill")
+    trio.kill9(1)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    trio.restart(1)
+    trio.until(trio.converged, 30, "node 1 back")
+    expected = set(acknowledged)
+
+    def settled() -> bool:
+        seen = [set(r[0] for r in query(trio, i, "SELECT id FROM acked")) for i in trio.ids()]
+        return seen[0] == seen[1] == seen[2] and expected <= seen[0]
+    trio.until(settled, 60, "every acknowledged write on every node, nodes identical")
