@@ -344,6 +344,8 @@ class Node:
                                 in_doubt=lambda: len(cluster.participant.undecided),
                                 accepted=store.accepted_commits)
         self.state.replication_view = self.catch_up.node_view
+        catch_up = self.catch_up
+        self.state.catching_up = lambda: catch_up.catching_up
         barrier = ReadBarrier(self.catch_up, self.endpoint, node_id, roster,
                               lambda: self.now_ms, self.call_later)
         self.state.read_barrier = barrier

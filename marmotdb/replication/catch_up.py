@@ -63,7 +63,12 @@ class CatchUp:
         self._in_doubt = in_doubt
         self._accepted = accepted
         # what each peer last said of itself: (vectors by database, in-doubt instances)
-        self.known: dict[int, tuple[dict[str, dict[int, int]], int]] = {}
+        self.known: dict[int, tuple[dict[str, dict[int, int]], int, bool]] = {}
+        # After a restart a node that holds other origins' commits may lack newer ones: its
+        # LOCAL reads wait (as QUORUM reads) until a quorum showed it nothing it lacks.
+        self.catching_up = any(origin != node_id for vector in self.vectors().values()
+                               for origin in vector)
+        self._matched: set[int] = set()  # peers whose last vectors had nothing we lack
         endpoint.on_request([Vectors], self._on_vectors)
         endpoint.on_request([PullLog], self._on_pull)
         self._timer = state.host.call_later(interval_ms / 1000, self._tick)
@@ -85,7 +90,8 @@ class CatchUp:
         return vectors
 
     def _on_vectors(self, request: IncomingRequest, now_ms: int) -> None:
-        self._endpoint.reply(request, VectorsReply(self.advertised(), self._in_doubt()))
+        self._endpoint.reply(request, VectorsReply(self.advertised(), self._in_doubt(),
+                                                   self.catching_up))
 
     def _on_pull(self, request: IncomingRequest, now_ms: int) -> None:
         message: PullLog = request.message  # type: ignore[assignment]
@@ -120,13 +126,23 @@ class CatchUp:
         reply = done.reply
         if done.outcome is not Outcome.REPLIED or not isinstance(reply, VectorsReply):
             return
-        self.known[peer.node_id] = (reply.databases, reply.in_doubt)
+        self.known[peer.node_id] = (reply.databases, reply.in_doubt, reply.catching_up)
         ours = self.vectors()
+        behind = False
         for database, vector in reply.databases.items():
             have = ours.get(database, {})
             for origin, seq in vector.items():
-                if seq > have.get(origin, 0) and (database, origin) not in self._pulling:
-                    self._pull(peer, database, origin, have.get(origin, 0))
+                if seq > have.get(origin, 0):
+                    behind = True
+                    if (database, origin) not in self._pulling:
+                        self._pull(peer, database, origin, have.get(origin, 0))
+        if behind:
+            self._matched.discard(peer.node_id)
+        else:
+            self._matched.add(peer.node_id)
+        if self.catching_up and len(self._matched) + 1 >= len(self._roster()) // 2 + 1:
+            self.catching_up = False
+            logger.info("caught up with a quorum: serving LOCAL reads")
 
     def pull_from(self, peer: Peer, database: str, origin: int, after: int) -> None:
         """Pull ``origin``'s entries after ``after`` from ``peer`` now (a QUORUM read waits
@@ -177,15 +193,17 @@ class CatchUp:
         pipeline = state.pipeline(state.databases.get(database))
         pipeline.run_exclusive(work).add_done_callback(applied)
 
-    def node_view(self, node_id: int) -> tuple[str | None, int | None, int | None]:
+    def node_view(self, node_id: int
+                  ) -> tuple[str | None, int | None, int | None, bool | None]:
         """MARMOT_CLUSTER_NODES' replication columns for a node: its applied vectors (JSON,
         as this node last heard them), how many transactions it lacks that some node has
-        applied, and its in-doubt instances. NULLs for a node not heard from yet."""
-        views = {peer: vectors for peer, (vectors, _) in self.known.items()}
+        applied, its in-doubt instances, whether it is catching up after a restart. NULLs
+        for a node not heard from yet."""
+        views = {peer: known[0] for peer, known in self.known.items()}
         views[self._node_id] = self.vectors()
         vectors = views.get(node_id)
         if vectors is None:
-            return None, None, None
+            return None, None, None, None
         newest: dict[tuple[str, int], int] = {}
         for other in views.values():
             for database, vector in other.items():
@@ -193,8 +211,11 @@ class CatchUp:
                     newest[(database, origin)] = max(newest.get((database, origin), 0), seq)
         behind = sum(seq - vectors.get(database, {}).get(origin, 0)
                      for (database, origin), seq in newest.items())
-        in_doubt = self._in_doubt() if node_id == self._node_id else self.known[node_id][1]
-        return json.dumps(vectors, sort_keys=True), behind, in_doubt
+        if node_id == self._node_id:
+            in_doubt, catching_up = self._in_doubt(), self.catching_up
+        else:
+            _, in_doubt, catching_up = self.known[node_id]
+        return json.dumps(vectors, sort_keys=True), behind, in_doubt, catching_up
 
     def close(self) -> None:
         if self._timer is not None:

@@ -20,6 +20,7 @@ class Vectors(msgspec.Struct, frozen=True, array_like=True):
 class VectorsReply(msgspec.Struct, frozen=True, array_like=True):
     databases: dict[str, dict[int, int]]
     in_doubt: int = 0  # instances undecided at the answering node (MARMOT_CLUSTER_NODES)
+    catching_up: bool = False  # restarted and not yet caught up with a quorum
 
 
 class PullLog(msgspec.Struct, frozen=True, array_like=True):

@@ -114,7 +114,9 @@ class ServerState:
         # (offset, increment) of this node's AUTO_INCREMENT values in a cluster (txn/)
         self.auto_increment_slot: Callable[[], tuple[int, int] | None] = lambda: None
         # MARMOT_CLUSTER_NODES' replication columns per node id (catch-up's view in a cluster)
-        self.replication_view: Callable[[int], tuple[Any, ...]] = lambda node_id: (None, 0, 0)
+        self.replication_view: Callable[[int], tuple[Any, ...]] = \
+            lambda node_id: (None, 0, 0, False)
+        self.catching_up: Callable[[], bool] = lambda: False  # LOCAL reads wait meanwhile
         self.durability = durability
         self.rng = rng or random.Random(0)  # RAND(), UUID(); the runtime passes SystemRandom
         self.version = version

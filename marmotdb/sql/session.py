@@ -448,9 +448,11 @@ class Session:
         try:
             conn.execute("CREATE TABLE marmot_cluster_nodes (node_id INTEGER, mysql_address TEXT, "
                          "peer_address TEXT, admin_address TEXT, state TEXT, incarnation INTEGER, "
-                         "applied TEXT, behind_txns INTEGER, in_doubt INTEGER)")
+                         "applied TEXT, behind_txns INTEGER, in_doubt INTEGER, "
+                         "catching_up INTEGER)")
             view_of = self.server.replication_view
-            conn.executemany("INSERT INTO marmot_cluster_nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            conn.executemany("INSERT INTO marmot_cluster_nodes VALUES "
+                             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              [(*row, *view_of(row[0])) for row in self.server.cluster_nodes()])
             binding.trusted = False
             view = self.server.schema_view(conn, self.server.scratch)
@@ -496,8 +498,10 @@ class Session:
             return chain(self._begin_write(self.txn, database, Mode(self._fk_checks())),
                          lambda _: self._run_read(database, translation, params))
         barrier = self.server.read_barrier
-        if barrier is not None and self.variables.read_consistency == "QUORUM" \
-                and database is not self.server.scratch:  # DESIGN §4.4
+        level = self.variables.read_consistency
+        if barrier is not None and database is not self.server.scratch and (
+                level == "QUORUM" or level == "LOCAL" and self.server.catching_up()):
+            # DESIGN §4.4; a LOCAL read waits the same way while this node catches up
             return chain(barrier.wait(database.name),
                          lambda _: self._run_read(database, translation, params))
         return self._run_read(database, translation, params)
