@@ -261,23 +261,24 @@ class GaleraCluster:
             if not node.alive():
                 assert node.process is not None
                 raise GaleraStartError(f"galera node {node.index} exited with "
-                                       f"{node.process.returncode}:\n{self._logs()}")
+                                       f"{node.process.returncode}:\n{self.logs()}")
             if node.socket_path.exists():
                 state = node.status("wsrep_local_state_comment")
                 if state == "Synced" and node.status("wsrep_ready") == "ON":
                     return
             time.sleep(READY_POLL_INTERVAL_S)
         raise GaleraStartError(f"galera node {node.index} not Synced after {START_TIMEOUT_S} s "
-                               f"(state {state}):\n{self._logs()}")
+                               f"(state {state}):\n{self.logs()}")
 
     def _check_size(self) -> None:
         for node in self.nodes:
             size = node.status("wsrep_cluster_size")
             if size != str(self.size):
                 raise GaleraStartError(f"galera node {node.index} sees cluster size {size}, "
-                                       f"expected {self.size}:\n{self._logs()}")
+                                       f"expected {self.size}:\n{self.logs()}")
 
-    def _logs(self, chars: int = 3000) -> str:
+    def logs(self, chars: int = 3000) -> str:
+        """The tail of every node's error log, for failure messages."""
         return "\n".join(f"--- galera node {n.index} error log ---\n{n.error_log[-chars:]}"
                          for n in self.nodes)
 
@@ -321,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             while all(node.alive() for node in cluster.nodes):
                 time.sleep(0.5)
-            print(f"a galera node exited on its own:\n{cluster._logs()}", file=sys.stderr)
+            print(f"a galera node exited on its own:\n{cluster.logs()}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print("stopping galera ...", flush=True)
