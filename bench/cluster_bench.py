@@ -534,8 +534,9 @@ def format_report(clusters: dict[str, dict[str, Any]], run: RunSettings,
            f"--db-ps-mode=auto; txn10: BEGIN + 10 INSERTs + COMMIT, {run.txn10_threads} "
            f"threads (bench/txn10.lua).",
            f"errors = how many errors sysbench ignored and retried (only "
-           f"--mysql-ignore-errors={run.ignore_errors}; any other error stops a run). TPS = transactions/s, latency per transaction (from sysbench's histogram), "
-           f"CPU = all nodes' user+system time per transaction.",
+           f"--mysql-ignore-errors={run.ignore_errors}; any other error stops a run).",
+           "TPS = transactions/s; latency per transaction, from sysbench's histogram; "
+           "CPU = all nodes' user+system time per transaction.",
            f"Machine: {os.cpu_count()} cores, load average {args.load_before:.1f} before, "
            f"{os.getloadavg()[0]:.1f} after; clients share the cores; the run took "
            f"{time.monotonic() - args.started_s:.0f} s."]
