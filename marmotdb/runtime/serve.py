@@ -216,7 +216,7 @@ async def start_cluster(config: Config, host: NodeHost, mysql_port: int
                                       ("cluster.metrics_port", cluster.metrics_port, True)):
             if port:
                 server = admin.AdminServer(membership, cluster.secret, cluster.admin_host, port,
-                                           metrics_only=public)
+                                           metrics_only=public, node=host.node)
                 try:
                     await server.start()
                 except OSError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 import pymysql
 import pytest
 
+from marmotdb.runtime import cluster_cli
 from tests.runtime.local_cluster import HOST, LocalCluster
 
 pytestmark = pytest.mark.integration
@@ -158,3 +159,18 @@ def test_kill9_of_the_coordinator_under_load_loses_no_acknowledged_write(
         seen = [set(r[0] for r in query(trio, i, "SELECT id FROM acked")) for i in trio.ids()]
         return seen[0] == seen[1] == seen[2] and expected <= seen[0]
     trio.until(settled, 60, "every acknowledged write on every node, nodes identical")
+
+
+def test_admin_api_metrics_and_status_show_replication(trio: LocalCluster) -> None:
+    with connect(trio, 1, database="app") as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS seen (id INT PRIMARY KEY)")
+        cur.execute("INSERT INTO seen VALUES (1)")
+    members = trio.admin(1, "GET", "/cluster/members")
+    me = next(m for m in members if m["is_self"])
+    assert me["applied"]["app"]["1"] >= 1 and me["in_doubt"] == 0
+    assert me["catching_up"] is False and me["behind_txns"] == 0
+    metrics = trio.metrics(1)
+    assert metrics["marmotdb_txn_rounds_total"] >= 1
+    assert metrics["marmotdb_txn_in_doubt"] == 0
+    status = cluster_cli.node_status(trio.state, trio.record(1))
+    assert status["in_doubt"] == 0 and status["applied"]["app"]["1"] >= 1
