@@ -236,6 +236,8 @@ SQLSTATE_BY_CODE.update({1265: "01000", 1292: "22007", 3140: "22032", 1067: "420
                          1471: "HY000", 1288: "HY000", 1553: "HY000"})
 _CLASS_BY_CODE.update({1265: ConstraintError, 1292: ConstraintError, 3140: ConstraintError,
                        1364: ConstraintError, 1690: ConstraintError})
+ER_TABLENAME_NOT_ALLOWED_HERE = 1250
+SQLSTATE_BY_CODE[1250] = "42000"
 ER_SIGNAL_EXCEPTION = 1644
 ER_INVALID_USE_OF_NULL = 1138
 SQLSTATE_BY_CODE[1644] = "45000"
@@ -283,6 +285,9 @@ _SQLITE_PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
      "Query execution was interrupted, maximum statement execution time exceeded"),
     (re.compile(r"syntax error|incomplete input|unrecognized token"), ER_PARSE_ERROR,
      "You have an error in your SQL syntax: {m}"),
+    (re.compile(r"SELECTs to the left and right of .* do not have the same number of result "
+                r"columns"), ER_WRONG_NUMBER_OF_COLUMNS_IN_SELECT,
+     "The used SELECT statements have a different number of columns"),
     (re.compile(r"(\d+) values for (\d+) columns"), ER_WRONG_VALUE_COUNT_ON_ROW,
      "Column count doesn't match value count at row 1"),
     (re.compile(r"no such function: (\S+)"), ER_SP_DOES_NOT_EXIST,

@@ -430,11 +430,16 @@ def rewrite_node(node: exp.Expression) -> exp.Expression:
 
 
 def rewrite_expressions(tree: exp.Expression) -> exp.Expression:
-    """Apply ``EXPRESSION_REWRITES`` to every node of ``tree``, children before parents (so a
-    rewrite that wraps a node still sees its children rewritten), in place."""
+    """Apply ``EXPRESSION_REWRITES`` to every node of ``tree`` (see ``rewrite_tree``)."""
+    return rewrite_tree(tree, rewrite_node)
+
+
+def rewrite_tree(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """Apply ``rewrite`` to every node of ``tree``, children before parents (so a rewrite that
+    wraps a node still sees its children rewritten), in place; returns the (new) root."""
     for node in reversed(list(tree.walk(bfs=False))):
         parent, key, index = node.parent, node.arg_key, node.index
-        replacement = rewrite_node(node)
+        replacement = rewrite(node)
         if replacement is node:
             continue
         if parent is None or node is tree:
