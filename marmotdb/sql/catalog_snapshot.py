@@ -431,16 +431,21 @@ class TableStats:
 def table_stats(conn: apsw.Connection, model: TableModel) -> TableStats:
     """Row count and sizes as MySQL's TABLE STATUS shows them, at bounded cost: exact for
     tables up to ROW_COUNT_SCAN_MAX rows, estimated above (MySQL's are estimates too)."""
-    quoted = '"' + model.name.replace('"', '""') + '"'
     with trusted(conn):
-        rows = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quoted} LIMIT ?)",
-                            (ROW_COUNT_SCAN_MAX + 1,)).fetchall()[0][0]
+        rows = row_count(conn, model.name)
         if rows > ROW_COUNT_SCAN_MAX:
-            rows = _estimated_rows(conn, quoted, rows)
             data, index = rows * ROW_BYTES_ESTIMATE, 0
         else:
             data, index = _measured_sizes(conn, model)
         return TableStats(rows, data, index, next_auto_increment(conn, model))
+
+
+def row_count(conn: apsw.Connection, table: str) -> int:
+    """A table's rows at bounded cost: exact up to ROW_COUNT_SCAN_MAX, estimated above."""
+    quoted = '"' + table.replace('"', '""') + '"'
+    rows = int(conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quoted} LIMIT ?)",
+                            (ROW_COUNT_SCAN_MAX + 1,)).fetchall()[0][0])
+    return _estimated_rows(conn, quoted, rows) if rows > ROW_COUNT_SCAN_MAX else rows
 
 
 def _estimated_rows(conn: apsw.Connection, quoted: str, floor: int) -> int:

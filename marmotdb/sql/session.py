@@ -40,13 +40,19 @@ import apsw
 from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import Column, ResultSet
-from marmotdb.sql import catalog
+from marmotdb.sql import catalog, explain
 from marmotdb.sql.hints import consistency_hint
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
 from marmotdb.sql.statement import is_locking_read, keywords, marker_count, strip_leading
-from marmotdb.sql.translate import Kind, Translation, translate, translate_prepared
+from marmotdb.sql.translate import (
+    Kind,
+    Translation,
+    table_definitions,
+    translate,
+    translate_prepared,
+)
 from marmotdb.sql.variables import SessionVariables
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database
@@ -143,6 +149,7 @@ class Session:
             "ROLLBACK": self._rollback_statement, "SAVEPOINT": self._savepoint,
             "RELEASE": self._release, "USE": self._use, "LOCK": self._noop,
             "UNLOCK": self._noop, "KILL": self._kill, "CREATE": self._create, "DROP": self._drop,
+            "EXPLAIN": self._explain, "DESCRIBE": self._explain, "DESC": self._explain,
         }
         server.sessions[connection_id] = self
 
@@ -438,6 +445,51 @@ class Session:
                 self.current_database = None
             return Ok()
         return chain(chain(self._end(commit=True), take_turn), drop)
+
+    def _explain(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
+        """EXPLAIN of a statement (explain.py); ``EXPLAIN <table>`` is the catalog's."""
+        request = explain.parse_request(text)
+        if request is None:
+            return None
+        inner = request.statement
+        if "@" in inner:
+            inner = catalog.inline_session_variables(inner, self)
+        if catalog.handles(inner, self):
+            return self._rows(explain.no_tables(request))
+        view = self._schema_view()
+        translation, params = translate(inner, view,
+                                        backslash_escapes=self.variables.backslash_escapes)
+        explain.check_explainable(request, translation)
+        database = self._current()
+        self._require(database.name, "rw" if translation.kind in _WRITE_KINDS else "r")
+        conn = self._txn_connection(database) or self.server.read_connection(database)
+        current = None if database is self.server.scratch else database.name
+        try:
+            roots = explain.plan(translation, params, conn, table_definitions(view), current)
+        except apsw.Error as exc:
+            raise self._read_error(exc, conn, database, translation) from None
+        if not request.analyze:
+            return self._rows(explain.RENDERERS[request.format](roots))
+        return self._explain_analyze(roots, translation, params, inner)
+
+    def _explain_analyze(self, roots: list[Any], translation: Translation,
+                         params: dict[str, Any], text: str) -> Result | Pending:
+        """Run the SELECT as usual; its rows are counted and timed, not sent."""
+        started = self.server.clock()
+
+        def measured(result: Result) -> Result:
+            rows = len(result.rows) if isinstance(result, Rows) else 0
+            return self._rows(explain.analyzed(roots, rows, self.server.clock() - started))
+        try:
+            return chain(self._run(translation, params, text), measured)
+        except LongRead as long:
+            job = long.job
+            raise LongRead(ReadJob(run=lambda: measured(job.run()),  # type: ignore[arg-type]
+                                   finish=job.finish, interrupt=job.interrupt)) from None
+
+    @staticmethod
+    def _rows(answer: ResultSet) -> Rows:
+        return Rows(answer.columns, answer.rows)
 
     def _cluster_nodes(self, text: str) -> Result:
         """Queries over the virtual table MARMOT_CLUSTER_NODES, with any SQL around it."""

@@ -32,7 +32,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -226,6 +226,11 @@ def translate_prepared(sql: str, schema_view: SchemaView) -> tuple[Translation, 
         raise errors.error(errors.ER_PARSE_ERROR, "Cannot prepare this statement")
     _CACHE.put(key, _Entry(translation, translator.dependencies()))
     return translation, shape.markers
+
+
+def table_definitions(schema_view: SchemaView) -> Callable[[str], TableDef | None]:
+    """The MySQL definition of a table by name, as the translator reads it (for EXPLAIN)."""
+    return _Translator(schema_view).table_def
 
 
 def _translate_literal(sql: str, schema_view: SchemaView, key_base: Hashable) -> Translation:
