@@ -807,6 +807,12 @@ def _refuse(construct: object) -> object:
                        f"This version of marmotdb doesn't yet support '{construct}'")
 
 
+def _foreign_key_fails(message: object) -> object:
+    """MYSQL_FK_FAILS: a FOREIGN KEY an ALTER TABLE adds finds a row without its parent."""
+    raise errors.error(errors.ER_NO_REFERENCED_ROW_2, "Cannot add or update a child row: a "
+                       f"foreign key constraint fails ({message})")
+
+
 def mysql_xor(a: object, b: object) -> int | None:
     if a is None or b is None:
         return None
@@ -855,6 +861,7 @@ _PURE_SCALARS: list[Scalar] = [
     ("LOG2", _log_with(math.log2), 1, True), ("LOG10", _log_with(math.log10), 1, True),
     ("SIGN", sign, 1, True), ("BIT_COUNT", bit_count, 1, True), ("XOR", mysql_xor, 2, True),
     ("CMP", compare, 2, True), ("REFUSE", _refuse, 1, False),
+    ("FK_FAILS", _foreign_key_fails, 1, False),
     ("BIT_XOR_OP", bitwise_xor, 2, True),
 ]
 
@@ -2565,7 +2572,7 @@ _CONSTANT_SCALARS: list[Scalar] = [
 ]
 
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
-INTERNAL_FUNCTIONS = frozenset({"REFUSE", "CMP", "TABLE_CHECKSUM", "JSON_ARG", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
+INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "JSON_ARG", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
                                 "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
                                 "TRIM", "SUBSTRING", "SUBSTR", "POSITION"})

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from marmotdb import errors
-from marmotdb.sql import coltypes, lexer, schema
+from marmotdb.sql import coltypes, lexer, rewrites_fk, schema
 from marmotdb.sql.coltypes import MySqlType
 from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.schema import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef, sql_literal
@@ -839,6 +839,7 @@ class DdlContext(Protocol):
     def expression(self, mysql_expression: str) -> str: ...
     def select(self, mysql_select: str) -> str: ...
     def trigger_statements(self, mysql_statement: str) -> list[str]: ...
+    def child_tables(self, name: str) -> list[TableDef]: ...
 
 
 @dataclass(slots=True)
@@ -1522,8 +1523,10 @@ def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
     old_names = {f.name.lower() for f in state.old.foreign_keys}
     check_parent_tables(table, [f for f in table.foreign_keys
                                 if f.name.lower() not in old_names], ctx)
+    rewrites_fk.check_alter(state.old, table, state.sources, ctx)
     old_name = state.old.name
-    statements = _rebuild(state, ctx) if state.rebuild else list(state.native)
+    statements = _rebuild(state, ctx) + rewrites_fk.foreign_key_probes(state.old, table, ctx) \
+        if state.rebuild else list(state.native)
     statements += _sequence_statements(table, state.sequence)
     tables = [old_name.lower()]
     if state.rename_to and state.rename_to.lower() != old_name.lower():
@@ -1642,6 +1645,7 @@ def drop_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
     if missing and not if_exists:
         listed = ",".join(f"{ctx.database or 'marmot'}.{n}" for n in missing)
         raise errors.error(errors.ER_BAD_TABLE_ERROR, f"Unknown table '{listed}'")
+    rewrites_fk.check_drop([n for n in names if n not in missing], ctx)
     statements: list[str] = []
     for name in names:
         if name in missing:
@@ -1711,6 +1715,7 @@ def truncate_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
     if not ctx.exists(name) or ctx.is_view(name):
         raise errors.error(errors.ER_NO_SUCH_TABLE,
                            f"Table '{ctx.database or 'marmot'}.{name}' doesn't exist")
+    rewrites_fk.check_truncate(name, ctx)
     table = ctx.table_def(name)
     statements = [f"DELETE FROM {q(name)}"]
     if table is not None and table.auto_increment_column is not None:

@@ -584,10 +584,9 @@ class Session:
             if self.txn is None:  # autocommit=0: the first statement opens a transaction
                 self.txn = Transaction(self.connection_id, explicit=True)
             txn = self.txn
-        fk_checks = self._fk_checks()
-        if translation.foreign_keys_off:  # a table rebuild must not cascade
-            txn.check_foreign_keys = fk_checks
-        mode = Mode(foreign_keys=fk_checks and not translation.foreign_keys_off)
+        # A table rebuild or DROP runs with foreign keys off (it must not cascade); the
+        # translation itself refuses or checks what MySQL would (rewrites_fk.py).
+        mode = Mode(foreign_keys=self._fk_checks() and not translation.foreign_keys_off)
         outcome = chain(self._begin_write(txn, database, mode),
                         lambda _: self._write_now(txn, database, translation, params, text,
                                                   autocommit))
@@ -655,7 +654,7 @@ class Session:
         except apsw.Error as exc:
             if autocommit:
                 txn.rollback()
-            raise self._sqlite_error(exc, txn.pipeline.conn, database, translation) from None
+            raise self._write_error(exc, txn.pipeline.conn, database, translation) from None
         except BaseException:
             if autocommit:
                 txn.rollback()
@@ -789,6 +788,19 @@ class Session:
         converted = self._sqlite_error(exc, conn, database, translation)
         if converted.code == errors.ER_NO_SUCH_TABLE and self.current_database is None:
             return errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+        return converted
+
+    def _write_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
+                     translation: Translation) -> MarmotError:
+        """A failed write's error. A foreign key failure with the session's checks off comes
+        from a transaction whose first write ran with them on: SQLite cannot switch them
+        inside a transaction, so this is a limitation (1235), not the client's data."""
+        converted = self._sqlite_error(exc, conn, database, translation)
+        if converted.code in (errors.ER_NO_REFERENCED_ROW_2, errors.ER_ROW_IS_REFERENCED_2) \
+                and not self._fk_checks():
+            return errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
+                                "yet support 'SET foreign_key_checks = 0 after the first write "
+                                "of a transaction' (set it before the transaction writes)")
         return converted
 
     def _sqlite_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,

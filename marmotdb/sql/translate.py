@@ -144,7 +144,8 @@ class SchemaView(Protocol):
     the stored definition with its SQLite index names; without it they are re-derived from
     the MySQL DDL, which is wrong for indexes of a renamed table), ``foreign_key_checks``
     (bool, the session's variable: with it on, a FOREIGN KEY to a missing table is 1824;
-    assumed on when absent)."""
+    assumed on when absent), ``child_tables(table)`` (the names of the tables with a FOREIGN
+    KEY to it: with foreign_key_checks on, DROP/TRUNCATE of a parent table is refused)."""
 
     def table_sql(self, table: str) -> str | None:
         """``sqlite_schema.sql`` of the table or view, None if it does not exist."""
@@ -343,6 +344,13 @@ class _Translator:
     def column_names(self, name: str) -> list[str] | None:
         table = self.table_def(name)
         return [c.name for c in table.columns] if table is not None else None
+
+    def child_tables(self, name: str) -> list[TableDef]:
+        """The definitions of the tables with a FOREIGN KEY to ``name`` (SchemaView's optional
+        ``child_tables``; none known without it)."""
+        method = getattr(self.view, "child_tables", None)
+        children = method(name) if method is not None else []
+        return [d for c in children if (d := self.table_def(c)) is not None]
 
     def exists(self, name: str) -> bool:
         return self.view.table_sql(name) is not None

@@ -114,7 +114,7 @@ def parse_fixture(path: Path) -> list[Case]:
 
 
 _SQL_START = re.compile(r"^(?:(?:SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP|RENAME|"
-                        r"TRUNCATE|WITH|DO|CHECKSUM|ANALYZE)\b|\()", re.IGNORECASE)
+                        r"TRUNCATE|WITH|DO|CHECKSUM|ANALYZE|SET)\b|\()", re.IGNORECASE)
 
 
 def _looks_like_sql(line: str) -> bool:
