@@ -45,7 +45,13 @@ from marmotdb.sql.hints import consistency_hint
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
-from marmotdb.sql.statement import is_locking_read, keywords, marker_count, strip_leading
+from marmotdb.sql.statement import (
+    is_locking_read,
+    keywords,
+    lock_wait_option,
+    marker_count,
+    strip_leading,
+)
 from marmotdb.sql.translate import (
     Kind,
     Translation,
@@ -541,8 +547,16 @@ class Session:
         self._require(database.name, "r")
         if self.txn is None and not self.autocommit:
             self.txn = Transaction(self.connection_id, explicit=True)
-        if (self.txn is not None and is_locking_read(text)
-                and self.user_record.can(database.name, "rw")):
+        locking = is_locking_read(text)
+        if locking and self._locked_by_another(database):
+            option = lock_wait_option(text)
+            if option == "NOWAIT":
+                raise errors.error(errors.ER_LOCK_NOWAIT, "Statement aborted because lock(s) "
+                                   "could not be acquired immediately and NOWAIT is set.")
+            if option == "SKIP LOCKED":  # every row is under the other's lock: none is read
+                return Rows(self.server.describe(database, translation.statements[-1],
+                                                 translation.result_decltypes))
+        if locking and self.txn is not None and self.user_record.can(database.name, "rw"):
             # FOR UPDATE / LOCK IN SHARE MODE: the turn, so no one writes what was read
             return chain(self._begin_write(self.txn, database, Mode(self._fk_checks())),
                          lambda _: self._run_read(database, translation, params))
@@ -552,6 +566,15 @@ class Session:
             return chain(barrier.wait(database.name),
                          lambda _: self._run_read(database, translation, params))
         return self._run_read(database, translation, params)
+
+    def _locked_by_another(self, database: Database) -> bool:
+        """Another transaction holds the database's turn: every row is under its lock (writers
+        are serialised per database, so the turn is the lock a locking read waits for). Then
+        NOWAIT fails at once (3572) and SKIP LOCKED skips every row; without them the read
+        waits for the turn as usual."""
+        pipeline = self.server.pipelines.get(database.name)
+        owner = pipeline.owner if pipeline is not None else None
+        return owner is not None and owner != self.connection_id
 
     def _fk_checks(self) -> bool:
         return bool(self.variables.foreign_key_checks)
