@@ -336,8 +336,11 @@ def _reconcile(model: TableModel, facts: TableModel) -> TableModel:
 
 
 def _index_key(index: IndexModel) -> tuple[object, ...]:
+    """What SQLite can confirm of a key: its kind and columns (an expression part is only
+    "an expression" to PRAGMA index_xinfo)."""
     kind = "PRIMARY" if index.kind == "PRIMARY" else index.unique
-    return (kind, tuple(c.lower() for c, _, _ in index.columns))
+    return (kind, tuple("(expression)" if c.startswith("(") else c.lower()
+                        for c, _, _ in index.columns))
 
 
 def _reconcile_foreign_keys(declared: list[ForeignKeyModel], facts: list[ForeignKeyModel]

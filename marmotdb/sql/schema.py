@@ -191,8 +191,9 @@ def render_column(column: ColumnDef, table: TableDef) -> str:
 
 
 def _render_key_parts(index: IndexDef) -> str:
-    return ",".join(quote_ident(c) + (f"({n})" if n else "") + (" DESC" if d else "")
-                    for c, n, d in index.columns)
+    """Columns in backticks; a functional key part is kept as its ``(expr)`` text."""
+    return ",".join((c if c.startswith("(") else quote_ident(c)) + (f"({n})" if n else "")
+                    + (" DESC" if d else "") for c, n, d in index.columns)
 
 
 def render_index(index: IndexDef) -> str:
