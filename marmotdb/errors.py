@@ -236,6 +236,7 @@ SQLSTATE_BY_CODE.update({1265: "01000", 1292: "22007", 3140: "22032", 1067: "420
                          1471: "HY000", 1288: "HY000", 1553: "HY000"})
 _CLASS_BY_CODE.update({1265: ConstraintError, 1292: ConstraintError, 3140: ConstraintError,
                        1364: ConstraintError, 1690: ConstraintError})
+# Set operations, EXPLAIN, index hints, locking reads, FOREIGN KEY rules of DDL, functional keys.
 ER_TABLENAME_NOT_ALLOWED_HERE = 1250
 ER_UNKNOWN_EXPLAIN_FORMAT = 1791
 ER_TRUNCATE_ILLEGAL_FK = 1701
@@ -249,9 +250,8 @@ ER_FK_COLUMN_CANNOT_DROP_CHILD = 1829
 ER_FK_CANNOT_DROP_PARENT = 3730
 ER_FK_INCOMPATIBLE_COLUMNS = 3780
 SQLSTATE_BY_CODE.update({1250: "42000", 1791: "HY000", 1701: "42000", 1176: "42000",
-                         1829: "HY000",
-                         3730: "HY000", 3780: "HY000", 3572: "HY000", 3756: "HY000",
-                         3758: "HY000", 3762: "HY000", 3837: "HY000"})
+                         3572: "HY000", 3756: "HY000", 3758: "HY000", 3762: "HY000",
+                         3837: "HY000", 1829: "HY000", 3730: "HY000", 3780: "HY000"})
 ER_SIGNAL_EXCEPTION = 1644
 ER_INVALID_USE_OF_NULL = 1138
 SQLSTATE_BY_CODE[1644] = "45000"

@@ -14,15 +14,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def db(marmot_server):
-    conn = marmot_server.connect(autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute("CREATE DATABASE IF NOT EXISTS compat")
-        cur.execute("USE compat")
-        cur.execute("CREATE TABLE bits (id INT PRIMARY KEY, b BIT(3), w BIT(16), c BIT(64))")
-        cur.execute("INSERT INTO bits VALUES (1, b'101', 258, x'FFFFFFFFFFFFFFFF'), "
-                    "(2, 0, 1, b'1')")
-    conn.close()
-    return "compat"
+    return marmot_server.create_database(
+        "compat", "CREATE TABLE bits (id INT PRIMARY KEY, b BIT(3), w BIT(16), c BIT(64))",
+        "INSERT INTO bits VALUES (1, b'101', 258, x'FFFFFFFFFFFFFFFF'), (2, 0, 1, b'1')")
 
 
 def test_bit_values_decode_in_pymysql_and_the_connection_stays_usable(marmot_server, db):
@@ -39,9 +33,7 @@ def test_bit_values_decode_in_pymysql_and_the_connection_stays_usable(marmot_ser
 def test_bit_values_decode_in_connector_python_text_and_prepared(marmot_server, db):
     """What the driver gives against MariaDB too: ints from text rows, bytes from binary."""
     import mysql.connector as mysql_connector
-    conn = mysql_connector.connect(host=marmot_server.host, port=marmot_server.port,
-                                   user=marmot_server.user, password=marmot_server.password,
-                                   database=db)
+    conn = mysql_connector.connect(**marmot_server.login(database=db))
     cur = conn.cursor()
     cur.execute("SELECT b, w, c FROM bits WHERE id = 1")
     assert tuple(cur.fetchone()) == (5, 258, 2**64 - 1)

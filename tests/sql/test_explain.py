@@ -5,7 +5,6 @@ expectations are MySQL 8's documented ones, checked here without a differential 
 
 from __future__ import annotations
 
-import itertools
 import json
 
 import pytest
@@ -14,36 +13,29 @@ from marmotdb.errors import MarmotError
 from marmotdb.sql import explain
 from marmotdb.sql.explain_plan import read_plan
 from marmotdb.sql.results import Rows
-from marmotdb.sql.server_state import ServerState
-from marmotdb.sql.session import Session
-from marmotdb.users import User, Users
+from marmotdb.users import User
+from tests.sql.session_support import database_session, new_session, server_state
 
-_ids = itertools.count(1)
 TRADITIONAL = ["id", "select_type", "table", "partitions", "type", "possible_keys", "key",
                "key_len", "ref", "rows", "filtered", "Extra"]
 
 
 @pytest.fixture
 def server(tmp_path):
-    users = Users([User("root", "x", {"*": "admin"}), User("reader", "x", {"shop": "r"})])
-    state = ServerState(tmp_path, clock=lambda: 1_700_000_000.0, version="8.0.36-test",
-                        users=users)
+    state = server_state(tmp_path, [User("root", "x", {"*": "admin"}),
+                                    User("reader", "x", {"shop": "r"})])
     yield state
     state.close()
 
 
 @pytest.fixture
 def shop(server):
-    s = Session(server, server.users.get("root"), next(_ids))
-    s.execute("CREATE DATABASE shop")
-    s.use("shop")
-    for sql in ("CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, a INT, b VARCHAR(10), "
-                "KEY ia (a), UNIQUE KEY ub (b))",
-                "CREATE TABLE u (id INT PRIMARY KEY, tid INT NOT NULL, c TEXT, KEY itid (tid))",
-                "INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, 'z')",
-                "INSERT INTO u VALUES (1, 1, 'p'), (2, 1, 'q')"):
-        s.execute(sql)
-    return s
+    return database_session(
+        server, "shop", "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, a INT, "
+        "b VARCHAR(10), KEY ia (a), UNIQUE KEY ub (b))",
+        "CREATE TABLE u (id INT PRIMARY KEY, tid INT NOT NULL, c TEXT, KEY itid (tid))",
+        "INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, 'z')",
+        "INSERT INTO u VALUES (1, 1, 'p'), (2, 1, 'q')")
 
 
 def table(result) -> list[dict]:
@@ -201,8 +193,7 @@ def test_refusals_and_errors(shop, server):
     assert error_code(lambda: shop.execute("EXPLAIN FOR CONNECTION 1")) == 1235
     assert error_code(lambda: shop.execute("EXPLAIN SELECT * FROM nope")) == 1146
     assert error_code(lambda: shop.execute("EXPLAIN FORMAT=JSON CREATE TABLE z (a INT)")) == 1064
-    reader = Session(server, server.users.get("reader"), next(_ids))
-    reader.use("shop")
+    reader = new_session(server, "reader", "shop")
     assert table(reader.execute("EXPLAIN SELECT * FROM t"))[0]["type"] == "ALL"
     assert error_code(lambda: reader.execute("EXPLAIN DELETE FROM t")) == 1044
 

@@ -3,29 +3,18 @@ of rewrites_fk.py (the translation-level cases are in tests/fixtures/translate/m
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from marmotdb.errors import MarmotError
-from marmotdb.sql.server_state import ServerState
-from marmotdb.sql.session import Session
-from marmotdb.users import User, Users
-
-_ids = itertools.count(1)
+from tests.sql.session_support import database_session, server_state
 
 
 @pytest.fixture
 def db(tmp_path):
-    state = ServerState(tmp_path, clock=lambda: 1_700_000_000.0, version="8.0.36-test",
-                        users=Users([User("root", "x", {"*": "admin"})]))
-    session = Session(state, state.users.get("root"), next(_ids))
-    session.execute("CREATE DATABASE shop")
-    session.use("shop")
-    session.execute("CREATE TABLE p (id INT PRIMARY KEY)")
-    session.execute("CREATE TABLE c (id INT PRIMARY KEY, pid INT, "
-                    "CONSTRAINT fk_p FOREIGN KEY (pid) REFERENCES p (id))")
-    yield session
+    state = server_state(tmp_path)
+    yield database_session(state, "shop", "CREATE TABLE p (id INT PRIMARY KEY)",
+                           "CREATE TABLE c (id INT PRIMARY KEY, pid INT, "
+                           "CONSTRAINT fk_p FOREIGN KEY (pid) REFERENCES p (id))")
     state.close()
 
 

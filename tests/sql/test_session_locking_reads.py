@@ -2,38 +2,27 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from marmotdb.errors import MarmotError
 from marmotdb.sql.results import Rows
-from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
 from marmotdb.sql.statement import lock_wait_option
 from marmotdb.txn.pending import Pending
-from marmotdb.users import User, Users
-
-_ids = itertools.count(1)
+from tests.sql.session_support import database_session, new_session, server_state
 
 
 @pytest.fixture
 def server(tmp_path):
-    state = ServerState(tmp_path, clock=lambda: 1_700_000_000.0, version="8.0.36-test",
-                        users=Users([User("root", "x", {"*": "admin"})]))
-    first = Session(state, state.users.get("root"), next(_ids))
-    first.execute("CREATE DATABASE q")
-    first.use("q")
-    first.execute("CREATE TABLE job (id INT PRIMARY KEY, state VARCHAR(9))")
-    first.execute("INSERT INTO job VALUES (1, 'new'), (2, 'new')")
+    state = server_state(tmp_path)
+    database_session(state, "q", "CREATE TABLE job (id INT PRIMARY KEY, state VARCHAR(9))",
+                     "INSERT INTO job VALUES (1, 'new'), (2, 'new')")
     yield state
     state.close()
 
 
 def session(server) -> Session:
-    s = Session(server, server.users.get("root"), next(_ids))
-    s.use("q")
-    return s
+    return new_session(server, database="q")
 
 
 def test_nowait_and_skip_locked_without_a_holder_read_as_usual(server):
