@@ -88,6 +88,9 @@ class SchemaView:
             "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? "
             "COLLATE NOCASE", (table,))])
 
+    def child_tables(self, table: str) -> list[str]:
+        return self._trusted(lambda: schema.child_tables(self.conn, table))
+
 
 class ServerState:
     """Shared by every session of one node."""

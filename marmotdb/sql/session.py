@@ -40,13 +40,25 @@ import apsw
 from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import Column, ResultSet
-from marmotdb.sql import catalog
+from marmotdb.sql import catalog, explain
 from marmotdb.sql.hints import consistency_hint
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
-from marmotdb.sql.statement import is_locking_read, keywords, marker_count, strip_leading
-from marmotdb.sql.translate import Kind, Translation, translate, translate_prepared
+from marmotdb.sql.statement import (
+    is_locking_read,
+    keywords,
+    lock_wait_option,
+    marker_count,
+    strip_leading,
+)
+from marmotdb.sql.translate import (
+    Kind,
+    Translation,
+    table_definitions,
+    translate,
+    translate_prepared,
+)
 from marmotdb.sql.variables import SessionVariables
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database
@@ -144,6 +156,7 @@ class Session:
             "ROLLBACK": self._rollback_statement, "SAVEPOINT": self._savepoint,
             "RELEASE": self._release, "USE": self._use, "LOCK": self._noop,
             "UNLOCK": self._noop, "KILL": self._kill, "CREATE": self._create, "DROP": self._drop,
+            "EXPLAIN": self._explain, "DESCRIBE": self._explain, "DESC": self._explain,
         }
         server.sessions[connection_id] = self
 
@@ -440,6 +453,51 @@ class Session:
             return Ok()
         return chain(chain(self._end(commit=True), take_turn), drop)
 
+    def _explain(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
+        """EXPLAIN of a statement (explain.py); ``EXPLAIN <table>`` is the catalog's."""
+        request = explain.parse_request(text)
+        if request is None:
+            return None
+        inner = request.statement
+        if "@" in inner:
+            inner = catalog.inline_session_variables(inner, self)
+        if catalog.handles(inner, self):
+            return self._rows(explain.no_tables(request))
+        view = self._schema_view()
+        translation, params = translate(inner, view,
+                                        backslash_escapes=self.variables.backslash_escapes)
+        explain.check_explainable(request, translation)
+        database = self._current()
+        self._require(database.name, "rw" if translation.kind in _WRITE_KINDS else "r")
+        conn = self._txn_connection(database) or self.server.read_connection(database)
+        current = None if database is self.server.scratch else database.name
+        try:
+            roots = explain.plan(translation, params, conn, table_definitions(view), current)
+        except apsw.Error as exc:
+            raise self._read_error(exc, conn, database, translation) from None
+        if not request.analyze:
+            return self._rows(explain.RENDERERS[request.format](roots))
+        return self._explain_analyze(roots, translation, params, inner)
+
+    def _explain_analyze(self, roots: list[Any], translation: Translation,
+                         params: dict[str, Any], text: str) -> Result | Pending:
+        """Run the SELECT as usual; its rows are counted and timed, not sent."""
+        started = self.server.clock()
+
+        def measured(result: Result) -> Result:
+            rows = len(result.rows) if isinstance(result, Rows) else 0
+            return self._rows(explain.analyzed(roots, rows, self.server.clock() - started))
+        try:
+            return chain(self._run(translation, params, text), measured)
+        except LongRead as long:
+            job = long.job
+            raise LongRead(ReadJob(run=lambda: measured(job.run()),  # type: ignore[arg-type]
+                                   finish=job.finish, interrupt=job.interrupt)) from None
+
+    @staticmethod
+    def _rows(answer: ResultSet) -> Rows:
+        return Rows(answer.columns, answer.rows)
+
     def _cluster_nodes(self, text: str) -> Result:
         """Queries over the virtual table MARMOT_CLUSTER_NODES, with any SQL around it."""
         conn = self.server.private_connection()
@@ -492,8 +550,16 @@ class Session:
         self._require(database.name, "r")
         if self.txn is None and not self.autocommit:
             self.txn = Transaction(self.connection_id, explicit=True)
-        if (self.txn is not None and is_locking_read(text)
-                and self.user_record.can(database.name, "rw")):
+        locking = is_locking_read(text)
+        if locking and self._locked_by_another(database):
+            option = lock_wait_option(text)
+            if option == "NOWAIT":
+                raise errors.error(errors.ER_LOCK_NOWAIT, "Statement aborted because lock(s) "
+                                   "could not be acquired immediately and NOWAIT is set.")
+            if option == "SKIP LOCKED":  # every row is under the other's lock: none is read
+                return Rows(self.server.describe(database, translation.statements[-1],
+                                                 translation.result_decltypes))
+        if locking and self.txn is not None and self.user_record.can(database.name, "rw"):
             # FOR UPDATE / LOCK IN SHARE MODE: the turn, so no one writes what was read
             return chain(self._begin_write(self.txn, database, Mode(self._fk_checks())),
                          lambda _: self._run_read(database, translation, params))
@@ -505,6 +571,15 @@ class Session:
             return chain(barrier.wait(database.name),
                          lambda _: self._run_read(database, translation, params))
         return self._run_read(database, translation, params)
+
+    def _locked_by_another(self, database: Database) -> bool:
+        """Another transaction holds the database's turn: every row is under its lock (writers
+        are serialised per database, so the turn is the lock a locking read waits for). Then
+        NOWAIT fails at once (3572) and SKIP LOCKED skips every row; without them the read
+        waits for the turn as usual."""
+        pipeline = self.server.pipelines.get(database.name)
+        owner = pipeline.owner if pipeline is not None else None
+        return owner is not None and owner != self.connection_id
 
     def _fk_checks(self) -> bool:
         return bool(self.variables.foreign_key_checks)
@@ -537,10 +612,9 @@ class Session:
             if self.txn is None:  # autocommit=0: the first statement opens a transaction
                 self.txn = Transaction(self.connection_id, explicit=True)
             txn = self.txn
-        fk_checks = self._fk_checks()
-        if translation.foreign_keys_off:  # a table rebuild must not cascade
-            txn.check_foreign_keys = fk_checks
-        mode = Mode(foreign_keys=fk_checks and not translation.foreign_keys_off)
+        # A table rebuild or DROP runs with foreign keys off (it must not cascade); the
+        # translation itself refuses or checks what MySQL would (rewrites_fk.py).
+        mode = Mode(foreign_keys=self._fk_checks() and not translation.foreign_keys_off)
         outcome = chain(self._begin_write(txn, database, mode),
                         lambda _: self._write_now(txn, database, translation, params, text,
                                                   autocommit))
@@ -608,7 +682,7 @@ class Session:
         except apsw.Error as exc:
             if autocommit:
                 txn.rollback()
-            raise self._sqlite_error(exc, txn.pipeline.conn, database, translation) from None
+            raise self._write_error(exc, txn.pipeline.conn, database, translation) from None
         except BaseException:
             if autocommit:
                 txn.rollback()
@@ -746,6 +820,19 @@ class Session:
         converted = self._sqlite_error(exc, conn, database, translation)
         if converted.code == errors.ER_NO_SUCH_TABLE and self.current_database is None:
             return errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+        return converted
+
+    def _write_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
+                     translation: Translation) -> MarmotError:
+        """A failed write's error. A foreign key failure with the session's checks off comes
+        from a transaction whose first write ran with them on: SQLite cannot switch them
+        inside a transaction, so this is a limitation (1235), not the client's data."""
+        converted = self._sqlite_error(exc, conn, database, translation)
+        if converted.code in (errors.ER_NO_REFERENCED_ROW_2, errors.ER_ROW_IS_REFERENCED_2) \
+                and not self._fk_checks():
+            return errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
+                                "yet support 'SET foreign_key_checks = 0 after the first write "
+                                "of a transaction' (set it before the transaction writes)")
         return converted
 
     def _sqlite_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
