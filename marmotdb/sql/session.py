@@ -75,6 +75,9 @@ _STATEMENT_KEYWORDS = frozenset(
     "REVOKE FLUSH ANALYZE OPTIMIZE CHECK CHECKSUM REPAIR DO CALL HANDLER LOAD PREPARE EXECUTE "
     "DEALLOCATE XA HELP INSTALL UNINSTALL RESET PURGE CHANGE SIGNAL RESIGNAL GET TABLE VALUES "
     "IMPORT CACHE BINLOG SHUTDOWN RESTART CLONE PRAGMA ATTACH DETACH".split())
+# READ COMMITTED reads see what is committed when the statement starts; READ UNCOMMITTED gets
+# the same (never another transaction's uncommitted rows). The other levels keep one snapshot.
+_FRESH_SNAPSHOTS = frozenset({"READ-COMMITTED", "READ-UNCOMMITTED"})
 _READ_BUDGET_STEPS = 200  # progress-handler calls (x1000 VM steps) a read may take in the loop
 
 
@@ -121,7 +124,8 @@ class Session:
         self.last_insert_id = 0
         self.row_count = -1
         self.found_rows = 0
-        self.statement_time = 0.0
+        self.statement_time = 0.0  # NOW() of the running statement (SET timestamp fixes it)
+        self.statement_started = 0.0  # when it started, for PROCESSLIST's Time
         self.command = "Sleep"
         self.info: str | None = None
         self.killed = False
@@ -131,6 +135,7 @@ class Session:
         self._active_conn: apsw.Connection | None = None
         self._statement_txn: Transaction | None = None  # an autocommit statement's, while it runs
         self._current_db: Database | None = None
+        self._isolation = "REPEATABLE-READ"  # of the open transaction
         self._allowed: dict[tuple[str | None, str], bool] = {}  # grants don't change in a session
         self._handlers: dict[str, Callable[[str, tuple[str, ...]], Result]] = {
             "BEGIN": self._begin, "START": self._begin, "COMMIT": self._finish,
@@ -174,7 +179,7 @@ class Session:
         return txn.reads.get(database.name)
 
     def processlist(self) -> list[tuple[Any, ...]]:
-        return self.server.processlist()
+        return self.server.processlist(self.user_record)
 
     def grants(self) -> list[str]:
         return self.user_record.grant_lines()
@@ -201,9 +206,7 @@ class Session:
             if "/*" in sql:  # only comments for another server version: nothing to run
                 return Ok()
             raise errors.error(1065, "Query was empty")
-        self.statement_time = self.server.clock()
-        self.server.status["Questions"] += 1
-        self.info = text[:1000]
+        self._start_statement(text)
         head = keywords(text)
         if not head and not text.startswith("("):
             raise _syntax_error(text)
@@ -244,15 +247,20 @@ class Session:
                                "Incorrect arguments to mysqld_stmt_execute")
         if plan.passthrough:
             return self.execute(_inline_params(plan.sql, values))
-        self.statement_time = self.server.clock()
-        self.server.status["Questions"] += 1
-        self.info = plan.sql[:1000]
+        self._start_statement(plan.sql)
         view = self._schema_view()
         if view.schema_key() != plan.schema_key:  # DDL since prepare: re-prepare, as MySQL does
             plan.translation = translate_prepared(plan.sql, view)[0]
             plan.schema_key = view.schema_key()
         params = {f"p{i}": _bindable(v) for i, v in enumerate(values)}
         return self._after(self._run(plan.translation, params, plan.sql))  # type: ignore[arg-type]
+
+    def _start_statement(self, text: str) -> None:
+        self.statement_started = self.server.clock()
+        fixed = self.variables.timestamp_s  # SET timestamp = N: NOW() is N until DEFAULT
+        self.statement_time = fixed if fixed else self.statement_started
+        self.server.status["Questions"] += 1
+        self.info = text[:1000]
 
     def use(self, database: str) -> None:
         name = unquote(database)
@@ -298,14 +306,15 @@ class Session:
     def _after(self, result: Result | Pending) -> Result | Pending:
         if isinstance(result, Pending):
             return chain(result, self._after)
+        if self.warnings and not self.variables.sql_notes:  # SET sql_notes = 0: no Notes
+            self.warnings = [w for w in self.warnings if w[0] != "Note"]
         if isinstance(result, Ok):
             self.row_count = result.affected_rows
             if result.last_insert_id:
                 self.last_insert_id = result.last_insert_id
-            result.warnings = len(self.warnings)
         else:
             self.row_count = -1
-            result.warnings = len(self.warnings)
+        result.warnings = len(self.warnings)
         return result
 
     def _from_catalog(self, answered: ResultSet | None, was_autocommit: bool
@@ -325,10 +334,11 @@ class Session:
             if head[0] == "BEGIN":
                 raise _syntax_error(text)
             return None  # START SLAVE and friends: not ours
-        read_only = bool(found.group("opts") and "ONLY" in found.group("opts").upper())
+        options = (found.group("opts") or "").upper()
+        read_only = True if "ONLY" in options else False if "WRITE" in options else None
 
         def start(_: Any) -> Ok:
-            self.txn = Transaction(self.connection_id, explicit=True, read_only=read_only)
+            self._open_transaction(read_only)
             return Ok()
         return chain(self._end(commit=True), start)  # BEGIN commits an open transaction
 
@@ -354,7 +364,8 @@ class Session:
         if self.txn is None:
             if self.autocommit:
                 return Ok()  # MySQL accepts and forgets a savepoint outside a transaction
-            self.txn = Transaction(self.connection_id, explicit=True)
+            self._open_transaction()
+        assert self.txn is not None
         self.txn.savepoint(unquote(found.group(1)).lower())
         return Ok()
 
@@ -381,10 +392,12 @@ class Session:
             raise _syntax_error(text)
         target = int(found.group(2))
         if target not in self.server.sessions:
-            raise errors.error(1094, f"Unknown thread id: {target}")
+            raise errors.error(errors.ER_NO_SUCH_THREAD, f"Unknown thread id: {target}")
         other = self.server.sessions[target]
         if other.user != self.user and not self.user_record.can(None, "admin"):
-            raise errors.error(1095, f"You are not owner of thread {target}")
+            # another user's thread needs CONNECTION_ADMIN or SUPER (global admin here)
+            raise errors.error(errors.ER_KILL_DENIED_ERROR,
+                               f"You are not owner of thread {target}")
         self.server.kill(target, query_only=(found.group(1) or "").upper() == "QUERY")
         return Ok()
 
@@ -478,13 +491,32 @@ class Session:
             return self._write(database, translation, params, text)
         self._require(database.name, "r")
         if self.txn is None and not self.autocommit:
-            self.txn = Transaction(self.connection_id, explicit=True)
-        if (self.txn is not None and is_locking_read(text)
-                and self.user_record.can(database.name, "rw")):
-            # FOR UPDATE / LOCK IN SHARE MODE: the turn, so no one writes what was read
+            self._open_transaction()
+        if self._reads_lock(text, database):
+            # FOR UPDATE / LOCK IN SHARE MODE, or any read of a SERIALIZABLE transaction:
+            # the turn, so no one writes what was read
             return chain(self._begin_write(self.txn, database, Mode(self._fk_checks())),
                          lambda _: self._run_read(database, translation, params))
         return self._run_read(database, translation, params)
+
+    def _open_transaction(self, read_only: bool | None = None) -> Transaction:
+        """A transaction over several statements (BEGIN, or autocommit=0) with the
+        characteristics of SET TRANSACTION (once) or of the session, unless START TRANSACTION
+        named its access mode."""
+        isolation, session_read_only = self.variables.take_next_transaction()
+        self.txn = Transaction(self.connection_id, explicit=True,
+                               read_only=session_read_only if read_only is None else read_only)
+        self._isolation = isolation
+        return self.txn
+
+    def _reads_lock(self, text: str, database: Database) -> bool:
+        """Does this read take the database's turn? A locking read, or every read of a
+        SERIALIZABLE transaction (InnoDB reads LOCK IN SHARE MODE there), by a user who may
+        write (a read-only user cannot hold others' writes back: a snapshot read)."""
+        txn = self.txn
+        return (txn is not None and not txn.read_only
+                and (self._isolation == "SERIALIZABLE" or is_locking_read(text))
+                and self.user_record.can(database.name, "rw"))
 
     def _fk_checks(self) -> bool:
         return bool(self.variables.foreign_key_checks)
@@ -512,11 +544,11 @@ class Session:
         ddl = translation.kind is Kind.DDL
         autocommit = ddl or (self.txn is None and self.autocommit)
         if autocommit:
-            txn = self._statement_txn = Transaction(self.connection_id, explicit=False)
-        else:
-            if self.txn is None:  # autocommit=0: the first statement opens a transaction
-                self.txn = Transaction(self.connection_id, explicit=True)
-            txn = self.txn
+            txn = self._statement_txn = Transaction(
+                self.connection_id, explicit=False,
+                read_only=self.variables.transaction_read_only)
+        else:  # autocommit=0: the first statement opens a transaction
+            txn = self.txn or self._open_transaction()
         fk_checks = self._fk_checks()
         if translation.foreign_keys_off:  # a table rebuild must not cascade
             txn.check_foreign_keys = fk_checks
@@ -619,8 +651,10 @@ class Session:
 
     def _run_read(self, database: Database, translation: Translation,
                   params: dict[str, Any]) -> Result:
-        pinned = self.txn is not None
-        conn = self._pin(database) if pinned else self._checkout(database)
+        conn = self._held_connection(database)
+        pinned = conn is not None
+        if conn is None:
+            conn = self._checkout(database)
         binding = self.server.binding(conn)
         self._active_conn = conn
         binding.start_budget(_READ_BUDGET_STEPS)
@@ -744,6 +778,16 @@ class Session:
     def _checkin(self, database: Database, conn: apsw.Connection) -> None:
         self.server.binding(conn).session = None
         database.checkin(conn)
+
+    def _held_connection(self, database: Database) -> apsw.Connection | None:
+        """The connection a read of ``database`` must use, or None for any pooled one: the
+        transaction's write connection once it wrote there, else its read snapshot (one per
+        transaction; READ COMMITTED takes a fresh one per statement)."""
+        if self.txn is None:
+            return None
+        if self._isolation in _FRESH_SNAPSHOTS:
+            return self._txn_connection(database)
+        return self._pin(database)
 
     def _pin(self, database: Database) -> apsw.Connection:
         """The open transaction's connection for ``database``: the write connection once it

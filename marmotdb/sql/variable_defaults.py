@@ -1,0 +1,37 @@
+"""The node's configuration as the @@global values it starts with (what my.cnf is to MySQL).
+
+``from_config`` is the one place a config setting becomes a system variable: the listener and
+the executor then read the variable, so ``SET GLOBAL`` changes what the config set, for
+connections and sessions that start afterwards, exactly as in MySQL.
+"""
+
+from __future__ import annotations
+
+import math
+
+from marmotdb.config import Config
+
+CONNECT_TIMEOUT_S_MIN = 2  # MySQL's lower bound for connect_timeout
+WAIT_TIMEOUT_S_MAX = 31_536_000  # MySQL's upper bound for wait_timeout: mysql.idle_timeout_s 0
+
+
+def from_config(config: Config, version: str) -> dict[str, object]:
+    """Global variable values (by MySQL name) for ``GlobalVariables``."""
+    mysql, sql = config.mysql, config.sql
+    tls = "YES" if mysql.tls else "DISABLED"
+    lock_wait_s = max(1, round(sql.lock_wait_timeout_s))
+    idle_s = mysql.idle_timeout_s or WAIT_TIMEOUT_S_MAX
+    return {
+        "version": version, "port": mysql.port, "server_id": config.node_id,
+        "marmot_node_id": str(config.node_id), "have_ssl": tls, "have_openssl": tls,
+        "sql_mode": sql.sql_mode, "time_zone": sql.time_zone,
+        "max_execution_time": sql.max_execution_time_ms,
+        "innodb_lock_wait_timeout": lock_wait_s, "lock_wait_timeout": lock_wait_s,
+        "max_allowed_packet": mysql.max_allowed_packet_bytes,
+        "max_connections": mysql.max_connections,
+        "wait_timeout": idle_s, "interactive_timeout": idle_s,
+        "connect_timeout": max(CONNECT_TIMEOUT_S_MIN,
+                               math.ceil(mysql.handshake_timeout_ms / 1000)),
+        # "normal" answers once the commit is in the WAL (OS cache): MySQL's 2; "fsync" is 1.
+        "innodb_flush_log_at_trx_commit": 1 if config.storage.durability == "fsync" else 2,
+    }
