@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from decimal import Decimal
 from typing import Any
 
@@ -483,7 +484,7 @@ class Session:
         if write and database is self.server.scratch:
             raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         if translation.kind is Kind.DDL:
-            self._require(database.name, "admin")
+            self._require(database.name, "rw" if translation.maintenance else "admin")
             return chain(self._end(commit=True),  # DDL implicitly commits, as in MySQL
                          lambda _: self._write(database, translation, params, text))
         if write:
@@ -600,9 +601,10 @@ class Session:
     def _record_ddl(self, txn: Transaction, database: Database, translation: Translation,
                     params: dict[str, Any], text: str, truncate: bool) -> None:
         """A DDL's write-set entry: the SQLite statements that replay it (TRUNCATE's rows were
-        captured as deletes; only its AUTO_INCREMENT reset is replayed)."""
-        statements = [s for s in translation.statements
-                      if not truncate or "sqlite_sequence" in s]
+        captured as deletes; only its AUTO_INCREMENT reset is replayed; ANALYZE's result set
+        is not replayed)."""
+        ran = translation.statements[:-1] if translation.returns_rows else translation.statements
+        statements = [s for s in ran if not truncate or "sqlite_sequence" in s]
         if statements:
             txn.add_schema_change(text, statements, params, translation.tables)
         self.server.schema_changed(database)
@@ -680,8 +682,10 @@ class Session:
     def _read_on(self, conn: apsw.Connection, translation: Translation,
                  params: dict[str, Any]) -> Rows:
         rows = None
-        for statement in translation.statements:
-            rows = self.server.query(conn, statement, params, translation.result_decltypes)
+        with self.server.binding(conn).trusted_scope() if translation.reads_catalogue \
+                else nullcontext():  # CHECK TABLE: the translator's own pragma reads
+            for statement in translation.statements:
+                rows = self.server.query(conn, statement, params, translation.result_decltypes)
         if translation.calc_found_rows and translation.found_rows_sql:
             self.found_rows = conn.execute(translation.found_rows_sql, params).fetchall()[0][0]
         elif rows is not None:
