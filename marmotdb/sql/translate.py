@@ -606,7 +606,8 @@ def _table_maintenance(translator: _Translator, text: str) -> Translation:
 
     work = table_maintenance.plan(text, translator.database, kind_of)
     return Translation(Kind.DDL if work.writes else Kind.SELECT,
-                       work.writes + (work.result_sql,), True, maintenance=True, reads_catalogue=work.reads_catalogue)
+                       work.writes + (work.result_sql,), True, maintenance=True,
+                       reads_catalogue=work.reads_catalogue)
 
 
 def _checksum(translator: _Translator, text: str) -> Translation:
