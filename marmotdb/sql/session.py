@@ -41,17 +41,19 @@ import apsw
 from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import Column, ResultSet
-from marmotdb.sql import catalog
+from marmotdb.sql import catalog, table_locks
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
+from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.statement import is_locking_read, keywords, marker_count, strip_leading
+from marmotdb.sql.table_locks import LockKind, TableLocks
 from marmotdb.sql.translate import Kind, Translation, translate, translate_prepared
 from marmotdb.sql.variables import SessionVariables
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database
 from marmotdb.txn.pending import Pending, chain
-from marmotdb.txn.pipeline import Mode
+from marmotdb.txn.pipeline import CommitPipeline, Mode
 from marmotdb.txn.transaction import Transaction, TxnState
 from marmotdb.users import User
 
@@ -137,12 +139,15 @@ class Session:
         self._statement_txn: Transaction | None = None  # an autocommit statement's, while it runs
         self._current_db: Database | None = None
         self._isolation = "REPEATABLE-READ"  # of the open transaction
+        self.table_locks: TableLocks | None = None  # LOCK TABLES (sql/table_locks.py)
+        self._lock_wait: Pending | None = None  # a LOCK TABLES waiting for its reservations
         self._allowed: dict[tuple[str | None, str], bool] = {}  # grants don't change in a session
         self._handlers: dict[str, Callable[[str, tuple[str, ...]], Result]] = {
             "BEGIN": self._begin, "START": self._begin, "COMMIT": self._finish,
             "ROLLBACK": self._rollback_statement, "SAVEPOINT": self._savepoint,
-            "RELEASE": self._release, "USE": self._use, "LOCK": self._noop,
-            "UNLOCK": self._noop, "KILL": self._kill, "CREATE": self._create, "DROP": self._drop,
+            "RELEASE": self._release, "USE": self._use, "LOCK": self._lock_tables,
+            "UNLOCK": self._unlock_tables, "KILL": self._kill, "CREATE": self._create,
+            "DROP": self._drop,
         }
         server.sessions[connection_id] = self
 
@@ -274,6 +279,7 @@ class Session:
     def reset(self) -> None:
         """COM_RESET_CONNECTION / COM_CHANGE_USER: roll back and forget session state."""
         self._end(commit=False)  # a rollback never waits
+        self._release_table_locks()
         self.variables = SessionVariables(self.server.global_variables)
         self.warnings = []
         self.last_insert_id = 0
@@ -286,6 +292,7 @@ class Session:
         try:
             self._end(commit=False)
         finally:
+            self._release_table_locks()
             self.server.sessions.pop(self.connection_id, None)
 
     def interrupt(self) -> None:
@@ -299,6 +306,8 @@ class Session:
                 if txn is self._statement_txn:  # an autocommit statement is its transaction
                     txn.rollback()
                     self._statement_txn = None
+        if self._lock_wait is not None:  # LOCK TABLES still waiting: it fails with 1317
+            self._release_table_locks()
 
     def status_flags(self) -> int:
         return (1 if self.txn is not None else 0) | (2 if self.autocommit else 0)
@@ -326,9 +335,6 @@ class Session:
             return Ok()
         return Rows(answered.columns, answered.rows)
 
-    def _noop(self, text: str, head: tuple[str, ...]) -> Result:
-        return Ok()
-
     def _begin(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
         found = _START.match(text)
         if found is None:
@@ -339,6 +345,7 @@ class Session:
         read_only = True if "ONLY" in options else False if "WRITE" in options else None
 
         def start(_: Any) -> Ok:
+            self._release_table_locks()  # START TRANSACTION ends LOCK TABLES, as in MySQL
             self._open_transaction(read_only)
             return Ok()
         return chain(self._end(commit=True), start)  # BEGIN commits an open transaction
@@ -402,6 +409,87 @@ class Session:
         self.server.kill(target, query_only=(found.group(1) or "").upper() == "QUERY")
         return Ok()
 
+    # ------------------------------------------------------------------ LOCK TABLES
+    def _lock_tables(self, text: str, head: tuple[str, ...]) -> Result | Pending:
+        if head[1:2] == ("INSTANCE",):
+            raise not_supported("LOCK INSTANCE FOR BACKUP")
+        requests = table_locks.parse(text, self.current_database)
+        for request in requests:
+            self._require(request.database, "rw" if request.kind is LockKind.WRITE else "r")
+            database = self._database(request.database)
+            view = self.server.schema_view(self.server.read_connection(database), database)
+            if view.table_sql(request.table) is None:
+                raise errors.error(errors.ER_NO_SUCH_TABLE, f"Table '{request.database}."
+                                   f"{request.table}' doesn't exist")
+        locks = TableLocks.of(requests)
+
+        def take(_: Any) -> Result | Pending:
+            self._release_table_locks()  # LOCK TABLES gives back the locks held before
+            self.table_locks = locks
+            mode = Mode(self._fk_checks())
+            waiting = locks.reserve(self._pipeline_named, lambda pipeline: pipeline.reserve(
+                self.connection_id, mode, timeout_s=self._metadata_lock_wait_timeout_s))
+            return self._locked(chain(waiting, lambda _: self._hold(locks)))
+        return chain(self._end(commit=True), take)  # it commits an open transaction
+
+    def _locked(self, outcome: Result | Pending) -> Result | Pending:
+        """While LOCK TABLES waits, KILL or the client leaving gives its reservations back;
+        so does a failure (1205 after lock_wait_timeout)."""
+        if not isinstance(outcome, Pending) or outcome.done():
+            return outcome
+        self._lock_wait = outcome
+
+        def settled(done: Pending) -> None:
+            self._lock_wait = None
+            try:
+                done.result()
+            except BaseException:  # noqa: BLE001 - the client gets it through the Pending
+                self._release_table_locks()
+        outcome.add_done_callback(settled)
+        return outcome
+
+    def _hold(self, locks: TableLocks) -> Ok:
+        """Reserved: open the READ snapshots; note the triggers, whose accesses are allowed."""
+        def begin(conn: apsw.Connection) -> None:
+            with self.server.binding(conn).trusted_scope():
+                conn.execute("BEGIN")
+                conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()  # the snapshot
+        locks.open_snapshots(lambda name: self._checkout(self._database(name)), begin)
+        for name in locks.databases():
+            conn = locks.snapshots.get(name) or self.server.read_connection(self._database(name))
+            with self.server.binding(conn).trusted_scope():
+                locks.triggers[name] = frozenset(row[0].lower() for row in conn.execute(
+                    "SELECT name FROM sqlite_schema WHERE type = 'trigger'"))
+        return Ok()
+
+    def _unlock_tables(self, text: str, head: tuple[str, ...]) -> Result | Pending:
+        if head[1:2] == ("INSTANCE",):
+            raise not_supported("UNLOCK INSTANCE")
+        if head[1:] not in (("TABLES",), ("TABLE",)):
+            raise _syntax_error(text)
+        if self.table_locks is None:
+            return Ok()
+
+        def unlocked(_: Any) -> Ok:
+            self._release_table_locks()
+            return Ok()
+        return chain(self._end(commit=True), unlocked)  # commits, as with locks in MySQL
+
+    def _release_table_locks(self) -> None:
+        locks, self.table_locks = self.table_locks, None
+        if locks is not None:
+            locks.release(self.connection_id, lambda name, conn: self._checkin(
+                self.server.databases.get(name), conn))
+
+    def _refuse_under_table_locks(self) -> None:
+        if self.table_locks is not None:
+            raise errors.error(errors.ER_LOCK_OR_ACTIVE_TRANSACTION, "Can't execute the given "
+                               "command because you have active locked tables or an active "
+                               "transaction")
+
+    def _pipeline_named(self, name: str) -> CommitPipeline:
+        return self.server.pipeline(self._database(name))
+
     def _create(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
         if head[1:2] not in (("DATABASE",), ("SCHEMA",)):
             return None
@@ -409,6 +497,7 @@ class Session:
         if found is None:
             raise _syntax_error(text)
         self._require(None, "admin")
+        self._refuse_under_table_locks()
         name = unquote(found.group(2))
 
         def create(_: Any) -> Ok:
@@ -426,6 +515,7 @@ class Session:
         if found is None:
             raise _syntax_error(text)
         self._require(None, "admin")
+        self._refuse_under_table_locks()
         name = unquote(found.group(2))
 
         def take_turn(_: Any) -> Pending | None:
@@ -433,7 +523,7 @@ class Session:
                 return None
             pipeline = self.server.pipeline(self.server.databases.get(name))
             return pipeline.acquire(self.connection_id, Mode(), spans_round_trips=True,
-                                    timeout_s=self._lock_wait_timeout_s)
+                                    timeout_s=self._metadata_lock_wait_timeout_s)
 
         def drop(_: Any) -> Ok:
             if self.server.databases.exists(name):
@@ -489,6 +579,9 @@ class Session:
                          lambda _: self._write(database, translation, params, text))
         if write:
             self._require(database.name, "rw")
+            if self.table_locks is not None:  # before taking the turn: 1099 / 1100
+                for table in translation.tables:
+                    self.table_locks.check_write(database.name, table)
             return self._write(database, translation, params, text)
         self._require(database.name, "r")
         if self.txn is None and not self.autocommit:
@@ -523,12 +616,19 @@ class Session:
         return bool(self.variables.foreign_key_checks)
 
     def _lock_wait_timeout_s(self) -> float:
+        """Row writes wait for the turn this long (innodb_lock_wait_timeout), then 1205."""
         try:
             return float(self.variables.get("innodb_lock_wait_timeout"))
         except (MarmotError, TypeError, ValueError):
             return 50.0
 
-    def _begin_write(self, txn: Transaction, database: Database, mode: Mode) -> Pending | None:
+    def _metadata_lock_wait_timeout_s(self) -> float:
+        """DDL, DROP DATABASE and LOCK TABLES wait this long (lock_wait_timeout: MySQL's
+        metadata-lock wait), then 1205."""
+        return float(self.variables.lock_wait_timeout_s)
+
+    def _begin_write(self, txn: Transaction, database: Database, mode: Mode,
+                     timeout_s: Callable[[], float] | None = None) -> Pending | None:
         """Take the database's turn for ``txn``; its read snapshot there is dropped (InnoDB:
         writes and locking reads see the latest committed rows)."""
         pipeline = self.server.pipeline(database)
@@ -537,7 +637,8 @@ class Session:
             pinned = txn.reads.pop(database.name, None)
             if pinned is not None:
                 self._checkin(database, pinned)
-        return chain(txn.begin_write(pipeline, mode, self._lock_wait_timeout_s), entered)
+        return chain(txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s),
+                     entered)
 
     def _write(self, database: Database, translation: Translation, params: dict[str, Any],
                text: str) -> Result | Pending:
@@ -554,7 +655,8 @@ class Session:
         if translation.foreign_keys_off:  # a table rebuild must not cascade
             txn.check_foreign_keys = fk_checks
         mode = Mode(foreign_keys=fk_checks and not translation.foreign_keys_off)
-        return chain(self._begin_write(txn, database, mode),
+        timeout_s = self._metadata_lock_wait_timeout_s if ddl else None
+        return chain(self._begin_write(txn, database, mode, timeout_s),
                      lambda _: self._write_now(txn, database, translation, params, text,
                                                autocommit))
 
@@ -562,7 +664,10 @@ class Session:
                    params: dict[str, Any], text: str, autocommit: bool) -> Result | Pending:
         assert txn.pipeline is not None
         capture = txn.pipeline.capture
-        self.server.binding(txn.pipeline.conn).session = self  # MySQL functions read it
+        binding = self.server.binding(txn.pipeline.conn)
+        binding.session = self  # MySQL functions read it, and the authorizer (table locks)
+        if self.table_locks is not None:
+            binding.expire_statements()
         ddl = translation.kind is Kind.DDL
         if ddl and marker_count(text) == 0:
             # Translated against the committed schema; the write connection may hold newer
@@ -772,6 +877,8 @@ class Session:
         conn = database.checkout()
         binding = self.server.binding(conn)
         binding.session = self
+        if self.table_locks is not None:  # its statements are authorized for this session
+            binding.expire_statements()
         wanted = self.variables.foreign_key_checks
         if binding.foreign_keys != wanted:  # SET foreign_key_checks (dumps restore with 0)
             with binding.trusted_scope():
@@ -787,6 +894,9 @@ class Session:
         """The connection a read of ``database`` must use, or None for any pooled one: the
         transaction's write connection once it wrote there, else its read snapshot (one per
         transaction; READ COMMITTED takes a fresh one per statement)."""
+        locked = self.table_locks.snapshots.get(database.name) if self.table_locks else None
+        if locked is not None:  # LOCK TABLES … READ: the snapshot taken then
+            return locked
         if self.txn is None:
             return None
         if self._isolation in _FRESH_SNAPSHOTS:
