@@ -1,16 +1,20 @@
 """Careless and hostile accounts against a real ``marmotdb serve``: PROCESSLIST and KILL of other
-users' threads, SET GLOBAL without the privilege or of a setting marmotdb cannot honour, and
-LOCK TABLES that really hold other writers back."""
+users' threads, SET GLOBAL without the privilege or of a setting marmotdb cannot honour, LOCK
+TABLES that really hold other writers back, and SET GLOBAL of the listener's limits taking
+effect for the connections that come afterwards."""
 
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 
 import pymysql
 import pytest
+from pymysql.constants import CLIENT, COMMAND
 
 from marmotdb.mysql.auth import make_credential
 from tests.integration.server import ROOT_PASSWORD, MarmotServer, serving
@@ -120,3 +124,115 @@ def test_check_table_over_the_wire(marmot, shop):
         pc.execute("LOCK TABLES t READ")
         assert error_of(pc, "UPDATE t SET n = 0") in (1099, 1142, 1044)
         pc.execute("UNLOCK TABLES")
+
+
+# ---------------------------------------------------------------------- read by the listener
+# These need the listener to read its limits from ServerState at connect time (the settings
+# branch's report lists the lines of runtime/mysql_server.py and serve.py to change). Strict
+# xfail until then: once the runtime reads them they pass, and the marker must go.
+LISTENER = pytest.mark.xfail(strict=True, reason="runtime/mysql_server.py does not yet read "
+                             "@@global limits from ServerState (settings branch report)")
+
+
+@pytest.fixture
+def root_cursor(marmot):
+    with connect(marmot) as root, root.cursor() as cur:
+        yield cur
+
+
+@LISTENER
+def test_set_global_max_connections_keeps_one_slot_for_an_administrator(marmot, root_cursor):
+    root_cursor.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST")
+    open_now = root_cursor.fetchone()[0]
+    root_cursor.execute(f"SET GLOBAL max_connections = {open_now + 1}")
+    try:
+        with connect(marmot, "app"):
+            with pytest.raises(pymysql.MySQLError) as info:
+                connect(marmot, "app")
+            assert info.value.args[0] == 1040
+            with connect(marmot) as admin, admin.cursor() as cur:  # the reserved slot
+                cur.execute("SELECT 1")
+    finally:
+        root_cursor.execute("SET GLOBAL max_connections = DEFAULT")
+
+
+@LISTENER
+def test_set_global_max_allowed_packet_applies_to_new_connections(marmot, root_cursor):
+    with connect(marmot, "app") as before, before.cursor() as old:
+        root_cursor.execute("SET GLOBAL max_allowed_packet = 1048576")
+        try:
+            big = "SELECT '" + "x" * 1_200_000 + "'"
+            old.execute(big)  # accepted before the change: keeps its limit
+            with connect(marmot, "app") as after, after.cursor() as new:
+                with pytest.raises(pymysql.MySQLError) as info:
+                    new.execute(big)
+                assert info.value.args[0] in (1153, 2013, 2006)
+        finally:
+            root_cursor.execute("SET GLOBAL max_allowed_packet = DEFAULT")
+
+
+@LISTENER
+def test_wait_timeout_closes_an_idle_connection(marmot):
+    with connect(marmot, "app") as conn, conn.cursor() as cur:
+        cur.execute("SET SESSION wait_timeout = 1")
+        time.sleep(2.0)
+        with pytest.raises(pymysql.MySQLError) as info:
+            cur.execute("SELECT 1")
+        assert info.value.args[0] in (2013, 2006, 4031)
+
+
+@LISTENER
+def test_interactive_clients_start_from_interactive_timeout(marmot, root_cursor):
+    root_cursor.execute("SET GLOBAL interactive_timeout = 77")
+    try:
+        with connect(marmot, "app", client_flag=CLIENT.INTERACTIVE) as conn, \
+                conn.cursor() as cur:
+            cur.execute("SELECT @@session.wait_timeout")
+            assert cur.fetchone() == (77,)
+    finally:
+        root_cursor.execute("SET GLOBAL interactive_timeout = DEFAULT")
+
+
+@LISTENER
+def test_set_global_connect_timeout_bounds_a_silent_login(marmot, root_cursor):
+    root_cursor.execute("SET GLOBAL connect_timeout = 2")
+    try:
+        with socket.create_connection((marmot.host, marmot.port), timeout=6) as sock:
+            started = time.monotonic()
+            sock.recv(4096)  # the greeting; then say nothing
+            while sock.recv(4096):
+                pass
+            assert time.monotonic() - started < 5
+    finally:
+        root_cursor.execute("SET GLOBAL connect_timeout = DEFAULT")
+
+
+@LISTENER
+def test_require_secure_transport_refuses_plain_logins(marmot, root_cursor):
+    root_cursor.execute("SET GLOBAL require_secure_transport = ON")
+    try:
+        with pytest.raises(pymysql.MySQLError) as info:
+            connect(marmot, "app")
+        assert info.value.args[0] == 3159
+        tls = {"ssl": {"check_hostname": False, "verify_mode": ssl.CERT_NONE}}
+        with pymysql.connect(host=marmot.host, port=marmot.port, user="app", password=PASSWORD,
+                             **tls) as secure, secure.cursor() as cur:
+            cur.execute("SELECT 1")
+    finally:
+        root_cursor.execute("SET GLOBAL require_secure_transport = OFF")
+
+
+@LISTENER
+def test_set_global_max_prepared_stmt_count(marmot, root_cursor):
+    root_cursor.execute("SET GLOBAL max_prepared_stmt_count = 2")
+    try:
+        with connect(marmot, "app") as conn:
+            for _ in range(2):
+                conn._execute_command(COMMAND.COM_STMT_PREPARE, "DO 1")
+                conn._read_packet()
+            conn._execute_command(COMMAND.COM_STMT_PREPARE, "DO 1")
+            with pytest.raises(pymysql.MySQLError) as info:
+                conn._read_packet()
+            assert info.value.args[0] == 1461
+    finally:
+        root_cursor.execute("SET GLOBAL max_prepared_stmt_count = DEFAULT")
