@@ -359,11 +359,11 @@ class SessionVariables:
 
     @property
     def max_execution_time_ms(self) -> int:
-        return int(self._values["max_execution_time"])  # type: ignore[call-overload]
+        return self._int("max_execution_time")
 
     @property
     def lock_wait_timeout_s(self) -> int:
-        return int(self._values["lock_wait_timeout"])  # type: ignore[call-overload]
+        return self._int("lock_wait_timeout")
 
     @property
     def sql_notes(self) -> bool:
@@ -380,20 +380,23 @@ class SessionVariables:
         from @@global.interactive_timeout."""
         self._values["wait_timeout"] = self.global_variables.get("interactive_timeout")
 
+    # wait_timeout: idle time between commands after which the listener closes the
+    # connection; net_read_timeout: wait for the rest of a command packet the client started
+    # to send; net_write_timeout: wait for the client to take a reply being sent.
     @property
     def wait_timeout_s(self) -> int:
-        """Idle time between commands after which the listener closes the connection."""
-        return int(self._values["wait_timeout"])  # type: ignore[call-overload]
+        return self._int("wait_timeout")
 
     @property
     def net_read_timeout_s(self) -> int:
-        """Wait for the rest of a command packet the client has started to send."""
-        return int(self._values["net_read_timeout"])  # type: ignore[call-overload]
+        return self._int("net_read_timeout")
 
     @property
     def net_write_timeout_s(self) -> int:
-        """Wait for the client to take (read) a reply the listener is sending."""
-        return int(self._values["net_write_timeout"])  # type: ignore[call-overload]
+        return self._int("net_write_timeout")
+
+    def _int(self, name: str) -> int:
+        return int(self._values[name])  # type: ignore[call-overload]
 
     @property
     def character_set_results(self) -> str | None:

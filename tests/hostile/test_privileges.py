@@ -5,6 +5,7 @@ effect for the connections that come afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -17,6 +18,7 @@ import pytest
 from pymysql.constants import CLIENT, COMMAND
 
 from marmotdb.mysql.auth import make_credential
+from tests.hostile.test_server import shop  # noqa: F401 - the module's database
 from tests.integration.server import ROOT_PASSWORD, MarmotServer, serving
 
 pytestmark = pytest.mark.integration
@@ -28,7 +30,7 @@ def marmot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MarmotServer]:
     base = tmp_path_factory.mktemp("privileges")
     (base / "data").mkdir()
     users = [{"name": "root", "credential": make_credential(ROOT_PASSWORD), "grants": ["*:admin"]},
-             {"name": "app", "credential": make_credential(PASSWORD), "grants": ["shop:rw"]},
+             {"name": "app", "credential": make_credential(PASSWORD), "grants": ["shop:admin"]},
              {"name": "peek", "credential": make_credential(PASSWORD), "grants": ["shop:r"]}]
     (base / "data" / "users.json").write_text(json.dumps(users))
     yield from serving(base)
@@ -45,17 +47,6 @@ def error_of(cursor, sql: str) -> int:
     with pytest.raises(pymysql.MySQLError) as info:
         cursor.execute(sql)
     return info.value.args[0]
-
-
-@pytest.fixture(scope="module")
-def shop(marmot):
-    with connect(marmot) as conn, conn.cursor() as cur:
-        cur.execute("CREATE DATABASE IF NOT EXISTS shop")
-        cur.execute("USE shop")
-        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, n INT)")
-        cur.execute("CREATE TABLE u (id INT PRIMARY KEY)")
-        cur.execute("INSERT INTO t VALUES (1, 1)")
-    return "shop"
 
 
 def test_processlist_and_kill_respect_other_users(marmot, shop):
@@ -94,6 +85,9 @@ def test_lock_tables_write_holds_another_connection_back(marmot, shop):
     finished: list[float] = []
     with connect(marmot, "app", database=shop) as holder, holder.cursor() as hc, \
             connect(marmot, "app", database=shop) as other:
+        hc.execute("CREATE TABLE IF NOT EXISTS u (id INT PRIMARY KEY)")
+        hc.execute("DELETE FROM t")
+        hc.execute("INSERT INTO t VALUES (1, 1)")
         hc.execute("LOCK TABLES t WRITE")
 
         def write() -> None:
@@ -134,41 +128,44 @@ LISTENER = pytest.mark.xfail(strict=True, reason="runtime/mysql_server.py does n
                              "@@global limits from ServerState (settings branch report)")
 
 
-@pytest.fixture
-def root_cursor(marmot):
+@contextlib.contextmanager
+def global_value(marmot: MarmotServer, name: str, value: object) -> Iterator[None]:
+    """SET GLOBAL name = value for the block, then the value it had."""
     with connect(marmot) as root, root.cursor() as cur:
-        yield cur
-
-
-@LISTENER
-def test_set_global_max_connections_keeps_one_slot_for_an_administrator(marmot, root_cursor):
-    root_cursor.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST")
-    open_now = root_cursor.fetchone()[0]
-    root_cursor.execute(f"SET GLOBAL max_connections = {open_now + 1}")
-    try:
-        with connect(marmot, "app"):
-            with pytest.raises(pymysql.MySQLError) as info:
-                connect(marmot, "app")
-            assert info.value.args[0] == 1040
-            with connect(marmot) as admin, admin.cursor() as cur:  # the reserved slot
-                cur.execute("SELECT 1")
-    finally:
-        root_cursor.execute("SET GLOBAL max_connections = DEFAULT")
-
-
-@LISTENER
-def test_set_global_max_allowed_packet_applies_to_new_connections(marmot, root_cursor):
-    with connect(marmot, "app") as before, before.cursor() as old:
-        root_cursor.execute("SET GLOBAL max_allowed_packet = 1048576")
+        cur.execute(f"SELECT @@global.{name}")
+        before = cur.fetchone()[0]
+        cur.execute(f"SET GLOBAL {name} = {value}")
         try:
-            big = "SELECT '" + "x" * 1_200_000 + "'"
-            old.execute(big)  # accepted before the change: keeps its limit
-            with connect(marmot, "app") as after, after.cursor() as new:
-                with pytest.raises(pymysql.MySQLError) as info:
-                    new.execute(big)
-                assert info.value.args[0] in (1153, 2013, 2006)
+            yield
         finally:
-            root_cursor.execute("SET GLOBAL max_allowed_packet = DEFAULT")
+            cur.execute(f"SET GLOBAL {name} = %s", (before,))
+
+
+def refused(call) -> int:
+    with pytest.raises(pymysql.MySQLError) as info:
+        call()
+    return info.value.args[0]
+
+
+@LISTENER
+def test_set_global_max_connections_keeps_one_slot_for_an_administrator(marmot):
+    with connect(marmot) as root, root.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST")
+        open_now = cur.fetchone()[0]
+    with global_value(marmot, "max_connections", open_now + 1), connect(marmot, "app"):
+        assert refused(lambda: connect(marmot, "app")) == 1040
+        with connect(marmot) as admin, admin.cursor() as cur:  # the reserved slot
+            cur.execute("SELECT 1")
+
+
+@LISTENER
+def test_set_global_max_allowed_packet_applies_to_new_connections(marmot):
+    big = "SELECT '" + "x" * 1_200_000 + "'"
+    with connect(marmot, "app") as before, before.cursor() as old, \
+            global_value(marmot, "max_allowed_packet", 1 << 20):
+        old.execute(big)  # accepted before the change: keeps its limit
+        with connect(marmot, "app") as after, after.cursor() as new:
+            assert refused(lambda: new.execute(big)) in (1153, 2013, 2006)
 
 
 @LISTENER
@@ -176,63 +173,43 @@ def test_wait_timeout_closes_an_idle_connection(marmot):
     with connect(marmot, "app") as conn, conn.cursor() as cur:
         cur.execute("SET SESSION wait_timeout = 1")
         time.sleep(2.0)
-        with pytest.raises(pymysql.MySQLError) as info:
-            cur.execute("SELECT 1")
-        assert info.value.args[0] in (2013, 2006, 4031)
+        assert refused(lambda: cur.execute("SELECT 1")) in (2013, 2006, 4031)
 
 
 @LISTENER
-def test_interactive_clients_start_from_interactive_timeout(marmot, root_cursor):
-    root_cursor.execute("SET GLOBAL interactive_timeout = 77")
-    try:
-        with connect(marmot, "app", client_flag=CLIENT.INTERACTIVE) as conn, \
-                conn.cursor() as cur:
-            cur.execute("SELECT @@session.wait_timeout")
-            assert cur.fetchone() == (77,)
-    finally:
-        root_cursor.execute("SET GLOBAL interactive_timeout = DEFAULT")
+def test_interactive_clients_start_from_interactive_timeout(marmot):
+    with global_value(marmot, "interactive_timeout", 77), \
+            connect(marmot, "app", client_flag=CLIENT.INTERACTIVE) as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@session.wait_timeout")
+        assert cur.fetchone() == (77,)
 
 
 @LISTENER
-def test_set_global_connect_timeout_bounds_a_silent_login(marmot, root_cursor):
-    root_cursor.execute("SET GLOBAL connect_timeout = 2")
-    try:
-        with socket.create_connection((marmot.host, marmot.port), timeout=6) as sock:
-            started = time.monotonic()
-            sock.recv(4096)  # the greeting; then say nothing
-            while sock.recv(4096):
-                pass
-            assert time.monotonic() - started < 5
-    finally:
-        root_cursor.execute("SET GLOBAL connect_timeout = DEFAULT")
+def test_set_global_connect_timeout_bounds_a_silent_login(marmot):
+    with global_value(marmot, "connect_timeout", 2), \
+            socket.create_connection((marmot.host, marmot.port), timeout=6) as sock:
+        started = time.monotonic()
+        sock.recv(4096)  # the greeting; then say nothing
+        while sock.recv(4096):
+            pass
+        assert time.monotonic() - started < 5
 
 
 @LISTENER
-def test_require_secure_transport_refuses_plain_logins(marmot, root_cursor):
-    root_cursor.execute("SET GLOBAL require_secure_transport = ON")
-    try:
-        with pytest.raises(pymysql.MySQLError) as info:
-            connect(marmot, "app")
-        assert info.value.args[0] == 3159
-        tls = {"ssl": {"check_hostname": False, "verify_mode": ssl.CERT_NONE}}
+def test_require_secure_transport_refuses_plain_logins(marmot):
+    tls = {"ssl": {"check_hostname": False, "verify_mode": ssl.CERT_NONE}}
+    with global_value(marmot, "require_secure_transport", "ON"):
+        assert refused(lambda: connect(marmot, "app")) == 3159
         with pymysql.connect(host=marmot.host, port=marmot.port, user="app", password=PASSWORD,
                              **tls) as secure, secure.cursor() as cur:
             cur.execute("SELECT 1")
-    finally:
-        root_cursor.execute("SET GLOBAL require_secure_transport = OFF")
 
 
 @LISTENER
-def test_set_global_max_prepared_stmt_count(marmot, root_cursor):
-    root_cursor.execute("SET GLOBAL max_prepared_stmt_count = 2")
-    try:
-        with connect(marmot, "app") as conn:
-            for _ in range(2):
-                conn._execute_command(COMMAND.COM_STMT_PREPARE, "DO 1")
-                conn._read_packet()
+def test_set_global_max_prepared_stmt_count(marmot):
+    with global_value(marmot, "max_prepared_stmt_count", 2), connect(marmot, "app") as conn:
+        for _ in range(2):
             conn._execute_command(COMMAND.COM_STMT_PREPARE, "DO 1")
-            with pytest.raises(pymysql.MySQLError) as info:
-                conn._read_packet()
-            assert info.value.args[0] == 1461
-    finally:
-        root_cursor.execute("SET GLOBAL max_prepared_stmt_count = DEFAULT")
+            conn._read_packet()
+        conn._execute_command(COMMAND.COM_STMT_PREPARE, "DO 1")
+        assert refused(conn._read_packet) == 1461
