@@ -292,8 +292,8 @@ class Session:
         try:
             self._end(commit=False)
         finally:
-            self._release_table_locks()
             self.server.sessions.pop(self.connection_id, None)
+            self._release_table_locks()
 
     def interrupt(self) -> None:
         """KILL QUERY: the running statement stops (SQLite interrupt), or, if it still waits
