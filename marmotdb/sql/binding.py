@@ -132,6 +132,11 @@ class ConnectionBinding:
         conn.authorizer = self.authorize
         conn.set_progress_handler(self.progress, 1000)
 
+    def _holds_user_tables(self) -> bool:
+        """A database file, not one of the server's in-memory connections (the scratch
+        database, MARMOT_CLUSTER_NODES) whose tables no LOCK TABLES can name."""
+        return self._conn is not None and bool(self._conn.filename)
+
     def expire_statements(self) -> None:
         """Make every cached statement of the connection be authorized again before it
         runs (re-installing the authorizer expires them): a session holding table locks
@@ -176,9 +181,9 @@ class ConnectionBinding:
         table = p2 if op in _TABLE_SECOND else p1
         if not table or not _internal(table):
             locks = getattr(self.session, "table_locks", None)
-            if locks and op != apsw.SQLITE_CREATE_TABLE:  # LOCK TABLES: raises 1100/1099
+            if locks and op != apsw.SQLITE_CREATE_TABLE and self._holds_user_tables():
                 locks.authorize(self.session.current_database, table, op != apsw.SQLITE_READ,
-                                trigger)
+                                trigger)  # LOCK TABLES: raises 1100 / 1099
             return apsw.SQLITE_OK
         if self._trusted and _rebuild(table) and op in _REBUILD_OPS and trigger is None:
             return apsw.SQLITE_OK  # ALTER TABLE's copy: read, emptied and dropped
