@@ -22,6 +22,9 @@ committed before it gets the turn: a slow client never delays the answers of oth
 costs one COMMIT per explicit transaction but no fsync: with durability "fsync" the WAL is
 synced afterwards, once per group of batches (``WalSyncer``).
 
+``reserve(owner)`` (LOCK TABLES … WRITE) keeps the turn for one owner until ``unreserve``:
+the others wait, the owner's statements take and give back the turn as usual.
+
 ``fault(point)`` is called at each named step (``FAULT_POINTS``); the simulator raises from it
 to crash the node exactly there. Production passes nothing.
 """
