@@ -176,6 +176,23 @@ class ClusterConfig:
         "in|out|both;drop=0.3;delay_ms=50;jitter_ms=20;duplicate=0.1;reorder=0.2;partition=1'. "
         "Changeable at run time through POST /faults.")
     fault_seed: int = setting(0, "Seed of the fault layer's random decisions (0 = from node id).")
+    write_consistency: str = setting(
+        "QUORUM", "Default write level of new sessions (SET marmot_write_consistency): ONE "
+        "(this node decides; others converge by last-write-wins), QUORUM (a majority of all "
+        "members votes and accepts the decision) or ALL (every member votes).")
+    txn_prepare_timeout_ms: int = setting(
+        2_000, "A batch's votes not in by then count as missing (the members needing them get "
+        "1047, not committed).")
+    txn_decision_timeout_ms: int = setting(
+        2_000, "A commit decision not accepted by a quorum by then: the client gets 1180 "
+        "(outcome unknown) and the cluster finishes the decision.")
+    catch_up_interval_ms: int = setting(
+        1_000, "How often a node compares its commit vectors with one peer's and pulls the "
+        "transactions it missed (after a restart or a partition).")
+    txn_recovery_timeout_ms: int = setting(
+        5_000, "A batch left undecided this long by its coordinator (crashed, cut off) is "
+        "finished by the other members (Paxos Commit recovery); keep it above "
+        "txn_decision_timeout_ms.")
 
 
 @dataclass
@@ -341,6 +358,7 @@ def load(path: str | None, environ: typing.Mapping[str, str] | None = None,
 
 _CHOICES = {
     ("storage", "durability"): ("normal", "fsync"),
+    ("cluster", "write_consistency"): ("ONE", "QUORUM", "ALL"),
     ("logging", "format"): ("human", "json"),
     ("logging", "level"): ("debug", "info", "warning", "error"),
     ("cluster", "swim_profile"): ("lan", "local", "wan"),

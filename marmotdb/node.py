@@ -29,29 +29,14 @@ One request per session is in flight at a time (the MySQL protocol's rule); a st
 must wait returns a ``txn.Pending`` inside the session and its ``Reply`` is emitted when it
 resolves, from whatever input resolved it.
 
-Hosting it in the runtime (``runtime/serve.py`` + ``runtime/mysql_server.py``; not wired yet)
---------------------------------------------------------------------------------------------
-* ``serve.build_state`` becomes ``Node(data_dir, users=..., node_id=config.node_id,
-  now_ms=int(time.time() * 1000), rng=random.SystemRandom(), version=..., on_output=
-  service.deliver, state_options={durability, cache_size_mb, busy_timeout_ms,
-  global_defaults})``; ``MysqlService`` keeps ``node`` instead of ``state`` and stops
-  installing ``LoopHost`` (the node is the host).
-* ``MysqlProtocol._on_authenticated`` calls ``node.open_session(user, now_ms=..., host=peer,
-  connection_id=self.connection_id, database=event.database, found_rows=...)`` (a
-  ``MarmotError`` rejects the login); ``_run_statements`` calls ``node.submit(session_id,
-  request_id, sql, now_ms=now())`` for one statement and continues with the next statement
-  when ``deliver`` gets its ``Reply`` (request ids: a per-connection counter); prepared
-  statements use ``node.session(id).prepare(sql)`` and ``node.submit_prepared``.
-* ``service.deliver(output)`` dispatches by type: ``Reply`` -> that protocol's ``_answer`` /
-  ``send_error``; ``Offload`` -> ``run_in_executor(job.run)`` with ``max_execution_time``, then
-  ``node.finish_offloaded`` back on the loop; ``CloseSession`` -> ``protocol.kill()``;
-  ``SendFrame`` -> the peer transport.
-* One ``loop.call_at`` timer re-armed after every input to ``node.next_deadline_ms()``; when
-  it fires, ``node.handle_timer(now_ms)``. ``connection_lost`` -> ``node.close_session``.
-  Shutdown: ``node.close()``.
-* Group commit across connections, as ``LoopHost``'s ``call_soon`` gives it today: the first
-  ``data_received`` of a loop iteration calls ``node.hold()`` and ``loop.call_soon(
-  node.release)``, so every command read in that iteration runs before the deferred work.
+Hosts
+-----
+``runtime/node_host.py`` hosts one node on the event loop (real sockets, the loop's clock as
+epoch milliseconds): the MySQL connections submit statements and get ``Reply`` outputs, long
+reads run on read workers, ``run_blocking`` work (WAL syncs, checkpoints) on a small pool of
+its own, SWIM frames leave through the peer transport, one loop timer follows
+``next_deadline_ms()``, and the inputs of one loop iteration are held together so their
+commits share a batch. ``sim/sql_world.py`` hosts nodes with a simulated clock and disk.
 """
 
 from __future__ import annotations
@@ -67,11 +52,19 @@ from pathlib import Path
 from typing import Any
 
 from marmotdb import errors
+from marmotdb.cluster.messages import MEMBERSHIP_CODES, MemberState
+from marmotdb.peer.codec import FrameCodec, peek_tag
+from marmotdb.peer.endpoint import NEVER_MS, PeerEndpoint
 from marmotdb.errors import MarmotError
+from marmotdb.mysql.client_text import shown
 from marmotdb.sql.results import LongRead, Result
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import PreparedPlan, Session
+from marmotdb.replication.catch_up import CATCH_UP_INTERVAL_MS, CatchUp
+from marmotdb.replication.read_barrier import ReadBarrier
+from marmotdb.txn.cluster import ClusterCommit, CommitSettings, Peer
 from marmotdb.txn.pending import Pending
+from marmotdb.txn.txn_store import TxnStore
 from marmotdb.txn.pipeline import run_deferred
 from marmotdb.users import Users
 
@@ -142,6 +135,9 @@ class Node:
                  rng: random.Random, version: str = VERSION,
                  fault: Callable[[str], None] | None = None,
                  on_output: Callable[[Output], None] | None = None,
+                 blocking: Callable[[Callable[[], None], Callable[[BaseException | None], None]],
+                                    None] | None = None,
+                 on_internal_error: Callable[[int, BaseException], MarmotError] | None = None,
                  state_options: dict[str, Any] | None = None):
         self.now_ms = now_ms
         self._queue: deque[Callable[[], None]] = deque()
@@ -149,10 +145,17 @@ class Node:
         self._timer_seq = 0
         self._outputs: list[Output] = []
         self._on_output = on_output
+        self._blocking = blocking
+        self._on_internal_error = on_internal_error
         self._busy: set[int] = set()  # sessions with a request in flight
         self._holding = 0             # inside iteration(): inputs do not drain yet
         self._next_session_id = 1
         self.membership: Any = None   # a cluster.swim.SwimNode, see attach_membership
+        self.endpoint: PeerEndpoint | None = None  # txn traffic, see attach_cluster
+        self.cluster: ClusterCommit | None = None
+        self.catch_up: CatchUp | None = None
+        self._data_dir = data_dir
+        self._rng = rng
         self.peer_transport = _PeerFrames(self)
         self.internal_errors: list[BaseException] = []  # non-MySQL exceptions answered as 1105
         self.state = ServerState(data_dir, clock=self._clock_s, version=version, users=users,
@@ -172,10 +175,21 @@ class Node:
 
     def run_blocking(self, work: Callable[[], None],
                      done: Callable[[BaseException | None], None]) -> None:
-        """Blocking work of the pipelines (WAL syncs, checkpoints): a host with threads runs
-        it on a worker; the node runs it as deferred work, so a simulated run stays a pure
-        function of its seed (the simulated disk decides what a sync keeps)."""
-        run_deferred(self.defer, work, done)
+        """Blocking work of the pipelines (WAL syncs, checkpoints). A host with threads passes
+        ``blocking``: it runs ``work`` on a worker and hands ``done`` back as an input with
+        ``finish_blocking``. Without it the node runs the work as deferred work, so a simulated
+        run stays a pure function of its seed (the simulated disk decides what a sync keeps)."""
+        if self._blocking is not None:
+            self._blocking(work, done)
+        else:
+            run_deferred(self.defer, work, done)
+
+    def finish_blocking(self, done: Callable[[BaseException | None], None],
+                        error: BaseException | None, *, now_ms: int) -> None:
+        """Input: the host finished a ``run_blocking`` work on a worker."""
+        self._tick(now_ms)
+        done(error)
+        self._drain()
 
     def _clock_s(self) -> float:
         return self.now_ms / 1000
@@ -188,7 +202,8 @@ class Node:
         self._tick(now_ms)
         record = self.state.users.get(user)
         if record is None:
-            raise errors.error(errors.ER_ACCESS_DENIED_ERROR, f"Access denied for user '{user}'")
+            raise errors.error(errors.ER_ACCESS_DENIED_ERROR,
+                               f"Access denied for user '{shown(user)}'")
         if connection_id is None:
             connection_id = self._next_session_id
         self._next_session_id = max(self._next_session_id, connection_id + 1)
@@ -266,6 +281,9 @@ class Node:
     def _settled(self, session_id: int, request_id: int, done: Pending) -> None:
         try:
             outcome: Result | BaseException = done.result()
+        except LongRead as long_read:  # a read that waited (a QUORUM read) and then ran long
+            self._emit(Offload(session_id, request_id, long_read.job))
+            return
         except Exception as exc:  # noqa: BLE001 - answered
             outcome = exc
         self._answer(session_id, request_id, outcome)
@@ -281,12 +299,17 @@ class Node:
             return
         self._busy.discard(session_id)
         if isinstance(outcome, BaseException):
-            error = outcome if isinstance(outcome, MarmotError) else self._internal(outcome)
+            error = outcome if isinstance(outcome, MarmotError) \
+                else self._internal(session_id, outcome)
             self._emit(Reply(session_id, request_id, None, error, session.status_flags()))
         else:
             self._emit(Reply(session_id, request_id, outcome, None, session.status_flags()))
 
-    def _internal(self, exc: BaseException) -> MarmotError:
+    def _internal(self, session_id: int, exc: BaseException) -> MarmotError:
+        """A bug answered as 1105: the host logs it under an incident id (``on_internal_error``);
+        without one (tests, the simulator) it is kept in ``internal_errors`` for the checks."""
+        if self._on_internal_error is not None:
+            return self._on_internal_error(session_id, exc)
         self.internal_errors.append(exc)
         return errors.error(errors.ER_UNKNOWN_ERROR, f"Internal error: {exc!r}")
 
@@ -296,22 +319,49 @@ class Node:
 
     # ------------------------------------------------------------------ peers and timers
     def attach_membership(self, swim: Any) -> None:
-        """Host a ``SwimNode`` built with ``transport=node.peer_transport``."""
+        """Host a ``SwimNode`` built with ``transport=node.peer_transport`` (None: detach)."""
         self.membership = swim
+
+    def attach_cluster(self, codec: FrameCodec, roster: Callable[[], list[Peer]],
+                       settings: CommitSettings | None = None,
+                       catch_up_interval_ms: int = CATCH_UP_INTERVAL_MS) -> ClusterCommit:
+        """Join a cluster: a peer endpoint for the txn and replication messages (frames
+        leave as ``SendFrame``), the distributed commit of every database's pipeline, and
+        catch-up from the peers' commit logs."""
+        self.endpoint = PeerEndpoint(codec, self.peer_transport, self._rng)
+        store = TxnStore(self._data_dir)
+        node_id = self.state.node_id
+        cluster = ClusterCommit(node_id=node_id, state=self.state, endpoint=self.endpoint,
+                                store=store, roster=roster, now_ms=lambda: self.now_ms,
+                                settings=settings)
+        self.state.replicator = self.cluster = cluster
+        self.state.origin_seq_floor = lambda database: store.max_origin_seq(node_id, database)
+        for pipeline in self.state.pipelines.values():
+            pipeline.replicator = cluster
+        self.catch_up = CatchUp(self.state, self.endpoint, node_id, roster,
+                                lambda: self.now_ms, catch_up_interval_ms)
+        self.state.read_barrier = ReadBarrier(self.catch_up, self.endpoint, node_id, roster,
+                                              lambda: self.now_ms, self.call_later)
+        return cluster
 
     def receive_frame(self, src: Any, frame: bytes, *, now_ms: int) -> None:
         self._tick(now_ms)
-        if self.membership is not None:
-            self.membership.receive_frame(src, frame, now_ms)
+        if peek_tag(frame) in MEMBERSHIP_CODES:
+            if self.membership is not None:
+                self.membership.receive_frame(src, frame, now_ms)
+        elif self.endpoint is not None:
+            self.endpoint.receive_frame(src, frame, now_ms)
         self._drain()
 
     def next_deadline_ms(self) -> int | None:
         while self._timers and self._timers[0][2].cancelled:
             heapq.heappop(self._timers)
         deadline = self._timers[0][0] if self._timers else None
-        if self.membership is not None:
-            swim_ms = self.membership.next_deadline_ms()
-            deadline = swim_ms if deadline is None else min(deadline, swim_ms)
+        for other in (self.membership, self.endpoint):
+            if other is not None:
+                due_ms = other.next_deadline_ms()
+                if due_ms < NEVER_MS:
+                    deadline = due_ms if deadline is None else min(deadline, due_ms)
         return deadline
 
     def handle_timer(self, now_ms: int) -> None:
@@ -321,8 +371,9 @@ class Node:
             if not timer.cancelled:
                 timer.cancelled = True
                 timer.callback()
-        if self.membership is not None and self.membership.next_deadline_ms() <= self.now_ms:
-            self.membership.handle_timer(self.now_ms)
+        for other in (self.membership, self.endpoint):
+            if other is not None and other.next_deadline_ms() <= self.now_ms:
+                other.handle_timer(self.now_ms)
         self._drain()
 
     # ------------------------------------------------------------------ outputs
@@ -376,4 +427,21 @@ class Node:
         for session_id in list(self.state.sessions):
             self.close_session(session_id, now_ms=self.now_ms)
         self._drain()
+        if self.endpoint is not None:
+            self.endpoint.close(self.now_ms)
+        if self.catch_up is not None:
+            self.catch_up.close()
+        if self.cluster is not None:
+            self.cluster.store.close()
         self.state.close()
+
+
+_COUNTED_OUT = (MemberState.LEAVING, MemberState.REMOVED)
+_LIVE = (MemberState.ALIVE, MemberState.SUSPECT)
+
+
+def swim_roster(swim: Any) -> list[Peer]:
+    """The members a ``SwimNode`` knows, as the distributed commit counts them."""
+    return [Peer(m.node_id, None if m.node_id == swim.node_id else m.meta.peer_addr,
+                 m.state in _LIVE)
+            for m in swim.members_snapshot() if m.state not in _COUNTED_OUT]

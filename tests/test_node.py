@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from marmotdb.cluster.messages import Ping
 from marmotdb.node import CloseSession, Node, Reply, SendFrame
+from marmotdb.peer.address import NodeAddr
+from marmotdb.peer.codec import FrameCodec
 from marmotdb.sql.results import Ok, Rows
 from marmotdb.users import User, Users
 
@@ -174,9 +177,10 @@ class FakeSwim:
 def test_membership_passthrough(node: Node) -> None:
     swim = FakeSwim(node.peer_transport)
     node.attach_membership(swim)
-    node.receive_frame(("10.0.0.2", 7946), b"ping", now_ms=T0 + 1)
-    assert swim.frames == [(("10.0.0.2", 7946), b"ping", T0 + 1)]
-    assert node.take_outputs() == [SendFrame(("10.0.0.2", 7946), b"ack:ping", False)]
+    ping = FrameCodec([b"a-cluster-secret-for-the-tests"]).encode(Ping(1, 2, NodeAddr("10.0.0.2", 7946), 1))
+    node.receive_frame(("10.0.0.2", 7946), ping, now_ms=T0 + 1)
+    assert swim.frames == [(("10.0.0.2", 7946), ping, T0 + 1)]
+    assert node.take_outputs() == [SendFrame(("10.0.0.2", 7946), b"ack:" + ping, False)]
     assert node.next_deadline_ms() == T0 + 500
     node.handle_timer(T0 + 499)
     assert swim.ticks == []

@@ -12,6 +12,11 @@ shape of aioquic's protocol.py:
   fires, ``node.handle_timer(now_ms)`` runs and the timer is re-armed;
 - output: the node calls ``transport.send`` itself (the transport queues, never blocks).
 
+In ``marmotdb serve`` the SWIM node is hosted by the node (``node.py``, through
+``runtime/node_host.py``): frames reach it as the node's inputs, its frames leave as the node's
+``SendFrame`` outputs, and the node's one timer covers its deadlines. Alone (``node_host``
+not given, as the membership tests run it) the service drives it as described above.
+
 Time is the event loop's monotonic clock in whole milliseconds (``LoopClock``, shared with the
 peer endpoint), clamped so it never runs backwards between calls. Wall-clock time is used
 only to report when a member's state changed (``MemberView.state_since_ms``), for operators
@@ -52,6 +57,10 @@ from marmotdb.peer.codec import SECRET_BYTES_MIN, FrameCodec
 from marmotdb.peer.registry import MessageRegistry
 from marmotdb.runtime import tls
 from marmotdb.runtime.faults import FaultInjector, FaultRuleError, parse_rules
+from marmotdb.node import swim_roster
+from marmotdb.peer.registry import PEER_MESSAGES
+from marmotdb.runtime.node_host import NodeHost
+from marmotdb.txn.cluster import CommitSettings
 from marmotdb.runtime.peer_transport import (
     AsyncPeerEndpoint,
     DeadlineTimer,
@@ -102,7 +111,8 @@ def _state_name(state: MemberState | None) -> str | None:
 
 class MembershipService:
     def __init__(self, node: SwimNode, peer: AsyncPeerEndpoint, *,
-                 state_dir: Path | None = None, wall_clock: Callable[[], float] = time.time):
+                 state_dir: Path | None = None, wall_clock: Callable[[], float] = time.time,
+                 host: NodeHost | None = None):
         self.node = node
         self.peer = peer
         self.transport = peer.transport
@@ -110,7 +120,10 @@ class MembershipService:
         self._wall_clock = wall_clock
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock = peer.clock
-        self._timer = DeadlineTimer(self._clock, node.next_deadline_ms, node.handle_timer)
+        # hosted by the node (serve): its inputs and timer are the node's; alone: its own timer
+        self._host = host
+        self._timer = DeadlineTimer(self._clock, node.next_deadline_ms, node.handle_timer) \
+            if host is None else None
         self._persisted_incarnation = -1
         self.events: deque[EventView] = deque(maxlen=EVENT_HISTORY_MAX)
         node.subscribe(self._on_event)
@@ -122,7 +135,7 @@ class MembershipService:
         await self.transport.start()
         self.peer.add_frame_receiver(MEMBERSHIP_CODES, self._on_frame)
         self.node.start(self.now_ms())
-        self._timer.arm()
+        self._arm()
         logger.info("node %s joined the peer network on %s as %s (incarnation %d)",
                     self.node.node_id, self.node.addr, self.node.state.name,
                     self.node.incarnation)
@@ -131,11 +144,14 @@ class MembershipService:
         """Announce a graceful leave (bounded wait), then stop timers and the transport."""
         if leave and self._loop is not None:
             self.node.leave(self.now_ms())
-            self._timer.arm()
+            self._arm()
             deadline_ms = self.now_ms() + self.node.config.leave_propagate_max_ms
             while not self.node.leave_complete(self.now_ms()) and self.now_ms() < deadline_ms:
                 await asyncio.sleep(LEAVE_POLL_MS / 1000)
-        self._timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._host is not None:
+            self._host.node.attach_membership(None)
         await self.peer.close()
         await self.transport.close()
 
@@ -146,8 +162,19 @@ class MembershipService:
         return self._clock.now_ms()
 
     def _on_frame(self, src: NodeAddr, frame: bytes, now_ms: int) -> None:
-        self.node.receive_frame(src, frame, now_ms)
-        self._timer.arm()
+        if self._host is not None:
+            self._host.receive_frame(src, frame, now_ms)
+        else:
+            self.node.receive_frame(src, frame, now_ms)
+            self._arm()
+
+    def _arm(self) -> None:
+        """After an input into the SWIM node: its next deadline may have moved."""
+        if self._timer is not None:
+            self._timer.arm()
+        else:
+            assert self._host is not None
+            self._host.arm()
 
     def _on_event(self, event: MemberEvent) -> None:
         self.events.append(EventView(self._wall_ms_of(event.at_ms), event.node_id,
@@ -173,11 +200,11 @@ class MembershipService:
 
     def remove_member(self, node_id: int) -> None:
         self.node.remove_member(node_id, self.now_ms())
-        self._timer.arm()
+        self._arm()
 
     def allow_member(self, node_id: int) -> None:
         self.node.allow_member(node_id, self.now_ms())
-        self._timer.arm()
+        self._arm()
 
     def resolve_peer(self, name: str) -> str:
         """A node id or a host:port to the peer address fault rules match on."""
@@ -199,7 +226,7 @@ class MembershipService:
         wall_now_ms = int(self._wall_clock() * 1000)
         if self._loop is None:
             return wall_now_ms
-        return wall_now_ms - (int(self._loop.time() * 1000) - loop_ms)
+        return wall_now_ms - (self._clock.now_ms() - loop_ms)
 
     # ------------------------------------------------------------------ incarnation on disk
 
@@ -287,8 +314,11 @@ def fault_injector(config: Config, node_id: int) -> FaultInjector:
 
 def from_config(config: Config, mysql_addr: NodeAddr | None,
                 seed_addrs: Sequence[NodeAddr] | None = None,
-                registry: MessageRegistry | None = None) -> MembershipService:
-    """Build the node, its transport, its peer endpoint and its service (``start()`` later).
+                registry: MessageRegistry | None = None,
+                node_host: NodeHost | None = None) -> MembershipService:
+    """Build the SWIM node, its transport, its peer endpoint and its service (``start()``
+    later). With ``node_host`` the SWIM node is hosted by the host's ``Node`` (its frames leave as
+    the node's outputs, its timer is the node's); without, the service drives it alone.
 
     The peer endpoint (``service.peer``) is where other subsystems register their request
     handlers and send their requests; it shares the service's clock and transport."""
@@ -316,10 +346,30 @@ def from_config(config: Config, mysql_addr: NodeAddr | None,
     previous = read_incarnation(state_dir)
     meta = NodeMeta(peer_addr, mysql_addr, admin_addr, __version__)
     codec = FrameCodec(secrets, swim.frame_bytes_max, registry=registry or all_messages())
-    node = SwimNode(node_id, meta, swim, transport, codec, random.Random(), seed_addrs=seeds,
+    frames: Any = transport if node_host is None else node_host.node.peer_transport
+    node = SwimNode(node_id, meta, swim, frames, codec, random.Random(), seed_addrs=seeds,
                     incarnation=0 if previous is None else previous + 1)
-    peer = AsyncPeerEndpoint(transport, codec, random.Random())
-    return MembershipService(node, peer, state_dir=state_dir)
+    peer = AsyncPeerEndpoint(transport, codec, random.Random(),
+                             clock=None if node_host is None else node_host.clock)
+    if node_host is not None:
+        _host_cluster(node_host, node, codec, peer, cluster)
+    return MembershipService(node, peer, state_dir=state_dir, host=node_host)
+
+
+def _host_cluster(node_host: NodeHost, swim: SwimNode, codec: FrameCodec,
+                  peer: AsyncPeerEndpoint, cluster: Any) -> None:
+    """The node hosts SWIM and the distributed commit: its frames leave through the peer
+    transport, and the frames of both (and the peer layer's failures, answers to the node's
+    requests) come back to it as inputs."""
+    node = node_host.node
+    node_host.frames_out = peer.transport.send
+    node.attach_membership(swim)
+    node.attach_cluster(codec, lambda: swim_roster(swim), CommitSettings(
+        prepare_timeout_ms=cluster.txn_prepare_timeout_ms,
+        decision_timeout_ms=cluster.txn_decision_timeout_ms,
+        recovery_timeout_ms=cluster.txn_recovery_timeout_ms), cluster.catch_up_interval_ms)
+    peer.add_frame_receiver(PEER_MESSAGES.tags_of("txn") | PEER_MESSAGES.tags_of("replication")
+                            | PEER_MESSAGES.tags_of("peer"), node_host.receive_frame)
 
 
 def _parse_seeds(texts: Sequence[str]) -> list[NodeAddr]:

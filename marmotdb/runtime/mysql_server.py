@@ -1,16 +1,12 @@
-"""The MySQL listener: asyncio glue between sockets, the protocol machine and sessions.
+"""The MySQL listener: asyncio glue between sockets, the protocol machine and the node.
 
 One ``MysqlProtocol`` per client (asyncio.Protocol on uvloop: no per-packet await). Bytes go
-into ``ServerConnection``; its events are answered by a ``Session``. Most statements finish in
-the event loop without any await. Two cases leave the fast path; meanwhile the connection's
-further commands wait in the protocol machine's buffer:
-
-* a ``txn.Pending`` result: the statement waits for a database's write turn or for the group
-  commit that makes it durable; the answer is sent from the Pending's callback. The commit
-  pipelines run on this loop (``LoopHost``): deferred work with ``call_soon``, lock-wait
-  deadlines with ``call_later``;
-* ``LongRead``: finish the read in a worker thread (a task), with max_execution_time enforced
-  by interrupting the SQLite connection.
+into ``ServerConnection``; its commands become inputs of the node (``runtime/node_host.py``
+hosts the sans-I/O ``Node``): a statement is submitted with a request id and answered by the
+node's ``Reply`` — at once for most statements, later for one that waits for a write turn or
+for the group commit that makes it durable, or for a long read finished on a worker. One
+request per connection is in flight (MySQL's rule): meanwhile the connection's further
+commands wait in the protocol machine's bounded buffer, and reading pauses when it is full.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ import logging
 import random
 import socket
 import ssl
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from marmotdb import errors
@@ -32,64 +27,44 @@ from marmotdb.mysql.connection import ProtocolSettings, ServerConnection
 from marmotdb.mysql.incident import internal_error
 from marmotdb.mysql.login_throttle import LoginThrottle
 from marmotdb.mysql.types import ResultSet
+from marmotdb.node import Reply
+from marmotdb.runtime.node_host import NodeHost
 from marmotdb.sql import catalog
-from marmotdb.sql.results import LongRead, Ok, Result
+from marmotdb.sql.results import Ok, Result
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
 from marmotdb.sql.shape import split_statements
-from marmotdb.txn.pending import Pending
-from marmotdb.txn.pipeline import Timer
 
 logger = logging.getLogger("marmotdb.mysql")
 CLIENT_FOUND_ROWS = 2
 
 
-class LoopHost:
-    """The commit pipelines' host (txn.pipeline.Host) on the running event loop."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, pool: ThreadPoolExecutor):
-        self._loop = loop
-        self._pool = pool  # durability syncs: short, never behind long reads
-
-    def defer(self, callback: Any) -> None:
-        self._loop.call_soon(callback)
-
-    def call_later(self, delay_s: float, callback: Any) -> Timer:
-        return self._loop.call_later(delay_s, callback)
-
-    def run_blocking(self, work: Any, done: Any) -> None:
-        """``work`` on a worker thread, then ``done(error or None)`` back on the loop."""
-        future = self._loop.run_in_executor(self._pool, work)
-        future.add_done_callback(lambda f: done(f.exception()))
-
-
 class MysqlService:
-    """Node-wide listener state: the server state, TLS, connection ids, lock waiters."""
+    """Node-wide listener state: the hosted node, TLS, connection ids, login throttling."""
 
-    def __init__(self, state: ServerState, *, server_version: str, ssl_context: ssl.SSLContext | None,
-                 rsa_key: Any, settings: ProtocolSettings, max_connections: int,
-                 handshake_timeout_s: float, login_throttle: LoginThrottle | None = None,
-                 read_threads: int = 4):
-        self.state = state
+    def __init__(self, host: NodeHost, *, server_version: str,
+                 ssl_context: ssl.SSLContext | None, rsa_key: Any, settings: ProtocolSettings,
+                 max_connections: int, handshake_timeout_s: float,
+                 login_throttle: LoginThrottle | None = None):
+        self.host = host
         self.server_version = server_version
         self.ssl_context = ssl_context
         self.rsa_key = rsa_key
         self.settings = settings
         self.max_connections = max_connections
         self.handshake_timeout_s = handshake_timeout_s
-        self.read_pool = ThreadPoolExecutor(max_workers=read_threads, thread_name_prefix="read")
         self.connections: dict[int, MysqlProtocol] = {}
         self._next_id = 1
         self._rng = random.SystemRandom()
         self.closing = False
-        state.kill_hook = self._killed
         loop = asyncio.get_running_loop()
         # failed logins, per user and host (its clock must be the loop's: it sets call_at)
         self.login_throttle = login_throttle or LoginThrottle(loop.time)
         self.fast_auth_cache = FastAuthCache()  # caching_sha2's fast path after one full auth
-        # WAL syncs and checkpoints: at most one of each per database in flight
-        self.sync_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wal")
-        state.host = LoopHost(loop, self.sync_pool)  # before any pipeline exists
+
+    @property
+    def state(self) -> ServerState:
+        return self.host.node.state
 
     def next_connection_id(self) -> int:
         connection_id = self._next_id
@@ -98,11 +73,6 @@ class MysqlService:
 
     def protocol(self) -> MysqlProtocol:
         return MysqlProtocol(self)
-
-    def _killed(self, connection_id: int, query_only: bool) -> None:
-        protocol = self.connections.get(connection_id)
-        if protocol is not None and not query_only:
-            protocol.kill()
 
     @property
     def busy(self) -> int:
@@ -115,8 +85,14 @@ class MysqlProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.conn: ServerConnection | None = None
         self.session: Session | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.waiting: Pending | None = None  # a statement's answer not known yet
+        self.waiting = False                 # a request in the node, its Reply not sent yet
+        self._statements: list[str] | None = None  # a query's statements, being run in order
+        self._index = 0
+        self._prepared: tuple[Any, list[Any]] | None = None  # (plan, values) of an execute
+        self._binary = False
+        self._request_id = 0
+        self._submitting = False             # inside host.submit: a Reply now is inline
+        self._inline_reply: Reply | None = None
         self._hold_timer: asyncio.TimerHandle | None = None  # a throttled login's answer
         self._reading_paused = False
         self.plans: dict[int, Any] = {}
@@ -173,16 +149,11 @@ class MysqlProtocol(asyncio.Protocol):
             self._handshake_timer.cancel()
         if self._hold_timer is not None:
             self._hold_timer.cancel()
-        if self.task is not None:
-            if self.session is not None:
-                self.session.interrupt()
-            self.task.add_done_callback(lambda _: self._close_session())
-        else:
-            self._close_session()
+        self._close_session()
 
     @property
     def busy(self) -> bool:
-        return self.task is not None or self.waiting is not None
+        return self.waiting
 
     # ------------------------------------------------------------------ event pump
     def _pump(self) -> None:
@@ -234,34 +205,26 @@ class MysqlProtocol(asyncio.Protocol):
             self.transport.close()
 
     def _close_session(self) -> None:
+        """Its open transaction rolls back; a request in flight is answered to nobody."""
         if self.session is not None:
-            session, self.session = self.session, None
-            try:
-                session.close()
-            except MarmotError:
-                logger.warning("connection %s: rollback on close failed", self.connection_id)
+            self.session = None
+            self.waiting, self._statements = False, None
+            self.service.host.close_session(self.connection_id)
 
     # ------------------------------------------------------------------ events
     def _on_authenticated(self, event: ev.Authenticated) -> None:
         assert self.conn is not None
-        state = self.service.state
-        user = state.users.get(event.user)
-        if user is None:
-            self.conn.reject_login(errors.error(errors.ER_ACCESS_DENIED_ERROR,
-                                                f"Access denied for user '{shown(event.user)}'"))
-            return
+        host = self.service.host
         if self.session is not None:  # COM_CHANGE_USER
             self._close_session()
-        session = Session(state, user, self.connection_id, host=self.peer_host)
-        session.found_rows_flag = bool(event.client_capabilities & CLIENT_FOUND_ROWS)
         try:
-            if event.database:
-                session.use(event.database)
+            host.open_session(self, event.user, host=self.peer_host, database=event.database,
+                              connection_id=self.connection_id,
+                              found_rows=bool(event.client_capabilities & CLIENT_FOUND_ROWS))
         except MarmotError as exc:
-            session.close()
             self.conn.reject_login(exc)
             return
-        self.session = session
+        self.session = session = host.node.session(self.connection_id)
         if self._handshake_timer is not None:
             self._handshake_timer.cancel()
             self._handshake_timer = None
@@ -275,134 +238,71 @@ class MysqlProtocol(asyncio.Protocol):
             raise errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax; "
                                "several statements in one query need CLIENT_MULTI_STATEMENTS "
                                f"near '{shown(statements[1], 80)}' at line 1")
-        self._run_statements(statements, 0, None, binary=False)
+        self._run(statements, None, binary=False)
 
-    def _run_statements(self, statements: list[str], index: int, plan: Any, binary: bool) -> None:
-        """Run statements[index:] in the loop until one must wait; it resumes when it can."""
-        session = self.session
-        assert session is not None and self.conn is not None
-        for i in range(index, len(statements)):
+    def _run(self, statements: list[str], prepared: tuple[Any, list[Any]] | None,
+             binary: bool) -> None:
+        self._statements, self._index = statements, 0
+        self._prepared, self._binary = prepared, binary
+        self._run_statements()
+
+    def _run_statements(self) -> None:
+        """Submit the statements in order: one answered at once is sent and the next one
+        submitted (a loop, not recursion: a query may hold thousands); one that waits is
+        continued by ``on_reply``."""
+        host = self.service.host
+        while self._statements is not None:
+            self._request_id += 1
+            self.waiting, self._submitting = True, True
             try:
-                result = self._execute(session, statements[i], plan)
-            except LongRead as long_read:
-                self.task = asyncio.get_running_loop().create_task(
-                    self._finish_long_read(long_read, statements, i, plan, binary))
+                if self._prepared is None:
+                    host.submit(self.connection_id, self._request_id,
+                                self._statements[self._index])
+                else:
+                    host.submit_prepared(self.connection_id, self._request_id, *self._prepared)
+            except BaseException:
+                self.waiting, self._statements = False, None
+                raise
+            finally:
+                self._submitting = False
+            reply, self._inline_reply = self._inline_reply, None
+            if reply is None:
                 return
-            except MarmotError as exc:
-                self.conn.send_error(exc)
-                return
-            if isinstance(result, Pending):
-                if not result.done():
-                    self.waiting = result
-                    result.add_done_callback(
-                        lambda done, i=i: self._resume(done, statements, i, plan, binary))
-                    return
-                try:
-                    result = result.result()
-                except MarmotError as exc:
-                    self.conn.send_error(exc)
-                    return
-            if not self._answer(result, statements, i, plan, binary):
-                return
+            self._send_reply(reply)
 
-    def _answer(self, result: Result, statements: list[str], index: int, plan: Any,
-                binary: bool) -> bool:
-        """Send one statement's result; False when the rest must wait (SLEEP)."""
-        session = self.session
-        assert session is not None
-        if session.sleep_requested_s > 0:  # SLEEP(n): answer after n seconds, off the loop
-            self.task = asyncio.get_running_loop().create_task(
-                self._sleep_then_send(result, statements, index, plan, binary))
-            return False
-        self._send(result, more=index < len(statements) - 1, binary=binary)
-        return True
-
-    def _resume(self, done: Pending, statements: list[str], index: int, plan: Any,
-                binary: bool) -> None:
-        """A statement's Pending resolved: answer it, run the rest, read further commands."""
-        self.waiting = None
-        if self.conn is None or self.session is None or self.transport is None \
-                or self.transport.is_closing():
+    def on_reply(self, reply: Reply) -> None:
+        """The node answered this connection's request."""
+        if reply.request_id != self._request_id or not self.waiting:
+            return  # a request of a session closed meanwhile
+        if self._submitting:
+            self._inline_reply = reply
             return
-        try:
-            result = done.result()
-        except MarmotError as exc:
-            self.conn.send_error(exc)
-        except Exception as exc:
-            self.conn.send_error(internal_error(logger, self.connection_id, exc))
-        else:
-            if self._answer(result, statements, index, plan, binary) \
-                    and index < len(statements) - 1:
-                self._run_statements(statements, index + 1, plan, binary)
+        if self.transport is None or self.transport.is_closing():
+            return
+        self._send_reply(reply)
+        self._run_statements()
         self._pump()
 
-    def _execute(self, session: Session, sql: str, plan: Any) -> Result | Pending:
-        session.command = "Query" if plan is None else "Execute"
-        try:
-            if plan is None:
-                return session.execute(sql)
-            return session.execute_prepared(plan[0], plan[1])
-        finally:
-            session.command = "Sleep"
-
-    async def _finish_long_read(self, waiting: LongRead, statements: list[str], index: int,
-                                plan: Any, binary: bool) -> None:
-        session, conn = self.session, self.conn
-        assert session is not None and conn is not None
-        try:
-            result = await self._run_long_read(session, waiting)
-        except MarmotError as exc:
-            conn.send_error(exc)
-        except Exception as exc:
-            conn.send_error(internal_error(logger, self.connection_id, exc))
+    def _send_reply(self, reply: Reply) -> None:
+        """Send one statement's answer; an error ends the statement list (MySQL's rule)."""
+        conn, statements = self.conn, self._statements
+        assert conn is not None and statements is not None
+        self.waiting = False
+        last = self._index == len(statements) - 1
+        if reply.error is not None:
+            conn.send_error(reply.error)
+            self._statements = None
+            return
+        self._send(reply.result, more=not last, binary=self._binary,  # type: ignore[arg-type]
+                   flags=reply.status_flags)
+        if last:
+            self._statements = None
         else:
-            more = index < len(statements) - 1
-            self._send(result, more=more, binary=binary)
-            if more:
-                self.task = None
-                self._run_statements(statements, index + 1, plan, binary)
-                if self.busy:
-                    return
-        self.task = None
-        if self.transport is not None and not self.transport.is_closing():
-            self._pump()
+            self._index += 1
 
-    async def _sleep_then_send(self, result: Result, statements: list[str], index: int,
-                               plan: Any, binary: bool) -> None:
-        session = self.session
-        assert session is not None
-        delay_s, session.sleep_requested_s = session.sleep_requested_s, 0.0
-        session.command = "Query"
-        try:
-            await asyncio.sleep(delay_s)
-        finally:
-            session.command = "Sleep"
-        more = index < len(statements) - 1
-        self._send(result, more=more, binary=binary)
-        self.task = None
-        if more:
-            self._run_statements(statements, index + 1, plan, binary)
-        if not self.busy and self.transport is not None and not self.transport.is_closing():
-            self._pump()
-
-    async def _run_long_read(self, session: Session, waiting: LongRead) -> Result:
-        loop = asyncio.get_running_loop()
-        job = waiting.job
-        limit_ms = _int(session.variables.get("max_execution_time"))
-        timer = loop.call_later(limit_ms / 1000, job.interrupt) if limit_ms > 0 else None
-        session.command = "Query"
-        try:
-            return await loop.run_in_executor(self.service.read_pool, job.run)
-        finally:
-            session.command = "Sleep"
-            if timer is not None:
-                timer.cancel()
-            job.finish()
-
-    def _send(self, result: Result, more: bool, binary: bool) -> None:
-        conn, session = self.conn, self.session
-        assert conn is not None and session is not None
-        flags = session.status_flags()
+    def _send(self, result: Result, more: bool, binary: bool, flags: int) -> None:
+        conn = self.conn
+        assert conn is not None
         if isinstance(result, Ok):
             conn.send_ok(result.affected_rows, result.last_insert_id, flags, result.warnings,
                          result.info, more_results=more)
@@ -463,7 +363,7 @@ class MysqlProtocol(asyncio.Protocol):
             raise errors.error(errors.ER_UNKNOWN_STMT_HANDLER,
                                f"Unknown prepared statement handler ({event.stmt_id}) given "
                                "to mysqld_stmt_execute")
-        self._run_statements([plan.sql], 0, (plan, event.params), binary=True)
+        self._run([plan.sql], (plan, event.params), binary=True)
 
     def _on_stmt_reset(self, event: ev.StmtReset) -> None:
         assert self.conn is not None
@@ -472,9 +372,3 @@ class MysqlProtocol(asyncio.Protocol):
     def _on_stmt_close(self, event: ev.StmtClose) -> None:
         self.plans.pop(event.stmt_id, None)
 
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0

@@ -62,6 +62,7 @@ import os
 import random
 import ssl
 import struct
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
@@ -629,14 +630,28 @@ async def _wait_event(event: asyncio.Event, timeout_ms: int) -> bool:
 
 class LoopClock:
     """The event loop's monotonic clock in whole milliseconds, never running backwards. One per
-    node, shared by everything it drives (membership, the peer endpoint)."""
+    node, shared by everything it drives (membership, the peer endpoint, the node).
 
-    def __init__(self) -> None:
+    ``epoch()`` gives the node's clock: epoch milliseconds read from the wall clock once, then
+    advanced by the monotonic clock, so timers never jump when the wall clock is stepped (the
+    hybrid logical clock and NOW() read it too: slewed by NTP, never stepped)."""
+
+    def __init__(self, offset_ms: int = 0) -> None:
+        self._offset_ms = offset_ms  # added to the loop's time
         self._last_ms = 0
 
+    @classmethod
+    def epoch(cls, loop: asyncio.AbstractEventLoop) -> LoopClock:
+        return cls(int(time.time() * 1000) - int(loop.time() * 1000))
+
     def now_ms(self) -> int:
-        self._last_ms = max(self._last_ms, int(asyncio.get_running_loop().time() * 1000))
+        loop_ms = int(asyncio.get_running_loop().time() * 1000)
+        self._last_ms = max(self._last_ms, loop_ms + self._offset_ms)
         return self._last_ms
+
+    def loop_time(self, at_ms: int) -> float:
+        """``at_ms`` of this clock as the event loop's time (for ``loop.call_at``)."""
+        return (at_ms - self._offset_ms) / 1000
 
     def advance_to(self, at_ms: int) -> None:
         """A loop timer may fire a fraction of a millisecond early: never run before it is due."""
@@ -644,10 +659,11 @@ class LoopClock:
 
 
 class DeadlineTimer:
-    """One loop timer kept at a sans-I/O object's ``next_deadline_ms()``; ``arm()`` after every
-    call into the object, ``fire(now_ms)`` runs when it is due (aioquic's ``_handle_timer``)."""
+    """One loop timer kept at a sans-I/O object's ``next_deadline_ms()`` (None: nothing due);
+    ``arm()`` after every call into the object, ``fire(now_ms)`` runs when it is due (aioquic's
+    ``_handle_timer``)."""
 
-    def __init__(self, clock: LoopClock, next_deadline_ms: Callable[[], int],
+    def __init__(self, clock: LoopClock, next_deadline_ms: Callable[[], int | None],
                  fire: Callable[[int], None]):
         self._clock, self._next_deadline_ms, self._fire = clock, next_deadline_ms, fire
         self._handle: asyncio.TimerHandle | None = None
@@ -659,8 +675,12 @@ class DeadlineTimer:
             if deadline_ms == self._deadline_ms:
                 return
             self._handle.cancel()
+            self._handle = None
+        if deadline_ms is None:
+            return
         self._deadline_ms = deadline_ms
-        self._handle = asyncio.get_running_loop().call_at(deadline_ms / 1000, self._on_timer)
+        self._handle = asyncio.get_running_loop().call_at(self._clock.loop_time(deadline_ms),
+                                                          self._on_timer)
 
     def cancel(self) -> None:
         if self._handle is not None:

@@ -14,7 +14,6 @@ import os
 import random
 import secrets
 import signal
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,12 +26,14 @@ from marmotdb.mysql.auth import make_credential
 from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.login_throttle import LoginThrottle
 from marmotdb.runtime import tls
+from marmotdb.node import Node
 from marmotdb.runtime.mysql_server import MysqlService
-from marmotdb.sql.server_state import ServerState
+from marmotdb.runtime.node_host import NodeHost
 from marmotdb.users import Users
 
 logger = logging.getLogger("marmotdb")
 SHUTDOWN_GRACE_S = 10.0
+READ_THREADS = 4  # long reads finished off the event loop
 
 
 ROOT_PASSWORD_FILE = "root-password.txt"
@@ -79,36 +80,39 @@ def _bind_error(what: str, host: str, port: int, setting: str, exc: OSError) -> 
                        f"({describe(*setting.split('.'))})")
 
 
-def build_state(config: Config) -> ServerState:
+def build_node(config: Config, host: NodeHost) -> Node:
+    """The node this process hosts, its databases opened from ``data_dir``."""
     data_dir = config.data_path
     data_dir.mkdir(parents=True, exist_ok=True)
     users = Users.load(data_dir, config.auth.users, config.auth.root_password, make_credential,
                        lambda: secrets.token_urlsafe(12), _announce_root_password(data_dir))
-    return ServerState(
-        data_dir, clock=time.time, version=server_version(config), users=users,
-        rng=random.SystemRandom(),
-        durability=config.storage.durability, cache_size_mb=config.storage.cache_size_mb,
-        busy_timeout_ms=config.storage.busy_timeout_ms, node_id=config.node_id,
-        batch_txns_max=config.storage.commit_batch_txns_max,
-        global_defaults={"sql_mode": config.sql.sql_mode, "time_zone": config.sql.time_zone,
-                         "max_execution_time": config.sql.max_execution_time_ms,
-                         "innodb_lock_wait_timeout": int(config.sql.lock_wait_timeout_s),
-                         "max_allowed_packet": config.mysql.max_allowed_packet_bytes,
-                         "version": server_version(config), "port": config.mysql.port,
-                         "server_id": config.node_id,
-                         "have_ssl": "YES" if config.mysql.tls else "DISABLED"})
+    return host.build_node(
+        data_dir, users=users, node_id=config.node_id, rng=random.SystemRandom(),
+        version=server_version(config), state_options=dict(
+            durability=config.storage.durability, cache_size_mb=config.storage.cache_size_mb,
+            busy_timeout_ms=config.storage.busy_timeout_ms,
+            batch_txns_max=config.storage.commit_batch_txns_max,
+            global_defaults={
+                "sql_mode": config.sql.sql_mode, "time_zone": config.sql.time_zone,
+                "max_execution_time": config.sql.max_execution_time_ms,
+                "innodb_lock_wait_timeout": int(config.sql.lock_wait_timeout_s),
+                "max_allowed_packet": config.mysql.max_allowed_packet_bytes,
+                "version": server_version(config), "port": config.mysql.port,
+                "server_id": config.node_id,
+                "marmot_write_consistency": config.cluster.write_consistency,
+                "have_ssl": "YES" if config.mysql.tls else "DISABLED"}))
 
 
 def server_version(config: Config) -> str:
     return f"{config.mysql.server_version}-marmotdb-{__version__}"
 
 
-def build_service(config: Config, state: ServerState) -> MysqlService:
+def build_service(config: Config, host: NodeHost) -> MysqlService:
     data_dir = config.data_path
     context = tls.server_context(data_dir, config.mysql.tls_cert_file,
                                  config.mysql.tls_key_file) if config.mysql.tls else None
     return MysqlService(
-        state, server_version=server_version(config), ssl_context=context,
+        host, server_version=server_version(config), ssl_context=context,
         rsa_key=tls.rsa_key(data_dir),
         settings=ProtocolSettings(
             max_allowed_packet_bytes=config.mysql.max_allowed_packet_bytes,
@@ -128,27 +132,28 @@ def build_service(config: Config, state: ServerState) -> MysqlService:
 
 async def serve(config: Config) -> None:
     check_startup(config)
-    state = build_state(config)
-    service = build_service(config, state)
     loop = asyncio.get_running_loop()
+    host = NodeHost(loop, read_threads=READ_THREADS)
+    node = build_node(config, host)
+    service = build_service(config, host)
     try:
         server = await loop.create_server(service.protocol, config.mysql.host,
                                           config.mysql.port, backlog=1024, reuse_address=True)
     except OSError as exc:
-        state.close()
+        host.close()
         raise _bind_error("MySQL", config.mysql.host, config.mysql.port, "mysql.port",
                           exc) from None
     port = server.sockets[0].getsockname()[1]
     logger.info("marmotdb %s node %s listening for MySQL on %s:%s (data in %s)", __version__,
                 config.node_id, config.mysql.host, port, Path(config.data_dir).resolve())
     try:
-        cluster = await start_cluster(config, state, port)
+        cluster = await start_cluster(config, host, port)
     except BaseException:
         server.close()
-        state.close()
+        host.close()
         raise
     if cluster is None:
-        state.cluster_nodes = single_node_rows(config, port)
+        node.state.cluster_nodes = single_node_rows(config, port)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -166,9 +171,7 @@ async def serve(config: Config) -> None:
     await asyncio.sleep(0)
     for protocol in list(service.connections.values()):
         protocol.connection_lost(None)
-    service.read_pool.shutdown(wait=True, cancel_futures=True)
-    service.sync_pool.shutdown(wait=True)
-    state.close()
+    host.close()
     logger.info("stopped")
 
 
@@ -191,7 +194,7 @@ def single_node_rows(config: Config, mysql_port: int) -> Callable[[], list[tuple
     return lambda: [row]
 
 
-async def start_cluster(config: Config, state: ServerState, mysql_port: int
+async def start_cluster(config: Config, host: NodeHost, mysql_port: int
                         ) -> ClusterRuntime | None:
     """Join the cluster (gossip on cluster.peer_port) and serve the admin API; None if single."""
     if not config.cluster.peer_port:
@@ -199,13 +202,14 @@ async def start_cluster(config: Config, state: ServerState, mysql_port: int
     from marmotdb.cluster.messages import NodeAddr
     from marmotdb.runtime import admin, membership_service
     cluster = config.cluster
-    membership = membership_service.from_config(config, NodeAddr(config.mysql.host, mysql_port))
+    membership = membership_service.from_config(config, NodeAddr(config.mysql.host, mysql_port),
+                                                node_host=host)
     try:
         await membership.start()
     except OSError as exc:
         raise _bind_error("peer", cluster.peer_host, cluster.peer_port, "cluster.peer_port",
                           exc) from None
-    state.cluster_nodes = membership.cluster_rows
+    host.node.state.cluster_nodes = membership.cluster_rows
     runtime = ClusterRuntime(membership, None)
     try:
         for setting, port, public in (("cluster.admin_port", cluster.admin_port, False),

@@ -35,7 +35,8 @@ from marmotdb.sql.catalog_variable_specs import VariableSpec
 
 EXECUTOR = frozenset({
     "autocommit", "foreign_key_checks", "information_schema_stats_expiry",
-    "innodb_lock_wait_timeout", "lock_wait_timeout", "sql_mode", "sql_notes",
+    "innodb_lock_wait_timeout", "lock_wait_timeout", "marmot_read_consistency",
+    "marmot_write_consistency", "sql_mode", "sql_notes",
     "sql_quote_show_create", "time_zone", "timestamp", "transaction_isolation",
     "transaction_read_only",
 })
@@ -89,7 +90,7 @@ UNENFORCED = frozenset({
     "character_set_client", "character_set_connection", "character_set_database",
     "character_set_results", "character_set_server", "collation_connection",
     "collation_database", "collation_server", "cte_max_recursion_depth",
-    "group_concat_max_len", "marmot_read_consistency", "marmot_write_consistency",
+    "group_concat_max_len",
 })
 
 SESSION_READ_ONLY = frozenset({"max_allowed_packet", "net_buffer_length", "max_user_connections"})

@@ -31,6 +31,7 @@ from marmotdb.txn.pipeline import (
     CommitPipeline,
     Host,
     InlineHost,
+    Replicator,
 )
 from marmotdb.users import User, Users
 
@@ -109,6 +110,10 @@ class ServerState:
         self.fault = fault  # the simulator's crash points (txn.pipeline.FAULT_POINTS)
         self.wal_sync = wal_sync  # the simulator's model of fdatasync (None: the real one)
         self.pipelines: dict[str, CommitPipeline] = {}
+        # the distributed commit (txn.cluster.ClusterCommit) once the node joins a cluster
+        self.replicator: Replicator | None = None
+        self.origin_seq_floor: Callable[[str], int] = lambda database: 0
+        self.read_barrier: Any = None  # replication.read_barrier.ReadBarrier in a cluster
         self.durability = durability
         self.rng = rng or random.Random(0)  # RAND(), UUID(); the runtime passes SystemRandom
         self.version = version
@@ -207,7 +212,9 @@ class ServerState:
                                       sync_wal=self.durability == "fsync",
                                       wal_sync=self.wal_sync,
                                       checkpoint_connection=lambda: self._checkpoint_conn(
-                                          database))
+                                          database),
+                                      replicator=self.replicator,
+                                      origin_seq_floor=self.origin_seq_floor(database.name))
             self.pipelines[database.name] = pipeline
         return pipeline
 

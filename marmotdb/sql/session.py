@@ -42,6 +42,7 @@ from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import catalog, table_locks
+from marmotdb.sql.hints import consistency_hint
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
@@ -81,6 +82,10 @@ _STATEMENT_KEYWORDS = frozenset(
 # READ COMMITTED reads see what is committed when the statement starts; READ UNCOMMITTED gets
 # the same (never another transaction's uncommitted rows). The other levels keep one snapshot.
 _FRESH_SNAPSHOTS = frozenset({"READ-COMMITTED", "READ-UNCOMMITTED"})
+# An autocommit write that lost a conflict in the cluster (1213) runs again on fresh data,
+# this many times at most, after a growing, jittered pause (txn/DESIGN.md §7.5).
+CONFLICT_RETRIES_MAX = 6
+CONFLICT_BACKOFF_MS = (1, 3, 8, 20, 50, 120)
 _READ_BUDGET_STEPS = 200  # progress-handler calls (x1000 VM steps) a read may take in the loop
 
 
@@ -129,6 +134,7 @@ class Session:
         self.found_rows = 0
         self.statement_time = 0.0  # NOW() of the running statement (SET timestamp fixes it)
         self.statement_started = 0.0  # when it started, for PROCESSLIST's Time
+        self.write_level = "QUORUM"  # of the running statement: its hint, or the session's
         self.command = "Sleep"
         self.info: str | None = None
         self.killed = False
@@ -212,7 +218,7 @@ class Session:
             if "/*" in sql:  # only comments for another server version: nothing to run
                 return Ok()
             raise errors.error(1065, "Query was empty")
-        self._start_statement(text)
+        self._start_statement(text, sql)
         head = keywords(text)
         if not head and not text.startswith("("):
             raise _syntax_error(text)
@@ -253,7 +259,7 @@ class Session:
                                "Incorrect arguments to mysqld_stmt_execute")
         if plan.passthrough:
             return self.execute(_inline_params(plan.sql, values))
-        self._start_statement(plan.sql)
+        self._start_statement(plan.sql, plan.sql)
         view = self._schema_view()
         if view.schema_key() != plan.schema_key:  # DDL since prepare: re-prepare, as MySQL does
             plan.translation = translate_prepared(plan.sql, view)[0]
@@ -261,10 +267,11 @@ class Session:
         params = {f"p{i}": _bindable(v) for i, v in enumerate(values)}
         return self._after(self._run(plan.translation, params, plan.sql))  # type: ignore[arg-type]
 
-    def _start_statement(self, text: str) -> None:
+    def _start_statement(self, text: str, sql: str) -> None:
         self.statement_started = self.server.clock()
         fixed = self.variables.timestamp_s  # SET timestamp = N: NOW() is N until DEFAULT
         self.statement_time = fixed if fixed else self.statement_started
+        self.write_level = consistency_hint(sql) or self.variables.write_consistency
         self.server.status["Questions"] += 1
         self.info = text[:1000]
 
@@ -591,6 +598,11 @@ class Session:
             # the turn, so no one writes what was read
             return chain(self._begin_write(self.txn, database, Mode(self._fk_checks())),
                          lambda _: self._run_read(database, translation, params))
+        barrier = self.server.read_barrier
+        if barrier is not None and self.variables.read_consistency == "QUORUM" \
+                and database is not self.server.scratch:  # DESIGN §4.4
+            return chain(barrier.wait(database.name),
+                         lambda _: self._run_read(database, translation, params))
         return self._run_read(database, translation, params)
 
     def _open_transaction(self, read_only: bool | None = None) -> Transaction:
@@ -641,7 +653,7 @@ class Session:
                      entered)
 
     def _write(self, database: Database, translation: Translation, params: dict[str, Any],
-               text: str) -> Result | Pending:
+               text: str, attempt: int = 0) -> Result | Pending:
         """A DML or DDL statement: on the write connection, then committed if autocommit."""
         ddl = translation.kind is Kind.DDL
         autocommit = ddl or (self.txn is None and self.autocommit)
@@ -656,9 +668,50 @@ class Session:
             txn.check_foreign_keys = fk_checks
         mode = Mode(foreign_keys=fk_checks and not translation.foreign_keys_off)
         timeout_s = self._metadata_lock_wait_timeout_s if ddl else None
-        return chain(self._begin_write(txn, database, mode, timeout_s),
-                     lambda _: self._write_now(txn, database, translation, params, text,
-                                               autocommit))
+        outcome = chain(self._begin_write(txn, database, mode, timeout_s),
+                        lambda _: self._write_now(txn, database, translation, params, text,
+                                                  autocommit))
+        if not autocommit or not isinstance(outcome, Pending):
+            return outcome
+        return self._retried_on_conflict(outcome, attempt, lambda: self._write(
+            database, translation, params, text, attempt + 1))
+
+    def _retried_on_conflict(self, outcome: Pending, attempt: int,
+                             again: Callable[[], Result | Pending]) -> Pending:
+        """An autocommit statement that lost a cluster conflict was not committed, and its
+        client has no answer yet: run it again (bounded) instead of returning 1213."""
+        result = Pending()
+
+        def done(first: Pending) -> None:
+            try:
+                first.result()
+            except MarmotError as exc:
+                if exc.code == errors.ER_LOCK_DEADLOCK and attempt < CONFLICT_RETRIES_MAX:
+                    delay_ms = CONFLICT_BACKOFF_MS[attempt] * (0.5 + self.server.rng.random())
+                    self.server.host.call_later(delay_ms / 1000, rerun)
+                    return
+            except BaseException:  # noqa: BLE001 - handed on below
+                pass
+            result.follow(first)
+
+        def rerun() -> None:
+            if self.server.sessions.get(self.connection_id) is not self:
+                result.fail(errors.error(errors.ER_QUERY_INTERRUPTED,
+                                         "Query execution was interrupted"))
+                return
+            self.server.status["Marmot_conflict_retries"] += 1
+            try:
+                following = again()
+            except BaseException as exc:  # noqa: BLE001 - the client's answer
+                result.fail(exc)
+                return
+            if isinstance(following, Pending):
+                result.follow(following)
+            else:
+                result.resolve(following)
+
+        outcome.add_done_callback(done)
+        return result
 
     def _write_now(self, txn: Transaction, database: Database, translation: Translation,
                    params: dict[str, Any], text: str, autocommit: bool) -> Result | Pending:
@@ -693,15 +746,16 @@ class Session:
         result = rows if rows is not None else self._ok(capture, translation)
         if not autocommit:
             return result
+        level = self.write_level
         if not ddl:
-            return txn.commit(result)
+            return txn.commit(result, level)
 
         def committed(value: Result) -> Result:
             # Pooled connections see the new schema only now: translations cached against
             # the old one since the DDL ran must not be reused.
             self.server.schema_changed(database)
             return value
-        return chain(txn.commit(result), committed)
+        return chain(txn.commit(result, level), committed)
 
     def _record_ddl(self, txn: Transaction, database: Database, translation: Translation,
                     params: dict[str, Any], text: str, truncate: bool) -> None:
@@ -931,7 +985,7 @@ class Session:
             txn.rollback()
             return None
         self.server.status["Com_commit"] += 1
-        outcome = txn.commit(None)
+        outcome = txn.commit(None, self.write_level)
         return outcome if isinstance(outcome, Pending) else None
 
 

@@ -108,6 +108,14 @@ class WriteSet(msgspec.Struct, array_like=True):
         return self.commit_ts
 
 
+def abort_marker(write_set: WriteSet) -> WriteSet:
+    """The log entry of a transaction its cluster decided to abort: its origin sequence and
+    commit timestamp, no rows and no schema change, so the origin's sequence has no gap
+    (txn/DESIGN.md §7.2). Applying it only logs it."""
+    return WriteSet(write_set.txn_id, write_set.origin, write_set.origin_seq,
+                    write_set.commit_ts, write_set.database, write_set.schema_version, [], [])
+
+
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(WriteSet)
 

@@ -40,13 +40,19 @@ from typing import Any, Protocol
 import apsw
 
 from marmotdb import errors
-from marmotdb.errors import MarmotError
+from marmotdb.errors import CommitOutcomeUnknown, MarmotError
 from marmotdb.hlc import HLC, Timestamp
 from marmotdb.storage import versions
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.commitlog import LogWriter, max_commit_ts
-from marmotdb.storage.apply import record_local_commit
-from marmotdb.storage.writeset import RowChange, SchemaChange, WriteSet, encode_write_set
+from marmotdb.storage.apply import ApplyTransaction, record_local_commit
+from marmotdb.storage.writeset import (
+    RowChange,
+    SchemaChange,
+    WriteSet,
+    abort_marker,
+    encode_write_set,
+)
 from marmotdb.txn.checkpoint import WalCheckpointer
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.wal_sync import WalSyncer
@@ -83,12 +89,25 @@ class _Waiter:
     spans_round_trips: bool  # an explicit transaction: flush the batch before granting
     pending: Pending
     timer: Timer | None = None
+    exclusive: Callable[[apsw.Connection], Any] | None = None  # run_exclusive's work
 
 
 @dataclass(slots=True)
 class _Member:
     pending: Pending
     value: Any
+    write_set: WriteSet | None = None
+    encoded: bytes = b""
+    level: str = "QUORUM"
+
+
+class Replicator(Protocol):
+    """The distributed commit of a batch (txn/DESIGN.md §7); ``cluster.ClusterCommit``."""
+
+    def replicated(self) -> bool: ...
+
+    def decide(self, database: str, batch: int, members: list[tuple[WriteSet, bytes, str]],
+               done: Callable[[list[MarmotError | None] | MarmotError], None]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -99,6 +118,7 @@ class Draft:
     changes: list[RowChange]
     schema_changes: list[SchemaChange] = field(default_factory=list)
     check_foreign_keys: bool = False  # a table rebuild ran with foreign keys off
+    level: str = "QUORUM"  # the write consistency level: ONE, QUORUM or ALL
 
 
 def run_deferred(defer: Callable[[Callable[[], None]], None], work: Callable[[], None],
@@ -168,7 +188,8 @@ class CommitPipeline:
                  fault: Callable[[str], None] | None = None,
                  trusted: Callable[[], AbstractContextManager[Any]] = nullcontext,
                  sync_wal: bool = False, wal_sync: Callable[[str], None] | None = None,
-                 checkpoint_connection: Callable[[], apsw.Connection] | None = None):
+                 checkpoint_connection: Callable[[], apsw.Connection] | None = None,
+                 replicator: Replicator | None = None, origin_seq_floor: int = 0):
         self.name = name
         self._trusted = trusted  # the pipeline's own statements pass the SQL authorizer
         self.trusted = trusted
@@ -185,6 +206,10 @@ class CommitPipeline:
         self._log: LogWriter | None = None
         self._advance_scheduled = False
         self.closed = False
+        self.replicator = replicator
+        self._deciding = False      # a batch's distributed rounds are in flight
+        self._seq_floor = origin_seq_floor  # origin sequences issued so far (never reused)
+        self._exclusive_owner = -1  # owners of run_exclusive work: negative, never a session
         self.batches = 0          # batch COMMITs so far (for SHOW STATUS and benchmarks)
         self.batched_txns = 0     # transactions made durable by them
         # durability "fsync": COMMIT without fsync, then one fsync per group of batches
@@ -216,8 +241,8 @@ class CommitPipeline:
         if self._owner == owner:
             return None
         queue_free = not self._waiters or owner == self._reserved_for
-        if self._owner is None and queue_free and self._may_take(owner) \
-                and not self._checkpointing and self._can_join(mode, spans_round_trips):
+        if self._owner is None and queue_free and self._may_take(owner) and not self._busy \
+                and self._can_join(mode, spans_round_trips):
             self._grant(owner, mode)
             return None
         waiter = _Waiter(owner, mode, spans_round_trips, Pending())
@@ -263,10 +288,12 @@ class CommitPipeline:
 
     def _next_waiter(self) -> _Waiter | None:
         """The waiter the turn goes to next: the head of the queue, or while the turn is
-        reserved, the reserving owner's waiter (the others keep waiting)."""
+        reserved, the reserving owner's waiter or peers' write sets to apply (LOCK TABLES is
+        node-local: replication is not held back); the other sessions keep waiting."""
         if self._reserved_for is None:
             return self._waiters[0] if self._waiters else None
-        return next((w for w in self._waiters if w.owner == self._reserved_for), None)
+        return next((w for w in self._waiters
+                     if w.owner == self._reserved_for or w.exclusive is not None), None)
 
     def _can_join(self, mode: Mode, spans_round_trips: bool) -> bool:
         """May this transaction write into the open batch now? Not if it needs another
@@ -314,7 +341,7 @@ class CommitPipeline:
     def _advance(self) -> None:
         """Grant the turn to the next waiter that may join, or flush the batch."""
         self._advance_scheduled = False
-        while self._owner is None and not self.closed and not self._checkpointing:
+        while self._owner is None and not self.closed and not self._busy:
             head = self._next_waiter()
             if head is None:
                 self._flush()
@@ -325,8 +352,44 @@ class CommitPipeline:
             self._waiters.remove(head)
             if head.timer is not None:
                 head.timer.cancel()
+            if head.exclusive is not None:
+                self._run_exclusive_now(head)
+                continue
             self._grant(head.owner, head.mode)
             head.pending.resolve(None)  # the owner runs now; it releases the turn later
+
+    @property
+    def _busy(self) -> bool:
+        """The connection is in use outside the turn: a checkpoint, or the rounds of a batch
+        that stays open until its decision."""
+        return self._deciding or self._checkpointing
+
+    def run_exclusive(self, work: Callable[[apsw.Connection], Any]) -> Pending:
+        """``work(conn)`` alone on the write connection, outside any batch (the open one is
+        committed first): applying peers' write sets, which opens its own SQLite transaction.
+        The Pending gets its result or its exception."""
+        if self.closed:
+            raise errors.error(errors.ER_BAD_DB_ERROR, f"Unknown database '{self.name}'")
+        self._exclusive_owner -= 1
+        waiter = _Waiter(self._exclusive_owner, self._mode, True, Pending(), exclusive=work)
+        self._waiters.append(waiter)
+        self._schedule_advance()
+        return waiter.pending
+
+    def _run_exclusive_now(self, waiter: _Waiter) -> None:
+        assert waiter.exclusive is not None and self.conn.get_autocommit()
+        try:
+            with self._trusted():
+                result = waiter.exclusive(self.conn)
+        except Exception as exc:  # noqa: BLE001 - the waiter's caller gets it
+            self._reload_schema_version()
+            waiter.pending.fail(exc)
+            return
+        self._reload_schema_version()
+        if self._syncer is not None:
+            self._syncer.committed([(waiter.pending, result)])
+        else:
+            waiter.pending.resolve(result)
 
     # ------------------------------------------------------------------ committing
     def commit(self, owner: int, draft: Draft, savepoint: str, value: Any) -> Pending | Any:
@@ -348,12 +411,14 @@ class CommitPipeline:
                                    "child row: a foreign key constraint fails")
             write_set = self._write_set(draft)
             self.fault_point("write_set_built")
-            self._record(write_set)
+            encoded = self._record(write_set)
         self.schema_version = write_set.schema_version
+        if self._replicated():  # peers may hold it even if our batch rolls back: never reuse
+            self._seq_floor = write_set.origin_seq
         self.fault_point("recorded")
         self.conn.execute(f'RELEASE "{savepoint}"')
         pending = Pending()
-        self._batch.append(_Member(pending, value))
+        self._batch.append(_Member(pending, value, write_set, encoded, draft.level))
         return pending  # the "joined_batch" fault point is the caller's, after it let go
 
     def _write_set(self, draft: Draft) -> WriteSet:
@@ -365,13 +430,16 @@ class CommitPipeline:
             conn.execute(f"PRAGMA user_version={schema_version}")
             self.capture.invalidate_schema()
         assert self._log is not None
-        return WriteSet(draft.txn_id, self.hlc.node_id, self._log.next_origin_seq(
-            self.hlc.node_id), self.hlc.now(), self.name, schema_version,
-            self.capture.schemas_for(draft.changes), draft.changes, draft.schema_changes)
+        origin_seq = max(self._log.next_origin_seq(self.hlc.node_id), self._seq_floor + 1)
+        return WriteSet(draft.txn_id, self.hlc.node_id, origin_seq, self.hlc.now(), self.name,
+                        schema_version, self.capture.schemas_for(draft.changes),
+                        draft.changes, draft.schema_changes)
 
-    def _record(self, write_set: WriteSet) -> None:
+    def _record(self, write_set: WriteSet) -> bytes:
         assert self._log is not None
-        record_local_commit(self.conn, write_set, encode_write_set(write_set), self._log)
+        encoded = encode_write_set(write_set)
+        record_local_commit(self.conn, write_set, encoded, self._log)
+        return encoded
 
     def _flush(self) -> None:
         """COMMIT the batch: one SQLite transaction, one fsync, every member answered."""
@@ -383,6 +451,59 @@ class CommitPipeline:
         if not members:
             self.conn.execute("ROLLBACK")  # an empty batch: nothing to make durable
             return
+        if self._replicated():
+            self._deciding = True
+            batch = [(m.write_set, m.encoded, m.level) for m in members]
+            assert members[0].write_set is not None
+            self.replicator.decide(self.name, members[0].write_set.origin_seq, batch,  # type: ignore[arg-type]
+                                   lambda outcome: self._decided(members, log, outcome))
+            return
+        self._commit_batch(members, log)
+
+    def _replicated(self) -> bool:
+        return self.replicator is not None and self.replicator.replicated()
+
+    def _decided(self, members: list[_Member], log: LogWriter | None,
+                 outcome: list[MarmotError | None] | MarmotError) -> None:
+        """The batch's rounds ended: commit it, or keep only the members decided COMMIT."""
+        self._deciding = False
+        try:
+            if self.closed:
+                return
+            if isinstance(outcome, MarmotError):  # the outcome is unknown here
+                self._abandon(members, [outcome] * len(members))
+            elif not any(outcome):
+                self._commit_batch(members, log)
+            else:
+                self._abandon(members, outcome)
+        finally:
+            self._schedule_advance()
+
+    def _abandon(self, members: list[_Member], outcome: list[MarmotError | None]) -> None:
+        """Roll the batch back; re-apply the members decided COMMIT from their write sets
+        (same rows, versions and log entries) and log an abort marker for the others, so
+        this origin's sequence has no gap (txn/DESIGN.md §7.2)."""
+        self.conn.execute("ROLLBACK")
+        self._reload_schema_version()
+        decided = [m for m, error in zip(members, outcome) if error is None]
+        if any(isinstance(e, CommitOutcomeUnknown) for e in outcome):
+            # unknown here: the instance's outcome arrives later, as a learn
+            decided = []
+        else:
+            with self._trusted(), ApplyTransaction(self.conn) as txn:
+                for member, error in zip(members, outcome):
+                    assert member.write_set is not None
+                    if error is None:
+                        txn.apply(member.write_set, member.encoded)
+                    else:
+                        txn.apply(abort_marker(member.write_set))
+            self._reload_schema_version()
+        for member, error in zip(members, outcome):
+            if error is not None:
+                member.pending.fail(error)
+        self._answer(decided)
+
+    def _commit_batch(self, members: list[_Member], log: LogWriter | None) -> None:
         try:
             assert log is not None
             with self._trusted():
@@ -398,8 +519,12 @@ class CommitPipeline:
                 member.pending.fail(failure)
             return
         self.batches += 1
-        self.batched_txns += len(members)
         self.fault_point("after_batch_commit")
+        self._answer(members)
+
+    def _answer(self, members: list[_Member]) -> None:
+        """Committed: answer once durable (after the WAL sync with durability "fsync")."""
+        self.batched_txns += len(members)
         if self._syncer is not None:
             self._syncer.committed([(member.pending, member.value) for member in members])
             return
@@ -419,7 +544,7 @@ class CommitPipeline:
     def flush_now(self) -> None:
         """Commit the open batch before something that must not run inside it (DROP, close),
         and make what is committed durable."""
-        if self._owner is None:
+        if self._owner is None and not self._deciding:
             self._flush()
         if self._syncer is not None:
             self._syncer.drain()

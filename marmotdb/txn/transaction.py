@@ -194,15 +194,16 @@ class Transaction:
             mirror(self.pipeline.capture)
 
     # ------------------------------------------------------------------ decision
-    def commit(self, value: Any) -> Pending | Any:
-        """COMMIT: ``value`` (the client's answer) now, or a Pending of it once durable."""
+    def commit(self, value: Any, level: str = "QUORUM") -> Pending | Any:
+        """COMMIT: ``value`` (the client's answer) now, or a Pending of it once durable (and,
+        in a cluster, decided at the write consistency ``level``: ONE, QUORUM or ALL)."""
         pipeline = self.pipeline
         if pipeline is None:
             self._transition_to(TxnState.COMMITTED)
             return value
         assert self.txn_id is not None
         draft = Draft(self.txn_id, pipeline.capture.commit(), self.schema_changes,
-                      self.check_foreign_keys)
+                      self.check_foreign_keys, level)
         try:
             outcome = pipeline.commit(self.owner, draft, TXN_SAVEPOINT, value)
         except BaseException:

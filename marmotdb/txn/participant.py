@@ -1,0 +1,195 @@
+"""Participant: a node's side of other coordinators' batches (txn/DESIGN.md §7.2).
+
+* ``Prepare`` → a vote per write set: YES unless a row carries another instance's intent it
+  was not built on, a row's base version is older than the version committed here, or the
+  write set was built against another schema version. The batch's write sets (all of them:
+  a member decided COMMIT at level ONE must be applied here even if this node voted NO) are
+  recorded in the txn store and the YES members' rows marked as intents *before* the answer
+  leaves; the node's HLC moves past every commit timestamp it saw.
+* ``Accept`` → the acceptor's phase 2b, recorded before the answer.
+* ``Learn`` → the committed members are applied to the database (one SQLite transaction on
+  its write connection, through the commit pipeline's ``run_exclusive``), an abort marker is
+  logged for each aborted one, then the intents are released and the record forgotten.
+
+A learn whose write sets this node never saw (it was down at prepare time) is left to
+catch-up (DESIGN §4.3).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import apsw
+
+from marmotdb.peer.endpoint import IncomingRequest
+from marmotdb.storage import versions
+from marmotdb.storage.apply import ApplyTransaction
+from marmotdb.storage.writeset import WriteSet, abort_marker, decode_write_set
+from marmotdb.txn.intents import Intents
+from marmotdb.txn.messages import (
+    Accept,
+    Accepted,
+    Ballot,
+    Learn,
+    Learned,
+    Prepare,
+    Promised,
+    Recover,
+    Vote,
+    Votes,
+)
+from marmotdb.txn.txn_store import Instance, TxnStore
+
+if TYPE_CHECKING:
+    from marmotdb.sql.server_state import ServerState
+
+logger = logging.getLogger("marmotdb.txn")
+
+
+class Participant:
+    def __init__(self, state: ServerState, store: TxnStore, intents: Intents,
+                 reply: Callable[[IncomingRequest, Any], None], now_ms: Callable[[], int]):
+        self._state = state
+        self._now_ms = now_ms
+        self._store = store
+        self._intents = intents
+        self._reply = reply
+        self.applied_instances = 0
+        self.undecided: dict[Instance, int] = {}  # instance -> since when (ms), until applied
+
+    # ------------------------------------------------------------------ prepare
+    def on_prepare(self, request: IncomingRequest, now_ms: int) -> None:
+        message: Prepare = request.message  # type: ignore[assignment]
+        instance = (message.coordinator, message.database, message.batch)
+        write_sets = [decode_write_set(ws) for ws in message.write_sets]
+        votes = self.vote(instance, write_sets)
+        self._store.record_write_sets(instance, message.write_sets, message.one)
+        self.undecided.setdefault(instance, now_ms)
+        for write_set, vote in zip(write_sets, votes):
+            if vote == Vote.YES:
+                self._intents.mark(instance, write_set)
+        hlc = self._state.hlc
+        for write_set in write_sets:
+            hlc.update(write_set.commit_ts)
+        clock = hlc.now()
+        self._reply(request, Votes(votes, clock.wall_ms, clock.logical))
+
+    def vote(self, instance: Instance, write_sets: list[WriteSet]) -> list[int]:
+        """One ``Vote`` per write set; no side effect (a coordinator votes for itself too)."""
+        if not write_sets:
+            return []
+        try:
+            conn = self._committed_view(write_sets[0].database)
+        except Exception:  # noqa: BLE001 - no such database here and it cannot be made
+            logger.exception("cannot vote on %s", instance)
+            return [Vote.UNAVAILABLE] * len(write_sets)
+        votes = []
+        with self._state.binding(conn).trusted_scope():  # internal tables
+            current = _schema_version(conn)
+            for write_set in write_sets:
+                expected = current + 1 if write_set.schema_changes else current
+                vote = self._vote_one(instance, write_set, conn, expected)
+                if vote == Vote.YES:
+                    current = write_set.schema_version
+                votes.append(vote)
+        return votes
+
+    def _vote_one(self, instance: Instance, write_set: WriteSet, conn: apsw.Connection,
+                  expected_schema_version: int) -> int:
+        if write_set.schema_version != expected_schema_version:
+            return Vote.SCHEMA
+        if self._intents.conflicts(instance, write_set):
+            return Vote.INTENT
+        if versions.stale_changes(conn, write_set):
+            return Vote.STALE
+        return Vote.YES
+
+    def _committed_view(self, database: str) -> apsw.Connection:
+        """A connection that reads what is committed here (the look-up connection)."""
+        state = self._state
+        if not state.databases.exists(database):  # its first write set creates it here
+            state.databases.create(database, if_not_exists=True)
+        return state.read_connection(state.databases.get(database))
+
+    # ------------------------------------------------------------------ recovery
+    def on_recover(self, request: IncomingRequest, now_ms: int) -> None:
+        message: Recover = request.message  # type: ignore[assignment]
+        instance = (message.coordinator, message.database, message.batch)
+        self._reply(request, self.promise(instance, tuple(message.ballot)))  # type: ignore[arg-type]
+
+    def promise(self, instance: Instance, ballot: Ballot) -> Promised:
+        ok, promised, accepted, vector = self._store.promise(instance, ballot)
+        encoded, one = self._store.write_sets(instance)
+        return Promised(ok, promised, accepted, vector, one if encoded else None)
+
+    # ------------------------------------------------------------------ accept
+    def on_accept(self, request: IncomingRequest, now_ms: int) -> None:
+        message: Accept = request.message  # type: ignore[assignment]
+        instance = (message.coordinator, message.database, message.batch)
+        promised = self._store.accept(instance, tuple(message.ballot), message.vector)  # type: ignore[arg-type]
+        self._reply(request, Accepted(promised is None, promised or tuple(message.ballot)))
+
+    def accept(self, instance: Instance, ballot: Ballot, vector: list[bool]) -> bool:
+        """This node's own acceptance (a recovery it runs)."""
+        return self._store.accept(instance, ballot, vector) is None
+
+    # ------------------------------------------------------------------ learn
+    def on_learn(self, src: Any, message: Learn, now_ms: int) -> None:
+        self._learn(message, lambda ok: None)
+
+    def on_learn_request(self, request: IncomingRequest, now_ms: int) -> None:
+        """A batch with DDL: its coordinator answers its client once we applied it, so a
+        statement sent here next finds the new schema."""
+        self._learn(request.message, lambda ok: self._reply(request, Learned(ok)))  # type: ignore[arg-type]
+
+    def _learn(self, message: Learn, answer: Callable[[bool], None]) -> None:
+        instance = (message.coordinator, message.database, message.batch)
+        if self._store.decided(instance) is not None:
+            answer(True)  # applied here already (a duplicate or a late recovery's learn)
+            return
+        encoded, _ = self._store.write_sets(instance)
+        if len(encoded) != len(message.vector):
+            logger.warning("learned %s without its write sets: left to catch-up", instance)
+            self._intents.release(instance)
+            self.undecided.pop(instance, None)
+            answer(False)
+            return
+        self.apply_outcome(instance, encoded, message.vector, answer)
+
+    def apply_outcome(self, instance: Instance, encoded: list[bytes], vector: list[bool],
+                      answer: Callable[[bool], None] = lambda ok: None) -> None:
+        """Apply the committed members, log markers for the others, then forget."""
+        state = self._state
+        pipeline = state.pipeline(state.databases.get(instance[1]))
+        items = [(decode_write_set(ws), ws) for ws in encoded]
+
+        def work(conn: apsw.Connection) -> None:
+            with ApplyTransaction(conn) as txn:
+                for (write_set, ws), commit in zip(items, vector):
+                    if commit:
+                        txn.apply(write_set, ws)
+                    else:
+                        txn.apply(abort_marker(write_set))
+
+        def done(pending: Any) -> None:
+            self._intents.release(instance)
+            try:
+                pending.result()
+            except Exception:  # noqa: BLE001 - the record stays: applied again on restart
+                logger.exception("applying %s failed", instance)
+                answer(False)
+                return
+            self._store.forget(instance, vector, self._now_ms())
+            self.undecided.pop(instance, None)
+            self.applied_instances += 1
+            if any(ws.schema_changes for ws, _ in items):
+                state.schema_changed(state.databases.get(instance[1]))
+            answer(True)
+
+        pipeline.run_exclusive(work).add_done_callback(done)
+
+
+def _schema_version(conn: apsw.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchall()[0][0])

@@ -1,0 +1,273 @@
+"""The distributed commit between sans-I/O nodes wired in memory (txn/DESIGN.md §7).
+
+Three ``Node``s, a static roster, frames delivered by a tiny in-test router that can drop
+traffic to and from chosen nodes. Time only moves when a test says so.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+from marmotdb.node import Node, Reply, SendFrame
+from marmotdb.peer.address import NodeAddr
+from marmotdb.peer.catalog import all_messages
+from marmotdb.peer.codec import FrameCodec
+from marmotdb.storage.checksum import database_checksums
+from marmotdb.txn.cluster import CommitSettings, Peer
+from marmotdb.users import User, Users
+
+T0 = 1_700_000_000_000
+SECRET = b"a-cluster-secret-for-the-tests"
+USERS = Users([User("root", "x", {"*": "admin"})])
+
+
+class Cluster:
+    def __init__(self, base: Path, size: int = 3):
+        self.addrs = {i: NodeAddr("10.0.0.%d" % i, 7000) for i in range(1, size + 1)}
+        self.by_addr = {addr: i for i, addr in self.addrs.items()}
+        self.now_ms = T0
+        self.frames: deque[tuple[int, int, bytes]] = deque()
+        self.replies: dict[tuple[int, int], Reply] = {}
+        self.cut: set[int] = set()  # nodes whose traffic is dropped
+        self.nodes: dict[int, Node] = {}
+        for i in self.addrs:
+            node = Node(base / f"n{i}", users=USERS, node_id=i, now_ms=T0,
+                        rng=random.Random(i), on_output=lambda out, i=i: self._output(i, out))
+            node.attach_cluster(FrameCodec([SECRET], registry=all_messages()), self._roster,
+                                CommitSettings(prepare_timeout_ms=500, decision_timeout_ms=500,
+                                               recovery_timeout_ms=1000))
+            self.nodes[i] = node
+        self.sessions = {i: n.open_session("root", now_ms=T0) for i, n in self.nodes.items()}
+        self._request = 0
+
+    def _roster(self) -> list[Peer]:
+        return [Peer(i, addr, True) for i, addr in self.addrs.items()]
+
+    def _output(self, node_id: int, output: object) -> None:
+        if isinstance(output, SendFrame):
+            self.frames.append((node_id, self.by_addr[output.dest], output.frame))
+        elif isinstance(output, Reply):
+            self.replies[(node_id, output.request_id)] = output
+
+    def submit(self, node_id: int, sql: str) -> int:
+        self._request += 1
+        self.nodes[node_id].submit(self.sessions[node_id], self._request, sql,
+                                   now_ms=self.now_ms)
+        return self._request
+
+    def deliver(self) -> None:
+        while self.frames:
+            src, dest, frame = self.frames.popleft()
+            if src in self.cut or dest in self.cut:
+                continue
+            self.nodes[dest].receive_frame(self.addrs[src], frame, now_ms=self.now_ms)
+
+    def advance(self, ms: int) -> None:
+        self.now_ms += ms
+        for node in self.nodes.values():
+            node.handle_timer(self.now_ms)
+        self.deliver()
+
+    def run(self, node_id: int, sql: str) -> Reply:
+        """Submit and deliver; let time pass (bounded) if the answer waits for a timeout."""
+        request = self.submit(node_id, sql)
+        self.deliver()
+        for _ in range(30):
+            if (node_id, request) in self.replies:
+                break
+            self.advance(100)
+        return self.replies.pop((node_id, request))
+
+    def ok(self, node_id: int, sql: str) -> Reply:
+        reply = self.run(node_id, sql)
+        assert reply.error is None, reply.error
+        return reply
+
+    def checksums(self, node_id: int, database: str = "d") -> dict[str, object]:
+        state = self.nodes[node_id].state
+        conn = state.read_connection(state.databases.get(database))
+        with state.binding(conn).trusted_scope():
+            return database_checksums(conn)
+
+    def close(self) -> None:
+        for node in self.nodes.values():
+            node.close()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path):
+    c = Cluster(tmp_path)
+    for i in c.nodes:
+        c.ok(i, "CREATE DATABASE IF NOT EXISTS d")
+        c.ok(i, "USE d")
+    yield c
+    c.close()
+
+
+def rows(cluster: Cluster, node_id: int, sql: str) -> list[tuple[object, ...]]:
+    reply = cluster.ok(node_id, sql)
+    return [tuple(r) for r in reply.result.rows]  # type: ignore[union-attr]
+
+
+def test_a_table_made_on_one_node_takes_writes_on_another(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))")
+    cluster.ok(2, "INSERT INTO t VALUES (1, 'two')")
+    cluster.ok(3, "INSERT INTO t VALUES (2, 'three')")
+    for i in (1, 2, 3):
+        assert rows(cluster, i, "SELECT id, v FROM t ORDER BY id") == [(1, "two"), (2, "three")]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+    assert all(n.cluster is not None and n.cluster.rounds > 0 for n in cluster.nodes.values())
+
+
+def test_concurrent_transactions_on_one_row_never_both_commit(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE acc (id INT PRIMARY KEY, n INT)")
+    cluster.ok(1, "INSERT INTO acc VALUES (1, 0)")
+    for i in (1, 2):
+        cluster.ok(i, "BEGIN")
+        cluster.ok(i, f"UPDATE acc SET n = n + {i} WHERE id = 1")
+    first, second = cluster.submit(1, "COMMIT"), cluster.submit(2, "COMMIT")
+    cluster.deliver()
+    outcomes = [cluster.replies.pop((1, first)), cluster.replies.pop((2, second))]
+    assert sorted(r.error.code if r.error else 0 for r in outcomes) == [0, 1213], outcomes
+    delta = 1 if outcomes[0].error is None else 2
+    for i in (1, 2, 3):
+        assert rows(cluster, i, "SELECT n FROM acc") == [(delta,)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
+def test_an_autocommit_statement_that_loses_a_conflict_runs_again(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE acc (id INT PRIMARY KEY, n INT)")
+    cluster.ok(1, "INSERT INTO acc VALUES (1, 0)")
+    first = cluster.submit(1, "UPDATE acc SET n = n + 1 WHERE id = 1")
+    second = cluster.submit(2, "UPDATE acc SET n = n + 10 WHERE id = 1")
+    cluster.deliver()
+    for _ in range(20):
+        if (1, first) in cluster.replies and (2, second) in cluster.replies:
+            break
+        cluster.advance(50)
+    for key in ((1, first), (2, second)):
+        assert cluster.replies.pop(key).error is None
+    for i in (1, 2, 3):
+        assert rows(cluster, i, "SELECT n FROM acc") == [(11,)]  # no update lost
+    retries = sum(n.state.status["Marmot_conflict_retries"] for n in cluster.nodes.values())
+    assert retries >= 1
+
+
+def test_a_minority_cannot_write_at_quorum_but_can_at_one(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.cut = {2, 3}
+    request = cluster.submit(1, "INSERT INTO t VALUES (1)")
+    cluster.deliver()
+    assert (1, request) not in cluster.replies  # waits for votes
+    cluster.advance(600)
+    reply = cluster.replies.pop((1, request))
+    assert reply.error is not None and reply.error.code == 1047
+    assert rows(cluster, 1, "SELECT COUNT(*) FROM t") == [(0,)]
+    cluster.ok(1, "SET marmot_write_consistency = 'ONE'")
+    cluster.ok(1, "INSERT INTO t VALUES (2)")
+    assert rows(cluster, 1, "SELECT id FROM t") == [(2,)]
+
+
+def test_all_needs_every_member(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.ok(1, "SET marmot_write_consistency = 'ALL'")
+    cluster.cut = {3}
+    request = cluster.submit(1, "INSERT INTO t VALUES (1)")
+    cluster.advance(600)
+    assert cluster.replies.pop((1, request)).error.code == 1047  # type: ignore[union-attr]
+    cluster.cut = set()
+    cluster.ok(1, "INSERT INTO t VALUES (2)")
+    for i in (1, 2, 3):
+        assert rows(cluster, i, "SELECT id FROM t") == [(2,)]
+
+
+def test_a_consistency_hint_sets_the_level_of_one_statement(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.cut = {3}
+    request = cluster.submit(1, "INSERT /*+ CONSISTENCY(ALL) */ INTO t VALUES (1)")
+    cluster.advance(600)
+    assert cluster.replies.pop((1, request)).error.code == 1047  # type: ignore[union-attr]
+    cluster.ok(1, "/*+ CONSISTENCY(QUORUM) */ INSERT INTO t VALUES (2)")  # 1 and 2 suffice
+    assert cluster.run(1, "INSERT /*+ CONSISTENCY(TWO) */ INTO t VALUES (3)").error.code == 1231  # type: ignore[union-attr]
+    assert rows(cluster, 2, "SELECT id FROM t") == [(2,)]
+
+
+def deliver_queued(cluster: Cluster) -> None:
+    """Deliver only the frames queued now, not the ones they cause."""
+    for _ in range(len(cluster.frames)):
+        src, dest, frame = cluster.frames.popleft()
+        cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
+
+
+def test_members_abort_an_instance_whose_coordinator_went_silent(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    request = cluster.submit(1, "INSERT INTO t VALUES (1, 1)")
+    deliver_queued(cluster)             # the prepares arrive; the votes will not
+    cluster.cut = {1}
+    assert all(len(cluster.nodes[i].cluster.intents) for i in (2, 3))  # type: ignore[union-attr]
+    cluster.advance(600)                # node 1: no votes -> not committed
+    assert cluster.replies.pop((1, request)).error.code == 1047  # type: ignore[union-attr]
+    for _ in range(20):
+        cluster.advance(500)            # nodes 2 and 3 recover the instance: nobody accepted
+    for i in (2, 3):
+        node = cluster.nodes[i]
+        assert node.cluster is not None and len(node.cluster.intents) == 0
+        assert node.cluster.store.load() == {}
+    assert sum(cluster.nodes[i].cluster.recoveries for i in (2, 3)) >= 1  # type: ignore[union-attr]
+    cluster.ok(2, "INSERT INTO t VALUES (1, 2)")  # the row is free again
+    assert rows(cluster, 3, "SELECT v FROM t") == [(2,)]
+
+
+def test_a_decision_accepted_before_the_coordinator_went_silent_is_finished(
+        cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    request = cluster.submit(1, "INSERT INTO t VALUES (1, 1)")
+    deliver_queued(cluster)             # prepares
+    deliver_queued(cluster)             # votes: node 1 accepts and sends Accept
+    cluster.frames = deque(f for f in cluster.frames if f[1] == 2)  # only node 2 gets it
+    deliver_queued(cluster)             # node 2 accepts
+    cluster.cut = {1}                   # its answer, and every learn, is lost
+    cluster.advance(600)
+    reply = cluster.replies.pop((1, request))
+    assert reply.error is not None and reply.error.code == 1180  # outcome unknown
+    for _ in range(20):
+        cluster.advance(500)
+    assert rows(cluster, 2, "SELECT v FROM t") == [(1,)] == rows(cluster, 3, "SELECT v FROM t")
+    cluster.cut = set()                 # node 1 hears again: it recovers its own instance
+    for _ in range(20):
+        cluster.advance(500)
+    assert rows(cluster, 1, "SELECT v FROM t") == [(1,)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
+def test_a_node_cut_off_while_others_wrote_catches_up(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    cluster.cut = {3}
+    cluster.ok(1, "CREATE TABLE later (id INT PRIMARY KEY)")  # DDL it missed too
+    for i in range(1, 6):
+        cluster.ok(1 + i % 2, f"INSERT INTO t VALUES ({i}, {i})")
+    cluster.ok(2, "INSERT INTO later VALUES (7)")
+    cluster.ok(1, "DELETE FROM t WHERE id = 1")
+    cluster.advance(1000)  # a learn of a DDL batch waits for the cut node: bounded
+    assert rows(cluster, 3, "SELECT COUNT(*) FROM t") == [(0,)]
+    cluster.cut = set()
+    for _ in range(10):
+        cluster.advance(1000)
+    assert rows(cluster, 3, "SELECT id, v FROM t ORDER BY id") == [(i, i) for i in range(2, 6)]
+    assert rows(cluster, 3, "SELECT id FROM later") == [(7,)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+    assert cluster.nodes[3].catch_up is not None and cluster.nodes[3].catch_up.entries_applied > 0
+
+
+def test_a_quorum_read_sees_every_write_acknowledged_before_it(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.cut = {3}
+    cluster.ok(1, "INSERT INTO t VALUES (1)")   # acknowledged by nodes 1 and 2
+    cluster.cut = set()                         # node 3 hears again, has not caught up yet
+    assert rows(cluster, 3, "SELECT id FROM t") == []  # LOCAL: stale, as documented
+    cluster.ok(3, "SET marmot_read_consistency = 'QUORUM'")
+    assert rows(cluster, 3, "SELECT id FROM t") == [(1,)]
