@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from marmotdb.config import Config
 from marmotdb.hlc import HLC
 from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.types import Column, ColumnFlag
-from marmotdb.sql import coltypes, functions, schema, translate, variable_defaults
+from marmotdb.sql import coltypes, functions, schema, translate
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.results import Rows, column_for_value
 from marmotdb.sql.variables import GlobalVariables
@@ -101,7 +100,10 @@ class ServerState:
                  global_defaults: dict[str, Any] | None = None, node_id: int = 1,
                  host: Host | None = None, batch_txns_max: int = BATCH_TXNS_MAX,
                  fault: Callable[[str], None] | None = None,
-                 wal_sync: Callable[[str], None] | None = None):
+                 wal_sync: Callable[[str], None] | None = None,
+                 translation_cache_entries_max: int | None = None):
+        if translation_cache_entries_max is not None:  # config sql.statement_cache_size
+            translate.cache().resize(translation_cache_entries_max)  # one cache per process
         self.clock = clock
         self.node_id = node_id
         self.hlc = HLC(node_id, lambda: int(clock() * 1000))
@@ -135,20 +137,6 @@ class ServerState:
         setup = configure(durability, cache_size_mb, busy_timeout_ms, self._bind)
         self.databases = Databases(data_dir, setup, on_open=self._open_database)
         self.scratch = Database(SCRATCH, Path(":memory:"), self._bind, pool_max=64)
-
-    @classmethod
-    def from_config(cls, config: Config, *, users: Users, clock: Callable[[], float],
-                    version: str, rng: random.Random | None = None) -> ServerState:
-        """The state of a node served by ``marmotdb serve``: storage settings and @@global
-        values from ``config`` (``variable_defaults``), and the size of the process-wide
-        translation cache (``sql.statement_cache_size``)."""
-        translate.cache().resize(max(1, config.sql.statement_cache_size))
-        storage = config.storage
-        return cls(config.data_path, clock=clock, version=version, users=users, rng=rng,
-                   durability=storage.durability, cache_size_mb=storage.cache_size_mb,
-                   busy_timeout_ms=storage.busy_timeout_ms, node_id=config.node_id,
-                   batch_txns_max=storage.commit_batch_txns_max,
-                   global_defaults=variable_defaults.from_config(config, version))
 
     # ------------------------------------------------------------------ the listener's limits
     # Read by the runtime when it accepts a connection, so that SET GLOBAL applies to the

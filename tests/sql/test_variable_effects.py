@@ -12,7 +12,7 @@ from marmotdb.config import Config
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.sql import catalog_variable_effects as effects
-from marmotdb.sql import translate, variable_defaults
+from marmotdb.sql import server_settings, translate
 from marmotdb.sql.catalog_variable_specs import SPECS
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.variables import DEFAULT, GlobalVariables, SessionVariables
@@ -43,7 +43,7 @@ def test_every_settable_variable_is_in_exactly_one_class():
 def test_variables_said_to_take_effect_are_read_by_some_code():
     """A weak but useful guard: the name of every EXECUTOR / LISTENER variable appears in code
     other than the catalogue (quoted, or as the typed view ``<name>_s``)."""
-    skip = {"catalog_variable_specs.py", "catalog_variable_effects.py", "variable_defaults.py"}
+    skip = {"catalog_variable_specs.py", "catalog_variable_effects.py", "server_settings.py"}
     text = "\n".join(p.read_text() for p in SOURCE.rglob("*.py") if p.name not in skip)
     unread = [name for name in sorted(effects.EXECUTOR | effects.LISTENER)
               if not re.search(rf"[\"']{name}[\"']|\b{name}_s\b|\.{name}\b", text)]
@@ -74,9 +74,9 @@ def test_fixed_global_switches_are_refused():
 
 def test_durability_is_what_innodb_flush_log_at_trx_commit_says():
     config = Config()
-    assert variable_defaults.from_config(config, "v")["innodb_flush_log_at_trx_commit"] == 2
+    assert server_settings.global_defaults(config, "v")["innodb_flush_log_at_trx_commit"] == 2
     config.storage.durability = "fsync"
-    values = GlobalVariables(variable_defaults.from_config(config, "v"))
+    values = GlobalVariables(server_settings.global_defaults(config, "v"))
     assert values.get("innodb_flush_log_at_trx_commit") == 1
     assert code_of(lambda: values.set("innodb_flush_log_at_trx_commit", 2)) == 1235
 
@@ -162,19 +162,20 @@ def test_config_sets_the_starting_globals_and_the_translation_cache(tmp_path):
     config.mysql.idle_timeout_s, config.mysql.max_connections = 120, 50
     config.mysql.handshake_timeout_ms = 2_500
     config.sql.statement_cache_size = 77
+    config.cluster.write_consistency = "ALL"
     config.node_id = 4
     before = translate.cache().entries_max
     try:
-        state = ServerState.from_config(config, users=Users([]), clock=lambda: 0.0,
-                                        version="v")
+        state = ServerState(tmp_path, users=Users([]), clock=lambda: 0.0, version="v",
+                            **server_settings.state_options(config, "v"))
         values = state.global_variables
         assert (values.get("wait_timeout"), values.get("interactive_timeout"),
                 values.get("max_connections"), values.get("connect_timeout"),
-                values.get("server_id"), values.get("marmot_node_id")) == \
-            (120, 120, 50, 3, 4, "4")
+                values.get("server_id"), values.get("marmot_node_id"),
+                values.get("marmot_write_consistency")) == (120, 120, 50, 3, 4, "4", "ALL")
         assert translate.cache().entries_max == 77
         state.close()
     finally:
         translate.cache().resize(before)
     config.mysql.idle_timeout_s = 0  # never: the longest MySQL allows
-    assert variable_defaults.from_config(config, "v")["wait_timeout"] == 31_536_000
+    assert server_settings.global_defaults(config, "v")["wait_timeout"] == 31_536_000
