@@ -27,6 +27,9 @@ Three levels of trust decide what the authorizer lets through:
   outside the bookkeeping shapes (``TRUNCATE __marmot_schema``, ``CREATE VIEW … FROM
   sqlite_master``, a trigger body writing ``__marmot_schema``) is refused before it runs.
 * **internal** (``trusted_scope()``): the server's own statements; everything passes.
+
+A session holding LOCK TABLES locks is also asked about every user table a statement touches
+(``sql/table_locks.py``): 1100 for a table it did not lock, 1099 for writing a READ-locked one.
 """
 
 from __future__ import annotations
@@ -129,6 +132,18 @@ class ConnectionBinding:
         conn.authorizer = self.authorize
         conn.set_progress_handler(self.progress, 1000)
 
+    def _holds_user_tables(self) -> bool:
+        """A database file, not one of the server's in-memory connections (the scratch
+        database, MARMOT_CLUSTER_NODES) whose tables no LOCK TABLES can name."""
+        return self._conn is not None and bool(self._conn.filename)
+
+    def expire_statements(self) -> None:
+        """Make every cached statement of the connection be authorized again before it
+        runs (re-installing the authorizer expires them): a session holding table locks
+        must not reuse a statement prepared for another session."""
+        if self._conn is not None:
+            self._conn.authorizer = self.authorize
+
     def progress(self) -> bool:
         """True aborts the running statement: the in-loop read budget ran out."""
         if self.budget is None:
@@ -165,6 +180,10 @@ class ConnectionBinding:
         # ALTER TABLE reports (database, table), index ops (index, table), the rest (table, _).
         table = p2 if op in _TABLE_SECOND else p1
         if not table or not _internal(table):
+            locks = getattr(self.session, "table_locks", None)
+            if locks and op != apsw.SQLITE_CREATE_TABLE and self._holds_user_tables():
+                locks.authorize(self.session.current_database, table, op != apsw.SQLITE_READ,
+                                trigger)  # LOCK TABLES: raises 1100 / 1099
             return apsw.SQLITE_OK
         if self._trusted and _rebuild(table) and op in _REBUILD_OPS and trigger is None:
             return apsw.SQLITE_OK  # ALTER TABLE's copy: read, emptied and dropped

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from decimal import Decimal
 from typing import Any
 
@@ -40,11 +41,12 @@ import apsw
 from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import Column, ResultSet
-from marmotdb.sql import catalog, explain
+from marmotdb.sql import catalog, explain, table_locks
 from marmotdb.sql.hints import consistency_hint
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
+from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.statement import (
     is_locking_read,
     keywords,
@@ -52,6 +54,7 @@ from marmotdb.sql.statement import (
     marker_count,
     strip_leading,
 )
+from marmotdb.sql.table_locks import LockKind, TableLocks
 from marmotdb.sql.translate import (
     Kind,
     Translation,
@@ -64,7 +67,7 @@ from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database
 from marmotdb.txn import auto_increment
 from marmotdb.txn.pending import Pending, chain
-from marmotdb.txn.pipeline import Mode
+from marmotdb.txn.pipeline import CommitPipeline, Mode
 from marmotdb.txn.transaction import Transaction, TxnState
 from marmotdb.users import User
 
@@ -89,6 +92,9 @@ _STATEMENT_KEYWORDS = frozenset(
     "REVOKE FLUSH ANALYZE OPTIMIZE CHECK CHECKSUM REPAIR DO CALL HANDLER LOAD PREPARE EXECUTE "
     "DEALLOCATE XA HELP INSTALL UNINSTALL RESET PURGE CHANGE SIGNAL RESIGNAL GET TABLE VALUES "
     "IMPORT CACHE BINLOG SHUTDOWN RESTART CLONE PRAGMA ATTACH DETACH".split())
+# READ COMMITTED reads see what is committed when the statement starts; READ UNCOMMITTED gets
+# the same (never another transaction's uncommitted rows). The other levels keep one snapshot.
+_FRESH_SNAPSHOTS = frozenset({"READ-COMMITTED", "READ-UNCOMMITTED"})
 # An autocommit write that lost a conflict in the cluster (1213) runs again on fresh data,
 # this many times at most, after a growing, jittered pause (txn/DESIGN.md §7.5).
 CONFLICT_RETRIES_MAX = 6
@@ -139,7 +145,8 @@ class Session:
         self.last_insert_id = 0
         self.row_count = -1
         self.found_rows = 0
-        self.statement_time = 0.0
+        self.statement_time = 0.0  # NOW() of the running statement (SET timestamp fixes it)
+        self.statement_started = 0.0  # when it started, for PROCESSLIST's Time
         self.write_level = "QUORUM"  # of the running statement: its hint, or the session's
         self.command = "Sleep"
         self.info: str | None = None
@@ -150,12 +157,16 @@ class Session:
         self._active_conn: apsw.Connection | None = None
         self._statement_txn: Transaction | None = None  # an autocommit statement's, while it runs
         self._current_db: Database | None = None
+        self._isolation = "REPEATABLE-READ"  # of the open transaction
+        self.table_locks: TableLocks | None = None  # LOCK TABLES (sql/table_locks.py)
+        self._lock_wait: Pending | None = None  # a LOCK TABLES waiting for its reservations
         self._allowed: dict[tuple[str | None, str], bool] = {}  # grants don't change in a session
         self._handlers: dict[str, Callable[[str, tuple[str, ...]], Result]] = {
             "BEGIN": self._begin, "START": self._begin, "COMMIT": self._finish,
             "ROLLBACK": self._rollback_statement, "SAVEPOINT": self._savepoint,
-            "RELEASE": self._release, "USE": self._use, "LOCK": self._noop,
-            "UNLOCK": self._noop, "KILL": self._kill, "CREATE": self._create, "DROP": self._drop,
+            "RELEASE": self._release, "USE": self._use, "LOCK": self._lock_tables,
+            "UNLOCK": self._unlock_tables, "KILL": self._kill, "CREATE": self._create,
+            "DROP": self._drop,
             "EXPLAIN": self._explain, "DESCRIBE": self._explain, "DESC": self._explain,
         }
         server.sessions[connection_id] = self
@@ -194,7 +205,7 @@ class Session:
         return txn.reads.get(database.name)
 
     def processlist(self) -> list[tuple[Any, ...]]:
-        return self.server.processlist()
+        return self.server.processlist(self.user_record)
 
     def grants(self) -> list[str]:
         return self.user_record.grant_lines()
@@ -221,10 +232,7 @@ class Session:
             if "/*" in sql:  # only comments for another server version: nothing to run
                 return Ok()
             raise errors.error(1065, "Query was empty")
-        self.statement_time = self.server.clock()
-        self.write_level = consistency_hint(sql) or self.variables.write_consistency
-        self.server.status["Questions"] += 1
-        self.info = text[:1000]
+        self._start_statement(text, sql)
         head = keywords(text)
         if not head and not text.startswith("("):
             raise _syntax_error(text)
@@ -265,16 +273,21 @@ class Session:
                                "Incorrect arguments to mysqld_stmt_execute")
         if plan.passthrough:
             return self.execute(_inline_params(plan.sql, values))
-        self.statement_time = self.server.clock()
-        self.write_level = consistency_hint(plan.sql) or self.variables.write_consistency
-        self.server.status["Questions"] += 1
-        self.info = plan.sql[:1000]
+        self._start_statement(plan.sql, plan.sql)
         view = self._schema_view()
         if view.schema_key() != plan.schema_key:  # DDL since prepare: re-prepare, as MySQL does
             plan.translation = translate_prepared(plan.sql, view)[0]
             plan.schema_key = view.schema_key()
         params = {f"p{i}": _bindable(v) for i, v in enumerate(values)}
         return self._after(self._run(plan.translation, params, plan.sql))  # type: ignore[arg-type]
+
+    def _start_statement(self, text: str, sql: str) -> None:
+        self.statement_started = self.server.clock()
+        fixed = self.variables.timestamp_s  # SET timestamp = N: NOW() is N until DEFAULT
+        self.statement_time = fixed if fixed else self.statement_started
+        self.write_level = consistency_hint(sql) or self.variables.write_consistency
+        self.server.status["Questions"] += 1
+        self.info = text[:1000]
 
     def use(self, database: str) -> None:
         name = unquote(database)
@@ -287,6 +300,7 @@ class Session:
     def reset(self) -> None:
         """COM_RESET_CONNECTION / COM_CHANGE_USER: roll back and forget session state."""
         self._end(commit=False)  # a rollback never waits
+        self._release_table_locks()
         self.variables = SessionVariables(self.server.global_variables)
         self.warnings = []
         self.last_insert_id = 0
@@ -300,6 +314,7 @@ class Session:
             self._end(commit=False)
         finally:
             self.server.sessions.pop(self.connection_id, None)
+            self._release_table_locks()
 
     def interrupt(self) -> None:
         """KILL QUERY: the running statement stops (SQLite interrupt), or, if it still waits
@@ -312,6 +327,8 @@ class Session:
                 if txn is self._statement_txn:  # an autocommit statement is its transaction
                     txn.rollback()
                     self._statement_txn = None
+        if self._lock_wait is not None:  # LOCK TABLES still waiting: it fails with 1317
+            self._release_table_locks()
 
     def status_flags(self) -> int:
         return (1 if self.txn is not None else 0) | (2 if self.autocommit else 0)
@@ -320,14 +337,15 @@ class Session:
     def _after(self, result: Result | Pending) -> Result | Pending:
         if isinstance(result, Pending):
             return chain(result, self._after)
+        if self.warnings and not self.variables.sql_notes:  # SET sql_notes = 0: no Notes
+            self.warnings = [w for w in self.warnings if w[0] != "Note"]
         if isinstance(result, Ok):
             self.row_count = result.affected_rows
             if result.last_insert_id:
                 self.last_insert_id = result.last_insert_id
-            result.warnings = len(self.warnings)
         else:
             self.row_count = -1
-            result.warnings = len(self.warnings)
+        result.warnings = len(self.warnings)
         return result
 
     def _from_catalog(self, answered: ResultSet | None, was_autocommit: bool
@@ -338,19 +356,18 @@ class Session:
             return Ok()
         return Rows(answered.columns, answered.rows)
 
-    def _noop(self, text: str, head: tuple[str, ...]) -> Result:
-        return Ok()
-
     def _begin(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
         found = _START.match(text)
         if found is None:
             if head[0] == "BEGIN":
                 raise _syntax_error(text)
             return None  # START SLAVE and friends: not ours
-        read_only = bool(found.group("opts") and "ONLY" in found.group("opts").upper())
+        options = (found.group("opts") or "").upper()
+        read_only = True if "ONLY" in options else False if "WRITE" in options else None
 
         def start(_: Any) -> Ok:
-            self.txn = Transaction(self.connection_id, explicit=True, read_only=read_only)
+            self._release_table_locks()  # START TRANSACTION ends LOCK TABLES, as in MySQL
+            self._open_transaction(read_only)
             return Ok()
         return chain(self._end(commit=True), start)  # BEGIN commits an open transaction
 
@@ -376,7 +393,8 @@ class Session:
         if self.txn is None:
             if self.autocommit:
                 return Ok()  # MySQL accepts and forgets a savepoint outside a transaction
-            self.txn = Transaction(self.connection_id, explicit=True)
+            self._open_transaction()
+        assert self.txn is not None
         self.txn.savepoint(unquote(found.group(1)).lower())
         return Ok()
 
@@ -403,12 +421,95 @@ class Session:
             raise _syntax_error(text)
         target = int(found.group(2))
         if target not in self.server.sessions:
-            raise errors.error(1094, f"Unknown thread id: {target}")
+            raise errors.error(errors.ER_NO_SUCH_THREAD, f"Unknown thread id: {target}")
         other = self.server.sessions[target]
         if other.user != self.user and not self.user_record.can(None, "admin"):
-            raise errors.error(1095, f"You are not owner of thread {target}")
+            # another user's thread needs CONNECTION_ADMIN or SUPER (global admin here)
+            raise errors.error(errors.ER_KILL_DENIED_ERROR,
+                               f"You are not owner of thread {target}")
         self.server.kill(target, query_only=(found.group(1) or "").upper() == "QUERY")
         return Ok()
+
+    # ------------------------------------------------------------------ LOCK TABLES
+    def _lock_tables(self, text: str, head: tuple[str, ...]) -> Result | Pending:
+        if head[1:2] == ("INSTANCE",):
+            raise not_supported("LOCK INSTANCE FOR BACKUP")
+        requests = table_locks.parse(text, self.current_database)
+        for request in requests:
+            self._require(request.database, "rw" if request.kind is LockKind.WRITE else "r")
+            database = self._database(request.database)
+            view = self.server.schema_view(self.server.read_connection(database), database)
+            if view.table_sql(request.table) is None:
+                raise errors.error(errors.ER_NO_SUCH_TABLE, f"Table '{request.database}."
+                                   f"{request.table}' doesn't exist")
+        locks = TableLocks.of(requests)
+
+        def take(_: Any) -> Result | Pending:
+            self._release_table_locks()  # LOCK TABLES gives back the locks held before
+            self.table_locks = locks
+            mode = Mode(self._fk_checks())
+            waiting = locks.reserve(self._pipeline_named, lambda pipeline: pipeline.reserve(
+                self.connection_id, mode, timeout_s=self._metadata_lock_wait_timeout_s))
+            return self._locked(chain(waiting, lambda _: self._hold(locks)))
+        return chain(self._end(commit=True), take)  # it commits an open transaction
+
+    def _locked(self, outcome: Result | Pending) -> Result | Pending:
+        """While LOCK TABLES waits, KILL or the client leaving gives its reservations back;
+        so does a failure (1205 after lock_wait_timeout)."""
+        if not isinstance(outcome, Pending) or outcome.done():
+            return outcome
+        self._lock_wait = outcome
+
+        def settled(done: Pending) -> None:
+            self._lock_wait = None
+            try:
+                done.result()
+            except BaseException:  # noqa: BLE001 - the client gets it through the Pending
+                self._release_table_locks()
+        outcome.add_done_callback(settled)
+        return outcome
+
+    def _hold(self, locks: TableLocks) -> Ok:
+        """Reserved: open the READ snapshots; note the triggers, whose accesses are allowed."""
+        def begin(conn: apsw.Connection) -> None:
+            with self.server.binding(conn).trusted_scope():
+                conn.execute("BEGIN")
+                conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()  # the snapshot
+        locks.open_snapshots(lambda name: self._checkout(self._database(name)), begin)
+        for name in locks.databases():
+            conn = locks.snapshots.get(name) or self.server.read_connection(self._database(name))
+            with self.server.binding(conn).trusted_scope():
+                locks.triggers[name] = frozenset(row[0].lower() for row in conn.execute(
+                    "SELECT name FROM sqlite_schema WHERE type = 'trigger'"))
+        return Ok()
+
+    def _unlock_tables(self, text: str, head: tuple[str, ...]) -> Result | Pending:
+        if head[1:2] == ("INSTANCE",):
+            raise not_supported("UNLOCK INSTANCE")
+        if head[1:] not in (("TABLES",), ("TABLE",)):
+            raise _syntax_error(text)
+        if self.table_locks is None:
+            return Ok()
+
+        def unlocked(_: Any) -> Ok:
+            self._release_table_locks()
+            return Ok()
+        return chain(self._end(commit=True), unlocked)  # commits, as with locks in MySQL
+
+    def _release_table_locks(self) -> None:
+        locks, self.table_locks = self.table_locks, None
+        if locks is not None:
+            locks.release(self.connection_id, lambda name, conn: self._checkin(
+                self.server.databases.get(name), conn))
+
+    def _refuse_under_table_locks(self) -> None:
+        if self.table_locks is not None:
+            raise errors.error(errors.ER_LOCK_OR_ACTIVE_TRANSACTION, "Can't execute the given "
+                               "command because you have active locked tables or an active "
+                               "transaction")
+
+    def _pipeline_named(self, name: str) -> CommitPipeline:
+        return self.server.pipeline(self._database(name))
 
     def _create(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
         if head[1:2] not in (("DATABASE",), ("SCHEMA",)):
@@ -417,6 +518,7 @@ class Session:
         if found is None:
             raise _syntax_error(text)
         self._require(None, "admin")
+        self._refuse_under_table_locks()
         name = unquote(found.group(2))
 
         def create(_: Any) -> Ok:
@@ -434,6 +536,7 @@ class Session:
         if found is None:
             raise _syntax_error(text)
         self._require(None, "admin")
+        self._refuse_under_table_locks()
         name = unquote(found.group(2))
 
         def take_turn(_: Any) -> Pending | None:
@@ -441,7 +544,7 @@ class Session:
                 return None
             pipeline = self.server.pipeline(self.server.databases.get(name))
             return pipeline.acquire(self.connection_id, Mode(), spans_round_trips=True,
-                                    timeout_s=self._lock_wait_timeout_s)
+                                    timeout_s=self._metadata_lock_wait_timeout_s)
 
         def drop(_: Any) -> Ok:
             if self.server.databases.exists(name):
@@ -541,15 +644,18 @@ class Session:
         if write and database is self.server.scratch:
             raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         if translation.kind is Kind.DDL:
-            self._require(database.name, "admin")
+            self._require(database.name, "rw" if translation.maintenance else "admin")
             return chain(self._end(commit=True),  # DDL implicitly commits, as in MySQL
                          lambda _: self._write(database, translation, params, text))
         if write:
             self._require(database.name, "rw")
+            if self.table_locks is not None:  # before taking the turn: 1099 / 1100
+                for table in translation.tables:
+                    self.table_locks.check_write(database.name, table)
             return self._write(database, translation, params, text)
         self._require(database.name, "r")
         if self.txn is None and not self.autocommit:
-            self.txn = Transaction(self.connection_id, explicit=True)
+            self._open_transaction()
         locking = is_locking_read(text)
         if locking and self._locked_by_another(database):
             option = lock_wait_option(text)
@@ -559,8 +665,9 @@ class Session:
             if option == "SKIP LOCKED":  # every row is under the other's lock: none is read
                 return Rows(self.server.describe(database, translation.statements[-1],
                                                  translation.result_decltypes))
-        if locking and self.txn is not None and self.user_record.can(database.name, "rw"):
-            # FOR UPDATE / LOCK IN SHARE MODE: the turn, so no one writes what was read
+        if self._reads_lock(text, database):
+            # FOR UPDATE / LOCK IN SHARE MODE, or any read of a SERIALIZABLE transaction:
+            # the turn, so no one writes what was read
             return chain(self._begin_write(self.txn, database, Mode(self._fk_checks())),
                          lambda _: self._run_read(database, translation, params))
         barrier = self.server.read_barrier
@@ -581,16 +688,42 @@ class Session:
         owner = pipeline.owner if pipeline is not None else None
         return owner is not None and owner != self.connection_id
 
+    def _open_transaction(self, read_only: bool | None = None) -> Transaction:
+        """A transaction over several statements (BEGIN, or autocommit=0) with the
+        characteristics of SET TRANSACTION (once) or of the session, unless START TRANSACTION
+        named its access mode."""
+        isolation, session_read_only = self.variables.take_next_transaction()
+        self.txn = Transaction(self.connection_id, explicit=True,
+                               read_only=session_read_only if read_only is None else read_only)
+        self._isolation = isolation
+        return self.txn
+
+    def _reads_lock(self, text: str, database: Database) -> bool:
+        """Does this read take the database's turn? A locking read, or every read of a
+        SERIALIZABLE transaction (InnoDB reads LOCK IN SHARE MODE there), by a user who may
+        write (a read-only user cannot hold others' writes back: a snapshot read)."""
+        txn = self.txn
+        return (txn is not None and not txn.read_only
+                and (self._isolation == "SERIALIZABLE" or is_locking_read(text))
+                and self.user_record.can(database.name, "rw"))
+
     def _fk_checks(self) -> bool:
         return bool(self.variables.foreign_key_checks)
 
     def _lock_wait_timeout_s(self) -> float:
+        """Row writes wait for the turn this long (innodb_lock_wait_timeout), then 1205."""
         try:
             return float(self.variables.get("innodb_lock_wait_timeout"))
         except (MarmotError, TypeError, ValueError):
             return 50.0
 
-    def _begin_write(self, txn: Transaction, database: Database, mode: Mode) -> Pending | None:
+    def _metadata_lock_wait_timeout_s(self) -> float:
+        """DDL, DROP DATABASE and LOCK TABLES wait this long (lock_wait_timeout: MySQL's
+        metadata-lock wait), then 1205."""
+        return float(self.variables.lock_wait_timeout_s)
+
+    def _begin_write(self, txn: Transaction, database: Database, mode: Mode,
+                     timeout_s: Callable[[], float] | None = None) -> Pending | None:
         """Take the database's turn for ``txn``; its read snapshot there is dropped (InnoDB:
         writes and locking reads see the latest committed rows)."""
         pipeline = self.server.pipeline(database)
@@ -599,7 +732,8 @@ class Session:
             pinned = txn.reads.pop(database.name, None)
             if pinned is not None:
                 self._checkin(database, pinned)
-        return chain(txn.begin_write(pipeline, mode, self._lock_wait_timeout_s), entered)
+        return chain(txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s),
+                     entered)
 
     def _write(self, database: Database, translation: Translation, params: dict[str, Any],
                text: str, attempt: int = 0) -> Result | Pending:
@@ -607,15 +741,16 @@ class Session:
         ddl = translation.kind is Kind.DDL
         autocommit = ddl or (self.txn is None and self.autocommit)
         if autocommit:
-            txn = self._statement_txn = Transaction(self.connection_id, explicit=False)
-        else:
-            if self.txn is None:  # autocommit=0: the first statement opens a transaction
-                self.txn = Transaction(self.connection_id, explicit=True)
-            txn = self.txn
+            txn = self._statement_txn = Transaction(
+                self.connection_id, explicit=False,
+                read_only=self.variables.transaction_read_only)
+        else:  # autocommit=0: the first statement opens a transaction
+            txn = self.txn or self._open_transaction()
         # A table rebuild or DROP runs with foreign keys off (it must not cascade); the
         # translation itself refuses or checks what MySQL would (rewrites_fk.py).
         mode = Mode(foreign_keys=self._fk_checks() and not translation.foreign_keys_off)
-        outcome = chain(self._begin_write(txn, database, mode),
+        timeout_s = self._metadata_lock_wait_timeout_s if ddl else None
+        outcome = chain(self._begin_write(txn, database, mode, timeout_s),
                         lambda _: self._write_now(txn, database, translation, params, text,
                                                   autocommit))
         if not autocommit or not isinstance(outcome, Pending):
@@ -664,7 +799,10 @@ class Session:
                    params: dict[str, Any], text: str, autocommit: bool) -> Result | Pending:
         assert txn.pipeline is not None
         capture = txn.pipeline.capture
-        self.server.binding(txn.pipeline.conn).session = self  # MySQL functions read it
+        binding = self.server.binding(txn.pipeline.conn)
+        binding.session = self  # MySQL functions read it, and the authorizer (table locks)
+        if self.table_locks is not None:
+            binding.expire_statements()
         ddl = translation.kind is Kind.DDL
         if ddl and marker_count(text) == 0:
             # Translated against the committed schema; the write connection may hold newer
@@ -704,9 +842,10 @@ class Session:
     def _record_ddl(self, txn: Transaction, database: Database, translation: Translation,
                     params: dict[str, Any], text: str, truncate: bool) -> None:
         """A DDL's write-set entry: the SQLite statements that replay it (TRUNCATE's rows were
-        captured as deletes; only its AUTO_INCREMENT reset is replayed)."""
-        statements = [s for s in translation.statements
-                      if not truncate or "sqlite_sequence" in s]
+        captured as deletes; only its AUTO_INCREMENT reset is replayed; ANALYZE's result set
+        is not replayed)."""
+        ran = translation.statements[:-1] if translation.returns_rows else translation.statements
+        statements = [s for s in ran if not truncate or "sqlite_sequence" in s]
         if statements:
             txn.add_schema_change(text, statements, params, translation.tables)
         self.server.schema_changed(database)
@@ -759,8 +898,10 @@ class Session:
 
     def _run_read(self, database: Database, translation: Translation,
                   params: dict[str, Any]) -> Result:
-        pinned = self.txn is not None
-        conn = self._pin(database) if pinned else self._checkout(database)
+        conn = self._held_connection(database)
+        pinned = conn is not None
+        if conn is None:
+            conn = self._checkout(database)
         binding = self.server.binding(conn)
         self._active_conn = conn
         binding.start_budget(_READ_BUDGET_STEPS)
@@ -786,8 +927,10 @@ class Session:
     def _read_on(self, conn: apsw.Connection, translation: Translation,
                  params: dict[str, Any]) -> Rows:
         rows = None
-        for statement in translation.statements:
-            rows = self.server.query(conn, statement, params, translation.result_decltypes)
+        with self.server.binding(conn).trusted_scope() if translation.reads_catalogue \
+                else nullcontext():  # CHECK TABLE: the translator's own pragma reads
+            for statement in translation.statements:
+                rows = self.server.query(conn, statement, params, translation.result_decltypes)
         if translation.calc_found_rows and translation.found_rows_sql:
             self.found_rows = conn.execute(translation.found_rows_sql, params).fetchall()[0][0]
         elif rows is not None:
@@ -887,6 +1030,8 @@ class Session:
         conn = database.checkout()
         binding = self.server.binding(conn)
         binding.session = self
+        if self.table_locks is not None:  # its statements are authorized for this session
+            binding.expire_statements()
         wanted = self.variables.foreign_key_checks
         if binding.foreign_keys != wanted:  # SET foreign_key_checks (dumps restore with 0)
             with binding.trusted_scope():
@@ -897,6 +1042,19 @@ class Session:
     def _checkin(self, database: Database, conn: apsw.Connection) -> None:
         self.server.binding(conn).session = None
         database.checkin(conn)
+
+    def _held_connection(self, database: Database) -> apsw.Connection | None:
+        """The connection a read of ``database`` must use, or None for any pooled one: the
+        transaction's write connection once it wrote there, else its read snapshot (one per
+        transaction; READ COMMITTED takes a fresh one per statement)."""
+        locked = self.table_locks.snapshots.get(database.name) if self.table_locks else None
+        if locked is not None:  # LOCK TABLES … READ: the snapshot taken then
+            return locked
+        if self.txn is None:
+            return None
+        if self._isolation in _FRESH_SNAPSHOTS:
+            return self._txn_connection(database)
+        return self._pin(database)
 
     def _pin(self, database: Database) -> apsw.Connection:
         """The open transaction's connection for ``database``: the write connection once it

@@ -41,7 +41,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from marmotdb import errors
-from marmotdb.sql import coltypes, rewrites_ddl, schema
+from marmotdb.sql import coltypes, rewrites_ddl, schema, table_maintenance
 from marmotdb.sql.rewrites import rename_functions, rewrite_expressions
 from marmotdb.sql.rewrites_dml import (
     DmlContext,
@@ -116,6 +116,11 @@ class Translation:
     ``result_decltypes``: for a SELECT, a SQLite declaration per result column (or None) to
     assume where SQLite reports none: the MySQL type of an expression (``SUM(price)`` is
     ``DECIMAL TEXT(32,2)``), see rewrites_decimal.py. Empty: nothing to add.
+    ``maintenance``: CHECK/ANALYZE/OPTIMIZE/REPAIR TABLE (table_maintenance.py); as DDL
+    (ANALYZE) it needs the privilege to write rows, not admin, and its last statement is the
+    result set, not part of the schema change.
+    ``reads_catalogue``: the statements read SQLite's pragma functions (CHECK TABLE's
+    integrity_check): generated entirely by the translator, they run trusted.
     """
 
     kind: Kind
@@ -130,6 +135,8 @@ class Translation:
     foreign_keys_off: bool = False
     schema_changed: bool = False
     result_decltypes: tuple[str | None, ...] = ()
+    maintenance: bool = False
+    reads_catalogue: bool = False
 
 
 class SchemaView(Protocol):
@@ -620,26 +627,16 @@ def _do(translator: _Translator, text: str) -> Translation:
 
 
 def _table_maintenance(translator: _Translator, text: str) -> Translation:
-    parser = rewrites_ddl.DdlParser(text)
-    operation = parser.token.upper.lower()
-    parser.pos += 1
-    parser.accept("NO_WRITE_TO_BINLOG", "LOCAL")
-    parser.expect("TABLE", "TABLES")
-    rows = []
-    database = translator.database or "marmot"
-    while True:
-        _, name = parser.qualified_name()
-        if translator.exists(name):
-            rows.append((f"{database}.{name}", operation, "status", "OK"))
-        else:
-            rows.append((f"{database}.{name}", operation, "Error",
-                         f"Table '{database}.{name}' doesn't exist"))
-        if not parser.accept_op(","):
-            break
-    selects = [f"SELECT {schema.sql_literal(t)} AS \"Table\", {schema.sql_literal(o)} AS "
-               f"\"Op\", {schema.sql_literal(m)} AS \"Msg_type\", {schema.sql_literal(x)} AS "
-               f"\"Msg_text\"" for t, o, m, x in rows]
-    return Translation(Kind.OTHER, (" UNION ALL ".join(selects),), True)
+    """CHECK / ANALYZE / OPTIMIZE / REPAIR TABLE (sql/table_maintenance.py): ANALYZE and
+    OPTIMIZE write (a schema change of their own), CHECK reads SQLite's pragma functions."""
+    def kind_of(name: str) -> str | None:
+        return None if not translator.exists(name) else \
+            "view" if translator.is_view(name) else "table"
+
+    work = table_maintenance.plan(text, translator.database, kind_of)
+    return Translation(Kind.DDL if work.writes else Kind.SELECT,
+                       work.writes + (work.result_sql,), True, maintenance=True,
+                       reads_catalogue=work.reads_catalogue)
 
 
 def _checksum(translator: _Translator, text: str) -> Translation:
