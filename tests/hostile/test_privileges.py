@@ -121,13 +121,6 @@ def test_check_table_over_the_wire(marmot, shop):
 
 
 # ---------------------------------------------------------------------- read by the listener
-# These need the listener to read its limits from ServerState at connect time (the settings
-# branch's report lists the lines of runtime/mysql_server.py and serve.py to change). Strict
-# xfail until then: once the runtime reads them they pass, and the marker must go.
-LISTENER = pytest.mark.xfail(strict=True, reason="runtime/mysql_server.py does not yet read "
-                             "@@global limits from ServerState (settings branch report)")
-
-
 @contextlib.contextmanager
 def global_value(marmot: MarmotServer, name: str, value: object) -> Iterator[None]:
     """SET GLOBAL name = value for the block, then the value it had."""
@@ -147,7 +140,6 @@ def refused(call) -> int:
     return info.value.args[0]
 
 
-@LISTENER
 def test_set_global_max_connections_keeps_one_slot_for_an_administrator(marmot):
     with connect(marmot) as root, root.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST")
@@ -158,7 +150,6 @@ def test_set_global_max_connections_keeps_one_slot_for_an_administrator(marmot):
             cur.execute("SELECT 1")
 
 
-@LISTENER
 def test_set_global_max_allowed_packet_applies_to_new_connections(marmot):
     big = "SELECT '" + "x" * 1_200_000 + "'"
     with connect(marmot, "app") as before, before.cursor() as old, \
@@ -168,7 +159,6 @@ def test_set_global_max_allowed_packet_applies_to_new_connections(marmot):
             assert refused(lambda: new.execute(big)) in (1153, 2013, 2006)
 
 
-@LISTENER
 def test_wait_timeout_closes_an_idle_connection(marmot):
     with connect(marmot, "app") as conn, conn.cursor() as cur:
         cur.execute("SET SESSION wait_timeout = 1")
@@ -176,7 +166,6 @@ def test_wait_timeout_closes_an_idle_connection(marmot):
         assert refused(lambda: cur.execute("SELECT 1")) in (2013, 2006, 4031)
 
 
-@LISTENER
 def test_interactive_clients_start_from_interactive_timeout(marmot):
     with global_value(marmot, "interactive_timeout", 77), \
             connect(marmot, "app", client_flag=CLIENT.INTERACTIVE) as conn, conn.cursor() as cur:
@@ -184,7 +173,6 @@ def test_interactive_clients_start_from_interactive_timeout(marmot):
         assert cur.fetchone() == (77,)
 
 
-@LISTENER
 def test_set_global_connect_timeout_bounds_a_silent_login(marmot):
     with global_value(marmot, "connect_timeout", 2), \
             socket.create_connection((marmot.host, marmot.port), timeout=6) as sock:
@@ -195,7 +183,6 @@ def test_set_global_connect_timeout_bounds_a_silent_login(marmot):
         assert time.monotonic() - started < 5
 
 
-@LISTENER
 def test_require_secure_transport_refuses_plain_logins(marmot):
     tls = {"ssl": {"check_hostname": False, "verify_mode": ssl.CERT_NONE}}
     with global_value(marmot, "require_secure_transport", "ON"):
@@ -205,7 +192,6 @@ def test_require_secure_transport_refuses_plain_logins(marmot):
             cur.execute("SELECT 1")
 
 
-@LISTENER
 def test_set_global_max_prepared_stmt_count(marmot):
     with global_value(marmot, "max_prepared_stmt_count", 2), connect(marmot, "app") as conn:
         for _ in range(2):
