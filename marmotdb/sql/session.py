@@ -97,8 +97,8 @@ _STATEMENT_KEYWORDS = frozenset(
 _FRESH_SNAPSHOTS = frozenset({"READ-COMMITTED", "READ-UNCOMMITTED"})
 # An autocommit write that lost a conflict in the cluster (1213) runs again on fresh data,
 # this many times at most, after a growing, jittered pause (txn/DESIGN.md §7.5).
-CONFLICT_RETRIES_MAX = 6
-CONFLICT_BACKOFF_MS = (1, 3, 8, 20, 50, 120)
+CONFLICT_BACKOFF_MS = (1, 3, 8, 20, 50, 120, 250, 500, 1000)  # ~2 s: past a catch-up interval
+CONFLICT_RETRIES_MAX = len(CONFLICT_BACKOFF_MS)
 _READ_BUDGET_STEPS = 200  # progress-handler calls (x1000 VM steps) a read may take in the loop
 
 

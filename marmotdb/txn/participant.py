@@ -94,6 +94,8 @@ class Participant:
                 vote = self._vote_one(instance, write_set, conn, expected)
                 if vote == Vote.YES:
                     current = write_set.schema_version
+                else:  # SHOW GLOBAL STATUS LIKE 'Marmot_votes_no%': why writes conflict
+                    self._state.status[_NO_VOTE_STATUS[vote]] += 1
                 votes.append(vote)
         return votes
 
@@ -192,6 +194,11 @@ class Participant:
             answer(True)
 
         pipeline.run_exclusive(work).add_done_callback(done)
+
+
+_NO_VOTE_STATUS = {Vote.INTENT: "Marmot_votes_no_intent", Vote.STALE: "Marmot_votes_no_stale",
+                   Vote.SCHEMA: "Marmot_votes_no_schema",
+                   Vote.UNAVAILABLE: "Marmot_votes_no_unavailable"}
 
 
 def _schema_version(conn: apsw.Connection) -> int:
