@@ -124,9 +124,9 @@ class BatchRound:
             self._learn(vector)
             self._finish(outcome)
             return
-        cluster.store.record_write_sets(self.instance, self._encoded, self._unilateral())
         ballot = (0, cluster.node_id)
-        cluster.store.accept(self.instance, ballot, vector)
+        cluster.store.record_decision(self.instance, self._encoded, self._unilateral(), ballot,
+                                      vector)
         self._accepted = 1
         self._vector, self._outcome = vector, outcome
         if self._accepted >= self._quorum:
