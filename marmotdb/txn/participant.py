@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from marmotdb.errors import ClockOffsetError
 from marmotdb.peer.endpoint import IncomingRequest
 from marmotdb.storage import versions
 from marmotdb.storage.apply import ApplyTransaction
@@ -66,14 +67,18 @@ class Participant:
         instance = (message.coordinator, message.database, message.batch)
         write_sets = [decode_write_set(ws) for ws in message.write_sets]
         votes = self.vote(instance, write_sets)
+        hlc = self._state.hlc
+        for i, write_set in enumerate(write_sets):
+            try:
+                hlc.update(write_set.commit_ts)
+            except ClockOffsetError:  # its coordinator's clock runs too far ahead of ours:
+                votes[i] = Vote.CLOCK  # its versions would outrun every write made here
+                self._state.status[_NO_VOTE_STATUS[Vote.CLOCK]] += 1
         self._store.record_write_sets(instance, message.write_sets, message.one)
         self.undecided.setdefault(instance, now_ms)
         for write_set, vote in zip(write_sets, votes):
             if vote == Vote.YES:
                 self._intents.mark(instance, write_set)
-        hlc = self._state.hlc
-        for write_set in write_sets:
-            hlc.update(write_set.commit_ts)
         clock = hlc.now()
         self._reply(request, Votes(votes, clock.wall_ms, clock.logical))
 
@@ -197,7 +202,7 @@ class Participant:
 
 
 _NO_VOTE_STATUS = {Vote.INTENT: "Marmot_votes_no_intent", Vote.STALE: "Marmot_votes_no_stale",
-                   Vote.SCHEMA: "Marmot_votes_no_schema",
+                   Vote.SCHEMA: "Marmot_votes_no_schema", Vote.CLOCK: "Marmot_votes_no_clock",
                    Vote.UNAVAILABLE: "Marmot_votes_no_unavailable"}
 
 
