@@ -60,6 +60,9 @@ class Participant:
         self.applied_instances = 0
         self.undecided: dict[Instance, int] = {}  # instance -> since when (ms), until applied
         self.on_applied: Callable[[], None] | None = None  # after each outcome applied
+        # outcomes waiting for a transaction they were built on (versions.lacks_bases)
+        self._deferred: dict[Instance, tuple[list[bytes], list[bool], Callable[[bool], None]]] \
+            = {}
 
     # ------------------------------------------------------------------ prepare
     def on_prepare(self, request: IncomingRequest, now_ms: int) -> None:
@@ -121,6 +124,12 @@ class Participant:
             state.databases.create(database, if_not_exists=True)
         return state.read_connection(state.databases.get(database))
 
+    def retry_deferred(self) -> None:
+        """After anything was applied here: apply the outcomes that waited for it."""
+        waiting, self._deferred = self._deferred, {}
+        for instance, (encoded, vector, answer) in waiting.items():
+            self.apply_outcome(instance, encoded, vector, answer)
+
     # ------------------------------------------------------------------ recovery
     def on_recover(self, request: IncomingRequest, now_ms: int) -> None:
         message: Recover = request.message  # type: ignore[assignment]
@@ -176,19 +185,25 @@ class Participant:
         def work(conn: apsw.Connection) -> None:
             with ApplyTransaction(conn) as txn:
                 for (write_set, ws), commit in zip(items, vector):
-                    if commit:
-                        txn.apply(write_set, ws)
-                    else:
+                    if not commit:
                         txn.apply(abort_marker(write_set))
+                    elif versions.lacks_bases(conn, write_set):
+                        raise _BaseMissing(instance)  # rolls the whole outcome back
+                    else:
+                        txn.apply(write_set, ws)
 
         def done(pending: Any) -> None:
-            self._intents.release(instance)
             try:
                 pending.result()
+            except _BaseMissing:  # applied once what it was built on is (retry_deferred)
+                self._deferred[instance] = (encoded, vector, answer)
+                return
             except Exception:  # noqa: BLE001 - the record stays: applied again on restart
+                self._intents.release(instance)
                 logger.exception("applying %s failed", instance)
                 answer(False)
                 return
+            self._intents.release(instance)
             self._store.forget(instance, vector, self._now_ms())
             self.undecided.pop(instance, None)
             self.applied_instances += 1
@@ -199,6 +214,10 @@ class Participant:
             answer(True)
 
         pipeline.run_exclusive(work).add_done_callback(done)
+
+
+class _BaseMissing(Exception):
+    """A committed write set of the outcome was built on a version not applied here yet."""
 
 
 _NO_VOTE_STATUS = {Vote.INTENT: "Marmot_votes_no_intent", Vote.STALE: "Marmot_votes_no_stale",
