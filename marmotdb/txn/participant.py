@@ -68,6 +68,12 @@ class Participant:
     def on_prepare(self, request: IncomingRequest, now_ms: int) -> None:
         message: Prepare = request.message  # type: ignore[assignment]
         instance = (message.coordinator, message.database, message.batch)
+        decided = self._store.decided(instance)
+        if decided is not None:  # overtaken by its own outcome (a late or duplicated frame):
+            clock = self._state.hlc.now()  # nothing to record, no row to mark
+            self._reply(request, Votes([Vote.YES if c else Vote.UNAVAILABLE for c in decided],
+                                       clock.wall_ms, clock.logical))
+            return
         write_sets = [decode_write_set(ws) for ws in message.write_sets]
         votes = self.vote(instance, write_sets)
         hlc = self._state.hlc
@@ -167,9 +173,10 @@ class Participant:
             answer(True)  # applied here already (a duplicate or a late recovery's learn)
             return
         encoded, _ = self._store.write_sets(instance)
-        if len(encoded) != len(message.vector):
-            logger.warning("learned %s without its write sets: left to catch-up", instance)
-            self._intents.release(instance)
+        if len(encoded) != len(message.vector):  # its Prepare never reached us: the decision
+            logger.info("learned %s without its write sets: left to catch-up", instance)
+            self._intents.release(instance)          # stands, catch-up brings the rows
+            self._store.forget(instance, message.vector, self._now_ms())
             self.undecided.pop(instance, None)
             answer(False)
             return

@@ -378,3 +378,20 @@ def test_a_replica_applies_a_transaction_only_after_the_one_it_read(cluster: Clu
     assert rows(cluster, 3, "SELECT bal FROM acc ORDER BY id") == [(90,), (105,), (105,)]
     assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
     assert len(cluster.nodes[3].cluster.intents) == 0  # type: ignore[union-attr]
+
+
+def test_a_prepare_overtaken_by_its_outcome_leaves_nothing_behind(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    request = cluster.submit(1, "INSERT INTO t VALUES (1)")
+    late = [f for f in cluster.frames if f[1] == 3]  # node 3's Prepare arrives last
+    cluster.frames = deque(f for f in cluster.frames if f[1] != 3)
+    cluster.deliver()  # decided with node 2; node 3 learns it first (without write sets)
+    assert cluster.replies.pop((1, request)).error is None
+    cluster.frames.extend(late)
+    cluster.deliver()
+    node = cluster.nodes[3]
+    assert node.cluster is not None and len(node.cluster.intents) == 0
+    assert node.cluster.store.load() == {}
+    cluster.advance(1000)
+    cluster.advance(1000)  # catch-up brings the row
+    assert rows(cluster, 3, "SELECT id FROM t") == [(1,)]
