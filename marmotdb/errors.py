@@ -277,6 +277,14 @@ def error(code: int, message: str) -> MarmotError:
     return cls(message, code=code, sqlstate=SQLSTATE_BY_CODE.get(code, "HY000"))
 
 
+# MySQL's foreign key sentences; with a known constraint its clause follows in parentheses.
+_FK_SENTENCES = {
+    ER_NO_REFERENCED_ROW_2: "Cannot add or update a child row: a foreign key constraint fails",
+    ER_ROW_IS_REFERENCED_2: "Cannot delete or update a parent row: a foreign key constraint "
+                            "fails",
+}
+
+
 # SQLite message patterns -> MySQL errors. Order matters: the first match wins.
 _SQLITE_PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
     _SQLITE_SIGNAL_PATTERN,
@@ -288,10 +296,10 @@ _SQLITE_PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
     (re.compile(r"NOT NULL constraint failed: \w+\.(\w+)"), ER_BAD_NULL_ERROR,
      "Column '{0}' cannot be null"),
     (re.compile(r"FOREIGN KEY constraint failed"), ER_NO_REFERENCED_ROW_2,
-     "Cannot add or update a child row: a foreign key constraint fails"),
+     _FK_SENTENCES[ER_NO_REFERENCED_ROW_2]),
     (re.compile(r"CHECK constraint failed: (.+)"), ER_CHECK_CONSTRAINT_VIOLATED,
      "Check constraint '{0}' is violated."),
-    (re.compile(r"no such table: (?:\w+\.)?(\S+)"), ER_NO_SUCH_TABLE,
+    (re.compile(r"no such table: (?:main\.)?(\S+)"), ER_NO_SUCH_TABLE,
      "Table '{0}' doesn't exist"),
     (re.compile(r"no such column: (\S+)"), ER_BAD_FIELD_ERROR,
      "Unknown column '{0}' in 'field list'"),
@@ -334,16 +342,21 @@ class StatementContext:
     ``conn``: the SQLite connection the statement failed on; only its schema is read
     (sqlite_master, PRAGMA index_list/index_info), which a failed statement never changes.
     ``database``: the MySQL database the statement ran in. ``table``: the table it wrote to.
-    ``failing_row``: column -> value of the row being written when the constraint failed, and
-    only when the caller knows it exactly (see ``docs/errors.md``: never re-derived from the
-    statement text, which can be wrong); without it a duplicate entry names the key but not
-    the value.
+    ``failing_row``: column -> value of the row of ``table`` being written when a UNIQUE or
+    PRIMARY KEY check failed, only when the caller knows it exactly (sql/written_row.py; never
+    re-derived from the statement text, which can be wrong); without it a duplicate entry
+    names the key but not the value. ``every_row``: every row the statement wrote has these
+    values, so a foreign key check (made when the statement ends) refused them too.
+    ``updating``: the statement was an UPDATE (a foreign key fails on the child or the parent
+    side, which SQLite's message does not say).
     """
 
     conn: Any = None
     database: str | None = None
     table: str | None = None
     failing_row: Mapping[str, Any] | None = None
+    every_row: bool = False
+    updating: bool = False
 
 
 def from_sqlite(exc: BaseException, *, deleting: bool = False,
@@ -357,8 +370,7 @@ def from_sqlite(exc: BaseException, *, deleting: bool = False,
         return exc
     converted = _from_sqlite(exc)
     if deleting and converted.code == ER_NO_REFERENCED_ROW_2:
-        converted = error(ER_ROW_IS_REFERENCED_2, "Cannot delete or update a parent row: a "
-                          "foreign key constraint fails")
+        converted = error(ER_ROW_IS_REFERENCED_2, _FK_SENTENCES[ER_ROW_IS_REFERENCED_2])
     refine = _REFINERS.get(converted.code)
     if refine is None:
         return converted
@@ -406,7 +418,8 @@ def _refine_duplicate(converted: MarmotError, exc: BaseException,
         key = "PRIMARY" if primary else (index.partition(".")[2] if index else "")
     where = (f"'{table}.{key}'" if key else
              f"'{table}' ({', '.join(c for c, _ in columns)}): a unique key")
-    value = _key_value(context.failing_row, columns)
+    row = context.failing_row if table.lower() == (context.table or "").lower() else None
+    value = _key_value(row, columns)
     text = (f"Duplicate entry '{value}' for key {where}" if value is not None else
             f"Duplicate entry for key {where}")
     return error(ER_DUP_ENTRY, text)
@@ -471,10 +484,19 @@ def _key_value(row: Mapping[str, Any] | None, columns: list[tuple[str, int | Non
         if column.lower() not in lowered:
             return None
         value = lowered[column.lower()]
-        text = (value.decode("utf-8", "replace") if isinstance(value, bytes) else
-                "NULL" if value is None else str(value))
-        parts.append(text[:prefix] if prefix else text)
+        if value is None:
+            return None  # NULLs never collide: the stored value was not this (AUTO_INCREMENT)
+        if isinstance(value, bytes):
+            parts.append(_printable(value[:prefix] if prefix else value))
+        else:
+            text = str(value)
+            parts.append(text[:prefix] if prefix else text)
     return "-".join(parts)[:_MESSAGE_ARG_CHARS_MAX]
+
+
+def _printable(value: bytes) -> str:
+    """MySQL's rendering of binary bytes in a message: printable ASCII as is, others \\xHH."""
+    return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02X}" for b in value)
 
 
 _FK_PATTERN = re.compile(
@@ -529,12 +551,46 @@ def _failing_child_key(conn: Any, candidates: list[_ForeignKey],
     for fk in candidates:
         values = [lowered.get(c.lower()) for c in fk.columns]
         if any(v is None for v in values):
-            continue  # a NULL part satisfies a foreign key
+            continue  # a NULL part satisfies a foreign key (an absent column was not written)
         where = " AND ".join(f'"{c}" = ?' for c in fk.parent_columns)
         if not list(conn.execute(f'SELECT 1 FROM "{fk.parent}" WHERE {where} LIMIT 1',
                                  tuple(values))):
             missing.append(fk)
     return missing[0] if len(missing) == 1 else None
+
+
+def _refusing_parent_key(conn: Any, candidates: list[_ForeignKey],
+                         updating: bool) -> _ForeignKey | None:
+    """Of the keys referencing the table, the one that refused deleting or updating a parent
+    row: only a RESTRICT / NO ACTION key refuses, and only one that has child rows at all."""
+    verb = "UPDATE" if updating else "DELETE"
+    refusing = [fk for fk in candidates
+                if not re.search(rf"ON {verb} (?:CASCADE|SET NULL|SET DEFAULT)", fk.actions)]
+    if len(refusing) > 1:
+        refusing = [fk for fk in refusing if _has_child_rows(conn, fk)]
+    return refusing[0] if len(refusing) == 1 else None
+
+
+def _has_child_rows(conn: Any, fk: _ForeignKey) -> bool:
+    where = " AND ".join(f'"{c}" IS NOT NULL' for c in fk.columns)
+    return bool(list(conn.execute(f'SELECT 1 FROM "{fk.table}" WHERE {where} LIMIT 1')))
+
+
+def _updated_side(code: int, parents: list[_ForeignKey], children: list[_ForeignKey],
+                  written: Mapping[str, Any] | None
+                  ) -> tuple[int, list[_ForeignKey], list[_ForeignKey]]:
+    """An UPDATE fails a foreign key on the side whose columns it set (SQLite checks only
+    those): the parent side is MySQL's 1451, the child side 1452; both or neither: unknown."""
+    if written is None:
+        return code, parents, children
+    columns = {c.lower() for c in written}
+    parents = [fk for fk in parents if columns & {c.lower() for c in fk.parent_columns}]
+    children = [fk for fk in children if columns & {c.lower() for c in fk.columns}]
+    if parents and not children:
+        return ER_ROW_IS_REFERENCED_2, parents, children
+    if children and not parents:
+        return ER_NO_REFERENCED_ROW_2, parents, children
+    return code, [], []
 
 
 def _refine_foreign_key(converted: MarmotError, exc: BaseException,
@@ -543,16 +599,18 @@ def _refine_foreign_key(converted: MarmotError, exc: BaseException,
         return converted
     table = context.table.lower()
     keys = _foreign_keys(context.conn)
-    if converted.code == ER_ROW_IS_REFERENCED_2:
-        referencing = [fk for fk in keys if fk.parent.lower() == table]
-        found = referencing[0] if len(referencing) == 1 else None
+    code = converted.code
+    parents = [fk for fk in keys if fk.parent.lower() == table]
+    children = [fk for fk in keys if fk.table.lower() == table]
+    if context.updating:
+        code, parents, children = _updated_side(code, parents, children, context.failing_row)
+    if code == ER_ROW_IS_REFERENCED_2:
+        found = _refusing_parent_key(context.conn, parents, context.updating)
     else:
-        found = _failing_child_key(context.conn, [fk for fk in keys
-                                                  if fk.table.lower() == table],
-                                   context.failing_row)
-    if found is None:
-        return converted
-    return error(converted.code, f"{converted.message} ({found.clause(context.database)})")
+        found = _failing_child_key(context.conn, children,
+                                   context.failing_row if context.every_row else None)
+    sentence = _FK_SENTENCES[code]
+    return error(code, f"{sentence} ({found.clause(context.database)})" if found else sentence)
 
 
 def _refine_no_such_table(converted: MarmotError, exc: BaseException,
