@@ -40,6 +40,7 @@ from typing import Any
 import apsw
 
 from marmotdb import errors
+from marmotdb.sql.written_row import WrittenRow
 
 _DENIED_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer",
                                "sqlite_compileoption_get", "zipfile", "sqlar_uncompress"})
@@ -84,7 +85,7 @@ class ConnectionBinding:
     """Per-connection state: bound session, trust and read budget."""
 
     __slots__ = ("session", "_trusted", "_internal", "_conn", "budget", "budget_spent", "_steps",
-                 "version", "foreign_keys")
+                 "version", "foreign_keys", "written_row")
 
     def __init__(self, version: str = ""):
         self.session: Any = None
@@ -96,6 +97,7 @@ class ConnectionBinding:
         self._steps = 0
         self.version = version
         self.foreign_keys = True  # PRAGMA foreign_keys as set on this connection
+        self.written_row = WrittenRow()  # what MYSQL_STORE last stored (sql/written_row.py)
 
     @property
     def trusted(self) -> bool:

@@ -53,6 +53,7 @@ import apsw
 
 from marmotdb import errors
 from marmotdb.sql import coltypes
+from marmotdb.sql.written_row import WrittenRow
 from marmotdb.sql.coltypes import (
     format_date,
     format_datetime,
@@ -78,7 +79,8 @@ class FunctionContext:
     session time_zone ('SYSTEM', '+01:00' or a tz database name); ``variables``: optional
     SessionVariables for sql_mode / @x / @@x; ``warnings``: (level, code, message) list;
     ``rng``: randomness for RAND()/UUID(); ``sleep_requested_s``: SLEEP(n) adds n here so the
-    runtime can delay the reply (the core never sleeps)."""
+    runtime can delay the reply (the core never sleeps); ``written_row``: the values MYSQL_STORE
+    last stored (sql/written_row.py)."""
 
     statement_time: float = 0.0
     time_zone: str = "SYSTEM"
@@ -94,6 +96,7 @@ class FunctionContext:
     warnings: list[tuple[str, int, str]] = field(default_factory=list)
     user_variables: dict[str, object] = field(default_factory=dict)
     sleep_requested_s: float = 0.0
+    written_row: WrittenRow = field(default_factory=WrittenRow)
 
 
 # ---------------------------------------------------------------- session access
@@ -2387,26 +2390,40 @@ def _store_spec(text: str) -> tuple[coltypes.MySqlType, bool]:
 def _store(ctx: Any, value: object, type_text: object, column: object, row: object,
            lenient: object = 0) -> object:
     """MYSQL_STORE: coerce a value into a column the way MySQL does (strict per sql_mode;
-    ``lenient`` 1 for INSERT/UPDATE IGNORE, 2 for ALTER TABLE's copy)."""
+    ``lenient`` 1 for INSERT/UPDATE IGNORE, 2 for ALTER TABLE's copy). The stored value is
+    recorded in ``ctx.written_row`` for the errors that name it (sql/written_row.py)."""
     t, not_null = _store_spec(str(type_text))
     if value is None:
-        if not not_null:
-            return None
-        if lenient == STORE_ALTER:
-            raise errors.error(ER_INVALID_USE_OF_NULL, "Invalid use of NULL value")
-        message = f"Column '{column}' cannot be null"
-        if not lenient:
-            raise errors.error(errors.ER_BAD_NULL_ERROR, message)
-        warn(ctx, "Warning", errors.ER_BAD_NULL_ERROR, message)
-        return implicit_default(t)
-    try:
-        return coltypes.coerce_for_store(value, t, str(column), int(row or 1),  # type: ignore
-                                         _SessionStore(ctx, lenient))  # type: ignore[arg-type]
-    except errors.MarmotError as exc:
-        if lenient == STORE_ALTER and exc.code == errors.ER_DATA_TOO_LONG:
-            raise errors.error(errors.ER_WARN_DATA_TRUNCATED, str(exc).replace(
-                "Data too long", "Data truncated")) from None
-        raise
+        stored = _store_null(ctx, t, not_null, column, lenient)
+    else:
+        try:
+            stored = coltypes.coerce_for_store(value, t, str(column), int(row or 1),  # type: ignore
+                                               _SessionStore(ctx, lenient))  # type: ignore
+        except errors.MarmotError as exc:
+            if lenient == STORE_ALTER and exc.code == errors.ER_DATA_TOO_LONG:
+                raise errors.error(errors.ER_WARN_DATA_TRUNCATED, str(exc).replace(
+                    "Data too long", "Data truncated")) from None
+            raise
+    written = ctx.written_row
+    values = written.values
+    if row == written.row and column not in values:
+        values[column] = stored  # the common case, inline: every value written passes here
+    else:
+        written.record(column, stored, row)
+    return stored
+
+
+def _store_null(ctx: Any, t: coltypes.MySqlType, not_null: bool, column: object,
+                lenient: object) -> object:
+    if not not_null:
+        return None
+    if lenient == STORE_ALTER:
+        raise errors.error(ER_INVALID_USE_OF_NULL, "Invalid use of NULL value")
+    message = f"Column '{column}' cannot be null"
+    if not lenient:
+        raise errors.error(errors.ER_BAD_NULL_ERROR, message)
+    warn(ctx, "Warning", errors.ER_BAD_NULL_ERROR, message)
+    return implicit_default(t)
 
 
 def _no_default(ctx: Any, column: object, type_text: object) -> object:

@@ -41,7 +41,7 @@ import apsw
 from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import Column, ResultSet
-from marmotdb.sql import catalog, explain, table_locks
+from marmotdb.sql import catalog, column_clause, explain, table_locks, written_row
 from marmotdb.sql.hints import consistency_hint
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
@@ -577,7 +577,7 @@ class Session:
         try:
             roots = explain.plan(translation, params, conn, table_definitions(view), current)
         except apsw.Error as exc:
-            raise self._read_error(exc, conn, database, translation) from None
+            raise self._read_error(exc, conn, database, translation, inner) from None
         if not request.analyze:
             return self._rows(explain.RENDERERS[request.format](roots))
         return self._explain_analyze(roots, translation, params, inner)
@@ -669,15 +669,15 @@ class Session:
             # FOR UPDATE / LOCK IN SHARE MODE, or any read of a SERIALIZABLE transaction:
             # the turn, so no one writes what was read
             return chain(self._begin_write(self.txn, database, Mode(self._fk_checks())),
-                         lambda _: self._run_read(database, translation, params))
+                         lambda _: self._run_read(database, translation, params, text))
         barrier = self.server.read_barrier
         level = self.variables.read_consistency
         if barrier is not None and database is not self.server.scratch and (
                 level == "QUORUM" or level == "LOCAL" and self.server.catching_up()):
             # DESIGN §4.4; a LOCAL read waits the same way while this node catches up
             return chain(barrier.wait(database.name),
-                         lambda _: self._run_read(database, translation, params))
-        return self._run_read(database, translation, params)
+                         lambda _: self._run_read(database, translation, params, text))
+        return self._run_read(database, translation, params, text)
 
     def _locked_by_another(self, database: Database) -> bool:
         """Another transaction holds the database's turn: every row is under its lock (writers
@@ -820,7 +820,8 @@ class Session:
         except apsw.Error as exc:
             if autocommit:
                 txn.rollback()
-            raise self._write_error(exc, txn.pipeline.conn, database, translation) from None
+            raise self._write_error(exc, txn.pipeline.conn, database, translation, text,
+                                    None if ddl else capture.last_statement_rows()) from None
         except BaseException:
             if autocommit:
                 txn.rollback()
@@ -865,6 +866,7 @@ class Session:
             rows: Rows | None = None
             last = len(translation.statements) - 1
             for i, statement in enumerate(translation.statements):
+                binding.written_row.start()
                 if translation.returns_rows and i == last:
                     rows = self.server.query(conn, statement, params,
                                              translation.result_decltypes)
@@ -897,7 +899,7 @@ class Session:
         return Ok(affected_rows=affected, last_insert_id=insert_id)
 
     def _run_read(self, database: Database, translation: Translation,
-                  params: dict[str, Any]) -> Result:
+                  params: dict[str, Any], text: str) -> Result:
         conn = self._held_connection(database)
         pinned = conn is not None
         if conn is None:
@@ -911,12 +913,12 @@ class Session:
         except apsw.InterruptError:
             if binding.budget_spent and not self.killed:
                 released = True  # the job owns the connection now
-                raise LongRead(self._read_job(database, conn, translation, params, pinned)) \
-                    from None
+                raise LongRead(self._read_job(database, conn, translation, params, pinned,
+                                              text)) from None
             raise errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted") \
                 from None
         except apsw.Error as exc:
-            raise self._read_error(exc, conn, database, translation) from None
+            raise self._read_error(exc, conn, database, translation, text) from None
         finally:
             binding.start_budget(None)
             self._active_conn = None
@@ -939,7 +941,7 @@ class Session:
         return rows
 
     def _read_job(self, database: Database, conn: apsw.Connection, translation: Translation,
-                  params: dict[str, Any], pinned: bool) -> ReadJob:
+                  params: dict[str, Any], pinned: bool, text: str) -> ReadJob:
         def run() -> Rows:
             self._active_conn = conn  # so KILL QUERY can interrupt it
             try:
@@ -948,7 +950,7 @@ class Session:
                 raise errors.error(errors.ER_QUERY_TIMEOUT, "Query execution was interrupted, "
                                    "maximum statement execution time exceeded") from None
             except apsw.Error as exc:
-                raise self._read_error(exc, conn, database, translation) from None
+                raise self._read_error(exc, conn, database, translation, text) from None
             finally:
                 self._active_conn = None
 
@@ -959,18 +961,19 @@ class Session:
         return ReadJob(run=run, finish=finish, interrupt=conn.interrupt)
 
     def _read_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
-                    translation: Translation) -> MarmotError:
-        converted = self._sqlite_error(exc, conn, database, translation)
+                    translation: Translation, text: str) -> MarmotError:
+        converted = self._sqlite_error(exc, conn, database, translation, text)
         if converted.code == errors.ER_NO_SUCH_TABLE and self.current_database is None:
             return errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         return converted
 
     def _write_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
-                     translation: Translation) -> MarmotError:
+                     translation: Translation, text: str,
+                     rows_written: int | None) -> MarmotError:
         """A failed write's error. A foreign key failure with the session's checks off comes
         from a transaction whose first write ran with them on: SQLite cannot switch them
         inside a transaction, so this is a limitation (1235), not the client's data."""
-        converted = self._sqlite_error(exc, conn, database, translation)
+        converted = self._sqlite_error(exc, conn, database, translation, text, rows_written)
         if converted.code in (errors.ER_NO_REFERENCED_ROW_2, errors.ER_ROW_IS_REFERENCED_2) \
                 and not self._fk_checks():
             return errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
@@ -979,16 +982,20 @@ class Session:
         return converted
 
     def _sqlite_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
-                      translation: Translation) -> MarmotError:
+                      translation: Translation, text: str,
+                      rows_written: int | None = None) -> MarmotError:
         """SQLite's error as MySQL words it: key and constraint names read from the schema
-        (the failed statement changed none of it), the database of a missing table."""
-        table = translation.tables[0] if len(translation.tables) == 1 else None
-        context = errors.StatementContext(
-            conn=conn, database=None if database is self.server.scratch else database.name,
-            table=table)
-        with self.server.binding(conn).trusted_scope():
-            return errors.from_sqlite(exc, deleting=translation.kind is Kind.DELETE,
-                                      context=context)
+        (the failed statement changed none of it), the failing row's values (a write that had
+        written ``rows_written`` rows), the database of a missing table, the clause of an
+        unknown column."""
+        binding = self.server.binding(conn)
+        with binding.trusted_scope():
+            context = written_row.statement_context(
+                conn, None if database is self.server.scratch else database.name, translation,
+                binding.written_row, rows_written)
+            converted = errors.from_sqlite(exc, deleting=translation.kind is Kind.DELETE,
+                                           context=context)
+        return column_clause.name_clause(converted, text)
 
     # ------------------------------------------------------------------ helpers
     def _database(self, name: str) -> Database:

@@ -166,6 +166,12 @@ class ChangeCapture:
     def last_statement_ops(self) -> StatementOps:
         return self._last_ops
 
+    def last_statement_rows(self) -> int:
+        """Rows the last statement itself inserted or updated (changed or not) before it
+        ended, also when it failed and SQLite undid them: how far a failed statement got."""
+        inserts, updates, _, unchanged = self._counts
+        return inserts + updates + unchanged
+
     def last_statement_unchanged(self) -> int:
         return self._last_unchanged
 
