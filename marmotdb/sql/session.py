@@ -161,14 +161,6 @@ class Session:
         self.table_locks: TableLocks | None = None  # LOCK TABLES (sql/table_locks.py)
         self._lock_wait: Pending | None = None  # a LOCK TABLES waiting for its reservations
         self._allowed: dict[tuple[str | None, str], bool] = {}  # grants don't change in a session
-        self._handlers: dict[str, Callable[[str, tuple[str, ...]], Result]] = {
-            "BEGIN": self._begin, "START": self._begin, "COMMIT": self._finish,
-            "ROLLBACK": self._rollback_statement, "SAVEPOINT": self._savepoint,
-            "RELEASE": self._release, "USE": self._use, "LOCK": self._lock_tables,
-            "UNLOCK": self._unlock_tables, "KILL": self._kill, "CREATE": self._create,
-            "DROP": self._drop,
-            "EXPLAIN": self._explain, "DESCRIBE": self._explain, "DESC": self._explain,
-        }
         server.sessions[connection_id] = self
 
     # ------------------------------------------------------------------ context for others
@@ -238,8 +230,9 @@ class Session:
             raise _syntax_error(text)
         if head and head[0] not in _STATEMENT_KEYWORDS:
             raise _syntax_error(text)
-        handler = self._handlers.get(head[0]) if head else None
-        if handler is not None and (result := handler(strip_comments(text), head)) is not None:
+        handler = _HANDLERS.get(head[0]) if head else None
+        if handler is not None and (result := handler(self, strip_comments(text), head)) \
+                is not None:
             return self._after(result)
         if "MARMOT_CLUSTER_NODES" in text.upper():
             return self._after(self._cluster_nodes(text))
@@ -256,7 +249,7 @@ class Session:
     def prepare(self, sql: str) -> PreparedPlan:
         text = strip_leading(sql)
         head = keywords(text)
-        if (not head or head[0] in self._handlers or head[0] in ("DESC", "DESCRIBE", "EXPLAIN")
+        if (not head or head[0] in _HANDLERS or head[0] in ("DESC", "DESCRIBE", "EXPLAIN")
                 or "@" in text or catalog.handles(text, self)):
             return PreparedPlan(text, None, marker_count(text), [])
         view = self._schema_view()
@@ -1093,6 +1086,18 @@ class Session:
         self.server.status["Com_commit"] += 1
         outcome = txn.commit(None, self.write_level)
         return outcome if isinstance(outcome, Pending) else None
+
+
+# Statements the session answers itself, by first word (None from a handler: not its own).
+_Handler = Callable[[Session, str, tuple[str, ...]], "Result | Pending | None"]
+_HANDLERS: dict[str, _Handler] = {
+    "BEGIN": Session._begin, "START": Session._begin, "COMMIT": Session._finish,
+    "ROLLBACK": Session._rollback_statement, "SAVEPOINT": Session._savepoint,
+    "RELEASE": Session._release, "USE": Session._use, "LOCK": Session._lock_tables,
+    "UNLOCK": Session._unlock_tables, "KILL": Session._kill, "CREATE": Session._create,
+    "DROP": Session._drop,
+    "EXPLAIN": Session._explain, "DESCRIBE": Session._explain, "DESC": Session._explain,
+}
 
 
 def _bindable(value: Any) -> Any:
