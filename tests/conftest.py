@@ -5,8 +5,8 @@ than reported one by one as skipped, and the run ends with one line per group sa
 and how to run them:
 
 - ``slow`` tests (long fault tests, seed sweeps): opt-in with ``--run-slow``;
-- ``differential`` tests (every translation fixture against a real MariaDB, ~480): need
-  ``MARMOTDB_DIFFERENTIAL_MARIADB=host:port``.
+- ``differential`` tests (every translation fixture and error text against a real MariaDB,
+  ~510): need ``MARMOTDB_DIFFERENTIAL_MARIADB=host:port``.
 
 Skips that remain are the machine's (a client or server not installed); pytest's ``-ra``
 summary folds them by reason.
@@ -21,7 +21,8 @@ import pytest
 _NOT_RUN = pytest.StashKey[dict[str, int]]()
 _GROUPS = {
     "slow": ("slow tests (long fault tests, seed sweeps)", "add --run-slow"),
-    "differential": ("differential tests (translation fixtures against MariaDB)",
+    "differential": ("differential tests (translation fixtures and error texts against "
+                     "MariaDB)",
                      "set MARMOTDB_DIFFERENTIAL_MARIADB=host:port, a server from "
                      "`python bench/mariadb_server.py`"),
 }
