@@ -146,16 +146,20 @@ _NOT_A_TABLE = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WI
                           "FORMAT", "ANALYZE", "EXTENDED", "PARTITIONS", "FOR"})
 
 
-def answer(sql: str, ctx: CatalogContext) -> ResultSet | None | _Unhandled:
+def answer(sql: str, ctx: CatalogContext, first_word: str | None = None
+           ) -> ResultSet | None | _Unhandled:
     """Answer one statement if it is the catalog's.
 
     Returns a ResultSet (SHOW, DESCRIBE, SELECT of @@vars/constants, INFORMATION_SCHEMA
     queries), None (SET statements, after applying them to ``ctx.variables``) or UNHANDLED.
+    ``first_word``: the statement's first word upper-cased, when the caller has it already.
     """
-    head = lexer.words(sql, 1)
-    if not head:
-        return UNHANDLED
-    handler = _DISPATCH.get(head[0])
+    if first_word is None:
+        head = lexer.words(sql, 1)
+        if not head:
+            return UNHANDLED
+        first_word = head[0]
+    handler = _DISPATCH.get(first_word)
     if handler is None:
         return UNHANDLED
     return handler(sql, ctx)

@@ -29,7 +29,72 @@ if TYPE_CHECKING:
 
 
 def answer_set(sql: str, ctx: CatalogContext) -> None:
-    """Apply one SET statement to ``ctx.variables``."""
+    """Apply one SET statement to ``ctx.variables``.
+
+    Clients send the same few SETs on every connect (``SET NAMES utf8mb4``, ``SET
+    autocommit=0``, an ORM's sql_mode): the first run of a text records the calls it makes on
+    the session's variables, and when nothing else of the session was read (no variable, no
+    function of the session, no privilege, no transaction state) later runs replay them
+    without parsing (``_Recording``)."""
+    calls = _REPLAYS.get(sql)
+    if calls is not None:
+        variables = ctx.variables
+        for method, args in calls:
+            getattr(variables, method)(*args)
+        return
+    recording = _Recording(ctx)
+    _parse_and_apply(sql, recording)  # type: ignore[arg-type]
+    if recording.pure and len(_REPLAYS) < REPLAYED_SETS_MAX:
+        _REPLAYS[sql] = tuple(recording.calls)
+
+
+REPLAYED_SETS_MAX = 512  # distinct SET texts whose effect is remembered
+_REPLAYS: dict[str, tuple[tuple[str, tuple[object, ...]], ...]] = {}
+# SessionVariables methods whose effect depends only on their arguments (and, for DEFAULT,
+# on the global value, which the replay reads again).
+_REPLAYABLE = frozenset({"set", "set_names", "set_character_set", "set_user"})
+
+
+class _Recording:
+    """The session as one SET's first run sees it: every read passes through, and any read
+    but a replayable call on ``variables`` makes the statement not replayable."""
+
+    __slots__ = ("_ctx", "calls", "pure")
+
+    def __init__(self, ctx: CatalogContext) -> None:
+        self._ctx = ctx
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
+        self.pure = True
+
+    @property
+    def variables(self) -> _RecordedVariables:
+        return _RecordedVariables(self)
+
+    def __getattr__(self, name: str) -> object:
+        self.pure = False
+        return getattr(self._ctx, name)
+
+
+class _RecordedVariables:
+    __slots__ = ("_recording",)
+
+    def __init__(self, recording: _Recording) -> None:
+        self._recording = recording
+
+    def __getattr__(self, name: str) -> object:
+        recording = self._recording
+        real = getattr(recording._ctx.variables, name)
+        if name not in _REPLAYABLE:
+            recording.pure = False
+            return real
+
+        def call(*args: object) -> None:
+            real(*args)
+            recording.calls.append((name, args))
+        return call
+
+
+def _parse_and_apply(sql: str, ctx: CatalogContext) -> None:
     stream = stream_of(sql)
     stream.next()
     second = stream.peek(1)

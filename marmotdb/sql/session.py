@@ -237,7 +237,7 @@ class Session:
         if "MARMOT_CLUSTER_NODES" in text.upper():
             return self._after(self._cluster_nodes(text))
         was_autocommit = self.autocommit
-        answered = catalog.answer(text, self)
+        answered = catalog.answer(text, self, head[0]) if head else catalog.UNHANDLED
         if answered is not catalog.UNHANDLED:
             return self._after(self._from_catalog(answered, was_autocommit))
         if "@" in text:  # @x / @@x inside an ordinary statement: bind their values now
