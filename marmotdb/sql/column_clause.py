@@ -5,8 +5,9 @@ MySQL says where it met the column: ``Unknown column 'x' in 'where clause'``; SQ
 Tools and people read the clause to find the typo, so on that error (never on the hot path)
 the MySQL statement is parsed again and the column looked up. A column met in several clauses
 gets the first in MySQL's resolution order (the select list first); one inside a subquery
-gets the subquery's clause. When the statement does not parse or the column is not found
-(it came from a view or a trigger), the text stays 'field list'.
+gets the subquery's clause. When the statement does not parse, is longer than
+``PARSED_CHARS_MAX`` (a bulk load is not parsed twice to name a clause) or the column is not
+found (it came from a view or a trigger), the text stays 'field list'.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.sql.translate import MYSQL
 
+PARSED_CHARS_MAX = 64 << 10
 _FIELD_LIST = "field list"
 # The nearest enclosing clause -> MySQL 8.0's name for it; anything else is the field list
 # (select list, SET, VALUES, ON DUPLICATE KEY UPDATE).
@@ -49,6 +51,8 @@ def name_clause(converted: MarmotError, sql: str) -> MarmotError:
 
 def clause_of(sql: str, column: str) -> str:
     """MySQL's name of the clause of ``sql`` that holds ``column`` ('t.c' or 'c')."""
+    if len(sql) > PARSED_CHARS_MAX:
+        return _FIELD_LIST
     try:
         tree = MYSQL.parse(sql)[0]
     except (SqlglotError, IndexError):

@@ -84,6 +84,8 @@ CASES: list[tuple[str, int, str, str | None]] = [
      "Unknown column 'nope' in 'SELECT'"),
     ("SELECT id FROM t WHERE nope = 1", 1054, "Unknown column 'nope' in 'where clause'",
      "Unknown column 'nope' in 'WHERE'"),
+    ("SELECT nope FROM t WHERE nope = 1", 1054, "Unknown column 'nope' in 'field list'",
+     "Unknown column 'nope' in 'SELECT'"),
     ("SELECT id FROM t ORDER BY nope", 1054, "Unknown column 'nope' in 'order clause'",
      "Unknown column 'nope' in 'ORDER BY'"),
     ("SELECT id FROM t GROUP BY nope", 1054, "Unknown column 'nope' in 'group statement'",
