@@ -27,6 +27,11 @@ Three levels of trust decide what the authorizer lets through:
   outside the bookkeeping shapes (``TRUNCATE __marmot_schema``, ``CREATE VIEW … FROM
   sqlite_master``, a trigger body writing ``__marmot_schema``) is refused before it runs.
 * **internal** (``trusted_scope()``): the server's own statements; everything passes.
+
+Whatever the trust, a statement that is not internal writes one schema only,
+``writable_schema``: ``main`` on the database's own connections (an ATTACHed database is read,
+never written: a write goes through its own database's write connection), ``temp`` on a
+session's private connection (sql/temporary.py: its temporary tables, never the shared file).
 """
 
 from __future__ import annotations
@@ -55,6 +60,16 @@ _TABLE_SECOND = frozenset({apsw.SQLITE_ALTER_TABLE, apsw.SQLITE_CREATE_INDEX,
                            apsw.SQLITE_DROP_INDEX})
 _REBUILD_OPS = frozenset({apsw.SQLITE_READ, apsw.SQLITE_DELETE, apsw.SQLITE_DROP_TABLE})
 _WRITE_OPS = frozenset({apsw.SQLITE_INSERT, apsw.SQLITE_UPDATE, apsw.SQLITE_DELETE})
+# SQLite maintains both catalogues itself (a RENAME COLUMN rewrites temp objects' text too).
+_CATALOGUES = frozenset({"sqlite_master", "sqlite_temp_master"})
+# Operations that change a schema's rows or objects; the 4th authorizer argument names it.
+_SCHEMA_WRITES = _WRITE_OPS | frozenset({
+    apsw.SQLITE_CREATE_INDEX, apsw.SQLITE_CREATE_TABLE, apsw.SQLITE_CREATE_TRIGGER,
+    apsw.SQLITE_CREATE_VIEW, apsw.SQLITE_CREATE_TEMP_INDEX, apsw.SQLITE_CREATE_TEMP_TABLE,
+    apsw.SQLITE_CREATE_TEMP_TRIGGER, apsw.SQLITE_CREATE_TEMP_VIEW, apsw.SQLITE_DROP_INDEX,
+    apsw.SQLITE_DROP_TABLE, apsw.SQLITE_DROP_TRIGGER, apsw.SQLITE_DROP_VIEW,
+    apsw.SQLITE_DROP_TEMP_INDEX, apsw.SQLITE_DROP_TEMP_TABLE, apsw.SQLITE_DROP_TEMP_TRIGGER,
+    apsw.SQLITE_DROP_TEMP_VIEW})
 # Table-valued functions and virtual tables that expose SQLite internals by name.
 _INTERNAL_PREFIXES = ("__marmot_", "sqlite_", "pragma_")
 _INTERNAL_NAMES = frozenset({"dbstat"})
@@ -81,7 +96,7 @@ class ConnectionBinding:
     """Per-connection state: bound session, trust and read budget."""
 
     __slots__ = ("session", "_trusted", "_internal", "_conn", "budget", "budget_spent", "_steps",
-                 "version", "foreign_keys")
+                 "version", "foreign_keys", "writable_schema")
 
     def __init__(self, version: str = ""):
         self.session: Any = None
@@ -93,6 +108,7 @@ class ConnectionBinding:
         self._steps = 0
         self.version = version
         self.foreign_keys = True  # PRAGMA foreign_keys as set on this connection
+        self.writable_schema = "main"  # the one schema user statements may change
 
     @property
     def trusted(self) -> bool:
@@ -148,6 +164,11 @@ class ConnectionBinding:
                   trigger: str | None) -> int:
         if self._internal:
             return apsw.SQLITE_OK
+        written = p1 if op == apsw.SQLITE_ALTER_TABLE else db
+        if written is not None and written != self.writable_schema and (
+                op in _SCHEMA_WRITES or op == apsw.SQLITE_ALTER_TABLE) and (
+                    p1 is None or p1.lower() not in _CATALOGUES):
+            return apsw.SQLITE_DENY
         if op in _TABLE_OPS:
             return self._authorize_table(op, p1, p2, trigger)
         if op == apsw.SQLITE_FUNCTION and p2 and p2.lower() in _DENIED_FUNCTIONS:
