@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from typing import Any
 
@@ -41,18 +42,34 @@ from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import catalog
+from marmotdb.sql.catalog_model import TableModel
+from marmotdb.sql.ddl_target import DdlTarget, ddl_target
 from marmotdb.sql.hints import consistency_hint
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
 from marmotdb.sql.statement import is_locking_read, keywords, marker_count, strip_leading
-from marmotdb.sql.translate import Kind, Translation, translate, translate_prepared
+from marmotdb.sql.rewrites_ddl import DDL_HEADS
+from marmotdb.sql.schema import quote_ident
+from marmotdb.sql.temporary import (
+    TemporarySchemaView,
+    TemporaryTables,
+    TempSpace,
+    as_temporary,
+)
+from marmotdb.sql.translate import (
+    Kind,
+    Translation,
+    translate,
+    translate_prepared,
+    translate_temporary_ddl,
+)
 from marmotdb.sql.variables import SessionVariables
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import Mode
-from marmotdb.txn.transaction import Transaction, TxnState
+from marmotdb.txn.transaction import Transaction, TxnState, begin_reading, run_statement
 from marmotdb.users import User
 
 _WRITE_KINDS = frozenset({Kind.INSERT, Kind.REPLACE, Kind.UPDATE, Kind.DELETE, Kind.DDL})
@@ -138,6 +155,7 @@ class Session:
         self._statement_txn: Transaction | None = None  # an autocommit statement's, while it runs
         self._current_db: Database | None = None
         self._allowed: dict[tuple[str | None, str], bool] = {}  # grants don't change in a session
+        self._temp = TemporaryTables(server, self)  # its temporary tables (sql/temporary.py)
         self._handlers: dict[str, Callable[[str, tuple[str, ...]], Result]] = {
             "BEGIN": self._begin, "START": self._begin, "COMMIT": self._finish,
             "ROLLBACK": self._rollback_statement, "SAVEPOINT": self._savepoint,
@@ -181,6 +199,13 @@ class Session:
 
     def processlist(self) -> list[tuple[Any, ...]]:
         return self.server.processlist()
+
+    def temporary_table(self, db: str, name: str) -> TableModel | None:
+        """This session's temporary table ``db.name`` for the catalog, or None."""
+        if not self._temp or not self.server.databases.exists(db):
+            return None
+        space = self._temp.space(self.server.databases.get(db))
+        return space.model(name) if space is not None else None
 
     def grants(self) -> list[str]:
         return self.user_record.grant_lines()
@@ -227,6 +252,8 @@ class Session:
             return self._after(self._from_catalog(answered, was_autocommit))
         if "@" in text:  # @x / @@x inside an ordinary statement: bind their values now
             text = catalog.inline_session_variables(text, self)
+        if head and head[0] in DDL_HEADS:
+            return self._after(self._ddl(text))
         translation, params = translate(text, self._schema_view(),
                                         backslash_escapes=self.variables.backslash_escapes)
         return self._after(self._run(translation, params, text))
@@ -234,15 +261,20 @@ class Session:
     def prepare(self, sql: str) -> PreparedPlan:
         text = strip_leading(sql)
         head = keywords(text)
+        markers = marker_count(text)
         if (not head or head[0] in self._handlers or head[0] in ("DESC", "DESCRIBE", "EXPLAIN")
-                or "@" in text or catalog.handles(text, self)):
-            return PreparedPlan(text, None, marker_count(text), [])
+                or "@" in text or catalog.handles(text, self)
+                or (head[0] in DDL_HEADS and not markers)):  # DDL runs as text (TEMPORARY …)
+            return PreparedPlan(text, None, markers, [])
         view = self._schema_view()
         translation, param_count = translate_prepared(text, view)
         columns: list[Column] = []
         if translation.returns_rows:
-            columns = self.server.describe(self._current(), translation.statements[-1],
-                                           translation.result_decltypes)
+            database = self._current()
+            space = self._temp.space(database) if self._temp else None
+            columns = self.server.describe(database, translation.statements[-1],
+                                           translation.result_decltypes,
+                                           space.conn if space is not None else None)
         return PreparedPlan(text, translation, param_count, columns, view.schema_key())
 
     def execute_prepared(self, plan: PreparedPlan, values: list[Any]) -> Result | Pending:
@@ -273,6 +305,7 @@ class Session:
     def reset(self) -> None:
         """COM_RESET_CONNECTION / COM_CHANGE_USER: roll back and forget session state."""
         self._end(commit=False)  # a rollback never waits
+        self._temp.close()  # temporary tables vanish, as in MySQL
         self.variables = SessionVariables(self.server.global_variables)
         self.warnings = []
         self.last_insert_id = 0
@@ -285,6 +318,7 @@ class Session:
         try:
             self._end(commit=False)
         finally:
+            self._temp.close()
             self.server.sessions.pop(self.connection_id, None)
 
     def interrupt(self) -> None:
@@ -466,6 +500,70 @@ class Session:
         finally:
             conn.close()
 
+    # ------------------------------------------------------------------ DDL
+    def _ddl(self, text: str) -> Result | Pending:
+        """A DDL statement, in its home database; about a temporary table, on the session's
+        space of that database (sql/temporary.py)."""
+        target = ddl_target(text)
+        database = self._current()
+        if target is not None and database is not self.server.scratch:
+            if self._temp.routes(target, database):
+                return self._temporary_ddl(target, database, text)
+            self._temp.refuse_base_ddl(target, database, text)
+        view = self._schema_view(database, temporary=False)
+        translation, params = translate(text, view,
+                                        backslash_escapes=self.variables.backslash_escapes)
+        return self._run(translation, params, text)
+
+    def _temporary_ddl(self, target: DdlTarget, database: Database, text: str
+                       ) -> Result | Pending:
+        self.warnings = []
+        if target.verb == "DROP" and target.kind == "TABLE":
+            return self._drop_temporary(target, database)
+        if target.verb == "CREATE" and target.kind == "TABLE":
+            self._require(database.name, "rw")
+            space = self._temp.open(database)
+            if space.holds(target.name):
+                message = f"Table '{target.name[1]}' already exists"
+                if not target.guarded:
+                    raise errors.error(errors.ER_TABLE_EXISTS_ERROR, message)
+                self.warnings = [("Note", errors.ER_TABLE_EXISTS_ERROR, message)]
+                return Ok()
+            hidden = frozenset({target.name[1].lower()})  # a base table of that name stays
+        else:
+            space, hidden = self._temp.open(database), frozenset()
+        view = TemporarySchemaView(self._schema_view(database, temporary=False), space, hidden)
+        translation = translate_temporary_ddl(text, view)
+        statements = tuple(as_temporary(statement) for statement in translation.statements)
+        try:
+            space.run_ddl(lambda conn: self._execute_write(conn, Translation(
+                Kind.DDL, statements, False), {}), self.txn)
+        except apsw.Error as exc:
+            raise self._sqlite_error(exc, space.conn, database, translation) from None
+        return Ok()
+
+    def _drop_temporary(self, target: DdlTarget, database: Database) -> Result | Pending:
+        """DROP [TEMPORARY] TABLE: the session's temporary tables named; without TEMPORARY
+        the statement commits (as in MySQL) and drops the base tables named too."""
+        space = self._temp.open(database)
+        dropped = [name for db, name in target.tables if space.holds((db, name))]
+        others = [(db, name) for db, name in target.tables if not space.holds((db, name))]
+        if target.temporary and others:
+            unknown = [f"{db or database.name}.{name}" for db, name in others]
+            if not target.guarded:
+                raise errors.error(errors.ER_BAD_TABLE_ERROR, f"Unknown table '{','.join(unknown)}'")
+            self.warnings = [("Note", errors.ER_BAD_TABLE_ERROR, f"Unknown table '{name}'")
+                             for name in unknown]
+        if dropped:
+            space.run_ddl(space.drop(dropped), self.txn)
+        if target.temporary:
+            return Ok()
+        if not others:
+            return chain(self._end(commit=True), lambda _: Ok())
+        names = ", ".join(".".join(quote_ident(part) for part in (db, name) if part)
+                          for db, name in others)
+        return self._ddl(f"DROP TABLE {'IF EXISTS ' if target.guarded else ''}{names}")
+
     # ------------------------------------------------------------------ running translations
     def _run(self, translation: Translation, params: dict[str, Any], text: str
              ) -> Result | Pending:
@@ -475,6 +573,10 @@ class Session:
             return Ok()
         database = self._current()
         write = translation.kind in _WRITE_KINDS
+        space = self._temp.space(database) if self._temp else None
+        if write and space is not None and translation.kind is not Kind.DDL and \
+                _writes_temporary(space, translation):
+            return self._write_temporary(space, translation, params)
         if write and database is self.server.scratch:
             raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         if translation.kind is Kind.DDL:
@@ -496,6 +598,37 @@ class Session:
 
     def _fk_checks(self) -> bool:
         return bool(self.variables.foreign_key_checks)
+
+    def _write_temporary(self, space: TempSpace, translation: Translation,
+                         params: dict[str, Any]) -> Result:
+        """A DML statement writing temporary tables only: on the session's space, without the
+        write turn (sql/temporary.py); in a transaction, inside it."""
+        if self.txn is None and not self.autocommit:
+            self.txn = Transaction(self.connection_id, explicit=True)
+        txn = self.txn
+        if txn is not None:
+            self._refuse_unseen_writes(space, txn, translation)
+        conn = self._temp.pin(space, txn) if txn is not None else space.conn
+        try:
+            rows = run_statement(conn, space.capture, lambda c: self._execute_write(
+                c, translation, params, space))
+        except apsw.Error as exc:
+            raise self._sqlite_error(exc, conn, space.database, translation) from None
+        return rows if rows is not None else self._ok(space.capture, translation)
+
+    def _refuse_unseen_writes(self, space: TempSpace, txn: Transaction,
+                              translation: Translation) -> None:
+        """A temporary-table write runs on the space, which cannot see the rows this
+        transaction wrote to the database's base tables: one that reads them is refused."""
+        pipeline = txn.pipeline
+        if pipeline is None or pipeline.name != space.database.name:
+            return
+        view = self.server.schema_view(pipeline.conn, space.database)
+        named = set(_QUOTED_NAME.findall(" ".join(translation.statements))) - space.names
+        if any(view.table_sql(name.replace('""', '"')) for name in named):
+            raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
+                               "yet support 'writing a temporary table from base tables this "
+                               "transaction changed'")
 
     def _lock_wait_timeout_s(self) -> float:
         try:
@@ -589,7 +722,8 @@ class Session:
                                             backslash_escapes=self.variables.backslash_escapes)
         truncate = ddl and text[:8].upper() == "TRUNCATE"
         try:
-            rows = txn.run(lambda conn: self._execute_write(conn, translation, params),
+            space = self._temp.space(database) if self._temp and not ddl else None
+            rows = txn.run(lambda conn: self._execute_write(conn, translation, params, space),
                            capture=truncate or not ddl)
             if ddl:
                 self._record_ddl(txn, database, translation, params, text, truncate)
@@ -626,25 +760,31 @@ class Session:
         self.server.schema_changed(database)
 
     def _execute_write(self, conn: apsw.Connection, translation: Translation,
-                       params: dict[str, Any]) -> Rows | None:
+                       params: dict[str, Any], space: TempSpace | None = None) -> Rows | None:
         """Run a write's statements; the rows of a RETURNING-style last statement, or None.
-        A DDL runs with DDL trust: its own bookkeeping rows, nothing else internal."""
+        A DDL runs with DDL trust: its own bookkeeping rows, nothing else internal. The
+        session's temporary tables (``space``) are visible to it (sql/temporary.py)."""
         self._active_conn = conn
         binding = self.server.binding(conn)
         binding.trusted = translation.kind is Kind.DDL
         try:
-            rows: Rows | None = None
-            last = len(translation.statements) - 1
-            for i, statement in enumerate(translation.statements):
-                if translation.returns_rows and i == last:
-                    rows = self.server.query(conn, statement, params,
-                                             translation.result_decltypes)
-                else:
-                    conn.execute(statement, params)
-            return rows
+            with _visible(space, conn, translation):
+                return self._statements(conn, translation, params, space)
         finally:
             binding.trusted = False
             self._active_conn = None
+
+    def _statements(self, conn: apsw.Connection, translation: Translation,
+                    params: dict[str, Any], space: TempSpace | None) -> Rows | None:
+        rows: Rows | None = None
+        last = len(translation.statements) - 1
+        for i, statement in enumerate(translation.statements):
+            if translation.returns_rows and i == last:
+                rows = self.server.query(conn, statement, params, translation.result_decltypes,
+                                         _scope(space))
+            else:
+                conn.execute(statement, params)
+        return rows
 
     def _ok(self, capture: ChangeCapture, translation: Translation) -> Ok:
         """MySQL's affected rows: REPLACE counts its delete too, an upsert's update counts 2,
@@ -671,16 +811,18 @@ class Session:
                   params: dict[str, Any]) -> Result:
         pinned = self.txn is not None
         conn = self._pin(database) if pinned else self._checkout(database)
+        space = self._temp.space(database) if self._temp else None
         binding = self.server.binding(conn)
         self._active_conn = conn
         binding.start_budget(_READ_BUDGET_STEPS)
         released = False
         try:
-            result = self._read_on(conn, translation, params)
+            result = self._read_on(conn, translation, params, space)
         except apsw.InterruptError:
             if binding.budget_spent and not self.killed:
                 released = True  # the job owns the connection now
-                raise LongRead(self._read_job(database, conn, translation, params, pinned)) \
+                raise LongRead(self._read_job(database, conn, translation, params, pinned,
+                                              space)) \
                     from None
             raise errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted") \
                 from None
@@ -694,10 +836,16 @@ class Session:
         return result
 
     def _read_on(self, conn: apsw.Connection, translation: Translation,
-                 params: dict[str, Any]) -> Rows:
+                 params: dict[str, Any], space: TempSpace | None) -> Rows:
+        with _visible(space, conn, translation):
+            return self._read_statements(conn, translation, params, space)
+
+    def _read_statements(self, conn: apsw.Connection, translation: Translation,
+                         params: dict[str, Any], space: TempSpace | None) -> Rows:
         rows = None
         for statement in translation.statements:
-            rows = self.server.query(conn, statement, params, translation.result_decltypes)
+            rows = self.server.query(conn, statement, params, translation.result_decltypes,
+                                     _scope(space))
         if translation.calc_found_rows and translation.found_rows_sql:
             self.found_rows = conn.execute(translation.found_rows_sql, params).fetchall()[0][0]
         elif rows is not None:
@@ -706,11 +854,11 @@ class Session:
         return rows
 
     def _read_job(self, database: Database, conn: apsw.Connection, translation: Translation,
-                  params: dict[str, Any], pinned: bool) -> ReadJob:
+                  params: dict[str, Any], pinned: bool, space: TempSpace | None) -> ReadJob:
         def run() -> Rows:
             self._active_conn = conn  # so KILL QUERY can interrupt it
             try:
-                return self._read_on(conn, translation, params)
+                return self._read_on(conn, translation, params, space)
             except apsw.InterruptError:
                 raise errors.error(errors.ER_QUERY_TIMEOUT, "Query execution was interrupted, "
                                    "maximum statement execution time exceeded") from None
@@ -760,12 +908,16 @@ class Session:
         self._current_db = self._database(self.current_database)
         return self._current_db
 
-    def _schema_view(self) -> SchemaView:
-        database = self._current()
+    def _schema_view(self, database: Database | None = None, temporary: bool = True
+                     ) -> SchemaView | TemporarySchemaView:
+        """What the translator sees of ``database`` (the current one): with ``temporary``, the
+        session's temporary tables there first (a DDL on base tables sees none)."""
+        database = database or self._current()
         conn = self._txn_connection(database) or self.server.read_connection(database)
         view = self.server.schema_view(conn, database)
         view.foreign_key_checks = bool(self.variables.foreign_key_checks)
-        return view
+        space = self._temp.space(database) if temporary and self._temp else None
+        return view if space is None else TemporarySchemaView(view, space)
 
     def _require(self, database: str | None, level: str) -> None:
         if database == self.server.scratch.name:
@@ -781,7 +933,9 @@ class Session:
                                f"'{database or '*'}' ({what[level]} command denied)")
 
     def _checkout(self, database: Database) -> apsw.Connection:
-        conn = database.checkout()
+        """A connection to read ``database``: the session's space there if it has one."""
+        space = self._temp.space(database) if self._temp else None
+        conn = space.conn if space is not None else database.checkout()
         binding = self.server.binding(conn)
         binding.session = self
         wanted = self.variables.foreign_key_checks
@@ -792,7 +946,10 @@ class Session:
         return conn
 
     def _checkin(self, database: Database, conn: apsw.Connection) -> None:
-        self.server.binding(conn).session = None
+        binding = self.server.binding(conn)
+        if binding.writable_schema == "temp":  # a space: the session's own, kept open
+            return
+        binding.session = None
         database.checkin(conn)
 
     def _pin(self, database: Database) -> apsw.Connection:
@@ -800,12 +957,13 @@ class Session:
         wrote there, else a pooled connection holding its read snapshot."""
         txn = self.txn
         assert txn is not None
+        space = self._temp.space(database) if self._temp else None
+        if space is not None and (txn.pipeline is None or txn.pipeline.name != database.name):
+            return self._temp.pin(space, txn)  # its temporary tables are read there
         conn = self._txn_connection(database)
         if conn is None:
             conn = self._checkout(database)
-            conn.execute("BEGIN")
-            for name in txn.savepoints:
-                conn.execute(f'SAVEPOINT "sp_{name}"')
+            begin_reading(conn, txn.savepoints)
             txn.reads[database.name] = conn
         return conn
 
@@ -816,8 +974,9 @@ class Session:
         if txn is None:
             return None
         for name, conn in txn.reads.items():
-            self._checkin(self.server.databases.get(name) if name != self.server.scratch.name
-                          else self.server.scratch, conn)
+            if not self._temp.release(name, conn, commit):
+                self._checkin(self.server.databases.get(name) if name != self.server.scratch.name
+                              else self.server.scratch, conn)
         txn.reads.clear()
         if not commit:
             txn.rollback()
@@ -825,6 +984,32 @@ class Session:
         self.server.status["Com_commit"] += 1
         outcome = txn.commit(None, self.write_level)
         return outcome if isinstance(outcome, Pending) else None
+
+
+_QUOTED_NAME = re.compile(r'"((?:[^"]|"")+)"')
+
+
+def _writes_temporary(space: TempSpace, translation: Translation) -> bool:
+    """Whether a DML statement writes the session's temporary tables (1235 if it writes a
+    base table too: the two are committed on different connections)."""
+    written = [table for table in translation.tables if table in space.names]
+    if written and len(written) != len(translation.tables):
+        raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't yet "
+                           "support 'writing temporary and base tables in one statement'")
+    return bool(written)
+
+
+def _visible(space: TempSpace | None, conn: apsw.Connection, translation: Translation
+             ) -> AbstractContextManager[None]:
+    """The session's temporary tables a statement names, visible on ``conn`` while it runs."""
+    if space is None or translation.kind is Kind.DDL:
+        return nullcontext()
+    return space.copied_to(conn, translation.statements)
+
+
+def _scope(space: TempSpace | None) -> Any:
+    """The description-cache scope of a statement that may see temporary tables."""
+    return space.key if space is not None else None
 
 
 def _bindable(value: Any) -> Any:

@@ -241,9 +241,21 @@ def _translate_literal(sql: str, schema_view: SchemaView, key_base: Hashable) ->
 
 
 def _translate_ddl(sql: str, schema_view: SchemaView) -> Translation:
-    translator = _Translator(schema_view)
-    result = rewrites_ddl.translate_ddl(sql, translator)
+    result = rewrites_ddl.translate_ddl(sql, _Translator(schema_view))
+    if result.temporary:  # only the session's temporary-table path may run one
+        raise rewrites_not_supported("CREATE TEMPORARY TABLE here")
     _CACHE.clear()  # any cached DML may depend on what changed
+    return _ddl_translation(result)
+
+
+def translate_temporary_ddl(sql: str, schema_view: SchemaView) -> Translation:
+    """A DDL about a session's temporary table (sql/temporary.py). The cache is kept: its
+    translations are keyed by the session's own schema key, which this DDL changes."""
+    return _ddl_translation(rewrites_ddl.translate_ddl(strip_comments(sql),
+                                                       _Translator(schema_view)))
+
+
+def _ddl_translation(result: rewrites_ddl.DdlResult) -> Translation:
     return Translation(Kind.DDL, tuple(result.statements), False, tables=result.tables,
                        foreign_keys_off=result.foreign_keys_off, schema_changed=True)
 
