@@ -268,8 +268,8 @@ _SQLITE_PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
      "Cannot add or update a child row: a foreign key constraint fails"),
     (re.compile(r"CHECK constraint failed: (.+)"), ER_CHECK_CONSTRAINT_VIOLATED,
      "Check constraint '{0}' is violated."),
-    (re.compile(r"no such table: (?:\w+\.)?(\S+)"), ER_NO_SUCH_TABLE,
-     "Table '{0}' doesn't exist"),
+    (re.compile(r"no such table: (?:main\.)?(\S+)"), ER_NO_SUCH_TABLE,
+     "Table '{0}' doesn't exist"),  # another database's table keeps its qualifier
     (re.compile(r"no such column: (\S+)"), ER_BAD_FIELD_ERROR,
      "Unknown column '{0}' in 'field list'"),
     (re.compile(r"table (\S+) already exists"), ER_TABLE_EXISTS_ERROR,

@@ -1047,7 +1047,7 @@ def _sequence_statements(table: TableDef, start: int | None) -> list[str]:
 
 def _check_database(db: str | None, ctx: DdlContext) -> None:
     if db is not None and ctx.database and db.lower() != ctx.database.lower():
-        raise not_supported("DDL on a table of another database")
+        raise not_supported("DDL naming tables of more than one database")
 
 
 def create_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
