@@ -96,7 +96,7 @@ class ConnectionBinding:
     """Per-connection state: bound session, trust and read budget."""
 
     __slots__ = ("session", "_trusted", "_internal", "_conn", "budget", "budget_spent", "_steps",
-                 "version", "foreign_keys", "writable_schema")
+                 "version", "foreign_keys", "writable_schema", "attached")
 
     def __init__(self, version: str = ""):
         self.session: Any = None
@@ -109,6 +109,7 @@ class ConnectionBinding:
         self.version = version
         self.foreign_keys = True  # PRAGMA foreign_keys as set on this connection
         self.writable_schema = "main"  # the one schema user statements may change
+        self.attached: dict[str, Any] = {}  # ATTACHed databases: name -> its Database
 
     @property
     def trusted(self) -> bool:

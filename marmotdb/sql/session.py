@@ -42,6 +42,7 @@ from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import catalog
+from marmotdb.sql.attachments import attach, require_home_tables
 from marmotdb.sql.catalog_model import TableModel
 from marmotdb.sql.ddl_target import DdlTarget, ddl_target
 from marmotdb.sql.hints import consistency_hint
@@ -50,6 +51,7 @@ from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
 from marmotdb.sql.statement import is_locking_read, keywords, marker_count, strip_leading
 from marmotdb.sql.rewrites_ddl import DDL_HEADS
+from marmotdb.sql.rewrites_dml import OtherDatabase
 from marmotdb.sql.schema import quote_ident
 from marmotdb.sql.temporary import (
     TemporarySchemaView,
@@ -113,14 +115,20 @@ def unquote(identifier: str) -> str:
 
 
 class PreparedPlan:
-    """A COM_STMT_PREPARE'd statement: translated once, executed many times."""
+    """A COM_STMT_PREPARE'd statement: translated once, executed many times. ``home``: the
+    database it runs in when that is not the current one, and ``default`` then the database
+    its unqualified names mean (translate.OtherDatabase)."""
 
-    __slots__ = ("sql", "translation", "param_count", "columns", "passthrough", "schema_key")
+    __slots__ = ("sql", "translation", "param_count", "columns", "passthrough", "schema_key",
+                 "home", "default")
 
     def __init__(self, sql: str, translation: Translation | None, param_count: int,
-                 columns: list[Column], schema_key: Any = None):
+                 columns: list[Column], schema_key: Any = None, home: str | None = None,
+                 default: str | None = None):
         self.sql = sql
         self.schema_key = schema_key
+        self.home = home
+        self.default = default
         self.translation = translation
         self.param_count = param_count
         self.columns = columns
@@ -254,9 +262,11 @@ class Session:
             text = catalog.inline_session_variables(text, self)
         if head and head[0] in DDL_HEADS:
             return self._after(self._ddl(text))
-        translation, params = translate(text, self._schema_view(),
-                                        backslash_escapes=self.variables.backslash_escapes)
-        return self._after(self._run(translation, params, text))
+        escapes = self.variables.backslash_escapes
+        (translation, params), database, _ = self._placed(
+            lambda view, default: translate(text, view, backslash_escapes=escapes,
+                                            default_database=default))
+        return self._after(self._run(translation, params, text, database))
 
     def prepare(self, sql: str) -> PreparedPlan:
         text = strip_leading(sql)
@@ -266,16 +276,17 @@ class Session:
                 or "@" in text or catalog.handles(text, self)
                 or (head[0] in DDL_HEADS and not markers)):  # DDL runs as text (TEMPORARY …)
             return PreparedPlan(text, None, markers, [])
-        view = self._schema_view()
-        translation, param_count = translate_prepared(text, view)
+        (translation, param_count), database, default = self._placed(
+            lambda view, default: translate_prepared(text, view, default))
         columns: list[Column] = []
         if translation.returns_rows:
-            database = self._current()
             space = self._temp.space(database) if self._temp else None
             columns = self.server.describe(database, translation.statements[-1],
                                            translation.result_decltypes,
                                            space.conn if space is not None else None)
-        return PreparedPlan(text, translation, param_count, columns, view.schema_key())
+        home = database.name if default is not None else None
+        return PreparedPlan(text, translation, param_count, columns,
+                            self._schema_view(database).schema_key(), home, default)
 
     def execute_prepared(self, plan: PreparedPlan, values: list[Any]) -> Result | Pending:
         if len(values) != plan.param_count:
@@ -287,12 +298,14 @@ class Session:
         self.write_level = consistency_hint(plan.sql) or self.variables.write_consistency
         self.server.status["Questions"] += 1
         self.info = plan.sql[:1000]
-        view = self._schema_view()
+        database = self._database(plan.home) if plan.home is not None else self._current()
+        view = self._schema_view(database)
         if view.schema_key() != plan.schema_key:  # DDL since prepare: re-prepare, as MySQL does
-            plan.translation = translate_prepared(plan.sql, view)[0]
+            plan.translation = translate_prepared(plan.sql, view, plan.default)[0]
             plan.schema_key = view.schema_key()
         params = {f"p{i}": _bindable(v) for i, v in enumerate(values)}
-        return self._after(self._run(plan.translation, params, plan.sql))  # type: ignore[arg-type]
+        return self._after(self._run(plan.translation, params,  # type: ignore[arg-type]
+                                     plan.sql, database))
 
     def use(self, database: str) -> None:
         name = unquote(database)
@@ -505,7 +518,7 @@ class Session:
         """A DDL statement, in its home database; about a temporary table, on the session's
         space of that database (sql/temporary.py)."""
         target = ddl_target(text)
-        database = self._current()
+        database = self._ddl_home(target)
         if target is not None and database is not self.server.scratch:
             if self._temp.routes(target, database):
                 return self._temporary_ddl(target, database, text)
@@ -513,7 +526,15 @@ class Session:
         view = self._schema_view(database, temporary=False)
         translation, params = translate(text, view,
                                         backslash_escapes=self.variables.backslash_escapes)
-        return self._run(translation, params, text)
+        return self._run(translation, params, text, database)
+
+    def _ddl_home(self, target: DdlTarget | None) -> Database:
+        """The database a DDL runs in: its first object's (``CREATE TABLE otherdb.t``), else
+        the current one. Other names in it mean that database too."""
+        name = target.home(self.current_database) if target is not None else None
+        if name is None or name == self.current_database:
+            return self._current()
+        return self._database(name)
 
     def _temporary_ddl(self, target: DdlTarget, database: Database, text: str
                        ) -> Result | Pending:
@@ -565,14 +586,65 @@ class Session:
         return self._ddl(f"DROP TABLE {'IF EXISTS ' if target.guarded else ''}{names}")
 
     # ------------------------------------------------------------------ running translations
-    def _run(self, translation: Translation, params: dict[str, Any], text: str
-             ) -> Result | Pending:
+    def _placed(self, run: Callable[[Any, str | None], Any]) -> tuple[Any, Database, str | None]:
+        """``run(view, default_database)`` (a translation) in the statement's home database:
+        the current one, unless the statement writes a table of another database or reads
+        only tables of one other (translate.OtherDatabase), or reads the database its
+        transaction writes (its own writes are on that database's write connection). Returns
+        its result, the home and the default database it was translated with."""
+        database = self._current()
+        try:
+            result = run(self._schema_view(database), None)
+        except OtherDatabase as moved:
+            return self._placed_in(run, moved.database, moved.table)
+        writing = self.txn.pipeline if self.txn is not None else None
+        if writing is not None and any(db == writing.name for db, _ in result[0].other_tables):
+            return self._placed_in(run, writing.name, "")
+        return result, database, None
+
+    def _placed_in(self, run: Callable[[Any, str | None], Any], name: str, table: str
+                   ) -> tuple[Any, Database, str]:
+        if not self.server.databases.exists(name):
+            raise errors.error(errors.ER_NO_SUCH_TABLE, f"Table '{name}.{table}' doesn't exist")
+        home = self._database(name)
+        default = self.current_database if self.current_database != "information_schema" \
+            else None
+        return run(self._schema_view(home), default or ""), home, default or ""
+
+    def _others(self, translation: Translation) -> list[Database]:
+        """The other databases a statement reads (1146 for a missing one, as MySQL)."""
+        found: dict[str, Database] = {}
+        for name, table in translation.other_tables:
+            if name not in found:
+                if not self.server.databases.exists(name):
+                    raise errors.error(errors.ER_NO_SUCH_TABLE,
+                                       f"Table '{name}.{table}' doesn't exist")
+                found[name] = self._database(name)
+        return list(found.values())
+
+    def _attach(self, conn: apsw.Connection, translation: Translation, database: Database,
+                space: TempSpace | None) -> None:
+        """The other databases a statement reads, attached to ``conn``; with attachments
+        there, its unqualified tables must be the home database's (sql/attachments.py)."""
+        binding = self.server.binding(conn)
+        if translation.other_tables:
+            attach(conn, binding, self._others(translation))
+        if binding.attached and translation.home_tables:
+            local = space.names if space is not None else frozenset()
+            require_home_tables(conn, binding, [name for name in translation.home_tables
+                                                if name not in local],
+                                None if database is self.server.scratch else database.name)
+
+    def _run(self, translation: Translation, params: dict[str, Any], text: str,
+             database: Database | None = None) -> Result | Pending:
         self.warnings = []
         self.sleep_requested_s = 0.0
         if not translation.statements:  # FLUSH, DROP PROCEDURE IF EXISTS …: nothing to run
             return Ok()
-        database = self._current()
+        database = database or self._current()
         write = translation.kind in _WRITE_KINDS
+        if translation.other_tables:
+            self._others(translation)  # exists, readable: before waiting for any turn
         space = self._temp.space(database) if self._temp else None
         if write and space is not None and translation.kind is not Kind.DDL and \
                 _writes_temporary(space, translation):
@@ -610,6 +682,7 @@ class Session:
             self._refuse_unseen_writes(space, txn, translation)
         conn = self._temp.pin(space, txn) if txn is not None else space.conn
         try:
+            self._attach(conn, translation, space.database, space)
             rows = run_statement(conn, space.capture, lambda c: self._execute_write(
                 c, translation, params, space))
         except apsw.Error as exc:
@@ -723,6 +796,7 @@ class Session:
         truncate = ddl and text[:8].upper() == "TRUNCATE"
         try:
             space = self._temp.space(database) if self._temp and not ddl else None
+            self._attach(txn.pipeline.conn, translation, database, space)
             rows = txn.run(lambda conn: self._execute_write(conn, translation, params, space),
                            capture=truncate or not ddl)
             if ddl:
@@ -817,6 +891,7 @@ class Session:
         binding.start_budget(_READ_BUDGET_STEPS)
         released = False
         try:
+            self._attach(conn, translation, database, space)
             result = self._read_on(conn, translation, params, space)
         except apsw.InterruptError:
             if binding.budget_spent and not self.killed:
@@ -876,7 +951,7 @@ class Session:
     def _read_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
                     translation: Translation) -> MarmotError:
         converted = self._sqlite_error(exc, conn, database, translation)
-        if converted.code == errors.ER_NO_SUCH_TABLE and self.current_database is None:
+        if converted.code == errors.ER_NO_SUCH_TABLE and database is self.server.scratch:
             return errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         return converted
 

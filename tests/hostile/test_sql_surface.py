@@ -133,3 +133,34 @@ def test_ordinary_ddl_still_works(shop):
     shop.execute("DROP VIEW uv")
     shop.execute("DROP TABLE u")
     assert ("table", "u") not in schema_rows(shop)
+
+
+OTHER_DATABASE = [
+    "SELECT * FROM other.__marmot_schema",
+    "SELECT * FROM other.sqlite_master",
+    "SELECT * FROM t JOIN other.__marmot_commit_log",
+    "INSERT INTO t (n) SELECT rootpage FROM other.sqlite_master",
+    "INSERT INTO other.__marmot_schema VALUES ('table', 'x', '', '{}')",
+    "SELECT * FROM `../databases/other`.x",
+    "SELECT * FROM `/etc/passwd`.x",
+    "INSERT INTO `../other`.x VALUES (1)",
+]
+
+
+@pytest.mark.parametrize("sql", OTHER_DATABASE)
+def test_other_databases_internal_tables_and_paths_are_unreachable(shop, sql):
+    shop.execute("CREATE DATABASE IF NOT EXISTS other")
+    shop.execute("CREATE TABLE IF NOT EXISTS other.x (id INT)")
+    assert refused(shop, sql) in (1142, 1146, 1227, 1235)
+    assert shop.execute("SELECT COUNT(*) FROM other.x").rows == [(0,)]
+
+
+def test_a_session_connection_never_writes_the_shared_file(shop):
+    shop.execute("CREATE TEMPORARY TABLE tmp (n INT)")
+    space = shop._temp.space(shop._current())
+    with pytest.raises(Exception):  # the authorizer: user statements write TEMP only
+        space.conn.execute("INSERT INTO main.t (n) VALUES (1)")
+    with pytest.raises(Exception):
+        space.conn.execute("CREATE TABLE main.evil (a INT)")
+    space.conn.execute("INSERT INTO tmp VALUES (1)")
+    assert shop.execute("SELECT COUNT(*) FROM t").rows == [(0,)]
