@@ -265,3 +265,26 @@ def test_a_reader_in_a_transaction_that_wrote_base_rows_sees_both(server, shop):
     pending = shop.execute("COMMIT")
     assert not isinstance(pending, Pending) or pending.done()
     assert rows(session(server).execute("SELECT COUNT(*) FROM item")) == [(2,)]
+
+
+def test_base_ddl_never_reads_a_temporary_table(server, shop):
+    """Its SQL is replayed on every node, where the session's tables do not exist."""
+    shop.execute("CREATE TEMPORARY TABLE tmp (id INT, name VARCHAR(10))")
+    shop.execute("INSERT INTO tmp VALUES (7, 'seven')")
+    assert error_code(lambda: shop.execute("CREATE TABLE copy LIKE tmp")) == 1146
+    assert error_code(lambda: shop.execute("CREATE TABLE copy AS SELECT id FROM tmp")) == 1146
+    shop.execute("CREATE TABLE copy (id INT)")
+    shop.execute("INSERT INTO copy SELECT id FROM tmp")
+    assert rows(session(server).execute("SELECT id FROM copy")) == [(7,)]
+
+
+def test_temporary_tables_of_another_database(server, shop):
+    shop.execute("CREATE DATABASE other")
+    shop.execute("CREATE TEMPORARY TABLE other.tmp (n INT)")
+    shop.execute("INSERT INTO other.tmp VALUES (1)")
+    assert rows(shop.execute("SELECT n FROM other.tmp")) == [(1,)]
+    assert rows(shop.execute("SHOW CREATE TABLE other.tmp"))[0][1].startswith(
+        "CREATE TEMPORARY TABLE")
+    assert error_code(lambda: shop.execute("SELECT * FROM tmp")) == 1146  # not in shop
+    shop.execute("DROP TEMPORARY TABLE other.tmp")
+    assert error_code(lambda: shop.execute("SELECT n FROM other.tmp")) == 1146
