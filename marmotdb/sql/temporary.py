@@ -43,9 +43,10 @@ session's transaction nor is undone by its ROLLBACK: the space commits what the 
 wrote to its temporary tables so far, runs the DDL, and begins again with the savepoints.
 
 **Caches.** Translations are cached by statement shape and schema key, SELECT descriptions by
-statement text: a space adds its ``key`` (connection id, generation bumped by every temporary
-DDL), so what was built with a temporary table in view never serves another session, or this
-one after the table changed.
+statement text: a space adds its ``key``, the names and MySQL definitions of its tables. What
+was built with a temporary table in view serves only a session whose temporary tables are the
+same, and a table dropped and created again as before (a test suite's setUp) finds its
+translations, and its CREATE its own, still cached.
 
 **Cleanup.** The session closes its spaces when it ends or is reset, and SQLite frees a TEMP
 schema with its connection. A space whose database was dropped is closed when next looked at.
@@ -96,9 +97,9 @@ def as_temporary(statement: str) -> str:
 class TempSpace:
     """One session's temporary tables of one database (see the module docstring)."""
 
-    __slots__ = ("database", "conn", "binding", "capture", "names", "key", "_owner")
+    __slots__ = ("database", "conn", "binding", "capture", "names", "key")
 
-    def __init__(self, server: ServerState, database: Database, owner: int):
+    def __init__(self, server: ServerState, database: Database):
         self.database = database
         self.conn = server.session_connection(database)
         self.binding = server.binding(self.conn)
@@ -107,8 +108,7 @@ class TempSpace:
         self.capture = ChangeCapture(self.conn, trusted=self.binding.trusted_scope,
                                      schema_name="temp", keep_rows=False)
         self.names: frozenset[str] = frozenset()  # lower-case names of its tables
-        self._owner = owner
-        self.key: tuple[str, int, int] = ("temporary", owner, 0)
+        self.key: tuple[Any, ...] = ("temporary",)  # + (name, MySQL DDL) of each table
 
     @property
     def read_key(self) -> str:
@@ -122,10 +122,10 @@ class TempSpace:
     def refresh(self) -> None:
         """Re-read which tables exist (after a temporary DDL ran, or failed)."""
         with self.binding.trusted_scope():
-            rows = self.conn.execute('SELECT name FROM temp."__marmot_schema" '
-                                     "WHERE kind = 'table'").fetchall()
-        self.names = frozenset(str(name).lower() for name, in rows)
-        self.key = ("temporary", self._owner, self.key[2] + 1)
+            rows = self.conn.execute('SELECT name, mysql_sql FROM temp."__marmot_schema" '
+                                     "WHERE kind = 'table' ORDER BY name").fetchall()
+        self.names = frozenset(str(name).lower() for name, _ in rows)
+        self.key = ("temporary", *(tuple(row) for row in rows))
         self.capture.invalidate_schema()
 
     def referenced(self, statements: tuple[str, ...]) -> list[str]:
@@ -226,7 +226,7 @@ class TemporaryTables:
     def open(self, database: Database) -> TempSpace:
         space = self.space(database)
         if space is None:
-            space = TempSpace(self._server, database, self._session.connection_id)
+            space = TempSpace(self._server, database)
             space.binding.session = self._session
             self._spaces[database.name] = space
         return space

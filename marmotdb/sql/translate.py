@@ -286,10 +286,18 @@ def _translate_ddl(sql: str, schema_view: SchemaView) -> Translation:
 
 
 def translate_temporary_ddl(sql: str, schema_view: SchemaView) -> Translation:
-    """A DDL about a session's temporary table (sql/temporary.py). The cache is kept: its
-    translations are keyed by the session's own schema key, which this DDL changes."""
-    return _ddl_translation(rewrites_ddl.translate_ddl(strip_comments(sql),
-                                                       _Translator(schema_view, movable=False)))
+    """A DDL about a session's temporary table (sql/temporary.py). The cache is kept (what was
+    translated with temporary tables in view is keyed by them, and this DDL changes them),
+    and the DDL itself is cached by text and schema key: a test suite creates and drops the
+    same temporary table again and again."""
+    key = (_schema_key(schema_view), "TEMPORARY DDL", sql)
+    entry = _cached(key, schema_view, key[0])
+    if entry is not None and entry.translation is not None:
+        return entry.translation
+    translator = _Translator(schema_view, movable=False)
+    translation = _ddl_translation(rewrites_ddl.translate_ddl(strip_comments(sql), translator))
+    _CACHE.put(key, _Entry(translation, translator.dependencies()))
+    return translation
 
 
 def _ddl_translation(result: rewrites_ddl.DdlResult) -> Translation:
