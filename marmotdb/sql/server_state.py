@@ -43,13 +43,15 @@ class SchemaView:
     """What the translator may ask about the current database (sql.translate.SchemaView).
 
     Its look-ups read SQLite's catalog and ``__marmot_schema``, which user statements may not:
-    they run with the connection's binding marked trusted."""
+    they run with the connection's binding marked trusted. ``schema``: the SQLite schema whose
+    tables it sees (``temp``: a session's temporary tables, sql/temporary.py)."""
 
-    __slots__ = ("conn", "database", "foreign_key_checks", "_key", "_binding")
+    __slots__ = ("conn", "database", "foreign_key_checks", "_key", "_binding", "_schema")
 
     def __init__(self, conn: apsw.Connection, database: Database, binding: ConnectionBinding,
-                 writer: bool = False):
+                 writer: bool = False, schema: str = "main"):
         self.conn = conn
+        self._schema = schema
         self.foreign_key_checks = True  # the session's variable (set by Session._schema_view)
         self._binding = binding
         self.database = "" if database.name == SCRATCH else database.name
@@ -68,13 +70,13 @@ class SchemaView:
 
     def table_sql(self, table: str) -> str | None:
         found = self._trusted(lambda: self.conn.execute(
-            "SELECT sql FROM sqlite_schema WHERE type IN ('table','view') AND name = ? "
-            "COLLATE NOCASE", (table,)).fetchall())
+            f"SELECT sql FROM {self._schema}.sqlite_schema WHERE type IN ('table','view') "
+            "AND name = ? COLLATE NOCASE", (table,)).fetchall())
         return found[0][0] if found else None
 
     def columns(self, table: str) -> list[tuple[str, str]] | None:
         found = self._trusted(lambda: [(row[1], row[2]) for row in self.conn.execute(
-            "SELECT * FROM pragma_table_info(?)", (table,))])
+            "SELECT * FROM pragma_table_info(?, ?)", (table, self._schema))])
         return found or None
 
     def mysql_ddl(self, table: str) -> str | None:
@@ -85,8 +87,8 @@ class SchemaView:
 
     def sqlite_triggers(self, table: str) -> list[str]:
         return self._trusted(lambda: [row[0] for row in self.conn.execute(
-            "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? "
-            "COLLATE NOCASE", (table,))])
+            f"SELECT sql FROM {self._schema}.sqlite_schema WHERE type = 'trigger' AND "
+            "tbl_name = ? COLLATE NOCASE", (table,))])
 
 
 class ServerState:

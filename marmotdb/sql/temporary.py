@@ -297,7 +297,8 @@ class TemporarySchemaView:
         self.hidden = hidden
         self.database = base.database
         self.foreign_key_checks = base.foreign_key_checks
-        self._temporary = _TempSide(space)
+        # its temporary tables (their ``__marmot_schema`` shadows the database's there)
+        self._temporary = SchemaView(space.conn, space.database, space.binding, schema="temp")
 
     def schema_key(self) -> tuple[Any, ...]:
         return (self.base.schema_key(), self.space.key, self.hidden)
@@ -327,27 +328,6 @@ class TemporarySchemaView:
     def sqlite_triggers(self, table: str) -> list[str]:
         side = self._side(table)
         return side.sqlite_triggers(table) if side is not None else []
-
-
-class _TempSide(SchemaView):
-    """Look-ups in a space's TEMP schema (its ``__marmot_schema`` shadows the database's)."""
-
-    def __init__(self, space: TempSpace):
-        super().__init__(space.conn, space.database, space.binding)
-
-    def table_sql(self, table: str) -> str | None:
-        found = self._trusted(lambda: self.conn.execute(
-            "SELECT sql FROM sqlite_temp_schema WHERE type = 'table' AND name = ? "
-            "COLLATE NOCASE", (table,)).fetchall())
-        return found[0][0] if found else None
-
-    def columns(self, table: str) -> list[tuple[str, str]] | None:
-        found = self._trusted(lambda: [(row[1], row[2]) for row in self.conn.execute(
-            "SELECT * FROM pragma_table_info(?, 'temp')", (table,))])
-        return found or None
-
-    def sqlite_triggers(self, table: str) -> list[str]:
-        return []  # MySQL refuses triggers on temporary tables (1361)
 
 
 def _without_autoincrement(sql: str) -> str:
