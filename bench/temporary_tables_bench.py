@@ -28,19 +28,13 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sysbench_bench import MarmotProcess  # noqa: E402
-from write_path_bench import (  # noqa: E402
-    DATABASE,
-    TABLE_DDL,
-    connect,
-    marmot_case,
-    wait_ready,
-)
+from write_path_bench import connect, marmot_case, started  # noqa: E402
 
 TEMPORARY_LOOP = (
     "CREATE TEMPORARY TABLE tmp (id INT PRIMARY KEY, k INT NOT NULL, note VARCHAR(20))",
@@ -89,19 +83,11 @@ async def _case(proc: MarmotProcess, writers: int, seconds: float,
 
 
 async def bench(writers: int, seconds: float, rounds: int) -> dict[str, list[dict[str, Any]]]:
-    proc = MarmotProcess([sys.executable, "-m", "marmotdb"],
-                         {"MARMOTDB_STORAGE_DURABILITY": "normal"}).start()
     cases: dict[str, tuple[str, ...] | None] = {"alone": None, "temporary": TEMPORARY_LOOP,
                                                 "reads": READS_LOOP}
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
+    proc = await started("normal")
     try:
-        await wait_ready(proc)
-        conn = await connect(proc, database=None)
-        async with conn.cursor() as cursor:
-            await cursor.execute(f"CREATE DATABASE {DATABASE}")
-            await cursor.execute(f"USE {DATABASE}")
-            await cursor.execute(TABLE_DDL)
-        conn.close()
         for round_ in range(rounds):  # interleaved, so drift of a shared machine hits all
             for name, extra in cases.items():
                 print(f"  round {round_ + 1}: {name} ...", flush=True)
@@ -131,8 +117,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    run: Awaitable[dict[str, list[dict[str, Any]]]] = bench(args.writers, args.time, args.rounds)
-    results = asyncio.run(run)  # type: ignore[arg-type]
+    results = asyncio.run(bench(args.writers, args.time, args.rounds))
     _report(results, args.writers)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
@@ -140,7 +125,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    started = time.perf_counter()
+    began = time.perf_counter()
     code = main()
-    print(f"\n({time.perf_counter() - started:.0f} s)")
+    print(f"\n({time.perf_counter() - began:.0f} s)")
     sys.exit(code)
