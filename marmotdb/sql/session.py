@@ -572,7 +572,8 @@ class Session:
         if target.temporary and others:
             unknown = [f"{db or database.name}.{name}" for db, name in others]
             if not target.guarded:
-                raise errors.error(errors.ER_BAD_TABLE_ERROR, f"Unknown table '{','.join(unknown)}'")
+                raise errors.error(errors.ER_BAD_TABLE_ERROR,
+                                   f"Unknown table '{','.join(unknown)}'")
             self.warnings = [("Note", errors.ER_BAD_TABLE_ERROR, f"Unknown table '{name}'")
                              for name in unknown]
         if dropped:

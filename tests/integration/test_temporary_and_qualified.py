@@ -12,7 +12,8 @@ pytestmark = pytest.mark.integration
 def databases(marmot_server):
     conn = marmot_server.connect(autocommit=True)
     with conn.cursor() as cur:
-        for statement in ("CREATE DATABASE IF NOT EXISTS tt_a", "CREATE DATABASE IF NOT EXISTS tt_b",
+        for statement in ("CREATE DATABASE IF NOT EXISTS tt_a",
+                          "CREATE DATABASE IF NOT EXISTS tt_b",
                           "CREATE TABLE IF NOT EXISTS tt_a.item (id INT PRIMARY KEY, name TEXT)",
                           "CREATE TABLE IF NOT EXISTS tt_b.stock (id INT PRIMARY KEY, n INT)",
                           "REPLACE INTO tt_a.item VALUES (1, 'base')",

@@ -4,28 +4,20 @@ rule that stays: a transaction writes one database (1235)."""
 
 from __future__ import annotations
 
-import itertools
-
 import apsw
 import pytest
 
-from marmotdb.errors import MarmotError
 from marmotdb.sql.attachments import ATTACHED_MAX
-from marmotdb.sql.results import Rows
 from marmotdb.sql.server_state import ServerState
-from marmotdb.sql.session import Session
 from marmotdb.storage.commitlog import iter_log
-from marmotdb.users import User, Users
-
-_ids = itertools.count(1)
-
+from marmotdb.users import User
+from tests.sql.sessions import error_code, new_server, rows, session
 
 @pytest.fixture
 def server(tmp_path):
-    users = Users([User("root", "x", {"*": "admin"}), User("shopper", "x", {"shop": "rw"})])
-    state = ServerState(tmp_path, clock=lambda: 1_700_000_000.0, version="8.0.36-test",
-                        users=users)
-    root = Session(state, users.get("root"), next(_ids))
+    state = new_server(tmp_path, [User("root", "x", {"*": "admin"}),
+                                  User("shopper", "x", {"shop": "rw"})])
+    root = session(state)
     for statement in ("CREATE DATABASE shop", "CREATE DATABASE stock",
                       "CREATE TABLE shop.item (id INT PRIMARY KEY, price DECIMAL(6,2))",
                       "CREATE TABLE stock.level (id INT PRIMARY KEY, n INT, note VARCHAR(8))",
@@ -34,24 +26,6 @@ def server(tmp_path):
         root.execute(statement)
     yield state
     state.close()
-
-
-def session(server: ServerState, database: str | None = None, user: str = "root") -> Session:
-    s = Session(server, server.users.get(user), next(_ids))
-    if database:
-        s.use(database)
-    return s
-
-
-def rows(result) -> list[tuple]:
-    assert isinstance(result, Rows), result
-    return [tuple(r) for r in result.rows]
-
-
-def error_code(call) -> int:
-    with pytest.raises(MarmotError) as info:
-        call()
-    return info.value.code
 
 
 def log_length(server: ServerState, name: str) -> int:
@@ -74,7 +48,7 @@ def test_reads_without_use_are_typed_as_in_their_own_database(server):
 
 
 def test_joins_across_databases_from_a_current_one(server):
-    s = session(server, "shop")
+    s = session(server, database="shop")
     for _ in range(2):  # again from the translation cache and the attached connection
         assert rows(s.execute("SELECT item.id, level.n FROM item LEFT JOIN stock.level "
                               "ON level.id = item.id ORDER BY item.id")) == [(1, 10), (2, None)]
@@ -84,7 +58,7 @@ def test_joins_across_databases_from_a_current_one(server):
 
 
 def test_autocommit_writes_go_through_the_other_databases_pipeline(server):
-    s = session(server, "shop")
+    s = session(server, database="shop")
     before = log_length(server, "stock"), log_length(server, "shop")
     assert s.execute("INSERT INTO stock.level SELECT id + 10, 1, 'copy' FROM item"
                      ).affected_rows == 2
@@ -112,16 +86,17 @@ def test_ddl_on_another_database_without_use(server):
     assert rows(s.execute("SELECT id, label, size FROM stock.box")) == [(1, "x", 1)]
     s.execute("TRUNCATE TABLE stock.box")
     s.execute("RENAME TABLE stock.box TO stock.crate")
-    assert rows(session(server, "stock").execute("SHOW TABLES")) == [("crate",), ("level",)]
+    assert rows(session(server, database="stock").execute("SHOW TABLES")) == [
+        ("crate",), ("level",)]
     s.execute("DROP TABLE stock.crate")
     assert error_code(lambda: s.execute("CREATE TABLE nowhere.t (a INT)")) == 1049
     assert error_code(lambda: s.execute("CREATE TABLE t (a INT)")) == 1046
-    assert error_code(lambda: session(server, "shop").execute(
+    assert error_code(lambda: session(server, database="shop").execute(
         "DROP TABLE item, stock.level")) == 1235  # one database per DDL
 
 
 def test_a_transaction_writes_one_database_and_reads_its_own_writes(server):
-    s = session(server, "shop")
+    s = session(server, database="shop")
     s.execute("BEGIN")
     s.execute("INSERT INTO stock.level VALUES (5, 50, 'new')")
     assert error_code(lambda: s.execute("INSERT INTO item VALUES (5, 5)")) == 1235
@@ -135,16 +110,15 @@ def test_a_transaction_writes_one_database_and_reads_its_own_writes(server):
 
 
 def test_privileges_apply_to_every_database_named(server):
-    s = session(server, "shop", user="shopper")
-    assert error_code(lambda: s.execute("SELECT * FROM stock.level")) == 1044
-    assert error_code(lambda: s.execute("SELECT * FROM item JOIN stock.level USING (id)")) \
-        == 1044
-    assert error_code(lambda: s.execute("INSERT INTO stock.level VALUES (9, 9, 'x')")) == 1044
+    s = session(server, "shopper", "shop")
+    for statement in ("SELECT * FROM stock.level", "INSERT INTO stock.level VALUES (9, 9, 'x')",
+                      "SELECT * FROM item JOIN stock.level USING (id)"):
+        assert error_code(lambda: s.execute(statement)) == 1044
     assert rows(s.execute("SELECT COUNT(*) FROM shop.item")) == [(2,)]
 
 
 def test_prepared_statements_in_another_database(server):
-    s = session(server, "shop")
+    s = session(server, database="shop")
     insert = s.prepare("INSERT INTO stock.level (id, n) SELECT id + ?, ? FROM item")
     assert s.execute_prepared(insert, [100, 7]).affected_rows == 2
     select = s.prepare("SELECT n FROM stock.level WHERE id > ? ORDER BY id")
@@ -154,7 +128,7 @@ def test_prepared_statements_in_another_database(server):
 
 
 def test_a_dropped_and_recreated_database_is_attached_afresh(server):
-    s = session(server, "shop")
+    s = session(server, database="shop")
     assert rows(s.execute("SELECT COUNT(*) FROM item JOIN stock.level USING (id)")) == [(1,)]
     s.execute("DROP DATABASE stock")
     assert error_code(lambda: s.execute("SELECT * FROM item JOIN stock.level USING (id)")) \
@@ -166,7 +140,7 @@ def test_a_dropped_and_recreated_database_is_attached_afresh(server):
 
 
 def test_attachments_per_connection_are_bounded(server):
-    s = session(server, "shop")
+    s = session(server, database="shop")
     for i in range(ATTACHED_MAX + 3):
         s.execute(f"CREATE DATABASE d{i}")
         s.execute(f"CREATE TABLE d{i}.t (id INT)")
@@ -181,10 +155,10 @@ def test_attachments_per_connection_are_bounded(server):
 
 
 def test_a_shared_connection_with_attachments_never_resolves_a_missing_name_elsewhere(server):
-    root = session(server, "shop")
+    root = session(server, database="shop")
     root.execute("SELECT COUNT(*) FROM item JOIN stock.level USING (id)")  # a pooled one
     root.execute("INSERT INTO item SELECT id + 100, n FROM stock.level")  # the write one
-    shopper = session(server, "shop", user="shopper")
+    shopper = session(server, "shopper", "shop")
     assert error_code(lambda: shopper.execute("SELECT * FROM level")) == 1146
     assert error_code(lambda: shopper.execute("INSERT INTO item SELECT id, n FROM level")) \
         == 1146

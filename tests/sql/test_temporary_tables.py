@@ -3,42 +3,20 @@ the session, never in a write set or the commit log."""
 
 from __future__ import annotations
 
-import itertools
-
 import apsw
 import pytest
 
-from marmotdb.errors import MarmotError
-from marmotdb.sql.results import Ok, Rows
+from marmotdb.sql.results import Ok
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
 from marmotdb.storage.commitlog import iter_log
 from marmotdb.storage.writeset import decode_write_set
 from marmotdb.txn.pending import Pending
-from marmotdb.users import User, Users
-
-_ids = itertools.count(1)
-
-
-@pytest.fixture
-def server(tmp_path):
-    users = Users([User("root", "x", {"*": "admin"}), User("reader", "x", {"shop": "r"})])
-    state = ServerState(tmp_path, clock=lambda: 1_700_000_000.0, version="8.0.36-test",
-                        users=users)
-    yield state
-    state.close()
-
-
-def session(server: ServerState, database: str | None = "shop", user: str = "root") -> Session:
-    s = Session(server, server.users.get(user), next(_ids))
-    if database:
-        s.use(database)
-    return s
-
+from tests.sql.sessions import error_code, rows, session
 
 @pytest.fixture
 def shop(server):
-    s = session(server, None)
+    s = session(server)
     s.execute("CREATE DATABASE shop")
     s.use("shop")
     s.execute("CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(10))")
@@ -46,15 +24,9 @@ def shop(server):
     return s
 
 
-def rows(result) -> list[tuple]:
-    assert isinstance(result, Rows), result
-    return [tuple(r) for r in result.rows]
-
-
-def error_code(call) -> int:
-    with pytest.raises(MarmotError) as info:
-        call()
-    return info.value.code
+def peer(server: ServerState) -> Session:
+    """Another session of shop."""
+    return session(server, database="shop")
 
 
 def logged_tables(server: ServerState) -> list[list[str]]:
@@ -68,7 +40,7 @@ def logged_tables(server: ServerState) -> list[list[str]]:
 
 
 def test_private_to_the_session_and_shadowing_a_base_table(server, shop):
-    other = session(server)
+    other = peer(server)
     shop.execute("CREATE TEMPORARY TABLE item (id INT AUTO_INCREMENT PRIMARY KEY, "
                  "name VARCHAR(3), price DECIMAL(5,2))")
     result = shop.execute("INSERT INTO item (name, price) VALUES ('a', 1.5), ('b', 2.25)")
@@ -86,7 +58,7 @@ def test_private_to_the_session_and_shadowing_a_base_table(server, shop):
 
 
 def test_same_statement_text_in_two_sessions_reads_their_own_tables(server, shop):
-    other = session(server)
+    other = peer(server)
     shop.execute("CREATE TEMPORARY TABLE item (label TEXT)")
     shop.execute("INSERT INTO item VALUES ('mine')")
     for _ in range(2):  # the second round runs from the translation and description caches
@@ -98,7 +70,7 @@ def test_same_statement_text_in_two_sessions_reads_their_own_tables(server, shop
 
 def test_never_in_a_write_set_and_never_waits_for_the_write_turn(server, shop):
     before = logged_tables(server)
-    holder = session(server)
+    holder = peer(server)
     holder.execute("BEGIN")
     holder.execute("INSERT INTO item VALUES (2, 'held')")  # holds shop's write turn
     shop.execute("CREATE TEMPORARY TABLE scratch (n INT)")
@@ -119,7 +91,7 @@ def test_base_writes_from_temporary_rows_are_logged_as_row_images(server, shop):
     shop.execute("UPDATE item JOIN staged ON item.id = staged.id SET item.name = staged.name")
     shop.execute("DELETE FROM item WHERE id NOT IN (SELECT id FROM staged)")
     assert logged_tables(server)[before:] == [["item"], ["item"]]  # DELETE changed no row
-    assert rows(session(server).execute("SELECT * FROM item ORDER BY id")) == [
+    assert rows(peer(server).execute("SELECT * FROM item ORDER BY id")) == [
         (1, "new"), (5, "five")]
     write_conn = server.pipelines["shop"].conn  # the copies are gone from the shared connection
     with server.binding(write_conn).trusted_scope():
@@ -127,7 +99,7 @@ def test_base_writes_from_temporary_rows_are_logged_as_row_images(server, shop):
 
 
 def test_ddl_does_not_commit_and_rollback_keeps_the_table_but_undoes_its_rows(server, shop):
-    other = session(server)
+    other = peer(server)
     shop.execute("CREATE TEMPORARY TABLE t (n INT)")
     shop.execute("INSERT INTO t VALUES (1)")
     shop.execute("BEGIN")
@@ -172,7 +144,7 @@ def test_gone_on_disconnect_and_on_reset(server, shop):
     shop.execute("BEGIN")
     shop.execute("INSERT INTO t VALUES (1)")
     shop.close()
-    again = session(server)
+    again = peer(server)
     assert error_code(lambda: again.execute("SELECT * FROM t")) == 1146
     again.execute("CREATE TEMPORARY TABLE t (n INT)")  # the name is free in a new session
 
@@ -191,7 +163,7 @@ def test_catalog_shows_them_as_mysql_8_does(server, shop):
         ("v", "varchar(5)", "NO", "MUL", "x", "")]
     assert [r[2] for r in rows(shop.execute("SHOW INDEX FROM t"))] == ["PRIMARY", "v"]
     assert rows(shop.execute("SHOW COLUMNS FROM shop.t LIKE 'v'"))[0][0] == "v"
-    assert rows(session(server).execute("SHOW CREATE TABLE item"))[0][1].startswith(
+    assert rows(peer(server).execute("SHOW CREATE TABLE item"))[0][1].startswith(
         "CREATE TABLE")
 
 
@@ -225,7 +197,7 @@ def test_errors_with_mysql_codes(server, shop):
     assert error_code(lambda: shop.execute("CREATE VIEW v AS SELECT * FROM t")) == 1352
     assert error_code(lambda: shop.execute(
         "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.id = 1")) == 1361
-    reader = session(server, user="reader")
+    reader = session(server, "reader", "shop")
     assert error_code(lambda: reader.execute("CREATE TEMPORARY TABLE r (n INT)")) == 1044
 
 
@@ -233,7 +205,7 @@ def test_a_base_table_of_the_same_name_can_still_be_created_and_dropped(server, 
     shop.execute("CREATE TEMPORARY TABLE twin (n INT)")
     shop.execute("CREATE TABLE twin (id INT PRIMARY KEY)")  # a base table, shadowed
     shop.execute("INSERT INTO twin VALUES (5)")
-    assert rows(session(server).execute("SELECT COUNT(*) FROM twin")) == [(0,)]
+    assert rows(peer(server).execute("SELECT COUNT(*) FROM twin")) == [(0,)]
     shop.execute("DROP TABLE twin")  # the temporary one, as MySQL does
     assert rows(shop.execute("SELECT * FROM twin")) == []
     shop.execute("DROP TABLE twin")
@@ -250,7 +222,7 @@ def test_prepared_statements_see_them_and_re_prepare_after_their_ddl(server, sho
     create = shop.prepare("CREATE TEMPORARY TABLE p (x INT)")
     shop.execute_prepared(create, [])
     assert rows(shop.execute("SELECT COUNT(*) FROM p")) == [(0,)]
-    assert rows(session(server).execute("SHOW TABLES")) == [("item",)]
+    assert rows(peer(server).execute("SHOW TABLES")) == [("item",)]
     shop.execute("ALTER TABLE t ADD COLUMN z INT DEFAULT 3")
     assert rows(shop.execute_prepared(select, [1])) == [(1, "a", 3)]
 
@@ -264,7 +236,7 @@ def test_a_reader_in_a_transaction_that_wrote_base_rows_sees_both(server, shop):
                              "ORDER BY item.id")) == [("base",), ("new",)]
     pending = shop.execute("COMMIT")
     assert not isinstance(pending, Pending) or pending.done()
-    assert rows(session(server).execute("SELECT COUNT(*) FROM item")) == [(2,)]
+    assert rows(peer(server).execute("SELECT COUNT(*) FROM item")) == [(2,)]
 
 
 def test_base_ddl_never_reads_a_temporary_table(server, shop):
@@ -275,7 +247,7 @@ def test_base_ddl_never_reads_a_temporary_table(server, shop):
     assert error_code(lambda: shop.execute("CREATE TABLE copy AS SELECT id FROM tmp")) == 1146
     shop.execute("CREATE TABLE copy (id INT)")
     shop.execute("INSERT INTO copy SELECT id FROM tmp")
-    assert rows(session(server).execute("SELECT id FROM copy")) == [(7,)]
+    assert rows(peer(server).execute("SELECT id FROM copy")) == [(7,)]
 
 
 def test_temporary_tables_of_another_database(server, shop):
