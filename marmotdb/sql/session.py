@@ -697,9 +697,7 @@ class Session:
         pipeline = txn.pipeline
         if pipeline is None or pipeline.name != space.database.name:
             return
-        view = self.server.schema_view(pipeline.conn, space.database)
-        named = set(_QUOTED_NAME.findall(" ".join(translation.statements))) - space.names
-        if any(view.table_sql(name.replace('""', '"')) for name in named):
+        if set(translation.home_tables) - space.names:
             raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
                                "yet support 'writing a temporary table from base tables this "
                                "transaction changed'")
@@ -1060,9 +1058,6 @@ class Session:
         self.server.status["Com_commit"] += 1
         outcome = txn.commit(None, self.write_level)
         return outcome if isinstance(outcome, Pending) else None
-
-
-_QUOTED_NAME = re.compile(r'"((?:[^"]|"")+)"')
 
 
 def _writes_temporary(space: TempSpace, translation: Translation) -> bool:
