@@ -155,3 +155,14 @@ def test_a_session_connection_never_writes_the_shared_file(shop):
         space.conn.execute("CREATE TABLE main.evil (a INT)")
     space.conn.execute("INSERT INTO tmp VALUES (1)")
     assert shop.execute("SELECT COUNT(*) FROM t").rows == [(0,)]
+
+
+@pytest.mark.parametrize("name", ["__marmot_schema", "__marmot_row_versions", "sqlite_stat1",
+                                  "__MARMOT_commit_log", "__marmot_evil", "sqlite_evil"])
+def test_a_temporary_table_never_takes_an_internal_name(shop, name):
+    """It would shadow the server's own table on the connections it is copied to."""
+    assert refused(shop, f"CREATE TEMPORARY TABLE `{name}` (a INT)") in (1050, 1105, 1142, 1227)
+    shop.execute("CREATE TEMPORARY TABLE tmp (a INT)")
+    assert refused(shop, f"ALTER TABLE tmp RENAME TO `{name}`") in (1050, 1105, 1142, 1227)
+    shop.execute("INSERT INTO tmp VALUES (1)")
+    assert shop.execute("SELECT a FROM tmp").rows == [(1,)]
