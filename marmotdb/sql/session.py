@@ -43,6 +43,7 @@ from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import catalog
 from marmotdb.sql.attachments import attach, require_home_tables
+from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.catalog_model import TableModel
 from marmotdb.sql.ddl_target import DdlTarget, ddl_target
 from marmotdb.sql.hints import consistency_hint
@@ -210,7 +211,7 @@ class Session:
 
     def temporary_table(self, db: str, name: str) -> TableModel | None:
         """This session's temporary table ``db.name`` for the catalog, or None."""
-        if not self._temp or not self.server.databases.exists(db):
+        if not self._temp.spaces or not self.server.databases.exists(db):
             return None
         space = self._temp.space(self.server.databases.get(db))
         return space.model(name) if space is not None else None
@@ -280,7 +281,7 @@ class Session:
             lambda view, default: translate_prepared(text, view, default))
         columns: list[Column] = []
         if translation.returns_rows:
-            space = self._temp.space(database) if self._temp else None
+            space = self._temp.space(database) if self._temp.spaces else None
             columns = self.server.describe(database, translation.statements[-1],
                                            translation.result_decltypes,
                                            space.conn if space is not None else None)
@@ -623,11 +624,10 @@ class Session:
                 found[name] = self._database(name)
         return list(found.values())
 
-    def _attach(self, conn: apsw.Connection, translation: Translation, database: Database,
-                space: TempSpace | None) -> None:
+    def _attach(self, conn: apsw.Connection, binding: ConnectionBinding,
+                translation: Translation, database: Database, space: TempSpace | None) -> None:
         """The other databases a statement reads, attached to ``conn``; with attachments
         there, its unqualified tables must be the home database's (sql/attachments.py)."""
-        binding = self.server.binding(conn)
         if translation.other_tables:
             attach(conn, binding, self._others(translation))
         if binding.attached and translation.home_tables:
@@ -646,7 +646,7 @@ class Session:
         write = translation.kind in _WRITE_KINDS
         if translation.other_tables:
             self._others(translation)  # exists, readable: before waiting for any turn
-        space = self._temp.space(database) if self._temp else None
+        space = self._temp.space(database) if self._temp.spaces else None
         if write and space is not None and translation.kind is not Kind.DDL and \
                 _writes_temporary(space, translation):
             return self._write_temporary(space, translation, params)
@@ -683,7 +683,7 @@ class Session:
             self._refuse_unseen_writes(space, txn, translation)
         conn = self._temp.pin(space, txn) if txn is not None else space.conn
         try:
-            self._attach(conn, translation, space.database, space)
+            self._attach(conn, space.binding, translation, space.database, space)
             rows = run_statement(conn, space.capture, lambda c: self._execute_write(
                 c, translation, params, space))
         except apsw.Error as exc:
@@ -783,7 +783,8 @@ class Session:
                    params: dict[str, Any], text: str, autocommit: bool) -> Result | Pending:
         assert txn.pipeline is not None
         capture = txn.pipeline.capture
-        self.server.binding(txn.pipeline.conn).session = self  # MySQL functions read it
+        binding = self.server.binding(txn.pipeline.conn)
+        binding.session = self  # MySQL functions read it
         ddl = translation.kind is Kind.DDL
         if ddl and marker_count(text) == 0:
             # Translated against the committed schema; the write connection may hold newer
@@ -794,8 +795,9 @@ class Session:
                                             backslash_escapes=self.variables.backslash_escapes)
         truncate = ddl and text[:8].upper() == "TRUNCATE"
         try:
-            space = self._temp.space(database) if self._temp and not ddl else None
-            self._attach(txn.pipeline.conn, translation, database, space)
+            space = self._temp.space(database) if self._temp.spaces and not ddl else None
+            if translation.other_tables or binding.attached:
+                self._attach(txn.pipeline.conn, binding, translation, database, space)
             rows = txn.run(lambda conn: self._execute_write(conn, translation, params, space),
                            capture=truncate or not ddl)
             if ddl:
@@ -841,6 +843,8 @@ class Session:
         binding = self.server.binding(conn)
         binding.trusted = translation.kind is Kind.DDL
         try:
+            if space is None:
+                return self._statements(conn, translation, params, None)
             with _visible(space, conn, translation):
                 return self._statements(conn, translation, params, space)
         finally:
@@ -884,13 +888,14 @@ class Session:
                   params: dict[str, Any]) -> Result:
         pinned = self.txn is not None
         conn = self._pin(database) if pinned else self._checkout(database)
-        space = self._temp.space(database) if self._temp else None
+        space = self._temp.space(database) if self._temp.spaces else None
         binding = self.server.binding(conn)
         self._active_conn = conn
         binding.start_budget(_READ_BUDGET_STEPS)
         released = False
         try:
-            self._attach(conn, translation, database, space)
+            if translation.other_tables or binding.attached:
+                self._attach(conn, binding, translation, database, space)
             result = self._read_on(conn, translation, params, space)
         except apsw.InterruptError:
             if binding.budget_spent and not self.killed:
@@ -911,6 +916,8 @@ class Session:
 
     def _read_on(self, conn: apsw.Connection, translation: Translation,
                  params: dict[str, Any], space: TempSpace | None) -> Rows:
+        if space is None:
+            return self._read_statements(conn, translation, params, None)
         with _visible(space, conn, translation):
             return self._read_statements(conn, translation, params, space)
 
@@ -990,7 +997,7 @@ class Session:
         conn = self._txn_connection(database) or self.server.read_connection(database)
         view = self.server.schema_view(conn, database)
         view.foreign_key_checks = bool(self.variables.foreign_key_checks)
-        space = self._temp.space(database) if temporary and self._temp else None
+        space = self._temp.space(database) if temporary and self._temp.spaces else None
         return view if space is None else TemporarySchemaView(view, space)
 
     def _require(self, database: str | None, level: str) -> None:
@@ -1008,7 +1015,7 @@ class Session:
 
     def _checkout(self, database: Database) -> apsw.Connection:
         """A connection to read ``database``: the session's space there if it has one."""
-        space = self._temp.space(database) if self._temp else None
+        space = self._temp.space(database) if self._temp.spaces else None
         conn = space.conn if space is not None else database.checkout()
         binding = self.server.binding(conn)
         binding.session = self
@@ -1031,7 +1038,7 @@ class Session:
         wrote there, else a pooled connection holding its read snapshot."""
         txn = self.txn
         assert txn is not None
-        space = self._temp.space(database) if self._temp else None
+        space = self._temp.space(database) if self._temp.spaces else None
         if space is not None and (txn.pipeline is None or txn.pipeline.name != database.name):
             return self._temp.pin(space, txn)  # its temporary tables are read there
         conn = self._txn_connection(database)
@@ -1070,10 +1077,10 @@ def _writes_temporary(space: TempSpace, translation: Translation) -> bool:
     return bool(written)
 
 
-def _visible(space: TempSpace | None, conn: apsw.Connection, translation: Translation
+def _visible(space: TempSpace, conn: apsw.Connection, translation: Translation
              ) -> AbstractContextManager[None]:
     """The session's temporary tables a statement names, visible on ``conn`` while it runs."""
-    if space is None or translation.kind is Kind.DDL:
+    if translation.kind is Kind.DDL:
         return nullcontext()
     return space.copied_to(conn, translation.statements)
 

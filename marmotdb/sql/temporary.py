@@ -211,15 +211,11 @@ class TemporaryTables:
     def __init__(self, server: ServerState, session: Any):
         self._server = server
         self._session = session  # MySQL functions on the spaces read it, as on any connection
-        self._spaces: dict[str, TempSpace] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self._spaces)
-
+        self.spaces: dict[str, TempSpace] = {}  # by database name; empty: nothing to do
     def space(self, database: Database) -> TempSpace | None:
-        space = self._spaces.get(database.name)
+        space = self.spaces.get(database.name)
         if space is not None and space.database is not database:  # dropped (and re-created)
-            self._spaces.pop(database.name).close()
+            self.spaces.pop(database.name).close()
             return None
         return space
 
@@ -228,14 +224,14 @@ class TemporaryTables:
         if space is None:
             space = TempSpace(self._server, database)
             space.binding.session = self._session
-            self._spaces[database.name] = space
+            self.spaces[database.name] = space
         return space
 
     def routes(self, target: DdlTarget, database: Database) -> bool:
         """Whether a DDL is about a temporary table (so it runs on the space)."""
         if target.temporary:
             return True
-        space = self.space(database) if self._spaces else None
+        space = self.space(database) if self.spaces else None
         if space is None or not target.tables:
             return False
         if target.verb == "DROP" and target.kind == "TABLE":
@@ -246,7 +242,7 @@ class TemporaryTables:
 
     def refuse_base_ddl(self, target: DdlTarget, database: Database, text: str) -> None:
         """MySQL's errors for a trigger on, or a view of, a temporary table."""
-        space = self.space(database) if self._spaces else None
+        space = self.space(database) if self.spaces else None
         if space is None:
             return
         if target.kind == "TRIGGER" and target.verb == "CREATE" and target.tables and \
@@ -281,7 +277,7 @@ class TemporaryTables:
         return space.conn
 
     def close(self) -> None:
-        spaces, self._spaces = self._spaces, {}
+        spaces, self.spaces = self.spaces, {}
         for space in spaces.values():
             space.close()
 
