@@ -19,6 +19,13 @@ and commits through it (group commit). A statement that must wait (for the turn,
 batch COMMIT that makes it durable) returns a ``txn.Pending``; the runtime sends the answer
 when it resolves. Nothing is ever re-run because of a wait.
 
+A statement runs in its *home* database: the one it writes (``INSERT INTO otherdb.t`` goes
+through otherdb's pipeline), else the current one, else the one database it reads
+(translate.OtherDatabase); the other databases it reads are ATTACHed to the connection it runs
+on (sql/attachments.py). A session's temporary tables live on a connection of its own per
+database (sql/temporary.py): DDL about them, writes to them and its reads of that database
+run there, without the write turn.
+
 Reads run in the event loop under a VM-step budget (SQLite progress handler). A read that
 exceeds it is interrupted before any row was sent and handed back as ``LongRead``, whose job
 the runtime re-runs in a worker thread on the same pinned connection.
