@@ -670,8 +670,10 @@ class Session:
         if self.txn is None and not self.autocommit:
             self.txn = Transaction(self.connection_id, explicit=True)
         if (self.txn is not None and is_locking_read(text)
-                and self.user_record.can(database.name, "rw")):
+                and self.user_record.can(database.name, "rw")
+                and not _temporary_only(space, translation)):
             # FOR UPDATE / LOCK IN SHARE MODE: the turn, so no one writes what was read
+            # (no one else can write the session's temporary tables)
             return chain(self._begin_write(self.txn, database, Mode(self._fk_checks())),
                          lambda _: self._run_read(database, translation, params))
         return self._run_read(database, translation, params)
@@ -1082,6 +1084,12 @@ def _writes_temporary(space: TempSpace, translation: Translation) -> bool:
         raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't yet "
                            "support 'writing temporary and base tables in one statement'")
     return bool(written)
+
+
+def _temporary_only(space: TempSpace | None, translation: Translation) -> bool:
+    """Whether a statement names the session's temporary tables and nothing else."""
+    return space is not None and not translation.other_tables and bool(
+        translation.home_tables) and set(translation.home_tables) <= space.names
 
 
 def _visible(space: TempSpace, conn: apsw.Connection, translation: Translation

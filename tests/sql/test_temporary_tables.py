@@ -260,3 +260,16 @@ def test_temporary_tables_of_another_database(server, shop):
     assert error_code(lambda: shop.execute("SELECT * FROM tmp")) == 1146  # not in shop
     shop.execute("DROP TEMPORARY TABLE other.tmp")
     assert error_code(lambda: shop.execute("SELECT n FROM other.tmp")) == 1146
+
+
+def test_a_locking_read_of_temporary_tables_takes_no_write_turn(server, shop):
+    holder = peer(server)
+    holder.execute("BEGIN")
+    holder.execute("INSERT INTO item VALUES (2, 'held')")  # holds shop's write turn
+    shop.execute("CREATE TEMPORARY TABLE t (n INT)")
+    shop.execute("INSERT INTO t VALUES (1)")
+    shop.execute("BEGIN")
+    assert rows(shop.execute("SELECT n FROM t FOR UPDATE")) == [(1,)]  # answered, no wait
+    assert shop.execute("UPDATE t SET n = 2").affected_rows == 1
+    assert isinstance(shop.execute("SELECT * FROM item FOR UPDATE"), Pending)  # base: waits
+    holder.execute("COMMIT")
