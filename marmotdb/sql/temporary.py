@@ -212,6 +212,7 @@ class TemporaryTables:
         self._server = server
         self._session = session  # MySQL functions on the spaces read it, as on any connection
         self.spaces: dict[str, TempSpace] = {}  # by database name; empty: nothing to do
+
     def space(self, database: Database) -> TempSpace | None:
         space = self.spaces.get(database.name)
         if space is not None and space.database is not database:  # dropped (and re-created)
