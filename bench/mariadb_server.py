@@ -67,13 +67,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def server_args(datadir: Path, run_dir: Path, host: str, port: int) -> list[str]:
-    """The mariadbd command line: private, loopback-only, durable."""
+def server_args(datadir: Path, run_dir: Path, host: str, port: int,
+                os_user: str = "root") -> list[str]:
+    """The mariadbd command line: private, loopback-only, durable; runs as `os_user` (when
+    started by root; otherwise as whoever starts it)."""
     return [
         SERVER_BIN,
         "--no-defaults",  # never pick up /etc/mysql/*.cnf from the machine
         f"--datadir={datadir}",
-        "--user=root",
+        f"--user={os_user}",
         f"--bind-address={host}",
         f"--port={port}",
         f"--socket={run_dir / 'mariadb.sock'}",
@@ -87,6 +89,38 @@ def server_args(datadir: Path, run_dir: Path, host: str, port: int) -> list[str]
         "--innodb-buffer-pool-load-at-startup=0",
         "--max-connections=500",
     ]
+
+
+def install_datadir(datadir: Path, os_user: str = "root") -> None:
+    """A fresh data directory (system tables, root without a password on the socket), owned
+    by `os_user` (the account mariadbd will run as)."""
+    result = subprocess.run(
+        [INSTALL_DB_BIN, "--no-defaults", f"--datadir={datadir}",
+         f"--user={os_user}", "--auth-root-authentication-method=normal", "--skip-test-db"],
+        capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        raise MariaDBStartError(
+            f"{INSTALL_DB_BIN} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+
+
+def socket_sql(socket_path: Path, sql: str, check: bool = True
+               ) -> subprocess.CompletedProcess[str]:
+    """Run `sql` as root over a server's Unix socket; tab-separated rows without headers."""
+    result = subprocess.run(
+        [CLIENT_BIN, "--no-defaults", f"--socket={socket_path}", "-uroot", "-N", "-B", "-e", sql],
+        capture_output=True, text=True, check=False,
+    )
+    if check and result.returncode != 0:
+        raise MariaDBStartError(f"root SQL failed: {sql!r}: {result.stderr.strip()}")
+    return result
+
+
+def create_user_sql(user: str, password: str) -> str:
+    """The benchmark user: mysql_native_password, every privilege, from any host."""
+    return (f"CREATE USER '{user}'@'%' IDENTIFIED VIA mysql_native_password "
+            f"USING PASSWORD('{password}');"
+            f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%';")
 
 
 @dataclass
@@ -133,15 +167,9 @@ class MariaDBServer:
         return self
 
     def _install_datadir(self) -> None:
+        assert self.base_dir is not None
         self.run_dir.mkdir(parents=True)
-        result = subprocess.run(
-            [INSTALL_DB_BIN, "--no-defaults", f"--datadir={self.base_dir / 'data'}",
-             "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"],
-            capture_output=True, text=True, check=False,
-        )
-        if result.returncode != 0:
-            raise MariaDBStartError(
-                f"{INSTALL_DB_BIN} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        install_datadir(self.base_dir / "data")
 
     def _spawn(self) -> None:
         assert self.base_dir is not None
@@ -163,21 +191,11 @@ class MariaDBServer:
         raise MariaDBStartError(f"mariadbd not ready after {START_TIMEOUT_S} s:\n{self.error_log}")
 
     def _create_user(self) -> None:
-        self.root_sql(
-            f"CREATE USER '{self.user}'@'%' IDENTIFIED VIA mysql_native_password "
-            f"USING PASSWORD('{self.password}');"
-            f"GRANT ALL PRIVILEGES ON *.* TO '{self.user}'@'%';"
-        )
+        self.root_sql(create_user_sql(self.user, self.password))
 
     def root_sql(self, sql: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run `sql` as root over the Unix socket (setup only; benchmarks use TCP)."""
-        result = subprocess.run(
-            [CLIENT_BIN, "--no-defaults", f"--socket={self.socket_path}", "-uroot", "-e", sql],
-            capture_output=True, text=True, check=False,
-        )
-        if check and result.returncode != 0:
-            raise MariaDBStartError(f"root SQL failed: {sql!r}: {result.stderr.strip()}")
-        return result
+        return socket_sql(self.socket_path, sql, check)
 
     def client_args(self) -> list[str]:
         """mariadb CLI arguments that log in over TCP as the benchmark user."""

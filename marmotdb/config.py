@@ -41,7 +41,9 @@ def setting_list(help: str) -> Any:
 class MysqlConfig:
     host: str = setting("127.0.0.1", "Address the MySQL listener binds to.")
     port: int = setting(3306, "TCP port of the MySQL listener.")
-    max_connections: int = setting(2000, "Client connections accepted at once; more get 1040.")
+    max_connections: int = setting(
+        2000, "Start value of @@global.max_connections: client connections served at once, "
+        "plus one kept for an administrator; more get 1040.")
     max_allowed_packet_bytes: int = setting(
         64 * 1024 * 1024, "Largest client packet (and statement) accepted; larger gets 1153.")
     server_version: str = setting("8.0.36", "MySQL version announced to clients (suffix added).")
@@ -49,7 +51,8 @@ class MysqlConfig:
     tls_cert_file: str = setting("", "PEM certificate; empty = <data_dir>/tls/server.pem.")
     tls_key_file: str = setting("", "PEM private key; empty = <data_dir>/tls/server.key.")
     handshake_timeout_ms: int = setting(
-        10_000, "A client must finish login within this time (slowloris bound).")
+        10_000, "A client must finish login within this time (slowloris bound); start value "
+        "of @@global.connect_timeout (whole seconds, at least 2).")
     preauth_packet_bytes_max: int = setting(
         16 * 1024, "Before login: largest packet, and all a client may make the server buffer.")
     input_buffer_bytes_max: int = setting(
@@ -58,7 +61,8 @@ class MysqlConfig:
     long_data_bytes_max: int = setting(
         64 * 1024 * 1024, "COM_STMT_SEND_LONG_DATA buffered by one connection's statements.")
     idle_timeout_s: int = setting(
-        28_800, "Idle client connections are closed after this (wait_timeout).")
+        28_800, "Start value of @@global.wait_timeout and interactive_timeout: a client idle "
+        "this long between commands is disconnected (0 = one year, MySQL's longest).")
 
 
 @dataclass
@@ -67,9 +71,9 @@ class SqlConfig:
         50.0, "How long a writer waits for a database's write lock before error 1205.")
     max_execution_time_ms: int = setting(
         0, "Default limit for SELECT statements (0 = none); per session via max_execution_time.")
-    long_read_threshold_rows: int = setting(
-        2_000, "A read still producing rows past this moves to a worker thread.")
-    statement_cache_size: int = setting(10_000, "Translated statement shapes kept per node.")
+    statement_cache_size: int = setting(
+        10_000, "Translated statement shapes kept (one cache per process, least recently used "
+        "out first).")
     sql_mode: str = setting(
         "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
         "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION", "Default sql_mode of new sessions.")
@@ -182,6 +186,13 @@ class ClusterConfig:
     txn_decision_timeout_ms: int = setting(
         2_000, "A commit decision not accepted by a quorum by then: the client gets 1180 "
         "(outcome unknown) and the cluster finishes the decision.")
+    catch_up_interval_ms: int = setting(
+        1_000, "How often a node compares its commit vectors with one peer's and pulls the "
+        "transactions it missed (after a restart or a partition).")
+    txn_recovery_timeout_ms: int = setting(
+        5_000, "A batch left undecided this long by its coordinator (crashed, cut off) is "
+        "finished by the other members (Paxos Commit recovery); keep it above "
+        "txn_decision_timeout_ms.")
 
 
 @dataclass

@@ -183,6 +183,17 @@ ER_NONEXISTING_GRANT = 1141
 ER_WRONG_OBJECT = 1347
 ER_TRG_DOES_NOT_EXIST = 1360
 ER_NO_BINARY_LOGGING = 1381
+# Settings, threads, table locks and maintenance.
+ER_VARIABLE_IS_READONLY = 1621
+ER_NO_SECURE_TRANSPORTS_CONFIGURED = 3160
+ER_CLIENT_INTERACTION_TIMEOUT = 4031
+ER_NO_SUCH_THREAD = 1094
+ER_KILL_DENIED_ERROR = 1095
+ER_TABLE_NOT_LOCKED_FOR_WRITE = 1099
+ER_TABLE_NOT_LOCKED = 1100
+ER_LOCK_OR_ACTIVE_TRANSACTION = 1192
+SQLSTATE_BY_CODE.update({1621: "HY000", 3160: "HY000", 4031: "HY000", 1094: "HY000",
+                         1095: "HY000", 1099: "HY000", 1100: "HY000", 1192: "HY000"})
 SQLSTATE_BY_CODE.update({1115: "42000", 1228: "HY000", 1229: "HY000", 1232: "42000",
                          1238: "HY000", 1273: "HY000", 1298: "HY000", 1253: "42000",
                          1141: "42000", 1347: "HY000", 1360: "HY000", 1381: "HY000"})
@@ -240,6 +251,22 @@ SQLSTATE_BY_CODE.update({1265: "01000", 1292: "22007", 3140: "22032", 1067: "420
                          1471: "HY000", 1288: "HY000", 1553: "HY000"})
 _CLASS_BY_CODE.update({1265: ConstraintError, 1292: ConstraintError, 3140: ConstraintError,
                        1364: ConstraintError, 1690: ConstraintError})
+# Set operations, EXPLAIN, index hints, locking reads, FOREIGN KEY rules of DDL, functional keys.
+ER_TABLENAME_NOT_ALLOWED_HERE = 1250
+ER_UNKNOWN_EXPLAIN_FORMAT = 1791
+ER_TRUNCATE_ILLEGAL_FK = 1701
+ER_KEY_DOES_NOT_EXIST = 1176
+ER_LOCK_NOWAIT = 3572
+ER_FUNCTIONAL_INDEX_PRIMARY_KEY = 3756
+ER_FUNCTIONAL_INDEX_FUNCTION_IS_NOT_ALLOWED = 3758
+ER_FUNCTIONAL_INDEX_ON_FIELD = 3762
+ER_DEPENDENT_BY_FUNCTIONAL_INDEX = 3837
+ER_FK_COLUMN_CANNOT_DROP_CHILD = 1829
+ER_FK_CANNOT_DROP_PARENT = 3730
+ER_FK_INCOMPATIBLE_COLUMNS = 3780
+SQLSTATE_BY_CODE.update({1250: "42000", 1791: "HY000", 1701: "42000", 1176: "42000",
+                         3572: "HY000", 3756: "HY000", 3758: "HY000", 3762: "HY000",
+                         3837: "HY000", 1829: "HY000", 3730: "HY000", 3780: "HY000"})
 ER_SIGNAL_EXCEPTION = 1644
 ER_INVALID_USE_OF_NULL = 1138
 SQLSTATE_BY_CODE[1644] = "45000"
@@ -287,6 +314,12 @@ _SQLITE_PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
      "Query execution was interrupted, maximum statement execution time exceeded"),
     (re.compile(r"syntax error|incomplete input|unrecognized token"), ER_PARSE_ERROR,
      "You have an error in your SQL syntax: {m}"),
+    (re.compile(r"SELECTs to the left and right of .* do not have the same number of result "
+                r"columns"), ER_WRONG_NUMBER_OF_COLUMNS_IN_SELECT,
+     "The used SELECT statements have a different number of columns"),
+    (re.compile(r"non-deterministic functions prohibited in index expressions"),
+     ER_FUNCTIONAL_INDEX_FUNCTION_IS_NOT_ALLOWED,
+     "Expression of functional index 'functional_index' contains a disallowed function."),
     (re.compile(r"(\d+) values for (\d+) columns"), ER_WRONG_VALUE_COUNT_ON_ROW,
      "Column count doesn't match value count at row 1"),
     (re.compile(r"no such function: (\S+)"), ER_SP_DOES_NOT_EXIST,

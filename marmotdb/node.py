@@ -60,6 +60,8 @@ from marmotdb.mysql.client_text import shown
 from marmotdb.sql.results import LongRead, Result
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import PreparedPlan, Session
+from marmotdb.replication.catch_up import CATCH_UP_INTERVAL_MS, CatchUp
+from marmotdb.replication.read_barrier import ReadBarrier
 from marmotdb.txn.cluster import ClusterCommit, CommitSettings, Peer
 from marmotdb.txn.pending import Pending
 from marmotdb.txn.txn_store import TxnStore
@@ -151,6 +153,7 @@ class Node:
         self.membership: Any = None   # a cluster.swim.SwimNode, see attach_membership
         self.endpoint: PeerEndpoint | None = None  # txn traffic, see attach_cluster
         self.cluster: ClusterCommit | None = None
+        self.catch_up: CatchUp | None = None
         self._data_dir = data_dir
         self._rng = rng
         self.peer_transport = _PeerFrames(self)
@@ -194,7 +197,7 @@ class Node:
     # ------------------------------------------------------------------ sessions
     def open_session(self, user: str, *, now_ms: int, host: str = "localhost",
                      database: str | None = None, connection_id: int | None = None,
-                     found_rows: bool = False) -> int:
+                     found_rows: bool = False, interactive: bool = False) -> int:
         """A session for ``user``; raises MarmotError (unknown user, bad database)."""
         self._tick(now_ms)
         record = self.state.users.get(user)
@@ -206,6 +209,8 @@ class Node:
         self._next_session_id = max(self._next_session_id, connection_id + 1)
         session = Session(self.state, record, connection_id, host=host)
         session.found_rows_flag = found_rows
+        if interactive:  # CLIENT_INTERACTIVE: wait_timeout = @@global.interactive_timeout
+            session.variables.start_interactive()
         try:
             if database:
                 session.use(database)
@@ -278,6 +283,9 @@ class Node:
     def _settled(self, session_id: int, request_id: int, done: Pending) -> None:
         try:
             outcome: Result | BaseException = done.result()
+        except LongRead as long_read:  # a read that waited (a QUORUM read) and then ran long
+            self._emit(Offload(session_id, request_id, long_read.job))
+            return
         except Exception as exc:  # noqa: BLE001 - answered
             outcome = exc
         self._answer(session_id, request_id, outcome)
@@ -317,9 +325,11 @@ class Node:
         self.membership = swim
 
     def attach_cluster(self, codec: FrameCodec, roster: Callable[[], list[Peer]],
-                       settings: CommitSettings | None = None) -> ClusterCommit:
-        """Join a cluster: a peer endpoint for the txn messages (frames leave as
-        ``SendFrame``) and the distributed commit of every database's pipeline."""
+                       settings: CommitSettings | None = None,
+                       catch_up_interval_ms: int = CATCH_UP_INTERVAL_MS) -> ClusterCommit:
+        """Join a cluster: a peer endpoint for the txn and replication messages (frames
+        leave as ``SendFrame``), the distributed commit of every database's pipeline, and
+        catch-up from the peers' commit logs."""
         self.endpoint = PeerEndpoint(codec, self.peer_transport, self._rng)
         store = TxnStore(self._data_dir)
         node_id = self.state.node_id
@@ -327,9 +337,21 @@ class Node:
                                 store=store, roster=roster, now_ms=lambda: self.now_ms,
                                 settings=settings)
         self.state.replicator = self.cluster = cluster
+        self.state.auto_increment_slot = cluster.auto_increment_slot
         self.state.origin_seq_floor = lambda database: store.max_origin_seq(node_id, database)
         for pipeline in self.state.pipelines.values():
             pipeline.replicator = cluster
+        self.catch_up = CatchUp(self.state, self.endpoint, node_id, roster,
+                                lambda: self.now_ms, catch_up_interval_ms,
+                                in_doubt=lambda: len(cluster.participant.undecided),
+                                accepted=store.accepted_commits)
+        self.state.replication_view = self.catch_up.node_view
+        catch_up = self.catch_up
+        self.state.catching_up = lambda: catch_up.catching_up
+        barrier = ReadBarrier(self.catch_up, self.endpoint, node_id, roster,
+                              lambda: self.now_ms, self.call_later)
+        self.state.read_barrier = barrier
+        cluster.participant.on_applied = barrier.check
         return cluster
 
     def receive_frame(self, src: Any, frame: bytes, *, now_ms: int) -> None:
@@ -417,6 +439,8 @@ class Node:
         self._drain()
         if self.endpoint is not None:
             self.endpoint.close(self.now_ms)
+        if self.catch_up is not None:
+            self.catch_up.close()
         if self.cluster is not None:
             self.cluster.store.close()
         self.state.close()

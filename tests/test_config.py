@@ -1,6 +1,8 @@
 """Config: defaults < TOML < environment < flags, with clear errors."""
 
 import argparse
+import ast
+import pathlib
 
 import pytest
 
@@ -51,3 +53,34 @@ def test_print_defaults_documents_every_setting():
         assert f"\n{name} = " in text
         assert field.metadata["help"]
     assert "[mysql]" in text and "port = 3306" in text
+
+
+def _reads(tree: ast.AST) -> set[tuple[str, str]]:
+    """(owner, name) of every ``owner.name`` attribute read (owner: the last name before the
+    dot) and ("", text) of every string constant."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            owner = node.value
+            label = owner.attr if isinstance(owner, ast.Attribute) else \
+                owner.id if isinstance(owner, ast.Name) else ""
+            found.add((label, node.attr))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.add(("", node.value))
+    return found
+
+
+def test_every_setting_is_read_by_some_code():
+    """A setting nothing reads is a setting that lies. Read means, in the code under marmotdb/
+    other than config.py (comments and docstrings do not count): ``section.field`` attribute
+    access (``config.mysql.port``, ``cluster.peer_port``; ``config.field`` at the top level), or
+    the field's name as a string (settings read with ``getattr`` from a tuple of names)."""
+    own = pathlib.Path(config.__file__)
+    reads: set[tuple[str, str]] = set()
+    for path in own.parent.rglob("*.py"):
+        if path != own:
+            reads |= _reads(ast.parse(path.read_text()))
+    unread = [f"{section}.{name}" if section else name
+              for section, name, _owner, _field in config.iter_settings(config.Config())
+              if (section or "config", name) not in reads and ("", name) not in reads]
+    assert unread == [], "read these where they belong, or remove them from config.py and docs"

@@ -247,10 +247,33 @@ _TEXT_ENCODERS: dict[int, Callable[[Any], bytes]] = {
 }
 
 
+def _bit(bits: int) -> Callable[[Any], bytes]:
+    """BIT(M) as MySQL sends it in both protocols: (M+7)//8 bytes, big-endian. A BIT(64)
+    value of 2^63 or more arrives as SQLite's negative int64 with the same bits."""
+    width = max(1, (bits + 7) // 8)
+
+    def encode(v: Any) -> bytes:
+        if type(v) is bytes and len(v) <= width:
+            return _lenenc(v.rjust(width, b"\x00"))
+        n = v if type(v) is int else as_int(v)
+        if n < 0 and n >= -(1 << 63):
+            n &= 0xFFFF_FFFF_FFFF_FFFF
+        if not 0 <= n < 1 << (8 * width):
+            raise ValueMismatch(FieldType.LONGLONG, unsigned=n >= 0)
+        return _lenenc(n.to_bytes(width, "big"))
+    return encode
+
+
+def _text_encoder(column: Column) -> Callable[[Any], bytes]:
+    if column.type == FieldType.BIT:
+        return _bit(column.length)
+    return _TEXT_ENCODERS.get(int(column.type), _text_any)
+
+
 def _encode_text(block: ColumnBlock, rows: Sequence[tuple]) -> list[bytes]:
     encoders = block.text_encoders
     if encoders is None:
-        encoders = block.text_encoders = [_TEXT_ENCODERS.get(t, _text_any) for t in block.types]
+        encoders = block.text_encoders = [_text_encoder(c) for c in block.columns]
     out = []
     for row in rows:
         parts = [NULL_TEXT if v is None else enc(v) for enc, v in zip(encoders, row)]
@@ -344,11 +367,17 @@ for _unsigned in (False, True):
     })
 
 
+def _binary_encoder(column: Column) -> Callable[[Any], bytes]:
+    if column.type == FieldType.BIT:
+        return _bit(column.length)
+    return _BINARY_ENCODERS.get((int(column.type), bool(column.flags & ColumnFlag.UNSIGNED)),
+                                _text_any)
+
+
 def _encode_binary(block: ColumnBlock, rows: Sequence[tuple]) -> list[bytes]:
     encoders = block.binary_encoders
     if encoders is None:
-        encoders = block.binary_encoders = [
-            _BINARY_ENCODERS.get(key, _text_any) for key in zip(block.types, block.unsigned)]
+        encoders = block.binary_encoders = [_binary_encoder(c) for c in block.columns]
     bitmap_bytes = (len(encoders) + 9) // 8
     empty_bitmap = bytes(bitmap_bytes)
     out = []
@@ -399,9 +428,8 @@ def encode_rows(columns: Sequence[Column], rows: Sequence[tuple],
 def _mismatched_column(block: ColumnBlock, rows: Sequence[tuple],
                        binary: bool) -> tuple[int, ValueMismatch]:
     """Which column raised: re-run column by column (only on the rare mismatch path)."""
-    for index, key in enumerate(zip(block.types, block.unsigned)):
-        enc = (_BINARY_ENCODERS.get(key, _text_any) if binary
-               else _TEXT_ENCODERS.get(key[0], _text_any))
+    for index, column in enumerate(block.columns):
+        enc = _binary_encoder(column) if binary else _text_encoder(column)
         try:
             for row in rows:
                 if row[index] is not None:

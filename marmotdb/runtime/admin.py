@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import hmac
 import logging
 import re
@@ -95,6 +96,10 @@ class MembershipCollector:
     def __init__(self, service: MembershipService, admin: AdminServer):
         self._service, self._admin = service, admin
 
+    def _replication_metrics(self) -> list[Metric]:
+        node = self._admin.node
+        return _replication_gauges(node) if node is not None else []
+
     def collect(self) -> list[Metric]:
         node = self._service.node
         members = GaugeMetricFamily("marmotdb_cluster_members",
@@ -120,7 +125,10 @@ class MembershipCollector:
             rejected.add_metric([reason], count)
         metrics.append(rejected)
         metrics += _counters("marmotdb_peer", self._service.transport.stats)
-        rpc = self._service.peer.endpoint.stats
+        metrics += self._replication_metrics()
+        node = self._admin.node
+        rpc = (node.endpoint if node is not None and node.endpoint is not None
+               else self._service.peer.endpoint).stats
         metrics += _counters("marmotdb_peer_rpc", rpc)
         refused = CounterMetricFamily("marmotdb_peer_rpc_frames_rejected",
                                       "Peer frames no subsystem accepted (garbage, unknown "
@@ -133,6 +141,35 @@ class MembershipCollector:
                                            "Admin requests without the cluster secret",
                                            value=self._admin.refused))
         return metrics
+
+
+def _replication_gauges(node: Any) -> list[Metric]:
+    cluster, catch_up = node.cluster, node.catch_up
+    if cluster is None or catch_up is None:
+        return []
+    behind = GaugeMetricFamily("marmotdb_replication_behind_txns", "Transactions a member "
+                               "lacks that another has applied, as this node last heard",
+                               labels=["node_id"])
+    for member in cluster.members():
+        lacking = node.state.replication_view(member.node_id)[1]
+        if lacking is not None:
+            behind.add_metric([str(member.node_id)], lacking)
+    return [
+        behind,
+        _gauge("marmotdb_txn_in_doubt", "Batches undecided here (recovered after "
+               "txn_recovery_timeout_ms)", len(cluster.participant.undecided)),
+        _gauge("marmotdb_replication_catching_up", "1 while a restarted node catches up",
+               int(catch_up.catching_up)),
+        CounterMetricFamily("marmotdb_txn_rounds", "Batches committed through the cluster",
+                            value=cluster.rounds),
+        CounterMetricFamily("marmotdb_txn_recoveries", "Recovery rounds run by this node",
+                            value=cluster.recoveries),
+        CounterMetricFamily("marmotdb_replication_entries_pulled",
+                            "Transactions applied by catch-up", value=catch_up.entries_applied),
+        CounterMetricFamily("marmotdb_txn_conflict_retries", "Autocommit statements run "
+                            "again after losing a conflict",
+                            value=node.state.status["Marmot_conflict_retries"]),
+    ]
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
@@ -155,13 +192,14 @@ Handler = Callable[[Request], Awaitable[Response] | Response]
 
 class AdminServer:
     def __init__(self, service: MembershipService, secret: str, host: str, port: int,
-                 metrics_only: bool = False):
+                 metrics_only: bool = False, node: Any = None):
         if not secret and not metrics_only:
             raise ValueError("the admin API needs the cluster secret")
         # metrics_only: the Prometheus listener (cluster.metrics_port): GET /metrics and
         # nothing else, without the secret, as exporters conventionally serve it.
         self.metrics_only = metrics_only
         self._service = service
+        self.node = node  # the hosted node.Node: replication state (None: membership only)
         self._secret = secret.encode()
         self.host, self.port = host, port
         self.refused = 0
@@ -280,7 +318,17 @@ class AdminServer:
                              503 if leaving else 200)
 
     def _members(self, request: Request) -> Response:
-        return json_response([m.to_dict() for m in self._service.members()])
+        return json_response([dict(m.to_dict(), **self.replication(m.node_id))
+                              for m in self._service.members()])
+
+    def replication(self, node_id: int) -> dict[str, Any]:
+        """What this node knows of a member's replication: its applied vectors by database,
+        the transactions it lacks, its in-doubt transactions, whether it is catching up."""
+        if self.node is None:
+            return {}
+        applied, behind, in_doubt, catching_up = self.node.state.replication_view(node_id)
+        return {"applied": json.loads(applied) if applied else None, "behind_txns": behind,
+                "in_doubt": in_doubt, "catching_up": catching_up}
 
     def _events(self, request: Request) -> Response:
         return json_response([dataclasses.asdict(e) for e in self._service.events])

@@ -279,12 +279,16 @@ def cluster_status(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0 if all(e["running"] for e in report) else 1
     print(f"  {'node':<5} {'pid':<8} {'running':<8} {'state':<8} {'mysql':<22} {'peer':<22} "
-          f"{'admin':<22} sees")
+          f"{'admin':<22} {'behind':<7} {'in doubt':<9} sees")
     for entry in report:
         sees = ", ".join(f"{k}:{v}" for k, v in sorted(entry["sees"].items())) or "-"
+        behind = "-" if entry["behind_txns"] is None else entry["behind_txns"]
+        if entry["catching_up"]:
+            behind = f"{behind}+"  # still catching up after a restart
+        in_doubt = "-" if entry["in_doubt"] is None else entry["in_doubt"]
         print(f"  {entry['node_id']:<5} {entry['pid'] or '-':<8} {entry['running']!s:<8} "
               f"{entry['state'] or '-':<8} {entry['mysql']:<22} {entry['peer']:<22} "
-              f"{entry['admin']:<22} {sees}")
+              f"{entry['admin']:<22} {behind!s:<7} {in_doubt!s:<9} {sees}")
     return 0 if all(e["running"] for e in report) else 1
 
 
@@ -299,6 +303,10 @@ def node_status(state: ClusterState, record: NodeRecord) -> dict[str, Any]:
             "peer": f"{state.host}:{record.peer_port}",
             "admin": f"{state.host}:{record.admin_port}",
             "sees": {str(m["node_id"]): m["state"] for m in members or [] if not m["is_self"]},
+            "applied": me.get("applied") if me else None,
+            "behind_txns": me.get("behind_txns") if me else None,
+            "in_doubt": me.get("in_doubt") if me else None,
+            "catching_up": me.get("catching_up") if me else None,
             "data_dir": record.data_dir, "log_file": record.log_file}
 
 

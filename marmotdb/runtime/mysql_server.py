@@ -37,6 +37,7 @@ from marmotdb.sql.shape import split_statements
 
 logger = logging.getLogger("marmotdb.mysql")
 CLIENT_FOUND_ROWS = 2
+CLIENT_INTERACTIVE = 1 << 10
 
 
 class MysqlService:
@@ -44,15 +45,12 @@ class MysqlService:
 
     def __init__(self, host: NodeHost, *, server_version: str,
                  ssl_context: ssl.SSLContext | None, rsa_key: Any, settings: ProtocolSettings,
-                 max_connections: int, handshake_timeout_s: float,
                  login_throttle: LoginThrottle | None = None):
         self.host = host
         self.server_version = server_version
         self.ssl_context = ssl_context
         self.rsa_key = rsa_key
-        self.settings = settings
-        self.max_connections = max_connections
-        self.handshake_timeout_s = handshake_timeout_s
+        self.settings = settings  # max_allowed_packet & co. come from @@global at connect time
         self.connections: dict[int, MysqlProtocol] = {}
         self._next_id = 1
         self._rng = random.SystemRandom()
@@ -98,6 +96,7 @@ class MysqlProtocol(asyncio.Protocol):
         self.plans: dict[int, Any] = {}
         self.connection_id = 0
         self._handshake_timer: asyncio.TimerHandle | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None  # wait_timeout / net_read_timeout
         self._dispatch = {
             ev.Authenticated: self._on_authenticated, ev.Query: self._on_query,
             ev.InitDb: self._on_init_db, ev.Ping: self._on_ping, ev.Quit: self._on_quit,
@@ -120,20 +119,21 @@ class MysqlProtocol(asyncio.Protocol):
             connection_id=self.connection_id, rng=service._rng,
             lookup_user=service.state.users.credential, server_version=service.server_version,
             ssl_context=service.ssl_context, rsa_private_key=service.rsa_key,
-            settings=service.settings, peer_host=str(peer[0]),
+            settings=service.state.protocol_settings(service.settings), peer_host=str(peer[0]),
             login_throttle=service.login_throttle, fast_auth_cache=service.fast_auth_cache)
         self.peer_host = str(peer[0])
-        if len(service.connections) >= service.max_connections or service.closing:
+        if not service.state.admits_connection(len(service.connections)) or service.closing:
             self.conn.reject_login(errors.error(errors.ER_CON_COUNT_ERROR, "Too many connections"))
             self._flush()
             return
         service.connections[self.connection_id] = self
         self._handshake_timer = asyncio.get_running_loop().call_later(
-            service.handshake_timeout_s, self._handshake_expired)
+            service.state.connect_timeout_s, self._handshake_expired)
         self._flush()
 
     def data_received(self, data: bytes) -> None:
         assert self.conn is not None
+        self._cancel_idle_timer()
         self.conn.receive_data(data)
         self._pump()
 
@@ -149,6 +149,7 @@ class MysqlProtocol(asyncio.Protocol):
             self._handshake_timer.cancel()
         if self._hold_timer is not None:
             self._hold_timer.cancel()
+        self._cancel_idle_timer()
         self._close_session()
 
     @property
@@ -186,7 +187,10 @@ class MysqlProtocol(asyncio.Protocol):
                 transport.resume_reading()
         if conn.should_close:
             transport.close()
-        elif conn.reply_not_before is not None and self._hold_timer is None:  # login throttled
+            return
+        if self.session is not None and not self.busy:
+            self._arm_idle_timer(self.session, conn)
+        if conn.reply_not_before is not None and self._hold_timer is None:  # login throttled
             self._hold_timer = asyncio.get_running_loop().call_at(conn.reply_not_before,
                                                                   self._release_held_login)
 
@@ -194,6 +198,26 @@ class MysqlProtocol(asyncio.Protocol):
         self._hold_timer = None
         if self.transport is not None and not self.transport.is_closing():
             self._pump()
+
+    def _arm_idle_timer(self, session: Session, conn: ServerConnection) -> None:
+        """Between commands: wait_timeout; in the middle of a packet: net_read_timeout."""
+        self._cancel_idle_timer()
+        partial = conn.inbound_buffered_bytes > 0
+        delay_s = session.variables.net_read_timeout_s if partial else \
+            session.variables.wait_timeout_s
+        self._idle_timer = asyncio.get_running_loop().call_later(
+            delay_s, self._idle_expired, "net_read_timeout" if partial else "wait_timeout")
+
+    def _cancel_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    def _idle_expired(self, which: str) -> None:
+        self._idle_timer = None
+        if self.transport is not None and not self.busy:
+            logger.info("connection %s: closed after %s", self.connection_id, which)
+            self.transport.close()
 
     def _handshake_expired(self) -> None:
         if self.session is None and self.transport is not None:
@@ -217,10 +241,16 @@ class MysqlProtocol(asyncio.Protocol):
         host = self.service.host
         if self.session is not None:  # COM_CHANGE_USER
             self._close_session()
+        user = self.service.state.users.get(event.user)  # past max_connections: admins only
+        if user is not None and not self.service.state.admits_login(
+                len(self.service.connections), user):
+            self.conn.reject_login(errors.error(errors.ER_CON_COUNT_ERROR, "Too many connections"))
+            return
         try:
             host.open_session(self, event.user, host=self.peer_host, database=event.database,
                               connection_id=self.connection_id,
-                              found_rows=bool(event.client_capabilities & CLIENT_FOUND_ROWS))
+                              found_rows=bool(event.client_capabilities & CLIENT_FOUND_ROWS),
+                              interactive=bool(event.client_capabilities & CLIENT_INTERACTIVE))
         except MarmotError as exc:
             self.conn.reject_login(exc)
             return

@@ -29,6 +29,7 @@ from marmotdb.runtime import tls
 from marmotdb.node import Node
 from marmotdb.runtime.mysql_server import MysqlService
 from marmotdb.runtime.node_host import NodeHost
+from marmotdb.sql import server_settings
 from marmotdb.users import Users
 
 logger = logging.getLogger("marmotdb")
@@ -88,19 +89,8 @@ def build_node(config: Config, host: NodeHost) -> Node:
                        lambda: secrets.token_urlsafe(12), _announce_root_password(data_dir))
     return host.build_node(
         data_dir, users=users, node_id=config.node_id, rng=random.SystemRandom(),
-        version=server_version(config), state_options=dict(
-            durability=config.storage.durability, cache_size_mb=config.storage.cache_size_mb,
-            busy_timeout_ms=config.storage.busy_timeout_ms,
-            batch_txns_max=config.storage.commit_batch_txns_max,
-            global_defaults={
-                "sql_mode": config.sql.sql_mode, "time_zone": config.sql.time_zone,
-                "max_execution_time": config.sql.max_execution_time_ms,
-                "innodb_lock_wait_timeout": int(config.sql.lock_wait_timeout_s),
-                "max_allowed_packet": config.mysql.max_allowed_packet_bytes,
-                "version": server_version(config), "port": config.mysql.port,
-                "server_id": config.node_id,
-                "marmot_write_consistency": config.cluster.write_consistency,
-                "have_ssl": "YES" if config.mysql.tls else "DISABLED"}))
+        version=server_version(config),
+        state_options=server_settings.state_options(config, server_version(config)))
 
 
 def server_version(config: Config) -> str:
@@ -114,8 +104,7 @@ def build_service(config: Config, host: NodeHost) -> MysqlService:
     return MysqlService(
         host, server_version=server_version(config), ssl_context=context,
         rsa_key=tls.rsa_key(data_dir),
-        settings=ProtocolSettings(
-            max_allowed_packet_bytes=config.mysql.max_allowed_packet_bytes,
+        settings=ProtocolSettings(  # max_allowed_packet: @@global, read at connect time
             preauth_packet_bytes_max=config.mysql.preauth_packet_bytes_max,
             input_buffer_bytes_max=config.mysql.input_buffer_bytes_max,
             long_data_bytes_max=config.mysql.long_data_bytes_max,
@@ -125,9 +114,7 @@ def build_service(config: Config, host: NodeHost) -> MysqlService:
             failures_before_delay=config.auth.failed_logins_before_delay,
             delay_min_ms=config.auth.login_delay_min_ms,
             delay_max_ms=config.auth.login_delay_max_ms,
-            entries_max=config.auth.login_throttle_entries_max),
-        max_connections=config.mysql.max_connections,
-        handshake_timeout_s=config.mysql.handshake_timeout_ms / 1000)
+            entries_max=config.auth.login_throttle_entries_max))
 
 
 async def serve(config: Config) -> None:
@@ -216,7 +203,7 @@ async def start_cluster(config: Config, host: NodeHost, mysql_port: int
                                       ("cluster.metrics_port", cluster.metrics_port, True)):
             if port:
                 server = admin.AdminServer(membership, cluster.secret, cluster.admin_host, port,
-                                           metrics_only=public)
+                                           metrics_only=public, node=host.node)
                 try:
                     await server.start()
                 except OSError as exc:

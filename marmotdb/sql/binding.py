@@ -32,11 +32,17 @@ Whatever the trust, a statement that is not internal writes one schema only,
 ``writable_schema``: ``main`` on the database's own connections (an ATTACHed database is read,
 never written: a write goes through its own database's write connection), ``temp`` on a
 session's private connection (sql/temporary.py: its temporary tables, never the shared file).
+
+A session holding LOCK TABLES locks is also asked about every user table a statement touches
+(``sql/table_locks.py``): 1100 for a table it did not lock, 1099 for writing a READ-locked one.
+The database asked about is the one SQLite names (an ATTACHed one), else this connection's
+file's; the TEMP schema (the session's temporary tables) is never asked about, as in MySQL.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import apsw
@@ -146,6 +152,26 @@ class ConnectionBinding:
         conn.authorizer = self.authorize
         conn.set_progress_handler(self.progress, 1000)
 
+    def _holds_user_tables(self) -> bool:
+        """A database file, not one of the server's in-memory connections (the scratch
+        database, MARMOT_CLUSTER_NODES) whose tables no LOCK TABLES can name."""
+        return self._conn is not None and bool(self._conn.filename)
+
+    def _database_of(self, schema: str | None) -> str:
+        """The MySQL database behind a schema name SQLite reports: an ATTACHed one's own name,
+        else the database whose file this connection opened (``<name>.db``)."""
+        if schema is not None and schema != "main":
+            return schema
+        assert self._conn is not None
+        return Path(self._conn.filename).stem
+
+    def expire_statements(self) -> None:
+        """Make every cached statement of the connection be authorized again before it
+        runs (re-installing the authorizer expires them): a session holding table locks
+        must not reuse a statement prepared for another session."""
+        if self._conn is not None:
+            self._conn.authorizer = self.authorize
+
     def progress(self) -> bool:
         """True aborts the running statement: the in-loop read budget ran out."""
         if self.budget is None:
@@ -171,7 +197,7 @@ class ConnectionBinding:
                     p1 is None or p1.lower() not in _CATALOGUES):
             return apsw.SQLITE_DENY
         if op in _TABLE_OPS:
-            return self._authorize_table(op, p1, p2, trigger)
+            return self._authorize_table(op, p1, p2, written, trigger)
         if op == apsw.SQLITE_FUNCTION and p2 and p2.lower() in _DENIED_FUNCTIONS:
             return apsw.SQLITE_DENY
         if op in (apsw.SQLITE_ATTACH, apsw.SQLITE_DETACH):
@@ -182,11 +208,16 @@ class ConnectionBinding:
             return apsw.SQLITE_DENY
         return apsw.SQLITE_OK
 
-    def _authorize_table(self, op: int, p1: str | None, p2: str | None,
+    def _authorize_table(self, op: int, p1: str | None, p2: str | None, schema: str | None,
                          trigger: str | None) -> int:
         # ALTER TABLE reports (database, table), index ops (index, table), the rest (table, _).
         table = p2 if op in _TABLE_SECOND else p1
         if not table or not _internal(table):
+            locks = getattr(self.session, "table_locks", None)
+            if locks and op != apsw.SQLITE_CREATE_TABLE and schema != "temp" and \
+                    self._holds_user_tables():  # a temporary table is never locked (MySQL)
+                locks.authorize(self._database_of(schema), table, op != apsw.SQLITE_READ,
+                                trigger)  # LOCK TABLES: raises 1100 / 1099
             return apsw.SQLITE_OK
         if self._trusted and _rebuild(table) and op in _REBUILD_OPS and trigger is None:
             return apsw.SQLITE_OK  # ALTER TABLE's copy: read, emptied and dropped

@@ -276,8 +276,10 @@ def _key_parts(stream: TokenStream) -> list[tuple[str, int | None, str]]:
         raise NotSimple("key part list")
     parts: list[tuple[str, int | None, str]] = []
     while True:
-        if stream.peek().text == "(":  # functional key part: (expr)
-            parts.append((_parenthesised(stream), None, "A"))
+        if stream.peek().text == "(":  # functional key part: (expr), kept in parentheses
+            parts.append(("(" + _parenthesised(stream) + ")", None,
+                          "D" if stream.accept_word("DESC") else "A"))
+            stream.accept_word("ASC")
         else:
             name = stream.identifier()
             prefix = None

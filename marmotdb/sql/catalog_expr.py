@@ -361,6 +361,7 @@ _LIVE_VARIABLES: dict[str, Callable[[CatalogContext], object]] = {
     "pseudo_thread_id": lambda ctx: ctx.connection_id,
     "last_insert_id": lambda ctx: int(getattr(ctx, "last_insert_id", 0) or 0),
     "identity": lambda ctx: int(getattr(ctx, "last_insert_id", 0) or 0),
+    "timestamp": lambda ctx: float(getattr(ctx, "statement_time", 0.0) or 0.0),
 }
 
 

@@ -336,8 +336,11 @@ def _reconcile(model: TableModel, facts: TableModel) -> TableModel:
 
 
 def _index_key(index: IndexModel) -> tuple[object, ...]:
+    """What SQLite can confirm of a key: its kind and columns (an expression part is only
+    "an expression" to PRAGMA index_xinfo)."""
     kind = "PRIMARY" if index.kind == "PRIMARY" else index.unique
-    return (kind, tuple(c.lower() for c, _, _ in index.columns))
+    return (kind, tuple("(expression)" if c.startswith("(") else c.lower()
+                        for c, _, _ in index.columns))
 
 
 def _reconcile_foreign_keys(declared: list[ForeignKeyModel], facts: list[ForeignKeyModel]
@@ -431,16 +434,21 @@ class TableStats:
 def table_stats(conn: apsw.Connection, model: TableModel) -> TableStats:
     """Row count and sizes as MySQL's TABLE STATUS shows them, at bounded cost: exact for
     tables up to ROW_COUNT_SCAN_MAX rows, estimated above (MySQL's are estimates too)."""
-    quoted = '"' + model.name.replace('"', '""') + '"'
     with trusted(conn):
-        rows = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quoted} LIMIT ?)",
-                            (ROW_COUNT_SCAN_MAX + 1,)).fetchall()[0][0]
+        rows = row_count(conn, model.name)
         if rows > ROW_COUNT_SCAN_MAX:
-            rows = _estimated_rows(conn, quoted, rows)
             data, index = rows * ROW_BYTES_ESTIMATE, 0
         else:
             data, index = _measured_sizes(conn, model)
         return TableStats(rows, data, index, next_auto_increment(conn, model))
+
+
+def row_count(conn: apsw.Connection, table: str) -> int:
+    """A table's rows at bounded cost: exact up to ROW_COUNT_SCAN_MAX, estimated above."""
+    quoted = '"' + table.replace('"', '""') + '"'
+    rows = int(conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quoted} LIMIT ?)",
+                            (ROW_COUNT_SCAN_MAX + 1,)).fetchall()[0][0])
+    return _estimated_rows(conn, quoted, rows) if rows > ROW_COUNT_SCAN_MAX else rows
 
 
 def _estimated_rows(conn: apsw.Connection, quoted: str, floor: int) -> int:

@@ -79,7 +79,7 @@ DEFAULT_SQL_MODE = ("ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_Z
                     "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION")
 _ISOLATION_LEVELS = ("READ-UNCOMMITTED", "READ-COMMITTED", "REPEATABLE-READ", "SERIALIZABLE")
 _WRITE_LEVELS = ("ONE", "QUORUM", "ALL")
-_READ_LEVELS = ("LOCAL", "QUORUM")
+_READ_LEVELS = ("LOCAL", "QUORUM", "STALE")  # STALE: never wait, even while catching up
 _ON_OFF = ("OFF", "ON")
 
 SPECS: dict[str, VariableSpec] = {spec.name: spec for spec in (
@@ -102,7 +102,7 @@ SPECS: dict[str, VariableSpec] = {spec.name: spec for spec in (
     _s("system_time_zone", "UTC", G, True),
     _i("lower_case_table_names", 0, maximum=2, scope=G, read_only=True),
     _b("lower_case_file_system", False, G, True),
-    _i("server_id", 1, scope=G),
+    _i("server_id", 1, scope=G, read_only=True),
     _s("server_uuid", "00000000-0000-0000-0000-000000000001", G, True),
     _s("have_ssl", "DISABLED", G, True),
     _s("have_openssl", "DISABLED", G, True),
@@ -156,6 +156,7 @@ SPECS: dict[str, VariableSpec] = {spec.name: spec for spec in (
     _i("wait_timeout", 28800, 1, 31536000),
     _i("interactive_timeout", 28800, 1, 31536000),
     _i("connect_timeout", 10, 2, 31536000, scope=G),
+    _i("max_prepared_stmt_count", 16382, 0, 4194304, scope=G),
     _i("max_user_connections", 0, maximum=4294967295),
     _s("session_track_system_variables",
        "time_zone,autocommit,character_set_client,character_set_results,character_set_connection"),

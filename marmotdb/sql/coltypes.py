@@ -649,17 +649,23 @@ def _store_set(value: object, t: MySqlType, column: str, row: int, ctx: StoreCon
 
 
 def _store_bit(value: object, t: MySqlType, column: str, row: int, ctx: StoreContext) -> int:
-    if isinstance(value, bytes):
-        number = int.from_bytes(value, "big") if value else 0
-    elif isinstance(value, str) and not value.strip().lstrip("-").isdigit():
-        number = int.from_bytes(value.encode("utf-8"), "big") if value else 0
-    else:
-        number = _store_int(value, MySqlType("bigint"), column, row, ctx)
+    """BIT(M) as an integer; BIT(64) values of 2^63 and more are stored as SQLite's signed
+    64-bit integer with the same bits (two's complement), sent back as the same 8 bytes."""
+    number = _bit_number(value, t, column, row, ctx)
     bits = t.length if t.length is not None else 1
     if number < 0 or number >= 1 << bits:
         ctx.problem(errors.ER_DATA_TOO_LONG, f"Data too long for column '{column}' at row {row}")
         number = (1 << bits) - 1
-    return number
+    return number - (1 << 64) if number >= 1 << 63 else number  # BIT(64): SQLite's int64
+
+
+def _bit_number(value: object, t: MySqlType, column: str, row: int, ctx: StoreContext) -> int:
+    """A BIT value's bits: bytes and strings big-endian, numbers as they are."""
+    if isinstance(value, bytes):
+        return int.from_bytes(value, "big") if value else 0
+    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+        return int.from_bytes(value.encode("utf-8"), "big") if value else 0
+    return _store_int(value, MySqlType("bigint"), column, row, ctx)
 
 
 def _store_temporal(value: object, t: MySqlType, column: str, row: int,

@@ -35,6 +35,7 @@ import base64
 import binascii
 import datetime as _dt
 import hashlib
+import inspect
 import ipaddress
 import json
 import math
@@ -807,6 +808,12 @@ def _refuse(construct: object) -> object:
                        f"This version of marmotdb doesn't yet support '{construct}'")
 
 
+def _foreign_key_fails(message: object) -> object:
+    """MYSQL_FK_FAILS: a FOREIGN KEY an ALTER TABLE adds finds a row without its parent."""
+    raise errors.error(errors.ER_NO_REFERENCED_ROW_2, "Cannot add or update a child row: a "
+                       f"foreign key constraint fails ({message})")
+
+
 def mysql_xor(a: object, b: object) -> int | None:
     if a is None or b is None:
         return None
@@ -855,6 +862,7 @@ _PURE_SCALARS: list[Scalar] = [
     ("LOG2", _log_with(math.log2), 1, True), ("LOG10", _log_with(math.log10), 1, True),
     ("SIGN", sign, 1, True), ("BIT_COUNT", bit_count, 1, True), ("XOR", mysql_xor, 2, True),
     ("CMP", compare, 2, True), ("REFUSE", _refuse, 1, False),
+    ("FK_FAILS", _foreign_key_fails, 1, False),
     ("BIT_XOR_OP", bitwise_xor, 2, True),
 ]
 
@@ -1410,6 +1418,25 @@ def addtime(a: object, b: object, sign: int = 1) -> str | None:
     return None if base is None else _time_from_micros(_time_micros(base) + micros)
 
 
+def timestamp(value: object, time: object = "0") -> str | None:
+    """TIMESTAMP(expr[, time]): ``expr`` as a DATETIME, with ``time`` added; as many
+    fractional digits as the arguments carry (MySQL's precision of a constant). Registered
+    for one and for two arguments, so a NULL ``time`` is NULL, not the default."""
+    stamp = _real_date(_datetime_arg(value))
+    delta = parse_time(time)
+    if stamp is None or delta is None:
+        return None
+    moment = stamp + _dt.timedelta(microseconds=_time_micros(delta))
+    return format_datetime(_stamp(moment), max(_fraction_digits(value), _fraction_digits(time)))
+
+
+def _fraction_digits(value: object) -> int:
+    if isinstance(value, (_dt.datetime, _dt.time, _dt.timedelta)):
+        return 6
+    found = re.search(r"[.](\d+)\s*$", to_text(value) or "") if isinstance(value, str) else None
+    return min(len(found.group(1)), 6) if found else 0
+
+
 def subtime(a: object, b: object) -> str | None:
     return addtime(a, b, -1)
 
@@ -1553,6 +1580,7 @@ _TIME_SCALARS: list[Scalar] = [
     ("FROM_DAYS", from_days, 1, True), ("TO_SECONDS", to_seconds, 1, True),
     ("TIME_TO_SEC", time_to_sec, 1, True), ("SEC_TO_TIME", sec_to_time, 1, True),
     ("TIMEDIFF", timediff, 2, True), ("ADDTIME", addtime, 2, True),
+    ("TIMESTAMP", timestamp, -1, True),
     ("SUBTIME", subtime, 2, True), ("EXTRACT", extract, 2, True),
     ("PERIOD_ADD", period_add, 2, True), ("PERIOD_DIFF", period_diff, 2, True),
 ]
@@ -2565,7 +2593,7 @@ _CONSTANT_SCALARS: list[Scalar] = [
 ]
 
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
-INTERNAL_FUNCTIONS = frozenset({"REFUSE", "CMP", "TABLE_CHECKSUM", "JSON_ARG", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
+INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "JSON_ARG", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
                                 "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
                                 "TRIM", "SUBSTRING", "SUBSTR", "POSITION"})
@@ -2581,9 +2609,30 @@ UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCK
 _ALL_PURE: list[Scalar] = (_PURE_SCALARS + _TIME_SCALARS + _JSON_SCALARS + _CONSTANT_SCALARS
                            + _DECIMAL_SCALARS)
 
+
+
+def _arities(fn: Callable[..., object]) -> tuple[int, ...] | None:
+    """The argument counts a variadic (-1) function takes, from its signature: registered one
+    by one, so SQLite itself refuses another count (1582), not a Python TypeError."""
+    parameters = inspect.signature(fn).parameters.values()
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters):
+        return None
+    required = sum(1 for p in parameters if p.default is p.empty)
+    return tuple(range(required, len(parameters) + 1))
+
+
+_ARITIES: dict[Callable[..., object], tuple[int, ...]] = {
+    fn: counts for _, fn, nargs, _ in _ALL_PURE
+    if nargs == -1 and (counts := _arities(fn)) is not None}
+
 RENAMED_FUNCTIONS: frozenset[str] = frozenset(
     {name for name, *_ in _ALL_PURE} | {name for name, *_ in _SESSION_SCALARS}
     | {name for name, _ in _AGGREGATES}) - INTERNAL_FUNCTIONS
+
+
+# Session functions whose value depends on their arguments alone (the session only receives
+# their warnings): deterministic to SQLite, so a functional index may use them.
+_ARGUMENTS_ONLY = frozenset({"CAST"})
 
 
 def _bind(fn: Callable[..., object], ctx: Any) -> Callable[..., object]:
@@ -2597,9 +2646,11 @@ def register_functions(conn: apsw.Connection, session: Any) -> None:
     (any object with FunctionContext's attributes, read at call time)."""
     register_schema_functions(conn)
     for name, fn, nargs, deterministic in _ALL_PURE:
-        conn.create_scalar_function("MYSQL_" + name, fn, nargs, deterministic=deterministic)
+        for count in _ARITIES.get(fn, (nargs,)):
+            conn.create_scalar_function("MYSQL_" + name, fn, count, deterministic=deterministic)
     for name, fn, nargs in _SESSION_SCALARS:
-        conn.create_scalar_function("MYSQL_" + name, _bind(fn, session), nargs)
+        conn.create_scalar_function("MYSQL_" + name, _bind(fn, session), nargs,
+                                    deterministic=name in _ARGUMENTS_ONLY)
     for name, make in _AGGREGATES:
         conn.create_aggregate_function("MYSQL_" + name, _aggregate_factory(make))
     conn.create_scalar_function("regexp", sqlite_regexp, 2, deterministic=True)

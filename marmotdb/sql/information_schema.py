@@ -189,7 +189,7 @@ def index_rows(db: str, model: TableModel) -> list[tuple]:
     for index in model.indexes:
         for seq, (column_name, sub_part, order) in enumerate(index.columns, 1):
             column = model.column(column_name)
-            expression = column_name if column_name.startswith("(") else None
+            expression = column_name[1:-1] if column_name.startswith("(") else None
             rows.append(("def", db, model.name, 0 if index.unique else 1, db, index.name, seq,
                          None if expression else column_name,
                          None if index.kind == "FULLTEXT" else order, None, sub_part, None,

@@ -384,6 +384,16 @@ def _comparison(node: exp.Expression) -> exp.Expression:
     return type(node)(this=call("MYSQL_CMP", left, right), expression=number(0))
 
 
+def _bit_string(node: exp.BitString) -> exp.Expression:
+    """b'…' of 64 bits at or above 2^63 does not fit SQLite's integers: written as the bytes
+    it stands for (a BIT(64) column stores them exactly)."""
+    value = int(node.this or "0", 2)
+    if value < 1 << 63:
+        return node
+    digits = format(value, "X")
+    return exp.HexString(this=digits.rjust(len(digits) + len(digits) % 2, "0"))
+
+
 _BARE_FUNCTIONS = {"LOCALTIME": "MYSQL_NOW", "LOCALTIMESTAMP": "MYSQL_NOW",
                    "UTC_DATE": "MYSQL_UTC_DATE", "UTC_TIME": "MYSQL_UTC_TIME",
                    "UTC_TIMESTAMP": "MYSQL_UTC_TIMESTAMP", "CURRENT_ROLE": "MYSQL_CURRENT_USER"}
@@ -420,6 +430,7 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.In: _in_tuples, exp.National: _national, exp.Introducer: _introducer,  # type: ignore
     exp.MatchAgainst: _match, exp.Chr: _chr, exp.Cast: _cast,  # type: ignore
     exp.TryCast: _cast, exp.Column: _bare_keyword, exp.PropertyEQ: _assignment,  # type: ignore
+    exp.BitString: _bit_string,  # type: ignore[dict-item]
     **{t: _comparison for t in _COMPARISON_TYPES},  # type: ignore
 }
 
@@ -430,11 +441,16 @@ def rewrite_node(node: exp.Expression) -> exp.Expression:
 
 
 def rewrite_expressions(tree: exp.Expression) -> exp.Expression:
-    """Apply ``EXPRESSION_REWRITES`` to every node of ``tree``, children before parents (so a
-    rewrite that wraps a node still sees its children rewritten), in place."""
+    """Apply ``EXPRESSION_REWRITES`` to every node of ``tree`` (see ``rewrite_tree``)."""
+    return rewrite_tree(tree, rewrite_node)
+
+
+def rewrite_tree(tree: exp.Expression, rewrite: Rewrite) -> exp.Expression:
+    """Apply ``rewrite`` to every node of ``tree``, children before parents (so a rewrite that
+    wraps a node still sees its children rewritten), in place; returns the (new) root."""
     for node in reversed(list(tree.walk(bfs=False))):
         parent, key, index = node.parent, node.arg_key, node.index
-        replacement = rewrite_node(node)
+        replacement = rewrite(node)
         if replacement is node:
             continue
         if parent is None or node is tree:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from marmotdb import errors
-from marmotdb.sql import coltypes, lexer, schema
+from marmotdb.sql import coltypes, lexer, rewrites_fk, schema
 from marmotdb.sql.coltypes import MySqlType
 from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.schema import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef, sql_literal
@@ -548,18 +548,42 @@ def _key_parts(parser: DdlParser) -> list[tuple[str, int | None, bool]]:
     parser.expect_op("(")
     parts = []
     while True:
-        if parser.at_op("("):
-            raise not_supported("functional key parts")
-        name = parser.identifier()
         length = None
-        if parser.at_op("("):
-            length = int(parser.balanced())
+        if parser.at_op("("):  # a functional key part, kept as its MySQL text in parentheses
+            name = _functional_part(parser.balanced())
+        else:
+            name = parser.identifier()
+            if parser.at_op("("):
+                length = int(parser.balanced())
         descending = parser.accept("ASC", "DESC") == "DESC"
         parts.append((name, length, descending))
         if not parser.accept_op(","):
             break
     parser.expect_op(")")
     return parts
+
+
+def _functional_part(text: str) -> str:
+    """``(expr)`` of ``INDEX ((expr))``; MySQL refuses a bare column there (3762)."""
+    expression = normalise_mysql_expression(text)
+    if re.fullmatch(r"\(`(?:[^`]|``)+`\)", expression):
+        raise errors.error(errors.ER_FUNCTIONAL_INDEX_ON_FIELD, "Functional index on a column "
+                           "is not supported. Consider using a regular index instead.")
+    return expression
+
+
+def is_functional(part: str) -> bool:
+    """A key part that is an expression (stored as ``(expr)``), not a column name."""
+    return part.startswith("(")
+
+
+def _check_functional_dependency(table: TableDef, name: str) -> None:
+    """MySQL refuses to drop or rename a column a functional key part reads (3837)."""
+    quoted = schema.quote_ident(name).lower()
+    if any(is_functional(p[0]) and quoted in p[0].lower() for i in table.indexes
+           for p in i.columns):
+        raise errors.error(errors.ER_DEPENDENT_BY_FUNCTIONAL_INDEX, f"Column '{name}' has a "
+                           "functional index dependency and cannot be dropped or renamed.")
 
 
 def _index_options(parser: DdlParser) -> str:
@@ -621,12 +645,18 @@ class TableBuilder:
             self.add_foreign_key(parsed.reference)
 
     def add_index(self, index: IndexDef) -> None:
+        functional = any(is_functional(p[0]) for p in index.columns)
         if index.kind == "PRIMARY":
+            if functional:
+                raise errors.error(errors.ER_FUNCTIONAL_INDEX_PRIMARY_KEY,
+                                   "The primary key cannot be a functional index")
             if self.table.primary_key is not None:
                 raise errors.error(errors.ER_MULTIPLE_PRI_KEY, "Multiple primary key defined")
             index.name = "PRIMARY"
         else:
-            index.name = index.name or self._free_index_name(index.columns[0][0])
+            first = "functional_index" if is_functional(index.columns[0][0]) else \
+                index.columns[0][0]
+            index.name = index.name or self._free_index_name(first)
             if any(i.name.lower() == index.name.lower() for i in self.table.indexes):
                 raise errors.error(errors.ER_DUP_KEYNAME, f"Duplicate key name '{index.name}'")
         self.table.indexes.append(index)
@@ -694,6 +724,8 @@ class TableBuilder:
         return table
 
     def _check_key_part(self, part: str, length: int | None, names: set[str]) -> None:
+        if is_functional(part):
+            return  # SQLite reports an unknown column of the expression when it indexes it
         if part.lower() not in names:
             raise errors.error(errors.ER_KEY_COLUMN_DOES_NOT_EXIST,
                                f"Key column '{part}' doesn't exist in table")
@@ -839,6 +871,7 @@ class DdlContext(Protocol):
     def expression(self, mysql_expression: str) -> str: ...
     def select(self, mysql_select: str) -> str: ...
     def trigger_statements(self, mysql_statement: str) -> list[str]: ...
+    def child_tables(self, name: str) -> list[TableDef]: ...
 
 
 @dataclass(slots=True)
@@ -979,18 +1012,25 @@ def index_sqlite_name(table: TableDef, index: IndexDef) -> str:
 
 def sqlite_create_index(table: TableDef, index: IndexDef, *, if_not_exists: bool = False
                         ) -> str:
-    parts = []
-    for name, length, descending in index.columns:
-        column = table.column(name)
-        part = q(column.name if column else name)
-        if length and index.kind != "INDEX" and column is not None and \
-                column.type.family in ("text", "binary"):
-            part = f"substr({part}, 1, {length})"
-        parts.append(part + (" DESC" if descending else ""))
+    parts = [_sqlite_key_part(table, index, name, length) + (" DESC" if descending else "")
+             for name, length, descending in index.columns]
     unique = "UNIQUE " if index.kind in ("UNIQUE", "PRIMARY") else ""
     guard = "IF NOT EXISTS " if if_not_exists else ""
     return (f"CREATE {unique}INDEX {guard}{q(index_sqlite_name(table, index))} ON "
             f"{q(table.name)} ({', '.join(parts)})")
+
+
+def _sqlite_key_part(table: TableDef, index: IndexDef, name: str, length: int | None) -> str:
+    """A column, an expression (SQLite indexes expressions of deterministic functions), or
+    the prefix of a column for a unique key: MySQL compares only the prefix there."""
+    if is_functional(name):
+        return "(" + _EXPRESSION_PARSER(name).sql(dialect="sqlite", identify=True) + ")"
+    column = table.column(name)
+    part = q(column.name if column else name)
+    if length and index.kind != "INDEX" and column is not None and \
+            column.type.family in ("text", "binary"):
+        part = f"substr({part}, 1, {length}){sqlite_collation(column)}"
+    return part
 
 
 def finish_for_storage(table: TableDef, ctx: DdlContext) -> TableDef:
@@ -1306,6 +1346,7 @@ def _drop_column(table: TableDef, name: str, state: AlterState) -> None:
     if len(table.columns) == 1:
         raise errors.error(1090, "You can't delete all columns with ALTER TABLE; use DROP "
                            "TABLE instead")
+    _check_functional_dependency(table, column.name)
     used = _column_used(table, name)
     table.columns.remove(column)
     for index in list(table.indexes):
@@ -1356,6 +1397,8 @@ def _same_definition(old: ColumnDef, new: ColumnDef) -> bool:
 def _rename_in_keys(table: TableDef, old: str, new: str) -> None:
     if old == new:
         return
+    if old.lower() != new.lower():
+        _check_functional_dependency(table, old)
     for index in table.indexes:
         index.columns = [(new if c.lower() == old.lower() else c, n, d)
                          for c, n, d in index.columns]
@@ -1533,8 +1576,10 @@ def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
     old_names = {f.name.lower() for f in state.old.foreign_keys}
     check_parent_tables(table, [f for f in table.foreign_keys
                                 if f.name.lower() not in old_names], ctx)
+    rewrites_fk.check_alter(state.old, table, state.sources, ctx)
     old_name = state.old.name
-    statements = _rebuild(state, ctx) if state.rebuild else list(state.native)
+    statements = _rebuild(state, ctx) + rewrites_fk.foreign_key_probes(state.old, table, ctx) \
+        if state.rebuild else list(state.native)
     statements += _sequence_statements(table, state.sequence)
     tables = [old_name.lower()]
     if state.rename_to and state.rename_to.lower() != old_name.lower():
@@ -1653,6 +1698,7 @@ def drop_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
     if missing and not if_exists:
         listed = ",".join(f"{ctx.database or 'marmot'}.{n}" for n in missing)
         raise errors.error(errors.ER_BAD_TABLE_ERROR, f"Unknown table '{listed}'")
+    rewrites_fk.check_drop([n for n in names if n not in missing], ctx)
     statements: list[str] = []
     for name in names:
         if name in missing:
@@ -1722,6 +1768,7 @@ def truncate_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
     if not ctx.exists(name) or ctx.is_view(name):
         raise errors.error(errors.ER_NO_SUCH_TABLE,
                            f"Table '{ctx.database or 'marmot'}.{name}' doesn't exist")
+    rewrites_fk.check_truncate(name, ctx)
     table = ctx.table_def(name)
     statements = [f"DELETE FROM {q(name)}"]
     if table is not None and table.auto_increment_column is not None:

@@ -166,8 +166,10 @@ def strip_database(tree: exp.Expression, database: str, index: NodeIndex | None 
             column.set("db", None)
 
 
-def drop_select_noise(tree: exp.Expression, index: NodeIndex | None = None) -> bool:
-    """Remove MySQL-only SELECT decorations; True if SQL_CALC_FOUND_ROWS was present."""
+def drop_select_noise(tree: exp.Expression, index: NodeIndex | None = None,
+                      ctx: DmlContext | None = None) -> bool:
+    """Remove MySQL-only SELECT decorations; True if SQL_CALC_FOUND_ROWS was present. Index
+    hints go (SQLite plans alone), after checking that the keys they name exist (1176)."""
     index = index if index is not None else node_index(tree)
     found = False
     for select in index[exp.Select]:
@@ -183,6 +185,8 @@ def drop_select_noise(tree: exp.Expression, index: NodeIndex | None = None) -> b
                 source.this.name.upper() == "DUAL" and not source.this.args.get("db"):
             select.set("from_", None)
     for table in index[exp.Table]:
+        if table.args.get("hints") and ctx is not None:
+            _check_index_hints(table, ctx)
         table.set("hints", None)
     for join in index[exp.Join]:
         if str(join.args.get("kind") or "").upper() == "STRAIGHT_JOIN":
@@ -193,6 +197,18 @@ def drop_select_noise(tree: exp.Expression, index: NodeIndex | None = None) -> b
         if group.args.get("rollup") or group.args.get("with_rollup"):
             raise not_supported("GROUP BY … WITH ROLLUP")
     return found
+
+
+def _check_index_hints(table: exp.Table, ctx: DmlContext) -> None:
+    definition = ctx.table(table.name) if table.args.get("db") is None else None
+    if definition is None:
+        return  # a CTE, a derived name, another database: nothing to check against
+    keys = {i.name.lower() for i in definition.indexes}
+    for hint in table.args["hints"]:
+        for key in hint.expressions if isinstance(hint, exp.IndexTableHint) else ():
+            if key.name.lower() not in keys:
+                raise errors.error(errors.ER_KEY_DOES_NOT_EXIST, f"Key '{key.name}' doesn't exist in "
+                                   f"table '{table.alias_or_name}'")
 
 
 _INT64_MAX = 2**63 - 1
@@ -316,7 +332,7 @@ def substitute_assigned(expression: exp.Expression, assigned: dict[str, exp.Expr
 def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
     index = node_index(tree)
     strip_database(tree, ctx.database, index)
-    calc = drop_select_noise(tree, index)
+    calc = drop_select_noise(tree, index, ctx)
     rewrite_decimal_aggregates(index, ctx)
     rewrite_enum_order(index, ctx)
     found_rows = found_rows_query(tree) if calc else None
@@ -494,7 +510,7 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
     fill = _fill_columns(table, columns)
     conflict = tree.args.get("conflict")
     upsert = conflict is not None and bool(conflict.args.get("duplicate"))
-    drop_select_noise(source) if source is not None else None
+    drop_select_noise(source, ctx=ctx) if source is not None else None
     all_columns = columns + [c for c, _ in fill]
     statement = exp.Insert(this=exp.Schema(this=exp.Table(this=ident(table.name)),
                                            expressions=[ident(c.name) for c in all_columns]))
@@ -581,7 +597,7 @@ def _limited(where: exp.Expression | None, tree: exp.Expression, source: exp.Exp
 
 def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -> DmlResult:
     strip_database(tree, ctx.database)
-    drop_select_noise(tree)
+    drop_select_noise(tree, ctx=ctx)
     target = tree.this
     if not isinstance(target, exp.Table):
         raise not_supported("this form of UPDATE")
@@ -663,7 +679,7 @@ def _update_joined(tree: exp.Update, ctx: DmlContext, ignore: bool) -> DmlResult
 
 def rewrite_delete(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
     strip_database(tree, ctx.database)
-    drop_select_noise(tree)
+    drop_select_noise(tree, ctx=ctx)
     target = tree.this
     using = tree.args.get("using")
     targets = tree.args.get("tables")

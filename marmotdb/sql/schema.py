@@ -191,8 +191,9 @@ def render_column(column: ColumnDef, table: TableDef) -> str:
 
 
 def _render_key_parts(index: IndexDef) -> str:
-    return ",".join(quote_ident(c) + (f"({n})" if n else "") + (" DESC" if d else "")
-                    for c, n, d in index.columns)
+    """Columns in backticks; a functional key part is kept as its ``(expr)`` text."""
+    return ",".join((c if c.startswith("(") else quote_ident(c)) + (f"({n})" if n else "")
+                    + (" DESC" if d else "") for c, n, d in index.columns)
 
 
 def render_index(index: IndexDef) -> str:
@@ -478,3 +479,11 @@ def table_def_from_dict(meta: dict[str, Any]) -> TableDef:
     return TableDef(**{**data, "columns": columns, "indexes": indexes,
                        "foreign_keys": [ForeignKeyDef(**f) for f in data["foreign_keys"]],
                        "checks": [CheckDef(**c) for c in data["checks"]]})
+
+
+def child_tables(conn: apsw.Connection, table: str) -> list[str]:
+    """The tables with a FOREIGN KEY to ``table`` (itself included when it refers to itself),
+    from SQLite's catalog; the caller reads it with the trust catalog reads need."""
+    return [row[0] for row in conn.execute(
+        "SELECT DISTINCT m.name FROM sqlite_schema AS m, pragma_foreign_key_list(m.name) AS f "
+        "WHERE m.type = 'table' AND f.\"table\" = ? COLLATE NOCASE ORDER BY m.name", (table,))]

@@ -6,6 +6,7 @@ the real clock itself.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import weakref
 from collections import Counter, defaultdict
@@ -16,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import apsw
 
 from marmotdb.hlc import HLC
+from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.types import Column, ColumnFlag
-from marmotdb.sql import coltypes, functions, schema
+from marmotdb.sql import coltypes, functions, schema, translate
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.results import Rows, column_for_value
 from marmotdb.sql.variables import GlobalVariables
@@ -30,7 +32,7 @@ from marmotdb.txn.pipeline import (
     InlineHost,
     Replicator,
 )
-from marmotdb.users import Users
+from marmotdb.users import User, Users
 
 if TYPE_CHECKING:
     from marmotdb.sql.session import Session
@@ -90,6 +92,9 @@ class SchemaView:
             f"SELECT sql FROM {self._schema}.sqlite_schema WHERE type = 'trigger' AND "
             "tbl_name = ? COLLATE NOCASE", (table,))])
 
+    def child_tables(self, table: str) -> list[str]:
+        return self._trusted(lambda: schema.child_tables(self.conn, table))
+
 
 class ServerState:
     """Shared by every session of one node."""
@@ -100,7 +105,10 @@ class ServerState:
                  global_defaults: dict[str, Any] | None = None, node_id: int = 1,
                  host: Host | None = None, batch_txns_max: int = BATCH_TXNS_MAX,
                  fault: Callable[[str], None] | None = None,
-                 wal_sync: Callable[[str], None] | None = None):
+                 wal_sync: Callable[[str], None] | None = None,
+                 translation_cache_entries_max: int | None = None):
+        if translation_cache_entries_max is not None:  # config sql.statement_cache_size
+            translate.cache().resize(translation_cache_entries_max)  # one cache per process
         self.clock = clock
         self.node_id = node_id
         self.hlc = HLC(node_id, lambda: int(clock() * 1000))
@@ -112,6 +120,13 @@ class ServerState:
         # the distributed commit (txn.cluster.ClusterCommit) once the node joins a cluster
         self.replicator: Replicator | None = None
         self.origin_seq_floor: Callable[[str], int] = lambda database: 0
+        self.read_barrier: Any = None  # replication.read_barrier.ReadBarrier in a cluster
+        # (offset, increment) of this node's AUTO_INCREMENT values in a cluster (txn/)
+        self.auto_increment_slot: Callable[[], tuple[int, int] | None] = lambda: None
+        # MARMOT_CLUSTER_NODES' replication columns per node id (catch-up's view in a cluster)
+        self.replication_view: Callable[[int], tuple[Any, ...]] = \
+            lambda node_id: (None, 0, 0, False)
+        self.catching_up: Callable[[], bool] = lambda: False  # LOCAL reads wait meanwhile
         self.durability = durability
         self.rng = rng or random.Random(0)  # RAND(), UUID(); the runtime passes SystemRandom
         self.version = version
@@ -133,6 +148,39 @@ class ServerState:
         setup = configure(durability, cache_size_mb, busy_timeout_ms, self._bind)
         self.databases = Databases(data_dir, setup, on_open=self._open_database)
         self.scratch = Database(SCRATCH, Path(":memory:"), self._bind, pool_max=64)
+
+    # ------------------------------------------------------------------ the listener's limits
+    # Read by the runtime when it accepts a connection, so that SET GLOBAL applies to the
+    # connections accepted afterwards (MySQL's rule); the config only sets the start values.
+    def protocol_settings(self, base: ProtocolSettings) -> ProtocolSettings:
+        """``base`` with the @@global max_allowed_packet, max_prepared_stmt_count and
+        require_secure_transport in force now."""
+        return dataclasses.replace(
+            base, max_allowed_packet_bytes=self._global_int("max_allowed_packet"),
+            max_prepared_stmt_count=self._global_int("max_prepared_stmt_count"),
+            require_secure_transport=bool(self._global_int("require_secure_transport")))
+
+    @property
+    def connect_timeout_s(self) -> float:
+        """@@global.connect_timeout: a client must finish its login within this."""
+        return float(self._global_int("connect_timeout"))
+
+    def admits_connection(self, connections_open: int) -> bool:
+        """May one more connection be accepted (before login)? ``max_connections`` plus the
+        one MySQL keeps for an administrator (checked by ``admits_login``)."""
+        return connections_open < self._max_connections + 1
+
+    def admits_login(self, connections_open: int, user: User) -> bool:
+        """``connections_open`` counts this one: past ``max_connections`` only an
+        administrator (MySQL: CONNECTION_ADMIN or SUPER) gets the reserved slot."""
+        return connections_open <= self._max_connections or user.can(None, "admin")
+
+    @property
+    def _max_connections(self) -> int:
+        return self._global_int("max_connections")
+
+    def _global_int(self, name: str) -> int:
+        return int(self.global_variables.get(name))  # type: ignore[call-overload]
 
     # ------------------------------------------------------------------ connections
     def _bind(self, conn: apsw.Connection) -> None:
@@ -337,13 +385,17 @@ class ServerState:
         return values
 
     # ------------------------------------------------------------------ sessions
-    def processlist(self) -> list[tuple[Any, ...]]:
+    def processlist(self, viewer: User) -> list[tuple[Any, ...]]:
+        """SHOW PROCESSLIST / INFORMATION_SCHEMA.PROCESSLIST for ``viewer``: every thread with
+        the PROCESS privilege (global admin here), else only the viewer's own (MySQL)."""
         now = self.clock()
+        every = viewer.can(None, "admin")
         return [(s.connection_id, s.user, s.host, s.current_database, s.command,
-                 int(now - s.statement_time) if s.statement_time else 0,
+                 int(now - s.statement_started) if s.statement_started else 0,
                  "" if s.command == "Sleep" else "executing",
                  s.info if s.command != "Sleep" else None)
-                for s in sorted(self.sessions.values(), key=lambda s: s.connection_id)]
+                for s in sorted(self.sessions.values(), key=lambda s: s.connection_id)
+                if every or s.user == viewer.name]
 
     def kill(self, connection_id: int, query_only: bool) -> None:
         session = self.sessions.get(connection_id)

@@ -48,7 +48,7 @@ import apsw
 from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import Column, ResultSet
-from marmotdb.sql import catalog
+from marmotdb.sql import catalog, explain, table_locks
 from marmotdb.sql.attachments import attach, require_home_tables
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.catalog_model import TableModel
@@ -57,10 +57,18 @@ from marmotdb.sql.hints import consistency_hint
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
-from marmotdb.sql.statement import is_locking_read, keywords, marker_count, strip_leading
+from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.rewrites_ddl import DDL_HEADS
 from marmotdb.sql.rewrites_dml import OtherDatabase
 from marmotdb.sql.schema import quote_ident
+from marmotdb.sql.statement import (
+    is_locking_read,
+    keywords,
+    lock_wait_option,
+    marker_count,
+    strip_leading,
+)
+from marmotdb.sql.table_locks import LockKind, TableLocks
 from marmotdb.sql.temporary import (
     TemporarySchemaView,
     TemporaryTables,
@@ -70,6 +78,7 @@ from marmotdb.sql.temporary import (
 from marmotdb.sql.translate import (
     Kind,
     Translation,
+    table_definitions,
     translate,
     translate_prepared,
     translate_temporary_ddl,
@@ -77,8 +86,9 @@ from marmotdb.sql.translate import (
 from marmotdb.sql.variables import SessionVariables
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database
+from marmotdb.txn import auto_increment
 from marmotdb.txn.pending import Pending, chain
-from marmotdb.txn.pipeline import Mode
+from marmotdb.txn.pipeline import CommitPipeline, Mode
 from marmotdb.txn.transaction import Transaction, TxnState, begin_reading, run_statement
 from marmotdb.users import User
 
@@ -103,10 +113,13 @@ _STATEMENT_KEYWORDS = frozenset(
     "REVOKE FLUSH ANALYZE OPTIMIZE CHECK CHECKSUM REPAIR DO CALL HANDLER LOAD PREPARE EXECUTE "
     "DEALLOCATE XA HELP INSTALL UNINSTALL RESET PURGE CHANGE SIGNAL RESIGNAL GET TABLE VALUES "
     "IMPORT CACHE BINLOG SHUTDOWN RESTART CLONE PRAGMA ATTACH DETACH".split())
+# READ COMMITTED reads see what is committed when the statement starts; READ UNCOMMITTED gets
+# the same (never another transaction's uncommitted rows). The other levels keep one snapshot.
+_FRESH_SNAPSHOTS = frozenset({"READ-COMMITTED", "READ-UNCOMMITTED"})
 # An autocommit write that lost a conflict in the cluster (1213) runs again on fresh data,
 # this many times at most, after a growing, jittered pause (txn/DESIGN.md §7.5).
-CONFLICT_RETRIES_MAX = 6
-CONFLICT_BACKOFF_MS = (1, 3, 8, 20, 50, 120)
+CONFLICT_BACKOFF_MS = (1, 3, 8, 20, 50, 120, 250, 500, 1000)  # ~2 s: past a catch-up interval
+CONFLICT_RETRIES_MAX = len(CONFLICT_BACKOFF_MS)
 _READ_BUDGET_STEPS = 200  # progress-handler calls (x1000 VM steps) a read may take in the loop
 
 
@@ -159,7 +172,8 @@ class Session:
         self.last_insert_id = 0
         self.row_count = -1
         self.found_rows = 0
-        self.statement_time = 0.0
+        self.statement_time = 0.0  # NOW() of the running statement (SET timestamp fixes it)
+        self.statement_started = 0.0  # when it started, for PROCESSLIST's Time
         self.write_level = "QUORUM"  # of the running statement: its hint, or the session's
         self.command = "Sleep"
         self.info: str | None = None
@@ -170,13 +184,18 @@ class Session:
         self._active_conn: apsw.Connection | None = None
         self._statement_txn: Transaction | None = None  # an autocommit statement's, while it runs
         self._current_db: Database | None = None
+        self._isolation = "REPEATABLE-READ"  # of the open transaction
+        self.table_locks: TableLocks | None = None  # LOCK TABLES (sql/table_locks.py)
+        self._lock_wait: Pending | None = None  # a LOCK TABLES waiting for its reservations
         self._allowed: dict[tuple[str | None, str], bool] = {}  # grants don't change in a session
         self._temp = TemporaryTables(server, self)  # its temporary tables (sql/temporary.py)
         self._handlers: dict[str, Callable[[str, tuple[str, ...]], Result]] = {
             "BEGIN": self._begin, "START": self._begin, "COMMIT": self._finish,
             "ROLLBACK": self._rollback_statement, "SAVEPOINT": self._savepoint,
-            "RELEASE": self._release, "USE": self._use, "LOCK": self._noop,
-            "UNLOCK": self._noop, "KILL": self._kill, "CREATE": self._create, "DROP": self._drop,
+            "RELEASE": self._release, "USE": self._use, "LOCK": self._lock_tables,
+            "UNLOCK": self._unlock_tables, "KILL": self._kill, "CREATE": self._create,
+            "DROP": self._drop,
+            "EXPLAIN": self._explain, "DESCRIBE": self._explain, "DESC": self._explain,
         }
         server.sessions[connection_id] = self
 
@@ -214,14 +233,24 @@ class Session:
         return txn.reads.get(database.name)
 
     def processlist(self) -> list[tuple[Any, ...]]:
-        return self.server.processlist()
+        return self.server.processlist(self.user_record)
 
     def temporary_table(self, db: str, name: str) -> TableModel | None:
         """This session's temporary table ``db.name`` for the catalog, or None."""
+        space = self._space_named(db)
+        return space.model(name) if space is not None else None
+
+    def _temporary(self, db: str, name: str) -> bool:
+        """Whether ``db.name`` is one of this session's temporary tables. LOCK TABLES of one
+        is accepted and ignored, as in MySQL: no other session can use it, and its holder
+        uses it freely whatever it locked (the authorizer never asks about the TEMP schema)."""
+        space = self._space_named(db)
+        return space is not None and space.holds((db, name))
+
+    def _space_named(self, db: str) -> TempSpace | None:
         if not self._temp.spaces or not self.server.databases.exists(db):
             return None
-        space = self._temp.space(self.server.databases.get(db))
-        return space.model(name) if space is not None else None
+        return self._temp.space(self.server.databases.get(db))
 
     def grants(self) -> list[str]:
         return self.user_record.grant_lines()
@@ -248,10 +277,7 @@ class Session:
             if "/*" in sql:  # only comments for another server version: nothing to run
                 return Ok()
             raise errors.error(1065, "Query was empty")
-        self.statement_time = self.server.clock()
-        self.write_level = consistency_hint(sql) or self.variables.write_consistency
-        self.server.status["Questions"] += 1
-        self.info = text[:1000]
+        self._start_statement(text, sql)
         head = keywords(text)
         if not head and not text.startswith("("):
             raise _syntax_error(text)
@@ -289,9 +315,7 @@ class Session:
         columns: list[Column] = []
         if translation.returns_rows:
             space = self._temp.space(database) if self._temp.spaces else None
-            columns = self.server.describe(database, translation.statements[-1],
-                                           translation.result_decltypes,
-                                           space.conn if space is not None else None)
+            columns = self._describe(database, translation, space)
         home = database.name if default is not None else None
         return PreparedPlan(text, translation, param_count, columns,
                             self._schema_view(database).schema_key(), home, default)
@@ -302,10 +326,7 @@ class Session:
                                "Incorrect arguments to mysqld_stmt_execute")
         if plan.passthrough:
             return self.execute(_inline_params(plan.sql, values))
-        self.statement_time = self.server.clock()
-        self.write_level = consistency_hint(plan.sql) or self.variables.write_consistency
-        self.server.status["Questions"] += 1
-        self.info = plan.sql[:1000]
+        self._start_statement(plan.sql, plan.sql)
         database = self._database(plan.home) if plan.home is not None else self._current()
         view = self._schema_view(database)
         if view.schema_key() != plan.schema_key:  # DDL since prepare: re-prepare, as MySQL does
@@ -314,6 +335,14 @@ class Session:
         params = {f"p{i}": _bindable(v) for i, v in enumerate(values)}
         return self._after(self._run(plan.translation, params,  # type: ignore[arg-type]
                                      plan.sql, database))
+
+    def _start_statement(self, text: str, sql: str) -> None:
+        self.statement_started = self.server.clock()
+        fixed = self.variables.timestamp_s  # SET timestamp = N: NOW() is N until DEFAULT
+        self.statement_time = fixed if fixed else self.statement_started
+        self.write_level = consistency_hint(sql) or self.variables.write_consistency
+        self.server.status["Questions"] += 1
+        self.info = text[:1000]
 
     def use(self, database: str) -> None:
         name = unquote(database)
@@ -326,6 +355,7 @@ class Session:
     def reset(self) -> None:
         """COM_RESET_CONNECTION / COM_CHANGE_USER: roll back and forget session state."""
         self._end(commit=False)  # a rollback never waits
+        self._release_table_locks()
         self._temp.close()  # temporary tables vanish, as in MySQL
         self.variables = SessionVariables(self.server.global_variables)
         self.warnings = []
@@ -341,6 +371,7 @@ class Session:
         finally:
             self._temp.close()
             self.server.sessions.pop(self.connection_id, None)
+            self._release_table_locks()
 
     def interrupt(self) -> None:
         """KILL QUERY: the running statement stops (SQLite interrupt), or, if it still waits
@@ -353,6 +384,8 @@ class Session:
                 if txn is self._statement_txn:  # an autocommit statement is its transaction
                     txn.rollback()
                     self._statement_txn = None
+        if self._lock_wait is not None:  # LOCK TABLES still waiting: it fails with 1317
+            self._release_table_locks()
 
     def status_flags(self) -> int:
         return (1 if self.txn is not None else 0) | (2 if self.autocommit else 0)
@@ -361,14 +394,15 @@ class Session:
     def _after(self, result: Result | Pending) -> Result | Pending:
         if isinstance(result, Pending):
             return chain(result, self._after)
+        if self.warnings and not self.variables.sql_notes:  # SET sql_notes = 0: no Notes
+            self.warnings = [w for w in self.warnings if w[0] != "Note"]
         if isinstance(result, Ok):
             self.row_count = result.affected_rows
             if result.last_insert_id:
                 self.last_insert_id = result.last_insert_id
-            result.warnings = len(self.warnings)
         else:
             self.row_count = -1
-            result.warnings = len(self.warnings)
+        result.warnings = len(self.warnings)
         return result
 
     def _from_catalog(self, answered: ResultSet | None, was_autocommit: bool
@@ -379,19 +413,18 @@ class Session:
             return Ok()
         return Rows(answered.columns, answered.rows)
 
-    def _noop(self, text: str, head: tuple[str, ...]) -> Result:
-        return Ok()
-
     def _begin(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
         found = _START.match(text)
         if found is None:
             if head[0] == "BEGIN":
                 raise _syntax_error(text)
             return None  # START SLAVE and friends: not ours
-        read_only = bool(found.group("opts") and "ONLY" in found.group("opts").upper())
+        options = (found.group("opts") or "").upper()
+        read_only = True if "ONLY" in options else False if "WRITE" in options else None
 
         def start(_: Any) -> Ok:
-            self.txn = Transaction(self.connection_id, explicit=True, read_only=read_only)
+            self._release_table_locks()  # START TRANSACTION ends LOCK TABLES, as in MySQL
+            self._open_transaction(read_only)
             return Ok()
         return chain(self._end(commit=True), start)  # BEGIN commits an open transaction
 
@@ -417,7 +450,8 @@ class Session:
         if self.txn is None:
             if self.autocommit:
                 return Ok()  # MySQL accepts and forgets a savepoint outside a transaction
-            self.txn = Transaction(self.connection_id, explicit=True)
+            self._open_transaction()
+        assert self.txn is not None
         self.txn.savepoint(unquote(found.group(1)).lower())
         return Ok()
 
@@ -444,12 +478,96 @@ class Session:
             raise _syntax_error(text)
         target = int(found.group(2))
         if target not in self.server.sessions:
-            raise errors.error(1094, f"Unknown thread id: {target}")
+            raise errors.error(errors.ER_NO_SUCH_THREAD, f"Unknown thread id: {target}")
         other = self.server.sessions[target]
         if other.user != self.user and not self.user_record.can(None, "admin"):
-            raise errors.error(1095, f"You are not owner of thread {target}")
+            # another user's thread needs CONNECTION_ADMIN or SUPER (global admin here)
+            raise errors.error(errors.ER_KILL_DENIED_ERROR,
+                               f"You are not owner of thread {target}")
         self.server.kill(target, query_only=(found.group(1) or "").upper() == "QUERY")
         return Ok()
+
+    # ------------------------------------------------------------------ LOCK TABLES
+    def _lock_tables(self, text: str, head: tuple[str, ...]) -> Result | Pending:
+        if head[1:2] == ("INSTANCE",):
+            raise not_supported("LOCK INSTANCE FOR BACKUP")
+        requests = [request for request in table_locks.parse(text, self.current_database)
+                    if not self._temporary(request.database, request.table)]
+        for request in requests:
+            self._require(request.database, "rw" if request.kind is LockKind.WRITE else "r")
+            database = self._database(request.database)
+            view = self.server.schema_view(self.server.read_connection(database), database)
+            if view.table_sql(request.table) is None:
+                raise errors.error(errors.ER_NO_SUCH_TABLE, f"Table '{request.database}."
+                                   f"{request.table}' doesn't exist")
+        locks = TableLocks.of(requests)
+
+        def take(_: Any) -> Result | Pending:
+            self._release_table_locks()  # LOCK TABLES gives back the locks held before
+            self.table_locks = locks
+            mode = Mode(self._fk_checks())
+            waiting = locks.reserve(self._pipeline_named, lambda pipeline: pipeline.reserve(
+                self.connection_id, mode, timeout_s=self._metadata_lock_wait_timeout_s))
+            return self._locked(chain(waiting, lambda _: self._hold(locks)))
+        return chain(self._end(commit=True), take)  # it commits an open transaction
+
+    def _locked(self, outcome: Result | Pending) -> Result | Pending:
+        """While LOCK TABLES waits, KILL or the client leaving gives its reservations back;
+        so does a failure (1205 after lock_wait_timeout)."""
+        if not isinstance(outcome, Pending) or outcome.done():
+            return outcome
+        self._lock_wait = outcome
+
+        def settled(done: Pending) -> None:
+            self._lock_wait = None
+            try:
+                done.result()
+            except BaseException:  # noqa: BLE001 - the client gets it through the Pending
+                self._release_table_locks()
+        outcome.add_done_callback(settled)
+        return outcome
+
+    def _hold(self, locks: TableLocks) -> Ok:
+        """Reserved: open the READ snapshots; note the triggers, whose accesses are allowed."""
+        def begin(conn: apsw.Connection) -> None:
+            with self.server.binding(conn).trusted_scope():
+                conn.execute("BEGIN")
+                conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()  # the snapshot
+        locks.open_snapshots(lambda name: self._checkout(self._database(name)), begin)
+        for name in locks.databases():
+            conn = locks.snapshots.get(name) or self.server.read_connection(self._database(name))
+            with self.server.binding(conn).trusted_scope():
+                locks.triggers[name] = frozenset(row[0].lower() for row in conn.execute(
+                    "SELECT name FROM sqlite_schema WHERE type = 'trigger'"))
+        return Ok()
+
+    def _unlock_tables(self, text: str, head: tuple[str, ...]) -> Result | Pending:
+        if head[1:2] == ("INSTANCE",):
+            raise not_supported("UNLOCK INSTANCE")
+        if head[1:] not in (("TABLES",), ("TABLE",)):
+            raise _syntax_error(text)
+        if self.table_locks is None:
+            return Ok()
+
+        def unlocked(_: Any) -> Ok:
+            self._release_table_locks()
+            return Ok()
+        return chain(self._end(commit=True), unlocked)  # commits, as with locks in MySQL
+
+    def _release_table_locks(self) -> None:
+        locks, self.table_locks = self.table_locks, None
+        if locks is not None:
+            locks.release(self.connection_id, lambda name, conn: self._checkin(
+                self.server.databases.get(name), conn))
+
+    def _refuse_under_table_locks(self) -> None:
+        if self.table_locks is not None:
+            raise errors.error(errors.ER_LOCK_OR_ACTIVE_TRANSACTION, "Can't execute the given "
+                               "command because you have active locked tables or an active "
+                               "transaction")
+
+    def _pipeline_named(self, name: str) -> CommitPipeline:
+        return self.server.pipeline(self._database(name))
 
     def _create(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
         if head[1:2] not in (("DATABASE",), ("SCHEMA",)):
@@ -458,6 +576,7 @@ class Session:
         if found is None:
             raise _syntax_error(text)
         self._require(None, "admin")
+        self._refuse_under_table_locks()
         name = unquote(found.group(2))
 
         def create(_: Any) -> Ok:
@@ -475,6 +594,7 @@ class Session:
         if found is None:
             raise _syntax_error(text)
         self._require(None, "admin")
+        self._refuse_under_table_locks()
         name = unquote(found.group(2))
 
         def take_turn(_: Any) -> Pending | None:
@@ -482,7 +602,7 @@ class Session:
                 return None
             pipeline = self.server.pipeline(self.server.databases.get(name))
             return pipeline.acquire(self.connection_id, Mode(), spans_round_trips=True,
-                                    timeout_s=self._lock_wait_timeout_s)
+                                    timeout_s=self._metadata_lock_wait_timeout_s)
 
         def drop(_: Any) -> Ok:
             if self.server.databases.exists(name):
@@ -494,6 +614,77 @@ class Session:
             return Ok()
         return chain(chain(self._end(commit=True), take_turn), drop)
 
+    def _explain(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
+        """EXPLAIN of a statement (explain.py); ``EXPLAIN <table>`` is the catalog's."""
+        request = explain.parse_request(text)
+        if request is None:
+            return None
+        inner = request.statement
+        if "@" in inner:
+            inner = catalog.inline_session_variables(inner, self)
+        if catalog.handles(inner, self):
+            return self._rows(explain.no_tables(request))
+        escapes = self.variables.backslash_escapes
+        (translation, params), database, _ = self._placed(
+            lambda view, default: translate(inner, view, backslash_escapes=escapes,
+                                            default_database=default))
+        explain.check_explainable(request, translation)
+        self._require(database.name, "rw" if translation.kind in _WRITE_KINDS else "r")
+        current = None if database is self.server.scratch else database.name
+        tables = table_definitions(self._schema_view(database))
+        roots = self._planned(database, translation, lambda conn: explain.plan(
+            translation, params, conn, tables, current))
+        if not request.analyze:
+            return self._rows(explain.RENDERERS[request.format](roots))
+        return self._explain_analyze(roots, translation, params, inner, database)
+
+    def _planned(self, database: Database, translation: Translation,
+                 plan: Callable[[apsw.Connection], list[Any]]) -> list[Any]:
+        """``plan`` run on the connection the statement would run on, with the session's
+        temporary tables and the other databases it reads in view."""
+        space = self._temp.space(database) if self._temp.spaces else None
+        if space is not None and translation.kind in _WRITE_KINDS and \
+                _writes_temporary(space, translation):
+            conn: apsw.Connection | None = space.conn
+        else:
+            conn = self._held_connection(database, space, translation)
+        held = conn is not None
+        if conn is None:
+            conn = self._read_checkout(database, space, translation)
+        binding = self.server.binding(conn)
+        try:
+            if translation.other_tables or binding.attached:
+                self._attach(conn, binding, translation, database, space)
+            if space is None:
+                return plan(conn)
+            with _visible(space, conn, translation):
+                return plan(conn)
+        except apsw.Error as exc:
+            raise self._read_error(exc, conn, database, translation) from None
+        finally:
+            if not held:
+                self._checkin(database, conn)
+
+    def _explain_analyze(self, roots: list[Any], translation: Translation,
+                         params: dict[str, Any], text: str, database: Database
+                         ) -> Result | Pending:
+        """Run the SELECT as usual; its rows are counted and timed, not sent."""
+        started = self.server.clock()
+
+        def measured(result: Result) -> Result:
+            rows = len(result.rows) if isinstance(result, Rows) else 0
+            return self._rows(explain.analyzed(roots, rows, self.server.clock() - started))
+        try:
+            return chain(self._run(translation, params, text, database), measured)
+        except LongRead as long:
+            job = long.job
+            raise LongRead(ReadJob(run=lambda: measured(job.run()),  # type: ignore[arg-type]
+                                   finish=job.finish, interrupt=job.interrupt)) from None
+
+    @staticmethod
+    def _rows(answer: ResultSet) -> Rows:
+        return Rows(answer.columns, answer.rows)
+
     def _cluster_nodes(self, text: str) -> Result:
         """Queries over the virtual table MARMOT_CLUSTER_NODES, with any SQL around it."""
         conn = self.server.private_connection()
@@ -501,9 +692,13 @@ class Session:
         binding.session, binding.trusted = self, True
         try:
             conn.execute("CREATE TABLE marmot_cluster_nodes (node_id INTEGER, mysql_address TEXT, "
-                         "peer_address TEXT, admin_address TEXT, state TEXT, incarnation INTEGER)")
-            conn.executemany("INSERT INTO marmot_cluster_nodes VALUES (?, ?, ?, ?, ?, ?)",
-                             self.server.cluster_nodes())
+                         "peer_address TEXT, admin_address TEXT, state TEXT, incarnation INTEGER, "
+                         "applied TEXT, behind_txns INTEGER, in_doubt INTEGER, "
+                         "catching_up INTEGER)")
+            view_of = self.server.replication_view
+            conn.executemany("INSERT INTO marmot_cluster_nodes VALUES "
+                             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             [(*row, *view_of(row[0])) for row in self.server.cluster_nodes()])
             binding.trusted = False
             view = self.server.schema_view(conn, self.server.scratch)
             translation, params = translate(text, view,
@@ -660,23 +855,79 @@ class Session:
         if write and database is self.server.scratch:
             raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         if translation.kind is Kind.DDL:
-            self._require(database.name, "admin")
+            self._require(database.name, "rw" if translation.maintenance else "admin")
             return chain(self._end(commit=True),  # DDL implicitly commits, as in MySQL
                          lambda _: self._write(database, translation, params, text))
         if write:
             self._require(database.name, "rw")
+            if self.table_locks is not None:  # before taking the turn: 1099 / 1100
+                for table in translation.tables:
+                    self.table_locks.check_write(database.name, table)
             return self._write(database, translation, params, text)
         self._require(database.name, "r")
         if self.txn is None and not self.autocommit:
-            self.txn = Transaction(self.connection_id, explicit=True)
-        if (self.txn is not None and is_locking_read(text)
-                and self.user_record.can(database.name, "rw")
-                and not _temporary_only(space, translation)):
-            # FOR UPDATE / LOCK IN SHARE MODE: the turn, so no one writes what was read
-            # (no one else can write the session's temporary tables)
+            self._open_transaction()
+        if _temporary_only(space, translation):
+            # no other session locks, writes or replicates the session's temporary tables:
+            # no lock to wait for (FOR UPDATE, SERIALIZABLE, NOWAIT), no read barrier
+            return self._run_read(database, translation, params)
+        locking = is_locking_read(text)
+        if locking and self._locked_by_another(database):
+            option = lock_wait_option(text)
+            if option == "NOWAIT":
+                raise errors.error(errors.ER_LOCK_NOWAIT, "Statement aborted because lock(s) "
+                                   "could not be acquired immediately and NOWAIT is set.")
+            if option == "SKIP LOCKED":  # every row is under the other's lock: none is read
+                return Rows(self._describe(database, translation, space))
+        if self._reads_lock(text, database):
+            # FOR UPDATE / LOCK IN SHARE MODE, or any read of a SERIALIZABLE transaction:
+            # the turn, so no one writes what was read
             return chain(self._begin_write(self.txn, database, Mode(self._fk_checks())),
                          lambda _: self._run_read(database, translation, params))
+        barrier = self.server.read_barrier
+        level = self.variables.read_consistency
+        if barrier is not None and database is not self.server.scratch and (
+                level == "QUORUM" or level == "LOCAL" and self.server.catching_up()):
+            # DESIGN §4.4; a LOCAL read waits the same way while this node catches up
+            return chain(barrier.wait(database.name),
+                         lambda _: self._run_read(database, translation, params))
         return self._run_read(database, translation, params)
+
+    def _describe(self, database: Database, translation: Translation,
+                  space: TempSpace | None) -> list[Column]:
+        """The columns of a read's result without running it; with the session's temporary
+        tables in view (on its space) when it has some there."""
+        return self.server.describe(database, translation.statements[-1],
+                                    translation.result_decltypes,
+                                    space.conn if space is not None else None)
+
+    def _locked_by_another(self, database: Database) -> bool:
+        """Another transaction holds the database's turn: every row is under its lock (writers
+        are serialised per database, so the turn is the lock a locking read waits for). Then
+        NOWAIT fails at once (3572) and SKIP LOCKED skips every row; without them the read
+        waits for the turn as usual."""
+        pipeline = self.server.pipelines.get(database.name)
+        owner = pipeline.owner if pipeline is not None else None
+        return owner is not None and owner != self.connection_id
+
+    def _open_transaction(self, read_only: bool | None = None) -> Transaction:
+        """A transaction over several statements (BEGIN, or autocommit=0) with the
+        characteristics of SET TRANSACTION (once) or of the session, unless START TRANSACTION
+        named its access mode."""
+        isolation, session_read_only = self.variables.take_next_transaction()
+        self.txn = Transaction(self.connection_id, explicit=True,
+                               read_only=session_read_only if read_only is None else read_only)
+        self._isolation = isolation
+        return self.txn
+
+    def _reads_lock(self, text: str, database: Database) -> bool:
+        """Does this read take the database's turn? A locking read, or every read of a
+        SERIALIZABLE transaction (InnoDB reads LOCK IN SHARE MODE there), by a user who may
+        write (a read-only user cannot hold others' writes back: a snapshot read)."""
+        txn = self.txn
+        return (txn is not None and not txn.read_only
+                and (self._isolation == "SERIALIZABLE" or is_locking_read(text))
+                and self.user_record.can(database.name, "rw"))
 
     def _fk_checks(self) -> bool:
         return bool(self.variables.foreign_key_checks)
@@ -712,12 +963,19 @@ class Session:
                                "transaction changed'")
 
     def _lock_wait_timeout_s(self) -> float:
+        """Row writes wait for the turn this long (innodb_lock_wait_timeout), then 1205."""
         try:
             return float(self.variables.get("innodb_lock_wait_timeout"))
         except (MarmotError, TypeError, ValueError):
             return 50.0
 
-    def _begin_write(self, txn: Transaction, database: Database, mode: Mode) -> Pending | None:
+    def _metadata_lock_wait_timeout_s(self) -> float:
+        """DDL, DROP DATABASE and LOCK TABLES wait this long (lock_wait_timeout: MySQL's
+        metadata-lock wait), then 1205."""
+        return float(self.variables.lock_wait_timeout_s)
+
+    def _begin_write(self, txn: Transaction, database: Database, mode: Mode,
+                     timeout_s: Callable[[], float] | None = None) -> Pending | None:
         """Take the database's turn for ``txn``; its read snapshot there is dropped (InnoDB:
         writes and locking reads see the latest committed rows)."""
         pipeline = self.server.pipeline(database)
@@ -726,7 +984,8 @@ class Session:
             pinned = txn.reads.pop(database.name, None)
             if pinned is not None:
                 self._checkin(database, pinned)
-        return chain(txn.begin_write(pipeline, mode, self._lock_wait_timeout_s), entered)
+        return chain(txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s),
+                     entered)
 
     def _write(self, database: Database, translation: Translation, params: dict[str, Any],
                text: str, attempt: int = 0) -> Result | Pending:
@@ -734,16 +993,16 @@ class Session:
         ddl = translation.kind is Kind.DDL
         autocommit = ddl or (self.txn is None and self.autocommit)
         if autocommit:
-            txn = self._statement_txn = Transaction(self.connection_id, explicit=False)
-        else:
-            if self.txn is None:  # autocommit=0: the first statement opens a transaction
-                self.txn = Transaction(self.connection_id, explicit=True)
-            txn = self.txn
-        fk_checks = self._fk_checks()
-        if translation.foreign_keys_off:  # a table rebuild must not cascade
-            txn.check_foreign_keys = fk_checks
-        mode = Mode(foreign_keys=fk_checks and not translation.foreign_keys_off)
-        outcome = chain(self._begin_write(txn, database, mode),
+            txn = self._statement_txn = Transaction(
+                self.connection_id, explicit=False,
+                read_only=self.variables.transaction_read_only)
+        else:  # autocommit=0: the first statement opens a transaction
+            txn = self.txn or self._open_transaction()
+        # A table rebuild or DROP runs with foreign keys off (it must not cascade); the
+        # translation itself refuses or checks what MySQL would (rewrites_fk.py).
+        mode = Mode(foreign_keys=self._fk_checks() and not translation.foreign_keys_off)
+        timeout_s = self._metadata_lock_wait_timeout_s if ddl else None
+        outcome = chain(self._begin_write(txn, database, mode, timeout_s),
                         lambda _: self._write_now(txn, database, translation, params, text,
                                                   autocommit))
         if not autocommit or not isinstance(outcome, Pending):
@@ -793,7 +1052,9 @@ class Session:
         assert txn.pipeline is not None
         capture = txn.pipeline.capture
         binding = self.server.binding(txn.pipeline.conn)
-        binding.session = self  # MySQL functions read it
+        binding.session = self  # MySQL functions read it, and the authorizer (table locks)
+        if self.table_locks is not None:
+            binding.expire_statements()
         ddl = translation.kind is Kind.DDL
         if ddl and marker_count(text) == 0:
             # Translated against the committed schema; the write connection may hold newer
@@ -814,7 +1075,7 @@ class Session:
         except apsw.Error as exc:
             if autocommit:
                 txn.rollback()
-            raise self._sqlite_error(exc, txn.pipeline.conn, database, translation) from None
+            raise self._write_error(exc, txn.pipeline.conn, database, translation) from None
         except BaseException:
             if autocommit:
                 txn.rollback()
@@ -836,9 +1097,10 @@ class Session:
     def _record_ddl(self, txn: Transaction, database: Database, translation: Translation,
                     params: dict[str, Any], text: str, truncate: bool) -> None:
         """A DDL's write-set entry: the SQLite statements that replay it (TRUNCATE's rows were
-        captured as deletes; only its AUTO_INCREMENT reset is replayed)."""
-        statements = [s for s in translation.statements
-                      if not truncate or "sqlite_sequence" in s]
+        captured as deletes; only its AUTO_INCREMENT reset is replayed; ANALYZE's result set
+        is not replayed)."""
+        ran = translation.statements[:-1] if translation.returns_rows else translation.statements
+        statements = [s for s in ran if not truncate or "sqlite_sequence" in s]
         if statements:
             txn.add_schema_change(text, statements, params, translation.tables)
         self.server.schema_changed(database)
@@ -850,6 +1112,10 @@ class Session:
         session's temporary tables (``space``) are visible to it (sql/temporary.py)."""
         self._active_conn = conn
         binding = self.server.binding(conn)
+        slot = self.server.auto_increment_slot() if translation.auto_increment else None
+        if slot is not None and translation.tables:
+            with binding.trusted_scope():
+                auto_increment.steer(conn, translation.tables[0], *slot)
         binding.trusted = translation.kind is Kind.DDL
         try:
             if space is None:
@@ -895,9 +1161,11 @@ class Session:
 
     def _run_read(self, database: Database, translation: Translation,
                   params: dict[str, Any]) -> Result:
-        pinned = self.txn is not None
-        conn = self._pin(database) if pinned else self._checkout(database)
         space = self._temp.space(database) if self._temp.spaces else None
+        conn = self._held_connection(database, space, translation)
+        pinned = conn is not None
+        if conn is None:
+            conn = self._read_checkout(database, space, translation)
         binding = self.server.binding(conn)
         self._active_conn = conn
         binding.start_budget(_READ_BUDGET_STEPS)
@@ -933,9 +1201,11 @@ class Session:
     def _read_statements(self, conn: apsw.Connection, translation: Translation,
                          params: dict[str, Any], space: TempSpace | None) -> Rows:
         rows = None
-        for statement in translation.statements:
-            rows = self.server.query(conn, statement, params, translation.result_decltypes,
-                                     _scope(space))
+        with self.server.binding(conn).trusted_scope() if translation.reads_catalogue \
+                else nullcontext():  # CHECK TABLE: the translator's own pragma reads
+            for statement in translation.statements:
+                rows = self.server.query(conn, statement, params, translation.result_decltypes,
+                                         _scope(space))
         if translation.calc_found_rows and translation.found_rows_sql:
             self.found_rows = conn.execute(translation.found_rows_sql, params).fetchall()[0][0]
         elif rows is not None:
@@ -968,6 +1238,19 @@ class Session:
         converted = self._sqlite_error(exc, conn, database, translation)
         if converted.code == errors.ER_NO_SUCH_TABLE and database is self.server.scratch:
             return errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+        return converted
+
+    def _write_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
+                     translation: Translation) -> MarmotError:
+        """A failed write's error. A foreign key failure with the session's checks off comes
+        from a transaction whose first write ran with them on: SQLite cannot switch them
+        inside a transaction, so this is a limitation (1235), not the client's data."""
+        converted = self._sqlite_error(exc, conn, database, translation)
+        if converted.code in (errors.ER_NO_REFERENCED_ROW_2, errors.ER_ROW_IS_REFERENCED_2) \
+                and not self._fk_checks():
+            return errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
+                                "yet support 'SET foreign_key_checks = 0 after the first write "
+                                "of a transaction' (set it before the transaction writes)")
         return converted
 
     def _sqlite_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
@@ -1022,12 +1305,14 @@ class Session:
                                f"Access denied for user '{self.user}'@'%' to database "
                                f"'{database or '*'}' ({what[level]} command denied)")
 
-    def _checkout(self, database: Database) -> apsw.Connection:
-        """A connection to read ``database``: the session's space there if it has one."""
-        space = self._temp.space(database) if self._temp.spaces else None
+    def _checkout(self, database: Database, space: TempSpace | None = None) -> apsw.Connection:
+        """A connection to read ``database``: the session's space there when given, else a
+        pooled one."""
         conn = space.conn if space is not None else database.checkout()
         binding = self.server.binding(conn)
         binding.session = self
+        if self.table_locks is not None:  # its statements are authorized for this session
+            binding.expire_statements()
         wanted = self.variables.foreign_key_checks
         if binding.foreign_keys != wanted:  # SET foreign_key_checks (dumps restore with 0)
             with binding.trusted_scope():
@@ -1041,6 +1326,34 @@ class Session:
             return
         binding.session = None
         database.checkin(conn)
+
+    def _held_connection(self, database: Database, space: TempSpace | None,
+                         translation: Translation) -> apsw.Connection | None:
+        """The connection a read of ``database`` must use, or None for one checked out for
+        it (``_read_checkout``): the transaction's write connection once it wrote there, else
+        its read snapshot (one per transaction; READ COMMITTED takes a fresh one per
+        statement; the session's space there if it has one: sql/temporary.py)."""
+        locks = self.table_locks
+        locked = locks.snapshots.get(database.name) if locks is not None else None
+        if locked is not None and not _temporary_only(space, translation):
+            return locked  # LOCK TABLES … READ: the snapshot taken then
+        if self.txn is None:
+            return None
+        if self._isolation in _FRESH_SNAPSHOTS:
+            return self._txn_connection(database)
+        return self._pin(database)
+
+    def _read_checkout(self, database: Database, space: TempSpace | None,
+                       translation: Translation) -> apsw.Connection:
+        """A connection for one read: the session's space if it has one, unless the open
+        transaction's snapshot is held there (its temporary writes) and the read needs base
+        rows committed since (READ COMMITTED): then a pooled connection, the temporary tables
+        it names copied in (``_visible``)."""
+        txn = self.txn
+        if space is not None and txn is not None and space.read_key in txn.reads and \
+                not _temporary_only(space, translation):
+            space = None
+        return self._checkout(database, space)
 
     def _pin(self, database: Database) -> apsw.Connection:
         """The open transaction's connection for ``database``: the write connection once it

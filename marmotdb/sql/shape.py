@@ -264,10 +264,8 @@ class ShapeCache(Generic[K, V]):
     """A bounded LRU map. ``entries_max`` bounds memory; the least recently used entry goes."""
 
     def __init__(self, entries_max: int = SHAPE_CACHE_ENTRIES_MAX_DEFAULT) -> None:
-        if entries_max < 1:
-            raise ValueError("entries_max must be >= 1")
-        self.entries_max = entries_max
         self._entries: OrderedDict[K, V] = OrderedDict()
+        self.resize(entries_max)
         self.hits = 0
         self.misses = 0
 
@@ -283,6 +281,16 @@ class ShapeCache(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         self._entries[key] = value
         self._entries.move_to_end(key)
+        self._evict()
+
+    def resize(self, entries_max: int) -> None:
+        """A new bound (config ``sql.statement_cache_size``); the oldest entries go first."""
+        if entries_max < 1:
+            raise ValueError("entries_max must be >= 1")
+        self.entries_max = entries_max
+        self._evict()
+
+    def _evict(self) -> None:
         while len(self._entries) > self.entries_max:
             self._entries.popitem(last=False)
 

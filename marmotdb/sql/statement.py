@@ -78,8 +78,26 @@ def is_locking_read(sql: str) -> bool:
     upper = sql.upper()
     if "UPDATE" not in upper and "SHARE" not in upper:
         return False
-    words = [token.text.upper() if token.kind == lexer.WORD else ""
-             for token in lexer.tokens(sql) if token.kind not in lexer.BLANK_KINDS]
+    words = _words(sql)
     return any(tuple(words[i:i + len(clause)]) == clause
                for i, word in enumerate(words) if word in ("FOR", "LOCK")
                for clause in _LOCKING_CLAUSES)
+
+
+def lock_wait_option(sql: str) -> str | None:
+    """``NOWAIT`` or ``SKIP LOCKED`` when a locking read says so (``FOR UPDATE [OF t, …]
+    NOWAIT``), else None. Call it only for a locking read."""
+    upper = sql.upper()
+    if "NOWAIT" not in upper and "SKIP" not in upper:
+        return None
+    words = _words(sql)
+    if "NOWAIT" in words:
+        return "NOWAIT"
+    found = any(words[i:i + 2] == ["SKIP", "LOCKED"] for i in range(len(words)))
+    return "SKIP LOCKED" if found else None
+
+
+def _words(sql: str) -> list[str]:
+    """The statement's tokens upper-cased, "" for what is not a word (strings, names, …)."""
+    return [token.text.upper() if token.kind == lexer.WORD else ""
+            for token in lexer.tokens(sql) if token.kind not in lexer.BLANK_KINDS]

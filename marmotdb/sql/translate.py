@@ -11,7 +11,8 @@ Theory of operation
 2. On a miss the shape is parsed by sqlglot's MySQL parser (after MySQL function names that
    marmotdb implements itself are renamed ``MYSQL_<NAME>``, see ``functions.py``), the
    expression rewrites of ``rewrites.py`` and the statement rewrites of ``rewrites_dml.py``
-   run over the AST, and sqlglot's SQLite generator writes the result.
+   run over the AST, set operations are put in SQLite's compound-SELECT grammar
+   (``rewrites_setop.py``), and sqlglot's SQLite generator writes the result.
 3. A shape is only cached if every placeholder survived to a place where SQLite accepts a
    bound value (not an ORDER BY ordinal, a type parameter, …) and no result-column name
    depends on a literal (``SELECT 1``); otherwise the statement is translated from its literal
@@ -40,7 +41,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from marmotdb import errors
-from marmotdb.sql import coltypes, rewrites_ddl, schema
+from marmotdb.sql import coltypes, rewrites_ddl, schema, table_maintenance
 from marmotdb.sql.rewrites import rename_functions, rewrite_expressions
 from marmotdb.sql.rewrites_dml import (
     DmlContext,
@@ -54,6 +55,7 @@ from marmotdb.sql.rewrites_dml import (
     rewrite_update,
     table_references,
 )
+from marmotdb.sql.rewrites_setop import shape_set_operations
 from marmotdb.sql.schema import ColumnDef, TableDef
 from marmotdb.sql.shape import ShapeCache, normalise, strip_comments
 
@@ -123,6 +125,11 @@ class Translation:
     ``home_tables``: the tables (lower-case) it names unqualified, in its home database: on a
     connection with attachments the executor checks they exist there (SQLite would look for
     a missing one in the attached databases).
+    ``maintenance``: CHECK/ANALYZE/OPTIMIZE/REPAIR TABLE (table_maintenance.py); as DDL
+    (ANALYZE) it needs the privilege to write rows, not admin, and its last statement is the
+    result set, not part of the schema change.
+    ``reads_catalogue``: the statements read SQLite's pragma functions (CHECK TABLE's
+    integrity_check): generated entirely by the translator, they run trusted.
     """
 
     kind: Kind
@@ -139,6 +146,8 @@ class Translation:
     result_decltypes: tuple[str | None, ...] = ()
     other_tables: tuple[tuple[str, str], ...] = ()
     home_tables: tuple[str, ...] = ()
+    maintenance: bool = False
+    reads_catalogue: bool = False
 
 
 class SchemaView(Protocol):
@@ -153,7 +162,8 @@ class SchemaView(Protocol):
     the stored definition with its SQLite index names; without it they are re-derived from
     the MySQL DDL, which is wrong for indexes of a renamed table), ``foreign_key_checks``
     (bool, the session's variable: with it on, a FOREIGN KEY to a missing table is 1824;
-    assumed on when absent)."""
+    assumed on when absent), ``child_tables(table)`` (the names of the tables with a FOREIGN
+    KEY to it: with foreign_key_checks on, DROP/TRUNCATE of a parent table is refused)."""
 
     def table_sql(self, table: str) -> str | None:
         """``sqlite_schema.sql`` of the table or view, None if it does not exist."""
@@ -239,6 +249,11 @@ def translate_prepared(sql: str, schema_view: SchemaView, default_database: str 
     if translation is None:
         raise errors.error(errors.ER_PARSE_ERROR, "Cannot prepare this statement")
     return translation, shape.markers
+
+
+def table_definitions(schema_view: SchemaView) -> Callable[[str], TableDef | None]:
+    """The MySQL definition of a table by name, as the translator reads it (for EXPLAIN)."""
+    return _Translator(schema_view).table_def
 
 
 def _translate_literal(sql: str, schema_view: SchemaView, key_base: Hashable,
@@ -394,6 +409,17 @@ class _Translator:
         defs = [ColumnDef(n, coltypes.from_decltype(d) or _affinity_type(d)) for n, d in columns]
         return TableDef(name=name, columns=defs)
 
+    def column_names(self, name: str) -> list[str] | None:
+        table = self.table_def(name)
+        return [c.name for c in table.columns] if table is not None else None
+
+    def child_tables(self, name: str) -> list[TableDef]:
+        """The definitions of the tables with a FOREIGN KEY to ``name`` (SchemaView's optional
+        ``child_tables``; none known without it)."""
+        method = getattr(self.view, "child_tables", None)
+        children = method(name) if method is not None else []
+        return [d for c in children if (d := self.table_def(c)) is not None]
+
     def exists(self, name: str) -> bool:
         return self.view.table_sql(name) is not None
 
@@ -451,14 +477,16 @@ class _Translator:
         kind, result = self._rewrite(tree, replace, "IGNORE" in flags)
         if kind is Kind.SELECT and not _name_projections(tree, text, literal or prepared):
             return None
+        shaped = [self._shape(s) for s in result.statements]
         statements = tuple(self._generate(s, "IGNORE" in flags and kind is Kind.UPDATE)
-                           for s in result.statements)
-        if not literal and not _placeholders_ok(statements, expected, tree):
+                           for s in shaped)
+        if not literal and not _placeholders_ok(statements, expected, [tree, *shaped]):
             if prepared:
                 raise errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL "
                                    "syntax: '?' is not allowed there")
             return None
-        found_rows = self._generate(result.found_rows, False) if result.found_rows else None
+        found_rows = self._generate(self._shape(result.found_rows), False) \
+            if result.found_rows else None
         home_tables, elsewhere = table_references(tree)
         return Translation(kind, statements, kind is Kind.SELECT, tables=result.tables,
                            upsert=result.upsert, insert_ignore=result.insert_ignore,
@@ -502,6 +530,12 @@ class _Translator:
         if isinstance(tree, (exp.Query, exp.Subquery)):
             return Kind.SELECT, rewrite_select(tree, ctx)
         raise rewrites_not_supported(tree.sql(dialect="mysql"))
+
+    def _shape(self, statement: exp.Expression | str) -> exp.Expression | str:
+        """Query expressions in SQLite's compound-SELECT grammar (rewrites_setop.py)."""
+        if isinstance(statement, (str, exp.Command)):
+            return statement
+        return shape_set_operations(statement, self.column_names)
 
     def _generate(self, statement: exp.Expression | str, or_ignore: bool) -> str:
         if isinstance(statement, str):
@@ -559,18 +593,17 @@ def _affinity_type(decltype: str) -> coltypes.MySqlType:
 _FORBIDDEN_PARENTS = (exp.DataType, exp.DataTypeParam, exp.JSONPath, exp.Ordered, exp.Group)
 
 
-def _placeholders_ok(statements: tuple[str, ...], expected: int, tree: exp.Expression) -> bool:
+def _placeholders_ok(statements: tuple[str, ...], expected: int,
+                     trees: list[exp.Expression | str]) -> bool:
     """Every :pN must still be in the SQL, and none where SQLite wants a constant."""
     if expected == 0:
         return True
     present = set(re.findall(r":p(\d+)\b", " ".join(statements)))
     if present != {str(i) for i in range(expected)}:
         return False
-    for placeholder in tree.find_all(exp.Placeholder):
-        parent = placeholder.parent
-        if isinstance(parent, _FORBIDDEN_PARENTS):
-            return False
-    return True
+    return not any(isinstance(placeholder.parent, _FORBIDDEN_PARENTS)
+                   for tree in trees if isinstance(tree, exp.Expression)
+                   for placeholder in tree.find_all(exp.Placeholder))
 
 
 # ---------------------------------------------------------------- MySQL column names
@@ -586,14 +619,17 @@ _SELECT_END = frozenset({"FROM", "INTO", "WHERE", "GROUP", "HAVING", "ORDER", "L
 def select_items(text: str) -> list[str] | None:
     """The raw text of each item of the outermost SELECT list, or None if not found."""
     tokens = rewrites_ddl.tokenize(text)
-    index, depth = 0, 0
+    first = 0
+    while first < len(tokens) and tokens[first].kind == "op" and tokens[first].text == "(":
+        first += 1  # (SELECT …) UNION (SELECT …): the first operand's list
+    index, depth = first, 0
     while index < len(tokens):
         token = tokens[index]
         if token.kind == "op" and token.text in "()":
             depth += 1 if token.text == "(" else -1
         elif depth == 0 and token.upper == "SELECT":
             break
-        elif index == 0 and token.upper != "WITH":
+        elif index == first and token.upper != "WITH":
             return None
         index += 1
     index += 1
@@ -633,7 +669,7 @@ def _name_projections(tree: exp.Expression, text: str, literal: bool) -> bool:
     """Alias un-aliased expressions with MySQL's name for them. False: a name would depend
     on a literal lifted into a parameter (translate the literal text instead)."""
     select = tree
-    while isinstance(select, (exp.Union, exp.Except, exp.Intersect)):
+    while isinstance(select, (exp.SetOperation, exp.Subquery)):
         select = select.this
     if not isinstance(select, exp.Select):
         return True
@@ -666,26 +702,16 @@ def _do(translator: _Translator, text: str) -> Translation:
 
 
 def _table_maintenance(translator: _Translator, text: str) -> Translation:
-    parser = rewrites_ddl.DdlParser(text)
-    operation = parser.token.upper.lower()
-    parser.pos += 1
-    parser.accept("NO_WRITE_TO_BINLOG", "LOCAL")
-    parser.expect("TABLE", "TABLES")
-    rows = []
-    database = translator.database or "marmot"
-    while True:
-        _, name = parser.qualified_name()
-        if translator.exists(name):
-            rows.append((f"{database}.{name}", operation, "status", "OK"))
-        else:
-            rows.append((f"{database}.{name}", operation, "Error",
-                         f"Table '{database}.{name}' doesn't exist"))
-        if not parser.accept_op(","):
-            break
-    selects = [f"SELECT {schema.sql_literal(t)} AS \"Table\", {schema.sql_literal(o)} AS "
-               f"\"Op\", {schema.sql_literal(m)} AS \"Msg_type\", {schema.sql_literal(x)} AS "
-               f"\"Msg_text\"" for t, o, m, x in rows]
-    return Translation(Kind.OTHER, (" UNION ALL ".join(selects),), True)
+    """CHECK / ANALYZE / OPTIMIZE / REPAIR TABLE (sql/table_maintenance.py): ANALYZE and
+    OPTIMIZE write (a schema change of their own), CHECK reads SQLite's pragma functions."""
+    def kind_of(name: str) -> str | None:
+        return None if not translator.exists(name) else \
+            "view" if translator.is_view(name) else "table"
+
+    work = table_maintenance.plan(text, translator.database, kind_of)
+    return Translation(Kind.DDL if work.writes else Kind.SELECT,
+                       work.writes + (work.result_sql,), True, maintenance=True,
+                       reads_catalogue=work.reads_catalogue)
 
 
 def _checksum(translator: _Translator, text: str) -> Translation:

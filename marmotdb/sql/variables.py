@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 
 from marmotdb import errors
 from marmotdb.errors import MarmotError
+from marmotdb.sql import catalog_variable_effects as effects
 from marmotdb.sql.catalog_charsets import charset_named, collation_named
 from marmotdb.sql.catalog_variable_specs import (
     ALIASES,
@@ -108,7 +109,10 @@ class GlobalVariables:
         if spec.scope is Scope.SESSION:
             raise errors.error(errors.ER_LOCAL_VARIABLE, f"Variable '{spec.name}' is a SESSION "
                                "variable and can't be used with SET GLOBAL")
-        self._values[key] = spec.default if value is DEFAULT else coerce(spec, value)
+        stored = spec.default if value is DEFAULT else coerce(spec, value)
+        effects.check_value(spec, stored, self._values[key])
+        effects.check_tls(spec, stored, self._values["have_ssl"] == "YES")
+        self._values[key] = stored
         _apply_pairs(self._values, key)
 
     def session_values(self) -> dict[str, object]:
@@ -215,10 +219,12 @@ class SessionVariables:
         if spec.scope is Scope.GLOBAL:
             raise errors.error(errors.ER_GLOBAL_VARIABLE, f"Variable '{spec.name}' is a GLOBAL "
                                "variable and should be set with SET GLOBAL")
+        effects.check_session_scope(spec)
         if value is DEFAULT:
             stored = self.global_variables.get(key) if spec.scope is Scope.BOTH else spec.default
         else:
             stored = coerce(spec, value)
+        effects.check_value(spec, stored, self.global_variables.get(key))
         self._values[key] = stored
         _apply_pairs(self._values, key)
 
@@ -353,11 +359,44 @@ class SessionVariables:
 
     @property
     def max_execution_time_ms(self) -> int:
-        return int(self._values["max_execution_time"])  # type: ignore[call-overload]
+        return self._int("max_execution_time")
 
     @property
     def lock_wait_timeout_s(self) -> int:
-        return int(self._values["lock_wait_timeout"])  # type: ignore[call-overload]
+        return self._int("lock_wait_timeout")
+
+    @property
+    def sql_notes(self) -> bool:
+        return bool(self._values["sql_notes"])
+
+    @property
+    def timestamp_s(self) -> float:
+        """SET timestamp = N: the epoch seconds NOW() returns; 0.0 when not set."""
+        return float(self._values["timestamp"])  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ for the listener
+    def start_interactive(self) -> None:
+        """A client that logged in with CLIENT_INTERACTIVE: MySQL starts its wait_timeout
+        from @@global.interactive_timeout."""
+        self._values["wait_timeout"] = self.global_variables.get("interactive_timeout")
+
+    # wait_timeout: idle time between commands after which the listener closes the
+    # connection; net_read_timeout: wait for the rest of a command packet the client started
+    # to send; net_write_timeout: wait for the client to take a reply being sent.
+    @property
+    def wait_timeout_s(self) -> int:
+        return self._int("wait_timeout")
+
+    @property
+    def net_read_timeout_s(self) -> int:
+        return self._int("net_read_timeout")
+
+    @property
+    def net_write_timeout_s(self) -> int:
+        return self._int("net_write_timeout")
+
+    def _int(self, name: str) -> int:
+        return int(self._values[name])  # type: ignore[call-overload]
 
     @property
     def character_set_results(self) -> str | None:

@@ -21,12 +21,13 @@ import msgspec
 from marmotdb.errors import MarmotError
 from marmotdb.hlc import HLC
 from marmotdb.peer.endpoint import Completion, PeerEndpoint
-from marmotdb.storage.writeset import WriteSet
+from marmotdb.storage.writeset import WriteSet, decode_write_set
 from marmotdb.txn.intents import Intents
-from marmotdb.txn.messages import Accept, Learn, Prepare
+from marmotdb.txn.messages import Accept, Ballot, Learn, Prepare, Recover
 from marmotdb.txn.participant import Participant
+from marmotdb.txn.recovery import RecoveryRound
 from marmotdb.txn.rounds import BatchRound, RoundOutcome
-from marmotdb.txn.txn_store import TxnStore
+from marmotdb.txn.txn_store import Instance, TxnStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +41,14 @@ class Peer:
 class CommitSettings:
     prepare_timeout_ms: int = 2000   # votes not in by then count as missing
     decision_timeout_ms: int = 2000  # acceptances not in by then: outcome unknown (1180)
+    recovery_timeout_ms: int = 5000  # an instance undecided this long here is recovered
 
 
 class ClusterCommit:
     def __init__(self, *, node_id: int, state: Any, endpoint: PeerEndpoint, store: TxnStore,
                  roster: Callable[[], list[Peer]], now_ms: Callable[[], int],
                  settings: CommitSettings | None = None):
+        """``state`` is the node's ServerState: its HLC, databases, pipelines and host."""
         self.node_id = node_id
         self.hlc: HLC = state.hlc
         self.store = store
@@ -54,12 +57,66 @@ class ClusterCommit:
         self.now_ms = now_ms
         self._roster = roster
         self._endpoint = endpoint
-        self.participant = Participant(state, store, self.intents, endpoint.reply)
-        endpoint.on_request([Prepare], self.participant.on_prepare)
+        self._host = state.host
+        self.participant = Participant(state, store, self.intents, endpoint.reply, now_ms)
+        endpoint.on_request([Prepare], self._on_prepare)
         endpoint.on_request([Accept], self.participant.on_accept)
+        endpoint.on_request([Recover], self.participant.on_recover)
         endpoint.on_message([Learn], self.participant.on_learn)  # type: ignore[list-item]
         endpoint.on_request([Learn], self.participant.on_learn_request)
         self.rounds = 0
+        self.recoveries = 0
+        self._ballots: dict[Instance, int] = {}  # highest ballot round seen per instance
+        self._recovering: dict[Instance, RecoveryRound] = {}
+        self._sweep_timer: Any = None
+        self._reload()
+
+    def _reload(self) -> None:
+        """After a restart: the instances still in the store are undecided here; their rows
+        are intents again until their outcome is applied."""
+        now_ms = self.now_ms()
+        for instance, record in self.store.load().items():
+            for encoded in record.write_sets:
+                self.intents.mark(instance, decode_write_set(encoded))
+            self.participant.undecided[instance] = now_ms
+            self._ballots[instance] = max(record.promised[0], record.accepted[0])
+        self._schedule_sweep()
+
+    def _on_prepare(self, request: Any, now_ms: int) -> None:
+        self.participant.on_prepare(request, now_ms)
+        self._schedule_sweep()
+
+    # ------------------------------------------------------------------ recovery
+    def saw_ballot(self, instance: Instance, ballot: Ballot) -> None:
+        self._ballots[instance] = max(self._ballots.get(instance, 0), ballot[0])
+
+    def _schedule_sweep(self) -> None:
+        if self._sweep_timer is None and self.participant.undecided:
+            self._sweep_timer = self._host.call_later(
+                self.settings.recovery_timeout_ms / 2000, self._sweep)
+
+    def _sweep(self) -> None:
+        """Recover every instance undecided here for longer than the recovery timeout."""
+        self._sweep_timer = None
+        now_ms = self.now_ms()
+        # members wait different times, so two of them rarely recover one instance at once
+        # (they would only refuse each other's ballots and try again)
+        timeout_ms = self.settings.recovery_timeout_ms
+        timeout_ms += (self.node_id % 8) * timeout_ms // 8
+        for instance, since_ms in list(self.participant.undecided.items()):
+            running = self._recovering.get(instance)
+            if now_ms - since_ms < timeout_ms or (running is not None and not running.finished):
+                continue
+            round_no = self._ballots.get(instance, 0) + 1
+            self._ballots[instance] = round_no
+            recovery = self._recovering[instance] = RecoveryRound(
+                self, instance, (round_no, self.node_id))
+            self.recoveries += 1
+            recovery.start(now_ms)
+        for instance in [i for i, r in self._recovering.items()
+                         if r.finished and i not in self.participant.undecided]:
+            del self._recovering[instance]
+        self._schedule_sweep()
 
     # ------------------------------------------------------------------ Replicator
     def members(self) -> list[Peer]:
@@ -67,6 +124,13 @@ class ClusterCommit:
 
     def replicated(self) -> bool:
         return len(self._roster()) > 1
+
+    def auto_increment_slot(self) -> tuple[int, int] | None:
+        """This node's AUTO_INCREMENT class (txn/auto_increment.py): (offset, increment)."""
+        ids = sorted(p.node_id for p in self._roster())
+        if len(ids) < 2 or self.node_id not in ids:
+            return None
+        return ids.index(self.node_id) + 1, len(ids)
 
     def decide(self, database: str, batch: int, members: list[tuple[WriteSet, bytes, str]],
                done: Callable[[RoundOutcome], None]) -> None:
@@ -78,10 +142,12 @@ class ClusterCommit:
     def _decided(self, instance: Any, outcome: RoundOutcome,
                  done: Callable[[RoundOutcome], None]) -> None:
         done(outcome)  # the pipeline commits or rolls back the batch now
-        if isinstance(outcome, MarmotError):
-            return  # unknown: intents and record stay until the outcome is learned
+        if isinstance(outcome, MarmotError):  # unknown: intents and record stay until the
+            self.participant.undecided[instance] = self.now_ms()  # outcome is learned
+            self._schedule_sweep()
+            return
         self.intents.release(instance)
-        self.store.forget(instance)
+        self.store.forget(instance, [error is None for error in outcome], self.now_ms())
 
     # ------------------------------------------------------------------ sending
     def request(self, peer: Peer, message: msgspec.Struct, deadline_ms: int, now_ms: int,

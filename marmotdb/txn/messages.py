@@ -82,6 +82,28 @@ class Learned(msgspec.Struct, frozen=True, array_like=True):
     ok: bool
 
 
+class Recover(msgspec.Struct, frozen=True, array_like=True):
+    """Request (Paxos phase 1a): promise to ignore ballots below ``ballot`` for the instance;
+    sent by a member that held it undecided for too long (txn/DESIGN.md §7.3)."""
+
+    coordinator: int
+    database: str
+    batch: int
+    ballot: Ballot
+
+
+class Promised(msgspec.Struct, frozen=True, array_like=True):
+    """Answer to Recover (phase 1b): ``ok`` False when a higher ballot was promised
+    (``promised``); else the ballot and vector this acceptor accepted, if any, and the
+    batch's ONE flags if it recorded the batch (the vector of a recovery that finds none)."""
+
+    ok: bool
+    promised: Ballot
+    accepted: Ballot = NO_BALLOT
+    vector: list[bool] | None = None
+    one: list[bool] | None = None
+
+
 # The txn tags. ONLY APPEND: the numbers are part of the protocol.
 MESSAGE_TYPES: dict[int, type[msgspec.Struct]] = {
     32: Prepare,
@@ -90,6 +112,8 @@ MESSAGE_TYPES: dict[int, type[msgspec.Struct]] = {
     35: Accepted,
     36: Learn,
     37: Learned,
+    38: Recover,
+    39: Promised,
 }
 for _tag, _cls in MESSAGE_TYPES.items():
     PEER_MESSAGES.register(_tag, _cls, "txn")

@@ -28,7 +28,18 @@ from marmotdb.storage import versions
 from marmotdb.storage.apply import ApplyTransaction
 from marmotdb.storage.writeset import WriteSet, abort_marker, decode_write_set
 from marmotdb.txn.intents import Intents
-from marmotdb.txn.messages import Accept, Accepted, Learn, Learned, Prepare, Vote, Votes
+from marmotdb.txn.messages import (
+    Accept,
+    Accepted,
+    Ballot,
+    Learn,
+    Learned,
+    Prepare,
+    Promised,
+    Recover,
+    Vote,
+    Votes,
+)
 from marmotdb.txn.txn_store import Instance, TxnStore
 
 if TYPE_CHECKING:
@@ -39,12 +50,15 @@ logger = logging.getLogger("marmotdb.txn")
 
 class Participant:
     def __init__(self, state: ServerState, store: TxnStore, intents: Intents,
-                 reply: Callable[[IncomingRequest, Any], None]):
+                 reply: Callable[[IncomingRequest, Any], None], now_ms: Callable[[], int]):
         self._state = state
+        self._now_ms = now_ms
         self._store = store
         self._intents = intents
         self._reply = reply
         self.applied_instances = 0
+        self.undecided: dict[Instance, int] = {}  # instance -> since when (ms), until applied
+        self.on_applied: Callable[[], None] | None = None  # after each outcome applied
 
     # ------------------------------------------------------------------ prepare
     def on_prepare(self, request: IncomingRequest, now_ms: int) -> None:
@@ -52,7 +66,8 @@ class Participant:
         instance = (message.coordinator, message.database, message.batch)
         write_sets = [decode_write_set(ws) for ws in message.write_sets]
         votes = self.vote(instance, write_sets)
-        self._store.record_write_sets(instance, message.write_sets)
+        self._store.record_write_sets(instance, message.write_sets, message.one)
+        self.undecided.setdefault(instance, now_ms)
         for write_set, vote in zip(write_sets, votes):
             if vote == Vote.YES:
                 self._intents.mark(instance, write_set)
@@ -79,6 +94,8 @@ class Participant:
                 vote = self._vote_one(instance, write_set, conn, expected)
                 if vote == Vote.YES:
                     current = write_set.schema_version
+                else:  # SHOW GLOBAL STATUS LIKE 'Marmot_votes_no%': why writes conflict
+                    self._state.status[_NO_VOTE_STATUS[vote]] += 1
                 votes.append(vote)
         return votes
 
@@ -99,12 +116,27 @@ class Participant:
             state.databases.create(database, if_not_exists=True)
         return state.read_connection(state.databases.get(database))
 
+    # ------------------------------------------------------------------ recovery
+    def on_recover(self, request: IncomingRequest, now_ms: int) -> None:
+        message: Recover = request.message  # type: ignore[assignment]
+        instance = (message.coordinator, message.database, message.batch)
+        self._reply(request, self.promise(instance, tuple(message.ballot)))  # type: ignore[arg-type]
+
+    def promise(self, instance: Instance, ballot: Ballot) -> Promised:
+        ok, promised, accepted, vector = self._store.promise(instance, ballot)
+        encoded, one = self._store.write_sets(instance)
+        return Promised(ok, promised, accepted, vector, one if encoded else None)
+
     # ------------------------------------------------------------------ accept
     def on_accept(self, request: IncomingRequest, now_ms: int) -> None:
         message: Accept = request.message  # type: ignore[assignment]
         instance = (message.coordinator, message.database, message.batch)
         promised = self._store.accept(instance, tuple(message.ballot), message.vector)  # type: ignore[arg-type]
         self._reply(request, Accepted(promised is None, promised or tuple(message.ballot)))
+
+    def accept(self, instance: Instance, ballot: Ballot, vector: list[bool]) -> bool:
+        """This node's own acceptance (a recovery it runs)."""
+        return self._store.accept(instance, ballot, vector) is None
 
     # ------------------------------------------------------------------ learn
     def on_learn(self, src: Any, message: Learn, now_ms: int) -> None:
@@ -117,10 +149,14 @@ class Participant:
 
     def _learn(self, message: Learn, answer: Callable[[bool], None]) -> None:
         instance = (message.coordinator, message.database, message.batch)
-        encoded = self._store.write_sets(instance)
+        if self._store.decided(instance) is not None:
+            answer(True)  # applied here already (a duplicate or a late recovery's learn)
+            return
+        encoded, _ = self._store.write_sets(instance)
         if len(encoded) != len(message.vector):
             logger.warning("learned %s without its write sets: left to catch-up", instance)
             self._intents.release(instance)
+            self.undecided.pop(instance, None)
             answer(False)
             return
         self.apply_outcome(instance, encoded, message.vector, answer)
@@ -148,13 +184,21 @@ class Participant:
                 logger.exception("applying %s failed", instance)
                 answer(False)
                 return
-            self._store.forget(instance)
+            self._store.forget(instance, vector, self._now_ms())
+            self.undecided.pop(instance, None)
             self.applied_instances += 1
             if any(ws.schema_changes for ws, _ in items):
                 state.schema_changed(state.databases.get(instance[1]))
+            if self.on_applied is not None:
+                self.on_applied()
             answer(True)
 
         pipeline.run_exclusive(work).add_done_callback(done)
+
+
+_NO_VOTE_STATUS = {Vote.INTENT: "Marmot_votes_no_intent", Vote.STALE: "Marmot_votes_no_stale",
+                   Vote.SCHEMA: "Marmot_votes_no_schema",
+                   Vote.UNAVAILABLE: "Marmot_votes_no_unavailable"}
 
 
 def _schema_version(conn: apsw.Connection) -> int:

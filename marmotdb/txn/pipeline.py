@@ -22,6 +22,9 @@ committed before it gets the turn: a slow client never delays the answers of oth
 costs one COMMIT per explicit transaction but no fsync: with durability "fsync" the WAL is
 synced afterwards, once per group of batches (``WalSyncer``).
 
+``reserve(owner)`` (LOCK TABLES … WRITE) keeps the turn for one owner until ``unreserve``:
+the others wait, the owner's statements take and give back the turn as usual.
+
 ``fault(point)`` is called at each named step (``FAULT_POINTS``); the simulator raises from it
 to crash the node exactly there. Production passes nothing.
 """
@@ -51,7 +54,7 @@ from marmotdb.storage.writeset import (
     encode_write_set,
 )
 from marmotdb.txn.checkpoint import WalCheckpointer
-from marmotdb.txn.pending import Pending
+from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.wal_sync import WalSyncer
 
 BATCH_TXNS_MAX = 256  # transactions per batch COMMIT; beyond it the next one starts a new batch
@@ -197,6 +200,7 @@ class CommitPipeline:
         self._host = host
         self._fault = fault
         self._owner: int | None = None
+        self._reserved_for: int | None = None  # LOCK TABLES … WRITE: only it gets the turn
         self._waiters: deque[_Waiter] = deque()
         self._batch: list[_Member] = []
         self._log: LogWriter | None = None
@@ -236,7 +240,8 @@ class CommitPipeline:
             raise errors.error(errors.ER_BAD_DB_ERROR, f"Unknown database '{self.name}'")
         if self._owner == owner:
             return None
-        if self._owner is None and not self._waiters and not self._busy \
+        queue_free = not self._waiters or owner == self._reserved_for
+        if self._owner is None and queue_free and self._may_take(owner) and not self._busy \
                 and self._can_join(mode, spans_round_trips):
             self._grant(owner, mode)
             return None
@@ -252,6 +257,43 @@ class CommitPipeline:
             return
         self._owner = None
         self._schedule_advance()
+
+    # ------------------------------------------------------------------ reservation
+    def reserve(self, owner: int, mode: Mode, *, timeout_s: Callable[[], float]
+                ) -> Pending | None:
+        """LOCK TABLES … WRITE: from when the turn is free (the batch committed) until
+        ``unreserve``, only ``owner`` is granted it. Its statements still take and give back
+        the turn one by one, each committing as usual (autocommit) or at COMMIT; everyone
+        else waits, up to their lock wait timeout. None when reserved now, else a Pending."""
+        if self._reserved_for == owner:
+            return None
+        def reserved(_: Any) -> None:
+            self._reserved_for = owner
+            self.release(owner)
+        return chain(self.acquire(owner, mode, spans_round_trips=True, timeout_s=timeout_s),
+                     reserved)
+
+    def unreserve(self, owner: int) -> None:
+        """UNLOCK TABLES (or the owner's session ended): the turn is everyone's again."""
+        if self._reserved_for == owner:
+            self._reserved_for = None
+            self._schedule_advance()
+
+    @property
+    def reserved_for(self) -> int | None:
+        return self._reserved_for
+
+    def _may_take(self, owner: int) -> bool:
+        return self._reserved_for is None or self._reserved_for == owner
+
+    def _next_waiter(self) -> _Waiter | None:
+        """The waiter the turn goes to next: the head of the queue, or while the turn is
+        reserved, the reserving owner's waiter or peers' write sets to apply (LOCK TABLES is
+        node-local: replication is not held back); the other sessions keep waiting."""
+        if self._reserved_for is None:
+            return self._waiters[0] if self._waiters else None
+        return next((w for w in self._waiters
+                     if w.owner == self._reserved_for or w.exclusive is not None), None)
 
     def _can_join(self, mode: Mode, spans_round_trips: bool) -> bool:
         """May this transaction write into the open batch now? Not if it needs another
@@ -300,14 +342,14 @@ class CommitPipeline:
         """Grant the turn to the next waiter that may join, or flush the batch."""
         self._advance_scheduled = False
         while self._owner is None and not self.closed and not self._busy:
-            if not self._waiters:
+            head = self._next_waiter()
+            if head is None:
                 self._flush()
                 return
-            head = self._waiters[0]
             if not self._can_join(head.mode, head.spans_round_trips):
                 self._flush()
                 continue
-            self._waiters.popleft()
+            self._waiters.remove(head)
             if head.timer is not None:
                 head.timer.cancel()
             if head.exclusive is not None:
@@ -448,13 +490,19 @@ class CommitPipeline:
             # unknown here: the instance's outcome arrives later, as a learn
             decided = []
         else:
-            with self._trusted(), ApplyTransaction(self.conn) as txn:
-                for member, error in zip(members, outcome):
-                    assert member.write_set is not None
-                    if error is None:
-                        txn.apply(member.write_set, member.encoded)
-                    else:
-                        txn.apply(abort_marker(member.write_set))
+            try:
+                with self._trusted(), ApplyTransaction(self.conn) as txn:
+                    for member, error in zip(members, outcome):
+                        assert member.write_set is not None
+                        if error is None:
+                            txn.apply(member.write_set, member.encoded)
+                        else:
+                            txn.apply(abort_marker(member.write_set))
+            except (apsw.Error, MarmotError) as exc:  # decided COMMIT, not here: catch-up
+                unknown = CommitOutcomeUnknown(f"the cluster committed the transaction but "
+                                               f"this node could not ({exc})")
+                outcome = [unknown if error is None else error for error in outcome]
+                decided = []
             self._reload_schema_version()
         for member, error in zip(members, outcome):
             if error is not None:
@@ -473,6 +521,10 @@ class CommitPipeline:
                 self.conn.execute("ROLLBACK")
             self._reload_schema_version()  # a DDL of the batch was rolled back with it
             failure = errors.from_sqlite(exc)
+            if self._replicated():  # the cluster decided COMMIT; this node will catch up
+                failure = CommitOutcomeUnknown(
+                    f"the cluster committed the transaction but this node could not ({failure});"
+                    " it may or may not be visible here yet")
             for member in members:
                 member.pending.fail(failure)
             return

@@ -124,7 +124,7 @@ class BatchRound:
             self._learn(vector)
             self._finish(outcome)
             return
-        cluster.store.record_write_sets(self.instance, self._encoded)
+        cluster.store.record_write_sets(self.instance, self._encoded, self._unilateral())
         ballot = (0, cluster.node_id)
         cluster.store.accept(self.instance, ballot, vector)
         self._accepted = 1

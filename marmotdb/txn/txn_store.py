@@ -28,14 +28,23 @@ Instance = tuple[int, str, int]  # (coordinator, database, batch)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch_write_sets(
   coordinator INTEGER NOT NULL, database TEXT NOT NULL, batch INTEGER NOT NULL,
-  position INTEGER NOT NULL, write_set BLOB NOT NULL,
+  position INTEGER NOT NULL, write_set BLOB NOT NULL, one INTEGER NOT NULL,
   PRIMARY KEY (coordinator, database, batch, position)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS acceptor(
   coordinator INTEGER NOT NULL, database TEXT NOT NULL, batch INTEGER NOT NULL,
   promised_round INTEGER NOT NULL, promised_node INTEGER NOT NULL,
   accepted_round INTEGER NOT NULL, accepted_node INTEGER NOT NULL, vector BLOB,
   PRIMARY KEY (coordinator, database, batch)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decided(
+  coordinator INTEGER NOT NULL, database TEXT NOT NULL, batch INTEGER NOT NULL,
+  vector BLOB NOT NULL, at_ms INTEGER NOT NULL,
+  PRIMARY KEY (coordinator, database, batch)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS decided_by_age ON decided(at_ms);
 """
+# Outcomes applied here are remembered this long: a late recovery round (a member that was
+# cut off) must find the chosen vector, not decide anew among acceptors that forgot it.
+DECIDED_KEEP_MS = 24 * 3600 * 1000
+DECIDED = (2**62, 2**62)  # the "ballot" a decided outcome answers with: above any real one
 _vector_codec = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(list[bool])
 
 
@@ -44,6 +53,7 @@ class InstanceRecord:
     """What the store knows of one instance (``load``)."""
 
     write_sets: list[bytes] = field(default_factory=list)
+    one: list[bool] = field(default_factory=list)  # members at level ONE
     promised: Ballot = NO_BALLOT
     accepted: Ballot = NO_BALLOT
     vector: list[bool] | None = None
@@ -58,21 +68,31 @@ class TxnStore:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(_SCHEMA)
 
-    def record_write_sets(self, instance: Instance, write_sets: list[bytes]) -> None:
-        """The batch's write sets, in batch order (idempotent: a duplicate Prepare)."""
-        rows = [(*instance, position, ws) for position, ws in enumerate(write_sets)]
+    def record_write_sets(self, instance: Instance, write_sets: list[bytes],
+                          one: list[bool]) -> None:
+        """The batch's write sets in batch order, each with whether it was written at level
+        ONE (idempotent: a duplicate Prepare)."""
+        one = one or [False] * len(write_sets)
+        rows = [(*instance, position, ws, flag)
+                for position, (ws, flag) in enumerate(zip(write_sets, one))]
         with self.conn:
             self.conn.executemany(
-                "INSERT OR IGNORE INTO batch_write_sets VALUES (?, ?, ?, ?, ?)", rows)
+                "INSERT OR IGNORE INTO batch_write_sets VALUES (?, ?, ?, ?, ?, ?)", rows)
 
-    def write_sets(self, instance: Instance) -> list[bytes]:
-        return [ws for (ws,) in self.conn.execute(
-            "SELECT write_set FROM batch_write_sets WHERE coordinator = ? AND database = ? "
-            "AND batch = ? ORDER BY position", instance)]
+    def write_sets(self, instance: Instance) -> tuple[list[bytes], list[bool]]:
+        """The batch's write sets and ONE flags (empty: never recorded here)."""
+        rows = self.conn.execute(
+            "SELECT write_set, one FROM batch_write_sets WHERE coordinator = ? AND "
+            "database = ? AND batch = ? ORDER BY position", instance).fetchall()
+        return [ws for ws, _ in rows], [bool(one) for _, one in rows]
 
     def accept(self, instance: Instance, ballot: Ballot, vector: list[bool]) -> Ballot | None:
-        """Paxos phase 2b: accept ``vector`` at ``ballot`` unless a higher ballot was promised.
-        Returns None when accepted, else the ballot promised."""
+        """Paxos phase 2b: accept ``vector`` at ``ballot`` unless a higher ballot was promised
+        (or the outcome is decided here). Returns None when accepted, else the ballot
+        promised."""
+        decided = self.decided(instance)
+        if decided is not None:
+            return None if decided == vector else DECIDED
         promised = self._promised(instance)
         if tuple(ballot) < promised:
             return promised
@@ -85,6 +105,34 @@ class TxnStore:
                 (*instance, *ballot, *ballot, _vector_codec[0].encode(vector)))
         return None
 
+    def promise(self, instance: Instance, ballot: Ballot
+                ) -> tuple[bool, Ballot, Ballot, list[bool] | None]:
+        """Paxos phase 1b: promise ``ballot`` if it is above every ballot promised so far.
+        Returns (promised now, the highest promise, the accepted ballot, its vector)."""
+        decided = self.decided(instance)
+        if decided is not None:
+            return True, DECIDED, DECIDED, decided
+        record = self._acceptor(instance)
+        promised, accepted, vector = record if record is not None else (NO_BALLOT, NO_BALLOT,
+                                                                         None)
+        if tuple(ballot) <= promised:
+            return False, promised, accepted, vector
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO acceptor VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO UPDATE "
+                "SET promised_round = excluded.promised_round, promised_node = "
+                "excluded.promised_node", (*instance, *ballot, *NO_BALLOT))
+        return True, tuple(ballot), accepted, vector  # type: ignore[return-value]
+
+    def _acceptor(self, instance: Instance
+                  ) -> tuple[Ballot, Ballot, list[bool] | None] | None:
+        for row in self.conn.execute(
+                "SELECT promised_round, promised_node, accepted_round, accepted_node, vector "
+                "FROM acceptor WHERE coordinator = ? AND database = ? AND batch = ?", instance):
+            vector = _vector_codec[1].decode(row[4]) if row[4] is not None else None
+            return (row[0], row[1]), (row[2], row[3]), vector
+        return None
+
     def _promised(self, instance: Instance) -> Ballot:
         for round_, node in self.conn.execute(
                 "SELECT promised_round, promised_node FROM acceptor WHERE coordinator = ? AND "
@@ -92,26 +140,50 @@ class TxnStore:
             return (round_, node)
         return NO_BALLOT
 
-    def forget(self, instance: Instance) -> None:
-        """The instance's outcome is applied to the database: its record is not needed."""
+    def forget(self, instance: Instance, vector: list[bool], now_ms: int) -> None:
+        """The instance's outcome ``vector`` is applied to the database: its write sets and
+        acceptor state go; the outcome stays (``DECIDED_KEEP_MS``) for late recoveries."""
         with self.conn:
             for table in ("batch_write_sets", "acceptor"):
                 self.conn.execute(f"DELETE FROM {table} WHERE coordinator = ? AND database = ? "
                                   "AND batch = ?", instance)
+            self.conn.execute("INSERT OR REPLACE INTO decided VALUES (?, ?, ?, ?, ?)",
+                              (*instance, _vector_codec[0].encode(vector), now_ms))
+            self.conn.execute("DELETE FROM decided WHERE at_ms < ?", (now_ms - DECIDED_KEEP_MS,))
+
+    def decided(self, instance: Instance) -> list[bool] | None:
+        for (vector,) in self.conn.execute(
+                "SELECT vector FROM decided WHERE coordinator = ? AND database = ? AND "
+                "batch = ?", instance):
+            return _vector_codec[1].decode(vector)
+        return None
 
     def load(self) -> dict[Instance, InstanceRecord]:
         """Every instance not yet forgotten (after a restart)."""
         records: dict[Instance, InstanceRecord] = {}
-        for coordinator, database, batch, _, ws in self.conn.execute(
+        for coordinator, database, batch, _, ws, one in self.conn.execute(
                 "SELECT * FROM batch_write_sets ORDER BY coordinator, database, batch, "
                 "position"):
-            records.setdefault((coordinator, database, batch), InstanceRecord()
-                               ).write_sets.append(ws)
+            record = records.setdefault((coordinator, database, batch), InstanceRecord())
+            record.write_sets.append(ws)
+            record.one.append(bool(one))
         for row in self.conn.execute("SELECT * FROM acceptor"):
             record = records.setdefault(tuple(row[:3]), InstanceRecord())  # type: ignore[arg-type]
             record.promised, record.accepted = (row[3], row[4]), (row[5], row[6])
             record.vector = _vector_codec[1].decode(row[7]) if row[7] is not None else None
         return records
+
+    def accepted_commits(self) -> list[tuple[int, str, int]]:
+        """(coordinator, database, origin sequence) of every member an accepted, not yet
+        applied vector commits here: a QUORUM read must wait for them (replication/)."""
+        found = []
+        for coordinator, database, batch, vector in self.conn.execute(
+                "SELECT coordinator, database, batch, vector FROM acceptor "
+                "WHERE vector IS NOT NULL"):
+            for position, commit in enumerate(_vector_codec[1].decode(vector)):
+                if commit:
+                    found.append((coordinator, database, batch + position))
+        return found
 
     def max_origin_seq(self, coordinator: int, database: str) -> int:
         """The highest origin sequence a recorded batch of ``coordinator`` used (0: none): a

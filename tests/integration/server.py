@@ -83,12 +83,27 @@ class MarmotServer:
     def pid(self) -> int:
         return self.process.pid
 
+    def login(self, **kwargs: Any) -> dict[str, Any]:
+        """Where and how root logs in, as keyword arguments the Python drivers take."""
+        return {"host": self.host, "port": self.port, "user": self.user,
+                "password": self.password, **kwargs}
+
     def connect(self, **kwargs: Any) -> pymysql.connections.Connection[Any]:
         """A PyMySQL connection as root; keyword arguments override the defaults."""
-        options: dict[str, Any] = {"host": self.host, "port": self.port, "user": self.user,
-                                   "password": self.password, "connect_timeout": 10}
-        options.update(kwargs)
-        return pymysql.connect(**options)
+        return pymysql.connect(**self.login(**{"connect_timeout": 10, **kwargs}))
+
+    def create_database(self, name: str, *statements: str) -> str:
+        """CREATE DATABASE IF NOT EXISTS ``name``, run ``statements`` in it; returns ``name``."""
+        conn = self.connect(autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE IF NOT EXISTS {name}")
+                cur.execute(f"USE {name}")
+                for statement in statements:
+                    cur.execute(statement)
+        finally:
+            conn.close()
+        return name
 
     def mariadb_cli(self, args: list[str], input: str | None = None,
                     timeout_s: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:

@@ -108,6 +108,24 @@ def test_lossless_conversions_keep_the_declared_type():
                           + b"\x031.1")
 
 
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize(("bits", "value", "wire"), [
+    (1, 1, b"\x01\x01"), (8, 5, b"\x01\x05"), (10, 0x2FF, b"\x02\x02\xff"),
+    (64, 1, b"\x08" + bytes(7) + b"\x01"),
+    (64, -1, b"\x08" + b"\xff" * 8),  # 2^64-1, stored as SQLite's int64 with the same bits
+    (64, -(2**63), b"\x08\x80" + bytes(7)), (16, b"\x01", b"\x02\x00\x01"),
+])
+def test_bit_values_are_big_endian_bytes_in_both_protocols(bits, value, wire, binary):
+    block, encoded = rows.encode_rows([Column("b", FieldType.BIT, bits)], [(value,)], binary)
+    assert block.columns[0].type == FieldType.BIT
+    assert encoded[0] == (b"\x00\x00" + wire if binary else wire)
+
+
+def test_bit_value_wider_than_its_column_is_announced_as_an_integer():
+    block, encoded = rows.encode_rows([Column("b", FieldType.BIT, 8)], [(300,)], binary=False)
+    assert block.columns[0].type == FieldType.LONGLONG and encoded[0] == b"\x03300"
+
+
 # --- parameter decoding -----------------------------------------------------------------------
 
 

@@ -17,6 +17,9 @@ def test_the_tag_table_of_every_peer_message_is_append_only() -> None:
         6: ("membership", "PushPullRequest"), 7: ("membership", "PushPullResponse"),
         32: ("txn", "Prepare"), 33: ("txn", "Votes"), 34: ("txn", "Accept"),
         35: ("txn", "Accepted"), 36: ("txn", "Learn"), 37: ("txn", "Learned"),
+        38: ("txn", "Recover"), 39: ("txn", "Promised"),
+        64: ("replication", "Vectors"), 65: ("replication", "VectorsReply"),
+        66: ("replication", "PullLog"), 67: ("replication", "LogEntries"),
         240: ("peer", "PeerFailure"),
     }
 

@@ -113,8 +113,8 @@ def parse_fixture(path: Path) -> list[Case]:
     return cases
 
 
-_SQL_START = re.compile(r"^(SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP|RENAME|"
-                        r"TRUNCATE|WITH|DO|CHECKSUM|ANALYZE|\()\b", re.IGNORECASE)
+_SQL_START = re.compile(r"^(?:(?:SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP|RENAME|"
+                        r"TRUNCATE|WITH|DO|CHECKSUM|ANALYZE|SET)\b|\()", re.IGNORECASE)
 
 
 def _looks_like_sql(line: str) -> bool:

@@ -9,6 +9,7 @@ it; the checks at the bottom keep the harness itself honest.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +22,18 @@ from marmotdb.sql.shape import split_statements
 from marmotdb.sql.translate import Kind, translate, translate_prepared
 
 
+_SET_FOREIGN_KEY_CHECKS = re.compile(
+    r"^\s*SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?foreign_key_checks\s*=\s*(0|1|ON|OFF)\s*$",
+    re.IGNORECASE)
+
+
 class SchemaViewOver:
     """translate.SchemaView over one APSW connection."""
 
     def __init__(self, conn: apsw.Connection, database: str):
         self.conn = conn
         self.database = database
+        self.foreign_key_checks = True
 
     def table_sql(self, table: str) -> str | None:
         found = self.conn.execute("SELECT sql FROM sqlite_schema WHERE type IN ('table','view') "
@@ -47,6 +54,9 @@ class SchemaViewOver:
     def schema_key(self) -> tuple[str, int, int]:
         version = self.conn.execute("PRAGMA schema_version").fetchall()[0][0]
         return (self.database, id(self.conn), version)
+
+    def child_tables(self, table: str) -> list[str]:
+        return schema.child_tables(self.conn, table)
 
     def sqlite_triggers(self, table: str) -> list[str]:
         return [r[0] for r in self.conn.execute(
@@ -88,6 +98,10 @@ class MiniExecutor:
     def run(self, sql: str, params: list[Any] | None = None) -> Result:
         """One statement. MySQL errors come out as MarmotError."""
         self.context.warnings.clear()
+        checks = _SET_FOREIGN_KEY_CHECKS.match(sql)
+        if checks is not None:  # the one session variable the translation reads
+            self.foreign_key_checks = checks.group(1).upper() in ("1", "ON")
+            return Result()
         if params is not None:
             translation, count = translate_prepared(sql, self.view)
             assert count == len(params)
@@ -98,6 +112,15 @@ class MiniExecutor:
 
     def script(self, sql: str) -> list[Result]:
         return [self.run(s) for s in split_statements(sql)]
+
+    @property
+    def foreign_key_checks(self) -> bool:
+        return bool(getattr(self.view, "foreign_key_checks", True))
+
+    @foreign_key_checks.setter
+    def foreign_key_checks(self, on: bool) -> None:
+        self.view.foreign_key_checks = on
+        self.conn.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
 
     def _execute(self, translation: Any, bound: dict[str, Any]) -> Result:
         if translation.foreign_keys_off:
@@ -115,10 +138,6 @@ class MiniExecutor:
                     result.rows = rows
                     result.columns = [d[0] for d in _description(cursor, statement, self.conn,
                                                                              bound)]
-            if translation.foreign_keys_off:
-                violations = self.conn.execute("PRAGMA foreign_key_check").fetchall()
-                if violations:
-                    raise errors.error(errors.ER_NO_REFERENCED_ROW_2, "foreign key check failed")
             if translation.calc_found_rows:
                 self.context.found_rows = self.conn.execute(translation.found_rows_sql,
                                                             bound).fetchall()[0][0]
@@ -130,7 +149,7 @@ class MiniExecutor:
             self.conn.execute("ROLLBACK")
             raise
         finally:
-            if translation.foreign_keys_off:
+            if translation.foreign_keys_off and self.foreign_key_checks:
                 self.conn.execute("PRAGMA foreign_keys = ON")
         result.affected = self.changes
         if translation.kind in (Kind.INSERT, Kind.REPLACE) and translation.auto_increment \

@@ -15,7 +15,7 @@ import pytest
 from marmotdb.node import Node, Reply, SendFrame
 from marmotdb.peer.address import NodeAddr
 from marmotdb.peer.catalog import all_messages
-from marmotdb.peer.codec import FrameCodec
+from marmotdb.peer.codec import FrameCodec, peek_tag
 from marmotdb.storage.checksum import database_checksums
 from marmotdb.txn.cluster import CommitSettings, Peer
 from marmotdb.users import User, Users
@@ -33,15 +33,26 @@ class Cluster:
         self.frames: deque[tuple[int, int, bytes]] = deque()
         self.replies: dict[tuple[int, int], Reply] = {}
         self.cut: set[int] = set()  # nodes whose traffic is dropped
-        self.nodes: dict[int, Node] = {}
-        for i in self.addrs:
-            node = Node(base / f"n{i}", users=USERS, node_id=i, now_ms=T0,
-                        rng=random.Random(i), on_output=lambda out, i=i: self._output(i, out))
-            node.attach_cluster(FrameCodec([SECRET], registry=all_messages()), self._roster,
-                                CommitSettings(prepare_timeout_ms=500, decision_timeout_ms=500))
-            self.nodes[i] = node
+        self.dropped_tags: set[int] = set()  # messages of these types are dropped
+        self.base = base
+        self.nodes: dict[int, Node] = {i: self._start(i) for i in self.addrs}
         self.sessions = {i: n.open_session("root", now_ms=T0) for i, n in self.nodes.items()}
         self._request = 0
+
+    def _start(self, i: int) -> Node:
+        node = Node(self.base / f"n{i}", users=USERS, node_id=i, now_ms=self.now_ms,
+                    rng=random.Random(i), on_output=lambda out: self._output(i, out))
+        node.attach_cluster(FrameCodec([SECRET], registry=all_messages()), self._roster,
+                            CommitSettings(prepare_timeout_ms=500, decision_timeout_ms=500,
+                                           recovery_timeout_ms=1000))
+        return node
+
+    def restart(self, i: int, database: str = "d") -> None:
+        """An orderly stop and a start on the same files (a session in ``database``)."""
+        self.nodes[i].close()
+        self.nodes[i] = self._start(i)
+        self.sessions[i] = self.nodes[i].open_session("root", now_ms=self.now_ms,
+                                                      database=database)
 
     def _roster(self) -> list[Peer]:
         return [Peer(i, addr, True) for i, addr in self.addrs.items()]
@@ -61,7 +72,7 @@ class Cluster:
     def deliver(self) -> None:
         while self.frames:
             src, dest, frame = self.frames.popleft()
-            if src in self.cut or dest in self.cut:
+            if src in self.cut or dest in self.cut or peek_tag(frame) in self.dropped_tags:
                 continue
             self.nodes[dest].receive_frame(self.addrs[src], frame, now_ms=self.now_ms)
 
@@ -72,8 +83,13 @@ class Cluster:
         self.deliver()
 
     def run(self, node_id: int, sql: str) -> Reply:
+        """Submit and deliver; let time pass (bounded) if the answer waits for a timeout."""
         request = self.submit(node_id, sql)
         self.deliver()
+        for _ in range(30):
+            if (node_id, request) in self.replies:
+                break
+            self.advance(100)
         return self.replies.pop((node_id, request))
 
     def ok(self, node_id: int, sql: str) -> Reply:
@@ -188,3 +204,156 @@ def test_a_consistency_hint_sets_the_level_of_one_statement(cluster: Cluster) ->
     cluster.ok(1, "/*+ CONSISTENCY(QUORUM) */ INSERT INTO t VALUES (2)")  # 1 and 2 suffice
     assert cluster.run(1, "INSERT /*+ CONSISTENCY(TWO) */ INTO t VALUES (3)").error.code == 1231  # type: ignore[union-attr]
     assert rows(cluster, 2, "SELECT id FROM t") == [(2,)]
+
+
+def deliver_queued(cluster: Cluster) -> None:
+    """Deliver only the frames queued now, not the ones they cause."""
+    for _ in range(len(cluster.frames)):
+        src, dest, frame = cluster.frames.popleft()
+        cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
+
+
+def test_members_abort_an_instance_whose_coordinator_went_silent(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    request = cluster.submit(1, "INSERT INTO t VALUES (1, 1)")
+    deliver_queued(cluster)             # the prepares arrive; the votes will not
+    cluster.cut = {1}
+    assert all(len(cluster.nodes[i].cluster.intents) for i in (2, 3))  # type: ignore[union-attr]
+    cluster.advance(600)                # node 1: no votes -> not committed
+    assert cluster.replies.pop((1, request)).error.code == 1047  # type: ignore[union-attr]
+    for _ in range(20):
+        cluster.advance(500)            # nodes 2 and 3 recover the instance: nobody accepted
+    for i in (2, 3):
+        node = cluster.nodes[i]
+        assert node.cluster is not None and len(node.cluster.intents) == 0
+        assert node.cluster.store.load() == {}
+    assert sum(cluster.nodes[i].cluster.recoveries for i in (2, 3)) >= 1  # type: ignore[union-attr]
+    cluster.ok(2, "INSERT INTO t VALUES (1, 2)")  # the row is free again
+    assert rows(cluster, 3, "SELECT v FROM t") == [(2,)]
+
+
+def test_a_decision_accepted_before_the_coordinator_went_silent_is_finished(
+        cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    request = cluster.submit(1, "INSERT INTO t VALUES (1, 1)")
+    deliver_queued(cluster)             # prepares
+    deliver_queued(cluster)             # votes: node 1 accepts and sends Accept
+    cluster.frames = deque(f for f in cluster.frames if f[1] == 2)  # only node 2 gets it
+    deliver_queued(cluster)             # node 2 accepts
+    cluster.cut = {1}                   # its answer, and every learn, is lost
+    cluster.advance(600)
+    reply = cluster.replies.pop((1, request))
+    assert reply.error is not None and reply.error.code == 1180  # outcome unknown
+    for _ in range(20):
+        cluster.advance(500)
+    assert rows(cluster, 2, "SELECT v FROM t") == [(1,)] == rows(cluster, 3, "SELECT v FROM t")
+    cluster.cut = set()                 # node 1 hears again: it recovers its own instance
+    for _ in range(20):
+        cluster.advance(500)
+    assert rows(cluster, 1, "SELECT v FROM t") == [(1,)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
+def test_a_node_cut_off_while_others_wrote_catches_up(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    cluster.cut = {3}
+    cluster.ok(1, "CREATE TABLE later (id INT PRIMARY KEY)")  # DDL it missed too
+    for i in range(1, 6):
+        cluster.ok(1 + i % 2, f"INSERT INTO t VALUES ({i}, {i})")
+    cluster.ok(2, "INSERT INTO later VALUES (7)")
+    cluster.ok(1, "DELETE FROM t WHERE id = 1")
+    cluster.advance(1000)  # a learn of a DDL batch waits for the cut node: bounded
+    assert rows(cluster, 3, "SELECT COUNT(*) FROM t") == [(0,)]
+    cluster.cut = set()
+    for _ in range(10):
+        cluster.advance(1000)
+    assert rows(cluster, 3, "SELECT id, v FROM t ORDER BY id") == [(i, i) for i in range(2, 6)]
+    assert rows(cluster, 3, "SELECT id FROM later") == [(7,)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+    assert cluster.nodes[3].catch_up is not None and cluster.nodes[3].catch_up.entries_applied > 0
+
+
+def test_a_quorum_read_sees_every_write_acknowledged_before_it(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.cut = {3}
+    cluster.ok(1, "INSERT INTO t VALUES (1)")   # acknowledged by nodes 1 and 2
+    cluster.cut = set()                         # node 3 hears again, has not caught up yet
+    assert rows(cluster, 3, "SELECT id FROM t") == []  # LOCAL: stale, as documented
+    cluster.ok(3, "SET marmot_read_consistency = 'QUORUM'")
+    assert rows(cluster, 3, "SELECT id FROM t") == [(1,)]
+
+
+def test_marmot_cluster_nodes_shows_each_nodes_applied_vectors_and_lag(
+        cluster: Cluster) -> None:
+    members = [(i, None, None, None, "ALIVE", 0) for i in (1, 2, 3)]
+    cluster.nodes[1].state.cluster_nodes = lambda: members
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    for _ in range(3):
+        cluster.advance(1000)  # node 1 hears every peer's vectors once (round robin)
+    cluster.cut = {3}
+    for i in range(4):
+        cluster.ok(1, f"INSERT INTO t VALUES ({i})")
+    cluster.advance(1000)
+    cluster.advance(1000)  # node 1 heard node 2 again; node 3 is silent: its last word stands
+    found = rows(cluster, 1, "SELECT node_id, behind_txns, in_doubt, applied "
+                             "FROM MARMOT_CLUSTER_NODES ORDER BY node_id")
+    assert [r[:3] for r in found] == [(1, 0, 0), (2, 0, 0), (3, 4, 0)]
+    assert '"d": {"1": 5}' in str(found[0][3])  # the DDL and four inserts of origin 1
+
+
+def test_a_quorum_read_waits_for_a_write_accepted_but_not_yet_applied(
+        cluster: Cluster) -> None:
+    """The acknowledging quorum is {1, 2}; the read asks {2, 3}: node 2 accepted the decision
+    but never learned it, so the read must wait for it rather than answer without it."""
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.ok(3, "SET marmot_read_consistency = 'QUORUM'")
+    request = cluster.submit(1, "INSERT INTO t VALUES (1)")
+    cluster.dropped_tags = {36}  # Learn
+    cluster.deliver()
+    assert cluster.replies.pop((1, request)).error is None  # acknowledged at QUORUM
+    assert rows(cluster, 2, "SELECT id FROM t") == []  # accepted, not applied
+    cluster.cut, cluster.dropped_tags = {1}, set()
+    read = cluster.submit(3, "SELECT id FROM t")
+    for _ in range(100):
+        cluster.advance(100)
+        if (3, read) in cluster.replies:
+            break
+    reply = cluster.replies.pop((3, read))
+    assert reply.error is None and [tuple(r) for r in reply.result.rows] == [(1,)]  # type: ignore[union-attr]
+
+
+def test_auto_increment_values_of_different_nodes_do_not_collide(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE item (id INT AUTO_INCREMENT PRIMARY KEY, name TEXT)")
+    requests = [(i, cluster.submit(i, f"INSERT INTO item (name) VALUES ('from {i}')"))
+                for i in (1, 2, 3)]
+    cluster.deliver()
+    ids = {}
+    for node_id, request in requests:
+        reply = cluster.replies.pop((node_id, request))
+        assert reply.error is None, reply.error
+        ids[node_id] = reply.result.last_insert_id  # type: ignore[union-attr]
+    assert ids == {1: 1, 2: 2, 3: 3}  # each node's class modulo 3, no conflict, no retry
+    assert sum(n.state.status["Marmot_conflict_retries"] for n in cluster.nodes.values()) == 0
+    reply = cluster.ok(2, "INSERT INTO item (name) VALUES ('again')")
+    assert reply.result.last_insert_id == 5  # type: ignore[union-attr]
+    cluster.ok(3, "INSERT INTO item VALUES (100, 'explicit')")
+    assert rows(cluster, 1, "SELECT id FROM item ORDER BY id") == [(1,), (2,), (3,), (5,), (100,)]
+
+
+def test_a_restarted_node_serves_local_reads_once_caught_up(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.ok(1, "INSERT INTO t VALUES (1)")
+    cluster.cut = {3}
+    cluster.ok(1, "INSERT INTO t VALUES (2)")  # node 3 misses it
+    cluster.restart(3)
+    assert cluster.nodes[3].catch_up is not None and cluster.nodes[3].catch_up.catching_up
+    cluster.cut = set()
+    assert rows(cluster, 3, "SELECT id FROM t ORDER BY id") == [(1,), (2,)]  # waited
+    cluster.advance(1000)  # catch-up compares with a peer: nothing lacking, caught up
+    assert not cluster.nodes[3].catch_up.catching_up
+    cluster.cut = {3}
+    cluster.ok(1, "INSERT INTO t VALUES (3)")
+    cluster.cut = set()
+    assert rows(cluster, 3, "SELECT id FROM t ORDER BY id") == [(1,), (2,)]  # LOCAL may lag
+    cluster.ok(3, "SET marmot_read_consistency = 'STALE'")
+    assert rows(cluster, 3, "SELECT COUNT(*) FROM t") == [(2,)]

@@ -1,0 +1,222 @@
+"""CatchUp: a node pulls the committed transactions it missed from its peers' commit logs.
+
+Theory of operation (DESIGN.md §4.3)
+------------------------------------
+Every node logs every transaction it applies, with its origin and the origin's sequence, and
+keeps per database an applied vector (origin -> highest contiguous sequence applied here).
+A node that was down or cut off while others committed has a gap. Every
+``catch_up_interval_ms`` the node asks one live peer (round robin) for its vectors
+(``Vectors``); for each database and origin where the peer is ahead, it pulls that origin's
+entries after its own position (``PullLog``, at most ``LOG_READ_ENTRIES_MAX`` per answer) and
+applies them in one SQLite transaction on the database's write connection (the commit
+pipeline's ``run_exclusive``: the same deterministic, last-write-wins, duplicate-proof
+``apply`` every replica uses), then pulls on while the peer has more. A database the peer has
+and this node does not is created first. One pull per (database, origin) is in flight at a
+time; an apply that fails (e.g. another origin's DDL it depends on is not here yet) is retried
+at the next interval.
+
+Only entries a peer logged are pulled: they are decided (committed, or an abort marker), so
+catch-up never applies an undecided transaction. Snapshots for gaps no peer still holds come
+with log trimming (not yet: logs are not trimmed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import apsw
+
+from marmotdb.peer.endpoint import Completion, IncomingRequest, Outcome, PeerEndpoint
+from marmotdb.replication.messages import LogEntries, PullLog, Vectors, VectorsReply
+from marmotdb.storage import commitlog
+from marmotdb.storage.apply import ApplyTransaction
+from marmotdb.storage.writeset import decode_write_set
+
+if TYPE_CHECKING:
+    from marmotdb.sql.server_state import ServerState
+    from marmotdb.txn.cluster import Peer
+
+logger = logging.getLogger("marmotdb.replication")
+CATCH_UP_INTERVAL_MS = 1000
+REQUEST_TIMEOUT_MS = 5000
+
+
+class CatchUp:
+    def __init__(self, state: ServerState, endpoint: PeerEndpoint, node_id: int,
+                 roster: Callable[[], list[Peer]], now_ms: Callable[[], int],
+                 interval_ms: int = CATCH_UP_INTERVAL_MS,
+                 in_doubt: Callable[[], int] = lambda: 0,
+                 accepted: Callable[[], list[tuple[int, str, int]]] = lambda: []):
+        self._state = state
+        self._endpoint = endpoint
+        self._node_id = node_id
+        self._roster = roster
+        self._now_ms = now_ms
+        self._interval_ms = interval_ms
+        self._next_peer = 0
+        self._pulling: set[tuple[str, int]] = set()  # (database, origin) with a pull in flight
+        self.entries_applied = 0
+        self.on_applied: Callable[[], None] | None = None  # after each pull applied
+        self._in_doubt = in_doubt
+        self._accepted = accepted
+        # what each peer last said of itself: (vectors by database, in-doubt instances)
+        self.known: dict[int, tuple[dict[str, dict[int, int]], int, bool]] = {}
+        # After a restart a node that holds other origins' commits may lack newer ones: its
+        # LOCAL reads wait (as QUORUM reads) until a quorum showed it nothing it lacks.
+        self.catching_up = any(origin != node_id for vector in self.vectors().values()
+                               for origin in vector)
+        self._matched: set[int] = set()  # peers whose last vectors had nothing we lack
+        endpoint.on_request([Vectors], self._on_vectors)
+        endpoint.on_request([PullLog], self._on_pull)
+        self._timer = state.host.call_later(interval_ms / 1000, self._tick)
+
+    # ------------------------------------------------------------------ serving peers
+    def vectors(self) -> dict[str, dict[int, int]]:
+        return {name: self._read(name, commitlog.applied_vector)
+                for name in self._state.databases.names()}
+
+    def advertised(self) -> dict[str, dict[int, int]]:
+        """What we answer ``Vectors`` with: the applied vectors, raised to every member a
+        decision we accepted commits. A QUORUM write is acknowledged once a quorum accepted
+        its decision, maybe before any of them applied it: a QUORUM read that asks a quorum
+        must hear of it from the member both quorums share (read_barrier.py)."""
+        vectors = self.vectors()
+        for origin, database, seq in self._accepted():
+            vector = vectors.setdefault(database, {})
+            vector[origin] = max(vector.get(origin, 0), seq)
+        return vectors
+
+    def _on_vectors(self, request: IncomingRequest, now_ms: int) -> None:
+        self._endpoint.reply(request, VectorsReply(self.advertised(), self._in_doubt(),
+                                                   self.catching_up))
+
+    def _on_pull(self, request: IncomingRequest, now_ms: int) -> None:
+        message: PullLog = request.message  # type: ignore[assignment]
+        if not self._state.databases.exists(message.database):
+            self._endpoint.reply(request, LogEntries([], False))
+            return
+        limit = max(1, min(message.limit, commitlog.LOG_READ_ENTRIES_MAX))
+        entries = self._read(message.database, lambda conn: commitlog.read_origin(
+            conn, message.origin, message.after, limit + 1))
+        self._endpoint.reply(request, LogEntries([e.write_set for e in entries[:limit]],
+                                                 len(entries) > limit))
+
+    def _read(self, database: str, read: Callable[[apsw.Connection], Any]) -> Any:
+        state = self._state
+        conn = state.read_connection(state.databases.get(database))
+        with state.binding(conn).trusted_scope():
+            return read(conn)
+
+    # ------------------------------------------------------------------ pulling
+    def _tick(self) -> None:
+        self._timer = self._state.host.call_later(self._interval_ms / 1000, self._tick)
+        peers = [p for p in self._roster() if p.node_id != self._node_id and p.live]
+        if not peers:
+            return
+        peer = peers[self._next_peer % len(peers)]
+        self._next_peer += 1
+        now_ms = self._now_ms()
+        self._endpoint.request(peer.addr, Vectors(), now_ms + REQUEST_TIMEOUT_MS, now_ms,
+                               lambda done: self._compare(peer, done))
+
+    def _compare(self, peer: Peer, done: Completion) -> None:
+        reply = done.reply
+        if done.outcome is not Outcome.REPLIED or not isinstance(reply, VectorsReply):
+            return
+        self.known[peer.node_id] = (reply.databases, reply.in_doubt, reply.catching_up)
+        ours = self.vectors()
+        behind = False
+        for database, vector in reply.databases.items():
+            have = ours.get(database, {})
+            for origin, seq in vector.items():
+                if seq > have.get(origin, 0):
+                    behind = True
+                    if (database, origin) not in self._pulling:
+                        self._pull(peer, database, origin, have.get(origin, 0))
+        if behind:
+            self._matched.discard(peer.node_id)
+        else:
+            self._matched.add(peer.node_id)
+        if self.catching_up and len(self._matched) + 1 >= len(self._roster()) // 2 + 1:
+            self.catching_up = False
+            logger.info("caught up with a quorum: serving LOCAL reads")
+
+    def pull_from(self, peer: Peer, database: str, origin: int, after: int) -> None:
+        """Pull ``origin``'s entries after ``after`` from ``peer`` now (a QUORUM read waits
+        for them), unless a pull of them is already in flight."""
+        if (database, origin) not in self._pulling:
+            self._pull(peer, database, origin, after)
+
+    def _pull(self, peer: Peer, database: str, origin: int, after: int) -> None:
+        self._pulling.add((database, origin))
+        now_ms = self._now_ms()
+        self._endpoint.request(
+            peer.addr, PullLog(database, origin, after, commitlog.LOG_READ_ENTRIES_MAX),
+            now_ms + REQUEST_TIMEOUT_MS, now_ms,
+            lambda done: self._pulled(peer, database, origin, done))
+
+    def _pulled(self, peer: Peer, database: str, origin: int, done: Completion) -> None:
+        reply = done.reply
+        if done.outcome is not Outcome.REPLIED or not isinstance(reply, LogEntries) \
+                or not reply.write_sets:
+            self._pulling.discard((database, origin))
+            return
+        state = self._state
+        if not state.databases.exists(database):
+            state.databases.create(database, if_not_exists=True)
+        items = [(decode_write_set(ws), ws) for ws in reply.write_sets]
+
+        def work(conn: apsw.Connection) -> int:
+            for write_set, _ in items:  # before anything local is stamped above them
+                state.hlc.update(write_set.commit_ts)
+            with ApplyTransaction(conn) as txn:
+                return sum(txn.apply(write_set, ws).applied for write_set, ws in items)
+
+        def applied(pending: Any) -> None:
+            self._pulling.discard((database, origin))
+            try:
+                self.entries_applied += pending.result()
+            except Exception:  # noqa: BLE001 - tried again at the next interval
+                logger.warning("catch-up of %s from node %s failed; retrying later",
+                               database, origin, exc_info=True)
+                return
+            if any(write_set.schema_changes for write_set, _ in items):
+                state.schema_changed(state.databases.get(database))
+            if reply.more:
+                self._pull(peer, database, origin, items[-1][0].origin_seq)
+            if self.on_applied is not None:
+                self.on_applied()
+
+        pipeline = state.pipeline(state.databases.get(database))
+        pipeline.run_exclusive(work).add_done_callback(applied)
+
+    def node_view(self, node_id: int
+                  ) -> tuple[str | None, int | None, int | None, bool | None]:
+        """MARMOT_CLUSTER_NODES' replication columns for a node: its applied vectors (JSON,
+        as this node last heard them), how many transactions it lacks that some node has
+        applied, its in-doubt instances, whether it is catching up after a restart. NULLs
+        for a node not heard from yet."""
+        views = {peer: known[0] for peer, known in self.known.items()}
+        views[self._node_id] = self.vectors()
+        vectors = views.get(node_id)
+        if vectors is None:
+            return None, None, None, None
+        newest: dict[tuple[str, int], int] = {}
+        for other in views.values():
+            for database, vector in other.items():
+                for origin, seq in vector.items():
+                    newest[(database, origin)] = max(newest.get((database, origin), 0), seq)
+        behind = sum(seq - vectors.get(database, {}).get(origin, 0)
+                     for (database, origin), seq in newest.items())
+        if node_id == self._node_id:
+            in_doubt, catching_up = self._in_doubt(), self.catching_up
+        else:
+            _, in_doubt, catching_up = self.known[node_id]
+        return json.dumps(vectors, sort_keys=True), behind, in_doubt, catching_up
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()

@@ -1,0 +1,139 @@
+"""CHECK / ANALYZE / OPTIMIZE / REPAIR TABLE: what each one does on SQLite, answered with
+MySQL's result set (Table, Op, Msg_type, Msg_text), one or more rows per table named.
+
+* CHECK TABLE: ``PRAGMA integrity_check(<table>)`` — the table's b-tree and its indexes
+  (QUICK, FAST, CHANGED: ``quick_check``, which skips comparing index contents with the rows).
+  Each problem is an ``error`` row followed by ``error Corrupt``, as MySQL reports a damaged
+  table; a sound one is ``status OK``. A read, run off the event loop when it is long.
+* ANALYZE TABLE: SQLite's ``ANALYZE <table>`` (the planner's sqlite_stat1/stat4 rows). A write:
+  it runs as a schema change of its own through the commit pipeline, so every node runs it
+  (MySQL writes it to the binary log unless NO_WRITE_TO_BINLOG / LOCAL; here it is always
+  replicated: statistics that differ between nodes would give different plans).
+* OPTIMIZE TABLE: InnoDB answers "doing recreate + analyze instead"; marmotdb does the analyze
+  and says so. Reclaiming free pages would be VACUUM, which rewrites the whole database file
+  outside any transaction (it cannot run inside the pipeline's batch, so no other writer could
+  be ordered around it) and may renumber the rowids of tables without an INTEGER PRIMARY KEY:
+  not done.
+* REPAIR TABLE: InnoDB's answer, ``note The storage engine for the table doesn't support
+  repair``; nothing runs.
+
+A table that does not exist gets MySQL's two rows (``Error Table '…' doesn't exist``, ``status
+Operation failed``); a view is ``OK`` for CHECK and "is not BASE TABLE" for the others. Tables
+are those of the current database (1046 without one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from marmotdb import errors
+from marmotdb.sql import rewrites_ddl
+from marmotdb.sql.schema import sql_literal
+
+OPERATIONS = ("ANALYZE", "CHECK", "OPTIMIZE", "REPAIR")
+_QUICK = ("QUICK", "FAST", "CHANGED")
+_CHECK_OPTIONS = ("FOR", "UPGRADE", "MEDIUM", "EXTENDED") + _QUICK
+_OPTIMIZE_NOTE = "Table does not support optimize, doing analyze instead"
+_REPAIR_NOTE = "The storage engine for the table doesn't support repair"
+_REPAIR_OPTIONS = ("QUICK", "EXTENDED", "USE_FRM")
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    """What the executor runs: ``writes`` (ANALYZE statements, a schema change), then
+    ``result_sql``, the result set; ``reads_catalogue``: it reads SQLite's pragma functions,
+    which only the server's own statements may (the executor runs it trusted)."""
+
+    writes: tuple[str, ...]
+    result_sql: str
+    reads_catalogue: bool
+
+
+def plan(text: str, database: str, kind_of: Callable[[str], str | None]) -> Maintenance:
+    """``kind_of(table)``: 'table', 'view' or None (missing) in the current database."""
+    parser = rewrites_ddl.DdlParser(text)
+    operation = parser.expect(*OPERATIONS)
+    parser.accept("NO_WRITE_TO_BINLOG", "LOCAL")
+    parser.expect("TABLE", "TABLES")
+    if not database:
+        raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+    names = _table_names(parser, database)
+    options = _options(parser, operation)
+    if parser.token.kind != "end":
+        parser.fail()
+    quick = bool(options & set(_QUICK))
+    parts, writes, checked = [], [], []
+    for name in names:
+        kind = kind_of(name)
+        label = f"{database}.{name}"
+        if kind == "table" and operation == "CHECK":
+            checked.append(name)
+            parts.append(_check_rows(label, name, len(checked) - 1, quick))
+            continue
+        if kind == "table" and operation in ("ANALYZE", "OPTIMIZE"):
+            writes.append(f"ANALYZE {rewrites_ddl.q(name)}")
+        parts.append(_literal_rows(label, operation.lower(), _messages(operation, kind, label)))
+    result = " UNION ALL ".join(parts)
+    if checked:
+        result = _check_ctes(checked, quick) + result
+    return Maintenance(tuple(writes), result, bool(checked))
+
+
+def _table_names(parser: rewrites_ddl.DdlParser, database: str) -> list[str]:
+    names = []
+    while True:
+        db, name = parser.qualified_name()
+        if db is not None and db.lower() != database.lower():
+            raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
+                               "yet support 'table maintenance of a table of another database'")
+        names.append(name)
+        if not parser.accept_op(","):
+            return names
+
+
+def _options(parser: rewrites_ddl.DdlParser, operation: str) -> set[str]:
+    allowed = {"CHECK": _CHECK_OPTIONS, "REPAIR": _REPAIR_OPTIONS}.get(operation, ())
+    found = set()
+    while (word := parser.accept(*allowed)) is not None:
+        found.add(word)
+    return found
+
+
+def _messages(operation: str, kind: str | None, label: str) -> list[tuple[str, str]]:
+    if kind is None:
+        return [("Error", f"Table '{label}' doesn't exist"), ("status", "Operation failed")]
+    if kind == "view":
+        if operation == "CHECK":
+            return [("status", "OK")]
+        return [("Error", f"'{label}' is not BASE TABLE"), ("status", "Operation failed")]
+    return {"ANALYZE": [("status", "OK")], "OPTIMIZE": [("note", _OPTIMIZE_NOTE), ("status", "OK")],
+            "REPAIR": [("note", _REPAIR_NOTE)]}[operation]
+
+
+def _row(label: str, op: str, msg_type: str, msg_text: str) -> str:
+    return (f'SELECT {sql_literal(label)} AS "Table", {sql_literal(op)} AS "Op", '
+            f'{msg_type} AS "Msg_type", {msg_text} AS "Msg_text"')
+
+
+def _literal_rows(label: str, op: str, messages: list[tuple[str, str]]) -> str:
+    return " UNION ALL ".join(_row(label, op, sql_literal(t), sql_literal(m))
+                              for t, m in messages)
+
+
+def _check_ctes(tables: list[str], quick: bool) -> str:
+    pragma = "quick_check" if quick else "integrity_check"
+    ctes = [f"__check{i} AS MATERIALIZED (SELECT {pragma} AS problem FROM "
+            f"pragma_{pragma}({sql_literal(name)}))" for i, name in enumerate(tables)]
+    return "WITH " + ", ".join(ctes) + " "
+
+
+def _check_rows(label: str, name: str, index: int, quick: bool) -> str:
+    """The check's own lines ('ok' becomes status OK), then 'Corrupt' if it found any."""
+    cte = f"__check{index}"
+    ok = "problem = 'ok'"
+    lines = (_row(label, "check", f"CASE WHEN {ok} THEN 'status' ELSE 'error' END",
+                  f"CASE WHEN {ok} THEN 'OK' ELSE problem END") + f" FROM {cte}")
+    corrupt = (_row(label, "check", "'error'", "'Corrupt'")
+               + f" WHERE EXISTS (SELECT 1 FROM {cte} WHERE NOT {ok})")
+    return f"{lines} UNION ALL {corrupt}"

@@ -1,0 +1,53 @@
+"""The acceptor rules of the txn store (txn/DESIGN.md §7.3): the safety core of recovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from marmotdb.txn.messages import NO_BALLOT
+from marmotdb.txn.txn_store import DECIDED, TxnStore
+
+I = (1, "d", 7)  # coordinator 1, database d, batch 7
+
+
+def test_accept_needs_a_ballot_at_least_the_promise(tmp_path: Path) -> None:
+    store = TxnStore(tmp_path)
+    assert store.accept(I, (0, 1), [True]) is None          # the coordinator's first ballot
+    ok, promised, accepted, vector = store.promise(I, (1, 2))
+    assert (ok, promised, accepted, vector) == (True, (1, 2), (0, 1), [True])
+    assert store.accept(I, (0, 1), [False]) == (1, 2)       # below the promise: refused
+    assert store.promise(I, (1, 2))[0] is False             # not above: no second promise
+    assert store.promise(I, (0, 9))[0] is False
+    assert store.accept(I, (1, 2), [True]) is None
+
+
+def test_records_survive_a_restart(tmp_path: Path) -> None:
+    store = TxnStore(tmp_path)
+    store.record_write_sets(I, [b"a", b"b"], [False, True])
+    store.accept(I, (0, 1), [True, False])
+    store.close()
+    record = TxnStore(tmp_path).load()[I]
+    assert record.write_sets == [b"a", b"b"] and record.one == [False, True]
+    assert record.accepted == (0, 1) and record.vector == [True, False]
+
+
+def test_a_decided_outcome_answers_every_later_round(tmp_path: Path) -> None:
+    store = TxnStore(tmp_path)
+    store.record_write_sets(I, [b"a"], [False])
+    store.accept(I, (0, 1), [True])
+    store.forget(I, [True], now_ms=1_000)
+    assert store.load() == {} and store.write_sets(I) == ([], [])
+    assert store.promise(I, (5, 3)) == (True, DECIDED, DECIDED, [True])
+    assert store.accept(I, (5, 3), [False]) == DECIDED      # never decided anew
+    assert store.accept(I, (5, 3), [True]) is None
+    assert store.accepted_commits() == []
+
+
+def test_accepted_commits_name_each_committed_member(tmp_path: Path) -> None:
+    store = TxnStore(tmp_path)
+    store.accept(I, (0, 1), [True, False, True])
+    assert store.accepted_commits() == [(1, "d", 7), (1, "d", 9)]
+    assert store.max_origin_seq(1, "d") == 0  # no write sets recorded
+    store.record_write_sets(I, [b"a", b"b", b"c"], [])
+    assert store.max_origin_seq(1, "d") == 9
+    assert store.promise((2, "d", 1), (1, 1))[2] == NO_BALLOT
