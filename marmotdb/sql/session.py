@@ -1061,7 +1061,8 @@ class Session:
             # DDL of the open batch (another client's ALTER): translate against what it runs on
             view = self.server.schema_view(txn.pipeline.conn, database)
             view.foreign_key_checks = self._fk_checks()
-            translation, params = translate(text, view,
+            seen = self._with_temporary(view, database) if translation.maintenance else view
+            translation, params = translate(text, seen,
                                             backslash_escapes=self.variables.backslash_escapes)
         truncate = ddl and text[:8].upper() == "TRUNCATE"
         try:
@@ -1289,7 +1290,12 @@ class Session:
         conn = self._txn_connection(database) or self.server.read_connection(database)
         view = self.server.schema_view(conn, database)
         view.foreign_key_checks = bool(self.variables.foreign_key_checks)
-        space = self._temp.space(database) if temporary and self._temp.spaces else None
+        return self._with_temporary(view, database) if temporary else view
+
+    def _with_temporary(self, view: SchemaView, database: Database
+                        ) -> SchemaView | TemporarySchemaView:
+        """``view`` of ``database`` with the session's temporary tables there seen first."""
+        space = self._temp.space(database) if self._temp.spaces else None
         return view if space is None else TemporarySchemaView(view, space)
 
     def _require(self, database: str | None, level: str) -> None:
@@ -1333,10 +1339,12 @@ class Session:
         it (``_read_checkout``): the transaction's write connection once it wrote there, else
         its read snapshot (one per transaction; READ COMMITTED takes a fresh one per
         statement; the session's space there if it has one: sql/temporary.py)."""
+        if _temporary_only(space, translation):
+            return None  # read on the space, where they live: no base snapshot to hold
         locks = self.table_locks
         locked = locks.snapshots.get(database.name) if locks is not None else None
-        if locked is not None and not _temporary_only(space, translation):
-            return locked  # LOCK TABLES … READ: the snapshot taken then
+        if locked is not None:  # LOCK TABLES … READ: the snapshot taken then
+            return locked
         if self.txn is None:
             return None
         if self._isolation in _FRESH_SNAPSHOTS:

@@ -306,6 +306,9 @@ class TemporarySchemaView:
             return self._temporary
         return None if lowered in self.hidden else self.base
 
+    def is_temporary(self, table: str) -> bool:
+        return table.lower() in self.space.names
+
     def table_sql(self, table: str) -> str | None:
         side = self._side(table)
         return side.table_sql(table) if side is not None else None

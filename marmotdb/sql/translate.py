@@ -32,7 +32,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -163,7 +163,9 @@ class SchemaView(Protocol):
     the MySQL DDL, which is wrong for indexes of a renamed table), ``foreign_key_checks``
     (bool, the session's variable: with it on, a FOREIGN KEY to a missing table is 1824;
     assumed on when absent), ``child_tables(table)`` (the names of the tables with a FOREIGN
-    KEY to it: with foreign_key_checks on, DROP/TRUNCATE of a parent table is refused)."""
+    KEY to it: with foreign_key_checks on, DROP/TRUNCATE of a parent table is refused),
+    ``is_temporary(table)`` (a session's temporary table, sql/temporary.py: table
+    maintenance keeps no statistics of it)."""
 
     def table_sql(self, table: str) -> str | None:
         """``sqlite_schema.sql`` of the table or view, None if it does not exist."""
@@ -428,6 +430,29 @@ class _Translator:
         """The session's foreign_key_checks (SchemaView's optional ``foreign_key_checks``;
         MySQL's default, on, without it)."""
         return bool(getattr(self.view, "foreign_key_checks", True))
+
+    def is_temporary(self, name: str) -> bool:
+        """A session's temporary table (SchemaView's optional ``is_temporary``)."""
+        method = getattr(self.view, "is_temporary", None)
+        return method is not None and bool(method(name))
+
+    def home_of(self, names: Sequence[tuple[str | None, str]]) -> str:
+        """The one database the (database or None, table) ``names`` of a statement without
+        a query are in (table maintenance): the view's, else another one (``OtherDatabase``:
+        the executor translates it there). 1046 for an unqualified name without a database,
+        1235 for names in several databases."""
+        default = self.database if self.default_database is None else self.default_database
+        found = {(database or default).lower() for database, _ in names}
+        if "" in found:
+            raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+        if len(found) > 1:
+            raise rewrites_not_supported("table maintenance of tables of several databases")
+        home = found.pop()
+        if home != self.database.lower():
+            if not self.movable:
+                raise rewrites_not_supported("table maintenance of a table of another database here")
+            raise OtherDatabase(home, names[0][1])
+        return home
 
     def is_view(self, name: str) -> bool:
         sql = self.view.table_sql(name)
@@ -705,35 +730,41 @@ def _table_maintenance(translator: _Translator, text: str) -> Translation:
     """CHECK / ANALYZE / OPTIMIZE / REPAIR TABLE (sql/table_maintenance.py): ANALYZE and
     OPTIMIZE write (a schema change of their own), CHECK reads SQLite's pragma functions."""
     def kind_of(name: str) -> str | None:
-        return None if not translator.exists(name) else \
-            "view" if translator.is_view(name) else "table"
+        if not translator.exists(name):
+            return None
+        if translator.is_temporary(name):
+            return "temporary"
+        return "view" if translator.is_view(name) else "table"
 
-    work = table_maintenance.plan(text, translator.database, kind_of)
+    request = table_maintenance.parse(text)
+    work = table_maintenance.plan(request, translator.home_of(request.names), kind_of)
     return Translation(Kind.DDL if work.writes else Kind.SELECT,
                        work.writes + (work.result_sql,), True, maintenance=True,
-                       reads_catalogue=work.reads_catalogue)
+                       reads_catalogue=work.reads_catalogue, home_tables=work.tables)
 
 
 def _checksum(translator: _Translator, text: str) -> Translation:
     parser = rewrites_ddl.DdlParser(text)
     parser.expect("CHECKSUM")
     parser.expect("TABLE")
-    parts = []
-    database = translator.database or "marmot"
-    while True:
-        _, name = parser.qualified_name()
+    names = [parser.qualified_name()]
+    while parser.accept_op(","):
+        names.append(parser.qualified_name())
+    parser.accept("QUICK", "EXTENDED")
+    qualified = any(database for database, _ in names)  # CHECKSUM TABLE otherdb.t: there
+    database = translator.home_of(names) if qualified else translator.database or "marmot"
+    parts, read = [], []
+    for _, name in names:
         table = translator.table_def(name)
         label = schema.sql_literal(f"{database}.{name}")
         if table is None:
             parts.append(f"SELECT {label} AS \"Table\", NULL AS \"Checksum\"")
         else:
+            read.append(name.lower())
             columns = ", ".join(rewrites_ddl.q(c.name) for c in table.columns)
             parts.append(f"SELECT {label} AS \"Table\", (SELECT MYSQL_TABLE_CHECKSUM({columns}) "
                          f"FROM {rewrites_ddl.q(table.name)}) AS \"Checksum\"")
-        if not parser.accept_op(","):
-            break
-    parser.accept("QUICK", "EXTENDED")
-    return Translation(Kind.OTHER, (" UNION ALL ".join(parts),), True)
+    return Translation(Kind.OTHER, (" UNION ALL ".join(parts),), True, home_tables=tuple(read))
 
 
 def _refuse(translator: _Translator, text: str) -> Translation:

@@ -90,5 +90,6 @@ def test_privileges_and_bad_input(server, shop):
     assert error_code(lambda: reader.execute("ANALYZE TABLE item")) == 1044
     assert answer(writer, "ANALYZE TABLE item")[0][3] == "OK"
     assert error_code(lambda: session(server).execute("CHECK TABLE item")) == 1046
-    assert error_code(lambda: shop.execute("CHECK TABLE other.item")) == 1235
+    assert error_code(lambda: shop.execute("CHECK TABLE other.item")) == 1146  # no database
+    assert error_code(lambda: shop.execute("CHECK TABLE item, shop2.item")) == 1235
     assert error_code(lambda: shop.execute("CHECK TABLE item BOGUS")) == 1064
