@@ -60,7 +60,7 @@ from marmotdb.sql.shape import strip_comments
 from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.rewrites_ddl import DDL_HEADS
 from marmotdb.sql.rewrites_dml import OtherDatabase
-from marmotdb.sql.schema import quote_ident
+from marmotdb.sql.schema import TableDef, quote_ident
 from marmotdb.sql.statement import (
     is_locking_read,
     keywords,
@@ -631,12 +631,30 @@ class Session:
         explain.check_explainable(request, translation)
         self._require(database.name, "rw" if translation.kind in _WRITE_KINDS else "r")
         current = None if database is self.server.scratch else database.name
-        tables = table_definitions(self._schema_view(database))
+        tables = self._table_definitions(database, translation)
         roots = self._planned(database, translation, lambda conn: explain.plan(
             translation, params, conn, tables, current))
         if not request.analyze:
             return self._rows(explain.RENDERERS[request.format](roots))
         return self._explain_analyze(roots, translation, params, inner, database)
+
+    def _table_definitions(self, database: Database, translation: Translation
+                           ) -> Callable[[str], TableDef | None]:
+        """EXPLAIN's look-up of a table's MySQL definition by name: the home database's (its
+        temporary tables first), or "db.table" of another database the statement reads."""
+        home = table_definitions(self._schema_view(database))
+        others = {name for name, _ in translation.other_tables}
+        found: dict[str, Callable[[str], TableDef | None]] = {}
+
+        def definition(name: str) -> TableDef | None:
+            db, dot, table = name.partition(".")
+            if not dot or db.lower() not in others:
+                return home(name)
+            if db not in found:
+                view = self._schema_view(self._database(db), temporary=False)
+                found[db] = table_definitions(view)
+            return found[db](table)
+        return definition
 
     def _planned(self, database: Database, translation: Translation,
                  plan: Callable[[apsw.Connection], list[Any]]) -> list[Any]:
