@@ -351,7 +351,11 @@ class Node:
         barrier = ReadBarrier(self.catch_up, self.endpoint, node_id, roster,
                               lambda: self.now_ms, self.call_later)
         self.state.read_barrier = barrier
-        cluster.participant.on_applied = barrier.check
+
+        def applied() -> None:  # after any outcome or catch-up page applied here
+            cluster.participant.retry_deferred()
+            barrier.check()
+        cluster.participant.on_applied = self.catch_up.on_applied = applied
         return cluster
 
     def receive_frame(self, src: Any, frame: bytes, *, now_ms: int) -> None:

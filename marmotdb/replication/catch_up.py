@@ -31,7 +31,7 @@ import apsw
 
 from marmotdb.peer.endpoint import Completion, IncomingRequest, Outcome, PeerEndpoint
 from marmotdb.replication.messages import LogEntries, PullLog, Vectors, VectorsReply
-from marmotdb.storage import commitlog
+from marmotdb.storage import commitlog, versions
 from marmotdb.storage.apply import ApplyTransaction
 from marmotdb.storage.writeset import decode_write_set
 
@@ -170,10 +170,20 @@ class CatchUp:
         items = [(decode_write_set(ws), ws) for ws in reply.write_sets]
 
         def work(conn: apsw.Connection) -> int:
-            for write_set, _ in items:  # before anything local is stamped above them
-                state.hlc.update(write_set.commit_ts)
+            """Apply the page in order up to the first entry built on a version not here yet
+            (another origin's, pulled later): causal order, so no LOCAL read sees half of
+            what one transaction read. The rest is pulled again at the next interval."""
+            applied = 0
             with ApplyTransaction(conn) as txn:
-                return sum(txn.apply(write_set, ws).applied for write_set, ws in items)
+                for write_set, ws in items:
+                    if versions.lacks_bases(conn, write_set):
+                        complete[0] = False
+                        break
+                    state.hlc.update(write_set.commit_ts)  # before anything local above it
+                    applied += txn.apply(write_set, ws).applied
+            return applied
+
+        complete = [True]
 
         def applied(pending: Any) -> None:
             self._pulling.discard((database, origin))
@@ -185,7 +195,7 @@ class CatchUp:
                 return
             if any(write_set.schema_changes for write_set, _ in items):
                 state.schema_changed(state.databases.get(database))
-            if reply.more:
+            if reply.more and complete[0]:
                 self._pull(peer, database, origin, items[-1][0].origin_seq)
             if self.on_applied is not None:
                 self.on_applied()

@@ -55,7 +55,6 @@ class ReadBarrier:
         self._call_later = call_later
         self._timeout_ms = timeout_ms
         self._waiting: list[_Barrier] = []
-        catch_up.on_applied = self.check
 
     def wait(self, database: str) -> Pending | None:
         """None when this node alone is a quorum; else a Pending resolved when the read may

@@ -118,6 +118,25 @@ def stale_changes(conn: apsw.Connection, write_set: WriteSet) -> list[int]:
     return stale
 
 
+def lacks_bases(conn: apsw.Connection, write_set: WriteSet) -> bool:
+    """Was the write set built on a row version this replica has not applied yet? Applying it
+    now would let a LOCAL read see its rows without those of the transaction it read (half a
+    transfer): the replica applies it once the base is here (causal order)."""
+    seen: set[tuple[str, bytes]] = set()
+    for change in write_set.changes:
+        base = change.base_version
+        if base is None:
+            continue
+        ident = (change.table, encode_key(_base_key(change)))
+        if ident in seen:
+            continue
+        seen.add(ident)
+        found = _read(conn, *ident)
+        if found is None or found.version < base:
+            return True
+    return False
+
+
 def gc_tombstones(conn: apsw.Connection, below: Timestamp, rows_max: int = GC_ROWS_MAX) -> int:
     """Drop up to ``rows_max`` tombstones older than ``below``; returns how many.
 

@@ -27,6 +27,7 @@ class Vote:
     STALE = 2           # a row's base version is older than the one committed here
     SCHEMA = 3          # the write set was built against another schema version
     UNAVAILABLE = 4     # this node could not record it (closed database, disk)
+    CLOCK = 5           # its commit timestamp is beyond this node's max_clock_offset_ms
 
 
 class Prepare(msgspec.Struct, frozen=True, array_like=True):

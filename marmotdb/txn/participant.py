@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from marmotdb.errors import ClockOffsetError
 from marmotdb.peer.endpoint import IncomingRequest
 from marmotdb.storage import versions
 from marmotdb.storage.apply import ApplyTransaction
@@ -59,21 +60,34 @@ class Participant:
         self.applied_instances = 0
         self.undecided: dict[Instance, int] = {}  # instance -> since when (ms), until applied
         self.on_applied: Callable[[], None] | None = None  # after each outcome applied
+        # outcomes waiting for a transaction they were built on (versions.lacks_bases)
+        self._deferred: dict[Instance, tuple[list[bytes], list[bool], Callable[[bool], None]]] \
+            = {}
 
     # ------------------------------------------------------------------ prepare
     def on_prepare(self, request: IncomingRequest, now_ms: int) -> None:
         message: Prepare = request.message  # type: ignore[assignment]
         instance = (message.coordinator, message.database, message.batch)
+        decided = self._store.decided(instance)
+        if decided is not None:  # overtaken by its own outcome (a late or duplicated frame):
+            clock = self._state.hlc.now()  # nothing to record, no row to mark
+            self._reply(request, Votes([Vote.YES if c else Vote.UNAVAILABLE for c in decided],
+                                       clock.wall_ms, clock.logical))
+            return
         write_sets = [decode_write_set(ws) for ws in message.write_sets]
         votes = self.vote(instance, write_sets)
+        hlc = self._state.hlc
+        for i, write_set in enumerate(write_sets):
+            try:
+                hlc.update(write_set.commit_ts)
+            except ClockOffsetError:  # its coordinator's clock runs too far ahead of ours:
+                votes[i] = Vote.CLOCK  # its versions would outrun every write made here
+                self._state.status[_NO_VOTE_STATUS[Vote.CLOCK]] += 1
         self._store.record_write_sets(instance, message.write_sets, message.one)
         self.undecided.setdefault(instance, now_ms)
         for write_set, vote in zip(write_sets, votes):
             if vote == Vote.YES:
                 self._intents.mark(instance, write_set)
-        hlc = self._state.hlc
-        for write_set in write_sets:
-            hlc.update(write_set.commit_ts)
         clock = hlc.now()
         self._reply(request, Votes(votes, clock.wall_ms, clock.logical))
 
@@ -116,6 +130,12 @@ class Participant:
             state.databases.create(database, if_not_exists=True)
         return state.read_connection(state.databases.get(database))
 
+    def retry_deferred(self) -> None:
+        """After anything was applied here: apply the outcomes that waited for it."""
+        waiting, self._deferred = self._deferred, {}
+        for instance, (encoded, vector, answer) in waiting.items():
+            self.apply_outcome(instance, encoded, vector, answer)
+
     # ------------------------------------------------------------------ recovery
     def on_recover(self, request: IncomingRequest, now_ms: int) -> None:
         message: Recover = request.message  # type: ignore[assignment]
@@ -153,9 +173,10 @@ class Participant:
             answer(True)  # applied here already (a duplicate or a late recovery's learn)
             return
         encoded, _ = self._store.write_sets(instance)
-        if len(encoded) != len(message.vector):
-            logger.warning("learned %s without its write sets: left to catch-up", instance)
-            self._intents.release(instance)
+        if len(encoded) != len(message.vector):  # its Prepare never reached us: the decision
+            logger.info("learned %s without its write sets: left to catch-up", instance)
+            self._intents.release(instance)          # stands, catch-up brings the rows
+            self._store.forget(instance, message.vector, self._now_ms())
             self.undecided.pop(instance, None)
             answer(False)
             return
@@ -171,19 +192,25 @@ class Participant:
         def work(conn: apsw.Connection) -> None:
             with ApplyTransaction(conn) as txn:
                 for (write_set, ws), commit in zip(items, vector):
-                    if commit:
-                        txn.apply(write_set, ws)
-                    else:
+                    if not commit:
                         txn.apply(abort_marker(write_set))
+                    elif versions.lacks_bases(conn, write_set):
+                        raise _BaseMissing(instance)  # rolls the whole outcome back
+                    else:
+                        txn.apply(write_set, ws)
 
         def done(pending: Any) -> None:
-            self._intents.release(instance)
             try:
                 pending.result()
+            except _BaseMissing:  # applied once what it was built on is (retry_deferred)
+                self._deferred[instance] = (encoded, vector, answer)
+                return
             except Exception:  # noqa: BLE001 - the record stays: applied again on restart
+                self._intents.release(instance)
                 logger.exception("applying %s failed", instance)
                 answer(False)
                 return
+            self._intents.release(instance)
             self._store.forget(instance, vector, self._now_ms())
             self.undecided.pop(instance, None)
             self.applied_instances += 1
@@ -196,8 +223,12 @@ class Participant:
         pipeline.run_exclusive(work).add_done_callback(done)
 
 
+class _BaseMissing(Exception):
+    """A committed write set of the outcome was built on a version not applied here yet."""
+
+
 _NO_VOTE_STATUS = {Vote.INTENT: "Marmot_votes_no_intent", Vote.STALE: "Marmot_votes_no_stale",
-                   Vote.SCHEMA: "Marmot_votes_no_schema",
+                   Vote.SCHEMA: "Marmot_votes_no_schema", Vote.CLOCK: "Marmot_votes_no_clock",
                    Vote.UNAVAILABLE: "Marmot_votes_no_unavailable"}
 
 

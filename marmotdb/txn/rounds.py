@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from marmotdb import errors
-from marmotdb.errors import CommitOutcomeUnknown, MarmotError, TransientError
+from marmotdb.errors import ClockOffsetError, CommitOutcomeUnknown, MarmotError, TransientError
 from marmotdb.hlc import Timestamp
 from marmotdb.peer.endpoint import Completion, Outcome
 from marmotdb.storage.writeset import WriteSet
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from marmotdb.txn.cluster import ClusterCommit, Peer
 
 RoundOutcome = list[MarmotError | None] | MarmotError
-_CONFLICT_VOTES = (Vote.INTENT, Vote.STALE, Vote.SCHEMA)
+_CONFLICT_VOTES = (Vote.INTENT, Vote.STALE, Vote.SCHEMA, Vote.CLOCK)
 
 
 class BatchRound:
@@ -77,6 +77,10 @@ class BatchRound:
             if vote == Vote.YES:  # our own rows are intents too: a peer's batch must not
                 cluster.intents.mark(self.instance, self._write_sets[i])  # pass them
         self._outstanding = {p.node_id for p in self._peers}
+        # Recorded before the first Prepare leaves: a coordinator restarted after a crash
+        # never numbers a new batch with these origin sequences (peers may hold them), and
+        # finishes this batch as any member does (txn/DESIGN.md §7.4).
+        cluster.store.record_write_sets(self.instance, self._encoded, self._unilateral())
         prepare = Prepare(*self.instance, self._encoded, self._unilateral())
         deadline_ms = now_ms + cluster.settings.prepare_timeout_ms
         for peer in self._peers:
@@ -101,8 +105,11 @@ class BatchRound:
         reply = completion.reply
         if completion.outcome is Outcome.REPLIED and isinstance(reply, Votes) \
                 and len(reply.votes) == len(self._yes):
-            self._cluster.hlc.update(Timestamp(reply.clock_wall_ms, reply.clock_logical,
-                                               node_id))
+            try:
+                self._cluster.hlc.update(Timestamp(reply.clock_wall_ms, reply.clock_logical,
+                                                   node_id))
+            except ClockOffsetError:  # the voter's clock is far ahead: its votes still count,
+                pass                  # its time is not absorbed (hlc.py)
             for i, vote in enumerate(reply.votes):
                 self._count(i, vote)
         self._decide_if_determined()
@@ -124,9 +131,9 @@ class BatchRound:
             self._learn(vector)
             self._finish(outcome)
             return
-        cluster.store.record_write_sets(self.instance, self._encoded, self._unilateral())
         ballot = (0, cluster.node_id)
-        cluster.store.accept(self.instance, ballot, vector)
+        cluster.store.record_decision(self.instance, self._encoded, self._unilateral(), ballot,
+                                      vector)
         self._accepted = 1
         self._vector, self._outcome = vector, outcome
         if self._accepted >= self._quorum:

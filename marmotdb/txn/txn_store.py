@@ -44,6 +44,7 @@ CREATE INDEX IF NOT EXISTS decided_by_age ON decided(at_ms);
 # Outcomes applied here are remembered this long: a late recovery round (a member that was
 # cut off) must find the chosen vector, not decide anew among acceptors that forgot it.
 DECIDED_KEEP_MS = 24 * 3600 * 1000
+DECIDED_TRIM_EVERY = 1000  # forgets between two trims of the outcomes past DECIDED_KEEP_MS
 DECIDED = (2**62, 2**62)  # the "ballot" a decided outcome answers with: above any real one
 _vector_codec = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(list[bool])
 
@@ -67,6 +68,7 @@ class TxnStore:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(_SCHEMA)
+        self._forgotten = 0
 
     def record_write_sets(self, instance: Instance, write_sets: list[bytes],
                           one: list[bool]) -> None:
@@ -85,6 +87,14 @@ class TxnStore:
             "SELECT write_set, one FROM batch_write_sets WHERE coordinator = ? AND "
             "database = ? AND batch = ? ORDER BY position", instance).fetchall()
         return [ws for ws, _ in rows], [bool(one) for _, one in rows]
+
+    def record_decision(self, instance: Instance, write_sets: list[bytes], one: list[bool],
+                        ballot: Ballot, vector: list[bool]) -> None:
+        """A coordinator's own acceptance of its first ballot, with the batch's write sets,
+        in one transaction (what it needs to finish the batch after a crash)."""
+        with self.conn:
+            self.record_write_sets(instance, write_sets, one)
+            self.accept(instance, ballot, vector)
 
     def accept(self, instance: Instance, ballot: Ballot, vector: list[bool]) -> Ballot | None:
         """Paxos phase 2b: accept ``vector`` at ``ballot`` unless a higher ballot was promised
@@ -149,7 +159,10 @@ class TxnStore:
                                   "AND batch = ?", instance)
             self.conn.execute("INSERT OR REPLACE INTO decided VALUES (?, ?, ?, ?, ?)",
                               (*instance, _vector_codec[0].encode(vector), now_ms))
-            self.conn.execute("DELETE FROM decided WHERE at_ms < ?", (now_ms - DECIDED_KEEP_MS,))
+            self._forgotten += 1
+            if self._forgotten % DECIDED_TRIM_EVERY == 0:
+                self.conn.execute("DELETE FROM decided WHERE at_ms < ?",
+                                  (now_ms - DECIDED_KEEP_MS,))
 
     def decided(self, instance: Instance) -> list[bool] | None:
         for (vector,) in self.conn.execute(

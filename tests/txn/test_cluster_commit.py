@@ -357,3 +357,41 @@ def test_a_restarted_node_serves_local_reads_once_caught_up(cluster: Cluster) ->
     assert rows(cluster, 3, "SELECT id FROM t ORDER BY id") == [(1,), (2,)]  # LOCAL may lag
     cluster.ok(3, "SET marmot_read_consistency = 'STALE'")
     assert rows(cluster, 3, "SELECT COUNT(*) FROM t") == [(2,)]
+
+
+def test_a_replica_applies_a_transaction_only_after_the_one_it_read(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE acc (id INT PRIMARY KEY, bal INT)")
+    cluster.ok(1, "INSERT INTO acc VALUES (1, 100), (2, 100), (3, 100)")
+
+    def transfer(source: int, target: int, amount: int) -> None:
+        for sql in ("BEGIN", f"UPDATE acc SET bal = bal - {amount} WHERE id = {source}",
+                    f"UPDATE acc SET bal = bal + {amount} WHERE id = {target}", "COMMIT"):
+            cluster.ok(1, sql)
+    cluster.cut = {3}
+    transfer(1, 2, 10)      # node 3 never hears of it (until catch-up)
+    cluster.cut = set()
+    transfer(2, 3, 5)       # built on the first; node 3 votes and learns it
+    balances = rows(cluster, 3, "SELECT bal FROM acc ORDER BY id")
+    assert balances == [(100,), (100,), (100,)]  # not half of what the second one read
+    cluster.advance(1000)   # catch-up brings the first, then the second applies
+    cluster.advance(1000)
+    assert rows(cluster, 3, "SELECT bal FROM acc ORDER BY id") == [(90,), (105,), (105,)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+    assert len(cluster.nodes[3].cluster.intents) == 0  # type: ignore[union-attr]
+
+
+def test_a_prepare_overtaken_by_its_outcome_leaves_nothing_behind(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    request = cluster.submit(1, "INSERT INTO t VALUES (1)")
+    late = [f for f in cluster.frames if f[1] == 3]  # node 3's Prepare arrives last
+    cluster.frames = deque(f for f in cluster.frames if f[1] != 3)
+    cluster.deliver()  # decided with node 2; node 3 learns it first (without write sets)
+    assert cluster.replies.pop((1, request)).error is None
+    cluster.frames.extend(late)
+    cluster.deliver()
+    node = cluster.nodes[3]
+    assert node.cluster is not None and len(node.cluster.intents) == 0
+    assert node.cluster.store.load() == {}
+    cluster.advance(1000)
+    cluster.advance(1000)  # catch-up brings the row
+    assert rows(cluster, 3, "SELECT id FROM t") == [(1,)]
