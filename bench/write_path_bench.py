@@ -207,8 +207,8 @@ async def bulk_case(proc: MarmotProcess, rounds: int) -> dict[str, float]:
         for name, values in times.items()}
 
 
-async def bench_marmot(durability: str, writer_counts: list[int], seconds: float,
-                       rounds: int) -> tuple[list[CaseResult], dict[str, float]]:
+async def started(durability: str) -> MarmotProcess:
+    """A ``marmotdb serve`` process, ready, with an empty ``bench.t``; the caller stops it."""
     proc = MarmotProcess([sys.executable, "-m", "marmotdb"],
                          {"MARMOTDB_STORAGE_DURABILITY": durability}).start()
     try:
@@ -219,6 +219,17 @@ async def bench_marmot(durability: str, writer_counts: list[int], seconds: float
             await cursor.execute(f"USE {DATABASE}")
             await cursor.execute(TABLE_DDL)
         conn.close()
+    except BaseException:
+        proc.stop()
+        proc.remove()
+        raise
+    return proc
+
+
+async def bench_marmot(durability: str, writer_counts: list[int], seconds: float,
+                       rounds: int) -> tuple[list[CaseResult], dict[str, float]]:
+    proc = await started(durability)
+    try:
         results = []
         for shape in SHAPES:
             for writers in writer_counts:

@@ -151,6 +151,9 @@ ER_CANT_CHANGE_TX_CHARACTERISTICS = 1568
 ER_COMMIT_OUTCOME_UNKNOWN = 1180
 ER_WRONG_DB_NAME = 1102
 ER_TOO_MANY_PREPARED = 1461
+ER_CANNOT_ADD_FOREIGN = 1215
+ER_VIEW_SELECT_TMPTABLE = 1352
+ER_TRG_ON_VIEW_OR_TEMP_TABLE = 1361
 
 SQLSTATE_BY_CODE: dict[int, str] = {
     1062: "23000", 1048: "23000", 1452: "23000", 1451: "23000", 1406: "22001",
@@ -164,6 +167,7 @@ SQLSTATE_BY_CODE: dict[int, str] = {
     1365: "22012", 1203: "42000", 1040: "08004", 1043: "08S01", 1136: "21S01",
     1241: "21000", 1052: "23000", 1356: "HY000", 1109: "42S02", 1449: "HY000",
     1290: "HY000", 1568: "25001", 1180: "HY000", 1102: "42000", 1461: "42000",
+    1215: "HY000", 1352: "HY000", 1361: "HY000",
 }
 
 # System variables and character sets (the catalog's errors).
@@ -300,7 +304,7 @@ _SQLITE_PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
     (re.compile(r"CHECK constraint failed: (.+)"), ER_CHECK_CONSTRAINT_VIOLATED,
      "Check constraint '{0}' is violated."),
     (re.compile(r"no such table: (?:main\.)?(\S+)"), ER_NO_SUCH_TABLE,
-     "Table '{0}' doesn't exist"),
+     "Table '{0}' doesn't exist"),  # another database's table keeps its qualifier
     (re.compile(r"no such column: (\S+)"), ER_BAD_FIELD_ERROR,
      "Unknown column '{0}' in 'field list'"),
     (re.compile(r"table (\S+) already exists"), ER_TABLE_EXISTS_ERROR,

@@ -28,13 +28,21 @@ Three levels of trust decide what the authorizer lets through:
   sqlite_master``, a trigger body writing ``__marmot_schema``) is refused before it runs.
 * **internal** (``trusted_scope()``): the server's own statements; everything passes.
 
+Whatever the trust, a statement that is not internal writes one schema only,
+``writable_schema``: ``main`` on the database's own connections (an ATTACHed database is read,
+never written: a write goes through its own database's write connection), ``temp`` on a
+session's private connection (sql/temporary.py: its temporary tables, never the shared file).
+
 A session holding LOCK TABLES locks is also asked about every user table a statement touches
 (``sql/table_locks.py``): 1100 for a table it did not lock, 1099 for writing a READ-locked one.
+The database asked about is the one SQLite names (an ATTACHed one), else this connection's
+file's; the TEMP schema (the session's temporary tables) is never asked about, as in MySQL.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import apsw
@@ -59,6 +67,16 @@ _TABLE_SECOND = frozenset({apsw.SQLITE_ALTER_TABLE, apsw.SQLITE_CREATE_INDEX,
                            apsw.SQLITE_DROP_INDEX})
 _REBUILD_OPS = frozenset({apsw.SQLITE_READ, apsw.SQLITE_DELETE, apsw.SQLITE_DROP_TABLE})
 _WRITE_OPS = frozenset({apsw.SQLITE_INSERT, apsw.SQLITE_UPDATE, apsw.SQLITE_DELETE})
+# SQLite maintains both catalogues itself (a RENAME COLUMN rewrites temp objects' text too).
+_CATALOGUES = frozenset({"sqlite_master", "sqlite_temp_master"})
+# Operations that change a schema's rows or objects; the 4th authorizer argument names it.
+_SCHEMA_WRITES = _WRITE_OPS | frozenset({
+    apsw.SQLITE_CREATE_INDEX, apsw.SQLITE_CREATE_TABLE, apsw.SQLITE_CREATE_TRIGGER,
+    apsw.SQLITE_CREATE_VIEW, apsw.SQLITE_CREATE_TEMP_INDEX, apsw.SQLITE_CREATE_TEMP_TABLE,
+    apsw.SQLITE_CREATE_TEMP_TRIGGER, apsw.SQLITE_CREATE_TEMP_VIEW, apsw.SQLITE_DROP_INDEX,
+    apsw.SQLITE_DROP_TABLE, apsw.SQLITE_DROP_TRIGGER, apsw.SQLITE_DROP_VIEW,
+    apsw.SQLITE_DROP_TEMP_INDEX, apsw.SQLITE_DROP_TEMP_TABLE, apsw.SQLITE_DROP_TEMP_TRIGGER,
+    apsw.SQLITE_DROP_TEMP_VIEW})
 # Table-valued functions and virtual tables that expose SQLite internals by name.
 _INTERNAL_PREFIXES = ("__marmot_", "sqlite_", "pragma_")
 _INTERNAL_NAMES = frozenset({"dbstat"})
@@ -85,7 +103,7 @@ class ConnectionBinding:
     """Per-connection state: bound session, trust and read budget."""
 
     __slots__ = ("session", "_trusted", "_internal", "_conn", "budget", "budget_spent", "_steps",
-                 "version", "foreign_keys", "written_row")
+                 "version", "foreign_keys", "writable_schema", "attached", "written_row")
 
     def __init__(self, version: str = ""):
         self.session: Any = None
@@ -97,6 +115,8 @@ class ConnectionBinding:
         self._steps = 0
         self.version = version
         self.foreign_keys = True  # PRAGMA foreign_keys as set on this connection
+        self.writable_schema = "main"  # the one schema user statements may change
+        self.attached: dict[str, Any] = {}  # ATTACHed databases: name -> its Database
         self.written_row = WrittenRow()  # what MYSQL_STORE last stored (sql/written_row.py)
 
     @property
@@ -139,6 +159,14 @@ class ConnectionBinding:
         database, MARMOT_CLUSTER_NODES) whose tables no LOCK TABLES can name."""
         return self._conn is not None and bool(self._conn.filename)
 
+    def _database_of(self, schema: str | None) -> str:
+        """The MySQL database behind a schema name SQLite reports: an ATTACHed one's own name,
+        else the database whose file this connection opened (``<name>.db``)."""
+        if schema is not None and schema != "main":
+            return schema
+        assert self._conn is not None
+        return Path(self._conn.filename).stem
+
     def expire_statements(self) -> None:
         """Make every cached statement of the connection be authorized again before it
         runs (re-installing the authorizer expires them): a session holding table locks
@@ -165,8 +193,13 @@ class ConnectionBinding:
                   trigger: str | None) -> int:
         if self._internal:
             return apsw.SQLITE_OK
+        written = p1 if op == apsw.SQLITE_ALTER_TABLE else db
+        if written is not None and written != self.writable_schema and (
+                op in _SCHEMA_WRITES or op == apsw.SQLITE_ALTER_TABLE) and (
+                    p1 is None or p1.lower() not in _CATALOGUES):
+            return apsw.SQLITE_DENY
         if op in _TABLE_OPS:
-            return self._authorize_table(op, p1, p2, trigger)
+            return self._authorize_table(op, p1, p2, written, trigger)
         if op == apsw.SQLITE_FUNCTION and p2 and p2.lower() in _DENIED_FUNCTIONS:
             return apsw.SQLITE_DENY
         if op in (apsw.SQLITE_ATTACH, apsw.SQLITE_DETACH):
@@ -177,14 +210,15 @@ class ConnectionBinding:
             return apsw.SQLITE_DENY
         return apsw.SQLITE_OK
 
-    def _authorize_table(self, op: int, p1: str | None, p2: str | None,
+    def _authorize_table(self, op: int, p1: str | None, p2: str | None, schema: str | None,
                          trigger: str | None) -> int:
         # ALTER TABLE reports (database, table), index ops (index, table), the rest (table, _).
         table = p2 if op in _TABLE_SECOND else p1
         if not table or not _internal(table):
             locks = getattr(self.session, "table_locks", None)
-            if locks and op != apsw.SQLITE_CREATE_TABLE and self._holds_user_tables():
-                locks.authorize(self.session.current_database, table, op != apsw.SQLITE_READ,
+            if locks and op != apsw.SQLITE_CREATE_TABLE and schema != "temp" and \
+                    self._holds_user_tables():  # a temporary table is never locked (MySQL)
+                locks.authorize(self._database_of(schema), table, op != apsw.SQLITE_READ,
                                 trigger)  # LOCK TABLES: raises 1100 / 1099
             return apsw.SQLITE_OK
         if self._trusted and _rebuild(table) and op in _REBUILD_OPS and trigger is None:

@@ -99,7 +99,10 @@ class CatalogContext(Protocol):
       warnings          the last statement's diagnostics: (level, code, message), level one of
                         'Note' | 'Warning' | 'Error' (SHOW ERRORS shows the 'Error' ones)
 
-    Read when present (``getattr`` with a default): ``in_transaction`` (bool; SET TRANSACTION
+    Read when present (``getattr`` with a default): ``temporary_table(db, name)`` (the
+    session's temporary table as a ``TableModel``, or None: DESCRIBE, SHOW COLUMNS/INDEX/
+    CREATE TABLE see it, SHOW TABLES and INFORMATION_SCHEMA do not, as in MySQL 8),
+    ``in_transaction`` (bool; SET TRANSACTION
     without a scope is refused with 1568 inside one), ``last_insert_id`` (int; for
     ``@@last_insert_id`` / ``@@identity``) and ``is_admin`` (bool; SET GLOBAL needs it, else
     1227; without it, ``user_record.can(None, "admin")`` of marmotdb.users.User is asked).

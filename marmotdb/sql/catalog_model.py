@@ -89,6 +89,7 @@ class TableModel:
     row_format: str = "Dynamic"
     create_options: str = ""
     auto_increment: int | None = None  # next value, filled from SQLite when shown
+    temporary: bool = False  # a session's temporary table (SHOW CREATE says so)
 
     def column(self, name: str) -> ColumnModel | None:
         lowered = name.lower()

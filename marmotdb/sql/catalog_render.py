@@ -65,7 +65,8 @@ def render_create_table(table: TableModel, auto_increment: int | None = None,
         options += " " + " ".join(o.upper() for o in table.create_options.split())
     if table.comment:
         options += f" COMMENT={quote_string(table.comment)}"
-    return f"CREATE TABLE {q(table.name)} (\n" + ",\n".join(lines) + f"\n) {options}"
+    create = "CREATE TEMPORARY TABLE" if table.temporary else "CREATE TABLE"
+    return f"{create} {q(table.name)} (\n" + ",\n".join(lines) + f"\n) {options}"
 
 
 def _column_definition(column: ColumnModel, table: TableModel) -> str:

@@ -79,7 +79,12 @@ def _table_name(stream: TokenStream, ctx: CatalogContext) -> tuple[str, str]:
 
 
 def table_or_view(ctx: CatalogContext, db: str, name: str) -> TableModel | ViewInfo:
-    """The table or view ``db.name``; 1146 when neither exists."""
+    """The table or view ``db.name``; 1146 when neither exists. A temporary table of the
+    session (``ctx.temporary_table``, when the context has it) shadows a base table."""
+    temporary = getattr(ctx, "temporary_table", None)
+    model = temporary(db, name) if temporary is not None else None
+    if model is not None:
+        return model
     snap = _database_snapshot(ctx, db)
     found: TableModel | ViewInfo | None = snap.table(name) or snap.view(name)
     if found is None:
@@ -183,7 +188,9 @@ def _create_table(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
     if isinstance(found, ViewInfo):
         return _view_result(found, ctx)
     quote = bool(ctx.variables.get("sql_quote_show_create"))
-    text = render_create_table(found, next_auto_increment(ctx.connection_for(db), found), quote)
+    auto_increment = found.auto_increment if found.temporary else \
+        next_auto_increment(ctx.connection_for(db), found)
+    text = render_create_table(found, auto_increment, quote)
     return ResultSet([show_text("Table"), show_text("Create Table", 1024)], [(found.name, text)])
 
 

@@ -443,9 +443,12 @@ def table_stats(conn: apsw.Connection, model: TableModel) -> TableStats:
         return TableStats(rows, data, index, next_auto_increment(conn, model))
 
 
-def row_count(conn: apsw.Connection, table: str) -> int:
-    """A table's rows at bounded cost: exact up to ROW_COUNT_SCAN_MAX, estimated above."""
+def row_count(conn: apsw.Connection, table: str, schema: str | None = None) -> int:
+    """A table's rows at bounded cost: exact up to ROW_COUNT_SCAN_MAX, estimated above.
+    ``schema``: the ATTACHed database it is in, if not the connection's own."""
     quoted = '"' + table.replace('"', '""') + '"'
+    if schema is not None:
+        quoted = '"' + schema.replace('"', '""') + '".' + quoted
     rows = int(conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quoted} LIMIT ?)",
                             (ROW_COUNT_SCAN_MAX + 1,)).fetchall()[0][0])
     return _estimated_rows(conn, quoted, rows) if rows > ROW_COUNT_SCAN_MAX else rows

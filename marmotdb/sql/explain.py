@@ -49,7 +49,7 @@ from marmotdb.sql.rewrites_dml import source_tables
 from marmotdb.sql.schema import ColumnDef, IndexDef, TableDef
 from marmotdb.sql.translate import Kind, Translation
 
-TableDefs = Callable[[str], TableDef | None]
+TableDefs = Callable[[str], TableDef | None]  # by name; "db.table": another database's
 
 _REQUEST = re.compile(
     r"^\s*(?:EXPLAIN|DESCRIBE|DESC)\s+(?P<analyze>ANALYZE\s+)?(?:(?:EXTENDED|PARTITIONS)\s+)?"
@@ -192,7 +192,7 @@ class _Completer:
             access.table = None
             return
         access.label = f"<derived{access.derived.select_id}>" if access.derived else \
-            access.table
+            self.conditions.label(access.table)
         table = self._definition(access.table)
         if access.access_type == "index_merge":
             self._merge(access, table)
@@ -244,8 +244,9 @@ class _Completer:
     def _count(self, alias: str | None) -> int | None:
         name = self.conditions.table_of(alias or "")
         if name not in self.counts:
+            schema, table = self.conditions.qualified.get(name, (None, name))
             try:
-                self.counts[name] = row_count(self.conn, name)
+                self.counts[name] = row_count(self.conn, table, schema)
             except apsw.SQLError:  # a CTE or a derived table: not a table of the database
                 self.counts[name] = None
         return self.counts[name]
@@ -331,6 +332,7 @@ class _Conditions:
         self.tables = tables
         self.database = database
         self.aliases: dict[str, str] = {}
+        self.qualified: dict[str, tuple[str, str]] = {}  # "db.table" -> (db, table)
         self.filters: dict[str, set[str]] = {}
         self.compared: dict[tuple[str, str], str] = {}
         try:
@@ -338,13 +340,23 @@ class _Conditions:
         except (ParseError, TokenError):
             return
         for table in tree.find_all(exp.Table):
-            self.aliases.setdefault(table.alias_or_name.lower(), table.name)
+            name = f"{table.db}.{table.name}" if table.db else table.name
+            self.aliases.setdefault(table.alias_or_name.lower(), name)
+            if table.db:  # another database's table: SQLite's plan names it "db.table"
+                self.aliases.setdefault(name.lower(), name)
+                self.qualified[name] = (table.db, table.name)
         for clause in [*tree.find_all(exp.Where), *tree.find_all(exp.Having), *(
                 j.args["on"] for j in tree.find_all(exp.Join) if j.args.get("on"))]:
             self._read(clause)
 
     def table_of(self, alias: str) -> str:
+        """The table an alias names: "db.table" for another database's (``qualified``)."""
         return self.aliases.get(alias.lower(), alias)
+
+    def label(self, alias: str) -> str:
+        """The name MySQL shows for a table access: its alias, or the table's own name."""
+        found = self.qualified.get(self.table_of(alias))
+        return found[1] if found is not None and "." in alias else alias
 
     def columns_of(self, alias: str) -> set[str]:
         return self.filters.get(alias.lower(), set())

@@ -879,6 +879,7 @@ class DdlResult:
     statements: list[str]
     tables: tuple[str, ...] = ()
     foreign_keys_off: bool = False
+    temporary: bool = False  # CREATE TEMPORARY TABLE
 
 
 def q(name: str) -> str:
@@ -1086,12 +1087,20 @@ def _sequence_statements(table: TableDef, start: int | None) -> list[str]:
 
 def _check_database(db: str | None, ctx: DdlContext) -> None:
     if db is not None and ctx.database and db.lower() != ctx.database.lower():
-        raise not_supported("DDL on a table of another database")
+        raise not_supported("DDL naming tables of more than one database")
 
 
 def create_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
-    if parser.accept("TEMPORARY"):
-        raise not_supported("CREATE TEMPORARY TABLE")
+    """CREATE [TEMPORARY] TABLE. A temporary table is translated as any other, marked
+    ``temporary`` (the session runs it in its own TEMP schema, sql/temporary.py); it may have
+    no FOREIGN KEY."""
+    temporary = parser.accept("TEMPORARY") is not None
+    result = _create_table(parser, ctx, temporary)
+    result.temporary = temporary
+    return result
+
+
+def _create_table(parser: DdlParser, ctx: DdlContext, temporary: bool) -> DdlResult:
     parser.expect("TABLE")
     if_not_exists = parser.accept_seq("IF", "NOT", "EXISTS")
     db, name = parser.qualified_name()
@@ -1116,6 +1125,8 @@ def create_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
     if not parser.done():
         parser.fail()
     table = finish_for_storage(table, ctx)
+    if temporary and table.foreign_keys:
+        raise errors.error(errors.ER_CANNOT_ADD_FOREIGN, "Cannot add foreign key constraint")
     check_parent_tables(table, table.foreign_keys, ctx)
     statements = sqlite_create_table(table, ctx) + _sequence_statements(table,
                                                                         table.auto_increment)

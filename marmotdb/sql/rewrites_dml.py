@@ -84,6 +84,61 @@ def column_ref(name: str, table: str | None = None) -> exp.Column:
     return exp.Column(this=ident(name), table=ident(table) if table else None)
 
 
+# ---------------------------------------------------------------- databases
+
+class OtherDatabase(errors.NotSupportedError):
+    """The statement belongs in another database (its *home*): it writes a table there, or
+    reads only tables there. The executor translates it again with that database as the
+    current one (and ``qualify_tables`` for names that meant the current one); escaping
+    anywhere else, it is MySQL error 1235."""
+
+    def __init__(self, database: str, table: str):
+        super().__init__("This version of marmotdb doesn't yet support 'writing to a table "
+                         "of another database here'", code=errors.ER_NOT_SUPPORTED_YET,
+                         sqlstate="42000")
+        self.database = database
+        self.table = table
+
+
+def qualify_tables(tree: exp.Expression, database: str) -> None:
+    """Unqualified tables are ``database``'s (the session's current one) in a statement that
+    runs in another database; with no database selected they are an error (1046)."""
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        name = table.name
+        if table.args.get("db") is not None or not name or name.lower() in ctes or \
+                name.upper() == "DUAL":
+            continue
+        if not database:
+            raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+        table.set("db", exp.to_identifier(database))
+
+
+def named_tables(tree: exp.Expression) -> list[tuple[str, str]]:
+    """(database qualifier or '', name) of every table the statement names (not CTEs)."""
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    return [(table.db, table.name) for table in tree.find_all(exp.Table)
+            if table.name and table.name.lower() not in ctes and table.name.upper() != "DUAL"]
+
+
+def only_database(tree: exp.Expression) -> tuple[str, str] | None:
+    """(database, a table) when every table a query reads is qualified with one database."""
+    found = named_tables(tree)
+    databases = {db.lower() for db, _ in found}
+    if len(databases) != 1 or not next(iter(databases)):
+        return None
+    return found[0]
+
+
+def table_references(tree: exp.Expression
+                     ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """After ``strip_database``: the home database's tables the statement names (lower-case)
+    and (database, table) of the other databases' tables (still qualified)."""
+    found = named_tables(tree)
+    home = tuple(sorted({name.lower() for db, name in found if not db}))
+    return home, tuple(sorted({(db.lower(), name) for db, name in found if db}))
+
+
 # ---------------------------------------------------------------- shared pieces
 
 NodeIndex = dict[type, list[exp.Expression]]
@@ -173,9 +228,14 @@ def _table_name(node: exp.Expression) -> str:
     table = node.this if isinstance(node, exp.Schema) else node
     if not isinstance(table, exp.Table):
         raise not_supported(f"writing to {node.sql(dialect='mysql')}")
-    if table.args.get("db") is not None:
-        raise not_supported("writing to a table of another database")
+    if table.args.get("db") is not None:  # not stripped: not the home database
+        raise OtherDatabase(table.db.lower(), table.name)
     return table.name
+
+
+def _target(ctx: DmlContext, table: exp.Table) -> TableDef:
+    """The definition of the table a statement writes, which must be in its home database."""
+    return _require(ctx, _table_name(table))
 
 
 def _require(ctx: DmlContext, name: str) -> TableDef:
@@ -335,7 +395,7 @@ def source_tables(select: exp.Expression) -> dict[str, str]:
     tables = [source.this] if source is not None else []
     tables += [j.this for j in select.args.get("joins") or []]
     for table in tables:
-        if isinstance(table, exp.Table):
+        if isinstance(table, exp.Table) and not table.db:  # another database's: not typed
             found[table.alias_or_name.lower()] = table.name
     return found
 
@@ -543,7 +603,7 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
         raise not_supported("this form of UPDATE")
     if target.args.get("joins") or tree.args.get("from_"):
         return _update_joined(tree, ctx, ignore)
-    table = _require(ctx, target.name)
+    table = _target(ctx, target)
     aliases = {target.name.lower(), target.alias_or_name.lower()}
     assignments: list[tuple[ColumnDef, exp.Expression]] = []
     assigned: dict[str, exp.Expression] = {}
@@ -590,7 +650,7 @@ def _update_joined(tree: exp.Update, ctx: DmlContext, ignore: bool) -> DmlResult
     if len(owners) != 1:
         raise not_supported("multi-table UPDATE that changes more than one table")
     target = next(iter(owners.values()))
-    table = _require(ctx, target.name)
+    table = _target(ctx, target)
     key = target.alias_or_name
     inner = exp.Select(expressions=[exp.alias_(exp.column("rowid", table=ident(key)),
                                                "__marmot_rid", quoted=True)])
@@ -627,7 +687,7 @@ def rewrite_delete(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
         return _delete_joined(tree, ctx)
     if not isinstance(target, exp.Table):
         raise not_supported("this form of DELETE")
-    table = _require(ctx, target.name)
+    table = _target(ctx, target)
     statement = exp.Delete(this=target.copy())
     condition = _limited(tree.args.get("where"), tree, target)
     if condition is not None:
@@ -647,7 +707,7 @@ def _delete_joined(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
     if target is None:
         raise errors.error(errors.ER_UNKNOWN_TABLE, f"Unknown table '{names[0].name}' in "
                            "MULTI DELETE")
-    table = _require(ctx, target.name)
+    table = _target(ctx, target)
     inner = exp.Select(expressions=[exp.column("rowid", table=ident(target.alias_or_name))])
     inner.set("from_", exp.From(this=root.copy()))
     if tree.args.get("where") is not None:

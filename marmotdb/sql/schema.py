@@ -389,9 +389,11 @@ def table_statements(table: TableDef) -> list[str]:
 
 # ---------------------------------------------------------------- readers
 
-def ensure_schema_table(conn: apsw.Connection) -> None:
-    """Create ``__marmot_schema`` if missing (idempotent; run when a database is opened)."""
-    conn.execute(_CREATE_SCHEMA_TABLE)
+def ensure_schema_table(conn: apsw.Connection, temporary: bool = False) -> None:
+    """Create ``__marmot_schema`` if missing (idempotent; run when a database is opened).
+    ``temporary``: in the connection's TEMP schema, where it shadows the database's own and
+    records a session's temporary tables (sql/temporary.py)."""
+    conn.execute(_CREATE_SCHEMA_TABLE.replace("CREATE TABLE", "CREATE TEMP TABLE", temporary))
 
 
 def _row(conn: apsw.Connection, kind: str, name: str) -> tuple[str, str] | None:

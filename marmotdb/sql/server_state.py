@@ -45,13 +45,15 @@ class SchemaView:
     """What the translator may ask about the current database (sql.translate.SchemaView).
 
     Its look-ups read SQLite's catalog and ``__marmot_schema``, which user statements may not:
-    they run with the connection's binding marked trusted."""
+    they run with the connection's binding marked trusted. ``schema``: the SQLite schema whose
+    tables it sees (``temp``: a session's temporary tables, sql/temporary.py)."""
 
-    __slots__ = ("conn", "database", "foreign_key_checks", "_key", "_binding")
+    __slots__ = ("conn", "database", "foreign_key_checks", "_key", "_binding", "_schema")
 
     def __init__(self, conn: apsw.Connection, database: Database, binding: ConnectionBinding,
-                 writer: bool = False):
+                 writer: bool = False, schema: str = "main"):
         self.conn = conn
+        self._schema = schema
         self.foreign_key_checks = True  # the session's variable (set by Session._schema_view)
         self._binding = binding
         self.database = "" if database.name == SCRATCH else database.name
@@ -70,13 +72,13 @@ class SchemaView:
 
     def table_sql(self, table: str) -> str | None:
         found = self._trusted(lambda: self.conn.execute(
-            "SELECT sql FROM sqlite_schema WHERE type IN ('table','view') AND name = ? "
-            "COLLATE NOCASE", (table,)).fetchall())
+            f"SELECT sql FROM {self._schema}.sqlite_schema WHERE type IN ('table','view') "
+            "AND name = ? COLLATE NOCASE", (table,)).fetchall())
         return found[0][0] if found else None
 
     def columns(self, table: str) -> list[tuple[str, str]] | None:
         found = self._trusted(lambda: [(row[1], row[2]) for row in self.conn.execute(
-            "SELECT * FROM pragma_table_info(?)", (table,))])
+            "SELECT * FROM pragma_table_info(?, ?)", (table, self._schema))])
         return found or None
 
     def mysql_ddl(self, table: str) -> str | None:
@@ -87,8 +89,8 @@ class SchemaView:
 
     def sqlite_triggers(self, table: str) -> list[str]:
         return self._trusted(lambda: [row[0] for row in self.conn.execute(
-            "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? "
-            "COLLATE NOCASE", (table,))])
+            f"SELECT sql FROM {self._schema}.sqlite_schema WHERE type = 'trigger' AND "
+            "tbl_name = ? COLLATE NOCASE", (table,))])
 
     def child_tables(self, table: str) -> list[str]:
         return self._trusted(lambda: schema.child_tables(self.conn, table))
@@ -136,8 +138,8 @@ class ServerState:
         self._bindings: weakref.WeakKeyDictionary[apsw.Connection, ConnectionBinding] = \
             weakref.WeakKeyDictionary()
         self._columns: dict[tuple[Any, ...], list[Column]] = {}
-        # (database file, statement) -> SQLite's description; cleared by every DDL
-        self._descriptions: dict[tuple[str, str], tuple[Any, ...]] = {}
+        # (database file, statement[, scope]) -> SQLite's description; cleared by every DDL
+        self._descriptions: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._meta: dict[str, apsw.Connection] = {}
         self.kill_hook: Callable[[int, bool], None] | None = None
         self.started_at = clock()
@@ -237,6 +239,15 @@ class ServerState:
         self._bind(conn)
         return conn
 
+    def session_connection(self, database: Database) -> apsw.Connection:
+        """A connection of one session's own to a database's file, outside its pool (the
+        session's temporary tables live in its TEMP schema: sql/temporary.py). Its binding
+        lets user statements write the TEMP schema only; its owner closes it."""
+        conn = apsw.Connection(str(database.path))
+        database.setup(conn)
+        self._bindings[conn].writable_schema = "temp"
+        return conn
+
     def binding(self, conn: apsw.Connection) -> ConnectionBinding:
         return self._bindings[conn]
 
@@ -263,17 +274,21 @@ class ServerState:
 
     # ------------------------------------------------------------------ results
     def query(self, conn: apsw.Connection, statement: str, params: Any,
-              decltypes: tuple[str | None, ...] = ()) -> Rows:
+              decltypes: tuple[str | None, ...] = (), scope: Any = None) -> Rows:
         """Run a row-returning statement and build its MySQL columns (cached by statement).
-        ``decltypes``: the translator's declarations for columns SQLite cannot type."""
-        described = self._descriptions.get((conn.filename, statement))
+        ``decltypes``: the translator's declarations for columns SQLite cannot type.
+        ``scope``: set when a name in the statement may mean another table than on the
+        database's shared connections (a session's temporary table): the description is
+        cached under it, not shared."""
+        key = (conn.filename, statement) if scope is None else (conn.filename, statement, scope)
+        described = self._descriptions.get(key)
         if described is None:
-            return self._query_traced(conn, statement, params, decltypes)
+            return self._query_traced(conn, statement, params, decltypes, key)
         rows = conn.execute(statement, params).fetchall()
         return Rows(self._columns_for(described, rows[0] if rows else None), rows)
 
     def _query_traced(self, conn: apsw.Connection, statement: str, params: Any,
-                      decltypes: tuple[str | None, ...] = ()) -> Rows:
+                      decltypes: tuple[str | None, ...], key: tuple[Any, ...]) -> Rows:
         cursor = conn.execute(statement, params)
         try:  # after the first step, so a statement a DDL made stale is already re-prepared
             full = cursor.description_full
@@ -283,7 +298,7 @@ class ServerState:
         description = _typed(self._origins(conn, full), decltypes)
         if len(self._descriptions) >= _COLUMN_CACHE_MAX:
             self._descriptions.clear()
-        self._descriptions[(conn.filename, statement)] = description
+        self._descriptions[key] = description
         return Rows(self._columns_for(description, rows[0] if rows else None), rows)
 
     @staticmethod
@@ -322,9 +337,11 @@ class ServerState:
             return tuple(out)
 
     def describe(self, database: Database, statement: str,
-                 decltypes: tuple[str | None, ...] = ()) -> list[Column]:
-        """Columns of a statement without running it (COM_STMT_PREPARE)."""
-        conn = self.read_connection(database)
+                 decltypes: tuple[str | None, ...] = (),
+                 conn: apsw.Connection | None = None) -> list[Column]:
+        """Columns of a statement without running it (COM_STMT_PREPARE), on ``conn`` or the
+        database's look-up connection."""
+        conn = conn or self.read_connection(database)
         description = _typed(self._origins(conn, self._peek(conn, statement)), decltypes)
         return self._columns_for(description, None)
 

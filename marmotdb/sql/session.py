@@ -19,6 +19,13 @@ and commits through it (group commit). A statement that must wait (for the turn,
 batch COMMIT that makes it durable) returns a ``txn.Pending``; the runtime sends the answer
 when it resolves. Nothing is ever re-run because of a wait.
 
+A statement runs in its *home* database: the one it writes (``INSERT INTO otherdb.t`` goes
+through otherdb's pipeline), else the current one, else the one database it reads
+(translate.OtherDatabase); the other databases it reads are ATTACHed to the connection it runs
+on (sql/attachments.py). A session's temporary tables live on a connection of its own per
+database (sql/temporary.py): DDL about them, writes to them and its reads of that database
+run there, without the write turn.
+
 Reads run in the event loop under a VM-step budget (SQLite progress handler). A read that
 exceeds it is interrupted before any row was sent and handed back as ``LongRead``, whose job
 the runtime re-runs in a worker thread on the same pinned connection.
@@ -32,7 +39,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from typing import Any
 
@@ -42,11 +49,18 @@ from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import catalog, column_clause, explain, table_locks, written_row
+from marmotdb.sql.attachments import attach, require_home_tables
+from marmotdb.sql.binding import ConnectionBinding
+from marmotdb.sql.catalog_model import TableModel
+from marmotdb.sql.ddl_target import DdlTarget, ddl_target
 from marmotdb.sql.hints import consistency_hint
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
 from marmotdb.sql.rewrites import not_supported
+from marmotdb.sql.rewrites_ddl import DDL_HEADS
+from marmotdb.sql.rewrites_dml import OtherDatabase
+from marmotdb.sql.schema import TableDef, quote_ident
 from marmotdb.sql.statement import (
     is_locking_read,
     keywords,
@@ -55,12 +69,19 @@ from marmotdb.sql.statement import (
     strip_leading,
 )
 from marmotdb.sql.table_locks import LockKind, TableLocks
+from marmotdb.sql.temporary import (
+    TemporarySchemaView,
+    TemporaryTables,
+    TempSpace,
+    as_temporary,
+)
 from marmotdb.sql.translate import (
     Kind,
     Translation,
     table_definitions,
     translate,
     translate_prepared,
+    translate_temporary_ddl,
 )
 from marmotdb.sql.variables import SessionVariables
 from marmotdb.storage.capture import ChangeCapture
@@ -68,7 +89,7 @@ from marmotdb.storage.databases import Database
 from marmotdb.txn import auto_increment
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import CommitPipeline, Mode
-from marmotdb.txn.transaction import Transaction, TxnState
+from marmotdb.txn.transaction import Transaction, TxnState, begin_reading, run_statement
 from marmotdb.users import User
 
 _WRITE_KINDS = frozenset({Kind.INSERT, Kind.REPLACE, Kind.UPDATE, Kind.DELETE, Kind.DDL})
@@ -115,14 +136,20 @@ def unquote(identifier: str) -> str:
 
 
 class PreparedPlan:
-    """A COM_STMT_PREPARE'd statement: translated once, executed many times."""
+    """A COM_STMT_PREPARE'd statement: translated once, executed many times. ``home``: the
+    database it runs in when that is not the current one, and ``default`` then the database
+    its unqualified names mean (translate.OtherDatabase)."""
 
-    __slots__ = ("sql", "translation", "param_count", "columns", "passthrough", "schema_key")
+    __slots__ = ("sql", "translation", "param_count", "columns", "passthrough", "schema_key",
+                 "home", "default")
 
     def __init__(self, sql: str, translation: Translation | None, param_count: int,
-                 columns: list[Column], schema_key: Any = None):
+                 columns: list[Column], schema_key: Any = None, home: str | None = None,
+                 default: str | None = None):
         self.sql = sql
         self.schema_key = schema_key
+        self.home = home
+        self.default = default
         self.translation = translation
         self.param_count = param_count
         self.columns = columns
@@ -161,6 +188,7 @@ class Session:
         self.table_locks: TableLocks | None = None  # LOCK TABLES (sql/table_locks.py)
         self._lock_wait: Pending | None = None  # a LOCK TABLES waiting for its reservations
         self._allowed: dict[tuple[str | None, str], bool] = {}  # grants don't change in a session
+        self._temp = TemporaryTables(server, self)  # its temporary tables (sql/temporary.py)
         server.sessions[connection_id] = self
 
     # ------------------------------------------------------------------ context for others
@@ -198,6 +226,23 @@ class Session:
 
     def processlist(self) -> list[tuple[Any, ...]]:
         return self.server.processlist(self.user_record)
+
+    def temporary_table(self, db: str, name: str) -> TableModel | None:
+        """This session's temporary table ``db.name`` for the catalog, or None."""
+        space = self._space_named(db)
+        return space.model(name) if space is not None else None
+
+    def _temporary(self, db: str, name: str) -> bool:
+        """Whether ``db.name`` is one of this session's temporary tables. LOCK TABLES of one
+        is accepted and ignored, as in MySQL: no other session can use it, and its holder
+        uses it freely whatever it locked (the authorizer never asks about the TEMP schema)."""
+        space = self._space_named(db)
+        return space is not None and space.holds((db, name))
+
+    def _space_named(self, db: str) -> TempSpace | None:
+        if not self._temp.spaces or not self.server.databases.exists(db):
+            return None
+        return self._temp.space(self.server.databases.get(db))
 
     def grants(self) -> list[str]:
         return self.user_record.grant_lines()
@@ -242,23 +287,31 @@ class Session:
             return self._after(self._from_catalog(answered, was_autocommit))
         if "@" in text:  # @x / @@x inside an ordinary statement: bind their values now
             text = catalog.inline_session_variables(text, self)
-        translation, params = translate(text, self._schema_view(),
-                                        backslash_escapes=self.variables.backslash_escapes)
-        return self._after(self._run(translation, params, text))
+        if head and head[0] in DDL_HEADS:
+            return self._after(self._ddl(text))
+        escapes = self.variables.backslash_escapes
+        (translation, params), database, _ = self._placed(
+            lambda view, default: translate(text, view, backslash_escapes=escapes,
+                                            default_database=default))
+        return self._after(self._run(translation, params, text, database))
 
     def prepare(self, sql: str) -> PreparedPlan:
         text = strip_leading(sql)
         head = keywords(text)
+        markers = marker_count(text)
         if (not head or head[0] in _HANDLERS or head[0] in ("DESC", "DESCRIBE", "EXPLAIN")
-                or "@" in text or catalog.handles(text, self)):
-            return PreparedPlan(text, None, marker_count(text), [])
-        view = self._schema_view()
-        translation, param_count = translate_prepared(text, view)
+                or "@" in text or catalog.handles(text, self)
+                or (head[0] in DDL_HEADS and not markers)):  # DDL runs as text (TEMPORARY …)
+            return PreparedPlan(text, None, markers, [])
+        (translation, param_count), database, default = self._placed(
+            lambda view, default: translate_prepared(text, view, default))
         columns: list[Column] = []
         if translation.returns_rows:
-            columns = self.server.describe(self._current(), translation.statements[-1],
-                                           translation.result_decltypes)
-        return PreparedPlan(text, translation, param_count, columns, view.schema_key())
+            space = self._temp.space(database) if self._temp.spaces else None
+            columns = self._describe(database, translation, space)
+        home = database.name if default is not None else None
+        return PreparedPlan(text, translation, param_count, columns,
+                            self._schema_view(database).schema_key(), home, default)
 
     def execute_prepared(self, plan: PreparedPlan, values: list[Any]) -> Result | Pending:
         if len(values) != plan.param_count:
@@ -267,12 +320,14 @@ class Session:
         if plan.passthrough:
             return self.execute(_inline_params(plan.sql, values))
         self._start_statement(plan.sql, plan.sql)
-        view = self._schema_view()
+        database = self._database(plan.home) if plan.home is not None else self._current()
+        view = self._schema_view(database)
         if view.schema_key() != plan.schema_key:  # DDL since prepare: re-prepare, as MySQL does
-            plan.translation = translate_prepared(plan.sql, view)[0]
+            plan.translation = translate_prepared(plan.sql, view, plan.default)[0]
             plan.schema_key = view.schema_key()
         params = {f"p{i}": _bindable(v) for i, v in enumerate(values)}
-        return self._after(self._run(plan.translation, params, plan.sql))  # type: ignore[arg-type]
+        return self._after(self._run(plan.translation, params,  # type: ignore[arg-type]
+                                     plan.sql, database))
 
     def _start_statement(self, text: str, sql: str) -> None:
         self.statement_started = self.server.clock()
@@ -294,6 +349,7 @@ class Session:
         """COM_RESET_CONNECTION / COM_CHANGE_USER: roll back and forget session state."""
         self._end(commit=False)  # a rollback never waits
         self._release_table_locks()
+        self._temp.close()  # temporary tables vanish, as in MySQL
         self.variables = SessionVariables(self.server.global_variables)
         self.warnings = []
         self.last_insert_id = 0
@@ -306,6 +362,7 @@ class Session:
         try:
             self._end(commit=False)
         finally:
+            self._temp.close()
             self.server.sessions.pop(self.connection_id, None)
             self._release_table_locks()
 
@@ -427,7 +484,8 @@ class Session:
     def _lock_tables(self, text: str, head: tuple[str, ...]) -> Result | Pending:
         if head[1:2] == ("INSTANCE",):
             raise not_supported("LOCK INSTANCE FOR BACKUP")
-        requests = table_locks.parse(text, self.current_database)
+        requests = [request for request in table_locks.parse(text, self.current_database)
+                    if not self._temporary(request.database, request.table)]
         for request in requests:
             self._require(request.database, "rw" if request.kind is LockKind.WRITE else "r")
             database = self._database(request.database)
@@ -559,24 +617,68 @@ class Session:
             inner = catalog.inline_session_variables(inner, self)
         if catalog.handles(inner, self):
             return self._rows(explain.no_tables(request))
-        view = self._schema_view()
-        translation, params = translate(inner, view,
-                                        backslash_escapes=self.variables.backslash_escapes)
+        escapes = self.variables.backslash_escapes
+        (translation, params), database, _ = self._placed(
+            lambda view, default: translate(inner, view, backslash_escapes=escapes,
+                                            default_database=default))
         explain.check_explainable(request, translation)
-        database = self._current()
         self._require(database.name, "rw" if translation.kind in _WRITE_KINDS else "r")
-        conn = self._txn_connection(database) or self.server.read_connection(database)
         current = None if database is self.server.scratch else database.name
-        try:
-            roots = explain.plan(translation, params, conn, table_definitions(view), current)
-        except apsw.Error as exc:
-            raise self._read_error(exc, conn, database, translation, inner) from None
+        tables = self._table_definitions(database, translation)
+        roots = self._planned(database, translation, inner, lambda conn: explain.plan(
+            translation, params, conn, tables, current))
         if not request.analyze:
             return self._rows(explain.RENDERERS[request.format](roots))
-        return self._explain_analyze(roots, translation, params, inner)
+        return self._explain_analyze(roots, translation, params, inner, database)
+
+    def _table_definitions(self, database: Database, translation: Translation
+                           ) -> Callable[[str], TableDef | None]:
+        """EXPLAIN's look-up of a table's MySQL definition by name: the home database's (its
+        temporary tables first), or "db.table" of another database the statement reads."""
+        home = table_definitions(self._schema_view(database))
+        others = {name for name, _ in translation.other_tables}
+        found: dict[str, Callable[[str], TableDef | None]] = {}
+
+        def definition(name: str) -> TableDef | None:
+            db, dot, table = name.partition(".")
+            if not dot or db.lower() not in others:
+                return home(name)
+            if db not in found:
+                view = self._schema_view(self._database(db), temporary=False)
+                found[db] = table_definitions(view)
+            return found[db](table)
+        return definition
+
+    def _planned(self, database: Database, translation: Translation, text: str,
+                 plan: Callable[[apsw.Connection], list[Any]]) -> list[Any]:
+        """``plan`` run on the connection the statement ``text`` would run on, with the
+        session's temporary tables and the other databases it reads in view."""
+        space = self._temp.space(database) if self._temp.spaces else None
+        if space is not None and translation.kind in _WRITE_KINDS and \
+                _writes_temporary(space, translation):
+            conn: apsw.Connection | None = space.conn
+        else:
+            conn = self._held_connection(database, space, translation)
+        held = conn is not None
+        if conn is None:
+            conn = self._read_checkout(database, space, translation)
+        binding = self.server.binding(conn)
+        try:
+            if translation.other_tables or binding.attached:
+                self._attach(conn, binding, translation, database, space)
+            if space is None:
+                return plan(conn)
+            with _visible(space, conn, translation):
+                return plan(conn)
+        except apsw.Error as exc:
+            raise self._read_error(exc, conn, database, translation, text) from None
+        finally:
+            if not held:
+                self._checkin(database, conn)
 
     def _explain_analyze(self, roots: list[Any], translation: Translation,
-                         params: dict[str, Any], text: str) -> Result | Pending:
+                         params: dict[str, Any], text: str, database: Database
+                         ) -> Result | Pending:
         """Run the SELECT as usual; its rows are counted and timed, not sent."""
         started = self.server.clock()
 
@@ -584,7 +686,7 @@ class Session:
             rows = len(result.rows) if isinstance(result, Rows) else 0
             return self._rows(explain.analyzed(roots, rows, self.server.clock() - started))
         try:
-            return chain(self._run(translation, params, text), measured)
+            return chain(self._run(translation, params, text, database), measured)
         except LongRead as long:
             job = long.job
             raise LongRead(ReadJob(run=lambda: measured(job.run()),  # type: ignore[arg-type]
@@ -625,15 +727,142 @@ class Session:
         finally:
             conn.close()
 
+    # ------------------------------------------------------------------ DDL
+    def _ddl(self, text: str) -> Result | Pending:
+        """A DDL statement, in its home database; about a temporary table, on the session's
+        space of that database (sql/temporary.py)."""
+        target = ddl_target(text)
+        database = self._ddl_home(target)
+        if target is not None and database is not self.server.scratch:
+            if self._temp.routes(target, database):
+                return self._temporary_ddl(target, database, text)
+            self._temp.refuse_base_ddl(target, database, text)
+        view = self._schema_view(database, temporary=False)
+        translation, params = translate(text, view,
+                                        backslash_escapes=self.variables.backslash_escapes)
+        return self._run(translation, params, text, database)
+
+    def _ddl_home(self, target: DdlTarget | None) -> Database:
+        """The database a DDL runs in: its first object's (``CREATE TABLE otherdb.t``), else
+        the current one. Other names in it mean that database too."""
+        name = target.home(self.current_database) if target is not None else None
+        if name is None or name == self.current_database:
+            return self._current()
+        return self._database(name)
+
+    def _temporary_ddl(self, target: DdlTarget, database: Database, text: str
+                       ) -> Result | Pending:
+        self.warnings = []
+        if target.verb == "DROP" and target.kind == "TABLE":
+            return self._drop_temporary(target, database)
+        if target.verb == "CREATE" and target.kind == "TABLE":
+            self._require(database.name, "rw")
+            space = self._temp.open(database)
+            if space.holds(target.name):
+                message = f"Table '{target.name[1]}' already exists"
+                if not target.guarded:
+                    raise errors.error(errors.ER_TABLE_EXISTS_ERROR, message)
+                self.warnings = [("Note", errors.ER_TABLE_EXISTS_ERROR, message)]
+                return Ok()
+            hidden = frozenset({target.name[1].lower()})  # a base table of that name stays
+        else:
+            space, hidden = self._temp.open(database), frozenset()
+        view = TemporarySchemaView(self._schema_view(database, temporary=False), space, hidden)
+        translation = translate_temporary_ddl(text, view)
+        statements = tuple(as_temporary(statement) for statement in translation.statements)
+        try:
+            space.run_ddl(lambda conn: self._execute_write(conn, Translation(
+                Kind.DDL, statements, False), {}), self.txn)
+        except apsw.Error as exc:
+            raise self._sqlite_error(exc, space.conn, database, translation, text) from None
+        return Ok()
+
+    def _drop_temporary(self, target: DdlTarget, database: Database) -> Result | Pending:
+        """DROP [TEMPORARY] TABLE: the session's temporary tables named; without TEMPORARY
+        the statement commits (as in MySQL) and drops the base tables named too."""
+        space = self._temp.open(database)
+        dropped = [name for db, name in target.tables if space.holds((db, name))]
+        others = [(db, name) for db, name in target.tables if not space.holds((db, name))]
+        if target.temporary and others:
+            unknown = [f"{db or database.name}.{name}" for db, name in others]
+            if not target.guarded:
+                raise errors.error(errors.ER_BAD_TABLE_ERROR,
+                                   f"Unknown table '{','.join(unknown)}'")
+            self.warnings = [("Note", errors.ER_BAD_TABLE_ERROR, f"Unknown table '{name}'")
+                             for name in unknown]
+        if dropped:
+            space.run_ddl(space.drop(dropped), self.txn)
+        if target.temporary:
+            return Ok()
+        if not others:
+            return chain(self._end(commit=True), lambda _: Ok())
+        names = ", ".join(".".join(quote_ident(part) for part in (db, name) if part)
+                          for db, name in others)
+        return self._ddl(f"DROP TABLE {'IF EXISTS ' if target.guarded else ''}{names}")
+
     # ------------------------------------------------------------------ running translations
-    def _run(self, translation: Translation, params: dict[str, Any], text: str
-             ) -> Result | Pending:
+    def _placed(self, run: Callable[[Any, str | None], Any]) -> tuple[Any, Database, str | None]:
+        """``run(view, default_database)`` (a translation) in the statement's home database:
+        the current one, unless the statement writes a table of another database or reads
+        only tables of one other (translate.OtherDatabase), or reads the database its
+        transaction writes (its own writes are on that database's write connection). Returns
+        its result, the home and the default database it was translated with."""
+        database = self._current()
+        try:
+            result = run(self._schema_view(database), None)
+        except OtherDatabase as moved:
+            return self._placed_in(run, moved.database, moved.table)
+        writing = self.txn.pipeline if self.txn is not None else None
+        if writing is not None and any(db == writing.name for db, _ in result[0].other_tables):
+            return self._placed_in(run, writing.name, "")
+        return result, database, None
+
+    def _placed_in(self, run: Callable[[Any, str | None], Any], name: str, table: str
+                   ) -> tuple[Any, Database, str]:
+        if not self.server.databases.exists(name):
+            raise errors.error(errors.ER_NO_SUCH_TABLE, f"Table '{name}.{table}' doesn't exist")
+        home = self._database(name)
+        default = self.current_database if self.current_database != "information_schema" \
+            else None
+        return run(self._schema_view(home), default or ""), home, default or ""
+
+    def _others(self, translation: Translation) -> list[Database]:
+        """The other databases a statement reads (1146 for a missing one, as MySQL)."""
+        found: dict[str, Database] = {}
+        for name, table in translation.other_tables:
+            if name not in found:
+                if not self.server.databases.exists(name):
+                    raise errors.error(errors.ER_NO_SUCH_TABLE,
+                                       f"Table '{name}.{table}' doesn't exist")
+                found[name] = self._database(name)
+        return list(found.values())
+
+    def _attach(self, conn: apsw.Connection, binding: ConnectionBinding,
+                translation: Translation, database: Database, space: TempSpace | None) -> None:
+        """The other databases a statement reads, attached to ``conn``; with attachments
+        there, its unqualified tables must be the home database's (sql/attachments.py)."""
+        if translation.other_tables:
+            attach(conn, binding, self._others(translation))
+        if binding.attached and translation.home_tables:
+            local = space.names if space is not None else frozenset()
+            require_home_tables(conn, binding, [name for name in translation.home_tables
+                                                if name not in local],
+                                None if database is self.server.scratch else database.name)
+
+    def _run(self, translation: Translation, params: dict[str, Any], text: str,
+             database: Database | None = None) -> Result | Pending:
         self.warnings = []
         self.sleep_requested_s = 0.0
         if not translation.statements:  # FLUSH, DROP PROCEDURE IF EXISTS …: nothing to run
             return Ok()
-        database = self._current()
+        database = database or self._current()
         write = translation.kind in _WRITE_KINDS
+        if translation.other_tables:
+            self._others(translation)  # exists, readable: before waiting for any turn
+        space = self._temp.space(database) if self._temp.spaces else None
+        if write and space is not None and translation.kind is not Kind.DDL and \
+                _writes_temporary(space, translation):
+            return self._write_temporary(space, translation, params, text)
         if write and database is self.server.scratch:
             raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         if translation.kind is Kind.DDL:
@@ -649,6 +878,10 @@ class Session:
         self._require(database.name, "r")
         if self.txn is None and not self.autocommit:
             self._open_transaction()
+        if _temporary_only(space, translation):
+            # no other session locks, writes or replicates the session's temporary tables:
+            # no lock to wait for (FOR UPDATE, SERIALIZABLE, NOWAIT), no read barrier
+            return self._run_read(database, translation, params, text)
         locking = is_locking_read(text)
         if locking and self._locked_by_another(database):
             option = lock_wait_option(text)
@@ -656,8 +889,7 @@ class Session:
                 raise errors.error(errors.ER_LOCK_NOWAIT, "Statement aborted because lock(s) "
                                    "could not be acquired immediately and NOWAIT is set.")
             if option == "SKIP LOCKED":  # every row is under the other's lock: none is read
-                return Rows(self.server.describe(database, translation.statements[-1],
-                                                 translation.result_decltypes))
+                return Rows(self._describe(database, translation, space))
         if self._reads_lock(text, database):
             # FOR UPDATE / LOCK IN SHARE MODE, or any read of a SERIALIZABLE transaction:
             # the turn, so no one writes what was read
@@ -671,6 +903,14 @@ class Session:
             return chain(barrier.wait(database.name),
                          lambda _: self._run_read(database, translation, params, text))
         return self._run_read(database, translation, params, text)
+
+    def _describe(self, database: Database, translation: Translation,
+                  space: TempSpace | None) -> list[Column]:
+        """The columns of a read's result without running it; with the session's temporary
+        tables in view (on its space) when it has some there."""
+        return self.server.describe(database, translation.statements[-1],
+                                    translation.result_decltypes,
+                                    space.conn if space is not None else None)
 
     def _locked_by_another(self, database: Database) -> bool:
         """Another transaction holds the database's turn: every row is under its lock (writers
@@ -702,6 +942,37 @@ class Session:
 
     def _fk_checks(self) -> bool:
         return bool(self.variables.foreign_key_checks)
+
+    def _write_temporary(self, space: TempSpace, translation: Translation,
+                         params: dict[str, Any], text: str) -> Result:
+        """A DML statement writing temporary tables only: on the session's space, without the
+        write turn (sql/temporary.py); in a transaction, inside it."""
+        if self.txn is None and not self.autocommit:
+            self.txn = Transaction(self.connection_id, explicit=True)
+        txn = self.txn
+        if txn is not None:
+            self._refuse_unseen_writes(space, txn, translation)
+        conn = self._temp.pin(space, txn) if txn is not None else space.conn
+        try:
+            self._attach(conn, space.binding, translation, space.database, space)
+            rows = run_statement(conn, space.capture, lambda c: self._execute_write(
+                c, translation, params, space))
+        except apsw.Error as exc:
+            raise self._sqlite_error(exc, conn, space.database, translation, text,
+                                     space.capture.last_statement_rows()) from None
+        return rows if rows is not None else self._ok(space.capture, translation)
+
+    def _refuse_unseen_writes(self, space: TempSpace, txn: Transaction,
+                              translation: Translation) -> None:
+        """A temporary-table write runs on the space, which cannot see the rows this
+        transaction wrote to the database's base tables: one that reads them is refused."""
+        pipeline = txn.pipeline
+        if pipeline is None or pipeline.name != space.database.name:
+            return
+        if set(translation.home_tables) - space.names:
+            raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
+                               "yet support 'writing a temporary table from base tables this "
+                               "transaction changed'")
 
     def _lock_wait_timeout_s(self) -> float:
         """Row writes wait for the turn this long (innodb_lock_wait_timeout), then 1205."""
@@ -802,11 +1073,15 @@ class Session:
             # DDL of the open batch (another client's ALTER): translate against what it runs on
             view = self.server.schema_view(txn.pipeline.conn, database)
             view.foreign_key_checks = self._fk_checks()
-            translation, params = translate(text, view,
+            seen = self._with_temporary(view, database) if translation.maintenance else view
+            translation, params = translate(text, seen,
                                             backslash_escapes=self.variables.backslash_escapes)
         truncate = ddl and text[:8].upper() == "TRUNCATE"
         try:
-            rows = txn.run(lambda conn: self._execute_write(conn, translation, params),
+            space = self._temp.space(database) if self._temp.spaces and not ddl else None
+            if translation.other_tables or binding.attached:
+                self._attach(txn.pipeline.conn, binding, translation, database, space)
+            rows = txn.run(lambda conn: self._execute_write(conn, translation, params, space),
                            capture=truncate or not ddl)
             if ddl:
                 self._record_ddl(txn, database, translation, params, text, truncate)
@@ -845,9 +1120,10 @@ class Session:
         self.server.schema_changed(database)
 
     def _execute_write(self, conn: apsw.Connection, translation: Translation,
-                       params: dict[str, Any]) -> Rows | None:
+                       params: dict[str, Any], space: TempSpace | None = None) -> Rows | None:
         """Run a write's statements; the rows of a RETURNING-style last statement, or None.
-        A DDL runs with DDL trust: its own bookkeeping rows, nothing else internal."""
+        A DDL runs with DDL trust: its own bookkeeping rows, nothing else internal. The
+        session's temporary tables (``space``) are visible to it (sql/temporary.py)."""
         self._active_conn = conn
         binding = self.server.binding(conn)
         slot = self.server.auto_increment_slot() if translation.auto_increment else None
@@ -856,19 +1132,27 @@ class Session:
                 auto_increment.steer(conn, translation.tables[0], *slot)
         binding.trusted = translation.kind is Kind.DDL
         try:
-            rows: Rows | None = None
-            last = len(translation.statements) - 1
-            for i, statement in enumerate(translation.statements):
-                binding.written_row.start()
-                if translation.returns_rows and i == last:
-                    rows = self.server.query(conn, statement, params,
-                                             translation.result_decltypes)
-                else:
-                    conn.execute(statement, params)
-            return rows
+            if space is None:
+                return self._statements(conn, translation, params, None)
+            with _visible(space, conn, translation):
+                return self._statements(conn, translation, params, space)
         finally:
             binding.trusted = False
             self._active_conn = None
+
+    def _statements(self, conn: apsw.Connection, translation: Translation,
+                    params: dict[str, Any], space: TempSpace | None) -> Rows | None:
+        written = self.server.binding(conn).written_row
+        rows: Rows | None = None
+        last = len(translation.statements) - 1
+        for i, statement in enumerate(translation.statements):
+            written.start()  # what MYSQL_STORE records is this statement's (sql/written_row.py)
+            if translation.returns_rows and i == last:
+                rows = self.server.query(conn, statement, params, translation.result_decltypes,
+                                         _scope(space))
+            else:
+                conn.execute(statement, params)
+        return rows
 
     def _ok(self, capture: ChangeCapture, translation: Translation) -> Ok:
         """MySQL's affected rows: REPLACE counts its delete too, an upsert's update counts 2,
@@ -893,21 +1177,24 @@ class Session:
 
     def _run_read(self, database: Database, translation: Translation,
                   params: dict[str, Any], text: str) -> Result:
-        conn = self._held_connection(database)
+        space = self._temp.space(database) if self._temp.spaces else None
+        conn = self._held_connection(database, space, translation)
         pinned = conn is not None
         if conn is None:
-            conn = self._checkout(database)
+            conn = self._read_checkout(database, space, translation)
         binding = self.server.binding(conn)
         self._active_conn = conn
         binding.start_budget(_READ_BUDGET_STEPS)
         released = False
         try:
-            result = self._read_on(conn, translation, params)
+            if translation.other_tables or binding.attached:
+                self._attach(conn, binding, translation, database, space)
+            result = self._read_on(conn, translation, params, space)
         except apsw.InterruptError:
             if binding.budget_spent and not self.killed:
                 released = True  # the job owns the connection now
                 raise LongRead(self._read_job(database, conn, translation, params, pinned,
-                                              text)) from None
+                                              space, text)) from None
             raise errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted") \
                 from None
         except apsw.Error as exc:
@@ -920,12 +1207,20 @@ class Session:
         return result
 
     def _read_on(self, conn: apsw.Connection, translation: Translation,
-                 params: dict[str, Any]) -> Rows:
+                 params: dict[str, Any], space: TempSpace | None) -> Rows:
+        if space is None:
+            return self._read_statements(conn, translation, params, None)
+        with _visible(space, conn, translation):
+            return self._read_statements(conn, translation, params, space)
+
+    def _read_statements(self, conn: apsw.Connection, translation: Translation,
+                         params: dict[str, Any], space: TempSpace | None) -> Rows:
         rows = None
         with self.server.binding(conn).trusted_scope() if translation.reads_catalogue \
                 else nullcontext():  # CHECK TABLE: the translator's own pragma reads
             for statement in translation.statements:
-                rows = self.server.query(conn, statement, params, translation.result_decltypes)
+                rows = self.server.query(conn, statement, params, translation.result_decltypes,
+                                         _scope(space))
         if translation.calc_found_rows and translation.found_rows_sql:
             self.found_rows = conn.execute(translation.found_rows_sql, params).fetchall()[0][0]
         elif rows is not None:
@@ -934,11 +1229,12 @@ class Session:
         return rows
 
     def _read_job(self, database: Database, conn: apsw.Connection, translation: Translation,
-                  params: dict[str, Any], pinned: bool, text: str) -> ReadJob:
+                  params: dict[str, Any], pinned: bool, space: TempSpace | None,
+                  text: str) -> ReadJob:
         def run() -> Rows:
             self._active_conn = conn  # so KILL QUERY can interrupt it
             try:
-                return self._read_on(conn, translation, params)
+                return self._read_on(conn, translation, params, space)
             except apsw.InterruptError:
                 raise errors.error(errors.ER_QUERY_TIMEOUT, "Query execution was interrupted, "
                                    "maximum statement execution time exceeded") from None
@@ -956,7 +1252,7 @@ class Session:
     def _read_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
                     translation: Translation, text: str) -> MarmotError:
         converted = self._sqlite_error(exc, conn, database, translation, text)
-        if converted.code == errors.ER_NO_SUCH_TABLE and self.current_database is None:
+        if converted.code == errors.ER_NO_SUCH_TABLE and database is self.server.scratch:
             return errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         return converted
 
@@ -1006,12 +1302,21 @@ class Session:
         self._current_db = self._database(self.current_database)
         return self._current_db
 
-    def _schema_view(self) -> SchemaView:
-        database = self._current()
+    def _schema_view(self, database: Database | None = None, temporary: bool = True
+                     ) -> SchemaView | TemporarySchemaView:
+        """What the translator sees of ``database`` (the current one): with ``temporary``, the
+        session's temporary tables there first (a DDL on base tables sees none)."""
+        database = database or self._current()
         conn = self._txn_connection(database) or self.server.read_connection(database)
         view = self.server.schema_view(conn, database)
         view.foreign_key_checks = bool(self.variables.foreign_key_checks)
-        return view
+        return self._with_temporary(view, database) if temporary else view
+
+    def _with_temporary(self, view: SchemaView, database: Database
+                        ) -> SchemaView | TemporarySchemaView:
+        """``view`` of ``database`` with the session's temporary tables there seen first."""
+        space = self._temp.space(database) if self._temp.spaces else None
+        return view if space is None else TemporarySchemaView(view, space)
 
     def _require(self, database: str | None, level: str) -> None:
         if database == self.server.scratch.name:
@@ -1026,8 +1331,10 @@ class Session:
                                f"Access denied for user '{self.user}'@'%' to database "
                                f"'{database or '*'}' ({what[level]} command denied)")
 
-    def _checkout(self, database: Database) -> apsw.Connection:
-        conn = database.checkout()
+    def _checkout(self, database: Database, space: TempSpace | None = None) -> apsw.Connection:
+        """A connection to read ``database``: the session's space there when given, else a
+        pooled one."""
+        conn = space.conn if space is not None else database.checkout()
         binding = self.server.binding(conn)
         binding.session = self
         if self.table_locks is not None:  # its statements are authorized for this session
@@ -1040,14 +1347,22 @@ class Session:
         return conn
 
     def _checkin(self, database: Database, conn: apsw.Connection) -> None:
-        self.server.binding(conn).session = None
+        binding = self.server.binding(conn)
+        if binding.writable_schema == "temp":  # a space: the session's own, kept open
+            return
+        binding.session = None
         database.checkin(conn)
 
-    def _held_connection(self, database: Database) -> apsw.Connection | None:
-        """The connection a read of ``database`` must use, or None for any pooled one: the
-        transaction's write connection once it wrote there, else its read snapshot (one per
-        transaction; READ COMMITTED takes a fresh one per statement)."""
-        locked = self.table_locks.snapshots.get(database.name) if self.table_locks else None
+    def _held_connection(self, database: Database, space: TempSpace | None,
+                         translation: Translation) -> apsw.Connection | None:
+        """The connection a read of ``database`` must use, or None for one checked out for
+        it (``_read_checkout``): the transaction's write connection once it wrote there, else
+        its read snapshot (one per transaction; READ COMMITTED takes a fresh one per
+        statement; the session's space there if it has one: sql/temporary.py)."""
+        if _temporary_only(space, translation):
+            return None  # read on the space, where they live: no base snapshot to hold
+        locks = self.table_locks
+        locked = locks.snapshots.get(database.name) if locks is not None else None
         if locked is not None:  # LOCK TABLES … READ: the snapshot taken then
             return locked
         if self.txn is None:
@@ -1056,17 +1371,30 @@ class Session:
             return self._txn_connection(database)
         return self._pin(database)
 
+    def _read_checkout(self, database: Database, space: TempSpace | None,
+                       translation: Translation) -> apsw.Connection:
+        """A connection for one read: the session's space if it has one, unless the open
+        transaction's snapshot is held there (its temporary writes) and the read needs base
+        rows committed since (READ COMMITTED): then a pooled connection, the temporary tables
+        it names copied in (``_visible``)."""
+        txn = self.txn
+        if space is not None and txn is not None and space.read_key in txn.reads and \
+                not _temporary_only(space, translation):
+            space = None
+        return self._checkout(database, space)
+
     def _pin(self, database: Database) -> apsw.Connection:
         """The open transaction's connection for ``database``: the write connection once it
         wrote there, else a pooled connection holding its read snapshot."""
         txn = self.txn
         assert txn is not None
+        space = self._temp.space(database) if self._temp.spaces else None
+        if space is not None and (txn.pipeline is None or txn.pipeline.name != database.name):
+            return self._temp.pin(space, txn)  # its temporary tables are read there
         conn = self._txn_connection(database)
         if conn is None:
             conn = self._checkout(database)
-            conn.execute("BEGIN")
-            for name in txn.savepoints:
-                conn.execute(f'SAVEPOINT "sp_{name}"')
+            begin_reading(conn, txn.savepoints)
             txn.reads[database.name] = conn
         return conn
 
@@ -1077,8 +1405,9 @@ class Session:
         if txn is None:
             return None
         for name, conn in txn.reads.items():
-            self._checkin(self.server.databases.get(name) if name != self.server.scratch.name
-                          else self.server.scratch, conn)
+            if not self._temp.release(name, conn, commit):
+                self._checkin(self.server.databases.get(name) if name != self.server.scratch.name
+                              else self.server.scratch, conn)
         txn.reads.clear()
         if not commit:
             txn.rollback()
@@ -1098,6 +1427,35 @@ _HANDLERS: dict[str, _Handler] = {
     "DROP": Session._drop,
     "EXPLAIN": Session._explain, "DESCRIBE": Session._explain, "DESC": Session._explain,
 }
+
+
+def _writes_temporary(space: TempSpace, translation: Translation) -> bool:
+    """Whether a DML statement writes the session's temporary tables (1235 if it writes a
+    base table too: the two are committed on different connections)."""
+    written = [table for table in translation.tables if table in space.names]
+    if written and len(written) != len(translation.tables):
+        raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't yet "
+                           "support 'writing temporary and base tables in one statement'")
+    return bool(written)
+
+
+def _temporary_only(space: TempSpace | None, translation: Translation) -> bool:
+    """Whether a statement names the session's temporary tables and nothing else."""
+    return space is not None and not translation.other_tables and bool(
+        translation.home_tables) and set(translation.home_tables) <= space.names
+
+
+def _visible(space: TempSpace, conn: apsw.Connection, translation: Translation
+             ) -> AbstractContextManager[None]:
+    """The session's temporary tables a statement names, visible on ``conn`` while it runs."""
+    if translation.kind is Kind.DDL:
+        return nullcontext()
+    return space.copied_to(conn, translation.statements)
+
+
+def _scope(space: TempSpace | None) -> Any:
+    """The description-cache scope of a statement that may see temporary tables."""
+    return space.key if space is not None else None
 
 
 def _bindable(value: Any) -> Any:

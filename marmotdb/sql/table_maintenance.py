@@ -18,8 +18,12 @@ MySQL's result set (Table, Op, Msg_type, Msg_text), one or more rows per table n
   repair``; nothing runs.
 
 A table that does not exist gets MySQL's two rows (``Error Table '…' doesn't exist``, ``status
-Operation failed``); a view is ``OK`` for CHECK and "is not BASE TABLE" for the others. Tables
-are those of the current database (1046 without one).
+Operation failed``); a view is ``OK`` for CHECK and "is not BASE TABLE" for the others. The
+tables named are those of one database, the current one or another (the statement then runs
+there: translate.py's home database), 1235 for tables of several. A session's temporary table
+(sql/temporary.py) is checked like any table; ANALYZE/OPTIMIZE answer for it as for a base
+table but keep no statistics of it (they would be a write to replicate, of a table no other
+node has).
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from marmotdb import errors
 from marmotdb.sql import rewrites_ddl
 from marmotdb.sql.schema import sql_literal
 
@@ -40,34 +43,53 @@ _REPAIR_OPTIONS = ("QUICK", "EXTENDED", "USE_FRM")
 
 
 @dataclass(frozen=True, slots=True)
+class Request:
+    """One maintenance statement as written: ``names`` are (database or None, table)."""
+
+    operation: str
+    names: tuple[tuple[str | None, str], ...]
+    options: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Maintenance:
     """What the executor runs: ``writes`` (ANALYZE statements, a schema change), then
     ``result_sql``, the result set; ``reads_catalogue``: it reads SQLite's pragma functions,
-    which only the server's own statements may (the executor runs it trusted)."""
+    which only the server's own statements may (the executor runs it trusted); ``tables``:
+    the tables named that exist (lower-case)."""
 
     writes: tuple[str, ...]
     result_sql: str
     reads_catalogue: bool
+    tables: tuple[str, ...]
 
 
-def plan(text: str, database: str, kind_of: Callable[[str], str | None]) -> Maintenance:
-    """``kind_of(table)``: 'table', 'view' or None (missing) in the current database."""
+def parse(text: str) -> Request:
     parser = rewrites_ddl.DdlParser(text)
     operation = parser.expect(*OPERATIONS)
     parser.accept("NO_WRITE_TO_BINLOG", "LOCAL")
     parser.expect("TABLE", "TABLES")
-    if not database:
-        raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
-    names = _table_names(parser, database)
+    names = [parser.qualified_name()]
+    while parser.accept_op(","):
+        names.append(parser.qualified_name())
     options = _options(parser, operation)
     if parser.token.kind != "end":
         parser.fail()
-    quick = bool(options & set(_QUICK))
-    parts, writes, checked = [], [], []
-    for name in names:
+    return Request(operation, tuple(names), frozenset(options))
+
+
+def plan(request: Request, database: str, kind_of: Callable[[str], str | None]) -> Maintenance:
+    """``database``: the one every table named is in; ``kind_of(table)``: 'table',
+    'temporary' (the session's), 'view' or None (missing) there."""
+    operation = request.operation
+    quick = bool(request.options & set(_QUICK))
+    parts, writes, checked, tables = [], [], [], []
+    for _, name in request.names:
         kind = kind_of(name)
         label = f"{database}.{name}"
-        if kind == "table" and operation == "CHECK":
+        if kind is not None:
+            tables.append(name.lower())
+        if kind in ("table", "temporary") and operation == "CHECK":
             checked.append(name)
             parts.append(_check_rows(label, name, len(checked) - 1, quick))
             continue
@@ -77,19 +99,7 @@ def plan(text: str, database: str, kind_of: Callable[[str], str | None]) -> Main
     result = " UNION ALL ".join(parts)
     if checked:
         result = _check_ctes(checked, quick) + result
-    return Maintenance(tuple(writes), result, bool(checked))
-
-
-def _table_names(parser: rewrites_ddl.DdlParser, database: str) -> list[str]:
-    names = []
-    while True:
-        db, name = parser.qualified_name()
-        if db is not None and db.lower() != database.lower():
-            raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
-                               "yet support 'table maintenance of a table of another database'")
-        names.append(name)
-        if not parser.accept_op(","):
-            return names
+    return Maintenance(tuple(writes), result, bool(checked), tuple(tables))
 
 
 def _options(parser: rewrites_ddl.DdlParser, operation: str) -> set[str]:

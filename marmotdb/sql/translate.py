@@ -32,7 +32,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -46,10 +46,14 @@ from marmotdb.sql.rewrites import rename_functions, rewrite_expressions
 from marmotdb.sql.rewrites_dml import (
     DmlContext,
     DmlResult,
+    OtherDatabase,
+    only_database,
+    qualify_tables,
     rewrite_delete,
     rewrite_insert,
     rewrite_select,
     rewrite_update,
+    table_references,
 )
 from marmotdb.sql.rewrites_setop import shape_set_operations
 from marmotdb.sql.schema import ColumnDef, TableDef
@@ -116,6 +120,11 @@ class Translation:
     ``result_decltypes``: for a SELECT, a SQLite declaration per result column (or None) to
     assume where SQLite reports none: the MySQL type of an expression (``SUM(price)`` is
     ``DECIMAL TEXT(32,2)``), see rewrites_decimal.py. Empty: nothing to add.
+    ``other_tables``: (database, table) of the tables of other databases the statement reads,
+    named ``"database"."table"`` in its SQL: the executor ATTACHes those databases.
+    ``home_tables``: the tables (lower-case) it names unqualified, in its home database: on a
+    connection with attachments the executor checks they exist there (SQLite would look for
+    a missing one in the attached databases).
     ``maintenance``: CHECK/ANALYZE/OPTIMIZE/REPAIR TABLE (table_maintenance.py); as DDL
     (ANALYZE) it needs the privilege to write rows, not admin, and its last statement is the
     result set, not part of the schema change.
@@ -135,6 +144,8 @@ class Translation:
     foreign_keys_off: bool = False
     schema_changed: bool = False
     result_decltypes: tuple[str | None, ...] = ()
+    other_tables: tuple[tuple[str, str], ...] = ()
+    home_tables: tuple[str, ...] = ()
     maintenance: bool = False
     reads_catalogue: bool = False
 
@@ -152,7 +163,9 @@ class SchemaView(Protocol):
     the MySQL DDL, which is wrong for indexes of a renamed table), ``foreign_key_checks``
     (bool, the session's variable: with it on, a FOREIGN KEY to a missing table is 1824;
     assumed on when absent), ``child_tables(table)`` (the names of the tables with a FOREIGN
-    KEY to it: with foreign_key_checks on, DROP/TRUNCATE of a parent table is refused)."""
+    KEY to it: with foreign_key_checks on, DROP/TRUNCATE of a parent table is refused),
+    ``is_temporary(table)`` (a session's temporary table, sql/temporary.py: table
+    maintenance keeps no statistics of it)."""
 
     def table_sql(self, table: str) -> str | None:
         """``sqlite_schema.sql`` of the table or view, None if it does not exist."""
@@ -172,6 +185,7 @@ class _Entry:
 
     translation: Translation | None
     dependencies: tuple[tuple[str, str | None], ...] = ()
+    moved: tuple[str, str] | None = None  # the statement's home is another database (db, table)
 
 
 _CACHE: ShapeCache[Hashable, _Entry] = ShapeCache(TRANSLATION_CACHE_ENTRIES_MAX)
@@ -184,42 +198,46 @@ def cache() -> ShapeCache[Hashable, _Entry]:
 
 # ---------------------------------------------------------------- entry points
 
-def translate(sql: str, schema_view: SchemaView, *, backslash_escapes: bool = True
-              ) -> tuple[Translation, dict[str, object]]:
+def translate(sql: str, schema_view: SchemaView, *, backslash_escapes: bool = True,
+              default_database: str | None = None) -> tuple[Translation, dict[str, object]]:
     """One MySQL DML/SELECT/DDL statement (text protocol) -> translation + bound literal params.
 
     Uses the shape cache for DML/SELECT (literals -> :pN). ``backslash_escapes=False`` is
     sql_mode NO_BACKSLASH_ESCAPES: it changes how string literals are lexed and valued (the
     lifted values; literals the translator keeps inline are still read by sqlglot with
     escapes). Raises MarmotError subclasses (SqlError 1064 for syntax, NotSupportedError 1235
-    naming the construct, ...)."""
+    naming the construct, ...), and ``OtherDatabase`` when the statement's home is another
+    database than the schema view's: it writes a table there, or reads only tables there;
+    translate it again with that database's view and ``default_database``, the session's
+    current database ('' for none), which unqualified names then mean."""
     shape = normalise(sql, backslash_escapes=backslash_escapes)
-    key_base = _schema_key(schema_view)
+    key_base = _schema_key(schema_view, default_database)
     key = (key_base, shape.text)
-    entry = _CACHE.get(key)
-    if entry is not None and _fresh(entry, schema_view, key_base):
+    entry = _cached(key, schema_view, key_base)
+    if entry is not None:
         if entry.translation is None:
-            return _translate_literal(sql, schema_view, key_base), {}
+            return _translate_literal(sql, schema_view, key_base, default_database), {}
         return entry.translation, _named(shape.params)
     head = _head(shape.text)
     if head in rewrites_ddl.DDL_HEADS:
         return _translate_ddl(strip_comments(sql), schema_view), {}
-    translator = _Translator(schema_view)
-    translation = translator.statement(shape.text, head, expected=len(shape.params))
-    _CACHE.put(key, _Entry(translation, translator.dependencies()))
+    translator = _Translator(schema_view, default_database)
+    translation = _remembered(key, translator, lambda: translator.statement(
+        shape.text, head, expected=len(shape.params)))
     if translation is None:
-        return _translate_literal(sql, schema_view, key_base), {}
+        return _translate_literal(sql, schema_view, key_base, default_database), {}
     return translation, _named(shape.params)
 
 
-def translate_prepared(sql: str, schema_view: SchemaView) -> tuple[Translation, int]:
-    """For COM_STMT_PREPARE: '?' markers become :p0..:pN-1 in marker order; returns the count."""
+def translate_prepared(sql: str, schema_view: SchemaView, default_database: str | None = None
+                       ) -> tuple[Translation, int]:
+    """For COM_STMT_PREPARE: '?' markers become :p0..:pN-1 in marker order; returns the count.
+    ``OtherDatabase`` and ``default_database`` as for ``translate``."""
     shape = normalise(sql, prepared=True)
-    key_base = _schema_key(schema_view)
+    key_base = _schema_key(schema_view, default_database)
     key = (key_base, "PREPARED", shape.text)
-    entry = _CACHE.get(key)
-    if entry is not None and entry.translation is not None and _fresh(entry, schema_view,
-                                                                      key_base):
+    entry = _cached(key, schema_view, key_base)
+    if entry is not None and entry.translation is not None:
         return entry.translation, shape.markers
     head = _head(shape.text)
     if head in rewrites_ddl.DDL_HEADS:
@@ -227,12 +245,11 @@ def translate_prepared(sql: str, schema_view: SchemaView) -> tuple[Translation, 
             raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
                                "yet support 'parameter markers in DDL'")
         return _translate_ddl(shape.text, schema_view), 0
-    translator = _Translator(schema_view)
-    translation = translator.statement(shape.text, head, expected=shape.markers,
-                                       prepared=True)
+    translator = _Translator(schema_view, default_database)
+    translation = _remembered(key, translator, lambda: translator.statement(
+        shape.text, head, expected=shape.markers, prepared=True))
     if translation is None:
         raise errors.error(errors.ER_PARSE_ERROR, "Cannot prepare this statement")
-    _CACHE.put(key, _Entry(translation, translator.dependencies()))
     return translation, shape.markers
 
 
@@ -241,31 +258,74 @@ def table_definitions(schema_view: SchemaView) -> Callable[[str], TableDef | Non
     return _Translator(schema_view).table_def
 
 
-def _translate_literal(sql: str, schema_view: SchemaView, key_base: Hashable) -> Translation:
+def _translate_literal(sql: str, schema_view: SchemaView, key_base: Hashable,
+                       default_database: str | None) -> Translation:
     key = (key_base, "LITERAL", sql)  # the raw text: a hit needs no second scan
-    entry = _CACHE.get(key)
-    if entry is not None and entry.translation is not None and _fresh(entry, schema_view,
-                                                                      key_base):
+    entry = _cached(key, schema_view, key_base)
+    if entry is not None and entry.translation is not None:
         return entry.translation
     text = strip_comments(sql)
-    translator = _Translator(schema_view)
-    translation = translator.statement(text, _head(text), expected=0, literal=True)
+    translator = _Translator(schema_view, default_database)
+    translation = _remembered(key, translator, lambda: translator.statement(
+        text, _head(text), expected=0, literal=True))
     assert translation is not None
+    return translation
+
+
+def _cached(key: Hashable, schema_view: SchemaView, key_base: Hashable) -> _Entry | None:
+    """The fresh cache entry for ``key``; a remembered move to another database is raised."""
+    entry = _CACHE.get(key)
+    if entry is None or not _fresh(entry, schema_view, key_base):
+        return None
+    if entry.moved is not None:
+        raise OtherDatabase(*entry.moved)
+    return entry
+
+
+def _remembered(key: Hashable, translator: _Translator,
+                run: Callable[[], Translation | None]) -> Translation | None:
+    """Run one translation and cache its result, or its move to another database."""
+    try:
+        translation = run()
+    except OtherDatabase as moved:
+        _CACHE.put(key, _Entry(None, translator.dependencies(), (moved.database, moved.table)))
+        raise
     _CACHE.put(key, _Entry(translation, translator.dependencies()))
     return translation
 
 
 def _translate_ddl(sql: str, schema_view: SchemaView) -> Translation:
-    translator = _Translator(schema_view)
-    result = rewrites_ddl.translate_ddl(sql, translator)
+    result = rewrites_ddl.translate_ddl(sql, _Translator(schema_view, movable=False))
+    if result.temporary:  # only the session's temporary-table path may run one
+        raise rewrites_not_supported("CREATE TEMPORARY TABLE here")
     _CACHE.clear()  # any cached DML may depend on what changed
+    return _ddl_translation(result)
+
+
+def translate_temporary_ddl(sql: str, schema_view: SchemaView) -> Translation:
+    """A DDL about a session's temporary table (sql/temporary.py). The cache is kept (what was
+    translated with temporary tables in view is keyed by them, and this DDL changes them),
+    and the DDL itself is cached by text and schema key: a test suite creates and drops the
+    same temporary table again and again."""
+    key = (_schema_key(schema_view), "TEMPORARY DDL", sql)
+    entry = _cached(key, schema_view, key[0])
+    if entry is not None and entry.translation is not None:
+        return entry.translation
+    translator = _Translator(schema_view, movable=False)
+    translation = _ddl_translation(rewrites_ddl.translate_ddl(strip_comments(sql), translator))
+    _CACHE.put(key, _Entry(translation, translator.dependencies()))
+    return translation
+
+
+def _ddl_translation(result: rewrites_ddl.DdlResult) -> Translation:
     return Translation(Kind.DDL, tuple(result.statements), False, tables=result.tables,
                        foreign_keys_off=result.foreign_keys_off, schema_changed=True)
 
 
-def _schema_key(schema_view: SchemaView) -> Hashable:
+def _schema_key(schema_view: SchemaView, default_database: str | None = None) -> Hashable:
     method = getattr(schema_view, "schema_key", None)
-    return method() if method is not None else None
+    key = method() if method is not None else None
+    return key if default_database is None else (key, "FROM", default_database)
 
 
 def _fresh(entry: _Entry, schema_view: SchemaView, key_base: Hashable) -> bool:
@@ -294,9 +354,12 @@ _MODIFIERS_RE = re.compile(
 class _Translator:
     """Translates one statement; also the DdlContext and the DML table loader."""
 
-    def __init__(self, schema_view: SchemaView):
+    def __init__(self, schema_view: SchemaView, default_database: str | None = None,
+                 movable: bool = True):
         self.view = schema_view
         self.database = str(getattr(schema_view, "database", "") or "")
+        self.default_database = default_database  # what unqualified names mean, if not home
+        self.movable = movable  # may find its home elsewhere (OtherDatabase); not in a DDL
         self._used: dict[str, str | None] = {}
         self._defs: dict[str, TableDef | None] = {}
         self._typed_results = True  # False while translating the SELECT of a view / CTAS
@@ -368,6 +431,29 @@ class _Translator:
         MySQL's default, on, without it)."""
         return bool(getattr(self.view, "foreign_key_checks", True))
 
+    def is_temporary(self, name: str) -> bool:
+        """A session's temporary table (SchemaView's optional ``is_temporary``)."""
+        method = getattr(self.view, "is_temporary", None)
+        return method is not None and bool(method(name))
+
+    def home_of(self, names: Sequence[tuple[str | None, str]]) -> str:
+        """The one database the (database or None, table) ``names`` of a statement without
+        a query are in (table maintenance): the view's, else another one (``OtherDatabase``:
+        the executor translates it there). 1046 for an unqualified name without a database,
+        1235 for names in several databases."""
+        default = self.database if self.default_database is None else self.default_database
+        found = {(database or default).lower() for database, _ in names}
+        if "" in found:
+            raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+        if len(found) > 1:
+            raise rewrites_not_supported("table maintenance of tables of several databases")
+        home = found.pop()
+        if home != self.database.lower():
+            if not self.movable:
+                raise rewrites_not_supported("table maintenance of a table of another database here")
+            raise OtherDatabase(home, names[0][1])
+        return home
+
     def is_view(self, name: str) -> bool:
         sql = self.view.table_sql(name)
         return sql is not None and sql.lstrip().upper().startswith("CREATE VIEW")
@@ -411,6 +497,7 @@ class _Translator:
         tree = self._parse(text)
         if isinstance(tree, exp.Command):
             raise rewrites_not_supported(text)
+        self._place(tree)
         rewrite_expressions(tree)
         kind, result = self._rewrite(tree, replace, "IGNORE" in flags)
         if kind is Kind.SELECT and not _name_projections(tree, text, literal or prepared):
@@ -425,11 +512,24 @@ class _Translator:
             return None
         found_rows = self._generate(self._shape(result.found_rows), False) \
             if result.found_rows else None
+        home_tables, elsewhere = table_references(tree)
         return Translation(kind, statements, kind is Kind.SELECT, tables=result.tables,
                            upsert=result.upsert, insert_ignore=result.insert_ignore,
                            calc_found_rows=result.calc_found_rows, found_rows_sql=found_rows,
                            auto_increment=result.auto_increment,
-                           result_decltypes=result.result_decltypes)
+                           result_decltypes=result.result_decltypes,
+                           other_tables=elsewhere, home_tables=home_tables)
+
+    def _place(self, tree: exp.Expression) -> None:
+        """Run in the home database: unqualified names mean the default database when that is
+        another; a query reading only one other database's tables moves there (its tables
+        are then typed, and nothing needs attaching)."""
+        if self.default_database is not None:
+            qualify_tables(tree, self.default_database)
+        elif self.movable and isinstance(tree, (exp.Query, exp.Subquery)):
+            found = only_database(tree)
+            if found is not None and found[0].lower() != self.database.lower():
+                raise OtherDatabase(found[0].lower(), found[1])
 
     def _parse(self, text: str) -> exp.Expression:
         try:
@@ -630,35 +730,41 @@ def _table_maintenance(translator: _Translator, text: str) -> Translation:
     """CHECK / ANALYZE / OPTIMIZE / REPAIR TABLE (sql/table_maintenance.py): ANALYZE and
     OPTIMIZE write (a schema change of their own), CHECK reads SQLite's pragma functions."""
     def kind_of(name: str) -> str | None:
-        return None if not translator.exists(name) else \
-            "view" if translator.is_view(name) else "table"
+        if not translator.exists(name):
+            return None
+        if translator.is_temporary(name):
+            return "temporary"
+        return "view" if translator.is_view(name) else "table"
 
-    work = table_maintenance.plan(text, translator.database, kind_of)
+    request = table_maintenance.parse(text)
+    work = table_maintenance.plan(request, translator.home_of(request.names), kind_of)
     return Translation(Kind.DDL if work.writes else Kind.SELECT,
                        work.writes + (work.result_sql,), True, maintenance=True,
-                       reads_catalogue=work.reads_catalogue)
+                       reads_catalogue=work.reads_catalogue, home_tables=work.tables)
 
 
 def _checksum(translator: _Translator, text: str) -> Translation:
     parser = rewrites_ddl.DdlParser(text)
     parser.expect("CHECKSUM")
     parser.expect("TABLE")
-    parts = []
-    database = translator.database or "marmot"
-    while True:
-        _, name = parser.qualified_name()
+    names = [parser.qualified_name()]
+    while parser.accept_op(","):
+        names.append(parser.qualified_name())
+    parser.accept("QUICK", "EXTENDED")
+    qualified = any(database for database, _ in names)  # CHECKSUM TABLE otherdb.t: there
+    database = translator.home_of(names) if qualified else translator.database or "marmot"
+    parts, read = [], []
+    for _, name in names:
         table = translator.table_def(name)
         label = schema.sql_literal(f"{database}.{name}")
         if table is None:
             parts.append(f"SELECT {label} AS \"Table\", NULL AS \"Checksum\"")
         else:
+            read.append(name.lower())
             columns = ", ".join(rewrites_ddl.q(c.name) for c in table.columns)
             parts.append(f"SELECT {label} AS \"Table\", (SELECT MYSQL_TABLE_CHECKSUM({columns}) "
                          f"FROM {rewrites_ddl.q(table.name)}) AS \"Checksum\"")
-        if not parser.accept_op(","):
-            break
-    parser.accept("QUICK", "EXTENDED")
-    return Translation(Kind.OTHER, (" UNION ALL ".join(parts),), True)
+    return Translation(Kind.OTHER, (" UNION ALL ".join(parts),), True, home_tables=tuple(read))
 
 
 def _refuse(translator: _Translator, text: str) -> Translation:

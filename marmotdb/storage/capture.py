@@ -19,7 +19,9 @@ capture keeps one buffer per transaction and is told the boundaries by its owner
 Only rows changed *between statement_begin() and statement_end()* are captured; writes made
 outside a statement (``storage.apply`` replaying a peer's write set on the same connection) are
 ignored by design. Rows of internal tables (``exclude``, by default ``__marmot_*``), of
-``sqlite_*`` tables and of attached/temp databases are never captured.
+``sqlite_*`` tables and of attached/temp databases are never captured (a capture of the
+``temp`` schema, ``schema_name="temp"``, counts a session's temporary-table rows instead, and
+with ``keep_rows=False`` keeps none of them: sql/temporary.py).
 
 An UPDATE that leaves a row exactly as it was (same key, same values and types) is not
 captured: it changes nothing a replica could see. ``last_statement_ops()`` reports, for the
@@ -102,8 +104,11 @@ class ChangeCapture:
     def __init__(self, conn: apsw.Connection,
                  exclude: Callable[[str], bool] = default_exclude,
                  txn_rows_max: int = DEFAULT_TXN_ROWS_MAX,
-                 trusted: Callable[[], AbstractContextManager[Any]] = nullcontext):
+                 trusted: Callable[[], AbstractContextManager[Any]] = nullcontext,
+                 schema_name: str = "main", keep_rows: bool = True):
         self._conn = conn
+        self._schema_name = schema_name  # the one schema whose rows are captured
+        self._keep_rows = keep_rows  # False: statements are counted, their rows not kept
         self._trusted = trusted  # reading a table's shape must pass the connection's authorizer
         self._exclude = exclude
         self.txn_rows_max = txn_rows_max
@@ -234,7 +239,7 @@ class ChangeCapture:
         entry = None
         if not (is_internal_table(table) or self._exclude(table)):
             with self._trusted():
-                schema = load_table_schema(self._conn, table)
+                schema = load_table_schema(self._conn, table, self._schema_name)
             if schema is None:
                 raise errors.error(errors.ER_NO_SUCH_TABLE, f"Table '{table}' doesn't exist")
             entry = _TableCapture(schema, _key_extractor(schema))
@@ -244,7 +249,7 @@ class ChangeCapture:
     # -- the hook (hot path) --------------------------------------------------------------
 
     def _on_preupdate(self, update: Any) -> None:
-        if self._statement_start is None or update.database_name != "main":
+        if self._statement_start is None or update.database_name != self._schema_name:
             return
         try:
             entry = self._tables.get(update.table_name, _UNKNOWN)
@@ -257,7 +262,7 @@ class ChangeCapture:
             raise
 
     def _record(self, update: Any, entry: _TableCapture) -> None:
-        changes = self._changes
+        changes = self._changes if self._keep_rows else []
         if len(changes) >= self.txn_rows_max:
             raise errors.error(ER_TRANS_CACHE_FULL,
                                f"Transaction changed more than txn_rows_max="

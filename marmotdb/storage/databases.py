@@ -98,6 +98,8 @@ class Databases:
 
     def exists(self, name: str) -> bool:
         lowered = name.lower()
+        if not _NAME.match(lowered):  # never a path: `../x` names no database
+            return False
         return lowered in self._open or (self.directory / (lowered + FILE_SUFFIX)).exists()
 
     def get(self, name: str) -> Database:

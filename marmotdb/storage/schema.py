@@ -61,16 +61,18 @@ def is_internal_table(table: str) -> bool:
     return table.startswith((INTERNAL_PREFIX, "sqlite_"))
 
 
-def load_table_schema(conn: apsw.Connection, table: str) -> TableSchema | None:
-    """Read a table's schema from SQLite; ``None`` if there is no such table in ``main``.
+def load_table_schema(conn: apsw.Connection, table: str, schema_name: str = "main"
+                      ) -> TableSchema | None:
+    """Read a table's schema from SQLite; ``None`` if there is no such table in ``main`` (or
+    in the schema named, e.g. ``temp``).
 
     Tables with VIRTUAL generated columns are refused: SQLite's preupdate hook cannot report
     their rows (APSW raises RangeError reading old/new), so capture would lose writes. The SQL
     layer stores MySQL generated columns as STORED.
     """
     rows = conn.execute(
-        "SELECT name, pk, hidden FROM pragma_table_xinfo(?, 'main') ORDER BY cid",
-        (table,)).fetchall()
+        "SELECT name, pk, hidden FROM pragma_table_xinfo(?, ?) ORDER BY cid",
+        (table, schema_name)).fetchall()
     if not rows:
         return None
     if any(hidden == _HIDDEN_VIRTUAL_GENERATED for _, _, hidden in rows):

@@ -27,11 +27,43 @@ import apsw
 from marmotdb import errors
 from marmotdb.hlc import Timestamp
 from marmotdb.storage import versions
+from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.writeset import SchemaChange
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import TXN_SAVEPOINT, CommitPipeline, Draft, Mode
 
 STATEMENT_SAVEPOINT = "__marmot_stmt"
+
+
+def run_statement(conn: apsw.Connection, capture: ChangeCapture | None,
+                  statement: Callable[[apsw.Connection], Any], nested: bool = True) -> Any:
+    """Run one statement on ``conn`` atomically (``nested``: in a savepoint of its own; else
+    the caller's savepoint makes it so): on failure its rows and captured images are gone."""
+    if nested:
+        conn.execute(f'SAVEPOINT "{STATEMENT_SAVEPOINT}"')
+    if capture is not None:
+        capture.statement_begin()
+    try:
+        result = statement(conn)
+        if capture is not None:
+            capture.statement_end(True)  # raises what the hook could not raise itself
+    except BaseException:
+        if capture is not None and capture.in_statement:
+            capture.statement_end(False)
+        if nested:
+            conn.execute(f'ROLLBACK TO "{STATEMENT_SAVEPOINT}"')
+            conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
+        raise
+    if nested:
+        conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
+    return result
+
+
+def begin_reading(conn: apsw.Connection, savepoints: list[str]) -> None:
+    """Open a read transaction on ``conn`` with the transaction's user savepoints so far."""
+    conn.execute("BEGIN")
+    for name in savepoints:
+        conn.execute(f'SAVEPOINT "sp_{name}"')
 
 
 class TxnState(enum.Enum):
@@ -127,27 +159,10 @@ class Transaction:
         transaction must then be rolled back: it was that statement)."""
         pipeline = self.pipeline
         assert pipeline is not None and self.state is TxnState.ACTIVE
-        conn, changes = pipeline.conn, pipeline.capture
         # One statement of an autocommit transaction is the transaction: its own savepoint
         # (rolled back by ``rollback``) already makes it atomic.
-        nested = self.explicit
-        if nested:
-            conn.execute(f'SAVEPOINT "{STATEMENT_SAVEPOINT}"')
-        if capture:
-            changes.statement_begin()
-        try:
-            result = statement(conn)
-            if capture:
-                changes.statement_end(True)  # raises what the hook could not raise itself
-        except BaseException:
-            if capture and changes.in_statement:
-                changes.statement_end(False)
-            if nested:
-                conn.execute(f'ROLLBACK TO "{STATEMENT_SAVEPOINT}"')
-                conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
-            raise
-        if nested:
-            conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
+        result = run_statement(pipeline.conn, pipeline.capture if capture else None, statement,
+                               nested=self.explicit)
         pipeline.fault_point("statement_done")
         return result
 

@@ -26,6 +26,8 @@ def shop(tmp_path):
     s.execute("CREATE DATABASE shop")
     s.use("shop")
     s.execute("CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, n INT)")
+    s.execute("CREATE DATABASE other")
+    s.execute("CREATE TABLE other.x (id INT)")
     yield s
     state.close()
 
@@ -59,6 +61,15 @@ READS = [
     "SELECT * FROM pragma_table_info('__marmot_schema')",
     "SELECT name FROM pragma_index_list('__marmot_schema')",
     "WITH x AS (SELECT * FROM sqlite_sequence) SELECT * FROM x",
+    # another database's (ATTACHed to the connection the statement runs on), or a path
+    "SELECT * FROM other.__marmot_schema",
+    "SELECT * FROM other.sqlite_master",
+    "SELECT * FROM t JOIN other.__marmot_commit_log",
+    "INSERT INTO t (n) SELECT rootpage FROM other.sqlite_master",
+    "INSERT INTO other.__marmot_schema VALUES ('table', 'x', '', '{}')",
+    "SELECT * FROM `../databases/other`.x",
+    "SELECT * FROM `/etc/passwd`.x",
+    "INSERT INTO `../other`.x VALUES (1)",
 ]
 
 
@@ -133,3 +144,25 @@ def test_ordinary_ddl_still_works(shop):
     shop.execute("DROP VIEW uv")
     shop.execute("DROP TABLE u")
     assert ("table", "u") not in schema_rows(shop)
+
+
+def test_a_session_connection_never_writes_the_shared_file(shop):
+    shop.execute("CREATE TEMPORARY TABLE tmp (n INT)")
+    space = shop._temp.space(shop._current())
+    with pytest.raises(Exception):  # the authorizer: user statements write TEMP only
+        space.conn.execute("INSERT INTO main.t (n) VALUES (1)")
+    with pytest.raises(Exception):
+        space.conn.execute("CREATE TABLE main.evil (a INT)")
+    space.conn.execute("INSERT INTO tmp VALUES (1)")
+    assert shop.execute("SELECT COUNT(*) FROM t").rows == [(0,)]
+
+
+@pytest.mark.parametrize("name", ["__marmot_schema", "__marmot_row_versions", "sqlite_stat1",
+                                  "__MARMOT_commit_log", "__marmot_evil", "sqlite_evil"])
+def test_a_temporary_table_never_takes_an_internal_name(shop, name):
+    """It would shadow the server's own table on the connections it is copied to."""
+    assert refused(shop, f"CREATE TEMPORARY TABLE `{name}` (a INT)") in (1050, 1105, 1142, 1227)
+    shop.execute("CREATE TEMPORARY TABLE tmp (a INT)")
+    assert refused(shop, f"ALTER TABLE tmp RENAME TO `{name}`") in (1050, 1105, 1142, 1227)
+    shop.execute("INSERT INTO tmp VALUES (1)")
+    assert shop.execute("SELECT a FROM tmp").rows == [(1,)]

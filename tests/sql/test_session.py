@@ -2,48 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 
 import pytest
 
-from marmotdb.errors import MarmotError
-from marmotdb.sql.results import LongRead, Ok, Rows
+from marmotdb.sql.results import LongRead, Ok
 from marmotdb.txn.pending import Pending
-from marmotdb.sql.server_state import ServerState
-from marmotdb.sql.session import Session
-from marmotdb.users import User, Users
-
-_ids = itertools.count(1)
-
-
-@pytest.fixture
-def server(tmp_path):
-    users = Users([User("root", "x", {"*": "admin"}), User("reader", "x", {"shop": "r"}),
-                   User("writer", "x", {"shop": "rw"})])
-    state = ServerState(tmp_path, clock=lambda: 1_700_000_000.0, version="8.0.36-test",
-                        users=users)
-    yield state
-    state.close()
-
-
-def session(server: ServerState, user: str = "root", database: str | None = None) -> Session:
-    s = Session(server, server.users.get(user), next(_ids))
-    if database:
-        s.use(database)
-    return s
-
-
-def rows(result) -> list[tuple]:
-    assert isinstance(result, Rows), result
-    return [tuple(r) for r in result.rows]
-
-
-def error_code(call) -> int:
-    with pytest.raises(MarmotError) as info:
-        call()
-    return info.value.code
+from tests.sql.sessions import error_code, rows, session
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ isolation) and the PROCESS / CONNECTION_ADMIN rules of PROCESSLIST and KILL."""
 from __future__ import annotations
 
 from marmotdb.sql.catalog_expr import system_variable
-from tests.sql.test_session import error_code, rows, server, session, shop  # noqa: F401
+from tests.sql.sessions import error_code, rows, session
+from tests.sql.test_session import shop  # noqa: F401
 
 
 def test_set_timestamp_fixes_now_until_default(shop):

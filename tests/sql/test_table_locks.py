@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from marmotdb.txn.pending import Pending
-from tests.sql.test_session import error_code, rows, server, session, shop  # noqa: F401
+from tests.sql.sessions import error_code, rows, session
+from tests.sql.test_session import shop  # noqa: F401
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import apsw
 
 from marmotdb.storage.commitlog import iter_log
 from marmotdb.storage.writeset import decode_write_set
-from tests.sql.test_session import error_code, rows, server, session, shop  # noqa: F401
+from tests.sql.sessions import error_code, rows, session
+from tests.sql.test_session import shop  # noqa: F401
 
 COLUMNS = ["Table", "Op", "Msg_type", "Msg_text"]
 
@@ -89,5 +90,6 @@ def test_privileges_and_bad_input(server, shop):
     assert error_code(lambda: reader.execute("ANALYZE TABLE item")) == 1044
     assert answer(writer, "ANALYZE TABLE item")[0][3] == "OK"
     assert error_code(lambda: session(server).execute("CHECK TABLE item")) == 1046
-    assert error_code(lambda: shop.execute("CHECK TABLE other.item")) == 1235
+    assert error_code(lambda: shop.execute("CHECK TABLE other.item")) == 1146  # no database
+    assert error_code(lambda: shop.execute("CHECK TABLE item, shop2.item")) == 1235
     assert error_code(lambda: shop.execute("CHECK TABLE item BOGUS")) == 1064

@@ -1,0 +1,166 @@
+"""Database-qualified names (``otherdb.t``): reads and joins across databases, DDL and DML in
+another database than the current one (each through its own commit pipeline), and the one
+rule that stays: a transaction writes one database (1235)."""
+
+from __future__ import annotations
+
+import apsw
+import pytest
+
+from marmotdb.sql.attachments import ATTACHED_MAX
+from marmotdb.sql.server_state import ServerState
+from marmotdb.storage.commitlog import iter_log
+from marmotdb.users import User
+from tests.sql.sessions import error_code, new_server, rows, session
+
+@pytest.fixture
+def server(tmp_path):
+    state = new_server(tmp_path, [User("root", "x", {"*": "admin"}),
+                                  User("shopper", "x", {"shop": "rw"})])
+    root = session(state)
+    for statement in ("CREATE DATABASE shop", "CREATE DATABASE stock",
+                      "CREATE TABLE shop.item (id INT PRIMARY KEY, price DECIMAL(6,2))",
+                      "CREATE TABLE stock.level (id INT PRIMARY KEY, n INT, note VARCHAR(8))",
+                      "INSERT INTO shop.item VALUES (1, 1.50), (2, 2.25)",
+                      "INSERT INTO stock.level VALUES (1, 10, 'a'), (3, 30, 'c')"):
+        root.execute(statement)
+    yield state
+    state.close()
+
+
+def log_length(server: ServerState, name: str) -> int:
+    conn = apsw.Connection(str(server.databases.get(name).path))
+    try:
+        return len(list(iter_log(conn)))
+    finally:
+        conn.close()
+
+
+def test_reads_without_use_are_typed_as_in_their_own_database(server):
+    s = session(server)
+    result = s.execute("SELECT SUM(price), MAX(price) FROM shop.item")
+    assert rows(result) == [("3.75", "2.25")]  # DECIMAL sums exactly: the table is known
+    assert rows(s.execute("SELECT * FROM shop.item JOIN stock.level USING (id)")) == [
+        (1, "1.50", 10, "a")]
+    assert error_code(lambda: s.execute("SELECT * FROM nowhere.t")) == 1146
+    assert error_code(lambda: s.execute("SELECT * FROM shop.nope")) == 1146
+    assert error_code(lambda: s.execute("SELECT * FROM item")) == 1046
+
+
+def test_joins_across_databases_from_a_current_one(server):
+    s = session(server, database="shop")
+    for _ in range(2):  # again from the translation cache and the attached connection
+        assert rows(s.execute("SELECT item.id, level.n FROM item LEFT JOIN stock.level "
+                              "ON level.id = item.id ORDER BY item.id")) == [(1, 10), (2, None)]
+    assert rows(s.execute("SELECT id FROM item WHERE id IN (SELECT id FROM stock.level)")) == \
+        [(1,)]
+    assert rows(s.execute("SELECT COUNT(*) FROM stock.level")) == [(2,)]
+
+
+def test_autocommit_writes_go_through_the_other_databases_pipeline(server):
+    s = session(server, database="shop")
+    before = log_length(server, "stock"), log_length(server, "shop")
+    assert s.execute("INSERT INTO stock.level SELECT id + 10, 1, 'copy' FROM item"
+                     ).affected_rows == 2
+    assert s.execute("UPDATE stock.level JOIN item ON item.id = level.id "
+                     "SET level.note = 'priced'").affected_rows == 1
+    assert s.execute("DELETE FROM stock.level WHERE id > 10").affected_rows == 2
+    assert s.execute("UPDATE item JOIN stock.level l ON l.id = item.id "
+                     "SET item.price = l.n").affected_rows == 1
+    assert (log_length(server, "stock"), log_length(server, "shop")) == (
+        before[0] + 3, before[1] + 1)
+    assert rows(session(server).execute("SELECT note FROM stock.level WHERE id = 1")) == [
+        ("priced",)]
+    assert rows(session(server).execute("SELECT price FROM shop.item WHERE id = 1")) == [
+        ("10.00",)]
+    assert error_code(lambda: session(server).execute(
+        "INSERT INTO stock.level SELECT * FROM item")) == 1046  # no current database
+
+
+def test_ddl_on_another_database_without_use(server):
+    s = session(server)
+    s.execute("CREATE TABLE stock.box (id INT AUTO_INCREMENT PRIMARY KEY, label VARCHAR(5))")
+    s.execute("ALTER TABLE stock.box ADD COLUMN size INT NOT NULL DEFAULT 1")
+    s.execute("CREATE INDEX by_label ON stock.box (label)")
+    s.execute("INSERT INTO stock.box (label) VALUES ('x')")
+    assert rows(s.execute("SELECT id, label, size FROM stock.box")) == [(1, "x", 1)]
+    s.execute("TRUNCATE TABLE stock.box")
+    s.execute("RENAME TABLE stock.box TO stock.crate")
+    assert rows(session(server, database="stock").execute("SHOW TABLES")) == [
+        ("crate",), ("level",)]
+    s.execute("DROP TABLE stock.crate")
+    assert error_code(lambda: s.execute("CREATE TABLE nowhere.t (a INT)")) == 1049
+    assert error_code(lambda: s.execute("CREATE TABLE t (a INT)")) == 1046
+    assert error_code(lambda: session(server, database="shop").execute(
+        "DROP TABLE item, stock.level")) == 1235  # one database per DDL
+
+
+def test_a_transaction_writes_one_database_and_reads_its_own_writes(server):
+    s = session(server, database="shop")
+    s.execute("BEGIN")
+    s.execute("INSERT INTO stock.level VALUES (5, 50, 'new')")
+    assert error_code(lambda: s.execute("INSERT INTO item VALUES (5, 5)")) == 1235
+    assert rows(s.execute("SELECT item.id FROM item JOIN stock.level USING (id)")) == [(1,)]
+    assert rows(s.execute("SELECT n FROM stock.level WHERE id = 5")) == [(50,)]
+    assert rows(s.execute("SELECT COUNT(*) FROM stock.level JOIN item ON item.id < 9")) == [
+        (6,)]  # a join through the other database sees the uncommitted row too
+    assert rows(session(server).execute("SELECT COUNT(*) FROM stock.level")) == [(2,)]
+    s.execute("ROLLBACK")
+    assert rows(s.execute("SELECT COUNT(*) FROM stock.level")) == [(2,)]
+
+
+def test_privileges_apply_to_every_database_named(server):
+    s = session(server, "shopper", "shop")
+    for statement in ("SELECT * FROM stock.level", "INSERT INTO stock.level VALUES (9, 9, 'x')",
+                      "SELECT * FROM item JOIN stock.level USING (id)"):
+        assert error_code(lambda: s.execute(statement)) == 1044
+    assert rows(s.execute("SELECT COUNT(*) FROM shop.item")) == [(2,)]
+
+
+def test_prepared_statements_in_another_database(server):
+    s = session(server, database="shop")
+    insert = s.prepare("INSERT INTO stock.level (id, n) SELECT id + ?, ? FROM item")
+    assert s.execute_prepared(insert, [100, 7]).affected_rows == 2
+    select = s.prepare("SELECT n FROM stock.level WHERE id > ? ORDER BY id")
+    assert rows(s.execute_prepared(select, [100])) == [(7,), (7,)]
+    s.execute("ALTER TABLE stock.level ADD COLUMN extra INT DEFAULT 0")
+    assert rows(s.execute_prepared(select, [101])) == [(7,)]
+
+
+def test_a_dropped_and_recreated_database_is_attached_afresh(server):
+    s = session(server, database="shop")
+    assert rows(s.execute("SELECT COUNT(*) FROM item JOIN stock.level USING (id)")) == [(1,)]
+    s.execute("DROP DATABASE stock")
+    assert error_code(lambda: s.execute("SELECT * FROM item JOIN stock.level USING (id)")) \
+        == 1146
+    s.execute("CREATE DATABASE stock")
+    s.execute("CREATE TABLE stock.level (id INT PRIMARY KEY)")
+    s.execute("INSERT INTO stock.level VALUES (2)")
+    assert rows(s.execute("SELECT item.id FROM item JOIN stock.level USING (id)")) == [(2,)]
+
+
+def test_attachments_per_connection_are_bounded(server):
+    s = session(server, database="shop")
+    for i in range(ATTACHED_MAX + 3):
+        s.execute(f"CREATE DATABASE d{i}")
+        s.execute(f"CREATE TABLE d{i}.t (id INT)")
+        s.execute(f"INSERT INTO d{i}.t VALUES ({i})")
+        assert rows(s.execute(f"SELECT COUNT(*) FROM item JOIN d{i}.t ON t.id = item.id")) \
+            == [(1 if i in (1, 2) else 0,)]
+    conn = server.databases.get("shop").checkout()
+    try:
+        assert len(server.binding(conn).attached) <= ATTACHED_MAX
+    finally:
+        server.databases.get("shop").checkin(conn)
+
+
+def test_a_shared_connection_with_attachments_never_resolves_a_missing_name_elsewhere(server):
+    root = session(server, database="shop")
+    root.execute("SELECT COUNT(*) FROM item JOIN stock.level USING (id)")  # a pooled one
+    root.execute("INSERT INTO item SELECT id + 100, n FROM stock.level")  # the write one
+    shopper = session(server, "shopper", "shop")
+    assert error_code(lambda: shopper.execute("SELECT * FROM level")) == 1146
+    assert error_code(lambda: shopper.execute("INSERT INTO item SELECT id, n FROM level")) \
+        == 1146
+    assert error_code(lambda: root.execute("SELECT * FROM level")) == 1146
+    assert rows(shopper.execute("SELECT COUNT(*) FROM item")) == [(4,)]
