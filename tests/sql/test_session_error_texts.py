@@ -107,3 +107,51 @@ def test_the_refusing_foreign_key_of_one_row_is_named(session: Session) -> None:
 ])
 def test_unknown_column_names_its_clause(session: Session, sql: str, clause: str) -> None:
     assert failure(session, sql) == (1054, f"Unknown column 'nope' in '{clause}'")
+
+
+@pytest.fixture
+def elsewhere(session: Session) -> Session:
+    """The session in ``d`` with a temporary table there and a table of database ``o``."""
+    for sql in ["CREATE DATABASE o", "CREATE TABLE o.t (id INT PRIMARY KEY, v INT)",
+                "INSERT INTO o.t VALUES (5, 1)",
+                "CREATE TEMPORARY TABLE tt (id INT PRIMARY KEY, v INT)",
+                "INSERT INTO tt VALUES (7, 1)"]:
+        run(session, sql)
+    return session
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("INSERT INTO o.t VALUES (5, 2)", "Duplicate entry '5' for key 't.PRIMARY'"),  # as MySQL 8.0
+    ("INSERT INTO o.t VALUES (9, 1), (5, 2)", "Duplicate entry '5' for key 't.PRIMARY'"),
+    ("INSERT INTO tt VALUES (7, 2)", "Duplicate entry '7' for key 'tt.PRIMARY'"),
+    ("INSERT INTO tt VALUES (8, 1), (7, 2)", "Duplicate entry '7' for key 'tt.PRIMARY'"),
+    ("INSERT INTO t (id) SELECT 5 FROM tt", "Duplicate entry '5' for key 't.PRIMARY'"),
+])
+def test_duplicate_entry_of_another_database_or_a_temporary_table(
+        elsewhere: Session, sql: str, message: str) -> None:
+    assert failure(elsewhere, sql) == (1062, message)
+
+
+def test_prepared_writes_name_the_duplicate_entry_elsewhere_too(elsewhere: Session) -> None:
+    for sql, values, message in [
+            ("INSERT INTO o.t VALUES (?, ?)", [5, 9], "Duplicate entry '5' for key 't.PRIMARY'"),
+            ("INSERT INTO tt VALUES (?, ?)", [7, 9], "Duplicate entry '7' for key 'tt.PRIMARY'")]:
+        plan = elsewhere.prepare(sql)
+        with pytest.raises(MarmotError) as info:
+            result = elsewhere.execute_prepared(plan, values)
+            if isinstance(result, Pending):
+                result.result()
+        assert (info.value.code, info.value.message) == (1062, message)
+
+
+@pytest.mark.parametrize("sql, clause", [
+    ("SELECT id FROM o.t WHERE nope = 1", "where clause"),  # home database o
+    ("SELECT id FROM o.t ORDER BY nope", "order clause"),
+    ("DELETE FROM o.t WHERE nope = 1", "where clause"),
+    ("SELECT id FROM tt WHERE nope = 1", "where clause"),  # the session's temporary space
+    ("UPDATE tt SET v = 1 WHERE nope = 1", "where clause"),
+    ("EXPLAIN SELECT id FROM o.t WHERE nope = 1", "where clause"),
+])
+def test_unknown_column_clause_in_another_home_or_a_temporary_table(
+        elsewhere: Session, sql: str, clause: str) -> None:
+    assert failure(elsewhere, sql) == (1054, f"Unknown column 'nope' in '{clause}'")
