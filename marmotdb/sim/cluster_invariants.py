@@ -11,7 +11,8 @@ promises after a heal (catch-up, recovery):
                                      empty write set), or two nodes logged different ones
                   failed-committed   a write whose client got 1213/1047/1205 is committed
                   lost-ack           an acknowledged write is on no node at all
-                  bank-total         a read (or a replica) saw a total other than the start's
+                  bank-total         a replica whose log has no gap holds a total other than
+                                     the start's
                   counter-over       a counter above acknowledged + unknown increments
                   lost-update        two committed writes of a register key based on the same
                                      prior value (first committer wins broken)
@@ -28,6 +29,11 @@ promises after a heal (catch-up, recovery):
                   missing-ack        an acknowledged write is missing on some replica
                   undecided          intents or txn-store records left after quiescence
                   no-reply           a client never got an answer
+    local reads   fractured-read     a LOCAL read saw a bank total other than the start's:
+                                     a replica applied a transaction before one it was built
+                                     on (DESIGN §4.4 promises LOCAL reads may be stale, not
+                                     that they see a consistent state; the issue's bank
+                                     invariant is stated for QUORUM reads, not built yet)
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ from marmotdb.storage.writeset import WriteSet, decode_write_set
 
 LogKey = tuple[int, int]  # (origin, origin sequence)
 CONVERGENCE = frozenset({"diverged", "log-gap", "missing-ack", "undecided", "no-reply"})
+LOCAL_READS = frozenset({"fractured-read"})
 EXPECTED_ERRORS = NOT_COMMITTED | OUTCOME_UNKNOWN
 BANK_TOTAL = (BANK_ACCOUNTS, BANK_ACCOUNTS * BANK_BALANCE)
 
@@ -66,7 +73,7 @@ class ClusterViolation:
 
     @property
     def safety(self) -> bool:
-        return self.kind not in CONVERGENCE
+        return self.kind not in CONVERGENCE and self.kind not in LOCAL_READS
 
     def __str__(self) -> str:
         return f"[{self.kind}] {self.detail}"
@@ -98,8 +105,10 @@ def read_replica(world: ClusterWorld, node_id: int) -> Replica:
         entries = list(iter_log(conn))
         decoded = [decode_write_set(e.write_set) for e in entries]
         log = {(e.origin, e.origin_seq): e.write_set for e in entries}
+        present = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table'")}
         tables = {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1")]
-                  for t in ("bank", "sset", "counter", "reg")}
+                  if t in present else [] for t in ("bank", "sset", "counter", "reg")}
         return Replica(node_id, log, dict(zip(log, decoded)), database_checksums(conn),
                        tables, len(node.cluster.store.load()),  # type: ignore[union-attr]
                        len(node.cluster.intents),  # type: ignore[union-attr]
@@ -214,9 +223,11 @@ class ClusterChecker:
     def _bank(self) -> None:
         for op in self._ops("bank", "total", "ok"):
             if op.read != BANK_TOTAL:
-                self._fail("bank-total", f"read {op.read}, expected {BANK_TOTAL}: "
+                self._fail("fractured-read", f"read {op.read}, expected {BANK_TOTAL}: "
                            f"{op.describe()}")
         for replica in self.replicas:
+            if _gaps(set(replica.log)):
+                continue  # it may hold half of what a missing transaction built on
             rows = replica.tables["bank"]
             total = (len(rows), sum(bal for _, bal in rows))
             if total != BANK_TOTAL:

@@ -19,11 +19,14 @@ from the seed's plan stream before anything else, so ``--nodes`` replays the dra
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import random
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from marmotdb.node import Reply
@@ -142,6 +145,7 @@ class ClusterRunResult:
     error: str | None
     ops: dict[str, int]
     crashes: tuple[str, ...]
+    product_log: tuple[str, ...]  # the nodes' warnings
     sim_us: int
     wall_s: float
 
@@ -179,12 +183,37 @@ def replay_command(seed: int, scenario: str, nodes: int) -> str:
     return f"python -m marmotdb.sim --seed {seed} --scenario {scenario} --nodes {nodes}"
 
 
+class _ProductLog(logging.Handler):
+    """The nodes' warnings during a run (``learned … without its write sets``, failed
+    applies): kept with the result instead of printed between the summaries."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _product_log() -> Iterator[_ProductLog]:
+    logger = logging.getLogger("marmotdb")
+    handler, propagate = _ProductLog(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 def run_one(seed: int, scenario: str, nodes: int | None = None) -> ClusterRunResult:
     started = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="marmot-cluster-sim-", dir=scratch_dir()))
     violations: list[ClusterViolation] = []
     error: str | None = None
-    with installed() as vfs:
+    with installed() as vfs, _product_log() as log:
         run = ClusterRun(seed, scenario, nodes, root)
         vfs.disks.extend(run.world.disks)
         try:
@@ -204,8 +233,8 @@ def run_one(seed: int, scenario: str, nodes: int | None = None) -> ClusterRunRes
            for outcome in ("ok", "fail", "unknown")}
     crashes = tuple(c for m in run.world.machines.values() for c in m.crashes)
     return ClusterRunResult(seed, scenario, run.size, run.describe(), run.world.trace_hash(),
-                            tuple(violations), error, ops, crashes, run.world.now_us,
-                            time.perf_counter() - started)
+                            tuple(violations), error, ops, crashes, tuple(log.lines),
+                            run.world.now_us, time.perf_counter() - started)
 
 
 def main(seeds: range, scenarios: list[str], nodes: int | None = None,

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,9 @@ class ClusterWorld(Timeline):
             call(node)
         except MachineCrashed:
             pass
+        except Exception as exc:  # noqa: BLE001 - a sans-I/O input must not raise: a finding
+            if not machine.disk.crashed:  # else the crash itself, seen through SQLite
+                self.internal_errors.append(f"node {node_id}: an input raised {_where(exc)}")
         if machine.disk.crashed:
             self._bury(machine)
             return True
@@ -349,6 +353,13 @@ class ClusterWorld(Timeline):
             if machine.node is not None:
                 machine.node.close()
                 machine.node = None
+
+
+def _where(exc: BaseException) -> str:
+    """``Error: message`` and the innermost product frames that raised it."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/sim/" not in f.filename]
+    at = " <- ".join(f"{Path(f.filename).name}:{f.lineno} ({f.name})" for f in frames[:-4:-1])
+    return f"{type(exc).__name__}: {exc} at {at or '?'}"
 
 
 def _summary(reply: Reply) -> str:
