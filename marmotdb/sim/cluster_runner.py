@@ -98,27 +98,44 @@ class ClusterRun:
             world.start(node_id)
             self._setup_statements(node_id, [f"CREATE DATABASE IF NOT EXISTS {DATABASE}"])
         self._setup_statements(1, [f"USE {DATABASE}", *SETUP])
-        deadline_us = world.now_us + SETTLE_US_MAX
+        self.settle(SETTLE_US_MAX)
+
+    def settle(self, within_us: int) -> None:
+        """Run until every replica holds the same data and nothing is undecided."""
+        deadline_us = self.world.now_us + within_us
         while not self._settled():
-            if world.now_us > deadline_us:
-                raise SimulationError("the replicas did not settle after the setup")
-            world.run_until(world.now_us + 100_000)
+            if self.world.now_us > deadline_us:
+                raise SimulationError("the replicas did not settle")
+            self.world.run_until(self.world.now_us + 100_000)
 
     def _setup_statements(self, node_id: int, statements: list[str]) -> None:
+        for sql, reply in zip(statements, self.run_statements(node_id, statements)):
+            if reply is None or reply.error is not None:
+                raise SimulationError(f"setup {sql!r} on node {node_id}: "
+                                      f"{reply.error if reply else 'no reply'}")
+
+    def run_statements(self, node_id: int, statements: list[str],
+                       within_us: int = SETUP_STATEMENT_US_MAX) -> list[Reply | None]:
+        """One session on ``node_id`` runs ``statements`` one after the other, each given
+        ``within_us`` of simulated time to answer (None: no answer by then, the rest are
+        not sent); the session is closed after."""
         world = self.world
         replies: list[Reply] = []
         world.on_reply = lambda node, generation, reply: replies.append(reply)
         session_id = world.open_session(node_id)
-        assert session_id is not None
+        assert session_id is not None, f"node {node_id} is down"
+        answered: list[Reply | None] = []
         for request_id, sql in enumerate(statements, 1):
             world.submit(node_id, session_id, request_id, sql)
-            deadline_us = world.now_us + SETUP_STATEMENT_US_MAX
+            deadline_us = world.now_us + within_us
             while len(replies) < request_id and world.now_us < deadline_us:
                 world.run_until(world.now_us + STEP_US)
-            if len(replies) < request_id or replies[-1].error is not None:
-                raise SimulationError(f"setup {sql!r} on node {node_id}: "
-                                      f"{replies[-1].error if replies else 'no reply'}")
+            if len(replies) < request_id:
+                answered.append(None)
+                break
+            answered.append(replies[-1])
         world.close_session(node_id, session_id)
+        return answered
 
     def _settled(self) -> bool:
         replicas = [read_replica(self.world, node_id) for node_id in self.ids]
@@ -208,26 +225,35 @@ def _product_log() -> Iterator[_ProductLog]:
         logger.propagate = propagate
 
 
-def run_one(seed: int, scenario: str, nodes: int | None = None) -> ClusterRunResult:
-    started = time.perf_counter()
+@contextlib.contextmanager
+def opened(seed: int, scenario: str, nodes: int | None = None) -> Iterator[ClusterRun]:
+    """A run on scratch disks under the simulated VFS; afterwards its nodes are closed (a
+    close that raises is the caller's finding) and its files removed."""
     root = Path(tempfile.mkdtemp(prefix="marmot-cluster-sim-", dir=scratch_dir()))
-    violations: list[ClusterViolation] = []
-    error: str | None = None
-    with installed() as vfs, _product_log() as log:
+    with installed() as vfs:
         run = ClusterRun(seed, scenario, nodes, root)
         vfs.disks.extend(run.world.disks)
         try:
-            violations = run.execute()
-        except Exception as exc:  # noqa: BLE001 - reported with the seed, not swallowed
-            error = f"{type(exc).__name__}: {exc}"
+            yield run
         finally:
             try:
                 run.world.close()
-            except Exception as exc:  # noqa: BLE001 - a node that cannot close is a finding
-                error = error or f"close: {type(exc).__name__}: {exc}"
-            for disk in run.world.disks:
-                vfs.disks.remove(disk)
-            shutil.rmtree(root, ignore_errors=True)
+            finally:
+                for disk in run.world.disks:
+                    vfs.disks.remove(disk)
+                shutil.rmtree(root, ignore_errors=True)
+
+
+def run_one(seed: int, scenario: str, nodes: int | None = None) -> ClusterRunResult:
+    started = time.perf_counter()
+    violations: list[ClusterViolation] = []
+    error: str | None = None
+    with _product_log() as log:
+        try:
+            with opened(seed, scenario, nodes) as run:
+                violations = run.execute()
+        except Exception as exc:  # noqa: BLE001 - reported with the seed, not swallowed
+            error = f"{type(exc).__name__}: {exc}"
     history = run.clients.history
     ops = {outcome: sum(op.outcome == outcome for op in history)
            for outcome in ("ok", "fail", "unknown")}
