@@ -11,14 +11,18 @@ so the seed alone replays the schedule.
     isolate     one member cut off from all others
     bridge      two sides that cannot talk, and one member that talks to both
     one-way     one member can send but not receive, or receive but not send
+    duplicate   the txn frames travel as datagrams from here to the heal (a fault TCP never
+                makes): some links duplicate 10-40% of them and delay them by up to 20 ms,
+                so they overtake each other; none is lost
     clock       a member's clock jumps by ±50 ms..5 s, or its drift changes to up to ±5%
     crash       a member is killed (kill -9) at a random instant, at a pipeline fault point,
                 right after sending its n-th Prepare/Votes/Accept/Accepted/Learn frame, or at
                 its disk's n-th write/sync; restarted from its files at the episode's end
 
 Scenarios (``SCENARIOS``): ``cluster-calm`` (no fault: background jitter, reordering across
-links and clock drift only), ``cluster-lossy`` (loss), ``cluster-partition`` (halves,
-isolate, bridge, one-way), ``cluster-clock``, ``cluster-crash`` and ``cluster-chaos`` (all).
+links and clock drift only), ``cluster-lossy`` (loss), ``cluster-duplicate`` (duplicate),
+``cluster-partition`` (halves, isolate, bridge, one-way), ``cluster-clock``,
+``cluster-crash`` and ``cluster-chaos`` (all but duplicate: the txn frames ride TCP).
 """
 
 from __future__ import annotations
@@ -58,6 +62,16 @@ def loss(run: ClusterRun, start_us: int, end_us: int) -> None:
         links = run.rng.sample(links, run.rng.randint(1, len(links)))
     fault = LinkFault(drop_rate=run.rng.choice([0.05, 0.2, 0.4]),
                       extra_delay_us_max=run.rng.choice([0, 5_000, 50_000]))
+    _cut_links(run, links, fault, start_us, end_us)
+
+
+def duplicate(run: ClusterRun, start_us: int, end_us: int) -> None:
+    ids = run.ids
+    links = [(a, b) for a in ids for b in ids if a != b]
+    links = run.rng.sample(links, run.rng.randint(1, len(links)))
+    fault = LinkFault(duplicate_rate=run.rng.choice([0.1, 0.2, 0.4]),
+                      extra_delay_us_max=run.rng.choice([1_000, 20_000]))
+    run.world.at(start_us, setattr, run.world, "datagrams", True)
     _cut_links(run, links, fault, start_us, end_us)
 
 
@@ -131,16 +145,17 @@ def _restart(run: ClusterRun, node_id: int) -> None:
 
 Episode = Callable[["ClusterRun", int, int], None]
 EPISODES: dict[str, Episode] = {
-    "loss": loss, "halves": halves, "isolate": isolate, "bridge": bridge, "one-way": one_way,
+    "loss": loss, "duplicate": duplicate, "halves": halves, "isolate": isolate, "bridge": bridge, "one-way": one_way,
     "clock": clock, "crash": crash,
 }
 SCENARIOS: dict[str, tuple[str, ...]] = {
     "cluster-calm": (),
     "cluster-lossy": ("loss",),
+    "cluster-duplicate": ("duplicate",),
     "cluster-partition": ("halves", "isolate", "bridge", "one-way"),
     "cluster-clock": ("clock",),
     "cluster-crash": ("crash",),
-    "cluster-chaos": tuple(EPISODES),
+    "cluster-chaos": tuple(e for e in EPISODES if e != "duplicate"),
 }
 
 
@@ -162,6 +177,7 @@ def schedule(run: ClusterRun, scenario: str, start_us: int, heal_us: int) -> lis
 
 def heal(run: ClusterRun) -> None:
     run.world.heal_links()
+    run.world.datagrams = False
     for node_id in run.ids:
         machine = run.world.machines[node_id]
         machine.trigger, machine.disk.crash_at_io = None, None

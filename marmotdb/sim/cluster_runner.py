@@ -44,7 +44,7 @@ from marmotdb.txn.cluster import CommitSettings
 SCENARIOS = cluster_nemesis.SCENARIOS
 SETUP_STATEMENT_US_MAX = 10_000_000
 SETTLE_US_MAX = 10_000_000
-POST_HEAL_US = (500_000, 2_000_000)   # clients keep going after the heal
+POST_HEAL_US = (500_000, 1_500_000)   # clients keep going after the heal
 QUIESCE_US = 20_000_000               # then nothing but the nodes for this long
 STEP_US = 5_000
 
@@ -57,8 +57,8 @@ class ClusterRun:
         plan = random.Random(f"{seed}:{scenario}:plan")
         drawn = plan.choice([3, 5])  # always drawn: --nodes must not shift the stream
         self.size = nodes or drawn
-        self.per_node = plan.randint(1, 3)
-        self.workload_us = plan.randint(2_000_000, 5_000_000)
+        self.per_node = plan.randint(1, 2)
+        self.workload_us = plan.randint(1_500_000, 4_000_000)
         timeout_ms = plan.choice([300, 1000, 2000])
         self.settings = CommitSettings(prepare_timeout_ms=timeout_ms,
                                        decision_timeout_ms=timeout_ms)

@@ -17,7 +17,8 @@ counted and gets prepares (membership is not under test here). A machine has
 * an address on the ``SimNetwork`` (network.py): every ``SendFrame`` output is routed there
   with its ``reliable`` flag (the txn messages travel on TCP: in order per link, a loss is a
   retransmission delay, a cut link loses them), so delays, loss, partitions of any shape and
-  asymmetric cuts apply to the commit rounds as they would in production.
+  asymmetric cuts apply to the commit rounds as they would in production. ``datagrams``
+  sends them as datagrams instead (duplicated and reordered), a fault TCP never makes.
 
 Inputs to a node (a client statement, a frame, a timer) run one at a time; a crash can hit
 inside one: ``crash_on`` arms a ``CrashTrigger`` — a pipeline fault point (the node's ``fault``
@@ -113,6 +114,9 @@ class ClusterWorld(Timeline):
         self.machines: dict[int, ClusterMachine] = {}
         self._by_addr: dict[NodeAddr, int] = {}
         self.internal_errors: list[str] = []
+        # True: the txn frames travel as datagrams (duplicated, reordered, dropped as the
+        # links say) — stronger than the TCP the runtime uses, for the duplicate scenario
+        self.datagrams = False
         self.on_reply: ReplyListener = lambda node_id, generation, reply: None
         self.on_crash: CrashListener = lambda node_id: None
         self._client_link = self.rng_for("client-link")
@@ -268,7 +272,8 @@ class ClusterWorld(Timeline):
         target_id = self._by_addr.get(output.dest)
         if target_id is None:
             raise SimulationError(f"{machine.node_id} sent a frame to unknown {output.dest}")
-        times = self.network.route(machine.node_id, target_id, output.reliable, self.now_us)
+        reliable = output.reliable and not self.datagrams
+        times = self.network.route(machine.node_id, target_id, reliable, self.now_us)
         for at_us in times:
             self._push(at_us, self._deliver, (target_id, machine.node_id, output.frame))
         tag = peek_tag(output.frame)
