@@ -23,6 +23,27 @@ from marmotdb.txn.messages import MESSAGE_TYPES, Prepare
 
 PREPARE_TAG = next(tag for tag, cls in MESSAGE_TYPES.items() if cls is Prepare)
 
+ORIGIN_SEQ_REUSED = (
+    "a restarted coordinator reuses the origin sequence of a batch it had sent Prepare for "
+    "(TxnStore.max_origin_seq only sees batches the coordinator recorded at its own "
+    "acceptance): the peer that recorded the first Prepare keeps its write sets (INSERT OR "
+    "IGNORE) and, on the Learn of the new batch, applies the OLD transaction under the new "
+    "decision — committed there, unknown to everyone else, and the acknowledged one is "
+    "missing (sim: cluster-crash seeds 1, 3, 8; decision-differs)")
+CLOCK_OFFSET_ESCAPES = (
+    "ClockOffsetError (a peer's HLC more than max_clock_offset_ms ahead) escapes the node's "
+    "input: from BatchRound._on_votes (rounds.py, after the voter left _outstanding and before "
+    "the round re-checks) the round never decides and the coordinator's pipeline stays "
+    "_deciding forever — every later write on that node waits; from Participant.on_prepare "
+    "(after the write sets and intents were recorded) the Prepare is never answered (sim: "
+    "cluster-clock, every seed: internal-error, no-reply)")
+FRACTURED_LOCAL_READ = (
+    "a replica applies a transaction before the one it was built on (its base version is a "
+    "commit the replica has not learned yet): last-write-wins then applies the older one only "
+    "in part, and a LOCAL read in between sees a state no serial order produces (the bank "
+    "total off). DESIGN §4.4 only says LOCAL reads may be stale; the issue's bank invariant is "
+    "for QUORUM reads, not built yet (sim: cluster-lossy seed 5, fractured-read)")
+
 
 @contextlib.contextmanager
 def cluster() -> Iterator[ClusterRun]:
@@ -43,13 +64,7 @@ def origin_log(run: ClusterRun, node_id: int, origin: int) -> dict[int, bytes]:
         e.origin_seq: e.write_set for e in iter_log(conn) if e.origin == origin})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a restarted coordinator reuses the origin sequence of a batch it had sent Prepare for "
-    "(TxnStore.max_origin_seq only sees batches the coordinator recorded at its own "
-    "acceptance): the peer that recorded the first Prepare keeps its write sets (INSERT OR "
-    "IGNORE) and, on the Learn of the new batch, applies the OLD transaction under the new "
-    "decision — committed there, unknown to everyone else, and the acknowledged one is "
-    "missing (sim: cluster-crash seeds 1, 3, 8; decision-differs)"))
+@pytest.mark.xfail(strict=True, reason=ORIGIN_SEQ_REUSED)
 def test_a_restarted_coordinator_never_reuses_an_origin_sequence() -> None:
     with cluster() as run:
         world = run.world
@@ -69,13 +84,7 @@ def test_a_restarted_coordinator_never_reuses_an_origin_sequence() -> None:
         assert all(2 in ids for ids in held.values()), held
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ClockOffsetError (a peer's HLC more than max_clock_offset_ms ahead) escapes the node's "
-    "input: from BatchRound._on_votes (rounds.py, after the voter left _outstanding and before "
-    "the round re-checks) the round never decides and the coordinator's pipeline stays "
-    "_deciding forever — every later write on that node waits; from Participant.on_prepare "
-    "(after the write sets and intents were recorded) the Prepare is never answered (sim: "
-    "cluster-clock, every seed: internal-error, no-reply)"))
+@pytest.mark.xfail(strict=True, reason=CLOCK_OFFSET_ESCAPES)
 def test_a_peer_clock_far_ahead_never_wedges_the_coordinator() -> None:
     with cluster() as run:
         world = run.world
@@ -87,12 +96,7 @@ def test_a_peer_clock_far_ahead_never_wedges_the_coordinator() -> None:
         assert world.internal_errors == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a replica applies a transaction before the one it was built on (its base version is a "
-    "commit the replica has not learned yet): last-write-wins then applies the older one only "
-    "in part, and a LOCAL read in between sees a state no serial order produces (the bank "
-    "total off). DESIGN §4.4 only says LOCAL reads may be stale; the issue's bank invariant is "
-    "for QUORUM reads, not built yet (sim: cluster-lossy seed 5, fractured-read)"))
+@pytest.mark.xfail(strict=True, reason=FRACTURED_LOCAL_READ)
 def test_a_local_read_never_sees_half_of_a_transfer() -> None:
     with cluster() as run:
         world = run.world

@@ -15,20 +15,17 @@ until catch-up and recovery exist. Scenarios with a known safety defect are xfai
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from functools import cache
 
 import pytest
 
+from marmotdb.hlc import Timestamp
 from marmotdb.sim.cluster_invariants import (
     ClusterChecker,
     ClusterViolation,
     Replica,
 )
 from marmotdb.sim.cluster_runner import ClusterRunResult, run_one
-from marmotdb.hlc import Timestamp
 from marmotdb.sim.cluster_workloads import Operation
 from marmotdb.storage.schema import TableSchema
 from marmotdb.storage.writeset import (
@@ -40,6 +37,8 @@ from marmotdb.storage.writeset import (
 )
 from marmotdb.txn.intents import Intents
 from marmotdb.txn.participant import Participant
+from tests.sim.replay import printed_trace_hashes
+from tests.sim.test_cluster_findings import CLOCK_OFFSET_ESCAPES, ORIGIN_SEQ_REUSED
 
 # Known defects pinned in test_cluster_findings.py: a run showing only these is not a new one.
 KNOWN_FINDINGS = frozenset({"fractured-read"})
@@ -84,15 +83,13 @@ def test_faulty_networks_never_break_safety(scenario: str) -> None:
     assert_judged(scenario, FAULT_SEEDS, "safety")
 
 
-@pytest.mark.xfail(strict=False, reason="ClockOffsetError escapes a node input and wedges "
-                   "its pipeline (test_cluster_findings.py)")
+@pytest.mark.xfail(strict=False, reason=CLOCK_OFFSET_ESCAPES)
 def test_clock_faults_never_break_safety() -> None:
     assert_judged("cluster-clock", FAULT_SEEDS, "safety")
 
 
 @pytest.mark.parametrize("scenario", ["cluster-crash", "cluster-chaos"])
-@pytest.mark.xfail(strict=False, reason="a restarted coordinator reuses origin sequences "
-                   "(test_cluster_findings.py)")
+@pytest.mark.xfail(strict=False, reason=ORIGIN_SEQ_REUSED)
 def test_crashes_never_break_safety(scenario: str) -> None:
     assert_judged(scenario, FAULT_SEEDS, "safety")
 
@@ -127,13 +124,7 @@ def test_same_seed_same_trace_hash() -> None:
 
 
 def test_trace_hash_does_not_depend_on_the_process_hash_seed() -> None:
-    outputs = []
-    for hash_seed in ("1", "2"):
-        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        done = subprocess.run(
-            [sys.executable, "-m", "marmotdb.sim", "--seed", "2", "--scenario",
-             "cluster-calm"], capture_output=True, text=True, env=env, timeout=300, check=True)
-        outputs.append(done.stdout.split("trace=")[1].split()[0])
+    outputs = printed_trace_hashes("--seed", "2", "--scenario", "cluster-calm")
     assert outputs[0] == outputs[1] == sweep("cluster-calm", CALM_SEEDS)[1].trace_hash[:16]
 
 
