@@ -19,17 +19,21 @@ from marmotdb.sim.cluster_runner import ClusterRun, opened
 from marmotdb.sim.cluster_world import CrashTrigger
 from marmotdb.sim.network import HEALTHY, LinkFault
 from marmotdb.storage.commitlog import iter_log
-from marmotdb.txn.messages import MESSAGE_TYPES, Prepare
+from marmotdb.txn.messages import MESSAGE_TYPES, Learn, Prepare
 
-PREPARE_TAG = next(tag for tag, cls in MESSAGE_TYPES.items() if cls is Prepare)
+TAGS = {cls: tag for tag, cls in MESSAGE_TYPES.items()}
+PREPARE_TAG, LEARN_TAG = TAGS[Prepare], TAGS[Learn]
 
 ORIGIN_SEQ_REUSED = (
-    "a restarted coordinator reuses the origin sequence of a batch it had sent Prepare for "
-    "(TxnStore.max_origin_seq only sees batches the coordinator recorded at its own "
-    "acceptance): the peer that recorded the first Prepare keeps its write sets (INSERT OR "
-    "IGNORE) and, on the Learn of the new batch, applies the OLD transaction under the new "
-    "decision — committed there, unknown to everyone else, and the acknowledged one is "
-    "missing (sim: cluster-crash seeds 1, 3, 8; decision-differs)")
+    "a restarted coordinator reuses the origin sequence of a batch whose Prepare or Learn "
+    "had left before it died (TxnStore.max_origin_seq only sees batches the coordinator "
+    "recorded at its own acceptance; a batch crashed before its decision, or decided "
+    "'unilaterally' — ONE members commit, the others abort — is recorded nowhere): a peer "
+    "that recorded the first Prepare keeps its write sets (INSERT OR IGNORE) and on the new "
+    "batch's Learn applies the OLD transaction under the NEW decision, a peer that logged the "
+    "first one skips the new one as already applied. Seen as decision-differs (two "
+    "transactions under one origin sequence) and as split-decision (sim: cluster-crash seed "
+    "32, origin 4 seq 11: aborted on nodes 1, 2, committed on 3, 5)")
 CLOCK_OFFSET_ESCAPES = (
     "ClockOffsetError (a peer's HLC more than max_clock_offset_ms ahead) escapes the node's "
     "input: from BatchRound._on_votes (rounds.py, after the voter left _outstanding and before "
@@ -37,6 +41,12 @@ CLOCK_OFFSET_ESCAPES = (
     "_deciding forever — every later write on that node waits; from Participant.on_prepare "
     "(after the write sets and intents were recorded) the Prepare is never answered (sim: "
     "cluster-clock, every seed: internal-error, no-reply)")
+INTENTS_NOT_RELOADED = (
+    "a restarted node does not rebuild its intents from the undecided instances in its txn "
+    "store (txn/DESIGN.md §7.4 says it does): it votes YES on a write that conflicts with a "
+    "transaction it had prepared, so two conflicting transactions can both commit (sim: "
+    "cluster-crash seed 17, lost-update: 2:19 chosen and applied on node 1, lost by its "
+    "crashed coordinator; node 3 restarted without its intent; 2:33 overwrote it on {2, 3})")
 FRACTURED_LOCAL_READ = (
     "a replica applies a transaction before the one it was built on (its base version is a "
     "commit the replica has not learned yet): last-write-wins then applies the older one only "
@@ -64,13 +74,19 @@ def origin_log(run: ClusterRun, node_id: int, origin: int) -> dict[int, bytes]:
         e.origin_seq: e.write_set for e in iter_log(conn) if e.origin == origin})
 
 
+@pytest.mark.parametrize("level, trigger", [
+    ("QUORUM", CrashTrigger("send", PREPARE_TAG, 1)),  # after the Prepare to node 2 left
+    ("ONE", CrashTrigger("send", LEARN_TAG, 2)),       # after both Learns, before its COMMIT
+])
 @pytest.mark.xfail(strict=True, reason=ORIGIN_SEQ_REUSED)
-def test_a_restarted_coordinator_never_reuses_an_origin_sequence() -> None:
+def test_a_restarted_coordinator_never_reuses_an_origin_sequence(level: str,
+                                                                 trigger: CrashTrigger) -> None:
     with cluster() as run:
         world = run.world
-        world.crash_on(1, CrashTrigger("send", PREPARE_TAG, 1))  # after the Prepare to node 2
-        assert run.run_statements(1, ["USE simdb", "INSERT INTO sset VALUES (1, 0)"],
-                                  within_us=200_000)[-1] is None
+        world.crash_on(1, trigger)
+        assert run.run_statements(1, [
+            "USE simdb", f"SET marmot_write_consistency = '{level}'",
+            "INSERT INTO sset VALUES (1, 0)"], within_us=200_000)[-1] is None
         assert not world.machines[1].is_up
         world.restart(1)
         ok(run, 1, "INSERT INTO sset VALUES (2, 0)")  # acknowledged
@@ -82,6 +98,24 @@ def test_a_restarted_coordinator_never_reuses_an_origin_sequence() -> None:
         held = {n: run.world.read_database(n, "simdb", lambda c: [
             r[0] for r in c.execute("SELECT id FROM sset")]) for n in run.ids}
         assert all(2 in ids for ids in held.values()), held
+
+
+@pytest.mark.xfail(strict=True, reason=INTENTS_NOT_RELOADED)
+def test_a_restarted_participant_keeps_the_intents_of_what_it_prepared() -> None:
+    with cluster() as run:
+        world = run.world
+        world.crash_on(1, CrashTrigger("send", PREPARE_TAG, 2))  # both peers got the Prepare
+        assert run.run_statements(1, ["USE simdb", "UPDATE reg SET v = 1 WHERE k = 1"],
+                                  within_us=200_000)[-1] is None
+        participant = world.machines[3].node
+        assert participant is not None and participant.cluster is not None
+        prepared = len(participant.cluster.intents)
+        assert prepared and participant.cluster.store.load()  # undecided: nobody decides it
+        world.crash(3)
+        world.restart(3)
+        restarted = world.machines[3].node
+        assert restarted is not None and restarted.cluster is not None
+        assert len(restarted.cluster.intents) == prepared
 
 
 @pytest.mark.xfail(strict=True, reason=CLOCK_OFFSET_ESCAPES)

@@ -38,7 +38,11 @@ from marmotdb.storage.writeset import (
 from marmotdb.txn.intents import Intents
 from marmotdb.txn.participant import Participant
 from tests.sim.replay import printed_trace_hashes
-from tests.sim.test_cluster_findings import CLOCK_OFFSET_ESCAPES, ORIGIN_SEQ_REUSED
+from tests.sim.test_cluster_findings import (
+    CLOCK_OFFSET_ESCAPES,
+    INTENTS_NOT_RELOADED,
+    ORIGIN_SEQ_REUSED,
+)
 
 # Known defects pinned in test_cluster_findings.py: a run showing only these is not a new one.
 KNOWN_FINDINGS = frozenset({"fractured-read"})
@@ -89,7 +93,7 @@ def test_clock_faults_never_break_safety() -> None:
 
 
 @pytest.mark.parametrize("scenario", ["cluster-crash", "cluster-chaos"])
-@pytest.mark.xfail(strict=False, reason=ORIGIN_SEQ_REUSED)
+@pytest.mark.xfail(strict=False, reason=f"{ORIGIN_SEQ_REUSED}; {INTENTS_NOT_RELOADED}")
 def test_crashes_never_break_safety(scenario: str) -> None:
     assert_judged(scenario, FAULT_SEEDS, "safety")
 
