@@ -155,7 +155,8 @@ class ClusterWorld(Timeline):
                         rng=self.rng_for(node_id, generation, "node"),
                         fault=lambda point: self._fault_point(machine, generation, point),
                         on_output=lambda out: self._output(machine, generation, out),
-                        state_options=self.state_options)
+                        state_options={**self.state_options,
+                                       "wal_sync": machine.disk.sync_file})
             machine.node = node
             node.attach_cluster(self.codec, self.roster, self.settings)
         except MachineCrashed:
