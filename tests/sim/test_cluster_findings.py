@@ -52,7 +52,7 @@ FRACTURED_LOCAL_READ = (
     "commit the replica has not learned yet): last-write-wins then applies the older one only "
     "in part, and a LOCAL read in between sees a state no serial order produces (the bank "
     "total off). DESIGN §4.4 only says LOCAL reads may be stale; the issue's bank invariant is "
-    "for QUORUM reads, not built yet (sim: cluster-lossy seed 5, fractured-read)")
+    "for QUORUM reads, not built yet (sim: cluster-partition seed 2, fractured-read)")
 
 
 @contextlib.contextmanager
