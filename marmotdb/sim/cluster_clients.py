@@ -1,7 +1,8 @@
 """Cluster clients: MySQL sessions on every node running workload operations, one at a time.
 
 Each ``ClusterClient`` is bound to one node (an application server beside it) and runs
-operations back to back until the workload phase ends: connect (``USE``, its write level),
+operations back to back until the workload phase ends: connect (``USE``, its write and read
+levels),
 then each operation's statements, each sent when the previous reply arrived. ``Clients``
 drives them all on the world's timeline and keeps the history honest:
 
@@ -38,12 +39,13 @@ class ClusterClient:
     """One MySQL client on one node: a session, one operation at a time, a history."""
 
     def __init__(self, index: int, node_id: int, workload: Workload, rng: random.Random,
-                 level: str):
+                 level: str, read_level: str = "LOCAL"):
         self.index = index
         self.node_id = node_id
         self.workload = workload
         self.rng = rng
         self.level = level
+        self.read_level = read_level
         self.session: tuple[int, int] | None = None  # (node generation, session id)
         self.configuring: list[str] = []
         self.current: Operation | None = None
@@ -70,7 +72,7 @@ class ClusterClient:
 
 
 def make_clients(rng: random.Random, node_ids: list[int], per_node: int) -> list[ClusterClient]:
-    """``per_node`` clients on each node, each with a workload and a write level."""
+    """``per_node`` clients on each node, each with a workload, a write and a read level."""
     values = Values()
     workloads = {name: Workload(name, values) for name in WORKLOADS}
     clients: list[ClusterClient] = []
@@ -80,8 +82,10 @@ def make_clients(rng: random.Random, node_ids: list[int], per_node: int) -> list
             level = rng.choice(["QUORUM", "QUORUM", "QUORUM", "ALL"])
             if name == "set" and rng.random() < 0.3:
                 level = "ONE"  # unique inserts converge under last-write-wins too
+            read_level = rng.choice(["LOCAL", "QUORUM"])
             clients.append(ClusterClient(len(clients), node_id, workloads[name],
-                                         random.Random(rng.getrandbits(64)), level))
+                                         random.Random(rng.getrandbits(64)), level,
+                                         read_level))
     return clients
 
 
@@ -122,7 +126,8 @@ class Clients:
         client.session = (generation, session_id)
         self._by_session[(client.node_id, generation, session_id)] = client
         client.configuring = [f"USE {DATABASE}",
-                              f"SET marmot_write_consistency = '{client.level}'"]
+                              f"SET marmot_write_consistency = '{client.level}'",
+                              f"SET marmot_read_consistency = '{client.read_level}'"]
         self._send(client, client.configuring.pop(0))
 
     def _on_crash(self, node_id: int) -> None:

@@ -140,7 +140,7 @@ class ClusterRun:
     def _settled(self) -> bool:
         replicas = [read_replica(self.world, node_id) for node_id in self.ids]
         return all(r.checksums == replicas[0].checksums and not r.undecided
-                   and not r.intents for r in replicas)
+                   and not r.unforgotten and not r.intents for r in replicas)
 
     def check(self) -> list[ClusterViolation]:
         down = [n for n in self.ids if not self.world.machines[n].is_up]

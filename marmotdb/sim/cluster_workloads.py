@@ -5,7 +5,9 @@ its own table and each with the property a checker verifies after the heal
 (cluster_invariants.py):
 
     bank      transfers between accounts in explicit transactions (read, debit, credit,
-              COMMIT) and reads of the total: the total never changes, in any read
+              COMMIT) and reads of the total: the total never changes in a QUORUM read
+              (a LOCAL one may see a replica that applied a transfer before the one it was
+              built on: reported apart, see cluster_invariants.py)
     set       inserts of unique ids (some clients at level ONE): every acknowledged id is
               present at the end, no id whose insert failed is
     counter   ``UPDATE counter SET n = n + 1`` from every node (autocommit: a lost conflict is
@@ -69,7 +71,8 @@ class Operation:
     kind: str                    # transfer, total, insert, increment, rmw, write, read
     explicit: bool               # BEGIN ... COMMIT: the commit point is the COMMIT
     writes: bool                 # False: a read, it commits nothing
-    level: str
+    level: str                   # the session's write level
+    read_level: str              # the session's read level (LOCAL or QUORUM)
     key: int | None = None
     value: int | None = None     # the value written (unique per run) or the amount moved
     invoke_us: int = 0
@@ -81,7 +84,8 @@ class Operation:
 
     def describe(self) -> str:
         what = f"{self.kind}(key={self.key}, value={self.value})"
-        return (f"client {self.client} on node {self.node_id}: {what} at {self.level} "
+        level = self.level if self.writes else self.read_level
+        return (f"client {self.client} on node {self.node_id}: {what} at {level} "
                 f"[{self.invoke_us / 1e6:.3f}s..{(self.complete_us or 0) / 1e6:.3f}s] "
                 f"{self.outcome}{'' if self.error is None else f' ({self.error})'}")
 
@@ -150,7 +154,7 @@ class Workload:
     def _op(self, client: ClusterClient, kind: str, explicit: bool, writes: bool,
             key: int | None = None, value: int | None = None) -> Operation:
         return Operation(client.index, client.node_id, self.name, kind, explicit, writes,
-                         client.level, key, value)
+                         client.level, client.read_level, key, value)
 
     def _bank(self, client: ClusterClient, rng: random.Random) -> Operation:
         if rng.random() < 0.3:
