@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from marmotdb.node import Reply
 from marmotdb.sim.cluster_workloads import (
@@ -35,24 +36,23 @@ RECONNECT_US = 300_000
 STATEMENT_THINK_US = (0, 3_000)  # between the statements of one explicit transaction
 
 
+@dataclass(eq=False)
 class ClusterClient:
     """One MySQL client on one node: a session, one operation at a time, a history."""
 
-    def __init__(self, index: int, node_id: int, workload: Workload, rng: random.Random,
-                 level: str, read_level: str = "LOCAL"):
-        self.index = index
-        self.node_id = node_id
-        self.workload = workload
-        self.rng = rng
-        self.level = level
-        self.read_level = read_level
-        self.session: tuple[int, int] | None = None  # (node generation, session id)
-        self.configuring: list[str] = []
-        self.current: Operation | None = None
-        self.statement: str | None = None  # in flight
-        self.request_id = 0
-        self.rolling_back = False
-        self.history: list[Operation] = []
+    index: int
+    node_id: int
+    workload: Workload
+    rng: random.Random
+    level: str                     # marmot_write_consistency of its session
+    read_level: str = "LOCAL"      # marmot_read_consistency of its session
+    session: tuple[int, int] | None = None  # (node generation, session id)
+    configuring: list[str] = field(default_factory=list)
+    current: Operation | None = None
+    statement: str | None = None   # in flight
+    request_id: int = 0
+    rolling_back: bool = False
+    history: list[Operation] = field(default_factory=list)
 
     def think_us(self) -> int:
         return self.rng.choice([1, 2, 5, 10, 20, 50, 200]) * 1000
