@@ -44,25 +44,24 @@ def main(argv: list[str] | None = None) -> int:
                         f"{', '.join(CLUSTER_SCENARIOS)} or cluster-all: the distributed "
                         "commit between 3 or 5 nodes")
     parser.add_argument("--nodes", type=int, default=None,
-                        help="cluster size (default: drawn from the seed, 3-7)")
+                        help="cluster size (default: drawn from the seed: 3-7 for the "
+                        "membership scenarios, 3 or 5 for the cluster ones)")
     parser.add_argument("--quiet", action="store_true", help="print failures and the total only")
     parser.add_argument("--trace", action="store_true",
                         help="print every membership event (time, observer, member, change)")
     parser.add_argument("--crash", default=None, help=f"{SQL_SCENARIO} only: force the crash "
                         "point, e.g. recorded#3, io#120, before_batch_commit#2/power")
     args = parser.parse_args(argv)
+    seeds = range(args.seed, args.seed + 1) if args.seed is not None else args.seeds
     if args.scenario == SQL_SCENARIO:
         from marmotdb.sim.sql_runner import main as sql_main
-        seeds = range(args.seed, args.seed + 1) if args.seed is not None else args.seeds
         return sql_main(seeds, args.crash, args.quiet)
     if args.scenario == "cluster-all" or args.scenario in CLUSTER_SCENARIOS:
         from marmotdb.sim.cluster_runner import main as cluster_main
-        seeds = range(args.seed, args.seed + 1) if args.seed is not None else args.seeds
         which = list(CLUSTER_SCENARIOS) if args.scenario == "cluster-all" else [args.scenario]
         return cluster_main(seeds, which, args.nodes, args.quiet)
     if args.scenario != "all" and args.scenario not in SCENARIOS:
         parser.error(f"unknown scenario {args.scenario!r}")
-    seeds = range(args.seed, args.seed + 1) if args.seed is not None else args.seeds
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     on_event = print_event if args.trace else None
     return report((run_one(seed, scenario, args.nodes, on_event=on_event)
