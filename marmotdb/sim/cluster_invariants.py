@@ -11,8 +11,9 @@ promises after a heal (catch-up, recovery):
                                      empty write set), or two nodes logged different ones
                   failed-committed   a write whose client got 1213/1047/1205 is committed
                   lost-ack           an acknowledged write is on no node at all
-                  bank-total         a QUORUM read, or a replica holding every transaction
-                                     any replica holds, saw a total other than the start's
+                  bank-total         a read (LOCAL or QUORUM: replicas apply in causal order),
+                                     or a replica holding every transaction any replica
+                                     holds, saw a total other than the start's
                   counter-over       a counter above acknowledged + unknown increments
                   lost-update        two committed writes of a register key based on the same
                                      prior value (first committer wins broken)
@@ -32,11 +33,6 @@ promises after a heal (catch-up, recovery):
                   unforgotten        txn-store records of instances applied here (a leak:
                                      "a record is forgotten once the outcome is applied")
                   no-reply           a client never got an answer
-    local reads   fractured-read     a LOCAL read saw a bank total other than the start's:
-                                     a replica applied a transaction before one it was built
-                                     on (DESIGN §4.4 promises LOCAL reads may be stale, not
-                                     that they see a consistent state; the issue's bank
-                                     invariant is stated for QUORUM reads)
 """
 
 from __future__ import annotations
@@ -66,7 +62,6 @@ from marmotdb.txn.txn_store import Instance, InstanceRecord
 LogKey = tuple[int, int]  # (origin, origin sequence)
 CONVERGENCE = frozenset({"diverged", "log-gap", "missing-ack", "undecided", "unforgotten",
                          "no-reply"})
-LOCAL_READS = frozenset({"fractured-read"})
 EXPECTED_ERRORS = NOT_COMMITTED | OUTCOME_UNKNOWN
 BANK_TOTAL = (BANK_ACCOUNTS, BANK_ACCOUNTS * BANK_BALANCE)
 
@@ -78,7 +73,7 @@ class ClusterViolation:
 
     @property
     def safety(self) -> bool:
-        return self.kind not in CONVERGENCE and self.kind not in LOCAL_READS
+        return self.kind not in CONVERGENCE
 
     def __str__(self) -> str:
         return f"[{self.kind}] {self.detail}"
@@ -243,8 +238,8 @@ class ClusterChecker:
     def _bank(self) -> None:
         for op in self._ops("bank", "total", "ok"):
             if op.read != BANK_TOTAL:
-                kind = "bank-total" if op.read_level == "QUORUM" else "fractured-read"
-                self._fail(kind, f"read {op.read}, expected {BANK_TOTAL}: {op.describe()}")
+                self._fail("bank-total", f"read {op.read}, expected {BANK_TOTAL}: "
+                           f"{op.describe()}")
         for replica in self.replicas:
             if self.logged - set(replica.log):
                 continue  # it may hold half of what a missing transaction built on

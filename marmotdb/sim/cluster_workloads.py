@@ -5,9 +5,7 @@ its own table and each with the property a checker verifies after the heal
 (cluster_invariants.py):
 
     bank      transfers between accounts in explicit transactions (read, debit, credit,
-              COMMIT) and reads of the total: the total never changes in a QUORUM read
-              (a LOCAL one may see a replica that applied a transfer before the one it was
-              built on: reported apart, see cluster_invariants.py)
+              COMMIT) and reads of the total (LOCAL or QUORUM): the total never changes
     set       inserts of unique ids (some clients at level ONE): every acknowledged id is
               present at the end, no id whose insert failed is
     counter   ``UPDATE counter SET n = n + 1`` from every node (autocommit: a lost conflict is

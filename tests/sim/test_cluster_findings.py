@@ -1,10 +1,10 @@
 """Product defects the cluster simulator found, each pinned by a small deterministic run.
 
 Each test builds the situation by hand on the simulator's world (``cluster_runner.opened``:
-three production nodes after the setup) and asserts what DESIGN.md §4.1 requires. Those that
-fail today are marked ``xfail(strict=True)`` with the defect's description: when the fix
-lands, the test passes, the strict xfail turns red, and the marker must go. Those without a
-marker were found earlier and are fixed: they stay as regression tests.
+three production nodes after the setup) and asserts what DESIGN.md §4.1 requires. A defect
+still open is marked ``xfail(strict=True)`` with its description: when the fix lands the test
+passes, the strict xfail turns red, and the marker must go. The others were fixed after the
+simulator found them (the comment names the sweep that did) and stay as regression tests.
 """
 
 from __future__ import annotations
@@ -25,49 +25,20 @@ from marmotdb.txn.messages import MESSAGE_TYPES, Learn, Prepare
 TAGS = {cls: tag for tag, cls in MESSAGE_TYPES.items()}
 PREPARE_TAG, LEARN_TAG = TAGS[Prepare], TAGS[Learn]
 
-ORIGIN_SEQ_REUSED = (
-    "a restarted coordinator reuses the origin sequence of a batch whose Prepare or Learn "
-    "had left before it died (TxnStore.max_origin_seq only sees batches the coordinator "
-    "recorded at its own acceptance; a batch crashed before its decision, or decided "
-    "'unilaterally' — ONE members commit, the others abort — is recorded nowhere): a peer "
-    "that recorded the first Prepare keeps its write sets (INSERT OR IGNORE) and on the new "
-    "batch's Learn applies the OLD transaction under the NEW decision, a peer that logged the "
-    "first one skips the new one as already applied, and a peer that had decided the first "
-    "one marks intents for the new one and never releases them (its Learn is taken for the "
-    "old one's: 'applied here already'), so that row refuses every later write. Seen as "
-    "decision-differs (two transactions under one origin sequence), split-decision (sim before "
-    "catch-up and recovery: cluster-crash seed 32, origin 4 seq 11 aborted on nodes 1, 2 and "
-    "committed on 3, 5) and stuck intents (cluster-crash seed 4: the counter row)")
-CLOCK_OFFSET_ESCAPES = (
-    "ClockOffsetError (a peer's HLC more than max_clock_offset_ms ahead) escapes the node's "
-    "input: from BatchRound._on_votes (rounds.py, after the voter left _outstanding and before "
-    "the round re-checks) the round never decides and the coordinator's pipeline stays "
-    "_deciding forever — every later write on that node waits; from Participant.on_prepare "
-    "(after the write sets and intents were recorded) the Prepare is never answered (sim: "
-    "cluster-clock, every seed: internal-error, no-reply)")
-ACCEPTOR_RECORD_LEAKS = (
-    "a node that accepted a recovery's vector without ever seeing the batch's Prepare (so "
-    "without its write sets) keeps that acceptor record for good: the Learn leaves the "
-    "instance to catch-up, and catch-up applies the outcome without forgetting the record "
-    "(txn_store: 'a record is forgotten once the instance's outcome is applied') (sim: "
-    "cluster-partition seeds 6, 13: unforgotten)")
-PREPARE_AFTER_OUTCOME = (
-    "a Prepare that arrives after its instance's outcome was applied here (a duplicate, or one "
-    "overtaken by its Learn) is recorded again and the instance is undecided here for good: "
-    "recovery rounds for it never end and its record stays. TCP neither duplicates nor "
-    "reorders the txn frames, so this is robustness only (sim: cluster-duplicate, most "
-    "seeds: unforgotten)")
 VOTES_NOT_SYNCED = (
     "with durability = 'fsync' nothing syncs the txn store's WAL (TxnStore says 'the caller "
     "makes them durable … by syncing the WAL (wal_path)'; no caller does): a YES vote, its "
     "intents and an acceptance are lost with the power, so a node that loses power forgets "
     "what it promised and accepted (txn/DESIGN.md §7.4: 'fsync with durability = fsync')")
-FRACTURED_LOCAL_READ = (
-    "a replica applies a transaction before the one it was built on (its base version is a "
-    "commit the replica has not learned yet): last-write-wins then applies the older one only "
-    "in part, and a LOCAL read in between sees a state no serial order produces (the bank "
-    "total off). DESIGN §4.4 only says LOCAL reads may be stale; the issue's bank invariant is "
-    "for QUORUM reads (sim: cluster-partition seed 2, fractured-read)")
+
+EMPTY_TURN_LEFT_OPEN = (
+    "an explicit transaction that took the write turn (a locking read) and commits nothing "
+    "gives the turn back with its BEGIN IMMEDIATE still open and the batch empty; a peer's "
+    "outcome waiting for the turn then runs on a connection inside a transaction: "
+    "CommitPipeline._run_exclusive_now asserts (AssertionError escapes the node's input, "
+    "pipeline.py _advance: _can_join lets an exclusive waiter in when the batch is empty, "
+    "not when the connection is idle), the apply never happens and its intents stay "
+    "(sim: cluster-clock seeds 2, 3: internal-error)")
 
 
 @contextlib.contextmanager
@@ -94,9 +65,12 @@ def origin_log(run: ClusterRun, node_id: int, origin: int) -> dict[int, bytes]:
     ("QUORUM", CrashTrigger("send", PREPARE_TAG, 1)),  # after the Prepare to node 2 left
     ("ONE", CrashTrigger("send", LEARN_TAG, 2)),       # after both Learns, before its COMMIT
 ])
-@pytest.mark.xfail(strict=True, reason=ORIGIN_SEQ_REUSED)
 def test_a_restarted_coordinator_never_reuses_an_origin_sequence(level: str,
                                                                  trigger: CrashTrigger) -> None:
+    # cluster-crash (decision-differs, split-decision, stuck intents): the coordinator
+    # recorded a batch only at its own acceptance, so a batch that died before its decision,
+    # or was decided without one, was reused; a peer applied the old transaction under the
+    # new decision. Fixed: the batch is recorded before the first Prepare leaves.
     with cluster() as run:
         world = run.world
         world.crash_on(1, trigger)
@@ -117,8 +91,8 @@ def test_a_restarted_coordinator_never_reuses_an_origin_sequence(level: str,
 
 
 def test_a_restarted_participant_keeps_the_intents_of_what_it_prepared() -> None:
-    # Found before restarts reloaded intents (cluster-crash seed 17 then: lost-update, a
-    # restarted participant voted YES over its own undecided intent); kept as a regression.
+    # cluster-crash (lost-update): a restarted participant voted YES over its own undecided
+    # intent. Fixed: a restart reloads the intents of the undecided instances in the store.
     with cluster() as run:
         world = run.world
         world.crash_on(1, CrashTrigger("send", PREPARE_TAG, 2))  # both peers got the Prepare
@@ -135,8 +109,10 @@ def test_a_restarted_participant_keeps_the_intents_of_what_it_prepared() -> None
         assert len(restarted.cluster.intents) == prepared
 
 
-@pytest.mark.xfail(strict=True, reason=ACCEPTOR_RECORD_LEAKS)
 def test_a_recovered_instance_leaves_no_record_behind() -> None:
+    # cluster-partition (unforgotten): a node that accepted a recovery's vector without the
+    # write sets kept the acceptor record after catch-up applied the outcome. Fixed: a learn
+    # without write sets forgets the acceptor state.
     with cluster() as run:
         world = run.world
         world.crash_on(1, CrashTrigger("send", PREPARE_TAG, 1))  # node 3 never hears of it
@@ -148,6 +124,28 @@ def test_a_recovered_instance_leaves_no_record_behind() -> None:
             assert node is not None and node.cluster is not None
             assert set(origin_log(run, node_id, origin=1)) >= {8}  # applied (abort marker)
             assert node.cluster.store.load() == {}, node_id
+
+
+@pytest.mark.xfail(strict=True, reason=EMPTY_TURN_LEFT_OPEN)
+def test_a_peer_outcome_applies_after_a_transaction_that_wrote_nothing() -> None:
+    with cluster() as run:
+        world = run.world
+        replies: list[Reply] = []
+        session = world.open_session(1)
+        assert session is not None
+        for request, sql in enumerate(["USE simdb", "BEGIN",
+                                       "SELECT v FROM reg WHERE k = 1 FOR UPDATE"], 1):
+            world.on_reply = lambda node, generation, reply: replies.append(reply)
+            world.submit(1, session, request, sql)  # node 1 holds its write turn ...
+            world.run_until(world.now_us + 10_000)
+        ok(run, 2, "UPDATE reg SET v = 5 WHERE k = 2")  # ... when it learns this one
+        world.on_reply = lambda node, generation, reply: replies.append(reply)
+        world.submit(1, session, 4, "COMMIT")  # nothing written: the turn goes back
+        world.run_until(world.now_us + 100_000)
+        assert [r.error for r in replies] == [None] * 4
+        assert world.internal_errors == []
+        assert world.read_database(1, "simdb", lambda c: c.execute(
+            "SELECT v FROM reg WHERE k = 2").fetchall()) == [(5,)]
 
 
 @pytest.mark.xfail(strict=True, reason=VOTES_NOT_SYNCED)
@@ -171,8 +169,10 @@ def test_a_vote_survives_power_loss_with_durability_fsync() -> None:
         assert restarted.cluster.store.load() == voted
 
 
-@pytest.mark.xfail(strict=True, reason=CLOCK_OFFSET_ESCAPES)
 def test_a_peer_clock_far_ahead_never_wedges_the_coordinator() -> None:
+    # cluster-clock (internal-error, no-reply): ClockOffsetError escaped BatchRound._on_votes
+    # after the voter had left the outstanding set, so the round never decided and the
+    # coordinator's pipeline waited for good. Fixed: a clock too far ahead is a NO vote.
     with cluster() as run:
         world = run.world
         world.jump_clock(2, 3_000_000)  # node 2 lives 3 s ahead: its votes carry that clock
@@ -201,8 +201,10 @@ def _half_transfer_read(read_level: str) -> tuple[int, int]:
         return tuple(total.result.rows[0])  # type: ignore[union-attr, return-value]
 
 
-@pytest.mark.xfail(strict=True, reason=FRACTURED_LOCAL_READ)
 def test_a_local_read_never_sees_half_of_a_transfer() -> None:
+    # cluster-partition, bank (a LOCAL read saw a total off): a replica applied a transfer
+    # before the one it was built on, and last-write-wins applied the older one in part.
+    # Fixed: replicas apply in causal order.
     assert _half_transfer_read("LOCAL") == BANK_TOTAL
 
 
