@@ -21,6 +21,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from marmotdb.errors import MarmotError
 from marmotdb.node import Reply
 from marmotdb.sim.cluster_workloads import (
     DATABASE,
@@ -182,7 +183,7 @@ class Clients:
             client.rolling_back = False
             self._later(client, client.think_us(), self._next)
         elif reply.error is not None:
-            self._failed(client, sql, reply.error.code)
+            self._failed(client, sql, reply.error)
         else:
             self._succeeded(client, reply)
 
@@ -208,12 +209,13 @@ class Clients:
         self._later(client, client.rng.randint(*STATEMENT_THINK_US),
                     lambda c: self._send(c, sql))
 
-    def _failed(self, client: ClusterClient, sql: str, code: int) -> None:
+    def _failed(self, client: ClusterClient, sql: str, error: MarmotError) -> None:
         op = client.current
         assert op is not None
         at_commit = not op.explicit or sql == "COMMIT"
-        outcome = "unknown" if at_commit and code in OUTCOME_UNKNOWN else "fail"
-        self._complete(client, outcome, code)
+        outcome = "unknown" if at_commit and error.code in OUTCOME_UNKNOWN else "fail"
+        op.error_text = str(error)[:200]
+        self._complete(client, outcome, error.code)
         if op.explicit and not at_commit:
             client.rolling_back = True
             self._send(client, "ROLLBACK")

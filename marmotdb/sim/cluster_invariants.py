@@ -230,7 +230,8 @@ class ClusterChecker:
             self._fail("internal-error", error)
         for op in self.history:
             if op.error is not None and op.error not in EXPECTED_ERRORS:
-                self._fail("internal-error", f"unexpected error: {op.describe()}")
+                self._fail("internal-error", f"unexpected error: {op.describe()}: "
+                           f"{op.error_text}")
             if op.outcome == "pending":
                 self._fail("no-reply", op.describe())
 

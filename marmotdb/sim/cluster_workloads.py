@@ -77,6 +77,7 @@ class Operation:
     complete_us: int | None = None
     outcome: str = "pending"     # ok | fail | unknown
     error: int | None = None
+    error_text: str = ""         # the error's message, for reports
     read: Any = None             # what a read (or the read of a read-modify-write) saw
     script: Script | None = field(default=None, repr=False)
 

@@ -40,6 +40,21 @@ EMPTY_TURN_LEFT_OPEN = (
     "not when the connection is idle), the apply never happens and its intents stay "
     "(sim: cluster-clock seeds 2, 3: internal-error)")
 
+FAST_PEER_VERSION_BLOCKS = (
+    "a node that applied a row version from a peer whose clock is more than "
+    "max_clock_offset_ms ahead (a ONE write, a learn, catch-up) does not move its HLC past it "
+    "(refused, never absorbed), so its own next write of that row picks a commit timestamp "
+    "below the row's version and fails with 1105 'commit timestamp … is not newer than the "
+    "version of a row' until its wall clock catches up (sim: cluster-clock seeds 11, 13, 14, "
+    "17, 20, 24: internal-error, 1105 to the client)")
+
+FAST_LOG_BLOCKS_RESTART = (
+    "a restarted node whose commit log holds a timestamp more than max_clock_offset_ms ahead "
+    "of its clock (a version from a fast peer) cannot open that database: CommitPipeline's "
+    "constructor calls hlc.update(max_commit_ts) and ClockOffsetError escapes (pipeline.py "
+    "__init__ <- server_state.pipeline), so every write, apply and catch-up of that database "
+    "fails on that node (sim: cluster-chaos seed 39: internal-error, log-gap, diverged)")
+
 
 @contextlib.contextmanager
 def cluster(seed: int = 1) -> Iterator[ClusterRun]:
@@ -146,6 +161,32 @@ def test_a_peer_outcome_applies_after_a_transaction_that_wrote_nothing() -> None
         assert world.internal_errors == []
         assert world.read_database(1, "simdb", lambda c: c.execute(
             "SELECT v FROM reg WHERE k = 2").fetchall()) == [(5,)]
+
+
+@pytest.mark.xfail(strict=True, reason=FAST_PEER_VERSION_BLOCKS)
+def test_a_row_written_by_a_fast_peer_stays_writable() -> None:
+    with cluster() as run:
+        world = run.world
+        world.jump_clock(2, 3_000_000)  # node 2 lives 3 s ahead
+        ok(run, 2, "SET marmot_write_consistency = 'ONE'",
+           "UPDATE counter SET n = n + 1 WHERE id = 1")  # its version reaches node 1 too
+        world.run_until(world.now_us + 100_000)
+        replies = run.run_statements(1, ["USE simdb", "UPDATE counter SET n = n + 1 WHERE id = 1"])
+        assert replies[-1] is not None and replies[-1].error is None, replies[-1]
+
+
+@pytest.mark.xfail(strict=True, reason=FAST_LOG_BLOCKS_RESTART)
+def test_a_node_restarts_over_a_log_from_a_fast_peer() -> None:
+    with cluster() as run:
+        world = run.world
+        world.jump_clock(2, 3_000_000)  # node 2 lives 3 s ahead
+        ok(run, 2, "SET marmot_write_consistency = 'ONE'", "INSERT INTO sset VALUES (1, 2)")
+        world.run_until(world.now_us + 100_000)  # node 1 logged it, 3 s ahead of its clock
+        world.crash(1)
+        world.restart(1)
+        replies = run.run_statements(1, ["USE simdb", "INSERT INTO sset VALUES (2, 1)"])
+        assert replies[-1] is not None and replies[-1].error is None, replies[-1]
+        assert world.internal_errors == []
 
 
 @pytest.mark.xfail(strict=True, reason=VOTES_NOT_SYNCED)

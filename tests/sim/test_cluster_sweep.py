@@ -5,13 +5,12 @@ register), a seeded nemesis, heal, quiesce, then every invariant of DESIGN §4.1
 replica and on the history. The default run is the CI sweep (well under a minute of CPU);
 ``--run-slow`` adds the big one. A failure names the seed and the command that replays it.
 
-``cluster-calm`` and ``cluster-lossy`` must pass every invariant. Every other scenario is
-judged twice: *safety* (never committed here and aborted there, no acknowledged write lost,
-no failed write committed, first committer wins, QUORUM-read bank totals) and *convergence*
-after the heal (byte-identical replicas, nothing undecided or left in the txn stores). Where
-a known defect (test_cluster_findings.py, strict there) still breaks one of them, that
-judgement is ``xfail(strict=False)`` with the defect as its reason; the others are strict.
-Fractured LOCAL reads are a known finding of their own and never fail a sweep.
+Every invariant — safety (never committed here and aborted there, no acknowledged write lost,
+no failed write committed, first committer wins, bank totals in every read) and convergence
+after the heal (byte-identical replicas, nothing undecided or left in the txn stores) — must
+hold for every seed of the scenarios in ``SEEDS``. A scenario a known defect still breaks
+(test_cluster_findings.py pins each, strictly) runs ``xfail(strict=False)`` with the defect
+as its reason, so the sweep keeps running it and shows when it passes.
 """
 
 from __future__ import annotations
@@ -40,25 +39,20 @@ from marmotdb.txn.intents import Intents
 from marmotdb.txn.participant import Participant
 from tests.sim.replay import printed_trace_hashes
 from tests.sim.test_cluster_findings import (
-    ACCEPTOR_RECORD_LEAKS,
-    CLOCK_OFFSET_ESCAPES,
-    ORIGIN_SEQ_REUSED,
-    PREPARE_AFTER_OUTCOME,
+    EMPTY_TURN_LEFT_OPEN,
+    FAST_LOG_BLOCKS_RESTART,
+    FAST_PEER_VERSION_BLOCKS,
 )
 
-# Known defects pinned in test_cluster_findings.py: a run showing only these is not a new one.
-KNOWN_FINDINGS = frozenset({"fractured-read"})
-# What keeps each faulty scenario from passing today (test_cluster_findings.py pins each).
+# Every invariant holds for these, for every seed swept (CI: these seeds; slow: SLOW_SEEDS).
+SEEDS = {"cluster-calm": range(1, 9), "cluster-lossy": range(1, 6),
+         "cluster-partition": range(1, 5), "cluster-crash": range(1, 5),
+         "cluster-duplicate": range(1, 4)}
+# What keeps these from passing today (test_cluster_findings.py pins each, strictly).
 FAILS_TODAY = {
-    "cluster-partition": ACCEPTOR_RECORD_LEAKS,
-    "cluster-duplicate": PREPARE_AFTER_OUTCOME,
-    "cluster-clock": CLOCK_OFFSET_ESCAPES,
-    "cluster-crash": f"{ORIGIN_SEQ_REUSED}; {ACCEPTOR_RECORD_LEAKS}",
-    "cluster-chaos": f"{ORIGIN_SEQ_REUSED}; {CLOCK_OFFSET_ESCAPES}; {ACCEPTOR_RECORD_LEAKS}",
+    "cluster-clock": f"{EMPTY_TURN_LEFT_OPEN}; {FAST_PEER_VERSION_BLOCKS}",
+    "cluster-chaos": f"{EMPTY_TURN_LEFT_OPEN}; {FAST_LOG_BLOCKS_RESTART}",
 }
-UNSAFE_TODAY = ("cluster-clock", "cluster-crash", "cluster-chaos")
-
-SEEDS = {"cluster-calm": range(1, 9), "cluster-lossy": range(1, 6)}
 FAULT_SEEDS = range(1, 4)
 SLOW_SEEDS = range(100, 400)
 
@@ -68,56 +62,41 @@ def sweep(scenario: str, seeds: range) -> tuple[ClusterRunResult, ...]:
     return tuple(run_one(seed, scenario) for seed in seeds)
 
 
-def failures(results: tuple[ClusterRunResult, ...], judged: str) -> list[str]:
-    """Each failing run with its first violation and replay command."""
-    bad = [r for r in results if r.error is not None or (
-        (not r.safe) if judged == "safety" else (set(r.kinds()) - KNOWN_FINDINGS))]
-    return [f"{r.summary()}\n    {r.violation or r.error}\n    replay: {r.replay_command()}"
-            for r in bad]
-
-
-def assert_judged(scenario: str, seeds: range, judged: str) -> None:
+def assert_passes(scenario: str, seeds: range) -> None:
+    """Every run passes; else each failing one with its first violation and replay command
+    (safety violations first: ``ClusterRunResult.violation``)."""
     results = sweep(scenario, seeds)
-    found = failures(results, judged)
-    assert not found, f"{len(found)} of {len(results)} seeds failed {judged}:\n" + \
-        "\n".join(found)
-
-
-def known(scenarios: list[str], failing: dict[str, str] | tuple[str, ...]) -> list[object]:
-    """The scenarios as parameters, those in ``failing`` marked xfail with their reason."""
-    return [pytest.param(s, marks=pytest.mark.xfail(strict=False, reason=FAILS_TODAY[s]))
-            if s in failing else s for s in scenarios]
+    found = [f"{r.summary()}\n    {r.violation or r.error}\n    replay: {r.replay_command()}"
+             for r in results if not r.ok]
+    assert not found, f"{len(found)} of {len(results)} seeds failed:\n" + "\n".join(found)
 
 
 # ---------------------------------------------------------------------- the sweeps
 @pytest.mark.parametrize("scenario", list(SEEDS))
 def test_scenario_passes_every_invariant(scenario: str) -> None:
-    assert_judged(scenario, SEEDS[scenario], "everything")
+    assert_passes(scenario, SEEDS[scenario])
     results = sweep(scenario, SEEDS[scenario])
-    assert {r.nodes for r in results} == {3, 5}
     assert all(r.ops["ok"] > 20 for r in results)
 
 
-@pytest.mark.parametrize("scenario", known(list(FAILS_TODAY), UNSAFE_TODAY))
-def test_faults_never_break_safety(scenario: str) -> None:
-    assert_judged(scenario, FAULT_SEEDS, "safety")
+def test_the_sweep_covers_both_cluster_sizes_and_every_crash_kind() -> None:
+    results = [r for scenario, seeds in SEEDS.items() for r in sweep(scenario, seeds)]
+    assert {r.nodes for r in results} == {3, 5}
+    kinds = {crash.split(":")[0].split(" ")[0] for r in results for crash in r.crashes}
+    assert {"point", "send", "io"} <= kinds, kinds
 
 
-@pytest.mark.parametrize("scenario", known(list(FAILS_TODAY), FAILS_TODAY))
-def test_the_cluster_converges_after_the_heal(scenario: str) -> None:
-    assert_judged(scenario, FAULT_SEEDS, "everything")
+@pytest.mark.parametrize("scenario", [
+    pytest.param(s, marks=pytest.mark.xfail(strict=False, reason=reason))
+    for s, reason in FAILS_TODAY.items()])
+def test_scenario_with_a_known_defect_passes_every_invariant(scenario: str) -> None:
+    assert_passes(scenario, FAULT_SEEDS)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", list(SEEDS))
 def test_scenario_passes_every_invariant_for_many_seeds(scenario: str) -> None:
-    assert_judged(scenario, SLOW_SEEDS, "everything")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("scenario", ["cluster-partition", "cluster-duplicate"])
-def test_faults_never_break_safety_for_many_seeds(scenario: str) -> None:
-    assert_judged(scenario, SLOW_SEEDS, "safety")
+    assert_passes(scenario, SLOW_SEEDS)
 
 
 # ---------------------------------------------------------------------- determinism
