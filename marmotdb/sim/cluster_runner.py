@@ -60,10 +60,13 @@ class ClusterRun:
         self.per_node = plan.randint(1, 2)
         self.workload_us = plan.randint(1_500_000, 4_000_000)
         timeout_ms = plan.choice([300, 1000, 2000])
-        self.settings = CommitSettings(prepare_timeout_ms=timeout_ms,
-                                       decision_timeout_ms=timeout_ms)
         self.durability = plan.choice(["normal", "fsync"])
         self.batch_txns_max = plan.choice([1, 4, 256])
+        # knob shrunk to reach rare paths: a recovery overtaking a live, slow coordinator
+        recovery_ms = plan.choice([1000, 5000])
+        self.settings = CommitSettings(prepare_timeout_ms=timeout_ms,
+                                       decision_timeout_ms=timeout_ms,
+                                       recovery_timeout_ms=recovery_ms)
         self.rng = random.Random(f"{seed}:{scenario}:nemesis")
         self.ids = list(range(1, self.size + 1))
         self.world = ClusterWorld(seed, root, self.size, settings=self.settings,
@@ -75,7 +78,8 @@ class ClusterRun:
 
     def describe(self) -> str:
         return (f"nodes={self.size} clients={len(self.clients.clients)} "
-                f"timeout={self.settings.prepare_timeout_ms}ms durability={self.durability} "
+                f"timeout={self.settings.prepare_timeout_ms}ms "
+                f"recovery={self.settings.recovery_timeout_ms}ms durability={self.durability} "
                 f"batch_max={self.batch_txns_max} faults={','.join(self.episodes) or '-'}")
 
     # ------------------------------------------------------------------ phases
@@ -84,7 +88,7 @@ class ClusterRun:
         world = self.world
         start_us = world.now_us + 100_000
         fault_us = start_us + 300_000
-        heal_us = fault_us + (self.workload_us if SCENARIOS[self.scenario] else 0)
+        heal_us = fault_us + self.workload_us  # calm: the same workload, no episode
         stop_us = heal_us + self.rng.randint(*POST_HEAL_US)
         self.episodes = cluster_nemesis.schedule(self, self.scenario, fault_us, heal_us)
         self.clients.stop_us = stop_us
