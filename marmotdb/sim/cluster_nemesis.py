@@ -145,8 +145,8 @@ def _restart(run: ClusterRun, node_id: int) -> None:
 
 Episode = Callable[["ClusterRun", int, int], None]
 EPISODES: dict[str, Episode] = {
-    "loss": loss, "duplicate": duplicate, "halves": halves, "isolate": isolate, "bridge": bridge, "one-way": one_way,
-    "clock": clock, "crash": crash,
+    "loss": loss, "duplicate": duplicate, "halves": halves, "isolate": isolate,
+    "bridge": bridge, "one-way": one_way, "clock": clock, "crash": crash,
 }
 SCENARIOS: dict[str, tuple[str, ...]] = {
     "cluster-calm": (),

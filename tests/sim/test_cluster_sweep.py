@@ -100,22 +100,27 @@ def test_scenario_passes_every_invariant_for_many_seeds(scenario: str) -> None:
 
 
 # ---------------------------------------------------------------------- determinism
+def calm() -> tuple[ClusterRunResult, ...]:
+    """The calm sweep's results, seeds 1, 2, 3, ..."""
+    return sweep("cluster-calm", SEEDS["cluster-calm"])
+
+
 def test_same_seed_same_trace_hash() -> None:
-    first = sweep("cluster-calm", SEEDS["cluster-calm"])[2]
+    first = calm()[2]
     again = run_one(first.seed, "cluster-calm")
     assert again.trace_hash == first.trace_hash and again.ops == first.ops
     faulty = run_one(2, "cluster-chaos")
     assert run_one(2, "cluster-chaos").trace_hash == faulty.trace_hash
-    assert len({r.trace_hash for r in sweep("cluster-calm", SEEDS["cluster-calm"])}) == len(SEEDS["cluster-calm"])
+    assert len({r.trace_hash for r in calm()}) == len(calm())
 
 
 def test_trace_hash_does_not_depend_on_the_process_hash_seed() -> None:
     outputs = printed_trace_hashes("--seed", "2", "--scenario", "cluster-calm")
-    assert outputs[0] == outputs[1] == sweep("cluster-calm", SEEDS["cluster-calm"])[1].trace_hash[:16]
+    assert outputs[0] == outputs[1] == calm()[1].trace_hash[:16]
 
 
 def test_explicit_node_count_replays_the_drawn_one_and_prints_its_command() -> None:
-    drawn = sweep("cluster-calm", SEEDS["cluster-calm"])[0]
+    drawn = calm()[0]
     assert drawn.replay_command() == (f"python -m marmotdb.sim --seed 1 --scenario "
                                       f"cluster-calm --nodes {drawn.nodes}")
     assert run_one(1, "cluster-calm", nodes=drawn.nodes).trace_hash == drawn.trace_hash
