@@ -1,7 +1,8 @@
 """Deterministic simulator: the production peer code, N nodes, one process, one seed.
 
-    world.py       machines (virtual clock, PeerEndpoint + SwimNode, inbox), the event queue,
-                   the trace hash; endpoint_hooks and call() for request/response traffic
+    timeline.py    Timeline: the event queue, seeded random streams and trace hash of a run
+    world.py       machines (virtual clock, PeerEndpoint + SwimNode, inbox) on a Timeline;
+                   endpoint_hooks and call() for request/response traffic
     clock.py       VirtualClock: drift and jumps
     network.py     SimNetwork: delay, loss, duplication, reordering, partitions, TCP vs UDP
     invariants.py  MembershipInvariants: no false death, agreement after heal, detection bound
@@ -29,6 +30,27 @@ batch's COMMIT and WAL checkpoints. After the crash instant nothing the node doe
 files or the clients; its connections are closed through the crashed VFS; a new Node opens the
 files as the first process would. Durability promised: process crash, any durability; power
 loss, only with ``durability = "fsync"`` (atomicity and consistency always).
+
+Cluster scenarios (``--scenario cluster-calm|-lossy|-duplicate|-partition|-clock|-crash|-chaos``
+or ``cluster-all``): 3 or 5 production ``Node``s with the distributed commit attached, a
+static roster, clients on every node, a seeded nemesis, heal, quiesce, then the invariants of
+DESIGN §4.1 on every replica and on the clients' history.
+
+    cluster_world.py       ClusterWorld: the nodes on a Timeline, each with a VirtualClock, a
+                           SimDisk and a SimNetwork address; crash (kill -9, also at a pipeline
+                           fault point, after the n-th txn frame sent, at the n-th disk write)
+                           and restart from the files
+    cluster_workloads.py   bank, set, counter, register: operations as SQL scripts, Operation
+                           (one history entry: invoke/complete, ok/fail/unknown, what it read)
+    cluster_clients.py     clients bound to nodes, one operation at a time, honest outcomes
+                           when their node dies
+    cluster_nemesis.py     episodes (loss, duplicate, halves, isolate, bridge, one-way, clock,
+                           crash) and the scenarios made of them
+    cluster_invariants.py  Replica (one node's files after quiescence) and ClusterChecker:
+                           safety violations and convergence violations, kept apart (no
+                           catch-up or recovery round yet: issue 10)
+    cluster_runner.py      ClusterRun (setup, workload + faults, heal, quiesce, check), run_one,
+                           the result and its replay command
 
 A run is a pure function of (seed, scenario, node count, config): randomness comes from
 ``random.Random`` streams derived from the seed per machine, restart and subsystem; nothing

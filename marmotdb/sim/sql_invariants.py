@@ -70,18 +70,25 @@ def decode_log(entries: list[LogEntry]) -> list[WriteSet]:
     return decoded
 
 
-def check_log(conn: apsw.Connection, entries: list[LogEntry], write_sets: list[WriteSet]
-              ) -> None:
+def check_log(conn: apsw.Connection, entries: list[LogEntry], write_sets: list[WriteSet],
+              in_order: bool = True) -> None:
+    """Every origin's sequence has no gap and no repeat, in local order unless ``in_order``
+    is False (a replica may apply an origin's transactions out of order), and the applied
+    vector is each origin's highest."""
     highest: dict[int, int] = {}
+    seen: set[tuple[int, int]] = set()
     for entry, write_set in zip(entries, write_sets):
         expected = highest.get(entry.origin, 0) + 1
-        if entry.origin_seq != expected or write_set.origin_seq != entry.origin_seq:
+        key = (entry.origin, entry.origin_seq)
+        if write_set.origin_seq != entry.origin_seq or key in seen \
+                or (in_order and entry.origin_seq != expected):
             raise SqlViolation("origin-seq", f"log seq {entry.seq}: origin {entry.origin} "
                                f"sequence {entry.origin_seq}, expected {expected}")
         if write_set.origin != entry.origin:
             raise SqlViolation("log-origin", f"log seq {entry.seq}: record says origin "
                                f"{entry.origin}, write set {write_set.origin}")
-        highest[entry.origin] = entry.origin_seq
+        seen.add(key)
+        highest[entry.origin] = max(highest.get(entry.origin, 0), entry.origin_seq)
     vector = applied_vector(conn)
     if vector != highest:
         raise SqlViolation("applied-vector", f"applied vector {vector}, log has {highest}")

@@ -90,7 +90,7 @@ class CrashPlan:
                          int(then) if then else None)
 
 
-def _scratch_dir() -> str | None:
+def scratch_dir() -> str | None:
     """RAM-backed when the machine has it: the simulated disk never needs the real one, and a
     virtual disk's page-cache writeback costs more than the whole simulation."""
     shm = "/dev/shm"
@@ -117,7 +117,7 @@ class SqlRun:
         self.clients = [Client(i, random.Random(f"{seed}:{SCENARIO}:client:{i}"), txns,
                                explicit_p) for i in range(clients)]
         self._own_dir = data_dir is None
-        self.root = Path(tempfile.mkdtemp(prefix="marmot-sql-sim-", dir=_scratch_dir())) \
+        self.root = Path(tempfile.mkdtemp(prefix="marmot-sql-sim-", dir=scratch_dir())) \
             if data_dir is None else data_dir
         self.disk = SimDisk(self.root / "node", random.Random(f"{seed}:{SCENARIO}:disk"),
                             mode=self.crash_plan.mode,

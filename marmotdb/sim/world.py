@@ -2,8 +2,8 @@
 
 Theory of operation
 -------------------
-One event queue ordered by (global time in µs, sequence number) drives everything, so a run is a
-pure function of its seed. Three kinds of events exist:
+The world is a ``timeline.Timeline``: one event queue ordered by (global time in µs, sequence
+number) drives everything, so a run is a pure function of its seed. Three kinds of events exist:
 
 - delivery of a frame to a machine (scheduled by ``SimNetwork.route`` when a node sends);
 - a node's timer (scheduled at the global time when that machine's ``VirtualClock`` reaches the
@@ -33,13 +33,9 @@ check).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import heapq
-import random
 import struct
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 from marmotdb.cluster.config import SwimConfig
 from marmotdb.cluster.membership import MemberEvent
@@ -51,19 +47,15 @@ from marmotdb.peer.endpoint import PeerEndpoint
 from marmotdb.peer.registry import MessageRegistry
 from marmotdb.sim.clock import VirtualClock
 from marmotdb.sim.network import LinkFault, NetworkProfile, SimNetwork
+from marmotdb.sim.timeline import SimulationError, Timeline
 
 SIM_SECRET = b"marmotdb-simulator-cluster-secret"
 PEER_PORT = 7946
-EVENTS_MAX = 20_000_000  # a runaway run (a livelocked timer) fails instead of hanging CI
 SAME_INSTANT_TIMER_FIRES_MAX = 1000
 INBOX_FRAMES_MAX = 10_000  # a paused machine's receive buffer; beyond it frames drop, like a
 #                            full socket buffer
 
 MemberListener = Callable[[int, MemberEvent, int], None]
-
-
-class SimulationError(RuntimeError):
-    """The simulator itself went wrong (livelock, runaway event count)."""
 
 
 @dataclasses.dataclass
@@ -123,29 +115,20 @@ class SimTransport:
         self._world.transmit(self._node_id, dest, frame, reliable)
 
 
-class World:
+class World(Timeline):
     def __init__(self, seed: int, config: SwimConfig, profile: NetworkProfile | None = None,
                  registry: MessageRegistry | None = None):
-        self.seed = seed
+        super().__init__(seed)
         self.config = config
         self.codec = FrameCodec([SIM_SECRET], registry=registry or all_messages())
         self.network = SimNetwork(self.rng_for("network"), profile)
-        self.now_us = 0
         self.machines: dict[int, Machine] = {}
         self.faults: list[FaultRecord] = []
         self.member_listeners: list[MemberListener] = []
         self.endpoint_hooks: list[Callable[[Machine], None]] = []  # run at every (re)start
-        self.events_processed = 0
-        self._queue: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
-        self._seq = 0
         self._by_addr: dict[NodeAddr, int] = {}
-        self._trace = hashlib.sha256()
 
     # ----------------------------------------------------------------- setup and actions
-
-    def rng_for(self, *subsystem: object) -> random.Random:
-        """An independent, reproducible random stream for one subsystem of this run."""
-        return random.Random(":".join(str(s) for s in (self.seed, *subsystem)))
 
     def add_machine(self, node_id: int, drift_ppm: int = 0) -> Machine:
         addr = NodeAddr(f"10.0.{len(self.machines) // 250}.{len(self.machines) % 250 + 1}",
@@ -154,10 +137,6 @@ class World:
         self.machines[node_id] = machine
         self._by_addr[addr] = node_id
         return machine
-
-    def at(self, at_us: int, action: Callable[..., None], *args: Any) -> None:
-        """Schedule a scenario action (or any callback) at global time ``at_us``."""
-        self._push(max(at_us, self.now_us), action, args)
 
     def start(self, node_id: int, seed_ids: list[int]) -> None:
         machine = self.machines[node_id]
@@ -238,19 +217,6 @@ class World:
         record.end_us = self.now_us
 
     # ----------------------------------------------------------------- running
-
-    def run_until(self, end_us: int) -> None:
-        while self._queue and self._queue[0][0] <= end_us:
-            at_us, _, action, args = heapq.heappop(self._queue)
-            self.now_us = at_us
-            action(*args)
-            self.events_processed += 1
-            if self.events_processed > EVENTS_MAX:
-                raise SimulationError(f"more than {EVENTS_MAX} events: runaway simulation")
-        self.now_us = max(self.now_us, end_us)
-
-    def trace_hash(self) -> str:
-        return self._trace.copy().hexdigest()
 
     def excused(self, node_id: int, from_us: int, to_us: int) -> bool:
         """Does a fault overlapping ``[from_us, to_us]`` excuse a death of ``node_id``?"""
@@ -343,7 +309,3 @@ class World:
 
     def _record(self, what: bytes, node_id: int) -> None:
         self._trace.update(struct.pack(">Q", self.now_us) + what + struct.pack(">Q", node_id))
-
-    def _push(self, at_us: int, action: Callable[..., None], args: tuple[Any, ...]) -> None:
-        self._seq += 1
-        heapq.heappush(self._queue, (at_us, self._seq, action, args))

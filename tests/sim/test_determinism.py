@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 from marmotdb.sim.runner import run_one
 from marmotdb.sim.scenarios import SCENARIOS
+from tests.sim.replay import printed_trace_hashes
 
 
 def test_same_seed_same_trace_hash_for_every_scenario() -> None:
@@ -24,15 +21,7 @@ def test_different_seeds_give_different_traces() -> None:
 
 
 def test_trace_hash_does_not_depend_on_the_process_hash_seed() -> None:
-    # String hashing is randomised per process; iterating a set of node ids would leak it.
-    outputs = []
-    for hash_seed in ("1", "2"):
-        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        done = subprocess.run(
-            [sys.executable, "-m", "marmotdb.sim", "--seed", "11", "--scenario",
-             "partition-halves"], capture_output=True, text=True, env=env, timeout=120,
-            check=True)
-        outputs.append(done.stdout.split("trace=")[1].split()[0])
+    outputs = printed_trace_hashes("--seed", "11", "--scenario", "partition-halves")
     assert outputs[0] == outputs[1]
     assert outputs[0] == run_one(11, "partition-halves").trace_hash[:16]
 

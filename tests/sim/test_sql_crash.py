@@ -9,9 +9,6 @@ before its COMMIT) that the simulator must catch.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import apsw
@@ -26,6 +23,7 @@ from marmotdb.sim.sql_runner import run_one
 from marmotdb.sim.sql_world import CrashPlan, SqlRun
 from marmotdb.txn.pipeline import FAULT_POINTS, CommitPipeline
 from marmotdb.users import User, Users
+from tests.sim.replay import printed_trace_hashes
 
 CI_SEEDS = range(1, 151)
 SLOW_SEEDS = range(1000, 4000)
@@ -89,13 +87,7 @@ def test_same_seed_same_trace_hash() -> None:
 
 
 def test_trace_hash_does_not_depend_on_the_process_hash_seed() -> None:
-    outputs = []
-    for hash_seed in ("1", "2"):
-        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        done = subprocess.run(
-            [sys.executable, "-m", "marmotdb.sim", "--seed", "11", "--scenario", "sql-crash"],
-            capture_output=True, text=True, env=env, timeout=120, check=True)
-        outputs.append(done.stdout.split("trace=")[1].split()[0])
+    outputs = printed_trace_hashes("--seed", "11", "--scenario", "sql-crash")
     assert outputs[0] == outputs[1] == run_one(11).trace_hash[:16]
 
 
