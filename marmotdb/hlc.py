@@ -124,6 +124,15 @@ class HLC:
         logical = self._next_logical(wall_ms, remote)
         return self._issue(wall_ms, logical)
 
+    def witness(self, stored: Timestamp) -> Timestamp:
+        """Absorb the timestamp of a row version already committed here (applied from a peer,
+        or found in the log at start), however far ahead: this node's next commit of that row
+        must be above it, or every write of the row would fail until the wall clock caught
+        up. ``update`` is for timestamps a node may still refuse (a vote, a prepare)."""
+        _check(stored)
+        wall_ms = max(self._physical_ms(), self._wall_ms, stored.wall_ms)
+        return self._issue(wall_ms, self._next_logical(wall_ms, stored))
+
     def _next_logical(self, wall_ms: int, remote: Timestamp) -> int:
         local_wall, remote_wall = wall_ms == self._wall_ms, wall_ms == remote.wall_ms
         if local_wall and remote_wall:

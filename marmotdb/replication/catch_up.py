@@ -179,7 +179,7 @@ class CatchUp:
                     if versions.lacks_bases(conn, write_set):
                         complete[0] = False
                         break
-                    state.hlc.update(write_set.commit_ts)  # before anything local above it
+                    state.hlc.witness(write_set.commit_ts)  # decided: absorbed, however far
                     applied += txn.apply(write_set, ws).applied
             return applied
 

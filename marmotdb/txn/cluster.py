@@ -28,6 +28,7 @@ from marmotdb.txn.participant import Participant
 from marmotdb.txn.recovery import RecoveryRound
 from marmotdb.txn.rounds import BatchRound, RoundOutcome
 from marmotdb.txn.txn_store import Instance, TxnStore
+from marmotdb.txn.wal_sync import WalSyncer
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,8 @@ class ClusterCommit:
         self._roster = roster
         self._endpoint = endpoint
         self._host = state.host
+        if state.durability == "fsync":  # votes and acceptances survive power loss too
+            store.sync_with(WalSyncer(store.wal_path, state.host, state.wal_sync))
         self.participant = Participant(state, store, self.intents, endpoint.reply, now_ms)
         endpoint.on_request([Prepare], self._on_prepare)
         endpoint.on_request([Accept], self.participant.on_accept)

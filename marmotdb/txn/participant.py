@@ -89,7 +89,8 @@ class Participant:
             if vote == Vote.YES:
                 self._intents.mark(instance, write_set)
         clock = hlc.now()
-        self._reply(request, Votes(votes, clock.wall_ms, clock.logical))
+        answer = Votes(votes, clock.wall_ms, clock.logical)
+        self._store.durable(lambda: self._reply(request, answer))
 
     def vote(self, instance: Instance, write_sets: list[WriteSet]) -> list[int]:
         """One ``Vote`` per write set; no side effect (a coordinator votes for itself too)."""
@@ -140,7 +141,8 @@ class Participant:
     def on_recover(self, request: IncomingRequest, now_ms: int) -> None:
         message: Recover = request.message  # type: ignore[assignment]
         instance = (message.coordinator, message.database, message.batch)
-        self._reply(request, self.promise(instance, tuple(message.ballot)))  # type: ignore[arg-type]
+        answer = self.promise(instance, tuple(message.ballot))  # type: ignore[arg-type]
+        self._store.durable(lambda: self._reply(request, answer))
 
     def promise(self, instance: Instance, ballot: Ballot) -> Promised:
         ok, promised, accepted, vector = self._store.promise(instance, ballot)
@@ -152,7 +154,8 @@ class Participant:
         message: Accept = request.message  # type: ignore[assignment]
         instance = (message.coordinator, message.database, message.batch)
         promised = self._store.accept(instance, tuple(message.ballot), message.vector)  # type: ignore[arg-type]
-        self._reply(request, Accepted(promised is None, promised or tuple(message.ballot)))
+        answer = Accepted(promised is None, promised or tuple(message.ballot))
+        self._store.durable(lambda: self._reply(request, answer))
 
     def accept(self, instance: Instance, ballot: Ballot, vector: list[bool]) -> bool:
         """This node's own acceptance (a recovery it runs)."""
@@ -196,7 +199,8 @@ class Participant:
                         txn.apply(abort_marker(write_set))
                     elif versions.lacks_bases(conn, write_set):
                         raise _BaseMissing(instance)  # rolls the whole outcome back
-                    else:
+                    else:  # decided: its versions are ours now, even from a fast clock
+                        state.hlc.witness(write_set.commit_ts)
                         txn.apply(write_set, ws)
 
         def done(pending: Any) -> None:

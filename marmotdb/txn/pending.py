@@ -40,6 +40,10 @@ class Pending:
             raise RuntimeError("Pending.result() before it was resolved")
         return self._value
 
+    def error(self) -> BaseException | None:
+        """The error it failed with, or None (resolved or not yet done)."""
+        return self._error
+
     # -- outcome ----------------------------------------------------------------------------
     def resolve(self, value: Any) -> None:
         if self.done():

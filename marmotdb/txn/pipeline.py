@@ -224,7 +224,7 @@ class CommitPipeline:
             self.schema_version = int(conn.execute("PRAGMA user_version").fetchall()[0][0])
             last = max_commit_ts(conn)
         if last is not None and last > hlc.last:
-            hlc.update(last)      # a restarted node never issues a timestamp below its log
+            hlc.witness(last)     # a restarted node never issues a timestamp below its log
 
     # ------------------------------------------------------------------ the turn
     @property
@@ -377,6 +377,8 @@ class CommitPipeline:
         return waiter.pending
 
     def _run_exclusive_now(self, waiter: _Waiter) -> None:
+        if not self.conn.get_autocommit():  # a turn that wrote nothing left BEGIN open
+            self._flush()                    # (an empty batch: rolled back)
         assert waiter.exclusive is not None and self.conn.get_autocommit()
         try:
             with self._trusted():

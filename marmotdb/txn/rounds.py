@@ -60,6 +60,8 @@ class BatchRound:
         self._quorum = 1
         self._accepted = 0
         self._vector: list[bool] = []
+        self._decided = False       # the vector is computed: votes arriving later are ignored
+        self._own_durable = False   # our own acceptance survives power loss (counted)
         self._outcome: list[MarmotError | None] = []
         self._finished = False
 
@@ -115,7 +117,7 @@ class BatchRound:
         self._decide_if_determined()
 
     def _decide_if_determined(self) -> None:
-        if self._finished or self._accepted:
+        if self._finished or self._decided:
             return
         outstanding = len(self._outstanding)
         if all(yes >= need or yes + outstanding < need
@@ -134,11 +136,8 @@ class BatchRound:
         ballot = (0, cluster.node_id)
         cluster.store.record_decision(self.instance, self._encoded, self._unilateral(), ballot,
                                       vector)
-        self._accepted = 1
         self._vector, self._outcome = vector, outcome
-        if self._accepted >= self._quorum:
-            self._chosen()
-            return
+        self._decided = True
         now_ms = cluster.now_ms()
         accept = Accept(*self.instance, ballot, vector)
         deadline_ms = now_ms + cluster.settings.decision_timeout_ms
@@ -146,6 +145,7 @@ class BatchRound:
         for peer in self._peers:
             cluster.request(peer, accept, deadline_ms, now_ms,
                             lambda c, node=peer.node_id: self._on_accepted(node, c))
+        cluster.store.durable(self._own_acceptance)  # counted once it survives power loss
 
     def _member_outcomes(self) -> list[MarmotError | None]:
         """One error (or None: commit) per member, dependencies inside the batch included."""
@@ -171,6 +171,12 @@ class BatchRound:
             code=errors.ER_UNKNOWN_COM_ERROR, sqlstate="08S01")
 
     # ------------------------------------------------------------------ accept
+    def _own_acceptance(self) -> None:
+        self._own_durable = True
+        if not self._finished:
+            self._accepted += 1
+            self._check_accepted()
+
     def _on_accepted(self, node_id: int, completion: Completion) -> None:
         if self._finished or node_id not in self._outstanding:
             return
@@ -178,10 +184,14 @@ class BatchRound:
         reply = completion.reply
         if completion.outcome is Outcome.REPLIED and isinstance(reply, Accepted) and reply.ok:
             self._accepted += 1
+        self._check_accepted()
+
+    def _check_accepted(self) -> None:
+        own_pending = 0 if self._own_durable else 1
         if self._accepted >= self._quorum:
             self._outstanding = set()
             self._chosen()
-        elif self._accepted + len(self._outstanding) < self._quorum:
+        elif self._accepted + len(self._outstanding) + own_pending < self._quorum:
             self._finish(CommitOutcomeUnknown(
                 "marmotdb: the commit decision did not reach a quorum; the transaction may or "
                 "may not have committed"))

@@ -8,12 +8,13 @@ acceptor state of the instance's Paxos round: the highest ballot promised, the b
 vector accepted. A record is forgotten once the instance's outcome is applied to the database.
 
 Writes commit at once (``synchronous=NORMAL`` in WAL mode: a process crash keeps them). With
-``durability = "fsync"`` the caller makes them durable across power loss before answering, by
-syncing the WAL (``wal_path``) on a worker as the commit pipelines do.
+``durability = "fsync"`` a vote or an acceptance is sent only once the store's WAL was synced
+on a worker (``durable``), as the commit pipelines answer clients.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import apsw
 import msgspec
 
 from marmotdb.txn.messages import NO_BALLOT, Ballot
+from marmotdb.txn.pending import Pending
+from marmotdb.txn.wal_sync import WalSyncer
 
 FILE_NAME = "__marmot_txn.db"
 Instance = tuple[int, str, int]  # (coordinator, database, batch)
@@ -69,6 +72,23 @@ class TxnStore:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(_SCHEMA)
         self._forgotten = 0
+        self._syncer: WalSyncer | None = None  # durability "fsync": see durable()
+
+    def sync_with(self, syncer: WalSyncer) -> None:
+        """Durability "fsync": ``durable`` waits for a sync of the store's WAL."""
+        self._syncer = syncer
+
+    def durable(self, then: Callable[[], None]) -> None:
+        """``then()`` once what was written so far survives power loss: after a sync of the
+        WAL on a worker with durability "fsync", at once otherwise (a process crash keeps a
+        commit). A failed sync never calls it: a vote or acceptance that may be lost is not
+        sent (its requester counts it as missing)."""
+        if self._syncer is None:
+            then()
+            return
+        synced = Pending()
+        synced.add_done_callback(lambda done: then() if done.error() is None else None)
+        self._syncer.committed([(synced, None)])
 
     def record_write_sets(self, instance: Instance, write_sets: list[bytes],
                           one: list[bool]) -> None:

@@ -141,7 +141,6 @@ def test_a_recovered_instance_leaves_no_record_behind() -> None:
             assert node.cluster.store.load() == {}, node_id
 
 
-@pytest.mark.xfail(strict=True, reason=EMPTY_TURN_LEFT_OPEN)
 def test_a_peer_outcome_applies_after_a_transaction_that_wrote_nothing() -> None:
     with cluster() as run:
         world = run.world
@@ -163,7 +162,6 @@ def test_a_peer_outcome_applies_after_a_transaction_that_wrote_nothing() -> None
             "SELECT v FROM reg WHERE k = 2").fetchall()) == [(5,)]
 
 
-@pytest.mark.xfail(strict=True, reason=FAST_PEER_VERSION_BLOCKS)
 def test_a_row_written_by_a_fast_peer_stays_writable() -> None:
     with cluster() as run:
         world = run.world
@@ -175,7 +173,6 @@ def test_a_row_written_by_a_fast_peer_stays_writable() -> None:
         assert replies[-1] is not None and replies[-1].error is None, replies[-1]
 
 
-@pytest.mark.xfail(strict=True, reason=FAST_LOG_BLOCKS_RESTART)
 def test_a_node_restarts_over_a_log_from_a_fast_peer() -> None:
     with cluster() as run:
         world = run.world
@@ -189,7 +186,6 @@ def test_a_node_restarts_over_a_log_from_a_fast_peer() -> None:
         assert world.internal_errors == []
 
 
-@pytest.mark.xfail(strict=True, reason=VOTES_NOT_SYNCED)
 def test_a_vote_survives_power_loss_with_durability_fsync() -> None:
     with cluster(seed=2) as run:
         assert run.durability == "fsync"

@@ -8,9 +8,8 @@ replica and on the history. The default run is the CI sweep (well under a minute
 Every invariant — safety (never committed here and aborted there, no acknowledged write lost,
 no failed write committed, first committer wins, bank totals in every read) and convergence
 after the heal (byte-identical replicas, nothing undecided or left in the txn stores) — must
-hold for every seed of the scenarios in ``SEEDS``. A scenario a known defect still breaks
-(test_cluster_findings.py pins each, strictly) runs ``xfail(strict=False)`` with the defect
-as its reason, so the sweep keeps running it and shows when it passes.
+hold for every seed of the scenarios in ``SEEDS`` (clock jumps and the chaos mix included:
+the defects they found are fixed and pinned in test_cluster_findings.py).
 """
 
 from __future__ import annotations
@@ -38,22 +37,12 @@ from marmotdb.storage.writeset import (
 from marmotdb.txn.intents import Intents
 from marmotdb.txn.participant import Participant
 from tests.sim.replay import printed_trace_hashes
-from tests.sim.test_cluster_findings import (
-    EMPTY_TURN_LEFT_OPEN,
-    FAST_LOG_BLOCKS_RESTART,
-    FAST_PEER_VERSION_BLOCKS,
-)
 
 # Every invariant holds for these, for every seed swept (CI: these seeds; slow: SLOW_SEEDS).
 SEEDS = {"cluster-calm": range(1, 7), "cluster-lossy": range(1, 6),
          "cluster-partition": range(1, 5), "cluster-crash": range(1, 5),
-         "cluster-duplicate": range(1, 4)}
-# What keeps these from passing today (test_cluster_findings.py pins each, strictly).
-FAILS_TODAY = {
-    "cluster-clock": f"{EMPTY_TURN_LEFT_OPEN}; {FAST_PEER_VERSION_BLOCKS}",
-    "cluster-chaos": f"{EMPTY_TURN_LEFT_OPEN}; {FAST_LOG_BLOCKS_RESTART}",
-}
-FAULT_SEEDS = range(1, 4)
+         "cluster-duplicate": range(1, 4), "cluster-clock": range(1, 4),
+         "cluster-chaos": range(1, 4)}
 SLOW_SEEDS = range(100, 400)
 
 
@@ -84,13 +73,6 @@ def test_the_sweep_covers_both_cluster_sizes_and_every_crash_kind() -> None:
     assert {r.nodes for r in results} == {3, 5}
     kinds = {crash.split(":")[0].split(" ")[0] for r in results for crash in r.crashes}
     assert {"point", "send", "io"} <= kinds, kinds
-
-
-@pytest.mark.parametrize("scenario", [
-    pytest.param(s, marks=pytest.mark.xfail(strict=False, reason=reason))
-    for s, reason in FAILS_TODAY.items()])
-def test_scenario_with_a_known_defect_passes_every_invariant(scenario: str) -> None:
-    assert_passes(scenario, FAULT_SEEDS)
 
 
 @pytest.mark.slow
