@@ -101,8 +101,8 @@ class BatchRound:
             self._no_reason[index] = vote
 
     def _on_votes(self, node_id: int, completion: Completion) -> None:
-        if node_id not in self._outstanding:
-            return
+        if self._decided or node_id not in self._outstanding:  # late: the set now waits for
+            return                                               # acceptances
         self._outstanding.discard(node_id)
         reply = completion.reply
         if completion.outcome is Outcome.REPLIED and isinstance(reply, Votes) \

@@ -395,3 +395,17 @@ def test_a_prepare_overtaken_by_its_outcome_leaves_nothing_behind(cluster: Clust
     cluster.advance(1000)
     cluster.advance(1000)  # catch-up brings the row
     assert rows(cluster, 3, "SELECT id FROM t") == [(1,)]
+
+
+def test_a_late_vote_does_not_cancel_that_members_acceptance(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    request = cluster.submit(1, "INSERT INTO t VALUES (1)")
+    deliver_queued(cluster)                       # both prepares arrive
+    votes = list(cluster.frames)                  # both votes wait
+    cluster.frames = deque(f for f in votes if f[0] == 2)
+    deliver_queued(cluster)                       # node 2's vote decides; Accepts go out
+    cluster.cut = {2}                             # only node 3 can accept now
+    cluster.frames.extend(f for f in votes if f[0] == 3)  # node 3's vote arrives late
+    cluster.deliver()
+    reply = cluster.replies.pop((1, request))
+    assert reply.error is None, reply.error       # node 3's acceptance counted: committed
