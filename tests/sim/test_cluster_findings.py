@@ -53,7 +53,7 @@ FAST_LOG_BLOCKS_RESTART = (
     "of its clock (a version from a fast peer) cannot open that database: CommitPipeline's "
     "constructor calls hlc.update(max_commit_ts) and ClockOffsetError escapes (pipeline.py "
     "__init__ <- server_state.pipeline), so every write, apply and catch-up of that database "
-    "fails on that node (sim: cluster-chaos seed 39: internal-error, log-gap, diverged)")
+    "fails on that node (sim: cluster-chaos seeds 39, 46: internal-error, log-gap, diverged)")
 
 
 @contextlib.contextmanager
