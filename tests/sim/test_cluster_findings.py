@@ -20,10 +20,10 @@ from marmotdb.sim.cluster_runner import ClusterRun, opened
 from marmotdb.sim.cluster_world import CrashTrigger
 from marmotdb.sim.network import HEALTHY, LinkFault
 from marmotdb.storage.commitlog import iter_log
-from marmotdb.txn.messages import MESSAGE_TYPES, Learn, Prepare
+from marmotdb.txn.messages import MESSAGE_TYPES, Learn, Prepare, Votes
 
 TAGS = {cls: tag for tag, cls in MESSAGE_TYPES.items()}
-PREPARE_TAG, LEARN_TAG = TAGS[Prepare], TAGS[Learn]
+PREPARE_TAG, VOTES_TAG, LEARN_TAG = TAGS[Prepare], TAGS[Votes], TAGS[Learn]
 
 VOTES_NOT_SYNCED = (
     "with durability = 'fsync' nothing syncs the txn store's WAL (TxnStore says 'the caller "
@@ -53,7 +53,17 @@ FAST_LOG_BLOCKS_RESTART = (
     "of its clock (a version from a fast peer) cannot open that database: CommitPipeline's "
     "constructor calls hlc.update(max_commit_ts) and ClockOffsetError escapes (pipeline.py "
     "__init__ <- server_state.pipeline), so every write, apply and catch-up of that database "
-    "fails on that node (sim: cluster-chaos seed 39: internal-error, log-gap, diverged)")
+    "fails on that node (sim: cluster-chaos seeds 39, 46: internal-error, log-gap, diverged)")
+
+LATE_VOTE_DROPS_ACCEPTANCE = (
+    "BatchRound keeps one _outstanding set for both phases: a vote that arrives after the "
+    "decision (the round decides as soon as enough voters answered, so with 5 members the "
+    "slow voters' Votes usually come after the Accepts left) removes that peer from the "
+    "Accept's outstanding set, and its Accepted is then ignored ('node_id not in "
+    "_outstanding'). A quorum that accepted is answered 1180; and when such an ignored answer "
+    "is the round's last event, _check_accepted never runs again: the round never ends, the "
+    "coordinator's pipeline stays _deciding and every later write on that node waits "
+    "(sim: cluster-clock seed 31: node 1 wedged, 45 intents held, no-reply)")
 
 
 @contextlib.contextmanager
@@ -184,6 +194,28 @@ def test_a_node_restarts_over_a_log_from_a_fast_peer() -> None:
         replies = run.run_statements(1, ["USE simdb", "INSERT INTO sset VALUES (2, 1)"])
         assert replies[-1] is not None and replies[-1].error is None, replies[-1]
         assert world.internal_errors == []
+
+
+@pytest.mark.xfail(strict=True, reason=LATE_VOTE_DROPS_ACCEPTANCE)
+def test_acceptances_of_slow_voters_count() -> None:
+    with opened(1, "cluster-calm", 5) as run:
+        run.setup()
+        assert run.settings.decision_timeout_ms == 2000
+        world = run.world
+        for slow in (4, 5):  # their frames to node 1 arrive a second late, in order
+            world.set_link(slow, 1, LinkFault(drop_rate=1.0))
+        for dies in (2, 3):  # they vote at once, then die: their Accepts are never answered
+            world.crash_on(dies, CrashTrigger("send", VOTES_TAG, 1))
+        replies: list[Reply] = []
+        session = world.open_session(1)
+        assert session is not None
+        world.on_reply = lambda node, generation, reply: replies.append(reply)
+        world.submit(1, session, 1, "USE simdb")
+        world.run_until(world.now_us + 10_000)
+        world.submit(1, session, 2, "INSERT INTO sset VALUES (1, 0)")  # decided on the votes
+        world.run_until(world.now_us + 4_000_000)  # of 1, 2, 3; accepted by 1, 4, 5 (a second
+        # later): OK, not 1180 at the Accept timeout of 2 and 3
+        assert len(replies) == 2 and replies[1].error is None, replies[-1]
 
 
 def test_a_vote_survives_power_loss_with_durability_fsync() -> None:
