@@ -196,7 +196,6 @@ def test_a_node_restarts_over_a_log_from_a_fast_peer() -> None:
         assert world.internal_errors == []
 
 
-@pytest.mark.xfail(strict=True, reason=LATE_VOTE_DROPS_ACCEPTANCE)
 def test_acceptances_of_slow_voters_count() -> None:
     with opened(1, "cluster-calm", 5) as run:
         run.setup()
