@@ -1046,15 +1046,7 @@ class Session:
                                          "Query execution was interrupted"))
                 return
             self.server.status["Marmot_conflict_retries"] += 1
-            try:
-                following = again()
-            except BaseException as exc:  # noqa: BLE001 - the client's answer
-                result.fail(exc)
-                return
-            if isinstance(following, Pending):
-                result.follow(following)
-            else:
-                result.resolve(following)
+            result.settle(again)
 
         outcome.add_done_callback(done)
         return result

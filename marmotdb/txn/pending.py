@@ -68,6 +68,19 @@ class Pending:
         for callback in callbacks:
             callback(self)
 
+    def settle(self, run: Callable[[], Any]) -> None:
+        """Take ``run()``'s outcome: its value, the Pending it returns (followed), or the
+        exception it raises."""
+        try:
+            following = run()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiter, not swallowed
+            self.fail(exc)
+            return
+        if isinstance(following, Pending):
+            self.follow(following)
+        else:
+            self.resolve(following)
+
     def follow(self, other: Pending) -> None:
         """Resolve or fail as ``other`` does."""
         def copy(done: Pending) -> None:
@@ -89,16 +102,5 @@ def chain(value: Any, then: Callable[[Any], Any]) -> Any:
         return then(value.result())
     out = Pending()
 
-    def step(done: Pending) -> None:
-        try:
-            following = then(done.result())
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiter, not swallowed
-            out.fail(exc)
-            return
-        if isinstance(following, Pending):
-            out.follow(following)
-        else:
-            out.resolve(following)
-
-    value.add_done_callback(step)
+    value.add_done_callback(lambda done: out.settle(lambda: then(done.result())))
     return out
