@@ -145,8 +145,7 @@ MESSAGE_TYPES: dict[int, type[msgspec.Struct]] = {
     6: PushPullRequest,
     7: PushPullResponse,
 }
-for _tag, _cls in MESSAGE_TYPES.items():
-    PEER_MESSAGES.register(_tag, _cls, "membership")
+PEER_MESSAGES.register_all(MESSAGE_TYPES, "membership")
 
 TYPE_CODES: dict[type[msgspec.Struct], int] = {cls: code for code, cls in MESSAGE_TYPES.items()}
 

@@ -72,6 +72,11 @@ class MessageRegistry:
         self._by_tag[tag] = entry
         self._by_cls[cls] = entry
 
+    def register_all(self, table: dict[int, type[msgspec.Struct]], owner: str) -> None:
+        """Register an owner's tag table (its ``MESSAGE_TYPES``)."""
+        for tag, cls in table.items():
+            self.register(tag, cls, owner)
+
     def by_tag(self, tag: int) -> MessageType | None:
         return self._by_tag.get(tag)
 

@@ -46,5 +46,4 @@ MESSAGE_TYPES: dict[int, type[msgspec.Struct]] = {
     66: PullLog,
     67: LogEntries,
 }
-for _tag, _cls in MESSAGE_TYPES.items():
-    PEER_MESSAGES.register(_tag, _cls, "replication")
+PEER_MESSAGES.register_all(MESSAGE_TYPES, "replication")

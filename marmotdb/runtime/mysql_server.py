@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import socket
 import ssl
 from typing import Any
 
@@ -109,9 +108,7 @@ class MysqlProtocol(asyncio.Protocol):
     # ------------------------------------------------------------------ asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        sock = transport.get_extra_info("socket")
-        if sock is not None:  # answers are single small writes: never wait for Nagle
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # (uvloop, like asyncio, sets TCP_NODELAY on every TCP transport: no Nagle delay)
         service = self.service
         self.connection_id = service.next_connection_id()
         peer = transport.get_extra_info("peername") or ("?", 0)

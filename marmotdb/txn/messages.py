@@ -116,5 +116,4 @@ MESSAGE_TYPES: dict[int, type[msgspec.Struct]] = {
     38: Recover,
     39: Promised,
 }
-for _tag, _cls in MESSAGE_TYPES.items():
-    PEER_MESSAGES.register(_tag, _cls, "txn")
+PEER_MESSAGES.register_all(MESSAGE_TYPES, "txn")

@@ -57,7 +57,6 @@ class Participant:
         self._store = store
         self._intents = intents
         self._reply = reply
-        self.applied_instances = 0
         self.undecided: dict[Instance, int] = {}  # instance -> since when (ms), until applied
         self.on_applied: Callable[[], None] | None = None  # after each outcome applied
         # outcomes waiting for a transaction they were built on (versions.lacks_bases)
@@ -217,7 +216,6 @@ class Participant:
             self._intents.release(instance)
             self._store.forget(instance, vector, self._now_ms())
             self.undecided.pop(instance, None)
-            self.applied_instances += 1
             if any(ws.schema_changes for ws, _ in items):
                 state.schema_changed(state.databases.get(instance[1]))
             if self.on_applied is not None:
