@@ -331,7 +331,7 @@ class Node:
         leave as ``SendFrame``), the distributed commit of every database's pipeline, and
         catch-up from the peers' commit logs."""
         self.endpoint = PeerEndpoint(codec, self.peer_transport, self._rng)
-        store = TxnStore(self._data_dir)
+        store = TxnStore(self._data_dir, defer=self.defer)
         node_id = self.state.node_id
         cluster = ClusterCommit(node_id=node_id, state=self.state, endpoint=self.endpoint,
                                 store=store, roster=roster, now_ms=lambda: self.now_ms,

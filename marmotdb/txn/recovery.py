@@ -41,6 +41,7 @@ class RecoveryRound:
         self._accepted = 0
         self._waiting: set[int] = set()
         self._vector: list[bool] | None = None
+        self._own_pending = False  # our own promise or acceptance, not yet durable
         self.finished = False
 
     def start(self, now_ms: int) -> None:
@@ -55,6 +56,11 @@ class RecoveryRound:
         for peer in self._peers:
             cluster.request(peer, recover, deadline_ms, now_ms,
                             lambda c, node=peer.node_id: self._on_promised(node, c))
+        self._own_pending = True
+        cluster.store.durable(lambda: self._own_promise(own))  # counted once it is kept
+
+    def _own_promise(self, own: Promised) -> None:
+        self._own_pending = False
         self._promised(own)
 
     # ------------------------------------------------------------------ phase 1
@@ -65,7 +71,7 @@ class RecoveryRound:
         reply = completion.reply
         if completion.outcome is Outcome.REPLIED and isinstance(reply, Promised):
             self._promised(reply)
-        elif len(self._promises) + len(self._waiting) < self._quorum:
+        elif len(self._promises) + len(self._waiting) + self._own_pending < self._quorum:
             self.finished = True
 
     def _promised(self, promise: Promised) -> None:
@@ -93,15 +99,23 @@ class RecoveryRound:
             vector = list(one)
         self._vector = vector
         cluster = self._cluster
-        if cluster.participant.accept(self.instance, self.ballot, vector):
-            self._accepted = 1
+        own_accepted = cluster.participant.accept(self.instance, self.ballot, vector)
         now_ms = cluster.now_ms()
         accept = Accept(*self.instance, self.ballot, vector)
         self._waiting = {p.node_id for p in self._peers}
+        self._own_pending = own_accepted
         for peer in self._peers:
             cluster.request(peer, accept, now_ms + cluster.settings.decision_timeout_ms, now_ms,
                             lambda c, node=peer.node_id: self._on_accepted(node, c))
+        if own_accepted:
+            cluster.store.durable(self._own_acceptance)  # counted once it is kept
         self._check_chosen()
+
+    def _own_acceptance(self) -> None:
+        self._own_pending = False
+        if not self.finished:
+            self._accepted += 1
+            self._check_chosen()
 
     def _on_accepted(self, node_id: int, completion: Completion) -> None:
         if self.finished or node_id not in self._waiting:
@@ -125,5 +139,5 @@ class RecoveryRound:
             for peer in self._peers:
                 self._cluster.send(peer, learn)
             self._cluster.participant.on_learn(None, learn, self._cluster.now_ms())
-        elif self._accepted + len(self._waiting) < self._quorum:
+        elif self._accepted + len(self._waiting) + self._own_pending < self._quorum:
             self.finished = True

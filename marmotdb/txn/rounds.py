@@ -83,7 +83,12 @@ class BatchRound:
         # never numbers a new batch with these origin sequences (peers may hold them), and
         # finishes this batch as any member does (txn/DESIGN.md §7.4).
         cluster.store.record_write_sets(self.instance, self._encoded, self._unilateral())
+        cluster.store.committed(self._send_prepares)
+
+    def _send_prepares(self) -> None:
+        cluster = self._cluster
         prepare = Prepare(*self.instance, self._encoded, self._unilateral())
+        now_ms = cluster.now_ms()
         deadline_ms = now_ms + cluster.settings.prepare_timeout_ms
         for peer in self._peers:
             cluster.request(peer, prepare, deadline_ms, now_ms,

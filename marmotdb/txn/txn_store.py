@@ -7,13 +7,21 @@ participant records them before it votes; a coordinator before its own acceptanc
 acceptor state of the instance's Paxos round: the highest ballot promised, the ballot and
 vector accepted. A record is forgotten once the instance's outcome is applied to the database.
 
-Writes commit at once (``synchronous=NORMAL`` in WAL mode: a process crash keeps them). With
-``durability = "fsync"`` a vote or an acceptance is sent only once the store's WAL was synced
-on a worker (``durable``), as the commit pipelines answer clients.
+Writes are grouped: the first write of a node iteration opens a SQLite transaction and
+schedules its COMMIT as deferred work (``defer``: after every input of the iteration ran), so
+the Prepares, acceptances and forgets of one iteration cost one commit and one WAL write of
+each page they touch, not one per message. Whatever must not happen before a write is on disk
+waits for it: ``committed(then)`` runs after the COMMIT (``synchronous=NORMAL`` in WAL mode: a
+process crash keeps it) — a coordinator's Prepare leaves only once its batch is recorded;
+``durable(then)`` also waits for a sync of the WAL on a worker with ``durability = "fsync"``
+— a vote, a promise or an acceptance is sent (or counted, for our own) only once it survives
+power loss, as the commit pipelines answer clients. Reads use the same connection and see the
+open transaction. Without ``defer`` (tests, tools) every write commits at once.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +33,7 @@ from marmotdb.txn.messages import NO_BALLOT, Ballot
 from marmotdb.txn.pending import Pending
 from marmotdb.txn.wal_sync import WalSyncer
 
+logger = logging.getLogger("marmotdb.txn")
 FILE_NAME = "__marmot_txn.db"
 Instance = tuple[int, str, int]  # (coordinator, database, batch)
 
@@ -64,7 +73,8 @@ class InstanceRecord:
 
 
 class TxnStore:
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path,
+                 defer: Callable[[Callable[[], None]], None] | None = None):
         self.path = data_dir / FILE_NAME
         self.wal_path = str(self.path) + "-wal"
         self.conn = apsw.Connection(str(self.path))
@@ -73,22 +83,61 @@ class TxnStore:
         self.conn.execute(_SCHEMA)
         self._forgotten = 0
         self._syncer: WalSyncer | None = None  # durability "fsync": see durable()
+        self._defer = defer
+        self._open = False  # a transaction holds writes not committed yet
+        self._after_commit: list[Callable[[], None]] = []
+        self.commits = 0
 
     def sync_with(self, syncer: WalSyncer) -> None:
         """Durability "fsync": ``durable`` waits for a sync of the store's WAL."""
         self._syncer = syncer
 
+    def _write(self) -> None:
+        """Called before every write: joins the iteration's transaction (see the docstring)."""
+        if self._defer is not None and not self._open:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._open = True
+            self._defer(self.flush)
+
+    def flush(self) -> None:
+        """Commit the open transaction, then run what waited for it."""
+        if self._open:
+            self._open = False
+            try:
+                self.conn.execute("COMMIT")
+            except apsw.Error:  # what waited is dropped: a vote or acceptance that may be lost
+                logger.exception("the txn store could not commit")  # is never sent
+                if not self.conn.getautocommit():
+                    self.conn.execute("ROLLBACK")
+                self._after_commit = []
+                raise
+            self.commits += 1
+        waiting, self._after_commit = self._after_commit, []
+        for then in waiting:
+            then()
+
+    def committed(self, then: Callable[[], None]) -> None:
+        """``then()`` once what was written so far is committed (a process crash keeps it)."""
+        if self._open:
+            self._after_commit.append(then)
+        else:
+            then()
+
     def durable(self, then: Callable[[], None]) -> None:
         """``then()`` once what was written so far survives power loss: after a sync of the
-        WAL on a worker with durability "fsync", at once otherwise (a process crash keeps a
-        commit). A failed sync never calls it: a vote or acceptance that may be lost is not
-        sent (its requester counts it as missing)."""
+        WAL on a worker with durability "fsync", once committed otherwise (a process crash
+        keeps a commit). A failed sync never calls it: a vote or acceptance that may be lost
+        is not sent (its requester counts it as missing)."""
         if self._syncer is None:
-            then()
+            self.committed(then)
             return
-        synced = Pending()
-        synced.add_done_callback(lambda done: then() if done.error() is None else None)
-        self._syncer.committed([(synced, None)])
+        syncer = self._syncer
+
+        def sync() -> None:
+            synced = Pending()
+            synced.add_done_callback(lambda done: then() if done.error() is None else None)
+            syncer.committed([(synced, None)])
+        self.committed(sync)
 
     def record_write_sets(self, instance: Instance, write_sets: list[bytes],
                           one: list[bool]) -> None:
@@ -97,6 +146,7 @@ class TxnStore:
         one = one or [False] * len(write_sets)
         rows = [(*instance, position, ws, flag)
                 for position, (ws, flag) in enumerate(zip(write_sets, one))]
+        self._write()
         with self.conn:
             self.conn.executemany(
                 "INSERT OR IGNORE INTO batch_write_sets VALUES (?, ?, ?, ?, ?, ?)", rows)
@@ -112,6 +162,7 @@ class TxnStore:
                         ballot: Ballot, vector: list[bool]) -> None:
         """A coordinator's own acceptance of its first ballot, with the batch's write sets,
         in one transaction (what it needs to finish the batch after a crash)."""
+        self._write()
         with self.conn:
             self.record_write_sets(instance, write_sets, one)
             self.accept(instance, ballot, vector)
@@ -126,6 +177,7 @@ class TxnStore:
         promised = self._promised(instance)
         if tuple(ballot) < promised:
             return promised
+        self._write()
         with self.conn:
             self.conn.execute(
                 "INSERT INTO acceptor VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
@@ -147,6 +199,7 @@ class TxnStore:
                                                                          None)
         if tuple(ballot) <= promised:
             return False, promised, accepted, vector
+        self._write()
         with self.conn:
             self.conn.execute(
                 "INSERT INTO acceptor VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO UPDATE "
@@ -173,6 +226,7 @@ class TxnStore:
     def forget(self, instance: Instance, vector: list[bool], now_ms: int) -> None:
         """The instance's outcome ``vector`` is applied to the database: its write sets and
         acceptor state go; the outcome stays (``DECIDED_KEEP_MS``) for late recoveries."""
+        self._write()
         with self.conn:
             for table in ("batch_write_sets", "acceptor"):
                 self.conn.execute(f"DELETE FROM {table} WHERE coordinator = ? AND database = ? "
@@ -228,4 +282,7 @@ class TxnStore:
         return int(found or 0)
 
     def close(self) -> None:
+        if self._open:
+            self._open = False
+            self.conn.execute("COMMIT")
         self.conn.close()
