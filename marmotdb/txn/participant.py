@@ -58,6 +58,9 @@ class Participant:
         self._intents = intents
         self._reply = reply
         self.undecided: dict[Instance, int] = {}  # instance -> since when (ms), until applied
+        # the write sets of each Prepare recorded here, decoded, until its outcome is learned:
+        # the outcome is applied without reading them back from the store and decoding again
+        self._prepared: dict[Instance, list[WriteSet]] = {}
         self.on_applied: Callable[[], None] | None = None  # after each outcome applied
         # outcomes waiting for a transaction they were built on (versions.lacks_bases)
         self._deferred: dict[Instance, tuple[list[bytes], list[bool], Callable[[bool], None]]] \
@@ -84,6 +87,7 @@ class Participant:
                 self._state.status[_NO_VOTE_STATUS[Vote.CLOCK]] += 1
         self._store.record_write_sets(instance, message.write_sets, message.one)
         self.undecided.setdefault(instance, now_ms)
+        self._prepared.setdefault(instance, write_sets)
         for write_set, vote in zip(write_sets, votes):
             if vote == Vote.YES:
                 self._intents.mark(instance, write_set)
@@ -172,9 +176,11 @@ class Participant:
     def _learn(self, message: Learn, answer: Callable[[bool], None]) -> None:
         instance = (message.coordinator, message.database, message.batch)
         if self._store.decided(instance) is not None:
+            self._prepared.pop(instance, None)
             answer(True)  # applied here already (a duplicate or a late recovery's learn)
             return
         encoded, _ = self._store.write_sets(instance)
+        decoded = self._prepared.pop(instance, None)
         if len(encoded) != len(message.vector):  # its Prepare never reached us: the decision
             logger.info("learned %s without its write sets: left to catch-up", instance)
             self._intents.release(instance)          # stands, catch-up brings the rows
@@ -182,14 +188,17 @@ class Participant:
             self.undecided.pop(instance, None)
             answer(False)
             return
-        self.apply_outcome(instance, encoded, message.vector, answer)
+        self.apply_outcome(instance, encoded, message.vector, answer, decoded)
 
     def apply_outcome(self, instance: Instance, encoded: list[bytes], vector: list[bool],
-                      answer: Callable[[bool], None] = lambda ok: None) -> None:
+                      answer: Callable[[bool], None] = lambda ok: None,
+                      decoded: list[WriteSet] | None = None) -> None:
         """Apply the committed members, log markers for the others, then forget."""
         state = self._state
         pipeline = state.pipeline(state.databases.get(instance[1]))
-        items = [(decode_write_set(ws), ws) for ws in encoded]
+        if decoded is None or len(decoded) != len(encoded):
+            decoded = [decode_write_set(ws) for ws in encoded]
+        items = list(zip(decoded, encoded))
 
         def work(conn: apsw.Connection) -> None:
             with ApplyTransaction(conn) as txn:

@@ -133,6 +133,31 @@ def test_a_table_made_on_one_node_takes_writes_on_another(cluster: Cluster) -> N
     assert all(n.cluster is not None and n.cluster.rounds > 0 for n in cluster.nodes.values())
 
 
+def test_the_txn_store_commits_once_per_iteration_and_keeps_nothing_applied(
+        cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    first, second = cluster.submit(1, "INSERT INTO t VALUES (1)"), \
+        cluster.submit(2, "INSERT INTO t VALUES (2)")
+    to_third = [f for f in cluster.frames if f[1] == 3]
+    assert len(to_third) == 2  # the two coordinators' Prepares
+    for frame in to_third:
+        cluster.frames.remove(frame)
+    third = cluster.nodes[3]
+    store = third.cluster.store  # type: ignore[union-attr]
+    before = store.commits
+    with third.iteration():  # both arrive in one loop iteration: one txn-store commit
+        for src, _, frame in to_third:
+            third.receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
+    assert store.commits - before == 1
+    cluster.deliver()
+    assert cluster.replies.pop((1, first)).error is None
+    assert cluster.replies.pop((2, second)).error is None
+    for node in cluster.nodes.values():  # nothing kept once applied
+        participant = node.cluster.participant  # type: ignore[union-attr]
+        assert participant.undecided == {} and participant._prepared == {}
+        assert node.cluster.store.load() == {}  # type: ignore[union-attr]
+
+
 def test_concurrent_transactions_on_one_row_never_both_commit(cluster: Cluster) -> None:
     cluster.ok(1, "CREATE TABLE acc (id INT PRIMARY KEY, n INT)")
     cluster.ok(1, "INSERT INTO acc VALUES (1, 0)")
