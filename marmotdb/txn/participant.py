@@ -63,8 +63,8 @@ class Participant:
         self._prepared: dict[Instance, list[WriteSet]] = {}
         self.on_applied: Callable[[], None] | None = None  # after each outcome applied
         # outcomes waiting for a transaction they were built on (versions.lacks_bases)
-        self._deferred: dict[Instance, tuple[list[bytes], list[bool], Callable[[bool], None]]] \
-            = {}
+        self._deferred: dict[Instance, tuple[list[bytes], list[bool], Callable[[bool], None],
+                                             list[WriteSet]]] = {}
 
     # ------------------------------------------------------------------ prepare
     def on_prepare(self, request: IncomingRequest, now_ms: int) -> None:
@@ -135,10 +135,25 @@ class Participant:
         return state.read_connection(state.databases.get(database))
 
     def retry_deferred(self) -> None:
-        """After anything was applied here: apply the outcomes that waited for it."""
+        """After anything was applied here: apply the outcomes that waited for it and whose
+        bases are here now (checked on the look-up connection, so an outcome still waiting
+        costs no write turn and no SQLite transaction)."""
         waiting, self._deferred = self._deferred, {}
-        for instance, (encoded, vector, answer) in waiting.items():
-            self.apply_outcome(instance, encoded, vector, answer)
+        for instance, (encoded, vector, answer, decoded) in waiting.items():
+            if self._still_lacks_bases(instance[1], decoded, vector):
+                self._deferred[instance] = (encoded, vector, answer, decoded)
+            else:
+                self.apply_outcome(instance, encoded, vector, answer, decoded)
+
+    def _still_lacks_bases(self, database: str, decoded: list[WriteSet],
+                           vector: list[bool]) -> bool:
+        try:
+            conn = self._committed_view(database)
+            with self._state.binding(conn).trusted_scope():  # internal tables
+                return any(versions.lacks_bases(conn, ws)
+                           for ws, commit in zip(decoded, vector) if commit)
+        except Exception:  # noqa: BLE001 - the apply itself will tell (and log)
+            return False
 
     # ------------------------------------------------------------------ recovery
     def on_recover(self, request: IncomingRequest, now_ms: int) -> None:
@@ -215,7 +230,7 @@ class Participant:
             try:
                 pending.result()
             except _BaseMissing:  # applied once what it was built on is (retry_deferred)
-                self._deferred[instance] = (encoded, vector, answer)
+                self._deferred[instance] = (encoded, vector, answer, decoded)
                 return
             except Exception:  # noqa: BLE001 - the record stays: applied again on restart
                 self._intents.release(instance)
