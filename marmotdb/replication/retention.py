@@ -1,0 +1,170 @@
+"""Retention: commit-log trimming and tombstone collection (DESIGN.md §4.2-4.3).
+
+Theory of operation
+-------------------
+Every ``log_trim_interval_ms`` the node runs, per database, one bounded step through the
+database's commit pipeline (``run_exclusive``: never beside an apply or a batch):
+
+*What every member applied.* CatchUp keeps each peer's last ``VectorsReply``; the applied
+vector of a member is its advertised one lowered by ``applied_below``. ``everywhere[origin]``
+is the minimum over every member of the roster — DEAD ones included, they may come back;
+LEAVING and REMOVED ones are not in the roster — and this node. A member not heard from
+since this node started makes it unknown: nothing is trimmed or collected on its account.
+
+*Log trimming.* Entries at or below ``everywhere`` are trimmed, and, even if a member lags,
+entries committed more than ``log_retention_max_hours`` ago (0: never by age); that member
+then restores a snapshot (snapshot_transfer.py). The newest entry of each origin is kept
+(the horizon below needs its timestamp), and nothing above this node's own vector is ever
+trimmed (``commitlog.trim_log`` clamps). At most ``commitlog.TRIM_ROWS_MAX`` rows per step.
+
+*Tombstone collection, the rule.* A tombstone of version ``t`` is dropped when ``t`` is below
+the horizon ``H`` = the minimum of
+
+* per origin ``o``: the commit timestamp of ``o``'s first entry *not* applied everywhere
+  (``everywhere[o] + 1``), or, when every member applied all of ``o`` we know, of ``o``'s
+  newest entry. An origin's commit timestamps grow with its sequence (the HLC issues both at
+  once), so every write of ``o`` below ``H`` is applied on every member, and every later one
+  (undecided ones included: their sequence is higher) is above ``H``;
+* every member's HLC as it last reported it (``VectorsReply.clock``, ours included): a
+  member's later commits are above it, even of an origin nobody has heard from yet.
+
+Nothing is collected while this node is behind any member it heard from (it may not hold the
+entries that bound ``H``), while a member is unknown, or while the entry that bounds an
+origin was trimmed by age (a member that lags past retention holds collection back until it
+restored a snapshot). ``versions.gc_tombstones`` records ``H`` as the database's horizon, which
+``lacks_bases`` and ``stale_changes`` read (storage/versions.py): a collected tombstone's
+version, being below ``H``, was applied everywhere, so no older write can arrive to resurrect
+the row and no member lacks the delete a later write was built on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import apsw
+
+from marmotdb.hlc import Timestamp
+from marmotdb.storage import commitlog, versions
+
+if TYPE_CHECKING:
+    from marmotdb.replication.catch_up import CatchUp
+    from marmotdb.sql.server_state import ServerState
+    from marmotdb.txn.cluster import Peer
+
+logger = logging.getLogger("marmotdb.replication")
+LOG_TRIM_INTERVAL_MS = 10_000
+LOG_RETENTION_MAX_HOURS = 24.0
+_HOUR_MS = 3_600_000
+
+
+class Retention:
+    def __init__(self, state: ServerState, catch_up: CatchUp, node_id: int,
+                 roster: Callable[[], list[Peer]], now_ms: Callable[[], int],
+                 interval_ms: int = LOG_TRIM_INTERVAL_MS,
+                 retention_max_hours: float = LOG_RETENTION_MAX_HOURS):
+        self._state = state
+        self._catch_up = catch_up
+        self._node_id = node_id
+        self._roster = roster
+        self._now_ms = now_ms
+        self._interval_ms = interval_ms
+        self.retention_ms = int(retention_max_hours * _HOUR_MS)
+        self.trimmed = 0     # log entries trimmed (metrics)
+        self.collected = 0   # tombstones collected (metrics)
+        self._running: set[str] = set()
+        self._timer = state.host.call_later(interval_ms / 1000, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = self._state.host.call_later(self._interval_ms / 1000, self._tick)
+        for database in self._state.databases.names():
+            if database not in self._running and not self._catch_up.snapshots.active(database):
+                self.run(database)
+
+    def run(self, database: str) -> None:
+        """One bounded trim-and-collect step of ``database`` (through its pipeline)."""
+        state = self._state
+        everywhere, newest, clock = self.applied_everywhere(database)
+        cutoff = Timestamp(self._now_ms() - self.retention_ms, 0, 0) \
+            if self.retention_ms > 0 else None
+        self._running.add(database)
+
+        def work(conn: apsw.Connection) -> tuple[int, int]:
+            horizon = _horizon(conn, everywhere, newest, clock)
+            watermark = dict(everywhere or {})
+            if cutoff is not None:
+                for origin, seq in commitlog.retention_watermark(conn, cutoff).items():
+                    watermark[origin] = max(watermark.get(origin, 0), seq)
+            vector = commitlog.applied_vector(conn)
+            watermark = {origin: min(seq, vector.get(origin, 0) - 1)  # keep the newest
+                         for origin, seq in watermark.items()}
+            if not any(seq > 0 for seq in watermark.values()) and horizon is None:
+                return 0, 0
+            with conn:
+                trimmed = commitlog.trim_log(conn, watermark)
+                collected = versions.gc_tombstones(conn, horizon) if horizon is not None else 0
+            return trimmed, collected
+
+        def done(pending: Any) -> None:
+            self._running.discard(database)
+            try:
+                trimmed, collected = pending.result()
+            except Exception:  # noqa: BLE001 - tried again at the next interval
+                logger.warning("trimming %s failed; retrying later", database, exc_info=True)
+                return
+            self.trimmed += trimmed
+            self.collected += collected
+            if trimmed or collected:
+                logger.debug("%s: %d log entries trimmed, %d tombstones collected", database,
+                             trimmed, collected)
+        state.pipeline(state.databases.get(database)).run_exclusive(work) \
+            .add_done_callback(done)
+
+    def applied_everywhere(self, database: str
+                           ) -> tuple[dict[int, int] | None, dict[int, int], int | None]:
+        """(per origin the lowest applied position over every member, or None if a member
+        is unknown; per origin the highest any member applied; the lowest member clock)."""
+        replies = self._catch_up.replies
+        own = self._catch_up.vector(database)
+        vectors, clocks = [own], [self._state.hlc.last.pack()]
+        known = True
+        for peer in self._roster():
+            if peer.node_id == self._node_id:
+                continue
+            reply = replies.get(peer.node_id)
+            if reply is None:
+                known = False
+                continue
+            vector = dict(reply.databases.get(database, {}))
+            vector.update(reply.applied_below.get(database, {}))
+            vectors.append(vector)
+            clocks.append(reply.clock)
+        origins = {origin for vector in vectors for origin in vector}
+        newest = {o: max(v.get(o, 0) for v in vectors) for o in origins}
+        if not known:
+            return None, newest, None
+        everywhere = {o: min(v.get(o, 0) for v in vectors) for o in origins}
+        return everywhere, newest, min(clocks) if all(clocks) else None
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def _horizon(conn: apsw.Connection, everywhere: dict[int, int] | None,
+             newest: dict[int, int], clock: int | None) -> Timestamp | None:
+    """The tombstone collection horizon (module docstring), or None: collect nothing."""
+    if everywhere is None or clock is None:
+        return None
+    vector = commitlog.applied_vector(conn)
+    if any(seq > vector.get(origin, 0) for origin, seq in newest.items()):
+        return None  # behind a member: entries we do not hold may bound the horizon
+    horizon = Timestamp.unpack(clock, 0)
+    for origin, seq in vector.items():
+        upto = everywhere.get(origin, 0)
+        bound = commitlog.commit_ts_of(conn, origin, upto + 1 if upto < seq else seq)
+        if bound is None:
+            return None  # trimmed by age, or never logged here: cannot bound this origin
+        horizon = min(horizon, bound)
+    return horizon
