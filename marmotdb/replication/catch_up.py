@@ -72,6 +72,7 @@ class CatchUp:
         # what each peer last said of itself: (vectors by database, in-doubt instances)
         self.known: dict[int, tuple[dict[str, dict[int, int]], int, bool]] = {}
         self.replies: dict[int, VectorsReply] = {}  # each peer's last answer, in full
+        self.heard_ms: dict[int, int] = {}  # when it came
         self.snapshots = snapshots
         # After a restart a node that holds other origins' commits may lack newer ones: its
         # LOCAL reads wait (as QUORUM reads) until a quorum showed it nothing it lacks.
@@ -86,6 +87,9 @@ class CatchUp:
     def vectors(self) -> dict[str, dict[int, int]]:
         return {name: self._read(name, commitlog.applied_vector)
                 for name in self._state.databases.names()}
+
+    def in_doubt_here(self) -> int:
+        return self._in_doubt()
 
     def vector(self, database: str) -> dict[int, int]:
         if not self._state.databases.exists(database):
@@ -162,6 +166,7 @@ class CatchUp:
             return
         self.known[peer.node_id] = (reply.databases, reply.in_doubt, reply.catching_up)
         self.replies[peer.node_id] = reply
+        self.heard_ms[peer.node_id] = self._now_ms()
         ours = self.vectors()
         behind = False
         for database, vector in reply.databases.items():

@@ -20,27 +20,34 @@ trimmed (``commitlog.trim_log`` clamps). At most ``commitlog.TRIM_ROWS_MAX`` row
 *Tombstone collection, the rule.* A tombstone of version ``t`` is dropped when ``t`` is below
 the horizon ``H`` = the minimum of
 
-* per origin ``o``: the commit timestamp of ``o``'s first entry *not* applied everywhere
-  (``everywhere[o] + 1``), or, when every member applied all of ``o`` we know, of ``o``'s
-  newest entry. An origin's commit timestamps grow with its sequence (the HLC issues both at
-  once), so every write of ``o`` below ``H`` is applied on every member, and every later one
-  (undecided ones included: their sequence is higher) is above ``H``;
-* every member's HLC as it last reported it (``VectorsReply.clock``, ours included): a
-  member's later commits are above it, even of an origin nobody has heard from yet.
+* per origin ``o`` some member has not applied all of (as far as this node knows): the
+  commit timestamp of ``o``'s first entry not applied everywhere (``everywhere[o] + 1``). An
+  origin's commit timestamps grow with its sequence (the HLC issues both at once), so every
+  write of ``o`` below ``H`` is applied on every member;
+* for an origin every member applied all of, nothing: its later commits are above its clock
+  (next point) — unless some member reports undecided instances (``in_doubt``), then the next
+  timestamp after its newest entry (an undecided batch of ``o`` has a higher sequence, so a
+  higher timestamp), or it is no member any more (then too);
+* the next timestamp after every member's HLC as it last reported it
+  (``VectorsReply.clock``, ours included): a member's later commits are above it;
+* ``now - TOMBSTONE_GRACE_MS``: a batch in flight at a member when it answered (not decided,
+  not yet in doubt) lives at most the prepare and decision timeouts, answers older than
+  ``REPLY_FRESH_MS`` do not count, so such a batch is younger than the horizon.
 
 Nothing is collected while this node is behind any member it heard from (it may not hold the
-entries that bound ``H``), while a member is unknown, or while the entry that bounds an
-origin was trimmed by age (a member that lags past retention holds collection back until it
-restored a snapshot). ``versions.gc_tombstones`` records ``H`` as the database's horizon, which
+entries that bound ``H``), while a member is unknown or not heard from recently (a DEAD member
+holds collection back until it is back or REMOVED), or while the entry that bounds an origin
+was trimmed by age. ``versions.gc_tombstones`` records ``H`` as the database's horizon, which
 ``lacks_bases`` and ``stale_changes`` read (storage/versions.py): a collected tombstone's
-version, being below ``H``, was applied everywhere, so no older write can arrive to resurrect
-the row and no member lacks the delete a later write was built on.
+version, being below ``H``, was applied on every member, so no older write can still arrive
+to resurrect the row, and no member lacks the delete a later write was built on.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import apsw
@@ -56,6 +63,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("marmotdb.replication")
 LOG_TRIM_INTERVAL_MS = 10_000
 LOG_RETENTION_MAX_HOURS = 24.0
+# Tombstones younger than this stay: far above the life of a batch not yet reported in doubt
+# (prepare + decision timeouts) plus the age of a member's answer that counts as fresh.
+TOMBSTONE_GRACE_MS = 60_000
+REPLY_FRESH_MS = 30_000
 _HOUR_MS = 3_600_000
 
 
@@ -63,7 +74,8 @@ class Retention:
     def __init__(self, state: ServerState, catch_up: CatchUp, node_id: int,
                  roster: Callable[[], list[Peer]], now_ms: Callable[[], int],
                  interval_ms: int = LOG_TRIM_INTERVAL_MS,
-                 retention_max_hours: float = LOG_RETENTION_MAX_HOURS):
+                 retention_max_hours: float = LOG_RETENTION_MAX_HOURS,
+                 grace_ms: int = TOMBSTONE_GRACE_MS):
         self._state = state
         self._catch_up = catch_up
         self._node_id = node_id
@@ -71,6 +83,7 @@ class Retention:
         self._now_ms = now_ms
         self._interval_ms = interval_ms
         self.retention_ms = int(retention_max_hours * _HOUR_MS)
+        self.grace_ms = grace_ms
         self.trimmed = 0     # log entries trimmed (metrics)
         self.collected = 0   # tombstones collected (metrics)
         self._running: set[str] = set()
@@ -85,13 +98,14 @@ class Retention:
     def run(self, database: str) -> None:
         """One bounded trim-and-collect step of ``database`` (through its pipeline)."""
         state = self._state
-        everywhere, newest, clock = self.applied_everywhere(database)
-        cutoff = Timestamp(self._now_ms() - self.retention_ms, 0, 0) \
+        members = self.applied_everywhere(database)
+        everywhere, now_ms = members.everywhere, self._now_ms()
+        cutoff = Timestamp(now_ms - self.retention_ms, 0, 0) \
             if self.retention_ms > 0 else None
         self._running.add(database)
 
         def work(conn: apsw.Connection) -> tuple[int, int]:
-            horizon = _horizon(conn, everywhere, newest, clock)
+            horizon = _horizon(conn, members, now_ms, self.grace_ms)
             watermark = dict(everywhere or {})
             if cutoff is not None:
                 for origin, seq in commitlog.retention_watermark(conn, cutoff).items():
@@ -121,50 +135,69 @@ class Retention:
         state.pipeline(state.databases.get(database)).run_exclusive(work) \
             .add_done_callback(done)
 
-    def applied_everywhere(self, database: str
-                           ) -> tuple[dict[int, int] | None, dict[int, int], int | None]:
-        """(per origin the lowest applied position over every member, or None if a member
-        is unknown; per origin the highest any member applied; the lowest member clock)."""
-        replies = self._catch_up.replies
+    def applied_everywhere(self, database: str) -> Members:
+        """What the members applied of ``database``, as last heard (``Members``)."""
+        replies, heard_ms = self._catch_up.replies, self._catch_up.heard_ms
+        now_ms = self._now_ms()
         own = self._catch_up.vector(database)
         vectors, clocks = [own], [self._state.hlc.last.pack()]
-        known = True
+        in_doubt = self._catch_up.in_doubt_here()
+        known = fresh = True
+        ids = set()
         for peer in self._roster():
+            ids.add(peer.node_id)
             if peer.node_id == self._node_id:
                 continue
             reply = replies.get(peer.node_id)
             if reply is None:
-                known = False
+                known = fresh = False
                 continue
+            fresh = fresh and now_ms - heard_ms.get(peer.node_id, 0) <= REPLY_FRESH_MS
             vector = dict(reply.databases.get(database, {}))
             vector.update(reply.applied_below.get(database, {}))
             vectors.append(vector)
             clocks.append(reply.clock)
+            in_doubt += reply.in_doubt
         origins = {origin for vector in vectors for origin in vector}
         newest = {o: max(v.get(o, 0) for v in vectors) for o in origins}
-        if not known:
-            return None, newest, None
-        everywhere = {o: min(v.get(o, 0) for v in vectors) for o in origins}
-        return everywhere, newest, min(clocks) if all(clocks) else None
+        everywhere = {o: min(v.get(o, 0) for v in vectors) for o in origins} if known else None
+        return Members(everywhere, newest, min(clocks), fresh and all(clocks), in_doubt > 0,
+                       frozenset(ids))
 
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
 
 
-def _horizon(conn: apsw.Connection, everywhere: dict[int, int] | None,
-             newest: dict[int, int], clock: int | None) -> Timestamp | None:
+@dataclass(frozen=True)
+class Members:
+    everywhere: dict[int, int] | None  # per origin the lowest position any member applied
+    newest: dict[int, int]             # per origin the highest
+    clock: int                         # the lowest member HLC (packed) heard
+    fresh: bool                        # every member heard within REPLY_FRESH_MS
+    in_doubt: bool                     # some member holds undecided instances
+    ids: frozenset[int]                # the roster
+
+
+def _horizon(conn: apsw.Connection, members: Members, now_ms: int,
+             grace_ms: int) -> Timestamp | None:
     """The tombstone collection horizon (module docstring), or None: collect nothing."""
-    if everywhere is None or clock is None:
+    everywhere = members.everywhere
+    if everywhere is None or not members.fresh:
         return None
     vector = commitlog.applied_vector(conn)
-    if any(seq > vector.get(origin, 0) for origin, seq in newest.items()):
+    if any(seq > vector.get(origin, 0) for origin, seq in members.newest.items()):
         return None  # behind a member: entries we do not hold may bound the horizon
-    horizon = Timestamp.unpack(clock, 0)
+    horizon = min(Timestamp.unpack(members.clock + 1, 0),  # a member's next commit is above
+                  Timestamp(now_ms - grace_ms, 0, 0))
     for origin, seq in vector.items():
         upto = everywhere.get(origin, 0)
+        if upto >= seq and origin in members.ids and not members.in_doubt:
+            continue  # all applied everywhere; its later commits are above its clock
         bound = commitlog.commit_ts_of(conn, origin, upto + 1 if upto < seq else seq)
         if bound is None:
             return None  # trimmed by age, or never logged here: cannot bound this origin
+        if upto >= seq:  # its next commit is above its newest
+            bound = Timestamp.unpack(bound.pack() + 1, 0)
         horizon = min(horizon, bound)
     return horizon
