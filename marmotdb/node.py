@@ -62,11 +62,7 @@ from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import PreparedPlan, Session
 from marmotdb.replication.catch_up import CATCH_UP_INTERVAL_MS, CatchUp
 from marmotdb.replication.read_barrier import ReadBarrier
-from marmotdb.replication.retention import (
-    LOG_RETENTION_MAX_HOURS,
-    LOG_TRIM_INTERVAL_MS,
-    Retention,
-)
+from marmotdb.replication.retention import LOG_RETENTION_MAX_HOURS, Retention
 from marmotdb.replication.snapshot_transfer import SnapshotTransfers
 from marmotdb.txn.cluster import ClusterCommit, CommitSettings, Peer
 from marmotdb.txn.pending import Pending
@@ -335,12 +331,15 @@ class Node:
     def attach_cluster(self, codec: FrameCodec, roster: Callable[[], list[Peer]],
                        settings: CommitSettings | None = None,
                        catch_up_interval_ms: int = CATCH_UP_INTERVAL_MS,
-                       log_trim_interval_ms: int = LOG_TRIM_INTERVAL_MS,
+                       log_trim_interval_ms: int = 0,
                        log_retention_max_hours: float = LOG_RETENTION_MAX_HOURS
                        ) -> ClusterCommit:
         """Join a cluster: a peer endpoint for the txn and replication messages (frames
         leave as ``SendFrame``), the distributed commit of every database's pipeline,
-        catch-up from the peers' commit logs or their snapshots, and log trimming."""
+        catch-up from the peers' commit logs or their snapshots, and, when
+        ``log_trim_interval_ms`` is set (the runtime: ``cluster.log_trim_interval_ms``), log
+        trimming and tombstone collection. Without it logs are kept whole (the cluster
+        simulator's checker reads every node's full log)."""
         self.endpoint = PeerEndpoint(codec, self.peer_transport, self._rng)
         store = TxnStore(self._data_dir)
         node_id = self.state.node_id
@@ -359,9 +358,10 @@ class Node:
                                 lambda: self.now_ms, catch_up_interval_ms,
                                 in_doubt=lambda: len(cluster.participant.undecided),
                                 accepted=store.accepted_commits, snapshots=self.snapshots)
-        self.retention = Retention(self.state, self.catch_up, node_id, roster,
-                                   lambda: self.now_ms, log_trim_interval_ms,
-                                   log_retention_max_hours)
+        if log_trim_interval_ms > 0:
+            self.retention = Retention(self.state, self.catch_up, node_id, roster,
+                                       lambda: self.now_ms, log_trim_interval_ms,
+                                       log_retention_max_hours)
         self.state.replication_view = self.catch_up.node_view
         catch_up = self.catch_up
         self.state.catching_up = lambda: catch_up.catching_up
