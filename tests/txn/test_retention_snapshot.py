@@ -213,3 +213,22 @@ def test_a_write_built_on_a_tombstone_another_node_collected_is_applied_there(
         assert rows(cluster, i, "SELECT id, v FROM t ORDER BY id") == [
             (1, 10), (2, 20), (3, 3), (4, 4)]
     assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
+def test_a_node_without_a_database_a_peer_holds_far_ahead_restores_a_snapshot(
+        cluster: TrimmingCluster) -> None:
+    snapshots = cluster.nodes[3].snapshots
+    assert snapshots is not None
+    snapshots.new_node_entries = 10  # the default waits for 10 000 entries
+    cluster.kill(3)
+    cluster.ok(1, "CREATE DATABASE IF NOT EXISTS e")
+    cluster.ok(2, "CREATE DATABASE IF NOT EXISTS e")
+    cluster.ok(1, "CREATE TABLE e.big (id INT PRIMARY KEY)")
+    for i in range(12):
+        cluster.ok(1 + i % 2, f"INSERT INTO e.big VALUES ({i})")
+    assert not cluster.nodes[3].state.databases.exists("e")
+    cluster.revive(3)
+    cluster.settle(4)
+    assert snapshots.restored == 1
+    assert rows(cluster, 3, "SELECT count(*) FROM e.big") == [(12,)]
+    assert cluster.checksums(3, "e") == cluster.checksums(1, "e")
