@@ -3,7 +3,9 @@
 Theory of operation
 -------------------
 Every ``log_trim_interval_ms`` the node runs, per database, one bounded step through the
-database's commit pipeline (``run_exclusive``: never beside an apply or a batch):
+database's commit pipeline (``run_exclusive``: never beside an apply or a batch). A step
+handles at most ``STEP_ROWS_MAX`` rows; one that found that many is followed by another
+shortly.
 
 *What every member applied.* CatchUp keeps each peer's last ``VectorsReply``; the applied
 vector of a member is its advertised one lowered by ``applied_below``. ``everywhere[origin]``
@@ -52,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from marmotdb.errors import MarmotError
 from marmotdb.hlc import Timestamp
 from marmotdb.storage import commitlog, versions
 
@@ -68,6 +71,10 @@ LOG_RETENTION_MAX_HOURS = 24.0
 TOMBSTONE_GRACE_MS = 60_000
 REPLY_FRESH_MS = 30_000
 _HOUR_MS = 3_600_000
+# Rows trimmed (and tombstones collected) per step: one short write transaction on the
+# event loop; a step that finds this many is followed by another after STEP_PAUSE_MS.
+STEP_ROWS_MAX = 2_000
+STEP_PAUSE_MS = 20
 
 
 class Retention:
@@ -92,12 +99,19 @@ class Retention:
     def _tick(self) -> None:
         self._timer = self._state.host.call_later(self._interval_ms / 1000, self._tick)
         for database in self._state.databases.names():
-            if database not in self._running and not self._catch_up.snapshots.active(database):
-                self.run(database)
+            self.run(database)
 
     def run(self, database: str) -> None:
-        """One bounded trim-and-collect step of ``database`` (through its pipeline)."""
+        """One bounded trim-and-collect step of ``database`` (through its pipeline); another
+        follows soon while a step finds a full batch of work."""
         state = self._state
+        snapshots = self._catch_up.snapshots
+        if database in self._running or snapshots is not None and snapshots.active(database):
+            return
+        try:
+            pipeline = state.pipeline(state.databases.get(database))
+        except MarmotError:
+            return  # dropped meanwhile
         members = self.applied_everywhere(database)
         everywhere, now_ms = members.everywhere, self._now_ms()
         cutoff = Timestamp(now_ms - self.retention_ms, 0, 0) \
@@ -116,8 +130,9 @@ class Retention:
             if not any(seq > 0 for seq in watermark.values()) and horizon is None:
                 return 0, 0
             with conn:
-                trimmed = commitlog.trim_log(conn, watermark)
-                collected = versions.gc_tombstones(conn, horizon) if horizon is not None else 0
+                trimmed = commitlog.trim_log(conn, watermark, STEP_ROWS_MAX)
+                collected = versions.gc_tombstones(conn, horizon, STEP_ROWS_MAX) \
+                    if horizon is not None else 0
             return trimmed, collected
 
         def done(pending: Any) -> None:
@@ -132,8 +147,12 @@ class Retention:
             if trimmed or collected:
                 logger.debug("%s: %d log entries trimmed, %d tombstones collected", database,
                              trimmed, collected)
-        state.pipeline(state.databases.get(database)).run_exclusive(work) \
-            .add_done_callback(done)
+            if max(trimmed, collected) >= STEP_ROWS_MAX:  # more to do: soon, in a new step
+                state.host.call_later(STEP_PAUSE_MS / 1000, lambda: self.run(database))
+        try:
+            pipeline.run_exclusive(work).add_done_callback(done)
+        except MarmotError:
+            self._running.discard(database)
 
     def applied_everywhere(self, database: str) -> Members:
         """What the members applied of ``database``, as last heard (``Members``)."""
