@@ -75,7 +75,7 @@ SNAPSHOT_CHUNK_TIMEOUT_MS = 30_000
 SNAPSHOT_IDLE_MS = 120_000   # a copy nobody read for this long is deleted at the sender
 SNAPSHOT_RETRY_MS = 5_000    # after a failed transfer, wait this long before asking again
 SNAPSHOT_SENDS_MAX = 2       # copies a node keeps for receivers at once (disk space)
-PROGRESS_LOG_BYTES = 64 << 20
+PROGRESS_LOG_BYTES = 16 << 20
 NEW_NODE_ENTRIES = 10_000    # an empty database this far behind a peer restores a copy
 
 RunBlocking = Callable[[Callable[[], None], Callable[[BaseException | None], None]], None]
