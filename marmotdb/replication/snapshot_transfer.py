@@ -157,7 +157,10 @@ class SnapshotTransfers:
 
         def done(error: BaseException | None) -> None:
             self._creating -= 1
-            if error is not None or self._closed:
+            if self._closed:
+                path.unlink(missing_ok=True)
+                return
+            if error is not None:
                 logger.warning("snapshot of %s for a peer failed: %s", database, error)
                 path.unlink(missing_ok=True)
                 self._endpoint.reply(request, SnapshotOffer(0, None, str(error)))
