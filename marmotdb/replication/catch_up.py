@@ -96,12 +96,14 @@ class CatchUp:
             return {}
         return self._read(database, commitlog.applied_vector)
 
-    def advertised(self) -> dict[str, dict[int, int]]:
+    def advertised(self, applied: dict[str, dict[int, int]] | None = None
+                   ) -> dict[str, dict[int, int]]:
         """What we answer ``Vectors`` with: the applied vectors, raised to every member a
         decision we accepted commits. A QUORUM write is acknowledged once a quorum accepted
         its decision, maybe before any of them applied it: a QUORUM read that asks a quorum
         must hear of it from the member both quorums share (read_barrier.py)."""
-        vectors = self.vectors()
+        vectors = {database: dict(vector) for database, vector in
+                   (self.vectors() if applied is None else applied).items()}
         for origin, database, seq in self._accepted():
             vector = vectors.setdefault(database, {})
             vector[origin] = max(vector.get(origin, 0), seq)
@@ -109,7 +111,7 @@ class CatchUp:
 
     def _on_vectors(self, request: IncomingRequest, now_ms: int) -> None:
         applied = self.vectors()
-        advertised = self.advertised()
+        advertised = self.advertised(applied)
         below = {}
         for database, vector in advertised.items():
             lower = {origin: applied.get(database, {}).get(origin, 0)
