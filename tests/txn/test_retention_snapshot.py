@@ -9,13 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from marmotdb.errors import StorageError
 from marmotdb.node import Node
 from marmotdb.peer.catalog import all_messages
 from marmotdb.peer.codec import FrameCodec
 from marmotdb.replication.messages import MESSAGE_TYPES
+from marmotdb.replication.snapshot_transfer import restore_over
 from marmotdb.storage import commitlog
+from marmotdb.storage.apply import apply
 from marmotdb.storage.internal_tables import COMMIT_LOG, ROW_VERSIONS
+from marmotdb.storage.snapshot import create_snapshot
 from marmotdb.txn.cluster import CommitSettings, Peer
+from tests.storage.origin import open_database
+from tests.storage.test_commitlog import ws
 from tests.txn.test_cluster_commit import SECRET, USERS, Cluster, rows
 
 TRIM_INTERVAL_MS = 1000
@@ -232,3 +238,23 @@ def test_a_node_without_a_database_a_peer_holds_far_ahead_restores_a_snapshot(
     assert snapshots.restored == 1
     assert rows(cluster, 3, "SELECT count(*) FROM e.big") == [(12,)]
     assert cluster.checksums(3, "e") == cluster.checksums(1, "e")
+
+
+def test_a_restore_keeps_what_only_this_node_had_and_refuses_a_copy_from_behind(
+        tmp_path: Path) -> None:
+    schema = "CREATE TABLE kv(k TEXT PRIMARY KEY, v)"
+    source = open_database(schema, str(tmp_path / "source.db"))
+    here = open_database(schema, str(tmp_path / "here.db"))
+    for seq in range(1, 6):
+        apply(source, ws(1, seq))
+    apply(here, ws(1, 1))
+    apply(here, ws(3, 1))  # this node's own commit, never sent anywhere
+    manifest = create_snapshot(tmp_path / "source.db", tmp_path / "copy.db")
+    assert restore_over(here, tmp_path / "copy.db", manifest.applied_vector)[0] == {1: 5, 3: 1}
+    assert here.execute("SELECT count(*) FROM kv").fetchall() == [(6,)]
+    apply(here, ws(3, 2))
+    here.execute(f"DELETE FROM {COMMIT_LOG} WHERE origin = 3")  # trimmed here
+    with pytest.raises(StorageError, match="lacks 2 entries of node 3"):
+        restore_over(here, tmp_path / "copy.db", manifest.applied_vector)
+    assert commitlog.applied_vector(here) == {1: 5, 3: 2}  # the old database stands
+    assert here.execute("SELECT count(*) FROM kv").fetchall() == [(7,)]
