@@ -73,7 +73,7 @@ REPLY_FRESH_MS = 30_000
 _HOUR_MS = 3_600_000
 # Rows trimmed (and tombstones collected) per step: one short write transaction on the
 # event loop; a step that finds this many is followed by another after STEP_PAUSE_MS.
-STEP_ROWS_MAX = 2_000
+STEP_ROWS_MAX = 1_000
 STEP_PAUSE_MS = 20
 
 
