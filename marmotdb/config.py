@@ -189,6 +189,14 @@ class ClusterConfig:
     catch_up_interval_ms: int = setting(
         1_000, "How often a node compares its commit vectors with one peer's and pulls the "
         "transactions it missed (after a restart or a partition).")
+    log_retention_max_hours: float = setting(
+        24.0, "Commit-log entries are trimmed once every member (DEAD ones included) applied "
+        "them, or after this many hours even if a member lags (Marmot v2's "
+        "gc_max_retention_hours); a member that missed trimmed entries restores a snapshot. "
+        "0 = keep until every member applied them.")
+    log_trim_interval_ms: int = setting(
+        10_000, "How often a node trims its commit logs and collects tombstones (bounded work "
+        "per database per run, through the database's commit pipeline).")
     txn_recovery_timeout_ms: int = setting(
         5_000, "A batch left undecided this long by its coordinator (crashed, cut off) is "
         "finished by the other members (Paxos Commit recovery); keep it above "

@@ -62,6 +62,8 @@ from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import PreparedPlan, Session
 from marmotdb.replication.catch_up import CATCH_UP_INTERVAL_MS, CatchUp
 from marmotdb.replication.read_barrier import ReadBarrier
+from marmotdb.replication.retention import LOG_RETENTION_MAX_HOURS, Retention
+from marmotdb.replication.snapshot_transfer import SnapshotTransfers
 from marmotdb.txn.cluster import ClusterCommit, CommitSettings, Peer
 from marmotdb.txn.pending import Pending
 from marmotdb.txn.txn_store import TxnStore
@@ -154,6 +156,8 @@ class Node:
         self.endpoint: PeerEndpoint | None = None  # txn traffic, see attach_cluster
         self.cluster: ClusterCommit | None = None
         self.catch_up: CatchUp | None = None
+        self.snapshots: SnapshotTransfers | None = None
+        self.retention: Retention | None = None
         self._data_dir = data_dir
         self._rng = rng
         self.peer_transport = _PeerFrames(self)
@@ -326,10 +330,16 @@ class Node:
 
     def attach_cluster(self, codec: FrameCodec, roster: Callable[[], list[Peer]],
                        settings: CommitSettings | None = None,
-                       catch_up_interval_ms: int = CATCH_UP_INTERVAL_MS) -> ClusterCommit:
+                       catch_up_interval_ms: int = CATCH_UP_INTERVAL_MS,
+                       log_trim_interval_ms: int = 0,
+                       log_retention_max_hours: float = LOG_RETENTION_MAX_HOURS
+                       ) -> ClusterCommit:
         """Join a cluster: a peer endpoint for the txn and replication messages (frames
-        leave as ``SendFrame``), the distributed commit of every database's pipeline, and
-        catch-up from the peers' commit logs."""
+        leave as ``SendFrame``), the distributed commit of every database's pipeline,
+        catch-up from the peers' commit logs or their snapshots, and, when
+        ``log_trim_interval_ms`` is set (the runtime: ``cluster.log_trim_interval_ms``), log
+        trimming and tombstone collection. Without it logs are kept whole (the cluster
+        simulator's checker reads every node's full log)."""
         self.endpoint = PeerEndpoint(codec, self.peer_transport, self._rng)
         store = TxnStore(self._data_dir, defer=self.defer)
         node_id = self.state.node_id
@@ -341,10 +351,17 @@ class Node:
         self.state.origin_seq_floor = lambda database: store.max_origin_seq(node_id, database)
         for pipeline in self.state.pipelines.values():
             pipeline.replicator = cluster
+        self.snapshots = SnapshotTransfers(self.state, self.endpoint, node_id,
+                                           lambda: self.now_ms, self.run_blocking,
+                                           self._data_dir / "snapshots")
         self.catch_up = CatchUp(self.state, self.endpoint, node_id, roster,
                                 lambda: self.now_ms, catch_up_interval_ms,
                                 in_doubt=lambda: len(cluster.participant.undecided),
-                                accepted=store.accepted_commits)
+                                accepted=store.accepted_commits, snapshots=self.snapshots)
+        if log_trim_interval_ms > 0:
+            self.retention = Retention(self.state, self.catch_up, node_id, roster,
+                                       lambda: self.now_ms, log_trim_interval_ms,
+                                       log_retention_max_hours)
         self.state.replication_view = self.catch_up.node_view
         catch_up = self.catch_up
         self.state.catching_up = lambda: catch_up.catching_up
@@ -356,6 +373,7 @@ class Node:
             cluster.participant.retry_deferred()
             barrier.check()
         cluster.participant.on_applied = self.catch_up.on_applied = applied
+        self.snapshots.on_restored = lambda database: applied()
         return cluster
 
     def receive_frame(self, src: Any, frame: bytes, *, now_ms: int) -> None:
@@ -445,6 +463,10 @@ class Node:
             self.endpoint.close(self.now_ms)
         if self.catch_up is not None:
             self.catch_up.close()
+        if self.retention is not None:
+            self.retention.close()
+        if self.snapshots is not None:
+            self.snapshots.close()
         if self.cluster is not None:
             self.cluster.store.close()
         self.state.close()

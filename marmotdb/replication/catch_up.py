@@ -16,8 +16,13 @@ time; an apply that fails (e.g. another origin's DDL it depends on is not here y
 at the next interval.
 
 Only entries a peer logged are pulled: they are decided (committed, or an abort marker), so
-catch-up never applies an undecided transaction. Snapshots for gaps no peer still holds come
-with log trimming (not yet: logs are not trimmed).
+catch-up never applies an undecided transaction.
+
+Logs are trimmed (retention.py). A peer's answer says, per origin whose log it trimmed, the
+lowest sequence it still serves (``floors``); when a gap starts below it and no other live
+peer we heard from serves it, the database is restored from a snapshot of that peer instead
+(snapshot_transfer.py), and pulling resumes from the snapshot's vector. While a snapshot of a
+database is under way, nothing of it is pulled.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import apsw
 
 from marmotdb.peer.endpoint import Completion, IncomingRequest, Outcome, PeerEndpoint
 from marmotdb.replication.messages import LogEntries, PullLog, Vectors, VectorsReply
+from marmotdb.replication.snapshot_transfer import SnapshotTransfers
 from marmotdb.storage import commitlog, versions
 from marmotdb.storage.apply import ApplyTransaction
 from marmotdb.storage.writeset import decode_write_set
@@ -49,7 +55,8 @@ class CatchUp:
                  roster: Callable[[], list[Peer]], now_ms: Callable[[], int],
                  interval_ms: int = CATCH_UP_INTERVAL_MS,
                  in_doubt: Callable[[], int] = lambda: 0,
-                 accepted: Callable[[], list[tuple[int, str, int]]] = lambda: []):
+                 accepted: Callable[[], list[tuple[int, str, int]]] = lambda: [],
+                 snapshots: SnapshotTransfers | None = None):
         self._state = state
         self._endpoint = endpoint
         self._node_id = node_id
@@ -64,6 +71,9 @@ class CatchUp:
         self._accepted = accepted
         # what each peer last said of itself: (vectors by database, in-doubt instances)
         self.known: dict[int, tuple[dict[str, dict[int, int]], int, bool]] = {}
+        self.replies: dict[int, VectorsReply] = {}  # each peer's last answer, in full
+        self.heard_ms: dict[int, int] = {}  # when it came
+        self.snapshots = snapshots
         # After a restart a node that holds other origins' commits may lack newer ones: its
         # LOCAL reads wait (as QUORUM reads) until a quorum showed it nothing it lacks.
         self.catching_up = any(origin != node_id for vector in self.vectors().values()
@@ -78,20 +88,46 @@ class CatchUp:
         return {name: self._read(name, commitlog.applied_vector)
                 for name in self._state.databases.names()}
 
-    def advertised(self) -> dict[str, dict[int, int]]:
+    def in_doubt_here(self) -> int:
+        return self._in_doubt()
+
+    def vector(self, database: str) -> dict[int, int]:
+        if not self._state.databases.exists(database):
+            return {}
+        return self._read(database, commitlog.applied_vector)
+
+    def advertised(self, applied: dict[str, dict[int, int]] | None = None
+                   ) -> dict[str, dict[int, int]]:
         """What we answer ``Vectors`` with: the applied vectors, raised to every member a
         decision we accepted commits. A QUORUM write is acknowledged once a quorum accepted
         its decision, maybe before any of them applied it: a QUORUM read that asks a quorum
         must hear of it from the member both quorums share (read_barrier.py)."""
-        vectors = self.vectors()
+        vectors = {database: dict(vector) for database, vector in
+                   (self.vectors() if applied is None else applied).items()}
         for origin, database, seq in self._accepted():
             vector = vectors.setdefault(database, {})
             vector[origin] = max(vector.get(origin, 0), seq)
         return vectors
 
     def _on_vectors(self, request: IncomingRequest, now_ms: int) -> None:
-        self._endpoint.reply(request, VectorsReply(self.advertised(), self._in_doubt(),
-                                                   self.catching_up))
+        applied = self.vectors()
+        advertised = self.advertised(applied)
+        below = {}
+        for database, vector in advertised.items():
+            lower = {origin: applied.get(database, {}).get(origin, 0)
+                     for origin, seq in vector.items()
+                     if seq > applied.get(database, {}).get(origin, 0)}
+            if lower:
+                below[database] = lower
+        floors = {}
+        for database in applied:
+            trimmed = self._read(database, commitlog.log_floors)
+            if trimmed:
+                floors[database] = trimmed
+        snapshot = self.snapshots.describe() if self.snapshots is not None else ""
+        self._endpoint.reply(request, VectorsReply(
+            advertised, self._in_doubt(), self.catching_up, below, floors,
+            self._state.hlc.last.pack(), snapshot))
 
     def _on_pull(self, request: IncomingRequest, now_ms: int) -> None:
         message: PullLog = request.message  # type: ignore[assignment]
@@ -99,6 +135,10 @@ class CatchUp:
             self._endpoint.reply(request, LogEntries([], False))
             return
         limit = max(1, min(message.limit, commitlog.LOG_READ_ENTRIES_MAX))
+        floor = self._read(message.database, commitlog.log_floors).get(message.origin, 1)
+        if message.after + 1 < floor:  # trimmed here: the asker needs a snapshot
+            self._endpoint.reply(request, LogEntries([], False))
+            return
         entries = self._read(message.database, lambda conn: commitlog.read_origin(
             conn, message.origin, message.after, limit + 1))
         self._endpoint.reply(request, LogEntries([e.write_set for e in entries[:limit]],
@@ -127,15 +167,22 @@ class CatchUp:
         if done.outcome is not Outcome.REPLIED or not isinstance(reply, VectorsReply):
             return
         self.known[peer.node_id] = (reply.databases, reply.in_doubt, reply.catching_up)
+        self.replies[peer.node_id] = reply
+        self.heard_ms[peer.node_id] = self._now_ms()
         ours = self.vectors()
         behind = False
         for database, vector in reply.databases.items():
             have = ours.get(database, {})
+            if any(seq > have.get(origin, 0) for origin, seq in vector.items()):
+                behind = True
+            if self.snapshots is not None and self._needs_snapshot(peer, database, have):
+                self.snapshots.need(peer, database)
+                continue
+            if self.snapshots is not None and self.snapshots.active(database):
+                continue
             for origin, seq in vector.items():
-                if seq > have.get(origin, 0):
-                    behind = True
-                    if (database, origin) not in self._pulling:
-                        self._pull(peer, database, origin, have.get(origin, 0))
+                if seq > have.get(origin, 0) and (database, origin) not in self._pulling:
+                    self._pull(peer, database, origin, have.get(origin, 0))
         if behind:
             self._matched.discard(peer.node_id)
         else:
@@ -144,9 +191,33 @@ class CatchUp:
             self.catching_up = False
             logger.info("caught up with a quorum: serving LOCAL reads")
 
+    def _needs_snapshot(self, peer: Peer, database: str, have: dict[int, int]) -> bool:
+        """Is ``database`` behind ``peer`` by a gap that no live peer still logs, or empty
+        here while the peer is far ahead (a new node)?"""
+        reply = self.replies[peer.node_id]
+        vector = reply.databases.get(database, {})
+        if not any(have.values()) and self.snapshots is not None and sum(
+                vector.values()) >= self.snapshots.new_node_entries:
+            return True
+        live = {p.node_id for p in self._roster() if p.live}
+        for origin, seq in vector.items():
+            position = have.get(origin, 0)
+            if seq <= position or position + 1 >= reply.floors.get(database, {}).get(origin, 1):
+                continue
+            served = any(
+                other.databases.get(database, {}).get(origin, 0) > position
+                and position + 1 >= other.floors.get(database, {}).get(origin, 1)
+                for node_id, other in self.replies.items()
+                if node_id != peer.node_id and node_id in live)
+            if not served:
+                return True
+        return False
+
     def pull_from(self, peer: Peer, database: str, origin: int, after: int) -> None:
         """Pull ``origin``'s entries after ``after`` from ``peer`` now (a QUORUM read waits
         for them), unless a pull of them is already in flight."""
+        if self.snapshots is not None and self.snapshots.active(database):
+            return
         if (database, origin) not in self._pulling:
             self._pull(peer, database, origin, after)
 
@@ -204,16 +275,16 @@ class CatchUp:
         pipeline.run_exclusive(work).add_done_callback(applied)
 
     def node_view(self, node_id: int
-                  ) -> tuple[str | None, int | None, int | None, bool | None]:
+                  ) -> tuple[str | None, int | None, int | None, bool | None, str | None]:
         """MARMOT_CLUSTER_NODES' replication columns for a node: its applied vectors (JSON,
         as this node last heard them), how many transactions it lacks that some node has
-        applied, its in-doubt instances, whether it is catching up after a restart. NULLs
-        for a node not heard from yet."""
+        applied, its in-doubt instances, whether it is catching up after a restart, the
+        snapshot it is receiving ('' if none). NULLs for a node not heard from yet."""
         views = {peer: known[0] for peer, known in self.known.items()}
         views[self._node_id] = self.vectors()
         vectors = views.get(node_id)
         if vectors is None:
-            return None, None, None, None
+            return None, None, None, None, None
         newest: dict[tuple[str, int], int] = {}
         for other in views.values():
             for database, vector in other.items():
@@ -223,9 +294,11 @@ class CatchUp:
                      for (database, origin), seq in newest.items())
         if node_id == self._node_id:
             in_doubt, catching_up = self._in_doubt(), self.catching_up
+            snapshot = self.snapshots.describe() if self.snapshots is not None else ""
         else:
             _, in_doubt, catching_up = self.known[node_id]
-        return json.dumps(vectors, sort_keys=True), behind, in_doubt, catching_up
+            snapshot = self.replies[node_id].snapshot if node_id in self.replies else ""
+        return json.dumps(vectors, sort_keys=True), behind, in_doubt, catching_up, snapshot
 
     def close(self) -> None:
         if self._timer is not None:

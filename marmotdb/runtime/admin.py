@@ -164,6 +164,23 @@ def _replication_gauges(node: Any) -> list[Metric]:
                             value=cluster.rounds),
         CounterMetricFamily("marmotdb_txn_recoveries", "Recovery rounds run by this node",
                             value=cluster.recoveries),
+        _gauge("marmotdb_snapshot_receiving", "Snapshot transfers this node is receiving",
+               len(node.snapshots.incoming) if node.snapshots is not None else 0),
+        _gauge("marmotdb_snapshot_bytes_done", "Bytes received of the snapshots under way "
+               "(of marmotdb_snapshot_bytes_total)",
+               sum(t.bytes_done for t in node.snapshots.incoming.values())
+               if node.snapshots is not None else 0),
+        _gauge("marmotdb_snapshot_bytes_total", "Size of the snapshots being received",
+               sum(t.bytes_total for t in node.snapshots.incoming.values())
+               if node.snapshots is not None else 0),
+        CounterMetricFamily("marmotdb_snapshots_restored", "Databases restored from a peer's "
+                            "snapshot", value=node.snapshots.restored
+                            if node.snapshots is not None else 0),
+        CounterMetricFamily("marmotdb_replication_log_trimmed", "Commit-log entries trimmed",
+                            value=node.retention.trimmed if node.retention is not None else 0),
+        CounterMetricFamily("marmotdb_replication_tombstones_collected", "Tombstones "
+                            "collected", value=node.retention.collected
+                            if node.retention is not None else 0),
         CounterMetricFamily("marmotdb_replication_entries_pulled",
                             "Transactions applied by catch-up", value=catch_up.entries_applied),
         CounterMetricFamily("marmotdb_txn_conflict_retries", "Autocommit statements run "
@@ -326,9 +343,10 @@ class AdminServer:
         the transactions it lacks, its in-doubt transactions, whether it is catching up."""
         if self.node is None:
             return {}
-        applied, behind, in_doubt, catching_up = self.node.state.replication_view(node_id)
+        applied, behind, in_doubt, catching_up, snapshot = \
+            self.node.state.replication_view(node_id)
         return {"applied": json.loads(applied) if applied else None, "behind_txns": behind,
-                "in_doubt": in_doubt, "catching_up": catching_up}
+                "in_doubt": in_doubt, "catching_up": catching_up, "snapshot": snapshot}
 
     def _events(self, request: Request) -> Response:
         return json_response([dataclasses.asdict(e) for e in self._service.events])

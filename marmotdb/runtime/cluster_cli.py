@@ -280,6 +280,7 @@ def cluster_status(args: argparse.Namespace) -> int:
         return 0 if all(e["running"] for e in report) else 1
     print(f"  {'node':<5} {'pid':<8} {'running':<8} {'state':<8} {'mysql':<22} {'peer':<22} "
           f"{'admin':<22} {'behind':<7} {'in doubt':<9} sees")
+    snapshots = []
     for entry in report:
         sees = ", ".join(f"{k}:{v}" for k, v in sorted(entry["sees"].items())) or "-"
         behind = "-" if entry["behind_txns"] is None else entry["behind_txns"]
@@ -289,6 +290,11 @@ def cluster_status(args: argparse.Namespace) -> int:
         print(f"  {entry['node_id']:<5} {entry['pid'] or '-':<8} {entry['running']!s:<8} "
               f"{entry['state'] or '-':<8} {entry['mysql']:<22} {entry['peer']:<22} "
               f"{entry['admin']:<22} {behind!s:<7} {in_doubt!s:<9} {sees}")
+        if entry["snapshot"]:
+            snapshots.append(f"  node {entry['node_id']} restoring a snapshot: "
+                             f"{entry['snapshot']}")
+    for line in snapshots:
+        print(line)
     return 0 if all(e["running"] for e in report) else 1
 
 
@@ -307,6 +313,7 @@ def node_status(state: ClusterState, record: NodeRecord) -> dict[str, Any]:
             "behind_txns": me.get("behind_txns") if me else None,
             "in_doubt": me.get("in_doubt") if me else None,
             "catching_up": me.get("catching_up") if me else None,
+            "snapshot": me.get("snapshot") if me else None,
             "data_dir": record.data_dir, "log_file": record.log_file}
 
 

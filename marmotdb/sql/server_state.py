@@ -125,7 +125,7 @@ class ServerState:
         self.auto_increment_slot: Callable[[], tuple[int, int] | None] = lambda: None
         # MARMOT_CLUSTER_NODES' replication columns per node id (catch-up's view in a cluster)
         self.replication_view: Callable[[int], tuple[Any, ...]] = \
-            lambda node_id: (None, 0, 0, False)
+            lambda node_id: (None, 0, 0, False, "")
         self.catching_up: Callable[[], bool] = lambda: False  # LOCAL reads wait meanwhile
         self.durability = durability
         self.rng = rng or random.Random(0)  # RAND(), UUID(); the runtime passes SystemRandom

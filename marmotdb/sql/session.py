@@ -705,10 +705,10 @@ class Session:
             conn.execute("CREATE TABLE marmot_cluster_nodes (node_id INTEGER, mysql_address TEXT, "
                          "peer_address TEXT, admin_address TEXT, state TEXT, incarnation INTEGER, "
                          "applied TEXT, behind_txns INTEGER, in_doubt INTEGER, "
-                         "catching_up INTEGER)")
+                         "catching_up INTEGER, snapshot TEXT)")
             view_of = self.server.replication_view
             conn.executemany("INSERT INTO marmot_cluster_nodes VALUES "
-                             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              [(*row, *view_of(row[0])) for row in self.server.cluster_nodes()])
             binding.trusted = False
             view = self.server.schema_view(conn, self.server.scratch)

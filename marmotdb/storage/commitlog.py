@@ -31,6 +31,9 @@ Public API::
     iter_log(conn, after_seq=0) -> Iterator[LogEntry]    every entry after it, page by page
     read_origin(conn, origin, after_origin_seq, limit=LOG_READ_ENTRIES_MAX) -> list[LogEntry]
     trim_log(conn, watermark, rows_max=TRIM_ROWS_MAX) -> int
+    log_floors(conn) -> dict[int, int]        per origin, the lowest sequence still served
+    retention_watermark(conn, cutoff, entries_max) -> dict[int, int]
+    commit_ts_of(conn, origin, origin_seq) -> Timestamp | None
 """
 
 from __future__ import annotations
@@ -238,3 +241,44 @@ def trim_log(conn: apsw.Connection, watermark: Mapping[int, int],
             "WHERE origin = ? AND origin_seq <= ? LIMIT ?)", (origin, limit, rows_max - deleted))
         deleted += conn.changes()
     return deleted
+
+
+def log_floors(conn: apsw.Connection) -> dict[int, int]:
+    """Per origin of the vector whose log was trimmed: the lowest ``origin_seq`` this node
+    can still serve (its oldest logged entry, or vector + 1 when nothing is logged). A peer
+    whose own position is below ``floor - 1`` cannot pull the gap: it needs a snapshot.
+    Origins still served from sequence 1 are left out (the common, untrimmed case)."""
+    floors = {}
+    for origin, seq in applied_vector(conn).items():
+        oldest = oldest_origin_seq(conn, origin)
+        floor = seq + 1 if oldest is None else min(oldest, seq + 1)
+        if floor > 1:
+            floors[origin] = floor
+    return floors
+
+
+def retention_watermark(conn: apsw.Connection, cutoff: Timestamp,
+                        entries_max: int = TRIM_ROWS_MAX) -> dict[int, int]:
+    """Per origin, the highest ``origin_seq`` of the oldest prefix of its log committed
+    before ``cutoff`` (at most ``entries_max`` entries looked at: bounded work per call; an
+    origin's commit timestamps grow with its sequence, so the prefix is the old part)."""
+    packed = cutoff.pack()
+    watermark = {}
+    sql = (f"SELECT origin_seq, commit_ts FROM {COMMIT_LOG} WHERE origin = ? "
+           "ORDER BY origin_seq LIMIT ?")
+    for origin in applied_vector(conn):
+        upto = 0
+        for origin_seq, commit_ts in conn.execute(sql, (origin, entries_max)):
+            if commit_ts >= packed:
+                break
+            upto = origin_seq
+        if upto:
+            watermark[origin] = upto
+    return watermark
+
+
+def commit_ts_of(conn: apsw.Connection, origin: int, origin_seq: int) -> Timestamp | None:
+    """The commit timestamp of one logged entry (None: not logged, or trimmed)."""
+    sql = f"SELECT commit_ts FROM {COMMIT_LOG} WHERE origin = ? AND origin_seq = ?"
+    row = conn.execute(sql, (origin, origin_seq)).fetchall()
+    return Timestamp.unpack(row[0][0], origin) if row else None

@@ -6,6 +6,19 @@ a *tombstone* (``deleted = 1``) so an older insert arriving later cannot resurre
 Tombstones are dropped by ``gc_tombstones`` once the caller knows every member has applied
 everything below a watermark; after that no change older than the watermark can arrive.
 
+*The collection horizon.* ``gc_tombstones(below)`` records ``below`` (the highest one used) in
+``__marmot_tombstone_horizon``, in the same file, so it travels with a snapshot. A version
+older than the horizon was applied by every member, so below it "no version recorded" and "a
+tombstone" mean the same thing, and the two checks that compare versions read them so:
+
+* ``lacks_bases``: a base older than the horizon with no version here was applied here (its
+  tombstone was collected): the base is present, the write set is not held back forever.
+* ``stale_changes``: a write built on "no row" (base None) over a tombstone older than the
+  horizon here is not stale: its coordinator may have collected the same tombstone already.
+  A member whose horizon is still below the tombstone votes STALE for a while (the client's
+  statement retries; the horizons of all members follow the same vectors a few gossip rounds
+  apart). Never the other way round: a write built on a row version is judged as before.
+
 Rows are named by ``(table, canonical key bytes)``: the key tuple encoded with msgpack, with
 -0.0 written as 0.0 because SQLite compares them equal as keys.
 
@@ -19,7 +32,8 @@ Public API::
     fill_base_versions(conn, changes)        set RowChange.base_version from the table
     stale_changes(conn, write_set) -> list[int]
         indexes of changes whose row has a newer version here than their base version
-    gc_tombstones(conn, below, rows_max=GC_ROWS_MAX) -> int
+    gc_tombstones(conn, below, rows_max=GC_ROWS_MAX) -> int   records below as the horizon
+    collection_horizon(conn) -> Timestamp | None
 """
 
 from __future__ import annotations
@@ -45,6 +59,9 @@ _CLAIM_SQL = (
     f"INSERT INTO {ROW_VERSIONS}(tbl, pk, ts, node, deleted) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (tbl, pk) DO UPDATE SET ts = excluded.ts, node = excluded.node, "
     "deleted = excluded.deleted WHERE (excluded.ts, excluded.node) > (ts, node)")
+HORIZON = "__marmot_tombstone_horizon"
+_HORIZON_DDL = (f"CREATE TABLE IF NOT EXISTS {HORIZON}(id INTEGER PRIMARY KEY CHECK (id = 1), "
+                "ts INTEGER NOT NULL, node INTEGER NOT NULL)")
 _GC_SQL = (
     f"DELETE FROM {ROW_VERSIONS} WHERE (tbl, pk) IN ("
     f"SELECT tbl, pk FROM {ROW_VERSIONS} WHERE deleted = 1 AND ts <= ? "
@@ -113,9 +130,29 @@ def stale_changes(conn: apsw.Connection, write_set: WriteSet) -> list[int]:
         found = _read(conn, change.table, encode_key(_base_key(change)))
         if found is None:
             continue
-        if change.base_version is None or found.version > change.base_version:
+        if change.base_version is None:
+            if found.deleted and _collected(conn, found.version):
+                continue  # the coordinator may have collected this tombstone already
+            stale.append(index)
+        elif found.version > change.base_version:
             stale.append(index)
     return stale
+
+
+def collection_horizon(conn: apsw.Connection) -> Timestamp | None:
+    """The highest ``below`` tombstones were collected with here (None: never)."""
+    if not conn.execute("SELECT 1 FROM sqlite_schema WHERE name = ?", (HORIZON,)).fetchall():
+        return None
+    for ts, node in conn.execute(f"SELECT ts, node FROM {HORIZON} WHERE id = 1"):
+        return Timestamp.unpack(ts, node)
+    return None
+
+
+def _collected(conn: apsw.Connection, version: Timestamp) -> bool:
+    """Is ``version`` below the collection horizon (applied everywhere; its tombstone may be
+    gone)? Asked only on the rare paths where a version is missing or a tombstone."""
+    horizon = collection_horizon(conn)
+    return horizon is not None and version < horizon
 
 
 def lacks_bases(conn: apsw.Connection, write_set: WriteSet) -> bool:
@@ -132,7 +169,11 @@ def lacks_bases(conn: apsw.Connection, write_set: WriteSet) -> bool:
             continue
         seen.add(ident)
         found = _read(conn, *ident)
-        if found is None or found.version < base:
+        if found is None:
+            if _collected(conn, base):
+                continue  # applied here; its tombstone was collected since
+            return True
+        if found.version < base:
             return True
     return False
 
@@ -141,9 +182,14 @@ def gc_tombstones(conn: apsw.Connection, below: Timestamp, rows_max: int = GC_RO
     """Drop up to ``rows_max`` tombstones older than ``below``; returns how many.
 
     ``below`` must be a version every member has applied past (the caller computes it from
-    the members' applied vectors); call again while the result equals ``rows_max``.
+    the members' applied vectors); call again while the result equals ``rows_max``. Run it in
+    a write transaction: the horizon is recorded with the deletions.
     """
     packed = below.pack()
+    conn.execute(_HORIZON_DDL)
+    conn.execute(f"INSERT INTO {HORIZON}(id, ts, node) VALUES (1, ?, ?) ON CONFLICT (id) DO "
+                 "UPDATE SET ts = excluded.ts, node = excluded.node "
+                 "WHERE (excluded.ts, excluded.node) > (ts, node)", (packed, below.node_id))
     conn.execute(_GC_SQL, (packed, packed, below.node_id, rows_max))
     return conn.changes()
 

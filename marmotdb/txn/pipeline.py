@@ -90,6 +90,7 @@ class _Waiter:
     pending: Pending
     timer: Timer | None = None
     exclusive: Callable[[apsw.Connection], Any] | None = None  # run_exclusive's work
+    blocking: bool = False  # run_exclusive_blocking: the work runs on a host worker
 
 
 @dataclass(slots=True)
@@ -210,6 +211,7 @@ class CommitPipeline:
         self._deciding = False      # a batch's distributed rounds are in flight
         self._seq_floor = origin_seq_floor  # origin sequences issued so far (never reused)
         self._exclusive_owner = -1  # owners of run_exclusive work: negative, never a session
+        self._exclusive_running = False  # a run_exclusive_blocking work is on a worker
         self.batches = 0          # batch COMMITs so far (for SHOW STATUS and benchmarks)
         self.batched_txns = 0     # transactions made durable by them
         # durability "fsync": COMMIT without fsync, then one fsync per group of batches
@@ -362,7 +364,7 @@ class CommitPipeline:
     def _busy(self) -> bool:
         """The connection is in use outside the turn: a checkpoint, or the rounds of a batch
         that stays open until its decision."""
-        return self._deciding or self._checkpointing
+        return self._deciding or self._checkpointing or self._exclusive_running
 
     def run_exclusive(self, work: Callable[[apsw.Connection], Any]) -> Pending:
         """``work(conn)`` alone on the write connection, outside any batch (the open one is
@@ -376,10 +378,47 @@ class CommitPipeline:
         self._schedule_advance()
         return waiter.pending
 
+    def run_exclusive_blocking(self, work: Callable[[apsw.Connection], Any]) -> Pending:
+        """``run_exclusive`` for long work (restoring a snapshot): once it is this work's
+        turn, ``work(conn)`` runs on a host worker (``run_blocking``) while the pipeline
+        holds every other writer back, as during a checkpoint. The Pending is settled on the
+        host's thread."""
+        if self.closed:
+            raise errors.error(errors.ER_BAD_DB_ERROR, f"Unknown database '{self.name}'")
+        self._exclusive_owner -= 1
+        waiter = _Waiter(self._exclusive_owner, self._mode, True, Pending(), exclusive=work,
+                         blocking=True)
+        self._waiters.append(waiter)
+        self._schedule_advance()
+        return waiter.pending
+
+    def _run_blocking_now(self, waiter: _Waiter) -> None:
+        work, outcome = waiter.exclusive, []
+        assert work is not None
+        self._exclusive_running = True
+
+        def run() -> None:
+            with self._trusted():
+                outcome.append(work(self.conn))
+
+        def done(error: BaseException | None) -> None:
+            self._exclusive_running = False
+            if not self.closed:
+                self._reload_schema_version()
+            if error is not None:
+                waiter.pending.fail(error)
+            else:
+                waiter.pending.resolve(outcome[0])
+            self._schedule_advance()
+        self._host.run_blocking(run, done)
+
     def _run_exclusive_now(self, waiter: _Waiter) -> None:
         if not self.conn.get_autocommit():  # a turn that wrote nothing left BEGIN open
             self._flush()                    # (an empty batch: rolled back)
         assert waiter.exclusive is not None and self.conn.get_autocommit()
+        if waiter.blocking:
+            self._run_blocking_now(waiter)
+            return
         try:
             with self._trusted():
                 result = waiter.exclusive(self.conn)
@@ -556,7 +595,7 @@ class CommitPipeline:
     def flush_now(self) -> None:
         """Commit the open batch before something that must not run inside it (DROP, close),
         and make what is committed durable."""
-        if self._owner is None and not self._deciding:
+        if self._owner is None and not self._deciding and not self._exclusive_running:
             self._flush()
         if self._syncer is not None:
             self._syncer.drain()

@@ -20,6 +20,9 @@ def test_the_tag_table_of_every_peer_message_is_append_only() -> None:
         38: ("txn", "Recover"), 39: ("txn", "Promised"),
         64: ("replication", "Vectors"), 65: ("replication", "VectorsReply"),
         66: ("replication", "PullLog"), 67: ("replication", "LogEntries"),
+        68: ("replication", "SnapshotRequest"), 69: ("replication", "SnapshotOffer"),
+        70: ("replication", "SnapshotRead"), 71: ("replication", "SnapshotData"),
+        72: ("replication", "SnapshotRelease"),
         240: ("peer", "PeerFailure"),
     }
 

@@ -235,6 +235,29 @@ def test_gc_tombstones_below_watermark_only(replica):
     assert versions.gc_tombstones(replica, Timestamp(10**6, 0, 0), rows_max=5) == 1
 
 
+def test_below_the_collection_horizon_a_missing_version_and_a_tombstone_agree(replica):
+    apply(replica, ws(1, 1, 100, upsert(1, "a", 1), upsert(2, "b", 1)))
+    apply(replica, ws(1, 2, 200, delete(1), delete(2)))
+    assert versions.collection_horizon(replica) is None
+    collected = versions.gc_tombstones(replica, Timestamp(300, 0, 1), rows_max=1)
+    assert collected == 1  # bounded: one tombstone left, one collected
+    assert versions.collection_horizon(replica) == Timestamp(300, 0, 1)
+    versions.gc_tombstones(replica, Timestamp(250, 0, 1), rows_max=0)
+    assert versions.collection_horizon(replica) == Timestamp(300, 0, 1)  # never lowered
+    on_tombstone = upsert(1, "again", 2)
+    on_tombstone.base_version = Timestamp(200, 0, 1)  # built where the tombstone still was
+    built_on_it = ws(2, 1, 400, on_tombstone)
+    assert not versions.lacks_bases(replica, built_on_it)  # its base was applied here
+    on_nothing = ws(3, 1, 400, upsert(2, "fresh", 3), upsert(1, "fresh", 3))
+    assert versions.stale_changes(replica, on_nothing) == []  # "no row" = old tombstone
+    newer = upsert(5, "x", 1)
+    newer.base_version = Timestamp(350, 0, 1)  # above the horizon: still missing here
+    assert versions.lacks_bases(replica, ws(2, 2, 400, newer))
+    apply(replica, ws(1, 3, 500, upsert(3, "c", 1)))
+    apply(replica, ws(1, 4, 600, delete(3)))
+    assert versions.stale_changes(replica, ws(3, 2, 700, upsert(3, "d", 1))) == [0]
+
+
 def test_canonical_keys_treat_negative_zero_as_zero():
     assert versions.encode_key((-0.0, "a")) == versions.encode_key((0.0, "a"))
     assert versions.encode_key((1,)) != versions.encode_key((1.0,))

@@ -90,6 +90,23 @@ def test_trim_below_watermark_never_passes_own_vector(conn):
     assert commitlog.applied_vector(conn)[1] == 5
 
 
+def test_floors_and_retention_watermark_after_trimming(conn):
+    for seq in range(1, 6):
+        apply(conn, ws(1, seq))
+    apply(conn, ws(2, 1))
+    assert commitlog.log_floors(conn) == {}  # nothing trimmed: every origin from 1
+    stamps = {e.origin_seq: e.commit_ts for e in commitlog.read_origin(conn, 1, 0)}
+    cutoff = stamps[3]
+    assert commitlog.retention_watermark(conn, cutoff) == {1: 2, 2: 1}
+    assert commitlog.retention_watermark(conn, cutoff, entries_max=1) == {1: 1, 2: 1}
+    commitlog.trim_log(conn, {1: 3})
+    assert commitlog.log_floors(conn) == {1: 4}
+    assert commitlog.commit_ts_of(conn, 1, 4) == stamps[4]
+    assert commitlog.commit_ts_of(conn, 1, 2) is None
+    commitlog.trim_log(conn, {1: 5, 2: 1})
+    assert commitlog.log_floors(conn) == {1: 6, 2: 2}  # all trimmed: vector + 1
+
+
 def test_trim_is_bounded_per_call(conn):
     for seq in range(1, 8):
         apply(conn, ws(1, seq))
