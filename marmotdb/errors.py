@@ -14,6 +14,7 @@ into an ERR packet in one place.
     ├── TransientError (retryable)  1205 lock wait timeout, 1213 deadlock/conflict
     ├── QueryInterrupted            3024 max_execution_time exceeded, 1317 killed
     ├── CommitOutcomeUnknown        the coordinator lost contact after deciding
+    ├── AutoIncrementExhausted      1467 HY000  a node's claimed AUTO_INCREMENT ids ran out
     ├── StorageError                corrupt input, snapshot/checksum failures
     └── ClockOffsetError (retryable) a peer's HLC timestamp is too far ahead of ours
 """
@@ -76,6 +77,20 @@ class TransientError(MarmotError):
 
 class QueryInterrupted(MarmotError):
     code, sqlstate = 3024, "HY000"
+
+
+class AutoIncrementExhausted(MarmotError):
+    """A statement needed more AUTO_INCREMENT ids than this node's claimed ranges held
+    (txn/DESIGN.md §9). The write path claims more and runs the statement again; a client
+    sees it only when that keeps failing."""
+
+    code, sqlstate = 1467, "HY000"
+
+    def __init__(self, table: str, handed: int):
+        super().__init__(f"Failed to read auto-increment value from storage engine (this "
+                         f"node's claimed ids for table '{table}' ran out)")
+        self.table = table
+        self.handed = handed  # ids the statement took before it ran out
 
 
 class CommitOutcomeUnknown(MarmotError):
