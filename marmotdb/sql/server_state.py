@@ -189,7 +189,6 @@ class ServerState:
         binding = ConnectionBinding(self.version)
         functions.register_schema_functions(conn)
         functions.register_functions(conn, binding)
-        auto_increment.register(conn, binding)  # SQLite numbers rows: no ranges here
         binding.install(conn)
         self._bindings[conn] = binding
 
@@ -230,7 +229,9 @@ class ServerState:
                                        clustered=lambda: self.replicator is not None,
                                        rng=self.rng, block_size=self.auto_increment_block_size)
         self.auto_increment_ranges[database.name] = ranges
-        auto_increment.register(pipeline.conn, self._bindings[pipeline.conn], ranges)
+        binding = self._bindings[pipeline.conn]
+        auto_increment.register(pipeline.conn, lambda: functions.sql_mode_of(binding), ranges,
+                                binding.trusted_scope)
 
     def ranges(self, database: Database) -> auto_increment.Ranges | None:
         """The database's AUTO_INCREMENT ranges when ids come from claims (a cluster is

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -274,21 +275,16 @@ def _quote(name: str) -> str:
 
 # ---------------------------------------------------------------- the SQL function
 
-def register(conn: apsw.Connection, binding: Any, ranges: Ranges | None = None) -> None:
+def register(conn: apsw.Connection, sql_mode: Callable[[], str], ranges: Ranges | None = None,
+             trusted: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
     """``MARMOT_AUTO_ID(value, table, column)`` on ``conn``: the value an INSERT stores in an
-    AUTO_INCREMENT column. ``binding`` (the connection's ``ConnectionBinding``) gives the
-    session's sql_mode; ``ranges`` the database's ranges on its write connection."""
+    AUTO_INCREMENT column. ``sql_mode()`` is the running session's; ``ranges`` the database's
+    ranges on its write connection, whose look-ups run ``trusted`` (past the authorizer)."""
     def auto_id(value: Any, table: str, column: str) -> Any:
-        if value is not None and (value != 0 or _keeps_zero(binding)):
+        if value is not None and (value != 0 or "NO_AUTO_VALUE_ON_ZERO" in sql_mode()):
             return value
         if ranges is None or not ranges.active:
             return None  # SQLite numbers the row (single node, temporary tables)
-        with binding.trusted_scope():
+        with trusted():
             return ranges.take(conn, table, column)
     conn.create_scalar_function("MARMOT_AUTO_ID", auto_id, 3)
-
-
-def _keeps_zero(binding: Any) -> bool:
-    """sql_mode NO_AUTO_VALUE_ON_ZERO: an explicit 0 is stored, not generated."""
-    session = binding.session
-    return session is not None and "NO_AUTO_VALUE_ON_ZERO" in session.variables.sql_modes
