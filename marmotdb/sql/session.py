@@ -1058,7 +1058,7 @@ class Session:
         def settled(done: Pending) -> None:
             exhausted = done.error()
             if isinstance(exhausted, AutoIncrementExhausted) and attempt < AUTO_ID_RUNS_MAX:
-                wanted = 2 * max(exhausted.handed, 1)
+                wanted = 2 * exhausted.handed + 1
                 result.settle(lambda: chain(ranges.claim(
                     translation.tables[0], translation.auto_increment_column, wanted),
                     lambda _: again()))

@@ -121,7 +121,7 @@ class Ranges:
         self.statement.taken += 1
         if not self.statement.first_id:
             self.statement.first_id = candidate
-        if self.remaining(table) < (self.block_size + 1) // 2:
+        if self.remaining(table, riding=True) < (self.block_size + 1) // 2:
             self._refill(table)
         return candidate
 
@@ -143,13 +143,15 @@ class Ranges:
                 return found
         return None
 
-    def remaining(self, table: str) -> int:
-        """Ids left in committed ranges (riding ones count once their transaction commits)."""
+    def remaining(self, table: str, riding: bool = False) -> int:
+        """Ids left in committed ranges (riding ones count once their transaction commits;
+        with ``riding``, as long as it may: a refill is not needed while it rides)."""
         entry = self._tables.get(table.lower())
         if entry is None:
             return 0
         return sum(r.hi - r.next_id + 1 for r in entry.ranges
-                   if r.txn is None or r.txn.state is TxnState.COMMITTED)
+                   if r.txn is None or r.txn.state is TxnState.COMMITTED or riding
+                   and r.txn.state in (TxnState.ACTIVE, TxnState.COMMITTING))
 
     def next_id(self, table: str) -> int | None:
         """The id this node would hand out next for ``table`` (SHOW CREATE TABLE), if any."""
@@ -166,19 +168,24 @@ class Ranges:
             return None
         return self.claim(table, column, 1)
 
-    def claim(self, table: str, column: str, ids: int) -> Pending:
-        """A claim of at least ``ids`` ids for ``table`` (joins the one in flight)."""
+    def claim(self, table: str, column: str, ids: int) -> Pending | None:
+        """Until ``table``'s ranges hold ``ids`` ids: a claim of at least that many, after the
+        one in flight if that is not enough. None when they hold enough already."""
+        if self.remaining(table) >= ids:
+            return None
         entry = self._table(table, column)
-        if entry.claiming is None:
-            entry.claiming = Pending()
-            size = max(self.block_size, ids)
-            self._attempt(table, entry, size, 0, entry.claiming)
+        if entry.claiming is not None:
+            return chain(entry.claiming, lambda _: self.claim(table, column, ids))
+        entry.claiming = Pending()
+        size = max(self.block_size, ids - self.remaining(table))
+        self._attempt(table, entry, size, 0, entry.claiming)
         return entry.claiming
 
     def _refill(self, table: str) -> None:
         entry = self._table(table)
         if entry.claiming is None:
-            self.claim(table, entry.column, self.block_size)
+            entry.claiming = Pending()
+            self._attempt(table, entry, self.block_size, 0, entry.claiming)
 
     def _attempt(self, table: str, entry: _Table, size: int, attempt: int,
                  done: Pending) -> None:
