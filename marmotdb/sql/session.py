@@ -1028,7 +1028,7 @@ class Session:
         def again() -> Result | Pending:
             return self._write(database, translation, params, text, attempt + 1)
         if ranges is not None and autocommit:
-            outcome = self._claimed_when_exhausted(run, ranges, translation, attempt, again)
+            outcome = self._claimed_when_exhausted(run, ranges, attempt, again)
         else:
             outcome = run()
         if not autocommit or not isinstance(outcome, Pending):
@@ -1043,9 +1043,8 @@ class Session:
         return self.server.ranges(database)
 
     def _claimed_when_exhausted(self, run: Callable[[], Result | Pending],
-                                ranges: auto_increment.Ranges, translation: Translation,
-                                attempt: int, again: Callable[[], Result | Pending]
-                                ) -> Result | Pending:
+                                ranges: auto_increment.Ranges, attempt: int,
+                                again: Callable[[], Result | Pending]) -> Result | Pending:
         """An autocommit INSERT that ran out of claimed ids was rolled back, unanswered:
         wait for a claim of what it needed and run it again (bounded, txn/DESIGN.md §9)."""
         first = Pending()
@@ -1058,10 +1057,9 @@ class Session:
         def settled(done: Pending) -> None:
             exhausted = done.error()
             if isinstance(exhausted, AutoIncrementExhausted) and attempt < AUTO_ID_RUNS_MAX:
-                wanted = 2 * exhausted.handed + 1
-                result.settle(lambda: chain(ranges.claim(
-                    translation.tables[0], translation.auto_increment_column, wanted),
-                    lambda _: again()))
+                wanted = 2 * exhausted.handed + 1  # the target's ids, or a trigger's table's
+                result.settle(lambda: chain(ranges.claim(exhausted.table, "", wanted),
+                                            lambda _: again()))
                 return
             result.follow(done)
         first.add_done_callback(settled)
@@ -1157,14 +1155,15 @@ class Session:
         if ranges is None:
             return txn.run(statement, capture=capture)
         for _ in range(AUTO_ID_RUNS_MAX):
-            ranges.start_statement()
+            ranges.start_statement(translation.tables[0])
             try:
                 return txn.run(statement, capture=capture)
-            except AutoIncrementExhausted as exc:
+            except AutoIncrementExhausted as exc:  # exc.table: the target's, or a trigger's
+                ranges.give_back()  # the statement is undone (or about to be, autocommit)
                 if not txn.explicit:
                     raise
-                ranges.ride(txn, translation.tables[0], 2 * max(exc.handed, 1))
-        ranges.start_statement()
+                ranges.ride(txn, exc.table, 2 * exc.handed + 1)
+        ranges.start_statement(translation.tables[0])
         return txn.run(statement, capture=capture)
 
     def _generated_id(self, database: Database, translation: Translation) -> int:

@@ -64,10 +64,13 @@ class _Table:
 
 @dataclass(slots=True)
 class _Statement:
-    """Ids the running statement took: the first is its LAST_INSERT_ID()."""
+    """Ids the running statement took; the first one generated for its own table (not by a
+    trigger's INSERT elsewhere) is its LAST_INSERT_ID()."""
 
+    table: str = ""
     first_id: int = 0
     taken: int = 0
+    starts: list[tuple[_Table, IdRange, int]] = field(default_factory=list)  # to give back
 
 
 class Ranges:
@@ -101,8 +104,8 @@ class Ranges:
         return entry
 
     # ------------------------------------------------------------------ handing out
-    def start_statement(self) -> None:
-        self.statement = _Statement()
+    def start_statement(self, table: str) -> None:
+        self.statement = _Statement(table.lower())
 
     def take(self, conn: apsw.Connection, table: str, column: str) -> int:
         """The next free id of this node's ranges for ``table`` (runs inside the INSERT, on
@@ -113,17 +116,30 @@ class Ranges:
             if found is None:
                 raise AutoIncrementExhausted(table, self.statement.taken)
             candidate = found.next_id
+            if not any(r is found for _, r, _ in self.statement.starts):
+                self.statement.starts.append((entry, found, candidate))
             found.next_id += 1
             if found.next_id > found.hi:
                 entry.ranges.remove(found)
             if not _present(conn, table, column, candidate):
                 break
-        self.statement.taken += 1
-        if not self.statement.first_id:
-            self.statement.first_id = candidate
+        statement = self.statement
+        statement.taken += 1
+        if not statement.first_id and statement.table == table.lower():
+            statement.first_id = candidate
         if self.remaining(table, riding=True) < (self.block_size + 1) // 2:
             self._refill(table)
         return candidate
+
+    def give_back(self) -> None:
+        """The running statement ran out and was undone: the ids it took are free again (so
+        running it once more after a claim numbers its rows as if it had never failed)."""
+        for entry, found, first in reversed(self.statement.starts):
+            found.next_id = first
+            if not any(r is found for r in entry.ranges):
+                entry.ranges.append(found)
+                entry.ranges.sort(key=lambda r: r.next_id)
+        self.statement = _Statement(self.statement.table)
 
     def _usable(self, entry: _Table) -> IdRange | None:
         """The first range the running transaction may take from: committed ones, and one

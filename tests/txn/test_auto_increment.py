@@ -216,3 +216,17 @@ def test_a_cluster_of_one_claims_locally(tmp_path: Path) -> None:
         assert solo.nodes[1].cluster is not None and solo.nodes[1].cluster.rounds == 0
     finally:
         solo.close()
+
+
+def test_a_trigger_inserting_elsewhere_takes_that_tables_ids_not_the_insert_id(
+        cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, item_name TEXT)")
+    cluster.ok(1, "CREATE TRIGGER item_audit BEFORE INSERT ON item FOR EACH ROW "
+                  "INSERT INTO audit (item_name) VALUES (NEW.name)")
+    cluster.ok(2, "INSERT INTO audit (item_name) VALUES ('node 2 claims audit first')")
+    reply = cluster.ok(1, "INSERT INTO item (name) VALUES ('a'), ('b')")
+    assert reply.result.last_insert_id == 1  # type: ignore[union-attr]  # item's, not audit's
+    cluster.advance(50)
+    assert rows(cluster, 3, "SELECT id, item_name FROM audit ORDER BY id") == [
+        (1, "node 2 claims audit first"), (1001, "a"), (1002, "b")]
+    assert rows(cluster, 3, "SELECT id, name FROM item ORDER BY id") == [(1, "a"), (2, "b")]
