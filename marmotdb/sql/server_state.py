@@ -107,7 +107,8 @@ class ServerState:
                  host: Host | None = None, batch_txns_max: int = BATCH_TXNS_MAX,
                  fault: Callable[[str], None] | None = None,
                  wal_sync: Callable[[str], None] | None = None,
-                 translation_cache_entries_max: int | None = None):
+                 translation_cache_entries_max: int | None = None,
+                 auto_increment_block_size: int = auto_increment.BLOCK_SIZE_DEFAULT):
         if translation_cache_entries_max is not None:  # config sql.statement_cache_size
             translate.cache().resize(translation_cache_entries_max)  # one cache per process
         self.clock = clock
@@ -124,7 +125,7 @@ class ServerState:
         self.read_barrier: Any = None  # replication.read_barrier.ReadBarrier in a cluster
         # AUTO_INCREMENT ranges per database, used once a cluster is attached (txn/DESIGN §9)
         self.auto_increment_ranges: dict[str, auto_increment.Ranges] = {}
-        self.auto_increment_block_size = auto_increment.BLOCK_SIZE_DEFAULT
+        self.auto_increment_block_size = auto_increment_block_size  # cluster.* setting
         # MARMOT_CLUSTER_NODES' replication columns per node id (catch-up's view in a cluster)
         self.replication_view: Callable[[int], tuple[Any, ...]] = \
             lambda node_id: (None, 0, 0, False)

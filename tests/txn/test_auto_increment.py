@@ -9,14 +9,17 @@ the background before they run out.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from marmotdb.node import Reply
+from marmotdb.node import Node, Reply
+from marmotdb.peer.catalog import all_messages
+from marmotdb.peer.codec import FrameCodec
 from marmotdb.txn.auto_increment import Ranges
-from tests.txn.test_cluster_commit import Cluster, rows
+from tests.txn.test_cluster_commit import SECRET, USERS, Cluster, rows
 
 
 @pytest.fixture
@@ -230,3 +233,27 @@ def test_a_trigger_inserting_elsewhere_takes_that_tables_ids_not_the_insert_id(
     assert rows(cluster, 3, "SELECT id, item_name FROM audit ORDER BY id") == [
         (1, "node 2 claims audit first"), (1001, "a"), (1002, "b")]
     assert rows(cluster, 3, "SELECT id, name FROM item ORDER BY id") == [(1, "a"), (2, "b")]
+
+
+def test_the_block_size_setting_sizes_the_claims(tmp_path: Path) -> None:
+    from marmotdb import config
+    from marmotdb.sql.server_settings import state_options
+
+    options = state_options(config.load(None, {
+        "MARMOTDB_CLUSTER_AUTO_INCREMENT_BLOCK_SIZE": "25"}), "8.0.36")
+    assert options["auto_increment_block_size"] == 25
+    c = Cluster(tmp_path, size=1)
+    try:
+        c.close()
+        c.nodes[1] = Node(tmp_path / "n1", users=USERS, node_id=1, now_ms=c.now_ms,
+                          rng=random.Random(1), on_output=lambda out: c._output(1, out),
+                          state_options={"auto_increment_block_size": 25})
+        c.nodes[1].attach_cluster(FrameCodec([SECRET], registry=all_messages()), c._roster)
+        c.sessions[1] = c.nodes[1].open_session("root", now_ms=c.now_ms)
+        c.ok(1, "CREATE DATABASE d")
+        c.ok(1, "USE d")
+        c.ok(1, "CREATE TABLE item (id INT AUTO_INCREMENT PRIMARY KEY)")
+        c.ok(1, "INSERT INTO item () VALUES ()")
+        assert claims(c, 1) == [("item", 1, 1, 1, 25)]
+    finally:
+        c.close()
