@@ -41,6 +41,7 @@ import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import apsw
@@ -215,6 +216,19 @@ class Session:
     def connection_for(self, db: str) -> apsw.Connection:
         database = self._database(db)
         return self._txn_connection(database) or self.server.read_connection(database)
+
+    def auto_increment_next(self, conn: apsw.Connection, table: str, computed: int) -> int:
+        """What SHOW CREATE TABLE and INFORMATION_SCHEMA report as AUTO_INCREMENT: single node,
+        ``computed`` (the table's highest id + 1); in a cluster, the next id of this node's
+        range, or where the next claim would start when it has none (txn/DESIGN.md §9)."""
+        if self.server.replicator is None:
+            return computed
+        ranges = self.server.auto_increment_ranges.get(Path(conn.filename).stem)
+        found = ranges.next_id(table) if ranges is not None else None
+        if found is not None:
+            return found
+        with self.server.binding(conn).trusted_scope():
+            return max(computed, auto_increment.claimed_top(conn, table) + 1)
 
     def _txn_connection(self, database: Database) -> apsw.Connection | None:
         """The connection the open transaction reads ``database`` on, if it has one."""

@@ -268,7 +268,7 @@ def write_claim(conn: apsw.Connection, table: str, column: str, node_id: int,
     name = table.lower()
     last = conn.execute(f"SELECT claim, hi FROM {AUTO_INCREMENT_CLAIMS} WHERE tbl = ? "
                         "ORDER BY claim DESC LIMIT 1", (name,)).fetchall()
-    claim, top = (int(last[0][0]), int(last[0][1])) if last else (0, 0)
+    claim, top = (int(last[0][0]), int(last[0][1])) if last else (0, 0)  # top: claimed_top
     if column:
         (highest,) = conn.execute(f"SELECT max({_quote(column)}) FROM {_quote(table)}"
                                   ).fetchall()[0]
@@ -285,6 +285,13 @@ def write_claim(conn: apsw.Connection, table: str, column: str, node_id: int,
     conn.execute(f"INSERT INTO {AUTO_INCREMENT_CLAIMS} (tbl, claim, node, lo, hi) "
                  "VALUES (?, ?, ?, ?, ?)", (name, claim + 1, node_id, lo, hi))
     return lo, hi
+
+
+def claimed_top(conn: apsw.Connection, table: str) -> int:
+    """The highest id any node claimed for ``table`` (0: none), as ``conn`` sees the claims."""
+    (top,) = conn.execute(f"SELECT max(hi) FROM {AUTO_INCREMENT_CLAIMS} WHERE tbl = ?",
+                          (table.lower(),)).fetchall()[0]
+    return int(top or 0)
 
 
 def _present(conn: apsw.Connection, table: str, column: str, value: int) -> bool:

@@ -257,3 +257,20 @@ def test_the_block_size_setting_sizes_the_claims(tmp_path: Path) -> None:
         assert claims(c, 1) == [("item", 1, 1, 1, 25)]
     finally:
         c.close()
+
+
+def test_show_create_table_and_information_schema_report_this_nodes_next_id(
+        cluster: Cluster) -> None:
+    cluster.ok(1, "INSERT INTO item (name) VALUES ('a'), ('b')")  # node 1: 1..1000, next 3
+    cluster.ok(2, "INSERT INTO item (name) VALUES ('c')")         # node 2: 1001..2000, next 1002
+    cluster.advance(50)
+    expected = {1: 3, 2: 1002, 3: 2001}  # node 3 has no range: where its claim would start
+    for node_id, next_id in expected.items():
+        text = rows(cluster, node_id, "SHOW CREATE TABLE item")[0][1]
+        assert f"AUTO_INCREMENT={next_id} " in text, (node_id, text)
+        assert rows(cluster, node_id, "SELECT AUTO_INCREMENT FROM information_schema.TABLES "
+                                      "WHERE TABLE_NAME = 'item'") == [(next_id,)]
+        assert rows(cluster, node_id, "SELECT @@auto_increment_increment, "
+                                      "@@auto_increment_offset") == [(1, 1)]
+    status = rows(cluster, 1, "SHOW TABLE STATUS LIKE 'item'")[0]
+    assert status[10] == 3
