@@ -109,7 +109,8 @@ def test_each_row_of_a_statement_gets_an_id_of_the_node_that_ran_it(cluster: Clu
     cluster.nodes[2].submit_prepared(cluster.sessions[2], cluster._request, plan, [None, "p"],
                                      now_ms=cluster.now_ms)
     prepared = settle(cluster, [(2, cluster._request)])[0]
-    assert prepared.error is None and prepared.result.last_insert_id == 11  # type: ignore[union-attr]
+    assert prepared.error is None
+    assert prepared.result.last_insert_id == 11  # type: ignore[union-attr]
     assert rows(cluster, 1, "SELECT id, name FROM item WHERE id BETWEEN 4 AND 11 ORDER BY id"
                 ) == [(4, "a2"), (5, "b2"), (6, "c2"), (7, "r"), (8, "i"), (9, "u"),
                       (10, None), (11, "p")]
