@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from marmotdb import errors
-from marmotdb.sql.coltypes import MySqlType
+from marmotdb.sql.coltypes import INTEGER_RANGES, MySqlType
 from marmotdb.sql.rewrites import call, not_supported, number, string
 from marmotdb.sql.rewrites_decimal import ColumnTyper, rewrite_decimal_projection
 from marmotdb.sql.schema import ColumnDef, TableDef
@@ -77,6 +77,7 @@ class DmlResult:
     found_rows: exp.Expression | None = None
     auto_increment: bool = False
     auto_increment_column: str = ""  # an INSERT's AUTO_INCREMENT column (MARMOT_AUTO_ID)
+    auto_increment_max: int = 0  # the largest id its type holds
     result_decltypes: tuple[str | None, ...] = ()
 
 
@@ -272,8 +273,19 @@ def store(value: exp.Expression, column: ColumnDef, row: int, ignore: bool,
 
 
 def auto_id(value: exp.Expression, table: str, column: ColumnDef) -> exp.Expression:
-    """The id an INSERT stores in ``table``'s AUTO_INCREMENT ``column`` for ``value``."""
-    return call("MARMOT_AUTO_ID", value, string(table), string(column.name))
+    """The id an INSERT stores in ``table``'s AUTO_INCREMENT ``column`` for ``value`` (the
+    last argument: the largest id the column's type holds)."""
+    return call("MARMOT_AUTO_ID", value, string(table), string(column.name),
+                number(auto_id_max(column)))
+
+
+def auto_id_max(column: ColumnDef) -> int:
+    """The largest value an AUTO_INCREMENT column's integer type holds."""
+    t = column.type
+    low_high = INTEGER_RANGES.get(t.name)
+    if low_high is None:
+        return INTEGER_RANGES["bigint"][1]
+    return low_high[2] if t.unsigned else low_high[1]
 
 
 def default_value(column: ColumnDef, inserted_into: str | None = None) -> exp.Expression:
@@ -547,7 +559,8 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
     auto = table.auto_increment_column
     return DmlResult([statement], tables=(table.name.lower(),), upsert=upsert,
                      insert_ignore=ignore, auto_increment=auto is not None,
-                     auto_increment_column=auto.name if auto is not None else "")
+                     auto_increment_column=auto.name if auto is not None else "",
+                     auto_increment_max=auto_id_max(auto) if auto is not None else 0)
 
 
 def _default_values(table: TableDef, replace: bool, ignore: bool) -> DmlResult:

@@ -1031,8 +1031,8 @@ class Session:
         timeout_s = self._metadata_lock_wait_timeout_s if ddl else None
         ranges = self._auto_id_ranges(database, translation)
         # AUTO_INCREMENT ids: wait for a claim only when this node's ranges are empty
-        claimed = ranges.ready(translation.tables[0], translation.auto_increment_column, txn) \
-            if ranges is not None else None
+        claimed = ranges.ready(translation.tables[0], translation.auto_increment_column,
+                               translation.auto_increment_max, txn) if ranges is not None else None
 
         def run() -> Result | Pending:
             return chain(claimed, lambda _: chain(

@@ -46,6 +46,8 @@ CLAIM_BACKOFF_MS = 40         # claiming again waits up to this, doubled per los
 CLAIM_BACKOFF_MAX_MS = 2000   # rivals that all lost (each voted NO on the others) spread out
 CLAIM_TURN_WAIT_S = 50.0      # a claim waits for the database's turn like a write (1205 after)
 _CLAIM_OWNER_BASE = -(1 << 40)  # claim transactions' owners: negative, never a session's
+ID_MAX = (1 << 63) - 1        # BIGINT; narrower columns pass their type's maximum
+NARROW_CLAIMS_MIN = 64        # a narrow type gets at least this many claims (TINYINT: 1 id each)
 
 
 @dataclass(slots=True)
@@ -58,6 +60,7 @@ class IdRange:
 @dataclass(slots=True)
 class _Table:
     column: str = ""
+    highest_id: int = ID_MAX  # the largest id the column's type holds
     ranges: list[IdRange] = field(default_factory=list)
     claiming: Pending | None = None  # the claim in flight, if any
 
@@ -95,27 +98,31 @@ class Ranges:
         """Ids come from claimed ranges only while a cluster is attached."""
         return self._clustered()
 
-    def _table(self, table: str, column: str = "") -> _Table:
+    def _table(self, table: str, column: str = "", highest_id: int = 0) -> _Table:
         entry = self._tables.get(table.lower())
         if entry is None:
             entry = self._tables[table.lower()] = _Table()
         if column:
             entry.column = column
+        if highest_id:
+            entry.highest_id = highest_id
         return entry
 
     # ------------------------------------------------------------------ handing out
     def start_statement(self, table: str) -> None:
         self.statement = _Statement(table.lower())
 
-    def take(self, conn: apsw.Connection, table: str, column: str) -> int:
+    def take(self, conn: apsw.Connection, table: str, column: str, highest_id: int) -> int:
         """The next free id of this node's ranges for ``table`` (runs inside the INSERT, on
         the write connection); raises AutoIncrementExhausted when they hold none."""
-        entry = self._table(table, column)
+        entry = self._table(table, column, highest_id)
         while True:
             found = self._usable(entry)
             if found is None:
                 raise AutoIncrementExhausted(table, self.statement.taken)
             candidate = found.next_id
+            if candidate > highest_id:  # claimed before the column was narrowed
+                raise _beyond(table, column, highest_id)
             if not any(r is found for _, r, _ in self.statement.starts):
                 self.statement.starts.append((entry, found, candidate))
             found.next_id += 1
@@ -176,10 +183,12 @@ class Ranges:
         return committed[0].next_id if committed else None
 
     # ------------------------------------------------------------------ waiting
-    def ready(self, table: str, column: str, txn: Transaction) -> Pending | None:
+    def ready(self, table: str, column: str, highest_id: int, txn: Transaction
+              ) -> Pending | None:
         """None when an INSERT into ``table`` by ``txn`` may run now; else a Pending resolved
         once a claim committed (failed with its error: 1047 without a quorum). A
         transaction holding the turn never waits: it rides a claim if it runs out."""
+        self._table(table, column, highest_id)
         if not self.active or txn.pipeline is not None or self.remaining(table) > 0:
             return None
         return self.claim(table, column, 1)
@@ -220,7 +229,7 @@ class Ranges:
         try:
             with pipeline.trusted():
                 lo, hi = txn.run(lambda conn: write_claim(conn, table, column, self.node_id,
-                                                          size))
+                                                          size, self._table(table).highest_id))
         except BaseException:
             txn.rollback()
             raise
@@ -256,35 +265,45 @@ class Ranges:
         size = max(self.block_size, ids)
         with pipeline.trusted():
             lo, hi = txn.run(lambda conn: write_claim(conn, table, entry.column, self.node_id,
-                                                      size))
+                                                      size, entry.highest_id))
         entry.ranges.append(IdRange(lo, hi, txn))
         entry.ranges.sort(key=lambda r: r.next_id)
 
 
 def write_claim(conn: apsw.Connection, table: str, column: str, node_id: int,
-                size: int) -> tuple[int, int]:
+                size: int, highest_id: int = ID_MAX) -> tuple[int, int]:
     """Write the next claim of ``table``'s chain on ``conn`` (trusted): ids above the last
-    claim, the table's highest id and its AUTO_INCREMENT= start. Returns (lo, hi)."""
+    claim, the table's highest id and its AUTO_INCREMENT= start, at most ``highest_id`` (the
+    column type's largest value; a narrow type is claimed in smaller blocks so every node
+    gets some). Returns (lo, hi)."""
     name = table.lower()
     last = conn.execute(f"SELECT claim, hi FROM {AUTO_INCREMENT_CLAIMS} WHERE tbl = ? "
                         "ORDER BY claim DESC LIMIT 1", (name,)).fetchall()
-    claim, top = (int(last[0][0]), int(last[0][1])) if last else (0, 0)  # top: claimed_top
+    claim, used = (int(last[0][0]), int(last[0][1])) if last else (0, 0)  # claimed_top
     if column:
         (highest,) = conn.execute(f"SELECT max({_quote(column)}) FROM {_quote(table)}"
                                   ).fetchall()[0]
-        top = max(top, int(highest or 0))
+        used = max(used, int(highest or 0))
     sequence = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ? COLLATE NOCASE",
                             (table,)).fetchall()
     if sequence:
-        top = max(top, int(sequence[0][0] or 0))
-    lo = top + 1
-    hi = lo + size - 1
+        used = max(used, int(sequence[0][0] or 0))
+    lo = used + 1
+    if lo > highest_id:
+        raise _beyond(table, column, highest_id)
+    hi = min(lo + min(size, max(1, highest_id // NARROW_CLAIMS_MIN)) - 1, highest_id)
     if claim:  # builds on the previous claim: a rival claim writes this row too
         conn.execute(f"UPDATE {AUTO_INCREMENT_CLAIMS} SET next_claim = ? WHERE tbl = ? AND "
                      "claim = ?", (claim + 1, name, claim))
     conn.execute(f"INSERT INTO {AUTO_INCREMENT_CLAIMS} (tbl, claim, node, lo, hi) "
                  "VALUES (?, ?, ?, ?, ?)", (name, claim + 1, node_id, lo, hi))
     return lo, hi
+
+
+def _beyond(table: str, column: str, highest_id: int) -> MarmotError:
+    return errors.error(errors.ER_AUTOINC_READ_FAILED, f"Failed to read auto-increment value "
+                        f"from storage engine ('{table}.{column}' has no ids left below its "
+                        f"type's maximum {highest_id})")
 
 
 def claimed_top(conn: apsw.Connection, table: str) -> int:
@@ -307,14 +326,15 @@ def _quote(name: str) -> str:
 
 def register(conn: apsw.Connection, sql_mode: Callable[[], str], ranges: Ranges | None = None,
              trusted: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
-    """``MARMOT_AUTO_ID(value, table, column)`` on ``conn``: the value an INSERT stores in an
-    AUTO_INCREMENT column. ``sql_mode()`` is the running session's; ``ranges`` the database's
-    ranges on its write connection, whose look-ups run ``trusted`` (past the authorizer)."""
-    def auto_id(value: Any, table: str, column: str) -> Any:
+    """``MARMOT_AUTO_ID(value, table, column, highest id)`` on ``conn``: the value an INSERT
+    stores in an AUTO_INCREMENT column. ``sql_mode()`` is the running session's; ``ranges``
+    the database's ranges on its write connection, whose look-ups run ``trusted`` (past the
+    authorizer)."""
+    def auto_id(value: Any, table: str, column: str, highest_id: int) -> Any:
         if value is not None and (value != 0 or "NO_AUTO_VALUE_ON_ZERO" in sql_mode()):
             return value
         if ranges is None or not ranges.active:
             return None  # SQLite numbers the row (single node, temporary tables)
         with trusted():
-            return ranges.take(conn, table, column)
-    conn.create_scalar_function("MARMOT_AUTO_ID", auto_id, 3)
+            return ranges.take(conn, table, column, highest_id)
+    conn.create_scalar_function("MARMOT_AUTO_ID", auto_id, 4)

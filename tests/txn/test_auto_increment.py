@@ -275,3 +275,20 @@ def test_show_create_table_and_information_schema_report_this_nodes_next_id(
                                       "@@auto_increment_offset") == [(1, 1)]
     status = rows(cluster, 1, "SHOW TABLE STATUS LIKE 'item'")[0]
     assert status[10] == 3
+
+
+def test_a_narrow_column_is_claimed_in_small_blocks_and_refuses_past_its_type(
+        cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE tiny (id TINYINT AUTO_INCREMENT PRIMARY KEY, v INT)")
+    cluster.ok(1, "INSERT INTO tiny (v) VALUES (1)")  # claims 1..1, refills 2..2 at once
+    cluster.ok(2, "INSERT INTO tiny (v) VALUES (2)")
+    assert rows(cluster, 2, "SELECT id, v FROM tiny ORDER BY id") == [(1, 1), (3, 2)]
+    assert [(c[2],) + c[3:] for c in claims(cluster, 2) if c[0] == "tiny"][:3] == [
+        (1, 1, 1), (1, 2, 2), (2, 3, 3)]  # TINYINT: one id per claim, 127 // 64
+    cluster.ok(3, "INSERT INTO tiny VALUES (127, 3)")
+    cluster.advance(50)
+    cluster.ok(1, "INSERT INTO tiny (v) VALUES (4)")  # its refilled id 2
+    reply = cluster.run(1, "INSERT INTO tiny (v) VALUES (5)")  # nothing left below 128
+    assert reply.error is not None and reply.error.code == 1467, reply.error
+    assert rows(cluster, 1, "SELECT id, v FROM tiny ORDER BY id") == [
+        (1, 1), (2, 4), (3, 2), (127, 3)]
