@@ -61,6 +61,7 @@ class IdRange:
 class _Table:
     column: str = ""
     highest_id: int = ID_MAX  # the largest id the column's type holds
+    present_sql: str = ""     # is an id taken already (an explicit insert)?
     ranges: list[IdRange] = field(default_factory=list)
     claiming: Pending | None = None  # the claim in flight, if any
 
@@ -102,8 +103,9 @@ class Ranges:
         entry = self._tables.get(table.lower())
         if entry is None:
             entry = self._tables[table.lower()] = _Table()
-        if column:
+        if column and column != entry.column:
             entry.column = column
+            entry.present_sql = f"SELECT 1 FROM {_quote(table)} WHERE {_quote(column)} = ?"
         if highest_id:
             entry.highest_id = highest_id
         return entry
@@ -128,13 +130,14 @@ class Ranges:
             found.next_id += 1
             if found.next_id > found.hi:
                 entry.ranges.remove(found)
-            if not _present(conn, table, column, candidate):
+            if not conn.execute(entry.present_sql, (candidate,)).fetchall():
                 break
         statement = self.statement
         statement.taken += 1
         if not statement.first_id and statement.table == table.lower():
             statement.first_id = candidate
-        if self.remaining(table, riding=True) < (self.block_size + 1) // 2:
+        low = (self.block_size + 1) // 2
+        if found.hi - found.next_id + 1 < low and self.remaining(table, riding=True) < low:
             self._refill(table)
         return candidate
 
@@ -152,6 +155,8 @@ class Ranges:
         """The first range the running transaction may take from: committed ones, and one
         riding in this very transaction. A riding range whose transaction committed becomes
         everyone's; one whose transaction aborted (or ended unknown) is dropped."""
+        if entry.ranges and entry.ranges[0].txn is None:
+            return entry.ranges[0]  # the common case: a committed range
         owner = self._pipeline().owner
         for found in list(entry.ranges):
             txn = found.txn
@@ -311,11 +316,6 @@ def claimed_top(conn: apsw.Connection, table: str) -> int:
     (top,) = conn.execute(f"SELECT max(hi) FROM {AUTO_INCREMENT_CLAIMS} WHERE tbl = ?",
                           (table.lower(),)).fetchall()[0]
     return int(top or 0)
-
-
-def _present(conn: apsw.Connection, table: str, column: str, value: int) -> bool:
-    return bool(conn.execute(f"SELECT 1 FROM {_quote(table)} WHERE {_quote(column)} = ?",
-                             (value,)).fetchall())
 
 
 def _quote(name: str) -> str:
