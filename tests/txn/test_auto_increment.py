@@ -292,3 +292,10 @@ def test_a_narrow_column_is_claimed_in_small_blocks_and_refuses_past_its_type(
     assert reply.error is not None and reply.error.code == 1467, reply.error
     assert rows(cluster, 1, "SELECT id, v FROM tiny ORDER BY id") == [
         (1, 1), (2, 4), (3, 2), (127, 3)]
+
+
+def test_a_session_holding_lock_tables_write_still_gets_a_claim(cluster: Cluster) -> None:
+    cluster.ok(3, "LOCK TABLES item WRITE")
+    reply = cluster.ok(3, "INSERT INTO item (name) VALUES ('locked')")  # the claim passes
+    assert reply.result.last_insert_id == 1  # type: ignore[union-attr]
+    cluster.ok(3, "UNLOCK TABLES")
