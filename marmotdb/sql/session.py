@@ -1032,7 +1032,8 @@ class Session:
         ranges = self._auto_id_ranges(database, translation)
         # AUTO_INCREMENT ids: wait for a claim only when this node's ranges are empty
         claimed = ranges.ready(translation.tables[0], translation.auto_increment_column,
-                               translation.auto_increment_max, txn) if ranges is not None else None
+                               translation.auto_increment_max, txn) \
+            if ranges is not None and translation.auto_increment_column else None
 
         def run() -> Result | Pending:
             return chain(claimed, lambda _: chain(
@@ -1051,8 +1052,9 @@ class Session:
 
     def _auto_id_ranges(self, database: Database, translation: Translation
                         ) -> auto_increment.Ranges | None:
-        """The node's AUTO_INCREMENT ranges an INSERT takes ids from (a cluster), or None."""
-        if not translation.auto_increment_column or translation.kind is Kind.DDL:
+        """The node's AUTO_INCREMENT ranges a write takes ids from (a cluster), or None: an
+        INSERT's own, or a trigger's INSERT of any row change."""
+        if translation.kind is Kind.DDL or not translation.tables:
             return None
         return self.server.ranges(database)
 

@@ -299,3 +299,17 @@ def test_a_session_holding_lock_tables_write_still_gets_a_claim(cluster: Cluster
     reply = cluster.ok(3, "INSERT INTO item (name) VALUES ('locked')")  # the claim passes
     assert reply.result.last_insert_id == 1  # type: ignore[union-attr]
     cluster.ok(3, "UNLOCK TABLES")
+
+
+def test_an_update_whose_trigger_inserts_gets_ids_like_an_insert(cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, item_name TEXT)")
+    cluster.ok(1, "INSERT INTO item VALUES (1, 'a'), (2, 'b')")
+    cluster.ok(1, "CREATE TRIGGER item_renamed AFTER UPDATE ON item FOR EACH ROW "
+                  "INSERT INTO audit (item_name) VALUES (NEW.name)")
+    cluster.ok(2, "UPDATE item SET name = CONCAT(name, '!')")  # autocommit: claims, runs again
+    cluster.ok(3, "BEGIN")
+    cluster.ok(3, "UPDATE item SET name = CONCAT(name, '?') WHERE id = 1")  # rides a claim
+    cluster.ok(3, "COMMIT")
+    cluster.advance(50)
+    assert rows(cluster, 1, "SELECT id, item_name FROM audit ORDER BY id") == [
+        (1, "a!"), (2, "b!"), (1001, "a!?")]
