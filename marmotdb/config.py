@@ -197,6 +197,11 @@ class ClusterConfig:
     log_trim_interval_ms: int = setting(
         10_000, "How often a node trims its commit logs and collects tombstones (bounded work "
         "per database per run, through the database's commit pipeline).")
+    auto_increment_block_size: int = setting(
+        1_000, "AUTO_INCREMENT ids a node claims at a time per table (a committed QUORUM "
+        "write); it claims the next block in the background once fewer than half are left. "
+        "Larger: fewer claims, bigger gaps (a restart skips the rest of its blocks); the "
+        "default lets a 32-bit INT column take two million claims. Single node: unused.")
     txn_recovery_timeout_ms: int = setting(
         5_000, "A batch left undecided this long by its coordinator (crashed, cut off) is "
         "finished by the other members (Paxos Commit recovery); keep it above "
@@ -394,6 +399,9 @@ def validate(config: Config) -> None:
                               f"got {value}")
         if kind_of(f) in (int, float) and value < 0:
             raise ConfigError(f"{describe(section, name)} must not be negative; got {value}")
+    if config.cluster.auto_increment_block_size < 1:
+        raise ConfigError(f"{describe('cluster', 'auto_increment_block_size')} must be at "
+                          f"least 1; got {config.cluster.auto_increment_block_size}")
 
 
 def _toml_value(value: Any) -> str:

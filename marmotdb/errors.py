@@ -14,6 +14,7 @@ into an ERR packet in one place.
     ├── TransientError (retryable)  1205 lock wait timeout, 1213 deadlock/conflict
     ├── QueryInterrupted            3024 max_execution_time exceeded, 1317 killed
     ├── CommitOutcomeUnknown        the coordinator lost contact after deciding
+    ├── AutoIncrementExhausted      1467 HY000  a node's claimed AUTO_INCREMENT ids ran out
     ├── StorageError                corrupt input, snapshot/checksum failures
     └── ClockOffsetError (retryable) a peer's HLC timestamp is too far ahead of ours
 """
@@ -76,6 +77,20 @@ class TransientError(MarmotError):
 
 class QueryInterrupted(MarmotError):
     code, sqlstate = 3024, "HY000"
+
+
+class AutoIncrementExhausted(MarmotError):
+    """A statement needed more AUTO_INCREMENT ids than this node's claimed ranges held
+    (txn/DESIGN.md §9). The write path claims more and runs the statement again; a client
+    sees it only when that keeps failing."""
+
+    code, sqlstate = 1467, "HY000"
+
+    def __init__(self, table: str, handed: int):
+        super().__init__(f"Failed to read auto-increment value from storage engine (this "
+                         f"node's claimed ids for table '{table}' ran out)")
+        self.table = table
+        self.handed = handed  # ids the statement took before it ran out
 
 
 class CommitOutcomeUnknown(MarmotError):
@@ -148,6 +163,7 @@ ER_UNKNOWN_TABLE = 1109
 ER_NO_SUCH_USER = 1449
 ER_OPTION_PREVENTS_STATEMENT = 1290
 ER_CANT_CHANGE_TX_CHARACTERISTICS = 1568
+ER_AUTOINC_READ_FAILED = 1467
 ER_COMMIT_OUTCOME_UNKNOWN = 1180
 ER_WRONG_DB_NAME = 1102
 ER_TOO_MANY_PREPARED = 1461
@@ -167,7 +183,7 @@ SQLSTATE_BY_CODE: dict[int, str] = {
     1365: "22012", 1203: "42000", 1040: "08004", 1043: "08S01", 1136: "21S01",
     1241: "21000", 1052: "23000", 1356: "HY000", 1109: "42S02", 1449: "HY000",
     1290: "HY000", 1568: "25001", 1180: "HY000", 1102: "42000", 1461: "42000",
-    1215: "HY000", 1352: "HY000", 1361: "HY000",
+    1215: "HY000", 1352: "HY000", 1361: "HY000", 1467: "HY000",
 }
 
 # System variables and character sets (the catalog's errors).

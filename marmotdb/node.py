@@ -347,7 +347,6 @@ class Node:
                                 store=store, roster=roster, now_ms=lambda: self.now_ms,
                                 settings=settings)
         self.state.replicator = self.cluster = cluster
-        self.state.auto_increment_slot = cluster.auto_increment_slot
         self.state.origin_seq_floor = lambda database: store.max_origin_seq(node_id, database)
         for pipeline in self.state.pipelines.values():
             pipeline.replicator = cluster

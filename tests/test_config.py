@@ -37,6 +37,7 @@ def test_root_password_and_cluster_secret_from_environment():
     ("[mysql]\nnope = 1\n", "unknown setting mysql.nope"),
     ("bogus = 1\n", "unknown setting bogus"),
     ("[storage]\ndurability = 'maybe'\n", "storage.durability"),
+    ("[cluster]\nauto_increment_block_size = 0\n", "cluster.auto_increment_block_size"),
     ("[mysql\n", "config file"),
 ])
 def test_bad_config_is_a_clear_error(tmp_path, text, message):

@@ -33,6 +33,7 @@ from marmotdb.sql.catalog_snapshot import (
     DatabaseSnapshot,
     ViewInfo,
     next_auto_increment,
+    shown_auto_increment,
     snapshot,
     table_stats,
 )
@@ -188,8 +189,10 @@ def _create_table(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
     if isinstance(found, ViewInfo):
         return _view_result(found, ctx)
     quote = bool(ctx.variables.get("sql_quote_show_create"))
-    auto_increment = found.auto_increment if found.temporary else \
-        next_auto_increment(ctx.connection_for(db), found)
+    auto_increment = found.auto_increment
+    if not found.temporary:
+        conn = ctx.connection_for(db)
+        auto_increment = shown_auto_increment(ctx, conn, found, next_auto_increment(conn, found))
     text = render_create_table(found, auto_increment, quote)
     return ResultSet([show_text("Table"), show_text("Create Table", 1024)], [(found.name, text)])
 
@@ -285,7 +288,7 @@ def _table_status(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) ->
         if model is None or snap is _INFORMATION_SCHEMA_SELF:
             rows.append((name,) + (None,) * 16 + ("VIEW" if kind == "VIEW" else "",))
             continue
-        s = table_stats(ctx.connection_for(db), model)
+        s = table_stats(ctx.connection_for(db), model, ctx)
         rows.append((model.name, model.engine, 10, model.row_format, s.rows, s.avg_row_length,
                      s.data_length, 0, s.index_length, 0, s.auto_increment, None, None, None,
                      model.collation, None, model.create_options, model.comment))

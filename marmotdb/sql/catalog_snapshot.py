@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 import apsw
 
@@ -431,16 +432,18 @@ class TableStats:
         return self.data_length // self.rows if self.rows else 0
 
 
-def table_stats(conn: apsw.Connection, model: TableModel) -> TableStats:
+def table_stats(conn: apsw.Connection, model: TableModel, ctx: Any = None) -> TableStats:
     """Row count and sizes as MySQL's TABLE STATUS shows them, at bounded cost: exact for
-    tables up to ROW_COUNT_SCAN_MAX rows, estimated above (MySQL's are estimates too)."""
+    tables up to ROW_COUNT_SCAN_MAX rows, estimated above (MySQL's are estimates too).
+    ``ctx``: the session asking (its node's AUTO_INCREMENT ranges, ``shown_auto_increment``)."""
     with trusted(conn):
         rows = row_count(conn, model.name)
         if rows > ROW_COUNT_SCAN_MAX:
             data, index = rows * ROW_BYTES_ESTIMATE, 0
         else:
             data, index = _measured_sizes(conn, model)
-        return TableStats(rows, data, index, next_auto_increment(conn, model))
+        return TableStats(rows, data, index, shown_auto_increment(
+            ctx, conn, model, next_auto_increment(conn, model)))
 
 
 def row_count(conn: apsw.Connection, table: str, schema: str | None = None) -> int:
@@ -488,6 +491,17 @@ def next_auto_increment(conn: apsw.Connection, model: TableModel) -> int | None:
     if found:
         highest = max(int(highest), int(found[0][0] or 0))
     return max(int(highest) + 1, model.auto_increment or 1)
+
+
+def shown_auto_increment(ctx: Any, conn: apsw.Connection, model: TableModel,
+                         computed: int | None) -> int | None:
+    """The AUTO_INCREMENT value SHOW and INFORMATION_SCHEMA report: ``computed`` (the table's
+    own next value), or in a cluster what this node hands out next (txn/DESIGN.md §9), which
+    the session answers (``auto_increment_next(conn, table, computed)``) when it can."""
+    ask = getattr(ctx, "auto_increment_next", None)
+    if computed is None or ask is None:
+        return computed
+    return int(ask(conn, model.name, computed))
 
 
 def clear_cache() -> None:

@@ -278,7 +278,7 @@ def _rows_of(table: InfoTable, snap: DatabaseSnapshot, ctx: CatalogContext) -> l
         return [row for row in table.provider(snap)]
     if table.stats:
         conn = ctx.connection_for(snap.name)
-        stats: Callable[[Any], TableStats] = lambda model: table_stats(conn, model)
+        stats: Callable[[Any], TableStats] = lambda model: table_stats(conn, model, ctx)
         return table.provider(snap, stats)
     return table.provider(snap)
 

@@ -54,6 +54,7 @@ import apsw
 from marmotdb import errors
 from marmotdb.sql import coltypes
 from marmotdb.sql.written_row import WrittenRow
+from marmotdb.txn import auto_increment
 from marmotdb.sql.coltypes import (
     format_date,
     format_datetime,
@@ -2671,3 +2672,6 @@ def register_functions(conn: apsw.Connection, session: Any) -> None:
     for name, make in _AGGREGATES:
         conn.create_aggregate_function("MYSQL_" + name, _aggregate_factory(make))
     conn.create_scalar_function("regexp", sqlite_regexp, 2, deterministic=True)
+    # an INSERT's AUTO_INCREMENT value; a write connection in a cluster registers it again
+    # with the node's claimed ranges (txn/auto_increment.py)
+    auto_increment.register(conn, lambda: sql_mode_of(session))

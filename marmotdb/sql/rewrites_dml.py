@@ -10,7 +10,10 @@ Writes go through the target table's ``TableDef`` (``schema.py``):
 
 * every value written is wrapped ``MYSQL_STORE(value, '<type>[ not null]', '<column>', row
   [, 1])`` so MySQL's coercion and strict-mode errors apply (last argument 1 = IGNORE:
-  problems become warnings); AUTO_INCREMENT columns turn 0/NULL into "generate";
+  problems become warnings); an INSERT's AUTO_INCREMENT column, given or omitted, is
+  ``MARMOT_AUTO_ID(stored value, '<table>', '<column>')``, which turns 0/NULL into a generated
+  id at run time (txn/auto_increment.py: the node's claimed range in a cluster, SQLite's own
+  numbering otherwise);
 * omitted columns with DEFAULT CURRENT_TIMESTAMP / expression defaults are filled explicitly
   (session time zone, statement time), omitted NOT NULL columns without a default get
   ``MYSQL_NO_DEFAULT`` (1364 in strict mode);
@@ -34,7 +37,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from marmotdb import errors
-from marmotdb.sql.coltypes import MySqlType
+from marmotdb.sql.coltypes import INTEGER_RANGES, MySqlType
 from marmotdb.sql.rewrites import call, not_supported, number, string
 from marmotdb.sql.rewrites_decimal import ColumnTyper, rewrite_decimal_projection
 from marmotdb.sql.schema import ColumnDef, TableDef
@@ -73,6 +76,8 @@ class DmlResult:
     calc_found_rows: bool = False
     found_rows: exp.Expression | None = None
     auto_increment: bool = False
+    auto_increment_column: str = ""  # an INSERT's AUTO_INCREMENT column (MARMOT_AUTO_ID)
+    auto_increment_max: int = 0  # the largest id its type holds
     result_decltypes: tuple[str | None, ...] = ()
 
 
@@ -246,11 +251,15 @@ def _require(ctx: DmlContext, name: str) -> TableDef:
     return table
 
 
-def store(value: exp.Expression, column: ColumnDef, row: int, ignore: bool) -> exp.Expression:
-    """Wrap ``value`` in the coercion MySQL applies when storing it into ``column``."""
+def store(value: exp.Expression, column: ColumnDef, row: int, ignore: bool,
+          inserted_into: str | None = None) -> exp.Expression:
+    """Wrap ``value`` in the coercion MySQL applies when storing it into ``column`` (of the
+    table ``inserted_into`` when an INSERT writes it: AUTO_INCREMENT generates there)."""
     if column.auto_increment:
         stored = call("MYSQL_STORE", value, string(column.type.column_type()),
                       string(column.name), number(row), number(int(ignore)))
+        if inserted_into is not None:
+            return auto_id(stored, inserted_into, column)
         return exp.Nullif(this=stored, expression=number(0))
     if column.type.name in _PASSTHROUGH_TYPES and column.nullable:
         if column.type.name in _PASSTHROUGH_BINARY:  # a text literal is stored as its bytes
@@ -263,11 +272,27 @@ def store(value: exp.Expression, column: ColumnDef, row: int, ignore: bool) -> e
     return call("MYSQL_STORE", *args)
 
 
-def default_value(column: ColumnDef) -> exp.Expression:
+def auto_id(value: exp.Expression, table: str, column: ColumnDef) -> exp.Expression:
+    """The id an INSERT stores in ``table``'s AUTO_INCREMENT ``column`` for ``value`` (the
+    last argument: the largest id the column's type holds)."""
+    return call("MARMOT_AUTO_ID", value, string(table), string(column.name),
+                number(auto_id_max(column)))
+
+
+def auto_id_max(column: ColumnDef) -> int:
+    """The largest value an AUTO_INCREMENT column's integer type holds."""
+    t = column.type
+    low_high = INTEGER_RANGES.get(t.name)
+    if low_high is None:
+        return INTEGER_RANGES["bigint"][1]
+    return low_high[2] if t.unsigned else low_high[1]
+
+
+def default_value(column: ColumnDef, inserted_into: str | None = None) -> exp.Expression:
     """The SQLite expression for a column's default (used for omitted and DEFAULT values)."""
     from marmotdb.sql.rewrites_ddl import default_expression
     if column.auto_increment:
-        return exp.Null()
+        return auto_id(exp.Null(), inserted_into, column) if inserted_into else exp.Null()
     if column.default_kind is None and not column.nullable and column.type.name == "enum" \
             and column.type.values:
         return string(column.type.values[0])  # MySQL: a NOT NULL ENUM defaults to its first
@@ -424,9 +449,9 @@ def _fill_columns(table: TableDef, given: list[ColumnDef]) -> list[tuple[ColumnD
         # Every default is written explicitly: the SQLite declaration's DEFAULT may be stale
         # (ALTER … SET DEFAULT changes only the MySQL definition) or session-dependent.
         explicit = column.default_kind in ("value", "now", "expr") or (
-            column.default_kind is None and not column.nullable and not column.auto_increment)
+            column.default_kind is None and not column.nullable) or column.auto_increment
         if explicit:
-            fill.append((column, default_value(column)))
+            fill.append((column, default_value(column, table.name)))
     return fill
 
 
@@ -445,15 +470,15 @@ def _insert_columns(tree: exp.Insert, table: TableDef) -> list[ColumnDef]:
 
 
 def _value_rows(source: exp.Values, columns: list[ColumnDef], fill: list[tuple[ColumnDef,
-                exp.Expression]], ignore: bool) -> list[exp.Tuple]:
+                exp.Expression]], ignore: bool, table: str) -> list[exp.Tuple]:
     rows = []
     for index, row in enumerate(source.expressions, start=1):
         values = row.expressions if isinstance(row, exp.Tuple) else [row]
         if len(values) != len(columns) and not (not values and not columns):
             raise errors.error(errors.ER_WRONG_VALUE_COUNT_ON_ROW,
                                f"Column count doesn't match value count at row {index}")
-        stored = [default_value(c) if _is_default(v) else store(v, c, index, ignore)
-                  for v, c in zip(values, columns)]
+        stored = [default_value(c, table) if _is_default(v) else
+                  store(v, c, index, ignore, table) for v, c in zip(values, columns)]
         known = {c.name.lower(): v for c, v in zip(columns, stored)}
         rows.append(exp.Tuple(expressions=stored + [bind_default(e, known) for _, e in fill]))
     return rows
@@ -476,7 +501,7 @@ def _is_default(value: exp.Expression) -> bool:
 
 def _wrap_query(query: exp.Expression, columns: list[ColumnDef],
                 fill: list[tuple[ColumnDef, exp.Expression]], ignore: bool,
-                upsert: bool) -> exp.Expression:
+                upsert: bool, table: str) -> exp.Expression:
     names = [f"c{i}" for i in range(len(columns))]
     if isinstance(query, exp.Select) and not any(isinstance(p, exp.Star) or (
             isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
@@ -485,7 +510,7 @@ def _wrap_query(query: exp.Expression, columns: list[ColumnDef],
                            "Column count doesn't match value count at row 1")
     cte = exp.CTE(this=query, alias=exp.TableAlias(this=ident("__marmot_src"),
                                                    columns=[ident(n) for n in names]))
-    outer = exp.Select(expressions=[store(column_ref(n), c, 1, ignore)
+    outer = exp.Select(expressions=[store(column_ref(n), c, 1, ignore, table)
                                     for n, c in zip(names, columns)]
                        + [bind_default(e, {c.name.lower(): column_ref(n) for n, c in
                                            zip(names, columns)}) for _, e in fill])
@@ -516,12 +541,13 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
                                            expressions=[ident(c.name) for c in all_columns]))
     if isinstance(source, exp.Values):
         statement.set("expression", exp.Values(
-            expressions=_value_rows(source, columns, fill, ignore)))
+            expressions=_value_rows(source, columns, fill, ignore, table.name)))
     elif source is None or (isinstance(source, exp.Tuple) and not source.expressions):
         statement.set("expression", exp.Values(expressions=[
             exp.Tuple(expressions=[bind_default(e, {}) for _, e in fill])]))
     else:
-        statement.set("expression", _wrap_query(source, columns, fill, ignore, upsert))
+        statement.set("expression", _wrap_query(source, columns, fill, ignore, upsert,
+                                                table.name))
     if not all_columns:
         return _default_values(table, replace, ignore)
     if replace:
@@ -530,8 +556,11 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
         statement.set("alternative", "IGNORE")
     if upsert:
         statement.set("conflict", _upsert(conflict, source, table, ignore))
+    auto = table.auto_increment_column
     return DmlResult([statement], tables=(table.name.lower(),), upsert=upsert,
-                     insert_ignore=ignore, auto_increment=table.auto_increment_column is not None)
+                     insert_ignore=ignore, auto_increment=auto is not None,
+                     auto_increment_column=auto.name if auto is not None else "",
+                     auto_increment_max=auto_id_max(auto) if auto is not None else 0)
 
 
 def _default_values(table: TableDef, replace: bool, ignore: bool) -> DmlResult:

@@ -24,6 +24,7 @@ def state_options(config: Config, version: str) -> dict[str, Any]:
                 busy_timeout_ms=storage.busy_timeout_ms,
                 batch_txns_max=storage.commit_batch_txns_max,
                 translation_cache_entries_max=max(1, config.sql.statement_cache_size),
+                auto_increment_block_size=config.cluster.auto_increment_block_size,
                 global_defaults=global_defaults(config, version))
 
 

@@ -25,6 +25,7 @@ from marmotdb.sql.results import Rows, column_for_value
 from marmotdb.sql.variables import GlobalVariables
 from marmotdb.storage.databases import Database, Databases, configure
 from marmotdb.storage.internal_tables import ensure_internal_tables
+from marmotdb.txn import auto_increment
 from marmotdb.txn.pipeline import (
     BATCH_TXNS_MAX,
     CommitPipeline,
@@ -106,7 +107,8 @@ class ServerState:
                  host: Host | None = None, batch_txns_max: int = BATCH_TXNS_MAX,
                  fault: Callable[[str], None] | None = None,
                  wal_sync: Callable[[str], None] | None = None,
-                 translation_cache_entries_max: int | None = None):
+                 translation_cache_entries_max: int | None = None,
+                 auto_increment_block_size: int = auto_increment.BLOCK_SIZE_DEFAULT):
         if translation_cache_entries_max is not None:  # config sql.statement_cache_size
             translate.cache().resize(translation_cache_entries_max)  # one cache per process
         self.clock = clock
@@ -121,8 +123,9 @@ class ServerState:
         self.replicator: Replicator | None = None
         self.origin_seq_floor: Callable[[str], int] = lambda database: 0
         self.read_barrier: Any = None  # replication.read_barrier.ReadBarrier in a cluster
-        # (offset, increment) of this node's AUTO_INCREMENT values in a cluster (txn/)
-        self.auto_increment_slot: Callable[[], tuple[int, int] | None] = lambda: None
+        # AUTO_INCREMENT ranges per database, used once a cluster is attached (txn/DESIGN §9)
+        self.auto_increment_ranges: dict[str, auto_increment.Ranges] = {}
+        self.auto_increment_block_size = auto_increment_block_size  # cluster.* setting
         # MARMOT_CLUSTER_NODES' replication columns per node id (catch-up's view in a cluster)
         self.replication_view: Callable[[int], tuple[Any, ...]] = \
             lambda node_id: (None, 0, 0, False, "")
@@ -215,7 +218,29 @@ class ServerState:
                                       replicator=self.replicator,
                                       origin_seq_floor=self.origin_seq_floor(database.name))
             self.pipelines[database.name] = pipeline
+            self._attach_ranges(database, pipeline)
         return pipeline
+
+    def _attach_ranges(self, database: Database, pipeline: CommitPipeline) -> None:
+        """The database's AUTO_INCREMENT ranges, handed out on its write connection (a new
+        pipeline after DROP DATABASE starts with none: its claims went with the file)."""
+        def current() -> CommitPipeline:
+            return self.pipeline(database)
+        ranges = auto_increment.Ranges(current, node_id=self.node_id, host=self.host,
+                                       clustered=lambda: self.replicator is not None,
+                                       rng=self.rng, block_size=self.auto_increment_block_size)
+        self.auto_increment_ranges[database.name] = ranges
+        binding = self._bindings[pipeline.conn]
+        auto_increment.register(pipeline.conn, lambda: functions.sql_mode_of(binding), ranges,
+                                binding.trusted_scope)
+
+    def ranges(self, database: Database) -> auto_increment.Ranges | None:
+        """The database's AUTO_INCREMENT ranges when ids come from claims (a cluster is
+        attached), else None (SQLite numbers rows)."""
+        if self.replicator is None:
+            return None
+        self.pipeline(database)
+        return self.auto_increment_ranges.get(database.name)
 
     def _checkpoint_conn(self, database: Database) -> apsw.Connection:
         """A connection of the database's own for its checkpoints (used on a worker)."""
@@ -230,6 +255,7 @@ class ServerState:
         if pipeline is not None:
             pipeline.flush_now()
             pipeline.close()
+            self.auto_increment_ranges.pop(name, None)
             database = self.databases.get(name)
             database.open_count -= 1
 
@@ -379,6 +405,8 @@ class ServerState:
                       Marmot_wal_syncs=sum(p.wal_syncs for p in self.pipelines.values()),
                       Marmot_wal_checkpoints=sum(
                           p.checkpoints for p in self.pipelines.values()),
+                      Marmot_auto_increment_claims=sum(
+                          r.claims for r in self.auto_increment_ranges.values()),
                       Uptime=int(self.clock() - self.started_at),
                       Threads_connected=len(self.sessions), Threads_running=sum(
                           1 for s in self.sessions.values() if s.command != "Sleep"))

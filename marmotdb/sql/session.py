@@ -41,12 +41,13 @@ import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import apsw
 
 from marmotdb import errors
-from marmotdb.errors import MarmotError
+from marmotdb.errors import AutoIncrementExhausted, MarmotError
 from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import catalog, column_clause, explain, table_locks, written_row
 from marmotdb.sql.attachments import attach, require_home_tables
@@ -120,6 +121,7 @@ _FRESH_SNAPSHOTS = frozenset({"READ-COMMITTED", "READ-UNCOMMITTED"})
 # this many times at most, after a growing, jittered pause (txn/DESIGN.md §7.5).
 CONFLICT_BACKOFF_MS = (1, 3, 8, 20, 50, 120, 250, 500, 1000)  # ~2 s: past a catch-up interval
 CONFLICT_RETRIES_MAX = len(CONFLICT_BACKOFF_MS)
+AUTO_ID_RUNS_MAX = 6  # a statement that ran out of AUTO_INCREMENT ids runs again this often
 _READ_BUDGET_STEPS = 200  # progress-handler calls (x1000 VM steps) a read may take in the loop
 
 
@@ -214,6 +216,19 @@ class Session:
     def connection_for(self, db: str) -> apsw.Connection:
         database = self._database(db)
         return self._txn_connection(database) or self.server.read_connection(database)
+
+    def auto_increment_next(self, conn: apsw.Connection, table: str, computed: int) -> int:
+        """What SHOW CREATE TABLE and INFORMATION_SCHEMA report as AUTO_INCREMENT: single node,
+        ``computed`` (the table's highest id + 1); in a cluster, the next id of this node's
+        range, or where the next claim would start when it has none (txn/DESIGN.md §9)."""
+        if self.server.replicator is None:
+            return computed
+        ranges = self.server.auto_increment_ranges.get(Path(conn.filename).stem)
+        found = ranges.next_id(table) if ranges is not None else None
+        if found is not None:
+            return found
+        with self.server.binding(conn).trusted_scope():
+            return max(computed, auto_increment.claimed_top(conn, table) + 1)
 
     def _txn_connection(self, database: Database) -> apsw.Connection | None:
         """The connection the open transaction reads ``database`` on, if it has one."""
@@ -1014,13 +1029,57 @@ class Session:
         # translation itself refuses or checks what MySQL would (rewrites_fk.py).
         mode = Mode(foreign_keys=self._fk_checks() and not translation.foreign_keys_off)
         timeout_s = self._metadata_lock_wait_timeout_s if ddl else None
-        outcome = chain(self._begin_write(txn, database, mode, timeout_s),
-                        lambda _: self._write_now(txn, database, translation, params, text,
-                                                  autocommit))
+        ranges = self._auto_id_ranges(database, translation)
+        # AUTO_INCREMENT ids: wait for a claim only when this node's ranges are empty
+        claimed = ranges.ready(translation.tables[0], translation.auto_increment_column,
+                               translation.auto_increment_max, txn) \
+            if ranges is not None and translation.auto_increment_column else None
+
+        def run() -> Result | Pending:
+            return chain(claimed, lambda _: chain(
+                self._begin_write(txn, database, mode, timeout_s),
+                lambda _: self._write_now(txn, database, translation, params, text, autocommit)))
+
+        def again() -> Result | Pending:
+            return self._write(database, translation, params, text, attempt + 1)
+        if ranges is not None and autocommit:
+            outcome = self._claimed_when_exhausted(run, ranges, attempt, again)
+        else:
+            outcome = run()
         if not autocommit or not isinstance(outcome, Pending):
             return outcome
-        return self._retried_on_conflict(outcome, attempt, lambda: self._write(
-            database, translation, params, text, attempt + 1))
+        return self._retried_on_conflict(outcome, attempt, again)
+
+    def _auto_id_ranges(self, database: Database, translation: Translation
+                        ) -> auto_increment.Ranges | None:
+        """The node's AUTO_INCREMENT ranges a write takes ids from (a cluster), or None: an
+        INSERT's own, or a trigger's INSERT of any row change."""
+        if translation.kind is Kind.DDL or not translation.tables:
+            return None
+        return self.server.ranges(database)
+
+    def _claimed_when_exhausted(self, run: Callable[[], Result | Pending],
+                                ranges: auto_increment.Ranges, attempt: int,
+                                again: Callable[[], Result | Pending]) -> Result | Pending:
+        """An autocommit INSERT that ran out of claimed ids was rolled back, unanswered:
+        wait for a claim of what it needed and run it again (bounded, txn/DESIGN.md §9)."""
+        first = Pending()
+        first.settle(run)
+        error = first.error()
+        if first.done() and not isinstance(error, AutoIncrementExhausted):
+            return first.result()
+        result = Pending()
+
+        def settled(done: Pending) -> None:
+            exhausted = done.error()
+            if isinstance(exhausted, AutoIncrementExhausted) and attempt < AUTO_ID_RUNS_MAX:
+                wanted = 2 * exhausted.handed + 1  # the target's ids, or a trigger's table's
+                result.settle(lambda: chain(ranges.claim(exhausted.table, "", wanted),
+                                            lambda _: again()))
+                return
+            result.follow(done)
+        first.add_done_callback(settled)
+        return result
 
     def _retried_on_conflict(self, outcome: Pending, attempt: int,
                              again: Callable[[], Result | Pending]) -> Pending:
@@ -1073,8 +1132,10 @@ class Session:
             space = self._temp.space(database) if self._temp.spaces and not ddl else None
             if translation.other_tables or binding.attached:
                 self._attach(txn.pipeline.conn, binding, translation, database, space)
-            rows = txn.run(lambda conn: self._execute_write(conn, translation, params, space),
-                           capture=truncate or not ddl)
+            rows = self._run_taking_ids(
+                txn, database, translation,
+                lambda conn: self._execute_write(conn, translation, params, space),
+                capture=truncate or not ddl)
             if ddl:
                 self._record_ddl(txn, database, translation, params, text, truncate)
         except apsw.Error as exc:
@@ -1086,7 +1147,8 @@ class Session:
             if autocommit:
                 txn.rollback()
             raise
-        result = rows if rows is not None else self._ok(capture, translation)
+        result = rows if rows is not None else self._ok(
+            capture, translation, self._generated_id(database, translation))
         if not autocommit:
             return result
         level = self.write_level
@@ -1099,6 +1161,32 @@ class Session:
             self.server.schema_changed(database)
             return value
         return chain(txn.commit(result, level), committed)
+
+    def _run_taking_ids(self, txn: Transaction, database: Database, translation: Translation,
+                        statement: Callable[[apsw.Connection], Any], capture: bool) -> Any:
+        """``txn.run(statement)``; an explicit transaction whose INSERT ran out of claimed
+        AUTO_INCREMENT ids claims inside itself (it holds the turn a separate claim would
+        need) and runs the statement again: its savepoint undid the first run."""
+        ranges = self._auto_id_ranges(database, translation)
+        if ranges is None:
+            return txn.run(statement, capture=capture)
+        for _ in range(AUTO_ID_RUNS_MAX):
+            ranges.start_statement(translation.tables[0])
+            try:
+                return txn.run(statement, capture=capture)
+            except AutoIncrementExhausted as exc:  # exc.table: the target's, or a trigger's
+                ranges.give_back()  # the statement is undone (or about to be, autocommit)
+                if not txn.explicit:
+                    raise
+                ranges.ride(txn, exc.table, 2 * exc.handed + 1)
+        ranges.start_statement(translation.tables[0])
+        return txn.run(statement, capture=capture)
+
+    def _generated_id(self, database: Database, translation: Translation) -> int:
+        """The first id the statement generated from claimed ranges (0: none, or SQLite
+        numbered the rows)."""
+        ranges = self._auto_id_ranges(database, translation)
+        return ranges.statement.first_id if ranges is not None else 0
 
     def _record_ddl(self, txn: Transaction, database: Database, translation: Translation,
                     params: dict[str, Any], text: str, truncate: bool) -> None:
@@ -1118,10 +1206,6 @@ class Session:
         session's temporary tables (``space``) are visible to it (sql/temporary.py)."""
         self._active_conn = conn
         binding = self.server.binding(conn)
-        slot = self.server.auto_increment_slot() if translation.auto_increment else None
-        if slot is not None and translation.tables:
-            with binding.trusted_scope():
-                auto_increment.steer(conn, translation.tables[0], *slot)
         binding.trusted = translation.kind is Kind.DDL
         try:
             if space is None:
@@ -1146,10 +1230,13 @@ class Session:
                 conn.execute(statement, params)
         return rows
 
-    def _ok(self, capture: ChangeCapture, translation: Translation) -> Ok:
+    def _ok(self, capture: ChangeCapture, translation: Translation, generated_id: int = 0
+            ) -> Ok:
         """MySQL's affected rows: REPLACE counts its delete too, an upsert's update counts 2,
         an UPDATE counts changed rows unless the client asked for found rows
-        (CLIENT_FOUND_ROWS); DDL counts none."""
+        (CLIENT_FOUND_ROWS); DDL counts none. The insert id is the first id the statement
+        generated (``generated_id``, from claimed ranges) or else the first row SQLite
+        numbered."""
         kind = translation.kind
         inserts, updates, deletes = capture.last_statement_ops()
         if kind is Kind.DDL:
@@ -1163,7 +1250,7 @@ class Session:
             affected = inserts + 2 * updates
         else:
             affected = inserts + deletes + updates + capture.last_statement_unchanged()
-        insert_id = capture.last_statement_first_rowid() \
+        insert_id = (generated_id or capture.last_statement_first_rowid()) \
             if translation.auto_increment and inserts else 0
         return Ok(affected_rows=affected, last_insert_id=insert_id)
 

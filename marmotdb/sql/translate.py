@@ -112,7 +112,9 @@ class Translation:
     ``calc_found_rows`` / ``found_rows_sql``: SQL_CALC_FOUND_ROWS; run ``found_rows_sql`` (same
     params) after the SELECT and remember its single value for FOUND_ROWS().
     ``auto_increment``: the INSERT target has an AUTO_INCREMENT column (the SQLite rowid alias):
-    after a row is inserted, ``last_insert_rowid()`` is its value.
+    after a row is inserted, ``last_insert_rowid()`` is its value. ``auto_increment_column``
+    names it: the INSERT generates ids there with ``MARMOT_AUTO_ID`` (txn/auto_increment.py),
+    at most ``auto_increment_max`` (what its integer type holds).
     ``foreign_keys_off``: run these statements with ``PRAGMA foreign_keys`` OFF (set before
     BEGIN, restored after COMMIT; a table rebuild or DROP TABLE must not cascade) and
     ``PRAGMA foreign_key_check`` before committing.
@@ -141,6 +143,8 @@ class Translation:
     calc_found_rows: bool = False
     found_rows_sql: str | None = None
     auto_increment: bool = False
+    auto_increment_column: str = ""
+    auto_increment_max: int = 0
     foreign_keys_off: bool = False
     schema_changed: bool = False
     result_decltypes: tuple[str | None, ...] = ()
@@ -517,6 +521,8 @@ class _Translator:
                            upsert=result.upsert, insert_ignore=result.insert_ignore,
                            calc_found_rows=result.calc_found_rows, found_rows_sql=found_rows,
                            auto_increment=result.auto_increment,
+                           auto_increment_column=result.auto_increment_column,
+                           auto_increment_max=result.auto_increment_max,
                            result_decltypes=result.result_decltypes,
                            other_tables=elsewhere, home_tables=home_tables)
 

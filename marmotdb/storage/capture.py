@@ -49,6 +49,7 @@ from typing import Any, NamedTuple
 import apsw
 
 from marmotdb import errors
+from marmotdb.storage.internal_tables import REPLICATED
 from marmotdb.storage.schema import TableSchema, is_internal_table, load_table_schema
 from marmotdb.storage.writeset import ChangeOp, Row, RowChange
 
@@ -58,7 +59,7 @@ ER_TRANS_CACHE_FULL = 1197
 
 
 def default_exclude(table: str) -> bool:
-    return table.startswith("__marmot_")
+    return table.startswith("__marmot_") and table not in REPLICATED
 
 
 class StatementOps(NamedTuple):

@@ -10,6 +10,10 @@ and the commit-log record: after a crash the three never disagree. Every name st
                             (origin, origin_seq) unique; AUTOINCREMENT so a trimmed seq is
                             never reused and log readers' cursors stay valid.
     __marmot_applied        origin -> highest contiguous origin_seq applied (the vector).
+    __marmot_auto_increment (tbl, claim) -> node, lo, hi, next_claim: the AUTO_INCREMENT
+                            ranges nodes claimed (txn/DESIGN.md §9). The one internal table
+                            that is captured and replicated as row images, like a user table
+                            (``REPLICATED``): a claim is an ordinary write set.
 
 Public API::
 
@@ -23,6 +27,8 @@ import apsw
 ROW_VERSIONS = "__marmot_row_versions"
 COMMIT_LOG = "__marmot_commit_log"
 APPLIED = "__marmot_applied"
+AUTO_INCREMENT_CLAIMS = "__marmot_auto_increment"
+REPLICATED = frozenset({AUTO_INCREMENT_CLAIMS})  # internal, yet captured like user tables
 
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS {ROW_VERSIONS}(
@@ -47,11 +53,21 @@ CREATE TABLE IF NOT EXISTS {APPLIED}(
     origin INTEGER PRIMARY KEY,
     seq INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS {AUTO_INCREMENT_CLAIMS}(
+    tbl TEXT NOT NULL,
+    claim INTEGER NOT NULL,
+    node INTEGER NOT NULL,
+    lo INTEGER NOT NULL,
+    hi INTEGER NOT NULL,
+    next_claim INTEGER,
+    PRIMARY KEY (tbl, claim)
+) WITHOUT ROWID;
 """
 
 
 def ensure_internal_tables(conn: apsw.Connection) -> None:
-    if conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{APPLIED}'").fetchall():
+    if conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{AUTO_INCREMENT_CLAIMS}'"
+                    ).fetchall():  # the newest one: older files get it at their next open
         return
     with conn:
         conn.execute(_DDL)

@@ -19,6 +19,7 @@ import apsw
 import msgspec
 
 from marmotdb import errors
+from marmotdb.storage.internal_tables import REPLICATED
 
 INTERNAL_PREFIX = "__marmot_"
 
@@ -58,7 +59,8 @@ class TableSchema(msgspec.Struct, array_like=True, frozen=True):
 
 
 def is_internal_table(table: str) -> bool:
-    return table.startswith((INTERNAL_PREFIX, "sqlite_"))
+    """Not captured: SQLite's tables and ours, except those replicated as row images."""
+    return table.startswith((INTERNAL_PREFIX, "sqlite_")) and table not in REPLICATED
 
 
 def load_table_schema(conn: apsw.Connection, table: str, schema_name: str = "main"

@@ -128,13 +128,6 @@ class ClusterCommit:
     def replicated(self) -> bool:
         return len(self._roster()) > 1
 
-    def auto_increment_slot(self) -> tuple[int, int] | None:
-        """This node's AUTO_INCREMENT class (txn/auto_increment.py): (offset, increment)."""
-        ids = sorted(p.node_id for p in self._roster())
-        if len(ids) < 2 or self.node_id not in ids:
-            return None
-        return ids.index(self.node_id) + 1, len(ids)
-
     def decide(self, database: str, batch: int, members: list[tuple[WriteSet, bytes, str]],
                done: Callable[[RoundOutcome], None]) -> None:
         self.rounds += 1

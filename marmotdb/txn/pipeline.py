@@ -286,16 +286,18 @@ class CommitPipeline:
         return self._reserved_for
 
     def _may_take(self, owner: int) -> bool:
-        return self._reserved_for is None or self._reserved_for == owner
+        # negative owners are internal (AUTO_INCREMENT claims): a reservation is the sessions'
+        return self._reserved_for is None or self._reserved_for == owner or owner < 0
 
     def _next_waiter(self) -> _Waiter | None:
         """The waiter the turn goes to next: the head of the queue, or while the turn is
-        reserved, the reserving owner's waiter or peers' write sets to apply (LOCK TABLES is
-        node-local: replication is not held back); the other sessions keep waiting."""
+        reserved, the reserving owner's waiter, peers' write sets to apply (LOCK TABLES is
+        node-local: replication is not held back) or an AUTO_INCREMENT claim (the reserving
+        session's INSERT may wait for it); the other sessions keep waiting."""
         if self._reserved_for is None:
             return self._waiters[0] if self._waiters else None
-        return next((w for w in self._waiters
-                     if w.owner == self._reserved_for or w.exclusive is not None), None)
+        return next((w for w in self._waiters if w.owner == self._reserved_for
+                     or w.exclusive is not None or w.owner < 0), None)
 
     def _can_join(self, mode: Mode, spans_round_trips: bool) -> bool:
         """May this transaction write into the open batch now? Not if it needs another

@@ -1,7 +1,8 @@
 """Replicated writes between real ``marmotdb serve`` processes (txn/DESIGN.md §7).
 
-Three nodes on loopback: DDL and rows written on any node reach every node; two nodes writing
-one row at once never both commit; a node cut off from the others refuses QUORUM writes with
+Three nodes on loopback: DDL and rows written on any node reach every node; AUTO_INCREMENT
+inserts from every node at once get distinct small ids; two nodes writing one row at once
+never both commit; a node cut off from the others refuses QUORUM writes with
 1047 and takes ONE writes.
 """
 
@@ -60,6 +61,62 @@ def test_ddl_and_rows_written_anywhere_reach_every_node(trio: LocalCluster) -> N
             cur.execute("INSERT INTO kv VALUES (%s, %s)", (node_id, f"from {node_id}"))
     everywhere(trio, "SELECT k, v FROM kv ORDER BY k",
                [(1, "from 1"), (2, "from 2"), (3, "from 3")])
+
+
+def test_auto_increment_inserts_from_every_node_at_once_get_distinct_small_ids(
+        trio: LocalCluster) -> None:
+    """Per-node ranges claimed through committed transactions (txn/DESIGN.md §9): PyMySQL
+    clients on all three nodes insert multi-row batches into an INT AUTO_INCREMENT table at
+    once, and a prepared statement (binary protocol) inserts too; no insert fails, no id is
+    given twice, ids stay small, LAST_INSERT_ID() is each statement's first id, and every
+    node ends with every row."""
+    with connect(trio, 1, database="app") as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE ticket (id INT AUTO_INCREMENT PRIMARY KEY, node INT, "
+                    "writer INT, n INT)")
+    firsts: list[int] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def writer(node_id: int, w: int) -> None:
+        try:
+            with connect(trio, node_id, database="app") as conn, conn.cursor() as cur:
+                for n in range(20):
+                    cur.execute("INSERT INTO ticket (node, writer, n) VALUES "
+                                "(%s, %s, %s), (%s, %s, %s), (%s, %s, %s)",
+                                (node_id, w, n) * 3)
+                    first = cur.lastrowid  # the OK packet's insert id
+                    cur.execute("SELECT LAST_INSERT_ID()")
+                    (last,) = cur.fetchone()
+                    assert last == first > 0, (last, first)
+                    with lock:
+                        firsts.append(last)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            with lock:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i, w)) for i in trio.ids()
+               for w in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert failures == [] and len(firsts) == 180
+    mysql_connector = pytest.importorskip("mysql.connector")
+    conn = mysql_connector.connect(host=HOST, port=trio.record(2).mysql_port, user="root",
+                                   password=trio.state.root_password, database="app",
+                                   use_pure=True, ssl_disabled=True, autocommit=True)
+    try:
+        cur = conn.cursor(prepared=True)
+        for n in range(3):
+            cur.execute("INSERT INTO ticket (node, writer, n) VALUES (?, ?, ?)", (2, 99, n))
+            assert cur.lastrowid > 0
+    finally:
+        conn.close()
+    ids = [r[0] for r in query(trio, 1, "SELECT id FROM ticket ORDER BY id")]
+    assert len(ids) == len(set(ids)) == 543 and max(ids) < 10_000
+    assert len(set(firsts)) == 180
+    everywhere(trio, "SELECT COUNT(*), COUNT(DISTINCT id), SUM(id) FROM ticket",
+               [(543, 543, sum(ids))])
 
 
 def test_one_row_written_from_two_nodes_at_once_never_both_commit(trio: LocalCluster) -> None:

@@ -347,24 +347,6 @@ def test_a_quorum_read_waits_for_a_write_accepted_but_not_yet_applied(
     assert reply.error is None and [tuple(r) for r in reply.result.rows] == [(1,)]  # type: ignore[union-attr]
 
 
-def test_auto_increment_values_of_different_nodes_do_not_collide(cluster: Cluster) -> None:
-    cluster.ok(1, "CREATE TABLE item (id INT AUTO_INCREMENT PRIMARY KEY, name TEXT)")
-    requests = [(i, cluster.submit(i, f"INSERT INTO item (name) VALUES ('from {i}')"))
-                for i in (1, 2, 3)]
-    cluster.deliver()
-    ids = {}
-    for node_id, request in requests:
-        reply = cluster.replies.pop((node_id, request))
-        assert reply.error is None, reply.error
-        ids[node_id] = reply.result.last_insert_id  # type: ignore[union-attr]
-    assert ids == {1: 1, 2: 2, 3: 3}  # each node's class modulo 3, no conflict, no retry
-    assert sum(n.state.status["Marmot_conflict_retries"] for n in cluster.nodes.values()) == 0
-    reply = cluster.ok(2, "INSERT INTO item (name) VALUES ('again')")
-    assert reply.result.last_insert_id == 5  # type: ignore[union-attr]
-    cluster.ok(3, "INSERT INTO item VALUES (100, 'explicit')")
-    assert rows(cluster, 1, "SELECT id FROM item ORDER BY id") == [(1,), (2,), (3,), (5,), (100,)]
-
-
 def test_a_restarted_node_serves_local_reads_once_caught_up(cluster: Cluster) -> None:
     cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
     cluster.ok(1, "INSERT INTO t VALUES (1)")
