@@ -34,7 +34,12 @@ from typing import Any
 import apsw
 
 from marmotdb import errors
-from marmotdb.errors import AutoIncrementExhausted, MarmotError
+from marmotdb.errors import (
+    AutoIncrementExhausted,
+    CommitOutcomeUnknown,
+    MarmotError,
+    TransientError,
+)
 from marmotdb.storage.internal_tables import AUTO_INCREMENT_CLAIMS
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import CommitPipeline, Host, Mode
@@ -258,6 +263,11 @@ class Ranges:
                 table, entry, size, attempt + 1, done))
             return
         entry.claiming = None
+        if isinstance(error, CommitOutcomeUnknown):  # that range is never used (a gap), and
+            error = TransientError(                  # the INSERT waiting for it never ran
+                "marmotdb: no AUTO_INCREMENT range could be claimed (the claim's outcome is "
+                "unknown); the statement did not run", code=errors.ER_UNKNOWN_COM_ERROR,
+                sqlstate="08S01")
         done.fail(error)
 
     # ------------------------------------------------------------------ riding

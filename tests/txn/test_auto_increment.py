@@ -157,6 +157,17 @@ def test_a_cut_off_node_without_a_range_refuses_with_1047_never_a_duplicate(
     assert rows(cluster, 3, "SELECT COUNT(*) FROM item WHERE name = 'minority'") == [(0,)]
 
 
+def test_an_insert_whose_claim_ends_unknown_did_not_run_and_says_so(cluster: Cluster) -> None:
+    cluster.dropped_tags = {35}  # Accepted: the claim's decision reaches no quorum in time
+    reply = cluster.run(3, "INSERT INTO item (name) VALUES ('waits for a claim')")
+    assert reply.error is not None and reply.error.code == 1047, reply.error  # not 1180
+    cluster.dropped_tags = set()
+    cluster.advance(3000)  # recovery finishes the claim; its range is never used
+    cluster.ok(3, "INSERT INTO item (name) VALUES ('after')")
+    for node_id in cluster.nodes:
+        assert rows(cluster, node_id, "SELECT name FROM item") == [("after",)]
+
+
 def test_ranges_are_refilled_before_they_run_out(cluster: Cluster) -> None:
     ranges(cluster, 1).block_size = 10
     cluster.ok(1, "INSERT INTO item (name) VALUES ('one')")  # claims 1..10
