@@ -37,6 +37,7 @@ from marmotdb import errors
 from marmotdb.sql.coltypes import MySqlType
 from marmotdb.sql.rewrites import call, not_supported, number, string
 from marmotdb.sql.rewrites_decimal import ColumnTyper, rewrite_decimal_projection
+from marmotdb.sql.rewrites_json import type_json_select
 from marmotdb.sql.schema import ColumnDef, TableDef
 
 # Column types whose values need no coercion beyond NOT NULL (SQLite stores them as given;
@@ -336,9 +337,15 @@ def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
     rewrite_decimal_aggregates(index, ctx)
     rewrite_enum_order(index, ctx)
     found_rows = found_rows_query(tree) if calc else None
+    decltypes = rewrite_decimal_projection(tree, _column_typer(ctx)) \
+        if ctx.typed_results else ()
+    if isinstance(tree, exp.Select):  # rewrites_json.py: JSON columns and result types
+        json_decltypes = type_json_select(tree, _column_typer(ctx))
+        if ctx.typed_results and any(json_decltypes):
+            decltypes = tuple(d or j for d, j in zip(decltypes or json_decltypes,
+                                                     json_decltypes))
     return DmlResult([tree], calc_found_rows=calc, found_rows=found_rows,
-                     result_decltypes=rewrite_decimal_projection(tree, _column_typer(ctx))
-                     if ctx.typed_results else ())
+                     result_decltypes=decltypes)
 
 
 def _column_typer(ctx: DmlContext) -> ColumnTyper:
