@@ -11,7 +11,8 @@ from the declaration alone, because SQLite reports declarations for result colum
 ======================  ===============================  ===============  =================
 MySQL                   SQLite declaration               affinity         why
 ======================  ===============================  ===============  =================
-TINYINT…BIGINT [UNS.]   ``INT UNSIGNED`` etc.            INTEGER
+TINYINT…BIGINT [UNS.]   ``INT UNSIGNED`` etc.            INTEGER          BIGINT UNSIGNED from
+                                                                          2^63: 8 bytes (uint64)
 AUTO_INCREMENT column   ``INTEGER`` (PRIMARY KEY)        INTEGER          the rowid alias
 DECIMAL(p,s)            ``DECIMAL TEXT(p,s)``            TEXT             exact; compares
                                                                           numerically through
@@ -48,6 +49,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 from marmotdb import errors
+from marmotdb.sql import uint64
 from marmotdb.mysql.types import CHARSET_BINARY, CHARSET_UTF8MB4, Column, ColumnFlag, FieldType
 
 INTEGER_RANGES: dict[str, tuple[int, int, int]] = {  # name -> (signed min, signed max, unsigned max)
@@ -55,7 +57,7 @@ INTEGER_RANGES: dict[str, tuple[int, int, int]] = {  # name -> (signed min, sign
     "smallint": (-32768, 32767, 65535),
     "mediumint": (-8388608, 8388607, 16777215),
     "int": (-2147483648, 2147483647, 4294967295),
-    "bigint": (-(2**63), 2**63 - 1, 2**63 - 1),  # SQLite integers are 64-bit signed
+    "bigint": (-(2**63), 2**63 - 1, 2**64 - 1),  # from 2^63 stored as bytes: uint64.py
 }
 TEXT_BYTES_MAX = {"tinytext": 255, "text": 65535, "mediumtext": 16777215,
                   "longtext": 4294967295}
@@ -517,9 +519,13 @@ def _to_decimal(value: object, kind: str, t: MySqlType, column: str, row: int,
     return number
 
 
-def _store_int(value: object, t: MySqlType, column: str, row: int, ctx: StoreContext) -> int:
+def _store_int(value: object, t: MySqlType, column: str, row: int,
+               ctx: StoreContext) -> int | bytes:
+    """An integer in range; a BIGINT UNSIGNED from 2^63 is stored as its 8 bytes (uint64.py)."""
     if isinstance(value, int) and not isinstance(value, bool):
         number: Decimal | int = value
+    elif uint64.is_high_blob(value):
+        number = int.from_bytes(value, "big")  # type: ignore[arg-type]
     else:
         number = _to_decimal(value, "integer", t, column, row, ctx)
     low, high, unsigned_high = INTEGER_RANGES[t.name]
@@ -532,8 +538,8 @@ def _store_int(value: object, t: MySqlType, column: str, row: int, ctx: StoreCon
         number = int(number.to_integral_value(ROUND_HALF_UP))
     if number < low or number > high:
         ctx.problem(errors.ER_WARN_DATA_OUT_OF_RANGE, _out_of_range(column, row))
-        return low if number < low else high
-    return int(number)
+        number = low if number < low else high
+    return uint64.stored(int(number)) if number >= uint64.HIGH_MIN else int(number)
 
 
 def _store_decimal(value: object, t: MySqlType, column: str, row: int,
@@ -665,6 +671,8 @@ def _bit_number(value: object, t: MySqlType, column: str, row: int, ctx: StoreCo
         return int.from_bytes(value, "big") if value else 0
     if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
         return int.from_bytes(value.encode("utf-8"), "big") if value else 0
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())  # exact: BIT(64) literals from 2^63 arrive as text
     return _store_int(value, MySqlType("bigint"), column, row, ctx)
 
 

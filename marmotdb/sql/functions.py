@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import apsw
 
 from marmotdb import errors
-from marmotdb.sql import coltypes
+from marmotdb.sql import coltypes, uint64
 from marmotdb.sql.json_functions import (
     JSON_AGGREGATES,
     JSON_INTERNAL_FUNCTIONS,
@@ -61,6 +61,7 @@ from marmotdb.sql.json_functions import (
     UNSUPPORTED_JSON_FUNCTIONS,
     load_json,
 )
+from marmotdb.sql.uint64 import UINT64_INTERNAL_FUNCTIONS, UINT64_SCALARS
 from marmotdb.sql.written_row import WrittenRow
 from marmotdb.sql.coltypes import (
     format_date,
@@ -1800,6 +1801,8 @@ def _aggregate_factory(make: Callable[[], Any]) -> Callable[[], tuple[Any, Any, 
 def _cast_signed(value: object, unsigned: bool, ctx: Any) -> int | None:
     if value is None:
         return None
+    if uint64.is_high_blob(value):
+        value = uint64.exact(value)
     if isinstance(value, (str, bytes)):
         number, whole = parse_number_prefix(to_text(value) or "")
         limit = 2**64 - 1 if unsigned else 2**63 - 1
@@ -1816,7 +1819,7 @@ def _cast_signed(value: object, unsigned: bool, ctx: Any) -> int | None:
         result = to_int(value) or 0
     if unsigned and result < 0:
         result += 2**64
-    return result if result < 2**63 else float(result)  # type: ignore[return-value]
+    return uint64.in_flight(result)  # type: ignore[return-value]  # exact text from 2^63
 
 
 def _cast(ctx: Any, value: object, target: object, length: object = None,
@@ -2177,7 +2180,7 @@ INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "
                                 "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
                                 "TRIM", "SUBSTRING", "SUBSTR", "POSITION"}
-                               ) | JSON_INTERNAL_FUNCTIONS
+                               ) | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS
 # MySQL functions marmotdb refuses with 1235 rather than answer wrongly.
 UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS",
                                    "IS_FREE_LOCK", "IS_USED_LOCK", "BENCHMARK", "LOAD_FILE",
@@ -2188,7 +2191,7 @@ UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCK
                                    "VALIDATE_PASSWORD_STRENGTH", "STATEMENT_DIGEST"}
                                   ) | UNSUPPORTED_JSON_FUNCTIONS
 
-_ALL_PURE: list[Scalar] = (_PURE_SCALARS + _TIME_SCALARS + JSON_SCALARS + _CONSTANT_SCALARS
+_ALL_PURE: list[Scalar] = (_PURE_SCALARS + _TIME_SCALARS + JSON_SCALARS + UINT64_SCALARS + _CONSTANT_SCALARS
                            + _DECIMAL_SCALARS)
 
 

@@ -34,6 +34,7 @@ from sqlglot import exp
 from marmotdb import errors
 from marmotdb.sql import functions, json_functions, lexer
 from marmotdb.sql.rewrites_json import JSON_EXPRESSION_REWRITES, compare_json, mark_json
+from marmotdb.sql.rewrites_unsigned import big_literal
 
 _RENAMED = functions.RENAMED_FUNCTIONS
 _UNSUPPORTED = functions.UNSUPPORTED_FUNCTIONS
@@ -408,6 +409,7 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.TryCast: _cast, exp.Column: _bare_keyword, exp.PropertyEQ: _assignment,  # type: ignore
     exp.BitString: _bit_string,  # type: ignore[dict-item]
     **JSON_EXPRESSION_REWRITES,  # rewrites_json.py: ->, ->>, MEMBER OF, JSON_VALUE
+    exp.Literal: big_literal,  # type: ignore[dict-item]  # rewrites_unsigned.py
     **{t: _comparison for t in _COMPARISON_TYPES},  # type: ignore
 }
 

@@ -1451,8 +1451,11 @@ def _scope(space: TempSpace | None) -> Any:
 
 
 def _bindable(value: Any) -> Any:
-    """SQLite binds int, float, str, bytes and NULL; DECIMAL parameters travel as exact text."""
-    return str(value) if isinstance(value, Decimal) else value
+    """SQLite binds int, float, str, bytes and NULL; DECIMAL parameters travel as exact text,
+    and so do unsigned BIGINTs from 2^63 (sql/uint64.py's in-flight form)."""
+    if isinstance(value, Decimal) or (type(value) is int and value >= 1 << 63):
+        return str(value)
+    return value
 
 
 def _inline_params(sql: str, values: list[Any]) -> str:
