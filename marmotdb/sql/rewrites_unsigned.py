@@ -39,6 +39,12 @@ _ARITHMETIC = {exp.Add: ("MYSQL_UADD", "+"), exp.Sub: ("MYSQL_USUB", "-"),
 _UNSIGNED_RESULTS = frozenset({"MYSQL_UADD", "MYSQL_USUB", "MYSQL_UMUL"})
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ)
 _AGGREGATES = {exp.Sum: "MYSQL_SUM_DECIMAL", exp.Avg: "MYSQL_AVG_DECIMAL"}
+# Where a stored value (maybe an 8-byte BLOB) may stay as it is: SQLite compares, sorts,
+# groups and returns it right there, or a rewrite here handles it. Anywhere else (DIV, %,
+# bit operators, other functions) it is read through MYSQL_UINT_VALUE, exact text.
+_AS_STORED = (exp.Select, exp.Alias, exp.Ordered, exp.Group, exp.Max, exp.Min, exp.Count,
+              exp.AnyValue, exp.Distinct, exp.In, exp.Between, exp.Where, exp.Having,
+              exp.Paren, exp.Sum, exp.Avg, exp.Add, exp.Sub, exp.Mul, exp.Is, *_COMPARISONS)
 
 
 def _call(name: str, *args: exp.Expression) -> exp.Anonymous:
@@ -69,6 +75,8 @@ class _Rewriter:
             node.this).upper() in _UNSIGNED_RESULTS)
 
     def rewrite(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column):
+            return self._column(node)
         if isinstance(node, _COMPARISONS):
             return self._comparison(node)
         if isinstance(node, (exp.In, exp.Between)) and self.stored_column(node.this):
@@ -85,6 +93,16 @@ class _Rewriter:
                 not isinstance(node.parent, exp.Window):
             return _call(aggregate, _call("MYSQL_UINT_VALUE", node.this))
         return node
+
+    def _column(self, node: exp.Column) -> exp.Expression:
+        parent = node.parent
+        if not self.stored_column(node) or parent is None or isinstance(parent, _AS_STORED) \
+                or _is_uint_helper(parent):
+            return node
+        if isinstance(parent, exp.Anonymous) and str(parent.this).upper().startswith(
+                "MYSQL_JSON_"):  # a JSON number, not the BLOB's base64 (json_functions.py)
+            return _call("MYSQL_JSON_ARG", _call("MYSQL_UINT_VALUE", node.copy()))
+        return _call("MYSQL_UINT_VALUE", node.copy())
 
     def _value(self, node: exp.Expression) -> exp.Expression:
         return _call("MYSQL_UINT_VALUE", node) if self.stored_column(node) else node
@@ -104,6 +122,11 @@ class _Rewriter:
         elif isinstance(value, exp.Expression) and not isinstance(value, (exp.Column,
                                                                           exp.Query)):
             node.set(key, _key(value))
+
+
+def _is_uint_helper(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Anonymous) and str(node.this).upper() in (
+        "MYSQL_UINT_VALUE", "MYSQL_UINT_KEY", *_UNSIGNED_RESULTS)
 
 
 def _key(node: exp.Expression) -> exp.Expression:
