@@ -5,7 +5,9 @@ sides, the server-side form refused, and a file larger than the protocol's buffe
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pymysql
 import pytest
@@ -158,3 +160,67 @@ def test_mariadb_cli_local_infile(marmot_server, db, tmp_path: Path) -> None:
          "LINES TERMINATED BY '\\r\\n'; SELECT n, word FROM cli ORDER BY n"])
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["n", "word", "10", "ten", "20", "twenty"]
+
+
+# ---------------------------------------------------------------- the same loads in MariaDB
+
+_MARIADB = os.environ.get("MARMOTDB_DIFFERENTIAL_MARIADB", "")
+LOADS = [  # (name, table, file text, options)
+    ("tsv defaults", "k INT PRIMARY KEY, v VARCHAR(20)", "1\ta\n2\t\\N\n3\tc\\td\n1\tdup\n", ""),
+    ("csv enclosed", "k INT PRIMARY KEY, v VARCHAR(20), n DECIMAL(6,2)",
+     'k,v,n\n1,"x, y",1.5\n2,"q""uote",\n3,NULL,NULL\n',
+     "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' IGNORE 1 LINES"),
+    ("prefix and crlf", "k INT, v VARCHAR(20)", "#1;a\r\nskip me\r\n#2;b\r\n",
+     "FIELDS TERMINATED BY ';' LINES STARTING BY '#' TERMINATED BY '\\r\\n'"),
+    ("variables and set", "k INT, v VARCHAR(20), w INT",
+     "1,abc,5\n2,de,7\n", "FIELDS TERMINATED BY ',' (k, @v, @w) SET v = UPPER(@v), "
+     "w = @w * 10"),
+    ("too few and too many fields", "a INT, b INT, c INT", "1,2\n3,4,5,6\n",
+     "FIELDS TERMINATED BY ','"),
+    ("replace", "k INT PRIMARY KEY, v VARCHAR(5)", "1\tone\n1\tuno\n2\ttwo\n", "REPLACE"),
+]
+
+
+def _load(conn: Any, table: str, ddl: str, path: Path, options: str
+          ) -> tuple[tuple[Any, ...], int, str]:
+    with conn.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute(f"CREATE TABLE {table} ({ddl})")
+        replace = "REPLACE " if options.startswith("REPLACE") else ""
+        rest = options.removeprefix("REPLACE")
+        affected = cur.execute(f"LOAD DATA LOCAL INFILE '{path}' {replace}INTO TABLE {table} "
+                               f"{rest}")
+        info = conn._result.message.decode()[1:]
+        cur.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
+        return cur.fetchall(), affected, info.rsplit("Warnings:", 1)[0]
+
+
+@pytest.mark.differential
+@pytest.mark.skipif(not _MARIADB, reason="set MARMOTDB_DIFFERENTIAL_MARIADB=host:port")
+@pytest.mark.parametrize("name, ddl, text, options", LOADS, ids=[c[0] for c in LOADS])
+def test_loads_as_mariadb_does(marmot_server, db, tmp_path: Path, name: str, ddl: str,
+                               text: str, options: str) -> None:
+    """Rows, affected count and the Records/Deleted/Skipped line as MariaDB gives them
+    (the warning count is left out: MariaDB counts conversions differently)."""
+    path = tmp_path / "load.txt"
+    path.write_text(text, encoding="utf-8")
+    host, _, port = _MARIADB.partition(":")
+    mariadb = pymysql.connect(host=host, port=int(port or 3306), autocommit=True,
+                              local_infile=True,
+                              user=os.environ.get("MARMOTDB_DIFFERENTIAL_USER", "root"),
+                              password=os.environ.get("MARMOTDB_DIFFERENTIAL_PASSWORD", ""))
+    with mariadb.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS marmot_load_diff")
+        cur.execute("USE marmot_load_diff")
+    table = "load_" + name.replace(" ", "_")
+    try:
+        expected = _load(mariadb, table, ddl, path, options)
+    finally:
+        with mariadb.cursor() as cur:
+            cur.execute("DROP DATABASE marmot_load_diff")
+        mariadb.close()
+    conn = _loader(marmot_server, db)
+    try:
+        assert _load(conn, table, ddl, path, options) == expected
+    finally:
+        conn.close()
