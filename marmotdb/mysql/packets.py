@@ -59,9 +59,10 @@ CLIENT_DEPRECATE_EOF = 1 << 24
 CLIENT_OPTIONAL_RESULTSET_METADATA = 1 << 25
 CLIENT_QUERY_ATTRIBUTES = 1 << 27
 
-# What marmotdb offers; CLIENT_SSL is added when TLS is configured. Not offered: COMPRESS,
-# LOCAL_FILES (LOAD DATA LOCAL lets a server read client files), SESSION_TRACK,
-# QUERY_ATTRIBUTES, OPTIONAL_RESULTSET_METADATA.
+# What marmotdb offers; CLIENT_SSL is added when TLS is configured. LOCAL_FILES: the server
+# asks only for the file the client's own LOAD DATA LOCAL statement names, and only when the
+# client opted in too. Not offered: COMPRESS, SESSION_TRACK, QUERY_ATTRIBUTES,
+# OPTIONAL_RESULTSET_METADATA.
 SERVER_CAPABILITIES = (
     CLIENT_LONG_PASSWORD | CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB
     | CLIENT_NO_SCHEMA | CLIENT_ODBC | CLIENT_IGNORE_SPACE | CLIENT_PROTOCOL_41
