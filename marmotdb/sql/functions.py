@@ -38,7 +38,6 @@ import datetime as _dt
 import hashlib
 import inspect
 import ipaddress
-import json
 import math
 import random
 import re
