@@ -190,7 +190,8 @@ def _default_json(text: str) -> str:
 
 # ---------------------------------------------------------------- AST: column references
 
-def _json_table_columns(table: exp.Table) -> list[str] | None:
+def _json_table_columns(table: exp.Table) -> list[list[str]] | None:
+    """The JSON_TABLE column list (``_Column.spec()`` each) of a rewritten ``json_each``."""
     function = table.this
     if not (isinstance(function, exp.Anonymous) and str(function.this).lower() == "json_each"
             and function.expressions and isinstance(function.expressions[0], exp.Anonymous)
@@ -199,31 +200,39 @@ def _json_table_columns(table: exp.Table) -> list[str] | None:
     spec = function.expressions[0].expressions[2]
     if not isinstance(spec, exp.Literal):
         return None
-    return [column[1] for column in json.loads(bytes.fromhex(spec.this).decode())]
+    return list(json.loads(bytes.fromhex(spec.this).decode()))
 
 
-def _cell(alias: str, position: int) -> exp.Expression:
+CELL_TYPE = "mysql_type"  # meta key: the MySQL type a cell was declared with
+
+
+def _cell(alias: str, position: int, column: list[str]) -> exp.Expression:
+    """Column ``position`` of a row; its declared type rides along in ``meta`` so the result
+    column is announced as declared (rewrites_json.type_json_select)."""
     value = exp.Column(this=exp.to_identifier("value"), table=exp.to_identifier(alias))
-    return exp.Anonymous(this="json_extract",
+    cell = exp.Anonymous(this="json_extract",
                          expressions=[value, exp.Literal.string(f"$[{position}]")])
+    cell.meta[CELL_TYPE] = "int unsigned" if column[0] == "ordinality" else column[2]
+    return cell
 
 
 def rewrite_json_table_columns(tree: exp.Expression) -> None:
     """References to JSON_TABLE columns become their cells (see the module docstring)."""
     for table in list(tree.find_all(exp.Table)):
-        names = _json_table_columns(table)
+        columns = _json_table_columns(table)
         select = table.find_ancestor(exp.Select)
-        if names is None or select is None:
+        if columns is None or select is None:
             continue
         alias = table.alias_or_name
         if not table.alias:
             raise errors.error(3667, "Every table function must have an alias.")
-        _expand_stars(select, alias, names)
-        _replace_references(select, table, alias, {n.lower(): i for i, n in enumerate(names)})
+        _expand_stars(select, alias, columns)
+        _replace_references(select, table, alias, columns)
 
 
-def _expand_stars(select: exp.Select, alias: str, names: list[str]) -> None:
-    cells = [exp.alias_(_cell(alias, i), name, quoted=True) for i, name in enumerate(names)]
+def _expand_stars(select: exp.Select, alias: str, columns: list[list[str]]) -> None:
+    cells = [exp.alias_(_cell(alias, i, column), column[1], quoted=True)
+             for i, column in enumerate(columns)]
     projections: list[exp.Expression] = []
     for projection in select.expressions:
         if isinstance(projection, exp.Star):
@@ -261,7 +270,8 @@ def _sources(select: exp.Select) -> list[exp.Expression]:
 
 
 def _replace_references(select: exp.Select, table: exp.Table, alias: str,
-                        positions: dict[str, int]) -> None:
+                        columns: list[list[str]]) -> None:
+    positions = {column[1].lower(): i for i, column in enumerate(columns)}
     others = [s for s in _sources(select) if s is not table]
     for column in list(select.find_all(exp.Column)):
         if isinstance(column.this, exp.Star) or column.find_ancestor(exp.Table) is table:
@@ -276,7 +286,7 @@ def _replace_references(select: exp.Select, table: exp.Table, alias: str,
             continue
         if not column.table and column.find_ancestor(exp.Select) is not select:
             continue
-        cell = _cell(alias, position)
+        cell = _cell(alias, position, columns[position])
         if column.parent is select and column.arg_key == "expressions":
             cell = exp.alias_(cell, column.name, quoted=True)
         column.replace(cell)

@@ -13,7 +13,8 @@ Two kinds of rewrite, like the rest of the translator:
 * ``type_json_select`` on a SELECT whose column types are known (rewrites_dml.py calls it):
   a JSON *column* passed where a JSON value is taken nests as a document, not a string, and
   result columns that MySQL types JSON (``->``, JSON_OBJECT, CAST(… AS JSON) …) are declared
-  JSON so the client gets MySQL's column type 245.
+  JSON so the client gets MySQL's column type 245, and JSON_TABLE columns (json_table.py) are
+  declared with the type their COLUMNS clause gives.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from marmotdb.sql import json_functions
-from marmotdb.sql.coltypes import MySqlType
+from marmotdb.sql.coltypes import MySqlType, cached_type
+from marmotdb.sql.json_table import CELL_TYPE
 
 JSON_DECLTYPE = MySqlType("json").sqlite_decltype()
 # How a column reference of a SELECT resolves to its MySQL type (None: unknown).
@@ -115,7 +117,9 @@ def type_json_select(select: exp.Select, column_type: ColumnTyper) -> tuple[str 
     decltypes: list[str | None] = []
     for projection in select.expressions:
         target = projection.this if isinstance(projection, exp.Alias) else projection
-        decltypes.append(JSON_DECLTYPE if json_function(target) else None)
+        declared = target.meta.get(CELL_TYPE) if target.meta else None  # a JSON_TABLE column
+        decltypes.append(JSON_DECLTYPE if json_function(target) else
+                         cached_type(declared).sqlite_decltype() if declared else None)
     return tuple(decltypes)
 
 

@@ -112,3 +112,14 @@ def test_mysqldump_round_trip_keeps_json_and_unsigned(marmot_server: MarmotServe
                            capture_output=True, timeout=DUMP_TIMEOUT_S, check=False)
     strip = [line for line in dumped.stdout.splitlines() if not line.startswith(b"--")]
     assert [line for line in again.stdout.splitlines() if not line.startswith(b"--")] == strip
+
+
+def test_json_table_columns_are_typed_as_declared(marmot_server: MarmotServer, db: str) -> None:
+    conn = marmot_server.connect(database=db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT * FROM JSON_TABLE('[{\"a\": 1, \"b\": {\"c\": 2}}]', '$[*]' COLUMNS "
+                    "(n FOR ORDINALITY, a INT PATH '$.a', b JSON PATH '$.b', "
+                    "s VARCHAR(8) PATH '$.a')) AS jt")
+        assert [d[1] for d in cur.description] == [3, 3, 245, 253]  # LONG, LONG, JSON, VARCHAR
+        assert cur.fetchall() == ((1, 1, '{"c": 2}', "1"),)
+    conn.close()
