@@ -47,6 +47,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from typing import Any
 
 from marmotdb import errors
 from marmotdb.sql import uint64
@@ -739,7 +740,7 @@ def _store_json(value: object, t: MySqlType, column: str, row: int, ctx: StoreCo
     if isinstance(value, (bytes, str)):
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         try:
-            document = json.loads(text)
+            document = parse_json(text)
         except ValueError as exc:
             raise errors.error(ER_INVALID_JSON_TEXT, f"Invalid JSON text: \"{exc.args[0]}\" "
                                f"at position {getattr(exc, 'pos', 0)} in value for column "
@@ -919,6 +920,18 @@ def format_time(parts: TimeParts, fsp: int = 0) -> str:
 def _json_key(item: tuple[str, object]) -> tuple[int, bytes]:
     key = item[0].encode("utf-8")
     return (len(key), key)
+
+
+def _json_integer(text: str) -> int | float:
+    """MySQL keeps a JSON integer that fits 64 bits (signed or unsigned); a larger one becomes a
+    double, as it does in MySQL's binary JSON."""
+    number = int(text)
+    return number if -(1 << 63) <= number < (1 << 64) else float(number)
+
+
+def parse_json(text: str) -> Any:
+    """JSON text as MySQL reads it (integers beyond 64 bits are doubles); ValueError if bad."""
+    return json.loads(text, parse_int=_json_integer)
 
 
 def json_text(document: object) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 
 from marmotdb import errors
 from marmotdb.sql import coltypes
-from marmotdb.sql.coltypes import format_double, json_text
+from marmotdb.sql.coltypes import format_double, json_text, parse_json
 
 Scalar = tuple[str, Callable[..., object], int, bool]  # name, function, nargs (-1 any), det.
 
@@ -62,7 +62,7 @@ def load_json(value: object, where: str = "json_doc") -> Any:
     text = to_text(value) or ""
     text = text.removeprefix(JSON_MARK)
     try:
-        return json.loads(text)
+        return parse_json(text)
     except ValueError:
         raise errors.error(coltypes.ER_INVALID_JSON_TEXT,
                            f"Invalid JSON text in argument 1 to function {where}.") from None
@@ -71,7 +71,7 @@ def load_json(value: object, where: str = "json_doc") -> Any:
 def _json_value(value: object) -> Any:
     """An SQL value as a JSON value: marked JSON text is parsed, strings stay strings."""
     if isinstance(value, str) and value.startswith(JSON_MARK):
-        return json.loads(value[len(JSON_MARK):])
+        return parse_json(value[len(JSON_MARK):])
     if isinstance(value, bytes):
         return value
     if isinstance(value, float) and value == int(value) and abs(value) < 1e15:

@@ -115,3 +115,9 @@ def test_table_rows_error_on_empty() -> None:
 
 def test_unsupported_json_functions_are_named() -> None:
     assert "JSON_SCHEMA_VALID" in json_functions.UNSUPPORTED_JSON_FUNCTIONS
+
+
+def test_integers_beyond_64_bits_become_doubles_as_in_mysql() -> None:
+    assert json_extract('{"a": 18446744073709551616}', "$.a") == "1.8446744073709552e19"
+    assert json_extract("[18446744073709551615, -9223372036854775808]", "$") == \
+        "[18446744073709551615, -9223372036854775808]"
