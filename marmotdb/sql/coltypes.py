@@ -50,8 +50,8 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
 from marmotdb import errors
-from marmotdb.sql import uint64
 from marmotdb.mysql.types import CHARSET_BINARY, CHARSET_UTF8MB4, Column, ColumnFlag, FieldType
+from marmotdb.sql import uint64
 
 INTEGER_RANGES: dict[str, tuple[int, int, int]] = {  # name -> (signed min, signed max, unsigned max)
     "tinyint": (-128, 127, 255),
