@@ -224,3 +224,27 @@ def test_loads_as_mariadb_does(marmot_server, db, tmp_path: Path, name: str, ddl
         assert _load(conn, table, ddl, path, options) == expected
     finally:
         conn.close()
+
+
+def test_mariadb_import_tool(marmot_server, db, tmp_path: Path) -> None:
+    """mariadb-import (mysqlimport) --local: the table named by the file, its LOAD DATA LOCAL."""
+    import shutil
+    import subprocess
+    tool = shutil.which("mariadb-import") or shutil.which("mysqlimport")
+    if tool is None:
+        pytest.skip("mariadb-import is not installed")
+    source = tmp_path / "imported.txt"
+    source.write_text("1,one\n2,two\n", encoding="utf-8")
+    marmot_server.mariadb_cli(["-e", f"CREATE TABLE {db}.imported (k INT, v VARCHAR(5))"])
+    done = subprocess.run([tool, "--no-defaults", f"-h{marmot_server.host}",
+                           f"-P{marmot_server.port}", f"-u{marmot_server.user}",
+                           f"-p{marmot_server.password}", "--local",
+                           "--fields-terminated-by=,", db, str(source)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Records: 2" in done.stdout
+    conn = marmot_server.connect(database=db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT k, v FROM imported ORDER BY k")
+        assert cur.fetchall() == ((1, "one"), (2, "two"))
+    conn.close()
