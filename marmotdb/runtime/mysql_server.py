@@ -398,7 +398,8 @@ class MysqlProtocol(asyncio.Protocol):
             if self._load_ended:  # undo what ran: the loader's ROLLBACK, if it began
                 self._load_queue.extend(loader.finish())
         elif isinstance(reply.result, Ok):
-            loader.on_result(statement, reply.result.affected_rows, reply.result.warnings)
+            loader.on_result(statement, reply.result.affected_rows, reply.result.warnings,
+                             self.session.warnings if self.session is not None else None)
 
     def _answer_load(self, loader: Loader) -> None:
         assert self.session is not None
@@ -410,6 +411,7 @@ class MysqlProtocol(asyncio.Protocol):
                                    self.session.status_flags()))
             return
         result = Ok(outcome.affected_rows, 0, outcome.warnings, outcome.info)
+        self.session.warnings = list(loader.messages)  # SHOW WARNINGS: the whole load's
         self._send_reply(Reply(self.connection_id, self._request_id, result, None,
                                self.session.status_flags()))
         self._run_statements()

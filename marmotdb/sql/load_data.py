@@ -44,6 +44,7 @@ ER_OPTION_PREVENTS_STATEMENT = 1290
 ER_CLIENT_LOCAL_FILES_DISABLED = 3948
 ER_WARN_TOO_FEW_RECORDS = 1261
 ER_WARN_TOO_MANY_RECORDS = 1262
+WARNINGS_MAX = 64  # kept for SHOW WARNINGS (MySQL's max_error_count); all are counted
 BATCH_ROWS = 50  # rows per INSERT: measured fastest per row (500 was half as fast), bounds memory
 
 
@@ -360,6 +361,7 @@ class Loader:
         self.records = 0
         self.affected = 0
         self.warnings = 0
+        self.messages: list[tuple[str, int, str]] = []  # what SHOW WARNINGS shows after
         self.error: errors.MarmotError | None = None
         self.started = False
 
@@ -414,11 +416,18 @@ class Loader:
             return ["BEGIN", statement]
         return [statement]
 
+    def _warn(self, code: int, message: str) -> None:
+        self.warnings += 1
+        if len(self.messages) < WARNINGS_MAX:
+            self.messages.append(("Warning", code, message))
+
     def _row(self, record: list[str | None]) -> str:
         if len(record) < len(self.targets):
-            self.warnings += 1  # 1261: Row n doesn't contain data for all columns
+            self._warn(ER_WARN_TOO_FEW_RECORDS,
+                       f"Row {self.records} doesn't contain data for all columns")
         elif len(record) > len(self.targets):
-            self.warnings += 1  # 1262: Row n was truncated
+            self._warn(ER_WARN_TOO_MANY_RECORDS, f"Row {self.records} was truncated; it "
+                       "contained more data than there were input columns")
         values: dict[str, str | None] = {}
         variables: dict[str, str | None] = {}
         literals = []
@@ -436,10 +445,14 @@ class Loader:
         return "(" + ", ".join(literals) + ")"
 
     # -------------------------------------------------------------- results
-    def on_result(self, statement: str, affected_rows: int, warnings: int) -> None:
+    def on_result(self, statement: str, affected_rows: int, warnings: int,
+                  messages: list[tuple[str, int, str]] | None = None) -> None:
+        """A statement's Ok: its counts, and the session's warnings after it (the batch's)."""
         if statement.startswith(("INSERT", "REPLACE")):
             self.affected += affected_rows
             self.warnings += warnings
+            room = WARNINGS_MAX - len(self.messages)
+            self.messages.extend((messages or [])[:max(room, 0)])
 
     def on_error(self, error: errors.MarmotError) -> list[str]:
         if self.error is None:

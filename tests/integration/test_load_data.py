@@ -248,3 +248,18 @@ def test_mariadb_import_tool(marmot_server, db, tmp_path: Path) -> None:
         cur.execute("SELECT k, v FROM imported ORDER BY k")
         assert cur.fetchall() == ((1, "one"), (2, "two"))
     conn.close()
+
+
+def test_show_warnings_lists_the_whole_loads_warnings(marmot_server, db, tmp_path: Path) -> None:
+    source = tmp_path / "warn.tsv"
+    source.write_text("".join(f"{i}\tx\n" for i in range(60)) + "1\ty\n7\n", encoding="utf-8")
+    conn = _loader(marmot_server, db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE warn (k INT PRIMARY KEY, v VARCHAR(5))")
+        cur.execute(f"LOAD DATA LOCAL INFILE '{source}' INTO TABLE warn")
+        cur.execute("SHOW WARNINGS")
+        assert cur.fetchall() == (("Warning", 1261,
+                                   "Row 62 doesn't contain data for all columns"),)
+        cur.execute("SELECT COUNT(*) FROM warn")
+        assert cur.fetchone() == (60,)  # rows 61 and 62 repeat keys 1 and 7: skipped
+    conn.close()
