@@ -201,7 +201,8 @@ class Node:
     # ------------------------------------------------------------------ sessions
     def open_session(self, user: str, *, now_ms: int, host: str = "localhost",
                      database: str | None = None, connection_id: int | None = None,
-                     found_rows: bool = False, interactive: bool = False) -> int:
+                     found_rows: bool = False, interactive: bool = False,
+                     local_files: bool = False) -> int:
         """A session for ``user``; raises MarmotError (unknown user, bad database)."""
         self._tick(now_ms)
         record = self.state.users.get(user)
@@ -213,6 +214,7 @@ class Node:
         self._next_session_id = max(self._next_session_id, connection_id + 1)
         session = Session(self.state, record, connection_id, host=host)
         session.found_rows_flag = found_rows
+        session.local_files_flag = local_files  # CLIENT_LOCAL_FILES (LOAD DATA LOCAL)
         if interactive:  # CLIENT_INTERACTIVE: wait_timeout = @@global.interactive_timeout
             session.variables.start_interactive()
         try:

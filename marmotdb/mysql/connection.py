@@ -57,6 +57,8 @@ Events (marmotdb.mysql.events) and the answers they need:
                       -> like Query, with send_result_set(..., binary=True)
     StmtReset(stmt_id) -> send_ok (long data already cleared by the machine)
     StmtClose(stmt_id), Quit(), ConnectionClosed(error)  -> no answer
+    LocalInfileData(data) -> no answer (the file's bytes, after request_local_infile)
+    LocalInfileEnd()  -> answers the Query that asked for the file: send_ok | send_error
 
 Answer methods (each appends to the output buffer; sequence ids are handled here):
 
@@ -72,6 +74,10 @@ Answer methods (each appends to the output buffer; sequence ids are handled here
     send_prepare_ok(stmt_id: int, columns: list[Column], param_count: int, warnings=0) -> None
     send_field_list(columns: list[Column]) -> None
     send_statistics(text: str) -> None
+    request_local_infile(filename: str) -> None       # while answering a Query: ask the
+                                                      # client for a file (0xFB); its packets
+                                                      # come as LocalInfileData events, then
+                                                      # LocalInfileEnd, then answer the Query
 
 ``status_flags=None`` means "the flags last given" (initially those passed to accept_login);
 pass SERVER_STATUS_AUTOCOMMIT / SERVER_STATUS_IN_TRANS as the session changes.
@@ -122,6 +128,9 @@ only writer of ``_state``):
                                                    | reject_login / denied      |  ^
                                                    v                            v  |
                                                  CLOSED <-----COM_QUIT------ ANSWERING
+                                                    request_local_infile |  ^ empty packet
+                                                                         v  |
+                                                                        INFILE
     any state --malformed / oversized / out-of-sequence packet, TLS failure--> ERROR
 
 Incoming bytes go through the TLS channel (once started) into the PacketReader; ``next_event``
@@ -219,6 +228,7 @@ class ConnectionState(IntEnum):
     ANSWERING = 6
     CLOSED = 7
     ERROR = 8
+    INFILE = 9  # receiving the file of a LOAD DATA LOCAL INFILE
 
 
 S = ConnectionState
@@ -228,13 +238,14 @@ _TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
     S.AUTHENTICATING: frozenset({S.LOGIN_PENDING, S.CLOSED, S.ERROR}),
     S.LOGIN_PENDING: frozenset({S.COMMAND, S.CLOSED, S.ERROR}),
     S.COMMAND: frozenset({S.ANSWERING, S.AUTHENTICATING, S.LOGIN_PENDING, S.CLOSED, S.ERROR}),
-    S.ANSWERING: frozenset({S.COMMAND, S.CLOSED, S.ERROR}),
+    S.ANSWERING: frozenset({S.COMMAND, S.INFILE, S.CLOSED, S.ERROR}),
+    S.INFILE: frozenset({S.ANSWERING, S.CLOSED, S.ERROR}),
     S.CLOSED: frozenset(),
     S.ERROR: frozenset(),
 }
 # Module-level aliases of the states: Enum attribute access is slow in 3.11 (see packets).
 (_GREETED, _TLS, _AUTHENTICATING, _LOGIN_PENDING, _COMMAND, _ANSWERING, _CLOSED,
- _ERROR) = ConnectionState
+ _ERROR, _INFILE) = ConnectionState
 _HANDSHAKE_STATES = frozenset({_GREETED, _TLS, _AUTHENTICATING})
 _PREAUTH_STATES = frozenset({_GREETED, _TLS, _AUTHENTICATING, _LOGIN_PENDING})
 _PREPARE_OK = struct.Struct("<BIHHBH")
@@ -363,7 +374,7 @@ class ServerConnection:
         """Stop reading the socket: an answer is pending and ``input_buffer_bytes_max`` bytes
         are already waiting behind it. False again once the answer is sent and the pipelined
         commands are taken (re-check after every ``next_event`` loop)."""
-        return (self._state in (_ANSWERING, _LOGIN_PENDING)
+        return (self._state in (_ANSWERING, _LOGIN_PENDING, _INFILE)
                 and self._reader.buffered_bytes >= self._settings.input_buffer_bytes_max)
 
     @property
@@ -401,7 +412,7 @@ class ServerConnection:
         # is pending); otherwise the reader's packet bound applies as they are parsed.
         if self._reader.buffered_bytes > self._input_hard_max and (
                 self._state is _ANSWERING or self._state is _LOGIN_PENDING
-                or self._held_step is not None):
+                or self._state is _INFILE or self._held_step is not None):
             self._input_error = self._overflow_error()
 
     def _overflow_error(self) -> ProtocolError:
@@ -800,6 +811,20 @@ class ServerConnection:
             self.database = self._pending_db
         self._finish_answer(more)
 
+    def request_local_infile(self, filename: str) -> None:
+        """Ask the client for the file of LOAD DATA LOCAL INFILE (answering a COM_QUERY). The
+        client sends it as packets (``LocalInfileData`` events) and an empty packet
+        (``LocalInfileEnd``); then the Query is answered as usual."""
+        self._require_answer(p.COM_QUERY)
+        self._write(bytes([p.LOCAL_INFILE_HEADER]) + filename.encode("utf-8", "surrogateescape"))
+        self._transition_to(_INFILE)
+
+    def _on_infile_packet(self, payload: bytes) -> ev.Event:
+        if payload:
+            return ev.LocalInfileData(payload)
+        self._transition_to(_ANSWERING)
+        return ev.LocalInfileEnd()
+
     def send_error(self, error: MarmotError) -> None:
         """Fail the command being answered (ends the answer), or refuse a pending login."""
         if self._state in (_LOGIN_PENDING, _GREETED):
@@ -858,7 +883,7 @@ class ServerConnection:
 
     _HANDLERS: ClassVar[dict[ConnectionState, Callable[[Any, bytes], Any]]] = {
         _GREETED: _on_greeted, _TLS: _on_handshake_response,
-        _AUTHENTICATING: _on_auth_packet, _COMMAND: _on_command,
+        _AUTHENTICATING: _on_auth_packet, _COMMAND: _on_command, _INFILE: _on_infile_packet,
     }
 
 

@@ -124,5 +124,20 @@ class ConnectionClosed:
     error: Exception | None = None
 
 
+@dataclass(slots=True)
+class LocalInfileData:
+    """A packet of the file the client sends after ``request_local_infile`` (LOAD DATA LOCAL
+    INFILE): at most max_allowed_packet bytes. No answer; more data or the end follows."""
+
+    data: bytes
+
+
+@dataclass(slots=True)
+class LocalInfileEnd:
+    """The client's empty packet: the file is complete (or the client could not read it).
+    Answer the Query that asked for the file: send_ok / send_error."""
+
+
 Event = (Authenticated | Query | InitDb | Ping | Quit | FieldList | Statistics | ResetConnection
-         | StmtPrepare | StmtExecute | StmtReset | StmtClose | ConnectionClosed)
+         | StmtPrepare | StmtExecute | StmtReset | StmtClose | ConnectionClosed
+         | LocalInfileData | LocalInfileEnd)

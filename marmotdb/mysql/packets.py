@@ -38,6 +38,7 @@ CLIENT_NO_SCHEMA = 1 << 4
 CLIENT_COMPRESS = 1 << 5
 CLIENT_ODBC = 1 << 6
 CLIENT_LOCAL_FILES = 1 << 7
+LOCAL_INFILE_HEADER = 0xFB  # the server asks the client for a file (LOAD DATA LOCAL)
 CLIENT_IGNORE_SPACE = 1 << 8
 CLIENT_PROTOCOL_41 = 1 << 9
 CLIENT_INTERACTIVE = 1 << 10
@@ -58,9 +59,10 @@ CLIENT_DEPRECATE_EOF = 1 << 24
 CLIENT_OPTIONAL_RESULTSET_METADATA = 1 << 25
 CLIENT_QUERY_ATTRIBUTES = 1 << 27
 
-# What marmotdb offers; CLIENT_SSL is added when TLS is configured. Not offered: COMPRESS,
-# LOCAL_FILES (LOAD DATA LOCAL lets a server read client files), SESSION_TRACK,
-# QUERY_ATTRIBUTES, OPTIONAL_RESULTSET_METADATA.
+# What marmotdb offers; CLIENT_SSL is added when TLS is configured. LOCAL_FILES: the server
+# asks only for the file the client's own LOAD DATA LOCAL statement names, and only when the
+# client opted in too. Not offered: COMPRESS, SESSION_TRACK, QUERY_ATTRIBUTES,
+# OPTIONAL_RESULTSET_METADATA.
 SERVER_CAPABILITIES = (
     CLIENT_LONG_PASSWORD | CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB
     | CLIENT_NO_SCHEMA | CLIENT_ODBC | CLIENT_IGNORE_SPACE | CLIENT_PROTOCOL_41
@@ -68,7 +70,7 @@ SERVER_CAPABILITIES = (
     | CLIENT_SECURE_CONNECTION | CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS
     | CLIENT_PS_MULTI_RESULTS | CLIENT_PLUGIN_AUTH | CLIENT_CONNECT_ATTRS
     | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS
-    | CLIENT_DEPRECATE_EOF
+    | CLIENT_DEPRECATE_EOF | CLIENT_LOCAL_FILES  # LOAD DATA LOCAL: the client must opt in too
 )
 
 # --- server status flags (SERVER_STATUS_*) --------------------------------------------------
@@ -336,14 +338,19 @@ _OK_TAIL = struct.Struct("<HH")
 
 def ok_payload(affected_rows: int, last_insert_id: int, status_flags: int, warnings: int,
                info: str = "", header: int = 0x00) -> bytes:
-    """OK_Packet. ``header`` 0xFE makes the EOF-replacing OK of CLIENT_DEPRECATE_EOF."""
+    """OK_Packet. ``header`` 0xFE makes the EOF-replacing OK of CLIENT_DEPRECATE_EOF.
+
+    ``info`` goes as a length-encoded string, as MySQL's and MariaDB's servers write it
+    (``net_store_data``) whatever the protocol docs say without SESSION_TRACK: libmariadb
+    (the mariadb CLI, mysqlclient) reads the length and fails with 2027 on bare text."""
     if affected_rows < 251 and last_insert_id < 251:
         head = bytes((header, affected_rows, last_insert_id))
     else:
         head = bytes((header,)) + lenenc_int(affected_rows) + lenenc_int(last_insert_id)
     tail = _OK_TAIL.pack(status_flags, warnings)
     if info:
-        return head + tail + info.encode("utf-8")
+        encoded = info.encode("utf-8")
+        return head + tail + lenenc_int(len(encoded)) + encoded
     return head + tail
 
 

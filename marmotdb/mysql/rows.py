@@ -125,6 +125,8 @@ def as_int(v: Any) -> int:
         return int(v)
     if t is Decimal and v.is_finite() and v == v.to_integral_value():
         return int(v)
+    if t is bytes and len(v) == 8 and v[0] >= 0x80:  # BIGINT UNSIGNED from 2^63 (sql/uint64)
+        return int.from_bytes(v, "big")
     raise ValueMismatch(FieldType.DOUBLE if t in (float, Decimal) or _is_number_text(v)
                         else FieldType.VAR_STRING)
 

@@ -12,6 +12,7 @@ commands wait in the protocol machine's bounded buffer, and reading pauses when 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
 import ssl
@@ -29,6 +30,7 @@ from marmotdb.mysql.types import ResultSet
 from marmotdb.node import Reply
 from marmotdb.runtime.node_host import NodeHost
 from marmotdb.sql import catalog
+from marmotdb.sql.load_data import Loader, LocalInfile
 from marmotdb.sql.results import Ok, Result
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
@@ -37,6 +39,7 @@ from marmotdb.sql.shape import split_statements
 logger = logging.getLogger("marmotdb.mysql")
 CLIENT_FOUND_ROWS = 2
 CLIENT_INTERACTIVE = 1 << 10
+CLIENT_LOCAL_FILES = 1 << 7
 
 
 class MysqlService:
@@ -96,6 +99,9 @@ class MysqlProtocol(asyncio.Protocol):
         self.connection_id = 0
         self._handshake_timer: asyncio.TimerHandle | None = None
         self._idle_timer: asyncio.TimerHandle | None = None  # wait_timeout / net_read_timeout
+        self._loader: Loader | None = None   # LOAD DATA LOCAL: its file is arriving
+        self._load_queue: collections.deque[str] = collections.deque()  # its next statements
+        self._load_ended = False             # the client's empty packet came
         self._dispatch = {
             ev.Authenticated: self._on_authenticated, ev.Query: self._on_query,
             ev.InitDb: self._on_init_db, ev.Ping: self._on_ping, ev.Quit: self._on_quit,
@@ -103,6 +109,7 @@ class MysqlProtocol(asyncio.Protocol):
             ev.ResetConnection: self._on_reset, ev.StmtPrepare: self._on_prepare,
             ev.StmtExecute: self._on_execute, ev.StmtReset: self._on_stmt_reset,
             ev.StmtClose: self._on_stmt_close, ev.ConnectionClosed: self._on_closed,
+            ev.LocalInfileData: self._on_infile_data, ev.LocalInfileEnd: self._on_infile_end,
         }
 
     # ------------------------------------------------------------------ asyncio callbacks
@@ -247,7 +254,8 @@ class MysqlProtocol(asyncio.Protocol):
             host.open_session(self, event.user, host=self.peer_host, database=event.database,
                               connection_id=self.connection_id,
                               found_rows=bool(event.client_capabilities & CLIENT_FOUND_ROWS),
-                              interactive=bool(event.client_capabilities & CLIENT_INTERACTIVE))
+                              interactive=bool(event.client_capabilities & CLIENT_INTERACTIVE),
+                              local_files=bool(event.client_capabilities & CLIENT_LOCAL_FILES))
         except MarmotError as exc:
             self.conn.reject_login(exc)
             return
@@ -278,7 +286,7 @@ class MysqlProtocol(asyncio.Protocol):
         submitted (a loop, not recursion: a query may hold thousands); one that waits is
         continued by ``on_reply``."""
         host = self.service.host
-        while self._statements is not None:
+        while self._statements is not None and self._loader is None:
             self._request_id += 1
             self.waiting, self._submitting = True, True
             try:
@@ -306,8 +314,12 @@ class MysqlProtocol(asyncio.Protocol):
             return
         if self.transport is None or self.transport.is_closing():
             return
-        self._send_reply(reply)
-        self._run_statements()
+        if self._loader is not None:  # one of a LOAD DATA's statements
+            self._load_reply(reply)
+            self._run_load()
+        else:
+            self._send_reply(reply)
+            self._run_statements()
         self._pump()
 
     def _send_reply(self, reply: Reply) -> None:
@@ -319,6 +331,10 @@ class MysqlProtocol(asyncio.Protocol):
         if reply.error is not None:
             conn.send_error(reply.error)
             self._statements = None
+            return
+        if isinstance(reply.result, LocalInfile):  # LOAD DATA LOCAL: the file first
+            conn.request_local_infile(reply.result.filename)
+            self._loader, self._load_ended = reply.result.loader, False
             return
         self._send(reply.result, more=not last, binary=self._binary,  # type: ignore[arg-type]
                    flags=reply.status_flags)
@@ -336,6 +352,69 @@ class MysqlProtocol(asyncio.Protocol):
         else:
             conn.send_result_set(ResultSet(result.columns, result.rows), flags,
                                  more_results=more, binary=binary, warnings=result.warnings)
+
+    # ------------------------------------------------------------------ LOAD DATA LOCAL
+    def _on_infile_data(self, event: ev.LocalInfileData) -> None:
+        """A packet of the file: the loader's statements for its complete rows run now; the
+        next packet is taken once they are answered (``waiting``), so memory stays bounded."""
+        assert self._loader is not None
+        self._load_queue.extend(self._loader.feed(event.data))
+        self._run_load()
+
+    def _on_infile_end(self, event: ev.LocalInfileEnd) -> None:
+        assert self._loader is not None
+        self._load_ended = True
+        self._load_queue.extend(self._loader.finish())
+        self._run_load()
+
+    def _run_load(self) -> None:
+        """Submit the loader's statements in order (as ``_run_statements`` does a query's);
+        after the last one, answer the LOAD DATA and go on with the query's statements."""
+        host, loader = self.service.host, self._loader
+        assert loader is not None
+        while self._load_queue:
+            self._request_id += 1
+            self.waiting, self._submitting = True, True
+            try:
+                host.submit(self.connection_id, self._request_id, self._load_queue[0])
+            finally:
+                self._submitting = False
+            reply, self._inline_reply = self._inline_reply, None
+            if reply is None:
+                return
+            self._load_reply(reply)
+        self.waiting = False  # ready for the file's next packet
+        if self._load_ended:
+            self._loader = None
+            self._answer_load(loader)
+
+    def _load_reply(self, reply: Reply) -> None:
+        loader = self._loader
+        assert loader is not None
+        statement = self._load_queue.popleft()
+        if reply.error is not None:
+            self._load_queue.clear()
+            self._load_queue.extend(loader.on_error(reply.error))
+            if self._load_ended:  # undo what ran: the loader's ROLLBACK, if it began
+                self._load_queue.extend(loader.finish())
+        elif isinstance(reply.result, Ok):
+            loader.on_result(statement, reply.result.affected_rows, reply.result.warnings,
+                             self.session.warnings if self.session is not None else None)
+
+    def _answer_load(self, loader: Loader) -> None:
+        assert self.session is not None
+        self.waiting = True  # _send_reply clears it
+        try:
+            outcome = loader.outcome()
+        except MarmotError as exc:
+            self._send_reply(Reply(self.connection_id, self._request_id, None, exc,
+                                   self.session.status_flags()))
+            return
+        result = Ok(outcome.affected_rows, 0, outcome.warnings, outcome.info)
+        self.session.warnings = list(loader.messages)  # SHOW WARNINGS: the whole load's
+        self._send_reply(Reply(self.connection_id, self._request_id, result, None,
+                               self.session.status_flags()))
+        self._run_statements()
 
     def _on_init_db(self, event: ev.InitDb) -> None:
         assert self.conn is not None and self.session is not None

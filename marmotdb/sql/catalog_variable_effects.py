@@ -34,7 +34,7 @@ from marmotdb.errors import MarmotError
 from marmotdb.sql.catalog_variable_specs import VariableSpec
 
 EXECUTOR = frozenset({
-    "autocommit", "foreign_key_checks", "information_schema_stats_expiry",
+    "autocommit", "foreign_key_checks", "local_infile", "information_schema_stats_expiry",
     "innodb_lock_wait_timeout", "lock_wait_timeout", "marmot_read_consistency",
     "marmot_write_consistency", "sql_mode", "sql_notes",
     "sql_quote_show_create", "time_zone", "timestamp", "transaction_isolation",
@@ -52,7 +52,7 @@ FIXED = frozenset({
     "authentication_policy", "default_password_lifetime", "event_scheduler", "general_log",
     "init_connect", "innodb_default_row_format", "innodb_file_per_table",
     "innodb_flush_log_at_trx_commit", "key_buffer_size", "innodb_buffer_pool_size",
-    "local_infile", "log_output", "max_connect_errors", "net_buffer_length", "offline_mode",
+    "log_output", "max_connect_errors", "net_buffer_length", "offline_mode",
     "query_cache_size", "read_only", "slow_query_log", "super_read_only", "table_open_cache",
     "thread_cache_size",
     # session behaviour marmotdb has one way of

@@ -11,7 +11,8 @@ from the declaration alone, because SQLite reports declarations for result colum
 ======================  ===============================  ===============  =================
 MySQL                   SQLite declaration               affinity         why
 ======================  ===============================  ===============  =================
-TINYINT…BIGINT [UNS.]   ``INT UNSIGNED`` etc.            INTEGER
+TINYINT…BIGINT [UNS.]   ``INT UNSIGNED`` etc.            INTEGER          BIGINT UNSIGNED from
+                                                                          2^63: 8 bytes (uint64)
 AUTO_INCREMENT column   ``INTEGER`` (PRIMARY KEY)        INTEGER          the rowid alias
 DECIMAL(p,s)            ``DECIMAL TEXT(p,s)``            TEXT             exact; compares
                                                                           numerically through
@@ -46,16 +47,18 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from typing import Any
 
 from marmotdb import errors
 from marmotdb.mysql.types import CHARSET_BINARY, CHARSET_UTF8MB4, Column, ColumnFlag, FieldType
+from marmotdb.sql import uint64
 
 INTEGER_RANGES: dict[str, tuple[int, int, int]] = {  # name -> (signed min, signed max, unsigned max)
     "tinyint": (-128, 127, 255),
     "smallint": (-32768, 32767, 65535),
     "mediumint": (-8388608, 8388607, 16777215),
     "int": (-2147483648, 2147483647, 4294967295),
-    "bigint": (-(2**63), 2**63 - 1, 2**63 - 1),  # SQLite integers are 64-bit signed
+    "bigint": (-(2**63), 2**63 - 1, 2**64 - 1),  # from 2^63 stored as bytes: uint64.py
 }
 TEXT_BYTES_MAX = {"tinytext": 255, "text": 65535, "mediumtext": 16777215,
                   "longtext": 4294967295}
@@ -517,9 +520,13 @@ def _to_decimal(value: object, kind: str, t: MySqlType, column: str, row: int,
     return number
 
 
-def _store_int(value: object, t: MySqlType, column: str, row: int, ctx: StoreContext) -> int:
+def _store_int(value: object, t: MySqlType, column: str, row: int,
+               ctx: StoreContext) -> int | bytes:
+    """An integer in range; a BIGINT UNSIGNED from 2^63 is stored as its 8 bytes (uint64.py)."""
     if isinstance(value, int) and not isinstance(value, bool):
         number: Decimal | int = value
+    elif uint64.is_high_blob(value):
+        number = int.from_bytes(value, "big")  # type: ignore[arg-type]
     else:
         number = _to_decimal(value, "integer", t, column, row, ctx)
     low, high, unsigned_high = INTEGER_RANGES[t.name]
@@ -532,8 +539,8 @@ def _store_int(value: object, t: MySqlType, column: str, row: int, ctx: StoreCon
         number = int(number.to_integral_value(ROUND_HALF_UP))
     if number < low or number > high:
         ctx.problem(errors.ER_WARN_DATA_OUT_OF_RANGE, _out_of_range(column, row))
-        return low if number < low else high
-    return int(number)
+        number = low if number < low else high
+    return uint64.stored(int(number)) if number >= uint64.HIGH_MIN else int(number)
 
 
 def _store_decimal(value: object, t: MySqlType, column: str, row: int,
@@ -665,6 +672,8 @@ def _bit_number(value: object, t: MySqlType, column: str, row: int, ctx: StoreCo
         return int.from_bytes(value, "big") if value else 0
     if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
         return int.from_bytes(value.encode("utf-8"), "big") if value else 0
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())  # exact: BIT(64) literals from 2^63 arrive as text
     return _store_int(value, MySqlType("bigint"), column, row, ctx)
 
 
@@ -731,7 +740,7 @@ def _store_json(value: object, t: MySqlType, column: str, row: int, ctx: StoreCo
     if isinstance(value, (bytes, str)):
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         try:
-            document = json.loads(text)
+            document = parse_json(text)
         except ValueError as exc:
             raise errors.error(ER_INVALID_JSON_TEXT, f"Invalid JSON text: \"{exc.args[0]}\" "
                                f"at position {getattr(exc, 'pos', 0)} in value for column "
@@ -911,6 +920,18 @@ def format_time(parts: TimeParts, fsp: int = 0) -> str:
 def _json_key(item: tuple[str, object]) -> tuple[int, bytes]:
     key = item[0].encode("utf-8")
     return (len(key), key)
+
+
+def _json_integer(text: str) -> int | float:
+    """MySQL keeps a JSON integer that fits 64 bits (signed or unsigned); a larger one becomes a
+    double, as it does in MySQL's binary JSON."""
+    number = int(text)
+    return number if -(1 << 63) <= number < (1 << 64) else float(number)
+
+
+def parse_json(text: str) -> Any:
+    """JSON text as MySQL reads it (integers beyond 64 bits are doubles); ValueError if bad."""
+    return json.loads(text, parse_int=_json_integer)
 
 
 def json_text(document: object) -> str:

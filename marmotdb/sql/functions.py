@@ -26,7 +26,8 @@ file must call it (executor, replication apply, snapshots, audits) or SQLite rep
 
 Functions are registered deterministic only when they are (NOW() is not: it depends on the
 session). The module is long because it is a catalogue: strings, regular expressions, numbers, dates
-and times, JSON, session information, aggregates, then the registration tables.
+and times, session information, aggregates, then the registration tables; the JSON family
+lives in ``json_functions.py`` and is registered here.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ import datetime as _dt
 import hashlib
 import inspect
 import ipaddress
-import json
 import math
 import random
 import re
@@ -52,7 +52,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import apsw
 
 from marmotdb import errors
-from marmotdb.sql import coltypes
+from marmotdb.sql import coltypes, uint64
+from marmotdb.sql.json_functions import (
+    JSON_AGGREGATES,
+    JSON_INTERNAL_FUNCTIONS,
+    JSON_SCALARS,
+    UNSUPPORTED_JSON_FUNCTIONS,
+    load_json,
+)
+from marmotdb.sql.uint64 import UINT64_INTERNAL_FUNCTIONS, UINT64_SCALARS
 from marmotdb.sql.written_row import WrittenRow
 from marmotdb.txn import auto_increment
 from marmotdb.sql.coltypes import (
@@ -1631,427 +1639,7 @@ def from_unixtime(ctx: Any, value: object, fmt: object = None) -> str | None:
     return format_datetime(stamp, 6 if not isinstance(number, int) else 0)
 
 
-# ---------------------------------------------------------------- JSON
-
-JSON_MARK = "\x00json\x00"  # prefixes a JSON argument so the consuming JSON function keeps it
-ER_INVALID_JSON_PATH = 3143
-
-
-def json_arg(value: object) -> object:
-    """MYSQL_JSON_ARG: marks a JSON-typed value passed to a JSON function (never leaks: the
-    translator only wraps arguments of JSON functions)."""
-    if value is None:
-        return None
-    return JSON_MARK + (to_text(value) or "")
-
-
-def _load(value: object, where: str = "json_doc") -> Any:
-    text = to_text(value) or ""
-    text = text.removeprefix(JSON_MARK)
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise errors.error(coltypes.ER_INVALID_JSON_TEXT,
-                           f"Invalid JSON text in argument 1 to function {where}.") from None
-
-
-def _json_value(value: object) -> Any:
-    """An SQL value as a JSON value: marked JSON text is parsed, strings stay strings."""
-    if isinstance(value, str) and value.startswith(JSON_MARK):
-        return json.loads(value[len(JSON_MARK):])
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, float) and value == int(value) and abs(value) < 1e15:
-        return value
-    return value
-
-
-def _parse_path(path: object) -> list[tuple[str, Any]]:
-    text = (to_text(path) or "").strip()
-    if not text.startswith("$"):
-        raise errors.error(ER_INVALID_JSON_PATH, "Invalid JSON path expression. The error is "
-                           "around character position 0.")
-    steps: list[tuple[str, Any]] = []
-    i = 1
-    while i < len(text):
-        found = _PATH_STEP_RE.match(text, i)
-        if not found:
-            raise errors.error(ER_INVALID_JSON_PATH, f"Invalid JSON path expression. The error "
-                               f"is around character position {i}.")
-        steps.append(_path_step(found))
-        i = found.end()
-    return steps
-
-
-_PATH_STEP_RE = re.compile(r'\s*(?:\.\s*(?P<star>\*)|\.\s*"(?P<quoted>(?:[^"\\]|\\.)*)"'
-                           r"|\.\s*(?P<key>[A-Za-z_$][\w$]*)|\[\s*(?P<index>\*|\d+|last"
-                           r"(?:\s*-\s*\d+)?)\s*\]|(?P<deep>\*\*))")
-
-
-def _path_step(found: re.Match[str]) -> tuple[str, Any]:
-    if found.group("star"):
-        return ("keys", None)
-    if found.group("deep"):
-        return ("deep", None)
-    if found.group("quoted") is not None:
-        return ("key", json.loads('"' + found.group("quoted") + '"'))
-    if found.group("key") is not None:
-        return ("key", found.group("key"))
-    index = found.group("index")
-    if index == "*":
-        return ("items", None)
-    if index.startswith("last"):
-        back = re.findall(r"\d+", index)
-        return ("last", int(back[0]) if back else 0)
-    return ("index", int(index))
-
-
-def _walk(node: Any, steps: list[tuple[str, Any]]) -> list[Any]:
-    if not steps:
-        return [node]
-    kind, arg = steps[0]
-    rest = steps[1:]
-    if kind == "key":
-        return _walk(node[arg], rest) if isinstance(node, dict) and arg in node else []
-    if kind == "keys":
-        return [m for v in node.values() for m in _walk(v, rest)] \
-            if isinstance(node, dict) else []
-    if kind in ("index", "last"):
-        items = node if isinstance(node, list) else [node]
-        position = arg if kind == "index" else len(items) - 1 - arg
-        return _walk(items[position], rest) if 0 <= position < len(items) else []
-    if kind == "items":
-        return [m for v in node for m in _walk(v, rest)] if isinstance(node, list) else []
-    found = _walk(node, rest)  # "**": this node and every descendant
-    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) \
-        else []
-    return found + [m for child in children for m in _walk(child, steps)]
-
-
-def _wild(steps: list[tuple[str, Any]]) -> bool:
-    return any(kind in ("keys", "items", "deep") for kind, _ in steps)
-
-
-def json_extract(document: object, *paths: object) -> str | None:
-    if document is None or not paths or any(p is None for p in paths):
-        return None
-    node = _load(document, "json_extract")
-    parsed = [_parse_path(p) for p in paths]
-    matches = [m for steps in parsed for m in _walk(node, steps)]
-    if len(parsed) == 1 and not _wild(parsed[0]):
-        return json_text(matches[0]) if matches else None
-    return json_text(matches) if matches else None
-
-
-def json_unquote(value: object) -> str | None:
-    if value is None:
-        return None
-    text = to_text(value) or ""
-    text = text.removeprefix(JSON_MARK)
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        try:
-            return str(json.loads(text))
-        except ValueError:
-            raise errors.error(coltypes.ER_INVALID_JSON_TEXT, "Invalid JSON text in argument 1 "
-                               "to function json_unquote.") from None
-    return text
-
-
-def json_object(*args: object) -> str:
-    if len(args) % 2:
-        raise errors.error(errors.ER_WRONG_PARAMCOUNT_TO_NATIVE_FCT,
-                           "Incorrect parameter count in the call to native function "
-                           "'json_object'")
-    result: dict[str, Any] = {}
-    for key, value in zip(args[::2], args[1::2]):
-        if key is None:
-            raise errors.error(3158, "JSON documents may not contain NULL member names.")
-        result[to_text(key) or ""] = _json_value(value)
-    return json_text(result)
-
-
-def json_array(*args: object) -> str:
-    return json_text([_json_value(v) for v in args])
-
-
-def json_quote(value: object) -> str | None:
-    return None if value is None else json.dumps(to_text(value), ensure_ascii=False)
-
-
-def json_valid(value: object) -> int | None:
-    if value is None:
-        return None
-    try:
-        json.loads(to_text(value) or "")
-        return 1
-    except ValueError:
-        return 0
-
-
-_JSON_TYPES = {dict: "OBJECT", list: "ARRAY", str: "STRING", bool: "BOOLEAN",
-               int: "INTEGER", float: "DOUBLE", type(None): "NULL"}
-
-
-def json_type(value: object) -> str | None:
-    if value is None:
-        return None
-    return _JSON_TYPES.get(type(_load(value, "json_type")), "OPAQUE")
-
-
-def json_keys(document: object, path: object = "$") -> str | None:
-    if document is None or path is None:
-        return None
-    found = _walk(_load(document, "json_keys"), _parse_path(path))
-    if not found or not isinstance(found[0], dict):
-        return None
-    return json_text(sorted(found[0], key=lambda k: (len(k.encode()), k.encode())))
-
-
-def json_length(document: object, path: object = "$") -> int | None:
-    if document is None or path is None:
-        return None
-    found = _walk(_load(document, "json_length"), _parse_path(path))
-    if not found:
-        return None
-    node = found[0]
-    return len(node) if isinstance(node, (dict, list)) else 1
-
-
-def json_depth(document: object) -> int | None:
-    if document is None:
-        return None
-
-    def depth(node: Any) -> int:
-        children = node.values() if isinstance(node, dict) else node \
-            if isinstance(node, list) else ()
-        return 1 + max((depth(c) for c in children), default=0)
-    return depth(_load(document, "json_depth"))
-
-
-def _contains(target: Any, candidate: Any) -> bool:
-    if isinstance(target, dict):
-        return isinstance(candidate, dict) and all(
-            k in target and _contains(target[k], v) for k, v in candidate.items())
-    if isinstance(target, list):
-        if isinstance(candidate, list):
-            return all(any(_contains(t, c) for t in target) for c in candidate)
-        return any(_contains(t, candidate) for t in target)
-    return type(target) is type(candidate) and target == candidate or (
-        isinstance(target, (int, float)) and isinstance(candidate, (int, float))
-        and not isinstance(target, bool) and target == candidate)
-
-
-def json_contains(document: object, candidate: object, path: object = "$") -> int | None:
-    if document is None or candidate is None or path is None:
-        return None
-    found = _walk(_load(document, "json_contains"), _parse_path(path))
-    if not found:
-        return None
-    return int(_contains(found[0], _load(candidate, "json_contains")))
-
-
-def json_contains_path(document: object, mode: object, *paths: object) -> int | None:
-    if document is None or mode is None or any(p is None for p in paths):
-        return None
-    node = _load(document, "json_contains_path")
-    hits = [bool(_walk(node, _parse_path(p))) for p in paths]
-    return int(all(hits) if str(mode).lower() == "all" else any(hits))
-
-
-def _modify(document: object, pairs: tuple[object, ...], mode: str) -> str | None:
-    if document is None:
-        return None
-    node = _load(document, f"json_{mode}")
-    for path, value in zip(pairs[::2], pairs[1::2]):
-        if path is None:
-            return None
-        node = _modify_one(node, _parse_path(path), _json_value(value), mode)
-    return json_text(node)
-
-
-def _modify_one(node: Any, steps: list[tuple[str, Any]], value: Any, mode: str) -> Any:
-    if not steps:
-        return value if mode in ("set", "replace") else node
-    if _wild(steps):
-        raise errors.error(3149, "In this situation, path expressions may not contain the * and "
-                           "** tokens or an array range.")
-    parents = _walk(node, steps[:-1])
-    if not parents:
-        return node
-    parent, (kind, arg) = parents[0], steps[-1]
-    if kind == "key" and isinstance(parent, dict):
-        exists = arg in parent
-        if (exists and mode in ("set", "replace")) or (not exists and mode in ("set", "insert")):
-            parent[arg] = value
-    elif kind in ("index", "last"):
-        _modify_array(parent, kind, arg, value, mode, node, steps)
-    return node
-
-
-def _modify_array(parent: Any, kind: str, arg: int, value: Any, mode: str, node: Any,
-                  steps: list[tuple[str, Any]]) -> None:
-    if not isinstance(parent, list):
-        return
-    position = arg if kind == "index" else len(parent) - 1 - arg
-    if 0 <= position < len(parent):
-        if mode in ("set", "replace"):
-            parent[position] = value
-    elif mode in ("set", "insert") and position >= len(parent):
-        parent.append(value)
-
-
-def json_set(document: object, *pairs: object) -> str | None:
-    return _modify(document, pairs, "set")
-
-
-def json_insert(document: object, *pairs: object) -> str | None:
-    return _modify(document, pairs, "insert")
-
-
-def json_replace(document: object, *pairs: object) -> str | None:
-    return _modify(document, pairs, "replace")
-
-
-def json_remove(document: object, *paths: object) -> str | None:
-    if document is None or any(p is None for p in paths):
-        return None
-    node = _load(document, "json_remove")
-    for path in paths:
-        steps = _parse_path(path)
-        if not steps:
-            raise errors.error(3153, "The path expression '$' is not allowed in this context.")
-        for parent in _walk(node, steps[:-1]):
-            kind, arg = steps[-1]
-            if kind == "key" and isinstance(parent, dict):
-                parent.pop(arg, None)
-            elif kind in ("index", "last") and isinstance(parent, list):
-                position = arg if kind == "index" else len(parent) - 1 - arg
-                if 0 <= position < len(parent):
-                    del parent[position]
-    return json_text(node)
-
-
-def json_array_append(document: object, *pairs: object) -> str | None:
-    if document is None:
-        return None
-    node = _load(document, "json_array_append")
-    for path, value in zip(pairs[::2], pairs[1::2]):
-        steps = _parse_path(path)
-        for target in _walk(node, steps):
-            if isinstance(target, list):
-                target.append(_json_value(value))
-            elif steps:
-                node = _modify_one(node, steps, [target, _json_value(value)], "replace")
-            else:
-                node = [node, _json_value(value)]
-    return json_text(node)
-
-
-def _merge_preserve(a: Any, b: Any) -> Any:
-    if isinstance(a, dict) and isinstance(b, dict):
-        merged = dict(a)
-        for k, v in b.items():
-            merged[k] = _merge_preserve(merged[k], v) if k in merged else v
-        return merged
-    left_items = a if isinstance(a, list) else [a]
-    right_items = b if isinstance(b, list) else [b]
-    return left_items + right_items
-
-
-def _merge_patch(a: Any, b: Any) -> Any:
-    if not isinstance(b, dict):
-        return b
-    merged = dict(a) if isinstance(a, dict) else {}
-    for k, v in b.items():
-        if v is None:
-            merged.pop(k, None)
-        else:
-            merged[k] = _merge_patch(merged.get(k), v)
-    return merged
-
-
-def json_merge_preserve(*documents: object) -> str | None:
-    if any(d is None for d in documents):
-        return None
-    loaded = [_load(d, "json_merge_preserve") for d in documents]
-    result = loaded[0]
-    for doc in loaded[1:]:
-        result = _merge_preserve(result, doc)
-    return json_text(result)
-
-
-def json_merge_patch(*documents: object) -> str | None:
-    if documents and documents[0] is None and len(documents) == 1:
-        return None
-    result: Any = None
-    for index, doc in enumerate(documents):
-        if doc is None:
-            result = None
-            continue
-        loaded = _load(doc, "json_merge_patch")
-        result = loaded if index == 0 else _merge_patch(result, loaded)
-    return None if result is None and documents[-1] is None else json_text(result)
-
-
-def json_search(document: object, mode: object, needle: object, escape: object = None,
-                *paths: object) -> str | None:
-    if document is None or mode is None or needle is None:
-        return None
-    node = _load(document, "json_search")
-    pattern = "^" + re.escape(to_text(needle) or "").replace("%", ".*").replace("_", ".") + "$"
-    pattern = pattern.replace("\\%", "%").replace("\\_", "_").replace("\\.\\*", ".*")
-    regex = re.compile(pattern.replace(r"\%", ".*"), re.DOTALL)
-    hits: list[str] = []
-
-    def visit(item: Any, where: str) -> None:
-        if isinstance(item, dict):
-            for k, v in item.items():
-                visit(v, f"{where}.{k}" if re.fullmatch(r"[A-Za-z_$][\w$]*", k)
-                      else f"{where}.{json.dumps(k)}")
-        elif isinstance(item, list):
-            for i, v in enumerate(item):
-                visit(v, f"{where}[{i}]")
-        elif isinstance(item, str) and regex.match(item):
-            hits.append(where)
-    visit(node, "$")
-    if not hits:
-        return None
-    if str(mode).lower() == "one" or len(hits) == 1:
-        return json_text(hits[0])
-    return json_text(hits)
-
-
-def json_pretty(document: object) -> str | None:
-    if document is None:
-        return None
-    return json.dumps(_load(document, "json_pretty"), indent=2, ensure_ascii=False)
-
-
-_JSON_SCALARS: list[Scalar] = [
-    ("JSON_ARG", json_arg, 1, True), ("JSON_EXTRACT", json_extract, -1, True),
-    ("JSON_UNQUOTE", json_unquote, 1, True), ("JSON_OBJECT", json_object, -1, True),
-    ("JSON_ARRAY", json_array, -1, True), ("JSON_QUOTE", json_quote, 1, True),
-    ("JSON_VALID", json_valid, 1, True), ("JSON_TYPE", json_type, 1, True),
-    ("JSON_KEYS", json_keys, -1, True), ("JSON_LENGTH", json_length, -1, True),
-    ("JSON_DEPTH", json_depth, 1, True), ("JSON_CONTAINS", json_contains, -1, True),
-    ("JSON_CONTAINS_PATH", json_contains_path, -1, True), ("JSON_SET", json_set, -1, True),
-    ("JSON_INSERT", json_insert, -1, True), ("JSON_REPLACE", json_replace, -1, True),
-    ("JSON_REMOVE", json_remove, -1, True), ("JSON_ARRAY_APPEND", json_array_append, -1, True),
-    ("JSON_MERGE_PRESERVE", json_merge_preserve, -1, True),
-    ("JSON_MERGE", json_merge_preserve, -1, True),
-    ("JSON_MERGE_PATCH", json_merge_patch, -1, True), ("JSON_SEARCH", json_search, -1, True),
-    ("JSON_PRETTY", json_pretty, 1, True),
-]
-JSON_RESULT_FUNCTIONS = frozenset({
-    "JSON_EXTRACT", "JSON_OBJECT", "JSON_ARRAY", "JSON_SET", "JSON_INSERT", "JSON_REPLACE",
-    "JSON_REMOVE", "JSON_ARRAY_APPEND", "JSON_MERGE_PRESERVE", "JSON_MERGE",
-    "JSON_MERGE_PATCH", "JSON_KEYS", "JSON_ARRAYAGG", "JSON_OBJECTAGG", "JSON_QUOTE"})
-# Arguments (0-based; None = all) of JSON functions that take JSON values, not SQL strings.
-JSON_VALUE_ARGUMENTS: dict[str, tuple[int, ...] | None] = {
-    "JSON_OBJECT": None, "JSON_ARRAY": None, "JSON_SET": None, "JSON_INSERT": None,
-    "JSON_REPLACE": None, "JSON_ARRAY_APPEND": None, "JSON_ARRAYAGG": None,
-    "JSON_OBJECTAGG": None}
-
+# ---------------------------------------------------------------- JSON (json_functions.py)
 
 # ---------------------------------------------------------------- aggregates
 
@@ -2084,30 +1672,6 @@ class _Variance:
         variance = math.fsum((v - mean) ** 2 for v in self.values) / (n - 1 if self.sample
                                                                       else n)
         return math.sqrt(variance) if self.root else variance
-
-
-class _JsonArrayAgg:
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-
-    def step(self, value: object) -> None:
-        self.items.append(_json_value(value))
-
-    def final(self) -> str | None:
-        return json_text(self.items) if self.items else None
-
-
-class _JsonObjectAgg:
-    def __init__(self) -> None:
-        self.items: dict[str, Any] = {}
-
-    def step(self, key: object, value: object) -> None:
-        if key is None:
-            raise errors.error(3158, "JSON documents may not contain NULL member names.")
-        self.items[to_text(key) or ""] = _json_value(value)
-
-    def final(self) -> str | None:
-        return json_text(self.items) if self.items else None
 
 
 class _DecimalSum:
@@ -2220,10 +1784,9 @@ _AGGREGATES: list[tuple[str, Callable[[], Any]]] = [
     ("STDDEV_POP", lambda: _Variance(False, True)),
     ("STDDEV_SAMP", lambda: _Variance(True, True)),
     ("VARIANCE", lambda: _Variance(False, False)), ("VAR_POP", lambda: _Variance(False, False)),
-    ("VAR_SAMP", lambda: _Variance(True, False)), ("JSON_ARRAYAGG", _JsonArrayAgg),
-    ("JSON_OBJECTAGG", _JsonObjectAgg), ("SUM_DECIMAL", lambda: _DecimalSum(False)),
+    ("VAR_SAMP", lambda: _Variance(True, False)), ("SUM_DECIMAL", lambda: _DecimalSum(False)),
     ("AVG_DECIMAL", lambda: _DecimalSum(True)),
-]
+] + JSON_AGGREGATES
 
 
 def _aggregate_factory(make: Callable[[], Any]) -> Callable[[], tuple[Any, Any, Any]]:
@@ -2238,6 +1801,8 @@ def _aggregate_factory(make: Callable[[], Any]) -> Callable[[], tuple[Any, Any, 
 def _cast_signed(value: object, unsigned: bool, ctx: Any) -> int | None:
     if value is None:
         return None
+    if uint64.is_high_blob(value):
+        value = uint64.exact(value)
     if isinstance(value, (str, bytes)):
         number, whole = parse_number_prefix(to_text(value) or "")
         limit = 2**64 - 1 if unsigned else 2**63 - 1
@@ -2254,7 +1819,7 @@ def _cast_signed(value: object, unsigned: bool, ctx: Any) -> int | None:
         result = to_int(value) or 0
     if unsigned and result < 0:
         result += 2**64
-    return result if result < 2**63 else float(result)  # type: ignore[return-value]
+    return uint64.in_flight(result)  # type: ignore[return-value]  # exact text from 2^63
 
 
 def _cast(ctx: Any, value: object, target: object, length: object = None,
@@ -2311,7 +1876,7 @@ def _cast_double(ctx: Any, value: object, length: object, scale: object) -> obje
 def _cast_json(ctx: Any, value: object, length: object, scale: object) -> object:
     if isinstance(value, (int, float)):
         return json_text(value)
-    return json_text(_load(value, "cast_as_json"))
+    return json_text(load_json(value, "cast_as_json"))
 
 
 _CASTS: dict[str, Callable[[Any, object, object, object], object]] = {
@@ -2611,10 +2176,11 @@ _CONSTANT_SCALARS: list[Scalar] = [
 ]
 
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
-INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "JSON_ARG", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
+INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
                                 "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
-                                "TRIM", "SUBSTRING", "SUBSTR", "POSITION"})
+                                "TRIM", "SUBSTRING", "SUBSTR", "POSITION"}
+                               ) | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS
 # MySQL functions marmotdb refuses with 1235 rather than answer wrongly.
 UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS",
                                    "IS_FREE_LOCK", "IS_USED_LOCK", "BENCHMARK", "LOAD_FILE",
@@ -2622,9 +2188,10 @@ UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCK
                                    "AES_ENCRYPT", "AES_DECRYPT", "COMPRESS", "UNCOMPRESS",
                                    "ST_ASTEXT", "ST_GEOMFROMTEXT", "POINT", "MATCH",
                                    "EXPORT_SET", "MAKE_SET", "GTID_SUBSET", "NAME_CONST",
-                                   "VALIDATE_PASSWORD_STRENGTH", "STATEMENT_DIGEST"})
+                                   "VALIDATE_PASSWORD_STRENGTH", "STATEMENT_DIGEST"}
+                                  ) | UNSUPPORTED_JSON_FUNCTIONS
 
-_ALL_PURE: list[Scalar] = (_PURE_SCALARS + _TIME_SCALARS + _JSON_SCALARS + _CONSTANT_SCALARS
+_ALL_PURE: list[Scalar] = (_PURE_SCALARS + _TIME_SCALARS + JSON_SCALARS + UINT64_SCALARS + _CONSTANT_SCALARS
                            + _DECIMAL_SCALARS)
 
 

@@ -345,7 +345,8 @@ EXACT_DIGITS_MAX = 15  # a double holds 15 significant decimal digits exactly
 def number_value(token: str) -> int | float | str:
     """Type a numeric literal the way SQLite types it inline: int if it fits 64 bits, else
     float; except a decimal literal with more digits than a double holds, which MySQL keeps
-    exact (DECIMAL): it stays text, which SQLite converts wherever it needs a number and a
+    exact (DECIMAL), and an integer in BIGINT UNSIGNED's upper half (sql/uint64.py): it stays
+    text, which SQLite converts wherever it needs a number and a
     DECIMAL column stores digit for digit."""
     if "e" in token or "E" in token:
         return float(token)
@@ -353,7 +354,9 @@ def number_value(token: str) -> int | float | str:
         digits = len(token.replace(".", "").lstrip("0"))
         return token if digits > EXACT_DIGITS_MAX else float(token)
     value = int(token)
-    return value if value <= 0x7FFF_FFFF_FFFF_FFFF else float(value)
+    if value <= 0x7FFF_FFFF_FFFF_FFFF:
+        return value
+    return token if value <= 0xFFFF_FFFF_FFFF_FFFF else float(value)  # BIGINT UNSIGNED: exact
 
 
 def hex_value(token: str) -> bytes:

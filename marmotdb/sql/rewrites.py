@@ -32,7 +32,9 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from marmotdb import errors
-from marmotdb.sql import functions, lexer
+from marmotdb.sql import functions, json_functions, lexer
+from marmotdb.sql.rewrites_json import JSON_EXPRESSION_REWRITES, compare_json, mark_json
+from marmotdb.sql.rewrites_unsigned import big_literal
 
 _RENAMED = functions.RENAMED_FUNCTIONS
 _UNSUPPORTED = functions.UNSUPPORTED_FUNCTIONS
@@ -126,25 +128,11 @@ def fix_anonymous(node: exp.Anonymous) -> exp.Expression:
         return call(name, string(_unit_name(args[0])), *args[1:])
     if name == "MYSQL_CONVERT_TZ" or name == "MYSQL_GET_FORMAT":
         return node
-    if name.startswith("MYSQL_JSON_") and name[6:] in functions.JSON_VALUE_ARGUMENTS:
+    if name.startswith("MYSQL_JSON_") and name[6:] in json_functions.JSON_VALUE_ARGUMENTS:
         return call(name, *[mark_json(a) for a in args])
     if not name.startswith("MYSQL_") and name in _UNSUPPORTED:
         raise not_supported(f"function {name}()")
     return node
-
-
-def _json_typed(node: exp.Expression) -> bool:
-    if isinstance(node, exp.Anonymous):
-        return str(node.this).upper()[6:] in functions.JSON_RESULT_FUNCTIONS
-    return isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON)
-
-
-def mark_json(node: exp.Expression) -> exp.Expression:
-    """Wrap a JSON-typed argument so the consuming JSON function nests it, not quotes it
-    (TRUE/FALSE become JSON booleans, as in MySQL)."""
-    if isinstance(node, exp.Boolean):
-        return call("MYSQL_JSON_ARG", string("true" if node.this else "false"))
-    return call("MYSQL_JSON_ARG", node) if _json_typed(node) else node
 
 
 # ---------------------------------------------------------------- typed nodes
@@ -208,17 +196,6 @@ def _date_add_node(node: exp.Expression) -> exp.Expression:
     unit = string(_unit_name(node.args.get("unit")))
     name = "MYSQL_DATE_SUB" if isinstance(node, exp.DateSub) else "MYSQL_DATE_ADD"
     return call(name, node.this, node.expression, unit)
-
-
-def _json_extract(node: exp.JSONExtract) -> exp.Expression:
-    path = node.expression
-    path_sql = string(path.sql(dialect="mysql").strip("'")) if isinstance(path, exp.JSONPath) \
-        else path
-    return call("MYSQL_JSON_EXTRACT", node.this, path_sql)
-
-
-def _json_extract_scalar(node: exp.JSONExtractScalar) -> exp.Expression:
-    return call("MYSQL_JSON_UNQUOTE", _json_extract(node))  # type: ignore[arg-type]
 
 
 def _mod(node: exp.Mod) -> exp.Expression:
@@ -377,6 +354,7 @@ def _comparison(node: exp.Expression) -> exp.Expression:
     """Comparisons where neither side is a column follow MySQL's rules (numbers vs strings
     compare as numbers, strings compare case-insensitively): ``MYSQL_CMP(a, b) <op> 0``.
     With a column on either side SQLite's affinity and the column's collation already do."""
+    node = compare_json(node)
     left, right = node.this, node.expression
     if _decides_comparison(left) or _decides_comparison(right) or (
             _number_literal(left) and _number_literal(right)):
@@ -422,7 +400,6 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.Extract: _extract, exp.Trim: _trim, exp.Substring: _substring,  # type: ignore
     exp.StrPosition: _position, exp.Add: _interval_arith, exp.Sub: _interval_arith,  # type: ignore
     exp.DateAdd: _date_add_node, exp.DateSub: _date_add_node,
-    exp.JSONExtract: _json_extract, exp.JSONExtractScalar: _json_extract_scalar,  # type: ignore
     exp.Mod: _mod, exp.Xor: _xor, exp.BitwiseXor: _bitwise_xor,  # type: ignore
     exp.Like: _like, exp.Collate: _collate,  # type: ignore
     exp.Parameter: _user_variable, exp.SessionParameter: _system_variable,  # type: ignore
@@ -431,6 +408,8 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.MatchAgainst: _match, exp.Chr: _chr, exp.Cast: _cast,  # type: ignore
     exp.TryCast: _cast, exp.Column: _bare_keyword, exp.PropertyEQ: _assignment,  # type: ignore
     exp.BitString: _bit_string,  # type: ignore[dict-item]
+    **JSON_EXPRESSION_REWRITES,  # rewrites_json.py: ->, ->>, MEMBER OF, JSON_VALUE
+    exp.Literal: big_literal,  # type: ignore[dict-item]  # rewrites_unsigned.py
     **{t: _comparison for t in _COMPARISON_TYPES},  # type: ignore
 }
 

@@ -40,6 +40,8 @@ from marmotdb import errors
 from marmotdb.sql.coltypes import INTEGER_RANGES, MySqlType
 from marmotdb.sql.rewrites import call, not_supported, number, string
 from marmotdb.sql.rewrites_decimal import ColumnTyper, rewrite_decimal_projection
+from marmotdb.sql.rewrites_json import type_json_select
+from marmotdb.sql.rewrites_unsigned import ColumnType, rewrite_unsigned, unsigned_decltypes
 from marmotdb.sql.schema import ColumnDef, TableDef
 
 # Column types whose values need no coercion beyond NOT NULL (SQLite stores them as given;
@@ -361,9 +363,36 @@ def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
     rewrite_decimal_aggregates(index, ctx)
     rewrite_enum_order(index, ctx)
     found_rows = found_rows_query(tree) if calc else None
+    decltypes = rewrite_decimal_projection(tree, _column_typer(ctx)) \
+        if ctx.typed_results else ()
+    tree = rewrite_unsigned(tree, _select_column_type(ctx))  # rewrites_unsigned.py
+    if isinstance(tree, exp.Select):  # JSON (rewrites_json.py) and BIGINT UNSIGNED results
+        extra = [type_json_select(tree, _column_typer(ctx)),
+                 unsigned_decltypes(tree, _select_column_type(ctx))]
+        for more in extra:
+            if ctx.typed_results and any(more):
+                decltypes = tuple(d or m for d, m in zip(decltypes or more, more))
     return DmlResult([tree], calc_found_rows=calc, found_rows=found_rows,
-                     result_decltypes=rewrite_decimal_projection(tree, _column_typer(ctx))
-                     if ctx.typed_results else ())
+                     result_decltypes=decltypes)
+
+
+def _select_column_type(ctx: DmlContext) -> ColumnType:
+    def column_type(column: exp.Column) -> MySqlType | None:
+        select = column.find_ancestor(exp.Select)
+        found = resolve_column(column, select, ctx) if select is not None else None
+        return found.type if found is not None else None
+    return column_type
+
+
+def _table_column_type(table: TableDef, aliases: set[str]) -> ColumnType:
+    """Column types of a single-table UPDATE/DELETE (a subquery's columns are not typed)."""
+    def column_type(column: exp.Column) -> MySqlType | None:
+        if (column.table and column.table.lower() not in aliases) or \
+                column.find_ancestor(exp.Select) is not None:
+            return None
+        found = table.column(column.name)
+        return found.type if found is not None else None
+    return column_type
 
 
 def _column_typer(ctx: DmlContext) -> ColumnTyper:
@@ -636,9 +665,12 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
     aliases = {target.name.lower(), target.alias_or_name.lower()}
     assignments: list[tuple[ColumnDef, exp.Expression]] = []
     assigned: dict[str, exp.Expression] = {}
+    unsigned_types = _table_column_type(table, aliases)  # rewrites_unsigned.py
+    _rewrite_where_unsigned(tree, unsigned_types)
     for equality in tree.expressions:
         column = _target_column(table, equality.this)
-        value = substitute_assigned(equality.expression, assigned, aliases)
+        value = rewrite_unsigned(equality.expression, unsigned_types)
+        value = substitute_assigned(value, assigned, aliases)
         value = store(value, column, 1, ignore)
         assigned[column.name.lower()] = value
         assignments.append((column, value))
@@ -648,6 +680,12 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
     if condition is not None:
         statement.set("where", exp.Where(this=condition))
     return DmlResult([statement], tables=(table.name.lower(),))
+
+
+def _rewrite_where_unsigned(tree: exp.Expression, column_type: ColumnType) -> None:
+    where = tree.args.get("where")
+    if where is not None:
+        where.set("this", rewrite_unsigned(where.this, column_type))
 
 
 def _all_tables(root: exp.Table) -> list[exp.Table]:
@@ -717,6 +755,8 @@ def rewrite_delete(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
     if not isinstance(target, exp.Table):
         raise not_supported("this form of DELETE")
     table = _target(ctx, target)
+    _rewrite_where_unsigned(tree, _table_column_type(
+        table, {target.name.lower(), target.alias_or_name.lower()}))
     statement = exp.Delete(this=target.copy())
     condition = _limited(tree.args.get("where"), tree, target)
     if condition is not None:

@@ -55,6 +55,13 @@ from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.catalog_model import TableModel
 from marmotdb.sql.ddl_target import DdlTarget, ddl_target
 from marmotdb.sql.hints import consistency_hint
+from marmotdb.sql.load_data import (
+    ER_CLIENT_LOCAL_FILES_DISABLED,
+    ER_OPTION_PREVENTS_STATEMENT,
+    Loader,
+    LocalInfile,
+    parse_load_data,
+)
 from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
@@ -181,6 +188,7 @@ class Session:
         self.info: str | None = None
         self.killed = False
         self.found_rows_flag = False  # CLIENT_FOUND_ROWS: UPDATE counts matched rows
+        self.local_files_flag = False  # CLIENT_LOCAL_FILES: the client opts in to LOAD DATA LOCAL
         self.sleep_requested_s = 0.0  # SLEEP(n) in the last statement: the runtime waits
         self.rng = server.rng
         self._active_conn: apsw.Connection | None = None
@@ -314,6 +322,9 @@ class Session:
         text = strip_leading(sql)
         head = keywords(text)
         markers = marker_count(text)
+        if head and head[0] == "LOAD":  # MySQL's rule: LOAD DATA is a COM_QUERY only
+            raise errors.error(1295, "This command is not supported in the prepared statement "
+                               "protocol yet")
         if (not head or head[0] in _HANDLERS or head[0] in ("DESC", "DESCRIBE", "EXPLAIN")
                 or "@" in text or catalog.handles(text, self)
                 or (head[0] in DDL_HEADS and not markers)):  # DDL runs as text (TEMPORARY …)
@@ -1496,6 +1507,32 @@ class Session:
         return outcome if isinstance(outcome, Pending) else None
 
 
+    def _load_data(self, text: str, head: tuple[str, ...]) -> LocalInfile:
+        """LOAD DATA (sql/load_data.py): checked here, before the client sends its file."""
+        spec = parse_load_data(text)
+        if not spec.local:
+            raise errors.error(ER_OPTION_PREVENTS_STATEMENT, "The MySQL server is running with "
+                               "the --secure-file-priv option so it cannot execute this "
+                               "statement")
+        if not (self.local_files_flag and self.variables.get("local_infile")):
+            raise errors.error(ER_CLIENT_LOCAL_FILES_DISABLED, "Loading local data is "
+                               "disabled; this must be enabled on both the client and server "
+                               "sides")
+        database = self._database(spec.database) if spec.database else self._current()
+        if database is self.server.scratch:
+            raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+        self._require(database.name, "rw")
+        table = table_definitions(self._schema_view(database))(spec.table)
+        if table is None:
+            raise errors.error(errors.ER_NO_SUCH_TABLE,
+                               f"Table '{database.name}.{spec.table}' doesn't exist")
+        loader = Loader(spec, [c.name for c in table.columns],
+                        wrap_transaction=self.txn is None and self.autocommit,
+                        backslash_escapes=self.variables.backslash_escapes,
+                        record_bytes_max=int(self.variables.get("max_allowed_packet")))  # type: ignore[call-overload]
+        return LocalInfile(spec.filename, loader)
+
+
 # Statements the session answers itself, by first word (None from a handler: not its own).
 _Handler = Callable[[Session, str, tuple[str, ...]], "Result | Pending | None"]
 _HANDLERS: dict[str, _Handler] = {
@@ -1505,6 +1542,7 @@ _HANDLERS: dict[str, _Handler] = {
     "UNLOCK": Session._unlock_tables, "KILL": Session._kill, "CREATE": Session._create,
     "DROP": Session._drop,
     "EXPLAIN": Session._explain, "DESCRIBE": Session._explain, "DESC": Session._explain,
+    "LOAD": Session._load_data,
 }
 
 
@@ -1538,8 +1576,11 @@ def _scope(space: TempSpace | None) -> Any:
 
 
 def _bindable(value: Any) -> Any:
-    """SQLite binds int, float, str, bytes and NULL; DECIMAL parameters travel as exact text."""
-    return str(value) if isinstance(value, Decimal) else value
+    """SQLite binds int, float, str, bytes and NULL; DECIMAL parameters travel as exact text,
+    and so do unsigned BIGINTs from 2^63 (sql/uint64.py's in-flight form)."""
+    if isinstance(value, Decimal) or (type(value) is int and value >= 1 << 63):
+        return str(value)
+    return value
 
 
 def _inline_params(sql: str, values: list[Any]) -> str:

@@ -42,6 +42,11 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from marmotdb import errors
 from marmotdb.sql import coltypes, rewrites_ddl, schema, table_maintenance
+from marmotdb.sql.json_table import (
+    expand_json_tables,
+    mentions_json_table,
+    rewrite_json_table_columns,
+)
 from marmotdb.sql.rewrites import rename_functions, rewrite_expressions
 from marmotdb.sql.rewrites_dml import (
     DmlContext,
@@ -496,12 +501,15 @@ class _Translator:
             return handler(self, text)
         if _INTO_FILE_RE.search(text):
             raise rewrites_not_supported("SELECT … INTO OUTFILE/DUMPFILE/@variable")
+        if not (literal or prepared) and mentions_json_table(text):
+            return None  # JSON_TABLE's paths are read at translation: keep literals inline
         flags: set[str] = set()
         text, replace = _normalise_head(text, flags)
         tree = self._parse(text)
         if isinstance(tree, exp.Command):
             raise rewrites_not_supported(text)
         self._place(tree)
+        rewrite_json_table_columns(tree)
         rewrite_expressions(tree)
         kind, result = self._rewrite(tree, replace, "IGNORE" in flags)
         if kind is Kind.SELECT and not _name_projections(tree, text, literal or prepared):
@@ -539,7 +547,8 @@ class _Translator:
 
     def _parse(self, text: str) -> exp.Expression:
         try:
-            statements = MYSQL.parse(rename_functions(text), error_level=ErrorLevel.RAISE)
+            statements = MYSQL.parse(rename_functions(expand_json_tables(text)),
+                                    error_level=ErrorLevel.RAISE)
         except (ParseError, TokenError) as exc:
             raise _syntax_error(text, exc) from None
         statements = [s for s in statements if s is not None]

@@ -237,3 +237,36 @@ def test_large_result_row_over_16mib_is_split():
                                           [(big,)]))
     result = pair.read_result()
     assert result.rows == [(big,)]
+
+
+def test_local_infile_request_data_and_answer():
+    """LOAD DATA LOCAL: 0xFB + file name, the client's packets as events (sequence ids go on
+    from the request), the empty packet ends them, then the Query is answered."""
+    pair = logged_in_pair()
+    assert pair.command(b"\x03LOAD DATA LOCAL INFILE 'f' INTO TABLE t") == [
+        ev.Query("LOAD DATA LOCAL INFILE 'f' INTO TABLE t")]
+    pair.server.request_local_infile("f")
+    assert pair.read() == b"\xfbf"
+    assert pair.server.state is ConnectionState.INFILE
+    assert pair.send(b"1\ta\n2\t") == [ev.LocalInfileData(b"1\ta\n2\t")]
+    assert pair.send(b"b\n") == [ev.LocalInfileData(b"b\n")]
+    assert pair.send(b"") == [ev.LocalInfileEnd()]
+    assert pair.server.state is ConnectionState.ANSWERING
+    pair.server.send_ok(affected_rows=2, info="Records: 2  Deleted: 0  Skipped: 0  Warnings: 0")
+    ok = pair.read_result()
+    assert (ok.kind, ok.affected_rows, ok.info) == (
+        "ok", 2, "Records: 2  Deleted: 0  Skipped: 0  Warnings: 0")
+    assert pair.server.state is ConnectionState.COMMAND
+    assert pair.command(b"\x0e") == [ev.Ping()]
+
+
+def test_local_infile_only_answers_a_query():
+    pair = logged_in_pair()
+    pair.command(b"\x0e")
+    with pytest.raises(LocalProtocolError):
+        pair.server.request_local_infile("f")
+
+
+def test_local_files_capability_is_offered():
+    from marmotdb.mysql.packets import CLIENT_LOCAL_FILES, SERVER_CAPABILITIES
+    assert SERVER_CAPABILITIES & CLIENT_LOCAL_FILES

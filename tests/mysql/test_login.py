@@ -36,7 +36,7 @@ def test_greeting_announces_version_scramble_and_capabilities():
     assert greeting.plugin == "caching_sha2_password"
     assert greeting.capabilities & CLIENT_DEPRECATE_EOF
     assert not greeting.capabilities & CLIENT_SSL  # no TLS context: not offered
-    assert not greeting.capabilities & (1 << 7)  # LOCAL_FILES off
+    assert greeting.capabilities & (1 << 7)  # LOCAL_FILES: LOAD DATA LOCAL (the client opts in)
     assert greeting.status == 2
 
 

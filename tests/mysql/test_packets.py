@@ -120,7 +120,8 @@ def test_truncated_lenenc_is_malformed(buf):
 
 def test_ok_err_eof_layouts():
     assert p.ok_payload(1, 2, 3, 4) == b"\x00\x01\x02\x03\x00\x04\x00"
-    assert p.ok_payload(300, 0, 2, 0, "hi") == b"\x00\xfc\x2c\x01\x00\x02\x00\x00\x00hi"
+    # info is length-encoded, as MySQL and MariaDB send it (libmariadb reads the length)
+    assert p.ok_payload(300, 0, 2, 0, "hi") == b"\x00\xfc\x2c\x01\x00\x02\x00\x00\x00\x02hi"
     assert p.ok_payload(0, 0, 2, 0, header=0xFE)[0] == 0xFE
     assert p.err_payload(1064, "42000", "bad") == b"\xff\x28\x04#42000bad"
     assert p.eof_payload(2, 1) == b"\xfe\x01\x00\x02\x00"

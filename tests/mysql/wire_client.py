@@ -162,8 +162,11 @@ def parse_ok(payload: bytes) -> Result:
     affected, pos = read_lenenc(payload, 1)
     insert_id, pos = read_lenenc(payload, pos)
     status, warnings = struct.unpack_from("<HH", payload, pos)
-    return Result("ok", affected or 0, insert_id or 0, status, warnings,
-                  payload[pos + 4:].decode())
+    info = ""
+    if len(payload) > pos + 4:  # a length-encoded string, as MySQL's servers send it
+        length, start = read_lenenc(payload, pos + 4)
+        info = payload[start:start + (length or 0)].decode()
+    return Result("ok", affected or 0, insert_id or 0, status, warnings, info)
 
 
 def parse_err(payload: bytes) -> Result:

@@ -166,21 +166,6 @@ def test_str_to_date_and_date_format_invert() -> None:
     assert functions.str_to_date("31/02/2024", "%d/%m/%Y") is None
 
 
-def test_json_paths() -> None:
-    doc = '{"a": {"b": [10, 20, {"c": "x"}]}, "k y": 1}'
-    assert functions.json_extract(doc, "$.a.b[last]") == '{"c": "x"}'
-    assert functions.json_extract(doc, '$."k y"') == "1"
-    assert functions.json_extract(doc, "$.a.b[*]") == '[10, 20, {"c": "x"}]'
-    assert functions.json_extract(doc, "$**.c") == '["x"]'
-    with pytest.raises(errors.MarmotError):
-        functions.json_extract(doc, "a.b")
-
-
-def test_json_text_is_canonical() -> None:
-    assert coltypes.json_text({"bb": 1, "a": [True, None, 1.5], "ccc": {"z": 2}}) == \
-        '{"a": [true, null, 1.5], "bb": 1, "ccc": {"z": 2}}'
-
-
 def test_round_and_truncate_keep_mysql_types() -> None:
     assert functions.mysql_round(2.5) == 3 and functions.mysql_round(-2.5) == -3
     assert functions.mysql_round("1.005", 2) == 1.01

@@ -17,7 +17,8 @@ import apsw
 import pytest
 
 from marmotdb import errors
-from marmotdb.sql import functions, schema
+from marmotdb.mysql.rows import as_int
+from marmotdb.sql import coltypes, functions, schema
 from marmotdb.sql.shape import split_statements
 from marmotdb.sql.translate import Kind, translate, translate_prepared
 
@@ -135,9 +136,10 @@ class MiniExecutor:
                 cursor.execute(statement, bound)
                 rows = cursor.fetchall()
                 if translation.returns_rows and statement is translation.statements[-1]:
-                    result.rows = rows
-                    result.columns = [d[0] for d in _description(cursor, statement, self.conn,
-                                                                             bound)]
+                    description = _description(cursor, statement, self.conn, bound)
+                    result.rows = _as_client_reads(rows, description,
+                                                   translation.result_decltypes)
+                    result.columns = [d[0] for d in description]
             if translation.calc_found_rows:
                 self.context.found_rows = self.conn.execute(translation.found_rows_sql,
                                                             bound).fetchall()[0][0]
@@ -168,6 +170,21 @@ class MiniExecutor:
         rows = self.rows(sql)
         assert len(rows) == 1 and len(rows[0]) == 1, rows
         return rows[0][0]
+
+
+def _as_client_reads(rows: list[tuple[Any, ...]], description: Any,
+                     decltypes: tuple[str | None, ...]) -> list[tuple[Any, ...]]:
+    """Integer columns as a client decodes them: the server's own encoder reads the value
+    (a BIGINT UNSIGNED from 2^63 is stored as 8 bytes, sql/uint64.py)."""
+    integer = []
+    for i, column in enumerate(description):
+        declared = (decltypes[i] if i < len(decltypes) else None) or column[1] or ""
+        found = coltypes.from_decltype(declared) if declared else None
+        integer.append(found is not None and found.family == "int")
+    if not any(integer):
+        return rows
+    return [tuple(as_int(v) if is_int and isinstance(v, bytes) else v
+                  for v, is_int in zip(row, integer)) for row in rows]
 
 
 def _description(cursor: apsw.Cursor, statement: str, conn: apsw.Connection,
