@@ -3,12 +3,13 @@
 Theory of operation: `mariadb-install-db` initialises a fresh data directory under a temp dir,
 `mariadbd` runs on it as whoever starts it (``--user=root`` when that is root, as in CI)
 listening on 127.0.0.1 only (a free port picked by the kernel) plus a Unix socket inside the
-temp dir; nothing reads /etc/mysql (``--no-defaults``), so a system MariaDB is never touched. Readiness is polled over that socket with
-the mariadb CLI (root has no password on the socket right after install). Once up, one user is
-created with ``mysql_native_password`` (the same plugin marmotdb's sysbench runs use), and the
-`sbtest`-style clients log in over TCP with it. Settings are durable (an fsync per commit,
-``innodb_flush_log_at_trx_commit=1``), no binlog, a 256 MiB buffer pool. Stopping sends SIGTERM
-(a clean InnoDB shutdown), waits, escalates to SIGKILL, then removes the whole temp dir.
+temp dir; nothing reads /etc/mysql (``--no-defaults``), so a system MariaDB is never touched.
+Readiness is polled over that socket with the mariadb CLI (root has no password on the socket
+right after install). Once up, one user is created with ``mysql_native_password`` (the same
+plugin marmotdb's sysbench runs use), and the `sbtest`-style clients log in over TCP with it.
+Settings are durable (an fsync per commit, ``innodb_flush_log_at_trx_commit=1``), no binlog, a
+256 MiB buffer pool. Stopping sends SIGTERM (a clean InnoDB shutdown), waits, escalates to
+SIGKILL, then removes the whole temp dir.
 
 The test suite's differential group starts one per session the same way
 (tests/differential.py). Use it as a context manager::

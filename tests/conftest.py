@@ -5,10 +5,10 @@ than reported one by one as skipped, and the run ends with one line per group sa
 and how to run them:
 
 - ``slow`` tests (long fault tests, seed sweeps): opt-in with ``--run-slow``;
-- ``differential`` tests (every translation fixture and error text against a real MariaDB,
-  ~580): run by default against a private MariaDB the session starts (tests/differential.py);
-  left out only when MariaDB's server is not installed (the line says so) or with
-  ``--no-differential``; ``--differential`` turns their absence into an error.
+- ``differential`` tests (every translation fixture, error text and a set of result sets against
+  a real MariaDB, ~620): run by default against a private MariaDB the session starts
+  (tests/differential.py); left out only when MariaDB's server is not installed (the line says
+  so) or with ``--no-differential``; ``--differential`` turns their absence into an error.
 
 Skips that remain are the machine's (a client or server not installed); pytest's ``-ra``
 summary folds them by reason.
@@ -23,7 +23,8 @@ pytest_plugins = ["tests.differential"]
 _NOT_RUN = pytest.StashKey[dict[str, tuple[int, str]]]()
 _GROUPS = {
     "slow": "slow tests (long fault tests, seed sweeps)",
-    "differential": "differential tests (translation fixtures and error texts against MariaDB)",
+    "differential": "differential tests (translation fixtures, error texts and result sets "
+                    "against MariaDB)",
 }
 
 
