@@ -1,15 +1,18 @@
 """A throwaway MariaDB server for benchmarks and differential tests.
 
 Theory of operation: `mariadb-install-db` initialises a fresh data directory under a temp dir,
-`mariadbd` runs on it as root (``--user=root``) listening on 127.0.0.1 only (a free port picked
-by the kernel) plus a Unix socket inside the temp dir. Readiness is polled over that socket with
-the mariadb CLI (root has no password on the socket right after install). Once up, one user is
-created with ``mysql_native_password`` (the same plugin marmotdb's sysbench runs use), and the
-`sbtest`-style clients log in over TCP with it. Settings are durable (an fsync per commit,
-``innodb_flush_log_at_trx_commit=1``), no binlog, a 256 MiB buffer pool. Stopping sends SIGTERM
-(a clean InnoDB shutdown), waits, escalates to SIGKILL, then removes the whole temp dir.
+`mariadbd` runs on it as whoever starts it (``--user=root`` when that is root, as in CI)
+listening on 127.0.0.1 only (a free port picked by the kernel) plus a Unix socket inside the
+temp dir; nothing reads /etc/mysql (``--no-defaults``), so a system MariaDB is never touched.
+Readiness is polled over that socket with the mariadb CLI (root has no password on the socket
+right after install). Once up, one user is created with ``mysql_native_password`` (the same
+plugin marmotdb's sysbench runs use), and the `sbtest`-style clients log in over TCP with it.
+Settings are durable (an fsync per commit, ``innodb_flush_log_at_trx_commit=1``), no binlog, a
+256 MiB buffer pool. Stopping sends SIGTERM (a clean InnoDB shutdown), waits, escalates to
+SIGKILL, then removes the whole temp dir.
 
-Use it as a context manager::
+The test suite's differential group starts one per session the same way
+(tests/differential.py). Use it as a context manager::
 
     with MariaDBServer() as server:
         print(server.port, server.user, server.password)
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import os
+import pwd
 import shutil
 import signal
 import socket
@@ -47,6 +52,20 @@ BUFFER_POOL_SIZE = "256M"
 
 class MariaDBStartError(RuntimeError):
     """mariadbd did not become ready; the message carries its error log."""
+
+
+def missing_requirements() -> str | None:
+    """Why a private MariaDB cannot run on this machine, in one line; None if it can."""
+    for tool in (INSTALL_DB_BIN, SERVER_BIN, CLIENT_BIN):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (apt-get install mariadb-server mariadb-client)"
+    return None
+
+
+def current_os_user() -> str:
+    """The account mariadbd runs as: whoever starts it (``--user`` only takes effect for
+    root, and root must name itself or mariadbd refuses to start)."""
+    return pwd.getpwuid(os.geteuid()).pw_name
 
 
 # Loaded in the parent: the child, between fork and exec, only makes one plain C call.
@@ -132,6 +151,7 @@ class MariaDBServer:
     user: str = DEFAULT_USER
     password: str = DEFAULT_PASSWORD
     base_dir: Path | None = None
+    os_user: str = field(default_factory=current_os_user)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -169,11 +189,12 @@ class MariaDBServer:
     def _install_datadir(self) -> None:
         assert self.base_dir is not None
         self.run_dir.mkdir(parents=True)
-        install_datadir(self.base_dir / "data")
+        install_datadir(self.base_dir / "data", self.os_user)
 
     def _spawn(self) -> None:
         assert self.base_dir is not None
-        args = server_args(self.base_dir / "data", self.run_dir, self.host, self.port)
+        args = server_args(self.base_dir / "data", self.run_dir, self.host, self.port,
+                           self.os_user)
         self.process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             preexec_fn=die_with_parent)  # noqa: PLW1509 (see die_with_parent)

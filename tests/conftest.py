@@ -5,8 +5,10 @@ than reported one by one as skipped, and the run ends with one line per group sa
 and how to run them:
 
 - ``slow`` tests (long fault tests, seed sweeps): opt-in with ``--run-slow``;
-- ``differential`` tests (every translation fixture and error text against a real MariaDB,
-  ~510): need ``MARMOTDB_DIFFERENTIAL_MARIADB=host:port``.
+- ``differential`` tests (every translation fixture, error text and a set of result sets against
+  a real MariaDB, ~620): run by default against a private MariaDB the session starts
+  (tests/differential.py); left out only when MariaDB's server is not installed (the line says
+  so) or with ``--no-differential``; ``--differential`` turns their absence into an error.
 
 Skips that remain are the machine's (a client or server not installed); pytest's ``-ra``
 summary folds them by reason.
@@ -14,17 +16,15 @@ summary folds them by reason.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-_NOT_RUN = pytest.StashKey[dict[str, int]]()
+pytest_plugins = ["tests.differential"]
+
+_NOT_RUN = pytest.StashKey[dict[str, tuple[int, str]]]()
 _GROUPS = {
-    "slow": ("slow tests (long fault tests, seed sweeps)", "add --run-slow"),
-    "differential": ("differential tests (translation fixtures and error texts against "
-                     "MariaDB)",
-                     "set MARMOTDB_DIFFERENTIAL_MARIADB=host:port, a server from "
-                     "`python bench/mariadb_server.py`"),
+    "slow": "slow tests (long fault tests, seed sweeps)",
+    "differential": "differential tests (translation fixtures, error texts and result sets "
+                    "against MariaDB)",
 }
 
 
@@ -33,18 +33,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="also run tests marked slow (long fault tests, seed sweeps)")
 
 
-def _excluded_groups(config: pytest.Config) -> set[str]:
-    groups = set()
+def _excluded_groups(config: pytest.Config) -> dict[str, str]:
+    """The groups this session leaves out, each with why / how to run them."""
+    groups = {}
     if not config.getoption("--run-slow"):
-        groups.add("slow")
-    if not os.environ.get("MARMOTDB_DIFFERENTIAL_MARIADB"):
-        groups.add("differential")
+        groups["slow"] = "to run them, add --run-slow"
+    differential = config.pluginmanager.get_plugin("tests.differential")
+    why_not = differential.unavailable_reason(config)
+    if why_not:
+        groups["differential"] = why_not
     return groups
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     excluded = _excluded_groups(config)
-    counts = {group: 0 for group in excluded}
+    counts = dict.fromkeys(excluded, 0)
     kept, deselected = [], []
     for item in items:
         group = next((g for g in excluded if g in item.keywords), None)
@@ -56,13 +59,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
-    config.stash[_NOT_RUN] = counts
+    config.stash[_NOT_RUN] = {group: (counts[group], why) for group, why in excluded.items()}
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
                             config: pytest.Config) -> None:
-    counts = config.stash.get(_NOT_RUN, {})
-    for group, count in sorted(counts.items()):
+    for group, (count, why) in sorted(config.stash.get(_NOT_RUN, {}).items()):
         if count:
-            what, how = _GROUPS[group]
-            terminalreporter.write_line(f"not run: {count} {what}; to run them, {how}")
+            terminalreporter.write_line(f"not run: {count} {_GROUPS[group]}; {why}")

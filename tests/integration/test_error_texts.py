@@ -4,20 +4,21 @@ Every case is a statement that fails on the schema below, with the code and the 
 MySQL 8.0 gives (marmotdb announces 8.0): duplicate entries with the value and the key, foreign
 key failures naming the constraint, unknown columns with their clause, unknown tables with the
 database, data too long and out of range. The same cases run against MariaDB in the
-differential group (MARMOTDB_DIFFERENTIAL_MARIADB=host:port): MariaDB names a key without its
-table ('PRIMARY', not 't.PRIMARY') and its clauses differently ('WHERE', not 'where clause');
-those differences are written out per case, every other word must be the same.
+differential group (the session's private MariaDB, tests/differential.py): MariaDB names a key
+without its table ('PRIMARY', not 't.PRIMARY') and its clauses differently ('WHERE', not 'where
+clause'); those differences are written out per case, every other word must be the same.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pymysql
 import pytest
+
+from tests.differential import MariaDBEndpoint
 
 SCHEMA = [
     "CREATE TABLE t (id INT PRIMARY KEY, u INT, v INT, name VARCHAR(3), small TINYINT, "
@@ -128,15 +129,9 @@ def test_error_text_through_pymysql(marmot_cursor: Any, sql: str, code: int, tex
     assert _failure(marmot_cursor, sql) == (code, text)
 
 
-_MARIADB = os.environ.get("MARMOTDB_DIFFERENTIAL_MARIADB", "")
-
-
 @pytest.fixture(scope="module")
-def mariadb_cursor() -> Iterator[Any]:
-    host, _, port = _MARIADB.partition(":")
-    conn = pymysql.connect(host=host, port=int(port or 3306), autocommit=True,
-                           user=os.environ.get("MARMOTDB_DIFFERENTIAL_USER", "root"),
-                           password=os.environ.get("MARMOTDB_DIFFERENTIAL_PASSWORD", ""))
+def mariadb_cursor(differential_mariadb: MariaDBEndpoint) -> Iterator[Any]:
+    conn = differential_mariadb.connect(autocommit=True)
     cursor = _schema(conn)
     yield cursor
     cursor.execute("DROP DATABASE error_texts")
@@ -144,7 +139,6 @@ def mariadb_cursor() -> Iterator[Any]:
 
 
 @pytest.mark.differential
-@pytest.mark.skipif(not _MARIADB, reason="set MARMOTDB_DIFFERENTIAL_MARIADB=host:port")
 @pytest.mark.parametrize("sql, code, text, mariadb", CASES, ids=[c[0] for c in CASES])
 def test_error_text_is_mariadbs_too(mariadb_cursor: Any, sql: str, code: int, text: str,
                                     mariadb: str | None) -> None:

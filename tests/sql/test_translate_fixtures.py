@@ -24,17 +24,17 @@ and 3.5000 in MySQL's DECIMAL display: same value).
 
 Tags: ``[mysql-only]`` marks an expected result that is MySQL 8's but not MariaDB's, and
 ``[marmot-only]`` an error marmotdb gives for a construct it refuses (1235) where MySQL would
-run it; the differential run skips both, and the reason follows in the case's comment line.
+run it; the reason is the case's first comment line.
 
-Differential mode (``pytest -m differential``, with ``MARMOTDB_DIFFERENTIAL_MARIADB=host:port``
-and optionally ``MARMOTDB_DIFFERENTIAL_USER`` / ``MARMOTDB_DIFFERENTIAL_PASSWORD``) runs every
-case against that server, in a scratch database per case, to prove the expectations are
-MySQL's, not marmotdb's.
+The differential group (tests/differential.py: the session's private MariaDB, or the server
+``MARMOTDB_DIFFERENTIAL_MARIADB=host:port`` names) runs every case against MariaDB too, in a
+scratch database per case, to prove the expectations are MySQL's, not marmotdb's. A tagged case
+must fail there (a strict xfail whose reason is the case's comment): a tag MariaDB no longer
+needs, or a refusal MariaDB shares, is noticed.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +45,7 @@ from typing import Any
 import pytest
 
 from marmotdb import errors
+from tests.differential import MariaDBEndpoint
 from tests.sql.test_translate_support import MiniExecutor
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "translate"
@@ -66,6 +67,7 @@ class Case:
     name: str
     source: str
     tags: set[str] = field(default_factory=set)
+    comment: str = ""  # the first comment line: why a tagged case is tagged
     settings: dict[str, str] = field(default_factory=dict)
     steps: list[tuple[str, Check | None]] = field(default_factory=list)
 
@@ -88,6 +90,8 @@ def parse_fixture(path: Path) -> list[Case]:
             cases.append(case)
             check = None
             continue
+        if case is not None and stripped.startswith("#") and not case.steps and not pending:
+            case.comment = case.comment or stripped[1:].strip()
         if case is None or (not stripped and check is None) or stripped.startswith("#"):
             continue
         if stripped.startswith("---"):
@@ -232,17 +236,11 @@ def test_fixture_suite_size() -> None:
 
 # ---------------------------------------------------------------- differential (MariaDB)
 
-_SERVER = os.environ.get("MARMOTDB_DIFFERENTIAL_MARIADB", "")
-
-
-def _mariadb_runner(case: Case, index: int) -> tuple[Runner, Callable[[], None]]:
+def _mariadb_runner(server: MariaDBEndpoint, case: Case, index: int
+                    ) -> tuple[Runner, Callable[[], None]]:
     import pymysql
 
-    host, _, port = _SERVER.partition(":")
-    conn = pymysql.connect(host=host, port=int(port or 3306),
-                           user=os.environ.get("MARMOTDB_DIFFERENTIAL_USER", "root"),
-                           password=os.environ.get("MARMOTDB_DIFFERENTIAL_PASSWORD", ""),
-                           autocommit=True, charset="utf8mb4")
+    conn = server.connect(autocommit=True, charset="utf8mb4")
     database = f"marmot_fx_{index}"
     with conn.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {database}")
@@ -292,16 +290,25 @@ def _from_mariadb(value: Any, scale: int) -> Any:
     return value
 
 
+# What a tagged case may fail with on MariaDB: a check that does not hold, an expected error
+# that does not come (pytest.raises fails), or an error where MySQL 8 answers.
+_DIFFERENCE = (AssertionError, pytest.fail.Exception, errors.MarmotError)
+_TAG_REASONS = {"mysql-only": "expected result is MySQL 8's, MariaDB differs",
+                "marmot-only": "expected result is marmotdb's refusal, MariaDB runs it"}
+
+
+def _on_mariadb(index: int, case: Case) -> Any:
+    marks = [pytest.mark.xfail(strict=True, raises=_DIFFERENCE,
+                               reason=f"{_TAG_REASONS[tag]}: {case.comment}")
+             for tag in sorted(case.tags & _TAG_REASONS.keys())]
+    return pytest.param(index, case, marks=marks, id=f"{case.source}-{case.name}")
+
+
 @pytest.mark.differential
-@pytest.mark.skipif(not _SERVER, reason="set MARMOTDB_DIFFERENTIAL_MARIADB=host:port")
-@pytest.mark.parametrize("index,case", list(enumerate(CASES)),
-                         ids=[f"{c.source}-{c.name}" for c in CASES])
-def test_fixture_on_mariadb(index: int, case: Case) -> None:
-    if "mysql-only" in case.tags:
-        pytest.skip("expected result is MySQL 8's, MariaDB differs (see the fixture)")
-    if "marmot-only" in case.tags:
-        pytest.skip("expected result is marmotdb's refusal of an unsupported construct")
-    run, close = _mariadb_runner(case, index)
+@pytest.mark.parametrize("index,case", [_on_mariadb(i, c) for i, c in enumerate(CASES)])
+def test_fixture_on_mariadb(differential_mariadb: MariaDBEndpoint, index: int,
+                            case: Case) -> None:
+    run, close = _mariadb_runner(differential_mariadb, case, index)
     try:
         run_case(case, run)
     finally:
