@@ -13,7 +13,9 @@ Outputs are dispatched by type:
 
   Reply        -> the session's client (the MySQL connection that registered it)
   Offload      -> a read worker thread, ``max_execution_time`` enforced by interrupting its
-                  SQLite connection; the outcome comes back with ``finish_offloaded``
+                  SQLite connection; its rows stream to the client as they are read
+                  (runtime/row_stream.py: a batch at a time, as the socket drains); the
+                  outcome comes back with ``finish_offloaded``
   CloseSession -> that client's connection closes (KILL CONNECTION)
   SendFrame    -> the peer transport (``frames_out``)
 
@@ -47,6 +49,10 @@ class NodeClient(Protocol):
     def on_reply(self, reply: Reply) -> None: ...
 
     def kill(self) -> None: ...
+
+    def row_stream(self) -> Any:
+        """Where an offloaded read sends its rows as it reads them (a ``RowSink``), or None
+        to have them collected."""
 
 
 class NodeHost:
@@ -152,10 +158,12 @@ class NodeHost:
         session = self.node.session(output.session_id)
         job = output.job
         limit_ms = _int(session.variables.get("max_execution_time"))
-        timer = self.loop.call_later(limit_ms / 1000, job.interrupt) if limit_ms > 0 else None
+        timer = self.loop.call_later(limit_ms / 1000, job.expire) if limit_ms > 0 else None
         session.command = "Query"
         self._offloaded[output.session_id] = job
-        future = self.loop.run_in_executor(self.read_pool, job.run)
+        client = self.clients.get(output.session_id)
+        sink = client.row_stream() if client is not None else None
+        future = self.loop.run_in_executor(self.read_pool, job.run, sink)
         future.add_done_callback(lambda done: self._offload_done(output, done, timer))
 
     def _offload_done(self, output: Offload, done: asyncio.Future[Any],

@@ -54,8 +54,22 @@ from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.catalog_model import TableModel
 from marmotdb.sql.ddl_target import DdlTarget, ddl_target
 from marmotdb.sql.hints import consistency_hint
-from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
-from marmotdb.sql.server_state import SchemaView, ServerState
+from marmotdb.sql.results import (
+    LongRead,
+    Ok,
+    ReadJob,
+    Result,
+    Rows,
+    RowSink,
+    StreamCancelled,
+    Streamed,
+)
+from marmotdb.sql.server_state import (
+    IN_LOOP_RESULT_BYTES_MAX,
+    ResultTooLarge,
+    SchemaView,
+    ServerState,
+)
 from marmotdb.sql.shape import strip_comments
 from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.rewrites_ddl import DDL_HEADS
@@ -182,6 +196,7 @@ class Session:
         self.sleep_requested_s = 0.0  # SLEEP(n) in the last statement: the runtime waits
         self.rng = server.rng
         self._active_conn: apsw.Connection | None = None
+        self._active_sink: RowSink | None = None  # a worker streaming this session's rows
         self._statement_txn: Transaction | None = None  # an autocommit statement's, while it runs
         self._current_db: Database | None = None
         self._isolation = "REPEATABLE-READ"  # of the open transaction
@@ -369,9 +384,11 @@ class Session:
     def interrupt(self) -> None:
         """KILL QUERY: the running statement stops (SQLite interrupt), or, if it still waits
         for a write turn, it fails without running."""
-        conn = self._active_conn
+        conn, sink = self._active_conn, self._active_sink
         if conn is not None:
             conn.interrupt()
+        if sink is not None:  # a worker blocked on a client that does not read
+            sink.cancel()
         for txn in (self._statement_txn, self.txn):
             if txn is not None and txn.interrupt_wait():
                 if txn is self._statement_txn:  # an autocommit statement is its transaction
@@ -689,8 +706,9 @@ class Session:
             return chain(self._run(translation, params, text, database), measured)
         except LongRead as long:
             job = long.job
-            raise LongRead(ReadJob(run=lambda: measured(job.run()),  # type: ignore[arg-type]
-                                   finish=job.finish, interrupt=job.interrupt)) from None
+            raise LongRead(ReadJob(run=lambda sink=None: measured(job.run(None)),  # type: ignore
+                                   finish=job.finish, interrupt=job.interrupt,
+                                   expire=job.expire)) from None
 
     @staticmethod
     def _rows(answer: ResultSet) -> Rows:
@@ -1181,9 +1199,9 @@ class Session:
         try:
             if translation.other_tables or binding.attached:
                 self._attach(conn, binding, translation, database, space)
-            result = self._read_on(conn, translation, params, space)
-        except apsw.InterruptError:
-            if binding.budget_spent and not self.killed:
+            result = self._read_on(conn, translation, params, space, IN_LOOP_RESULT_BYTES_MAX)
+        except (apsw.InterruptError, ResultTooLarge) as stopped:
+            if (binding.budget_spent or isinstance(stopped, ResultTooLarge)) and not self.killed:
                 released = True  # the job owns the connection now
                 raise LongRead(self._read_job(database, conn, translation, params, pinned,
                                               space, text)) from None
@@ -1199,47 +1217,77 @@ class Session:
         return result
 
     def _read_on(self, conn: apsw.Connection, translation: Translation,
-                 params: dict[str, Any], space: TempSpace | None) -> Rows:
+                 params: dict[str, Any], space: TempSpace | None,
+                 bytes_max: int | None = None, sink: RowSink | None = None) -> Rows | Streamed:
         if space is None:
-            return self._read_statements(conn, translation, params, None)
+            return self._read_statements(conn, translation, params, None, bytes_max, sink)
         with _visible(space, conn, translation):
-            return self._read_statements(conn, translation, params, space)
+            return self._read_statements(conn, translation, params, space, bytes_max, sink)
 
     def _read_statements(self, conn: apsw.Connection, translation: Translation,
-                         params: dict[str, Any], space: TempSpace | None) -> Rows:
-        rows = None
+                         params: dict[str, Any], space: TempSpace | None,
+                         bytes_max: int | None, sink: RowSink | None) -> Rows | Streamed:
+        """The read's statements; the last one's rows are the result: collected (at most
+        ``bytes_max`` of them, in the loop), or sent to ``sink`` as they come (on a worker)."""
+        rows: Rows | Streamed | None = None
+        *first, last = translation.statements
+        decltypes, scope = translation.result_decltypes, _scope(space)
         with self.server.binding(conn).trusted_scope() if translation.reads_catalogue \
                 else nullcontext():  # CHECK TABLE: the translator's own pragma reads
-            for statement in translation.statements:
-                rows = self.server.query(conn, statement, params, translation.result_decltypes,
-                                         _scope(space))
+            for statement in first:
+                self.server.query(conn, statement, params, decltypes, scope)
+            if sink is None:
+                rows = self.server.query(conn, last, params, decltypes, scope, bytes_max)
+                count = len(rows.rows)
+            else:
+                columns, count = self.server.query_batches(conn, last, params, decltypes,
+                                                           scope, sink)
+                rows = Streamed(columns, count)
         if translation.calc_found_rows and translation.found_rows_sql:
             self.found_rows = conn.execute(translation.found_rows_sql, params).fetchall()[0][0]
-        elif rows is not None:
-            self.found_rows = len(rows.rows)
-        assert rows is not None
+        else:
+            self.found_rows = count
         return rows
 
     def _read_job(self, database: Database, conn: apsw.Connection, translation: Translation,
                   params: dict[str, Any], pinned: bool, space: TempSpace | None,
                   text: str) -> ReadJob:
-        def run() -> Rows:
-            self._active_conn = conn  # so KILL QUERY can interrupt it
+        expired = [False]  # max_execution_time ran out (3024), rather than KILL QUERY (1317)
+
+        def run(sink: RowSink | None = None) -> Rows | Streamed:
+            self._active_conn, self._active_sink = conn, sink  # so KILL QUERY can stop it
             try:
-                return self._read_on(conn, translation, params, space)
-            except apsw.InterruptError:
-                raise errors.error(errors.ER_QUERY_TIMEOUT, "Query execution was interrupted, "
-                                   "maximum statement execution time exceeded") from None
+                return self._read_on(conn, translation, params, space, None, sink)
+            except (apsw.InterruptError, StreamCancelled):
+                if expired[0]:
+                    raise errors.error(errors.ER_QUERY_TIMEOUT, "Query execution was "
+                                       "interrupted, maximum statement execution time "
+                                       "exceeded") from None
+                raise errors.error(errors.ER_QUERY_INTERRUPTED,
+                                   "Query execution was interrupted") from None
             except apsw.Error as exc:
                 raise self._read_error(exc, conn, database, translation, text) from None
             finally:
-                self._active_conn = None
+                self._active_conn = self._active_sink = None
+                sink = None
 
         def finish() -> None:
             if not pinned:
                 self._checkin(database, conn)
 
-        return ReadJob(run=run, finish=finish, interrupt=conn.interrupt)
+        def expire() -> None:
+            expired[0] = True
+            self.interrupt_running()
+
+        return ReadJob(run=run, finish=finish, interrupt=self.interrupt_running, expire=expire)
+
+    def interrupt_running(self) -> None:
+        """Stop what runs on a worker for this session: its SQLite statement, its rows."""
+        conn, sink = self._active_conn, self._active_sink
+        if conn is not None:
+            conn.interrupt()
+        if sink is not None:
+            sink.cancel()
 
     def _read_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
                     translation: Translation, text: str) -> MarmotError:
