@@ -819,6 +819,15 @@ class ServerConnection:
         self._write(p.error_payload(error))
         self._finish_answer(False)
 
+    def send_disconnect_error(self, error: MarmotError) -> None:
+        """An error sent unasked, between commands, before the server closes the connection
+        (MySQL 8.0.24+: 4031 after wait_timeout), with sequence id 0; the connection ends."""
+        if self._state is not _COMMAND:
+            return
+        self._seq = 0
+        self._write(p.error_payload(error))
+        self._transition_to(_CLOSED)
+
     def send_result_set(self, result: ResultSet, status_flags: int | None = None,
                         more_results: bool = False, binary: bool = False,
                         warnings: int = 0) -> None:

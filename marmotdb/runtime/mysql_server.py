@@ -303,6 +303,12 @@ class MysqlProtocol(asyncio.Protocol):
         self._idle_timer = None
         if self.transport is not None and not self.busy:
             logger.info("connection %s: closed after %s", self.connection_id, which)
+            if which == "wait_timeout" and self.conn is not None:
+                self.conn.send_disconnect_error(errors.error(
+                    errors.ER_CLIENT_INTERACTION_TIMEOUT, "The client was disconnected by the "
+                    "server because of inactivity. See wait_timeout and interactive_timeout "
+                    "for configuring this behavior."))
+                self._flush()  # sends it, then closes (the connection machine ended)
             self.transport.close()
 
     def _handshake_expired(self) -> None:

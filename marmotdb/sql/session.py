@@ -119,6 +119,7 @@ _START = re.compile(r"^(?:BEGIN(?:\s+WORK)?|START\s+TRANSACTION(?P<opts>(?:\s*,?
                     r"READ\s+WRITE|WITH\s+CONSISTENT\s+SNAPSHOT))*))\s*$", re.I)
 _END = re.compile(r"^(COMMIT|ROLLBACK)(?:\s+WORK)?(?:\s+AND\s+(?:NO\s+)?CHAIN)?"
                   r"(?:\s+(?:NO\s+)?RELEASE)?\s*$", re.I)
+_FLUSH_LOCKING = re.compile(r"\b(?:WITH\s+READ\s+LOCK|FOR\s+EXPORT)\b", re.I)
 _KILL = re.compile(r"^KILL\s+(?:(QUERY|CONNECTION)\s+)?(\d+)\s*$", re.I)
 # First words of the statements MySQL has; anything else is a syntax error (1064).
 _STATEMENT_KEYWORDS = frozenset(
@@ -550,6 +551,15 @@ class Session:
                 locks.triggers[name] = frozenset(row[0].lower() for row in conn.execute(
                     "SELECT name FROM sqlite_schema WHERE type = 'trigger'"))
         return Ok()
+
+    def _flush(self, text: str, head: tuple[str, ...]) -> Result | None:
+        """FLUSH TABLES … WITH READ LOCK / FOR EXPORT would promise a global read lock (or a
+        quiesced table) that nothing here provides: refused, never a silent OK. The other
+        FLUSH statements (caches SQLite does not have) stay no-ops (translate.py)."""
+        found = _FLUSH_LOCKING.search(text)
+        if found is not None:
+            raise not_supported("FLUSH TABLES " + " ".join(found.group(0).upper().split()))
+        return None
 
     def _unlock_tables(self, text: str, head: tuple[str, ...]) -> Result | Pending:
         if head[1:2] == ("INSTANCE",):
@@ -1463,7 +1473,7 @@ _HANDLERS: dict[str, _Handler] = {
     "BEGIN": Session._begin, "START": Session._begin, "COMMIT": Session._finish,
     "ROLLBACK": Session._rollback_statement, "SAVEPOINT": Session._savepoint,
     "RELEASE": Session._release, "USE": Session._use, "LOCK": Session._lock_tables,
-    "UNLOCK": Session._unlock_tables, "KILL": Session._kill, "CREATE": Session._create,
+    "UNLOCK": Session._unlock_tables, "FLUSH": Session._flush, "KILL": Session._kill, "CREATE": Session._create,
     "DROP": Session._drop,
     "EXPLAIN": Session._explain, "DESCRIBE": Session._explain, "DESC": Session._explain,
 }
