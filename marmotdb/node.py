@@ -258,8 +258,28 @@ class Node:
         self._tick(now_ms)
         if job is not None:
             job.finish()
-        self._answer(session_id, request_id, outcome)
+        resume = getattr(job, "resume", None)  # a long write: commit (or roll back) it here
+        if resume is not None:
+            self._request_outcome(session_id, request_id, lambda: resume(outcome))
+        else:
+            self._answer(session_id, request_id, outcome)
         self._drain()
+
+    def _request_outcome(self, session_id: int, request_id: int,
+                         run: Callable[[], Result | Pending]) -> None:
+        """What ``run`` gives for a request in flight: answered now, later (a Pending), or
+        handed to the host again (a LongRead)."""
+        try:
+            outcome: Result | Pending | BaseException = run()
+        except LongRead as long_read:
+            self._emit(Offload(session_id, request_id, long_read.job))
+            return
+        except Exception as exc:  # noqa: BLE001 - answered (MySQL error or 1105)
+            outcome = exc
+        if isinstance(outcome, Pending):
+            outcome.add_done_callback(lambda done: self._settled(session_id, request_id, done))
+        else:
+            self._answer(session_id, request_id, outcome)
 
     def close_session(self, session_id: int, *, now_ms: int) -> None:
         """The client went away: its open transaction rolls back."""

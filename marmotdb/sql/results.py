@@ -75,6 +75,26 @@ class ReadJob:
     expire: Callable[[], None]
 
 
+@dataclass(slots=True)
+class WriteJob:
+    """A long write for a writer thread: ``run`` there (its result and commit record), then
+    on the loop
+    ``resume(outcome)`` — the outcome or the exception ``run`` raised — commits it (or rolls
+    it back) and gives the client's result or a Pending of it. ``interrupt`` from any thread
+    (KILL QUERY, the client gone); ``expire`` does nothing (max_execution_time is for
+    SELECTs, as in MySQL)."""
+
+    run: Callable[[RowSink | None], Any]
+    finish: Callable[[], None]
+    interrupt: Callable[[], None]
+    expire: Callable[[], None]
+    resume: Callable[[Any], Any]
+
+
+class LongWrite(LongRead):
+    """A write weighed long before it ran (sql/write_weight.py): ``job`` is a ``WriteJob``."""
+
+
 Result = Ok | Rows | Streamed
 
 _VALUE_TYPES: dict[type, tuple[FieldType, int, int]] = {

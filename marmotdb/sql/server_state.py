@@ -175,6 +175,7 @@ class ServerState:
         # (database file, statement[, scope]) -> SQLite's description; cleared by every DDL
         self._descriptions: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._meta: dict[str, apsw.Connection] = {}
+        self.host_runs_writes = False  # a host with writer threads takes long writes (§9)
         self.kill_hook: Callable[[int, bool], None] | None = None
         self.started_at = clock()
         # Rows of MARMOT_CLUSTER_NODES; the cluster runtime replaces this with the member list.

@@ -56,6 +56,7 @@ from marmotdb.sql.ddl_target import DdlTarget, ddl_target
 from marmotdb.sql.hints import consistency_hint
 from marmotdb.sql.results import (
     LongRead,
+    LongWrite,
     Ok,
     ReadJob,
     Result,
@@ -63,6 +64,7 @@ from marmotdb.sql.results import (
     RowSink,
     StreamCancelled,
     Streamed,
+    WriteJob,
 )
 from marmotdb.sql.server_state import (
     IN_LOOP_RESULT_BYTES_MAX,
@@ -98,6 +100,7 @@ from marmotdb.sql.translate import (
     translate_temporary_ddl,
 )
 from marmotdb.sql.variables import SessionVariables
+from marmotdb.sql.write_weight import WriteWeights
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database
 from marmotdb.txn import auto_increment
@@ -136,6 +139,8 @@ _FRESH_SNAPSHOTS = frozenset({"READ-COMMITTED", "READ-UNCOMMITTED"})
 CONFLICT_BACKOFF_MS = (1, 3, 8, 20, 50, 120, 250, 500, 1000)  # ~2 s: past a catch-up interval
 CONFLICT_RETRIES_MAX = len(CONFLICT_BACKOFF_MS)
 _READ_BUDGET_STEPS = 200  # progress-handler calls (x1000 VM steps) a read may take in the loop
+_DML_KINDS = frozenset({Kind.INSERT, Kind.REPLACE, Kind.UPDATE, Kind.DELETE})
+_WEIGHTS = WriteWeights()  # which writes run on a writer thread (sql/write_weight.py)
 
 
 def _syntax_error(text: str) -> MarmotError:
@@ -1015,17 +1020,34 @@ class Session:
         return float(self.variables.lock_wait_timeout_s)
 
     def _begin_write(self, txn: Transaction, database: Database, mode: Mode,
-                     timeout_s: Callable[[], float] | None = None) -> Pending | None:
+                     timeout_s: Callable[[], float] | None = None, alone: bool = False
+                     ) -> Pending | None:
         """Take the database's turn for ``txn``; its read snapshot there is dropped (InnoDB:
-        writes and locking reads see the latest committed rows)."""
+        writes and locking reads see the latest committed rows). ``alone``: the open batch is
+        committed first (a long write, which a KILL may roll back with its SQLite
+        transaction)."""
         pipeline = self.server.pipeline(database)
 
         def entered(_: Any) -> None:
             pinned = txn.reads.pop(database.name, None)
             if pinned is not None:
                 self._checkin(database, pinned)
-        return chain(txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s),
-                     entered)
+        return chain(txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s,
+                                     alone=alone), entered)
+
+    def _long_write(self, database: Database, translation: Translation,
+                    params: dict[str, Any]) -> bool:
+        """Does this DML run on a writer thread (sql/write_weight.py)? Not with a host that
+        has none (the simulator), nor a session's temporary tables."""
+        if translation.kind not in _DML_KINDS or not self.server.host_runs_writes or \
+                self._temp.spaces:
+            return False
+
+        def lend() -> tuple[Any, Callable[[], None]]:
+            conn = self._checkout(database)
+            return conn, lambda: self._checkin(database, conn)
+        return _WEIGHTS.is_long((str(database.path), database.schema_generation),
+                                translation.statements, params, lend)
 
     def _write(self, database: Database, translation: Translation, params: dict[str, Any],
                text: str, attempt: int = 0) -> Result | Pending:
@@ -1042,9 +1064,10 @@ class Session:
         # translation itself refuses or checks what MySQL would (rewrites_fk.py).
         mode = Mode(foreign_keys=self._fk_checks() and not translation.foreign_keys_off)
         timeout_s = self._metadata_lock_wait_timeout_s if ddl else None
-        outcome = chain(self._begin_write(txn, database, mode, timeout_s),
+        long = self._long_write(database, translation, params)
+        outcome = chain(self._begin_write(txn, database, mode, timeout_s, alone=long),
                         lambda _: self._write_now(txn, database, translation, params, text,
-                                                  autocommit))
+                                                  autocommit, long, attempt))
         if not autocommit or not isinstance(outcome, Pending):
             return outcome
         return self._retried_on_conflict(outcome, attempt, lambda: self._write(
@@ -1080,7 +1103,8 @@ class Session:
         return result
 
     def _write_now(self, txn: Transaction, database: Database, translation: Translation,
-                   params: dict[str, Any], text: str, autocommit: bool) -> Result | Pending:
+                   params: dict[str, Any], text: str, autocommit: bool, long: bool = False,
+                   attempt: int = 0) -> Result | Pending:
         assert txn.pipeline is not None
         capture = txn.pipeline.capture
         binding = self.server.binding(txn.pipeline.conn)
@@ -1097,6 +1121,10 @@ class Session:
             translation, params = translate(text, seen,
                                             backslash_escapes=self.variables.backslash_escapes)
         truncate = ddl and text[:8].upper() == "TRUNCATE"
+        if long:
+            self._attach_for_write(txn, database, translation, autocommit)
+            raise LongWrite(self._write_job(txn, database, translation, params, text,
+                                            autocommit, attempt))
         try:
             space = self._temp.space(database) if self._temp.spaces and not ddl else None
             if translation.other_tables or binding.attached:
@@ -1127,6 +1155,73 @@ class Session:
             self.server.schema_changed(database)
             return value
         return chain(txn.commit(result, level), committed)
+
+    def _attach_for_write(self, txn: Transaction, database: Database,
+                          translation: Translation, autocommit: bool) -> None:
+        """A long write's other databases, attached on the loop before it leaves."""
+        assert txn.pipeline is not None
+        conn = txn.pipeline.conn
+        binding = self.server.binding(conn)
+        try:
+            if translation.other_tables or binding.attached:
+                self._attach(conn, binding, translation, database, None)
+        except BaseException:
+            if autocommit:
+                txn.rollback()
+            raise
+
+    def _write_job(self, txn: Transaction, database: Database, translation: Translation,
+                   params: dict[str, Any], text: str, autocommit: bool, attempt: int
+                   ) -> WriteJob:
+        """A long DML for a writer thread. It holds the turn, alone in its SQLite transaction
+        (``_begin_write(alone=True)``), so KILL QUERY / a client gone can interrupt it: SQLite
+        then rolls back that transaction, which is only this one's."""
+        assert txn.pipeline is not None
+        conn, capture = txn.pipeline.conn, txn.pipeline.capture
+
+        level = self.write_level
+
+        def run(sink: RowSink | None = None) -> tuple[Result, Any]:
+            """On the writer thread: the statement, and an autocommit one's commit record
+            (the write set of every row it changed: as long as the statement itself)."""
+            rows = txn.run(lambda c: self._execute_write(c, translation, params, None))
+            result = rows if rows is not None else self._ok(capture, translation)
+            return result, txn.record_commit(level) if autocommit else None
+
+        def resume(outcome: tuple[Result, Any] | BaseException) -> Result | Pending:
+            if isinstance(outcome, BaseException):
+                raise self._failed_long_write(outcome, txn, database, translation, text,
+                                              autocommit)
+            result, recorded = outcome
+            if not autocommit:
+                return self._after(result)
+            committed = txn.finish_commit(recorded, level, result)
+            if isinstance(committed, Pending):
+                committed = self._retried_on_conflict(committed, attempt, lambda: self._write(
+                    database, translation, params, text, attempt + 1))
+            return self._after(committed)
+
+        return WriteJob(run=run, finish=lambda: None, interrupt=conn.interrupt,
+                        expire=lambda: None, resume=resume)
+
+    def _failed_long_write(self, exc: BaseException, txn: Transaction, database: Database,
+                           translation: Translation, text: str, autocommit: bool
+                           ) -> BaseException:
+        """A long write that failed on its thread. Interrupted (KILL QUERY, the client gone),
+        SQLite rolled back its whole SQLite transaction: an explicit transaction ends with
+        it (MySQL would undo the statement only; docs/limits.md)."""
+        assert txn.pipeline is not None
+        interrupted = isinstance(exc, apsw.InterruptError)
+        if autocommit:
+            txn.rollback()
+        elif interrupted:
+            self._end(commit=False)
+        if interrupted:
+            return errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted")
+        if isinstance(exc, apsw.Error):
+            return self._write_error(exc, txn.pipeline.conn, database, translation, text,
+                                     txn.pipeline.capture.last_statement_rows())
+        return exc
 
     def _record_ddl(self, txn: Transaction, database: Database, translation: Translation,
                     params: dict[str, Any], text: str, truncate: bool) -> None:
