@@ -11,7 +11,7 @@ import time
 import pymysql
 import pytest
 
-from tests.integration.server import MarmotServer
+from tests.integration.server import MarmotServer, start_marmot_server
 
 pytestmark = pytest.mark.integration
 BIG_ROWS = 200_000
@@ -51,8 +51,9 @@ def own_id(conn) -> int:
 class Background:
     """A statement run on another connection in a thread; its outcome kept."""
 
-    def __init__(self, marmot, sql: str, before: tuple[str, ...] = ()):
-        self.conn = connect(marmot, database="heavy")
+    def __init__(self, marmot, sql: str, before: tuple[str, ...] = (),
+                 database: str | None = "heavy"):
+        self.conn = connect(marmot, database=database)
         self.id = own_id(self.conn)
         self.error: int | None = None
         self.elapsed_s = 0.0
@@ -146,3 +147,34 @@ def test_a_client_gone_mid_update_releases_the_turn_at_once(marmot, heavy):
         cur.execute("INSERT INTO big VALUES (-2, 0, 'after')")
         assert time.monotonic() - started < 1.5
     assert total(marmot) == before
+
+
+@pytest.fixture(scope="module")
+def one_writer(tmp_path_factory):
+    """A server with one writer thread and no waiting room for long writes."""
+    server = start_marmot_server(tmp_path_factory.mktemp("one-writer"), env={
+        "MARMOTDB_SQL_WRITE_THREADS": "1", "MARMOTDB_SQL_LONG_WRITES_QUEUED_MAX": "0"})
+    yield server
+    server.stop()
+
+
+def test_long_writes_past_the_admission_limit_are_refused_at_once(one_writer):
+    with connect(one_writer) as conn, conn.cursor() as cur:
+        for name in ("a", "b"):
+            cur.execute(f"CREATE DATABASE {name}")
+            cur.execute(f"CREATE TABLE {name}.big (id INT PRIMARY KEY, n INT)")
+            cur.execute(f"INSERT INTO {name}.big WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL "
+                        f"SELECT i + 1 FROM c WHERE i < {BIG_ROWS}) SELECT i, 0 FROM c")
+    first = Background(one_writer, "UPDATE a.big SET n = n + 1", database=None)
+    time.sleep(0.3)  # it holds the only writer thread
+    with connect(one_writer) as conn, conn.cursor() as cur:
+        started = time.monotonic()
+        with pytest.raises(pymysql.MySQLError) as info:
+            cur.execute("UPDATE b.big SET n = n + 1")  # another database: no turn to wait for
+        assert info.value.args[0] == 1041 and time.monotonic() - started < 1
+        cur.execute("UPDATE b.big SET n = 7 WHERE id = 1")  # a point write is never refused
+        cur.execute("SELECT SUM(n) FROM b.big")
+        assert cur.fetchall() == ((7,),)  # the refused UPDATE never ran
+    first.join()
+    assert first.error is None
+    first.conn.close()
