@@ -7,6 +7,12 @@ node's ``Reply`` — at once for most statements, later for one that waits for a
 for the group commit that makes it durable, or for a long read finished on a worker. One
 request per connection is in flight (MySQL's rule): meanwhile the connection's further
 commands wait in the protocol machine's bounded buffer, and reading pauses when it is full.
+
+Back-pressure the other way: while replies wait unsent above the socket's high mark
+(``pause_writing``) no command is read or run, and a client that does not take them within
+``net_write_timeout`` is closed. A long read's rows come from its worker a batch at a time as
+the socket drains (``row_stream``, runtime/row_stream.py): header and rows go out before the
+node's ``Reply``, which then only ends the result set (``Streamed``).
 """
 
 from __future__ import annotations
