@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Protocol
 
@@ -99,6 +100,7 @@ class NodeHost:
                     blocking=self.run_blocking, on_internal_error=self._internal_error,
                     **options)
         node.state.host_runs_writes = True  # long writes leave the loop for the write pool
+        node.state.hlc.lock = threading.Lock()  # their commit timestamps come from a thread
         self._node = node
         self._timer = DeadlineTimer(self.clock, node.next_deadline_ms, self._on_timer)
         return node
