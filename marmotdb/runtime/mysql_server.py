@@ -48,6 +48,9 @@ CLIENT_INTERACTIVE = 1 << 10
 # reading commands and its streamed rows wait (pause_writing), below the low mark they go on.
 WRITE_BUFFER_HIGH_BYTES = 256 << 10
 WRITE_BUFFER_LOW_BYTES = 64 << 10
+# A connection's pipelined commands run this many per loop iteration; the rest wait for the
+# next one (reading paused meanwhile), so one pipelining client cannot hold the loop.
+COMMANDS_PER_ITERATION = 16
 
 
 class MysqlService:
@@ -104,6 +107,7 @@ class MysqlProtocol(asyncio.Protocol):
         self._hold_timer: asyncio.TimerHandle | None = None  # a throttled login's answer
         self._reading_paused = False
         self._write_paused = False           # the client is not taking our replies fast enough
+        self._backlog = False                # pipelined commands left for the next iteration
         self._write_timer: asyncio.TimerHandle | None = None  # net_write_timeout
         self._stream: RowStream | None = None  # rows of a long read, coming from a worker
         self._stream_error: MarmotError | None = None  # why a stream could not go on
@@ -209,7 +213,7 @@ class MysqlProtocol(asyncio.Protocol):
         conn, transport = self.conn, self.transport
         if conn is None or transport is None or transport.is_closing():
             return
-        paused = conn.input_buffer_full or self._write_paused
+        paused = conn.input_buffer_full or self._write_paused or self._backlog
         if paused != self._reading_paused:
             self._reading_paused = paused
             if paused:
@@ -255,10 +259,17 @@ class MysqlProtocol(asyncio.Protocol):
     def _pump(self) -> None:
         conn = self.conn
         assert conn is not None
+        handled = 0
         while not self.busy and not self._write_paused:
+            if handled == COMMANDS_PER_ITERATION:  # the others' turn: go on next iteration
+                if not self._backlog:
+                    self._backlog = True
+                    asyncio.get_running_loop().call_soon(self._pump_backlog)
+                break
             event = conn.next_event()
             if event is None:
                 break
+            handled += 1
             try:
                 self._dispatch[type(event)](event)
             except MarmotError as exc:
@@ -285,6 +296,12 @@ class MysqlProtocol(asyncio.Protocol):
         if conn.reply_not_before is not None and self._hold_timer is None:  # login throttled
             self._hold_timer = asyncio.get_running_loop().call_at(conn.reply_not_before,
                                                                   self._release_held_login)
+
+    def _pump_backlog(self) -> None:
+        self._backlog = False
+        if self.conn is not None and self.transport is not None \
+                and not self.transport.is_closing():
+            self._pump()
 
     def _release_held_login(self) -> None:
         self._hold_timer = None
