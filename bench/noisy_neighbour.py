@@ -5,7 +5,9 @@ free 127.0.0.1 port, fills ``noisy.big`` (``--rows`` rows), and then runs each c
 about ``--time`` seconds while a *watchdog* client (its own connection, its own thread) runs
 ``SELECT 1`` back to back and records each round trip. Per case it prints the watchdog's
 p50/p99/max latency, how many round trips it made, and the server's RSS before and after the
-case (``/proc/<pid>/status``). The target (issue 11): p99 < 50 ms in every case.
+case (``/proc/<pid>/status``). The target (issue 11): p99 < 50 ms in every case, judged on
+the p99 corrected for coordinated omission (a frozen server answers the watchdog once per
+freeze, so the raw p99 hides it; see ``EXPECTED_INTERVAL_S``).
 
 Cases (each in threads of its own, real sockets, PyMySQL):
 
@@ -43,6 +45,10 @@ from sysbench_bench import MARMOT_PASSWORD, MARMOT_USER, MarmotProcess  # noqa: 
 
 MIB = 1 << 20
 TARGET_P99_MS = 50.0
+# The watchdog asks every ~1 ms; a round trip that took L would have been ~L / interval round
+# trips of a client that did not wait for it (coordinated omission): the corrected
+# percentiles count those too (HdrHistogram's recordValueWithExpectedInterval).
+EXPECTED_INTERVAL_S = 0.0015
 READY_TIMEOUT_S = 60.0
 
 
@@ -201,10 +207,26 @@ def run_case(proc: MarmotProcess, watchdog: Watchdog, noise: Noise, seconds: flo
         thread.join(60)
     after = rss_mib(pid)
     latencies = sorted(watchdog.latencies_s) or [float("nan")]
-    return {"p50_ms": 1000 * statistics.median(latencies),
-            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+    corrected = sorted(corrected_latencies(watchdog.latencies_s)) or [float("nan")]
+    return {"p50_ms": 1000 * statistics.median(latencies), "p99_ms": 1000 * p99(latencies),
+            "p99_corrected_ms": 1000 * p99(corrected),
             "max_ms": 1000 * latencies[-1], "round_trips": len(watchdog.latencies_s),
             "rss_before_mib": before, "rss_peak_mib": peak, "rss_after_mib": after}
+
+
+def p99(ordered: list[float]) -> float:
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def corrected_latencies(latencies_s: list[float]) -> list[float]:
+    out = []
+    for latency in latencies_s:
+        out.append(latency)
+        missed = latency - EXPECTED_INTERVAL_S
+        while missed > EXPECTED_INTERVAL_S:
+            out.append(missed)
+            missed -= EXPECTED_INTERVAL_S
+    return out
 
 
 def prepare(proc: MarmotProcess, rows: int) -> None:
@@ -238,15 +260,16 @@ def main() -> None:
         watcher = threading.Thread(target=watchdog.run, daemon=True)
         watcher.start()
         chosen = {name.strip() for name in args.cases.split(",") if name.strip()}
-        print(f"| case | watchdog p50 ms | p99 ms | max ms | SELECT 1s | RSS before → peak → "
-              f"after MiB | p99 < {TARGET_P99_MS:.0f} ms |")
-        print("|---|---|---|---|---|---|---|")
+        print(f"| case | watchdog p50 ms | p99 ms | p99 corrected ms | max ms | SELECT 1s | "
+              f"RSS before → peak → after MiB | p99 < {TARGET_P99_MS:.0f} ms |")
+        print("|---|---|---|---|---|---|---|---|")
         for name, noise in cases(proc, args.rows).items():
             if chosen and name not in chosen:
                 continue
             r = run_case(proc, watchdog, noise, args.time)
-            met = "yes" if r["p99_ms"] < TARGET_P99_MS else "**no**"
-            print(f"| {name} | {r['p50_ms']:.2f} | {r['p99_ms']:.1f} | {r['max_ms']:.0f} | "
+            met = "yes" if r["p99_corrected_ms"] < TARGET_P99_MS else "**no**"
+            print(f"| {name} | {r['p50_ms']:.2f} | {r['p99_ms']:.1f} | "
+                  f"{r['p99_corrected_ms']:.1f} | {r['max_ms']:.0f} | "
                   f"{r['round_trips']} | {r['rss_before_mib']:.0f} → {r['rss_peak_mib']:.0f} → "
                   f"{r['rss_after_mib']:.0f} | {met} |", flush=True)
         watchdog.stopped = True
