@@ -203,6 +203,7 @@ class Session:
         self.rng = server.rng
         self._active_conn: apsw.Connection | None = None
         self._active_sink: RowSink | None = None  # a worker streaming this session's rows
+        self._offload_stopped = False  # KILL QUERY / timeout before its job reached a worker
         self._statement_txn: Transaction | None = None  # an autocommit statement's, while it runs
         self._current_db: Database | None = None
         self._isolation = "REPEATABLE-READ"  # of the open transaction
@@ -390,11 +391,7 @@ class Session:
     def interrupt(self) -> None:
         """KILL QUERY: the running statement stops (SQLite interrupt), or, if it still waits
         for a write turn, it fails without running."""
-        conn, sink = self._active_conn, self._active_sink
-        if conn is not None:
-            conn.interrupt()
-        if sink is not None:  # a worker blocked on a client that does not read
-            sink.cancel()
+        self.interrupt_running()
         for txn in (self._statement_txn, self.txn):
             if txn is not None and txn.interrupt_wait():
                 if txn is self._statement_txn:  # an autocommit statement is its transaction
@@ -1181,9 +1178,14 @@ class Session:
 
         level = self.write_level
 
+        self._offload_stopped = False
+
         def run(sink: RowSink | None = None) -> tuple[Result, Any]:
             """On the writer thread: the statement, and an autocommit one's commit record
             (the write set of every row it changed: as long as the statement itself)."""
+            if self._offload_stopped:  # KILL QUERY while it waited for a writer thread
+                raise errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was "
+                                   "interrupted")
             rows = txn.run(lambda c: self._execute_write(c, translation, params, None))
             result = rows if rows is not None else self._ok(capture, translation)
             return result, txn.record_commit(level) if autocommit else None
@@ -1358,10 +1360,13 @@ class Session:
                   params: dict[str, Any], pinned: bool, space: TempSpace | None,
                   text: str) -> ReadJob:
         expired = [False]  # max_execution_time ran out (3024), rather than KILL QUERY (1317)
+        self._offload_stopped = False
 
         def run(sink: RowSink | None = None) -> Rows | Streamed:
             self._active_conn, self._active_sink = conn, sink  # so KILL QUERY can stop it
             try:
+                if self._offload_stopped:  # stopped while it waited for a worker
+                    raise StreamCancelled("stopped before it started")
                 return self._read_on(conn, translation, params, space, None, sink)
             except (apsw.InterruptError, StreamCancelled):
                 if expired[0]:
@@ -1387,11 +1392,13 @@ class Session:
         return ReadJob(run=run, finish=finish, interrupt=self.interrupt_running, expire=expire)
 
     def interrupt_running(self) -> None:
-        """Stop what runs on a worker for this session: its SQLite statement, its rows."""
+        """Stop what runs on a worker for this session: its SQLite statement, its rows — or
+        a job still waiting for a worker, which then stops as it starts."""
+        self._offload_stopped = True
         conn, sink = self._active_conn, self._active_sink
         if conn is not None:
             conn.interrupt()
-        if sink is not None:
+        if sink is not None:  # a worker blocked on a client that does not read
             sink.cancel()
 
     def _read_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,

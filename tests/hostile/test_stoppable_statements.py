@@ -14,7 +14,7 @@ import time
 import pymysql
 import pytest
 
-from tests.integration.server import MarmotServer
+from tests.integration.server import MarmotServer, start_marmot_server
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +123,49 @@ def test_flush_tables_with_read_lock_is_refused_not_faked(marmot):
             assert info.value.args[0] == 1235, statement
         cur.execute("FLUSH TABLES")  # no cache to flush: still an OK
         cur.execute("FLUSH PRIVILEGES")
+
+
+@pytest.fixture(scope="module")
+def one_reader(tmp_path_factory):
+    """A server with one read thread, so a second long read waits for it."""
+    server = start_marmot_server(tmp_path_factory.mktemp("one-reader"),
+                                 env={"MARMOTDB_SQL_READ_THREADS": "1"})
+    yield server
+    server.stop()
+
+
+LONG_READ = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE "
+             "x < 30000000) SELECT COUNT(*) FROM c")
+
+
+def test_kill_query_stops_a_read_still_waiting_for_a_worker(one_reader):
+    outcomes: dict[str, object] = {}
+
+    def run(name: str, conn) -> None:
+        started = time.monotonic()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(LONG_READ)
+                outcomes[name] = cur.fetchall()
+        except pymysql.MySQLError as exc:
+            outcomes[name] = exc.args[0]
+        outcomes[name + "_s"] = time.monotonic() - started
+
+    first, second = connect(one_reader), connect(one_reader)
+    first_id, second_id = own_id(first), own_id(second)
+    threads = [threading.Thread(target=run, args=("first", first)),
+               threading.Thread(target=run, args=("second", second))]
+    threads[0].start()
+    time.sleep(0.5)  # the first holds the only read thread
+    threads[1].start()
+    time.sleep(0.3)  # the second waits for it
+    with connect(one_reader) as admin, admin.cursor() as cur:
+        cur.execute(f"KILL QUERY {second_id}")
+        cur.execute(f"KILL QUERY {first_id}")  # (ends the first too: be quick)
+    for thread in threads:
+        thread.join(60)
+    assert outcomes["second"] == 1317, outcomes
+    assert outcomes["first"] == 1317
+    assert outcomes["second_s"] < 5, outcomes  # it never ran its 30M-row count
+    first.close()
+    second.close()
