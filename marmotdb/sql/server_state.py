@@ -6,16 +6,18 @@ the real clock itself.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import weakref
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from marmotdb.accounts import ACCOUNTS_DATABASE
 from marmotdb.hlc import HLC
 from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.types import Column, ColumnFlag
@@ -133,7 +135,9 @@ class ServerState:
         self.durability = durability
         self.rng = rng or random.Random(0)  # RAND(), UUID(); the runtime passes SystemRandom
         self.version = version
-        self.users = users
+        # This node's view: the config accounts, and the stored ones read from its own store
+        # (sims share one Users between nodes, so each node gets its own copy).
+        self.users = users.reading(self._accounts_reader)
         self.sessions: dict[int, Session] = {}
         self.status: Counter[str] = Counter()
         self.global_variables = GlobalVariables(global_defaults or {})
@@ -277,6 +281,18 @@ class ServerState:
     def binding(self, conn: apsw.Connection) -> ConnectionBinding:
         return self._bindings[conn]
 
+    def accounts_database(self) -> Database:
+        """The hidden database holding accounts and grants (created at first use; a node
+        that receives a write set of it creates it the same way)."""
+        self.databases.create(ACCOUNTS_DATABASE, if_not_exists=True)
+        return self.databases.get(ACCOUNTS_DATABASE)
+
+    @contextlib.contextmanager
+    def _accounts_reader(self) -> Iterator[apsw.Connection]:
+        conn = self.read_connection(self.accounts_database())
+        with self._bindings[conn].trusted_scope():
+            yield conn
+
     def read_connection(self, database: Database) -> apsw.Connection:
         """A long-lived connection per database for catalog and schema look-ups. It runs users'
         reads too (INFORMATION_SCHEMA, prepared-statement descriptions), so it has no trust of
@@ -417,7 +433,7 @@ class ServerState:
         """SHOW PROCESSLIST / INFORMATION_SCHEMA.PROCESSLIST for ``viewer``: every thread with
         the PROCESS privilege (global admin here), else only the viewer's own (MySQL)."""
         now = self.clock()
-        every = viewer.can(None, "admin")
+        every = viewer.has("PROCESS")
         return [(s.connection_id, s.user, s.host, s.current_database, s.command,
                  int(now - s.statement_started) if s.statement_started else 0,
                  "" if s.command == "Sleep" else "executing",
