@@ -98,9 +98,23 @@ from marmotdb.txn import auto_increment
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import CommitPipeline, Mode
 from marmotdb.txn.transaction import Transaction, TxnState, begin_reading, run_statement
+from marmotdb.accounts import ACCOUNTS_DATABASE
+from marmotdb.mysql.auth import parse_credential
+from marmotdb.sql import account_statements
 from marmotdb.users import User
 
 _WRITE_KINDS = frozenset({Kind.INSERT, Kind.REPLACE, Kind.UPDATE, Kind.DELETE, Kind.DDL})
+# What each statement kind needs (MySQL: REPLACE needs INSERT and DELETE).
+_WRITE_PRIVILEGES = {Kind.INSERT: ("INSERT",), Kind.REPLACE: ("INSERT", "DELETE"),
+                     Kind.UPDATE: ("UPDATE",), Kind.DELETE: ("DELETE",)}
+_LEVEL_PRIVILEGE = {"r": "SELECT", "rw": "INSERT", "admin": "CREATE"}
+# DDL heads -> privilege (the first two keywords, else the first).
+_DDL_PRIVILEGES = {("CREATE", "VIEW"): "CREATE VIEW", ("CREATE", "INDEX"): "INDEX",
+                   ("CREATE", "UNIQUE"): "INDEX", ("CREATE", "TRIGGER"): "TRIGGER",
+                   ("DROP", "TRIGGER"): "TRIGGER", ("DROP", "INDEX"): "INDEX",
+                   ("CREATE", "OR"): "CREATE VIEW", ("CREATE", "DEFINER"): "CREATE VIEW",
+                   ("CREATE",): "CREATE", ("DROP",): "DROP", ("ALTER",): "ALTER",
+                   ("TRUNCATE",): "DROP", ("RENAME",): "ALTER"}
 _IDENT = r"`(?:[^`]|``)+`|[A-Za-z0-9_$]+"
 _CREATE_DB = re.compile(
     rf"^CREATE\s+(?:DATABASE|SCHEMA)\s+(IF\s+NOT\s+EXISTS\s+)?({_IDENT})(?:\s+.*)?$", re.I | re.S)
@@ -197,7 +211,9 @@ class Session:
         self._isolation = "REPEATABLE-READ"  # of the open transaction
         self.table_locks: TableLocks | None = None  # LOCK TABLES (sql/table_locks.py)
         self._lock_wait: Pending | None = None  # a LOCK TABLES waiting for its reservations
-        self._allowed: dict[tuple[str | None, str], bool] = {}  # grants don't change in a session
+        # Checks already passed or failed, until the stored grants change (generation).
+        self._allowed: dict[tuple[str | None, str, tuple[str, ...]], bool] = {}
+        self._grants_generation = -1
         self._temp = TemporaryTables(server, self)  # its temporary tables (sql/temporary.py)
         server.sessions[connection_id] = self
 
@@ -219,7 +235,8 @@ class Session:
         return self.server.version
 
     def databases(self) -> list[str]:
-        return self.user_record.visible(self.server.databases.names())
+        return [name for name in self._fresh_grants().visible(self.server.databases.names())
+                if name != ACCOUNTS_DATABASE]
 
     def connection_for(self, db: str) -> apsw.Connection:
         database = self._database(db)
@@ -267,8 +284,36 @@ class Session:
             return None
         return self._temp.space(self.server.databases.get(db))
 
-    def grants(self) -> list[str]:
-        return self.user_record.grant_lines()
+    @property
+    def account_host(self) -> str:
+        """The host part of the account the session logged in as (SHOW GRANTS' title)."""
+        return self.user_record.host
+
+    def grants(self, user: str | None = None, host: str | None = None) -> list[str]:
+        """SHOW GRANTS [FOR]: another account's needs a global privilege (MySQL: SELECT on
+        the mysql schema, which only global grants reach here)."""
+        return self._account_shown(user, host).grant_lines()
+
+    def create_user(self, user: str, host: str) -> str:
+        record = self._account_shown(user, host)
+        plugin = parse_credential(record.credential)
+        name = plugin.plugin if plugin is not None and plugin.plugin != "*" else \
+            "caching_sha2_password"
+        return (f"CREATE USER `{record.name}`@`{record.host}` IDENTIFIED WITH '{name}' AS "
+                f"'{record.credential}' REQUIRE NONE PASSWORD EXPIRE DEFAULT ACCOUNT UNLOCK")
+
+    def _account_shown(self, user: str | None, host: str | None) -> User:
+        own = self._fresh_grants()
+        if user is None or (user, host) == (own.name, own.host):
+            return own
+        if not own.has("SELECT") and not own.has("CREATE USER"):
+            raise errors.error(errors.ER_DBACCESS_DENIED_ERROR, f"Access denied for user "
+                               f"'{self.user}'@'{self.host}' to database 'mysql'")
+        record = self.server.users.exact(user, host or "%")
+        if record is None:
+            raise errors.error(errors.ER_NONEXISTING_GRANT, f"There is no such grant defined "
+                               f"for user '{user}' on host '{host}'")
+        return record
 
     def evaluate(self, select_sql: str) -> object:
         result = self.execute(select_sql)
@@ -298,6 +343,8 @@ class Session:
             raise _syntax_error(text)
         if head and head[0] not in _STATEMENT_KEYWORDS:
             raise _syntax_error(text)
+        if head and head[0] in account_statements.HEADS and account_statements.handles(head):
+            return self._after(account_statements.run(self, strip_comments(text), head))
         handler = _HANDLERS.get(head[0]) if head else None
         if handler is not None and (result := handler(self, strip_comments(text), head)) \
                 is not None:
@@ -861,6 +908,7 @@ class Session:
                     raise errors.error(errors.ER_NO_SUCH_TABLE,
                                        f"Table '{name}.{table}' doesn't exist")
                 found[name] = self._database(name)
+            self._require(name, "SELECT", (table,))
         return list(found.values())
 
     def _attach(self, conn: apsw.Connection, binding: ConnectionBinding,
@@ -892,16 +940,18 @@ class Session:
         if write and database is self.server.scratch:
             raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         if translation.kind is Kind.DDL:
-            self._require(database.name, "rw" if translation.maintenance else "admin")
+            self._require(database.name, "rw" if translation.maintenance else
+                          _ddl_privilege(text), translation.tables)
             return chain(self._end(commit=True),  # DDL implicitly commits, as in MySQL
                          lambda _: self._write(database, translation, params, text))
         if write:
-            self._require(database.name, "rw")
+            for privilege in _WRITE_PRIVILEGES[translation.kind]:
+                self._require(database.name, privilege, translation.tables[:1])
             if self.table_locks is not None:  # before taking the turn: 1099 / 1100
                 for table in translation.tables:
                     self.table_locks.check_write(database.name, table)
             return self._write(database, translation, params, text)
-        self._require(database.name, "r")
+        self._require(database.name, "r", translation.tables or translation.home_tables)
         if self.txn is None and not self.autocommit:
             self._open_transaction()
         if _temporary_only(space, translation):
@@ -1378,9 +1428,9 @@ class Session:
 
     # ------------------------------------------------------------------ helpers
     def _database(self, name: str) -> Database:
-        if not self.user_record.can(name, "r"):
+        if not self._fresh_grants().held.any_in(name) or name.lower() == ACCOUNTS_DATABASE:
             raise errors.error(errors.ER_DBACCESS_DENIED_ERROR, f"Access denied for user "
-                               f"'{self.user}'@'%' to database '{name}'")
+                               f"'{self.user}'@'{self.host}' to database '{name}'")
         return self.server.databases.get(name)
 
     def _current(self) -> Database:
@@ -1408,18 +1458,47 @@ class Session:
         space = self._temp.space(database) if self._temp.spaces else None
         return view if space is None else TemporarySchemaView(view, space)
 
-    def _require(self, database: str | None, level: str) -> None:
+    def _require(self, database: str | None, needed: str, tables: tuple[str, ...] = ()
+                 ) -> None:
+        """Refuse unless the account holds ``needed`` (a privilege, or a level r/rw/admin)
+        on ``database`` or on each of ``tables`` there: 1142 naming a table, 1044 a
+        database, 1227 a global privilege (MySQL's errors)."""
         if database == self.server.scratch.name:
             return
-        allowed = self._allowed.get((database, level))
+        self._fresh_grants()
+        privilege = _LEVEL_PRIVILEGE.get(needed, needed)
+        key = (database, privilege, tables)
+        allowed = self._allowed.get(key)
         if allowed is None:
-            allowed = self._allowed[(database, level)] = self.user_record.can(database, level)
+            record = self.user_record
+            allowed = self._allowed[key] = record.has(privilege, database) or bool(
+                tables and database and all(record.has(privilege, database, t)
+                                            for t in tables))
         if not allowed:
-            what = {"r": "SELECT", "rw": "INSERT, UPDATE, DELETE", "admin": "CREATE, DROP, ALTER"}
-            raise errors.error(errors.ER_DBACCESS_DENIED_ERROR if database else
-                               errors.ER_SPECIFIC_ACCESS_DENIED_ERROR,
-                               f"Access denied for user '{self.user}'@'%' to database "
-                               f"'{database or '*'}' ({what[level]} command denied)")
+            raise self._denied(database, privilege, tables)
+
+    def _fresh_grants(self) -> User:
+        """The session's account as stored now: GRANT/REVOKE take effect for new statements."""
+        generation = self.server.users.refresh()
+        if generation != self._grants_generation:
+            self._grants_generation = generation
+            self._allowed.clear()
+            record = self.server.users.exact(self.user_record.name, self.user_record.host)
+            self.user_record = record or self.user_record  # dropped: the session keeps going
+        return self.user_record
+
+    def _denied(self, database: str | None, privilege: str, tables: tuple[str, ...]
+                ) -> errors.MarmotError:
+        account = f"'{self.user}'@'{self.host}'"
+        if tables and database:
+            table = next(t for t in tables if not self.user_record.has(privilege, database, t))
+            return errors.error(errors.ER_TABLEACCESS_DENIED_ERROR, f"{privilege} command "
+                                f"denied to user {account} for table '{table}'")
+        if database:
+            return errors.error(errors.ER_DBACCESS_DENIED_ERROR, f"Access denied for user "
+                                f"{account} to database '{database}'")
+        return errors.error(errors.ER_SPECIFIC_ACCESS_DENIED_ERROR, f"Access denied; you need "
+                            f"(at least one of) the {privilege} privilege(s) for this operation")
 
     def _checkout(self, database: Database, space: TempSpace | None = None) -> apsw.Connection:
         """A connection to read ``database``: the session's space there when given, else a
@@ -1560,6 +1639,11 @@ def _temporary_only(space: TempSpace | None, translation: Translation) -> bool:
     """Whether a statement names the session's temporary tables and nothing else."""
     return space is not None and not translation.other_tables and bool(
         translation.home_tables) and set(translation.home_tables) <= space.names
+
+
+def _ddl_privilege(text: str) -> str:
+    head = keywords(text)
+    return _DDL_PRIVILEGES.get(tuple(head[:2]), _DDL_PRIVILEGES.get(tuple(head[:1]), "CREATE"))
 
 
 def _visible(space: TempSpace, conn: apsw.Connection, translation: Translation
