@@ -34,7 +34,7 @@ LEVELS = {"r": 1, "rw": 2, "admin": 3}
 ROOT = "root"
 USERS_FILE = "users.json"
 DROPPED = "!dropped"  # a stored config account's tombstone: the config one is gone too
-AccountsReader = Callable[[], AbstractContextManager[apsw.Connection]]
+AccountsReader = Callable[[], AbstractContextManager[apsw.Connection | None]]
 
 
 class UserConfigError(MarmotError):
@@ -115,6 +115,8 @@ class Users:
         if self._reader is None:
             return self.generation
         with self._reader() as conn:
+            if conn is None:  # no account stored on this node yet
+                return self.generation
             version = (id(conn), int(conn.execute("PRAGMA data_version").fetchall()[0][0]))
             if version != self._version:
                 self._stored = _stored_users(conn)

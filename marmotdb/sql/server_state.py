@@ -288,8 +288,13 @@ class ServerState:
         return self.databases.get(ACCOUNTS_DATABASE)
 
     @contextlib.contextmanager
-    def _accounts_reader(self) -> Iterator[apsw.Connection]:
-        conn = self.read_connection(self.accounts_database())
+    def _accounts_reader(self) -> Iterator[apsw.Connection | None]:
+        """A trusted look-up connection of the store; None until an account was written
+        (here or by a write set from another node): no file for a node without accounts."""
+        if not self.databases.exists(ACCOUNTS_DATABASE):
+            yield None
+            return
+        conn = self.read_connection(self.databases.get(ACCOUNTS_DATABASE))
         with self._bindings[conn].trusted_scope():
             yield conn
 
