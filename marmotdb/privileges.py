@@ -131,6 +131,23 @@ class Privileges:
         return lines
 
 
+def information_rows(privileges: Privileges, grantee: str, level: str) -> list[tuple[str, ...]]:
+    """INFORMATION_SCHEMA's rows of one account at ``level`` (USER_/SCHEMA_/TABLE_PRIVILEGES):
+    one per privilege, GRANT OPTION as IS_GRANTABLE; USAGE when nothing is held globally."""
+    rows: list[tuple[str, ...]] = []
+    for (db, table), privs in sorted(privileges.held.items()):
+        key_level = "global" if db == "*" else "database" if table == "*" else "table"
+        if key_level != level:
+            continue
+        grantable = "YES" if GRANT_OPTION in privs else "NO"
+        where = {"global": (), "database": (db,), "table": (db, table)}[level]
+        rows += [(grantee, "def", *where, p, grantable)
+                 for p in sorted(privs - {GRANT_OPTION}, key=lambda p: _ORDER.get(p, 99))]
+    if level == "global" and not rows:
+        rows.append((grantee, "def", "USAGE", "NO"))
+    return rows
+
+
 def _line(privs: frozenset[str], level: str, on: str, account: str) -> str:
     option = " WITH GRANT OPTION" if GRANT_OPTION in privs else ""
     return f"GRANT {ordered(privs, level)} ON {on} TO {account}{option}"

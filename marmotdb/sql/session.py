@@ -100,6 +100,7 @@ from marmotdb.txn.pipeline import CommitPipeline, Mode
 from marmotdb.txn.transaction import Transaction, TxnState, begin_reading, run_statement
 from marmotdb.accounts import ACCOUNTS_DATABASE
 from marmotdb.mysql.auth import parse_credential
+from marmotdb.privileges import information_rows
 from marmotdb.sql import account_statements
 from marmotdb.users import User
 
@@ -301,6 +302,13 @@ class Session:
             "caching_sha2_password"
         return (f"CREATE USER `{record.name}`@`{record.host}` IDENTIFIED WITH '{name}' AS "
                 f"'{record.credential}' REQUIRE NONE PASSWORD EXPIRE DEFAULT ACCOUNT UNLOCK")
+
+    def privilege_rows(self, level: str) -> list[tuple[str, ...]]:
+        """INFORMATION_SCHEMA.USER_/SCHEMA_/TABLE_PRIVILEGES (privileges.information_rows)."""
+        own = self._fresh_grants()
+        shown = self.server.users.all() if own.has("SELECT") else [own]
+        return [row for record in shown for row in information_rows(
+            record.held, f"'{record.name}'@'{record.host}'", level)]
 
     def _account_shown(self, user: str | None, host: str | None) -> User:
         own = self._fresh_grants()

@@ -26,3 +26,13 @@ def test_smoke(server):
     print(error_code(lambda: run(bob, "SELECT * FROM shop.t")))
     run(root, "DROP USER bob")
     print(server.users.get("bob"))
+
+def test_is(server):
+    root = session(server)
+    run(root, "CREATE DATABASE shop")
+    run(root, "CREATE USER 'bob'@'%' IDENTIFIED BY 'pw'")
+    run(root, "GRANT SELECT ON shop.* TO 'bob'@'%' WITH GRANT OPTION")
+    print(rows(run(root, "SELECT * FROM information_schema.SCHEMA_PRIVILEGES")))
+    print(rows(run(root, "SELECT * FROM information_schema.USER_PRIVILEGES WHERE GRANTEE LIKE '%bob%'")))
+    print(rows(run(root, "SHOW CREATE USER bob")))
+    print(rows(run(root, "SHOW GRANTS FOR bob@'%'")))
