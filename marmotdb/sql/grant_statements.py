@@ -7,7 +7,7 @@
 The issuer needs GRANT OPTION and every privilege it grants or revokes, at the statement's
 level or above (MySQL), else 1045 (*.*), 1044 (db.*) or 1142 (a table). GRANT to a missing
 account is 1410 (MySQL 8 creates no account by GRANT); REVOKE of a level where nothing is held
-is 1141. A privilege the level cannot hold is 1221 (database) or 1144 (table).
+is 1141 (1147 for a table). A privilege the level cannot hold is 1221 (database) or 1144 (table).
 """
 
 from __future__ import annotations
@@ -104,13 +104,17 @@ def parse_revoke(reader: Reader, session: Session) -> Change:
                 continue
             held = accounts.read_privileges(conn, *account, db, tbl)
             if not held and (db, tbl) != ("*", "*"):
-                raise _no_such_grant(account)
+                raise _no_such_grant(account, None if tbl == "*" else tbl)
             accounts.write_privileges(conn, *account, db, tbl, held - privileges)
         return Ok()
     return Change(write, needs="")
 
 
-def _no_such_grant(account: Account) -> errors.MarmotError:
+def _no_such_grant(account: Account, table: str | None = None) -> errors.MarmotError:
+    if table is not None:
+        return errors.error(errors.ER_NONEXISTING_TABLE_GRANT, f"There is no such grant "
+                            f"defined for user '{account[0]}' on host '{account[1]}' on "
+                            f"table '{table}'")
     return errors.error(errors.ER_NONEXISTING_GRANT, f"There is no such grant defined for "
                         f"user '{account[0]}' on host '{account[1]}'")
 

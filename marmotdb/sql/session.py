@@ -640,6 +640,13 @@ class Session:
                                "command because you have active locked tables or an active "
                                "transaction")
 
+    def _require_database_privilege(self, name: str, privilege: str) -> None:
+        """CREATE/DROP DATABASE: the privilege on that database (1044, as MySQL); the
+        accounts' own database is never a user's to create or drop."""
+        if name.lower() == ACCOUNTS_DATABASE:
+            raise self._denied(name, privilege, ())
+        self._require(name.lower(), privilege)
+
     def _pipeline_named(self, name: str) -> CommitPipeline:
         return self.server.pipeline(self._database(name))
 
@@ -649,9 +656,9 @@ class Session:
         found = _CREATE_DB.match(text)
         if found is None:
             raise _syntax_error(text)
-        self._require(None, "admin")
-        self._refuse_under_table_locks()
         name = unquote(found.group(2))
+        self._require_database_privilege(name, "CREATE")
+        self._refuse_under_table_locks()
 
         def create(_: Any) -> Ok:
             created = self.server.databases.create(name, bool(found.group(1)))
@@ -667,9 +674,9 @@ class Session:
         found = _DROP_DB.match(text)
         if found is None:
             raise _syntax_error(text)
-        self._require(None, "admin")
-        self._refuse_under_table_locks()
         name = unquote(found.group(2))
+        self._require_database_privilege(name, "DROP")
+        self._refuse_under_table_locks()
 
         def take_turn(_: Any) -> Pending | None:
             if not self.server.databases.exists(name):
