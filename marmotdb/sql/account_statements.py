@@ -114,6 +114,11 @@ class Reader:
         if not self.accept(*words):
             raise self.error()
 
+    def mentions(self, word: str) -> bool:
+        """Does ``word`` appear (as a word) anywhere after the current token?"""
+        return any(t.kind == lexer.WORD and t.text.upper() == word
+                   for t in self._tokens[self._at:])
+
     def accept_op(self, op: str) -> bool:
         token = self.peek()
         if token is not None and token.kind == lexer.OP and token.text == op:

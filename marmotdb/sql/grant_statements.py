@@ -40,9 +40,10 @@ def parse_grant(reader: Reader, session: Session) -> Change:
     reader.expect("GRANT")
     if reader.accept("PROXY"):
         raise not_supported("GRANT PROXY")
-    names = _privilege_list(reader, "ON", "TO")
-    if not reader.accept("ON"):
+    if not reader.mentions("ON"):
         raise not_supported("roles")  # GRANT role TO user
+    names = _privilege_list(reader, "ON", "TO")
+    reader.expect("ON")
     target = _target(reader, session)
     reader.expect("TO")
     grantees = reader.accounts(session)
@@ -76,6 +77,8 @@ def parse_revoke(reader: Reader, session: Session) -> Change:
         raise not_supported("REVOKE IF EXISTS")
     if reader.accept("PROXY"):
         raise not_supported("REVOKE PROXY")
+    if not reader.mentions("ON") and not reader.mentions("GRANT"):
+        raise not_supported("roles")  # REVOKE role FROM user
     names = _privilege_list(reader, "ON", "FROM")
     everything = reader.word() == "FROM" and "ALL" in names and GRANT_OPTION in names
     target: Target = ("global", "*", "*")
@@ -160,6 +163,8 @@ def _target(reader: Reader, session: Session) -> Target:
     if reader.accept("FUNCTION") or reader.accept("PROCEDURE"):
         raise not_supported("routine privileges")
     reader.accept("TABLE")
+    if reader.word() in ("TO", "FROM"):
+        raise reader.error()
     if reader.accept_op("*"):
         if reader.accept_op("."):
             if not reader.accept_op("*"):
@@ -195,7 +200,7 @@ def _expand(names: list[str], level: str) -> frozenset[str]:
 def _authorize(session: Session, target: Target, privileges: frozenset[str]) -> None:
     """The issuer holds GRANT OPTION and each privilege at the target's level or above."""
     level, db, tbl = target
-    record = session.user_record
+    record = session._fresh_grants()
     scope = (None, None) if level == "global" else (db, None if tbl == "*" else tbl)
     if all(record.has(p, *scope) for p in privileges | {GRANT_OPTION}):
         return
