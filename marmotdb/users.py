@@ -1,18 +1,18 @@
-"""Users, their stored credentials and their database grants.
+"""Users: accounts with their stored credentials and privileges, for login and checks.
 
-A user is a name, a credential string (from ``marmotdb.mysql.auth.make_credential``: hashes
-only, never the password) and grants: a mapping from a database name or ``*`` to a level.
-Levels are ordered: ``r`` (read) < ``rw`` (read and write rows) < ``admin`` (DDL, CREATE/DROP
-DATABASE, everything). Root has ``*: admin``.
+A user is a name and host, a credential string (from ``marmotdb.mysql.auth.make_credential``:
+hashes only, never the password) and privileges (marmotdb/accounts/privileges.py). Config
+users give grants as levels per database or ``*``: ``r`` (read) < ``rw`` (read and write rows)
+< ``admin`` (everything, WITH GRANT OPTION); root has ``*: admin``.
 
 Users come from three places: ``[[auth.users]]`` in the config, ``<data_dir>/users.json``
 which holds the root user created on first start (written with mode 0600), and the accounts
-stored by CREATE USER / GRANT (marmotdb/accounts.py, replicated rows). The first two seed the
-cluster (DESIGN.md §8.1): such a *config account* is ``'name'@'%'`` and exists until SQL
-changes an account of that name; the first such change stores the account (credential and
-privileges copied), and from then on the stored rows alone decide, so a restart with the same
-config never overwrites what SQL did. DROP USER of a config account stores a tombstone
-(credential ``!dropped``) for the same reason.
+stored by CREATE USER / GRANT (marmotdb/accounts/store.py, replicated rows). The first two
+seed the cluster (marmotdb/accounts/DESIGN.md): such a *config account* is ``'name'@'%'`` and
+exists until SQL changes an account of that name; the first such change stores the account
+(credential and privileges copied), and from then on the stored rows alone decide, so a
+restart with the same config never overwrites what SQL did. DROP USER of a config account
+stores a tombstone (credential ``!dropped``) for the same reason.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import apsw
 
-from marmotdb import accounts
+from marmotdb.accounts import store as accounts
 from marmotdb.errors import MarmotError
-from marmotdb.privileges import Privileges
+from marmotdb.accounts.privileges import Privileges
 
 LEVELS = {"r": 1, "rw": 2, "admin": 3}
 ROOT = "root"

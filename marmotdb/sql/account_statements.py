@@ -7,10 +7,10 @@ store's write connection (marmotdb/accounts.py) plus the privilege the issuer ne
 session (``run``) checks that privilege, commits any open transaction (account statements
 commit implicitly, as in MySQL), takes the turn of the hidden ``__marmot_system`` database and
 runs the change there as one autocommit transaction at QUORUM, whatever the session's write
-level: an account is a replicated row like any other (DESIGN.md §8.1). Every check that reads
-the store (does the account exist, which privileges are held) runs inside that transaction on
-the write connection, so two nodes creating the same user at once conflict (1213) rather than
-both succeeding.
+level: an account is a replicated row like any other (marmotdb/accounts/DESIGN.md). Every
+check that reads the store (does the account exist, which privileges are held) runs inside
+that transaction on the write connection, so two nodes creating the same user at once
+conflict (1213) rather than both succeeding.
 
 Not supported, refused with 1235 naming them: roles (CREATE ROLE, GRANT role TO, DEFAULT
 ROLE, SET ROLE), resource limits (WITH MAX_…), password expiry/history/reuse options,
@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 
 import apsw
 
-from marmotdb import accounts, errors
+from marmotdb import errors
+from marmotdb.accounts import store as accounts
 from marmotdb.mysql.auth import (
     ANY_PLUGIN,
     SUPPORTED_PLUGINS,

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 import apsw
 
-from marmotdb import accounts, errors
-from marmotdb.privileges import GRANT_OPTION, PrivilegeError, expand, normalize
+from marmotdb import errors
+from marmotdb.accounts import store as accounts
+from marmotdb.accounts.privileges import GRANT_OPTION, PrivilegeError, expand, normalize
 from marmotdb.sql import lexer
 from marmotdb.sql.account_statements import (
     Account,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from marmotdb.accounts import ACCOUNTS_DATABASE
+from marmotdb.accounts.store import ACCOUNTS_DATABASE
 from marmotdb.hlc import HLC
 from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.types import Column, ColumnFlag

@@ -98,9 +98,9 @@ from marmotdb.txn import auto_increment
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import CommitPipeline, Mode
 from marmotdb.txn.transaction import Transaction, TxnState, begin_reading, run_statement
-from marmotdb.accounts import ACCOUNTS_DATABASE
+from marmotdb.accounts.store import ACCOUNTS_DATABASE
 from marmotdb.mysql.auth import parse_credential
-from marmotdb.privileges import information_rows
+from marmotdb.accounts.privileges import information_rows
 from marmotdb.sql import account_statements
 from marmotdb.users import User
 

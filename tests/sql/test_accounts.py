@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from marmotdb.accounts import ACCOUNTS_DATABASE, host_matches, specificity
+from marmotdb.accounts.store import ACCOUNTS_DATABASE, host_matches, specificity
 from marmotdb.mysql.auth import parse_credential, verify_cleartext
-from marmotdb.privileges import Privileges, expand
+from marmotdb.accounts.privileges import Privileges, expand
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
 from marmotdb.txn.pending import Pending

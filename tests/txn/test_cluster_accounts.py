@@ -1,5 +1,5 @@
-"""Accounts replicate with the rest (DESIGN.md §8.1): three in-memory nodes (the Cluster of
-test_cluster_commit.py), CREATE USER / GRANT on one node, login and checks on another."""
+"""Accounts replicate with the rest (marmotdb/accounts/DESIGN.md): three in-memory nodes (the
+Cluster of test_cluster_commit.py), CREATE USER / GRANT on one node, login and checks on another."""
 
 from __future__ import annotations
 

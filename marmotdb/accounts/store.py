@@ -1,4 +1,4 @@
-"""Accounts and grants stored as replicated rows (DESIGN.md §8.1 has the long form).
+"""Accounts and grants stored as replicated rows (DESIGN.md here has the long form).
 
 Accounts live in two internal tables of the hidden database ``__marmot_system``:
 
