@@ -31,7 +31,7 @@ _ORDER = {name: i for i, name in enumerate(GLOBAL_PRIVILEGES)}
 _ALIASES = {"ALL PRIVILEGES": "ALL", "SHOW SCHEMAS": "SHOW DATABASES",
             "SLAVE": "REPLICATION SLAVE"}
 _LEVEL_PRIVILEGES = {
-    "r": ("SELECT", "SHOW VIEW"),
+    "r": ("SELECT", "SHOW VIEW", "LOCK TABLES"),  # READ locks, as config readers had
     "rw": ("SELECT", "SHOW VIEW", "INSERT", "UPDATE", "DELETE", "LOCK TABLES",
            "CREATE TEMPORARY TABLES"),
 }

@@ -568,7 +568,10 @@ class Session:
         requests = [request for request in table_locks.parse(text, self.current_database)
                     if not self._temporary(request.database, request.table)]
         for request in requests:
-            self._require(request.database, "rw" if request.kind is LockKind.WRITE else "r")
+            self._require(request.database, "LOCK TABLES")  # MySQL: LOCK TABLES and SELECT
+            self._require(request.database, "SELECT", (request.table,))
+            if request.kind is LockKind.WRITE:  # it holds the write turn: a writer's only
+                self._require(request.database, "rw")
             database = self._database(request.database)
             view = self.server.schema_view(self.server.read_connection(database), database)
             if view.table_sql(request.table) is None:
@@ -844,7 +847,7 @@ class Session:
         if target.verb == "DROP" and target.kind == "TABLE":
             return self._drop_temporary(target, database)
         if target.verb == "CREATE" and target.kind == "TABLE":
-            self._require(database.name, "rw")
+            self._require(database.name, "CREATE TEMPORARY TABLES")
             space = self._temp.open(database)
             if space.holds(target.name):
                 message = f"Table '{target.name[1]}' already exists"
@@ -1615,7 +1618,7 @@ class Session:
         database = self._database(spec.database) if spec.database else self._current()
         if database is self.server.scratch:
             raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
-        self._require(database.name, "rw")
+        self._require(database.name, "INSERT", (spec.table,))
         table = table_definitions(self._schema_view(database))(spec.table)
         if table is None:
             raise errors.error(errors.ER_NO_SUCH_TABLE,
