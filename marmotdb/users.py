@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import apsw
 
@@ -34,7 +34,8 @@ LEVELS = {"r": 1, "rw": 2, "admin": 3}
 ROOT = "root"
 USERS_FILE = "users.json"
 DROPPED = "!dropped"  # a stored config account's tombstone: the config one is gone too
-AccountsReader = Callable[[], AbstractContextManager[apsw.Connection | None]]
+# () -> (look-up connection, its binding, change token or None) | None: see ServerState
+AccountsReader = Callable[[], "tuple[apsw.Connection, Any, object] | None"]
 
 
 class UserConfigError(MarmotError):
@@ -98,7 +99,7 @@ class Users:
     def __init__(self, users: Iterable[User]):
         self._config = {u.name: u for u in users}
         self._reader: AccountsReader | None = None
-        self._version: tuple[int, int] | None = None
+        self._version: object = None  # the store's change token when last read
         self._stored: dict[str, list[User]] = {}  # name -> its accounts, most specific first
         self.generation = 0  # bumped whenever the stored accounts changed (sessions re-check)
 
@@ -110,18 +111,20 @@ class Users:
         return copy
 
     def refresh(self) -> int:
-        """Re-read the store if anything committed there since (SQLite's data_version: a
-        few µs); returns the generation."""
+        """Re-read the store if anything committed there since (the reader's change token);
+        returns the generation."""
         if self._reader is None:
             return self.generation
-        with self._reader() as conn:
-            if conn is None:  # no account stored on this node yet
-                return self.generation
-            version = (id(conn), int(conn.execute("PRAGMA data_version").fetchall()[0][0]))
-            if version != self._version:
-                self._stored = _stored_users(conn)
-                self._version = version
-                self.generation += 1
+        store = self._reader()
+        if store is None:  # no account stored on this node yet
+            return self.generation
+        conn, binding, token = store
+        if token is None or token == self._version:  # a write not committed yet, or none
+            return self.generation
+        with binding.trusted_scope():
+            self._stored = _stored_users(conn)
+        self._version = token
+        self.generation += 1
         return self.generation
 
     def get(self, name: str, host: str = "%") -> User | None:

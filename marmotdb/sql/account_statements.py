@@ -63,7 +63,8 @@ class Change:
     """What a statement does to the store, and what the issuer must hold (global)."""
 
     write: Write
-    needs: str = "CREATE USER"  # "" = checked by ``write`` itself (GRANT, own password)
+    needs: str = "CREATE USER"  # "" = none, or ``authorize`` checks (GRANT, own password)
+    authorize: Callable[[Session], None] | None = None  # before the transaction starts
     warnings: list[tuple[str, int, str]] = field(default_factory=list)
 
 
@@ -217,6 +218,8 @@ def run(session: Session, text: str, head: tuple[str, ...]) -> Result | Pending:
     change = parse(text, head, session)
     if change.needs:
         session._require(None, change.needs)
+    if change.authorize is not None:  # with the grants committed before this statement
+        change.authorize(session)
     server = session.server
     pipeline = server.pipeline(server.accounts_database())
     txn = Transaction(session.connection_id, explicit=False)
@@ -333,7 +336,7 @@ def _drop_user(reader: Reader, session: Session) -> Change:
                                         f"ID '{account[0]}'@'{account[1]}' does not exist."))
                 continue
             accounts.delete_account(conn, *account)
-            if s.server.users.config_account(account[0]) is not None:
+            if account[1] == "%" and _config_name(s, account[0]):
                 accounts.write_account(conn, *account, DROPPED)  # the config one goes too
         return Ok()
     change.write = write

@@ -60,7 +60,6 @@ def parse_grant(reader: Reader, session: Session) -> Change:
         privileges |= {GRANT_OPTION}
 
     def write(conn: apsw.Connection, s: Session) -> Ok:
-        _authorize(s, target, privileges)
         for account in grantees:
             if not _exists(conn, s, account):
                 raise errors.error(errors.ER_CANT_CREATE_USER_WITH_GRANT,
@@ -69,7 +68,7 @@ def parse_grant(reader: Reader, session: Session) -> Change:
             held = accounts.read_privileges(conn, *account, db, tbl)
             accounts.write_privileges(conn, *account, db, tbl, held | privileges)
         return Ok()
-    return Change(write, needs="")
+    return Change(write, needs="", authorize=lambda s: _authorize(s, target, privileges))
 
 
 def parse_revoke(reader: Reader, session: Session) -> Change:
@@ -93,11 +92,13 @@ def parse_revoke(reader: Reader, session: Session) -> Change:
     level, db, tbl = target
     privileges = _expand(names, level)
 
-    def write(conn: apsw.Connection, s: Session) -> Ok:
+    def authorize(s: Session) -> None:
         if everything:
             _authorize(s, ("global", "*", "*"), frozenset({"CREATE USER"}))
         else:
             _authorize(s, target, privileges)
+
+    def write(conn: apsw.Connection, s: Session) -> Ok:
         for account in grantees:
             if not _exists(conn, s, account):
                 raise _no_such_grant(account)
@@ -111,7 +112,7 @@ def parse_revoke(reader: Reader, session: Session) -> Change:
                 raise _no_such_grant(account, None if tbl == "*" else tbl)
             accounts.write_privileges(conn, *account, db, tbl, held - privileges)
         return Ok()
-    return Change(write, needs="")
+    return Change(write, needs="", authorize=authorize)
 
 
 def _no_such_grant(account: Account, table: str | None = None) -> errors.MarmotError:

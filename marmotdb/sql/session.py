@@ -215,6 +215,7 @@ class Session:
         # Checks already passed or failed, until the stored grants change (generation).
         self._allowed: dict[tuple[str | None, str, tuple[str, ...]], bool] = {}
         self._grants_generation = -1
+        self._grants_questions = -1  # the statement count when the store was last looked at
         self._temp = TemporaryTables(server, self)  # its temporary tables (sql/temporary.py)
         server.sessions[connection_id] = self
 
@@ -1496,7 +1497,12 @@ class Session:
             raise self._denied(database, privilege, tables)
 
     def _fresh_grants(self) -> User:
-        """The session's account as stored now: GRANT/REVOKE take effect for new statements."""
+        """The session's account as stored now: GRANT/REVOKE take effect for new statements.
+        The store is looked at once per statement (Questions counts them on this node)."""
+        questions = self.server.status["Questions"]
+        if questions == self._grants_questions:
+            return self.user_record
+        self._grants_questions = questions
         generation = self.server.users.refresh()
         if generation != self._grants_generation:
             self._grants_generation = generation

@@ -140,6 +140,8 @@ def test_config_accounts_seed_and_sql_takes_over(server, root):
     assert reader.stored and reader.has("SELECT", "shop") and reader.has("INSERT", "shop")
     run(root, "DROP USER writer")
     assert server.users.get("writer") is None  # the tombstone hides the config account
+    run(root, "DROP USER reader")  # stored by the GRANT above: dropped, it stays dropped
+    assert server.users.get("reader") is None
     run(root, "CREATE USER writer IDENTIFIED BY 'new'")
     assert server.users.get("writer").stored
 
