@@ -382,6 +382,7 @@ class Session:
             raise errors.error(1295, "This command is not supported in the prepared statement "
                                "protocol yet")
         if (not head or head[0] in _HANDLERS or head[0] in ("DESC", "DESCRIBE", "EXPLAIN")
+                or account_statements.handles(head)
                 or "@" in text or catalog.handles(text, self)
                 or (head[0] in DDL_HEADS and not markers)):  # DDL runs as text (TEMPORARY …)
             return PreparedPlan(text, None, markers, [])

@@ -207,3 +207,11 @@ def test_privilege_levels():
     assert Privileges.from_levels({"*": "admin"}).grant_lines("root", "%") == [
         "GRANT ALL PRIVILEGES ON *.* TO `root`@`%` WITH GRANT OPTION"]
     assert User("x", "c", {"shop": "rw"}).can("shop", "rw")
+
+
+def test_account_statements_run_as_prepared_statements(server, root):
+    plan = root.prepare("CREATE USER 'prep'@'%' IDENTIFIED BY 'pw'")
+    result = root.execute_prepared(plan, [])
+    if isinstance(result, Pending):
+        result.result()
+    assert server.users.get("prep") is not None
