@@ -35,7 +35,7 @@ ROOT = "root"
 USERS_FILE = "users.json"
 DROPPED = "!dropped"  # a stored config account's tombstone: the config one is gone too
 # () -> (look-up connection, its binding, change token or None) | None: see ServerState
-AccountsReader = Callable[[], "tuple[apsw.Connection, Any, object] | None"]
+AccountsReader = Callable[[], tuple[apsw.Connection, Any, object] | None]
 
 
 class UserConfigError(MarmotError):

@@ -34,6 +34,7 @@ from marmotdb.mysql.auth import (
     make_credential,
     parse_credential,
 )
+from marmotdb.accounts.privileges import information_rows
 from marmotdb.sql import lexer
 from marmotdb.sql.results import Ok, Result
 from marmotdb.txn.pending import Pending, chain
@@ -415,6 +416,44 @@ def _rename_user(reader: Reader, session: Session) -> Change:
                 accounts.write_account(conn, *old, DROPPED)
         return Ok()
     return Change(write)
+
+
+# --- SHOW GRANTS FOR, SHOW CREATE USER, INFORMATION_SCHEMA's privilege tables ---------------
+
+
+def shown(session: Session, user: str | None, host: str | None) -> User:
+    """The account a SHOW names (None: the session's own). Another one's needs global SELECT
+    or CREATE USER (MySQL: SELECT on the mysql schema, which only global grants reach here),
+    else 1044; a missing one is 1141."""
+    own = session._fresh_grants()
+    if user is None or (user, host) == (own.name, own.host):
+        return own
+    if not own.has("SELECT") and not own.has("CREATE USER"):
+        raise errors.error(errors.ER_DBACCESS_DENIED_ERROR, f"Access denied for user "
+                           f"'{session.user}'@'{session.host}' to database 'mysql'")
+    record = session.server.users.exact(user, host or "%")
+    if record is None:
+        raise errors.error(errors.ER_NONEXISTING_GRANT, f"There is no such grant defined for "
+                           f"user '{user}' on host '{host}'")
+    return record
+
+
+def create_user_statement(record: User) -> str:
+    """SHOW CREATE USER: the stored credential string, which CREATE USER … AS takes back."""
+    parsed = parse_credential(record.credential)
+    plugin = parsed.plugin if parsed is not None and parsed.plugin != ANY_PLUGIN else \
+        "caching_sha2_password"
+    return (f"CREATE USER `{record.name}`@`{record.host}` IDENTIFIED WITH '{plugin}' AS "
+            f"'{record.credential}' REQUIRE NONE PASSWORD EXPIRE DEFAULT ACCOUNT UNLOCK")
+
+
+def privilege_rows(session: Session, level: str) -> list[tuple[str, ...]]:
+    """INFORMATION_SCHEMA.USER_/SCHEMA_/TABLE_PRIVILEGES: one's own rows, every account's
+    with global SELECT (privileges.information_rows)."""
+    own = session._fresh_grants()
+    accounts_shown = session.server.users.all() if own.has("SELECT") else [own]
+    return [row for record in accounts_shown for row in information_rows(
+        record.held, f"'{record.name}'@'{record.host}'", level)]
 
 
 # --- the store, as one statement's transaction sees it --------------------------------------

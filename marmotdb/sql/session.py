@@ -47,9 +47,18 @@ from typing import Any
 import apsw
 
 from marmotdb import errors
+from marmotdb.accounts.store import ACCOUNTS_DATABASE
 from marmotdb.errors import AutoIncrementExhausted, MarmotError
 from marmotdb.mysql.types import Column, ResultSet
-from marmotdb.sql import catalog, column_clause, explain, table_locks, written_row
+from marmotdb.sql import (
+    account_statements,
+    catalog,
+    column_clause,
+    explain,
+    statement_privileges,
+    table_locks,
+    written_row,
+)
 from marmotdb.sql.attachments import attach, require_home_tables
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.catalog_model import TableModel
@@ -98,24 +107,9 @@ from marmotdb.txn import auto_increment
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import CommitPipeline, Mode
 from marmotdb.txn.transaction import Transaction, TxnState, begin_reading, run_statement
-from marmotdb.accounts.store import ACCOUNTS_DATABASE
-from marmotdb.mysql.auth import parse_credential
-from marmotdb.accounts.privileges import information_rows
-from marmotdb.sql import account_statements
 from marmotdb.users import User
 
 _WRITE_KINDS = frozenset({Kind.INSERT, Kind.REPLACE, Kind.UPDATE, Kind.DELETE, Kind.DDL})
-# What each statement kind needs (MySQL: REPLACE needs INSERT and DELETE).
-_WRITE_PRIVILEGES = {Kind.INSERT: ("INSERT",), Kind.REPLACE: ("INSERT", "DELETE"),
-                     Kind.UPDATE: ("UPDATE",), Kind.DELETE: ("DELETE",)}
-_LEVEL_PRIVILEGE = {"r": "SELECT", "rw": "INSERT", "admin": "CREATE"}
-# DDL heads -> privilege (the first two keywords, else the first).
-_DDL_PRIVILEGES = {("CREATE", "VIEW"): "CREATE VIEW", ("CREATE", "INDEX"): "INDEX",
-                   ("CREATE", "UNIQUE"): "INDEX", ("CREATE", "TRIGGER"): "TRIGGER",
-                   ("DROP", "TRIGGER"): "TRIGGER", ("DROP", "INDEX"): "INDEX",
-                   ("CREATE", "OR"): "CREATE VIEW", ("CREATE", "DEFINER"): "CREATE VIEW",
-                   ("CREATE",): "CREATE", ("DROP",): "DROP", ("ALTER",): "ALTER",
-                   ("TRUNCATE",): "DROP", ("RENAME",): "ALTER"}
 _IDENT = r"`(?:[^`]|``)+`|[A-Za-z0-9_$]+"
 _CREATE_DB = re.compile(
     rf"^CREATE\s+(?:DATABASE|SCHEMA)\s+(IF\s+NOT\s+EXISTS\s+)?({_IDENT})(?:\s+.*)?$", re.I | re.S)
@@ -292,37 +286,14 @@ class Session:
         return self.user_record.host
 
     def grants(self, user: str | None = None, host: str | None = None) -> list[str]:
-        """SHOW GRANTS [FOR]: another account's needs a global privilege (MySQL: SELECT on
-        the mysql schema, which only global grants reach here)."""
-        return self._account_shown(user, host).grant_lines()
+        return account_statements.shown(self, user, host).grant_lines()
 
     def create_user(self, user: str, host: str) -> str:
-        record = self._account_shown(user, host)
-        plugin = parse_credential(record.credential)
-        name = plugin.plugin if plugin is not None and plugin.plugin != "*" else \
-            "caching_sha2_password"
-        return (f"CREATE USER `{record.name}`@`{record.host}` IDENTIFIED WITH '{name}' AS "
-                f"'{record.credential}' REQUIRE NONE PASSWORD EXPIRE DEFAULT ACCOUNT UNLOCK")
+        return account_statements.create_user_statement(account_statements.shown(
+            self, user, host))
 
     def privilege_rows(self, level: str) -> list[tuple[str, ...]]:
-        """INFORMATION_SCHEMA.USER_/SCHEMA_/TABLE_PRIVILEGES (privileges.information_rows)."""
-        own = self._fresh_grants()
-        shown = self.server.users.all() if own.has("SELECT") else [own]
-        return [row for record in shown for row in information_rows(
-            record.held, f"'{record.name}'@'{record.host}'", level)]
-
-    def _account_shown(self, user: str | None, host: str | None) -> User:
-        own = self._fresh_grants()
-        if user is None or (user, host) == (own.name, own.host):
-            return own
-        if not own.has("SELECT") and not own.has("CREATE USER"):
-            raise errors.error(errors.ER_DBACCESS_DENIED_ERROR, f"Access denied for user "
-                               f"'{self.user}'@'{self.host}' to database 'mysql'")
-        record = self.server.users.exact(user, host or "%")
-        if record is None:
-            raise errors.error(errors.ER_NONEXISTING_GRANT, f"There is no such grant defined "
-                               f"for user '{user}' on host '{host}'")
-        return record
+        return account_statements.privilege_rows(self, level)
 
     def evaluate(self, select_sql: str) -> object:
         result = self.execute(select_sql)
@@ -961,11 +932,11 @@ class Session:
             raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         if translation.kind is Kind.DDL:
             self._require(database.name, "rw" if translation.maintenance else
-                          _ddl_privilege(text), translation.tables)
+                          statement_privileges.ddl_privilege(text), translation.tables)
             return chain(self._end(commit=True),  # DDL implicitly commits, as in MySQL
                          lambda _: self._write(database, translation, params, text))
         if write:
-            for privilege in _WRITE_PRIVILEGES[translation.kind]:
+            for privilege in statement_privileges.WRITE_PRIVILEGES[translation.kind]:
                 self._require(database.name, privilege, translation.tables[:1])
             if self.table_locks is not None:  # before taking the turn: 1099 / 1100
                 for table in translation.tables:
@@ -1485,15 +1456,13 @@ class Session:
         database, 1227 a global privilege (MySQL's errors)."""
         if database == self.server.scratch.name:
             return
-        self._fresh_grants()
-        privilege = _LEVEL_PRIVILEGE.get(needed, needed)
+        record = self._fresh_grants()
+        privilege = statement_privileges.LEVEL_PRIVILEGE.get(needed, needed)
         key = (database, privilege, tables)
         allowed = self._allowed.get(key)
         if allowed is None:
-            record = self.user_record
-            allowed = self._allowed[key] = record.has(privilege, database) or bool(
-                tables and database and all(record.has(privilege, database, t)
-                                            for t in tables))
+            allowed = self._allowed[key] = statement_privileges.holds(record, database,
+                                                                      privilege, tables)
         if not allowed:
             raise self._denied(database, privilege, tables)
 
@@ -1514,16 +1483,8 @@ class Session:
 
     def _denied(self, database: str | None, privilege: str, tables: tuple[str, ...]
                 ) -> errors.MarmotError:
-        account = f"'{self.user}'@'{self.host}'"
-        if tables and database:
-            table = next(t for t in tables if not self.user_record.has(privilege, database, t))
-            return errors.error(errors.ER_TABLEACCESS_DENIED_ERROR, f"{privilege} command "
-                                f"denied to user {account} for table '{table}'")
-        if database:
-            return errors.error(errors.ER_DBACCESS_DENIED_ERROR, f"Access denied for user "
-                                f"{account} to database '{database}'")
-        return errors.error(errors.ER_SPECIFIC_ACCESS_DENIED_ERROR, f"Access denied; you need "
-                            f"(at least one of) the {privilege} privilege(s) for this operation")
+        return statement_privileges.denial(self.user_record, f"'{self.user}'@'{self.host}'",
+                                           database, privilege, tables)
 
     def _checkout(self, database: Database, space: TempSpace | None = None) -> apsw.Connection:
         """A connection to read ``database``: the session's space there when given, else a
@@ -1664,11 +1625,6 @@ def _temporary_only(space: TempSpace | None, translation: Translation) -> bool:
     """Whether a statement names the session's temporary tables and nothing else."""
     return space is not None and not translation.other_tables and bool(
         translation.home_tables) and set(translation.home_tables) <= space.names
-
-
-def _ddl_privilege(text: str) -> str:
-    head = keywords(text)
-    return _DDL_PRIVILEGES.get(tuple(head[:2]), _DDL_PRIVILEGES.get(tuple(head[:1]), "CREATE"))
 
 
 def _visible(space: TempSpace, conn: apsw.Connection, translation: Translation
