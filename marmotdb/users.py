@@ -148,10 +148,9 @@ class Users:
         config = self._config.get(name)
         return config if config is not None and host == "%" else None
 
-    def config_account(self, name: str) -> User | None:
-        """The config account ``name`` if no stored row has taken it over yet."""
-        self.refresh()
-        return None if name in self._stored else self._config.get(name)
+    def configured(self, name: str) -> User | None:
+        """The config account ``name`` (users.json, [[auth.users]]), whatever the store says."""
+        return self._config.get(name)
 
     def all(self) -> list[User]:
         self.refresh()

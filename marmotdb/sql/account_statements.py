@@ -460,7 +460,7 @@ def privilege_rows(session: Session, level: str) -> list[tuple[str, ...]]:
 
 
 def _config_name(session: Session, name: str) -> bool:
-    return name in session.server.users._config
+    return session.server.users.configured(name) is not None
 
 
 def _exists(conn: apsw.Connection, session: Session, account: Account) -> bool:
@@ -481,7 +481,7 @@ def materialize(conn: apsw.Connection, session: Session, account: Account) -> No
     privileges copied): from now on the store alone decides (users.py)."""
     if accounts.account_exists(conn, *account):
         return
-    config: User | None = session.server.users._config.get(account[0])
+    config = session.server.users.configured(account[0])
     if config is None:
         return
     accounts.write_account(conn, *account, config.credential)
