@@ -69,3 +69,12 @@ def test_a_node_that_missed_create_user_refuses_until_it_caught_up(cluster: Clus
     for _ in range(10):
         cluster.advance(1000)
     assert logs_in(cluster, 3, "carol", "pw")
+
+
+def test_changing_the_config_root_by_sql_takes_over_on_every_node(cluster: Cluster) -> None:
+    assert not cluster.nodes[3].state.users.get("root").stored  # from each node's config
+    cluster.ok(1, "ALTER USER 'root'@'%' IDENTIFIED BY 'new-root'")
+    for i in (1, 2, 3):
+        root = cluster.nodes[i].state.users.get("root", "10.0.0.9")
+        assert root is not None and root.stored and root.has("SUPER")
+        assert logs_in(cluster, i, "root", "new-root")
