@@ -139,10 +139,11 @@ def socket_sql(socket_path: Path, sql: str, check: bool = True
 
 
 def create_user_sql(user: str, password: str) -> str:
-    """The benchmark user: mysql_native_password, every privilege, from any host."""
+    """The benchmark user: mysql_native_password, every privilege (GRANT OPTION too: the
+    differential account tests GRANT as it), from any host."""
     return (f"CREATE USER '{user}'@'%' IDENTIFIED VIA mysql_native_password "
             f"USING PASSWORD('{password}');"
-            f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%';")
+            f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%' WITH GRANT OPTION;")
 
 
 @dataclass

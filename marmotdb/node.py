@@ -224,7 +224,7 @@ class Node:
                      local_files: bool = False) -> int:
         """A session for ``user``; raises MarmotError (unknown user, bad database)."""
         self._tick(now_ms)
-        record = self.state.users.get(user)
+        record = self.state.users.get(user, host)  # the account matching the client's host
         if record is None:
             raise errors.error(errors.ER_ACCESS_DENIED_ERROR,
                                f"Access denied for user '{shown(user)}'")

@@ -142,7 +142,8 @@ class MysqlProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.conn = ServerConnection(
             connection_id=self.connection_id, rng=service._rng,
-            lookup_user=service.state.users.credential, server_version=service.server_version,
+            lookup_user=lambda user: service.state.users.credential(user, str(peer[0])),
+            server_version=service.server_version,
             ssl_context=service.ssl_context, rsa_private_key=service.rsa_key,
             settings=service.state.protocol_settings(service.settings), peer_host=str(peer[0]),
             login_throttle=service.login_throttle, fast_auth_cache=service.fast_auth_cache)
@@ -363,8 +364,8 @@ class MysqlProtocol(asyncio.Protocol):
         host = self.service.host
         if self.session is not None:  # COM_CHANGE_USER
             self._close_session()
-        user = self.service.state.users.get(event.user)  # past max_connections: admins only
-        if user is not None and not self.service.state.admits_login(
+        user = self.service.state.users.get(event.user, self.peer_host)  # past max_connections:
+        if user is not None and not self.service.state.admits_login(  # admins only
                 len(self.service.connections), user):
             self.conn.reject_login(errors.error(errors.ER_CON_COUNT_ERROR, "Too many connections"))
             return

@@ -128,8 +128,13 @@ class CatalogContext(Protocol):
         """(id, user, host, db, command, time_s, state, info) for every client connection."""
         ...
 
-    def grants(self) -> list[str]:
-        """The GRANT lines of the current user, as SHOW GRANTS prints them."""
+    def grants(self, user: str | None = None, host: str | None = None) -> list[str]:
+        """The GRANT lines of an account (None, None: the current one), as SHOW GRANTS
+        prints them; 1141 for a missing account."""
+        ...
+
+    def create_user(self, user: str, host: str) -> str:
+        """SHOW CREATE USER's statement for an account."""
         ...
 
     def evaluate(self, select_sql: str) -> object:

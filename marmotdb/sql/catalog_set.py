@@ -102,8 +102,8 @@ def _parse_and_apply(sql: str, ctx: CatalogContext) -> None:
             stream.at_word("RESOURCE", "DEFAULT") and second.kind == "word"
             and second.value in ("GROUP", "ROLE")):
         raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't yet "
-                           f"support 'SET {stream.peek().text.upper()}' (users and roles come "
-                           "from the configuration)")
+                           f"support 'SET {stream.peek().text.upper()}' (roles and resource "
+                           "groups)")
     scope: str | None = None
     while True:
         scope = _set_item(stream, ctx, scope)
@@ -161,7 +161,7 @@ def _require_admin(ctx: CatalogContext) -> None:
     allowed = getattr(ctx, "is_admin", None)
     if allowed is None:
         record = getattr(ctx, "user_record", None)
-        allowed = record is None or record.can(None, "admin")
+        allowed = record is None or record.has("SUPER")  # ALL on *.* holds it
     if not allowed:
         raise errors.error(errors.ER_SPECIFIC_ACCESS_DENIED_ERROR, "Access denied; you need (at "
                            "least one of) the SUPER or SYSTEM_VARIABLES_ADMIN privilege(s) for "

@@ -257,14 +257,22 @@ def _create_routine(kind: str) -> Callable[[TokenStream, CatalogContext], Result
 
 def _create_unsupported(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
     raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't yet "
-                       "support 'SHOW CREATE USER/EVENT' (users come from the configuration)")
+                       "support 'SHOW CREATE EVENT'")
+
+
+def _create_user(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
+    user, host = stream.identifier(), "%"
+    if stream.peek().kind == "uservar":  # 'user'@'host' lexes the host as a variable
+        host = str(stream.next().value)
+    return ResultSet([show_text(f"CREATE USER for {user}@{host}", 1024)],
+                     [(ctx.create_user(user, host),)])
 
 
 _CREATE_HANDLERS: dict[str, Callable[[TokenStream, CatalogContext], ResultSet]] = {
     "TABLE": _create_table, "VIEW": _create_view, "DATABASE": _create_database,
     "SCHEMA": _create_database, "TRIGGER": _create_trigger,
     "PROCEDURE": _create_routine("PROCEDURE"), "FUNCTION": _create_routine("FUNCTION"),
-    "EVENT": _create_unsupported, "USER": _create_unsupported,
+    "EVENT": _create_unsupported, "USER": _create_user,
 }
 
 _STATUS_COLUMNS = [show_text("Name"), show_text("Engine"), show_int("Version", 2), show_text("Row_format", 10),

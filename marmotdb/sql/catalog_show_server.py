@@ -148,20 +148,27 @@ def _processlist(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) -> 
 
 
 def _grants(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) -> ResultSet:
-    user, host = ctx.user, "%"
-    if stream.accept_word("FOR"):
-        if stream.accept_word("CURRENT_USER"):
-            if stream.accept_op("("):
-                stream.accept_op(")")
-        else:
-            user = stream.identifier()
-            if stream.peek().kind == "uservar":  # 'user'@'host' lexes the host as a variable
-                host = str(stream.next().value)
-            if user != ctx.user:
-                raise errors.error(errors.ER_NONEXISTING_GRANT, f"There is no such grant "
-                                   f"defined for user '{user}' on host '{host}'")
+    user, host = _account(stream, ctx)
+    if stream.accept_word("USING"):
+        from marmotdb.sql.account_statements import not_supported
+
+        raise not_supported("roles")
     finish(stream)
-    return ResultSet([show_text(f"Grants for {user}@{host}", 1024)], [(g,) for g in ctx.grants()])
+    lines = ctx.grants(user, host)  # the current account's when (user, host) is (None, None)
+    user, host = user or ctx.user, host or getattr(ctx, "account_host", "%")
+    return ResultSet([show_text(f"Grants for {user}@{host}", 1024)], [(g,) for g in lines])
+
+
+def _account(stream: TokenStream, ctx: CatalogContext) -> tuple[str | None, str | None]:
+    """FOR 'user'@'host' | FOR CURRENT_USER[()] | nothing: (None, None) is the current one."""
+    if not stream.accept_word("FOR") or stream.accept_word("CURRENT_USER"):
+        if stream.accept_op("("):
+            stream.accept_op(")")
+        return None, None
+    user, host = stream.identifier(), "%"
+    if stream.peek().kind == "uservar":  # 'user'@'host' lexes the host as a variable
+        host = str(stream.next().value)
+    return user, host
 
 
 _ROUTINE_COLUMNS = ["Db", "Name", "Type", "Definer", "Modified", "Created", "Security_type",

@@ -345,6 +345,14 @@ def _schemata(ctx: CatalogContext) -> list[tuple]:
     return rows
 
 
+def _privileges(level: str) -> Callable[[CatalogContext], list[tuple]]:
+    """USER_/SCHEMA_/TABLE_PRIVILEGES: the session's account, or every account for one that
+    may read them (global SELECT); a context without accounts has no rows."""
+    def rows(ctx: CatalogContext) -> list[tuple]:
+        return list(getattr(ctx, "privilege_rows", lambda level: [])(level))
+    return rows
+
+
 def _processlist(ctx: CatalogContext) -> list[tuple]:
     return [tuple(row) for row in ctx.processlist()]
 
@@ -500,11 +508,13 @@ _DEFS: tuple[InfoTable, ...] = (
                                          "COLUMN_NAME V64; PRIVILEGE_TYPE V64; "
                                          "IS_GRANTABLE VARCHAR(3)"), "empty"),
     InfoTable("TABLE_PRIVILEGES", _cols(f"{_PRIV}; TABLE_SCHEMA V64; TABLE_NAME V64; "
-                                        "PRIVILEGE_TYPE V64; IS_GRANTABLE VARCHAR(3)"), "empty"),
+                                        "PRIVILEGE_TYPE V64; IS_GRANTABLE VARCHAR(3)"),
+              "session", _privileges("table")),
     InfoTable("SCHEMA_PRIVILEGES", _cols(f"{_PRIV}; TABLE_SCHEMA V64; PRIVILEGE_TYPE V64; "
-                                         "IS_GRANTABLE VARCHAR(3)"), "empty"),
+                                         "IS_GRANTABLE VARCHAR(3)"), "session",
+              _privileges("database")),
     InfoTable("USER_PRIVILEGES", _cols(f"{_PRIV}; PRIVILEGE_TYPE V64; IS_GRANTABLE VARCHAR(3)"),
-              "empty"),
+              "session", _privileges("global")),
     InfoTable("ENABLED_ROLES", _cols("ROLE_NAME V64; ROLE_HOST V64; IS_DEFAULT VARCHAR(3); "
                                      "IS_MANDATORY VARCHAR(3)"), "empty"),
     InfoTable("VIEW_TABLE_USAGE", _cols("VIEW_CATALOG V64; VIEW_SCHEMA V64; VIEW_NAME V64; "

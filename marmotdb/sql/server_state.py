@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from marmotdb.accounts.store import ACCOUNTS_DATABASE
 from marmotdb.hlc import HLC
 from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.types import Column, ColumnFlag
@@ -167,7 +168,11 @@ class ServerState:
         self.durability = durability
         self.rng = rng or random.Random(0)  # RAND(), UUID(); the runtime passes SystemRandom
         self.version = version
-        self.users = users
+        # This node's view: the config accounts, and the stored ones read from its own store
+        # (sims share one Users between nodes, so each node gets its own copy).
+        self.users = users.reading(self._accounts_reader)
+        self._accounts_absent = False  # no store file at the first look: only dicts after
+        self._accounts_store: tuple[apsw.Connection, ConnectionBinding, Database] | None = None
         self.sessions: dict[int, Session] = {}
         self.status: Counter[str] = Counter()
         self.global_variables = GlobalVariables(global_defaults or {})
@@ -311,6 +316,39 @@ class ServerState:
 
     def binding(self, conn: apsw.Connection) -> ConnectionBinding:
         return self._bindings[conn]
+
+    def accounts_database(self) -> Database:
+        """The hidden database holding accounts and grants (created at first use; a node
+        that receives a write set of it creates it the same way)."""
+        self.databases.create(ACCOUNTS_DATABASE, if_not_exists=True)
+        return self.databases.get(ACCOUNTS_DATABASE)
+
+    def _accounts_reader(self) -> tuple[apsw.Connection, ConnectionBinding, object] | None:
+        """The store's look-up connection, its binding (for a trusted read) and a token that
+        changes whenever the store may have: every write to it, local or applied from another
+        node, goes through its pipeline's one write connection (whose change counter moves),
+        and a snapshot restore bumps its schema generation. The token is None while that
+        connection holds an open transaction (nothing committed yet: keep what you have).
+        None altogether until an account was written (here, or by a write set from another
+        node): no file for a node without accounts. Asked once per statement: a few dict
+        look-ups, no SQL (PRAGMA data_version on a WAL file costs ~5 µs)."""
+        found = self._accounts_store
+        if found is None or self._meta.get(ACCOUNTS_DATABASE) is not found[0]:
+            database = self.databases.opened(ACCOUNTS_DATABASE)
+            if database is None:
+                if self._accounts_absent or not self.databases.exists(ACCOUNTS_DATABASE):
+                    self._accounts_absent = True  # until a write set or a statement makes it
+                    return None
+                database = self.databases.get(ACCOUNTS_DATABASE)
+            conn = self.read_connection(database)
+            found = self._accounts_store = conn, self._bindings[conn], database
+        conn, binding, database = found
+        pipeline = self.pipelines.get(ACCOUNTS_DATABASE)
+        writer = pipeline.conn if pipeline is not None else None
+        if writer is not None and writer.in_transaction:
+            return conn, binding, None
+        changes = writer.total_changes() if writer is not None else 0
+        return conn, binding, (id(writer), changes, database.schema_generation)
 
     def read_connection(self, database: Database) -> apsw.Connection:
         """A long-lived connection per database for catalog and schema look-ups. It runs users'
@@ -485,7 +523,7 @@ class ServerState:
         """SHOW PROCESSLIST / INFORMATION_SCHEMA.PROCESSLIST for ``viewer``: every thread with
         the PROCESS privilege (global admin here), else only the viewer's own (MySQL)."""
         now = self.clock()
-        every = viewer.can(None, "admin")
+        every = viewer.has("PROCESS")
         return [(s.connection_id, s.user, s.host, s.current_database, s.command,
                  int(now - s.statement_started) if s.statement_started else 0,
                  "" if s.command == "Sleep" else "executing",

@@ -47,9 +47,18 @@ from typing import Any
 import apsw
 
 from marmotdb import errors
+from marmotdb.accounts.store import ACCOUNTS_DATABASE
 from marmotdb.errors import AutoIncrementExhausted, MarmotError
 from marmotdb.mysql.types import Column, ResultSet
-from marmotdb.sql import catalog, column_clause, explain, table_locks, written_row
+from marmotdb.sql import (
+    account_statements,
+    catalog,
+    column_clause,
+    explain,
+    statement_privileges,
+    table_locks,
+    written_row,
+)
 from marmotdb.sql.attachments import attach, require_home_tables
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.catalog_model import TableModel
@@ -219,7 +228,10 @@ class Session:
         self._isolation = "REPEATABLE-READ"  # of the open transaction
         self.table_locks: TableLocks | None = None  # LOCK TABLES (sql/table_locks.py)
         self._lock_wait: Pending | None = None  # a LOCK TABLES waiting for its reservations
-        self._allowed: dict[tuple[str | None, str], bool] = {}  # grants don't change in a session
+        # Checks already passed or failed, until the stored grants change (generation).
+        self._allowed: dict[tuple[str | None, str, tuple[str, ...]], bool] = {}
+        self._grants_generation = -1
+        self._grants_questions = -1  # the statement count when the store was last looked at
         self._temp = TemporaryTables(server, self)  # its temporary tables (sql/temporary.py)
         server.sessions[connection_id] = self
 
@@ -241,7 +253,8 @@ class Session:
         return self.server.version
 
     def databases(self) -> list[str]:
-        return self.user_record.visible(self.server.databases.names())
+        return [name for name in self._fresh_grants().visible(self.server.databases.names())
+                if name != ACCOUNTS_DATABASE]
 
     def connection_for(self, db: str) -> apsw.Connection:
         database = self._database(db)
@@ -289,8 +302,20 @@ class Session:
             return None
         return self._temp.space(self.server.databases.get(db))
 
-    def grants(self) -> list[str]:
-        return self.user_record.grant_lines()
+    @property
+    def account_host(self) -> str:
+        """The host part of the account the session logged in as (SHOW GRANTS' title)."""
+        return self.user_record.host
+
+    def grants(self, user: str | None = None, host: str | None = None) -> list[str]:
+        return account_statements.shown(self, user, host).grant_lines()
+
+    def create_user(self, user: str, host: str) -> str:
+        return account_statements.create_user_statement(account_statements.shown(
+            self, user, host))
+
+    def privilege_rows(self, level: str) -> list[tuple[str, ...]]:
+        return account_statements.privilege_rows(self, level)
 
     def evaluate(self, select_sql: str) -> object:
         result = self.execute(select_sql)
@@ -320,6 +345,8 @@ class Session:
             raise _syntax_error(text)
         if head and head[0] not in _STATEMENT_KEYWORDS:
             raise _syntax_error(text)
+        if head and head[0] in account_statements.HEADS and account_statements.handles(head):
+            return self._after(account_statements.run(self, strip_comments(text), head))
         handler = _HANDLERS.get(head[0]) if head else None
         if handler is not None and (result := handler(self, strip_comments(text), head)) \
                 is not None:
@@ -348,6 +375,7 @@ class Session:
             raise errors.error(1295, "This command is not supported in the prepared statement "
                                "protocol yet")
         if (not head or head[0] in _HANDLERS or head[0] in ("DESC", "DESCRIBE", "EXPLAIN")
+                or account_statements.handles(head)
                 or "@" in text or catalog.handles(text, self)
                 or (head[0] in DDL_HEADS and not markers)):  # DDL runs as text (TEMPORARY …)
             return PreparedPlan(text, None, markers, [])
@@ -533,7 +561,10 @@ class Session:
         requests = [request for request in table_locks.parse(text, self.current_database)
                     if not self._temporary(request.database, request.table)]
         for request in requests:
-            self._require(request.database, "rw" if request.kind is LockKind.WRITE else "r")
+            self._require(request.database, "LOCK TABLES")  # MySQL: LOCK TABLES and SELECT
+            self._require(request.database, "SELECT", (request.table,))
+            if request.kind is LockKind.WRITE:  # it holds the write turn: a writer's only
+                self._require(request.database, "rw")
             database = self._database(request.database)
             view = self.server.schema_view(self.server.read_connection(database), database)
             if view.table_sql(request.table) is None:
@@ -614,6 +645,13 @@ class Session:
                                "command because you have active locked tables or an active "
                                "transaction")
 
+    def _require_database_privilege(self, name: str, privilege: str) -> None:
+        """CREATE/DROP DATABASE: the privilege on that database (1044, as MySQL); the
+        accounts' own database is never a user's to create or drop."""
+        if name.lower() == ACCOUNTS_DATABASE:
+            raise self._denied(name, privilege, ())
+        self._require(name.lower(), privilege)
+
     def _pipeline_named(self, name: str) -> CommitPipeline:
         return self.server.pipeline(self._database(name))
 
@@ -623,9 +661,9 @@ class Session:
         found = _CREATE_DB.match(text)
         if found is None:
             raise _syntax_error(text)
-        self._require(None, "admin")
-        self._refuse_under_table_locks()
         name = unquote(found.group(2))
+        self._require_database_privilege(name, "CREATE")
+        self._refuse_under_table_locks()
 
         def create(_: Any) -> Ok:
             created = self.server.databases.create(name, bool(found.group(1)))
@@ -641,9 +679,9 @@ class Session:
         found = _DROP_DB.match(text)
         if found is None:
             raise _syntax_error(text)
-        self._require(None, "admin")
-        self._refuse_under_table_locks()
         name = unquote(found.group(2))
+        self._require_database_privilege(name, "DROP")
+        self._refuse_under_table_locks()
 
         def take_turn(_: Any) -> Pending | None:
             if not self.server.databases.exists(name):
@@ -812,7 +850,7 @@ class Session:
         if target.verb == "DROP" and target.kind == "TABLE":
             return self._drop_temporary(target, database)
         if target.verb == "CREATE" and target.kind == "TABLE":
-            self._require(database.name, "rw")
+            self._require(database.name, "CREATE TEMPORARY TABLES")
             space = self._temp.open(database)
             if space.holds(target.name):
                 message = f"Table '{target.name[1]}' already exists"
@@ -891,6 +929,7 @@ class Session:
                     raise errors.error(errors.ER_NO_SUCH_TABLE,
                                        f"Table '{name}.{table}' doesn't exist")
                 found[name] = self._database(name)
+            self._require(name, "SELECT", (table,))
         return list(found.values())
 
     def _attach(self, conn: apsw.Connection, binding: ConnectionBinding,
@@ -922,16 +961,18 @@ class Session:
         if write and database is self.server.scratch:
             raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
         if translation.kind is Kind.DDL:
-            self._require(database.name, "rw" if translation.maintenance else "admin")
+            self._require(database.name, "rw" if translation.maintenance else
+                          statement_privileges.ddl_privilege(text), translation.tables)
             return chain(self._end(commit=True),  # DDL implicitly commits, as in MySQL
                          lambda _: self._write(database, translation, params, text))
         if write:
-            self._require(database.name, "rw")
+            for privilege in statement_privileges.WRITE_PRIVILEGES[translation.kind]:
+                self._require(database.name, privilege, translation.tables[:1])
             if self.table_locks is not None:  # before taking the turn: 1099 / 1100
                 for table in translation.tables:
                     self.table_locks.check_write(database.name, table)
             return self._write(database, translation, params, text)
-        self._require(database.name, "r")
+        self._require(database.name, "r", translation.tables or translation.home_tables)
         if self.txn is None and not self.autocommit:
             self._open_transaction()
         if _temporary_only(space, translation):
@@ -1542,9 +1583,9 @@ class Session:
 
     # ------------------------------------------------------------------ helpers
     def _database(self, name: str) -> Database:
-        if not self.user_record.can(name, "r"):
+        if not self._fresh_grants().held.any_in(name) or name.lower() == ACCOUNTS_DATABASE:
             raise errors.error(errors.ER_DBACCESS_DENIED_ERROR, f"Access denied for user "
-                               f"'{self.user}'@'%' to database '{name}'")
+                               f"'{self.user}'@'{self.host}' to database '{name}'")
         return self.server.databases.get(name)
 
     def _current(self) -> Database:
@@ -1572,18 +1613,42 @@ class Session:
         space = self._temp.space(database) if self._temp.spaces else None
         return view if space is None else TemporarySchemaView(view, space)
 
-    def _require(self, database: str | None, level: str) -> None:
+    def _require(self, database: str | None, needed: str, tables: tuple[str, ...] = ()
+                 ) -> None:
+        """Refuse unless the account holds ``needed`` (a privilege, or a level r/rw/admin)
+        on ``database`` or on each of ``tables`` there: 1142 naming a table, 1044 a
+        database, 1227 a global privilege (MySQL's errors)."""
         if database == self.server.scratch.name:
             return
-        allowed = self._allowed.get((database, level))
+        record = self._fresh_grants()
+        privilege = statement_privileges.LEVEL_PRIVILEGE.get(needed, needed)
+        key = (database, privilege, tables)
+        allowed = self._allowed.get(key)
         if allowed is None:
-            allowed = self._allowed[(database, level)] = self.user_record.can(database, level)
+            allowed = self._allowed[key] = statement_privileges.holds(record, database,
+                                                                      privilege, tables)
         if not allowed:
-            what = {"r": "SELECT", "rw": "INSERT, UPDATE, DELETE", "admin": "CREATE, DROP, ALTER"}
-            raise errors.error(errors.ER_DBACCESS_DENIED_ERROR if database else
-                               errors.ER_SPECIFIC_ACCESS_DENIED_ERROR,
-                               f"Access denied for user '{self.user}'@'%' to database "
-                               f"'{database or '*'}' ({what[level]} command denied)")
+            raise self._denied(database, privilege, tables)
+
+    def _fresh_grants(self) -> User:
+        """The session's account as stored now: GRANT/REVOKE take effect for new statements.
+        The store is looked at once per statement (Questions counts them on this node)."""
+        questions = self.server.status["Questions"]
+        if questions == self._grants_questions:
+            return self.user_record
+        self._grants_questions = questions
+        generation = self.server.users.refresh()
+        if generation != self._grants_generation:
+            self._grants_generation = generation
+            self._allowed.clear()
+            record = self.server.users.exact(self.user_record.name, self.user_record.host)
+            self.user_record = record or self.user_record  # dropped: the session keeps going
+        return self.user_record
+
+    def _denied(self, database: str | None, privilege: str, tables: tuple[str, ...]
+                ) -> errors.MarmotError:
+        return statement_privileges.denial(self.user_record, f"'{self.user}'@'{self.host}'",
+                                           database, privilege, tables)
 
     def _checkout(self, database: Database, space: TempSpace | None = None) -> apsw.Connection:
         """A connection to read ``database``: the session's space there when given, else a
@@ -1685,7 +1750,7 @@ class Session:
         database = self._database(spec.database) if spec.database else self._current()
         if database is self.server.scratch:
             raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
-        self._require(database.name, "rw")
+        self._require(database.name, "INSERT", (spec.table,))
         table = table_definitions(self._schema_view(database))(spec.table)
         if table is None:
             raise errors.error(errors.ER_NO_SUCH_TABLE,

@@ -102,6 +102,10 @@ class Databases:
             return False
         return lowered in self._open or (self.directory / (lowered + FILE_SUFFIX)).exists()
 
+    def opened(self, name: str) -> Database | None:
+        """The database if this process opened it already (a dict look-up, no file check)."""
+        return self._open.get(name)
+
     def get(self, name: str) -> Database:
         lowered = name.lower()
         database = self._open.get(lowered)

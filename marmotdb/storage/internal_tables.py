@@ -14,6 +14,9 @@ and the commit-log record: after a crash the three never disagree. Every name st
                             ranges nodes claimed (txn/DESIGN.md §9). The one internal table
                             that is captured and replicated as row images, like a user table
                             (``REPLICATED``): a claim is an ordinary write set.
+    __marmot_accounts       (user, host) -> credential, and
+    __marmot_grants         (user, host, db, tbl) -> privileges: accounts (marmotdb/accounts.py),
+                            replicated like the claims; rows only in ``__marmot_system``.
 
 Public API::
 
@@ -28,7 +31,11 @@ ROW_VERSIONS = "__marmot_row_versions"
 COMMIT_LOG = "__marmot_commit_log"
 APPLIED = "__marmot_applied"
 AUTO_INCREMENT_CLAIMS = "__marmot_auto_increment"
-REPLICATED = frozenset({AUTO_INCREMENT_CLAIMS})  # internal, yet captured like user tables
+ACCOUNTS = "__marmot_accounts"
+GRANTS = "__marmot_grants"
+# Internal, yet captured like user tables: claims, and accounts (marmotdb/accounts.py; only
+# the hidden __marmot_system database ever holds rows in them).
+REPLICATED = frozenset({AUTO_INCREMENT_CLAIMS, ACCOUNTS, GRANTS})
 
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS {ROW_VERSIONS}(
@@ -62,11 +69,25 @@ CREATE TABLE IF NOT EXISTS {AUTO_INCREMENT_CLAIMS}(
     next_claim INTEGER,
     PRIMARY KEY (tbl, claim)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {ACCOUNTS}(
+    user TEXT NOT NULL,
+    host TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    PRIMARY KEY (user, host)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {GRANTS}(
+    user TEXT NOT NULL,
+    host TEXT NOT NULL,
+    db TEXT NOT NULL,
+    tbl TEXT NOT NULL,
+    privileges TEXT NOT NULL,
+    PRIMARY KEY (user, host, db, tbl)
+) WITHOUT ROWID;
 """
 
 
 def ensure_internal_tables(conn: apsw.Connection) -> None:
-    if conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{AUTO_INCREMENT_CLAIMS}'"
+    if conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{GRANTS}'"
                     ).fetchall():  # the newest one: older files get it at their next open
         return
     with conn:

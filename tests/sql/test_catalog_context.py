@@ -101,7 +101,7 @@ class CatalogTestContext:
                  "SHOW PROCESSLIST"),
                 (7, "etl", "10.0.0.8:6000", None, "Sleep", 30, "", None)]
 
-    def grants(self) -> list[str]:
+    def grants(self, user: str | None = None, host: str | None = None) -> list[str]:
         return ["GRANT USAGE ON *.* TO `app`@`%`",
                 "GRANT SELECT, INSERT, UPDATE, DELETE ON `shop`.* TO `app`@`%`"]
 
