@@ -50,17 +50,18 @@ def swim_config_for(profile: str, timings: dict[str, int]) -> SwimConfig:
 
 class LocalCluster:
     def __init__(self, root: Path, nodes: int, timings: dict[str, int] | None = None,
-                 profile: str = "local"):
+                 profile: str = "local", serve_args: list[str] | None = None):
         self.root = root
         self.profile, self.size = profile, nodes
         self.timings = dict(FAST_TIMINGS if timings is None else timings)
+        self.serve_args = list(serve_args or [])  # every node's extra `serve` settings
         self.swim = swim_config_for(profile, self.timings)
         self.state: ClusterState = self._plan()
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
 
     def _plan(self) -> ClusterState:
         return cluster_cli.plan_cluster(self.root, self.size, 0, HOST, self.profile,
-                                        timing_args(self.timings))
+                                        timing_args(self.timings) + self.serve_args)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -106,9 +107,20 @@ class LocalCluster:
         process.wait(5)
         return killed_at
 
-    def restart(self, node_id: int) -> None:
+    def restart(self, node_id: int, env: dict[str, str] | None = None) -> None:
+        """Start a stopped node again; ``env``: extra environment for this process only
+        (e.g. libfaketime's LD_PRELOAD and FAKETIME)."""
         record = self.record(node_id)
-        self.processes[node_id] = cluster_cli.start_node(self.state, record, True)
+        saved = {name: os.environ.get(name) for name in env or {}}
+        os.environ.update(env or {})  # start_node passes os.environ on; no thread spawns now
+        try:
+            self.processes[node_id] = cluster_cli.start_node(self.state, record, True)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         cluster_cli.wait_ready(self.state, self.processes, records=[record])
 
     # ------------------------------------------------------------------ views
