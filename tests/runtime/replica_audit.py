@@ -21,8 +21,10 @@ from typing import Any
 
 import apsw
 
+from marmotdb.hlc import Timestamp
 from marmotdb.storage.checksum import TableChecksum, database_checksums
 from marmotdb.storage.commitlog import iter_log
+from marmotdb.storage.writeset import decode_write_set
 from marmotdb.txn.txn_store import FILE_NAME as TXN_STORE_FILE
 from tests.runtime.local_cluster import LocalCluster
 
@@ -105,3 +107,22 @@ def audit(cluster: LocalCluster, tables: tuple[str, ...] = ()) -> list[ReplicaFi
     left = {r.node_id: r.txn_store_rows for r in replicas if r.txn_store_rows}
     assert not left, f"txn store records never forgotten (node: rows): {left}"
     return replicas
+
+
+def lww_winner(replica: ReplicaFiles, table: str, key: tuple[Any, ...]
+               ) -> tuple[Timestamp, int, tuple[Any, ...] | None]:
+    """From the commit log alone: the (commit timestamp, origin node, after image) of the
+    committed change to ``table``'s row ``key`` with the highest HLC timestamp — the one
+    last-write-wins must have kept (None image: a delete). An abort marker changes nothing."""
+    best: tuple[Timestamp, int, tuple[Any, ...] | None] | None = None
+    for encoded in replica.log.values():
+        write_set = decode_write_set(encoded)
+        for change in write_set.changes:
+            if change.table == table and key in (tuple(change.new_key or ()),
+                                                  tuple(change.old_key or ())):
+                image = tuple(change.after) if change.after is not None and \
+                    tuple(change.new_key or ()) == key else None
+                if best is None or write_set.commit_ts >= best[0]:  # later change, same txn
+                    best = (write_set.commit_ts, write_set.origin, image)
+    assert best is not None, f"no committed change to {table} {key}"
+    return best
