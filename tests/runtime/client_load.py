@@ -23,7 +23,7 @@ from typing import Any
 
 import pymysql
 
-from tests.runtime.local_cluster import HOST, LocalCluster
+from tests.runtime.local_cluster import LocalCluster
 
 KEY_SPAN = 1_000_000
 REFUSED = {1213, 1047}  # documented: not committed
@@ -36,7 +36,7 @@ DATABASE = "app"
 
 def connect(cluster: LocalCluster, node_id: int, database: str | None = DATABASE,
             **options: Any) -> pymysql.Connection[Any]:
-    return pymysql.connect(host=HOST, port=cluster.record(node_id).mysql_port, user="root",
+    return pymysql.connect(host=cluster.host(node_id), port=cluster.record(node_id).mysql_port, user="root",
                            password=cluster.state.root_password, autocommit=True,
                            connect_timeout=5, read_timeout=30, write_timeout=30,
                            database=database, **options)
