@@ -16,7 +16,7 @@ node's peer traffic in-process; ``--run-slow`` runs both variants and a longer p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
