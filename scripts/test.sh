@@ -3,8 +3,9 @@
 # Extra arguments go to pytest (e.g. --run-slow, -k name).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-# sysbench and the clients are tested for real; mysqlclient builds against libmariadb.
-apt_install sysbench mariadb-client libmariadb-dev pkg-config build-essential tmux
+# sysbench and the clients are tested for real; mysqlclient builds against libmariadb;
+# faketime skews one node's clock and iproute2 puts nodes in network namespaces (fault tests).
+apt_install sysbench mariadb-client libmariadb-dev pkg-config build-essential tmux faketime iproute2
 install_marmotdb test
 cd "$ROOT"
 exec "$VENV/bin/python" -m pytest -q "$@"
