@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from marmotdb.sim.cluster_runner import ClusterRunResult, run_one
 
 JOBS_MAX = 64  # bound of the worker pool, whatever the caller asks
+Run = tuple[int, str, int | None]  # (seed, scenario, node count or None: drawn)
 
 
 def default_jobs() -> int:
@@ -33,20 +34,25 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _run(task: tuple[int, str, int | None]) -> ClusterRunResult:
-    seed, scenario, nodes = task
+def _run(run: Run) -> ClusterRunResult:
+    seed, scenario, nodes = run
     return run_one(seed, scenario, nodes)
 
 
 def sweep(seeds: Iterable[int], scenarios: Iterable[str], nodes: int | None = None,
           jobs: int | None = None) -> Iterator[ClusterRunResult]:
-    """Every scenario for every seed (seed-major: a short sweep covers every scenario), one
-    result per run in that order, computed by ``jobs`` worker processes (1: in this one)."""
-    tasks = [(seed, scenario, nodes) for seed in seeds for scenario in scenarios]
-    jobs = min(JOBS_MAX, default_jobs() if jobs is None else max(1, jobs), len(tasks) or 1)
+    """Every scenario for every seed (seed-major: a short sweep covers every scenario)."""
+    scenarios = list(scenarios)
+    return run_all([(seed, scenario, nodes) for seed in seeds for scenario in scenarios], jobs)
+
+
+def run_all(runs: list[Run], jobs: int | None = None) -> Iterator[ClusterRunResult]:
+    """One result per run, in the order given, computed by ``jobs`` worker processes (default:
+    one per core; 1: in this process)."""
+    jobs = min(JOBS_MAX, default_jobs() if jobs is None else max(1, jobs), len(runs) or 1)
     if jobs == 1:
-        yield from map(_run, tasks)
+        yield from map(_run, runs)
         return
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        yield from pool.map(_run, tasks, chunksize=1)
+        yield from pool.map(_run, runs, chunksize=1)

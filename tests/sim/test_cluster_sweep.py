@@ -49,18 +49,34 @@ from tests.sim.replay import printed_trace_hashes
 CI_SEEDS = range(1, 31)
 SEEDS = {scenario: CI_SEEDS for scenario in SCENARIOS}
 SLOW_SEEDS = range(100, 400)
+SWEEP_TIMEOUT_S = 1800  # generous: other test runs may share the 2 cores
 # Runs that fail on a defect still open, pinned below (strict xfail) and left out of the sweep.
 KNOWN_FAILURES = {
     ("cluster-partition", 21): (
         "after one-way cuts and an isolation of 5 nodes, node 1 never gets origin 2's "
-        "transactions 79.. (log-gap), an acknowledged write stays missing there and an "
-        "instance stays undecided 20 s after the heal (convergence only: no safety "
-        "violation); found by the 210-seed CI sweep"),
+        "transactions 79.. (log-gap): 20 s after the heal it still holds the txn-store records "
+        "of 2:90.. and an intent, not applied, so acknowledged writes are missing there and a "
+        "counter reads 72 instead of 93 (convergence only: no safety violation); found by the "
+        "210-seed CI sweep (seeds 1..30 of every scenario)"),
 }
 
 
 @cache
+def ci_sweep() -> dict[str, tuple[ClusterRunResult, ...]]:
+    """Every CI run at once on one pool of worker processes (one pool: no start-up per
+    scenario, and no core idles while a scenario's last slow seed finishes)."""
+    runs = [(seed, scenario, None) for scenario, seeds in SEEDS.items() for seed in seeds
+            if (scenario, seed) not in KNOWN_FAILURES]
+    results: dict[str, list[ClusterRunResult]] = {scenario: [] for scenario in SEEDS}
+    for result in cluster_sweep.run_all(runs):
+        results[result.scenario].append(result)
+    return {scenario: tuple(found) for scenario, found in results.items()}
+
+
+@cache
 def sweep(scenario: str, seeds: range) -> tuple[ClusterRunResult, ...]:
+    if seeds == SEEDS.get(scenario):
+        return ci_sweep()[scenario]
     kept = [seed for seed in seeds if (scenario, seed) not in KNOWN_FAILURES]
     return tuple(cluster_sweep.sweep(kept, [scenario]))
 
@@ -80,6 +96,7 @@ def slow_seeds() -> range:
 
 
 # ---------------------------------------------------------------------- the sweeps
+@pytest.mark.timeout(SWEEP_TIMEOUT_S)  # the first one runs the whole CI sweep
 @pytest.mark.parametrize("scenario", list(SEEDS))
 def test_scenario_passes_every_invariant(scenario: str) -> None:
     assert_passes(scenario, SEEDS[scenario])
@@ -109,6 +126,7 @@ def test_known_failing_seed(scenario: str, seed: int) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(0)  # hours for 1..10000
 @pytest.mark.parametrize("scenario", list(SEEDS))
 def test_scenario_passes_every_invariant_for_many_seeds(scenario: str) -> None:
     assert_passes(scenario, slow_seeds())
