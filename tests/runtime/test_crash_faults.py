@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from marmotdb.runtime import cluster_cli
 from tests.runtime.client_load import Outcomes, Writers, create_database, execute
 from tests.runtime.local_cluster import LocalCluster
 from tests.runtime.replica_audit import ReplicaFiles, audit
@@ -80,8 +81,11 @@ def kill_all_and_restart(cluster: LocalCluster, writers: Writers, acked_before: 
         os.kill(cluster.processes[node_id].pid, signal.SIGKILL)
     for node_id in cluster.ids():
         cluster.processes[node_id].wait(5)
+    for node_id in cluster.ids():  # all at once, as after a power cut
+        cluster.processes[node_id] = cluster.spawn(cluster.record(node_id))
     for node_id in cluster.ids():
-        cluster.restart(node_id)
+        cluster_cli.wait_ready(cluster.node_state(node_id), cluster.processes,
+                               records=[cluster.record(node_id)])
     cluster.until(cluster.converged, 60, "one cluster again after the restart")
 
 
