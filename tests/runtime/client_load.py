@@ -36,8 +36,8 @@ DATABASE = "app"
 
 def connect(cluster: LocalCluster, node_id: int, database: str | None = DATABASE,
             **options: Any) -> pymysql.Connection[Any]:
-    return pymysql.connect(host=cluster.host(node_id), port=cluster.record(node_id).mysql_port, user="root",
-                           password=cluster.state.root_password, autocommit=True,
+    return pymysql.connect(host=cluster.host(node_id), port=cluster.record(node_id).mysql_port,
+                           user="root", password=cluster.state.root_password, autocommit=True,
                            connect_timeout=5, read_timeout=30, write_timeout=30,
                            database=database, **options)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ from tests.runtime.replica_audit import ReplicaFiles, audit
 pytestmark = pytest.mark.integration
 
 LIVE_WINDOW_S = 1.0  # acknowledgements in the last second before a kill: the load was live
+MakeCluster = Callable[[int, str], LocalCluster]  # (nodes, durability) -> a started cluster
 
 
 def insert(key: int) -> str:
@@ -38,7 +39,7 @@ def insert(key: int) -> str:
 
 
 @pytest.fixture
-def make_cluster(tmp_path: Path) -> Iterator[object]:
+def make_cluster(tmp_path: Path) -> Iterator[MakeCluster]:
     made: list[LocalCluster] = []
 
     def make(nodes: int, durability: str) -> LocalCluster:
@@ -102,12 +103,13 @@ def run_kill_all(cluster: LocalCluster, rounds: int, acked_per_round: int) -> No
 
 
 def test_kill9_of_every_node_at_once_with_fsync_loses_no_acknowledged_write(
-        make_cluster) -> None:
+        make_cluster: MakeCluster) -> None:
     run_kill_all(make_cluster(3, "fsync"), rounds=1, acked_per_round=150)
 
 
 @pytest.mark.slow
-def test_kill9_of_every_node_at_once_repeatedly_under_a_long_load(make_cluster) -> None:
+def test_kill9_of_every_node_at_once_repeatedly_under_a_long_load(
+        make_cluster: MakeCluster) -> None:
     run_kill_all(make_cluster(3, "fsync"), rounds=4, acked_per_round=1500)
 
 
@@ -131,14 +133,14 @@ def run_kill_minority(cluster: LocalCluster, victims: list[int], acked_each: int
     check_history(audit(cluster, ("acked",)), outcomes)
 
 
-def test_kill9_of_one_of_three_while_the_others_keep_writing(make_cluster) -> None:
+def test_kill9_of_one_of_three_while_the_others_keep_writing(make_cluster: MakeCluster) -> None:
     run_kill_minority(make_cluster(3, "normal"), [3], acked_each=100)
 
 
-def test_kill9_of_two_of_five_while_the_others_keep_writing(make_cluster) -> None:
+def test_kill9_of_two_of_five_while_the_others_keep_writing(make_cluster: MakeCluster) -> None:
     run_kill_minority(make_cluster(5, "normal"), [4, 5], acked_each=100)
 
 
 @pytest.mark.slow
-def test_kill9_of_two_of_five_with_fsync_under_a_long_load(make_cluster) -> None:
+def test_kill9_of_two_of_five_with_fsync_under_a_long_load(make_cluster: MakeCluster) -> None:
     run_kill_minority(make_cluster(5, "fsync"), [2, 5], acked_each=1500)
