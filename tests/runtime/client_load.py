@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pymysql
@@ -83,7 +83,8 @@ class Writers:
     """``per_node`` threads on each of ``nodes`` running ``statement(key)`` at ``level`` until
     ``stop()``. ``statement`` maps a key to SQL; the key is recorded with the outcome."""
 
-    def __init__(self, cluster: LocalCluster, nodes: Iterable[int], statement: Any,
+    def __init__(self, cluster: LocalCluster, nodes: Iterable[int],
+                 statement: Callable[[int], str],
                  level: str = "QUORUM", per_node: int = 2, pause_s: float = 0.0,
                  writer_base: int = 0):
         self.cluster, self.statement, self.level = cluster, statement, level
