@@ -49,6 +49,7 @@ from tests.sim.replay import printed_trace_hashes
 CI_SEEDS = range(1, 31)
 SEEDS = {scenario: CI_SEEDS for scenario in SCENARIOS}
 SLOW_SEEDS = range(100, 400)
+OPS_OK_MIN = 10  # acknowledged operations every run must have
 SWEEP_TIMEOUT_S = 1800  # generous: other test runs may share the 2 cores
 # Runs that fail on a defect still open, pinned below (strict xfail) and left out of the sweep.
 KNOWN_FAILURES = {
@@ -103,7 +104,10 @@ def slow_seeds() -> range:
 def test_scenario_passes_every_invariant(scenario: str) -> None:
     assert_passes(scenario, SEEDS[scenario])
     results = sweep(scenario, SEEDS[scenario])
-    assert all(r.ops["ok"] > 20 for r in results)
+    # never vacuous: every run acknowledged writes (a 3-node run whose one node is isolated
+    # twice with 2 s prepare timeouts acknowledges ~20: cluster-partition seed 13), most many
+    assert all(r.ops["ok"] >= OPS_OK_MIN for r in results), [r.summary() for r in results]
+    assert sum(r.ops["ok"] for r in results) >= 50 * len(results)
 
 
 def test_the_ci_sweep_runs_a_few_hundred_seeds() -> None:
