@@ -29,6 +29,10 @@ from marmotdb.txn.txn_store import FILE_NAME as TXN_STORE_FILE
 from tests.runtime.local_cluster import LocalCluster
 
 LogKey = tuple[int, int]  # (origin, origin seq)
+# The audit compares whole commit logs (as the simulator's checker does): clusters it audits
+# do not trim them while the test runs (retention.py trims every 10 s by default, each node
+# at its own moment).
+AUDITED_SERVE_ARGS = ["--cluster-log-trim-interval-ms=86400000"]
 
 
 @dataclasses.dataclass

@@ -36,7 +36,7 @@ import pytest
 
 from tests.runtime.client_load import Writers, create_database, execute
 from tests.runtime.local_cluster import LocalCluster
-from tests.runtime.replica_audit import audit, lww_winner
+from tests.runtime.replica_audit import AUDITED_SERVE_ARGS, audit, lww_winner
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ SKEWED = 3
 def skewed_trio(tmp_path: Path) -> Iterator[LocalCluster]:
     if not LIBFAKETIME.exists():
         pytest.skip("libfaketime not installed (apt-get install faketime)")
-    cluster = LocalCluster(tmp_path, 3)
+    cluster = LocalCluster(tmp_path, 3, serve_args=AUDITED_SERVE_ARGS)
     try:
         cluster.start()
         create_database(cluster)

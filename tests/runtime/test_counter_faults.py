@@ -19,7 +19,7 @@ import pytest
 
 from tests.runtime.client_load import Writers, create_database, execute
 from tests.runtime.local_cluster import LocalCluster
-from tests.runtime.replica_audit import audit
+from tests.runtime.replica_audit import AUDITED_SERVE_ARGS, audit
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ COUNTERS = 4
 
 @pytest.fixture
 def five(tmp_path: Path) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(tmp_path, 5)
+    cluster = LocalCluster(tmp_path, 5, serve_args=AUDITED_SERVE_ARGS)
     try:
         cluster.start()
         create_database(cluster)

@@ -26,7 +26,7 @@ import pytest
 from marmotdb.runtime import cluster_cli
 from tests.runtime.client_load import Outcomes, Writers, create_database, execute
 from tests.runtime.local_cluster import LocalCluster
-from tests.runtime.replica_audit import ReplicaFiles, audit
+from tests.runtime.replica_audit import AUDITED_SERVE_ARGS, ReplicaFiles, audit
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,8 @@ def make_cluster(tmp_path: Path) -> Iterator[MakeCluster]:
 
     def make(nodes: int, durability: str) -> LocalCluster:
         cluster = LocalCluster(tmp_path / f"c{len(made)}", nodes,
-                               serve_args=[f"--storage-durability={durability}"])
+                               serve_args=[f"--storage-durability={durability}",
+                                           *AUDITED_SERVE_ARGS])
         made.append(cluster)
         cluster.start()
         create_database(cluster)

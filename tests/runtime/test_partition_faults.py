@@ -25,7 +25,7 @@ from tests.runtime import netns_cluster
 from tests.runtime.client_load import Writers, create_database, execute
 from tests.runtime.local_cluster import LocalCluster
 from tests.runtime.netns_cluster import NetnsCluster
-from tests.runtime.replica_audit import audit, lww_winner
+from tests.runtime.replica_audit import AUDITED_SERVE_ARGS, audit, lww_winner
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +38,8 @@ def make(kind: str, root: Path) -> LocalCluster:
     if kind == "netns":
         if NO_NETNS:
             pytest.skip(NO_NETNS)
-        return NetnsCluster(root, 3)
-    return LocalCluster(root, 3)
+        return NetnsCluster(root, 3, serve_args=AUDITED_SERVE_ARGS)
+    return LocalCluster(root, 3, serve_args=AUDITED_SERVE_ARGS)
 
 
 def cut(cluster: LocalCluster) -> None:
