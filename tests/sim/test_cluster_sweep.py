@@ -44,8 +44,8 @@ from marmotdb.txn.participant import Participant
 from tests.sim.replay import printed_trace_hashes
 
 # Every invariant holds for these, for every seed swept: 30 seeds per scenario, 210 runs, on
-# worker processes (cluster_sweep.py; ~1.3 s of CPU per run, so ~2.5 min on 2 cores). Slow:
-# SLOW_SEEDS, or any range with MARMOTDB_SIM_SEEDS=A..B (e.g. 1..10000).
+# worker processes (cluster_sweep.py; 1.3-1.7 s of CPU per run, measured: ~3 min on 2 idle
+# cores). Slow: SLOW_SEEDS, or any range with MARMOTDB_SIM_SEEDS=A..B (e.g. 1..10000).
 CI_SEEDS = range(1, 31)
 SEEDS = {scenario: CI_SEEDS for scenario in SCENARIOS}
 SLOW_SEEDS = range(100, 400)
