@@ -8,6 +8,7 @@
     python -m marmotdb.sim --seed 7 --scenario sql-crash --crash recorded#3/power
     python -m marmotdb.sim --seeds 1..100 --scenario cluster-lossy  the distributed commit
     python -m marmotdb.sim --seeds 1..20 --scenario cluster-all     every cluster scenario
+    python -m marmotdb.sim --seeds 1..10000 --scenario cluster-all --jobs 2 --quiet   the long one
 
 Exit status 1 if any run violated an invariant; each failure prints its seed and the exact
 command that replays it.
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="print failures and the total only")
     parser.add_argument("--trace", action="store_true",
                         help="print every membership event (time, observer, member, change)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="cluster scenarios only: worker processes running seeds side by "
+                        "side (default: one per core; 1: in this process)")
     parser.add_argument("--crash", default=None, help=f"{SQL_SCENARIO} only: force the crash "
                         "point, e.g. recorded#3, io#120, before_batch_commit#2/power")
     args = parser.parse_args(argv)
@@ -57,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         from marmotdb.sim.sql_runner import main as sql_main
         return sql_main(seeds, args.crash, args.quiet)
     if args.scenario == "cluster-all" or args.scenario in CLUSTER_SCENARIOS:
-        from marmotdb.sim.cluster_runner import main as cluster_main
+        from marmotdb.sim.cluster_sweep import sweep as cluster_sweep
         which = list(CLUSTER_SCENARIOS) if args.scenario == "cluster-all" else [args.scenario]
-        return cluster_main(seeds, which, args.nodes, args.quiet)
+        return report(cluster_sweep(seeds, which, args.nodes, args.jobs), args.quiet)
     if args.scenario != "all" and args.scenario not in SCENARIOS:
         parser.error(f"unknown scenario {args.scenario!r}")
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]

@@ -3,6 +3,8 @@
     python -m marmotdb.sim --seeds 1..200 --scenario cluster-lossy
     python -m marmotdb.sim --seed 7 --scenario cluster-crash --nodes 5
 
+(the CLI runs seeds on worker processes through cluster_sweep.py)
+
 A run, entirely determined by (seed, scenario, node count):
 
     setup        every node creates the database; node 1 creates the tables and their first
@@ -35,7 +37,6 @@ from marmotdb.sim.cluster_clients import Clients, make_clients
 from marmotdb.sim.cluster_invariants import ClusterChecker, ClusterViolation, read_replica
 from marmotdb.sim.cluster_workloads import DATABASE, SETUP
 from marmotdb.sim.cluster_world import ClusterWorld
-from marmotdb.sim.runner import report
 from marmotdb.sim.sql_disk import installed
 from marmotdb.sim.sql_world import scratch_dir
 from marmotdb.sim.timeline import SimulationError
@@ -265,11 +266,3 @@ def run_one(seed: int, scenario: str, nodes: int | None = None) -> ClusterRunRes
     return ClusterRunResult(seed, scenario, run.size, run.describe(), run.world.trace_hash(),
                             tuple(violations), error, ops, crashes, tuple(log.lines),
                             run.world.now_us, time.perf_counter() - started)
-
-
-def main(seeds: range, scenarios: list[str], nodes: int | None = None,
-         quiet: bool = False) -> int:
-    """``python -m marmotdb.sim --scenario cluster-…``: run seeds, print each failure with
-    its replay command; exit status 1 if any failed."""
-    return report((run_one(seed, scenario, nodes) for seed in seeds for scenario in scenarios),
-                  quiet)

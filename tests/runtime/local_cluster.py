@@ -50,17 +50,18 @@ def swim_config_for(profile: str, timings: dict[str, int]) -> SwimConfig:
 
 class LocalCluster:
     def __init__(self, root: Path, nodes: int, timings: dict[str, int] | None = None,
-                 profile: str = "local"):
+                 profile: str = "local", serve_args: list[str] | None = None):
         self.root = root
         self.profile, self.size = profile, nodes
         self.timings = dict(FAST_TIMINGS if timings is None else timings)
+        self.serve_args = list(serve_args or [])  # every node's extra `serve` settings
         self.swim = swim_config_for(profile, self.timings)
         self.state: ClusterState = self._plan()
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
 
     def _plan(self) -> ClusterState:
         return cluster_cli.plan_cluster(self.root, self.size, 0, HOST, self.profile,
-                                        timing_args(self.timings))
+                                        timing_args(self.timings) + self.serve_args)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -69,10 +70,12 @@ class LocalCluster:
         started = time.monotonic()
         for attempt in range(PORT_RACE_ATTEMPTS):
             for record in self.state.nodes:
-                self.processes[record.node_id] = cluster_cli.start_node(self.state, record, True)
+                self.processes[record.node_id] = self.spawn(record)
             self.state.save(self.root)
             try:
-                cluster_cli.wait_ready(self.state, self.processes)
+                for record in self.state.nodes:
+                    cluster_cli.wait_ready(self.node_state(record.node_id), self.processes,
+                                           records=[record])
                 break
             except cluster_cli.ClusterCliError as exc:
                 # The free ports were picked before the nodes bound them; on a shared machine
@@ -106,12 +109,35 @@ class LocalCluster:
         process.wait(5)
         return killed_at
 
-    def restart(self, node_id: int) -> None:
+    def restart(self, node_id: int, env: dict[str, str] | None = None) -> None:
+        """Start a stopped node again; ``env``: extra environment for this process only
+        (e.g. libfaketime's LD_PRELOAD and FAKETIME)."""
         record = self.record(node_id)
-        self.processes[node_id] = cluster_cli.start_node(self.state, record, True)
-        cluster_cli.wait_ready(self.state, self.processes, records=[record])
+        saved = {name: os.environ.get(name) for name in env or {}}
+        os.environ.update(env or {})  # start_node passes os.environ on; no thread spawns now
+        try:
+            self.processes[node_id] = self.spawn(record)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        cluster_cli.wait_ready(self.node_state(node_id), self.processes, records=[record])
+
+    def spawn(self, record: NodeRecord) -> subprocess.Popen[bytes]:
+        """Start one node's process (netns_cluster.py starts it in a network namespace)."""
+        return cluster_cli.start_node(self.state, record, True)
 
     # ------------------------------------------------------------------ views
+
+    def host(self, node_id: int) -> str:
+        """The address node ``node_id`` listens on (MySQL, peers, admin API)."""
+        return self.state.host
+
+    def node_state(self, node_id: int) -> ClusterState:
+        """The cluster state as the helpers that reach one node need it (its host)."""
+        return self.state
 
     def record(self, node_id: int) -> NodeRecord:
         return next(r for r in self.state.nodes if r.node_id == node_id)
@@ -124,7 +150,7 @@ class LocalCluster:
 
     def members(self, node_id: int) -> dict[str, dict[str, Any]]:
         """node id -> member record, as node ``node_id`` sees the cluster (empty if down)."""
-        found = cluster_cli.node_members(self.state, self.record(node_id))
+        found = cluster_cli.node_members(self.node_state(node_id), self.record(node_id))
         return {str(m["node_id"]): m for m in found or []}  # JSON ids are integers
 
     def states(self, node_id: int) -> dict[str, str]:
@@ -141,8 +167,8 @@ class LocalCluster:
     def admin(self, node_id: int, method: str, path: str, document: Any = None) -> Any:
         record = self.record(node_id)
         if method == "GET":
-            return cluster_cli.admin_get(self.state, record, path)
-        return cluster_cli.admin_post(self.state, record, path, document, method)
+            return cluster_cli.admin_get(self.node_state(node_id), record, path)
+        return cluster_cli.admin_post(self.node_state(node_id), record, path, document, method)
 
     def set_faults(self, node_id: int, rules: list[Any]) -> None:
         self.admin(node_id, "POST", "/faults", {"rules": rules})
@@ -155,7 +181,7 @@ class LocalCluster:
         """Samples by name, labels folded in as name{k=v,...}."""
         record = self.record(node_id)
         request = urllib.request.Request(
-            f"http://{HOST}:{record.admin_port}/metrics",
+            f"http://{self.host(node_id)}:{record.admin_port}/metrics",
             headers={"Authorization": f"Bearer {self.state.secret}"})
         with urllib.request.urlopen(request, timeout=5) as response:
             text = response.read().decode()

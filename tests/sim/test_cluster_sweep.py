@@ -2,8 +2,9 @@
 
 ``marmotdb.sim.cluster_runner`` runs one seed: clients on every node (bank, set, counter,
 register), a seeded nemesis, heal, quiesce, then every invariant of DESIGN §4.1 on every
-replica and on the history. The default run is the CI sweep (well under a minute of CPU);
-``--run-slow`` adds the big one. A failure names the seed and the command that replays it.
+replica and on the history. The default run is the CI sweep (210 runs on one worker process
+per core); ``--run-slow`` adds the big one. A failure names the seed and the command that
+replays it.
 
 Every invariant — safety (never committed here and aborted there, no acknowledged write lost,
 no failed write committed, first committer wins, bank totals in every read) and convergence
@@ -14,6 +15,7 @@ the defects they found are fixed and pinned in test_cluster_findings.py).
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 import pytest
@@ -24,7 +26,10 @@ from marmotdb.sim.cluster_invariants import (
     ClusterViolation,
     Replica,
 )
+from marmotdb.sim import cluster_sweep
+from marmotdb.sim.cluster_nemesis import SCENARIOS
 from marmotdb.sim.cluster_runner import ClusterRunResult, run_one
+from marmotdb.sim.runner import parse_seeds
 from marmotdb.sim.cluster_workloads import Operation
 from marmotdb.storage.schema import TableSchema
 from marmotdb.storage.writeset import (
@@ -38,17 +43,45 @@ from marmotdb.txn.intents import Intents
 from marmotdb.txn.participant import Participant
 from tests.sim.replay import printed_trace_hashes
 
-# Every invariant holds for these, for every seed swept (CI: these seeds; slow: SLOW_SEEDS).
-SEEDS = {"cluster-calm": range(1, 7), "cluster-lossy": range(1, 6),
-         "cluster-partition": range(1, 5), "cluster-crash": range(1, 5),
-         "cluster-duplicate": range(1, 4), "cluster-clock": range(1, 4),
-         "cluster-chaos": range(1, 4)}
+# Every invariant holds for these, for every seed swept: 30 seeds per scenario, 210 runs, on
+# worker processes (cluster_sweep.py; 1.3-1.7 s of CPU per run, measured: ~3 min on 2 idle
+# cores). Slow: SLOW_SEEDS, or any range with MARMOTDB_SIM_SEEDS=A..B (e.g. 1..10000).
+CI_SEEDS = range(1, 31)
+SEEDS = {scenario: CI_SEEDS for scenario in SCENARIOS}
 SLOW_SEEDS = range(100, 400)
+OPS_OK_MIN = 10  # acknowledged operations every run must have
+SWEEP_TIMEOUT_S = 1800  # generous: other test runs may share the 2 cores
+# Runs that fail on a defect still open, pinned below (strict xfail) and left out of the sweep.
+KNOWN_FAILURES = {
+    ("cluster-partition", 21): (
+        "after one-way cuts and an isolation of 5 nodes, node 1 stays at origin 2's entry 78 "
+        "while its peers have 145 (log-gap), 20 s after the heal: it holds 88 learned outcomes "
+        "of origin 2 (2:90..) deferred and one intent, and its catch-up has no pull in flight, "
+        "although 2:79's base versions are all on node 1 (origins 3 and 4 then wait, by "
+        "versions.lacks_bases, for origin 2's 80..82): acknowledged writes missing there, a "
+        "counter at 72 instead of 93 (convergence only: no safety violation); found by the "
+        "210-seed CI sweep (seeds 1..30 of every scenario)"),
+}
+
+
+@cache
+def ci_sweep() -> dict[str, tuple[ClusterRunResult, ...]]:
+    """Every CI run at once on one pool of worker processes (one pool: no start-up per
+    scenario, and no core idles while a scenario's last slow seed finishes)."""
+    runs = [(seed, scenario, None) for scenario, seeds in SEEDS.items() for seed in seeds
+            if (scenario, seed) not in KNOWN_FAILURES]
+    results: dict[str, list[ClusterRunResult]] = {scenario: [] for scenario in SEEDS}
+    for result in cluster_sweep.run_all(runs):
+        results[result.scenario].append(result)
+    return {scenario: tuple(found) for scenario, found in results.items()}
 
 
 @cache
 def sweep(scenario: str, seeds: range) -> tuple[ClusterRunResult, ...]:
-    return tuple(run_one(seed, scenario) for seed in seeds)
+    if seeds == SEEDS.get(scenario):
+        return ci_sweep()[scenario]
+    kept = [seed for seed in seeds if (scenario, seed) not in KNOWN_FAILURES]
+    return tuple(cluster_sweep.sweep(kept, [scenario]))
 
 
 def assert_passes(scenario: str, seeds: range) -> None:
@@ -60,14 +93,29 @@ def assert_passes(scenario: str, seeds: range) -> None:
     assert not found, f"{len(found)} of {len(results)} seeds failed:\n" + "\n".join(found)
 
 
+def slow_seeds() -> range:
+    text = os.environ.get("MARMOTDB_SIM_SEEDS")
+    return parse_seeds(text) if text else SLOW_SEEDS
+
+
 # ---------------------------------------------------------------------- the sweeps
+@pytest.mark.timeout(SWEEP_TIMEOUT_S)  # the first one runs the whole CI sweep
 @pytest.mark.parametrize("scenario", list(SEEDS))
 def test_scenario_passes_every_invariant(scenario: str) -> None:
     assert_passes(scenario, SEEDS[scenario])
     results = sweep(scenario, SEEDS[scenario])
-    assert all(r.ops["ok"] > 20 for r in results)
+    # never vacuous: every run acknowledged writes (a 3-node run whose one node is isolated
+    # twice with 2 s prepare timeouts acknowledges ~20: cluster-partition seed 13), most many
+    assert all(r.ops["ok"] >= OPS_OK_MIN for r in results), [r.summary() for r in results]
+    assert sum(r.ops["ok"] for r in results) >= 50 * len(results)
 
 
+def test_the_ci_sweep_runs_a_few_hundred_seeds() -> None:
+    assert sum(len(seeds) for seeds in SEEDS.values()) >= 200
+    assert set(SEEDS) == set(SCENARIOS)
+
+
+@pytest.mark.timeout(SWEEP_TIMEOUT_S)  # the whole CI sweep when selected alone
 def test_the_sweep_covers_both_cluster_sizes_and_every_crash_kind() -> None:
     results = [r for scenario, seeds in SEEDS.items() for r in sweep(scenario, seeds)]
     assert {r.nodes for r in results} == {3, 5}
@@ -75,16 +123,32 @@ def test_the_sweep_covers_both_cluster_sizes_and_every_crash_kind() -> None:
     assert {"point", "send", "io"} <= kinds, kinds
 
 
+@pytest.mark.parametrize("scenario, seed", [
+    pytest.param(scenario, seed, marks=pytest.mark.xfail(strict=True, reason=why))
+    for (scenario, seed), why in KNOWN_FAILURES.items()])
+def test_known_failing_seed(scenario: str, seed: int) -> None:
+    result = run_one(seed, scenario)
+    assert result.ok, f"{result.summary()}\n{result.violation or result.error}\n" \
+                      f"replay: {result.replay_command()}"
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(0)  # hours for 1..10000
 @pytest.mark.parametrize("scenario", list(SEEDS))
 def test_scenario_passes_every_invariant_for_many_seeds(scenario: str) -> None:
-    assert_passes(scenario, SLOW_SEEDS)
+    assert_passes(scenario, slow_seeds())
 
 
 # ---------------------------------------------------------------------- determinism
+CALM_SEEDS = range(1, 7)
+
+
 def calm() -> tuple[ClusterRunResult, ...]:
-    """The calm sweep's results, seeds 1, 2, 3, ..."""
-    return sweep("cluster-calm", SEEDS["cluster-calm"])
+    """Calm runs of seeds 1..6: the CI sweep's when it ran already (the same runs), else only
+    these (a test selected alone must not wait for the whole sweep)."""
+    if ci_sweep.cache_info().currsize:
+        return ci_sweep()["cluster-calm"][:len(CALM_SEEDS)]
+    return sweep("cluster-calm", CALM_SEEDS)
 
 
 def test_same_seed_same_trace_hash() -> None:
