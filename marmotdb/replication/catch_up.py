@@ -65,6 +65,9 @@ class CatchUp:
         self._interval_ms = interval_ms
         self._next_peer = 0
         self._pulling: set[tuple[str, int]] = set()  # (database, origin) with a pull in flight
+        # (database, origin) whose last page left entries waiting for another origin's, and
+        # the peer that served it: pulled again as soon as anything else is applied here
+        self._stalled: dict[tuple[str, int], Peer] = {}
         self.entries_applied = 0
         self.on_applied: Callable[[], None] | None = None  # after each pull applied
         self._in_doubt = in_doubt
@@ -241,38 +244,57 @@ class CatchUp:
         items = [(decode_write_set(ws), ws) for ws in reply.write_sets]
 
         def work(conn: apsw.Connection) -> int:
-            """Apply the page in order up to the first entry built on a version not here yet
-            (another origin's, pulled later): causal order, so no LOCAL read sees half of
-            what one transaction read. The rest is pulled again at the next interval."""
+            """Apply the page's entries in order, except those built on a version not here
+            yet (another origin's, pulled later): causal order, so no LOCAL read sees half of
+            what one transaction read. An entry built on a skipped one lacks that base too
+            and waits as well; the others need not (their origin's vector stays below the
+            gap until it fills, commitlog.py). Skipped ones are pulled again once anything
+            else is applied here: origins that depend on each other in turn progress
+            together, not by one page per catch-up interval."""
             applied = 0
             with ApplyTransaction(conn) as txn:
                 for write_set, ws in items:
                     if versions.lacks_bases(conn, write_set):
-                        complete[0] = False
-                        break
+                        skipped[0] += 1
+                        continue
                     state.hlc.witness(write_set.commit_ts)  # decided: absorbed, however far
                     applied += txn.apply(write_set, ws).applied
             return applied
 
-        complete = [True]
+        skipped = [0]
 
         def applied(pending: Any) -> None:
             self._pulling.discard((database, origin))
             try:
-                self.entries_applied += pending.result()
+                count = pending.result()
             except Exception:  # noqa: BLE001 - tried again at the next interval
                 logger.warning("catch-up of %s from node %s failed; retrying later",
                                database, origin, exc_info=True)
                 return
+            self.entries_applied += count
             if any(write_set.schema_changes for write_set, _ in items):
                 state.schema_changed(state.databases.get(database))
-            if reply.more and complete[0]:
-                self._pull(peer, database, origin, items[-1][0].origin_seq)
+            if skipped[0]:
+                self._stalled[(database, origin)] = peer
+            else:
+                self._stalled.pop((database, origin), None)
+                if reply.more:
+                    self._pull(peer, database, origin, items[-1][0].origin_seq)
+            if count:
+                self._pull_stalled()
             if self.on_applied is not None:
                 self.on_applied()
 
         pipeline = state.pipeline(state.databases.get(database))
         pipeline.run_exclusive(work).add_done_callback(applied)
+
+    def _pull_stalled(self) -> None:
+        """Something was applied: pull again what waited for another origin's entries."""
+        for (database, origin), peer in list(self._stalled.items()):
+            if (database, origin) not in self._pulling and not (
+                    self.snapshots is not None and self.snapshots.active(database)):
+                self._pull(peer, database, origin,
+                           self.vector(database).get(origin, 0))
 
     def node_view(self, node_id: int
                   ) -> tuple[str | None, int | None, int | None, bool | None, str | None]:

@@ -51,25 +51,13 @@ SEEDS = {scenario: CI_SEEDS for scenario in SCENARIOS}
 SLOW_SEEDS = range(100, 400)
 OPS_OK_MIN = 10  # acknowledged operations every run must have
 SWEEP_TIMEOUT_S = 1800  # generous: other test runs may share the 2 cores
-# Runs that fail on a defect still open, pinned below (strict xfail) and left out of the sweep.
-KNOWN_FAILURES = {
-    ("cluster-partition", 21): (
-        "after one-way cuts and an isolation of 5 nodes, node 1 stays at origin 2's entry 78 "
-        "while its peers have 145 (log-gap), 20 s after the heal: it holds 88 learned outcomes "
-        "of origin 2 (2:90..) deferred and one intent, and its catch-up has no pull in flight, "
-        "although 2:79's base versions are all on node 1 (origins 3 and 4 then wait, by "
-        "versions.lacks_bases, for origin 2's 80..82): acknowledged writes missing there, a "
-        "counter at 72 instead of 93 (convergence only: no safety violation); found by the "
-        "210-seed CI sweep (seeds 1..30 of every scenario)"),
-}
 
 
 @cache
 def ci_sweep() -> dict[str, tuple[ClusterRunResult, ...]]:
     """Every CI run at once on one pool of worker processes (one pool: no start-up per
     scenario, and no core idles while a scenario's last slow seed finishes)."""
-    runs = [(seed, scenario, None) for scenario, seeds in SEEDS.items() for seed in seeds
-            if (scenario, seed) not in KNOWN_FAILURES]
+    runs = [(seed, scenario, None) for scenario, seeds in SEEDS.items() for seed in seeds]
     results: dict[str, list[ClusterRunResult]] = {scenario: [] for scenario in SEEDS}
     for result in cluster_sweep.run_all(runs):
         results[result.scenario].append(result)
@@ -80,8 +68,7 @@ def ci_sweep() -> dict[str, tuple[ClusterRunResult, ...]]:
 def sweep(scenario: str, seeds: range) -> tuple[ClusterRunResult, ...]:
     if seeds == SEEDS.get(scenario):
         return ci_sweep()[scenario]
-    kept = [seed for seed in seeds if (scenario, seed) not in KNOWN_FAILURES]
-    return tuple(cluster_sweep.sweep(kept, [scenario]))
+    return tuple(cluster_sweep.sweep(list(seeds), [scenario]))
 
 
 def assert_passes(scenario: str, seeds: range) -> None:
@@ -121,15 +108,6 @@ def test_the_sweep_covers_both_cluster_sizes_and_every_crash_kind() -> None:
     assert {r.nodes for r in results} == {3, 5}
     kinds = {crash.split(":")[0].split(" ")[0] for r in results for crash in r.crashes}
     assert {"point", "send", "io"} <= kinds, kinds
-
-
-@pytest.mark.parametrize("scenario, seed", [
-    pytest.param(scenario, seed, marks=pytest.mark.xfail(strict=True, reason=why))
-    for (scenario, seed), why in KNOWN_FAILURES.items()])
-def test_known_failing_seed(scenario: str, seed: int) -> None:
-    result = run_one(seed, scenario)
-    assert result.ok, f"{result.summary()}\n{result.violation or result.error}\n" \
-                      f"replay: {result.replay_command()}"
 
 
 @pytest.mark.slow
