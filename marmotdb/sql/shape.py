@@ -53,7 +53,7 @@ from marmotdb.sql.lexer import (
 )
 
 __all__ = ["EXACT_DIGITS_MAX", "SERVER_VERSION_ID", "SHAPE_CACHE_ENTRIES_MAX_DEFAULT", "Shape",
-           "ShapeCache", "VALUE_LIST_MIN", "ValueList", "normalise", "number_value", "split_statements", "strip_comments",
+           "ShapeCache", "VALUE_LIST_MIN", "ValueList", "normalise", "sqlite_literal", "number_value", "split_statements", "strip_comments",
            "unescape_string"]
 
 SHAPE_CACHE_ENTRIES_MAX_DEFAULT = 10_000
@@ -141,6 +141,21 @@ def _value_list(sql: str, start: int, backslash_escapes: bool) -> tuple[ValueLis
 
 
 _EXACT_NUMBER = re.compile(rf"[\d.]{{{EXACT_DIGITS_MAX + 1},}}")
+
+
+def sqlite_literal(value: object) -> str:
+    """A lifted value (``normalise``'s params) as SQLite literal text that SQLite types as it
+    types the bound value."""
+    if value is None:
+        return "NULL"
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        return repr(value) if value == value and abs(value) != float("inf") else \
+            ("9e999" if value > 0 else "-9e999")
+    if isinstance(value, (str, bytes)):
+        return _sqlite_string(value)
+    raise TypeError(f"not a lifted value: {type(value).__name__}")
 
 
 def _sqlite_string(value: str | bytes) -> str:

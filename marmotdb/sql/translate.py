@@ -70,7 +70,14 @@ from marmotdb.sql.rewrites_dml import (
 )
 from marmotdb.sql.rewrites_setop import shape_set_operations
 from marmotdb.sql.schema import ColumnDef, TableDef
-from marmotdb.sql.shape import Shape, ShapeCache, ValueList, normalise, strip_comments
+from marmotdb.sql.shape import (
+    Shape,
+    ShapeCache,
+    ValueList,
+    normalise,
+    sqlite_literal,
+    strip_comments,
+)
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "unsupported" warnings are ours
 
@@ -80,6 +87,9 @@ SQLITE = Dialect.get_or_raise("sqlite")
 PARAMETER_NAMES = tuple(f"p{i}" for i in range(4096))
 BIG_LITERAL_CHARS = 4096  # past this, a literal never goes through sqlglot (see above)
 COLUMN_NAME_CHARS_MAX = 256  # MySQL's limit of a column alias / generated name
+# SQLite's SQLITE_MAX_VARIABLE_NUMBER (32766 since 3.32): a statement with more lifted values
+# gets them back inline (its own literals, typed as bound ones), never "too many variables".
+SQLITE_VARIABLES_MAX = 32_766
 
 
 def _named(values: tuple[object, ...]) -> dict[str, object]:
@@ -270,6 +280,8 @@ def _bound(translation: Translation, params: tuple[object, ...]
     """The translation with its long IN lists spliced in, and the parameters to bind; None if
     a list's placeholder is somewhere else than alone in an ``IN (…)``."""
     lists = {index: value for index, value in enumerate(params) if type(value) is ValueList}
+    if len(params) > SQLITE_VARIABLES_MAX:
+        return _inlined(translation, params, lists)
     if not lists:
         return translation, _named(params)
     statements = [_spliced(statement, lists) for statement in translation.statements]
@@ -281,6 +293,33 @@ def _bound(translation: Translation, params: tuple[object, ...]
     values = tuple(None if type(value) is ValueList else value for value in params)
     return (replace(translation, statements=tuple(statements), found_rows_sql=found_rows),
             _named(values))
+
+
+_PLACEHOLDER = re.compile(r":p(\d+)\b")
+
+
+def _inlined(translation: Translation, params: tuple[object, ...],
+             lists: dict[int, ValueList]) -> tuple[Translation, dict[str, object]] | None:
+    """Every value back in the text as a literal (more than SQLite may bind)."""
+    values = tuple(v.encode("utf-8", "surrogateescape")
+                   if type(v) is str and not v.isascii() and _has_surrogates(v) else v
+                   for v in params)
+    texts = [None if index in lists else sqlite_literal(value)
+             for index, value in enumerate(values)]
+
+    def inline(statement: str | None) -> str | None:
+        if statement is None:
+            return None
+        spliced = _spliced(statement, lists)
+        if spliced is None:
+            return None
+        return _PLACEHOLDER.sub(lambda m: texts[int(m.group(1))] or m.group(), spliced)
+
+    statements = [inline(statement) for statement in translation.statements]
+    found_rows = inline(translation.found_rows_sql)
+    if None in statements or (translation.found_rows_sql is not None and found_rows is None):
+        return None
+    return replace(translation, statements=tuple(statements), found_rows_sql=found_rows), {}
 
 
 def _spliced(statement: str, lists: dict[int, ValueList]) -> str | None:
