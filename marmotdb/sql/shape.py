@@ -109,7 +109,10 @@ _IN_WINDOW = 40
 
 
 def _list_pattern(backslash_escapes: bool) -> re.Pattern[str]:
-    element = (rf"(?:-?+{lexer._NUMBER_BODY}|{lexer._quoted_string(chr(39), backslash_escapes)}"
+    # Numbers: at most 15 digits before the point, so an integer is always an int (an exact
+    # DECIMAL or BIGINT UNSIGNED literal, which number_value keeps as text, ends the list).
+    number = rf"-?+(?:\d{{1,15}}+(?:\.\d*+)?+|\.\d++)(?:[eE][+-]?+\d++)?+(?![{lexer._W}.])"
+    element = (rf"(?:{number}|{lexer._quoted_string(chr(39), backslash_escapes)}"
                rf"|{lexer._quoted_string(chr(34), backslash_escapes)}|(?i:NULL)(?![{lexer._W}]))")
     return re.compile(rf"{element}(?:\s*+,\s*+{element}){{{VALUE_LIST_MIN - 1},}}+(?=\s*+\))")
 
@@ -130,7 +133,7 @@ def _value_list(sql: str, start: int, backslash_escapes: bool) -> tuple[ValueLis
     body = found.group()
     strings = _LIST_STRING[backslash_escapes]
     bare = strings.sub("''", body) if "'" in body or '"' in body else body
-    if _EXACT_NUMBER.search(bare):  # kept exact as text by number_value: the ordinary path
+    if "." in bare and _EXACT_NUMBER.search(bare):  # number_value keeps it exact: not here
         return None
     count = bare.count(",") + 1
     if bare is not body:

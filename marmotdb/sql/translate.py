@@ -90,6 +90,7 @@ COLUMN_NAME_CHARS_MAX = 256  # MySQL's limit of a column alias / generated name
 # SQLite's SQLITE_MAX_VARIABLE_NUMBER (32766 since 3.32): a statement with more lifted values
 # gets them back inline (its own literals, typed as bound ones), never "too many variables".
 SQLITE_VARIABLES_MAX = 32_766
+HEAVY_VALUE_CHARS = 1 << 20  # literals beyond this: run the statement off the event loop
 
 
 def _named(values: tuple[object, ...]) -> dict[str, object]:
@@ -157,6 +158,9 @@ class Translation:
     result set, not part of the schema change.
     ``reads_catalogue``: the statements read SQLite's pragma functions (CHECK TABLE's
     integrity_check): generated entirely by the translator, they run trusted.
+    ``heavy``: a big statement (a long IN list spliced in, values inlined, or literals of more
+    than ``HEAVY_VALUE_CHARS``): SQLite's prepare and binding alone take milliseconds, so the
+    executor runs it on a worker thread, never on the event loop.
     """
 
     kind: Kind
@@ -177,6 +181,7 @@ class Translation:
     home_tables: tuple[str, ...] = ()
     maintenance: bool = False
     reads_catalogue: bool = False
+    heavy: bool = False
 
 
 class SchemaView(Protocol):
@@ -283,6 +288,9 @@ def _bound(translation: Translation, params: tuple[object, ...]
     if len(params) > SQLITE_VARIABLES_MAX:
         return _inlined(translation, params, lists)
     if not lists:
+        if sum(len(v) for v in params if type(v) is str or type(v) is bytes) \
+                > HEAVY_VALUE_CHARS:
+            translation = replace(translation, heavy=True)
         return translation, _named(params)
     statements = [_spliced(statement, lists) for statement in translation.statements]
     found_rows = translation.found_rows_sql
@@ -291,8 +299,8 @@ def _bound(translation: Translation, params: tuple[object, ...]
     if None in statements or (translation.found_rows_sql is not None and found_rows is None):
         return None
     values = tuple(None if type(value) is ValueList else value for value in params)
-    return (replace(translation, statements=tuple(statements), found_rows_sql=found_rows),
-            _named(values))
+    return (replace(translation, statements=tuple(statements), found_rows_sql=found_rows,
+                    heavy=True), _named(values))
 
 
 _PLACEHOLDER = re.compile(r":p(\d+)\b")
@@ -319,7 +327,8 @@ def _inlined(translation: Translation, params: tuple[object, ...],
     found_rows = inline(translation.found_rows_sql)
     if None in statements or (translation.found_rows_sql is not None and found_rows is None):
         return None
-    return replace(translation, statements=tuple(statements), found_rows_sql=found_rows), {}
+    return replace(translation, statements=tuple(statements), found_rows_sql=found_rows,
+                   heavy=True), {}
 
 
 def _spliced(statement: str, lists: dict[int, ValueList]) -> str | None:
@@ -817,6 +826,9 @@ def _split_items(text: str, tokens: list[rewrites_ddl.Token], index: int) -> lis
     return None
 
 
+_STRING_STARTS = frozenset("'\"_nN")
+
+
 def _mysql_name(raw: str) -> str:
     tokens = rewrites_ddl.tokenize(raw)
     if len(tokens) == 2 and tokens[0].kind == "str":
@@ -842,7 +854,9 @@ def _name_projections(tree: exp.Expression, text: str, literal: bool) -> bool:
     if items is None or len(items) != len(select.expressions):
         return True
     for index, projection in targets:
-        name = _mysql_name(items[index])[:COLUMN_NAME_CHARS_MAX]
+        raw = items[index]
+        # Only a lone string literal is named differently from its text (by its value).
+        name = (_mysql_name(raw) if raw[:1] in _STRING_STARTS else raw)[:COLUMN_NAME_CHARS_MAX]
         projection.replace(exp.alias_(projection.copy(), name, quoted=True))
     return True
 
