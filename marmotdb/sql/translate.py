@@ -366,6 +366,9 @@ def translate_prepared(sql: str, schema_view: SchemaView, default_database: str 
     """For COM_STMT_PREPARE: '?' markers become :p0..:pN-1 in marker order; returns the count.
     ``OtherDatabase`` and ``default_database`` as for ``translate``."""
     shape = normalise(sql, prepared=True)
+    if shape.markers > SQLITE_VARIABLES_MAX:  # MySQL's own bound is 65,535
+        raise errors.error(errors.ER_PS_MANY_PARAM,
+                           "Prepared statement contains too many placeholders")
     key_base = _schema_key(schema_view, default_database)
     key = (key_base, "PREPARED", shape.text)
     entry = _cached(key, schema_view, key_base)

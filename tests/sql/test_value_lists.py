@@ -11,8 +11,14 @@ from collections.abc import Callable
 
 import pytest
 
+from marmotdb import errors
 from marmotdb.sql.shape import VALUE_LIST_MIN, ValueList, normalise
-from marmotdb.sql.translate import COLUMN_NAME_CHARS_MAX, translate
+from marmotdb.sql.translate import (
+    COLUMN_NAME_CHARS_MAX,
+    SQLITE_VARIABLES_MAX,
+    translate,
+    translate_prepared,
+)
 from tests.sql.test_translate_support import MiniExecutor
 
 MIB = 1 << 20
@@ -125,6 +131,17 @@ def test_more_values_than_sqlite_binds_are_inlined_not_refused(db: MiniExecutor)
     db.run(f"INSERT INTO wide VALUES {rows}")
     assert db.rows("SELECT COUNT(*), SUM(a), MAX(b) FROM wide") == \
         [(20_000, sum(range(20_000)), "v9999")]
+
+
+def test_a_prepared_statement_with_more_markers_than_sqlite_binds_is_mysqls_1390(
+        db: MiniExecutor) -> None:
+    markers = ", ".join("?" * (SQLITE_VARIABLES_MAX + 1))
+    with pytest.raises(errors.MarmotError) as info:
+        translate_prepared(f"SELECT id FROM t WHERE id IN ({markers})", db.view)
+    assert info.value.code == errors.ER_PS_MANY_PARAM  # not SQLite's 1105 at execute
+    translation, count = translate_prepared(
+        f"SELECT COUNT(*) FROM t WHERE id IN ({', '.join('?' * 1000)})", db.view)
+    assert count == 1000
 
 
 # ---------------------------------------------------------------- big literals
