@@ -165,3 +165,37 @@ def test_big_literal_in_a_write_round_trips(db: MiniExecutor) -> None:
     db.run(f"INSERT INTO blob_t VALUES (1, '{body_sql}')")
     assert db.rows("SELECT LENGTH(body), SUBSTR(body, 1, 6) FROM blob_t") == \
         [(6 * MIB, "ab'c\\d")]
+
+
+def test_long_lists_against_other_column_types_and_in_the_select_list() -> None:
+    db = MiniExecutor()
+    db.run("CREATE TABLE k (id INT PRIMARY KEY, d DECIMAL(10,2), u BIGINT UNSIGNED, "
+           "s VARCHAR(10) COLLATE utf8mb4_general_ci, b VARBINARY(10))")
+    db.run("INSERT INTO k VALUES " + ",".join(
+        f"({i}, {i}.25, {18446744073709551000 + i}, 'Ab{i}', 'x{i}')" for i in range(1, 200)))
+    decimals = in_list(f"{i}.25" for i in range(0, 400, 2))
+    unsigned = in_list(18446744073709551000 + i for i in range(0, 400, 2))  # too many digits
+    letters = in_list(f"'aB{i}'" for i in range(0, 400, 2))
+    binaries = in_list(f"'x{i}'" for i in range(0, 400, 2))
+    for sql in (f"SELECT COUNT(*) FROM k WHERE d IN ({decimals})",
+                f"SELECT COUNT(*) FROM k WHERE u IN ({unsigned})",
+                f"SELECT COUNT(*) FROM k WHERE s IN ({letters})",
+                f"SELECT COUNT(*) FROM k WHERE b NOT IN ({binaries})",
+                f"SELECT id, id IN ({in_list(range(0, 400, 3))}) FROM k ORDER BY id LIMIT 7"):
+        fast = db.run(sql)
+        translation, params = translate(sql, db.view, value_lists=False)
+        slow = db._execute(translation, params)
+        assert (fast.rows, fast.columns) == (slow.rows, slow.columns[:1] + [
+            name[:COLUMN_NAME_CHARS_MAX] for name in slow.columns[1:]]), sql
+    assert db.value(f"SELECT COUNT(*) FROM k WHERE s IN ({letters})") == 99  # _ci: aB2 = Ab2
+
+
+def test_lists_under_no_backslash_escapes_keep_backslashes() -> None:
+    db = MiniExecutor()
+    db.run("CREATE TABLE p (id INT PRIMARY KEY, path VARCHAR(20))")
+    values = in_list([*(f"'z{i}'" for i in range(100)), "'a\\b'", "'c''d'"])
+    sql = f"SELECT id FROM p WHERE path IN ({values})"
+    plain, _ = translate(sql, db.view, backslash_escapes=False)
+    assert "'a\\b', 'c''d')" in plain.statements[0]
+    escaped, _ = translate(sql, db.view)
+    assert "'a\b', 'c''d')" in escaped.statements[0]  # \b: a backspace
