@@ -1106,6 +1106,8 @@ class Session:
         if translation.kind not in _DML_KINDS or not self.server.host_runs_writes or \
                 self._temp.spaces:
             return False
+        if translation.heavy:  # a huge statement (translate.py): its prepare alone is long
+            return True
 
         def lend() -> tuple[Any, Callable[[], None]]:
             conn = self._checkout(database)
@@ -1449,6 +1451,10 @@ class Session:
         try:
             if translation.other_tables or binding.attached:
                 self._attach(conn, binding, translation, database, space)
+            if translation.heavy and not self.killed:  # its prepare alone: a worker's job
+                released = True
+                raise LongRead(self._read_job(database, conn, translation, params, pinned,
+                                              space, text))
             result = self._read_on(conn, translation, params, space, IN_LOOP_RESULT_BYTES_MAX)
         except (apsw.InterruptError, ResultTooLarge) as stopped:
             if (binding.budget_spent or isinstance(stopped, ResultTooLarge)) and not self.killed:

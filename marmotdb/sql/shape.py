@@ -24,11 +24,20 @@ literal text run directly. Whether a placeholder may stand where a literal stood
 scanner, switching to the full token walk only for ``CREATE`` statements, whose ``BEGIN … END``
 bodies (stored programs) may hold semicolons.
 
+Long value lists: an ``IN (…)`` list of at least ``VALUE_LIST_MIN`` plain literals (numbers,
+strings, NULL) becomes ONE placeholder whose value is a ``ValueList``: the list already written
+in SQLite's literal syntax. It is matched by one regex call (C speed, no Python work per
+number), sqlglot sees one node instead of 100,000, every length shares one shape, and the
+translator splices the list back into the SQLite text (``ValueList.sql``) instead of binding
+it, so SQLite's variable limit is never reached and IN/NOT IN keep SQLite's (= MySQL's) NULL
+semantics of an inline list.
+
 ``ShapeCache`` is a bounded LRU (``entries_max``) from a hashable key to a translation.
 """
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -44,7 +53,7 @@ from marmotdb.sql.lexer import (
 )
 
 __all__ = ["EXACT_DIGITS_MAX", "SERVER_VERSION_ID", "SHAPE_CACHE_ENTRIES_MAX_DEFAULT", "Shape",
-           "ShapeCache", "normalise", "number_value", "split_statements", "strip_comments",
+           "ShapeCache", "VALUE_LIST_MIN", "ValueList", "normalise", "sqlite_literal", "number_value", "split_statements", "strip_comments",
            "unescape_string"]
 
 SHAPE_CACHE_ENTRIES_MAX_DEFAULT = 10_000
@@ -82,14 +91,101 @@ class Shape:
     hints: tuple[str, ...] = ()
 
 
+VALUE_LIST_MIN = 64  # shorter IN lists keep one placeholder per value (ordinary statements)
+
+
+@dataclass(frozen=True, slots=True)
+class ValueList:
+    """A long ``IN`` list lifted as one value: ``sql`` is its elements in SQLite literal syntax
+    (comma-separated, no parentheses), ``count`` how many there are."""
+
+    sql: str
+    count: int
+
+
+# ``IN (`` just before a literal: the window looked at is bounded (``_IN_WINDOW`` characters).
+_IN_OPEN = re.compile(rf"(?<![{lexer._W}@.`])[iI][nN]\s*+\(\s*+\Z")
+_IN_WINDOW = 40
+
+
+def _list_pattern(backslash_escapes: bool) -> re.Pattern[str]:
+    # Numbers: at most 15 digits before the point, so an integer is always an int (an exact
+    # DECIMAL or BIGINT UNSIGNED literal, which number_value keeps as text, ends the list).
+    number = rf"-?+(?:\d{{1,15}}+(?:\.\d*+)?+|\.\d++)(?:[eE][+-]?+\d++)?+(?![{lexer._W}.])"
+    element = (rf"(?:{number}|{lexer._quoted_string(chr(39), backslash_escapes)}"
+               rf"|{lexer._quoted_string(chr(34), backslash_escapes)}|(?i:NULL)(?![{lexer._W}]))")
+    return re.compile(rf"{element}(?:\s*+,\s*+{element}){{{VALUE_LIST_MIN - 1},}}+(?=\s*+\))")
+
+
+_LISTS = {escapes: _list_pattern(escapes) for escapes in (True, False)}
+_LIST_STRING = {escapes: re.compile(f"{lexer._quoted_string(chr(39), escapes)}"
+                                    f"|{lexer._quoted_string(chr(34), escapes)}")
+                for escapes in (True, False)}
+
+
+def _value_list(sql: str, start: int, backslash_escapes: bool) -> tuple[ValueList, int] | None:
+    """The long literal list starting at ``start`` right after ``IN (``, and where it ends."""
+    if not _IN_OPEN.search(sql, max(0, start - _IN_WINDOW), start):
+        return None
+    found = _LISTS[backslash_escapes].match(sql, start)
+    if found is None:
+        return None
+    body = found.group()
+    strings = _LIST_STRING[backslash_escapes]
+    bare = strings.sub("''", body) if "'" in body or '"' in body else body
+    if "." in bare and _EXACT_NUMBER.search(bare):  # number_value keeps it exact: not here
+        return None
+    count = bare.count(",") + 1
+    if bare is not body:
+        body = strings.sub(
+            lambda m: _sqlite_string(string_value(m.group(), backslash_escapes=backslash_escapes)),
+            body)
+    return ValueList(body, count), found.end()
+
+
+_EXACT_NUMBER = re.compile(rf"[\d.]{{{EXACT_DIGITS_MAX + 1},}}")
+
+
+def sqlite_literal(value: object) -> str:
+    """A lifted value (``normalise``'s params) as SQLite literal text that SQLite types as it
+    types the bound value."""
+    if value is None:
+        return "NULL"
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        return repr(value) if value == value and abs(value) != float("inf") else \
+            ("9e999" if value > 0 else "-9e999")
+    if isinstance(value, (str, bytes)):
+        return _sqlite_string(value)
+    raise TypeError(f"not a lifted value: {type(value).__name__}")
+
+
+def _sqlite_string(value: str | bytes) -> str:
+    """A string value as SQLite literal text typed as binding it would type it: text, or a
+    blob for ``_binary`` and non-UTF-8 bytes (surrogate escapes)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "surrogateescape")
+        else:
+            if "\x00" not in value:
+                return "'" + value.replace("'", "''") + "'"
+            return f"CAST(X'{value.encode('utf-8').hex()}' AS TEXT)"  # NUL ends SQL text
+    return f"X'{value.hex()}'"
+
+
 _PLACEHOLDERS = tuple(f":p{index}" for index in range(64))  # the usual ones, made once
 
 
-def normalise(sql: str, *, prepared: bool = False, backslash_escapes: bool = True) -> Shape:
+def normalise(sql: str, *, prepared: bool = False, backslash_escapes: bool = True,
+              value_lists: bool = True) -> Shape:
     """Lift literals out of ``sql`` (text protocol) or turn ``?`` markers into ``:pN`` (prepared).
 
     In prepared mode literals stay inline: the statement is already a shape, and its ``?``
-    markers must keep their order, so markers alone become placeholders."""
+    markers must keep their order, so markers alone become placeholders. ``value_lists``:
+    lift long IN lists as one ``ValueList`` each (see the module docstring)."""
     finditer = significant_pattern(backslash_escapes).finditer
     pieces: list[str] = []
     params: list[object] = []
@@ -106,6 +202,16 @@ def normalise(sql: str, *, prepared: bool = False, backslash_escapes: bool = Tru
             if kind == _STRING or kind == _NUMBER or kind == _INTRODUCED_STRING:
                 if prepared:
                     continue
+                listed = _value_list(sql, found.start(), backslash_escapes) \
+                    if value_lists else None
+                if listed is not None:
+                    params.append(listed[0])
+                    literals.append("")
+                    index = len(params) - 1
+                    pieces.append(sql[copied:found.start()])
+                    pieces.append(_PLACEHOLDERS[index] if index < 64 else f":p{index}")
+                    copied = restart = listed[1]
+                    break
                 token = found.group()
                 params.append(number_value(token) if kind == _NUMBER
                               else string_value(token, backslash_escapes=backslash_escapes))

@@ -13,10 +13,18 @@ Theory of operation
    expression rewrites of ``rewrites.py`` and the statement rewrites of ``rewrites_dml.py``
    run over the AST, set operations are put in SQLite's compound-SELECT grammar
    (``rewrites_setop.py``), and sqlglot's SQLite generator writes the result.
+   A long ``IN`` list is one placeholder of the shape (``shape.ValueList``), spliced back
+   into the SQLite text as literals when the translation is used (``_bound``): sqlglot never
+   sees 100,000 nodes and SQLite never gets 100,000 variables (past its 32,766 it refuses the
+   statement).
 3. A shape is only cached if every placeholder survived to a place where SQLite accepts a
    bound value (not an ORDER BY ordinal, a type parameter, …) and no result-column name
    depends on a literal (``SELECT 1``); otherwise the statement is translated from its literal
-   text and cached under that text.
+   text and cached under that text. A big statement (literals of more than
+   ``BIG_LITERAL_CHARS`` characters, or a long IN list) is not: it is translated from its
+   shape with its values still bound, its result columns named from its text (cut to
+   ``COLUMN_NAME_CHARS_MAX``, MySQL's alias limit), and not cached; sqlglot never reads the
+   big literal.
 4. DDL is never shape-cached: ``rewrites_ddl.py`` turns it into SQLite DDL plus the writes to
    the ``__marmot_schema`` table (``schema.py``), all to run in one SQLite transaction.
 
@@ -33,7 +41,7 @@ import enum
 import logging
 import re
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sqlglot import exp
@@ -62,7 +70,14 @@ from marmotdb.sql.rewrites_dml import (
 )
 from marmotdb.sql.rewrites_setop import shape_set_operations
 from marmotdb.sql.schema import ColumnDef, TableDef
-from marmotdb.sql.shape import ShapeCache, normalise, strip_comments
+from marmotdb.sql.shape import (
+    Shape,
+    ShapeCache,
+    ValueList,
+    normalise,
+    sqlite_literal,
+    strip_comments,
+)
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "unsupported" warnings are ours
 
@@ -70,6 +85,12 @@ TRANSLATION_CACHE_ENTRIES_MAX = 10_000
 MYSQL = Dialect.get_or_raise("mysql")  # looked up once: get_or_raise costs ~50 µs a call
 SQLITE = Dialect.get_or_raise("sqlite")
 PARAMETER_NAMES = tuple(f"p{i}" for i in range(4096))
+BIG_LITERAL_CHARS = 4096  # past this, a literal never goes through sqlglot (see above)
+COLUMN_NAME_CHARS_MAX = 256  # MySQL's limit of a column alias / generated name
+# SQLite's SQLITE_MAX_VARIABLE_NUMBER (32766 since 3.32): a statement with more lifted values
+# gets them back inline (its own literals, typed as bound ones), never "too many variables".
+SQLITE_VARIABLES_MAX = 32_766
+HEAVY_VALUE_CHARS = 1 << 20  # literals beyond this: run the statement off the event loop
 
 
 def _named(values: tuple[object, ...]) -> dict[str, object]:
@@ -137,6 +158,9 @@ class Translation:
     result set, not part of the schema change.
     ``reads_catalogue``: the statements read SQLite's pragma functions (CHECK TABLE's
     integrity_check): generated entirely by the translator, they run trusted.
+    ``heavy``: a big statement (a long IN list spliced in, values inlined, or literals of more
+    than ``HEAVY_VALUE_CHARS``): SQLite's prepare and binding alone take milliseconds, so the
+    executor runs it on a worker thread, never on the event loop.
     """
 
     kind: Kind
@@ -157,6 +181,7 @@ class Translation:
     home_tables: tuple[str, ...] = ()
     maintenance: bool = False
     reads_catalogue: bool = False
+    heavy: bool = False
 
 
 class SchemaView(Protocol):
@@ -208,7 +233,8 @@ def cache() -> ShapeCache[Hashable, _Entry]:
 # ---------------------------------------------------------------- entry points
 
 def translate(sql: str, schema_view: SchemaView, *, backslash_escapes: bool = True,
-              default_database: str | None = None) -> tuple[Translation, dict[str, object]]:
+              default_database: str | None = None, value_lists: bool = True
+              ) -> tuple[Translation, dict[str, object]]:
     """One MySQL DML/SELECT/DDL statement (text protocol) -> translation + bound literal params.
 
     Uses the shape cache for DML/SELECT (literals -> :pN). ``backslash_escapes=False`` is
@@ -219,14 +245,16 @@ def translate(sql: str, schema_view: SchemaView, *, backslash_escapes: bool = Tr
     database than the schema view's: it writes a table there, or reads only tables there;
     translate it again with that database's view and ``default_database``, the session's
     current database ('' for none), which unqualified names then mean."""
-    shape = normalise(sql, backslash_escapes=backslash_escapes)
+    shape = normalise(sql, backslash_escapes=backslash_escapes, value_lists=value_lists)
     key_base = _schema_key(schema_view, default_database)
     key = (key_base, shape.text)
     entry = _cached(key, schema_view, key_base)
     if entry is not None:
         if entry.translation is None:
-            return _translate_literal(sql, schema_view, key_base, default_database), {}
-        return entry.translation, _named(shape.params)
+            return _translate_by_text(sql, shape, schema_view, key_base, default_database,
+                                      backslash_escapes)
+        return _bound_or_again(entry.translation, shape, sql, schema_view, default_database,
+                               backslash_escapes)
     head = _head(shape.text)
     if head in rewrites_ddl.DDL_HEADS:
         return _translate_ddl(strip_comments(sql), schema_view), {}
@@ -234,8 +262,103 @@ def translate(sql: str, schema_view: SchemaView, *, backslash_escapes: bool = Tr
     translation = _remembered(key, translator, lambda: translator.statement(
         shape.text, head, expected=len(shape.params)))
     if translation is None:
-        return _translate_literal(sql, schema_view, key_base, default_database), {}
-    return translation, _named(shape.params)
+        return _translate_by_text(sql, shape, schema_view, key_base, default_database,
+                                  backslash_escapes)
+    return _bound_or_again(translation, shape, sql, schema_view, default_database,
+                           backslash_escapes)
+
+
+def _bound_or_again(translation: Translation, shape: Shape, sql: str, schema_view: SchemaView,
+                    default_database: str | None, backslash_escapes: bool
+                    ) -> tuple[Translation, dict[str, object]]:
+    bound = _bound(translation, shape.params)
+    if bound is not None:
+        return bound
+    # A long IN list's placeholder did not stay a plain IN list (a rewrite wrapped it):
+    # the statement is translated again with one placeholder per value.
+    return translate(sql, schema_view, backslash_escapes=backslash_escapes,
+                     default_database=default_database, value_lists=False)
+
+
+def _bound(translation: Translation, params: tuple[object, ...]
+           ) -> tuple[Translation, dict[str, object]] | None:
+    """The translation with its long IN lists spliced in, and the parameters to bind; None if
+    a list's placeholder is somewhere else than alone in an ``IN (…)``."""
+    lists = {index: value for index, value in enumerate(params) if type(value) is ValueList}
+    if len(params) > SQLITE_VARIABLES_MAX:
+        return _inlined(translation, params, lists)
+    if not lists:
+        if sum(len(v) for v in params if type(v) is str or type(v) is bytes) \
+                > HEAVY_VALUE_CHARS:
+            translation = replace(translation, heavy=True)
+        return translation, _named(params)
+    statements = [_spliced(statement, lists) for statement in translation.statements]
+    found_rows = translation.found_rows_sql
+    if found_rows is not None:
+        found_rows = _spliced(found_rows, lists)
+    if None in statements or (translation.found_rows_sql is not None and found_rows is None):
+        return None
+    values = tuple(None if type(value) is ValueList else value for value in params)
+    return (replace(translation, statements=tuple(statements), found_rows_sql=found_rows,
+                    heavy=True), _named(values))
+
+
+_PLACEHOLDER = re.compile(r":p(\d+)\b")
+
+
+def _inlined(translation: Translation, params: tuple[object, ...],
+             lists: dict[int, ValueList]) -> tuple[Translation, dict[str, object]] | None:
+    """Every value back in the text as a literal (more than SQLite may bind)."""
+    values = tuple(v.encode("utf-8", "surrogateescape")
+                   if type(v) is str and not v.isascii() and _has_surrogates(v) else v
+                   for v in params)
+    texts = [None if index in lists else sqlite_literal(value)
+             for index, value in enumerate(values)]
+
+    def inline(statement: str | None) -> str | None:
+        if statement is None:
+            return None
+        spliced = _spliced(statement, lists)
+        if spliced is None:
+            return None
+        return _PLACEHOLDER.sub(lambda m: texts[int(m.group(1))] or m.group(), spliced)
+
+    statements = [inline(statement) for statement in translation.statements]
+    found_rows = inline(translation.found_rows_sql)
+    if None in statements or (translation.found_rows_sql is not None and found_rows is None):
+        return None
+    return replace(translation, statements=tuple(statements), found_rows_sql=found_rows,
+                   heavy=True), {}
+
+
+def _spliced(statement: str, lists: dict[int, ValueList]) -> str | None:
+    for index, value in lists.items():
+        alone = f"IN (:p{index})"
+        if statement.count(alone) != len(re.findall(rf":p{index}\b", statement)):
+            return None
+        statement = statement.replace(alone, f"IN ({value.sql})")
+    return statement
+
+
+def _big(shape: Shape) -> bool:
+    return sum(map(len, shape.literals)) > BIG_LITERAL_CHARS or \
+        any(type(value) is ValueList for value in shape.params)
+
+
+def _translate_by_text(sql: str, shape: Shape, schema_view: SchemaView, key_base: Hashable,
+                       default_database: str | None, backslash_escapes: bool
+                       ) -> tuple[Translation, dict[str, object]]:
+    """A statement whose result-column names depend on its literals: from its literal text
+    (cached under it), or for a big one from its shape with names from its text (uncached)."""
+    if _big(shape):
+        translator = _Translator(schema_view, default_database)
+        translation = translator.statement(shape.text, _head(shape.text),
+                                           expected=len(shape.params),
+                                           names_text=strip_comments(sql))
+        if translation is not None:
+            return _bound_or_again(translation, shape, sql, schema_view, default_database,
+                                   backslash_escapes)
+    return _translate_literal(sql, schema_view, key_base, default_database), {}
 
 
 def translate_prepared(sql: str, schema_view: SchemaView, default_database: str | None = None
@@ -243,6 +366,9 @@ def translate_prepared(sql: str, schema_view: SchemaView, default_database: str 
     """For COM_STMT_PREPARE: '?' markers become :p0..:pN-1 in marker order; returns the count.
     ``OtherDatabase`` and ``default_database`` as for ``translate``."""
     shape = normalise(sql, prepared=True)
+    if shape.markers > SQLITE_VARIABLES_MAX:  # MySQL's own bound is 65,535
+        raise errors.error(errors.ER_PS_MANY_PARAM,
+                           "Prepared statement contains too many placeholders")
     key_base = _schema_key(schema_view, default_database)
     key = (key_base, "PREPARED", shape.text)
     entry = _cached(key, schema_view, key_base)
@@ -495,7 +621,10 @@ class _Translator:
 
     # -------------------------------------------------------------- statements
     def statement(self, text: str, head: str, *, expected: int, literal: bool = False,
-                  prepared: bool = False) -> Translation | None:
+                  prepared: bool = False, names_text: str | None = None
+                  ) -> Translation | None:
+        """``names_text``: the statement's own text, to name result columns from while
+        ``text`` (its shape) still has its values as placeholders."""
         handler = _OTHER_STATEMENTS.get(head)
         if handler is not None:
             return handler(self, text)
@@ -512,7 +641,9 @@ class _Translator:
         rewrite_json_table_columns(tree)
         rewrite_expressions(tree)
         kind, result = self._rewrite(tree, replace, "IGNORE" in flags)
-        if kind is Kind.SELECT and not _name_projections(tree, text, literal or prepared):
+        if kind is Kind.SELECT and not (
+                _name_projections(tree, names_text, True) if names_text is not None
+                else _name_projections(tree, text, literal or prepared)):
             return None
         shaped = [self._shape(s) for s in result.statements]
         statements = tuple(self._generate(s, "IGNORE" in flags and kind is Kind.UPDATE)
@@ -698,6 +829,9 @@ def _split_items(text: str, tokens: list[rewrites_ddl.Token], index: int) -> lis
     return None
 
 
+_STRING_STARTS = frozenset("'\"_nN")
+
+
 def _mysql_name(raw: str) -> str:
     tokens = rewrites_ddl.tokenize(raw)
     if len(tokens) == 2 and tokens[0].kind == "str":
@@ -723,7 +857,9 @@ def _name_projections(tree: exp.Expression, text: str, literal: bool) -> bool:
     if items is None or len(items) != len(select.expressions):
         return True
     for index, projection in targets:
-        name = _mysql_name(items[index])
+        raw = items[index]
+        # Only a lone string literal is named differently from its text (by its value).
+        name = (_mysql_name(raw) if raw[:1] in _STRING_STARTS else raw)[:COLUMN_NAME_CHARS_MAX]
         projection.replace(exp.alias_(projection.copy(), name, quoted=True))
     return True
 
