@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 
 RoundOutcome = list[MarmotError | None] | MarmotError
 _CONFLICT_VOTES = (Vote.INTENT, Vote.STALE, Vote.SCHEMA, Vote.CLOCK)
+_REFUSED_BECAUSE = {  # the 1213's text says which refusal it was
+    Vote.INTENT: "a concurrent transaction wrote the same row",
+    Vote.STALE: "the row changed since this transaction read it",
+    Vote.SCHEMA: "the table's schema changed meanwhile",
+    Vote.CLOCK: "this node's clock runs ahead of its peers' by more than max_clock_offset_ms",
+}
 
 
 class BatchRound:
@@ -168,8 +174,9 @@ class BatchRound:
         return outcome
 
     def _refusal(self, index: int) -> MarmotError:
-        if self._no_reason[index] in _CONFLICT_VOTES:
-            return _conflict("a concurrent transaction wrote the same row")
+        reason = self._no_reason[index]
+        if reason in _CONFLICT_VOTES:
+            return _conflict(_REFUSED_BECAUSE[reason])
         return TransientError(
             f"marmotdb: quorum not reachable ({self._yes[index]} of {self._needed[index]} "
             "members needed answered); the transaction was not committed",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from marmotdb.hlc import Timestamp
 from marmotdb.node import Node, Reply, SendFrame
 from marmotdb.peer.address import NodeAddr
 from marmotdb.peer.catalog import all_messages
@@ -416,3 +417,16 @@ def test_a_late_vote_does_not_cancel_that_members_acceptance(cluster: Cluster) -
     cluster.deliver()
     reply = cluster.replies.pop((1, request))
     assert reply.error is None, reply.error       # node 3's acceptance counted: committed
+
+
+def test_a_node_whose_clock_runs_ahead_is_refused_with_a_1213_that_says_so(
+        cluster: Cluster) -> None:
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    hlc = cluster.nodes[1].state.hlc
+    hlc.witness(Timestamp(cluster.now_ms + 60_000, 0, 1))  # a minute ahead of its peers
+    cluster.ok(1, "BEGIN")
+    cluster.ok(1, "INSERT INTO t VALUES (1)")
+    reply = cluster.run(1, "COMMIT")
+    assert reply.error is not None and reply.error.code == 1213
+    assert "clock" in reply.error.message, reply.error.message
+    assert cluster.nodes[2].state.status["Marmot_votes_no_clock"] >= 1
