@@ -111,19 +111,34 @@ class ApplyTransaction:
         conn = self._conn
         if not conn.get_autocommit():
             raise StorageError("apply needs a connection with no open transaction")
-        # config(op, -1) reads the setting; config(op, 0) returns the new value, not the old.
-        self._saved_config = (conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, -1),
-                              conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, -1))
-        conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, 0)
-        conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, 0)
+        self._plans.refresh()
+        self._enforcement_off()
         try:
             conn.execute("BEGIN IMMEDIATE")
+            if self._plans.refresh():  # the schema changed since the check above
+                conn.execute("ROLLBACK")
+                self._enforcement_off()
+                conn.execute("BEGIN IMMEDIATE")
         except BaseException:
             self._restore_config()
             raise
-        self._plans.refresh()
         self._log = LogWriter(conn)
         return self
+
+    def _enforcement_off(self) -> None:
+        """Foreign keys and triggers off while row images are applied (their effects are in
+        the images already) — only where the schema has any: toggling either expires every
+        prepared statement of the connection."""
+        conn = self._conn
+        fks, triggers = self._plans.foreign_keys_and_triggers()
+        for op, present in ((apsw.SQLITE_DBCONFIG_ENABLE_FKEY, fks),
+                            (apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, triggers)):
+            # config(op, -1) reads the setting; config(op, 0) returns the new value
+            if present and conn.config(op, -1):
+                if self._saved_config is None:
+                    self._saved_config = (conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, -1),
+                                          conn.config(apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, -1))
+                conn.config(op, 0)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

@@ -74,13 +74,29 @@ class ApplyPlans:
         self._conn = conn
         self._cookie: int | None = None
         self._plans: dict[TableSchema, TablePlan] = {}
+        self._has: tuple[bool, bool] | None = None  # (foreign keys, triggers) in the schema
 
-    def refresh(self) -> None:
-        """Drop the plans if the database schema changed since they were built."""
+    def refresh(self) -> bool:
+        """Drop the plans if the database schema changed since they were built (True then)."""
         (cookie,) = self._conn.execute("PRAGMA schema_version").fetchone() or (None,)
         if cookie != self._cookie:
             self._plans.clear()
+            self._has = None
             self._cookie = cookie
+            return True
+        return False
+
+    def foreign_keys_and_triggers(self) -> tuple[bool, bool]:
+        """Does the schema declare any foreign key, any trigger? (An apply turns their
+        enforcement off only if so: changing either setting expires every prepared statement
+        of the connection, and SQLite prepares them all again.)"""
+        if self._has is None:
+            (fks, triggers), = self._conn.execute(
+                "SELECT EXISTS(SELECT 1 FROM sqlite_schema AS s, pragma_foreign_key_list(s.name)"
+                " WHERE s.type = 'table'), "
+                "EXISTS(SELECT 1 FROM sqlite_schema WHERE type = 'trigger')").fetchall()
+            self._has = (bool(fks), bool(triggers))
+        return self._has
 
     def plan(self, schema: TableSchema) -> TablePlan:
         plan = self._plans.get(schema)
