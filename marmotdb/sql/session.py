@@ -66,6 +66,8 @@ from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
 from marmotdb.sql.rewrites import not_supported
+from marmotdb.sql.routines import statements as routine_statements
+from marmotdb.sql.routines.definition import routine_kind
 from marmotdb.sql.rewrites_ddl import DDL_HEADS
 from marmotdb.sql.rewrites_dml import OtherDatabase
 from marmotdb.sql.schema import TableDef, quote_ident
@@ -187,6 +189,7 @@ class Session:
         self.command = "Sleep"
         self.info: str | None = None
         self.killed = False
+        self.call_interrupted = False  # KILL QUERY of a running CALL (sql/routines/)
         self.found_rows_flag = False  # CLIENT_FOUND_ROWS: UPDATE counts matched rows
         self.local_files_flag = False  # CLIENT_LOCAL_FILES: the client opts in to LOAD DATA LOCAL
         self.sleep_requested_s = 0.0  # SLEEP(n) in the last statement: the runtime waits
@@ -298,6 +301,10 @@ class Session:
             raise _syntax_error(text)
         if head and head[0] not in _STATEMENT_KEYWORDS:
             raise _syntax_error(text)
+        if head and (kind := routine_kind(head, text)) is not None:  # sql/routines/
+            routine_ddl = routine_statements.create if head[0] == "CREATE" else \
+                routine_statements.drop
+            return self._after(routine_ddl(self, text))
         handler = _HANDLERS.get(head[0]) if head else None
         if handler is not None and (result := handler(self, strip_comments(text), head)) \
                 is not None:
@@ -396,6 +403,7 @@ class Session:
         """KILL QUERY: the running statement stops (SQLite interrupt), or, if it still waits
         for a write turn, it fails without running."""
         conn = self._active_conn
+        self.call_interrupted = True
         if conn is not None:
             conn.interrupt()
         for txn in (self._statement_txn, self.txn):
@@ -1543,6 +1551,7 @@ _HANDLERS: dict[str, _Handler] = {
     "DROP": Session._drop,
     "EXPLAIN": Session._explain, "DESCRIBE": Session._explain, "DESC": Session._explain,
     "LOAD": Session._load_data,
+    "CALL": lambda session, text, head: routine_statements.call(session, text),
 }
 
 
