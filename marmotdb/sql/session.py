@@ -66,6 +66,7 @@ from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
 from marmotdb.sql.server_state import SchemaView, ServerState
 from marmotdb.sql.shape import strip_comments
 from marmotdb.sql.rewrites import not_supported
+from marmotdb.sql.routines import inlining as routine_functions
 from marmotdb.sql.routines import statements as routine_statements
 from marmotdb.sql.routines.definition import routine_kind
 from marmotdb.sql.rewrites_ddl import DDL_HEADS
@@ -311,6 +312,11 @@ class Session:
             return self._after(result)
         if "MARMOT_CLUSTER_NODES" in text.upper():
             return self._after(self._cluster_nodes(text))
+        if "(" in text and head and head[0] not in DDL_HEADS and self.current_database \
+                and self.current_database != "information_schema":
+            known = routine_functions.functions(self, self._current())
+            if known:  # stored functions: their expressions inlined (sql/routines/inlining.py)
+                text = routine_functions.inline(text, known)
         was_autocommit = self.autocommit
         answered = catalog.answer(text, self, head[0]) if head else catalog.UNHANDLED
         if answered is not catalog.UNHANDLED:
