@@ -70,9 +70,11 @@ def no_data() -> MarmotError:
 class Frame:
     """The scope of one BEGIN … END: its variables, handlers and cursors."""
 
-    def __init__(self, parent: Frame | None):
+    def __init__(self, parent: Frame | None, shielded: Frame | None = None):
         self.parent = parent
+        self.shielded = shielded  # a handler's body: its own block's handlers do not apply
         self.variables: dict[str, Any] = {}
+        self.types: dict[str, str] = {}  # declared type of each variable
         self.handlers: list[p.Handler] = []
         self.cursors: dict[str, list[tuple[Any, ...]] | str] = {}
 
@@ -95,7 +97,12 @@ class Frame:
 
     def handler_for(self, exc: MarmotError) -> tuple[p.Handler, Frame] | None:
         frame: Frame | None = self
+        skipped = self.shielded
         while frame is not None:
+            if frame is skipped:
+                frame = frame.parent
+                continue
+            skipped = frame.shielded or skipped
             for handler in frame.handlers:
                 if any(_matches(condition, exc) for condition in handler.conditions):
                     return handler, frame
@@ -197,6 +204,7 @@ class Invocation:
                 outs.append((param.name, target))
             value = None if param.mode == "OUT" else (yield from self.evaluate(arg, caller))
             frame.variables[param.name.lower()] = _coerce(value, param.type)
+            frame.types[param.name.lower()] = param.type
         self.active[key] = self.active.get(key, 0) + 1
         try:
             body = routine_program(routine)
@@ -295,7 +303,7 @@ class Invocation:
                     return  # SELECT … INTO of no row: a warning, the variables unchanged
                 raise
             handler, owner = found
-            yield from self.run(handler.body, owner)
+            yield from self.run(handler.body, Frame(owner, shielded=owner))
             if handler.action == "EXIT":
                 raise _Exit(owner) from None
 
@@ -313,6 +321,7 @@ class Invocation:
                 value = yield from self.evaluate(node.default, frame)  # type: ignore[union-attr]
             for name in node.names:  # type: ignore[union-attr]
                 frame.variables[name.lower()] = _coerce(value, node.type)  # type: ignore[union-attr]
+                frame.types[name.lower()] = node.type  # type: ignore[union-attr]
         elif kind is p.Signal:
             yield from self.signal(node, frame)  # type: ignore[arg-type]
         elif kind is p.CursorOp:
@@ -397,7 +406,8 @@ class Invocation:
         owner = frame.owner(target) if frame is not None and not target.startswith("@") \
             else None
         if owner is not None:
-            owner.variables[target.lower()] = value
+            key = target.lower()
+            owner.variables[key] = _coerce(value, owner.types.get(key, ""))
             return
         if not target.startswith("@") and not target.upper().startswith(
                 ("GLOBAL", "SESSION", "LOCAL", "PERSIST")):
