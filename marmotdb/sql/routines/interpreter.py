@@ -13,7 +13,7 @@ error is thrown into the generator, where a handler of the block in scope may ca
 Control flow uses exceptions inside the generator: ``_Leave``/``_Iterate`` find their label,
 ``_Exit`` unwinds to the block that declared an EXIT handler. Each drive step counts; every
 ``STEPS_PER_SLICE`` steps the drive gives the event loop back (a ``Pending`` resolved by a
-0 s timer), and a KILL QUERY of the session stops the CALL at its next step with 1317. Nested
+1 ms timer), and a KILL QUERY of the session stops the CALL at its next step with 1317. Nested
 CALLs run in the same generator; recursion is bounded by max_sp_recursion_depth (1456).
 """
 
@@ -31,7 +31,10 @@ from marmotdb.sql.routines import program as p
 from marmotdb.sql.routines.definition import Routine
 from marmotdb.txn.pending import Pending
 
-STEPS_PER_SLICE = 2000  # statements run before the event loop gets a turn
+STEPS_PER_SLICE = 200  # statements run before the event loop gets a turn (~0.1 s of them)
+# The pause between slices: a timer due "now" would run in the same pass of the node's timer
+# loop, which would never hand the event loop back.
+SLICE_PAUSE_S = 0.001
 ER_SP_FETCH_NO_DATA = 1329
 ER_TOO_MANY_ROWS = 1172
 ER_SP_RECURSION_LIMIT = 1456
@@ -517,5 +520,5 @@ def _suspended(invocation: Invocation, steps: Step, execute: Callable[[str], Any
         outcome.add_done_callback(lambda done: resume(
             None if done.error() else done.result(), done.error()))
     else:
-        call_later(0, lambda: resume(outcome, None))
+        call_later(SLICE_PAUSE_S, lambda: resume(outcome, None))
     return result
