@@ -34,6 +34,7 @@ def status_row(db: str, routine: Routine) -> tuple[Any, ...]:
 def _data_type(type_text: str) -> tuple[str, str]:
     """(DATA_TYPE, DTD_IDENTIFIER) of a declared type: ``varchar(10)`` -> (varchar, …)."""
     dtd = re.sub(r"^\w+", lambda m: m.group().lower(), type_text.strip())
+    dtd = re.sub(r"\s+CHARSET\s+\w+$", "", dtd)
     return dtd.split("(")[0].split()[0].lower(), dtd
 
 

@@ -21,6 +21,8 @@ _CHARACTERISTIC_WORDS = frozenset({"COMMENT", "LANGUAGE", "NOT", "DETERMINISTIC"
                                    "NO", "READS", "MODIFIES", "SQL"})
 _TYPE_WORDS = frozenset({"UNSIGNED", "SIGNED", "ZEROFILL", "CHARSET", "CHARACTER", "SET",
                          "COLLATE", "BINARY", "PRECISION", "VARYING", "ASCII", "UNICODE"})
+_CHARACTER_TYPES = frozenset({"CHAR", "VARCHAR", "TINYTEXT", "TEXT", "MEDIUMTEXT", "LONGTEXT",
+                              "ENUM", "SET", "NCHAR", "NVARCHAR"})
 _USER = re.compile(r"^\s*([`'\"]?)(.*?)\1\s*(?:@\s*([`'\"]?)(.*?)\3)?\s*$", re.S)
 
 
@@ -250,8 +252,11 @@ def _returns(reader: _Reader) -> str:
         if reader.peek() is not None and reader.word not in _TYPE_WORDS | _CHARACTERISTIC_WORDS \
                 and reader.toks[reader.pos - 1].text.upper() in ("CHARSET", "SET", "COLLATE"):
             end = reader.take().end
-    text = reader.sql[first.start:end]
-    return re.sub(r"^\w+", lambda m: m.group().lower(), text)
+    text = re.sub(r"^\w+", lambda m: m.group().lower(), reader.sql[first.start:end])
+    if first.text.upper() in _CHARACTER_TYPES and not re.search(r"\bCHAR(?:SET|ACTER)\b", text,
+                                                                  re.I):
+        text += " CHARSET utf8mb4"  # MySQL 8 names the character set it resolved
+    return text
 
 
 def _characteristics(reader: _Reader, routine: Routine) -> None:
