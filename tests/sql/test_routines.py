@@ -52,11 +52,11 @@ def test_create_show_drop_procedure(run: Any) -> None:
     run("CREATE PROCEDURE p(IN a INT, OUT b VARCHAR(10)) COMMENT 'doc' SELECT a")
     name, _, create, *_ = rows(run("SHOW CREATE PROCEDURE p"))[0]
     assert name == "p"
-    assert create == ("CREATE DEFINER=`root`@`localhost` PROCEDURE `p`(IN a INT, OUT b "
+    assert create == ("CREATE DEFINER=`root`@`%` PROCEDURE `p`(IN a INT, OUT b "
                       "VARCHAR(10))\n    COMMENT 'doc'\nSELECT a")
     status = rows(run("SHOW PROCEDURE STATUS LIKE 'p'"))
     assert [(r[0], r[1], r[2], r[3], r[7]) for r in status] == [
-        ("db", "p", "PROCEDURE", "root@localhost", "doc")]
+        ("db", "p", "PROCEDURE", "root@%", "doc")]
     assert code(run, "CREATE PROCEDURE p() SELECT 1") == 1304
     run("DROP PROCEDURE p")
     assert code(run, "DROP PROCEDURE p") == 1305

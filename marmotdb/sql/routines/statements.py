@@ -26,7 +26,8 @@ def lookup(session: Any, database: Database, kind: str, name: str) -> Routine | 
 
 
 def create(session: Any, sql: str) -> Result | Pending:
-    routine, qualifier, guarded, text = ddl.checked_create(sql, session.user, session.host)
+    # the definer is the account (CURRENT_USER(): accounts are user@'%'), not the client host
+    routine, qualifier, guarded, text = ddl.checked_create(sql, session.user, "%")
     database = session._database(qualifier) if qualifier else session._current()
     session._require(database.name, "admin")
     if lookup(session, database, routine.kind, routine.name) is not None:
