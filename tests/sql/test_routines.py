@@ -365,3 +365,29 @@ def test_function_body_beyond_the_inlined_shape_is_refused_when_called(run: Any)
         "WHILE i < x DO SET i = i + 1; END WHILE; RETURN i; END")
     assert "loopy" in rows(run("SHOW CREATE FUNCTION loopy"))[0][2]
     assert code(run, "SELECT loopy(3)") == 1235
+
+
+# ---------------------------------------------------------------- long CALLs
+
+def test_a_long_call_gives_the_host_turns_and_kill_query_stops_it(run: Any) -> None:
+    session = run.session
+    host = session.server.host
+    run("CREATE PROCEDURE spin(IN n INT, OUT done INT) BEGIN DECLARE i INT DEFAULT 0; "
+        "WHILE i < n DO SET i = i + 1; END WHILE; SET done = i; END")
+    waiting = session.execute("CALL spin(1000, @done)")  # ~2000 statements: 10 slices
+    assert isinstance(waiting, Pending)
+    slices = 0
+    while not waiting.done():
+        assert host.timers, "a suspended CALL is resumed by a timer"
+        host.fire_timers()
+        slices += 1
+    assert waiting.result().ok is not None and slices >= 5
+    assert value(run, "SELECT @done") == 1000
+    forever = session.execute("CALL spin(1000000000, @done)")
+    assert isinstance(forever, Pending) and not forever.done()
+    session.interrupt()  # KILL QUERY
+    host.fire_timers()
+    with pytest.raises(MarmotError) as info:
+        forever.result()
+    assert info.value.code == 1317
+    assert value(run, "SELECT 1") == 1  # the session goes on

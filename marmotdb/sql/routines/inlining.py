@@ -43,6 +43,9 @@ def functions(session: Any, database: Any) -> dict[str, Routine]:
 
 def inline(text: str, known: dict[str, Routine], active: tuple[str, ...] = ()) -> str:
     """``text`` with every call of a function in ``known`` replaced by its expression."""
+    lowered = text.lower()
+    if not any(name in lowered for name in known):  # the common case: no tokenising
+        return text
     toks = list(lexer.tokens(text))
     out: list[str] = []
     i = 0

@@ -400,7 +400,9 @@ class Invocation:
     # ------------------------------------------------------------------ values
     def evaluate(self, expression: str, frame: Frame | None) -> Step:
         text = substitute(expression, frame) if frame is not None else expression
-        result = yield f"SELECT {text}"
+        # the alias keeps the statement's shape independent of the values substituted, so
+        # its translation is cached (a literal in an unnamed select list names the column)
+        result = yield f"SELECT {text} AS routine_value"
         if not isinstance(result, Rows) or not result.rows:
             return None
         return result.rows[0][0]
@@ -466,59 +468,87 @@ def routine_program(routine: Routine) -> p.Node:
 
 
 def drive(invocation: Invocation, steps: Step, execute: Callable[[str], Any],
-          interrupted: Callable[[], bool], call_later: Callable[[float, Callable[[], None]], Any]
-          | None, send: Any = None, error: BaseException | None = None) -> Any:
-    """Run ``steps`` to its end: the CALL's outcome, or a Pending of it (module docstring).
-    ``send``/``error``: what the step the drive resumes at is answered with."""
-    count = 0
-    while True:
-        if interrupted():
-            steps.close()
-            raise errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted")
+          interrupted: Callable[[], bool],
+          call_later: Callable[[float, Callable[[], None]], Any] | None) -> Any:
+    """Run ``steps`` to its end: the CALL's outcome, or a Pending of it (module docstring)."""
+    return _Drive(steps, execute, interrupted, call_later).run(None, None)
+
+
+_SUSPENDED: Any = object()
+
+
+class _Drive:
+    """One CALL's drive. Every suspension resumes the same drive, which settles ONE Pending
+    at the end (a Pending per suspension, each following the next, would unwind as deep as
+    the CALL had waits)."""
+
+    def __init__(self, steps: Step, execute: Callable[[str], Any],
+                 interrupted: Callable[[], bool],
+                 call_later: Callable[[float, Callable[[], None]], Any] | None):
+        self.steps = steps
+        self.execute = execute
+        self.interrupted = interrupted
+        self.call_later = call_later
+        self.result: Pending | None = None  # once the drive first waits
+
+    def run(self, send: Any, error: BaseException | None) -> Any:
         try:
-            request = steps.throw(error) if error is not None else steps.send(send)
-        except StopIteration as stop:
-            return stop.value
-        send, error = None, None
-        count += 1
-        try:
-            outcome = execute(request)
-        except LongRead as long:  # a long read inside a CALL runs here, to its end
+            outcome = self._loop(send, error)
+        except BaseException as exc:  # noqa: BLE001 - the CALL's error, handed on
+            if self.result is None:
+                raise
+            self.result.fail(exc)
+            return None
+        if outcome is _SUSPENDED:
+            if self.result is None:
+                self.result = Pending()
+                return self.result
+            return None
+        if self.result is None:
+            return outcome
+        self.result.resolve(outcome)
+        return None
+
+    def _loop(self, send: Any, error: BaseException | None) -> Any:
+        steps = self.steps
+        count = 0
+        while True:
+            if self.interrupted():
+                steps.close()
+                raise errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted")
             try:
-                outcome = long.job.run()
+                request = steps.throw(error) if error is not None else steps.send(send)
+            except StopIteration as stop:
+                return stop.value
+            send, error = None, None
+            count += 1
+            try:
+                outcome = self.execute(request)
+            except LongRead as long:  # a long read inside a CALL runs here, to its end
+                try:
+                    outcome = long.job.run()
+                except MarmotError as exc:
+                    error = exc
+                    continue
+                finally:
+                    long.job.finish()
             except MarmotError as exc:
                 error = exc
                 continue
-            finally:
-                long.job.finish()
-        except MarmotError as exc:
-            error = exc
-            continue
-        if isinstance(outcome, Pending) and outcome.done():
-            failed = outcome.error()
-            if failed is not None:
-                if not isinstance(failed, MarmotError):
-                    raise failed
-                error = failed
-                continue
-            outcome = outcome.result()
-        if isinstance(outcome, Pending) or (count % STEPS_PER_SLICE == 0 and call_later):
-            return _suspended(invocation, steps, execute, interrupted, call_later, outcome)
-        send = outcome
-
-
-def _suspended(invocation: Invocation, steps: Step, execute: Callable[[str], Any],
-               interrupted: Callable[[], bool], call_later: Any, outcome: Any) -> Pending:
-    """Continue the drive when ``outcome`` (a Pending, or a value after a 0 s timer) is in."""
-    result = Pending()
-
-    def resume(value: Any, error: BaseException | None) -> None:
-        result.settle(lambda: drive(invocation, steps, execute, interrupted, call_later,
-                                    value, error))
-
-    if isinstance(outcome, Pending):
-        outcome.add_done_callback(lambda done: resume(
-            None if done.error() else done.result(), done.error()))
-    else:
-        call_later(SLICE_PAUSE_S, lambda: resume(outcome, None))
-    return result
+            if isinstance(outcome, Pending) and outcome.done():
+                failed = outcome.error()
+                if failed is not None:
+                    if not isinstance(failed, MarmotError):
+                        raise failed
+                    error = failed
+                    continue
+                outcome = outcome.result()
+            if isinstance(outcome, Pending):
+                outcome.add_done_callback(lambda done: self.run(
+                    None if done.error() else done.result(), done.error()))
+                return _SUSPENDED
+            if count % STEPS_PER_SLICE == 0 and self.call_later is not None:
+                resumed = outcome
+                self.call_later(SLICE_PAUSE_S, lambda: self.run(resumed, None))
+                return _SUSPENDED
+            send = outcome
