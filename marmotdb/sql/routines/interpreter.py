@@ -477,6 +477,16 @@ def drive(invocation: Invocation, steps: Step, execute: Callable[[str], Any],
 _SUSPENDED: Any = object()
 
 
+def _finished(long: LongRead) -> Any:
+    """A long read inside a CALL runs here, to its end: the CALL's state lives in this drive,
+    so it is not handed to a worker thread. Known limit: it holds the event loop meanwhile
+    (neither KILL nor max_execution_time reach it before it ends)."""
+    try:
+        return long.job.run()
+    finally:
+        long.job.finish()
+
+
 class _Drive:
     """One CALL's drive. Every suspension resumes the same drive, which settles ONE Pending
     at the end (a Pending per suspension, each following the next, would unwind as deep as
@@ -493,6 +503,8 @@ class _Drive:
 
     def run(self, send: Any, error: BaseException | None) -> Any:
         try:
+            if isinstance(error, LongRead):  # a read that waited (QUORUM), then ran long
+                send, error = _finished(error), None
             outcome = self._loop(send, error)
         except BaseException as exc:  # noqa: BLE001 - the CALL's error, handed on
             if self.result is None:
@@ -524,25 +536,17 @@ class _Drive:
             count += 1
             try:
                 outcome = self.execute(request)
-            except LongRead as long:  # a long read inside a CALL runs here, to its end
+                if isinstance(outcome, Pending) and outcome.done():
+                    outcome = outcome.result()
+            except LongRead as long:
                 try:
-                    outcome = long.job.run()
+                    outcome = _finished(long)
                 except MarmotError as exc:
                     error = exc
                     continue
-                finally:
-                    long.job.finish()
             except MarmotError as exc:
                 error = exc
                 continue
-            if isinstance(outcome, Pending) and outcome.done():
-                failed = outcome.error()
-                if failed is not None:
-                    if not isinstance(failed, MarmotError):
-                        raise failed
-                    error = failed
-                    continue
-                outcome = outcome.result()
             if isinstance(outcome, Pending):
                 outcome.add_done_callback(lambda done: self.run(
                     None if done.error() else done.result(), done.error()))
