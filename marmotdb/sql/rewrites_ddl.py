@@ -1964,7 +1964,7 @@ def _create(parser: DdlParser, ctx: DdlContext, original: str) -> DdlResult:
     if parser.at("TRIGGER"):
         return create_trigger(parser, ctx, original)
     if parser.at("PROCEDURE", "FUNCTION") and not replace:  # stored routines (sql/routines/)
-        return DdlResult(routine_ddl.create_statements(original, ctx.database))
+        return DdlResult(routine_ddl.create_statements(original, ctx.database, ctx))
     if parser.at(*_NOT_SUPPORTED_OBJECTS):
         raise not_supported(f"CREATE {parser.token.upper}")
     parser.fail()

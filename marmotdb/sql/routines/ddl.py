@@ -9,7 +9,8 @@ with literals only, which every node replays the same.
 
 from __future__ import annotations
 
-import time
+import datetime
+from typing import Any
 
 from marmotdb import errors
 from marmotdb.sql import lexer
@@ -74,12 +75,25 @@ def _walk(node: program.Node):  # type: ignore[no-untyped-def]
         yield from _walk(child)
 
 
-def create_statements(sql: str, database: str) -> list[str]:
-    """The bookkeeping statement of a checked CREATE (its DEFINER is in the text)."""
+def create_statements(sql: str, database: str, ctx: Any = None) -> list[str]:
+    """The bookkeeping statement of a checked CREATE (its DEFINER is in the text). CREATED is
+    the creating statement's time (the session's, from the server clock: no real time here),
+    a literal in the statement, so every replica stores the same."""
     routine, qualifier, _ = parse_create(sql, "")
     _check_database(qualifier, database)
-    routine.created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+    started_s = _statement_time_s(ctx)
+    if started_s:
+        routine.created = datetime.datetime.fromtimestamp(started_s).strftime(
+            "%Y-%m-%d %H:%M:%S")
     return [upsert_statement(routine)]
+
+
+def _statement_time_s(ctx: Any) -> float:
+    """The running statement's time, from the session bound to the connection the DDL runs
+    on (Session._write_now binds it before it translates the DDL); 0 when there is none."""
+    binding = getattr(getattr(ctx, "view", None), "_binding", None)
+    session = getattr(binding, "session", None)
+    return float(getattr(session, "statement_time", 0.0) or 0.0)
 
 
 def drop_statements(sql: str, database: str) -> list[str]:
