@@ -98,6 +98,7 @@ def server_args(datadir: Path, run_dir: Path, host: str, port: int,
         f"--bind-address={host}",
         f"--port={port}",
         f"--socket={run_dir / 'mariadb.sock'}",
+        f"--tmpdir={run_dir}",  # never /tmp: servers started at once must not share it
         f"--pid-file={run_dir / 'mariadb.pid'}",
         f"--log-error={run_dir / 'error.log'}",
         "--skip-name-resolve",
@@ -110,12 +111,14 @@ def server_args(datadir: Path, run_dir: Path, host: str, port: int,
     ]
 
 
-def install_datadir(datadir: Path, os_user: str = "root") -> None:
+def install_datadir(datadir: Path, os_user: str = "root", tmpdir: Path | None = None) -> None:
     """A fresh data directory (system tables, root without a password on the socket), owned
-    by `os_user` (the account mariadbd will run as)."""
+    by `os_user` (the account mariadbd will run as). ``tmpdir``: the bootstrap server's
+    temporary tables go there, not to /tmp (two installs at once collided on their names)."""
     result = subprocess.run(
         [INSTALL_DB_BIN, "--no-defaults", f"--datadir={datadir}",
-         f"--user={os_user}", "--auth-root-authentication-method=normal", "--skip-test-db"],
+         f"--user={os_user}", "--auth-root-authentication-method=normal", "--skip-test-db",
+         *([f"--tmpdir={tmpdir}"] if tmpdir is not None else [])],
         capture_output=True, text=True, check=False,
     )
     if result.returncode != 0:
@@ -189,7 +192,7 @@ class MariaDBServer:
     def _install_datadir(self) -> None:
         assert self.base_dir is not None
         self.run_dir.mkdir(parents=True)
-        install_datadir(self.base_dir / "data", self.os_user)
+        install_datadir(self.base_dir / "data", self.os_user, self.run_dir)
 
     def _spawn(self) -> None:
         assert self.base_dir is not None

@@ -78,6 +78,14 @@ class SqlConfig:
         "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
         "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION", "Default sql_mode of new sessions.")
     time_zone: str = setting("SYSTEM", "Default time_zone of new sessions.")
+    read_threads: int = setting(
+        4, "Threads for long reads (past their in-loop budget); their rows stream from there.")
+    write_threads: int = setting(
+        2, "Threads for long writes (a DML scanning a big table, txn/DESIGN.md §2.1).")
+    long_reads_queued_max: int = setting(
+        64, "Long reads that may wait for a read thread; one more is refused with 1041.")
+    long_writes_queued_max: int = setting(
+        16, "Long writes that may wait for a writer thread; one more is refused with 1041.")
 
 
 @dataclass

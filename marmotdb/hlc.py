@@ -38,7 +38,8 @@ Public API::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, NamedTuple
 
 from marmotdb.errors import ClockOffsetError
 
@@ -82,7 +83,9 @@ def _check(ts: Timestamp) -> None:
 
 
 class HLC:
-    """A hybrid logical clock for one node. Not thread-safe: one owner calls it."""
+    """A hybrid logical clock for one node. Its calls hold ``lock``: no lock by default (one
+    owner calls it); a host whose writer threads record long writes' commits while the event
+    loop runs sets a ``threading.Lock`` (runtime/node_host.py, txn/DESIGN.md §2.1)."""
 
     def __init__(self, node_id: int, physical_ms: Callable[[], int],
                  max_clock_offset_ms: int = DEFAULT_MAX_CLOCK_OFFSET_MS,
@@ -96,6 +99,7 @@ class HLC:
         self._physical_ms = physical_ms
         self._wall_ms = 0
         self._logical = 0
+        self.lock: AbstractContextManager[Any] = nullcontext()
         if last is not None:
             _check(last)
             self._wall_ms, self._logical = last.wall_ms, last.logical
@@ -106,10 +110,11 @@ class HLC:
 
     def now(self) -> Timestamp:
         """A timestamp later than every one this clock has issued or seen."""
-        physical = self._physical_ms()
-        if physical > self._wall_ms:
-            return self._issue(physical, 0)
-        return self._issue(self._wall_ms, self._logical + 1)
+        with self.lock:
+            physical = self._physical_ms()
+            if physical > self._wall_ms:
+                return self._issue(physical, 0)
+            return self._issue(self._wall_ms, self._logical + 1)
 
     def update(self, remote: Timestamp) -> Timestamp:
         """Absorb a peer's timestamp; the result is later than ``remote`` and than ``last``."""
@@ -120,9 +125,10 @@ class HLC:
             raise ClockOffsetError(
                 f"timestamp from node {remote.node_id} is {ahead_ms} ms ahead of this node's "
                 f"clock (max_clock_offset_ms={self.max_clock_offset_ms})")
-        wall_ms = max(physical, self._wall_ms, remote.wall_ms)
-        logical = self._next_logical(wall_ms, remote)
-        return self._issue(wall_ms, logical)
+        with self.lock:
+            wall_ms = max(physical, self._wall_ms, remote.wall_ms)
+            logical = self._next_logical(wall_ms, remote)
+            return self._issue(wall_ms, logical)
 
     def witness(self, stored: Timestamp) -> Timestamp:
         """Absorb the timestamp of a row version already committed here (applied from a peer,
@@ -130,8 +136,9 @@ class HLC:
         must be above it, or every write of the row would fail until the wall clock caught
         up. ``update`` is for timestamps a node may still refuse (a vote, a prepare)."""
         _check(stored)
-        wall_ms = max(self._physical_ms(), self._wall_ms, stored.wall_ms)
-        return self._issue(wall_ms, self._next_logical(wall_ms, stored))
+        with self.lock:
+            wall_ms = max(self._physical_ms(), self._wall_ms, stored.wall_ms)
+            return self._issue(wall_ms, self._next_logical(wall_ms, stored))
 
     def _next_logical(self, wall_ms: int, remote: Timestamp) -> int:
         local_wall, remote_wall = wall_ms == self._wall_ms, wall_ms == remote.wall_ms

@@ -57,7 +57,7 @@ from marmotdb.peer.codec import FrameCodec, peek_tag
 from marmotdb.peer.endpoint import NEVER_MS, PeerEndpoint
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.client_text import shown
-from marmotdb.sql.results import LongRead, Result
+from marmotdb.sql.results import LongRead, Result, Rows
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import PreparedPlan, Session
 from marmotdb.replication.catch_up import CATCH_UP_INTERVAL_MS, CatchUp
@@ -121,6 +121,24 @@ class _NodeTimer:
         self.cancelled = True
 
 
+class _Sleep:
+    __slots__ = ("request_id", "outcome", "timer")
+
+    def __init__(self, request_id: int, outcome: Result):
+        self.request_id, self.outcome = request_id, outcome
+        self.timer: Any = None
+
+
+def _stopped_sleep(outcome: Result, expired: bool) -> Result | MarmotError:
+    if isinstance(outcome, Rows) and len(outcome.rows) == 1 and len(outcome.columns) == 1 \
+            and outcome.rows[0][0] == 0:  # SELECT SLEEP(n): MySQL answers 1, no error
+        return Rows(outcome.columns, [(1,)], outcome.warnings)
+    if expired:
+        return errors.error(errors.ER_QUERY_TIMEOUT, "Query execution was interrupted, "
+                            "maximum statement execution time exceeded")
+    return errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted")
+
+
 class _PeerFrames:
     """The ``cluster.transport.Transport`` a hosted SwimNode sends through: frames become
     ``SendFrame`` outputs."""
@@ -150,6 +168,7 @@ class Node:
         self._blocking = blocking
         self._on_internal_error = on_internal_error
         self._busy: set[int] = set()  # sessions with a request in flight
+        self._sleeping: dict[int, _Sleep] = {}  # SLEEP(n): the answer held until its timer
         self._holding = 0             # inside iteration(): inputs do not drain yet
         self._next_session_id = 1
         self.membership: Any = None   # a cluster.swim.SwimNode, see attach_membership
@@ -245,14 +264,37 @@ class Node:
         self._tick(now_ms)
         if job is not None:
             job.finish()
-        self._answer(session_id, request_id, outcome)
+        resume = getattr(job, "resume", None)  # a long write: commit (or roll back) it here
+        if resume is not None:
+            self._request_outcome(session_id, request_id, lambda: resume(outcome))
+        else:
+            self._answer(session_id, request_id, outcome)
         self._drain()
+
+    def _request_outcome(self, session_id: int, request_id: int,
+                         run: Callable[[], Result | Pending]) -> None:
+        """What ``run`` gives for a request in flight: answered now, later (a Pending), or
+        handed to the host again (a LongRead)."""
+        try:
+            outcome: Result | Pending | BaseException = run()
+        except LongRead as long_read:
+            self._emit(Offload(session_id, request_id, long_read.job))
+            return
+        except Exception as exc:  # noqa: BLE001 - answered (MySQL error or 1105)
+            outcome = exc
+        if isinstance(outcome, Pending):
+            outcome.add_done_callback(lambda done: self._settled(session_id, request_id, done))
+        else:
+            self._answer(session_id, request_id, outcome)
 
     def close_session(self, session_id: int, *, now_ms: int) -> None:
         """The client went away: its open transaction rolls back."""
         self._tick(now_ms)
         session = self.state.sessions.get(session_id)
         self._busy.discard(session_id)
+        sleep = self._sleeping.pop(session_id, None)
+        if sleep is not None:
+            sleep.timer.cancel()
         if session is not None:
             try:
                 session.close()
@@ -303,7 +345,7 @@ class Node:
             return  # closed while it waited: nobody to answer
         delay_s, session.sleep_requested_s = session.sleep_requested_s, 0.0
         if delay_s > 0 and not isinstance(outcome, BaseException):
-            self.call_later(delay_s, lambda: self._answer(session_id, request_id, outcome))
+            self._sleep(session, request_id, outcome, delay_s)
             return
         self._busy.discard(session_id)
         if isinstance(outcome, BaseException):
@@ -312,6 +354,31 @@ class Node:
             self._emit(Reply(session_id, request_id, None, error, session.status_flags()))
         else:
             self._emit(Reply(session_id, request_id, outcome, None, session.status_flags()))
+
+    def _sleep(self, session: Session, request_id: int, outcome: Result, delay_s: float
+               ) -> None:
+        """SLEEP(n): the answer waits on a node timer (nothing blocks). max_execution_time
+        (a SELECT's) ends it early, as KILL QUERY does (``_wake``)."""
+        session_id = session.connection_id
+        limit_ms = session.variables.max_execution_time_ms if outcome.__class__ is Rows else 0
+        expires = 0 < limit_ms < delay_s * 1000
+        sleep = _Sleep(request_id, outcome)
+        sleep.timer = self.call_later(limit_ms / 1000 if expires else delay_s,
+                                      lambda: self._wake(session_id, expired=expires))
+        self._sleeping[session_id] = sleep
+
+    def _wake(self, session_id: int, *, stopped: bool = False, expired: bool = False) -> None:
+        """A SLEEP's answer: on time, or early. MySQL: a statement that is only SLEEP() answers
+        1 when stopped (no error); any other is stopped with 1317 (KILL QUERY) or 3024
+        (max_execution_time)."""
+        sleep = self._sleeping.pop(session_id, None)
+        if sleep is None:
+            return
+        sleep.timer.cancel()
+        outcome: Result | BaseException = sleep.outcome
+        if stopped or expired:
+            outcome = _stopped_sleep(sleep.outcome, expired)
+        self._answer(session_id, sleep.request_id, outcome)
 
     def _internal(self, session_id: int, exc: BaseException) -> MarmotError:
         """A bug answered as 1105: the host logs it under an incident id (``on_internal_error``);
@@ -322,7 +389,9 @@ class Node:
         return errors.error(errors.ER_UNKNOWN_ERROR, f"Internal error: {exc!r}")
 
     def _killed(self, session_id: int, query_only: bool) -> None:
-        if not query_only:
+        if query_only:
+            self._wake(session_id, stopped=True)
+        else:
             self._emit(CloseSession(session_id))
 
     # ------------------------------------------------------------------ peers and timers

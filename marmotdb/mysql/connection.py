@@ -175,7 +175,7 @@ from marmotdb.mysql.handshake import (
     make_scramble,
 )
 from marmotdb.mysql.login_throttle import LoginThrottle
-from marmotdb.mysql.rows import encode_rows
+from marmotdb.mysql.rows import ValueMismatch, encode_more_rows, encode_rows
 from marmotdb.mysql.statements import StatementTable
 from marmotdb.mysql.tls import TlsChannel
 from marmotdb.mysql.types import CHARSET_UTF8MB4, Column, ResultSet
@@ -283,6 +283,8 @@ class ServerConnection:
         "_state",
         "_statements",
         "_status",
+        "_stream_binary",
+        "_stream_block",
         "_throttle",
         "_tls",
         "_tls_error",
@@ -333,6 +335,8 @@ class ServerConnection:
                                           settings.max_allowed_packet_bytes,
                                           settings.long_data_bytes_max)
         self._answering: int | None = None
+        self._stream_block: Any = None  # the columns of a result set being streamed
+        self._stream_binary = False
         self.user: str | None = None
         self.database: str | None = None
         self.multi_statements = False
@@ -376,6 +380,11 @@ class ServerConnection:
         commands are taken (re-check after every ``next_event`` loop)."""
         return (self._state in (_ANSWERING, _LOGIN_PENDING, _INFILE)
                 and self._reader.buffered_bytes >= self._settings.input_buffer_bytes_max)
+
+    @property
+    def outbound_buffered(self) -> bool:
+        """Bytes wait for ``data_to_send``."""
+        return bool(self._out or self._raw_out)
 
     @property
     def reply_not_before(self) -> float | None:
@@ -831,8 +840,18 @@ class ServerConnection:
             self.reject_login(error)
             return
         self._require_answer()
+        self._stream_block = None
         self._write(p.error_payload(error))
         self._finish_answer(False)
+
+    def send_disconnect_error(self, error: MarmotError) -> None:
+        """An error sent unasked, between commands, before the server closes the connection
+        (MySQL 8.0.24+: 4031 after wait_timeout), with sequence id 0; the connection ends."""
+        if self._state is not _COMMAND:
+            return
+        self._seq = 0
+        self._write(p.error_payload(error))
+        self._transition_to(_CLOSED)
 
     def send_result_set(self, result: ResultSet, status_flags: int | None = None,
                         more_results: bool = False, binary: bool = False,
@@ -850,6 +869,41 @@ class ServerConnection:
             rows.insert(0, p.eof_payload(status))
         rows.append(self._end_of_rows(status, warnings))
         self._write_all(rows)
+        self._finish_answer(more_results)
+
+    # A result set sent in batches (a long read streamed from a worker as the socket drains):
+    # ``start_rows`` announces the columns, ``send_rows`` any number of times, ``end_rows``
+    # (or ``send_error``, which MySQL also sends in the middle of rows) ends it.
+
+    def start_rows(self, columns: list[Column], rows: list[tuple], binary: bool) -> None:
+        """The column block and the first batch (which may widen a column's announced type)."""
+        self._require_answer(p.COM_QUERY, p.COM_STMT_EXECUTE)
+        block, payloads = encode_rows(columns, rows, binary)
+        self._stream_block, self._stream_binary = block, binary
+        seq = self._seq
+        self._out.append(block.framed(seq))
+        self._seq = (seq + 1 + len(block.definitions)) & 0xFF
+        if not self._client_caps & p.CLIENT_DEPRECATE_EOF:
+            payloads.insert(0, p.eof_payload(self._status))
+        self._write_all(payloads)
+
+    def send_rows(self, rows: list[tuple]) -> None:
+        self._require_answer(p.COM_QUERY, p.COM_STMT_EXECUTE)
+        if self._stream_block is None:
+            raise LocalProtocolError("send_rows before start_rows")
+        try:
+            payloads = encode_more_rows(self._stream_block, rows, self._stream_binary)
+        except ValueMismatch:
+            raise MarmotError("A value of a streamed result set does not fit the column type "
+                              "announced for it; use CAST in the select list", code=1105,
+                              sqlstate="HY000") from None
+        self._write_all(payloads)
+
+    def end_rows(self, status_flags: int | None = None, more_results: bool = False,
+                 warnings: int = 0) -> None:
+        self._require_answer(p.COM_QUERY, p.COM_STMT_EXECUTE)
+        self._stream_block = None
+        self._write(self._end_of_rows(self._status_for(status_flags, more_results), warnings))
         self._finish_answer(more_results)
 
     def send_prepare_ok(self, stmt_id: int, columns: list[Column], param_count: int,

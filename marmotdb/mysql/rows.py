@@ -439,3 +439,20 @@ def _mismatched_column(block: ColumnBlock, rows: Sequence[tuple],
         except ValueMismatch as mismatch:
             return index, mismatch
     raise AssertionError("a mismatch was raised but no column reproduces it")
+
+
+def encode_more_rows(block: ColumnBlock, rows: Sequence[tuple], binary: bool) -> list[bytes]:
+    """Rows of a streamed result set whose columns were already announced with ``block``.
+    A value the announced type cannot carry: in the text protocol every value is text, so
+    the widened encoder writes it; in the binary protocol the client would misread it, so
+    the result set fails (ValueMismatch)."""
+    encode = _encode_binary if binary else _encode_text
+    try:
+        return encode(block, rows)
+    except ValueMismatch as mismatch:
+        if binary:
+            raise
+        index, mismatch = _mismatched_column(block, rows, binary)
+        cols = list(block.columns)
+        cols[index] = _widened(cols[index], mismatch)
+        return encode_more_rows(ColumnBlock(cols), rows, binary)

@@ -7,6 +7,12 @@ node's ``Reply`` — at once for most statements, later for one that waits for a
 for the group commit that makes it durable, or for a long read finished on a worker. One
 request per connection is in flight (MySQL's rule): meanwhile the connection's further
 commands wait in the protocol machine's bounded buffer, and reading pauses when it is full.
+
+Back-pressure the other way: while replies wait unsent above the socket's high mark
+(``pause_writing``) no command is read or run, and a client that does not take them within
+``net_write_timeout`` is closed. A long read's rows come from its worker a batch at a time as
+the socket drains (``row_stream``, runtime/row_stream.py): header and rows go out before the
+node's ``Reply``, which then only ends the result set (``Streamed``).
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ from marmotdb.mysql.login_throttle import LoginThrottle
 from marmotdb.mysql.types import ResultSet
 from marmotdb.node import Reply
 from marmotdb.runtime.node_host import NodeHost
+from marmotdb.runtime.row_stream import RowStream
 from marmotdb.sql import catalog
 from marmotdb.sql.load_data import Loader, LocalInfile
-from marmotdb.sql.results import CallResult, Ok, Result
+from marmotdb.sql.results import CallResult, Ok, Result, Streamed
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
 from marmotdb.sql.shape import split_statements
@@ -40,6 +47,13 @@ logger = logging.getLogger("marmotdb.mysql")
 CLIENT_FOUND_ROWS = 2
 CLIENT_INTERACTIVE = 1 << 10
 CLIENT_LOCAL_FILES = 1 << 7
+# Replies waiting in a socket's write buffer: above the high mark the connection stops
+# reading commands and its streamed rows wait (pause_writing), below the low mark they go on.
+WRITE_BUFFER_HIGH_BYTES = 256 << 10
+WRITE_BUFFER_LOW_BYTES = 64 << 10
+# A connection's pipelined commands run this many per loop iteration; the rest wait for the
+# next one (reading paused meanwhile), so one pipelining client cannot hold the loop.
+COMMANDS_PER_ITERATION = 16
 
 
 class MysqlService:
@@ -95,6 +109,11 @@ class MysqlProtocol(asyncio.Protocol):
         self._inline_reply: Reply | None = None
         self._hold_timer: asyncio.TimerHandle | None = None  # a throttled login's answer
         self._reading_paused = False
+        self._write_paused = False           # the client is not taking our replies fast enough
+        self._backlog = False                # pipelined commands left for the next iteration
+        self._write_timer: asyncio.TimerHandle | None = None  # net_write_timeout
+        self._stream: RowStream | None = None  # rows of a long read, coming from a worker
+        self._stream_error: MarmotError | None = None  # why a stream could not go on
         self.plans: dict[int, Any] = {}
         self.connection_id = 0
         self._handshake_timer: asyncio.TimerHandle | None = None
@@ -115,6 +134,8 @@ class MysqlProtocol(asyncio.Protocol):
     # ------------------------------------------------------------------ asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        transport.set_write_buffer_limits(  # type: ignore[attr-defined]
+            high=WRITE_BUFFER_HIGH_BYTES, low=WRITE_BUFFER_LOW_BYTES)
         # (uvloop, like asyncio, sets TCP_NODELAY on every TCP transport: no Nagle delay)
         service = self.service
         self.connection_id = service.next_connection_id()
@@ -154,7 +175,88 @@ class MysqlProtocol(asyncio.Protocol):
         if self._hold_timer is not None:
             self._hold_timer.cancel()
         self._cancel_idle_timer()
+        self._cancel_write_timer()
+        if self._stream is not None:
+            self._stream.cancel()
         self._close_session()
+
+    def pause_writing(self) -> None:
+        """The socket's write buffer is past its high mark: no more commands are read or
+        run, streamed rows wait, and the client has net_write_timeout to take them."""
+        self._write_paused = True
+        self._update_reading()
+        if self._write_timer is None:
+            limit_s = self.session.variables.net_write_timeout_s if self.session is not None \
+                else self.service.state.connect_timeout_s
+            self._write_timer = asyncio.get_running_loop().call_later(
+                limit_s, self._write_expired)
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._cancel_write_timer()
+        if self._stream is not None:
+            self._stream.writable()
+        if self.conn is not None and self.transport is not None \
+                and not self.transport.is_closing():
+            self._pump()
+
+    def _cancel_write_timer(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _write_expired(self) -> None:
+        self._write_timer = None
+        if self.transport is not None and self._write_paused:
+            logger.info("connection %s: closed after net_write_timeout (the client does not "
+                        "read its replies)", self.connection_id)
+            if self._stream is not None:
+                self._stream.cancel()
+            self.transport.abort()
+
+    def _update_reading(self) -> None:
+        """Read while there is room: not while pipelined commands fill the input buffer, nor
+        while replies wait unsent (a client that sends without reading is not served)."""
+        conn, transport = self.conn, self.transport
+        if conn is None or transport is None or transport.is_closing():
+            return
+        paused = conn.input_buffer_full or self._write_paused or self._backlog
+        if paused != self._reading_paused:
+            self._reading_paused = paused
+            if paused:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+
+    # ------------------------------------------------------------------ streamed rows
+    def row_stream(self) -> RowStream | None:
+        """A stream for the long read this connection waits for (its rows go out as the
+        worker reads them)."""
+        if self.transport is None or self.transport.is_closing() or self.conn is None:
+            return None
+        self._stream = RowStream(asyncio.get_running_loop(), self._deliver_rows)
+        self._stream_error = None
+        return self._stream
+
+    def _deliver_rows(self, stream: RowStream, columns: list[Any], rows: list[Any]) -> None:
+        conn, transport = self.conn, self.transport
+        if stream is not self._stream or conn is None or transport is None \
+                or transport.is_closing():
+            stream.cancel()
+            return
+        try:
+            if stream.started:
+                conn.send_rows(rows)
+            else:
+                conn.start_rows(columns, rows, self._binary)
+                stream.started = True
+        except MarmotError as exc:
+            self._stream_error = exc
+            stream.cancel()
+            return
+        self._flush()
+        if not self._write_paused:
+            stream.writable()
 
     @property
     def busy(self) -> bool:
@@ -164,16 +266,25 @@ class MysqlProtocol(asyncio.Protocol):
     def _pump(self) -> None:
         conn = self.conn
         assert conn is not None
-        while not self.busy:
+        handled = 0
+        while not self.busy and not self._write_paused:
+            if handled == COMMANDS_PER_ITERATION:  # the others' turn: go on next iteration
+                if not self._backlog:
+                    self._backlog = True
+                    asyncio.get_running_loop().call_soon(self._pump_backlog)
+                break
             event = conn.next_event()
             if event is None:
                 break
+            handled += 1
             try:
                 self._dispatch[type(event)](event)
             except MarmotError as exc:
                 conn.send_error(exc)
             except Exception as exc:  # a bug: logged under an id, 1105 with the id, keep serving
                 conn.send_error(internal_error(logger, self.connection_id, exc))
+            if conn.outbound_buffered:  # written now: past the high mark, pause_writing stops
+                self._flush()           # this loop (pipelined commands of a client not reading)
         self._flush()
 
     def _flush(self) -> None:
@@ -183,12 +294,7 @@ class MysqlProtocol(asyncio.Protocol):
         data = conn.data_to_send()
         if data:
             transport.write(data)
-        if conn.input_buffer_full != self._reading_paused:  # backpressure on pipelining
-            self._reading_paused = conn.input_buffer_full
-            if self._reading_paused:
-                transport.pause_reading()
-            else:
-                transport.resume_reading()
+        self._update_reading()  # backpressure on pipelining and on unread replies
         if conn.should_close:
             transport.close()
             return
@@ -197,6 +303,12 @@ class MysqlProtocol(asyncio.Protocol):
         if conn.reply_not_before is not None and self._hold_timer is None:  # login throttled
             self._hold_timer = asyncio.get_running_loop().call_at(conn.reply_not_before,
                                                                   self._release_held_login)
+
+    def _pump_backlog(self) -> None:
+        self._backlog = False
+        if self.conn is not None and self.transport is not None \
+                and not self.transport.is_closing():
+            self._pump()
 
     def _release_held_login(self) -> None:
         self._hold_timer = None
@@ -221,6 +333,12 @@ class MysqlProtocol(asyncio.Protocol):
         self._idle_timer = None
         if self.transport is not None and not self.busy:
             logger.info("connection %s: closed after %s", self.connection_id, which)
+            if which == "wait_timeout" and self.conn is not None:
+                self.conn.send_disconnect_error(errors.error(
+                    errors.ER_CLIENT_INTERACTION_TIMEOUT, "The client was disconnected by the "
+                    "server because of inactivity. See wait_timeout and interactive_timeout "
+                    "for configuring this behavior."))
+                self._flush()  # sends it, then closes (the connection machine ended)
             self.transport.close()
 
     def _handshake_expired(self) -> None:
@@ -328,8 +446,10 @@ class MysqlProtocol(asyncio.Protocol):
         assert conn is not None and statements is not None
         self.waiting = False
         last = self._index == len(statements) - 1
+        stream, self._stream = self._stream, None
         if reply.error is not None:
-            conn.send_error(reply.error)
+            conn.send_error(self._stream_error if stream is not None and
+                            self._stream_error is not None else reply.error)
             self._statements = None
             return
         if isinstance(reply.result, LocalInfile):  # LOAD DATA LOCAL: the file first
@@ -354,6 +474,8 @@ class MysqlProtocol(asyncio.Protocol):
         elif isinstance(result, Ok):
             conn.send_ok(result.affected_rows, result.last_insert_id, flags, result.warnings,
                          result.info, more_results=more)
+        elif isinstance(result, Streamed):  # its rows are out already
+            conn.end_rows(flags, more_results=more, warnings=result.warnings)
         else:
             conn.send_result_set(ResultSet(result.columns, result.rows), flags,
                                  more_results=more, binary=binary, warnings=result.warnings)

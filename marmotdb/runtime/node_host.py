@@ -13,12 +13,17 @@ Outputs are dispatched by type:
 
   Reply        -> the session's client (the MySQL connection that registered it)
   Offload      -> a read worker thread, ``max_execution_time`` enforced by interrupting its
-                  SQLite connection; the outcome comes back with ``finish_offloaded``
+                  SQLite connection; its rows stream to the client as they are read
+                  (runtime/row_stream.py: a batch at a time, as the socket drains); the
+                  outcome comes back with ``finish_offloaded``
   CloseSession -> that client's connection closes (KILL CONNECTION)
   SendFrame    -> the peer transport (``frames_out``)
 
 Blocking pipeline work (WAL syncs, checkpoints) runs on a small pool of its own, never behind
-long reads, and comes back with ``finish_blocking``.
+long reads, and comes back with ``finish_blocking``. Long writes (an ``Offload`` of a
+``WriteJob``) run on a writer pool of their own while their transaction holds the database's
+turn; ``finish_offloaded`` commits them on the loop. Each pool admits a bounded number of jobs
+(running + waiting); one more is refused with 1041 at once (DESIGN.md §9).
 
 Time is one ``LoopClock.epoch`` clock, shared with the membership and the peer endpoint: the
 node's timers, SWIM's deadlines and the hybrid logical clock all read it.
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Protocol
 
@@ -35,10 +41,19 @@ from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.incident import internal_error
 from marmotdb.node import CloseSession, Node, Offload, Reply, SendFrame
+from marmotdb.sql.results import WriteJob
 from marmotdb.runtime.peer_transport import DeadlineTimer, LoopClock
 
 logger = logging.getLogger("marmotdb.mysql")
 SYNC_THREADS = 2  # WAL syncs and checkpoints: at most one of each per database in flight
+# Long writes (sql/write_weight.py) run on writer threads of their own, never behind long
+# reads or WAL syncs; a database's writes are one at a time anyway (its turn), so a few
+# threads serve several databases' long writes at once.
+WRITE_THREADS = 2
+# Admission: long statements waiting for a thread beyond these are refused at once (1041)
+# rather than queued without bound behind a few very long ones.
+LONG_READS_QUEUED_MAX = 64
+LONG_WRITES_QUEUED_MAX = 16
 
 
 class NodeClient(Protocol):
@@ -48,12 +63,25 @@ class NodeClient(Protocol):
 
     def kill(self) -> None: ...
 
+    def row_stream(self) -> Any:
+        """Where an offloaded read sends its rows as it reads them (a ``RowSink``), or None
+        to have them collected."""
+
 
 class NodeHost:
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, read_threads: int):
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, read_threads: int,
+                 write_threads: int = WRITE_THREADS,
+                 long_reads_queued_max: int = LONG_READS_QUEUED_MAX,
+                 long_writes_queued_max: int = LONG_WRITES_QUEUED_MAX):
         self.loop = loop
         self.clock = LoopClock.epoch(loop)
         self.read_pool = ThreadPoolExecutor(max_workers=read_threads, thread_name_prefix="read")
+        self.write_pool = ThreadPoolExecutor(max_workers=write_threads,
+                                             thread_name_prefix="write")
+        # jobs a pool may hold, running or waiting; one more is refused (admission)
+        self._admitted_max = {False: read_threads + long_reads_queued_max,
+                              True: write_threads + long_writes_queued_max}
+        self._in_flight = {False: 0, True: 0}
         self.sync_pool = ThreadPoolExecutor(max_workers=SYNC_THREADS, thread_name_prefix="wal")
         self.clients: dict[int, NodeClient] = {}
         self.frames_out: Callable[[Any, bytes, bool], None] | None = None
@@ -71,6 +99,8 @@ class NodeHost:
         node = Node(data_dir, now_ms=self.clock.now_ms(), on_output=self.deliver,
                     blocking=self.run_blocking, on_internal_error=self._internal_error,
                     **options)
+        node.state.host_runs_writes = True  # long writes leave the loop for the write pool
+        node.state.hlc.lock = threading.Lock()  # their commit timestamps come from a thread
         self._node = node
         self._timer = DeadlineTimer(self.clock, node.next_deadline_ms, self._on_timer)
         return node
@@ -151,15 +181,33 @@ class NodeHost:
     def _offload(self, output: Offload) -> None:
         session = self.node.session(output.session_id)
         job = output.job
+        write = isinstance(job, WriteJob)
+        if self._in_flight[write] >= self._admitted_max[write]:
+            self.loop.call_soon(self._refuse, output, write)
+            return
+        self._in_flight[write] += 1
         limit_ms = _int(session.variables.get("max_execution_time"))
-        timer = self.loop.call_later(limit_ms / 1000, job.interrupt) if limit_ms > 0 else None
+        timer = self.loop.call_later(limit_ms / 1000, job.expire) if limit_ms > 0 else None
         session.command = "Query"
         self._offloaded[output.session_id] = job
-        future = self.loop.run_in_executor(self.read_pool, job.run)
-        future.add_done_callback(lambda done: self._offload_done(output, done, timer))
+        client = self.clients.get(output.session_id)
+        sink = client.row_stream() if client is not None and not write else None
+        future = self.loop.run_in_executor(self.write_pool if write else self.read_pool,
+                                           job.run, sink)
+        future.add_done_callback(lambda done: self._offload_done(output, done, timer, write))
+
+    def _refuse(self, output: Offload, write: bool) -> None:
+        """Too many long statements wait already: this one fails at once (never run)."""
+        kind, limit = ("writes", "long_writes_queued_max") if write else \
+            ("reads", "long_reads_queued_max")
+        error = errors.error(errors.ER_OUT_OF_RESOURCES, f"Out of resources: too many long "
+                             f"{kind} wait for a worker ({limit}); try again later")
+        self.begin().finish_offloaded(output.session_id, output.request_id, error,
+                                      now_ms=self.clock.now_ms(), job=output.job)
 
     def _offload_done(self, output: Offload, done: asyncio.Future[Any],
-                      timer: asyncio.TimerHandle | None) -> None:
+                      timer: asyncio.TimerHandle | None, write: bool) -> None:
+        self._in_flight[write] -= 1
         if timer is not None:
             timer.cancel()
         session_id = output.session_id
@@ -197,6 +245,7 @@ class NodeHost:
         if self._timer is not None:
             self._timer.cancel()
         self.read_pool.shutdown(wait=True, cancel_futures=True)
+        self.write_pool.shutdown(wait=True, cancel_futures=True)
         if self._node is not None:
             self._node.close()
         self.sync_pool.shutdown(wait=True)

@@ -34,7 +34,6 @@ from marmotdb.users import Users
 
 logger = logging.getLogger("marmotdb")
 SHUTDOWN_GRACE_S = 10.0
-READ_THREADS = 4  # long reads finished off the event loop
 
 
 ROOT_PASSWORD_FILE = "root-password.txt"
@@ -71,6 +70,11 @@ def check_startup(config: Config) -> None:
     if config.cluster.metrics_port and not config.cluster.peer_port:
         raise ConfigError("cluster.metrics_port (--metrics-port) needs cluster.peer_port "
                           "(--peer-port): metrics come from the cluster runtime")
+    sql = config.sql
+    if min(sql.read_threads, sql.write_threads) < 1 or \
+            min(sql.long_reads_queued_max, sql.long_writes_queued_max) < 0:
+        raise ConfigError("sql.read_threads and sql.write_threads must be at least 1, "
+                          "sql.long_reads_queued_max and sql.long_writes_queued_max at least 0")
 
 
 def _bind_error(what: str, host: str, port: int, setting: str, exc: OSError) -> ConfigError:
@@ -120,7 +124,10 @@ def build_service(config: Config, host: NodeHost) -> MysqlService:
 async def serve(config: Config) -> None:
     check_startup(config)
     loop = asyncio.get_running_loop()
-    host = NodeHost(loop, read_threads=READ_THREADS)
+    host = NodeHost(loop, read_threads=config.sql.read_threads,
+                    write_threads=config.sql.write_threads,
+                    long_reads_queued_max=config.sql.long_reads_queued_max,
+                    long_writes_queued_max=config.sql.long_writes_queued_max)
     node = build_node(config, host)
     service = build_service(config, host)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from marmotdb.mysql.types import CHARSET_BINARY, Column, ColumnFlag, FieldType
 
@@ -48,16 +48,64 @@ class LongRead(Exception):
 
 
 @dataclass(slots=True)
-class ReadJob:
-    """A read to run off the event loop: ``run`` in a worker thread, then ``finish`` on the
-    loop. ``interrupt`` is safe from any thread (max_execution_time, KILL QUERY)."""
+class Streamed:
+    """A result set whose rows were already sent to the client through a ``RowSink``: only
+    its end (status, warnings) is left to send."""
 
-    run: Callable[[], Rows]
+    columns: list[Column]
+    row_count: int
+    warnings: int = 0
+
+
+class RowSink(Protocol):
+    """Where a worker sends a long read's rows, batch by batch (runtime/row_stream.py)."""
+
+    def send(self, columns: list[Column], rows: list[tuple[Any, ...]]) -> None:
+        """Blocks the worker until the client has taken the previous batches; raises
+        ``StreamCancelled`` when the statement was stopped or its client went away."""
+
+    def cancel(self) -> None:
+        """From any thread: the rows are not wanted any more (KILL QUERY, timeout, gone)."""
+
+
+class StreamCancelled(Exception):
+    """The rows' client went away or the statement was stopped while rows were being sent."""
+
+
+@dataclass(slots=True)
+class ReadJob:
+    """A read to run off the event loop: ``run(sink)`` in a worker thread (rows sent through
+    ``sink`` as they come, or collected when it is None), then ``finish`` on the loop.
+    ``interrupt`` (KILL QUERY: 1317) and ``expire`` (max_execution_time: 3024) are safe from
+    any thread."""
+
+    run: Callable[[RowSink | None], Rows | Streamed]
     finish: Callable[[], None]
     interrupt: Callable[[], None]
+    expire: Callable[[], None]
 
 
-Result = Ok | Rows
+@dataclass(slots=True)
+class WriteJob:
+    """A long write for a writer thread: ``run`` there (its result and commit record), then
+    on the loop
+    ``resume(outcome)`` — the outcome or the exception ``run`` raised — commits it (or rolls
+    it back) and gives the client's result or a Pending of it. ``interrupt`` from any thread
+    (KILL QUERY, the client gone); ``expire`` does nothing (max_execution_time is for
+    SELECTs, as in MySQL)."""
+
+    run: Callable[[RowSink | None], Any]
+    finish: Callable[[], None]
+    interrupt: Callable[[], None]
+    expire: Callable[[], None]
+    resume: Callable[[Any], Any]
+
+
+class LongWrite(LongRead):
+    """A write weighed long before it ran (sql/write_weight.py): ``job`` is a ``WriteJob``."""
+
+
+Result = Ok | Rows | Streamed
 
 _VALUE_TYPES: dict[type, tuple[FieldType, int, int]] = {
     int: (FieldType.LONGLONG, 21, CHARSET_BINARY),

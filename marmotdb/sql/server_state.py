@@ -11,6 +11,7 @@ import random
 import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.types import Column, ColumnFlag
 from marmotdb.sql import coltypes, functions, schema, translate
 from marmotdb.sql.binding import ConnectionBinding
-from marmotdb.sql.results import Rows, column_for_value
+from marmotdb.sql.results import RowSink, Rows, column_for_value
 from marmotdb.sql.variables import GlobalVariables
 from marmotdb.storage.databases import Database, Databases, configure
 from marmotdb.storage.internal_tables import ensure_internal_tables
@@ -40,6 +41,39 @@ if TYPE_CHECKING:
 
 SCRATCH = "__scratch__"
 _COLUMN_CACHE_MAX = 4096
+# A result set a worker streams goes to the client in batches of about this many bytes.
+RESULT_BATCH_BYTES = 256 << 10
+# An in-loop read whose rows pass this size is handed to a worker, which streams it.
+IN_LOOP_RESULT_BYTES_MAX = 1 << 20
+_UNMEASURED_ROWS = 64  # a result this short is taken whole (a point select pays nothing)
+_MEASURED_CHUNK_ROWS = 256
+_SIZED = (str, bytes)
+
+
+class ResultTooLarge(Exception):
+    """An in-loop read's rows passed ``IN_LOOP_RESULT_BYTES_MAX``."""
+
+
+def _row_bytes(row: tuple[Any, ...]) -> int:
+    """About what a row costs to hold: text and blobs by length, anything else 8 bytes."""
+    return sum(len(v) if type(v) in _SIZED else 8 for v in row)
+
+
+def _fetched(cursor: apsw.Cursor, bytes_max: int) -> list[tuple[Any, ...]]:
+    """All rows, but ``ResultTooLarge`` as soon as they pass ``bytes_max``."""
+    rows = list(islice(cursor, _UNMEASURED_ROWS))
+    if len(rows) < _UNMEASURED_ROWS:
+        return rows
+    size = sum(map(_row_bytes, rows))
+    while size <= bytes_max:
+        chunk = list(islice(cursor, _MEASURED_CHUNK_ROWS))
+        rows.extend(chunk)
+        size += sum(map(_row_bytes, chunk))
+        if len(chunk) < _MEASURED_CHUNK_ROWS:
+            if size <= bytes_max:
+                return rows
+            break
+    raise ResultTooLarge(f"more than {bytes_max} bytes of rows")
 
 
 class SchemaView:
@@ -144,6 +178,7 @@ class ServerState:
         # (database file, statement[, scope]) -> SQLite's description; cleared by every DDL
         self._descriptions: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._meta: dict[str, apsw.Connection] = {}
+        self.host_runs_writes = False  # a host with writer threads takes long writes (§9)
         self.kill_hook: Callable[[int, bool], None] | None = None
         self.started_at = clock()
         # Rows of MARMOT_CLUSTER_NODES; the cluster runtime replaces this with the member list.
@@ -300,32 +335,65 @@ class ServerState:
 
     # ------------------------------------------------------------------ results
     def query(self, conn: apsw.Connection, statement: str, params: Any,
-              decltypes: tuple[str | None, ...] = (), scope: Any = None) -> Rows:
+              decltypes: tuple[str | None, ...] = (), scope: Any = None,
+              bytes_max: int | None = None) -> Rows:
         """Run a row-returning statement and build its MySQL columns (cached by statement).
         ``decltypes``: the translator's declarations for columns SQLite cannot type.
         ``scope``: set when a name in the statement may mean another table than on the
         database's shared connections (a session's temporary table): the description is
-        cached under it, not shared."""
+        cached under it, not shared. ``bytes_max``: a result bigger than this raises
+        ``ResultTooLarge`` (an in-loop read goes to a worker, which streams it)."""
         key = (conn.filename, statement) if scope is None else (conn.filename, statement, scope)
-        described = self._descriptions.get(key)
-        if described is None:
-            return self._query_traced(conn, statement, params, decltypes, key)
-        rows = conn.execute(statement, params).fetchall()
+        cursor = conn.execute(statement, params)
+        try:
+            described = self._descriptions.get(key)
+            if described is None:
+                described = self._described(conn, cursor, statement, decltypes, key)
+            rows = cursor.fetchall() if bytes_max is None else _fetched(cursor, bytes_max)
+        finally:
+            cursor.close()
         return Rows(self._columns_for(described, rows[0] if rows else None), rows)
 
-    def _query_traced(self, conn: apsw.Connection, statement: str, params: Any,
-                      decltypes: tuple[str | None, ...], key: tuple[Any, ...]) -> Rows:
+    def query_batches(self, conn: apsw.Connection, statement: str, params: Any,
+                      decltypes: tuple[str | None, ...], scope: Any, sink: RowSink,
+                      batch_bytes: int = RESULT_BATCH_BYTES) -> tuple[list[Column], int]:
+        """``query`` for a worker: the rows go to ``sink`` in batches of about
+        ``batch_bytes`` as they are read (the sink blocks while the client is behind), so a
+        result of any size holds about one batch in memory. Returns (columns, row count)."""
+        key = (conn.filename, statement) if scope is None else (conn.filename, statement, scope)
         cursor = conn.execute(statement, params)
+        try:
+            described = self._descriptions.get(key)
+            if described is None:
+                described = self._described(conn, cursor, statement, decltypes, key)
+            columns: list[Column] | None = None
+            count, size, batch = 0, 0, []
+            for row in cursor:
+                batch.append(row)
+                size += _row_bytes(row)
+                if size >= batch_bytes:
+                    columns = columns or self._columns_for(described, batch[0])
+                    sink.send(columns, batch)
+                    count, size, batch = count + len(batch), 0, []
+            if columns is None or batch:
+                columns = columns or self._columns_for(described, batch[0] if batch else None)
+                sink.send(columns, batch)
+                count += len(batch)
+        finally:
+            cursor.close()
+        return columns, count
+
+    def _described(self, conn: apsw.Connection, cursor: apsw.Cursor, statement: str,
+                   decltypes: tuple[str | None, ...], key: tuple[Any, ...]) -> tuple[Any, ...]:
         try:  # after the first step, so a statement a DDL made stale is already re-prepared
             full = cursor.description_full
         except apsw.ExecutionCompleteError:  # no rows: describe it without running it
             full = self._peek(conn, statement)
-        rows = cursor.fetchall()
         description = _typed(self._origins(conn, full), decltypes)
         if len(self._descriptions) >= _COLUMN_CACHE_MAX:
             self._descriptions.clear()
         self._descriptions[key] = description
-        return Rows(self._columns_for(description, rows[0] if rows else None), rows)
+        return description
 
     @staticmethod
     def _peek(conn: apsw.Connection, statement: str) -> tuple[Any, ...]:

@@ -62,8 +62,24 @@ from marmotdb.sql.load_data import (
     LocalInfile,
     parse_load_data,
 )
-from marmotdb.sql.results import LongRead, Ok, ReadJob, Result, Rows
-from marmotdb.sql.server_state import SchemaView, ServerState
+from marmotdb.sql.results import (
+    LongRead,
+    LongWrite,
+    Ok,
+    ReadJob,
+    Result,
+    Rows,
+    RowSink,
+    StreamCancelled,
+    Streamed,
+    WriteJob,
+)
+from marmotdb.sql.server_state import (
+    IN_LOOP_RESULT_BYTES_MAX,
+    ResultTooLarge,
+    SchemaView,
+    ServerState,
+)
 from marmotdb.sql.shape import strip_comments
 from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.routines import inlining as routine_functions
@@ -95,6 +111,7 @@ from marmotdb.sql.translate import (
     translate_temporary_ddl,
 )
 from marmotdb.sql.variables import SessionVariables
+from marmotdb.sql.write_weight import WriteWeights
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database
 from marmotdb.txn import auto_increment
@@ -116,6 +133,7 @@ _START = re.compile(r"^(?:BEGIN(?:\s+WORK)?|START\s+TRANSACTION(?P<opts>(?:\s*,?
                     r"READ\s+WRITE|WITH\s+CONSISTENT\s+SNAPSHOT))*))\s*$", re.I)
 _END = re.compile(r"^(COMMIT|ROLLBACK)(?:\s+WORK)?(?:\s+AND\s+(?:NO\s+)?CHAIN)?"
                   r"(?:\s+(?:NO\s+)?RELEASE)?\s*$", re.I)
+_FLUSH_LOCKING = re.compile(r"\b(?:WITH\s+READ\s+LOCK|FOR\s+EXPORT)\b", re.I)
 _KILL = re.compile(r"^KILL\s+(?:(QUERY|CONNECTION)\s+)?(\d+)\s*$", re.I)
 # First words of the statements MySQL has; anything else is a syntax error (1064).
 _STATEMENT_KEYWORDS = frozenset(
@@ -133,6 +151,8 @@ CONFLICT_BACKOFF_MS = (1, 3, 8, 20, 50, 120, 250, 500, 1000)  # ~2 s: past a cat
 CONFLICT_RETRIES_MAX = len(CONFLICT_BACKOFF_MS)
 AUTO_ID_RUNS_MAX = 6  # a statement that ran out of AUTO_INCREMENT ids runs again this often
 _READ_BUDGET_STEPS = 200  # progress-handler calls (x1000 VM steps) a read may take in the loop
+_DML_KINDS = frozenset({Kind.INSERT, Kind.REPLACE, Kind.UPDATE, Kind.DELETE})
+_WEIGHTS = WriteWeights()  # which writes run on a writer thread (sql/write_weight.py)
 
 
 def _syntax_error(text: str) -> MarmotError:
@@ -196,6 +216,8 @@ class Session:
         self.sleep_requested_s = 0.0  # SLEEP(n) in the last statement: the runtime waits
         self.rng = server.rng
         self._active_conn: apsw.Connection | None = None
+        self._active_sink: RowSink | None = None  # a worker streaming this session's rows
+        self._offload_stopped = False  # KILL QUERY / timeout before its job reached a worker
         self._statement_txn: Transaction | None = None  # an autocommit statement's, while it runs
         self._current_db: Database | None = None
         self._isolation = "REPEATABLE-READ"  # of the open transaction
@@ -408,10 +430,8 @@ class Session:
     def interrupt(self) -> None:
         """KILL QUERY: the running statement stops (SQLite interrupt), or, if it still waits
         for a write turn, it fails without running."""
-        conn = self._active_conn
-        self.call_interrupted = True
-        if conn is not None:
-            conn.interrupt()
+        self.call_interrupted = True  # a running CALL stops at its next step
+        self.interrupt_running()
         for txn in (self._statement_txn, self.txn):
             if txn is not None and txn.interrupt_wait():
                 if txn is self._statement_txn:  # an autocommit statement is its transaction
@@ -574,6 +594,15 @@ class Session:
                     "SELECT name FROM sqlite_schema WHERE type = 'trigger'"))
         return Ok()
 
+    def _flush(self, text: str, head: tuple[str, ...]) -> Result | None:
+        """FLUSH TABLES … WITH READ LOCK / FOR EXPORT would promise a global read lock (or a
+        quiesced table) that nothing here provides: refused, never a silent OK. The other
+        FLUSH statements (caches SQLite does not have) stay no-ops (translate.py)."""
+        found = _FLUSH_LOCKING.search(text)
+        if found is not None:
+            raise not_supported("FLUSH TABLES " + " ".join(found.group(0).upper().split()))
+        return None
+
     def _unlock_tables(self, text: str, head: tuple[str, ...]) -> Result | Pending:
         if head[1:2] == ("INSTANCE",):
             raise not_supported("UNLOCK INSTANCE")
@@ -729,8 +758,9 @@ class Session:
             return chain(self._run(translation, params, text, database), measured)
         except LongRead as long:
             job = long.job
-            raise LongRead(ReadJob(run=lambda: measured(job.run()),  # type: ignore[arg-type]
-                                   finish=job.finish, interrupt=job.interrupt)) from None
+            raise LongRead(ReadJob(run=lambda sink=None: measured(job.run(None)),  # type: ignore
+                                   finish=job.finish, interrupt=job.interrupt,
+                                   expire=job.expire)) from None
 
     @staticmethod
     def _rows(answer: ResultSet) -> Rows:
@@ -1027,17 +1057,34 @@ class Session:
         return float(self.variables.lock_wait_timeout_s)
 
     def _begin_write(self, txn: Transaction, database: Database, mode: Mode,
-                     timeout_s: Callable[[], float] | None = None) -> Pending | None:
+                     timeout_s: Callable[[], float] | None = None, alone: bool = False
+                     ) -> Pending | None:
         """Take the database's turn for ``txn``; its read snapshot there is dropped (InnoDB:
-        writes and locking reads see the latest committed rows)."""
+        writes and locking reads see the latest committed rows). ``alone``: the open batch is
+        committed first (a long write, which a KILL may roll back with its SQLite
+        transaction)."""
         pipeline = self.server.pipeline(database)
 
         def entered(_: Any) -> None:
             pinned = txn.reads.pop(database.name, None)
             if pinned is not None:
                 self._checkin(database, pinned)
-        return chain(txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s),
-                     entered)
+        return chain(txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s,
+                                     alone=alone), entered)
+
+    def _long_write(self, database: Database, translation: Translation,
+                    params: dict[str, Any]) -> bool:
+        """Does this DML run on a writer thread (sql/write_weight.py)? Not with a host that
+        has none (the simulator), nor a session's temporary tables."""
+        if translation.kind not in _DML_KINDS or not self.server.host_runs_writes or \
+                self._temp.spaces:
+            return False
+
+        def lend() -> tuple[Any, Callable[[], None]]:
+            conn = self._checkout(database)
+            return conn, lambda: self._checkin(database, conn)
+        return _WEIGHTS.is_long((str(database.path), database.schema_generation),
+                                translation.statements, params, lend)
 
     def _write(self, database: Database, translation: Translation, params: dict[str, Any],
                text: str, attempt: int = 0) -> Result | Pending:
@@ -1059,11 +1106,16 @@ class Session:
         claimed = ranges.ready(translation.tables[0], translation.auto_increment_column,
                                translation.auto_increment_max, txn) \
             if ranges is not None and translation.auto_increment_column else None
+        # a long write runs on a writer thread: not one taking ids from this node's ranges
+        # (it may run out and run again, on the loop: _run_taking_ids)
+        long = not (ranges is not None and translation.auto_increment_column) \
+            and self._long_write(database, translation, params)
 
         def run() -> Result | Pending:
             return chain(claimed, lambda _: chain(
-                self._begin_write(txn, database, mode, timeout_s),
-                lambda _: self._write_now(txn, database, translation, params, text, autocommit)))
+                self._begin_write(txn, database, mode, timeout_s, alone=long),
+                lambda _: self._write_now(txn, database, translation, params, text, autocommit,
+                                          long, attempt)))
 
         def again() -> Result | Pending:
             return self._write(database, translation, params, text, attempt + 1)
@@ -1136,7 +1188,8 @@ class Session:
         return result
 
     def _write_now(self, txn: Transaction, database: Database, translation: Translation,
-                   params: dict[str, Any], text: str, autocommit: bool) -> Result | Pending:
+                   params: dict[str, Any], text: str, autocommit: bool, long: bool = False,
+                   attempt: int = 0) -> Result | Pending:
         assert txn.pipeline is not None
         capture = txn.pipeline.capture
         binding = self.server.binding(txn.pipeline.conn)
@@ -1153,6 +1206,10 @@ class Session:
             translation, params = translate(text, seen,
                                             backslash_escapes=self.variables.backslash_escapes)
         truncate = ddl and text[:8].upper() == "TRUNCATE"
+        if long:
+            self._attach_for_write(txn, database, translation, autocommit)
+            raise LongWrite(self._write_job(txn, database, translation, params, text,
+                                            autocommit, attempt))
         try:
             space = self._temp.space(database) if self._temp.spaces and not ddl else None
             if translation.other_tables or binding.attached:
@@ -1212,6 +1269,78 @@ class Session:
         numbered the rows)."""
         ranges = self._auto_id_ranges(database, translation)
         return ranges.statement.first_id if ranges is not None else 0
+
+    def _attach_for_write(self, txn: Transaction, database: Database,
+                          translation: Translation, autocommit: bool) -> None:
+        """A long write's other databases, attached on the loop before it leaves."""
+        assert txn.pipeline is not None
+        conn = txn.pipeline.conn
+        binding = self.server.binding(conn)
+        try:
+            if translation.other_tables or binding.attached:
+                self._attach(conn, binding, translation, database, None)
+        except BaseException:
+            if autocommit:
+                txn.rollback()
+            raise
+
+    def _write_job(self, txn: Transaction, database: Database, translation: Translation,
+                   params: dict[str, Any], text: str, autocommit: bool, attempt: int
+                   ) -> WriteJob:
+        """A long DML for a writer thread. It holds the turn, alone in its SQLite transaction
+        (``_begin_write(alone=True)``), so KILL QUERY / a client gone can interrupt it: SQLite
+        then rolls back that transaction, which is only this one's."""
+        assert txn.pipeline is not None
+        conn, capture = txn.pipeline.conn, txn.pipeline.capture
+
+        level = self.write_level
+
+        self._offload_stopped = False
+
+        def run(sink: RowSink | None = None) -> tuple[Result, Any]:
+            """On the writer thread: the statement, and an autocommit one's commit record
+            (the write set of every row it changed: as long as the statement itself)."""
+            if self._offload_stopped:  # KILL QUERY while it waited for a writer thread
+                raise errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was "
+                                   "interrupted")
+            rows = txn.run(lambda c: self._execute_write(c, translation, params, None))
+            result = rows if rows is not None else self._ok(capture, translation)
+            return result, txn.record_commit(level) if autocommit else None
+
+        def resume(outcome: tuple[Result, Any] | BaseException) -> Result | Pending:
+            if isinstance(outcome, BaseException):
+                raise self._failed_long_write(outcome, txn, database, translation, text,
+                                              autocommit)
+            result, recorded = outcome
+            if not autocommit:
+                return self._after(result)
+            committed = txn.finish_commit(recorded, level, result)
+            if isinstance(committed, Pending):
+                committed = self._retried_on_conflict(committed, attempt, lambda: self._write(
+                    database, translation, params, text, attempt + 1))
+            return self._after(committed)
+
+        return WriteJob(run=run, finish=lambda: None, interrupt=conn.interrupt,
+                        expire=lambda: None, resume=resume)
+
+    def _failed_long_write(self, exc: BaseException, txn: Transaction, database: Database,
+                           translation: Translation, text: str, autocommit: bool
+                           ) -> BaseException:
+        """A long write that failed on its thread. Interrupted (KILL QUERY, the client gone),
+        SQLite rolled back its whole SQLite transaction: an explicit transaction ends with
+        it (MySQL would undo the statement only; docs/limits.md)."""
+        assert txn.pipeline is not None
+        interrupted = isinstance(exc, apsw.InterruptError)
+        if autocommit:
+            txn.rollback()
+        elif interrupted:
+            self._end(commit=False)
+        if interrupted:
+            return errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted")
+        if isinstance(exc, apsw.Error):
+            return self._write_error(exc, txn.pipeline.conn, database, translation, text,
+                                     txn.pipeline.capture.last_statement_rows())
+        return exc
 
     def _record_ddl(self, txn: Transaction, database: Database, translation: Translation,
                     params: dict[str, Any], text: str, truncate: bool) -> None:
@@ -1293,9 +1422,9 @@ class Session:
         try:
             if translation.other_tables or binding.attached:
                 self._attach(conn, binding, translation, database, space)
-            result = self._read_on(conn, translation, params, space)
-        except apsw.InterruptError:
-            if binding.budget_spent and not self.killed:
+            result = self._read_on(conn, translation, params, space, IN_LOOP_RESULT_BYTES_MAX)
+        except (apsw.InterruptError, ResultTooLarge) as stopped:
+            if (binding.budget_spent or isinstance(stopped, ResultTooLarge)) and not self.killed:
                 released = True  # the job owns the connection now
                 raise LongRead(self._read_job(database, conn, translation, params, pinned,
                                               space, text)) from None
@@ -1311,47 +1440,82 @@ class Session:
         return result
 
     def _read_on(self, conn: apsw.Connection, translation: Translation,
-                 params: dict[str, Any], space: TempSpace | None) -> Rows:
+                 params: dict[str, Any], space: TempSpace | None,
+                 bytes_max: int | None = None, sink: RowSink | None = None) -> Rows | Streamed:
         if space is None:
-            return self._read_statements(conn, translation, params, None)
+            return self._read_statements(conn, translation, params, None, bytes_max, sink)
         with _visible(space, conn, translation):
-            return self._read_statements(conn, translation, params, space)
+            return self._read_statements(conn, translation, params, space, bytes_max, sink)
 
     def _read_statements(self, conn: apsw.Connection, translation: Translation,
-                         params: dict[str, Any], space: TempSpace | None) -> Rows:
-        rows = None
+                         params: dict[str, Any], space: TempSpace | None,
+                         bytes_max: int | None, sink: RowSink | None) -> Rows | Streamed:
+        """The read's statements; the last one's rows are the result: collected (at most
+        ``bytes_max`` of them, in the loop), or sent to ``sink`` as they come (on a worker)."""
+        rows: Rows | Streamed | None = None
+        *first, last = translation.statements
+        decltypes, scope = translation.result_decltypes, _scope(space)
         with self.server.binding(conn).trusted_scope() if translation.reads_catalogue \
                 else nullcontext():  # CHECK TABLE: the translator's own pragma reads
-            for statement in translation.statements:
-                rows = self.server.query(conn, statement, params, translation.result_decltypes,
-                                         _scope(space))
+            for statement in first:
+                self.server.query(conn, statement, params, decltypes, scope)
+            if sink is None:
+                rows = self.server.query(conn, last, params, decltypes, scope, bytes_max)
+                count = len(rows.rows)
+            else:
+                columns, count = self.server.query_batches(conn, last, params, decltypes,
+                                                           scope, sink)
+                rows = Streamed(columns, count)
         if translation.calc_found_rows and translation.found_rows_sql:
             self.found_rows = conn.execute(translation.found_rows_sql, params).fetchall()[0][0]
-        elif rows is not None:
-            self.found_rows = len(rows.rows)
-        assert rows is not None
+        else:
+            self.found_rows = count
         return rows
 
     def _read_job(self, database: Database, conn: apsw.Connection, translation: Translation,
                   params: dict[str, Any], pinned: bool, space: TempSpace | None,
                   text: str) -> ReadJob:
-        def run() -> Rows:
-            self._active_conn = conn  # so KILL QUERY can interrupt it
+        expired = [False]  # max_execution_time ran out (3024), rather than KILL QUERY (1317)
+        self._offload_stopped = False
+
+        def run(sink: RowSink | None = None) -> Rows | Streamed:
+            self._active_conn, self._active_sink = conn, sink  # so KILL QUERY can stop it
             try:
-                return self._read_on(conn, translation, params, space)
-            except apsw.InterruptError:
-                raise errors.error(errors.ER_QUERY_TIMEOUT, "Query execution was interrupted, "
-                                   "maximum statement execution time exceeded") from None
+                if self._offload_stopped:  # stopped while it waited for a worker
+                    raise StreamCancelled("stopped before it started")
+                return self._read_on(conn, translation, params, space, None, sink)
+            except (apsw.InterruptError, StreamCancelled):
+                if expired[0]:
+                    raise errors.error(errors.ER_QUERY_TIMEOUT, "Query execution was "
+                                       "interrupted, maximum statement execution time "
+                                       "exceeded") from None
+                raise errors.error(errors.ER_QUERY_INTERRUPTED,
+                                   "Query execution was interrupted") from None
             except apsw.Error as exc:
                 raise self._read_error(exc, conn, database, translation, text) from None
             finally:
-                self._active_conn = None
+                self._active_conn = self._active_sink = None
+                sink = None
 
         def finish() -> None:
             if not pinned:
                 self._checkin(database, conn)
 
-        return ReadJob(run=run, finish=finish, interrupt=conn.interrupt)
+        def expire() -> None:
+            expired[0] = True
+            self.interrupt_running()
+
+        return ReadJob(run=run, finish=finish, interrupt=self.interrupt_running, expire=expire)
+
+    def interrupt_running(self) -> None:
+        """Stop what runs on a worker for this session: its SQLite statement, its rows — or
+        a job still waiting for a worker, which then stops as it starts."""
+        self._offload_stopped = True
+        conn, sink = self._active_conn, self._active_sink
+        if conn is not None:
+            conn.interrupt()
+        if sink is not None:  # a worker blocked on a client that does not read
+            sink.cancel()
 
     def _read_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
                     translation: Translation, text: str) -> MarmotError:
@@ -1553,7 +1717,7 @@ _HANDLERS: dict[str, _Handler] = {
     "BEGIN": Session._begin, "START": Session._begin, "COMMIT": Session._finish,
     "ROLLBACK": Session._rollback_statement, "SAVEPOINT": Session._savepoint,
     "RELEASE": Session._release, "USE": Session._use, "LOCK": Session._lock_tables,
-    "UNLOCK": Session._unlock_tables, "KILL": Session._kill, "CREATE": Session._create,
+    "UNLOCK": Session._unlock_tables, "FLUSH": Session._flush, "KILL": Session._kill, "CREATE": Session._create,
     "DROP": Session._drop,
     "EXPLAIN": Session._explain, "DESCRIBE": Session._explain, "DESC": Session._explain,
     "LOAD": Session._load_data,

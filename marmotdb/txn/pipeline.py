@@ -443,10 +443,16 @@ class CommitPipeline:
         a Pending resolved with ``value`` when the batch COMMIT returns (``value`` itself when
         nothing changed). Raises if recording fails: the caller rolls its savepoint back. The
         turn stays with the owner either way (``release`` it)."""
+        return self.join(owner, self.record(owner, draft), draft.level, savepoint, value)
+
+    def record(self, owner: int, draft: Draft) -> tuple[WriteSet, bytes] | None:
+        """The first half of ``commit``: the write set built and recorded inside the owner's
+        savepoint (None: nothing changed). It touches only the write connection, its capture
+        and the (locked) HLC, so a long write's owner may run it on a writer thread while it
+        holds the turn (DESIGN.md §9); ``join`` then runs on the loop. Raises as ``commit``."""
         assert self._owner == owner
         if not draft.changes and not draft.schema_changes:
-            self.conn.execute(f'RELEASE "{savepoint}"')
-            return value
+            return None
         with self._trusted():
             if draft.check_foreign_keys and self.conn.execute(
                     "PRAGMA foreign_key_check").fetchall():
@@ -454,14 +460,23 @@ class CommitPipeline:
                                    "child row: a foreign key constraint fails")
             write_set = self._write_set(draft)
             self.fault_point("write_set_built")
-            encoded = self._record(write_set)
+            return write_set, self._record(write_set)
+
+    def join(self, owner: int, recorded: tuple[WriteSet, bytes] | None, level: str,
+             savepoint: str, value: Any) -> Pending | Any:
+        """The second half of ``commit``: the recorded savepoint released into the batch."""
+        assert self._owner == owner
+        if recorded is None:
+            self.conn.execute(f'RELEASE "{savepoint}"')
+            return value
+        write_set, encoded = recorded
         self.schema_version = write_set.schema_version
         if self._replicated():  # peers may hold it even if our batch rolls back: never reuse
             self._seq_floor = write_set.origin_seq
         self.fault_point("recorded")
         self.conn.execute(f'RELEASE "{savepoint}"')
         pending = Pending()
-        self._batch.append(_Member(pending, value, write_set, encoded, draft.level))
+        self._batch.append(_Member(pending, value, write_set, encoded, level))
         return pending  # the "joined_batch" fault point is the caller's, after it let go
 
     def _write_set(self, draft: Draft) -> WriteSet:

@@ -50,8 +50,8 @@ def run_statement(conn: apsw.Connection, capture: ChangeCapture | None,
     except BaseException:
         if capture is not None and capture.in_statement:
             capture.statement_end(False)
-        if nested:
-            conn.execute(f'ROLLBACK TO "{STATEMENT_SAVEPOINT}"')
+        if nested and not conn.get_autocommit():  # (an interrupted write: SQLite rolled
+            conn.execute(f'ROLLBACK TO "{STATEMENT_SAVEPOINT}"')  # back everything already)
             conn.execute(f'RELEASE "{STATEMENT_SAVEPOINT}"')
         raise
     if nested:
@@ -112,10 +112,11 @@ class Transaction:
         return self.state in (TxnState.COMMITTED, TxnState.ABORTED, TxnState.IN_DOUBT)
 
     # ------------------------------------------------------------------ writing
-    def begin_write(self, pipeline: CommitPipeline, mode: Mode, timeout_s: Callable[[], float]
-                    ) -> Pending | None:
+    def begin_write(self, pipeline: CommitPipeline, mode: Mode, timeout_s: Callable[[], float],
+                    alone: bool = False) -> Pending | None:
         """Take ``pipeline``'s turn; None when this transaction may write now, else a Pending
-        resolved when it may (or failed with 1205)."""
+        resolved when it may (or failed with 1205). ``alone``: only once the open batch is
+        committed, as for an explicit transaction (a long write, DESIGN.md §9)."""
         if self.pipeline is pipeline:
             return None
         if self.read_only:
@@ -125,7 +126,7 @@ class Transaction:
             raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
                                "yet support 'writing to more than one database in one "
                                "transaction'")
-        waiting = pipeline.acquire(self.owner, mode, spans_round_trips=self.explicit,
+        waiting = pipeline.acquire(self.owner, mode, spans_round_trips=self.explicit or alone,
                                    timeout_s=timeout_s)
         if waiting is not None:
             self.waiting_on = pipeline
@@ -216,11 +217,29 @@ class Transaction:
         if pipeline is None:
             self._transition_to(TxnState.COMMITTED)
             return value
-        assert self.txn_id is not None
+        try:
+            recorded = self.record_commit(level)
+        except BaseException:
+            self.rollback()
+            raise
+        return self.finish_commit(recorded, level, value)
+
+    def record_commit(self, level: str) -> Any:
+        """COMMIT's first half (``CommitPipeline.record``): may run on a writer thread while
+        this transaction holds the turn (a long write, DESIGN.md §9). On failure the caller
+        rolls back (``rollback``)."""
+        pipeline = self.pipeline
+        assert pipeline is not None and self.txn_id is not None
         draft = Draft(self.txn_id, pipeline.capture.commit(), self.schema_changes,
                       self.check_foreign_keys, level)
+        return pipeline.record(self.owner, draft)
+
+    def finish_commit(self, recorded: Any, level: str, value: Any) -> Pending | Any:
+        """COMMIT's second half, on the loop: into the batch, the turn given back."""
+        pipeline = self.pipeline
+        assert pipeline is not None
         try:
-            outcome = pipeline.commit(self.owner, draft, TXN_SAVEPOINT, value)
+            outcome = pipeline.join(self.owner, recorded, level, TXN_SAVEPOINT, value)
         except BaseException:
             self._undo(pipeline)
             self._transition_to(TxnState.ABORTED)

@@ -5,12 +5,13 @@ sides, the server-side form refused, and a file larger than the protocol's buffe
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pymysql
 import pytest
+
+from tests.differential import MariaDBEndpoint
 
 pytestmark = pytest.mark.integration
 
@@ -164,7 +165,6 @@ def test_mariadb_cli_local_infile(marmot_server, db, tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- the same loads in MariaDB
 
-_MARIADB = os.environ.get("MARMOTDB_DIFFERENTIAL_MARIADB", "")
 LOADS = [  # (name, table, file text, options)
     ("tsv defaults", "k INT PRIMARY KEY, v VARCHAR(20)", "1\ta\n2\t\\N\n3\tc\\td\n1\tdup\n", ""),
     ("csv enclosed", "k INT PRIMARY KEY, v VARCHAR(20), n DECIMAL(6,2)",
@@ -195,20 +195,15 @@ def _load(conn: Any, table: str, ddl: str, path: Path, options: str
         return cur.fetchall(), affected, info.rsplit("Warnings:", 1)[0]
 
 
-@pytest.mark.differential
-@pytest.mark.skipif(not _MARIADB, reason="set MARMOTDB_DIFFERENTIAL_MARIADB=host:port")
 @pytest.mark.parametrize("name, ddl, text, options", LOADS, ids=[c[0] for c in LOADS])
 def test_loads_as_mariadb_does(marmot_server, db, tmp_path: Path, name: str, ddl: str,
-                               text: str, options: str) -> None:
+                               text: str, options: str,
+                               differential_mariadb: MariaDBEndpoint) -> None:
     """Rows, affected count and the Records/Deleted/Skipped line as MariaDB gives them
     (the warning count is left out: MariaDB counts conversions differently)."""
     path = tmp_path / "load.txt"
     path.write_text(text, encoding="utf-8")
-    host, _, port = _MARIADB.partition(":")
-    mariadb = pymysql.connect(host=host, port=int(port or 3306), autocommit=True,
-                              local_infile=True,
-                              user=os.environ.get("MARMOTDB_DIFFERENTIAL_USER", "root"),
-                              password=os.environ.get("MARMOTDB_DIFFERENTIAL_PASSWORD", ""))
+    mariadb = differential_mariadb.connect(autocommit=True, local_infile=True)
     with mariadb.cursor() as cur:
         cur.execute("CREATE DATABASE IF NOT EXISTS marmot_load_diff")
         cur.execute("USE marmot_load_diff")

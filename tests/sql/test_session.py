@@ -162,7 +162,7 @@ def test_kill_query_interrupts_a_running_read(server, shop):
     server.kill(shop.connection_id, query_only=True)  # KILL QUERY interrupts the statement
     worker.join(10)
     job.finish()
-    assert outcome == [3024]
+    assert outcome == [1317]  # MySQL's "Query execution was interrupted" (3024 is the timeout)
 
 
 def test_close_rolls_back_and_releases_the_lock(server, shop):

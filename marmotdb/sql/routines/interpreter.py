@@ -26,7 +26,7 @@ from typing import Any
 from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.sql import lexer
-from marmotdb.sql.results import LongRead, Ok, Rows
+from marmotdb.sql.results import LongRead, LongWrite, Ok, Rows
 from marmotdb.sql.routines import program as p
 from marmotdb.sql.routines.definition import Routine
 from marmotdb.txn.pending import Pending
@@ -478,13 +478,21 @@ _SUSPENDED: Any = object()
 
 
 def _finished(long: LongRead) -> Any:
-    """A long read inside a CALL runs here, to its end: the CALL's state lives in this drive,
-    so it is not handed to a worker thread. Known limit: it holds the event loop meanwhile
-    (neither KILL nor max_execution_time reach it before it ends)."""
+    """A long read or write inside a CALL runs here, to its end: the CALL's state lives in
+    this drive, so it is not handed to a worker thread. Known limit: it holds the event loop
+    meanwhile (neither KILL nor max_execution_time reach it before it ends). A write's
+    ``resume`` commits it: its result, or a Pending of it."""
+    job = long.job
+    if isinstance(long, LongWrite):
+        try:
+            outcome: Any = job.run(None)
+        except BaseException as exc:  # noqa: BLE001 - resume turns it into the answer
+            outcome = exc
+        return job.resume(outcome)
     try:
-        return long.job.run()
+        return job.run()
     finally:
-        long.job.finish()
+        job.finish()
 
 
 class _Drive:
@@ -503,9 +511,14 @@ class _Drive:
 
     def run(self, send: Any, error: BaseException | None) -> Any:
         try:
-            if isinstance(error, LongRead):  # a read that waited (QUORUM), then ran long
+            if isinstance(error, LongRead):  # a statement that waited, then ran long
                 send, error = _finished(error), None
-            outcome = self._loop(send, error)
+                if isinstance(send, Pending):
+                    outcome = self._wait(send)
+                else:
+                    outcome = self._loop(send, error)
+            else:
+                outcome = self._loop(send, error)
         except BaseException as exc:  # noqa: BLE001 - the CALL's error, handed on
             if self.result is None:
                 raise
@@ -520,6 +533,11 @@ class _Drive:
             return outcome
         self.result.resolve(outcome)
         return None
+
+    def _wait(self, outcome: Pending) -> Any:
+        outcome.add_done_callback(lambda done: self.run(
+            None if done.error() else done.result(), done.error()))
+        return _SUSPENDED
 
     def _loop(self, send: Any, error: BaseException | None) -> Any:
         steps = self.steps
@@ -541,6 +559,8 @@ class _Drive:
             except LongRead as long:
                 try:
                     outcome = _finished(long)
+                    if isinstance(outcome, Pending) and outcome.done():
+                        outcome = outcome.result()
                 except MarmotError as exc:
                     error = exc
                     continue
@@ -548,9 +568,7 @@ class _Drive:
                 error = exc
                 continue
             if isinstance(outcome, Pending):
-                outcome.add_done_callback(lambda done: self.run(
-                    None if done.error() else done.result(), done.error()))
-                return _SUSPENDED
+                return self._wait(outcome)
             if count % STEPS_PER_SLICE == 0 and self.call_later is not None:
                 resumed = outcome
                 self.call_later(SLICE_PAUSE_S, lambda: self.run(resumed, None))
