@@ -662,3 +662,11 @@ _REFINERS: dict[int, Callable[[MarmotError, BaseException, StatementContext], Ma
     ER_ROW_IS_REFERENCED_2: _refine_foreign_key,
     ER_NO_SUCH_TABLE: _refine_no_such_table,
 }
+
+# Stored routines (sql/routines/): their codes' SQLSTATEs, as MySQL 8.0 sends them.
+SQLSTATE_BY_CODE.update({1304: "42000", 1415: "0A000", 1313: "42000", 1320: "42000",
+                         1318: "42000", 1414: "42000", 1327: "42000", 1329: "02000",
+                         1172: "42000", 1456: "HY000", 1324: "42000", 1325: "24000",
+                         1326: "24000", 1328: "HY000", 1339: "20000", 1330: "42000",
+                         1407: "42000", 1645: "0K000", 1642: "01000", 1643: "02000",
+                         1312: "0A000"})

@@ -38,7 +38,7 @@ from marmotdb.runtime.node_host import NodeHost
 from marmotdb.runtime.row_stream import RowStream
 from marmotdb.sql import catalog
 from marmotdb.sql.load_data import Loader, LocalInfile
-from marmotdb.sql.results import Ok, Result, Streamed
+from marmotdb.sql.results import CallResult, Ok, Result, Streamed
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
 from marmotdb.sql.shape import split_statements
@@ -467,7 +467,12 @@ class MysqlProtocol(asyncio.Protocol):
     def _send(self, result: Result, more: bool, binary: bool, flags: int) -> None:
         conn = self.conn
         assert conn is not None
-        if isinstance(result, Ok):
+        if isinstance(result, CallResult):  # a CALL: its result sets, then its OK
+            for rows in result.results:
+                conn.send_result_set(ResultSet(rows.columns, rows.rows), flags,
+                                     more_results=True, binary=binary, warnings=rows.warnings)
+            conn.send_ok(result.ok.affected_rows, 0, flags, result.warnings, more_results=more)
+        elif isinstance(result, Ok):
             conn.send_ok(result.affected_rows, result.last_insert_id, flags, result.warnings,
                          result.info, more_results=more)
         elif isinstance(result, Streamed):  # its rows are out already

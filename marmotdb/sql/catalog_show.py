@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from marmotdb import errors
 from marmotdb.mysql.types import Column, ResultSet
+from marmotdb.sql.routines import catalog as routine_catalog
 from marmotdb.sql import variables as sysvars
 from marmotdb.sql.catalog_expr import TokenStream, syntax_error
 from marmotdb.sql.catalog_model import TableModel
@@ -249,9 +250,20 @@ def _create_trigger(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
 def _create_routine(kind: str) -> Callable[[TokenStream, CatalogContext], ResultSet]:
     def handler(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
         name = stream.identifier()
+        db = ctx.current_database
         if stream.accept_op("."):
-            name = stream.identifier()
-        raise errors.error(errors.ER_SP_DOES_NOT_EXIST, f"{kind} {name} does not exist")
+            db, name = name, stream.identifier()
+        finish(stream)
+        if db is None:
+            raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+        snap = _database_snapshot(ctx, db)
+        found = next((r for r in snap.routines if r.kind == kind
+                      and r.name.lower() == name.lower()), None)
+        if found is None:
+            raise errors.error(errors.ER_SP_DOES_NOT_EXIST, f"{kind} {name} does not exist")
+        columns = [show_text(c.format(kind=kind.capitalize()), 1024 if "Create" in c else 64)
+                   for c in routine_catalog.SHOW_CREATE_COLUMNS]
+        return ResultSet(columns, [routine_catalog.show_create_row(found)])
     return handler
 
 

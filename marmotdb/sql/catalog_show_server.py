@@ -21,10 +21,13 @@ from marmotdb.sql.catalog_show_filters import (
     filter_clause,
     filtered,
     finish,
+    show_datetime,
     show_int,
     show_text,
 )
+from marmotdb.sql.catalog_snapshot import snapshot
 from marmotdb.sql.information_schema import ENGINES, PLUGINS
+from marmotdb.sql.routines import catalog as routine_catalog
 
 if TYPE_CHECKING:
     from marmotdb.sql.catalog import CatalogContext
@@ -177,13 +180,22 @@ _ROUTINE_COLUMNS = ["Db", "Name", "Type", "Definer", "Modified", "Created", "Sec
 
 
 def _routine_status(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) -> ResultSet:
+    kind = str(stream.tokens[stream.index - 1].value).upper()  # PROCEDURE | FUNCTION
     word = stream.expect_word("STATUS", "CODE")
     if word == "CODE":
         name = stream.identifier()
-        raise errors.error(errors.ER_SP_DOES_NOT_EXIST, f"PROCEDURE {name} does not exist")
+        raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't yet "
+                           f"support 'SHOW {kind} CODE' ({name})")
     clause = filter_clause(stream)
     finish(stream)
-    return filtered([show_text(c) for c in _ROUTINE_COLUMNS], [], clause, ctx, like_column=1)
+    rows = []
+    for db in sorted(ctx.databases()):
+        for routine in snapshot(ctx.connection_for(db), db).routines:
+            if routine.kind == kind:
+                rows.append(routine_catalog.status_row(db, routine))
+    columns = [show_text(c) for c in _ROUTINE_COLUMNS]
+    columns[4], columns[5] = show_datetime("Modified"), show_datetime("Created")
+    return filtered(columns, rows, clause, ctx, like_column=1)
 
 
 def _empty(names: list[str]) -> Handler:

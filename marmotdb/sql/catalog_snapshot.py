@@ -22,6 +22,8 @@ import apsw
 from marmotdb.sql import coltypes
 from marmotdb.sql.catalog_ddl import parse_create_table
 from marmotdb.sql.catalog_expr import NotSimple, TokenStream, tokenize
+from marmotdb.sql.routines import store as routine_store
+from marmotdb.sql.routines.definition import Routine
 from marmotdb.sql.catalog_model import ColumnModel, ForeignKeyModel, IndexModel, TableModel
 
 SCHEMA_TABLE = "__marmot_schema"
@@ -56,6 +58,7 @@ class DatabaseSnapshot:
     fingerprint: tuple[object, ...]
     views: dict[str, ViewInfo] = field(default_factory=dict)
     triggers: list[TriggerInfo] = field(default_factory=list)
+    routines: list[Routine] = field(default_factory=list)  # sql/routines/
     rows: dict[str, list[tuple]] = field(default_factory=dict)  # INFORMATION_SCHEMA rows cache
     quick: tuple[object, ...] = ()  # (schema_version, data_version, total_changes) last seen
     _built: dict[str, TableModel] = field(default_factory=dict)  # lower-case name -> model
@@ -183,6 +186,7 @@ def _build(conn: apsw.Connection, database: str, fingerprint: tuple[object, ...]
            ) -> DatabaseSnapshot:
     result = DatabaseSnapshot(database, fingerprint, _conn=weakref.ref(conn))
     stored = _stored_ddl(conn)
+    result.routines = routine_store.load_all(conn)
     objects = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_schema "
                            "WHERE type IN ('table', 'view', 'trigger') ORDER BY name").fetchall()
     for kind, name, table_name, sql in objects:

@@ -9,7 +9,7 @@ into a private SQLite database and runs the client's query there):
 * ``static``: rows that never change (CHARACTER_SETS, COLLATIONS, ENGINES, KEYWORDS, ...);
 * ``session``: rows that depend on the asking session (SCHEMATA, PROCESSLIST, variables).
 
-Tables MySQL has but marmotdb has nothing to put in (ROUTINES, PARAMETERS, EVENTS, FILES,
+Tables MySQL has but marmotdb has nothing to put in (EVENTS, FILES,
 privileges, ...) exist and are empty, because tools probe them.
 """
 
@@ -24,6 +24,7 @@ from marmotdb.sql.catalog_charsets import CHARSETS, COLLATIONS, charset_named
 from marmotdb.sql.catalog_keywords import KEYWORDS
 from marmotdb.sql.catalog_model import ColumnModel, TableModel
 from marmotdb.sql.catalog_snapshot import DatabaseSnapshot, TableStats, ViewInfo
+from marmotdb.sql.routines import catalog as routine_catalog
 
 if TYPE_CHECKING:
     from marmotdb.sql.catalog import CatalogContext
@@ -283,6 +284,14 @@ def _triggers(snap: DatabaseSnapshot) -> list[tuple]:
     return rows
 
 
+def _routines(snap: DatabaseSnapshot) -> list[tuple]:
+    return [routine_catalog.routines_row(snap.name, r) for r in snap.routines]
+
+
+def _parameters(snap: DatabaseSnapshot) -> list[tuple]:
+    return [row for r in snap.routines for row in routine_catalog.parameters_rows(snap.name, r)]
+
+
 def _partitions(snap: DatabaseSnapshot, stats: Callable[[TableModel], TableStats]
                 ) -> list[tuple]:
     rows = []
@@ -483,8 +492,8 @@ _DEFS: tuple[InfoTable, ...] = (
     InfoTable("VIEWS", _cols(_VIEWS_COLS), "database", _views),
     InfoTable("TRIGGERS", _cols(_TRIGGERS_COLS), "database", _triggers),
     InfoTable("PARTITIONS", _cols(_PARTITIONS_COLS), "database", _partitions, stats=True),
-    InfoTable("ROUTINES", _cols(_ROUTINES_COLS), "empty"),
-    InfoTable("PARAMETERS", _cols(_PARAMETERS_COLS), "empty"),
+    InfoTable("ROUTINES", _cols(_ROUTINES_COLS), "database", _routines),
+    InfoTable("PARAMETERS", _cols(_PARAMETERS_COLS), "database", _parameters),
     InfoTable("EVENTS", _cols(_EVENTS_COLS), "empty"),
     InfoTable("FILES", _cols(_FILES_COLS), "empty"),
     InfoTable("COLUMN_STATISTICS", _cols("SCHEMA_NAME V64; TABLE_NAME V64; COLUMN_NAME V64; "

@@ -29,6 +29,16 @@ class Rows:
     warnings: int = 0
 
 
+@dataclass(slots=True)
+class CallResult:
+    """A CALL's answer: the result sets its statements produced, then its OK (MySQL sends
+    them as several results, CLIENT_MULTI_RESULTS)."""
+
+    results: list[Rows]
+    ok: Ok
+    warnings: int = 0
+
+
 class LongRead(Exception):
     """A read ran past its in-loop budget. ``job`` finishes it in a worker thread."""
 

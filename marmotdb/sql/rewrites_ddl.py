@@ -32,6 +32,7 @@ from marmotdb.sql import coltypes, lexer, rewrites_fk, schema
 from marmotdb.sql.coltypes import MySqlType
 from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.schema import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef, sql_literal
+from marmotdb.sql.routines import ddl as routine_ddl
 
 if TYPE_CHECKING:
     from sqlglot import exp
@@ -1962,6 +1963,8 @@ def _create(parser: DdlParser, ctx: DdlContext, original: str) -> DdlResult:
         return create_view(parser, ctx, replace)
     if parser.at("TRIGGER"):
         return create_trigger(parser, ctx, original)
+    if parser.at("PROCEDURE", "FUNCTION") and not replace:  # stored routines (sql/routines/)
+        return DdlResult(routine_ddl.create_statements(original, ctx.database, ctx))
     if parser.at(*_NOT_SUPPORTED_OBJECTS):
         raise not_supported(f"CREATE {parser.token.upper}")
     parser.fail()
@@ -1986,6 +1989,8 @@ def _drop(parser: DdlParser, ctx: DdlContext, original: str) -> DdlResult:
         return drop_index(parser, ctx)
     if parser.accept("TRIGGER"):
         return drop_trigger(parser, ctx)
+    if parser.at("PROCEDURE", "FUNCTION"):
+        return DdlResult(routine_ddl.drop_statements(original, ctx.database))
     if parser.at(*_NOT_SUPPORTED_OBJECTS):
         word = parser.token.upper
         parser.pos += 1

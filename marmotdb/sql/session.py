@@ -91,6 +91,9 @@ from marmotdb.sql.server_state import (
 )
 from marmotdb.sql.shape import strip_comments
 from marmotdb.sql.rewrites import not_supported
+from marmotdb.sql.routines import inlining as routine_functions
+from marmotdb.sql.routines import statements as routine_statements
+from marmotdb.sql.routines.definition import routine_kind
 from marmotdb.sql.rewrites_ddl import DDL_HEADS
 from marmotdb.sql.rewrites_dml import OtherDatabase
 from marmotdb.sql.schema import TableDef, quote_ident
@@ -216,6 +219,7 @@ class Session:
         self.command = "Sleep"
         self.info: str | None = None
         self.killed = False
+        self.call_interrupted = False  # KILL QUERY of a running CALL (sql/routines/)
         self.found_rows_flag = False  # CLIENT_FOUND_ROWS: UPDATE counts matched rows
         self.local_files_flag = False  # CLIENT_LOCAL_FILES: the client opts in to LOAD DATA LOCAL
         self.sleep_requested_s = 0.0  # SLEEP(n) in the last statement: the runtime waits
@@ -347,12 +351,21 @@ class Session:
             raise _syntax_error(text)
         if head and head[0] in account_statements.HEADS and account_statements.handles(head):
             return self._after(account_statements.run(self, strip_comments(text), head))
+        if head and (kind := routine_kind(head, text)) is not None:  # sql/routines/
+            routine_ddl = routine_statements.create if head[0] == "CREATE" else \
+                routine_statements.drop
+            return self._after(routine_ddl(self, text))
         handler = _HANDLERS.get(head[0]) if head else None
         if handler is not None and (result := handler(self, strip_comments(text), head)) \
                 is not None:
             return self._after(result)
         if "MARMOT_CLUSTER_NODES" in text.upper():
             return self._after(self._cluster_nodes(text))
+        if "(" in text and head and head[0] not in DDL_HEADS and self.current_database \
+                and self.current_database != "information_schema":
+            known = routine_functions.functions(self, self._current())
+            if known:  # stored functions: their expressions inlined (sql/routines/inlining.py)
+                text = routine_functions.inline(text, known)
         was_autocommit = self.autocommit
         answered = catalog.answer(text, self, head[0]) if head else catalog.UNHANDLED
         if answered is not catalog.UNHANDLED:
@@ -445,6 +458,7 @@ class Session:
     def interrupt(self) -> None:
         """KILL QUERY: the running statement stops (SQLite interrupt), or, if it still waits
         for a write turn, it fails without running."""
+        self.call_interrupted = True  # a running CALL stops at its next step
         self.interrupt_running()
         for txn in (self._statement_txn, self.txn):
             if txn is not None and txn.interrupt_wait():
@@ -1778,6 +1792,7 @@ _HANDLERS: dict[str, _Handler] = {
     "DROP": Session._drop,
     "EXPLAIN": Session._explain, "DESCRIBE": Session._explain, "DESC": Session._explain,
     "LOAD": Session._load_data,
+    "CALL": lambda session, text, head: routine_statements.call(session, text),
 }
 
 
