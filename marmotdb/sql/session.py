@@ -351,7 +351,7 @@ class Session:
             raise _syntax_error(text)
         if head and head[0] in account_statements.HEADS and account_statements.handles(head):
             return self._after(account_statements.run(self, strip_comments(text), head))
-        if head and (kind := routine_kind(head, text)) is not None:  # sql/routines/
+        if head and routine_kind(head, text) is not None:  # sql/routines/
             routine_ddl = routine_statements.create if head[0] == "CREATE" else \
                 routine_statements.drop
             return self._after(routine_ddl(self, text))
