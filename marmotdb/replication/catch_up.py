@@ -252,7 +252,7 @@ class CatchUp:
             else is applied here: origins that depend on each other in turn progress
             together, not by one page per catch-up interval."""
             applied = 0
-            with ApplyTransaction(conn) as txn:
+            with ApplyTransaction(conn, [ws for ws, _ in items]) as txn:
                 for write_set, ws in items:
                     if versions.lacks_bases(conn, write_set):
                         skipped[0] += 1

@@ -100,12 +100,17 @@ def _plans_for(conn: apsw.Connection) -> ApplyPlans:
 class ApplyTransaction:
     """One SQLite transaction applying peers' write sets (triggers and FK actions off)."""
 
-    def __init__(self, conn: apsw.Connection):
+    def __init__(self, conn: apsw.Connection, write_sets: Iterable[WriteSet] | None = None):
+        """``write_sets``: what will be applied, when the caller knows. Without schema changes
+        among them, enforcement is turned off only where the schema has foreign keys or
+        triggers; with any (or unknown), always: a DDL applied inside may add either, and
+        foreign-key enforcement changes what a table rename does to references."""
         self._conn = conn
         self._cursor = conn.cursor()
         self._plans = _plans_for(conn)
         self._log: LogWriter | None = None
         self._saved_config: tuple[int, int] | None = None
+        self._schema_changes = write_sets is None or any(ws.schema_changes for ws in write_sets)
 
     def __enter__(self) -> Self:
         conn = self._conn
@@ -130,7 +135,8 @@ class ApplyTransaction:
         the images already) — only where the schema has any: toggling either expires every
         prepared statement of the connection."""
         conn = self._conn
-        fks, triggers = self._plans.foreign_keys_and_triggers()
+        fks, triggers = (True, True) if self._schema_changes else \
+            self._plans.foreign_keys_and_triggers()
         for op, present in ((apsw.SQLITE_DBCONFIG_ENABLE_FKEY, fks),
                             (apsw.SQLITE_DBCONFIG_ENABLE_TRIGGER, triggers)):
             # config(op, -1) reads the setting; config(op, 0) returns the new value
@@ -167,6 +173,9 @@ class ApplyTransaction:
         log = self._log
         if log is None:
             raise StorageError("ApplyTransaction.apply outside its 'with' block")
+        if write_set.schema_changes and not self._schema_changes:
+            raise StorageError("a write set with schema changes in an ApplyTransaction opened "
+                               "for row changes only")
         if log.is_applied(write_set.origin, write_set.origin_seq):
             return ApplyOutcome(False, 0, 0)
         if write_set.schema_changes:
@@ -217,7 +226,7 @@ class ApplyTransaction:
 def apply(conn: apsw.Connection, write_set: WriteSet,
           encoded: bytes | None = None) -> ApplyOutcome:
     """Apply one write set in its own transaction."""
-    with ApplyTransaction(conn) as txn:
+    with ApplyTransaction(conn, [write_set]) as txn:
         return txn.apply(write_set, encoded)
 
 
@@ -225,9 +234,9 @@ def apply_many(conn: apsw.Connection,
                write_sets: Iterable[WriteSet | tuple[WriteSet, bytes]]) -> list[ApplyOutcome]:
     """Apply write sets in one transaction (all or none): the fast path for catch-up."""
     outcomes = []
-    with ApplyTransaction(conn) as txn:
-        for item in write_sets:
-            write_set, encoded = item if isinstance(item, tuple) else (item, None)
+    items = [item if isinstance(item, tuple) else (item, None) for item in write_sets]
+    with ApplyTransaction(conn, [write_set for write_set, _ in items]) as txn:
+        for write_set, encoded in items:
             outcomes.append(txn.apply(write_set, encoded))
     return outcomes
 

@@ -216,7 +216,7 @@ class Participant:
         items = list(zip(decoded, encoded))
 
         def work(conn: apsw.Connection) -> None:
-            with ApplyTransaction(conn) as txn:
+            with ApplyTransaction(conn, [ws for ws, _ in items]) as txn:
                 for (write_set, ws), commit in zip(items, vector):
                     if not commit:
                         txn.apply(abort_marker(write_set))

@@ -549,7 +549,8 @@ class CommitPipeline:
             decided = []
         else:
             try:
-                with self._trusted(), ApplyTransaction(self.conn) as txn:
+                with self._trusted(), ApplyTransaction(
+                        self.conn, [m.write_set for m in members if m.write_set]) as txn:
                     for member, error in zip(members, outcome):
                         assert member.write_set is not None
                         if error is None:
