@@ -483,6 +483,17 @@ def format_double(value: float) -> str:
     return text
 
 
+def to_text(value: object) -> str | None:
+    """A SQL value as MySQL's functions read a string argument (None stays NULL)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, float):
+        return format_double(value)
+    return str(value)
+
+
 _NUMBER_PREFIX_RE = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
 
 

@@ -66,12 +66,12 @@ from marmotdb.txn import auto_increment
 from marmotdb.sql.coltypes import (
     format_date,
     format_datetime,
-    format_double,
     format_time,
     json_text,
     parse_datetime,
     parse_number_prefix,
     parse_time,
+    to_text,
 )
 
 WARNINGS_MAX = 64  # MySQL's max_error_count default
@@ -184,16 +184,6 @@ def to_number(value: object) -> int | float | Decimal | None:
         return 0
     return int(number) if number == number.to_integral_value() and "." not in text \
         and "e" not in text.lower() else float(number)
-
-
-def to_text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, float):
-        return format_double(value)
-    return str(value)
 
 
 def to_int(value: object) -> int | None:

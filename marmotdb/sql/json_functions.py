@@ -31,19 +31,9 @@ from typing import Any
 
 from marmotdb import errors
 from marmotdb.sql import coltypes
-from marmotdb.sql.coltypes import format_double, json_text, parse_json
+from marmotdb.sql.coltypes import json_text, parse_json, to_text
 
 Scalar = tuple[str, Callable[..., object], int, bool]  # name, function, nargs (-1 any), det.
-
-
-def to_text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, float):
-        return format_double(value)
-    return str(value)
 
 
 JSON_MARK = "\x00json\x00"  # prefixes a JSON argument so the consuming JSON function keeps it

@@ -93,18 +93,22 @@ def _syntax(near: str) -> errors.MarmotError:
                         f"syntax to use near '{near[:80]}' at line 1")
 
 
-class _Reader:
-    """Significant tokens of a statement, with their offsets into the original text."""
+class TokenReader:
+    """Significant tokens of a statement, with their offsets into the original text (the
+    routine's header here; its body in program.Parser, which reads on from this)."""
 
     def __init__(self, sql: str):
         self.sql = sql
         self.toks = [t for t in lexer.tokens(sql) if t.kind not in lexer.BLANK_KINDS]
         self.pos = 0
 
+    def word_at(self, ahead: int = 0) -> str:
+        tok = self.peek(ahead)
+        return tok.text.upper() if tok is not None and tok.kind == lexer.WORD else ""
+
     @property
     def word(self) -> str:
-        tok = self.peek()
-        return tok.text.upper() if tok is not None and tok.kind == lexer.WORD else ""
+        return self.word_at(0)
 
     def peek(self, ahead: int = 0) -> lexer.Token | None:
         i = self.pos + ahead
@@ -163,7 +167,7 @@ class _Reader:
 def parse_create(sql: str, definer: str) -> tuple[Routine, str | None, bool]:
     """The routine of a CREATE PROCEDURE/FUNCTION, its database qualifier (or None) and
     whether it said IF NOT EXISTS. ``definer``: the creating account, if DEFINER is absent."""
-    reader = _Reader(sql.rstrip().rstrip(";"))
+    reader = TokenReader(sql.rstrip().rstrip(";"))
     reader.expect("CREATE")
     if reader.accept("DEFINER"):
         reader.accept_op("=")
@@ -223,7 +227,7 @@ def _parameters(text: str, kind: str) -> list[Parameter]:
     pieces.append(text[start:])
     seen: set[str] = set()
     for piece in pieces:
-        reader = _Reader(piece)
+        reader = TokenReader(piece)
         mode = reader.word if reader.word in ("IN", "OUT", "INOUT") else ""
         if mode:
             if kind == "FUNCTION":
@@ -240,7 +244,7 @@ def _parameters(text: str, kind: str) -> list[Parameter]:
     return params
 
 
-def _returns(reader: _Reader) -> str:
+def _returns(reader: TokenReader) -> str:
     first = reader.take()
     end = first.end
     if reader.accept_op("("):
@@ -259,7 +263,7 @@ def _returns(reader: _Reader) -> str:
     return text
 
 
-def _characteristics(reader: _Reader, routine: Routine) -> None:
+def _characteristics(reader: TokenReader, routine: Routine) -> None:
     while True:
         if reader.accept("COMMENT"):
             tok = reader.take()
@@ -294,7 +298,7 @@ def _characteristics(reader: _Reader, routine: Routine) -> None:
 
 def parse_drop(sql: str) -> tuple[str, str, str | None, bool]:
     """DROP PROCEDURE/FUNCTION [IF EXISTS] [db.]name: (kind, name, database, guarded)."""
-    reader = _Reader(sql.rstrip().rstrip(";"))
+    reader = TokenReader(sql.rstrip().rstrip(";"))
     reader.expect("DROP")
     kind = reader.expect(*KINDS)
     guarded = reader.accept("IF")

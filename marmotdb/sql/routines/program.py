@@ -14,7 +14,7 @@ from typing import Union
 
 from marmotdb import errors
 from marmotdb.sql import lexer
-from marmotdb.sql.routines.definition import _syntax
+from marmotdb.sql.routines.definition import TokenReader, _syntax
 
 
 @dataclass(slots=True)
@@ -127,47 +127,14 @@ def refuse(construct: str) -> errors.MarmotError:
                         f"support '{construct}'")
 
 
-class Parser:
-    def __init__(self, body: str):
-        self.sql = body
-        self.toks = [t for t in lexer.tokens(body) if t.kind not in lexer.BLANK_KINDS]
-        self.pos = 0
-
-    # -------------------------------------------------------------- token helpers
-    def peek(self, ahead: int = 0) -> lexer.Token | None:
-        i = self.pos + ahead
-        return self.toks[i] if i < len(self.toks) else None
-
-    def word_at(self, ahead: int = 0) -> str:
-        tok = self.peek(ahead)
-        return tok.text.upper() if tok is not None and tok.kind == lexer.WORD else ""
-
-    @property
-    def word(self) -> str:
-        return self.word_at(0)
-
-    def accept(self, *words: str) -> bool:
-        if self.word in words:
-            self.pos += 1
-            return True
-        return False
-
-    def expect(self, *words: str) -> str:
-        word = self.word
-        if word not in words:
-            raise _syntax(self.rest())
-        self.pos += 1
-        return word
+class Parser(TokenReader):
+    """A routine body's statements (the token helpers are the header reader's)."""
 
     def expect_text(self, text: str) -> None:
         tok = self.peek()
         if tok is None or tok.text != text:
             raise _syntax(self.rest())
         self.pos += 1
-
-    def rest(self) -> str:
-        tok = self.peek()
-        return self.sql[tok.start:] if tok is not None else ""
 
     def name(self) -> str:
         tok = self.peek()
