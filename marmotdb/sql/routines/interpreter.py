@@ -26,6 +26,7 @@ from typing import Any
 from marmotdb import errors
 from marmotdb.errors import MarmotError
 from marmotdb.sql import lexer
+from marmotdb.sql.catalog_expr import sql_literal
 from marmotdb.sql.results import LongRead, LongWrite, Ok, Rows
 from marmotdb.sql.routines import program as p
 from marmotdb.sql.routines.definition import Routine
@@ -126,22 +127,6 @@ def _matches(condition: str, exc: MarmotError) -> bool:
     return condition == state
 
 
-def literal(value: Any) -> str:
-    """A MySQL literal for a variable's value, substituted into a statement."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (int, Decimal)):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, bytes):
-        return "X'" + value.hex() + "'"
-    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
-    return "'" + text + "'"
-
-
 def substitute(text: str, frame: Frame) -> str:
     """``text`` with each name of a local variable in scope replaced by its value."""
     toks = [t for t in lexer.tokens(text)]
@@ -158,7 +143,7 @@ def substitute(text: str, frame: Frame) -> str:
         after = significant[i + 1].text if i + 1 < len(significant) else ""
         if before in (".", "AS") or after in ("(", "."):
             continue
-        replace[tok.start] = literal(owner.variables[name.lower()])
+        replace[tok.start] = sql_literal(owner.variables[name.lower()])
     if not replace:
         return text
     return "".join(replace.get(t.start, t.text) if t.kind in (lexer.WORD, lexer.QUOTED)
@@ -263,7 +248,7 @@ class Invocation:
                 if isinstance(node, p.Case) and node.subject is not None:
                     value = yield from self.evaluate(condition, frame)
                     chosen = subject is not None and value is not None and \
-                        (yield from self.evaluate(f"{literal(subject)} = {literal(value)}",
+                        (yield from self.evaluate(f"{sql_literal(subject)} = {sql_literal(value)}",
                                                   frame))
                 else:
                     chosen = yield from self.evaluate(condition, frame)
@@ -417,7 +402,7 @@ class Invocation:
         if not target.startswith("@") and not target.upper().startswith(
                 ("GLOBAL", "SESSION", "LOCAL", "PERSIST")):
             raise errors.error(ER_SP_UNDECLARED_VAR, f"Undeclared variable: {target}")
-        yield f"SET {target} = {literal(value)}"
+        yield f"SET {target} = {sql_literal(value)}"
 
 
 def _assignable(target: str, frame: Frame | None) -> bool:
