@@ -360,7 +360,7 @@ class Node:
         """SLEEP(n): the answer waits on a node timer (nothing blocks). max_execution_time
         (a SELECT's) ends it early, as KILL QUERY does (``_wake``)."""
         session_id = session.connection_id
-        limit_ms = session.variables.max_execution_time_ms if outcome.__class__ is Rows else 0
+        limit_ms = session.max_execution_time_ms() if outcome.__class__ is Rows else 0
         expires = 0 < limit_ms < delay_s * 1000
         sleep = _Sleep(request_id, outcome)
         sleep.timer = self.call_later(limit_ms / 1000 if expires else delay_s,

@@ -186,7 +186,7 @@ class NodeHost:
             self.loop.call_soon(self._refuse, output, write)
             return
         self._in_flight[write] += 1
-        limit_ms = _int(session.variables.get("max_execution_time"))
+        limit_ms = session.max_execution_time_ms()
         timer = self.loop.call_later(limit_ms / 1000, job.expire) if limit_ms > 0 else None
         session.command = "Query"
         self._offloaded[output.session_id] = job
@@ -255,10 +255,3 @@ def _outcome(done: asyncio.Future[Any]) -> Any:
     if done.cancelled():
         return errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted")
     return done.exception() or done.result()
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0

@@ -63,7 +63,7 @@ from marmotdb.sql.attachments import attach, require_home_tables
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.catalog_model import TableModel
 from marmotdb.sql.ddl_target import DdlTarget, ddl_target
-from marmotdb.sql.hints import consistency_hint
+from marmotdb.sql.hints import statement_hints
 from marmotdb.sql.load_data import (
     ER_CLIENT_LOCAL_FILES_DISABLED,
     ER_OPTION_PREVENTS_STATEMENT,
@@ -216,6 +216,7 @@ class Session:
         self.statement_time = 0.0  # NOW() of the running statement (SET timestamp fixes it)
         self.statement_started = 0.0  # when it started, for PROCESSLIST's Time
         self.write_level = "QUORUM"  # of the running statement: its hint, or the session's
+        self.execution_limit_ms: int | None = None  # its MAX_EXECUTION_TIME hint, if any
         self.command = "Sleep"
         self.info: str | None = None
         self.killed = False
@@ -422,7 +423,9 @@ class Session:
         self.statement_started = self.server.clock()
         fixed = self.variables.timestamp_s  # SET timestamp = N: NOW() is N until DEFAULT
         self.statement_time = fixed if fixed else self.statement_started
-        self.write_level = consistency_hint(sql) or self.variables.write_consistency
+        hints = statement_hints(sql)
+        self.write_level = hints.consistency or self.variables.write_consistency
+        self.execution_limit_ms = hints.max_execution_time_ms
         self.server.status["Questions"] += 1
         self.info = text[:1000]
 
@@ -1553,6 +1556,12 @@ class Session:
             self.interrupt_running()
 
         return ReadJob(run=run, finish=finish, interrupt=self.interrupt_running, expire=expire)
+
+    def max_execution_time_ms(self) -> int:
+        """The running SELECT's time limit: its MAX_EXECUTION_TIME hint, else the session's
+        ``max_execution_time`` (0: none)."""
+        limit = self.execution_limit_ms
+        return self.variables.max_execution_time_ms if limit is None else limit
 
     def interrupt_running(self) -> None:
         """Stop what runs on a worker for this session: its SQLite statement, its rows — or
