@@ -1,0 +1,86 @@
+"""Bank: transfers between accounts must never create or destroy money.
+
+Each transfer moves ``amount`` from one account to another in one transaction; each read
+returns every balance from one transaction. A read whose balances do not add up to the run's
+``total`` saw a partial transfer or a lost one; a negative balance means two transfers both
+drew on money only one of them could have (write skew on the source row is a lost update
+here, since a transfer writes the rows it checks). Checked for every acknowledged read and for
+every replica's final table.
+
+At QUORUM/ALL, first committer wins and atomic apply (DESIGN.md §4.1) make both violations.
+When any transfer ran at ONE, rows resolve by last-write-wins one row at a time (§4.2), so two
+concurrent transfers can each keep one of their rows: the totals are still reported, as
+allowed, never as valid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marmotdb.torture.check import final_state
+from marmotdb.torture.check.anomaly import CheckResult
+from marmotdb.torture.check.history import History, is_strong_write, weakest_write_level
+
+CHECKER = "bank"
+
+
+def check(history: History) -> CheckResult:
+    result = CheckResult(CHECKER)
+    total = history.run.get("total")
+    accounts = _accounts(history.run.get("accounts"))
+    negative_allowed = bool(history.run.get("negative_balances_allowed", False))
+    transfers = [op for op in history.ops if op.f == "transfer" and not op.failed]
+    level = weakest_write_level(transfers)
+    strong = is_strong_write(level)
+    reads = [op for op in history.ops if op.f == "read" and op.ok]
+    if total is None:
+        result.notes.append("run.json has no \"total\": read sums are compared with the "
+                            "first read's")
+        total = sum(_balances(reads[0].result).values()) if reads else None
+    for op in reads:
+        _judge(_balances(op.result), (op.index,), f"read #{op.index}", total, accounts,
+               negative_allowed, strong, level, result)
+    for node, rows in final_state.table_rows(history, "bank").items():
+        balances = {_key(row[0]): row[-1] for row in rows}
+        _judge(balances, (), f"final state of {node}", total, accounts, negative_allowed,
+               strong, level, result)
+    result.stats.update(transfers_ok=sum(op.ok for op in transfers), reads_ok=len(reads),
+                        total=total, write_level=level)
+    return result
+
+
+def _accounts(declared: Any) -> set[Any] | None:
+    if isinstance(declared, int):
+        return set(range(declared))
+    if isinstance(declared, list):
+        return {_key(a) for a in declared}
+    return None
+
+
+def _key(account: Any) -> Any:
+    try:
+        return int(account)
+    except (TypeError, ValueError):
+        return account
+
+
+def _balances(value: Any) -> dict[Any, Any]:
+    return {_key(k): v for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _judge(balances: dict[Any, Any], ops: tuple[int, ...], where: str, total: Any,
+           accounts: set[Any] | None, negative_allowed: bool, strong: bool, level: str,
+           result: CheckResult) -> None:
+    if accounts is not None and set(balances) != accounts:
+        missing, extra = sorted(accounts - set(balances)), sorted(set(balances) - accounts)
+        result.add("wrong-accounts", ops, f"{where}: accounts missing {missing}, "
+                   f"unexpected {extra}", True, level)
+    amount = sum(v for v in balances.values() if isinstance(v, (int, float)))
+    if total is not None and amount != total:
+        result.add("wrong-total", ops, f"{where}: balances {balances} sum to {amount}, "
+                   f"not {total}", strong, level)
+    negative = {k: v for k, v in balances.items() if isinstance(v, (int, float)) and v < 0}
+    if negative and not negative_allowed:
+        result.add("negative-balance", ops, f"{where}: negative balances {negative}",
+                   strong, level)
+

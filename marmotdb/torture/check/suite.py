@@ -1,0 +1,89 @@
+"""Which checkers judge a run, and the verdict of all of them together.
+
+The workload comes from ``run.json`` (``"workload"``: a name or a list of names); without it,
+from the operations the history holds. Every run is also judged by the replica checker (the
+final states must agree, which is the whole check of the DDL storm: schema equality) and
+measured by the availability checker; a history the runner wrote wrongly is a failed check of
+its own ("history"), since a verdict on a guessed history would vouch for nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from collections.abc import Callable
+
+from marmotdb.torture.check import (
+    availability,
+    bank,
+    counter,
+    list_append,
+    register,
+    replicas,
+    sets,
+)
+from marmotdb.torture.check.anomaly import CheckResult
+from marmotdb.torture.check.history import History, load
+
+Checker = Callable[[History], CheckResult]
+CHECKERS: dict[str, Checker] = {
+    "list-append": list_append.check, "bank": bank.check, "set": sets.check,
+    "register": register.check, "counter": counter.check,
+}
+WORKLOADS = (*CHECKERS, "ddl")
+# An operation kind that only one workload uses tells the workload when run.json does not.
+WORKLOAD_BY_F = {"txn": "list-append", "transfer": "bank", "cas": "register",
+                 "write": "register", "ddl": "ddl"}
+
+
+@dataclasses.dataclass
+class RunVerdict:
+    run_dir: pathlib.Path | None
+    history: History
+    workloads: list[str]
+    results: list[CheckResult]
+
+    @property
+    def valid(self) -> bool:
+        return all(result.valid for result in self.results)
+
+    def result(self, checker: str) -> CheckResult:
+        return next(r for r in self.results if r.checker == checker)
+
+
+def workloads_of(history: History) -> list[str]:
+    declared = history.run.get("workload")
+    if isinstance(declared, str):
+        return [declared]
+    if isinstance(declared, list):
+        return [str(w) for w in declared]
+    found = {WORKLOAD_BY_F[op.f] for op in history.ops if op.f in WORKLOAD_BY_F}
+    if not found and any(op.f == "add" for op in history.ops):
+        found.add("counter" if any(isinstance(op.result, int) for op in history.ops
+                                   if op.f == "read") else "set")
+    return sorted(found)
+
+
+def check_history(history: History, run_dir: pathlib.Path | None = None) -> RunVerdict:
+    results = []
+    if history.format_problems:
+        malformed = CheckResult("history")
+        for problem in history.format_problems:
+            malformed.add("malformed", (), problem)
+        results.append(malformed)
+    workloads = workloads_of(history)
+    for workload in workloads:
+        if workload in CHECKERS:
+            results.append(CHECKERS[workload](history))
+        elif workload != "ddl":
+            unknown = CheckResult("history")
+            unknown.add("unknown-workload", (), f"no checker for workload {workload!r}")
+            results.append(unknown)
+    results.append(replicas.check(history))
+    results.append(availability.check(history))
+    return RunVerdict(run_dir, history, workloads, results)
+
+
+def check_run(run_dir: str | pathlib.Path) -> RunVerdict:
+    directory = pathlib.Path(run_dir)
+    return check_history(load(directory), directory)
