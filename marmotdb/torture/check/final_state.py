@@ -8,7 +8,10 @@ checker needs its own table out of them. Its name comes from ``run.json``'s ``"t
 surrogate id column in between does not matter.
 
 **Final reads** are the history's own reads after the heal: per node, the last acknowledged
-read of the workload that began after the last fault stopped. Both sources are used when
+read of the workload that began once the run was quiet — after the last fault stopped and
+after every other operation had completed (or, for one that never did, had been invoked). A
+read during the load may be stale or miss writes still in flight; one after quiescence, in a
+run whose runner waits for convergence before its final reads, may not. Both sources are used when
 present: the dump sees what the node stores, the final read what a client is served.
 """
 
@@ -36,8 +39,10 @@ def table_rows(history: History, workload: str) -> dict[str, list[list[Any]]]:
 
 
 def final_reads(history: History, f: str = "read") -> dict[str, Op]:
-    """Per node, its last acknowledged ``f`` that began after the last fault stopped."""
-    healed_ns = history.last_fault_stop_ns
+    """Per node, its last acknowledged ``f`` that began after the run was quiet."""
+    healed_ns = max([history.last_fault_stop_ns] + [
+        op.complete_ns if op.complete_ns is not None else op.invoke_ns
+        for op in history.ops if op.f != f])
     reads: dict[str, Op] = {}
     for op in history.ops:
         if op.f == f and op.ok and op.invoke_ns >= healed_ns:
