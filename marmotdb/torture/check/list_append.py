@@ -294,6 +294,8 @@ def _lost_appends(orders: dict[Any, tuple[list[Any], Op]], writers: dict[Element
             later = latest[key]
             missing = [e for e in elements if e not in order]
             if missing and later.invoke_ns > op.complete_ns:
+                later = next(w for w in (writers[(key, e)] for e in order if (key, e) in writers)
+                             if w.invoke_ns > op.complete_ns)  # the first one, to name
                 result.add("lost-append", (op.index, later.index, reader.index),
                            f"key {key}: {missing} appended by #{op.index} (acknowledged) are "
                            f"missing from #{reader.index}'s read, which holds #{later.index}'s "

@@ -1,0 +1,120 @@
+"""The report and the CLI: files written into the run directory, the exit code, anomalies
+named with their operations, two runs side by side, and the availability figures."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from marmotdb.torture.check import availability
+from marmotdb.torture.check.__main__ import main
+from marmotdb.torture.check.report import REPORT_FILES
+from tests.torture.histories import HistoryBuilder, append, read
+
+
+def write_run(directory: pathlib.Path, h: HistoryBuilder) -> pathlib.Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in h.events))
+    (directory / "run.json").write_text(json.dumps(h.run))
+    return directory
+
+
+def faulty_run(product: str, lose: bool) -> HistoryBuilder:
+    """Appends every 100 ms; from 1 s to 3 s a partition makes every op fail; ok after."""
+    h = HistoryBuilder({"product": product, "workload": "list-append",
+                        "nodes": ["n1", "n2", "n3"]})
+    element = 0
+    for step in range(50):
+        at = step * 100.0
+        if step == 10:
+            h.nemesis("start", "partition-halves", at_ms=at, nodes=[["n1"], ["n2", "n3"]])
+        if step == 30:
+            h.nemesis("stop", "partition-halves", at_ms=at)
+        element += 1
+        outcome = "fail" if 10 <= step < 30 else "ok"
+        h.invoke(step, "txn", [append(1, element)], node="n1", at_ms=at + 1)
+        h.complete(step, "txn", outcome, [append(1, element)], node="n1", at_ms=at + 5,
+                   error=None if outcome == "ok" else "1047 not in quorum")
+    acknowledged = [e for e in range(1, 51) if not 11 <= e <= 30]
+    seen = [e for e in acknowledged if not (lose and e == 3)]
+    h.invoke(99, "txn", [read(1)], at_ms=5100)
+    h.complete(99, "txn", "ok", [read(1, seen)], at_ms=5110)
+    for node in ("n1", "n2", "n3"):
+        h.final(node, {"lists": [[1, ",".join(map(str, seen))]]})
+    return h
+
+
+def test_clean_run_writes_every_report_file_and_exits_0(tmp_path: pathlib.Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    run = write_run(tmp_path / "run", faulty_run("marmotdb", lose=False))
+    assert main([str(run)]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("VALID") and "list-append" in out
+    assert all((run / name).is_file() for name in REPORT_FILES)
+    svg = ET.fromstring((run / "report.svg").read_text())
+    assert svg.tag.endswith("svg")
+    titles = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")]
+    assert "partition-halves" in titles
+    report = json.loads((run / "report.json").read_text())
+    assert report["valid"] is True
+    assert "report.svg" in (run / "index.html").read_text()
+
+
+def test_anomaly_exits_1_and_names_the_operations(tmp_path: pathlib.Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    run = write_run(tmp_path / "run", faulty_run("marmotdb", lose=True))
+    assert main([str(run)]) == 1
+    out = capsys.readouterr().out
+    assert "lost-append (VIOLATION at QUORUM)" in out
+    lost = next(a for c in json.loads((run / "report.json").read_text())["runs"][0]["checkers"]
+                for a in c["anomalies"] if a["kind"] == "lost-append")
+    writer = lost["ops"][0]
+    assert f"#{writer} p2@n1 txn ok" in out  # the operation itself is printed
+    assert str(writer) in json.loads((run / "report.json").read_text())["runs"][0]["ops"]
+
+
+def test_two_runs_side_by_side(tmp_path: pathlib.Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    ours = write_run(tmp_path / "ours", faulty_run("marmotdb", lose=False))
+    galera = write_run(tmp_path / "galera", faulty_run("galera", lose=True))
+    assert main([str(ours), str(galera)]) == 1
+    out = capsys.readouterr().out
+    table = out[out.index("== side by side"):]
+    assert "marmotdb   valid" in table and "galera     INVALID" in table
+    report = json.loads((ours / "report.json").read_text())
+    assert [r["product"] for r in report["runs"]] == ["marmotdb", "galera"]
+    svg = ET.fromstring((ours / "report.svg").read_text())
+    texts = "".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+    assert "marmotdb" in texts and "galera" in texts
+
+
+def test_missing_run_directory_exits_2(tmp_path: pathlib.Path) -> None:
+    assert main([str(tmp_path / "nowhere")]) == 2
+
+
+def test_malformed_history_is_invalid(tmp_path: pathlib.Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    h = HistoryBuilder({"workload": "set"})
+    h.complete(4, "add", "ok", 1)
+    h.op("add", 2, outcome="info", process=7)
+    h.op("add", 3, process=7)
+    assert main([str(write_run(tmp_path / "run", h))]) == 1
+    out = capsys.readouterr().out
+    assert "without an invocation" in out and "reused after an info" in out
+
+
+def test_availability_windows_and_fault_figures() -> None:
+    result = availability.check(faulty_run("marmotdb", lose=False).history())
+    stats = result.stats
+    # last ok before the partition completes at 0.905 s, the next at 3.005 s
+    assert stats["unavailable"]["all"] == [[0.905, 3.005]]
+    [fault] = stats["faults"]
+    assert fault["fault"] == "partition-halves" and fault["ok"] == 0 and fault["fail"] == 20
+    assert fault["unavailable_s"] == pytest.approx(2.0, abs=0.01)
+    assert stats["overall"]["p50_ms"] == 4.0 and stats["overall"]["ok"] == 31
+    assert stats["per_second"][0]["ok"] == 10 and stats["per_second"][1]["ok"] == 0
+    assert result.valid
