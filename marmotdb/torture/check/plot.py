@@ -14,7 +14,7 @@ WIDTH_PX = 960
 MARGIN_LEFT_PX = 64
 MARGIN_RIGHT_PX = 16
 PANEL_HEIGHT_PX = 120
-BLOCK_GAP_PX = 56
+BLOCK_GAP_PX = 64
 FAULT_COLOURS = {"partition-halves": "#fde68a", "isolate": "#fcd34d", "bridge": "#fbbf24",
                  "flap": "#fef3c7", "kill": "#fecaca", "kill-all": "#fca5a5",
                  "pause": "#ddd6fe", "clock": "#bfdbfe", "disk-full": "#e5e7eb",
@@ -25,12 +25,12 @@ def render(runs: list[dict[str, Any]]) -> str:
     """``runs``: per run {"title", "per_second", "faults", "unavailable"} (availability stats)."""
     duration_s = max((len(r["per_second"]) for r in runs), default=1) or 1
     block_px = 2 * PANEL_HEIGHT_PX + BLOCK_GAP_PX
-    height_px = len(runs) * block_px + 20
+    height_px = len(runs) * block_px + 32
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PX}" height="{height_px}" '
              f'viewBox="0 0 {WIDTH_PX} {height_px}" font-family="sans-serif" font-size="11">',
              '<rect width="100%" height="100%" fill="white"/>']
     for number, run in enumerate(runs):
-        parts.extend(_block(run, number * block_px + 20, duration_s))
+        parts.extend(_block(run, number * block_px + 36, duration_s))
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -42,30 +42,63 @@ def _x(t_s: float, duration_s: float) -> float:
 
 def _block(run: dict[str, Any], top: float, duration_s: float) -> list[str]:
     rows = run["per_second"]
-    parts = [f'<text x="{MARGIN_LEFT_PX}" y="{top - 6}" font-size="13" font-weight="bold">'
+    parts = [f'<text x="{MARGIN_LEFT_PX}" y="{top - 18}" font-size="13" font-weight="bold">'
              f'{escape(run["title"])}</text>']
-    bottom = top + 2 * PANEL_HEIGHT_PX + 8
+    bottom = top + 2 * PANEL_HEIGHT_PX + 16
     for fault in run["faults"]:
         x0, x1 = _x(fault["start_s"], duration_s), _x(fault["stop_s"], duration_s)
         colour = FAULT_COLOURS.get(fault["fault"], "#e5e7eb")
         parts.append(f'<rect x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 1):.1f}" '
-                     f'height="{2 * PANEL_HEIGHT_PX + 8}" fill="{colour}" opacity="0.7">'
+                     f'height="{2 * PANEL_HEIGHT_PX + 16}" fill="{colour}" opacity="0.7">'
                      f'<title>{escape(fault["fault"])}</title></rect>')
-        parts.append(f'<text x="{x0 + 2:.1f}" y="{top + 10}" font-size="9">'
-                     f'{escape(fault["fault"])}</text>')
     for begin, finish in run["unavailable"]:
         x0, x1 = _x(begin, duration_s), _x(finish, duration_s)
         parts.append(f'<rect x="{x0:.1f}" y="{bottom + 2}" width="{max(x1 - x0, 1):.1f}" '
                      f'height="5" fill="#dc2626"><title>unavailable {begin}–{finish} s'
                      f'</title></rect>')
-    throughput = [(r["t_s"] + 0.5, r["ok"]) for r in rows]
-    parts.extend(_panel(throughput, [], top, duration_s, "ok ops/s", "#2563eb", None))
+    parts.extend(_bars(rows, top, duration_s))
     p50 = [(r["t_s"] + 0.5, r["p50_ms"]) for r in rows if r["p50_ms"] is not None]
     p99 = [(r["t_s"] + 0.5, r["p99_ms"]) for r in rows if r["p99_ms"] is not None]
-    parts.extend(_panel(p99, p50, top + PANEL_HEIGHT_PX + 8, duration_s,
+    parts.extend(_panel(p99, p50, top + PANEL_HEIGHT_PX + 16, duration_s,
                         "latency ms (p99 red, p50 green)", "#dc2626", "#16a34a"))
+    for fault in run["faults"]:  # labels last, so no bar hides them
+        parts.append(f'<text x="{_x(fault["start_s"], duration_s) + 2:.1f}" '
+                     f'y="{top + PANEL_HEIGHT_PX + 28}" font-size="9">'
+                     f'{escape(fault["fault"])}</text>')
     parts.extend(_time_axis(bottom + 8, duration_s))
     return parts
+
+
+def _bars(rows: list[dict[str, Any]], top: float, duration_s: float) -> list[str]:
+    """Operations per second as bars: acknowledged in blue, failed or unknown stacked grey."""
+    peak = max([r["ok"] + r["not_ok"] for r in rows] + [1])
+    base = top + PANEL_HEIGHT_PX
+    scale = (PANEL_HEIGHT_PX - 4) / peak
+    parts = _axes(top, peak, "ops/s (acknowledged blue, failed or unknown grey)")
+    for row in rows:
+        x0, x1 = _x(row["t_s"], duration_s), _x(row["t_s"] + 1, duration_s)
+        ok_px, other_px = row["ok"] * scale, row["not_ok"] * scale
+        width = max(x1 - x0 - 1, 0.5)
+        parts.append(f'<rect x="{x0:.1f}" y="{base - ok_px:.1f}" width="{width:.1f}" '
+                     f'height="{ok_px:.1f}" fill="#2563eb" fill-opacity="0.75"><title>{row["t_s"]} s: '
+                     f'{row["ok"]} ok, {row["not_ok"]} not ok</title></rect>')
+        if other_px:
+            parts.append(f'<rect x="{x0:.1f}" y="{base - ok_px - other_px:.1f}" '
+                         f'width="{width:.1f}" height="{other_px:.1f}" fill="#6b7280" '
+                         'fill-opacity="0.5"/>')
+    return parts
+
+
+def _axes(top: float, peak: float, label: str) -> list[str]:
+    base = top + PANEL_HEIGHT_PX
+    return [f'<line x1="{MARGIN_LEFT_PX}" y1="{base}" x2="{WIDTH_PX - MARGIN_RIGHT_PX}" '
+            f'y2="{base}" stroke="#6b7280"/>',
+            f'<line x1="{MARGIN_LEFT_PX}" y1="{top}" x2="{MARGIN_LEFT_PX}" y2="{base}" '
+            'stroke="#6b7280"/>',
+            f'<text x="{MARGIN_LEFT_PX - 4}" y="{top + 8}" text-anchor="end">{peak:g}</text>',
+            f'<text x="{MARGIN_LEFT_PX - 4}" y="{base}" text-anchor="end">0</text>',
+            f'<text x="{MARGIN_LEFT_PX + 4}" y="{top - 2}" fill="#374151">'
+            f'{escape(label)}</text>']
 
 
 def _panel(series: list[tuple[float, float]], second: list[tuple[float, float]], top: float,
@@ -76,14 +109,7 @@ def _panel(series: list[tuple[float, float]], second: list[tuple[float, float]],
     def y(value: float) -> float:
         return base - (PANEL_HEIGHT_PX - 4) * value / peak
 
-    parts = [f'<line x1="{MARGIN_LEFT_PX}" y1="{base}" x2="{WIDTH_PX - MARGIN_RIGHT_PX}" '
-             f'y2="{base}" stroke="#6b7280"/>',
-             f'<line x1="{MARGIN_LEFT_PX}" y1="{top}" x2="{MARGIN_LEFT_PX}" y2="{base}" '
-             'stroke="#6b7280"/>',
-             f'<text x="{MARGIN_LEFT_PX - 4}" y="{top + 8}" text-anchor="end">{peak:g}</text>',
-             f'<text x="{MARGIN_LEFT_PX - 4}" y="{base}" text-anchor="end">0</text>',
-             f'<text x="{MARGIN_LEFT_PX + 4}" y="{top + 22}" fill="#374151">'
-             f'{escape(label)}</text>']
+    parts = _axes(top, peak, label)
     for points, stroke in ((series, colour), (second, second_colour)):
         if points and stroke:
             path = " ".join(f"{_x(t, duration_s):.1f},{y(v):.1f}" for t, v in points)
