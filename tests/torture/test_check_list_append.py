@@ -4,11 +4,14 @@ did and did not happen, and any serial execution)."""
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from marmotdb.torture.check import list_append
 from marmotdb.torture.check.anomaly import CheckResult
+from tests.torture import generated
 from tests.torture.histories import HistoryBuilder, append, read
 
 
@@ -222,8 +225,22 @@ def serial_histories(draw: st.DrawFn) -> HistoryBuilder:
     return h
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(serial_histories())
 def test_any_serial_execution_passes(h: HistoryBuilder) -> None:
     result = list_append.check(h.history())
     assert result.anomalies == [], result.anomalies
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32))
+def test_any_concurrent_strictly_serializable_execution_passes(seed: int) -> None:
+    h = generated.list_append_history(random.Random(seed))
+    result = list_append.check(h.history())
+    assert result.anomalies == [], result.anomalies
+
+
+def test_unknown_micro_op_is_malformed_not_a_read() -> None:
+    h = HistoryBuilder()
+    t = h.op("txn", [["w", 1, 5]])
+    assert found(list_append.check(h.history()), "malformed") == [((t,), True)]

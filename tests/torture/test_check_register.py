@@ -3,11 +3,14 @@ happen), stale QUORUM reads, and the weak checks for keys written at ONE."""
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from marmotdb.torture.check import register
 from marmotdb.torture.check.anomaly import CheckResult
+from tests.torture import generated
 from tests.torture.histories import HistoryBuilder
 
 Q = "QUORUM"
@@ -173,8 +176,16 @@ def serial_register_histories(draw: st.DrawFn) -> HistoryBuilder:
     return h
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(serial_register_histories())
 def test_any_serial_execution_is_linearizable(h: HistoryBuilder) -> None:
+    result = register.check(h.history())
+    assert result.anomalies == [], result.anomalies
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32))
+def test_any_concurrent_linearizable_execution_passes(seed: int) -> None:
+    h = generated.register_history(random.Random(seed))
     result = register.check(h.history())
     assert result.anomalies == [], result.anomalies

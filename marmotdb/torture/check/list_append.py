@@ -25,6 +25,7 @@ What counts as a violation depends on the weakest write level of the operations 
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from typing import Any
 
@@ -37,6 +38,7 @@ Element = tuple[Any, Any]  # (key, element)
 # Cycle classes each level promises against; G-single and G2-item are anti-dependency
 # cycles: reads are not validated at commit (DESIGN.md §4.1 checks only written rows).
 CYCLES_FORBIDDEN_AT_STRONG = {"G0", "G1c"}
+READ_MICRO_OPS = ("r", "read")
 
 
 class _Read:
@@ -52,8 +54,12 @@ def check(history: History) -> CheckResult:
     appends = {op.index: _appends(op) for op in txns}
     writers = _writers(txns, appends, result)
     reads = [read for op in txns if op.ok for read in _reads(op, result)]
+    good: dict[Any, set[Any]] = defaultdict(set)  # per key, elements of appends not failed
+    for (key, element), writer in writers.items():
+        if not writer.failed:
+            good[key].add(element)
     for read in reads:
-        _check_read(read, writers, appends, result)
+        _check_read(read, writers, good, appends, result)
     orders = _version_orders(reads, writers, result)
     graph = _graph(orders, reads, writers, appends)
     _lost_updates(reads, appends, history, result)
@@ -106,6 +112,9 @@ def _reads(op: Op, result: CheckResult) -> list[_Read]:
         if micro[0] == "append":
             since[micro[1]].append(micro[2])
             continue
+        if micro[0] not in READ_MICRO_OPS or len(micro) < 3:
+            result.add("malformed", (op.index,), f"unknown micro-op {micro!r}")
+            continue
         key, elements = micro[1], list(micro[2] or [])
         own = since[key]
         if key in previous:
@@ -126,19 +135,24 @@ def _reads(op: Op, result: CheckResult) -> list[_Read]:
     return found
 
 
-def _check_read(read: _Read, writers: dict[Element, Op], appends: dict[int, dict[Any, list[Any]]],
-                result: CheckResult) -> None:
-    seen: set[Any] = set()
-    for element in read.elements:
-        if element in seen:
-            result.add("duplicate-elements", (read.op.index,),
-                       f"read of key {read.key} holds element {element} twice")
-        seen.add(element)
+def _check_read(read: _Read, writers: dict[Element, Op], good: dict[Any, set[Any]],
+                appends: dict[int, dict[Any, list[Any]]], result: CheckResult) -> None:
+    """Garbage, aborted (G1a), duplicate and intermediate (G1b) reads. Set operations first:
+    reads of long lists are most of a history's size, and almost all of them are clean."""
+    distinct = set(read.elements)
+    if len(distinct) != len(read.elements):
+        seen: set[Any] = set()
+        for element in read.elements:
+            if element in seen:
+                result.add("duplicate-elements", (read.op.index,),
+                           f"read of key {read.key} holds element {element} twice")
+            seen.add(element)
+    for element in sorted(distinct - good.get(read.key, set()), key=repr):
         writer = writers.get((read.key, element))
         if writer is None:
             result.add("garbage-read", (read.op.index,),
                        f"read of key {read.key} holds {element}, which no operation appended")
-        elif writer.failed:
+        else:
             result.add("G1a", (writer.index, read.op.index),
                        f"#{read.op.index} read element {element} of key {read.key} appended by "
                        f"#{writer.index}, which failed ({writer.error})")
@@ -256,22 +270,26 @@ def _stale_quorum_reads(reads: list[_Read], txns: list[Op],
         if op.ok and is_strong_write(op.consistency) and op.complete_ns is not None:
             for key, elements in appends[op.index].items():
                 acked[key].extend((op.complete_ns, op, e) for e in elements)
-    for entries in acked.values():
+    times: dict[Any, list[int]] = {}
+    elements: dict[Any, list[Any]] = {}
+    for key, entries in acked.items():
         entries.sort(key=lambda entry: entry[0])
+        times[key] = [entry[0] for entry in entries]
+        elements[key] = [entry[2] for entry in entries]
     for read in reads:
         if not read.external or read.op.read_consistency not in ("QUORUM", "ALL"):
             continue
+        required = bisect.bisect_left(times.get(read.key, []), read.op.invoke_ns)
         present = set(read.elements)
-        for complete_ns, writer, element in acked.get(read.key, []):
-            if complete_ns >= read.op.invoke_ns:
-                break
-            if element not in present:
-                result.add("stale-read", (writer.index, read.op.index),
-                           f"QUORUM read #{read.op.index} of key {read.key} missed element "
-                           f"{element}, appended by #{writer.index} and acknowledged at "
-                           f"{writer.consistency} {(read.op.invoke_ns - complete_ns) / 1e6:.1f}"
-                           " ms before the read began", True, "QUORUM")
-                break
+        if not required or present.issuperset(elements[read.key][:required]):
+            continue
+        complete_ns, writer, element = next(e for e in acked[read.key][:required]
+                                            if e[2] not in present)
+        result.add("stale-read", (writer.index, read.op.index),
+                   f"QUORUM read #{read.op.index} of key {read.key} missed element {element}, "
+                   f"appended by #{writer.index} and acknowledged at {writer.consistency} "
+                   f"{(read.op.invoke_ns - complete_ns) / 1e6:.1f} ms before the read began",
+                   True, "QUORUM")
 
 
 def _lost_appends(orders: dict[Any, tuple[list[Any], Op]], writers: dict[Element, Op],
@@ -280,6 +298,7 @@ def _lost_appends(orders: dict[Any, tuple[list[Any], Op]], writers: dict[Element
     """An acknowledged append missing from a key's version order although the order holds an
     append that began after it was acknowledged: it was overwritten or dropped."""
     latest: dict[Any, Op] = {}
+    order_sets = {key: set(order) for key, (order, _) in orders.items()}
     for key, (order, _) in orders.items():
         ops = [writers[(key, e)] for e in order if (key, e) in writers]
         if ops:
@@ -292,7 +311,7 @@ def _lost_appends(orders: dict[Any, tuple[list[Any], Op]], writers: dict[Element
                 continue
             order, reader = orders[key]
             later = latest[key]
-            missing = [e for e in elements if e not in order]
+            missing = [e for e in elements if e not in order_sets[key]]
             if missing and later.invoke_ns > op.complete_ns:
                 later = next(w for w in (writers[(key, e)] for e in order if (key, e) in writers)
                              if w.invoke_ns > op.complete_ns)  # the first one, to name

@@ -15,6 +15,7 @@ failed or was never sent may appear.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -74,20 +75,21 @@ def _foreign(elements: list[Any], ops: tuple[int, ...], where: str, by_element: 
 def _stale_reads(adds: list[Op], reads: list[Op], result: CheckResult) -> None:
     acked = sorted((op for op in adds if op.ok and is_strong_write(op.consistency)
                     and op.complete_ns is not None), key=lambda op: op.complete_ns or 0)
+    times = [op.complete_ns or 0 for op in acked]
+    values = [op.value for op in acked]
     for read in reads:
         if read.read_consistency not in ("QUORUM", "ALL"):
             continue
+        required = bisect.bisect_left(times, read.invoke_ns)
         present = set(read.result or [])
-        for add in acked:
-            if (add.complete_ns or 0) >= read.invoke_ns:
-                break
-            if add.value not in present:
-                result.add("stale-read", (add.index, read.index),
-                           f"QUORUM read #{read.index} misses {add.value}, added by "
-                           f"#{add.index} at {add.consistency} and acknowledged "
-                           f"{(read.invoke_ns - (add.complete_ns or 0)) / 1e6:.1f} ms before "
-                           "the read began", True, "QUORUM")
-                break
+        if not required or present.issuperset(values[:required]):
+            continue
+        add = next(op for op in acked[:required] if op.value not in present)
+        result.add("stale-read", (add.index, read.index),
+                   f"QUORUM read #{read.index} misses {add.value}, added by #{add.index} at "
+                   f"{add.consistency} and acknowledged "
+                   f"{(read.invoke_ns - (add.complete_ns or 0)) / 1e6:.1f} ms before the read "
+                   "began", True, "QUORUM")
 
 
 def _lost(adds: list[Op], finals: dict[str, tuple[set[Any], tuple[int, ...]]],
