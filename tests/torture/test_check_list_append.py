@@ -244,3 +244,31 @@ def test_unknown_micro_op_is_malformed_not_a_read() -> None:
     h = HistoryBuilder()
     t = h.op("txn", [["w", 1, 5]])
     assert found(list_append.check(h.history()), "malformed") == [((t,), True)]
+
+
+def test_final_states_catch_a_lost_append_and_extend_the_version_order() -> None:
+    h = HistoryBuilder({"workload": "list-append"})
+    t1 = h.op("txn", [append(1, 1)])
+    t2 = h.op("txn", [read(1), append(1, 2)], [read(1, []), append(1, 2)])
+    t3 = h.op("txn", [append(1, 3)], consistency="ONE")
+    h.final("n1", {"lists": [[1, "1,2,3"]]})
+    h.final("n2", {"lists": [[1, "1,2"]]})
+    result = list_append.check(h.history())
+    assert found(result, "lost-append") == [((t3,), False)]  # n2 lacks a ONE append
+    assert "final state of n2" in result.anomalies[0].message
+    # no read saw 1 before 2: only n1's and n2's final lists order them; they disagree, so
+    # the order stays the reads' and t2's read of [] makes no rw edge to t1
+    assert found(result, "G-single") == []
+    h.final("n3", {"lists": [[1, "2"]]})
+    result = list_append.check(h.history())
+    assert ((t1,), True) in found(result, "lost-append")
+
+
+def test_final_lists_that_agree_order_the_appends() -> None:
+    h = HistoryBuilder({"workload": "list-append"})
+    t1 = h.op("txn", [read(2), append(1, 1)], [read(2, []), append(1, 1)])
+    t2 = h.op("txn", [read(1), append(2, 2)], [read(1, []), append(2, 2)])
+    for node in ("n1", "n2"):
+        h.final(node, {"lists": [[1, "1"], [2, "2"]]})
+    # both read the other's key empty: write skew, visible only through the final lists
+    assert found(list_append.check(h.history()), "G2-item") == [((t1, t2), False)]

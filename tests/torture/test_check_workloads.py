@@ -61,8 +61,8 @@ def test_set_lost_acknowledged_insert_in_final_state_and_final_read() -> None:
     h.nemesis("stop", "kill", nodes=["n2"])
     r = h.op("read", None, [2, 3], node="n2")
     h.op("read", None, [1, 2], node="n1")
-    h.final("n1", {"elements": [[1], [2]]})
-    h.final("n2", {"elements": [[2]]})
+    h.final("n1", {"members": [[1], [2]]})
+    h.final("n2", {"members": [[2]]})
     found = kinds(sets.check(h.history()))
     assert found == {"lost-add": [((a1, r), True)]}
     assert "final state of n2" in sets.check(h.history()).anomalies[0].message
@@ -83,7 +83,7 @@ def test_set_stale_quorum_read_and_one_level_loss_allowed() -> None:
     a = h.op("add", 1)
     h.op("add", 2, consistency="ONE")
     r = h.op("read", None, [], read_consistency="QUORUM")
-    h.final("n1", {"elements": [[1]]})
+    h.final("n1", {"members": [[1]]})
     found = kinds(sets.check(h.history()))
     assert found["stale-read"] == [((a, r), True)]
     assert [v for _, v in found["lost-add"]] == [True, False]  # r misses 1 and 2; final 2
@@ -145,3 +145,12 @@ def test_identical_replicas_pass() -> None:
     for node in ("n1", "n2", "n3"):
         h.final(node, {"t": [[1, "a"]]}, {"t": "CREATE TABLE t (id int)"})
     assert replicas.check(h.history()).anomalies == []
+
+
+def test_a_node_without_a_final_state_is_unverified_convergence() -> None:
+    h = HistoryBuilder({"nodes": ["n1", "n2", "n3"], "problems": ["final state of n3: timeout"]})
+    h.final("n1", {"t": [[1]]})
+    h.final("n2", {"t": [[1]]})
+    result = replicas.check(h.history())
+    assert [a.message.split(" ")[0] for a in result.anomalies] == ["n3"]
+    assert result.kinds() == {"final-state-missing"}

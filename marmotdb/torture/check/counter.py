@@ -1,7 +1,8 @@
 """Counter: increments and reads of one number, checked against what the adds allow.
 
 Every read, and every node's final value, must lie between bounds computed from the adds
-(positive and negative alike; ``run.json``'s ``"counter_initial"``, default 0, is the start):
+(positive and negative alike; ``run.json``'s ``"counter_initial"`` or ``"initial"``, default 0,
+is the start):
 
     upper: start + every positive add invoked before the read completed
                  + every negative add acknowledged before the read began
@@ -45,7 +46,7 @@ class _Sums:
 
 def check(history: History) -> CheckResult:
     result = CheckResult(CHECKER)
-    start = int(history.run.get("counter_initial", 0))
+    start = int(history.run.get("counter_initial", history.run.get("initial", 0)))
     adds = [op for op in history.ops if op.f == "add" and isinstance(op.value, int)
             and not op.failed]
     level = weakest_write_level(adds)

@@ -2,8 +2,9 @@
 
 The runner dumps every table of every node after the heal (``final-state`` lines); a workload
 checker needs its own table out of them. Its name comes from ``run.json``'s ``"tables"``
-(``{"bank": "accounts", ...}``) or else the defaults below; a table may be dumped as
-``table`` or ``database.table``. Rows are read by position: the first column is the key
+(``{"bank": "accounts", ...}``), else its ``"table"`` (a single-workload run), else the
+defaults below (the runner's own names); a table may be dumped as ``table`` or
+``database.table``. Rows are read by position: the first column is the key
 (account, register key), the last one the value (balance, element, counter value), so a
 surrogate id column in between does not matter.
 
@@ -21,13 +22,14 @@ from typing import Any
 
 from marmotdb.torture.check.history import History, Op
 
-DEFAULT_TABLES = {"bank": "accounts", "set": "elements", "counter": "counters",
+DEFAULT_TABLES = {"bank": "accounts", "set": "members", "counter": "counters",
                   "register": "registers", "list-append": "lists"}
 
 
 def table_rows(history: History, workload: str) -> dict[str, list[list[Any]]]:
     """Per node, the rows of ``workload``'s table (nodes that did not dump it are absent)."""
-    name = (history.run.get("tables") or {}).get(workload) or DEFAULT_TABLES[workload]
+    name = ((history.run.get("tables") or {}).get(workload) or history.run.get("table")
+            or DEFAULT_TABLES[workload])
     found: dict[str, list[list[Any]]] = {}
     for node, final in sorted(history.finals.items()):
         tables = final.get("tables") or {}

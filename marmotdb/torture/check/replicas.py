@@ -5,6 +5,8 @@ in the same state) and §5 one schema per database version, so any difference be
 nodes' final states is a violation. Each node is compared with the first node (by name): a
 table missing on one side, or the first differing row of the sorted dumps (with its position,
 so a reader can find it), or a ``SHOW CREATE TABLE`` text that differs (the DDL storm's check).
+A node named in ``run.json``'s ``"nodes"`` without a final state is a violation too: after the
+heal every node must answer, and a replica nobody could read is not shown to have converged.
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ CHECKER = "replicas"
 def check(history: History) -> CheckResult:
     result = CheckResult(CHECKER)
     finals = dict(sorted(history.finals.items()))
+    expected = [str(node) for node in history.run.get("nodes") or []]
+    for node in expected:
+        if node not in finals:
+            result.add("final-state-missing", (),
+                       f"{node} gave no final state after the heal, so its convergence is "
+                       "unverified (run.json's \"problems\" say why)")
     if len(finals) < 2:
         result.notes.append(f"{len(finals)} final state(s) in the history: nothing to compare")
         return result

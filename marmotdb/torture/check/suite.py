@@ -80,6 +80,9 @@ def check_history(history: History, run_dir: pathlib.Path | None = None) -> RunV
             unknown.add("unknown-workload", (), f"no checker for workload {workload!r}")
             results.append(unknown)
     results.append(replicas.check(history))
+    problems = history.run.get("problems") or []
+    if problems:
+        results[-1].notes.extend(f"runner: {problem}" for problem in problems)
     results.append(availability.check(history))
     return RunVerdict(run_dir, history, workloads, results)
 
