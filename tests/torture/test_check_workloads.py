@@ -154,3 +154,17 @@ def test_a_node_without_a_final_state_is_unverified_convergence() -> None:
     result = replicas.check(h.history())
     assert [a.message.split(" ")[0] for a in result.anomalies] == ["n3"]
     assert result.kinds() == {"final-state-missing"}
+
+
+def test_bank_final_balances_must_be_explained_by_the_transfers() -> None:
+    run = {**BANK_RUN, "initial_balance": 10}
+    h = HistoryBuilder(run)
+    h.op("transfer", {"from": 0, "to": 1, "amount": 5})
+    unknown = h.op("transfer", {"from": 1, "to": 2, "amount": 3}, outcome="info")
+    h.op("transfer", {"from": 2, "to": 0, "amount": 4}, outcome="fail")
+    h.final("n1", {"accounts": [[0, 5], [1, 12], [2, 13]]})  # the unknown one happened
+    h.final("n2", {"accounts": [[0, 5], [1, 15], [2, 10]]})  # it did not
+    h.final("n3", {"accounts": [[0, 9], [1, 15], [2, 6]]})   # the failed one happened
+    found = kinds(bank.check(h.history()))
+    assert found == {"unexplained-balances": [((unknown,), True)]}
+    assert "{0: 4, 2: -4}" in bank.check(h.history()).anomalies[0].message

@@ -7,7 +7,15 @@ drew on money only one of them could have (write skew on the source row is a los
 here, since a transfer writes the rows it checks). Checked for every acknowledged read and for
 every replica's final table.
 
-At QUORUM/ALL, first committer wins and atomic apply (DESIGN.md §4.1) make both violations.
+The final tables are held to more than the total: with ``run.json``'s ``"initial_balance"``,
+each account must end at its start plus every acknowledged transfer plus some subset of the
+transfers whose outcome is unknown — a failed transfer "definitely did not happen"
+(**unexplained-balances**, with each account's difference from the acknowledged transfers;
+the subsets are tried exhaustively up to ``UNKNOWN_TRANSFERS_EXACT_MAX`` unknown transfers,
+beyond that each account only has to lie within what they could add or remove).
+
+At QUORUM/ALL, first committer wins and atomic apply (DESIGN.md §4.1) make all of these
+violations.
 When any transfer ran at ONE, rows resolve by last-write-wins one row at a time (§4.2), so two
 concurrent transfers can each keep one of their rows: the totals are still reported, as
 allowed, never as valid.
@@ -19,9 +27,10 @@ from typing import Any
 
 from marmotdb.torture.check import final_state
 from marmotdb.torture.check.anomaly import CheckResult
-from marmotdb.torture.check.history import History, is_strong_write, weakest_write_level
+from marmotdb.torture.check.history import History, Op, is_strong_write, weakest_write_level
 
 CHECKER = "bank"
+UNKNOWN_TRANSFERS_EXACT_MAX = 12  # 2**12 subsets per final state
 
 
 def check(history: History) -> CheckResult:
@@ -40,10 +49,14 @@ def check(history: History) -> CheckResult:
     for op in reads:
         _judge(_balances(op.result), (op.index,), f"read #{op.index}", total, accounts,
                negative_allowed, strong, level, result)
+    initial = history.run.get("initial_balance")
     for node, rows in final_state.table_rows(history, "bank").items():
         balances = {_key(row[0]): row[-1] for row in rows}
         _judge(balances, (), f"final state of {node}", total, accounts, negative_allowed,
                strong, level, result)
+        if isinstance(initial, int) and accounts is not None:
+            _explain(balances, {a: initial for a in accounts}, transfers,
+                     f"final state of {node}", strong, level, result)
     result.stats.update(transfers_ok=sum(op.ok for op in transfers), reads_ok=len(reads),
                         total=total, write_level=level)
     return result
@@ -84,3 +97,43 @@ def _judge(balances: dict[Any, Any], ops: tuple[int, ...], where: str, total: An
         result.add("negative-balance", ops, f"{where}: negative balances {negative}",
                    strong, level)
 
+
+
+def _explain(balances: dict[Any, Any], start: dict[Any, int], transfers: list[Op], where: str,
+             strong: bool, level: str, result: CheckResult) -> None:
+    """Final balances = start + acknowledged transfers + a subset of the unknown ones."""
+    expected = dict(start)
+    for op in transfers:
+        if op.ok:
+            _apply(expected, op.value, 1)
+    unknown = [op for op in transfers if op.outcome == "info"]
+    if len(unknown) <= UNKNOWN_TRANSFERS_EXACT_MAX:
+        for mask in range(1 << len(unknown)):
+            candidate = dict(expected)
+            for bit, op in enumerate(unknown):
+                if mask >> bit & 1:
+                    _apply(candidate, op.value, 1)
+            if candidate == balances:
+                return
+    else:
+        low, high = dict(expected), dict(expected)
+        for op in unknown:
+            move = op.value
+            low[move["from"]] = low.get(move["from"], 0) - move["amount"]
+            high[move["to"]] = high.get(move["to"], 0) + move["amount"]
+        if all(low.get(a, 0) <= v <= high.get(a, 0) for a, v in balances.items()):
+            return
+    differences = {a: balances.get(a, 0) - expected.get(a, 0)
+                   for a in sorted(set(balances) | set(expected), key=repr)
+                   if balances.get(a, 0) != expected.get(a, 0)}
+    result.add("unexplained-balances", tuple(op.index for op in unknown[:8]),
+               f"{where}: {balances} is not the start plus the {sum(op.ok for op in transfers)}"
+               f" acknowledged transfers plus any subset of the {len(unknown)} unknown ones "
+               f"(named); per account, minus the acknowledged transfers: {differences}",
+               strong, level)
+
+
+def _apply(balances: dict[Any, int], move: Any, sign: int) -> None:
+    if isinstance(move, dict):
+        balances[move["from"]] = balances.get(move["from"], 0) - sign * move["amount"]
+        balances[move["to"]] = balances.get(move["to"], 0) + sign * move["amount"]
