@@ -272,3 +272,14 @@ def test_final_lists_that_agree_order_the_appends() -> None:
         h.final(node, {"lists": [[1, "1"], [2, "2"]]})
     # both read the other's key empty: write skew, visible only through the final lists
     assert found(list_append.check(h.history()), "G2-item") == [((t1, t2), False)]
+
+
+def test_a_reread_that_sees_other_commits_is_a_non_repeatable_read_allowed() -> None:
+    h = HistoryBuilder()
+    h.op("txn", [append(1, 1)])
+    t2 = h.op("txn", [read(1), append(1, 3), read(1)],
+              [read(1, None), append(1, 3), read(1, [1, 3])])
+    h.op("txn", [read(1)], [read(1, [1, 3])])
+    result = list_append.check(h.history())
+    assert found(result, "non-repeatable-read") == [((t2,), False)]
+    assert found(result, "internal") == [] and result.valid

@@ -107,8 +107,8 @@ def _writers(txns: list[Op], appends: dict[int, dict[Any, list[Any]]],
 
 
 def _reads(op: Op, result: CheckResult) -> list[_Read]:
-    """The reads of an acknowledged transaction, with its internal consistency checked: a
-    later read of a key must be the earlier read plus this transaction's appends since."""
+    """The reads of an acknowledged transaction, each re-read of a key judged against the
+    transaction's earlier read and own appends (``_judge_reread``)."""
     found: list[_Read] = []
     previous: dict[Any, list[Any]] = {}
     since: dict[Any, list[Any]] = defaultdict(list)
@@ -123,22 +123,38 @@ def _reads(op: Op, result: CheckResult) -> list[_Read]:
             continue
         key, elements = micro[1], list(micro[2] or [])
         own = since[key]
-        if key in previous:
-            expected = previous[key] + own
-            consistent = elements == expected
-        else:
-            expected = None
-            consistent = not own or elements[-len(own):] == own
-        if not consistent:
-            wanted = expected if expected is not None else f"... ending {own}"
-            result.add("internal", (op.index,),
-                       f"read of key {key} returned {elements}, the transaction's own earlier "
-                       f"reads and appends imply {wanted}")
+        _judge_reread(op, key, elements, previous.get(key), own, result)
         external = key not in previous and not own  # before it wrote or read the key
         found.append(_Read(op, key, elements, external))
         previous[key] = elements
         since[key] = []
     return found
+
+
+def _judge_reread(op: Op, key: Any, elements: list[Any], earlier: list[Any] | None,
+                  own: list[Any], result: CheckResult) -> None:
+    """A read of a key the transaction read or appended to before must hold its own appends
+    at the end, after everything the earlier read held (else **internal**, a violation). If
+    other transactions' elements appeared in between, the read was not repeatable: reported
+    as allowed (reads before a transaction's first write come from a snapshot, later ones from
+    the write connection, txn/DESIGN.md §3; nothing promises repeatable reads)."""
+    ends_with_own = not own or elements[-len(own):] == own
+    if earlier is None:
+        if not ends_with_own:
+            result.add("internal", (op.index,),
+                       f"read of key {key} returned {elements}, without the transaction's own "
+                       f"appends {own} at the end")
+        return
+    if elements == earlier + own:
+        return
+    if elements[:len(earlier)] == earlier and ends_with_own:
+        result.add("non-repeatable-read", (op.index,),
+                   f"key {key} read as {earlier}, then as {elements} in the same transaction "
+                   f"(its own appends since: {own})", False, op.consistency)
+    else:
+        result.add("internal", (op.index,),
+                   f"read of key {key} returned {elements}; the transaction's earlier read "
+                   f"{earlier} and its appends since {own} imply {earlier + own}")
 
 
 def _check_read(read: _Read, writers: dict[Element, Op], good: dict[Any, set[Any]],
