@@ -118,3 +118,20 @@ def test_availability_windows_and_fault_figures() -> None:
     assert stats["overall"]["p50_ms"] == 4.0 and stats["overall"]["ok"] == 31
     assert stats["per_second"][0]["ok"] == 10 and stats["per_second"][1]["ok"] == 0
     assert result.valid
+
+
+def test_text_shows_a_few_allowed_anomalies_per_kind_and_json_all() -> None:
+    from marmotdb.torture.check import report
+    from marmotdb.torture.check.suite import check_history
+    h = HistoryBuilder({"workload": "list-append"})
+    for pair in range(5):  # five independent write skews
+        x, y = 2 * pair, 2 * pair + 1
+        h.op("txn", [read(x), append(y, 1)], [read(x, []), append(y, 1)])
+        h.op("txn", [read(y), append(x, 2)], [read(y, []), append(x, 2)])
+        h.op("txn", [read(x), read(y)], [read(x, [2]), read(y, [1])])
+    verdicts = [check_history(h.history())]
+    text = report.to_text(verdicts)
+    assert text.count("G2-item (allowed at QUORUM)") == report.ALLOWED_SHOWN_PER_KIND_MAX
+    assert "G2-item (allowed) x5" in text and text.rstrip().endswith("VALID")
+    kept = report.to_json(verdicts)["runs"][0]["checkers"][0]["anomalies"]
+    assert sum(a["kind"] == "G2-item" for a in kept) == 5

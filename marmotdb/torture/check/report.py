@@ -18,6 +18,9 @@ from marmotdb.torture.check import plot
 from marmotdb.torture.check.suite import RunVerdict
 
 REPORT_FILES = ("report.txt", "report.json", "report.svg", "index.html")
+# Allowed anomalies are context, not findings: the text shows a few of each kind (the JSON
+# keeps every one the checker kept), so violations stay easy to find.
+ALLOWED_SHOWN_PER_KIND_MAX = 3
 
 
 def to_json(verdicts: list[RunVerdict]) -> dict[str, Any]:
@@ -65,7 +68,12 @@ def _run_text(verdict: RunVerdict) -> list[str]:
     anomalies = [a for r in verdict.results for a in r.anomalies]
     if anomalies:
         lines.append("  anomalies:")
+    shown: dict[tuple[str, str], int] = {}
     for anomaly in sorted(anomalies, key=lambda a: not a.violation):
+        kind = (anomaly.checker, anomaly.kind)
+        shown[kind] = shown.get(kind, 0) + 1
+        if not anomaly.violation and shown[kind] > ALLOWED_SHOWN_PER_KIND_MAX:
+            continue
         verdict_word = (f"VIOLATION at {anomaly.level}" if anomaly.violation and anomaly.level
                         else "VIOLATION" if anomaly.violation
                         else f"allowed at {anomaly.level}")
