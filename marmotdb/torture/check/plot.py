@@ -1,12 +1,13 @@
 """The latency/throughput plot over time, as hand-written SVG (no plotting dependency).
 
 One block per run (two when a marmotdb run is compared with a Galera run), sharing the time
-axis: acknowledged operations per second above, p50 and p99 latency per second below, fault
+axis: operations per second above (bars), p50 and p99 latency per second below (log scale), fault
 windows shaded with their name, unavailability windows as a red band under the time axis.
 """
 
 from __future__ import annotations
 
+import math
 from html import escape
 from typing import Any
 
@@ -95,7 +96,7 @@ def _axes(top: float, peak: float, label: str) -> list[str]:
             f'y2="{base}" stroke="#6b7280"/>',
             f'<line x1="{MARGIN_LEFT_PX}" y1="{top}" x2="{MARGIN_LEFT_PX}" y2="{base}" '
             'stroke="#6b7280"/>',
-            f'<text x="{MARGIN_LEFT_PX - 4}" y="{top + 8}" text-anchor="end">{peak:g}</text>',
+            f'<text x="{MARGIN_LEFT_PX - 4}" y="{top + 8}" text-anchor="end">{peak:.4g}</text>',
             f'<text x="{MARGIN_LEFT_PX - 4}" y="{base}" text-anchor="end">0</text>',
             f'<text x="{MARGIN_LEFT_PX + 4}" y="{top - 2}" fill="#374151">'
             f'{escape(label)}</text>']
@@ -103,13 +104,23 @@ def _axes(top: float, peak: float, label: str) -> list[str]:
 
 def _panel(series: list[tuple[float, float]], second: list[tuple[float, float]], top: float,
            duration_s: float, label: str, colour: str, second_colour: str | None) -> list[str]:
+    # Latency spans orders of magnitude (ms when healthy, seconds under a fault): log scale,
+    # log10(1 + ms), so p50 stays readable next to a fault's p99.
     peak = max([v for _, v in series] + [v for _, v in second] + [1.0])
     base = top + PANEL_HEIGHT_PX
+    span = math.log10(1 + peak)
 
     def y(value: float) -> float:
-        return base - (PANEL_HEIGHT_PX - 4) * value / peak
+        return base - (PANEL_HEIGHT_PX - 4) * math.log10(1 + max(value, 0.0)) / span
 
-    parts = _axes(top, peak, label)
+    parts = _axes(top, peak, label + ", log scale")
+    for tick in (1, 10, 100, 1000, 10000):
+        if tick < peak:
+            parts.append(f'<line x1="{MARGIN_LEFT_PX - 3}" y1="{y(tick):.1f}" '
+                         f'x2="{WIDTH_PX - MARGIN_RIGHT_PX}" y2="{y(tick):.1f}" '
+                         'stroke="#e5e7eb" stroke-dasharray="2,3"/>')
+            parts.append(f'<text x="{MARGIN_LEFT_PX - 4}" y="{y(tick) + 3:.1f}" '
+                         f'text-anchor="end">{tick}</text>')
     for points, stroke in ((series, colour), (second, second_colour)):
         if points and stroke:
             path = " ".join(f"{_x(t, duration_s):.1f},{y(v):.1f}" for t, v in points)
