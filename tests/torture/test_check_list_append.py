@@ -283,3 +283,18 @@ def test_a_reread_that_sees_other_commits_is_a_non_repeatable_read_allowed() -> 
     result = list_append.check(h.history())
     assert found(result, "non-repeatable-read") == [((t2,), False)]
     assert found(result, "internal") == [] and result.valid
+
+
+def test_each_strong_cycle_is_reported_even_inside_one_large_component() -> None:
+    h = HistoryBuilder()
+    # G0 between t1 and t2 (keys 1, 2); G1c between t3 and t4 (keys 3, 4); rw edges between
+    # t1 and t3 (each read the other's key empty) join all four into one component.
+    t1 = h.op("txn", [append(1, 1), append(2, 1), read(3)],
+              [append(1, 1), append(2, 1), read(3, [])])
+    t2 = h.op("txn", [append(1, 2), append(2, 2)])
+    t3 = h.op("txn", [read(1), append(3, 1), read(4)], [read(1, []), append(3, 1), read(4, [2])])
+    t4 = h.op("txn", [append(4, 2), append(3, 2)])
+    h.op("txn", [read(1), read(2), read(3)], [read(1, [1, 2]), read(2, [2, 1]), read(3, [1, 2])])
+    result = list_append.check(h.history())
+    assert found(result, "G0") == [((t1, t2), True)]
+    assert found(result, "G1c") == [((t3, t4), True)]

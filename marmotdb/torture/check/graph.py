@@ -6,20 +6,24 @@ Vertices are operations (history indices); an edge ``a -> b`` carries one or mor
     wr  b read a's write
     rw  b overwrote what a read (anti-dependency: a read a version b's write came after)
 
-Cycles are found per strongly connected component (Tarjan, iterative so long histories do not
-hit the recursion limit), and each component is classified by the strongest class a cycle in
-it has, searched in this order:
+Cycles are found through strongly connected components (Tarjan, iterative so long histories
+do not hit the recursion limit), as Elle does, one class at a time on the subgraph of the
+edges the class may use, so a strong anomaly is never hidden inside a large component of
+allowed ones:
 
     G0        a cycle of ww edges only                      (dirty write)
     G1c       a cycle of ww and wr edges, at least one wr   (circular information flow)
     G-single  a cycle with exactly one rw edge              (read skew)
     G2-item   a cycle with one or more rw edges             (write skew, anti-dependency cycle)
 
-A cycle of a class is found by taking each edge that must be in it (``required``) and a
-shortest path back (breadth-first) over the edges the class allows: shortest cycles are the
-easiest to read in a report. The number of start edges tried per class and component is
-bounded (``CYCLE_START_EDGES_MAX``); a class not found within it is not reported for that
-component, which can only hide a weaker class behind a reported stronger one.
+G0: every component of the ww subgraph. G1c: every component of the ww+wr subgraph that holds
+a wr edge. G-single / G2-item: every component of the whole graph that is neither, classified
+by the first of the two found. Within a component, a cycle is an edge that must be in it
+(``required``) plus a shortest path back (breadth-first) over the edges the class allows:
+short cycles are the easiest to read. Start edges tried per component are bounded
+(``CYCLE_START_EDGES_MAX``; the search stops earlier once it has a cycle and has tried
+``CYCLE_SHORTEST_TRIES``), which bounds the time on the huge components that allowed
+anomalies make in long runs.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 from collections import deque
 
 CYCLE_START_EDGES_MAX = 500
+CYCLE_SHORTEST_TRIES = 32
 # (class, the label the cycle must contain, the labels its way back may use)
 CYCLE_CLASSES: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("G0", "ww", frozenset({"ww"})),
@@ -53,8 +58,10 @@ class DependencyGraph:
     def edge_count(self) -> int:
         return sum(len(targets) for targets in self.edges.values())
 
-    def components(self) -> list[list[int]]:
-        """Strongly connected components with more than one vertex."""
+    def components(self, labels: frozenset[str] | None = None) -> list[list[int]]:
+        """Strongly connected components with more than one vertex, of the subgraph of edges
+        carrying one of ``labels`` (all edges when None)."""
+        successors_of = self._successors(labels)
         index_of: dict[int, int] = {}
         low: dict[int, int] = {}
         on_stack: set[int] = set()
@@ -64,7 +71,7 @@ class DependencyGraph:
         for root in sorted(self.edges):
             if root in index_of:
                 continue
-            work = [(root, iter(sorted(self.edges[root])))]
+            work = [(root, iter(successors_of[root]))]
             index_of[root] = low[root] = counter
             counter += 1
             stack.append(root)
@@ -78,7 +85,7 @@ class DependencyGraph:
                         counter += 1
                         stack.append(successor)
                         on_stack.add(successor)
-                        work.append((successor, iter(sorted(self.edges[successor]))))
+                        work.append((successor, iter(successors_of[successor])))
                         advanced = True
                         break
                     if successor in on_stack:
@@ -101,15 +108,40 @@ class DependencyGraph:
                         found.append(sorted(component))
         return found
 
-    def classify(self, component: list[int]) -> tuple[str, list[Step]] | None:
-        """The strongest cycle class in ``component`` and one shortest cycle of it."""
-        members = set(component)
-        for name, required, allowed in CYCLE_CLASSES:
-            cycle = self._cycle_through(members, required, allowed)
-            if cycle is not None:
-                first = min(range(len(cycle)), key=lambda i: cycle[i][0])
-                return name, cycle[first:] + cycle[:first]  # from the earliest operation
-        return None
+    def _successors(self, labels: frozenset[str] | None) -> dict[int, list[int]]:
+        return {vertex: sorted(t for t, ls in targets.items()
+                               if labels is None or labels.intersection(ls))
+                for vertex, targets in self.edges.items()}
+
+    def cycles(self) -> list[tuple[str, list[Step]]]:
+        """One cycle per component and class (see the module's docstring)."""
+        found: list[tuple[str, list[Step]]] = []
+        claimed: set[int] = set()
+        for name, required, allowed in CYCLE_CLASSES[:2]:
+            for component in self.components(allowed):
+                cycle = self.cycle_in(set(component), required, allowed)
+                if cycle is not None and not claimed.issuperset(component):
+                    found.append((name, cycle))
+                    claimed.update(component)
+        for component in self.components():
+            if claimed.issuperset(component):
+                continue
+            for name, required, allowed in CYCLE_CLASSES[2:]:
+                cycle = self.cycle_in(set(component), required, allowed)
+                if cycle is not None:
+                    found.append((name, cycle))
+                    break
+        return found
+
+    def cycle_in(self, members: set[int], required: str,
+                 allowed: frozenset[str]) -> list[Step] | None:
+        """A shortest cycle found through a ``required`` edge inside ``members``, starting at
+        its earliest operation."""
+        cycle = self._cycle_through(members, required, allowed)
+        if cycle is None:
+            return None
+        first = min(range(len(cycle)), key=lambda i: cycle[i][0])
+        return cycle[first:] + cycle[:first]
 
     def _cycle_through(self, members: set[int], required: str,
                        allowed: frozenset[str]) -> list[Step] | None:
@@ -125,7 +157,8 @@ class DependencyGraph:
                     cycle = [(source, required, labels[required], target), *path]
                     if best is None or len(cycle) < len(best):
                         best = cycle
-                if tried >= CYCLE_START_EDGES_MAX or (best is not None and len(best) <= 2):
+                if tried >= CYCLE_START_EDGES_MAX or (best is not None and (
+                        len(best) <= 2 or tried >= CYCLE_SHORTEST_TRIES)):
                     return best
         return best
 

@@ -68,7 +68,7 @@ def check(history: History) -> CheckResult:
     finals = _final_lists(history)
     _check_final_lists(finals, orders, writers, good, txns, appends, result)
     graph = _graph(_extended_orders(finals, orders), reads, writers, appends)
-    _lost_updates(reads, appends, history, result)
+    _lost_updates(reads, appends, result)
     _cycles(graph, history, result)
     _stale_quorum_reads(reads, txns, appends, result)
     _lost_appends(orders, writers, txns, appends, result)
@@ -323,7 +323,7 @@ def _graph(orders: dict[Any, tuple[list[Any], Op]], reads: list[_Read],
 
 
 def _lost_updates(reads: list[_Read], appends: dict[int, dict[Any, list[Any]]],
-                  history: History, result: CheckResult) -> None:
+                  result: CheckResult) -> None:
     """Two committed transactions that read the same version of a key and both appended to
     it: neither saw the other's write (first committer wins, DESIGN.md §4.1)."""
     groups: dict[tuple[Any, tuple[Any, ...]], list[Op]] = defaultdict(list)
@@ -342,13 +342,9 @@ def _lost_updates(reads: list[_Read], appends: dict[int, dict[Any, list[Any]]],
 
 def _cycles(graph: DependencyGraph, history: History, result: CheckResult) -> None:
     ops = history.by_index()
-    components = graph.components()
-    result.stats["cycles_components"] = len(components)
-    for component in components:
-        found = graph.classify(component)
-        if found is None:
-            continue
-        kind, cycle = found
+    found = graph.cycles()
+    result.stats["cycles"] = len(found)
+    for kind, cycle in found:
         members = [step[0] for step in cycle]
         level = weakest_write_level(ops[i] for i in members if _writes(ops[i]))
         violation = kind in CYCLES_FORBIDDEN_AT_STRONG and is_strong_write(level)
