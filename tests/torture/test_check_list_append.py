@@ -298,3 +298,20 @@ def test_each_strong_cycle_is_reported_even_inside_one_large_component() -> None
     result = list_append.check(h.history())
     assert found(result, "G0") == [((t1, t2), True)]
     assert found(result, "G1c") == [((t3, t4), True)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32))
+def test_an_observed_append_turned_failed_is_found_in_a_busy_history(seed: int) -> None:
+    h = generated.list_append_history(random.Random(seed), ops=80)
+    observed = {e for ev in h.events if ev.get("type") == "ok" and ev["f"] == "txn"
+                for m in ev["value"] if m[0] == "r" for e in (m[2] or [])}
+    for event in h.events:  # the first acknowledged append some read saw: say it failed
+        if event.get("type") == "ok" and any(m[0] == "append" and m[2] in observed
+                                             for m in event["value"]):
+            event["type"], event["error"] = "fail", "1213 Deadlock found"
+            break
+    else:
+        return
+    result = list_append.check(h.history())
+    assert "G1a" in result.kinds(), result.anomalies
