@@ -135,3 +135,14 @@ def test_text_shows_a_few_allowed_anomalies_per_kind_and_json_all() -> None:
     assert "G2-item (allowed) x5" in text and text.rstrip().endswith("VALID")
     kept = report.to_json(verdicts)["runs"][0]["checkers"][0]["anomalies"]
     assert sum(a["kind"] == "G2-item" for a in kept) == 5
+
+
+def test_runner_problems_become_one_line_notes(tmp_path: pathlib.Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    h = HistoryBuilder({"workload": "set", "nodes": ["n1"],
+                        "problems": ["no convergence: not within 120 s\n--- node 1 log\nmore"]})
+    h.op("add", 1)
+    assert main([str(write_run(tmp_path / "run", h))]) == 1  # n1 has no final state
+    out = capsys.readouterr().out
+    assert "note: runner: no convergence: not within 120 s ... (run.json has the rest)" in out
+    assert "node 1 log" not in out

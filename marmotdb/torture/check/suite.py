@@ -82,7 +82,7 @@ def check_history(history: History, run_dir: pathlib.Path | None = None) -> RunV
     results.append(replicas.check(history))
     problems = history.run.get("problems") or []
     if problems:
-        results[-1].notes.extend(f"runner: {problem}" for problem in problems)
+        results[-1].notes.extend(f"runner: {_first_line(str(problem))}" for problem in problems)
     results.append(availability.check(history))
     return RunVerdict(run_dir, history, workloads, results)
 
@@ -90,3 +90,11 @@ def check_history(history: History, run_dir: pathlib.Path | None = None) -> RunV
 def check_run(run_dir: str | pathlib.Path) -> RunVerdict:
     directory = pathlib.Path(run_dir)
     return check_history(load(directory), directory)
+
+
+def _first_line(text: str, chars_max: int = 200) -> str:
+    """A runner's problem may carry a node's log; the report keeps its first line."""
+    lines = text.splitlines() or [""]
+    first = lines[0][:chars_max]
+    return first + (" ... (run.json has the rest)" if len(lines) > 1 or len(lines[0]) > chars_max
+                    else "")
