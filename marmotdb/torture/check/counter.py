@@ -12,10 +12,11 @@ is the start):
 For the final values "before" is the whole run: the bounds become [sum of acknowledged adds,
 sum of acknowledged + unknown adds] for positive adds. Above the upper bound is
 **counter-over** (an add applied twice, or a failed one applied): a violation at every level.
-Below the lower bound is **counter-under** (a lost increment): a violation when every add ran
-at QUORUM/ALL (first committer wins on the counter row, DESIGN.md §4.1) for final values and
-QUORUM reads; LOCAL reads may be stale, so only the upper bound applies to them; with ONE adds,
-last-write-wins on the row loses concurrent increments by design (reported as allowed).
+Below the lower bound is, for a final value, **counter-under** (lost increments: a violation
+when every add ran at QUORUM/ALL — first committer wins on the counter row, DESIGN.md §4.1;
+allowed with ONE adds, whose last-write-wins on the row loses concurrent increments by
+design), and for a read a **stale-read** (a violation for QUORUM reads, §4.4; allowed for
+LOCAL ones, which may be stale).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def check(history: History) -> CheckResult:
         lower = start + low_pos.before(op.invoke_ns) + low_neg.before(done + 1)
         quorum = op.read_consistency in ("QUORUM", "ALL")
         _judge(op.result, lower, upper, f"read #{op.index} ({op.read_consistency})",
-               (op.index,), strong and quorum, level, result)
+               (op.index,), strong and quorum, level, result, under_kind="stale-read")
     lower = start + low_pos.before(end) + low_neg.before(end)
     upper = start + up_pos.before(end) + up_neg.before(end)
     for node, rows in final_state.table_rows(history, "counter").items():
@@ -81,13 +82,17 @@ def check(history: History) -> CheckResult:
 
 
 def _judge(value: Any, lower: int, upper: int, where: str, ops: tuple[int, ...],
-           lower_promised: bool, level: str, result: CheckResult) -> None:
+           lower_promised: bool, level: str, result: CheckResult,
+           under_kind: str = "counter-under") -> None:
     if not isinstance(value, int):
         result.add("unreadable", ops, f"{where} returned {value!r}, not a number")
     elif value > upper:
         result.add("counter-over", ops, f"{where} is {value}, above the most the adds allow "
                    f"({upper}): an add counted twice or a failed one applied", True, level)
+    elif value < lower and under_kind == "stale-read":
+        result.add(under_kind, ops, f"{where} is {value}, below the {lower} that adds "
+                   "acknowledged before it began had reached", lower_promised, level)
     elif value < lower:
-        result.add("counter-under", ops, f"{where} is {value}, below the acknowledged adds' "
+        result.add(under_kind, ops, f"{where} is {value}, below the acknowledged adds' "
                    f"{lower}: increments lost", lower_promised, level)
 
