@@ -61,9 +61,9 @@ class HistoryBuilder:
                             "value": {"fault": fault, **detail}}, at_ms)
 
     def final(self, node: str, tables: dict[str, list[list[Any]]],
-              schema: dict[str, str] | None = None) -> int:
+              schema: dict[str, str] | None = None, at_ms: float | None = None) -> int:
         return self._event({"process": "final", "type": "ok", "f": "final-state", "node": node,
-                            "value": {"tables": tables, "schema": schema or {}}}, None)
+                            "value": {"tables": tables, "schema": schema or {}}}, at_ms)
 
     def history(self) -> History:
         return parse(self.events, self.run)

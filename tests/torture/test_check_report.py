@@ -108,7 +108,9 @@ def test_malformed_history_is_invalid(tmp_path: pathlib.Path,
 
 
 def test_availability_windows_and_fault_figures() -> None:
-    result = availability.check(faulty_run("marmotdb", lose=False).history())
+    h = faulty_run("marmotdb", lose=False)
+    h.final("n1", {}, at_ms=60_000)  # after a long convergence wait: not part of the load
+    result = availability.check(h.history())
     stats = result.stats
     # last ok before the partition completes at 0.905 s, the next at 3.005 s
     assert stats["unavailable"]["all"] == [[0.905, 3.005]]
@@ -117,6 +119,7 @@ def test_availability_windows_and_fault_figures() -> None:
     assert fault["unavailable_s"] == pytest.approx(2.0, abs=0.01)
     assert stats["overall"]["p50_ms"] == 4.0 and stats["overall"]["ok"] == 31
     assert stats["per_second"][0]["ok"] == 10 and stats["per_second"][1]["ok"] == 0
+    assert stats["duration_s"] == 5.11 and len(stats["per_second"]) == 6
     assert result.valid
 
 

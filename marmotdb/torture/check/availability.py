@@ -94,7 +94,7 @@ def check(history: History) -> CheckResult:
     result = CheckResult(CHECKER)
     ops = list(history.ops)
     gap_ns = int(history.run.get("unavailable_gap_ms", UNAVAILABLE_GAP_MS_MIN)) * NS_PER_MS
-    end_ns = max(history.end_ns, 1)
+    end_ns = max(history.load_end_ns, *(w.stop_ns or 0 for w in history.faults), 1)
     windows = {"all": unavailable_windows(ops, end_ns, gap_ns)}
     for f in sorted({op.f for op in ops}):
         windows[f] = unavailable_windows([op for op in ops if op.f == f], end_ns, gap_ns)

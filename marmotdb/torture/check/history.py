@@ -108,6 +108,13 @@ class History:
         return str(self.run.get("product", "marmotdb"))
 
     @property
+    def load_end_ns(self) -> int:
+        """When the last client operation was invoked or completed: the end of the load, before
+        the runner's convergence wait and final-state dumps (which ``end_ns`` includes)."""
+        return max((op.complete_ns if op.complete_ns is not None else op.invoke_ns
+                    for op in self.ops), default=0)
+
+    @property
     def last_fault_stop_ns(self) -> int:
         return max((w.stop_ns if w.stop_ns is not None else self.end_ns
                     for w in self.faults), default=0)

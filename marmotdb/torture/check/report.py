@@ -53,7 +53,7 @@ def _title(verdict: RunVerdict) -> str:
     where = f" {verdict.run_dir}" if verdict.run_dir else ""
     return (f"{verdict.history.product}{where}: workload {', '.join(verdict.workloads) or '?'}, "
             f"nodes {len(run.get('nodes') or []) or '?'}, "
-            f"{verdict.history.end_ns / 1e9:.1f} s, {len(verdict.history.ops)} ops, "
+            f"{verdict.history.load_end_ns / 1e9:.1f} s of load, {len(verdict.history.ops)} ops, "
             f"{len(verdict.history.faults)} fault windows")
 
 
