@@ -189,3 +189,11 @@ def test_any_concurrent_linearizable_execution_passes(seed: int) -> None:
     h = generated.register_history(random.Random(seed))
     result = register.check(h.history())
     assert result.anomalies == [], result.anomalies
+
+
+def test_a_value_from_an_unknown_write_is_never_called_stale() -> None:
+    h = HistoryBuilder()
+    h.op("write", [1, 10], outcome="info")  # may take effect any time after its invocation
+    h.op("write", [1, 20])
+    h.op("read", [1, None], [1, 10], read_consistency=Q)
+    assert register.check(h.history()).anomalies == []

@@ -124,8 +124,8 @@ def _stale_reads(key: Any, writes: list[Op], reads: list[Op], initial: Any,
         sources = writers_of.get(value, [])
         if value == initial and not sources:
             last_source_ns = -1
-        elif any(op.complete_ns is None for op in sources) or not sources:
-            continue
+        elif not sources or any(not op.ok for op in sources):
+            continue  # an unknown-outcome write of v may take effect at any later time
         else:
             last_source_ns = max(op.complete_ns or 0 for op in sources)
         for newer in acked:
