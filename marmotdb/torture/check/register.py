@@ -112,7 +112,7 @@ def _garbage_reads(key: Any, ops: list[Op], result: CheckResult) -> None:
 
 def _stale_reads(key: Any, writes: list[Op], reads: list[Op], initial: Any,
                  result: CheckResult) -> None:
-    """A QUORUM read returning v although every write of v had completed before another
+    """A QUORUM read returning v although every write of v was acknowledged before another
     acknowledged write began, which itself completed before the read began."""
     acked = sorted((op for op in writes if op.ok and op.complete_ns is not None),
                    key=lambda op: op.complete_ns or 0)
