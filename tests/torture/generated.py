@@ -92,7 +92,11 @@ def list_append_history(rng: random.Random, processes: int = 5, ops: int = 60,
         op["result"] = done
         if op["applies"]:
             lists = scratch
-    return _emit(planned)
+    h = _emit(planned)
+    rows = [[key, ",".join(map(str, elements))] for key, elements in sorted(lists.items())]
+    for node in ("n1", "n2", "n3"):  # converged replicas: what the model ended with
+        h.final(node, {"lists": rows})
+    return h
 
 
 def register_history(rng: random.Random, processes: int = 5, ops: int = 60,

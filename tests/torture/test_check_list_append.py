@@ -315,3 +315,14 @@ def test_an_observed_append_turned_failed_is_found_in_a_busy_history(seed: int) 
         return
     result = list_append.check(h.history())
     assert "G1a" in result.kinds(), result.anomalies
+
+
+def test_an_unknown_append_a_read_saw_must_survive_in_the_final_state() -> None:
+    h = HistoryBuilder({"workload": "list-append"})
+    t1 = h.op("txn", [append(1, 1)], outcome="info")
+    t2 = h.op("txn", [read(1)], [read(1, [1])])
+    h.final("n1", {"lists": [[1, "1"]]})
+    h.final("n2", {"lists": []})
+    result = list_append.check(h.history())
+    assert found(result, "lost-append") == [((t1, t2), True)]
+    assert "final state of n2" in result.anomalies[0].message

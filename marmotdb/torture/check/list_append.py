@@ -248,7 +248,8 @@ def _check_final_lists(finals: dict[str, dict[Any, list[Any]]],
         return
     for node, lists in sorted(finals.items()):
         where = f"final state of {node}"
-        for key, final in lists.items():
+        for key in sorted(set(lists) | set(orders), key=repr):  # a missing row is []
+            final = lists.get(key, [])
             for element in [e for e in final if e not in good.get(key, set())][:3]:
                 writer = writers.get((key, element))
                 result.add("G1a" if writer else "garbage-read",
@@ -259,7 +260,9 @@ def _check_final_lists(finals: dict[str, dict[Any, list[Any]]],
             if key in orders:
                 order, reader = orders[key]
                 shorter, longer = sorted((order, final), key=len)
-                if longer[:len(shorter)] != shorter:
+                if longer[:len(shorter)] == shorter and len(final) < len(order):
+                    _observed_then_lost(key, order[len(final):], reader, where, writers, result)
+                elif longer[:len(shorter)] != shorter:
                     level = weakest_write_level(w for (k, _), w in writers.items() if k == key)
                     result.add("incompatible-order", (reader.index,),
                                f"key {key}: {where} holds {final}, not compatible with "
@@ -278,6 +281,19 @@ def _check_final_lists(finals: dict[str, dict[Any, list[Any]]],
                            f"{op.consistency}) missing from the final state of "
                            f"{', '.join(absent)}", is_strong_write(op.consistency),
                            op.consistency)
+
+
+def _observed_then_lost(key: Any, missing: list[Any], reader: Op, where: str,
+                        writers: dict[Element, Op], result: CheckResult) -> None:
+    """Elements a read saw (so committed) that a final state lacks. Acknowledged appends are
+    reported by the loop over appends; these are the unknown-outcome ones a read proved."""
+    for element in missing:
+        writer = writers.get((key, element))
+        if writer is not None and writer.outcome == "info":
+            result.add("lost-append", (writer.index, reader.index),
+                       f"key {key}: {element}, appended by #{writer.index} (outcome unknown) "
+                       f"and seen by #{reader.index}, is missing from the {where}",
+                       is_strong_write(writer.consistency), writer.consistency)
 
 
 def _extended_orders(finals: dict[str, dict[Any, list[Any]]],
