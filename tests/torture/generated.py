@@ -128,4 +128,7 @@ def register_history(rng: random.Random, processes: int = 5, ops: int = 60,
             op["outcome"], op["applies"] = "fail", False  # a cas that did not match failed
         if op["applies"]:
             values[key] = op["value"][1] if op["f"] == "write" else op["value"][1][1]
-    return _emit(planned)
+    h = _emit(planned)
+    for node in ("n1", "n2", "n3"):  # converged replicas: what the model ended with
+        h.final(node, {"registers": [[key, value] for key, value in sorted(values.items())]})
+    return h

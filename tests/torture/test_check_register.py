@@ -197,3 +197,26 @@ def test_a_value_from_an_unknown_write_is_never_called_stale() -> None:
     h.op("write", [1, 20])
     h.op("read", [1, None], [1, 10], read_consistency=Q)
     assert register.check(h.history()).anomalies == []
+
+
+def test_final_states_are_the_last_linearized_read() -> None:
+    h = HistoryBuilder({"workload": "register"})
+    w1 = h.op("write", [1, 10])
+    w2 = h.op("write", [1, 20])
+    h.op("write", [1, 30], outcome="info")  # may have landed, or not
+    h.final("n1", {"registers": [[1, 20]]})
+    h.final("n2", {"registers": [[1, 30]]})
+    assert "non-linearizable" not in kinds(register.check(h.history()))  # each alone is fine
+    h.final("n3", {"registers": [[1, 10]]})  # overwritten by an acknowledged write: lost
+    result = register.check(h.history())
+    [anomaly] = [a for a in result.anomalies if a.kind == "non-linearizable"]
+    assert "the final state of n" in anomaly.message and w2 in anomaly.ops
+    assert w1 in anomaly.ops or w2 in anomaly.ops
+
+
+def test_a_key_with_one_writes_must_not_end_empty_allowed() -> None:
+    h = HistoryBuilder({"workload": "register"})
+    w = h.op("write", [1, 10], consistency="ONE")
+    h.final("n1", {"registers": []})
+    result = register.check(h.history())
+    assert kinds(result) == {"lost-write": [(w,)]} and result.valid

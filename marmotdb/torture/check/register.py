@@ -33,6 +33,7 @@ import dataclasses
 from collections import defaultdict
 from typing import Any
 
+from marmotdb.torture.check import final_state
 from marmotdb.torture.check.anomaly import CheckResult
 from marmotdb.torture.check.history import History, Op, is_strong_write
 
@@ -41,6 +42,7 @@ SEARCH_STEPS_MAX = 2_000_000
 QUORUM_READS = ("QUORUM", "ALL")
 END_OF_TIME_NS = 1 << 62
 MISSING = object()
+FINAL_INDEX = -1
 
 
 def check(history: History) -> CheckResult:
@@ -50,17 +52,21 @@ def check(history: History) -> CheckResult:
         if op.f in ("write", "read", "cas") and isinstance(op.value, list) and op.value:
             by_key[_hashable(op.value[0])].append(op)
     initial = history.run.get("register_initial")
+    finals = _final_reads(history)
     checked = weak = 0
     for key, ops in sorted(by_key.items(), key=lambda item: repr(item[0])):
-        _garbage_reads(key, ops, result)
+        ends = [read for read in finals if read.value[0] == key] or [
+            _final_read(node, key, None) for node in sorted(_nodes_with_table(history))]
+        _garbage_reads(key, ops + ends, result)
         writes = [op for op in ops if op.f != "read" and not op.failed]
         if not all(is_strong_write(op.consistency) for op in writes):
             weak += 1
+            _weak_final(key, writes, ends, result)
             continue
         reads = [op for op in ops if op.f == "read" and op.ok
                  and op.read_consistency in QUORUM_READS]
         _stale_reads(key, writes, reads, initial, result)
-        verdict = linearize(writes + reads, initial)
+        verdict = linearize(writes + reads + ends, initial)
         checked += 1
         if verdict.linearizable is None:
             result.notes.append(f"key {key}: linearizability search gave up after "
@@ -71,6 +77,40 @@ def check(history: History) -> CheckResult:
     result.stats.update(keys=len(by_key), keys_linearizability_checked=checked,
                         keys_weak_only=weak)
     return result
+
+
+def _final_read(node: str, key: Any, value: Any) -> Op:
+    """A node's final value of a key as a QUORUM read after every operation (index -1: it is
+    not in the history; messages name it by node)."""
+    at_ns = END_OF_TIME_NS - 1  # after every completed op; unknown ones may still land later
+    return Op(index=FINAL_INDEX, process=-1, node=node, f="read", value=[key, None],
+              outcome="ok", invoke_ns=at_ns, complete_ns=at_ns, result=[key, value],
+              read_consistency="QUORUM")
+
+
+def _final_reads(history: History) -> list[Op]:
+    ends = []
+    for node, rows in final_state.table_rows(history, CHECKER).items():
+        for row in rows:
+            if len(row) >= 2:
+                ends.append(_final_read(node, _hashable(row[0]), row[-1]))
+    return ends
+
+
+def _nodes_with_table(history: History) -> set[str]:
+    """Nodes whose dump has the registers table: a key without a row there is null."""
+    return set(final_state.table_rows(history, CHECKER))
+
+
+def _weak_final(key: Any, writes: list[Op], ends: list[Op], result: CheckResult) -> None:
+    """Keys written at ONE: after the heal a node must hold some written value, not none,
+    once a write was acknowledged (a ONE acknowledgement promises no survival: allowed)."""
+    acknowledged = [op for op in writes if op.ok]
+    for end in ends:
+        if _read_value(end) is None and acknowledged:
+            result.add("lost-write", tuple(op.index for op in acknowledged[:3]),
+                       f"key {key}: the final state of {end.node} holds no value although "
+                       f"{len(acknowledged)} writes were acknowledged", False, "ONE")
 
 
 def _hashable(value: Any) -> Any:
@@ -101,13 +141,21 @@ def _garbage_reads(key: Any, ops: list[Op], result: CheckResult) -> None:
         if value is None or value is MISSING or value in happened:
             continue
         if value in failed:
-            result.add("aborted-read", (failed[value].index, op.index),
-                       f"key {key}: read #{op.index} returned {value!r}, written only by "
+            result.add("aborted-read", _indices(failed[value], op),
+                       f"key {key}: {_name(op)} returned {value!r}, written only by "
                        f"#{failed[value].index}, which failed ({failed[value].error})")
         else:
-            result.add("garbage-read", (op.index,),
-                       f"key {key}: read #{op.index} returned {value!r}, which no operation "
-                       "wrote")
+            result.add("garbage-read", _indices(op),
+                       f"key {key}: {_name(op)} returned {value!r}, which no operation wrote")
+
+
+def _name(op: Op) -> str:
+    return f"the final state of {op.node}" if op.index == FINAL_INDEX else f"read #{op.index}"
+
+
+def _indices(*ops: Op) -> tuple[int, ...]:
+    """History indices to name (final-state pseudo-reads have none)."""
+    return tuple(op.index for op in ops if op.index != FINAL_INDEX)
 
 
 def _stale_reads(key: Any, writes: list[Op], reads: list[Op], initial: Any,
@@ -246,18 +294,20 @@ def _step(op: Op, state: Any) -> tuple[bool, Any]:
 def _refutation(ops: list[Op], best: tuple[int, int, Any]) -> Verdict:
     depth, blocked_at, state = best
     blocked = ops[blocked_at]
-    before = [op for op in ops if op.complete_ns is not None and op.ok
-              and op.complete_ns < blocked.invoke_ns and op.f != "read"][-2:]
+    before = sorted((op for op in ops if op.complete_ns is not None and op.ok
+                     and op.complete_ns < blocked.invoke_ns and op.f != "read"),
+                    key=lambda op: op.complete_ns or 0)[-2:]
     end = blocked.complete_ns if blocked.complete_ns is not None else END_OF_TIME_NS
     concurrent = [op for op in ops if op is not blocked and op.invoke_ns < end
                   and (op.complete_ns is None or not op.ok or op.complete_ns > blocked.invoke_ns)
                   ][:5]
-    named = tuple(dict.fromkeys([blocked.index, *(op.index for op in before),
-                                 *(op.index for op in concurrent)]))
+    named = tuple(dict.fromkeys(_indices(blocked, *before, *concurrent)))
     what = (f"returned {_read_value(blocked)!r}" if blocked.f == "read"
             else f"{blocked.f} {blocked.value[1]!r}")
+    who = (f"{_name(blocked)} ({what})" if blocked.index == FINAL_INDEX
+           else f"#{blocked.index} ({blocked.f}, {what})")
     return Verdict(False, named,
-                   f"no linearization: #{blocked.index} ({blocked.f}, {what}) cannot be placed "
+                   f"no linearization: {who} cannot be placed "
                    f"before it completed; the deepest attempt had linearized {depth} ops with "
                    f"the register at {state!r}; preceding writes "
                    f"{[op.index for op in before]}, concurrent ops "
