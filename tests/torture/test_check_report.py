@@ -149,3 +149,24 @@ def test_runner_problems_become_one_line_notes(tmp_path: pathlib.Path,
     out = capsys.readouterr().out
     assert "note: runner: no convergence: not within 120 s ... (run.json has the rest)" in out
     assert "node 1 log" not in out
+
+
+def test_all_runs_of_a_session_in_one_matrix(tmp_path: pathlib.Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "session"
+    write_run(out / "list-append-partition", faulty_run("marmotdb", lose=False))
+    write_run(out / "galera-list-append-partition", faulty_run("galera", lose=True))
+    write_run(out / "galera-bank-none", faulty_run("galera", lose=False))
+    assert main(["--all", str(out)]) == 1
+    text = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in text.splitlines()[1:-1]}
+    assert set(lines) == {"list-append-partition", "galera-list-append-partition",
+                          "galera-bank-none"}
+    assert "valid" in lines["list-append-partition"]
+    assert "INVALID" in lines["galera-list-append-partition"] and "lost-append x2" in text
+    side_by_side = (out / "list-append-partition" / "report.txt").read_text()
+    assert "== side by side" in side_by_side  # the marmotdb run is reported beside its twin
+    assert (out / "galera-list-append-partition" / "report.txt").is_file()
+    assert json.loads((out / "matrix.json").read_text())["valid"] is False
+    assert "galera-bank-none/index.html" in (out / "index.html").read_text()
+    assert main(["--all", str(tmp_path / "empty")]) == 2
