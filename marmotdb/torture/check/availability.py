@@ -90,6 +90,13 @@ def _any_between(sorted_times: list[int], begin: int, finish: int) -> bool:
     return position < len(sorted_times) and sorted_times[position] < finish
 
 
+def empty_stats() -> dict[str, Any]:
+    """The figures' shape with nothing measured (for a report whose measurement failed)."""
+    return {"duration_s": 0, "overall": summary([], 1), "by_f": {}, "outside_faults":
+            summary([], 1), "faults": [], "per_second": [], "unavailable": {"all": []},
+            "unavailable_gap_ms": UNAVAILABLE_GAP_MS_MIN}
+
+
 def check(history: History) -> CheckResult:
     result = CheckResult(CHECKER)
     ops = list(history.ops)

@@ -51,7 +51,11 @@ def check(history: History) -> CheckResult:
                negative_allowed, strong, level, result)
     initial = history.run.get("initial_balance")
     for node, rows in final_state.table_rows(history, "bank").items():
-        balances = {_key(row[0]): row[-1] for row in rows}
+        balances = {_key(row[0]): row[-1] for row in rows if row}
+        if not all(isinstance(b, int) for b in balances.values()):
+            result.add("malformed", (), f"final state of {node}: balances {balances} are not "
+                       "all integers")
+            continue
         _judge(balances, (), f"final state of {node}", total, accounts, negative_allowed,
                strong, level, result)
         if isinstance(initial, int) and accounts is not None:

@@ -136,10 +136,17 @@ def parse(events: Iterable[dict[str, Any]], run: dict[str, Any] | None = None) -
         index = event.get("index", position)
         end_ns = max(end_ns, int(event.get("time_ns", 0)))
         process = event.get("process")
-        if process == "nemesis":
+        if process in ("nemesis", "final") and not isinstance(event.get("value") or {}, dict):
+            problems.append(f"#{index}: a {process} line whose value is not an object")
+        elif process == "nemesis":
             _fault_event(event, index, open_faults, faults, problems)
         elif process == "final":
-            finals[str(event.get("node"))] = event.get("value") or {}
+            final = event.get("value") or {}
+            if _final_shape_fits(final):
+                finals[str(event.get("node"))] = final
+            else:
+                problems.append(f"#{index}: final state of {event.get('node')} is not "
+                                "{tables: {name: [rows]}, schema: {name: text}}")
         elif event.get("type") == "invoke":
             if process in open_ops:
                 problems.append(f"#{index}: process {process} invoked while #"
@@ -166,6 +173,19 @@ def parse(events: Iterable[dict[str, Any]], run: dict[str, Any] | None = None) -
     ops.sort(key=lambda op: op.index)
     faults.sort(key=lambda w: w.start_ns)
     return History(ops, faults, finals, run, end_ns, problems)
+
+
+def _final_shape_fits(final: dict[str, Any]) -> bool:
+    tables, schema = final.get("tables", {}), final.get("schema", {})
+    return (isinstance(tables, dict) and isinstance(schema, dict)
+            and all(isinstance(rows, list) and all(
+                isinstance(row, list) and row and all(_cell(v) for v in row) for row in rows)
+                for rows in tables.values()))
+
+
+def _cell(value: Any) -> bool:
+    """A column value as the runner dumps it: SQL values are scalars."""
+    return value is None or isinstance(value, (int, float, str))
 
 
 def _op(invocation: dict[str, Any], completion: dict[str, Any] | None,

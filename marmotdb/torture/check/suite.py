@@ -21,6 +21,7 @@ from marmotdb.torture.check import (
     register,
     replicas,
     sets,
+    shapes,
 )
 from marmotdb.torture.check.anomaly import CheckResult
 from marmotdb.torture.check.history import History, load
@@ -65,26 +66,45 @@ def workloads_of(history: History) -> list[str]:
 
 
 def check_history(history: History, run_dir: pathlib.Path | None = None) -> RunVerdict:
-    results = []
-    if history.format_problems:
-        malformed = CheckResult("history")
-        for problem in history.format_problems:
-            malformed.add("malformed", (), problem)
-        results.append(malformed)
     workloads = workloads_of(history)
+    malformed = CheckResult("history")
+    for problem in history.format_problems:
+        malformed.add("malformed", (), problem)
+    fitting = []
+    for op in history.ops:
+        why = shapes.problem(op, workloads)
+        if why is None:
+            fitting.append(op)
+        else:
+            malformed.add("malformed", (op.index,), why)
+    history = dataclasses.replace(history, ops=fitting)
+    results = [malformed] if malformed.anomalies else []
     for workload in workloads:
         if workload in CHECKERS:
-            results.append(CHECKERS[workload](history))
+            results.append(_guarded(CHECKERS[workload], workload, history))
         elif workload != "ddl":
             unknown = CheckResult("history")
             unknown.add("unknown-workload", (), f"no checker for workload {workload!r}")
             results.append(unknown)
-    results.append(replicas.check(history))
+    results.append(_guarded(replicas.check, "replicas", history))
     problems = history.run.get("problems") or []
     if problems:
         results[-1].notes.extend(f"runner: {_first_line(str(problem))}" for problem in problems)
-    results.append(availability.check(history))
+    results.append(_guarded(availability.check, "availability", history))
     return RunVerdict(run_dir, history, workloads, results)
+
+
+def _guarded(checker: Checker, name: str, history: History) -> CheckResult:
+    """A checker that fails on a history is a failed check (the run cannot be vouched for),
+    reported with the error, never a crash that loses the other checkers' findings."""
+    try:
+        return checker(history)
+    except Exception as exc:  # noqa: BLE001 — turned into a finding, not swallowed
+        failed = CheckResult(name)
+        failed.add("checker-error", (), f"{type(exc).__name__}: {exc}")
+        if name == "availability":
+            failed.stats.update(availability.empty_stats())
+        return failed
 
 
 def check_run(run_dir: str | pathlib.Path) -> RunVerdict:
