@@ -81,7 +81,8 @@ def _bars(rows: list[dict[str, Any]], top: float, duration_s: float) -> list[str
         ok_px, other_px = row["ok"] * scale, row["not_ok"] * scale
         width = max(x1 - x0 - 1, 0.5)
         parts.append(f'<rect x="{x0:.1f}" y="{base - ok_px:.1f}" width="{width:.1f}" '
-                     f'height="{ok_px:.1f}" fill="#2563eb" fill-opacity="0.75"><title>{row["t_s"]} s: '
+                     f'height="{ok_px:.1f}" fill="#2563eb" fill-opacity="0.75">'
+                     f'<title>{row["t_s"]} s: '
                      f'{row["ok"]} ok, {row["not_ok"]} not ok</title></rect>')
         if other_px:
             parts.append(f'<rect x="{x0:.1f}" y="{base - ok_px - other_px:.1f}" '

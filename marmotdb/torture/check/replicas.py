@@ -35,16 +35,16 @@ def check(history: History) -> CheckResult:
     reference_node, reference = next(iter(finals.items()))
     for node, state in list(finals.items())[1:]:
         if state.get("error") or reference.get("error"):
-            result.add("final-state-missing", (), f"{node if state.get('error') else reference_node}"
-                       f" could not be read after the heal: "
+            unread = node if state.get("error") else reference_node
+            result.add("final-state-missing", (), f"{unread} could not be read after the heal: "
                        f"{state.get('error') or reference.get('error')}")
             continue
         _compare_tables(reference_node, reference.get("tables") or {}, node,
                         state.get("tables") or {}, result)
         _compare_schema(reference_node, reference.get("schema") or {}, node,
                         state.get("schema") or {}, result)
-    result.stats.update(nodes=sorted(finals),
-                        tables=sorted({t for s in finals.values() for t in (s.get("tables") or {})}))
+    tables = {t for state in finals.values() for t in (state.get("tables") or {})}
+    result.stats.update(nodes=sorted(finals), tables=sorted(tables))
     return result
 
 
