@@ -213,7 +213,7 @@ def _version_orders(reads: list[_Read], writers: dict[Element, Op],
             continue
         key_writers = [w for (k, _), w in writers.items() if k == key and not w.failed]
         level = weakest_write_level(key_writers)
-        for read in bad[:3]:
+        for read in list({r.op.index: r for r in bad}.values())[:3]:  # one per transaction
             result.add("incompatible-order", (longest.op.index, read.op.index),
                        f"key {key}: #{read.op.index} read {read.elements}, not a prefix of "
                        f"#{longest.op.index}'s {longest.elements} (replicas ordered the "

@@ -116,18 +116,32 @@ def _panel(series: list[tuple[float, float]], second: list[tuple[float, float]],
 
     parts = _axes(top, peak, label + ", log scale")
     for tick in (1, 10, 100, 1000, 10000):
-        if tick < peak:
+        if tick < peak and y(tick) - top > 12:  # not on top of the peak's label
             parts.append(f'<line x1="{MARGIN_LEFT_PX - 3}" y1="{y(tick):.1f}" '
                          f'x2="{WIDTH_PX - MARGIN_RIGHT_PX}" y2="{y(tick):.1f}" '
                          'stroke="#e5e7eb" stroke-dasharray="2,3"/>')
             parts.append(f'<text x="{MARGIN_LEFT_PX - 4}" y="{y(tick) + 3:.1f}" '
                          f'text-anchor="end">{tick}</text>')
     for points, stroke in ((series, colour), (second, second_colour)):
-        if points and stroke:
-            path = " ".join(f"{_x(t, duration_s):.1f},{y(v):.1f}" for t, v in points)
+        for run in _contiguous(points) if stroke else []:
+            path = " ".join(f"{_x(t, duration_s):.1f},{y(v):.1f}" for t, v in run)
             parts.append(f'<polyline points="{path}" fill="none" stroke="{stroke}" '
-                         'stroke-width="1.5"/>')
+                         'stroke-width="1.5"/>' if len(run) > 1 else
+                         f'<circle cx="{_x(run[0][0], duration_s):.1f}" '
+                         f'cy="{y(run[0][1]):.1f}" r="1.5" fill="{stroke}"/>')
     return parts
+
+
+def _contiguous(points: list[tuple[float, float]]) -> list[list[tuple[float, float]]]:
+    """Runs of consecutive seconds: a second with no acknowledged operation has no latency,
+    and a line drawn across it would invent one."""
+    runs: list[list[tuple[float, float]]] = []
+    for point in points:
+        if runs and point[0] - runs[-1][-1][0] <= 1.0:
+            runs[-1].append(point)
+        else:
+            runs.append([point])
+    return runs
 
 
 def _time_axis(y: float, duration_s: float) -> list[str]:
