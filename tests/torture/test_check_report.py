@@ -170,3 +170,14 @@ def test_all_runs_of_a_session_in_one_matrix(tmp_path: pathlib.Path,
     assert json.loads((out / "matrix.json").read_text())["valid"] is False
     assert "galera-bank-none/index.html" in (out / "index.html").read_text()
     assert main(["--all", str(tmp_path / "empty")]) == 2
+
+
+def test_latency_lines_break_at_seconds_without_acknowledgements() -> None:
+    from marmotdb.torture.check import plot
+    rows = [{"t_s": t, "ok": ok, "not_ok": 0, "p50_ms": 5.0 if ok else None,
+             "p99_ms": 9.0 if ok else None} for t, ok in enumerate([3, 3, 0, 0, 3, 3, 3])]
+    svg = ET.fromstring(plot.render([{"title": "t", "per_second": rows, "faults": [],
+                                      "unavailable": []}]))
+    lines = list(svg.iter("{http://www.w3.org/2000/svg}polyline"))
+    assert len(lines) == 4  # p99 and p50, each in two runs: seconds 0-1 and 4-6
+    assert sorted(len(line.get("points", "").split()) for line in lines) == [2, 2, 3, 3]
