@@ -249,7 +249,7 @@ def test_unknown_micro_op_is_malformed_not_a_read() -> None:
 def test_final_states_catch_a_lost_append_and_extend_the_version_order() -> None:
     h = HistoryBuilder({"workload": "list-append"})
     t1 = h.op("txn", [append(1, 1)])
-    t2 = h.op("txn", [read(1), append(1, 2)], [read(1, []), append(1, 2)])
+    h.op("txn", [read(1), append(1, 2)], [read(1, []), append(1, 2)])
     t3 = h.op("txn", [append(1, 3)], consistency="ONE")
     h.final("n1", {"lists": [[1, "1,2,3"]]})
     h.final("n2", {"lists": [[1, "1,2"]]})

@@ -15,6 +15,7 @@ Nothing here is a violation: availability is measured, not promised (a minority 
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import defaultdict
 from typing import Any
@@ -79,7 +80,7 @@ def unavailable_windows(ops: list[Op], end_ns: int, gap_ns: int) -> list[tuple[i
         return []
     edges = [invoked[0], *done, end_ns]
     windows = []
-    for begin, finish in zip(edges, edges[1:]):
+    for begin, finish in itertools.pairwise(edges):
         if finish - begin >= gap_ns and _any_between(invoked, begin, finish):
             windows.append((begin, finish))
     return windows

@@ -28,6 +28,7 @@ What counts as a violation depends on the weakest write level of the operations 
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import defaultdict
 from typing import Any
 
@@ -45,7 +46,7 @@ READ_MICRO_OPS = ("r", "read")
 
 
 class _Read:
-    __slots__ = ("op", "key", "elements", "external")
+    __slots__ = ("elements", "external", "key", "op")
 
     def __init__(self, op: Op, key: Any, elements: list[Any], external: bool) -> None:
         self.op, self.key, self.elements, self.external = op, key, elements, external
@@ -227,7 +228,7 @@ def _graph(orders: dict[Any, tuple[list[Any], Op]], reads: list[_Read],
     graph = DependencyGraph()
     for key, (order, _) in orders.items():
         chain = [writers.get((key, e)) for e in order]
-        for earlier, later in zip(chain, chain[1:]):
+        for earlier, later in itertools.pairwise(chain):
             if earlier is not None and later is not None and not (earlier.failed or later.failed):
                 graph.add(earlier.index, later.index, "ww", f"k={key}")
     for read in reads:
@@ -288,17 +289,17 @@ def _stale_quorum_reads(reads: list[_Read], txns: list[Op],
             for key, elements in appends[op.index].items():
                 acked[key].extend((op.complete_ns, op, e) for e in elements)
     times: dict[Any, list[int]] = {}
-    elements: dict[Any, list[Any]] = {}
+    acked_elements: dict[Any, list[Any]] = {}
     for key, entries in acked.items():
         entries.sort(key=lambda entry: entry[0])
         times[key] = [entry[0] for entry in entries]
-        elements[key] = [entry[2] for entry in entries]
+        acked_elements[key] = [entry[2] for entry in entries]
     for read in reads:
         if not read.external or read.op.read_consistency not in ("QUORUM", "ALL"):
             continue
         required = bisect.bisect_left(times.get(read.key, []), read.op.invoke_ns)
         present = set(read.elements)
-        if not required or present.issuperset(elements[read.key][:required]):
+        if not required or present.issuperset(acked_elements[read.key][:required]):
             continue
         complete_ns, writer, element = next(e for e in acked[read.key][:required]
                                             if e[2] not in present)

@@ -102,11 +102,10 @@ def extended_orders(finals: dict[str, dict[Any, list[Any]]],
     longer version order (reads made before the end saw prefixes of it)."""
     orders = dict(orders)
     for key, (order, reader) in list(orders.items()):
-        lists = [lists.get(key) for lists in finals.values()]
-        if any(final is None for final in lists) or not lists:
+        if not finals or any(key not in lists for lists in finals.values()):
             continue
-        final = lists[0]
-        if all(other == final for other in lists) and len(final) > len(order) \
+        final, *others = [lists[key] for lists in finals.values()]
+        if all(other == final for other in others) and len(final) > len(order) \
                 and final[:len(order)] == order:
             orders[key] = (final, reader)
     return orders

@@ -26,7 +26,7 @@ def run_dirs(out: pathlib.Path) -> list[tuple[pathlib.Path, pathlib.Path | None]
     Galera run without a twin stands alone."""
     found = sorted(p.parent for p in out.glob("*/history.jsonl"))
     names = {p.name for p in found}
-    pairs = []
+    pairs: list[tuple[pathlib.Path, pathlib.Path | None]] = []
     for directory in found:
         if directory.name.startswith(GALERA_PREFIX):
             if directory.name[len(GALERA_PREFIX):] not in names:

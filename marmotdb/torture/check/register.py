@@ -196,7 +196,7 @@ class Verdict:
 
 
 class _Entry:
-    __slots__ = ("op", "is_call", "time_ns", "prev", "next", "partner")
+    __slots__ = ("is_call", "next", "op", "partner", "prev", "time_ns")
 
     def __init__(self, op: int, is_call: bool, time_ns: int) -> None:
         self.op, self.is_call, self.time_ns = op, is_call, time_ns

@@ -41,8 +41,8 @@ def check(history: History) -> CheckResult:
                            f"read #{op.index} holds {element} {times} times")
     _stale_reads(adds, reads, result)
     finals = _final_sets(history)
-    for where, (elements, ops) in finals.items():
-        _foreign(sorted(elements), ops, where, by_element, failed, result)
+    for where, (members, ops) in finals.items():
+        _foreign(sorted(members, key=repr), ops, where, by_element, failed, result)
     _lost(adds, finals, result)
     result.stats.update(adds=len(adds), adds_ok=sum(op.ok for op in adds),
                         adds_unknown=sum(op.outcome == "info" for op in adds),
