@@ -26,14 +26,12 @@ def faulty_run(product: str, lose: bool) -> HistoryBuilder:
     """Appends every 100 ms; from 1 s to 3 s a partition makes every op fail; ok after."""
     h = HistoryBuilder({"product": product, "workload": "list-append",
                         "nodes": ["n1", "n2", "n3"]})
-    element = 0
     for step in range(50):
-        at = step * 100.0
+        at, element = step * 100.0, step + 1
         if step == 10:
             h.nemesis("start", "partition-halves", at_ms=at, nodes=[["n1"], ["n2", "n3"]])
         if step == 30:
             h.nemesis("stop", "partition-halves", at_ms=at)
-        element += 1
         outcome = "fail" if 10 <= step < 30 else "ok"
         h.invoke(step, "txn", [append(1, element)], node="n1", at_ms=at + 1)
         h.complete(step, "txn", outcome, [append(1, element)], node="n1", at_ms=at + 5,
