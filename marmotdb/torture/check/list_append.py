@@ -260,8 +260,9 @@ def _lost_updates(reads: list[_Read], appends: dict[int, dict[Any, list[Any]]],
             continue
         level = weakest_write_level(ops)
         result.add("lost-update", tuple(op.index for op in ops),
-                   f"key {key}: {', '.join(f'#{op.index}' for op in ops)} all read "
-                   f"{list(version)} and appended to it; all committed",
+                   f"key {key}: {', '.join(f'#{op.index}' for op in ops)} "
+                   f"{'both' if len(ops) == 2 else 'all'} read {list(version)}, appended to "
+                   "it and committed: none saw the others' append",
                    is_strong_write(level), level)
 
 
