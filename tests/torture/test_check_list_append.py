@@ -225,14 +225,14 @@ def serial_histories(draw: st.DrawFn) -> HistoryBuilder:
     return h
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(serial_histories())
 def test_any_serial_execution_passes(h: HistoryBuilder) -> None:
     result = list_append.check(h.history())
     assert result.anomalies == [], result.anomalies
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.integers(0, 2**32))
 def test_any_concurrent_strictly_serializable_execution_passes(seed: int) -> None:
     h = generated.list_append_history(random.Random(seed))

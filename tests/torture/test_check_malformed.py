@@ -57,7 +57,7 @@ EVENTS = st.lists(st.fixed_dictionaries({
 }), max_size=12)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(EVENTS, st.sampled_from([{}, {"workload": "list-append"}, {"workload": "bank",
                                 "accounts": 2, "total": 10, "initial_balance": 5},
                                 {"workload": "register"}, {"workload": "counter"},

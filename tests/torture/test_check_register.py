@@ -176,14 +176,14 @@ def serial_register_histories(draw: st.DrawFn) -> HistoryBuilder:
     return h
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(serial_register_histories())
 def test_any_serial_execution_is_linearizable(h: HistoryBuilder) -> None:
     result = register.check(h.history())
     assert result.anomalies == [], result.anomalies
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.integers(0, 2**32))
 def test_any_concurrent_linearizable_execution_passes(seed: int) -> None:
     h = generated.register_history(random.Random(seed))
