@@ -179,3 +179,16 @@ def test_latency_lines_break_at_seconds_without_acknowledgements() -> None:
     lines = list(svg.iter("{http://www.w3.org/2000/svg}polyline"))
     assert len(lines) == 4  # p99 and p50, each in two runs: seconds 0-1 and 4-6
     assert sorted(len(line.get("points", "").split()) for line in lines) == [2, 2, 3, 3]
+
+
+def test_figures_per_consistency_level_when_a_run_mixes_them() -> None:
+    from marmotdb.torture.check import report
+    from marmotdb.torture.check.suite import check_history
+    h = HistoryBuilder({"workload": "set"})
+    h.op("add", 1)
+    h.op("add", 2, consistency="ONE")
+    h.op("add", 3, consistency="ONE", outcome="fail")
+    verdict = check_history(h.history())
+    by_level = verdict.result("availability").stats["by_level"]
+    assert {k: v["ok"] for k, v in by_level.items()} == {"ONE/LOCAL": 1, "QUORUM/LOCAL": 1}
+    assert "  at ONE/LOCAL: " in report.to_text([verdict])

@@ -1,7 +1,7 @@
 """Availability: throughput, latency and the windows in which nothing succeeded.
 
 Per second of the run (by completion time) the acknowledged operations and their p50/p99
-latency; overall the same; and **unavailability windows**: stretches of at least
+latency; overall the same, and per operation kind and per consistency level (write/read); and **unavailability windows**: stretches of at least
 ``UNAVAILABLE_GAP_MS_MIN`` (``run.json``'s ``"unavailable_gap_ms"`` overrides it) in which
 clients were invoking operations of a kind but none of that kind was acknowledged. Windows are
 computed for all operations together and per operation kind (``f``), since a partition may
@@ -93,7 +93,8 @@ def _any_between(sorted_times: list[int], begin: int, finish: int) -> bool:
 
 def empty_stats() -> dict[str, Any]:
     """The figures' shape with nothing measured (for a report whose measurement failed)."""
-    return {"duration_s": 0, "overall": summary([], 1), "by_f": {}, "outside_faults":
+    return {"duration_s": 0, "overall": summary([], 1), "by_f": {}, "by_level": {},
+            "outside_faults":
             summary([], 1), "faults": [], "per_second": [], "unavailable": {"all": []},
             "unavailable_gap_ms": UNAVAILABLE_GAP_MS_MIN}
 
@@ -108,6 +109,9 @@ def check(history: History) -> CheckResult:
         windows[f] = unavailable_windows([op for op in ops if op.f == f], end_ns, gap_ns)
     by_f = {f: summary([op for op in ops if op.f == f], end_ns)
             for f in sorted({op.f for op in ops})}
+    levels = sorted({_level(op) for op in ops})
+    by_level = {level: summary([op for op in ops if _level(op) == level], end_ns)
+                for level in levels}
     faults = []
     for window in history.faults:
         stop = window.stop_ns if window.stop_ns is not None else end_ns
@@ -122,12 +126,18 @@ def check(history: History) -> CheckResult:
         for w in history.faults)]
     result.stats.update(
         duration_s=round(end_ns / NS_PER_S, 3), overall=summary(ops, end_ns), by_f=by_f,
+        by_level=by_level,
         outside_faults=summary(quiet, max(end_ns - _fault_ns(history, end_ns), 1)),
         faults=faults, per_second=per_second(ops, end_ns),
         unavailable={f: [[round(a / NS_PER_S, 3), round(b / NS_PER_S, 3)] for a, b in w]
                      for f, w in windows.items()},
         unavailable_gap_ms=gap_ns // NS_PER_MS)
     return result
+
+
+def _level(op: Op) -> str:
+    """Write level / read level, as the runner set them for the operation's session."""
+    return f"{op.consistency}/{op.read_consistency}"
 
 
 def _fault_ns(history: History, end_ns: int) -> int:

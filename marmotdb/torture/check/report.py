@@ -90,6 +90,11 @@ def _availability_text(verdict: RunVerdict) -> list[str]:
     lines = [f"  throughput {overall['ok_per_s']} ok/s, latency p50 {overall['p50_ms']} ms "
              f"p99 {overall['p99_ms']} ms ({overall['ok']} ok, {overall['fail']} fail, "
              f"{overall['info']} unknown)"]
+    if len(stats["by_level"]) > 1:
+        for level, figures in stats["by_level"].items():
+            lines.append(f"  at {level}: {figures['ok_per_s']} ok/s, p50 {figures['p50_ms']} ms "
+                         f"p99 {figures['p99_ms']} ms ({figures['ok']} ok, {figures['fail']} "
+                         f"fail, {figures['info']} unknown)")
     windows = stats["unavailable"].get("all", [])
     if windows:
         shown = ", ".join(f"{a}-{b} s" for a, b in windows[:10])
