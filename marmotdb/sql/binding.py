@@ -50,6 +50,17 @@ import apsw
 from marmotdb import errors
 from marmotdb.sql.written_row import WrittenRow
 
+# APSW's statement cache keys on the text AND the prepare flags, and SQLite asks the authorizer
+# only when a statement is prepared: a client's statement whose text equalled one the server
+# had prepared in ``trusted_scope()`` (authorized "everything passes") would reuse it. So each
+# trust level prepares with flags of its own and never shares a cache entry with another:
+# internal statements 0, a client's PERSISTENT, a client's DDL (its bookkeeping may write
+# internal tables) PERSISTENT | DONT_LOG. Neither flag changes what a statement does:
+# PERSISTENT tells SQLite it is kept for reuse (it is, in the cache), DONT_LOG keeps prepare
+# errors out of sqlite3_log (not used here).
+USER_PREPARE_FLAGS = apsw.SQLITE_PREPARE_PERSISTENT
+DDL_PREPARE_FLAGS = apsw.SQLITE_PREPARE_PERSISTENT | apsw.SQLITE_PREPARE_DONT_LOG
+
 _DENIED_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer",
                                "sqlite_compileoption_get", "zipfile", "sqlar_uncompress"})
 _READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
@@ -142,6 +153,13 @@ class ConnectionBinding:
             return _FALLBACK[name]
         except KeyError:
             raise AttributeError(name) from None
+
+    @property
+    def prepare_flags(self) -> int:
+        """The prepare flags of a statement run now (see ``USER_PREPARE_FLAGS``)."""
+        if self._internal:
+            return 0
+        return DDL_PREPARE_FLAGS if self._trusted else USER_PREPARE_FLAGS
 
     def trusted_scope(self) -> _TrustedScope:
         """Internal statements (catalog rows, PRAGMAs, schema look-ups) pass the authorizer.

@@ -41,6 +41,7 @@ from sqlglot.errors import ParseError, TokenError
 
 from marmotdb import errors
 from marmotdb.mysql.types import ResultSet
+from marmotdb.sql.binding import USER_PREPARE_FLAGS
 from marmotdb.sql.catalog_snapshot import row_count
 from marmotdb.sql.explain_plan import PRIMARY, Access, Block, read_plan
 from marmotdb.sql.explain_render import RENDERERS, analyzed_tree, render_tree
@@ -129,7 +130,8 @@ def plan(translation: Translation, params: dict[str, Any], conn: apsw.Connection
     for statement in translation.statements:
         if not _DML_HEAD.match(statement):
             continue
-        lines = conn.execute("EXPLAIN QUERY PLAN " + statement, params).fetchall()
+        lines = conn.execute("EXPLAIN QUERY PLAN " + statement, params,
+                             prepare_flags=USER_PREPARE_FLAGS).fetchall()
         root = _root(translation, lines, next_id)
         _Completer(statement, conn, tables, database).complete(root)
         roots.append(root)

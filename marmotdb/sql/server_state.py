@@ -382,7 +382,7 @@ class ServerState:
         cached under it, not shared. ``bytes_max``: a result bigger than this raises
         ``ResultTooLarge`` (an in-loop read goes to a worker, which streams it)."""
         key = (conn.filename, statement) if scope is None else (conn.filename, statement, scope)
-        cursor = conn.execute(statement, params)
+        cursor = conn.execute(statement, params, prepare_flags=self.binding(conn).prepare_flags)
         try:
             described = self._descriptions.get(key)
             if described is None:
@@ -399,7 +399,7 @@ class ServerState:
         ``batch_bytes`` as they are read (the sink blocks while the client is behind), so a
         result of any size holds about one batch in memory. Returns (columns, row count)."""
         key = (conn.filename, statement) if scope is None else (conn.filename, statement, scope)
-        cursor = conn.execute(statement, params)
+        cursor = conn.execute(statement, params, prepare_flags=self.binding(conn).prepare_flags)
         try:
             described = self._descriptions.get(key)
             if described is None:
@@ -426,7 +426,7 @@ class ServerState:
         try:  # after the first step, so a statement a DDL made stale is already re-prepared
             full = cursor.description_full
         except apsw.ExecutionCompleteError:  # no rows: describe it without running it
-            full = self._peek(conn, statement)
+            full = self._peek(conn, statement, self.binding(conn).prepare_flags)
         description = _typed(self._origins(conn, full), decltypes)
         if len(self._descriptions) >= _COLUMN_CACHE_MAX:
             self._descriptions.clear()
@@ -434,7 +434,7 @@ class ServerState:
         return description
 
     @staticmethod
-    def _peek(conn: apsw.Connection, statement: str) -> tuple[Any, ...]:
+    def _peek(conn: apsw.Connection, statement: str, prepare_flags: int) -> tuple[Any, ...]:
         """SQLite's description of a statement, taken before it would run (it never runs)."""
         described: list[Any] = []
 
@@ -445,7 +445,7 @@ class ServerState:
         cursor = conn.cursor()
         cursor.exec_trace = trace
         try:
-            cursor.execute(statement, defaultdict(lambda: None))
+            cursor.execute(statement, defaultdict(lambda: None), prepare_flags=prepare_flags)
         except apsw.ExecTraceAbort:
             pass
         return described[-1] if described else ()
@@ -474,7 +474,8 @@ class ServerState:
         """Columns of a statement without running it (COM_STMT_PREPARE), on ``conn`` or the
         database's look-up connection."""
         conn = conn or self.read_connection(database)
-        description = _typed(self._origins(conn, self._peek(conn, statement)), decltypes)
+        description = _typed(self._origins(conn, self._peek(
+            conn, statement, self.binding(conn).prepare_flags)), decltypes)
         return self._columns_for(description, None)
 
     def _columns_for(self, description: tuple[Any, ...], first: tuple[Any, ...] | None

@@ -60,7 +60,7 @@ from marmotdb.sql import (
     written_row,
 )
 from marmotdb.sql.attachments import attach, require_home_tables
-from marmotdb.sql.binding import ConnectionBinding
+from marmotdb.sql.binding import USER_PREPARE_FLAGS, ConnectionBinding
 from marmotdb.sql.catalog_model import TableModel
 from marmotdb.sql.ddl_target import DdlTarget, ddl_target
 from marmotdb.sql.hints import statement_hints
@@ -1416,7 +1416,8 @@ class Session:
 
     def _statements(self, conn: apsw.Connection, translation: Translation,
                     params: dict[str, Any], space: TempSpace | None) -> Rows | None:
-        written = self.server.binding(conn).written_row
+        binding = self.server.binding(conn)
+        written, flags = binding.written_row, binding.prepare_flags
         rows: Rows | None = None
         last = len(translation.statements) - 1
         for i, statement in enumerate(translation.statements):
@@ -1425,7 +1426,7 @@ class Session:
                 rows = self.server.query(conn, statement, params, translation.result_decltypes,
                                          _scope(space))
             else:
-                conn.execute(statement, params)
+                conn.execute(statement, params, prepare_flags=flags)
         return rows
 
     def _ok(self, capture: ChangeCapture, translation: Translation, generated_id: int = 0
@@ -1515,7 +1516,8 @@ class Session:
                                                            scope, sink)
                 rows = Streamed(columns, count)
         if translation.calc_found_rows and translation.found_rows_sql:
-            self.found_rows = conn.execute(translation.found_rows_sql, params).fetchall()[0][0]
+            self.found_rows = conn.execute(translation.found_rows_sql, params,
+                                           prepare_flags=USER_PREPARE_FLAGS).fetchall()[0][0]
         else:
             self.found_rows = count
         return rows

@@ -166,3 +166,24 @@ def test_a_temporary_table_never_takes_an_internal_name(shop, name):
     assert refused(shop, f"ALTER TABLE tmp RENAME TO `{name}`") in (1050, 1105, 1142, 1227)
     shop.execute("INSERT INTO tmp VALUES (1)")
     assert shop.execute("SELECT a FROM tmp").rows == [(1,)]
+
+
+def test_a_statement_prepared_in_the_trusted_scope_is_never_reused_for_a_client(
+        shop, monkeypatch):
+    """APSW caches prepared statements by text, and SQLite authorizes only when preparing:
+    a client's statement whose translated text equals one the server ran trusted on the same
+    pooled connection must be authorized again, not served from the cache."""
+    seen = {}
+    checkout = Session._read_checkout
+
+    def remember(self, database, space, translation):
+        conn = seen["conn"] = checkout(self, database, space, translation)
+        seen["sql"] = translation.statements[-1]
+        return conn
+    monkeypatch.setattr(Session, "_read_checkout", remember)
+    assert refused(shop, "SELECT name FROM sqlite_master") == 1142
+    conn = seen["conn"]
+    with shop.server.binding(conn).trusted_scope():  # the server runs the same text itself
+        assert conn.execute(seen["sql"]).fetchall()
+    assert refused(shop, "SELECT name FROM sqlite_master") == 1142
+    assert seen["conn"] is conn  # the same pooled connection, the same text: still refused
