@@ -459,7 +459,8 @@ class CdcService:
 def start_service(config: Config, node: Any, swim: Any) -> CdcService | None:
     """The CDC service of ``config`` for ``node`` (None: no sinks configured). ``swim``: the
     membership node (None: a single node, which publishes everything itself)."""
-    sinks = [(sink_config, build_sink(sink_config)) for sink_config in sink_configs(config)]
+    sinks = [(sink_config, build_sink(sink_config))
+             for sink_config in sink_configs(config.cdc.sinks)]
     if not sinks:
         return None
     if swim is None:
