@@ -42,6 +42,7 @@ from marmotdb.cdc.messages import CdcCursors
 from marmotdb.cdc.sink import Sink
 from marmotdb.config import SINK_KINDS, Config, SinkConfig, sink_configs
 from marmotdb.runtime.cdc_runner import SinkRunner
+from marmotdb.storage.schema import INTERNAL_PREFIX
 
 logger = logging.getLogger("marmotdb.cdc")
 Live = Callable[[], dict[int, bool]]           # node id -> live, this node's view
@@ -75,7 +76,9 @@ class CdcService:
             return method(*args)
 
     def databases(self) -> list[str]:
-        return self.node.state.databases.names()
+        """The user databases: the hidden ones (``__marmot_system``: accounts and password
+        hashes) are never published."""
+        return [name for name in self.node.state.databases.names() if not _internal(name)]
 
     def database_path(self, database: str) -> Path:
         return self.node.state.databases.directory / f"{database}.db"
@@ -128,7 +131,7 @@ class CdcService:
     def holds(self, database: str) -> dict[int, int] | None:
         """For retention: per origin, what this node's live sinks still need of the log."""
         names = [name for name, runner in self.runners.items() if runner.state != FAILED]
-        if not names:
+        if not names or _internal(database):
             return None
         return self.store_call(self.store.holds, database, names)
 
@@ -171,6 +174,10 @@ class CdcService:
             await runner.sink.close()
             runner.close_pool()
         self.store.close()
+
+
+def _internal(database: str) -> bool:
+    return database.startswith(INTERNAL_PREFIX)
 
 
 def start_service(config: Config, node: Any, swim: Any) -> CdcService | None:

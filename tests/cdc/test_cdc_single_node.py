@@ -1,4 +1,5 @@
-"""CDC on a single node (no cluster: no peers, no admin API): it publishes its own changes."""
+"""CDC on a single node (no cluster: no peers, no admin API): it publishes its own changes,
+and never the hidden accounts database (password hashes)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def test_a_single_node_publishes_its_changes(tmp_path: Path, broker: NatsBroker,
     server = start_marmot_server(tmp_path / "node")
     try:
         with server.connect(autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("CREATE USER 'app'@'%' IDENTIFIED BY 'secret-pw'")  # never published
             cur.execute("CREATE DATABASE shop")
             cur.execute("CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(10))")
             cur.execute("INSERT INTO shop.t VALUES (1, 'a'), (2, 'b')")
