@@ -29,9 +29,11 @@ node), gtid (null), file/pos/row (the position), thread, query — plus ``txId``
 The schema JSON of a table is built once per table shape and spliced in as bytes: building it
 per record would cost more than the rest of the record.
 
-Not emitted: ``op: t`` (Debezium's MySQL connector skips truncates by default; marmotdb's
-TRUNCATE arrives as the deletes it captured plus its schema-change event); the
-``__debezium.newkey``/``oldkey`` headers of a key change (SinkRecord carries no headers).
+Never published: marmotdb's own replicated bookkeeping rows (``__marmot_*`` tables:
+AUTO_INCREMENT block claims, accounts). Not emitted: ``op: t`` (Debezium's MySQL connector
+skips truncates by default; marmotdb's TRUNCATE arrives as the deletes it captured plus its
+schema-change event); the ``__debezium.newkey``/``oldkey`` headers of a key change
+(SinkRecord carries no headers).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from marmotdb.cdc.columns import TEXT_CODEC, FieldCodec, codec_for_column
 from marmotdb.cdc.position import SNAPSHOT_ORIGIN, Position
 from marmotdb.cdc.sink import SinkRecord
 from marmotdb.sql.catalog_model import TableModel
-from marmotdb.storage.schema import TableSchema
+from marmotdb.storage.schema import INTERNAL_PREFIX, TableSchema
 from marmotdb.storage.writeset import ChangeOp, SchemaChange, WriteSet
 
 CONNECTOR = "mysql"
@@ -264,7 +266,8 @@ class _Build:
     def change(self, change: Any) -> None:
         table = change.table
         schema = self.schemas[table]
-        wanted = self.env.filter.table(self.database, table)
+        wanted = not table.startswith(INTERNAL_PREFIX) and \
+            self.env.filter.table(self.database, table)
         codec = self.env.codec(self.database, schema) if wanted else None
         if change.op == ChangeOp.UPDATE and change.old_key != change.new_key:
             self.row_event(codec, table, "d", change.before, None)

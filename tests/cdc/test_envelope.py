@@ -118,3 +118,17 @@ def test_filters_drop_records_but_not_their_positions(node: Node) -> None:
     assert {r.topic for r in only_b} == {"mm", "mm.shop.b"}
     assert [r.position for r in only_b] == [r.position for r in everything
                                              if r.topic != "mm.shop.a"]
+
+
+def test_internal_bookkeeping_rows_are_never_published() -> None:
+    from marmotdb.hlc import Timestamp
+    from marmotdb.storage.schema import TableSchema
+    from marmotdb.storage.writeset import ChangeOp, RowChange, WriteSet
+    ts = Timestamp(T0, 0, 3)
+    claims = TableSchema("__marmot_auto_increment", ("tbl", "upto"), (0,))
+    users = TableSchema("t", ("id",), (0,))
+    write_set = WriteSet(ts, 3, 9, ts, "shop", 1, [claims, users], [
+        RowChange("__marmot_auto_increment", ChangeOp.INSERT, None, ("t",), None, ("t", 1000)),
+        RowChange("t", ChangeOp.INSERT, None, (1,), None, (1,))])
+    records = Envelopes("mm", lambda d, t: None).records(write_set, NOW_US)
+    assert [(r.topic, r.position) for r in records] == [("mm.shop.t", "3-shop-9-1")]
