@@ -41,7 +41,7 @@ from marmotdb.config import SinkConfig
 from marmotdb.sql import catalog_snapshot
 from marmotdb.storage import commitlog
 from marmotdb.storage.internal_tables import COMMIT_LOG
-from marmotdb.storage.schema import is_internal_table, load_table_schema
+from marmotdb.storage.schema import INTERNAL_PREFIX, load_table_schema
 
 if TYPE_CHECKING:
     from marmotdb.runtime.cdc_service import CdcService
@@ -155,7 +155,7 @@ class SinkRunner:
             index = 0
             for name in sorted(catalog_snapshot.snapshot(conn, database).tables):
                 schema = load_table_schema(conn, name)
-                if schema is None or is_internal_table(name) or \
+                if schema is None or name.startswith(INTERNAL_PREFIX) or \
                         not self.filter.table(database, name):
                     continue
                 columns = ", ".join('"' + c.replace('"', '""') + '"' for c in schema.columns)
