@@ -27,7 +27,7 @@ import apsw
 from marmotdb.cdc.envelope import Envelopes
 from marmotdb.cdc.position import Position
 from marmotdb.cdc.sink import SinkRecord
-from marmotdb.errors import MarmotError
+from marmotdb.errors import StorageError
 from marmotdb.storage import commitlog
 from marmotdb.storage.writeset import decode_write_set
 
@@ -35,10 +35,9 @@ from marmotdb.storage.writeset import decode_write_set
 PAGE_ENTRIES_MAX = 256
 
 
-class CdcGap(MarmotError):
-    """Entries a sink has not published are gone from this node's log."""
-
-    code, sqlstate = 1105, "HY000"
+class CdcGap(StorageError):
+    """Entries a sink has not published are gone from this node's log (not retryable: the
+    sink is failed, never silently skipped)."""
 
 
 @dataclass
