@@ -64,6 +64,7 @@ class SinkRunner:
                                config.retry_multiplier)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"cdc-{self.name}")
         self._conns: dict[str, apsw.Connection] = {}      # pool thread only
+        self._quiet: dict[str, tuple[Any, ...]] = {}      # pool thread only: see _collect
         self._envelopes: dict[str, Envelopes] = {}        # pool thread only
         saved = service.store_call(service.store.sink_state, self.name)
         self.state, self.error = saved.state, saved.error
@@ -93,6 +94,7 @@ class SinkRunner:
         for name in set(self._conns) - set(databases):
             self._conns.pop(name).close()
             self._envelopes.pop(name, None)
+            self._quiet.pop(name, None)
 
     def _collect(self, databases: list[str], live: dict[int, bool],
                  cursors: dict[str, dict[int, int]], resume: tuple[str, int, int, int] | None,
@@ -105,10 +107,16 @@ class SinkRunner:
         node_id = self.service.node_id
         for database in _fair_order(databases, resume, self.batches):
             conn = self._conn(database)
+            mine = cursors.get(database, {})
+            # an idle database costs one PRAGMA per poll: nothing committed there, same
+            # ownership and cursors as when it was last found with nothing to publish
+            quiet = (conn.execute("PRAGMA data_version").fetchone()[0],
+                     tuple(sorted(live.items())), tuple(sorted(mine.items())))
+            if self._quiet.get(database) == quiet:
+                continue
             vector = commitlog.applied_vector(conn)
             owned = owned_origins(vector, live, node_id)
             self.owned[database] = owned
-            mine = cursors.get(database, {})
             if not self.filter.database(database):  # nothing to publish: just keep up
                 done[database] = {o: vector[o] for o in owned if vector[o] > mine.get(o, 0)}
                 continue
@@ -120,6 +128,10 @@ class SinkRunner:
             records += batch.records
             size += batch.bytes
             done[database] = batch.done
+            if not batch.records and not batch.done and not batch.full:
+                self._quiet[database] = quiet
+            else:
+                self._quiet.pop(database, None)
             if batch.full or len(records) >= self.config.records_max:
                 full = True
                 if batch.partial is not None:
