@@ -1,0 +1,205 @@
+"""KafkaSink against a real Kafka-protocol broker (Tansu, tests/cdc/kafka_broker.py).
+
+Consumers use ``assign()`` and read from the beginning: Tansu's consumer-group joins take
+seconds, and a test reads whole topics anyway. Each test writes to topics of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import errors as kafka_errors
+from aiokafka.partitioner import murmur2
+
+from marmotdb.cdc.sink import SinkError, SinkRecord
+from marmotdb.runtime.cdc_kafka import (
+    KEYLESS_PARTITION,
+    POSITION_HEADER,
+    KafkaSink,
+    KafkaSinkSettings,
+    sink_error,
+)
+from tests.cdc.kafka_broker import KafkaBroker, free_port, kafka_broker  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.timeout(60)
+READ_TIMEOUT_S = 15.0
+
+
+def settings(bootstrap: str, **overrides: Any) -> KafkaSinkSettings:
+    return KafkaSinkSettings(bootstrap_servers=bootstrap, topic_partitions=3, linger_ms=2,
+                             **overrides)
+
+
+def key_of(n: int) -> bytes:
+    return b'{"schema":{"type":"struct"},"payload":{"id":%d}}' % n
+
+
+async def read_topic(bootstrap: str, topic: str, count: int) -> list[Any]:
+    """Every message of ``topic`` (all partitions, from the start) until ``count`` are in."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        partitions = sorted(await consumer._client._wait_on_metadata(topic))
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        messages: list[Any] = []
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        while len(messages) < count and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for batch in batches.values():
+                messages.extend(batch)
+        return messages
+    finally:
+        await consumer.stop()
+
+
+def position_of(message: Any) -> str:
+    headers = dict(message.headers)
+    return headers[POSITION_HEADER].decode()
+
+
+async def publish_then_close(sink: KafkaSink, *calls: list[SinkRecord]) -> None:
+    await sink.start()
+    try:
+        for records in calls:
+            await sink.publish(records)
+    finally:
+        await sink.close()
+
+
+def test_one_keys_events_stay_in_one_partition_in_order(kafka_broker: KafkaBroker) -> None:
+    topic = "marmot.shop.orders"
+    keys, events_per_key = 40, 25
+    records = [SinkRecord(topic, key_of(k), b'{"op":"u","n":%d}' % i, f"1-{i * keys + k:08d}")
+               for i in range(events_per_key) for k in range(keys)]
+    sink = KafkaSink("kafka-order", settings(kafka_broker.bootstrap_servers,
+                                             in_flight_records_max=64))
+    chunks = [records[i:i + 300] for i in range(0, len(records), 300)]
+    asyncio.run(publish_then_close(sink, *chunks))
+
+    messages = asyncio.run(read_topic(kafka_broker.bootstrap_servers, topic, len(records)))
+    assert len(messages) == len(records)
+    partitions = {m.partition for m in messages}
+    assert partitions == {0, 1, 2}, "the sink created the topic with topic_partitions=3"
+    by_key: dict[bytes, list[Any]] = defaultdict(list)
+    for message in sorted(messages, key=lambda m: (m.partition, m.offset)):
+        by_key[message.key].append(message)
+    for key, seen in by_key.items():
+        assert {m.partition for m in seen} == {(murmur2(key) & 0x7FFFFFFF) % 3}
+        positions = [position_of(m) for m in seen]
+        assert positions == sorted(positions) and len(positions) == events_per_key
+    assert sorted(position_of(m) for m in messages) == sorted(r.position for r in records)
+
+
+def test_tombstones_are_null_values_and_keyless_records_keep_their_order(
+        kafka_broker: KafkaBroker) -> None:
+    topic, schema_topic = "marmot.shop.items", "marmot"
+    rows = [SinkRecord(topic, key_of(7), b'{"op":"c"}', "2-00000001"),
+            SinkRecord(topic, key_of(7), b'{"op":"d"}', "2-00000002"),
+            SinkRecord(topic, key_of(7), None, "2-00000002")]
+    schema = [SinkRecord(schema_topic, None, b'{"ddl":"%d"}' % i, f"2-{10 + i:08d}")
+              for i in range(30)]
+    sink = KafkaSink("kafka-tombstone", settings(kafka_broker.bootstrap_servers))
+    asyncio.run(publish_then_close(sink, rows + schema))
+
+    messages = asyncio.run(read_topic(kafka_broker.bootstrap_servers, topic, 3))
+    assert [(m.value, position_of(m)) for m in messages] == [
+        (b'{"op":"c"}', "2-00000001"), (b'{"op":"d"}', "2-00000002"), (None, "2-00000002")]
+    assert all(m.key == key_of(7) for m in messages)
+    ddl = asyncio.run(read_topic(kafka_broker.bootstrap_servers, schema_topic, 30))
+    assert {m.partition for m in ddl} == {KEYLESS_PARTITION}
+    assert [position_of(m) for m in ddl] == [r.position for r in schema]
+
+
+def test_a_record_larger_than_allowed_fails_for_good(kafka_broker: KafkaBroker) -> None:
+    sink = KafkaSink("kafka-big", settings(kafka_broker.bootstrap_servers,
+                                           record_bytes_max=10_000))
+    big = SinkRecord("marmot.shop.blobs", key_of(1), b"x" * 20_000, "3-00000001")
+
+    async def scenario() -> SinkError:
+        await sink.start()
+        with pytest.raises(SinkError) as failed:
+            await sink.publish([big])
+        await sink.publish([SinkRecord("marmot.shop.blobs", key_of(2), b"small", "3-2")])
+        await sink.close()
+        return failed.value
+
+    error = asyncio.run(scenario())
+    assert error.retryable is False and "MessageSizeTooLarge" in str(error)
+
+
+def test_broker_errors_map_to_retryable_or_not() -> None:
+    assert sink_error(kafka_errors.MessageSizeTooLargeError(), "x").retryable is False
+    assert sink_error(kafka_errors.RecordListTooLargeError(), "x").retryable is False
+    assert sink_error(kafka_errors.TopicAuthorizationFailedError(), "x").retryable is False
+    assert sink_error(kafka_errors.KafkaConnectionError(), "x").retryable is True
+    assert sink_error(kafka_errors.NotLeaderForPartitionError(), "x").retryable is True
+    assert sink_error(kafka_errors.KafkaTimeoutError(), "x").retryable is True
+    assert sink_error(TimeoutError(), "x").retryable is True
+
+
+def test_unreachable_broker_is_retryable_and_close_is_idempotent() -> None:
+    sink = KafkaSink("kafka-nowhere", settings(f"127.0.0.1:{free_port()}",
+                                               publish_timeout_ms=3_000))
+
+    async def scenario() -> tuple[SinkError, SinkError]:
+        with pytest.raises(SinkError) as at_start:
+            await sink.start()
+        await sink.close()
+        await sink.close()
+        with pytest.raises(SinkError) as after_close:
+            await sink.publish([SinkRecord("t", b"k", b"v", "1")])
+        return at_start.value, after_close.value
+
+    at_start, after_close = asyncio.run(scenario())
+    assert at_start.retryable is True
+    assert after_close.retryable is False
+
+
+def test_broker_down_is_retryable_and_publishing_resumes_when_it_is_back(
+        tmp_path: Path) -> None:
+    """SIGKILL the broker under a connected sink: the call fails as retryable within
+    publish_timeout_ms, although the producer still holds its batches (request_timeout_ms is
+    longer): the sink drops them instead of waiting to flush. The broker comes back (empty:
+    memory storage) on the same port; the next call reconnects, re-creates the topic and
+    delivers, and nothing of the failed call shows up later."""
+    broker = KafkaBroker(tmp_path)
+    broker.start()
+    topic = "marmot.shop.outage"
+    sink = KafkaSink("kafka-outage", settings(broker.bootstrap_servers,
+                                              publish_timeout_ms=1_500,
+                                              request_timeout_ms=10_000))
+    before = [SinkRecord(topic, key_of(k), b"before", f"4-{k:08d}") for k in range(20)]
+    during = [SinkRecord(topic, key_of(k), b"during", f"4-{100 + k:08d}") for k in range(20)]
+    after = [SinkRecord(topic, key_of(k), b"after", f"4-{200 + k:08d}") for k in range(20)]
+
+    async def scenario() -> tuple[SinkError, float]:
+        await sink.start()
+        await sink.publish(before)
+        broker.stop(signal.SIGKILL)
+        started = time.monotonic()
+        with pytest.raises(SinkError) as failed:
+            await sink.publish(during)
+        failed_after_s = time.monotonic() - started
+        broker.start()
+        await asyncio.sleep(0.5)  # a discarded producer would deliver its batches by now
+        await sink.publish(after)
+        await sink.close()
+        return failed.value, failed_after_s
+
+    try:
+        error, failed_after_s = asyncio.run(scenario())
+        messages = asyncio.run(read_topic(broker.bootstrap_servers, topic, len(after)))
+    finally:
+        broker.stop()
+    assert error.retryable is True
+    assert failed_after_s < 1.5 + 1.0
+    assert sorted(m.value for m in messages) == [b"after"] * len(after)
+    assert len({m.partition for m in messages}) == 3, "re-created with topic_partitions"
