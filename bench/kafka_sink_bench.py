@@ -65,7 +65,7 @@ async def run(bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
     records = make_records(args.records, args.rows)
     sink = KafkaSink("bench", KafkaSinkSettings(
         bootstrap_servers=bootstrap, topic_partitions=args.partitions,
-        in_flight_records_max=args.in_flight, linger_ms=args.linger_ms))
+        in_flight_records_max=args.in_flight))
     await sink.start()
     await sink.publish(records[:1])  # topic created and metadata known before the clock runs
     call_ms: list[float] = []
@@ -92,7 +92,6 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=10_000, help="distinct keys")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--in-flight", type=int, default=8_192)
-    parser.add_argument("--linger-ms", type=int, default=5)
     parser.add_argument("--bootstrap", default="", help="use this broker, start none")
     args = parser.parse_args()
     broker = None

@@ -33,8 +33,7 @@ READ_TIMEOUT_S = 15.0
 
 
 def settings(bootstrap: str, **overrides: Any) -> KafkaSinkSettings:
-    return KafkaSinkSettings(bootstrap_servers=bootstrap, topic_partitions=3, linger_ms=2,
-                             **overrides)
+    return KafkaSinkSettings(bootstrap_servers=bootstrap, topic_partitions=3, **overrides)
 
 
 def key_of(n: int) -> bytes:
@@ -203,3 +202,18 @@ def test_broker_down_is_retryable_and_publishing_resumes_when_it_is_back(
     assert failed_after_s < 1.5 + 1.0
     assert sorted(m.value for m in messages) == [b"after"] * len(after)
     assert len({m.partition for m in messages}) == 3, "re-created with topic_partitions"
+
+
+def test_murmur2_is_kafkas_partitioning_hash() -> None:
+    """Same hash as aiokafka's (= the Java client's), so every Kafka client puts a key in the
+    same partition; lengths 0..40 cover every tail length."""
+    from aiokafka.partitioner import murmur2 as aiokafka_murmur2
+
+    from marmotdb.runtime.cdc_kafka import murmur2 as sink_murmur2
+    samples = [bytes((i * 37 + j * 11) % 256 for j in range(n)) for i in range(5)
+               for n in range(41)] + [key_of(n) for n in range(200)]
+    for data in samples:
+        assert sink_murmur2(data) & 0x7FFFFFFF == aiokafka_murmur2(data) & 0x7FFFFFFF
+    # the Java client's published values (org.apache.kafka.common.utils.UtilsTest)
+    assert sink_murmur2(b"21") & 0x7FFFFFFF == -973932308 & 0x7FFFFFFF
+    assert sink_murmur2(b"a-little-bit-long-string") & 0x7FFFFFFF == -985981536 & 0x7FFFFFFF
