@@ -217,6 +217,102 @@ class ClusterConfig:
 
 
 @dataclass
+class CdcConfig:
+    sinks: list[dict[str, Any]] = setting_list(
+        "CDC sinks, one [[cdc.sinks]] table each (docs/cdc.md): name, kind (nats | kafka), "
+        "url or servers, prefix, filters, batching, backoff, snapshot_mode. Empty = no CDC.")
+    backlog_max_bytes: int = setting(
+        1 << 30, "Commit-log bytes a sink may have left to publish on this node before it is "
+        "failed (and stops holding the log back from trimming): writes are never blocked or "
+        "slowed by a sink, its backlog is bounded by this much disk.")
+    cursor_report_interval_ms: int = setting(
+        1_000, "How often a publisher sends its sink cursors to its peers; a node taking over a "
+        "dead publisher's origins republishes at most about this much.")
+    status_interval_ms: int = setting(
+        1_000, "How often each sink's lag and backlog are measured (metrics, admin /cdc, the "
+        "backlog_max_bytes check) and ownership of origins is re-evaluated.")
+
+
+@dataclass
+class SinkConfig:
+    """One ``[[cdc.sinks]]`` entry (checked by ``sink_configs``)."""
+
+    name: str
+    kind: str
+    url: str = "nats://127.0.0.1:4222"  # nats
+    servers: list[str] = field(default_factory=list)  # kafka bootstrap host:port list
+    prefix: str = "marmot"  # topics <prefix>.<db>.<table>, schema changes on <prefix>
+    stream: str = ""  # nats: JetStream stream name; empty = the prefix, made a valid name
+    include_databases: list[str] = field(default_factory=list)
+    exclude_databases: list[str] = field(default_factory=list)
+    include_tables: list[str] = field(default_factory=list)  # globs on table or db.table
+    exclude_tables: list[str] = field(default_factory=list)
+    records_max: int = 1_000  # records per publish call
+    bytes_max: int = 4 << 20  # bytes (keys + values) per publish call
+    linger_ms: int = 10  # wait this long for more records when a batch was not full
+    in_flight_max: int = 256  # publishes awaiting broker acks at once (pipelining)
+    publish_timeout_ms: int = 10_000  # a broker ack later than this fails the call (retried)
+    retry_initial_ms: int = 100  # backoff after the first failure
+    retry_max_ms: int = 30_000  # backoff cap
+    retry_multiplier: float = 2.0
+    snapshot_mode: str = "initial"  # initial (op r of every row first) | never
+    transaction_events: bool = False  # BEGIN/END events on <prefix>.transaction
+
+
+# kind -> runtime module whose ``build_sink(SinkConfig)`` makes the sink (runtime/cdc_*.py).
+# Another broker is one line here plus its module.
+SINK_KINDS: dict[str, str] = {
+    "nats": "marmotdb.runtime.cdc_nats",
+}
+_SINK_CHOICES = {"snapshot_mode": ("initial", "never")}
+
+
+def sink_configs(config: Config) -> list[SinkConfig]:
+    """The ``[[cdc.sinks]]`` entries as checked ``SinkConfig``s; ConfigError naming the first
+    defect (unknown key or kind, wrong type, duplicate name, bad choice)."""
+    fields = {f.name: f for f in dataclasses.fields(SinkConfig)}
+    out: list[SinkConfig] = []
+    for i, entry in enumerate(config.cdc.sinks):
+        where = f"cdc.sinks[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a table ([[cdc.sinks]])")
+        for key in ("name", "kind"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                raise ConfigError(f"{where}.{key} is required (a string)")
+        values: dict[str, Any] = {}
+        for key, value in entry.items():
+            f = fields.get(key)
+            if f is None:
+                raise ConfigError(f"unknown setting {where}.{key}; known: {', '.join(fields)}")
+            kind = {"list[str]": list}.get(str(f.type), _KINDS.get(str(f.type), str))
+            if kind is list and isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ConfigError(f"{where}.{key}: {value!r} is not {_KIND_WORDS[kind]}")
+            values[key] = value
+        sink = SinkConfig(**values)
+        if sink.kind not in SINK_KINDS:
+            raise ConfigError(f"{where}.kind must be one of {', '.join(SINK_KINDS)}; "
+                              f"got {sink.kind!r}")
+        for key, allowed in _SINK_CHOICES.items():
+            if getattr(sink, key) not in allowed:
+                raise ConfigError(f"{where}.{key} must be one of {', '.join(allowed)}")
+        if any(s.name == sink.name for s in out):
+            raise ConfigError(f"{where}.name {sink.name!r} is used by another sink")
+        if min(sink.records_max, sink.bytes_max, sink.in_flight_max, sink.retry_initial_ms,
+               sink.publish_timeout_ms) < 1 or sink.retry_max_ms < sink.retry_initial_ms \
+                or sink.retry_multiplier < 1 or sink.linger_ms < 0:
+            raise ConfigError(f"{where}: records_max, bytes_max, in_flight_max, "
+                              "publish_timeout_ms and retry_initial_ms must be at least 1, "
+                              "retry_max_ms at least retry_initial_ms, retry_multiplier at "
+                              "least 1, linger_ms not negative")
+        out.append(sink)
+    return out
+
+
+@dataclass
 class Config:
     node_id: int = setting(1, "Stable node id (never random); unique in a cluster.")
     data_dir: str = setting("./marmotdb-data", "Directory holding one SQLite file per database.")
@@ -226,13 +322,14 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    cdc: CdcConfig = field(default_factory=CdcConfig)
 
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir)
 
 
-SECTIONS = ("mysql", "sql", "storage", "auth", "logging", "cluster")
+SECTIONS = ("mysql", "sql", "storage", "auth", "logging", "cluster", "cdc")
 
 
 def _fields(obj: Any) -> dict[str, dataclasses.Field[Any]]:
@@ -327,6 +424,7 @@ def flag_name(section: str, name: str) -> str:
 _SECTION_TITLES = {
     "": "node", "mysql": "MySQL listener", "sql": "SQL sessions", "storage": "SQLite storage",
     "auth": "accounts", "logging": "logging", "cluster": "cluster membership, peers, admin API",
+    "cdc": "change data capture (Debezium events to brokers)",
 }
 
 
@@ -407,6 +505,7 @@ def validate(config: Config) -> None:
                               f"got {value}")
         if kind_of(f) in (int, float) and value < 0:
             raise ConfigError(f"{describe(section, name)} must not be negative; got {value}")
+    sink_configs(config)
     if config.cluster.auto_increment_block_size < 1:
         raise ConfigError(f"{describe('cluster', 'auto_increment_block_size')} must be at "
                           f"least 1; got {config.cluster.auto_increment_block_size}")

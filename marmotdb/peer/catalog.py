@@ -6,6 +6,7 @@ owner's messages module here when it registers its first message (txn/, replicat
 
 from __future__ import annotations
 
+import marmotdb.cdc.messages  # noqa: F401  (registers the cdc tag 128)
 import marmotdb.cluster.messages  # noqa: F401  (registers the membership tags 1-7)
 import marmotdb.replication.messages  # noqa: F401  (registers the replication tags 64-67)
 import marmotdb.txn.messages  # noqa: F401  (registers the txn tags 32-39)

@@ -35,6 +35,7 @@ TAG_RANGES: dict[str, range] = {
     "txn": range(32, 64),  # distributed commit: prepare, vote, decide, recovery (txn/)
     "replication": range(64, 96),  # catch-up log pull, snapshot transfer, anti-entropy
     "ddl": range(96, 128),  # DDL lock lease, schema versions
+    "cdc": range(128, 160),  # CDC publishers' cursor reports (cdc/)
     "peer": range(240, 256),  # the request/response layer itself (PeerFailure)
     "test": range(0xFF00, TAG_MAX + 1),  # tests only; never registered in PEER_MESSAGES
 }

@@ -18,6 +18,10 @@ entries committed more than ``log_retention_max_hours`` ago (0: never by age); t
 then restores a snapshot (snapshot_transfer.py). The newest entry of each origin is kept
 (the horizon below needs its timestamp), and nothing above this node's own vector is ever
 trimmed (``commitlog.trim_log`` clamps). At most ``commitlog.TRIM_ROWS_MAX`` rows per step.
+CDC sinks hold the log too (cdc/DESIGN.md §5): ``holds(database)`` (set by the runtime's CDC
+service) gives per origin the lowest cursor of this node's live sinks, and nothing above it is
+trimmed, by membership or by age; an origin it does not name is held whole. The hold is bounded
+by ``cdc.backlog_max_bytes``: past it the CDC service fails the sink and stops holding for it.
 
 *Tombstone collection, the rule.* A tombstone of version ``t`` is dropped when ``t`` is below
 the horizon ``H`` = the minimum of
@@ -94,6 +98,8 @@ class Retention:
         self.trimmed = 0     # log entries trimmed (metrics)
         self.collected = 0   # tombstones collected (metrics)
         self._running: set[str] = set()
+        # CDC: database -> per origin the log position its sinks still need (None: no hold)
+        self.holds: Callable[[str], dict[int, int] | None] | None = None
         self._timer = state.host.call_later(interval_ms / 1000, self._tick)
 
     def _tick(self) -> None:
@@ -116,6 +122,7 @@ class Retention:
         everywhere, now_ms = members.everywhere, self._now_ms()
         cutoff = Timestamp(now_ms - self.retention_ms, 0, 0) \
             if self.retention_ms > 0 else None
+        held = self.holds(database) if self.holds is not None else None
         self._running.add(database)
 
         def work(conn: apsw.Connection) -> tuple[int, int]:
@@ -127,6 +134,9 @@ class Retention:
             vector = commitlog.applied_vector(conn)
             watermark = {origin: min(seq, vector.get(origin, 0) - 1)  # keep the newest
                          for origin, seq in watermark.items()}
+            if held is not None:  # what CDC sinks have not published yet stays
+                watermark = {origin: min(seq, held.get(origin, 0))
+                             for origin, seq in watermark.items()}
             if not any(seq > 0 for seq in watermark.values()) and horizon is None:
                 return 0, 0
             with conn:

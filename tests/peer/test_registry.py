@@ -23,6 +23,7 @@ def test_the_tag_table_of_every_peer_message_is_append_only() -> None:
         68: ("replication", "SnapshotRequest"), 69: ("replication", "SnapshotOffer"),
         70: ("replication", "SnapshotRead"), 71: ("replication", "SnapshotData"),
         72: ("replication", "SnapshotRelease"),
+        128: ("cdc", "CdcCursors"),
         240: ("peer", "PeerFailure"),
     }
 
