@@ -1,6 +1,6 @@
 """Raw KafkaSink throughput and publish latency against a real broker (Tansu, memory storage).
 
-    python bench/kafka_sink_bench.py                       # 100,000 records, calls of 500
+    python bench/kafka_sink_bench.py                       # 100,000 records, calls of 1,000
     python bench/kafka_sink_bench.py --records 200000 --call-records 1000 --partitions 6
     python bench/kafka_sink_bench.py --bootstrap 127.0.0.1:9092   # an existing broker
 
@@ -33,7 +33,8 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from marmotdb.cdc.sink import SinkRecord  # noqa: E402
-from marmotdb.runtime.cdc_kafka import KafkaSink, KafkaSinkSettings  # noqa: E402
+from marmotdb.config import SinkConfig  # noqa: E402
+from marmotdb.runtime.cdc_kafka import KafkaSink  # noqa: E402
 
 TOPIC = "bench.sbtest.sbtest1"
 
@@ -63,9 +64,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 async def run(bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
     records = make_records(args.records, args.rows)
-    sink = KafkaSink("bench", KafkaSinkSettings(
-        bootstrap_servers=bootstrap, topic_partitions=args.partitions,
-        in_flight_records_max=args.in_flight))
+    sink = KafkaSink(SinkConfig(name="bench", kind="kafka", servers=[bootstrap],
+                                partitions=args.partitions, in_flight_max=args.in_flight))
     await sink.start()
     await sink.publish(records[:1])  # topic created and metadata known before the clock runs
     call_ms: list[float] = []
@@ -87,11 +87,12 @@ async def run(bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--call-records", type=int, default=500,
-                        help="records per publish call")
+    parser.add_argument("--call-records", type=int, default=SinkConfig.records_max,
+                        help="records per publish call (the sink's records_max)")
     parser.add_argument("--rows", type=int, default=10_000, help="distinct keys")
     parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--in-flight", type=int, default=8_192)
+    parser.add_argument("--in-flight", type=int, default=SinkConfig.in_flight_max,
+                        help="the sink's in_flight_max: records unacknowledged at most")
     parser.add_argument("--bootstrap", default="", help="use this broker, start none")
     args = parser.parse_args()
     broker = None

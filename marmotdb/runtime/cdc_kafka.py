@@ -6,12 +6,12 @@ The publisher (cdc/) hands ``publish`` a list of ``SinkRecord`` in commit order 
 this sink's durable cursor only when the call returns (marmotdb/cdc/sink.py has the contract).
 One call:
 
-1. makes sure every topic of the call exists (admin CreateTopics with ``topic_partitions`` and
-   ``topic_replication_factor``; "already exists" is success); topics seen once are remembered
+1. makes sure every topic of the call exists (admin CreateTopics with the sink's ``partitions``
+   and ``replication_factor``; "already exists" is success); topics seen once are remembered
    until the producer is rebuilt, because a broker that restarted may have lost them;
 2. appends each record to an open batch of its (topic, partition) (aiokafka's BatchBuilder,
-   ``batch_bytes_max``) and queues a batch for sending as soon as it is full, the rest at the
-   end; at most ``in_flight_records_max`` records are unacknowledged, past that the oldest
+   ``BATCH_BYTES_MAX``) and queues a batch for sending as soon as it is full, the rest at the
+   end; at most ``in_flight_max`` records are unacknowledged, past that the oldest
    queued batch is awaited before more are added (pipelining with a bound);
 3. awaits every acknowledgement (acks=all: every in-sync replica has the record), all within
    ``publish_timeout_ms``.
@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
 import logging
 import struct
 from collections.abc import Iterable, Sequence
@@ -64,10 +63,14 @@ from aiokafka import errors as kafka_errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 
 from marmotdb.cdc.sink import SinkError, SinkRecord
+from marmotdb.config import ConfigError, SinkConfig
 
 logger = logging.getLogger("marmotdb.cdc.kafka")
 
-POSITION_HEADER = "marmot.position"
+POSITION_HEADER = "Marmot-Position"  # the NATS sink's header name too
+BATCH_BYTES_MAX = 256 * 1024  # one partition's batch in a produce request (Kafka: 16 KiB,
+# too small for ~700-byte envelopes; bigger gains nothing measurable against Tansu)
+CLIENT_ID = "marmotdb-cdc"
 KEYLESS_PARTITION = 0
 TOPIC_ALREADY_EXISTS = 36
 CLOSE_TIMEOUT_S = 5.0
@@ -94,39 +97,6 @@ _RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class KafkaSinkSettings:
-    """How one Kafka sink connects and batches; units in the names."""
-
-    bootstrap_servers: str
-    """Comma-separated host:port of one or more brokers."""
-    client_id: str = "marmotdb-cdc"
-    topic_partitions: int = 4
-    """Partitions of a topic this sink creates (existing topics are used as they are). More
-    partitions spread consumers; one row's events stay in one partition either way."""
-    topic_replication_factor: int = 1
-    """Replicas of a topic this sink creates; use 3 on a production Kafka cluster."""
-    in_flight_records_max: int = 8_192
-    """Records sent but not yet acknowledged, at most; bounds the producer's memory."""
-    batch_bytes_max: int = 262_144
-    """Size of one partition's batch inside a produce request."""
-    record_bytes_max: int = 1_048_576
-    """Largest record (key, value and headers) sent; larger ones fail the call for good. Keep
-    it at or below the broker's message.max.bytes (Kafka's default is 1 MiB)."""
-    request_timeout_ms: int = 30_000
-    """One request to a broker (metadata, produce, create topics)."""
-    publish_timeout_ms: int = 15_000
-    """A whole ``publish`` call: not acknowledged by then, it fails as retryable."""
-
-    def __post_init__(self) -> None:
-        for name in ("topic_partitions", "in_flight_records_max", "batch_bytes_max",
-                     "record_bytes_max", "request_timeout_ms", "publish_timeout_ms"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"kafka sink: {name} must be at least 1")
-        if self.topic_replication_factor < 1:
-            raise ValueError("kafka sink: topic_replication_factor must be at least 1")
-
-
 def sink_error(exc: BaseException, context: str) -> SinkError:
     """One aiokafka (or socket) failure as the publisher's SinkError."""
     if isinstance(exc, SinkError):
@@ -143,9 +113,15 @@ def sink_error(exc: BaseException, context: str) -> SinkError:
 class KafkaSink:
     """A Sink (cdc/sink.py) writing to Kafka; one producer and one admin client."""
 
-    def __init__(self, name: str, settings: KafkaSinkSettings) -> None:
-        self.name = name
-        self.settings = settings
+    def __init__(self, config: SinkConfig) -> None:
+        if not config.servers:
+            raise ConfigError(f"cdc sink {config.name}: kind kafka needs servers "
+                              "(bootstrap host:port list)")
+        if min(config.partitions, config.replication_factor, config.record_bytes_max) < 1:
+            raise ConfigError(f"cdc sink {config.name}: partitions, replication_factor and "
+                              "record_bytes_max must be at least 1")
+        self.name = config.name
+        self.config = config
         self._producer: Any = None
         self._admin: Any = None
         self._topics_ready: set[str] = set()
@@ -159,12 +135,15 @@ class KafkaSink:
             raise SinkError(f"kafka sink {self.name} is closed", retryable=False)
         if self._producer is not None:
             return
-        s = self.settings
-        common: dict[str, Any] = {"bootstrap_servers": s.bootstrap_servers,
-                                  "client_id": s.client_id,
-                                  "request_timeout_ms": s.request_timeout_ms}
+        c = self.config
+        common: dict[str, Any] = {"bootstrap_servers": ",".join(c.servers),
+                                  "client_id": f"{CLIENT_ID}-{c.name}",
+                                  # past the call's own timeout: aiokafka never expires
+                                  # batches itself; the call fails first (see _discard)
+                                  "request_timeout_ms": 2 * c.publish_timeout_ms}
         producer = AIOKafkaProducer(
-            **common, acks="all", enable_idempotence=False, max_batch_size=s.batch_bytes_max, max_request_size=s.record_bytes_max)
+            **common, acks="all", enable_idempotence=False, max_batch_size=BATCH_BYTES_MAX,
+            max_request_size=c.record_bytes_max)
         admin = AIOKafkaAdminClient(**common)
         try:
             await producer.start()
@@ -174,7 +153,7 @@ class KafkaSink:
             await _quietly(admin.close())
             if not isinstance(exc, Exception):
                 raise
-            raise sink_error(exc, f"connect to {s.bootstrap_servers}") from exc
+            raise sink_error(exc, f"connect to {common['bootstrap_servers']}") from exc
         self._producer, self._admin = producer, admin
 
     async def close(self) -> None:
@@ -214,7 +193,7 @@ class KafkaSink:
             return
         pending: collections.deque[tuple[asyncio.Future[Any], int]] = collections.deque()
         try:
-            async with asyncio.timeout(self.settings.publish_timeout_ms / 1000):
+            async with asyncio.timeout(self.config.publish_timeout_ms / 1000):
                 await self.start()  # again after a failure discarded the producer
                 await self._ensure_topics(r.topic for r in records)
                 await self._send_all(records, pending)
@@ -229,9 +208,9 @@ class KafkaSink:
     async def _send_all(self, records: Sequence[SinkRecord],
                         pending: collections.deque[tuple[asyncio.Future[Any], int]]) -> None:
         """Fill one batch per (topic, partition) and queue each as it fills; at most
-        ``in_flight_records_max`` records unacknowledged. Batches of one partition are queued
+        ``in_flight_max`` records unacknowledged. Batches of one partition are queued
         in order, so its records are stored in the order of ``records``."""
-        producer, window = self._producer, self.settings.in_flight_records_max
+        producer, window = self._producer, self.config.in_flight_max
         partition_counts = {t: len(await producer.partitions_for(t))
                             for t in {r.topic for r in records}}
         open_batches: dict[tuple[str, int], _OpenBatch] = {}
@@ -259,10 +238,10 @@ class KafkaSink:
 
     def _partition(self, record: SinkRecord, partition_count: int) -> int:
         size = len(record.key or b"") + len(record.value or b"") + len(record.position)
-        if size > self.settings.record_bytes_max:
+        if size > self.config.record_bytes_max:
             raise sink_error(kafka_errors.MessageSizeTooLargeError(
                 f"record {record.position} is {size} bytes, record_bytes_max is "
-                f"{self.settings.record_bytes_max}"), "publish")
+                f"{self.config.record_bytes_max}"), "publish")
         if record.key is None:
             return KEYLESS_PARTITION
         return (murmur2(record.key) & 0x7FFFFFFF) % partition_count
@@ -280,9 +259,9 @@ class KafkaSink:
         missing = set(topics) - self._topics_ready
         if not missing:
             return
-        s = self.settings
+        c = self.config
         response = await self._admin.create_topics(
-            [NewTopic(t, s.topic_partitions, s.topic_replication_factor) for t in sorted(missing)])
+            [NewTopic(t, c.partitions, c.replication_factor) for t in sorted(missing)])
         for topic, error_code, message in _topic_errors(response):
             if error_code not in (0, TOPIC_ALREADY_EXISTS):
                 error = kafka_errors.for_code(error_code)(message)
@@ -299,7 +278,7 @@ class _OpenBatch:
         self.builder, self.count = builder, 0
 
     def add(self, record: SinkRecord) -> bool:
-        """False when the batch is full (batch_bytes_max); an empty batch takes any record."""
+        """False when the batch is full (BATCH_BYTES_MAX); an empty batch takes any record."""
         added = self.builder.append(key=record.key, value=record.value, timestamp=None,
                                     headers=[(POSITION_HEADER, record.position.encode())])
         self.count += added is not None
@@ -358,3 +337,6 @@ async def _quietly(awaitable: Any) -> None:
     except Exception as exc:  # the sink is being discarded; nothing depends on this outcome
         logger.debug("kafka: ignored while closing: %r", exc)
 
+
+def build_sink(config: SinkConfig) -> KafkaSink:
+    return KafkaSink(config)

@@ -19,11 +19,12 @@ from aiokafka import errors as kafka_errors
 from aiokafka.partitioner import murmur2
 
 from marmotdb.cdc.sink import SinkError, SinkRecord
+from marmotdb.config import ConfigError, SinkConfig, sink_configs
 from marmotdb.runtime.cdc_kafka import (
     KEYLESS_PARTITION,
     POSITION_HEADER,
     KafkaSink,
-    KafkaSinkSettings,
+    build_sink,
     sink_error,
 )
 from tests.cdc.kafka_broker import KafkaBroker, free_port, kafka_broker  # noqa: F401 (fixture)
@@ -32,8 +33,9 @@ pytestmark = pytest.mark.timeout(60)
 READ_TIMEOUT_S = 15.0
 
 
-def settings(bootstrap: str, **overrides: Any) -> KafkaSinkSettings:
-    return KafkaSinkSettings(bootstrap_servers=bootstrap, topic_partitions=3, **overrides)
+def make_sink(name: str, bootstrap: str, **overrides: Any) -> KafkaSink:
+    return KafkaSink(SinkConfig(name=name, kind="kafka", servers=[bootstrap], partitions=3,
+                                **overrides))
 
 
 def key_of(n: int) -> bytes:
@@ -78,8 +80,7 @@ def test_one_keys_events_stay_in_one_partition_in_order(kafka_broker: KafkaBroke
     keys, events_per_key = 40, 25
     records = [SinkRecord(topic, key_of(k), b'{"op":"u","n":%d}' % i, f"1-{i * keys + k:08d}")
                for i in range(events_per_key) for k in range(keys)]
-    sink = KafkaSink("kafka-order", settings(kafka_broker.bootstrap_servers,
-                                             in_flight_records_max=64))
+    sink = make_sink("kafka-order", kafka_broker.bootstrap_servers, in_flight_max=64)
     chunks = [records[i:i + 300] for i in range(0, len(records), 300)]
     asyncio.run(publish_then_close(sink, *chunks))
 
@@ -105,7 +106,7 @@ def test_tombstones_are_null_values_and_keyless_records_keep_their_order(
             SinkRecord(topic, key_of(7), None, "2-00000002")]
     schema = [SinkRecord(schema_topic, None, b'{"ddl":"%d"}' % i, f"2-{10 + i:08d}")
               for i in range(30)]
-    sink = KafkaSink("kafka-tombstone", settings(kafka_broker.bootstrap_servers))
+    sink = make_sink("kafka-tombstone", kafka_broker.bootstrap_servers)
     asyncio.run(publish_then_close(sink, rows + schema))
 
     messages = asyncio.run(read_topic(kafka_broker.bootstrap_servers, topic, 3))
@@ -118,8 +119,7 @@ def test_tombstones_are_null_values_and_keyless_records_keep_their_order(
 
 
 def test_a_record_larger_than_allowed_fails_for_good(kafka_broker: KafkaBroker) -> None:
-    sink = KafkaSink("kafka-big", settings(kafka_broker.bootstrap_servers,
-                                           record_bytes_max=10_000))
+    sink = make_sink("kafka-big", kafka_broker.bootstrap_servers, record_bytes_max=10_000)
     big = SinkRecord("marmot.shop.blobs", key_of(1), b"x" * 20_000, "3-00000001")
 
     async def scenario() -> SinkError:
@@ -145,8 +145,7 @@ def test_broker_errors_map_to_retryable_or_not() -> None:
 
 
 def test_unreachable_broker_is_retryable_and_close_is_idempotent() -> None:
-    sink = KafkaSink("kafka-nowhere", settings(f"127.0.0.1:{free_port()}",
-                                               publish_timeout_ms=3_000))
+    sink = make_sink("kafka-nowhere", f"127.0.0.1:{free_port()}", publish_timeout_ms=3_000)
 
     async def scenario() -> tuple[SinkError, SinkError]:
         with pytest.raises(SinkError) as at_start:
@@ -165,16 +164,14 @@ def test_unreachable_broker_is_retryable_and_close_is_idempotent() -> None:
 def test_broker_down_is_retryable_and_publishing_resumes_when_it_is_back(
         tmp_path: Path) -> None:
     """SIGKILL the broker under a connected sink: the call fails as retryable within
-    publish_timeout_ms, although the producer still holds its batches (request_timeout_ms is
-    longer): the sink drops them instead of waiting to flush. The broker comes back (empty:
+    publish_timeout_ms, although the producer still holds its batches (aiokafka's request
+    timeout is twice as long): the sink drops them instead of waiting to flush. The broker comes back (empty:
     memory storage) on the same port; the next call reconnects, re-creates the topic and
     delivers, and nothing of the failed call shows up later."""
     broker = KafkaBroker(tmp_path)
     broker.start()
     topic = "marmot.shop.outage"
-    sink = KafkaSink("kafka-outage", settings(broker.bootstrap_servers,
-                                              publish_timeout_ms=1_500,
-                                              request_timeout_ms=10_000))
+    sink = make_sink("kafka-outage", broker.bootstrap_servers, publish_timeout_ms=1_500)
     before = [SinkRecord(topic, key_of(k), b"before", f"4-{k:08d}") for k in range(20)]
     during = [SinkRecord(topic, key_of(k), b"during", f"4-{100 + k:08d}") for k in range(20)]
     after = [SinkRecord(topic, key_of(k), b"after", f"4-{200 + k:08d}") for k in range(20)]
@@ -217,3 +214,20 @@ def test_murmur2_is_kafkas_partitioning_hash() -> None:
     # the Java client's published values (org.apache.kafka.common.utils.UtilsTest)
     assert sink_murmur2(b"21") & 0x7FFFFFFF == -973932308 & 0x7FFFFFFF
     assert sink_murmur2(b"a-little-bit-long-string") & 0x7FFFFFFF == -985981536 & 0x7FFFFFFF
+
+
+def test_a_kafka_sink_is_configured_as_a_cdc_sinks_entry() -> None:
+    """``[[cdc.sinks]] kind = "kafka"`` passes the config check and builds a KafkaSink."""
+    from marmotdb.config import Config
+    config = Config()
+    config.cdc.sinks = [{"name": "k", "kind": "kafka", "servers": "127.0.0.1:9092,h2:9092",
+                         "partitions": 6, "replication_factor": 3, "in_flight_max": 512}]
+    (entry,) = sink_configs(config)
+    built = build_sink(entry)
+    assert isinstance(built, KafkaSink) and built.name == "k"
+    assert built.config.servers == ["127.0.0.1:9092", "h2:9092"]
+    assert (built.config.partitions, built.config.replication_factor) == (6, 3)
+    with pytest.raises(ConfigError):
+        build_sink(SinkConfig(name="k", kind="kafka"))  # no servers
+    with pytest.raises(ConfigError):
+        build_sink(SinkConfig(name="k", kind="kafka", servers=["h:1"], partitions=0))
