@@ -17,19 +17,28 @@ consumer read what it needs before the kill.
 
 Use ``kafka_broker`` (module-scoped pytest fixture: one broker per test module) by importing it
 into the test module; tests isolate themselves with topic names of their own.
+
+Reading: ``read_topics`` (everything of a prefix's topics, once) and ``KafkaTail`` (a consumer
+in a thread of its own that keeps reading a prefix's topics as they appear, stamping each
+message with the wall-clock time it arrived, for end-to-end tests and latency). Both use
+``assign()``, never a consumer group: Tansu's group joins take seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 import os
 import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,3 +173,172 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
         yield broker
     finally:
         broker.stop()
+
+
+@dataclass(frozen=True)
+class KafkaMessage:
+    """One consumed record; ``received_at_s``: wall clock when the consumer got it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    received_at_s: float
+
+    def header(self, name: str) -> str | None:
+        return next((v.decode() for k, v in self.headers if k == name), None)
+
+
+def _matches(topic: str, prefix: str) -> bool:
+    return topic == prefix or topic.startswith(prefix + ".")
+
+
+class _PrefixReader:
+    """One aiokafka consumer assigned every partition of the prefix's topics, from offset 0;
+    topics that appear later are added without losing the others' positions."""
+
+    def __init__(self, bootstrap: str, prefix: str) -> None:
+        self.bootstrap, self.prefix = bootstrap, prefix
+        self.consumer: Any = None
+        self.assigned: set[Any] = set()
+
+    async def start(self) -> None:
+        from aiokafka import AIOKafkaConsumer
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+            auto_offset_reset="earliest", metadata_max_age_ms=500, request_timeout_ms=5000)
+        await self.consumer.start()
+
+    async def refresh(self) -> None:
+        from aiokafka import TopicPartition
+        topics = {t for t in await self.consumer.topics() if _matches(t, self.prefix)}
+        wanted = {TopicPartition(t, p) for t in topics
+                  for p in self.consumer.partitions_for_topic(t) or ()}
+        if wanted <= self.assigned:
+            return
+        positions = {tp: await self.consumer.position(tp) for tp in self.assigned}
+        self.consumer.assign(sorted(wanted))
+        for tp in wanted:
+            if tp in positions:
+                self.consumer.seek(tp, positions[tp])
+            else:
+                self.consumer.seek(tp, 0)
+        self.assigned = wanted
+
+    async def poll(self, timeout_ms: int) -> list[KafkaMessage]:
+        if not self.assigned:
+            await asyncio.sleep(timeout_ms / 1000)
+            return []
+        batches = await self.consumer.getmany(timeout_ms=timeout_ms)
+        now = time.time()
+        return [KafkaMessage(m.topic, m.partition, m.offset, m.key, m.value,
+                             tuple(m.headers), now)
+                for batch in batches.values() for m in batch]
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+
+
+async def read_topics(bootstrap: str, prefix: str, expect_min: int = 0,
+                      timeout_s: float = 30.0, quiet_s: float = 1.0) -> list[KafkaMessage]:
+    """Every message of the topics named ``prefix`` or ``prefix.*``, from the beginning, in
+    partition order; returns once ``expect_min`` are in and nothing new came for ``quiet_s``."""
+    reader = _PrefixReader(bootstrap, prefix)
+    await reader.start()
+    try:
+        messages: list[KafkaMessage] = []
+        deadline = time.monotonic() + timeout_s
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            await reader.refresh()
+            got = await reader.poll(200)
+            messages.extend(got)
+            if got:
+                quiet_since = time.monotonic()
+            elif len(messages) >= expect_min and time.monotonic() - quiet_since > quiet_s:
+                break
+        return messages
+    finally:
+        await reader.stop()
+
+
+class KafkaTail:
+    """Keeps reading a prefix's topics in a background thread (its own event loop).
+
+    ``reset()`` after a broker restart: the new broker is empty, so the reader starts over on
+    the new topics; what was read before stays in ``messages``."""
+
+    POLL_MS = 100
+    REFRESH_S = 0.5
+
+    def __init__(self, bootstrap: str, prefix: str) -> None:
+        self.bootstrap, self.prefix = bootstrap, prefix
+        self._messages: list[KafkaMessage] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._reset = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="kafka-tail", daemon=True)
+
+    def start(self) -> KafkaTail:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def reset(self) -> None:
+        self._reset.set()
+
+    def messages(self) -> list[KafkaMessage]:
+        if self._error is not None:
+            raise RuntimeError(f"kafka tail failed: {self._error!r}")
+        with self._lock:
+            return list(self._messages)
+
+    def wait_until(self, done: Callable[[list[KafkaMessage]], bool], timeout_s: float,
+                   what: str) -> list[KafkaMessage]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            messages = self.messages()
+            if done(messages):
+                return messages
+            time.sleep(0.1)
+        raise AssertionError(f"kafka tail: {what} not within {timeout_s} s "
+                             f"({len(self.messages())} messages read)")
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except BaseException as exc:  # reported to the test by messages()
+            self._error = exc
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            self._reset.clear()
+            reader = _PrefixReader(self.bootstrap, self.prefix)
+            try:
+                await reader.start()
+                refreshed = 0.0
+                while not (self._stop.is_set() or self._reset.is_set()):
+                    if time.monotonic() - refreshed > self.REFRESH_S:
+                        await reader.refresh()
+                        refreshed = time.monotonic()
+                    got = await reader.poll(self.POLL_MS)
+                    with self._lock:
+                        self._messages.extend(got)
+            except Exception:  # broker down or restarting: start over once it answers
+                await asyncio.sleep(0.2)
+            finally:
+                await _stop_quietly(reader)
+
+
+async def _stop_quietly(reader: _PrefixReader) -> None:
+    try:
+        await asyncio.wait_for(reader.stop(), 5)
+    except Exception:  # a consumer of a dead broker
+        pass

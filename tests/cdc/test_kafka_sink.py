@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka import errors as kafka_errors
 from aiokafka.partitioner import murmur2
 
@@ -27,7 +26,13 @@ from marmotdb.runtime.cdc_kafka import (
     build_sink,
     sink_error,
 )
-from tests.cdc.kafka_broker import KafkaBroker, free_port, kafka_broker  # noqa: F401 (fixture)
+from tests.cdc.kafka_broker import (  # noqa: F401 (kafka_broker: a fixture)
+    KafkaBroker,
+    KafkaMessage,
+    free_port,
+    kafka_broker,
+    read_topics,
+)
 
 pytestmark = pytest.mark.timeout(60)
 READ_TIMEOUT_S = 15.0
@@ -42,28 +47,14 @@ def key_of(n: int) -> bytes:
     return b'{"schema":{"type":"struct"},"payload":{"id":%d}}' % n
 
 
-async def read_topic(bootstrap: str, topic: str, count: int) -> list[Any]:
-    """Every message of ``topic`` (all partitions, from the start) until ``count`` are in."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        partitions = sorted(await consumer._client._wait_on_metadata(topic))
-        consumer.assign([TopicPartition(topic, p) for p in partitions])
-        messages: list[Any] = []
-        deadline = time.monotonic() + READ_TIMEOUT_S
-        while len(messages) < count and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=200)
-            for batch in batches.values():
-                messages.extend(batch)
-        return messages
-    finally:
-        await consumer.stop()
+def read_topic(bootstrap: str, topic: str, count: int) -> list[KafkaMessage]:
+    """Every message of ``topic`` from the start, once ``count`` are in."""
+    return asyncio.run(read_topics(bootstrap, topic, expect_min=count, timeout_s=READ_TIMEOUT_S,
+                                   quiet_s=0.3))
 
 
-def position_of(message: Any) -> str:
-    headers = dict(message.headers)
-    return headers[POSITION_HEADER].decode()
+def position_of(message: KafkaMessage) -> str:
+    return message.header(POSITION_HEADER) or ""
 
 
 async def publish_then_close(sink: KafkaSink, *calls: list[SinkRecord]) -> None:
@@ -84,7 +75,7 @@ def test_one_keys_events_stay_in_one_partition_in_order(kafka_broker: KafkaBroke
     chunks = [records[i:i + 300] for i in range(0, len(records), 300)]
     asyncio.run(publish_then_close(sink, *chunks))
 
-    messages = asyncio.run(read_topic(kafka_broker.bootstrap_servers, topic, len(records)))
+    messages = read_topic(kafka_broker.bootstrap_servers, topic, len(records))
     assert len(messages) == len(records)
     partitions = {m.partition for m in messages}
     assert partitions == {0, 1, 2}, "the sink created the topic with topic_partitions=3"
@@ -100,7 +91,7 @@ def test_one_keys_events_stay_in_one_partition_in_order(kafka_broker: KafkaBroke
 
 def test_tombstones_are_null_values_and_keyless_records_keep_their_order(
         kafka_broker: KafkaBroker) -> None:
-    topic, schema_topic = "marmot.shop.items", "marmot"
+    topic, schema_topic = "marmot.shop.items", "ddl"
     rows = [SinkRecord(topic, key_of(7), b'{"op":"c"}', "2-00000001"),
             SinkRecord(topic, key_of(7), b'{"op":"d"}', "2-00000002"),
             SinkRecord(topic, key_of(7), None, "2-00000002")]
@@ -109,11 +100,11 @@ def test_tombstones_are_null_values_and_keyless_records_keep_their_order(
     sink = make_sink("kafka-tombstone", kafka_broker.bootstrap_servers)
     asyncio.run(publish_then_close(sink, rows + schema))
 
-    messages = asyncio.run(read_topic(kafka_broker.bootstrap_servers, topic, 3))
+    messages = read_topic(kafka_broker.bootstrap_servers, topic, 3)
     assert [(m.value, position_of(m)) for m in messages] == [
         (b'{"op":"c"}', "2-00000001"), (b'{"op":"d"}', "2-00000002"), (None, "2-00000002")]
     assert all(m.key == key_of(7) for m in messages)
-    ddl = asyncio.run(read_topic(kafka_broker.bootstrap_servers, schema_topic, 30))
+    ddl = read_topic(kafka_broker.bootstrap_servers, schema_topic, 30)
     assert {m.partition for m in ddl} == {KEYLESS_PARTITION}
     assert [position_of(m) for m in ddl] == [r.position for r in schema]
 
@@ -192,7 +183,7 @@ def test_broker_down_is_retryable_and_publishing_resumes_when_it_is_back(
 
     try:
         error, failed_after_s = asyncio.run(scenario())
-        messages = asyncio.run(read_topic(broker.bootstrap_servers, topic, len(after)))
+        messages = read_topic(broker.bootstrap_servers, topic, len(after))
     finally:
         broker.stop()
     assert error.retryable is True
