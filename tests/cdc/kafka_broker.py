@@ -213,9 +213,11 @@ class _PrefixReader:
 
     async def refresh(self) -> None:
         from aiokafka import TopicPartition
-        topics = {t for t in await self.consumer.topics() if _matches(t, self.prefix)}
-        wanted = {TopicPartition(t, p) for t in topics
-                  for p in self.consumer.partitions_for_topic(t) or ()}
+        # A fresh metadata snapshot (consumer.topics() fetches one but keeps its partitions
+        # out of the consumer's own view until the next periodic refresh).
+        cluster = await self.consumer._client.fetch_all_metadata()
+        wanted = {TopicPartition(t, p) for t in cluster.topics() if _matches(t, self.prefix)
+                  for p in cluster.partitions_for_topic(t) or ()}
         if wanted <= self.assigned:
             return
         positions = {tp: await self.consumer.position(tp) for tp in self.assigned}
@@ -268,8 +270,10 @@ async def read_topics(bootstrap: str, prefix: str, expect_min: int = 0,
 class KafkaTail:
     """Keeps reading a prefix's topics in a background thread (its own event loop).
 
-    ``reset()`` after a broker restart: the new broker is empty, so the reader starts over on
-    the new topics; what was read before stays in ``messages``."""
+    Around a broker restart: ``pause()`` before it (the reader disconnects: a consumer that
+    kept fetching at its old offsets from the restarted, empty Tansu was seen to make records
+    produced afterwards unreadable), ``resume()`` after it: the reader starts over on the new
+    broker's topics from offset 0. What was read before stays in ``messages``."""
 
     POLL_MS = 100
     REFRESH_S = 0.5
@@ -279,7 +283,8 @@ class KafkaTail:
         self._messages: list[KafkaMessage] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._reset = threading.Event()
+        self._pause = threading.Event()
+        self._paused = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name="kafka-tail", daemon=True)
 
@@ -291,8 +296,15 @@ class KafkaTail:
         self._stop.set()
         self._thread.join(30)
 
-    def reset(self) -> None:
-        self._reset.set()
+    def pause(self, timeout_s: float = 10.0) -> None:
+        """Disconnect the reader; returns once it is disconnected."""
+        self._pause.set()
+        if not self._paused.wait(timeout_s):
+            raise AssertionError("kafka tail did not pause")
+
+    def resume(self) -> None:
+        self._paused.clear()
+        self._pause.clear()
 
     def messages(self) -> list[KafkaMessage]:
         if self._error is not None:
@@ -319,12 +331,15 @@ class KafkaTail:
 
     async def _run(self) -> None:
         while not self._stop.is_set():
-            self._reset.clear()
+            if self._pause.is_set():
+                self._paused.set()
+                await asyncio.sleep(0.05)
+                continue
             reader = _PrefixReader(self.bootstrap, self.prefix)
             try:
                 await reader.start()
                 refreshed = 0.0
-                while not (self._stop.is_set() or self._reset.is_set()):
+                while not (self._stop.is_set() or self._pause.is_set()):
                     if time.monotonic() - refreshed > self.REFRESH_S:
                         await reader.refresh()
                         refreshed = time.monotonic()
@@ -340,5 +355,5 @@ class KafkaTail:
 async def _stop_quietly(reader: _PrefixReader) -> None:
     try:
         await asyncio.wait_for(reader.stop(), 5)
-    except Exception:  # a consumer of a dead broker
-        pass
+    except (Exception, asyncio.CancelledError):  # a consumer of a dead broker; nobody
+        pass  # cancels the tail's own task (it ends through _stop)
