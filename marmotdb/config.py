@@ -271,12 +271,12 @@ SINK_KINDS: dict[str, str] = {
 _SINK_CHOICES = {"snapshot_mode": ("initial", "never")}
 
 
-def sink_configs(config: Config) -> list[SinkConfig]:
-    """The ``[[cdc.sinks]]`` entries as checked ``SinkConfig``s; ConfigError naming the first
-    defect (unknown key or kind, wrong type, duplicate name, bad choice)."""
+def sink_configs(entries: list[dict[str, Any]]) -> list[SinkConfig]:
+    """The ``[[cdc.sinks]]`` entries (``cdc.sinks``) as checked ``SinkConfig``s; ConfigError
+    naming the first defect (unknown key or kind, wrong type, duplicate name, bad choice)."""
     fields = {f.name: f for f in dataclasses.fields(SinkConfig)}
     out: list[SinkConfig] = []
-    for i, entry in enumerate(config.cdc.sinks):
+    for i, entry in enumerate(entries):
         where = f"cdc.sinks[{i}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where} must be a table ([[cdc.sinks]])")
@@ -509,7 +509,7 @@ def validate(config: Config) -> None:
                               f"got {value}")
         if kind_of(f) in (int, float) and value < 0:
             raise ConfigError(f"{describe(section, name)} must not be negative; got {value}")
-    sink_configs(config)
+    sink_configs(config.cdc.sinks)
     if config.cluster.auto_increment_block_size < 1:
         raise ConfigError(f"{describe('cluster', 'auto_increment_block_size')} must be at "
                           f"least 1; got {config.cluster.auto_increment_block_size}")

@@ -24,6 +24,8 @@ the secret and nothing else (Prometheus scrapes it with a plain ``static_configs
                                         or compact strings, see runtime/faults.py); ``peer``
                                         may name a node id
     DELETE /faults                      heal: no rules
+    GET    /cdc                         200 [{name, kind, state, error, published, lag_entries,
+                                        backlog_bytes, owned_origins, cursors}] per CDC sink
 
 Routing is a dict from (method, path) to a handler; member actions match a path pattern.
 """
@@ -126,6 +128,8 @@ class MembershipCollector:
         metrics.append(rejected)
         metrics += _counters("marmotdb_peer", self._service.transport.stats)
         metrics += self._replication_metrics()
+        if self._admin.cdc is not None:
+            metrics += self._admin.cdc.metrics()
         node = self._admin.node
         rpc = (node.endpoint if node is not None and node.endpoint is not None
                else self._service.peer.endpoint).stats
@@ -217,6 +221,7 @@ class AdminServer:
         self.metrics_only = metrics_only
         self._service = service
         self.node = node  # the hosted node.Node: replication state (None: membership only)
+        self.cdc: Any = None  # runtime.cdc_service.CdcService when CDC sinks are configured
         self._secret = secret.encode()
         self.host, self.port = host, port
         self.refused = 0
@@ -234,7 +239,11 @@ class AdminServer:
             ("GET", "/faults"): self._get_faults,
             ("POST", "/faults"): self._set_faults,
             ("DELETE", "/faults"): self._clear_faults,
+            ("GET", "/cdc"): self._cdc,
         }
+
+    def _cdc(self, request: Request) -> Response:
+        return json_response(self.cdc.status() if self.cdc is not None else [])
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._serve, self.host, self.port,

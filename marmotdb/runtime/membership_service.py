@@ -370,7 +370,8 @@ def _host_cluster(node_host: NodeHost, swim: SwimNode, codec: FrameCodec,
         recovery_timeout_ms=cluster.txn_recovery_timeout_ms), cluster.catch_up_interval_ms,
         cluster.log_trim_interval_ms, cluster.log_retention_max_hours)
     peer.add_frame_receiver(PEER_MESSAGES.tags_of("txn") | PEER_MESSAGES.tags_of("replication")
-                            | PEER_MESSAGES.tags_of("peer"), node_host.receive_frame)
+                            | PEER_MESSAGES.tags_of("cdc") | PEER_MESSAGES.tags_of("peer"),
+                            node_host.receive_frame)
 
 
 def _parse_seeds(texts: Sequence[str]) -> list[NodeAddr]:

@@ -148,11 +148,14 @@ async def serve(config: Config) -> None:
         raise
     if cluster is None:
         node.state.cluster_nodes = single_node_rows(config, port)
+    cdc = await start_cdc(config, host, cluster)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     logger.info("shutting down")
+    if cdc is not None:
+        await cdc.stop()
     if cluster is not None:
         await cluster.stop()
     service.closing = True
@@ -221,6 +224,22 @@ async def start_cluster(config: Config, host: NodeHost, mysql_port: int
         await runtime.stop()
         raise
     return runtime
+
+
+async def start_cdc(config: Config, host: NodeHost, cluster: ClusterRuntime | None) -> Any:
+    """Start the CDC sinks of ``[[cdc.sinks]]`` (None: none configured)."""
+    from marmotdb.runtime import cdc_service
+    swim = host.node.membership if cluster is not None else None
+    service = cdc_service.start_service(config, host.node, swim)
+    if service is None:
+        return None
+    await service.start()
+    if cluster is not None:
+        for server in (cluster.admin, cluster.metrics):
+            if server is not None:
+                server.cdc = service
+    logger.info("CDC: %d sink(s): %s", len(service.runners), ", ".join(service.runners))
+    return service
 
 
 def run(config: Config) -> None:
