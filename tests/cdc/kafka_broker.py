@@ -177,7 +177,8 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
 
 @dataclass(frozen=True)
 class KafkaMessage:
-    """One consumed record; ``received_at_s``: wall clock when the consumer got it."""
+    """One consumed record; ``received_at_s``: wall clock when the consumer got it;
+    ``generation``: which life of the broker it was read from (KafkaTail: +1 per resume)."""
 
     topic: str
     partition: int
@@ -186,6 +187,7 @@ class KafkaMessage:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
     received_at_s: float
+    generation: int = 0
 
     def header(self, name: str) -> str | None:
         return next((v.decode() for k, v in self.headers if k == name), None)
@@ -199,8 +201,8 @@ class _PrefixReader:
     """One aiokafka consumer assigned every partition of the prefix's topics, from offset 0;
     topics that appear later are added without losing the others' positions."""
 
-    def __init__(self, bootstrap: str, prefix: str) -> None:
-        self.bootstrap, self.prefix = bootstrap, prefix
+    def __init__(self, bootstrap: str, prefix: str, generation: int = 0) -> None:
+        self.bootstrap, self.prefix, self.generation = bootstrap, prefix, generation
         self.consumer: Any = None
         self.assigned: set[Any] = set()
 
@@ -236,7 +238,7 @@ class _PrefixReader:
         batches = await self.consumer.getmany(timeout_ms=timeout_ms)
         now = time.time()
         return [KafkaMessage(m.topic, m.partition, m.offset, m.key, m.value,
-                             tuple(m.headers), now)
+                             tuple(m.headers), now, self.generation)
                 for batch in batches.values() for m in batch]
 
     async def stop(self) -> None:
@@ -286,6 +288,7 @@ class KafkaTail:
         self._pause = threading.Event()
         self._paused = threading.Event()
         self._error: BaseException | None = None
+        self.generation = 0
         self._thread = threading.Thread(target=self._main, name="kafka-tail", daemon=True)
 
     def start(self) -> KafkaTail:
@@ -303,6 +306,7 @@ class KafkaTail:
             raise AssertionError("kafka tail did not pause")
 
     def resume(self) -> None:
+        self.generation += 1
         self._paused.clear()
         self._pause.clear()
 
@@ -335,7 +339,7 @@ class KafkaTail:
                 self._paused.set()
                 await asyncio.sleep(0.05)
                 continue
-            reader = _PrefixReader(self.bootstrap, self.prefix)
+            reader = _PrefixReader(self.bootstrap, self.prefix, self.generation)
             try:
                 await reader.start()
                 refreshed = 0.0

@@ -213,7 +213,7 @@ def test_a_kafka_sink_is_configured_as_a_cdc_sinks_entry() -> None:
     config = Config()
     config.cdc.sinks = [{"name": "k", "kind": "kafka", "servers": "127.0.0.1:9092,h2:9092",
                          "partitions": 6, "replication_factor": 3, "in_flight_max": 512}]
-    (entry,) = sink_configs(config)
+    (entry,) = sink_configs(config.cdc.sinks)
     built = build_sink(entry)
     assert isinstance(built, KafkaSink) and built.name == "k"
     assert built.config.servers == ["127.0.0.1:9092", "h2:9092"]
