@@ -8,7 +8,9 @@ publication order. That is what lets a consumer — or JetStream, through ``Nats
 record it has already seen after a retry, a restart or a takeover.
 
 Snapshot records (``op: r``) use ``SNAPSHOT_ORIGIN`` (no node has id 0) and the snapshot's own
-sequence number.
+sequence number: the taking node's snapshot counter times ``SNAPSHOT_SEQ_NODES`` plus its node
+id, so two nodes that both took a snapshot (their membership views differed for a moment) never
+give two different rows one position.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 SNAPSHOT_ORIGIN = 0
+SNAPSHOT_SEQ_NODES = 1 << 20  # node ids below this keep snapshot positions apart
 
 
 class Position(NamedTuple):

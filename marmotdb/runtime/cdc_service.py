@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import itertools
 import logging
 import threading
 import time
@@ -45,6 +46,7 @@ from marmotdb.cdc.envelope import Envelopes
 from marmotdb.cdc.filters import TableFilter
 from marmotdb.cdc.messages import CdcCursors
 from marmotdb.cdc.ownership import owned_origins, publisher_for
+from marmotdb.cdc.position import SNAPSHOT_SEQ_NODES
 from marmotdb.cdc.reader import Batch, CdcGap, read_batch
 from marmotdb.cdc.sink import Sink, SinkError, SinkRecord
 from marmotdb.config import SINK_KINDS, Config, SinkConfig, sink_configs
@@ -175,7 +177,7 @@ class SinkRunner:
                     continue
                 columns = ", ".join('"' + c.replace('"', '""') + '"' for c in schema.columns)
                 cursor = conn.execute(f'SELECT {columns} FROM "{name}"')
-                while rows := cursor.fetchmany(self.config.records_max):
+                while rows := list(itertools.islice(cursor, self.config.records_max)):
                     chunk = envelopes.snapshot_records(database, schema, rows, snapshot_seq,
                                                        index, now_us, started_ms)
                     index += len(chunk)
@@ -198,6 +200,8 @@ class SinkRunner:
 
     async def run(self) -> None:
         try:
+            if self.config.snapshot_mode == "never":  # its start needs no broker
+                await self._settle_start()
             await self._publishing(self.sink.start)
             await self._settle_start()
             while True:
@@ -229,6 +233,8 @@ class SinkRunner:
     async def _publishing(self, call: Callable[..., Any], *args: Any) -> None:
         """``call(*args)`` until it succeeds: backoff after each retryable SinkError."""
         while True:
+            if self.state == FAILED:  # failed meanwhile (backlog bound): stop trying
+                raise _SinkStopped
             try:
                 await call(*args)
                 self.backoff.reset()
@@ -270,8 +276,11 @@ class SinkRunner:
         return {db: commitlog.applied_vector(self._conn(db)) for db in databases}
 
     async def _take_snapshot(self) -> None:
-        snapshot_seq = await self._in_pool(self.service.store_call,
-                                           self.service.store.next_snapshot_seq, self.name)
+        # the taker's id in the sequence: two nodes that both took one (views differed) never
+        # reuse each other's positions (cdc/position.py)
+        counter = await self._in_pool(self.service.store_call,
+                                      self.service.store.next_snapshot_seq, self.name)
+        snapshot_seq = counter * SNAPSHOT_SEQ_NODES + self.service.node_id
         started_ms, vectors = _now_us() // 1000, {}
         logger.info("sink %s: initial snapshot %d", self.name, snapshot_seq)
         for database in self.service.databases():
@@ -314,13 +323,15 @@ class SinkRunner:
                              STREAMING, None)
 
     async def measure(self) -> None:
-        if self.state == NEW:
+        """Lag and backlog; a new sink (still connecting, or waiting for its snapshot) holds the
+        whole log, so it is bounded the same way."""
+        if self.state == FAILED:
             return
         self.lag_entries, self.backlog_bytes = await self._in_pool(
             self._measure, self.service.databases(),
             {db: dict(c) for db, c in self.cursors.items()})
         limit = self.service.backlog_max_bytes
-        if self.state == STREAMING and self.backlog_bytes > limit:
+        if self.backlog_bytes > limit:
             await self.fail(f"backlog of {self.backlog_bytes} bytes of commit log on this node "
                             f"exceeds cdc.backlog_max_bytes = {limit}: the sink was down or "
                             "too slow for too long; the log is trimmed past it now")
