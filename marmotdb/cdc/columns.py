@@ -60,6 +60,8 @@ _TIME_RE = re.compile(r"^(-)?(\d+):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
 class FieldCodec(NamedTuple):
     schema: dict[str, Any]   # without "field" and "optional": added per use
     convert: Converter
+    # stored values of these Python types are sent as they are (no call): the common case
+    passthrough: frozenset[type] = frozenset()
 
 
 def _kept(convert: Converter) -> Converter:
@@ -169,24 +171,28 @@ def _float(value: Any) -> float:
 
 
 def _plain(kind: str, convert: Converter, name: str | None = None,
-           parameters: dict[str, str] | None = None) -> FieldCodec:
+           parameters: dict[str, str] | None = None,
+           passthrough: frozenset[type] = frozenset()) -> FieldCodec:
     schema: dict[str, Any] = {"type": kind}
     if name is not None:
         schema["name"] = name
         schema["version"] = 1
     if parameters:
         schema["parameters"] = parameters
-    return FieldCodec(schema, _kept(convert))
+    return FieldCodec(schema, _kept(convert), passthrough | {type(None)})
+
+
+_INT, _STR, _FLOAT = frozenset({int}), frozenset({str}), frozenset({float})
 
 
 def _int_codec(t: MySqlType) -> FieldCodec:
     if t.name == "tinyint" and t.length == 1:
         return _plain("boolean", _boolean)
     if t.name == "bigint":
-        return _plain("int64", _signed64)
+        return _plain("int64", _signed64, passthrough=frozenset() if t.unsigned else _INT)
     kind = {"tinyint": "int16", "smallint": "int32" if t.unsigned else "int16",
             "mediumint": "int32", "int": "int64" if t.unsigned else "int32"}[t.name]
-    return _plain(kind, _integer)
+    return _plain(kind, _integer, passthrough=_INT)
 
 
 def _decimal_codec(t: MySqlType) -> FieldCodec:
@@ -219,15 +225,15 @@ def _bit_codec(t: MySqlType) -> FieldCodec:
 _BY_FAMILY: dict[str, Callable[[MySqlType], FieldCodec]] = {
     "int": _int_codec,
     "decimal": _decimal_codec,
-    "float": lambda t: _plain("float64", _float),
-    "text": lambda t: _plain("string", _text),
+    "float": lambda t: _plain("float64", _float, passthrough=_FLOAT),
+    "text": lambda t: _plain("string", _text, passthrough=_STR),
     "binary": lambda t: _plain("bytes", lambda v: _b64(_as_bytes(v))),
     "enum": lambda t: _plain("string", _text, "io.debezium.data.Enum",
                              {"allowed": ",".join(t.values)}),
     "set": lambda t: _plain("string", _text, "io.debezium.data.EnumSet",
                             {"allowed": ",".join(t.values)}),
     "temporal": _temporal_codec,
-    "json": lambda t: _plain("string", _text, "io.debezium.data.Json"),
+    "json": lambda t: _plain("string", _text, "io.debezium.data.Json", passthrough=_STR),
     "bit": _bit_codec,
 }
 
@@ -241,4 +247,4 @@ def codec_for_column(column: ColumnModel) -> FieldCodec:
     return _BY_FAMILY.get(t.family, lambda _: _plain("string", _text))(t)
 
 
-TEXT_CODEC = _plain("string", _text)  # a column the catalog does not describe
+TEXT_CODEC = _plain("string", _text, passthrough=_STR)  # a column the catalog does not describe

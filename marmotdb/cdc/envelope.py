@@ -103,6 +103,8 @@ class TableCodec:
         self.key = schema.key
         codecs = [_codec(model, name) for name in schema.columns]
         self.converters = [codec.convert for codec in codecs]
+        self._columns = [(name, codec.passthrough, codec.convert)
+                         for name, codec in zip(schema.columns, codecs)]
         fields = [_column_field(model, name, codec, schema.key, i)
                   for i, (name, codec) in enumerate(zip(schema.columns, codecs))]
         value_struct = {"type": "struct", "fields": fields, "optional": True,
@@ -123,8 +125,8 @@ class TableCodec:
     def row(self, image: tuple[Any, ...] | None) -> dict[str, Any] | None:
         if image is None:
             return None
-        return {name: convert(value)
-                for name, convert, value in zip(self.columns, self.converters, image)}
+        return {name: value if type(value) in passthrough else convert(value)
+                for (name, passthrough, convert), value in zip(self._columns, image)}
 
     def key_bytes(self, image: tuple[Any, ...]) -> bytes | None:
         if not self.key:
@@ -234,6 +236,10 @@ class _Build:
         self.commit_ts = write_set.commit_ts.pack()
         self.counts: dict[str, int] = {}  # per data collection, for transaction events
         self.total = 0
+        # the source block of this write set; each record changes table, row and position
+        self.base_source = envelopes.source(
+            self.database, None, Position(self.database, write_set.origin, write_set.origin_seq, 0),
+            write_set.commit_ts.wall_ms, commit_ts=self.commit_ts, tx_id=self.tx_id)
 
     def position(self) -> Position:
         position = Position(self.database, self.ws.origin, self.ws.origin_seq, self.index)
@@ -283,8 +289,8 @@ class _Build:
                        "data_collection_order": self.counts[collection]} \
             if self.env.transaction_events else None
         payload = {"before": codec.row(before), "after": codec.row(after),
-                   "source": self.env.source(self.database, table, position, self.ws.commit_ts.wall_ms,
-                                             commit_ts=self.commit_ts, tx_id=self.tx_id),
+                   "source": {**self.base_source, "table": table, "row": position.index,
+                              "position": position.text()},
                    "transaction": transaction, "op": op, **_times(self.now_us)}
         image = after if after is not None else before
         assert image is not None
