@@ -5,6 +5,8 @@ A consumer (``KafkaTail``: assign(), no consumer group) reads every ``<prefix>``
 start while the cluster writes. Mid-stream the broker is crashed (SIGKILL) while every node
 keeps writing, node 3 is killed with SIGKILL while its changes are unpublished (the lowest live
 node takes its origin over), an ALTER TABLE runs, and the broker comes back on the same port.
+Later node 3, restarted, is killed again right after its writes, while it publishes them to the
+live broker (what it published past its last cursor report is published again by node 1).
 At the end: after deduplication by position exactly the committed changes were read (the records
 made from every node's commit log), with the same payloads; one row's events are in one
 partition, and per origin the first occurrences come in order in each partition; tombstones are
@@ -218,5 +220,11 @@ def run_scenario(cluster: LocalCluster, broker: KafkaBroker, tail: KafkaTail) ->
     cluster.until(lambda: published_everything(cluster), 90, "nodes 1, 2 published")
     cluster.restart(3)
     run_everywhere(workloads, [1, 2, 3], 20)
+    cluster.kill9(3)                                # again, now while it publishes to the broker
+    cluster.until(lambda: cluster.all_see(3, "DEAD", [1, 2]), 30, "node 3 seen DEAD again")
+    run_everywhere(workloads, [1, 2], 20)
+    cluster.until(lambda: published_everything(cluster), 90, "node 1 took origin 3 over")
+    cluster.restart(3)
+    run_everywhere(workloads, [1, 2, 3], 10)
     read_everything(tail, cluster, "every node")
     cluster.until(lambda: agreed(cluster), 30, "every replica holds the same rows")
