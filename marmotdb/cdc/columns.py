@@ -34,8 +34,9 @@ Zero dates (``0000-00-00``) become null, as in Debezium. BOOLEAN is stored by My
 marmotdb's catalog) as TINYINT(1); Debezium can only tell them apart from DDL text, so every
 TINYINT(1) is a boolean here. Stored TIMESTAMP text is taken as UTC (marmotdb stores it as the
 client wrote it in the server's zone, which the cluster runs as UTC). A column the catalog does
-not describe (its table was altered or dropped after the write set) is sent as a string. A stored value that does not fit its declared type (SQLite accepts
-anything) is sent as text rather than lost.
+not describe (its table was altered or dropped after the write set) is sent as a string. A
+stored value that does not fit its declared type (SQLite accepts anything) is sent as text
+rather than lost.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ from marmotdb.sql.coltypes import MySqlType, cached_type
 Converter = Callable[[Any], Any]
 _EPOCH = dt.datetime(1970, 1, 1)
 _EPOCH_DATE = dt.date(1970, 1, 1)
-_DATETIME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?$")
+_DATETIME_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?$")
 _TIME_RE = re.compile(r"^(-)?(\d+):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
 
 
@@ -142,7 +144,8 @@ def _micro_time(value: Any) -> int:
     if found is None:
         raise ValueError(f"not a time: {value!r}")
     sign, hh, mm, ss, frac = found.groups()
-    micros = ((int(hh) * 60 + int(mm)) * 60 + int(ss)) * 1_000_000 + int((frac or "0").ljust(6, "0"))
+    seconds = (int(hh) * 60 + int(mm)) * 60 + int(ss)
+    micros = seconds * 1_000_000 + int((frac or "0").ljust(6, "0"))
     return -micros if sign else micros
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from marmotdb.runtime.cluster_cli import wait_ready
 from tests.cdc.nats_broker import NatsBroker, read_stream_sync
 from tests.runtime.client_load import connect, create_database
 from tests.runtime.local_cluster import LocalCluster

@@ -15,8 +15,9 @@ from tests.cdc.nats_broker import NatsBroker, read_stream
 
 
 def records(start: int, count: int) -> list[SinkRecord]:
-    return [SinkRecord(f"pfx.db.t{i % 3}", b'{"id":%d}' % i, None if i % 5 == 4 else b'{"v":%d}' % i,
-                       f"1-db-{i}-0") for i in range(start, start + count)]
+    return [SinkRecord(f"pfx.db.t{i % 3}", b'{"id":%d}' % i,
+                       None if i % 5 == 4 else b'{"v":%d}' % i, f"1-db-{i}-0")
+            for i in range(start, start + count)]
 
 
 @pytest.fixture
