@@ -42,6 +42,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.server import die_with_parent
+
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
@@ -126,6 +128,7 @@ class KafkaBroker:
                 [str(tansu_binary()), "broker", "--listener-url", url,
                  "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,  # a killed test run leaves no broker behind
                 env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")})
         self._wait_ready(log_path)
 
