@@ -66,3 +66,17 @@ def test_a_down_broker_is_a_retryable_error_and_a_restart_resumes(broker: NatsBr
         return await read_stream(broker.url, "PFX", expect_min=20)
     messages = asyncio.run(scenario())
     assert [m.headers["Marmot-Position"] for m in messages] == [f"1-db-{i}-0" for i in range(20)]
+
+
+def test_a_record_larger_than_the_server_takes_is_not_retryable(broker: NatsBroker) -> None:
+    async def scenario() -> SinkError:
+        sink = NatsSink(SinkConfig(name="s", kind="nats", url=broker.url, prefix="pfx"))
+        await sink.start()
+        try:
+            await sink.publish([SinkRecord("pfx.db.t", b"{}", b"x" * (2 << 20), "1-db-1-0")])
+        except SinkError as exc:
+            return exc
+        finally:
+            await sink.close()
+        raise AssertionError("a 2 MiB message was accepted")
+    assert not asyncio.run(scenario()).retryable
