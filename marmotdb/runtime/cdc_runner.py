@@ -14,6 +14,7 @@ node publishes (``cdc.ownership``), decoding write sets and building envelopes
                                                               SinkError: backoff, same records
            cursors.advance(batch.done)                        pool thread, durable
            sleep linger_ms unless the batch was full
+    (while a full batch is published, the pool thread already reads the next one)
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class SinkRunner:
         self.lag_entries = self.backlog_bytes = 0
         self.owned: dict[str, list[int]] = {}
         self.task: asyncio.Task[None] | None = None
+        self._prefetch: asyncio.Future[Any] | None = None  # the next batch, being read
 
     # ------------------------------------------------------------------ pool thread
     def _conn(self, database: str) -> apsw.Connection:
@@ -197,11 +199,33 @@ class SinkRunner:
         except Exception as exc:  # noqa: BLE001 - a sink's failure never stops the node
             logger.exception("sink %s stopped", self.name)
             await self.fail(f"internal error: {exc!r}")
+        finally:
+            await self._drop_prefetch()
+
+    def _read_next(self, cursors: dict[str, dict[int, int]],
+                   resume: tuple[str, int, int, int] | None) -> asyncio.Future[Any]:
+        return asyncio.ensure_future(self._in_pool(
+            self._collect, self.service.databases(), self.service.live(),
+            {db: dict(c) for db, c in cursors.items()}, resume, _now_us()))
+
+    async def _drop_prefetch(self) -> None:
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            try:
+                await prefetch
+            except Exception:  # noqa: BLE001 - its records are read again
+                pass
 
     async def _step(self) -> None:
-        records, done, partial, full = await self._in_pool(
-            self._collect, self.service.databases(), self.service.live(),
-            {db: dict(c) for db, c in self.cursors.items()}, self.resume, _now_us())
+        """One batch. While a full batch is being published, the pool thread already reads
+        the next one from where this one ends (its cursors and split point do not depend on
+        the broker), so reading and the broker's acks overlap."""
+        pending, self._prefetch = self._prefetch, None
+        records, done, partial, full = await (pending or self._read_next(self.cursors,
+                                                                          self.resume))
+        if full:
+            after = {db: {**self.cursors.get(db, {}), **moved} for db, moved in done.items()}
+            self._prefetch = self._read_next({**self.cursors, **after}, partial)
         if records:
             await self._publishing(self.sink.publish, records)
             self.published += len(records)

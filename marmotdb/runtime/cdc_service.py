@@ -15,6 +15,7 @@ lock shared by the runners). The loop only awaits the broker and sleeps:
                                                               SinkError: backoff, same records
            cursors.advance(batch.done)                        pool thread, durable
            sleep linger_ms unless the batch was full
+    (while a full batch is published, the pool thread already reads the next one)
 
 Every ``cursor_report_interval_ms`` each runner sends its cursors to every peer (``CdcCursors``);
 a report received is merged (maximum) into the receiver's cursors, which is where a node taking
