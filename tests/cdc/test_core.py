@@ -137,3 +137,11 @@ def test_sink_settings_are_checked() -> None:
     with pytest.raises(config.ConfigError, match="used by another"):
         config.sink_configs([{"name": "a", "kind": "nats"}, {"name": "a", "kind": "nats"}])
     assert "nats" in config.SINK_KINDS
+
+
+def test_batches_rotate_over_databases_and_finish_a_split_write_set_first() -> None:
+    from marmotdb.runtime.cdc_runner import _fair_order
+    names = ["a", "b", "c"]
+    assert [_fair_order(names, None, turn)[0] for turn in range(4)] == ["a", "b", "c", "a"]
+    assert _fair_order(names, ("c", 1, 5, 3), 0) == ["c", "a", "b"]
+    assert _fair_order([], None, 3) == []
