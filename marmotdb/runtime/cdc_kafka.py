@@ -142,7 +142,10 @@ class KafkaSink:
                                   # batches itself; the call fails first (see _discard)
                                   "request_timeout_ms": 2 * c.publish_timeout_ms}
         producer = AIOKafkaProducer(
-            **common, acks="all", enable_idempotence=False, max_batch_size=BATCH_BYTES_MAX,
+            **common, acks="all", enable_idempotence=False,
+            # a record batch is what the broker's message.max.bytes limits: never above what
+            # one record may be
+            max_batch_size=min(BATCH_BYTES_MAX, c.record_bytes_max),
             max_request_size=c.record_bytes_max)
         admin = AIOKafkaAdminClient(**common)
         try:
@@ -222,7 +225,8 @@ class KafkaSink:
                 future, count = pending.popleft()
                 await future
                 unacked -= count
-            slot = (record.topic, self._partition(record, partition_counts[record.topic]))
+            self._check_size(record)
+            slot = (record.topic, _partition(record, partition_counts[record.topic]))
             batch = open_batches.get(slot)
             if batch is None or not batch.add(record):
                 if batch is not None:
@@ -236,15 +240,14 @@ class KafkaSink:
         while pending:
             await pending.popleft()[0]
 
-    def _partition(self, record: SinkRecord, partition_count: int) -> int:
+    def _check_size(self, record: SinkRecord) -> None:
+        """A record over record_bytes_max fails the call for good (aiokafka's own size check
+        covers ``send``, not the batches built here)."""
         size = len(record.key or b"") + len(record.value or b"") + len(record.position)
         if size > self.config.record_bytes_max:
             raise sink_error(kafka_errors.MessageSizeTooLargeError(
                 f"record {record.position} is {size} bytes, record_bytes_max is "
                 f"{self.config.record_bytes_max}"), "publish")
-        if record.key is None:
-            return KEYLESS_PARTITION
-        return (murmur2(record.key) & 0x7FFFFFFF) % partition_count
 
     async def _queue_batches(self, batches: dict[tuple[str, int], _OpenBatch],
                              pending: collections.deque[tuple[asyncio.Future[Any], int]]
@@ -267,6 +270,13 @@ class KafkaSink:
                 error = kafka_errors.for_code(error_code)(message)
                 raise sink_error(error, f"create topic {topic}")
         self._topics_ready |= missing
+
+
+def _partition(record: SinkRecord, partition_count: int) -> int:
+    """Kafka's default partitioner for a key; keyless records to one partition (in order)."""
+    if record.key is None:
+        return KEYLESS_PARTITION
+    return (murmur2(record.key) & 0x7FFFFFFF) % partition_count
 
 
 class _OpenBatch:
