@@ -15,8 +15,8 @@ producer survives the outage (errors are retryable, it reconnects, re-creates it
 delivers what it was handed afterwards), not that the broker kept anything; it must make its
 consumer read what it needs before the kill.
 
-Use ``kafka_broker`` (module-scoped pytest fixture: one broker per test module) by importing it
-into the test module; tests isolate themselves with topic names of their own.
+``kafka_broker`` is a module-scoped pytest fixture (one broker per test module, offered to the
+CDC tests by tests/cdc/conftest.py); tests isolate themselves with topic names of their own.
 
 Reading: ``read_topics`` (everything of a prefix's topics, once) and ``KafkaTail`` (a consumer
 in a thread of its own that keeps reading a prefix's topics as they appear, stamping each

@@ -26,13 +26,7 @@ from marmotdb.runtime.cdc_kafka import (
     build_sink,
     sink_error,
 )
-from tests.cdc.kafka_broker import (  # noqa: F401 (kafka_broker: a fixture)
-    KafkaBroker,
-    KafkaMessage,
-    free_port,
-    kafka_broker,
-    read_topics,
-)
+from tests.cdc.kafka_broker import KafkaBroker, KafkaMessage, free_port, read_topics
 
 pytestmark = pytest.mark.timeout(60)
 READ_TIMEOUT_S = 15.0
