@@ -269,6 +269,9 @@ SINK_KINDS: dict[str, str] = {
     "kafka": "marmotdb.runtime.cdc_kafka",
 }
 _SINK_CHOICES = {"snapshot_mode": ("initial", "never")}
+# Settings only some kinds read: given to another kind, they are refused rather than ignored.
+SINK_KIND_SETTINGS: dict[str, tuple[str, ...]] = {
+    "url": ("nats",), "stream": ("nats",), "servers": ("kafka",)}
 
 
 def sink_configs(entries: list[dict[str, Any]]) -> list[SinkConfig]:
@@ -300,6 +303,11 @@ def sink_configs(entries: list[dict[str, Any]]) -> list[SinkConfig]:
         if sink.kind not in SINK_KINDS:
             raise ConfigError(f"{where}.kind must be one of {', '.join(SINK_KINDS)}; "
                               f"got {sink.kind!r}")
+        for key in values:
+            kinds = SINK_KIND_SETTINGS.get(key)
+            if kinds is not None and sink.kind not in kinds:
+                raise ConfigError(f"{where}.{key} is a setting of kind {', '.join(kinds)} "
+                                  f"sinks, not of {sink.kind}")
         for key, allowed in _SINK_CHOICES.items():
             if getattr(sink, key) not in allowed:
                 raise ConfigError(f"{where}.{key} must be one of {', '.join(allowed)}")

@@ -95,7 +95,11 @@ class CdcService:
                 next_report = now + self.report_interval_s
                 for runner in self.runners.values():
                     if runner.state != NEW:
-                        self.report(runner)
+                        try:
+                            self.report(runner)
+                        except Exception:  # noqa: BLE001 - a lost report costs duplicates
+                            logger.warning("sink %s: cursor report failed", runner.name,
+                                           exc_info=True)
             if now >= next_status:
                 next_status = now + self.status_interval_s
                 for runner in list(self.runners.values()):

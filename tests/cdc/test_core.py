@@ -131,7 +131,8 @@ def test_sink_settings_are_checked() -> None:
             ({"name": "a", "kind": "nats", "records_max": "many"}, "not a whole number"),
             ({"name": "a", "kind": "nats", "snapshot_mode": "sometimes"}, "snapshot_mode"),
             ({"kind": "nats"}, "name is required"),
-            ({"name": "a", "kind": "nats", "retry_max_ms": 1}, "retry_max_ms")):
+            ({"name": "a", "kind": "nats", "retry_max_ms": 1}, "retry_max_ms"),
+            ({"name": "a", "kind": "nats", "servers": ["h:9092"]}, "setting of kind kafka")):
         with pytest.raises(config.ConfigError, match=message):
             config.sink_configs([bad])
     with pytest.raises(config.ConfigError, match="used by another"):
