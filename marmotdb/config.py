@@ -271,7 +271,8 @@ SINK_KINDS: dict[str, str] = {
 _SINK_CHOICES = {"snapshot_mode": ("initial", "never")}
 # Settings only some kinds read: given to another kind, they are refused rather than ignored.
 SINK_KIND_SETTINGS: dict[str, tuple[str, ...]] = {
-    "url": ("nats",), "stream": ("nats",), "servers": ("kafka",)}
+    "url": ("nats",), "stream": ("nats",), "servers": ("kafka",), "partitions": ("kafka",),
+    "replication_factor": ("kafka",), "record_bytes_max": ("kafka",)}
 
 
 def sink_configs(entries: list[dict[str, Any]]) -> list[SinkConfig]:

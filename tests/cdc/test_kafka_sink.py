@@ -214,5 +214,8 @@ def test_a_kafka_sink_is_configured_as_a_cdc_sinks_entry() -> None:
     assert (built.config.partitions, built.config.replication_factor) == (6, 3)
     with pytest.raises(ConfigError):
         build_sink(SinkConfig(name="k", kind="kafka"))  # no servers
+    config.cdc.sinks = [{"name": "n", "kind": "nats", "partitions": 6}]
+    with pytest.raises(ConfigError, match="partitions is a setting of kind kafka"):
+        sink_configs(config.cdc.sinks)
     with pytest.raises(ConfigError):
         build_sink(SinkConfig(name="k", kind="kafka", servers=["h:1"], partitions=0))
