@@ -109,9 +109,12 @@ class LocalCluster:
         process.wait(5)
         return killed_at
 
-    def restart(self, node_id: int, env: dict[str, str] | None = None) -> None:
+    def restart(self, node_id: int, env: dict[str, str] | None = None,
+                joined_timeout_s: float = 30.0) -> None:
         """Start a stopped node again; ``env``: extra environment for this process only
-        (e.g. libfaketime's LD_PRELOAD and FAKETIME)."""
+        (e.g. libfaketime's LD_PRELOAD and FAKETIME). Returns once the node has joined
+        again (a seed sent it the member table): before that it refuses QUORUM writes with
+        1047 (txn/DESIGN.md §7.5). ``joined_timeout_s=0``: return as soon as it listens."""
         record = self.record(node_id)
         saved = {name: os.environ.get(name) for name in env or {}}
         os.environ.update(env or {})  # start_node passes os.environ on; no thread spawns now
@@ -124,6 +127,9 @@ class LocalCluster:
                 else:
                     os.environ[name] = value
         cluster_cli.wait_ready(self.node_state(node_id), self.processes, records=[record])
+        if joined_timeout_s:
+            self.until(lambda: self.states(node_id).get(str(node_id)) == "ALIVE",
+                       joined_timeout_s, f"node {node_id} joined again")
 
     def spawn(self, record: NodeRecord) -> subprocess.Popen[bytes]:
         """Start one node's process (netns_cluster.py starts it in a network namespace)."""
