@@ -176,6 +176,8 @@ class ServerState:
         self.sessions: dict[int, Session] = {}
         self.status: Counter[str] = Counter()
         self.global_variables = GlobalVariables(global_defaults or {})
+        # protocol_settings() for (global_variables.generation, base)
+        self._protocol_settings: tuple[int, ProtocolSettings, ProtocolSettings] | None = None
         # Pooled connections close when their database is dropped: weak keys forget them.
         self._bindings: weakref.WeakKeyDictionary[apsw.Connection, ConnectionBinding] = \
             weakref.WeakKeyDictionary()
@@ -197,11 +199,18 @@ class ServerState:
     # connections accepted afterwards (MySQL's rule); the config only sets the start values.
     def protocol_settings(self, base: ProtocolSettings) -> ProtocolSettings:
         """``base`` with the @@global max_allowed_packet, max_prepared_stmt_count and
-        require_secure_transport in force now."""
-        return dataclasses.replace(
+        require_secure_transport in force now (derived again only after a SET GLOBAL: every
+        connect asks)."""
+        generation = self.global_variables.generation
+        cached = self._protocol_settings
+        if cached is not None and cached[0] == generation and cached[1] is base:
+            return cached[2]
+        settings = dataclasses.replace(
             base, max_allowed_packet_bytes=self._global_int("max_allowed_packet"),
             max_prepared_stmt_count=self._global_int("max_prepared_stmt_count"),
             require_secure_transport=bool(self._global_int("require_secure_transport")))
+        self._protocol_settings = (generation, base, settings)
+        return settings
 
     @property
     def connect_timeout_s(self) -> float:
