@@ -58,7 +58,10 @@ class ConnectionDeadline:
         self._at = None
 
     def close(self) -> None:
+        """For good: the timer is cancelled and the callback dropped (it is usually a bound
+        method of the connection's owner, which holds this: a cycle otherwise)."""
         self._at = None
+        self._on_expiry = _closed
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
@@ -77,3 +80,7 @@ class ConnectionDeadline:
             return
         self._at = None
         self._on_expiry(self._reason)
+
+
+def _closed(reason: str) -> None:
+    """The callback of a closed deadline (never called: a closed deadline arms nothing)."""

@@ -21,6 +21,7 @@ import asyncio
 import collections
 import logging
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 from marmotdb import errors
@@ -124,15 +125,6 @@ class MysqlProtocol(asyncio.Protocol):
         self._loader: Loader | None = None   # LOAD DATA LOCAL: its file is arriving
         self._load_queue: collections.deque[str] = collections.deque()  # its next statements
         self._load_ended = False             # the client's empty packet came
-        self._dispatch = {
-            ev.Authenticated: self._on_authenticated, ev.Query: self._on_query,
-            ev.InitDb: self._on_init_db, ev.Ping: self._on_ping, ev.Quit: self._on_quit,
-            ev.FieldList: self._on_field_list, ev.Statistics: self._on_statistics,
-            ev.ResetConnection: self._on_reset, ev.StmtPrepare: self._on_prepare,
-            ev.StmtExecute: self._on_execute, ev.StmtReset: self._on_stmt_reset,
-            ev.StmtClose: self._on_stmt_close, ev.ConnectionClosed: self._on_closed,
-            ev.LocalInfileData: self._on_infile_data, ev.LocalInfileEnd: self._on_infile_end,
-        }
 
     # ------------------------------------------------------------------ asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -280,7 +272,7 @@ class MysqlProtocol(asyncio.Protocol):
                 break
             handled += 1
             try:
-                self._dispatch[type(event)](event)
+                _HANDLERS[type(event)](self, event)
             except MarmotError as exc:
                 conn.send_error(exc)
             except Exception as exc:  # a bug: logged under an id, 1105 with the id, keep serving
@@ -603,3 +595,18 @@ class MysqlProtocol(asyncio.Protocol):
     def _on_stmt_close(self, event: ev.StmtClose) -> None:
         self.plans.pop(event.stmt_id, None)
 
+
+# Event type -> handler, one table for all connections: a per-connection dict of bound methods
+# was a reference cycle per connection (the protocol and everything it holds then waited for
+# the garbage collector instead of going with the last reference).
+_HANDLERS: dict[type, Callable[[MysqlProtocol, Any], None]] = {
+    ev.Authenticated: MysqlProtocol._on_authenticated, ev.Query: MysqlProtocol._on_query,
+    ev.InitDb: MysqlProtocol._on_init_db, ev.Ping: MysqlProtocol._on_ping,
+    ev.Quit: MysqlProtocol._on_quit, ev.FieldList: MysqlProtocol._on_field_list,
+    ev.Statistics: MysqlProtocol._on_statistics, ev.ResetConnection: MysqlProtocol._on_reset,
+    ev.StmtPrepare: MysqlProtocol._on_prepare, ev.StmtExecute: MysqlProtocol._on_execute,
+    ev.StmtReset: MysqlProtocol._on_stmt_reset, ev.StmtClose: MysqlProtocol._on_stmt_close,
+    ev.ConnectionClosed: MysqlProtocol._on_closed,
+    ev.LocalInfileData: MysqlProtocol._on_infile_data,
+    ev.LocalInfileEnd: MysqlProtocol._on_infile_end,
+}
