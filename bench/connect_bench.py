@@ -13,6 +13,10 @@ client runs back-to-back connections for ``--seconds``:
   close. Wall time per iteration gives p50/p99 and connects/s; this process's CPU time over the
   run (``time.process_time``) is the client's CPU, and its part of the mean time per connect
   the client's share.
+- raw (TLS off only): the least a client can do, in this process over a plain socket: read
+  the greeting, answer with the plugin it names, ``SELECT 1``, COM_QUIT. Its time is nearly all
+  the server's and the kernel's: a lower bound for every real client, and what is left of a
+  real client's time after it is the client's own.
 - the mariadb CLI: one iteration = ``mariadb -e 'SELECT 1'`` as a child process (so it includes
   process start, as a shell script pays it); the children's CPU time (``RUSAGE_CHILDREN``) is
   the client's share.
@@ -37,8 +41,10 @@ import json
 import os
 import resource
 import shutil
+import socket
 import ssl
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -182,6 +188,55 @@ def _mysqlclient_once(target: Target, tls: bool) -> None:
         conn.close()
 
 
+# ---- the raw client: the least a client can do, so its rows are the server's time (plus the
+# kernel's), a lower bound for every real client. Python sockets, no TLS.
+_RAW_CAPS = (0x200 | 0x8000 | 0x80000 | 0x200000 | 0x1000000)  # PROTOCOL_41, SECURE_CONNECTION,
+# PLUGIN_AUTH, PLUGIN_AUTH_LENENC_CLIENT_DATA, DEPRECATE_EOF
+
+
+def _raw_packet(sock: socket.socket, buffer: bytearray) -> bytes:
+    while True:
+        if len(buffer) >= 4:
+            size = int.from_bytes(buffer[:3], "little")
+            if len(buffer) >= 4 + size:
+                payload = bytes(buffer[4:4 + size])
+                del buffer[:4 + size]
+                return payload
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("server closed the connection")
+        buffer += chunk
+
+
+def _raw_once(target: Target) -> None:
+    """Login with the plugin the greeting names (caching_sha2's fast path on marmotdb,
+    mysql_native_password on MariaDB), ``SELECT 1``, COM_QUIT."""
+    from marmotdb.mysql import auth
+    with socket.create_connection((HOST, target.port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buffer = bytearray()
+        greeting = _raw_packet(sock, buffer)
+        version_end = greeting.index(b"\0", 1)
+        pos = version_end + 1 + 4
+        scramble = greeting[pos:pos + 8] + greeting[pos + 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10:][:12]
+        plugin = greeting[greeting.rindex(b"\0", 0, len(greeting) - 1) + 1:-1].decode()
+        answer = (auth.scramble_caching_sha2 if plugin == auth.CACHING_SHA2
+                  else auth.scramble_native)(target.password, scramble)
+        login = (struct.pack("<IIB", _RAW_CAPS, 1 << 24, 45) + bytes(23)
+                 + target.user.encode() + b"\0" + bytes([len(answer)]) + answer
+                 + plugin.encode() + b"\0")
+        sock.sendall(len(login).to_bytes(3, "little") + b"\x01" + login)
+        reply = _raw_packet(sock, buffer)
+        if reply == b"\x01\x03":  # caching_sha2 fast auth success, then the OK
+            reply = _raw_packet(sock, buffer)
+        if reply[:1] != b"\x00":
+            raise RuntimeError(f"login failed: {reply!r}")
+        sock.sendall(b"\x09\0\0\0\x03SELECT 1")
+        while _raw_packet(sock, buffer)[:1] not in (b"\xfe", b"\xff"):  # to the final OK/EOF
+            pass
+        sock.sendall(b"\x01\0\0\0\x01")
+
+
 def _cli_args(target: Target, tls: bool) -> list[str]:
     return ["mariadb", "--no-defaults", f"-h{HOST}", f"-P{target.port}", f"-u{target.user}",
             f"-p{target.password}", "--ssl" if tls else "--skip-ssl", "-N", "-e", "SELECT 1"]
@@ -200,9 +255,10 @@ def run_cell(target: Target, tls: bool, client: str, seconds: float) -> Row:
         "PyMySQL": lambda: _pymysql_once(target, context),
         "mysqlclient": lambda: _mysqlclient_once(target, tls),
         "mariadb CLI": lambda: _cli_once(cli),
+        "raw": lambda: _raw_once(target),
     }[client]
     once()  # warm up (imports, first-login caches) and fail early on a broken setup
-    if tls and client != "mariadb CLI":
+    if tls and client in ("PyMySQL", "mysqlclient"):
         _check_tls(target, client, context)
     times: list[float] = []
     errors = 0
@@ -292,7 +348,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="per cell (default 3)")
     parser.add_argument("--only", choices=("marmotdb", "mariadb"))
     parser.add_argument("--tls", choices=("off", "on"), help="one TLS mode only")
-    parser.add_argument("--clients", default="PyMySQL,mysqlclient,mariadb CLI")
+    parser.add_argument("--clients", default="PyMySQL,mysqlclient,mariadb CLI,raw")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
     modes = [args.tls == "on"] if args.tls else [False, True]
@@ -312,6 +368,8 @@ def main() -> int:
             with manager as target:
                 for tls in modes:
                     for client in clients:
+                        if tls and client == "raw":  # a plain-socket client only
+                            continue
                         rows.append(run_cell(target, tls, client, args.seconds))
                         print(f"  {name} TLS {'on' if tls else 'off'} {client}: "
                               f"{rows[-1].p50_ms:.2f} ms p50", file=sys.stderr, flush=True)
