@@ -37,6 +37,7 @@ Prints one table; ``--json FILE`` also writes the rows. Needs mariadb-server and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -346,39 +347,69 @@ def render(rows: list[Row]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="per cell (default 3)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of every cell, servers alternating; medians are shown")
     parser.add_argument("--only", choices=("marmotdb", "mariadb"))
     parser.add_argument("--tls", choices=("off", "on"), help="one TLS mode only")
     parser.add_argument("--clients", default="PyMySQL,mysqlclient,mariadb CLI,raw")
-    parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--json", help="also write the rows (every round's) to this file")
     args = parser.parse_args()
     modes = [args.tls == "on"] if args.tls else [False, True]
     clients = [c.strip() for c in args.clients.split(",")]
+    names = [s for s in ("marmotdb", "mariadb") if args.only in (None, s)]
     rows: list[Row] = []
     base = Path(tempfile.mkdtemp(prefix="marmot-connect-"))
+    global SERVER_CERT
+    SERVER_CERT = base / "data" / "tls" / "server.pem"
     try:
-        servers = [s for s in ("marmotdb", "mariadb") if args.only in (None, s)]
-        global SERVER_CERT
-        cert, key = base / "data" / "tls" / "server.pem", base / "data" / "tls" / "server.key"
-        SERVER_CERT = cert
-        for name in servers:
-            if name == "mariadb" and not cert.exists():
-                with marmotdb_server(base):  # only to have marmotdb generate its certificate
-                    pass
-            manager = marmotdb_server(base) if name == "marmotdb" else mariadb_server(cert, key)
-            with manager as target:
+        with contextlib.ExitStack() as stack:
+            targets = start_servers(stack, base, names)
+            for _ in range(args.rounds):
                 for tls in modes:
                     for client in clients:
                         if tls and client == "raw":  # a plain-socket client only
                             continue
-                        rows.append(run_cell(target, tls, client, args.seconds))
-                        print(f"  {name} TLS {'on' if tls else 'off'} {client}: "
-                              f"{rows[-1].p50_ms:.2f} ms p50", file=sys.stderr, flush=True)
+                        for target in targets:  # one server at a time: the other idles
+                            rows.append(run_cell(target, tls, client, args.seconds))
+                            print(f"  {target.name} TLS {'on' if tls else 'off'} {client}: "
+                                  f"{rows[-1].p50_ms:.2f} ms p50", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(render(rows))
+    print(render(medians(rows)))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
     return 0 if all(r.errors == 0 and r.connects > 0 for r in rows) else 1
+
+
+def start_servers(stack: contextlib.ExitStack, base: Path, names: list[str]) -> list[Target]:
+    """marmotdb first: MariaDB is given the certificate marmotdb generates."""
+    cert, key = SERVER_CERT, SERVER_CERT.with_name("server.key")
+    targets = []
+    if "marmotdb" in names:
+        targets.append(stack.enter_context(marmotdb_server(base)))
+    if "mariadb" in names:
+        if not cert.exists():
+            with marmotdb_server(base):  # only to have marmotdb generate its certificate
+                pass
+        targets.append(stack.enter_context(mariadb_server(cert, key)))
+    return targets
+
+
+def medians(rows: list[Row]) -> list[Row]:
+    """One row per server, TLS mode and client: the median of each number over the rounds
+    (errors summed)."""
+    cells: dict[tuple[str, str, str], list[Row]] = {}
+    for row in rows:
+        cells.setdefault((row.server, row.tls, row.client), []).append(row)
+    out = []
+    for (server, tls, client), group in cells.items():
+        def mid(field: str, group: list[Row] = group) -> float:
+            return statistics.median(getattr(r, field) for r in group)
+        out.append(Row(server, tls, client, sum(r.connects for r in group),
+                       mid("connects_per_s"), mid("p50_ms"), mid("p99_ms"),
+                       mid("client_cpu_ms"), mid("server_cpu_ms"),
+                       sum(r.errors for r in group)))
+    return sorted(out, key=lambda r: (r.server != "marmotdb", r.tls, r.client))
 
 
 if __name__ == "__main__":
