@@ -178,6 +178,7 @@ class ServerState:
         self.global_variables = GlobalVariables(global_defaults or {})
         # protocol_settings() for (global_variables.generation, base)
         self._protocol_settings: tuple[int, ProtocolSettings, ProtocolSettings] | None = None
+        self._listener_cache: tuple[int, tuple[int, int]] = (-1, (0, 0))  # _listener_ints()
         # Pooled connections close when their database is dropped: weak keys forget them.
         self._bindings: weakref.WeakKeyDictionary[apsw.Connection, ConnectionBinding] = \
             weakref.WeakKeyDictionary()
@@ -215,7 +216,7 @@ class ServerState:
     @property
     def connect_timeout_s(self) -> float:
         """@@global.connect_timeout: a client must finish its login within this."""
-        return float(self._global_int("connect_timeout"))
+        return float(self._listener_ints()[0])
 
     def admits_connection(self, connections_open: int) -> bool:
         """May one more connection be accepted (before login)? ``max_connections`` plus the
@@ -229,7 +230,16 @@ class ServerState:
 
     @property
     def _max_connections(self) -> int:
-        return self._global_int("max_connections")
+        return self._listener_ints()[1]
+
+    def _listener_ints(self) -> tuple[int, int]:
+        """(connect_timeout, max_connections), read again only after a SET GLOBAL."""
+        generation = self.global_variables.generation
+        cached = self._listener_cache
+        if cached[0] != generation:
+            cached = self._listener_cache = (generation, (
+                self._global_int("connect_timeout"), self._global_int("max_connections")))
+        return cached[1]
 
     def _global_int(self, name: str) -> int:
         return int(self.global_variables.get(name))  # type: ignore[call-overload]
