@@ -61,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mariadb_server import MariaDBServer, free_port  # noqa: E402
 
 HOST = "127.0.0.1"
+CHECKOUT = Path(__file__).resolve().parent.parent
 MARMOT_PASSWORD = "bench-pw"
 START_TIMEOUT_S = 60.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -99,19 +100,24 @@ def server_cpu_s(pid: int) -> float:
 
 
 @contextmanager
-def marmotdb_server(base: Path) -> Iterator[Target]:
+def marmotdb_server(base: Path, root: Path = CHECKOUT, name: str = "marmotdb"
+                    ) -> Iterator[Target]:
+    """``root``: the checkout to run (another one for --baseline), with its own data folder
+    but the same certificate as the first."""
     port = free_port(HOST)
-    env = dict(os.environ, MARMOTDB_ROOT_PASSWORD=MARMOT_PASSWORD,
-               PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-    log = open(base / "marmotdb.log", "wb")
+    env = dict(os.environ, MARMOTDB_ROOT_PASSWORD=MARMOT_PASSWORD, PYTHONPATH=str(root))
+    data = base / ("data" if name == "marmotdb" else name)
+    if name != "marmotdb" and (base / "data" / "tls").exists():
+        shutil.copytree(base / "data" / "tls", data / "tls")
+    log = open(base / f"{name}.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "marmotdb", "serve", "--data-dir", str(base / "data"),
+        [sys.executable, "-m", "marmotdb", "serve", "--data-dir", str(data),
          "--mysql-host", HOST, "--mysql-port", str(port)],
         stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        wait_login(lambda: _pymysql_once(Target("marmotdb", port, "root", MARMOT_PASSWORD,
+        wait_login(lambda: _pymysql_once(Target(name, port, "root", MARMOT_PASSWORD,
                                                 process.pid), None), process)
-        yield Target("marmotdb", port, "root", MARMOT_PASSWORD, process.pid)
+        yield Target(name, port, "root", MARMOT_PASSWORD, process.pid)
     finally:
         process.terminate()
         process.wait(30)
@@ -335,11 +341,11 @@ def render(rows: list[Row]) -> str:
                      f"{client_share(r):.0%} | {r.server_cpu_ms:.2f} | {r.errors} |")
     ratios = []
     for r in rows:
-        if r.server == "marmotdb":
+        if r.server != "mariadb":
             other = next((m for m in rows if m.server == "mariadb" and m.tls == r.tls and
                           m.client == r.client), None)
             if other:
-                ratios.append(f"{r.client}, TLS {r.tls}: p50 marmotdb/MariaDB = "
+                ratios.append(f"{r.client}, TLS {r.tls}: p50 {r.server}/MariaDB = "
                               f"{r.p50_ms / other.p50_ms:.2f}x")
     return "\n".join(lines + [""] + ratios)
 
@@ -353,6 +359,8 @@ def main() -> int:
     parser.add_argument("--tls", choices=("off", "on"), help="one TLS mode only")
     parser.add_argument("--clients", default="PyMySQL,mysqlclient,mariadb CLI,raw")
     parser.add_argument("--json", help="also write the rows (every round's) to this file")
+    parser.add_argument("--baseline", type=Path,
+                        help="another marmotdb checkout, measured too (as marmotdb-baseline)")
     args = parser.parse_args()
     modes = [args.tls == "on"] if args.tls else [False, True]
     clients = [c.strip() for c in args.clients.split(",")]
@@ -364,6 +372,9 @@ def main() -> int:
     try:
         with contextlib.ExitStack() as stack:
             targets = start_servers(stack, base, names)
+            if args.baseline is not None:
+                targets.insert(1, stack.enter_context(
+                    marmotdb_server(base, args.baseline.resolve(), "marmotdb-baseline")))
             for _ in range(args.rounds):
                 for tls in modes:
                     for client in clients:
@@ -409,7 +420,8 @@ def medians(rows: list[Row]) -> list[Row]:
                        mid("connects_per_s"), mid("p50_ms"), mid("p99_ms"),
                        mid("client_cpu_ms"), mid("server_cpu_ms"),
                        sum(r.errors for r in group)))
-    return sorted(out, key=lambda r: (r.server != "marmotdb", r.tls, r.client))
+    order = {"marmotdb": 0, "marmotdb-baseline": 1, "mariadb": 2}
+    return sorted(out, key=lambda r: (order.get(r.server, 3), r.tls, r.client))
 
 
 if __name__ == "__main__":
