@@ -355,11 +355,13 @@ class MysqlProtocol(asyncio.Protocol):
         host = self.service.host
         if self.session is not None:  # COM_CHANGE_USER
             self._close_session()
-        user = self.service.state.users.get(event.user, self.peer_host)  # past max_connections:
-        if user is not None and not self.service.state.admits_login(  # admins only
-                len(self.service.connections), user):
-            self.conn.reject_login(errors.error(errors.ER_CON_COUNT_ERROR, "Too many connections"))
-            return
+        state, connections_open = self.service.state, len(self.service.connections)
+        if not state.within_max_connections(connections_open):  # past it: admins only
+            user = state.users.get(event.user, self.peer_host)
+            if user is not None and not state.admits_login(connections_open, user):
+                self.conn.reject_login(errors.error(errors.ER_CON_COUNT_ERROR,
+                                                    "Too many connections"))
+                return
         try:
             host.open_session(self, event.user, host=self.peer_host, database=event.database,
                               connection_id=self.connection_id,

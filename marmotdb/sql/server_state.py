@@ -223,6 +223,11 @@ class ServerState:
         one MySQL keeps for an administrator (checked by ``admits_login``)."""
         return connections_open < self._max_connections + 1
 
+    def within_max_connections(self, connections_open: int) -> bool:
+        """``connections_open`` counts this one: any account may log in (``admits_login``
+        needs to be asked only past it)."""
+        return connections_open <= self._max_connections
+
     def admits_login(self, connections_open: int, user: User) -> bool:
         """``connections_open`` counts this one: past ``max_connections`` only an
         administrator (MySQL: CONNECTION_ADMIN or SUPER) gets the reserved slot."""
