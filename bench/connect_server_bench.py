@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -70,6 +71,7 @@ async def measure(connects: int, repeat: int) -> float:
         return best
     finally:
         host.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main() -> int:
