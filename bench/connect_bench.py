@@ -13,6 +13,10 @@ client runs back-to-back connections for ``--seconds``:
   close. Wall time per iteration gives p50/p99 and connects/s; this process's CPU time over the
   run (``time.process_time``) is the client's CPU, and its part of the mean time per connect
   the client's share.
+- raw (TLS off only): the least a client can do, in this process over a plain socket: read
+  the greeting, answer with the plugin it names, ``SELECT 1``, COM_QUIT. Its time is nearly all
+  the server's and the kernel's: a lower bound for every real client, and what is left of a
+  real client's time after it is the client's own.
 - the mariadb CLI: one iteration = ``mariadb -e 'SELECT 1'`` as a child process (so it includes
   process start, as a shell script pays it); the children's CPU time (``RUSAGE_CHILDREN``) is
   the client's share.
@@ -33,12 +37,15 @@ Prints one table; ``--json FILE`` also writes the rows. Needs mariadb-server and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import shutil
+import socket
 import ssl
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -54,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mariadb_server import MariaDBServer, free_port  # noqa: E402
 
 HOST = "127.0.0.1"
+CHECKOUT = Path(__file__).resolve().parent.parent
 MARMOT_PASSWORD = "bench-pw"
 START_TIMEOUT_S = 60.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -92,19 +100,24 @@ def server_cpu_s(pid: int) -> float:
 
 
 @contextmanager
-def marmotdb_server(base: Path) -> Iterator[Target]:
+def marmotdb_server(base: Path, root: Path = CHECKOUT, name: str = "marmotdb"
+                    ) -> Iterator[Target]:
+    """``root``: the checkout to run (another one for --baseline), with its own data folder
+    but the same certificate as the first."""
     port = free_port(HOST)
-    env = dict(os.environ, MARMOTDB_ROOT_PASSWORD=MARMOT_PASSWORD,
-               PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-    log = open(base / "marmotdb.log", "wb")
+    env = dict(os.environ, MARMOTDB_ROOT_PASSWORD=MARMOT_PASSWORD, PYTHONPATH=str(root))
+    data = base / ("data" if name == "marmotdb" else name)
+    if name != "marmotdb" and (base / "data" / "tls").exists():
+        shutil.copytree(base / "data" / "tls", data / "tls")
+    log = open(base / f"{name}.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "marmotdb", "serve", "--data-dir", str(base / "data"),
+        [sys.executable, "-m", "marmotdb", "serve", "--data-dir", str(data),
          "--mysql-host", HOST, "--mysql-port", str(port)],
         stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        wait_login(lambda: _pymysql_once(Target("marmotdb", port, "root", MARMOT_PASSWORD,
+        wait_login(lambda: _pymysql_once(Target(name, port, "root", MARMOT_PASSWORD,
                                                 process.pid), None), process)
-        yield Target("marmotdb", port, "root", MARMOT_PASSWORD, process.pid)
+        yield Target(name, port, "root", MARMOT_PASSWORD, process.pid)
     finally:
         process.terminate()
         process.wait(30)
@@ -182,6 +195,55 @@ def _mysqlclient_once(target: Target, tls: bool) -> None:
         conn.close()
 
 
+# ---- the raw client: the least a client can do, so its rows are the server's time (plus the
+# kernel's), a lower bound for every real client. Python sockets, no TLS.
+_RAW_CAPS = (0x200 | 0x8000 | 0x80000 | 0x200000 | 0x1000000)  # PROTOCOL_41, SECURE_CONNECTION,
+# PLUGIN_AUTH, PLUGIN_AUTH_LENENC_CLIENT_DATA, DEPRECATE_EOF
+
+
+def _raw_packet(sock: socket.socket, buffer: bytearray) -> bytes:
+    while True:
+        if len(buffer) >= 4:
+            size = int.from_bytes(buffer[:3], "little")
+            if len(buffer) >= 4 + size:
+                payload = bytes(buffer[4:4 + size])
+                del buffer[:4 + size]
+                return payload
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("server closed the connection")
+        buffer += chunk
+
+
+def _raw_once(target: Target) -> None:
+    """Login with the plugin the greeting names (caching_sha2's fast path on marmotdb,
+    mysql_native_password on MariaDB), ``SELECT 1``, COM_QUIT."""
+    from marmotdb.mysql import auth
+    with socket.create_connection((HOST, target.port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buffer = bytearray()
+        greeting = _raw_packet(sock, buffer)
+        version_end = greeting.index(b"\0", 1)
+        pos = version_end + 1 + 4
+        scramble = greeting[pos:pos + 8] + greeting[pos + 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10:][:12]
+        plugin = greeting[greeting.rindex(b"\0", 0, len(greeting) - 1) + 1:-1].decode()
+        answer = (auth.scramble_caching_sha2 if plugin == auth.CACHING_SHA2
+                  else auth.scramble_native)(target.password, scramble)
+        login = (struct.pack("<IIB", _RAW_CAPS, 1 << 24, 45) + bytes(23)
+                 + target.user.encode() + b"\0" + bytes([len(answer)]) + answer
+                 + plugin.encode() + b"\0")
+        sock.sendall(len(login).to_bytes(3, "little") + b"\x01" + login)
+        reply = _raw_packet(sock, buffer)
+        if reply == b"\x01\x03":  # caching_sha2 fast auth success, then the OK
+            reply = _raw_packet(sock, buffer)
+        if reply[:1] != b"\x00":
+            raise RuntimeError(f"login failed: {reply!r}")
+        sock.sendall(b"\x09\0\0\0\x03SELECT 1")
+        while _raw_packet(sock, buffer)[:1] not in (b"\xfe", b"\xff"):  # to the final OK/EOF
+            pass
+        sock.sendall(b"\x01\0\0\0\x01")
+
+
 def _cli_args(target: Target, tls: bool) -> list[str]:
     return ["mariadb", "--no-defaults", f"-h{HOST}", f"-P{target.port}", f"-u{target.user}",
             f"-p{target.password}", "--ssl" if tls else "--skip-ssl", "-N", "-e", "SELECT 1"]
@@ -200,9 +262,10 @@ def run_cell(target: Target, tls: bool, client: str, seconds: float) -> Row:
         "PyMySQL": lambda: _pymysql_once(target, context),
         "mysqlclient": lambda: _mysqlclient_once(target, tls),
         "mariadb CLI": lambda: _cli_once(cli),
+        "raw": lambda: _raw_once(target),
     }[client]
     once()  # warm up (imports, first-login caches) and fail early on a broken setup
-    if tls and client != "mariadb CLI":
+    if tls and client in ("PyMySQL", "mysqlclient"):
         _check_tls(target, client, context)
     times: list[float] = []
     errors = 0
@@ -278,11 +341,11 @@ def render(rows: list[Row]) -> str:
                      f"{client_share(r):.0%} | {r.server_cpu_ms:.2f} | {r.errors} |")
     ratios = []
     for r in rows:
-        if r.server == "marmotdb":
+        if r.server != "mariadb":
             other = next((m for m in rows if m.server == "mariadb" and m.tls == r.tls and
                           m.client == r.client), None)
             if other:
-                ratios.append(f"{r.client}, TLS {r.tls}: p50 marmotdb/MariaDB = "
+                ratios.append(f"{r.client}, TLS {r.tls}: p50 {r.server}/MariaDB = "
                               f"{r.p50_ms / other.p50_ms:.2f}x")
     return "\n".join(lines + [""] + ratios)
 
@@ -290,37 +353,75 @@ def render(rows: list[Row]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="per cell (default 3)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of every cell, servers alternating; medians are shown")
     parser.add_argument("--only", choices=("marmotdb", "mariadb"))
     parser.add_argument("--tls", choices=("off", "on"), help="one TLS mode only")
-    parser.add_argument("--clients", default="PyMySQL,mysqlclient,mariadb CLI")
-    parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--clients", default="PyMySQL,mysqlclient,mariadb CLI,raw")
+    parser.add_argument("--json", help="also write the rows (every round's) to this file")
+    parser.add_argument("--baseline", type=Path,
+                        help="another marmotdb checkout, measured too (as marmotdb-baseline)")
     args = parser.parse_args()
     modes = [args.tls == "on"] if args.tls else [False, True]
     clients = [c.strip() for c in args.clients.split(",")]
+    names = [s for s in ("marmotdb", "mariadb") if args.only in (None, s)]
     rows: list[Row] = []
     base = Path(tempfile.mkdtemp(prefix="marmot-connect-"))
+    global SERVER_CERT
+    SERVER_CERT = base / "data" / "tls" / "server.pem"
     try:
-        servers = [s for s in ("marmotdb", "mariadb") if args.only in (None, s)]
-        global SERVER_CERT
-        cert, key = base / "data" / "tls" / "server.pem", base / "data" / "tls" / "server.key"
-        SERVER_CERT = cert
-        for name in servers:
-            if name == "mariadb" and not cert.exists():
-                with marmotdb_server(base):  # only to have marmotdb generate its certificate
-                    pass
-            manager = marmotdb_server(base) if name == "marmotdb" else mariadb_server(cert, key)
-            with manager as target:
+        with contextlib.ExitStack() as stack:
+            targets = start_servers(stack, base, names)
+            if args.baseline is not None:
+                targets.insert(1, stack.enter_context(
+                    marmotdb_server(base, args.baseline.resolve(), "marmotdb-baseline")))
+            for _ in range(args.rounds):
                 for tls in modes:
                     for client in clients:
-                        rows.append(run_cell(target, tls, client, args.seconds))
-                        print(f"  {name} TLS {'on' if tls else 'off'} {client}: "
-                              f"{rows[-1].p50_ms:.2f} ms p50", file=sys.stderr, flush=True)
+                        if tls and client == "raw":  # a plain-socket client only
+                            continue
+                        for target in targets:  # one server at a time: the other idles
+                            rows.append(run_cell(target, tls, client, args.seconds))
+                            print(f"  {target.name} TLS {'on' if tls else 'off'} {client}: "
+                                  f"{rows[-1].p50_ms:.2f} ms p50", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(render(rows))
+    print(render(medians(rows)))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
     return 0 if all(r.errors == 0 and r.connects > 0 for r in rows) else 1
+
+
+def start_servers(stack: contextlib.ExitStack, base: Path, names: list[str]) -> list[Target]:
+    """marmotdb first: MariaDB is given the certificate marmotdb generates."""
+    cert, key = SERVER_CERT, SERVER_CERT.with_name("server.key")
+    targets = []
+    if "marmotdb" in names:
+        targets.append(stack.enter_context(marmotdb_server(base)))
+    if "mariadb" in names:
+        if not cert.exists():
+            with marmotdb_server(base):  # only to have marmotdb generate its certificate
+                pass
+        targets.append(stack.enter_context(mariadb_server(cert, key)))
+    return targets
+
+
+def medians(rows: list[Row]) -> list[Row]:
+    """One row per server, TLS mode and client: the median of each number over the rounds
+    (errors summed)."""
+    cells: dict[tuple[str, str, str], list[Row]] = {}
+    for row in rows:
+        cells.setdefault((row.server, row.tls, row.client), []).append(row)
+    out = []
+    for (server, tls, client), group in cells.items():
+        def mid(field: str, group: list[Row] = group) -> float:
+            return statistics.median(getattr(r, field) for r in group)
+        out.append(Row(server, tls, client, sum(r.connects for r in group),
+                       mid("connects_per_s"), mid("p50_ms"), mid("p99_ms"),
+                       mid("client_cpu_ms"), mid("server_cpu_ms"),
+                       sum(r.errors for r in group)))
+    order = {"marmotdb": 0, "marmotdb-baseline": 1, "mariadb": 2}
+    return sorted(out, key=lambda r: (order.get(r.server, 3), r.tls, r.client))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ machine makes unnecessary:
 - ports: every number 3306..4999 in the README becomes P + (n - 3306) for a base P whose ports
   are all free here (TCP and UDP), and the quick start gets MARMOTDB_BASE_PORT=P;
 - folders: the script runs in a scratch folder, with MARMOTDB_DATA_DIR=<scratch>/marmotdb-data
-  (the README's ./marmotdb-data) and `.venv` standing for a virtualenv whose `marmotdb` and
-  `python` run this checkout (so the quick start's install step finds it installed and skips
-  pip; installing is what CI's fresh machine does);
+  (the README's ./marmotdb-data), `bench/` standing for the checkout's and `.venv` for a
+  virtualenv whose `marmotdb` and `python` run this checkout (so the quick start's install
+  step finds it installed and skips pip; installing is what CI's fresh machine does);
 - long-running commands: the quick start (foreground until Ctrl-C) runs in the background and
   the script waits for its "Ctrl-C stops the cluster" line; a line ending in `&` waits until the
   ports it names accept connections, as a reader waits for the node to say it listens;
@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 PORT_PATTERN = re.compile(r"(?<![\d.])(3[3-9]\d\d|4\d\d\d)(?!\d)")
 README_BASE_PORT = 3306
+BENCH_PATH = re.compile(r"(?<![\w./-])bench/")  # the checkout's bench/ (scratch cwd)
 CLUSTER_OFFSETS = [0, 1, 2, 100, 101, 102, 200, 201, 202]
 TIMEOUT_S = 400
 
@@ -105,6 +106,7 @@ def script_for(blocks: list[str], base: int) -> str:
                 ports = re.findall(r"--(?:mysql|peer|admin|metrics)-port (\d+)", stripped)
                 lines += [command, f"wait_for_ports {' '.join(ports)}"]
             else:
+                command = BENCH_PATH.sub('"$REPO"/bench/', command)
                 lines.append(command.replace(".venv/", "$VENV/"))
     lines += ["wait", "while kill -0 $QUICKSTART 2>/dev/null; do sleep 0.1; done",
               "cat quickstart.log", "echo README-DONE"]
@@ -176,3 +178,6 @@ def test_script_maps_ports_and_long_running_commands() -> None:
         in script
     assert "wait_for_line quickstart.log" in script and "./scripts" not in script.split(
         "echo")[-1] and "source $VENV/bin/activate" in script
+    bench = script_for(["python bench/connect_bench.py --seconds 1   # see bench/README.md\n"],
+                       30_000)
+    assert 'python "$REPO"/bench/connect_bench.py --seconds 1' in bench

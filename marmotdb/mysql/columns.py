@@ -11,6 +11,7 @@ column's fields; catches lists rebuilt per query). Rule for callers: do not muta
 from __future__ import annotations
 
 import struct
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from marmotdb.mysql.packets import lenenc_bytes, lenenc_int
@@ -71,13 +72,16 @@ class ColumnBlock:
         return data
 
 
-_by_identity: dict[int, tuple[Sequence[Column], ColumnBlock]] = {}
-_by_value: dict[tuple, ColumnBlock] = {}
+# OrderedDicts, not dicts: a result whose column list is new each time (a catalog answer)
+# evicts one entry per statement, and a dict's oldest key, next(iter(d)), is found by walking
+# past every slot deleted before it (~4 µs at 2048 entries; popitem(last=False) is O(1)).
+_by_identity: OrderedDict[int, tuple[Sequence[Column], ColumnBlock]] = OrderedDict()
+_by_value: OrderedDict[tuple, ColumnBlock] = OrderedDict()
 
 
-def _remember(cache: dict, key: object, value: object) -> None:
+def _remember(cache: OrderedDict, key: object, value: object) -> None:
     if len(cache) >= COLUMN_CACHE_ENTRIES_MAX:
-        del cache[next(iter(cache))]  # oldest first: insertion order
+        cache.popitem(last=False)  # oldest first: insertion order
     cache[key] = value
 
 

@@ -493,9 +493,8 @@ class ServerConnection:
     def data_to_send(self) -> bytes:
         """Bytes for the socket, in order (encrypted once TLS is on). Never raises."""
         if self._tls is not None and self._out:
-            try:
-                for chunk in self._out:
-                    self._tls.write(chunk)
+            try:  # one write, so packets share TLS records (not a record per packet header)
+                self._tls.write(b"".join(self._out))
             except ssl.SSLError:  # the TLS session is broken: drop the rest, close
                 self._state = _ERROR
             self._out.clear()

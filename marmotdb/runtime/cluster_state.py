@@ -111,9 +111,9 @@ def plan_cluster(data_dir: Path, nodes: int, base_port: int, host: str, profile:
         raise ClusterCliError(f"--base-port must be 0 (any free port) or 1.."
                               f"{65535 - ADMIN_PORT_OFFSET - nodes}; got {base_port}")
     records = []
+    chosen = free_ports(host, 3 * nodes) if base_port == 0 else []
     for i in range(nodes):
-        mysql, peer, admin = ((free_port(host), free_port(host), free_port(host))
-                              if base_port == 0 else
+        mysql, peer, admin = (chosen[3 * i:3 * i + 3] if base_port == 0 else
                               (base_port + i, base_port + PEER_PORT_OFFSET + i,
                                base_port + ADMIN_PORT_OFFSET + i))
         node_dir = (data_dir / f"node{i + 1}").resolve()
@@ -237,10 +237,33 @@ def _reap_children() -> None:
         pass
 
 
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def free_ports(host: str, count: int) -> list[int]:
+    """``count`` distinct ports free for TCP and UDP (a peer port carries both). Each stays
+    bound until all are chosen: one socket at a time, the kernel may hand out a port twice (a
+    node's admin port once came back equal to its peer port)."""
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(sock)
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+            if _udp_free(host, port):
+                ports.append(port)
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
+
+
+def _udp_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def port_free(host: str, port: int) -> bool:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import random
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 from marmotdb import errors
@@ -34,6 +34,8 @@ from marmotdb.mysql.incident import internal_error
 from marmotdb.mysql.login_throttle import LoginThrottle
 from marmotdb.mysql.types import ResultSet
 from marmotdb.node import Reply
+from marmotdb.runtime.connection_deadline import ConnectionDeadline
+from marmotdb.runtime.entropy_pool import EntropyPool
 from marmotdb.runtime.node_host import NodeHost
 from marmotdb.runtime.row_stream import RowStream
 from marmotdb.sql import catalog
@@ -69,9 +71,10 @@ class MysqlService:
         self.settings = settings  # max_allowed_packet & co. come from @@global at connect time
         self.connections: dict[int, MysqlProtocol] = {}
         self._next_id = 1
-        self._rng = random.SystemRandom()
+        self._rng = EntropyPool()  # scrambles: OS randomness, one getrandom() per page
         self.closing = False
-        loop = asyncio.get_running_loop()
+        # kept: asyncio.get_running_loop() is a getpid() system call on CPython 3.11
+        self.loop = loop = asyncio.get_running_loop()
         # failed logins, per user and host (its clock must be the loop's: it sets call_at)
         self.login_throttle = login_throttle or LoginThrottle(loop.time)
         self.fast_auth_cache = FastAuthCache()  # caching_sha2's fast path after one full auth
@@ -116,20 +119,12 @@ class MysqlProtocol(asyncio.Protocol):
         self._stream_error: MarmotError | None = None  # why a stream could not go on
         self.plans: dict[int, Any] = {}
         self.connection_id = 0
-        self._handshake_timer: asyncio.TimerHandle | None = None
-        self._idle_timer: asyncio.TimerHandle | None = None  # wait_timeout / net_read_timeout
+        # connect_timeout before the login, then wait_timeout / net_read_timeout between
+        # commands: one deadline, one loop timer (runtime/connection_deadline.py)
+        self._deadline = ConnectionDeadline(service.loop, self._deadline_passed)
         self._loader: Loader | None = None   # LOAD DATA LOCAL: its file is arriving
         self._load_queue: collections.deque[str] = collections.deque()  # its next statements
         self._load_ended = False             # the client's empty packet came
-        self._dispatch = {
-            ev.Authenticated: self._on_authenticated, ev.Query: self._on_query,
-            ev.InitDb: self._on_init_db, ev.Ping: self._on_ping, ev.Quit: self._on_quit,
-            ev.FieldList: self._on_field_list, ev.Statistics: self._on_statistics,
-            ev.ResetConnection: self._on_reset, ev.StmtPrepare: self._on_prepare,
-            ev.StmtExecute: self._on_execute, ev.StmtReset: self._on_stmt_reset,
-            ev.StmtClose: self._on_stmt_close, ev.ConnectionClosed: self._on_closed,
-            ev.LocalInfileData: self._on_infile_data, ev.LocalInfileEnd: self._on_infile_end,
-        }
 
     # ------------------------------------------------------------------ asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -153,13 +148,13 @@ class MysqlProtocol(asyncio.Protocol):
             self._flush()
             return
         service.connections[self.connection_id] = self
-        self._handshake_timer = asyncio.get_running_loop().call_later(
-            service.state.connect_timeout_s, self._handshake_expired)
+        self._deadline.set(service.state.connect_timeout_s, "connect_timeout")
         self._flush()
 
     def data_received(self, data: bytes) -> None:
         assert self.conn is not None
-        self._cancel_idle_timer()
+        if self.session is not None:  # a command: no idle deadline while it runs
+            self._deadline.clear()
         self.conn.receive_data(data)
         self._pump()
 
@@ -171,11 +166,9 @@ class MysqlProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.service.connections.pop(self.connection_id, None)
-        if self._handshake_timer is not None:
-            self._handshake_timer.cancel()
+        self._deadline.close()
         if self._hold_timer is not None:
             self._hold_timer.cancel()
-        self._cancel_idle_timer()
         self._cancel_write_timer()
         if self._stream is not None:
             self._stream.cancel()
@@ -189,7 +182,7 @@ class MysqlProtocol(asyncio.Protocol):
         if self._write_timer is None:
             limit_s = self.session.variables.net_write_timeout_s if self.session is not None \
                 else self.service.state.connect_timeout_s
-            self._write_timer = asyncio.get_running_loop().call_later(
+            self._write_timer = self.service.loop.call_later(
                 limit_s, self._write_expired)
 
     def resume_writing(self) -> None:
@@ -235,7 +228,7 @@ class MysqlProtocol(asyncio.Protocol):
         worker reads them)."""
         if self.transport is None or self.transport.is_closing() or self.conn is None:
             return None
-        self._stream = RowStream(asyncio.get_running_loop(), self._deliver_rows)
+        self._stream = RowStream(self.service.loop, self._deliver_rows)
         self._stream_error = None
         return self._stream
 
@@ -272,14 +265,14 @@ class MysqlProtocol(asyncio.Protocol):
             if handled == COMMANDS_PER_ITERATION:  # the others' turn: go on next iteration
                 if not self._backlog:
                     self._backlog = True
-                    asyncio.get_running_loop().call_soon(self._pump_backlog)
+                    self.service.loop.call_soon(self._pump_backlog)
                 break
             event = conn.next_event()
             if event is None:
                 break
             handled += 1
             try:
-                self._dispatch[type(event)](event)
+                _HANDLERS[type(event)](self, event)
             except MarmotError as exc:
                 conn.send_error(exc)
             except Exception as exc:  # a bug: logged under an id, 1105 with the id, keep serving
@@ -300,10 +293,10 @@ class MysqlProtocol(asyncio.Protocol):
             transport.close()
             return
         if self.session is not None and not self.busy:
-            self._arm_idle_timer(self.session, conn)
+            self._arm_idle_deadline(self.session, conn)
         if conn.reply_not_before is not None and self._hold_timer is None:  # login throttled
-            self._hold_timer = asyncio.get_running_loop().call_at(conn.reply_not_before,
-                                                                  self._release_held_login)
+            self._hold_timer = self.service.loop.call_at(conn.reply_not_before,
+                                                         self._release_held_login)
 
     def _pump_backlog(self) -> None:
         self._backlog = False
@@ -316,22 +309,20 @@ class MysqlProtocol(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self._pump()
 
-    def _arm_idle_timer(self, session: Session, conn: ServerConnection) -> None:
+    def _arm_idle_deadline(self, session: Session, conn: ServerConnection) -> None:
         """Between commands: wait_timeout; in the middle of a packet: net_read_timeout."""
-        self._cancel_idle_timer()
-        partial = conn.inbound_buffered_bytes > 0
-        delay_s = session.variables.net_read_timeout_s if partial else \
-            session.variables.wait_timeout_s
-        self._idle_timer = asyncio.get_running_loop().call_later(
-            delay_s, self._idle_expired, "net_read_timeout" if partial else "wait_timeout")
+        if conn.inbound_buffered_bytes > 0:
+            self._deadline.set(session.variables.net_read_timeout_s, "net_read_timeout")
+        else:
+            self._deadline.set(session.variables.wait_timeout_s, "wait_timeout")
 
-    def _cancel_idle_timer(self) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
+    def _deadline_passed(self, which: str) -> None:
+        if which == "connect_timeout":
+            self._handshake_expired()
+        else:
+            self._idle_expired(which)
 
     def _idle_expired(self, which: str) -> None:
-        self._idle_timer = None
         if self.transport is not None and not self.busy:
             logger.info("connection %s: closed after %s", self.connection_id, which)
             if which == "wait_timeout" and self.conn is not None:
@@ -364,11 +355,13 @@ class MysqlProtocol(asyncio.Protocol):
         host = self.service.host
         if self.session is not None:  # COM_CHANGE_USER
             self._close_session()
-        user = self.service.state.users.get(event.user, self.peer_host)  # past max_connections:
-        if user is not None and not self.service.state.admits_login(  # admins only
-                len(self.service.connections), user):
-            self.conn.reject_login(errors.error(errors.ER_CON_COUNT_ERROR, "Too many connections"))
-            return
+        state, connections_open = self.service.state, len(self.service.connections)
+        if not state.within_max_connections(connections_open):  # past it: admins only
+            user = state.users.get(event.user, self.peer_host)
+            if user is not None and not state.admits_login(connections_open, user):
+                self.conn.reject_login(errors.error(errors.ER_CON_COUNT_ERROR,
+                                                    "Too many connections"))
+                return
         try:
             host.open_session(self, event.user, host=self.peer_host, database=event.database,
                               connection_id=self.connection_id,
@@ -379,9 +372,7 @@ class MysqlProtocol(asyncio.Protocol):
             self.conn.reject_login(exc)
             return
         self.session = session = host.node.session(self.connection_id)
-        if self._handshake_timer is not None:
-            self._handshake_timer.cancel()
-            self._handshake_timer = None
+        self._deadline.clear()  # logged in: connect_timeout is over, wait_timeout follows
         self.conn.accept_login(status_flags=session.status_flags())
 
     def _on_query(self, event: ev.Query) -> None:
@@ -606,3 +597,18 @@ class MysqlProtocol(asyncio.Protocol):
     def _on_stmt_close(self, event: ev.StmtClose) -> None:
         self.plans.pop(event.stmt_id, None)
 
+
+# Event type -> handler, one table for all connections: a per-connection dict of bound methods
+# was a reference cycle per connection (the protocol and everything it holds then waited for
+# the garbage collector instead of going with the last reference).
+_HANDLERS: dict[type, Callable[[MysqlProtocol, Any], None]] = {
+    ev.Authenticated: MysqlProtocol._on_authenticated, ev.Query: MysqlProtocol._on_query,
+    ev.InitDb: MysqlProtocol._on_init_db, ev.Ping: MysqlProtocol._on_ping,
+    ev.Quit: MysqlProtocol._on_quit, ev.FieldList: MysqlProtocol._on_field_list,
+    ev.Statistics: MysqlProtocol._on_statistics, ev.ResetConnection: MysqlProtocol._on_reset,
+    ev.StmtPrepare: MysqlProtocol._on_prepare, ev.StmtExecute: MysqlProtocol._on_execute,
+    ev.StmtReset: MysqlProtocol._on_stmt_reset, ev.StmtClose: MysqlProtocol._on_stmt_close,
+    ev.ConnectionClosed: MysqlProtocol._on_closed,
+    ev.LocalInfileData: MysqlProtocol._on_infile_data,
+    ev.LocalInfileEnd: MysqlProtocol._on_infile_end,
+}

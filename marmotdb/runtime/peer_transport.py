@@ -648,18 +648,28 @@ class LoopClock:
 
     ``epoch()`` gives the node's clock: epoch milliseconds read from the wall clock once, then
     advanced by the monotonic clock, so timers never jump when the wall clock is stepped (the
-    hybrid logical clock and NOW() read it too: slewed by NTP, never stepped)."""
+    hybrid logical clock and NOW() read it too: slewed by NTP, never stepped).
 
-    def __init__(self, offset_ms: int = 0) -> None:
+    A clock made for a loop keeps it: ``asyncio.get_running_loop()`` costs a getpid() system
+    call on CPython 3.11 (its fork check), and the node reads the clock several times per
+    statement."""
+
+    def __init__(self, offset_ms: int = 0, loop: asyncio.AbstractEventLoop | None = None
+                 ) -> None:
         self._offset_ms = offset_ms  # added to the loop's time
         self._last_ms = 0
+        self._loop = loop  # None: the running loop, looked up at each reading
 
     @classmethod
     def epoch(cls, loop: asyncio.AbstractEventLoop) -> LoopClock:
-        return cls(int(time.time() * 1000) - int(loop.time() * 1000))
+        return cls(int(time.time() * 1000) - int(loop.time() * 1000), loop)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop or asyncio.get_running_loop()
 
     def now_ms(self) -> int:
-        loop_ms = int(asyncio.get_running_loop().time() * 1000)
+        loop_ms = int((self._loop or asyncio.get_running_loop()).time() * 1000)
         self._last_ms = max(self._last_ms, loop_ms + self._offset_ms)
         return self._last_ms
 
@@ -693,8 +703,8 @@ class DeadlineTimer:
         if deadline_ms is None:
             return
         self._deadline_ms = deadline_ms
-        self._handle = asyncio.get_running_loop().call_at(self._clock.loop_time(deadline_ms),
-                                                          self._on_timer)
+        self._handle = self._clock.loop.call_at(self._clock.loop_time(deadline_ms),
+                                                self._on_timer)
 
     def cancel(self) -> None:
         if self._handle is not None:

@@ -105,7 +105,8 @@ def server_version(config: Config) -> str:
 def build_service(config: Config, host: NodeHost) -> MysqlService:
     data_dir = config.data_path
     context = tls.server_context(data_dir, config.mysql.tls_cert_file,
-                                 config.mysql.tls_key_file) if config.mysql.tls else None
+                                 config.mysql.tls_key_file,
+                                 config.mysql.tls_session_tickets) if config.mysql.tls else None
     return MysqlService(
         host, server_version=server_version(config), ssl_context=context,
         rsa_key=tls.rsa_key(data_dir),

@@ -49,7 +49,11 @@ def generate_certificate(cert_path: Path, key_path: Path, common_name: str = "ma
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
-def server_context(data_dir: Path, cert_file: str, key_file: str) -> ssl.SSLContext:
+def server_context(data_dir: Path, cert_file: str, key_file: str,
+                   session_tickets: int | None = None) -> ssl.SSLContext:
+    """One context for the process (built at start, never per connect). ``session_tickets``:
+    TLS 1.3 tickets sent per full handshake (None: OpenSSL's default, 2); the ticket key is
+    the context's, so a ticket resumes on this process until it restarts."""
     cert = Path(cert_file) if cert_file else data_dir / "tls" / "server.pem"
     key = Path(key_file) if key_file else data_dir / "tls" / "server.key"
     if not cert_file and not cert.exists():
@@ -57,6 +61,8 @@ def server_context(data_dir: Path, cert_file: str, key_file: str) -> ssl.SSLCont
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(str(cert), str(key))
+    if session_tickets is not None:
+        context.num_tickets = session_tickets
     return context
 
 

@@ -26,6 +26,10 @@ class _SelectPlan(NamedTuple):
     items: tuple[tuple[int, str, bool], ...]  # (token index, column name, is a number literal)
     offset: int
     count: int | None
+    # Every item a number literal (SELECT 1, a connection pool's validation query): the
+    # answer never changes, so it is kept whole (its column list too, which the protocol
+    # layer then finds encoded by identity).
+    constant: ResultSet | None = None
 
 
 SELECT_PLANS_MAX = 256  # parsed variable SELECTs kept, keyed by statement text
@@ -37,6 +41,8 @@ def select_values(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
     plan = _select_plans.get(stream.sql)
     if plan is None:
         return _plan_select(stream, ctx)
+    if plan.constant is not None:
+        return ResultSet(plan.constant.columns, list(plan.constant.rows))
     values = []
     for index, _, _ in plan.items:
         stream.index = index
@@ -63,10 +69,13 @@ def _plan_select(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
     if not stream.at_end():
         raise NotSimple("trailing clause")
     plan = _SelectPlan(tuple(items), offset, count)
+    result = _select_result(plan, values)
+    if all(number for _, _, number in items):
+        plan = plan._replace(constant=ResultSet(result.columns, list(result.rows)))
     if len(_select_plans) >= SELECT_PLANS_MAX:
         _select_plans.pop(next(iter(_select_plans)))
     _select_plans[stream.sql] = plan
-    return _select_result(plan, values)
+    return result
 
 
 def _select_result(plan: _SelectPlan, values: list[object]) -> ResultSet:

@@ -176,6 +176,9 @@ class ServerState:
         self.sessions: dict[int, Session] = {}
         self.status: Counter[str] = Counter()
         self.global_variables = GlobalVariables(global_defaults or {})
+        # protocol_settings() for (global_variables.generation, base)
+        self._protocol_settings: tuple[int, ProtocolSettings, ProtocolSettings] | None = None
+        self._listener_cache: tuple[int, tuple[int, int]] = (-1, (0, 0))  # _listener_ints()
         # Pooled connections close when their database is dropped: weak keys forget them.
         self._bindings: weakref.WeakKeyDictionary[apsw.Connection, ConnectionBinding] = \
             weakref.WeakKeyDictionary()
@@ -197,21 +200,33 @@ class ServerState:
     # connections accepted afterwards (MySQL's rule); the config only sets the start values.
     def protocol_settings(self, base: ProtocolSettings) -> ProtocolSettings:
         """``base`` with the @@global max_allowed_packet, max_prepared_stmt_count and
-        require_secure_transport in force now."""
-        return dataclasses.replace(
+        require_secure_transport in force now (derived again only after a SET GLOBAL: every
+        connect asks)."""
+        generation = self.global_variables.generation
+        cached = self._protocol_settings
+        if cached is not None and cached[0] == generation and cached[1] is base:
+            return cached[2]
+        settings = dataclasses.replace(
             base, max_allowed_packet_bytes=self._global_int("max_allowed_packet"),
             max_prepared_stmt_count=self._global_int("max_prepared_stmt_count"),
             require_secure_transport=bool(self._global_int("require_secure_transport")))
+        self._protocol_settings = (generation, base, settings)
+        return settings
 
     @property
     def connect_timeout_s(self) -> float:
         """@@global.connect_timeout: a client must finish its login within this."""
-        return float(self._global_int("connect_timeout"))
+        return float(self._listener_ints()[0])
 
     def admits_connection(self, connections_open: int) -> bool:
         """May one more connection be accepted (before login)? ``max_connections`` plus the
         one MySQL keeps for an administrator (checked by ``admits_login``)."""
         return connections_open < self._max_connections + 1
+
+    def within_max_connections(self, connections_open: int) -> bool:
+        """``connections_open`` counts this one: any account may log in (``admits_login``
+        needs to be asked only past it)."""
+        return connections_open <= self._max_connections
 
     def admits_login(self, connections_open: int, user: User) -> bool:
         """``connections_open`` counts this one: past ``max_connections`` only an
@@ -220,7 +235,16 @@ class ServerState:
 
     @property
     def _max_connections(self) -> int:
-        return self._global_int("max_connections")
+        return self._listener_ints()[1]
+
+    def _listener_ints(self) -> tuple[int, int]:
+        """(connect_timeout, max_connections), read again only after a SET GLOBAL."""
+        generation = self.global_variables.generation
+        cached = self._listener_cache
+        if cached[0] != generation:
+            cached = self._listener_cache = (generation, (
+                self._global_int("connect_timeout"), self._global_int("max_connections")))
+        return cached[1]
 
     def _global_int(self, name: str) -> int:
         return int(self.global_variables.get(name))  # type: ignore[call-overload]

@@ -9,6 +9,8 @@ mysqldump) is unwrapped, since MySQL executes its body.
 
 from __future__ import annotations
 
+import functools
+
 from marmotdb.sql import lexer
 
 _LEADING_JUNK = frozenset({lexer.SPACE, lexer.COMMENT, lexer.HINT})
@@ -55,9 +57,23 @@ def _whole_versioned_body(sql: str, opener: lexer.Token) -> str | None:
     return sql[opener.end:close.start]
 
 
+# Short statements come back (a client's SET NAMES and SELECT 1 on every connect, an app's
+# fixed queries): their heads are remembered. Longer ones are looked at afresh, since hashing
+# a long text would cost more than the lexer's few steps.
+KEYWORDS_REMEMBERED_CHARS_MAX = 160
+KEYWORDS_REMEMBERED_MAX = 4096
+
+
 def keywords(sql: str, count: int = 2) -> tuple[str, ...]:
     """The first ``count`` words of a statement, upper-cased; comments between them are
     skipped and the first token that is not a word ends the list."""
+    if len(sql) <= KEYWORDS_REMEMBERED_CHARS_MAX:
+        return _remembered_keywords(sql, count)
+    return tuple(lexer.words(sql, count))
+
+
+@functools.lru_cache(maxsize=KEYWORDS_REMEMBERED_MAX)
+def _remembered_keywords(sql: str, count: int) -> tuple[str, ...]:
     return tuple(lexer.words(sql, count))
 
 

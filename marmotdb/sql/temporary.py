@@ -61,6 +61,7 @@ temporary rows, and temporary writes would need the write turn and group commit)
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -210,7 +211,9 @@ class TemporaryTables:
 
     def __init__(self, server: ServerState, session: Any):
         self._server = server
-        self._session = session  # MySQL functions on the spaces read it, as on any connection
+        # MySQL functions on the spaces read it, as on any connection. Weak: the session holds
+        # this, and a cycle would leave every closed session to the garbage collector.
+        self._session = weakref.ref(session)
         self.spaces: dict[str, TempSpace] = {}  # by database name; empty: nothing to do
 
     def space(self, database: Database) -> TempSpace | None:
@@ -224,7 +227,7 @@ class TemporaryTables:
         space = self.space(database)
         if space is None:
             space = TempSpace(self._server, database)
-            space.binding.session = self._session
+            space.binding.session = self._session()
             self.spaces[database.name] = space
         return space
 

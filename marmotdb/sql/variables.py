@@ -82,6 +82,7 @@ class GlobalVariables:
         self._values: dict[str, object] = {name: spec.default for name, spec in SPECS.items()}
         self._extra: dict[str, object] = {}
         self._session_start: dict[str, object] | None = None  # session_values(), until a SET
+        self.generation = 0  # moves on every SET GLOBAL: what was derived from the values is stale
         for name, value in (config or {}).items():
             spec = spec_for(name)
             if spec is None:
@@ -104,6 +105,7 @@ class GlobalVariables:
         spec = SPECS.get(key)
         if spec is None:
             self._extra[key] = None if value is DEFAULT else value
+            self.generation += 1
             return
         if spec.read_only:
             raise read_only_variable(spec.name)
@@ -116,6 +118,7 @@ class GlobalVariables:
         self._values[key] = stored
         _apply_pairs(self._values, key)
         self._session_start = None
+        self.generation += 1
 
     def session_values(self) -> dict[str, object]:
         """A copy of the values a new session starts from (session-scoped variables); kept

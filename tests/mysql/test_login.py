@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import struct
 
 import pytest
@@ -10,6 +11,7 @@ from marmotdb.errors import AuthError, MarmotError
 from marmotdb.mysql import auth
 from marmotdb.mysql import events as ev
 from marmotdb.mysql.connection import ConnectionState, LocalProtocolError, ProtocolSettings
+from marmotdb.mysql.types import Column, FieldType, ResultSet
 from tests.mysql.wire_client import (
     BASE_CAPS,
     CLIENT_DEPRECATE_EOF,
@@ -241,3 +243,42 @@ def test_ssl_request_without_tls_configured_is_a_bad_handshake():
     assert isinstance(events[-1], ev.ConnectionClosed)
     assert parse_err(pair.read()).error_code == 1043
     assert pair.server.state is ConnectionState.ERROR
+
+
+def _tls_records(data: bytes) -> list[int]:
+    """The content types of the TLS records in ``data``."""
+    types, pos = [], 0
+    while pos + 5 <= len(data):
+        types.append(data[pos])
+        pos += 5 + struct.unpack_from(">H", data, pos + 3)[0]
+    assert pos == len(data)
+    return types
+
+
+def test_a_result_set_over_tls_goes_out_as_one_record(tls_contexts):
+    server_ctx, client_ctx = tls_contexts
+    pair = Pair(users(), ssl_server=server_ctx, ssl_client=client_ctx)
+    pair.login("app", PASSWORD, tls=True)
+    pair.server.accept_login()
+    pair.read()  # fast auth success, OK
+    pair.command(b"\x03SELECT 1, 'a'")
+    columns = [Column("1", FieldType.LONGLONG), Column("a", FieldType.VAR_STRING)]
+    pair.server.send_result_set(ResultSet(columns, [(1, "a")]))
+    assert _tls_records(pair.server.data_to_send()) == [0x17]  # one application-data record
+
+
+def test_tls_close_notify_and_eof_end_the_connection(tls_contexts):
+    server_ctx, client_ctx = tls_contexts
+    for ending in ("close_notify", "eof"):
+        pair = Pair(users(), ssl_server=server_ctx, ssl_client=client_ctx)
+        pair.login("app", PASSWORD, tls=True)
+        pair.server.accept_login()
+        pair.read()
+        if ending == "close_notify":
+            with pytest.raises(ssl.SSLWantReadError):  # sent; the server's answer is not read
+                pair.client._tls.unwrap()
+            events = pair.to_server(pair.client._tls_out.read())
+        else:
+            events = pair.to_server(b"")
+        assert isinstance(events[-1], ev.ConnectionClosed), ending
+        assert pair.server.should_close

@@ -98,3 +98,10 @@ def test_up_with_other_settings_refuses_and_names_reset(tmp_path: Path) -> None:
         assert len(json.loads((data_dir / "cluster.json").read_text())["nodes"]) == 1
     finally:
         cluster("down", "--data-dir", str(data_dir))
+
+
+def test_free_ports_for_a_cluster_are_distinct_and_free_for_udp_too() -> None:
+    from marmotdb.runtime.cluster_state import free_ports, port_free
+    ports = free_ports("127.0.0.1", 30)
+    assert len(set(ports)) == 30
+    assert all(port_free("127.0.0.1", port) for port in ports)

@@ -228,3 +228,15 @@ def test_set_global_needs_admin(ctx: CatalogTestContext) -> None:
     ctx.is_admin = True
     ctx.q("SET GLOBAL wait_timeout = 5")
     assert ctx.variables.get("wait_timeout", "global") == 5
+
+
+def test_a_select_of_number_literals_is_answered_whole_from_its_plan(
+        ctx: CatalogTestContext) -> None:
+    first = ctx.q("SELECT 1, 2.5 AS half LIMIT 1")
+    first.rows.append(("mutated by a caller",))  # the kept answer is not the one handed out
+    again = ctx.q("SELECT 1, 2.5 AS half LIMIT 1")
+    assert again.rows == [(1, Decimal("2.5"))]
+    assert again.columns is first.columns  # the same column list: encoded once, by identity
+    assert [c.name for c in again.columns] == ["1", "half"] and again.columns[0].length == 1
+    variable = "SELECT 1, @@autocommit"  # not all literals: its values are computed each time
+    assert ctx.q(variable).columns is not ctx.q(variable).columns
