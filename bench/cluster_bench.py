@@ -5,7 +5,7 @@ so each has the machine's cores to itself apart from the clients) the harness
 
 1. starts the cluster on free 127.0.0.1 ports: Galera through ``galera_cluster.GaleraCluster``
    (durable InnoDB, no binlog, SST by rsync), marmotdb as ``marmotdb cluster up`` starts it
-   (``tests/runtime/local_cluster.LocalCluster`` on ``marmotdb.runtime.cluster_cli``: the
+   (``marmotdb/torture/cluster.LocalCluster`` on ``marmotdb.runtime.cluster_cli``: the
    ``local`` SWIM profile, default settings, so storage.durability = normal and write
    consistency QUORUM unless ``--marmot-env`` says otherwise), and waits until every node
    answers ``SELECT 1``;
@@ -208,7 +208,7 @@ def marmot_settings(env: dict[str, str]) -> str:
 
 @contextmanager
 def marmotdb_running(args: argparse.Namespace, info: dict[str, Any]) -> Iterator[ClusterTarget]:
-    from tests.runtime.local_cluster import LocalCluster
+    from marmotdb.torture.cluster import LocalCluster
 
     env = dict(item.split("=", 1) for item in args.marmot_env)
     # The nodes inherit this process's environment: they import marmotdb from this checkout.
