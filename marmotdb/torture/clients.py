@@ -125,7 +125,7 @@ class Clients:
         for thread in self._threads:
             thread.join(timeout_s)
         hung = [t.name for t in self._threads if t.is_alive()]
-        if hung:
+        if hung and timeout_s:
             self.errors.append(f"client threads still running after {timeout_s} s: {hung}")
 
     def _loop(self, node: str, rng: random.Random) -> None:

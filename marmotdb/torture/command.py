@@ -25,7 +25,9 @@ READ_LEVELS = ("LOCAL", "QUORUM", "STALE")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nodes", type=int, default=3, help="cluster size (default 3)")
     parser.add_argument("--workload", default="list-append", choices=[*WORKLOAD_NAMES, "all"])
-    parser.add_argument("--faults", default="none", choices=["none", *FAULT_CLASSES, "all"])
+    parser.add_argument("--faults", default="none", type=_faults, metavar="CLASSES",
+                        help=f"none, all, or classes joined by commas: "
+                             f"{', '.join(FAULT_CLASSES)} (default none)")
     parser.add_argument("--time", type=float, default=60.0, dest="time_s",
                         help="seconds of load (default 60)")
     parser.add_argument("--clients", type=int, default=10, help="client threads (default 10)")
@@ -42,6 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--galera", action="store_true",
                         help="also run each workload against a 3-node MariaDB Galera cluster")
     parser.add_argument("--no-check", action="store_true", help="do not run the checker")
+
+
+def _faults(text: str) -> str:
+    if text in ("none", "all") or set(text.split(",")) <= set(FAULT_CLASSES):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: want none, all or some of "
+                                     f"{', '.join(FAULT_CLASSES)} joined by commas")
 
 
 def add_parser(commands: Any) -> None:
@@ -65,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
                                  args.consistency, args.read_consistency, args.seed,
                                  args.quiet_s, args.fault_s, galera, not args.loopback,
                                  not args.no_check)
-            name = f"{'galera-' if galera else ''}{workload}-{args.faults}"
+            name = f"{'galera-' if galera else ''}{workload}-{args.faults.replace(',', '+')}"
             result = run(options, args.out / name)
             print(f"{name}: {result.run_dir}\n{summary.render(result.summary)}"
                   f"  problems: {result.meta['problems'] or 'none'}\n"

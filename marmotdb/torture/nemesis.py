@@ -1,7 +1,7 @@
 """The nemesis: a fault schedule run by one thread beside the clients.
 
 Schedule: ``quiet_s`` without a fault, then ``fault_s`` under one, again and again until
-``final_quiet_s`` before the end of the workload; the faults of the chosen classes take turns
+the load's last ``quiet_s + fault_s``, which stay fault-free; the faults of the chosen classes take turns
 in an order drawn from the run's seed. Every fault writes a ``start`` line once it took effect (its
 victims chosen) and a ``stop`` line once it is fully undone (a restarted node answering again), both
 ``process: "nemesis"``, ``type: "info"``, the value naming the fault and its nodes — the
@@ -30,7 +30,7 @@ so the Galera comparison runs the same table where its target has the lever
 from __future__ import annotations
 
 import random
-import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -135,8 +135,7 @@ class _Kill:
         pass
 
     def stop(self, target: Any) -> dict[str, Any]:
-        for node in self.victims:
-            target.restart(node)
+        target.restart_many(self.victims)
         return {"fault": self.name, "nodes": self.victims}
 
 
@@ -219,7 +218,7 @@ DISK_FULL_NODE = "n2"
 
 
 def faults_for(choice: str, busiest: Callable[[], str | None]) -> list[Fault]:
-    """The faults of one class (or ``all``, or ``none``), in table order."""
+    """The faults of the classes named (comma-separated, or ``all``, or ``none``)."""
     table: dict[str, list[Fault]] = {
         "partition": [_Partition("partition-halves", halves), _Partition("isolate", isolated),
                       _Partition("bridge", bridged), _Flap()],
@@ -232,9 +231,8 @@ def faults_for(choice: str, busiest: Callable[[], str | None]) -> list[Fault]:
     }
     if choice == "none":
         return []
-    if choice == "all":
-        return [fault for name in CLASSES for fault in table[name]]
-    return table[choice]
+    names = CLASSES if choice == "all" else choice.split(",")
+    return [fault for name in names for fault in table[name]]
 
 
 def supported(target: Any, faults: list[Fault]) -> tuple[list[Fault], list[str]]:
@@ -252,35 +250,31 @@ def supported(target: Any, faults: list[Fault]) -> tuple[list[Fault], list[str]]
 
 
 class Nemesis:
-    """Runs the schedule on its own thread; ``stop()`` ends it with every fault undone."""
+    """Runs the schedule on the CALLING thread (``run``), every fault undone when it returns.
+
+    Not on a thread of its own: nodes are started with PR_SET_PDEATHSIG so a dead runner leaves
+    none behind, and the kernel sends that signal when the *thread* that forked the node ends.
+    A node restarted by a nemesis thread would be killed when that thread finished."""
 
     def __init__(self, target: Any, history: History, faults: list[Fault], rng: random.Random,
-                 quiet_s: float, fault_s: float, active_s: float):
+                 quiet_s: float, fault_s: float):
         self.target, self.history, self.faults, self.rng = target, history, faults, rng
-        self.quiet_s, self.fault_s, self.active_s = quiet_s, fault_s, active_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="torture-nemesis", daemon=True)
+        self.quiet_s, self.fault_s = quiet_s, fault_s
         self.errors: list[str] = []
         self.windows: list[dict[str, Any]] = []
 
-    def start(self) -> Nemesis:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout_s: float = 180.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
-            self.errors.append(f"the nemesis did not finish undoing its fault in {timeout_s} s")
-
-    def _run(self) -> None:
-        if not self.faults:
-            return
+    def run(self, load_s: float) -> None:
+        """Faults in turn for ``load_s`` seconds from now, none starting later than
+        ``quiet_s + fault_s`` before the end (the load's last stretch is fault-free)."""
+        started_s = time.monotonic()
         order = self.rng.sample(self.faults, len(self.faults))
-        started_ns, turn = self.history.now_ns(), 0
-        while not self._stop.wait(self.quiet_s):
-            if (self.history.now_ns() - started_ns) / 1e9 + self.fault_s > self.active_s:
+        turn = 0
+        while True:
+            left_s = load_s - (time.monotonic() - started_s)
+            if not order or left_s < 2 * self.quiet_s + self.fault_s:
+                time.sleep(max(0.0, left_s))
                 return
+            time.sleep(self.quiet_s)
             self._one(order[turn % len(order)])
             turn += 1
 
@@ -295,7 +289,8 @@ class Nemesis:
         self.history.nemesis("start", window)
         window["start_ns"] = self.history.now_ns()
         elapsed_s = 0.0
-        while elapsed_s < self.fault_s and not self._stop.wait(TICK_S):
+        while elapsed_s < self.fault_s:
+            time.sleep(TICK_S)
             elapsed_s += TICK_S
             try:
                 fault.tick(self.target, self.rng)

@@ -74,7 +74,7 @@ def _make_target(options: RunOptions, root: Path) -> Any:
         from marmotdb.torture.galera import GaleraTarget
         return GaleraTarget(options.nodes)
     from marmotdb.torture.target import MarmotTarget
-    wants_disk = options.faults in ("disk-full", "all")
+    wants_disk = options.faults == "all" or "disk-full" in options.faults.split(",")
     target = MarmotTarget(root / "nodes", options.nodes, prefer_netns=options.netns)
     if wants_disk and target.disk_full_possible() is None:
         target.disk_node = int(nem.DISK_FULL_NODE.lstrip("n"))
@@ -107,6 +107,7 @@ def run(options: RunOptions, out: Path) -> RunResult:
                             "options": dataclasses.asdict(options)} | workload.meta()
     history = History(out / "history.jsonl")
     problems: list[str] = []
+    clients: Clients | None = None
     try:
         target.start()
         meta["nodes"] = target.node_names()
@@ -119,12 +120,9 @@ def run(options: RunOptions, out: Path) -> RunResult:
         meta["fault_schedule"] = {"faults": [f.name for f in faults], "skipped": skipped,
                                   "quiet_s": options.quiet_s, "fault_s": options.fault_s}
         history.started_ns = time.monotonic_ns()  # time 0: the load begins
-        nemesis = nem.Nemesis(target, history, faults, rng, options.quiet_s, options.fault_s,
-                              active_s=max(0.0, options.time_s - options.quiet_s))
+        nemesis = nem.Nemesis(target, history, faults, rng, options.quiet_s, options.fault_s)
         clients.start()
-        nemesis.start()
-        time.sleep(options.time_s)
-        nemesis.stop()
+        nemesis.run(options.time_s)  # on this thread: see Nemesis
         clients.stop()
         meta["duration_s"] = history.now_ns() / 1e9
         meta["fault_windows"] = nemesis.windows
@@ -138,6 +136,8 @@ def run(options: RunOptions, out: Path) -> RunResult:
         if hasattr(target, "file_audit"):
             meta["file_audit"] = target.file_audit(tuple(workload.tables()))
     finally:
+        if clients is not None:
+            clients.stop(timeout_s=0)  # a no-op after a normal end; on an error, stop the load
         try:
             target.stop()
         finally:
