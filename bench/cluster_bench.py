@@ -56,9 +56,13 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 sys.path[:0] = [str(BENCH_DIR), str(REPO_ROOT)]
 
-from galera_cluster import SETTINGS as GALERA_SETTINGS  # noqa: E402
-from galera_cluster import GaleraCluster, GaleraStartError, missing_requirements  # noqa: E402
-from mariadb_server import CLIENT_BIN  # noqa: E402
+from marmotdb.torture.galera_cluster import SETTINGS as GALERA_SETTINGS  # noqa: E402
+from marmotdb.torture.galera_cluster import (  # noqa: E402
+    GaleraCluster,
+    GaleraStartError,
+    missing_requirements,
+)
+from marmotdb.torture.mariadb_server import CLIENT_BIN  # noqa: E402
 from replication_lag import LagProbe, create_table_sql  # noqa: E402
 from sysbench_bench import (  # noqa: E402
     BenchError,

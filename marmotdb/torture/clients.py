@@ -33,6 +33,10 @@ CLIENT_ERRORS_FROM = 2000    # pymysql/libmysql client-side codes: 2013 lost, 20
 RECONNECT_PAUSE_S = 0.2
 CONNECT_TIMEOUT_S = 3
 STATEMENT_TIMEOUT_S = 10     # a paused or partitioned node answers no later than this: info
+# After a server error the client waits this long before its next operation: a node that
+# refuses everything at once (a minority at QUORUM, a Galera node not yet synced) would
+# otherwise fill the history with tens of thousands of identical fails a second.
+ERROR_PAUSE_S = 0.05
 
 
 class Refused(Exception):
@@ -178,6 +182,7 @@ class Clients:
                         return self.processes.take()  # the old one may still be in flight
                     if error_code(exc) >= CLIENT_ERRORS_FROM or error_code(exc) == 0:
                         return process  # the connection is gone: reconnect
+                    self._stop.wait(ERROR_PAUSE_S)
                     continue
                 self.history.record(process, hist.OK, op.f, value, node=node)
         return process
