@@ -5,7 +5,8 @@ history is correct.
     throughput        acknowledged (ok) operations per second of the load, overall and in
                       each fault window and outside them
     latency           invoke -> completion of ok operations: p50, p99, max (ms)
-    unavailability    gaps of at least ``GAP_S`` with no ok completion anywhere, and for each
+    unavailability    gaps of at least ``GAP_S`` with no ok completion anywhere (from time 0
+                      to the last invocation: the load's end), and for each
                       node the gaps with none on that node (a client of an isolated node
                       sees its own outage even while the majority carries on)
 """
@@ -56,8 +57,8 @@ def summarize(lines: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         if line["process"] == "final":
             continue
-        end_s = max(end_s, t_s)
         if line["type"] == "invoke":
+            end_s = max(end_s, t_s)  # the load ends with its last invocation
             invoked[line["process"]] = line
             continue
         counts[line["type"]] += 1

@@ -21,6 +21,8 @@ import os
 import shutil
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 DISK_MB = 256
 FILLER = "torture-disk-filler"
 SETTLE_TIMEOUT_S = 120.0
+ADMIN_ATTEMPTS, ADMIN_RETRY_PAUSE_S = 3, 1.0
 
 
 class TargetError(RuntimeError):
@@ -170,11 +173,24 @@ class MarmotTarget:
             self.cluster.heal()
         for node in self.cluster.live_ids():
             if node not in self.paused:
-                self.cluster.admin(node, "DELETE", "/faults")
+                self._with_retries(lambda n=node: self.cluster.admin(n, "DELETE", "/faults"))
+
+    @staticmethod
+    def _with_retries(call: Callable[[], Any]) -> Any:
+        """An admin call to a node just restarted or still loaded may time out once."""
+        for attempt in range(ADMIN_ATTEMPTS):
+            try:
+                return call()
+            except OSError:
+                if attempt == ADMIN_ATTEMPTS - 1:
+                    raise
+                time.sleep(ADMIN_RETRY_PAUSE_S)
+        return None
 
     def _add_rules(self, node: int, rules: list[dict[str, Any]]) -> None:
-        current = self.cluster.admin(node, "GET", "/faults").get("rules", [])
-        self.cluster.set_faults(node, [*rules, *current])
+        current = self._with_retries(lambda: self.cluster.admin(node, "GET", "/faults"))
+        self._with_retries(lambda: self.cluster.set_faults(
+            node, [*rules, *current.get("rules", [])]))
 
     def clock_env(self, offset_s: float) -> dict[str, str]:
         if not LIBFAKETIME.exists():
