@@ -86,6 +86,7 @@ class MarmotTarget:
             return self.cluster.stop()
         finally:
             for path in reversed(self._mounted):
+                self._keep_log(path)
                 subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
             self._mounted.clear()
 
@@ -211,6 +212,13 @@ class MarmotTarget:
         subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(path)],
                        check=True, capture_output=True, timeout=10)
         self._mounted.append(path)
+
+    def _keep_log(self, path: Path) -> None:
+        """The node's log lives in its data folder, which vanishes with the tmpfs: keep a copy
+        beside it (``node<i>.log``)."""
+        log = path / "marmotdb.log"
+        if log.exists():
+            shutil.copyfile(log, path.parent / f"{path.name}.log")
 
     def fill_disk(self, node: str) -> int:
         """Fill the node's data folder to the last byte; return the bytes written."""
