@@ -13,6 +13,15 @@ at QUORUM — in an explicit transaction or autocommit — finds no row (its rea
 it caught up), inserts, and is acknowledged; every node then holds n1's row and the earlier
 acknowledged one is gone. DESIGN.md §4.1: a write whose base version is older than a committed
 one must be refused.
+
+Lost update through a stale read in a transaction, no fault at all (found by the checker in
+every list-append run as lost-update at QUORUM, e.g. ``marmotdb torture --workload list-append
+--faults none --time 30 --clients 10 --seed 1``: #1766 and #1781 both read key 31 as
+[2 .. 23] and both appended and committed). Reduced: A (node 1) reads a row in a transaction, B
+(node 2) changes the row and commits at QUORUM, A writes a value computed from its read and
+commits at QUORUM: A's commit is acknowledged and B's acknowledged change is gone. The commit
+checks the row's version as of A's UPDATE statement, not as of A's read; the README promises
+"a row changed since the transaction read it is a NO" and DESIGN.md §4.1 "no lost update".
 """
 
 from __future__ import annotations
@@ -66,3 +75,40 @@ def test_an_upsert_through_a_restarted_node_keeps_the_acknowledged_row(tmp_path:
                             (MISSED_ROWS, f"x{MISSED_ROWS},n1")], (node, rows)
     finally:
         target.stop()
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "product: a transaction's reads are not validated at commit: a write computed from a "
+    "stale read commits at QUORUM over a change acknowledged after that read (lost update)"))
+def test_a_write_computed_from_a_stale_read_is_refused(tmp_path: Path) -> None:
+    target = MarmotTarget(tmp_path, 3, prefer_netns=False)
+    target.start()
+    try:
+        statements(target, "n1", "CREATE TABLE r (k INT PRIMARY KEY, v TEXT)",
+                   "INSERT INTO r VALUES (1, 'x')")
+        wait_for(target, "n2", [(1, "x")])
+        with target.connect("n1") as conn, conn.cursor() as a:
+            a.execute("BEGIN")
+            a.execute("SELECT v FROM r WHERE k = 1")
+            seen = a.fetchone()[0]
+            statements(target, "n2", "UPDATE r SET v = CONCAT(v, ',b') WHERE k = 1")
+            wait_for(target, "n1", [(1, "x,b")])  # node 1 applied B: A's write is not early
+            a.execute("UPDATE r SET v = %s WHERE k = 1", (seen + ",a",))
+            try:
+                a.execute("COMMIT")
+                committed = True
+            except Exception:  # noqa: BLE001 — 1213 is the documented refusal
+                committed = False
+        rows = statements(target, "n1", "SELECT k, v FROM r")
+        assert not committed and rows == [(1, "x,b")], (committed, rows)
+    finally:
+        target.stop()
+
+
+def wait_for(target: MarmotTarget, node: str, rows: list[tuple[Any, ...]],
+             timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while statements(target, node, "SELECT k, v FROM r") != rows:
+        if time.monotonic() > deadline:  # not an AssertionError: the xfail must not hide it
+            raise TimeoutError(f"{node} never showed {rows}")
+        time.sleep(0.1)
