@@ -18,6 +18,9 @@ from typing import Any
 # the runner and PyMySQL; a test holds them equal to workloads.WORKLOADS and nemesis.CLASSES.
 WORKLOAD_NAMES = ("list-append", "bank", "set", "register", "counter", "ddl")
 FAULT_CLASSES = ("partition", "kill", "pause", "clock", "disk-full", "loss")
+DESCRIPTION = ("Run a Jepsen-style workload from many clients against real marmotdb nodes under "
+               "a fault schedule, heal, converge, and write a history for the checker "
+               "(marmotdb/torture/DESIGN.md).")
 LEVELS = ("ONE", "QUORUM", "ALL")
 READ_LEVELS = ("LOCAL", "QUORUM", "STALE")
 
@@ -55,7 +58,7 @@ def _faults(text: str) -> str:
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("torture", help="Jepsen-style workloads under faults",
-                                 description=__doc__.split("\n\n")[0])
+                                 description=DESCRIPTION)
     add_arguments(parser)
 
 
@@ -86,7 +89,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 def entry(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m marmotdb.torture",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m marmotdb.torture", description=DESCRIPTION)
     add_arguments(parser)
     return main(parser.parse_args(argv))
