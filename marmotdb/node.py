@@ -360,7 +360,7 @@ class Node:
         """SLEEP(n): the answer waits on a node timer (nothing blocks). max_execution_time
         (a SELECT's) ends it early, as KILL QUERY does (``_wake``)."""
         session_id = session.connection_id
-        limit_ms = session.variables.max_execution_time_ms if outcome.__class__ is Rows else 0
+        limit_ms = session.max_execution_time_ms() if outcome.__class__ is Rows else 0
         expires = 0 < limit_ms < delay_s * 1000
         sleep = _Sleep(request_id, outcome)
         sleep.timer = self.call_later(limit_ms / 1000 if expires else delay_s,
@@ -403,8 +403,8 @@ class Node:
                        settings: CommitSettings | None = None,
                        catch_up_interval_ms: int = CATCH_UP_INTERVAL_MS,
                        log_trim_interval_ms: int = 0,
-                       log_retention_max_hours: float = LOG_RETENTION_MAX_HOURS
-                       ) -> ClusterCommit:
+                       log_retention_max_hours: float = LOG_RETENTION_MAX_HOURS,
+                       joined: Callable[[], bool] | None = None) -> ClusterCommit:
         """Join a cluster: a peer endpoint for the txn and replication messages (frames
         leave as ``SendFrame``), the distributed commit of every database's pipeline,
         catch-up from the peers' commit logs or their snapshots, and, when
@@ -416,7 +416,7 @@ class Node:
         node_id = self.state.node_id
         cluster = ClusterCommit(node_id=node_id, state=self.state, endpoint=self.endpoint,
                                 store=store, roster=roster, now_ms=lambda: self.now_ms,
-                                settings=settings)
+                                settings=settings, joined=joined)
         self.state.replicator = self.cluster = cluster
         self.state.origin_seq_floor = lambda database: store.max_origin_seq(node_id, database)
         for pipeline in self.state.pipelines.values():
@@ -544,6 +544,11 @@ class Node:
 
 _COUNTED_OUT = (MemberState.LEAVING, MemberState.REMOVED)
 _LIVE = (MemberState.ALIVE, MemberState.SUSPECT)
+
+
+def swim_joined(swim: Any) -> bool:
+    """Has a ``SwimNode`` got its membership from the cluster (not JOINING or REMOVED)?"""
+    return swim.state not in (MemberState.JOINING, MemberState.REMOVED)
 
 
 def swim_roster(swim: Any) -> list[Peer]:

@@ -57,7 +57,7 @@ from marmotdb.peer.codec import SECRET_BYTES_MIN, FrameCodec
 from marmotdb.peer.registry import MessageRegistry
 from marmotdb.runtime import tls
 from marmotdb.runtime.faults import FaultInjector, FaultRuleError, parse_rules
-from marmotdb.node import swim_roster
+from marmotdb.node import swim_joined, swim_roster
 from marmotdb.peer.registry import PEER_MESSAGES
 from marmotdb.runtime.node_host import NodeHost
 from marmotdb.txn.cluster import CommitSettings
@@ -368,7 +368,8 @@ def _host_cluster(node_host: NodeHost, swim: SwimNode, codec: FrameCodec,
         prepare_timeout_ms=cluster.txn_prepare_timeout_ms,
         decision_timeout_ms=cluster.txn_decision_timeout_ms,
         recovery_timeout_ms=cluster.txn_recovery_timeout_ms), cluster.catch_up_interval_ms,
-        cluster.log_trim_interval_ms, cluster.log_retention_max_hours)
+        cluster.log_trim_interval_ms, cluster.log_retention_max_hours,
+        joined=lambda: swim_joined(swim))
     peer.add_frame_receiver(PEER_MESSAGES.tags_of("txn") | PEER_MESSAGES.tags_of("replication")
                             | PEER_MESSAGES.tags_of("peer"), node_host.receive_frame)
 

@@ -22,7 +22,8 @@ Outputs are dispatched by type:
 Blocking pipeline work (WAL syncs, checkpoints) runs on a small pool of its own, never behind
 long reads, and comes back with ``finish_blocking``. Long writes (an ``Offload`` of a
 ``WriteJob``) run on a writer pool of their own while their transaction holds the database's
-turn; ``finish_offloaded`` commits them on the loop. Each pool admits a bounded number of jobs
+turn; ``finish_offloaded`` commits them on the loop, and Python's cycle collector pauses while
+any runs (runtime/collector_pause.py). Each pool admits a bounded number of jobs
 (running + waiting); one more is refused with 1041 at once (DESIGN.md §9).
 
 Time is one ``LoopClock.epoch`` clock, shared with the membership and the peer endpoint: the
@@ -42,6 +43,7 @@ from marmotdb.errors import MarmotError
 from marmotdb.mysql.incident import internal_error
 from marmotdb.node import CloseSession, Node, Offload, Reply, SendFrame
 from marmotdb.sql.results import WriteJob
+from marmotdb.runtime.collector_pause import CollectorPause
 from marmotdb.runtime.peer_transport import DeadlineTimer, LoopClock
 
 logger = logging.getLogger("marmotdb.mysql")
@@ -82,6 +84,7 @@ class NodeHost:
         self._admitted_max = {False: read_threads + long_reads_queued_max,
                               True: write_threads + long_writes_queued_max}
         self._in_flight = {False: 0, True: 0}
+        self._collector_pause = CollectorPause()  # off while long writes run (its docstring)
         self.sync_pool = ThreadPoolExecutor(max_workers=SYNC_THREADS, thread_name_prefix="wal")
         self.clients: dict[int, NodeClient] = {}
         self.frames_out: Callable[[Any, bytes, bool], None] | None = None
@@ -186,7 +189,9 @@ class NodeHost:
             self.loop.call_soon(self._refuse, output, write)
             return
         self._in_flight[write] += 1
-        limit_ms = _int(session.variables.get("max_execution_time"))
+        if write:
+            self._collector_pause.hold()
+        limit_ms = session.max_execution_time_ms()
         timer = self.loop.call_later(limit_ms / 1000, job.expire) if limit_ms > 0 else None
         session.command = "Query"
         self._offloaded[output.session_id] = job
@@ -215,12 +220,16 @@ class NodeHost:
         session = self.node.state.sessions.get(session_id)
         if session is not None:
             session.command = "Sleep"
-        node = self.begin()
-        node.finish_offloaded(session_id, output.request_id, _outcome(done),
-                              now_ms=self.clock.now_ms(), job=output.job)
-        if session_id in self._close_after_job:
-            self._close_after_job.discard(session_id)
-            node.close_session(session_id, now_ms=self.clock.now_ms())
+        try:
+            node = self.begin()
+            node.finish_offloaded(session_id, output.request_id, _outcome(done),
+                                  now_ms=self.clock.now_ms(), job=output.job)
+            if session_id in self._close_after_job:
+                self._close_after_job.discard(session_id)
+                node.close_session(session_id, now_ms=self.clock.now_ms())
+        finally:
+            if write:  # after the node's flush (a call_soon of begin()): the batch is written
+                self.loop.call_soon(self._collector_pause.release)
 
     def run_blocking(self, work: Callable[[], None],
                      done: Callable[[BaseException | None], None]) -> None:
@@ -255,10 +264,3 @@ def _outcome(done: asyncio.Future[Any]) -> Any:
     if done.cancelled():
         return errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted")
     return done.exception() or done.result()
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0

@@ -150,6 +150,11 @@ _FROM = re.compile(r"\bfrom\s+(?!dual\b)", re.IGNORECASE)
 # A reference to a table of information_schema / performance_schema (not @@performance_schema).
 _SYSTEM_SCHEMA = re.compile(r"(?<![@.\w])`?(?:information_schema|performance_schema)`?\s*\.",
                             re.IGNORECASE)
+# A FROM-less SELECT longer than this goes to SQLite instead of the catalog's evaluator: the
+# catalog answers what clients send at connect (``SELECT @@version_comment LIMIT 1``), and
+# tokenising a multi-megabyte literal in full on the event loop only to give up on it is not
+# free (the translator lifts its literals in one pass).
+SELECT_VALUES_TEXT_MAX = 16_384
 _NOT_A_TABLE = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "TABLE",
                           "FORMAT", "ANALYZE", "EXTENDED", "PARTITIONS", "FOR"})
 
@@ -197,7 +202,7 @@ def _answer_select(sql: str, ctx: CatalogContext) -> ResultSet | _Unhandled:
     if ctx.current_database == "information_schema" or (
             "_schema" in lowered and _SYSTEM_SCHEMA.search(sql)):
         return workspace().query(sql, ctx)
-    if "from" in lowered and _FROM.search(sql):
+    if ("from" in lowered and _FROM.search(sql)) or len(sql) > SELECT_VALUES_TEXT_MAX:
         return UNHANDLED
     try:
         return select_values(TokenStream(sql, tokenize(sql)), ctx)
@@ -232,7 +237,7 @@ def handles(sql: str, ctx: CatalogContext) -> bool:
     if ctx.current_database == "information_schema" or (
             "_schema" in lowered and _SYSTEM_SCHEMA.search(sql)):
         return True
-    if "from" in lowered and _FROM.search(sql):
+    if ("from" in lowered and _FROM.search(sql)) or len(sql) > SELECT_VALUES_TEXT_MAX:
         return False
     return "@" in sql or is_planned(sql)
 

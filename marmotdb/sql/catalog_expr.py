@@ -389,7 +389,13 @@ def inline_variables(sql: str, ctx: CatalogContext, tokens: list[Token] | None =
     tokens = tokens if tokens is not None else tokenize(sql)
     parts: list[str] = []
     position = 0
+    listing = tokens[0].kind == "word" and tokens[0].value == "SELECT"  # in its outer list
+    depth = 0
     for index, token in enumerate(tokens):
+        if token.kind == "op" and token.value in ("(", ")"):
+            depth += 1 if token.value == "(" else -1
+        elif token.kind == "word" and depth == 0 and token.value in _LIST_ENDS:
+            listing = False
         if token.kind not in ("sysvar", "uservar"):
             continue
         following = tokens[index + 1]
@@ -399,6 +405,25 @@ def inline_variables(sql: str, ctx: CatalogContext, tokens: list[Token] | None =
             else ctx.variables.user(str(token.value))
         parts.append(sql[position:token.start])
         parts.append(sql_literal(value))
+        if listing and depth == 0 and _lone_item(tokens[index - 1], following):
+            parts.append(" AS `" + token.text.replace("`", "``") + "`")  # MySQL's column name
         position = token.end
     parts.append(sql[position:])
     return "".join(parts)
+
+
+_LIST_ENDS = frozenset({"FROM", "INTO", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "UNION",
+                        "EXCEPT", "INTERSECT", "WINDOW", "FOR", "LOCK"})
+_LIST_STARTS = frozenset({"SELECT", "ALL", "DISTINCT", "DISTINCTROW", "HIGH_PRIORITY",
+                          "STRAIGHT_JOIN", "SQL_SMALL_RESULT", "SQL_BIG_RESULT",
+                          "SQL_BUFFER_RESULT", "SQL_NO_CACHE", "SQL_CACHE",
+                          "SQL_CALC_FOUND_ROWS"})
+
+
+def _lone_item(before: Token, after: Token) -> bool:
+    """A variable between these tokens of the outer SELECT list is a whole, unaliased item
+    (``SELECT @@x, @y FROM t``)."""
+    return ((before.kind == "op" and before.value == ",") or
+            (before.kind == "word" and before.value in _LIST_STARTS)) and \
+        (after.kind == "end" or (after.kind == "op" and after.value in (",", ";")) or
+         (after.kind == "word" and after.value in _LIST_ENDS))

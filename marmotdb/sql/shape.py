@@ -80,7 +80,8 @@ class Shape:
     """A statement with its literals lifted out.
 
     ``text``: the shape (placeholders ``:pN``); ``params``: the values in placeholder order;
-    ``literals``: the original token text of each value (for MySQL-style column names);
+    ``literals``: the original text of each value (for MySQL-style column names): its token,
+    or a long IN list's elements;
     ``markers``: number of ``?`` markers converted (prepared mode only); ``hints``: the
     optimizer-hint comments ``/*+ … */`` that were dropped from the text."""
 
@@ -206,7 +207,7 @@ def normalise(sql: str, *, prepared: bool = False, backslash_escapes: bool = Tru
                     if value_lists else None
                 if listed is not None:
                     params.append(listed[0])
-                    literals.append("")
+                    literals.append(sql[found.start():listed[1]])
                     index = len(params) - 1
                     pieces.append(sql[copied:found.start()])
                     pieces.append(_PLACEHOLDERS[index] if index < 64 else f":p{index}")

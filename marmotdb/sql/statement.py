@@ -75,8 +75,8 @@ _LOCKING_CLAUSES = (("FOR", "UPDATE"), ("FOR", "SHARE"), ("LOCK", "IN", "SHARE",
 def is_locking_read(sql: str) -> bool:
     """Whether a SELECT has ``FOR UPDATE``, ``FOR SHARE`` or ``LOCK IN SHARE MODE`` as words
     of the statement (not inside a string, name or comment)."""
-    upper = sql.upper()
-    if "UPDATE" not in upper and "SHARE" not in upper:
+    lower = sql.lower()  # (faster than upper() on long text)
+    if "update" not in lower and "share" not in lower:
         return False
     words = _words(sql)
     return any(tuple(words[i:i + len(clause)]) == clause
@@ -87,8 +87,8 @@ def is_locking_read(sql: str) -> bool:
 def lock_wait_option(sql: str) -> str | None:
     """``NOWAIT`` or ``SKIP LOCKED`` when a locking read says so (``FOR UPDATE [OF t, …]
     NOWAIT``), else None. Call it only for a locking read."""
-    upper = sql.upper()
-    if "NOWAIT" not in upper and "SKIP" not in upper:
+    lower = sql.lower()
+    if "nowait" not in lower and "skip" not in lower:
         return None
     words = _words(sql)
     if "NOWAIT" in words:

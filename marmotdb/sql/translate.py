@@ -78,6 +78,7 @@ from marmotdb.sql.shape import (
     sqlite_literal,
     strip_comments,
 )
+from marmotdb.sql.statement import is_locking_read, lock_wait_option
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "unsupported" warnings are ours
 
@@ -158,6 +159,8 @@ class Translation:
     result set, not part of the schema change.
     ``reads_catalogue``: the statements read SQLite's pragma functions (CHECK TABLE's
     integrity_check): generated entirely by the translator, they run trusted.
+    ``locking_read``: a SELECT with FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE (read from the
+    shape, so a long literal is not walked again); ``lock_wait``: its NOWAIT or SKIP LOCKED.
     ``heavy``: a big statement (a long IN list spliced in, values inlined, or literals of more
     than ``HEAVY_VALUE_CHARS``): SQLite's prepare and binding alone take milliseconds, so the
     executor runs it on a worker thread, never on the event loop.
@@ -182,6 +185,8 @@ class Translation:
     maintenance: bool = False
     reads_catalogue: bool = False
     heavy: bool = False
+    locking_read: bool = False
+    lock_wait: str | None = None
 
 
 class SchemaView(Protocol):
@@ -354,7 +359,7 @@ def _translate_by_text(sql: str, shape: Shape, schema_view: SchemaView, key_base
         translator = _Translator(schema_view, default_database)
         translation = translator.statement(shape.text, _head(shape.text),
                                            expected=len(shape.params),
-                                           names_text=strip_comments(sql))
+                                           names_literals=shape.literals)
         if translation is not None:
             return _bound_or_again(translation, shape, sql, schema_view, default_database,
                                    backslash_escapes)
@@ -621,10 +626,11 @@ class _Translator:
 
     # -------------------------------------------------------------- statements
     def statement(self, text: str, head: str, *, expected: int, literal: bool = False,
-                  prepared: bool = False, names_text: str | None = None
+                  prepared: bool = False, names_literals: tuple[str, ...] | None = None
                   ) -> Translation | None:
-        """``names_text``: the statement's own text, to name result columns from while
-        ``text`` (its shape) still has its values as placeholders."""
+        """``names_literals``: the text of the values ``text`` (a shape) has as placeholders,
+        to name result columns from as MySQL does (read only as far as a name reaches: a big
+        statement's text is never walked again)."""
         handler = _OTHER_STATEMENTS.get(head)
         if handler is not None:
             return handler(self, text)
@@ -632,6 +638,8 @@ class _Translator:
             raise rewrites_not_supported("SELECT … INTO OUTFILE/DUMPFILE/@variable")
         if not (literal or prepared) and mentions_json_table(text):
             return None  # JSON_TABLE's paths are read at translation: keep literals inline
+        locking = is_locking_read(text)  # on the shape: short whatever the literals
+        lock_wait = lock_wait_option(text) if locking else None
         flags: set[str] = set()
         text, replace = _normalise_head(text, flags)
         tree = self._parse(text)
@@ -642,8 +650,7 @@ class _Translator:
         rewrite_expressions(tree)
         kind, result = self._rewrite(tree, replace, "IGNORE" in flags)
         if kind is Kind.SELECT and not (
-                _name_projections(tree, names_text, True) if names_text is not None
-                else _name_projections(tree, text, literal or prepared)):
+                _name_projections(tree, text, literal or prepared, names_literals)):
             return None
         shaped = [self._shape(s) for s in result.statements]
         statements = tuple(self._generate(s, "IGNORE" in flags and kind is Kind.UPDATE)
@@ -663,7 +670,8 @@ class _Translator:
                            auto_increment_column=result.auto_increment_column,
                            auto_increment_max=result.auto_increment_max,
                            result_decltypes=result.result_decltypes,
-                           other_tables=elsewhere, home_tables=home_tables)
+                           other_tables=elsewhere, home_tables=home_tables,
+                           locking_read=locking and kind is Kind.SELECT, lock_wait=lock_wait)
 
     def _place(self, tree: exp.Expression) -> None:
         """Run in the home database: unqualified names mean the default database when that is
@@ -830,6 +838,17 @@ def _split_items(text: str, tokens: list[rewrites_ddl.Token], index: int) -> lis
 
 
 _STRING_STARTS = frozenset("'\"_nN")
+_PLACEHOLDER = re.compile(r"(?<![\w:]):p(\d+)(?!\w)")
+
+
+def _unshaped(item: str, literals: tuple[str, ...]) -> str:
+    """A select item of a shape with its values' own text back in place of ``:pN``, as far
+    as a name reads it. A lone string keeps its whole token (its name is its value)."""
+    whole = _PLACEHOLDER.fullmatch(item)
+    if whole is not None:
+        return literals[int(whole.group(1))]
+    return _PLACEHOLDER.sub(
+        lambda found: literals[int(found.group(1))][:COLUMN_NAME_CHARS_MAX], item)
 
 
 def _mysql_name(raw: str) -> str:
@@ -839,9 +858,11 @@ def _mysql_name(raw: str) -> str:
     return raw
 
 
-def _name_projections(tree: exp.Expression, text: str, literal: bool) -> bool:
+def _name_projections(tree: exp.Expression, text: str, literal: bool,
+                      literals: tuple[str, ...] | None = None) -> bool:
     """Alias un-aliased expressions with MySQL's name for them. False: a name would depend
-    on a literal lifted into a parameter (translate the literal text instead)."""
+    on a literal lifted into a parameter (translate the literal text instead) — unless
+    ``literals`` gives the text of every placeholder ``:pN`` of ``text``."""
     select = tree
     while isinstance(select, (exp.SetOperation, exp.Subquery)):
         select = select.this
@@ -851,13 +872,13 @@ def _name_projections(tree: exp.Expression, text: str, literal: bool) -> bool:
                if not isinstance(p, (exp.Alias, exp.Column, exp.Star))]
     if not targets:
         return True
-    if not literal and any(p.find(exp.Placeholder) for _, p in targets):
+    if not literal and literals is None and any(p.find(exp.Placeholder) for _, p in targets):
         return False
     items = select_items(text)
     if items is None or len(items) != len(select.expressions):
         return True
     for index, projection in targets:
-        raw = items[index]
+        raw = items[index] if literals is None else _unshaped(items[index], literals)
         # Only a lone string literal is named differently from its text (by its value).
         name = (_mysql_name(raw) if raw[:1] in _STRING_STARTS else raw)[:COLUMN_NAME_CHARS_MAX]
         projection.replace(exp.alias_(projection.copy(), name, quoted=True))

@@ -113,13 +113,21 @@ def fill_base_versions(conn: apsw.Connection, changes: Iterable[RowChange]) -> N
 
     Call before this transaction's own versions are recorded. A row changed several times in
     the transaction gets the same base version each time (the one before the transaction).
+    Rows last written by one transaction share one Timestamp object: a big write keeps its
+    base versions alive until it commits, and Timestamps are tuples the cycle collector keeps
+    walking (runtime/collector_pause.py).
     """
     cache: dict[tuple[str, bytes], Timestamp | None] = {}
+    versions: dict[tuple[int, int], Timestamp] = {}  # one object per distinct version
     for change in changes:
         ident = (change.table, encode_key(_base_key(change)))
         if ident not in cache:
-            found = _read(conn, *ident)
-            cache[ident] = found.version if found is not None else None
+            version = None
+            for ts, node, _ in conn.execute(_READ_SQL, ident):
+                version = versions.get((ts, node))
+                if version is None:
+                    version = versions[(ts, node)] = Timestamp.unpack(ts, node)
+            cache[ident] = version
         change.base_version = cache[ident]
 
 

@@ -62,8 +62,14 @@ class ChangeOp(enum.IntEnum):
     DELETE = 3
 
 
-class RowChange(msgspec.Struct, array_like=True):
+class RowChange(msgspec.Struct, array_like=True, gc=False):
     """One row changed by one statement.
+
+    Not tracked by Python's cycle collector (``gc=False``): a big write holds hundreds of
+    thousands of these while it runs, and every full collection would walk them all with the
+    GIL held (measured: 180-440 ms pauses of every thread during a 200,000-row UPDATE). A
+    RowChange only refers to tuples, strings, numbers and a Timestamp, so it can never be part
+    of a reference cycle.
 
     ``old_key`` is the row's key before the change (UPDATE, DELETE), ``new_key`` after it
     (INSERT, UPDATE); they differ when an UPDATE moves the row to another key. ``before`` and
@@ -120,9 +126,45 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(WriteSet)
 
 
+ENCODE_CHUNK_ROWS = 4096  # rows per encoder call for a big write set (see below)
+
+
 def encode_write_set(write_set: WriteSet) -> bytes:
-    body = _encoder.encode(write_set)
+    changes = write_set.changes
+    body = _encoder.encode(write_set) if len(changes) <= ENCODE_CHUNK_ROWS \
+        else _encode_in_chunks(write_set)
     return _HEADER.pack(MAGIC, FORMAT_VERSION, zlib.crc32(body)) + body
+
+
+def _encode_in_chunks(write_set: WriteSet) -> bytes:
+    """The same bytes as ``_encoder.encode(write_set)``, made a few thousand rows per call.
+
+    One msgspec call holds the GIL for its whole run (~1.2 µs a row: ~230 ms for 200,000
+    rows), and a big write is encoded on a writer thread while the event loop waits for the
+    GIL; between calls the interpreter can switch threads. The body is the struct's array of
+    fields: its header, each field's encoding, the changes' array header and elements.
+    """
+    fields = write_set.__struct_fields__
+    changes = write_set.changes
+    parts = [_array_header(len(fields))]
+    for name in fields:
+        if name != "changes":
+            parts.append(_encoder.encode(getattr(write_set, name)))
+            continue
+        parts.append(_array_header(len(changes)))
+        for start in range(0, len(changes), ENCODE_CHUNK_ROWS):
+            chunk = changes[start:start + ENCODE_CHUNK_ROWS]
+            parts.append(_encoder.encode(chunk)[len(_array_header(len(chunk))):])
+    return b"".join(parts)
+
+
+def _array_header(length: int) -> bytes:
+    """msgpack's shortest array header, as msgspec writes it."""
+    if length < 16:
+        return bytes((0x90 | length,))
+    if length < 1 << 16:
+        return b"\xdc" + length.to_bytes(2, "big")
+    return b"\xdd" + length.to_bytes(4, "big")
 
 
 def decode_write_set(data: bytes | bytearray | memoryview) -> WriteSet:

@@ -48,9 +48,13 @@ class CommitSettings:
 class ClusterCommit:
     def __init__(self, *, node_id: int, state: Any, endpoint: PeerEndpoint, store: TxnStore,
                  roster: Callable[[], list[Peer]], now_ms: Callable[[], int],
-                 settings: CommitSettings | None = None):
-        """``state`` is the node's ServerState: its HLC, databases, pipelines and host."""
+                 settings: CommitSettings | None = None,
+                 joined: Callable[[], bool] | None = None):
+        """``state`` is the node's ServerState: its HLC, databases, pipelines and host.
+        ``joined``: whether the roster is the cluster's (False while the node is still
+        joining: its membership has not come from a seed yet, see ``replicated``)."""
         self.node_id = node_id
+        self.joined = joined or (lambda: True)
         self.hlc: HLC = state.hlc
         self.store = store
         self.intents = Intents()
@@ -126,7 +130,13 @@ class ClusterCommit:
         return self._roster()
 
     def replicated(self) -> bool:
-        return len(self._roster()) > 1
+        """Does a commit need rounds? Yes with other members — and while this node is still
+        joining, whatever it knows: a node restarted (or partitioned) that has not heard the
+        member table from a seed knows only itself, and committing alone as a one-node
+        cluster would let it overwrite what the others committed meanwhile (a lost
+        acknowledged write, found by the torture runs). Its rounds refuse every member but
+        the ONE ones (rounds.py)."""
+        return len(self._roster()) > 1 or not self.joined()
 
     def decide(self, database: str, batch: int, members: list[tuple[WriteSet, bytes, str]],
                done: Callable[[RoundOutcome], None]) -> None:

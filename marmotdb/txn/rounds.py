@@ -64,6 +64,7 @@ class BatchRound:
         self._learning: set[int] = set()      # DDL: members that have not applied it yet
         self._needed: list[int] = []
         self._quorum = 1
+        self._joining = False
         self._accepted = 0
         self._vector: list[bool] = []
         self._decided = False       # the vector is computed: votes arriving later are ignored
@@ -77,8 +78,9 @@ class BatchRound:
         members = cluster.members()
         total = len(members)
         self._quorum = total // 2 + 1
-        self._needed = [{"ONE": 0, "ALL": total}.get(level, self._quorum)
-                        for level in self._levels]
+        self._joining = not cluster.joined()  # no membership to count: only ONE commits
+        self._needed = [0 if level == "ONE" else total + 1 if self._joining else
+                        total if level == "ALL" else self._quorum for level in self._levels]
         self._peers = [p for p in members if p.node_id != cluster.node_id and p.live]
         for i, vote in enumerate(cluster.participant.vote(self.instance, self._write_sets)):
             self._count(i, vote)
@@ -177,6 +179,11 @@ class BatchRound:
         reason = self._no_reason[index]
         if reason in _CONFLICT_VOTES:
             return _conflict(_REFUSED_BECAUSE[reason])
+        if self._joining:
+            return TransientError(
+                "marmotdb: this node is still joining the cluster (no seed has sent it the "
+                "member table yet); the transaction was not committed",
+                code=errors.ER_UNKNOWN_COM_ERROR, sqlstate="08S01")
         return TransientError(
             f"marmotdb: quorum not reachable ({self._yes[index]} of {self._needed[index]} "
             "members needed answered); the transaction was not committed",

@@ -77,6 +77,19 @@ def test_max_execution_time_stops_sleep(marmot):
         assert info.value.args[0] == 3024 and time.monotonic() - started < 5
 
 
+def test_a_max_execution_time_hint_limits_one_select(marmot):
+    with connect(marmot) as conn, conn.cursor() as cur:
+        started = time.monotonic()
+        with pytest.raises(pymysql.MySQLError) as info:
+            cur.execute("SELECT /*+ MAX_EXECUTION_TIME(300) */ SLEEP(10) "
+                        "FROM (SELECT 1 UNION ALL SELECT 2) AS two")
+        assert info.value.args[0] == 3024 and time.monotonic() - started < 5
+        cur.execute("SET max_execution_time = 300")  # the hint replaces the session's limit
+        started = time.monotonic()
+        cur.execute("SELECT /*+ MAX_EXECUTION_TIME(0) */ SLEEP(1)")
+        assert cur.fetchall() == ((0,),) and time.monotonic() - started >= 0.9
+
+
 def test_a_client_gone_mid_transaction_releases_its_write_turn_at_once(marmot, db):
     gone = connect(marmot, database=db)
     with gone.cursor() as cur:

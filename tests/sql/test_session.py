@@ -229,6 +229,18 @@ def test_result_columns_carry_table_not_null_and_follow_renames(server, shop):
         ["id", "country_code", "note"]
 
 
+def test_a_variable_item_is_named_after_the_variable_as_in_mysql(shop):
+    shop.execute("INSERT INTO item (name, n) VALUES ('a', 1)")
+    shop.execute("SET @x = 5")
+    result = shop.execute("SELECT @@autocommit, @x, @x AS y, n FROM item WHERE n < @x")
+    assert [c.name for c in result.columns] == ["@@autocommit", "@x", "y", "n"]
+    assert rows(result) == [(1, 5, 5, 1)]
+    big = "z" * 20_000  # a FROM-less SELECT too long for the catalog's own evaluator
+    result = shop.execute(f"SELECT @@autocommit, LENGTH('{big}'), @x")
+    assert [c.name for c in result.columns] == ["@@autocommit", f"LENGTH('{big}"[:256], "@x"]
+    assert rows(result) == [(1, 20_000, 5)]
+
+
 def test_marmot_cluster_nodes_is_queryable_with_any_sql(server, shop):
     server.cluster_nodes = lambda: [(1, "127.0.0.1:3306", "127.0.0.1:7946", "", "ALIVE", 3),
                                     (2, "127.0.0.1:3307", "127.0.0.1:7947", "", "SUSPECT", 1)]

@@ -218,3 +218,24 @@ def test_no_backslash_escapes_changes_the_lifted_values(db: MiniExecutor) -> Non
     assert params == {"p0": "a\\"}
     _, params = translate(r"SELECT c FROM t WHERE c = 'a\\'", db.view)
     assert params == {"p0": "a\\"}
+
+
+# ---------------------------------------------------------------- big statements
+
+def test_a_big_statement_names_its_columns_from_the_shape_as_mysql_does(db: MiniExecutor) -> None:
+    big = "z" * 10_000  # past BIG_LITERAL_CHARS: named without walking the text again
+    ids = ", ".join(str(i) for i in range(100))  # a long IN list: one placeholder
+    result = db.run(f"SELECT LENGTH('{big}'), '{big}', 5 IN ({ids}), CONCAT('a', 'b')")
+    assert result.columns == [f"LENGTH('{big}"[:256], big[:256], f"5 IN ({ids})"[:256],
+                              "CONCAT('a', 'b')"]
+    assert result.rows == [(10_000, big, 1, "ab")]
+
+
+def test_a_locking_read_is_told_from_its_shape(db: MiniExecutor) -> None:
+    big = "z" * 10_000
+    locking, _ = translate(f"SELECT id FROM t WHERE c = '{big}' FOR UPDATE NOWAIT", db.view)
+    assert locking.locking_read and locking.lock_wait == "NOWAIT"
+    skip, _ = translate("SELECT id FROM t LOCK IN SHARE MODE", db.view)
+    assert skip.locking_read and skip.lock_wait is None
+    plain, _ = translate(f"SELECT id FROM t WHERE c = 'FOR UPDATE {big}'", db.view)
+    assert not plain.locking_read  # the words inside a literal do not count

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import apsw
 import pytest
 
@@ -261,3 +263,19 @@ def test_below_the_collection_horizon_a_missing_version_and_a_tombstone_agree(re
 def test_canonical_keys_treat_negative_zero_as_zero():
     assert versions.encode_key((-0.0, "a")) == versions.encode_key((0.0, "a"))
     assert versions.encode_key((1,)) != versions.encode_key((1.0,))
+
+
+def test_a_big_write_holds_one_base_version_object_per_version_and_untracked_changes():
+    """A big write keeps its changes alive until it commits: RowChanges are invisible to the
+    cycle collector and rows last written together share one Timestamp object, so a full
+    collection has little to walk (runtime/collector_pause.py)."""
+    origin = Origin(1, SCHEMA)
+    origin.run(["INSERT INTO item VALUES (1, 'a', 1), (2, 'b', 1), (3, 'c', 1)"])
+    origin.conn.execute("BEGIN")
+    origin.statement("UPDATE item SET qty = qty + 1")
+    changes = origin.capture.commit()
+    versions.fill_base_versions(origin.conn, changes)
+    origin.conn.execute("ROLLBACK")
+    assert len(changes) == 3 and changes[0].base_version is not None
+    assert all(change.base_version is changes[0].base_version for change in changes)
+    assert not any(gc.is_tracked(change) for change in changes)

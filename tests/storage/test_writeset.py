@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from marmotdb.errors import StorageError
 from marmotdb.hlc import Timestamp
 from marmotdb.storage.schema import TableSchema
+from marmotdb.storage import writeset
 from marmotdb.storage.writeset import (
     FORMAT_VERSION,
     ChangeOp,
     RowChange,
+    SchemaChange,
     WriteSet,
     decode_write_set,
     encode_write_set,
@@ -174,3 +176,20 @@ def test_property_roundtrip_keeps_every_value_and_type(write_set):
     decoded = decode_write_set(encode_write_set(write_set))
     assert decoded == write_set
     assert _typed(decoded) == _typed(write_set)
+
+
+@pytest.mark.parametrize("rows", [4097, 9000, 70_000])
+def test_a_big_write_set_is_encoded_in_chunks_to_the_same_bytes(rows, monkeypatch):
+    changes = [RowChange("t", ChangeOp.UPDATE, (i,), (i,), (i, "a", None), (i, "b", 1.5),
+                         Timestamp(5, 1, 3)) for i in range(rows)]
+    write_set = WriteSet(Timestamp(100, 0, 2), 2, 41, Timestamp(101, 3, 2), "shop", 7, [TABLE],
+                         changes, [SchemaChange(0, "x", ["y"])])
+    body = msgspec.msgpack.encode(write_set)
+    calls = []
+    real = writeset._encoder
+    monkeypatch.setattr(writeset, "_encoder", type("Spy", (), {
+        "encode": lambda self, value: calls.append(value) or real.encode(value)})())
+    encoded = encode_write_set(write_set)
+    assert encoded[-len(body):] == body and decode_write_set(encoded) == write_set
+    biggest = max(len(c) for c in calls if isinstance(c, list))
+    assert biggest <= writeset.ENCODE_CHUNK_ROWS < rows  # never one call for all rows
