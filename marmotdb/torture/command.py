@@ -10,6 +10,7 @@ run had problems, 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,9 @@ def main(args: argparse.Namespace) -> int:
         return 2
     from marmotdb.torture import summary
     from marmotdb.torture.run import RunOptions, run
+    # SIGTERM (timeout, kill) unwinds like Ctrl-C, so the nodes are stopped and the network
+    # namespaces, routes and tmpfs mounts removed instead of left behind.
+    signal.signal(signal.SIGTERM, _interrupt)
     workloads = list(WORKLOAD_NAMES) if args.workload == "all" else [args.workload]
     worst = 0
     for workload in workloads:
@@ -86,6 +90,10 @@ def main(args: argparse.Namespace) -> int:
             if result.meta["problems"] or (result.check_status not in (None, 0)):
                 worst = 1
     return worst
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def entry(argv: list[str] | None = None) -> int:

@@ -6,7 +6,8 @@ the checker is in this checkout (``marmotdb.torture.check``) — its verdict.
 What each run must show: it completed without a runner problem, the nodes converged, the
 history has acknowledged operations inside the fault windows (the faults did not stop the
 cluster), every fault window closed, one final state per node, the file audit found the
-replicas identical, the checker (when present) passed. About 40 s per run on a loaded 2-core
+replicas identical, the checker (when present) found no violation but the known ones pinned in
+test_findings.py. About 40 s per run on a loaded 2-core
 machine; the longer runs (every workload, every fault class, Galera) are in
 test_runner_long.py behind --run-slow."""
 
@@ -25,6 +26,23 @@ pytestmark = pytest.mark.integration
 SHORT_S = 20.0
 
 
+# Violations the product is known to commit, each pinned by a strict test in test_findings.py;
+# a short run may or may not hit them (chance), so they must not decide it. When the product
+# is fixed, the pin fails and this entry goes with it.
+KNOWN_VIOLATIONS = {
+    "lost-update": "test_findings.py::test_a_write_computed_from_a_stale_read_is_refused",
+}
+
+
+def checker_violations(run_dir: Path) -> list[str]:
+    """The checker's violations (from its report.json) minus the known ones above."""
+    report = json.loads((run_dir / "report.json").read_text())
+    return [f"{a['checker']} {a['kind']} {a['ops']}: {a['message']}"
+            for run in report["runs"] for checker in run["checkers"]
+            for a in checker["anomalies"]
+            if a["violation"] and a["kind"] not in KNOWN_VIOLATIONS]
+
+
 def assert_sound(run_dir: Path, result: object) -> None:
     meta = json.loads((run_dir / "run.json").read_text())
     lines = hist.read(run_dir / "history.jsonl")
@@ -40,7 +58,9 @@ def assert_sound(run_dir: Path, result: object) -> None:
     finals = [line for line in lines if line["process"] == "final"]
     assert sorted(line["node"] for line in finals) == meta["nodes"]
     status, output = result.check_status, result.check_output  # type: ignore[attr-defined]
-    assert status in (None, 0), output
+    if status is not None:  # the checker is in this checkout
+        assert status in (0, 1), output  # 2: it could not read the run
+        assert checker_violations(run_dir) == [], output
 
 
 @pytest.mark.parametrize(("workload", "faults"), [
