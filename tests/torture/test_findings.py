@@ -1,18 +1,19 @@
-"""Product defects the torture runs found, each reduced to a short deterministic test and
-pinned as an expected failure. Not strict: the defect lives in a timing window (the restarted
-node's catch-up), so on a fast machine the test may pass by luck; whoever fixes the product
-removes the mark and the test must then pass every time.
+"""Product defects the torture runs found, each reduced to a short test: an open one pinned as
+a strict expected failure (fixing the product makes the pin fail; whoever fixed it removes the
+mark), a fixed one kept as its regression test.
 
-Lost acknowledged QUORUM write after kill -9 and restart (found by
+Lost acknowledged QUORUM write after kill -9 and restart — FIXED on main by 031e8ec (a node
+still joining never commits alone) — found by
 ``marmotdb torture --workload list-append --faults kill --time 30 --clients 10 --seed 1``:
 the checker's lost-append x244; key 24's appends 1..23, acknowledged at QUORUM through n2/n3
 while n1 was down (history #1455..#1800), vanished when n1, just restarted, acknowledged
-``append 25`` (#1843) on a row it did not have yet). Reduced: n1 is killed, rows are written
+``append 25`` (#1843) on a row it did not have yet. Reduced: n1 is killed, rows are written
 at QUORUM through n2 and n3, n1 restarts, and an INSERT ... ON DUPLICATE KEY UPDATE through n1
 at QUORUM — in an explicit transaction or autocommit — finds no row (its read is served before
 it caught up), inserts, and is acknowledged; every node then holds n1's row and the earlier
 acknowledged one is gone. DESIGN.md §4.1: a write whose base version is older than a committed
-one must be refused.
+one must be refused. Now the upsert is refused (1213, 1047) until n1 caught up, and the
+row keeps the acknowledged value.
 
 Lost update through a stale read in a transaction, no fault at all (found by the checker in
 every list-append run as lost-update at QUORUM, e.g. ``marmotdb torture --workload list-append
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import pytest
 
 from marmotdb.torture.target import MarmotTarget
@@ -38,6 +40,21 @@ pytestmark = pytest.mark.integration
 
 MISSED_TXNS, ROWS_PER_TXN = 60, 5
 MISSED_ROWS = MISSED_TXNS * ROWS_PER_TXN
+RETRY_S = 30.0
+
+
+def until_acknowledged(target: MarmotTarget, node: str, *sql: str) -> None:
+    """As a client retries: 1213 (the row changed since it was read) and 1047 (this node is
+    not yet a voting member) mean not committed."""
+    deadline = time.monotonic() + RETRY_S
+    while True:
+        try:
+            statements(target, node, *sql)
+            return
+        except pymysql.err.OperationalError as exc:
+            if exc.args[0] not in (1213, 1047) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def statements(target: MarmotTarget, node: str, *sql: str) -> list[tuple[Any, ...]]:
@@ -48,10 +65,7 @@ def statements(target: MarmotTarget, node: str, *sql: str) -> list[tuple[Any, ..
         return list(cur.fetchall())
 
 
-@pytest.mark.slow  # ~35 s, and not strict: the default suite's torture budget goes elsewhere
-@pytest.mark.xfail(strict=False, raises=AssertionError, reason=(
-    "product: a node restarted after kill -9 coordinates upserts on rows it has not caught up "
-    "with, and the QUORUM commit accepts its stale base version (lost acknowledged write)"))
+@pytest.mark.slow  # ~40 s: the default suite's torture budget goes to the short runs
 def test_an_upsert_through_a_restarted_node_keeps_the_acknowledged_row(tmp_path: Path) -> None:
     target = MarmotTarget(tmp_path, 3, prefer_netns=False)
     target.start()
@@ -66,8 +80,8 @@ def test_an_upsert_through_a_restarted_node_keeps_the_acknowledged_row(tmp_path:
         target.restart("n1")
         upsert = ("INSERT INTO lists (k, v) VALUES ({k}, 'n1') "
                   "ON DUPLICATE KEY UPDATE v = CONCAT(v, ',', 'n1')")
-        statements(target, "n1", "BEGIN", upsert.format(k=MISSED_ROWS), "COMMIT")
-        statements(target, "n1", upsert.format(k=MISSED_ROWS - 1))
+        until_acknowledged(target, "n1", "BEGIN", upsert.format(k=MISSED_ROWS), "COMMIT")
+        until_acknowledged(target, "n1", upsert.format(k=MISSED_ROWS - 1))
         target.converge()
         for node in target.node_names():
             rows = statements(target, node, "SELECT k, v FROM lists WHERE k >= "
