@@ -69,13 +69,14 @@ def main(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     from marmotdb.torture import summary
-    from marmotdb.torture.run import RunOptions, run
+    from marmotdb.torture.run import RunOptions, check, run
     # SIGTERM (timeout, kill) unwinds like Ctrl-C, so the nodes are stopped and the network
     # namespaces, routes and tmpfs mounts removed instead of left behind.
     signal.signal(signal.SIGTERM, _interrupt)
     workloads = list(WORKLOAD_NAMES) if args.workload == "all" else [args.workload]
     worst = 0
     for workload in workloads:
+        dirs: list[Path] = []
         for galera in (False, True) if args.galera else (False,):
             options = RunOptions(workload, args.faults, args.nodes, args.time_s, args.clients,
                                  args.consistency, args.read_consistency, args.seed,
@@ -89,6 +90,10 @@ def main(args: argparse.Namespace) -> int:
                   f"  checker: {result.check_output.strip()[-2000:]}", flush=True)
             if result.meta["problems"] or (result.check_status not in (None, 0)):
                 worst = 1
+            dirs.append(result.run_dir)
+        if len(dirs) == 2 and not args.no_check:  # marmotdb beside Galera, one report
+            status, output = check(*dirs)
+            print(f"side by side: {dirs[0] / 'check.txt'}\n{output.strip()[-3000:]}", flush=True)
     return worst
 
 

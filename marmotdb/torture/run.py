@@ -205,12 +205,14 @@ def _row_key(row: list[Any]) -> tuple[Any, ...]:
                  (2, 0, "") if v is None else (1, 0, str(v)) for v in row)
 
 
-def check(run_dir: Path) -> tuple[int | None, str]:
-    """Run the independent checker on ``run_dir`` if this checkout has it (branch checker);
-    its exit code and output. None: no checker here yet."""
+def check(run_dir: Path, compare_dir: Path | None = None) -> tuple[int | None, str]:
+    """Run the independent checker on ``run_dir`` (beside ``compare_dir``, the Galera run of
+    the same workload, when given) if this checkout has it; its exit code and output. None: no
+    checker here."""
     if importlib.util.find_spec(CHECKER) is None:
         return None, f"{CHECKER} is not in this checkout: history written, not checked"
-    done = subprocess.run([sys.executable, "-m", CHECKER, str(run_dir)], capture_output=True,
+    dirs = [str(run_dir)] + ([str(compare_dir)] if compare_dir is not None else [])
+    done = subprocess.run([sys.executable, "-m", CHECKER, *dirs], capture_output=True,
                           text=True, timeout=CHECK_TIMEOUT_S, check=False)
     (run_dir / "check.txt").write_text(done.stdout + done.stderr)
     return done.returncode, done.stdout + done.stderr
