@@ -3,7 +3,10 @@ splits, the CLI's choices. The real runs are in test_runner_short.py."""
 
 from __future__ import annotations
 
+import gzip
 import random
+import shutil
+from pathlib import Path
 
 import pymysql
 import pytest
@@ -11,6 +14,7 @@ import pytest
 from marmotdb.runtime import cli
 from marmotdb.torture import command, nemesis, summary
 from marmotdb.torture.clients import outcome
+from marmotdb.torture.run import check
 from marmotdb.torture.workloads import WORKLOADS
 from marmotdb.torture.workloads.list_append import parse
 
@@ -85,3 +89,22 @@ def test_summary_counts_latency_and_gaps() -> None:
 
 def test_list_append_reads_parse_the_stored_text() -> None:
     assert parse(None) == [] and parse("") == [] and parse("3,1,7") == [3, 1, 7]
+
+
+def test_the_runner_calls_the_checker_side_by_side(tmp_path: Path) -> None:
+    """run.check on a marmotdb run and a second run writes one report naming both (the
+    fixture is a real bank run under kill -9, recorded by this runner)."""
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "torture"
+    dirs = []
+    for name in ("marmot", "other"):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        shutil.copy(fixtures / "bank-kill.run.json", run_dir / "run.json")
+        with gzip.open(fixtures / "bank-kill.history.jsonl.gz", "rb") as packed:
+            (run_dir / "history.jsonl").write_bytes(packed.read())
+        dirs.append(run_dir)
+    status, output = check(*dirs)
+    assert status in (0, 1), output
+    assert str(dirs[0]) in output and str(dirs[1]) in output
+    assert (dirs[0] / "check.txt").read_text() == output
+    assert (dirs[0] / "report.json").exists()
