@@ -69,6 +69,7 @@ class MarmotTarget:
         self.disk_node = disk_full_node
         self._mounted: list[Path] = []
         self.paused: set[int] = set()
+        self._layer_rules = False  # a fault-layer rule may be set on some node
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -172,9 +173,12 @@ class MarmotTarget:
         """Every partition and fault-layer rule gone."""
         if isinstance(self.cluster, NetnsCluster):
             self.cluster.heal()
+        if not self._layer_rules:  # no fault-layer rule set: no admin call (a node that hangs
+            return                 # must not turn a healed partition into a failed heal)
         for node in self.cluster.live_ids():
             if node not in self.paused:
                 self._with_retries(lambda n=node: self.cluster.admin(n, "DELETE", "/faults"))
+        self._layer_rules = False
 
     @staticmethod
     def _with_retries(call: Callable[[], Any]) -> Any:
@@ -189,6 +193,7 @@ class MarmotTarget:
         return None
 
     def _add_rules(self, node: int, rules: list[dict[str, Any]]) -> None:
+        self._layer_rules = True
         current = self._with_retries(lambda: self.cluster.admin(node, "GET", "/faults"))
         self._with_retries(lambda: self.cluster.set_faults(
             node, [*rules, *current.get("rules", [])]))
