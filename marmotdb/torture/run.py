@@ -15,7 +15,7 @@
 A run directory::
 
     history.jsonl  run.json  summary.json  nodes/node<i>/ (data and log of each node)
-    check.txt / check.json (what the checker printed and wrote, when it ran)
+    check.txt (what the checker printed) and its report.txt/.json/.svg, index.html
 """
 
 from __future__ import annotations
