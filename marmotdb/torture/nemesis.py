@@ -1,11 +1,11 @@
-"""The nemesis: a fault schedule run by one thread beside the clients.
+"""The nemesis: a fault schedule run on the runner's main thread beside the client threads.
 
-Schedule: ``quiet_s`` without a fault, then ``fault_s`` under one, again and again until
-the load's last ``quiet_s + fault_s``, which stay fault-free; the faults of the chosen classes take turns
-in an order drawn from the run's seed. Every fault writes a ``start`` line once it took effect (its
-victims chosen) and a ``stop`` line once it is fully undone (a restarted node answering again), both
-``process: "nemesis"``, ``type: "info"``, the value naming the fault and its nodes — the
-fault windows the checker and the report shade.
+Schedule: ``quiet_s`` without a fault, then ``fault_s`` under one, again and again until the
+load's last ``quiet_s + fault_s``, which stay fault-free; the faults of the chosen classes
+take turns in an order drawn from the run's seed. Every fault writes a ``start`` line once it
+took effect (its victims chosen) and a ``stop`` line once it is fully undone (a restarted node
+answering again), both ``process: "nemesis"``, ``type: "info"``, the value naming the fault
+and its nodes — the fault windows the checker and the report shade.
 
     class       faults (history name)              undo
     partition   partition-halves, isolate, bridge,  heal (routes or fault-layer rules gone)

@@ -1,5 +1,5 @@
-"""Smoke test of the cluster benchmark's Galera half: marmotdb/torture/galera_cluster.py starts three
-MariaDB Galera nodes on free loopback ports that form one cluster and replicate a row, and
+"""Smoke test of the cluster benchmark's Galera half: marmotdb/torture/galera_cluster.py starts
+three MariaDB Galera nodes on free loopback ports that form one cluster and replicate a row, and
 stopping leaves no process and no data directory behind."""
 
 from __future__ import annotations
