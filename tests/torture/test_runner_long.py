@@ -41,3 +41,13 @@ def test_galera_under_kill_and_pause(tmp_path: Path, workload: str) -> None:
     result = run(options, tmp_path / "galera")
     assert result.meta["problems"] == [], result.meta["problems"]
     assert result.summary["ops"]["ok"] > 50
+
+
+def test_loopback_fallback_under_partition_and_loss(tmp_path: Path) -> None:
+    """The transport fault layer in place of network namespaces (what a non-root machine
+    gets): partitions and loss as admin-API rules."""
+    options = RunOptions("set", "partition,loss", nodes=3, time_s=40.0, clients=8, seed=5,
+                         quiet_s=3.0, fault_s=4.0, netns=False)
+    result = run(options, tmp_path / "run")
+    assert result.meta["target"]["mode"] == "loopback"
+    assert_sound(tmp_path / "run", result)
