@@ -1,0 +1,75 @@
+"""The CI torture runs: real ``marmotdb serve`` processes (in network namespaces where the
+machine allows, else loopback), a workload from 6 clients spread over 3 nodes, partitions and
+kill -9 for 20 s each, then heal, convergence, final state, the replica file audit and — when
+the checker is in this checkout (``marmotdb.torture.check``) — its verdict.
+
+What each run must show: it completed without a runner problem, the nodes converged, the
+history has acknowledged operations inside the fault windows (the faults did not stop the
+cluster), every fault window closed, one final state per node, the file audit found the
+replicas identical, the checker (when present) found no violation but the known ones pinned in
+test_findings.py. About 40 s per run on a loaded 2-core
+machine; the longer runs (every workload, every fault class, Galera) are in
+test_runner_long.py behind --run-slow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from marmotdb.torture import history as hist
+from marmotdb.torture.run import RunOptions, run
+
+pytestmark = pytest.mark.integration
+
+SHORT_S = 20.0
+
+
+# Violations the product is known to commit, each pinned by a strict test in test_findings.py;
+# a short run may or may not hit them (chance), so they must not decide it. When the product
+# is fixed, the pin fails and this entry goes with it.
+KNOWN_VIOLATIONS = {
+    "lost-update": "test_findings.py::test_a_write_computed_from_a_stale_read_is_refused",
+    # the same defect seen by the bank: two transfers pass the overdraft check on the same
+    # read balance and both commit (their UPDATEs subtract from the newer row)
+    "negative-balance": "test_findings.py::test_a_write_computed_from_a_stale_read_is_refused",
+}
+
+
+def checker_violations(run_dir: Path) -> list[str]:
+    """The checker's violations (from its report.json) minus the known ones above."""
+    report = json.loads((run_dir / "report.json").read_text())
+    return [f"{a['checker']} {a['kind']} {a['ops']}: {a['message']}"
+            for run in report["runs"] for checker in run["checkers"]
+            for a in checker["anomalies"]
+            if a["violation"] and a["kind"] not in KNOWN_VIOLATIONS]
+
+
+def assert_sound(run_dir: Path, result: object) -> None:
+    meta = json.loads((run_dir / "run.json").read_text())
+    lines = hist.read(run_dir / "history.jsonl")
+    assert meta["problems"] == [], meta["problems"]
+    assert meta["file_audit"] == "ok", meta["file_audit"]
+    nemesis = [line for line in lines if line["process"] == "nemesis"]
+    starts = [line for line in nemesis if line["f"] == "start"]
+    assert starts, f"no fault ran: {meta['fault_schedule']}"
+    assert len(starts) == len([line for line in nemesis if line["f"] == "stop"])
+    stats = json.loads((run_dir / "summary.json").read_text())
+    assert stats["ok_in_fault_windows"] > 0, stats
+    assert stats["ops"]["ok"] > 50, stats["ops"]
+    finals = [line for line in lines if line["process"] == "final"]
+    assert sorted(line["node"] for line in finals) == meta["nodes"]
+    status, output = result.check_status, result.check_output  # type: ignore[attr-defined]
+    if status is not None:  # the checker is in this checkout
+        assert status in (0, 1), output  # 2: it could not read the run
+        assert checker_violations(run_dir) == [], output
+
+
+@pytest.mark.parametrize(("workload", "faults"), [
+    ("list-append", "partition"), ("bank", "kill"), ("set", "partition,kill")])
+def test_short_run(tmp_path: Path, workload: str, faults: str) -> None:
+    options = RunOptions(workload, faults, nodes=3, time_s=SHORT_S, clients=6, seed=7,
+                         quiet_s=3.0, fault_s=4.0)
+    result = run(options, tmp_path / "run")
+    assert_sound(tmp_path / "run", result)
