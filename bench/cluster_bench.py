@@ -5,7 +5,7 @@ so each has the machine's cores to itself apart from the clients) the harness
 
 1. starts the cluster on free 127.0.0.1 ports: Galera through ``galera_cluster.GaleraCluster``
    (durable InnoDB, no binlog, SST by rsync), marmotdb as ``marmotdb cluster up`` starts it
-   (``tests/runtime/local_cluster.LocalCluster`` on ``marmotdb.runtime.cluster_cli``: the
+   (``marmotdb/torture/cluster.LocalCluster`` on ``marmotdb.runtime.cluster_cli``: the
    ``local`` SWIM profile, default settings, so storage.durability = normal and write
    consistency QUORUM unless ``--marmot-env`` says otherwise), and waits until every node
    answers ``SELECT 1``;
@@ -56,9 +56,13 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 sys.path[:0] = [str(BENCH_DIR), str(REPO_ROOT)]
 
-from galera_cluster import SETTINGS as GALERA_SETTINGS  # noqa: E402
-from galera_cluster import GaleraCluster, GaleraStartError, missing_requirements  # noqa: E402
-from mariadb_server import CLIENT_BIN  # noqa: E402
+from marmotdb.torture.galera_cluster import SETTINGS as GALERA_SETTINGS  # noqa: E402
+from marmotdb.torture.galera_cluster import (  # noqa: E402
+    GaleraCluster,
+    GaleraStartError,
+    missing_requirements,
+)
+from marmotdb.torture.mariadb_server import CLIENT_BIN  # noqa: E402
 from replication_lag import LagProbe, create_table_sql  # noqa: E402
 from sysbench_bench import (  # noqa: E402
     BenchError,
@@ -208,7 +212,7 @@ def marmot_settings(env: dict[str, str]) -> str:
 
 @contextmanager
 def marmotdb_running(args: argparse.Namespace, info: dict[str, Any]) -> Iterator[ClusterTarget]:
-    from tests.runtime.local_cluster import LocalCluster
+    from marmotdb.torture.cluster import LocalCluster
 
     env = dict(item.split("=", 1) for item in args.marmot_env)
     # The nodes inherit this process's environment: they import marmotdb from this checkout.

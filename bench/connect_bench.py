@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 Per-request connections (web apps, serverless, shell scripts) pay the handshake every time;
 this measures it the way they do. For each server (marmotdb, then a private MariaDB started as
-``bench/mariadb_server.py`` does; one at a time, never both) and each TLS mode (off: both
+``marmotdb/torture/mariadb_server.py`` does; one at a time, never both) and each TLS mode (off: both
 servers are asked for a plain connection; on: both present the same certificate, the one
 marmotdb generated in its data folder, and the client requires TLS without verifying it), each
 client runs back-to-back connections for ``--seconds``:
@@ -51,7 +51,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mariadb_server import MariaDBServer, free_port  # noqa: E402
+from marmotdb.torture.mariadb_server import MariaDBServer, free_port  # noqa: E402
 
 HOST = "127.0.0.1"
 MARMOT_PASSWORD = "bench-pw"
@@ -117,7 +117,7 @@ def mariadb_server(cert: Path, key: Path) -> Iterator[Target]:
     original = server._spawn
 
     def spawn_with_tls() -> None:  # the same server, given marmotdb's certificate
-        import mariadb_server as module
+        from marmotdb.torture import mariadb_server as module
         args = module.server_args
         module.server_args = lambda *a: [*args(*a), f"--ssl-cert={cert}", f"--ssl-key={key}"]
         try:

@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from marmotdb.runtime import cluster_cli
-from tests.runtime.local_cluster import LocalCluster
+from marmotdb.torture.cluster import LocalCluster
 
 RESULTS = REPO / "bench" / "results"
 TRAFFIC_METRICS = ("marmotdb_peer_udp_bytes_sent_total", "marmotdb_peer_tcp_bytes_sent_total")

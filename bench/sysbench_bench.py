@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mariadb_server import (
+from marmotdb.torture.mariadb_server import (
     CLIENT_BIN,
     MariaDBServer,
     MariaDBStartError,

@@ -10,7 +10,7 @@ is decided once per session, at configure time:
   ``MARMOTDB_DIFFERENTIAL_PASSWORD``, default root and no password): that server is used as
   is, e.g. a real MySQL 8;
 - otherwise, when MariaDB's server is installed: the first test of the group starts ONE private
-  instance for the whole session (bench/mariadb_server.py: own data dir and socket in a temp
+  instance for the whole session (marmotdb/torture/mariadb_server.py: own data dir and socket in a temp
   dir, a free loopback port, ``--no-defaults``, as root too), stopped when the session ends,
   whether tests failed or not (and killed with the pytest process if that dies first);
 - otherwise the group is deselected and the summary says why in one line (tests/conftest.py).
@@ -24,18 +24,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH_DIR))
-
-import mariadb_server  # noqa: E402
+from marmotdb.torture import mariadb_server
 
 SERVER_ENV = "MARMOTDB_DIFFERENTIAL_MARIADB"
 USER_ENV = "MARMOTDB_DIFFERENTIAL_USER"

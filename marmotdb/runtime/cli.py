@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
                            help=f"same as --cluster-{name.replace('_', '-')}")
     from marmotdb.runtime import cluster_cli
     cluster_cli.add_parser(commands)
+    from marmotdb.torture import command as torture_command
+    torture_command.add_parser(commands)
     show = commands.add_parser("config", help="show configuration")
     show.add_argument("--print-defaults", action="store_true",
                       help="print every setting with its default and meaning, as TOML")
@@ -94,7 +96,13 @@ def _cluster(args: argparse.Namespace) -> int:
     return cluster_cli.main(args)
 
 
-_COMMANDS = {"serve": _serve, "cluster": _cluster, "config": _config, "user": _user}
+def _torture(args: argparse.Namespace) -> int:
+    from marmotdb.torture import command as torture_command
+    return torture_command.main(args)
+
+
+_COMMANDS = {"serve": _serve, "cluster": _cluster, "config": _config, "user": _user,
+             "torture": _torture}
 
 
 def _unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace,

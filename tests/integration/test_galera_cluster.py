@@ -1,18 +1,12 @@
-"""Smoke test of the cluster benchmark's Galera half: bench/galera_cluster.py starts three
+"""Smoke test of the cluster benchmark's Galera half: marmotdb/torture/galera_cluster.py starts three
 MariaDB Galera nodes on free loopback ports that form one cluster and replicate a row, and
 stopping leaves no process and no data directory behind."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH_DIR))
-
-import galera_cluster  # noqa: E402
+from marmotdb.torture import galera_cluster
 
 _MISSING = galera_cluster.missing_requirements()
 

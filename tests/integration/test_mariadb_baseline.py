@@ -15,7 +15,7 @@ import pytest
 BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH_DIR))
 
-import mariadb_server
+from marmotdb.torture import mariadb_server
 import sysbench_bench
 
 pytestmark = [

@@ -23,7 +23,7 @@ from typing import Any
 
 import pymysql
 
-from tests.runtime.local_cluster import LocalCluster
+from marmotdb.torture.cluster import LocalCluster
 
 KEY_SPAN = 1_000_000
 REFUSED = {1213, 1047}  # documented: not committed

@@ -35,8 +35,8 @@ from pathlib import Path
 import pytest
 
 from tests.runtime.client_load import Writers, create_database, execute
-from tests.runtime.local_cluster import LocalCluster
-from tests.runtime.replica_audit import AUDITED_SERVE_ARGS, audit, lww_winner
+from marmotdb.torture.cluster import LocalCluster
+from marmotdb.torture.audit import AUDITED_SERVE_ARGS, audit, lww_winner
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ import pytest
 
 from marmotdb.cluster.messages import NodeAddr, Ping
 from marmotdb.peer.codec import FrameCodec
-from tests.runtime.local_cluster import HOST, LocalCluster
+from marmotdb.torture.cluster import HOST, LocalCluster
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ no on a row another undecided instance holds an intent on, or whose base version
 (first committer wins). Autocommit statements that lose are retried transparently (bounded),
 so a client sees OK (counted), 1213 (not committed) or — never here, nothing fails — 1180.
 The final value of each counter on every node must be exactly its acknowledged increments: an
-increment lost or applied twice shows. Then the audit of replica_audit.py.
+increment lost or applied twice shows. Then the audit of marmotdb/torture/audit.py.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.runtime.client_load import Writers, create_database, execute
-from tests.runtime.local_cluster import LocalCluster
-from tests.runtime.replica_audit import AUDITED_SERVE_ARGS, audit
+from marmotdb.torture.cluster import LocalCluster
+from marmotdb.torture.audit import AUDITED_SERVE_ARGS, audit
 
 pytestmark = pytest.mark.integration
 

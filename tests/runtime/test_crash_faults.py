@@ -6,7 +6,7 @@
     a minority           1 of 3, 2 of 5: the others keep taking QUORUM writes meanwhile; the
                          victims catch up after their restart
 
-Each run ends with the audit of replica_audit.py (identical checksums, one decision per log
+Each run ends with the audit of marmotdb/torture/audit.py (identical checksums, one decision per log
 entry, nothing left in doubt) and the history check: every acknowledged insert present, no
 refused one present. Clients write on every node, so the killed nodes were coordinating
 batches when they died. The default variants stay well under a minute; ``--run-slow`` runs
@@ -25,8 +25,8 @@ import pytest
 
 from marmotdb.runtime import cluster_cli
 from tests.runtime.client_load import Outcomes, Writers, create_database, execute
-from tests.runtime.local_cluster import LocalCluster
-from tests.runtime.replica_audit import AUDITED_SERVE_ARGS, ReplicaFiles, audit
+from marmotdb.torture.cluster import LocalCluster
+from marmotdb.torture.audit import AUDITED_SERVE_ARGS, ReplicaFiles, audit
 
 pytestmark = pytest.mark.integration
 

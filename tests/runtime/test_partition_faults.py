@@ -9,7 +9,7 @@ Node 3 is cut off from nodes 1 and 2 while clients write on both sides:
                        the commit log) — the same value everywhere
 
 The cut is real when the machine allows it: every node in its own network namespace and the
-kernel dropping the packets between the sides (netns_cluster.py). Otherwise (not root, no
+kernel dropping the packets between the sides (marmotdb/torture/netns.py). Otherwise (not root, no
 ``ip``) the same test runs with the transport fault layer (runtime/faults.py) cutting the
 node's peer traffic in-process; ``--run-slow`` runs both variants and a longer partition.
 """
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime import netns_cluster
+from marmotdb.torture import netns as netns_cluster
 from tests.runtime.client_load import Writers, create_database, execute
-from tests.runtime.local_cluster import LocalCluster
-from tests.runtime.netns_cluster import NetnsCluster
-from tests.runtime.replica_audit import AUDITED_SERVE_ARGS, audit, lww_winner
+from marmotdb.torture.cluster import LocalCluster
+from marmotdb.torture.netns import NetnsCluster
+from marmotdb.torture.audit import AUDITED_SERVE_ARGS, audit, lww_winner
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ import pymysql
 import pytest
 
 from marmotdb.runtime import cluster_cli
-from tests.runtime.local_cluster import HOST, LocalCluster
+from marmotdb.torture.cluster import HOST, LocalCluster
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from typing import Any
 import pymysql
 import pytest
 
-from tests.runtime.local_cluster import FAST_TIMINGS, HOST, LocalCluster
+from marmotdb.torture.cluster import FAST_TIMINGS, HOST, LocalCluster
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ The test suite's differential group starts one per session the same way
 
 or from the command line (runs until Ctrl-C / SIGTERM)::
 
-    python bench/mariadb_server.py [--port 3399] [--password secret]
+    python -m marmotdb.torture.mariadb_server [--port 3399] [--password secret]
 """
 
 from __future__ import annotations

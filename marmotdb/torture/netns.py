@@ -29,7 +29,7 @@ from pathlib import Path
 
 from marmotdb.runtime.cluster_cli import ClusterState, NodeRecord
 from marmotdb.runtime.cluster_state import _die_with_parent, serve_command  # (tied to the test)
-from tests.runtime.local_cluster import LocalCluster
+from marmotdb.torture.cluster import LocalCluster
 
 BRIDGE_HOST = 254
 

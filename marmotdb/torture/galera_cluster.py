@@ -1,4 +1,5 @@
-"""A throwaway 3-node MariaDB Galera cluster on this machine, for the cluster benchmark.
+"""A throwaway 3-node MariaDB Galera cluster on this machine, for the cluster benchmark and the
+torture runner's comparison (galera.py).
 
 Theory of operation: every node is a ``mariadbd`` as ``mariadb_server`` runs one (its own temp
 dir, ``--no-defaults``, 127.0.0.1 only, durable: ``innodb_flush_log_at_trx_commit=1``, no
@@ -33,7 +34,7 @@ killed harness leaves none behind.
 
 or from the command line (runs until Ctrl-C or SIGTERM)::
 
-    python bench/galera_cluster.py [--nodes 3]
+    python -m marmotdb.torture.galera_cluster [--nodes 3]
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
-from mariadb_server import (
+from marmotdb.torture.mariadb_server import (
     CLIENT_BIN,
     DEFAULT_PASSWORD,
     DEFAULT_USER,
@@ -253,6 +254,11 @@ class GaleraCluster:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             preexec_fn=die_with_parent)  # noqa: PLW1509 (see die_with_parent)
         self._wait_synced(node)
+
+    def rejoin(self, node: GaleraNode) -> None:
+        """Start a stopped or killed node again as a joiner (incremental state transfer from
+        the others, or a full one if they no longer hold what it misses); until Synced."""
+        self._spawn(node, bootstrap=False)
 
     def _wait_synced(self, node: GaleraNode) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -26,7 +26,7 @@ from marmotdb.storage.checksum import TableChecksum, database_checksums
 from marmotdb.storage.commitlog import iter_log
 from marmotdb.storage.writeset import decode_write_set
 from marmotdb.txn.txn_store import FILE_NAME as TXN_STORE_FILE
-from tests.runtime.local_cluster import LocalCluster
+from marmotdb.torture.cluster import LocalCluster
 
 LogKey = tuple[int, int]  # (origin, origin seq)
 # The audit compares whole commit logs (as the simulator's checker does): clusters it audits

@@ -1,4 +1,5 @@
-"""A local cluster of real ``marmotdb serve`` processes for tests and the benchmark.
+"""A local cluster of real ``marmotdb serve`` processes for the torture runner, the fault tests and
+the benchmark.
 
 Built on ``marmotdb.runtime.cluster_cli`` (the code behind ``marmotdb cluster up``): free ports,
 one data folder per node, the nodes tied to this process (they get SIGTERM if it dies). The

@@ -1,0 +1,5 @@
+import sys
+
+from marmotdb.torture.command import entry
+
+sys.exit(entry())
