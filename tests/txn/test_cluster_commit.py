@@ -385,6 +385,30 @@ def test_a_quorum_read_waits_for_a_write_accepted_but_not_yet_applied(
     assert reply.error is None and [tuple(r) for r in reply.result.rows] == [(1,)]  # type: ignore[union-attr]
 
 
+def test_a_quorum_read_on_a_node_that_accepted_a_write_but_not_applied_it_waits(
+        cluster: Cluster) -> None:
+    """The acknowledging quorum is {1, 2} and the read runs on node 2 itself, asking {2, 3}:
+    node 2 is the member both quorums share, so its own answer must count what it accepted,
+    not only what it applied (found by the torture runs: register + partition, a QUORUM read
+    on the bridge node returned the value before a write acknowledged 5 ms earlier)."""
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.ok(2, "SET marmot_read_consistency = 'QUORUM'")
+    cluster.cut = {3}
+    request = cluster.submit(1, "INSERT INTO t VALUES (1)")
+    cluster.dropped_tags = {36}  # Learn
+    cluster.deliver()
+    assert cluster.replies.pop((1, request)).error is None  # acknowledged at QUORUM
+    cluster.cut, cluster.dropped_tags = {1}, set()
+    read = cluster.submit(2, "SELECT id FROM t")
+    for _ in range(100):
+        cluster.deliver()
+        if (2, read) in cluster.replies:
+            break
+        cluster.advance(100)
+    reply = cluster.replies.pop((2, read))
+    assert reply.error is None and [tuple(r) for r in reply.result.rows] == [(1,)]  # type: ignore[union-attr]
+
+
 def test_a_restarted_node_serves_local_reads_once_caught_up(cluster: Cluster) -> None:
     cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
     cluster.ok(1, "INSERT INTO t VALUES (1)")
