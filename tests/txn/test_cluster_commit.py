@@ -409,6 +409,36 @@ def test_a_quorum_read_on_a_node_that_accepted_a_write_but_not_applied_it_waits(
     assert reply.error is None and [tuple(r) for r in reply.result.rows] == [(1,)]  # type: ignore[union-attr]
 
 
+def test_a_write_computed_from_a_read_that_a_commit_overtook_is_refused(
+        cluster: Cluster) -> None:
+    """Lost update (P4), found by the torture runs (list-append: two transactions read the
+    same list and both appended, both acknowledged at QUORUM): node 1's transaction reads the
+    row, node 2 changes it and is acknowledged, node 1 applies that, then writes a value
+    computed from its read. Its write is built on the newer row, so the base-version votes
+    pass it; the commit must compare with the snapshot it read."""
+    cluster.ok(1, "CREATE TABLE r (k INT PRIMARY KEY, v TEXT)")
+    cluster.ok(1, "INSERT INTO r VALUES (1, 'x'), (2, 'y')")
+    cluster.ok(1, "BEGIN")
+    assert rows(cluster, 1, "SELECT v FROM r WHERE k = 1") == [("x",)]
+    cluster.ok(2, "UPDATE r SET v = CONCAT(v, ',b') WHERE k = 1")  # acknowledged at QUORUM
+    cluster.advance(10)
+    assert rows(cluster, 3, "SELECT v FROM r WHERE k = 1") == [("x,b",)]
+    cluster.ok(1, "UPDATE r SET v = 'x,a' WHERE k = 1")  # what its read made of the row
+    reply = cluster.run(1, "COMMIT")
+    assert reply.error is not None and reply.error.code == 1213, reply
+    assert "changed after this transaction read it" in str(reply.error)
+    for i in (1, 2, 3):
+        assert rows(cluster, i, "SELECT v FROM r ORDER BY k") == [("x,b",), ("y",)]
+    cluster.ok(1, "BEGIN")  # a row nobody changed since the read commits as before
+    assert rows(cluster, 1, "SELECT v FROM r WHERE k = 2") == [("y",)]
+    cluster.ok(2, "UPDATE r SET v = 'x,b,c' WHERE k = 1")  # another row: no conflict
+    cluster.advance(10)
+    cluster.ok(1, "UPDATE r SET v = 'y,a' WHERE k = 2")
+    cluster.ok(1, "COMMIT")
+    cluster.advance(10)
+    assert rows(cluster, 3, "SELECT v FROM r ORDER BY k") == [("x,b,c",), ("y,a",)]
+
+
 def test_a_restarted_node_serves_local_reads_once_caught_up(cluster: Cluster) -> None:
     cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
     cluster.ok(1, "INSERT INTO t VALUES (1)")
