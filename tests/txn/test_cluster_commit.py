@@ -439,6 +439,30 @@ def test_a_write_computed_from_a_read_that_a_commit_overtook_is_refused(
     assert rows(cluster, 3, "SELECT v FROM r ORDER BY k") == [("x,b,c",), ("y,a",)]
 
 
+def test_a_quorum_read_hears_of_a_write_applied_past_a_gap_on_the_shared_member(
+        cluster: Cluster) -> None:
+    """Node 2 missed node 1's first insert (cut off), then accepted and applied its second:
+    its applied vector stops below the gap and its acceptance is forgotten once applied.
+    Node 3, which missed the second, reads at QUORUM with node 2 as the only other answer:
+    node 2 must still report the second insert, or the read answers without it."""
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.cut = {2}
+    cluster.ok(1, "INSERT INTO t VALUES (1)")   # acknowledged by {1, 3}
+    cluster.cut = {3}
+    cluster.ok(1, "INSERT INTO t VALUES (2)")   # acknowledged by {1, 2}, applied on 2
+    assert rows(cluster, 2, "SELECT id FROM t") == [(2,)]  # past a gap
+    cluster.cut = {1}
+    cluster.ok(3, "SET marmot_read_consistency = 'QUORUM'")
+    read = cluster.submit(3, "SELECT id FROM t ORDER BY id")
+    for _ in range(100):
+        cluster.deliver()
+        if (3, read) in cluster.replies:
+            break
+        cluster.advance(100)
+    reply = cluster.replies.pop((3, read))
+    assert reply.error is None and [tuple(r) for r in reply.result.rows] == [(1,), (2,)]  # type: ignore[union-attr]
+
+
 def test_a_restarted_node_serves_local_reads_once_caught_up(cluster: Cluster) -> None:
     cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
     cluster.ok(1, "INSERT INTO t VALUES (1)")
