@@ -463,6 +463,32 @@ def test_a_quorum_read_hears_of_a_write_applied_past_a_gap_on_the_shared_member(
     assert reply.error is None and [tuple(r) for r in reply.result.rows] == [(1,), (2,)]  # type: ignore[union-attr]
 
 
+def test_an_aborted_write_built_on_an_unapplied_commit_leaves_that_commits_intent(
+        cluster: Cluster) -> None:
+    """Node 3 accepted I1 (node 1's update, acknowledged by {1, 3}) but has not applied it;
+    I2 (node 1 again, built on I1) marks the row on node 3 too and aborts (ALL, node 2 cut).
+    Node 2, which never saw I1, then writes the row on the version before I1: node 3 must
+    still see I1's intent, or {2, 3} commit it over I1's acknowledged change (tests/txn/
+    test_intents.py has the unit; found by the torture runs as a lost acknowledged append)."""
+    cluster.ok(1, "CREATE TABLE r (k INT PRIMARY KEY, v TEXT)")
+    cluster.ok(1, "INSERT INTO r VALUES (1, 'a')")
+    cluster.cut, cluster.dropped_tags = {2}, {36}  # Learn: node 3 accepts I1, never applies it
+    cluster.ok(1, "UPDATE r SET v = CONCAT(v, 'b') WHERE k = 1")
+    cluster.dropped_tags = set()
+    reply = cluster.run(1, "UPDATE /*+ CONSISTENCY(ALL) */ r SET v = CONCAT(v, 'c') WHERE k = 1")
+    assert reply.error is not None and reply.error.code == 1047  # I2 aborted, node 3 learned it
+    assert rows(cluster, 3, "SELECT v FROM r") == [("a",)]  # I1 still not applied there
+    cluster.cut = {1}
+    # node 3 votes INTENT; the autocommit statement runs again once node 3's recovery of I1
+    # brought I1 to node 2 — before the fix it committed at once on 'a'
+    cluster.ok(2, "UPDATE r SET v = CONCAT(v, 'x') WHERE k = 1")
+    cluster.cut = set()
+    for _ in range(5):
+        cluster.advance(1000)
+    for i in (1, 2, 3):
+        assert rows(cluster, i, "SELECT v FROM r") == [("abx",)]
+
+
 def test_a_restarted_node_serves_local_reads_once_caught_up(cluster: Cluster) -> None:
     cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
     cluster.ok(1, "INSERT INTO t VALUES (1)")
