@@ -1109,9 +1109,14 @@ class Session:
 
         def entered(_: Any) -> None:
             pinned = txn.reads.pop(database.name, None)
-            if pinned is not None:  # kept to COMMIT: rows changed after it are a conflict
-                txn.read_view = ReadView(pinned, self.server.binding(pinned).trusted_scope,
-                                         lambda: self._checkin(database, pinned))
+            if pinned is None:
+                return
+            if pipeline.replicator is None:  # a single node: writes see the latest rows
+                self._checkin(database, pinned)
+                return
+            # in a cluster it is kept to COMMIT: rows changed after it are a conflict
+            txn.read_view = ReadView(pinned, self.server.binding(pinned).trusted_scope,
+                                     lambda: self._checkin(database, pinned))
         return chain(txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s,
                                      alone=alone), entered)
 
