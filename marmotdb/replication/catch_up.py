@@ -99,17 +99,32 @@ class CatchUp:
             return {}
         return self._read(database, commitlog.applied_vector)
 
-    def advertised(self, applied: dict[str, dict[int, int]] | None = None
-                   ) -> dict[str, dict[int, int]]:
+    def advertised(self, applied: dict[str, dict[int, int]] | None = None,
+                   database: str | None = None) -> dict[str, dict[int, int]]:
         """What we answer ``Vectors`` with: the applied vectors, raised to every member a
-        decision we accepted commits. A QUORUM write is acknowledged once a quorum accepted
-        its decision, maybe before any of them applied it: a QUORUM read that asks a quorum
-        must hear of it from the member both quorums share (read_barrier.py)."""
-        vectors = {database: dict(vector) for database, vector in
-                   (self.vectors() if applied is None else applied).items()}
-        for origin, database, seq in self._accepted():
-            vector = vectors.setdefault(database, {})
-            vector[origin] = max(vector.get(origin, 0), seq)
+        decision we accepted commits, and to the highest entry logged past a gap. A QUORUM
+        write is acknowledged once a quorum accepted its decision, maybe before any of them
+        applied it: a QUORUM read that asks a quorum must hear of it from the member both
+        quorums share (read_barrier.py) — also once that member applied it (its acceptance
+        is then forgotten) while an earlier entry of the same origin is still missing there
+        (its applied vector stops below the gap). ``database``: that one only (a QUORUM read
+        here)."""
+        if applied is None:
+            applied = self.vectors() if database is None else {database: self.vector(database)}
+        vectors = {name: dict(vector) for name, vector in applied.items()}
+        origins = {peer.node_id for peer in self._roster()}
+        for name, vector in vectors.items():
+            if not self._state.databases.exists(name):
+                continue
+            logged = self._read(name, lambda conn, vector=vector: commitlog.highest_logged(
+                conn, origins | vector.keys()))
+            for origin, seq in logged.items():
+                if seq > vector.get(origin, 0):
+                    vector[origin] = seq
+        for origin, name, seq in self._accepted():
+            if database is None or name == database:
+                vector = vectors.setdefault(name, {})
+                vector[origin] = max(vector.get(origin, 0), seq)
         return vectors
 
     def _on_vectors(self, request: IncomingRequest, now_ms: int) -> None:

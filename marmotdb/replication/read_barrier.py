@@ -65,7 +65,10 @@ class ReadBarrier:
         if quorum <= 1:
             return None
         barrier = _Barrier(database, quorum)
-        barrier.vectors.append(self._catch_up.vectors().get(database, {}))
+        # Our own answer counts like a peer's: applied raised to what we accepted. When this
+        # node is the member the write's quorum and the read's share, its acceptance is the
+        # only trace of the write in the read's quorum (the learn may still be on its way).
+        barrier.vectors.append(self._catch_up.advertised(database=database).get(database, {}))
         barrier.timer = self._call_later(self._timeout_ms / 1000, lambda: self._expire(barrier))
         self._waiting.append(barrier)
         now_ms = self._now_ms()

@@ -123,7 +123,7 @@ from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database
 from marmotdb.txn import auto_increment
 from marmotdb.txn.pending import Pending, chain
-from marmotdb.txn.pipeline import CommitPipeline, Mode
+from marmotdb.txn.pipeline import CommitPipeline, Mode, ReadView
 from marmotdb.txn.transaction import Transaction, TxnState, begin_reading, run_statement
 from marmotdb.users import User
 
@@ -1109,8 +1109,14 @@ class Session:
 
         def entered(_: Any) -> None:
             pinned = txn.reads.pop(database.name, None)
-            if pinned is not None:
+            if pinned is None:
+                return
+            if pipeline.replicator is None:  # a single node: writes see the latest rows
                 self._checkin(database, pinned)
+                return
+            # in a cluster it is kept to COMMIT: rows changed after it are a conflict
+            txn.read_view = ReadView(pinned, self.server.binding(pinned).trusted_scope,
+                                     lambda: self._checkin(database, pinned))
         return chain(txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s,
                                      alone=alone), entered)
 
@@ -1757,12 +1763,17 @@ class Session:
                 self._checkin(self.server.databases.get(name) if name != self.server.scratch.name
                               else self.server.scratch, conn)
         txn.reads.clear()
-        if not commit:
-            txn.rollback()
-            return None
-        self.server.status["Com_commit"] += 1
-        outcome = txn.commit(None, self.write_level)
-        return outcome if isinstance(outcome, Pending) else None
+        try:
+            if not commit:
+                txn.rollback()
+                return None
+            self.server.status["Com_commit"] += 1
+            outcome = txn.commit(None, self.write_level)
+            return outcome if isinstance(outcome, Pending) else None
+        finally:  # the commit's write set was checked against it (or there is none)
+            view, txn.read_view = txn.read_view, None
+            if view is not None:
+                view.give_back()
 
 
     def _load_data(self, text: str, head: tuple[str, ...]) -> LocalInfile:

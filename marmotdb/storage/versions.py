@@ -32,6 +32,9 @@ Public API::
     fill_base_versions(conn, changes)        set RowChange.base_version from the table
     stale_changes(conn, write_set) -> list[int]
         indexes of changes whose row has a newer version here than their base version
+    changed_since(view, changes) -> list[int]
+        indexes of changes whose row's version in ``view`` (an older read snapshot) is not
+        their base version: the row changed after the transaction began reading
     gc_tombstones(conn, below, rows_max=GC_ROWS_MAX) -> int   records below as the horizon
     collection_horizon(conn) -> Timestamp | None
 """
@@ -145,6 +148,23 @@ def stale_changes(conn: apsw.Connection, write_set: WriteSet) -> list[int]:
         elif found.version > change.base_version:
             stale.append(index)
     return stale
+
+
+def changed_since(view: apsw.Connection, changes: Iterable[RowChange]) -> list[int]:
+    """Changes (their base versions filled) whose row had another version in ``view``, a read
+    snapshot the transaction took before its first write: some commit changed the row after
+    the transaction read it, and the transaction's writes may be computed from what it read
+    (txn/DESIGN.md §7.2, "Reads before the first write")."""
+    changed = []
+    seen: dict[tuple[str, bytes], bool] = {}
+    for index, change in enumerate(changes):
+        ident = (change.table, encode_key(_base_key(change)))
+        if ident not in seen:
+            found = _read(view, *ident)
+            seen[ident] = (found.version if found is not None else None) != change.base_version
+        if seen[ident]:
+            changed.append(index)
+    return changed
 
 
 def collection_horizon(conn: apsw.Connection) -> Timestamp | None:

@@ -40,7 +40,7 @@ from typing import Any, Protocol
 import apsw
 
 from marmotdb import errors
-from marmotdb.errors import CommitOutcomeUnknown, MarmotError
+from marmotdb.errors import CommitOutcomeUnknown, MarmotError, TransientError
 from marmotdb.hlc import HLC, Timestamp
 from marmotdb.storage import versions
 from marmotdb.storage.capture import ChangeCapture
@@ -120,6 +120,18 @@ class Draft:
     schema_changes: list[SchemaChange] = field(default_factory=list)
     check_foreign_keys: bool = False  # a table rebuild ran with foreign keys off
     level: str = "QUORUM"  # the write consistency level: ONE, QUORUM or ALL
+    read_view: ReadView | None = None  # its read snapshot from before its first write
+
+
+@dataclass(slots=True)
+class ReadView:
+    """The read snapshot an explicit transaction held before its first write, kept until it
+    ends: in a cluster, a QUORUM/ALL commit is refused when a row it writes changed after that
+    snapshot (DESIGN.md §7.2, "Reads before the first write")."""
+
+    conn: apsw.Connection
+    trusted: Callable[[], AbstractContextManager[Any]]  # lifts the user-facing authorizer
+    give_back: Callable[[], None]  # to its pool, when the transaction ends
 
 
 def run_deferred(defer: Callable[[Callable[[], None]], None], work: Callable[[], None],
@@ -482,6 +494,14 @@ class CommitPipeline:
     def _write_set(self, draft: Draft) -> WriteSet:
         conn = self.conn
         versions.fill_base_versions(conn, draft.changes)
+        if draft.read_view is not None and draft.level != "ONE" and self._replicated():
+            with draft.read_view.trusted():
+                changed = versions.changed_since(draft.read_view.conn, draft.changes)
+            if changed:
+                raise TransientError(
+                    "Deadlock found when trying to get lock; try restarting transaction (a "
+                    f"row of `{draft.changes[changed[0]].table}` changed after this "
+                    "transaction read it)", code=errors.ER_LOCK_DEADLOCK, sqlstate="40001")
         schema_version = self.schema_version
         if draft.schema_changes:  # rolled back with the savepoint if recording fails
             schema_version += 1

@@ -30,7 +30,7 @@ from marmotdb.storage import versions
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.writeset import SchemaChange
 from marmotdb.txn.pending import Pending, chain
-from marmotdb.txn.pipeline import TXN_SAVEPOINT, CommitPipeline, Draft, Mode
+from marmotdb.txn.pipeline import TXN_SAVEPOINT, CommitPipeline, Draft, Mode, ReadView
 
 STATEMENT_SAVEPOINT = "__marmot_stmt"
 
@@ -87,7 +87,7 @@ _TRANSITIONS: dict[TxnState, frozenset[TxnState]] = {
 
 class Transaction:
     __slots__ = ("owner", "explicit", "read_only", "state", "reads", "pipeline", "savepoints",
-                 "txn_id", "schema_changes", "check_foreign_keys", "waiting_on")
+                 "txn_id", "schema_changes", "check_foreign_keys", "waiting_on", "read_view")
 
     def __init__(self, owner: int, *, explicit: bool, read_only: bool = False):
         self.owner = owner                  # the session's connection id
@@ -101,6 +101,9 @@ class Transaction:
         self.schema_changes: list[SchemaChange] = []
         self.check_foreign_keys = False
         self.waiting_on: CommitPipeline | None = None  # whose turn it waits for, if any
+        # the read snapshot of the database it writes, from before its first write (kept to
+        # COMMIT: pipeline.ReadView); the session gives the connection back at the end
+        self.read_view: ReadView | None = None
 
     def _transition_to(self, state: TxnState) -> None:
         if state not in _TRANSITIONS[self.state]:
@@ -231,7 +234,7 @@ class Transaction:
         pipeline = self.pipeline
         assert pipeline is not None and self.txn_id is not None
         draft = Draft(self.txn_id, pipeline.capture.commit(), self.schema_changes,
-                      self.check_foreign_keys, level)
+                      self.check_foreign_keys, level, self.read_view)
         return pipeline.record(self.owner, draft)
 
     def finish_commit(self, recorded: Any, level: str, value: Any) -> Pending | Any:

@@ -23,6 +23,10 @@ every list-append run as lost-update at QUORUM, e.g. ``marmotdb torture --worklo
 commits at QUORUM: A's commit is acknowledged and B's acknowledged change is gone. The commit
 checks the row's version as of A's UPDATE statement, not as of A's read; the README promises
 "a row changed since the transaction read it is a NO" and DESIGN.md §4.1 "no lost update".
+Fixed (branch findings): the transaction keeps its read snapshot to COMMIT and a QUORUM/ALL
+commit of a row changed after it gets 1213 (txn/DESIGN.md §7.2 "Reads before the first
+write"); the in-memory reduction is tests/txn/test_cluster_commit.py
+``test_a_write_computed_from_a_read_that_a_commit_overtook_is_refused``.
 """
 
 from __future__ import annotations
@@ -92,9 +96,6 @@ def test_an_upsert_through_a_restarted_node_keeps_the_acknowledged_row(tmp_path:
         target.stop()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "product: a transaction's reads are not validated at commit: a write computed from a "
-    "stale read commits at QUORUM over a change acknowledged after that read (lost update)"))
 def test_a_write_computed_from_a_stale_read_is_refused(tmp_path: Path) -> None:
     target = MarmotTarget(tmp_path, 3, prefer_netns=False)
     target.start()

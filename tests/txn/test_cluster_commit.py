@@ -385,6 +385,110 @@ def test_a_quorum_read_waits_for_a_write_accepted_but_not_yet_applied(
     assert reply.error is None and [tuple(r) for r in reply.result.rows] == [(1,)]  # type: ignore[union-attr]
 
 
+def test_a_quorum_read_on_a_node_that_accepted_a_write_but_not_applied_it_waits(
+        cluster: Cluster) -> None:
+    """The acknowledging quorum is {1, 2} and the read runs on node 2 itself, asking {2, 3}:
+    node 2 is the member both quorums share, so its own answer must count what it accepted,
+    not only what it applied (found by the torture runs: register + partition, a QUORUM read
+    on the bridge node returned the value before a write acknowledged 5 ms earlier)."""
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.ok(2, "SET marmot_read_consistency = 'QUORUM'")
+    cluster.cut = {3}
+    request = cluster.submit(1, "INSERT INTO t VALUES (1)")
+    cluster.dropped_tags = {36}  # Learn
+    cluster.deliver()
+    assert cluster.replies.pop((1, request)).error is None  # acknowledged at QUORUM
+    cluster.cut, cluster.dropped_tags = {1}, set()
+    read = cluster.submit(2, "SELECT id FROM t")
+    for _ in range(100):
+        cluster.deliver()
+        if (2, read) in cluster.replies:
+            break
+        cluster.advance(100)
+    reply = cluster.replies.pop((2, read))
+    assert reply.error is None and [tuple(r) for r in reply.result.rows] == [(1,)]  # type: ignore[union-attr]
+
+
+def test_a_write_computed_from_a_read_that_a_commit_overtook_is_refused(
+        cluster: Cluster) -> None:
+    """Lost update (P4), found by the torture runs (list-append: two transactions read the
+    same list and both appended, both acknowledged at QUORUM): node 1's transaction reads the
+    row, node 2 changes it and is acknowledged, node 1 applies that, then writes a value
+    computed from its read. Its write is built on the newer row, so the base-version votes
+    pass it; the commit must compare with the snapshot it read."""
+    cluster.ok(1, "CREATE TABLE r (k INT PRIMARY KEY, v TEXT)")
+    cluster.ok(1, "INSERT INTO r VALUES (1, 'x'), (2, 'y')")
+    cluster.ok(1, "BEGIN")
+    assert rows(cluster, 1, "SELECT v FROM r WHERE k = 1") == [("x",)]
+    cluster.ok(2, "UPDATE r SET v = CONCAT(v, ',b') WHERE k = 1")  # acknowledged at QUORUM
+    cluster.advance(10)
+    assert rows(cluster, 3, "SELECT v FROM r WHERE k = 1") == [("x,b",)]
+    cluster.ok(1, "UPDATE r SET v = 'x,a' WHERE k = 1")  # what its read made of the row
+    reply = cluster.run(1, "COMMIT")
+    assert reply.error is not None and reply.error.code == 1213, reply
+    assert "changed after this transaction read it" in str(reply.error)
+    for i in (1, 2, 3):
+        assert rows(cluster, i, "SELECT v FROM r ORDER BY k") == [("x,b",), ("y",)]
+    cluster.ok(1, "BEGIN")  # a row nobody changed since the read commits as before
+    assert rows(cluster, 1, "SELECT v FROM r WHERE k = 2") == [("y",)]
+    cluster.ok(2, "UPDATE r SET v = 'x,b,c' WHERE k = 1")  # another row: no conflict
+    cluster.advance(10)
+    cluster.ok(1, "UPDATE r SET v = 'y,a' WHERE k = 2")
+    cluster.ok(1, "COMMIT")
+    cluster.advance(10)
+    assert rows(cluster, 3, "SELECT v FROM r ORDER BY k") == [("x,b,c",), ("y,a",)]
+
+
+def test_a_quorum_read_hears_of_a_write_applied_past_a_gap_on_the_shared_member(
+        cluster: Cluster) -> None:
+    """Node 2 missed node 1's first insert (cut off), then accepted and applied its second:
+    its applied vector stops below the gap and its acceptance is forgotten once applied.
+    Node 3, which missed the second, reads at QUORUM with node 2 as the only other answer:
+    node 2 must still report the second insert, or the read answers without it."""
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.cut = {2}
+    cluster.ok(1, "INSERT INTO t VALUES (1)")   # acknowledged by {1, 3}
+    cluster.cut = {3}
+    cluster.ok(1, "INSERT INTO t VALUES (2)")   # acknowledged by {1, 2}, applied on 2
+    assert rows(cluster, 2, "SELECT id FROM t") == [(2,)]  # past a gap
+    cluster.cut = {1}
+    cluster.ok(3, "SET marmot_read_consistency = 'QUORUM'")
+    read = cluster.submit(3, "SELECT id FROM t ORDER BY id")
+    for _ in range(100):
+        cluster.deliver()
+        if (3, read) in cluster.replies:
+            break
+        cluster.advance(100)
+    reply = cluster.replies.pop((3, read))
+    assert reply.error is None and [tuple(r) for r in reply.result.rows] == [(1,), (2,)]  # type: ignore[union-attr]
+
+
+def test_an_aborted_write_built_on_an_unapplied_commit_leaves_that_commits_intent(
+        cluster: Cluster) -> None:
+    """Node 3 accepted I1 (node 1's update, acknowledged by {1, 3}) but has not applied it;
+    I2 (node 1 again, built on I1) marks the row on node 3 too and aborts (ALL, node 2 cut).
+    Node 2, which never saw I1, then writes the row on the version before I1: node 3 must
+    still see I1's intent, or {2, 3} commit it over I1's acknowledged change (tests/txn/
+    test_intents.py has the unit; found by the torture runs as a lost acknowledged append)."""
+    cluster.ok(1, "CREATE TABLE r (k INT PRIMARY KEY, v TEXT)")
+    cluster.ok(1, "INSERT INTO r VALUES (1, 'a')")
+    cluster.cut, cluster.dropped_tags = {2}, {36}  # Learn: node 3 accepts I1, never applies it
+    cluster.ok(1, "UPDATE r SET v = CONCAT(v, 'b') WHERE k = 1")
+    cluster.dropped_tags = set()
+    reply = cluster.run(1, "UPDATE /*+ CONSISTENCY(ALL) */ r SET v = CONCAT(v, 'c') WHERE k = 1")
+    assert reply.error is not None and reply.error.code == 1047  # I2 aborted, node 3 learned it
+    assert rows(cluster, 3, "SELECT v FROM r") == [("a",)]  # I1 still not applied there
+    cluster.cut = {1}
+    # node 3 votes INTENT; the autocommit statement runs again once node 3's recovery of I1
+    # brought I1 to node 2 — before the fix it committed at once on 'a'
+    cluster.ok(2, "UPDATE r SET v = CONCAT(v, 'x') WHERE k = 1")
+    cluster.cut = set()
+    for _ in range(5):
+        cluster.advance(1000)
+    for i in (1, 2, 3):
+        assert rows(cluster, i, "SELECT v FROM r") == [("abx",)]
+
+
 def test_a_restarted_node_serves_local_reads_once_caught_up(cluster: Cluster) -> None:
     cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
     cluster.ok(1, "INSERT INTO t VALUES (1)")
