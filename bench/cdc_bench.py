@@ -53,7 +53,7 @@ REPO_ROOT = BENCH_DIR.parent
 sys.path[:0] = [str(REPO_ROOT)]
 
 from tests.cdc.nats_broker import NatsBroker  # noqa: E402
-from tests.runtime.local_cluster import LocalCluster  # noqa: E402
+from marmotdb.torture.cluster import LocalCluster  # noqa: E402
 
 HOST = "127.0.0.1"
 PREFIX = "bench"

@@ -31,7 +31,7 @@ from marmotdb.storage import commitlog
 from marmotdb.storage.writeset import decode_write_set
 from tests.cdc.nats_broker import NatsBroker, read_stream_sync
 from tests.runtime.client_load import connect, create_database
-from tests.runtime.local_cluster import LocalCluster
+from marmotdb.torture.cluster import LocalCluster
 
 pytestmark = pytest.mark.integration
 PREFIX = "shopcdc"

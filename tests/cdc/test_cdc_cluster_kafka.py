@@ -50,7 +50,7 @@ from tests.cdc.test_cdc_cluster import (
     run_everywhere,
 )
 from tests.runtime.client_load import connect, create_database
-from tests.runtime.local_cluster import LocalCluster
+from marmotdb.torture.cluster import LocalCluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(400)]
 PREFIX = "shopcdc"  # expected_records (test_cdc_cluster.py) builds records with this prefix
