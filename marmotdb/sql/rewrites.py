@@ -33,7 +33,12 @@ from sqlglot import exp
 
 from marmotdb import errors
 from marmotdb.sql import functions, json_functions, lexer
-from marmotdb.sql.rewrites_json import JSON_EXPRESSION_REWRITES, compare_json, mark_json
+from marmotdb.sql.rewrites_json import (
+    JSON_EXPRESSION_REWRITES,
+    compare_json,
+    json_cast_operand,
+    mark_json,
+)
 from marmotdb.sql.rewrites_unsigned import big_literal
 
 _RENAMED = functions.RENAMED_FUNCTIONS
@@ -328,7 +333,7 @@ def _cast(node: exp.Cast) -> exp.Expression:
     params = [p.this if isinstance(p, exp.DataTypeParam) else p for p in to.expressions]
     if kind == "BINARY" and not params and isinstance(node.parent, _COMPARISONS):
         return exp.Collate(this=node.this, expression=exp.var("BINARY"))
-    return call("MYSQL_CAST", node.this, string(kind), *params)
+    return call("MYSQL_CAST", json_cast_operand(node.this, kind), string(kind), *params)
 
 
 _COMPARISON_TYPES = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
