@@ -222,6 +222,7 @@ class Session:
         self.call_interrupted = False  # KILL QUERY of a running CALL (sql/routines/)
         self.found_rows_flag = False  # CLIENT_FOUND_ROWS: UPDATE counts matched rows
         self.local_files_flag = False  # CLIENT_LOCAL_FILES: the client opts in to LOAD DATA LOCAL
+        self.multi_results_flag = True  # CLIENT_MULTI_RESULTS: a CALL may send result sets
         self.sleep_requested_s = 0.0  # SLEEP(n) in the last statement: the runtime waits
         self.rng = server.rng
         self._active_conn: apsw.Connection | None = None
