@@ -60,6 +60,7 @@ from marmotdb.sql.json_functions import (
     UNSUPPORTED_JSON_FUNCTIONS,
     load_json,
 )
+from marmotdb.sql.rewrites_temporal import TEMPORAL_INTERNAL_FUNCTIONS, TEMPORAL_SCALARS
 from marmotdb.sql.uint64 import UINT64_INTERNAL_FUNCTIONS, UINT64_SCALARS
 from marmotdb.sql.written_row import WrittenRow
 from marmotdb.txn import auto_increment
@@ -2170,7 +2171,8 @@ INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "
                                 "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
                                 "TRIM", "SUBSTRING", "SUBSTR", "POSITION"}
-                               ) | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS
+                               ) | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS \
+    | TEMPORAL_INTERNAL_FUNCTIONS
 # MySQL functions marmotdb refuses with 1235 rather than answer wrongly.
 UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS",
                                    "IS_FREE_LOCK", "IS_USED_LOCK", "BENCHMARK", "LOAD_FILE",
@@ -2182,7 +2184,7 @@ UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCK
                                   ) | UNSUPPORTED_JSON_FUNCTIONS
 
 _ALL_PURE: list[Scalar] = (_PURE_SCALARS + _TIME_SCALARS + JSON_SCALARS + UINT64_SCALARS + _CONSTANT_SCALARS
-                           + _DECIMAL_SCALARS)
+                           + _DECIMAL_SCALARS + TEMPORAL_SCALARS)
 
 
 

@@ -41,6 +41,7 @@ from marmotdb.sql.coltypes import INTEGER_RANGES, MySqlType
 from marmotdb.sql.rewrites import call, not_supported, number, string
 from marmotdb.sql.rewrites_decimal import ColumnTyper, rewrite_decimal_projection
 from marmotdb.sql.rewrites_json import type_json_select
+from marmotdb.sql.rewrites_temporal import rewrite_temporal_comparisons, temporal_decltypes
 from marmotdb.sql.rewrites_unsigned import ColumnType, rewrite_unsigned, unsigned_decltypes
 from marmotdb.sql.schema import ColumnDef, TableDef
 
@@ -366,9 +367,11 @@ def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
     decltypes = rewrite_decimal_projection(tree, _column_typer(ctx)) \
         if ctx.typed_results else ()
     tree = rewrite_unsigned(tree, _select_column_type(ctx))  # rewrites_unsigned.py
+    rewrite_temporal_comparisons(tree, _select_column_type(ctx))  # rewrites_temporal.py
     if isinstance(tree, exp.Select):  # JSON (rewrites_json.py) and BIGINT UNSIGNED results
         extra = [type_json_select(tree, _column_typer(ctx)),
-                 unsigned_decltypes(tree, _select_column_type(ctx))]
+                 unsigned_decltypes(tree, _select_column_type(ctx)),
+                 temporal_decltypes(tree, _select_column_type(ctx))]
         for more in extra:
             if ctx.typed_results and any(more):
                 decltypes = tuple(d or m for d, m in zip(decltypes or more, more))
@@ -683,9 +686,12 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
 
 
 def _rewrite_where_unsigned(tree: exp.Expression, column_type: ColumnType) -> None:
+    """BIGINT UNSIGNED (rewrites_unsigned.py) and temporal (rewrites_temporal.py) comparisons
+    of a single-table UPDATE/DELETE's WHERE."""
     where = tree.args.get("where")
     if where is not None:
         where.set("this", rewrite_unsigned(where.this, column_type))
+        rewrite_temporal_comparisons(where, column_type)
 
 
 def _all_tables(root: exp.Table) -> list[exp.Table]:
