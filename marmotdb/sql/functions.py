@@ -760,14 +760,29 @@ def mod(a: object, b: object) -> object:
     return float(Decimal(repr(float(x))) % Decimal(repr(float(y))))
 
 
-def log(a: object, b: object = None) -> float | None:
-    if b is None:
+_ONE_ARGUMENT = object()  # LOG(x): no base given (LOG(b, NULL) is NULL, not LOG(b))
+
+
+def log(a: object, b: object = _ONE_ARGUMENT) -> float | None:
+    if b is _ONE_ARGUMENT:
         x = to_number(a)
         return math.log(x) if x is not None and x > 0 else None
     base, x = to_number(a), to_number(b)
     if base is None or x is None or base <= 0 or base == 1 or x <= 0:
         return None
     return math.log(x) / math.log(base)
+
+
+def cot(a: object) -> float | None:
+    """COT(x): 1 / TAN(x); MySQL refuses COT(0) as out of the DOUBLE range (1690)."""
+    x = to_number(a)
+    if x is None:
+        return None
+    tangent = math.tan(x)
+    if tangent == 0:
+        raise errors.error(errors.ER_DATA_OUT_OF_RANGE,
+                           f"DOUBLE value is out of range in 'cot({to_text(a)})'")
+    return 1 / tangent
 
 
 def _log_with(fn: Callable[[float], float]) -> Callable[[object], float | None]:
@@ -861,7 +876,7 @@ _PURE_SCALARS: list[Scalar] = [
     ("REGEXP_SUBSTR", regexp_substr, -1, True), ("REGEXP_INSTR", regexp_instr, -1, True),
     ("ROUND", mysql_round, -1, True), ("TRUNCATE", truncate_number, 2, True),
     ("CEIL", ceil, 1, True), ("CEILING", ceil, 1, True), ("FLOOR", floor, 1, True),
-    ("MOD", mod, 2, True), ("LOG", log, -1, True), ("LN", log, 1, True),
+    ("MOD", mod, 2, True), ("LOG", log, -1, True), ("LN", log, 1, True), ("COT", cot, 1, True),
     ("LOG2", _log_with(math.log2), 1, True), ("LOG10", _log_with(math.log10), 1, True),
     ("SIGN", sign, 1, True), ("BIT_COUNT", bit_count, 1, True), ("XOR", mysql_xor, 2, True),
     ("CMP", compare, 2, True), ("REFUSE", _refuse, 1, False),

@@ -53,11 +53,13 @@ def not_supported(construct: str) -> errors.MarmotError:
 def rename_functions(sql: str) -> str:
     """``NOW(`` → ``MYSQL_NOW(`` for marmotdb's MySQL functions; refuse unsupported ones.
 
-    A call is a word the lexer sees directly before ``(``, not qualified (``db.f(``) and not
-    a variable; strings, names and comments are left alone."""
+    A call is a word the lexer sees directly before ``(``, not qualified (``db.f(``), not a
+    variable and not a type after ``AS`` (``CAST(x AS TIME(6))``: TIME is a function too);
+    strings, names and comments are left alone."""
     pieces: list[str] = []
     copied = 0
     previous: lexer.Token | None = None
+    keyword: lexer.Token | None = None  # the last token that is not space or a comment
     pending: lexer.Token | None = None  # a word that a '(' right after would make a call
     for token in lexer.tokens(sql):
         if pending is not None and token.text == "(" and token.kind == lexer.OP:
@@ -69,9 +71,12 @@ def rename_functions(sql: str) -> str:
         pending = None
         if (token.kind == lexer.WORD and (token.text[0].isalpha() or token.text[0] == "_")
                 and not (previous is not None and previous.text == "."
-                         and previous.end == token.start)):
+                         and previous.end == token.start)
+                and not (keyword is not None and keyword.text.upper() == "AS")):
             pending = token
         previous = token
+        if token.kind not in (lexer.SPACE, lexer.COMMENT, lexer.HINT):
+            keyword = token
     pieces.append(sql[copied:])
     return "".join(pieces)
 

@@ -89,6 +89,8 @@ def _result_type(node: exp.Expression, column_type: ColumnType) -> MySqlType | N
     if isinstance(node, (exp.Max, exp.Min, exp.AnyValue)) and \
             not isinstance(node.this, exp.Distinct):
         return _temporal(node.this, column_type)
+    if isinstance(node, (exp.Greatest, exp.Least, exp.Coalesce)):
+        return _common_type([node.this, *node.expressions], column_type)
     if not isinstance(node, exp.Anonymous):
         return None
     name, args = str(node.this).upper(), node.expressions
@@ -102,6 +104,21 @@ def _result_type(node: exp.Expression, column_type: ColumnType) -> MySqlType | N
     if kind is None or (name == "MYSQL_TIMESTAMP" and len(args) != 1):
         return None
     return MySqlType(kind, fsp=_fsp(args, 0) if name in _FSP_ARGUMENT else 0)
+
+
+def _common_type(operands: list[exp.Expression], column_type: ColumnType) -> MySqlType | None:
+    """GREATEST / LEAST / COALESCE of temporal operands only (NULLs aside): their type, a
+    DATETIME when DATEs and DATETIMEs mix (Django's Greatest of two DateTimeFields)."""
+    found = [_temporal(o, column_type) or _result_type(o, column_type)
+             for o in operands if not isinstance(o, exp.Null)]
+    if not found or any(t is None for t in found):
+        return None
+    names = {t.name for t in found if t is not None}
+    if names == {"time"} or "time" not in names and len(names) == 1:
+        return found[0]
+    if "time" in names:
+        return None
+    return MySqlType("datetime", fsp=max(t.fsp for t in found if t is not None))
 
 
 def _arithmetic_type(args: list[exp.Expression], column_type: ColumnType) -> MySqlType | None:

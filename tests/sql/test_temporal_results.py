@@ -69,3 +69,10 @@ def test_date_arithmetic_keeps_the_operands_type(events):
         FieldType.VAR_STRING, FieldType.TIME]
     assert rows(result) == [("2015-04-01", "2015-06-15", "2015-06-15 01:00:00",
                              "2015-06-16 14:30:50.000321", "2020-01-02", "14:30:50.000321")]
+
+
+def test_greatest_least_coalesce_of_dates_are_dates(events):
+    result = events.execute("SELECT GREATEST(m, d), LEAST(d, d), COALESCE(NULL, m), "
+                            "GREATEST(d, '2020-01-01') FROM ev")
+    assert [c.type for c in result.columns] == [
+        FieldType.DATETIME, FieldType.DATE, FieldType.DATETIME, FieldType.VAR_STRING]
