@@ -37,7 +37,10 @@ def _call(name: str, *args: exp.Expression) -> exp.Anonymous:
 
 
 def json_function(node: exp.Expression) -> bool:
-    """A call whose MySQL result type is JSON."""
+    """A call whose MySQL result type is JSON (in parentheses too: ``j = (JSON_EXTRACT(…))``
+    is Django's spelling)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
     if isinstance(node, exp.Anonymous):
         name = str(node.this).upper()
         if name == "MYSQL_CAST":  # CAST(x AS JSON), already rewritten (children go first)
@@ -114,6 +117,13 @@ def json_case(node: exp.Case) -> exp.Expression:
     return node
 
 
+def json_order(node: exp.Ordered) -> exp.Expression:
+    """``ORDER BY json_expr``: MySQL sorts JSON values (numbers as numbers), not their text."""
+    if json_function(node.this):
+        node.set("this", _call("MYSQL_JSON_SORT_KEY", node.this))
+    return node
+
+
 # CAST targets that read a JSON string's contents (and true/false as 1/0), not its JSON text.
 JSON_CAST_BY_VALUE = frozenset({"SIGNED", "UNSIGNED", "DECIMAL", "DOUBLE", "FLOAT", "DATE",
                                 "DATETIME", "TIME", "YEAR"})
@@ -129,6 +139,7 @@ def json_cast_operand(node: exp.Expression, kind: str) -> exp.Expression:
 JSON_EXPRESSION_REWRITES: dict[type[exp.Expression], Callable[..., exp.Expression]] = {
     exp.JSONExtract: json_extract, exp.JSONExtractScalar: json_extract_scalar,
     exp.JSONArrayContains: member_of, exp.JSONValue: json_value, exp.Case: json_case,
+    exp.Ordered: json_order,
 }
 
 

@@ -49,3 +49,18 @@ def test_case_with_a_null_branch_and_a_decimal_cast_is_decimal(docs):
     assert [c.type for c in result.columns] == [FieldType.NEWDECIMAL, FieldType.NEWDECIMAL]
     assert [tuple(Decimal(str(v)) for v in row) for row in rows(result)] == [
         (Decimal("1234567.89"), Decimal("45.00"))]
+
+
+def test_two_json_values_compare_as_json_in_parentheses_too(docs):
+    docs.execute("""INSERT INTO docs VALUES (2, '{"d": ["e", {"f": "g"}]}')""")
+    assert rows(docs.execute(
+        """SELECT id FROM docs WHERE JSON_EXTRACT(d, '$."d"[0]') = (JSON_EXTRACT(CAST("""
+        """JSON_EXTRACT(d, '$."d"') AS JSON), '$[0]'))""")) == [(2,)]
+
+
+def test_order_by_a_json_value_sorts_numbers_as_numbers(docs):
+    for i, value in enumerate(['93', '-100.291', '9', '"b"', '"a"', 'true', 'null', '[1]'], 2):
+        docs.execute(f"""INSERT INTO docs VALUES ({i}, '{{"ord": {value}}}')""")
+    assert [r[0] for r in rows(docs.execute(
+        "SELECT d->'$.ord' FROM docs WHERE id > 1 ORDER BY JSON_EXTRACT(d, '$.ord'), id"))] == [
+        "null", "-100.291", "9", "93", '"a"', '"b"', "[1]", "true"]
