@@ -838,10 +838,12 @@ def mysql_xor(a: object, b: object) -> int | None:
     return int(bool(to_number(a)) != bool(to_number(b)))
 
 
-def bitwise_xor(a: object, b: object) -> int | None:
+def bitwise_xor(a: object, b: object) -> int | str | None:
+    """``a ^ b``: MySQL's unsigned 64-bit result; from 2^63 on it is exact decimal text
+    (uint64.py: SQLite has no integer for it; an INT column then refuses it with 1264)."""
     if a is None or b is None:
         return None
-    return ((to_int(a) or 0) ^ (to_int(b) or 0)) & 0xFFFF_FFFF_FFFF_FFFF
+    return uint64.in_flight(((to_int(a) or 0) ^ (to_int(b) or 0)) & uint64.UINT64_MAX)
 
 
 _PURE_SCALARS: list[Scalar] = [

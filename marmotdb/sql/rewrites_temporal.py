@@ -31,6 +31,7 @@ from marmotdb.sql.coltypes import MySqlType, format_date, format_datetime, parse
 
 ColumnType = Callable[[exp.Column], MySqlType | None]
 _TEMPORAL = frozenset({"date", "datetime", "timestamp"})
+_RESULT_TEMPORAL = _TEMPORAL | {"time"}
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ)
 _MICRO_DIGITS = 6
 
@@ -86,9 +87,11 @@ def temporal_decltypes(select: exp.Select, column_type: ColumnType) -> tuple[str
 
 
 def _result_type(node: exp.Expression, column_type: ColumnType) -> MySqlType | None:
+    while isinstance(node, exp.Paren):  # Django: (`start` + INTERVAL `d` MICROSECOND)
+        node = node.this
     if isinstance(node, (exp.Max, exp.Min, exp.AnyValue)) and \
             not isinstance(node.this, exp.Distinct):
-        return _temporal(node.this, column_type)
+        return _temporal(node.this, column_type, _RESULT_TEMPORAL)
     if isinstance(node, (exp.Greatest, exp.Least, exp.Coalesce)):
         return _common_type([node.this, *node.expressions], column_type)
     if not isinstance(node, exp.Anonymous):
@@ -109,7 +112,7 @@ def _result_type(node: exp.Expression, column_type: ColumnType) -> MySqlType | N
 def _common_type(operands: list[exp.Expression], column_type: ColumnType) -> MySqlType | None:
     """GREATEST / LEAST / COALESCE of temporal operands only (NULLs aside): their type, a
     DATETIME when DATEs and DATETIMEs mix (Django's Greatest of two DateTimeFields)."""
-    found = [_temporal(o, column_type) or _result_type(o, column_type)
+    found = [_temporal(o, column_type, _RESULT_TEMPORAL) or _result_type(o, column_type)
              for o in operands if not isinstance(o, exp.Null)]
     if not found or any(t is None for t in found):
         return None
@@ -162,11 +165,14 @@ def rewrite_temporal_comparisons(tree: exp.Expression, column_type: ColumnType) 
                         node.set(key, _key(value, found))
 
 
-def _temporal(node: exp.Expression, column_type: ColumnType) -> MySqlType | None:
+def _temporal(node: exp.Expression, column_type: ColumnType,
+              names: frozenset[str] = _TEMPORAL) -> MySqlType | None:
+    """The type of a column of one of ``names`` (TIME columns compare through their own
+    collation, so comparisons leave them alone; results are typed TIME)."""
     if not isinstance(node, exp.Column) or isinstance(node.this, exp.Star):
         return None
     found = column_type(node)
-    return found if found is not None and found.name in _TEMPORAL else None
+    return found if found is not None and found.name in names else None
 
 
 def _key(node: exp.Expression, t: MySqlType) -> exp.Expression:

@@ -63,12 +63,14 @@ def test_date_arithmetic_keeps_the_operands_type(events):
     result = events.execute(
         "SELECT MAKEDATE(YEAR(d), 1) + INTERVAL QUARTER(d) QUARTER - INTERVAL 1 QUARTER, "
         "DATE_SUB(d, INTERVAL WEEKDAY(d) DAY), d + INTERVAL 1 HOUR, "
-        "DATE_ADD(m, INTERVAL 1 DAY), DATE_ADD('2020-01-01', INTERVAL 1 DAY), TIME(m) FROM ev")
+        "DATE_ADD(m, INTERVAL 1 DAY), DATE_ADD('2020-01-01', INTERVAL 1 DAY), TIME(m), "
+        "(m + INTERVAL id MICROSECOND) FROM ev")
     assert [c.type for c in result.columns] == [
         FieldType.DATE, FieldType.DATE, FieldType.DATETIME, FieldType.DATETIME,
-        FieldType.VAR_STRING, FieldType.TIME]
+        FieldType.VAR_STRING, FieldType.TIME, FieldType.DATETIME]
     assert rows(result) == [("2015-04-01", "2015-06-15", "2015-06-15 01:00:00",
-                             "2015-06-16 14:30:50.000321", "2020-01-02", "14:30:50.000321")]
+                             "2015-06-16 14:30:50.000321", "2020-01-02", "14:30:50.000321",
+                             "2015-06-15 14:30:50.000322")]
 
 
 def test_greatest_least_coalesce_of_dates_are_dates(events):
