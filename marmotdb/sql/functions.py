@@ -636,6 +636,25 @@ def sqlite_regexp(pattern: object, value: object) -> int | None:
         else 0
 
 
+def like_binary(value: object, pattern: object) -> int | None:
+    """``value LIKE BINARY pattern``: MySQL's LIKE (``%``, ``_``, ``\\`` escapes), comparing
+    characters exactly (case and accents count)."""
+    if value is None or pattern is None:
+        return None
+    text, like = to_text(value) or "", to_text(pattern) or ""
+    parts: list[str] = []
+    index = 0
+    while index < len(like):
+        char = like[index]
+        if char == "\\" and index + 1 < len(like):
+            index += 1
+            parts.append(re.escape(like[index]))
+        else:
+            parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
+        index += 1
+    return 1 if re.fullmatch("".join(parts), text, re.DOTALL) else 0
+
+
 def regexp_like(value: object, pattern: object, mode: object = None) -> int | None:
     if pattern is None or value is None:
         return None
@@ -874,7 +893,7 @@ _PURE_SCALARS: list[Scalar] = [
     ("INET6_NTOA", inet6_ntoa, 1, True), ("IS_IPV4", is_ipv4, 1, True),
     ("IS_IPV6", is_ipv6, 1, True), ("IS_UUID", is_uuid, 1, True),
     ("UUID_TO_BIN", uuid_to_bin, -1, True), ("BIN_TO_UUID", bin_to_uuid, -1, True),
-    ("REGEXP_LIKE", regexp_like, -1, True), ("REGEXP_REPLACE", regexp_replace, -1, True),
+    ("LIKE_BINARY", like_binary, 2, True), ("REGEXP_LIKE", regexp_like, -1, True), ("REGEXP_REPLACE", regexp_replace, -1, True),
     ("REGEXP_SUBSTR", regexp_substr, -1, True), ("REGEXP_INSTR", regexp_instr, -1, True),
     ("ROUND", mysql_round, -1, True), ("TRUNCATE", truncate_number, 2, True),
     ("CEIL", ceil, 1, True), ("CEILING", ceil, 1, True), ("FLOOR", floor, 1, True),
@@ -2185,7 +2204,7 @@ _CONSTANT_SCALARS: list[Scalar] = [
 
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
 INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
-                                "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
+                                "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT", "LIKE_BINARY",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
                                 "TRIM", "SUBSTRING", "SUBSTR", "POSITION"}
                                ) | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS \

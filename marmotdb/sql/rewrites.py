@@ -223,7 +223,17 @@ def _bitwise_xor(node: exp.BitwiseXor) -> exp.Expression:
 def _like(node: exp.Like) -> exp.Expression:
     if isinstance(node.parent, exp.Escape):
         return node
+    sides = [node.this, node.expression]
+    if any(_binary_collated(side) for side in sides):
+        # x LIKE BINARY y: case-sensitive, which SQLite's LIKE (ASCII case-folding, blind to
+        # COLLATE) cannot be; Django's startswith/contains on an expression send it.
+        value, pattern = (side.this if _binary_collated(side) else side for side in sides)
+        return call("MYSQL_LIKE_BINARY", value, pattern)
     return exp.Escape(this=node, expression=string("\\"))
+
+
+def _binary_collated(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Collate) and node.expression.name.upper() == "BINARY"
 
 
 _BIN_COLLATIONS = re.compile(r"(_bin|^binary)$", re.IGNORECASE)
