@@ -357,7 +357,25 @@ def substitute_assigned(expression: exp.Expression, assigned: dict[str, exp.Expr
 
 # ---------------------------------------------------------------- SELECT
 
+ER_SP_UNDECLARED_VAR = 1327
+
+
+def check_limits(tree: exp.Expression) -> None:
+    """MySQL's grammar takes only integer literals and ``?`` in LIMIT / OFFSET (1064 for an
+    expression, a column, a subquery or a negative number); SQLite would take any."""
+    for node in tree.find_all(exp.Limit, exp.Offset):
+        value = node.expression
+        if isinstance(value, exp.Column):  # a name there is a stored program's variable
+            raise errors.error(ER_SP_UNDECLARED_VAR, f"Undeclared variable: {value.name}")
+        if not (isinstance(value, exp.Placeholder) or
+                isinstance(value, exp.Literal) and not value.is_string):
+            raise errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax; "
+                               "check the manual that corresponds to your MySQL server version "
+                               f"for the right syntax to use near '{value.sql(dialect='mysql')}'")
+
+
 def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
+    check_limits(tree)
     index = node_index(tree)
     strip_database(tree, ctx.database, index)
     calc = drop_select_noise(tree, index, ctx)
