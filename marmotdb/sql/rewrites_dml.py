@@ -360,6 +360,16 @@ def substitute_assigned(expression: exp.Expression, assigned: dict[str, exp.Expr
 ER_SP_UNDECLARED_VAR = 1327
 
 
+def refuse_returning(tree: exp.Expression) -> None:
+    """MySQL 8 has no RETURNING (MariaDB's INSERT/DELETE … RETURNING is not MySQL's): 1064,
+    rather than run the write and drop the clause (sqlglot and SQLite would take it)."""
+    returning = tree.args.get("returning")
+    if returning is not None:
+        raise errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax; check "
+                           "the manual that corresponds to your MySQL server version for the "
+                           f"right syntax to use near '{returning.sql(dialect='mysql').strip()}'")
+
+
 def check_limits(tree: exp.Expression) -> None:
     """MySQL's grammar takes only integer literals and ``?`` in LIMIT / OFFSET (1064 for an
     expression, a column, a subquery or a negative number); SQLite would take any."""
@@ -573,6 +583,7 @@ def _wrap_query(query: exp.Expression, columns: list[ColumnDef],
 
 def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
                    ignore: bool = False) -> DmlResult:
+    refuse_returning(tree)
     strip_database(tree, ctx.database)
     name = _table_name(tree.this)
     table = _require(ctx, name)
@@ -675,6 +686,7 @@ def _limited(where: exp.Expression | None, tree: exp.Expression, source: exp.Exp
 
 
 def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -> DmlResult:
+    refuse_returning(tree)
     strip_database(tree, ctx.database)
     drop_select_noise(tree, ctx=ctx)
     target = tree.this
@@ -769,6 +781,7 @@ def _update_joined(tree: exp.Update, ctx: DmlContext, ignore: bool) -> DmlResult
 # ---------------------------------------------------------------- DELETE
 
 def rewrite_delete(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
+    refuse_returning(tree)
     strip_database(tree, ctx.database)
     drop_select_noise(tree, ctx=ctx)
     target = tree.this
