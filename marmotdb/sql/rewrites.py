@@ -305,9 +305,11 @@ def _national(node: exp.National) -> exp.Expression:
 
 
 def _introducer(node: exp.Introducer) -> exp.Expression:
-    charset = node.this.name.lower() if isinstance(node.this, exp.Expression) else ""
+    # sqlglot keeps the charset name as an expression in some versions, a str in others.
+    charset = (node.this.name if isinstance(node.this, exp.Expression)
+               else str(node.this or "")).lower()
     if charset == "_binary" and isinstance(node.expression, exp.Literal):
-        return exp.HexString(this=node.expression.this.encode().hex())
+        return exp.HexString(this=node.expression.this.encode("utf-8", "surrogateescape").hex())
     return node.expression
 
 
