@@ -470,8 +470,8 @@ def without_by_design(comparison: Comparison, mariadb: dict[str, Outcome],
 
 
 def table(comparisons: list[Comparison]) -> str:
-    header = (f"| suite | tests run | passed on MariaDB | passed on marmotdb | passed on both | "
-              f"both / MariaDB |\n|---|---:|---:|---:|---:|---:|")
+    header = ("| suite | tests run | passed on MariaDB | passed on marmotdb | passed on both | "
+              "both / MariaDB |\n|---|---:|---:|---:|---:|---:|")
     rows = [f"| {c.suite} | {c.run} | {c.passed_mariadb} | {c.passed_marmot} | "
             f"{c.passed_both} | {c.percent:.1f}% |" for c in comparisons]
     total = Comparison("**all**", sum(c.run for c in comparisons),

@@ -893,7 +893,8 @@ _PURE_SCALARS: list[Scalar] = [
     ("INET6_NTOA", inet6_ntoa, 1, True), ("IS_IPV4", is_ipv4, 1, True),
     ("IS_IPV6", is_ipv6, 1, True), ("IS_UUID", is_uuid, 1, True),
     ("UUID_TO_BIN", uuid_to_bin, -1, True), ("BIN_TO_UUID", bin_to_uuid, -1, True),
-    ("LIKE_BINARY", like_binary, 2, True), ("REGEXP_LIKE", regexp_like, -1, True), ("REGEXP_REPLACE", regexp_replace, -1, True),
+    ("LIKE_BINARY", like_binary, 2, True), ("REGEXP_LIKE", regexp_like, -1, True),
+    ("REGEXP_REPLACE", regexp_replace, -1, True),
     ("REGEXP_SUBSTR", regexp_substr, -1, True), ("REGEXP_INSTR", regexp_instr, -1, True),
     ("ROUND", mysql_round, -1, True), ("TRUNCATE", truncate_number, 2, True),
     ("CEIL", ceil, 1, True), ("CEILING", ceil, 1, True), ("FLOOR", floor, 1, True),
@@ -2204,7 +2205,8 @@ _CONSTANT_SCALARS: list[Scalar] = [
 
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
 INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
-                                "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT", "LIKE_BINARY",
+                                "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
+                                "LIKE_BINARY",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
                                 "TRIM", "SUBSTRING", "SUBSTR", "POSITION"}
                                ) | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS \

@@ -334,8 +334,9 @@ class Invocation:
                 if not getattr(self.session, "multi_results_flag", True):
                     # The client did not set CLIENT_MULTI_RESULTS: it could not read the
                     # result sets of a CALL (MySQL checks this when a set is produced).
-                    raise errors.error(ER_SP_BADSELECT, f"PROCEDURE {self.procedures[-1] if self.procedures else '?'} "
-                                       "can't return a result set in the given context")
+                    name = self.procedures[-1] if self.procedures else "?"
+                    raise errors.error(ER_SP_BADSELECT, f"PROCEDURE {name} can't return a "
+                                       "result set in the given context")
                 self.results.append(result)
             elif isinstance(result, Ok):
                 self.affected_rows = result.affected_rows
