@@ -221,7 +221,7 @@ class Node:
     def open_session(self, user: str, *, now_ms: int, host: str = "localhost",
                      database: str | None = None, connection_id: int | None = None,
                      found_rows: bool = False, interactive: bool = False,
-                     local_files: bool = False) -> int:
+                     local_files: bool = False, multi_results: bool = True) -> int:
         """A session for ``user``; raises MarmotError (unknown user, bad database)."""
         self._tick(now_ms)
         record = self.state.users.get(user, host)  # the account matching the client's host
@@ -234,6 +234,7 @@ class Node:
         session = Session(self.state, record, connection_id, host=host)
         session.found_rows_flag = found_rows
         session.local_files_flag = local_files  # CLIENT_LOCAL_FILES (LOAD DATA LOCAL)
+        session.multi_results_flag = multi_results  # CLIENT_MULTI_RESULTS (CALL's result sets)
         if interactive:  # CLIENT_INTERACTIVE: wait_timeout = @@global.interactive_timeout
             session.variables.start_interactive()
         try:

@@ -25,13 +25,15 @@ _CATALOG = lenenc_bytes(b"def")
 
 
 def encode_column(col: Column) -> bytes:
-    """One ColumnDefinition41 payload."""
+    """One ColumnDefinition41 payload. A name is an expression's text (``SELECT 'é'``), which
+    holds the client's own bytes where they were not UTF-8 (the query text is decoded with
+    ``surrogateescape``): they go back as they came, like the values (rows.py)."""
     return b"".join((
         _CATALOG,
         lenenc_bytes(col.schema.encode()),
         lenenc_bytes(col.table.encode()),
         lenenc_bytes(col.org_table.encode()),
-        lenenc_bytes(col.name.encode()),
+        lenenc_bytes(col.name.encode("utf-8", "surrogateescape")),
         lenenc_bytes(col.org_name.encode()),
         _DEF_TAIL.pack(0x0C, col.charset & 0xFFFF, min(col.length, 0xFFFFFFFF),
                        int(col.type), col.flags & 0xFFFF, col.decimals & 0xFF),

@@ -342,8 +342,13 @@ def ok_payload(affected_rows: int, last_insert_id: int, status_flags: int, warni
 
     ``info`` goes as a length-encoded string, as MySQL's and MariaDB's servers write it
     (``net_store_data``) whatever the protocol docs say without SESSION_TRACK: libmariadb
-    (the mariadb CLI, mysqlclient) reads the length and fails with 2027 on bare text."""
-    if affected_rows < 251 and last_insert_id < 251:
+    (the mariadb CLI, mysqlclient) reads the length and fails with 2027 on bare text.
+
+    ``last_insert_id`` is MySQL's unsigned 64-bit number: an explicit negative value put in an
+    AUTO_INCREMENT column (Django's range tests insert -32768) goes as its two's complement,
+    as MySQL sends it (was an internal error)."""
+    last_insert_id &= 0xFFFF_FFFF_FFFF_FFFF
+    if 0 <= affected_rows < 251 and last_insert_id < 251:
         head = bytes((header, affected_rows, last_insert_id))
     else:
         head = bytes((header,)) + lenenc_int(affected_rows) + lenenc_int(last_insert_id)

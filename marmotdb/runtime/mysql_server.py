@@ -49,6 +49,7 @@ logger = logging.getLogger("marmotdb.mysql")
 CLIENT_FOUND_ROWS = 2
 CLIENT_INTERACTIVE = 1 << 10
 CLIENT_LOCAL_FILES = 1 << 7
+CLIENT_MULTI_RESULTS = 1 << 17
 # Replies waiting in a socket's write buffer: above the high mark the connection stops
 # reading commands and its streamed rows wait (pause_writing), below the low mark they go on.
 WRITE_BUFFER_HIGH_BYTES = 256 << 10
@@ -367,7 +368,9 @@ class MysqlProtocol(asyncio.Protocol):
                               connection_id=self.connection_id,
                               found_rows=bool(event.client_capabilities & CLIENT_FOUND_ROWS),
                               interactive=bool(event.client_capabilities & CLIENT_INTERACTIVE),
-                              local_files=bool(event.client_capabilities & CLIENT_LOCAL_FILES))
+                              local_files=bool(event.client_capabilities & CLIENT_LOCAL_FILES),
+                              multi_results=bool(event.client_capabilities &
+                                                 CLIENT_MULTI_RESULTS))
         except MarmotError as exc:
             self.conn.reject_login(exc)
             return

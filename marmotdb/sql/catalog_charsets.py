@@ -64,6 +64,13 @@ CHARSETS: dict[str, Charset] = {c.name: c for c in (
 CHARSET_ALIASES: dict[str, str] = {"utf8": "utf8mb3"}
 
 _PAD, _NOPAD = "PAD SPACE", "NO PAD"
+_UCA400_LANGUAGES = (
+    ("icelandic", 225), ("latvian", 226), ("romanian", 227), ("slovenian", 228),
+    ("polish", 229), ("estonian", 230), ("spanish", 231), ("swedish", 232), ("turkish", 233),
+    ("czech", 234), ("danish", 235), ("lithuanian", 236), ("slovak", 237), ("spanish2", 238),
+    ("roman", 239), ("persian", 240), ("esperanto", 241), ("hungarian", 242),
+    ("sinhala", 243), ("german2", 244), ("croatian", 245), ("vietnamese", 247),
+)
 
 COLLATIONS: dict[str, Collation] = {c.name: c for c in (
     Collation("ascii_general_ci", "ascii", 11, True, 1, _PAD),
@@ -132,6 +139,11 @@ COLLATIONS: dict[str, Collation] = {c.name: c for c in (
     Collation("utf8mb4_general_ci", "utf8mb4", 45, False, 1, _PAD),
     Collation("utf8mb4_unicode_ci", "utf8mb4", 224, False, 8, _PAD),
     Collation("utf8mb4_unicode_520_ci", "utf8mb4", 246, False, 8, _PAD),
+    # MySQL's per-language UCA 4.0.0 collations (ids 225-247). Comparison here is the same as
+    # utf8mb4_unicode_ci's (SQLite's NOCASE, docs/compatibility.md); the language's own
+    # tailoring (e.g. Spanish 'ñ' after 'n', German 'ä' = 'ae') is not applied.
+    *(Collation(f"utf8mb4_{language}_ci", "utf8mb4", collation_id, False, 8, _PAD)
+      for language, collation_id in _UCA400_LANGUAGES),
 )}
 
 

@@ -60,6 +60,7 @@ from marmotdb.sql.json_functions import (
     UNSUPPORTED_JSON_FUNCTIONS,
     load_json,
 )
+from marmotdb.sql.rewrites_temporal import TEMPORAL_INTERNAL_FUNCTIONS, TEMPORAL_SCALARS
 from marmotdb.sql.uint64 import UINT64_INTERNAL_FUNCTIONS, UINT64_SCALARS
 from marmotdb.sql.written_row import WrittenRow
 from marmotdb.txn import auto_increment
@@ -635,6 +636,25 @@ def sqlite_regexp(pattern: object, value: object) -> int | None:
         else 0
 
 
+def like_binary(value: object, pattern: object) -> int | None:
+    """``value LIKE BINARY pattern``: MySQL's LIKE (``%``, ``_``, ``\\`` escapes), comparing
+    characters exactly (case and accents count)."""
+    if value is None or pattern is None:
+        return None
+    text, like = to_text(value) or "", to_text(pattern) or ""
+    parts: list[str] = []
+    index = 0
+    while index < len(like):
+        char = like[index]
+        if char == "\\" and index + 1 < len(like):
+            index += 1
+            parts.append(re.escape(like[index]))
+        else:
+            parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
+        index += 1
+    return 1 if re.fullmatch("".join(parts), text, re.DOTALL) else 0
+
+
 def regexp_like(value: object, pattern: object, mode: object = None) -> int | None:
     if pattern is None or value is None:
         return None
@@ -759,14 +779,29 @@ def mod(a: object, b: object) -> object:
     return float(Decimal(repr(float(x))) % Decimal(repr(float(y))))
 
 
-def log(a: object, b: object = None) -> float | None:
-    if b is None:
+_ONE_ARGUMENT = object()  # LOG(x): no base given (LOG(b, NULL) is NULL, not LOG(b))
+
+
+def log(a: object, b: object = _ONE_ARGUMENT) -> float | None:
+    if b is _ONE_ARGUMENT:
         x = to_number(a)
         return math.log(x) if x is not None and x > 0 else None
     base, x = to_number(a), to_number(b)
     if base is None or x is None or base <= 0 or base == 1 or x <= 0:
         return None
     return math.log(x) / math.log(base)
+
+
+def cot(a: object) -> float | None:
+    """COT(x): 1 / TAN(x); MySQL refuses COT(0) as out of the DOUBLE range (1690)."""
+    x = to_number(a)
+    if x is None:
+        return None
+    tangent = math.tan(x)
+    if tangent == 0:
+        raise errors.error(errors.ER_DATA_OUT_OF_RANGE,
+                           f"DOUBLE value is out of range in 'cot({to_text(a)})'")
+    return 1 / tangent
 
 
 def _log_with(fn: Callable[[float], float]) -> Callable[[object], float | None]:
@@ -822,10 +857,12 @@ def mysql_xor(a: object, b: object) -> int | None:
     return int(bool(to_number(a)) != bool(to_number(b)))
 
 
-def bitwise_xor(a: object, b: object) -> int | None:
+def bitwise_xor(a: object, b: object) -> int | str | None:
+    """``a ^ b``: MySQL's unsigned 64-bit result; from 2^63 on it is exact decimal text
+    (uint64.py: SQLite has no integer for it; an INT column then refuses it with 1264)."""
     if a is None or b is None:
         return None
-    return ((to_int(a) or 0) ^ (to_int(b) or 0)) & 0xFFFF_FFFF_FFFF_FFFF
+    return uint64.in_flight(((to_int(a) or 0) ^ (to_int(b) or 0)) & uint64.UINT64_MAX)
 
 
 _PURE_SCALARS: list[Scalar] = [
@@ -856,11 +893,12 @@ _PURE_SCALARS: list[Scalar] = [
     ("INET6_NTOA", inet6_ntoa, 1, True), ("IS_IPV4", is_ipv4, 1, True),
     ("IS_IPV6", is_ipv6, 1, True), ("IS_UUID", is_uuid, 1, True),
     ("UUID_TO_BIN", uuid_to_bin, -1, True), ("BIN_TO_UUID", bin_to_uuid, -1, True),
-    ("REGEXP_LIKE", regexp_like, -1, True), ("REGEXP_REPLACE", regexp_replace, -1, True),
+    ("LIKE_BINARY", like_binary, 2, True), ("REGEXP_LIKE", regexp_like, -1, True),
+    ("REGEXP_REPLACE", regexp_replace, -1, True),
     ("REGEXP_SUBSTR", regexp_substr, -1, True), ("REGEXP_INSTR", regexp_instr, -1, True),
     ("ROUND", mysql_round, -1, True), ("TRUNCATE", truncate_number, 2, True),
     ("CEIL", ceil, 1, True), ("CEILING", ceil, 1, True), ("FLOOR", floor, 1, True),
-    ("MOD", mod, 2, True), ("LOG", log, -1, True), ("LN", log, 1, True),
+    ("MOD", mod, 2, True), ("LOG", log, -1, True), ("LN", log, 1, True), ("COT", cot, 1, True),
     ("LOG2", _log_with(math.log2), 1, True), ("LOG10", _log_with(math.log10), 1, True),
     ("SIGN", sign, 1, True), ("BIT_COUNT", bit_count, 1, True), ("XOR", mysql_xor, 2, True),
     ("CMP", compare, 2, True), ("REFUSE", _refuse, 1, False),
@@ -2168,9 +2206,11 @@ _CONSTANT_SCALARS: list[Scalar] = [
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
 INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
                                 "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
+                                "LIKE_BINARY",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
                                 "TRIM", "SUBSTRING", "SUBSTR", "POSITION"}
-                               ) | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS
+                               ) | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS \
+    | TEMPORAL_INTERNAL_FUNCTIONS
 # MySQL functions marmotdb refuses with 1235 rather than answer wrongly.
 UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS",
                                    "IS_FREE_LOCK", "IS_USED_LOCK", "BENCHMARK", "LOAD_FILE",
@@ -2182,7 +2222,7 @@ UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCK
                                   ) | UNSUPPORTED_JSON_FUNCTIONS
 
 _ALL_PURE: list[Scalar] = (_PURE_SCALARS + _TIME_SCALARS + JSON_SCALARS + UINT64_SCALARS + _CONSTANT_SCALARS
-                           + _DECIMAL_SCALARS)
+                           + _DECIMAL_SCALARS + TEMPORAL_SCALARS)
 
 
 

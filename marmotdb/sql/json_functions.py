@@ -550,6 +550,45 @@ def json_scalar(value: object) -> object:
     return item
 
 
+# MySQL orders JSON values of different types by type (null < numbers < strings < objects <
+# arrays < booleans); SQLite orders NULL < numbers < text. Non-numbers become text behind a
+# type prefix, so the types come in MySQL's order and each sorts within its own.
+_SORT_PREFIX = {str: "\x01", dict: "\x02", list: "\x03", bool: "\x04"}
+
+
+def json_sort_key(value: object) -> object:
+    """MYSQL_JSON_SORT_KEY: what ``ORDER BY json_expr`` sorts by (numbers numerically)."""
+    if value is None:
+        return None
+    text = to_text(value) or ""
+    try:
+        item = json.loads(text)
+    except ValueError:
+        return value
+    if item is None:
+        return None
+    if isinstance(item, (int, float)) and not isinstance(item, bool):
+        return item
+    prefix = _SORT_PREFIX.get(type(item), "\x05")
+    return prefix + (item if isinstance(item, str) else text)
+
+
+def json_cast_operand(value: object) -> object:
+    """A JSON value cast to a number or a temporal type (``CAST(j->'$.n' AS DECIMAL(9,2))``):
+    MySQL casts a JSON string's contents, true/false as 1/0, a number as written; other
+    values (null, arrays, objects) keep their JSON text, which casts as MySQL's does (0)."""
+    if value is None:
+        return None
+    text = to_text(value) or ""
+    try:
+        item = json.loads(text)
+    except ValueError:
+        return value
+    if isinstance(item, bool):
+        return int(item)
+    return item if isinstance(item, str) else text
+
+
 # ---------------------------------------------------------------- JSON_TABLE rows
 
 def json_table_rows(document: object, path: object, spec_hex: object) -> str | None:
@@ -621,10 +660,13 @@ JSON_SCALARS: list[Scalar] = [
     ("JSON_PRETTY", json_pretty, 1, True), ("JSON_OVERLAPS", json_overlaps, 2, True),
     ("JSON_MEMBER_OF", json_member_of, 2, True), ("JSON_VALUE_OF", json_value_of, 2, True),
     ("JSON_SCALAR", json_scalar, 1, True), ("JSON_TABLE_ROWS", json_table_rows, 3, True),
+    ("JSON_CAST_OPERAND", json_cast_operand, 1, True),
+    ("JSON_SORT_KEY", json_sort_key, 1, True),
 ]
 # Helpers only the rewrites emit (MEMBER OF, JSON_VALUE, comparisons, JSON_TABLE).
 JSON_INTERNAL_FUNCTIONS = frozenset({"JSON_ARG", "JSON_MEMBER_OF", "JSON_VALUE_OF",
-                                     "JSON_SCALAR", "JSON_TABLE_ROWS"})
+                                     "JSON_SCALAR", "JSON_TABLE_ROWS",
+                                     "JSON_CAST_OPERAND", "JSON_SORT_KEY"})
 # MySQL JSON functions refused with 1235: their results depend on MySQL's binary storage
 # format (sizes) or on JSON Schema validation, which marmotdb does not implement.
 UNSUPPORTED_JSON_FUNCTIONS = frozenset({"JSON_SCHEMA_VALID", "JSON_SCHEMA_VALIDATION_REPORT",

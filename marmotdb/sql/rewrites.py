@@ -33,7 +33,12 @@ from sqlglot import exp
 
 from marmotdb import errors
 from marmotdb.sql import functions, json_functions, lexer
-from marmotdb.sql.rewrites_json import JSON_EXPRESSION_REWRITES, compare_json, mark_json
+from marmotdb.sql.rewrites_json import (
+    JSON_EXPRESSION_REWRITES,
+    compare_json,
+    json_cast_operand,
+    mark_json,
+)
 from marmotdb.sql.rewrites_unsigned import big_literal
 
 _RENAMED = functions.RENAMED_FUNCTIONS
@@ -48,11 +53,13 @@ def not_supported(construct: str) -> errors.MarmotError:
 def rename_functions(sql: str) -> str:
     """``NOW(`` → ``MYSQL_NOW(`` for marmotdb's MySQL functions; refuse unsupported ones.
 
-    A call is a word the lexer sees directly before ``(``, not qualified (``db.f(``) and not
-    a variable; strings, names and comments are left alone."""
+    A call is a word the lexer sees directly before ``(``, not qualified (``db.f(``), not a
+    variable and not a type after ``AS`` (``CAST(x AS TIME(6))``: TIME is a function too);
+    strings, names and comments are left alone."""
     pieces: list[str] = []
     copied = 0
     previous: lexer.Token | None = None
+    keyword: lexer.Token | None = None  # the last token that is not space or a comment
     pending: lexer.Token | None = None  # a word that a '(' right after would make a call
     for token in lexer.tokens(sql):
         if pending is not None and token.text == "(" and token.kind == lexer.OP:
@@ -64,9 +71,12 @@ def rename_functions(sql: str) -> str:
         pending = None
         if (token.kind == lexer.WORD and (token.text[0].isalpha() or token.text[0] == "_")
                 and not (previous is not None and previous.text == "."
-                         and previous.end == token.start)):
+                         and previous.end == token.start)
+                and not (keyword is not None and keyword.text.upper() == "AS")):
             pending = token
         previous = token
+        if token.kind not in (lexer.SPACE, lexer.COMMENT, lexer.HINT):
+            keyword = token
     pieces.append(sql[copied:])
     return "".join(pieces)
 
@@ -213,7 +223,17 @@ def _bitwise_xor(node: exp.BitwiseXor) -> exp.Expression:
 def _like(node: exp.Like) -> exp.Expression:
     if isinstance(node.parent, exp.Escape):
         return node
+    sides = [node.this, node.expression]
+    if any(_binary_collated(side) for side in sides):
+        # x LIKE BINARY y: case-sensitive, which SQLite's LIKE (ASCII case-folding, blind to
+        # COLLATE) cannot be; Django's startswith/contains on an expression send it.
+        value, pattern = (side.this if _binary_collated(side) else side for side in sides)
+        return call("MYSQL_LIKE_BINARY", value, pattern)
     return exp.Escape(this=node, expression=string("\\"))
+
+
+def _binary_collated(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Collate) and node.expression.name.upper() == "BINARY"
 
 
 _BIN_COLLATIONS = re.compile(r"(_bin|^binary)$", re.IGNORECASE)
@@ -285,9 +305,11 @@ def _national(node: exp.National) -> exp.Expression:
 
 
 def _introducer(node: exp.Introducer) -> exp.Expression:
-    charset = node.this.name.lower() if isinstance(node.this, exp.Expression) else ""
+    # sqlglot keeps the charset name as an expression in some versions, a str in others.
+    charset = (node.this.name if isinstance(node.this, exp.Expression)
+               else str(node.this or "")).lower()
     if charset == "_binary" and isinstance(node.expression, exp.Literal):
-        return exp.HexString(this=node.expression.this.encode().hex())
+        return exp.HexString(this=node.expression.this.encode("utf-8", "surrogateescape").hex())
     return node.expression
 
 
@@ -328,7 +350,7 @@ def _cast(node: exp.Cast) -> exp.Expression:
     params = [p.this if isinstance(p, exp.DataTypeParam) else p for p in to.expressions]
     if kind == "BINARY" and not params and isinstance(node.parent, _COMPARISONS):
         return exp.Collate(this=node.this, expression=exp.var("BINARY"))
-    return call("MYSQL_CAST", node.this, string(kind), *params)
+    return call("MYSQL_CAST", json_cast_operand(node.this, kind), string(kind), *params)
 
 
 _COMPARISON_TYPES = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)

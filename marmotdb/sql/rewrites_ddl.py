@@ -92,6 +92,9 @@ class DdlParser:
         self.sql = sql
         self.tokens = tokenize(sql)
         self.pos = 0
+        # The database the DDL runs in, when translating one (not when reading stored text):
+        # a FOREIGN KEY naming another database's table is refused against it.
+        self.database: str | None = None
 
     @property
     def token(self) -> Token:
@@ -514,7 +517,10 @@ def _checked_default(column: ColumnDef) -> object:
 
 
 def _references(parser: DdlParser, columns: list[str], name: str) -> ForeignKeyDef:
-    _, table = parser.qualified_name()
+    database, table = parser.qualified_name()
+    if database is not None and parser.database and database.lower() != parser.database.lower():
+        # Each database is its own SQLite file, and SQLite enforces a key within one file.
+        raise not_supported("FOREIGN KEY to a table of another database")
     ref_columns = _name_list(parser) if parser.at_op("(") else []
     fk = ForeignKeyDef(name=name, columns=columns, ref_table=table, ref_columns=ref_columns)
     while True:
@@ -2012,6 +2018,7 @@ DDL_HEADS = frozenset(_DDL_HEADS)
 def translate_ddl(sql: str, ctx: DdlContext) -> DdlResult:
     """One MySQL DDL statement -> SQLite statements (schema + bookkeeping), in order."""
     parser = DdlParser(sql)
+    parser.database = ctx.database
     head = parser.token.upper
     handler = _DDL_HEADS.get(head)
     if handler is None:

@@ -155,7 +155,20 @@ class DecimalTyper:
         return None
 
     def _same_as_all(self, node: exp.Expression) -> NumType | None:
-        types = [self.infer(a) for a in [node.this, *node.expressions]]
+        return self._common([node.this, *node.expressions])
+
+    def _branches(self, node: exp.Expression) -> NumType | None:
+        """CASE / IF(): the type all result branches share; a NULL branch takes any type
+        (``CASE … WHEN 'null' THEN NULL ELSE CAST(… AS DECIMAL(9,2)) END`` is DECIMAL)."""
+        if isinstance(node, exp.Case):
+            results = [branch.args.get("true") for branch in node.args.get("ifs") or []]
+            results.append(node.args.get("default"))
+        else:
+            results = [node.args.get("true"), node.args.get("false")]
+        return self._common([r for r in results if r is not None and not isinstance(r, exp.Null)])
+
+    def _common(self, operands: list[exp.Expression]) -> NumType | None:
+        types = [self.infer(a) for a in operands]
         if any(t is None for t in types) or not types:
             return None
         if FLOAT in types:
@@ -203,7 +216,8 @@ _INFER = {
     exp.Avg: DecimalTyper._aggregate, exp.Min: DecimalTyper._aggregate,
     exp.Max: DecimalTyper._aggregate, exp.Anonymous: DecimalTyper._anonymous,
     exp.Coalesce: DecimalTyper._same_as_all, exp.Window: DecimalTyper._inner,
-    exp.Distinct: DecimalTyper._distinct,
+    exp.Distinct: DecimalTyper._distinct, exp.Case: DecimalTyper._branches,
+    exp.If: DecimalTyper._branches,
 }
 _EXACT_CALLS = {exp.Add: "MYSQL_DEC_ADD", exp.Sub: "MYSQL_DEC_SUB", exp.Mul: "MYSQL_DEC_MUL",
                 exp.Div: "MYSQL_DEC_DIV"}
@@ -231,11 +245,24 @@ class _Exact:
             return call("MYSQL_DEC_SUB", number(0), self.value(node.this))
         if isinstance(node, (exp.Sum, exp.Avg)) and not isinstance(node.parent, exp.Window):
             return self._aggregate(node, kind)
+        if isinstance(node, (exp.Case, exp.If)):
+            return self._branches(node)
         if _exact_output(node):
             return node
         if isinstance(node, exp.Literal):  # as written: SQLite's REAL would drop '2.50''s zero
             return exp.Literal.string(node.this)
         return call("MYSQL_DEC_FORMAT", node.copy(), number(kind.scale))
+
+    def _branches(self, node: exp.Case | exp.If) -> exp.Expression:
+        """Each result branch exact on its own (a CAST keeps its scale, NULL stays NULL)."""
+        branches = [*(node.args.get("ifs") or []), node] if isinstance(node, exp.Case) \
+            else [node]
+        for branch in branches:
+            for key in ("true", "false", "default"):
+                result = branch.args.get(key)
+                if result is not None:
+                    branch.set(key, self.value(result))
+        return node
 
     def _aggregate(self, node: exp.Sum | exp.Avg, kind: NumType) -> exp.Expression:
         argument = node.this

@@ -41,6 +41,7 @@ from marmotdb.sql.coltypes import INTEGER_RANGES, MySqlType
 from marmotdb.sql.rewrites import call, not_supported, number, string
 from marmotdb.sql.rewrites_decimal import ColumnTyper, rewrite_decimal_projection
 from marmotdb.sql.rewrites_json import type_json_select
+from marmotdb.sql.rewrites_temporal import rewrite_temporal_comparisons, temporal_decltypes
 from marmotdb.sql.rewrites_unsigned import ColumnType, rewrite_unsigned, unsigned_decltypes
 from marmotdb.sql.schema import ColumnDef, TableDef
 
@@ -356,7 +357,35 @@ def substitute_assigned(expression: exp.Expression, assigned: dict[str, exp.Expr
 
 # ---------------------------------------------------------------- SELECT
 
+ER_SP_UNDECLARED_VAR = 1327
+
+
+def refuse_returning(tree: exp.Expression) -> None:
+    """MySQL 8 has no RETURNING (MariaDB's INSERT/DELETE … RETURNING is not MySQL's): 1064,
+    rather than run the write and drop the clause (sqlglot and SQLite would take it)."""
+    returning = tree.args.get("returning")
+    if returning is not None:
+        raise errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax; check "
+                           "the manual that corresponds to your MySQL server version for the "
+                           f"right syntax to use near '{returning.sql(dialect='mysql').strip()}'")
+
+
+def check_limits(tree: exp.Expression) -> None:
+    """MySQL's grammar takes only integer literals and ``?`` in LIMIT / OFFSET (1064 for an
+    expression, a column, a subquery or a negative number); SQLite would take any."""
+    for node in tree.find_all(exp.Limit, exp.Offset):
+        value = node.expression
+        if isinstance(value, exp.Column):  # a name there is a stored program's variable
+            raise errors.error(ER_SP_UNDECLARED_VAR, f"Undeclared variable: {value.name}")
+        if not (isinstance(value, exp.Placeholder) or
+                isinstance(value, exp.Literal) and not value.is_string):
+            raise errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax; "
+                               "check the manual that corresponds to your MySQL server version "
+                               f"for the right syntax to use near '{value.sql(dialect='mysql')}'")
+
+
 def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
+    check_limits(tree)
     index = node_index(tree)
     strip_database(tree, ctx.database, index)
     calc = drop_select_noise(tree, index, ctx)
@@ -366,9 +395,11 @@ def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
     decltypes = rewrite_decimal_projection(tree, _column_typer(ctx)) \
         if ctx.typed_results else ()
     tree = rewrite_unsigned(tree, _select_column_type(ctx))  # rewrites_unsigned.py
+    rewrite_temporal_comparisons(tree, _select_column_type(ctx))  # rewrites_temporal.py
     if isinstance(tree, exp.Select):  # JSON (rewrites_json.py) and BIGINT UNSIGNED results
         extra = [type_json_select(tree, _column_typer(ctx)),
-                 unsigned_decltypes(tree, _select_column_type(ctx))]
+                 unsigned_decltypes(tree, _select_column_type(ctx)),
+                 temporal_decltypes(tree, _select_column_type(ctx))]
         for more in extra:
             if ctx.typed_results and any(more):
                 decltypes = tuple(d or m for d, m in zip(decltypes or more, more))
@@ -552,6 +583,7 @@ def _wrap_query(query: exp.Expression, columns: list[ColumnDef],
 
 def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
                    ignore: bool = False) -> DmlResult:
+    refuse_returning(tree)
     strip_database(tree, ctx.database)
     name = _table_name(tree.this)
     table = _require(ctx, name)
@@ -654,6 +686,7 @@ def _limited(where: exp.Expression | None, tree: exp.Expression, source: exp.Exp
 
 
 def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -> DmlResult:
+    refuse_returning(tree)
     strip_database(tree, ctx.database)
     drop_select_noise(tree, ctx=ctx)
     target = tree.this
@@ -683,9 +716,12 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
 
 
 def _rewrite_where_unsigned(tree: exp.Expression, column_type: ColumnType) -> None:
+    """BIGINT UNSIGNED (rewrites_unsigned.py) and temporal (rewrites_temporal.py) comparisons
+    of a single-table UPDATE/DELETE's WHERE."""
     where = tree.args.get("where")
     if where is not None:
         where.set("this", rewrite_unsigned(where.this, column_type))
+        rewrite_temporal_comparisons(where, column_type)
 
 
 def _all_tables(root: exp.Table) -> list[exp.Table]:
@@ -745,6 +781,7 @@ def _update_joined(tree: exp.Update, ctx: DmlContext, ignore: bool) -> DmlResult
 # ---------------------------------------------------------------- DELETE
 
 def rewrite_delete(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
+    refuse_returning(tree)
     strip_database(tree, ctx.database)
     drop_select_noise(tree, ctx=ctx)
     target = tree.this

@@ -37,7 +37,10 @@ def _call(name: str, *args: exp.Expression) -> exp.Anonymous:
 
 
 def json_function(node: exp.Expression) -> bool:
-    """A call whose MySQL result type is JSON."""
+    """A call whose MySQL result type is JSON (in parentheses too: ``j = (JSON_EXTRACT(…))``
+    is Django's spelling)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
     if isinstance(node, exp.Anonymous):
         name = str(node.this).upper()
         if name == "MYSQL_CAST":  # CAST(x AS JSON), already rewritten (children go first)
@@ -82,11 +85,20 @@ def json_value(node: exp.JSONValue) -> exp.Expression:
     return value
 
 
+def _json_boolean(node: exp.Boolean) -> exp.Literal:
+    return exp.Literal.string("true" if node.this else "false")
+
+
 def compare_json(node: exp.Expression) -> exp.Expression:
     """``json_expr <op> sql_value``: compare the JSON scalar (MYSQL_JSON_SCALAR) with the SQL
-    value; two JSON operands compare as canonical text, which equality needs."""
+    value; two JSON operands compare as canonical text, which equality needs. TRUE and FALSE
+    are JSON booleans there (MySQL converts a boolean literal so), compared as JSON text."""
     left, right = node.this, node.expression
     if json_function(left) == json_function(right):
+        return node
+    if isinstance(right, exp.Boolean) or isinstance(left, exp.Boolean):
+        side = "expression" if isinstance(right, exp.Boolean) else "this"
+        node.set(side, _json_boolean(node.args[side]))
         return node
     if json_function(left):
         node.set("this", _call("MYSQL_JSON_SCALAR", left))
@@ -95,9 +107,39 @@ def compare_json(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def json_case(node: exp.Case) -> exp.Expression:
+    """``CASE json_expr WHEN TRUE …``: the WHEN booleans are JSON booleans, as in a
+    comparison (above); the JSON text is what SQLite's CASE compares."""
+    if node.this is not None and json_function(node.this):
+        for branch in node.args.get("ifs") or []:
+            if isinstance(branch.this, exp.Boolean):
+                branch.set("this", _json_boolean(branch.this))
+    return node
+
+
+def json_order(node: exp.Ordered) -> exp.Expression:
+    """``ORDER BY json_expr``: MySQL sorts JSON values (numbers as numbers), not their text."""
+    if json_function(node.this):
+        node.set("this", _call("MYSQL_JSON_SORT_KEY", node.this))
+    return node
+
+
+# CAST targets that read a JSON string's contents (and true/false as 1/0), not its JSON text.
+JSON_CAST_BY_VALUE = frozenset({"SIGNED", "UNSIGNED", "DECIMAL", "DOUBLE", "FLOAT", "DATE",
+                                "DATETIME", "TIME", "YEAR"})
+
+
+def json_cast_operand(node: exp.Expression, kind: str) -> exp.Expression:
+    """The operand of ``CAST(node AS kind)``, wrapped when a JSON value needs it."""
+    if kind in JSON_CAST_BY_VALUE and json_function(node):
+        return _call("MYSQL_JSON_CAST_OPERAND", node)
+    return node
+
+
 JSON_EXPRESSION_REWRITES: dict[type[exp.Expression], Callable[..., exp.Expression]] = {
     exp.JSONExtract: json_extract, exp.JSONExtractScalar: json_extract_scalar,
-    exp.JSONArrayContains: member_of, exp.JSONValue: json_value,
+    exp.JSONArrayContains: member_of, exp.JSONValue: json_value, exp.Case: json_case,
+    exp.Ordered: json_order,
 }
 
 

@@ -36,7 +36,7 @@ ColumnType = Callable[[exp.Column], MySqlType | None]
 UNSIGNED_DECLTYPE = MySqlType("bigint", unsigned=True).sqlite_decltype()
 _ARITHMETIC = {exp.Add: ("MYSQL_UADD", "+"), exp.Sub: ("MYSQL_USUB", "-"),
                exp.Mul: ("MYSQL_UMUL", "*")}
-_UNSIGNED_RESULTS = frozenset({"MYSQL_UADD", "MYSQL_USUB", "MYSQL_UMUL"})
+_UNSIGNED_RESULTS = frozenset({"MYSQL_UADD", "MYSQL_USUB", "MYSQL_UMUL", "MYSQL_BIT_XOR_OP"})
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ)
 _AGGREGATES = {exp.Sum: "MYSQL_SUM_DECIMAL", exp.Avg: "MYSQL_AVG_DECIMAL"}
 # Where a stored value (maybe an 8-byte BLOB) may stay as it is: SQLite compares, sorts,

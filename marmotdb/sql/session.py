@@ -221,6 +221,7 @@ class Session:
         self.call_interrupted = False  # KILL QUERY of a running CALL (sql/routines/)
         self.found_rows_flag = False  # CLIENT_FOUND_ROWS: UPDATE counts matched rows
         self.local_files_flag = False  # CLIENT_LOCAL_FILES: the client opts in to LOAD DATA LOCAL
+        self.multi_results_flag = True  # CLIENT_MULTI_RESULTS: a CALL may send result sets
         self.sleep_requested_s = 0.0  # SLEEP(n) in the last statement: the runtime waits
         self.rng = server.rng
         self._active_conn: apsw.Connection | None = None
@@ -344,6 +345,8 @@ class Session:
             raise errors.error(1065, "Query was empty")
         self._start_statement(text, sql)
         head = keywords(text)
+        if not _diagnostic(head, text):  # every other statement starts with no warnings
+            self.warnings = []
         if not head and not text.startswith("("):
             raise _syntax_error(text)
         if head and head[0] not in _STATEMENT_KEYWORDS:
@@ -849,7 +852,13 @@ class Session:
         view = self._schema_view(database, temporary=False)
         translation, params = translate(text, view,
                                         backslash_escapes=self.variables.backslash_escapes)
-        return self._run(translation, params, text, database)
+        notes = _guard_notes(target, view, database.name)
+        result = self._run(translation, params, text, database)
+        return chain(result, lambda done: self._noted(done, notes)) if notes else result
+
+    def _noted(self, result: Result, notes: list[tuple[str, int, str]]) -> Result:
+        self.warnings = [*self.warnings, *notes]
+        return result
 
     def _ddl_home(self, target: DdlTarget | None) -> Database:
         """The database a DDL runs in: its first object's (``CREATE TABLE otherdb.t``), else
@@ -1875,3 +1884,32 @@ def _literal(value: Any) -> str:
     if isinstance(value, bytes):
         return "X'" + value.hex() + "'"
     return "'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _guard_notes(target: DdlTarget | None, view: Any, database: str
+                 ) -> list[tuple[str, int, str]]:
+    """MySQL's Notes for what ``IF [NOT] EXISTS`` skipped: DROP TABLE IF EXISTS of a missing
+    table (1051), CREATE TABLE IF NOT EXISTS of an existing one (1050); clients read them
+    (mysqlclient's warning_count, migration tools)."""
+    if target is None or not target.guarded or target.kind != "TABLE":
+        return []
+    if target.verb == "DROP":
+        return [("Note", errors.ER_BAD_TABLE_ERROR, f"Unknown table '{db or database}.{name}'")
+                for db, name in target.tables if view.table_sql(name) is None]
+    if target.verb == "CREATE" and view.table_sql(target.name[1]) is not None:
+        return [("Note", errors.ER_TABLE_EXISTS_ERROR,
+                 f"Table '{target.name[1]}' already exists")]
+    return []
+
+
+def _diagnostic(head: tuple[str, ...] | list[str], text: str) -> bool:
+    """SHOW WARNINGS / ERRORS / COUNT(*) …, GET DIAGNOSTICS and reads of @@warning_count /
+    @@error_count: the statements that read the last statement's warnings, not clear them."""
+    if head and head[0] == "SHOW" and len(head) > 1 and head[1] in ("WARNINGS", "ERRORS",
+                                                                   "COUNT"):
+        return True
+    if head and head[0] == "GET":
+        return True
+    upper = text.upper()
+    return "@@WARNING_COUNT" in upper or "@@ERROR_COUNT" in upper or \
+        "@@SESSION.WARNING_COUNT" in upper

@@ -83,6 +83,7 @@ AGREE = {
                                      "(SELECT MAX(id) FROM t), EXISTS(SELECT 1 FROM t) "
                                      "FROM t ORDER BY id",
     "union with a literal row": "SELECT id FROM t UNION SELECT 3 ORDER BY 1",
+    "min and max of temporal columns": "SELECT MAX(dt), MIN(dtt), MAX(tm) FROM t",
 }
 
 DIFFER = {
@@ -136,9 +137,6 @@ DIFFER = {
                                 "SEC_TO_TIME(3661), FROM_UNIXTIME(0), TIMESTAMP(dt)" + ONE,
                                 "date/time function results are sent as VARCHAR, not "
                                 "DATE/DATETIME/TIME (a driver gets str, not date objects)"),
-    "min and max of temporal columns": ("SELECT MAX(dt), MIN(dtt), MAX(tm) FROM t",
-                                        "MIN/MAX of a DATE/DATETIME/TIME column is sent as "
-                                        "VARCHAR, not the column's type"),
     "round of a decimal": ("SELECT ROUND(1.005, 2), TRUNCATE(1.999, 1), ROUND(2.5)",
                            "ROUND/TRUNCATE of a DECIMAL are sent as DOUBLE or BIGINT, not "
                            "DECIMAL (a driver gets float/int, not Decimal)"),

@@ -125,3 +125,6 @@ def test_ok_err_eof_layouts():
     assert p.ok_payload(0, 0, 2, 0, header=0xFE)[0] == 0xFE
     assert p.err_payload(1064, "42000", "bad") == b"\xff\x28\x04#42000bad"
     assert p.eof_payload(2, 1) == b"\xfe\x01\x00\x02\x00"
+    # an explicit negative AUTO_INCREMENT value: MySQL's unsigned 64-bit two's complement
+    assert p.ok_payload(1, -32768, 2, 0) == b"\x00\x01\xfe" + (2**64 - 32768).to_bytes(
+        8, "little") + b"\x02\x00\x00\x00"

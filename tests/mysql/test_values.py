@@ -222,3 +222,11 @@ def test_column_definition_layout():
     payload = columns.encode_column(col)
     assert payload.startswith(b"\x03def\x02db\x01t\x01t\x04name\x04name\x0c")
     assert payload[-13:] == struct.pack("<BHIBHBxx", 0x0C, 255, 1020, 0xFD, 1, 0)
+
+
+def test_a_column_name_keeps_the_clients_non_utf8_bytes():
+    """``SELECT 'é'`` from a latin1 client: the name is the literal's text, decoded with
+    surrogateescape like the whole query; its bytes go back unchanged (was an internal error)."""
+    name = b"'\xe9'".decode("utf-8", "surrogateescape")
+    payload = columns.encode_column(text_column(name))
+    assert b"\x03'\xe9'" in payload

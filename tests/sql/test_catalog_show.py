@@ -248,6 +248,9 @@ def test_show_engines_charsets_collations_plugins(ctx: CatalogTestContext) -> No
                                            "Sortlen", "Pad_attribute"]
     assert ctx.rows("SHOW COLLATION LIKE 'utf8mb4_0900_ai_ci'") == [
         ("utf8mb4_0900_ai_ci", "utf8mb4", 255, "Yes", "Yes", 0, "NO PAD")]
+    assert ctx.rows("SHOW COLLATION LIKE 'utf8mb4_%spanish%'") == [
+        ("utf8mb4_spanish2_ci", "utf8mb4", 238, "", "Yes", 8, "PAD SPACE"),
+        ("utf8mb4_spanish_ci", "utf8mb4", 231, "", "Yes", 8, "PAD SPACE")]
     assert ctx.rows("SHOW COLLATION WHERE Charset = 'latin1' AND `Default` = 'Yes'") == [
         ("latin1_swedish_ci", "latin1", 8, "Yes", "Yes", 1, "PAD SPACE")]
     assert ctx.names("SHOW PLUGINS") == ["Name", "Status", "Type", "Library", "License"]

@@ -283,6 +283,9 @@ def test_rename_functions_renames_calls_only() -> None:
                             "@NOW(), x--NOW()\n") == (
         "SELECT MYSQL_NOW(), now (), db.NOW(), 'NOW()', `NOW`(), /* NOW() */ @NOW(), "
         "x--MYSQL_NOW()\n")
+    # A type after AS is no call, though TIME() is a function (Django's CAST(… AS time(6))).
+    assert rename_functions("SELECT CAST(m AS TIME(6)), TIME(m), CAST(d AS date)") == \
+        "SELECT CAST(m AS TIME(6)), MYSQL_TIME(m), CAST(d AS date)"
 
 
 def test_parse_type_is_linear_on_runs_of_quotes() -> None:

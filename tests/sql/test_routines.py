@@ -138,6 +138,23 @@ def test_call_returns_each_result_set_then_ok(run: Any) -> None:
     assert [c.name for c in result.results[1].columns] == ["id", "v"]
 
 
+def test_a_result_set_without_client_multi_results_is_1312(run: Any) -> None:
+    """MySQL refuses a CALL's result set when the client did not set CLIENT_MULTI_RESULTS
+    (it could not read them); what ran before the SELECT stays, as in MySQL."""
+    run("CREATE PROCEDURE p() BEGIN INSERT INTO t VALUES (1, 'x'); SELECT id FROM t; END")
+    run("CREATE PROCEDURE q() BEGIN INSERT INTO t VALUES (2, 'y'); END")
+    run.session.multi_results_flag = False  # type: ignore[attr-defined]
+    with pytest.raises(MarmotError) as info:
+        run("CALL p()")
+    assert (info.value.code, info.value.sqlstate) == (1312, "0A000")
+    assert "PROCEDURE db.p can't return a result set" in str(info.value)
+    assert isinstance(run("CALL q()"), CallResult)  # no result set: fine
+    assert rows(run("SELECT id FROM t ORDER BY id")) == [(1,), (2,)]
+    run.session.multi_results_flag = True  # type: ignore[attr-defined]
+    run("DELETE FROM t")
+    assert call_sets(run("CALL p()")) == [[(1,)]]
+
+
 def test_in_out_inout_parameters_through_user_variables(run: Any) -> None:
     run("CREATE PROCEDURE p(IN a INT, OUT b INT, INOUT c INT) BEGIN SET b = a * 2; "
         "SET c = c + a; SET a = 0; END")

@@ -292,3 +292,20 @@ def test_kill_query_stops_a_statement_waiting_for_the_write_turn(server, shop):
     assert third.execute("INSERT INTO item (name, n) VALUES ('z', 3)").affected_rows == 1
     third.execute("COMMIT")
     assert rows(shop.execute("SELECT name FROM item ORDER BY id")) == [("x",), ("y",), ("z",)]
+
+
+def test_if_exists_guards_leave_notes_and_the_next_statement_clears_them(shop):
+    """DROP TABLE IF EXISTS of a missing table is Note 1051, CREATE TABLE IF NOT EXISTS of an
+    existing one Note 1050 (mysqlclient's warning_count tests); SHOW WARNINGS and
+    @@warning_count read them, any other statement starts without them."""
+    shop.execute("DROP TABLE IF EXISTS nope, shop.gone")
+    assert shop.warnings == [("Note", 1051, "Unknown table 'shop.nope'"),
+                             ("Note", 1051, "Unknown table 'shop.gone'")]
+    assert rows(shop.execute("SELECT @@warning_count")) == [(2,)]
+    assert len(rows(shop.execute("SHOW WARNINGS"))) == 2
+    shop.execute("SELECT 1")
+    assert shop.warnings == []
+    shop.execute("CREATE TABLE IF NOT EXISTS item (a INT)")
+    assert shop.warnings == [("Note", 1050, "Table 'item' already exists")]
+    shop.execute("DROP TABLE IF EXISTS item")
+    assert shop.warnings == []

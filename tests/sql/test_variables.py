@@ -178,6 +178,10 @@ def test_set_names() -> None:
     assert code_of(lambda: v.set_names("nope")) == 1115
     v.set_names(None)
     assert v.get("character_set_client") == "utf8mb4"
+    # MySQL's per-language utf8mb4 collations exist (mysqlclient's tests connect with one).
+    v.set_names("utf8mb4", "utf8mb4_esperanto_ci")
+    assert v.get("collation_connection") == "utf8mb4_esperanto_ci"
+    assert code_of(lambda: v.set_names("utf8mb4", "utf8mb4_klingon_ci")) == 1273
 
 
 def test_user_variables_are_case_insensitive_and_null_when_unset() -> None:

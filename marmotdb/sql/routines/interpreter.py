@@ -43,6 +43,7 @@ ER_SP_WRONG_NO_OF_ARGS = 1318
 ER_SP_NOT_VAR_ARG = 1414
 ER_SP_UNDECLARED_VAR = 1327
 ER_SP_BADRETURN = 1313
+ER_SP_BADSELECT = 1312
 
 Step = Generator[str, Any, Any]
 
@@ -161,6 +162,7 @@ class Invocation:
         self.results: list[Rows] = []
         self.affected_rows = 0
         self.active: dict[str, int] = {}  # routine -> how many CALLs of it are running
+        self.procedures: list[str] = []  # db.name of the running CALLs, innermost last
         self.warnings: list[tuple[str, int, str]] = []
 
     # ------------------------------------------------------------------ statements
@@ -194,6 +196,7 @@ class Invocation:
             frame.variables[param.name.lower()] = _coerce(value, param.type)
             frame.types[param.name.lower()] = param.type
         self.active[key] = self.active.get(key, 0) + 1
+        self.procedures.append(f"{node.database or self.session.current_database}.{routine.name}")
         try:
             body = routine_program(routine)
             try:
@@ -204,6 +207,7 @@ class Invocation:
                 pass
         finally:
             self.active[key] -= 1
+            self.procedures.pop()
         for name, target in outs:
             yield from self.assign(target, frame.variables[name.lower()], caller)
 
@@ -327,6 +331,12 @@ class Invocation:
         result = yield substitute(node.text, frame)
         if not node.into:
             if isinstance(result, Rows):
+                if not getattr(self.session, "multi_results_flag", True):
+                    # The client did not set CLIENT_MULTI_RESULTS: it could not read the
+                    # result sets of a CALL (MySQL checks this when a set is produced).
+                    name = self.procedures[-1] if self.procedures else "?"
+                    raise errors.error(ER_SP_BADSELECT, f"PROCEDURE {name} can't return a "
+                                       "result set in the given context")
                 self.results.append(result)
             elif isinstance(result, Ok):
                 self.affected_rows = result.affected_rows
