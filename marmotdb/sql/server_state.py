@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import apsw
 
 from marmotdb.accounts.store import ACCOUNTS_DATABASE
+from marmotdb.ddl import lease
 from marmotdb.hlc import HLC
 from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.types import Column, ColumnFlag
@@ -143,7 +144,9 @@ class ServerState:
                  fault: Callable[[str], None] | None = None,
                  wal_sync: Callable[[str], None] | None = None,
                  translation_cache_entries_max: int | None = None,
-                 auto_increment_block_size: int = auto_increment.BLOCK_SIZE_DEFAULT):
+                 auto_increment_block_size: int = auto_increment.BLOCK_SIZE_DEFAULT,
+                 ddl_lock_lease_ms: int = lease.LEASE_MS_DEFAULT,
+                 ddl_implicit_commit: bool = True):
         if translation_cache_entries_max is not None:  # config sql.statement_cache_size
             translate.cache().resize(translation_cache_entries_max)  # one cache per process
         self.clock = clock
@@ -191,6 +194,15 @@ class ServerState:
         setup = configure(durability, cache_size_mb, busy_timeout_ms, self._bind)
         self.databases = Databases(data_dir, setup, on_open=self._open_database)
         self.scratch = Database(SCRATCH, Path(":memory:"), self._bind, pool_max=64)
+        # DDL in an open transaction: commit it first (MySQL) or refuse 1179 (sql.* setting)
+        self.ddl_implicit_commit = ddl_implicit_commit
+        # the per-database cluster DDL locks (marmotdb/ddl/), rows of __marmot_system
+        self.ddl_locks = lease.DdlLocks(
+            node_id=node_id, pipeline=lambda: self.pipeline(self.accounts_database()),
+            reader=self._accounts_reader, host=self.host,
+            now_ms=lambda: int(self.clock() * 1000),
+            clustered=lambda: self.replicator is not None,
+            token=lambda: self.hlc.now().pack(), rng=self.rng, lease_ms=ddl_lock_lease_ms)
 
     # ------------------------------------------------------------------ the listener's limits
     # Read by the runtime when it accepts a connection, so that SET GLOBAL applies to the
