@@ -122,7 +122,7 @@ from marmotdb.sql.translate import (
 from marmotdb.sql.variables import SessionVariables
 from marmotdb.sql.write_weight import WriteWeights
 from marmotdb.storage.capture import ChangeCapture
-from marmotdb.storage.databases import Database
+from marmotdb.storage.databases import SYSTEM_DATABASES, Database, normalize_name
 from marmotdb.txn import auto_increment
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import CommitPipeline, Mode
@@ -687,9 +687,22 @@ class Session:
                 self.warnings = [("Note", errors.ER_DB_CREATE_EXISTS, f"Can't create database "
                                   f"'{name}'; database exists")]
             return Ok(affected_rows=1 if created else 0)
+
+        def recorded() -> Ok | Pending:
+            """In a cluster the database's row is written first (ddl/database_records.py):
+            every node makes the file; one that exists already is answered as here."""
+            records = self.server.database_records
+            if not records.active or self.server.databases.exists(name) or \
+                    normalize_name(name) in SYSTEM_DATABASES:
+                return create(None)
+
+            def made(written: bool) -> Ok:
+                self.server.databases.create(name, if_not_exists=True)
+                return Ok(affected_rows=1) if written else create(None)  # 1007 if it was
+            return chain(records.record(name, dropped=False), made)
         return chain(self._implicit_commit(), lambda _: self.server.ddl_locks.run_locked(
             name, self.connection_id, text, self._metadata_lock_wait_timeout_s(),
-            lambda: create(None), self._connected))
+            recorded, self._connected))
 
     def _drop(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
         if head[1:2] not in (("DATABASE",), ("SCHEMA",)):
@@ -716,9 +729,18 @@ class Session:
             if dropped and self.current_database == name.lower():
                 self.current_database = None
             return Ok()
+        def recorded() -> Result | Pending:
+            """In a cluster the database's row says "dropped" first: every node drops the
+            file (ddl/database_records.py); one not here yet is dropped where it is."""
+            records = self.server.database_records
+            if not records.active:
+                return chain(take_turn(None), drop)
+            return chain(records.record(name, dropped=True), lambda written: chain(
+                take_turn(None), lambda _: Ok() if written and not self.server.databases.exists(
+                    name) else drop(None)))
         return chain(self._implicit_commit(), lambda _: self.server.ddl_locks.run_locked(
             name, self.connection_id, text, self._metadata_lock_wait_timeout_s(),
-            lambda: chain(take_turn(None), drop), self._connected))
+            recorded, self._connected))
 
     def _explain(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
         """EXPLAIN of a statement (explain.py); ``EXPLAIN <table>`` is the catalog's."""

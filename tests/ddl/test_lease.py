@@ -228,3 +228,31 @@ def test_create_and_drop_database_take_that_databases_lock(cluster: LeaseCluster
         assert reply.error is not None and reply.error.code == 1205, statement
     release(cluster, 1, lease)
     cluster.ok(2, "CREATE DATABASE e")
+
+
+def databases(cluster: LeaseCluster, node_id: int) -> list[str]:
+    return [r[0] for r in rows(cluster, node_id, "SHOW DATABASES")
+            if r[0] != "information_schema"]
+
+
+def test_create_and_drop_database_reach_every_node(cluster: LeaseCluster) -> None:
+    cluster.ok(1, "CREATE DATABASE e")
+    assert all(databases(cluster, i) == ["d", "e"] for i in (1, 2, 3))
+    reply = cluster.run(3, "CREATE DATABASE e")  # exists cluster-wide: MySQL's answers
+    assert reply.error is not None and reply.error.code == 1007
+    assert cluster.ok(3, "CREATE DATABASE IF NOT EXISTS e").result.affected_rows == 0
+    cluster.ok(3, "CREATE TABLE e.u (id INT PRIMARY KEY)")
+    cluster.ok(2, "INSERT INTO e.u VALUES (1)")
+    cluster.cut.add(3)  # node 3 misses the DROP ...
+    cluster.ok(2, "DROP DATABASE e")
+    assert databases(cluster, 1) == databases(cluster, 2) == ["d"]
+    assert databases(cluster, 3) == ["d", "e"]
+    cluster.cut.clear()  # ... and learns it by catch-up of __marmot_system
+    for _ in range(40):
+        cluster.advance(100)
+    assert databases(cluster, 3) == ["d"]
+    reply = cluster.run(1, "DROP DATABASE e")
+    assert reply.error is not None and reply.error.code == 1008
+    cluster.ok(1, "DROP DATABASE IF EXISTS e")
+    cluster.ok(2, "CREATE DATABASE e")  # again after a drop: a new generation of the row
+    assert all(databases(cluster, i) == ["d", "e"] for i in (1, 2, 3))
