@@ -1222,8 +1222,9 @@ class Session:
         """A write about to take the turn waits while another session, on any node, holds
         the database's cluster DDL lock (up to innodb_lock_wait_timeout, then 1205): it
         would only lose to the DDL's new schema version (1213). Not a DDL (its lease is
-        taken already), nor a transaction that holds the turn (marmotdb/ddl/DESIGN.md)."""
-        if ddl or txn.pipeline is not None:
+        taken already), nor a transaction that holds the turn, nor a session under LOCK
+        TABLES (its reservation of the turn would keep the DDL waiting for it in turn)."""
+        if ddl or txn.pipeline is not None or self.table_locks is not None:
             return None
         return self.server.ddl_locks.wait_free(database.name, self.connection_id,
                                                self._lock_wait_timeout_s(), self._connected)

@@ -178,6 +178,18 @@ def test_dml_waits_while_a_ddl_holds_the_lock_instead_of_failing(
     assert rows(cluster, 3, "SELECT v FROM t") == [(1,)]
 
 
+def test_a_session_under_lock_tables_writes_without_waiting_for_the_lock(
+        cluster: LeaseCluster) -> None:
+    """Its reservation of the write turn is what a DDL of this node would wait for: the two
+    must not wait for each other."""
+    lease = hold(cluster, 1)
+    cluster.ok(2, "LOCK TABLES t WRITE")
+    cluster.ok(2, "INSERT INTO t VALUES (5, 5)")
+    cluster.ok(2, "UNLOCK TABLES")
+    assert locks(cluster, 2).counts["dml_waits"] == 0
+    release(cluster, 1, lease)
+
+
 def test_a_dead_holder_blocks_ddl_only_until_its_lease_expires(
         cluster: LeaseCluster) -> None:
     hold(cluster, 1)
