@@ -40,7 +40,7 @@ from typing import Any
 import apsw
 
 from marmotdb import errors
-from marmotdb.errors import MarmotError
+from marmotdb.errors import CommitOutcomeUnknown, MarmotError, TransientError
 from marmotdb.hlc import DEFAULT_MAX_CLOCK_OFFSET_MS
 from marmotdb.storage.internal_tables import DDL_LOCKS
 from marmotdb.txn.pending import Pending, chain
@@ -196,6 +196,11 @@ class DdlLocks:
                 self.counts["races_lost"] += 1  # another node took it (or both lost)
                 delay_ms = self._rng.random() * min(RACE_BACKOFF_MS << lost, RACE_BACKOFF_MAX_MS)
                 self._later(deadline_ms, None, again(lost + 1), done, delay_ms)
+            elif isinstance(error, CommitOutcomeUnknown):  # the row may be ours: it expires
+                done.fail(TransientError(
+                    "marmotdb: the cluster DDL lock could not be taken (the outcome of its "
+                    "write is unknown); the statement did not run",
+                    code=errors.ER_UNKNOWN_COM_ERROR, sqlstate="08S01"))
             else:
                 done.fail(error)
         outcome.add_done_callback(settled)
@@ -265,7 +270,10 @@ class DdlLocks:
 
         def held(lease: Lease) -> Pending:
             result, outcome = Pending(), Pending()
-            outcome.settle(run)
+            if wanted():
+                outcome.settle(run)
+            else:  # the client left while the lock was being taken: nothing runs
+                outcome.fail(_interrupted())
             outcome.add_done_callback(lambda done: self.release(lease).add_done_callback(
                 lambda _: result.follow(done)))
             return result
