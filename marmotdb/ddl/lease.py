@@ -269,13 +269,20 @@ class DdlLocks:
             return run()
 
         def held(lease: Lease) -> Pending:
-            result, outcome = Pending(), Pending()
-            if wanted():
-                outcome.settle(run)
-            else:  # the client left while the lock was being taken: nothing runs
-                outcome.fail(_interrupted())
-            outcome.add_done_callback(lambda done: self.release(lease).add_done_callback(
-                lambda _: result.follow(done)))
+            result = Pending()
+
+            def start() -> None:
+                outcome = Pending()
+                if wanted():
+                    outcome.settle(run)
+                else:  # the client left while the lock was being taken: nothing runs
+                    outcome.fail(_interrupted())
+                outcome.add_done_callback(lambda done: self.release(lease).add_done_callback(
+                    lambda _: result.follow(done)))
+            # Not in this turn of the host's loop: the acquire's learn was only queued for the
+            # peers, and a long DDL would hold the loop before it left, so the others would
+            # not see the lock (their writes would race the DDL) until the DDL ended.
+            self._host.call_later(0, start)
             return result
         return chain(acquired, held)
 
