@@ -24,7 +24,7 @@ from tests.runtime.replica_audit import AUDITED_SERVE_ARGS, read_files, settle, 
 
 pytestmark = pytest.mark.integration
 
-DDL_ROUNDS = 3  # per node and database
+DDL_ROUNDS = 2  # per node and database
 
 
 @pytest.fixture
