@@ -729,6 +729,7 @@ class Session:
             if dropped and self.current_database == name.lower():
                 self.current_database = None
             return Ok()
+
         def recorded() -> Result | Pending:
             """In a cluster the database's row says "dropped" first: every node drops the
             file (ddl/database_records.py); one not here yet is dropped where it is."""
