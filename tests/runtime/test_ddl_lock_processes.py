@@ -90,6 +90,10 @@ def test_concurrent_ddl_from_every_node_under_a_write_load(trio: LocalCluster) -
         shown = [show_create(trio, i, db, table) for i in trio.ids()]
         assert shown[0] == shown[1] == shown[2], (db, shown)
         assert all(f"`c{i}_{k}`" in shown[0] for i in trio.ids() for k in range(DDL_ROUNDS))
+    views = {i: trio.admin(i, "GET", "/cluster/ddl-locks") for i in trio.ids()}
+    assert all(v["locks"] == [] and v["held_here"] == [] and v["lease_ms"] == 30_000
+               for v in views.values()), views  # every lock released, on every node
+    assert sum(v["counts"]["acquired"] for v in views.values()) >= 2 * 3 * 2 * DDL_ROUNDS
     audited = audit_databases(trio, ("app", "other", "__marmot_system"))
     rows = {r[0] for r in audited["app"][0].tables["acked"]}
     assert outcomes.acked <= rows <= outcomes.acked | outcomes.unknown
