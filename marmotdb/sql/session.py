@@ -220,6 +220,7 @@ class Session:
         self.info: str | None = None
         self.killed = False
         self.call_interrupted = False  # KILL QUERY of a running CALL (sql/routines/)
+        self.lock_wait_stopped = False  # KILL QUERY of a wait for a cluster DDL lock
         self.found_rows_flag = False  # CLIENT_FOUND_ROWS: UPDATE counts matched rows
         self.local_files_flag = False  # CLIENT_LOCAL_FILES: the client opts in to LOAD DATA LOCAL
         self.sleep_requested_s = 0.0  # SLEEP(n) in the last statement: the runtime waits
@@ -427,6 +428,7 @@ class Session:
         self.write_level = consistency_hint(sql) or self.variables.write_consistency
         self.server.status["Questions"] += 1
         self.info = text[:1000]
+        self.lock_wait_stopped = False
 
     def use(self, database: str) -> None:
         name = unquote(database)
@@ -461,6 +463,7 @@ class Session:
         """KILL QUERY: the running statement stops (SQLite interrupt), or, if it still waits
         for a write turn, it fails without running."""
         self.call_interrupted = True  # a running CALL stops at its next step
+        self.lock_wait_stopped = True  # a wait for a cluster DDL lock fails (1317)
         self.interrupt_running()
         for txn in (self._statement_txn, self.txn):
             if txn is not None and txn.interrupt_wait():
@@ -1231,8 +1234,10 @@ class Session:
                                                self._lock_wait_timeout_s(), self._connected)
 
     def _connected(self) -> bool:
-        """Is this session still served (its client has not left, nor been killed)?"""
-        return self.server.sessions.get(self.connection_id) is self
+        """Does this session still want its statement (its client has not left, nor been
+        killed, nor its query killed)?"""
+        return self.server.sessions.get(self.connection_id) is self and \
+            not self.lock_wait_stopped
 
     def _implicit_commit(self) -> Pending | None:
         """DDL and CREATE/DROP DATABASE commit an open transaction first, as in MySQL; with

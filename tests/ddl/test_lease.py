@@ -130,6 +130,20 @@ def test_a_ddl_gets_1205_after_lock_wait_timeout(cluster: LeaseCluster) -> None:
     cluster.ok(3, "CREATE INDEX iv ON t (v)")  # free again: runs at once
 
 
+def test_kill_query_stops_a_ddl_and_a_dml_waiting_for_the_lock(cluster: LeaseCluster) -> None:
+    lease = hold(cluster, 1)
+    for statement in ("ALTER TABLE t ADD COLUMN w INT", "INSERT INTO t VALUES (1, 1)"):
+        request = cluster.submit(2, statement)
+        cluster.advance(300)
+        assert (2, request) not in cluster.replies  # waiting for the lock
+        cluster.nodes[2].state.kill(cluster.sessions[2], query_only=True)
+        reply = cluster.reply(2, request, ms_max=500)
+        assert reply.error is not None and reply.error.code == 1317, statement
+    release(cluster, 1, lease)
+    assert rows(cluster, 2, "SELECT COUNT(*) FROM t") == [(0,)]
+    assert [r[0] for r in rows(cluster, 2, "SHOW COLUMNS FROM t")] == ["id", "v"]
+
+
 def test_ddls_from_every_node_on_one_database_all_run_one_at_a_time(
         cluster: LeaseCluster) -> None:
     requests = {i: cluster.submit(i, f"ALTER TABLE t ADD COLUMN c{i} INT") for i in (1, 2, 3)}
