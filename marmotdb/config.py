@@ -94,6 +94,9 @@ class SqlConfig:
         64, "Long reads that may wait for a read thread; one more is refused with 1041.")
     long_writes_queued_max: int = setting(
         16, "Long writes that may wait for a writer thread; one more is refused with 1041.")
+    ddl_implicit_commit: bool = setting(
+        True, "DDL inside an open transaction commits it first, as in MySQL; false refuses "
+        "such a DDL with 1179 (SQLSTATE 25000) and leaves the transaction open.")
 
 
 @dataclass
@@ -218,6 +221,11 @@ class ClusterConfig:
         "write); it claims the next block in the background once fewer than half are left. "
         "Larger: fewer claims, bigger gaps (a restart skips the rest of its blocks); the "
         "default lets a 32-bit INT column take two million claims. Single node: unused.")
+    ddl_lock_lease_ms: int = setting(
+        30_000, "Lease of a database's cluster DDL lock (marmotdb/ddl/DESIGN.md): the holder "
+        "renews it every third of it while its DDL runs; a holder that died blocks DDL and "
+        "DML on that database at most this long (plus the 500 ms clock-offset margin). "
+        "Shorter: faster recovery after a crash, more renewal writes.")
     txn_recovery_timeout_ms: int = setting(
         5_000, "A batch left undecided this long by its coordinator (crashed, cut off) is "
         "finished by the other members (Paxos Commit recovery); keep it above "
@@ -349,6 +357,9 @@ class Config:
     def data_path(self) -> Path:
         return Path(self.data_dir)
 
+
+# The lease must outlast a few renewal rounds and the clock-offset margin (marmotdb/ddl/).
+DDL_LOCK_LEASE_MS_MIN = 300
 
 SECTIONS = ("mysql", "sql", "storage", "auth", "logging", "cluster", "cdc")
 
@@ -530,6 +541,9 @@ def validate(config: Config) -> None:
     if config.mysql.tls_session_tickets > TLS_SESSION_TICKETS_MAX:
         raise ConfigError(f"{describe('mysql', 'tls_session_tickets')} must be 0.."
                           f"{TLS_SESSION_TICKETS_MAX}; got {config.mysql.tls_session_tickets}")
+    if config.cluster.ddl_lock_lease_ms < DDL_LOCK_LEASE_MS_MIN:
+        raise ConfigError(f"{describe('cluster', 'ddl_lock_lease_ms')} must be at least "
+                          f"{DDL_LOCK_LEASE_MS_MIN}; got {config.cluster.ddl_lock_lease_ms}")
     if config.cluster.auto_increment_block_size < 1:
         raise ConfigError(f"{describe('cluster', 'auto_increment_block_size')} must be at "
                           f"least 1; got {config.cluster.auto_increment_block_size}")

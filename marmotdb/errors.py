@@ -172,6 +172,8 @@ ER_TOO_MANY_PREPARED = 1461
 ER_CANNOT_ADD_FOREIGN = 1215
 ER_VIEW_SELECT_TMPTABLE = 1352
 ER_TRG_ON_VIEW_OR_TEMP_TABLE = 1361
+# DDL inside an open transaction with sql.ddl_implicit_commit = false (marmotdb/ddl/)
+ER_CANT_DO_THIS_DURING_AN_TRANSACTION = 1179
 
 SQLSTATE_BY_CODE: dict[int, str] = {
     1062: "23000", 1048: "23000", 1452: "23000", 1451: "23000", 1406: "22001",
@@ -185,7 +187,7 @@ SQLSTATE_BY_CODE: dict[int, str] = {
     1365: "22012", 1203: "42000", 1040: "08004", 1043: "08S01", 1136: "21S01",
     1241: "21000", 1052: "23000", 1356: "HY000", 1109: "42S02", 1449: "HY000",
     1290: "HY000", 1568: "25001", 1180: "HY000", 1102: "42000", 1461: "42000",
-    1215: "HY000", 1352: "HY000", 1361: "HY000", 1467: "HY000",
+    1215: "HY000", 1352: "HY000", 1361: "HY000", 1467: "HY000", 1179: "25000",
 }
 
 # System variables and character sets (the catalog's errors).

@@ -443,8 +443,10 @@ class Node:
         def applied() -> None:  # after any outcome or catch-up page applied here
             cluster.participant.retry_deferred()
             barrier.check()
+            self.state.database_records.reconcile()  # CREATE/DROP DATABASE (marmotdb/ddl/)
         cluster.participant.on_applied = self.catch_up.on_applied = applied
         self.snapshots.on_restored = lambda database: applied()
+        self.state.database_records.reconcile()  # a drop or create applied before a crash
         return cluster
 
     def receive_frame(self, src: Any, frame: bytes, *, now_ms: int) -> None:

@@ -16,6 +16,10 @@ the secret and nothing else (Prometheus scrapes it with a plain ``static_configs
     GET    /cluster/members             200 [{node_id, state, incarnation, addresses, ...}]
                                         (node ids are JSON integers, as in the config)
     GET    /cluster/events              200 the last member changes seen by this node
+    GET    /cluster/ddl-locks           200 {"locks": [{db, node_id, connection_id, expires_ms,
+                                        expires_in_ms, statement}], "held_here": [...],
+                                        "lease_ms", "counts"}: the cluster DDL locks as this
+                                        node's copy shows them (marmotdb/ddl/DESIGN.md)
     POST   /cluster/members/<id>/remove admin removal (refused until allowed)
     POST   /cluster/members/<id>/allow  lift a removal
     GET    /metrics                     Prometheus text format
@@ -235,6 +239,7 @@ class AdminServer:
             ("GET", "/health"): self._health,
             ("GET", "/cluster/members"): self._members,
             ("GET", "/cluster/events"): self._events,
+            ("GET", "/cluster/ddl-locks"): self._ddl_locks,
             ("GET", "/metrics"): self._metrics,
             ("GET", "/faults"): self._get_faults,
             ("POST", "/faults"): self._set_faults,
@@ -356,6 +361,18 @@ class AdminServer:
             self.node.state.replication_view(node_id)
         return {"applied": json.loads(applied) if applied else None, "behind_txns": behind,
                 "in_doubt": in_doubt, "catching_up": catching_up, "snapshot": snapshot}
+
+    def _ddl_locks(self, request: Request) -> Response:
+        if self.node is None:
+            return error_response(404, "no database node on this listener")
+        locks = self.node.state.ddl_locks
+        now_ms = int(self.node.state.clock() * 1000)
+        return json_response({
+            "locks": [{"db": h.database, "node_id": h.node, "connection_id": h.owner,
+                       "expires_ms": h.expires_ms, "expires_in_ms": h.expires_ms - now_ms,
+                       "statement": h.statement} for h in locks.holders().values()],
+            "held_here": sorted(locks.leases), "lease_ms": locks.lease_ms,
+            "counts": dict(locks.counts)})
 
     def _events(self, request: Request) -> Response:
         return json_response([dataclasses.asdict(e) for e in self._service.events])

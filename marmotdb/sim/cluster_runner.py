@@ -101,6 +101,7 @@ class ClusterRun:
         world = self.world
         for node_id in self.ids:
             world.start(node_id)
+        for node_id in self.ids:  # a quorum records it (marmotdb/ddl/): every node is up first
             self._setup_statements(node_id, [f"CREATE DATABASE IF NOT EXISTS {DATABASE}"])
         self._setup_statements(1, [f"USE {DATABASE}", *SETUP])
         self.settle(SETTLE_US_MAX)

@@ -25,6 +25,8 @@ def state_options(config: Config, version: str) -> dict[str, Any]:
                 batch_txns_max=storage.commit_batch_txns_max,
                 translation_cache_entries_max=max(1, config.sql.statement_cache_size),
                 auto_increment_block_size=config.cluster.auto_increment_block_size,
+                ddl_lock_lease_ms=config.cluster.ddl_lock_lease_ms,
+                ddl_implicit_commit=config.sql.ddl_implicit_commit,
                 global_defaults=global_defaults(config, version))
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import apsw
 
 from marmotdb.accounts.store import ACCOUNTS_DATABASE
+from marmotdb.ddl import database_records, lease
 from marmotdb.hlc import HLC
 from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.types import Column, ColumnFlag
@@ -28,11 +29,13 @@ from marmotdb.sql.variables import GlobalVariables
 from marmotdb.storage.databases import Database, Databases, configure
 from marmotdb.storage.internal_tables import ensure_internal_tables
 from marmotdb.txn import auto_increment
+from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import (
     BATCH_TXNS_MAX,
     CommitPipeline,
     Host,
     InlineHost,
+    Mode,
     Replicator,
 )
 from marmotdb.users import User, Users
@@ -143,7 +146,9 @@ class ServerState:
                  fault: Callable[[str], None] | None = None,
                  wal_sync: Callable[[str], None] | None = None,
                  translation_cache_entries_max: int | None = None,
-                 auto_increment_block_size: int = auto_increment.BLOCK_SIZE_DEFAULT):
+                 auto_increment_block_size: int = auto_increment.BLOCK_SIZE_DEFAULT,
+                 ddl_lock_lease_ms: int = lease.LEASE_MS_DEFAULT,
+                 ddl_implicit_commit: bool = True):
         if translation_cache_entries_max is not None:  # config sql.statement_cache_size
             translate.cache().resize(translation_cache_entries_max)  # one cache per process
         self.clock = clock
@@ -194,6 +199,23 @@ class ServerState:
         setup = configure(durability, cache_size_mb, busy_timeout_ms, self._bind)
         self.databases = Databases(data_dir, setup, on_open=self._open_database)
         self.scratch = Database(SCRATCH, Path(":memory:"), self._bind, pool_max=64)
+        # DDL in an open transaction: commit it first (MySQL) or refuse 1179 (sql.* setting)
+        self.ddl_implicit_commit = ddl_implicit_commit
+        # the per-database cluster DDL locks (marmotdb/ddl/), rows of __marmot_system
+        self.ddl_locks = lease.DdlLocks(
+            node_id=node_id, pipeline=lambda: self.pipeline(self.accounts_database()),
+            reader=self._accounts_reader, host=self.host,
+            now_ms=lambda: int(self.clock() * 1000),
+            clustered=lambda: self.replicator is not None,
+            token=lambda: self.hlc.now().pack(), rng=self.rng, lease_ms=ddl_lock_lease_ms)
+        # CREATE/DROP DATABASE cluster-wide: rows of __marmot_system (ddl/database_records.py)
+        self.database_records = database_records.DatabaseRecords(
+            pipeline=lambda: self.pipeline(self.accounts_database()),
+            reader=self._accounts_reader, host=self.host,
+            clustered=lambda: self.replicator is not None, rng=self.rng,
+            exists=self.databases.exists,
+            create=lambda name: self.databases.create(name, if_not_exists=True),
+            drop=self.drop_database_here)
 
     # ------------------------------------------------------------------ the listener's limits
     # Read by the runtime when it accepts a connection, so that SET GLOBAL applies to the
@@ -322,6 +344,23 @@ class ServerState:
             self.auto_increment_ranges.pop(name, None)
             database = self.databases.get(name)
             database.open_count -= 1
+
+    def drop_database_here(self, name: str, owner: int,
+                           timeout_s: Callable[[], float] = lambda: 50.0) -> Pending | None:
+        """Drop a database's file here once ``owner`` has its write turn (the open batch
+        committed, transactions before it finished): CREATE/DROP DATABASE's local half."""
+        if not self.databases.exists(name):
+            return None
+        pipeline = self.pipeline(self.databases.get(name))
+        turn = pipeline.acquire(owner, Mode(), spans_round_trips=True, timeout_s=timeout_s)
+
+        def drop(_: Any) -> bool:
+            if not self.databases.exists(name):
+                return False
+            self.forget(name.lower())
+            self.close_pipeline(name.lower())
+            return self.databases.drop(name, if_exists=True)
+        return chain(turn, drop)
 
     def private_connection(self) -> apsw.Connection:
         """A fresh in-memory connection with MySQL functions and the authorizer."""

@@ -120,7 +120,7 @@ from marmotdb.sql.translate import (
 from marmotdb.sql.variables import SessionVariables
 from marmotdb.sql.write_weight import WriteWeights
 from marmotdb.storage.capture import ChangeCapture
-from marmotdb.storage.databases import Database
+from marmotdb.storage.databases import SYSTEM_DATABASES, Database, normalize_name
 from marmotdb.txn import auto_increment
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import CommitPipeline, Mode, ReadView
@@ -219,6 +219,7 @@ class Session:
         self.info: str | None = None
         self.killed = False
         self.call_interrupted = False  # KILL QUERY of a running CALL (sql/routines/)
+        self.lock_wait_stopped = False  # KILL QUERY of a wait for a cluster DDL lock
         self.found_rows_flag = False  # CLIENT_FOUND_ROWS: UPDATE counts matched rows
         self.local_files_flag = False  # CLIENT_LOCAL_FILES: the client opts in to LOAD DATA LOCAL
         self.multi_results_flag = True  # CLIENT_MULTI_RESULTS: a CALL may send result sets
@@ -363,6 +364,8 @@ class Session:
             return self._after(result)
         if "marmot_cluster_nodes" in text.lower():  # (lower() is ~3× faster than upper())
             return self._after(self._cluster_nodes(text))
+        if "MARMOT_DDL_LOCKS" in text.upper():
+            return self._after(self._ddl_locks(text))
         if "(" in text and head and head[0] not in DDL_HEADS and self.current_database \
                 and self.current_database != "information_schema":
             known = routine_functions.functions(self, self._current())
@@ -429,6 +432,7 @@ class Session:
         self.execution_limit_ms = hints.max_execution_time_ms
         self.server.status["Questions"] += 1
         self.info = text[:1000]
+        self.lock_wait_stopped = False
 
     def use(self, database: str) -> None:
         name = unquote(database)
@@ -463,6 +467,7 @@ class Session:
         """KILL QUERY: the running statement stops (SQLite interrupt), or, if it still waits
         for a write turn, it fails without running."""
         self.call_interrupted = True  # a running CALL stops at its next step
+        self.lock_wait_stopped = True  # a wait for a cluster DDL lock fails (1317)
         self.interrupt_running()
         for txn in (self._statement_txn, self.txn):
             if txn is not None and txn.interrupt_wait():
@@ -689,9 +694,24 @@ class Session:
                 self.warnings = [("Note", errors.ER_DB_CREATE_EXISTS, f"Can't create database "
                                   f"'{name}'; database exists")]
             return Ok(affected_rows=1 if created else 0)
-        return chain(self._end(commit=True), create)
 
-    def _drop(self, text: str, head: tuple[str, ...]) -> Result | None:
+        def recorded() -> Ok | Pending:
+            """In a cluster the database's row is written first (ddl/database_records.py):
+            every node makes the file; one that exists already is answered as here."""
+            records = self.server.database_records
+            if not records.active or self.server.databases.exists(name) or \
+                    normalize_name(name) in SYSTEM_DATABASES:
+                return create(None)
+
+            def made(written: bool) -> Ok:
+                self.server.databases.create(name, if_not_exists=True)
+                return Ok(affected_rows=1) if written else create(None)  # 1007 if it was
+            return chain(records.record(name, dropped=False), made)
+        return chain(self._implicit_commit(), lambda _: self.server.ddl_locks.run_locked(
+            name, self.connection_id, text, self._metadata_lock_wait_timeout_s(),
+            recorded, self._connected))
+
+    def _drop(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
         if head[1:2] not in (("DATABASE",), ("SCHEMA",)):
             return None
         found = _DROP_DB.match(text)
@@ -716,7 +736,19 @@ class Session:
             if dropped and self.current_database == name.lower():
                 self.current_database = None
             return Ok()
-        return chain(chain(self._end(commit=True), take_turn), drop)
+
+        def recorded() -> Result | Pending:
+            """In a cluster the database's row says "dropped" first: every node drops the
+            file (ddl/database_records.py); one not here yet is dropped where it is."""
+            records = self.server.database_records
+            if not records.active:
+                return chain(take_turn(None), drop)
+            return chain(records.record(name, dropped=True), lambda written: chain(
+                take_turn(None), lambda _: Ok() if written and not self.server.databases.exists(
+                    name) else drop(None)))
+        return chain(self._implicit_commit(), lambda _: self.server.ddl_locks.run_locked(
+            name, self.connection_id, text, self._metadata_lock_wait_timeout_s(),
+            recorded, self._connected))
 
     def _explain(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
         """EXPLAIN of a statement (explain.py); ``EXPLAIN <table>`` is the catalog's."""
@@ -810,25 +842,43 @@ class Session:
 
     def _cluster_nodes(self, text: str) -> Result:
         """Queries over the virtual table MARMOT_CLUSTER_NODES, with any SQL around it."""
+        view_of = self.server.replication_view
+        return self._virtual_table(
+            text, "marmot_cluster_nodes", "node_id INTEGER, mysql_address TEXT, "
+            "peer_address TEXT, admin_address TEXT, state TEXT, incarnation INTEGER, "
+            "applied TEXT, behind_txns INTEGER, in_doubt INTEGER, catching_up INTEGER, "
+            "snapshot TEXT",
+            [(*row, *view_of(row[0])) for row in self.server.cluster_nodes()])
+
+    def _ddl_locks(self, text: str) -> Result:
+        """Queries over MARMOT_DDL_LOCKS: the cluster DDL locks held, as this node's copy
+        of them shows (marmotdb/ddl/DESIGN.md); ``expires_in_ms`` by this node's clock."""
+        now_ms = int(self.server.clock() * 1000)
+        return self._virtual_table(
+            text, "marmot_ddl_locks", "db TEXT, node_id INTEGER, connection_id INTEGER, "
+            "expires_ms INTEGER, expires_in_ms INTEGER, statement TEXT",
+            [(h.database, h.node, h.owner, h.expires_ms, h.expires_ms - now_ms, h.statement)
+             for h in self.server.ddl_locks.holders().values()])
+
+    def _virtual_table(self, text: str, name: str, columns: str,
+                       values: list[tuple[Any, ...]]) -> Result:
+        """``text`` (a SELECT, with any SQL around it) over a table ``name`` made of
+        ``values`` on a private in-memory connection."""
         conn = self.server.private_connection()
         binding = self.server.binding(conn)
         binding.session, binding.trusted = self, True
         try:
-            conn.execute("CREATE TABLE marmot_cluster_nodes (node_id INTEGER, mysql_address TEXT, "
-                         "peer_address TEXT, admin_address TEXT, state TEXT, incarnation INTEGER, "
-                         "applied TEXT, behind_txns INTEGER, in_doubt INTEGER, "
-                         "catching_up INTEGER, snapshot TEXT)")
-            view_of = self.server.replication_view
-            conn.executemany("INSERT INTO marmot_cluster_nodes VALUES "
-                             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             [(*row, *view_of(row[0])) for row in self.server.cluster_nodes()])
+            conn.execute(f"CREATE TABLE {name} ({columns})")
+            if values:
+                conn.executemany(f"INSERT INTO {name} VALUES "
+                                 f"({', '.join('?' * len(values[0]))})", values)
             binding.trusted = False
             view = self.server.schema_view(conn, self.server.scratch)
             translation, params = translate(text, view,
                                            backslash_escapes=self.variables.backslash_escapes)
             if translation.kind is not Kind.SELECT:
-                raise errors.error(errors.ER_TABLEACCESS_DENIED_ERROR, "MARMOT_CLUSTER_NODES "
-                                   "is read-only")
+                raise errors.error(errors.ER_TABLEACCESS_DENIED_ERROR,
+                                   f"{name.upper()} is read-only")
             rows: Rows | None = None
             for statement in translation.statements:
                 rows = self.server.query(conn, statement, params)
@@ -987,8 +1037,9 @@ class Session:
         if translation.kind is Kind.DDL:
             self._require(database.name, "rw" if translation.maintenance else
                           statement_privileges.ddl_privilege(text), translation.tables)
-            return chain(self._end(commit=True),  # DDL implicitly commits, as in MySQL
-                         lambda _: self._write(database, translation, params, text))
+            return chain(self._implicit_commit(), lambda _: self.server.ddl_locks.run_locked(
+                database.name, self.connection_id, text, self._metadata_lock_wait_timeout_s(),
+                lambda: self._write(database, translation, params, text), self._connected))
         if write:
             for privilege in statement_privileges.WRITE_PRIVILEGES[translation.kind]:
                 self._require(database.name, privilege, translation.tables[:1])
@@ -1171,8 +1222,9 @@ class Session:
             and self._long_write(database, translation, params)
 
         def run() -> Result | Pending:
-            return chain(claimed, lambda _: chain(
-                self._begin_write(txn, database, mode, timeout_s, alone=long),
+            return chain(claimed, lambda _: chain(chain(
+                self._ddl_lock_free(database, txn, ddl), lambda _: self._begin_write(
+                    txn, database, mode, timeout_s, alone=long)),
                 lambda _: self._write_now(txn, database, translation, params, text, autocommit,
                                           long, attempt)))
 
@@ -1185,6 +1237,31 @@ class Session:
         if not autocommit or not isinstance(outcome, Pending):
             return outcome
         return self._retried_on_conflict(outcome, attempt, again)
+
+    def _ddl_lock_free(self, database: Database, txn: Transaction, ddl: bool) -> Pending | None:
+        """A write about to take the turn waits while another session, on any node, holds
+        the database's cluster DDL lock (up to innodb_lock_wait_timeout, then 1205): it
+        would only lose to the DDL's new schema version (1213). Not a DDL (its lease is
+        taken already), nor a transaction that holds the turn, nor a session under LOCK
+        TABLES (its reservation of the turn would keep the DDL waiting for it in turn)."""
+        if ddl or txn.pipeline is not None or self.table_locks is not None:
+            return None
+        return self.server.ddl_locks.wait_free(database.name, self.connection_id,
+                                               self._lock_wait_timeout_s(), self._connected)
+
+    def _connected(self) -> bool:
+        """Does this session still want its statement (its client has not left, nor been
+        killed, nor its query killed)?"""
+        return self.server.sessions.get(self.connection_id) is self and \
+            not self.lock_wait_stopped
+
+    def _implicit_commit(self) -> Pending | None:
+        """DDL and CREATE/DROP DATABASE commit an open transaction first, as in MySQL; with
+        ``sql.ddl_implicit_commit = false`` they are refused inside one (1179)."""
+        if self.txn is not None and not self.server.ddl_implicit_commit:
+            raise errors.error(errors.ER_CANT_DO_THIS_DURING_AN_TRANSACTION,
+                               "You are not allowed to execute this command in a transaction")
+        return self._end(commit=True)
 
     def _auto_id_ranges(self, database: Database, translation: Translation
                         ) -> auto_increment.Ranges | None:

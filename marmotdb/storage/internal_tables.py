@@ -17,6 +17,11 @@ and the commit-log record: after a crash the three never disagree. Every name st
     __marmot_accounts       (user, host) -> credential, and
     __marmot_grants         (user, host, db, tbl) -> privileges: accounts (marmotdb/accounts.py),
                             replicated like the claims; rows only in ``__marmot_system``.
+    __marmot_ddl_locks      db -> node, owner, token, expires_ms, statement: the per-database
+                            cluster DDL lock leases (marmotdb/ddl/DESIGN.md), replicated like
+                            the accounts; rows only in ``__marmot_system``.
+    __marmot_databases      name -> dropped, generation: which databases exist cluster-wide
+                            (CREATE/DROP DATABASE, marmotdb/ddl/database_records.py), likewise.
 
 Public API::
 
@@ -33,9 +38,11 @@ APPLIED = "__marmot_applied"
 AUTO_INCREMENT_CLAIMS = "__marmot_auto_increment"
 ACCOUNTS = "__marmot_accounts"
 GRANTS = "__marmot_grants"
-# Internal, yet captured like user tables: claims, and accounts (marmotdb/accounts.py; only
-# the hidden __marmot_system database ever holds rows in them).
-REPLICATED = frozenset({AUTO_INCREMENT_CLAIMS, ACCOUNTS, GRANTS})
+DDL_LOCKS = "__marmot_ddl_locks"
+DATABASES = "__marmot_databases"
+# Internal, yet captured like user tables: claims, accounts (marmotdb/accounts.py) and DDL
+# lock leases (marmotdb/ddl/; only the hidden __marmot_system database holds rows of these).
+REPLICATED = frozenset({AUTO_INCREMENT_CLAIMS, ACCOUNTS, GRANTS, DDL_LOCKS, DATABASES})
 
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS {ROW_VERSIONS}(
@@ -83,11 +90,24 @@ CREATE TABLE IF NOT EXISTS {GRANTS}(
     privileges TEXT NOT NULL,
     PRIMARY KEY (user, host, db, tbl)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {DDL_LOCKS}(
+    db TEXT NOT NULL PRIMARY KEY,
+    node INTEGER NOT NULL,
+    owner INTEGER NOT NULL,
+    token INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    statement TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {DATABASES}(
+    name TEXT NOT NULL PRIMARY KEY,
+    dropped INTEGER NOT NULL,
+    generation INTEGER NOT NULL
+) WITHOUT ROWID;
 """
 
 
 def ensure_internal_tables(conn: apsw.Connection) -> None:
-    if conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{GRANTS}'"
+    if conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{DATABASES}'"
                     ).fetchall():  # the newest one: older files get it at their next open
         return
     with conn:
