@@ -441,7 +441,9 @@ class Node:
 
         def applied() -> None:  # after any outcome or catch-up page applied here
             cluster.participant.retry_deferred()
+            cluster.participant.retry_schema_waits()
             barrier.check()
+        cluster.participant.catch_up_from = self.catch_up.sync_with
         cluster.participant.on_applied = self.catch_up.on_applied = applied
         self.snapshots.on_restored = lambda database: applied()
         return cluster

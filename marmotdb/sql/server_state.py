@@ -163,7 +163,7 @@ class ServerState:
         self.auto_increment_block_size = auto_increment_block_size  # cluster.* setting
         # MARMOT_CLUSTER_NODES' replication columns per node id (catch-up's view in a cluster)
         self.replication_view: Callable[[int], tuple[Any, ...]] = \
-            lambda node_id: (None, 0, 0, False, "")
+            lambda node_id: (None, 0, 0, False, "", None, None)
         self.catching_up: Callable[[], bool] = lambda: False  # LOCAL reads wait meanwhile
         self.durability = durability
         self.rng = rng or random.Random(0)  # RAND(), UUID(); the runtime passes SystemRandom

@@ -813,10 +813,11 @@ class Session:
             conn.execute("CREATE TABLE marmot_cluster_nodes (node_id INTEGER, mysql_address TEXT, "
                          "peer_address TEXT, admin_address TEXT, state TEXT, incarnation INTEGER, "
                          "applied TEXT, behind_txns INTEGER, in_doubt INTEGER, "
-                         "catching_up INTEGER, snapshot TEXT)")
+                         "catching_up INTEGER, snapshot TEXT, schema_versions TEXT, "
+                         "schema_drift TEXT)")
             view_of = self.server.replication_view
             conn.executemany("INSERT INTO marmot_cluster_nodes VALUES "
-                             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              [(*row, *view_of(row[0])) for row in self.server.cluster_nodes()])
             binding.trusted = False
             view = self.server.schema_view(conn, self.server.scratch)
@@ -1257,6 +1258,8 @@ class Session:
             space = self._temp.space(database) if self._temp.spaces and not ddl else None
             if translation.other_tables or binding.attached:
                 self._attach(txn.pipeline.conn, binding, translation, database, space)
+            if ddl:
+                txn.note_catalog()  # its entry ships what it changed (idempotent replay)
             rows = self._run_taking_ids(
                 txn, database, translation,
                 lambda conn: self._execute_write(conn, translation, params, space),
