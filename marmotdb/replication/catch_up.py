@@ -307,7 +307,10 @@ class CatchUp:
                 self.on_applied()
 
         pipeline = state.pipeline(state.databases.get(database))
-        pipeline.run_exclusive(work).add_done_callback(applied)
+        # a DDL may rebuild or index a big table: it runs on a host worker, not the loop
+        exclusive = pipeline.run_exclusive_blocking if any(
+            write_set.schema_changes for write_set, _ in items) else pipeline.run_exclusive
+        exclusive(work).add_done_callback(applied)
 
     def _pull_stalled(self) -> None:
         """Something was applied: pull again what waited for another origin's entries."""

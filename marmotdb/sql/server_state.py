@@ -526,7 +526,8 @@ class ServerState:
         every = viewer.has("PROCESS")
         return [(s.connection_id, s.user, s.host, s.current_database, s.command,
                  int(now - s.statement_started) if s.statement_started else 0,
-                 "" if s.command == "Sleep" else "executing",
+                 "" if s.command == "Sleep" else
+                 s.ddl_progress.state if s.ddl_progress is not None else "executing",
                  s.info if s.command != "Sleep" else None)
                 for s in sorted(self.sessions.values(), key=lambda s: s.connection_id)
                 if every or s.user == viewer.name]

@@ -304,7 +304,10 @@ class Participant:
                 self.on_applied()
             answer(True)
 
-        pipeline.run_exclusive(work).add_done_callback(done)
+        # a DDL may rebuild or index a big table: it runs on a host worker, not the loop
+        exclusive = pipeline.run_exclusive_blocking if any(
+            ws.schema_changes for ws, _ in items) else pipeline.run_exclusive
+        exclusive(work).add_done_callback(done)
 
 
 class _SchemaWait(NamedTuple):
