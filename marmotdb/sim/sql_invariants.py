@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from marmotdb.sql import functions
+from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.errors import MarmotError
 from marmotdb.node import Node, Reply
 from marmotdb.sql.schema import ensure_schema_table
@@ -117,6 +119,8 @@ def check_replica(conn: apsw.Connection, entries: list[LogEntry],
                   write_sets: list[WriteSet]) -> None:
     replica = apsw.Connection(":memory:")
     try:
+        # a table rebuild's copy converts values through MYSQL_STORE, as on every replica
+        functions.register_functions(replica, ConnectionBinding())
         ensure_schema_table(replica)  # DDL entries keep the MySQL catalog rows there
         ensure_internal_tables(replica)
         if write_sets:

@@ -53,6 +53,7 @@ class Load:
         self.cluster = cluster
         self.stop = threading.Event()
         self.committed = 0
+        self.commit_times: list[float] = []  # when each writer round trip committed
         self.latencies_s: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
         self.states: set[str] = set()
         self.errors: list[BaseException] = []
@@ -81,6 +82,7 @@ class Load:
                                                                        node_id))
                         cur.execute("UPDATE big SET a = a + 1 WHERE id = %s", (i * 7 + node_id,))
                         self.committed += 1
+                        self.commit_times.append(time.monotonic())
                     except pymysql.MySQLError as exc:
                         if exc.args[0] not in RETRYABLE:
                             raise
