@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
-from marmotdb.sql import functions
-from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.errors import MarmotError
 from marmotdb.node import Node, Reply
+from marmotdb.sql import functions
+from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.schema import ensure_schema_table
 from marmotdb.storage.apply import apply_many
 from marmotdb.storage.checksum import database_checksums

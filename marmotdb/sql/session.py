@@ -48,6 +48,7 @@ import apsw
 
 from marmotdb import errors
 from marmotdb.accounts.store import ACCOUNTS_DATABASE
+from marmotdb.ddl.progress import DdlProgress
 from marmotdb.errors import AutoIncrementExhausted, MarmotError
 from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import (
@@ -94,7 +95,6 @@ from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.routines import inlining as routine_functions
 from marmotdb.sql.routines import statements as routine_statements
 from marmotdb.sql.routines.definition import routine_kind
-from marmotdb.ddl.progress import DdlProgress
 from marmotdb.sql.rewrites_ddl import DDL_HEADS
 from marmotdb.sql.rewrites_dml import OtherDatabase
 from marmotdb.sql.schema import TableDef, quote_ident
