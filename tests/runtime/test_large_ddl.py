@@ -25,7 +25,8 @@ from tests.runtime.replica_audit import AUDITED_SERVE_ARGS, audit
 
 pytestmark = pytest.mark.integration
 RETRYABLE = {1205, 1213, 1047, 1180}
-INSERT_ROWS = 10_000  # rows per INSERT while filling (one write set each)
+INSERT_ROWS = 5_000  # rows per INSERT while filling (one write set each)
+FILL_ATTEMPTS = 5  # an INSERT not committed (1047, 1213) or of unknown outcome runs again
 
 
 def connect(cluster: LocalCluster, node_id: int, **options: Any) -> pymysql.Connection[Any]:
@@ -39,10 +40,16 @@ def fill(cluster: LocalCluster, rows: int) -> None:
         cur.execute("CREATE TABLE big (id INT PRIMARY KEY, a INT, b VARCHAR(20))")
         cur.execute("CREATE TABLE w (id INT PRIMARY KEY, node INT)")
         for start in range(1, rows + 1, INSERT_ROWS):  # one SQL statement per INSERT_ROWS
-            cur.execute("INSERT INTO big WITH RECURSIVE seq(i) AS (SELECT %s UNION ALL "
-                        "SELECT i + 1 FROM seq WHERE i < %s) "
-                        "SELECT i, i %% 1000, CONCAT('row', i) FROM seq",
-                        (start, min(start + INSERT_ROWS, rows + 1) - 1))
+            for attempt in range(FILL_ATTEMPTS):  # a busy machine may miss a prepare timeout
+                try:
+                    cur.execute("INSERT IGNORE INTO big WITH RECURSIVE seq(i) AS (SELECT %s "
+                                "UNION ALL SELECT i + 1 FROM seq WHERE i < %s) "
+                                "SELECT i, i %% 1000, CONCAT('row', i) FROM seq",
+                                (start, min(start + INSERT_ROWS, rows + 1) - 1))
+                    break
+                except pymysql.MySQLError as exc:
+                    if exc.args[0] not in RETRYABLE or attempt == FILL_ATTEMPTS - 1:
+                        raise
 
 
 class Load:
@@ -137,6 +144,7 @@ def run_large_ddl(tmp_path: Path, rows: int) -> dict[str, Any]:
                 cur.execute("SHOW CREATE TABLE big")
                 creates.add(cur.fetchall()[0][1])
         assert len(creates) == 1, creates
+        cluster.until(lambda: _no_drift(cluster), 30, "/cluster/members: no schema drift")
         replicas = audit(cluster, tables=())
         ddl_sets = [ws for ws in map(decode_write_set, replicas[0].log.values())
                     if ws.schema_changes]
@@ -149,6 +157,15 @@ def run_large_ddl(tmp_path: Path, rows: int) -> dict[str, Any]:
         cluster.stop()
 
 
+def _no_drift(cluster: LocalCluster) -> bool:
+    """Every node, as every node last heard it, on one schema version of ``app``."""
+    seen = [(m["schema_versions"] or {}).get("app") for node_id in cluster.ids()
+            for m in cluster.admin(node_id, "GET", "/cluster/members")]
+    drift = [m["schema_drift"] for node_id in cluster.ids()
+             for m in cluster.admin(node_id, "GET", "/cluster/members")]
+    return len(set(seen)) == 1 and seen[0] is not None and all(d == [] for d in drift)
+
+
 def _has_column_c(cur: Any) -> bool:
     cur.execute("SHOW COLUMNS FROM big")
     return "c" in {row[0] for row in cur.fetchall()}
@@ -158,11 +175,13 @@ def _check(result: dict[str, Any]) -> None:
     timings = result["timings"]
     assert any("copying rows" in s for s in result["states"]), result["states"]
     assert result["committed"] > 0
-    probes = result["probe_1"]
     # On the loop, a SELECT 1 sent during the rebuild would wait for the rest of it; off the
-    # loop it is answered between the writer thread's GIL slices.
-    if timings["rebuild"] > 0.4 and len(probes) >= 3:
-        assert max(probes) < timings["rebuild"] / 2, (max(probes), timings)
+    # loop it is answered between the writer thread's GIL slices: on node 1 (the
+    # coordinator: a writer thread) and node 2 (a replica: a host worker applies it before
+    # the coordinator answers its client)
+    for probes in (result["probe_1"], result["probe_2"]):
+        if timings["rebuild"] > 0.4 and len(probes) >= 3:
+            assert max(probes) < timings["rebuild"] / 2, (max(probes), timings)
 
 
 def test_a_large_table_alter_under_writes_stays_off_the_loop_and_converges(
