@@ -5,7 +5,7 @@ at once; PROCESSLIST shows the DDL's step; the write set carries the DDL, never 
 per row; afterwards every node has the same schema (SHOW CREATE TABLE) and the same rows,
 row versions and commit logs (replica audit, read from the stopped nodes' files).
 
-The default suite uses 50,000 rows (above LONG_WRITE_ROWS_MIN); the slow variant a million.
+The default suite uses 25,000 rows (above LONG_WRITE_ROWS_MIN); the slow variant a million.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def _check(result: dict[str, Any]) -> None:
 
 def test_a_large_table_alter_under_writes_stays_off_the_loop_and_converges(
         tmp_path: Path) -> None:
-    _check(run_large_ddl(tmp_path, 50_000))
+    _check(run_large_ddl(tmp_path, 25_000))  # above LONG_WRITE_ROWS_MIN (20,000)
 
 
 @pytest.mark.slow

@@ -67,10 +67,11 @@ def _run(node: Node, session: int, sql: str) -> None:
     assert reply.error is None, (sql, reply.error)
 
 
-@pytest.fixture
-def origin_log(tmp_path: Path) -> list[WriteSet]:
-    """The origin's commit log after the script: one write set per DDL and per DML."""
-    node, session = _node(tmp_path / "origin", 1)
+@pytest.fixture(scope="module")
+def origin_log(tmp_path_factory: pytest.TempPathFactory) -> list[WriteSet]:
+    """The origin's commit log after the script: one write set per DDL and per DML (the
+    tests never change the decoded write sets)."""
+    node, session = _node(tmp_path_factory.mktemp("origin"), 1)
     for sql in ["CREATE DATABASE d", "USE d"]:
         _run(node, session, sql)
     for ddl, dml in SCRIPT:
