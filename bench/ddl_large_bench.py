@@ -92,6 +92,9 @@ def main() -> int:
                 lines = [f"{name:10s} latency {after - before:7.2f} s, on every node after "
                          f"{after - before + spread:7.2f} s; writes {base / args.settle_s:6.1f}/s "
                          f"before, {during / max(after - before, 1e-9):6.1f}/s during"]
+                polls = [took for sent, took in load.polls if before <= sent <= after]
+                lines.append(f"    PROCESSLIST polls on node 1 during it: n={len(polls)}, "
+                             f"max {1000 * max(polls or [0]):.1f} ms")
                 for node_id in (1, 2):
                     probes = load.during(node_id, before, after)
                     lines.append(f"    SELECT 1 on node {node_id} during it: n={len(probes)} "

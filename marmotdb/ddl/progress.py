@@ -26,6 +26,7 @@ _STEPS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r'^DROP TABLE'), "dropping a table"),
     (re.compile(r'^ALTER TABLE'), "altering the table"),
     (re.compile(r'^CREATE TRIGGER'), "re-creating triggers"),
+    (re.compile(r'^PRAGMA'), "preparing"),
 )
 
 

@@ -63,6 +63,7 @@ class Load:
         self.commit_times: list[float] = []  # when each writer round trip committed
         self.latencies_s: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
         self.states: set[str] = set()
+        self.polls: list[tuple[float, float]] = []  # PROCESSLIST polls: (sent, took)
         self.errors: list[BaseException] = []
         self._threads = [threading.Thread(target=self._writer, args=(n,)) for n in (1, 2, 3)]
         self._threads += [threading.Thread(target=self._probe, args=(n,)) for n in (1, 2)]
@@ -108,8 +109,10 @@ class Load:
     def _processlist(self) -> None:
         with connect(self.cluster, 1) as conn, conn.cursor() as cur:
             while not self.stop.is_set():
+                sent = time.monotonic()
                 cur.execute("SHOW PROCESSLIST")
                 self.states |= {str(row[6]) for row in cur.fetchall() if row[6]}
+                self.polls.append((sent, time.monotonic() - sent))
                 time.sleep(0.02)
 
     def during(self, node_id: int, start: float, end: float) -> list[float]:
