@@ -16,10 +16,12 @@ import pytest
 
 from marmotdb.node import Node, Reply
 from marmotdb.storage import schema_guard
-from marmotdb.storage.apply import ApplyTransaction
+from marmotdb.storage.apply import ApplyTransaction, apply
 from marmotdb.storage.checksum import database_checksums
 from marmotdb.storage.writeset import SchemaChange, WriteSet, decode_write_set
 from marmotdb.users import User, Users
+from tests.storage.origin import open_database
+from tests.storage.test_commitlog import ws as commitlog_ws
 
 T0 = 1_700_000_000_000
 USERS = Users([User("root", "x", {"*": "admin"})])
@@ -197,3 +199,17 @@ def test_a_rebuild_ships_its_statements_not_its_rows(origin_log: list[WriteSet])
         "__marmot_old_" in s for s in ws.schema_changes[0].statements)]
     assert len(rebuilds) >= 3
     assert all(not ws.changes for ws in rebuilds)
+
+
+def test_a_drop_table_applies_on_a_replica_with_a_gap_in_the_log() -> None:
+    """Found by the cluster-ddl simulation: with an origin's entries logged above a gap, the
+    commit-log writer left a statement unfinished on its cursor, and every DROP TABLE (a
+    rebuild's too) applied in the same transaction failed with "database table is locked"
+    until the gap filled."""
+    conn = open_database("CREATE TABLE kv(k TEXT PRIMARY KEY, v); CREATE TABLE gone(x)")
+    apply(conn, commitlog_ws(1, 2))  # origin 1's seq 1 is missing: 2 is logged above a gap
+    drop = commitlog_ws(1, 3)
+    drop.changes, drop.tables = [], []
+    drop.schema_changes = [SchemaChange(0, "DROP TABLE gone", ['DROP TABLE IF EXISTS "gone"'])]
+    assert apply(conn, drop).applied
+    assert not conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'gone'").fetchall()
