@@ -55,9 +55,10 @@ DDL_CYCLE = (
     "ALTER TABLE bank DROP COLUMN note",
     "DROP TABLE IF EXISTS side",
 )
-# what a cycle statement may answer when its previous one's outcome was unknown (1180) and
-# it did commit: the column or index is there already, or gone
-DDL_ERRORS = frozenset({1060, 1061, 1091})
+# what a cycle statement may answer when an earlier one did not commit (1213, 1047) or did
+# although its outcome was unknown (1180): the column or index is there already (1060, 1061),
+# or not there (1054, 1091)
+DDL_ERRORS = frozenset({1054, 1060, 1061, 1091})
 
 SETUP = [
     "CREATE TABLE bank (id INT PRIMARY KEY, bal INT NOT NULL)",
