@@ -312,16 +312,19 @@ class Node:
             raise RuntimeError(f"session {session_id} already has a request in flight")
         self._busy.add(session_id)
         session.command = "Query"
+        offloaded: LongRead | None = None
         try:
             outcome: Result | Pending | BaseException = run(session)
         except LongRead as long_read:
-            self._emit(Offload(session_id, request_id, long_read.job))
-            self._drain()
-            return
+            offloaded = long_read
         except Exception as exc:  # noqa: BLE001 - answered (MySQL error or 1105)
             outcome = exc
         finally:
             session.command = "Sleep"
+        if offloaded is not None:  # after "Sleep": the host marks it running on its worker
+            self._emit(Offload(session_id, request_id, offloaded.job))
+            self._drain()
+            return
         if isinstance(outcome, Pending):
             outcome.add_done_callback(lambda done: self._settled(session_id, request_id, done))
         else:
