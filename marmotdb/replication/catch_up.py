@@ -12,7 +12,8 @@ applies them in one SQLite transaction on the database's write connection (the c
 pipeline's ``run_exclusive``: the same deterministic, last-write-wins, duplicate-proof
 ``apply`` every replica uses), then pulls on while the peer has more. A database the peer has
 and this node does not is created first. One pull per (database, origin) is in flight at a
-time; an apply that fails (e.g. another origin's DDL it depends on is not here yet) is retried
+time (an entry built on another origin's DDL not here yet waits for it, as for a missing row
+version: ``versions.lacks_bases``); an apply that fails is retried
 at the next interval.
 
 Only entries a peer logged are pulled: they are decided (committed, or an abort marker), so
