@@ -226,6 +226,11 @@ class ClusterConfig:
         "renews it every third of it while its DDL runs; a holder that died blocks DDL and "
         "DML on that database at most this long (plus the 500 ms clock-offset margin). "
         "Shorter: faster recovery after a crash, more renewal writes.")
+    txn_schema_wait_ms: int = setting(
+        1_000, "A member asked to vote on writes built on a schema version it has not reached "
+        "(it missed a DDL) pulls that DDL from the coordinator for up to this long before "
+        "voting, instead of refusing at once (1213 and a retry); at most half of "
+        "txn_prepare_timeout_ms is used (a later vote would be lost). 0 = refuse at once.")
     txn_recovery_timeout_ms: int = setting(
         5_000, "A batch left undecided this long by its coordinator (crashed, cut off) is "
         "finished by the other members (Paxos Commit recovery); keep it above "

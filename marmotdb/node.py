@@ -313,16 +313,19 @@ class Node:
             raise RuntimeError(f"session {session_id} already has a request in flight")
         self._busy.add(session_id)
         session.command = "Query"
+        offloaded: LongRead | None = None
         try:
             outcome: Result | Pending | BaseException = run(session)
         except LongRead as long_read:
-            self._emit(Offload(session_id, request_id, long_read.job))
-            self._drain()
-            return
+            offloaded = long_read
         except Exception as exc:  # noqa: BLE001 - answered (MySQL error or 1105)
             outcome = exc
         finally:
             session.command = "Sleep"
+        if offloaded is not None:  # after "Sleep": the host marks it running on its worker
+            self._emit(Offload(session_id, request_id, offloaded.job))
+            self._drain()
+            return
         if isinstance(outcome, Pending):
             outcome.add_done_callback(lambda done: self._settled(session_id, request_id, done))
         else:
@@ -442,8 +445,10 @@ class Node:
 
         def applied() -> None:  # after any outcome or catch-up page applied here
             cluster.participant.retry_deferred()
+            cluster.participant.retry_schema_waits()
             barrier.check()
             self.state.database_records.reconcile()  # CREATE/DROP DATABASE (marmotdb/ddl/)
+        cluster.participant.catch_up_from = self.catch_up.sync_with
         cluster.participant.on_applied = self.catch_up.on_applied = applied
         self.snapshots.on_restored = lambda database: applied()
         self.state.database_records.reconcile()  # a drop or create applied before a crash

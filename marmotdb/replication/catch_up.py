@@ -12,7 +12,8 @@ applies them in one SQLite transaction on the database's write connection (the c
 pipeline's ``run_exclusive``: the same deterministic, last-write-wins, duplicate-proof
 ``apply`` every replica uses), then pulls on while the peer has more. A database the peer has
 and this node does not is created first. One pull per (database, origin) is in flight at a
-time; an apply that fails (e.g. another origin's DDL it depends on is not here yet) is retried
+time (an entry built on another origin's DDL not here yet waits for it, as for a missing row
+version: ``versions.lacks_bases``); an apply that fails is retried
 at the next interval.
 
 Only entries a peer logged are pulled: they are decided (committed, or an abort marker), so
@@ -82,6 +83,7 @@ class CatchUp:
         self.catching_up = any(origin != node_id for vector in self.vectors().values()
                                for origin in vector)
         self._matched: set[int] = set()  # peers whose last vectors had nothing we lack
+        self._syncing: set[int] = set()  # peers asked out of turn (sync_with), not answered
         endpoint.on_request([Vectors], self._on_vectors)
         endpoint.on_request([PullLog], self._on_pull)
         self._timer = state.host.call_later(interval_ms / 1000, self._tick)
@@ -90,6 +92,10 @@ class CatchUp:
     def vectors(self) -> dict[str, dict[int, int]]:
         return {name: self._read(name, commitlog.applied_vector)
                 for name in self._state.databases.names()}
+
+    def schema_versions(self) -> dict[str, int]:
+        """Each database's schema version here (its DDL count: ``PRAGMA user_version``)."""
+        return {name: self._read(name, _user_version) for name in self._state.databases.names()}
 
     def in_doubt_here(self) -> int:
         return self._in_doubt()
@@ -145,7 +151,7 @@ class CatchUp:
         snapshot = self.snapshots.describe() if self.snapshots is not None else ""
         self._endpoint.reply(request, VectorsReply(
             advertised, self._in_doubt(), self.catching_up, below, floors,
-            self._state.hlc.last.pack(), snapshot))
+            self._state.hlc.last.pack(), snapshot, self.schema_versions()))
 
     def _on_pull(self, request: IncomingRequest, now_ms: int) -> None:
         message: PullLog = request.message  # type: ignore[assignment]
@@ -169,6 +175,24 @@ class CatchUp:
             return read(conn)
 
     # ------------------------------------------------------------------ pulling
+    def sync_with(self, node_id: int) -> None:
+        """Compare with ``node_id`` now rather than at its turn of the round robin (a
+        participant behind a write set's schema version: it pulls the DDL it lacks)."""
+        peer = next((p for p in self._roster() if p.node_id == node_id and p.live), None)
+        if peer is None or node_id == self._node_id or node_id in self._syncing:
+            return
+        self._syncing.add(node_id)
+        self._ask(peer)
+
+    def _ask(self, peer: Peer) -> None:
+        now_ms = self._now_ms()
+
+        def answered(done: Completion) -> None:
+            self._syncing.discard(peer.node_id)
+            self._compare(peer, done)
+        self._endpoint.request(peer.addr, Vectors(), now_ms + REQUEST_TIMEOUT_MS, now_ms,
+                               answered)
+
     def _tick(self) -> None:
         self._timer = self._state.host.call_later(self._interval_ms / 1000, self._tick)
         peers = [p for p in self._roster() if p.node_id != self._node_id and p.live]
@@ -176,9 +200,7 @@ class CatchUp:
             return
         peer = peers[self._next_peer % len(peers)]
         self._next_peer += 1
-        now_ms = self._now_ms()
-        self._endpoint.request(peer.addr, Vectors(), now_ms + REQUEST_TIMEOUT_MS, now_ms,
-                               lambda done: self._compare(peer, done))
+        self._ask(peer)
 
     def _compare(self, peer: Peer, done: Completion) -> None:
         reply = done.reply
@@ -301,7 +323,10 @@ class CatchUp:
                 self.on_applied()
 
         pipeline = state.pipeline(state.databases.get(database))
-        pipeline.run_exclusive(work).add_done_callback(applied)
+        # a DDL may rebuild or index a big table: it runs on a host worker, not the loop
+        exclusive = pipeline.run_exclusive_blocking if any(
+            write_set.schema_changes for write_set, _ in items) else pipeline.run_exclusive
+        exclusive(work).add_done_callback(applied)
 
     def _pull_stalled(self) -> None:
         """Something was applied: pull again what waited for another origin's entries."""
@@ -311,17 +336,19 @@ class CatchUp:
                 self._pull(peer, database, origin,
                            self.vector(database).get(origin, 0))
 
-    def node_view(self, node_id: int
-                  ) -> tuple[str | None, int | None, int | None, bool | None, str | None]:
+    def node_view(self, node_id: int) -> tuple[Any, ...]:
         """MARMOT_CLUSTER_NODES' replication columns for a node: its applied vectors (JSON,
         as this node last heard them), how many transactions it lacks that some node has
         applied, its in-doubt instances, whether it is catching up after a restart, the
-        snapshot it is receiving ('' if none). NULLs for a node not heard from yet."""
+        snapshot it is receiving ('' if none), its schema version per database (JSON), and
+        the databases where that version is below the newest any node reported (schema
+        drift: a DDL it has not applied yet; '' if none). NULLs for a node not heard from."""
         views = {peer: known[0] for peer, known in self.known.items()}
         views[self._node_id] = self.vectors()
         vectors = views.get(node_id)
         if vectors is None:
-            return None, None, None, None, None
+            return None, None, None, None, None, None, None
+        schemas, drift = self._schema_view(node_id)
         newest: dict[tuple[str, int], int] = {}
         for other in views.values():
             for database, vector in other.items():
@@ -335,8 +362,28 @@ class CatchUp:
         else:
             _, in_doubt, catching_up = self.known[node_id]
             snapshot = self.replies[node_id].snapshot if node_id in self.replies else ""
-        return json.dumps(vectors, sort_keys=True), behind, in_doubt, catching_up, snapshot
+        return (json.dumps(vectors, sort_keys=True), behind, in_doubt, catching_up, snapshot,
+                schemas, drift)
+
+    def _schema_view(self, node_id: int) -> tuple[str | None, str | None]:
+        """A node's schema versions (JSON) and the databases it is behind on (comma list)."""
+        known = {peer: reply.schema_versions for peer, reply in self.replies.items()}
+        known[self._node_id] = self.schema_versions()
+        mine = known.get(node_id)
+        if mine is None:
+            return None, None
+        newest: dict[str, int] = {}
+        for versions_there in known.values():
+            for database, version in versions_there.items():
+                newest[database] = max(newest.get(database, 0), version)
+        behind = sorted(database for database, version in newest.items()
+                        if mine.get(database, 0) < version)
+        return json.dumps(mine, sort_keys=True), ",".join(behind)
 
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+
+
+def _user_version(conn: apsw.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchall()[0][0])

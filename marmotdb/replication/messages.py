@@ -34,6 +34,9 @@ class VectorsReply(msgspec.Struct, frozen=True, array_like=True):
     floors: dict[str, dict[int, int]] = {}
     clock: int = 0  # the answering node's HLC (packed): its later commits are above it
     snapshot: str = ""  # the snapshot transfer under way there, as progress text
+    # each database's schema version there (its DDL count, PRAGMA user_version): a DDL
+    # missed shows as drift in MARMOT_CLUSTER_NODES and /cluster/members
+    schema_versions: dict[str, int] = {}
 
 
 class PullLog(msgspec.Struct, frozen=True, array_like=True):

@@ -357,10 +357,12 @@ class AdminServer:
         the transactions it lacks, its in-doubt transactions, whether it is catching up."""
         if self.node is None:
             return {}
-        applied, behind, in_doubt, catching_up, snapshot = \
+        applied, behind, in_doubt, catching_up, snapshot, schemas, drift = \
             self.node.state.replication_view(node_id)
         return {"applied": json.loads(applied) if applied else None, "behind_txns": behind,
-                "in_doubt": in_doubt, "catching_up": catching_up, "snapshot": snapshot}
+                "in_doubt": in_doubt, "catching_up": catching_up, "snapshot": snapshot,
+                "schema_versions": json.loads(schemas) if schemas else None,
+                "schema_drift": drift.split(",") if drift else ([] if schemas else None)}
 
     def _ddl_locks(self, request: Request) -> Response:
         if self.node is None:

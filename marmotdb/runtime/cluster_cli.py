@@ -293,6 +293,10 @@ def cluster_status(args: argparse.Namespace) -> int:
         if entry["snapshot"]:
             snapshots.append(f"  node {entry['node_id']} restoring a snapshot: "
                              f"{entry['snapshot']}")
+        if entry["schema_drift"]:  # a DDL it has not applied yet (ddl/DESIGN.md)
+            snapshots.append(f"  node {entry['node_id']} behind on the schema of: "
+                             f"{', '.join(entry['schema_drift'])} (versions "
+                             f"{entry['schema_versions']})")
     for line in snapshots:
         print(line)
     return 0 if all(e["running"] for e in report) else 1
@@ -314,6 +318,8 @@ def node_status(state: ClusterState, record: NodeRecord) -> dict[str, Any]:
             "in_doubt": me.get("in_doubt") if me else None,
             "catching_up": me.get("catching_up") if me else None,
             "snapshot": me.get("snapshot") if me else None,
+            "schema_versions": me.get("schema_versions") if me else None,
+            "schema_drift": me.get("schema_drift") if me else None,
             "data_dir": record.data_dir, "log_file": record.log_file}
 
 

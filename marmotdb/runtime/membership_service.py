@@ -367,7 +367,8 @@ def _host_cluster(node_host: NodeHost, swim: SwimNode, codec: FrameCodec,
     node.attach_cluster(codec, lambda: swim_roster(swim), CommitSettings(
         prepare_timeout_ms=cluster.txn_prepare_timeout_ms,
         decision_timeout_ms=cluster.txn_decision_timeout_ms,
-        recovery_timeout_ms=cluster.txn_recovery_timeout_ms), cluster.catch_up_interval_ms,
+        recovery_timeout_ms=cluster.txn_recovery_timeout_ms,
+        schema_wait_ms=cluster.txn_schema_wait_ms), cluster.catch_up_interval_ms,
         cluster.log_trim_interval_ms, cluster.log_retention_max_hours,
         joined=lambda: swim_joined(swim))
     peer.add_frame_receiver(PEER_MESSAGES.tags_of("txn") | PEER_MESSAGES.tags_of("replication")

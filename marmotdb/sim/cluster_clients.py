@@ -72,8 +72,10 @@ class ClusterClient:
             not op.explicit or self.statement == "COMMIT")
 
 
-def make_clients(rng: random.Random, node_ids: list[int], per_node: int) -> list[ClusterClient]:
-    """``per_node`` clients on each node, each with a workload, a write and a read level."""
+def make_clients(rng: random.Random, node_ids: list[int], per_node: int,
+                 ddl: bool = False) -> list[ClusterClient]:
+    """``per_node`` clients on each node, each with a workload, a write and a read level;
+    with ``ddl``, one more on the first node running the DDL cycle at QUORUM."""
     values = Values()
     workloads = {name: Workload(name, values) for name in WORKLOADS}
     clients: list[ClusterClient] = []
@@ -87,6 +89,9 @@ def make_clients(rng: random.Random, node_ids: list[int], per_node: int) -> list
             clients.append(ClusterClient(len(clients), node_id, workloads[name],
                                          random.Random(rng.getrandbits(64)), level,
                                          read_level))
+    if ddl:  # drawn after the others: their streams are those of a run without it
+        clients.append(ClusterClient(len(clients), node_ids[0], Workload("ddl", values),
+                                     random.Random(rng.getrandbits(64)), "QUORUM", "LOCAL"))
     return clients
 
 

@@ -26,6 +26,8 @@ promises after a heal (catch-up, recovery):
                   internal-error     a node answered 1105, or a client saw an error the
                                      protocol does not give
     convergence   diverged           replicas' per-table checksums differ
+                  schema-drift       replicas' schemas differ (SQLite's schema rows, the
+                                     MySQL bookkeeping, the schema version)
                   log-gap            a replica's log misses origin sequences
                   missing-ack        an acknowledged write is missing on some replica
                   undecided          intents, or txn-store records of instances not applied
@@ -48,20 +50,22 @@ from marmotdb.sim.cluster_workloads import (
     BANK_ACCOUNTS,
     BANK_BALANCE,
     DATABASE,
+    DDL_ERRORS,
     NOT_COMMITTED,
     OUTCOME_UNKNOWN,
     Operation,
 )
 from marmotdb.sim.cluster_world import ClusterWorld
 from marmotdb.sim.sql_invariants import SqlViolation
+from marmotdb.storage import schema_guard
 from marmotdb.storage.checksum import database_checksums
 from marmotdb.storage.commitlog import iter_log
 from marmotdb.storage.writeset import WriteSet, decode_write_set
 from marmotdb.txn.txn_store import Instance, InstanceRecord
 
 LogKey = tuple[int, int]  # (origin, origin sequence)
-CONVERGENCE = frozenset({"diverged", "log-gap", "missing-ack", "undecided", "unforgotten",
-                         "no-reply"})
+CONVERGENCE = frozenset({"diverged", "schema-drift", "log-gap", "missing-ack", "undecided",
+                         "unforgotten", "no-reply"})
 EXPECTED_ERRORS = NOT_COMMITTED | OUTCOME_UNKNOWN
 BANK_TOTAL = (BANK_ACCOUNTS, BANK_ACCOUNTS * BANK_BALANCE)
 
@@ -92,6 +96,7 @@ class Replica:
     unforgotten: list[Instance]     # txn-store records of instances applied here
     intents: int
     file_problem: SqlViolation | None
+    schema: tuple[Any, ...] = ()    # catalog objects and schema version (schema_guard.py)
 
     def committed(self, key: LogKey) -> bool:
         ws = self.write_sets[key]
@@ -112,10 +117,12 @@ def read_replica(world: ClusterWorld, node_id: int) -> Replica:
                   if t in present else [] for t in ("bank", "sset", "counter", "reg")}
         records = node.cluster.store.load()  # type: ignore[union-attr]
         applied = [i for i, r in records.items() if _applied(i, r, log)]
+        schema = (tuple(sorted(schema_guard.catalog_objects(conn).items())),
+                  schema_guard.schema_version(conn))
         return Replica(node_id, log, dict(zip(log, decoded)), database_checksums(conn),
                        tables, sorted(set(records) - set(applied)), sorted(applied),
                        len(node.cluster.intents),  # type: ignore[union-attr]
-                       _file_problem(conn, entries, decoded))
+                       _file_problem(conn, entries, decoded), schema)
     return world.read_database(node_id, DATABASE, read)  # type: ignore[no-any-return]
 
 
@@ -163,7 +170,8 @@ class ClusterChecker:
 
     def check(self) -> list[ClusterViolation]:
         for step in (self._decisions, self._files, self._quiescence, self._convergence,
-                     self._errors, self._bank, self._set, self._counter, self._register):
+                     self._schema, self._errors, self._bank, self._set, self._counter,
+                     self._register):
             step()
         return self.violations
 
@@ -225,11 +233,24 @@ class ClusterChecker:
                        f"{first.node_id} in {tables}; log entries missing: {missing}")
             return
 
+    def _schema(self) -> None:
+        first = self.replicas[0]
+        for replica in self.replicas[1:]:
+            if replica.schema != first.schema:
+                mine, theirs = dict(first.schema[0]), dict(replica.schema[0])
+                differ = sorted(k for k in mine.keys() | theirs.keys()
+                                if mine.get(k) != theirs.get(k))
+                self._fail("schema-drift", f"node {replica.node_id} differs from node "
+                           f"{first.node_id} in {differ} (schema versions "
+                           f"{replica.schema[1]} and {first.schema[1]})")
+                return
+
     def _errors(self) -> None:
         for error in self.internal_errors:
             self._fail("internal-error", error)
         for op in self.history:
-            if op.error is not None and op.error not in EXPECTED_ERRORS:
+            expected = EXPECTED_ERRORS | DDL_ERRORS if op.workload == "ddl" else EXPECTED_ERRORS
+            if op.error is not None and op.error not in expected:
                 self._fail("internal-error", f"unexpected error: {op.describe()}: "
                            f"{op.error_text}")
             if op.outcome == "pending":
@@ -244,8 +265,8 @@ class ClusterChecker:
         for replica in self.replicas:
             if self.logged - set(replica.log):
                 continue  # it may hold half of what a missing transaction built on
-            rows = replica.tables["bank"]
-            total = (len(rows), sum(bal for _, bal in rows))
+            rows = replica.tables["bank"]  # id, bal (and a column the ddl client adds)
+            total = (len(rows), sum(row[1] for row in rows))
             if total != BANK_TOTAL:
                 self._fail("bank-total", f"node {replica.node_id} holds {total}")
 

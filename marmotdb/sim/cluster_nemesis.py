@@ -22,7 +22,8 @@ so the seed alone replays the schedule.
 Scenarios (``SCENARIOS``): ``cluster-calm`` (no fault: background jitter, reordering across
 links and clock drift only), ``cluster-lossy`` (loss), ``cluster-duplicate`` (duplicate),
 ``cluster-partition`` (halves, isolate, bridge, one-way), ``cluster-clock``,
-``cluster-crash`` and ``cluster-chaos`` (all but duplicate: the txn frames ride TCP).
+``cluster-crash``, ``cluster-chaos`` (all but duplicate: the txn frames ride TCP) and
+``cluster-ddl`` (crashes, isolation and loss while one client runs DDL under the workload).
 """
 
 from __future__ import annotations
@@ -156,6 +157,8 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "cluster-clock": ("clock",),
     "cluster-crash": ("crash",),
     "cluster-chaos": tuple(e for e in EPISODES if e != "duplicate"),
+    # DDL under the bank workload (cluster_workloads.DDL_CYCLE), nodes crashing and cut off
+    "cluster-ddl": ("crash", "isolate", "loss"),
 }
 
 

@@ -74,7 +74,8 @@ class ClusterRun:
                                   state_options={"durability": self.durability,
                                                  "batch_txns_max": self.batch_txns_max})
         self.clients = Clients(self.world, make_clients(
-            random.Random(f"{seed}:{scenario}:clients"), self.ids, self.per_node), 0)
+            random.Random(f"{seed}:{scenario}:clients"), self.ids, self.per_node,
+            ddl=scenario == "cluster-ddl"), 0)
         self.episodes: list[str] = []
 
     def describe(self) -> str:
@@ -263,6 +264,8 @@ def run_one(seed: int, scenario: str, nodes: int | None = None) -> ClusterRunRes
     history = run.clients.history
     ops = {outcome: sum(op.outcome == outcome for op in history)
            for outcome in ("ok", "fail", "unknown")}
+    if any(op.workload == "ddl" for op in history):  # cluster-ddl: how many DDL committed
+        ops["ddl"] = sum(op.workload == "ddl" and op.outcome == "ok" for op in history)
     crashes = tuple(c for m in run.world.machines.values() for c in m.crashes)
     return ClusterRunResult(seed, scenario, run.size, run.describe(), run.world.trace_hash(),
                             tuple(violations), error, ops, crashes, tuple(log.lines),

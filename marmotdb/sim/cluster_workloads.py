@@ -15,6 +15,10 @@ its own table and each with the property a checker verifies after the heal
               ``prev``), blind writes, and reads; values are unique, so the committed writes
               of a key must form one chain (first committer wins: no two committed writes
               based on the same prior version) and no read returns a failed write's value
+    ddl       (scenario ``cluster-ddl`` only) one client on node 1 cycles through DDL on the
+              bank table under the transfers — an index, a column, a rebuild, a side table —
+              and back: every replica ends with the same schema (``schema-drift``) and the
+              bank total holds throughout
 
 An ``Operation`` is one entry of the history: invocation and completion time (global µs),
 the node, the outcome as the client knows it — ``ok``, ``fail`` (1213 conflict, 1047 quorum
@@ -41,6 +45,20 @@ BANK_ACCOUNTS = 5
 BANK_BALANCE = 100
 REGISTER_KEYS = 3
 WORKLOADS = ("bank", "set", "counter", "register")
+# The ddl client's cycle: after the last statement the schema is the start's again.
+DDL_CYCLE = (
+    "ALTER TABLE bank ADD INDEX bal_ix (bal)",
+    "ALTER TABLE bank ADD COLUMN note INT NOT NULL DEFAULT 0",
+    "ALTER TABLE bank MODIFY note BIGINT NOT NULL DEFAULT 1",  # a table rebuild
+    "CREATE TABLE IF NOT EXISTS side (id INT PRIMARY KEY, v INT)",
+    "ALTER TABLE bank DROP INDEX bal_ix",
+    "ALTER TABLE bank DROP COLUMN note",
+    "DROP TABLE IF EXISTS side",
+)
+# what a cycle statement may answer when an earlier one did not commit (1213, 1047) or did
+# although its outcome was unknown (1180): the column or index is there already (1060, 1061),
+# or not there (1054, 1091)
+DDL_ERRORS = frozenset({1054, 1060, 1061, 1091})
 
 SETUP = [
     "CREATE TABLE bank (id INT PRIMARY KEY, bal INT NOT NULL)",
@@ -133,6 +151,10 @@ def blind_write(op: Operation) -> Script:
     yield f"UPDATE reg SET prev = v, v = {op.value} WHERE k = {op.key}"
 
 
+def ddl(op: Operation, statement: str) -> Script:
+    yield statement
+
+
 def read_register(op: Operation) -> Script:
     reply = yield f"SELECT v FROM reg WHERE k = {op.key}"
     op.read = _rows(reply)[0][0]
@@ -145,6 +167,7 @@ class Workload:
     def __init__(self, name: str, values: Values):
         self.name = name
         self._values = values
+        self._ddl_next = 0  # the ddl client's place in DDL_CYCLE
 
     def next(self, client: ClusterClient) -> Operation:
         make = getattr(self, "_" + self.name)
@@ -191,6 +214,13 @@ class Workload:
         else:
             op = self._op(client, "write", False, True, key=key, value=self._values.take())
             op.script = blind_write(op)
+        return op
+
+
+    def _ddl(self, client: ClusterClient, rng: random.Random) -> Operation:
+        op = self._op(client, "ddl", False, True, value=self._ddl_next)
+        op.script = ddl(op, DDL_CYCLE[self._ddl_next % len(DDL_CYCLE)])
+        self._ddl_next += 1
         return op
 
 

@@ -36,6 +36,8 @@ import apsw
 
 from marmotdb.errors import MarmotError
 from marmotdb.node import Node, Reply
+from marmotdb.sql import functions
+from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.schema import ensure_schema_table
 from marmotdb.storage.apply import apply_many
 from marmotdb.storage.checksum import database_checksums
@@ -117,6 +119,8 @@ def check_replica(conn: apsw.Connection, entries: list[LogEntry],
                   write_sets: list[WriteSet]) -> None:
     replica = apsw.Connection(":memory:")
     try:
+        # a table rebuild's copy converts values through MYSQL_STORE, as on every replica
+        functions.register_functions(replica, ConnectionBinding())
         ensure_schema_table(replica)  # DDL entries keep the MySQL catalog rows there
         ensure_internal_tables(replica)
         if write_sets:

@@ -168,7 +168,7 @@ class ServerState:
         self.auto_increment_block_size = auto_increment_block_size  # cluster.* setting
         # MARMOT_CLUSTER_NODES' replication columns per node id (catch-up's view in a cluster)
         self.replication_view: Callable[[int], tuple[Any, ...]] = \
-            lambda node_id: (None, 0, 0, False, "")
+            lambda node_id: (None, 0, 0, False, "", None, None)
         self.catching_up: Callable[[], bool] = lambda: False  # LOCAL reads wait meanwhile
         self.durability = durability
         self.rng = rng or random.Random(0)  # RAND(), UUID(); the runtime passes SystemRandom
@@ -590,7 +590,8 @@ class ServerState:
         every = viewer.has("PROCESS")
         return [(s.connection_id, s.user, s.host, s.current_database, s.command,
                  int(now - s.statement_started) if s.statement_started else 0,
-                 "" if s.command == "Sleep" else "executing",
+                 "" if s.command == "Sleep" else
+                 s.ddl_progress.state if s.ddl_progress is not None else "executing",
                  s.info if s.command != "Sleep" else None)
                 for s in sorted(self.sessions.values(), key=lambda s: s.connection_id)
                 if every or s.user == viewer.name]

@@ -48,6 +48,7 @@ import apsw
 
 from marmotdb import errors
 from marmotdb.accounts.store import ACCOUNTS_DATABASE
+from marmotdb.ddl.progress import DdlProgress
 from marmotdb.errors import AutoIncrementExhausted, MarmotError
 from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import (
@@ -217,6 +218,8 @@ class Session:
         self.execution_limit_ms: int | None = None  # its MAX_EXECUTION_TIME hint, if any
         self.command = "Sleep"
         self.info: str | None = None
+        self.ddl_progress: DdlProgress | None = None  # a long DDL's steps, for PROCESSLIST
+        self._on_statement: Callable[[int, int, str], None] | None = None
         self.killed = False
         self.call_interrupted = False  # KILL QUERY of a running CALL (sql/routines/)
         self.lock_wait_stopped = False  # KILL QUERY of a wait for a cluster DDL lock
@@ -847,7 +850,7 @@ class Session:
             text, "marmot_cluster_nodes", "node_id INTEGER, mysql_address TEXT, "
             "peer_address TEXT, admin_address TEXT, state TEXT, incarnation INTEGER, "
             "applied TEXT, behind_txns INTEGER, in_doubt INTEGER, catching_up INTEGER, "
-            "snapshot TEXT",
+            "snapshot TEXT, schema_versions TEXT, schema_drift TEXT",
             [(*row, *view_of(row[0])) for row in self.server.cluster_nodes()])
 
     def _ddl_locks(self, text: str) -> Result:
@@ -1183,7 +1186,13 @@ class Session:
     def _long_write(self, database: Database, translation: Translation,
                     params: dict[str, Any]) -> bool:
         """Does this DML run on a writer thread (sql/write_weight.py)? Not with a host that
-        has none (the simulator), nor a session's temporary tables."""
+        has none (the simulator), nor a session's temporary tables. A DDL does when a table
+        it names holds more than LONG_WRITE_ROWS_MIN rows (a rebuild copies them, an index
+        sorts them: ddl/DESIGN.md "Large tables")."""
+        if translation.kind is Kind.DDL and self.server.host_runs_writes and \
+                not self._temp.spaces and not translation.maintenance and \
+                not translation.returns_rows:
+            return self._ddl_rows(database, translation) > _WEIGHTS.rows_min
         if translation.kind not in _DML_KINDS or not self.server.host_runs_writes or \
                 self._temp.spaces:
             return False
@@ -1195,6 +1204,13 @@ class Session:
             return conn, lambda: self._checkin(database, conn)
         return _WEIGHTS.is_long((str(database.path), database.schema_generation),
                                 translation.statements, params, lend)
+
+    def _ddl_rows(self, database: Database, translation: Translation) -> int:
+        conn = self._checkout(database)
+        try:
+            return _WEIGHTS.rows_of(conn, translation.tables)
+        finally:
+            self._checkin(database, conn)
 
     def _write(self, database: Database, translation: Translation, params: dict[str, Any],
                text: str, attempt: int = 0) -> Result | Pending:
@@ -1350,6 +1366,8 @@ class Session:
             space = self._temp.space(database) if self._temp.spaces and not ddl else None
             if translation.other_tables or binding.attached:
                 self._attach(txn.pipeline.conn, binding, translation, database, space)
+            if ddl:
+                txn.note_catalog()  # its entry ships what it changed (idempotent replay)
             rows = self._run_taking_ids(
                 txn, database, translation,
                 lambda conn: self._execute_write(conn, translation, params, space),
@@ -1433,17 +1451,28 @@ class Session:
 
         self._offload_stopped = False
 
+        ddl = translation.kind is Kind.DDL
+        if ddl:  # PROCESSLIST's State and the log follow its steps (ddl/progress.py)
+            self.ddl_progress = DdlProgress(self.connection_id, text,
+                                            self._ddl_rows(database, translation),
+                                            self.server.clock)
+
         def run(sink: RowSink | None = None) -> tuple[Result, Any]:
             """On the writer thread: the statement, and an autocommit one's commit record
-            (the write set of every row it changed: as long as the statement itself)."""
+            (the write set of every row it changed: as long as the statement itself; a
+            DDL's: its entry, never its rows)."""
             if self._offload_stopped:  # KILL QUERY while it waited for a writer thread
                 raise errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was "
                                    "interrupted")
+            if ddl:
+                return self._long_ddl(txn, translation, params, text, level)
             rows = txn.run(lambda c: self._execute_write(c, translation, params, None))
             result = rows if rows is not None else self._ok(capture, translation)
             return result, txn.record_commit(level) if autocommit else None
 
         def resume(outcome: tuple[Result, Any] | BaseException) -> Result | Pending:
+            if ddl:
+                self._long_ddl_over(database, outcome)
             if isinstance(outcome, BaseException):
                 raise self._failed_long_write(outcome, txn, database, translation, text,
                                               autocommit)
@@ -1454,10 +1483,41 @@ class Session:
             if isinstance(committed, Pending):
                 committed = self._retried_on_conflict(committed, attempt, lambda: self._write(
                     database, translation, params, text, attempt + 1))
+            if ddl:  # pooled connections see the new schema once it is committed
+                committed = chain(committed, lambda value: self._schema_committed(database,
+                                                                                  value))
             return self._after(committed)
 
         return WriteJob(run=run, finish=lambda: None, interrupt=conn.interrupt,
                         expire=lambda: None, resume=resume)
+
+    def _long_ddl(self, txn: Transaction, translation: Translation, params: dict[str, Any],
+                  text: str, level: str) -> tuple[Result, Any]:
+        """On the writer thread: a DDL over a big table, its entry and its commit record. Its
+        rows are never captured (a rebuild's copy is not a change storm: the entry replays
+        it), only TRUNCATE's deletes, as on the loop."""
+        truncate = text[:8].upper() == "TRUNCATE"
+        progress = self.ddl_progress
+        txn.note_catalog()
+        self._on_statement = progress.step if progress is not None else None
+        try:
+            txn.run(lambda c: self._execute_write(c, translation, params, None),
+                    capture=truncate)
+        finally:
+            self._on_statement = None
+        self._ddl_entry(txn, translation, params, text, truncate)
+        return self._ok(txn.pipeline.capture, translation), txn.record_commit(level)  # type: ignore[union-attr]
+
+    def _schema_committed(self, database: Database, value: Result) -> Result:
+        self.server.schema_changed(database)
+        return value
+
+    def _long_ddl_over(self, database: Database, outcome: Any) -> None:
+        """Back on the loop after a long DDL: the new schema is visible to translations."""
+        if self.ddl_progress is not None:
+            self.ddl_progress.finished(not isinstance(outcome, BaseException))
+            self.ddl_progress = None
+        self.server.schema_changed(database)
 
     def _failed_long_write(self, exc: BaseException, txn: Transaction, database: Database,
                            translation: Translation, text: str, autocommit: bool
@@ -1483,11 +1543,16 @@ class Session:
         """A DDL's write-set entry: the SQLite statements that replay it (TRUNCATE's rows were
         captured as deletes; only its AUTO_INCREMENT reset is replayed; ANALYZE's result set
         is not replayed)."""
+        self._ddl_entry(txn, translation, params, text, truncate)
+        self.server.schema_changed(database)
+
+    @staticmethod
+    def _ddl_entry(txn: Transaction, translation: Translation, params: dict[str, Any],
+                   text: str, truncate: bool) -> None:
         ran = translation.statements[:-1] if translation.returns_rows else translation.statements
         statements = [s for s in ran if not truncate or "sqlite_sequence" in s]
         if statements:
             txn.add_schema_change(text, statements, params, translation.tables)
-        self.server.schema_changed(database)
 
     def _execute_write(self, conn: apsw.Connection, translation: Translation,
                        params: dict[str, Any], space: TempSpace | None = None) -> Rows | None:
@@ -1513,6 +1578,8 @@ class Session:
         rows: Rows | None = None
         last = len(translation.statements) - 1
         for i, statement in enumerate(translation.statements):
+            if self._on_statement is not None:  # a long DDL's progress (ddl/progress.py)
+                self._on_statement(i, last + 1, statement)
             written.start()  # what MYSQL_STORE records is this statement's (sql/written_row.py)
             if translation.returns_rows and i == last:
                 rows = self.server.query(conn, statement, params, translation.result_decltypes,

@@ -67,6 +67,20 @@ class WriteWeights:
                     tables.append(name if re.fullmatch(r"[A-Za-z0-9_$]+", name) else _UNKNOWN)
         return tuple(tables)
 
+    @staticmethod
+    def rows_of(conn: apsw.Connection, tables: Sequence[str]) -> int:
+        """The largest rowid among ``tables`` (0 for one that does not exist yet or has no
+        rowid): what a DDL over them moves (a rebuild copies it, an index sorts it)."""
+        largest = 0
+        for table in tables:
+            try:
+                found = conn.execute(f'SELECT max(rowid) FROM "{table.replace(chr(34), chr(34) * 2)}"'
+                                     ).fetchall()[0][0]
+            except apsw.Error:
+                continue
+            largest = max(largest, found or 0)
+        return largest
+
     def _big(self, conn: apsw.Connection, table: str) -> bool:
         if table == _UNKNOWN:
             return True

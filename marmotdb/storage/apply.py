@@ -48,6 +48,7 @@ import apsw
 
 from marmotdb.errors import StorageError
 from marmotdb.hlc import Timestamp
+from marmotdb.storage import schema_guard
 from marmotdb.storage.apply_plan import ApplyPlans, TablePlan
 from marmotdb.storage.commitlog import LogWriter
 from marmotdb.storage.versions import claim_version, encode_key
@@ -111,6 +112,7 @@ class ApplyTransaction:
         self._log: LogWriter | None = None
         self._saved_config: tuple[int, int] | None = None
         self._schema_changes = write_sets is None or any(ws.schema_changes for ws in write_sets)
+        self.schema_changes_skipped = 0  # DDL entries whose effect was here already
 
     def __enter__(self) -> Self:
         conn = self._conn
@@ -189,13 +191,21 @@ class ApplyTransaction:
 
     def _apply_schema_changes(self, write_set: WriteSet, before_rows: bool) -> None:
         """Replay DDL entries. A DDL is its own transaction (MySQL commits before and after
-        it), so entries sit before all the rows or after them (TRUNCATE's sequence reset)."""
+        it), so entries sit before all the rows or after them (TRUNCATE's sequence reset).
+        An entry whose effect the catalog already shows is skipped, and so is each ALTER
+        whose own effect is there (storage/schema_guard.py: idempotent replay)."""
         count = len(write_set.changes)
+        conn = self._conn
         for entry in write_set.schema_changes:
             if 0 < entry.position < count:
                 raise StorageError("write set invalid: a schema change among its rows")
-            if (entry.position == 0) == before_rows:
-                for statement in entry.statements:
+            if (entry.position == 0) != before_rows:
+                continue
+            if schema_guard.entry_applied(conn, entry.objects):
+                self.schema_changes_skipped += 1
+                continue
+            for statement in entry.statements:
+                if not schema_guard.statement_applied(conn, statement):
                     self._cursor.execute(statement, entry.params)
         self._plans.refresh()
         self._conn.execute(f"PRAGMA user_version={write_set.schema_version}")

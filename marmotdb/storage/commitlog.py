@@ -155,10 +155,10 @@ class LogWriter:
                 f"SELECT 1 FROM {COMMIT_LOG} WHERE origin = ? AND origin_seq > ? LIMIT 1",
                 (origin, contiguous)).fetchall()
             logged = contiguous
-            if above:
-                (logged,) = self._cursor.execute(
-                    f"SELECT max(origin_seq) FROM {COMMIT_LOG} WHERE origin = ?",
-                    (origin,)).fetchone()
+            if above:  # fetchall: a statement left unfinished on this long-lived cursor
+                ((logged,),) = self._cursor.execute(  # would make a DROP TABLE applied in
+                    f"SELECT max(origin_seq) FROM {COMMIT_LOG} WHERE origin = ?",  # the same
+                    (origin,)).fetchall()  # transaction fail: "database table is locked"
             state = self._origins[origin] = _OriginState(contiguous, int(logged))
         return state
 

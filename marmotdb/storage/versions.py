@@ -49,6 +49,7 @@ import apsw
 import msgspec
 
 from marmotdb.hlc import Timestamp
+from marmotdb.storage import schema_guard
 from marmotdb.storage.internal_tables import ROW_VERSIONS
 from marmotdb.storage.writeset import Row, RowChange, WriteSet
 
@@ -186,7 +187,11 @@ def _collected(conn: apsw.Connection, version: Timestamp) -> bool:
 def lacks_bases(conn: apsw.Connection, write_set: WriteSet) -> bool:
     """Was the write set built on a row version this replica has not applied yet? Applying it
     now would let a LOCAL read see its rows without those of the transaction it read (half a
-    transfer): the replica applies it once the base is here (causal order)."""
+    transfer): the replica applies it once the base is here (causal order). The same for
+    the schema: a write set built on a DDL not applied here yet (catch-up pulls each origin
+    on its own; two origins' DDL must still apply in the order they were made)."""
+    if schema_guard.lacks_schema(conn, write_set):
+        return True
     seen: set[tuple[str, bytes]] = set()
     for change in write_set.changes:
         base = change.base_version
@@ -246,7 +251,10 @@ def follow_schema_change(conn: apsw.Connection, statements: Iterable[str],
         old, new = (name.replace('""', '"') for name in found.groups())
         if old.lower().startswith("__marmot_") or new.lower().startswith("__marmot_"):
             continue
-        out.append(f"DELETE FROM {ROW_VERSIONS} WHERE tbl = {_literal(new)}")
+        # only while the old name still holds versions: replayed after the move (the
+        # rename's effect was here already), the moved versions must stay where they are
+        out.append(f"DELETE FROM {ROW_VERSIONS} WHERE tbl = {_literal(new)} AND EXISTS "
+                   f"(SELECT 1 FROM {ROW_VERSIONS} WHERE tbl = {_literal(old)})")
         out.append(f"UPDATE {ROW_VERSIONS} SET tbl = {_literal(new)} WHERE tbl = {_literal(old)}")
     for table in tables:
         gone = not conn.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ? "

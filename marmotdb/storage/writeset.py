@@ -27,7 +27,8 @@ Public API::
 
     ChangeOp                     INSERT=1, UPDATE=2, DELETE=3
     RowChange(table, op, old_key, new_key, before, after, base_version=None)
-    SchemaChange(position, mysql, statements, params)   a DDL, before changes[position]
+    SchemaChange(position, mysql, statements, params, objects)
+                                 a DDL, before changes[position]
     WriteSet(txn_id, origin, origin_seq, commit_ts, database, schema_version, tables, changes,
              schema_changes=[])
         .version                 the row version this write set gives its rows (= commit_ts)
@@ -47,10 +48,12 @@ import msgspec
 from marmotdb.errors import StorageError
 from marmotdb.hlc import Timestamp
 from marmotdb.storage.schema import TableSchema
+from marmotdb.storage.schema_guard import CatalogObject
 
 MAGIC = b"MW"
-FORMAT_VERSION = 2        # 2 added schema_changes (trailing, empty by default)
-READABLE_VERSIONS = frozenset({1, 2})
+# 2 added schema_changes, 3 their objects (both trailing, empty by default)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = frozenset({1, 2, 3})
 _HEADER = struct.Struct(">2sBI")
 
 Row = tuple[Any, ...]
@@ -90,12 +93,15 @@ class SchemaChange(msgspec.Struct, array_like=True):
     """A DDL statement, replayed in order with the rows: it runs before ``changes[position]``
     (``position == len(changes)``: after all of them). ``mysql`` is the client's text (for
     SHOW CREATE and CDC schema events), ``statements`` the SQLite statements that apply it,
-    bound with ``params``."""
+    bound with ``params``, made safe to replay (ddl/replay_rewrite.py). ``objects``: the
+    catalog objects it changed, as it left them; a replica that already shows all of them so
+    skips the statements (storage/schema_guard.py)."""
 
     position: int
     mysql: str
     statements: list[str]
     params: dict[str, Any] = {}
+    objects: list[CatalogObject] = []
 
 
 class WriteSet(msgspec.Struct, array_like=True):

@@ -43,6 +43,9 @@ class CommitSettings:
     prepare_timeout_ms: int = 2000   # votes not in by then count as missing
     decision_timeout_ms: int = 2000  # acceptances not in by then: outcome unknown (1180)
     recovery_timeout_ms: int = 5000  # an instance undecided this long here is recovered
+    # a participant that lacks the DDL a batch was built on pulls it for this long before
+    # voting (then votes SCHEMA); at most half of prepare_timeout_ms, or the vote is late
+    schema_wait_ms: int = 1000
 
 
 class ClusterCommit:
@@ -65,7 +68,10 @@ class ClusterCommit:
         self._host = state.host
         if state.durability == "fsync":  # votes and acceptances survive power loss too
             store.sync_with(WalSyncer(store.wal_path, state.host, state.wal_sync))
-        self.participant = Participant(state, store, self.intents, endpoint.reply, now_ms)
+        # a vote later than the coordinator's prepare timeout is lost: wait half of it at most
+        schema_wait_ms = min(self.settings.schema_wait_ms, self.settings.prepare_timeout_ms // 2)
+        self.participant = Participant(state, store, self.intents, endpoint.reply, now_ms,
+                                       schema_wait_ms)
         endpoint.on_request([Prepare], self._on_prepare)
         endpoint.on_request([Accept], self.participant.on_accept)
         endpoint.on_request([Recover], self.participant.on_recover)

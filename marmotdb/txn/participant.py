@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import apsw
 
@@ -51,8 +51,14 @@ logger = logging.getLogger("marmotdb.txn")
 
 class Participant:
     def __init__(self, state: ServerState, store: TxnStore, intents: Intents,
-                 reply: Callable[[IncomingRequest, Any], None], now_ms: Callable[[], int]):
+                 reply: Callable[[IncomingRequest, Any], None], now_ms: Callable[[], int],
+                 schema_wait_ms: int = 0):
         self._state = state
+        # a Prepare built on a schema version not here yet waits this long for catch-up to
+        # bring the DDL it lacks before it votes (0: votes SCHEMA at once)
+        self._schema_wait_ms = schema_wait_ms
+        self.catch_up_from: Callable[[int], None] = lambda node_id: None  # set by the node
+        self._schema_waits: dict[Instance, _SchemaWait] = {}
         self._now_ms = now_ms
         self._store = store
         self._intents = intents
@@ -70,13 +76,25 @@ class Participant:
     def on_prepare(self, request: IncomingRequest, now_ms: int) -> None:
         message: Prepare = request.message  # type: ignore[assignment]
         instance = (message.coordinator, message.database, message.batch)
-        decided = self._store.decided(instance)
-        if decided is not None:  # overtaken by its own outcome (a late or duplicated frame):
-            clock = self._state.hlc.now()  # nothing to record, no row to mark
-            self._reply(request, Votes([Vote.YES if c else Vote.UNAVAILABLE for c in decided],
-                                       clock.wall_ms, clock.logical))
+        if instance in self._schema_waits:  # a duplicated frame: the first one waits
             return
         write_sets = [decode_write_set(ws) for ws in message.write_sets]
+        needed = self._schema_lacked(message.database, write_sets)
+        if needed is not None and self._schema_wait_ms > 0 and \
+                self._store.decided(instance) is None:
+            self._wait_for_schema(request, instance, write_sets, needed)
+            return
+        self._prepare(request, instance, write_sets, now_ms)
+
+    def _prepare(self, request: IncomingRequest, instance: Instance, write_sets: list[WriteSet],
+                 now_ms: int) -> None:
+        message: Prepare = request.message  # type: ignore[assignment]
+        decided = self._store.decided(instance)
+        if decided is not None:  # overtaken by its own outcome (a late or duplicated frame,
+            clock = self._state.hlc.now()  # or learned while it waited for its schema):
+            self._reply(request, Votes([Vote.YES if c else Vote.UNAVAILABLE for c in decided],
+                                       clock.wall_ms, clock.logical))
+            return  # nothing to record, no row to mark
         votes = self.vote(instance, write_sets)
         hlc = self._state.hlc
         for i, write_set in enumerate(write_sets):
@@ -126,6 +144,46 @@ class Participant:
         if versions.stale_changes(conn, write_set):
             return Vote.STALE
         return Vote.YES
+
+    # ------------------------------------------------------------------ schema catch-up
+    def _schema_lacked(self, database: str, write_sets: list[WriteSet]) -> int | None:
+        """The schema version the batch was built on, if this node has not reached it yet
+        (it missed a DDL: down, cut off, or the DDL's learn is still on its way)."""
+        if not write_sets:
+            return None
+        first = write_sets[0]
+        built_on = first.schema_version - (1 if first.schema_changes else 0)
+        try:
+            conn = self._committed_view(database)
+            with self._state.binding(conn).trusted_scope():
+                here = _schema_version(conn)
+        except Exception:  # noqa: BLE001 - vote() reports it (UNAVAILABLE)
+            return None
+        return built_on if built_on > here else None
+
+    def _wait_for_schema(self, request: IncomingRequest, instance: Instance,
+                         write_sets: list[WriteSet], needed: int) -> None:
+        """Pull the DDL this node lacks from the coordinator (which has it: it built the batch
+        on it) and vote once it is applied, or when ``schema_wait_ms`` ran out (SCHEMA)."""
+        self._state.status["Marmot_schema_waits"] += 1
+        timer = self._state.host.call_later(self._schema_wait_ms / 1000,
+                                            lambda: self._schema_wait_over(instance))
+        self._schema_waits[instance] = _SchemaWait(request, write_sets, needed, timer)
+        self.catch_up_from(instance[0])
+
+    def retry_schema_waits(self) -> None:
+        """After anything was applied here: vote on the batches whose schema is here now."""
+        for instance, wait in list(self._schema_waits.items()):
+            if self._schema_lacked(instance[1], wait.write_sets) is None:
+                wait.timer.cancel()
+                self._schema_wait_over(instance)
+
+    def _schema_wait_over(self, instance: Instance) -> None:
+        wait = self._schema_waits.get(instance)
+        if wait is None:
+            return
+        self._prepare(wait.request, instance, wait.write_sets, self._now_ms())
+        del self._schema_waits[instance]  # after: a prepare re-sent meanwhile did not wait
 
     def _committed_view(self, database: str) -> apsw.Connection:
         """A connection that reads what is committed here (the look-up connection)."""
@@ -246,7 +304,17 @@ class Participant:
                 self.on_applied()
             answer(True)
 
-        pipeline.run_exclusive(work).add_done_callback(done)
+        # a DDL may rebuild or index a big table: it runs on a host worker, not the loop
+        exclusive = pipeline.run_exclusive_blocking if any(
+            ws.schema_changes for ws, _ in items) else pipeline.run_exclusive
+        exclusive(work).add_done_callback(done)
+
+
+class _SchemaWait(NamedTuple):
+    request: IncomingRequest
+    write_sets: list[WriteSet]
+    needed: int  # the schema version the batch was built on
+    timer: Any
 
 
 class _BaseMissing(Exception):

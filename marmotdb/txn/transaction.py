@@ -26,7 +26,8 @@ import apsw
 
 from marmotdb import errors
 from marmotdb.hlc import Timestamp
-from marmotdb.storage import versions
+from marmotdb.ddl.replay_rewrite import replay_safe_all
+from marmotdb.storage import schema_guard, versions
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.writeset import SchemaChange
 from marmotdb.txn.pending import Pending, chain
@@ -87,7 +88,8 @@ _TRANSITIONS: dict[TxnState, frozenset[TxnState]] = {
 
 class Transaction:
     __slots__ = ("owner", "explicit", "read_only", "state", "reads", "pipeline", "savepoints",
-                 "txn_id", "schema_changes", "check_foreign_keys", "waiting_on", "read_view")
+                 "txn_id", "schema_changes", "check_foreign_keys", "waiting_on", "read_view",
+                 "catalog_before")
 
     def __init__(self, owner: int, *, explicit: bool, read_only: bool = False):
         self.owner = owner                  # the session's connection id
@@ -104,6 +106,8 @@ class Transaction:
         # the read snapshot of the database it writes, from before its first write (kept to
         # COMMIT: pipeline.ReadView); the session gives the connection back at the end
         self.read_view: ReadView | None = None
+        # the catalog before the DDL about to run (note_catalog): what it changes ships
+        self.catalog_before: dict[schema_guard.CatalogKey, str] | None = None
 
     def _transition_to(self, state: TxnState) -> None:
         if state not in _TRANSITIONS[self.state]:
@@ -180,8 +184,20 @@ class Transaction:
             following = versions.follow_schema_change(pipeline.conn, statements, tables)
             for statement in following:
                 pipeline.conn.execute(statement)
-        self.schema_changes.append(SchemaChange(pipeline.capture.pending_rows(), mysql,
-                                                statements + following, params))
+            objects = [] if self.catalog_before is None else schema_guard.changed_objects(
+                self.catalog_before, schema_guard.catalog_objects(pipeline.conn))
+        self.catalog_before = None
+        self.schema_changes.append(SchemaChange(
+            pipeline.capture.pending_rows(), mysql, replay_safe_all(statements) + following,
+            params, objects))
+
+    def note_catalog(self) -> None:
+        """Before a DDL runs: remember the catalog, so its entry carries what the DDL changed
+        (a replica that already shows it so skips the entry: storage/schema_guard.py)."""
+        pipeline = self.pipeline
+        assert pipeline is not None
+        with pipeline.trusted():
+            self.catalog_before = schema_guard.catalog_objects(pipeline.conn)
 
     # ------------------------------------------------------------------ savepoints
     def savepoint(self, name: str) -> None:

@@ -178,3 +178,28 @@ def test_long_writes_past_the_admission_limit_are_refused_at_once(one_writer):
     first.join()
     assert first.error is None
     first.conn.close()
+
+
+def test_kill_query_stops_a_long_alter_and_leaves_the_table_as_it_was(marmot, heavy):
+    """A DDL over a big table runs as a long write (ddl/DESIGN.md "Large tables"): its step
+    shows in PROCESSLIST, and KILL QUERY rolls all of it back."""
+    with connect(marmot, database="heavy") as conn, conn.cursor() as cur:
+        cur.execute("SHOW CREATE TABLE big")
+        before = cur.fetchall()[0][1]
+    alter = Background(marmot, "ALTER TABLE big MODIFY pad VARCHAR(80) NOT NULL")
+    states: set[str] = set()
+    with connect(marmot) as admin, admin.cursor() as cur:
+        while not any("copying rows" in s for s in states) and alter.thread.is_alive():
+            cur.execute("SHOW PROCESSLIST")
+            states |= {str(row[6]) for row in cur.fetchall() if row[0] == alter.id}
+            time.sleep(0.01)
+        cur.execute(f"KILL QUERY {alter.id}")
+    alter.join()
+    assert any("copying rows (" in s for s in states), (states, alter.error)  # and how many
+    assert alter.error == 1317
+    with connect(marmot, database="heavy") as conn, conn.cursor() as cur:
+        cur.execute("SHOW CREATE TABLE big")
+        assert cur.fetchall()[0][1] == before
+        cur.execute("SET innodb_lock_wait_timeout = 5")
+        cur.execute("UPDATE big SET n = n + 1 WHERE id = 1")  # the turn is free again
+    alter.conn.close()

@@ -34,7 +34,8 @@ ITEM = TableSchema("item", ("id", "name", "qty"), (0,))
 def ws(origin: int, seq: int, wall_ms: int, *changes: RowChange,
        tables: list[TableSchema] | None = None) -> WriteSet:
     commit = Timestamp(wall_ms, 0, origin)
-    return WriteSet(commit, origin, seq, commit, "db", 1, tables or [ITEM], list(changes))
+    # schema version 0: the replica's, made without DDL (a newer one would wait for its DDL)
+    return WriteSet(commit, origin, seq, commit, "db", 0, tables or [ITEM], list(changes))
 
 
 def upsert(key: int, name: str, qty: int, op: ChangeOp = ChangeOp.INSERT) -> RowChange:

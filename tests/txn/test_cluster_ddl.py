@@ -1,0 +1,173 @@
+"""DDL in a cluster: a node that missed DDL converges to the same schema, a participant
+behind a batch's schema version pulls the DDL before voting, versions and drift are shown
+(ddl/DESIGN.md "Idempotent replay" and "Schema versions"). Three in-memory nodes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from marmotdb.peer.catalog import all_messages
+from marmotdb.replication.messages import PullLog
+from marmotdb.replication.snapshot_transfer import restore_over
+from marmotdb.storage.snapshot import create_snapshot
+from tests.txn.test_cluster_commit import Cluster, rows
+
+TABLES = ("t", "u")
+
+
+@pytest.fixture
+def cluster(tmp_path: Path):
+    c = Cluster(tmp_path)
+    for i in c.nodes:
+        c.ok(i, "CREATE DATABASE IF NOT EXISTS d")
+        c.ok(i, "USE d")
+    c.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, a INT, b VARCHAR(10))")
+    for i in range(1, 21):
+        c.ok(1 + i % 2, f"INSERT INTO t VALUES ({i}, {i}, 'v{i}')")
+    yield c
+    c.close()
+
+
+def show_create(cluster: Cluster, node_id: int, table: str) -> str:
+    (row,) = rows(cluster, node_id, f"SHOW CREATE TABLE {table}")
+    # AUTO_INCREMENT= is the next id *this node* hands out (its claimed range: txn/DESIGN §9)
+    return re.sub(r" AUTO_INCREMENT=\d+", "", str(row[1]))
+
+
+def schema_version(cluster: Cluster, node_id: int) -> int:
+    state = cluster.nodes[node_id].state
+    conn = state.read_connection(state.databases.get("d"))
+    return int(conn.execute("PRAGMA user_version").fetchall()[0][0])
+
+
+def test_a_node_down_during_ddl_comes_back_with_the_same_schema_and_rows(
+        cluster: Cluster) -> None:
+    cluster.cut = {3}
+    cluster.ok(1, "ALTER TABLE t ADD COLUMN c INT DEFAULT 7")
+    cluster.ok(2, "UPDATE t SET c = id * 2 WHERE id <= 5")
+    cluster.ok(1, "ALTER TABLE t ADD INDEX ia (a)")
+    cluster.ok(2, "ALTER TABLE t MODIFY b VARCHAR(40) NOT NULL")  # a table rebuild
+    cluster.ok(1, "CREATE TABLE u (id INT AUTO_INCREMENT PRIMARY KEY, t_id INT)")
+    cluster.ok(2, "INSERT INTO u (t_id) VALUES (1), (2)")
+    cluster.ok(1, "ALTER TABLE t CHANGE a a2 BIGINT")  # rebuild and rename a column
+    cluster.ok(2, "INSERT INTO t VALUES (100, 100, 'new', 1)")
+    cluster.advance(1000)
+    assert schema_version(cluster, 3) < schema_version(cluster, 1)
+    cluster.restart(3)  # down and back: an orderly stop, a start on the same files
+    cluster.cut = set()
+    for _ in range(6):
+        cluster.advance(1000)
+    assert schema_version(cluster, 3) == schema_version(cluster, 1) == schema_version(cluster, 2)
+    for table in TABLES:
+        assert show_create(cluster, 1, table) == show_create(cluster, 2, table) == \
+            show_create(cluster, 3, table)
+    assert "`a2` bigint" in show_create(cluster, 3, "t")
+    assert rows(cluster, 3, "SELECT id, a2, b, c FROM t WHERE id IN (1, 6, 100) ORDER BY id") \
+        == [(1, 1, "v1", 2), (6, 6, "v6", 7), (100, 100, "new", 1)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
+def test_a_participant_that_missed_a_ddl_pulls_it_before_voting(cluster: Cluster) -> None:
+    cluster.cut = {3}
+    cluster.ok(1, "ALTER TABLE t ADD COLUMN c INT")  # nodes 1 and 2 only
+    cluster.cut = set()                              # no catch-up interval passed yet
+    participant = cluster.nodes[3].cluster.participant  # type: ignore[union-attr]
+    status = cluster.nodes[3].state.status
+    # ALL needs node 3's vote; built on the new schema, which node 3 does not have yet
+    reply = cluster.ok(1, "/*+ CONSISTENCY(ALL) */ INSERT INTO t VALUES (50, 50, 'x', 5)")
+    assert reply.error is None
+    assert status["Marmot_schema_waits"] == 1 and status["Marmot_votes_no_schema"] == 0
+    assert cluster.nodes[1].state.status["Marmot_conflict_retries"] == 0  # the first try won
+    assert not participant._schema_waits
+    assert rows(cluster, 3, "SELECT c FROM t WHERE id = 50") == [(5,)]
+    assert show_create(cluster, 3, "t") == show_create(cluster, 1, "t")
+
+
+def test_without_the_wait_a_participant_that_missed_a_ddl_votes_no(cluster: Cluster) -> None:
+    participant = cluster.nodes[3].cluster.participant  # type: ignore[union-attr]
+    participant._schema_wait_ms = 0
+    cluster.cut = {3}
+    cluster.ok(1, "ALTER TABLE t ADD COLUMN c INT")
+    cluster.cut = set()
+    cluster.submit(1, "/*+ CONSISTENCY(ALL) */ INSERT INTO t VALUES (50, 50, 'x', 5)")
+    cluster.deliver()
+    assert cluster.nodes[3].state.status["Marmot_votes_no_schema"] >= 1
+
+
+def test_a_participant_that_cannot_get_the_ddl_in_time_votes_no(cluster: Cluster) -> None:
+    """The wait is bounded: when the DDL cannot be pulled (the pulls are lost), the vote is
+    SCHEMA after ``schema_wait_ms`` (here half the 500 ms prepare timeout), in time."""
+    cluster.cut = {3}
+    cluster.ok(1, "ALTER TABLE t ADD COLUMN c INT")
+    cluster.cut = set()
+    cluster.dropped_tags = {all_messages().tag_of(PullLog)}
+    request = cluster.submit(1, "/*+ CONSISTENCY(ALL) */ INSERT INTO t VALUES (50, 50, 'x', 5)")
+    cluster.deliver()
+    status = cluster.nodes[3].state.status
+    assert status["Marmot_schema_waits"] == 1 and status["Marmot_votes_no_schema"] == 0
+    cluster.advance(300)  # the wait (250 ms) is over: node 3 votes
+    assert status["Marmot_votes_no_schema"] == 1
+    cluster.dropped_tags = set()
+    for _ in range(30):
+        if (1, request) in cluster.replies:
+            break
+        cluster.advance(200)
+    assert cluster.replies.pop((1, request)).error is None  # retried once node 3 caught up
+
+
+def test_marmot_cluster_nodes_shows_schema_versions_and_drift(cluster: Cluster) -> None:
+    members = [(i, None, None, None, "ALIVE", 0) for i in (1, 2, 3)]
+    cluster.nodes[1].state.cluster_nodes = lambda: members
+    for _ in range(3):
+        cluster.advance(1000)  # node 1 hears every peer once (round robin)
+    cluster.cut = {3}
+    cluster.ok(1, "ALTER TABLE t ADD COLUMN c INT")
+    for _ in range(3):
+        cluster.advance(1000)
+    query = "SELECT node_id, schema_versions, schema_drift FROM MARMOT_CLUSTER_NODES ORDER BY 1"
+    version = schema_version(cluster, 1)
+    assert rows(cluster, 1, query) == [(1, f'{{"d": {version}}}', ""),
+                                       (2, f'{{"d": {version}}}', ""),
+                                       (3, f'{{"d": {version - 1}}}', "d")]  # its last word
+    cluster.cut = set()
+    for _ in range(6):
+        cluster.advance(1000)
+    assert [r[2] for r in rows(cluster, 1, query)] == ["", "", ""]
+
+
+def test_a_node_restored_from_a_snapshot_taken_before_a_ddl_converges(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """Node 3 is restored (snapshot_transfer.restore_over, as a snapshot transfer does) from
+    a copy of its own database made before several DDLs: the entries it had applied since
+    are applied again over the copy, then catch-up brings the rest. Same schema, rows and
+    row versions as the others (a rename moves versions: replayed twice it would lose them)."""
+    cluster.advance(1000)
+    state = cluster.nodes[3].state
+    database = state.databases.get("d")
+    manifest = create_snapshot(database.path, tmp_path / "before.db")
+    cluster.ok(1, "ALTER TABLE t ADD COLUMN c INT DEFAULT 3")
+    cluster.ok(2, "CREATE INDEX ib ON t (b)")
+    cluster.ok(1, "ALTER TABLE t MODIFY b VARCHAR(30) NOT NULL")
+    cluster.ok(2, "UPDATE t SET c = 9 WHERE id = 4")
+    cluster.ok(1, "RENAME TABLE t TO t_new")
+    cluster.ok(3, "INSERT INTO t_new VALUES (77, 7, 'seven', 7)")
+    cluster.cut = {3}
+    cluster.ok(1, "ALTER TABLE t_new DROP COLUMN a")  # node 3 misses this one
+    cluster.ok(2, "INSERT INTO t_new VALUES (78, 'eight', 8)")
+    cluster.advance(1000)
+    done = state.pipeline(database).run_exclusive_blocking(
+        lambda conn: restore_over(conn, tmp_path / "before.db", manifest.applied_vector))
+    cluster.advance(100)
+    assert done.done() and done.error() is None, done.error()
+    state.schema_changed(database)
+    cluster.cut = set()
+    for _ in range(6):
+        cluster.advance(1000)
+    assert show_create(cluster, 3, "t_new") == show_create(cluster, 1, "t_new")
+    assert "`a`" not in show_create(cluster, 3, "t_new")
+    assert rows(cluster, 3, "SELECT id, b, c FROM t_new WHERE id IN (4, 77, 78) ORDER BY id") \
+        == [(4, "v4", 9), (77, "seven", 7), (78, "eight", 8)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
