@@ -54,7 +54,7 @@ from pathlib import Path
 
 import pymysql
 
-from mariadb_server import MariaDBServer, die_with_parent, free_port
+from marmotdb.torture.mariadb_server import MariaDBServer, die_with_parent, free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -1,7 +1,7 @@
 """DDL on a three-node marmotdb cluster: latency, and the write throughput dip while it runs.
 
 Theory of operation: a real cluster of three ``marmotdb serve`` processes on loopback
-(``tests/runtime/local_cluster.LocalCluster`` with ``cluster up``'s settings). Database
+(``marmotdb/torture/cluster.LocalCluster`` with ``cluster up``'s settings). Database
 ``bench`` holds ``empty_t`` (no rows) and ``big`` (``--rows`` rows, loaded in 10,000-row
 INSERT … SELECT batches through the ordinary replicated write path); database ``other`` holds
 a table of its own. Two client threads insert one row per statement (autocommit, QUORUM, a
@@ -47,7 +47,7 @@ import pymysql
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.runtime.local_cluster import HOST, LocalCluster  # noqa: E402
+from marmotdb.torture.cluster import HOST, LocalCluster  # noqa: E402
 
 NODES = 3
 BATCH_ROWS = 10_000

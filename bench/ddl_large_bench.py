@@ -1,7 +1,7 @@
 """DDL on a big table in a 3-node cluster: latency, event-loop responsiveness, write dip.
 
 Theory of operation: starts three ``marmotdb serve`` processes on free loopback ports
-(``tests/runtime/local_cluster.LocalCluster``), fills ``big`` with --rows rows through node 1
+(``marmotdb/torture/cluster.LocalCluster``), fills ``big`` with --rows rows through node 1
 (10,000-row INSERT … SELECT statements, replicated like any write), then starts the load of
 ``tests/runtime/test_large_ddl.Load``: a writer on every node (INSERT into ``w`` and UPDATE of
 ``big`` by key, retrying 1213/1205/1047), a ``SELECT 1`` prober on nodes 1 and 2, a PROCESSLIST
@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.runtime.local_cluster import LocalCluster  # noqa: E402
+from marmotdb.torture.cluster import LocalCluster  # noqa: E402
 from tests.runtime.test_large_ddl import Load, connect, fill  # noqa: E402
 
 DDLS = (("rebuild", "ALTER TABLE big MODIFY b VARCHAR(40) NOT NULL"),

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from marmotdb.accounts.store import ACCOUNTS_DATABASE
 from marmotdb.peer.endpoint import Completion, IncomingRequest, Outcome, PeerEndpoint
 from marmotdb.replication.messages import LogEntries, PullLog, Vectors, VectorsReply
 from marmotdb.replication.snapshot_transfer import SnapshotTransfers
@@ -367,8 +368,8 @@ class CatchUp:
 
     def _schema_view(self, node_id: int) -> tuple[str | None, str | None]:
         """A node's schema versions (JSON) and the databases it is behind on (comma list)."""
-        known = {peer: reply.schema_versions for peer, reply in self.replies.items()}
-        known[self._node_id] = self.schema_versions()
+        known = {peer: _shown(reply.schema_versions) for peer, reply in self.replies.items()}
+        known[self._node_id] = _shown(self.schema_versions())
         mine = known.get(node_id)
         if mine is None:
             return None, None
@@ -383,6 +384,12 @@ class CatchUp:
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+
+
+def _shown(versions: dict[str, int]) -> dict[str, int]:
+    """The users' databases of a schema-version map: the hidden system database (accounts,
+    DDL locks) is not shown, as SHOW DATABASES does not show it."""
+    return {name: version for name, version in versions.items() if name != ACCOUNTS_DATABASE}
 
 
 def _user_version(conn: apsw.Connection) -> int:

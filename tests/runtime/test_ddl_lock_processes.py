@@ -19,8 +19,8 @@ import pymysql
 import pytest
 
 from tests.runtime.client_load import KEY_SPAN, Writers, connect
-from tests.runtime.local_cluster import LocalCluster
-from tests.runtime.replica_audit import AUDITED_SERVE_ARGS, read_files, settle, settled
+from marmotdb.torture.cluster import LocalCluster
+from marmotdb.torture.audit import AUDITED_SERVE_ARGS, read_files, settle, settled
 
 pytestmark = pytest.mark.integration
 

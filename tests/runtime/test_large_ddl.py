@@ -20,8 +20,8 @@ import pymysql
 import pytest
 
 from marmotdb.storage.writeset import decode_write_set
-from tests.runtime.local_cluster import HOST, LocalCluster
-from tests.runtime.replica_audit import AUDITED_SERVE_ARGS, audit
+from marmotdb.torture.cluster import HOST, LocalCluster
+from marmotdb.torture.audit import AUDITED_SERVE_ARGS, audit
 
 pytestmark = pytest.mark.integration
 RETRYABLE = {1205, 1213, 1047, 1180}

@@ -27,10 +27,7 @@ from tests.txn.test_cluster_commit import SECRET, USERS, Cluster, rows
 
 @pytest.fixture
 def cluster(tmp_path: Path):
-    c = Cluster(tmp_path)
-    for i in c.nodes:
-        c.ok(i, "CREATE DATABASE IF NOT EXISTS d")
-        c.ok(i, "USE d")
+    c = Cluster(tmp_path).in_database()
     c.ok(1, "CREATE TABLE item (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(40))")
     yield c
     c.close()

@@ -24,10 +24,7 @@ def logs_in(cluster: Cluster, node_id: int, user: str, password: str) -> bool:
 
 @pytest.fixture
 def cluster(tmp_path: Path):
-    c = Cluster(tmp_path)
-    for i in c.nodes:
-        c.ok(i, "CREATE DATABASE IF NOT EXISTS d")
-        c.ok(i, "USE d")
+    c = Cluster(tmp_path).in_database()
     c.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
     yield c
     c.close()

@@ -92,18 +92,19 @@ class Cluster:
             node.handle_timer(self.now_ms)
         self.deliver()
 
-    def run(self, node_id: int, sql: str) -> Reply:
-        """Submit and deliver; let time pass (bounded) if the answer waits for a timeout."""
+    def run(self, node_id: int, sql: str, wait_ms: int = 3000) -> Reply:
+        """Submit and deliver; let time pass (up to ``wait_ms``) if the answer waits for a
+        timeout."""
         request = self.submit(node_id, sql)
         self.deliver()
-        for _ in range(30):
+        for _ in range(wait_ms // 100):
             if (node_id, request) in self.replies:
                 break
             self.advance(100)
         return self.replies.pop((node_id, request))
 
-    def ok(self, node_id: int, sql: str) -> Reply:
-        reply = self.run(node_id, sql)
+    def ok(self, node_id: int, sql: str, wait_ms: int = 3000) -> Reply:
+        reply = self.run(node_id, sql, wait_ms)
         assert reply.error is None, reply.error
         return reply
 
@@ -113,6 +114,14 @@ class Cluster:
         with state.binding(conn).trusted_scope():
             return database_checksums(conn)
 
+    def in_database(self, name: str = "d") -> Cluster:
+        """Every node's session in database ``name`` (created if missing): the fixtures'
+        common start."""
+        for i in self.nodes:
+            self.ok(i, f"CREATE DATABASE IF NOT EXISTS {name}")
+            self.ok(i, f"USE {name}")
+        return self
+
     def close(self) -> None:
         for node in self.nodes.values():
             node.close()
@@ -120,10 +129,7 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path: Path):
-    c = Cluster(tmp_path)
-    for i in c.nodes:
-        c.ok(i, "CREATE DATABASE IF NOT EXISTS d")
-        c.ok(i, "USE d")
+    c = Cluster(tmp_path).in_database()
     yield c
     c.close()
 
@@ -480,8 +486,9 @@ def test_an_aborted_write_built_on_an_unapplied_commit_leaves_that_commits_inten
     assert rows(cluster, 3, "SELECT v FROM r") == [("a",)]  # I1 still not applied there
     cluster.cut = {1}
     # node 3 votes INTENT; the autocommit statement runs again once node 3's recovery of I1
-    # brought I1 to node 2 — before the fix it committed at once on 'a'
-    cluster.ok(2, "UPDATE r SET v = CONCAT(v, 'x') WHERE k = 1")
+    # brought I1 to node 2 (node 3 recovers after its staggered recovery timeout, ~1.4 s,
+    # then node 2 catches up) — before the fix it committed at once on 'a'
+    cluster.ok(2, "UPDATE r SET v = CONCAT(v, 'x') WHERE k = 1", wait_ms=10_000)
     cluster.cut = set()
     for _ in range(5):
         cluster.advance(1000)

@@ -20,10 +20,7 @@ TABLES = ("t", "u")
 
 @pytest.fixture
 def cluster(tmp_path: Path):
-    c = Cluster(tmp_path)
-    for i in c.nodes:
-        c.ok(i, "CREATE DATABASE IF NOT EXISTS d")
-        c.ok(i, "USE d")
+    c = Cluster(tmp_path).in_database()
     c.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, a INT, b VARCHAR(10))")
     for i in range(1, 21):
         c.ok(1 + i % 2, f"INSERT INTO t VALUES ({i}, {i}, 'v{i}')")

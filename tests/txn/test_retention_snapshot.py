@@ -79,10 +79,7 @@ class TrimmingCluster(Cluster):
 
 @pytest.fixture
 def cluster(tmp_path: Path):
-    c = TrimmingCluster(tmp_path)
-    for i in c.nodes:
-        c.ok(i, "CREATE DATABASE IF NOT EXISTS d")
-        c.ok(i, "USE d")
+    c = TrimmingCluster(tmp_path).in_database()
     c.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
     yield c
     c.close()
