@@ -62,7 +62,8 @@ def test_a_node_restarted_after_its_gap_was_trimmed_restores_a_snapshot(
     trio.until(lambda: all(counter(trio, i, "marmotdb_replication_log_trimmed_total") >= 40
                            for i in (1, 2)), 40, "the log trimmed past node 3's position")
     trio.restart(3)
-    trio.until(lambda: counter(trio, 3, "marmotdb_snapshots_restored_total") == 1, 60,
+    # the hidden system database's DDL-lock rows were trimmed too: it may restore that one
+    trio.until(lambda: counter(trio, 3, "marmotdb_snapshots_restored_total") >= 1, 60,
                "node 3 restored a snapshot")
     run(trio, 3, "INSERT INTO kv VALUES (100, 'after')")
     expected = run(trio, 1, "SELECT k, v FROM kv ORDER BY k")
