@@ -51,7 +51,7 @@ def execute(cluster: LocalCluster, node_id: int, *statements: str) -> list[tuple
 
 
 def create_database(cluster: LocalCluster) -> None:
-    for node_id in cluster.live_ids():  # databases are node-local until issue 13
+    for node_id in cluster.live_ids():  # IF NOT EXISTS: replicated from the first node on
         with connect(cluster, node_id, database=None) as conn, conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
 
@@ -106,7 +106,8 @@ class Writers:
         for thread in self._threads:
             thread.join(timeout_s)
         assert not any(t.is_alive() for t in self._threads), "a writer hung past its timeout"
-        assert not self.unexpected, f"undocumented errors: {self.unexpected[:5]}"
+        assert not self.unexpected, (f"undocumented errors: {self.unexpected[:5]}\n"
+                                     f"{self.cluster.incidents()}")
         return self.outcomes
 
     def wait_acked(self, count: int, timeout_s: float, what: str) -> None:
