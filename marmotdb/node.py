@@ -416,7 +416,7 @@ class Node:
         trimming and tombstone collection. Without it logs are kept whole (the cluster
         simulator's checker reads every node's full log)."""
         self.endpoint = PeerEndpoint(codec, self.peer_transport, self._rng)
-        store = TxnStore(self._data_dir, defer=self.defer)
+        store = TxnStore(self._data_dir, defer=self.defer, call_later=self.call_later)
         node_id = self.state.node_id
         cluster = ClusterCommit(node_id=node_id, state=self.state, endpoint=self.endpoint,
                                 store=store, roster=roster, now_ms=lambda: self.now_ms,

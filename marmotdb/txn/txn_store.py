@@ -17,14 +17,23 @@ process crash keeps it) — a coordinator's Prepare leaves only once its batch i
 — a vote, a promise or an acceptance is sent (or counted, for our own) only once it survives
 power loss, as the commit pipelines answer clients. Reads use the same connection and see the
 open transaction. Without ``defer`` (tests, tools) every write commits at once.
+
+A COMMIT that fails (the disk is full: SQLite rolls the transaction back) loses nothing that
+was promised: the open transaction's writes are kept in order until it commits, so the store
+replays them into a new transaction at once (its reads see them again: a promise still binds
+later decisions) and retries the COMMIT every ``COMMIT_RETRY_S``, with every write of the
+meantime joining it. What waited runs only after the COMMIT that finally succeeds; until
+then the node's votes, acceptances and forgets are simply late, as if it were slow.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import apsw
 import msgspec
@@ -58,6 +67,9 @@ CREATE INDEX IF NOT EXISTS decided_by_age ON decided(at_ms);
 DECIDED_KEEP_MS = 24 * 3600 * 1000
 DECIDED_TRIM_EVERY = 1000  # forgets between two trims of the outcomes past DECIDED_KEEP_MS
 DECIDED = (2**62, 2**62)  # the "ballot" a decided outcome answers with: above any real one
+COMMIT_RETRY_S = 0.5  # between two attempts at a COMMIT that failed (disk full)
+CACHE_KIB = 65536  # an open transaction stays in memory: its replay after a failed COMMIT
+#                    must not need the disk that just filled (SQLite spills past the cache)
 _vector_codec = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(list[bool])
 
 
@@ -74,19 +86,26 @@ class InstanceRecord:
 
 class TxnStore:
     def __init__(self, data_dir: Path,
-                 defer: Callable[[Callable[[], None]], None] | None = None):
+                 defer: Callable[[Callable[[], None]], None] | None = None,
+                 call_later: Callable[[float, Callable[[], None]], object] | None = None):
+        """``defer``: run a callback after the current node iteration (None: every write
+        commits at once); ``call_later``: a timer for retrying a failed COMMIT."""
         self.path = data_dir / FILE_NAME
         self.wal_path = str(self.path) + "-wal"
         self.conn = apsw.Connection(str(self.path))
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self.conn.execute(_SCHEMA)
         self._forgotten = 0
         self._syncer: WalSyncer | None = None  # durability "fsync": see durable()
         self._defer = defer
+        self._call_later = call_later
         self._open = False  # a transaction holds writes not committed yet
+        self._ops: list[tuple[str, Any, bool]] = []  # its writes (sql, parameters, many)
         self._after_commit: list[Callable[[], None]] = []
         self.commits = 0
+        self.failed_commits = 0  # COMMITs that failed (then replayed and retried)
 
     def sync_with(self, syncer: WalSyncer) -> None:
         """Durability "fsync": ``durable`` waits for a sync of the store's WAL."""
@@ -99,22 +118,62 @@ class TxnStore:
             self._open = True
             self._defer(self.flush)
 
+    def _run(self, sql: str, parameters: Any = (), many: bool = False) -> None:
+        """Every write: executed, and kept while its transaction is open (see the docstring)."""
+        if many:
+            self.conn.executemany(sql, parameters)
+        else:
+            self.conn.execute(sql, parameters)
+        if self._open:
+            self._ops.append((sql, parameters, many))
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """One write method's statements: all or none of them, in the database and in the
+        kept writes alike."""
+        kept = len(self._ops)
+        try:
+            with self.conn:
+                yield
+        except BaseException:
+            del self._ops[kept:]
+            raise
+
     def flush(self) -> None:
         """Commit the open transaction, then run what waited for it."""
         if self._open:
-            self._open = False
             try:
                 self.conn.execute("COMMIT")
-            except apsw.Error:  # what waited is dropped: a vote or acceptance that may be lost
-                logger.exception("the txn store could not commit")  # is never sent
-                if not self.conn.getautocommit():
-                    self.conn.execute("ROLLBACK")
-                self._after_commit = []
-                raise
+            except apsw.Error as exc:
+                self._commit_failed(exc)
+                return
+            self._open = False
+            self._ops = []
             self.commits += 1
         waiting, self._after_commit = self._after_commit, []
         for then in waiting:
             then()
+
+    def _commit_failed(self, exc: apsw.Error) -> None:
+        """Replay the open transaction's writes into a new one and retry later (the
+        docstring). Without a timer (tests, tools) the failure is the caller's."""
+        self.failed_commits += 1
+        if self.failed_commits == 1 or self.failed_commits % 100 == 0:
+            logger.error("the txn store could not commit (%s: %s); its writes are kept and "
+                         "the commit retried every %.1f s (%d failed so far)",
+                         type(exc).__name__, exc, COMMIT_RETRY_S, self.failed_commits)
+        if not self.conn.getautocommit():
+            self.conn.execute("ROLLBACK")
+        if self._call_later is None:
+            self._open, self._ops, self._after_commit = False, [], []
+            raise exc
+        self.conn.execute("BEGIN IMMEDIATE")
+        for sql, parameters, many in self._ops:
+            if many:
+                self.conn.executemany(sql, parameters)
+            else:
+                self.conn.execute(sql, parameters)
+        self._call_later(COMMIT_RETRY_S, self.flush)
 
     def committed(self, then: Callable[[], None]) -> None:
         """``then()`` once what was written so far is committed (a process crash keeps it)."""
@@ -147,9 +206,9 @@ class TxnStore:
         rows = [(*instance, position, ws, flag)
                 for position, (ws, flag) in enumerate(zip(write_sets, one))]
         self._write()
-        with self.conn:
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO batch_write_sets VALUES (?, ?, ?, ?, ?, ?)", rows)
+        with self._savepoint():
+            self._run("INSERT OR IGNORE INTO batch_write_sets VALUES (?, ?, ?, ?, ?, ?)", rows,
+                      many=True)
 
     def write_sets(self, instance: Instance) -> tuple[list[bytes], list[bool]]:
         """The batch's write sets and ONE flags (empty: never recorded here)."""
@@ -163,7 +222,7 @@ class TxnStore:
         """A coordinator's own acceptance of its first ballot, with the batch's write sets,
         in one transaction (what it needs to finish the batch after a crash)."""
         self._write()
-        with self.conn:
+        with self._savepoint():
             self.record_write_sets(instance, write_sets, one)
             self.accept(instance, ballot, vector)
 
@@ -178,8 +237,8 @@ class TxnStore:
         if tuple(ballot) < promised:
             return promised
         self._write()
-        with self.conn:
-            self.conn.execute(
+        with self._savepoint():
+            self._run(
                 "INSERT INTO acceptor VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
                 "promised_round = excluded.promised_round, promised_node = "
                 "excluded.promised_node, accepted_round = excluded.accepted_round, "
@@ -200,8 +259,8 @@ class TxnStore:
         if tuple(ballot) <= promised:
             return False, promised, accepted, vector
         self._write()
-        with self.conn:
-            self.conn.execute(
+        with self._savepoint():
+            self._run(
                 "INSERT INTO acceptor VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO UPDATE "
                 "SET promised_round = excluded.promised_round, promised_node = "
                 "excluded.promised_node", (*instance, *ballot, *NO_BALLOT))
@@ -227,16 +286,15 @@ class TxnStore:
         """The instance's outcome ``vector`` is applied to the database: its write sets and
         acceptor state go; the outcome stays (``DECIDED_KEEP_MS``) for late recoveries."""
         self._write()
-        with self.conn:
+        with self._savepoint():
             for table in ("batch_write_sets", "acceptor"):
-                self.conn.execute(f"DELETE FROM {table} WHERE coordinator = ? AND database = ? "
-                                  "AND batch = ?", instance)
-            self.conn.execute("INSERT OR REPLACE INTO decided VALUES (?, ?, ?, ?, ?)",
-                              (*instance, _vector_codec[0].encode(vector), now_ms))
+                self._run(f"DELETE FROM {table} WHERE coordinator = ? AND database = ? "
+                          "AND batch = ?", instance)
+            self._run("INSERT OR REPLACE INTO decided VALUES (?, ?, ?, ?, ?)",
+                      (*instance, _vector_codec[0].encode(vector), now_ms))
             self._forgotten += 1
             if self._forgotten % DECIDED_TRIM_EVERY == 0:
-                self.conn.execute("DELETE FROM decided WHERE at_ms < ?",
-                                  (now_ms - DECIDED_KEEP_MS,))
+                self._run("DELETE FROM decided WHERE at_ms < ?", (now_ms - DECIDED_KEEP_MS,))
 
     def decided(self, instance: Instance) -> list[bool] | None:
         for (vector,) in self.conn.execute(
