@@ -1,7 +1,9 @@
 """Huge statements against a real server (issue 11): a 100,000-element IN list and an 8 MB
 string literal give MySQL's answers (not 1105 'too many SQL variables'), and cost the event
 loop little: measured as the CPU time of the server's main thread (the event loop's), not
-wall time, so the machine's other load does not count."""
+wall time, so the machine's other load does not count. The bounds catch the failure classes
+(seconds of loop per statement), with room for a loaded CI machine; the fine numbers are
+bench/noisy_neighbour.py's."""
 
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ def test_hundred_thousand_element_in_list(marmot, big):
         seconds, rows = _loop_seconds_each(
             marmot, cur, f"SELECT COUNT(*), SUM(id) FROM big WHERE id IN ({ids})")
         assert rows == ((2500, sum(range(2, 5001, 2))),)  # today: 1105 too many SQL variables
-        assert seconds < 0.05, seconds  # ~0.017 s here; sqlglot per value took seconds
+        assert seconds < 0.5, seconds  # ~0.017 s here; sqlglot per value took seconds
         cur.execute(f"SELECT COUNT(*) FROM big WHERE n NOT IN ({ids}, NULL)")
         assert cur.fetchall() == ((0,),)  # NOT IN a list holding NULL: never true
         cur.execute(f"SELECT 3 NOT IN ({ids}, NULL), 4 IN ({ids}, NULL)")
@@ -74,8 +76,9 @@ def test_multi_megabyte_literal(marmot, big):
         assert len(cur.description[0][0]) == 256  # MySQL's column-name limit
         # ~0.05 s here: receive, one lexer pass (the shape), a few substring checks; the
         # names come from the shape. 0.13 s when the catalog, the locking-read check and the
-        # column names walked the whole text again; 0.45 s before that.
-        assert seconds < 0.1, seconds
+        # column names walked the whole text again; 0.45 s before that, tens of seconds at
+        # first (hundreds of bytes of memory per byte of input).
+        assert seconds < 0.3, seconds
         cur.execute(f"INSERT INTO big VALUES (-1, LENGTH('{literal}'))")
         cur.execute("SELECT n FROM big WHERE id = -1")
         assert cur.fetchall() == ((8 * MIB,),)
