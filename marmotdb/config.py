@@ -278,6 +278,8 @@ class SinkConfig:
     retry_multiplier: float = 2.0
     snapshot_mode: str = "initial"  # initial (op r of every row first) | never
     transaction_events: bool = False  # BEGIN/END events on <prefix>.transaction
+    # Debezium's skipped.operations: ops among c, u, d, t not published ("none" or []: all)
+    skipped_operations: list[str] = field(default_factory=lambda: ["t"])
     partitions: int = 4  # kafka: partitions of a topic the sink creates (existing: as they are)
     replication_factor: int = 1  # kafka: replicas of a topic the sink creates (3 in production)
     record_bytes_max: int = 1 << 20  # kafka: a larger record fails the sink; <= message.max.bytes
@@ -333,6 +335,11 @@ def sink_configs(entries: list[dict[str, Any]]) -> list[SinkConfig]:
         for key, allowed in _SINK_CHOICES.items():
             if getattr(sink, key) not in allowed:
                 raise ConfigError(f"{where}.{key} must be one of {', '.join(allowed)}")
+        if sink.skipped_operations == ["none"]:
+            sink.skipped_operations = []
+        if not set(sink.skipped_operations) <= {"c", "u", "d", "t"}:
+            raise ConfigError(f"{where}.skipped_operations: {sink.skipped_operations!r}; "
+                              "allowed: any of c, u, d, t, or none")
         if any(s.name == sink.name for s in out):
             raise ConfigError(f"{where}.name {sink.name!r} is used by another sink")
         if min(sink.records_max, sink.bytes_max, sink.in_flight_max, sink.retry_initial_ms,

@@ -14,8 +14,14 @@ UPDATE (same key)       value {before, after}                                   
 DELETE                  value {before, after: null}; then a tombstone (value null) d
 UPDATE moving the key   delete + tombstone for the old key, create for the new     d, -, c
 DDL                     schema-change event on topic ``<prefix>`` (key null)       -
+TRUNCATE TABLE          its deletes (as DELETE) and its schema-change event; with  d / t
+                        ``t`` not skipped, one truncate record (key null, before
+                        and after null) after the schema event, and no deletes
 BEGIN / END             on ``<prefix>.transaction`` when ``transaction_events``    -
 ======================  =========================================================  ==========
+
+``skipped_operations`` is Debezium's ``skipped.operations``: the ops among c, u, d, t not
+published (their positions are still counted); ``{"t"}`` by default, as Debezium's.
 
 Values are "JSON with schema" as Kafka Connect's JsonConverter writes them with schemas on:
 ``{"schema": <Envelope struct>, "payload": {before, after, source, op, ts_ms, ts_us, ts_ns,
@@ -30,10 +36,8 @@ The schema JSON of a table is built once per table shape and spliced in as bytes
 per record would cost more than the rest of the record.
 
 Never published: marmotdb's own replicated bookkeeping rows (``__marmot_*`` tables:
-AUTO_INCREMENT block claims, accounts). Not emitted: ``op: t`` (Debezium's MySQL connector
-skips truncates by default; marmotdb's TRUNCATE arrives as the deletes it captured plus its
-schema-change event); the ``__debezium.newkey``/``oldkey`` headers of a key change
-(SinkRecord carries no headers).
+AUTO_INCREMENT block claims, accounts). Not emitted: the ``__debezium.newkey``/``oldkey``
+headers of a key change (SinkRecord carries no headers).
 """
 
 from __future__ import annotations
@@ -152,19 +156,29 @@ def _column_field(model: TableModel | None, name: str, codec: FieldCodec,
     return {**codec.schema, "optional": optional, "field": name}
 
 
+OPERATIONS = frozenset("cudt")  # what skipped.operations may name
+SKIPPED_OPERATIONS_DEFAULT = frozenset("t")  # Debezium's default
+
+
 class Envelopes:
     """Builds the records of write sets for one sink (its prefix and settings).
 
-    ``models(database, table)`` returns the catalog's model of a table (None when unknown);
-    ``filter`` is the sink's (None: everything). Table codecs are cached by shape, at
+    ``models(database, table)`` returns the catalog's model of a table (None when unknown),
+    ``schemas(database, table)`` its storage schema (for the truncate record of a table the
+    write set has no row of); ``filter`` is the sink's (None: everything). Table codecs are cached by shape, at
     most ``codecs_max`` of them."""
 
     def __init__(self, prefix: str, models: TableModels, filter: TableFilter | None = None, *,
-                 transaction_events: bool = False, codecs_max: int = 4096):
+                 transaction_events: bool = False, skipped_operations: frozenset[str] =
+                 SKIPPED_OPERATIONS_DEFAULT,
+                 schemas: Callable[[str, str], TableSchema | None] | None = None,
+                 codecs_max: int = 4096):
         self.prefix = prefix
         self._models = models
+        self.schemas = schemas  # (database, table) -> storage schema: a truncated empty table
         self.filter = filter or TableFilter()
         self.transaction_events = transaction_events
+        self.skipped = skipped_operations
         self._codecs: dict[tuple[str, TableSchema, int], TableCodec] = {}
         self._codecs_max = codecs_max
         self.generation = 0  # bump (forget codecs) when a DDL may have changed a table's model
@@ -253,6 +267,8 @@ class _Build:
         if env.transaction_events:
             self.transaction("BEGIN")
         ddl = sorted(ws.schema_changes, key=lambda entry: entry.position)
+        # a TRUNCATE is its own transaction: every delete of its table here is one of its own
+        self.truncated = {table for entry in ddl if (table := _truncated_table(entry.mysql))}
         for i, change in enumerate(ws.changes):
             while ddl and ddl[0].position <= i:
                 self.schema_change(ddl.pop(0))
@@ -283,7 +299,8 @@ class _Build:
                   before: tuple[Any, ...] | None, after: tuple[Any, ...] | None) -> None:
         position = self.position()
         tombstone = self.position() if op == "d" else None
-        if codec is None:
+        if codec is None or op in self.env.skipped or (
+                op == "d" and table in self.truncated and "t" not in self.env.skipped):
             return
         self.total += 1
         collection = f"{self.database}.{table}"
@@ -312,6 +329,33 @@ class _Build:
         value = schema_change_value(self.database, entry.mysql, source, self.now_us,
                                     self.env._models)
         self.out.append(SinkRecord(self.env.prefix, None, value, position.text()))
+        table = _truncated_table(entry.mysql)
+        if table is not None:
+            self.truncate(table)
+
+    def truncate(self, table: str) -> None:
+        """Debezium's truncate record: key null, no row images (its position is counted
+        whether or not it is published)."""
+        position = self.position()
+        if "t" in self.env.skipped or table.startswith(INTERNAL_PREFIX) or \
+                not self.env.filter.table(self.database, table):
+            return
+        schema = self.schemas.get(table) or self._model_schema(table)
+        if schema is None:
+            return
+        codec = self.env.codec(self.database, schema)
+        payload = {"before": None, "after": None,
+                   "source": {**self.base_source, "table": table, "row": position.index,
+                              "position": position.text()},
+                   "transaction": None, "op": "t", **_times(self.now_us)}
+        self.out.append(SinkRecord(codec.topic, None, codec.value_bytes(payload),
+                                   position.text()))
+
+    def _model_schema(self, table: str) -> TableSchema | None:
+        """The table's storage schema when the write set carries no row of it (an empty
+        table was truncated)."""
+        found = self.env.schemas
+        return None if found is None else found(self.database, table)
 
     def transaction(self, status: str) -> None:
         position = self.position()
@@ -347,6 +391,14 @@ _DDL_RE = re.compile(
     r"^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\s+(?:TEMPORARY\s+)?(TABLE|VIEW|INDEX|"
     r"DATABASE|SCHEMA|PROCEDURE|FUNCTION|TRIGGER|UNIQUE\s+INDEX)?\s*(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
     r"(`[^`]+`|[\w$]+)?", re.IGNORECASE)
+def _truncated_table(ddl: str) -> str | None:
+    """The table a ``TRUNCATE [TABLE] name`` empties (None: another statement)."""
+    found = _DDL_RE.match(ddl)
+    if found is None or found.group(1).upper() != "TRUNCATE" or not found.group(3):
+        return None
+    return found.group(3).strip("`")
+
+
 _TABLE_CHANGE = {"CREATE": "CREATE", "ALTER": "ALTER", "DROP": "DROP", "RENAME": "ALTER",
                  "TRUNCATE": "ALTER"}
 _JDBC = {"tinyint": -6, "smallint": 5, "mediumint": 4, "int": 4, "bigint": -5, "decimal": 3,

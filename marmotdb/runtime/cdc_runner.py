@@ -87,7 +87,9 @@ class SinkRunner:
             self._conns[database] = conn
             self._envelopes[database] = Envelopes(
                 self.config.prefix, lambda db, table, c=conn: _model(c, db, table), self.filter,
-                transaction_events=self.config.transaction_events)
+                transaction_events=self.config.transaction_events,
+                skipped_operations=frozenset(self.config.skipped_operations),
+                schemas=lambda _db, table, c=conn: load_table_schema(c, table))
         return conn
 
     def _forget(self, databases: list[str]) -> None:

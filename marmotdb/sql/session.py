@@ -1541,8 +1541,8 @@ class Session:
     def _record_ddl(self, txn: Transaction, database: Database, translation: Translation,
                     params: dict[str, Any], text: str, truncate: bool) -> None:
         """A DDL's write-set entry: the SQLite statements that replay it (TRUNCATE's rows were
-        captured as deletes; only its AUTO_INCREMENT reset is replayed; ANALYZE's result set
-        is not replayed)."""
+        captured as deletes; its entry replays only its AUTO_INCREMENT reset, if any, and
+        marks the deletes as a truncate; ANALYZE's result set is not replayed)."""
         self._ddl_entry(txn, translation, params, text, truncate)
         self.server.schema_changed(database)
 
@@ -1551,7 +1551,7 @@ class Session:
                    text: str, truncate: bool) -> None:
         ran = translation.statements[:-1] if translation.returns_rows else translation.statements
         statements = [s for s in ran if not truncate or "sqlite_sequence" in s]
-        if statements:
+        if statements or truncate:  # a TRUNCATE is always marked (CDC's op "t", cdc/)
             txn.add_schema_change(text, statements, params, translation.tables)
 
     def _execute_write(self, conn: apsw.Connection, translation: Translation,

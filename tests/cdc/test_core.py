@@ -125,11 +125,16 @@ def test_a_trimmed_entry_below_the_vector_is_a_gap_not_a_skip(node: Node) -> Non
 def test_sink_settings_are_checked() -> None:
     good = config.sink_configs([{"name": "a", "kind": "nats", "exclude_tables": "x, y"}])
     assert good[0].exclude_tables == ["x", "y"] and good[0].snapshot_mode == "initial"
+    assert good[0].skipped_operations == ["t"]  # Debezium's default
+    for given, skipped in (("none", []), ("t,c", ["t", "c"]), ([], [])):
+        assert config.sink_configs([{"name": "a", "kind": "nats", "skipped_operations": given}]
+                                   )[0].skipped_operations == skipped
     for bad, message in (
             ({"name": "a", "kind": "carrier-pigeon"}, "kind must be one of"),
             ({"name": "a", "kind": "nats", "colour": 1}, "unknown setting"),
             ({"name": "a", "kind": "nats", "records_max": "many"}, "not a whole number"),
             ({"name": "a", "kind": "nats", "snapshot_mode": "sometimes"}, "snapshot_mode"),
+            ({"name": "a", "kind": "nats", "skipped_operations": "r"}, "skipped_operations"),
             ({"kind": "nats"}, "name is required"),
             ({"name": "a", "kind": "nats", "retry_max_ms": 1}, "retry_max_ms"),
             ({"name": "a", "kind": "nats", "servers": ["h:9092"]}, "setting of kind kafka")):

@@ -16,6 +16,7 @@ from marmotdb.cdc.position import Position
 from marmotdb.node import Node
 from marmotdb.sql import catalog_snapshot
 from marmotdb.storage import commitlog
+from marmotdb.storage.schema import load_table_schema
 from marmotdb.storage.writeset import decode_write_set
 from marmotdb.users import User, Users
 from tests.cdc.golden import check_golden
@@ -132,3 +133,44 @@ def test_internal_bookkeeping_rows_are_never_published() -> None:
         RowChange("t", ChangeOp.INSERT, None, (1,), None, (1,))])
     records = Envelopes("mm", lambda d, t: None).records(write_set, NOW_US)
     assert [(r.topic, r.position) for r in records] == [("mm.shop.t", "3-shop-9-1")]
+
+
+def test_truncate_is_deletes_by_default_and_one_truncate_record_when_t_is_published(
+        node: Node) -> None:
+    run(node, "CREATE DATABASE shop", "USE shop", "CREATE TABLE item (id INT PRIMARY KEY, n INT)",
+        "CREATE TABLE other (id INT PRIMARY KEY)", "INSERT INTO item VALUES (1, 1), (2, 2)",
+        "TRUNCATE TABLE item", "TRUNCATE other")  # `other` is empty: no row in its write set
+
+    def tail(records: list) -> list[tuple[str, str | None]]:  # after the CREATEs and INSERT
+        return [(r.topic, None if r.value is None else
+                 json.loads(r.value)["payload"].get("op", "ddl")) for r in records[4:]]
+    default = records_of(node, "shop")
+    assert tail(default) == [("mm.shop.item", "d"), ("mm.shop.item", None),
+                             ("mm.shop.item", "d"), ("mm.shop.item", None),
+                             ("mm", "ddl"), ("mm", "ddl")]
+    everything = records_of(node, "shop", skipped_operations=frozenset(),
+                            schemas=lambda _db, table: node_schema(node, table))
+    assert tail(everything) == [("mm", "ddl"), ("mm.shop.item", "t"),
+                                ("mm", "ddl"), ("mm.shop.other", "t")]
+    truncate = json.loads(everything[5].value)
+    assert everything[5].key is None and truncate["payload"]["before"] is None
+    assert truncate["payload"]["after"] is None
+    assert truncate["payload"]["source"]["table"] == "item"
+    ddl_position = {r.position for r in default if r.topic == "mm"}
+    assert {r.position for r in everything if r.topic == "mm"} == ddl_position
+    # positions never depend on what a sink publishes: the deletes' and the truncate's differ
+    assert not {r.position for r in everything[4:] if r.topic != "mm"} & \
+        {r.position for r in default[4:] if r.topic != "mm"}
+    no_creates = records_of(node, "shop", skipped_operations=frozenset("c"))
+    assert "c" not in [json.loads(r.value)["payload"].get("op") for r in no_creates
+                       if r.value is not None]
+
+
+def node_schema(node: Node, table: str):
+    db = node.state.databases.get("shop")
+    conn = db.checkout()
+    try:
+        with catalog_snapshot.trusted(conn):
+            return load_table_schema(conn, table)
+    finally:
+        db.checkin(conn)
