@@ -22,6 +22,10 @@ committed before it gets the turn: a slow client never delays the answers of oth
 costs one COMMIT per explicit transaction but no fsync: with durability "fsync" the WAL is
 synced afterwards, once per group of batches (``WalSyncer``).
 
+A batch that wrote ``COMMIT_OFF_LOOP_ROWS`` rows or more (a long write) writes its log record
+and COMMITs on a host worker (``run_blocking``); the pipeline is busy meanwhile, as during a
+checkpoint: nobody gets the turn until it is done.
+
 ``reserve(owner)`` (LOCK TABLES … WRITE) keeps the turn for one owner until ``unreserve``:
 the others wait, the owner's statements take and give back the turn as usual.
 
@@ -58,6 +62,9 @@ from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.wal_sync import WalSyncer
 
 BATCH_TXNS_MAX = 256  # transactions per batch COMMIT; beyond it the next one starts a new batch
+# A batch writing at least this many rows COMMITs on a host worker (its log record and the
+# WAL write of its pages cost tens of ms): the loop keeps serving meanwhile (DESIGN.md §9).
+COMMIT_OFF_LOOP_ROWS = 20_000
 TXN_SAVEPOINT = "__marmot_txn"  # the turn holder's rows live inside this savepoint
 FAULT_POINTS = ("statement_done", "write_set_built", "recorded", "joined_batch",
                 "before_batch_commit", "after_batch_commit")
@@ -224,6 +231,7 @@ class CommitPipeline:
         self._seq_floor = origin_seq_floor  # origin sequences issued so far (never reused)
         self._exclusive_owner = -1  # owners of run_exclusive work: negative, never a session
         self._exclusive_running = False  # a run_exclusive_blocking work is on a worker
+        self._committing = False    # a heavy batch's COMMIT is on a worker
         self.batches = 0          # batch COMMITs so far (for SHOW STATUS and benchmarks)
         self.batched_txns = 0     # transactions made durable by them
         # durability "fsync": COMMIT without fsync, then one fsync per group of batches
@@ -378,7 +386,8 @@ class CommitPipeline:
     def _busy(self) -> bool:
         """The connection is in use outside the turn: a checkpoint, or the rounds of a batch
         that stays open until its decision."""
-        return self._deciding or self._checkpointing or self._exclusive_running
+        return self._deciding or self._checkpointing or self._exclusive_running or \
+            self._committing
 
     def run_exclusive(self, work: Callable[[apsw.Connection], Any]) -> Pending:
         """``work(conn)`` alone on the write connection, outside any batch (the open one is
@@ -589,13 +598,39 @@ class CommitPipeline:
         self._answer(decided)
 
     def _commit_batch(self, members: list[_Member], log: LogWriter | None) -> None:
+        assert log is not None
+        if sum(len(m.write_set.changes) for m in members if m.write_set is not None) \
+                >= COMMIT_OFF_LOOP_ROWS:
+            self._committing = True
+
+            def done(error: BaseException | None) -> None:
+                self._committing = False
+                if self.closed:  # closed meanwhile (shutdown): the COMMIT may have happened
+                    for member in members:
+                        member.pending.fail(CommitOutcomeUnknown(
+                            "the database was closed while the transaction was committing"))
+                    return
+                self._batch_committed(members, error)
+                self._schedule_advance()
+            self._host.run_blocking(lambda: self._write_batch(log), done)
+            return
         try:
-            assert log is not None
-            with self._trusted():
-                log.flush()
-            self.fault_point("before_batch_commit")
-            self.conn.execute("COMMIT")
+            self._write_batch(log)
         except apsw.Error as exc:
+            self._batch_committed(members, exc)
+            return
+        self._batch_committed(members, None)
+
+    def _write_batch(self, log: LogWriter) -> None:
+        with self._trusted():
+            log.flush()
+        self.fault_point("before_batch_commit")
+        self.conn.execute("COMMIT")
+
+    def _batch_committed(self, members: list[_Member], exc: BaseException | None) -> None:
+        if exc is not None:
+            if not isinstance(exc, apsw.Error):  # not SQLite's (a simulated crash): as if
+                raise exc                         # it were raised here
             if not self.conn.get_autocommit():
                 self.conn.execute("ROLLBACK")
             self._reload_schema_version()  # a DDL of the batch was rolled back with it
@@ -633,7 +668,7 @@ class CommitPipeline:
     def flush_now(self) -> None:
         """Commit the open batch before something that must not run inside it (DROP, close),
         and make what is committed durable."""
-        if self._owner is None and not self._deciding and not self._exclusive_running:
+        if self._owner is None and not self._busy:
             self._flush()
         if self._syncer is not None:
             self._syncer.drain()

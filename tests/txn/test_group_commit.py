@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 
 import apsw
 import pytest
@@ -20,7 +21,9 @@ from marmotdb.storage.checksum import database_checksums
 from marmotdb.storage.commitlog import iter_log
 from marmotdb.storage.internal_tables import ensure_internal_tables
 from marmotdb.storage.writeset import decode_write_set
+from marmotdb.txn import pipeline as pipeline_module
 from marmotdb.txn.pending import Pending
+from marmotdb.txn.pipeline import InlineHost
 from marmotdb.users import User, Users
 
 _ids = itertools.count(1)
@@ -178,3 +181,56 @@ def test_checkpoints_run_off_the_commit_path(server, shop):
     wal_pages = len(path.with_name(path.name + "-wal").read_bytes()) // 4096
     assert rows(session(server).execute("SELECT COUNT(*) FROM parent")) == [(300,)]
     assert wal_pages < 300  # the WAL was reused, not grown by every commit
+
+
+class HeldBlockingHost(InlineHost):
+    """InlineHost whose blocking work waits until the test runs it (on a real thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[tuple] = []
+
+    def run_blocking(self, work, done) -> None:
+        self.held.append((work, done))
+
+    def finish_held(self) -> None:
+        work, done = self.held.pop(0)
+        errors_seen: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 - handed to done, as a worker does
+                errors_seen.append(exc)
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        done(errors_seen[0] if errors_seen else None)
+        while self._queue:  # what the completion deferred, as the node's drain would run it
+            self._queue.popleft()()
+
+
+def test_a_batch_of_many_rows_commits_on_a_worker_and_holds_the_turn_meanwhile(
+        tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(pipeline_module, "COMMIT_OFF_LOOP_ROWS", 100)
+    host = HeldBlockingHost()
+    state = ServerState(tmp_path, clock=lambda: 1_700_000_000.0, version="8.0.36-test",
+                        users=Users([User("root", "x", {"*": "admin"})]), host=host)
+    try:
+        a, b = session(state), session(state)
+        a.execute("CREATE DATABASE shop")
+        for s in (a, b):
+            s.use("shop")
+        a.execute("CREATE TABLE t (id INT PRIMARY KEY)")
+        assert not host.held  # small batches (the DDL) commit in place
+        big = a.execute("INSERT INTO t WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL "
+                        "SELECT i + 1 FROM c WHERE i < 150) SELECT i FROM c")
+        assert isinstance(big, Pending) and not big.done() and len(host.held) == 1
+        small = b.execute("INSERT INTO t VALUES (1000)")  # waits: the COMMIT has the connection
+        assert isinstance(small, Pending) and not small.done()
+        host.finish_held()
+        assert big.result().affected_rows == 150
+        assert small.done() and small.result().affected_rows == 1 and not host.held
+        assert rows(b.execute("SELECT COUNT(*) FROM t")) == [(151,)]
+    finally:
+        state.close()
