@@ -327,7 +327,8 @@ def string_value(token: str, *, backslash_escapes: bool = True) -> str | bytes:
     """The value of a ``string`` token: pieces concatenated, doubled quotes and (unless
     NO_BACKSLASH_ESCAPES) backslash escapes resolved; ``_binary'…'`` gives bytes."""
     first = token[0]
-    if (first == "'" or first == '"') and token.count(first) == 2 and "\\" not in token:
+    if (first == "'" or first == '"') and "\\" not in token and \
+            token.find(first, 1) == len(token) - 1:  # (single-character scans: memchr)
         return token[1:-1]  # the common case: one plain quoted string
     charset = introducer(token)
     body = "".join(piece.group()[1:-1].replace(piece.group()[0] * 2, piece.group()[0])
