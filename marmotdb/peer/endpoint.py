@@ -42,7 +42,10 @@ call; they may send and request (the endpoint's state is settled before they run
 block.
 
 Bounds: ``requests_in_flight_max`` of our requests awaiting an answer (``request`` raises
-``PeerOverloadedError`` beyond it), ``requests_served_max`` peers' requests handed to handlers
+``PeerOverloadedError`` beyond it; ``request_or_fail``, for protocol code that treats a
+missing answer as a failed one, does not send and ends the request as TIMED_OUT at the next
+timer instead — a node with thousands of instances to recover must not lose its timers to an
+exception), ``requests_served_max`` peers' requests handed to handlers
 and not yet answered (more are answered ``PeerFailure("busy")``), ``finished_ids_max``
 remembered ids, and the deadline heap is rebuilt when stale entries dominate it.
 """
@@ -141,6 +144,7 @@ class EndpointStats:
     requests_timed_out: int = 0
     requests_unreachable: int = 0
     requests_cancelled: int = 0
+    requests_refused: int = 0  # request_or_fail beyond requests_in_flight_max: not sent
     late_replies: int = 0
     duplicate_replies: int = 0
     unmatched_replies: int = 0
@@ -222,6 +226,19 @@ class PeerEndpoint:
         self._push_deadline(deadline_ms, correlation_id)
         self.stats.requests_sent += 1
         self._transmit(peer, frame, reliable)
+        return correlation_id
+
+    def request_or_fail(self, peer: NodeAddr, message: msgspec.Struct, deadline_ms: int,
+                        now_ms: int, on_done: Callable[[Completion], None], *,
+                        reliable: bool = True) -> int:
+        """``request``, except beyond ``requests_in_flight_max``: then nothing is sent and
+        ``on_done`` gets TIMED_OUT at the next ``handle_timer`` (never inside this call)."""
+        if len(self._pending) < self.settings.requests_in_flight_max:
+            return self.request(peer, message, deadline_ms, now_ms, on_done, reliable=reliable)
+        self.stats.requests_refused += 1
+        correlation_id = self._take_id()
+        self._pending[correlation_id] = _Pending(peer, message, now_ms, now_ms, on_done)
+        self._push_deadline(now_ms, correlation_id)
         return correlation_id
 
     def reply(self, request: IncomingRequest, message: msgspec.Struct) -> None:

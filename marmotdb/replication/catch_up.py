@@ -191,7 +191,7 @@ class CatchUp:
         def answered(done: Completion) -> None:
             self._syncing.discard(peer.node_id)
             self._compare(peer, done)
-        self._endpoint.request(peer.addr, Vectors(), now_ms + REQUEST_TIMEOUT_MS, now_ms,
+        self._endpoint.request_or_fail(peer.addr, Vectors(), now_ms + REQUEST_TIMEOUT_MS, now_ms,
                                answered)
 
     def _tick(self) -> None:
@@ -265,7 +265,7 @@ class CatchUp:
     def _pull(self, peer: Peer, database: str, origin: int, after: int) -> None:
         self._pulling.add((database, origin))
         now_ms = self._now_ms()
-        self._endpoint.request(
+        self._endpoint.request_or_fail(
             peer.addr, PullLog(database, origin, after, commitlog.LOG_READ_ENTRIES_MAX),
             now_ms + REQUEST_TIMEOUT_MS, now_ms,
             lambda done: self._pulled(peer, database, origin, done))

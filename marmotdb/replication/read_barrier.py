@@ -73,7 +73,7 @@ class ReadBarrier:
         self._waiting.append(barrier)
         now_ms = self._now_ms()
         for peer in peers:
-            self._endpoint.request(peer.addr, Vectors(), now_ms + self._timeout_ms, now_ms,
+            self._endpoint.request_or_fail(peer.addr, Vectors(), now_ms + self._timeout_ms, now_ms,
                                    lambda done, peer=peer: self._on_vectors(barrier, peer, done))
         return barrier.pending
 

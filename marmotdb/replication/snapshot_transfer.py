@@ -230,7 +230,7 @@ class SnapshotTransfers:
         logger.info("catch-up of %s needs entries no peer still logs: asking node %d for a "
                     "snapshot", database, peer.node_id)
         now_ms = self._now_ms()
-        self._endpoint.request(peer.addr, SnapshotRequest(database),
+        self._endpoint.request_or_fail(peer.addr, SnapshotRequest(database),
                                now_ms + SNAPSHOT_CREATE_TIMEOUT_MS, now_ms,
                                lambda done: self._offered(peer, transfer, done))
 
@@ -268,7 +268,7 @@ class SnapshotTransfers:
 
     def _read(self, peer: Peer, transfer: Transfer, index: int) -> None:
         now_ms = self._now_ms()
-        self._endpoint.request(peer.addr, SnapshotRead(transfer.transfer_id, index),
+        self._endpoint.request_or_fail(peer.addr, SnapshotRead(transfer.transfer_id, index),
                                now_ms + SNAPSHOT_CHUNK_TIMEOUT_MS, now_ms,
                                lambda done: self._chunk(peer, transfer, index, done))
 

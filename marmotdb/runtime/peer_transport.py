@@ -714,8 +714,10 @@ class DeadlineTimer:
     def _on_timer(self) -> None:
         self._handle = None
         self._clock.advance_to(self._deadline_ms)
-        self._fire(self._clock.now_ms())
-        self.arm()
+        try:
+            self._fire(self._clock.now_ms())
+        finally:  # an exception in one deadline's work must not stop every later deadline
+            self.arm()
 
 
 AsyncRequestHandler = Callable[[NodeAddr, msgspec.Struct], Awaitable[msgspec.Struct]]

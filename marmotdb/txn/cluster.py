@@ -48,6 +48,12 @@ class CommitSettings:
     schema_wait_ms: int = 1000
 
 
+# Recovery rounds running at once: a node restarted with thousands of instances in doubt
+# recovers them in waves (each round asks every peer twice), within the peer endpoint's
+# requests_in_flight_max.
+RECOVERIES_RUNNING_MAX = 256
+
+
 class ClusterCommit:
     def __init__(self, *, node_id: int, state: Any, endpoint: PeerEndpoint, store: TxnStore,
                  roster: Callable[[], list[Peer]], now_ms: Callable[[], int],
@@ -116,20 +122,27 @@ class ClusterCommit:
         # (they would only refuse each other's ballots and try again)
         timeout_ms = self.settings.recovery_timeout_ms
         timeout_ms += (self.node_id % 8) * timeout_ms // 8
-        for instance, since_ms in list(self.participant.undecided.items()):
-            running = self._recovering.get(instance)
-            if now_ms - since_ms < timeout_ms or (running is not None and not running.finished):
-                continue
-            round_no = self._ballots.get(instance, 0) + 1
-            self._ballots[instance] = round_no
-            recovery = self._recovering[instance] = RecoveryRound(
-                self, instance, (round_no, self.node_id))
-            self.recoveries += 1
-            recovery.start(now_ms)
-        for instance in [i for i, r in self._recovering.items()
-                         if r.finished and i not in self.participant.undecided]:
-            del self._recovering[instance]
-        self._schedule_sweep()
+        try:
+            for instance in [i for i, r in self._recovering.items()
+                             if r.finished and i not in self.participant.undecided]:
+                del self._recovering[instance]
+            running = sum(not r.finished for r in self._recovering.values())
+            for instance, since_ms in list(self.participant.undecided.items()):
+                if running >= RECOVERIES_RUNNING_MAX:  # the rest at the next sweep
+                    break
+                recovering = self._recovering.get(instance)
+                if now_ms - since_ms < timeout_ms or (recovering is not None
+                                                      and not recovering.finished):
+                    continue
+                round_no = self._ballots.get(instance, 0) + 1
+                self._ballots[instance] = round_no
+                recovery = self._recovering[instance] = RecoveryRound(
+                    self, instance, (round_no, self.node_id))
+                self.recoveries += 1
+                running += 1
+                recovery.start(now_ms)
+        finally:
+            self._schedule_sweep()
 
     # ------------------------------------------------------------------ Replicator
     def members(self) -> list[Peer]:
@@ -164,7 +177,7 @@ class ClusterCommit:
     # ------------------------------------------------------------------ sending
     def request(self, peer: Peer, message: msgspec.Struct, deadline_ms: int, now_ms: int,
                 on_done: Callable[[Completion], None]) -> None:
-        self._endpoint.request(peer.addr, message, deadline_ms, now_ms, on_done)
+        self._endpoint.request_or_fail(peer.addr, message, deadline_ms, now_ms, on_done)
 
     def send(self, peer: Peer, message: msgspec.Struct) -> None:
         self._endpoint.send(peer.addr, message)

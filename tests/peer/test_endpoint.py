@@ -160,6 +160,19 @@ def test_bounds_refuse_instead_of_growing() -> None:
         pair.a.request(addr(2), Echo(0), 5, 5, pair.done.append)
 
 
+def test_request_or_fail_beyond_the_bound_sends_nothing_and_fails_at_the_next_timer() -> None:
+    pair = Pair(EndpointSettings(requests_in_flight_max=1))
+    pair.b.on_request([Echo], lambda request, now_ms: None)  # never answers: the slot stays
+    pair.a.request_or_fail(addr(2), Echo(1), 1000, 5, pair.done.append)  # within the bound
+    sent = pair.a.stats.frames_sent
+    pair.a.request_or_fail(addr(2), Echo(2), 1000, 5, pair.done.append)  # beyond it
+    assert pair.a.stats.frames_sent == sent and pair.done == []  # not sent, not called yet
+    assert pair.a.stats.requests_refused == 1 and pair.a.next_deadline_ms() == 5
+    pair.a.handle_timer(5)
+    assert [(c.request, c.outcome) for c in pair.done] == [(Echo(2), Outcome.TIMED_OUT)]
+    assert pair.a.requests_in_flight == 1  # the first one still waits for its deadline
+
+
 def test_the_deadline_heap_stays_bounded_when_requests_are_answered() -> None:
     pair = Pair()
     for n in range(5000):

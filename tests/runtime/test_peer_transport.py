@@ -23,7 +23,9 @@ from marmotdb.runtime import tls
 from marmotdb.runtime.faults import FaultInjector, parse_rules
 from marmotdb.runtime.peer_transport import (
     AsyncPeerEndpoint,
+    DeadlineTimer,
     Kind,
+    LoopClock,
     PeerRequestError,
     PeerSettings,
     PeerTimeoutError,
@@ -406,3 +408,28 @@ def test_tls_links_carry_requests(tmp_path: Path) -> None:
         await close(a, b, plain)
 
     run(scenario)
+
+
+def test_a_deadline_timer_keeps_firing_after_its_work_raised() -> None:
+    """One deadline's work that raises (logged by the loop) must not stop every later
+    deadline: a node's whole protocol runs on this one timer."""
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        clock = LoopClock(0, loop)
+        due = [clock.now_ms() + 5, clock.now_ms() + 10]
+        fired: list[int] = []
+
+        def fire(now_ms: int) -> None:
+            fired.append(due.pop(0))
+            if len(fired) == 1:
+                raise RuntimeError("the first deadline's work failed")
+        timer = DeadlineTimer(clock, lambda: due[0] if due else None, fire)
+        loop.set_exception_handler(lambda _loop, _context: None)
+        timer.arm()
+        for _ in range(100):
+            if len(fired) == 2:
+                break
+            await asyncio.sleep(0.005)
+        timer.cancel()
+        return fired
+    assert len(uvloop.run(main())) == 2

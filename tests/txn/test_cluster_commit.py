@@ -18,7 +18,9 @@ from marmotdb.peer.address import NodeAddr
 from marmotdb.peer.catalog import all_messages
 from marmotdb.peer.codec import FrameCodec, peek_tag
 from marmotdb.storage.checksum import database_checksums
+from marmotdb.txn import cluster as cluster_module
 from marmotdb.txn.cluster import CommitSettings, Peer
+from marmotdb.txn.recovery import RecoveryRound
 from marmotdb.users import User, Users
 
 T0 = 1_700_000_000_000
@@ -299,6 +301,41 @@ def test_members_abort_an_instance_whose_coordinator_went_silent(cluster: Cluste
     assert sum(cluster.nodes[i].cluster.recoveries for i in (2, 3)) >= 1  # type: ignore[union-attr]
     cluster.ok(2, "INSERT INTO t VALUES (1, 2)")  # the row is free again
     assert rows(cluster, 3, "SELECT v FROM t") == [(2,)]
+
+
+def test_many_instances_in_doubt_are_recovered_in_waves(cluster: Cluster,
+                                                        monkeypatch) -> None:
+    """A member left with more in-doubt instances than it may recover at once (in a torture
+    run, 1,400 after a restart overran the peer endpoint's request bound and stopped every
+    timer) recovers them a wave at a time, and all of them."""
+    monkeypatch.setattr(cluster_module, "RECOVERIES_RUNNING_MAX", 2)
+    running_at_start: list[int] = []
+    start = RecoveryRound.start
+
+    def counted_start(self: RecoveryRound, now_ms: int) -> None:
+        running_at_start.append(sum(not r.finished for r in self._cluster._recovering.values()))
+        start(self, now_ms)
+    monkeypatch.setattr(RecoveryRound, "start", counted_start)
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    for key in range(8):                # eight batches whose coordinator then went silent
+        request = cluster.submit(1, f"INSERT INTO t VALUES ({key}, 1)")
+        deliver_queued(cluster)         # the prepares arrive; the votes will not
+        cluster.cut = {1}
+        cluster.now_ms += 600           # only node 1's time passes: 2 and 3 do not sweep yet
+        cluster.nodes[1].handle_timer(cluster.now_ms)
+        cluster.deliver()
+        assert cluster.replies.pop((1, request)).error.code == 1047  # type: ignore[union-attr]
+        cluster.cut = set()
+    cluster.cut = {1}
+    members = [cluster.nodes[i].cluster for i in (2, 3)]
+    assert all(m is not None and len(m.participant.undecided) == 8 for m in members)
+    for _ in range(80):
+        cluster.advance(250)
+    assert max(running_at_start) == 2 and len(running_at_start) >= 16  # waves of two
+    for m in members:
+        assert m is not None and not m.participant.undecided and len(m.intents) == 0
+    cluster.cut = set()
+    cluster.ok(2, "INSERT INTO t VALUES (0, 2)")  # the rows are free again
 
 
 def test_a_decision_accepted_before_the_coordinator_went_silent_is_finished(
