@@ -350,9 +350,8 @@ class DdlLocks:
         """``write`` in an internal transaction of its own, committed at QUORUM when it
         changed the row: a Pending of whether it did."""
         txn = Transaction(self._next_owner(), explicit=False)
-        pipeline = self._pipeline()
 
-        def run(_: Any) -> Any:
+        def run(pipeline: CommitPipeline) -> Any:
             try:
                 with pipeline.trusted():
                     changed = txn.run(write)
@@ -363,9 +362,13 @@ class DdlLocks:
                 txn.rollback()
                 return False
             return txn.commit(True, "QUORUM")
+
+        def begin() -> Any:  # inside settle: a pipeline that cannot open (the node is
+            pipeline = self._pipeline()  # shutting down) fails the Pending, never raises
+            return chain(txn.begin_write(pipeline, Mode(), lambda: self.lease_ms / 1000),
+                         lambda _: run(pipeline))
         outcome = Pending()
-        outcome.settle(lambda: chain(txn.begin_write(
-            pipeline, Mode(), lambda: self.lease_ms / 1000), run))
+        outcome.settle(begin)
         return outcome
 
     # ------------------------------------------------------------------ DML

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from marmotdb import errors
 from marmotdb.accounts.store import ACCOUNTS_DATABASE
 from marmotdb.ddl import database_records, lease
 from marmotdb.hlc import HLC
@@ -191,6 +192,7 @@ class ServerState:
         # (database file, statement[, scope]) -> SQLite's description; cleared by every DDL
         self._descriptions: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._meta: dict[str, apsw.Connection] = {}
+        self.closing = False  # close() began: no pipeline opens any more
         self.host_runs_writes = False  # a host with writer threads takes long writes (§9)
         self.kill_hook: Callable[[int, bool], None] | None = None
         self.started_at = clock()
@@ -292,6 +294,8 @@ class ServerState:
         """The database's commit pipeline, which owns its one write connection."""
         pipeline = self.pipelines.get(database.name)
         if pipeline is None or pipeline.closed:
+            if self.closing:  # a callback run by the shutdown itself (a DDL lock's release)
+                raise errors.error(errors.ER_SERVER_SHUTDOWN, "Server shutdown in progress")
             conn = database.checkout()
             pipeline = CommitPipeline(database.name, conn, hlc=self.hlc, host=self.host,
                                       batch_txns_max=self.batch_txns_max,
@@ -608,7 +612,8 @@ class ServerState:
 
     def close(self) -> None:
         """Shut down: commit what is batched (its clients are answered), close every file."""
-        for pipeline in self.pipelines.values():
+        self.closing = True
+        for pipeline in list(self.pipelines.values()):
             pipeline.flush_now()  # a failed COMMIT fails its members; nothing half-done
             pipeline.close()
         self.pipelines.clear()

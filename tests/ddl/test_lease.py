@@ -286,3 +286,16 @@ def test_create_and_drop_database_reach_every_node(cluster: LeaseCluster) -> Non
     cluster.ok(1, "DROP DATABASE IF EXISTS e")
     cluster.ok(2, "CREATE DATABASE e")  # again after a drop: a new generation of the row
     assert all(databases(cluster, i) == ["d", "e"] for i in (1, 2, 3))
+
+
+def test_a_lock_row_written_while_the_node_shuts_down_fails_its_pending_instead_of_raising(
+        cluster: LeaseCluster) -> None:
+    """At shutdown a DDL failed by its closing pipeline releases its lock: that write must
+    not open a pipeline again (it raised out of close, an unclean exit, in a torture run)."""
+    state = cluster.nodes[1].state
+    system = state.pipelines.pop("__marmot_system")
+    system.close()  # as close() does, database after database
+    state.closing = True
+    written = locks(cluster, 1)._write_row(lambda conn: True)
+    assert written.done() and written.error().code == 1053  # Server shutdown in progress
+    assert "__marmot_system" not in state.pipelines
