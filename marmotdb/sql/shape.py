@@ -256,7 +256,9 @@ def normalise(sql: str, *, prepared: bool = False, backslash_escapes: bool = Tru
 def strip_comments(sql: str, *, backslash_escapes: bool = True) -> str:
     """``sql`` with comments and hints removed and versioned comments unwrapped; literals
     untouched."""
-    if "/*" not in sql and "#" not in sql and "--" not in sql:
+    # one-character scans first: memchr speed, where "/*" in an 8 MB text costs ~7 ms
+    if ("/" not in sql or "/*" not in sql) and "#" not in sql and (
+            "-" not in sql or "--" not in sql):
         return sql.strip().rstrip(";").strip()
     pieces: list[str] = []
     copied = 0
