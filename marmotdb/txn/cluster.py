@@ -52,6 +52,9 @@ class CommitSettings:
 # recovers them in waves (each round asks every peer twice), within the peer endpoint's
 # requests_in_flight_max.
 RECOVERIES_RUNNING_MAX = 256
+RECOVERY_WAVE_MS = 50  # the next wave's sweep, while instances wait for a round (6,000 in
+#                        doubt in a long torture run took longer than 60 s at one sweep per
+#                        half recovery timeout)
 
 
 class ClusterCommit:
@@ -109,10 +112,10 @@ class ClusterCommit:
     def saw_ballot(self, instance: Instance, ballot: Ballot) -> None:
         self._ballots[instance] = max(self._ballots.get(instance, 0), ballot[0])
 
-    def _schedule_sweep(self) -> None:
+    def _schedule_sweep(self, delay_ms: int | None = None) -> None:
         if self._sweep_timer is None and self.participant.undecided:
-            self._sweep_timer = self._host.call_later(
-                self.settings.recovery_timeout_ms / 2000, self._sweep)
+            delay_ms = self.settings.recovery_timeout_ms // 2 if delay_ms is None else delay_ms
+            self._sweep_timer = self._host.call_later(delay_ms / 1000, self._sweep)
 
     def _sweep(self) -> None:
         """Recover every instance undecided here for longer than the recovery timeout."""
@@ -122,13 +125,15 @@ class ClusterCommit:
         # (they would only refuse each other's ballots and try again)
         timeout_ms = self.settings.recovery_timeout_ms
         timeout_ms += (self.node_id % 8) * timeout_ms // 8
+        capped = False
         try:
             for instance in [i for i, r in self._recovering.items()
                              if r.finished and i not in self.participant.undecided]:
                 del self._recovering[instance]
             running = sum(not r.finished for r in self._recovering.values())
             for instance, since_ms in list(self.participant.undecided.items()):
-                if running >= RECOVERIES_RUNNING_MAX:  # the rest at the next sweep
+                if running >= RECOVERIES_RUNNING_MAX:  # the rest in the next wave, soon
+                    capped = True
                     break
                 recovering = self._recovering.get(instance)
                 if now_ms - since_ms < timeout_ms or (recovering is not None
@@ -142,7 +147,7 @@ class ClusterCommit:
                 running += 1
                 recovery.start(now_ms)
         finally:
-            self._schedule_sweep()
+            self._schedule_sweep(RECOVERY_WAVE_MS if capped else None)
 
     # ------------------------------------------------------------------ Replicator
     def members(self) -> list[Peer]:

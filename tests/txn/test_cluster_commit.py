@@ -329,9 +329,15 @@ def test_many_instances_in_doubt_are_recovered_in_waves(cluster: Cluster,
     cluster.cut = {1}
     members = [cluster.nodes[i].cluster for i in (2, 3)]
     assert all(m is not None and len(m.participant.undecided) == 8 for m in members)
-    for _ in range(80):
-        cluster.advance(250)
-    assert max(running_at_start) == 2 and len(running_at_start) >= 16  # waves of two
+    elapsed_ms = 0
+    while not running_at_start or any(m.participant.undecided for m in members):  # type: ignore[union-attr]
+        cluster.advance(50)
+        elapsed_ms += 50
+        assert elapsed_ms < 5_000, "not recovered"
+        if not running_at_start:
+            elapsed_ms = 0  # counted from the first wave
+    assert max(running_at_start) == 2 and len(running_at_start) >= 8  # waves of two
+    assert elapsed_ms < 1_000  # waves follow each other (one per half recovery timeout: 1.5 s)
     for m in members:
         assert m is not None and not m.participant.undecided and len(m.intents) == 0
     cluster.cut = set()
