@@ -91,6 +91,7 @@ class NodeHost:
         self._offloaded: dict[int, Any] = {}   # session id -> its read job on a worker
         self._close_after_job: set[int] = set()
         self._in_iteration = False
+        self._closed = False
         self._node: Node | None = None
         self._timer: DeadlineTimer | None = None
         self._dispatch: dict[type, Callable[[Any], None]] = {
@@ -125,6 +126,8 @@ class NodeHost:
 
     def _end_iteration(self) -> None:
         self._in_iteration = False
+        if self._closed:  # the node closed inside this iteration: its deferred work would
+            return        # touch closed files (its stores flushed themselves at close)
         try:
             self.node.release()
         finally:
@@ -132,10 +135,12 @@ class NodeHost:
 
     def arm(self) -> None:
         assert self._timer is not None
-        self._timer.arm()
+        if not self._closed:
+            self._timer.arm()
 
     def _on_timer(self, now_ms: int) -> None:
-        self.begin().handle_timer(now_ms)
+        if not self._closed:
+            self.begin().handle_timer(now_ms)
 
     def open_session(self, client: NodeClient, user: str, **options: Any) -> int:
         """A session for ``client``; raises MarmotError (unknown user, bad database)."""
@@ -240,6 +245,8 @@ class NodeHost:
 
     def _blocking_done(self, done: Callable[[BaseException | None], None],
                        future: Future[None]) -> None:
+        if self._closed:
+            return
         error = RuntimeError("cancelled at shutdown") if future.cancelled() \
             else future.exception()
         self.begin().finish_blocking(done, error, now_ms=self.clock.now_ms())
@@ -250,13 +257,15 @@ class NodeHost:
 
     # ------------------------------------------------------------------ shutdown
     def close(self) -> None:
-        """After the clients are gone: flush and close the node, stop the workers."""
+        """After the clients are gone: flush and close the node, stop the workers. Inputs
+        that still arrive (a worker's completion, a timer) are dropped from here on."""
         if self._timer is not None:
             self._timer.cancel()
         self.read_pool.shutdown(wait=True, cancel_futures=True)
         self.write_pool.shutdown(wait=True, cancel_futures=True)
         if self._node is not None:
             self._node.close()
+        self._closed = True
         self.sync_pool.shutdown(wait=True)
 
 

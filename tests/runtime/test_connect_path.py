@@ -79,3 +79,22 @@ def test_a_connect_arms_one_timer_whatever_its_commands(tmp_path: Path) -> None:
         assert loop.timers == CONNECTS  # connect_timeout's, moved on by every command
 
     uvloop.run(_served(tmp_path, check))
+
+
+def test_work_deferred_in_the_iteration_that_closes_the_node_never_runs(tmp_path: Path) -> None:
+    """Shutdown runs inside a loop iteration that may have deferred node work (a recovery's
+    next step, a txn-store flush): run after the close, it touched closed files and raised
+    out of a loop callback (seen at the end of torture runs)."""
+    ran: list[str] = []
+
+    async def main() -> None:
+        config = config_module.load(None, {"MARMOTDB_ROOT_PASSWORD": PASSWORD,
+                                           "MARMOTDB_DATA_DIR": str(tmp_path / "data")})
+        host = NodeHost(asyncio.get_running_loop(), read_threads=1)
+        node = serve.build_node(config, host)
+        host.begin()  # an iteration is open, as when the shutdown starts from a callback
+        node.defer(lambda: ran.append("after close"))
+        host.close()
+        await asyncio.sleep(0.05)  # the iteration's end runs now
+    uvloop.run(main())
+    assert ran == []
