@@ -330,7 +330,7 @@ class SinkRunner:
 
     def merge(self, database: str, cursors: dict[int, int], snapshot_done: bool) -> None:
         """A peer's report: keep the higher cursors; a finished snapshot lets a new sink go."""
-        mine = self.cursors.setdefault(database, {})
+        mine = self.cursors.setdefault(database, {}) if cursors else {}
         ahead = {o: s for o, s in cursors.items() if s > mine.get(o, 0)}
         mine.update(ahead)
         if ahead:

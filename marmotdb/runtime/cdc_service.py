@@ -117,7 +117,8 @@ class CdcService:
         if self._send is None:
             return
         peers = [p for p in self._peers() if p.addr is not None]
-        for database, cursors in runner.cursors.items():
+        # with no database yet, an empty report still tells that the snapshot is done
+        for database, cursors in runner.cursors.items() or [("", {})]:
             message = CdcCursors(runner.name, database, dict(cursors),
                                  runner.state == STREAMING)
             for peer in peers:
