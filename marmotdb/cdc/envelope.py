@@ -54,6 +54,7 @@ from marmotdb.cdc.columns import TEXT_CODEC, FieldCodec, codec_for_column
 from marmotdb.cdc.position import SNAPSHOT_ORIGIN, Position
 from marmotdb.cdc.sink import SinkRecord
 from marmotdb.sql.catalog_model import TableModel
+from marmotdb.sql.ddl_target import ddl_target
 from marmotdb.storage.schema import INTERNAL_PREFIX, TableSchema
 from marmotdb.storage.writeset import ChangeOp, SchemaChange, WriteSet
 
@@ -156,7 +157,6 @@ def _column_field(model: TableModel | None, name: str, codec: FieldCodec,
     return {**codec.schema, "optional": optional, "field": name}
 
 
-OPERATIONS = frozenset("cudt")  # what skipped.operations may name
 SKIPPED_OPERATIONS_DEFAULT = frozenset("t")  # Debezium's default
 
 
@@ -165,8 +165,8 @@ class Envelopes:
 
     ``models(database, table)`` returns the catalog's model of a table (None when unknown),
     ``schemas(database, table)`` its storage schema (for the truncate record of a table the
-    write set has no row of); ``filter`` is the sink's (None: everything). Table codecs are cached by shape, at
-    most ``codecs_max`` of them."""
+    write set has no row of); ``filter`` is the sink's (None: everything). Table codecs are
+    cached by shape, at most ``codecs_max`` of them."""
 
     def __init__(self, prefix: str, models: TableModels, filter: TableFilter | None = None, *,
                  transaction_events: bool = False, skipped_operations: frozenset[str] =
@@ -340,7 +340,9 @@ class _Build:
         if "t" in self.env.skipped or table.startswith(INTERNAL_PREFIX) or \
                 not self.env.filter.table(self.database, table):
             return
-        schema = self.schemas.get(table) or self._model_schema(table)
+        schema = self.schemas.get(table)  # an empty table's truncate has no row here: the
+        if schema is None and self.env.schemas is not None:  # catalog's
+            schema = self.env.schemas(self.database, table)
         if schema is None:
             return
         codec = self.env.codec(self.database, schema)
@@ -350,12 +352,6 @@ class _Build:
                    "transaction": None, "op": "t", **_times(self.now_us)}
         self.out.append(SinkRecord(codec.topic, None, codec.value_bytes(payload),
                                    position.text()))
-
-    def _model_schema(self, table: str) -> TableSchema | None:
-        """The table's storage schema when the write set carries no row of it (an empty
-        table was truncated)."""
-        found = self.env.schemas
-        return None if found is None else found(self.database, table)
 
     def transaction(self, status: str) -> None:
         position = self.position()
@@ -391,12 +387,12 @@ _DDL_RE = re.compile(
     r"^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\s+(?:TEMPORARY\s+)?(TABLE|VIEW|INDEX|"
     r"DATABASE|SCHEMA|PROCEDURE|FUNCTION|TRIGGER|UNIQUE\s+INDEX)?\s*(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
     r"(`[^`]+`|[\w$]+)?", re.IGNORECASE)
+
+
 def _truncated_table(ddl: str) -> str | None:
-    """The table a ``TRUNCATE [TABLE] name`` empties (None: another statement)."""
-    found = _DDL_RE.match(ddl)
-    if found is None or found.group(1).upper() != "TRUNCATE" or not found.group(3):
-        return None
-    return found.group(3).strip("`")
+    """The table a ``TRUNCATE [TABLE] [db.]name`` empties (None: another statement)."""
+    target = ddl_target(ddl) if ddl.lstrip()[:8].upper() == "TRUNCATE" else None
+    return target.name[1] if target is not None and target.verb == "TRUNCATE" else None
 
 
 _TABLE_CHANGE = {"CREATE": "CREATE", "ALTER": "ALTER", "DROP": "DROP", "RENAME": "ALTER",

@@ -191,8 +191,8 @@ class CatchUp:
         def answered(done: Completion) -> None:
             self._syncing.discard(peer.node_id)
             self._compare(peer, done)
-        self._endpoint.request_or_fail(peer.addr, Vectors(), now_ms + REQUEST_TIMEOUT_MS, now_ms,
-                               answered)
+        self._endpoint.request_or_fail(peer.addr, Vectors(), now_ms + REQUEST_TIMEOUT_MS,
+                                       now_ms, answered)
 
     def _tick(self) -> None:
         self._timer = self._state.host.call_later(self._interval_ms / 1000, self._tick)

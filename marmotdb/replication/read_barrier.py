@@ -73,8 +73,9 @@ class ReadBarrier:
         self._waiting.append(barrier)
         now_ms = self._now_ms()
         for peer in peers:
-            self._endpoint.request_or_fail(peer.addr, Vectors(), now_ms + self._timeout_ms, now_ms,
-                                   lambda done, peer=peer: self._on_vectors(barrier, peer, done))
+            self._endpoint.request_or_fail(
+                peer.addr, Vectors(), now_ms + self._timeout_ms, now_ms,
+                lambda done, peer=peer: self._on_vectors(barrier, peer, done))
         return barrier.pending
 
     def _on_vectors(self, barrier: _Barrier, peer: Peer, done: Completion) -> None:

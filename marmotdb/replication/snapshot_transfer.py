@@ -231,8 +231,8 @@ class SnapshotTransfers:
                     "snapshot", database, peer.node_id)
         now_ms = self._now_ms()
         self._endpoint.request_or_fail(peer.addr, SnapshotRequest(database),
-                               now_ms + SNAPSHOT_CREATE_TIMEOUT_MS, now_ms,
-                               lambda done: self._offered(peer, transfer, done))
+                                       now_ms + SNAPSHOT_CREATE_TIMEOUT_MS, now_ms,
+                                       lambda done: self._offered(peer, transfer, done))
 
     def _offered(self, peer: Peer, transfer: Transfer, done: Completion) -> None:
         reply = done.reply
@@ -269,8 +269,8 @@ class SnapshotTransfers:
     def _read(self, peer: Peer, transfer: Transfer, index: int) -> None:
         now_ms = self._now_ms()
         self._endpoint.request_or_fail(peer.addr, SnapshotRead(transfer.transfer_id, index),
-                               now_ms + SNAPSHOT_CHUNK_TIMEOUT_MS, now_ms,
-                               lambda done: self._chunk(peer, transfer, index, done))
+                                       now_ms + SNAPSHOT_CHUNK_TIMEOUT_MS, now_ms,
+                                       lambda done: self._chunk(peer, transfer, index, done))
 
     def _chunk(self, peer: Peer, transfer: Transfer, index: int, done: Completion) -> None:
         reply = done.reply

@@ -202,19 +202,6 @@ class LocalCluster:
     def log(self, node_id: int) -> str:
         return Path(self.record(node_id).log_file).read_text(errors="replace")
 
-    def incidents(self, limit_chars: int = 6000) -> str:
-        """Every node's logged incidents (an internal error a client saw as 1105), each with
-        its traceback: what a failed test prints so the cause is in the CI output."""
-        found = []
-        for node_id in self.ids():
-            lines = self.log(node_id).splitlines()
-            for i, line in enumerate(lines):
-                if " incident " in line:
-                    end = next((j for j in range(i + 1, len(lines))
-                                if lines[j][:4].isdigit()), len(lines))
-                    found.append(f"node {node_id}: " + "\n".join(lines[i:end]))
-        return "\n".join(found)[-limit_chars:]
-
     # ------------------------------------------------------------------ waiting
 
     def until(self, condition: Callable[[], bool], timeout_s: float, what: str) -> float:

@@ -612,23 +612,7 @@ class CommitPipeline:
         assert log is not None
         if sum(len(m.write_set.changes) for m in members if m.write_set is not None) \
                 >= COMMIT_OFF_LOOP_ROWS:
-            self._committing = True
-
-            def done(error: BaseException | None) -> None:
-                self._committing = False
-                if self.closed:  # closed meanwhile (shutdown): the COMMIT may have happened
-                    for member in members:
-                        member.pending.fail(CommitOutcomeUnknown(
-                            "the database was closed while the transaction was committing"))
-                    return
-                self._batch_committed(members, error)
-                self._schedule_advance()
-            def work() -> None:
-                self._write_batch(log)
-                for member in members:  # committed: the log holds the rows from here on
-                    if member.write_set is not None:
-                        _release_in_chunks(member.write_set.changes)
-            self._host.run_blocking(work, done)
+            self._commit_on_worker(members, log)
             return
         try:
             self._write_batch(log)
@@ -636,6 +620,28 @@ class CommitPipeline:
             self._batch_committed(members, exc)
             return
         self._batch_committed(members, None)
+
+    def _commit_on_worker(self, members: list[_Member], log: LogWriter) -> None:
+        """A heavy batch: log record and COMMIT on a host worker, the pipeline busy meanwhile;
+        there, once committed, its row changes are freed a slice at a time."""
+        self._committing = True
+
+        def work() -> None:
+            self._write_batch(log)
+            for member in members:  # committed: the log holds the rows from here on
+                if member.write_set is not None:
+                    _release_in_chunks(member.write_set.changes)
+
+        def done(error: BaseException | None) -> None:
+            self._committing = False
+            if self.closed:  # closed meanwhile (shutdown): the COMMIT may have happened
+                for member in members:
+                    member.pending.fail(CommitOutcomeUnknown(
+                        "the database was closed while the transaction was committing"))
+                return
+            self._batch_committed(members, error)
+            self._schedule_advance()
+        self._host.run_blocking(work, done)
 
     def _write_batch(self, log: LogWriter) -> None:
         with self._trusted():

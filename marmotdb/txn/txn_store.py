@@ -120,12 +120,15 @@ class TxnStore:
 
     def _run(self, sql: str, parameters: Any = (), many: bool = False) -> None:
         """Every write: executed, and kept while its transaction is open (see the docstring)."""
+        self._execute(sql, parameters, many)
+        if self._open:
+            self._ops.append((sql, parameters, many))
+
+    def _execute(self, sql: str, parameters: Any, many: bool) -> None:
         if many:
             self.conn.executemany(sql, parameters)
         else:
             self.conn.execute(sql, parameters)
-        if self._open:
-            self._ops.append((sql, parameters, many))
 
     @contextmanager
     def _savepoint(self) -> Iterator[None]:
@@ -168,11 +171,8 @@ class TxnStore:
             self._open, self._ops, self._after_commit = False, [], []
             raise exc
         self.conn.execute("BEGIN IMMEDIATE")
-        for sql, parameters, many in self._ops:
-            if many:
-                self.conn.executemany(sql, parameters)
-            else:
-                self.conn.execute(sql, parameters)
+        for op in self._ops:
+            self._execute(*op)
         self._call_later(COMMIT_RETRY_S, self.flush)
 
     def committed(self, then: Callable[[], None]) -> None:

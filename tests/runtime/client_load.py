@@ -56,6 +56,20 @@ def create_database(cluster: LocalCluster) -> None:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
 
 
+def incidents(cluster: LocalCluster, limit_chars: int = 6000) -> str:
+    """Every node's logged incidents (an internal error a client saw as 1105), each with its
+    traceback: what a failed test prints so the cause is in the CI output."""
+    found = []
+    for node_id in cluster.ids():
+        lines = cluster.log(node_id).splitlines()
+        for i, line in enumerate(lines):
+            if " incident " in line:
+                end = next((j for j in range(i + 1, len(lines)) if lines[j][:4].isdigit()),
+                           len(lines))
+                found.append(f"node {node_id}: " + "\n".join(lines[i:end]))
+    return "\n".join(found)[-limit_chars:]
+
+
 class Outcomes:
     """What the clients saw, shared by the writer threads."""
 
@@ -107,7 +121,7 @@ class Writers:
             thread.join(timeout_s)
         assert not any(t.is_alive() for t in self._threads), "a writer hung past its timeout"
         assert not self.unexpected, (f"undocumented errors: {self.unexpected[:5]}\n"
-                                     f"{self.cluster.incidents()}")
+                                     f"{incidents(self.cluster)}")
         return self.outcomes
 
     def wait_acked(self, count: int, timeout_s: float, what: str) -> None:

@@ -621,3 +621,21 @@ def test_a_node_whose_clock_runs_ahead_is_refused_with_a_1213_that_says_so(
     assert reply.error is not None and reply.error.code == 1213
     assert "clock" in reply.error.message, reply.error.message
     assert cluster.nodes[2].state.status["Marmot_votes_no_clock"] >= 1
+
+
+def test_truncate_empties_the_table_on_every_node(cluster: Cluster) -> None:
+    """A TRUNCATE replicates as the deletes it captured plus its entry (the AUTO_INCREMENT
+    reset, if any, and the mark CDC reads as op t); with or without AUTO_INCREMENT, and of
+    an empty table."""
+    cluster.ok(1, "CREATE TABLE plain (id INT PRIMARY KEY, v INT)")
+    cluster.ok(1, "CREATE TABLE counted (id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
+    cluster.ok(2, "INSERT INTO plain VALUES (1, 1), (2, 2)")
+    cluster.ok(3, "INSERT INTO counted (v) VALUES (1), (2)")
+    for table in ("plain", "counted"):
+        cluster.ok(1, f"TRUNCATE TABLE {table}")
+        cluster.ok(2, f"TRUNCATE {table}")  # empty now: still a write set of its own
+        for i in (1, 2, 3):
+            assert rows(cluster, i, f"SELECT COUNT(*) FROM {table}") == [(0,)]
+    cluster.ok(3, "INSERT INTO plain VALUES (1, 3)")
+    assert rows(cluster, 1, "SELECT v FROM plain") == [(3,)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
