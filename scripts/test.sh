@@ -11,4 +11,4 @@ apt_install sysbench mariadb-client mariadb-server libmariadb-dev pkg-config bui
   faketime iproute2
 install_marmotdb test
 cd "$ROOT"
-exec "$VENV/bin/python" -m pytest -q --differential "$@"
+exec "$VENV/bin/python" -m pytest -q --differential --durations=30 "$@"
