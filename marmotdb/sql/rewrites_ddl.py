@@ -1609,8 +1609,9 @@ def _copy_value(column: ColumnDef, state: AlterState) -> str:
         value = default_expression(column)
         return value.sql(dialect="sqlite") if isinstance(value, sqlexp.Expression) else "NULL"
     ref = q(source.name)
-    if source.type == column.type and (column.nullable or not source.nullable):
-        return ref
+    if _widens(source.type, column.type) and source.charset == column.charset and \
+            (column.nullable or not source.nullable):
+        return ref  # every old value is a valid new one, unchanged: no per-row coercion
     type_text = column.type.column_type() + ("" if column.nullable else " not null")
     value = (f"MYSQL_STORE({ref}, {sql_literal(type_text)}, {sql_literal(column.name)}, 1, "
              f"{STORE_ALTER})")
@@ -1618,6 +1619,26 @@ def _copy_value(column: ColumnDef, state: AlterState) -> str:
 
 
 STORE_ALTER = 2  # MYSQL_STORE mode of ALTER TABLE's copy: MySQL reports 1265 / 1138 there
+_SIZED = {**coltypes.TEXT_BYTES_MAX, **coltypes.BLOB_BYTES_MAX}
+
+
+def _widens(old: MySqlType, new: MySqlType) -> bool:
+    """Whether every value of ``old`` is stored unchanged as a valid ``new`` (a rebuild's copy
+    then passes it through raw, not through MYSQL_STORE, a Python call per row): the same type,
+    a longer VARCHAR or VARBINARY of the same character set, a bigger TEXT or BLOB, or a wider
+    integer of the same signedness."""
+    if old == new:
+        return True
+    if old.charset != new.charset or old.zerofill != new.zerofill:
+        return False
+    if old.name == new.name and old.name in ("varchar", "varbinary"):
+        return (new.length or 0) >= (old.length or 0)
+    if old.name in _SIZED and new.name in _SIZED and old.family == new.family:
+        return _SIZED[new.name] >= _SIZED[old.name]
+    ranges = coltypes.INTEGER_RANGES
+    if old.name in ranges and new.name in ranges and old.unsigned == new.unsigned:
+        return ranges[new.name][1] >= ranges[old.name][1]
+    return False
 
 
 def _rebuild(state: AlterState, ctx: DdlContext) -> list[str]:
