@@ -532,7 +532,7 @@ batches = st.sampled_from([1, 1, 3, 50])
 # A failure shrinks for up to 5 minutes (hypothesis' own limit): longer than the suite's
 # default timeout, which would otherwise hide the falsifying example.
 @pytest.mark.timeout(900)
-@_settings(_examples(local=200, ci=1000))
+@_settings(_examples(local=200, ci=500))  # the long one below: --run-slow
 @given(program=programs, end_with_commit=endings, batch=batches)
 def test_property_commit_log_reproduces_the_database(program, end_with_commit, batch):
     check_program(program, end_with_commit, batch)
