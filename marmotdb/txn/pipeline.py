@@ -22,9 +22,10 @@ committed before it gets the turn: a slow client never delays the answers of oth
 costs one COMMIT per explicit transaction but no fsync: with durability "fsync" the WAL is
 synced afterwards, once per group of batches (``WalSyncer``).
 
-A batch that wrote ``COMMIT_OFF_LOOP_ROWS`` rows or more (a long write) writes its log record
-and COMMITs on a host worker (``run_blocking``); the pipeline is busy meanwhile, as during a
-checkpoint: nobody gets the turn until it is done.
+A batch that wrote ``COMMIT_OFF_LOOP_ROWS`` rows or more (a long write), or a DDL (which may
+have rebuilt or indexed a table of millions of rows: its COMMIT writes every page it dirtied),
+writes its log record and COMMITs on a host worker (``run_blocking``); the pipeline is busy
+meanwhile, as during a checkpoint: nobody gets the turn until it is done.
 
 ``reserve(owner)`` (LOCK TABLES … WRITE) keeps the turn for one owner until ``unreserve``:
 the others wait, the owner's statements take and give back the turn as usual.
@@ -610,8 +611,9 @@ class CommitPipeline:
 
     def _commit_batch(self, members: list[_Member], log: LogWriter | None) -> None:
         assert log is not None
-        if sum(len(m.write_set.changes) for m in members if m.write_set is not None) \
-                >= COMMIT_OFF_LOOP_ROWS:
+        write_sets = [m.write_set for m in members if m.write_set is not None]
+        if any(w.schema_changes for w in write_sets) or \
+                sum(len(w.changes) for w in write_sets) >= COMMIT_OFF_LOOP_ROWS:
             self._commit_on_worker(members, log)
             return
         try:

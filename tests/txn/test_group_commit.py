@@ -221,8 +221,12 @@ def test_a_batch_of_many_rows_commits_on_a_worker_and_holds_the_turn_meanwhile(
         a.execute("CREATE DATABASE shop")
         for s in (a, b):
             s.use("shop")
-        a.execute("CREATE TABLE t (id INT PRIMARY KEY)")
-        assert not host.held  # small batches (the DDL) commit in place
+        ddl = a.execute("CREATE TABLE t (id INT PRIMARY KEY)")  # a DDL commits on a worker
+        assert isinstance(ddl, Pending) and not ddl.done() and len(host.held) == 1
+        host.finish_held()
+        assert ddl.done() and not host.held
+        small = a.execute("INSERT INTO t VALUES (999)")
+        assert not isinstance(small, Pending) and not host.held  # small batches: in place
         big = a.execute("INSERT INTO t WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL "
                         "SELECT i + 1 FROM c WHERE i < 150) SELECT i FROM c")
         assert isinstance(big, Pending) and not big.done() and len(host.held) == 1
@@ -231,6 +235,6 @@ def test_a_batch_of_many_rows_commits_on_a_worker_and_holds_the_turn_meanwhile(
         host.finish_held()
         assert big.result().affected_rows == 150
         assert small.done() and small.result().affected_rows == 1 and not host.held
-        assert rows(b.execute("SELECT COUNT(*) FROM t")) == [(151,)]
+        assert rows(b.execute("SELECT COUNT(*) FROM t")) == [(152,)]
     finally:
         state.close()
