@@ -13,6 +13,8 @@ evaluates MySQL's meaning:
 * syntax sqlglot parses into typed nodes is routed to marmotdb's functions: CAST/CONVERT,
   EXTRACT, TRIM, SUBSTRING, POSITION, ``x + INTERVAL``, ``->``/``->>``, MOD, XOR, ``^``,
   bare CURRENT_TIMESTAMP/CURRENT_DATE/CURRENT_USER, ``@x`` and ``@@x``;
+* ``x op ANY|SOME|ALL (subquery)`` becomes an aggregate over the subquery
+  (``rewrites_quantified.py``);
 * LIKE gets MySQL's default escape character ``\\``; COLLATE names map to SQLite collations;
   ``(a, b) IN ((1, 2), …)`` becomes row-value equalities; COUNT(DISTINCT a, b) and
   GROUP_CONCAT(DISTINCT … SEPARATOR s) get SQLite-compatible forms;
@@ -39,6 +41,7 @@ from marmotdb.sql.rewrites_json import (
     json_cast_operand,
     mark_json,
 )
+from marmotdb.sql.rewrites_quantified import is_quantified, rewrite_quantified
 from marmotdb.sql.rewrites_unsigned import big_literal
 
 _RENAMED = functions.RENAMED_FUNCTIONS
@@ -375,7 +378,10 @@ def _number_literal(node: exp.Expression) -> bool:
 def _comparison(node: exp.Expression) -> exp.Expression:
     """Comparisons where neither side is a column follow MySQL's rules (numbers vs strings
     compare as numbers, strings compare case-insensitively): ``MYSQL_CMP(a, b) <op> 0``.
-    With a column on either side SQLite's affinity and the column's collation already do."""
+    With a column on either side SQLite's affinity and the column's collation already do.
+    ``x op ANY|SOME|ALL (subquery)``: see rewrites_quantified.py."""
+    if is_quantified(node):
+        return rewrite_quantified(node)
     node = compare_json(node)
     left, right = node.this, node.expression
     if _decides_comparison(left) or _decides_comparison(right) or (
