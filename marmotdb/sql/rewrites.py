@@ -11,7 +11,8 @@ evaluates MySQL's meaning:
   arguments fixed (``INTERVAL n unit`` → ``n, 'UNIT'``; a unit keyword → a string; JSON values
   marked as JSON);
 * syntax sqlglot parses into typed nodes is routed to marmotdb's functions: CAST/CONVERT,
-  EXTRACT, TRIM, SUBSTRING, POSITION, ``x + INTERVAL``, ``->``/``->>``, MOD, XOR, ``^``,
+  EXTRACT, TRIM, SUBSTRING, POSITION, ``x + INTERVAL``, ``->``/``->>``, MOD, XOR, the bit
+  operators ``| & ^ ~ << >>`` (unsigned 64-bit),
   bare CURRENT_TIMESTAMP/CURRENT_DATE/CURRENT_USER, ``@x`` and ``@@x``;
 * ``x op ANY|SOME|ALL (subquery)`` becomes an aggregate over the subquery
   (``rewrites_quantified.py``);
@@ -42,7 +43,7 @@ from marmotdb.sql.rewrites_json import (
     mark_json,
 )
 from marmotdb.sql.rewrites_quantified import is_quantified, rewrite_quantified
-from marmotdb.sql.rewrites_unsigned import big_literal
+from marmotdb.sql.rewrites_unsigned import BIT_OPERATORS, big_literal
 
 _RENAMED = functions.RENAMED_FUNCTIONS
 _UNSUPPORTED = functions.UNSUPPORTED_FUNCTIONS
@@ -141,6 +142,8 @@ def fix_anonymous(node: exp.Anonymous) -> exp.Expression:
         return call(name, string(_unit_name(args[0])), *args[1:])
     if name == "MYSQL_CONVERT_TZ" or name == "MYSQL_GET_FORMAT":
         return node
+    if name in _BIT_FUNCTIONS:
+        return call(name, *(bit_literal(a) for a in args))
     if name.startswith("MYSQL_JSON_") and name[6:] in json_functions.JSON_VALUE_ARGUMENTS:
         return call(name, *[mark_json(a) for a in args])
     if not name.startswith("MYSQL_") and name in _UNSUPPORTED:
@@ -219,8 +222,23 @@ def _xor(node: exp.Xor) -> exp.Expression:
     return call("MYSQL_XOR", node.this, node.expression)
 
 
-def _bitwise_xor(node: exp.BitwiseXor) -> exp.Expression:
-    return call("MYSQL_BIT_XOR_OP", node.this, node.expression)
+def _bit_operator(node: exp.Expression) -> exp.Expression:
+    """``| & ^ ~ << >>`` are unsigned 64-bit in MySQL (``~0`` is 2^64-1, ``1 << 63`` is 2^63),
+    SQLite's are signed: marmotdb's functions compute them (functions.BIT_OPERATORS)."""
+    operands = [node.this] if isinstance(node, exp.BitwiseNot) else [node.this, node.expression]
+    return call(BIT_OPERATORS[type(node)], *(bit_literal(o) for o in operands))
+
+
+_BIT_FUNCTIONS = frozenset({"MYSQL_BIT_COUNT", "MYSQL_BIT_AND", "MYSQL_BIT_OR", "MYSQL_BIT_XOR"})
+
+
+def bit_literal(node: exp.Expression) -> exp.Expression:
+    """A hexadecimal literal is a number where a bit operator reads it (``-1 & 0xFF`` is 255);
+    SQLite would read its bytes as text (0)."""
+    if not isinstance(node, exp.HexString) or len(node.this) > 16:
+        return node
+    value = int(node.this or "0", 16)
+    return exp.Literal.number(value) if value < 1 << 63 else string(str(value))
 
 
 def _like(node: exp.Like) -> exp.Expression:
@@ -428,7 +446,7 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.Extract: _extract, exp.Trim: _trim, exp.Substring: _substring,  # type: ignore
     exp.StrPosition: _position, exp.Add: _interval_arith, exp.Sub: _interval_arith,  # type: ignore
     exp.DateAdd: _date_add_node, exp.DateSub: _date_add_node,
-    exp.Mod: _mod, exp.Xor: _xor, exp.BitwiseXor: _bitwise_xor,  # type: ignore
+    exp.Mod: _mod, exp.Xor: _xor, **{t: _bit_operator for t in BIT_OPERATORS},  # type: ignore
     exp.Like: _like, exp.Collate: _collate,  # type: ignore
     exp.Parameter: _user_variable, exp.SessionParameter: _system_variable,  # type: ignore
     exp.Count: _count, exp.GroupConcat: _group_concat, exp.AnyValue: _any_value,  # type: ignore

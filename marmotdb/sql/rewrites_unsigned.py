@@ -36,7 +36,14 @@ ColumnType = Callable[[exp.Column], MySqlType | None]
 UNSIGNED_DECLTYPE = MySqlType("bigint", unsigned=True).sqlite_decltype()
 _ARITHMETIC = {exp.Add: ("MYSQL_UADD", "+"), exp.Sub: ("MYSQL_USUB", "-"),
                exp.Mul: ("MYSQL_UMUL", "*")}
-_UNSIGNED_RESULTS = frozenset({"MYSQL_UADD", "MYSQL_USUB", "MYSQL_UMUL", "MYSQL_BIT_XOR_OP"})
+# MySQL's bit operators are unsigned 64-bit: marmotdb's functions compute them (rewrites.py).
+BIT_OPERATORS: dict[type[exp.Expression], str] = {
+    exp.BitwiseXor: "MYSQL_BIT_XOR_OP", exp.BitwiseOr: "MYSQL_BIT_OR_OP",
+    exp.BitwiseAnd: "MYSQL_BIT_AND_OP", exp.BitwiseNot: "MYSQL_BIT_NOT_OP",
+    exp.BitwiseLeftShift: "MYSQL_SHIFT_LEFT_OP", exp.BitwiseRightShift: "MYSQL_SHIFT_RIGHT_OP"}
+_OPERATOR_OF = {name: operator for operator, name in BIT_OPERATORS.items()}
+_UNSIGNED_RESULTS = frozenset({"MYSQL_UADD", "MYSQL_USUB", "MYSQL_UMUL", *_OPERATOR_OF,
+                               "MYSQL_BIT_AND", "MYSQL_BIT_OR", "MYSQL_BIT_XOR"})
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ)
 _AGGREGATES = {exp.Sum: "MYSQL_SUM_DECIMAL", exp.Avg: "MYSQL_AVG_DECIMAL"}
 # Where a stored value (maybe an 8-byte BLOB) may stay as it is: SQLite compares, sorts,
@@ -71,6 +78,8 @@ class _Rewriter:
         return t is not None and t.name == "bigint" and t.unsigned
 
     def unsigned(self, node: exp.Expression) -> bool:
+        while isinstance(node, exp.Paren):
+            node = node.this
         return self.stored_column(node) or (isinstance(node, exp.Anonymous) and str(
             node.this).upper() in _UNSIGNED_RESULTS)
 
@@ -86,7 +95,7 @@ class _Rewriter:
         found = _ARITHMETIC.get(type(node))
         if found is not None and (self.unsigned(node.this) or self.unsigned(node.expression)):
             name, _ = found
-            text = exp.Literal.string(node.sql(dialect="mysql"))
+            text = exp.Literal.string(_mysql_text(node))
             return _call(name, self._value(node.this), self._value(node.expression), text)
         aggregate = _AGGREGATES.get(type(node))
         if aggregate is not None and self.stored_column(node.this) and \
@@ -122,6 +131,19 @@ class _Rewriter:
         elif isinstance(value, exp.Expression) and not isinstance(value, (exp.Column,
                                                                           exp.Query)):
             node.set(key, _key(value))
+
+
+def _mysql_text(node: exp.Expression) -> str:
+    """``node`` as MySQL names it in 1690's message: bit operators written back."""
+    def operator(n: exp.Expression) -> exp.Expression:
+        found = _OPERATOR_OF.get(str(n.this).upper()) if isinstance(n, exp.Anonymous) else None
+        if found is None:
+            return n
+        args = n.expressions
+        if found is exp.BitwiseNot:
+            return exp.BitwiseNot(this=args[0])
+        return found(this=args[0], expression=args[1])
+    return node.copy().transform(operator).sql(dialect="mysql")
 
 
 def _is_uint_helper(node: exp.Expression) -> bool:
