@@ -4,7 +4,8 @@ of sql/uint64.py (values from 2^63 are 8-byte BLOBs in the column).
 Theory of operation
 -------------------
 Given the MySQL type of each column reference (``ColumnType``), and only for columns typed
-BIGINT UNSIGNED (no other statement changes):
+BIGINT UNSIGNED or BIT (no other statement changes; a BIT column holds the same stored form,
+its values from 2^63 being BIT(64)'s, and MySQL computes with BIT values as unsigned numbers):
 
 * ``col <op> x``, ``col IN (x, …)``, ``col BETWEEN x AND y``: ``x`` becomes
   ``MYSQL_UINT_KEY(x)``, the stored form, so a literal 18446744073709551615 (text in flight)
@@ -72,14 +73,25 @@ class _Rewriter:
         self.column_type = column_type
 
     def stored_column(self, node: exp.Expression) -> bool:
-        if not isinstance(node, exp.Column) or isinstance(node.this, exp.Star):
-            return False
-        t = self.column_type(node)
+        """A column holding uint64.py's stored form: BIGINT UNSIGNED, or BIT (BIT(64) values
+        from 2^63 are the same 8-byte BLOB; MySQL computes with BIT values as unsigned)."""
+        t = self._type(node)
+        return t is not None and ((t.name == "bigint" and t.unsigned) or t.name == "bit")
+
+    def unsigned_bigint_column(self, node: exp.Expression) -> bool:
+        t = self._type(node)
         return t is not None and t.name == "bigint" and t.unsigned
+
+    def _type(self, node: exp.Expression) -> MySqlType | None:
+        if not isinstance(node, exp.Column) or isinstance(node.this, exp.Star):
+            return None
+        return self.column_type(node)
 
     def unsigned(self, node: exp.Expression) -> bool:
         while isinstance(node, exp.Paren):
             node = node.this
+        if isinstance(node, (exp.Max, exp.Min, exp.AnyValue)):  # the stored form, maybe a BLOB
+            return self.stored_column(node.this)
         return self.stored_column(node) or (isinstance(node, exp.Anonymous) and str(
             node.this).upper() in _UNSIGNED_RESULTS)
 
@@ -106,7 +118,7 @@ class _Rewriter:
     def _column(self, node: exp.Column) -> exp.Expression:
         parent = node.parent
         if not self.stored_column(node) or parent is None or isinstance(parent, _AS_STORED) \
-                or _is_uint_helper(parent):
+                or _is_uint_helper(parent) or _reads_stored(parent):
             return node
         if isinstance(parent, exp.Anonymous) and str(parent.this).upper().startswith(
                 "MYSQL_JSON_"):  # a JSON number, not the BLOB's base64 (json_functions.py)
@@ -144,6 +156,12 @@ def _mysql_text(node: exp.Expression) -> str:
             return exp.BitwiseNot(this=args[0])
         return found(this=args[0], expression=args[1])
     return node.copy().transform(operator).sql(dialect="mysql")
+
+
+def _reads_stored(node: exp.Expression) -> bool:
+    """HEX of the 8-byte BLOB is already the number's hex digits (its first byte is 0x80 or
+    more); of the in-flight decimal text it would be the digits' codes."""
+    return isinstance(node, exp.Anonymous) and str(node.this).upper() == "MYSQL_HEX"
 
 
 def _is_uint_helper(node: exp.Expression) -> bool:
@@ -186,6 +204,6 @@ def unsigned_decltypes(select: exp.Select, column_type: ColumnType) -> tuple[str
         inner = target.this if isinstance(target, (exp.Max, exp.Min, exp.AnyValue)) else None
         computed = isinstance(target, exp.Anonymous) and (
             str(target.this).upper() in _UNSIGNED_RESULTS or _unsigned_cast(target))
-        aggregated = inner is not None and rewriter.stored_column(inner)
+        aggregated = inner is not None and rewriter.unsigned_bigint_column(inner)
         decltypes.append(UNSIGNED_DECLTYPE if computed or aggregated else None)
     return tuple(decltypes)
