@@ -2245,6 +2245,7 @@ _CONSTANT_SCALARS: list[Scalar] = [
 
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
 INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "XOR",
+                                "STORED_FUNCTION",
                                 "SUM_DECIMAL", "AVG_DECIMAL",
                                 "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
                                 "LIKE_BINARY",
@@ -2298,6 +2299,12 @@ def _bind(fn: Callable[..., object], ctx: Any) -> Callable[..., object]:
     return bound
 
 
+def _stored_function(session: Any, key: object, *args: object) -> object:
+    """MYSQL_STORED_FUNCTION: a stored function with loops (sql/routines/function_calls.py)."""
+    from marmotdb.sql.routines.function_calls import stored_function
+    return stored_function(session, key, *args)
+
+
 def register_functions(conn: apsw.Connection, session: Any) -> None:
     """Register every MySQL function (and the schema collations) on ``conn`` for ``session``
     (any object with FunctionContext's attributes, read at call time)."""
@@ -2311,6 +2318,7 @@ def register_functions(conn: apsw.Connection, session: Any) -> None:
     for name, make in _AGGREGATES:
         conn.create_aggregate_function("MYSQL_" + name, _aggregate_factory(make))
     conn.create_scalar_function("regexp", sqlite_regexp, 2, deterministic=True)
+    conn.create_scalar_function("MYSQL_STORED_FUNCTION", _bind(_stored_function, session), -1)
     # an INSERT's AUTO_INCREMENT value; a write connection in a cluster registers it again
     # with the node's claimed ranges (txn/auto_increment.py)
     auto_increment.register(conn, lambda: sql_mode_of(session))

@@ -6,7 +6,8 @@ any expression (routines/__init__.py says why this and not SQLite functions). A 
 when it is ``RETURN expr``, or a BEGIN … END of DECLARE … DEFAULT, SETs of its locals and
 IFs whose every branch ends in RETURN (a CASE), ending in RETURN. The declared return type is
 applied (integers: CAST AS SIGNED, DECIMAL(m,d): CAST). Recursion is refused as in MySQL
-(1424); any other body is refused with 1235 when called.
+(1424). A body with loops that touches no table becomes a call of MYSQL_STORED_FUNCTION, run by
+the interpreter (function_calls.py); any other body is refused with 1235 when called.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 
 from marmotdb import errors
 from marmotdb.sql import lexer
+from marmotdb.sql.routines import function_calls, store
 from marmotdb.sql.routines import program as p
-from marmotdb.sql.routines import store
 from marmotdb.sql.routines.definition import Routine
 
 ER_SP_NO_RECURSION = 1424
@@ -119,9 +120,12 @@ def expression(routine: Routine, args: list[str], known: dict[str, Routine],
     env = {param.name.lower(): f"({arg})" for param, arg in zip(routine.params, args)}
     body = _returned(p.parse_body(routine.body), env)
     if body is None:
-        raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't yet "
-                           "support 'calling a stored function whose body is more than "
-                           "DECLARE/SET/IF and RETURN'")
+        if not function_calls.computable(routine):
+            raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
+                               "yet support 'calling a stored function that reads tables, "
+                               "writes, CALLs or uses @variables or cursors'")
+        body = function_calls.call_text(routine, args, known)  # loops: function_calls.py
+        return "(" + _typed(body, routine.returns or "") + ")"
     return "(" + _typed(inline(body, known, active), routine.returns or "") + ")"
 
 
