@@ -321,6 +321,15 @@ def _in_tuples(node: exp.In) -> exp.Expression:
     return exp.Paren(this=exp.or_(*equalities))
 
 
+def _concat(node: exp.Concat) -> exp.Expression:
+    """CONCAT becomes SQLite's ``||``, which binds tighter than every other operator:
+    ``CONCAT('a', x * 7)`` would be ``('a' || x) * 7``. Operator arguments get parentheses."""
+    for argument in node.expressions:
+        if isinstance(argument, (exp.Binary, exp.Unary)) and not isinstance(argument, exp.Paren):
+            argument.replace(exp.Paren(this=argument.copy()))
+    return node
+
+
 def _national(node: exp.National) -> exp.Expression:
     return string(node.this)
 
@@ -450,7 +459,7 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.Like: _like, exp.Collate: _collate,  # type: ignore
     exp.Parameter: _user_variable, exp.SessionParameter: _system_variable,  # type: ignore
     exp.Count: _count, exp.GroupConcat: _group_concat, exp.AnyValue: _any_value,  # type: ignore
-    exp.In: _in_tuples, exp.National: _national, exp.Introducer: _introducer,  # type: ignore
+    exp.Concat: _concat, exp.In: _in_tuples, exp.National: _national, exp.Introducer: _introducer,  # type: ignore
     exp.MatchAgainst: _match, exp.Chr: _chr, exp.Cast: _cast,  # type: ignore
     exp.TryCast: _cast, exp.Column: _bare_keyword, exp.PropertyEQ: _assignment,  # type: ignore
     exp.BitString: _bit_string,  # type: ignore[dict-item]
