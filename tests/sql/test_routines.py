@@ -501,3 +501,19 @@ def test_a_long_function_moves_off_the_loop_and_kill_query_stops_it(tmp_path: Pa
     worker.join(10)
     job.finish()
     assert outcome == [1317]
+
+
+def test_prepared_statements_call_stored_functions_and_columns_keep_their_names(
+        run: Any) -> None:
+    session = run.session
+    run("CREATE FUNCTION inc(x INT) RETURNS INT RETURN x + 1")
+    run("CREATE FUNCTION tens(x INT) RETURNS INT BEGIN DECLARE i INT DEFAULT 0; "
+        "WHILE i < x DO SET i = i + 1; END WHILE; RETURN i * 10; END")
+    run("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    result = run("SELECT id, inc(id + 2), tens(id) AS t10, tens(1) + 1 FROM t ORDER BY id")
+    assert [c.name for c in result.columns] == ["id", "inc(id + 2)", "t10", "tens(1) + 1"]
+    assert rows(result) == [(1, 4, 10, 11), (2, 5, 20, 11)]
+    plan = session.prepare("SELECT id, inc(id + ?), tens(?) FROM t WHERE tens(id) > ? "
+                           "ORDER BY id")
+    assert [c.name for c in plan.columns] == ["id", "inc(id + ?)", "tens(?)"]
+    assert [tuple(r) for r in session.execute_prepared(plan, [1, 3, 10]).rows] == [(2, 4, 30)]
