@@ -172,6 +172,12 @@ class ConnectionBinding:
         conn.authorizer = self.authorize
         conn.set_progress_handler(self.progress, 1000)
 
+    @property
+    def connection(self) -> apsw.Connection | None:
+        """The connection this binding is installed on (a stored function with loops polls
+        its interrupt flag: sql/routines/function_calls.py)."""
+        return self._conn
+
     def _holds_user_tables(self) -> bool:
         """A database file, not one of the server's in-memory connections (the scratch
         database, MARMOT_CLUSTER_NODES) whose tables no LOCK TABLES can name."""

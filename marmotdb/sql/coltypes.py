@@ -666,15 +666,18 @@ def _store_set(value: object, t: MySqlType, column: str, row: int, ctx: StoreCon
     return ",".join(chosen)
 
 
-def _store_bit(value: object, t: MySqlType, column: str, row: int, ctx: StoreContext) -> int:
-    """BIT(M) as an integer; BIT(64) values of 2^63 and more are stored as SQLite's signed
-    64-bit integer with the same bits (two's complement), sent back as the same 8 bytes."""
+def _store_bit(value: object, t: MySqlType, column: str, row: int,
+               ctx: StoreContext) -> int | bytes:
+    """BIT(M) as an integer; BIT(64) values of 2^63 and more as BIGINT UNSIGNED's are (uint64.py:
+    an 8-byte big-endian BLOB, which SQLite orders after every integer), so they compare and
+    sort as unsigned numbers. Rows written before kept such values as SQLite's negative int64
+    with the same bits: they are sent back right, but sort and compare as negative."""
     number = _bit_number(value, t, column, row, ctx)
     bits = t.length if t.length is not None else 1
     if number < 0 or number >= 1 << bits:
         ctx.problem(errors.ER_DATA_TOO_LONG, f"Data too long for column '{column}' at row {row}")
         number = (1 << bits) - 1
-    return number - (1 << 64) if number >= 1 << 63 else number  # BIT(64): SQLite's int64
+    return uint64.stored(number)
 
 
 def _bit_number(value: object, t: MySqlType, column: str, row: int, ctx: StoreContext) -> int:
@@ -685,6 +688,8 @@ def _bit_number(value: object, t: MySqlType, column: str, row: int, ctx: StoreCo
         return int.from_bytes(value.encode("utf-8"), "big") if value else 0
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())  # exact: BIT(64) literals from 2^63 arrive as text
+    if type(value) is int and value >= 0:
+        return value  # exact (a DEFAULT b'…' of 64 bits is one from 2^63)
     return _store_int(value, MySqlType("bigint"), column, row, ctx)
 
 

@@ -819,7 +819,7 @@ def sign(value: object) -> int:
 
 @_nulls
 def bit_count(value: object) -> int:
-    return ((to_int(value) or 0) & 0xFFFF_FFFF_FFFF_FFFF).bit_count()
+    return (bit_operand(value) or 0).bit_count()
 
 
 def compare(a: object, b: object) -> int | None:
@@ -857,12 +857,52 @@ def mysql_xor(a: object, b: object) -> int | None:
     return int(bool(to_number(a)) != bool(to_number(b)))
 
 
-def bitwise_xor(a: object, b: object) -> int | str | None:
-    """``a ^ b``: MySQL's unsigned 64-bit result; from 2^63 on it is exact decimal text
-    (uint64.py: SQLite has no integer for it; an INT column then refuses it with 1264)."""
-    if a is None or b is None:
+def bit_operand(value: object) -> int | None:
+    """A bit operator's operand as MySQL reads it: an unsigned 64-bit number. Integers keep
+    their two's-complement bits (-1 is 2^64-1), other numbers are rounded and saturate at the
+    signed/unsigned 64-bit limits first (``1e20 | 0`` is 2^64-1, ``-1e20 | 0`` is 2^63), a
+    stored BIGINT UNSIGNED from 2^63 (uint64.py's BLOB) is its number."""
+    if value is None:
         return None
-    return uint64.in_flight(((to_int(a) or 0) ^ (to_int(b) or 0)) & uint64.UINT64_MAX)
+    if uint64.is_high_blob(value):
+        return int.from_bytes(value, "big")  # type: ignore[arg-type]
+    number = to_int(value) or 0
+    return max(uint64.INT64_MIN, min(number, uint64.UINT64_MAX)) & uint64.UINT64_MAX
+
+
+def _unsigned_bits(operation: Callable[[int, int], int]) -> Callable[[object, object],
+                                                                      int | str | None]:
+    """A two-operand bit operator over bit_operand's numbers; its result is unsigned 64-bit,
+    from 2^63 on exact decimal text (uint64.py: SQLite has no integer for it)."""
+    def compute(a: object, b: object) -> int | str | None:
+        x, y = bit_operand(a), bit_operand(b)
+        if x is None or y is None:
+            return None
+        return uint64.in_flight(operation(x, y) & uint64.UINT64_MAX)
+    return compute
+
+
+def _shift(x: int, count: int, left: bool) -> int:
+    """MySQL shifts by an unsigned count: 64 or more (a negative count too) gives 0."""
+    if count >= 64:
+        return 0
+    return x << count if left else x >> count
+
+
+def bitwise_not(a: object) -> int | str | None:
+    x = bit_operand(a)
+    return None if x is None else uint64.in_flight(x ^ uint64.UINT64_MAX)
+
+
+bitwise_xor = _unsigned_bits(lambda x, y: x ^ y)
+BIT_OPERATORS: list[Scalar] = [
+    ("BIT_XOR_OP", bitwise_xor, 2, True), ("BIT_OR_OP", _unsigned_bits(lambda x, y: x | y), 2,
+                                           True),
+    ("BIT_AND_OP", _unsigned_bits(lambda x, y: x & y), 2, True),
+    ("BIT_NOT_OP", bitwise_not, 1, True),
+    ("SHIFT_LEFT_OP", _unsigned_bits(lambda x, y: _shift(x, y, True)), 2, True),
+    ("SHIFT_RIGHT_OP", _unsigned_bits(lambda x, y: _shift(x, y, False)), 2, True),
+]
 
 
 _PURE_SCALARS: list[Scalar] = [
@@ -902,8 +942,7 @@ _PURE_SCALARS: list[Scalar] = [
     ("LOG2", _log_with(math.log2), 1, True), ("LOG10", _log_with(math.log10), 1, True),
     ("SIGN", sign, 1, True), ("BIT_COUNT", bit_count, 1, True), ("XOR", mysql_xor, 2, True),
     ("CMP", compare, 2, True), ("REFUSE", _refuse, 1, False),
-    ("FK_FAILS", _foreign_key_fails, 1, False),
-    ("BIT_XOR_OP", bitwise_xor, 2, True),
+    ("FK_FAILS", _foreign_key_fails, 1, False), *BIT_OPERATORS,
 ]
 
 
@@ -1677,10 +1716,11 @@ class _BitAggregate:
 
     def step(self, value: object) -> None:
         if value is not None:
-            self.value = self.operation(self.value, (to_int(value) or 0) & 0xFFFF_FFFF_FFFF_FFFF)
+            self.value = self.operation(self.value, bit_operand(value) or 0)
 
-    def final(self) -> int:
-        return self.value if self.value < 2**63 else self.value - 2**64
+    def final(self) -> int | str:
+        """Unsigned, as MySQL's (BIT_AND of no rows is 2^64-1): in flight (uint64.py)."""
+        return uint64.in_flight(self.value)
 
 
 class _Variance:
@@ -2204,12 +2244,15 @@ _CONSTANT_SCALARS: list[Scalar] = [
 ]
 
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
-INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "BIT_XOR_OP", "XOR", "SUM_DECIMAL", "AVG_DECIMAL",
+INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "XOR",
+                                "STORED_FUNCTION",
+                                "SUM_DECIMAL", "AVG_DECIMAL",
                                 "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
                                 "LIKE_BINARY",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
                                 "TRIM", "SUBSTRING", "SUBSTR", "POSITION"}
-                               ) | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS \
+                               ) | {name for name, *_ in BIT_OPERATORS} \
+    | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS \
     | TEMPORAL_INTERNAL_FUNCTIONS
 # MySQL functions marmotdb refuses with 1235 rather than answer wrongly.
 UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS",
@@ -2256,6 +2299,12 @@ def _bind(fn: Callable[..., object], ctx: Any) -> Callable[..., object]:
     return bound
 
 
+def _stored_function(session: Any, key: object, *args: object) -> object:
+    """MYSQL_STORED_FUNCTION: a stored function with loops (sql/routines/function_calls.py)."""
+    from marmotdb.sql.routines.function_calls import stored_function
+    return stored_function(session, key, *args)
+
+
 def register_functions(conn: apsw.Connection, session: Any) -> None:
     """Register every MySQL function (and the schema collations) on ``conn`` for ``session``
     (any object with FunctionContext's attributes, read at call time)."""
@@ -2269,6 +2318,7 @@ def register_functions(conn: apsw.Connection, session: Any) -> None:
     for name, make in _AGGREGATES:
         conn.create_aggregate_function("MYSQL_" + name, _aggregate_factory(make))
     conn.create_scalar_function("regexp", sqlite_regexp, 2, deterministic=True)
+    conn.create_scalar_function("MYSQL_STORED_FUNCTION", _bind(_stored_function, session), -1)
     # an INSERT's AUTO_INCREMENT value; a write connection in a cluster registers it again
     # with the node's claimed ranges (txn/auto_increment.py)
     auto_increment.register(conn, lambda: sql_mode_of(session))

@@ -11,8 +11,11 @@ evaluates MySQL's meaning:
   arguments fixed (``INTERVAL n unit`` → ``n, 'UNIT'``; a unit keyword → a string; JSON values
   marked as JSON);
 * syntax sqlglot parses into typed nodes is routed to marmotdb's functions: CAST/CONVERT,
-  EXTRACT, TRIM, SUBSTRING, POSITION, ``x + INTERVAL``, ``->``/``->>``, MOD, XOR, ``^``,
+  EXTRACT, TRIM, SUBSTRING, POSITION, ``x + INTERVAL``, ``->``/``->>``, MOD, XOR, the bit
+  operators ``| & ^ ~ << >>`` (unsigned 64-bit),
   bare CURRENT_TIMESTAMP/CURRENT_DATE/CURRENT_USER, ``@x`` and ``@@x``;
+* ``x op ANY|SOME|ALL (subquery)`` becomes an aggregate over the subquery
+  (``rewrites_quantified.py``);
 * LIKE gets MySQL's default escape character ``\\``; COLLATE names map to SQLite collations;
   ``(a, b) IN ((1, 2), …)`` becomes row-value equalities; COUNT(DISTINCT a, b) and
   GROUP_CONCAT(DISTINCT … SEPARATOR s) get SQLite-compatible forms;
@@ -39,7 +42,8 @@ from marmotdb.sql.rewrites_json import (
     json_cast_operand,
     mark_json,
 )
-from marmotdb.sql.rewrites_unsigned import big_literal
+from marmotdb.sql.rewrites_quantified import is_quantified, rewrite_quantified
+from marmotdb.sql.rewrites_unsigned import BIT_OPERATORS, big_literal
 
 _RENAMED = functions.RENAMED_FUNCTIONS
 _UNSUPPORTED = functions.UNSUPPORTED_FUNCTIONS
@@ -138,6 +142,8 @@ def fix_anonymous(node: exp.Anonymous) -> exp.Expression:
         return call(name, string(_unit_name(args[0])), *args[1:])
     if name == "MYSQL_CONVERT_TZ" or name == "MYSQL_GET_FORMAT":
         return node
+    if name in _BIT_FUNCTIONS:
+        return call(name, *(bit_literal(a) for a in args))
     if name.startswith("MYSQL_JSON_") and name[6:] in json_functions.JSON_VALUE_ARGUMENTS:
         return call(name, *[mark_json(a) for a in args])
     if not name.startswith("MYSQL_") and name in _UNSUPPORTED:
@@ -216,8 +222,23 @@ def _xor(node: exp.Xor) -> exp.Expression:
     return call("MYSQL_XOR", node.this, node.expression)
 
 
-def _bitwise_xor(node: exp.BitwiseXor) -> exp.Expression:
-    return call("MYSQL_BIT_XOR_OP", node.this, node.expression)
+def _bit_operator(node: exp.Expression) -> exp.Expression:
+    """``| & ^ ~ << >>`` are unsigned 64-bit in MySQL (``~0`` is 2^64-1, ``1 << 63`` is 2^63),
+    SQLite's are signed: marmotdb's functions compute them (functions.BIT_OPERATORS)."""
+    operands = [node.this] if isinstance(node, exp.BitwiseNot) else [node.this, node.expression]
+    return call(BIT_OPERATORS[type(node)], *(bit_literal(o) for o in operands))
+
+
+_BIT_FUNCTIONS = frozenset({"MYSQL_BIT_COUNT", "MYSQL_BIT_AND", "MYSQL_BIT_OR", "MYSQL_BIT_XOR"})
+
+
+def bit_literal(node: exp.Expression) -> exp.Expression:
+    """A hexadecimal literal is a number where a bit operator reads it (``-1 & 0xFF`` is 255);
+    SQLite would read its bytes as text (0)."""
+    if not isinstance(node, exp.HexString) or len(node.this) > 16:
+        return node
+    value = int(node.this or "0", 16)
+    return exp.Literal.number(value) if value < 1 << 63 else string(str(value))
 
 
 def _like(node: exp.Like) -> exp.Expression:
@@ -300,6 +321,15 @@ def _in_tuples(node: exp.In) -> exp.Expression:
     return exp.Paren(this=exp.or_(*equalities))
 
 
+def _concat(node: exp.Concat) -> exp.Expression:
+    """CONCAT becomes SQLite's ``||``, which binds tighter than every other operator:
+    ``CONCAT('a', x * 7)`` would be ``('a' || x) * 7``. Operator arguments get parentheses."""
+    for argument in node.expressions:
+        if isinstance(argument, (exp.Binary, exp.Unary)) and not isinstance(argument, exp.Paren):
+            argument.replace(exp.Paren(this=argument.copy()))
+    return node
+
+
 def _national(node: exp.National) -> exp.Expression:
     return string(node.this)
 
@@ -375,7 +405,10 @@ def _number_literal(node: exp.Expression) -> bool:
 def _comparison(node: exp.Expression) -> exp.Expression:
     """Comparisons where neither side is a column follow MySQL's rules (numbers vs strings
     compare as numbers, strings compare case-insensitively): ``MYSQL_CMP(a, b) <op> 0``.
-    With a column on either side SQLite's affinity and the column's collation already do."""
+    With a column on either side SQLite's affinity and the column's collation already do.
+    ``x op ANY|SOME|ALL (subquery)``: see rewrites_quantified.py."""
+    if is_quantified(node):
+        return rewrite_quantified(node)
     node = compare_json(node)
     left, right = node.this, node.expression
     if _decides_comparison(left) or _decides_comparison(right) or (
@@ -422,11 +455,11 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.Extract: _extract, exp.Trim: _trim, exp.Substring: _substring,  # type: ignore
     exp.StrPosition: _position, exp.Add: _interval_arith, exp.Sub: _interval_arith,  # type: ignore
     exp.DateAdd: _date_add_node, exp.DateSub: _date_add_node,
-    exp.Mod: _mod, exp.Xor: _xor, exp.BitwiseXor: _bitwise_xor,  # type: ignore
+    exp.Mod: _mod, exp.Xor: _xor, **{t: _bit_operator for t in BIT_OPERATORS},  # type: ignore
     exp.Like: _like, exp.Collate: _collate,  # type: ignore
     exp.Parameter: _user_variable, exp.SessionParameter: _system_variable,  # type: ignore
     exp.Count: _count, exp.GroupConcat: _group_concat, exp.AnyValue: _any_value,  # type: ignore
-    exp.In: _in_tuples, exp.National: _national, exp.Introducer: _introducer,  # type: ignore
+    exp.Concat: _concat, exp.In: _in_tuples, exp.National: _national, exp.Introducer: _introducer,  # type: ignore
     exp.MatchAgainst: _match, exp.Chr: _chr, exp.Cast: _cast,  # type: ignore
     exp.TryCast: _cast, exp.Column: _bare_keyword, exp.PropertyEQ: _assignment,  # type: ignore
     exp.BitString: _bit_string,  # type: ignore[dict-item]

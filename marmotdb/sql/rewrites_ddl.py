@@ -961,8 +961,11 @@ def sqlite_column(column: ColumnDef, table: TableDef, ctx: DdlContext) -> str:
         return f"{q(column.name)} INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"
     text = f"{q(column.name)} {column.type.sqlite_decltype()}"
     if column.generated is not None:
-        text += (f" GENERATED ALWAYS AS ({ctx.expression(column.generated)}) "
-                 f"{'STORED' if column.stored else 'VIRTUAL'}")
+        # STORED in SQLite whatever MySQL's kind: SQLite's preupdate hook cannot report a row
+        # of a table with VIRTUAL columns (storage/schema.py), so capture could not replicate
+        # it; MySQL's VIRTUAL/STORED only changes where the value lives, not what it is. The
+        # MySQL definition (SHOW CREATE TABLE, information_schema) keeps the kind written.
+        text += f" GENERATED ALWAYS AS ({ctx.expression(column.generated)}) STORED"
     elif column.default_kind is not None:
         text += _sqlite_default(column)
     if not column.nullable:
@@ -1244,7 +1247,8 @@ def _simple_add(parsed: ParsedColumn) -> bool:
     column = parsed.column
     return (parsed.position is None and not parsed.primary and not parsed.unique
             and parsed.check is None and parsed.reference is None and not column.auto_increment
-            and column.default_kind not in ("now", "expr") and not column.stored)
+            and column.default_kind not in ("now", "expr") and column.generated is None)
+    # a generated column is STORED in SQLite (sqlite_column), which ADD COLUMN cannot add
 
 
 def _alter_add(parser: DdlParser, state: AlterState, ctx: DdlContext) -> None:

@@ -80,6 +80,8 @@ def _column_type(t: MySqlType) -> NumType | None:
         return _decimal(t.length or 10, t.scale or 0)
     if t.family == "int":
         return NumType("int", INTEGER_DIGITS.get(t.name, 20))
+    if t.name == "bit":  # an unsigned number in arithmetic and SUM/AVG
+        return NumType("int", 20)
     if t.family == "float":
         return FLOAT
     return None

@@ -330,15 +330,69 @@ def _eq(column: ColumnDef, value: exp.Expression, table: str | None = None) -> e
     return exp.EQ(this=column_ref(column.name, table), expression=value)
 
 
-def _target_column(table: TableDef, node: exp.Expression) -> ColumnDef:
+ER_WRONG_VALUE_FOR_GENERATED = 3105
+
+
+def _target_column(table: TableDef, node: exp.Expression, *,
+                   generated_ok: bool = False) -> ColumnDef:
+    """The column a value is written to; a generated one is 3105 unless ``generated_ok`` (an
+    INSERT's column list: its values are checked to be DEFAULT, see _drop_generated)."""
     name = node.name if isinstance(node, (exp.Column, exp.Identifier)) else node.sql()
     column = table.column(name)
     if column is None:
         raise errors.error(errors.ER_BAD_FIELD_ERROR, f"Unknown column '{name}' in 'field list'")
-    if column.generated is not None:
-        raise errors.error(3105, f"The value specified for generated column '{column.name}' in "
-                           f"table '{table.name}' is not allowed.")
+    if column.generated is not None and not generated_ok:
+        raise _generated_written(column, table)
     return column
+
+
+def _generated_written(column: ColumnDef, table: TableDef) -> errors.MarmotError:
+    return errors.error(ER_WRONG_VALUE_FOR_GENERATED, f"The value specified for generated "
+                        f"column '{column.name}' in table '{table.name}' is not allowed.")
+
+
+def _assignments(table: TableDef, equalities: list[exp.Expression]) -> list[exp.Expression]:
+    """SET/ON DUPLICATE KEY UPDATE assignments without ``generated = DEFAULT`` (MySQL accepts
+    it and keeps the generated value); any other value for a generated column is 3105."""
+    kept = []
+    for equality in equalities:
+        column = table.column(equality.this.name) if isinstance(
+            equality.this, (exp.Column, exp.Identifier)) else None
+        value = equality.expression
+        keyword = _is_default(value) or (isinstance(value, exp.Column) and not value.table
+                                         and not value.this.quoted
+                                         and value.name.upper() == "DEFAULT")
+        if column is not None and column.generated is not None and keyword:
+            continue
+        kept.append(equality)
+    if not kept and equalities:  # only DEFAULTs: the rows stay as they are
+        writable = next(c for c in table.columns if c.generated is None)
+        kept.append(exp.EQ(this=column_ref(writable.name), expression=column_ref(writable.name)))
+    return kept
+
+
+def _drop_generated(columns: list[ColumnDef], source: exp.Expression | None, table: TableDef
+                    ) -> list[ColumnDef]:
+    """An INSERT naming generated columns (every column when it has no column list, as MySQL
+    wants) may give them only DEFAULT, which is dropped here (SQLite computes them); any other
+    value, or a query's, is 3105. Changes ``source``'s rows in place."""
+    positions = [i for i, c in enumerate(columns) if c.generated is not None]
+    if not positions:
+        return columns
+    if not isinstance(source, exp.Values):
+        if source is None or (isinstance(source, exp.Tuple) and not source.expressions):
+            return [c for c in columns if c.generated is None]
+        raise _generated_written(columns[positions[0]], table)
+    for row in source.expressions:
+        values = list(row.expressions) if isinstance(row, exp.Tuple) else []
+        if len(values) != len(columns):
+            raise errors.error(errors.ER_WRONG_VALUE_COUNT_ON_ROW, "Column count doesn't "
+                               f"match value count at row {source.expressions.index(row) + 1}")
+        for i in positions:
+            if not _is_default(values[i]):
+                raise _generated_written(columns[i], table)
+        row.set("expressions", [v for i, v in enumerate(values) if i not in positions])
+    return [c for c in columns if c.generated is None]
 
 
 def substitute_assigned(expression: exp.Expression, assigned: dict[str, exp.Expression],
@@ -518,8 +572,8 @@ def _fill_columns(table: TableDef, given: list[ColumnDef]) -> list[tuple[ColumnD
 def _insert_columns(tree: exp.Insert, table: TableDef) -> list[ColumnDef]:
     target = tree.this
     if not isinstance(target, exp.Schema):
-        return [c for c in table.columns if c.generated is None]
-    columns = [_target_column(table, c) for c in target.expressions]
+        return list(table.columns)  # generated ones too: their values must be DEFAULT
+    columns = [_target_column(table, c, generated_ok=True) for c in target.expressions]
     seen: set[str] = set()
     for column in columns:
         if column.name.lower() in seen:
@@ -593,6 +647,7 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
     if isinstance(source, exp.Values) and all(
             isinstance(r, exp.Tuple) and not r.expressions for r in source.expressions):
         columns = []  # VALUES () / () VALUES (): every column takes its default
+    columns = _drop_generated(columns, source, table)
     fill = _fill_columns(table, columns)
     conflict = tree.args.get("conflict")
     upsert = conflict is not None and bool(conflict.args.get("duplicate"))
@@ -654,7 +709,7 @@ def _upsert(conflict: exp.OnConflict, source: exp.Expression | None, table: Tabl
     tree_columns = [c.name for c in table.columns]
     assignments: list[tuple[ColumnDef, exp.Expression]] = []
     assigned: dict[str, exp.Expression] = {}
-    for equality in conflict.expressions:
+    for equality in _assignments(table, conflict.expressions):
         column = _target_column(table, equality.this)
         value = equality.expression.transform(new_values, copy=True)
         value = substitute_assigned(value, assigned, {table.name.lower()})
@@ -700,7 +755,7 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
     assigned: dict[str, exp.Expression] = {}
     unsigned_types = _table_column_type(table, aliases)  # rewrites_unsigned.py
     _rewrite_where_unsigned(tree, unsigned_types)
-    for equality in tree.expressions:
+    for equality in _assignments(table, tree.expressions):
         column = _target_column(table, equality.this)
         value = rewrite_unsigned(equality.expression, unsigned_types)
         value = substitute_assigned(value, assigned, aliases)

@@ -4,7 +4,8 @@ of sql/uint64.py (values from 2^63 are 8-byte BLOBs in the column).
 Theory of operation
 -------------------
 Given the MySQL type of each column reference (``ColumnType``), and only for columns typed
-BIGINT UNSIGNED (no other statement changes):
+BIGINT UNSIGNED or BIT (no other statement changes; a BIT column holds the same stored form,
+its values from 2^63 being BIT(64)'s, and MySQL computes with BIT values as unsigned numbers):
 
 * ``col <op> x``, ``col IN (x, …)``, ``col BETWEEN x AND y``: ``x`` becomes
   ``MYSQL_UINT_KEY(x)``, the stored form, so a literal 18446744073709551615 (text in flight)
@@ -36,7 +37,14 @@ ColumnType = Callable[[exp.Column], MySqlType | None]
 UNSIGNED_DECLTYPE = MySqlType("bigint", unsigned=True).sqlite_decltype()
 _ARITHMETIC = {exp.Add: ("MYSQL_UADD", "+"), exp.Sub: ("MYSQL_USUB", "-"),
                exp.Mul: ("MYSQL_UMUL", "*")}
-_UNSIGNED_RESULTS = frozenset({"MYSQL_UADD", "MYSQL_USUB", "MYSQL_UMUL", "MYSQL_BIT_XOR_OP"})
+# MySQL's bit operators are unsigned 64-bit: marmotdb's functions compute them (rewrites.py).
+BIT_OPERATORS: dict[type[exp.Expression], str] = {
+    exp.BitwiseXor: "MYSQL_BIT_XOR_OP", exp.BitwiseOr: "MYSQL_BIT_OR_OP",
+    exp.BitwiseAnd: "MYSQL_BIT_AND_OP", exp.BitwiseNot: "MYSQL_BIT_NOT_OP",
+    exp.BitwiseLeftShift: "MYSQL_SHIFT_LEFT_OP", exp.BitwiseRightShift: "MYSQL_SHIFT_RIGHT_OP"}
+_OPERATOR_OF = {name: operator for operator, name in BIT_OPERATORS.items()}
+_UNSIGNED_RESULTS = frozenset({"MYSQL_UADD", "MYSQL_USUB", "MYSQL_UMUL", *_OPERATOR_OF,
+                               "MYSQL_BIT_AND", "MYSQL_BIT_OR", "MYSQL_BIT_XOR"})
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ)
 _AGGREGATES = {exp.Sum: "MYSQL_SUM_DECIMAL", exp.Avg: "MYSQL_AVG_DECIMAL"}
 # Where a stored value (maybe an 8-byte BLOB) may stay as it is: SQLite compares, sorts,
@@ -65,12 +73,25 @@ class _Rewriter:
         self.column_type = column_type
 
     def stored_column(self, node: exp.Expression) -> bool:
-        if not isinstance(node, exp.Column) or isinstance(node.this, exp.Star):
-            return False
-        t = self.column_type(node)
+        """A column holding uint64.py's stored form: BIGINT UNSIGNED, or BIT (BIT(64) values
+        from 2^63 are the same 8-byte BLOB; MySQL computes with BIT values as unsigned)."""
+        t = self._type(node)
+        return t is not None and ((t.name == "bigint" and t.unsigned) or t.name == "bit")
+
+    def unsigned_bigint_column(self, node: exp.Expression) -> bool:
+        t = self._type(node)
         return t is not None and t.name == "bigint" and t.unsigned
 
+    def _type(self, node: exp.Expression) -> MySqlType | None:
+        if not isinstance(node, exp.Column) or isinstance(node.this, exp.Star):
+            return None
+        return self.column_type(node)
+
     def unsigned(self, node: exp.Expression) -> bool:
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if isinstance(node, (exp.Max, exp.Min, exp.AnyValue)):  # the stored form, maybe a BLOB
+            return self.stored_column(node.this)
         return self.stored_column(node) or (isinstance(node, exp.Anonymous) and str(
             node.this).upper() in _UNSIGNED_RESULTS)
 
@@ -86,7 +107,7 @@ class _Rewriter:
         found = _ARITHMETIC.get(type(node))
         if found is not None and (self.unsigned(node.this) or self.unsigned(node.expression)):
             name, _ = found
-            text = exp.Literal.string(node.sql(dialect="mysql"))
+            text = exp.Literal.string(_mysql_text(node))
             return _call(name, self._value(node.this), self._value(node.expression), text)
         aggregate = _AGGREGATES.get(type(node))
         if aggregate is not None and self.stored_column(node.this) and \
@@ -97,7 +118,7 @@ class _Rewriter:
     def _column(self, node: exp.Column) -> exp.Expression:
         parent = node.parent
         if not self.stored_column(node) or parent is None or isinstance(parent, _AS_STORED) \
-                or _is_uint_helper(parent):
+                or _is_uint_helper(parent) or _reads_stored(parent):
             return node
         if isinstance(parent, exp.Anonymous) and str(parent.this).upper().startswith(
                 "MYSQL_JSON_"):  # a JSON number, not the BLOB's base64 (json_functions.py)
@@ -122,6 +143,25 @@ class _Rewriter:
         elif isinstance(value, exp.Expression) and not isinstance(value, (exp.Column,
                                                                           exp.Query)):
             node.set(key, _key(value))
+
+
+def _mysql_text(node: exp.Expression) -> str:
+    """``node`` as MySQL names it in 1690's message: bit operators written back."""
+    def operator(n: exp.Expression) -> exp.Expression:
+        found = _OPERATOR_OF.get(str(n.this).upper()) if isinstance(n, exp.Anonymous) else None
+        if found is None:
+            return n
+        args = n.expressions
+        if found is exp.BitwiseNot:
+            return exp.BitwiseNot(this=args[0])
+        return found(this=args[0], expression=args[1])
+    return node.copy().transform(operator).sql(dialect="mysql")
+
+
+def _reads_stored(node: exp.Expression) -> bool:
+    """HEX of the 8-byte BLOB is already the number's hex digits (its first byte is 0x80 or
+    more); of the in-flight decimal text it would be the digits' codes."""
+    return isinstance(node, exp.Anonymous) and str(node.this).upper() == "MYSQL_HEX"
 
 
 def _is_uint_helper(node: exp.Expression) -> bool:
@@ -164,6 +204,6 @@ def unsigned_decltypes(select: exp.Select, column_type: ColumnType) -> tuple[str
         inner = target.this if isinstance(target, (exp.Max, exp.Min, exp.AnyValue)) else None
         computed = isinstance(target, exp.Anonymous) and (
             str(target.this).upper() in _UNSIGNED_RESULTS or _unsigned_cast(target))
-        aggregated = inner is not None and rewriter.stored_column(inner)
+        aggregated = inner is not None and rewriter.unsigned_bigint_column(inner)
         decltypes.append(UNSIGNED_DECLTYPE if computed or aggregated else None)
     return tuple(decltypes)

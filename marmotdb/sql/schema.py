@@ -147,7 +147,7 @@ def render_default(column: ColumnDef) -> str | None:
     if kind == "expr":
         return f"({value})"
     if column.type.name == "bit":
-        return "b'" + format(int(value), "b") + "'"
+        return bit_literal(value)
     if isinstance(value, bytes):
         return "0x" + value.hex() if value else "''"
     if isinstance(value, float):
@@ -283,11 +283,17 @@ def _default_for_catalog(column: ColumnDef) -> str | None:
         return f"CURRENT_TIMESTAMP({value})" if value else "CURRENT_TIMESTAMP"
     if kind == "expr":
         return str(value)
+    if column.type.name == "bit":
+        return bit_literal(value)
     if isinstance(value, bytes):
         return "0x" + value.hex()
-    if column.type.name == "bit":
-        return "b'" + format(int(value), "b") + "'"
     return str(value)
+
+
+def bit_literal(value: Any) -> str:
+    """A BIT column's stored value (an integer, or uint64.py's 8-byte BLOB) as ``b'…'``."""
+    number = int.from_bytes(value, "big") if isinstance(value, bytes) else int(value)
+    return "b'" + format(number & 0xFFFF_FFFF_FFFF_FFFF, "b") + "'"
 
 
 _NUMERIC_PRECISION = {"tinyint": 3, "smallint": 5, "mediumint": 7, "int": 10, "bigint": 19}

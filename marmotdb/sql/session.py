@@ -372,11 +372,7 @@ class Session:
             return self._after(self._cluster_nodes(text))
         if "marmot_ddl_locks" in lowered:
             return self._after(self._ddl_locks(text))
-        if "(" in text and head and head[0] not in DDL_HEADS and self.current_database \
-                and self.current_database != "information_schema":
-            known = routine_functions.functions(self, self._current())
-            if known:  # stored functions: their expressions inlined (sql/routines/inlining.py)
-                text = routine_functions.inline(text, known)
+        text = self._with_functions(text, head)
         was_autocommit = self.autocommit
         answered = catalog.answer(text, self, head[0]) if head else catalog.UNHANDLED
         if answered is not catalog.UNHANDLED:
@@ -391,6 +387,17 @@ class Session:
                                             default_database=default))
         return self._after(self._run(translation, params, text, database))
 
+    def _with_functions(self, text: str, head: list[str] | tuple[str, ...]) -> str:
+        """``text`` with the current database's stored functions inlined (or made calls of
+        MYSQL_STORED_FUNCTION: sql/routines/inlining.py)."""
+        if "(" in text and head and head[0] not in DDL_HEADS and self.current_database \
+                and self.current_database != "information_schema":
+            known = routine_functions.functions(self, self._current())
+            if known:
+                return routine_functions.inline(routine_functions.named_calls(text, known),
+                                                known)
+        return text
+
     def prepare(self, sql: str) -> PreparedPlan:
         text = strip_leading(sql)
         head = keywords(text)
@@ -403,8 +410,9 @@ class Session:
                 or "@" in text or catalog.handles(text, self)
                 or (head[0] in DDL_HEADS and not markers)):  # DDL runs as text (TEMPORARY …)
             return PreparedPlan(text, None, markers, [])
+        functional = self._with_functions(text, head)  # a stored function's call inlined
         (translation, param_count), database, default = self._placed(
-            lambda view, default: translate_prepared(text, view, default))
+            lambda view, default: translate_prepared(functional, view, default))
         columns: list[Column] = []
         if translation.returns_rows:
             space = self._temp.space(database) if self._temp.spaces else None
@@ -423,7 +431,8 @@ class Session:
         database = self._database(plan.home) if plan.home is not None else self._current()
         view = self._schema_view(database)
         if view.schema_key() != plan.schema_key:  # DDL since prepare: re-prepare, as MySQL does
-            plan.translation = translate_prepared(plan.sql, view, plan.default)[0]
+            functional = self._with_functions(plan.sql, keywords(plan.sql))
+            plan.translation = translate_prepared(functional, view, plan.default)[0]
             plan.schema_key = view.schema_key()
         params = {f"p{i}": _bindable(v) for i, v in enumerate(values)}
         return self._after(self._run(plan.translation, params,  # type: ignore[arg-type]

@@ -63,6 +63,19 @@ def test_ddl_and_rows_written_anywhere_reach_every_node(trio: LocalCluster) -> N
                [(1, "from 1"), (2, "from 2"), (3, "from 3")])
 
 
+def test_virtual_generated_and_bit_64_columns_replicate(trio: LocalCluster) -> None:
+    """Issue 15: a table with a VIRTUAL generated column is captured (SQLite holds it STORED),
+    and BIT(64) values from 2^63 replicate as their 8-byte form, sorting as unsigned."""
+    with connect(trio, 1, database="app") as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE gen (id INT PRIMARY KEY, a INT, b INT, "
+                    "s INT AS (a + b) VIRTUAL, f BIT(64))")
+    with connect(trio, 2, database="app") as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO gen (id, a, b, f) VALUES (1, 2, 3, ~0), (2, 1, 1, 5)")
+        cur.execute("UPDATE gen SET a = 10 WHERE id = 2")
+    everywhere(trio, "SELECT id, s, f + 0 FROM gen ORDER BY f",
+               [(2, 11, 5), (1, 5, 18446744073709551615)])
+
+
 def test_auto_increment_inserts_from_every_node_at_once_get_distinct_small_ids(
         trio: LocalCluster) -> None:
     """Per-node ranges claimed through committed transactions (txn/DESIGN.md §9): PyMySQL

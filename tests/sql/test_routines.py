@@ -287,6 +287,12 @@ def test_handler_for_an_error_code_and_sqlstate(run: Any) -> None:
         END""")
     run("CALL p(@r)")
     assert value(run, "SELECT @r") == 1146
+    run("""CREATE PROCEDURE q(OUT r INT) BEGIN
+          DECLARE CONTINUE HANDLER FOR SQLSTATE '23000' SET r = 23000;
+          INSERT INTO t VALUES (1, 'a'), (1, 'b');
+        END""")
+    run("CALL q(@r)")  # an SQLSTATE of digits is not taken for an error number
+    assert value(run, "SELECT @r") == 23000
 
 
 def test_signal_with_sqlstate_message_and_errno(run: Any) -> None:
@@ -377,11 +383,62 @@ def test_recursive_function_is_refused_and_bad_arity(run: Any) -> None:
     assert code(run, "SELECT one(1, 2)") == 1318
 
 
-def test_function_body_beyond_the_inlined_shape_is_refused_when_called(run: Any) -> None:
+def test_functions_with_loops_run_per_row(run: Any) -> None:
     run("CREATE FUNCTION loopy(x INT) RETURNS INT BEGIN DECLARE i INT DEFAULT 0; "
         "WHILE i < x DO SET i = i + 1; END WHILE; RETURN i; END")
+    run("CREATE FUNCTION fact(n INT) RETURNS BIGINT BEGIN DECLARE r BIGINT DEFAULT 1; "
+        "DECLARE k INT DEFAULT n; fl: LOOP IF k <= 1 THEN LEAVE fl; END IF; SET r = r * k; "
+        "SET k = k - 1; END LOOP fl; RETURN r; END")
+    run("CREATE FUNCTION stars(n INT) RETURNS VARCHAR(20) BEGIN DECLARE s VARCHAR(20) "
+        "DEFAULT ''; REPEAT SET s = CONCAT(s, '*'); SET n = n - 1; UNTIL n <= 0 END REPEAT; "
+        "RETURN s; END")
     assert "loopy" in rows(run("SHOW CREATE FUNCTION loopy"))[0][2]
-    assert code(run, "SELECT loopy(3)") == 1235
+    assert rows(run("SELECT loopy(3), fact(10), stars(3), loopy(NULL)")) == [
+        (3, 3628800, "***", 0)]
+    run("INSERT INTO t VALUES (1, 'a'), (4, 'b'), (6, 'c')")
+    assert rows(run("SELECT id, fact(id), stars(id) FROM t WHERE loopy(id) > 1 ORDER BY id")) \
+        == [(4, 24, "****"), (6, 720, "******")]
+    run("UPDATE t SET v = stars(id) WHERE id = 4")
+    assert rows(run("SELECT v FROM t WHERE id = 4")) == [("****",)]
+    run("CREATE PROCEDURE p(OUT r INT) SET r = fact(5)")
+    run("CALL p(@r)")
+    assert value(run, "SELECT @r") == 120
+
+
+def test_function_with_loops_calls_functions_signals_and_handles(run: Any) -> None:
+    run("CREATE FUNCTION sq(x INT) RETURNS INT RETURN x * x")
+    run("CREATE FUNCTION sum_sq(n INT) RETURNS INT BEGIN DECLARE s INT DEFAULT 0; "
+        "WHILE n > 0 DO SET s = s + sq(n); SET n = n - 1; END WHILE; RETURN s; END")
+    run("CREATE FUNCTION twice(n INT) RETURNS INT RETURN sum_sq(n) * 2")
+    assert rows(run("SELECT sum_sq(3), twice(2)")) == [(14, 10)]
+    run("CREATE FUNCTION picky(n INT) RETURNS INT BEGIN WHILE n > 0 DO "
+        "IF n = 3 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'no threes'; END IF; "
+        "SET n = n - 1; END WHILE; RETURN 0; END")
+    assert code(run, "SELECT picky(5)") == 1644
+    assert rows(run("SELECT picky(2)")) == [(0,)]
+    run("CREATE FUNCTION safe(n INT) RETURNS INT BEGIN DECLARE CONTINUE HANDLER FOR "
+        "SQLSTATE '45000' SET n = -1; WHILE n > 0 DO SIGNAL SQLSTATE '45000'; END WHILE; "
+        "RETURN n; END")
+    assert rows(run("SELECT safe(4)")) == [(-1,)]
+    run("CREATE FUNCTION no_return(n INT) RETURNS INT BEGIN IF n > 5 THEN RETURN n; END IF; "
+        "WHILE n > 0 DO SET n = n - 1; END WHILE; END")
+    with pytest.raises(MarmotError) as info:
+        run("SELECT no_return(2)")
+    assert (info.value.code, info.value.sqlstate) == (1321, "2F005")
+    run("CREATE FUNCTION rec(n INT) RETURNS INT BEGIN WHILE n > 0 DO SET n = rec(n - 1); "
+        "END WHILE; RETURN n; END")
+    assert code(run, "SELECT rec(2)") == 1424
+
+
+def test_function_bodies_beyond_expressions_are_refused_when_called(run: Any) -> None:
+    run("CREATE FUNCTION reads(x INT) RETURNS INT BEGIN DECLARE i INT DEFAULT 0; "
+        "WHILE i < x DO SET i = i + (SELECT COUNT(*) FROM t); END WHILE; RETURN i; END")
+    run("CREATE FUNCTION counts(x INT) RETURNS INT BEGIN DECLARE n INT; "
+        "SELECT COUNT(*) INTO n FROM t; WHILE x > 0 DO SET x = x - 1; END WHILE; RETURN n; END")
+    run("CREATE FUNCTION session_var(x INT) RETURNS INT BEGIN WHILE x > 0 DO "
+        "SET @seen = x; SET x = x - 1; END WHILE; RETURN x; END")
+    for name in ("reads", "counts", "session_var"):
+        assert code(run, f"SELECT {name}(3)") == 1235
 
 
 # ---------------------------------------------------------------- long CALLs
@@ -408,3 +465,55 @@ def test_a_long_call_gives_the_host_turns_and_kill_query_stops_it(run: Any) -> N
         forever.result()
     assert info.value.code == 1317
     assert value(run, "SELECT 1") == 1  # the session goes on
+
+
+def test_a_long_function_moves_off_the_loop_and_kill_query_stops_it(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from marmotdb.sql.results import LongRead
+    server = server_state(tmp_path)
+    session = database_session(server, "db", "CREATE TABLE t (id INT PRIMARY KEY)")
+    session.execute("CREATE FUNCTION spin(n INT) RETURNS INT BEGIN DECLARE i INT DEFAULT 0; "
+                    "WHILE i < n DO SET i = i + 1; END WHILE; RETURN i; END")
+    with pytest.raises(LongRead) as info:  # the in-loop budget ran out inside the function
+        session.execute("SELECT spin(3000)")
+    job = info.value.job
+    try:
+        assert [tuple(r) for r in job.run().rows] == [(3000,)]
+    finally:
+        job.finish()
+    with pytest.raises(LongRead) as info:
+        session.execute("SELECT spin(100000000)")
+    job = info.value.job
+    outcome: list[Any] = []
+
+    def run_job() -> None:
+        try:
+            job.run()
+            outcome.append("finished")
+        except MarmotError as exc:
+            outcome.append(exc.code)
+    worker = threading.Thread(target=run_job)
+    worker.start()
+    time.sleep(0.3)
+    server.kill(session.connection_id, query_only=True)
+    worker.join(10)
+    job.finish()
+    assert outcome == [1317]
+
+
+def test_prepared_statements_call_stored_functions_and_columns_keep_their_names(
+        run: Any) -> None:
+    session = run.session
+    run("CREATE FUNCTION inc(x INT) RETURNS INT RETURN x + 1")
+    run("CREATE FUNCTION tens(x INT) RETURNS INT BEGIN DECLARE i INT DEFAULT 0; "
+        "WHILE i < x DO SET i = i + 1; END WHILE; RETURN i * 10; END")
+    run("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    result = run("SELECT id, inc(id + 2), tens(id) AS t10, tens(1) + 1 FROM t ORDER BY id")
+    assert [c.name for c in result.columns] == ["id", "inc(id + 2)", "t10", "tens(1) + 1"]
+    assert rows(result) == [(1, 4, 10, 11), (2, 5, 20, 11)]
+    plan = session.prepare("SELECT id, inc(id + ?), tens(?) FROM t WHERE tens(id) > ? "
+                           "ORDER BY id")
+    assert [c.name for c in plan.columns] == ["id", "inc(id + ?)", "tens(?)"]
+    assert [tuple(r) for r in session.execute_prepared(plan, [1, 3, 10]).rows] == [(2, 4, 30)]

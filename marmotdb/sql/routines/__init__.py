@@ -30,6 +30,8 @@ parameters replaced by ``(a)`` and ``(b)``. SQLite then evaluates it per row, ne
 inside any statement, with no re-entrant execution. Rejected: registering stored functions as
 SQLite functions per connection: the function's own statements would have to run re-entrantly
 on the connection inside SQLite's callback, which cannot wait for a write turn and would see
-the statement's half-written state. A function whose body is beyond that shape is stored and
-shown (dumps restore) and refused with 1235 when called.
+the statement's half-written state. A function with loops whose body touches no table and no
+session variable is computed per call by the interpreter instead, on a scratch connection
+(function_calls.py); any other body is stored and shown (dumps restore) and refused with 1235
+when called.
 """

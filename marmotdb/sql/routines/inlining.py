@@ -6,7 +6,8 @@ any expression (routines/__init__.py says why this and not SQLite functions). A 
 when it is ``RETURN expr``, or a BEGIN … END of DECLARE … DEFAULT, SETs of its locals and
 IFs whose every branch ends in RETURN (a CASE), ending in RETURN. The declared return type is
 applied (integers: CAST AS SIGNED, DECIMAL(m,d): CAST). Recursion is refused as in MySQL
-(1424); any other body is refused with 1235 when called.
+(1424). A body with loops that touches no table becomes a call of MYSQL_STORED_FUNCTION, run by
+the interpreter (function_calls.py); any other body is refused with 1235 when called.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 
 from marmotdb import errors
 from marmotdb.sql import lexer
+from marmotdb.sql.routines import function_calls, store
 from marmotdb.sql.routines import program as p
-from marmotdb.sql.routines import store
 from marmotdb.sql.routines.definition import Routine
 
 ER_SP_NO_RECURSION = 1424
@@ -66,6 +67,77 @@ def inline(text: str, known: dict[str, Routine], active: tuple[str, ...] = ()) -
         out.append(tok.text)
         i += 1
     return "".join(out)
+
+
+_ITEMS_END = frozenset({"FROM", "INTO", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "UNION",
+                        "EXCEPT", "INTERSECT", "WINDOW", "FOR", "LOCK"})
+_MODIFIERS = frozenset({"ALL", "DISTINCT", "DISTINCTROW", "HIGH_PRIORITY", "STRAIGHT_JOIN",
+                        "SQL_SMALL_RESULT", "SQL_BIG_RESULT", "SQL_BUFFER_RESULT", "SQL_NO_CACHE",
+                        "SQL_CACHE", "SQL_CALC_FOUND_ROWS"})
+
+
+def named_calls(text: str, known: dict[str, Routine]) -> str:
+    """A SELECT whose list items call stored functions, each such item without an alias given
+    one: its own text, the name MySQL gives the column (``f(id + 2)``), which the inlined
+    expression would otherwise replace."""
+    lowered = text.lower()
+    if not any(name in lowered for name in known):
+        return text
+    toks = [t for t in lexer.tokens(text) if t.kind not in lexer.BLANK_KINDS]
+    if not toks or toks[0].text.upper() != "SELECT":
+        return text
+    index = 1
+    while index < len(toks) and toks[index].text.upper() in _MODIFIERS:
+        index += 1
+    inserts: list[tuple[int, str]] = []
+    for first, last in _item_spans(toks, index):
+        item = toks[first:last + 1]
+        calls = any(_call_at(item, i) and _name(t) in known for i, t in enumerate(item))
+        if calls and not _aliased(item):
+            written = text[item[0].start:item[-1].end]
+            inserts.append((item[-1].end, " AS `" + written.replace("`", "``") + "`"))
+    for position, alias in reversed(inserts):
+        text = text[:position] + alias + text[position:]
+    return text
+
+
+def _item_spans(toks: list[lexer.Token], index: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    depth, start = 0, index
+    for i in range(index, len(toks)):
+        tok = toks[i]
+        if depth == 0 and (tok.text.upper() in _ITEMS_END and tok.kind == lexer.WORD
+                           or tok.text in (";", ")")):
+            break
+        if tok.text == "(":
+            depth += 1
+        elif tok.text == ")":
+            depth -= 1
+        elif depth == 0 and tok.text == ",":
+            if i > start:
+                spans.append((start, i - 1))
+            start = i + 1
+    else:
+        i = len(toks)
+    if i > start:
+        spans.append((start, i - 1))
+    return spans
+
+
+def _aliased(item: list[lexer.Token]) -> bool:
+    """``expr AS name`` / ``expr name``: the last token a name after a value, not after an
+    operator."""
+    if len(item) < 2 or item[-1].kind not in (lexer.WORD, lexer.QUOTED, lexer.STRING):
+        return False
+    before = item[-2]
+    return before.text.upper() == "AS" or before.text == ")" or before.kind in (
+        lexer.WORD, lexer.QUOTED, lexer.NUMBER, lexer.STRING)
+
+
+def _name(tok: lexer.Token) -> str:
+    if tok.kind == lexer.WORD:
+        return tok.text.lower()
+    return lexer.quoted_name(tok.text).lower() if tok.kind == lexer.QUOTED else ""
 
 
 def _call_at(toks: list[lexer.Token], i: int) -> bool:
@@ -119,9 +191,12 @@ def expression(routine: Routine, args: list[str], known: dict[str, Routine],
     env = {param.name.lower(): f"({arg})" for param, arg in zip(routine.params, args)}
     body = _returned(p.parse_body(routine.body), env)
     if body is None:
-        raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't yet "
-                           "support 'calling a stored function whose body is more than "
-                           "DECLARE/SET/IF and RETURN'")
+        if not function_calls.computable(routine):
+            raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
+                               "yet support 'calling a stored function that reads tables, "
+                               "writes, CALLs or uses @variables or cursors'")
+        body = function_calls.call_text(routine, args, known)  # loops: function_calls.py
+        return "(" + _typed(body, routine.returns or "") + ")"
     return "(" + _typed(inline(body, known, active), routine.returns or "") + ")"
 
 

@@ -123,9 +123,9 @@ def _matches(condition: str, exc: MarmotError) -> bool:
         return state.startswith("01")
     if condition == "SQLEXCEPTION":
         return not state.startswith(("00", "01", "02"))
-    if condition.isdigit():
-        return int(condition) == exc.code
-    return condition == state
+    if condition.startswith("SQLSTATE "):  # five digits too, e.g. '23000': not an errno
+        return condition[9:] == state
+    return condition.isdigit() and int(condition) == exc.code
 
 
 def substitute(text: str, frame: Frame) -> str:

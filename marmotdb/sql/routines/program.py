@@ -33,7 +33,7 @@ class Declare:
 @dataclass(slots=True)
 class Handler:
     action: str  # CONTINUE | EXIT
-    conditions: list[str]  # 'NOT FOUND' | 'SQLEXCEPTION' | 'SQLWARNING' | sqlstate | errno
+    conditions: list[str]  # 'NOT FOUND' | 'SQLEXCEPTION' | 'SQLWARNING' | 'SQLSTATE <s>' | errno
     body: Node
 
 
@@ -301,7 +301,7 @@ class Parser(TokenReader):
             return self.toks[self.pos - 1].text.upper()
         if self.accept("SQLSTATE"):
             self.accept("VALUE")
-            return str(lexer.string_value(self.take_kind(lexer.STRING)))
+            return "SQLSTATE " + str(lexer.string_value(self.take_kind(lexer.STRING)))
         tok = self.peek()
         if tok is not None and tok.kind == lexer.NUMBER:
             self.pos += 1

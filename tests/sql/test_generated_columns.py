@@ -1,0 +1,61 @@
+"""VIRTUAL and STORED generated columns through a session, where every write is captured for
+replication (a SQLite VIRTUAL column would make the capture refuse the table: storage/schema.py),
+and how the catalog shows them (the values: ddl.sql's fixture cases, also run on MariaDB)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sql.sessions import error_code, rows, session
+
+
+@pytest.fixture
+def db(server):
+    s = session(server)
+    s.execute("CREATE DATABASE g")
+    s.use("g")
+    s.execute("CREATE TABLE t (id INT PRIMARY KEY, a INT, b INT, s INT AS (a + b) VIRTUAL, "
+              "p INT GENERATED ALWAYS AS (a * b) STORED, "
+              "c VARCHAR(20) GENERATED ALWAYS AS (CONCAT(a, '-', b)))")
+    return s
+
+
+def test_writes_to_a_table_with_virtual_columns(db):
+    db.execute("INSERT INTO t (id, a, b) VALUES (1, 2, 3)")
+    db.execute("INSERT INTO t VALUES (2, 1, 1, DEFAULT, DEFAULT, DEFAULT)")
+    db.execute("UPDATE t SET a = 10 WHERE id = 1")
+    db.execute("REPLACE INTO t (id, a, b) VALUES (2, 5, 5)")
+    db.execute("INSERT INTO t (id, a, b) VALUES (2, 0, 0) ON DUPLICATE KEY UPDATE a = 6")
+    assert rows(db.execute("SELECT * FROM t ORDER BY id")) == [
+        (1, 10, 3, 13, 30, "10-3"), (2, 6, 5, 11, 30, "6-5")]
+    assert db.execute("DELETE FROM t WHERE s = 11").affected_rows == 1
+
+
+def test_values_for_generated_columns_are_3105(db):
+    assert error_code(lambda: db.execute("INSERT INTO t (id, a, s) VALUES (1, 1, 2)")) == 3105
+    assert error_code(lambda: db.execute("INSERT INTO t VALUES (1, 1, 1, 2, 1, '1')")) == 3105
+    assert error_code(lambda: db.execute("UPDATE t SET c = 'x'")) == 3105
+    assert error_code(lambda: db.execute("INSERT INTO t VALUES (1, 1, 1)")) == 1136
+
+
+def test_alter_table_adds_and_drops_virtual_columns(db):
+    db.execute("INSERT INTO t (id, a, b) VALUES (1, 2, 3)")
+    db.execute("ALTER TABLE t ADD COLUMN d INT AS (a - b) VIRTUAL AFTER b")
+    db.execute("ALTER TABLE t ADD COLUMN e INT AS (a + 100) STORED")
+    assert rows(db.execute("SELECT d, e FROM t")) == [(-1, 102)]
+    db.execute("INSERT INTO t (id, a, b) VALUES (2, 5, 1)")
+    db.execute("ALTER TABLE t DROP COLUMN d")
+    assert rows(db.execute("SELECT id, s, e FROM t ORDER BY id")) == [(1, 5, 102), (2, 6, 105)]
+
+
+def test_catalog_shows_the_kind_written(db):
+    create = rows(db.execute("SHOW CREATE TABLE t"))[0][1]
+    assert "`s` int GENERATED ALWAYS AS ((a + b)) VIRTUAL" in create
+    assert "`p` int GENERATED ALWAYS AS ((a * b)) STORED" in create
+    assert rows(db.execute("SELECT COLUMN_NAME, EXTRA, GENERATION_EXPRESSION FROM "
+                           "information_schema.COLUMNS WHERE TABLE_SCHEMA = 'g' AND "
+                           "TABLE_NAME = 't' AND EXTRA <> '' ORDER BY ORDINAL_POSITION")) == [
+        ("s", "VIRTUAL GENERATED", "a + b"), ("p", "STORED GENERATED", "a * b"),
+        ("c", "VIRTUAL GENERATED", "CONCAT(a, '-', b)")]
+    assert [r[5] for r in rows(db.execute("SHOW COLUMNS FROM t"))][3:] == [
+        "VIRTUAL GENERATED", "STORED GENERATED", "VIRTUAL GENERATED"]
