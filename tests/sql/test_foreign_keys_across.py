@@ -1,0 +1,148 @@
+"""FOREIGN KEYs to a table of another database (txn/DESIGN.md §10.1,
+sql/foreign_keys_across.py): kept in our catalog, shown as MySQL shows them, and enforced from
+the rows each statement changed while foreign_key_checks = 1 (RESTRICT / NO ACTION only)."""
+
+from __future__ import annotations
+
+import pytest
+
+from marmotdb.users import User
+from tests.sql.sessions import error_code, new_server, rows, session
+
+KEY = ("(`test_schema`.`remote_table`, CONSTRAINT `remote_table_ibfk_1` FOREIGN KEY "
+       "(`local_id`) REFERENCES `test`.`local_table` (`id`))")
+
+
+@pytest.fixture
+def server(tmp_path):
+    state = new_server(tmp_path, [User("root", "x", {"*": "admin"})])
+    s = session(state)
+    for statement in ("CREATE DATABASE test", "CREATE DATABASE test_schema",
+                      "CREATE TABLE test.local_table (id INT PRIMARY KEY, data VARCHAR(20))",
+                      "CREATE TABLE test_schema.remote_table (id INT PRIMARY KEY, local_id INT, "
+                      "FOREIGN KEY (local_id) REFERENCES test.local_table (id))",
+                      "INSERT INTO test.local_table VALUES (1, 'a'), (2, 'b')",
+                      "INSERT INTO test_schema.remote_table VALUES (10, 1)"):
+        s.execute(statement)
+    yield state
+    state.close()
+
+
+def message(call) -> tuple[int, str]:
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - the MarmotError's code and text
+        return exc.code, str(exc)  # type: ignore[attr-defined]
+    raise AssertionError("no error")
+
+
+def test_the_key_is_shown_as_mysql_shows_it(server):
+    s = session(server, database="test")
+    created = rows(s.execute("SHOW CREATE TABLE test_schema.remote_table"))[0][1]
+    assert "  CONSTRAINT `remote_table_ibfk_1` FOREIGN KEY (`local_id`) REFERENCES " \
+           "`test`.`local_table` (`id`)\n" in created
+    assert rows(s.execute(
+        "SELECT CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME, "
+        "REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE "
+        "TABLE_SCHEMA = 'test_schema' AND REFERENCED_TABLE_NAME IS NOT NULL")) == [
+        ("remote_table_ibfk_1", "local_id", "test", "local_table", "id")]
+    assert rows(s.execute(
+        "SELECT CONSTRAINT_SCHEMA, UNIQUE_CONSTRAINT_SCHEMA, TABLE_NAME, REFERENCED_TABLE_NAME, "
+        "DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS")) == [
+        ("test_schema", "test", "remote_table", "local_table", "NO ACTION")]
+    assert rows(s.execute(
+        "SELECT CONSTRAINT_TYPE FROM information_schema.TABLE_CONSTRAINTS WHERE "
+        "CONSTRAINT_NAME = 'remote_table_ibfk_1'")) == [("FOREIGN KEY",)]
+
+
+def test_a_child_row_needs_its_parent_in_the_other_database(server):
+    s = session(server, database="test_schema")
+    assert message(lambda: s.execute("INSERT INTO remote_table VALUES (11, 3)")) == (
+        1452, "Cannot add or update a child row: a foreign key constraint fails " + KEY)
+    assert message(lambda: s.execute("UPDATE remote_table SET local_id = 3")) [0] == 1452
+    s.execute("INSERT INTO remote_table VALUES (11, NULL)")  # MATCH SIMPLE: not checked
+    s.execute("INSERT INTO remote_table VALUES (12, 2)")
+    s.execute("UPDATE remote_table SET id = id + 100 WHERE id = 12")  # the key is unchanged
+    s.execute("BEGIN")
+    s.execute("INSERT INTO remote_table VALUES (13, 1)")
+    assert error_code(lambda: s.execute("INSERT INTO remote_table VALUES (14, 9), (15, 1)")) \
+        == 1452
+    s.execute("COMMIT")  # the failed statement alone was undone
+    assert rows(s.execute("SELECT id, local_id FROM remote_table ORDER BY id")) == [
+        (10, 1), (11, None), (13, 1), (112, 2)]
+
+
+def test_a_parent_row_with_children_in_the_other_database_stays(server):
+    s = session(server, database="test")
+    parent = ("Cannot delete or update a parent row: a foreign key constraint fails " + KEY)
+    assert message(lambda: s.execute("DELETE FROM local_table WHERE id = 1")) == (1451, parent)
+    assert error_code(lambda: s.execute("UPDATE local_table SET id = 5 WHERE id = 1")) == 1451
+    assert error_code(lambda: s.execute("REPLACE INTO local_table VALUES (1, 'z')")) == 1451
+    s.execute("UPDATE local_table SET data = 'x' WHERE id = 1")  # not the referenced column
+    s.execute("DELETE FROM local_table WHERE id = 2")  # no child
+    s.execute("DELETE FROM test_schema.remote_table")
+    s.execute("DELETE FROM local_table")
+    assert rows(s.execute("SELECT COUNT(*) FROM local_table")) == [(0,)]
+
+
+def test_ddl_keeps_the_parent_while_the_checks_are_on(server):
+    s = session(server, database="test")
+    assert error_code(lambda: s.execute("DROP TABLE local_table")) == 3730
+    assert error_code(lambda: s.execute("TRUNCATE TABLE local_table")) == 1701
+    assert error_code(lambda: s.execute("ALTER TABLE local_table DROP PRIMARY KEY")) == 1553
+    assert error_code(lambda: s.execute(
+        "CREATE TABLE test_schema.t (a INT, FOREIGN KEY (a) REFERENCES test.nope (id))")) == 1824
+    s.execute("DROP TABLE test_schema.remote_table")
+    s.execute("DROP TABLE local_table")  # its child is gone
+
+
+@pytest.mark.parametrize("action", ["ON DELETE CASCADE", "ON UPDATE SET NULL",
+                                    "ON DELETE SET DEFAULT"])
+def test_actions_that_write_the_other_database_are_refused_by_name(server, action):
+    s = session(server, database="test_schema")
+    code, text = message(lambda: s.execute(
+        f"CREATE TABLE t (a INT, FOREIGN KEY (a) REFERENCES test.local_table (id) {action})"))
+    assert code == 1235 and f"FOREIGN KEY … {action} to a table of another database" in text
+    s.execute("CREATE TABLE t (a INT, FOREIGN KEY (a) REFERENCES test.local_table (id) "
+              "ON DELETE RESTRICT ON UPDATE NO ACTION)")
+    assert error_code(lambda: s.execute("INSERT INTO t VALUES (7)")) == 1452
+
+
+def test_checks_off_checks_nothing(server):
+    s = session(server, database="test_schema")
+    s.execute("SET foreign_key_checks = 0")
+    s.execute("CREATE TABLE t (a INT, FOREIGN KEY (a) REFERENCES test.later (id))")
+    s.execute("INSERT INTO remote_table VALUES (11, 99)")
+    s.execute("DELETE FROM test.local_table WHERE id = 1")
+    s.execute("SET foreign_key_checks = 1")
+    assert error_code(lambda: s.execute("INSERT INTO remote_table VALUES (12, 98)")) == 1452
+
+
+def test_alter_table_adds_checks_and_drops_a_key_across_databases(server):
+    s = session(server, database="test_schema")
+    s.execute("CREATE TABLE t (id INT PRIMARY KEY, a INT)")
+    s.execute("INSERT INTO t VALUES (1, 1), (2, 7)")
+    assert error_code(lambda: s.execute(
+        "ALTER TABLE t ADD CONSTRAINT fk_a FOREIGN KEY (a) REFERENCES test.local_table (id)")) \
+        == 1452  # the existing row (2, 7) has no parent
+    s.execute("DELETE FROM t WHERE id = 2")
+    s.execute("ALTER TABLE t ADD CONSTRAINT fk_a FOREIGN KEY (a) REFERENCES test.local_table (id)")
+    s.execute("ALTER TABLE t ADD COLUMN note VARCHAR(5)")  # a rebuild keeps the key
+    assert "REFERENCES `test`.`local_table` (`id`)" in rows(
+        s.execute("SHOW CREATE TABLE t"))[0][1]
+    assert error_code(lambda: s.execute("INSERT INTO t VALUES (3, 7, 'x')")) == 1452
+    assert error_code(lambda: s.execute("DELETE FROM test.local_table WHERE id = 1")) == 1451
+    s.execute("ALTER TABLE t DROP FOREIGN KEY fk_a")
+    s.execute("INSERT INTO t VALUES (3, 7, 'x')")
+
+
+def test_the_keys_are_known_again_after_a_restart(tmp_path, server):
+    server.close()
+    again = new_server(tmp_path, [User("root", "x", {"*": "admin"})])
+    try:
+        s = session(again, database="test")
+        assert error_code(lambda: s.execute("DELETE FROM local_table WHERE id = 1")) == 1451
+        assert error_code(lambda: s.execute(
+            "INSERT INTO test_schema.remote_table VALUES (11, 3)")) == 1452
+    finally:
+        again.close()
