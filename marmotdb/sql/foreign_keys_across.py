@@ -14,9 +14,13 @@ savepoint, so a refusal undoes that statement only:
   used by a child row: 1451 (checked per row, as InnoDB does: REPLACE of a parent row with
   children is refused too, its DELETE half is a delete).
 
-The other database is read through a pooled connection of it: its committed rows (the window
-this leaves against a concurrent open transaction of the other database is described in the
-design). Only RESTRICT / NO ACTION cross databases: an action that changes the child (CASCADE,
+The other database is read through a pooled connection of it: its committed rows. What other
+databases' unfinished transactions did is not there, so ``UnfinishedKeys`` remembers, until
+each transaction is finished, the parent keys it removed and the parent keys its child rows
+took: a child row whose parent an unfinished transaction removed is refused (1452), and so is
+removing a parent key an unfinished transaction's child row took (1451). InnoDB would make the
+second one wait for the first and then decide the same way unless the first rolls back; here
+the second is refused at once (never an orphan, sometimes a refusal a wait would have spared). Only RESTRICT / NO ACTION cross databases: an action that changes the child (CASCADE,
 SET NULL, SET DEFAULT) would write a second database in the parent's transaction, and is
 refused at CREATE/ALTER (rewrites_ddl).
 
@@ -30,6 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import apsw
 
@@ -122,24 +127,100 @@ class ForeignKeysAcross:
         return found
 
 
+# (parent database, parent table, referenced columns, their values), names lower-case
+ParentKey = tuple[str, str, tuple[str, ...], tuple[object, ...]]
+SWEEP_EVERY_HOLDS = 1024  # UnfinishedKeys drops finished transactions' entries this often
+
+
+class _Txn(Protocol):
+    @property
+    def finished(self) -> bool: ...
+
+
+class UnfinishedKeys:
+    """Parent keys that transactions not finished yet removed, or took with a child row."""
+
+    def __init__(self) -> None:
+        self._removed: dict[ParentKey, list[_Txn]] = {}
+        self._taken: dict[ParentKey, list[_Txn]] = {}
+        self._holds = 0
+
+    def removed_by_other(self, key: ParentKey, txn: _Txn) -> bool:
+        return self._other(self._removed, key, txn)
+
+    def taken_by_other(self, key: ParentKey, txn: _Txn) -> bool:
+        return self._other(self._taken, key, txn)
+
+    def remove(self, key: ParentKey, txn: _Txn) -> None:
+        self._hold(self._removed, key, txn)
+
+    def take(self, key: ParentKey, txn: _Txn) -> None:
+        self._hold(self._taken, key, txn)
+
+    def __len__(self) -> int:
+        return sum(map(len, self._removed.values())) + sum(map(len, self._taken.values()))
+
+    def sweep(self) -> None:
+        """Drop what finished transactions held (also done every SWEEP_EVERY_HOLDS holds)."""
+        for table in (self._removed, self._taken):
+            for key in list(table):
+                self._live(table, key)
+
+    def _other(self, table: dict[ParentKey, list[_Txn]], key: ParentKey, txn: _Txn) -> bool:
+        return any(t is not txn for t in self._live(table, key))
+
+    @staticmethod
+    def _live(table: dict[ParentKey, list[_Txn]], key: ParentKey) -> list[_Txn]:
+        live = [t for t in table.get(key, ()) if not t.finished]
+        if live:
+            table[key] = live
+        else:
+            table.pop(key, None)
+        return live
+
+    def _hold(self, table: dict[ParentKey, list[_Txn]], key: ParentKey, txn: _Txn) -> None:
+        holders = table.setdefault(key, [])
+        if not any(t is txn for t in holders):
+            holders.append(txn)
+        self._holds += 1
+        if self._holds % SWEEP_EVERY_HOLDS == 0:
+            self.sweep()
+
+
+def parent_key(database: str, table: str, columns: Sequence[str], values: tuple[object, ...]
+               ) -> ParentKey:
+    """Text folded: a key compared case-insensitively must not slip past as another one."""
+    return (database.lower(), table.lower(), tuple(c.lower() for c in columns),
+            tuple(v.casefold() if isinstance(v, str) else v for v in values))
+
+
 @dataclass(slots=True)
 class StatementCheck:
     """Checks one statement's changed rows of database ``database`` (see the module doc).
 
     ``columns(table)``: the column names of a table's row images; ``lend``: reads another
-    database."""
+    database; ``txn``: the statement's transaction, ``unfinished`` what it and the others
+    not finished yet hold (``UnfinishedKeys``)."""
 
     keys: ForeignKeysAcross
     database: str
     columns: Callable[[str], Sequence[str]]
     lend: Lender
+    txn: _Txn
+    unfinished: UnfinishedKeys
 
     def run(self, changes: Sequence[RowChange]) -> None:
+        taken: list[ParentKey] = []
+        removed: list[ParentKey] = []
         for change in changes:
             for fk in self.keys.of_child(self.database, change.table):
-                self._child(change, fk)
+                taken += self._child(change, fk)
             for child_db, child, fk in self.keys.of_parent(self.database, change.table):
-                self._parent(change, child_db, child, fk)
+                removed += self._parent(change, child_db, child, fk)
+        for key in taken:  # the statement passed: held until its transaction is finished
+            self.unfinished.take(key, self.txn)
+        for key in removed:
+            self.unfinished.remove(key, self.txn)
 
     def _values(self, table: str, image: Sequence[object] | None, names: Sequence[str]
                 ) -> tuple[object, ...] | None:
@@ -148,34 +229,41 @@ class StatementCheck:
         columns = [c.lower() for c in self.columns(table)]
         return tuple(image[columns.index(n.lower())] for n in names)
 
-    def _child(self, change: RowChange, fk: ForeignKeyDef) -> None:
+    def _child(self, change: RowChange, fk: ForeignKeyDef) -> list[ParentKey]:
         if change.op is ChangeOp.DELETE:
-            return
+            return []
         new = self._values(change.table, change.after, fk.columns)
         if new is None or any(v is None for v in new):
-            return
+            return []
         if change.op is ChangeOp.UPDATE and \
                 self._values(change.table, change.before, fk.columns) == new:
-            return
+            return []
         assert fk.ref_database is not None
-        if not self._exists(fk.ref_database, fk.ref_table, fk.ref_columns, new):
+        key = parent_key(fk.ref_database, fk.ref_table, fk.ref_columns, new)
+        if self.unfinished.removed_by_other(key, self.txn) or \
+                not self._exists(fk.ref_database, fk.ref_table, fk.ref_columns, new):
             raise errors.error(errors.ER_NO_REFERENCED_ROW_2, "Cannot add or update a child "
                                "row: a foreign key constraint fails " +
                                constraint_text(self.database, change.table, fk))
+        return [key]
 
-    def _parent(self, change: RowChange, child_db: str, child: str, fk: ForeignKeyDef) -> None:
+    def _parent(self, change: RowChange, child_db: str, child: str, fk: ForeignKeyDef
+                ) -> list[ParentKey]:
         if change.op is ChangeOp.INSERT:
-            return
+            return []
         old = self._values(change.table, change.before, fk.ref_columns)
         if old is None or any(v is None for v in old):
-            return
+            return []
         if change.op is ChangeOp.UPDATE and \
                 self._values(change.table, change.after, fk.ref_columns) == old:
-            return
-        if self._exists(child_db, child, fk.columns, old):
+            return []
+        key = parent_key(self.database, change.table, fk.ref_columns, old)
+        if self.unfinished.taken_by_other(key, self.txn) or \
+                self._exists(child_db, child, fk.columns, old):
             raise errors.error(errors.ER_ROW_IS_REFERENCED_2, "Cannot delete or update a "
                                "parent row: a foreign key constraint fails " +
                                constraint_text(child_db, child, fk))
+        return [key]
 
     def _exists(self, database: str, table: str, columns: Sequence[str],
                 values: tuple[object, ...]) -> bool:

@@ -25,7 +25,7 @@ from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.types import Column, ColumnFlag
 from marmotdb.sql import coltypes, functions, schema, translate
 from marmotdb.sql.binding import ConnectionBinding
-from marmotdb.sql.foreign_keys_across import ChildKey, ForeignKeysAcross
+from marmotdb.sql.foreign_keys_across import ChildKey, ForeignKeysAcross, UnfinishedKeys
 from marmotdb.sql.results import RowSink, Rows, column_for_value
 from marmotdb.sql.schema import TableDef
 from marmotdb.sql.variables import GlobalVariables
@@ -211,6 +211,7 @@ class ServerState:
         # the index of FOREIGN KEYs across databases
         self.schema_epoch = 0
         self._keys_across = ForeignKeysAcross(lambda: self.databases.names(), self.lend)
+        self.keys_unfinished = UnfinishedKeys()  # what their checks hold until a txn ends
         self.closing = False  # close() began: no pipeline opens any more
         self.host_runs_writes = False  # a host with writer threads takes long writes (§9)
         self.kill_hook: Callable[[int, bool], None] | None = None

@@ -1575,7 +1575,8 @@ class Session:
             assert txn.pipeline is not None
             capture = txn.pipeline.capture
             StatementCheck(keys, database.name, lambda table: capture.table_schema(table).columns,
-                           self.server.lend).run(capture.statement_changes())
+                           self.server.lend, txn, self.server.keys_unfinished
+                           ).run(capture.statement_changes())
         return rows
 
     def _execute_write(self, conn: apsw.Connection, translation: Translation,

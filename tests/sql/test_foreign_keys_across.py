@@ -146,3 +146,45 @@ def test_the_keys_are_known_again_after_a_restart(tmp_path, server):
             "INSERT INTO test_schema.remote_table VALUES (11, 3)")) == 1452
     finally:
         again.close()
+
+
+def test_a_child_row_cannot_take_a_parent_an_unfinished_transaction_removed(server):
+    deleter, writer = session(server, database="test"), session(server, database="test_schema")
+    deleter.execute("BEGIN")
+    deleter.execute("DELETE FROM local_table WHERE id = 2")  # no child: allowed, not committed
+    # its parent is still committed, but would be gone once the DELETE commits: an orphan
+    assert error_code(lambda: writer.execute("INSERT INTO remote_table VALUES (11, 2)")) == 1452
+    deleter.execute("ROLLBACK")
+    writer.execute("INSERT INTO remote_table VALUES (11, 2)")
+    assert rows(writer.execute("SELECT local_id FROM remote_table WHERE id = 11")) == [(2,)]
+
+
+def test_a_parent_cannot_be_removed_under_an_unfinished_transactions_child(server):
+    writer, deleter = session(server, database="test_schema"), session(server, database="test")
+    writer.execute("BEGIN")
+    writer.execute("INSERT INTO remote_table VALUES (11, 2)")  # not committed yet
+    assert error_code(lambda: deleter.execute("DELETE FROM local_table WHERE id = 2")) == 1451
+    assert error_code(lambda: deleter.execute("UPDATE local_table SET id = 7 WHERE id = 2")) \
+        == 1451
+    writer.execute("COMMIT")
+    assert rows(deleter.execute(
+        "SELECT COUNT(*) FROM test_schema.remote_table r LEFT JOIN local_table l "
+        "ON l.id = r.local_id WHERE r.local_id IS NOT NULL AND l.id IS NULL")) == [(0,)]
+    writer.execute("BEGIN")
+    writer.execute("DELETE FROM remote_table WHERE id = 11")
+    writer.execute("ROLLBACK")
+    assert error_code(lambda: deleter.execute("DELETE FROM local_table WHERE id = 2")) == 1451
+    writer.execute("DELETE FROM remote_table WHERE id = 11")
+    deleter.execute("DELETE FROM local_table WHERE id = 2")  # its child is gone, committed
+
+
+def test_what_unfinished_transactions_hold_is_dropped_once_they_finish(server):
+    writer = session(server, database="test_schema")
+    for n in range(20):
+        writer.execute(f"INSERT INTO remote_table VALUES ({100 + n}, 1)")
+        writer.execute(f"DELETE FROM remote_table WHERE id = {100 + n}")
+    session(server, database="test").execute("DELETE FROM local_table WHERE id = 2")
+    unfinished = server.keys_unfinished
+    assert len(unfinished) == 22  # 21 finished inserts took key 1, one DELETE removed key 2
+    unfinished.sweep()
+    assert len(unfinished) == 0
