@@ -1610,6 +1610,7 @@ def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
     statements += _sequence_statements(table, state.sequence)
     tables = [old_name.lower()]
     if state.rename_to and state.rename_to.lower() != old_name.lower():
+        rewrites_fk.check_rename(old_name, ctx)
         if ctx.exists(state.rename_to):
             raise errors.error(errors.ER_TABLE_EXISTS_ERROR,
                                f"Table '{state.rename_to}' already exists")
@@ -1775,6 +1776,8 @@ def rename_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
                                f"Table '{ctx.database or 'marmot'}.{old}' doesn't exist")
         if new.lower() in pending or (ctx.exists(new) and new.lower() not in gone):
             raise errors.error(errors.ER_TABLE_EXISTS_ERROR, f"Table '{new}' already exists")
+        if not in_flight:
+            rewrites_fk.check_rename(old, ctx)
         gone.add(old.lower())
         gone.discard(new.lower())
         statements.append(f"ALTER TABLE {q(old)} RENAME TO {q(new)}")

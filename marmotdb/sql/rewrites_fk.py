@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from marmotdb import errors
+from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.schema import (
     ColumnDef,
     ForeignKeyDef,
@@ -76,6 +77,16 @@ def check_drop(names: list[str], ctx: DdlContext) -> None:
             raise errors.error(errors.ER_FK_CANNOT_DROP_PARENT, f"Cannot drop table '{name}' "
                                f"referenced by a foreign key constraint '{fk.name}' on table "
                                f"'{other}'.")
+
+
+def check_rename(name: str, ctx: DdlContext) -> None:
+    """A table another database's FOREIGN KEY refers to keeps its name: MySQL renames the
+    parent in the child's definition, which here is a write to the child's database in this
+    DDL's transaction (txn/DESIGN.md §10.2). With the checks on or off, as MySQL renames it
+    either way."""
+    for database, child, fk in _children_elsewhere(ctx, name):
+        raise not_supported(f"RENAME of a table a FOREIGN KEY of another database refers to "
+                            f"(`{database}`.`{child}`, CONSTRAINT `{fk.name}`)")
 
 
 def check_truncate(name: str, ctx: DdlContext) -> None:

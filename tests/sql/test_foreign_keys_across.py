@@ -92,7 +92,13 @@ def test_ddl_keeps_the_parent_while_the_checks_are_on(server):
     assert error_code(lambda: s.execute("ALTER TABLE local_table DROP PRIMARY KEY")) == 1553
     assert error_code(lambda: s.execute(
         "CREATE TABLE test_schema.t (a INT, FOREIGN KEY (a) REFERENCES test.nope (id))")) == 1824
-    s.execute("DROP TABLE test_schema.remote_table")
+    for rename in ("RENAME TABLE local_table TO lt", "ALTER TABLE local_table RENAME TO lt"):
+        code, text = message(lambda: s.execute(rename))  # noqa: B023 - called at once
+        assert code == 1235 and "RENAME of a table a FOREIGN KEY of another database refers " \
+            "to (`test_schema`.`remote_table`, CONSTRAINT `remote_table_ibfk_1`)" in text
+    s.execute("RENAME TABLE test_schema.remote_table TO test_schema.rt")  # the child may
+    assert error_code(lambda: s.execute("INSERT INTO test_schema.rt VALUES (11, 3)")) == 1452
+    s.execute("DROP TABLE test_schema.rt")
     s.execute("DROP TABLE local_table")  # its child is gone
 
 
