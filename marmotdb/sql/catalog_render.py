@@ -24,8 +24,14 @@ def quote_name(name: str, quote: bool = True) -> str:
     return "`" + name.replace("`", "``") + "`" if quote else name
 
 
+_ESCAPED = str.maketrans({"\\": "\\\\", "'": "''", "\0": "\\0", "\n": "\\n", "\r": "\\r",
+                          "\x1a": "\\Z"})
+
+
 def quote_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+    """A string as SHOW CREATE TABLE prints it (MySQL's append_unescaped): line breaks and
+    the other control characters a client would split or stop on are escaped."""
+    return "'" + value.translate(_ESCAPED) + "'"
 
 
 def wrapped(expression: str) -> str:
