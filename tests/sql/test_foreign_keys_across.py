@@ -194,3 +194,26 @@ def test_what_unfinished_transactions_hold_is_dropped_once_they_finish(server):
     assert len(unfinished) == 22  # 21 finished inserts took key 1, one DELETE removed key 2
     unfinished.sweep()
     assert len(unfinished) == 0
+
+
+def test_the_key_replicates_and_every_node_enforces_it(tmp_path):
+    """Three in-memory nodes: the child's DDL made on node 1 is known on the others (their
+    index is rebuilt when the replicated DDL lands) and checked where each write runs."""
+    from tests.txn.test_cluster_commit import Cluster
+    from tests.txn.test_cluster_commit import rows as cluster_rows
+
+    cluster = Cluster(tmp_path).in_database("test")
+    try:
+        cluster.in_database("test_schema")
+        cluster.ok(1, "CREATE TABLE test.p (id INT PRIMARY KEY)")
+        cluster.ok(1, "CREATE TABLE test_schema.c (id INT PRIMARY KEY, pid INT, "
+                   "FOREIGN KEY (pid) REFERENCES test.p (id))")
+        cluster.ok(2, "INSERT INTO test.p VALUES (1)")
+        cluster.ok(3, "INSERT INTO test_schema.c VALUES (1, 1)")
+        assert cluster.run(2, "INSERT INTO test_schema.c VALUES (2, 9)").error.code == 1452
+        assert cluster.run(3, "DELETE FROM test.p WHERE id = 1").error.code == 1451
+        assert cluster.run(2, "DROP TABLE test.p").error.code == 3730
+        shown = cluster_rows(cluster, 3, "SHOW CREATE TABLE test_schema.c")[0][1]
+        assert "REFERENCES `test`.`p` (`id`)" in str(shown)
+    finally:
+        cluster.close()
