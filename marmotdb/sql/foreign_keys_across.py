@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import apsw
@@ -179,9 +179,9 @@ class UnfinishedKeys:
         return live
 
     def _hold(self, table: dict[ParentKey, list[_Txn]], key: ParentKey, txn: _Txn) -> None:
-        holders = table.setdefault(key, [])
+        holders = self._live(table, key)
         if not any(t is txn for t in holders):
-            holders.append(txn)
+            table[key] = holders + [txn]
         self._holds += 1
         if self._holds % SWEEP_EVERY_HOLDS == 0:
             self.sweep()
@@ -208,6 +208,8 @@ class StatementCheck:
     lend: Lender
     txn: _Txn
     unfinished: UnfinishedKeys
+    # (table, columns) -> their positions in the table's row images
+    _positions: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = field(default_factory=dict)
 
     def run(self, changes: Sequence[RowChange]) -> None:
         taken: list[ParentKey] = []
@@ -226,8 +228,12 @@ class StatementCheck:
                 ) -> tuple[object, ...] | None:
         if image is None:
             return None
-        columns = [c.lower() for c in self.columns(table)]
-        return tuple(image[columns.index(n.lower())] for n in names)
+        where = (table, tuple(names))
+        positions = self._positions.get(where)
+        if positions is None:
+            columns = [c.lower() for c in self.columns(table)]
+            positions = self._positions[where] = tuple(columns.index(n.lower()) for n in names)
+        return tuple(image[i] for i in positions)
 
     def _child(self, change: RowChange, fk: ForeignKeyDef) -> list[ParentKey]:
         if change.op is ChangeOp.DELETE:
