@@ -47,9 +47,9 @@ def test_the_key_is_shown_as_mysql_shows_it(server):
         "TABLE_SCHEMA = 'test_schema' AND REFERENCED_TABLE_NAME IS NOT NULL")) == [
         ("remote_table_ibfk_1", "local_id", "test", "local_table", "id")]
     assert rows(s.execute(
-        "SELECT CONSTRAINT_SCHEMA, UNIQUE_CONSTRAINT_SCHEMA, TABLE_NAME, REFERENCED_TABLE_NAME, "
-        "DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS")) == [
-        ("test_schema", "test", "remote_table", "local_table", "NO ACTION")]
+        "SELECT CONSTRAINT_SCHEMA, UNIQUE_CONSTRAINT_SCHEMA, UNIQUE_CONSTRAINT_NAME, TABLE_NAME, "
+        "REFERENCED_TABLE_NAME, DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS")) == [
+        ("test_schema", "test", "PRIMARY", "remote_table", "local_table", "NO ACTION")]
     assert rows(s.execute(
         "SELECT CONSTRAINT_TYPE FROM information_schema.TABLE_CONSTRAINTS WHERE "
         "CONSTRAINT_NAME = 'remote_table_ibfk_1'")) == [("FOREIGN KEY",)]
