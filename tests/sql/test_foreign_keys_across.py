@@ -90,6 +90,9 @@ def test_ddl_keeps_the_parent_while_the_checks_are_on(server):
     assert error_code(lambda: s.execute("DROP TABLE local_table")) == 3730
     assert error_code(lambda: s.execute("TRUNCATE TABLE local_table")) == 1701
     assert error_code(lambda: s.execute("ALTER TABLE local_table DROP PRIMARY KEY")) == 1553
+    assert error_code(lambda: s.execute("ALTER TABLE local_table DROP COLUMN id")) == 1829
+    assert error_code(lambda: s.execute("ALTER TABLE local_table MODIFY id BIGINT")) == 3780
+    s.execute("ALTER TABLE local_table MODIFY data VARCHAR(40)")  # not a key's column
     assert error_code(lambda: s.execute(
         "CREATE TABLE test_schema.t (a INT, FOREIGN KEY (a) REFERENCES test.nope (id))")) == 1824
     for rename in ("RENAME TABLE local_table TO lt", "ALTER TABLE local_table RENAME TO lt"):
