@@ -10,7 +10,9 @@ PRIMARY, UNIQUE, plain, FULLTEXT, then foreign keys and CHECK constraints, then
 
 from __future__ import annotations
 
-from marmotdb.sql.catalog_model import ColumnModel, IndexModel, TableModel
+from collections.abc import Callable
+
+from marmotdb.sql.catalog_model import ColumnModel, ForeignKeyModel, IndexModel, TableModel
 from marmotdb.sql.catalog_snapshot import ViewInfo
 
 _NO_LITERAL_DEFAULT = frozenset({"tinytext", "text", "mediumtext", "longtext", "tinyblob",
@@ -22,8 +24,14 @@ def quote_name(name: str, quote: bool = True) -> str:
     return "`" + name.replace("`", "``") + "`" if quote else name
 
 
+_ESCAPED = str.maketrans({"\\": "\\\\", "'": "''", "\0": "\\0", "\n": "\\n", "\r": "\\r",
+                          "\x1a": "\\Z"})
+
+
 def quote_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+    """A string as SHOW CREATE TABLE prints it (MySQL's append_unescaped): line breaks and
+    the other control characters a client would split or stop on are escaped."""
+    return "'" + value.translate(_ESCAPED) + "'"
 
 
 def wrapped(expression: str) -> str:
@@ -40,6 +48,12 @@ def wrapped(expression: str) -> str:
     return f"({text})"
 
 
+def _referenced(fk: ForeignKeyModel, q: Callable[[str], str]) -> str:
+    """`t`, or `db`.`t` for a key to another database's table (MySQL prints the schema
+    only when it is not the child's)."""
+    return f"{q(fk.ref_schema)}.{q(fk.ref_table)}" if fk.ref_schema else q(fk.ref_table)
+
+
 def render_create_table(table: TableModel, auto_increment: int | None = None,
                         quote: bool = True) -> str:
     """The SHOW CREATE TABLE text of a table model; ``auto_increment`` is the next value."""
@@ -49,7 +63,7 @@ def render_create_table(table: TableModel, auto_increment: int | None = None,
         lines.append("  " + _index_definition(index, q))
     for fk in table.foreign_keys:
         text = (f"  CONSTRAINT {q(fk.name)} FOREIGN KEY ({', '.join(q(c) for c in fk.columns)}) "
-                f"REFERENCES {q(fk.ref_table)} ({', '.join(q(c) for c in fk.ref_columns)})")
+                f"REFERENCES {_referenced(fk, q)} ({', '.join(q(c) for c in fk.ref_columns)})")
         for action, rule in (("DELETE", fk.on_delete), ("UPDATE", fk.on_update)):
             if rule and rule.upper() != "NO ACTION":
                 text += f" ON {action} {rule.upper()}"

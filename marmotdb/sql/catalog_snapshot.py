@@ -365,7 +365,12 @@ def _reconcile_foreign_keys(declared: list[ForeignKeyModel], facts: list[Foreign
         if not chosen.ref_columns:
             chosen.ref_columns = fact.ref_columns
         result.append(chosen)
-    return result
+    # A key to another database's table is in our catalog only (SQLite has no such key:
+    # sql/foreign_keys_across.py); the stored text qualifies only those. In declared order.
+    order = {id(fk): i for i, fk in enumerate(declared)}
+    chosen_ids = {id(fk) for fk in result}
+    result += [fk for fk in declared if fk.ref_schema and id(fk) not in chosen_ids]
+    return sorted(result, key=lambda fk: order.get(id(fk), len(order)))
 
 
 # ---------------------------------------------------------------------------------- views

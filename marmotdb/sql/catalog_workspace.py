@@ -280,7 +280,17 @@ def _rows_of(table: InfoTable, snap: DatabaseSnapshot, ctx: CatalogContext) -> l
         conn = ctx.connection_for(snap.name)
         stats: Callable[[Any], TableStats] = lambda model: table_stats(conn, model, ctx)
         return table.provider(snap, stats)
+    if table.other_databases:
+        return table.provider(snap, lambda db: _other_snapshot(ctx, db))
     return table.provider(snap)
+
+
+def _other_snapshot(ctx: CatalogContext, database: str) -> DatabaseSnapshot | None:
+    """Another database's snapshot (a FOREIGN KEY's parent there), None if it is gone."""
+    try:
+        return snapshot(ctx.connection_for(database), database)
+    except errors.MarmotError:
+        return None
 
 
 # ---------------------------------------------------------------------------------- translation

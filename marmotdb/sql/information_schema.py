@@ -42,6 +42,9 @@ class InfoTable:
     scope: str  # database | static | session | empty
     provider: Callable[..., list[tuple]] | None = None
     stats: bool = False  # rows carry table statistics (honour information_schema_stats_expiry)
+    # the provider also gets ``other(database)``: another database's snapshot or None (a
+    # FOREIGN KEY to a table of another database names that database's key)
+    other_databases: bool = False
 
 
 def _cols(spec: str) -> tuple[tuple[str, str], ...]:
@@ -237,13 +240,16 @@ def _table_constraints(snap: DatabaseSnapshot) -> list[tuple]:
     return rows
 
 
-def _referential_constraints(snap: DatabaseSnapshot) -> list[tuple]:
+def _referential_constraints(snap: DatabaseSnapshot,
+                             other: Callable[[str], DatabaseSnapshot | None] = lambda db: None
+                             ) -> list[tuple]:
     rows = []
     for model in snap.tables.values():
         for fk in model.foreign_keys:
-            rows.append(("def", snap.name, fk.name, "def", fk.ref_schema or snap.name,
-                         _referenced_key(snap, fk.ref_table, fk.ref_columns), "NONE",
-                         fk.on_update, fk.on_delete, model.name, fk.ref_table))
+            parent = other(fk.ref_schema) if fk.ref_schema else snap
+            key = _referenced_key(parent, fk.ref_table, fk.ref_columns) if parent else None
+            rows.append(("def", snap.name, fk.name, "def", fk.ref_schema or snap.name, key,
+                         "NONE", fk.on_update, fk.on_delete, model.name, fk.ref_table))
     return rows
 
 
@@ -485,7 +491,8 @@ _DEFS: tuple[InfoTable, ...] = (
     InfoTable("STATISTICS", _cols(_STATISTICS_COLS), "database", _statistics),
     InfoTable("KEY_COLUMN_USAGE", _cols(_KCU_COLS), "database", _key_column_usage),
     InfoTable("TABLE_CONSTRAINTS", _cols(_TC_COLS), "database", _table_constraints),
-    InfoTable("REFERENTIAL_CONSTRAINTS", _cols(_RC_COLS), "database", _referential_constraints),
+    InfoTable("REFERENTIAL_CONSTRAINTS", _cols(_RC_COLS), "database", _referential_constraints,
+              other_databases=True),
     InfoTable("CHECK_CONSTRAINTS", _cols("CONSTRAINT_CATALOG V64; CONSTRAINT_SCHEMA V64; "
                                          "CONSTRAINT_NAME V64; CHECK_CLAUSE LONGTEXT"),
               "database", _check_constraints),
@@ -558,7 +565,8 @@ for _schema, _defs in (("information_schema", _DEFS), ("performance_schema", _PE
     for _table in _defs:
         _columns_full = tuple((n, _SHORT_TYPES.get(t, t)) for n, t in _table.columns)
         SCHEMAS[_schema][_table.name] = InfoTable(_table.name, _columns_full, _table.scope,
-                                                  _table.provider, _table.stats)
+                                                  _table.provider, _table.stats,
+                                                  _table.other_databases)
 TABLES_BY_SCHEMA = SCHEMAS
 INFORMATION_SCHEMA = SCHEMAS["information_schema"]
 

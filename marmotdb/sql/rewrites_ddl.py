@@ -518,11 +518,13 @@ def _checked_default(column: ColumnDef) -> object:
 
 def _references(parser: DdlParser, columns: list[str], name: str) -> ForeignKeyDef:
     database, table = parser.qualified_name()
-    if database is not None and parser.database and database.lower() != parser.database.lower():
-        # Each database is its own SQLite file, and SQLite enforces a key within one file.
-        raise not_supported("FOREIGN KEY to a table of another database")
     ref_columns = _name_list(parser) if parser.at_op("(") else []
     fk = ForeignKeyDef(name=name, columns=columns, ref_table=table, ref_columns=ref_columns)
+    # Another database's table (stored text qualifies only those): each database is its own
+    # SQLite file, so the key is ours to keep and check (sql/foreign_keys_across.py).
+    if database is not None and (parser.database is None or
+                                 database.lower() != parser.database.lower()):
+        fk.ref_database = database.lower()
     while True:
         if parser.accept("MATCH"):
             parser.expect("FULL", "PARTIAL", "SIMPLE")
@@ -531,7 +533,16 @@ def _references(parser: DdlParser, columns: list[str], name: str) -> ForeignKeyD
         elif parser.accept_seq("ON", "UPDATE"):
             fk.on_update = _action(parser)
         else:
-            return fk
+            break
+    for event, action in (("DELETE", fk.on_delete), ("UPDATE", fk.on_update)):
+        if fk.ref_database and action in _CHANGING_ACTIONS:
+            # it would write the child's database in the parent's transaction (§10.2)
+            raise not_supported(f"FOREIGN KEY … ON {event} {action} to a table of another "
+                                "database")
+    return fk
+
+
+_CHANGING_ACTIONS = frozenset({"CASCADE", "SET NULL", "SET DEFAULT"})
 
 
 def _action(parser: DdlParser) -> str:
@@ -887,6 +898,9 @@ class DdlResult:
     tables: tuple[str, ...] = ()
     foreign_keys_off: bool = False
     temporary: bool = False  # CREATE TEMPORARY TABLE
+    # (database, table) of other databases' tables its statements read (attached to the
+    # write connection first): the parents an added FOREIGN KEY's probe checks
+    reads: tuple[tuple[str, str], ...] = ()
 
 
 def q(name: str) -> str:
@@ -998,6 +1012,8 @@ def sqlite_create_table(table: TableDef, ctx: DdlContext, *, if_not_exists: bool
     if primary is not None and _primary_in_table(table):
         lines.append("PRIMARY KEY (" + ", ".join(q(c) for c, _, _ in primary.columns) + ")")
     for fk in table.foreign_keys:
+        if fk.ref_database:  # another database's table: kept in our catalog only
+            continue
         text = (f"CONSTRAINT {q(fk.name)} FOREIGN KEY ({', '.join(q(c) for c in fk.columns)}) "
                 f"REFERENCES {q(fk.ref_table)} ({', '.join(q(c) for c in fk.ref_columns)})")
         for event, action in (("DELETE", fk.on_delete), ("UPDATE", fk.on_update)):
@@ -1060,7 +1076,11 @@ def check_parent_tables(table: TableDef, foreign_keys: list[ForeignKeyDef],
     if not getattr(ctx, "foreign_key_checks", True):
         return
     for fk in foreign_keys:
-        if fk.ref_table.lower() != table.name.lower() and not ctx.exists(fk.ref_table):
+        if fk.ref_database:
+            if not rewrites_fk.parent_elsewhere_exists(fk, ctx):
+                raise errors.error(errors.ER_FK_CANNOT_OPEN_PARENT, "Failed to open the "
+                                   f"referenced table '{fk.ref_database}.{fk.ref_table}'")
+        elif fk.ref_table.lower() != table.name.lower() and not ctx.exists(fk.ref_table):
             raise errors.error(errors.ER_FK_CANNOT_OPEN_PARENT,
                                f"Failed to open the referenced table '{fk.ref_table}'")
 
@@ -1594,6 +1614,7 @@ def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
     statements += _sequence_statements(table, state.sequence)
     tables = [old_name.lower()]
     if state.rename_to and state.rename_to.lower() != old_name.lower():
+        rewrites_fk.check_rename(old_name, ctx)
         if ctx.exists(state.rename_to):
             raise errors.error(errors.ER_TABLE_EXISTS_ERROR,
                                f"Table '{state.rename_to}' already exists")
@@ -1602,7 +1623,9 @@ def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
         table.name = state.rename_to
         tables.append(state.rename_to.lower())
     return DdlResult(statements + _bookkeeping(table), tables=tuple(tables),
-                     foreign_keys_off=state.rebuild)
+                     foreign_keys_off=state.rebuild,
+                     reads=rewrites_fk.probed_elsewhere(state.old, table, ctx)
+                     if state.rebuild else ())
 
 
 def _copy_value(column: ColumnDef, state: AlterState) -> str:
@@ -1778,6 +1801,8 @@ def rename_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
                                f"Table '{ctx.database or 'marmot'}.{old}' doesn't exist")
         if new.lower() in pending or (ctx.exists(new) and new.lower() not in gone):
             raise errors.error(errors.ER_TABLE_EXISTS_ERROR, f"Table '{new}' already exists")
+        if not in_flight:
+            rewrites_fk.check_rename(old, ctx)
         gone.add(old.lower())
         gone.discard(new.lower())
         statements.append(f"ALTER TABLE {q(old)} RENAME TO {q(new)}")

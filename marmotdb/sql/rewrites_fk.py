@@ -27,7 +27,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from marmotdb import errors
-from marmotdb.sql.schema import ColumnDef, ForeignKeyDef, TableDef, quote_ident, sql_literal
+from marmotdb.sql.rewrites import not_supported
+from marmotdb.sql.schema import (
+    ColumnDef,
+    ForeignKeyDef,
+    TableDef,
+    quote_ident,
+    referenced_table,
+    sql_literal,
+)
 
 if TYPE_CHECKING:
     from marmotdb.sql.rewrites_ddl import DdlContext
@@ -39,7 +47,20 @@ def checks_on(ctx: DdlContext) -> bool:
 def _references(ctx: DdlContext, table: str) -> list[tuple[TableDef, ForeignKeyDef]]:
     """(child table, its FOREIGN KEY) for every key that refers to ``table``."""
     return [(child, fk) for child in ctx.child_tables(table) for fk in child.foreign_keys
-            if fk.ref_table.lower() == table.lower()]
+            if fk.ref_table.lower() == table.lower() and not fk.ref_database]
+
+
+def _children_elsewhere(ctx: DdlContext, table: str) -> list[tuple[str, str, ForeignKeyDef]]:
+    """(database, table, key) of other databases' FOREIGN KEYs to ``table`` (the DdlContext's
+    optional ``children_elsewhere``: sql/foreign_keys_across.py)."""
+    method = getattr(ctx, "children_elsewhere", None)
+    return list(method(table)) if method is not None else []
+
+
+def parent_elsewhere_exists(fk: ForeignKeyDef, ctx: DdlContext) -> bool:
+    """Does the parent table of a key to another database exist there?"""
+    method = getattr(ctx, "other_table_def", None)
+    return method is not None and method(fk.ref_database, fk.ref_table) is not None
 
 
 def check_drop(names: list[str], ctx: DdlContext) -> None:
@@ -52,17 +73,31 @@ def check_drop(names: list[str], ctx: DdlContext) -> None:
                 raise errors.error(errors.ER_FK_CANNOT_DROP_PARENT, f"Cannot drop table '{name}' "
                                    f"referenced by a foreign key constraint '{fk.name}' on table "
                                    f"'{child.name}'.")
+        for _, other, fk in _children_elsewhere(ctx, name):
+            raise errors.error(errors.ER_FK_CANNOT_DROP_PARENT, f"Cannot drop table '{name}' "
+                               f"referenced by a foreign key constraint '{fk.name}' on table "
+                               f"'{other}'.")
+
+
+def check_rename(name: str, ctx: DdlContext) -> None:
+    """A table another database's FOREIGN KEY refers to keeps its name: MySQL renames the
+    parent in the child's definition, which here is a write to the child's database in this
+    DDL's transaction (txn/DESIGN.md §10.2). With the checks on or off, as MySQL renames it
+    either way."""
+    for database, child, fk in _children_elsewhere(ctx, name):
+        raise not_supported(f"RENAME of a table a FOREIGN KEY of another database refers to "
+                            f"(`{database}`.`{child}`, CONSTRAINT `{fk.name}`)")
 
 
 def check_truncate(name: str, ctx: DdlContext) -> None:
     if not checks_on(ctx):
         return
-    for child, fk in _references(ctx, name):
-        if child.name.lower() != name.lower():
-            raise errors.error(errors.ER_TRUNCATE_ILLEGAL_FK, "Cannot truncate a table "
-                               "referenced in a foreign key constraint "
-                               f"(`{ctx.database or 'marmot'}`.`{child.name}`, CONSTRAINT "
-                               f"`{fk.name}`)")
+    children = [(ctx.database or "marmot", child.name, fk) for child, fk in _references(ctx, name)
+                if child.name.lower() != name.lower()] + _children_elsewhere(ctx, name)
+    for database, child_name, fk in children:
+        raise errors.error(errors.ER_TRUNCATE_ILLEGAL_FK, "Cannot truncate a table "
+                           "referenced in a foreign key constraint "
+                           f"(`{database}`.`{child_name}`, CONSTRAINT `{fk.name}`)")
 
 
 def check_alter(old: TableDef, new: TableDef, renamed: dict[str, str], ctx: DdlContext) -> None:
@@ -71,12 +106,24 @@ def check_alter(old: TableDef, new: TableDef, renamed: dict[str, str], ctx: DdlC
         return
     kept = {fk.name.lower() for fk in old.foreign_keys}
     for fk in new.foreign_keys:
-        parent = new if fk.ref_table.lower() == new.name.lower() else ctx.table_def(fk.ref_table)
+        if fk.ref_database:
+            parent = _other_table(ctx, fk.ref_database, fk.ref_table)
+        else:
+            parent = new if fk.ref_table.lower() == new.name.lower() else \
+                ctx.table_def(fk.ref_table)
         if fk.name.lower() in kept and parent is not None:
             _compatible(fk, new, parent, fk.columns, old)
     for child, fk in _references(ctx, old.name):
         if child.name.lower() != old.name.lower():
             _parent_keeps(fk, child, old, new, renamed)
+    for database, child_name, fk in _children_elsewhere(ctx, old.name):
+        if (child := _other_table(ctx, database, child_name)) is not None:
+            _parent_keeps(fk, child, old, new, renamed)
+
+
+def _other_table(ctx: DdlContext, database: str, table: str) -> TableDef | None:
+    method = getattr(ctx, "other_table_def", None)
+    return method(database, table) if method is not None else None
 
 
 def _parent_keeps(fk: ForeignKeyDef, child: TableDef, old: TableDef, new: TableDef,
@@ -139,13 +186,26 @@ def foreign_key_probes(old: TableDef, new: TableDef, ctx: DdlContext) -> list[st
         present = " AND ".join(f"c.{q(col)} IS NOT NULL" for col in fk.columns)
         matched = " AND ".join(f"p.{q(r)} = c.{q(col)}"
                                for col, r in zip(fk.columns, fk.ref_columns))
+        # another database's parent is read where it is attached (DdlResult.reads)
+        parent = f"{q(fk.ref_database)}.{q(fk.ref_table)}" if fk.ref_database else \
+            q(fk.ref_table)
         where = sql_literal(f"`{ctx.database or 'marmot'}`.`{new.name}`, CONSTRAINT "
                             f"`{fk.name}` FOREIGN KEY ({_listed(fk.columns)}) REFERENCES "
-                            f"`{fk.ref_table}` ({_listed(fk.ref_columns)})")
+                            f"{referenced_table(fk)} ({_listed(fk.ref_columns)})")
         probes.append(f"SELECT MYSQL_FK_FAILS({where}) FROM {q(new.name)} AS c WHERE {present} "
-                      f"AND NOT EXISTS (SELECT 1 FROM {q(fk.ref_table)} AS p WHERE {matched}) "
+                      f"AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE {matched}) "
                       "LIMIT 1")
     return probes
+
+
+def probed_elsewhere(old: TableDef, new: TableDef, ctx: DdlContext
+                     ) -> tuple[tuple[str, str], ...]:
+    """(database, table) of the other databases' parents ``foreign_key_probes`` reads."""
+    if not checks_on(ctx):
+        return ()
+    kept = {fk.name.lower() for fk in old.foreign_keys}
+    return tuple((fk.ref_database, fk.ref_table) for fk in new.foreign_keys
+                 if fk.ref_database and fk.name.lower() not in kept)
 
 
 def _listed(columns: list[str]) -> str:

@@ -87,6 +87,9 @@ class ForeignKeyDef:
     ref_columns: list[str]
     on_delete: str | None = None
     on_update: str | None = None
+    # the parent's database when it is another one than the child's (lower-case), else None:
+    # such a key lives in our catalog only (sql/foreign_keys_across.py)
+    ref_database: str | None = None
 
 
 @dataclass(slots=True)
@@ -205,10 +208,16 @@ def render_index(index: IndexDef) -> str:
     return f"{prefix} {quote_ident(index.name)} {parts}{comment}"
 
 
+def referenced_table(fk: ForeignKeyDef) -> str:
+    """`t`, or `db`.`t` for a key to another database's table (MySQL's spelling)."""
+    table = quote_ident(fk.ref_table)
+    return f"{quote_ident(fk.ref_database)}.{table}" if fk.ref_database else table
+
+
 def render_foreign_key(fk: ForeignKeyDef) -> str:
     text = (f"CONSTRAINT {quote_ident(fk.name)} FOREIGN KEY "
             f"({', '.join(quote_ident(c) for c in fk.columns)}) REFERENCES "
-            f"{quote_ident(fk.ref_table)} ({', '.join(quote_ident(c) for c in fk.ref_columns)})")
+            f"{referenced_table(fk)} ({', '.join(quote_ident(c) for c in fk.ref_columns)})")
     if fk.on_delete and fk.on_delete != "NO ACTION":
         text += f" ON DELETE {fk.on_delete}"
     if fk.on_update and fk.on_update != "NO ACTION":

@@ -25,7 +25,9 @@ from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.types import Column, ColumnFlag
 from marmotdb.sql import coltypes, functions, schema, translate
 from marmotdb.sql.binding import ConnectionBinding
+from marmotdb.sql.foreign_keys_across import ChildKey, ForeignKeysAcross, UnfinishedKeys
 from marmotdb.sql.results import RowSink, Rows, column_for_value
+from marmotdb.sql.schema import TableDef
 from marmotdb.sql.variables import GlobalVariables
 from marmotdb.storage.databases import Database, Databases, configure
 from marmotdb.storage.internal_tables import ensure_internal_tables
@@ -88,11 +90,13 @@ class SchemaView:
     they run with the connection's binding marked trusted. ``schema``: the SQLite schema whose
     tables it sees (``temp``: a session's temporary tables, sql/temporary.py)."""
 
-    __slots__ = ("conn", "database", "foreign_key_checks", "_key", "_binding", "_schema")
+    __slots__ = ("conn", "database", "foreign_key_checks", "_key", "_binding", "_schema",
+                 "_across")
 
     def __init__(self, conn: apsw.Connection, database: Database, binding: ConnectionBinding,
-                 writer: bool = False, schema: str = "main"):
+                 writer: bool = False, schema: str = "main", across: ServerState | None = None):
         self.conn = conn
+        self._across = across  # the other databases (FOREIGN KEYs across them)
         self._schema = schema
         self.foreign_key_checks = True  # the session's variable (set by Session._schema_view)
         self._binding = binding
@@ -134,6 +138,17 @@ class SchemaView:
 
     def child_tables(self, table: str) -> list[str]:
         return self._trusted(lambda: schema.child_tables(self.conn, table))
+
+    def other_table_def(self, database: str, table: str) -> TableDef | None:
+        """Another database's table (a FOREIGN KEY's parent or child there)."""
+        return None if self._across is None else self._across.other_table_def(database, table)
+
+    def children_elsewhere(self, table: str) -> list[ChildKey]:
+        """(database, table, key) of the FOREIGN KEYs of other databases' tables to ``table``."""
+        if self._across is None or not self.database:
+            return []
+        return [c for c in self._across.keys_across().of_parent(self.database, table)
+                if c[0].lower() != self.database.lower()]
 
 
 class ServerState:
@@ -192,6 +207,11 @@ class ServerState:
         # (database file, statement[, scope]) -> SQLite's description; cleared by every DDL
         self._descriptions: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._meta: dict[str, apsw.Connection] = {}
+        # bumped by every schema change of any database here (and a database dropped): keys
+        # the index of FOREIGN KEYs across databases
+        self.schema_epoch = 0
+        self._keys_across = ForeignKeysAcross(lambda: self.databases.names(), self.lend)
+        self.keys_unfinished = UnfinishedKeys()  # what their checks hold until a txn ends
         self.closing = False  # close() began: no pipeline opens any more
         self.host_runs_writes = False  # a host with writer threads takes long writes (§9)
         self.kill_hook: Callable[[int, bool], None] | None = None
@@ -363,6 +383,7 @@ class ServerState:
                 return False
             self.forget(name.lower())
             self.close_pipeline(name.lower())
+            self.schema_epoch += 1
             return self.databases.drop(name, if_exists=True)
         return chain(turn, drop)
 
@@ -436,7 +457,38 @@ class ServerState:
     def schema_view(self, conn: apsw.Connection, database: Database) -> SchemaView:
         pipeline = self.pipelines.get(database.name)
         writer = pipeline is not None and pipeline.conn is conn
-        return SchemaView(conn, database, self._bindings[conn], writer)
+        return SchemaView(conn, database, self._bindings[conn], writer, across=self)
+
+    # ------------------------------------------------------------------ other databases
+    def keys_across(self) -> ForeignKeysAcross:
+        """The FOREIGN KEYs between databases of this node, as of the last schema change."""
+        return self._keys_across.current(self.schema_epoch)
+
+    def lend(self, name: str) -> tuple[apsw.Connection, Callable[[], None]] | None:
+        """A pooled connection to read database ``name`` with the server's trust (catalog and
+        FOREIGN KEY look-ups), and how to give it back; None if there is no such database."""
+        if not self.databases.exists(name):
+            return None
+        database = self.databases.get(name)
+        conn = database.checkout()
+        scope = self._bindings[conn].trusted_scope()
+        scope.__enter__()
+
+        def give_back() -> None:
+            scope.__exit__(None, None, None)
+            database.checkin(conn)
+        return conn, give_back
+
+    def other_table_def(self, name: str, table: str) -> TableDef | None:
+        """The stored MySQL definition of ``table`` in database ``name`` (committed)."""
+        lent = self.lend(name)
+        if lent is None:
+            return None
+        conn, give_back = lent
+        try:
+            return schema.table_def(conn, table)
+        finally:
+            give_back()
 
     # ------------------------------------------------------------------ results
     def query(self, conn: apsw.Connection, statement: str, params: Any,
@@ -567,6 +619,7 @@ class ServerState:
     # ------------------------------------------------------------------ writes
     def schema_changed(self, database: Database) -> None:
         database.schema_generation += 1
+        self.schema_epoch += 1
         self._columns.clear()
         self._descriptions.clear()
 

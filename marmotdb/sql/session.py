@@ -64,6 +64,7 @@ from marmotdb.sql.attachments import attach, require_home_tables
 from marmotdb.sql.binding import USER_PREPARE_FLAGS, ConnectionBinding
 from marmotdb.sql.catalog_model import TableModel
 from marmotdb.sql.ddl_target import DdlTarget, ddl_target
+from marmotdb.sql.foreign_keys_across import StatementCheck
 from marmotdb.sql.hints import statement_hints
 from marmotdb.sql.load_data import (
     ER_CLIENT_LOCAL_FILES_DISABLED,
@@ -1208,6 +1209,8 @@ class Session:
         if translation.kind not in _DML_KINDS or not self.server.host_runs_writes or \
                 self._temp.spaces:
             return False
+        if self.server.keys_across().involves(database.name):
+            return False  # its FOREIGN KEY checks read other databases' pools: on the loop
         if translation.heavy:  # a huge statement (translate.py): its prepare alone is long
             return True
 
@@ -1382,7 +1385,8 @@ class Session:
                 txn.note_catalog()  # its entry ships what it changed (idempotent replay)
             rows = self._run_taking_ids(
                 txn, database, translation,
-                lambda conn: self._execute_write(conn, translation, params, space),
+                lambda conn: self._checked_write(conn, txn, database, translation, params,
+                                                 space),
                 capture=truncate or not ddl)
             if ddl:
                 self._record_ddl(txn, database, translation, params, text, truncate)
@@ -1565,6 +1569,24 @@ class Session:
         statements = [s for s in ran if not truncate or "sqlite_sequence" in s]
         if statements or truncate:  # a TRUNCATE is always marked (CDC's op "t", cdc/)
             txn.add_schema_change(text, statements, params, translation.tables)
+
+    def _checked_write(self, conn: apsw.Connection, txn: Transaction, database: Database,
+                       translation: Translation, params: dict[str, Any],
+                       space: TempSpace | None) -> Rows | None:
+        """``_execute_write``, then the FOREIGN KEYs to and from other databases' tables
+        checked against the rows it changed, inside its statement savepoint (1452/1451 undo
+        it: sql/foreign_keys_across.py)."""
+        rows = self._execute_write(conn, translation, params, space)
+        if translation.kind is Kind.DDL or not self._fk_checks():
+            return rows
+        keys = self.server.keys_across()
+        if keys.involves(database.name):
+            assert txn.pipeline is not None
+            capture = txn.pipeline.capture
+            StatementCheck(keys, database.name, lambda table: capture.table_schema(table).columns,
+                           self.server.lend, txn, self.server.keys_unfinished
+                           ).run(capture.statement_changes())
+        return rows
 
     def _execute_write(self, conn: apsw.Connection, translation: Translation,
                        params: dict[str, Any], space: TempSpace | None = None) -> Rows | None:

@@ -459,7 +459,8 @@ def translate_temporary_ddl(sql: str, schema_view: SchemaView) -> Translation:
 
 def _ddl_translation(result: rewrites_ddl.DdlResult) -> Translation:
     return Translation(Kind.DDL, tuple(result.statements), False, tables=result.tables,
-                       foreign_keys_off=result.foreign_keys_off, schema_changed=True)
+                       foreign_keys_off=result.foreign_keys_off, schema_changed=True,
+                       other_tables=result.reads)
 
 
 def _schema_key(schema_view: SchemaView, default_database: str | None = None) -> Hashable:
@@ -538,8 +539,9 @@ class _Translator:
         child's stored definition: take the parent names from SQLite's (same order)."""
         sql = self.view.table_sql(table.name) or ""
         parents = [n.replace('""', '"') for n in _REFERENCES_RE.findall(sql)]
-        if len(parents) == len(table.foreign_keys):
-            for fk, parent in zip(table.foreign_keys, parents):
+        local = [fk for fk in table.foreign_keys if not fk.ref_database]  # in SQLite's DDL
+        if len(parents) == len(local):
+            for fk, parent in zip(local, parents):
                 fk.ref_table = parent
 
     def _from_sqlite(self, name: str) -> TableDef | None:
@@ -564,6 +566,17 @@ class _Translator:
 
     def exists(self, name: str) -> bool:
         return self.view.table_sql(name) is not None
+
+    def other_table_def(self, database: str, name: str) -> TableDef | None:
+        """A table of another database (SchemaView's optional ``other_table_def``)."""
+        method = getattr(self.view, "other_table_def", None)
+        return method(database, name) if method is not None else None
+
+    def children_elsewhere(self, name: str) -> list[tuple[str, str, Any]]:
+        """(database, table, FOREIGN KEY) of other databases' keys to ``name`` (SchemaView's
+        optional ``children_elsewhere``)."""
+        method = getattr(self.view, "children_elsewhere", None)
+        return list(method(name)) if method is not None else []
 
     @property
     def foreign_key_checks(self) -> bool:

@@ -164,6 +164,11 @@ class ChangeCapture:
         self._last_unchanged = unchanged
         self._last_first_rowid = self._first_rowid
 
+    def statement_changes(self) -> list[RowChange]:
+        """The rows the running statement changed so far (triggers' and cascades' included)."""
+        start = self._statement_start
+        return [] if start is None else self._changes[start:]
+
     def last_statement_first_rowid(self) -> int:
         """The rowid of the first row the last statement itself inserted (0: none): MySQL's
         insert id for a table whose AUTO_INCREMENT column is the rowid."""

@@ -286,3 +286,31 @@ def test_foreign_keys_to_tables_not_created_yet(marmot_server: MarmotServer) -> 
             cur.execute("INSERT INTO a_child VALUES (3, 1, 2)")
         assert info.value.args[0] == 1452
     conn.close()
+
+
+def test_a_foreign_key_to_another_database_survives_a_dump(marmot_server: MarmotServer) -> None:
+    """The dump of the child's database names the parent's database (SHOW CREATE TABLE's
+    text); restored under FOREIGN_KEY_CHECKS=0, the key is there and enforced again."""
+    conn = _connect(marmot_server)
+    with conn.cursor() as cur:
+        for statement in ("CREATE DATABASE IF NOT EXISTS dump_fk_parent",
+                          "CREATE DATABASE IF NOT EXISTS dump_fk_child",
+                          "CREATE TABLE dump_fk_parent.p (id INT PRIMARY KEY)",
+                          "CREATE TABLE dump_fk_child.c (id INT PRIMARY KEY, pid INT, "
+                          "CONSTRAINT c_p FOREIGN KEY (pid) REFERENCES dump_fk_parent.p (id))",
+                          "INSERT INTO dump_fk_parent.p VALUES (1)",
+                          "INSERT INTO dump_fk_child.c VALUES (1, 1)"):
+            cur.execute(statement)
+    dump = _dump(marmot_server, "dump_fk_child", [])
+    assert b"REFERENCES `dump_fk_parent`.`p` (`id`)" in dump
+    _restore(marmot_server, "dump_fk_copy", dump)
+    with conn.cursor() as cur:
+        cur.execute("SELECT id, pid FROM dump_fk_copy.c")
+        assert cur.fetchall() == ((1, 1),)
+        with pytest.raises(pymysql.err.IntegrityError) as info:
+            cur.execute("INSERT INTO dump_fk_copy.c VALUES (2, 9)")
+        assert info.value.args[0] == 1452
+        with pytest.raises(pymysql.err.IntegrityError) as info:
+            cur.execute("DELETE FROM dump_fk_parent.p")  # two children now, one per database
+        assert info.value.args[0] == 1451
+    conn.close()
