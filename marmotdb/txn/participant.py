@@ -25,7 +25,7 @@ import apsw
 
 from marmotdb.errors import ClockOffsetError
 from marmotdb.peer.endpoint import IncomingRequest
-from marmotdb.storage import versions
+from marmotdb.storage import commitlog, versions
 from marmotdb.storage.apply import ApplyTransaction
 from marmotdb.storage.writeset import WriteSet, abort_marker, decode_write_set
 from marmotdb.txn.intents import Intents
@@ -139,6 +139,12 @@ class Participant:
                   expected_schema_version: int) -> int:
         if write_set.schema_version != expected_schema_version:
             return Vote.SCHEMA
+        if self._intents.schema_conflicts(instance, write_set):
+            return Vote.SCHEMA  # a DDL prepared here comes first: run again on its schema
+        if write_set.ordered_after is not None and (
+                self._intents.unordered_before(instance, write_set)
+                or commitlog.logged_beyond(conn, write_set.ordered_after)):
+            return Vote.SCHEMA  # a write the DDL is not ordered after: it came first
         if self._intents.conflicts(instance, write_set):
             return Vote.INTENT
         if versions.stale_changes(conn, write_set):
@@ -278,7 +284,7 @@ class Participant:
                 for (write_set, ws), commit in zip(items, vector):
                     if not commit:
                         txn.apply(abort_marker(write_set))
-                    elif versions.lacks_bases(conn, write_set):
+                    elif versions.lacks_bases(conn, write_set, txn.log):
                         raise _BaseMissing(instance)  # rolls the whole outcome back
                     else:  # decided: its versions are ours now, even from a fast clock
                         state.hlc.witness(write_set.commit_ts)

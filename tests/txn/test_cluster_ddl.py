@@ -8,11 +8,15 @@ import re
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from marmotdb.peer.catalog import all_messages
 from marmotdb.replication.messages import PullLog
 from marmotdb.replication.snapshot_transfer import restore_over
+from marmotdb.storage import commitlog
 from marmotdb.storage.snapshot import create_snapshot
+from marmotdb.storage.writeset import WriteSet, decode_write_set
+from marmotdb.txn.messages import Vote
 from tests.txn.test_cluster_commit import Cluster, rows
 
 TABLES = ("t", "u")
@@ -168,3 +172,83 @@ def test_a_node_restored_from_a_snapshot_taken_before_a_ddl_converges(
     assert rows(cluster, 3, "SELECT id, b, c FROM t_new WHERE id IN (4, 77, 78) ORDER BY id") \
         == [(4, "v4", 9), (77, "seven", 7), (78, "eight", 8)]
     assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
+def applied_vector(cluster: Cluster, node_id: int) -> dict[int, int]:
+    return cluster.nodes[node_id].catch_up.vector("d")  # type: ignore[union-attr]
+
+
+def test_a_ddl_waits_on_a_replica_for_the_writes_committed_before_it(cluster: Cluster) -> None:
+    """Issue 13: node 2's INSERT commits on nodes 1 and 2 before node 1's DROP TABLE takes the
+    lock; node 3 learns the DROP first (it missed the INSERT, and its catch-up pulls are
+    lost meanwhile). The DROP carries node 1's applied vector (``ordered_after``), which has
+    the INSERT: node 3 defers the DROP until catch-up brought the INSERT, then applies both
+    in that order. Before, it applied the DROP and then failed the INSERT forever ("table
+    't' does not exist on this node"), never converging."""
+    cluster.ok(1, "CREATE TABLE u (id INT PRIMARY KEY, v INT)")
+    cluster.advance(1000)
+    cluster.cut = {3}
+    cluster.ok(2, "INSERT INTO t VALUES (50, 50, 'x')")
+    cluster.ok(2, "INSERT INTO u VALUES (1, 1)")
+    cluster.cut = set()
+    cluster.dropped_tags = {all_messages().tag_of(PullLog)}  # node 3 cannot catch up yet
+    cluster.ok(1, "DROP TABLE t")
+    participant = cluster.nodes[3].cluster.participant  # type: ignore[union-attr]
+    assert participant._deferred  # the DROP waits for the writes before it
+    assert rows(cluster, 3, "SELECT count(*) FROM t") == [(20,)]
+    cluster.dropped_tags = set()
+    for _ in range(4):
+        cluster.advance(1000)
+    assert not participant._deferred
+    for i in (1, 2, 3):
+        assert rows(cluster, i, "SELECT id, v FROM u") == [(1, 1)]
+        reply = cluster.run(i, "SELECT * FROM t")
+        assert reply.error is not None and reply.error.code == 1146  # gone everywhere
+    assert schema_version(cluster, 3) == schema_version(cluster, 1) == schema_version(cluster, 2)
+    assert applied_vector(cluster, 3) == applied_vector(cluster, 1) == applied_vector(cluster, 2)
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
+def logged_write_sets(cluster: Cluster, node_id: int) -> list[WriteSet]:
+    state = cluster.nodes[node_id].state
+    conn = state.read_connection(state.databases.get("d"))
+    with state.binding(conn).trusted_scope():
+        return [decode_write_set(e.write_set) for e in commitlog.read_log(conn)]
+
+
+def test_a_ddl_and_a_write_it_is_not_ordered_after_never_both_get_a_yes(
+        cluster: Cluster) -> None:
+    """The concurrent case: a write built on the schema a DDL replaces, committed after the
+    DDL's origin took its applied vector. Both need a quorum; the member the quorums share
+    saw both, and refuses the second (SCHEMA) whichever came first: a write prepared or
+    applied here that the DDL's ``ordered_after`` does not cover, or a DDL prepared here
+    that the write was built before."""
+    participant = cluster.nodes[3].cluster.participant  # type: ignore[union-attr]
+    intents = cluster.nodes[3].cluster.intents  # type: ignore[union-attr]
+    version = schema_version(cluster, 3)
+    logged = logged_write_sets(cluster, 3)
+    last = logged[-1]  # an INSERT of the fixture: a write built on the row it left
+    template = next(ws for ws in logged if ws.schema_changes)
+    vector = applied_vector(cluster, 3)
+    write = replace(last, origin_seq=vector[last.origin] + 1, changes=[
+        replace(c, base_version=last.commit_ts) for c in last.changes])
+    ddl = replace(template, origin=1, origin_seq=vector[1] + 2, schema_version=version + 1,
+                  ordered_after=dict(vector))
+    write_instance, ddl_instance = (last.origin, "d", 900), (1, "d", 901)
+    assert participant.vote(write_instance, [write]) == [Vote.YES]
+    assert participant.vote(ddl_instance, [ddl]) == [Vote.YES]
+    # the write is prepared here first: the DDL is refused unless ordered after it
+    intents.mark(write_instance, write)
+    assert participant.vote(ddl_instance, [ddl]) == [Vote.SCHEMA]
+    covering = replace(ddl, ordered_after={**vector, write.origin: write.origin_seq})
+    assert participant.vote(ddl_instance, [covering]) == [Vote.YES]
+    intents.release(write_instance)
+    # the DDL is prepared here first: the write, built on the schema it replaces, is refused
+    intents.mark(ddl_instance, ddl)
+    assert participant.vote(write_instance, [write]) == [Vote.SCHEMA]
+    intents.release(ddl_instance)
+    # a write applied here that the DDL is not ordered after: refused
+    behind = replace(ddl, ordered_after={o: s - 1 for o, s in vector.items()})
+    assert participant.vote(ddl_instance, [behind]) == [Vote.SCHEMA]
+    # a DDL of an older node (no ordered_after) is judged as before
+    assert participant.vote(ddl_instance, [replace(behind, ordered_after=None)]) == [Vote.YES]
