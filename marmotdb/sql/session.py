@@ -1282,7 +1282,14 @@ class Session:
         if waited is None:
             return None
         caught_up = Pending()
-        waited.add_done_callback(lambda _: caught_up.resolve(None))
+
+        def done(_: Pending) -> None:
+            if self._connected():
+                caught_up.resolve(None)
+            else:  # the client left or was killed meanwhile: the DDL never takes the turn
+                caught_up.fail(errors.error(errors.ER_QUERY_INTERRUPTED,
+                                            "Query execution was interrupted"))
+        waited.add_done_callback(done)
         return caught_up
 
     def _connected(self) -> bool:
@@ -1372,11 +1379,17 @@ class Session:
         if ddl and marker_count(text) == 0:
             # Translated against the committed schema; the write connection may hold newer
             # DDL of the open batch (another client's ALTER): translate against what it runs on
-            view = self.server.schema_view(txn.pipeline.conn, database)
-            view.foreign_key_checks = self._fk_checks()
-            seen = self._with_temporary(view, database) if translation.maintenance else view
-            translation, params = translate(text, seen,
-                                            backslash_escapes=self.variables.backslash_escapes)
+            try:  # it may fail now (its table was dropped since): the turn must go back
+                view = self.server.schema_view(txn.pipeline.conn, database)
+                view.foreign_key_checks = self._fk_checks()
+                seen = self._with_temporary(view, database) if translation.maintenance \
+                    else view
+                translation, params = translate(
+                    text, seen, backslash_escapes=self.variables.backslash_escapes)
+            except BaseException:
+                if autocommit:
+                    txn.rollback()
+                raise
         truncate = ddl and text[:8].upper() == "TRUNCATE"
         if long:
             self._attach_for_write(txn, database, translation, autocommit)

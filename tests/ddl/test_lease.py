@@ -299,3 +299,29 @@ def test_a_lock_row_written_while_the_node_shuts_down_fails_its_pending_instead_
     written = locks(cluster, 1)._write_row(lambda conn: True)
     assert written.done() and written.error().code == 1053  # Server shutdown in progress
     assert "__marmot_system" not in state.pipelines
+
+
+def test_a_ddl_whose_table_was_dropped_while_it_waited_gives_the_turn_back(
+        cluster: LeaseCluster) -> None:
+    """The ALTER is translated when it arrives, then waits for the lock held by a DROP of
+    its table; when it runs, its translation against the write connection fails (1146).
+    Before, that failure left the database's write turn with the failed statement: every
+    later write of the node waited for it until its client left (found by the DDL storm,
+    tests/txn: a node whose pipeline never applied another learn, so no convergence)."""
+    session = cluster.sessions[1]
+    lease = hold(cluster, 1, owner=session)  # node 1's session holds the lock
+    waiting = cluster.submit(2, "ALTER TABLE t ADD COLUMN w INT")
+    cluster.advance(200)
+    assert (2, waiting) not in cluster.replies
+    cluster.ok(1, "DROP TABLE t")  # its own lock: runs, then frees the lock
+    del lease
+    reply = cluster.reply(2, waiting)
+    assert reply.error is not None and reply.error.code == 1146
+    # another session of node 2 (the failed one's own next statement would have had the turn)
+    cluster.sessions[2] = cluster.nodes[2].open_session("root", now_ms=cluster.now_ms,
+                                                        database="d")
+    cluster.ok(2, "SET SESSION innodb_lock_wait_timeout = 1, lock_wait_timeout = 1")
+    cluster.ok(2, "CREATE TABLE u (id INT PRIMARY KEY)")  # before: 1205, the turn held
+    reply = cluster.run(2, "INSERT INTO u VALUES (1)", wait_ms=3_000)
+    assert reply.error is None, reply.error  # the turn is free
+    assert rows(cluster, 3, "SELECT id FROM u") == [(1,)]
