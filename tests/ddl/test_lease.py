@@ -11,8 +11,9 @@ import pytest
 
 from marmotdb.node import Node
 from marmotdb.peer.catalog import all_messages
-from marmotdb.peer.codec import FrameCodec
+from marmotdb.peer.codec import FrameCodec, peek_tag
 from marmotdb.txn.cluster import CommitSettings
+from marmotdb.txn.messages import Learn
 from tests.txn.test_cluster_commit import SECRET, USERS, Cluster, rows
 
 LEASE_MS = 3_000
@@ -325,3 +326,34 @@ def test_a_ddl_whose_table_was_dropped_while_it_waited_gives_the_turn_back(
     reply = cluster.run(2, "INSERT INTO u VALUES (1)", wait_ms=3_000)
     assert reply.error is None, reply.error  # the turn is free
     assert rows(cluster, 3, "SELECT id FROM u") == [(1,)]
+
+
+def test_dml_waits_for_the_ddl_when_its_node_applied_the_release_first(
+        cluster: LeaseCluster) -> None:
+    """Node 3 learns the lock's release (``__marmot_system``) but not yet the ALTER itself
+    (its learn is held back). The freed row records the schema version the ALTER left, so
+    node 3's INSERT waits until node 3 has it (here: its recovery of the undecided ALTER)
+    instead of being built on the old schema and refused (1213, retried) — DESIGN §2."""
+    codec = FrameCodec([SECRET], registry=all_messages())
+    learn = all_messages().tag_of(Learn)
+    held: list[tuple[int, int, bytes]] = []
+
+    def deliver() -> None:  # everything but the ALTER's learn to node 3
+        while cluster.frames:
+            src, dest, frame = cluster.frames.popleft()
+            if dest == 3 and peek_tag(frame) == learn and \
+                    codec.decode_frame(frame).message.database == "d":
+                held.append((src, dest, frame))
+                continue
+            cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
+    cluster.deliver = deliver  # type: ignore[method-assign]
+    assert cluster.reply(1, cluster.submit(1, "ALTER TABLE t ADD COLUMN w INT")).error is None
+    assert held and locks(cluster, 3).holders() == {}  # the release is there, the DDL not
+    assert [r[0] for r in rows(cluster, 3, "SHOW COLUMNS FROM t")] == ["id", "v"]
+    status = cluster.nodes[3].state.status
+    retries = status["Marmot_conflict_retries"]
+    reply = cluster.reply(3, cluster.submit(3, "INSERT INTO t (id, v) VALUES (1, 1)"))
+    assert reply.error is None, reply.error
+    assert status["Marmot_conflict_retries"] == retries  # it waited: never built on v
+    assert locks(cluster, 3).counts["dml_waits"] >= 1
+    assert rows(cluster, 1, "SELECT id, v, w FROM t") == [(1, 1, None)]
