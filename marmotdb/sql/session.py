@@ -1241,9 +1241,8 @@ class Session:
             and self._long_write(database, translation, params)
 
         def run() -> Result | Pending:
-            return chain(claimed, lambda _: chain(chain(chain(
-                self._ddl_lock_free(database, txn, ddl),
-                lambda _: self._ddl_caught_up(database, ddl)), lambda _: self._begin_write(
+            return chain(claimed, lambda _: chain(chain(
+                self._ddl_lock_free(database, txn, ddl), lambda _: self._begin_write(
                     txn, database, mode, timeout_s, alone=long)),
                 lambda _: self._write_now(txn, database, translation, params, text, autocommit,
                                           long, attempt)))
@@ -1268,29 +1267,6 @@ class Session:
             return None
         return self.server.ddl_locks.wait_free(database.name, self.connection_id,
                                                self._lock_wait_timeout_s(), self._connected)
-
-    def _ddl_caught_up(self, database: Database, ddl: bool) -> Pending | None:
-        """A DDL in a cluster, holding the lock, first applies every write a quorum knows of
-        (the QUORUM read's barrier): it carries this node's applied vector, and is refused
-        if a participant has a write it is not ordered after (ddl/DESIGN.md "DDL after the
-        writes before it"). The wait only spares that refusal (1213, retried): it resolves
-        whatever the barrier's outcome."""
-        barrier = self.server.read_barrier
-        if not ddl or barrier is None or database is self.server.scratch:
-            return None
-        waited = barrier.wait(database.name)
-        if waited is None:
-            return None
-        caught_up = Pending()
-
-        def done(_: Pending) -> None:
-            if self._connected():
-                caught_up.resolve(None)
-            else:  # the client left or was killed meanwhile: the DDL never takes the turn
-                caught_up.fail(errors.error(errors.ER_QUERY_INTERRUPTED,
-                                            "Query execution was interrupted"))
-        waited.add_done_callback(done)
-        return caught_up
 
     def _connected(self) -> bool:
         """Does this session still want its statement (its client has not left, nor been
