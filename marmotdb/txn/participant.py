@@ -1,8 +1,11 @@
 """Participant: a node's side of other coordinators' batches (txn/DESIGN.md §7.2).
 
 * ``Prepare`` → a vote per write set: YES unless a row carries another instance's intent it
-  was not built on, a row's base version is older than the version committed here, or the
-  write set was built against another schema version. The batch's write sets (all of them:
+  was not built on, a row's base version is older than the version committed here, the
+  write set was built against another schema version, or it is a DDL and a write built on
+  the schema it replaces that are not ordered (one prepared or applied here the DDL's
+  ``ordered_after`` misses, or a DDL prepared here that the write was built before:
+  ddl/DESIGN.md §11). The batch's write sets (all of them:
   a member decided COMMIT at level ONE must be applied here even if this node voted NO) are
   recorded in the txn store and the YES members' rows marked as intents *before* the answer
   leaves; the node's HLC moves past every commit timestamp it saw.
