@@ -347,7 +347,10 @@ class DdlLocks:
     def _release(self, lease: Lease, attempt: int, done: Pending) -> None:
         # the schema version the DDL left (committed here: it is decided), recorded in the
         # freed row: a node that applies the release before the DDL holds its DML back
-        version = self._schema_version(lease.database, True) or 0
+        try:
+            version = self._schema_version(lease.database, True) or 0
+        except Exception:  # noqa: BLE001 - the node is closing, or the file is gone: the
+            version = 0    # release must still go out (and its waiter be answered)
 
         def write(conn: apsw.Connection) -> bool:
             conn.execute(f"UPDATE {DDL_LOCKS} SET node = 0, owner = 0, token = 0, "
