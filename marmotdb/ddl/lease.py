@@ -101,8 +101,12 @@ class DdlLocks:
                  reader: Callable[[], tuple[apsw.Connection, Any, object] | None],
                  host: Host, now_ms: Callable[[], int], clustered: Callable[[], bool],
                  token: Callable[[], int], rng: random.Random,
-                 lease_ms: int = LEASE_MS_DEFAULT):
+                 lease_ms: int = LEASE_MS_DEFAULT,
+                 schema_version: Callable[[str, bool], int | None] = lambda db, c: None):
         self.node_id = node_id
+        # a database's schema version here (None: not known), committed (True) or as its
+        # write connection has it
+        self._schema_version = schema_version
         self._pipeline = pipeline     # __marmot_system's (created on first use)
         self._reader = reader         # its look-up connection, binding, change token
         self._host = host
@@ -115,6 +119,9 @@ class DdlLocks:
         self._tokens: set[int] = set()       # this node's live tokens (acquiring or held)
         self._owners = _OWNER_BASE
         self._seen: tuple[object, dict[str, Holder]] = (None, {})
+        # per database, the schema version its last released lock recorded (§2: a DML waits
+        # until its node applied the DDL the lock was released after)
+        self._released: dict[str, int] = {}
         self.counts = {"acquired": 0, "polls": 0, "timeouts": 0, "races_lost": 0,
                        "renewed": 0, "lost": 0, "release_failures": 0, "dml_waits": 0}
 
@@ -133,10 +140,11 @@ class DdlLocks:
         if token is None or token == self._seen[0]:
             return self._seen[1]
         with binding.trusted_scope():
-            rows = conn.execute(f"SELECT db, {_COLUMNS} FROM {DDL_LOCKS} WHERE node != 0"
+            rows = conn.execute(f"SELECT db, {_COLUMNS}, schema_version FROM {DDL_LOCKS}"
                                 ).fetchall()
         held = {str(r[0]): Holder(str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]),
-                                  str(r[5])) for r in rows}
+                                  str(r[5])) for r in rows if r[1] != 0}
+        self._released = {str(r[0]): int(r[6]) for r in rows if r[1] == 0 and r[6]}
         self._seen = (token, held)
         return held
 
@@ -149,8 +157,17 @@ class DdlLocks:
         return now_ms <= holder.expires_ms + DEFAULT_MAX_CLOCK_OFFSET_MS
 
     def blocker(self, database: str, owner: int) -> Holder | None:
-        holder = self.holders().get(database.lower())
-        return holder if self._blocking(holder, owner, self._now_ms()) else None
+        name = database.lower()
+        holder = self.holders().get(name)
+        if self._blocking(holder, owner, self._now_ms()):
+            return holder
+        released = self._released.get(name)
+        if holder is None and released is not None:
+            here = self._schema_version(name, False)
+            if here is not None and here < released:  # freed after a DDL not applied here
+                return Holder(name, 0, 0, 0, 0, f"(its DDL to schema version {released} "
+                              "is not applied on this node yet)")
+        return None
 
     # ------------------------------------------------------------------ DDL
     def acquire(self, database: str, owner: int, statement: str, timeout_s: float,
@@ -328,10 +345,18 @@ class DdlLocks:
         return done
 
     def _release(self, lease: Lease, attempt: int, done: Pending) -> None:
+        # the schema version the DDL left (committed here: it is decided), recorded in the
+        # freed row: a node that applies the release before the DDL holds its DML back
+        try:
+            version = self._schema_version(lease.database, True) or 0
+        except Exception:  # noqa: BLE001 - the node is closing, or the file is gone: the
+            version = 0    # release must still go out (and its waiter be answered)
+
         def write(conn: apsw.Connection) -> bool:
             conn.execute(f"UPDATE {DDL_LOCKS} SET node = 0, owner = 0, token = 0, "
-                         "expires_ms = 0, statement = '' WHERE db = ? AND node = ? AND "
-                         "token = ?", (lease.database, self.node_id, lease.token))
+                         "expires_ms = 0, statement = '', schema_version = ? WHERE db = ? AND "
+                         "node = ? AND token = ?",
+                         (version, lease.database, self.node_id, lease.token))
             return conn.changes() > 0
 
         def released(result: Pending) -> None:
@@ -401,8 +426,11 @@ class DdlLocks:
 
 
 def _lock_wait_timeout(holder: Holder | None) -> MarmotError:
-    held = f" (the cluster DDL lock of '{holder.database}' is held by node {holder.node}, " \
-           f"connection {holder.owner}: {holder.statement[:80]})" if holder is not None else ""
+    held = "" if holder is None else \
+        f" (the cluster DDL lock of '{holder.database}' is free {holder.statement[:80]})" \
+        if holder.node == 0 else \
+        f" (the cluster DDL lock of '{holder.database}' is held by node {holder.node}, " \
+        f"connection {holder.owner}: {holder.statement[:80]})"
     return errors.error(errors.ER_LOCK_WAIT_TIMEOUT,
                         f"Lock wait timeout exceeded; try restarting transaction{held}")
 

@@ -292,7 +292,7 @@ class CatchUp:
             applied = 0
             with ApplyTransaction(conn, [ws for ws, _ in items]) as txn:
                 for write_set, ws in items:
-                    if versions.lacks_bases(conn, write_set):
+                    if versions.lacks_bases(conn, write_set, txn.log):
                         skipped[0] += 1
                         continue
                     state.hlc.witness(write_set.commit_ts)  # decided: absorbed, however far

@@ -229,7 +229,8 @@ class ServerState:
             reader=self._accounts_reader, host=self.host,
             now_ms=lambda: int(self.clock() * 1000),
             clustered=lambda: self.replicator is not None,
-            token=lambda: self.hlc.now().pack(), rng=self.rng, lease_ms=ddl_lock_lease_ms)
+            token=lambda: self.hlc.now().pack(), rng=self.rng, lease_ms=ddl_lock_lease_ms,
+            schema_version=self._schema_version_of)
         # CREATE/DROP DATABASE cluster-wide: rows of __marmot_system (ddl/database_records.py)
         self.database_records = database_records.DatabaseRecords(
             pipeline=lambda: self.pipeline(self.accounts_database()),
@@ -410,6 +411,18 @@ class ServerState:
         that receives a write set of it creates it the same way)."""
         self.databases.create(ACCOUNTS_DATABASE, if_not_exists=True)
         return self.databases.get(ACCOUNTS_DATABASE)
+
+    def _schema_version_of(self, name: str, committed: bool) -> int | None:
+        """A database's schema version (DDL count) here: committed (its look-up connection),
+        or as its write connection has it (None: no pipeline yet, or no such database)."""
+        if not committed:
+            pipeline = self.pipelines.get(name)
+            return pipeline.schema_version if pipeline is not None else None
+        if not self.databases.exists(name):
+            return None
+        conn = self.read_connection(self.databases.get(name))
+        with self.binding(conn).trusted_scope():
+            return int(conn.execute("PRAGMA user_version").fetchall()[0][0])
 
     def _accounts_reader(self) -> tuple[apsw.Connection, ConnectionBinding, object] | None:
         """The store's look-up connection, its binding (for a trusted read) and a token that

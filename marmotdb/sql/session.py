@@ -1367,11 +1367,17 @@ class Session:
         if ddl and marker_count(text) == 0:
             # Translated against the committed schema; the write connection may hold newer
             # DDL of the open batch (another client's ALTER): translate against what it runs on
-            view = self.server.schema_view(txn.pipeline.conn, database)
-            view.foreign_key_checks = self._fk_checks()
-            seen = self._with_temporary(view, database) if translation.maintenance else view
-            translation, params = translate(text, seen,
-                                            backslash_escapes=self.variables.backslash_escapes)
+            try:  # it may fail now (its table was dropped since): the turn must go back
+                view = self.server.schema_view(txn.pipeline.conn, database)
+                view.foreign_key_checks = self._fk_checks()
+                seen = self._with_temporary(view, database) if translation.maintenance \
+                    else view
+                translation, params = translate(
+                    text, seen, backslash_escapes=self.variables.backslash_escapes)
+            except BaseException:
+                if autocommit:
+                    txn.rollback()
+                raise
         truncate = ddl and text[:8].upper() == "TRUNCATE"
         if long:
             self._attach_for_write(txn, database, translation, autocommit)

@@ -132,6 +132,11 @@ class ApplyTransaction:
         self._log = LogWriter(conn)
         return self
 
+    @property
+    def log(self) -> LogWriter | None:
+        """The commit-log writer of the open transaction (None outside the 'with' block)."""
+        return self._log
+
     def _enforcement_off(self) -> None:
         """Foreign keys and triggers off while row images are applied (their effects are in
         the images already) — only where the schema has any: toggling either expires every

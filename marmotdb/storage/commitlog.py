@@ -26,6 +26,8 @@ Public API::
         .is_applied(origin, origin_seq) / .append(write_set, encoded) / .flush()
     is_applied(conn, origin, origin_seq) -> bool
     applied_vector(conn) -> dict[int, int]
+    covers(conn, vector, log=None) -> bool   every sequence up to vector[origin] applied here
+    logged_beyond(conn, vector) -> bool      an entry logged here above vector[origin]
     next_origin_seq(conn, origin) -> int
     read_log(conn, after_seq=0, limit=LOG_READ_ENTRIES_MAX) -> list[LogEntry]
     iter_log(conn, after_seq=0) -> Iterator[LogEntry]    every entry after it, page by page
@@ -77,6 +79,36 @@ def applied_seq(conn: apsw.Connection, origin: int) -> int:
 
 def applied_vector(conn: apsw.Connection) -> dict[int, int]:
     return {origin: seq for origin, seq in conn.execute(f"SELECT origin, seq FROM {APPLIED}")}
+
+
+def covers(conn: apsw.Connection, vector: Mapping[int, int],
+           log: LogWriter | None = None) -> bool:
+    """Has this database applied, per origin, every sequence up to ``vector[origin]``? With
+    ``log``, the writer of the caller's open transaction: what it applied so far counts."""
+    for origin, seq in vector.items():
+        here = log.contiguous(origin) if log is not None else applied_seq(conn, origin)
+        if here < seq:
+            return False
+    return True
+
+
+def logged_beyond(conn: apsw.Connection, vector: Mapping[int, int]) -> bool:
+    """Is an entry of some origin logged here above ``vector[origin]`` (0 when absent)?
+    One index seek per origin in the log (a skip scan of the (origin, origin_seq) index)."""
+    origin: int | None = None
+    while True:
+        if origin is None:
+            found = conn.execute(f"SELECT min(origin) FROM {COMMIT_LOG}").fetchall()
+        else:
+            found = conn.execute(f"SELECT min(origin) FROM {COMMIT_LOG} WHERE origin > ?",
+                                 (origin,)).fetchall()
+        if not found or found[0][0] is None:
+            return False
+        origin = int(found[0][0])
+        (top,), = conn.execute(f"SELECT max(origin_seq) FROM {COMMIT_LOG} WHERE origin = ?",
+                               (origin,)).fetchall()
+        if top > vector.get(origin, 0):
+            return True
 
 
 def highest_logged(conn: apsw.Connection, origins: Iterable[int]) -> dict[int, int]:
@@ -161,6 +193,10 @@ class LogWriter:
                     (origin,)).fetchall()  # transaction fail: "database table is locked"
             state = self._origins[origin] = _OriginState(contiguous, int(logged))
         return state
+
+    def contiguous(self, origin: int) -> int:
+        """The origin's applied vector entry, this transaction's appends included."""
+        return self._state(origin).contiguous
 
     def is_applied(self, origin: int, origin_seq: int) -> bool:
         state = self._state(origin)

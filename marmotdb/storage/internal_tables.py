@@ -17,9 +17,10 @@ and the commit-log record: after a crash the three never disagree. Every name st
     __marmot_accounts       (user, host) -> credential, and
     __marmot_grants         (user, host, db, tbl) -> privileges: accounts (marmotdb/accounts.py),
                             replicated like the claims; rows only in ``__marmot_system``.
-    __marmot_ddl_locks      db -> node, owner, token, expires_ms, statement: the per-database
-                            cluster DDL lock leases (marmotdb/ddl/DESIGN.md), replicated like
-                            the accounts; rows only in ``__marmot_system``.
+    __marmot_ddl_locks      db -> node, owner, token, expires_ms, statement, schema_version:
+                            the per-database cluster DDL lock leases (marmotdb/ddl/DESIGN.md;
+                            schema_version: the database's as its last holder's DDL left it),
+                            replicated like the accounts; rows only in ``__marmot_system``.
     __marmot_databases      name -> dropped, generation: which databases exist cluster-wide
                             (CREATE/DROP DATABASE, marmotdb/ddl/database_records.py), likewise.
 
@@ -96,7 +97,8 @@ CREATE TABLE IF NOT EXISTS {DDL_LOCKS}(
     owner INTEGER NOT NULL,
     token INTEGER NOT NULL,
     expires_ms INTEGER NOT NULL,
-    statement TEXT NOT NULL
+    statement TEXT NOT NULL,
+    schema_version INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS {DATABASES}(
     name TEXT NOT NULL PRIMARY KEY,
@@ -109,6 +111,16 @@ CREATE TABLE IF NOT EXISTS {DATABASES}(
 def ensure_internal_tables(conn: apsw.Connection) -> None:
     if conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{DATABASES}'"
                     ).fetchall():  # the newest one: older files get it at their next open
+        _ensure_lock_schema_version(conn)
         return
     with conn:
         conn.execute(_DDL)
+
+
+def _ensure_lock_schema_version(conn: apsw.Connection) -> None:
+    """``__marmot_ddl_locks.schema_version`` (added after the table): older files get it."""
+    if not conn.execute(f"SELECT 1 FROM pragma_table_xinfo('{DDL_LOCKS}') "
+                        "WHERE name = 'schema_version'").fetchall():
+        with conn:
+            conn.execute(f"ALTER TABLE {DDL_LOCKS} ADD COLUMN schema_version INTEGER "
+                         "NOT NULL DEFAULT 0")

@@ -30,6 +30,8 @@ Public API::
     claim_version(conn, table, key_bytes, version, deleted) -> bool
         record ``version`` if it is newer than the row's current one; True when it was
     fill_base_versions(conn, changes)        set RowChange.base_version from the table
+    lacks_bases(conn, write_set, log=None) -> bool
+        built on a row version, a schema version or (a DDL) write sets not applied here yet
     stale_changes(conn, write_set) -> list[int]
         indexes of changes whose row has a newer version here than their base version
     changed_since(view, changes) -> list[int]
@@ -49,7 +51,7 @@ import apsw
 import msgspec
 
 from marmotdb.hlc import Timestamp
-from marmotdb.storage import schema_guard
+from marmotdb.storage import commitlog, schema_guard
 from marmotdb.storage.internal_tables import ROW_VERSIONS
 from marmotdb.storage.writeset import Row, RowChange, WriteSet
 
@@ -184,13 +186,19 @@ def _collected(conn: apsw.Connection, version: Timestamp) -> bool:
     return horizon is not None and version < horizon
 
 
-def lacks_bases(conn: apsw.Connection, write_set: WriteSet) -> bool:
+def lacks_bases(conn: apsw.Connection, write_set: WriteSet,
+                log: commitlog.LogWriter | None = None) -> bool:
     """Was the write set built on a row version this replica has not applied yet? Applying it
     now would let a LOCAL read see its rows without those of the transaction it read (half a
     transfer): the replica applies it once the base is here (causal order). The same for
     the schema: a write set built on a DDL not applied here yet (catch-up pulls each origin
-    on its own; two origins' DDL must still apply in the order they were made)."""
+    on its own; two origins' DDL must still apply in the order they were made), and a DDL
+    before every write set its origin had applied when it made it (``ordered_after``: an
+    INSERT committed before a DROP TABLE must not arrive after it). ``log``: the writer of
+    the caller's open apply transaction, whose appends count as applied."""
     if schema_guard.lacks_schema(conn, write_set):
+        return True
+    if write_set.ordered_after and not commitlog.covers(conn, write_set.ordered_after, log):
         return True
     seen: set[tuple[str, bytes]] = set()
     for change in write_set.changes:

@@ -30,8 +30,10 @@ Public API::
     SchemaChange(position, mysql, statements, params, objects)
                                  a DDL, before changes[position]
     WriteSet(txn_id, origin, origin_seq, commit_ts, database, schema_version, tables, changes,
-             schema_changes=[])
+             schema_changes=[], ordered_after=None)
         .version                 the row version this write set gives its rows (= commit_ts)
+        .ordered_after           a DDL's: per origin, the sequence its origin had applied
+                                 when it was made; a replica applies it only past them
     encode_write_set(ws) -> bytes
     decode_write_set(data) -> WriteSet          raises StorageError
 """
@@ -51,9 +53,9 @@ from marmotdb.storage.schema import TableSchema
 from marmotdb.storage.schema_guard import CatalogObject
 
 MAGIC = b"MW"
-# 2 added schema_changes, 3 their objects (both trailing, empty by default)
-FORMAT_VERSION = 3
-READABLE_VERSIONS = frozenset({1, 2, 3})
+# 2 added schema_changes, 3 their objects, 4 ordered_after (all trailing, empty by default)
+FORMAT_VERSION = 4
+READABLE_VERSIONS = frozenset({1, 2, 3, 4})
 _HEADER = struct.Struct(">2sBI")
 
 Row = tuple[Any, ...]
@@ -105,6 +107,12 @@ class SchemaChange(msgspec.Struct, array_like=True):
 
 
 class WriteSet(msgspec.Struct, array_like=True):
+    """``ordered_after`` (a DDL's only, format 4): per origin, the highest sequence of the
+    database its origin had applied, contiguously, when it built the DDL — every write set
+    the DDL was ordered after (ddl/DESIGN.md "DDL after the writes before it"). A replica
+    applies the DDL only once its own applied vector covers it (``versions.lacks_bases``).
+    None: not recorded (a DML write set, or a DDL of an older node)."""
+
     txn_id: Timestamp
     origin: int
     origin_seq: int
@@ -114,6 +122,7 @@ class WriteSet(msgspec.Struct, array_like=True):
     tables: list[TableSchema]
     changes: list[RowChange]
     schema_changes: list[SchemaChange] = []
+    ordered_after: dict[int, int] | None = None
 
     @property
     def version(self) -> Timestamp:

@@ -10,6 +10,16 @@ an earlier member of the batch to a later one (the chain the coordinator resolve
 Marks are released when the instance's outcome is applied here (commit) or learned (abort);
 after a restart they are rebuilt from the txn store's undecided records.
 
+*Schema marks.* A DDL and a write built on the schema it replaces must not both commit unless
+the DDL is ordered after the write (ddl/DESIGN.md "DDL after the writes before it"). So the
+marks also remember, per instance, the database's DDL it holds (with the schema version it
+was built on) and the (origin, origin sequence) of each marked member:
+``schema_conflicts`` — another instance's DDL of the database, built on the version this
+write set was built on or a later one, is prepared here: the write comes after the DDL and
+must run again on the new schema; ``unordered_before`` — a DDL whose ``ordered_after`` does
+not cover a member of another instance prepared here: that member may commit without the
+DDL being ordered after it.
+
 A row may carry the marks of several instances at once: an instance not applied here yet, and
 a later one built on its commit timestamp (its coordinator had applied it). Every mark is kept
 until its own instance is released, and a write set must be built on the newest one. Keeping
@@ -45,6 +55,10 @@ class Intents:
         # per row, the marks of every instance holding it, oldest first: (instance, commit_ts)
         self._rows: dict[RowId, list[tuple[Instance, Timestamp]]] = {}
         self._by_instance: dict[Instance, list[RowId]] = {}
+        # per instance: the (origin, origin_seq) of its marked members, and the schema
+        # version its DDL was built on (instances holding one)
+        self._members: dict[Instance, list[tuple[int, int]]] = {}
+        self._ddl_built_on: dict[Instance, int] = {}
 
     def conflicts(self, instance: Instance, write_set: WriteSet) -> bool:
         """Does a row of ``write_set`` carry another instance's mark it was not built on?
@@ -58,7 +72,32 @@ class Intents:
                     return True
         return False
 
+    def schema_conflicts(self, instance: Instance, write_set: WriteSet) -> bool:
+        """Is a DDL of another instance, built on this write set's schema version or a later
+        one, prepared here (not applied yet)? Then the write set is made obsolete by it."""
+        if not self._ddl_built_on or not (write_set.changes or write_set.schema_changes):
+            return False
+        built_on = _built_on(write_set)
+        return any(other[1] == write_set.database and other != instance and ddl >= built_on
+                   for other, ddl in self._ddl_built_on.items())
+
+    def unordered_before(self, instance: Instance, write_set: WriteSet) -> bool:
+        """Is a member of another instance of the DDL's database prepared here that its
+        ``ordered_after`` does not cover (it could commit without the DDL after it)?"""
+        after = write_set.ordered_after
+        if after is None:
+            return False
+        return any(other[1] == write_set.database and other != instance and
+                   any(seq > after.get(origin, 0) for origin, seq in members)
+                   for other, members in self._members.items())
+
     def mark(self, instance: Instance, write_set: WriteSet) -> None:
+        if write_set.changes or write_set.schema_changes:
+            self._members.setdefault(instance, []).append(
+                (write_set.origin, write_set.origin_seq))
+        if write_set.schema_changes:
+            self._ddl_built_on[instance] = max(self._ddl_built_on.get(instance, -1),
+                                               _built_on(write_set))
         rows = self._by_instance.setdefault(instance, [])
         for row, _ in rows_of(write_set):
             held = self._rows.setdefault(row, [])
@@ -69,6 +108,8 @@ class Intents:
             rows.append(row)
 
     def release(self, instance: Instance) -> None:
+        self._members.pop(instance, None)
+        self._ddl_built_on.pop(instance, None)
         for row in self._by_instance.pop(instance, ()):
             held = self._rows.get(row)
             if held is None:
@@ -79,3 +120,8 @@ class Intents:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+
+def _built_on(write_set: WriteSet) -> int:
+    """The schema version a write set was built on (a DDL's carries the one it made)."""
+    return write_set.schema_version - (1 if write_set.schema_changes else 0)

@@ -1,8 +1,11 @@
 """Participant: a node's side of other coordinators' batches (txn/DESIGN.md §7.2).
 
 * ``Prepare`` → a vote per write set: YES unless a row carries another instance's intent it
-  was not built on, a row's base version is older than the version committed here, or the
-  write set was built against another schema version. The batch's write sets (all of them:
+  was not built on, a row's base version is older than the version committed here, the
+  write set was built against another schema version, or it is a DDL and a write built on
+  the schema it replaces that are not ordered (one prepared or applied here the DDL's
+  ``ordered_after`` misses, or a DDL prepared here that the write was built before:
+  ddl/DESIGN.md §11). The batch's write sets (all of them:
   a member decided COMMIT at level ONE must be applied here even if this node voted NO) are
   recorded in the txn store and the YES members' rows marked as intents *before* the answer
   leaves; the node's HLC moves past every commit timestamp it saw.
@@ -25,7 +28,7 @@ import apsw
 
 from marmotdb.errors import ClockOffsetError
 from marmotdb.peer.endpoint import IncomingRequest
-from marmotdb.storage import versions
+from marmotdb.storage import commitlog, versions
 from marmotdb.storage.apply import ApplyTransaction
 from marmotdb.storage.writeset import WriteSet, abort_marker, decode_write_set
 from marmotdb.txn.intents import Intents
@@ -139,6 +142,12 @@ class Participant:
                   expected_schema_version: int) -> int:
         if write_set.schema_version != expected_schema_version:
             return Vote.SCHEMA
+        if self._intents.schema_conflicts(instance, write_set):
+            return Vote.SCHEMA  # a DDL prepared here comes first: run again on its schema
+        if write_set.ordered_after is not None and (
+                self._intents.unordered_before(instance, write_set)
+                or commitlog.logged_beyond(conn, write_set.ordered_after)):
+            return Vote.SCHEMA  # a write the DDL is not ordered after: it came first
         if self._intents.conflicts(instance, write_set):
             return Vote.INTENT
         if versions.stale_changes(conn, write_set):
@@ -278,7 +287,7 @@ class Participant:
                 for (write_set, ws), commit in zip(items, vector):
                     if not commit:
                         txn.apply(abort_marker(write_set))
-                    elif versions.lacks_bases(conn, write_set):
+                    elif versions.lacks_bases(conn, write_set, txn.log):
                         raise _BaseMissing(instance)  # rolls the whole outcome back
                     else:  # decided: its versions are ours now, even from a fast clock
                         state.hlc.witness(write_set.commit_ts)

@@ -47,7 +47,7 @@ import apsw
 from marmotdb import errors
 from marmotdb.errors import CommitOutcomeUnknown, MarmotError, TransientError
 from marmotdb.hlc import HLC, Timestamp
-from marmotdb.storage import versions
+from marmotdb.storage import commitlog, versions
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.commitlog import LogWriter, max_commit_ts
 from marmotdb.storage.apply import ApplyTransaction, record_local_commit
@@ -524,15 +524,20 @@ class CommitPipeline:
                     f"row of `{draft.changes[changed[0]].table}` changed after this "
                     "transaction read it)", code=errors.ER_LOCK_DEADLOCK, sqlstate="40001")
         schema_version = self.schema_version
+        ordered_after = None
         if draft.schema_changes:  # rolled back with the savepoint if recording fails
             schema_version += 1
             conn.execute(f"PRAGMA user_version={schema_version}")
             self.capture.invalidate_schema()
+            # what this node applied before the batch: replicas apply the DDL only after it
+            # (ddl/DESIGN.md "DDL after the writes before it"); this batch's own earlier
+            # members are applied with it, in the same transaction, on every replica
+            ordered_after = commitlog.applied_vector(conn)
         assert self._log is not None
         origin_seq = max(self._log.next_origin_seq(self.hlc.node_id), self._seq_floor + 1)
         return WriteSet(draft.txn_id, self.hlc.node_id, origin_seq, self.hlc.now(), self.name,
                         schema_version, self.capture.schemas_for(draft.changes),
-                        draft.changes, draft.schema_changes)
+                        draft.changes, draft.schema_changes, ordered_after)
 
     def _record(self, write_set: WriteSet) -> bytes:
         assert self._log is not None

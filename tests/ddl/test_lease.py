@@ -11,8 +11,9 @@ import pytest
 
 from marmotdb.node import Node
 from marmotdb.peer.catalog import all_messages
-from marmotdb.peer.codec import FrameCodec
+from marmotdb.peer.codec import FrameCodec, peek_tag
 from marmotdb.txn.cluster import CommitSettings
+from marmotdb.txn.messages import Learn
 from tests.txn.test_cluster_commit import SECRET, USERS, Cluster, rows
 
 LEASE_MS = 3_000
@@ -299,3 +300,60 @@ def test_a_lock_row_written_while_the_node_shuts_down_fails_its_pending_instead_
     written = locks(cluster, 1)._write_row(lambda conn: True)
     assert written.done() and written.error().code == 1053  # Server shutdown in progress
     assert "__marmot_system" not in state.pipelines
+
+
+def test_a_ddl_whose_table_was_dropped_while_it_waited_gives_the_turn_back(
+        cluster: LeaseCluster) -> None:
+    """The ALTER is translated when it arrives, then waits for the lock held by a DROP of
+    its table; when it runs, its translation against the write connection fails (1146).
+    Before, that failure left the database's write turn with the failed statement: every
+    later write of the node waited for it until its client left (found by the DDL storm,
+    tests/txn: a node whose pipeline never applied another learn, so no convergence)."""
+    session = cluster.sessions[1]
+    lease = hold(cluster, 1, owner=session)  # node 1's session holds the lock
+    waiting = cluster.submit(2, "ALTER TABLE t ADD COLUMN w INT")
+    cluster.advance(200)
+    assert (2, waiting) not in cluster.replies
+    cluster.ok(1, "DROP TABLE t")  # its own lock: runs, then frees the lock
+    del lease
+    reply = cluster.reply(2, waiting)
+    assert reply.error is not None and reply.error.code == 1146
+    # another session of node 2 (the failed one's own next statement would have had the turn)
+    cluster.sessions[2] = cluster.nodes[2].open_session("root", now_ms=cluster.now_ms,
+                                                        database="d")
+    cluster.ok(2, "SET SESSION innodb_lock_wait_timeout = 1, lock_wait_timeout = 1")
+    cluster.ok(2, "CREATE TABLE u (id INT PRIMARY KEY)")  # before: 1205, the turn held
+    reply = cluster.run(2, "INSERT INTO u VALUES (1)", wait_ms=3_000)
+    assert reply.error is None, reply.error  # the turn is free
+    assert rows(cluster, 3, "SELECT id FROM u") == [(1,)]
+
+
+def test_dml_waits_for_the_ddl_when_its_node_applied_the_release_first(
+        cluster: LeaseCluster) -> None:
+    """Node 3 learns the lock's release (``__marmot_system``) but not yet the ALTER itself
+    (its learn is held back). The freed row records the schema version the ALTER left, so
+    node 3's INSERT waits until node 3 has it (here: its recovery of the undecided ALTER)
+    instead of being built on the old schema and refused (1213, retried) — DESIGN §2."""
+    codec = FrameCodec([SECRET], registry=all_messages())
+    learn = all_messages().tag_of(Learn)
+    held: list[tuple[int, int, bytes]] = []
+
+    def deliver() -> None:  # everything but the ALTER's learn to node 3
+        while cluster.frames:
+            src, dest, frame = cluster.frames.popleft()
+            if dest == 3 and peek_tag(frame) == learn and \
+                    codec.decode_frame(frame).message.database == "d":
+                held.append((src, dest, frame))
+                continue
+            cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
+    cluster.deliver = deliver  # type: ignore[method-assign]
+    assert cluster.reply(1, cluster.submit(1, "ALTER TABLE t ADD COLUMN w INT")).error is None
+    assert held and locks(cluster, 3).holders() == {}  # the release is there, the DDL not
+    assert [r[0] for r in rows(cluster, 3, "SHOW COLUMNS FROM t")] == ["id", "v"]
+    status = cluster.nodes[3].state.status
+    retries = status["Marmot_conflict_retries"]
+    reply = cluster.reply(3, cluster.submit(3, "INSERT INTO t (id, v) VALUES (1, 1)"))
+    assert reply.error is None, reply.error
+    assert status["Marmot_conflict_retries"] == retries  # it waited: never built on v
+    assert locks(cluster, 3).counts["dml_waits"] >= 1
+    assert rows(cluster, 1, "SELECT id, v, w FROM t") == [(1, 1, None)]
