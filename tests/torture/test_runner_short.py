@@ -27,14 +27,10 @@ SHORT_S = 20.0
 
 
 # Violations the product is known to commit, each pinned by a strict test in test_findings.py;
-# a short run may or may not hit them (chance), so they must not decide it. When the product
-# is fixed, the pin fails and this entry goes with it.
-KNOWN_VIOLATIONS = {
-    "lost-update": "test_findings.py::test_a_write_computed_from_a_stale_read_is_refused",
-    # the same defect seen by the bank: two transfers pass the overdraft check on the same
-    # read balance and both commit (their UPDATEs subtract from the newer row)
-    "negative-balance": "test_findings.py::test_a_write_computed_from_a_stale_read_is_refused",
-}
+# a short run may or may not hit them (chance), so they must not decide it. None today: the
+# stale-read lost update (and the bank's negative balance, the same defect) is fixed and its
+# test_findings.py pin asserts the refusal, so a run that shows either fails.
+KNOWN_VIOLATIONS: dict[str, str] = {}
 
 
 def checker_violations(run_dir: Path) -> list[str]:
