@@ -211,6 +211,26 @@ def lacks_bases(conn: apsw.Connection, write_set: WriteSet) -> bool:
     return False
 
 
+def describe_missing_base(conn: apsw.Connection, write_set: WriteSet) -> str:
+    """What ``lacks_bases`` found missing, in words (diagnostics only: why a node is behind):
+    the schema version, or the first row whose base version is not here."""
+    if schema_guard.lacks_schema(conn, write_set):
+        return (f"schema version {write_set.schema_version} (here "
+                f"{schema_guard.schema_version(conn)})")
+    for change in write_set.changes:
+        base = change.base_version
+        if base is None:
+            continue
+        key = _base_key(change)
+        found = _read(conn, change.table, encode_key(key))
+        if (found is None and not _collected(conn, base)) or (
+                found is not None and found.version < base):
+            here = "no version" if found is None else f"version {found.version}"
+            return (f"{write_set.origin}:{write_set.origin_seq} built on {change.table} "
+                    f"{key!r} at version {base} ({here} here)")
+    return "nothing now"
+
+
 def gc_tombstones(conn: apsw.Connection, below: Timestamp, rows_max: int = GC_ROWS_MAX) -> int:
     """Drop up to ``rows_max`` tombstones older than ``below``; returns how many.
 

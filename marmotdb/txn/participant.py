@@ -203,6 +203,27 @@ class Participant:
             else:
                 self.apply_outcome(instance, encoded, vector, answer, decoded)
 
+    def waits_for_bases(self, instance: Instance) -> bool:
+        """Is the instance's outcome known here, its apply waiting for what it was built on?
+        (Decided: recovering it again would only cost every peer a round.)"""
+        return instance in self._deferred
+
+    def waiting_for_bases(self, limit: int) -> list[tuple[Instance, str]]:
+        """Up to ``limit`` outcomes waiting for their bases, each with what it waits for
+        (the operator's answer to "why is this node behind")."""
+        found = []
+        for instance, (_, vector, _, decoded) in list(self._deferred.items())[:limit]:
+            try:
+                conn = self._committed_view(instance[1])
+                with self._state.binding(conn).trusted_scope():  # internal tables
+                    why = next((versions.describe_missing_base(conn, ws)
+                                for ws, commit in zip(decoded, vector)
+                                if commit and versions.lacks_bases(conn, ws)), "nothing now")
+            except Exception as exc:  # noqa: BLE001 - a report, never a failure
+                why = f"unknown ({type(exc).__name__}: {exc})"
+            found.append((instance, why))
+        return found
+
     def _still_lacks_bases(self, database: str, decoded: list[WriteSet],
                            vector: list[bool]) -> bool:
         try:

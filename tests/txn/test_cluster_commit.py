@@ -344,6 +344,47 @@ def test_many_instances_in_doubt_are_recovered_in_waves(cluster: Cluster,
     cluster.ok(2, "INSERT INTO t VALUES (0, 2)")  # the rows are free again
 
 
+def test_outcomes_waiting_for_their_bases_do_not_starve_the_other_recoveries(
+        cluster: Cluster, monkeypatch) -> None:
+    """Issue 16 finding 5 (a 300 s all-faults torture run never converged: the restarted node
+    kept ~6,500 instances in doubt). Node 3 holds instances whose outcome, once recovered,
+    must wait for rows it never got (catch-up has not brought them yet), in front of
+    instances it could finish at once. The waiting ones are decided: a new round for them
+    only costs every peer a Promise and an Accept — in waves of RECOVERIES_RUNNING_MAX every
+    50 ms the same first ones were recovered again and again, and the instances behind them
+    never got a round (nor did the loop get time for anything else)."""
+    monkeypatch.setattr(cluster_module, "RECOVERIES_RUNNING_MAX", 2)
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    cluster.cut = {3}                                  # node 3 never gets these rows
+    cluster.ok(1, "INSERT INTO t VALUES (1, 0)")
+    cluster.ok(1, "INSERT INTO t VALUES (2, 0)")
+    cluster.cut, cluster.dropped_tags = {2}, {36}      # {1, 3} decide; no Learn arrives
+    for sql in ("UPDATE t SET v = 1 WHERE id = 1", "UPDATE t SET v = 1 WHERE id = 2",
+                *(f"INSERT INTO t VALUES ({k}, {k})" for k in range(10, 16))):
+        cluster.ok(1, sql)
+    node3 = cluster.nodes[3].cluster
+    assert node3 is not None and len(node3.participant.undecided) == 8
+    # the coordinator goes silent; node 3's catch-up finds no peer to pull the two rows from
+    cluster.cut, cluster.dropped_tags = {1}, {64, 65, 66, 67}
+    for _ in range(60):
+        cluster.advance(50)
+    assert rows(cluster, 3, "SELECT id FROM t ORDER BY id") == [(k,) for k in range(10, 16)]
+    assert len(node3.participant.undecided) == 2       # the two updates wait for their rows
+    report = node3.doubt_report()
+    assert report["waiting_for_bases"] == 2 and report["recovering"] == 0
+    assert "t" in report["examples"][0]["waits_for"]
+    recoveries = node3.recoveries
+    for _ in range(100):                               # 5 s: decided, never recovered again
+        cluster.advance(50)
+    assert node3.recoveries == recoveries
+    cluster.cut, cluster.dropped_tags = set(), set()   # catch-up brings the rows
+    for _ in range(5):
+        cluster.advance(1000)
+    assert not node3.participant.undecided and len(node3.intents) == 0
+    assert rows(cluster, 3, "SELECT id, v FROM t WHERE id < 3 ORDER BY id") == [(1, 1), (2, 1)]
+    assert cluster.checksums(1) == cluster.checksums(3)
+
+
 def test_a_decision_accepted_before_the_coordinator_went_silent_is_finished(
         cluster: Cluster) -> None:
     cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
