@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("marmotdb.replication")
 CATCH_UP_INTERVAL_MS = 1000
 REQUEST_TIMEOUT_MS = 5000
+BEHIND_LOG_INTERVAL_MS = 30_000  # while behind a peer, a log line this often says by how
+#                                  much and what the next missing entries wait for
 
 
 class CatchUp:
@@ -70,6 +72,11 @@ class CatchUp:
         # (database, origin) whose last page left entries waiting for another origin's, and
         # the peer that served it: pulled again as soon as anything else is applied here
         self._stalled: dict[tuple[str, int], Peer] = {}
+        # why each stalled (database, origin) waits: its first entry held back and what
+        # that entry was built on that is not here (lag_report, the periodic log line)
+        self.stalled_why: dict[tuple[str, int], str] = {}
+        self._behind_since_ms: int | None = None
+        self._behind_logged_ms = 0
         self.entries_applied = 0
         self.on_applied: Callable[[], None] | None = None  # after each pull applied
         self._in_doubt = in_doubt
@@ -228,6 +235,7 @@ class CatchUp:
             self._matched.discard(peer.node_id)
         else:
             self._matched.add(peer.node_id)
+        self._log_behind(behind)
         if self.catching_up and len(self._matched) + 1 >= len(self._roster()) // 2 + 1:
             self.catching_up = False
             logger.info("caught up with a quorum: serving LOCAL reads")
@@ -293,6 +301,8 @@ class CatchUp:
             with ApplyTransaction(conn, [ws for ws, _ in items]) as txn:
                 for write_set, ws in items:
                     if versions.lacks_bases(conn, write_set):
+                        if not skipped[0]:
+                            why[0] = versions.describe_missing_base(conn, write_set)
                         skipped[0] += 1
                         continue
                     state.hlc.witness(write_set.commit_ts)  # decided: absorbed, however far
@@ -300,6 +310,7 @@ class CatchUp:
             return applied
 
         skipped = [0]
+        why = [""]
 
         def applied(pending: Any) -> None:
             self._pulling.discard((database, origin))
@@ -314,8 +325,11 @@ class CatchUp:
                 state.schema_changed(state.databases.get(database))
             if skipped[0]:
                 self._stalled[(database, origin)] = peer
+                self.stalled_why[(database, origin)] = (
+                    f"{skipped[0]} of {len(items)} pulled entries wait, the first for {why[0]}")
             else:
                 self._stalled.pop((database, origin), None)
+                self.stalled_why.pop((database, origin), None)
                 if reply.more:
                     self._pull(peer, database, origin, items[-1][0].origin_seq)
             if count:
@@ -336,6 +350,55 @@ class CatchUp:
                     self.snapshots is not None and self.snapshots.active(database)):
                 self._pull(peer, database, origin,
                            self.vector(database).get(origin, 0))
+
+    def lag_report(self) -> dict[str, Any]:
+        """Why this node is behind (admin ``/cluster/lag``, the periodic log line): per
+        database and origin where a peer last reported more than is applied here, our
+        position, the highest a peer has, whether a pull is in flight and why the last page
+        left entries waiting; and whether a snapshot is under way."""
+        ours = self.vectors()
+        lag: list[dict[str, Any]] = []
+        for database, origin, seq, peer in self._ahead(ours):
+            lag.append({"database": database, "origin": origin,
+                        "applied": ours.get(database, {}).get(origin, 0), "peer_has": seq,
+                        "peer": peer, "pulling": (database, origin) in self._pulling,
+                        "waiting": self.stalled_why.get((database, origin), "")})
+        return {"catching_up": self.catching_up, "behind": lag,
+                "snapshot": self.snapshots.describe() if self.snapshots is not None else ""}
+
+    def _ahead(self, ours: dict[str, dict[int, int]]) -> list[tuple[str, int, int, int]]:
+        """(database, origin, highest sequence a peer reported, that peer) where a peer is
+        ahead of us, as last heard."""
+        best: dict[tuple[str, int], tuple[int, int]] = {}
+        for node_id, (databases, _, _) in self.known.items():
+            for database, vector in databases.items():
+                for origin, seq in vector.items():
+                    if seq > ours.get(database, {}).get(origin, 0) and seq > best.get(
+                            (database, origin), (0, 0))[0]:
+                        best[(database, origin)] = (seq, node_id)
+        return [(d, o, seq, n) for (d, o), (seq, n) in sorted(best.items())]
+
+    def _log_behind(self, behind: bool) -> None:
+        """Every BEHIND_LOG_INTERVAL_MS while behind a peer (after one interval of it): one
+        line with how far and what the missing entries wait for."""
+        now_ms = self._now_ms()
+        if not behind:
+            self._behind_since_ms = None
+            return
+        if self._behind_since_ms is None:
+            self._behind_since_ms = now_ms
+        if now_ms - self._behind_since_ms < BEHIND_LOG_INTERVAL_MS or \
+                now_ms - self._behind_logged_ms < BEHIND_LOG_INTERVAL_MS:
+            return
+        self._behind_logged_ms = now_ms
+        report = self.lag_report()
+        parts = [f"{e['database']} origin {e['origin']} at {e['applied']} (node {e['peer']} "
+                 f"has {e['peer_has']}{', pulling' if e['pulling'] else ''}"
+                 f"{'; ' + e['waiting'] if e['waiting'] else ''})"
+                 for e in report["behind"][:8]]
+        logger.warning("behind for %d s: %s%s", (now_ms - self._behind_since_ms) // 1000,
+                       ", ".join(parts) or "nothing known",
+                       f"; snapshot {report['snapshot']}" if report["snapshot"] else "")
 
     def node_view(self, node_id: int) -> tuple[Any, ...]:
         """MARMOT_CLUSTER_NODES' replication columns for a node: its applied vectors (JSON,

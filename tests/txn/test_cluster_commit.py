@@ -6,6 +6,7 @@ traffic to and from chosen nodes. Time only moves when a test says so.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import deque
 from pathlib import Path
@@ -345,7 +346,7 @@ def test_many_instances_in_doubt_are_recovered_in_waves(cluster: Cluster,
 
 
 def test_outcomes_waiting_for_their_bases_do_not_starve_the_other_recoveries(
-        cluster: Cluster, monkeypatch) -> None:
+        cluster: Cluster, monkeypatch, caplog) -> None:
     """Issue 16 finding 5 (a 300 s all-faults torture run never converged: the restarted node
     kept ~6,500 instances in doubt). Node 3 holds instances whose outcome, once recovered,
     must wait for rows it never got (catch-up has not brought them yet), in front of
@@ -374,9 +375,13 @@ def test_outcomes_waiting_for_their_bases_do_not_starve_the_other_recoveries(
     assert report["waiting_for_bases"] == 2 and report["recovering"] == 0
     assert "t" in report["examples"][0]["waits_for"]
     recoveries = node3.recoveries
-    for _ in range(100):                               # 5 s: decided, never recovered again
-        cluster.advance(50)
+    monkeypatch.setattr(cluster_module, "DOUBT_LOG_INTERVAL_MS", 3000)
+    with caplog.at_level(logging.WARNING, logger="marmotdb.txn"):
+        for _ in range(10):                            # decided: never recovered again
+            cluster.advance(500)
     assert node3.recoveries == recoveries
+    said = [r.getMessage() for r in caplog.records if "in doubt" in r.getMessage()]
+    assert said and "2 decided and waiting for the rows" in said[0] and "t (1,)" in said[0]
     cluster.cut, cluster.dropped_tags = set(), set()   # catch-up brings the rows
     for _ in range(5):
         cluster.advance(1000)
