@@ -30,6 +30,9 @@ Public API::
     claim_version(conn, table, key_bytes, version, deleted) -> bool
         record ``version`` if it is newer than the row's current one; True when it was
     fill_base_versions(conn, changes)        set RowChange.base_version from the table
+    lacks_bases(conn, write_set, written=None) -> bool
+        built on a version not here yet (``written``: versions queued to be applied first)
+    note_written(written, write_set)         the versions a queued write set will give
     stale_changes(conn, write_set) -> list[int]
         indexes of changes whose row has a newer version here than their base version
     changed_since(view, changes) -> list[int]
@@ -184,7 +187,8 @@ def _collected(conn: apsw.Connection, version: Timestamp) -> bool:
     return horizon is not None and version < horizon
 
 
-def lacks_bases(conn: apsw.Connection, write_set: WriteSet) -> bool:
+def lacks_bases(conn: apsw.Connection, write_set: WriteSet,
+                written: dict[tuple[str, bytes], Timestamp] | None = None) -> bool:
     """Was the write set built on a row version this replica has not applied yet? Applying it
     now would let a LOCAL read see its rows without those of the transaction it read (half a
     transfer): the replica applies it once the base is here (causal order). The same for
@@ -201,6 +205,8 @@ def lacks_bases(conn: apsw.Connection, write_set: WriteSet) -> bool:
         if ident in seen:
             continue
         seen.add(ident)
+        if written is not None and ident in written and written[ident] >= base:
+            continue  # written by a transaction that will be applied before this one
         found = _read(conn, *ident)
         if found is None:
             if _collected(conn, base):
@@ -209,6 +215,18 @@ def lacks_bases(conn: apsw.Connection, write_set: WriteSet) -> bool:
         if found.version < base:
             return True
     return False
+
+
+def note_written(written: dict[tuple[str, bytes], Timestamp], write_set: WriteSet) -> None:
+    """Record in ``written`` the versions ``write_set`` will give its rows once applied (for
+    ``lacks_bases(written=...)``: which of several queued write sets can follow which)."""
+    version = write_set.commit_ts
+    for change in write_set.changes:
+        for key in (change.old_key, change.new_key):
+            if key is not None:
+                ident = (change.table, encode_key(key))
+                if ident not in written or written[ident] < version:
+                    written[ident] = version
 
 
 def describe_missing_base(conn: apsw.Connection, write_set: WriteSet) -> str:

@@ -166,6 +166,7 @@ class ClusterCommit:
         finally:
             self._schedule_sweep(RECOVERY_WAVE_MS if capped else None)
             self._log_doubt(now_ms, timeout_ms)
+            participant.retry_deferred()  # a pass now and then, whatever was applied
 
     def doubt_report(self) -> dict[str, Any]:
         """Why instances are in doubt here (admin ``/cluster/lag``, the periodic log line):
