@@ -166,7 +166,8 @@ class ClusterCommit:
         finally:
             self._schedule_sweep(RECOVERY_WAVE_MS if capped else None)
             self._log_doubt(now_ms, timeout_ms)
-            participant.retry_deferred()  # a pass now and then, whatever was applied
+            if not capped:  # a pass now and then whatever was applied (not every wave)
+                participant.retry_deferred()
 
     def doubt_report(self) -> dict[str, Any]:
         """Why instances are in doubt here (admin ``/cluster/lag``, the periodic log line):
