@@ -47,6 +47,10 @@ if TYPE_CHECKING:
     from marmotdb.sql.server_state import ServerState
 
 logger = logging.getLogger("marmotdb.txn")
+# Two passes over the outcomes waiting for their bases that found none to apply are at least
+# this far apart: a node applying a steady stream of others' outcomes while thousands wait
+# for catch-up would otherwise scan them all after every one.
+RETRY_IDLE_GAP_MS = 50
 
 
 class Participant:
@@ -73,6 +77,8 @@ class Participant:
                                              list[WriteSet]]] = {}
         self._retrying: set[Instance] = set()  # deferred outcomes a retry pass is applying
         self._retry_wanted = False  # something was applied since the last pass
+        self._idle_pass_ms: int | None = None  # when the last pass found nothing to apply
+        self._retry_timer: Any = None
 
     # ------------------------------------------------------------------ prepare
     def on_prepare(self, request: IncomingRequest, now_ms: int) -> None:
@@ -207,13 +213,27 @@ class Participant:
         over every waiting one and launching only the next link of each chain, was
         quadratic: a node restarted with 2,000 outcomes waiting held its loop for tens of
         seconds at a time, its peers declared it dead, and it did not converge — issue 16
-        finding 5.)"""
+        finding 5.) Passes that find nothing to apply are ``RETRY_IDLE_GAP_MS`` apart: the
+        outcomes of others' writes, applied one after the other, share one."""
         self._retry_wanted = True
-        if not self._retrying:
+        if self._retrying or self._retry_timer is not None:
+            return
+        if self._idle_pass_ms is not None:  # passes that find nothing: RETRY_IDLE_GAP_MS apart
+            wait_ms = self._idle_pass_ms + RETRY_IDLE_GAP_MS - self._now_ms()
+            if wait_ms > 0:
+                self._retry_timer = self._state.host.call_later(wait_ms / 1000,
+                                                                self._retry_later)
+                return
+        self._retry_pass()
+
+    def _retry_later(self) -> None:
+        self._retry_timer = None
+        if self._retry_wanted and not self._retrying:
             self._retry_pass()
 
     def _retry_pass(self) -> None:
         self._retry_wanted = False
+        self._idle_pass_ms = None
         by_database: dict[str, list[Instance]] = {}
         for instance in sorted(self._deferred,
                                key=lambda i: _first_commit(self._deferred[i][3])):
@@ -227,6 +247,8 @@ class Participant:
                 except Exception:  # noqa: BLE001 - its database is gone (closed, dropped)
                     self._retrying.discard(instance)
                     logger.exception("applying %s failed", instance)
+        if self._deferred and not self._retrying:
+            self._idle_pass_ms = self._now_ms()
 
     def _ready(self, database: str, instances: list[Instance]) -> list[Instance]:
         """The waiting outcomes of ``database`` (given in commit order) whose bases are here

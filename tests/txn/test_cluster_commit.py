@@ -383,6 +383,18 @@ def test_outcomes_waiting_for_their_bases_do_not_starve_the_other_recoveries(
     assert node3.recoveries == recoveries
     said = [r.getMessage() for r in caplog.records if "in doubt" in r.getMessage()]
     assert said and "2 decided and waiting for the rows" in said[0] and "t (1,)" in said[0]
+    passes = [0]
+    retry_pass = node3.participant._retry_pass
+
+    def counted_pass() -> None:
+        passes[0] += 1
+        retry_pass()
+    monkeypatch.setattr(node3.participant, "_retry_pass", counted_pass)
+    for k in range(20, 40):                            # others' writes, applied one by one:
+        cluster.ok(2, f"INSERT INTO t VALUES ({k}, {k})")  # their passes are shared
+    cluster.advance(100)
+    assert rows(cluster, 3, "SELECT COUNT(*) FROM t WHERE id >= 20") == [(20,)]
+    assert passes[0] <= 3, passes[0]
     cluster.cut, cluster.dropped_tags = set(), set()   # catch-up brings the rows
     for _ in range(5):
         cluster.advance(1000)
