@@ -41,15 +41,18 @@ from marmotdb.replication.messages import LogEntries, PullLog, Vectors, VectorsR
 from marmotdb.replication.snapshot_transfer import SnapshotTransfers
 from marmotdb.storage import commitlog, versions
 from marmotdb.storage.apply import ApplyTransaction
-from marmotdb.storage.writeset import decode_write_set
+from marmotdb.storage.writeset import WriteSet, decode_write_set
 
 if TYPE_CHECKING:
     from marmotdb.sql.server_state import ServerState
     from marmotdb.txn.cluster import Peer
 
 logger = logging.getLogger("marmotdb.replication")
+Entry = tuple[WriteSet, bytes]  # a pulled log entry, decoded and as shipped
 CATCH_UP_INTERVAL_MS = 1000
 REQUEST_TIMEOUT_MS = 5000
+BEHIND_LOG_INTERVAL_MS = 30_000  # while behind a peer, a log line this often says by how
+#                                  much and what the next missing entries wait for
 
 
 class CatchUp:
@@ -70,6 +73,14 @@ class CatchUp:
         # (database, origin) whose last page left entries waiting for another origin's, and
         # the peer that served it: pulled again as soon as anything else is applied here
         self._stalled: dict[tuple[str, int], Peer] = {}
+        # why each stalled (database, origin) waits: its first entry held back and what
+        # that entry was built on that is not here (lag_report, the periodic log line)
+        self.stalled_why: dict[tuple[str, int], str] = {}
+        # per database and origin, the entries its last page left waiting (at most a page:
+        # a newer page of the origin replaces them); each pulled page is applied with them
+        self._held: dict[str, dict[int, list[Entry]]] = {}
+        self._behind_since_ms: int | None = None
+        self._behind_logged_ms = 0
         self.entries_applied = 0
         self.on_applied: Callable[[], None] | None = None  # after each pull applied
         self._in_doubt = in_doubt
@@ -217,6 +228,7 @@ class CatchUp:
             if any(seq > have.get(origin, 0) for origin, seq in vector.items()):
                 behind = True
             if self.snapshots is not None and self._needs_snapshot(peer, database, have):
+                self._held.pop(database, None)  # the snapshot brings them (or newer)
                 self.snapshots.need(peer, database)
                 continue
             if self.snapshots is not None and self.snapshots.active(database):
@@ -228,6 +240,7 @@ class CatchUp:
             self._matched.discard(peer.node_id)
         else:
             self._matched.add(peer.node_id)
+        self._log_behind(behind)
         if self.catching_up and len(self._matched) + 1 >= len(self._roster()) // 2 + 1:
             self.catching_up = False
             logger.info("caught up with a quorum: serving LOCAL reads")
@@ -280,42 +293,70 @@ class CatchUp:
         if not state.databases.exists(database):
             state.databases.create(database, if_not_exists=True)
         items = [(decode_write_set(ws), ws) for ws in reply.write_sets]
+        # the page joins what the other origins' last pages left waiting: applied together
+        # in commit-timestamp order (below)
+        held = self._held.setdefault(database, {})
+        held[origin] = items
+        pages = dict(held)
 
-        def work(conn: apsw.Connection) -> int:
-            """Apply the page's entries in order, except those built on a version not here
-            yet (another origin's, pulled later): causal order, so no LOCAL read sees half of
-            what one transaction read. An entry built on a skipped one lacks that base too
-            and waits as well; the others need not (their origin's vector stays below the
-            gap until it fills, commitlog.py). Skipped ones are pulled again once anything
-            else is applied here: origins that depend on each other in turn progress
-            together, not by one page per catch-up interval."""
+        def work(conn: apsw.Connection) -> tuple[int, dict[int, list[Entry]]]:
+            """Apply this page's entries and those other origins' pages left waiting, merged
+            in commit-timestamp order, except those built on a version not here yet:
+            causal order, so no LOCAL read sees half of what one transaction read. A
+            transaction's commit timestamp is above every version it was built on (the HLC
+            of its coordinator witnessed them), so in that order an entry comes after every
+            pulled entry it needs, whatever their origins: entries of origins that were
+            written against each other apply in one pass. (Origin by origin, page after page,
+            a node behind on two origins that depended on each other in turn applied a few
+            entries per page and round trip: issue 16 finding 5, 15,800 entries behind.) An
+            entry built on one not pulled yet waits, as do those built on it; the others need
+            not (their origin's vector stays below the gap until it fills, commitlog.py).
+            Returns the count applied and, per origin, the entries left waiting."""
             applied = 0
-            with ApplyTransaction(conn, [ws for ws, _ in items]) as txn:
-                for write_set, ws in items:
+            merged = sorted((entry for page in pages.values() for entry in page),
+                            key=lambda entry: (entry[0].commit_ts, entry[0].origin,
+                                               entry[0].origin_seq))
+            waiting: dict[int, list[Entry]] = {o: [] for o in pages}
+            with ApplyTransaction(conn, [ws for ws, _ in merged]) as txn:
+                for write_set, ws in merged:
                     if versions.lacks_bases(conn, write_set, txn.log):
-                        skipped[0] += 1
+                        if not waiting[write_set.origin]:
+                            why[write_set.origin] = versions.describe_missing_base(
+                                conn, write_set)
+                        waiting[write_set.origin].append((write_set, ws))
                         continue
                     state.hlc.witness(write_set.commit_ts)  # decided: absorbed, however far
                     applied += txn.apply(write_set, ws).applied
-            return applied
+            return applied, waiting
 
-        skipped = [0]
+        why: dict[int, str] = {}
 
         def applied(pending: Any) -> None:
             self._pulling.discard((database, origin))
             try:
-                count = pending.result()
+                count, waiting = pending.result()
             except Exception:  # noqa: BLE001 - tried again at the next interval
                 logger.warning("catch-up of %s from node %s failed; retrying later",
                                database, origin, exc_info=True)
                 return
             self.entries_applied += count
-            if any(write_set.schema_changes for write_set, _ in items):
+            if any(write_set.schema_changes for page in pages.values() for write_set, _ in page):
                 state.schema_changed(state.databases.get(database))
-            if skipped[0]:
+            for other, left in waiting.items():
+                if held.get(other) is pages[other]:  # no newer page of it meanwhile
+                    if left:
+                        held[other] = left
+                    else:
+                        del held[other]
+            skipped = len(waiting[origin])
+            if skipped:
                 self._stalled[(database, origin)] = peer
+                self.stalled_why[(database, origin)] = (
+                    f"{skipped} of {len(items)} pulled entries wait, the first for "
+                    f"{why[origin]}")
             else:
                 self._stalled.pop((database, origin), None)
+                self.stalled_why.pop((database, origin), None)
                 if reply.more:
                     self._pull(peer, database, origin, items[-1][0].origin_seq)
             if count:
@@ -326,7 +367,8 @@ class CatchUp:
         pipeline = state.pipeline(state.databases.get(database))
         # a DDL may rebuild or index a big table: it runs on a host worker, not the loop
         exclusive = pipeline.run_exclusive_blocking if any(
-            write_set.schema_changes for write_set, _ in items) else pipeline.run_exclusive
+            write_set.schema_changes for page in pages.values() for write_set, _ in page
+        ) else pipeline.run_exclusive
         exclusive(work).add_done_callback(applied)
 
     def _pull_stalled(self) -> None:
@@ -336,6 +378,55 @@ class CatchUp:
                     self.snapshots is not None and self.snapshots.active(database)):
                 self._pull(peer, database, origin,
                            self.vector(database).get(origin, 0))
+
+    def lag_report(self) -> dict[str, Any]:
+        """Why this node is behind (admin ``/cluster/lag``, the periodic log line): per
+        database and origin where a peer last reported more than is applied here, our
+        position, the highest a peer has, whether a pull is in flight and why the last page
+        left entries waiting; and whether a snapshot is under way."""
+        ours = self.vectors()
+        lag: list[dict[str, Any]] = []
+        for database, origin, seq, peer in self._ahead(ours):
+            lag.append({"database": database, "origin": origin,
+                        "applied": ours.get(database, {}).get(origin, 0), "peer_has": seq,
+                        "peer": peer, "pulling": (database, origin) in self._pulling,
+                        "waiting": self.stalled_why.get((database, origin), "")})
+        return {"catching_up": self.catching_up, "behind": lag,
+                "snapshot": self.snapshots.describe() if self.snapshots is not None else ""}
+
+    def _ahead(self, ours: dict[str, dict[int, int]]) -> list[tuple[str, int, int, int]]:
+        """(database, origin, highest sequence a peer reported, that peer) where a peer is
+        ahead of us, as last heard."""
+        best: dict[tuple[str, int], tuple[int, int]] = {}
+        for node_id, (databases, _, _) in self.known.items():
+            for database, vector in databases.items():
+                for origin, seq in vector.items():
+                    if seq > ours.get(database, {}).get(origin, 0) and seq > best.get(
+                            (database, origin), (0, 0))[0]:
+                        best[(database, origin)] = (seq, node_id)
+        return [(d, o, seq, n) for (d, o), (seq, n) in sorted(best.items())]
+
+    def _log_behind(self, behind: bool) -> None:
+        """Every BEHIND_LOG_INTERVAL_MS while behind a peer (after one interval of it): one
+        line with how far and what the missing entries wait for."""
+        now_ms = self._now_ms()
+        if not behind:
+            self._behind_since_ms = None
+            return
+        if self._behind_since_ms is None:
+            self._behind_since_ms = now_ms
+        if now_ms - self._behind_since_ms < BEHIND_LOG_INTERVAL_MS or \
+                now_ms - self._behind_logged_ms < BEHIND_LOG_INTERVAL_MS:
+            return
+        self._behind_logged_ms = now_ms
+        report = self.lag_report()
+        parts = [f"{e['database']} origin {e['origin']} at {e['applied']} (node {e['peer']} "
+                 f"has {e['peer_has']}{', pulling' if e['pulling'] else ''}"
+                 f"{'; ' + e['waiting'] if e['waiting'] else ''})"
+                 for e in report["behind"][:8]]
+        logger.warning("behind for %d s: %s%s", (now_ms - self._behind_since_ms) // 1000,
+                       ", ".join(parts) or "nothing known",
+                       f"; snapshot {report['snapshot']}" if report["snapshot"] else "")
 
     def node_view(self, node_id: int) -> tuple[Any, ...]:
         """MARMOT_CLUSTER_NODES' replication columns for a node: its applied vectors (JSON,

@@ -240,6 +240,7 @@ class AdminServer:
             ("GET", "/cluster/members"): self._members,
             ("GET", "/cluster/events"): self._events,
             ("GET", "/cluster/ddl-locks"): self._ddl_locks,
+            ("GET", "/cluster/lag"): self._lag,
             ("GET", "/metrics"): self._metrics,
             ("GET", "/faults"): self._get_faults,
             ("POST", "/faults"): self._set_faults,
@@ -363,6 +364,16 @@ class AdminServer:
                 "in_doubt": in_doubt, "catching_up": catching_up, "snapshot": snapshot,
                 "schema_versions": json.loads(schemas) if schemas else None,
                 "schema_drift": drift.split(",") if drift else ([] if schemas else None)}
+
+    def _lag(self, request: Request) -> Response:
+        """Why this node is behind or holds instances in doubt: what the in-doubt instances
+        and the missing log entries wait for (txn/cluster.py, replication/catch_up.py)."""
+        node = self.node
+        if node is None or node.cluster is None or node.catch_up is None:
+            return error_response(404, "no cluster node on this listener")
+        return json_response({"node_id": node.state.node_id,
+                              "txn": node.cluster.doubt_report(),
+                              "catch_up": node.catch_up.lag_report()})
 
     def _ddl_locks(self, request: Request) -> Response:
         if self.node is None:

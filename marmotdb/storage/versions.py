@@ -30,8 +30,10 @@ Public API::
     claim_version(conn, table, key_bytes, version, deleted) -> bool
         record ``version`` if it is newer than the row's current one; True when it was
     fill_base_versions(conn, changes)        set RowChange.base_version from the table
-    lacks_bases(conn, write_set, log=None) -> bool
+    lacks_bases(conn, write_set, log=None, written=None) -> bool
         built on a row version, a schema version or (a DDL) write sets not applied here yet
+        (``written``: versions queued to be applied first)
+    note_written(written, write_set)         the versions a queued write set will give
     stale_changes(conn, write_set) -> list[int]
         indexes of changes whose row has a newer version here than their base version
     changed_since(view, changes) -> list[int]
@@ -187,7 +189,8 @@ def _collected(conn: apsw.Connection, version: Timestamp) -> bool:
 
 
 def lacks_bases(conn: apsw.Connection, write_set: WriteSet,
-                log: commitlog.LogWriter | None = None) -> bool:
+                log: commitlog.LogWriter | None = None,
+                written: dict[tuple[str, bytes], Timestamp] | None = None) -> bool:
     """Was the write set built on a row version this replica has not applied yet? Applying it
     now would let a LOCAL read see its rows without those of the transaction it read (half a
     transfer): the replica applies it once the base is here (causal order). The same for
@@ -195,7 +198,8 @@ def lacks_bases(conn: apsw.Connection, write_set: WriteSet,
     on its own; two origins' DDL must still apply in the order they were made), and a DDL
     before every write set its origin had applied when it made it (``ordered_after``: an
     INSERT committed before a DROP TABLE must not arrive after it). ``log``: the writer of
-    the caller's open apply transaction, whose appends count as applied."""
+    the caller's open apply transaction, whose appends count as applied; ``written``: row
+    versions of write sets queued to be applied before this one (``note_written``)."""
     if schema_guard.lacks_schema(conn, write_set):
         return True
     if write_set.ordered_after and not commitlog.covers(conn, write_set.ordered_after, log):
@@ -209,6 +213,8 @@ def lacks_bases(conn: apsw.Connection, write_set: WriteSet,
         if ident in seen:
             continue
         seen.add(ident)
+        if written is not None and ident in written and written[ident] >= base:
+            continue  # written by a transaction that will be applied before this one
         found = _read(conn, *ident)
         if found is None:
             if _collected(conn, base):
@@ -217,6 +223,41 @@ def lacks_bases(conn: apsw.Connection, write_set: WriteSet,
         if found.version < base:
             return True
     return False
+
+
+def note_written(written: dict[tuple[str, bytes], Timestamp], write_set: WriteSet) -> None:
+    """Record in ``written`` the versions ``write_set`` will give its rows once applied (for
+    ``lacks_bases(written=...)``: which of several queued write sets can follow which)."""
+    version = write_set.commit_ts
+    for change in write_set.changes:
+        for key in (change.old_key, change.new_key):
+            if key is not None:
+                ident = (change.table, encode_key(key))
+                if ident not in written or written[ident] < version:
+                    written[ident] = version
+
+
+def describe_missing_base(conn: apsw.Connection, write_set: WriteSet) -> str:
+    """What ``lacks_bases`` found missing, in words (diagnostics only: why a node is behind):
+    the schema version, or the first row whose base version is not here."""
+    if schema_guard.lacks_schema(conn, write_set):
+        return (f"schema version {write_set.schema_version} (here "
+                f"{schema_guard.schema_version(conn)})")
+    if write_set.ordered_after and not commitlog.covers(conn, write_set.ordered_after):
+        return (f"the write sets DDL {write_set.origin}:{write_set.origin_seq} is ordered "
+                f"after ({dict(write_set.ordered_after)} applied at its origin)")
+    for change in write_set.changes:
+        base = change.base_version
+        if base is None:
+            continue
+        key = _base_key(change)
+        found = _read(conn, change.table, encode_key(key))
+        if (found is None and not _collected(conn, base)) or (
+                found is not None and found.version < base):
+            here = "no version" if found is None else f"version {found.version}"
+            return (f"{write_set.origin}:{write_set.origin_seq} built on {change.table} "
+                    f"{key!r} at version {base} ({here} here)")
+    return "nothing now"
 
 
 def gc_tombstones(conn: apsw.Connection, below: Timestamp, rows_max: int = GC_ROWS_MAX) -> int:

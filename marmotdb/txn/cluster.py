@@ -12,6 +12,7 @@ write). A cluster of one has no rounds: its pipelines commit as on a single node
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ from marmotdb.txn.recovery import RecoveryRound
 from marmotdb.txn.rounds import BatchRound, RoundOutcome
 from marmotdb.txn.txn_store import Instance, TxnStore
 from marmotdb.txn.wal_sync import WalSyncer
+
+logger = logging.getLogger("marmotdb.txn")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,9 @@ RECOVERIES_RUNNING_MAX = 256
 RECOVERY_WAVE_MS = 50  # the next wave's sweep, while instances wait for a round (6,000 in
 #                        doubt in a long torture run took longer than 60 s at one sweep per
 #                        half recovery timeout)
+DOUBT_LOG_INTERVAL_MS = 30_000  # while instances stay in doubt past the recovery timeout, a
+#                                 log line this often says how many and what they wait for
+DOUBT_EXAMPLES_MAX = 5  # instances named (with what they wait for) in that line and report
 
 
 class ClusterCommit:
@@ -91,6 +97,7 @@ class ClusterCommit:
         self._ballots: dict[Instance, int] = {}  # highest ballot round seen per instance
         self._recovering: dict[Instance, RecoveryRound] = {}
         self._sweep_timer: Any = None
+        self._doubt_logged_ms: int | None = None
         self._reload()
 
     def _reload(self) -> None:
@@ -118,26 +125,36 @@ class ClusterCommit:
             self._sweep_timer = self._host.call_later(delay_ms / 1000, self._sweep)
 
     def _sweep(self) -> None:
-        """Recover every instance undecided here for longer than the recovery timeout."""
+        """Recover every instance undecided here for longer than the recovery timeout.
+
+        Two kinds of undecided instance get no round (issue 16 finding 5: a restarted node
+        with thousands in doubt recovered the same first wave again and again, every 50 ms,
+        and never reached the others — nor converged): one whose outcome is known here and
+        only waits for the rows it was built on (decided; catch-up brings them), and one
+        whose last round ended less than half a recovery timeout ago (refused or short of a
+        quorum: the others of the wave get their turn first)."""
         self._sweep_timer = None
         now_ms = self.now_ms()
         # members wait different times, so two of them rarely recover one instance at once
         # (they would only refuse each other's ballots and try again)
         timeout_ms = self.settings.recovery_timeout_ms
         timeout_ms += (self.node_id % 8) * timeout_ms // 8
+        retry_ms = self.settings.recovery_timeout_ms // 2
+        participant = self.participant
         capped = False
         try:
             for instance in [i for i, r in self._recovering.items()
-                             if r.finished and i not in self.participant.undecided]:
+                             if r.finished and i not in participant.undecided]:
                 del self._recovering[instance]
             running = sum(not r.finished for r in self._recovering.values())
-            for instance, since_ms in list(self.participant.undecided.items()):
+            for instance, since_ms in list(participant.undecided.items()):
                 if running >= RECOVERIES_RUNNING_MAX:  # the rest in the next wave, soon
                     capped = True
                     break
                 recovering = self._recovering.get(instance)
-                if now_ms - since_ms < timeout_ms or (recovering is not None
-                                                      and not recovering.finished):
+                if now_ms - since_ms < timeout_ms or participant.waits_for_bases(instance) or (
+                        recovering is not None and (not recovering.finished or
+                                                    now_ms - recovering.started_ms < retry_ms)):
                     continue
                 round_no = self._ballots.get(instance, 0) + 1
                 self._ballots[instance] = round_no
@@ -148,6 +165,47 @@ class ClusterCommit:
                 recovery.start(now_ms)
         finally:
             self._schedule_sweep(RECOVERY_WAVE_MS if capped else None)
+            self._log_doubt(now_ms, timeout_ms)
+            if not capped:  # a pass now and then whatever was applied (not every wave)
+                participant.retry_deferred()
+
+    def doubt_report(self) -> dict[str, Any]:
+        """Why instances are in doubt here (admin ``/cluster/lag``, the periodic log line):
+        how many wait for the rows they were built on (their outcome known), how many have a
+        recovery round running, how many wait for their round (the timeout, or the next
+        wave), prepares waiting for a schema, and examples with what they wait for."""
+        participant = self.participant
+        waiting_for_bases = sum(map(participant.waits_for_bases, participant.undecided))
+        recovering = sum(not r.finished for i, r in self._recovering.items()
+                         if i in participant.undecided)
+        examples = [{"instance": list(instance), "waits_for": why}
+                    for instance, why in participant.waiting_for_bases(DOUBT_EXAMPLES_MAX)]
+        return {"in_doubt": len(participant.undecided), "waiting_for_bases": waiting_for_bases,
+                "recovering": recovering,
+                "waiting_for_a_round": len(participant.undecided) - waiting_for_bases
+                - recovering, "recoveries_run": self.recoveries, "examples": examples}
+
+    def _log_doubt(self, now_ms: int, timeout_ms: int) -> None:
+        """Every DOUBT_LOG_INTERVAL_MS while some instance is in doubt past the recovery
+        timeout: one line saying how many and why (a node behind never stays silent)."""
+        undecided = self.participant.undecided
+        if not undecided or min(undecided.values()) > now_ms - timeout_ms:
+            self._doubt_logged_ms = None
+            return
+        if self._doubt_logged_ms is None:
+            self._doubt_logged_ms = now_ms - DOUBT_LOG_INTERVAL_MS + timeout_ms
+        if now_ms - self._doubt_logged_ms < DOUBT_LOG_INTERVAL_MS:
+            return
+        self._doubt_logged_ms = now_ms
+        report = self.doubt_report()
+        examples = "; ".join(f"{tuple(e['instance'])} waits for {e['waits_for']}"
+                             for e in report["examples"])
+        logger.warning(
+            "%d instances in doubt for over %d ms: %d decided and waiting for the rows they "
+            "were built on (catch-up brings them), %d being recovered, %d waiting for a "
+            "recovery round (%d rounds run so far)%s", report["in_doubt"], timeout_ms,
+            report["waiting_for_bases"], report["recovering"], report["waiting_for_a_round"],
+            report["recoveries_run"], f"; e.g. {examples}" if examples else "")
 
     # ------------------------------------------------------------------ Replicator
     def members(self) -> list[Peer]:

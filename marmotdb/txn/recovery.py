@@ -43,8 +43,10 @@ class RecoveryRound:
         self._vector: list[bool] | None = None
         self._own_pending = False  # our own promise or acceptance, not yet durable
         self.finished = False
+        self.started_ms = 0
 
     def start(self, now_ms: int) -> None:
+        self.started_ms = now_ms
         cluster = self._cluster
         members = cluster.members()
         self._quorum = len(members) // 2 + 1

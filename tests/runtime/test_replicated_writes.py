@@ -253,3 +253,7 @@ def test_admin_api_metrics_and_status_show_replication(trio: LocalCluster) -> No
     assert metrics["marmotdb_txn_in_doubt"] == 0
     status = cluster_cli.node_status(trio.state, trio.record(1))
     assert status["in_doubt"] == 0 and status["applied"]["app"]["1"] >= 1
+    lag = trio.admin(1, "GET", "/cluster/lag")  # why a node is behind: nothing here now
+    assert lag["node_id"] == 1 and lag["txn"]["in_doubt"] == 0
+    assert lag["txn"]["waiting_for_bases"] == 0 and lag["txn"]["examples"] == []
+    assert lag["catch_up"]["catching_up"] is False and lag["catch_up"]["snapshot"] == ""
