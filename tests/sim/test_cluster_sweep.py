@@ -104,8 +104,8 @@ def test_scenario_passes_every_invariant(scenario: str) -> None:
         assert all(r.ops["ddl"] >= DDL_OK_MIN for r in results), [r.summary() for r in results]
 
 
-def test_the_ci_sweep_runs_a_few_hundred_seeds() -> None:
-    assert sum(len(seeds) for seeds in SEEDS.values()) >= 200
+def test_the_ci_sweep_runs_about_150_seeds() -> None:
+    assert sum(len(seeds) for seeds in SEEDS.values()) >= 140
     assert set(SEEDS) == set(SCENARIOS)
 
 
