@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from msgspec.structs import replace
 
+from marmotdb.node import Offload
 from marmotdb.peer.catalog import all_messages
 from marmotdb.replication.messages import PullLog
 from marmotdb.replication.snapshot_transfer import restore_over
 from marmotdb.storage import commitlog
 from marmotdb.storage.snapshot import create_snapshot
+from marmotdb.sql import session as session_module
 from marmotdb.storage.writeset import WriteSet, decode_write_set
 from marmotdb.txn.messages import Vote
 from tests.txn.test_cluster_commit import Cluster, rows
@@ -253,6 +255,63 @@ def test_a_ddl_and_a_write_it_is_not_ordered_after_never_both_get_a_yes(
     assert participant.vote(ddl_instance, [behind]) == [Vote.SCHEMA]
     # a DDL of an older node (no ordered_after) is judged as before
     assert participant.vote(ddl_instance, [replace(behind, ordered_after=None)]) == [Vote.YES]
+
+
+def test_a_ddl_on_a_writer_thread_keeps_the_lock_until_it_commits(
+        cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long DDL (ddl/DESIGN.md §10) is handed to a writer thread: the session raises
+    ``LongWrite`` out of ``run_locked``, the host runs the job and calls its ``resume``.
+    Before, ``run_locked`` took the raise for the DDL's outcome and freed the lock as the
+    rebuild started: node 2's INSERT ran beside the ALTER (prepared at node 1 while node 1's
+    writer held the turn, so not applied there and not in the ALTER's ``ordered_after``),
+    every member refused the ALTER for it (§11: SCHEMA) and its retry ran the rebuild again
+    — under a steady load on every node, until the client got 1213
+    (tests/runtime/test_large_ddl.py). Now the lock is held until the resumed outcome: the
+    INSERT waits for the ALTER, which commits on its first run."""
+    monkeypatch.setattr(session_module._WEIGHTS, "rows_min", 10)  # t's 20 rows: long
+    node1 = cluster.nodes[1]
+    node1.state.host_runs_writes = True  # node 1 has writer threads (the test is one)
+    offloads: list[Offload] = []
+    output = cluster._output
+
+    def capture(node_id: int, out: object) -> None:
+        if isinstance(out, Offload):
+            offloads.append(out)
+        else:
+            output(node_id, out)
+    cluster._output = capture  # type: ignore[method-assign]  # the nodes call it by name
+    retries = node1.state.status["Marmot_conflict_retries"]
+    alter = cluster.submit(1, "ALTER TABLE t MODIFY b VARCHAR(40) NOT NULL")
+    for _ in range(5):  # the lock's acquire, then the DDL one loop turn later
+        if offloads:
+            break
+        cluster.advance(1)
+    assert len(offloads) == 1  # the rebuild waits for a writer thread, holding the turn
+    for i in (1, 2, 3):  # every node sees the lock held while the rebuild runs
+        assert "d" in cluster.nodes[i].state.ddl_locks.holders(), i
+    insert = cluster.submit(2, "INSERT INTO t VALUES (100, 100, 'x')")
+    cluster.advance(100)
+    assert (2, insert) not in cluster.replies  # it waits for the lock (DESIGN §2)
+    job = offloads.pop()
+    outcome = job.job.run(None)  # the writer thread's part
+    node1.finish_offloaded(job.session_id, job.request_id, outcome, now_ms=cluster.now_ms,
+                           job=job.job)
+    for _ in range(30):
+        if (1, alter) in cluster.replies and (2, insert) in cluster.replies:
+            break
+        cluster.advance(100)
+    reply = cluster.replies.pop((1, alter))
+    assert reply.error is None, reply.error
+    assert not offloads  # committed on its first run: no rebuild again
+    assert node1.state.status["Marmot_conflict_retries"] == retries
+    reply = cluster.replies.pop((2, insert))
+    assert reply.error is None, reply.error  # after the ALTER, on its schema
+    assert cluster.nodes[1].state.ddl_locks.holders() == {}
+    cluster.advance(1000)
+    for i in (1, 2, 3):
+        assert "varchar(40)" in show_create(cluster, i, "t"), i
+        assert rows(cluster, i, "SELECT b FROM t WHERE id = 100") == [("x",)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
 
 
 def storm_statement(rng: random.Random, n: int) -> str:
