@@ -32,6 +32,7 @@ look-ups unless the system database changed.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ import apsw
 from marmotdb import errors
 from marmotdb.errors import CommitOutcomeUnknown, MarmotError, TransientError
 from marmotdb.hlc import DEFAULT_MAX_CLOCK_OFFSET_MS
+from marmotdb.sql.results import LongRead
 from marmotdb.storage.internal_tables import DDL_LOCKS
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import CommitPipeline, Host, Mode, Timer
@@ -294,14 +296,39 @@ class DdlLocks:
                     outcome.settle(run)
                 else:  # the client left while the lock was being taken: nothing runs
                     outcome.fail(_interrupted())
-                outcome.add_done_callback(lambda done: self.release(lease).add_done_callback(
-                    lambda _: result.follow(done)))
+                self._release_after(lease, outcome, result)
             # Not in this turn of the host's loop: the acquire's learn was only queued for the
             # peers, and a long DDL would hold the loop before it left, so the others would
             # not see the lock (their writes would race the DDL) until the DDL ended.
             self._host.call_later(0, start)
             return result
         return chain(acquired, held)
+
+    def _release_after(self, lease: Lease, outcome: Pending, result: Pending) -> None:
+        """Free ``lease`` once ``outcome`` is final, then let ``result`` follow it. A DDL
+        handed to a writer thread (``LongRead``: a long DDL, ddl/DESIGN.md §10, and each of
+        its conflict retries) is not final: its job's ``resume`` gives the outcome, so the
+        lock is kept until that outcome (before, it was freed as the rebuild started, and
+        every node's writers ran beside the DDL and refused it: §11)."""
+        def done(finished: Pending) -> None:
+            error = finished.error()
+            if isinstance(error, LongRead) and hasattr(error.job, "resume"):
+                result.fail(self._kept_over(lease, error))
+                return
+            self.release(lease).add_done_callback(lambda _: result.follow(finished))
+        outcome.add_done_callback(done)
+
+    def _kept_over(self, lease: Lease, handed: LongRead) -> LongRead:
+        """``handed`` with a job whose ``resume`` frees ``lease`` after its outcome."""
+        job = handed.job
+        resume = job.resume  # type: ignore[attr-defined]
+
+        def resumed(ran: Any) -> Pending:
+            outcome, result = Pending(), Pending()
+            outcome.settle(lambda: resume(ran))
+            self._release_after(lease, outcome, result)
+            return result
+        return type(handed)(dataclasses.replace(job, resume=resumed))  # type: ignore[type-var]
 
     # ------------------------------------------------------------------ renewal
     def _schedule_renewal(self, lease: Lease) -> None:

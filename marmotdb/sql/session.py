@@ -158,6 +158,12 @@ _FRESH_SNAPSHOTS = frozenset({"READ-COMMITTED", "READ-UNCOMMITTED"})
 # this many times at most, after a growing, jittered pause (txn/DESIGN.md §7.5).
 CONFLICT_BACKOFF_MS = (1, 3, 8, 20, 50, 120, 250, 500, 1000)  # ~2 s: past a catch-up interval
 CONFLICT_RETRIES_MAX = len(CONFLICT_BACKOFF_MS)
+# A long DDL, holding its lock, first waits (at most this long, looking every
+# DDL_SETTLE_POLL_MS) until this node applied the writes of its database it voted on that are
+# being decided: its rebuild holds the turn, so they would be applied only after it, miss its
+# ordered_after and refuse it (ddl/DESIGN.md §11, "Settling")
+DDL_SETTLE_MS = 1000
+DDL_SETTLE_POLL_MS = 5
 AUTO_ID_RUNS_MAX = 6  # a statement that ran out of AUTO_INCREMENT ids runs again this often
 _READ_BUDGET_STEPS = 200  # progress-handler calls (x1000 VM steps) a read may take in the loop
 _DML_KINDS = frozenset({Kind.INSERT, Kind.REPLACE, Kind.UPDATE, Kind.DELETE})
@@ -1254,7 +1260,8 @@ class Session:
 
         def run() -> Result | Pending:
             return chain(claimed, lambda _: chain(chain(
-                self._ddl_lock_free(database, txn, ddl), lambda _: self._begin_write(
+                self._ddl_lock_free(database, txn, ddl) if not (ddl and long)
+                else self._outcomes_settled(database), lambda _: self._begin_write(
                     txn, database, mode, timeout_s, alone=long)),
                 lambda _: self._write_now(txn, database, translation, params, text, autocommit,
                                           long, attempt)))
@@ -1279,6 +1286,28 @@ class Session:
             return None
         return self.server.ddl_locks.wait_free(database.name, self.connection_id,
                                                self._lock_wait_timeout_s(), self._connected)
+
+    def _outcomes_settled(self, database: Database) -> Pending | None:
+        """A long DDL (its lock held, before it takes the turn): None at once, or a Pending
+        resolved once this node has applied every write of ``database`` it voted on in the
+        last DDL_SETTLE_MS — or DDL_SETTLE_MS after it began, or once the client left (the
+        DDL then fails as it would have). An instance in doubt is waited for at most that
+        long; its refusal and the retry remain (ddl/DESIGN.md §11, "Settling")."""
+        replicator = self.server.replicator
+        if replicator is None or not replicator.outcomes_awaited(database.name, DDL_SETTLE_MS):
+            return None
+        self.server.status["Marmot_ddl_settle_waits"] += 1
+        deadline = self.server.clock() + DDL_SETTLE_MS / 1000
+        done = Pending()
+
+        def look() -> None:
+            if not self._connected() or self.server.clock() >= deadline or \
+                    not replicator.outcomes_awaited(database.name, DDL_SETTLE_MS):
+                done.resolve(None)
+                return
+            self.server.host.call_later(DDL_SETTLE_POLL_MS / 1000, look)
+        self.server.host.call_later(DDL_SETTLE_POLL_MS / 1000, look)
+        return done
 
     def _connected(self) -> bool:
         """Does this session still want its statement (its client has not left, nor been

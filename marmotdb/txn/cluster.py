@@ -220,6 +220,11 @@ class ClusterCommit:
         the ONE ones (rounds.py)."""
         return len(self._roster()) > 1 or not self.joined()
 
+    def outcomes_awaited(self, database: str, within_ms: int) -> bool:
+        """``Participant.outcomes_awaited``: writes of ``database`` this node voted on in
+        the last ``within_ms`` and has not applied yet."""
+        return self.participant.outcomes_awaited(database, within_ms)
+
     def decide(self, database: str, batch: int, members: list[tuple[WriteSet, bytes, str]],
                done: Callable[[RoundOutcome], None]) -> None:
         self.rounds += 1

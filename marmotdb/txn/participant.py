@@ -162,6 +162,16 @@ class Participant:
             return Vote.STALE
         return Vote.YES
 
+    def outcomes_awaited(self, database: str, within_ms: int) -> bool:
+        """Is a write set of ``database`` prepared here less than ``within_ms`` ago still
+        unapplied here (its outcome not learned yet, or learned and waiting for its bases)?
+        Older ones are in doubt, left to recovery. A long DDL waits for these before it runs
+        (ddl/DESIGN.md §11, "Settling"); nothing else does."""
+        since_ms = self._now_ms() - within_ms
+        return any(instance[1] == database for instance in self._deferred) or any(
+            instance[1] == database and prepared_ms >= since_ms
+            for instance, prepared_ms in self.undecided.items())
+
     # ------------------------------------------------------------------ schema catch-up
     def _schema_lacked(self, database: str, write_sets: list[WriteSet]) -> int | None:
         """The schema version the batch was built on, if this node has not reached it yet

@@ -11,14 +11,17 @@ from pathlib import Path
 import pytest
 from msgspec.structs import replace
 
+from marmotdb.node import Offload
 from marmotdb.peer.catalog import all_messages
+from marmotdb.peer.codec import FrameCodec, peek_tag
 from marmotdb.replication.messages import PullLog
 from marmotdb.replication.snapshot_transfer import restore_over
 from marmotdb.storage import commitlog
 from marmotdb.storage.snapshot import create_snapshot
+from marmotdb.sql import session as session_module
 from marmotdb.storage.writeset import WriteSet, decode_write_set
-from marmotdb.txn.messages import Vote
-from tests.txn.test_cluster_commit import Cluster, rows
+from marmotdb.txn.messages import Learn, Vote
+from tests.txn.test_cluster_commit import SECRET, Cluster, rows
 
 TABLES = ("t", "u")
 
@@ -253,6 +256,133 @@ def test_a_ddl_and_a_write_it_is_not_ordered_after_never_both_get_a_yes(
     assert participant.vote(ddl_instance, [behind]) == [Vote.SCHEMA]
     # a DDL of an older node (no ordered_after) is judged as before
     assert participant.vote(ddl_instance, [replace(behind, ordered_after=None)]) == [Vote.YES]
+
+
+def long_ddls_on_node_1(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> list[Offload]:
+    """Node 1 hands DDL over t (20 rows) to a writer thread, as over a big table
+    (ddl/DESIGN.md §10): the ``Offload`` outputs are collected; the test is the thread."""
+    monkeypatch.setattr(session_module._WEIGHTS, "rows_min", 10)
+    cluster.nodes[1].state.host_runs_writes = True
+    offloads: list[Offload] = []
+    output = cluster._output
+
+    def capture(node_id: int, out: object) -> None:
+        if isinstance(out, Offload):
+            offloads.append(out)
+        else:
+            output(node_id, out)
+    cluster._output = capture  # type: ignore[method-assign]  # the nodes call it by name
+    return offloads
+
+
+def run_offloaded(cluster: Cluster, offload: Offload) -> None:
+    """The writer thread's part of a long write, then its resume on the loop."""
+    outcome = offload.job.run(None)
+    cluster.nodes[1].finish_offloaded(offload.session_id, offload.request_id, outcome,
+                                      now_ms=cluster.now_ms, job=offload.job)
+
+
+def answered(cluster: Cluster, *requests: tuple[int, int], ms_max: int = 3_000) -> None:
+    for _ in range(ms_max // 100):
+        if all(request in cluster.replies for request in requests):
+            return
+        cluster.advance(100)
+
+
+def test_a_ddl_on_a_writer_thread_keeps_the_lock_until_it_commits(
+        cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long DDL (ddl/DESIGN.md §10) is handed to a writer thread: the session raises
+    ``LongWrite`` out of ``run_locked``, the host runs the job and calls its ``resume``.
+    Before, ``run_locked`` took the raise for the DDL's outcome and freed the lock as the
+    rebuild started: node 2's INSERT ran beside the ALTER (prepared at node 1 while node 1's
+    writer held the turn, so not applied there and not in the ALTER's ``ordered_after``),
+    every member refused the ALTER for it (§11: SCHEMA) and its retry ran the rebuild again
+    — under a steady load on every node, until the client got 1213
+    (tests/runtime/test_large_ddl.py). Now the lock is held until the resumed outcome: the
+    INSERT waits for the ALTER, which commits on its first run."""
+    offloads = long_ddls_on_node_1(cluster, monkeypatch)
+    node1 = cluster.nodes[1]
+    retries = node1.state.status["Marmot_conflict_retries"]
+    alter = cluster.submit(1, "ALTER TABLE t MODIFY b VARCHAR(40) NOT NULL")
+    for _ in range(5):  # the lock's acquire, then the DDL one loop turn later
+        if offloads:
+            break
+        cluster.advance(1)
+    assert len(offloads) == 1  # the rebuild waits for a writer thread, holding the turn
+    for i in (1, 2, 3):  # every node sees the lock held while the rebuild runs
+        assert "d" in cluster.nodes[i].state.ddl_locks.holders(), i
+    insert = cluster.submit(2, "INSERT INTO t VALUES (100, 100, 'x')")
+    cluster.advance(100)
+    assert (2, insert) not in cluster.replies  # it waits for the lock (DESIGN §2)
+    run_offloaded(cluster, offloads.pop())
+    answered(cluster, (1, alter), (2, insert))
+    reply = cluster.replies.pop((1, alter))
+    assert reply.error is None, reply.error
+    assert not offloads  # committed on its first run: no rebuild again
+    assert node1.state.status["Marmot_conflict_retries"] == retries
+    reply = cluster.replies.pop((2, insert))
+    assert reply.error is None, reply.error  # after the ALTER, on its schema
+    assert cluster.nodes[1].state.ddl_locks.holders() == {}
+    cluster.advance(1000)
+    for i in (1, 2, 3):
+        assert "varchar(40)" in show_create(cluster, i, "t"), i
+        assert rows(cluster, i, "SELECT b FROM t WHERE id = 100") == [("x",)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
+def test_a_long_ddl_waits_for_the_writes_its_node_voted_on_before_its_rebuild(
+        cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Node 2's INSERT, in flight when node 1's ALTER takes the lock, is prepared at node 1
+    (which voted YES) and committed by nodes 2 and 3; its learn reaches node 1 only after
+    the ALTER began. Without the wait, the rebuild held node 1's turn, so the learn was
+    applied after it: the ALTER's ``ordered_after`` missed the INSERT, every member refused
+    it (§11: node 1 has it prepared, nodes 2 and 3 logged it) and its retry ran the rebuild
+    again. Now the long DDL, lock held, waits until node 1 applied what it voted on
+    (ddl/DESIGN.md §11 "Settling"), then runs once."""
+    offloads = long_ddls_on_node_1(cluster, monkeypatch)
+    codec = FrameCodec([SECRET], registry=all_messages())
+    learn = all_messages().tag_of(Learn)
+    held: list[tuple[int, int, bytes]] = []
+    holding = [True]
+
+    def deliver() -> None:  # the INSERT's learn to node 1 is late
+        while cluster.frames:
+            src, dest, frame = cluster.frames.popleft()
+            if holding[0] and dest == 1 and peek_tag(frame) == learn and \
+                    codec.decode_frame(frame).message.database == "d":
+                held.append((src, dest, frame))
+                continue
+            cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
+    cluster.deliver = deliver  # type: ignore[method-assign]
+    node1 = cluster.nodes[1]
+    retries = node1.state.status["Marmot_conflict_retries"]
+    assert cluster.run(2, "INSERT INTO t VALUES (100, 100, 'x')").error is None
+    assert held  # decided; node 1 voted on it and has not applied it
+    alter = cluster.submit(1, "ALTER TABLE t MODIFY b VARCHAR(40) NOT NULL")
+    for _ in range(10):  # the lock's acquire, the DDL one loop turn later: it waits
+        cluster.advance(5)
+    waited = not offloads and (1, alter) not in cluster.replies  # the turn not taken
+    holding[0] = False
+    for frame in held:
+        cluster.frames.append(frame)
+    runs = 0
+    for _ in range(600):
+        if (1, alter) in cluster.replies:
+            break
+        if offloads:  # each run of the rebuild (before: the first was refused, then again)
+            runs += 1
+            run_offloaded(cluster, offloads.pop())
+        cluster.advance(5)
+    reply = cluster.replies.pop((1, alter))
+    assert reply.error is None, reply.error
+    assert runs == 1, runs
+    assert waited and node1.state.status["Marmot_ddl_settle_waits"] == 1
+    assert node1.state.status["Marmot_conflict_retries"] == retries
+    cluster.advance(1000)
+    for i in (1, 2, 3):
+        assert "varchar(40)" in show_create(cluster, i, "t"), i
+        assert rows(cluster, i, "SELECT b FROM t WHERE id = 100") == [("x",)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
 
 
 def storm_statement(rng: random.Random, n: int) -> str:
