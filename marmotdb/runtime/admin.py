@@ -20,6 +20,10 @@ the secret and nothing else (Prometheus scrapes it with a plain ``static_configs
                                         expires_in_ms, statement}], "held_here": [...],
                                         "lease_ms", "counts"}: the cluster DDL locks as this
                                         node's copy shows them (marmotdb/ddl/DESIGN.md)
+    GET    /cluster/lag                 200 {node_id, txn: {in_doubt, waiting_for_bases,
+                                        examples, ...}, catch_up: {catching_up, snapshot,
+                                        ...}}: why this node is behind (in-doubt instances and
+                                        pulled entries, each with what it waits for)
     POST   /cluster/members/<id>/remove admin removal (refused until allowed)
     POST   /cluster/members/<id>/allow  lift a removal
     GET    /metrics                     Prometheus text format
