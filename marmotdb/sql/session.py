@@ -158,6 +158,12 @@ _FRESH_SNAPSHOTS = frozenset({"READ-COMMITTED", "READ-UNCOMMITTED"})
 # this many times at most, after a growing, jittered pause (txn/DESIGN.md §7.5).
 CONFLICT_BACKOFF_MS = (1, 3, 8, 20, 50, 120, 250, 500, 1000)  # ~2 s: past a catch-up interval
 CONFLICT_RETRIES_MAX = len(CONFLICT_BACKOFF_MS)
+# A DDL refused because its node had not applied writes its peers logged (ddl/DESIGN.md §11:
+# ordered_after) wins once catch-up brings them: it goes on retrying, holding its lock, every
+# DDL_BEHIND_RETRY_MS for as long as a metadata-lock wait (lock_wait_timeout, at most
+# DDL_BEHIND_RETRY_S_MAX), as MySQL's DDL waits for its lock rather than failing.
+DDL_BEHIND_RETRY_MS = 1000
+DDL_BEHIND_RETRY_S_MAX = 60
 # A long DDL, holding its lock, first waits (at most this long, looking every
 # DDL_SETTLE_POLL_MS) until this node applied the writes of its database it voted on that are
 # being decided: its rebuild holds the turn, so they would be applied only after it, miss its
@@ -1274,7 +1280,8 @@ class Session:
             outcome = run()
         if not autocommit or not isinstance(outcome, Pending):
             return outcome
-        return self._retried_on_conflict(outcome, attempt, again)
+        return self._retried_on_conflict(outcome, attempt, again,
+                                         ddl=translation.kind is Kind.DDL)
 
     def _ddl_lock_free(self, database: Database, txn: Transaction, ddl: bool) -> Pending | None:
         """A write about to take the turn waits while another session, on any node, holds
@@ -1355,17 +1362,25 @@ class Session:
         return result
 
     def _retried_on_conflict(self, outcome: Pending, attempt: int,
-                             again: Callable[[], Result | Pending]) -> Pending:
+                             again: Callable[[], Result | Pending], ddl: bool = False
+                             ) -> Pending:
         """An autocommit statement that lost a cluster conflict was not committed, and its
-        client has no answer yet: run it again (bounded) instead of returning 1213."""
+        client has no answer yet: run it again (bounded) instead of returning 1213. A DDL
+        goes on longer (DDL_BEHIND_RETRY_MS apart), as long as a metadata-lock wait."""
         result = Pending()
+        retries = CONFLICT_RETRIES_MAX
+        if ddl:
+            retries += int(min(self._metadata_lock_wait_timeout_s(), DDL_BEHIND_RETRY_S_MAX)
+                           * 1000 / DDL_BEHIND_RETRY_MS)
 
         def done(first: Pending) -> None:
             try:
                 first.result()
             except MarmotError as exc:
-                if exc.code == errors.ER_LOCK_DEADLOCK and attempt < CONFLICT_RETRIES_MAX:
-                    delay_ms = CONFLICT_BACKOFF_MS[attempt] * (0.5 + self.server.rng.random())
+                if exc.code == errors.ER_LOCK_DEADLOCK and attempt < retries:
+                    pause_ms = CONFLICT_BACKOFF_MS[attempt] if attempt < CONFLICT_RETRIES_MAX \
+                        else DDL_BEHIND_RETRY_MS
+                    delay_ms = pause_ms * (0.5 + self.server.rng.random())
                     self.server.host.call_later(delay_ms / 1000, rerun)
                     return
             except BaseException:  # noqa: BLE001 - handed on below
@@ -1373,7 +1388,8 @@ class Session:
             result.follow(first)
 
         def rerun() -> None:
-            if self.server.sessions.get(self.connection_id) is not self:
+            if self.server.sessions.get(self.connection_id) is not self or \
+                    self.lock_wait_stopped:  # gone, or KILL QUERY meanwhile
                 result.fail(errors.error(errors.ER_QUERY_INTERRUPTED,
                                          "Query execution was interrupted"))
                 return
@@ -1533,7 +1549,7 @@ class Session:
             committed = txn.finish_commit(recorded, level, result)
             if isinstance(committed, Pending):
                 committed = self._retried_on_conflict(committed, attempt, lambda: self._write(
-                    database, translation, params, text, attempt + 1))
+                    database, translation, params, text, attempt + 1), ddl=ddl)
             if ddl:  # pooled connections see the new schema once it is committed
                 committed = chain(committed, lambda value: self._schema_committed(database,
                                                                                   value))

@@ -213,6 +213,35 @@ def test_a_ddl_waits_on_a_replica_for_the_writes_committed_before_it(cluster: Cl
     assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
 
 
+def test_a_ddl_on_a_node_behind_its_peers_retries_until_its_catch_up(cluster: Cluster) -> None:
+    """Node 1 missed node 2's INSERT; its DDL carries an applied vector without it, so the
+    peers, who logged it, refuse the DDL (§11) until node 1's catch-up brings it. The DDL
+    retries, holding its lock, as long as a metadata-lock wait — not only the ~2 s of a row
+    conflict's retries, which ended in 1213 while catch-up could not run (here, for 5 s)."""
+    cluster.cut = {1}
+    cluster.ok(2, "INSERT INTO t VALUES (60, 60, 'y')")
+    cluster.cut = set()
+    cluster.dropped_tags = {all_messages().tag_of(PullLog)}  # node 1 cannot catch up yet
+    request = cluster.submit(1, "CREATE TABLE w (id INT PRIMARY KEY)")
+    cluster.deliver()
+    for _ in range(50):
+        cluster.advance(100)
+    assert (1, request) not in cluster.replies  # refused, still retrying: no 1213
+    cluster.dropped_tags = set()
+    for _ in range(100):
+        if (1, request) in cluster.replies:
+            break
+        cluster.advance(100)
+    reply = cluster.replies.pop((1, request))
+    assert reply.error is None, reply.error
+    for _ in range(20):
+        cluster.advance(100)
+    for i in (1, 2, 3):
+        assert rows(cluster, i, "SELECT count(*) FROM w") == [(0,)]
+        assert rows(cluster, i, "SELECT a FROM t WHERE id = 60") == [(60,)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
 def logged_write_sets(cluster: Cluster, node_id: int) -> list[WriteSet]:
     state = cluster.nodes[node_id].state
     conn = state.read_connection(state.databases.get("d"))
