@@ -35,7 +35,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from marmotdb import errors
-from marmotdb.sql import functions, json_functions, lexer
+from marmotdb.sql import fulltext, functions, json_functions, lexer
 from marmotdb.sql.rewrites_json import (
     JSON_EXPRESSION_REWRITES,
     compare_json,
@@ -348,8 +348,10 @@ def _assignment(node: exp.Expression) -> exp.Expression:
     raise not_supported("assigning user variables (@var := …) inside a statement")
 
 
-def _match(node: exp.Expression) -> exp.Expression:
-    raise not_supported("MATCH … AGAINST (FULLTEXT search)")
+def _match(node: exp.MatchAgainst) -> exp.Expression:
+    """MATCH (cols) AGAINST (query [mode]): evaluated by sql/fulltext.py."""
+    mode = fulltext.mode_of(node.args.get("modifier"))
+    return call("MYSQL_MATCH_AGAINST", string(mode), node.this, *node.expressions)
 
 
 def _chr(node: exp.Chr) -> exp.Expression:

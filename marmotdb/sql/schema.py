@@ -69,7 +69,7 @@ class ColumnDef:
 
 @dataclass(slots=True)
 class IndexDef:
-    """A key. ``kind``: 'PRIMARY' | 'UNIQUE' | 'INDEX'. ``columns``: (column, prefix length,
+    """A key. ``kind``: 'PRIMARY' | 'UNIQUE' | 'INDEX' | 'FULLTEXT' (catalog only). ``columns``: (column, prefix length,
     descending). ``sqlite_name`` is the SQLite index name (None for a PRIMARY KEY)."""
 
     name: str
@@ -204,7 +204,7 @@ def render_index(index: IndexDef) -> str:
     comment = f" COMMENT {quote_string(index.comment)}" if index.comment else ""
     if index.kind == "PRIMARY":
         return f"PRIMARY KEY {parts}{comment}"
-    prefix = "UNIQUE KEY" if index.kind == "UNIQUE" else "KEY"
+    prefix = {"UNIQUE": "UNIQUE KEY", "FULLTEXT": "FULLTEXT KEY"}.get(index.kind, "KEY")
     return f"{prefix} {quote_ident(index.name)} {parts}{comment}"
 
 
@@ -225,7 +225,7 @@ def render_foreign_key(fk: ForeignKeyDef) -> str:
     return text
 
 
-_INDEX_ORDER = {"PRIMARY": 0, "UNIQUE": 1, "INDEX": 2}
+_INDEX_ORDER = {"PRIMARY": 0, "UNIQUE": 1, "INDEX": 2, "FULLTEXT": 3}
 
 
 def render_create_table(table: TableDef, auto_increment: int | None = None) -> str:
