@@ -629,6 +629,8 @@ class TableBuilder:
 
     table: TableDef
     checks_seen: int = 0
+    # keys written without a name: InnoDB names their implicit index after the first column
+    unnamed_foreign_keys: list[ForeignKeyDef] = field(default_factory=list)
 
     def add_column(self, parsed: ParsedColumn) -> None:
         if self.table.column(parsed.column.name) is not None:
@@ -701,6 +703,7 @@ class TableBuilder:
 
     def add_foreign_key(self, fk: ForeignKeyDef) -> None:
         if not fk.name:
+            self.unnamed_foreign_keys.append(fk)
             numbers = [int(f.name.rsplit("_", 1)[1]) for f in self.table.foreign_keys
                        if f.name.rsplit("_", 1)[-1].isdigit()]
             fk.name = f"{self.table.name}_ibfk_{max(numbers, default=0) + 1}"
@@ -724,8 +727,9 @@ class TableBuilder:
                 self._check_key_part(part, 1, names)
             if not any([p[0].lower() for p in i.columns[:len(fk.columns)]]
                        == [c.lower() for c in fk.columns] for i in btrees):
-                self.add_index(IndexDef(fk.name, "INDEX", [(c, None, False) for c in
-                                                           fk.columns]))
+                unnamed = any(fk is f for f in self.unnamed_foreign_keys)
+                self.add_index(IndexDef("" if unnamed else fk.name, "INDEX",
+                                        [(c, None, False) for c in fk.columns]))
         autos = [c for c in table.columns if c.auto_increment]
         if len(autos) > 1 or (autos and not any(
                 i.columns[0][0].lower() == autos[0].name.lower() for i in btrees)):
