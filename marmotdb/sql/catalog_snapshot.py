@@ -24,7 +24,14 @@ from marmotdb.sql.catalog_ddl import parse_create_table
 from marmotdb.sql.catalog_expr import NotSimple, TokenStream, tokenize
 from marmotdb.sql.routines import store as routine_store
 from marmotdb.sql.routines.definition import Routine
-from marmotdb.sql.catalog_model import ColumnModel, ForeignKeyModel, IndexModel, TableModel
+from marmotdb.sql.catalog_model import (
+    ColumnModel,
+    ForeignKeyModel,
+    IndexModel,
+    KeyExpression,
+    TableModel,
+    is_key_expression,
+)
 
 SCHEMA_TABLE = "__marmot_schema"
 
@@ -295,7 +302,7 @@ def _sqlite_indexes(conn: apsw.Connection, quoted: str, table: TableModel) -> li
         for _, _, column, desc, _, key in conn.execute(
                 f"PRAGMA index_xinfo(\"{index_name.replace(chr(34), chr(34) * 2)}\")"):
             if key:
-                parts.append((column if column is not None else "(expression)", None,
+                parts.append((column if column is not None else KeyExpression("(expression)"), None,
                               "D" if desc else "A"))
         name = index_name
         if index_name.startswith("sqlite_autoindex_"):
@@ -331,7 +338,7 @@ def _reconcile(model: TableModel, facts: TableModel) -> TableModel:
     present = {c.name.lower() for c in columns}
     fact_keys = {_index_key(i) for i in facts.indexes}
     kept = [i for i in model.indexes if all(c.lower() in present for c, _, _ in i.columns
-                                            if not c.startswith("("))
+                                            if not is_key_expression(c))
             and (i.kind in ("FULLTEXT", "SPATIAL") or _index_key(i) in fact_keys)]
     kept_keys = {_index_key(i) for i in kept}
     kept += [i for i in facts.indexes if _index_key(i) not in kept_keys]
@@ -344,7 +351,7 @@ def _index_key(index: IndexModel) -> tuple[object, ...]:
     """What SQLite can confirm of a key: its kind and columns (an expression part is only
     "an expression" to PRAGMA index_xinfo)."""
     kind = "PRIMARY" if index.kind == "PRIMARY" else index.unique
-    return (kind, tuple("(expression)" if c.startswith("(") else c.lower()
+    return (kind, tuple(None if is_key_expression(c) else c.lower()
                         for c, _, _ in index.columns))
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from marmotdb import errors
 from marmotdb.sql import coltypes, lexer, rewrites_fk, schema
+from marmotdb.sql.catalog_model import KeyExpression, is_key_expression
 from marmotdb.sql.coltypes import MySqlType
 from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.schema import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef, sql_literal
@@ -587,12 +588,13 @@ def _functional_part(text: str) -> str:
     if re.fullmatch(r"\(`(?:[^`]|``)+`\)", expression):
         raise errors.error(errors.ER_FUNCTIONAL_INDEX_ON_FIELD, "Functional index on a column "
                            "is not supported. Consider using a regular index instead.")
-    return expression
+    return KeyExpression(expression)
 
 
 def is_functional(part: str) -> bool:
-    """A key part that is an expression (stored as ``(expr)``), not a column name."""
-    return part.startswith("(")
+    """A key part that is an expression (stored as ``(expr)``), not a column name (which may
+    be ``(3)`` too)."""
+    return is_key_expression(part)
 
 
 def _check_functional_dependency(table: TableDef, name: str) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 import apsw
 
+from marmotdb.sql.catalog_model import KeyExpression, is_key_expression
 from marmotdb.sql.coltypes import MySqlType, column_for_type  # noqa: F401 - re-exported
 
 SCHEMA_TABLE = "__marmot_schema"
@@ -195,7 +196,7 @@ def render_column(column: ColumnDef, table: TableDef) -> str:
 
 def _render_key_parts(index: IndexDef) -> str:
     """Columns in backticks; a functional key part is kept as its ``(expr)`` text."""
-    return ",".join((c if c.startswith("(") else quote_ident(c)) + (f"({n})" if n else "")
+    return ",".join((c if is_key_expression(c) else quote_ident(c)) + (f"({n})" if n else "")
                     + (" DESC" if d else "") for c, n, d in index.columns)
 
 
@@ -362,6 +363,9 @@ def _table_to_dict(table: TableDef) -> dict[str, Any]:
     for column in data["columns"]:
         if isinstance(column["default_value"], bytes):
             column["default_value"] = {"$bytes": column["default_value"].hex()}
+    for index in data["indexes"]:  # a functional key part is not a column named "(…)"
+        index["columns"] = [({"$expr": str(c)} if is_key_expression(c) else c, n, d)
+                            for c, n, d in index["columns"]]
     return data
 
 
@@ -489,11 +493,23 @@ def table_def_from_dict(meta: dict[str, Any]) -> TableDef:
         if isinstance(c["default_value"], dict) and "$bytes" in c["default_value"]:
             c["default_value"] = bytes.fromhex(c["default_value"]["$bytes"])
         columns.append(ColumnDef(**c))
-    indexes = [IndexDef(**{**i, "columns": [tuple(p) for p in i["columns"]]})
+    names = {c.name.lower() for c in columns}
+    indexes = [IndexDef(**{**i, "columns": [(_key_part_from_json(p[0], names), *p[1:])
+                                            for p in i["columns"]]})
                for i in data["indexes"]]
     return TableDef(**{**data, "columns": columns, "indexes": indexes,
                        "foreign_keys": [ForeignKeyDef(**f) for f in data["foreign_keys"]],
                        "checks": [CheckDef(**c) for c in data["checks"]]})
+
+
+def _key_part_from_json(part: Any, column_names: set[str]) -> str:
+    """A column name, or a functional key part: ``{"$expr": …}``, or, as stored before the
+    marker existed, a ``(…)`` text that names no column."""
+    if isinstance(part, dict):
+        return KeyExpression(part["$expr"])
+    if part.startswith("(") and part.lower() not in column_names:
+        return KeyExpression(part)
+    return str(part)
 
 
 def child_tables(conn: apsw.Connection, table: str) -> list[str]:
