@@ -44,6 +44,7 @@ class ViewInfo:
     columns: list[ColumnModel] = field(default_factory=list)
     check_option: str = "NONE"
     is_updatable: str = "NO"
+    valid: bool = True  # False when SQLite cannot read it (a table it reads was dropped)
 
 
 @dataclass(slots=True)
@@ -391,7 +392,7 @@ def _view(conn: apsw.Connection, name: str, sqlite_sql: str, mysql_sql: str | No
                 f"PRAGMA table_xinfo({quoted})"):
             info.columns.append(_sqlite_column(column, decltype or "", bool(notnull), default))
     except apsw.Error:  # a view over a dropped table: listed, but without columns
-        pass
+        info.valid = False
     return info
 
 

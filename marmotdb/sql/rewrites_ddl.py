@@ -382,7 +382,16 @@ def _attr_unique(parser: DdlParser, parsed: ParsedColumn) -> None:
 
 
 def _attr_comment(parser: DdlParser, parsed: ParsedColumn) -> None:
-    parsed.column.comment = parser.string()
+    parsed.column.comment = utf8mb3_comment(parser.string())
+
+
+_OUTSIDE_UTF8MB3 = re.compile("[\U00010000-\U0010FFFF]")
+
+
+def utf8mb3_comment(text: str) -> str:
+    """MySQL keeps table, column and index comments in its utf8mb3 data dictionary: a
+    character outside the Basic Multilingual Plane (an emoji) becomes '?'."""
+    return _OUTSIDE_UTF8MB3.sub("?", text)
 
 
 def _attr_on(parser: DdlParser, parsed: ParsedColumn) -> None:
@@ -612,7 +621,7 @@ def _index_options(parser: DdlParser) -> str:
         if parser.accept("USING"):
             parser.expect("BTREE", "HASH")
         elif parser.accept("COMMENT"):
-            comment = parser.string()
+            comment = utf8mb3_comment(parser.string())
         elif parser.accept("KEY_BLOCK_SIZE"):
             parser.option_value()
         elif parser.accept("VISIBLE", "INVISIBLE"):
@@ -847,7 +856,7 @@ def parse_table_options(parser: DdlParser, table: TableDef, *, stop_at_select: b
         elif parser.accept("AUTO_INCREMENT"):
             table.auto_increment = int(parser.option_value())
         elif parser.accept("COMMENT"):
-            table.comment = parser.option_value()
+            table.comment = utf8mb3_comment(parser.option_value())
         elif parser.accept("ROW_FORMAT"):
             table.row_format = parser.option_value().capitalize()
         elif parser.accept_seq("DEFAULT", "CHARSET") or parser.accept("CHARSET") or \

@@ -155,6 +155,8 @@ def render_default(column: ColumnDef) -> str | None:
     if isinstance(value, bytes):
         return "0x" + value.hex() if value else "''"
     if isinstance(value, float):
+        if column.type.scale is not None and column.type.family == "float":
+            return quote_string(f"{value:.{column.type.scale}f}")  # DOUBLE(22,6): '0.000000'
         from marmotdb.sql.coltypes import format_double
         return quote_string(format_double(value))
     return quote_string(str(value))
