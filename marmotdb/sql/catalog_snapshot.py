@@ -14,6 +14,7 @@ authorizer for the duration of its own reads (``trusted``) and restores it after
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,7 +205,7 @@ def _build(conn: apsw.Connection, database: str, fingerprint: tuple[object, ...]
         if kind == "table":
             result._pending[name.lower()] = (name, sql or "", mysql_sql)
         elif kind == "view":
-            result.views[name.lower()] = _view(conn, name, sql or "", mysql_sql)
+            result.views[name.lower()] = _view(conn, name, sql or "", mysql_sql, result.table)
         elif not is_internal(table_name):
             result.triggers.append(_trigger(name, table_name, sql or "", mysql_sql))
     return result
@@ -382,7 +383,8 @@ def _reconcile_foreign_keys(declared: list[ForeignKeyModel], facts: list[Foreign
 
 
 # ---------------------------------------------------------------------------------- views
-def _view(conn: apsw.Connection, name: str, sqlite_sql: str, mysql_sql: str | None) -> ViewInfo:
+def _view(conn: apsw.Connection, name: str, sqlite_sql: str, mysql_sql: str | None,
+          table: Callable[[str], TableModel | None]) -> ViewInfo:
     source = mysql_sql or sqlite_sql
     definition = _after_as(source) or source
     info = ViewInfo(name, definition, mysql_sql)
@@ -391,9 +393,31 @@ def _view(conn: apsw.Connection, name: str, sqlite_sql: str, mysql_sql: str | No
         for _, column, decltype, notnull, default, _, hidden in conn.execute(
                 f"PRAGMA table_xinfo({quoted})"):
             info.columns.append(_sqlite_column(column, decltype or "", bool(notnull), default))
+        _type_from_origins(conn, quoted, info.columns, table)
     except apsw.Error:  # a view over a dropped table: listed, but without columns
         info.valid = False
     return info
+
+
+def _type_from_origins(conn: apsw.Connection, quoted: str, columns: list[ColumnModel],
+                       table: Callable[[str], TableModel | None]) -> None:
+    """A view column that is a table's column has that column's MySQL type (an ENUM's
+    members, a DECIMAL's scale), which SQLite's declared type does not carry. SQLite reports
+    origins of a running statement only: the LEFT JOIN makes one row, and LIMIT 0 keeps the
+    view's own query from running."""
+    cursor = conn.cursor()
+    cursor.execute(f"SELECT o.* FROM (SELECT 1) LEFT JOIN (SELECT * FROM {quoted} LIMIT 0) "
+                   "AS o ON 1")
+    origins = cursor.description_full
+    cursor.close()
+    for column, (_, _, database, origin_table, origin_column) in zip(columns, origins):
+        if database != "main" or origin_table is None or is_internal(origin_table):
+            continue
+        model = table(origin_table)
+        found = model.column(origin_column) if model is not None else None
+        if found is not None:
+            column.data_type, column.column_type = found.data_type, found.column_type
+            column.charset, column.collation = found.charset, found.collation
 
 
 def _after_as(create_sql: str) -> str | None:

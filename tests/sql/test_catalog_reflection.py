@@ -46,3 +46,11 @@ def test_describe_of_a_view_over_a_dropped_table_is_1356(db):
     assert error_code(lambda: db.execute("DESCRIBE v")) == 1356
     assert error_code(lambda: db.execute("SHOW FULL COLUMNS FROM v")) == 1356
     assert rows(db.execute("SHOW FULL TABLES")) == [("v", "VIEW")]
+
+
+def test_a_views_column_has_its_tables_column_type(db):
+    db.execute("CREATE TABLE t (e ENUM('', 'fleem'), d DECIMAL(10,3), s SET('a','b'))")
+    db.execute("CREATE TABLE u (id INT)")
+    db.execute("CREATE VIEW v AS SELECT t.e, t.d, t.s, u.id FROM t JOIN u")
+    assert [r[:2] for r in rows(db.execute("DESCRIBE v"))] == [
+        ("e", "enum('','fleem')"), ("d", "decimal(10,3)"), ("s", "set('a','b')"), ("id", "int")]
