@@ -382,7 +382,16 @@ def _cast(node: exp.Cast) -> exp.Expression:
     params = [p.this if isinstance(p, exp.DataTypeParam) else p for p in to.expressions]
     if kind == "BINARY" and not params and isinstance(node.parent, _COMPARISONS):
         return exp.Collate(this=node.this, expression=exp.var("BINARY"))
-    return call("MYSQL_CAST", json_cast_operand(node.this, kind), string(kind), *params)
+    operand = node.this
+    if kind == "DECIMAL" and _exact_literal(operand):  # SQLite would read it as a REAL
+        operand = string(operand.this)
+    return call("MYSQL_CAST", json_cast_operand(operand, kind), string(kind), *params)
+
+
+def _exact_literal(node: exp.Expression) -> bool:
+    """A literal MySQL reads as an exact DECIMAL: digits with a point, no exponent."""
+    return isinstance(node, exp.Literal) and not node.is_string and "." in node.this \
+        and "e" not in node.this.lower()
 
 
 _COMPARISON_TYPES = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
@@ -417,6 +426,14 @@ def _comparison(node: exp.Expression) -> exp.Expression:
             _number_literal(left) and _number_literal(right)):
         return node
     return type(node)(this=call("MYSQL_CMP", left, right), expression=number(0))
+
+
+def _nullif(node: exp.Nullif) -> exp.Expression:
+    """NULLIF(a, b) is ``CASE WHEN a = b THEN NULL ELSE a END`` (MySQL's manual): the
+    comparison follows MySQL's rules (SQLite's NULLIF compares a DECIMAL's text with a number
+    as different) and a DECIMAL ``a`` keeps its type in exact arithmetic."""
+    test = _comparison(exp.EQ(this=node.this.copy(), expression=node.expression))
+    return exp.Case(ifs=[exp.If(this=test, true=exp.Null())], default=node.this)
 
 
 def _bit_string(node: exp.BitString) -> exp.Expression:
@@ -464,7 +481,7 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.Concat: _concat, exp.In: _in_tuples, exp.National: _national, exp.Introducer: _introducer,  # type: ignore
     exp.MatchAgainst: _match, exp.Chr: _chr, exp.Cast: _cast,  # type: ignore
     exp.TryCast: _cast, exp.Column: _bare_keyword, exp.PropertyEQ: _assignment,  # type: ignore
-    exp.BitString: _bit_string,  # type: ignore[dict-item]
+    exp.BitString: _bit_string, exp.Nullif: _nullif,  # type: ignore[dict-item]
     **JSON_EXPRESSION_REWRITES,  # rewrites_json.py: ->, ->>, MEMBER OF, JSON_VALUE
     exp.Literal: big_literal,  # type: ignore[dict-item]  # rewrites_unsigned.py
     **{t: _comparison for t in _COMPARISON_TYPES},  # type: ignore
