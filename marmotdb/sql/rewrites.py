@@ -85,6 +85,35 @@ def rename_functions(sql: str) -> str:
     return "".join(pieces)
 
 
+def unqualify_values_calls(sql: str) -> str:
+    """``VALUES(t.c)`` / ``VALUES(db.t.c)`` after ON DUPLICATE KEY UPDATE → ``VALUES(c)``:
+    MySQL takes a qualified name there (SQLAlchemy writes one), sqlglot's grammar does not,
+    and the column can only be the inserted table's."""
+    if "DUPLICATE" not in sql.upper():
+        return sql
+    significant = [t for t in lexer.tokens(sql) if t.kind not in lexer.BLANK_KINDS]
+    words = [t.text.upper() if t.kind == lexer.WORD else "" for t in significant]
+    if "DUPLICATE" not in words:
+        return sql
+    pieces, copied = [], 0
+    for at in range(words.index("DUPLICATE"), len(significant) - 5):
+        if words[at] != "VALUES" or significant[at + 1].text != "(":
+            continue
+        end = at + 2
+        while end + 2 < len(significant) and _name(significant[end]) and \
+                significant[end + 1].text == "." and _name(significant[end + 2]):
+            end += 2
+        if end > at + 2 and end + 1 < len(significant) and significant[end + 1].text == ")":
+            pieces.append(sql[copied:significant[at + 2].start])
+            copied = significant[end].start
+    pieces.append(sql[copied:])
+    return "".join(pieces)
+
+
+def _name(token: lexer.Token) -> bool:
+    return token.kind in (lexer.WORD, lexer.QUOTED)
+
+
 def _renamed(name: str) -> str | None:
     upper = name.upper()
     if upper in _RENAMED:
