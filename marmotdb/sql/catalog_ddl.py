@@ -19,6 +19,7 @@ from marmotdb.sql.catalog_model import (
     ColumnModel,
     ForeignKeyModel,
     IndexModel,
+    KeyExpression,
     TableModel,
 )
 
@@ -277,7 +278,7 @@ def _key_parts(stream: TokenStream) -> list[tuple[str, int | None, str]]:
     parts: list[tuple[str, int | None, str]] = []
     while True:
         if stream.peek().text == "(":  # functional key part: (expr), kept in parentheses
-            parts.append(("(" + _parenthesised(stream) + ")", None,
+            parts.append((KeyExpression("(" + _parenthesised(stream) + ")"), None,
                           "D" if stream.accept_word("DESC") else "A"))
             stream.accept_word("ASC")
         else:

@@ -22,6 +22,18 @@ from marmotdb.sql.catalog_charsets import (
 )
 
 
+class KeyExpression(str):
+    """A functional key part, ``INDEX ((expr))``, kept as its MySQL text in parentheses. A
+    type of its own because a column may be named ``(3)`` too: the parser knows which one it
+    read (a backquoted name or a bare parenthesis), the text alone does not."""
+
+    __slots__ = ()
+
+
+def is_key_expression(part: str) -> bool:
+    return isinstance(part, KeyExpression)
+
+
 @dataclass(slots=True)
 class ColumnModel:
     name: str

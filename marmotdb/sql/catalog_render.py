@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from marmotdb.sql.catalog_model import ColumnModel, ForeignKeyModel, IndexModel, TableModel
+from marmotdb.sql.catalog_model import (
+    ColumnModel,
+    ForeignKeyModel,
+    IndexModel,
+    TableModel,
+    is_key_expression,
+)
 from marmotdb.sql.catalog_snapshot import ViewInfo
 
 _NO_LITERAL_DEFAULT = frozenset({"tinytext", "text", "mediumtext", "longtext", "tinyblob",
@@ -130,7 +136,7 @@ def _index_definition(index: IndexModel, q: object) -> str:
     quote = q  # type: ignore[assignment]
     parts = []
     for column, prefix, order in index.columns:
-        text = column if column.startswith("(") else quote(column)  # type: ignore[operator]
+        text = column if is_key_expression(column) else quote(column)  # type: ignore[operator]
         if prefix:
             text += f"({prefix})"
         if order == "D":

@@ -94,6 +94,17 @@ def table_or_view(ctx: CatalogContext, db: str, name: str) -> TableModel | ViewI
     return found
 
 
+def _describable(ctx: CatalogContext, db: str, name: str) -> TableModel | ViewInfo:
+    """``table_or_view`` for SHOW COLUMNS / DESCRIBE: a view reading a dropped table or
+    column is 1356, as in MySQL (drivers' reflection skips such a view on that code)."""
+    found = table_or_view(ctx, db, name)
+    if isinstance(found, ViewInfo) and not found.valid:
+        raise errors.error(errors.ER_VIEW_INVALID, f"View '{db}.{name}' references invalid "
+                           "table(s) or column(s) or function(s) or definer/invoker of view "
+                           "lack rights to use them")
+    return found
+
+
 # ---------------------------------------------------------------------------------- handlers
 def _databases(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) -> ResultSet:
     clause = filter_clause(stream)
@@ -121,7 +132,7 @@ def _columns(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) -> Resu
     db, name = _table_name(stream, ctx)
     clause = filter_clause(stream)
     finish(stream)
-    return filtered(*column_rows(table_or_view(ctx, db, name), flags.full), clause, ctx)
+    return filtered(*column_rows(_describable(ctx, db, name), flags.full), clause, ctx)
 
 
 def column_rows(model: TableModel | ViewInfo, full: bool) -> tuple[list[Column], list[tuple]]:
@@ -154,7 +165,7 @@ def describe(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
         stream.next()
         clause = ("like", token.text if token.kind == "word" else str(token.value))
     finish(stream)
-    return filtered(*column_rows(table_or_view(ctx, db, name), False), clause, ctx)
+    return filtered(*column_rows(_describable(ctx, db, name), False), clause, ctx)
 
 
 _INDEX_COLUMNS = [show_text("Table"), show_int("Non_unique", 1), show_text("Key_name"), show_int("Seq_in_index", 10, True),

@@ -14,6 +14,7 @@ authorizer for the duration of its own reads (``trusted``) and restores it after
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,14 @@ from marmotdb.sql.catalog_ddl import parse_create_table
 from marmotdb.sql.catalog_expr import NotSimple, TokenStream, tokenize
 from marmotdb.sql.routines import store as routine_store
 from marmotdb.sql.routines.definition import Routine
-from marmotdb.sql.catalog_model import ColumnModel, ForeignKeyModel, IndexModel, TableModel
+from marmotdb.sql.catalog_model import (
+    ColumnModel,
+    ForeignKeyModel,
+    IndexModel,
+    KeyExpression,
+    TableModel,
+    is_key_expression,
+)
 
 SCHEMA_TABLE = "__marmot_schema"
 
@@ -37,6 +45,7 @@ class ViewInfo:
     columns: list[ColumnModel] = field(default_factory=list)
     check_option: str = "NONE"
     is_updatable: str = "NO"
+    valid: bool = True  # False when SQLite cannot read it (a table it reads was dropped)
 
 
 @dataclass(slots=True)
@@ -196,7 +205,7 @@ def _build(conn: apsw.Connection, database: str, fingerprint: tuple[object, ...]
         if kind == "table":
             result._pending[name.lower()] = (name, sql or "", mysql_sql)
         elif kind == "view":
-            result.views[name.lower()] = _view(conn, name, sql or "", mysql_sql)
+            result.views[name.lower()] = _view(conn, name, sql or "", mysql_sql, result.table)
         elif not is_internal(table_name):
             result.triggers.append(_trigger(name, table_name, sql or "", mysql_sql))
     return result
@@ -295,7 +304,7 @@ def _sqlite_indexes(conn: apsw.Connection, quoted: str, table: TableModel) -> li
         for _, _, column, desc, _, key in conn.execute(
                 f"PRAGMA index_xinfo(\"{index_name.replace(chr(34), chr(34) * 2)}\")"):
             if key:
-                parts.append((column if column is not None else "(expression)", None,
+                parts.append((column if column is not None else KeyExpression("(expression)"), None,
                               "D" if desc else "A"))
         name = index_name
         if index_name.startswith("sqlite_autoindex_"):
@@ -331,7 +340,7 @@ def _reconcile(model: TableModel, facts: TableModel) -> TableModel:
     present = {c.name.lower() for c in columns}
     fact_keys = {_index_key(i) for i in facts.indexes}
     kept = [i for i in model.indexes if all(c.lower() in present for c, _, _ in i.columns
-                                            if not c.startswith("("))
+                                            if not is_key_expression(c))
             and (i.kind in ("FULLTEXT", "SPATIAL") or _index_key(i) in fact_keys)]
     kept_keys = {_index_key(i) for i in kept}
     kept += [i for i in facts.indexes if _index_key(i) not in kept_keys]
@@ -344,7 +353,7 @@ def _index_key(index: IndexModel) -> tuple[object, ...]:
     """What SQLite can confirm of a key: its kind and columns (an expression part is only
     "an expression" to PRAGMA index_xinfo)."""
     kind = "PRIMARY" if index.kind == "PRIMARY" else index.unique
-    return (kind, tuple("(expression)" if c.startswith("(") else c.lower()
+    return (kind, tuple(None if is_key_expression(c) else c.lower()
                         for c, _, _ in index.columns))
 
 
@@ -374,7 +383,8 @@ def _reconcile_foreign_keys(declared: list[ForeignKeyModel], facts: list[Foreign
 
 
 # ---------------------------------------------------------------------------------- views
-def _view(conn: apsw.Connection, name: str, sqlite_sql: str, mysql_sql: str | None) -> ViewInfo:
+def _view(conn: apsw.Connection, name: str, sqlite_sql: str, mysql_sql: str | None,
+          table: Callable[[str], TableModel | None]) -> ViewInfo:
     source = mysql_sql or sqlite_sql
     definition = _after_as(source) or source
     info = ViewInfo(name, definition, mysql_sql)
@@ -383,9 +393,31 @@ def _view(conn: apsw.Connection, name: str, sqlite_sql: str, mysql_sql: str | No
         for _, column, decltype, notnull, default, _, hidden in conn.execute(
                 f"PRAGMA table_xinfo({quoted})"):
             info.columns.append(_sqlite_column(column, decltype or "", bool(notnull), default))
+        _type_from_origins(conn, quoted, info.columns, table)
     except apsw.Error:  # a view over a dropped table: listed, but without columns
-        pass
+        info.valid = False
     return info
+
+
+def _type_from_origins(conn: apsw.Connection, quoted: str, columns: list[ColumnModel],
+                       table: Callable[[str], TableModel | None]) -> None:
+    """A view column that is a table's column has that column's MySQL type (an ENUM's
+    members, a DECIMAL's scale), which SQLite's declared type does not carry. SQLite reports
+    origins of a running statement only: the LEFT JOIN makes one row, and LIMIT 0 keeps the
+    view's own query from running."""
+    cursor = conn.cursor()
+    cursor.execute(f"SELECT o.* FROM (SELECT 1) LEFT JOIN (SELECT * FROM {quoted} LIMIT 0) "
+                   "AS o ON 1")
+    origins = cursor.description_full
+    cursor.close()
+    for column, (_, _, database, origin_table, origin_column) in zip(columns, origins):
+        if database != "main" or origin_table is None or is_internal(origin_table):
+            continue
+        model = table(origin_table)
+        found = model.column(origin_column) if model is not None else None
+        if found is not None:
+            column.data_type, column.column_type = found.data_type, found.column_type
+            column.charset, column.collation = found.charset, found.collation
 
 
 def _after_as(create_sql: str) -> str | None:

@@ -52,7 +52,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import apsw
 
 from marmotdb import errors
-from marmotdb.sql import coltypes, uint64
+from marmotdb.sql import coltypes, fulltext, uint64
 from marmotdb.sql.json_functions import (
     JSON_AGGREGATES,
     JSON_INTERNAL_FUNCTIONS,
@@ -943,6 +943,7 @@ _PURE_SCALARS: list[Scalar] = [
     ("SIGN", sign, 1, True), ("BIT_COUNT", bit_count, 1, True), ("XOR", mysql_xor, 2, True),
     ("CMP", compare, 2, True), ("REFUSE", _refuse, 1, False),
     ("FK_FAILS", _foreign_key_fails, 1, False), *BIT_OPERATORS,
+    ("MATCH_AGAINST", fulltext.match_against, -1, True),
 ]
 
 
@@ -2250,7 +2251,7 @@ INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "
                                 "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
                                 "LIKE_BINARY",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "CAST", "EXTRACT",
-                                "TRIM", "SUBSTRING", "SUBSTR", "POSITION"}
+                                "TRIM", "SUBSTRING", "SUBSTR", "POSITION", "MATCH_AGAINST"}
                                ) | {name for name, *_ in BIT_OPERATORS} \
     | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS \
     | TEMPORAL_INTERNAL_FUNCTIONS

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from marmotdb.sql import variables as sysvars
 from marmotdb.sql.catalog_charsets import CHARSETS, COLLATIONS, charset_named
 from marmotdb.sql.catalog_keywords import KEYWORDS
-from marmotdb.sql.catalog_model import ColumnModel, TableModel
+from marmotdb.sql.catalog_model import ColumnModel, TableModel, is_key_expression
 from marmotdb.sql.catalog_snapshot import DatabaseSnapshot, TableStats, ViewInfo
 from marmotdb.sql.routines import catalog as routine_catalog
 
@@ -193,7 +193,7 @@ def index_rows(db: str, model: TableModel) -> list[tuple]:
     for index in model.indexes:
         for seq, (column_name, sub_part, order) in enumerate(index.columns, 1):
             column = model.column(column_name)
-            expression = column_name[1:-1] if column_name.startswith("(") else None
+            expression = column_name[1:-1] if is_key_expression(column_name) else None
             rows.append(("def", db, model.name, 0 if index.unique else 1, db, index.name, seq,
                          None if expression else column_name,
                          None if index.kind == "FULLTEXT" else order, None, sub_part, None,

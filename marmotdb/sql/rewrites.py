@@ -35,7 +35,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from marmotdb import errors
-from marmotdb.sql import functions, json_functions, lexer
+from marmotdb.sql import fulltext, functions, json_functions, lexer
 from marmotdb.sql.rewrites_json import (
     JSON_EXPRESSION_REWRITES,
     compare_json,
@@ -83,6 +83,35 @@ def rename_functions(sql: str) -> str:
             keyword = token
     pieces.append(sql[copied:])
     return "".join(pieces)
+
+
+def unqualify_values_calls(sql: str) -> str:
+    """``VALUES(t.c)`` / ``VALUES(db.t.c)`` after ON DUPLICATE KEY UPDATE → ``VALUES(c)``:
+    MySQL takes a qualified name there (SQLAlchemy writes one), sqlglot's grammar does not,
+    and the column can only be the inserted table's."""
+    if "DUPLICATE" not in sql.upper():
+        return sql
+    significant = [t for t in lexer.tokens(sql) if t.kind not in lexer.BLANK_KINDS]
+    words = [t.text.upper() if t.kind == lexer.WORD else "" for t in significant]
+    if "DUPLICATE" not in words:
+        return sql
+    pieces, copied = [], 0
+    for at in range(words.index("DUPLICATE"), len(significant) - 5):
+        if words[at] != "VALUES" or significant[at + 1].text != "(":
+            continue
+        end = at + 2
+        while end + 2 < len(significant) and _name(significant[end]) and \
+                significant[end + 1].text == "." and _name(significant[end + 2]):
+            end += 2
+        if end > at + 2 and end + 1 < len(significant) and significant[end + 1].text == ")":
+            pieces.append(sql[copied:significant[at + 2].start])
+            copied = significant[end].start
+    pieces.append(sql[copied:])
+    return "".join(pieces)
+
+
+def _name(token: lexer.Token) -> bool:
+    return token.kind in (lexer.WORD, lexer.QUOTED)
 
 
 def _renamed(name: str) -> str | None:
@@ -348,8 +377,10 @@ def _assignment(node: exp.Expression) -> exp.Expression:
     raise not_supported("assigning user variables (@var := …) inside a statement")
 
 
-def _match(node: exp.Expression) -> exp.Expression:
-    raise not_supported("MATCH … AGAINST (FULLTEXT search)")
+def _match(node: exp.MatchAgainst) -> exp.Expression:
+    """MATCH (cols) AGAINST (query [mode]): evaluated by sql/fulltext.py."""
+    mode = fulltext.mode_of(node.args.get("modifier"))
+    return call("MYSQL_MATCH_AGAINST", string(mode), node.this, *node.expressions)
 
 
 def _chr(node: exp.Chr) -> exp.Expression:
@@ -380,7 +411,16 @@ def _cast(node: exp.Cast) -> exp.Expression:
     params = [p.this if isinstance(p, exp.DataTypeParam) else p for p in to.expressions]
     if kind == "BINARY" and not params and isinstance(node.parent, _COMPARISONS):
         return exp.Collate(this=node.this, expression=exp.var("BINARY"))
-    return call("MYSQL_CAST", json_cast_operand(node.this, kind), string(kind), *params)
+    operand = node.this
+    if kind == "DECIMAL" and _exact_literal(operand):  # SQLite would read it as a REAL
+        operand = string(operand.this)
+    return call("MYSQL_CAST", json_cast_operand(operand, kind), string(kind), *params)
+
+
+def _exact_literal(node: exp.Expression) -> bool:
+    """A literal MySQL reads as an exact DECIMAL: digits with a point, no exponent."""
+    return isinstance(node, exp.Literal) and not node.is_string and "." in node.this \
+        and "e" not in node.this.lower()
 
 
 _COMPARISON_TYPES = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
@@ -415,6 +455,14 @@ def _comparison(node: exp.Expression) -> exp.Expression:
             _number_literal(left) and _number_literal(right)):
         return node
     return type(node)(this=call("MYSQL_CMP", left, right), expression=number(0))
+
+
+def _nullif(node: exp.Nullif) -> exp.Expression:
+    """NULLIF(a, b) is ``CASE WHEN a = b THEN NULL ELSE a END`` (MySQL's manual): the
+    comparison follows MySQL's rules (SQLite's NULLIF compares a DECIMAL's text with a number
+    as different) and a DECIMAL ``a`` keeps its type in exact arithmetic."""
+    test = _comparison(exp.EQ(this=node.this.copy(), expression=node.expression))
+    return exp.Case(ifs=[exp.If(this=test, true=exp.Null())], default=node.this)
 
 
 def _bit_string(node: exp.BitString) -> exp.Expression:
@@ -462,7 +510,7 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.Concat: _concat, exp.In: _in_tuples, exp.National: _national, exp.Introducer: _introducer,  # type: ignore
     exp.MatchAgainst: _match, exp.Chr: _chr, exp.Cast: _cast,  # type: ignore
     exp.TryCast: _cast, exp.Column: _bare_keyword, exp.PropertyEQ: _assignment,  # type: ignore
-    exp.BitString: _bit_string,  # type: ignore[dict-item]
+    exp.BitString: _bit_string, exp.Nullif: _nullif,  # type: ignore[dict-item]
     **JSON_EXPRESSION_REWRITES,  # rewrites_json.py: ->, ->>, MEMBER OF, JSON_VALUE
     exp.Literal: big_literal,  # type: ignore[dict-item]  # rewrites_unsigned.py
     **{t: _comparison for t in _COMPARISON_TYPES},  # type: ignore

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from marmotdb import errors
 from marmotdb.sql import coltypes, lexer, rewrites_fk, schema
+from marmotdb.sql.catalog_model import KeyExpression, is_key_expression
 from marmotdb.sql.coltypes import MySqlType
 from marmotdb.sql.rewrites import not_supported
 from marmotdb.sql.schema import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef, sql_literal
@@ -381,7 +382,16 @@ def _attr_unique(parser: DdlParser, parsed: ParsedColumn) -> None:
 
 
 def _attr_comment(parser: DdlParser, parsed: ParsedColumn) -> None:
-    parsed.column.comment = parser.string()
+    parsed.column.comment = utf8mb3_comment(parser.string())
+
+
+_OUTSIDE_UTF8MB3 = re.compile("[\U00010000-\U0010FFFF]")
+
+
+def utf8mb3_comment(text: str) -> str:
+    """MySQL keeps table, column and index comments in its utf8mb3 data dictionary: a
+    character outside the Basic Multilingual Plane (an emoji) becomes '?'."""
+    return _OUTSIDE_UTF8MB3.sub("?", text)
 
 
 def _attr_on(parser: DdlParser, parsed: ParsedColumn) -> None:
@@ -587,12 +597,13 @@ def _functional_part(text: str) -> str:
     if re.fullmatch(r"\(`(?:[^`]|``)+`\)", expression):
         raise errors.error(errors.ER_FUNCTIONAL_INDEX_ON_FIELD, "Functional index on a column "
                            "is not supported. Consider using a regular index instead.")
-    return expression
+    return KeyExpression(expression)
 
 
 def is_functional(part: str) -> bool:
-    """A key part that is an expression (stored as ``(expr)``), not a column name."""
-    return part.startswith("(")
+    """A key part that is an expression (stored as ``(expr)``), not a column name (which may
+    be ``(3)`` too)."""
+    return is_key_expression(part)
 
 
 def _check_functional_dependency(table: TableDef, name: str) -> None:
@@ -610,14 +621,13 @@ def _index_options(parser: DdlParser) -> str:
         if parser.accept("USING"):
             parser.expect("BTREE", "HASH")
         elif parser.accept("COMMENT"):
-            comment = parser.string()
+            comment = utf8mb3_comment(parser.string())
         elif parser.accept("KEY_BLOCK_SIZE"):
             parser.option_value()
         elif parser.accept("VISIBLE", "INVISIBLE"):
             pass
-        elif parser.accept("WITH"):
-            parser.expect("PARSER")
-            parser.identifier()
+        elif parser.at("WITH"):  # a FULLTEXT key's plugin (ngram, mecab): other words
+            raise not_supported("FULLTEXT … WITH PARSER")
         else:
             return comment
 
@@ -630,6 +640,8 @@ class TableBuilder:
 
     table: TableDef
     checks_seen: int = 0
+    # keys written without a name: InnoDB names their implicit index after the first column
+    unnamed_foreign_keys: list[ForeignKeyDef] = field(default_factory=list)
 
     def add_column(self, parsed: ParsedColumn) -> None:
         if self.table.column(parsed.column.name) is not None:
@@ -702,6 +714,7 @@ class TableBuilder:
 
     def add_foreign_key(self, fk: ForeignKeyDef) -> None:
         if not fk.name:
+            self.unnamed_foreign_keys.append(fk)
             numbers = [int(f.name.rsplit("_", 1)[1]) for f in self.table.foreign_keys
                        if f.name.rsplit("_", 1)[-1].isdigit()]
             fk.name = f"{self.table.name}_ibfk_{max(numbers, default=0) + 1}"
@@ -715,17 +728,22 @@ class TableBuilder:
         names = {c.name.lower() for c in table.columns}
         for index in table.indexes:
             for part, length, _ in index.columns:
-                self._check_key_part(part, length, names)
+                if index.kind == "FULLTEXT":
+                    self._check_fulltext_part(part, length, names)
+                else:
+                    self._check_key_part(part, length, names)
+        btrees = [i for i in table.indexes if i.kind != "FULLTEXT"]
         for fk in table.foreign_keys:
             for part in fk.columns:
                 self._check_key_part(part, 1, names)
             if not any([p[0].lower() for p in i.columns[:len(fk.columns)]]
-                       == [c.lower() for c in fk.columns] for i in table.indexes):
-                self.add_index(IndexDef(fk.name, "INDEX", [(c, None, False) for c in
-                                                           fk.columns]))
+                       == [c.lower() for c in fk.columns] for i in btrees):
+                unnamed = any(fk is f for f in self.unnamed_foreign_keys)
+                self.add_index(IndexDef("" if unnamed else fk.name, "INDEX",
+                                        [(c, None, False) for c in fk.columns]))
         autos = [c for c in table.columns if c.auto_increment]
         if len(autos) > 1 or (autos and not any(
-                i.columns[0][0].lower() == autos[0].name.lower() for i in table.indexes)):
+                i.columns[0][0].lower() == autos[0].name.lower() for i in btrees)):
             raise errors.error(errors.ER_WRONG_AUTO_KEY, "Incorrect table definition; there "
                                "can be only one auto column and it must be defined as a key")
         if autos and autos[0].type.family != "int":
@@ -755,6 +773,22 @@ class TableBuilder:
                                "a key length")
 
 
+    def _check_fulltext_part(self, part: str, length: int | None, names: set[str]) -> None:
+        """A FULLTEXT key takes whole CHAR/VARCHAR/TEXT columns (1283, MySQL's 1089 for a
+        prefix)."""
+        if is_functional(part) or part.lower() not in names:
+            raise errors.error(errors.ER_KEY_COLUMN_DOES_NOT_EXIST,
+                               f"Key column '{part}' doesn't exist in table")
+        column = self.table.column(part)
+        if column is not None and column.type.family != "text":
+            raise errors.error(errors.ER_BAD_FT_COLUMN,
+                               f"Column '{part}' cannot be part of FULLTEXT index")
+        if length is not None:
+            raise errors.error(errors.ER_WRONG_SUB_KEY, "Incorrect prefix key; the used key "
+                               "part isn't a string, the used length is longer than the key "
+                               "part, or the storage engine doesn't support unique prefix keys")
+
+
 def parse_table_element(parser: DdlParser, builder: TableBuilder) -> None:
     """One element of a CREATE TABLE body: a column, key, foreign key or check."""
     constraint_name = ""
@@ -772,7 +806,11 @@ def parse_table_element(parser: DdlParser, builder: TableBuilder) -> None:
     elif parser.accept("KEY", "INDEX"):
         name = _skip_index_name(parser)
         builder.add_index(IndexDef(name, "INDEX", _key_parts(parser), _index_options(parser)))
-    elif parser.at("FULLTEXT", "SPATIAL"):
+    elif parser.accept("FULLTEXT"):
+        parser.accept("KEY", "INDEX")
+        name = _skip_index_name(parser)
+        builder.add_index(IndexDef(name, "FULLTEXT", _key_parts(parser), _index_options(parser)))
+    elif parser.at("SPATIAL"):
         raise not_supported(f"{parser.token.upper} indexes")
     elif parser.accept("FOREIGN"):
         parser.expect("KEY")
@@ -818,7 +856,7 @@ def parse_table_options(parser: DdlParser, table: TableDef, *, stop_at_select: b
         elif parser.accept("AUTO_INCREMENT"):
             table.auto_increment = int(parser.option_value())
         elif parser.accept("COMMENT"):
-            table.comment = parser.option_value()
+            table.comment = utf8mb3_comment(parser.option_value())
         elif parser.accept("ROW_FORMAT"):
             table.row_format = parser.option_value().capitalize()
         elif parser.accept_seq("DEFAULT", "CHARSET") or parser.accept("CHARSET") or \
@@ -1001,7 +1039,9 @@ def _pk_needs_index(table: TableDef) -> bool:
 
 
 def sqlite_indexes(table: TableDef) -> list[IndexDef]:
-    return [i for i in table.indexes if i.kind != "PRIMARY" or _pk_needs_index(table)]
+    """The keys SQLite holds: a FULLTEXT index is marmotdb's catalog only (sql/fulltext.py)."""
+    return [i for i in table.indexes if (i.kind != "PRIMARY" or _pk_needs_index(table))
+            and i.kind != "FULLTEXT"]
 
 
 def sqlite_create_table(table: TableDef, ctx: DdlContext, *, if_not_exists: bool = False
@@ -1308,8 +1348,8 @@ def _alter_add_constraint(parser: DdlParser, state: AlterState, ctx: DdlContext)
     added = [i for i in state.new.indexes if i not in before]
     if added and all(i.kind != "PRIMARY" for i in added) and len(state.new.foreign_keys) == \
             len(state.old.foreign_keys) and len(state.new.checks) == len(state.old.checks):
-        for index in added:
-            state.native.append(sqlite_create_index(state.new, index))
+        state.native += [sqlite_create_index(state.new, index) for index in added
+                         if index.kind != "FULLTEXT"]
         return
     state.require_rebuild()
 
@@ -1499,7 +1539,8 @@ def _alter_rename(parser: DdlParser, state: AlterState, ctx: DdlContext) -> None
         if index.sqlite_name:
             state.native.append(f"DROP INDEX IF EXISTS {q(index.sqlite_name)}")
         index.name, index.sqlite_name = new, None
-        state.native.append(sqlite_create_index(table, index))
+        if index.kind != "FULLTEXT":
+            state.native.append(sqlite_create_index(table, index))
     else:
         parser.accept("TO", "AS")
         db, new = parser.qualified_name()
@@ -1716,7 +1757,8 @@ def create_index(parser: DdlParser, ctx: DdlContext, kind: str) -> DdlResult:
     if not parser.done():
         parser.fail()
     index = state.new.indexes[-1]
-    state.native.append(sqlite_create_index(state.new, index))
+    if index.kind != "FULLTEXT":
+        state.native.append(sqlite_create_index(state.new, index))
     return plan_alter(state, ctx)
 
 
@@ -2012,8 +2054,8 @@ def _create(parser: DdlParser, ctx: DdlContext, original: str) -> DdlResult:
         return create_index(parser, ctx, "UNIQUE")
     if parser.at("INDEX"):
         return create_index(parser, ctx, "INDEX")
-    if parser.at("FULLTEXT"):
-        raise not_supported("FULLTEXT indexes")
+    if parser.accept("FULLTEXT"):
+        return create_index(parser, ctx, "FULLTEXT")
     _skip_view_attributes(parser)
     if parser.at("VIEW"):
         return create_view(parser, ctx, replace)

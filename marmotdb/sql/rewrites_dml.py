@@ -445,6 +445,7 @@ def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
     calc = drop_select_noise(tree, index, ctx)
     rewrite_decimal_aggregates(index, ctx)
     rewrite_enum_order(index, ctx)
+    check_fulltext_keys(tree, ctx)
     found_rows = found_rows_query(tree) if calc else None
     decltypes = rewrite_decimal_projection(tree, _column_typer(ctx)) \
         if ctx.typed_results else ()
@@ -525,6 +526,32 @@ def rewrite_enum_order(index: NodeIndex, ctx: DmlContext) -> None:
         cases = [exp.If(this=string(v), true=number(i + 1))
                  for i, v in enumerate(definition.type.values)]
         ordered.set("this", exp.Case(this=column.copy(), ifs=cases, default=number(0)))
+
+
+def check_fulltext_keys(tree: exp.Expression, ctx: DmlContext) -> None:
+    """InnoDB runs MATCH (cols) only with a FULLTEXT key on exactly those columns (1191); a
+    column this cannot place in one of the statement's own tables is left to run."""
+    for node in tree.find_all(exp.Anonymous):
+        if str(node.this).upper() != "MYSQL_MATCH_AGAINST":
+            continue
+        select = node.find_ancestor(exp.Select)
+        found = [_column_table(c, select, ctx) if isinstance(c, exp.Column) else None
+                 for c in node.expressions[2:]] if select is not None else [None]
+        if any(f is None for f in found) or len({id(t) for t, _ in found}) != 1:
+            continue
+        table, names = found[0][0], {name.lower() for _, name in found}
+        if not any(i.kind == "FULLTEXT" and {c.lower() for c, _, _ in i.columns} == names
+                   for i in table.indexes):
+            raise errors.error(errors.ER_FT_MATCHING_KEY_NOT_FOUND,
+                               "Can't find FULLTEXT index matching the column list")
+
+
+def _column_table(column: exp.Column, select: exp.Expression, ctx: DmlContext
+                  ) -> tuple[TableDef, str] | None:
+    tables = [t for alias, name in source_tables(select).items()
+              if not column.table or alias == column.table.lower()
+              if (t := ctx.table(name)) is not None and t.column(column.name) is not None]
+    return (tables[0], column.name) if len(tables) == 1 else None
 
 
 def source_tables(select: exp.Expression) -> dict[str, str]:

@@ -32,6 +32,7 @@ from typing import Any
 
 import apsw
 
+from marmotdb.sql.catalog_model import KeyExpression, is_key_expression
 from marmotdb.sql.coltypes import MySqlType, column_for_type  # noqa: F401 - re-exported
 
 SCHEMA_TABLE = "__marmot_schema"
@@ -69,7 +70,7 @@ class ColumnDef:
 
 @dataclass(slots=True)
 class IndexDef:
-    """A key. ``kind``: 'PRIMARY' | 'UNIQUE' | 'INDEX'. ``columns``: (column, prefix length,
+    """A key. ``kind``: 'PRIMARY' | 'UNIQUE' | 'INDEX' | 'FULLTEXT' (catalog only). ``columns``: (column, prefix length,
     descending). ``sqlite_name`` is the SQLite index name (None for a PRIMARY KEY)."""
 
     name: str
@@ -154,6 +155,8 @@ def render_default(column: ColumnDef) -> str | None:
     if isinstance(value, bytes):
         return "0x" + value.hex() if value else "''"
     if isinstance(value, float):
+        if column.type.scale is not None and column.type.family == "float":
+            return quote_string(f"{value:.{column.type.scale}f}")  # DOUBLE(22,6): '0.000000'
         from marmotdb.sql.coltypes import format_double
         return quote_string(format_double(value))
     return quote_string(str(value))
@@ -195,7 +198,7 @@ def render_column(column: ColumnDef, table: TableDef) -> str:
 
 def _render_key_parts(index: IndexDef) -> str:
     """Columns in backticks; a functional key part is kept as its ``(expr)`` text."""
-    return ",".join((c if c.startswith("(") else quote_ident(c)) + (f"({n})" if n else "")
+    return ",".join((c if is_key_expression(c) else quote_ident(c)) + (f"({n})" if n else "")
                     + (" DESC" if d else "") for c, n, d in index.columns)
 
 
@@ -204,7 +207,7 @@ def render_index(index: IndexDef) -> str:
     comment = f" COMMENT {quote_string(index.comment)}" if index.comment else ""
     if index.kind == "PRIMARY":
         return f"PRIMARY KEY {parts}{comment}"
-    prefix = "UNIQUE KEY" if index.kind == "UNIQUE" else "KEY"
+    prefix = {"UNIQUE": "UNIQUE KEY", "FULLTEXT": "FULLTEXT KEY"}.get(index.kind, "KEY")
     return f"{prefix} {quote_ident(index.name)} {parts}{comment}"
 
 
@@ -225,7 +228,7 @@ def render_foreign_key(fk: ForeignKeyDef) -> str:
     return text
 
 
-_INDEX_ORDER = {"PRIMARY": 0, "UNIQUE": 1, "INDEX": 2}
+_INDEX_ORDER = {"PRIMARY": 0, "UNIQUE": 1, "INDEX": 2, "FULLTEXT": 3}
 
 
 def render_create_table(table: TableDef, auto_increment: int | None = None) -> str:
@@ -362,6 +365,9 @@ def _table_to_dict(table: TableDef) -> dict[str, Any]:
     for column in data["columns"]:
         if isinstance(column["default_value"], bytes):
             column["default_value"] = {"$bytes": column["default_value"].hex()}
+    for index in data["indexes"]:  # a functional key part is not a column named "(…)"
+        index["columns"] = [({"$expr": str(c)} if is_key_expression(c) else c, n, d)
+                            for c, n, d in index["columns"]]
     return data
 
 
@@ -489,11 +495,23 @@ def table_def_from_dict(meta: dict[str, Any]) -> TableDef:
         if isinstance(c["default_value"], dict) and "$bytes" in c["default_value"]:
             c["default_value"] = bytes.fromhex(c["default_value"]["$bytes"])
         columns.append(ColumnDef(**c))
-    indexes = [IndexDef(**{**i, "columns": [tuple(p) for p in i["columns"]]})
+    names = {c.name.lower() for c in columns}
+    indexes = [IndexDef(**{**i, "columns": [(_key_part_from_json(p[0], names), *p[1:])
+                                            for p in i["columns"]]})
                for i in data["indexes"]]
     return TableDef(**{**data, "columns": columns, "indexes": indexes,
                        "foreign_keys": [ForeignKeyDef(**f) for f in data["foreign_keys"]],
                        "checks": [CheckDef(**c) for c in data["checks"]]})
+
+
+def _key_part_from_json(part: Any, column_names: set[str]) -> str:
+    """A column name, or a functional key part: ``{"$expr": …}``, or, as stored before the
+    marker existed, a ``(…)`` text that names no column."""
+    if isinstance(part, dict):
+        return KeyExpression(part["$expr"])
+    if part.startswith("(") and part.lower() not in column_names:
+        return KeyExpression(part)
+    return str(part)
 
 
 def child_tables(conn: apsw.Connection, table: str) -> list[str]:

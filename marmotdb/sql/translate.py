@@ -55,7 +55,7 @@ from marmotdb.sql.json_table import (
     mentions_json_table,
     rewrite_json_table_columns,
 )
-from marmotdb.sql.rewrites import rename_functions, rewrite_expressions
+from marmotdb.sql.rewrites import rename_functions, rewrite_expressions, unqualify_values_calls
 from marmotdb.sql.rewrites_dml import (
     DmlContext,
     DmlResult,
@@ -699,7 +699,8 @@ class _Translator:
 
     def _parse(self, text: str) -> exp.Expression:
         try:
-            statements = MYSQL.parse(rename_functions(expand_json_tables(text)),
+            statements = MYSQL.parse(rename_functions(unqualify_values_calls(
+                expand_json_tables(text))),
                                     error_level=ErrorLevel.RAISE)
         except (ParseError, TokenError) as exc:
             raise _syntax_error(text, exc) from None

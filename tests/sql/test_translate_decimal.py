@@ -98,6 +98,17 @@ def test_quotients_round_once_at_the_end(shop: MiniExecutor) -> None:
         ("1.0000", "0.6667", "100.250000")]
 
 
+def test_nullif_and_decimal_literals_stay_exact(shop: MiniExecutor) -> None:
+    # SQLAlchemy's TrueDivTest hides the divisor's type behind NULLIF(x, 0)
+    assert shop.rows("SELECT CAST(30000000000000000000000000000000000000 AS DECIMAL(38,0)) / "
+                     "NULLIF(CAST(10000000000000000000000000000000000000 AS DECIMAL(38,0)), 0), "
+                     "CAST(5.02797279921331664759 AS DECIMAL(22,20)) / "
+                     "NULLIF(CAST(0.71828182845904523537 AS DECIMAL(22,20)), 0)") == [
+        ("3.0000", "7.000000000000000000000000")]
+    assert shop.rows("SELECT NULLIF(price, 100.25), price / NULLIF(price - 100.25, 0) FROM item "
+                     "WHERE g = 2") == [(None, None)]
+
+
 def test_division_by_zero_is_null(shop: MiniExecutor) -> None:
     assert shop.rows("SELECT price / 0, price / NULL FROM item WHERE g = 2") == [(None, None)]
 
