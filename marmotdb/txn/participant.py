@@ -279,7 +279,8 @@ class Participant:
             with self._state.binding(conn).trusted_scope():  # internal tables
                 for instance in instances:
                     _, vector, _, decoded = self._deferred[instance]
-                    committed = [ws for ws, commit in zip(decoded, vector) if commit]
+                    committed = [ws for ws, commit in zip(decoded, vector) if commit
+                                 and not commitlog.is_applied(conn, ws.origin, ws.origin_seq)]
                     if not any(versions.lacks_bases(conn, ws, written=written) for ws in committed):
                         ready.append(instance)
                         for write_set in committed:
@@ -381,6 +382,8 @@ class Participant:
                 for (write_set, ws), commit in zip(items, vector):
                     if not commit:
                         txn.apply(abort_marker(write_set))
+                    elif txn.log.is_applied(write_set.origin, write_set.origin_seq):
+                        continue  # catch-up applied it meanwhile: its bases may be gone since
                     elif versions.lacks_bases(conn, write_set, txn.log):
                         raise _BaseMissing(instance)  # rolls the whole outcome back
                     else:  # decided: its versions are ours now, even from a fast clock
