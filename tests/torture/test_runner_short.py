@@ -1,6 +1,6 @@
 """The CI torture runs: real ``marmotdb serve`` processes (in network namespaces where the
 machine allows, else loopback), a workload from 6 clients spread over 3 nodes, partitions and
-kill -9 for 20 s each, then heal, convergence, final state, the replica file audit and — when
+kill -9 (and the DDL storm under partitions) for 20 s each, then heal, convergence, final state, the replica file audit and — when
 the checker is in this checkout (``marmotdb.torture.check``) — its verdict.
 
 What each run must show: it completed without a runner problem, the nodes converged, the
@@ -63,7 +63,8 @@ def assert_sound(run_dir: Path, result: object) -> None:
 
 
 @pytest.mark.parametrize(("workload", "faults"), [
-    ("list-append", "partition"), ("bank", "kill"), ("set", "partition,kill")])
+    ("list-append", "partition"), ("bank", "kill"), ("set", "partition,kill"),
+    ("ddl", "partition")])
 def test_short_run(tmp_path: Path, workload: str, faults: str) -> None:
     options = RunOptions(workload, faults, nodes=3, time_s=SHORT_S, clients=6, seed=7,
                          quiet_s=3.0, fault_s=4.0)
