@@ -322,7 +322,7 @@ class CatchUp:
                     if versions.lacks_bases(conn, write_set, txn.log):
                         if not waiting[write_set.origin]:
                             why[write_set.origin] = versions.describe_missing_base(
-                                conn, write_set)
+                                conn, write_set) or "nothing now"
                         waiting[write_set.origin].append((write_set, ws))
                         continue
                     state.hlc.witness(write_set.commit_ts)  # decided: absorbed, however far

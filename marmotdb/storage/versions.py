@@ -200,10 +200,21 @@ def lacks_bases(conn: apsw.Connection, write_set: WriteSet,
     INSERT committed before a DROP TABLE must not arrive after it). ``log``: the writer of
     the caller's open apply transaction, whose appends count as applied; ``written``: row
     versions of write sets queued to be applied before this one (``note_written``)."""
+    return _first_missing(conn, write_set, log, written) is not None
+
+
+_Missing = tuple[str, RowChange | None, RowVersion | None]  # what, the change, found
+
+
+def _first_missing(conn: apsw.Connection, write_set: WriteSet,
+                   log: commitlog.LogWriter | None,
+                   written: dict[tuple[str, bytes], Timestamp] | None) -> _Missing | None:
+    """What ``lacks_bases`` finds missing first: ("schema" | "order" | "row", the change whose
+    base row is not here, the version found for it); None: nothing."""
     if schema_guard.lacks_schema(conn, write_set):
-        return True
+        return "schema", None, None
     if write_set.ordered_after and not commitlog.covers(conn, write_set.ordered_after, log):
-        return True
+        return "order", None, None
     seen: set[tuple[str, bytes]] = set()
     for change in write_set.changes:
         base = change.base_version
@@ -219,10 +230,10 @@ def lacks_bases(conn: apsw.Connection, write_set: WriteSet,
         if found is None:
             if _collected(conn, base):
                 continue  # applied here; its tombstone was collected since
-            return True
+            return "row", change, None
         if found.version < base:
-            return True
-    return False
+            return "row", change, found
+    return None
 
 
 def note_written(written: dict[tuple[str, bytes], Timestamp], write_set: WriteSet) -> None:
@@ -237,27 +248,23 @@ def note_written(written: dict[tuple[str, bytes], Timestamp], write_set: WriteSe
                     written[ident] = version
 
 
-def describe_missing_base(conn: apsw.Connection, write_set: WriteSet) -> str:
-    """What ``lacks_bases`` found missing, in words (diagnostics only: why a node is behind):
-    the schema version, or the first row whose base version is not here."""
-    if schema_guard.lacks_schema(conn, write_set):
+def describe_missing_base(conn: apsw.Connection, write_set: WriteSet) -> str | None:
+    """What ``lacks_bases`` finds missing, in words (diagnostics only: why a node is behind);
+    None: nothing."""
+    missing = _first_missing(conn, write_set, None, None)
+    if missing is None:
+        return None
+    what, change, found = missing
+    if what == "schema":
         return (f"schema version {write_set.schema_version} (here "
                 f"{schema_guard.schema_version(conn)})")
-    if write_set.ordered_after and not commitlog.covers(conn, write_set.ordered_after):
+    if what == "order":
         return (f"the write sets DDL {write_set.origin}:{write_set.origin_seq} is ordered "
                 f"after ({dict(write_set.ordered_after)} applied at its origin)")
-    for change in write_set.changes:
-        base = change.base_version
-        if base is None:
-            continue
-        key = _base_key(change)
-        found = _read(conn, change.table, encode_key(key))
-        if (found is None and not _collected(conn, base)) or (
-                found is not None and found.version < base):
-            here = "no version" if found is None else f"version {found.version}"
-            return (f"{write_set.origin}:{write_set.origin_seq} built on {change.table} "
-                    f"{key!r} at version {base} ({here} here)")
-    return "nothing now"
+    assert change is not None
+    here = "no version" if found is None else f"version {found.version}"
+    return (f"{write_set.origin}:{write_set.origin_seq} built on {change.table} "
+            f"{_base_key(change)!r} at version {change.base_version} ({here} here)")
 
 
 def gc_tombstones(conn: apsw.Connection, below: Timestamp, rows_max: int = GC_ROWS_MAX) -> int:

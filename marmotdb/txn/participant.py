@@ -309,9 +309,9 @@ class Participant:
             try:
                 conn = self._committed_view(instance[1])
                 with self._state.binding(conn).trusted_scope():  # internal tables
-                    why = next((versions.describe_missing_base(conn, ws)
-                                for ws, commit in zip(decoded, vector)
-                                if commit and versions.lacks_bases(conn, ws)), "nothing now")
+                    why = next((missing for ws, commit in zip(decoded, vector) if commit and
+                                (missing := versions.describe_missing_base(conn, ws))),
+                               "nothing now")
             except Exception as exc:  # noqa: BLE001 - a report, never a failure
                 why = f"unknown ({type(exc).__name__}: {exc})"
             found.append((instance, why))
