@@ -256,7 +256,9 @@ def test_an_outcome_catch_up_applied_meanwhile_stops_waiting_for_a_base_dropped_
     cluster.cut = set()
     cluster.ok(1, "UPDATE t SET a = 71 WHERE id = 70")
     participant = cluster.nodes[3].cluster.participant  # type: ignore[union-attr]
-    assert participant._deferred  # the UPDATE waits for the INSERT's row
+    assert participant._deferred  # the UPDATE waits for the INSERT's row, and says so
+    ((_, why),) = participant.waiting_for_bases(5)
+    assert "built on t (70,)" in why and "(no version here)" in why, why
     cluster.cut = {3}
     cluster.ok(1, "DROP TABLE t")
     cluster.cut = set()
