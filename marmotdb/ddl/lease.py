@@ -43,7 +43,7 @@ import apsw
 from marmotdb import errors
 from marmotdb.errors import CommitOutcomeUnknown, MarmotError, TransientError
 from marmotdb.hlc import DEFAULT_MAX_CLOCK_OFFSET_MS
-from marmotdb.sql.results import LongRead
+from marmotdb.sql.results import LongWrite, WriteJob
 from marmotdb.storage.internal_tables import DDL_LOCKS
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import CommitPipeline, Host, Mode, Timer
@@ -306,29 +306,30 @@ class DdlLocks:
 
     def _release_after(self, lease: Lease, outcome: Pending, result: Pending) -> None:
         """Free ``lease`` once ``outcome`` is final, then let ``result`` follow it. A DDL
-        handed to a writer thread (``LongRead``: a long DDL, ddl/DESIGN.md §10, and each of
+        handed to a writer thread (``LongWrite``: a long DDL, ddl/DESIGN.md §10, and each of
         its conflict retries) is not final: its job's ``resume`` gives the outcome, so the
         lock is kept until that outcome (before, it was freed as the rebuild started, and
         every node's writers ran beside the DDL and refused it: §11)."""
         def done(finished: Pending) -> None:
             error = finished.error()
-            if isinstance(error, LongRead) and hasattr(error.job, "resume"):
+            if isinstance(error, LongWrite):
                 result.fail(self._kept_over(lease, error))
                 return
             self.release(lease).add_done_callback(lambda _: result.follow(finished))
         outcome.add_done_callback(done)
 
-    def _kept_over(self, lease: Lease, handed: LongRead) -> LongRead:
+    def _kept_over(self, lease: Lease, handed: LongWrite) -> LongWrite:
         """``handed`` with a job whose ``resume`` frees ``lease`` after its outcome."""
         job = handed.job
-        resume = job.resume  # type: ignore[attr-defined]
+        assert isinstance(job, WriteJob)
+        resume = job.resume
 
         def resumed(ran: Any) -> Pending:
             outcome, result = Pending(), Pending()
             outcome.settle(lambda: resume(ran))
             self._release_after(lease, outcome, result)
             return result
-        return type(handed)(dataclasses.replace(job, resume=resumed))  # type: ignore[type-var]
+        return LongWrite(dataclasses.replace(job, resume=resumed))
 
     # ------------------------------------------------------------------ renewal
     def _schedule_renewal(self, lease: Lease) -> None:
