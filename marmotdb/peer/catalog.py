@@ -6,11 +6,19 @@ owner's messages module here when it registers its first message (txn/, replicat
 
 from __future__ import annotations
 
-import marmotdb.cdc.messages  # noqa: F401  (registers the cdc tag 128)
-import marmotdb.cluster.messages  # noqa: F401  (registers the membership tags 1-7)
-import marmotdb.replication.messages  # noqa: F401  (registers the replication tags 64-67)
-import marmotdb.txn.messages  # noqa: F401  (registers the txn tags 32-39)
+import marmotdb.cdc.messages
+import marmotdb.cluster.messages
+import marmotdb.replication.messages
+import marmotdb.txn.messages
 from marmotdb.peer.registry import PEER_MESSAGES, MessageRegistry
+
+# Imported for what importing them does: each registers its tags in PEER_MESSAGES.
+OWNERS = (
+    marmotdb.cdc.messages,          # the cdc tag 128
+    marmotdb.cluster.messages,      # the membership tags 1-7
+    marmotdb.replication.messages,  # the replication tags 64-67
+    marmotdb.txn.messages,          # the txn tags 32-39
+)
 
 
 def all_messages() -> MessageRegistry:

@@ -33,7 +33,7 @@ from typing import Any
 import apsw
 
 from marmotdb.sql.catalog_model import KeyExpression, is_key_expression
-from marmotdb.sql.coltypes import MySqlType, column_for_type  # noqa: F401 - re-exported
+from marmotdb.sql.coltypes import MySqlType
 
 SCHEMA_TABLE = "__marmot_schema"
 DEFAULT_CHARSET = "utf8mb4"
