@@ -104,8 +104,12 @@ class DdlLocks:
                  host: Host, now_ms: Callable[[], int], clustered: Callable[[], bool],
                  token: Callable[[], int], rng: random.Random,
                  lease_ms: int = LEASE_MS_DEFAULT,
-                 schema_version: Callable[[str, bool], int | None] = lambda db, c: None):
+                 schema_version: Callable[[str, bool], int | None] = lambda db, c: None,
+                 can_gather: Callable[[str], bool] = lambda level: True):
         self.node_id = node_id
+        # could a write at this level gather its votes from the members live here
+        # (ClusterCommit.can_gather)? Not: a lock held elsewhere is not waited for (§2)
+        self._can_gather = can_gather
         # a database's schema version here (None: not known), committed (True) or as its
         # write connection has it
         self._schema_version = schema_version
@@ -125,7 +129,8 @@ class DdlLocks:
         # until its node applied the DDL the lock was released after)
         self._released: dict[str, int] = {}
         self.counts = {"acquired": 0, "polls": 0, "timeouts": 0, "races_lost": 0,
-                       "renewed": 0, "lost": 0, "release_failures": 0, "dml_waits": 0}
+                       "renewed": 0, "lost": 0, "release_failures": 0, "dml_waits": 0,
+                       "refused_cut_off": 0, "ones_past_lock": 0}
 
     @property
     def active(self) -> bool:
@@ -193,6 +198,9 @@ class DdlLocks:
             done.fail(_interrupted())
             return
         holder = self.blocker(database, owner)
+        if holder is not None and self._cut_off(holder, "QUORUM"):  # taken at QUORUM always
+            done.fail(self._refused_cut_off(holder, "QUORUM"))
+            return
         if holder is not None:  # held: no write turn spent on looking
             self._later(deadline_ms, holder, again(lost), done)
             return
@@ -426,11 +434,20 @@ class DdlLocks:
 
     # ------------------------------------------------------------------ DML
     def wait_free(self, database: str, owner: int, timeout_s: float,
-                  wanted: Callable[[], bool] = lambda: True) -> Pending | None:
+                  wanted: Callable[[], bool] = lambda: True, level: str = "QUORUM"
+                  ) -> Pending | None:
         """None when no other session holds ``database``'s lock; else a Pending resolved
         once it is free (failed with 1205 after ``timeout_s``, 1317 once ``wanted()``
-        turns false)."""
-        if not self.active or self.blocker(database, owner) is None:
+        turns false). A node cut off from the members a write at ``level`` needs does not
+        wait for a lock held on another node, whose release it cannot learn (§2): the write
+        fails with 1047 as its round would — or, at ONE, proceeds without waiting while the
+        lock is held."""
+        if not self.active:
+            return None
+        holder = self.blocker(database, owner)
+        if holder is None:
+            return None
+        if self._past_lock(holder, level):
             return None
         self.counts["dml_waits"] += 1
         done = Pending()
@@ -441,12 +458,44 @@ class DdlLocks:
                 done.fail(_interrupted())
                 return
             holder = self.blocker(database, owner)
-            if holder is None:
+            if holder is None or self._past_lock(holder, level):
                 done.resolve(None)
+            elif self._cut_off(holder, level):
+                done.fail(self._refused_cut_off(holder, level))
             else:
                 self._later(deadline_ms, holder, look, done)
         look()
         return done
+
+    def _cut_off(self, holder: Holder, level: str) -> bool:
+        """Is this node unable to gather the votes ``level`` needs while ``holder`` (another
+        node's lock, or a release after a DDL not applied here) keeps it out? Then nothing
+        it waits for can reach it: the release (or the DDL) comes from the majority side,
+        and a write at ``level`` could not commit anyway (§2)."""
+        return holder.node != self.node_id and not (self._can_gather(level)
+                                                    and self._can_gather("QUORUM"))
+
+    def _past_lock(self, holder: Holder, level: str) -> bool:
+        """Does a ONE write go ahead of ``holder``? Yes when the lock is held on another node
+        and this node cannot reach a quorum: it could not learn the release (§2: ONE commits
+        on this node alone, and in a minority it gives up ordering against the majority's
+        DDL as it would had it been cut off before the lock was taken). Not past a lock
+        already freed after a DDL this node lacks: the write would be built on a schema
+        known to be gone (it is refused instead, ``_cut_off``)."""
+        if level != "ONE" or holder.node in (0, self.node_id) or self._can_gather("QUORUM"):
+            return False
+        self.counts["ones_past_lock"] += 1
+        return True
+
+    def _refused_cut_off(self, holder: Holder, level: str) -> MarmotError:
+        self.counts["refused_cut_off"] += 1
+        waits_for = f"the release of the cluster DDL lock of '{holder.database}' held by " \
+            f"node {holder.node}" if holder.node else \
+            f"the DDL of '{holder.database}' {holder.statement}"
+        return TransientError(
+            f"marmotdb: quorum not reachable (this node cannot reach the members a {level} "
+            f"write needs, nor learn {waits_for}); the statement did not run",
+            code=errors.ER_UNKNOWN_COM_ERROR, sqlstate="08S01")
 
     def _next_owner(self) -> int:
         self._owners -= 1

@@ -230,7 +230,9 @@ class ServerState:
             now_ms=lambda: int(self.clock() * 1000),
             clustered=lambda: self.replicator is not None,
             token=lambda: self.hlc.now().pack(), rng=self.rng, lease_ms=ddl_lock_lease_ms,
-            schema_version=self._schema_version_of)
+            schema_version=self._schema_version_of,
+            can_gather=lambda level: self.replicator is None or
+            self.replicator.can_gather(level))
         # CREATE/DROP DATABASE cluster-wide: rows of __marmot_system (ddl/database_records.py)
         self.database_records = database_records.DatabaseRecords(
             pipeline=lambda: self.pipeline(self.accounts_database()),

@@ -1292,7 +1292,8 @@ class Session:
         if ddl or txn.pipeline is not None or self.table_locks is not None:
             return None
         return self.server.ddl_locks.wait_free(database.name, self.connection_id,
-                                               self._lock_wait_timeout_s(), self._connected)
+                                               self._lock_wait_timeout_s(), self._connected,
+                                               self.write_level)
 
     def _outcomes_settled(self, database: Database) -> Pending | None:
         """A long DDL (its lock held, before it takes the turn): None at once, or a Pending

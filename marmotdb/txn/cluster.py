@@ -27,7 +27,7 @@ from marmotdb.txn.intents import Intents
 from marmotdb.txn.messages import Accept, Ballot, Learn, Prepare, Recover
 from marmotdb.txn.participant import Participant
 from marmotdb.txn.recovery import RecoveryRound
-from marmotdb.txn.rounds import BatchRound, RoundOutcome
+from marmotdb.txn.rounds import BatchRound, RoundOutcome, votes_needed
 from marmotdb.txn.txn_store import Instance, TxnStore
 from marmotdb.txn.wal_sync import WalSyncer
 
@@ -210,6 +210,16 @@ class ClusterCommit:
     # ------------------------------------------------------------------ Replicator
     def members(self) -> list[Peer]:
         return self._roster()
+
+    def can_gather(self, level: str) -> bool:
+        """Could a round gather the YES votes ``level`` needs from the members this node's
+        membership shows live (itself included)? False in a minority for QUORUM, with a
+        member down for ALL, and while joining; always True for ONE. A write that would
+        otherwise wait for something only a quorum can bring (a DDL lock's release: ddl/
+        DESIGN.md §2) fails at once instead, as its round would (1047)."""
+        members = self._roster()
+        live = sum(1 for member in members if member.live)
+        return live >= votes_needed(level, len(members), not self.joined())
 
     def replicated(self) -> bool:
         """Does a commit need rounds? Yes with other members — and while this node is still

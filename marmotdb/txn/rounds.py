@@ -79,8 +79,7 @@ class BatchRound:
         total = len(members)
         self._quorum = total // 2 + 1
         self._joining = not cluster.joined()  # no membership to count: only ONE commits
-        self._needed = [0 if level == "ONE" else total + 1 if self._joining else
-                        total if level == "ALL" else self._quorum for level in self._levels]
+        self._needed = [votes_needed(level, total, self._joining) for level in self._levels]
         self._peers = [p for p in members if p.node_id != cluster.node_id and p.live]
         for i, vote in enumerate(cluster.participant.vote(self.instance, self._write_sets)):
             self._count(i, vote)
@@ -247,6 +246,17 @@ class BatchRound:
         if not self._finished:
             self._finished = True
             self._done(outcome)
+
+
+def votes_needed(level: str, total: int, joining: bool) -> int:
+    """YES votes a member at ``level`` needs among ``total`` members (module docstring); a
+    node still joining counts no membership: only ONE commits (``total + 1`` is out of
+    reach)."""
+    if level == "ONE":
+        return 0
+    if joining:
+        return total + 1
+    return total if level == "ALL" else total // 2 + 1
 
 
 def _conflict(why: str) -> MarmotError:

@@ -12,7 +12,7 @@ import pytest
 from marmotdb.node import Node
 from marmotdb.peer.catalog import all_messages
 from marmotdb.peer.codec import FrameCodec, peek_tag
-from marmotdb.txn.cluster import CommitSettings
+from marmotdb.txn.cluster import CommitSettings, Peer
 from marmotdb.txn.messages import Learn
 from tests.txn.test_cluster_commit import SECRET, USERS, Cluster, rows
 
@@ -20,16 +20,25 @@ LEASE_MS = 3_000
 
 
 class LeaseCluster(Cluster):
-    """Three nodes whose DDL lease is short (the product's default is 30 s)."""
+    """Three nodes whose DDL lease is short (the product's default is 30 s). ``detected``:
+    nodes whose cut-off membership has noticed (SWIM's DEAD, on both sides)."""
+
+    detected: set[int]
 
     def _start(self, i: int) -> Node:
         node = Node(self.base / f"n{i}", users=USERS, node_id=i, now_ms=self.now_ms,
                     rng=random.Random(i), on_output=lambda out: self._output(i, out),
                     state_options={"ddl_lock_lease_ms": LEASE_MS})
-        node.attach_cluster(FrameCodec([SECRET], registry=all_messages()), self._roster,
+        node.attach_cluster(FrameCodec([SECRET], registry=all_messages()),
+                            lambda: self._seen_by(i),
                             CommitSettings(prepare_timeout_ms=500, decision_timeout_ms=500,
                                            recovery_timeout_ms=1000))
         return node
+
+    def _seen_by(self, node_id: int) -> list[Peer]:
+        detected = getattr(self, "detected", set())
+        return [Peer(j, addr, j == node_id or not {j, node_id} & detected)
+                for j, addr in self.addrs.items()]
 
     def wait_for(self, node_id: int, request: int, ms_max: int = 5_000) -> None:
         self.deliver()
@@ -357,3 +366,46 @@ def test_dml_waits_for_the_ddl_when_its_node_applied_the_release_first(
     assert status["Marmot_conflict_retries"] == retries  # it waited: never built on v
     assert locks(cluster, 3).counts["dml_waits"] >= 1
     assert rows(cluster, 1, "SELECT id, v, w FROM t") == [(1, 1, None)]
+
+
+def test_a_node_cut_off_from_a_quorum_does_not_wait_for_a_lock_it_cannot_see_released(
+        cluster: LeaseCluster) -> None:
+    """Node 3 saw node 1 take the lock, then was cut off before the release reached it
+    (tests/runtime/test_replicated_writes.py saw this once after a CREATE TABLE IF NOT
+    EXISTS). Its copy shows the lock held until the lease expires by its clock; before, its
+    QUORUM INSERT waited for it (30 s in the product: the client timed out, 2013), and so
+    did a ONE INSERT and a DDL. Now, its membership showing no quorum: QUORUM and DDL get
+    1047 at once, as their rounds would; ONE commits at once, as ONE does in a minority
+    (DESIGN §2). ALL with a member down is refused at once on the majority side too."""
+    lease = hold(cluster, 1)
+    cluster.cut.add(3)
+    cluster.detected = {3}  # SWIM declared 1 and 2 dead at node 3, and 3 at theirs
+    cluster.ok(2, "SET marmot_write_consistency = 'ALL'")
+    started = cluster.now_ms
+    reply = cluster.run(2, "INSERT INTO t VALUES (9, 9)")
+    assert reply.error is not None and reply.error.code == 1047, reply.error
+    assert cluster.now_ms - started < 200
+    cluster.ok(2, "SET marmot_write_consistency = 'QUORUM'")
+    release(cluster, 1, lease)  # node 3 does not learn it
+    assert "d" in locks(cluster, 3).holders()
+    for statement in ("INSERT INTO t VALUES (1, 1)", "ALTER TABLE t ADD COLUMN w INT"):
+        started = cluster.now_ms
+        reply = cluster.run(3, statement)
+        assert reply.error is not None and reply.error.code == 1047, (statement, reply.error)
+        assert reply.error.sqlstate == "08S01" and "node 1" in reply.error.message
+        assert cluster.now_ms - started < 200, statement  # not after the lease (3 s here)
+    cluster.ok(3, "SET marmot_write_consistency = 'ONE'")
+    started = cluster.now_ms
+    cluster.ok(3, "INSERT INTO t VALUES (2, 2)")
+    assert cluster.now_ms - started < 200
+    assert locks(cluster, 3).counts["ones_past_lock"] == 1
+    assert locks(cluster, 3).counts["refused_cut_off"] == 2
+    cluster.ok(1, "INSERT INTO t VALUES (3, 3)")  # the majority writes on
+    cluster.cut.clear()
+    cluster.detected = set()
+    for _ in range(40):  # catch-up both ways
+        cluster.advance(100)
+    for i in (1, 2, 3):
+        assert rows(cluster, i, "SELECT id, v FROM t ORDER BY id") == [(2, 2), (3, 3)], i
+        assert locks(cluster, i).holders() == {}
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
