@@ -196,6 +196,9 @@ class ServerState:
         self._accounts_store: tuple[apsw.Connection, ConnectionBinding, Database] | None = None
         self.sessions: dict[int, Session] = {}
         self.status: Counter[str] = Counter()
+        # long DDLs on a writer thread, by database: each one's stop, called when a peer's
+        # write of its database is prepared here meanwhile (peer_write_prepared)
+        self.long_ddls: dict[str, Callable[[], None]] = {}
         self.global_variables = GlobalVariables(global_defaults or {})
         # protocol_settings() for (global_variables.generation, base)
         self._protocol_settings: tuple[int, ProtocolSettings, ProtocolSettings] | None = None
@@ -632,6 +635,15 @@ class ServerState:
         return columns
 
     # ------------------------------------------------------------------ writes
+    def peer_write_prepared(self, database: str) -> None:
+        """A peer's write set of ``database`` was prepared here (txn/participant.py). A long
+        DDL of that database running here cannot have it in its ``ordered_after``: it would
+        be refused for it at its end (ddl/DESIGN.md §11, rule 3), so it stops now and runs
+        again once the write is applied ("A write prepared during the rebuild")."""
+        stop = self.long_ddls.get(database)
+        if stop is not None:
+            stop()
+
     def schema_changed(self, database: Database) -> None:
         database.schema_generation += 1
         self.schema_epoch += 1

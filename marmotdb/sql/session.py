@@ -49,7 +49,7 @@ import apsw
 from marmotdb import errors
 from marmotdb.accounts.store import ACCOUNTS_DATABASE
 from marmotdb.ddl.progress import DdlProgress
-from marmotdb.errors import AutoIncrementExhausted, MarmotError
+from marmotdb.errors import AutoIncrementExhausted, MarmotError, TransientError
 from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import (
     account_statements,
@@ -176,6 +176,13 @@ _DML_KINDS = frozenset({Kind.INSERT, Kind.REPLACE, Kind.UPDATE, Kind.DELETE})
 _WEIGHTS = WriteWeights()  # which writes run on a writer thread (sql/write_weight.py)
 
 
+def _rebuild_stopped() -> MarmotError:
+    return TransientError("Deadlock found when trying to get lock; try restarting transaction "
+                          "(a write of the database was prepared during the DDL's rebuild: "
+                          "the DDL would be refused for it)", code=errors.ER_LOCK_DEADLOCK,
+                          sqlstate="40001")
+
+
 def _syntax_error(text: str) -> MarmotError:
     return errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax; check the "
                         "manual that corresponds to your MySQL server version for the right "
@@ -244,6 +251,7 @@ class Session:
         self._active_conn: apsw.Connection | None = None
         self._active_sink: RowSink | None = None  # a worker streaming this session's rows
         self._offload_stopped = False  # KILL QUERY / timeout before its job reached a worker
+        self._long_ddl_stopped = False  # a peer's write was prepared during its rebuild
         self._statement_txn: Transaction | None = None  # an autocommit statement's, while it runs
         self._current_db: Database | None = None
         self._isolation = "REPEATABLE-READ"  # of the open transaction
@@ -1524,6 +1532,17 @@ class Session:
             self.ddl_progress = DdlProgress(self.connection_id, text,
                                             self._ddl_rows(database, translation),
                                             self.server.clock)
+            self._long_ddl_stopped = False
+            self.server.long_ddls[database.name] = self._stop_long_ddl
+            # a peer's write prepared here while it waited for the turn, not applied (the
+            # turn is the DDL's now): it would be refused for it just the same (§11)
+            replicator = self.server.replicator
+            if replicator is not None and \
+                    replicator.outcomes_awaited(database.name, DDL_SETTLE_MS):
+                self._stop_long_ddl()
+
+        def again() -> Result | Pending:
+            return self._write(database, translation, params, text, attempt + 1)
 
         def run(sink: RowSink | None = None) -> tuple[Result, Any]:
             """On the writer thread: the statement, and an autocommit one's commit record
@@ -1539,18 +1558,23 @@ class Session:
             return result, txn.record_commit(level) if autocommit else None
 
         def resume(outcome: tuple[Result, Any] | BaseException) -> Result | Pending:
-            if ddl:
-                self._long_ddl_over(database, outcome)
+            stopped = ddl and self._long_ddl_over(database, outcome)
             if isinstance(outcome, BaseException):
-                raise self._failed_long_write(outcome, txn, database, translation, text,
-                                              autocommit)
+                failed = self._failed_long_write(outcome, txn, database, translation, text,
+                                                 autocommit)
+                if not stopped:
+                    raise failed
+                # stopped for a peer's write it would be refused for: again, after settling
+                self.server.status["Marmot_ddl_rebuilds_stopped"] += 1
+                refused = Pending()
+                refused.fail(_rebuild_stopped())
+                return self._after(self._retried_on_conflict(refused, attempt, again, ddl))
             result, recorded = outcome
             if not autocommit:
                 return self._after(result)
             committed = txn.finish_commit(recorded, level, result)
             if isinstance(committed, Pending):
-                committed = self._retried_on_conflict(committed, attempt, lambda: self._write(
-                    database, translation, params, text, attempt + 1), ddl=ddl)
+                committed = self._retried_on_conflict(committed, attempt, again, ddl=ddl)
             if ddl:  # pooled connections see the new schema once it is committed
                 committed = chain(committed, lambda value: self._schema_committed(database,
                                                                                   value))
@@ -1567,7 +1591,14 @@ class Session:
         truncate = text[:8].upper() == "TRUNCATE"
         progress = self.ddl_progress
         txn.note_catalog()
-        self._on_statement = progress.step if progress is not None else None
+
+        def step(index: int, count: int, statement: str) -> None:
+            if self._long_ddl_stopped:  # between two statements SQLite's interrupt is lost
+                raise errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was "
+                                   "interrupted")
+            if progress is not None:
+                progress.step(index, count, statement)
+        self._on_statement = step
         try:
             txn.run(lambda c: self._execute_write(c, translation, params, None),
                     capture=truncate)
@@ -1580,12 +1611,28 @@ class Session:
         self.server.schema_changed(database)
         return value
 
-    def _long_ddl_over(self, database: Database, outcome: Any) -> None:
-        """Back on the loop after a long DDL: the new schema is visible to translations."""
+    def _long_ddl_over(self, database: Database, outcome: Any) -> bool:
+        """Back on the loop after a long DDL: the new schema is visible to translations.
+        True when it failed because ``_stop_long_ddl`` stopped it."""
         if self.ddl_progress is not None:
             self.ddl_progress.finished(not isinstance(outcome, BaseException))
             self.ddl_progress = None
+        if self.server.long_ddls.get(database.name) == self._stop_long_ddl:
+            del self.server.long_ddls[database.name]
         self.server.schema_changed(database)
+        stopped, self._long_ddl_stopped = self._long_ddl_stopped, False
+        return stopped and isinstance(outcome, BaseException) and self._connected()
+
+    def _stop_long_ddl(self) -> None:
+        """A peer's write of this long DDL's database was prepared here while it runs (its
+        node had not applied the lock row when the write took its turn): the DDL's
+        ``ordered_after`` cannot include it, so every member would refuse the DDL at its end
+        (ddl/DESIGN.md §11). Stop the rebuild now (as KILL QUERY does: SQLite rolls it back,
+        or the job stops as it starts); ``resume`` runs it again, which first waits for the
+        write to be applied here (``_outcomes_settled``)."""
+        if not self._long_ddl_stopped:
+            self._long_ddl_stopped = True
+            self.interrupt_running()
 
     def _failed_long_write(self, exc: BaseException, txn: Transaction, database: Database,
                            translation: Translation, text: str, autocommit: bool

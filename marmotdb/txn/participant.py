@@ -117,6 +117,7 @@ class Participant:
         self._store.record_write_sets(instance, message.write_sets, message.one)
         self.undecided.setdefault(instance, now_ms)
         self._prepared.setdefault(instance, write_sets)
+        self._state.peer_write_prepared(instance[1])  # a long DDL of it here stops (ddl/)
         for write_set, vote in zip(write_sets, votes):
             if vote == Vote.YES:
                 self._intents.mark(instance, write_set)

@@ -498,3 +498,137 @@ def test_a_ddl_storm_from_every_node_converges(tmp_path: Path, seed: int) -> Non
             cluster.checksums(3, "app")
     finally:
         cluster.close()
+
+
+def test_a_long_ddl_stops_its_rebuild_when_a_write_it_would_be_refused_for_is_prepared(
+        cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Node 2 has not applied the lock row yet (its learn is late) when its INSERT passes
+    the lock check; the INSERT is prepared at node 1 while node 1's ALTER rebuilds (on its
+    writer thread, holding the turn). Whatever the INSERT's outcome, the ALTER will be
+    refused for it (ddl/DESIGN.md §11, rule 3: not in its ``ordered_after``) — before, it
+    found out at the end of the rebuild and ran the whole rebuild again. Now the prepare
+    stops the rebuild (SQLite interrupt, rolled back) and the ALTER runs again after the
+    INSERT is applied at node 1: a rebuild is wasted only up to the prepare's arrival."""
+    offloads = long_ddls_on_node_1(cluster, monkeypatch)
+    codec = FrameCodec([SECRET], registry=all_messages())
+    learn = all_messages().tag_of(Learn)
+    held: list[tuple[int, int, bytes]] = []
+    holding = [True]
+
+    def deliver() -> None:  # the lock row's learn to node 2 is late
+        while cluster.frames:
+            src, dest, frame = cluster.frames.popleft()
+            if holding[0] and dest == 2 and peek_tag(frame) == learn and \
+                    codec.decode_frame(frame).message.database == "__marmot_system":
+                held.append((src, dest, frame))
+                continue
+            cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
+    cluster.deliver = deliver  # type: ignore[method-assign]
+    node1 = cluster.nodes[1]
+    alter = cluster.submit(1, "ALTER TABLE t MODIFY b VARCHAR(40) NOT NULL")
+    for _ in range(10):  # the lock's acquire, then the DDL: handed to a writer thread
+        if offloads:
+            break
+        cluster.advance(1)
+    assert len(offloads) == 1 and held
+    assert "d" not in cluster.nodes[2].state.ddl_locks.holders()  # node 2 does not see it
+    insert = cluster.submit(2, "INSERT INTO t VALUES (100, 100, 'x')")
+    cluster.deliver()  # its prepare reaches node 1 while the rebuild waits for its thread
+    runs, stopped = 0, 0
+    holding[0] = False
+    for frame in held:
+        cluster.frames.append(frame)
+    for _ in range(600):
+        if (1, alter) in cluster.replies and (2, insert) in cluster.replies:
+            break
+        if offloads:
+            offload = offloads.pop()
+            try:  # as the host's writer thread does
+                outcome: object = offload.job.run(None)
+            except Exception as exc:  # noqa: BLE001 - handed to resume
+                outcome = exc
+            runs += 1
+            stopped += isinstance(outcome, BaseException)
+            node1.finish_offloaded(offload.session_id, offload.request_id, outcome,
+                                   now_ms=cluster.now_ms, job=offload.job)
+        cluster.advance(5)
+    reply = cluster.replies.pop((1, alter))
+    assert reply.error is None, reply.error
+    assert cluster.replies.pop((2, insert)).error is None
+    # one rebuild that ran to its end; before: two (the first refused at its end)
+    assert runs - stopped == 1, (runs, stopped)
+    assert node1.state.status["Marmot_ddl_rebuilds_stopped"] == stopped == 1
+    cluster.advance(1000)
+    for i in (1, 2, 3):
+        assert "varchar(40)" in show_create(cluster, i, "t"), i
+        assert rows(cluster, i, "SELECT b FROM t WHERE id = 100") == [("x",)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
+def test_a_long_ddl_does_not_start_a_rebuild_a_write_prepared_while_it_waited_would_waste(
+        cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ALTER, its lock held and nothing to settle, waits for node 1's turn (an explicit
+    transaction of another session holds it); meanwhile node 2, which has not applied the
+    lock row, has its INSERT prepared at node 1. When the ALTER gets the turn the INSERT is
+    not applied at node 1 (its outcome waits for the turn behind the ALTER), so the ALTER
+    would be refused for it: before, its whole rebuild ran and was refused; now it stops as
+    it starts and runs again once the INSERT is applied."""
+    offloads = long_ddls_on_node_1(cluster, monkeypatch)
+    codec = FrameCodec([SECRET], registry=all_messages())
+    learn = all_messages().tag_of(Learn)
+    held: list[tuple[int, int, bytes]] = []
+    holding = [True]
+
+    def deliver() -> None:  # the lock row's learn to node 2 is late
+        while cluster.frames:
+            src, dest, frame = cluster.frames.popleft()
+            if holding[0] and dest == 2 and peek_tag(frame) == learn and \
+                    codec.decode_frame(frame).message.database == "__marmot_system":
+                held.append((src, dest, frame))
+                continue
+            cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
+    cluster.deliver = deliver  # type: ignore[method-assign]
+    node1 = cluster.nodes[1]
+    ddl_session = cluster.sessions[1]
+    cluster.sessions[1] = node1.open_session("root", now_ms=cluster.now_ms, database="d")
+    cluster.ok(1, "BEGIN")
+    cluster.ok(1, "UPDATE t SET a = a + 1 WHERE id = 1")  # holds node 1's turn
+    txn_session, cluster.sessions[1] = cluster.sessions[1], ddl_session
+    alter = cluster.submit(1, "ALTER TABLE t MODIFY b VARCHAR(40) NOT NULL")
+    for _ in range(10):  # the lock is taken; the ALTER waits for the turn
+        cluster.advance(1)
+    assert held and not offloads and "d" in node1.state.ddl_locks.holders()
+    insert = cluster.submit(2, "INSERT INTO t VALUES (100, 100, 'x')")
+    for _ in range(5):  # prepared at node 1 (YES), committed, its learn waits for the turn
+        cluster.advance(1)
+    cluster.sessions[1] = txn_session
+    commit = cluster.submit(1, "COMMIT")  # the turn goes to the ALTER
+    cluster.sessions[1] = ddl_session
+    holding[0] = False
+    for frame in held:
+        cluster.frames.append(frame)
+    runs, stopped = 0, 0
+    for _ in range(600):
+        if all(r in cluster.replies for r in ((1, alter), (2, insert), (1, commit))):
+            break
+        if offloads:
+            offload = offloads.pop()
+            try:  # as the host's writer thread does
+                outcome: object = offload.job.run(None)
+            except Exception as exc:  # noqa: BLE001 - handed to resume
+                outcome = exc
+            runs += 1
+            stopped += isinstance(outcome, BaseException)
+            node1.finish_offloaded(offload.session_id, offload.request_id, outcome,
+                                   now_ms=cluster.now_ms, job=offload.job)
+        cluster.advance(5)
+    for request in ((1, alter), (2, insert), (1, commit)):
+        reply = cluster.replies.pop(request)
+        assert reply.error is None, (request, reply.error)
+    assert runs - stopped == 1, (runs, stopped)  # before: 2 rebuilds run to their end
+    assert node1.state.status["Marmot_ddl_rebuilds_stopped"] == stopped == 1
+    cluster.advance(1000)
+    for i in (1, 2, 3):
+        assert "varchar(40)" in show_create(cluster, i, "t"), i
+        assert rows(cluster, i, "SELECT b FROM t WHERE id = 100") == [("x",)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
