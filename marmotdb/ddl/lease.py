@@ -130,7 +130,7 @@ class DdlLocks:
         self._released: dict[str, int] = {}
         self.counts = {"acquired": 0, "polls": 0, "timeouts": 0, "races_lost": 0,
                        "renewed": 0, "lost": 0, "release_failures": 0, "dml_waits": 0,
-                       "refused_cut_off": 0, "ones_past_lock": 0}
+                       "refused_cut_off": 0, "ones_past_lock": 0, "turns_given_back": 0}
 
     @property
     def active(self) -> bool:
@@ -448,6 +448,7 @@ class DdlLocks:
         if holder is None:
             return None
         if self._past_lock(holder, level):
+            self.counts["ones_past_lock"] += 1
             return None
         self.counts["dml_waits"] += 1
         done = Pending()
@@ -458,7 +459,10 @@ class DdlLocks:
                 done.fail(_interrupted())
                 return
             holder = self.blocker(database, owner)
-            if holder is None or self._past_lock(holder, level):
+            if holder is not None and self._past_lock(holder, level):
+                self.counts["ones_past_lock"] += 1
+                holder = None
+            if holder is None:
                 done.resolve(None)
             elif self._cut_off(holder, level):
                 done.fail(self._refused_cut_off(holder, level))
@@ -482,10 +486,15 @@ class DdlLocks:
         DDL as it would had it been cut off before the lock was taken). Not past a lock
         already freed after a DDL this node lacks: the write would be built on a schema
         known to be gone (it is refused instead, ``_cut_off``)."""
-        if level != "ONE" or holder.node in (0, self.node_id) or self._can_gather("QUORUM"):
+        return level == "ONE" and holder.node not in (0, self.node_id) and \
+            not self._can_gather("QUORUM")
+
+    def holds_back(self, database: str, owner: int, level: str = "QUORUM") -> bool:
+        """Would ``wait_free`` not let a write of ``owner`` at ``level`` go now?"""
+        if not self.active:
             return False
-        self.counts["ones_past_lock"] += 1
-        return True
+        holder = self.blocker(database, owner)
+        return holder is not None and not self._past_lock(holder, level)
 
     def _refused_cut_off(self, holder: Holder, level: str) -> MarmotError:
         self.counts["refused_cut_off"] += 1

@@ -164,10 +164,10 @@ CONFLICT_RETRIES_MAX = len(CONFLICT_BACKOFF_MS)
 # DDL_BEHIND_RETRY_S_MAX), as MySQL's DDL waits for its lock rather than failing.
 DDL_BEHIND_RETRY_MS = 1000
 DDL_BEHIND_RETRY_S_MAX = 60
-# A long DDL, holding its lock, first waits (at most this long, looking every
-# DDL_SETTLE_POLL_MS) until this node applied the writes of its database it voted on that are
-# being decided: its rebuild holds the turn, so they would be applied only after it, miss its
-# ordered_after and refuse it (ddl/DESIGN.md §11, "Settling")
+# A DDL, holding its lock, first waits (at most this long, looking every DDL_SETTLE_POLL_MS)
+# until this node applied the writes of its database it voted on that are being decided: the
+# DDL holds the turn, so they would be applied only after it, miss its ordered_after and
+# refuse it (ddl/DESIGN.md §11, "Settling")
 DDL_SETTLE_MS = 1000
 DDL_SETTLE_POLL_MS = 5
 AUTO_ID_RUNS_MAX = 6  # a statement that ran out of AUTO_INCREMENT ids runs again this often
@@ -1272,13 +1272,19 @@ class Session:
         long = not (ranges is not None and translation.auto_increment_column) \
             and self._long_write(database, translation, params)
 
+        # an autocommit write that looked for the DDL lock before it took the turn looks
+        # again once it has it (_lock_taken_meanwhile)
+        looked = not ddl and autocommit and self.table_locks is None
+
         def run() -> Result | Pending:
             return chain(claimed, lambda _: chain(chain(
-                self._ddl_lock_free(database, txn, ddl) if not (ddl and long)
-                else self._outcomes_settled(database), lambda _: self._begin_write(
+                self._outcomes_settled(database) if ddl
+                else self._ddl_lock_free(database, txn), lambda _: self._begin_write(
                     txn, database, mode, timeout_s, alone=long)),
-                lambda _: self._write_now(txn, database, translation, params, text, autocommit,
-                                          long, attempt)))
+                lambda _: self._write(database, translation, params, text, attempt)
+                if looked and self._lock_taken_meanwhile(txn, database)
+                else self._write_now(txn, database, translation, params, text, autocommit,
+                                     long, attempt)))
 
         def again() -> Result | Pending:
             return self._write(database, translation, params, text, attempt + 1)
@@ -1291,20 +1297,34 @@ class Session:
         return self._retried_on_conflict(outcome, attempt, again,
                                          ddl=translation.kind is Kind.DDL)
 
-    def _ddl_lock_free(self, database: Database, txn: Transaction, ddl: bool) -> Pending | None:
+    def _ddl_lock_free(self, database: Database, txn: Transaction) -> Pending | None:
         """A write about to take the turn waits while another session, on any node, holds
         the database's cluster DDL lock (up to innodb_lock_wait_timeout, then 1205): it
         would only lose to the DDL's new schema version (1213). Not a DDL (its lease is
-        taken already), nor a transaction that holds the turn, nor a session under LOCK
-        TABLES (its reservation of the turn would keep the DDL waiting for it in turn)."""
-        if ddl or txn.pipeline is not None or self.table_locks is not None:
+        taken already: it settles instead), nor a transaction that holds the turn, nor a
+        session under LOCK TABLES (its reservation of the turn would keep the DDL waiting
+        for it in turn)."""
+        if txn.pipeline is not None or self.table_locks is not None:
             return None
         return self.server.ddl_locks.wait_free(database.name, self.connection_id,
                                                self._lock_wait_timeout_s(), self._connected,
                                                self.write_level)
 
+    def _lock_taken_meanwhile(self, txn: Transaction, database: Database) -> bool:
+        """An autocommit write that has just got the turn: did its node learn, while it
+        waited for the turn, of a DDL lock it must not write past (``wait_free`` would hold
+        it now)? Then it gives the turn back (True) and starts again, waiting for the lock:
+        built on the old schema, it would only be refused (1213) or, committed first, have
+        the DDL refused (ddl/DESIGN.md §11, "What remains")."""
+        if not self.server.ddl_locks.holds_back(database.name, self.connection_id,
+                                                self.write_level):
+            return False
+        txn.rollback()
+        self.server.ddl_locks.counts["turns_given_back"] += 1
+        return True
+
     def _outcomes_settled(self, database: Database) -> Pending | None:
-        """A long DDL (its lock held, before it takes the turn): None at once, or a Pending
+        """A DDL (its lock held, before it takes the turn): None at once, or a Pending
         resolved once this node has applied every write of ``database`` it voted on in the
         last DDL_SETTLE_MS — or DDL_SETTLE_MS after it began, or once the client left (the
         DDL then fails as it would have). An instance in doubt is waited for at most that

@@ -166,8 +166,9 @@ class Participant:
     def outcomes_awaited(self, database: str, within_ms: int) -> bool:
         """Is a write set of ``database`` prepared here less than ``within_ms`` ago still
         unapplied here (its outcome not learned yet, or learned and waiting for its bases)?
-        Older ones are in doubt, left to recovery. A long DDL waits for these before it runs
-        (ddl/DESIGN.md §11, "Settling"); nothing else does."""
+        Older ones are in doubt, left to recovery. A DDL waits for these before it runs,
+        and a long one stops if one is here when it gets the turn (ddl/DESIGN.md §11,
+        "Settling"); nothing else does."""
         since_ms = self._now_ms() - within_ms
         return any(instance[1] == database for instance in self._deferred) or any(
             instance[1] == database and prepared_ms >= since_ms

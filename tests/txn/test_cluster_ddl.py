@@ -632,3 +632,85 @@ def test_a_long_ddl_does_not_start_a_rebuild_a_write_prepared_while_it_waited_wo
         assert "varchar(40)" in show_create(cluster, i, "t"), i
         assert rows(cluster, i, "SELECT b FROM t WHERE id = 100") == [("x",)]
     assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
+def test_a_short_ddl_waits_for_the_writes_its_node_voted_on_instead_of_being_refused(
+        cluster: Cluster) -> None:
+    """As the long DDL's settling test, for an ALTER that runs on the loop: node 2's INSERT
+    committed with node 1's YES, its learn to node 1 late. Before, the ALTER ran at once,
+    missed the INSERT in its ``ordered_after`` and was refused by every member (1213,
+    retried behind the client's back); now it first waits (bounded) until node 1 applied
+    the INSERT, and commits on its first round (ddl/DESIGN.md §11, "Settling")."""
+    codec = FrameCodec([SECRET], registry=all_messages())
+    learn = all_messages().tag_of(Learn)
+    held: list[tuple[int, int, bytes]] = []
+    holding = [True]
+
+    def deliver() -> None:  # the INSERT's learn to node 1 is late
+        while cluster.frames:
+            src, dest, frame = cluster.frames.popleft()
+            if holding[0] and dest == 1 and peek_tag(frame) == learn and \
+                    codec.decode_frame(frame).message.database == "d":
+                held.append((src, dest, frame))
+                continue
+            cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
+    cluster.deliver = deliver  # type: ignore[method-assign]
+    status = cluster.nodes[1].state.status
+    retries, waits = status["Marmot_conflict_retries"], status["Marmot_ddl_settle_waits"]
+    assert cluster.run(2, "INSERT INTO t VALUES (100, 100, 'x')").error is None
+    assert held  # decided; node 1 voted on it and has not applied it
+    alter = cluster.submit(1, "ALTER TABLE t ADD COLUMN c INT")
+    for _ in range(10):
+        cluster.advance(5)
+    holding[0] = False
+    for frame in held:
+        cluster.frames.append(frame)
+    answered(cluster, (1, alter))
+    reply = cluster.replies.pop((1, alter))
+    assert reply.error is None, reply.error
+    assert status["Marmot_conflict_retries"] == retries  # before: 1 (refused, run again)
+    assert status["Marmot_ddl_settle_waits"] == waits + 1
+    cluster.advance(1000)
+    for i in (1, 2, 3):
+        assert "`c` int" in show_create(cluster, i, "t"), i
+        assert rows(cluster, i, "SELECT b, c FROM t WHERE id = 100") == [("x", None)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
+def test_a_write_that_waited_for_the_turn_while_its_node_learned_the_lock_gives_it_back(
+        cluster: Cluster) -> None:
+    """Node 2's INSERT passed the lock check (no lock yet) and waits for node 2's turn,
+    held by an open transaction. Meanwhile node 1's ALTER takes the lock and commits; its
+    outcome waits on node 2 for the same turn. When the transaction ends, the turn goes to
+    the INSERT first: before, it ran on the old schema and was refused by nodes 1 and 3
+    (1213, retried behind the client's back); now it looks at the lock again, gives the
+    turn back, waits for the ALTER to be applied, and commits on its first round
+    (ddl/DESIGN.md §11, "What remains")."""
+    node2 = cluster.nodes[2]
+    insert_session = cluster.sessions[2]
+    cluster.sessions[2] = node2.open_session("root", now_ms=cluster.now_ms, database="d")
+    cluster.ok(2, "BEGIN")
+    cluster.ok(2, "UPDATE t SET a = a + 1 WHERE id = 2")  # holds node 2's turn
+    txn_session, cluster.sessions[2] = cluster.sessions[2], insert_session
+    insert = cluster.submit(2, "INSERT INTO t VALUES (100, 100, 'x')")
+    cluster.advance(5)
+    assert (2, insert) not in cluster.replies  # waiting for the turn
+    alter = cluster.submit(1, "ALTER TABLE t ADD COLUMN c INT")
+    for _ in range(10):  # the lock taken, the ALTER decided; its outcome waits on node 2
+        cluster.advance(5)
+    assert "d" in node2.state.ddl_locks.holders()
+    status = node2.state.status
+    retries = status["Marmot_conflict_retries"]
+    cluster.sessions[2] = txn_session
+    rollback = cluster.submit(2, "ROLLBACK")  # the turn goes to the INSERT
+    cluster.sessions[2] = insert_session
+    answered(cluster, (1, alter), (2, insert), (2, rollback))
+    for request in ((1, alter), (2, insert), (2, rollback)):
+        reply = cluster.replies.pop(request)
+        assert reply.error is None, (request, reply.error)
+    assert status["Marmot_conflict_retries"] == retries  # before: 1
+    assert node2.state.ddl_locks.counts["turns_given_back"] == 1
+    cluster.advance(1000)
+    for i in (1, 2, 3):
+        assert rows(cluster, i, "SELECT a, c FROM t WHERE id = 100") == [(100, None)], i
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
