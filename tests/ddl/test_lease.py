@@ -23,7 +23,9 @@ class LeaseCluster(Cluster):
     """Three nodes whose DDL lease is short (the product's default is 30 s). ``detected``:
     nodes whose cut-off membership has noticed (SWIM's DEAD, on both sides)."""
 
-    detected: set[int]
+    def __init__(self, base: Path, size: int = 3):
+        self.detected: set[int] = set()
+        super().__init__(base, size)
 
     def _start(self, i: int) -> Node:
         node = Node(self.base / f"n{i}", users=USERS, node_id=i, now_ms=self.now_ms,
@@ -36,8 +38,7 @@ class LeaseCluster(Cluster):
         return node
 
     def _seen_by(self, node_id: int) -> list[Peer]:
-        detected = getattr(self, "detected", set())
-        return [Peer(j, addr, j == node_id or not {j, node_id} & detected)
+        return [Peer(j, addr, j == node_id or not {j, node_id} & self.detected)
                 for j, addr in self.addrs.items()]
 
     def wait_for(self, node_id: int, request: int, ms_max: int = 5_000) -> None:
