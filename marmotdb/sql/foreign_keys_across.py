@@ -138,11 +138,18 @@ class _Txn(Protocol):
 
 
 class UnfinishedKeys:
-    """Parent keys that transactions not finished yet removed, or took with a child row."""
+    """Parent keys that transactions not finished yet removed, or took with a child row.
+
+    Each key lists its holders; each holder what it holds (``_held``), so a sweep walks the
+    transactions and drops what the finished ones held: a long statement's thousands of keys,
+    held until its transaction ends, are not walked again at every sweep."""
 
     def __init__(self) -> None:
         self._removed: dict[ParentKey, list[_Txn]] = {}
         self._taken: dict[ParentKey, list[_Txn]] = {}
+        # id(txn) -> (txn, what it holds: (self._removed or self._taken, key)), until swept
+        self._held: dict[int, tuple[_Txn, list[tuple[dict[ParentKey, list[_Txn]],
+                                                     ParentKey]]]] = {}
         self._holds = 0
 
     def removed_by_other(self, key: ParentKey, txn: _Txn) -> bool:
@@ -162,9 +169,16 @@ class UnfinishedKeys:
 
     def sweep(self) -> None:
         """Drop what finished transactions held (also done every SWEEP_EVERY_HOLDS holds)."""
-        for table in (self._removed, self._taken):
-            for key in list(table):
-                self._live(table, key)
+        for ident, (txn, holds) in list(self._held.items()):
+            if not txn.finished:
+                continue
+            del self._held[ident]
+            for table, key in holds:
+                holders = [t for t in table.get(key, ()) if t is not txn]
+                if holders:
+                    table[key] = holders
+                else:
+                    table.pop(key, None)
 
     def _other(self, table: dict[ParentKey, list[_Txn]], key: ParentKey, txn: _Txn) -> bool:
         return any(t is not txn for t in self._live(table, key))
@@ -182,6 +196,7 @@ class UnfinishedKeys:
         holders = self._live(table, key)
         if not any(t is txn for t in holders):
             table[key] = holders + [txn]
+            self._held.setdefault(id(txn), (txn, []))[1].append((table, key))
         self._holds += 1
         if self._holds % SWEEP_EVERY_HOLDS == 0:
             self.sweep()
