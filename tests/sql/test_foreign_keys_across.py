@@ -238,7 +238,7 @@ def test_a_transaction_holding_many_keys_costs_each_hold_little():
     unfinished, big, done = UnfinishedKeys(), _Open(), _Open()
     started = time.monotonic()
     for n in range(100_000):
-        unfinished.take(parent_key("p", "t", ("id",), (n,)), big)
+        assert unfinished.take(parent_key("p", "t", ("id",), (n,)), big)
     unfinished.take(parent_key("p", "t", ("id",), (-1,)), done)
     assert time.monotonic() - started < 3.0
     assert len(unfinished) == 100_001
@@ -249,3 +249,40 @@ def test_a_transaction_holding_many_keys_costs_each_hold_little():
     big.finished = True
     unfinished.sweep()
     assert len(unfinished) == 0
+
+
+def test_a_failed_statement_gives_back_the_keys_it_took(server):
+    """A statement holds each parent key as its row is checked; when a later row fails, the
+    keys it took are given back (its rows are undone), not held until its transaction ends."""
+    writer, deleter = session(server, database="test_schema"), session(server, database="test")
+    writer.execute("BEGIN")
+    writer.execute("INSERT INTO remote_table VALUES (11, 1)")
+    assert error_code(lambda: writer.execute("INSERT INTO remote_table VALUES (12, 2), (13, 9)")
+                      ) == 1452
+    deleter.execute("DELETE FROM local_table WHERE id = 2")  # no child took it in the end
+    assert error_code(lambda: deleter.execute("DELETE FROM local_table WHERE id = 1")) == 1451
+    writer.execute("COMMIT")
+
+
+def test_crossing_checks_one_sees_the_others_hold(server, monkeypatch):
+    """A child row's check holds its parent key before it reads the other database, so a
+    DELETE of that parent checked meanwhile (a long write's checks run on a writer thread
+    while the loop runs others': sql/foreign_keys_across.py) is refused. Here the DELETE runs
+    right after the INSERT's first read; if the key were held only once the INSERT passed,
+    both would commit and leave an orphan."""
+    writer, deleter = session(server, database="test_schema"), session(server, database="test")
+    lend, reads, refused = server.lend, [], []
+
+    def lend_then_delete(name):
+        reads.append(name)
+        if len(reads) == 2:  # the first row (11, 2) was checked: delete its parent now
+            refused.append(error_code(lambda: deleter.execute(
+                "DELETE FROM local_table WHERE id = 2")))
+        return lend(name)
+    monkeypatch.setattr(server, "lend", lend_then_delete)
+    writer.execute("INSERT INTO remote_table VALUES (11, 2), (12, 1)")
+    monkeypatch.setattr(server, "lend", lend)
+    assert refused == [1451]
+    assert rows(writer.execute(
+        "SELECT COUNT(*) FROM remote_table r LEFT JOIN test.local_table l ON l.id = r.local_id "
+        "WHERE r.local_id IS NOT NULL AND l.id IS NULL")) == [(0,)]
