@@ -286,3 +286,23 @@ def test_crossing_checks_one_sees_the_others_hold(server, monkeypatch):
     assert rows(writer.execute(
         "SELECT COUNT(*) FROM remote_table r LEFT JOIN test.local_table l ON l.id = r.local_id "
         "WHERE r.local_id IS NOT NULL AND l.id IS NULL")) == [(0,)]
+
+
+def test_crossing_checks_the_parent_side_holds_first_too(server, monkeypatch):
+    """The other way round: a DELETE of parents holds each removed key before it reads the
+    child database, so a child row taking that key meanwhile is refused (1452)."""
+    writer, deleter = session(server, database="test_schema"), session(server, database="test")
+    deleter.execute("INSERT INTO local_table VALUES (3, 'c')")
+    lend, reads, refused = server.lend, [], []
+
+    def lend_then_insert(name):
+        reads.append(name)
+        if len(reads) == 2:  # the first parent (2) was checked: a child takes it now
+            refused.append(error_code(lambda: writer.execute(
+                "INSERT INTO remote_table VALUES (11, 2)")))
+        return lend(name)
+    monkeypatch.setattr(server, "lend", lend_then_insert)
+    deleter.execute("DELETE FROM local_table WHERE id IN (2, 3)")
+    monkeypatch.setattr(server, "lend", lend)
+    assert refused == [1452]
+    assert rows(writer.execute("SELECT COUNT(*) FROM remote_table")) == [(1,)]
