@@ -129,8 +129,9 @@ class ForeignKeysAcross:
         return found
 
 
-# (parent database, parent table, referenced columns, their values), names lower-case
-ParentKey = tuple[str, str, tuple[str, ...], tuple[object, ...]]
+# (parent database, parent table, referenced columns, *their values), names lower-case: one
+# flat tuple, the one object a held key keeps alive besides its values
+ParentKey = tuple[object, ...]
 SWEEP_EVERY_HOLDS = 1024  # UnfinishedKeys drops finished transactions' entries this often
 STOP_POLL_ROWS = 256  # a statement's checks ask whether KILL QUERY came this often
 
@@ -140,12 +141,28 @@ class _Txn(Protocol):
     def finished(self) -> bool: ...
 
 
+# the holders of one key: one transaction (the usual case: no container), or a tuple of them
+_Holders = "_Txn | tuple[_Txn, ...]"
+
+
+@dataclass(slots=True)
+class _Holds:
+    """What one transaction holds, until a sweep finds it finished."""
+
+    txn: _Txn
+    taken: list[ParentKey] = field(default_factory=list)
+    removed: list[ParentKey] = field(default_factory=list)
+
+
 class UnfinishedKeys:
     """Parent keys that transactions not finished yet removed, or took with a child row.
 
-    Each key lists its holders; each holder what it holds (``_held``), so a sweep walks the
-    transactions and drops what the finished ones held: a long statement's thousands of keys,
-    held until its transaction ends, are not walked again at every sweep.
+    Each key maps to its holder (or holders); each holder lists what it holds (``_held``), so a
+    sweep walks the transactions and drops what the finished ones held: a long statement's
+    thousands of keys, held until its transaction ends, are not walked again at every sweep.
+    A hold keeps no object of its own but the key (no list per key, no entry tuple): a long
+    write's 200 000 holds are that many more objects for the cycle collector to walk once its
+    pause ends (txn/DESIGN.md §2.1).
 
     A check and its hold are one step (``take``, ``remove``), taken before the check reads the
     other database: a long write's checks run on a writer thread while the loop runs others',
@@ -154,11 +171,9 @@ class UnfinishedKeys:
     (runtime/node_host.py), as for the HLC."""
 
     def __init__(self) -> None:
-        self._removed: dict[ParentKey, list[_Txn]] = {}
-        self._taken: dict[ParentKey, list[_Txn]] = {}
-        # id(txn) -> (txn, what it holds: (self._removed or self._taken, key)), until swept
-        self._held: dict[int, tuple[_Txn, list[tuple[dict[ParentKey, list[_Txn]],
-                                                     ParentKey]]]] = {}
+        self._removed: dict[ParentKey, _Holders] = {}
+        self._taken: dict[ParentKey, _Holders] = {}
+        self._held: dict[int, _Holds] = {}  # id(txn) -> what it holds, until swept
         self._holds = 0
         self.lock: AbstractContextManager[Any] = nullcontext()
 
@@ -176,7 +191,8 @@ class UnfinishedKeys:
         with self.lock:
             if self._other(self._removed, key, txn):
                 return False
-            self._hold(self._taken, key, txn)
+            if self._hold(self._taken, key, txn):
+                self._holds_of(txn).taken.append(key)
             return True
 
     def remove(self, key: ParentKey, txn: _Txn) -> bool:
@@ -185,29 +201,32 @@ class UnfinishedKeys:
         with self.lock:
             if self._other(self._taken, key, txn):
                 return False
-            self._hold(self._removed, key, txn)
+            if self._hold(self._removed, key, txn):
+                self._holds_of(txn).removed.append(key)
             return True
 
-    def mark(self, txn: _Txn) -> int:
-        """How many holds ``txn`` has: ``release_since`` gives back those made after."""
+    def mark(self, txn: _Txn) -> tuple[int, int]:
+        """Where ``txn``'s holds stand: ``release_since`` gives back those made after."""
         with self.lock:
-            entry = self._held.get(id(txn))
-            return len(entry[1]) if entry is not None else 0
+            holds = self._held.get(id(txn))
+            return (len(holds.taken), len(holds.removed)) if holds is not None else (0, 0)
 
-    def release_since(self, txn: _Txn, mark: int) -> None:
+    def release_since(self, txn: _Txn, mark: tuple[int, int]) -> None:
         """A statement of ``txn`` failed: what it held (since ``mark``) is held no more."""
         with self.lock:
-            entry = self._held.get(id(txn))
-            if entry is None:
+            holds = self._held.get(id(txn))
+            if holds is None:
                 return
-            holds = entry[1]
-            for table, key in holds[mark:]:
-                self._drop(table, key, txn)
-            del holds[mark:]
+            for table, keys, since in ((self._taken, holds.taken, mark[0]),
+                                       (self._removed, holds.removed, mark[1])):
+                for key in keys[since:]:
+                    self._drop(table, key, txn)
+                del keys[since:]
 
     def __len__(self) -> int:
         with self.lock:
-            return sum(map(len, self._removed.values())) + sum(map(len, self._taken.values()))
+            return sum(1 if not isinstance(h, tuple) else len(h)
+                       for table in (self._removed, self._taken) for h in table.values())
 
     def sweep(self) -> None:
         """Drop what finished transactions held (also done every SWEEP_EVERY_HOLDS holds)."""
@@ -215,48 +234,76 @@ class UnfinishedKeys:
             self._sweep()
 
     def _sweep(self) -> None:
-        for ident, (txn, holds) in list(self._held.items()):
-            if not txn.finished:
+        for ident, holds in list(self._held.items()):
+            if not holds.txn.finished:
                 continue
             del self._held[ident]
-            for table, key in holds:
-                self._drop(table, key, txn)
+            for table, keys in ((self._taken, holds.taken), (self._removed, holds.removed)):
+                for key in keys:
+                    self._drop(table, key, holds.txn)
+
+    def _holds_of(self, txn: _Txn) -> _Holds:
+        holds = self._held.get(id(txn))
+        if holds is None:
+            holds = self._held[id(txn)] = _Holds(txn)
+        return holds
 
     @staticmethod
-    def _drop(table: dict[ParentKey, list[_Txn]], key: ParentKey, txn: _Txn) -> None:
-        holders = [t for t in table.get(key, ()) if t is not txn]
-        if holders:
-            table[key] = holders
-        else:
-            table.pop(key, None)
+    def _drop(table: dict[ParentKey, _Holders], key: ParentKey, txn: _Txn) -> None:
+        _store(table, key, tuple(t for t in _each(table.get(key)) if t is not txn))
 
-    def _other(self, table: dict[ParentKey, list[_Txn]], key: ParentKey, txn: _Txn) -> bool:
+    def _other(self, table: dict[ParentKey, _Holders], key: ParentKey, txn: _Txn) -> bool:
         return any(t is not txn for t in self._live(table, key))
 
     @staticmethod
-    def _live(table: dict[ParentKey, list[_Txn]], key: ParentKey) -> list[_Txn]:
-        live = [t for t in table.get(key, ()) if not t.finished]
-        if live:
-            table[key] = live
-        else:
-            table.pop(key, None)
+    def _live(table: dict[ParentKey, _Holders], key: ParentKey) -> tuple[_Txn, ...]:
+        holders = _each(table.get(key))
+        live = tuple(t for t in holders if not t.finished)
+        if len(live) != len(holders):
+            _store(table, key, live)
         return live
 
-    def _hold(self, table: dict[ParentKey, list[_Txn]], key: ParentKey, txn: _Txn) -> None:
+    def _hold(self, table: dict[ParentKey, _Holders], key: ParentKey, txn: _Txn) -> bool:
+        """True if ``txn`` did not hold ``key`` yet."""
         holders = self._live(table, key)
-        if not any(t is txn for t in holders):
-            table[key] = holders + [txn]
-            self._held.setdefault(id(txn), (txn, []))[1].append((table, key))
+        if any(t is txn for t in holders):
+            return False
+        _store(table, key, holders + (txn,))
         self._holds += 1
         if self._holds % SWEEP_EVERY_HOLDS == 0:
             self._sweep()
+        return True
+
+
+def _each(holders: _Holders | None) -> tuple[_Txn, ...]:
+    if holders is None:
+        return ()
+    return holders if isinstance(holders, tuple) else (holders,)
+
+
+def _store(table: dict[ParentKey, _Holders], key: ParentKey, holders: tuple[_Txn, ...]
+           ) -> None:
+    if not holders:
+        table.pop(key, None)
+    else:
+        table[key] = holders[0] if len(holders) == 1 else holders
 
 
 def parent_key(database: str, table: str, columns: Sequence[str], values: tuple[object, ...]
                ) -> ParentKey:
-    """Text folded: a key compared case-insensitively must not slip past as another one."""
-    return (database.lower(), table.lower(), tuple(c.lower() for c in columns),
-            tuple(v.casefold() if isinstance(v, str) else v for v in values))
+    """Text folded: a key compared case-insensitively must not slip past as another one. The
+    names are shared between keys (one long write holds a key per row)."""
+    names = (database, table, *columns)
+    shared = _NAMES.get(names)
+    if shared is None:
+        shared = _NAMES[names] = (database.lower(), table.lower(),
+                                  tuple(c.lower() for c in columns))
+    return (*shared, *(v.casefold() if isinstance(v, str) else v for v in values))
+
+
+# (database, table, *columns) as spelled -> their lower-case ParentKey parts; as many as the
+# spellings of keys' tables and columns (bounded by the schemas)
+_NAMES: dict[tuple[str, ...], tuple[str, str, tuple[str, ...]]] = {}
 
 
 @dataclass(slots=True)
