@@ -132,7 +132,8 @@ class ForeignKeysAcross:
 # (parent database, parent table, referenced columns, *their values), names lower-case: one
 # flat tuple, the one object a held key keeps alive besides its values
 ParentKey = tuple[object, ...]
-SWEEP_EVERY_HOLDS = 1024  # UnfinishedKeys drops finished transactions' entries this often
+SWEEP_EVERY_HOLDS = 1024  # UnfinishedKeys drops finished transactions' entries this often,
+SWEEP_DROPS_MAX = 4096  # at most this many each time (4 per hold: faster than they come)
 STOP_POLL_ROWS = 256  # a statement's checks ask whether KILL QUERY came this often
 
 
@@ -229,18 +230,25 @@ class UnfinishedKeys:
                        for table in (self._removed, self._taken) for h in table.values())
 
     def sweep(self) -> None:
-        """Drop what finished transactions held (also done every SWEEP_EVERY_HOLDS holds)."""
+        """Drop what finished transactions held. Also done every SWEEP_EVERY_HOLDS holds, by
+        at most SWEEP_DROPS_MAX keys: on whichever thread holds, maybe the loop, and a long
+        write's 200 000 keys would take ~200 ms to drop at once (a finished holder's keys
+        are ignored by the look-ups meanwhile)."""
         with self.lock:
-            self._sweep()
+            self._sweep(None)
 
-    def _sweep(self) -> None:
+    def _sweep(self, drops_max: int | None) -> None:
+        budget = drops_max
         for ident, holds in list(self._held.items()):
             if not holds.txn.finished:
                 continue
-            del self._held[ident]
             for table, keys in ((self._taken, holds.taken), (self._removed, holds.removed)):
-                for key in keys:
-                    self._drop(table, key, holds.txn)
+                while keys and (budget is None or budget > 0):
+                    self._drop(table, keys.pop(), holds.txn)
+                    budget = None if budget is None else budget - 1
+            if holds.taken or holds.removed:
+                return  # the budget is spent: the next sweep goes on
+            del self._held[ident]
 
     def _holds_of(self, txn: _Txn) -> _Holds:
         holds = self._held.get(id(txn))
@@ -271,7 +279,7 @@ class UnfinishedKeys:
         _store(table, key, holders + (txn,))
         self._holds += 1
         if self._holds % SWEEP_EVERY_HOLDS == 0:
-            self._sweep()
+            self._sweep(SWEEP_DROPS_MAX)
         return True
 
 

@@ -329,3 +329,21 @@ def test_a_held_key_keeps_one_object_for_the_collector():
         if enabled:
             gc.enable()
     assert kept < 10_100, kept
+
+
+def test_a_finished_long_writes_keys_are_dropped_a_little_at_each_sweep():
+    """The sweep every 1,024 holds may run on the loop (a short statement's hold): it drops at
+    most SWEEP_DROPS_MAX keys of finished transactions, never a long write's 200 000 at once."""
+    from marmotdb.sql.foreign_keys_across import (SWEEP_DROPS_MAX, SWEEP_EVERY_HOLDS,
+                                                  UnfinishedKeys, parent_key)
+    unfinished, big, small = UnfinishedKeys(), _Open(), _Open()
+    for n in range(3 * SWEEP_DROPS_MAX):
+        unfinished.take(parent_key("p", "t", ["id"], (n,)), big)
+    big.finished = True
+    for n in range(SWEEP_EVERY_HOLDS - (3 * SWEEP_DROPS_MAX) % SWEEP_EVERY_HOLDS):
+        unfinished.take(parent_key("p", "u", ["id"], (n,)), small)  # the last one sweeps
+    held_by_small = SWEEP_EVERY_HOLDS - (3 * SWEEP_DROPS_MAX) % SWEEP_EVERY_HOLDS
+    assert len(unfinished) == held_by_small + 2 * SWEEP_DROPS_MAX
+    for n in range(2 * SWEEP_EVERY_HOLDS):  # two sweeps more: big's keys are all gone
+        unfinished.take(parent_key("p", "v", ["id"], (n,)), small)
+    assert len(unfinished) == held_by_small + 2 * SWEEP_EVERY_HOLDS
