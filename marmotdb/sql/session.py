@@ -1638,8 +1638,8 @@ class Session:
         """``_execute_write``, then the FOREIGN KEYs to and from other databases' tables
         checked against the rows it changed, inside its statement savepoint (1452/1451 undo
         it: sql/foreign_keys_across.py). A long write's checks run on its writer thread
-        (``off_loop``: the keys as of its start, its own connections to the other databases),
-        and KILL QUERY stops them (1317)."""
+        (``off_loop``: the node's index of keys, taken on the loop, which alone rebuilds it;
+        its own connections to the other databases), and KILL QUERY stops them (1317)."""
         rows = self._execute_write(conn, translation, params, space)
         if translation.kind is Kind.DDL or not self._fk_checks():
             return rows
