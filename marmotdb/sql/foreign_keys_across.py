@@ -143,7 +143,7 @@ class _Txn(Protocol):
 
 
 # the holders of one key: one transaction (the usual case: no container), or a tuple of them
-_Holders = "_Txn | tuple[_Txn, ...]"
+_Holders = _Txn | tuple[_Txn, ...]
 
 
 @dataclass(slots=True)
