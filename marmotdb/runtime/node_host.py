@@ -105,6 +105,7 @@ class NodeHost:
                     **options)
         node.state.host_runs_writes = True  # long writes leave the loop for the write pool
         node.state.hlc.lock = threading.Lock()  # their commit timestamps come from a thread
+        node.state.keys_unfinished.lock = threading.Lock()  # and their key checks
         self._node = node
         self._timer = DeadlineTimer(self.clock, node.next_deadline_ms, self._on_timer)
         return node

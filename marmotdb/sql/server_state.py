@@ -26,6 +26,7 @@ from marmotdb.mysql.types import Column, ColumnFlag
 from marmotdb.sql import coltypes, functions, schema, translate
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.foreign_keys_across import ChildKey, ForeignKeysAcross, UnfinishedKeys
+from marmotdb.sql.key_readers import KeyReaderPool, open_reader
 from marmotdb.sql.results import RowSink, Rows, column_for_value
 from marmotdb.sql.schema import TableDef
 from marmotdb.sql.variables import GlobalVariables
@@ -224,6 +225,9 @@ class ServerState:
         setup = configure(durability, cache_size_mb, busy_timeout_ms, self._bind)
         self.databases = Databases(data_dir, setup, on_open=self._open_database)
         self.scratch = Database(SCRATCH, Path(":memory:"), self._bind, pool_max=64)
+        # a long write's FOREIGN KEY checks read other databases on connections of their own
+        self.key_readers = KeyReaderPool(self.databases.directory, lambda path: open_reader(
+            path, busy_timeout_ms, version))
         # DDL in an open transaction: commit it first (MySQL) or refuse 1179 (sql.* setting)
         self.ddl_implicit_commit = ddl_implicit_commit
         # the per-database cluster DDL locks (marmotdb/ddl/), rows of __marmot_system
@@ -701,6 +705,7 @@ class ServerState:
             self._meta.pop(name).close()
         self.databases.close()
         self.scratch.close()
+        self.key_readers.close()
 
 
 def _typed(description: tuple[Any, ...], decltypes: tuple[str | None, ...]

@@ -64,8 +64,9 @@ from marmotdb.sql.attachments import attach, require_home_tables
 from marmotdb.sql.binding import USER_PREPARE_FLAGS, ConnectionBinding
 from marmotdb.sql.catalog_model import TableModel
 from marmotdb.sql.ddl_target import DdlTarget, ddl_target
-from marmotdb.sql.foreign_keys_across import StatementCheck
+from marmotdb.sql.foreign_keys_across import ForeignKeysAcross, StatementCheck
 from marmotdb.sql.hints import statement_hints
+from marmotdb.sql.key_readers import KeyReaders
 from marmotdb.sql.load_data import (
     ER_CLIENT_LOCAL_FILES_DISABLED,
     ER_OPTION_PREVENTS_STATEMENT,
@@ -1229,8 +1230,6 @@ class Session:
         if translation.kind not in _DML_KINDS or not self.server.host_runs_writes or \
                 self._temp.spaces:
             return False
-        if self.server.keys_across().involves(database.name):
-            return False  # its FOREIGN KEY checks read other databases' pools: on the loop
         if translation.heavy:  # a huge statement (translate.py): its prepare alone is long
             return True
 
@@ -1561,6 +1560,12 @@ class Session:
                     replicator.outcomes_awaited(database.name, DDL_SETTLE_MS):
                 self._stop_long_ddl()
 
+        # FOREIGN KEYs to or from other databases: checked on the thread, through
+        # connections of its own (sql/key_readers.py), given back when the job is finished
+        keys = self.server.keys_across()
+        off_loop = (keys, self.server.key_readers.take()) \
+            if not ddl and self._fk_checks() and keys.involves(database.name) else None
+
         def again() -> Result | Pending:
             return self._write(database, translation, params, text, attempt + 1)
 
@@ -1573,9 +1578,14 @@ class Session:
                                    "interrupted")
             if ddl:
                 return self._long_ddl(txn, translation, params, text, level)
-            rows = txn.run(lambda c: self._execute_write(c, translation, params, None))
+            rows = txn.run(lambda c: self._checked_write(c, txn, database, translation, params,
+                                                         None, off_loop))
             result = rows if rows is not None else self._ok(capture, translation)
             return result, txn.record_commit(level) if autocommit else None
+
+        def finish() -> None:
+            if off_loop is not None:
+                self.server.key_readers.give_back(off_loop[1])
 
         def resume(outcome: tuple[Result, Any] | BaseException) -> Result | Pending:
             stopped = ddl and self._long_ddl_over(database, outcome)
@@ -1600,7 +1610,7 @@ class Session:
                                                                                   value))
             return self._after(committed)
 
-        return WriteJob(run=run, finish=lambda: None, interrupt=conn.interrupt,
+        return WriteJob(run=run, finish=finish, interrupt=conn.interrupt,
                         expire=lambda: None, resume=resume)
 
     def _long_ddl(self, txn: Transaction, translation: Translation, params: dict[str, Any],
@@ -1691,19 +1701,25 @@ class Session:
 
     def _checked_write(self, conn: apsw.Connection, txn: Transaction, database: Database,
                        translation: Translation, params: dict[str, Any],
-                       space: TempSpace | None) -> Rows | None:
+                       space: TempSpace | None,
+                       off_loop: tuple[ForeignKeysAcross, KeyReaders] | None = None
+                       ) -> Rows | None:
         """``_execute_write``, then the FOREIGN KEYs to and from other databases' tables
         checked against the rows it changed, inside its statement savepoint (1452/1451 undo
-        it: sql/foreign_keys_across.py)."""
+        it: sql/foreign_keys_across.py). A long write's checks run on its writer thread
+        (``off_loop``: the node's index of keys, taken on the loop, which alone rebuilds it;
+        its own connections to the other databases), and KILL QUERY stops them (1317)."""
         rows = self._execute_write(conn, translation, params, space)
         if translation.kind is Kind.DDL or not self._fk_checks():
             return rows
-        keys = self.server.keys_across()
+        keys, lend = (self.server.keys_across(), self.server.lend) if off_loop is None \
+            else (off_loop[0], off_loop[1].lend)
         if keys.involves(database.name):
             assert txn.pipeline is not None
             capture = txn.pipeline.capture
             StatementCheck(keys, database.name, lambda table: capture.table_schema(table).columns,
-                           self.server.lend, txn, self.server.keys_unfinished
+                           lend, txn, self.server.keys_unfinished,
+                           stopped=lambda: off_loop is not None and self._offload_stopped
                            ).run(capture.statement_changes())
         return rows
 

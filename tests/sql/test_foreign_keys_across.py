@@ -221,3 +221,129 @@ def test_the_key_replicates_and_every_node_enforces_it(tmp_path):
         assert "REFERENCES `test`.`p` (`id`)" in str(shown)
     finally:
         cluster.close()
+
+
+class _Open:
+    finished = False
+
+
+def test_a_transaction_holding_many_keys_costs_each_hold_little():
+    """A long statement's rows each hold a key until its transaction ends: 100 000 of one
+    unfinished transaction. The periodic sweep walked every entry each 1,024 holds
+    (quadratic: ~15 s here, the writer of a 200 000-row INSERT … SELECT spent most of its
+    time there); it walks transactions now, and drops what finished ones held."""
+    import time
+
+    from marmotdb.sql.foreign_keys_across import UnfinishedKeys, parent_key
+    unfinished, big, done = UnfinishedKeys(), _Open(), _Open()
+    started = time.monotonic()
+    for n in range(100_000):
+        assert unfinished.take(parent_key("p", "t", ("id",), (n,)), big)
+    unfinished.take(parent_key("p", "t", ("id",), (-1,)), done)
+    assert time.monotonic() - started < 3.0
+    assert len(unfinished) == 100_001
+    done.finished = True
+    unfinished.sweep()
+    assert len(unfinished) == 100_000
+    assert unfinished.taken_by_other(parent_key("p", "t", ("id",), (5,)), done)
+    big.finished = True
+    unfinished.sweep()
+    assert len(unfinished) == 0
+
+
+def test_a_failed_statement_gives_back_the_keys_it_took(server):
+    """A statement holds each parent key as its row is checked; when a later row fails, the
+    keys it took are given back (its rows are undone), not held until its transaction ends."""
+    writer, deleter = session(server, database="test_schema"), session(server, database="test")
+    writer.execute("BEGIN")
+    writer.execute("INSERT INTO remote_table VALUES (11, 1)")
+    assert error_code(lambda: writer.execute("INSERT INTO remote_table VALUES (12, 2), (13, 9)")
+                      ) == 1452
+    deleter.execute("DELETE FROM local_table WHERE id = 2")  # no child took it in the end
+    assert error_code(lambda: deleter.execute("DELETE FROM local_table WHERE id = 1")) == 1451
+    writer.execute("COMMIT")
+
+
+def test_crossing_checks_one_sees_the_others_hold(server, monkeypatch):
+    """A child row's check holds its parent key before it reads the other database, so a
+    DELETE of that parent checked meanwhile (a long write's checks run on a writer thread
+    while the loop runs others': sql/foreign_keys_across.py) is refused. Here the DELETE runs
+    right after the INSERT's first read; if the key were held only once the INSERT passed,
+    both would commit and leave an orphan."""
+    writer, deleter = session(server, database="test_schema"), session(server, database="test")
+    lend, reads, refused = server.lend, [], []
+
+    def lend_then_delete(name):
+        reads.append(name)
+        if len(reads) == 2:  # the first row (11, 2) was checked: delete its parent now
+            refused.append(error_code(lambda: deleter.execute(
+                "DELETE FROM local_table WHERE id = 2")))
+        return lend(name)
+    monkeypatch.setattr(server, "lend", lend_then_delete)
+    writer.execute("INSERT INTO remote_table VALUES (11, 2), (12, 1)")
+    monkeypatch.setattr(server, "lend", lend)
+    assert refused == [1451]
+    assert rows(writer.execute(
+        "SELECT COUNT(*) FROM remote_table r LEFT JOIN test.local_table l ON l.id = r.local_id "
+        "WHERE r.local_id IS NOT NULL AND l.id IS NULL")) == [(0,)]
+
+
+def test_crossing_checks_the_parent_side_holds_first_too(server, monkeypatch):
+    """The other way round: a DELETE of parents holds each removed key before it reads the
+    child database, so a child row taking that key meanwhile is refused (1452)."""
+    writer, deleter = session(server, database="test_schema"), session(server, database="test")
+    deleter.execute("INSERT INTO local_table VALUES (3, 'c')")
+    lend, reads, refused = server.lend, [], []
+
+    def lend_then_insert(name):
+        reads.append(name)
+        if len(reads) == 2:  # the first parent (2) was checked: a child takes it now
+            refused.append(error_code(lambda: writer.execute(
+                "INSERT INTO remote_table VALUES (11, 2)")))
+        return lend(name)
+    monkeypatch.setattr(server, "lend", lend_then_insert)
+    deleter.execute("DELETE FROM local_table WHERE id IN (2, 3)")
+    monkeypatch.setattr(server, "lend", lend)
+    assert refused == [1452]
+    assert rows(writer.execute("SELECT COUNT(*) FROM remote_table")) == [(1,)]
+
+
+def test_a_held_key_keeps_one_object_for_the_collector():
+    """A long write holds a key per row until its transaction ends, and the cycle collector,
+    paused while it runs, walks every object it left once the pause ends (txn/DESIGN.md §2.1):
+    one flat tuple per key, no list or entry tuple beside it (five objects each before: a young
+    collection of ~300 ms after a 200 000-row INSERT … SELECT, on the loop)."""
+    import gc
+
+    from marmotdb.sql.foreign_keys_across import UnfinishedKeys, parent_key
+    unfinished, txn = UnfinishedKeys(), _Open()
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        before = len(gc.get_objects(0))
+        for n in range(10_000):
+            unfinished.take(parent_key("p", "t", ["id"], (n,)), txn)
+        kept = len(gc.get_objects(0)) - before
+    finally:
+        if enabled:
+            gc.enable()
+    assert kept < 10_100, kept
+
+
+def test_a_finished_long_writes_keys_are_dropped_a_little_at_each_sweep():
+    """The sweep every 1,024 holds may run on the loop (a short statement's hold): it drops at
+    most SWEEP_DROPS_MAX keys of finished transactions, never a long write's 200 000 at once."""
+    from marmotdb.sql.foreign_keys_across import (SWEEP_DROPS_MAX, SWEEP_EVERY_HOLDS,
+                                                  UnfinishedKeys, parent_key)
+    unfinished, big, small = UnfinishedKeys(), _Open(), _Open()
+    for n in range(3 * SWEEP_DROPS_MAX):
+        unfinished.take(parent_key("p", "t", ["id"], (n,)), big)
+    big.finished = True
+    for n in range(SWEEP_EVERY_HOLDS - (3 * SWEEP_DROPS_MAX) % SWEEP_EVERY_HOLDS):
+        unfinished.take(parent_key("p", "u", ["id"], (n,)), small)  # the last one sweeps
+    held_by_small = SWEEP_EVERY_HOLDS - (3 * SWEEP_DROPS_MAX) % SWEEP_EVERY_HOLDS
+    assert len(unfinished) == held_by_small + 2 * SWEEP_DROPS_MAX
+    for n in range(2 * SWEEP_EVERY_HOLDS):  # two sweeps more: big's keys are all gone
+        unfinished.take(parent_key("p", "v", ["id"], (n,)), small)
+    assert len(unfinished) == held_by_small + 2 * SWEEP_EVERY_HOLDS
