@@ -299,8 +299,9 @@ class Session:
         txn = self.txn
         if txn is None:
             return None
-        if txn.pipeline is not None and txn.pipeline.name == database.name:
-            return txn.pipeline.conn
+        writing = txn.branches.get(database.name)
+        if writing is not None:
+            return writing.conn
         return txn.reads.get(database.name)
 
     def processlist(self) -> list[tuple[Any, ...]]:
@@ -1008,9 +1009,11 @@ class Session:
             result = run(self._schema_view(database), None)
         except OtherDatabase as moved:
             return self._placed_in(run, moved.database, moved.table)
-        writing = self.txn.pipeline if self.txn is not None else None
-        if writing is not None and any(db == writing.name for db, _ in result[0].other_tables):
-            return self._placed_in(run, writing.name, "")
+        writing = self.txn.branches if self.txn is not None else None
+        if writing and database.name not in writing:  # (written in both: one is read as
+            for db, _ in result[0].other_tables:       # committed, txn/DESIGN.md §10.2)
+                if db in writing:
+                    return self._placed_in(run, db, "")
         return result, database, None
 
     def _placed_in(self, run: Callable[[Any, str | None], Any], name: str, table: str
@@ -1166,8 +1169,7 @@ class Session:
                               translation: Translation) -> None:
         """A temporary-table write runs on the space, which cannot see the rows this
         transaction wrote to the database's base tables: one that reads them is refused."""
-        pipeline = txn.pipeline
-        if pipeline is None or pipeline.name != space.database.name:
+        if space.database.name not in txn.branches:
             return
         if set(translation.home_tables) - space.names:
             raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
@@ -1205,8 +1207,14 @@ class Session:
             # in a cluster it is kept to COMMIT: rows changed after it are a conflict
             txn.read_view = ReadView(pinned, self.server.binding(pinned).trusted_scope,
                                      lambda: self._checkin(database, pinned))
-        return chain(txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s,
-                                     alone=alone), entered)
+        try:
+            waiting = txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s,
+                                      alone=alone, pipelines=self.server.pipelines.values)
+        except MarmotError as exc:
+            if exc.code == errors.ER_LOCK_DEADLOCK and txn is self.txn:
+                self._end(commit=False)  # InnoDB's deadlock victim: its transaction rolled back
+            raise
+        return chain(waiting, entered)
 
     def _long_write(self, database: Database, translation: Translation,
                     params: dict[str, Any]) -> bool:
@@ -1289,7 +1297,7 @@ class Session:
         would only lose to the DDL's new schema version (1213). Not a DDL (its lease is
         taken already), nor a transaction that holds the turn, nor a session under LOCK
         TABLES (its reservation of the turn would keep the DDL waiting for it in turn)."""
-        if ddl or txn.pipeline is not None or self.table_locks is not None:
+        if ddl or database.name in txn.branches or self.table_locks is not None:
             return None
         return self.server.ddl_locks.wait_free(database.name, self.connection_id,
                                                self._lock_wait_timeout_s(), self._connected)
@@ -1635,9 +1643,24 @@ class Session:
             assert txn.pipeline is not None
             capture = txn.pipeline.capture
             StatementCheck(keys, database.name, lambda table: capture.table_schema(table).columns,
-                           self.server.lend, txn, self.server.keys_unfinished
+                           self._lend_seeing(txn), txn, self.server.keys_unfinished
                            ).run(capture.statement_changes())
         return rows
+
+    def _lend_seeing(self, txn: Transaction) -> Callable[[str], Any]:
+        """``server.lend``, except that a database the transaction writes is read on its
+        branch's write connection: its own uncommitted rows count (txn/DESIGN.md §10.2)."""
+        if len(txn.branches) < 2:
+            return self.server.lend
+
+        def lend(name: str) -> tuple[apsw.Connection, Callable[[], None]] | None:
+            branch = txn.branches.get(name.lower())
+            if branch is None:
+                return self.server.lend(name)
+            scope = branch.trusted()
+            scope.__enter__()
+            return branch.conn, lambda: scope.__exit__(None, None, None)
+        return lend
 
     def _execute_write(self, conn: apsw.Connection, translation: Translation,
                        params: dict[str, Any], space: TempSpace | None = None) -> Rows | None:
@@ -1981,7 +2004,7 @@ class Session:
         txn = self.txn
         assert txn is not None
         space = self._temp.space(database) if self._temp.spaces else None
-        if space is not None and (txn.pipeline is None or txn.pipeline.name != database.name):
+        if space is not None and database.name not in txn.branches:
             return self._temp.pin(space, txn)  # its temporary tables are read there
         conn = self._txn_connection(database)
         if conn is None:

@@ -764,3 +764,18 @@ def test_truncate_empties_the_table_on_every_node(cluster: Cluster) -> None:
     cluster.ok(3, "INSERT INTO plain VALUES (1, 3)")
     assert rows(cluster, 1, "SELECT v FROM plain") == [(3,)]
     assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
+def test_a_transaction_writing_two_databases_is_refused_in_a_cluster(cluster: Cluster) -> None:
+    """One decision covering both databases' batches is not built (txn/DESIGN.md §10.2): with
+    other members the second database is refused before anything of it runs."""
+    cluster.in_database("e").in_database("d")
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.ok(1, "CREATE TABLE e.t (id INT PRIMARY KEY)")
+    cluster.ok(1, "BEGIN")
+    cluster.ok(1, "INSERT INTO t VALUES (1)")
+    refused = cluster.run(1, "INSERT INTO e.t VALUES (1)")
+    assert refused.error is not None and refused.error.code == 1235
+    cluster.ok(1, "COMMIT")
+    assert rows(cluster, 2, "SELECT id FROM t") == [(1,)]
+    assert rows(cluster, 2, "SELECT id FROM e.t") == []
