@@ -22,7 +22,7 @@ from marmotdb.storage.internal_tables import PENDING_BRANCHES
 from marmotdb.storage.writeset import decode_write_set
 
 # lend(name) -> (a connection with the server's trust, give it back), or None: no database
-Lend = Callable[[str], "tuple[apsw.Connection, Callable[[], None]] | None"]
+Lend = Callable[[str], tuple[apsw.Connection, Callable[[], None]] | None]
 
 
 def redo_pending_branches(names: list[str], lend: Lend) -> int:

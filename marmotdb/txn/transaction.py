@@ -165,9 +165,7 @@ class Transaction:
         """A second database: one commit decision must cover both, built on one node only
         (DESIGN.md §10.2); and a wait that closes a cycle is a deadlock, refused at once."""
         if pipeline.replicated() or any(p.replicated() for p in self.branches.values()):
-            raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
-                               "yet support 'writing to more than one database in one "
-                               "transaction in a cluster'")
+            raise _refused_in_a_cluster()
         if pipelines is not None and pipeline.owner not in (None, self.owner) and \
                 closes_cycle(self.owner, pipeline, pipelines()):
             raise TransientError("Deadlock found when trying to get lock; try restarting "
@@ -347,6 +345,9 @@ class Transaction:
                 raise
             return self.finish_commit(recorded, level, value)
         (first, draft), others = written[0], written[1:]
+        if any(pipeline.replicated() for pipeline, _ in written):  # a member joined since
+            self.rollback()
+            raise _refused_in_a_cluster()
         try:
             built = [(pipeline, pipeline.build(self.owner, d)) for pipeline, d in others]
             recorded = first.record_built(self.owner, first.build(self.owner, draft), [
@@ -473,6 +474,12 @@ class Transaction:
         if not conn.get_autocommit():
             conn.execute(f'ROLLBACK TO "{TXN_SAVEPOINT}"')
             conn.execute(f'RELEASE "{TXN_SAVEPOINT}"')
+
+
+def _refused_in_a_cluster() -> MarmotError:
+    return errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't yet "
+                        "support 'writing to more than one database in one transaction in a "
+                        "cluster'")
 
 
 def _redo_branch(pipeline: CommitPipeline, built: tuple[WriteSet, bytes]) -> Pending:
