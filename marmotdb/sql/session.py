@@ -56,6 +56,7 @@ from marmotdb.sql import (
     catalog,
     column_clause,
     explain,
+    multi_target,
     statement_privileges,
     table_locks,
     written_row,
@@ -97,7 +98,7 @@ from marmotdb.sql.routines import inlining as routine_functions
 from marmotdb.sql.routines import statements as routine_statements
 from marmotdb.sql.routines.definition import routine_kind
 from marmotdb.sql.rewrites_ddl import DDL_HEADS
-from marmotdb.sql.rewrites_dml import OtherDatabase
+from marmotdb.sql.rewrites_dml import MultipleTargets, OtherDatabase
 from marmotdb.sql.schema import TableDef, quote_ident
 from marmotdb.sql.statement import (
     keywords,
@@ -396,9 +397,12 @@ class Session:
         if head and head[0] in DDL_HEADS:
             return self._after(self._ddl(text))
         escapes = self.variables.backslash_escapes
-        (translation, params), database, _ = self._placed(
-            lambda view, default: translate(text, view, backslash_escapes=escapes,
-                                            default_database=default))
+        try:
+            (translation, params), database, _ = self._placed(
+                lambda view, default: translate(text, view, backslash_escapes=escapes,
+                                                default_database=default))
+        except MultipleTargets:  # several tables changed: sql/multi_target.py
+            return self._after(multi_target.run(self, text))
         return self._after(self._run(translation, params, text, database))
 
     def _with_functions(self, text: str, head: list[str] | tuple[str, ...]) -> str:
