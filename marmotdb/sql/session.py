@@ -429,8 +429,11 @@ class Session:
                 or (head[0] in DDL_HEADS and not markers)):  # DDL runs as text (TEMPORARY …)
             return PreparedPlan(text, None, markers, [])
         functional = self._with_functions(text, head)  # a stored function's call inlined
-        (translation, param_count), database, default = self._placed(
-            lambda view, default: translate_prepared(functional, view, default))
+        try:
+            (translation, param_count), database, default = self._placed(
+                lambda view, default: translate_prepared(functional, view, default))
+        except MultipleTargets:  # several tables changed: run as text (sql/multi_target.py)
+            return PreparedPlan(text, None, markers, [])
         columns: list[Column] = []
         if translation.returns_rows:
             space = self._temp.space(database) if self._temp.spaces else None

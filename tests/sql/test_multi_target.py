@@ -116,3 +116,12 @@ def test_what_stays_refused(server):
         "UPDATE t1 JOIN t3 USING (id) SET t1.x = 1, t3.z = 9 ORDER BY t1.id LIMIT 1")) == 1221
     assert error_code(lambda: s.execute("DELETE t1, zz FROM t1 JOIN t3 USING (id)")) == 1109
     assert [x for _, x, _ in _all(server, "a.t1")] == [0, 0, 0]
+
+
+def test_a_prepared_statement_runs_it_too(server):
+    s = session(server)
+    plan = s.prepare("UPDATE a.t1 JOIN b.t2 ON t1.id = t2.id SET t1.x = ?, t2.y = t2.y + ? "
+                     "WHERE t1.id = ?")
+    assert plan.param_count == 3
+    assert s.execute_prepared(plan, [5, 10, 2]).affected_rows == 2
+    assert _all(server, "a.t1")[1] == (2, 5, "two") and _all(server, "b.t2")[1] == (2, 12)
