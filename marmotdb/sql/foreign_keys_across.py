@@ -94,6 +94,21 @@ class ForeignKeysAcross:
     def of_parent(self, database: str, table: str) -> list[ChildKey]:
         return self._index.by_parent.get((database.lower(), table.lower()), [])
 
+    def cascades_into(self, database: str) -> list[str]:
+        """The databases a change of ``database``'s rows may write through ON DELETE / ON
+        UPDATE CASCADE or SET NULL keys, transitively (their turns are taken first)."""
+        found: list[str] = []
+        todo = [database.lower()]
+        while todo:
+            parent = todo.pop()
+            for (parent_db, _), children in self._index.by_parent.items():
+                for child_db, _, fk in children if parent_db == parent else ():
+                    if CHANGING_ACTIONS & {fk.on_delete, fk.on_update} and \
+                            child_db not in found and child_db != database.lower():
+                        found.append(child_db)
+                        todo.append(child_db)
+        return found
+
     def _build(self) -> _Index:
         by_child: dict[tuple[str, str], list[ForeignKeyDef]] = {}
         by_parent: dict[tuple[str, str], list[ChildKey]] = {}
@@ -194,6 +209,12 @@ def parent_key(database: str, table: str, columns: Sequence[str], values: tuple[
             tuple(v.casefold() if isinstance(v, str) else v for v in values))
 
 
+CHANGING_ACTIONS = frozenset({"CASCADE", "SET NULL"})  # the child changes with its parent
+# cascade(child database, child table, key, old parent values, new ones (None: deleted))
+Cascade = Callable[[str, str, ForeignKeyDef, tuple[object, ...], "tuple[object, ...] | None"],
+                   None]
+
+
 @dataclass(slots=True)
 class StatementCheck:
     """Checks one statement's changed rows of database ``database`` (see the module doc).
@@ -208,6 +229,7 @@ class StatementCheck:
     lend: Lender
     txn: _Txn
     unfinished: UnfinishedKeys
+    cascade: Cascade | None = None  # runs a CASCADE / SET NULL action (None: refused, 1451)
     # (table, columns) -> their positions in the table's row images
     _positions: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = field(default_factory=dict)
 
@@ -260,10 +282,16 @@ class StatementCheck:
         old = self._values(change.table, change.before, fk.ref_columns)
         if old is None or any(v is None for v in old):
             return []
-        if change.op is ChangeOp.UPDATE and \
-                self._values(change.table, change.after, fk.ref_columns) == old:
+        new = self._values(change.table, change.after, fk.ref_columns) \
+            if change.op is ChangeOp.UPDATE else None
+        if change.op is ChangeOp.UPDATE and new == old:
             return []
         key = parent_key(self.database, change.table, fk.ref_columns, old)
+        action = fk.on_update if change.op is ChangeOp.UPDATE else fk.on_delete
+        if self.cascade is not None and action in CHANGING_ACTIONS and \
+                not self.unfinished.taken_by_other(key, self.txn):
+            self.cascade(child_db, child, fk, old, new)
+            return [key]
         if self.unfinished.taken_by_other(key, self.txn) or \
                 self._exists(child_db, child, fk.columns, old):
             raise errors.error(errors.ER_ROW_IS_REFERENCED_2, "Cannot delete or update a "

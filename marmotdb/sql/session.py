@@ -65,7 +65,7 @@ from marmotdb.sql.attachments import attach, require_home_tables
 from marmotdb.sql.binding import USER_PREPARE_FLAGS, ConnectionBinding
 from marmotdb.sql.catalog_model import TableModel
 from marmotdb.sql.ddl_target import DdlTarget, ddl_target
-from marmotdb.sql.foreign_keys_across import StatementCheck
+from marmotdb.sql.cascades_across import Cascades
 from marmotdb.sql.hints import statement_hints
 from marmotdb.sql.load_data import (
     ER_CLIENT_LOCAL_FILES_DISABLED,
@@ -1279,11 +1279,28 @@ class Session:
         long = not (ranges is not None and translation.auto_increment_column) \
             and self._long_write(database, translation, params)
 
+        cascading = [] if ddl else self._cascade_targets(database, translation)
+
+        def turns(_: Any) -> Pending | None:
+            taken = self._begin_write(txn, database, mode, timeout_s, alone=long)
+            if not cascading:
+                return taken
+            try:
+                for other in cascading:  # it may write them: a branch each (DESIGN.md §10.2)
+                    taken = chain(taken, lambda _, other=other: self._begin_write(
+                        txn, other, mode))
+                # the statement runs on its own database's branch
+                taken = chain(taken, lambda _: self._begin_write(txn, database, mode))
+            except BaseException:
+                if autocommit and not txn.finished:
+                    txn.rollback()
+                raise
+            return _undone_on_failure(taken, txn if autocommit else None)
+
         def run() -> Result | Pending:
             return chain(claimed, lambda _: chain(chain(
                 self._ddl_lock_free(database, txn, ddl) if not (ddl and long)
-                else self._outcomes_settled(database), lambda _: self._begin_write(
-                    txn, database, mode, timeout_s, alone=long)),
+                else self._outcomes_settled(database), turns),
                 lambda _: self._write_now(txn, database, translation, params, text, autocommit,
                                           long, attempt)))
 
@@ -1649,10 +1666,23 @@ class Session:
         if keys.involves(database.name):
             assert txn.pipeline is not None
             capture = txn.pipeline.capture
-            StatementCheck(keys, database.name, lambda table: capture.table_schema(table).columns,
-                           self._lend_seeing(txn), txn, self.server.keys_unfinished
-                           ).run(capture.statement_changes())
+            cascades = Cascades(keys, txn, self._lend_seeing(txn), self.server.keys_unfinished)
+            with cascades.around(database.name):  # (sql/cascades_across.py)
+                cascades.check(database.name, lambda table: capture.table_schema(table).columns,
+                               capture.statement_changes())
         return rows
+
+    def _cascade_targets(self, database: Database, translation: Translation) -> list[Database]:
+        """The databases a write may change through ON DELETE / ON UPDATE CASCADE or SET NULL
+        keys of other databases (their turns are taken before it runs)."""
+        if translation.kind not in (Kind.UPDATE, Kind.DELETE, Kind.REPLACE) and \
+                not translation.upsert or not self._fk_checks():
+            return []
+        keys = self.server.keys_across()
+        if not keys.involves(database.name):
+            return []
+        return [self._database(name) for name in keys.cascades_into(database.name)
+                if self.server.databases.exists(name)]
 
     def _lend_seeing(self, txn: Transaction) -> Callable[[str], Any]:
         """``server.lend``, except that a database the transaction writes is read on its
@@ -2111,6 +2141,21 @@ def _visible(space: TempSpace, conn: apsw.Connection, translation: Translation
 def _scope(space: TempSpace | None) -> Any:
     """The description-cache scope of a statement that may see temporary tables."""
     return space.key if space is not None else None
+
+
+def _undone_on_failure(outcome: Any, txn: Transaction | None) -> Any:
+    """``outcome`` (turns being taken), with ``txn`` rolled back if it fails: an autocommit
+    statement that holds one turn and cannot get the next gives the first back."""
+    if txn is None or not isinstance(outcome, Pending):
+        return outcome
+    result = Pending()
+
+    def done(finished: Pending) -> None:
+        if finished.error() is not None and not txn.finished:
+            txn.rollback()
+        result.follow(finished)
+    outcome.add_done_callback(done)
+    return result
 
 
 def _bindable(value: Any) -> Any:
