@@ -20,9 +20,10 @@ each transaction is finished, the parent keys it removed and the parent keys its
 took: a child row whose parent an unfinished transaction removed is refused (1452), and so is
 removing a parent key an unfinished transaction's child row took (1451). InnoDB would make the
 second one wait for the first and then decide the same way unless the first rolls back; here
-the second is refused at once (never an orphan, sometimes a refusal a wait would have spared). Only RESTRICT / NO ACTION cross databases: an action that changes the child (CASCADE,
-SET NULL, SET DEFAULT) would write a second database in the parent's transaction, and is
-refused at CREATE/ALTER (rewrites_ddl).
+the second is refused at once (never an orphan, sometimes a refusal a wait would have spared). An action that changes the child (CASCADE,
+SET NULL) is run through ``StatementCheck.cascade`` instead of a 1451 (sql/cascades_across.py:
+the child's database is a branch of the parent's transaction); SET DEFAULT is refused at
+CREATE/ALTER (rewrites_ddl).
 
 ``ForeignKeysAcross`` is the node's index of such keys, by child and by parent, rebuilt from
 every database's ``__marmot_schema`` when the server's schema epoch moved (any DDL here, a
