@@ -417,14 +417,15 @@ class Transaction:
         set (step 4's redo, on the spot)."""
         pipeline.fault_point(BRANCH_FAULT_POINT)
         joined: Any = None
-        try:
-            pipeline.record_built(self.owner, built)
-            joined = pipeline.join(self.owner, built, level, TXN_SAVEPOINT, value)
-        except (apsw.Error, MarmotError):
-            self._undo(pipeline)
-        finally:
-            del self.branches[pipeline.name]
-            pipeline.release(self.owner)
+        del self.branches[pipeline.name]
+        if not pipeline.closed:  # (closed: the node is shutting down; the next start redoes)
+            try:
+                pipeline.record_built(self.owner, built)
+                joined = pipeline.join(self.owner, built, level, TXN_SAVEPOINT, value)
+            except (apsw.Error, MarmotError):
+                self._undo(pipeline)
+            finally:
+                pipeline.release(self.owner)
         outcome = Pending()
 
         def redo_if_failed(done: Pending | None) -> None:

@@ -289,3 +289,26 @@ def test_a_foreign_key_across_the_branches_sees_the_transactions_own_rows(server
     s.execute("DELETE FROM a.t WHERE id = 1")  # its child is gone in this transaction's B
     s.execute("COMMIT")
     assert _ids(server, "a") == []
+
+
+def test_a_branch_that_cannot_be_finished_answers_1180_and_the_next_start_finishes_it(
+        server, tmp_path):
+    s = session(server)
+    s.execute("BEGIN")
+    s.execute("INSERT INTO a.t VALUES (1, 1)")
+    s.execute("INSERT INTO b.t VALUES (1, 1)")
+    def close_b(point: str) -> None:  # B's file goes away (shutdown) while A commits
+        if point == "before_batch_commit" and "b" in server.pipelines:
+            server.close_pipeline("b")
+    server.pipelines["a"]._fault = close_b
+    with pytest.raises(MarmotError) as info:
+        s.execute("COMMIT")
+    assert info.value.code == 1180  # A holds it, B does not yet: outcome unknown to it
+    server.pipelines["a"]._fault = None
+    assert [db for _, db, _ in _promises(_db_file(tmp_path, "a"))] == ["b"]
+    again = _reopen_copy(tmp_path)  # the next start
+    try:
+        assert again.status["Marmot_branches_redone"] == 1
+        assert _ids(again, "a") == [1] and _ids(again, "b") == [1]
+    finally:
+        again.close()
