@@ -779,3 +779,18 @@ def test_a_transaction_writing_two_databases_is_refused_in_a_cluster(cluster: Cl
     cluster.ok(1, "COMMIT")
     assert rows(cluster, 2, "SELECT id FROM t") == [(1,)]
     assert rows(cluster, 2, "SELECT id FROM e.t") == []
+
+
+def test_a_cascade_into_another_database_is_refused_in_a_cluster(cluster: Cluster) -> None:
+    """ON DELETE CASCADE to another database writes it in the parent's transaction: a second
+    branch, refused with other members (txn/DESIGN.md §10.1); the parent's row stays."""
+    cluster.in_database("e").in_database("d")
+    cluster.ok(1, "CREATE TABLE parent (id INT PRIMARY KEY)")
+    cluster.ok(1, "CREATE TABLE e.child (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) "
+                  "REFERENCES d.parent (id) ON DELETE CASCADE)")
+    cluster.ok(2, "INSERT INTO parent VALUES (1)")
+    refused = cluster.run(2, "DELETE FROM parent WHERE id = 1")
+    assert refused.error is not None and refused.error.code == 1235
+    assert rows(cluster, 3, "SELECT id FROM parent") == [(1,)]
+    cluster.ok(2, "INSERT INTO parent VALUES (2)")  # its turns were given back
+    cluster.ok(2, "INSERT INTO e.child VALUES (1, 2)")
