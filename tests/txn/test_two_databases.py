@@ -312,3 +312,42 @@ def test_a_branch_that_cannot_be_finished_answers_1180_and_the_next_start_finish
         assert _ids(again, "a") == [1] and _ids(again, "b") == [1]
     finally:
         again.close()
+
+
+def test_a_client_leaving_while_it_waits_for_its_second_branch_gives_the_first_back(server):
+    one, two = session(server), session(server)
+    one.execute("BEGIN")
+    one.execute("INSERT INTO b.t VALUES (1, 1)")
+    two.execute("BEGIN")
+    two.execute("INSERT INTO a.t VALUES (2, 2)")
+    waiting = two.execute("INSERT INTO b.t VALUES (2, 2)")
+    assert isinstance(waiting, Pending) and not waiting.done()
+    two.close()  # the client went away: its transaction rolls back, a's turn is free
+    assert one.execute("INSERT INTO a.t VALUES (1, 1)").affected_rows == 1
+    one.execute("COMMIT")
+    assert _ids(server, "a") == [1] and _ids(server, "b") == [1]
+
+
+def test_kill_query_of_the_wait_leaves_the_transaction_with_its_first_branch(server):
+    one, two = session(server), session(server)
+    one.execute("BEGIN")
+    one.execute("INSERT INTO b.t VALUES (1, 1)")
+    two.execute("BEGIN")
+    two.execute("INSERT INTO a.t VALUES (2, 2)")
+    waiting = two.execute("INSERT INTO b.t VALUES (2, 2)")
+    two.interrupt()
+    assert waiting.done() and waiting.error().code == 1317
+    one.execute("COMMIT")
+    two.execute("INSERT INTO b.t VALUES (3, 3)")  # now it gets b too
+    two.execute("COMMIT")
+    assert _ids(server, "a") == [2] and _ids(server, "b") == [1, 3]
+
+
+def test_autocommit_off_writes_two_databases_until_commit(server):
+    s = session(server)
+    s.execute("SET autocommit = 0")
+    s.execute("INSERT INTO a.t VALUES (1, 1)")
+    s.execute("INSERT INTO b.t VALUES (1, 1)")
+    assert _ids(server, "a") == [] and _ids(server, "b") == []
+    s.execute("COMMIT")
+    assert _ids(server, "a") == [1] and _ids(server, "b") == [1]
