@@ -76,13 +76,18 @@ def run(session: Session, text: str) -> Result | Pending:
     mode = Mode(session._fk_checks())
     turns: Any = None
     written = {database.name: database for database, _ in targets}  # in the statement's order
-    for database in written.values():
-        turns = chain(turns, lambda _, database=database: session._begin_write(
-            txn, database, mode))
 
     def changed(_: Any) -> Result | Pending:
         return _change(session, txn, multi, params, targets, keys, implicit)
-    return _undone_on_failure(chain(turns, changed), session, implicit)
+    try:
+        for database in written.values():
+            turns = chain(turns, lambda _, database=database: session._begin_write(
+                txn, database, mode))
+        return _undone_on_failure(chain(turns, changed), session, implicit)
+    except BaseException:  # refused at once (1213; 1235 in a cluster) or failed: nothing kept
+        if implicit and session.txn is txn:
+            session._end(commit=False)
+        raise
 
 
 def _undone_on_failure(outcome: Any, session: Session, implicit: bool) -> Any:

@@ -794,3 +794,18 @@ def test_a_cascade_into_another_database_is_refused_in_a_cluster(cluster: Cluste
     assert rows(cluster, 3, "SELECT id FROM parent") == [(1,)]
     cluster.ok(2, "INSERT INTO parent VALUES (2)")  # its turns were given back
     cluster.ok(2, "INSERT INTO e.child VALUES (1, 2)")
+
+
+def test_one_statement_changing_two_databases_is_refused_in_a_cluster(cluster: Cluster
+                                                                       ) -> None:
+    cluster.in_database("e").in_database("d")
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    cluster.ok(1, "CREATE TABLE e.t (id INT PRIMARY KEY, v INT)")
+    cluster.ok(1, "INSERT INTO t VALUES (1, 0)")
+    cluster.ok(1, "INSERT INTO e.t VALUES (1, 0)")
+    refused = cluster.run(1, "UPDATE t JOIN e.t AS o USING (id) SET t.v = 1, o.v = 1")
+    assert refused.error is not None and refused.error.code == 1235
+    cluster.ok(1, "UPDATE t JOIN e.t AS o USING (id) SET t.v = 2")  # one table: as before
+    cluster.ok(2, "UPDATE t SET v = 3")  # nothing left holding d's turn on node 1 either
+    assert rows(cluster, 1, "SELECT v FROM t") == [(3,)]
+    assert rows(cluster, 1, "SELECT v FROM e.t") == [(0,)]
