@@ -14,6 +14,15 @@ COMMIT hands the captured rows (and DDL entries) to the pipeline, which records 
 log entry and returns a ``Pending`` resolved when the batch is durable; ROLLBACK rolls the
 savepoint back. Either way the turn is given back at once. States and transitions below; a
 transaction object is used once.
+
+A transaction may write several databases (DESIGN.md §10.2): one *branch* per database, each
+holding that database's turn with the transaction's savepoint on its write connection
+(``branches``; ``pipeline`` is the one the running statement writes). A wait for another
+branch's turn that would close a cycle of waits is refused at once with 1213
+(``wait_for.closes_cycle``). COMMIT of several branches makes the first one's batch COMMIT the
+decision: it carries the others' write sets as promises (``__marmot_pending_branch``), the
+others are recorded once it is durable, and a crash in between is redone at the next start
+(``branch_redo.py``). On one node only: with other members the second branch is refused (1235).
 """
 
 from __future__ import annotations
