@@ -76,6 +76,7 @@ def run(session: Session, text: str) -> Result | Pending:
     mode = Mode(session._fk_checks())
     turns: Any = None
     written = {database.name: database for database, _ in targets}  # in the statement's order
+    written.update(_cascaded_into(session, list(written.values())))
 
     def changed(_: Any) -> Result | Pending:
         return _change(session, txn, multi, params, targets, keys, implicit)
@@ -88,6 +89,22 @@ def run(session: Session, text: str) -> Result | Pending:
         if implicit and session.txn is txn:
             session._end(commit=False)
         raise
+
+
+def _cascaded_into(session: Session, databases: list[Database]) -> dict[str, Database]:
+    """The databases its row writes may change through CASCADE / SET NULL keys across
+    databases (sql/cascades_across.py): their turns too are taken first, as nothing may wait
+    once the rows are being written."""
+    if not session._fk_checks():
+        return {}
+    keys = session.server.keys_across()
+    found: dict[str, Database] = {}
+    for database in databases:
+        if keys.involves(database.name):
+            for name in keys.cascades_into(database.name):
+                if session.server.databases.exists(name):
+                    found.setdefault(name, session._database(name))
+    return found
 
 
 def _undone_on_failure(outcome: Any, session: Session, implicit: bool) -> Any:

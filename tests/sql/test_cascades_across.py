@@ -12,6 +12,7 @@ import pytest
 
 from marmotdb.sql.server_state import ServerState
 from marmotdb.storage.commitlog import iter_log
+from marmotdb.txn.pending import Pending
 from marmotdb.users import User
 from tests.sql.sessions import error_code, new_server, rows, session
 
@@ -103,3 +104,19 @@ def test_with_the_checks_off_nothing_cascades(server):
     s.execute("SET foreign_key_checks = 0")
     s.execute("DELETE FROM p.parent WHERE id = 1")
     assert _all(server, "c.child") == [(10, 1), (11, 1), (20, 2)]
+
+
+def test_a_multi_table_delete_of_parents_cascades_too(server):
+    s = session(server)
+    s.execute("CREATE TABLE p.other (id INT PRIMARY KEY)")
+    s.execute("INSERT INTO p.other VALUES (1), (2)")
+    holder = session(server)
+    holder.execute("BEGIN")
+    holder.execute("INSERT INTO g.grand VALUES (300, NULL)")  # holds g's turn
+    waiting = s.execute("DELETE parent, other FROM p.parent JOIN p.other USING (id)")
+    assert isinstance(waiting, Pending) and not waiting.done()  # before any row is written
+    holder.execute("COMMIT")
+    assert waiting.done() and waiting.result().affected_rows == 4
+    assert _all(server, "p.parent") == [(3,)]
+    assert _all(server, "c.child") == [] and _all(server, "g.grand") == [(300, None)]
+    assert _all(server, "c.loose") == [(10, None), (30, 3)]
