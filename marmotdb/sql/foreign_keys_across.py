@@ -21,9 +21,10 @@ each transaction is finished, the parent keys it removed and the parent keys its
 took: a child row whose parent an unfinished transaction removed is refused (1452), and so is
 removing a parent key an unfinished transaction's child row took (1451). InnoDB would make the
 second one wait for the first and then decide the same way unless the first rolls back; here
-the second is refused at once (never an orphan, sometimes a refusal a wait would have spared). Only RESTRICT / NO ACTION cross databases: an action that changes the child (CASCADE,
-SET NULL, SET DEFAULT) would write a second database in the parent's transaction, and is
-refused at CREATE/ALTER (rewrites_ddl).
+the second is refused at once (never an orphan, sometimes a refusal a wait would have spared). An action that changes the child (CASCADE,
+SET NULL) is run through ``StatementCheck.cascade`` instead of a 1451 (sql/cascades_across.py:
+the child's database is a branch of the parent's transaction); SET DEFAULT is refused at
+CREATE/ALTER (rewrites_ddl).
 
 ``ForeignKeysAcross`` is the node's index of such keys, by child and by parent, rebuilt from
 every database's ``__marmot_schema`` when the server's schema epoch moved (any DDL here, a
@@ -95,6 +96,21 @@ class ForeignKeysAcross:
 
     def of_parent(self, database: str, table: str) -> list[ChildKey]:
         return self._index.by_parent.get((database.lower(), table.lower()), [])
+
+    def cascades_into(self, database: str) -> list[str]:
+        """The databases a change of ``database``'s rows may write through ON DELETE / ON
+        UPDATE CASCADE or SET NULL keys, transitively (their turns are taken first)."""
+        found: list[str] = []
+        todo = [database.lower()]
+        while todo:
+            parent = todo.pop()
+            for (parent_db, _), children in self._index.by_parent.items():
+                for child_db, _, fk in children if parent_db == parent else ():
+                    if CHANGING_ACTIONS & {fk.on_delete, fk.on_update} and \
+                            child_db not in found and child_db != database.lower():
+                        found.append(child_db)
+                        todo.append(child_db)
+        return found
 
     def _build(self) -> _Index:
         by_child: dict[tuple[str, str], list[ForeignKeyDef]] = {}
@@ -314,6 +330,12 @@ def parent_key(database: str, table: str, columns: Sequence[str], values: tuple[
 _NAMES: dict[tuple[str, ...], tuple[str, str, tuple[str, ...]]] = {}
 
 
+CHANGING_ACTIONS = frozenset({"CASCADE", "SET NULL"})  # the child changes with its parent
+# cascade(child database, child table, key, old parent values, new ones (None: deleted))
+Cascade = Callable[[str, str, ForeignKeyDef, tuple[object, ...], "tuple[object, ...] | None"],
+                   None]
+
+
 @dataclass(slots=True)
 class StatementCheck:
     """Checks one statement's changed rows of database ``database`` (see the module doc).
@@ -331,6 +353,7 @@ class StatementCheck:
     txn: _Txn
     unfinished: UnfinishedKeys
     stopped: Callable[[], bool] = lambda: False
+    cascade: Cascade | None = None  # runs a CASCADE / SET NULL action (None: refused, 1451)
     # (table, columns) -> their positions in the table's row images
     _positions: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = field(default_factory=dict)
 
@@ -390,11 +413,17 @@ class StatementCheck:
         old = self._values(change.table, change.before, fk.ref_columns)
         if old is None or any(v is None for v in old):
             return
-        if change.op is ChangeOp.UPDATE and \
-                self._values(change.table, change.after, fk.ref_columns) == old:
+        new = self._values(change.table, change.after, fk.ref_columns) \
+            if change.op is ChangeOp.UPDATE else None
+        if change.op is ChangeOp.UPDATE and new == old:
             return
         key = parent_key(self.database, change.table, fk.ref_columns, old)
-        if not self.unfinished.remove(key, self.txn) or \
+        held = self.unfinished.remove(key, self.txn)
+        action = fk.on_update if change.op is ChangeOp.UPDATE else fk.on_delete
+        if held and self.cascade is not None and action in CHANGING_ACTIONS:
+            self.cascade(child_db, child, fk, old, new)
+            return
+        if not held or \
                 self._exists(child_db, child, fk.columns, old):
             raise errors.error(errors.ER_ROW_IS_REFERENCED_2, "Cannot delete or update a "
                                "parent row: a foreign key constraint fails " +

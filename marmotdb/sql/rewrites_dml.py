@@ -108,6 +108,34 @@ class OtherDatabase(errors.NotSupportedError):
         self.table = table
 
 
+@dataclass(frozen=True)
+class ChangedTable:
+    """One table a multi-table UPDATE/DELETE changes: its database (None: the home one), name,
+    the alias the statement gives it, and for an UPDATE its assignments (column, the index of
+    the value among ``MultipleTargets.values``)."""
+
+    database: str | None
+    name: str
+    alias: str
+    assignments: tuple[tuple[str, int], ...] = ()
+
+
+class MultipleTargets(errors.NotSupportedError):
+    """A multi-table UPDATE or DELETE that changes more than one table, possibly of several
+    databases: one SQLite statement changes one table, so the executor runs it as a read of
+    the joined rows (``source``: the statement's FROM and WHERE, the assigned values as its
+    columns) and a write per changed row (sql/multi_target.py). Escaping anywhere else, it is
+    MySQL error 1235."""
+
+    def __init__(self, what: str, source: exp.Select, targets: list[ChangedTable],
+                 home: str):
+        super().__init__(f"This version of marmotdb doesn't yet support '{what}'",
+                         code=errors.ER_NOT_SUPPORTED_YET, sqlstate="42000")
+        self.source = source
+        self.targets = targets
+        self.home = home  # the database unqualified names of ``source`` mean ("" for none)
+
+
 def qualify_tables(tree: exp.Expression, database: str) -> None:
     """Unqualified tables are ``database``'s (the session's current one) in a statement that
     runs in another database; with no database selected they are an error (1046)."""
@@ -833,7 +861,7 @@ def _update_joined(tree: exp.Update, ctx: DmlContext, ignore: bool) -> DmlResult
     owners = {id(_owner(eq.this, tables, ctx)): _owner(eq.this, tables, ctx)
               for eq in tree.expressions}
     if len(owners) != 1:
-        raise not_supported("multi-table UPDATE that changes more than one table")
+        _several_updated(tree, root, list(owners.values()), ctx)
     target = next(iter(owners.values()))
     table = _target(ctx, target)
     key = target.alias_or_name
@@ -858,6 +886,56 @@ def _update_joined(tree: exp.Update, ctx: DmlContext, ignore: bool) -> DmlResult
         this=exp.column("rowid", table=ident(table.name)),
         expression=column_ref("__marmot_rid", "__marmot_src"))))
     return DmlResult([statement], tables=(table.name.lower(),))
+
+
+def _several_updated(tree: exp.Update, root: exp.Table, owners: list[exp.Table],
+                     ctx: DmlContext) -> None:
+    """A multi-table UPDATE changing several tables: ``MultipleTargets`` for the executor."""
+    values: list[exp.Expression] = []
+    tables = _all_tables(root)
+    assigned: dict[int, list[tuple[str, int]]] = {id(owner): [] for owner in owners}
+    for equality in tree.expressions:
+        index = len(values)
+        assigned[id(_owner(equality.this, tables, ctx))].append((equality.this.name, index))
+        values.append(exp.alias_(equality.expression.copy(), f"v{index}", quoted=True))
+    source = exp.Select(expressions=values)
+    targets = [ChangedTable(_database_of(owner), owner.name, owner.alias_or_name,
+                            tuple(assigned[id(owner)])) for owner in owners]
+    _multiple(source, tree, root, targets, ctx, "multi-table UPDATE that changes more than "
+              "one table")
+
+
+def _database_of(table: exp.Table) -> str | None:
+    db = table.args.get("db")
+    return db.name.lower() if db is not None else None
+
+
+def _several_deleted(tree: exp.Delete, root: exp.Table, tables: list[exp.Table],
+                     names: list[exp.Expression], ctx: DmlContext) -> None:
+    """A DELETE from several tables of a join: ``MultipleTargets`` for the executor."""
+    targets = []
+    for name in names:
+        wanted = name.name.lower()
+        target = next((t for t in tables if t.alias_or_name.lower() == wanted), None)
+        if target is None:
+            raise errors.error(errors.ER_UNKNOWN_TABLE, f"Unknown table '{name.name}' in "
+                               "MULTI DELETE")
+        targets.append(ChangedTable(_database_of(target), target.name, target.alias_or_name))
+    _multiple(exp.Select(), tree, root, targets, ctx,
+              "DELETE from more than one table in one statement")
+
+
+def _multiple(source: exp.Select, tree: exp.Expression, root: exp.Table,
+              targets: list[ChangedTable], ctx: DmlContext, what: str) -> None:
+    for clause, words in (("order", "ORDER BY"), ("limit", "LIMIT")):
+        if tree.args.get(clause) is not None:  # MySQL refuses both in a multi-table one
+            raise errors.error(errors.ER_WRONG_USAGE, "Incorrect usage of "
+                               f"{'UPDATE' if isinstance(tree, exp.Update) else 'DELETE'} "
+                               f"and {words}")
+    source.set("from_", exp.From(this=root.copy()))
+    if tree.args.get("where") is not None:
+        source.set("where", tree.args["where"].copy())
+    raise MultipleTargets(what, source, targets, ctx.database or "")
 
 
 # ---------------------------------------------------------------- DELETE
@@ -887,9 +965,11 @@ def _delete_joined(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
     using = tree.args.get("using")
     root = using[0] if using else tree.this
     names = tree.args.get("tables") or [tree.this]
-    if len(names) != 1 or (using and len(using) != 1):
+    if using and len(using) != 1:
         raise not_supported("DELETE from more than one table in one statement")
     tables = _all_tables(root)
+    if len(names) != 1:
+        _several_deleted(tree, root, tables, names, ctx)
     wanted = names[0].name.lower()
     target = next((t for t in tables if t.alias_or_name.lower() == wanted), None)
     if target is None:

@@ -33,6 +33,7 @@ from marmotdb.sql.variables import GlobalVariables
 from marmotdb.storage.databases import Database, Databases, configure
 from marmotdb.storage.internal_tables import ensure_internal_tables
 from marmotdb.txn import auto_increment
+from marmotdb.txn.branch_redo import redo_pending_branches
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import (
     BATCH_TXNS_MAX,
@@ -248,6 +249,10 @@ class ServerState:
             exists=self.databases.exists,
             create=lambda name: self.databases.create(name, if_not_exists=True),
             drop=self.drop_database_here)
+        # a two-database transaction's branches a crash left unfinished (txn/DESIGN.md §10.2
+        # step 4): before any pipeline opens and before the runtime accepts clients
+        self.status["Marmot_branches_redone"] = redo_pending_branches(self.databases.names(),
+                                                                      self.lend)
 
     # ------------------------------------------------------------------ the listener's limits
     # Read by the runtime when it accepts a connection, so that SET GLOBAL applies to the

@@ -56,6 +56,7 @@ from marmotdb.sql import (
     catalog,
     column_clause,
     explain,
+    multi_target,
     statement_privileges,
     table_locks,
     written_row,
@@ -64,7 +65,8 @@ from marmotdb.sql.attachments import attach, require_home_tables
 from marmotdb.sql.binding import USER_PREPARE_FLAGS, ConnectionBinding
 from marmotdb.sql.catalog_model import TableModel
 from marmotdb.sql.ddl_target import DdlTarget, ddl_target
-from marmotdb.sql.foreign_keys_across import ForeignKeysAcross, StatementCheck
+from marmotdb.sql.cascades_across import Cascades
+from marmotdb.sql.foreign_keys_across import ForeignKeysAcross
 from marmotdb.sql.hints import statement_hints
 from marmotdb.sql.key_readers import KeyReaders
 from marmotdb.sql.load_data import (
@@ -98,7 +100,7 @@ from marmotdb.sql.routines import inlining as routine_functions
 from marmotdb.sql.routines import statements as routine_statements
 from marmotdb.sql.routines.definition import routine_kind
 from marmotdb.sql.rewrites_ddl import DDL_HEADS
-from marmotdb.sql.rewrites_dml import OtherDatabase
+from marmotdb.sql.rewrites_dml import MultipleTargets, OtherDatabase
 from marmotdb.sql.schema import TableDef, quote_ident
 from marmotdb.sql.statement import (
     keywords,
@@ -308,8 +310,9 @@ class Session:
         txn = self.txn
         if txn is None:
             return None
-        if txn.pipeline is not None and txn.pipeline.name == database.name:
-            return txn.pipeline.conn
+        writing = txn.branches.get(database.name)
+        if writing is not None:
+            return writing.conn
         return txn.reads.get(database.name)
 
     def processlist(self) -> list[tuple[Any, ...]]:
@@ -404,9 +407,12 @@ class Session:
         if head and head[0] in DDL_HEADS:
             return self._after(self._ddl(text))
         escapes = self.variables.backslash_escapes
-        (translation, params), database, _ = self._placed(
-            lambda view, default: translate(text, view, backslash_escapes=escapes,
-                                            default_database=default))
+        try:
+            (translation, params), database, _ = self._placed(
+                lambda view, default: translate(text, view, backslash_escapes=escapes,
+                                                default_database=default))
+        except MultipleTargets:  # several tables changed: sql/multi_target.py
+            return self._after(multi_target.run(self, text))
         return self._after(self._run(translation, params, text, database))
 
     def _with_functions(self, text: str, head: list[str] | tuple[str, ...]) -> str:
@@ -433,8 +439,11 @@ class Session:
                 or (head[0] in DDL_HEADS and not markers)):  # DDL runs as text (TEMPORARY …)
             return PreparedPlan(text, None, markers, [])
         functional = self._with_functions(text, head)  # a stored function's call inlined
-        (translation, param_count), database, default = self._placed(
-            lambda view, default: translate_prepared(functional, view, default))
+        try:
+            (translation, param_count), database, default = self._placed(
+                lambda view, default: translate_prepared(functional, view, default))
+        except MultipleTargets:  # several tables changed: run as text (sql/multi_target.py)
+            return PreparedPlan(text, None, markers, [])
         columns: list[Column] = []
         if translation.returns_rows:
             space = self._temp.space(database) if self._temp.spaces else None
@@ -1017,9 +1026,11 @@ class Session:
             result = run(self._schema_view(database), None)
         except OtherDatabase as moved:
             return self._placed_in(run, moved.database, moved.table)
-        writing = self.txn.pipeline if self.txn is not None else None
-        if writing is not None and any(db == writing.name for db, _ in result[0].other_tables):
-            return self._placed_in(run, writing.name, "")
+        writing = self.txn.branches if self.txn is not None else None
+        if writing and database.name not in writing:  # (written in both: one is read as
+            for db, _ in result[0].other_tables:       # committed, txn/DESIGN.md §10.2)
+                if db in writing:
+                    return self._placed_in(run, db, "")
         return result, database, None
 
     def _placed_in(self, run: Callable[[Any, str | None], Any], name: str, table: str
@@ -1175,8 +1186,7 @@ class Session:
                               translation: Translation) -> None:
         """A temporary-table write runs on the space, which cannot see the rows this
         transaction wrote to the database's base tables: one that reads them is refused."""
-        pipeline = txn.pipeline
-        if pipeline is None or pipeline.name != space.database.name:
+        if space.database.name not in txn.branches:
             return
         if set(translation.home_tables) - space.names:
             raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
@@ -1214,8 +1224,14 @@ class Session:
             # in a cluster it is kept to COMMIT: rows changed after it are a conflict
             txn.read_view = ReadView(pinned, self.server.binding(pinned).trusted_scope,
                                      lambda: self._checkin(database, pinned))
-        return chain(txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s,
-                                     alone=alone), entered)
+        try:
+            waiting = txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s,
+                                      alone=alone, pipelines=self.server.pipelines.values)
+        except MarmotError as exc:
+            if exc.code == errors.ER_LOCK_DEADLOCK and txn is self.txn:
+                self._end(commit=False)  # InnoDB's deadlock victim: its transaction rolled back
+            raise
+        return chain(waiting, entered)
 
     def _long_write(self, database: Database, translation: Translation,
                     params: dict[str, Any]) -> bool:
@@ -1266,20 +1282,37 @@ class Session:
         claimed = ranges.ready(translation.tables[0], translation.auto_increment_column,
                                translation.auto_increment_max, txn) \
             if ranges is not None and translation.auto_increment_column else None
+        cascading = [] if ddl else self._cascade_targets(database, translation)
         # a long write runs on a writer thread: not one taking ids from this node's ranges
-        # (it may run out and run again, on the loop: _run_taking_ids)
+        # (it may run out and run again, on the loop: _run_taking_ids), nor one whose key
+        # actions may write other databases' branches (sql/cascades_across.py)
         long = not (ranges is not None and translation.auto_increment_column) \
-            and self._long_write(database, translation, params)
+            and not cascading and self._long_write(database, translation, params)
 
         # an autocommit write that looked for the DDL lock before it took the turn looks
         # again once it has it (_lock_taken_meanwhile)
         looked = not ddl and autocommit and self.table_locks is None
 
+        def turns(_: Any) -> Pending | None:
+            taken = self._begin_write(txn, database, mode, timeout_s, alone=long)
+            if not cascading:
+                return taken
+            try:
+                for other in cascading:  # it may write them: a branch each (DESIGN.md §10.2)
+                    taken = chain(taken, lambda _, other=other: self._begin_write(
+                        txn, other, mode))
+                # the statement runs on its own database's branch
+                taken = chain(taken, lambda _: self._begin_write(txn, database, mode))
+            except BaseException:
+                if autocommit and not txn.finished:
+                    txn.rollback()
+                raise
+            return _undone_on_failure(taken, txn if autocommit else None)
+
         def run() -> Result | Pending:
             return chain(claimed, lambda _: chain(chain(
                 self._outcomes_settled(database) if ddl
-                else self._ddl_lock_free(database, txn), lambda _: self._begin_write(
-                    txn, database, mode, timeout_s, alone=long)),
+                else self._ddl_lock_free(database, txn), turns),
                 lambda _: self._write(database, translation, params, text, attempt)
                 if looked and self._lock_taken_meanwhile(txn, database)
                 else self._write_now(txn, database, translation, params, text, autocommit,
@@ -1303,7 +1336,7 @@ class Session:
         taken already: it settles instead), nor a transaction that holds the turn, nor a
         session under LOCK TABLES (its reservation of the turn would keep the DDL waiting
         for it in turn)."""
-        if txn.pipeline is not None or self.table_locks is not None:
+        if database.name in txn.branches or self.table_locks is not None:
             return None
         return self.server.ddl_locks.wait_free(database.name, self.connection_id,
                                                self._lock_wait_timeout_s(), self._connected,
@@ -1717,11 +1750,42 @@ class Session:
         if keys.involves(database.name):
             assert txn.pipeline is not None
             capture = txn.pipeline.capture
-            StatementCheck(keys, database.name, lambda table: capture.table_schema(table).columns,
-                           lend, txn, self.server.keys_unfinished,
-                           stopped=lambda: off_loop is not None and self._offload_stopped
-                           ).run(capture.statement_changes())
+            cascades = Cascades(keys, txn, self._lend_seeing(txn, lend),
+                                self.server.keys_unfinished,
+                                stopped=lambda: off_loop is not None and self._offload_stopped)
+            with cascades.around(database.name):  # (sql/cascades_across.py)
+                cascades.check(database.name, lambda table: capture.table_schema(table).columns,
+                               capture.statement_changes())
         return rows
+
+    def _cascade_targets(self, database: Database, translation: Translation) -> list[Database]:
+        """The databases a write may change through ON DELETE / ON UPDATE CASCADE or SET NULL
+        keys of other databases (their turns are taken before it runs)."""
+        if translation.kind not in (Kind.UPDATE, Kind.DELETE, Kind.REPLACE) and \
+                not translation.upsert or not self._fk_checks():
+            return []
+        keys = self.server.keys_across()
+        if not keys.involves(database.name):
+            return []
+        return [self._database(name) for name in keys.cascades_into(database.name)
+                if self.server.databases.exists(name)]
+
+    def _lend_seeing(self, txn: Transaction, base: Callable[[str], Any]
+                     ) -> Callable[[str], Any]:
+        """``base`` (the pool's or a writer thread's readers), except that a database the
+        transaction writes is read on its branch's write connection: its own uncommitted
+        rows count (txn/DESIGN.md §10.2)."""
+        if len(txn.branches) < 2:
+            return base
+
+        def lend(name: str) -> tuple[apsw.Connection, Callable[[], None]] | None:
+            branch = txn.branches.get(name.lower())
+            if branch is None:
+                return base(name)
+            scope = branch.trusted()
+            scope.__enter__()
+            return branch.conn, lambda: scope.__exit__(None, None, None)
+        return lend
 
     def _execute_write(self, conn: apsw.Connection, translation: Translation,
                        params: dict[str, Any], space: TempSpace | None = None) -> Rows | None:
@@ -2065,7 +2129,7 @@ class Session:
         txn = self.txn
         assert txn is not None
         space = self._temp.space(database) if self._temp.spaces else None
-        if space is not None and (txn.pipeline is None or txn.pipeline.name != database.name):
+        if space is not None and database.name not in txn.branches:
             return self._temp.pin(space, txn)  # its temporary tables are read there
         conn = self._txn_connection(database)
         if conn is None:
@@ -2165,6 +2229,21 @@ def _visible(space: TempSpace, conn: apsw.Connection, translation: Translation
 def _scope(space: TempSpace | None) -> Any:
     """The description-cache scope of a statement that may see temporary tables."""
     return space.key if space is not None else None
+
+
+def _undone_on_failure(outcome: Any, txn: Transaction | None) -> Any:
+    """``outcome`` (turns being taken), with ``txn`` rolled back if it fails: an autocommit
+    statement that holds one turn and cannot get the next gives the first back."""
+    if txn is None or not isinstance(outcome, Pending):
+        return outcome
+    result = Pending()
+
+    def done(finished: Pending) -> None:
+        if finished.error() is not None and not txn.finished:
+            txn.rollback()
+        result.follow(finished)
+    outcome.add_done_callback(done)
+    return result
 
 
 def _bindable(value: Any) -> Any:

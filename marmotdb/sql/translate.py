@@ -273,6 +273,12 @@ def translate(sql: str, schema_view: SchemaView, *, backslash_escapes: bool = Tr
                            backslash_escapes)
 
 
+def literal_params(sql: str, *, backslash_escapes: bool = True) -> dict[str, object]:
+    """The literals of ``sql`` as ``translate(…, value_lists=False)`` binds them (:p0, …):
+    for a tree the translator raised with its placeholders (``MultipleTargets``)."""
+    return _named(normalise(sql, backslash_escapes=backslash_escapes, value_lists=False).params)
+
+
 def _bound_or_again(translation: Translation, shape: Shape, sql: str, schema_view: SchemaView,
                     default_database: str | None, backslash_escapes: bool
                     ) -> tuple[Translation, dict[str, object]]:

@@ -23,6 +23,9 @@ and the commit-log record: after a crash the three never disagree. Every name st
                             replicated like the accounts; rows only in ``__marmot_system``.
     __marmot_databases      name -> dropped, generation: which databases exist cluster-wide
                             (CREATE/DROP DATABASE, marmotdb/ddl/database_records.py), likewise.
+    __marmot_pending_branch (txn_id, db) -> write_set: in database A, the promise to finish
+                            a transaction's branch in database B, committed with A's rows
+                            (txn/DESIGN.md §10.2); node-local, never captured nor replicated.
 
 Public API::
 
@@ -41,6 +44,7 @@ ACCOUNTS = "__marmot_accounts"
 GRANTS = "__marmot_grants"
 DDL_LOCKS = "__marmot_ddl_locks"
 DATABASES = "__marmot_databases"
+PENDING_BRANCHES = "__marmot_pending_branch"
 # Internal, yet captured like user tables: claims, accounts (marmotdb/accounts.py) and DDL
 # lock leases (marmotdb/ddl/; only the hidden __marmot_system database holds rows of these).
 REPLICATED = frozenset({AUTO_INCREMENT_CLAIMS, ACCOUNTS, GRANTS, DDL_LOCKS, DATABASES})
@@ -105,16 +109,21 @@ CREATE TABLE IF NOT EXISTS {DATABASES}(
     dropped INTEGER NOT NULL,
     generation INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {PENDING_BRANCHES}(
+    txn_id INTEGER NOT NULL,
+    db TEXT NOT NULL,
+    write_set BLOB NOT NULL,
+    PRIMARY KEY (txn_id, db)
+) WITHOUT ROWID;
 """
 
 
 def ensure_internal_tables(conn: apsw.Connection) -> None:
-    if conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{DATABASES}'"
-                    ).fetchall():  # the newest one: older files get it at their next open
-        _ensure_lock_schema_version(conn)
-        return
-    with conn:
-        conn.execute(_DDL)
+    if not conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{PENDING_BRANCHES}'"
+                        ).fetchall():  # the newest one: older files get it at their next open
+        with conn:
+            conn.execute(_DDL)
+    _ensure_lock_schema_version(conn)
 
 
 def _ensure_lock_schema_version(conn: apsw.Connection) -> None:

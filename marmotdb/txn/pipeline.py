@@ -37,7 +37,7 @@ to crash the node exactly there. Production passes nothing.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -51,6 +51,7 @@ from marmotdb.storage import commitlog, versions
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.commitlog import LogWriter, max_commit_ts
 from marmotdb.storage.apply import ApplyTransaction, record_local_commit
+from marmotdb.storage.internal_tables import PENDING_BRANCHES
 from marmotdb.storage.writeset import (
     RowChange,
     SchemaChange,
@@ -69,6 +70,10 @@ COMMIT_OFF_LOOP_ROWS = 20_000
 TXN_SAVEPOINT = "__marmot_txn"  # the turn holder's rows live inside this savepoint
 FAULT_POINTS = ("statement_done", "write_set_built", "recorded", "joined_batch",
                 "before_batch_commit", "after_batch_commit")
+# A transaction writing two databases: its first branch committed (the decision), the others
+# not yet recorded (txn/DESIGN.md §10.2 step d). Not among FAULT_POINTS, whose draws the
+# simulator's seeds replay; tests arm it on the other branch's pipeline.
+BRANCH_FAULT_POINT = "branch_decided"
 
 
 
@@ -354,6 +359,10 @@ class CommitPipeline:
             self._log = LogWriter(self.conn)
         self._owner = owner
 
+    def is_waiting(self, owner: int) -> bool:
+        """Is ``owner`` queued for this turn? (txn/wait_for.py walks the waits.)"""
+        return any(waiter.owner == owner for waiter in self._waiters)
+
     def cancel_wait(self, owner: int, error: BaseException) -> bool:
         """KILL QUERY of a statement still waiting for the turn: it fails with ``error`` and
         never runs. False if ``owner`` was not waiting."""
@@ -499,6 +508,30 @@ class CommitPipeline:
             self.fault_point("write_set_built")
             return write_set, self._record(write_set)
 
+    def build(self, owner: int, draft: Draft) -> tuple[WriteSet, bytes]:
+        """A branch's write set built (commit timestamp, next origin sequence, base
+        versions) and encoded, but not recorded: nothing written (txn/DESIGN.md §10.2 step
+        a). The owner keeps the turn until ``record_built``, so nobody takes its sequence."""
+        assert self._owner == owner
+        with self._trusted():
+            write_set = self._write_set(draft)
+        return write_set, encode_write_set(write_set)
+
+    def record_built(self, owner: int, built: tuple[WriteSet, bytes],
+                     promises: Sequence[tuple[str, bytes]] = ()) -> tuple[WriteSet, bytes]:
+        """Record a write set from ``build`` (versions and log row in the owner's
+        savepoint), with the promises to finish the transaction's other branches
+        (``(database, encoded write set)``: rows of ``__marmot_pending_branch``)."""
+        assert self._owner == owner
+        write_set, encoded = built
+        with self._trusted():
+            record_local_commit(self.conn, write_set, encoded, self._log)
+            for database, promised in promises:
+                self.conn.execute(f"INSERT INTO {PENDING_BRANCHES}(txn_id, db, write_set) "
+                                  "VALUES (?, ?, ?)", (write_set.txn_id.pack(), database,
+                                                       promised))
+        return built
+
     def join(self, owner: int, recorded: tuple[WriteSet, bytes] | None, level: str,
              savepoint: str, value: Any) -> Pending | Any:
         """The second half of ``commit``: the recorded savepoint released into the batch."""
@@ -570,6 +603,10 @@ class CommitPipeline:
 
     def _replicated(self) -> bool:
         return self.replicator is not None and self.replicator.replicated()
+
+    def replicated(self) -> bool:
+        """Do this database's batches go through the cluster's rounds (other members)?"""
+        return self._replicated()
 
     def _decided(self, members: list[_Member], log: LogWriter | None,
                  outcome: list[MarmotError | None] | MarmotError) -> None:

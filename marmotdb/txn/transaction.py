@@ -14,24 +14,45 @@ COMMIT hands the captured rows (and DDL entries) to the pipeline, which records 
 log entry and returns a ``Pending`` resolved when the batch is durable; ROLLBACK rolls the
 savepoint back. Either way the turn is given back at once. States and transitions below; a
 transaction object is used once.
+
+A transaction may write several databases (DESIGN.md §10.2): one *branch* per database, each
+holding that database's turn with the transaction's savepoint on its write connection
+(``branches``; ``pipeline`` is the one the running statement writes). A wait for another
+branch's turn that would close a cycle of waits is refused at once with 1213
+(``wait_for.closes_cycle``). COMMIT of several branches makes the first one's batch COMMIT the
+decision: it carries the others' write sets as promises (``__marmot_pending_branch``), the
+others are recorded once it is durable, and a crash in between is redone at the next start
+(``branch_redo.py``). On one node only: with other members the second branch is refused (1235).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import apsw
 
 from marmotdb import errors
+from marmotdb.errors import CommitOutcomeUnknown, MarmotError, TransientError
 from marmotdb.hlc import Timestamp
 from marmotdb.ddl.replay_rewrite import replay_safe_all
 from marmotdb.storage import schema_guard, versions
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.writeset import SchemaChange
 from marmotdb.txn.pending import Pending, chain
-from marmotdb.txn.pipeline import TXN_SAVEPOINT, CommitPipeline, Draft, Mode, ReadView
+from marmotdb.storage.apply import apply
+from marmotdb.storage.internal_tables import PENDING_BRANCHES
+from marmotdb.storage.writeset import WriteSet
+from marmotdb.txn.pipeline import (
+    BRANCH_FAULT_POINT,
+    TXN_SAVEPOINT,
+    CommitPipeline,
+    Draft,
+    Mode,
+    ReadView,
+)
+from marmotdb.txn.wait_for import closes_cycle
 
 STATEMENT_SAVEPOINT = "__marmot_stmt"
 
@@ -87,9 +108,9 @@ _TRANSITIONS: dict[TxnState, frozenset[TxnState]] = {
 
 
 class Transaction:
-    __slots__ = ("owner", "explicit", "read_only", "state", "reads", "pipeline", "savepoints",
-                 "txn_id", "schema_changes", "check_foreign_keys", "waiting_on", "read_view",
-                 "catalog_before")
+    __slots__ = ("owner", "explicit", "read_only", "state", "reads", "pipeline", "branches",
+                 "savepoints", "txn_id", "schema_changes", "check_foreign_keys", "waiting_on",
+                 "read_view", "catalog_before")
 
     def __init__(self, owner: int, *, explicit: bool, read_only: bool = False):
         self.owner = owner                  # the session's connection id
@@ -97,7 +118,10 @@ class Transaction:
         self.read_only = read_only
         self.state = TxnState.IDLE
         self.reads: dict[str, apsw.Connection] = {}  # pinned read snapshots, by database
-        self.pipeline: CommitPipeline | None = None  # the database this transaction writes
+        # the databases it writes, by name, the first written first (DESIGN.md §10.2: A);
+        # ``pipeline`` is the one the running statement writes
+        self.branches: dict[str, CommitPipeline] = {}
+        self.pipeline: CommitPipeline | None = None
         self.savepoints: list[str] = []     # user savepoints, oldest first (lower-case)
         self.txn_id: Timestamp | None = None
         self.schema_changes: list[SchemaChange] = []
@@ -120,24 +144,41 @@ class Transaction:
 
     # ------------------------------------------------------------------ writing
     def begin_write(self, pipeline: CommitPipeline, mode: Mode, timeout_s: Callable[[], float],
-                    alone: bool = False) -> Pending | None:
+                    alone: bool = False,
+                    pipelines: Callable[[], Iterable[CommitPipeline]] | None = None
+                    ) -> Pending | None:
         """Take ``pipeline``'s turn; None when this transaction may write now, else a Pending
         resolved when it may (or failed with 1205). ``alone``: only once the open batch is
-        committed, as for an explicit transaction (a long write, DESIGN.md §9)."""
+        committed, as for an explicit transaction (a long write, DESIGN.md §9). A database
+        written before is its branch again at once; a new one is another branch (§10.2),
+        refused with 1213 when its wait would close a cycle among ``pipelines()``' turns."""
         if self.pipeline is pipeline:
+            return None
+        if self.branches.get(pipeline.name) is pipeline:
+            self.pipeline = pipeline
             return None
         if self.read_only:
             raise errors.error(errors.ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION,
                                "Cannot execute statement in a READ ONLY transaction.")
-        if self.pipeline is not None:
-            raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
-                               "yet support 'writing to more than one database in one "
-                               "transaction'")
-        waiting = pipeline.acquire(self.owner, mode, spans_round_trips=self.explicit or alone,
-                                   timeout_s=timeout_s)
+        if self.branches:
+            self._may_branch(pipeline, pipelines)
+        waiting = pipeline.acquire(self.owner, mode, timeout_s=timeout_s,
+                                   spans_round_trips=self.explicit or alone or
+                                   bool(self.branches))
         if waiting is not None:
             self.waiting_on = pipeline
         return chain(waiting, lambda _: self._enter(pipeline))
+
+    def _may_branch(self, pipeline: CommitPipeline,
+                    pipelines: Callable[[], Iterable[CommitPipeline]] | None) -> None:
+        """A second database: one commit decision must cover both, built on one node only
+        (DESIGN.md §10.2); and a wait that closes a cycle is a deadlock, refused at once."""
+        if pipeline.replicated() or any(p.replicated() for p in self.branches.values()):
+            raise _refused_in_a_cluster()
+        if pipelines is not None and pipeline.owner not in (None, self.owner) and \
+                closes_cycle(self.owner, pipeline, pipelines()):
+            raise TransientError("Deadlock found when trying to get lock; try restarting "
+                                 "transaction", code=errors.ER_LOCK_DEADLOCK, sqlstate="40001")
 
     def interrupt_wait(self) -> bool:
         """KILL QUERY while the statement waits for the turn: it fails with 1317, unrun (the
@@ -157,9 +198,12 @@ class Transaction:
         for name in self.savepoints:  # savepoints taken before the first write
             conn.execute(f'SAVEPOINT "sp_{name}"')
             pipeline.capture.savepoint(name)
+        self.branches[pipeline.name] = pipeline
         self.pipeline = pipeline
-        self.txn_id = pipeline.hlc.now()
-        self._transition_to(TxnState.ACTIVE)
+        if self.txn_id is None:
+            self.txn_id = pipeline.hlc.now()
+        if self.state is TxnState.IDLE:
+            self._transition_to(TxnState.ACTIVE)
 
     def run(self, statement: Callable[[apsw.Connection], Any], capture: bool = True) -> Any:
         """Run one statement on the write connection, atomically: on failure its rows and its
@@ -224,14 +268,16 @@ class Transaction:
     def _each(self, statement: str, mirror: Callable[[Any], None]) -> None:
         for conn in self.reads.values():
             conn.execute(statement)
-        if self.pipeline is not None:
-            self.pipeline.conn.execute(statement)
-            mirror(self.pipeline.capture)
+        for pipeline in self.branches.values():
+            pipeline.conn.execute(statement)
+            mirror(pipeline.capture)
 
     # ------------------------------------------------------------------ decision
     def commit(self, value: Any, level: str = "QUORUM") -> Pending | Any:
         """COMMIT: ``value`` (the client's answer) now, or a Pending of it once durable (and,
         in a cluster, decided at the write consistency ``level``: ONE, QUORUM or ALL)."""
+        if len(self.branches) > 1:
+            return self._commit_branches(level, value)
         pipeline = self.pipeline
         if pipeline is None:
             self._transition_to(TxnState.COMMITTED)
@@ -243,15 +289,18 @@ class Transaction:
             raise
         return self.finish_commit(recorded, level, value)
 
+    def _draft(self, pipeline: CommitPipeline, level: str) -> Draft:
+        assert self.txn_id is not None
+        return Draft(self.txn_id, pipeline.capture.commit(), self.schema_changes,
+                     self.check_foreign_keys, level, self.read_view)
+
     def record_commit(self, level: str) -> Any:
         """COMMIT's first half (``CommitPipeline.record``): may run on a writer thread while
         this transaction holds the turn (a long write, DESIGN.md §9). On failure the caller
         rolls back (``rollback``)."""
         pipeline = self.pipeline
-        assert pipeline is not None and self.txn_id is not None
-        draft = Draft(self.txn_id, pipeline.capture.commit(), self.schema_changes,
-                      self.check_foreign_keys, level, self.read_view)
-        return pipeline.record(self.owner, draft)
+        assert pipeline is not None
+        return pipeline.record(self.owner, self._draft(pipeline, level))
 
     def finish_commit(self, recorded: Any, level: str, value: Any) -> Pending | Any:
         """COMMIT's second half, on the loop: into the batch, the turn given back."""
@@ -264,6 +313,8 @@ class Transaction:
             self._transition_to(TxnState.ABORTED)
             pipeline.release(self.owner)
             raise
+        finally:  # in its batch (or undone): no longer a branch to roll back
+            self.branches.pop(pipeline.name, None)
         try:
             if not isinstance(outcome, Pending):
                 self._transition_to(TxnState.COMMITTED)
@@ -283,13 +334,146 @@ class Transaction:
             return
         self._transition_to(TxnState.COMMITTED)
 
-    def rollback(self) -> None:
-        pipeline = self.pipeline
-        if pipeline is not None and self.state is TxnState.ACTIVE:
+    # ------------------------------------------------------------------ two databases
+    def _commit_branches(self, level: str, value: Any) -> Pending | Any:
+        """COMMIT of a transaction that wrote several databases, on one node (DESIGN.md
+        §10.2 step 3): (a) the other branches' write sets built, not logged; (b) the first
+        branch A recorded with the promise to finish them (``__marmot_pending_branch``);
+        (c) A joins its batch, whose COMMIT is the decision; then (d) or (e)."""
+        written = self._written_branches(level)
+        if len(written) < 2:  # one database changed after all: the ordinary commit
+            if not written:
+                self._transition_to(TxnState.COMMITTED)
+                return value
+            (first, draft), = written
+            self.pipeline = first
             try:
+                recorded = first.record(self.owner, draft)
+            except BaseException:
+                self.rollback()
+                raise
+            return self.finish_commit(recorded, level, value)
+        (first, draft), others = written[0], written[1:]
+        if any(pipeline.replicated() for pipeline, _ in written):  # a member joined since
+            self.rollback()
+            raise _refused_in_a_cluster()
+        try:
+            built = [(pipeline, pipeline.build(self.owner, d)) for pipeline, d in others]
+            recorded = first.record_built(self.owner, first.build(self.owner, draft), [
+                (pipeline.name, encoded) for pipeline, (_, encoded) in built])
+            outcome = first.join(self.owner, recorded, level, TXN_SAVEPOINT, value)
+        except BaseException:
+            self.rollback()
+            raise
+        del self.branches[first.name]  # released into its batch: nothing of it to undo
+        first.release(self.owner)
+        self._transition_to(TxnState.COMMITTING)
+        answer = Pending()
+        outcome.add_done_callback(lambda decided: self._first_decided(
+            decided, first, built, level, value, answer))
+        first.fault_point("joined_batch")
+        return answer
+
+    def _written_branches(self, level: str) -> list[tuple[CommitPipeline, Draft]]:
+        """The branches with rows to commit, A first; the others' savepoints are released
+        (nothing in them) and their turns given back."""
+        written = []
+        for pipeline in list(self.branches.values()):
+            draft = self._draft(pipeline, level)
+            if draft.changes or draft.schema_changes:
+                written.append((pipeline, draft))
+                continue
+            del self.branches[pipeline.name]
+            try:
+                pipeline.join(self.owner, None, level, TXN_SAVEPOINT, None)
+            finally:
+                pipeline.release(self.owner)
+        return written
+
+    def _first_decided(self, decided: Pending, first: CommitPipeline,
+                       built: list[tuple[CommitPipeline, tuple[WriteSet, bytes]]], level: str,
+                       value: Any, answer: Pending) -> None:
+        """A's batch COMMIT returned: (e) it failed, so nothing of the transaction is
+        anywhere; (d) it is durable, so every other branch is finished, and the client is
+        answered once they all hold it (1180 if one cannot: it will at the next start)."""
+        error = decided.error()
+        if error is not None:
+            self.rollback()
+            answer.fail(error)
+            return
+        finishing = [self._finish_branch(pipeline, one, level, value) for pipeline, one in built]
+        left = [len(finishing)]
+
+        def one_done(done: Pending) -> None:
+            left[0] -= 1
+            if answer.done() or (done.error() is None and left[0]):
+                return
+            failure = done.error()
+            if failure is not None:
+                self._transition_to(TxnState.IN_DOUBT)
+                answer.fail(failure)
+                return
+            self._transition_to(TxnState.COMMITTED)
+            answer.resolve(value)
+            self._forget_promises(first)
+        for pending in finishing:
+            pending.add_done_callback(one_done)
+
+    def _finish_branch(self, pipeline: CommitPipeline, built: tuple[WriteSet, bytes],
+                       level: str, value: Any) -> Pending:
+        """Step d for one branch B: its write set recorded in its savepoint and joined to
+        its batch; if that or B's batch COMMIT fails, the branch is redone from the write
+        set (step 4's redo, on the spot)."""
+        pipeline.fault_point(BRANCH_FAULT_POINT)
+        joined: Any = None
+        del self.branches[pipeline.name]
+        if not pipeline.closed:  # (closed: the node is shutting down; the next start redoes)
+            try:
+                pipeline.record_built(self.owner, built)
+                joined = pipeline.join(self.owner, built, level, TXN_SAVEPOINT, value)
+            except (apsw.Error, MarmotError):
                 self._undo(pipeline)
             finally:
                 pipeline.release(self.owner)
+        outcome = Pending()
+
+        def redo_if_failed(done: Pending | None) -> None:
+            if done is not None and done.error() is None:
+                outcome.resolve(value)
+                return
+            redone = _redo_branch(pipeline, built)
+            redone.add_done_callback(lambda again: outcome.resolve(value)
+                                     if again.error() is None else outcome.fail(
+                                         CommitOutcomeUnknown(
+                                             "the transaction committed in its first database "
+                                             f"but not yet in `{pipeline.name}` "
+                                             f"({again.error()}); it will be at the next "
+                                             "start")))
+        if isinstance(joined, Pending):
+            joined.add_done_callback(redo_if_failed)
+        else:
+            redo_if_failed(None)
+        return outcome
+
+    def _forget_promises(self, first: CommitPipeline) -> None:
+        """Every branch holds the transaction: A's promises are deleted by an internal write
+        of A (a failure only leaves them to the next start's redo, which finds them done)."""
+        assert self.txn_id is not None
+        packed = self.txn_id.pack()
+        try:
+            first.run_exclusive(lambda conn: conn.execute(
+                f"DELETE FROM {PENDING_BRANCHES} WHERE txn_id = ?", (packed,)))
+        except MarmotError:  # the database was dropped meanwhile: nothing left to forget
+            pass
+
+    def rollback(self) -> None:
+        if self.state in (TxnState.ACTIVE, TxnState.COMMITTING):
+            for pipeline in list(self.branches.values()):
+                try:
+                    self._undo(pipeline)
+                finally:
+                    pipeline.release(self.owner)
+            self.branches.clear()
         if not self.finished:
             self._transition_to(TxnState.ABORTED)
 
@@ -300,3 +484,21 @@ class Transaction:
         if not conn.get_autocommit():
             conn.execute(f'ROLLBACK TO "{TXN_SAVEPOINT}"')
             conn.execute(f'RELEASE "{TXN_SAVEPOINT}"')
+
+
+def _refused_in_a_cluster() -> MarmotError:
+    return errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't yet "
+                        "support 'writing to more than one database in one transaction in a "
+                        "cluster'")
+
+
+def _redo_branch(pipeline: CommitPipeline, built: tuple[WriteSet, bytes]) -> Pending:
+    """A branch whose first database committed, applied from its write set alone on its
+    write connection (row images, versions, its log record: what a replica does)."""
+    write_set, encoded = built
+    try:
+        return pipeline.run_exclusive(lambda conn: apply(conn, write_set, encoded))
+    except MarmotError as exc:
+        failed = Pending()
+        failed.fail(exc)
+        return failed

@@ -100,12 +100,21 @@ def test_a_key_to_another_database_through_pymysql(marmot_cursor: Any) -> None:
     assert _script(marmot_cursor) == _expected("NO ACTION")
 
 
-def test_a_cascading_key_to_another_database_is_refused_by_name(marmot_cursor: Any) -> None:
-    with pytest.raises(pymysql.MySQLError) as info:
-        marmot_cursor.execute("CREATE TABLE fkx_child.d (a INT, FOREIGN KEY (a) REFERENCES "
-                              "fkx_parent.p (id) ON DELETE CASCADE)")
-    assert info.value.args[0] == 1235 and "ON DELETE CASCADE to a table of another database" \
-        in info.value.args[1]
+def test_a_cascading_key_to_another_database_acts_through_pymysql(marmot_cursor: Any) -> None:
+    # one node: the child rows change with the parent's, in the same transaction
+    marmot_cursor.execute("CREATE TABLE fkx_parent.q (id INT PRIMARY KEY)")
+    marmot_cursor.execute("CREATE TABLE fkx_child.d (id INT PRIMARY KEY, a INT, FOREIGN KEY (a) "
+                          "REFERENCES fkx_parent.q (id) ON DELETE CASCADE ON UPDATE SET NULL)")
+    marmot_cursor.execute("INSERT INTO fkx_parent.q VALUES (1), (2)")
+    marmot_cursor.execute("INSERT INTO fkx_child.d VALUES (1, 1), (2, 2), (3, 2)")
+    marmot_cursor.execute("DELETE FROM fkx_parent.q WHERE id = 2")
+    marmot_cursor.execute("UPDATE fkx_parent.q SET id = 5 WHERE id = 1")
+    marmot_cursor.execute("SELECT id, a FROM fkx_child.d ORDER BY id")
+    assert marmot_cursor.fetchall() == ((1, None),)
+    with pytest.raises(pymysql.MySQLError) as info:  # InnoDB has no SET DEFAULT either
+        marmot_cursor.execute("CREATE TABLE fkx_child.e (a INT, FOREIGN KEY (a) REFERENCES "
+                              "fkx_parent.q (id) ON DELETE SET DEFAULT)")
+    assert info.value.args[0] == 1235 and "SET DEFAULT" in info.value.args[1]
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Database-qualified names (``otherdb.t``): reads and joins across databases, DDL and DML in
-another database than the current one (each through its own commit pipeline), and the one
-rule that stays: a transaction writes one database (1235)."""
+another database than the current one (each through its own commit pipeline), and a
+transaction writing two databases (one branch per database, txn/DESIGN.md §10.2)."""
 
 from __future__ import annotations
 
@@ -116,18 +116,21 @@ def test_a_foreign_key_to_another_database_is_kept_not_pointed_at_this_one(serve
     assert "REFERENCES `item` (`id`)" in rows(s.execute("SHOW CREATE TABLE line2"))[0][1]
 
 
-def test_a_transaction_writes_one_database_and_reads_its_own_writes(server):
+def test_a_transaction_writes_two_databases_and_reads_its_own_writes(server):
     s = session(server, database="shop")
     s.execute("BEGIN")
     s.execute("INSERT INTO stock.level VALUES (5, 50, 'new')")
-    assert error_code(lambda: s.execute("INSERT INTO item VALUES (5, 5)")) == 1235
-    assert rows(s.execute("SELECT item.id FROM item JOIN stock.level USING (id)")) == [(1,)]
-    assert rows(s.execute("SELECT n FROM stock.level WHERE id = 5")) == [(50,)]
     assert rows(s.execute("SELECT COUNT(*) FROM stock.level JOIN item ON item.id < 9")) == [
         (6,)]  # a join through the other database sees the uncommitted row too
+    s.execute("INSERT INTO item VALUES (5, 5)")  # a second branch (txn/DESIGN.md §10.2)
+    assert rows(s.execute("SELECT id FROM item ORDER BY id")) == [(1,), (2,), (5,)]
+    assert rows(s.execute("SELECT n FROM stock.level WHERE id = 5")) == [(50,)]
+    # written in both: a join reads the current database's branch, the other as committed
+    assert rows(s.execute("SELECT item.id FROM item JOIN stock.level USING (id)")) == [(1,)]
     assert rows(session(server).execute("SELECT COUNT(*) FROM stock.level")) == [(2,)]
     s.execute("ROLLBACK")
     assert rows(s.execute("SELECT COUNT(*) FROM stock.level")) == [(2,)]
+    assert rows(s.execute("SELECT COUNT(*) FROM item")) == [(2,)]
 
 
 def test_privileges_apply_to_every_database_named(server):
