@@ -24,8 +24,9 @@ import apsw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from marmotdb.sql import functions, schema
-from marmotdb.sql.shape import split_statements
+from marmotdb.sql import schema
+from marmotdb.sql.functions import registry as functions
+from marmotdb.sql.text.shape import split_statements
 from marmotdb.sql.statement import keywords, strip_leading
 from marmotdb.sql.translate import cache, translate
 

@@ -216,7 +216,7 @@ ER_KILL_DENIED_ERROR = 1095
 ER_TABLE_NOT_LOCKED_FOR_WRITE = 1099
 ER_TABLE_NOT_LOCKED = 1100
 ER_LOCK_OR_ACTIVE_TRANSACTION = 1192
-# Accounts and grants (marmotdb/accounts.py, sql/account_statements.py).
+# Accounts and grants (marmotdb/accounts.py, sql/accounts/statements.py).
 ER_CANNOT_USER = 1396
 ER_NONEXISTING_TABLE_GRANT = 1147
 ER_CANT_CREATE_USER_WITH_GRANT = 1410

@@ -48,8 +48,8 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from marmotdb.sql.catalog_model import ColumnModel
-from marmotdb.sql.coltypes import MySqlType, cached_type
+from marmotdb.sql.catalog.model import ColumnModel
+from marmotdb.sql.types.coltypes import MySqlType, cached_type
 
 Converter = Callable[[Any], Any]
 _EPOCH = dt.datetime(1970, 1, 1)

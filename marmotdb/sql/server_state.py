@@ -23,12 +23,14 @@ from marmotdb.ddl import database_records, lease
 from marmotdb.hlc import HLC
 from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.types import Column, ColumnFlag
-from marmotdb.sql import coltypes, functions, schema, translate
+from marmotdb.sql import schema, translate
+from marmotdb.sql.functions import registry as functions
+from marmotdb.sql.types import coltypes
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.foreign_keys_across import ChildKey, ForeignKeysAcross, UnfinishedKeys
 from marmotdb.sql.results import RowSink, Rows, column_for_value
 from marmotdb.sql.schema import TableDef
-from marmotdb.sql.variables import GlobalVariables
+from marmotdb.sql.variables.scopes import GlobalVariables
 from marmotdb.storage.databases import Database, Databases, configure
 from marmotdb.storage.internal_tables import ensure_internal_tables
 from marmotdb.txn import auto_increment

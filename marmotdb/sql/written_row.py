@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from marmotdb import errors
 
-if TYPE_CHECKING:  # translate imports sql.functions, which holds a WrittenRow per context
+if TYPE_CHECKING:  # translate imports sql.functions.registry, which holds a WrittenRow per context
     from marmotdb.sql.translate import Translation
 
 _ROW_KINDS = frozenset({"insert", "replace", "update"})  # Kind values

@@ -1,5 +1,5 @@
 """Account statements and privilege checks on one node's sessions (no sockets): the store
-(marmotdb/accounts.py), the statements (sql/account_statements.py, sql/grant_statements.py),
+(marmotdb/accounts.py), the statements (sql/accounts/statements.py, sql/accounts/grants.py),
 and the checks every statement passes (Session._require)."""
 
 from __future__ import annotations

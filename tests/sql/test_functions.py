@@ -10,8 +10,9 @@ import pytest
 
 from marmotdb import errors
 from marmotdb.mysql.types import ColumnFlag, FieldType
-from marmotdb.sql import coltypes, functions
-from marmotdb.sql.coltypes import MySqlType, StoreContext, coerce_for_store, parse_type
+from marmotdb.sql.functions import registry as functions
+from marmotdb.sql.types import coltypes
+from marmotdb.sql.types.coltypes import MySqlType, StoreContext, coerce_for_store, parse_type
 
 
 @pytest.fixture
@@ -278,7 +279,7 @@ def test_time_sort_key_orders_like_mysql() -> None:
 
 
 def test_rename_functions_renames_calls_only() -> None:
-    from marmotdb.sql.rewrites import rename_functions
+    from marmotdb.sql.rewrites.expressions import rename_functions
     assert rename_functions("SELECT NOW(), now (), db.NOW(), 'NOW()', `NOW`(), /* NOW() */ "
                             "@NOW(), x--NOW()\n") == (
         "SELECT MYSQL_NOW(), now (), db.NOW(), 'NOW()', `NOW`(), /* NOW() */ @NOW(), "
@@ -291,7 +292,7 @@ def test_rename_functions_renames_calls_only() -> None:
 def test_parse_type_is_linear_on_runs_of_quotes() -> None:
     import time
 
-    from marmotdb.sql.coltypes import parse_type
+    from marmotdb.sql.types.coltypes import parse_type
     assert parse_type("enum('a''b','c\\\\d')").values == ("a'b", "c\\d")
     start = time.perf_counter()
     for _ in range(10):  # was exponential in the run: 38 quotes took 0.2 s, 60 took minutes

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from marmotdb.mysql.types import FieldType
-from marmotdb.sql import coltypes, functions
+from marmotdb.sql.functions import registry as functions
+from marmotdb.sql.types import coltypes
 from marmotdb.sql.translate import translate
 from tests.sql.test_translate_support import MiniExecutor
 

@@ -18,8 +18,10 @@ import pytest
 
 from marmotdb import errors
 from marmotdb.mysql.rows import as_int
-from marmotdb.sql import coltypes, functions, schema
-from marmotdb.sql.shape import split_statements
+from marmotdb.sql import schema
+from marmotdb.sql.functions import registry as functions
+from marmotdb.sql.types import coltypes
+from marmotdb.sql.text.shape import split_statements
 from marmotdb.sql.translate import Kind, translate, translate_prepared
 
 
@@ -175,7 +177,7 @@ class MiniExecutor:
 def _as_client_reads(rows: list[tuple[Any, ...]], description: Any,
                      decltypes: tuple[str | None, ...]) -> list[tuple[Any, ...]]:
     """Integer columns as a client decodes them: the server's own encoder reads the value
-    (a BIGINT UNSIGNED from 2^63 is stored as 8 bytes, sql/uint64.py)."""
+    (a BIGINT UNSIGNED from 2^63 is stored as 8 bytes, sql/types/uint64.py)."""
     integer = []
     for i, column in enumerate(description):
         declared = (decltypes[i] if i < len(decltypes) else None) or column[1] or ""

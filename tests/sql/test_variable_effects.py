@@ -11,11 +11,11 @@ import pytest
 from marmotdb.config import Config
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.connection import ProtocolSettings
-from marmotdb.sql import catalog_variable_effects as effects
+from marmotdb.sql.variables import effects
 from marmotdb.sql import server_settings, translate
-from marmotdb.sql.catalog_variable_specs import SPECS
+from marmotdb.sql.variables.specs import SPECS
 from marmotdb.sql.server_state import ServerState
-from marmotdb.sql.variables import DEFAULT, GlobalVariables, SessionVariables
+from marmotdb.sql.variables.scopes import DEFAULT, GlobalVariables, SessionVariables
 from marmotdb.users import User, Users
 
 CLASSES = {"EXECUTOR": effects.EXECUTOR, "LISTENER": effects.LISTENER, "FIXED": effects.FIXED,

@@ -13,7 +13,7 @@ import datetime
 from typing import Any
 
 from marmotdb import errors
-from marmotdb.sql import lexer
+from marmotdb.sql.text import lexer
 from marmotdb.sql.routines import program
 from marmotdb.sql.routines.definition import Routine, _quote, parse_create, parse_drop
 from marmotdb.sql.routines.store import delete_statement, upsert_statement

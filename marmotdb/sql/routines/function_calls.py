@@ -42,7 +42,7 @@ import apsw
 
 from marmotdb import errors
 from marmotdb.errors import MarmotError
-from marmotdb.sql import lexer
+from marmotdb.sql.text import lexer
 from marmotdb.sql.routines import program as p
 from marmotdb.sql.routines.definition import Routine
 from marmotdb.sql.routines.interpreter import (
@@ -244,7 +244,7 @@ class _Forward:
 
 
 def _scratch() -> tuple[apsw.Connection, _Forward]:
-    from marmotdb.sql import functions
+    from marmotdb.sql.functions import registry as functions
     connection = apsw.Connection(":memory:")
     forward = _Forward()
     functions.register_functions(connection, forward)
