@@ -318,6 +318,12 @@ def error(code: int, message: str) -> MarmotError:
     return cls(message, code=code, sqlstate=SQLSTATE_BY_CODE.get(code, "HY000"))
 
 
+def not_supported(construct: str) -> MarmotError:
+    """1235 naming a construct marmotdb refuses (MySQL's ER_NOT_SUPPORTED_YET)."""
+    return error(ER_NOT_SUPPORTED_YET,
+                 f"This version of marmotdb doesn't yet support '{construct}'")
+
+
 # MySQL's foreign key sentences; with a known constraint its clause follows in parentheses.
 _FK_SENTENCES = {
     ER_NO_REFERENCED_ROW_2: "Cannot add or update a child row: a foreign key constraint fails",

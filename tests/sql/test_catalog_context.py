@@ -29,7 +29,7 @@ def _deny_internal(op: int, p1: str | None, p2: str | None, db: str | None,
 
 
 class CatalogTestContext:
-    """Implements marmotdb.sql.catalog.dispatch.CatalogContext for tests."""
+    """Implements marmotdb.sql.catalog.context.CatalogContext for tests."""
 
     def __init__(self, global_variables: GlobalVariables | None = None) -> None:
         self.global_variables = global_variables or GlobalVariables(

@@ -41,12 +41,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import Self
 
 from marmotdb import errors
 from marmotdb.mysql.types import Column, ColumnFlag, ResultSet
 from marmotdb.sql.text import lexer
 from marmotdb.sql.types import coltypes
+from marmotdb.sql.catalog.context import CatalogContext
 from marmotdb.sql.catalog.expr import (
     NotSimple,
     TokenStream,
@@ -60,12 +61,6 @@ from marmotdb.sql.catalog.set_statement import answer_set
 from marmotdb.sql.catalog.show import describe, show, table_or_view
 from marmotdb.sql.catalog.show_filters import like_pattern
 from marmotdb.sql.catalog.workspace import workspace
-
-if TYPE_CHECKING:
-    import apsw
-
-    from marmotdb.sql.variables.scopes import SessionVariables
-
 
 class _Unhandled:
     """Sentinel type: the statement is not the catalog's."""
@@ -85,65 +80,6 @@ class _Unhandled:
 
 
 UNHANDLED = _Unhandled()
-
-
-class CatalogContext(Protocol):
-    """What the catalog needs from the executor's session (implemented by the executor).
-
-    Attributes
-      current_database  the session's default database (USE), or None
-      user              the authenticated user name (without host)
-      host              the client host as MySQL shows it in USER() / PROCESSLIST
-      connection_id     CONNECTION_ID()
-      variables         this session's SessionVariables (marmotdb.sql.variables.scopes)
-      status            server status counters for SHOW STATUS (name -> value)
-      warnings          the last statement's diagnostics: (level, code, message), level one of
-                        'Note' | 'Warning' | 'Error' (SHOW ERRORS shows the 'Error' ones)
-
-    Read when present (``getattr`` with a default): ``temporary_table(db, name)`` (the
-    session's temporary table as a ``TableModel``, or None: DESCRIBE, SHOW COLUMNS/INDEX/
-    CREATE TABLE see it, SHOW TABLES and INFORMATION_SCHEMA do not, as in MySQL 8),
-    ``in_transaction`` (bool; SET TRANSACTION
-    without a scope is refused with 1568 inside one), ``last_insert_id`` (int; for
-    ``@@last_insert_id`` / ``@@identity``) and ``is_admin`` (bool; SET GLOBAL needs it, else
-    1227; without it, ``user_record.can(None, "admin")`` of marmotdb.users.User is asked).
-    """
-
-    current_database: str | None
-    user: str
-    host: str
-    connection_id: int
-    variables: SessionVariables
-    status: dict[str, object]
-    warnings: list[tuple[str, int, str]]
-
-    def databases(self) -> list[str]:
-        """Databases visible to this user, sorted (never information_schema: added here)."""
-        ...
-
-    def connection_for(self, db: str) -> apsw.Connection:
-        """A read connection of a database; raises MarmotError 1049 when it does not exist."""
-        ...
-
-    def processlist(self) -> list[tuple]:
-        """(id, user, host, db, command, time_s, state, info) for every client connection."""
-        ...
-
-    def grants(self, user: str | None = None, host: str | None = None) -> list[str]:
-        """The GRANT lines of an account (None, None: the current one), as SHOW GRANTS
-        prints them; 1141 for a missing account."""
-        ...
-
-    def create_user(self, user: str, host: str) -> str:
-        """SHOW CREATE USER's statement for an account."""
-        ...
-
-    def evaluate(self, select_sql: str) -> object:
-        """Run ``SELECT <expr>`` through the normal query path and return its single value.
-
-        Used only for SET values that are not plain literals / variables (e.g.
-        ``SET @n = (SELECT COUNT(*) FROM t)`` or ``SET @t = NOW()``)."""
-        ...
 
 
 # ---------------------------------------------------------------------------------- dispatch

@@ -22,7 +22,7 @@ from marmotdb import errors
 from marmotdb.sql.text import lexer
 
 if TYPE_CHECKING:
-    from marmotdb.sql.catalog.dispatch import CatalogContext
+    from marmotdb.sql.catalog.context import CatalogContext
 
 
 class NotSimple(Exception):

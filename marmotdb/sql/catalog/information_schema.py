@@ -23,11 +23,13 @@ from marmotdb.sql.variables import scopes as sysvars
 from marmotdb.sql.catalog.charsets import CHARSETS, COLLATIONS, charset_named
 from marmotdb.sql.catalog.keywords import KEYWORDS
 from marmotdb.sql.catalog.model import ColumnModel, TableModel, is_key_expression
+from marmotdb.sql.catalog.render import wrapped
 from marmotdb.sql.catalog.snapshot import DatabaseSnapshot, TableStats, ViewInfo
+from marmotdb.sql.types.coltypes import from_decltype
 from marmotdb.sql.routines import catalog as routine_catalog
 
 if TYPE_CHECKING:
-    from marmotdb.sql.catalog.dispatch import CatalogContext
+    from marmotdb.sql.catalog.context import CatalogContext
 
 V64, V512 = "VARCHAR(64)", "VARCHAR(512)"
 UBIG, UINT = "BIGINT UNSIGNED", "INT UNSIGNED"
@@ -265,8 +267,6 @@ def _referenced_key(snap: DatabaseSnapshot, table: str, columns: list[str]) -> s
 
 
 def _check_constraints(snap: DatabaseSnapshot) -> list[tuple]:
-    from marmotdb.sql.catalog.render import wrapped
-
     return [("def", snap.name, check.name, wrapped(check.clause))
             for model in snap.tables.values() for check in model.checks]
 
@@ -573,8 +573,6 @@ INFORMATION_SCHEMA = SCHEMAS["information_schema"]
 
 def self_description() -> DatabaseSnapshot:
     """information_schema itself as a database: its tables as SYSTEM VIEWs with columns."""
-    from marmotdb.sql.types.coltypes import from_decltype
-
     snap = DatabaseSnapshot("information_schema", ("static",))
     for table in INFORMATION_SCHEMA.values():
         view = ViewInfo(table.name, "", None)

@@ -17,7 +17,7 @@ from marmotdb.sql.catalog.expr import NotSimple, Token, TokenStream, evaluate
 from marmotdb.sql.catalog.workspace import column_for_value
 
 if TYPE_CHECKING:
-    from marmotdb.sql.catalog.dispatch import CatalogContext
+    from marmotdb.sql.catalog.context import CatalogContext
 
 
 class _SelectPlan(NamedTuple):

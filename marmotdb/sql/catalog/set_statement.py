@@ -25,7 +25,7 @@ from marmotdb.sql.catalog.expr import (
 from marmotdb.sql.variables.scopes import DEFAULT
 
 if TYPE_CHECKING:
-    from marmotdb.sql.catalog.dispatch import CatalogContext
+    from marmotdb.sql.catalog.context import CatalogContext
 
 
 def answer_set(sql: str, ctx: CatalogContext) -> None:

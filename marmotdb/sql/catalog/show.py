@@ -46,7 +46,7 @@ from marmotdb.sql.catalog.information_schema import (
 )
 
 if TYPE_CHECKING:
-    from marmotdb.sql.catalog.dispatch import CatalogContext
+    from marmotdb.sql.catalog.context import CatalogContext
 
 _DB_COLLATION = "utf8mb4_0900_ai_ci"
 

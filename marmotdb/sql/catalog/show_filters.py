@@ -18,7 +18,7 @@ from marmotdb.sql.catalog.expr import TokenStream, syntax_error
 from marmotdb.sql.catalog.workspace import workspace
 
 if TYPE_CHECKING:
-    from marmotdb.sql.catalog.dispatch import CatalogContext
+    from marmotdb.sql.catalog.context import CatalogContext
 
 Handler = Callable[[TokenStream, "CatalogContext", "ShowFlags"], ResultSet]
 _DB_COLLATION = "utf8mb4_0900_ai_ci"

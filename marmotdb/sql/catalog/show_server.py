@@ -14,7 +14,7 @@ from marmotdb import errors
 from marmotdb.mysql.types import CHARSET_BINARY, Column, ColumnFlag, FieldType, ResultSet
 from marmotdb.sql.variables import scopes as sysvars
 from marmotdb.sql.catalog.charsets import CHARSETS, COLLATIONS
-from marmotdb.sql.catalog.expr import TokenStream, syntax_error
+from marmotdb.sql.catalog.expr import TokenStream, syntax_error, system_variable
 from marmotdb.sql.catalog.show_filters import (
     Handler,
     ShowFlags,
@@ -30,7 +30,7 @@ from marmotdb.sql.catalog.information_schema import ENGINES, PLUGINS
 from marmotdb.sql.routines import catalog as routine_catalog
 
 if TYPE_CHECKING:
-    from marmotdb.sql.catalog.dispatch import CatalogContext
+    from marmotdb.sql.catalog.context import CatalogContext
 
 
 def _variables(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) -> ResultSet:
@@ -42,8 +42,6 @@ def _variables(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) -> Re
 
 
 def _live(ctx: CatalogContext, name: str, value: object) -> object:
-    from marmotdb.sql.catalog.expr import system_variable
-
     if name in sysvars.DYNAMIC and name != "timestamp":
         return system_variable(ctx, name, "session")
     return value
@@ -153,9 +151,7 @@ def _processlist(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) -> 
 def _grants(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) -> ResultSet:
     user, host = _account(stream, ctx)
     if stream.accept_word("USING"):
-        from marmotdb.sql.accounts.statements import not_supported
-
-        raise not_supported("roles")
+        raise errors.not_supported("roles")
     finish(stream)
     lines = ctx.grants(user, host)  # the current account's when (user, host) is (None, None)
     user, host = user or ctx.user, host or getattr(ctx, "account_host", "%")

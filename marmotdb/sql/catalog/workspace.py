@@ -49,11 +49,12 @@ from marmotdb.mysql.types import (
 )
 from marmotdb.sql.text import lexer
 from marmotdb.sql.types import coltypes
+from marmotdb.sql.catalog.expr import FUNCTIONS, NotSimple, tokenize
 from marmotdb.sql.catalog.snapshot import DatabaseSnapshot, TableStats, snapshot, table_stats
 from marmotdb.sql.catalog.information_schema import SCHEMAS, InfoTable, self_description
 
 if TYPE_CHECKING:
-    from marmotdb.sql.catalog.dispatch import CatalogContext
+    from marmotdb.sql.catalog.context import CatalogContext
 
 PREPARED_QUERIES_MAX = 256  # translated INFORMATION_SCHEMA statements kept (LRU)
 _SCHEMA_COLUMNS = frozenset({"table_schema", "constraint_schema", "trigger_schema",
@@ -179,8 +180,6 @@ class Workspace:
 
     # ------------------------------------------------------------------ functions
     def _register_functions(self) -> None:
-        from marmotdb.sql.catalog.expr import FUNCTIONS
-
         def bound(name: str) -> Callable[..., Any]:
             def call(*args: Any) -> Any:
                 if self._current is None:
@@ -205,8 +204,6 @@ class Workspace:
 def _quote_columns(where_sql: str, columns: Sequence[str]) -> str:
     """Backquote bare references to SHOW's columns: some (Charset, Collation) are keywords to
     sqlglot's parser."""
-    from marmotdb.sql.catalog.expr import NotSimple, tokenize
-
     wanted = {c.lower() for c in columns}
     try:
         tokens = tokenize(where_sql)
