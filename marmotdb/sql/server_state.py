@@ -25,6 +25,8 @@ from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.types import Column, ColumnFlag
 from marmotdb.sql import schema, translate
 from marmotdb.sql.functions import registry as functions
+from marmotdb.sql.functions.context import sql_mode_of
+from marmotdb.sql.functions.store import register_schema_functions
 from marmotdb.sql.types import coltypes
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.foreign_keys_across import ChildKey, ForeignKeysAcross, UnfinishedKeys
@@ -299,7 +301,7 @@ class ServerState:
     # ------------------------------------------------------------------ connections
     def _bind(self, conn: apsw.Connection) -> None:
         binding = ConnectionBinding(self.version)
-        functions.register_schema_functions(conn)
+        register_schema_functions(conn)
         functions.register_functions(conn, binding)
         binding.install(conn)
         self._bindings[conn] = binding
@@ -344,7 +346,7 @@ class ServerState:
                                        rng=self.rng, block_size=self.auto_increment_block_size)
         self.auto_increment_ranges[database.name] = ranges
         binding = self._bindings[pipeline.conn]
-        auto_increment.register(pipeline.conn, lambda: functions.sql_mode_of(binding), ranges,
+        auto_increment.register(pipeline.conn, lambda: sql_mode_of(binding), ranges,
                                 binding.trusted_scope)
 
     def ranges(self, database: Database) -> auto_increment.Ranges | None:

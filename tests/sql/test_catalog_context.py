@@ -17,6 +17,7 @@ from marmotdb import errors
 from marmotdb.sql import schema
 from marmotdb.sql.catalog import dispatch as catalog
 from marmotdb.sql.functions import registry as functions
+from marmotdb.sql.functions.context import FunctionContext
 from marmotdb.sql.translate import translate
 from marmotdb.sql.variables.scopes import GlobalVariables, SessionVariables
 
@@ -73,7 +74,7 @@ class CatalogTestContext:
         the translator writes ``__marmot_schema`` itself)."""
         conn = self.dbs[db]
         if db not in self._functions_registered:
-            functions.register_functions(conn, functions.FunctionContext(database=db))
+            functions.register_functions(conn, FunctionContext(database=db))
             self._functions_registered.add(db)
         translation, params = translate(sql, _SchemaView(conn, db))
         saved, conn.authorizer = conn.authorizer, None

@@ -20,6 +20,7 @@ from marmotdb import errors
 from marmotdb.mysql.rows import as_int
 from marmotdb.sql import schema
 from marmotdb.sql.functions import registry as functions
+from marmotdb.sql.functions.context import FunctionContext
 from marmotdb.sql.types import coltypes
 from marmotdb.sql.text.shape import split_statements
 from marmotdb.sql.translate import Kind, translate, translate_prepared
@@ -83,7 +84,7 @@ class MiniExecutor:
         self.conn = apsw.Connection(":memory:")
         self.conn.execute("PRAGMA foreign_keys = ON")
         schema.ensure_schema_table(self.conn)
-        self.context = functions.FunctionContext(
+        self.context = FunctionContext(
             statement_time=statement_time, time_zone=time_zone, database=database,
             user="root", connection_id=7, rng=random.Random(1))
         if sql_mode is not None:

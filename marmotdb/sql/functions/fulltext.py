@@ -3,8 +3,8 @@
 Theory of operation. A FULLTEXT index lives in marmotdb's catalog only (schema.py stores it
 with the table, SHOW CREATE TABLE / SHOW INDEX / INFORMATION_SCHEMA show it, it replicates
 with the DDL); it has no SQLite structure. ``MATCH … AGAINST`` is translated to
-``MYSQL_MATCH_AGAINST(mode, query, col, …)`` (rewrites.py), which this module evaluates row by
-row with InnoDB's rules:
+``MYSQL_MATCH_AGAINST(mode, query, col, …)`` (rewrites/expressions.py), which this module
+evaluates row by row with InnoDB's rules:
 
 * words are runs of letters, digits and ``_`` (one apostrophe inside a word belongs to it),
   compared case-insensitively; words shorter than ``innodb_ft_min_token_size`` (3) and InnoDB's

@@ -1,4 +1,4 @@
-"""MySQL's JSON functions as SQLite user functions (registered by functions.py).
+"""MySQL's JSON functions as SQLite user functions (registered by registry.py).
 
 Theory of operation
 -------------------

@@ -974,7 +974,7 @@ def default_expression(column: ColumnDef) -> exp.Expression:
     if kind == "value":
         return _literal_node(value)
     if column.generated is None and not column.nullable:
-        from marmotdb.sql.functions.registry import implicit_default
+        from marmotdb.sql.functions.store import implicit_default
         return _literal_node(implicit_default(column.type))
     return sqlexp.Null()
 
@@ -1340,7 +1340,7 @@ def _alter_add(parser: DdlParser, state: AlterState, ctx: DdlContext) -> None:
 def _added_column_sql(column: ColumnDef, table: TableDef, ctx: DdlContext) -> str:
     text = sqlite_column(column, table, ctx)
     if not column.nullable and column.default_kind is None and column.generated is None:
-        from marmotdb.sql.functions.registry import implicit_default
+        from marmotdb.sql.functions.store import implicit_default
         text = text.replace(" NOT NULL", " DEFAULT " + sql_literal(
             implicit_default(column.type)) + " NOT NULL", 1)
     return text
