@@ -152,8 +152,8 @@ def _micro_time(value: Any) -> int:
 def _bits(length: int) -> Converter:
     width = max(1, (length + 7) // 8)
     def convert(value: Any) -> str:
-        # BIT(64) from 2^63: uint64.py's 8-byte BLOB, or (rows written before it) the int64
-        # with the same bits
+        # BIT(64) from 2^63: sql/types/uint64.py's 8-byte BLOB, or (rows written before it) the
+        # int64 with the same bits
         number = int.from_bytes(value, "big") if isinstance(value, bytes) \
             else int(value) & 0xFFFF_FFFF_FFFF_FFFF
         return _b64(number.to_bytes(width, "little"))  # Debezium's Bits: little-endian

@@ -303,7 +303,7 @@ def _default_for_catalog(column: ColumnDef) -> str | None:
 
 
 def bit_literal(value: Any) -> str:
-    """A BIT column's stored value (an integer, or uint64.py's 8-byte BLOB) as ``b'…'``."""
+    """A BIT column's stored value (an integer, or types/uint64.py's 8-byte BLOB) as ``b'…'``."""
     number = int.from_bytes(value, "big") if isinstance(value, bytes) else int(value)
     return "b'" + format(number & 0xFFFF_FFFF_FFFF_FFFF, "b") + "'"
 

@@ -1,10 +1,12 @@
 """The layout of ``marmotdb/sql`` (sql/DESIGN.md): the catalog and the variables are packages
-with no import circle.
+with no import circle, and the layered packages have none among their own modules.
 
 The import graph is read from the source (every ``import`` anywhere in a module: top level,
 ``TYPE_CHECKING`` blocks and function bodies alike, since a lazy import is a circle all the
-same), and no strongly connected component of it may hold a module of those packages. Each of
-their modules must also import on its own in a fresh interpreter.
+same), and no strongly connected component of it may hold a module of the catalog or the
+variables, whose modules must also import on their own in a fresh interpreter. Inside each
+layered package (the functions over functions/context.py, the text layer, …) the modules'
+imports go one way.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import marmotdb.sql
 SQL_DIR = pathlib.Path(marmotdb.sql.__file__).resolve().parent
 ROOT = SQL_DIR.parent.parent
 ACYCLIC_PACKAGES = ("marmotdb.sql.catalog", "marmotdb.sql.variables")
+LAYERED_PACKAGES = ("marmotdb.sql.catalog", "marmotdb.sql.explain", "marmotdb.sql.functions",
+                    "marmotdb.sql.text", "marmotdb.sql.types", "marmotdb.sql.variables")
 
 
 def module_names() -> dict[str, pathlib.Path]:
@@ -108,6 +112,15 @@ def test_no_import_circle_passes_through_the_package(package: str) -> None:
     caught = [sorted(c) for c in cycles(import_graph(modules))
               if any(name == package or name.startswith(package + ".") for name in c)]
     assert caught == []
+
+
+@pytest.mark.parametrize("package", LAYERED_PACKAGES)
+def test_the_package_modules_import_one_way(package: str) -> None:
+    inside = {name: {d for d in deps if d.startswith(package + ".")}
+              for name, deps in import_graph(module_names()).items()
+              if name.startswith(package + ".")}
+    assert inside
+    assert [sorted(c) for c in cycles(inside)] == []
 
 
 @pytest.mark.parametrize("module", sorted(

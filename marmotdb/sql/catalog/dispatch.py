@@ -8,13 +8,13 @@ whether the statement can be ours at all. Only four families are:
 
 * ``SET ...``          -> applied to ``ctx.variables`` (session/global system variables, user
                           variables, NAMES, CHARACTER SET, TRANSACTION); returns ``None``.
-* ``SHOW ...``, ``DESCRIBE/DESC t``, ``EXPLAIN t``  -> a ``ResultSet`` (catalog_show.py).
+* ``SHOW ...``, ``DESCRIBE/DESC t``, ``EXPLAIN t``  -> a ``ResultSet`` (show.py).
 * ``SELECT`` whose select list is only ``@@vars``, ``@user_vars``, literals and the connection
   functions (VERSION(), DATABASE(), USER(), CONNECTION_ID(), CONVERT_TZ(...) ...) with no FROM
-  (or FROM DUAL) -> a ``ResultSet`` computed here without SQLite (catalog_select.py).
+  (or FROM DUAL) -> a ``ResultSet`` computed here without SQLite (select.py).
 * any ``SELECT`` touching ``INFORMATION_SCHEMA`` (or the variable/status tables of
   ``performance_schema``) -> run on a private in-memory SQLite database into which the
-  referenced tables were materialised (catalog_workspace.py, information_schema.py).
+  referenced tables were materialised (workspace.py, information_schema.py).
 
 Everything else returns the ``UNHANDLED`` sentinel and goes to the translator: about 1-2 µs
 for an ordinary statement. A SELECT that mixes variables with tables
@@ -30,11 +30,12 @@ Errors are ``MarmotError`` subclasses with MySQL codes (1193 unknown system vari
 wrong value, 1146 no such table, 1049 unknown database, ...).
 
 The catalog never writes to a database and never lets the internal ``__marmot_*`` /
-``sqlite_*`` tables appear in any answer. Module map: catalog_set.py (SET), catalog_select.py
-(variable SELECTs), catalog_show.py (SHOW/DESCRIBE), catalog_workspace.py and
-information_schema.py (INFORMATION_SCHEMA), catalog_snapshot.py / catalog_model.py /
-catalog_ddl.py / catalog_render.py (what a database holds, as MySQL describes it),
-catalog_expr.py (tokens and small expressions), variables.py (system variables).
+``sqlite_*`` tables appear in any answer. Module map: set_statement.py (SET), select.py
+(variable SELECTs), show.py / show_server.py / show_filters.py (SHOW/DESCRIBE), workspace.py
+and information_schema.py (INFORMATION_SCHEMA), snapshot.py / model.py / create_table.py /
+render.py (what a database holds, as MySQL describes it), expr.py (tokens and small
+expressions), context.py (what the catalog needs from the session), ../variables/ (system
+variables).
 """
 
 from __future__ import annotations

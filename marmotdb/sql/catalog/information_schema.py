@@ -1,7 +1,7 @@
 """INFORMATION_SCHEMA (and the few performance_schema tables tools read) as row sources.
 
 Each table is a MySQL 8.0 column list plus a row provider. Providers come in three scopes,
-which decide how their rows are cached (see catalog_workspace.py, which materialises them
+which decide how their rows are cached (see workspace.py, which materialises them
 into a private SQLite database and runs the client's query there):
 
 * ``database``: rows derived from one database's snapshot (TABLES, COLUMNS, STATISTICS, ...),

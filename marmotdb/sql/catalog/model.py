@@ -2,12 +2,12 @@
 
 SHOW COLUMNS / INDEX / CREATE TABLE / TABLE STATUS and INFORMATION_SCHEMA all answer from one
 ``TableModel``. It is built from the original MySQL DDL kept in ``__marmot_schema`` (parsed by
-catalog_ddl.py, which keeps the source text of types, defaults and expressions) and then
-reconciled with what SQLite actually holds (catalog_snapshot.py): a column or index SQLite has
+create_table.py, which keeps the source text of types, defaults and expressions) and then
+reconciled with what SQLite actually holds (snapshot.py): a column or index SQLite has
 but the stored DDL lacks is added, one the stored DDL names but SQLite lacks is dropped. A
 table with no stored DDL is described from SQLite alone. ``TableModel.finish`` derives what
 MySQL derives (column character sets, COLUMN_KEY, InnoDB's implicit foreign-key indexes);
-catalog_render.py prints a model the way MySQL 8.0's SHOW CREATE TABLE does.
+render.py prints a model the way MySQL 8.0's SHOW CREATE TABLE does.
 """
 
 from __future__ import annotations

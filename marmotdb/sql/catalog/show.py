@@ -2,9 +2,9 @@
 
 ``show(stream, ctx)`` is called with the stream positioned after SHOW. A table of handlers
 keyed by the first keyword(s) parses the rest; every handler builds its rows and passes them
-through ``filtered`` (catalog_show_filters.py) for the ``LIKE 'pattern'`` or ``WHERE expr``
+through ``filtered`` (show_filters.py) for the ``LIKE 'pattern'`` or ``WHERE expr``
 MySQL allows on that statement. This module answers the SHOWs about databases and their
-objects; catalog_show_server.py those about the server and the session.
+objects; show_server.py those about the server and the session.
 """
 
 from __future__ import annotations

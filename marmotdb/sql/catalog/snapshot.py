@@ -2,7 +2,7 @@
 
 A ``DatabaseSnapshot`` is built from a database's read connection: ``sqlite_schema`` for the
 object list, ``__marmot_schema`` for the original MySQL DDL, and the table PRAGMAs for what
-SQLite really enforces (see catalog_model.py for how the two are reconciled). Building one
+SQLite really enforces (see model.py for how the two are reconciled). Building one
 costs a few hundred microseconds per table, so snapshots are cached per connection object and
 reused while ``PRAGMA schema_version`` and the stored-DDL fingerprint are unchanged (every DDL
 bumps one or the other). Internal objects (``__marmot_*``, ``sqlite_*``) are never listed.

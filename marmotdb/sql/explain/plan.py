@@ -20,7 +20,7 @@ once and dispatches each line on its first words through ``_LINES``, a table of 
   to the current block.
 
 What SQLite does not say (MySQL key names, key lengths, ``ref``, row estimates) is filled in
-afterwards by ``explain.py`` from the schema; the renderers are in ``explain_render.py``.
+afterwards by ``statement.py`` from the schema; the renderers are in ``render.py``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Access:
     join: str = "inner"  # inner | left | semi
     derived: Block | None = None  # the block a derived table or CTE is read from
     merged: list[Access] = field(default_factory=list)  # the branches of an index_merge
-    # MySQL's view, filled by explain.py
+    # MySQL's view, filled by statement.py
     label: str | None = None
     key: str | None = None
     key_parts: list[str] = field(default_factory=list)

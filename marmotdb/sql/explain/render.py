@@ -1,4 +1,4 @@
-"""MySQL 8's three EXPLAIN formats over the query blocks of ``explain_plan.py``.
+"""MySQL 8's three EXPLAIN formats over the query blocks of ``plan.py``.
 
 * TRADITIONAL: one row per table access (id, select_type, table, partitions, type,
   possible_keys, key, key_len, ref, rows, filtered, Extra), a UNION/EXCEPT/INTERSECT RESULT row

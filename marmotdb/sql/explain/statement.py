@@ -7,8 +7,8 @@ that names a table instead (``EXPLAIN t``) is not ours (None: the catalog's DESC
 executor translates the explained statement as it would run it, then ``explain`` asks SQLite
 for the plan of each translated DML statement (``EXPLAIN QUERY PLAN``: SQLite prepares the
 statement and never steps it, so a plain EXPLAIN never writes), reads it into MySQL's query
-blocks (``explain_plan.py``), completes every table access with what MySQL shows and SQLite
-does not say, and renders the requested format (``explain_render.py``):
+blocks (``plan.py``), completes every table access with what MySQL shows and SQLite
+does not say, and renders the requested format (``render.py``):
 
 * key names: SQLite's index names mapped back to the MySQL names of the table definition
   (``PRIMARY`` for the rowid or primary key); ``key_len`` in MySQL's bytes per key part

@@ -12,7 +12,7 @@ MySQL's 1290 (``--secure-file-priv``).
 TERMINATED/[OPTIONALLY] ENCLOSED/ESCAPED BY, LINES STARTING/TERMINATED BY, IGNORE n LINES, the
 column and @variable list, SET assignments, REPLACE/IGNORE, CHARACTER SET).
 
-``Loader`` turns the file, fed packet by packet and cut into records by ``load_data_file.py``,
+``Loader`` turns the file, fed packet by packet and cut into records by ``file_format.py``,
 into ordinary statements the session runs
 one after another: ``INSERT IGNORE INTO t (cols) VALUES (…), …`` of ``batch_rows`` rows (with
 LOCAL, MySQL treats data and duplicate-key errors as warnings, the same as IGNORE, because it

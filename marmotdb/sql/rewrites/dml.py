@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 Each ``rewrite_<statement>`` takes the sqlglot AST of one MySQL statement (already through the
-expression rewrites of ``rewrites.py``) and a ``DmlContext`` that can load MySQL table
+expression rewrites of ``expressions.py``) and a ``DmlContext`` that can load MySQL table
 definitions, and returns ``DmlResult``: the SQLite AST(s) plus what the executor must know.
 
 Writes go through the target table's ``TableDef`` (``schema.py``):
@@ -449,9 +449,9 @@ def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
     found_rows = found_rows_query(tree) if calc else None
     decltypes = rewrite_decimal_projection(tree, _column_typer(ctx)) \
         if ctx.typed_results else ()
-    tree = rewrite_unsigned(tree, _select_column_type(ctx))  # rewrites_unsigned.py
-    rewrite_temporal_comparisons(tree, _select_column_type(ctx))  # rewrites_temporal.py
-    if isinstance(tree, exp.Select):  # JSON (rewrites_json.py) and BIGINT UNSIGNED results
+    tree = rewrite_unsigned(tree, _select_column_type(ctx))  # unsigned.py
+    rewrite_temporal_comparisons(tree, _select_column_type(ctx))  # temporal.py
+    if isinstance(tree, exp.Select):  # JSON (json.py) and BIGINT UNSIGNED results
         extra = [type_json_select(tree, _column_typer(ctx)),
                  unsigned_decltypes(tree, _select_column_type(ctx)),
                  temporal_decltypes(tree, _select_column_type(ctx))]
@@ -780,7 +780,7 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
     aliases = {target.name.lower(), target.alias_or_name.lower()}
     assignments: list[tuple[ColumnDef, exp.Expression]] = []
     assigned: dict[str, exp.Expression] = {}
-    unsigned_types = _table_column_type(table, aliases)  # rewrites_unsigned.py
+    unsigned_types = _table_column_type(table, aliases)  # unsigned.py
     _rewrite_where_unsigned(tree, unsigned_types)
     for equality in _assignments(table, tree.expressions):
         column = _target_column(table, equality.this)
@@ -798,7 +798,7 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
 
 
 def _rewrite_where_unsigned(tree: exp.Expression, column_type: ColumnType) -> None:
-    """BIGINT UNSIGNED (rewrites_unsigned.py) and temporal (rewrites_temporal.py) comparisons
+    """BIGINT UNSIGNED (unsigned.py) and temporal (temporal.py) comparisons
     of a single-table UPDATE/DELETE's WHERE."""
     where = tree.args.get("where")
     if where is not None:

@@ -15,7 +15,7 @@ evaluates MySQL's meaning:
   operators ``| & ^ ~ << >>`` (unsigned 64-bit),
   bare CURRENT_TIMESTAMP/CURRENT_DATE/CURRENT_USER, ``@x`` and ``@@x``;
 * ``x op ANY|SOME|ALL (subquery)`` becomes an aggregate over the subquery
-  (``rewrites_quantified.py``);
+  (``quantified.py``);
 * LIKE gets MySQL's default escape character ``\\``; COLLATE names map to SQLite collations;
   ``(a, b) IN ((1, 2), …)`` becomes row-value equalities; COUNT(DISTINCT a, b) and
   GROUP_CONCAT(DISTINCT … SEPARATOR s) get SQLite-compatible forms;
@@ -447,7 +447,7 @@ def _comparison(node: exp.Expression) -> exp.Expression:
     """Comparisons where neither side is a column follow MySQL's rules (numbers vs strings
     compare as numbers, strings compare case-insensitively): ``MYSQL_CMP(a, b) <op> 0``.
     With a column on either side SQLite's affinity and the column's collation already do.
-    ``x op ANY|SOME|ALL (subquery)``: see rewrites_quantified.py."""
+    ``x op ANY|SOME|ALL (subquery)``: see quantified.py."""
     if is_quantified(node):
         return rewrite_quantified(node)
     node = compare_json(node)
@@ -512,8 +512,8 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.MatchAgainst: _match, exp.Chr: _chr, exp.Cast: _cast,  # type: ignore
     exp.TryCast: _cast, exp.Column: _bare_keyword, exp.PropertyEQ: _assignment,  # type: ignore
     exp.BitString: _bit_string, exp.Nullif: _nullif,  # type: ignore[dict-item]
-    **JSON_EXPRESSION_REWRITES,  # rewrites_json.py: ->, ->>, MEMBER OF, JSON_VALUE
-    exp.Literal: big_literal,  # type: ignore[dict-item]  # rewrites_unsigned.py
+    **JSON_EXPRESSION_REWRITES,  # json.py: ->, ->>, MEMBER OF, JSON_VALUE
+    exp.Literal: big_literal,  # type: ignore[dict-item]  # unsigned.py
     **{t: _comparison for t in _COMPARISON_TYPES},  # type: ignore
 }
 

@@ -1,4 +1,4 @@
-"""JSON expressions: MySQL's JSON operators and types on sqlglot's AST (see json_functions.py
+"""JSON expressions: MySQL's JSON operators and types on sqlglot's AST (see functions/json.py
 for the values themselves).
 
 Theory of operation
@@ -10,11 +10,11 @@ Two kinds of rewrite, like the rest of the translator:
   of functions that take JSON values (``mark_json``); a comparison of a JSON expression with
   an SQL value compares the JSON scalar (``j->'$.name' = 'x'`` is true for ``"x"``, as in
   MySQL, where SQLite would compare the quoted text);
-* ``type_json_select`` on a SELECT whose column types are known (rewrites_dml.py calls it):
+* ``type_json_select`` on a SELECT whose column types are known (dml.py calls it):
   a JSON *column* passed where a JSON value is taken nests as a document, not a string, and
   result columns that MySQL types JSON (``->``, JSON_OBJECT, CAST(… AS JSON) …) are declared
-  JSON so the client gets MySQL's column type 245, and JSON_TABLE columns (json_table.py) are
-  declared with the type their COLUMNS clause gives.
+  JSON so the client gets MySQL's column type 245, and JSON_TABLE columns
+  (functions/json_table.py) are declared with the type their COLUMNS clause gives.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-A temporal column stores MySQL's canonical text (coltypes.py: ``2007-12-19``,
+A temporal column stores MySQL's canonical text (types/coltypes.py: ``2007-12-19``,
 ``2007-12-19 22:25:00`` or, for DATETIME(6), ``2007-12-19 22:25:00.000000``), and SQLite
 compares text. MySQL compares temporal values: ``m = '2007-12-19 22:25:00'`` is true for a
 DATETIME(6) column holding ``22:25:00.000000`` (Django's and SQLAlchemy's filters send such

@@ -37,7 +37,7 @@ ColumnType = Callable[[exp.Column], MySqlType | None]
 UNSIGNED_DECLTYPE = MySqlType("bigint", unsigned=True).sqlite_decltype()
 _ARITHMETIC = {exp.Add: ("MYSQL_UADD", "+"), exp.Sub: ("MYSQL_USUB", "-"),
                exp.Mul: ("MYSQL_UMUL", "*")}
-# MySQL's bit operators are unsigned 64-bit: marmotdb's functions compute them (rewrites.py).
+# MySQL's bit operators are unsigned 64-bit: marmotdb's functions compute them (expressions.py).
 BIT_OPERATORS: dict[type[exp.Expression], str] = {
     exp.BitwiseXor: "MYSQL_BIT_XOR_OP", exp.BitwiseOr: "MYSQL_BIT_OR_OP",
     exp.BitwiseAnd: "MYSQL_BIT_AND_OP", exp.BitwiseNot: "MYSQL_BIT_NOT_OP",
@@ -73,7 +73,7 @@ class _Rewriter:
         self.column_type = column_type
 
     def stored_column(self, node: exp.Expression) -> bool:
-        """A column holding uint64.py's stored form: BIGINT UNSIGNED, or BIT (BIT(64) values
+        """A column holding types/uint64.py's stored form: BIGINT UNSIGNED, or BIT (BIT(64) values
         from 2^63 are the same 8-byte BLOB; MySQL computes with BIT values as unsigned)."""
         t = self._type(node)
         return t is not None and ((t.name == "bigint" and t.unsigned) or t.name == "bit")
@@ -121,7 +121,7 @@ class _Rewriter:
                 or _is_uint_helper(parent) or _reads_stored(parent):
             return node
         if isinstance(parent, exp.Anonymous) and str(parent.this).upper().startswith(
-                "MYSQL_JSON_"):  # a JSON number, not the BLOB's base64 (json_functions.py)
+                "MYSQL_JSON_"):  # a JSON number, not the BLOB's base64 (functions/json.py)
             return _call("MYSQL_JSON_ARG", _call("MYSQL_UINT_VALUE", node.copy()))
         return _call("MYSQL_UINT_VALUE", node.copy())
 

@@ -15,7 +15,7 @@ SQLite's INTEGER is a signed 64-bit number, so the upper half of MySQL's BIGINT 
   unsigned arithmetic or ``CAST(… AS UNSIGNED)``): decimal text, exact, which SQLite converts
   to REAL where it needs a number, as it did before, and which prints as MySQL prints it.
   ``MYSQL_STORE`` turns text into the BLOB on the way into a column.
-* **compared with a stored value**: ``rewrites_unsigned.py`` wraps the other side of a
+* **compared with a stored value**: ``rewrites/unsigned.py`` wraps the other side of a
   comparison with an unsigned column in ``MYSQL_UINT_KEY``, which gives the stored form (an
   integer, or the BLOB), so ``v = 18446744073709551615`` finds the row and ``v > 2^63`` orders
   right; arithmetic on an unsigned column goes through ``MYSQL_UADD``/``USUB``/``UMUL`` with

@@ -1,8 +1,8 @@
 """The catalogue of MySQL 8.0 system variables marmotdb knows: name, default, kind, scope.
 
-Each ``VariableSpec``'s ``kind`` selects the validation in catalog_variable_values.py. The
+Each ``VariableSpec``'s ``kind`` selects the validation in values.py. The
 defaults are MySQL 8.0's (or what a MySQL 8.0 server reports about itself) unless
-variables.py's docstring lists a deliberate difference; the node's config overrides them
+scopes.py's docstring lists a deliberate difference; the node's config overrides them
 through ``GlobalVariables``.
 """
 
