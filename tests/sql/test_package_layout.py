@@ -1,12 +1,12 @@
-"""The layout of ``marmotdb/sql`` (sql/DESIGN.md): the catalog and the variables are packages
-with no import circle, and the layered packages have none among their own modules.
+"""The layout of ``marmotdb/sql`` (sql/DESIGN.md §2): no import circle passes through the
+catalog, the variables, the text layer, the types, EXPLAIN or the function families, and inside
+each layered package the modules' imports go one way.
 
 The import graph is read from the source (every ``import`` anywhere in a module: top level,
 ``TYPE_CHECKING`` blocks and function bodies alike, since a lazy import is a circle all the
-same), and no strongly connected component of it may hold a module of the catalog or the
-variables, whose modules must also import on their own in a fresh interpreter. Inside each
-layered package (the functions over functions/context.py, the text layer, …) the modules'
-imports go one way.
+same), and no strongly connected component of it may hold a module of those packages (but the
+few named below). The catalog's and the variables' modules must also import on their own in a
+fresh interpreter.
 """
 
 from __future__ import annotations
@@ -22,7 +22,16 @@ import marmotdb.sql
 
 SQL_DIR = pathlib.Path(marmotdb.sql.__file__).resolve().parent
 ROOT = SQL_DIR.parent.parent
-ACYCLIC_PACKAGES = ("marmotdb.sql.catalog", "marmotdb.sql.variables")
+# package -> its modules that may be in a circle, each with the reason in sql/DESIGN.md §2
+ACYCLIC_PACKAGES = {
+    "marmotdb.sql.catalog": set(),
+    "marmotdb.sql.variables": set(),
+    "marmotdb.sql.text": set(),
+    "marmotdb.sql.types": set(),
+    "marmotdb.sql.explain": set(),
+    "marmotdb.sql.functions": {"marmotdb.sql.functions.registry"},
+}
+ALONE_PACKAGES = ("marmotdb.sql.catalog", "marmotdb.sql.variables")
 LAYERED_PACKAGES = ("marmotdb.sql.catalog", "marmotdb.sql.explain", "marmotdb.sql.functions",
                     "marmotdb.sql.text", "marmotdb.sql.types", "marmotdb.sql.variables")
 
@@ -109,8 +118,9 @@ def test_the_cycle_finder_finds_a_circle_and_nothing_else() -> None:
 def test_no_import_circle_passes_through_the_package(package: str) -> None:
     modules = module_names()
     assert any(name.startswith(package + ".") for name in modules)
+    allowed = ACYCLIC_PACKAGES[package]
     caught = [sorted(c) for c in cycles(import_graph(modules))
-              if any(name == package or name.startswith(package + ".") for name in c)]
+              if any(name.startswith(package + ".") and name not in allowed for name in c)]
     assert caught == []
 
 
@@ -124,7 +134,7 @@ def test_the_package_modules_import_one_way(package: str) -> None:
 
 
 @pytest.mark.parametrize("module", sorted(
-    name for name in module_names() if name.startswith(ACYCLIC_PACKAGES)))
+    name for name in module_names() if name.startswith(ALONE_PACKAGES)))
 def test_the_module_imports_alone(module: str) -> None:
     done = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
