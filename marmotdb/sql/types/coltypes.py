@@ -34,7 +34,7 @@ their collation is a ``*_bin`` one. NOCASE folds ASCII only: a documented differ
 range checks, ENUM/SET matching, date parsing, JSON normalisation), raising the strict-mode
 errors 1264 / 1265 / 1292 / 1366 / 1406 / 3140 or, outside strict mode, clamping and recording a
 warning. The translator wraps every value written by INSERT/UPDATE in ``MYSQL_STORE(value,
-'<column type>', '<column>', <row>)`` which calls it (see functions/registry.py).
+'<column type>', '<column>', <row>)`` which calls it (see functions/store.py).
 """
 
 from __future__ import annotations
