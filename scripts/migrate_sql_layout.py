@@ -181,21 +181,29 @@ def read_submodules(root: Path) -> None:
                                if p.stem != "__init__"}
 
 
+def migrate_file(path: Path, name: str) -> list[str]:
+    """Rewrite one file in place; what to tell the user about it."""
+    source = path.read_text()
+    try:
+        new = rewrite_python(source) if name.endswith(".py") else rewrite_text(source)
+    except SyntaxError as exc:  # a merge conflict left unresolved, say
+        return [f"{name}: skipped, not valid Python ({exc.msg}, line {exc.lineno})"]
+    said = []
+    if new != source:
+        path.write_text(new)
+        said.append(f"rewrote {name}")
+    return said + [f"{name}: {use} (fix by hand)"
+                   for use in (unsafe_uses(new) if name.endswith(".py") else [])]
+
+
 def main(root: Path) -> int:
     read_submodules(root)
     files = subprocess.run(["git", "ls-files", "*.py", "*.md"], cwd=root, check=True,
                            capture_output=True, text=True).stdout.split()
     for name in files:
-        path = root / name
-        if path.resolve() == Path(__file__).resolve():
-            continue
-        source = path.read_text()
-        new = rewrite_python(source) if name.endswith(".py") else rewrite_text(source)
-        if new != source:
-            path.write_text(new)
-            print(f"rewrote {name}")
-        for use in unsafe_uses(new) if name.endswith(".py") else []:
-            print(f"{name}: {use} (fix by hand)")
+        if (root / name).resolve() != Path(__file__).resolve():
+            for line in migrate_file(root / name, name):
+                print(line)
     return 0
 
 

@@ -58,3 +58,20 @@ def test_code_on_the_new_layout_is_left_alone(path: str) -> None:
     source = (ROOT / path).read_text()
     rewrite = migrate.rewrite_python if path.endswith(".py") else migrate.rewrite_text
     assert rewrite(source) == source
+
+
+def test_a_file_with_a_conflict_left_in_it_is_skipped(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "conflicted.py"
+    path.write_text("<<<<<<< HEAD\nfrom marmotdb.sql import coltypes\n=======\n>>>>>>> x\n")
+    said = migrate.migrate_file(path, "conflicted.py")
+    assert said == ["conflicted.py: skipped, not valid Python (invalid syntax, line 1)"]
+    assert path.read_text().startswith("<<<<<<< HEAD")
+
+
+def test_a_file_is_rewritten_in_place_and_its_unsafe_uses_told(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "old.py"
+    path.write_text(OLD)
+    assert migrate.migrate_file(path, "old.py") == [
+        "rewrote old.py",
+        "old.py: line 13: functions.week -> marmotdb.sql.functions.dates.week (fix by hand)"]
+    assert path.read_text() == NEW
