@@ -28,10 +28,11 @@ import apsw
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from marmotdb import errors
-from marmotdb.sql import catalog, schema
-from marmotdb.sql.catalog_snapshot import clear_cache
-from marmotdb.sql.catalog_workspace import workspace
-from marmotdb.sql.variables import GlobalVariables, SessionVariables
+from marmotdb.sql import schema
+from marmotdb.sql.catalog import dispatch as catalog
+from marmotdb.sql.catalog.snapshot import clear_cache
+from marmotdb.sql.catalog.workspace import workspace
+from marmotdb.sql.variables.scopes import GlobalVariables, SessionVariables
 
 TABLE_MYSQL = """CREATE TABLE `sbtest{n}` (
   `id` int NOT NULL AUTO_INCREMENT,

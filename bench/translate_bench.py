@@ -24,8 +24,10 @@ import apsw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from marmotdb.sql import functions, schema
-from marmotdb.sql.shape import split_statements
+from marmotdb.sql import schema
+from marmotdb.sql.functions import registry as functions
+from marmotdb.sql.functions.context import FunctionContext
+from marmotdb.sql.text.shape import split_statements
 from marmotdb.sql.statement import keywords, strip_leading
 from marmotdb.sql.translate import cache, translate
 
@@ -90,7 +92,7 @@ class BenchSchemaView:
 def setup() -> BenchSchemaView:
     conn = apsw.Connection(":memory:")
     schema.ensure_schema_table(conn)
-    functions.register_functions(conn, functions.FunctionContext())
+    functions.register_functions(conn, FunctionContext())
     view = BenchSchemaView(conn)
     for ddl in (SYSBENCH_TABLE, ORDERS_TABLE):
         translation, _ = translate(ddl, view)

@@ -216,7 +216,7 @@ ER_KILL_DENIED_ERROR = 1095
 ER_TABLE_NOT_LOCKED_FOR_WRITE = 1099
 ER_TABLE_NOT_LOCKED = 1100
 ER_LOCK_OR_ACTIVE_TRANSACTION = 1192
-# Accounts and grants (marmotdb/accounts.py, sql/account_statements.py).
+# Accounts and grants (marmotdb/accounts.py, sql/accounts/statements.py).
 ER_CANNOT_USER = 1396
 ER_NONEXISTING_TABLE_GRANT = 1147
 ER_CANT_CREATE_USER_WITH_GRANT = 1410
@@ -316,6 +316,12 @@ def error(code: int, message: str) -> MarmotError:
     """Build the right error class for a MySQL error code."""
     cls = _CLASS_BY_CODE.get(code, SqlError if 1000 <= code < 2000 else MarmotError)
     return cls(message, code=code, sqlstate=SQLSTATE_BY_CODE.get(code, "HY000"))
+
+
+def not_supported(construct: str) -> MarmotError:
+    """1235 naming a construct marmotdb refuses (MySQL's ER_NOT_SUPPORTED_YET)."""
+    return error(ER_NOT_SUPPORTED_YET,
+                 f"This version of marmotdb doesn't yet support '{construct}'")
 
 
 # MySQL's foreign key sentences; with a known constraint its clause follows in parentheses.

@@ -48,8 +48,8 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from marmotdb.sql.catalog_model import ColumnModel
-from marmotdb.sql.coltypes import MySqlType, cached_type
+from marmotdb.sql.catalog.model import ColumnModel
+from marmotdb.sql.types.coltypes import MySqlType, cached_type
 
 Converter = Callable[[Any], Any]
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -152,8 +152,8 @@ def _micro_time(value: Any) -> int:
 def _bits(length: int) -> Converter:
     width = max(1, (length + 7) // 8)
     def convert(value: Any) -> str:
-        # BIT(64) from 2^63: uint64.py's 8-byte BLOB, or (rows written before it) the int64
-        # with the same bits
+        # BIT(64) from 2^63: sql/types/uint64.py's 8-byte BLOB, or (rows written before it) the
+        # int64 with the same bits
         number = int.from_bytes(value, "big") if isinstance(value, bytes) \
             else int(value) & 0xFFFF_FFFF_FFFF_FFFF
         return _b64(number.to_bytes(width, "little"))  # Debezium's Bits: little-endian

@@ -53,8 +53,8 @@ from marmotdb.cdc.filters import TableFilter
 from marmotdb.cdc.columns import TEXT_CODEC, FieldCodec, codec_for_column
 from marmotdb.cdc.position import SNAPSHOT_ORIGIN, Position
 from marmotdb.cdc.sink import SinkRecord
-from marmotdb.sql.catalog_model import TableModel
-from marmotdb.sql.ddl_target import ddl_target
+from marmotdb.sql.catalog.model import TableModel
+from marmotdb.sql.rewrites.ddl_target import ddl_target
 from marmotdb.storage.schema import INTERNAL_PREFIX, TableSchema
 from marmotdb.storage.writeset import ChangeOp, SchemaChange, WriteSet
 

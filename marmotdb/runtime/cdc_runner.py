@@ -38,7 +38,7 @@ from marmotdb.cdc.position import SNAPSHOT_SEQ_NODES
 from marmotdb.cdc.reader import Batch, CdcGap, read_batch
 from marmotdb.cdc.sink import Sink, SinkError, SinkRecord
 from marmotdb.config import SinkConfig
-from marmotdb.sql import catalog_snapshot
+from marmotdb.sql.catalog import snapshot as catalog_snapshot
 from marmotdb.storage import commitlog
 from marmotdb.storage.internal_tables import COMMIT_LOG
 from marmotdb.storage.schema import INTERNAL_PREFIX, load_table_schema

@@ -38,12 +38,12 @@ from marmotdb.runtime.connection_deadline import ConnectionDeadline
 from marmotdb.runtime.entropy_pool import EntropyPool
 from marmotdb.runtime.node_host import NodeHost
 from marmotdb.runtime.row_stream import RowStream
-from marmotdb.sql import catalog
-from marmotdb.sql.load_data import Loader, LocalInfile
+from marmotdb.sql.catalog import dispatch as catalog
+from marmotdb.sql.load_data.statement import Loader, LocalInfile
 from marmotdb.sql.results import CallResult, Ok, Result, Streamed
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
-from marmotdb.sql.shape import split_statements
+from marmotdb.sql.text.shape import split_statements
 
 logger = logging.getLogger("marmotdb.mysql")
 CLIENT_FOUND_ROWS = 2

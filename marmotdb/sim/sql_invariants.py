@@ -36,7 +36,7 @@ import apsw
 
 from marmotdb.errors import MarmotError
 from marmotdb.node import Node, Reply
-from marmotdb.sql import functions
+from marmotdb.sql.functions import registry as functions
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.schema import ensure_schema_table
 from marmotdb.storage.apply import apply_many

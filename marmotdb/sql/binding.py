@@ -4,7 +4,7 @@ Pooled connections outlive sessions, but MySQL functions (NOW(), LAST_INSERT_ID(
 the authorizer and the read budget are per session. Each connection gets one
 ``ConnectionBinding`` at open time; a session sets ``binding.session`` when it checks the
 connection out and clears it on check-in. The binding is also the function context handed to
-``sql.functions.register_functions``: attribute reads fall through to the bound session.
+``sql.functions.registry.register_functions``: attribute reads fall through to the bound session.
 
 Rows written are counted (and captured) by the commit pipeline's change capture on the one
 connection that writes (txn/pipeline.py), not here.

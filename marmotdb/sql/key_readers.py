@@ -37,7 +37,7 @@ from pathlib import Path
 import apsw
 
 from marmotdb.errors import MarmotError
-from marmotdb.sql import functions
+from marmotdb.sql.functions import registry as functions
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.storage.databases import FILE_SUFFIX, SYSTEM_DATABASES, normalize_name
 

@@ -33,7 +33,7 @@ from sqlglot import exp
 
 from marmotdb import errors
 from marmotdb.sql.results import Ok, Result, Rows
-from marmotdb.sql.rewrites_dml import ChangedTable, MultipleTargets, qualify_tables
+from marmotdb.sql.rewrites.dml import ChangedTable, MultipleTargets, qualify_tables
 from marmotdb.sql.schema import quote_ident
 from marmotdb.sql.translate import (
     literal_params,

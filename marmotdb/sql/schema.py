@@ -32,8 +32,8 @@ from typing import Any
 
 import apsw
 
-from marmotdb.sql.catalog_model import KeyExpression, is_key_expression
-from marmotdb.sql.coltypes import MySqlType
+from marmotdb.sql.catalog.model import KeyExpression, is_key_expression
+from marmotdb.sql.types.coltypes import MySqlType
 
 SCHEMA_TABLE = "__marmot_schema"
 DEFAULT_CHARSET = "utf8mb4"
@@ -157,7 +157,7 @@ def render_default(column: ColumnDef) -> str | None:
     if isinstance(value, float):
         if column.type.scale is not None and column.type.family == "float":
             return quote_string(f"{value:.{column.type.scale}f}")  # DOUBLE(22,6): '0.000000'
-        from marmotdb.sql.coltypes import format_double
+        from marmotdb.sql.types.coltypes import format_double
         return quote_string(format_double(value))
     return quote_string(str(value))
 
@@ -303,7 +303,7 @@ def _default_for_catalog(column: ColumnDef) -> str | None:
 
 
 def bit_literal(value: Any) -> str:
-    """A BIT column's stored value (an integer, or uint64.py's 8-byte BLOB) as ``b'…'``."""
+    """A BIT column's stored value (an integer, or types/uint64.py's 8-byte BLOB) as ``b'…'``."""
     number = int.from_bytes(value, "big") if isinstance(value, bytes) else int(value)
     return "b'" + format(number & 0xFFFF_FFFF_FFFF_FFFF, "b") + "'"
 
@@ -327,7 +327,7 @@ def column_meta_of(table: TableDef, column: ColumnDef, ordinal: int) -> dict[str
     elif t.name == "bit":
         numeric_precision = t.length or 1
     elif text_like or t.family == "binary":
-        from marmotdb.sql.coltypes import display_length
+        from marmotdb.sql.types.coltypes import display_length
         octet_length = display_length(t)
         char_length = octet_length // 4 if text_like and octet_length < 4294967295 \
             else octet_length

@@ -23,13 +23,17 @@ from marmotdb.ddl import database_records, lease
 from marmotdb.hlc import HLC
 from marmotdb.mysql.connection import ProtocolSettings
 from marmotdb.mysql.types import Column, ColumnFlag
-from marmotdb.sql import coltypes, functions, schema, translate
+from marmotdb.sql import schema, translate
+from marmotdb.sql.functions import registry as functions
+from marmotdb.sql.functions.context import sql_mode_of
+from marmotdb.sql.functions.store import register_schema_functions
+from marmotdb.sql.types import coltypes
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.foreign_keys_across import ChildKey, ForeignKeysAcross, UnfinishedKeys
 from marmotdb.sql.key_readers import KeyReaderPool, open_reader
 from marmotdb.sql.results import RowSink, Rows, column_for_value
 from marmotdb.sql.schema import TableDef
-from marmotdb.sql.variables import GlobalVariables
+from marmotdb.sql.variables.scopes import GlobalVariables
 from marmotdb.storage.databases import Database, Databases, configure
 from marmotdb.storage.internal_tables import ensure_internal_tables
 from marmotdb.txn import auto_increment
@@ -311,7 +315,7 @@ class ServerState:
     # ------------------------------------------------------------------ connections
     def _bind(self, conn: apsw.Connection) -> None:
         binding = ConnectionBinding(self.version)
-        functions.register_schema_functions(conn)
+        register_schema_functions(conn)
         functions.register_functions(conn, binding)
         binding.install(conn)
         self._bindings[conn] = binding
@@ -356,7 +360,7 @@ class ServerState:
                                        rng=self.rng, block_size=self.auto_increment_block_size)
         self.auto_increment_ranges[database.name] = ranges
         binding = self._bindings[pipeline.conn]
-        auto_increment.register(pipeline.conn, lambda: functions.sql_mode_of(binding), ranges,
+        auto_increment.register(pipeline.conn, lambda: sql_mode_of(binding), ranges,
                                 binding.trusted_scope)
 
     def ranges(self, database: Database) -> auto_increment.Ranges | None:

@@ -51,25 +51,22 @@ from marmotdb.accounts.store import ACCOUNTS_DATABASE
 from marmotdb.ddl.progress import DdlProgress
 from marmotdb.errors import AutoIncrementExhausted, MarmotError, TransientError
 from marmotdb.mysql.types import Column, ResultSet
-from marmotdb.sql import (
-    account_statements,
-    catalog,
-    column_clause,
-    explain,
-    multi_target,
-    statement_privileges,
-    table_locks,
-    written_row,
+from marmotdb.sql import column_clause, multi_target, table_locks, written_row
+from marmotdb.sql.accounts import (
+    statements as account_statements,
+    privileges as statement_privileges,
 )
+from marmotdb.sql.catalog import dispatch as catalog
+from marmotdb.sql.explain import statement as explain
 from marmotdb.sql.attachments import attach, require_home_tables
 from marmotdb.sql.binding import USER_PREPARE_FLAGS, ConnectionBinding
-from marmotdb.sql.catalog_model import TableModel
-from marmotdb.sql.ddl_target import DdlTarget, ddl_target
 from marmotdb.sql.cascades_across import Cascades
+from marmotdb.sql.catalog.model import TableModel
 from marmotdb.sql.foreign_keys_across import ForeignKeysAcross
-from marmotdb.sql.hints import statement_hints
 from marmotdb.sql.key_readers import KeyReaders
-from marmotdb.sql.load_data import (
+from marmotdb.sql.rewrites.ddl_target import DdlTarget, ddl_target
+from marmotdb.sql.text.hints import statement_hints
+from marmotdb.sql.load_data.statement import (
     ER_CLIENT_LOCAL_FILES_DISABLED,
     ER_OPTION_PREVENTS_STATEMENT,
     Loader,
@@ -94,13 +91,13 @@ from marmotdb.sql.server_state import (
     SchemaView,
     ServerState,
 )
-from marmotdb.sql.shape import strip_comments
-from marmotdb.sql.rewrites import not_supported
+from marmotdb.sql.text.shape import strip_comments
+from marmotdb.sql.rewrites.expressions import not_supported
 from marmotdb.sql.routines import inlining as routine_functions
 from marmotdb.sql.routines import statements as routine_statements
 from marmotdb.sql.routines.definition import routine_kind
-from marmotdb.sql.rewrites_ddl import DDL_HEADS
-from marmotdb.sql.rewrites_dml import MultipleTargets, OtherDatabase
+from marmotdb.sql.rewrites.ddl import DDL_HEADS
+from marmotdb.sql.rewrites.dml import MultipleTargets, OtherDatabase
 from marmotdb.sql.schema import TableDef, quote_ident
 from marmotdb.sql.statement import (
     keywords,
@@ -122,7 +119,7 @@ from marmotdb.sql.translate import (
     translate_prepared,
     translate_temporary_ddl,
 )
-from marmotdb.sql.variables import SessionVariables
+from marmotdb.sql.variables.scopes import SessionVariables
 from marmotdb.sql.write_weight import WriteWeights
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import SYSTEM_DATABASES, Database, normalize_name
@@ -2163,7 +2160,8 @@ class Session:
 
 
     def _load_data(self, text: str, head: tuple[str, ...]) -> LocalInfile:
-        """LOAD DATA (sql/load_data.py): checked here, before the client sends its file."""
+        """LOAD DATA (sql/load_data/statement.py): checked here, before the client sends its
+        file."""
         spec = parse_load_data(text)
         if not spec.local:
             raise errors.error(ER_OPTION_PREVENTS_STATEMENT, "The MySQL server is running with "
@@ -2248,7 +2246,7 @@ def _undone_on_failure(outcome: Any, txn: Transaction | None) -> Any:
 
 def _bindable(value: Any) -> Any:
     """SQLite binds int, float, str, bytes and NULL; DECIMAL parameters travel as exact text,
-    and so do unsigned BIGINTs from 2^63 (sql/uint64.py's in-flight form)."""
+    and so do unsigned BIGINTs from 2^63 (sql/types/uint64.py's in-flight form)."""
     if isinstance(value, Decimal) or (type(value) is int and value >= 1 << 63):
         return str(value)
     return value

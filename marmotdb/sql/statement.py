@@ -1,7 +1,7 @@
 """The head of a statement: its leading keywords, found without parsing.
 
 The executor dispatches on these before any translation. Both functions read the statement
-through the MySQL lexer (``sql.lexer``), so they agree with it on what a comment is: leading
+through the MySQL lexer (``sql.text.lexer``), so they agree with it on what a comment is: leading
 comments, MariaDB-only ``/*M! … */`` and versioned comments for a newer server are skipped; a
 statement that is wholly a MySQL versioned comment (``/*!40101 SET NAMES utf8 */`` from
 mysqldump) is unwrapped, since MySQL executes its body.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from marmotdb.sql import lexer
+from marmotdb.sql.text import lexer
 
 _LEADING_JUNK = frozenset({lexer.SPACE, lexer.COMMENT, lexer.HINT})
 _TRAILING_JUNK = frozenset({lexer.SPACE, lexer.COMMENT, lexer.SEMICOLON})

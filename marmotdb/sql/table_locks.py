@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from marmotdb import errors
-from marmotdb.sql import rewrites_ddl
+from marmotdb.sql.rewrites import ddl as rewrites_ddl
 from marmotdb.txn.pending import Pending, chain
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from marmotdb.sql import rewrites_ddl
+from marmotdb.sql.rewrites import ddl as rewrites_ddl
 from marmotdb.sql.schema import sql_literal
 
 OPERATIONS = ("ANALYZE", "CHECK", "OPTIMIZE", "REPAIR")

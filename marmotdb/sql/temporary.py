@@ -69,10 +69,11 @@ from typing import TYPE_CHECKING, Any
 import apsw
 
 from marmotdb import errors
-from marmotdb.sql import lexer, schema
-from marmotdb.sql.catalog_model import TableModel
-from marmotdb.sql.catalog_snapshot import next_auto_increment, table_model, trusted
-from marmotdb.sql.ddl_target import DdlTarget, Name
+from marmotdb.sql import schema
+from marmotdb.sql.text import lexer
+from marmotdb.sql.catalog.model import TableModel
+from marmotdb.sql.catalog.snapshot import next_auto_increment, table_model, trusted
+from marmotdb.sql.rewrites.ddl_target import DdlTarget, Name
 from marmotdb.sql.server_state import SchemaView
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import Database

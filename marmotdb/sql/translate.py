@@ -49,14 +49,20 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from marmotdb import errors
-from marmotdb.sql import coltypes, rewrites_ddl, schema, table_maintenance
-from marmotdb.sql.json_table import (
+from marmotdb.sql import schema, table_maintenance
+from marmotdb.sql.rewrites import ddl as rewrites_ddl
+from marmotdb.sql.types import coltypes
+from marmotdb.sql.functions.json_table import (
     expand_json_tables,
     mentions_json_table,
     rewrite_json_table_columns,
 )
-from marmotdb.sql.rewrites import rename_functions, rewrite_expressions, unqualify_values_calls
-from marmotdb.sql.rewrites_dml import (
+from marmotdb.sql.rewrites.expressions import (
+    rename_functions,
+    rewrite_expressions,
+    unqualify_values_calls,
+)
+from marmotdb.sql.rewrites.dml import (
     DmlContext,
     DmlResult,
     OtherDatabase,
@@ -68,9 +74,9 @@ from marmotdb.sql.rewrites_dml import (
     rewrite_update,
     table_references,
 )
-from marmotdb.sql.rewrites_setop import shape_set_operations
+from marmotdb.sql.rewrites.setop import shape_set_operations
 from marmotdb.sql.schema import ColumnDef, TableDef
-from marmotdb.sql.shape import (
+from marmotdb.sql.text.shape import (
     Shape,
     ShapeCache,
     ValueList,
@@ -752,7 +758,7 @@ class _Translator:
 
 
 def rewrites_not_supported(text: str) -> errors.MarmotError:
-    from marmotdb.sql.rewrites import not_supported
+    from marmotdb.sql.rewrites.expressions import not_supported
     return not_supported(text.strip()[:80])
 
 

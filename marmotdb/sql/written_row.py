@@ -32,14 +32,29 @@ Cost on the write path: a comparison and a dict store per value written.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import enum
+from typing import Any, Protocol
 
 from marmotdb import errors
 
-if TYPE_CHECKING:  # translate imports sql.functions, which holds a WrittenRow per context
-    from marmotdb.sql.translate import Translation
-
 _ROW_KINDS = frozenset({"insert", "replace", "update"})  # Kind values
+
+
+class Written(Protocol):
+    """What ``statement_context`` reads of the failed statement's ``translate.Translation``.
+
+    A protocol rather than the class: the functions (functions/context.py) hold a WrittenRow
+    per session, and translate.py imports the functions, so importing translate here would
+    close an import circle (sql/DESIGN.md §2)."""
+
+    @property
+    def tables(self) -> tuple[str, ...]: ...
+
+    @property
+    def kind(self) -> enum.Enum: ...
+
+    @property
+    def upsert(self) -> bool: ...
 
 
 class WrittenRow:
@@ -70,7 +85,7 @@ def _same(a: object, b: object) -> bool:
     return a is b or (type(a) is type(b) and a == b)
 
 
-def statement_context(conn: Any, database: str | None, translation: Translation,
+def statement_context(conn: Any, database: str | None, translation: Written,
                       written: WrittenRow, rows_written: int | None) -> errors.StatementContext:
     """What errors.from_sqlite needs beyond SQLite's message for a statement that failed on
     ``conn`` (its schema is read: the failed statement changed none of it). ``rows_written``:

@@ -26,7 +26,7 @@ import pytest
 
 from marmotdb.cdc.envelope import Envelopes
 from marmotdb.cdc.position import Position
-from marmotdb.sql import catalog_snapshot
+from marmotdb.sql.catalog import snapshot as catalog_snapshot
 from marmotdb.storage import commitlog
 from marmotdb.storage.writeset import decode_write_set
 from tests.cdc.nats_broker import NatsBroker, read_stream_sync

@@ -17,7 +17,7 @@ from marmotdb.cdc.ownership import owned_origins, publisher_for
 from marmotdb.cdc.position import Position
 from marmotdb.cdc.reader import CdcGap, read_batch
 from marmotdb.node import Node
-from marmotdb.sql import catalog_snapshot
+from marmotdb.sql.catalog import snapshot as catalog_snapshot
 from marmotdb.storage import commitlog
 from tests.cdc.test_envelope import node, run  # noqa: F401  (fixture)
 

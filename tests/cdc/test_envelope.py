@@ -14,7 +14,7 @@ from marmotdb.cdc.envelope import Envelopes
 from marmotdb.cdc.filters import TableFilter
 from marmotdb.cdc.position import Position
 from marmotdb.node import Node
-from marmotdb.sql import catalog_snapshot
+from marmotdb.sql.catalog import snapshot as catalog_snapshot
 from marmotdb.storage import commitlog
 from marmotdb.storage.schema import load_table_schema
 from marmotdb.storage.writeset import decode_write_set

@@ -112,7 +112,8 @@ def test_lossless_conversions_keep_the_declared_type():
 @pytest.mark.parametrize(("bits", "value", "wire"), [
     (1, 1, b"\x01\x01"), (8, 5, b"\x01\x05"), (10, 0x2FF, b"\x02\x02\xff"),
     (64, 1, b"\x08" + bytes(7) + b"\x01"),
-    (64, -1, b"\x08" + b"\xff" * 8),  # 2^64-1 as rows written before uint64.py's BLOB kept it
+    # 2^64-1 as rows written before sql/types/uint64.py's BLOB kept it
+    (64, -1, b"\x08" + b"\xff" * 8),
     (64, -(2**63), b"\x08\x80" + bytes(7)), (16, b"\x01", b"\x02\x00\x01"),
     (64, b"\x80" + bytes(6) + b"\x01", b"\x08\x80" + bytes(6) + b"\x01"),  # stored from 2^63
 

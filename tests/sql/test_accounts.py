@@ -1,5 +1,5 @@
 """Account statements and privilege checks on one node's sessions (no sockets): the store
-(marmotdb/accounts.py), the statements (sql/account_statements.py, sql/grant_statements.py),
+(marmotdb/accounts.py), the statements (sql/accounts/statements.py, sql/accounts/grants.py),
 and the checks every statement passes (Session._require)."""
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ def test_grant_option_is_needed_to_grant(server, root):
     ("GRANT SELECT ON *.* TO nobody", 1410),
     ("REVOKE SELECT ON *.* FROM nobody", 1141),
     ("SHOW GRANTS FOR nobody@'%'", 1141),
+    ("SHOW GRANTS FOR bob USING r1", 1235),
     ("RENAME USER bob TO root", 1396),
     ("ALTER USER nobody IDENTIFIED BY 'x'", 1396),
     ("GRANT SELECT ON item TO bob", 1046),

@@ -1,4 +1,4 @@
-"""BIT(64) values from 2^63 through a session: stored as uint64.py's BLOB, so they sort as
+"""BIT(64) values from 2^63 through a session: stored as sql/types/uint64.py's BLOB, so they sort as
 unsigned, and their DEFAULT is shown as MySQL shows it (the values themselves: types.sql's
 fixture cases, also run on MariaDB)."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from marmotdb.sql import catalog
+from marmotdb.sql.catalog import dispatch as catalog
 from marmotdb.sql.statement import strip_leading
 
 try:

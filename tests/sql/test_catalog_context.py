@@ -14,9 +14,12 @@ import pytest
 import sqlglot
 
 from marmotdb import errors
-from marmotdb.sql import catalog, functions, schema
+from marmotdb.sql import schema
+from marmotdb.sql.catalog import dispatch as catalog
+from marmotdb.sql.functions import registry as functions
+from marmotdb.sql.functions.context import FunctionContext
 from marmotdb.sql.translate import translate
-from marmotdb.sql.variables import GlobalVariables, SessionVariables
+from marmotdb.sql.variables.scopes import GlobalVariables, SessionVariables
 
 
 def _deny_internal(op: int, p1: str | None, p2: str | None, db: str | None,
@@ -27,7 +30,7 @@ def _deny_internal(op: int, p1: str | None, p2: str | None, db: str | None,
 
 
 class CatalogTestContext:
-    """Implements marmotdb.sql.catalog.CatalogContext for tests."""
+    """Implements marmotdb.sql.catalog.context.CatalogContext for tests."""
 
     def __init__(self, global_variables: GlobalVariables | None = None) -> None:
         self.global_variables = global_variables or GlobalVariables(
@@ -71,7 +74,7 @@ class CatalogTestContext:
         the translator writes ``__marmot_schema`` itself)."""
         conn = self.dbs[db]
         if db not in self._functions_registered:
-            functions.register_functions(conn, functions.FunctionContext(database=db))
+            functions.register_functions(conn, FunctionContext(database=db))
             self._functions_registered.add(db)
         translation, params = translate(sql, _SchemaView(conn, db))
         saved, conn.authorizer = conn.authorizer, None

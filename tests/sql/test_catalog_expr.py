@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from marmotdb.sql.catalog_expr import NotSimple, sql_literal, tokenize
-from marmotdb.sql.lexer import string_value
+from marmotdb.sql.catalog.expr import NotSimple, sql_literal, tokenize
+from marmotdb.sql.text.lexer import string_value
 
 try:
     from tests.sql.test_catalog_context import CatalogTestContext

@@ -6,7 +6,7 @@ import pytest
 
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import FieldType
-from marmotdb.sql.catalog_workspace import workspace
+from marmotdb.sql.catalog.workspace import workspace
 
 try:
     from tests.sql.test_catalog_context import CatalogTestContext, shop_context
@@ -293,7 +293,7 @@ def test_filters_on_one_table_give_the_same_rows(ctx: CatalogTestContext, table:
 
 
 def test_one_table_filter_builds_one_model(ctx: CatalogTestContext) -> None:
-    from marmotdb.sql.catalog_snapshot import snapshot
+    from marmotdb.sql.catalog.snapshot import snapshot
 
     snap = snapshot(ctx.connection_for("shop"), "shop")
     assert set(snap._pending) == {"orders", "users"}
@@ -306,7 +306,7 @@ def test_one_table_filter_builds_one_model(ctx: CatalogTestContext) -> None:
 
 
 def test_information_schema_text_is_read_through_the_lexer() -> None:
-    from marmotdb.sql.catalog_workspace import _without_modifiers
+    from marmotdb.sql.catalog.workspace import _without_modifiers
     cleaned = _without_modifiers("SELECT /*!40001 SQL_NO_CACHE */ STRAIGHT_JOIN a /* c */ FROM "
                                  "t1 STRAIGHT_JOIN t2 WHERE b = '*/ SQL_CACHE' /*!99999 AND 0 */;")
     assert " ".join(cleaned.split()) == "SELECT a FROM t1 STRAIGHT_JOIN t2 WHERE b = '*/ SQL_CACHE'"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import apsw
 import pytest
 
-from marmotdb.sql.catalog_ddl import parse_create_table
-from marmotdb.sql.catalog_expr import NotSimple
-from marmotdb.sql.catalog_render import render_create_table, wrapped
-from marmotdb.sql.catalog_snapshot import snapshot, table_model
+from marmotdb.sql.catalog.create_table import parse_create_table
+from marmotdb.sql.catalog.expr import NotSimple
+from marmotdb.sql.catalog.render import render_create_table, wrapped
+from marmotdb.sql.catalog.snapshot import snapshot, table_model
 
 CANONICAL = """CREATE TABLE `items` (
   `id` int unsigned NOT NULL AUTO_INCREMENT,

@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from marmotdb.errors import MarmotError
-from marmotdb.sql import catalog_set
+from marmotdb.sql.catalog import set_statement as catalog_set
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
 from marmotdb.users import User, Users

@@ -8,7 +8,7 @@ import pytest
 
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.types import FieldType
-from marmotdb.sql import catalog
+from marmotdb.sql.catalog import dispatch as catalog
 
 try:
     from tests.sql.test_catalog_context import CatalogTestContext, shop_context

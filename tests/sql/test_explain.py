@@ -10,8 +10,8 @@ import json
 import pytest
 
 from marmotdb.errors import MarmotError
-from marmotdb.sql import explain
-from marmotdb.sql.explain_plan import read_plan
+from marmotdb.sql.explain import statement as explain
+from marmotdb.sql.explain.plan import read_plan
 from marmotdb.sql.results import Rows
 from marmotdb.users import User
 from tests.sql.session_support import database_session, new_session, server_state

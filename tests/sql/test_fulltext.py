@@ -1,13 +1,13 @@
 """FULLTEXT indexes through a session: kept in the catalog (SHOW CREATE TABLE, SHOW INDEX,
 INFORMATION_SCHEMA), no SQLite index behind them, MATCH … AGAINST evaluated by
-sql/fulltext.py. Which rows match: tests/fixtures/translate/fulltext.sql (also run on
+sql/functions/fulltext.py. Which rows match: tests/fixtures/translate/fulltext.sql (also run on
 MariaDB)."""
 
 from __future__ import annotations
 
 import pytest
 
-from marmotdb.sql import fulltext
+from marmotdb.sql.functions import fulltext
 from tests.sql.sessions import error_code, rows, session
 
 

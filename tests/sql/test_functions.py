@@ -10,19 +10,32 @@ import pytest
 
 from marmotdb import errors
 from marmotdb.mysql.types import ColumnFlag, FieldType
-from marmotdb.sql import coltypes, functions
-from marmotdb.sql.coltypes import MySqlType, StoreContext, coerce_for_store, parse_type
+from marmotdb.sql.functions import registry as functions
+from marmotdb.sql.functions.context import FunctionContext
+from marmotdb.sql.functions.dates import (
+    date_add,
+    date_format,
+    str_to_date,
+    timestampdiff,
+    week,
+    yearweek,
+)
+from marmotdb.sql.functions.internal import compare
+from marmotdb.sql.functions.numbers import mysql_round, truncate_number
+from marmotdb.sql.functions.store import register_schema_functions
+from marmotdb.sql.types import coltypes
+from marmotdb.sql.types.coltypes import MySqlType, StoreContext, coerce_for_store, parse_type
 
 
 @pytest.fixture
-def ctx() -> functions.FunctionContext:
-    return functions.FunctionContext(statement_time=1_709_647_629.5, time_zone="+00:00",
+def ctx() -> FunctionContext:
+    return FunctionContext(statement_time=1_709_647_629.5, time_zone="+00:00",
                                      database="shop", user="ann", connection_id=12,
                                      rng=random.Random(5))
 
 
 @pytest.fixture
-def conn(ctx: functions.FunctionContext) -> apsw.Connection:
+def conn(ctx: FunctionContext) -> apsw.Connection:
     connection = apsw.Connection(":memory:")
     functions.register_functions(connection, ctx)
     return connection
@@ -35,7 +48,7 @@ def one(conn: apsw.Connection, sql: str) -> object:
 # ---------------------------------------------------------------- session-bound
 
 def test_now_is_the_statement_time_in_the_session_zone(conn: apsw.Connection,
-                                                       ctx: functions.FunctionContext) -> None:
+                                                       ctx: FunctionContext) -> None:
     assert one(conn, "SELECT MYSQL_NOW()") == "2024-03-05 14:07:09"
     assert one(conn, "SELECT MYSQL_NOW(3)") == "2024-03-05 14:07:09.500"
     ctx.time_zone = "+05:30"
@@ -46,7 +59,7 @@ def test_now_is_the_statement_time_in_the_session_zone(conn: apsw.Connection,
 
 
 def test_now_does_not_move_within_a_statement(conn: apsw.Connection,
-                                              ctx: functions.FunctionContext) -> None:
+                                              ctx: FunctionContext) -> None:
     rows = conn.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
                         "WHERE i < 50) SELECT DISTINCT MYSQL_NOW(6) FROM n").fetchall()
     assert len(rows) == 1
@@ -55,14 +68,14 @@ def test_now_does_not_move_within_a_statement(conn: apsw.Connection,
 
 
 def test_unknown_time_zone_is_an_error(conn: apsw.Connection,
-                                       ctx: functions.FunctionContext) -> None:
+                                       ctx: FunctionContext) -> None:
     ctx.time_zone = "Mars/Olympus"
     with pytest.raises(errors.MarmotError) as caught:
         one(conn, "SELECT MYSQL_NOW()")
     assert caught.value.code == errors.ER_UNKNOWN_TIME_ZONE
 
 
-def test_session_information(conn: apsw.Connection, ctx: functions.FunctionContext) -> None:
+def test_session_information(conn: apsw.Connection, ctx: FunctionContext) -> None:
     assert one(conn, "SELECT MYSQL_DATABASE()") == "shop"
     assert one(conn, "SELECT MYSQL_USER()") == "ann@localhost"
     assert one(conn, "SELECT MYSQL_CURRENT_USER()") == "ann@%"
@@ -73,7 +86,7 @@ def test_session_information(conn: apsw.Connection, ctx: functions.FunctionConte
     assert one(conn, "SELECT MYSQL_LAST_INSERT_ID(99)") == 99 and ctx.last_insert_id == 99
 
 
-def test_randomness_comes_from_the_session_rng(ctx: functions.FunctionContext) -> None:
+def test_randomness_comes_from_the_session_rng(ctx: FunctionContext) -> None:
     values = []
     for _ in range(2):
         ctx.rng = random.Random(5)
@@ -86,12 +99,12 @@ def test_randomness_comes_from_the_session_rng(ctx: functions.FunctionContext) -
 
 
 def test_sleep_asks_the_runtime_instead_of_blocking(conn: apsw.Connection,
-                                                    ctx: functions.FunctionContext) -> None:
+                                                    ctx: FunctionContext) -> None:
     assert one(conn, "SELECT MYSQL_SLEEP(1.5)") == 0
     assert ctx.sleep_requested_s == 1.5
 
 
-def test_store_follows_sql_mode(conn: apsw.Connection, ctx: functions.FunctionContext) -> None:
+def test_store_follows_sql_mode(conn: apsw.Connection, ctx: FunctionContext) -> None:
     with pytest.raises(errors.MarmotError) as caught:
         one(conn, "SELECT MYSQL_STORE(300, 'tinyint', 'a', 4)")
     assert caught.value.code == errors.ER_WARN_DATA_OUT_OF_RANGE
@@ -102,14 +115,14 @@ def test_store_follows_sql_mode(conn: apsw.Connection, ctx: functions.FunctionCo
 
 
 def test_store_ignore_mode_warns_even_in_strict_mode(conn: apsw.Connection,
-                                                     ctx: functions.FunctionContext) -> None:
+                                                     ctx: FunctionContext) -> None:
     assert one(conn, "SELECT MYSQL_STORE(NULL, 'int not null', 'a', 1, 1)") == 0
     assert ctx.warnings[0][1] == errors.ER_BAD_NULL_ERROR
 
 
 def test_decimal_collation_orders_numerically() -> None:
     connection = apsw.Connection(":memory:")
-    functions.register_schema_functions(connection)
+    register_schema_functions(connection)
     connection.execute("CREATE TABLE t (d DECIMAL TEXT(10,2) COLLATE mysql_decimal)")
     connection.execute("INSERT INTO t VALUES ('10.00'), ('9.50'), ('-1.00'), ('100.00')")
     assert [r[0] for r in connection.execute("SELECT d FROM t ORDER BY d")] == \
@@ -119,7 +132,7 @@ def test_decimal_collation_orders_numerically() -> None:
 
 def test_double_quoted_strings_are_identifiers_only() -> None:
     connection = apsw.Connection(":memory:")
-    functions.register_schema_functions(connection)
+    register_schema_functions(connection)
     connection.execute("CREATE TABLE t (a INT)")
     with pytest.raises(apsw.SQLError):
         connection.execute('SELECT "nope" FROM t').fetchall()
@@ -137,46 +150,46 @@ def test_double_quoted_strings_are_identifiers_only() -> None:
     ("9999-12-31", "DAY", 1, None),
 ])
 def test_date_add(value: str, unit: str, amount: object, expected: str | None) -> None:
-    assert functions.date_add(value, amount, unit) == expected
+    assert date_add(value, amount, unit) == expected
 
 
 @pytest.mark.parametrize("mode,expected", [(0, 0), (1, 1), (2, 53), (3, 1), (4, 1), (5, 1),
                                            (6, 1), (7, 1)])
 def test_week_modes_on_new_year_2024(mode: int, expected: int) -> None:
-    assert functions.week("2024-01-01", mode) == expected
+    assert week("2024-01-01", mode) == expected
 
 
 def test_week_modes_around_year_end() -> None:
     # Values checked against MariaDB 10.11 (same algorithm as MySQL's calc_week).
-    assert [functions.week("2021-01-02", m) for m in range(8)] == [0, 0, 52, 53, 0, 0, 53, 52]
-    assert functions.yearweek("2021-01-02", 3) == 202053
+    assert [week("2021-01-02", m) for m in range(8)] == [0, 0, 52, 53, 0, 0, 53, 52]
+    assert yearweek("2021-01-02", 3) == 202053
 
 
 def test_timestampdiff_counts_whole_units() -> None:
-    assert functions.timestampdiff("MONTH", "2024-01-31", "2024-02-29") == 0
-    assert functions.timestampdiff("MONTH", "2024-02-29", "2024-01-31") == 0
-    assert functions.timestampdiff("QUARTER", "2024-01-01", "2024-12-31") == 3
-    assert functions.timestampdiff("SECOND", "2024-01-01 00:00:01", "2024-01-01") == -1
+    assert timestampdiff("MONTH", "2024-01-31", "2024-02-29") == 0
+    assert timestampdiff("MONTH", "2024-02-29", "2024-01-31") == 0
+    assert timestampdiff("QUARTER", "2024-01-01", "2024-12-31") == 3
+    assert timestampdiff("SECOND", "2024-01-01 00:00:01", "2024-01-01") == -1
 
 
 def test_str_to_date_and_date_format_invert() -> None:
-    formatted = functions.date_format("2024-03-05 14:07:09", "%d/%m/%Y %H:%i:%s")
+    formatted = date_format("2024-03-05 14:07:09", "%d/%m/%Y %H:%i:%s")
     assert formatted == "05/03/2024 14:07:09"
-    assert functions.str_to_date(formatted, "%d/%m/%Y %H:%i:%s") == "2024-03-05 14:07:09"
-    assert functions.str_to_date("31/02/2024", "%d/%m/%Y") is None
+    assert str_to_date(formatted, "%d/%m/%Y %H:%i:%s") == "2024-03-05 14:07:09"
+    assert str_to_date("31/02/2024", "%d/%m/%Y") is None
 
 
 def test_round_and_truncate_keep_mysql_types() -> None:
-    assert functions.mysql_round(2.5) == 3 and functions.mysql_round(-2.5) == -3
-    assert functions.mysql_round("1.005", 2) == 1.01
-    assert functions.mysql_round(1234, -2) == 1200
-    assert functions.truncate_number(-1.999, 1) == -1.9
+    assert mysql_round(2.5) == 3 and mysql_round(-2.5) == -3
+    assert mysql_round("1.005", 2) == 1.01
+    assert mysql_round(1234, -2) == 1200
+    assert truncate_number(-1.999, 1) == -1.9
 
 
 def test_compare_follows_mysql() -> None:
-    assert functions.compare("abc", "ABC") == 0
-    assert functions.compare(1, "1") == 0 and functions.compare("10", 9) == 1
-    assert functions.compare(None, 1) is None
+    assert compare("abc", "ABC") == 0
+    assert compare(1, "1") == 0 and compare("10", 9) == 1
+    assert compare(None, 1) is None
 
 
 def test_aggregates_through_sqlite(conn: apsw.Connection) -> None:
@@ -278,7 +291,7 @@ def test_time_sort_key_orders_like_mysql() -> None:
 
 
 def test_rename_functions_renames_calls_only() -> None:
-    from marmotdb.sql.rewrites import rename_functions
+    from marmotdb.sql.rewrites.expressions import rename_functions
     assert rename_functions("SELECT NOW(), now (), db.NOW(), 'NOW()', `NOW`(), /* NOW() */ "
                             "@NOW(), x--NOW()\n") == (
         "SELECT MYSQL_NOW(), now (), db.NOW(), 'NOW()', `NOW`(), /* NOW() */ @NOW(), "
@@ -291,7 +304,7 @@ def test_rename_functions_renames_calls_only() -> None:
 def test_parse_type_is_linear_on_runs_of_quotes() -> None:
     import time
 
-    from marmotdb.sql.coltypes import parse_type
+    from marmotdb.sql.types.coltypes import parse_type
     assert parse_type("enum('a''b','c\\\\d')").values == ("a'b", "c\\d")
     start = time.perf_counter()
     for _ in range(10):  # was exponential in the run: 38 quotes took 0.2 s, 60 took minutes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from marmotdb.errors import MarmotError
-from marmotdb.sql.hints import consistency_hint, statement_hints
+from marmotdb.sql.text.hints import consistency_hint, statement_hints
 
 
 @pytest.mark.parametrize("sql, level", [

@@ -1,4 +1,4 @@
-"""MySQL's JSON functions (sql/json_functions.py) on values, without SQL: paths, MySQL's
+"""MySQL's JSON functions (sql/functions/json.py) on values, without SQL: paths, MySQL's
 equality and key order, JSON_TABLE rows."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import json
 import pytest
 
 from marmotdb import errors
-from marmotdb.sql import coltypes, json_functions
-from marmotdb.sql.json_functions import (
+from marmotdb.sql.functions import json as json_functions
+from marmotdb.sql.types import coltypes
+from marmotdb.sql.functions.json import (
     json_arg,
     json_extract,
     json_member_of,

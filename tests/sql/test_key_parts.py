@@ -9,7 +9,7 @@ import json
 import pytest
 
 from marmotdb.sql import schema
-from marmotdb.sql.catalog_model import KeyExpression
+from marmotdb.sql.catalog.model import KeyExpression
 from tests.sql.sessions import rows, session
 
 

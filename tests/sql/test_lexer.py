@@ -35,7 +35,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marmotdb.sql import catalog_expr, lexer, rewrites_ddl, shape, statement
+from marmotdb.sql import statement
+from marmotdb.sql.catalog import expr as catalog_expr
+from marmotdb.sql.rewrites import ddl as rewrites_ddl
+from marmotdb.sql.text import lexer, shape
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lexer"
 FLAGS = frozenset({"no-backslash-escapes", "prepared"})

@@ -1,4 +1,4 @@
-"""LOAD DATA's statement and file format (sql/load_data.py) without a server: the options
+"""LOAD DATA's statement and file format (sql/load_data/statement.py) without a server: the options
 parsed, MySQL's field rules (escapes, \\N, enclosures, prefixes), records cut at any packet
 boundary, and the statements a Loader emits."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from marmotdb import errors
-from marmotdb.sql.load_data import Loader, LoadSpec, RecordReader, parse_load_data
+from marmotdb.sql.load_data.statement import Loader, LoadSpec, RecordReader, parse_load_data
 
 
 def test_options_are_read() -> None:

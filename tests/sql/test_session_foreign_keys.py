@@ -1,5 +1,6 @@
 """foreign_key_checks through the executor: the write path's connection mode and the DDL rules
-of rewrites_fk.py (the translation-level cases are in tests/fixtures/translate/migrations.sql)."""
+of sql/rewrites/foreign_keys.py (the translation-level cases are in
+tests/fixtures/translate/migrations.sql)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ isolation) and the PROCESS / CONNECTION_ADMIN rules of PROCESSLIST and KILL."""
 
 from __future__ import annotations
 
-from marmotdb.sql.catalog_expr import system_variable
+from marmotdb.sql.catalog.expr import system_variable
 from tests.sql.sessions import error_code, rows, session
 from tests.sql.test_session import shop  # noqa: F401
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from marmotdb.mysql.types import FieldType
-from marmotdb.sql.rewrites_temporal import temporal_key
+from marmotdb.sql.rewrites.temporal import temporal_key
 from tests.sql.sessions import rows, session
 
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from marmotdb.mysql.types import FieldType
-from marmotdb.sql import coltypes, functions
+from marmotdb.sql.functions.decimal import DECIMAL_SCALARS
+from marmotdb.sql.types import coltypes
 from marmotdb.sql.translate import translate
 from tests.sql.test_translate_support import MiniExecutor
 
@@ -123,7 +124,7 @@ def test_division_by_zero_is_null(shop: MiniExecutor) -> None:
      "9999999999999999999998000000000000000000.0001"),
 ])
 def test_decimal_functions(name: str, a: object, b: object, expected: str | None) -> None:
-    functions_by_name = {n: fn for n, fn, *_ in functions._DECIMAL_SCALARS}
+    functions_by_name = {n: fn for n, fn, *_ in DECIMAL_SCALARS}
     assert functions_by_name[name](a, b) == expected
     if expected is not None:
         assert Decimal(expected).is_finite()

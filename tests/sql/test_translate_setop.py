@@ -1,4 +1,4 @@
-"""Set operations in SQLite's compound-SELECT grammar (rewrites_setop.py): prepared statements,
+"""Set operations in SQLite's compound-SELECT grammar (sql/rewrites/setop.py): prepared statements,
 the shape cache, and what the SQLite text looks like. Results against MySQL are in
 tests/fixtures/translate/setops.sql."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from marmotdb import errors
-from marmotdb.sql.shape import (
+from marmotdb.sql.text.shape import (
     ShapeCache,
     normalise,
     number_value,

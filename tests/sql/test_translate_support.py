@@ -18,8 +18,11 @@ import pytest
 
 from marmotdb import errors
 from marmotdb.mysql.rows import as_int
-from marmotdb.sql import coltypes, functions, schema
-from marmotdb.sql.shape import split_statements
+from marmotdb.sql import schema
+from marmotdb.sql.functions import registry as functions
+from marmotdb.sql.functions.context import FunctionContext
+from marmotdb.sql.types import coltypes
+from marmotdb.sql.text.shape import split_statements
 from marmotdb.sql.translate import Kind, translate, translate_prepared
 
 
@@ -81,7 +84,7 @@ class MiniExecutor:
         self.conn = apsw.Connection(":memory:")
         self.conn.execute("PRAGMA foreign_keys = ON")
         schema.ensure_schema_table(self.conn)
-        self.context = functions.FunctionContext(
+        self.context = FunctionContext(
             statement_time=statement_time, time_zone=time_zone, database=database,
             user="root", connection_id=7, rng=random.Random(1))
         if sql_mode is not None:
@@ -175,7 +178,7 @@ class MiniExecutor:
 def _as_client_reads(rows: list[tuple[Any, ...]], description: Any,
                      decltypes: tuple[str | None, ...]) -> list[tuple[Any, ...]]:
     """Integer columns as a client decodes them: the server's own encoder reads the value
-    (a BIGINT UNSIGNED from 2^63 is stored as 8 bytes, sql/uint64.py)."""
+    (a BIGINT UNSIGNED from 2^63 is stored as 8 bytes, sql/types/uint64.py)."""
     integer = []
     for i, column in enumerate(description):
         declared = (decltypes[i] if i < len(decltypes) else None) or column[1] or ""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from marmotdb import errors
-from marmotdb.sql.shape import VALUE_LIST_MIN, ValueList, normalise
+from marmotdb.sql.text.shape import VALUE_LIST_MIN, ValueList, normalise
 from marmotdb.sql.translate import (
     COLUMN_NAME_CHARS_MAX,
     SQLITE_VARIABLES_MAX,

@@ -11,11 +11,11 @@ import pytest
 from marmotdb.config import Config
 from marmotdb.errors import MarmotError
 from marmotdb.mysql.connection import ProtocolSettings
-from marmotdb.sql import catalog_variable_effects as effects
+from marmotdb.sql.variables import effects
 from marmotdb.sql import server_settings, translate
-from marmotdb.sql.catalog_variable_specs import SPECS
+from marmotdb.sql.variables.specs import SPECS
 from marmotdb.sql.server_state import ServerState
-from marmotdb.sql.variables import DEFAULT, GlobalVariables, SessionVariables
+from marmotdb.sql.variables.scopes import DEFAULT, GlobalVariables, SessionVariables
 from marmotdb.users import User, Users
 
 CLASSES = {"EXECUTOR": effects.EXECUTOR, "LISTENER": effects.LISTENER, "FIXED": effects.FIXED,
@@ -36,14 +36,14 @@ def test_every_settable_variable_is_in_exactly_one_class():
         for name in names:
             seen.setdefault(name, []).append(label)
     assert {n: c for n, c in seen.items() if len(c) > 1} == {}
-    assert SETTABLE - set(seen) == set(), "classify these in catalog_variable_effects.py"
+    assert SETTABLE - set(seen) == set(), "classify these in sql/variables/effects.py"
     assert set(seen) - SETTABLE == set(), "not a settable variable (read-only or unknown)"
 
 
 def test_variables_said_to_take_effect_are_read_by_some_code():
     """A weak but useful guard: the name of every EXECUTOR / LISTENER variable appears in code
     other than the catalogue (quoted, or as the typed view ``<name>_s``)."""
-    skip = {"catalog_variable_specs.py", "catalog_variable_effects.py", "server_settings.py"}
+    skip = {"sql/variables/specs.py", "sql/variables/effects.py", "server_settings.py"}
     text = "\n".join(p.read_text() for p in SOURCE.rglob("*.py") if p.name not in skip)
     unread = [name for name in sorted(effects.EXECUTOR | effects.LISTENER)
               if not re.search(rf"[\"']{name}[\"']|\b{name}_s\b|\.{name}\b", text)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from marmotdb.errors import MarmotError
-from marmotdb.sql.variables import (
+from marmotdb.sql.variables.scopes import (
     DEFAULT,
     DEFAULT_SQL_MODE,
     SPECS,

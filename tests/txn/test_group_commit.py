@@ -11,7 +11,8 @@ import apsw
 import pytest
 
 from marmotdb.errors import MarmotError
-from marmotdb.sql import functions, schema
+from marmotdb.sql import schema
+from marmotdb.sql.functions import registry as functions
 from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.results import Rows
 from marmotdb.sql.server_state import ServerState

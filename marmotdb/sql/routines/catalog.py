@@ -1,7 +1,7 @@
 """What SHOW and INFORMATION_SCHEMA say about routines, in MySQL 8.0's shapes.
 
 Rows are built from ``Routine`` objects (definition.py), which the catalog snapshot of a
-database loads from its ``__marmot_schema`` rows (catalog_snapshot.py).
+database loads from its ``__marmot_schema`` rows (catalog/snapshot.py).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from marmotdb import errors
-from marmotdb.sql import lexer
+from marmotdb.sql.text import lexer
 
 KINDS = ("PROCEDURE", "FUNCTION")
 _CHARACTERISTIC_WORDS = frozenset({"COMMENT", "LANGUAGE", "NOT", "DETERMINISTIC", "CONTAINS",

@@ -8,7 +8,7 @@ hold is *computed*: when its body touches no table and no session variable — o
 SETs of locals, IF/CASE, loops, handlers, SIGNAL and RETURN, over expressions without
 subqueries or ``@variables`` — a call ``f(a, b)`` is replaced by
 ``MYSQL_STORED_FUNCTION('<key>', (a), (b))``, and that SQLite function (registered on every
-connection, functions.py) runs the body with the procedures' interpreter (interpreter.py):
+connection, functions/registry.py) runs the body with the procedures' interpreter (interpreter.py):
 ``FunctionInvocation`` is an ``Invocation`` whose RETURN ends the run with a value. Each
 expression the interpreter yields (locals substituted as literals) is evaluated as
 ``SELECT <expr>`` on a *scratch* connection: an empty in-memory SQLite with marmotdb's MySQL
@@ -42,7 +42,7 @@ import apsw
 
 from marmotdb import errors
 from marmotdb.errors import MarmotError
-from marmotdb.sql import lexer
+from marmotdb.sql.text import lexer
 from marmotdb.sql.routines import program as p
 from marmotdb.sql.routines.definition import Routine
 from marmotdb.sql.routines.interpreter import (
@@ -244,7 +244,7 @@ class _Forward:
 
 
 def _scratch() -> tuple[apsw.Connection, _Forward]:
-    from marmotdb.sql import functions
+    from marmotdb.sql.functions import registry as functions
     connection = apsw.Connection(":memory:")
     forward = _Forward()
     functions.register_functions(connection, forward)

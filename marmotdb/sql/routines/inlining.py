@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from marmotdb import errors
-from marmotdb.sql import lexer
+from marmotdb.sql.text import lexer
 from marmotdb.sql.routines import function_calls, store
 from marmotdb.sql.routines import program as p
 from marmotdb.sql.routines.definition import Routine

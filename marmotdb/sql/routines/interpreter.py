@@ -25,8 +25,8 @@ from typing import Any
 
 from marmotdb import errors
 from marmotdb.errors import MarmotError
-from marmotdb.sql import lexer
-from marmotdb.sql.catalog_expr import sql_literal
+from marmotdb.sql.text import lexer
+from marmotdb.sql.catalog.expr import sql_literal
 from marmotdb.sql.results import LongRead, LongWrite, Ok, Rows
 from marmotdb.sql.routines import program as p
 from marmotdb.sql.routines.definition import Routine

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from marmotdb import errors
-from marmotdb.sql import lexer
+from marmotdb.sql.text import lexer
 from marmotdb.sql.routines.definition import TokenReader, _syntax
 
 
