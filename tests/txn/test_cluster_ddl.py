@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from msgspec.structs import replace
@@ -500,6 +501,67 @@ def test_a_ddl_storm_from_every_node_converges(tmp_path: Path, seed: int) -> Non
         cluster.close()
 
 
+class LateFrames(list[tuple[int, int, bytes]]):
+    """Frames held back by a test's ``deliver``, until ``release``."""
+    holding = True
+
+    def release(self) -> list[tuple[int, int, bytes]]:
+        self.holding = False
+        return list(self)
+
+
+def lock_learn_late_to_node_2(cluster: Cluster) -> LateFrames:
+    """From now on, the learns of the lock table (``__marmot_system``) to node 2 wait in
+    the returned list: node 2 does not see a DDL lock taken meanwhile."""
+    codec = FrameCodec([SECRET], registry=all_messages())
+    learn = all_messages().tag_of(Learn)
+    held = LateFrames()
+
+    def deliver() -> None:
+        while cluster.frames:
+            src, dest, frame = cluster.frames.popleft()
+            if held.holding and dest == 2 and peek_tag(frame) == learn and \
+                    codec.decode_frame(frame).message.database == "__marmot_system":
+                held.append((src, dest, frame))
+                continue
+            cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
+    cluster.deliver = deliver  # type: ignore[method-assign]
+    return held
+
+
+def rebuilds_until_replied(cluster: Cluster, offloads: list[Any],
+                           requests: list[tuple[int, int]]) -> None:
+    """Runs node 1's offloaded DDL jobs as the host's writer thread does until every request
+    is answered without error; then exactly one rebuild ran to its end, one was stopped, and
+    the ALTER (``b`` to VARCHAR(40)) and the INSERT of row 100 are on every node alike."""
+    node1 = cluster.nodes[1]
+    runs, stopped = 0, 0
+    for _ in range(600):
+        if all(r in cluster.replies for r in requests):
+            break
+        if offloads:
+            offload = offloads.pop()
+            try:
+                outcome: object = offload.job.run(None)
+            except Exception as exc:  # noqa: BLE001 - handed to resume
+                outcome = exc
+            runs += 1
+            stopped += isinstance(outcome, BaseException)
+            node1.finish_offloaded(offload.session_id, offload.request_id, outcome,
+                                   now_ms=cluster.now_ms, job=offload.job)
+        cluster.advance(5)
+    for request in requests:
+        reply = cluster.replies.pop(request)
+        assert reply.error is None, (request, reply.error)
+    assert runs - stopped == 1, (runs, stopped)
+    assert node1.state.status["Marmot_ddl_rebuilds_stopped"] == stopped == 1
+    cluster.advance(1000)
+    for i in (1, 2, 3):
+        assert "varchar(40)" in show_create(cluster, i, "t"), i
+        assert rows(cluster, i, "SELECT b FROM t WHERE id = 100") == [("x",)]
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+
+
 def test_a_long_ddl_stops_its_rebuild_when_a_write_it_would_be_refused_for_is_prepared(
         cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
     """Node 2 has not applied the lock row yet (its learn is late) when its INSERT passes
@@ -510,21 +572,7 @@ def test_a_long_ddl_stops_its_rebuild_when_a_write_it_would_be_refused_for_is_pr
     stops the rebuild (SQLite interrupt, rolled back) and the ALTER runs again after the
     INSERT is applied at node 1: a rebuild is wasted only up to the prepare's arrival."""
     offloads = long_ddls_on_node_1(cluster, monkeypatch)
-    codec = FrameCodec([SECRET], registry=all_messages())
-    learn = all_messages().tag_of(Learn)
-    held: list[tuple[int, int, bytes]] = []
-    holding = [True]
-
-    def deliver() -> None:  # the lock row's learn to node 2 is late
-        while cluster.frames:
-            src, dest, frame = cluster.frames.popleft()
-            if holding[0] and dest == 2 and peek_tag(frame) == learn and \
-                    codec.decode_frame(frame).message.database == "__marmot_system":
-                held.append((src, dest, frame))
-                continue
-            cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
-    cluster.deliver = deliver  # type: ignore[method-assign]
-    node1 = cluster.nodes[1]
+    held = lock_learn_late_to_node_2(cluster)
     alter = cluster.submit(1, "ALTER TABLE t MODIFY b VARCHAR(40) NOT NULL")
     for _ in range(10):  # the lock's acquire, then the DDL: handed to a writer thread
         if offloads:
@@ -534,35 +582,9 @@ def test_a_long_ddl_stops_its_rebuild_when_a_write_it_would_be_refused_for_is_pr
     assert "d" not in cluster.nodes[2].state.ddl_locks.holders()  # node 2 does not see it
     insert = cluster.submit(2, "INSERT INTO t VALUES (100, 100, 'x')")
     cluster.deliver()  # its prepare reaches node 1 while the rebuild waits for its thread
-    runs, stopped = 0, 0
-    holding[0] = False
-    for frame in held:
-        cluster.frames.append(frame)
-    for _ in range(600):
-        if (1, alter) in cluster.replies and (2, insert) in cluster.replies:
-            break
-        if offloads:
-            offload = offloads.pop()
-            try:  # as the host's writer thread does
-                outcome: object = offload.job.run(None)
-            except Exception as exc:  # noqa: BLE001 - handed to resume
-                outcome = exc
-            runs += 1
-            stopped += isinstance(outcome, BaseException)
-            node1.finish_offloaded(offload.session_id, offload.request_id, outcome,
-                                   now_ms=cluster.now_ms, job=offload.job)
-        cluster.advance(5)
-    reply = cluster.replies.pop((1, alter))
-    assert reply.error is None, reply.error
-    assert cluster.replies.pop((2, insert)).error is None
+    cluster.frames.extend(held.release())
     # one rebuild that ran to its end; before: two (the first refused at its end)
-    assert runs - stopped == 1, (runs, stopped)
-    assert node1.state.status["Marmot_ddl_rebuilds_stopped"] == stopped == 1
-    cluster.advance(1000)
-    for i in (1, 2, 3):
-        assert "varchar(40)" in show_create(cluster, i, "t"), i
-        assert rows(cluster, i, "SELECT b FROM t WHERE id = 100") == [("x",)]
-    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+    rebuilds_until_replied(cluster, offloads, [(1, alter), (2, insert)])
 
 
 def test_a_long_ddl_does_not_start_a_rebuild_a_write_prepared_while_it_waited_would_waste(
@@ -574,20 +596,7 @@ def test_a_long_ddl_does_not_start_a_rebuild_a_write_prepared_while_it_waited_wo
     would be refused for it: before, its whole rebuild ran and was refused; now it stops as
     it starts and runs again once the INSERT is applied."""
     offloads = long_ddls_on_node_1(cluster, monkeypatch)
-    codec = FrameCodec([SECRET], registry=all_messages())
-    learn = all_messages().tag_of(Learn)
-    held: list[tuple[int, int, bytes]] = []
-    holding = [True]
-
-    def deliver() -> None:  # the lock row's learn to node 2 is late
-        while cluster.frames:
-            src, dest, frame = cluster.frames.popleft()
-            if holding[0] and dest == 2 and peek_tag(frame) == learn and \
-                    codec.decode_frame(frame).message.database == "__marmot_system":
-                held.append((src, dest, frame))
-                continue
-            cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
-    cluster.deliver = deliver  # type: ignore[method-assign]
+    held = lock_learn_late_to_node_2(cluster)
     node1 = cluster.nodes[1]
     ddl_session = cluster.sessions[1]
     cluster.sessions[1] = node1.open_session("root", now_ms=cluster.now_ms, database="d")
@@ -604,34 +613,9 @@ def test_a_long_ddl_does_not_start_a_rebuild_a_write_prepared_while_it_waited_wo
     cluster.sessions[1] = txn_session
     commit = cluster.submit(1, "COMMIT")  # the turn goes to the ALTER
     cluster.sessions[1] = ddl_session
-    holding[0] = False
-    for frame in held:
-        cluster.frames.append(frame)
-    runs, stopped = 0, 0
-    for _ in range(600):
-        if all(r in cluster.replies for r in ((1, alter), (2, insert), (1, commit))):
-            break
-        if offloads:
-            offload = offloads.pop()
-            try:  # as the host's writer thread does
-                outcome: object = offload.job.run(None)
-            except Exception as exc:  # noqa: BLE001 - handed to resume
-                outcome = exc
-            runs += 1
-            stopped += isinstance(outcome, BaseException)
-            node1.finish_offloaded(offload.session_id, offload.request_id, outcome,
-                                   now_ms=cluster.now_ms, job=offload.job)
-        cluster.advance(5)
-    for request in ((1, alter), (2, insert), (1, commit)):
-        reply = cluster.replies.pop(request)
-        assert reply.error is None, (request, reply.error)
-    assert runs - stopped == 1, (runs, stopped)  # before: 2 rebuilds run to their end
-    assert node1.state.status["Marmot_ddl_rebuilds_stopped"] == stopped == 1
-    cluster.advance(1000)
-    for i in (1, 2, 3):
-        assert "varchar(40)" in show_create(cluster, i, "t"), i
-        assert rows(cluster, i, "SELECT b FROM t WHERE id = 100") == [("x",)]
-    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
+    cluster.frames.extend(held.release())
+    # before: 2 rebuilds run to their end
+    rebuilds_until_replied(cluster, offloads, [(1, alter), (2, insert), (1, commit)])
 
 
 def test_a_short_ddl_waits_for_the_writes_its_node_voted_on_instead_of_being_refused(
