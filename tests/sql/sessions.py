@@ -9,12 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import apsw
 import pytest
 
 from marmotdb.errors import MarmotError
 from marmotdb.sql.results import Rows
 from marmotdb.sql.server_state import ServerState
 from marmotdb.sql.session import Session
+from marmotdb.storage.commitlog import iter_log
 from marmotdb.users import User, Users
 
 _ids = itertools.count(1)
@@ -41,3 +43,17 @@ def error_code(call: Callable[[], Any]) -> int:
     with pytest.raises(MarmotError) as info:
         call()
     return info.value.code
+
+
+def table_rows(server: ServerState, table: str) -> list[tuple[Any, ...]]:
+    """Every row of ``table`` (``db.t``), by id, as a new root session reads it."""
+    return rows(session(server).execute(f"SELECT * FROM {table} ORDER BY id"))
+
+
+def log_length(server: ServerState, name: str) -> int:
+    """The number of entries in database ``name``'s commit log."""
+    conn = apsw.Connection(str(server.databases.get(name).path))
+    try:
+        return len(list(iter_log(conn)))
+    finally:
+        conn.close()

@@ -7,14 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import apsw
 import pytest
 
 from marmotdb.sql.server_state import ServerState
-from marmotdb.storage.commitlog import iter_log
 from marmotdb.txn.pending import Pending
 from marmotdb.users import User
-from tests.sql.sessions import error_code, new_server, rows, session
+from tests.sql.sessions import error_code, log_length, new_server, rows, session, table_rows
 
 
 @pytest.fixture
@@ -39,16 +37,6 @@ def server(tmp_path: Path) -> Iterator[ServerState]:
     state.close()
 
 
-def _all(state: ServerState, table: str) -> list[tuple]:
-    return rows(session(state).execute(f"SELECT * FROM {table} ORDER BY id"))
-
-
-def _log_length(state: ServerState, name: str) -> int:
-    conn = apsw.Connection(str(state.databases.get(name).path))
-    try:
-        return len(list(iter_log(conn)))
-    finally:
-        conn.close()
 
 
 def test_the_actions_are_kept_and_shown(server):
@@ -57,19 +45,19 @@ def test_the_actions_are_kept_and_shown(server):
 
 
 def test_a_deleted_parent_deletes_and_nulls_children_in_other_databases(server):
-    logs = [_log_length(server, name) for name in ("p", "c", "g")]
+    logs = [log_length(server, name) for name in ("p", "c", "g")]
     assert session(server).execute("DELETE FROM p.parent WHERE id = 1").affected_rows == 1
-    assert _all(server, "c.child") == [(20, 2)]
-    assert _all(server, "c.loose") == [(10, None), (30, 3)]
-    assert _all(server, "g.grand") == [(200, 20)]  # two levels down, a third database
-    assert [_log_length(server, name) for name in ("p", "c", "g")] == [n + 1 for n in logs]
+    assert table_rows(server, "c.child") == [(20, 2)]
+    assert table_rows(server, "c.loose") == [(10, None), (30, 3)]
+    assert table_rows(server, "g.grand") == [(200, 20)]  # two levels down, a third database
+    assert [log_length(server, name) for name in ("p", "c", "g")] == [n + 1 for n in logs]
 
 
 def test_an_updated_parent_key_cascades_or_nulls(server):
     session(server).execute("UPDATE p.parent SET id = 33 WHERE id = 3")
-    assert _all(server, "c.loose") == [(10, 1), (30, None)]
+    assert table_rows(server, "c.loose") == [(10, 1), (30, None)]
     session(server).execute("UPDATE p.parent SET id = 22 WHERE id = 2")
-    assert _all(server, "c.child") == [(10, 1), (11, 1), (20, 22)]
+    assert table_rows(server, "c.child") == [(10, 1), (11, 1), (20, 22)]
 
 
 def test_a_rolled_back_transaction_undoes_the_cascades(server):
@@ -77,11 +65,11 @@ def test_a_rolled_back_transaction_undoes_the_cascades(server):
     s.execute("BEGIN")
     s.execute("DELETE FROM p.parent WHERE id = 1")
     assert rows(s.execute("SELECT COUNT(*) FROM c.child")) == [(1,)]  # its own branch
-    assert _all(server, "c.child") == [(10, 1), (11, 1), (20, 2)]  # others: not yet
+    assert table_rows(server, "c.child") == [(10, 1), (11, 1), (20, 2)]  # others: not yet
     s.execute("ROLLBACK")
-    assert _all(server, "p.parent") == [(1,), (2,), (3,)]
-    assert _all(server, "c.child") == [(10, 1), (11, 1), (20, 2)]
-    assert _all(server, "g.grand") == [(100, 10), (200, 20)]
+    assert table_rows(server, "p.parent") == [(1,), (2,), (3,)]
+    assert table_rows(server, "c.child") == [(10, 1), (11, 1), (20, 2)]
+    assert table_rows(server, "g.grand") == [(100, 10), (200, 20)]
 
 
 def test_a_failing_parent_statement_undoes_what_it_cascaded(server):
@@ -93,17 +81,17 @@ def test_a_failing_parent_statement_undoes_what_it_cascaded(server):
     s.execute("INSERT INTO p.parent VALUES (4)")
     assert error_code(lambda: s.execute("DELETE FROM p.parent WHERE id IN (1, 3)")) == 1451
     s.execute("COMMIT")  # the transaction goes on: only that statement was undone
-    assert _all(server, "p.parent") == [(1,), (2,), (3,), (4,)]
-    assert _all(server, "c.child") == [(10, 1), (11, 1), (20, 2)]
-    assert _all(server, "c.loose") == [(10, 1), (30, 3)]
-    assert _all(server, "g.grand") == [(100, 10), (200, 20)]
+    assert table_rows(server, "p.parent") == [(1,), (2,), (3,), (4,)]
+    assert table_rows(server, "c.child") == [(10, 1), (11, 1), (20, 2)]
+    assert table_rows(server, "c.loose") == [(10, 1), (30, 3)]
+    assert table_rows(server, "g.grand") == [(100, 10), (200, 20)]
 
 
 def test_with_the_checks_off_nothing_cascades(server):
     s = session(server)
     s.execute("SET foreign_key_checks = 0")
     s.execute("DELETE FROM p.parent WHERE id = 1")
-    assert _all(server, "c.child") == [(10, 1), (11, 1), (20, 2)]
+    assert table_rows(server, "c.child") == [(10, 1), (11, 1), (20, 2)]
 
 
 def test_a_multi_table_delete_of_parents_cascades_too(server):
@@ -117,6 +105,6 @@ def test_a_multi_table_delete_of_parents_cascades_too(server):
     assert isinstance(waiting, Pending) and not waiting.done()  # before any row is written
     holder.execute("COMMIT")
     assert waiting.done() and waiting.result().affected_rows == 4
-    assert _all(server, "p.parent") == [(3,)]
-    assert _all(server, "c.child") == [] and _all(server, "g.grand") == [(300, None)]
-    assert _all(server, "c.loose") == [(10, None), (30, 3)]
+    assert table_rows(server, "p.parent") == [(3,)]
+    assert table_rows(server, "c.child") == [] and table_rows(server, "g.grand") == [(300, None)]
+    assert table_rows(server, "c.loose") == [(10, None), (30, 3)]

@@ -6,13 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import apsw
 import pytest
 
 from marmotdb.sql.server_state import ServerState
-from marmotdb.storage.commitlog import iter_log
 from marmotdb.users import User
-from tests.sql.sessions import error_code, new_server, rows, session
+from tests.sql.sessions import error_code, log_length, new_server, session, table_rows
 
 
 @pytest.fixture
@@ -31,27 +29,17 @@ def server(tmp_path: Path) -> Iterator[ServerState]:
     state.close()
 
 
-def _all(state: ServerState, table: str) -> list[tuple]:
-    return rows(session(state).execute(f"SELECT * FROM {table} ORDER BY id"))
-
-
-def _log_length(state: ServerState, name: str) -> int:
-    conn = apsw.Connection(str(state.databases.get(name).path))
-    try:
-        return len(list(iter_log(conn)))
-    finally:
-        conn.close()
 
 
 def test_an_update_changes_tables_of_two_databases_in_one_commit(server):
-    before = _log_length(server, "a"), _log_length(server, "b")
+    before = log_length(server, "a"), log_length(server, "b")
     s = session(server)
     result = s.execute("UPDATE a.t1 JOIN b.t2 ON t1.id = t2.id "
                        "SET t1.x = t2.y + 10, t2.y = t1.id + 20, t1.note = 'joined'")
     assert result.affected_rows == 4
-    assert _all(server, "a.t1") == [(1, 11, "joined"), (2, 12, "joined"), (3, 0, "three")]
-    assert _all(server, "b.t2") == [(1, 21), (2, 22), (4, 4)]
-    assert (_log_length(server, "a"), _log_length(server, "b")) == (before[0] + 1,
+    assert table_rows(server, "a.t1") == [(1, 11, "joined"), (2, 12, "joined"), (3, 0, "three")]
+    assert table_rows(server, "b.t2") == [(1, 21), (2, 22), (4, 4)]
+    assert (log_length(server, "a"), log_length(server, "b")) == (before[0] + 1,
                                                                     before[1] + 1)
 
 
@@ -59,11 +47,11 @@ def test_a_delete_from_two_tables_of_one_database_and_of_two(server):
     s = session(server, database="a")
     assert s.execute("DELETE t1, t3 FROM t1 JOIN t3 ON t1.id = t3.id WHERE t1.id = 1"
                      ).affected_rows == 2
-    assert _all(server, "a.t1") == [(2, 0, "two"), (3, 0, "three")]
-    assert _all(server, "a.t3") == [(2, 2)]
+    assert table_rows(server, "a.t1") == [(2, 0, "two"), (3, 0, "three")]
+    assert table_rows(server, "a.t3") == [(2, 2)]
     assert s.execute("DELETE t1, t2 FROM t1 JOIN b.t2 USING (id)").affected_rows == 2
-    assert _all(server, "a.t1") == [(3, 0, "three")]
-    assert _all(server, "b.t2") == [(1, 1), (4, 4)]
+    assert table_rows(server, "a.t1") == [(3, 0, "three")]
+    assert table_rows(server, "b.t2") == [(1, 1), (4, 4)]
 
 
 def test_a_row_joined_several_times_changes_once_and_a_missing_side_is_skipped(server):
@@ -71,20 +59,20 @@ def test_a_row_joined_several_times_changes_once_and_a_missing_side_is_skipped(s
     s.execute("INSERT INTO b.t2 VALUES (5, 5)")
     result = s.execute("UPDATE a.t1 JOIN b.t2 ON t2.id >= t1.id AND t1.id = 1 "
                        "SET t1.x = t1.x + 1, t2.y = t2.y + 100")
-    assert _all(server, "a.t1")[0] == (1, 1, "one")  # once, not once per joined row
-    assert [y for _, y in _all(server, "b.t2")] == [101, 102, 104, 105]
+    assert table_rows(server, "a.t1")[0] == (1, 1, "one")  # once, not once per joined row
+    assert [y for _, y in table_rows(server, "b.t2")] == [101, 102, 104, 105]
     assert result.affected_rows == 5
     s.execute("UPDATE a.t1 LEFT JOIN b.t2 ON t1.id = t2.id SET t1.x = 7, t2.y = 7 "
               "WHERE t1.id = 3")  # no t2 row joined: only t1 changes
-    assert _all(server, "a.t1")[2] == (3, 7, "three")
+    assert table_rows(server, "a.t1")[2] == (3, 7, "three")
 
 
 def test_a_failing_statement_in_autocommit_leaves_nothing(server):
     s = session(server)
     assert error_code(lambda: s.execute(  # t2.y = 4 collides with row 4 (UNIQUE)
         "UPDATE a.t1 JOIN b.t2 ON t1.id = t2.id SET t1.x = 9, t2.y = 4")) == 1062
-    assert [x for _, x, _ in _all(server, "a.t1")] == [0, 0, 0]
-    assert _all(server, "b.t2") == [(1, 1), (2, 2), (4, 4)]
+    assert [x for _, x, _ in table_rows(server, "a.t1")] == [0, 0, 0]
+    assert table_rows(server, "b.t2") == [(1, 1), (2, 2), (4, 4)]
     assert s.txn is None
     s.execute("INSERT INTO b.t2 VALUES (6, 6)")  # both turns were given back
     s.execute("INSERT INTO a.t1 VALUES (6, 6, 'six')")
@@ -102,8 +90,8 @@ def test_in_a_transaction_a_failing_statement_undoes_only_itself(server):
     s.execute("ROLLBACK TO mine")  # the user's savepoint still works around it
     s.execute("DELETE t1, t2 FROM a.t1 JOIN b.t2 USING (id) WHERE t1.id = 2")
     s.execute("COMMIT")
-    assert _all(server, "a.t1") == [(1, 0, "one"), (3, 0, "three"), (8, 8, "eight")]
-    assert _all(server, "b.t2") == [(1, 1), (4, 4)]
+    assert table_rows(server, "a.t1") == [(1, 0, "one"), (3, 0, "three"), (8, 8, "eight")]
+    assert table_rows(server, "b.t2") == [(1, 1), (4, 4)]
 
 
 def test_what_stays_refused(server):
@@ -115,7 +103,7 @@ def test_what_stays_refused(server):
     assert error_code(lambda: s.execute(
         "UPDATE t1 JOIN t3 USING (id) SET t1.x = 1, t3.z = 9 ORDER BY t1.id LIMIT 1")) == 1221
     assert error_code(lambda: s.execute("DELETE t1, zz FROM t1 JOIN t3 USING (id)")) == 1109
-    assert [x for _, x, _ in _all(server, "a.t1")] == [0, 0, 0]
+    assert [x for _, x, _ in table_rows(server, "a.t1")] == [0, 0, 0]
 
 
 def test_a_prepared_statement_runs_it_too(server):
@@ -124,4 +112,4 @@ def test_a_prepared_statement_runs_it_too(server):
                      "WHERE t1.id = ?")
     assert plan.param_count == 3
     assert s.execute_prepared(plan, [5, 10, 2]).affected_rows == 2
-    assert _all(server, "a.t1")[1] == (2, 5, "two") and _all(server, "b.t2")[1] == (2, 12)
+    assert table_rows(server, "a.t1")[1] == (2, 5, "two") and table_rows(server, "b.t2")[1] == (2, 12)

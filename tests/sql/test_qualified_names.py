@@ -4,14 +4,11 @@ transaction writing two databases (one branch per database, txn/DESIGN.md §10.2
 
 from __future__ import annotations
 
-import apsw
 import pytest
 
 from marmotdb.sql.attachments import ATTACHED_MAX
-from marmotdb.sql.server_state import ServerState
-from marmotdb.storage.commitlog import iter_log
 from marmotdb.users import User
-from tests.sql.sessions import error_code, new_server, rows, session
+from tests.sql.sessions import error_code, log_length, new_server, rows, session
 
 @pytest.fixture
 def server(tmp_path):
@@ -27,13 +24,6 @@ def server(tmp_path):
     yield state
     state.close()
 
-
-def log_length(server: ServerState, name: str) -> int:
-    conn = apsw.Connection(str(server.databases.get(name).path))
-    try:
-        return len(list(iter_log(conn)))
-    finally:
-        conn.close()
 
 
 def test_reads_without_use_are_typed_as_in_their_own_database(server):

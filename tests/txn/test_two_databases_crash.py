@@ -27,6 +27,7 @@ import pymysql
 import pytest
 
 from tests.integration.server import MarmotServer, start_marmot_server
+from tests.txn.test_crash_durability import _Counter
 
 pytestmark = pytest.mark.integration
 
@@ -46,20 +47,6 @@ class Ledger:
     acknowledged: set[int] = field(default_factory=set)
     deadlocks: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class _Counter:
-    def __init__(self, start: int):
-        self._next = start
-        self._lock = threading.Lock()
-
-    def __iter__(self) -> Iterator[int]:
-        return self
-
-    def __next__(self) -> int:
-        with self._lock:
-            self._next += 1
-            return self._next
 
 
 def _one_transaction(cursor: pymysql.cursors.Cursor, txn: int, writer: int,
