@@ -47,7 +47,7 @@ def parse_type(stream: TokenStream) -> tuple[str, str, bool]:
         raw = "varchar"
     if raw == "national":
         raw = stream.next().text.lower()
-    if raw == "long" and stream.at_word("VARCHAR", "VARBINARY"):
+    if raw == "long" and stream.at_word("VARCHAR", "VARBINARY", "BYTE"):  # LONG BYTE: binary
         raw = "mediumtext" if stream.next().value == "VARCHAR" else "mediumblob"
     base = _TYPE_ALIASES.get(raw, raw)
     params = _type_params(stream)

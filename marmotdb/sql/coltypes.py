@@ -74,7 +74,8 @@ _ALIASES = {"integer": "int", "int4": "int", "int8": "bigint", "int1": "tinyint"
             "bool": "tinyint", "boolean": "tinyint", "character": "char",
             "character varying": "varchar", "nchar": "char", "nvarchar": "varchar",
             "national char": "char", "national varchar": "varchar", "long": "mediumtext",
-            "long varchar": "mediumtext", "long varbinary": "mediumblob", "serial": "bigint"}
+            "long varchar": "mediumtext", "long varbinary": "mediumblob", "long byte": "mediumblob",
+            "serial": "bigint"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +196,7 @@ def time_sort_key(text: str) -> int:
 # string is a quote); without it a failed match retries every other reading, exponential in
 # the length of the run (user DDL reaches this).
 _TYPE_RE = re.compile(
-    r"^\s*(?P<name>[a-z]+(?:\s+(?:precision|varying|char|varchar|varbinary))?)\s*"
+    r"^\s*(?P<name>[a-z]+(?:\s+(?:precision|varying|char|varchar|varbinary|byte))?)\s*"
     r"(?:\((?P<args>(?:[^()']++|'(?:[^'\\]|\\.|'')*+')*+)\))?(?P<rest>.*)$",
     re.IGNORECASE | re.DOTALL)
 _VALUE_RE = re.compile(r"'((?:[^'\\]|\\.|'')*+)'", re.DOTALL)

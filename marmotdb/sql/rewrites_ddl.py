@@ -242,7 +242,7 @@ def parse_type_text(parser: DdlParser) -> str:
     words = [parser.identifier()]
     while parser.at("PRECISION", "VARYING") or (words[-1].upper() in ("NATIONAL", "LONG")
                                                and parser.at("CHAR", "VARCHAR", "VARBINARY",
-                                                             "CHARACTER")):
+                                                             "CHARACTER", "BYTE")):
         words.append(parser.identifier())
     text = " ".join(words)
     if parser.at_op("("):

@@ -88,6 +88,8 @@ AGREE = {
                                      "RANK() OVER (ORDER BY ti), SUM(id) OVER (), "
                                      "(SELECT MAX(id) FROM t), EXISTS(SELECT 1 FROM t) "
                                      "FROM t ORDER BY id",
+    "binary string literals": "SELECT _binary'A\\'\\0\\\\B' AS b1, _binary'AB', _binary 'c', x'41'",
+    "binary string literals of a table": "SELECT _binary'AB', _binary'A\\0B' AS b2, x'41'" + ONE,
     "union with a literal row": "SELECT id FROM t UNION SELECT 3 ORDER BY 1",
     "min and max of temporal columns": "SELECT MAX(dt), MIN(dtt), MAX(tm) FROM t",
 }
