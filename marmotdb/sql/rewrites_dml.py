@@ -41,6 +41,7 @@ from marmotdb.sql.coltypes import INTEGER_RANGES, MySqlType
 from marmotdb.sql.rewrites import call, not_supported, number, string
 from marmotdb.sql.rewrites_decimal import ColumnTyper, rewrite_decimal_projection
 from marmotdb.sql.rewrites_json import type_json_select
+from marmotdb.sql.rewrites_numeric_context import enum_position, rewrite_numeric_context
 from marmotdb.sql.rewrites_temporal import rewrite_temporal_comparisons, temporal_decltypes
 from marmotdb.sql.rewrites_unsigned import ColumnType, rewrite_unsigned, unsigned_decltypes
 from marmotdb.sql.schema import ColumnDef, TableDef
@@ -445,6 +446,7 @@ def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
     calc = drop_select_noise(tree, index, ctx)
     rewrite_decimal_aggregates(index, ctx)
     rewrite_enum_order(index, ctx)
+    rewrite_numeric_context(tree, _select_column_type(ctx))  # rewrites_numeric_context.py
     check_fulltext_keys(tree, ctx)
     found_rows = found_rows_query(tree) if calc else None
     decltypes = rewrite_decimal_projection(tree, _column_typer(ctx)) \
@@ -523,9 +525,7 @@ def rewrite_enum_order(index: NodeIndex, ctx: DmlContext) -> None:
         definition = resolve_column(column, select, ctx)
         if definition is None or definition.type.name != "enum":
             continue
-        cases = [exp.If(this=string(v), true=number(i + 1))
-                 for i, v in enumerate(definition.type.values)]
-        ordered.set("this", exp.Case(this=column.copy(), ifs=cases, default=number(0)))
+        ordered.set("this", enum_position(column, definition.type))
 
 
 def check_fulltext_keys(tree: exp.Expression, ctx: DmlContext) -> None:
