@@ -64,8 +64,21 @@ def big_literal(node: exp.Literal) -> exp.Expression:
     text = node.this
     if node.is_string or not text.isdigit() or len(text) < 19:
         return node
-    return exp.Literal.string(text) if uint64.HIGH_MIN <= int(text) <= uint64.UINT64_MAX \
-        else node
+    if not uint64.HIGH_MIN <= int(text) <= uint64.UINT64_MAX:
+        return node
+    exact = exp.Literal.string(text)
+    exact.meta["uint64_literal"] = True  # a number still, for negative_literal
+    return exact
+
+
+def negative_literal(node: exp.Neg) -> exp.Expression:
+    """``-9223372036854775808`` is BIGINT's minimum in MySQL, an integer (not minus a number
+    beyond BIGINT, which SQLite would make a REAL)."""
+    operand = node.this
+    if isinstance(operand, exp.Literal) and operand.meta.get("uint64_literal") and \
+            int(operand.this) == uint64.HIGH_MIN:
+        return exp.Literal.number(uint64.INT64_MIN)
+    return node
 
 
 class _Rewriter:

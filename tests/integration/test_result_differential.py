@@ -37,6 +37,8 @@ SCHEMA = [
     "x'00ff', x'0102', '2024-02-29', '2024-02-29 13:14:15', '2024-02-29 13:14:15.123', "
     "'2024-01-01 00:00:01', '-12:30:00', 2024, 'b', 'x,y', b'101', 18446744073709551614)",
     "INSERT INTO t (id) VALUES (2)",
+    "CREATE TABLE mins (v BIGINT)",
+    "INSERT INTO mins VALUES (-9223372036854775808), (9223372036854775807)",
 ]
 ONE = " FROM t WHERE id = 1"
 
@@ -93,6 +95,13 @@ AGREE = {
     "enum set and temporal columns in numeric context":
         "SELECT e + 0, st + 0, tm + 0, dt + 0, dtt + 0, st & 2, st | 4, -e, e * 2, "
         "dt + INTERVAL 1 DAY" + ONE,
+    "bigint minimum literal": "SELECT v, v = -9223372036854775808, -9223372036854775808, "
+                              "- 9223372036854775808, -9223372036854775807 - 1 FROM mins "
+                              "ORDER BY v",
+    "casts of unsigned values to signed": "SELECT CAST(ti & -56 AS SIGNED), "
+                                          "CONVERT(ti | 48, SIGNED), CONVERT(ti << 2, SIGNED), "
+                                          "CAST(18446744073709551615 AS SIGNED), "
+                                          "CAST('18446744073709551615' AS SIGNED)" + ONE,
     "union with a literal row": "SELECT id FROM t UNION SELECT 3 ORDER BY 1",
     "min and max of temporal columns": "SELECT MAX(dt), MIN(dtt), MAX(tm) FROM t",
 }
