@@ -91,9 +91,14 @@ def _result_type(node: exp.Expression, column_type: ColumnType) -> MySqlType | N
         node = node.this
     if isinstance(node, (exp.Max, exp.Min, exp.AnyValue)) and \
             not isinstance(node.this, exp.Distinct):
-        return _temporal(node.this, column_type, _RESULT_TEMPORAL)
+        return _temporal(node.this, column_type, _RESULT_TEMPORAL) or (
+            _result_type(node.this, column_type) if isinstance(node.this, exp.Case) else None)
     if isinstance(node, (exp.Greatest, exp.Least, exp.Coalesce)):
         return _common_type([node.this, *node.expressions], column_type)
+    if isinstance(node, exp.Case):  # Django's aggregate filters: MIN(CASE WHEN … THEN col END)
+        branches = [i.args.get("true") for i in node.args.get("ifs") or []]
+        return _common_type([b for b in (*branches, node.args.get("default")) if b is not None],
+                            column_type)
     if not isinstance(node, exp.Anonymous):
         return None
     name, args = str(node.this).upper(), node.expressions
@@ -110,7 +115,7 @@ def _result_type(node: exp.Expression, column_type: ColumnType) -> MySqlType | N
 
 
 def _common_type(operands: list[exp.Expression], column_type: ColumnType) -> MySqlType | None:
-    """GREATEST / LEAST / COALESCE of temporal operands only (NULLs aside): their type, a
+    """GREATEST / LEAST / COALESCE / CASE of temporal operands only (NULLs aside): their type, a
     DATETIME when DATEs and DATETIMEs mix (Django's Greatest of two DateTimeFields)."""
     found = [_temporal(o, column_type, _RESULT_TEMPORAL) or _result_type(o, column_type)
              for o in operands if not isinstance(o, exp.Null)]

@@ -102,6 +102,12 @@ AGREE = {
                                           "CONVERT(ti | 48, SIGNED), CONVERT(ti << 2, SIGNED), "
                                           "CAST(18446744073709551615 AS SIGNED), "
                                           "CAST('18446744073709551615' AS SIGNED)" + ONE,
+    "min and max of temporal case expressions":
+        "SELECT MIN(CASE WHEN id = 1 THEN tm ELSE NULL END), MAX(CASE WHEN id = 1 THEN dtt END), "
+        "COALESCE(MIN(CASE WHEN id = 1 THEN dt3 END), CAST('2020-01-01' AS DATETIME(3))), "
+        "MAX(CASE WHEN id = 2 THEN dt END) FROM t",
+    "temporal case expressions": "SELECT CASE WHEN id = 1 THEN dt END, "
+                                 "CASE id WHEN 2 THEN NULL ELSE dtt END FROM t ORDER BY id",
     "union with a literal row": "SELECT id FROM t UNION SELECT 3 ORDER BY 1",
     "min and max of temporal columns": "SELECT MAX(dt), MIN(dtt), MAX(tm) FROM t",
 }
