@@ -108,6 +108,9 @@ AGREE = {
         "MAX(CASE WHEN id = 2 THEN dt END) FROM t",
     "temporal case expressions": "SELECT CASE WHEN id = 1 THEN dt END, "
                                  "CASE id WHEN 2 THEN NULL ELSE dtt END FROM t ORDER BY id",
+    "unsigned subtraction below zero": "SELECT u - 8" + ONE,
+    "unsigned integer column arithmetic": "SELECT u + 1, u * 2, u - 7, u - 7.5, u + 0.25, "
+                                          "u * 1.5, u - 1e0" + ONE,
     "union with a literal row": "SELECT id FROM t UNION SELECT 3 ORDER BY 1",
     "min and max of temporal columns": "SELECT MAX(dt), MIN(dtt), MAX(tm) FROM t",
 }
@@ -154,9 +157,6 @@ DIFFER = {
     "round of a decimal": ("SELECT ROUND(1.005, 2), TRUNCATE(1.999, 1), ROUND(2.5)",
                            "ROUND/TRUNCATE of a DECIMAL are sent as DOUBLE or BIGINT, not "
                            "DECIMAL (a driver gets float/int, not Decimal)"),
-    "unsigned subtraction below zero": ("SELECT u - 8" + ONE,
-                                        "an UNSIGNED column minus a larger number is -1, not "
-                                        "error 1690 (issue 15's unsigned work)"),
 }
 
 
