@@ -37,6 +37,10 @@ SCHEMA = [
     "x'00ff', x'0102', '2024-02-29', '2024-02-29 13:14:15', '2024-02-29 13:14:15.123', "
     "'2024-01-01 00:00:01', '-12:30:00', 2024, 'b', 'x,y', b'101', 18446744073709551614)",
     "INSERT INTO t (id) VALUES (2)",
+    "CREATE TABLE floats (id INT PRIMARY KEY, f FLOAT, h FLOAT(10), g FLOAT(7,3))",
+    "INSERT INTO floats VALUES (1, 15.7563827, 1.1, 1.5), (2, 123456789, 0.1, 3.14159), "
+    "(3, 1e20, 1e-7, 0.001), (4, 0.000001234567, -123456.7, -2.5), (5, 1e15, 99999.95, 12.3456), "
+    "(6, 3.4e38, 1e14, 1), (7, 1e-20, 12345678901, 0), (8, 0, NULL, NULL)",
     "CREATE TABLE mins (v BIGINT)",
     "INSERT INTO mins VALUES (-9223372036854775808), (9223372036854775807)",
 ]
@@ -111,6 +115,10 @@ AGREE = {
     "unsigned subtraction below zero": "SELECT u - 8" + ONE,
     "unsigned integer column arithmetic": "SELECT u + 1, u * 2, u - 7, u - 7.5, u + 0.25, "
                                           "u * 1.5, u - 1e0" + ONE,
+    "float columns print six digits": "SELECT id, f, h FROM floats ORDER BY id",
+    "float columns hold single precision": "SELECT f * 2, -f, f = 1.1, h = 1.1, h = 0.1, "
+                                           "f + h FROM floats WHERE id IN (1, 2) ORDER BY id",
+    "float columns with a scale": "SELECT g FROM floats ORDER BY id",
     "union with a literal row": "SELECT id FROM t UNION SELECT 3 ORDER BY 1",
     "min and max of temporal columns": "SELECT MAX(dt), MIN(dtt), MAX(tm) FROM t",
 }
