@@ -159,6 +159,8 @@ def rewrite_temporal_comparisons(tree: exp.Expression, column_type: ColumnType) 
                 if found is not None:
                     node.set(side, _key(node.args[side], found))
                     break
+            else:
+                _compare_as_time(node, column_type)
         else:
             found = _temporal(node.this, column_type)
             if found is not None:
@@ -168,6 +170,22 @@ def rewrite_temporal_comparisons(tree: exp.Expression, column_type: ColumnType) 
                         node.set(key, [_key(v, found) for v in value])
                     elif isinstance(value, exp.Expression):
                         node.set(key, _key(value, found))
+
+
+def _compare_as_time(node: exp.Expression, column_type: ColumnType) -> None:
+    """``MYSQL_CMP(a, b) <op> 0`` (rewrites.py's comparison of two non-columns) where ``a`` or
+    ``b`` is a computed TIME (``TIME(dt)``, ``CAST(… AS TIME)``) compares as times, through the
+    TIME columns' collation: ``TIME(dt6) = '14:30:26.000000'`` holds for 14:30:26 (Django's
+    ``__time`` lookups send six fraction digits)."""
+    cmp = node.this
+    if not (isinstance(cmp, exp.Anonymous) and str(cmp.this).upper() == "MYSQL_CMP"
+            and len(cmp.expressions) == 2 and isinstance(node.expression, exp.Literal)):
+        return
+    left, right = cmp.expressions
+    if any((t := _result_type(o, column_type)) is not None and t.name == "time"
+           for o in (left, right)):
+        node.set("this", exp.Collate(this=left, expression=exp.Var(this="mysql_time")))
+        node.set("expression", right)
 
 
 def _temporal(node: exp.Expression, column_type: ColumnType,
