@@ -39,7 +39,8 @@ from sqlglot import exp
 from marmotdb import errors
 from marmotdb.sql.coltypes import INTEGER_RANGES, MySqlType
 from marmotdb.sql.rewrites import call, not_supported, number, string
-from marmotdb.sql.rewrites_decimal import ColumnTyper, rewrite_decimal_projection
+from marmotdb.sql.rewrites_decimal import (ColumnTyper, rewrite_decimal_projection,
+                                           rewrite_decimal_value)
 from marmotdb.sql.rewrites_json import type_json_select
 from marmotdb.sql.rewrites_numeric_context import enum_position, rewrite_numeric_context
 from marmotdb.sql.rewrites_temporal import rewrite_temporal_comparisons, temporal_decltypes
@@ -785,6 +786,7 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
     for equality in _assignments(table, tree.expressions):
         column = _target_column(table, equality.this)
         value = rewrite_unsigned(equality.expression, unsigned_types)
+        value = rewrite_decimal_value(value, unsigned_types)  # rewrites_decimal.py
         value = substitute_assigned(value, assigned, aliases)
         value = store(value, column, 1, ignore)
         assigned[column.name.lower()] = value
