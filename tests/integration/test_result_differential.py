@@ -243,3 +243,32 @@ def result(conns: Connections, sql: str) -> dict[str, Any]:
 def test_result_is_mariadbs(marmot_conns: Connections, mariadb_conns: Connections,
                             sql: str) -> None:
     assert result(marmot_conns, sql) == result(mariadb_conns, sql)
+
+
+AUTO_INCREMENT_TABLES = {
+    "ai_int": "id INT AUTO_INCREMENT PRIMARY KEY, x INT",
+    "ai_small": "id SMALLINT UNSIGNED AUTO_INCREMENT PRIMARY KEY",
+    "ai_big": "id BIGINT AUTO_INCREMENT PRIMARY KEY",
+}
+
+
+def _auto_increment_types(conn: Any) -> list[int]:
+    """The type codes announced for AUTO_INCREMENT primary keys read from their tables (the
+    rowid alias SQLite declares INTEGER whatever the MySQL type)."""
+    with conn.cursor() as cursor:
+        cursor.execute(f"USE {DATABASE}")
+        types = []
+        for table, columns in AUTO_INCREMENT_TABLES.items():
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            cursor.execute(f"CREATE TABLE {table} ({columns})")
+            cursor.execute(f"SELECT id FROM {table}")
+            types.append(cursor.description[0][1])
+            cursor.execute(f"DROP TABLE {table}")
+        return types
+
+
+def test_auto_increment_keys_are_typed_as_declared(marmot_conns: Connections,
+                                                   mariadb_conns: Connections) -> None:
+    # Django's introspection tells AutoField / SmallAutoField / BigAutoField by these codes.
+    assert _auto_increment_types(marmot_conns[1]) == _auto_increment_types(mariadb_conns[1]) \
+        == [3, 2, 8]
