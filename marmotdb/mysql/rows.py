@@ -58,6 +58,36 @@ def format_double(v: float) -> str:
     return text
 
 
+FLOAT_DIGITS = 6  # FLT_DIG: the significant digits MySQL prints of a FLOAT
+FLOAT_TEXT_WIDTH = 15  # MAX_FLOAT_STR_LENGTH: wider than this, a FLOAT prints as 1e20
+
+
+def format_float(v: float) -> str:
+    """A FLOAT column's value as MySQL prints it (my_gcvt): 6 significant digits, in plain
+    form when that fits 15 characters (15.7564, 123457000, 0.00000123457), else as 1e20,
+    1.5e-7; trailing zeros dropped."""
+    if v == 0 or v != v or v in (float("inf"), float("-inf")):
+        return format_double(v)
+    sign = "-" if v < 0 else ""
+    mantissa, exponent = f"{abs(v):.{FLOAT_DIGITS - 1}e}".split("e")
+    digits = mantissa.replace(".", "").rstrip("0")
+    point = int(exponent) + 1  # digits before the decimal point (dtoa's decpt)
+    count = len(digits)
+    plain_length = count - point + 2 if point <= 0 else count + 1 if point < count else point
+    exponent_length = 1 + (point >= 101 or point <= -99) + (point >= 11 or point <= -9)
+    force_e = point <= 0 and FLOAT_TEXT_WIDTH <= 2 - point and \
+        FLOAT_TEXT_WIDTH >= exponent_length + count + 2
+    if not force_e and (plain_length <= FLOAT_TEXT_WIDTH or
+                        -1 <= point <= FLOAT_TEXT_WIDTH):
+        if point <= 0:
+            return f"{sign}0.{'0' * -point}{digits}"
+        if point < count:
+            return f"{sign}{digits[:point]}.{digits[point:]}"
+        return f"{sign}{digits}{'0' * (point - count)}"
+    fraction = f".{digits[1:]}" if count > 1 else ""
+    return f"{sign}{digits[0]}{fraction}e{point - 1}"
+
+
 def format_timedelta(v: dt.timedelta) -> str:
     micros = (v.days * 86400 + v.seconds) * 1_000_000 + v.microseconds
     sign = "-" if micros < 0 else ""
@@ -207,6 +237,13 @@ def _text_float(v: Any) -> bytes:
     return _lenenc(format_double(as_float(v)).encode())
 
 
+def _text_single(v: Any) -> bytes:
+    """A FLOAT column (single precision): MySQL's 6 digits, where a DOUBLE shows 17."""
+    if type(v) is int:
+        return _lenenc(str(v).encode())
+    return _lenenc(format_float(v if type(v) is float else as_float(v)).encode())
+
+
 def _text_decimal(v: Any) -> bytes:
     return _lenenc(as_decimal_text(v))
 
@@ -241,7 +278,7 @@ _INT_TYPES = (FieldType.TINY, FieldType.SHORT, FieldType.LONG, FieldType.INT24,
               FieldType.LONGLONG, FieldType.YEAR)
 _TEXT_ENCODERS: dict[int, Callable[[Any], bytes]] = {
     **{t: _text_int for t in _INT_TYPES},
-    FieldType.FLOAT: _text_float, FieldType.DOUBLE: _text_float,
+    FieldType.FLOAT: _text_single, FieldType.DOUBLE: _text_float,
     FieldType.DECIMAL: _text_decimal, FieldType.NEWDECIMAL: _text_decimal,
     FieldType.DATE: _text_datetime, FieldType.DATETIME: _text_datetime,
     FieldType.TIMESTAMP: _text_datetime, FieldType.NEWDATE: _text_datetime,
@@ -269,7 +306,15 @@ def _bit(bits: int) -> Callable[[Any], bytes]:
 def _text_encoder(column: Column) -> Callable[[Any], bytes]:
     if column.type == FieldType.BIT:
         return _bit(column.length)
+    if column.type in (FieldType.FLOAT, FieldType.DOUBLE) and 0 < column.decimals < 31:
+        return _fixed(column.decimals)  # FLOAT(M,D) / DOUBLE(M,D): D decimals, 1.500
     return _TEXT_ENCODERS.get(int(column.type), _text_any)
+
+
+def _fixed(decimals: int) -> Callable[[Any], bytes]:
+    def encode(v: Any) -> bytes:
+        return _lenenc(f"{v if type(v) is float else as_float(v):.{decimals}f}".encode())
+    return encode
 
 
 def _encode_text(block: ColumnBlock, rows: Sequence[tuple]) -> list[bytes]:

@@ -113,6 +113,8 @@ class TableDef:
     comment: str = ""
     auto_increment: int | None = None
     row_format: str | None = None
+    # Table options MySQL shows back (SHOWN_TABLE_OPTIONS): name -> value as shown (3, 'fish')
+    options: dict[str, str] = field(default_factory=dict)
 
     def column(self, name: str) -> ColumnDef | None:
         lowered = name.lower()
@@ -128,6 +130,21 @@ class TableDef:
 
 
 # ---------------------------------------------------------------- MySQL rendering
+
+# The table options SHOW CREATE TABLE prints after the character set, in MySQL 8's order
+# (sql_show.cc store_create_info); ROW_FORMAT and COMMENT have fields of their own.
+SHOWN_TABLE_OPTIONS = ("MIN_ROWS", "MAX_ROWS", "AVG_ROW_LENGTH", "PACK_KEYS", "STATS_PERSISTENT",
+                       "STATS_AUTO_RECALC", "STATS_SAMPLE_PAGES", "CHECKSUM", "DELAY_KEY_WRITE",
+                       "ROW_FORMAT", "KEY_BLOCK_SIZE", "COMPRESSION", "ENCRYPTION", "COMMENT",
+                       "CONNECTION")
+
+
+def table_options_text(options: dict[str, str]) -> str:
+    """``options`` (name -> value as shown) in MySQL's order, as SHOW CREATE TABLE prints them
+    after ``DEFAULT CHARSET=… COLLATE=…``."""
+    return " ".join(f"{name}={options[name]}" for name in SHOWN_TABLE_OPTIONS
+                    if options.get(name))
+
 
 def quote_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
@@ -246,10 +263,11 @@ def render_create_table(table: TableDef, auto_increment: int | None = None) -> s
     options.append(f"DEFAULT CHARSET={table.charset}")
     if table.collation:
         options.append(f"COLLATE={table.collation}")
-    if table.row_format:
-        options.append(f"ROW_FORMAT={table.row_format}")
-    if table.comment:
-        options.append(f"COMMENT={quote_string(table.comment)}")
+    shown = table_options_text({**table.options,
+                                "ROW_FORMAT": (table.row_format or "").upper(),
+                                "COMMENT": quote_string(table.comment) if table.comment else ""})
+    if shown:
+        options.append(shown)
     body = ",\n".join("  " + line for line in lines)
     return f"CREATE TABLE {quote_ident(table.name)} (\n{body}\n) {' '.join(options)}"
 

@@ -615,6 +615,8 @@ class ServerState:
                     notnull, pk = tables[table].get(origin, (0, 0))
                     flags = (int(ColumnFlag.NOT_NULL) if notnull or pk else 0) | \
                         (int(ColumnFlag.PRI_KEY) if pk else 0)
+                    if pk and decltype and decltype.upper() == "INTEGER":
+                        decltype, flags = _rowid_alias_type(conn, table, origin, decltype, flags)
                 out.append((name, decltype, table or "", origin or "", flags))
             return tuple(out)
 
@@ -715,6 +717,18 @@ class ServerState:
         self.databases.close()
         self.scratch.close()
         self.key_readers.close()
+
+
+def _rowid_alias_type(conn: apsw.Connection, table: str, origin: str, decltype: str,
+                      flags: int) -> tuple[str, int]:
+    """An AUTO_INCREMENT primary key is SQLite's ``INTEGER`` rowid alias whatever its MySQL
+    type: announce the type it was declared with (INT is LONG, not LONGLONG: Django's
+    introspection tells AutoField from BigAutoField and SmallAutoField by it)."""
+    definition = schema.table_def(conn, table)
+    column = definition.column(origin) if definition is not None else None
+    if column is None or not column.auto_increment or column.type.family != "int":
+        return decltype, flags
+    return column.type.sqlite_decltype(), flags | int(ColumnFlag.AUTO_INCREMENT)
 
 
 def _typed(description: tuple[Any, ...], decltypes: tuple[str | None, ...]

@@ -233,3 +233,17 @@ def test_a_column_name_keeps_the_clients_non_utf8_bytes():
     name = b"'\xe9'".decode("utf-8", "surrogateescape")
     payload = columns.encode_column(text_column(name))
     assert b"\x03'\xe9'" in payload
+
+
+# A FLOAT column's text as MariaDB 10.11 / MySQL 8 send it (my_gcvt: FLT_DIG digits, plain form
+# up to MAX_FLOAT_STR_LENGTH characters), for the single-precision value the column holds.
+@pytest.mark.parametrize("stored, text", [
+    (15.7563827, "15.7564"), (123456789, "123457000"), (1e20, "1e20"),
+    (0.000001234567, "0.00000123457"), (1.1, "1.1"), (1e15, "1e15"), (1e14, "100000000000000"),
+    (100000000000, "100000000000"), (1e-5, "0.00001"), (1e-7, "0.0000001"),
+    (999999.5, "1000000"), (-123456.7, "-123457"), (99999.95, "100000"), (3.4e38, "3.4e38"),
+    (12345678901, "12345700000"), (1e-20, "1e-20"), (0.0, "0"),
+])
+def test_float_text_has_six_significant_digits(stored, text):
+    single = struct.unpack("<f", struct.pack("<f", stored))[0]
+    assert rows.format_float(single) == text

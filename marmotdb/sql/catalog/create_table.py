@@ -22,6 +22,7 @@ from marmotdb.sql.catalog.model import (
     KeyExpression,
     TableModel,
 )
+from marmotdb.sql.schema import SHOWN_TABLE_OPTIONS, quote_string
 
 _INT_TYPES = {"tinyint": 3, "smallint": 5, "mediumint": 8, "int": 10, "bigint": 20}
 _TYPE_ALIASES = {
@@ -47,7 +48,7 @@ def parse_type(stream: TokenStream) -> tuple[str, str, bool]:
         raw = "varchar"
     if raw == "national":
         raw = stream.next().text.lower()
-    if raw == "long" and stream.at_word("VARCHAR", "VARBINARY"):
+    if raw == "long" and stream.at_word("VARCHAR", "VARBINARY", "BYTE"):  # LONG BYTE: binary
         raw = "mediumtext" if stream.next().value == "VARCHAR" else "mediumblob"
     base = _TYPE_ALIASES.get(raw, raw)
     params = _type_params(stream)
@@ -552,6 +553,13 @@ def _option_row_format(stream: TokenStream, table: TableModel, option: str) -> N
     table.create_options = (table.create_options + f" row_format={value.upper()}").strip()
 
 
+def _option_shown(stream: TokenStream, table: TableModel, option: str) -> None:
+    """An option SHOW CREATE TABLE prints back as stored (the stored DDL has MySQL's form)."""
+    token = stream.next()
+    table.options[option] = quote_string(str(token.value)) if token.kind == "string" \
+        else token.text
+
+
 def _option_other(stream: TokenStream, table: TableModel, option: str) -> None:
     if stream.peek().text == "(":
         _parenthesised(stream)
@@ -563,4 +571,6 @@ _TABLE_OPTIONS = {
     "ENGINE": _option_engine, "TYPE": _option_engine, "CHARSET": _option_charset,
     "COLLATE": _option_collate, "COMMENT": _option_comment,
     "AUTO_INCREMENT": _option_auto_increment, "ROW_FORMAT": _option_row_format,
+    **{name: _option_shown for name in SHOWN_TABLE_OPTIONS if name not in (
+        "ROW_FORMAT", "COMMENT")},
 }

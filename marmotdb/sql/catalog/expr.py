@@ -303,6 +303,9 @@ def evaluate(stream: TokenStream, ctx: CatalogContext) -> object:
 def _primary(stream: TokenStream, ctx: CatalogContext) -> object:
     token = stream.next()
     kind = token.kind
+    if kind == "string" and isinstance(token.value, str) and \
+            lexer.introducer(token.text) == "binary":  # a binary string in a result
+        return token.value.encode("utf-8", "surrogateescape")
     if kind in ("string", "number", "bits"):
         return token.value
     if kind == "sysvar":

@@ -100,6 +100,7 @@ class TableModel:
     comment: str = ""
     row_format: str = "Dynamic"
     create_options: str = ""
+    options: dict[str, str] = field(default_factory=dict)  # shown back: schema.SHOWN_TABLE_OPTIONS
     auto_increment: int | None = None  # next value, filled from SQLite when shown
     temporary: bool = False  # a session's temporary table (SHOW CREATE says so)
 

@@ -20,6 +20,7 @@ from marmotdb.sql.catalog.model import (
     is_key_expression,
 )
 from marmotdb.sql.catalog.snapshot import ViewInfo
+from marmotdb.sql.schema import table_options_text
 
 _NO_LITERAL_DEFAULT = frozenset({"tinytext", "text", "mediumtext", "longtext", "tinyblob",
                                  "blob", "mediumblob", "longblob", "json", "geometry"})
@@ -81,10 +82,11 @@ def render_create_table(table: TableModel, auto_increment: int | None = None,
     if auto_increment is not None and auto_increment > 1:
         options += f" AUTO_INCREMENT={auto_increment}"
     options += f" DEFAULT CHARSET={table.charset} COLLATE={table.collation}"
-    if table.create_options:
-        options += " " + " ".join(o.upper() for o in table.create_options.split())
-    if table.comment:
-        options += f" COMMENT={quote_string(table.comment)}"
+    row_format = table.row_format.upper() if "row_format=" in table.create_options else ""
+    shown = table_options_text({**table.options, "ROW_FORMAT": row_format,
+                                "COMMENT": quote_string(table.comment) if table.comment else ""})
+    if shown:
+        options += " " + shown
     create = "CREATE TEMPORARY TABLE" if table.temporary else "CREATE TABLE"
     return f"{create} {q(table.name)} (\n" + ",\n".join(lines) + f"\n) {options}"
 

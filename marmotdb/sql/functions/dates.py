@@ -514,12 +514,12 @@ def maketime(hours: object, minutes: object, seconds: object) -> str | None:
     return format_time(parts, 6 if micro else 0)
 
 
-def time_to_sec(value: object) -> int | float | None:
+def time_to_sec(value: object) -> int | None:
     parts = _time_arg(value)
     if parts is None:
         return None
-    micros = _time_micros(parts)
-    return micros // 1_000_000 if micros % 1_000_000 == 0 else micros / 1_000_000
+    micros = _time_micros(parts)  # MySQL 8's TIME_TO_SEC is an integer: the fraction is dropped
+    return -(-micros // 1_000_000) if micros < 0 else micros // 1_000_000
 
 
 def _time_arg(value: object) -> coltypes.TimeParts | None:

@@ -33,21 +33,28 @@ def _cast_signed(value: object, unsigned: bool, ctx: Any) -> int | None:
     if uint64.is_high_blob(value):
         value = uint64.exact(value)
     if isinstance(value, (str, bytes)):
-        number, whole = parse_number_prefix(to_text(value) or "")
-        limit = 2**64 - 1 if unsigned else 2**63 - 1
+        text = to_text(value) or ""
+        number, whole = parse_number_prefix(text)
+        # Plain digits are read as MySQL's strtoll10 reads them, up to BIGINT UNSIGNED's
+        # maximum: '18446744073709551615' AS SIGNED is -1 (wrapped below), as in MySQL.
+        limit = 2**64 - 1 if unsigned or text.strip().isdigit() else 2**63 - 1
         if number is not None and (not number.is_finite() or number.adjusted() >= 20):
             # '1e999999' or 'inf': clamp before making an int of it (a million-digit int
             # would hold the event loop), as MySQL clamps with the same warning
-            number, whole = Decimal(limit if number > 0 else -limit - 1), False
-        if number is None or not whole:
-            warn(ctx, "Warning", ER_TRUNCATED_WRONG_VALUE,
-                 f"Truncated incorrect INTEGER value: '{to_text(value)}'")
+            number, whole = Decimal(limit if number > 0 else -(2**63)), False
         result = int(number.to_integral_value(ROUND_DOWN)) if number is not None else 0
-        result = max(-limit - 1 if not unsigned else -(2**63), min(result, limit))
+        if number is None or not whole or not -(2**63) <= result <= limit:
+            warn(ctx, "Warning", ER_TRUNCATED_WRONG_VALUE,
+                 f"Truncated incorrect INTEGER value: '{text}'")
+        result = max(-(2**63), min(result, limit))
     else:
         result = to_int(value) or 0
     if unsigned and result < 0:
         result += 2**64
+    elif not unsigned and result >= 2**63:  # an unsigned value (``a & -56``) wraps, as MySQL
+        result -= 2**64
+        warn(ctx, "Note", errors.ER_UNKNOWN_ERROR, "Cast to signed converted positive "
+             "out-of-range integer to it's negative complement")
     return uint64.in_flight(result)  # type: ignore[return-value]  # exact text from 2^63
 
 

@@ -35,7 +35,8 @@ from marmotdb.sql.types import coltypes
 from marmotdb.sql.catalog.model import KeyExpression, is_key_expression
 from marmotdb.sql.types.coltypes import MySqlType
 from marmotdb.sql.rewrites.expressions import not_supported
-from marmotdb.sql.schema import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef, sql_literal
+from marmotdb.sql.schema import (CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef,
+                                  quote_string, sql_literal)
 from marmotdb.sql.routines import ddl as routine_ddl
 
 if TYPE_CHECKING:
@@ -245,7 +246,7 @@ def parse_type_text(parser: DdlParser) -> str:
     words = [parser.identifier()]
     while parser.at("PRECISION", "VARYING") or (words[-1].upper() in ("NATIONAL", "LONG")
                                                and parser.at("CHAR", "VARCHAR", "VARBINARY",
-                                                             "CHARACTER")):
+                                                             "CHARACTER", "BYTE")):
         words.append(parser.identifier())
     text = " ".join(words)
     if parser.at_op("("):
@@ -835,12 +836,18 @@ def _skip_index_name(parser: DdlParser) -> str:
     return name
 
 
+# Accepted without effect and not shown (PASSWORD is unused in MySQL 8, which shows it no more
+# than it does INSERT_METHOD of a table that is not MERGE).
 _IGNORED_TABLE_OPTIONS = frozenset({
-    "KEY_BLOCK_SIZE", "STATS_PERSISTENT", "STATS_AUTO_RECALC", "STATS_SAMPLE_PAGES",
-    "PACK_KEYS", "CHECKSUM", "DELAY_KEY_WRITE", "AVG_ROW_LENGTH", "MAX_ROWS", "MIN_ROWS",
-    "INSERT_METHOD", "COMPRESSION", "ENCRYPTION", "TABLESPACE", "SECONDARY_ENGINE",
-    "PAGE_CHECKSUM", "TRANSACTIONAL", "PAGE_COMPRESSED", "ENGINE_ATTRIBUTE",
-    "AUTOEXTEND_SIZE"})
+    "INSERT_METHOD", "TABLESPACE", "SECONDARY_ENGINE", "PAGE_CHECKSUM", "TRANSACTIONAL",
+    "PAGE_COMPRESSED", "ENGINE_ATTRIBUTE", "AUTOEXTEND_SIZE", "PASSWORD"})
+# Kept and shown back by SHOW CREATE TABLE (schema.SHOWN_TABLE_OPTIONS has their order); a
+# numeric option at its default (0, or DEFAULT) is not shown, as in MySQL.
+_STRING_TABLE_OPTIONS = frozenset({"COMPRESSION", "ENCRYPTION", "CONNECTION"})
+_NUMERIC_TABLE_OPTIONS = frozenset({
+    "MIN_ROWS", "MAX_ROWS", "AVG_ROW_LENGTH", "PACK_KEYS", "STATS_PERSISTENT",
+    "STATS_AUTO_RECALC", "STATS_SAMPLE_PAGES", "CHECKSUM", "DELAY_KEY_WRITE", "KEY_BLOCK_SIZE"})
+_KEPT_ONE_ZERO = frozenset({"PACK_KEYS", "STATS_PERSISTENT", "STATS_AUTO_RECALC"})
 _ENGINES = {"innodb": "InnoDB", "myisam": "MyISAM", "memory": "MEMORY", "heap": "MEMORY",
             "aria": "InnoDB", "csv": "CSV", "archive": "ARCHIVE"}
 
@@ -864,12 +871,39 @@ def parse_table_options(parser: DdlParser, table: TableDef, *, stop_at_select: b
             _set_table_charset(table, parser.option_value())
         elif parser.accept_seq("DEFAULT", "COLLATE") or parser.accept("COLLATE"):
             table.collation = parser.option_value().lower()
+        elif parser.at(*_NUMERIC_TABLE_OPTIONS, *_STRING_TABLE_OPTIONS):
+            _shown_option(parser, table)
         elif parser.at(*_IGNORED_TABLE_OPTIONS) or parser.at("DATA", "INDEX", "UNION"):
             _skip_option(parser)
         elif parser.at("PARTITION"):
             raise not_supported("partitioned tables")
         else:
             return
+
+
+def _shown_option(parser: DdlParser, table: TableDef) -> None:
+    """A table option MySQL keeps: its value as SHOW CREATE TABLE prints it, or none."""
+    name = parser.token.upper
+    parser.pos += 1
+    parser.accept_op("=")
+    token = parser.token
+    value = parser.option_value()
+    table.options.pop(name, None)
+    if name in _STRING_TABLE_OPTIONS:
+        if token.kind != "str":
+            parser.fail("a string")
+        if value:
+            table.options[name] = quote_string(value)
+        return
+    if value.upper() == "DEFAULT":
+        return
+    if not value.isdigit():
+        parser.fail("a number")
+    number = int(value)
+    if name in _KEPT_ONE_ZERO:
+        table.options[name] = "1" if number else "0"
+    elif number:
+        table.options[name] = "1" if name in ("CHECKSUM", "DELAY_KEY_WRITE") else str(number)
 
 
 def _skip_option(parser: DdlParser) -> None:

@@ -25,6 +25,8 @@ its value is what MySQL returns:
 * anything else typed DECIMAL that yields a float (``MAX(price * 2)``, ``ROUND``…) is formatted
   at its scale by ``MYSQL_DEC_FORMAT``.
 
+``rewrite_decimal_value`` does the same for the value a single-table UPDATE assigns.
+
 Only the result columns are rewritten: in WHERE/ON/GROUP BY the arithmetic stays SQLite's
 (numbers compare as numbers there; text would compare as text). ORDER BY and HAVING terms that
 name a rewritten result column (by alias or position) sort and compare its numeric value.
@@ -334,3 +336,17 @@ def _numeric_references(select: exp.Select, projection: exp.Expression, position
 
 def _names(node: exp.Expression, alias: str) -> bool:
     return isinstance(node, exp.Column) and not node.table and node.name.lower() == alias
+
+
+def rewrite_decimal_value(node: exp.Expression,
+                          column_type: Callable[[exp.Column], MySqlType | None]
+                          ) -> exp.Expression:
+    """A single-table UPDATE's assigned value with its DECIMAL arithmetic exact, as MySQL
+    computes it (``SET d = d - 0.4`` on 0.5 is 0.1, where SQLite's REAL gives
+    0.09999999999999998; Django's ``F('d') - Decimal('0.4')``). Storing it into the column
+    rounds it to the column's scale, so no formatting is added here."""
+    typer = DecimalTyper(exp.Select(), lambda column, _select: column_type(column))
+    kind = typer.infer(node)
+    if kind is None or kind.kind != "decimal":
+        return node
+    return _Exact(typer).value(node)

@@ -39,8 +39,10 @@ from sqlglot import exp
 from marmotdb import errors
 from marmotdb.sql.types.coltypes import INTEGER_RANGES, MySqlType
 from marmotdb.sql.rewrites.expressions import call, not_supported, number, string
-from marmotdb.sql.rewrites.decimal import ColumnTyper, rewrite_decimal_projection
+from marmotdb.sql.rewrites.decimal import (ColumnTyper, rewrite_decimal_projection,
+                                           rewrite_decimal_value)
 from marmotdb.sql.rewrites.json import type_json_select
+from marmotdb.sql.rewrites.numeric_context import enum_position, rewrite_numeric_context
 from marmotdb.sql.rewrites.temporal import rewrite_temporal_comparisons, temporal_decltypes
 from marmotdb.sql.rewrites.unsigned import ColumnType, rewrite_unsigned, unsigned_decltypes
 from marmotdb.sql.schema import ColumnDef, TableDef
@@ -473,6 +475,7 @@ def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
     calc = drop_select_noise(tree, index, ctx)
     rewrite_decimal_aggregates(index, ctx)
     rewrite_enum_order(index, ctx)
+    rewrite_numeric_context(tree, _select_column_type(ctx))  # numeric_context.py
     check_fulltext_keys(tree, ctx)
     found_rows = found_rows_query(tree) if calc else None
     decltypes = rewrite_decimal_projection(tree, _column_typer(ctx)) \
@@ -551,9 +554,7 @@ def rewrite_enum_order(index: NodeIndex, ctx: DmlContext) -> None:
         definition = resolve_column(column, select, ctx)
         if definition is None or definition.type.name != "enum":
             continue
-        cases = [exp.If(this=string(v), true=number(i + 1))
-                 for i, v in enumerate(definition.type.values)]
-        ordered.set("this", exp.Case(this=column.copy(), ifs=cases, default=number(0)))
+        ordered.set("this", enum_position(column, definition.type))
 
 
 def check_fulltext_keys(tree: exp.Expression, ctx: DmlContext) -> None:
@@ -813,6 +814,7 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
     for equality in _assignments(table, tree.expressions):
         column = _target_column(table, equality.this)
         value = rewrite_unsigned(equality.expression, unsigned_types)
+        value = rewrite_decimal_value(value, unsigned_types)  # rewrites_decimal.py
         value = substitute_assigned(value, assigned, aliases)
         value = store(value, column, 1, ignore)
         assigned[column.name.lower()] = value

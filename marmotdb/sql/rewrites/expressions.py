@@ -44,7 +44,7 @@ from marmotdb.sql.rewrites.json import (
     mark_json,
 )
 from marmotdb.sql.rewrites.quantified import is_quantified, rewrite_quantified
-from marmotdb.sql.rewrites.unsigned import BIT_OPERATORS, big_literal
+from marmotdb.sql.rewrites.unsigned import BIT_OPERATORS, big_literal, negative_literal
 
 _RENAMED = functions.RENAMED_FUNCTIONS
 _UNSUPPORTED = functions.UNSUPPORTED_FUNCTIONS
@@ -514,6 +514,7 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.BitString: _bit_string, exp.Nullif: _nullif,  # type: ignore[dict-item]
     **JSON_EXPRESSION_REWRITES,  # json.py: ->, ->>, MEMBER OF, JSON_VALUE
     exp.Literal: big_literal,  # type: ignore[dict-item]  # unsigned.py
+    exp.Neg: negative_literal,  # type: ignore[dict-item]  # unsigned.py
     **{t: _comparison for t in _COMPARISON_TYPES},  # type: ignore
 }
 

@@ -91,9 +91,14 @@ def _result_type(node: exp.Expression, column_type: ColumnType) -> MySqlType | N
         node = node.this
     if isinstance(node, (exp.Max, exp.Min, exp.AnyValue)) and \
             not isinstance(node.this, exp.Distinct):
-        return _temporal(node.this, column_type, _RESULT_TEMPORAL)
+        return _temporal(node.this, column_type, _RESULT_TEMPORAL) or (
+            _result_type(node.this, column_type) if isinstance(node.this, exp.Case) else None)
     if isinstance(node, (exp.Greatest, exp.Least, exp.Coalesce)):
         return _common_type([node.this, *node.expressions], column_type)
+    if isinstance(node, exp.Case):  # Django's aggregate filters: MIN(CASE WHEN … THEN col END)
+        branches = [i.args.get("true") for i in node.args.get("ifs") or []]
+        return _common_type([b for b in (*branches, node.args.get("default")) if b is not None],
+                            column_type)
     if not isinstance(node, exp.Anonymous):
         return None
     name, args = str(node.this).upper(), node.expressions
@@ -110,7 +115,7 @@ def _result_type(node: exp.Expression, column_type: ColumnType) -> MySqlType | N
 
 
 def _common_type(operands: list[exp.Expression], column_type: ColumnType) -> MySqlType | None:
-    """GREATEST / LEAST / COALESCE of temporal operands only (NULLs aside): their type, a
+    """GREATEST / LEAST / COALESCE / CASE of temporal operands only (NULLs aside): their type, a
     DATETIME when DATEs and DATETIMEs mix (Django's Greatest of two DateTimeFields)."""
     found = [_temporal(o, column_type, _RESULT_TEMPORAL) or _result_type(o, column_type)
              for o in operands if not isinstance(o, exp.Null)]
@@ -154,6 +159,8 @@ def rewrite_temporal_comparisons(tree: exp.Expression, column_type: ColumnType) 
                 if found is not None:
                     node.set(side, _key(node.args[side], found))
                     break
+            else:
+                _compare_as_time(node, column_type)
         else:
             found = _temporal(node.this, column_type)
             if found is not None:
@@ -163,6 +170,22 @@ def rewrite_temporal_comparisons(tree: exp.Expression, column_type: ColumnType) 
                         node.set(key, [_key(v, found) for v in value])
                     elif isinstance(value, exp.Expression):
                         node.set(key, _key(value, found))
+
+
+def _compare_as_time(node: exp.Expression, column_type: ColumnType) -> None:
+    """``MYSQL_CMP(a, b) <op> 0`` (rewrites.py's comparison of two non-columns) where ``a`` or
+    ``b`` is a computed TIME (``TIME(dt)``, ``CAST(… AS TIME)``) compares as times, through the
+    TIME columns' collation: ``TIME(dt6) = '14:30:26.000000'`` holds for 14:30:26 (Django's
+    ``__time`` lookups send six fraction digits)."""
+    cmp = node.this
+    if not (isinstance(cmp, exp.Anonymous) and str(cmp.this).upper() == "MYSQL_CMP"
+            and len(cmp.expressions) == 2 and isinstance(node.expression, exp.Literal)):
+        return
+    left, right = cmp.expressions
+    if any((t := _result_type(o, column_type)) is not None and t.name == "time"
+           for o in (left, right)):
+        node.set("this", exp.Collate(this=left, expression=exp.Var(this="mysql_time")))
+        node.set("expression", right)
 
 
 def _temporal(node: exp.Expression, column_type: ColumnType,

@@ -11,9 +11,9 @@ its values from 2^63 being BIT(64)'s, and MySQL computes with BIT values as unsi
   ``MYSQL_UINT_KEY(x)``, the stored form, so a literal 18446744073709551615 (text in flight)
   meets the BLOB it was stored as, and orders after every smaller value. A column on both
   sides compares stored forms already.
-* ``a + b``, ``a - b``, ``a * b`` with an unsigned operand: ``MYSQL_UADD/USUB/UMUL(a, b,
-  'text')``, exact, 1690 when the result leaves 0 … 2^64-1 (MySQL's rule: a result with an
-  unsigned operand is unsigned);
+* ``a + b``, ``a - b``, ``a * b`` with an unsigned operand (a column of any UNSIGNED integer
+  type, not only BIGINT's): ``MYSQL_UADD/USUB/UMUL(a, b, 'text')``, exact, 1690 when the
+  result leaves 0 … 2^64-1 (MySQL's rule: a result with an unsigned operand is unsigned);
 * ``SUM``/``AVG`` of the column: MYSQL_SUM_DECIMAL/AVG_DECIMAL over ``MYSQL_UINT_VALUE``
   (exact text for the BLOBs; SQLite's SUM would read a BLOB as 0);
 * result columns ``MIN``/``MAX``/plain arithmetic of such a column are declared BIGINT
@@ -35,6 +35,7 @@ from marmotdb.sql.types.coltypes import MySqlType
 
 ColumnType = Callable[[exp.Column], MySqlType | None]
 UNSIGNED_DECLTYPE = MySqlType("bigint", unsigned=True).sqlite_decltype()
+_INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "bigint"})
 _ARITHMETIC = {exp.Add: ("MYSQL_UADD", "+"), exp.Sub: ("MYSQL_USUB", "-"),
                exp.Mul: ("MYSQL_UMUL", "*")}
 # MySQL's bit operators are unsigned 64-bit: marmotdb's functions compute them (expressions.py).
@@ -64,8 +65,21 @@ def big_literal(node: exp.Literal) -> exp.Expression:
     text = node.this
     if node.is_string or not text.isdigit() or len(text) < 19:
         return node
-    return exp.Literal.string(text) if uint64.HIGH_MIN <= int(text) <= uint64.UINT64_MAX \
-        else node
+    if not uint64.HIGH_MIN <= int(text) <= uint64.UINT64_MAX:
+        return node
+    exact = exp.Literal.string(text)
+    exact.meta["uint64_literal"] = True  # a number still, for negative_literal
+    return exact
+
+
+def negative_literal(node: exp.Neg) -> exp.Expression:
+    """``-9223372036854775808`` is BIGINT's minimum in MySQL, an integer (not minus a number
+    beyond BIGINT, which SQLite would make a REAL)."""
+    operand = node.this
+    if isinstance(operand, exp.Literal) and operand.meta.get("uint64_literal") and \
+            int(operand.this) == uint64.HIGH_MIN:
+        return exp.Literal.number(uint64.INT64_MIN)
+    return node
 
 
 class _Rewriter:
@@ -77,6 +91,12 @@ class _Rewriter:
         from 2^63 are the same 8-byte BLOB; MySQL computes with BIT values as unsigned)."""
         t = self._type(node)
         return t is not None and ((t.name == "bigint" and t.unsigned) or t.name == "bit")
+
+    def unsigned_integer_column(self, node: exp.Expression) -> bool:
+        """Any UNSIGNED integer column: MySQL's arithmetic with one is unsigned (1690 below 0;
+        Django's PositiveIntegerField expects it from ``F('value') - 1``)."""
+        t = self._type(node)
+        return t is not None and t.unsigned and t.name in _INTEGER_TYPES
 
     def unsigned_bigint_column(self, node: exp.Expression) -> bool:
         t = self._type(node)
@@ -92,7 +112,8 @@ class _Rewriter:
             node = node.this
         if isinstance(node, (exp.Max, exp.Min, exp.AnyValue)):  # the stored form, maybe a BLOB
             return self.stored_column(node.this)
-        return self.stored_column(node) or (isinstance(node, exp.Anonymous) and str(
+        return self.stored_column(node) or self.unsigned_integer_column(node) or (
+            isinstance(node, exp.Anonymous) and str(
             node.this).upper() in _UNSIGNED_RESULTS)
 
     def rewrite(self, node: exp.Expression) -> exp.Expression:

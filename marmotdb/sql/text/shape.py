@@ -214,8 +214,14 @@ def normalise(sql: str, *, prepared: bool = False, backslash_escapes: bool = Tru
                     copied = restart = listed[1]
                     break
                 token = found.group()
-                params.append(number_value(token) if kind == _NUMBER
-                              else string_value(token, backslash_escapes=backslash_escapes))
+                value = number_value(token) if kind == _NUMBER \
+                    else string_value(token, backslash_escapes=backslash_escapes)
+                if token == _BIGINT_MIN_DIGITS:
+                    minus = _unary_minus(sql, copied, found.start(), pieces)
+                    if minus is not None:  # -9223372036854775808 is BIGINT's minimum
+                        pieces.append(sql[copied:minus])
+                        copied, token, value = found.start(), "-" + token, -(1 << 63)
+                params.append(value)
                 literals.append(token)
                 index = len(params) - 1
                 replacement = _PLACEHOLDERS[index] if index < 64 else f":p{index}"
@@ -251,6 +257,33 @@ def normalise(sql: str, *, prepared: bool = False, backslash_escapes: bool = Tru
         text = sql
     return Shape(text.strip().rstrip(";").strip(), tuple(params), tuple(literals), markers,
                  tuple(hints))
+
+
+_BIGINT_MIN_DIGITS = "9223372036854775808"
+# What may stand before a unary minus: an operator, an opening parenthesis or comma, or a word
+# that ends an operand's place (SELECT -1, WHERE a = -1 AND b > -1, VALUES (-1), THEN -1).
+_BEFORE_UNARY = frozenset("(,=<>+-*/%&|^~!")
+_WORDS_BEFORE_UNARY = frozenset({"SELECT", "WHERE", "AND", "OR", "NOT", "XOR", "WHEN", "THEN",
+                                 "ELSE", "BETWEEN", "DEFAULT", "RETURN", "LIKE", "IN", "IS",
+                                 "DIV", "MOD", "HAVING", "ON", "SET", "LIMIT", "OFFSET"})
+
+
+def _unary_minus(sql: str, copied: int, start: int, pieces: list[str]) -> int | None:
+    """Where the ``-`` just before the literal at ``start`` is, if it is a unary minus
+    (MySQL reads ``-9223372036854775808`` as one BIGINT literal, not as minus a number that
+    does not fit one); None otherwise."""
+    before = sql[copied:start].rstrip()
+    if not before.endswith("-") or before.endswith("--"):
+        return None
+    minus = copied + len(before) - 1
+    preceding = (("".join(pieces[-2:]) if pieces else "") + sql[copied:minus]).rstrip()
+    if not preceding or preceding[-1] in _BEFORE_UNARY:
+        return minus
+    word = re.search(r"[A-Za-z_]+$", preceding)
+    if word is not None and word.group().upper() in _WORDS_BEFORE_UNARY and \
+            not re.search(r"[.`:\w]$", preceding[:word.start()]):
+        return minus
+    return None
 
 
 def strip_comments(sql: str, *, backslash_escapes: bool = True) -> str:

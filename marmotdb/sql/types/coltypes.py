@@ -44,6 +44,7 @@ import datetime as _dt
 import json
 import math
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
@@ -74,7 +75,8 @@ _ALIASES = {"integer": "int", "int4": "int", "int8": "bigint", "int1": "tinyint"
             "bool": "tinyint", "boolean": "tinyint", "character": "char",
             "character varying": "varchar", "nchar": "char", "nvarchar": "varchar",
             "national char": "char", "national varchar": "varchar", "long": "mediumtext",
-            "long varchar": "mediumtext", "long varbinary": "mediumblob", "serial": "bigint"}
+            "long varchar": "mediumtext", "long varbinary": "mediumblob", "long byte": "mediumblob",
+            "serial": "bigint"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +197,7 @@ def time_sort_key(text: str) -> int:
 # string is a quote); without it a failed match retries every other reading, exponential in
 # the length of the run (user DDL reaches this).
 _TYPE_RE = re.compile(
-    r"^\s*(?P<name>[a-z]+(?:\s+(?:precision|varying|char|varchar|varbinary))?)\s*"
+    r"^\s*(?P<name>[a-z]+(?:\s+(?:precision|varying|char|varchar|varbinary|byte))?)\s*"
     r"(?:\((?P<args>(?:[^()']++|'(?:[^'\\]|\\.|'')*+')*+)\))?(?P<rest>.*)$",
     re.IGNORECASE | re.DOTALL)
 _VALUE_RE = re.compile(r"'((?:[^'\\]|\\.|'')*+)'", re.DOTALL)
@@ -599,7 +601,20 @@ def _store_float(value: object, t: MySqlType, column: str, row: int,
     if t.unsigned and number < 0:
         ctx.problem(errors.ER_WARN_DATA_OUT_OF_RANGE, _out_of_range(column, row))
         number = 0.0
-    return number
+    return _single(number, column, row, ctx) if t.name == "float" else number
+
+
+FLOAT_MAX = 3.4028234663852886e38  # the largest single-precision value
+_SINGLE = struct.Struct("<f")
+
+
+def _single(number: float, column: str, row: int, ctx: StoreContext) -> float:
+    """A FLOAT column holds single precision, as MySQL's does: 1.1 is stored as
+    1.100000023841858 (so ``f * 2`` and ``f = 1.1`` compute as in MySQL)."""
+    if abs(number) > FLOAT_MAX:
+        ctx.problem(errors.ER_WARN_DATA_OUT_OF_RANGE, _out_of_range(column, row))
+        number = FLOAT_MAX if number > 0 else -FLOAT_MAX
+    return float(_SINGLE.unpack(_SINGLE.pack(number))[0])
 
 
 def _store_text(value: object, t: MySqlType, column: str, row: int, ctx: StoreContext) -> str:
