@@ -39,6 +39,7 @@ CONVERGING = {
     "drop column": "ALTER TABLE w DROP COLUMN b",
     "add column with default": "ALTER TABLE w ADD COLUMN c INT DEFAULT 7",
     "modify int to varchar": "ALTER TABLE w MODIFY b VARCHAR(20)",  # a rebuild
+    "truncate": "TRUNCATE TABLE w",  # its captured deletes name rows 1-3 only: 10 stays
 }
 _DIVERGES = ("replicas that applied the DDL first store the old-schema image as is (99, 10: no "
              "DECIMAL formatting); the ONE write's own node converted it in its replay of the "
@@ -50,6 +51,12 @@ NOT_CONVERGING = {
     "modify int to decimal": pytest.param(
         "ALTER TABLE w MODIFY b DECIMAL(10,2)",
         marks=pytest.mark.xfail(strict=True, reason=_DIVERGES)),
+    "rename column": pytest.param(
+        "ALTER TABLE w RENAME COLUMN b TO b2",
+        marks=pytest.mark.xfail(strict=True, reason=(
+            "the replicas that applied the DDL first drop the old-schema image's column b "
+            "(no such column: apply matches columns by name), so row 1 keeps b2 = 1 and row 10 "
+            "gets NULL; the write's own node has 99 and 10: same vectors, different rows"))),
     "rename table": pytest.param(
         "RENAME TABLE w TO w2",
         marks=pytest.mark.xfail(strict=True, reason=_STUCK_NAME + "; the rows diverge (the "
