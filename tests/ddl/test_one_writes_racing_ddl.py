@@ -3,8 +3,9 @@ converge — same schema, rows, schema versions, applied vectors and checksums e
 
 A ONE write takes no votes (txn/DESIGN.md §7.2 "Consistency levels"), so nothing orders it
 against a DDL the majority commits meanwhile: it can be built on schema version v and reach
-a replica after the DDL that made v+1. Two shapes, each against every kind of DDL the brief
-names (three in-memory nodes, frames delivered by the test, time moved by the test):
+a replica after the DDL that made v+1. Two shapes, each against DROP COLUMN, ADD COLUMN …
+DEFAULT, MODIFY (widening, to DECIMAL, narrowing), RENAME COLUMN, TRUNCATE, RENAME TABLE and
+DROP TABLE (three in-memory nodes, frames delivered by the test, time moved by the test):
 
 * **cut off**: node 3 is cut off from the majority (SWIM declared the others dead), commits
   ONE writes of table ``w`` while node 1 runs the DDL on ``w``; then the partition heals.
