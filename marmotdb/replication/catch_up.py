@@ -335,9 +335,12 @@ class CatchUp:
             self._pulling.discard((database, origin))
             try:
                 count, waiting = pending.result()
-            except Exception:  # noqa: BLE001 - tried again at the next interval
+            except Exception as error:  # noqa: BLE001 - tried again at the next interval
                 logger.warning("catch-up of %s from node %s failed; retrying later",
                                database, origin, exc_info=True)
+                # the lag report says why the origin stays behind (cleared by a page that applies)
+                self.stalled_why[(database, origin)] = (
+                    f"the last page pulled from node {peer.node_id} failed to apply: {error}")
                 return
             self.entries_applied += count
             if any(write_set.schema_changes for page in pages.values() for write_set, _ in page):

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from marmotdb.errors import StorageError
 from marmotdb.hlc import Timestamp
 from marmotdb.node import Node, Reply, SendFrame
 from marmotdb.peer.address import NodeAddr
 from marmotdb.peer.catalog import all_messages
 from marmotdb.peer.codec import FrameCodec, peek_tag
 from marmotdb.storage import versions
+from marmotdb.storage.apply import ApplyTransaction
 from marmotdb.storage.checksum import database_checksums
 from marmotdb.txn import cluster as cluster_module
 from marmotdb.txn.cluster import CommitSettings, Peer
@@ -478,6 +480,31 @@ def test_a_node_cut_off_while_others_wrote_catches_up(cluster: Cluster) -> None:
     assert rows(cluster, 3, "SELECT id FROM later") == [(7,)]
     assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
     assert cluster.nodes[3].catch_up is not None and cluster.nodes[3].catch_up.entries_applied > 0
+
+
+def test_a_pulled_page_that_fails_to_apply_says_why_in_the_lag_report(
+        cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page that raises while applied is pulled again at the next interval; meanwhile
+    ``/cluster/lag`` names the error. Before, its ``waiting`` was '' (a node stuck on an entry
+    it can never apply, ddl/DESIGN.md §11 "Limits", said only that it was behind)."""
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY)")
+    cluster.cut = {3}
+    cluster.ok(1, "INSERT INTO t VALUES (1)")
+
+    def failing(self: ApplyTransaction, write_set: object, encoded: object = None) -> object:
+        raise StorageError("table 't' does not exist on this node")
+    monkeypatch.setattr(ApplyTransaction, "apply", failing)
+    cluster.cut = set()
+    for _ in range(3):
+        cluster.advance(1000)
+    (behind,) = cluster.nodes[3].catch_up.lag_report()["behind"]  # type: ignore[union-attr]
+    assert behind["origin"] == 1 and "failed to apply: table 't' does not exist" in \
+        behind["waiting"], behind
+    monkeypatch.undo()
+    for _ in range(3):
+        cluster.advance(1000)
+    assert cluster.nodes[3].catch_up.lag_report()["behind"] == []  # type: ignore[union-attr]
+    assert rows(cluster, 3, "SELECT id FROM t") == [(1,)]
 
 
 def test_catch_up_applies_origins_written_against_each_other_in_few_pulls(

@@ -1,0 +1,207 @@
+"""Writes at ONE racing a DDL (issue 13, ddl/DESIGN.md §11 "Limits"): does the cluster
+converge — same schema, rows, schema versions, applied vectors and checksums everywhere?
+
+A ONE write takes no votes (txn/DESIGN.md §7.2 "Consistency levels"), so nothing orders it
+against a DDL the majority commits meanwhile: it can be built on schema version v and reach
+a replica after the DDL that made v+1. Two shapes, each against DROP COLUMN, ADD COLUMN …
+DEFAULT, MODIFY (widening, to DECIMAL, narrowing), RENAME COLUMN, TRUNCATE, RENAME TABLE and
+DROP TABLE (three in-memory nodes, frames delivered by the test, time moved by the test):
+
+* **cut off**: node 3 is cut off from the majority (SWIM declared the others dead), commits
+  ONE writes of table ``w`` while node 1 runs the DDL on ``w``; then the partition heals.
+* **racing**: node 2 is connected, commits a ONE write, but its Prepare and Learn frames are
+  held back until node 1's DDL has committed; then they arrive (after the DDL everywhere but
+  on node 2).
+
+Cases that converge are plain tests. Cases that do not are ``xfail(strict=True)`` with what
+really happens, so they start failing (XPASS) when it is fixed; DESIGN §11 has the table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from marmotdb.peer.catalog import all_messages
+from marmotdb.peer.codec import peek_tag
+from marmotdb.txn.messages import Learn, Prepare
+from tests.ddl.test_lease import LeaseCluster
+from tests.txn.test_cluster_commit import rows
+
+NODES = (1, 2, 3)
+SETTLE_MS = 6_000  # heal + catch-up both ways (interval 1 s) + deferred retries, with margin
+
+# the ONE writes set column b, the one DROP COLUMN drops and MODIFY retypes
+ONE_WRITES = ("INSERT INTO w VALUES (10, 10, 10)", "UPDATE w SET b = 99 WHERE id = 1")
+
+CONVERGING = {
+    "drop column": "ALTER TABLE w DROP COLUMN b",
+    "add column with default": "ALTER TABLE w ADD COLUMN c INT DEFAULT 7",
+    "modify int to varchar": "ALTER TABLE w MODIFY b VARCHAR(20)",  # a rebuild
+    "truncate": "TRUNCATE TABLE w",  # its captured deletes name rows 1-3 only: 10 stays
+}
+_DIVERGES = ("replicas that applied the DDL first store the old-schema image as is (99, 10: no "
+             "DECIMAL formatting); the ONE write's own node converted it in its replay of the "
+             "rebuild (99.00, 10.00): same vectors, different rows and checksums")
+_STUCK_NAME = ("the replicas that applied the DDL first can never apply the ONE write set: "
+               "\"table 'w' does not exist on this node\" on every catch-up pull (and every "
+               "learn retry), its origin's applied vector stuck below it for ever")
+NOT_CONVERGING = {
+    "modify int to decimal": pytest.param(
+        "ALTER TABLE w MODIFY b DECIMAL(10,2)",
+        marks=pytest.mark.xfail(strict=True, reason=_DIVERGES)),
+    "rename column": pytest.param(
+        "ALTER TABLE w RENAME COLUMN b TO b2",
+        marks=pytest.mark.xfail(strict=True, reason=(
+            "the replicas that applied the DDL first drop the old-schema image's column b "
+            "(no such column: apply matches columns by name), so row 1 keeps b2 = 1 and row 10 "
+            "gets NULL; the write's own node has 99 and 10: same vectors, different rows"))),
+    "rename table": pytest.param(
+        "RENAME TABLE w TO w2",
+        marks=pytest.mark.xfail(strict=True, reason=_STUCK_NAME + "; the rows diverge (the "
+                                "write's node has them in w2, the others not)")),
+    "drop table": pytest.param(
+        "DROP TABLE w",
+        marks=pytest.mark.xfail(strict=True, reason=_STUCK_NAME + " (the rows agree)")),
+}
+_NARROWING = ("the ONE write's own node cannot apply the DDL: its replay of the rebuild copies "
+              "'abc' through MYSQL_STORE in strict mode, 1366 \"Incorrect integer value\" on "
+              "every try, so it stays on the old schema for ever; the others hold 'abc' in an "
+              "INT column (the image applied as is)")
+
+
+class OneWriteCluster(LeaseCluster):
+    """A LeaseCluster (``cut``, ``detected``) that can also hold back the Prepare and Learn
+    frames one node sends (``held_from``) and deliver them later (``release_held``)."""
+
+    def __init__(self, base: Path, size: int = 3):
+        self.held_from: int | None = None
+        self.held: list[tuple[int, int, bytes]] = []
+        super().__init__(base, size)
+
+    def deliver(self) -> None:
+        tags = {all_messages().tag_of(Prepare), all_messages().tag_of(Learn)}
+        while self.frames:
+            src, dest, frame = self.frames[0]
+            if src == self.held_from and peek_tag(frame) in tags:
+                self.held.append(self.frames.popleft())
+                continue
+            self.deliver_one()
+
+    def deliver_one(self) -> None:
+        src, dest, frame = self.frames.popleft()
+        if src in self.cut or dest in self.cut or peek_tag(frame) in self.dropped_tags:
+            return
+        self.nodes[dest].receive_frame(self.addrs[src], frame, now_ms=self.now_ms)
+
+    def release_held(self) -> None:
+        self.held_from = None
+        self.frames.extend(self.held)
+        self.held.clear()
+        self.deliver()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path):
+    c = OneWriteCluster(tmp_path)
+    c.ok(1, "CREATE DATABASE d")
+    for i in c.nodes:
+        c.ok(i, "USE d")
+    yield c
+    c.close()
+
+
+def make_table(cluster: OneWriteCluster, b_type: str = "INT") -> None:
+    cluster.ok(1, f"CREATE TABLE w (id INT PRIMARY KEY, a INT, b {b_type})")
+    for i in range(1, 4):
+        cluster.ok(1, f"INSERT INTO w VALUES ({i}, {i}, {i})")
+    settle(cluster, 500)
+
+
+def settle(cluster: OneWriteCluster, ms: int = SETTLE_MS) -> None:
+    for _ in range(ms // 100):
+        cluster.advance(100)
+
+
+def node_view(cluster: OneWriteCluster, node_id: int) -> dict[str, Any]:
+    """What must be identical on every node: each table's SHOW CREATE TABLE and rows, the
+    schema version, the applied vector, the checksums."""
+    view: dict[str, Any] = {}
+    for (table,) in rows(cluster, node_id, "SHOW TABLES"):
+        (create,) = rows(cluster, node_id, f"SHOW CREATE TABLE {table}")
+        view[f"create {table}"] = create[1]
+        view[f"rows {table}"] = rows(cluster, node_id, f"SELECT * FROM {table} ORDER BY id")
+    state = cluster.nodes[node_id].state
+    conn = state.read_connection(state.databases.get("d"))
+    with state.binding(conn).trusted_scope():
+        view["schema version"] = conn.execute("PRAGMA user_version").fetchall()[0][0]
+    view["applied vector"] = cluster.nodes[node_id].catch_up.vector("d")  # type: ignore[union-attr]
+    view["checksums"] = cluster.checksums(node_id)
+    return view
+
+
+def assert_converged(cluster: OneWriteCluster) -> None:
+    views = {i: node_view(cluster, i) for i in NODES}
+    for i in (2, 3):
+        for key in views[1]:
+            assert views[i].get(key) == views[1][key], (key, {j: views[j].get(key) for j in NODES})
+        assert views[i].keys() == views[1].keys(), (i, views[i].keys(), views[1].keys())
+
+
+def one_writes_cut_off(cluster: OneWriteCluster, ddl: str, writes=ONE_WRITES) -> None:
+    """Node 3, cut off from the majority, commits ONE writes of w; node 1 runs the DDL; heal."""
+    cluster.cut.add(3)
+    cluster.detected = {3}  # SWIM declared 1 and 2 dead at node 3, and 3 at theirs
+    cluster.ok(3, "SET marmot_write_consistency = 'ONE'")
+    for statement in writes:
+        cluster.ok(3, statement)
+    cluster.ok(1, ddl)
+    cluster.cut.clear()
+    cluster.detected = set()
+    settle(cluster)
+
+
+def one_writes_racing(cluster: OneWriteCluster, ddl: str, writes=ONE_WRITES) -> None:
+    """Node 2, connected, commits ONE writes of w whose Prepare and Learn frames reach the
+    others only after node 1's DDL committed (node 2 votes SCHEMA on the DDL: it logged the
+    writes, the DDL is not ordered after them; nodes 1 and 3 make its quorum)."""
+    cluster.ok(2, "SET marmot_write_consistency = 'ONE'")
+    cluster.held_from = 2
+    for statement in writes:
+        cluster.ok(2, statement)
+    assert cluster.held
+    cluster.ok(1, ddl, wait_ms=5_000)
+    cluster.release_held()
+    settle(cluster)
+
+
+@pytest.mark.parametrize("ddl", [*CONVERGING.values(), *NOT_CONVERGING.values()],
+                         ids=[*CONVERGING, *NOT_CONVERGING])
+def test_one_writes_of_a_cut_off_node_and_a_ddl_of_the_majority_converge_after_heal(
+        cluster: OneWriteCluster, ddl: str) -> None:
+    make_table(cluster)
+    one_writes_cut_off(cluster, ddl)
+    assert_converged(cluster)
+
+
+@pytest.mark.parametrize("ddl", [*CONVERGING.values(), *NOT_CONVERGING.values()],
+                         ids=[*CONVERGING, *NOT_CONVERGING])
+def test_one_writes_of_a_connected_node_arriving_after_a_ddl_converge(
+        cluster: OneWriteCluster, ddl: str) -> None:
+    make_table(cluster)
+    one_writes_racing(cluster, ddl)
+    assert_converged(cluster)
+
+
+@pytest.mark.xfail(strict=True, reason=_NARROWING)
+@pytest.mark.parametrize("shape", [one_writes_cut_off, one_writes_racing],
+                         ids=["cut off", "racing"])
+def test_a_one_write_the_new_type_cannot_hold_and_a_narrowing_modify_converge(
+        cluster: OneWriteCluster, shape: Any) -> None:
+    """Every row the majority has is numeric, so its MODIFY succeeds; the ONE write put
+    'abc' into b meanwhile. No serial order commits both (write first: the ALTER fails)."""
+    make_table(cluster, "VARCHAR(10)")
+    shape(cluster, "ALTER TABLE w MODIFY b INT", ("INSERT INTO w VALUES (10, 10, 'abc')",))
+    assert_converged(cluster)
