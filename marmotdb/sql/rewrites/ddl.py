@@ -961,6 +961,10 @@ class DdlContext(Protocol):
     def select(self, mysql_select: str) -> str: ...
     def trigger_statements(self, mysql_statement: str) -> list[str]: ...
     def child_tables(self, name: str) -> list[TableDef]: ...
+    # optional: ``ddl_default_database`` (str: what unqualified names in a CREATE TABLE …
+    # SELECT mean when the table is created in another database than the current one, '' for
+    # no database selected) and ``other_table_def(database, name)`` (a table of another
+    # database, for the columns such a SELECT copies)
 
 
 @dataclass(slots=True)
@@ -972,6 +976,11 @@ class DdlResult:
     # (database, table) of other databases' tables its statements read (attached to the
     # write connection first): the parents an added FOREIGN KEY's probe checks
     reads: tuple[tuple[str, str], ...] = ()
+    # CREATE TABLE … SELECT reading another database's tables: the MySQL ``INSERT … SELECT``
+    # that fills the table, run by the executor as a write of its own once the table exists
+    # (its rows replicate as row images; the statements above would replay the SELECT on a
+    # replica, which has no other database attached)
+    rows_from: str | None = None
 
 
 def q(name: str) -> str:
@@ -1260,6 +1269,7 @@ def _create_as_select(select_sql: str, table: TableDef, ctx: DdlContext) -> DdlR
 
     from marmotdb.sql.rewrites.expressions import rename_functions
     tree = sqlglot.parse_one(rename_functions(select_sql), read="mysql")
+    elsewhere = _reads_elsewhere(tree, ctx)
     selects = list(tree.find_all(sqlexp.Select))
     first = selects[0] if selects else None
     builder = TableBuilder(table)
@@ -1272,10 +1282,40 @@ def _create_as_select(select_sql: str, table: TableDef, ctx: DdlContext) -> DdlR
         if table.column(name) is None:
             builder.table.columns.append(_inferred_column(name, projection, first, ctx))
     table = finish_for_storage(builder.finish(), ctx)
+    if elsewhere:  # filled by the executor (DdlResult.rows_from), in MySQL's name resolution
+        target = f"{schema.quote_ident(ctx.database)}.{schema.quote_ident(table.name)}"
+        return DdlResult(sqlite_create_table(table, ctx) + _bookkeeping(table),
+                         tables=(table.name.lower(),),
+                         rows_from=f"INSERT INTO {target} "
+                                   f"({', '.join(schema.quote_ident(n) for n in names)}) "
+                                   f"{select_sql}")
     insert = (f"INSERT INTO {q(table.name)} ({', '.join(q(n) for n in names)}) "
               f"{ctx.select(select_sql)}")
     return DdlResult(sqlite_create_table(table, ctx) + [insert] + _bookkeeping(table),
                      tables=(table.name.lower(),))
+
+
+def _reads_elsewhere(tree: exp.Expression, ctx: DdlContext) -> bool:
+    """Whether a CREATE TABLE … SELECT reads a table of another database than the new
+    table's. In MySQL its unqualified names are the current database's, which is another one
+    when the table is created there (``CREATE TABLE otherdb.t AS SELECT … FROM s``); they are
+    qualified with it here."""
+    from sqlglot import exp as sqlexp
+
+    from marmotdb.sql.rewrites.dml import qualify_tables
+    default = getattr(ctx, "ddl_default_database", None)
+    if default is not None:
+        qualify_tables(tree, default)
+    home = (ctx.database or "").lower()
+    return any(table.db and table.db.lower() != home for table in tree.find_all(sqlexp.Table))
+
+
+def _source_def(table_node: exp.Table, ctx: DdlContext) -> TableDef | None:
+    """The definition of a table a CREATE TABLE … SELECT reads, in its own database."""
+    if table_node.db and table_node.db.lower() != (ctx.database or "").lower():
+        other = getattr(ctx, "other_table_def", None)
+        return other(table_node.db, table_node.name) if other is not None else None
+    return ctx.table_def(table_node.name)
 
 
 def _inferred_column(name: str, projection: exp.Expression, select: exp.Expression,
@@ -1286,7 +1326,7 @@ def _inferred_column(name: str, projection: exp.Expression, select: exp.Expressi
     node = projection.this if isinstance(projection, sqlexp.Alias) else projection
     if isinstance(node, sqlexp.Column):
         for table_node in select.find_all(sqlexp.Table):
-            source = ctx.table_def(table_node.name)
+            source = _source_def(table_node, ctx)
             column = source.column(node.name) if source else None
             if column is not None and (not node.table or node.table.lower() in (
                     table_node.alias_or_name.lower(), table_node.name.lower())):
