@@ -96,8 +96,8 @@ class SchemaView:
     they run with the connection's binding marked trusted. ``schema``: the SQLite schema whose
     tables it sees (``temp``: a session's temporary tables, sql/temporary.py)."""
 
-    __slots__ = ("conn", "database", "foreign_key_checks", "other_database_view", "_key",
-                 "_binding", "_schema", "_across")
+    __slots__ = ("conn", "database", "foreign_key_checks", "_key", "_binding", "_schema",
+                 "_across")
 
     def __init__(self, conn: apsw.Connection, database: Database, binding: ConnectionBinding,
                  writer: bool = False, schema: str = "main", across: ServerState | None = None):
@@ -105,9 +105,6 @@ class SchemaView:
         self._across = across  # the other databases (FOREIGN KEYs across them)
         self._schema = schema
         self.foreign_key_checks = True  # the session's variable (set by Session._schema_view)
-        # another database's view by name, or None (set by Session._ddl: the tables a
-        # CREATE TABLE … SELECT copies columns from)
-        self.other_database_view: Callable[[str], SchemaView | None] | None = None
         self._binding = binding
         self.database = "" if database.name == SCRATCH else database.name
         # A new Database object per (re)creation, and a generation bumped by every DDL.

@@ -943,7 +943,6 @@ class Session:
                 return self._temporary_ddl(target, database, text)
             self._temp.refuse_base_ddl(target, database, text)
         view = self._schema_view(database, temporary=False)
-        view.other_database_view = self._other_database_view
         translation, params = translate(text, view,
                                         backslash_escapes=self.variables.backslash_escapes,
                                         default_database=self._ddl_default(database))
@@ -961,13 +960,6 @@ class Session:
             return None
         current = self.current_database
         return current if current and current != "information_schema" else ""
-
-    def _other_database_view(self, name: str) -> SchemaView | None:
-        """What a DDL's translation sees of another database (the tables a CREATE TABLE …
-        SELECT copies columns from), None if there is no such database."""
-        if not self.server.databases.exists(name):
-            return None
-        return self._schema_view(self._database(name), temporary=False)
 
     def _filled(self, insert: str, database: Database, table: str) -> Result | Pending:
         """The rows of a CREATE TABLE … SELECT that reads another database
@@ -1519,7 +1511,6 @@ class Session:
             try:  # it may fail now (its table was dropped since): the turn must go back
                 view = self.server.schema_view(txn.pipeline.conn, database)
                 view.foreign_key_checks = self._fk_checks()
-                view.other_database_view = self._other_database_view
                 seen = self._with_temporary(view, database) if translation.maintenance \
                     else view
                 translation, params = translate(

@@ -528,13 +528,6 @@ class _Translator:
         return tuple(self._used.items())
 
     # -------------------------------------------------------------- schema access
-    def other_table_def(self, database: str, name: str) -> TableDef | None:
-        """A table of another database, through the view's optional
-        ``other_database_view(database)`` (None: no such database, or no way to look)."""
-        method = getattr(self.view, "other_database_view", None)
-        other = method(database.lower()) if method is not None else None
-        return _Translator(other).table_def(name) if other is not None else None
-
     def table_def(self, name: str) -> TableDef | None:
         key = name.lower()
         if key in self._defs:

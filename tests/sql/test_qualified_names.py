@@ -101,7 +101,8 @@ def test_create_table_select_in_another_database_reads_the_current_one(server):
     assert rows(s.execute("SELECT COUNT(*) FROM stock.named")) == [(2,)]
     # atomic, as MySQL 8's: rows that fail leave no table behind
     assert error_code(lambda: s.execute(
-        "CREATE TABLE stock.twice (one INT, UNIQUE KEY (one)) AS SELECT id, 1 AS one FROM item")) == 1062
+        "CREATE TABLE stock.twice (one INT, UNIQUE KEY (one)) "
+        "AS SELECT id, 1 AS one FROM item")) == 1062
     assert error_code(lambda: s.execute("SELECT * FROM stock.twice")) == 1146
     no_database = session(server)
     assert error_code(lambda: no_database.execute(

@@ -1055,8 +1055,8 @@ class DdlContext(Protocol):
     def child_tables(self, name: str) -> list[TableDef]: ...
     # optional: ``ddl_default_database`` (str: what unqualified names in a CREATE TABLE …
     # SELECT mean when the table is created in another database than the current one, '' for
-    # no database selected) and ``other_table_def(database, name)`` (a table of another
-    # database, for the columns such a SELECT copies)
+    # no database selected); ``other_table_def(database, name)`` gives the columns such a
+    # SELECT copies from another database
 
 
 @dataclass(slots=True)
