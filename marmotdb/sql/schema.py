@@ -136,14 +136,27 @@ class TableDef:
 SHOWN_TABLE_OPTIONS = ("MIN_ROWS", "MAX_ROWS", "AVG_ROW_LENGTH", "PACK_KEYS", "STATS_PERSISTENT",
                        "STATS_AUTO_RECALC", "STATS_SAMPLE_PAGES", "CHECKSUM", "DELAY_KEY_WRITE",
                        "ROW_FORMAT", "KEY_BLOCK_SIZE", "COMPRESSION", "ENCRYPTION", "COMMENT",
-                       "CONNECTION")
+                       "CONNECTION", "SECONDARY_ENGINE", "ENGINE_ATTRIBUTE",
+                       "SECONDARY_ENGINE_ATTRIBUTE")
+# The ones printed before ENGINE=, and those MySQL prints inside a versioned comment
+LEADING_TABLE_OPTIONS = ("TABLESPACE", "AUTOEXTEND_SIZE")
+_VERSIONED_OPTIONS = {"ENGINE_ATTRIBUTE": "80021", "SECONDARY_ENGINE_ATTRIBUTE": "80021",
+                      "AUTOEXTEND_SIZE": "80023"}
 
 
-def table_options_text(options: dict[str, str]) -> str:
+def table_options_text(options: dict[str, str],
+                       names: tuple[str, ...] = SHOWN_TABLE_OPTIONS) -> str:
     """``options`` (name -> value as shown) in MySQL's order, as SHOW CREATE TABLE prints them
-    after ``DEFAULT CHARSET=… COLLATE=…``."""
-    return " ".join(f"{name}={options[name]}" for name in SHOWN_TABLE_OPTIONS
-                    if options.get(name))
+    after ``DEFAULT CHARSET=… COLLATE=…`` (``names``: LEADING_TABLE_OPTIONS for those it prints
+    before ``ENGINE=``)."""
+    return " ".join(_option_text(name, options[name]) for name in names if options.get(name))
+
+
+def _option_text(name: str, value: str) -> str:
+    if name == "TABLESPACE":
+        return f"/*!50100 TABLESPACE {value} */"
+    version = _VERSIONED_OPTIONS.get(name)
+    return f"/*!{version} {name}={value} */" if version else f"{name}={value}"
 
 
 def quote_ident(name: str) -> str:
@@ -256,7 +269,9 @@ def render_create_table(table: TableDef, auto_increment: int | None = None) -> s
     lines += [render_foreign_key(fk) for fk in sorted(table.foreign_keys, key=lambda f: f.name)]
     lines += [f"CONSTRAINT {quote_ident(c.name)} CHECK ({c.expression})"
               + ("" if c.enforced else " /*!80016 NOT ENFORCED */") for c in table.checks]
-    options = [f"ENGINE={table.engine}"]
+    leading = table_options_text(table.options, LEADING_TABLE_OPTIONS)
+    options = [leading] if leading else []
+    options.append(f"ENGINE={table.engine}")
     next_value = auto_increment if auto_increment is not None else table.auto_increment
     if next_value and next_value > 1:
         options.append(f"AUTO_INCREMENT={next_value}")

@@ -944,10 +944,48 @@ class Session:
             self._temp.refuse_base_ddl(target, database, text)
         view = self._schema_view(database, temporary=False)
         translation, params = translate(text, view,
-                                        backslash_escapes=self.variables.backslash_escapes)
+                                        backslash_escapes=self.variables.backslash_escapes,
+                                        default_database=self._ddl_default(database))
         notes = _guard_notes(target, view, database.name)
         result = self._run(translation, params, text, database)
+        if translation.rows_from is not None and target is not None:
+            insert, table = translation.rows_from, target.name[1]
+            result = chain(result, lambda _: self._filled(insert, database, table))
         return chain(result, lambda done: self._noted(done, notes)) if notes else result
+
+    def _ddl_default(self, database: Database) -> str | None:
+        """What the unqualified names of a CREATE TABLE … SELECT in ``database`` mean, when
+        that is not the current database: the current one's ('' for none), as in MySQL."""
+        if database.name == self.current_database:
+            return None
+        current = self.current_database
+        return current if current and current != "information_schema" else ""
+
+    def _filled(self, insert: str, database: Database, table: str) -> Result | Pending:
+        """The rows of a CREATE TABLE … SELECT that reads another database
+        (rewrites/ddl.py ``DdlResult.rows_from``): an INSERT … SELECT of its own, committed
+        as MySQL commits CREATE … SELECT; if it fails the table is dropped again (MySQL's
+        CREATE … SELECT is atomic: it leaves no table behind)."""
+        escapes = self.variables.backslash_escapes
+
+        def drop(error: BaseException) -> Result | Pending:
+            dropped = self._ddl(f"DROP TABLE IF EXISTS {quote_ident(database.name)}."
+                                f"{quote_ident(table)}")
+            return chain(dropped, lambda _: _raise(error))
+
+        def committed(done: Result) -> Result | Pending:
+            if self.txn is None:
+                return done
+            return chain(self._end(commit=True), lambda _: done)  # autocommit=0
+
+        try:
+            (translation, params), home, _ = self._placed(
+                lambda view, default: translate(insert, view, backslash_escapes=escapes,
+                                                default_database=default))
+            outcome = chain(self._run(translation, params, insert, home), committed)
+        except errors.MarmotError as exc:
+            return drop(exc)
+        return _on_failure(outcome, drop)
 
     def _noted(self, result: Result, notes: list[tuple[str, int, str]]) -> Result:
         self.warnings = [*self.warnings, *notes]
@@ -1476,7 +1514,8 @@ class Session:
                 seen = self._with_temporary(view, database) if translation.maintenance \
                     else view
                 translation, params = translate(
-                    text, seen, backslash_escapes=self.variables.backslash_escapes)
+                    text, seen, backslash_escapes=self.variables.backslash_escapes,
+                    default_database=self._ddl_default(database))
             except BaseException:
                 if autocommit:
                     txn.rollback()
@@ -2227,6 +2266,26 @@ def _visible(space: TempSpace, conn: apsw.Connection, translation: Translation
 def _scope(space: TempSpace | None) -> Any:
     """The description-cache scope of a statement that may see temporary tables."""
     return space.key if space is not None else None
+
+
+def _raise(error: BaseException) -> Any:
+    raise error
+
+
+def _on_failure(outcome: Any, then: Callable[[BaseException], Any]) -> Any:
+    """``outcome``, or ``then(error)``'s outcome if it fails (now or once it settles)."""
+    if not isinstance(outcome, Pending):
+        return outcome
+    result = Pending()
+
+    def done(finished: Pending) -> None:
+        error = finished.error()
+        if error is None:
+            result.resolve(finished.result())
+        else:
+            result.settle(lambda: then(error))
+    outcome.add_done_callback(done)
+    return result
 
 
 def _undone_on_failure(outcome: Any, txn: Transaction | None) -> Any:

@@ -190,6 +190,7 @@ class Translation:
     home_tables: tuple[str, ...] = ()
     maintenance: bool = False
     reads_catalogue: bool = False
+    rows_from: str | None = None  # a MySQL INSERT … SELECT to run after a DDL (DdlResult's)
     heavy: bool = False
     locking_read: bool = False
     lock_wait: str | None = None
@@ -268,7 +269,7 @@ def translate(sql: str, schema_view: SchemaView, *, backslash_escapes: bool = Tr
                                backslash_escapes)
     head = _head(shape.text)
     if head in rewrites_ddl.DDL_HEADS:
-        return _translate_ddl(strip_comments(sql), schema_view), {}
+        return _translate_ddl(strip_comments(sql), schema_view, default_database), {}
     translator = _Translator(schema_view, default_database)
     translation = _remembered(key, translator, lambda: translator.statement(
         shape.text, head, expected=len(shape.params)))
@@ -446,8 +447,13 @@ def _remembered(key: Hashable, translator: _Translator,
     return translation
 
 
-def _translate_ddl(sql: str, schema_view: SchemaView) -> Translation:
-    result = rewrites_ddl.translate_ddl(sql, _Translator(schema_view, movable=False))
+def _translate_ddl(sql: str, schema_view: SchemaView, default_database: str | None = None
+                   ) -> Translation:
+    """``default_database``: the session's current database ('' for none) when the DDL runs
+    in another one; what the unqualified names of a CREATE TABLE … SELECT mean there."""
+    translator = _Translator(schema_view, movable=False)
+    translator.ddl_default_database = default_database
+    result = rewrites_ddl.translate_ddl(sql, translator)
     if result.temporary:  # only the session's temporary-table path may run one
         raise rewrites_not_supported("CREATE TEMPORARY TABLE here")
     _CACHE.clear()  # any cached DML may depend on what changed
@@ -472,7 +478,7 @@ def translate_temporary_ddl(sql: str, schema_view: SchemaView) -> Translation:
 def _ddl_translation(result: rewrites_ddl.DdlResult) -> Translation:
     return Translation(Kind.DDL, tuple(result.statements), False, tables=result.tables,
                        foreign_keys_off=result.foreign_keys_off, schema_changed=True,
-                       other_tables=result.reads)
+                       other_tables=result.reads, rows_from=result.rows_from)
 
 
 def _schema_key(schema_view: SchemaView, default_database: str | None = None) -> Hashable:
@@ -516,6 +522,7 @@ class _Translator:
         self._used: dict[str, str | None] = {}
         self._defs: dict[str, TableDef | None] = {}
         self._typed_results = True  # False while translating the SELECT of a view / CTAS
+        self.ddl_default_database: str | None = None  # (rewrites/ddl.py DdlContext)
 
     def dependencies(self) -> tuple[tuple[str, str | None], ...]:
         return tuple(self._used.items())

@@ -85,6 +85,31 @@ def test_ddl_on_another_database_without_use(server):
         "DROP TABLE item, stock.level")) == 1235  # one database per DDL
 
 
+def test_create_table_select_in_another_database_reads_the_current_one(server):
+    """MySQL: the SELECT's unqualified names are the current database's (SQLAlchemy's
+    TableViaSelectTest.test_without_metadata[use_schema]). The rows go through the new
+    table's database's own commit log, as row images."""
+    s = session(server, database="shop")
+    before = log_length(server, "stock")
+    result = s.execute("CREATE TABLE stock.dear AS SELECT id, price FROM item WHERE price > 2")
+    assert result.affected_rows == 1
+    assert log_length(server, "stock") == before + 2  # the table, then its rows
+    assert rows(s.execute("SELECT * FROM stock.dear")) == [(2, "2.25")]
+    shown = rows(s.execute("SHOW CREATE TABLE stock.dear"))[0][1]
+    assert "`id` int NOT NULL" in shown and "`price` decimal(6,2)" in shown  # item's types
+    s.execute("CREATE TABLE stock.named AS SELECT id FROM shop.item")  # explicitly, too
+    assert rows(s.execute("SELECT COUNT(*) FROM stock.named")) == [(2,)]
+    # atomic, as MySQL 8's: rows that fail leave no table behind
+    assert error_code(lambda: s.execute(
+        "CREATE TABLE stock.twice (one INT, UNIQUE KEY (one)) "
+        "AS SELECT id, 1 AS one FROM item")) == 1062
+    assert error_code(lambda: s.execute("SELECT * FROM stock.twice")) == 1146
+    no_database = session(server)
+    assert error_code(lambda: no_database.execute(
+        "CREATE TABLE stock.lost AS SELECT id FROM item")) == 1046
+    assert error_code(lambda: s.execute("SELECT * FROM stock.lost")) == 1146
+
+
 @pytest.mark.parametrize("checks", [1, 0])
 def test_a_foreign_key_to_another_database_is_kept_not_pointed_at_this_one(server, checks):
     """Each database is its own SQLite file: a key to another database's table is kept in

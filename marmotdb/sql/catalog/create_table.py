@@ -22,7 +22,7 @@ from marmotdb.sql.catalog.model import (
     KeyExpression,
     TableModel,
 )
-from marmotdb.sql.schema import SHOWN_TABLE_OPTIONS, quote_string
+from marmotdb.sql.schema import SHOWN_TABLE_OPTIONS, quote_ident, quote_string
 
 _INT_TYPES = {"tinyint": 3, "smallint": 5, "mediumint": 8, "int": 10, "bigint": 20}
 _TYPE_ALIASES = {
@@ -560,6 +560,10 @@ def _option_shown(stream: TokenStream, table: TableModel, option: str) -> None:
         else token.text
 
 
+def _option_tablespace(stream: TokenStream, table: TableModel, option: str) -> None:
+    table.options[option] = quote_ident(stream.identifier())
+
+
 def _option_other(stream: TokenStream, table: TableModel, option: str) -> None:
     if stream.peek().text == "(":
         _parenthesised(stream)
@@ -573,4 +577,5 @@ _TABLE_OPTIONS = {
     "AUTO_INCREMENT": _option_auto_increment, "ROW_FORMAT": _option_row_format,
     **{name: _option_shown for name in SHOWN_TABLE_OPTIONS if name not in (
         "ROW_FORMAT", "COMMENT")},
+    "TABLESPACE": _option_tablespace, "AUTOEXTEND_SIZE": _option_shown,
 }

@@ -20,7 +20,7 @@ from marmotdb.sql.catalog.model import (
     is_key_expression,
 )
 from marmotdb.sql.catalog.snapshot import ViewInfo
-from marmotdb.sql.schema import table_options_text
+from marmotdb.sql.schema import LEADING_TABLE_OPTIONS, table_options_text
 
 _NO_LITERAL_DEFAULT = frozenset({"tinytext", "text", "mediumtext", "longtext", "tinyblob",
                                  "blob", "mediumblob", "longblob", "json", "geometry"})
@@ -78,7 +78,8 @@ def render_create_table(table: TableModel, auto_increment: int | None = None,
     for check in table.checks:
         enforced = "" if check.enforced else " /*!80016 NOT ENFORCED */"
         lines.append(f"  CONSTRAINT {q(check.name)} CHECK ({wrapped(check.clause)}){enforced}")
-    options = f"ENGINE={table.engine}"
+    leading = table_options_text(table.options, LEADING_TABLE_OPTIONS)
+    options = (leading + " " if leading else "") + f"ENGINE={table.engine}"
     if auto_increment is not None and auto_increment > 1:
         options += f" AUTO_INCREMENT={auto_increment}"
     options += f" DEFAULT CHARSET={table.charset} COLLATE={table.collation}"

@@ -838,9 +838,17 @@ def _skip_index_name(parser: DdlParser) -> str:
 
 # Accepted without effect and not shown (PASSWORD is unused in MySQL 8, which shows it no more
 # than it does INSERT_METHOD of a table that is not MERGE).
-_IGNORED_TABLE_OPTIONS = frozenset({
-    "INSERT_METHOD", "TABLESPACE", "SECONDARY_ENGINE", "PAGE_CHECKSUM", "TRANSACTIONAL",
-    "PAGE_COMPRESSED", "ENGINE_ATTRIBUTE", "AUTOEXTEND_SIZE", "PASSWORD"})
+_IGNORED_TABLE_OPTIONS = frozenset({"INSERT_METHOD", "PASSWORD"})
+# MariaDB's own table options: MySQL 8's grammar has no such words (1064)
+_MARIADB_TABLE_OPTIONS = frozenset({"PAGE_CHECKSUM", "TRANSACTIONAL", "PAGE_COMPRESSED",
+                                    "PAGE_COMPRESSION_LEVEL", "IETF_QUOTES", "SEQUENCE"})
+# The tablespaces an InnoDB table may name in MySQL 8 without CREATE TABLESPACE (which
+# marmotdb does not have: every table lives in its database's SQLite file)
+_TABLESPACES = {"innodb_system": "innodb_system",
+                "innodb_file_per_table": "innodb_file_per_table"}
+_MB = 1024 * 1024
+_AUTOEXTEND_MIN, _AUTOEXTEND_MAX = 4 * _MB, 4096 * _MB  # InnoDB with 16K pages (fsp0fsp.h)
+_SIZE_SUFFIXES = {"K": 1024, "M": _MB, "G": 1024 * _MB}
 # Kept and shown back by SHOW CREATE TABLE (schema.SHOWN_TABLE_OPTIONS has their order); a
 # numeric option at its default (0, or DEFAULT) is not shown, as in MySQL.
 _STRING_TABLE_OPTIONS = frozenset({"COMPRESSION", "ENCRYPTION", "CONNECTION"})
@@ -873,8 +881,17 @@ def parse_table_options(parser: DdlParser, table: TableDef, *, stop_at_select: b
             table.collation = parser.option_value().lower()
         elif parser.at(*_NUMERIC_TABLE_OPTIONS, *_STRING_TABLE_OPTIONS):
             _shown_option(parser, table)
-        elif parser.at(*_IGNORED_TABLE_OPTIONS) or parser.at("DATA", "INDEX", "UNION"):
+        elif parser.at(*_KEPT_OPTION_READERS):
+            _KEPT_OPTION_READERS[parser.token.upper](parser, table)
+        elif parser.at(*_IGNORED_TABLE_OPTIONS):
             _skip_option(parser)
+        elif parser.at("DATA", "INDEX") and parser.peek().upper == "DIRECTORY":
+            raise not_supported(f"{parser.token.upper} DIRECTORY (every table of a database "
+                                "lives in its one SQLite file)")
+        elif parser.at("UNION"):
+            raise not_supported("MERGE tables (UNION=…)")
+        elif parser.at(*_MARIADB_TABLE_OPTIONS):
+            parser.fail()
         elif parser.at("PARTITION"):
             raise not_supported("partitioned tables")
         else:
@@ -907,15 +924,90 @@ def _shown_option(parser: DdlParser, table: TableDef) -> None:
 
 
 def _skip_option(parser: DdlParser) -> None:
-    word = parser.token.upper
     parser.pos += 1
-    if word in ("DATA", "INDEX"):
-        parser.expect("DIRECTORY")
-    if word == "UNION":
-        parser.accept_op("=")
-        parser.balanced()
-        return
     parser.option_value()
+
+
+def _tablespace(parser: DdlParser, table: TableDef) -> None:
+    """TABLESPACE [=] name: InnoDB's system or file-per-table tablespace, kept and shown as
+    MySQL shows an explicit one; any other is 3510, as for a tablespace never created."""
+    parser.pos += 1
+    parser.accept_op("=")
+    name = parser.identifier()
+    known = _TABLESPACES.get(name.lower())
+    if known is None:
+        raise errors.error(errors.ER_TABLESPACE_MISSING_WITH_NAME,
+                           f"Tablespace {name} doesn't exist.")
+    table.options["TABLESPACE"] = schema.quote_ident(known)
+
+
+def _autoextend_size(parser: DdlParser, table: TableDef) -> None:
+    """AUTOEXTEND_SIZE [=] n[K|M|G]: 0 is InnoDB's default (not shown); otherwise a multiple
+    of 4M from 4M to 4G (InnoDB's errors 4025 and 4023), kept in bytes."""
+    parser.pos += 1
+    parser.accept_op("=")
+    text = parser.token.text
+    parser.pos += 1
+    if parser.token.kind == "word" and parser.token.start == parser.peek(-1).end and \
+            parser.token.upper in _SIZE_SUFFIXES:  # `4 M` read as two tokens
+        text += parser.token.text
+        parser.pos += 1
+    factor = _SIZE_SUFFIXES.get(text[-1:].upper(), 1)
+    digits = text[:-1] if factor != 1 else text
+    if not digits.isdigit():
+        parser.fail("a size")
+    size = int(digits) * factor
+    table.options.pop("AUTOEXTEND_SIZE", None)
+    if size == 0:
+        return
+    if not _AUTOEXTEND_MIN <= size <= _AUTOEXTEND_MAX:
+        raise errors.error(errors.ER_INNODB_AUTOEXTEND_SIZE_OUT_OF_RANGE,
+                           "AUTOEXTEND_SIZE value should be between 4M and 4096M")
+    if size % _AUTOEXTEND_MIN:
+        raise errors.error(errors.ER_INNODB_INVALID_AUTOEXTEND_SIZE_VALUE,
+                           "AUTOEXTEND_SIZE should be a multiple of 4M")
+    table.options["AUTOEXTEND_SIZE"] = str(size)
+
+
+def _secondary_engine(parser: DdlParser, table: TableDef) -> None:
+    """SECONDARY_ENGINE [=] name | NULL: kept and shown as MySQL does (a secondary engine
+    is used only by queries offloaded to it, which marmotdb never does)."""
+    parser.pos += 1
+    parser.accept_op("=")
+    token = parser.token
+    name = parser.string() if token.kind == "str" else parser.identifier()
+    if token.kind == "word" and name.upper() == "NULL":
+        table.options.pop("SECONDARY_ENGINE", None)
+    else:
+        table.options["SECONDARY_ENGINE"] = name
+
+
+def _engine_attribute(parser: DdlParser, table: TableDef) -> None:
+    """[SECONDARY_]ENGINE_ATTRIBUTE [=] 'json': kept and shown (InnoDB accepts and does not
+    use it); a value that is not a JSON document is 3980, an empty one removes it."""
+    import json as json_text
+    name = parser.token.upper
+    parser.pos += 1
+    parser.accept_op("=")
+    if parser.token.kind != "str":
+        parser.fail("a string")
+    value = parser.string()
+    table.options.pop(name, None)
+    if not value:
+        return
+    try:
+        json_text.loads(value)
+    except ValueError as exc:
+        raise errors.error(errors.ER_INVALID_JSON_ATTRIBUTE,
+                           f"Invalid json attribute, error: \"{exc.msg}\" at pos {exc.pos}: "
+                           f"'{value[exc.pos:exc.pos + 20]}'") from None
+    table.options[name] = quote_string(value)
+
+
+_KEPT_OPTION_READERS: dict[str, Callable[[DdlParser, TableDef], None]] = {
+    "TABLESPACE": _tablespace, "AUTOEXTEND_SIZE": _autoextend_size,
+    "SECONDARY_ENGINE": _secondary_engine, "ENGINE_ATTRIBUTE": _engine_attribute,
+    "SECONDARY_ENGINE_ATTRIBUTE": _engine_attribute}
 
 
 def _set_table_charset(table: TableDef, charset: str) -> None:
@@ -961,6 +1053,10 @@ class DdlContext(Protocol):
     def select(self, mysql_select: str) -> str: ...
     def trigger_statements(self, mysql_statement: str) -> list[str]: ...
     def child_tables(self, name: str) -> list[TableDef]: ...
+    # optional: ``ddl_default_database`` (str: what unqualified names in a CREATE TABLE …
+    # SELECT mean when the table is created in another database than the current one, '' for
+    # no database selected); ``other_table_def(database, name)`` gives the columns such a
+    # SELECT copies from another database
 
 
 @dataclass(slots=True)
@@ -972,6 +1068,11 @@ class DdlResult:
     # (database, table) of other databases' tables its statements read (attached to the
     # write connection first): the parents an added FOREIGN KEY's probe checks
     reads: tuple[tuple[str, str], ...] = ()
+    # CREATE TABLE … SELECT reading another database's tables: the MySQL ``INSERT … SELECT``
+    # that fills the table, run by the executor as a write of its own once the table exists
+    # (its rows replicate as row images; the statements above would replay the SELECT on a
+    # replica, which has no other database attached)
+    rows_from: str | None = None
 
 
 def q(name: str) -> str:
@@ -1260,6 +1361,7 @@ def _create_as_select(select_sql: str, table: TableDef, ctx: DdlContext) -> DdlR
 
     from marmotdb.sql.rewrites.expressions import rename_functions
     tree = sqlglot.parse_one(rename_functions(select_sql), read="mysql")
+    elsewhere = _reads_elsewhere(tree, ctx)
     selects = list(tree.find_all(sqlexp.Select))
     first = selects[0] if selects else None
     builder = TableBuilder(table)
@@ -1272,10 +1374,40 @@ def _create_as_select(select_sql: str, table: TableDef, ctx: DdlContext) -> DdlR
         if table.column(name) is None:
             builder.table.columns.append(_inferred_column(name, projection, first, ctx))
     table = finish_for_storage(builder.finish(), ctx)
+    if elsewhere:  # filled by the executor (DdlResult.rows_from), in MySQL's name resolution
+        target = f"{schema.quote_ident(ctx.database)}.{schema.quote_ident(table.name)}"
+        return DdlResult(sqlite_create_table(table, ctx) + _bookkeeping(table),
+                         tables=(table.name.lower(),),
+                         rows_from=f"INSERT INTO {target} "
+                                   f"({', '.join(schema.quote_ident(n) for n in names)}) "
+                                   f"{select_sql}")
     insert = (f"INSERT INTO {q(table.name)} ({', '.join(q(n) for n in names)}) "
               f"{ctx.select(select_sql)}")
     return DdlResult(sqlite_create_table(table, ctx) + [insert] + _bookkeeping(table),
                      tables=(table.name.lower(),))
+
+
+def _reads_elsewhere(tree: exp.Expression, ctx: DdlContext) -> bool:
+    """Whether a CREATE TABLE … SELECT reads a table of another database than the new
+    table's. In MySQL its unqualified names are the current database's, which is another one
+    when the table is created there (``CREATE TABLE otherdb.t AS SELECT … FROM s``); they are
+    qualified with it here."""
+    from sqlglot import exp as sqlexp
+
+    from marmotdb.sql.rewrites.dml import qualify_tables
+    default = getattr(ctx, "ddl_default_database", None)
+    if default is not None:
+        qualify_tables(tree, default)
+    home = (ctx.database or "").lower()
+    return any(table.db and table.db.lower() != home for table in tree.find_all(sqlexp.Table))
+
+
+def _source_def(table_node: exp.Table, ctx: DdlContext) -> TableDef | None:
+    """The definition of a table a CREATE TABLE … SELECT reads, in its own database."""
+    if table_node.db and table_node.db.lower() != (ctx.database or "").lower():
+        other = getattr(ctx, "other_table_def", None)
+        return other(table_node.db, table_node.name) if other is not None else None
+    return ctx.table_def(table_node.name)
 
 
 def _inferred_column(name: str, projection: exp.Expression, select: exp.Expression,
@@ -1286,7 +1418,7 @@ def _inferred_column(name: str, projection: exp.Expression, select: exp.Expressi
     node = projection.this if isinstance(projection, sqlexp.Alias) else projection
     if isinstance(node, sqlexp.Column):
         for table_node in select.find_all(sqlexp.Table):
-            source = ctx.table_def(table_node.name)
+            source = _source_def(table_node, ctx)
             column = source.column(node.name) if source else None
             if column is not None and (not node.table or node.table.lower() in (
                     table_node.alias_or_name.lower(), table_node.name.lower())):
@@ -1635,7 +1767,9 @@ _ALTER_ACTIONS: dict[str, AlterAction] = {
     "DISABLE": _alter_ignored, "ORDER": _alter_ignored, "PARTITION": _alter_partition,
     "REMOVE": _alter_partition, "KEY_BLOCK_SIZE": _alter_options,
     "STATS_PERSISTENT": _alter_options, "PACK_KEYS": _alter_options,
-    "CHECKSUM": _alter_options,
+    "CHECKSUM": _alter_options, "TABLESPACE": _alter_options, "AUTOEXTEND_SIZE": _alter_options,
+    "SECONDARY_ENGINE": _alter_options, "ENGINE_ATTRIBUTE": _alter_options,
+    "SECONDARY_ENGINE_ATTRIBUTE": _alter_options,
 }
 
 
