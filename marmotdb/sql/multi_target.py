@@ -41,7 +41,7 @@ from marmotdb.sql.translate import (
     translate,
     translate_prepared,
 )
-from marmotdb.txn.pending import Pending, chain
+from marmotdb.txn.pending import Pending, chain, on_failure
 from marmotdb.txn.pipeline import Mode
 from marmotdb.txn.transaction import Transaction
 
@@ -109,20 +109,14 @@ def _cascaded_into(session: Session, databases: list[Database]) -> dict[str, Dat
 
 def _undone_on_failure(outcome: Any, session: Session, implicit: bool) -> Any:
     """A statement of its own transaction that failed waiting for a turn leaves nothing."""
-    if not implicit or not isinstance(outcome, Pending):
+    if not implicit:
         return outcome
-    result = Pending()
 
-    def done(finished: Pending) -> None:
-        error = finished.error()
-        if error is None:
-            result.resolve(finished.result())
-            return
+    def undo(error: BaseException) -> Any:
         if session.txn is not None and not session.txn.finished:
             session._end(commit=False)
-        result.fail(error)
-    outcome.add_done_callback(done)
-    return result
+        raise error
+    return on_failure(outcome, undo)
 
 
 def _change(session: Session, txn: Transaction, multi: MultipleTargets,

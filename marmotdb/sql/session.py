@@ -124,7 +124,7 @@ from marmotdb.sql.write_weight import WriteWeights
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.databases import SYSTEM_DATABASES, Database, normalize_name
 from marmotdb.txn import auto_increment
-from marmotdb.txn.pending import Pending, chain
+from marmotdb.txn.pending import Pending, chain, on_failure
 from marmotdb.txn.pipeline import CommitPipeline, Mode, ReadView
 from marmotdb.txn.transaction import Transaction, TxnState, begin_reading, run_statement
 from marmotdb.users import User
@@ -985,7 +985,7 @@ class Session:
             outcome = chain(self._run(translation, params, insert, home), committed)
         except errors.MarmotError as exc:
             return drop(exc)
-        return _on_failure(outcome, drop)
+        return on_failure(outcome, drop)
 
     def _noted(self, result: Result, notes: list[tuple[str, int, str]]) -> Result:
         self.warnings = [*self.warnings, *notes]
@@ -2272,35 +2272,17 @@ def _raise(error: BaseException) -> Any:
     raise error
 
 
-def _on_failure(outcome: Any, then: Callable[[BaseException], Any]) -> Any:
-    """``outcome``, or ``then(error)``'s outcome if it fails (now or once it settles)."""
-    if not isinstance(outcome, Pending):
-        return outcome
-    result = Pending()
-
-    def done(finished: Pending) -> None:
-        error = finished.error()
-        if error is None:
-            result.resolve(finished.result())
-        else:
-            result.settle(lambda: then(error))
-    outcome.add_done_callback(done)
-    return result
-
-
 def _undone_on_failure(outcome: Any, txn: Transaction | None) -> Any:
     """``outcome`` (turns being taken), with ``txn`` rolled back if it fails: an autocommit
     statement that holds one turn and cannot get the next gives the first back."""
-    if txn is None or not isinstance(outcome, Pending):
+    if txn is None:
         return outcome
-    result = Pending()
 
-    def done(finished: Pending) -> None:
-        if finished.error() is not None and not txn.finished:
+    def undo(error: BaseException) -> Any:
+        if not txn.finished:
             txn.rollback()
-        result.follow(finished)
-    outcome.add_done_callback(done)
-    return result
+        raise error
+    return on_failure(outcome, undo)
 
 
 def _bindable(value: Any) -> Any:

@@ -104,3 +104,21 @@ def chain(value: Any, then: Callable[[Any], Any]) -> Any:
 
     value.add_done_callback(lambda done: out.settle(lambda: then(done.result())))
     return out
+
+
+def on_failure(value: Any, then: Callable[[BaseException], Any]) -> Any:
+    """``value`` as it is, unless it is a Pending that fails: then ``then(error)``'s outcome
+    (its value, the Pending it returns, or what it raises — re-raising ``error`` after
+    undoing something is the usual use)."""
+    if not isinstance(value, Pending):
+        return value
+    out = Pending()
+
+    def done(finished: Pending) -> None:
+        error = finished.error()
+        if error is None:
+            out.resolve(finished.result())
+        else:
+            out.settle(lambda: then(error))
+    value.add_done_callback(done)
+    return out
