@@ -51,7 +51,7 @@ from marmotdb.storage import commitlog, versions
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.commitlog import LogWriter, max_commit_ts
 from marmotdb.storage.apply import ApplyTransaction, record_local_commit
-from marmotdb.storage.internal_tables import PENDING_BRANCHES
+from marmotdb.storage.internal_tables import COMMIT_LOG, PENDING_BRANCHES
 from marmotdb.storage.writeset import (
     RowChange,
     SchemaChange,
@@ -62,6 +62,8 @@ from marmotdb.storage.writeset import (
 from marmotdb.txn.checkpoint import WalCheckpointer
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.wal_sync import WalSyncer
+
+_TAKE_WRITE_LOCK = f'DELETE FROM main."{COMMIT_LOG}" WHERE 0'  # (CommitPipeline._grant)
 
 BATCH_TXNS_MAX = 256  # transactions per batch COMMIT; beyond it the next one starts a new batch
 # A batch writing at least this many rows COMMITs on a host worker (its log record and the
@@ -355,7 +357,14 @@ class CommitPipeline:
                 self.conn.execute(f"PRAGMA foreign_keys={'ON' if mode.foreign_keys else 'OFF'}")
             self._mode = mode
         if self.conn.get_autocommit():
-            self.conn.execute("BEGIN IMMEDIATE")
+            # the write lock of this database only: BEGIN IMMEDIATE would take the lock of
+            # every database ATTACHed to the connection for a read (sql/attachments.py) too,
+            # and that database's own writers would then get SQLITE_BUSY (1105) until this
+            # batch ends. A write statement that changes nothing takes the lock of the file
+            # it names, and nothing else.
+            self.conn.execute("BEGIN")
+            with self._trusted():
+                self.conn.execute(_TAKE_WRITE_LOCK)
             self._log = LogWriter(self.conn)
         self._owner = owner
 

@@ -203,3 +203,24 @@ def test_a_shared_connection_with_attachments_never_resolves_a_missing_name_else
         == 1146
     assert error_code(lambda: root.execute("SELECT * FROM level")) == 1146
     assert rows(shopper.execute("SELECT COUNT(*) FROM item")) == [(4,)]
+
+
+def test_a_transaction_writes_a_database_another_ones_connection_has_attached(tmp_path):
+    """SQLAlchemy's TableViaSelectTest teardown, reduced: a failed CREATE … SELECT in ``db``
+    left ``da`` ATTACHed to db's write connection outside any transaction; the next batch of
+    ``db`` (BEGIN IMMEDIATE) then took da's write lock too, and the same transaction's branch
+    of ``da`` got SQLITE_BUSY (1105). A batch now locks its own file only."""
+    state = new_server(tmp_path, [User("root", "x", {"*": "admin"})])
+    s = session(state)
+    for statement in ("CREATE DATABASE da", "CREATE DATABASE db", "USE da",
+                      "CREATE TABLE lone (id INT)", "INSERT INTO lone VALUES (1)",
+                      "CREATE TABLE db.kept (id INT PRIMARY KEY)",
+                      "INSERT INTO db.kept VALUES (1)"):
+        s.execute(statement)
+    assert error_code(lambda: s.execute(
+        "CREATE TABLE db.copied AS SELECT missing.id FROM missing")) == 1146
+    for statement in ("BEGIN", "DELETE FROM db.kept", "DELETE FROM lone", "COMMIT"):
+        s.execute(statement)
+    assert rows(session(state).execute("SELECT COUNT(*) FROM da.lone")) == [(0,)]
+    assert rows(session(state).execute("SELECT COUNT(*) FROM db.kept")) == [(0,)]
+    state.close()
