@@ -389,6 +389,39 @@ def test_a_ddl_on_a_writer_thread_keeps_the_lock_until_it_commits(
     assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
 
 
+class LateFrames(list[tuple[int, int, bytes]]):
+    """Frames held back by a test's ``deliver``, until ``release``."""
+    holding = True
+
+    def release(self) -> list[tuple[int, int, bytes]]:
+        self.holding = False
+        return list(self)
+
+
+def learns_late(cluster: Cluster, dest: int, database: str) -> LateFrames:
+    """From now on, the learns of ``database`` to node ``dest`` wait in the returned list,
+    until its ``release``."""
+    codec = FrameCodec([SECRET], registry=all_messages())
+    learn = all_messages().tag_of(Learn)
+    held = LateFrames()
+
+    def deliver() -> None:
+        while cluster.frames:
+            src, to, frame = cluster.frames.popleft()
+            if held.holding and to == dest and peek_tag(frame) == learn and \
+                    codec.decode_frame(frame).message.database == database:
+                held.append((src, to, frame))
+                continue
+            cluster.nodes[to].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
+    cluster.deliver = deliver  # type: ignore[method-assign]
+    return held
+
+
+def lock_learn_late_to_node_2(cluster: Cluster) -> LateFrames:
+    """Node 2 does not see a DDL lock taken meanwhile: the lock table's learns wait."""
+    return learns_late(cluster, 2, "__marmot_system")
+
+
 def test_a_long_ddl_waits_for_the_writes_its_node_voted_on_before_its_rebuild(
         cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
     """Node 2's INSERT, in flight when node 1's ALTER takes the lock, is prepared at node 1
@@ -399,20 +432,7 @@ def test_a_long_ddl_waits_for_the_writes_its_node_voted_on_before_its_rebuild(
     again. Now the long DDL, lock held, waits until node 1 applied what it voted on
     (ddl/DESIGN.md §11 "Settling"), then runs once."""
     offloads = long_ddls_on_node_1(cluster, monkeypatch)
-    codec = FrameCodec([SECRET], registry=all_messages())
-    learn = all_messages().tag_of(Learn)
-    held: list[tuple[int, int, bytes]] = []
-    holding = [True]
-
-    def deliver() -> None:  # the INSERT's learn to node 1 is late
-        while cluster.frames:
-            src, dest, frame = cluster.frames.popleft()
-            if holding[0] and dest == 1 and peek_tag(frame) == learn and \
-                    codec.decode_frame(frame).message.database == "d":
-                held.append((src, dest, frame))
-                continue
-            cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
-    cluster.deliver = deliver  # type: ignore[method-assign]
+    held = learns_late(cluster, 1, "d")  # the INSERT's learn to node 1 is late
     node1 = cluster.nodes[1]
     retries = node1.state.status["Marmot_conflict_retries"]
     assert cluster.run(2, "INSERT INTO t VALUES (100, 100, 'x')").error is None
@@ -421,9 +441,7 @@ def test_a_long_ddl_waits_for_the_writes_its_node_voted_on_before_its_rebuild(
     for _ in range(10):  # the lock's acquire, the DDL one loop turn later: it waits
         cluster.advance(5)
     waited = not offloads and (1, alter) not in cluster.replies  # the turn not taken
-    holding[0] = False
-    for frame in held:
-        cluster.frames.append(frame)
+    cluster.frames.extend(held.release())
     runs = 0
     for _ in range(600):
         if (1, alter) in cluster.replies:
@@ -499,34 +517,6 @@ def test_a_ddl_storm_from_every_node_converges(tmp_path: Path, seed: int) -> Non
             cluster.checksums(3, "app")
     finally:
         cluster.close()
-
-
-class LateFrames(list[tuple[int, int, bytes]]):
-    """Frames held back by a test's ``deliver``, until ``release``."""
-    holding = True
-
-    def release(self) -> list[tuple[int, int, bytes]]:
-        self.holding = False
-        return list(self)
-
-
-def lock_learn_late_to_node_2(cluster: Cluster) -> LateFrames:
-    """From now on, the learns of the lock table (``__marmot_system``) to node 2 wait in
-    the returned list: node 2 does not see a DDL lock taken meanwhile."""
-    codec = FrameCodec([SECRET], registry=all_messages())
-    learn = all_messages().tag_of(Learn)
-    held = LateFrames()
-
-    def deliver() -> None:
-        while cluster.frames:
-            src, dest, frame = cluster.frames.popleft()
-            if held.holding and dest == 2 and peek_tag(frame) == learn and \
-                    codec.decode_frame(frame).message.database == "__marmot_system":
-                held.append((src, dest, frame))
-                continue
-            cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
-    cluster.deliver = deliver  # type: ignore[method-assign]
-    return held
 
 
 def rebuilds_until_replied(cluster: Cluster, offloads: list[Any],
@@ -625,20 +615,7 @@ def test_a_short_ddl_waits_for_the_writes_its_node_voted_on_instead_of_being_ref
     missed the INSERT in its ``ordered_after`` and was refused by every member (1213,
     retried behind the client's back); now it first waits (bounded) until node 1 applied
     the INSERT, and commits on its first round (ddl/DESIGN.md §11, "Settling")."""
-    codec = FrameCodec([SECRET], registry=all_messages())
-    learn = all_messages().tag_of(Learn)
-    held: list[tuple[int, int, bytes]] = []
-    holding = [True]
-
-    def deliver() -> None:  # the INSERT's learn to node 1 is late
-        while cluster.frames:
-            src, dest, frame = cluster.frames.popleft()
-            if holding[0] and dest == 1 and peek_tag(frame) == learn and \
-                    codec.decode_frame(frame).message.database == "d":
-                held.append((src, dest, frame))
-                continue
-            cluster.nodes[dest].receive_frame(cluster.addrs[src], frame, now_ms=cluster.now_ms)
-    cluster.deliver = deliver  # type: ignore[method-assign]
+    held = learns_late(cluster, 1, "d")  # the INSERT's learn to node 1 is late
     status = cluster.nodes[1].state.status
     retries, waits = status["Marmot_conflict_retries"], status["Marmot_ddl_settle_waits"]
     assert cluster.run(2, "INSERT INTO t VALUES (100, 100, 'x')").error is None
@@ -646,9 +623,7 @@ def test_a_short_ddl_waits_for_the_writes_its_node_voted_on_instead_of_being_ref
     alter = cluster.submit(1, "ALTER TABLE t ADD COLUMN c INT")
     for _ in range(10):
         cluster.advance(5)
-    holding[0] = False
-    for frame in held:
-        cluster.frames.append(frame)
+    cluster.frames.extend(held.release())
     answered(cluster, (1, alter))
     reply = cluster.replies.pop((1, alter))
     assert reply.error is None, reply.error
