@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,18 +118,24 @@ class _Counter:
             return self._next
 
 
-def _load_then_kill(server: MarmotServer, ledger: Ledger, counter: _Counter,
-                    rng: random.Random) -> float:
+# a writer thread's body: (writer number, its random source, stop, signal once connected)
+Writer = Callable[[int, random.Random, threading.Event, threading.Semaphore], None]
+
+
+def load_then_kill(server: MarmotServer, writer: Writer, writers: int,
+                   kill_after_s: tuple[float, float], rng: random.Random) -> float:
+    """Starts ``writers`` threads of ``writer``, kills the server (SIGKILL) at a random moment
+    of ``kill_after_s`` once they all connected, and waits for them; returns that moment."""
     stop = threading.Event()
     ready = threading.Semaphore(0)
-    threads = [threading.Thread(target=_writer, args=(server, w, counter, ledger,
-                                                      random.Random(rng.random()), stop, ready),
-                                daemon=True) for w in range(WRITERS)]
+    threads = [threading.Thread(target=writer, args=(w, random.Random(rng.random()), stop,
+                                                     ready), daemon=True)
+               for w in range(writers)]
     for thread in threads:
         thread.start()
     for _ in threads:  # every writer connected (or failed to): the load is on
         assert ready.acquire(timeout=CONNECT_TIMEOUT_S), "writers could not connect"
-    delay_s = rng.uniform(*KILL_AFTER_S)
+    delay_s = rng.uniform(*kill_after_s)
     time.sleep(delay_s)
     server.kill()  # SIGKILL, mid-load
     stop.set()
@@ -205,7 +211,9 @@ def _crash_rounds(base: Path, rounds: int, seed: int) -> None:
         ledger = Ledger()
         counter = _Counter(0)
         for round_number in range(rounds):
-            delay_s = _load_then_kill(server, ledger, counter, rng)
+            delay_s = load_then_kill(
+                server, lambda w, r, stop, ready: _writer(server, w, counter, ledger, r, stop,
+                                                          ready), WRITERS, KILL_AFTER_S, rng)
             server = start_marmot_server(base, env=ENV)  # same data directory
             try:
                 found = _check_through_sql(server, ledger)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ import pymysql
 import pytest
 
 from tests.integration.server import MarmotServer, start_marmot_server
-from tests.txn.test_crash_durability import _Counter
+from tests.txn.test_crash_durability import _Counter, load_then_kill
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +34,6 @@ WRITERS = 8
 DATABASES = ("left_db", "right_db")
 ENV = {"MARMOTDB_STORAGE_DURABILITY": "fsync"}
 KILL_AFTER_S = (0.3, 1.5)
-CONNECT_TIMEOUT_S = 30
 WRITER_TIMEOUT_S = 10
 
 
@@ -95,27 +93,6 @@ def _writer(server: MarmotServer, writer: int, txns: Iterator[int], ledger: Ledg
             pass
 
 
-def _load_then_kill(server: MarmotServer, ledger: Ledger, counter: _Counter,
-                    rng: random.Random) -> float:
-    stop = threading.Event()
-    ready = threading.Semaphore(0)
-    threads = [threading.Thread(target=_writer, args=(server, w, counter, ledger,
-                                                      random.Random(rng.random()), stop, ready),
-                                daemon=True) for w in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for _ in threads:
-        assert ready.acquire(timeout=CONNECT_TIMEOUT_S), "writers could not connect"
-    delay_s = rng.uniform(*KILL_AFTER_S)
-    time.sleep(delay_s)
-    server.kill()
-    stop.set()
-    for thread in threads:
-        thread.join(WRITER_TIMEOUT_S + 5)
-    assert not any(thread.is_alive() for thread in threads)
-    return delay_s
-
-
 def _found(server: MarmotServer) -> list[dict[int, int]]:
     conn = server.connect()
     try:
@@ -173,7 +150,9 @@ def _crash_rounds(base: Path, rounds: int, seed: int) -> None:
         counter = _Counter(0)
         redone = 0
         for round_number in range(rounds):
-            delay_s = _load_then_kill(server, ledger, counter, rng)
+            delay_s = load_then_kill(
+                server, lambda w, r, stop, ready: _writer(server, w, counter, ledger, r, stop,
+                                                          ready), WRITERS, KILL_AFTER_S, rng)
             server = start_marmot_server(base, env=ENV)
             try:
                 _check(server, ledger)
