@@ -38,8 +38,8 @@ Internal bookkeeping statements (DDL catalog rows) run with the session marked t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -1541,8 +1541,8 @@ class Session:
         except apsw.Error as exc:
             if autocommit:
                 txn.rollback()
-            raise self._write_error(exc, txn.pipeline.conn, database, translation, text,
-                                    None if ddl else capture.last_statement_rows()) from None
+            raise self._sqlite_error(exc, txn.pipeline.conn, database, translation, text,
+                                     None if ddl else capture.last_statement_rows()) from None
         except BaseException:
             if autocommit:
                 txn.rollback()
@@ -1748,8 +1748,8 @@ class Session:
         if interrupted:
             return errors.error(errors.ER_QUERY_INTERRUPTED, "Query execution was interrupted")
         if isinstance(exc, apsw.Error):
-            return self._write_error(exc, txn.pipeline.conn, database, translation, text,
-                                     txn.pipeline.capture.last_statement_rows())
+            return self._sqlite_error(exc, txn.pipeline.conn, database, translation, text,
+                                      txn.pipeline.capture.last_statement_rows())
         return exc
 
     def _record_ddl(self, txn: Transaction, database: Database, translation: Translation,
@@ -1827,15 +1827,20 @@ class Session:
                        params: dict[str, Any], space: TempSpace | None = None) -> Rows | None:
         """Run a write's statements; the rows of a RETURNING-style last statement, or None.
         A DDL runs with DDL trust: its own bookkeeping rows, nothing else internal. The
-        session's temporary tables (``space``) are visible to it (sql/temporary.py)."""
+        session's temporary tables (``space``) are visible to it (sql/temporary.py). A DML
+        runs with the session's foreign_key_checks as they are now (``_foreign_key_checks``),
+        whatever they were when its transaction began."""
         self._active_conn = conn
         binding = self.server.binding(conn)
         binding.trusted = translation.kind is Kind.DDL
+        checks = nullcontext() if translation.kind is Kind.DDL else \
+            _foreign_key_checks(conn, self._fk_checks())
         try:
-            if space is None:
-                return self._statements(conn, translation, params, None)
-            with _visible(space, conn, translation):
-                return self._statements(conn, translation, params, space)
+            with checks:
+                if space is None:
+                    return self._statements(conn, translation, params, None)
+                with _visible(space, conn, translation):
+                    return self._statements(conn, translation, params, space)
         finally:
             binding.trusted = False
             self._active_conn = None
@@ -2006,20 +2011,6 @@ class Session:
         converted = self._sqlite_error(exc, conn, database, translation, text)
         if converted.code == errors.ER_NO_SUCH_TABLE and database is self.server.scratch:
             return errors.error(errors.ER_NO_DB_ERROR, "No database selected")
-        return converted
-
-    def _write_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
-                     translation: Translation, text: str,
-                     rows_written: int | None) -> MarmotError:
-        """A failed write's error. A foreign key failure with the session's checks off comes
-        from a transaction whose first write ran with them on: SQLite cannot switch them
-        inside a transaction, so this is a limitation (1235), not the client's data."""
-        converted = self._sqlite_error(exc, conn, database, translation, text, rows_written)
-        if converted.code in (errors.ER_NO_REFERENCED_ROW_2, errors.ER_ROW_IS_REFERENCED_2) \
-                and not self._fk_checks():
-            return errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't "
-                                "yet support 'SET foreign_key_checks = 0 after the first write "
-                                "of a transaction' (set it before the transaction writes)")
         return converted
 
     def _sqlite_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
@@ -2266,6 +2257,27 @@ def _visible(space: TempSpace, conn: apsw.Connection, translation: Translation
 def _scope(space: TempSpace | None) -> Any:
     """The description-cache scope of a statement that may see temporary tables."""
     return space.key if space is not None else None
+
+
+@contextmanager
+def _foreign_key_checks(conn: apsw.Connection, on: bool) -> Iterator[None]:
+    """SQLite's foreign key enforcement set to ``on`` for one statement, then back to what the
+    connection's batch began with (txn/pipeline.py's ``Mode``). MySQL's foreign_key_checks
+    applies to each statement from the moment it is set, also inside a transaction that has
+    written; ``PRAGMA foreign_keys`` is a no-op inside a SQLite transaction, but
+    ``SQLITE_DBCONFIG_ENABLE_FKEY`` is not (and SQLite's checks of immediate keys finish with
+    each statement, so switching between statements leaves nothing pending). Off, as in MySQL,
+    nothing is checked and no ON DELETE/UPDATE action runs; switched back on, rows written
+    meanwhile are not checked again."""
+    before = bool(conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, -1))
+    if before == on:
+        yield
+        return
+    conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, int(on))
+    try:
+        yield
+    finally:
+        conn.config(apsw.SQLITE_DBCONFIG_ENABLE_FKEY, int(before))
 
 
 def _raise(error: BaseException) -> Any:
