@@ -97,7 +97,7 @@ from marmotdb.sql.routines import inlining as routine_functions
 from marmotdb.sql.routines import statements as routine_statements
 from marmotdb.sql.routines.definition import routine_kind
 from marmotdb.sql.rewrites.ddl import DDL_HEADS
-from marmotdb.sql.rewrites.dml import MultipleTargets, OtherDatabase
+from marmotdb.sql.rewrites.dml import ROWID_PARAMETER, MultipleTargets, OtherDatabase
 from marmotdb.sql.schema import TableDef, quote_ident
 from marmotdb.sql.statement import (
     keywords,
@@ -1849,6 +1849,9 @@ class Session:
                     params: dict[str, Any], space: TempSpace | None) -> Rows | None:
         binding = self.server.binding(conn)
         written, flags = binding.written_row, binding.prepare_flags
+        if translation.row_by_row:  # a failure names its row's values (sql/written_row.py)
+            update_in_order(conn, translation, params, written.start, flags)
+            return None
         rows: Rows | None = None
         last = len(translation.statements) - 1
         for i, statement in enumerate(translation.statements):
@@ -2257,6 +2260,20 @@ def _visible(space: TempSpace, conn: apsw.Connection, translation: Translation
 def _scope(space: TempSpace | None) -> Any:
     """The description-cache scope of a statement that may see temporary tables."""
     return space.key if space is not None else None
+
+
+def update_in_order(conn: apsw.Connection, translation: Translation, params: dict[str, Any],
+                    before_row: Callable[[], None], prepare_flags: int = 0) -> None:
+    """UPDATE … ORDER BY (Translation.row_by_row): the rowids read in MySQL's order first
+    (as MySQL sorts before it changes anything), then one row changed at a time, each after
+    ``before_row()``."""
+    select, update = translation.statements
+    rowids = [row[0] for row in conn.execute(select, params, prepare_flags=prepare_flags)]
+    bound = dict(params)
+    for rowid in rowids:
+        before_row()
+        bound[ROWID_PARAMETER] = rowid
+        conn.execute(update, bound, prepare_flags=prepare_flags)
 
 
 @contextmanager

@@ -170,6 +170,9 @@ class Translation:
     ``heavy``: a big statement (a long IN list spliced in, values inlined, or literals of more
     than ``HEAVY_VALUE_CHARS``): SQLite's prepare and binding alone take milliseconds, so the
     executor runs it on a worker thread, never on the event loop.
+    ``row_by_row``: an UPDATE … ORDER BY. Its two statements are the SELECT of the rowids it
+    changes, in MySQL's order, and the UPDATE of one row: the executor runs the second once
+    per rowid the first returns, bound as ``:marmot_rowid`` (rewrites/dml.py ``_in_order``).
     """
 
     kind: Kind
@@ -194,6 +197,7 @@ class Translation:
     heavy: bool = False
     locking_read: bool = False
     lock_wait: str | None = None
+    row_by_row: bool = False
 
 
 class SchemaView(Protocol):
@@ -703,7 +707,8 @@ class _Translator:
                            auto_increment_max=result.auto_increment_max,
                            result_decltypes=result.result_decltypes,
                            other_tables=elsewhere, home_tables=home_tables,
-                           locking_read=locking and kind is Kind.SELECT, lock_wait=lock_wait)
+                           locking_read=locking and kind is Kind.SELECT, lock_wait=lock_wait,
+                           row_by_row=result.row_by_row)
 
     def _place(self, tree: exp.Expression) -> None:
         """Run in the home database: unqualified names mean the default database when that is

@@ -132,6 +132,10 @@ def test_writes_are_explained_and_never_run(shop):
     [row] = table(shop.execute("EXPLAIN UPDATE t SET b = 'q' WHERE a = 2"))
     assert (row["select_type"], row["table"], row["type"], row["key"]) == \
         ("UPDATE", "t", "ref", "ia")
+    # UPDATE … ORDER BY runs row by row: explained as the one ordered read of its rows
+    [row] = table(shop.execute("EXPLAIN UPDATE t SET b = 'q' WHERE a > 2 ORDER BY id DESC"))
+    [read] = table(shop.execute("EXPLAIN SELECT id FROM t WHERE a > 2 ORDER BY id DESC"))
+    assert row == {**read, "select_type": "UPDATE"}
     [row] = table(shop.execute("EXPLAIN DELETE FROM t WHERE id = 2"))
     assert (row["select_type"], row["type"]) == ("DELETE", "const")
     rows = table(shop.execute("EXPLAIN INSERT INTO t (a) SELECT tid FROM u"))

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from marmotdb.errors import MarmotError
 from marmotdb.sql.results import LongRead, Ok
 from marmotdb.txn.pending import Pending
 from tests.sql.sessions import error_code, rows, session
@@ -309,3 +310,22 @@ def test_if_exists_guards_leave_notes_and_the_next_statement_clears_them(shop):
     assert shop.warnings == [("Note", 1050, "Table 'item' already exists")]
     shop.execute("DROP TABLE IF EXISTS item")
     assert shop.warnings == []
+
+
+def test_update_order_by_changes_one_row_at_a_time_in_that_order(shop):
+    """MySQL's UPDATE … ORDER BY checks each row against the unique keys as it changes it
+    (Django's ``order_by('-number').update(number=F('number') + 1)``); a failure part way
+    undoes the whole statement, also inside a transaction; affected rows count changed rows."""
+    shop.execute("CREATE TABLE ranked (id INT PRIMARY KEY, n INT UNIQUE, note VARCHAR(5))")
+    shop.execute("INSERT INTO ranked VALUES (1, 1, 'x'), (2, 2, 'x'), (3, 3, 'y')")
+    assert shop.execute("UPDATE ranked SET n = n + 1 ORDER BY n DESC").affected_rows == 3
+    assert shop.execute("UPDATE ranked SET note = 'x' ORDER BY id").affected_rows == 1
+    shop.execute("BEGIN")
+    shop.execute("UPDATE ranked SET note = 'z' WHERE id = 3")
+    with pytest.raises(MarmotError) as failed:
+        shop.execute("UPDATE ranked SET n = n + 1, note = 'w' ORDER BY n")
+    assert (failed.value.code, str(failed.value)) == (
+        1062, "Duplicate entry '3' for key 'ranked.n'")
+    shop.execute("COMMIT")
+    assert rows(shop.execute("SELECT id, n, note FROM ranked ORDER BY id")) == [
+        (1, 2, "x"), (2, 3, "x"), (3, 4, "z")]

@@ -24,6 +24,7 @@ from marmotdb.sql.functions.context import FunctionContext
 from marmotdb.sql.types import coltypes
 from marmotdb.sql.text.shape import split_statements
 from marmotdb.sql.translate import Kind, translate, translate_prepared
+from marmotdb.sql.session import update_in_order
 
 
 _SET_FOREIGN_KEY_CHECKS = re.compile(
@@ -134,7 +135,9 @@ class MiniExecutor:
         result = Result()
         try:
             self.conn.execute("BEGIN")
-            for statement in translation.statements:
+            if translation.row_by_row:
+                update_in_order(self.conn, translation, bound, lambda: None)
+            for statement in () if translation.row_by_row else translation.statements:
                 cursor = self.conn.cursor()
                 cursor.execute(statement, bound)
                 rows = cursor.fetchall()

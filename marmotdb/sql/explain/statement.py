@@ -124,10 +124,13 @@ def check_explainable(request: ExplainRequest, translation: Translation) -> None
 
 def plan(translation: Translation, params: dict[str, Any], conn: apsw.Connection,
          tables: TableDefs, database: str | None) -> list[Block]:
-    """One root block per translated DML statement, completed with MySQL's details."""
+    """One root block per translated DML statement, completed with MySQL's details. An
+    UPDATE … ORDER BY (``row_by_row``) is planned as its ordered read of the rows: the UPDATE
+    of one row by rowid that follows adds nothing MySQL shows."""
     roots: list[Block] = []
     next_id = 1
-    for statement in translation.statements:
+    for statement in translation.statements[:1] if translation.row_by_row \
+            else translation.statements:
         if not _DML_HEAD.match(statement):
             continue
         lines = conn.execute("EXPLAIN QUERY PLAN " + statement, params,

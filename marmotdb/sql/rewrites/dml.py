@@ -21,9 +21,11 @@ Writes go through the target table's ``TableDef`` (``schema.py``):
 * single-table UPDATE assignments see the values assigned before them (MySQL evaluates left to
   right; SQLite would use the old row);
 * ON DUPLICATE KEY UPDATE becomes SQLite's upsert with ``VALUES(c)``/row aliases →
-  ``excluded.c``; UPDATE/DELETE … ORDER BY … LIMIT and multi-table UPDATE/DELETE become
-  ``rowid IN (SELECT …)`` / ``UPDATE … FROM (SELECT …)`` because APSW's SQLite has no
-  UPDATE/DELETE LIMIT;
+  ``excluded.c``; UPDATE … LIMIT, DELETE … ORDER BY … LIMIT and multi-table UPDATE/DELETE
+  become ``rowid IN (SELECT …)`` / ``UPDATE … FROM (SELECT …)`` because APSW's SQLite has no
+  UPDATE/DELETE LIMIT; UPDATE … ORDER BY becomes the ordered SELECT of its rowids and the
+  UPDATE of one rowid, which the executor runs per row (``row_by_row``): MySQL changes the
+  rows in that order, checking unique keys row by row, where SQLite goes in rowid order;
 * SELECT modifiers (SQL_CALC_FOUND_ROWS, SQL_NO_CACHE, HIGH_PRIORITY, STRAIGHT_JOIN, index
   hints, FOR UPDATE/SHARE locks, FROM DUAL) are dropped, SQL_CALC_FOUND_ROWS noted.
 """
@@ -84,6 +86,12 @@ class DmlResult:
     auto_increment_column: str = ""  # an INSERT's AUTO_INCREMENT column (MARMOT_AUTO_ID)
     auto_increment_max: int = 0  # the largest id its type holds
     result_decltypes: tuple[str | None, ...] = ()
+    # UPDATE … ORDER BY: ``statements`` are the SELECT of the rowids to change, in that
+    # order, and the UPDATE of one of them (``:marmot_rowid``), run once per rowid
+    row_by_row: bool = False
+
+
+ROWID_PARAMETER = "marmot_rowid"  # the rowid a row-by-row UPDATE changes (DmlResult)
 
 
 def ident(name: str) -> exp.Identifier:
@@ -821,10 +829,29 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
         assignments.append((column, value))
     assignments += on_update_assignments(table, assignments)
     statement = exp.Update(this=target.copy(), expressions=[_eq(c, v) for c, v in assignments])
+    if tree.args.get("order") is not None:
+        return _in_order(tree, statement, target, table)
     condition = _limited(tree.args.get("where"), tree, target)
     if condition is not None:
         statement.set("where", exp.Where(this=condition))
     return DmlResult([statement], tables=(table.name.lower(),))
+
+
+def _in_order(tree: exp.Update, statement: exp.Update, target: exp.Table, table: TableDef
+              ) -> DmlResult:
+    """UPDATE … ORDER BY [LIMIT]: MySQL changes the rows one at a time in that order, each
+    checked against the unique keys as it is changed, so ``SET n = n + 1 ORDER BY n DESC``
+    never meets a transient duplicate. SQLite changes the rows of one UPDATE in rowid order
+    (whatever an ``IN (SELECT … ORDER BY)`` says), so the executor reads the rowids in order
+    first and runs the UPDATE once per rowid (DmlResult.row_by_row)."""
+    rows = exp.Select(expressions=[exp.column("rowid", table=ident(target.alias_or_name))])
+    rows.set("from_", exp.From(this=target.copy()))
+    for clause in ("where", "order", "limit"):
+        if tree.args.get(clause) is not None:
+            rows.set(clause, tree.args[clause].copy())
+    statement.set("where", exp.Where(this=exp.EQ(
+        this=exp.column("rowid"), expression=exp.Placeholder(this=ROWID_PARAMETER))))
+    return DmlResult([rows, statement], tables=(table.name.lower(),), row_by_row=True)
 
 
 def _rewrite_where_unsigned(tree: exp.Expression, column_type: ColumnType) -> None:
