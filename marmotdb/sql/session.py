@@ -1287,8 +1287,12 @@ class Session:
         def lend() -> tuple[Any, Callable[[], None]]:
             conn = self._checkout(database)
             return conn, lambda: self._checkin(database, conn)
+        # an UPDATE … ORDER BY weighs what its read of the rows scans: each row's UPDATE
+        # that follows is by rowid (and has its own parameter)
+        statements = translation.statements[:1] if translation.row_by_row \
+            else translation.statements
         return _WEIGHTS.is_long((str(database.path), database.schema_generation),
-                                translation.statements, params, lend)
+                                statements, params, lend)
 
     def _ddl_rows(self, database: Database, translation: Translation) -> int:
         conn = self._checkout(database)

@@ -526,6 +526,7 @@ class _Translator:
         self._used: dict[str, str | None] = {}
         self._defs: dict[str, TableDef | None] = {}
         self._typed_results = True  # False while translating the SELECT of a view / CTAS
+        self._in_trigger = False  # translating a trigger's body: SQL that SQLite runs itself
         self.ddl_default_database: str | None = None  # (rewrites/ddl.py DdlContext)
 
     def dependencies(self) -> tuple[tuple[str, str | None], ...]:
@@ -655,8 +656,12 @@ class _Translator:
         return translation.statements[-1]
 
     def trigger_statements(self, mysql_statement: str) -> list[str]:
-        translation = self.statement(mysql_statement, _head(mysql_statement), expected=0,
-                                     literal=True)
+        self._in_trigger = True
+        try:
+            translation = self.statement(mysql_statement, _head(mysql_statement), expected=0,
+                                         literal=True)
+        finally:
+            self._in_trigger = False
         assert translation is not None
         return list(translation.statements)
 
@@ -736,7 +741,8 @@ class _Translator:
 
     def _rewrite(self, tree: exp.Expression, replace: bool, ignore: bool
                  ) -> tuple[Kind, DmlResult]:
-        ctx = DmlContext(self.table_def, self.database, typed_results=self._typed_results)
+        ctx = DmlContext(self.table_def, self.database, typed_results=self._typed_results,
+                         row_by_row=not self._in_trigger)
         if isinstance(tree, exp.Insert):
             kind = Kind.REPLACE if replace else Kind.INSERT
             return kind, rewrite_insert(tree, ctx, replace=replace, ignore=ignore)

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from marmotdb.errors import MarmotError
-from marmotdb.sql.results import LongRead, Ok
+from marmotdb.sql import session as session_module
+from marmotdb.sql.results import LongRead, LongWrite, Ok
 from marmotdb.txn.pending import Pending
 from tests.sql.sessions import error_code, rows, session
 
@@ -329,3 +330,23 @@ def test_update_order_by_changes_one_row_at_a_time_in_that_order(shop):
     shop.execute("COMMIT")
     assert rows(shop.execute("SELECT id, n, note FROM ranked ORDER BY id")) == [
         (1, 2, "x"), (2, 3, "x"), (3, 4, "z")]
+
+
+def test_update_order_by_is_weighed_by_its_read_of_the_rows(server, shop, monkeypatch):
+    """On a host with writer threads (the server's), an UPDATE … ORDER BY scanning a big
+    table is handed to one, and a small one runs here: both in MySQL's order."""
+    shop.execute("CREATE TABLE small (id INT PRIMARY KEY, n INT UNIQUE)")
+    shop.execute("INSERT INTO small VALUES (1, 1), (2, 2)")
+    shop.execute("CREATE TABLE big (id INT PRIMARY KEY, n INT UNIQUE)")
+    shop.execute("INSERT INTO big WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                 "FROM c WHERE i < 30) SELECT i, i FROM c")
+    monkeypatch.setattr(session_module._WEIGHTS, "rows_min", 10)
+    server.host_runs_writes = True
+    assert shop.execute("UPDATE small SET n = n + 1 ORDER BY n DESC").affected_rows == 2
+    with pytest.raises(LongWrite) as handed:
+        shop.execute("UPDATE big SET n = n + 1 ORDER BY n DESC")
+    job = handed.value.job
+    outcome = job.run(None)
+    job.finish()
+    assert job.resume(outcome).affected_rows == 30
+    assert rows(shop.execute("SELECT MIN(n), MAX(n) FROM big")) == [(2, 31)]

@@ -65,6 +65,9 @@ class DmlContext:
     # False for the SELECT of a view or CREATE TABLE … SELECT: its result columns are read by
     # other statements, which must see numbers, not the exact text shown to clients
     typed_results: bool = True
+    # False for a trigger's body, which SQLite runs itself: an UPDATE … ORDER BY there
+    # cannot be run row by row by the executor (DmlResult.row_by_row) and keeps rowid order
+    row_by_row: bool = True
     _tables: dict[str, TableDef | None] = field(default_factory=dict)
 
     def table(self, name: str) -> TableDef | None:
@@ -829,7 +832,7 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
         assignments.append((column, value))
     assignments += on_update_assignments(table, assignments)
     statement = exp.Update(this=target.copy(), expressions=[_eq(c, v) for c, v in assignments])
-    if tree.args.get("order") is not None:
+    if tree.args.get("order") is not None and ctx.row_by_row:
         return _in_order(tree, statement, target, table)
     condition = _limited(tree.args.get("where"), tree, target)
     if condition is not None:
