@@ -627,12 +627,10 @@ def _fill_columns(table: TableDef, given: list[ColumnDef]) -> list[tuple[ColumnD
     for column in table.columns:
         if column.name.lower() in named or column.generated is not None:
             continue
-        # Every default is written explicitly: the SQLite declaration's DEFAULT may be stale
-        # (ALTER … SET DEFAULT changes only the MySQL definition) or session-dependent.
-        explicit = column.default_kind in ("value", "now", "expr") or (
-            column.default_kind is None and not column.nullable) or column.auto_increment
-        if explicit:
-            fill.append((column, default_value(column, table.name)))
+        # Every default is written explicitly, NULL too: the SQLite declaration's DEFAULT may
+        # be stale (ALTER … SET/DROP DEFAULT changes only the MySQL definition) or
+        # session-dependent.
+        fill.append((column, default_value(column, table.name)))
     return fill
 
 
