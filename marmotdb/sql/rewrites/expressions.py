@@ -287,7 +287,9 @@ def _binary_collated(node: exp.Expression) -> bool:
     return isinstance(node, exp.Collate) and node.expression.name.upper() == "BINARY"
 
 
-_BIN_COLLATIONS = re.compile(r"(_bin|^binary)$", re.IGNORECASE)
+# binary and case-sensitive collations (latin1_general_cs, utf8mb4_0900_as_cs) compare as
+# SQLite's BINARY: the case-sensitive ones order case differently, but never call 'A' 'a'
+_BIN_COLLATIONS = re.compile(r"(_bin|_cs|^binary)$", re.IGNORECASE)
 
 
 def _collate(node: exp.Collate) -> exp.Expression:
