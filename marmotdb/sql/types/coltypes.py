@@ -28,7 +28,8 @@ BIT(n)                  ``BIT(n)``                       NUMERIC          stored
 ======================  ===============================  ===============  =================
 
 Text columns get ``COLLATE NOCASE`` (MySQL's default collations are case-insensitive) unless
-their collation is a ``*_bin`` one. NOCASE folds ASCII only: a documented difference.
+their collation is a ``*_bin`` or case-sensitive ``*_cs`` one. NOCASE folds ASCII only: a
+documented difference.
 
 ``coerce_for_store`` converts a value on its way into a column the way MySQL does (rounding,
 range checks, ENUM/SET matching, date parsing, JSON normalisation), raising the strict-mode
@@ -101,7 +102,10 @@ class MySqlType:
 
     @property
     def binary_collation(self) -> bool:
-        return bool(self.collation and self.collation.lower().endswith("_bin"))
+        """A ``*_bin`` collation, or a case-sensitive ``*_cs`` one (``latin1_general_cs``,
+        ``utf8mb4_0900_as_cs``): SQLite's BINARY, which tells case apart as they do (they
+        order it differently: 'a' before 'B')."""
+        return bool(self.collation and self.collation.lower().endswith(("_bin", "_cs")))
 
     def column_type(self) -> str:
         """MySQL 8's spelling in SHOW CREATE TABLE / COLUMN_TYPE: ``int unsigned``,
