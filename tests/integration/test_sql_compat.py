@@ -1,6 +1,7 @@
 """Issue 15's translation features through real drivers against ``marmotdb serve``: BIT values
 decoded by PyMySQL (text protocol) and mysql-connector-python (binary protocol), EXPLAIN and
-set operations as a client reads them, NOWAIT between two connections."""
+set operations as a client reads them, NOWAIT between two connections, Django's UPDATE … ORDER
+BY and foreign_key_checks inside a transaction."""
 
 from __future__ import annotations
 
@@ -72,3 +73,31 @@ def test_nowait_between_two_connections(marmot_server, db):
     holder.rollback()
     holder.close()
     worker.close()
+
+
+def test_update_order_by_and_foreign_key_checks_as_django_uses_them(marmot_server):
+    """Django's ``order_by('-number').update(number=F('number') + 1)`` on a UNIQUE column
+    (rows changed one at a time in that order, on the server's write path, which weighs each
+    write before it runs) and its ``constraint_checks_disabled()`` inside a transaction that
+    has written."""
+    db = marmot_server.create_database(
+        "compat_django", "CREATE TABLE num (id INT AUTO_INCREMENT PRIMARY KEY, n INT UNIQUE)",
+        "CREATE TABLE ref (id INT PRIMARY KEY, num_id INT, FOREIGN KEY (num_id) "
+        "REFERENCES num (id))", "INSERT INTO num (n) VALUES (1), (2)")
+    conn = marmot_server.connect(database=db)
+    with conn.cursor() as cur:
+        cur.execute("BEGIN")
+        assert cur.execute("UPDATE num SET n = (num.n + 1) ORDER BY num.n DESC, num.id") == 2
+        cur.execute("INSERT INTO ref VALUES (1, 1)")
+        cur.execute("SET foreign_key_checks = 0")
+        cur.execute("UPDATE ref SET num_id = 30 WHERE id = 1")
+        cur.execute("SET foreign_key_checks = 1")
+        with pytest.raises(pymysql.err.IntegrityError) as info:
+            cur.execute("INSERT INTO ref VALUES (2, 31)")
+        assert info.value.args[0] == 1452
+        cur.execute("COMMIT")
+        cur.execute("SELECT n FROM num ORDER BY id")
+        assert cur.fetchall() == ((2,), (3,))
+        cur.execute("SELECT id, num_id FROM ref")
+        assert cur.fetchall() == ((1, 30),)
+    conn.close()
