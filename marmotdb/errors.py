@@ -313,7 +313,7 @@ ER_SIGNAL_EXCEPTION = 1644
 ER_INVALID_USE_OF_NULL = 1138
 SQLSTATE_BY_CODE[1644] = "45000"
 SQLSTATE_BY_CODE[1138] = "22004"
-# A trigger's SIGNAL becomes SQLite's RAISE(ABORT, 'MYSQL_SIGNAL:<message>') (rewrites_ddl).
+# A trigger's SIGNAL becomes SQLite's RAISE(ABORT, 'MYSQL_SIGNAL:<message>') (rewrites/ddl/triggers.py).
 _SQLITE_SIGNAL_PATTERN = (re.compile(r"MYSQL_SIGNAL:(.*)$", re.S), ER_SIGNAL_EXCEPTION, "{0}")
 
 

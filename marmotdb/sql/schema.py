@@ -6,7 +6,7 @@ SQLite's ``sqlite_schema`` holds the *translated* DDL; MySQL clients want MySQL'
 TABLE (SQLAlchemy reflection, mysqldump), INFORMATION_SCHEMA.COLUMNS (COLUMN_TYPE, EXTRA,
 COLUMN_KEY, comments), ENUM members, AUTO_INCREMENT. The translator therefore models every
 table as a ``TableDef`` (MySQL's view: columns with MySQL types, keys, foreign keys, checks,
-table options), renders it to SQLite DDL (``rewrites_ddl``) and, in the same SQLite
+table options), renders it to SQLite DDL (``rewrites/ddl/``) and, in the same SQLite
 transaction, writes one row per object into the internal table ``__marmot_schema``:
 
     kind       'table' | 'view' | 'trigger'
