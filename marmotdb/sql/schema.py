@@ -17,8 +17,9 @@ transaction, writes one row per object into the internal table ``__marmot_schema
                for a view ``{"definition", "check_option", "columns"}``, for a trigger
                ``{"table", "timing", "event", "statement"}``
 
-ALTER TABLE reads the stored ``mysql_sql`` back through the same CREATE TABLE parser, changes
-the ``TableDef`` and writes both schemas again, so SHOW CREATE TABLE always reflects ALTERs.
+ALTER TABLE takes the stored ``TableDef`` (``meta``, or the stored ``mysql_sql`` read back by the
+one CREATE TABLE reader, sql/definition/create_table.py, which the catalog reads it with too),
+changes it and writes both schemas again, so SHOW CREATE TABLE always reflects ALTERs.
 
 Readers (the catalog) use ``mysql_ddl``, ``column_meta``, ``table_meta`` and ``objects``; they
 never parse ``meta`` themselves.
@@ -183,7 +184,7 @@ def render_default(column: ColumnDef) -> str | None:
     if column.type.name == "bit":
         return bit_literal(value)
     if isinstance(value, bytes):
-        return "0x" + value.hex() if value else "''"
+        return "0x" + value.hex().upper() if value else "''"
     if isinstance(value, float):
         if column.type.scale is not None and column.type.family == "float":
             return quote_string(f"{value:.{column.type.scale}f}")  # DOUBLE(22,6): '0.000000'
@@ -331,7 +332,7 @@ def _default_for_catalog(column: ColumnDef) -> str | None:
     if column.type.name == "bit":
         return bit_literal(value)
     if isinstance(value, bytes):
-        return "0x" + value.hex()
+        return "0x" + value.hex().upper()
     return str(value)
 
 

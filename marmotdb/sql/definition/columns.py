@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from marmotdb import errors
+from marmotdb.sql.catalog.charsets import charset_named, collation_named
 from marmotdb.errors import not_supported
 from marmotdb.sql.schema import ColumnDef, ForeignKeyDef
 from marmotdb.sql.types import coltypes
@@ -19,17 +20,26 @@ from marmotdb.sql.types.coltypes import MySqlType
 from marmotdb.sql.definition.cursor import DdlParser, unquote
 
 
-CHARSET_COLLATIONS = {"utf8mb4": "utf8mb4_0900_ai_ci", "utf8mb3": "utf8mb3_general_ci",
-                       "utf8": "utf8mb3_general_ci", "latin1": "latin1_swedish_ci",
-                       "ascii": "ascii_general_ci", "binary": "binary",
-                       "ucs2": "ucs2_general_ci", "utf16": "utf16_general_ci"}
 _ACTIONS = ("RESTRICT", "CASCADE", "SET NULL", "NO ACTION", "SET DEFAULT")
 _NOW_WORDS = ("CURRENT_TIMESTAMP", "NOW", "LOCALTIME", "LOCALTIMESTAMP")
 
 
 def canonical_charset(name: str) -> str:
-    lowered = name.lower()
-    return "utf8mb3" if lowered == "utf8" else lowered
+    """A character set's name as MySQL 8 shows it (``utf8`` is ``utf8mb3``)."""
+    found = charset_named(name)
+    return found.name if found is not None else name.lower()
+
+
+def canonical_collation(name: str) -> str:
+    """A collation's name as MySQL 8 shows it (``utf8_bin`` is ``utf8mb3_bin``)."""
+    found = collation_named(name)
+    return found.name if found is not None else name.lower()
+
+
+def default_collation(charset: str) -> str:
+    """The collation a character set gets when none is named."""
+    found = charset_named(charset)
+    return found.default_collation if found is not None else f"{charset.lower()}_general_ci"
 
 
 def parse_type_text(parser: DdlParser) -> str:
@@ -123,6 +133,9 @@ def parse_column(parser: DdlParser) -> ParsedColumn:
     name = parser.identifier()
     type_text = parse_type_text(parser)
     parsed = ParsedColumn(ColumnDef(name=name, type=coltypes.parse_type(type_text)))
+    if type_text.upper() == "SERIAL":  # BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE
+        parsed.column.type = coltypes.parse_type("bigint unsigned")
+        _attr_serial_value(parsed)
     while not (parser.at_op(",") or parser.at_op(")") or parser.token.kind == "end"
                or parser.at_op(";") or parser.at("FIRST", "AFTER")):
         _column_attribute(parser, parsed)
@@ -199,7 +212,7 @@ def _attr_on(parser: DdlParser, parsed: ParsedColumn) -> None:
 
 def _attr_collate(parser: DdlParser, parsed: ParsedColumn) -> None:
     parser.accept_op("=")
-    parsed.column.collation = parser.identifier().lower()
+    parsed.column.collation = canonical_collation(parser.identifier())
     parsed.column.type = with_collation(parsed.column.type, parsed.column.collation)
 
 
@@ -258,6 +271,11 @@ def _attr_ignored(parser: DdlParser, parsed: ParsedColumn) -> None:
 
 def _attr_serial(parser: DdlParser, parsed: ParsedColumn) -> None:
     parser.expect("VALUE")
+    _attr_serial_value(parsed)
+
+
+def _attr_serial_value(parsed: ParsedColumn) -> None:
+    """SERIAL DEFAULT VALUE (and the SERIAL type): NOT NULL AUTO_INCREMENT UNIQUE."""
     parsed.column.nullable, parsed.column.auto_increment, parsed.unique = False, True, True
 
 

@@ -9,10 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from marmotdb import errors
+from marmotdb.sql.catalog.charsets import collation_named
 from marmotdb.errors import not_supported
 from marmotdb.sql import schema
 from marmotdb.sql.schema import TableDef, quote_string
-from marmotdb.sql.definition.columns import CHARSET_COLLATIONS, canonical_charset, utf8mb3_comment
+from marmotdb.sql.definition.columns import (
+    canonical_charset,
+    canonical_collation,
+    default_collation,
+    utf8mb3_comment,
+)
 from marmotdb.sql.definition.cursor import DdlParser
 
 
@@ -56,7 +62,7 @@ def parse_table_options(parser: DdlParser, table: TableDef, *, stop_at_select: b
                 parser.accept_seq("CHARACTER", "SET"):
             set_table_charset(table, parser.option_value())
         elif parser.accept_seq("DEFAULT", "COLLATE") or parser.accept("COLLATE"):
-            table.collation = parser.option_value().lower()
+            set_table_collation(table, parser.option_value())
         elif parser.at(*_NUMERIC_TABLE_OPTIONS, *_STRING_TABLE_OPTIONS):
             _shown_option(parser, table)
         elif parser.at(*_KEPT_OPTION_READERS):
@@ -190,4 +196,12 @@ _KEPT_OPTION_READERS: dict[str, Callable[[DdlParser, TableDef], None]] = {
 
 def set_table_charset(table: TableDef, charset: str) -> None:
     table.charset = canonical_charset(charset)
-    table.collation = CHARSET_COLLATIONS.get(table.charset, f"{table.charset}_general_ci")
+    table.collation = default_collation(table.charset)
+
+
+def set_table_collation(table: TableDef, name: str) -> None:
+    """COLLATE=…: the table's character set is the collation's (MySQL)."""
+    table.collation = canonical_collation(name)
+    found = collation_named(table.collation)
+    if found is not None:
+        table.charset = found.charset

@@ -22,9 +22,10 @@ from marmotdb.sql.schema import ColumnDef, TableDef, sql_literal
 from marmotdb.sql.types import coltypes
 from marmotdb.sql.types.coltypes import MySqlType
 from marmotdb.sql.definition.columns import (
-    CHARSET_COLLATIONS,
     ParsedColumn,
     canonical_charset,
+    canonical_collation,
+    default_collation,
     finish_column,
     parse_column,
     parse_default,
@@ -334,8 +335,8 @@ def _alter_convert(parser: DdlParser, state: AlterState, ctx: DdlContext) -> Non
     parser.accept("CHARACTER")
     parser.accept("SET", "CHARSET")
     charset = canonical_charset(parser.identifier())
-    collation = parser.identifier().lower() if parser.accept("COLLATE") else \
-        CHARSET_COLLATIONS.get(charset, f"{charset}_general_ci")
+    collation = canonical_collation(parser.identifier()) if parser.accept("COLLATE") \
+        else default_collation(charset)
     before = [sqlite_collation(c) for c in state.new.columns]
     state.new.charset, state.new.collation = charset, collation
     for column in state.new.columns:
