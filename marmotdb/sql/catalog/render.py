@@ -100,7 +100,7 @@ def _column_definition(column: ColumnModel, table: TableModel) -> str:
         parts.append(f"COLLATE {column.collation}")
     if column.generated is not None:
         kind = "STORED" if column.generated_stored else "VIRTUAL"
-        parts.append(f"GENERATED ALWAYS AS ({wrapped(column.generated)}) {kind}")
+        parts.append(f"GENERATED ALWAYS AS ({column.generated}) {kind}")  # as MySQL printed it
     if not column.nullable:
         parts.append("NOT NULL")
     elif column.data_type == "timestamp":
