@@ -116,6 +116,8 @@ class TableDef:
     row_format: str | None = None
     # Table options MySQL shows back (SHOWN_TABLE_OPTIONS): name -> value as shown (3, 'fish')
     options: dict[str, str] = field(default_factory=dict)
+    # PARTITION BY … as MySQL prints it (sql/definition/partitioning.py); kept, not applied
+    partitioning: str | None = None
 
     def column(self, name: str) -> ColumnDef | None:
         lowered = name.lower()
@@ -158,6 +160,15 @@ def _option_text(name: str, value: str) -> str:
         return f"/*!50100 TABLESPACE {value} */"
     version = _VERSIONED_OPTIONS.get(name)
     return f"/*!{version} {name}={value} */" if version else f"{name}={value}"
+
+
+def partitioning_text(partitioning: str | None) -> str:
+    """The partitioning clause as SHOW CREATE TABLE ends with it ('' for none): on a line of its
+    own, in the versioned comment MySQL 8 writes (5.5's for the COLUMNS forms)."""
+    if not partitioning:
+        return ""
+    version = "50500" if "COLUMNS(" in partitioning else "50100"
+    return f"\n/*!{version} {partitioning} */"
 
 
 def quote_ident(name: str) -> str:
@@ -285,7 +296,8 @@ def render_create_table(table: TableDef, auto_increment: int | None = None) -> s
     if shown:
         options.append(shown)
     body = ",\n".join("  " + line for line in lines)
-    return f"CREATE TABLE {quote_ident(table.name)} (\n{body}\n) {' '.join(options)}"
+    return (f"CREATE TABLE {quote_ident(table.name)} (\n{body}\n) {' '.join(options)}"
+            + partitioning_text(table.partitioning))
 
 
 # ---------------------------------------------------------------- catalog metadata

@@ -194,7 +194,8 @@ def test_unsupported_ddl_names_the_construct(db: MiniExecutor) -> None:
     for statement, construct in (("CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO SELECT 1",
                                   "CREATE EVENT"),
                                  ("CREATE TEMPORARY TABLE t (a INT)", "CREATE TEMPORARY TABLE"),
-                                 ("CREATE TABLE t (a INT) PARTITION BY HASH(a)", "partitioned")):
+                                 ("CREATE TABLE t (a INT) PARTITION BY HASH(a) "
+                                  "(PARTITION p DATA DIRECTORY = '/d')", "DATA DIRECTORY")):
         with pytest.raises(errors.NotSupportedError) as caught:
             db.run(statement)
         assert construct in caught.value.message

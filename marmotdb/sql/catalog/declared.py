@@ -58,6 +58,9 @@ def table_model_of(table: TableDef) -> TableModel:
     if table.row_format:
         model.row_format = table.row_format
         model.create_options = f"row_format={table.row_format.upper()}"
+    if table.partitioning:
+        model.partitioning = table.partitioning
+        model.create_options = (model.create_options + " partitioned").strip()
     model.columns = [_column(c) for c in table.columns]
     model.indexes = [_index(i) for i in table.indexes]
     model.foreign_keys = [_foreign_key(fk) for fk in table.foreign_keys]

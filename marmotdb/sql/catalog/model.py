@@ -104,6 +104,7 @@ class TableModel:
     options: dict[str, str] = field(default_factory=dict)  # shown back: schema.SHOWN_TABLE_OPTIONS
     auto_increment: int | None = None  # next value, filled from SQLite when shown
     temporary: bool = False  # a session's temporary table (SHOW CREATE says so)
+    partitioning: str | None = None  # PARTITION BY … as MySQL prints it (kept, not applied)
 
     def column(self, name: str) -> ColumnModel | None:
         lowered = name.lower()

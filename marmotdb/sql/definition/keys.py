@@ -14,6 +14,7 @@ from marmotdb import errors
 from marmotdb.errors import not_supported
 from marmotdb.sql.catalog.model import KeyExpression, is_key_expression
 from marmotdb.sql.schema import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef
+from marmotdb.sql.definition.partitioning import check_partitioned_table
 from marmotdb.sql.definition.columns import ParsedColumn, utf8mb3_comment
 from marmotdb.sql.definition.cursor import DdlParser
 
@@ -194,6 +195,7 @@ class TableBuilder:
                     column.nullable = False
         if not table.columns:
             raise errors.error(1113, "A table must have at least 1 column")
+        check_partitioned_table(table)
         return table
 
     def _check_key_part(self, part: str, length: int | None, names: set[str]) -> None:

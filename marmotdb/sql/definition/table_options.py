@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from marmotdb import errors
 from marmotdb.sql.catalog.charsets import collation_named
+from marmotdb.sql.definition.partitioning import parse_partitioning
 from marmotdb.errors import not_supported
 from marmotdb.sql import schema
 from marmotdb.sql.schema import TableDef, quote_string
@@ -76,8 +77,8 @@ def parse_table_options(parser: DdlParser, table: TableDef, *, stop_at_select: b
             raise not_supported("MERGE tables (UNION=…)")
         elif parser.at(*_MARIADB_TABLE_OPTIONS):
             parser.fail()
-        elif parser.at("PARTITION"):
-            raise not_supported("partitioned tables")
+        elif parser.accept("PARTITION"):
+            parse_partitioning(parser, table)
         else:
             return
 

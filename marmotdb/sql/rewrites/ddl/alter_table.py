@@ -21,6 +21,7 @@ from marmotdb.sql.rewrites import foreign_keys as rewrites_fk
 from marmotdb.sql.schema import ColumnDef, TableDef, sql_literal
 from marmotdb.sql.types import coltypes
 from marmotdb.sql.types.coltypes import MySqlType
+from marmotdb.sql.definition.partitioning import check_partition_dependency, parse_partitioning
 from marmotdb.sql.definition.columns import (
     ParsedColumn,
     canonical_charset,
@@ -50,8 +51,10 @@ from marmotdb.sql.rewrites.ddl.render import (
 )
 
 
-def check_functional_dependency(table: TableDef, name: str) -> None:
-    """MySQL refuses to drop or rename a column a functional key part reads (3837)."""
+def check_dependencies(table: TableDef, name: str) -> None:
+    """MySQL refuses to drop or rename a column a functional key part (3837) or the
+    partitioning (3855) reads."""
+    check_partition_dependency(table, name)
     quoted = schema.quote_ident(name).lower()
     if any(is_functional(p[0]) and quoted in p[0].lower() for i in table.indexes
            for p in i.columns):
@@ -98,6 +101,8 @@ def _alter_add(parser: DdlParser, state: AlterState, ctx: DdlContext) -> None:
                  "FULLTEXT", "SPATIAL"):
         _alter_add_constraint(parser, state, ctx)
         return
+    if parser.at("PARTITION"):
+        raise not_supported("ALTER TABLE … ADD PARTITION")
     parser.accept("COLUMN")
     if parser.accept_op("("):
         columns = [parse_column(parser)]
@@ -138,6 +143,8 @@ def _alter_add_constraint(parser: DdlParser, state: AlterState, ctx: DdlContext)
 
 def _alter_drop(parser: DdlParser, state: AlterState, ctx: DdlContext) -> None:
     table = state.new
+    if parser.at("PARTITION"):
+        raise not_supported("ALTER TABLE … DROP PARTITION")
     if parser.accept_seq("PRIMARY", "KEY"):
         if table.primary_key is None:
             raise errors.error(errors.ER_CANT_DROP_FIELD_OR_KEY,
@@ -199,7 +206,7 @@ def _drop_column(table: TableDef, name: str, state: AlterState) -> None:
     if len(table.columns) == 1:
         raise errors.error(1090, "You can't delete all columns with ALTER TABLE; use DROP "
                            "TABLE instead")
-    check_functional_dependency(table, column.name)
+    check_dependencies(table, column.name)
     used = _column_used(table, name)
     table.columns.remove(column)
     for index in list(table.indexes):
@@ -251,7 +258,7 @@ def _rename_in_keys(table: TableDef, old: str, new: str) -> None:
     if old == new:
         return
     if old.lower() != new.lower():
-        check_functional_dependency(table, old)
+        check_dependencies(table, old)
     for index in table.indexes:
         index.columns = [(new if c.lower() == old.lower() else c, n, d)
                          for c, n, d in index.columns]
@@ -369,9 +376,24 @@ def _alter_ignored(parser: DdlParser, state: AlterState, ctx: DdlContext) -> Non
 
 
 def _alter_partition(parser: DdlParser, state: AlterState, ctx: DdlContext) -> None:
-    raise not_supported("ALTER TABLE … PARTITION")
+    """PARTITION BY … and REMOVE PARTITIONING change what the definition keeps and shows
+    (definition/partitioning.py; rows stay where they are). What acts on partitions (ADD,
+    DROP, TRUNCATE, REORGANIZE … PARTITION) has nothing to act on: 1235."""
+    if parser.at("PARTITION") and parser.peek().upper == "BY":
+        parser.pos += 1
+        parse_partitioning(parser, state.new)
+    elif parser.accept_seq("REMOVE", "PARTITIONING"):
+        if not state.new.partitioning:
+            raise errors.error(1505, "Partition management on a not partitioned table is not "
+                               "possible")
+        state.new.partitioning = None
+    else:
+        raise not_supported(f"ALTER TABLE … {parser.token.upper} PARTITION")
 
 
+# ALTER TABLE's partition operations (besides ADD / DROP PARTITION): 1235
+_PARTITION_OPERATIONS = ("TRUNCATE", "COALESCE", "REORGANIZE", "EXCHANGE", "REBUILD",
+                         "OPTIMIZE", "ANALYZE", "CHECK", "REPAIR", "DISCARD", "IMPORT")
 AlterAction = Callable[[DdlParser, AlterState, DdlContext], None]
 _ALTER_ACTIONS: dict[str, AlterAction] = {
     "ADD": _alter_add, "DROP": _alter_drop, "MODIFY": _alter_modify, "CHANGE": _alter_change,
@@ -381,7 +403,7 @@ _ALTER_ACTIONS: dict[str, AlterAction] = {
     "CHARACTER": _alter_options, "COLLATE": _alter_options, "ALGORITHM": _alter_ignored,
     "LOCK": _alter_ignored, "FORCE": _alter_ignored, "ENABLE": _alter_ignored,
     "DISABLE": _alter_ignored, "ORDER": _alter_ignored, "PARTITION": _alter_partition,
-    "REMOVE": _alter_partition, "KEY_BLOCK_SIZE": _alter_options,
+    "REMOVE": _alter_partition, **dict.fromkeys(_PARTITION_OPERATIONS, _alter_partition), "KEY_BLOCK_SIZE": _alter_options,
     "STATS_PERSISTENT": _alter_options, "PACK_KEYS": _alter_options,
     "CHECKSUM": _alter_options, "TABLESPACE": _alter_options, "AUTOEXTEND_SIZE": _alter_options,
     "SECONDARY_ENGINE": _alter_options, "ENGINE_ATTRIBUTE": _alter_options,
