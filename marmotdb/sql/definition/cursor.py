@@ -8,22 +8,25 @@ DDL translation (rewrites/ddl/), LOCK TABLES and the table maintenance statement
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from marmotdb import errors
 from marmotdb.sql.text import lexer
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    """One token. A tuple, not a dataclass: the catalog reads every stored table with these,
+    and a frozen dataclass costs a Python-level ``__init__`` per token."""
+
     kind: str  # 'word' | 'ident' (backticked) | 'str' | 'hex' | 'num' | 'op' | 'end'
     text: str
     start: int
     end: int
+    upper: str = ""  # a word's text in upper case, '' for the other kinds
 
-    @property
-    def upper(self) -> str:
-        return self.text.upper() if self.kind == "word" else ""
+
+def _token(kind: str, text: str, start: int, end: int) -> Token:
+    return Token(kind, text, start, end, text.upper() if kind == "word" else "")
 
 
 # The MySQL lexer's kinds as the DDL parser names them; blanks, comments and versioned-comment
@@ -35,17 +38,20 @@ _KINDS = {lexer.WORD: "word", lexer.QUOTED: "ident", lexer.STRING: "str", lexer.
 
 def tokenize(sql: str) -> list[Token]:
     tokens = []
-    for token in lexer.tokens(sql):
-        kind = token.kind
-        if kind in lexer.BLANK_KINDS:
+    new = tuple.__new__  # Token(...) without NamedTuple's Python-level __new__
+    blank, kinds = lexer.BLANK_KINDS, _KINDS
+    for kind, text, start in lexer.tokens(sql):
+        if kind in blank:
             continue
         if kind == lexer.VAR:
-            tokens.extend(_variable_tokens(token))
+            tokens.extend(_variable_tokens(lexer.Token(kind, text, start)))
             continue
-        text = token.text
+        end = start + len(text)
         if kind == lexer.QUOTED:
             text = lexer.quoted_name(text)
-        tokens.append(Token(_KINDS[kind], text, token.start, token.end))
+        mapped = kinds[kind]
+        tokens.append(new(Token, (mapped, text, start, end,
+                                  text.upper() if mapped == "word" else "")))
     tokens.append(Token("end", "", len(sql), len(sql)))
     return tokens
 
@@ -58,7 +64,7 @@ def _variable_tokens(token: lexer.Token) -> list[Token]:
         start = token.start + ats
         kind, value = {"`": ("ident", lexer.quoted_name(name) if name[0] == "`" else ""),
                        "'": ("str", name), '"': ("str", name)}.get(name[0], ("word", name))
-        found.append(Token(kind, value, start, token.end))
+        found.append(_token(kind, value, start, token.end))
     return found
 
 
