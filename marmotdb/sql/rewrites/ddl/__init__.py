@@ -14,7 +14,8 @@ trigger bodies) keep their MySQL text and go through the normal expression path.
 | module | statements |
 |---|---|
 | ``create_table.py`` | CREATE [TEMPORARY] TABLE, … LIKE, … SELECT |
-| ``alter_table.py`` | ALTER TABLE (and the plan CREATE/DROP INDEX share) |
+| ``alter_table.py`` | ALTER TABLE's actions |
+| ``alter_plan.py`` | its plan (SQLite ALTERs or a rebuild), shared by CREATE/DROP INDEX |
 | ``indexes.py`` | CREATE [UNIQUE|FULLTEXT] INDEX, DROP INDEX |
 | ``tables.py`` | DROP TABLE, RENAME TABLE, TRUNCATE TABLE |
 | ``views.py``, ``triggers.py`` | CREATE/ALTER/DROP VIEW; CREATE/DROP TRIGGER |

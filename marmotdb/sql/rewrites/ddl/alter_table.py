@@ -1,10 +1,8 @@
 """ALTER TABLE: the actions (a table keyed by their first word) change a copy of the stored
-``TableDef``; then the cheapest faithful plan is picked: a SQLite ALTER (rename, add a plain
-trailing column, drop an unindexed column), CREATE/DROP INDEX, bookkeeping only (options,
-comments, defaults: INSERTs always fill defaults explicitly), or a table rebuild (the 12-step
-procedure: rename away under ``legacy_alter_table``, create, copy through ``MYSQL_STORE`` so
-strict-mode conversion errors abort the ALTER as in MySQL, drop, re-create indexes and
-triggers) with ``foreign_keys_off`` set for the executor.
+``TableDef`` and collect what a SQLite ALTER can do alone (rename, add a plain trailing column,
+drop an unindexed column, CREATE/DROP INDEX) or mark that the table must be rebuilt;
+bookkeeping-only changes (options, comments, defaults: INSERTs always fill defaults
+explicitly) collect nothing. alter_plan.py then picks the plan.
 """
 
 from __future__ import annotations
@@ -12,15 +10,11 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from marmotdb import errors
 from marmotdb.errors import not_supported
 from marmotdb.sql import schema
-from marmotdb.sql.rewrites import foreign_keys as rewrites_fk
 from marmotdb.sql.schema import ColumnDef, TableDef, sql_literal
-from marmotdb.sql.types import coltypes
-from marmotdb.sql.types.coltypes import MySqlType
 from marmotdb.sql.definition.partitioning import check_partition_dependency, parse_partitioning
 from marmotdb.sql.definition.columns import (
     ParsedColumn,
@@ -34,20 +28,20 @@ from marmotdb.sql.definition.columns import (
 )
 from marmotdb.sql.definition.create_table import parse_table_element
 from marmotdb.sql.definition.cursor import DdlParser
-from marmotdb.sql.definition.keys import TableBuilder, is_functional
+from marmotdb.sql.definition.keys import is_functional
 from marmotdb.sql.definition.table_options import parse_table_options
-from marmotdb.sql.rewrites.ddl.context import DdlContext, DdlResult, bookkeeping, check_database
+from marmotdb.sql.rewrites.ddl.alter_plan import (
+    AlterState,
+    load_for_alter,
+    new_alter_state,
+    plan_alter,
+)
+from marmotdb.sql.rewrites.ddl.context import DdlContext, DdlResult, check_database
 from marmotdb.sql.rewrites.ddl.render import (
-    check_parent_tables,
-    default_expression,
-    finish_for_storage,
     q,
-    sequence_statements,
     sqlite_collation,
     sqlite_column,
     sqlite_create_index,
-    sqlite_create_table,
-    sqlite_indexes,
 )
 
 
@@ -60,21 +54,6 @@ def check_dependencies(table: TableDef, name: str) -> None:
            for p in i.columns):
         raise errors.error(errors.ER_DEPENDENT_BY_FUNCTIONAL_INDEX, f"Column '{name}' has a "
                            "functional index dependency and cannot be dropped or renamed.")
-
-
-@dataclass(slots=True)
-class AlterState:
-    old: TableDef
-    new: TableDef
-    builder: TableBuilder
-    rebuild: bool = False
-    native: list[str] = field(default_factory=list)
-    sources: dict[str, str] = field(default_factory=dict)  # new column (lower) -> old name
-    rename_to: str | None = None
-    sequence: int | None = None
-
-    def require_rebuild(self) -> None:
-        self.rebuild = True
 
 
 def _column_used(table: TableDef, name: str) -> bool:
@@ -403,23 +382,13 @@ _ALTER_ACTIONS: dict[str, AlterAction] = {
     "CHARACTER": _alter_options, "COLLATE": _alter_options, "ALGORITHM": _alter_ignored,
     "LOCK": _alter_ignored, "FORCE": _alter_ignored, "ENABLE": _alter_ignored,
     "DISABLE": _alter_ignored, "ORDER": _alter_ignored, "PARTITION": _alter_partition,
-    "REMOVE": _alter_partition, **dict.fromkeys(_PARTITION_OPERATIONS, _alter_partition), "KEY_BLOCK_SIZE": _alter_options,
+    "REMOVE": _alter_partition, **dict.fromkeys(_PARTITION_OPERATIONS, _alter_partition),
+    "KEY_BLOCK_SIZE": _alter_options,
     "STATS_PERSISTENT": _alter_options, "PACK_KEYS": _alter_options,
     "CHECKSUM": _alter_options, "TABLESPACE": _alter_options, "AUTOEXTEND_SIZE": _alter_options,
     "SECONDARY_ENGINE": _alter_options, "ENGINE_ATTRIBUTE": _alter_options,
     "SECONDARY_ENGINE_ATTRIBUTE": _alter_options,
 }
-
-
-def load_for_alter(ctx: DdlContext, name: str) -> TableDef:
-    table = ctx.table_def(name)
-    if table is None:
-        if ctx.is_view(name):
-            raise errors.error(errors.ER_WRONG_OBJECT,
-                               f"'{ctx.database}.{name}' is not BASE TABLE")
-        raise errors.error(errors.ER_NO_SUCH_TABLE,
-                           f"Table '{ctx.database or 'marmot'}.{name}' doesn't exist")
-    return table
 
 
 def alter_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
@@ -442,105 +411,3 @@ def alter_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
     return plan_alter(state, ctx)
 
 
-def new_alter_state(old: TableDef) -> AlterState:
-    new = copy.deepcopy(old)
-    return AlterState(old=old, new=new, builder=TableBuilder(new),
-                      sources={c.name.lower(): c.name for c in old.columns})
-
-
-def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
-    state.new = state.builder.finish()
-    table = finish_for_storage(state.new, ctx)
-    old_names = {f.name.lower() for f in state.old.foreign_keys}
-    check_parent_tables(table, [f for f in table.foreign_keys
-                                if f.name.lower() not in old_names], ctx)
-    rewrites_fk.check_alter(state.old, table, state.sources, ctx)
-    old_name = state.old.name
-    statements = _rebuild(state, ctx) + rewrites_fk.foreign_key_probes(state.old, table, ctx) \
-        if state.rebuild else list(state.native)
-    statements += sequence_statements(table, state.sequence)
-    tables = [old_name.lower()]
-    if state.rename_to and state.rename_to.lower() != old_name.lower():
-        rewrites_fk.check_rename(old_name, ctx)
-        if ctx.exists(state.rename_to):
-            raise errors.error(errors.ER_TABLE_EXISTS_ERROR,
-                               f"Table '{state.rename_to}' already exists")
-        statements.append(f"ALTER TABLE {q(old_name)} RENAME TO {q(state.rename_to)}")
-        statements.append(schema.delete_statement("table", old_name))
-        table.name = state.rename_to
-        tables.append(state.rename_to.lower())
-    return DdlResult(statements + bookkeeping(table), tables=tuple(tables),
-                     foreign_keys_off=state.rebuild,
-                     reads=rewrites_fk.probed_elsewhere(state.old, table, ctx)
-                     if state.rebuild else ())
-
-
-def _copy_value(column: ColumnDef, state: AlterState) -> str:
-    source_name = state.sources.get(column.name.lower())
-    source = state.old.column(source_name) if source_name else None
-    if source is None:
-        from sqlglot import exp as sqlexp
-        value = default_expression(column)
-        return value.sql(dialect="sqlite") if isinstance(value, sqlexp.Expression) else "NULL"
-    ref = q(source.name)
-    if _widens(source.type, column.type) and source.charset == column.charset and \
-            (column.nullable or not source.nullable):
-        return ref  # every old value is a valid new one, unchanged: no per-row coercion
-    type_text = column.type.column_type() + ("" if column.nullable else " not null")
-    value = (f"MYSQL_STORE({ref}, {sql_literal(type_text)}, {sql_literal(column.name)}, 1, "
-             f"{STORE_ALTER})")
-    return f"NULLIF({value}, 0)" if column.auto_increment else value
-
-
-STORE_ALTER = 2  # MYSQL_STORE mode of ALTER TABLE's copy: MySQL reports 1265 / 1138 there
-_SIZED = {**coltypes.TEXT_BYTES_MAX, **coltypes.BLOB_BYTES_MAX}
-
-
-def _widens(old: MySqlType, new: MySqlType) -> bool:
-    """Whether every value of ``old`` is stored unchanged as a valid ``new`` (a rebuild's copy
-    then passes it through raw, not through MYSQL_STORE, a Python call per row): the same type,
-    a longer VARCHAR or VARBINARY of the same character set, a bigger TEXT or BLOB, or a wider
-    integer of the same signedness."""
-    if old == new:
-        return True
-    if old.charset != new.charset or old.zerofill != new.zerofill:
-        return False
-    if old.name == new.name and old.name in ("varchar", "varbinary"):
-        return (new.length or 0) >= (old.length or 0)
-    if old.name in _SIZED and new.name in _SIZED and old.family == new.family:
-        return _SIZED[new.name] >= _SIZED[old.name]
-    ranges = coltypes.INTEGER_RANGES
-    if old.name in ranges and new.name in ranges and old.unsigned == new.unsigned:
-        return ranges[new.name][1] >= ranges[old.name][1]
-    return False
-
-
-def _rebuild(state: AlterState, ctx: DdlContext) -> list[str]:
-    """The 12-step table rebuild (SQLite's recipe), keeping rows, counter and triggers."""
-    table, name = state.new, state.old.name
-    old = f"__marmot_old_{name}"
-    targets = [c for c in table.columns if c.generated is None]
-    triggers = ctx.sqlite_triggers(name)
-    statements = ["PRAGMA legacy_alter_table = ON",
-                  f"ALTER TABLE {q(name)} RENAME TO {q(old)}"]
-    if triggers is None:  # cannot re-create them: refuse rather than drop them silently
-        statements.append(
-            "SELECT MYSQL_REFUSE('ALTER TABLE that rebuilds a table with triggers') FROM "
-            f"sqlite_schema WHERE type = 'trigger' AND tbl_name = {sql_literal(old)}")
-        triggers = []
-    statements += sqlite_create_table(table, ctx)[:1]
-    # A table without a primary key is keyed by rowid (row versions, write sets): keep them.
-    into, values = [q(c.name) for c in targets], [_copy_value(c, state) for c in targets]
-    if table.primary_key is None:
-        into, values = ["rowid", *into], ["rowid", *values]
-    statements.append(f"INSERT INTO {q(name)} ({', '.join(into)}) "
-                      f"SELECT {', '.join(values)} FROM {q(old)}")
-    if table.auto_increment_column is not None and state.old.auto_increment_column is not None:
-        statements += [f"DELETE FROM sqlite_sequence WHERE name = {sql_literal(name)}",
-                       (f"UPDATE sqlite_sequence SET name = {sql_literal(name)} "
-                        f"WHERE name = {sql_literal(old)}")]
-    statements.append(f"DROP TABLE {q(old)}")
-    statements += [sqlite_create_index(table, i) for i in sqlite_indexes(table)]
-    statements += triggers
-    statements.append("PRAGMA legacy_alter_table = OFF")
-    return statements

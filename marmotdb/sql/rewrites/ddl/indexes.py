@@ -9,12 +9,8 @@ from __future__ import annotations
 from marmotdb.sql.schema import IndexDef
 from marmotdb.sql.definition.cursor import DdlParser
 from marmotdb.sql.definition.keys import index_options, key_parts
-from marmotdb.sql.rewrites.ddl.alter_table import (
-    drop_index_of,
-    load_for_alter,
-    new_alter_state,
-    plan_alter,
-)
+from marmotdb.sql.rewrites.ddl.alter_plan import load_for_alter, new_alter_state, plan_alter
+from marmotdb.sql.rewrites.ddl.alter_table import drop_index_of
 from marmotdb.sql.rewrites.ddl.context import DdlContext, DdlResult, check_database
 from marmotdb.sql.rewrites.ddl.render import sqlite_create_index
 

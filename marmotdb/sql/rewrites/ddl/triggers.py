@@ -12,7 +12,7 @@ from marmotdb.errors import not_supported
 from marmotdb.sql import schema
 from marmotdb.sql.schema import TableDef, sql_literal
 from marmotdb.sql.definition.cursor import DdlParser, unquote
-from marmotdb.sql.rewrites.ddl.alter_table import load_for_alter
+from marmotdb.sql.rewrites.ddl.alter_plan import load_for_alter
 from marmotdb.sql.rewrites.ddl.context import DdlContext, DdlResult, check_database
 from marmotdb.sql.rewrites.ddl.render import q
 
