@@ -73,3 +73,61 @@ def test_mariadb_describes_them_alike(differential_mariadb: MariaDBEndpoint) -> 
     assert columns == EXPECTED_COLUMNS
     assert [t for t in tables if t[0] in ("cp932_t", "utf8_t")] == \
         [t for t in EXPECTED_TABLES if t[0] in ("cp932_t", "utf8_t")]
+
+
+PARTITIONED = [
+    "CREATE TABLE h (a INT) PARTITION BY LINEAR HASH (a) PARTITIONS 3",
+    "CREATE TABLE r (a INT, d DATE) PARTITION BY RANGE (YEAR(d)) SUBPARTITION BY KEY (a) "
+    "SUBPARTITIONS 2 (PARTITION p0 VALUES LESS THAN (1990), "
+    "PARTITION p1 VALUES LESS THAN MAXVALUE COMMENT 'last')",
+    "CREATE TABLE l (a INT) PARTITION BY LIST (a) (PARTITION odd VALUES IN (1, 3), "
+    "PARTITION even VALUES IN (2, 4))",
+    "CREATE TABLE plain (a INT)",
+]
+PARTITIONS = ("SELECT TABLE_NAME, PARTITION_NAME, SUBPARTITION_NAME, PARTITION_ORDINAL_POSITION, "
+              "SUBPARTITION_ORDINAL_POSITION, PARTITION_METHOD, SUBPARTITION_METHOD, "
+              "PARTITION_DESCRIPTION, PARTITION_COMMENT FROM information_schema.PARTITIONS "
+              "WHERE TABLE_SCHEMA = 'declared' ORDER BY TABLE_NAME, "
+              "PARTITION_ORDINAL_POSITION, SUBPARTITION_ORDINAL_POSITION")
+EXPECTED_PARTITIONS = [
+    ("h", "p0", None, 1, None, "LINEAR HASH", None, None, ""),
+    ("h", "p1", None, 2, None, "LINEAR HASH", None, None, ""),
+    ("h", "p2", None, 3, None, "LINEAR HASH", None, None, ""),
+    ("l", "odd", None, 1, None, "LIST", None, "1,3", ""),
+    ("l", "even", None, 2, None, "LIST", None, "2,4", ""),
+    ("plain", None, None, None, None, None, None, None, ""),
+    ("r", "p0", "p0sp0", 1, 1, "RANGE", "KEY", "1990", ""),
+    ("r", "p0", "p0sp1", 1, 2, "RANGE", "KEY", "1990", ""),
+    ("r", "p1", "p1sp0", 2, 1, "RANGE", "KEY", "MAXVALUE", "last"),
+    ("r", "p1", "p1sp1", 2, 2, "RANGE", "KEY", "MAXVALUE", "last"),
+]
+
+
+def _partitions(conn: Any) -> list[tuple]:
+    cursor = conn.cursor()
+    cursor.execute("DROP DATABASE IF EXISTS declared")
+    cursor.execute("CREATE DATABASE declared")
+    cursor.execute("USE declared")
+    for statement in PARTITIONED:
+        cursor.execute(statement)
+    cursor.execute(PARTITIONS)
+    found = [tuple(row) for row in cursor.fetchall()]
+    cursor.execute("DROP DATABASE declared")
+    return found
+
+
+def test_marmotdb_lists_partitions_as_mysql(marmot_server: Any) -> None:
+    conn = marmot_server.connect(autocommit=True)
+    try:
+        assert _partitions(conn) == EXPECTED_PARTITIONS
+    finally:
+        conn.close()
+
+
+@pytest.mark.differential
+def test_mariadb_lists_partitions_alike(differential_mariadb: MariaDBEndpoint) -> None:
+    conn = differential_mariadb.connect(autocommit=True)
+    try:
+        assert _partitions(conn) == EXPECTED_PARTITIONS
+    finally:
+        conn.close()

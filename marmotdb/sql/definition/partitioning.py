@@ -109,6 +109,13 @@ def _partition_text(partition: Partition, engine: str) -> str:
 # ---------------------------------------------------------------------------------- reading
 def parse_partitioning(parser: DdlParser, table: TableDef) -> None:
     """``PARTITION BY …`` at the cursor (PARTITION read already): checked, kept on ``table``."""
+    partitioning = read_partitioning(parser)
+    _check_definitions(partitioning)
+    table.partitioning = partitioning.text(table.engine)
+
+
+def read_partitioning(parser: DdlParser) -> Partitioning:
+    """``BY …`` of a partitioning clause at the cursor, as it is written (not checked)."""
     parser.expect("BY")
     partitioning = Partitioning(_scheme(parser, sub=False))
     if parser.accept("PARTITIONS"):
@@ -123,8 +130,7 @@ def parse_partitioning(parser: DdlParser, table: TableDef) -> None:
             partitioning.sub.count = _count(parser)
     if parser.at_op("("):
         partitioning.partitions = _definitions(parser, partitioning)
-    _check_definitions(partitioning)
-    table.partitioning = partitioning.text(table.engine)
+    return partitioning
 
 
 def _scheme(parser: DdlParser, sub: bool) -> Scheme:
@@ -303,15 +309,10 @@ def partition_columns(table: TableDef) -> list[str]:
     the table's spelling; [] when it is not partitioned. KEY () means the primary key."""
     if not table.partitioning:
         return []
-    parser = DdlParser(table.partitioning)
-    parser.expect("PARTITION")
-    parser.expect("BY")
-    found = _scheme_columns(_scheme(parser, sub=False), table)
-    if parser.accept("PARTITIONS"):
-        parser.integer()
-    if parser.accept("SUBPARTITION"):
-        parser.expect("BY")
-        found += _scheme_columns(_scheme(parser, sub=True), table)
+    partitioning = stored_partitioning(table.partitioning)
+    found = _scheme_columns(partitioning.scheme, table)
+    if partitioning.sub is not None:
+        found += _scheme_columns(partitioning.sub, table)
     names: list[str] = []
     for name in found:
         if name.lower() not in (n.lower() for n in names):
@@ -366,3 +367,68 @@ def check_partition_dependency(table: TableDef, name: str) -> None:
     if name.lower() in (c.lower() for c in partition_columns(table)):
         raise errors.error(errors.ER_DEPENDENT_BY_PARTITION_FUNC, f"Column '{name}' has a "
                            "partitioning function dependency and cannot be dropped or renamed.")
+
+
+def stored_partitioning(text: str) -> Partitioning:
+    """The partitioning a ``TableDef`` keeps (its ``partitioning`` text), read back."""
+    parser = DdlParser(text)
+    parser.expect("PARTITION")
+    return read_partitioning(parser)
+
+
+# ---------------------------------------------------------------------------------- catalog
+@dataclass(frozen=True, slots=True)
+class PartitionRow:
+    """One row of INFORMATION_SCHEMA.PARTITIONS for a partitioned table."""
+
+    name: str
+    subpartition: str | None
+    ordinal: int
+    sub_ordinal: int | None
+    method: str
+    sub_method: str | None
+    expression: str
+    sub_expression: str | None
+    description: str | None
+    comment: str
+
+
+def partition_rows(text: str) -> list[PartitionRow]:
+    """The partitions (and subpartitions) of a table's partitioning as MySQL lists them:
+    unnamed ones are p0, p1 … and p0sp0, p0sp1 …"""
+    partitioning = stored_partitioning(text)
+    scheme, sub = partitioning.scheme, partitioning.sub
+    partitions = partitioning.partitions or [
+        Partition(f"p{i}") for i in range(scheme.count or 1)]
+    rows = []
+    for ordinal, partition in enumerate(partitions, 1):
+        description = _description(partition.values)
+        subs: list[tuple[str | None, str]] = list(partition.subpartitions) or (
+            [(f"{partition.name}sp{i}", "") for i in range(sub.count or 1)] if sub else
+            [(None, "")])
+        for sub_ordinal, (sub_name, sub_comment) in enumerate(subs, 1):
+            rows.append(PartitionRow(
+                partition.name, sub_name, ordinal, sub_ordinal if sub else None,
+                _method(scheme), _method(sub) if sub else None, _expression(scheme),
+                _expression(sub) if sub else None, description,
+                sub_comment or partition.comment))
+    return rows
+
+
+def _method(scheme: Scheme) -> str:
+    return (("LINEAR " if scheme.linear else "") + scheme.kind
+            + (" COLUMNS" if scheme.columns_form else ""))
+
+
+def _expression(scheme: Scheme) -> str:
+    if scheme.expression is not None:
+        return scheme.expression
+    return ",".join(map(quote_ident, scheme.columns))
+
+
+def _description(values: str | None) -> str | None:
+    if values is None:
+        return None
+    if values == "LESS THAN MAXVALUE":
+        return "MAXVALUE"
+    return values[values.index("(") + 1:-1]
