@@ -24,7 +24,7 @@ second one wait for the first and then decide the same way unless the first roll
 the second is refused at once (never an orphan, sometimes a refusal a wait would have spared). An action that changes the child (CASCADE,
 SET NULL) is run through ``StatementCheck.cascade`` instead of a 1451 (sql/cascades_across.py:
 the child's database is a branch of the parent's transaction); SET DEFAULT is refused at
-CREATE/ALTER (rewrites_ddl).
+CREATE/ALTER (rewrites/ddl/).
 
 ``ForeignKeysAcross`` is the node's index of such keys, by child and by parent, rebuilt from
 every database's ``__marmot_schema`` when the server's schema epoch moved (any DDL here, a

@@ -6,7 +6,7 @@ SQLite's ``sqlite_schema`` holds the *translated* DDL; MySQL clients want MySQL'
 TABLE (SQLAlchemy reflection, mysqldump), INFORMATION_SCHEMA.COLUMNS (COLUMN_TYPE, EXTRA,
 COLUMN_KEY, comments), ENUM members, AUTO_INCREMENT. The translator therefore models every
 table as a ``TableDef`` (MySQL's view: columns with MySQL types, keys, foreign keys, checks,
-table options), renders it to SQLite DDL (``rewrites_ddl``) and, in the same SQLite
+table options), renders it to SQLite DDL (``rewrites/ddl/``) and, in the same SQLite
 transaction, writes one row per object into the internal table ``__marmot_schema``:
 
     kind       'table' | 'view' | 'trigger'
@@ -17,8 +17,9 @@ transaction, writes one row per object into the internal table ``__marmot_schema
                for a view ``{"definition", "check_option", "columns"}``, for a trigger
                ``{"table", "timing", "event", "statement"}``
 
-ALTER TABLE reads the stored ``mysql_sql`` back through the same CREATE TABLE parser, changes
-the ``TableDef`` and writes both schemas again, so SHOW CREATE TABLE always reflects ALTERs.
+ALTER TABLE takes the stored ``TableDef`` (``meta``, or the stored ``mysql_sql`` read back by the
+one CREATE TABLE reader, sql/definition/create_table.py, which the catalog reads it with too),
+changes it and writes both schemas again, so SHOW CREATE TABLE always reflects ALTERs.
 
 Readers (the catalog) use ``mysql_ddl``, ``column_meta``, ``table_meta`` and ``objects``; they
 never parse ``meta`` themselves.
@@ -115,6 +116,8 @@ class TableDef:
     row_format: str | None = None
     # Table options MySQL shows back (SHOWN_TABLE_OPTIONS): name -> value as shown (3, 'fish')
     options: dict[str, str] = field(default_factory=dict)
+    # PARTITION BY … as MySQL prints it (sql/definition/partitioning.py); kept, not applied
+    partitioning: str | None = None
 
     def column(self, name: str) -> ColumnDef | None:
         lowered = name.lower()
@@ -159,6 +162,15 @@ def _option_text(name: str, value: str) -> str:
     return f"/*!{version} {name}={value} */" if version else f"{name}={value}"
 
 
+def partitioning_text(partitioning: str | None) -> str:
+    """The partitioning clause as SHOW CREATE TABLE ends with it ('' for none): on a line of its
+    own, in the versioned comment MySQL 8 writes (5.5's for the COLUMNS forms)."""
+    if not partitioning:
+        return ""
+    version = "50500" if "COLUMNS(" in partitioning else "50100"
+    return f"\n/*!{version} {partitioning} */"
+
+
 def quote_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
@@ -183,7 +195,7 @@ def render_default(column: ColumnDef) -> str | None:
     if column.type.name == "bit":
         return bit_literal(value)
     if isinstance(value, bytes):
-        return "0x" + value.hex() if value else "''"
+        return "0x" + value.hex().upper() if value else "''"
     if isinstance(value, float):
         if column.type.scale is not None and column.type.family == "float":
             return quote_string(f"{value:.{column.type.scale}f}")  # DOUBLE(22,6): '0.000000'
@@ -284,7 +296,8 @@ def render_create_table(table: TableDef, auto_increment: int | None = None) -> s
     if shown:
         options.append(shown)
     body = ",\n".join("  " + line for line in lines)
-    return f"CREATE TABLE {quote_ident(table.name)} (\n{body}\n) {' '.join(options)}"
+    return (f"CREATE TABLE {quote_ident(table.name)} (\n{body}\n) {' '.join(options)}"
+            + partitioning_text(table.partitioning))
 
 
 # ---------------------------------------------------------------- catalog metadata
@@ -331,7 +344,7 @@ def _default_for_catalog(column: ColumnDef) -> str | None:
     if column.type.name == "bit":
         return bit_literal(value)
     if isinstance(value, bytes):
-        return "0x" + value.hex()
+        return "0x" + value.hex().upper()
     return str(value)
 
 

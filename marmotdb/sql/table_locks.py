@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from marmotdb import errors
-from marmotdb.sql.rewrites import ddl as rewrites_ddl
+from marmotdb.sql.definition.cursor import DdlParser
 from marmotdb.txn.pending import Pending, chain
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class LockRequest:
 
 def parse(text: str, current_database: str | None) -> list[LockRequest]:
     """``LOCK TABLE[S] tbl [[AS] alias] {READ [LOCAL] | [LOW_PRIORITY] WRITE} [, …]``."""
-    parser = rewrites_ddl.DdlParser(text)
+    parser = DdlParser(text)
     parser.expect("LOCK")
     parser.expect("TABLES", "TABLE")
     requests = []
@@ -83,7 +83,7 @@ def parse(text: str, current_database: str | None) -> list[LockRequest]:
     return requests
 
 
-def _lock_kind(parser: rewrites_ddl.DdlParser) -> LockKind:
+def _lock_kind(parser: DdlParser) -> LockKind:
     if parser.accept("READ"):
         parser.accept("LOCAL")
         return LockKind.READ

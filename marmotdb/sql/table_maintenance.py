@@ -31,7 +31,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from marmotdb.sql.rewrites import ddl as rewrites_ddl
+from marmotdb.sql.definition.cursor import DdlParser
+from marmotdb.sql.rewrites.ddl.render import q
 from marmotdb.sql.schema import sql_literal
 
 OPERATIONS = ("ANALYZE", "CHECK", "OPTIMIZE", "REPAIR")
@@ -65,7 +66,7 @@ class Maintenance:
 
 
 def parse(text: str) -> Request:
-    parser = rewrites_ddl.DdlParser(text)
+    parser = DdlParser(text)
     operation = parser.expect(*OPERATIONS)
     parser.accept("NO_WRITE_TO_BINLOG", "LOCAL")
     parser.expect("TABLE", "TABLES")
@@ -94,7 +95,7 @@ def plan(request: Request, database: str, kind_of: Callable[[str], str | None]) 
             parts.append(_check_rows(label, name, len(checked) - 1, quick))
             continue
         if kind == "table" and operation in ("ANALYZE", "OPTIMIZE"):
-            writes.append(f"ANALYZE {rewrites_ddl.q(name)}")
+            writes.append(f"ANALYZE {q(name)}")
         parts.append(_literal_rows(label, operation.lower(), _messages(operation, kind, label)))
     result = " UNION ALL ".join(parts)
     if checked:
@@ -102,7 +103,7 @@ def plan(request: Request, database: str, kind_of: Callable[[str], str | None]) 
     return Maintenance(tuple(writes), result, bool(checked), tuple(tables))
 
 
-def _options(parser: rewrites_ddl.DdlParser, operation: str) -> set[str]:
+def _options(parser: DdlParser, operation: str) -> set[str]:
     allowed = {"CHECK": _CHECK_OPTIONS, "REPAIR": _REPAIR_OPTIONS}.get(operation, ())
     found = set()
     while (word := parser.accept(*allowed)) is not None:

@@ -25,7 +25,7 @@ Theory of operation
    shape with its values still bound, its result columns named from its text (cut to
    ``COLUMN_NAME_CHARS_MAX``, MySQL's alias limit), and not cached; sqlglot never reads the
    big literal.
-4. DDL is never shape-cached: ``rewrites_ddl.py`` turns it into SQLite DDL plus the writes to
+4. DDL is never shape-cached: ``rewrites/ddl/`` turns it into SQLite DDL plus the writes to
    the ``__marmot_schema`` table (``schema.py``), all to run in one SQLite transaction.
 
 Result-column names follow MySQL: an expression without an alias is named by its text as the
@@ -50,7 +50,10 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from marmotdb import errors
 from marmotdb.sql import schema, table_maintenance
+from marmotdb.sql.definition import cursor as ddl_cursor
+from marmotdb.sql.definition.create_table import parse_create_table
 from marmotdb.sql.rewrites import ddl as rewrites_ddl
+from marmotdb.sql.rewrites.ddl import context as ddl_context, render as ddl_render
 from marmotdb.sql.types import coltypes
 from marmotdb.sql.functions.json_table import (
     expand_json_tables,
@@ -479,7 +482,7 @@ def translate_temporary_ddl(sql: str, schema_view: SchemaView) -> Translation:
     return translation
 
 
-def _ddl_translation(result: rewrites_ddl.DdlResult) -> Translation:
+def _ddl_translation(result: ddl_context.DdlResult) -> Translation:
     return Translation(Kind.DDL, tuple(result.statements), False, tables=result.tables,
                        foreign_keys_off=result.foreign_keys_off, schema_changed=True,
                        other_tables=result.reads, rows_from=result.rows_from)
@@ -527,7 +530,7 @@ class _Translator:
         self._defs: dict[str, TableDef | None] = {}
         self._typed_results = True  # False while translating the SELECT of a view / CTAS
         self._in_trigger = False  # translating a trigger's body: SQL that SQLite runs itself
-        self.ddl_default_database: str | None = None  # (rewrites/ddl.py DdlContext)
+        self.ddl_default_database: str | None = None  # (rewrites/ddl/context.py DdlContext)
 
     def dependencies(self) -> tuple[tuple[str, str | None], ...]:
         return tuple(self._used.items())
@@ -553,7 +556,7 @@ class _Translator:
         else:
             ddl = self.view.mysql_ddl(name)
             assert ddl is not None
-            table = rewrites_ddl.parse_create_table(ddl)
+            table = parse_create_table(ddl)
         if table.foreign_keys:
             self._follow_renamed_parents(table)
         return table
@@ -841,7 +844,7 @@ _SELECT_END = frozenset({"FROM", "INTO", "WHERE", "GROUP", "HAVING", "ORDER", "L
 
 def select_items(text: str) -> list[str] | None:
     """The raw text of each item of the outermost SELECT list, or None if not found."""
-    tokens = rewrites_ddl.tokenize(text)
+    tokens = ddl_cursor.tokenize(text)
     first = 0
     while first < len(tokens) and tokens[first].kind == "op" and tokens[first].text == "(":
         first += 1  # (SELECT …) UNION (SELECT …): the first operand's list
@@ -861,7 +864,7 @@ def select_items(text: str) -> list[str] | None:
     return _split_items(text, tokens, index)
 
 
-def _split_items(text: str, tokens: list[rewrites_ddl.Token], index: int) -> list[str] | None:
+def _split_items(text: str, tokens: list[ddl_cursor.Token], index: int) -> list[str] | None:
     items, depth = [], 0
     start = tokens[index].start if index < len(tokens) else len(text)
     while index < len(tokens):
@@ -896,9 +899,9 @@ def _unshaped(item: str, literals: tuple[str, ...]) -> str:
 
 
 def _mysql_name(raw: str) -> str:
-    tokens = rewrites_ddl.tokenize(raw)
+    tokens = ddl_cursor.tokenize(raw)
     if len(tokens) == 2 and tokens[0].kind == "str":
-        return rewrites_ddl._unquote(tokens[0].text)
+        return ddl_cursor.unquote(tokens[0].text)
     return raw
 
 
@@ -960,7 +963,7 @@ def _table_maintenance(translator: _Translator, text: str) -> Translation:
 
 
 def _checksum(translator: _Translator, text: str) -> Translation:
-    parser = rewrites_ddl.DdlParser(text)
+    parser = ddl_cursor.DdlParser(text)
     parser.expect("CHECKSUM")
     parser.expect("TABLE")
     names = [parser.qualified_name()]
@@ -977,9 +980,9 @@ def _checksum(translator: _Translator, text: str) -> Translation:
             parts.append(f"SELECT {label} AS \"Table\", NULL AS \"Checksum\"")
         else:
             read.append(name.lower())
-            columns = ", ".join(rewrites_ddl.q(c.name) for c in table.columns)
+            columns = ", ".join(ddl_render.q(c.name) for c in table.columns)
             parts.append(f"SELECT {label} AS \"Table\", (SELECT MYSQL_TABLE_CHECKSUM({columns}) "
-                         f"FROM {rewrites_ddl.q(table.name)}) AS \"Checksum\"")
+                         f"FROM {ddl_render.q(table.name)}) AS \"Checksum\"")
     return Translation(Kind.OTHER, (" UNION ALL ".join(parts),), True, home_tables=tuple(read))
 
 
@@ -1012,7 +1015,7 @@ def parse_expression(mysql_expression: str) -> exp.Expression:
     return tree.expressions[0]
 
 
-rewrites_ddl.set_expression_parser(parse_expression)
+ddl_render.set_expression_parser(parse_expression)
 
 
 def translation_params(values: tuple[Any, ...]) -> dict[str, object]:

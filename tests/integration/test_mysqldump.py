@@ -77,9 +77,18 @@ SCHEMA = [
             ON DELETE CASCADE,
         CONSTRAINT fk_items_product FOREIGN KEY (sku) REFERENCES products (sku)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+    # a partitioned table: the dump replays its PARTITION BY, SHOW CREATE TABLE agrees after
+    """CREATE TABLE readings (
+        id INT NOT NULL,
+        taken DATE NOT NULL,
+        doc JSON NULL,
+        PRIMARY KEY (id, taken)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+    PARTITION BY RANGE (YEAR(taken)) (PARTITION p0 VALUES LESS THAN (2020),
+                                      PARTITION p1 VALUES LESS THAN MAXVALUE)""",
 ]
 TABLE_KEYS = {"customers": "id", "products": "sku", "orders": "id",
-              "order_items": "order_id, line"}
+              "order_items": "order_id, line", "readings": "id"}
 
 NAMES = ["Zoë Ångström", "李小龍", "O'Brien", 'Say "hi"', "back\\slash", "tab\there",
          "new\nline", "emoji 🐿️✨", "", "Ünïcödé", "Дмитрий", "محمد"]
@@ -121,6 +130,9 @@ def _populate(cur: Any) -> None:
     for start in range(0, len(items), ORDERS):  # not one 4500-value INSERT (see report)
         cur.executemany("INSERT INTO order_items VALUES (%s, %s, %s, %s, %s)",
                         items[start:start + ORDERS])
+    cur.executemany("INSERT INTO readings (id, taken, doc) VALUES (%s, %s, %s)",
+                    [(i, datetime.date(2015 + i % 10, 1, 1), '{"unit": "kg"}')
+                     for i in range(20)])
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +199,9 @@ def _assert_same_databases(server: MarmotServer, source: str, copy: str) -> None
             assert _rows(d, table) == _rows(s, table), table
             assert _column_definitions(d, copy, table) == \
                 _column_definitions(s, source, table), table
+            s.execute(f"SHOW CREATE TABLE {table}")
+            d.execute(f"SHOW CREATE TABLE {table}")
+            assert d.fetchone() == s.fetchone(), table
     src.close()
     dst.close()
 

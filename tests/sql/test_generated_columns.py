@@ -49,13 +49,37 @@ def test_alter_table_adds_and_drops_virtual_columns(db):
 
 
 def test_catalog_shows_the_kind_written(db):
+    # The expression as MySQL prints it back (definition/shown_expression.py), not as written
     create = rows(db.execute("SHOW CREATE TABLE t"))[0][1]
-    assert "`s` int GENERATED ALWAYS AS ((a + b)) VIRTUAL" in create
-    assert "`p` int GENERATED ALWAYS AS ((a * b)) STORED" in create
+    assert "`s` int GENERATED ALWAYS AS ((`a` + `b`)) VIRTUAL" in create
+    assert "`p` int GENERATED ALWAYS AS ((`a` * `b`)) STORED" in create
+    assert "`c` varchar(20) GENERATED ALWAYS AS (concat(`a`,_utf8mb4'-',`b`)) VIRTUAL" in create
     assert rows(db.execute("SELECT COLUMN_NAME, EXTRA, GENERATION_EXPRESSION FROM "
                            "information_schema.COLUMNS WHERE TABLE_SCHEMA = 'g' AND "
                            "TABLE_NAME = 't' AND EXTRA <> '' ORDER BY ORDINAL_POSITION")) == [
-        ("s", "VIRTUAL GENERATED", "a + b"), ("p", "STORED GENERATED", "a * b"),
-        ("c", "VIRTUAL GENERATED", "CONCAT(a, '-', b)")]
+        ("s", "VIRTUAL GENERATED", "(`a` + `b`)"), ("p", "STORED GENERATED", "(`a` * `b`)"),
+        ("c", "VIRTUAL GENERATED", "concat(`a`,_utf8mb4'-',`b`)")]
     assert [r[5] for r in rows(db.execute("SHOW COLUMNS FROM t"))][3:] == [
         "VIRTUAL GENERATED", "STORED GENERATED", "VIRTUAL GENERATED"]
+
+
+def test_expressions_are_shown_as_mysql_prints_them_and_still_compute(db):
+    db.execute("CREATE TABLE j (id INT PRIMARY KEY, doc JSON, n INT, "
+               "name VARCHAR(20) AS (doc->>'$.name'), "
+               "kind VARCHAR(5) AS (CASE WHEN n > 1 AND n IS NOT NULL THEN 'many' ELSE 'few' END), "
+               "half INT AS (n DIV 2) STORED, q VARCHAR(10) AS (IF(n IN (1, 2), 'it''s', NULL)))")
+    db.execute("INSERT INTO j (id, doc, n) VALUES (1, '{\"name\": \"x\"}', 2), (2, '{}', NULL)")
+    assert rows(db.execute("SELECT name, kind, half, q FROM j ORDER BY id")) == [
+        ("x", "many", 1, "it's"), (None, "few", None, None)]
+    assert rows(db.execute("SELECT GENERATION_EXPRESSION FROM information_schema.COLUMNS "
+                           "WHERE TABLE_SCHEMA = 'g' AND TABLE_NAME = 'j' AND EXTRA <> '' "
+                           "ORDER BY ORDINAL_POSITION")) == [
+        ("json_unquote(json_extract(`doc`,_utf8mb4'$.name'))",),
+        ("(case when ((`n` > 1) and (`n` is not null)) then _utf8mb4'many' "
+         "else _utf8mb4'few' end)",),
+        ("(`n` DIV 2)",),
+        ("if((`n` in (1,2)),_utf8mb4'it\\'s',NULL)",)]
+    db.execute("ALTER TABLE j ADD COLUMN z INT")  # a rebuild re-stores the printed text as is
+    assert "GENERATED ALWAYS AS ((`n` DIV 2)) STORED" in rows(
+        db.execute("SHOW CREATE TABLE j"))[0][1]
+    assert rows(db.execute("SELECT half FROM j ORDER BY id")) == [(1,), (None,)]

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 
 from marmotdb.sql import statement
 from marmotdb.sql.catalog import expr as catalog_expr
-from marmotdb.sql.rewrites import ddl as rewrites_ddl
+from marmotdb.sql.definition import cursor as ddl_cursor
 from marmotdb.sql.text import lexer, shape
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lexer"
@@ -286,7 +286,7 @@ def test_random_text_keeps_the_invariants(text: str, escapes: bool) -> None:
         assert piece and piece in text
     shape.strip_comments(text, backslash_escapes=escapes)
     statement.keywords(statement.strip_leading(text))
-    rewrites_ddl.tokenize(text)
+    ddl_cursor.tokenize(text)
     try:
         catalog_expr.tokenize(text)
     except catalog_expr.NotSimple:

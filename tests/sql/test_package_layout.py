@@ -29,10 +29,12 @@ ACYCLIC_PACKAGES = {
     "marmotdb.sql.text": set(),
     "marmotdb.sql.types": set(),
     "marmotdb.sql.explain": set(),
+    "marmotdb.sql.definition": set(),
     "marmotdb.sql.functions": {"marmotdb.sql.functions.registry"},
 }
 ALONE_PACKAGES = ("marmotdb.sql.catalog", "marmotdb.sql.variables")
-LAYERED_PACKAGES = ("marmotdb.sql.catalog", "marmotdb.sql.explain", "marmotdb.sql.functions",
+LAYERED_PACKAGES = ("marmotdb.sql.catalog", "marmotdb.sql.definition", "marmotdb.sql.explain",
+                    "marmotdb.sql.functions",
                     "marmotdb.sql.text", "marmotdb.sql.types", "marmotdb.sql.variables")
 
 

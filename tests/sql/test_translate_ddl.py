@@ -8,7 +8,7 @@ import pytest
 from marmotdb import errors
 from marmotdb.sql import schema
 from marmotdb.sql.types import coltypes
-from marmotdb.sql.rewrites.ddl import parse_create_table
+from marmotdb.sql.definition.create_table import parse_create_table
 from marmotdb.sql.schema import render_create_table
 from marmotdb.sql.translate import translate
 from tests.sql.test_translate_support import MiniExecutor
@@ -194,7 +194,8 @@ def test_unsupported_ddl_names_the_construct(db: MiniExecutor) -> None:
     for statement, construct in (("CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO SELECT 1",
                                   "CREATE EVENT"),
                                  ("CREATE TEMPORARY TABLE t (a INT)", "CREATE TEMPORARY TABLE"),
-                                 ("CREATE TABLE t (a INT) PARTITION BY HASH(a)", "partitioned")):
+                                 ("CREATE TABLE t (a INT) PARTITION BY HASH(a) "
+                                  "(PARTITION p DATA DIRECTORY = '/d')", "DATA DIRECTORY")):
         with pytest.raises(errors.NotSupportedError) as caught:
             db.run(statement)
         assert construct in caught.value.message
@@ -276,7 +277,7 @@ def test_child_rebuilt_after_parent_rename_references_the_new_name(db: MiniExecu
 
 
 def test_ddl_tokens_come_from_the_lexer() -> None:
-    from marmotdb.sql.rewrites.ddl import tokenize
+    from marmotdb.sql.definition.cursor import tokenize
     tokens = tokenize("CREATE /*!50017 DEFINER=`u`@`h`*/ /*!99999 NEWER */ TABLE `a``b` "
                       "(x INT DEFAULT _utf8mb4'q' COMMENT 'c--1') -- tail")
     assert [(t.kind, t.text) for t in tokens] == [

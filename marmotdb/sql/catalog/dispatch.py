@@ -32,8 +32,9 @@ wrong value, 1146 no such table, 1049 unknown database, ...).
 The catalog never writes to a database and never lets the internal ``__marmot_*`` /
 ``sqlite_*`` tables appear in any answer. Module map: set_statement.py (SET), select.py
 (variable SELECTs), show.py / show_server.py / show_filters.py (SHOW/DESCRIBE), workspace.py
-and information_schema.py (INFORMATION_SCHEMA), snapshot.py / model.py / create_table.py /
-render.py (what a database holds, as MySQL describes it), expr.py (tokens and small
+and information_schema.py (INFORMATION_SCHEMA), snapshot.py / model.py / declared.py /
+render.py (what a database holds, as MySQL describes it; a table's stored DDL is read by the
+translation's own reader, ../definition/), expr.py (tokens and small
 expressions), context.py (what the catalog needs from the session), ../variables/ (system
 variables).
 """

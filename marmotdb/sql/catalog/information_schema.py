@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from marmotdb.sql.variables import scopes as sysvars
+from marmotdb.sql.definition.partitioning import partition_rows
 from marmotdb.sql.catalog.charsets import CHARSETS, COLLATIONS, charset_named
 from marmotdb.sql.catalog.keywords import KEYWORDS
 from marmotdb.sql.catalog.model import ColumnModel, TableModel, is_key_expression
@@ -300,12 +301,22 @@ def _parameters(snap: DatabaseSnapshot) -> list[tuple]:
 
 def _partitions(snap: DatabaseSnapshot, stats: Callable[[TableModel], TableStats]
                 ) -> list[tuple]:
+    """One row per table; a partitioned table's partitions (definition/partitioning.py) each
+    have one, the first carrying the table's statistics (its rows are all in one SQLite table,
+    so sums over partitions come out right)."""
     rows = []
     for model in snap.tables.values():
         s = stats(model)
-        rows.append(("def", snap.name, model.name) + (None,) * 9 + (
-            s.rows, s.avg_row_length, s.data_length, 0, s.index_length, 0, None, None, None,
-            None, "", "", None))
+        figures = (s.rows, s.avg_row_length, s.data_length, 0, s.index_length, 0)
+        if not model.partitioning:
+            rows.append(("def", snap.name, model.name) + (None,) * 9 + figures
+                        + (None, None, None, None, "", "", None))
+            continue
+        for index, p in enumerate(partition_rows(model.partitioning)):
+            rows.append(("def", snap.name, model.name, p.name, p.subpartition, p.ordinal,
+                         p.sub_ordinal, p.method, p.sub_method, p.expression, p.sub_expression,
+                         p.description) + (figures if index == 0 else (0,) * 6)
+                        + (None, None, None, None, p.comment, "default", None))
     return rows
 
 

@@ -1,8 +1,9 @@
 """The MySQL view of a table: columns, keys, foreign keys, checks and options.
 
 SHOW COLUMNS / INDEX / CREATE TABLE / TABLE STATUS and INFORMATION_SCHEMA all answer from one
-``TableModel``. It is built from the original MySQL DDL kept in ``__marmot_schema`` (parsed by
-create_table.py, which keeps the source text of types, defaults and expressions) and then
+``TableModel``. It is built from the original MySQL DDL kept in ``__marmot_schema`` (read by the translation's
+one CREATE TABLE reader, sql/definition/create_table.py, and turned into a model by
+declared.py) and then
 reconciled with what SQLite actually holds (snapshot.py): a column or index SQLite has
 but the stored DDL lacks is added, one the stored DDL names but SQLite lacks is dropped. A
 table with no stored DDL is described from SQLite alone. ``TableModel.finish`` derives what
@@ -103,6 +104,7 @@ class TableModel:
     options: dict[str, str] = field(default_factory=dict)  # shown back: schema.SHOWN_TABLE_OPTIONS
     auto_increment: int | None = None  # next value, filled from SQLite when shown
     temporary: bool = False  # a session's temporary table (SHOW CREATE says so)
+    partitioning: str | None = None  # PARTITION BY … as MySQL prints it (kept, not applied)
 
     def column(self, name: str) -> ColumnModel | None:
         lowered = name.lower()

@@ -20,7 +20,7 @@ from marmotdb.sql.catalog.model import (
     is_key_expression,
 )
 from marmotdb.sql.catalog.snapshot import ViewInfo
-from marmotdb.sql.schema import LEADING_TABLE_OPTIONS, table_options_text
+from marmotdb.sql.schema import LEADING_TABLE_OPTIONS, partitioning_text, table_options_text
 
 _NO_LITERAL_DEFAULT = frozenset({"tinytext", "text", "mediumtext", "longtext", "tinyblob",
                                  "blob", "mediumblob", "longblob", "json", "geometry"})
@@ -89,7 +89,8 @@ def render_create_table(table: TableModel, auto_increment: int | None = None,
     if shown:
         options += " " + shown
     create = "CREATE TEMPORARY TABLE" if table.temporary else "CREATE TABLE"
-    return f"{create} {q(table.name)} (\n" + ",\n".join(lines) + f"\n) {options}"
+    return (f"{create} {q(table.name)} (\n" + ",\n".join(lines) + f"\n) {options}"
+            + partitioning_text(table.partitioning))
 
 
 def _column_definition(column: ColumnModel, table: TableModel) -> str:
@@ -100,7 +101,7 @@ def _column_definition(column: ColumnModel, table: TableModel) -> str:
         parts.append(f"COLLATE {column.collation}")
     if column.generated is not None:
         kind = "STORED" if column.generated_stored else "VIRTUAL"
-        parts.append(f"GENERATED ALWAYS AS ({wrapped(column.generated)}) {kind}")
+        parts.append(f"GENERATED ALWAYS AS ({column.generated}) {kind}")  # as MySQL printed it
     if not column.nullable:
         parts.append("NOT NULL")
     elif column.data_type == "timestamp":

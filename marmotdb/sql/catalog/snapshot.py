@@ -21,7 +21,7 @@ from typing import Any
 import apsw
 
 from marmotdb.sql.types import coltypes
-from marmotdb.sql.catalog.create_table import parse_create_table
+from marmotdb.sql.catalog.declared import declared_table
 from marmotdb.sql.catalog.expr import NotSimple, TokenStream, tokenize
 from marmotdb.sql.routines import store as routine_store
 from marmotdb.sql.routines.definition import Routine
@@ -227,8 +227,8 @@ def table_model(conn: apsw.Connection, name: str, sqlite_sql: str, mysql_sql: st
     facts = _sqlite_model(conn, name, sqlite_sql)
     if mysql_sql:
         try:
-            model = parse_create_table(mysql_sql)
-        except Exception:  # noqa: BLE001 - unparsable stored DDL: describe what SQLite has
+            model = declared_table(mysql_sql)
+        except Exception:  # noqa: BLE001 - stored DDL the reader refuses: describe SQLite's
             return facts.finish()
         model.name = name
         return _reconcile(model, facts).finish()

@@ -6,7 +6,7 @@ The session needs two answers before a DDL is translated: which database it runs
 temporary tables (sql/temporary.py runs those on the session's own connection). Both come
 from ``ddl_target``: the verb, the kind of object, ``TEMPORARY``, ``IF [NOT] EXISTS`` and the
 qualified table names, in statement order. The full statement is parsed later by
-rewrites_ddl; a statement this reader does not follow gives None and takes the ordinary path.
+rewrites/ddl/; a statement this reader does not follow gives None and takes the ordinary path.
 """
 
 from __future__ import annotations

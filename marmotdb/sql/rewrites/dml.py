@@ -334,7 +334,7 @@ def auto_id_max(column: ColumnDef) -> int:
 
 def default_value(column: ColumnDef, inserted_into: str | None = None) -> exp.Expression:
     """The SQLite expression for a column's default (used for omitted and DEFAULT values)."""
-    from marmotdb.sql.rewrites.ddl import default_expression
+    from marmotdb.sql.rewrites.ddl.render import default_expression
     if column.auto_increment:
         return auto_id(exp.Null(), inserted_into, column) if inserted_into else exp.Null()
     if column.default_kind is None and not column.nullable and column.type.name == "enum" \

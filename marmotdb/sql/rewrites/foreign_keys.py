@@ -38,7 +38,7 @@ from marmotdb.sql.schema import (
 )
 
 if TYPE_CHECKING:
-    from marmotdb.sql.rewrites.ddl import DdlContext
+    from marmotdb.sql.rewrites.ddl.context import DdlContext
 
 def checks_on(ctx: DdlContext) -> bool:
     return bool(getattr(ctx, "foreign_key_checks", True))
@@ -177,7 +177,7 @@ def foreign_key_probes(old: TableDef, new: TableDef, ctx: DdlContext) -> list[st
     parent (run after the rebuild, while foreign keys are off)."""
     if not checks_on(ctx):
         return []
-    from marmotdb.sql.rewrites.ddl import q  # rewrites_ddl imports this module
+    from marmotdb.sql.rewrites.ddl.render import q  # which imports this module
     kept = {fk.name.lower() for fk in old.foreign_keys}
     probes = []
     for fk in new.foreign_keys:

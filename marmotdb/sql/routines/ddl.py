@@ -3,7 +3,7 @@
 ``checked_create`` runs in the session before the statement takes the write turn: it parses the
 head and the body (1064 / 1235 now, not at CALL time) and writes the creating account into the
 text as DEFINER, so the text the DDL runs and replicates names it. ``create_statements`` and
-``drop_statements`` are the translation (rewrites/ddl.py calls them): one bookkeeping statement
+``drop_statements`` are the translation (rewrites/ddl/ calls them): one bookkeeping statement
 with literals only, which every node replays the same.
 """
 

@@ -201,7 +201,7 @@ def time_sort_key(text: str) -> int:
 # string is a quote); without it a failed match retries every other reading, exponential in
 # the length of the run (user DDL reaches this).
 _TYPE_RE = re.compile(
-    r"^\s*(?P<name>[a-z]+(?:\s+(?:precision|varying|char|varchar|varbinary|byte))?)\s*"
+    r"^\s*(?P<name>[a-z][a-z0-9]*(?:\s+(?:precision|varying|char|varchar|varbinary|byte))?)\s*"
     r"(?:\((?P<args>(?:[^()']++|'(?:[^'\\]|\\.|'')*+')*+)\))?(?P<rest>.*)$",
     re.IGNORECASE | re.DOTALL)
 _VALUE_RE = re.compile(r"'((?:[^'\\]|\\.|'')*+)'", re.DOTALL)
