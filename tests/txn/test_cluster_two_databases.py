@@ -1,0 +1,242 @@
+"""A transaction writing two databases in a three-node cluster (txn/DESIGN.md §10.2, "In a
+cluster"): one instance decides both databases' batches, so every node ends with both
+branches or neither — at every consistency level, with a participant refusing either
+branch, the coordinator silent or restarted after the decision, a participant stopped
+between applying its two branches, and learns lost.
+
+The in-memory harness of test_cluster_commit.py: three sans-I/O nodes, frames delivered by
+the test, time moved by the test.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+from marmotdb.storage.writeset import decode_write_set
+from marmotdb.txn.pending import Pending
+from marmotdb.txn.txn_store import TxnStore
+from tests.txn.test_cluster_commit import Cluster, deliver_queued, rows
+
+LEARN_TAG = 36
+
+
+@pytest.fixture
+def two(tmp_path: Path):
+    """Databases d (the sessions' own) and e, a table ``t (id, v)`` in each, row 1 in both."""
+    c = Cluster(tmp_path).in_database("e").in_database("d")
+    c.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    c.ok(1, "CREATE TABLE e.t (id INT PRIMARY KEY, v INT)")
+    c.ok(1, "INSERT INTO t VALUES (1, 0)")
+    c.ok(1, "INSERT INTO e.t VALUES (1, 0)")
+    yield c
+    c.close()
+
+
+def both(cluster: Cluster, node_id: int) -> tuple[list[tuple[object, ...]], ...]:
+    return (rows(cluster, node_id, "SELECT id, v FROM t ORDER BY id"),
+            rows(cluster, node_id, "SELECT id, v FROM e.t ORDER BY id"))
+
+
+def settled(cluster: Cluster) -> None:
+    """No node holds an instance, an intent or a promise; every replica is the same."""
+    for i, node in cluster.nodes.items():
+        assert node.cluster is not None
+        assert node.cluster.store.load() == {}, i
+        assert len(node.cluster.intents) == 0, i
+        assert not node.cluster.participant.undecided, i
+        assert not node.cluster.participant.spanning, i
+    for database in ("d", "e"):
+        assert cluster.checksums(1, database) == cluster.checksums(2, database) == \
+            cluster.checksums(3, database)
+
+
+def open_transaction(cluster: Cluster, node_id: int = 1, v: int = 1) -> None:
+    cluster.ok(node_id, "BEGIN")
+    cluster.ok(node_id, f"UPDATE t SET v = {v} WHERE id = 1")
+    cluster.ok(node_id, f"UPDATE e.t SET v = {v} WHERE id = 1")
+
+
+@pytest.mark.parametrize("level", ["ONE", "QUORUM", "ALL"])
+def test_both_branches_commit_on_every_node_at_each_level(two: Cluster, level: str) -> None:
+    two.ok(1, f"SET marmot_write_consistency = '{level}'")
+    two.ok(1, "BEGIN")
+    two.ok(1, "INSERT INTO t VALUES (2, 2)")
+    two.ok(1, "INSERT INTO e.t VALUES (2, 2)")
+    two.ok(1, "INSERT INTO t VALUES (3, 3)")
+    two.ok(1, "COMMIT")
+    two.advance(100)  # (ONE: the learn is on its way)
+    for i in (1, 2, 3):
+        assert both(two, i) == ([(1, 0), (2, 2), (3, 3)], [(1, 0), (2, 2)])
+    settled(two)
+    two.ok(2, "UPDATE e.t SET v = 5 WHERE id = 2")  # the rows are free again everywhere
+    two.ok(3, "UPDATE t SET v = 5 WHERE id = 2")
+
+
+@pytest.mark.parametrize("refusing", ["d", "e"])
+def test_a_refusal_of_either_branch_aborts_both_everywhere(two: Cluster, refusing: str) -> None:
+    """Node 2 commits a change of the row the transaction writes in ``refusing`` first: the
+    members vote NO on that branch (stale base, intent), and the other branch aborts with it."""
+    open_transaction(two)
+    other = "t" if refusing == "d" else "e.t"
+    two.ok(2, f"UPDATE {other} SET v = 7 WHERE id = 1")
+    refused = two.run(1, "COMMIT")
+    assert refused.error is not None and refused.error.code == 1213
+    two.advance(100)
+    expected = ([(1, 7)], [(1, 0)]) if refusing == "d" else ([(1, 0)], [(1, 7)])
+    for i in (1, 2, 3):
+        assert both(two, i) == expected
+    settled(two)
+
+
+def test_a_refusal_by_the_snapshot_check_of_the_second_branch_aborts_both(two: Cluster
+                                                                          ) -> None:
+    """§7.2 "Reads before the first write", per branch: the transaction read e.t, a commit
+    elsewhere changed the row, then the transaction wrote it (computed from its read)."""
+    two.ok(1, "BEGIN")
+    assert rows(two, 1, "SELECT v FROM e.t WHERE id = 1") == [(0,)]
+    two.ok(1, "UPDATE t SET v = 1 WHERE id = 1")
+    two.ok(2, "UPDATE e.t SET v = 9 WHERE id = 1")
+    two.advance(100)
+    two.ok(1, "UPDATE e.t SET v = v + 1 WHERE id = 1")  # sees 9 (writes see the latest)
+    refused = two.run(1, "COMMIT")
+    assert refused.error is not None and refused.error.code == 1213
+    assert "changed after this transaction read it" in refused.error.message
+    for i in (1, 2, 3):
+        assert both(two, i) == ([(1, 0)], [(1, 9)])
+    settled(two)
+
+
+def test_members_abort_both_branches_when_the_coordinator_goes_silent_before_deciding(
+        two: Cluster) -> None:
+    open_transaction(two)
+    request = two.submit(1, "COMMIT")
+    deliver_queued(two)                 # the prepares arrive; the votes will not
+    two.cut = {1}
+    assert all(len(two.nodes[i].cluster.intents) == 2 for i in (2, 3))  # type: ignore[union-attr]
+    two.advance(600)
+    assert two.replies.pop((1, request)).error.code == 1047  # type: ignore[union-attr]
+    for _ in range(20):
+        two.advance(500)                # nodes 2 and 3 recover it: nobody accepted -> abort
+    two.cut = set()
+    for i in (1, 2, 3):
+        assert both(two, i) == ([(1, 0)], [(1, 0)])
+    two.ok(2, "UPDATE t SET v = 2 WHERE id = 1")  # both rows free again
+    two.ok(3, "UPDATE e.t SET v = 2 WHERE id = 1")
+    settled(two)
+
+
+def test_a_decision_accepted_before_the_coordinator_died_is_finished_in_both_databases(
+        two: Cluster) -> None:
+    """The coordinator's Accept reaches node 2 only, then it is cut off (1180) and stopped:
+    its batches were never committed. Nodes 2 and 3 recover the instance and apply both
+    branches; node 1, started again, reloads the instance from its txn store and relearns."""
+    open_transaction(two)
+    request = two.submit(1, "COMMIT")
+    deliver_queued(two)                 # prepares
+    deliver_queued(two)                 # votes: node 1 accepts and sends Accept
+    two.frames = deque(f for f in two.frames if f[1] == 2)  # only node 2 gets it
+    deliver_queued(two)                 # node 2 accepts
+    two.cut = {1}
+    two.advance(600)
+    reply = two.replies.pop((1, request))
+    assert reply.error is not None and reply.error.code == 1180
+    two.restart(1)                      # its open batches are gone; the store is not
+    assert len(two.nodes[1].cluster.store.load()) == 1  # type: ignore[union-attr]
+    for _ in range(20):
+        two.advance(500)
+    for i in (2, 3):
+        assert both(two, i) == ([(1, 1)], [(1, 1)])
+    two.cut = set()
+    for _ in range(20):
+        two.advance(500)
+    assert both(two, 1) == ([(1, 1)], [(1, 1)])
+    settled(two)
+    two.ok(1, "INSERT INTO e.t VALUES (2, 2)")  # node 1 numbers e's batches on, no gap
+    two.ok(1, "INSERT INTO t VALUES (2, 2)")
+    for i in (1, 2, 3):
+        assert both(two, i) == ([(1, 1), (2, 2)], [(1, 1), (2, 2)])
+    settled(two)
+
+
+def test_a_participant_stopped_between_its_two_applies_finishes_after_restart(
+        two: Cluster) -> None:
+    """Node 3 applies the outcome's d part; its e part never runs (the node stops first).
+    The instance stays in node 3's txn store until both are applied: restarted, node 3
+    recovers it, skips the part its commit log holds, and applies the other."""
+    node3 = two.nodes[3]
+    e_pipeline = node3.state.pipeline(node3.state.databases.get("e"))
+    e_pipeline.run_exclusive = lambda work: Pending()  # type: ignore[method-assign]
+    open_transaction(two)
+    two.ok(1, "COMMIT")
+    two.advance(100)
+    assert both(two, 3) == ([(1, 1)], [(1, 0)])  # half applied: d only
+    assert len(node3.cluster.store.load()) == 1  # type: ignore[union-attr]
+    two.restart(3)
+    for _ in range(20):
+        two.advance(500)
+    assert both(two, 3) == ([(1, 1)], [(1, 1)])
+    settled(two)
+
+
+def test_lost_learns_are_finished_by_recovery_in_both_databases(two: Cluster) -> None:
+    two.dropped_tags = {LEARN_TAG}
+    open_transaction(two)
+    two.ok(1, "COMMIT")                 # chosen: acknowledged; the learns are lost
+    assert both(two, 1) == ([(1, 1)], [(1, 1)])
+    assert both(two, 2) == ([(1, 0)], [(1, 0)])
+    two.dropped_tags = set()
+    for _ in range(20):
+        two.advance(500)                # nodes 2 and 3 recover: the accepted vector wins
+    for i in (1, 2, 3):
+        assert both(two, i) == ([(1, 1)], [(1, 1)])
+    settled(two)
+
+
+def test_a_node_that_missed_the_transaction_catches_up_both_databases(two: Cluster) -> None:
+    two.cut = {3}
+    open_transaction(two)
+    two.ok(1, "COMMIT")
+    two.cut = set()
+    for _ in range(20):
+        two.advance(500)
+    assert both(two, 3) == ([(1, 1)], [(1, 1)])
+    settled(two)
+
+
+def test_the_txn_store_numbers_each_database_of_a_spanning_instance_on_its_own(
+        tmp_path: Path) -> None:
+    """An instance of two databases is named after d's batch; e's member keeps its own
+    origin sequence: a restarted coordinator numbers e's batches above it and d's above d's
+    (never ``batch + position``, which would leave a gap in d's sequence)."""
+    store = TxnStore(tmp_path)
+    store.record_write_sets((1, "d", 5), [b"a", b"b"], [False, False], [("d", 5), ("e", 9)])
+    store.record_write_sets((1, "d", 7), [b"c"], [False])
+    assert store.max_origin_seq(1, "d") == 7
+    assert store.max_origin_seq(1, "e") == 9
+    store.accept((1, "d", 5), (0, 1), [True, True])
+    assert sorted(store.accepted_commits()) == [(1, "d", 5), (1, "e", 9)]
+    store.forget((1, "d", 5), [True, True], 0)
+    assert store.max_origin_seq(1, "e") == 0
+    store.close()
+
+
+def test_a_spanning_instance_is_one_prepare_with_both_write_sets(two: Cluster) -> None:
+    open_transaction(two)
+    request = two.submit(1, "COMMIT")
+    prepares = [f for f in two.frames if f[1] == 2]
+    assert len(prepares) == 1
+    store = two.nodes[2].cluster.store  # type: ignore[union-attr]
+    deliver_queued(two)
+    ((instance, record),) = store.load().items()
+    assert instance[1] == "d"
+    assert [decode_write_set(ws).database for ws in record.write_sets] == ["d", "e"]
+    two.deliver()
+    for _ in range(5):
+        if (1, request) in two.replies:
+            break
+        two.advance(100)
+    assert two.replies.pop((1, request)).error is None
+    settled(two)
