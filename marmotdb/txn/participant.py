@@ -121,7 +121,7 @@ class Participant:
         self._store.record_write_sets(instance, message.write_sets, message.one, spans)
         self.undecided.setdefault(instance, now_ms)
         self._prepared.setdefault(instance, write_sets)
-        for database in self.spanning.get(instance, (instance[1],)):
+        for database in self.spanning[instance] if spans else (instance[1],):
             self._state.peer_write_prepared(database)  # a long DDL of it here stops (ddl/)
         for write_set, vote in zip(write_sets, votes):
             if vote == Vote.YES:
@@ -135,7 +135,11 @@ class Participant:
         """An instance holding several databases' batches (DESIGN.md §10.2): its databases
         noted (``spanning``) and the (database, origin sequence) of each member returned, for
         the txn store; None for an instance of one database."""
-        if all(ws.database == instance[1] for ws in write_sets):
+        database = instance[1]
+        for write_set in write_sets:
+            if write_set.database != database:
+                break
+        else:
             return None
         self.spanning[instance] = frozenset(ws.database for ws in write_sets)
         return [(ws.database, ws.origin_seq) for ws in write_sets]
@@ -146,19 +150,12 @@ class Participant:
         their own (schema versions and rows are per database)."""
         if not write_sets:
             return []
-        first = write_sets[0].database
-        if any(ws.database != first for ws in write_sets):
-            by_database: dict[str, list[int]] = {}
-            for i, write_set in enumerate(write_sets):
-                by_database.setdefault(write_set.database, []).append(i)
-            votes = [Vote.UNAVAILABLE] * len(write_sets)
-            for indexes in by_database.values():
-                for i, vote in zip(indexes, self.vote(instance, [write_sets[i]
-                                                                 for i in indexes])):
-                    votes[i] = vote
-            return votes
+        database = write_sets[0].database
+        for write_set in write_sets:
+            if write_set.database != database:
+                return self._vote_across(instance, write_sets)
         try:
-            conn = self._committed_view(write_sets[0].database)
+            conn = self._committed_view(database)
         except Exception:  # noqa: BLE001 - no such database here and it cannot be made
             logger.exception("cannot vote on %s", instance)
             return [Vote.UNAVAILABLE] * len(write_sets)
@@ -173,6 +170,18 @@ class Participant:
                 else:  # SHOW GLOBAL STATUS LIKE 'Marmot_votes_no%': why writes conflict
                     self._state.status[_NO_VOTE_STATUS[vote]] += 1
                 votes.append(vote)
+        return votes
+
+    def _vote_across(self, instance: Instance, write_sets: list[WriteSet]) -> list[int]:
+        """The votes of an instance of several databases: each database's write sets voted
+        on as a batch of their own."""
+        by_database: dict[str, list[int]] = {}
+        for i, write_set in enumerate(write_sets):
+            by_database.setdefault(write_set.database, []).append(i)
+        votes = [Vote.UNAVAILABLE] * len(write_sets)
+        for indexes in by_database.values():
+            for i, vote in zip(indexes, self.vote(instance, [write_sets[i] for i in indexes])):
+                votes[i] = vote
         return votes
 
     def _vote_one(self, instance: Instance, write_set: WriteSet, conn: apsw.Connection,
@@ -211,10 +220,12 @@ class Participant:
         """The schema version the batch was built on, if this node has not reached it yet
         (it missed a DDL: down, cut off, or the DDL's learn is still on its way); in an
         instance of several databases, the first such version of any of them."""
-        firsts: dict[str, WriteSet] = {}
-        for write_set in write_sets:
-            firsts.setdefault(write_set.database, write_set)
-        for database, first in firsts.items():
+        seen: dict[str, bool] = {}
+        for first in write_sets:  # the first write set of each database
+            database = first.database
+            if database in seen:
+                continue
+            seen[database] = True
             built_on = first.schema_version - (1 if first.schema_changes else 0)
             try:
                 conn = self._committed_view(database)
@@ -428,56 +439,80 @@ class Participant:
     def apply_outcome(self, instance: Instance, encoded: list[bytes], vector: list[bool],
                       answer: Callable[[bool], None] = lambda ok: None,
                       decoded: list[WriteSet] | None = None) -> None:
-        """Apply the committed members, log markers for the others, then forget. An instance
-        of several databases is applied on each database's write connection, and forgotten
-        only once every database holds its part (a crash in between leaves the record: the
-        next start applies it again, skipping what each commit log already holds)."""
+        """Apply the committed members, log markers for the others, then forget."""
         state = self._state
         if decoded is None or len(decoded) != len(encoded):
             decoded = [decode_write_set(ws) for ws in encoded]
+        if instance in self.spanning:  # several databases' batches (DESIGN.md §10.2)
+            self._apply_across(instance, encoded, vector, answer, decoded)
+            return
+        pipeline = state.pipeline(state.databases.get(instance[1]))
+        items = list(zip(decoded, encoded, vector))
+        schema = any(ws.schema_changes for ws in decoded)
+
+        def done(pending: Any) -> None:
+            try:
+                self._settle(instance, encoded, vector, answer, decoded, [pending.error()],
+                             schema)
+            finally:
+                if instance in self._retrying:
+                    self._retry_settled(instance)
+        self._apply_part(instance, pipeline, items, schema).add_done_callback(done)
+
+    def _apply_across(self, instance: Instance, encoded: list[bytes], vector: list[bool],
+                      answer: Callable[[bool], None], decoded: list[WriteSet]) -> None:
+        """An outcome of several databases' batches: each database's part applied on its own
+        write connection, the instance forgotten only once every part is (a node stopped in
+        between keeps the record: its next start applies the rest, skipping the parts each
+        commit log already holds)."""
+        state = self._state
         parts: dict[str, list[tuple[WriteSet, bytes, bool]]] = {}
-        for write_set, ws, commit in zip(decoded, encoded, vector):
-            parts.setdefault(write_set.database, []).append((write_set, ws, commit))
+        for item in zip(decoded, encoded, vector):
+            parts.setdefault(item[0].database, []).append(item)
         pipelines = [(state.pipeline(state.databases.get(database)), part)
-                     for database, part in parts.items()]
+                     for database, part in parts.items()]  # (all found before any runs)
         schema = any(ws.schema_changes for ws in decoded)
 
         def done(_: Any) -> None:
             if not all(pending.done() for pending in pendings):
                 return
             try:
-                settle()
+                self._settle(instance, encoded, vector, answer, decoded,
+                             [pending.error() for pending in pendings], schema)
             finally:
                 if instance in self._retrying:
                     self._retry_settled(instance)
-
-        def settle() -> None:
-            failures = [pending.error() for pending in pendings]
-            if any(isinstance(error, _BaseMissing) for error in failures):
-                # applied once what it was built on is (retry_deferred); a part applied
-                # already is skipped then (its log holds it)
-                self._deferred[instance] = (encoded, vector, answer, decoded)
-                return
-            failed = next((error for error in failures if error is not None), None)
-            if failed is not None:  # the record stays: applied again on restart
-                self._intents.release(instance)
-                logger.error("applying %s failed", instance, exc_info=failed)
-                answer(False)
-                return
-            self._intents.release(instance)
-            self._store.forget(instance, vector, self._now_ms())
-            self.undecided.pop(instance, None)
-            self.spanning.pop(instance, None)
-            if schema:
-                state.schema_changed(state.databases.get(instance[1]))
-            if self.on_applied is not None:
-                self.on_applied()
-            answer(True)
-
         pendings = [self._apply_part(instance, pipeline, part, schema)
                     for pipeline, part in pipelines]
         for pending in pendings:
             pending.add_done_callback(done)
+
+    def _settle(self, instance: Instance, encoded: list[bytes], vector: list[bool],
+                answer: Callable[[bool], None], decoded: list[WriteSet],
+                failures: list[BaseException | None], schema: bool) -> None:
+        """The outcome's applies ended (``failures``: one error or None per database)."""
+        failed = None
+        for error in failures:
+            if error.__class__ is _BaseMissing:  # applied once what it was built on is
+                self._deferred[instance] = (encoded, vector, answer, decoded)  # (retry_deferred)
+                return
+            failed = failed or error
+        if failed is not None:  # the record stays: applied again on restart
+            self._intents.release(instance)
+            logger.error("applying %s failed", instance, exc_info=failed)
+            answer(False)
+            return
+        state = self._state
+        self._intents.release(instance)
+        self._store.forget(instance, vector, self._now_ms())
+        self.undecided.pop(instance, None)
+        if self.spanning:
+            self.spanning.pop(instance, None)
+        if schema:
+            state.schema_changed(state.databases.get(instance[1]))
+        if self.on_applied is not None:
+            self.on_applied()
+        answer(True)
 
     def _apply_part(self, instance: Instance, pipeline: Any,
                     items: list[tuple[WriteSet, bytes, bool]], schema: bool) -> Any:

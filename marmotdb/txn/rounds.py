@@ -148,7 +148,7 @@ class BatchRound:
 
     # ------------------------------------------------------------------ decide
     def _decide(self) -> None:
-        outcome = self._member_outcomes()
+        outcome = self._tied_outcomes() if self._tie else self._member_outcomes()
         vector = [error is None for error in outcome]
         cluster = self._cluster
         if vector == self._unilateral():  # only ONE members commit: nobody may decide else
@@ -169,21 +169,10 @@ class BatchRound:
                             lambda c, node=peer.node_id: self._on_accepted(node, c))
         cluster.store.durable(self._own_acceptance)  # counted once it survives power loss
 
-    def _member_outcomes(self) -> list[MarmotError | None]:
+    def _member_outcomes(self, forced: dict[int, MarmotError] | None = None
+                         ) -> list[MarmotError | None]:
         """One error (or None: commit) per member, dependencies inside the batch included;
-        the tied members all abort if one of them does (then the members built on them are
-        decided again)."""
-        if not self._tie:
-            return self._outcomes_with({})
-        forced: dict[int, MarmotError] = {}
-        while True:
-            outcome = self._outcomes_with(forced)
-            refused = next((outcome[i] for i in self._tie if outcome[i] is not None), None)
-            if refused is None or all(outcome[i] is not None for i in self._tie):
-                return outcome
-            forced.update((i, refused) for i in self._tie if outcome[i] is None)
-
-    def _outcomes_with(self, forced: dict[int, MarmotError]) -> list[MarmotError | None]:
+        ``forced``: members decided aborted whatever their votes (``_tied_outcomes``)."""
         outcome: list[MarmotError | None] = []
         written: dict[Any, int] = {}  # row -> index of the last member that wrote it
         for i, write_set in enumerate(self._write_sets):
@@ -198,6 +187,17 @@ class BatchRound:
             for row in rows:
                 written[row] = i
         return outcome
+
+    def _tied_outcomes(self) -> list[MarmotError | None]:
+        """``_member_outcomes`` where the tied members all abort if one of them does (then
+        the members built on them are decided again)."""
+        forced: dict[int, MarmotError] = {}
+        while True:
+            outcome = self._member_outcomes(forced)
+            refused = next((outcome[i] for i in self._tie if outcome[i] is not None), None)
+            if refused is None or all(outcome[i] is not None for i in self._tie):
+                return outcome
+            forced.update((i, refused) for i in self._tie if outcome[i] is None)
 
     def _refusal(self, index: int) -> MarmotError:
         reason = self._no_reason[index]

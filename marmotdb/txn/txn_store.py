@@ -105,6 +105,11 @@ class TxnStore:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self.conn.execute(_SCHEMA)
+        # the instances with rows in spanned_members (forget deletes them only then)
+        self._spanning: set[Instance] = {
+            (coordinator, database, batch) for coordinator, database, batch in
+            self.conn.execute("SELECT DISTINCT coordinator, database, batch FROM "
+                              "spanned_members")}
         self._forgotten = 0
         self._syncer: WalSyncer | None = None  # durability "fsync": see durable()
         self._defer = defer
@@ -222,6 +227,7 @@ class TxnStore:
                 self._run("INSERT OR IGNORE INTO spanned_members VALUES (?, ?, ?, ?, ?, ?)",
                           [(*instance, position, database, seq)
                            for position, (database, seq) in enumerate(spans)], many=True)
+                self._spanning.add(instance)
 
     def write_sets(self, instance: Instance) -> tuple[list[bytes], list[bool]]:
         """The batch's write sets and ONE flags (empty: never recorded here)."""
@@ -301,9 +307,13 @@ class TxnStore:
         acceptor state go; the outcome stays (``DECIDED_KEEP_MS``) for late recoveries."""
         self._write()
         with self._savepoint():
-            for table in ("batch_write_sets", "acceptor", "spanned_members"):
+            for table in ("batch_write_sets", "acceptor"):
                 self._run(f"DELETE FROM {table} WHERE coordinator = ? AND database = ? "
                           "AND batch = ?", instance)
+            if instance in self._spanning:
+                self._run("DELETE FROM spanned_members WHERE coordinator = ? AND database = ? "
+                          "AND batch = ?", instance)
+                self._spanning.discard(instance)
             self._run("INSERT OR REPLACE INTO decided VALUES (?, ?, ?, ?, ?)",
                       (*instance, _vector_codec[0].encode(vector), now_ms))
             self._forgotten += 1
