@@ -240,3 +240,40 @@ def test_a_spanning_instance_is_one_prepare_with_both_write_sets(two: Cluster) -
         two.advance(100)
     assert two.replies.pop((1, request)).error is None
     settled(two)
+
+
+def test_a_cascade_joining_a_batch_of_others_decides_them_all_in_one_instance(
+        two: Cluster) -> None:
+    """An autocommit DELETE that cascades into e takes its first turn (d's) like any
+    autocommit statement: it joins d's open batch behind another session's INSERT (both
+    waited behind a third session's transaction). That batch (sealed behind the cascade)
+    and e's are decided by one round; every member commits on every node."""
+    two.ok(1, "CREATE TABLE parent (id INT PRIMARY KEY)")
+    two.ok(1, "CREATE TABLE e.child (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) "
+              "REFERENCES d.parent (id) ON DELETE CASCADE)")
+    two.ok(2, "INSERT INTO parent VALUES (1), (2)")
+    two.ok(2, "INSERT INTO e.child VALUES (10, 1), (20, 2)")
+    node2 = two.nodes[2]
+    holder = node2.open_session("root", now_ms=two.now_ms, database="d")
+    other = node2.open_session("root", now_ms=two.now_ms, database="d")
+    for request, sql in ((10_001, "BEGIN"), (10_002, "UPDATE t SET v = 9 WHERE id = 1")):
+        node2.submit(holder, request, sql, now_ms=two.now_ms)  # holds d's turn
+        assert two.replies.pop((2, request)).error is None
+    rounds = node2.cluster.rounds  # type: ignore[union-attr]
+    node2.submit(other, 10_003, "INSERT INTO t VALUES (5, 5)", now_ms=two.now_ms)
+    cascade = two.submit(2, "DELETE FROM parent WHERE id = 1")
+    assert (2, 10_003) not in two.replies and (2, cascade) not in two.replies  # both wait
+    node2.submit(holder, 10_004, "ROLLBACK", now_ms=two.now_ms)
+    two.deliver()
+    for _ in range(10):
+        if (2, cascade) in two.replies and (2, 10_003) in two.replies:
+            break
+        two.advance(100)
+    assert two.replies.pop((2, 10_003)).error is None
+    assert two.replies.pop((2, cascade)).error is None
+    assert node2.cluster.rounds == rounds + 1  # type: ignore[union-attr]
+    for i in (1, 2, 3):
+        assert rows(two, i, "SELECT id FROM parent") == [(2,)]
+        assert rows(two, i, "SELECT id FROM e.child") == [(20,)]
+        assert rows(two, i, "SELECT id, v FROM t ORDER BY id") == [(1, 0), (5, 5)]
+    settled(two)
