@@ -2,8 +2,10 @@
 
 It owns what the coordinator and participant sides share — the txn store, the intents, the
 peer endpoint's txn handlers — and starts a ``BatchRound`` for each batch a pipeline hands
-it. The node (node.py) builds it when it joins a cluster; everything runs inside the node's
-inputs (peer frames, timers), so the simulator and the runtime drive the same code.
+it (``decide``), or for the batches of a transaction's branches together (``decide_group``,
+one instance over several databases: txn/DESIGN.md §10.2). The node (node.py) builds it when
+it joins a cluster; everything runs inside the node's inputs (peer frames, timers), so the
+simulator and the runtime drive the same code.
 
 Members: ``roster()`` lists the nodes counted in ``N`` (not LEAVING or REMOVED) and whether
 each is live (prepares go to live ones only; dead ones still count, so a minority cannot

@@ -16,6 +16,11 @@
 
 A learn whose write sets this node never saw (it was down at prepare time) is left to
 catch-up (DESIGN §4.3).
+
+An instance holding several databases' batches (a transaction that wrote two databases,
+txn/DESIGN.md §10.2) is voted on per database, its intents marked in each, and its outcome
+applied on each database's write connection; it is forgotten once every part is applied
+(``spanning`` names its databases until then).
 """
 
 from __future__ import annotations
