@@ -5,8 +5,8 @@ vote or an acceptance never waits for a database's write turn. Per instance
 ``(coordinator, database, batch)`` it keeps the batch's write sets as they were shipped (a
 participant records them before it votes; a coordinator before its own acceptance), and the
 acceptor state of the instance's Paxos round: the highest ballot promised, the ballot and
-vector accepted. A record is forgotten once the instance's outcome is applied to the database (to every
-database, for an instance of several: ``spanned_members``).
+vector accepted. A record is forgotten once the instance's outcome is applied to the
+database (to every database, for an instance of several: ``spanned_members``).
 
 Writes are grouped: the first write of a node iteration opens a SQLite transaction and
 schedules its COMMIT as deferred work (``defer``: after every input of the iteration ran), so
