@@ -345,3 +345,26 @@ def transfer(c: Cluster, rng: random.Random) -> int:
             c.run(node_id, "ROLLBACK")
             return 0
     return 1
+
+
+def test_three_databases_commit_or_abort_together(two: Cluster) -> None:
+    two.in_database("f").in_database("d")
+    two.ok(1, "CREATE TABLE f.t (id INT PRIMARY KEY, v INT)")
+    two.ok(1, "INSERT INTO f.t VALUES (1, 0)")
+    statements = ["BEGIN", "UPDATE t SET v = 1 WHERE id = 1", "UPDATE e.t SET v = 1 WHERE id = 1",
+                  "UPDATE f.t SET v = 1 WHERE id = 1"]
+    for sql in statements:
+        two.ok(1, sql)
+    two.ok(1, "COMMIT")
+    for sql in statements:
+        two.ok(2, sql.replace("= 1 WHERE", "= 2 WHERE"))
+    two.ok(3, "UPDATE f.t SET v = 3 WHERE id = 1")  # the third branch will be refused
+    refused = two.run(2, "COMMIT")
+    assert refused.error is not None and refused.error.code == 1213
+    two.advance(100)
+    for i in (1, 2, 3):
+        assert both(two, i) == ([(1, 1)], [(1, 1)])
+        assert rows(two, i, "SELECT v FROM f.t") == [(3,)]
+    settled(two)
+    for i in (1, 2, 3):
+        assert two.checksums(i, "f") == two.checksums(1, "f")
