@@ -368,3 +368,45 @@ def test_three_databases_commit_or_abort_together(two: Cluster) -> None:
     settled(two)
     for i in (1, 2, 3):
         assert two.checksums(i, "f") == two.checksums(1, "f")
+
+
+class _Crash(Exception):
+    """The coordinator stops here (not SQLite's error: the pipeline lets it through)."""
+
+
+def test_a_coordinator_stopped_between_its_two_batch_commits_finishes_the_other(
+        two: Cluster) -> None:
+    """The decision is chosen; node 1 commits d's batch and stops before e's COMMIT. Its txn
+    store still holds the instance (forgotten only after both): restarted, it recovers the
+    outcome and applies e's part, skipping d's, which its log holds."""
+    node1 = two.nodes[1]
+    e_pipeline = node1.state.pipeline(node1.state.databases.get("e"))
+
+    def fault(point: str) -> None:
+        if point == "before_batch_commit":
+            raise _Crash(point)
+    e_pipeline._fault = fault  # type: ignore[attr-defined]
+    open_transaction(two)
+    request = two.submit(1, "COMMIT")
+    try:
+        two.deliver()
+    except _Crash:
+        pass
+    assert committed_v(two, 1, "d") == 1   # d's batch committed here, e's not
+    assert committed_v(two, 1, "e") == 0
+    assert len(node1.cluster.store.load()) == 1  # type: ignore[union-attr]
+    assert (1, request) not in two.replies
+    two.restart(1)                         # e's open batch is gone with the node
+    for _ in range(20):
+        two.advance(500)
+    for i in (1, 2, 3):
+        assert both(two, i) == ([(1, 1)], [(1, 1)])
+    settled(two)
+
+
+def committed_v(cluster: Cluster, node_id: int, database: str) -> int:
+    """Row 1's ``v`` as committed in ``database`` of the node (its own connection)."""
+    state = cluster.nodes[node_id].state
+    conn = state.read_connection(state.databases.get(database))
+    with state.binding(conn).trusted_scope():
+        return int(conn.execute("SELECT v FROM t WHERE id = 1").fetchall()[0][0])
