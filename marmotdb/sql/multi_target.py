@@ -85,7 +85,7 @@ def run(session: Session, text: str) -> Result | Pending:
             turns = chain(turns, lambda _, database=database: session._begin_write(
                 txn, database, mode))
         return _undone_on_failure(chain(turns, changed), session, implicit)
-    except BaseException:  # refused at once (1213; 1235 in a cluster) or failed: nothing kept
+    except BaseException:  # refused at once (1213) or failed: nothing kept
         if implicit and session.txn is txn:
             session._end(commit=False)
         raise

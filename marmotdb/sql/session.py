@@ -1257,8 +1257,9 @@ class Session:
                 self._checkin(database, pinned)
                 return
             # in a cluster it is kept to COMMIT: rows changed after it are a conflict
-            txn.read_view = ReadView(pinned, self.server.binding(pinned).trusted_scope,
-                                     lambda: self._checkin(database, pinned))
+            txn.read_views[database.name] = ReadView(
+                pinned, self.server.binding(pinned).trusted_scope,
+                lambda: self._checkin(database, pinned))
         try:
             waiting = txn.begin_write(pipeline, mode, timeout_s or self._lock_wait_timeout_s,
                                       alone=alone, pipelines=self.server.pipelines.values)
@@ -2191,9 +2192,10 @@ class Session:
             outcome = txn.commit(None, self.write_level)
             return outcome if isinstance(outcome, Pending) else None
         finally:  # the commit's write set was checked against it (or there is none)
-            view, txn.read_view = txn.read_view, None
-            if view is not None:
-                view.give_back()
+            if txn.read_views:
+                views, txn.read_views = txn.read_views, {}
+                for view in views.values():
+                    view.give_back()
 
 
     def _load_data(self, text: str, head: tuple[str, ...]) -> LocalInfile:

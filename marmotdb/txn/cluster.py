@@ -2,8 +2,10 @@
 
 It owns what the coordinator and participant sides share — the txn store, the intents, the
 peer endpoint's txn handlers — and starts a ``BatchRound`` for each batch a pipeline hands
-it. The node (node.py) builds it when it joins a cluster; everything runs inside the node's
-inputs (peer frames, timers), so the simulator and the runtime drive the same code.
+it (``decide``), or for the batches of a transaction's branches together (``decide_group``,
+one instance over several databases: txn/DESIGN.md §10.2). The node (node.py) builds it when
+it joins a cluster; everything runs inside the node's inputs (peer frames, timers), so the
+simulator and the runtime drive the same code.
 
 Members: ``roster()`` lists the nodes counted in ``N`` (not LEAVING or REMOVED) and whether
 each is live (prepares go to live ones only; dead ones still count, so a minority cannot
@@ -105,8 +107,10 @@ class ClusterCommit:
         are intents again until their outcome is applied."""
         now_ms = self.now_ms()
         for instance, record in self.store.load().items():
-            for encoded in record.write_sets:
-                self.intents.mark(instance, decode_write_set(encoded))
+            decoded = [decode_write_set(encoded) for encoded in record.write_sets]
+            for write_set in decoded:
+                self.intents.mark(instance, write_set)
+            self.participant.note_spans(instance, decoded)
             self.participant.undecided[instance] = now_ms
             self._ballots[instance] = max(record.promised[0], record.accepted[0])
         self._schedule_sweep()
@@ -242,6 +246,29 @@ class ClusterCommit:
             round_.instance, outcome, done))
         round_.start(self.now_ms())
 
+    def decide_group(self, parts: list[tuple[str, int, list[tuple[WriteSet, bytes, str]]]],
+                     tie: list[int], done: Callable[[list[RoundOutcome]], None]) -> None:
+        """One round over the batches of several databases (txn/DESIGN.md §10.2): ``parts``
+        are (database, batch number, members), the first one naming the instance; ``tie``
+        the indexes, in the members of all parts in order, of the transaction that wrote
+        them all, which commit together or not at all. ``done`` gets each part's outcome."""
+        self.rounds += 1
+        members = [member for _, _, part in parts for member in part]
+        sizes = [len(part) for _, _, part in parts]
+
+        def split(outcome: RoundOutcome) -> list[RoundOutcome]:
+            if isinstance(outcome, MarmotError):
+                return [outcome] * len(parts)
+            slices, start = [], 0
+            for size in sizes:
+                slices.append(outcome[start:start + size])
+                start += size
+            return slices
+        database, batch, _ = parts[0]
+        round_ = BatchRound(self, database, batch, members, lambda outcome: self._decided(
+            round_.instance, outcome, lambda decided: done(split(decided))), tie)
+        round_.start(self.now_ms())
+
     def _decided(self, instance: Any, outcome: RoundOutcome,
                  done: Callable[[RoundOutcome], None]) -> None:
         done(outcome)  # the pipeline commits or rolls back the batch now
@@ -250,6 +277,8 @@ class ClusterCommit:
             self._schedule_sweep()
             return
         self.intents.release(instance)
+        if self.participant.spanning:
+            self.participant.spanning.pop(instance, None)
         self.store.forget(instance, [error is None for error in outcome], self.now_ms())
 
     # ------------------------------------------------------------------ sending

@@ -55,9 +55,10 @@ class Intents:
         # per row, the marks of every instance holding it, oldest first: (instance, commit_ts)
         self._rows: dict[RowId, list[tuple[Instance, Timestamp]]] = {}
         self._by_instance: dict[Instance, list[RowId]] = {}
-        # per instance: the (origin, origin_seq) of its marked members, and the schema
+        # per instance: the (database, origin, origin_seq) of its marked members (an
+        # instance may hold several databases' batches: DESIGN.md §10.2), and the schema
         # version its DDL was built on (instances holding one)
-        self._members: dict[Instance, list[tuple[int, int]]] = {}
+        self._members: dict[Instance, list[tuple[str, int, int]]] = {}
         self._ddl_built_on: dict[Instance, int] = {}
 
     def conflicts(self, instance: Instance, write_set: WriteSet) -> bool:
@@ -87,14 +88,16 @@ class Intents:
         after = write_set.ordered_after
         if after is None:
             return False
-        return any(other[1] == write_set.database and other != instance and
-                   any(seq > after.get(origin, 0) for origin, seq in members)
+        database = write_set.database
+        return any(other != instance and
+                   any(db == database and seq > after.get(origin, 0)
+                       for db, origin, seq in members)
                    for other, members in self._members.items())
 
     def mark(self, instance: Instance, write_set: WriteSet) -> None:
         if write_set.changes or write_set.schema_changes:
             self._members.setdefault(instance, []).append(
-                (write_set.origin, write_set.origin_seq))
+                (write_set.database, write_set.origin, write_set.origin_seq))
         if write_set.schema_changes:
             self._ddl_built_on[instance] = max(self._ddl_built_on.get(instance, -1),
                                                _built_on(write_set))

@@ -16,6 +16,11 @@
 
 A learn whose write sets this node never saw (it was down at prepare time) is left to
 catch-up (DESIGN §4.3).
+
+An instance holding several databases' batches (a transaction that wrote two databases,
+txn/DESIGN.md §10.2) is voted on per database, its intents marked in each, and its outcome
+applied on each database's write connection; it is forgotten once every part is applied
+(``spanning`` names its databases until then).
 """
 
 from __future__ import annotations
@@ -74,6 +79,9 @@ class Participant:
         # the write sets of each Prepare recorded here, decoded, until its outcome is learned:
         # the outcome is applied without reading them back from the store and decoding again
         self._prepared: dict[Instance, list[WriteSet]] = {}
+        # the databases of each undecided instance holding several databases' batches (a
+        # transaction writing two databases, txn/DESIGN.md §10.2); others hold instance[1]'s
+        self.spanning: dict[Instance, frozenset[str]] = {}
         self.on_applied: Callable[[], None] | None = None  # after each outcome applied
         # outcomes waiting for a transaction they were built on (versions.lacks_bases)
         self._deferred: dict[Instance, tuple[list[bytes], list[bool], Callable[[bool], None],
@@ -90,7 +98,7 @@ class Participant:
         if instance in self._schema_waits:  # a duplicated frame: the first one waits
             return
         write_sets = [decode_write_set(ws) for ws in message.write_sets]
-        needed = self._schema_lacked(message.database, write_sets)
+        needed = self._schema_lacked(write_sets)
         if needed is not None and self._schema_wait_ms > 0 and \
                 self._store.decided(instance) is None:
             self._wait_for_schema(request, instance, write_sets, needed)
@@ -114,10 +122,12 @@ class Participant:
             except ClockOffsetError:  # its coordinator's clock runs too far ahead of ours:
                 votes[i] = Vote.CLOCK  # its versions would outrun every write made here
                 self._state.status[_NO_VOTE_STATUS[Vote.CLOCK]] += 1
-        self._store.record_write_sets(instance, message.write_sets, message.one)
+        spans = self.note_spans(instance, write_sets)
+        self._store.record_write_sets(instance, message.write_sets, message.one, spans)
         self.undecided.setdefault(instance, now_ms)
         self._prepared.setdefault(instance, write_sets)
-        self._state.peer_write_prepared(instance[1])  # a long DDL of it here stops (ddl/)
+        for database in self.spanning[instance] if spans else (instance[1],):
+            self._state.peer_write_prepared(database)  # a long DDL of it here stops (ddl/)
         for write_set, vote in zip(write_sets, votes):
             if vote == Vote.YES:
                 self._intents.mark(instance, write_set)
@@ -125,12 +135,32 @@ class Participant:
         answer = Votes(votes, clock.wall_ms, clock.logical)
         self._store.durable(lambda: self._reply(request, answer))
 
+    def note_spans(self, instance: Instance, write_sets: list[WriteSet]
+                   ) -> list[tuple[str, int]] | None:
+        """An instance holding several databases' batches (DESIGN.md §10.2): its databases
+        noted (``spanning``) and the (database, origin sequence) of each member returned, for
+        the txn store; None for an instance of one database."""
+        database = instance[1]
+        for write_set in write_sets:
+            if write_set.database != database:
+                break
+        else:
+            return None
+        self.spanning[instance] = frozenset(ws.database for ws in write_sets)
+        return [(ws.database, ws.origin_seq) for ws in write_sets]
+
     def vote(self, instance: Instance, write_sets: list[WriteSet]) -> list[int]:
-        """One ``Vote`` per write set; no side effect (a coordinator votes for itself too)."""
+        """One ``Vote`` per write set; no side effect (a coordinator votes for itself too).
+        An instance of several databases: each database's write sets voted on as a batch of
+        their own (schema versions and rows are per database)."""
         if not write_sets:
             return []
+        database = write_sets[0].database
+        for write_set in write_sets:
+            if write_set.database != database:
+                return self._vote_across(instance, write_sets)
         try:
-            conn = self._committed_view(write_sets[0].database)
+            conn = self._committed_view(database)
         except Exception:  # noqa: BLE001 - no such database here and it cannot be made
             logger.exception("cannot vote on %s", instance)
             return [Vote.UNAVAILABLE] * len(write_sets)
@@ -145,6 +175,18 @@ class Participant:
                 else:  # SHOW GLOBAL STATUS LIKE 'Marmot_votes_no%': why writes conflict
                     self._state.status[_NO_VOTE_STATUS[vote]] += 1
                 votes.append(vote)
+        return votes
+
+    def _vote_across(self, instance: Instance, write_sets: list[WriteSet]) -> list[int]:
+        """The votes of an instance of several databases: each database's write sets voted
+        on as a batch of their own."""
+        by_database: dict[str, list[int]] = {}
+        for i, write_set in enumerate(write_sets):
+            by_database.setdefault(write_set.database, []).append(i)
+        votes = [Vote.UNAVAILABLE] * len(write_sets)
+        for indexes in by_database.values():
+            for i, vote in zip(indexes, self.vote(instance, [write_sets[i] for i in indexes])):
+                votes[i] = vote
         return votes
 
     def _vote_one(self, instance: Instance, write_set: WriteSet, conn: apsw.Connection,
@@ -170,25 +212,35 @@ class Participant:
         and a long one stops if one is here when it gets the turn (ddl/DESIGN.md §11,
         "Settling"); nothing else does."""
         since_ms = self._now_ms() - within_ms
-        return any(instance[1] == database for instance in self._deferred) or any(
-            instance[1] == database and prepared_ms >= since_ms
+        return any(self._holds(instance, database) for instance in self._deferred) or any(
+            prepared_ms >= since_ms and self._holds(instance, database)
             for instance, prepared_ms in self.undecided.items())
 
+    def _holds(self, instance: Instance, database: str) -> bool:
+        """Does the instance hold a batch of ``database``?"""
+        return instance[1] == database or database in self.spanning.get(instance, ())
+
     # ------------------------------------------------------------------ schema catch-up
-    def _schema_lacked(self, database: str, write_sets: list[WriteSet]) -> int | None:
+    def _schema_lacked(self, write_sets: list[WriteSet]) -> int | None:
         """The schema version the batch was built on, if this node has not reached it yet
-        (it missed a DDL: down, cut off, or the DDL's learn is still on its way)."""
-        if not write_sets:
-            return None
-        first = write_sets[0]
-        built_on = first.schema_version - (1 if first.schema_changes else 0)
-        try:
-            conn = self._committed_view(database)
-            with self._state.binding(conn).trusted_scope():
-                here = _schema_version(conn)
-        except Exception:  # noqa: BLE001 - vote() reports it (UNAVAILABLE)
-            return None
-        return built_on if built_on > here else None
+        (it missed a DDL: down, cut off, or the DDL's learn is still on its way); in an
+        instance of several databases, the first such version of any of them."""
+        seen: dict[str, bool] = {}
+        for first in write_sets:  # the first write set of each database
+            database = first.database
+            if database in seen:
+                continue
+            seen[database] = True
+            built_on = first.schema_version - (1 if first.schema_changes else 0)
+            try:
+                conn = self._committed_view(database)
+                with self._state.binding(conn).trusted_scope():
+                    here = _schema_version(conn)
+            except Exception:  # noqa: BLE001 - vote() reports it (UNAVAILABLE)
+                continue
+            if built_on > here:
+                return built_on
+        return None
 
     def _wait_for_schema(self, request: IncomingRequest, instance: Instance,
                          write_sets: list[WriteSet], needed: int) -> None:
@@ -203,7 +255,7 @@ class Participant:
     def retry_schema_waits(self) -> None:
         """After anything was applied here: vote on the batches whose schema is here now."""
         for instance, wait in list(self._schema_waits.items()):
-            if self._schema_lacked(instance[1], wait.write_sets) is None:
+            if self._schema_lacked(wait.write_sets) is None:
                 wait.timer.cancel()
                 self._schema_wait_over(instance)
 
@@ -281,6 +333,10 @@ class Participant:
             with self._state.binding(conn).trusted_scope():  # internal tables
                 for instance in instances:
                     _, vector, _, decoded = self._deferred[instance]
+                    if instance in self.spanning:  # several databases: each checked on its own
+                        if self._ready_across(decoded, vector):
+                            ready.append(instance)
+                        continue
                     committed = [ws for ws, commit in zip(decoded, vector) if commit
                                  and not commitlog.is_applied(conn, ws.origin, ws.origin_seq)]
                     if not any(versions.lacks_bases(conn, ws, written=written) for ws in committed):
@@ -290,6 +346,19 @@ class Participant:
         except Exception:  # noqa: BLE001 - the apply itself will tell (and log)
             return instances
         return ready
+
+    def _ready_across(self, decoded: list[WriteSet], vector: list[bool]) -> bool:
+        """Are the bases of every committed member of an instance of several databases here
+        (each read in its own database)?"""
+        for write_set, commit in zip(decoded, vector):
+            if not commit:
+                continue
+            conn = self._committed_view(write_set.database)
+            with self._state.binding(conn).trusted_scope():
+                if not commitlog.is_applied(conn, write_set.origin, write_set.origin_seq) and \
+                        versions.lacks_bases(conn, write_set):
+                    return False
+        return True
 
     def _retry_settled(self, instance: Instance) -> None:
         """A retried outcome was applied, failed, or waits again: once every outcome of its
@@ -309,15 +378,17 @@ class Participant:
         found = []
         for instance, (_, vector, _, decoded) in list(self._deferred.items())[:limit]:
             try:
-                conn = self._committed_view(instance[1])
-                with self._state.binding(conn).trusted_scope():  # internal tables
-                    why = next((missing for ws, commit in zip(decoded, vector) if commit and
-                                (missing := versions.describe_missing_base(conn, ws))),
-                               "nothing now")
+                why = next((missing for ws, commit in zip(decoded, vector) if commit and
+                            (missing := self._missing_base(ws))), "nothing now")
             except Exception as exc:  # noqa: BLE001 - a report, never a failure
                 why = f"unknown ({type(exc).__name__}: {exc})"
             found.append((instance, why))
         return found
+
+    def _missing_base(self, write_set: WriteSet) -> str | None:
+        conn = self._committed_view(write_set.database)
+        with self._state.binding(conn).trusted_scope():  # internal tables
+            return versions.describe_missing_base(conn, write_set)
 
     # ------------------------------------------------------------------ recovery
     def on_recover(self, request: IncomingRequest, now_ms: int) -> None:
@@ -365,6 +436,7 @@ class Participant:
             self._intents.release(instance)          # stands, catch-up brings the rows
             self._store.forget(instance, message.vector, self._now_ms())
             self.undecided.pop(instance, None)
+            self.spanning.pop(instance, None)
             answer(False)
             return
         self.apply_outcome(instance, encoded, message.vector, answer, decoded)
@@ -374,14 +446,88 @@ class Participant:
                       decoded: list[WriteSet] | None = None) -> None:
         """Apply the committed members, log markers for the others, then forget."""
         state = self._state
-        pipeline = state.pipeline(state.databases.get(instance[1]))
         if decoded is None or len(decoded) != len(encoded):
             decoded = [decode_write_set(ws) for ws in encoded]
-        items = list(zip(decoded, encoded))
+        if instance in self.spanning:  # several databases' batches (DESIGN.md §10.2)
+            self._apply_across(instance, encoded, vector, answer, decoded)
+            return
+        pipeline = state.pipeline(state.databases.get(instance[1]))
+        items = list(zip(decoded, encoded, vector))
+        schema = any(ws.schema_changes for ws in decoded)
+
+        def done(pending: Any) -> None:
+            try:
+                self._settle(instance, encoded, vector, answer, decoded, [pending.error()],
+                             schema)
+            finally:
+                if instance in self._retrying:
+                    self._retry_settled(instance)
+        self._apply_part(instance, pipeline, items, schema).add_done_callback(done)
+
+    def _apply_across(self, instance: Instance, encoded: list[bytes], vector: list[bool],
+                      answer: Callable[[bool], None], decoded: list[WriteSet]) -> None:
+        """An outcome of several databases' batches: each database's part applied on its own
+        write connection, the instance forgotten only once every part is (a node stopped in
+        between keeps the record: its next start applies the rest, skipping the parts each
+        commit log already holds)."""
+        state = self._state
+        parts: dict[str, list[tuple[WriteSet, bytes, bool]]] = {}
+        for item in zip(decoded, encoded, vector):
+            parts.setdefault(item[0].database, []).append(item)
+        pipelines = [(state.pipeline(state.databases.get(database)), part)
+                     for database, part in parts.items()]  # (all found before any runs)
+        schema = any(ws.schema_changes for ws in decoded)
+
+        def done(_: Any) -> None:
+            if not all(pending.done() for pending in pendings):
+                return
+            try:
+                self._settle(instance, encoded, vector, answer, decoded,
+                             [pending.error() for pending in pendings], schema)
+            finally:
+                if instance in self._retrying:
+                    self._retry_settled(instance)
+        pendings = [self._apply_part(instance, pipeline, part, schema)
+                    for pipeline, part in pipelines]
+        for pending in pendings:
+            pending.add_done_callback(done)
+
+    def _settle(self, instance: Instance, encoded: list[bytes], vector: list[bool],
+                answer: Callable[[bool], None], decoded: list[WriteSet],
+                failures: list[BaseException | None], schema: bool) -> None:
+        """The outcome's applies ended (``failures``: one error or None per database)."""
+        failed = None
+        for error in failures:
+            if error.__class__ is _BaseMissing:  # applied once what it was built on is
+                self._deferred[instance] = (encoded, vector, answer, decoded)  # (retry_deferred)
+                return
+            failed = failed or error
+        if failed is not None:  # the record stays: applied again on restart
+            self._intents.release(instance)
+            logger.error("applying %s failed", instance, exc_info=failed)
+            answer(False)
+            return
+        state = self._state
+        self._intents.release(instance)
+        self._store.forget(instance, vector, self._now_ms())
+        self.undecided.pop(instance, None)
+        if self.spanning:
+            self.spanning.pop(instance, None)
+        if schema:
+            state.schema_changed(state.databases.get(instance[1]))
+        if self.on_applied is not None:
+            self.on_applied()
+        answer(True)
+
+    def _apply_part(self, instance: Instance, pipeline: Any,
+                    items: list[tuple[WriteSet, bytes, bool]], schema: bool) -> Any:
+        """One database's members of an outcome, in one SQLite transaction on its write
+        connection: a Pending of it."""
+        state = self._state
 
         def work(conn: apsw.Connection) -> None:
-            with ApplyTransaction(conn, [ws for ws, _ in items]) as txn:
-                for (write_set, ws), commit in zip(items, vector):
+            with ApplyTransaction(conn, [ws for ws, _, _ in items]) as txn:
+                for write_set, ws, commit in items:
                     if not commit:
                         txn.apply(abort_marker(write_set))
                     elif txn.log.is_applied(write_set.origin, write_set.origin_seq):
@@ -392,37 +538,9 @@ class Participant:
                         state.hlc.witness(write_set.commit_ts)
                         txn.apply(write_set, ws)
 
-        def done(pending: Any) -> None:
-            try:
-                settle(pending)
-            finally:
-                if instance in self._retrying:
-                    self._retry_settled(instance)
-
-        def settle(pending: Any) -> None:
-            try:
-                pending.result()
-            except _BaseMissing:  # applied once what it was built on is (retry_deferred)
-                self._deferred[instance] = (encoded, vector, answer, decoded)
-                return
-            except Exception:  # noqa: BLE001 - the record stays: applied again on restart
-                self._intents.release(instance)
-                logger.exception("applying %s failed", instance)
-                answer(False)
-                return
-            self._intents.release(instance)
-            self._store.forget(instance, vector, self._now_ms())
-            self.undecided.pop(instance, None)
-            if any(ws.schema_changes for ws, _ in items):
-                state.schema_changed(state.databases.get(instance[1]))
-            if self.on_applied is not None:
-                self.on_applied()
-            answer(True)
-
         # a DDL may rebuild or index a big table: it runs on a host worker, not the loop
-        exclusive = pipeline.run_exclusive_blocking if any(
-            ws.schema_changes for ws, _ in items) else pipeline.run_exclusive
-        exclusive(work).add_done_callback(done)
+        exclusive = pipeline.run_exclusive_blocking if schema else pipeline.run_exclusive
+        return exclusive(work)
 
 
 def _first_commit(decoded: list[WriteSet]) -> Any:

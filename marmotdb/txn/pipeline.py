@@ -60,6 +60,7 @@ from marmotdb.storage.writeset import (
     encode_write_set,
 )
 from marmotdb.txn.checkpoint import WalCheckpointer
+from marmotdb.txn.commit_group import CommitGroup
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.wal_sync import WalSyncer
 
@@ -115,6 +116,7 @@ class _Member:
     write_set: WriteSet | None = None
     encoded: bytes = b""
     level: str = "QUORUM"
+    group: CommitGroup | None = None  # a branch of a transaction of several databases
 
 
 class Replicator(Protocol):
@@ -128,6 +130,11 @@ class Replicator(Protocol):
 
     def decide(self, database: str, batch: int, members: list[tuple[WriteSet, bytes, str]],
                done: Callable[[list[MarmotError | None] | MarmotError], None]) -> None: ...
+
+    def decide_group(self, parts: list[tuple[str, int, list[tuple[WriteSet, bytes, str]]]],
+                     tie: list[int],
+                     done: Callable[[list[list[MarmotError | None] | MarmotError]], None]
+                     ) -> None: ...
 
 
 @dataclass(slots=True)
@@ -251,6 +258,7 @@ class CommitPipeline:
         self.closed = False
         self.replicator = replicator
         self._deciding = False      # a batch's distributed rounds are in flight
+        self._sealed = False        # the batch holds a CommitGroup's member: nobody joins it
         self._seq_floor = origin_seq_floor  # origin sequences issued so far (never reused)
         self._exclusive_owner = -1  # owners of run_exclusive work: negative, never a session
         self._exclusive_running = False  # a run_exclusive_blocking work is on a worker
@@ -346,7 +354,8 @@ class CommitPipeline:
         """May this transaction write into the open batch now? Not if it needs another
         connection mode, the batch is full, or it will hold the turn across round trips (the
         batch's members must not wait for its client): the batch is committed first."""
-        if mode != self._mode or len(self._batch) >= self.batch_txns_max or spans_round_trips:
+        if mode != self._mode or len(self._batch) >= self.batch_txns_max or spans_round_trips \
+                or self._sealed:
             return not self._batch and (mode == self._mode or self.conn.get_autocommit())
         return True
 
@@ -542,8 +551,10 @@ class CommitPipeline:
         return built
 
     def join(self, owner: int, recorded: tuple[WriteSet, bytes] | None, level: str,
-             savepoint: str, value: Any) -> Pending | Any:
-        """The second half of ``commit``: the recorded savepoint released into the batch."""
+             savepoint: str, value: Any, group: CommitGroup | None = None) -> Pending | Any:
+        """The second half of ``commit``: the recorded savepoint released into the batch.
+        ``group``: a branch of a transaction of several databases in a cluster; the batch
+        is sealed (this member is its last) and decided with the group's other batches."""
         assert self._owner == owner
         if recorded is None:
             self.conn.execute(f'RELEASE "{savepoint}"')
@@ -555,7 +566,9 @@ class CommitPipeline:
         self.fault_point("recorded")
         self.conn.execute(f'RELEASE "{savepoint}"')
         pending = Pending()
-        self._batch.append(_Member(pending, value, write_set, encoded, level))
+        self._batch.append(_Member(pending, value, write_set, encoded, level, group))
+        if group is not None:
+            self._sealed = True
         return pending  # the "joined_batch" fault point is the caller's, after it let go
 
     def _write_set(self, draft: Draft) -> WriteSet:
@@ -595,11 +608,20 @@ class CommitPipeline:
         """COMMIT the batch: one SQLite transaction, one fsync, every member answered."""
         members, self._batch = self._batch, []
         log, self._log = self._log, None
+        self._sealed = False
         if self.conn.get_autocommit():
             assert not members
             return
         if not members:
             self.conn.execute("ROLLBACK")  # an empty batch: nothing to make durable
+            return
+        group = members[-1].group
+        if group is not None:  # decided with the other branches' batches (commit_group.py)
+            self._deciding = True
+            assert members[0].write_set is not None
+            group.hand(self.name, members[0].write_set.origin_seq,
+                       [(m.write_set, m.encoded, m.level) for m in members],  # type: ignore[misc]
+                       self.replicator, lambda outcome: self._decided(members, log, outcome))
             return
         if self._replicated():
             self._deciding = True
@@ -762,7 +784,10 @@ class CommitPipeline:
                                              f"Unknown database '{self.name}'"))
         self._waiters.clear()
         for member in self._batch:
-            member.pending.fail(MarmotError("the database was closed before the commit"))
+            closed = MarmotError("the database was closed before the commit")
+            member.pending.fail(closed)
+            if member.group is not None:  # the transaction's other branches abort with it
+                member.group.break_(closed)
         self._batch.clear()
         if self._syncer is not None:
             self._syncer.close()

@@ -19,11 +19,17 @@ members and, with a quorum of acceptances, the vector is chosen: ``done`` gets o
 None per member, and ``Learn`` goes to every live member. Refusals or silence that leave the
 quorum out of reach end the round with ``CommitOutcomeUnknown`` (1180) for every member: the
 instance's outcome is then the recovery's, learned later.
+
+A transaction that wrote two databases (txn/DESIGN.md §10.2) is decided by one round over
+both databases' batches, named after the first one's: ``members`` holds both batches' members
+and ``tie`` the indexes of that transaction's members, which commit together or not at all
+(a tied member refused makes the others abort with its error). Every write set is voted on in
+its own database; the Prepare, the vector and the recovery are those of any instance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from marmotdb import errors
@@ -50,9 +56,10 @@ _REFUSED_BECAUSE = {  # the 1213's text says which refusal it was
 class BatchRound:
     def __init__(self, cluster: ClusterCommit, database: str, batch: int,
                  members: list[tuple[WriteSet, bytes, str]],
-                 done: Callable[[RoundOutcome], None]):
+                 done: Callable[[RoundOutcome], None], tie: Sequence[int] = ()):
         self._cluster = cluster
         self.instance = (cluster.node_id, database, batch)
+        self._tie = tie  # members that commit together (a transaction of two databases)
         self._write_sets = [m[0] for m in members]
         self._encoded = [m[1] for m in members]
         self._levels = [m[2] for m in members]
@@ -86,10 +93,13 @@ class BatchRound:
             if vote == Vote.YES:  # our own rows are intents too: a peer's batch must not
                 cluster.intents.mark(self.instance, self._write_sets[i])  # pass them
         self._outstanding = {p.node_id for p in self._peers}
+        self._spans = cluster.participant.note_spans(self.instance, self._write_sets) \
+            if self._tie else None
         # Recorded before the first Prepare leaves: a coordinator restarted after a crash
         # never numbers a new batch with these origin sequences (peers may hold them), and
         # finishes this batch as any member does (txn/DESIGN.md §7.4).
-        cluster.store.record_write_sets(self.instance, self._encoded, self._unilateral())
+        cluster.store.record_write_sets(self.instance, self._encoded, self._unilateral(),
+                                        self._spans)
         cluster.store.committed(self._send_prepares)
 
     def _send_prepares(self) -> None:
@@ -138,7 +148,7 @@ class BatchRound:
 
     # ------------------------------------------------------------------ decide
     def _decide(self) -> None:
-        outcome = self._member_outcomes()
+        outcome = self._tied_outcomes() if self._tie else self._member_outcomes()
         vector = [error is None for error in outcome]
         cluster = self._cluster
         if vector == self._unilateral():  # only ONE members commit: nobody may decide else
@@ -147,7 +157,7 @@ class BatchRound:
             return
         ballot = (0, cluster.node_id)
         cluster.store.record_decision(self.instance, self._encoded, self._unilateral(), ballot,
-                                      vector)
+                                      vector, self._spans)
         self._vector, self._outcome = vector, outcome
         self._decided = True
         now_ms = cluster.now_ms()
@@ -159,12 +169,16 @@ class BatchRound:
                             lambda c, node=peer.node_id: self._on_accepted(node, c))
         cluster.store.durable(self._own_acceptance)  # counted once it survives power loss
 
-    def _member_outcomes(self) -> list[MarmotError | None]:
-        """One error (or None: commit) per member, dependencies inside the batch included."""
+    def _member_outcomes(self, forced: dict[int, MarmotError] | None = None
+                         ) -> list[MarmotError | None]:
+        """One error (or None: commit) per member, dependencies inside the batch included;
+        ``forced``: members decided aborted whatever their votes (``_tied_outcomes``)."""
         outcome: list[MarmotError | None] = []
         written: dict[Any, int] = {}  # row -> index of the last member that wrote it
         for i, write_set in enumerate(self._write_sets):
             error = None if self._yes[i] >= self._needed[i] else self._refusal(i)
+            if error is None and forced:
+                error = forced.get(i)
             rows = [row for row, _ in rows_of(write_set)]
             if error is None and any(outcome[written[r]] is not None
                                      for r in rows if r in written):
@@ -173,6 +187,17 @@ class BatchRound:
             for row in rows:
                 written[row] = i
         return outcome
+
+    def _tied_outcomes(self) -> list[MarmotError | None]:
+        """``_member_outcomes`` where the tied members all abort if one of them does (then
+        the members built on them are decided again)."""
+        forced: dict[int, MarmotError] = {}
+        while True:
+            outcome = self._member_outcomes(forced)
+            refused = next((outcome[i] for i in self._tie if outcome[i] is not None), None)
+            if refused is None or all(outcome[i] is not None for i in self._tie):
+                return outcome
+            forced.update((i, refused) for i in self._tie if outcome[i] is None)
 
     def _refusal(self, index: int) -> MarmotError:
         reason = self._no_reason[index]

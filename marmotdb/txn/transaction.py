@@ -22,7 +22,9 @@ branch's turn that would close a cycle of waits is refused at once with 1213
 (``wait_for.closes_cycle``). COMMIT of several branches makes the first one's batch COMMIT the
 decision: it carries the others' write sets as promises (``__marmot_pending_branch``), the
 others are recorded once it is durable, and a crash in between is redone at the next start
-(``branch_redo.py``). On one node only: with other members the second branch is refused (1235).
+(``branch_redo.py``). In a cluster the branches' batches are decided together instead, as
+one instance of the distributed commit (``commit_group.py``): no promise, the decision is the
+instance's.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from marmotdb.ddl.replay_rewrite import replay_safe_all
 from marmotdb.storage import schema_guard, versions
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.writeset import SchemaChange
+from marmotdb.txn.commit_group import CommitGroup
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.storage.apply import apply
 from marmotdb.storage.internal_tables import PENDING_BRANCHES
@@ -110,7 +113,7 @@ _TRANSITIONS: dict[TxnState, frozenset[TxnState]] = {
 class Transaction:
     __slots__ = ("owner", "explicit", "read_only", "state", "reads", "pipeline", "branches",
                  "savepoints", "txn_id", "schema_changes", "check_foreign_keys", "waiting_on",
-                 "read_view", "catalog_before")
+                 "read_views", "catalog_before")
 
     def __init__(self, owner: int, *, explicit: bool, read_only: bool = False):
         self.owner = owner                  # the session's connection id
@@ -127,9 +130,9 @@ class Transaction:
         self.schema_changes: list[SchemaChange] = []
         self.check_foreign_keys = False
         self.waiting_on: CommitPipeline | None = None  # whose turn it waits for, if any
-        # the read snapshot of the database it writes, from before its first write (kept to
-        # COMMIT: pipeline.ReadView); the session gives the connection back at the end
-        self.read_view: ReadView | None = None
+        # the read snapshot of each database it writes, from before its first write there
+        # (kept to COMMIT: pipeline.ReadView); the session gives them back at the end
+        self.read_views: dict[str, ReadView] = {}
         # the catalog before the DDL about to run (note_catalog): what it changes ships
         self.catalog_before: dict[schema_guard.CatalogKey, str] | None = None
 
@@ -171,10 +174,7 @@ class Transaction:
 
     def _may_branch(self, pipeline: CommitPipeline,
                     pipelines: Callable[[], Iterable[CommitPipeline]] | None) -> None:
-        """A second database: one commit decision must cover both, built on one node only
-        (DESIGN.md §10.2); and a wait that closes a cycle is a deadlock, refused at once."""
-        if pipeline.replicated() or any(p.replicated() for p in self.branches.values()):
-            raise _refused_in_a_cluster()
+        """A second database: a wait that closes a cycle is a deadlock, refused at once."""
         if pipelines is not None and pipeline.owner not in (None, self.owner) and \
                 closes_cycle(self.owner, pipeline, pipelines()):
             raise TransientError("Deadlock found when trying to get lock; try restarting "
@@ -292,7 +292,8 @@ class Transaction:
     def _draft(self, pipeline: CommitPipeline, level: str) -> Draft:
         assert self.txn_id is not None
         return Draft(self.txn_id, pipeline.capture.commit(), self.schema_changes,
-                     self.check_foreign_keys, level, self.read_view)
+                     self.check_foreign_keys, level,
+                     self.read_views.get(pipeline.name) if self.read_views else None)
 
     def record_commit(self, level: str) -> Any:
         """COMMIT's first half (``CommitPipeline.record``): may run on a writer thread while
@@ -353,10 +354,9 @@ class Transaction:
                 self.rollback()
                 raise
             return self.finish_commit(recorded, level, value)
+        if any(pipeline.replicated() for pipeline, _ in written):
+            return self._commit_group(written, level, value)
         (first, draft), others = written[0], written[1:]
-        if any(pipeline.replicated() for pipeline, _ in written):  # a member joined since
-            self.rollback()
-            raise _refused_in_a_cluster()
         try:
             built = [(pipeline, pipeline.build(self.owner, d)) for pipeline, d in others]
             recorded = first.record_built(self.owner, first.build(self.owner, draft), [
@@ -372,6 +372,52 @@ class Transaction:
         outcome.add_done_callback(lambda decided: self._first_decided(
             decided, first, built, level, value, answer))
         first.fault_point("joined_batch")
+        return answer
+
+    def _commit_group(self, written: list[tuple[CommitPipeline, Draft]], level: str,
+                      value: Any) -> Pending:
+        """COMMIT of several branches in a cluster (DESIGN.md §10.2, "In a cluster"): each
+        recorded in its own savepoint (a refusal of any, such as the snapshot check of §7.2,
+        rolls them all back), then all joined to their batches with one ``CommitGroup``,
+        whose single instance decides them together; the client is answered once every
+        branch's batch holds the outcome."""
+        try:
+            recorded = [(pipeline, pipeline.record(self.owner, draft))
+                        for pipeline, draft in written]
+        except BaseException:
+            self.rollback()
+            raise
+        group = CommitGroup([pipeline.name for pipeline, _ in written])
+        joined: list[Pending] = []
+        for pipeline, one in recorded:
+            try:
+                outcome = pipeline.join(self.owner, one, level, TXN_SAVEPOINT, value, group)
+            except BaseException as exc:  # the branches joined so far are decided aborted
+                group.break_(exc if isinstance(exc, MarmotError) else MarmotError(str(exc)))
+                self.rollback()  # the branches not joined (this one too)
+                raise
+            del self.branches[pipeline.name]  # in its batch: nothing of it to undo
+            pipeline.release(self.owner)
+            joined.append(outcome)
+        self._transition_to(TxnState.COMMITTING)
+        answer = Pending()
+
+        def one_done(_: Pending) -> None:
+            if answer.done() or not all(pending.done() for pending in joined):
+                return
+            failures = [pending.error() for pending in joined]
+            failure = next((error for error in failures if error is not None), None)
+            if failure is None:
+                self._transition_to(TxnState.COMMITTED)
+                answer.resolve(value)
+                return
+            self._transition_to(TxnState.IN_DOUBT if None in failures or isinstance(
+                failure, CommitOutcomeUnknown) else TxnState.ABORTED)
+            answer.fail(failure)
+        for pending in joined:
+            pending.add_done_callback(one_done)
+        for pipeline, _ in written:
+            pipeline.fault_point("joined_batch")
         return answer
 
     def _written_branches(self, level: str) -> list[tuple[CommitPipeline, Draft]]:
@@ -484,12 +530,6 @@ class Transaction:
         if not conn.get_autocommit():
             conn.execute(f'ROLLBACK TO "{TXN_SAVEPOINT}"')
             conn.execute(f'RELEASE "{TXN_SAVEPOINT}"')
-
-
-def _refused_in_a_cluster() -> MarmotError:
-    return errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't yet "
-                        "support 'writing to more than one database in one transaction in a "
-                        "cluster'")
 
 
 def _redo_branch(pipeline: CommitPipeline, built: tuple[WriteSet, bytes]) -> Pending:

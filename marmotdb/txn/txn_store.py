@@ -5,7 +5,8 @@ vote or an acceptance never waits for a database's write turn. Per instance
 ``(coordinator, database, batch)`` it keeps the batch's write sets as they were shipped (a
 participant records them before it votes; a coordinator before its own acceptance), and the
 acceptor state of the instance's Paxos round: the highest ballot promised, the ballot and
-vector accepted. A record is forgotten once the instance's outcome is applied to the database.
+vector accepted. A record is forgotten once the instance's outcome is applied to the
+database (to every database, for an instance of several: ``spanned_members``).
 
 Writes are grouped: the first write of a node iteration opens a SQLite transaction and
 schedules its COMMIT as deferred work (``defer``: after every input of the iteration ran), so
@@ -61,7 +62,15 @@ CREATE TABLE IF NOT EXISTS decided(
   vector BLOB NOT NULL, at_ms INTEGER NOT NULL,
   PRIMARY KEY (coordinator, database, batch)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS decided_by_age ON decided(at_ms);
+CREATE TABLE IF NOT EXISTS spanned_members(
+  coordinator INTEGER NOT NULL, database TEXT NOT NULL, batch INTEGER NOT NULL,
+  position INTEGER NOT NULL, member_database TEXT NOT NULL, origin_seq INTEGER NOT NULL,
+  PRIMARY KEY (coordinator, database, batch, position)) WITHOUT ROWID;
 """
+# ``spanned_members``: an instance whose batches are of several databases (a transaction
+# writing two databases, txn/DESIGN.md §10.2) is named after its first database's batch; the
+# database and origin sequence of each of its members are kept here, since ``batch +
+# position`` is a member's sequence only in a one-database instance.
 # Outcomes applied here are remembered this long: a late recovery round (a member that was
 # cut off) must find the chosen vector, not decide anew among acceptors that forgot it.
 DECIDED_KEEP_MS = 24 * 3600 * 1000
@@ -97,6 +106,11 @@ class TxnStore:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self.conn.execute(_SCHEMA)
+        # the instances with rows in spanned_members (forget deletes them only then)
+        self._spanning: set[Instance] = {
+            (coordinator, database, batch) for coordinator, database, batch in
+            self.conn.execute("SELECT DISTINCT coordinator, database, batch FROM "
+                              "spanned_members")}
         self._forgotten = 0
         self._syncer: WalSyncer | None = None  # durability "fsync": see durable()
         self._defer = defer
@@ -199,9 +213,10 @@ class TxnStore:
         self.committed(sync)
 
     def record_write_sets(self, instance: Instance, write_sets: list[bytes],
-                          one: list[bool]) -> None:
+                          one: list[bool], spans: list[tuple[str, int]] | None = None) -> None:
         """The batch's write sets in batch order, each with whether it was written at level
-        ONE (idempotent: a duplicate Prepare)."""
+        ONE (idempotent: a duplicate Prepare). ``spans``: an instance of several databases'
+        batches, the (database, origin sequence) of each member (``spanned_members``)."""
         one = one or [False] * len(write_sets)
         rows = [(*instance, position, ws, flag)
                 for position, (ws, flag) in enumerate(zip(write_sets, one))]
@@ -209,6 +224,11 @@ class TxnStore:
         with self._savepoint():
             self._run("INSERT OR IGNORE INTO batch_write_sets VALUES (?, ?, ?, ?, ?, ?)", rows,
                       many=True)
+            if spans:
+                self._run("INSERT OR IGNORE INTO spanned_members VALUES (?, ?, ?, ?, ?, ?)",
+                          [(*instance, position, database, seq)
+                           for position, (database, seq) in enumerate(spans)], many=True)
+                self._spanning.add(instance)
 
     def write_sets(self, instance: Instance) -> tuple[list[bytes], list[bool]]:
         """The batch's write sets and ONE flags (empty: never recorded here)."""
@@ -218,12 +238,13 @@ class TxnStore:
         return [ws for ws, _ in rows], [bool(one) for _, one in rows]
 
     def record_decision(self, instance: Instance, write_sets: list[bytes], one: list[bool],
-                        ballot: Ballot, vector: list[bool]) -> None:
+                        ballot: Ballot, vector: list[bool],
+                        spans: list[tuple[str, int]] | None = None) -> None:
         """A coordinator's own acceptance of its first ballot, with the batch's write sets,
         in one transaction (what it needs to finish the batch after a crash)."""
         self._write()
         with self._savepoint():
-            self.record_write_sets(instance, write_sets, one)
+            self.record_write_sets(instance, write_sets, one, spans)
             self.accept(instance, ballot, vector)
 
     def accept(self, instance: Instance, ballot: Ballot, vector: list[bool]) -> Ballot | None:
@@ -290,6 +311,10 @@ class TxnStore:
             for table in ("batch_write_sets", "acceptor"):
                 self._run(f"DELETE FROM {table} WHERE coordinator = ? AND database = ? "
                           "AND batch = ?", instance)
+            if instance in self._spanning:
+                self._run("DELETE FROM spanned_members WHERE coordinator = ? AND database = ? "
+                          "AND batch = ?", instance)
+                self._spanning.discard(instance)
             self._run("INSERT OR REPLACE INTO decided VALUES (?, ?, ?, ?, ?)",
                       (*instance, _vector_codec[0].encode(vector), now_ms))
             self._forgotten += 1
@@ -325,19 +350,34 @@ class TxnStore:
         for coordinator, database, batch, vector in self.conn.execute(
                 "SELECT coordinator, database, batch, vector FROM acceptor "
                 "WHERE vector IS NOT NULL"):
+            spans = self._spans((coordinator, database, batch))
             for position, commit in enumerate(_vector_codec[1].decode(vector)):
                 if commit:
-                    found.append((coordinator, database, batch + position))
+                    found.append((coordinator, *spans[position]) if spans else
+                                 (coordinator, database, batch + position))
         return found
+
+    def _spans(self, instance: Instance) -> list[tuple[str, int]]:
+        """(database, origin sequence) per member of an instance of several databases (empty:
+        one database, ``batch + position``)."""
+        return [(database, seq) for database, seq in self.conn.execute(
+            "SELECT member_database, origin_seq FROM spanned_members WHERE coordinator = ? AND "
+            "database = ? AND batch = ? ORDER BY position", instance)]
 
     def max_origin_seq(self, coordinator: int, database: str) -> int:
         """The highest origin sequence a recorded batch of ``coordinator`` used (0: none): a
         restarted coordinator numbers on above it (a member's sequence is its batch's number
-        plus its position)."""
+        plus its position, or in an instance of several databases the one in
+        ``spanned_members``)."""
         (found,) = self.conn.execute(
-            "SELECT max(batch + position) FROM batch_write_sets WHERE coordinator = ? AND "
-            "database = ?", (coordinator, database)).fetchone()
-        return int(found or 0)
+            "SELECT max(batch + position) FROM batch_write_sets AS w WHERE coordinator = ? AND "
+            "database = ? AND NOT EXISTS (SELECT 1 FROM spanned_members AS s WHERE "
+            "s.coordinator = w.coordinator AND s.database = w.database AND s.batch = w.batch)",
+            (coordinator, database)).fetchone()
+        (spanned,) = self.conn.execute(
+            "SELECT max(origin_seq) FROM spanned_members WHERE coordinator = ? AND "
+            "member_database = ?", (coordinator, database)).fetchone()
+        return max(int(found or 0), int(spanned or 0))
 
     def close(self) -> None:
         if self._open:
