@@ -194,6 +194,8 @@ def render_default(column: ColumnDef) -> str | None:
         return f"({value})"
     if column.type.name == "bit":
         return bit_literal(value)
+    if isinstance(value, bytes) and column.type.family == "int":
+        return quote_string(str(int.from_bytes(value, "big")))  # BIGINT UNSIGNED from 2^63
     if isinstance(value, bytes):
         return "0x" + value.hex().upper() if value else "''"
     if isinstance(value, float):
@@ -332,8 +334,10 @@ def column_extra(column: ColumnDef) -> str:
     return " ".join(parts)
 
 
-def _default_for_catalog(column: ColumnDef) -> str | None:
-    """INFORMATION_SCHEMA.COLUMNS.COLUMN_DEFAULT: unquoted value, or the expression."""
+def default_for_catalog(column: ColumnDef) -> str | None:
+    """INFORMATION_SCHEMA.COLUMNS.COLUMN_DEFAULT (and the catalog's column default): the value
+    unquoted, ``b'…'`` / ``0x…`` for bits and bytes, CURRENT_TIMESTAMP[(n)], or the
+    expression's text; SHOW CREATE TABLE's clause (``render_default``) without its quotes."""
     kind, value = column.default_kind, column.default_value
     if kind in (None, "null"):
         return None
@@ -341,11 +345,10 @@ def _default_for_catalog(column: ColumnDef) -> str | None:
         return f"CURRENT_TIMESTAMP({value})" if value else "CURRENT_TIMESTAMP"
     if kind == "expr":
         return str(value)
-    if column.type.name == "bit":
-        return bit_literal(value)
-    if isinstance(value, bytes):
-        return "0x" + value.hex().upper()
-    return str(value)
+    shown = render_default(column) or ""
+    if shown.startswith("'"):
+        return shown[1:-1].replace("''", "'").replace("\\\\", "\\")
+    return shown
 
 
 def bit_literal(value: Any) -> str:
@@ -380,7 +383,7 @@ def column_meta_of(table: TableDef, column: ColumnDef, ordinal: int) -> dict[str
     charset = (column.charset or table.charset) if text_like else None
     collation = (column.collation or table.collation) if text_like else None
     return {
-        "name": column.name, "ordinal": ordinal, "default": _default_for_catalog(column),
+        "name": column.name, "ordinal": ordinal, "default": default_for_catalog(column),
         "nullable": column.nullable, "data_type": t.name, "column_type": t.column_type(),
         "char_max_length": char_length, "octet_max_length": octet_length,
         "numeric_precision": numeric_precision, "numeric_scale": numeric_scale,

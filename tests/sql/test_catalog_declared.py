@@ -74,3 +74,18 @@ def test_a_binary_default_is_upper_case_hex(db):
     assert "`b` binary(3) DEFAULT 0x0AFF00" in _create(db)
     assert rows(db.execute("SELECT COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE "
                            "TABLE_SCHEMA = 'd' AND TABLE_NAME = 't'")) == [("0x0AFF00",)]
+
+
+def test_column_defaults_read_the_same_in_show_create_and_information_schema(db):
+    # Two renderers of COLUMN_DEFAULT disagreed (a FLOAT's -1000.0); both showed an unsigned
+    # default from 2^63 as its stored 8-byte form (0xFFFF…) instead of the number.
+    db.execute("CREATE TABLE t (f FLOAT DEFAULT -1e3, u BIGINT UNSIGNED DEFAULT "
+               "18446744073709551615, s VARCHAR(9) DEFAULT 'it''s', b VARBINARY(2) DEFAULT "
+               "0x0aff)")
+    create = _create(db)
+    assert "`f` float DEFAULT '-1000'" in create
+    assert "`u` bigint unsigned DEFAULT '18446744073709551615'" in create
+    assert rows(db.execute(
+        "SELECT COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE "
+        "TABLE_SCHEMA = 'd' AND TABLE_NAME = 't' ORDER BY ORDINAL_POSITION")) == [
+        ("f", "-1000"), ("u", "18446744073709551615"), ("s", "it's"), ("b", "0x0AFF")]

@@ -30,7 +30,7 @@ from marmotdb.sql.schema import (
     ForeignKeyDef,
     IndexDef,
     TableDef,
-    render_default,
+    default_for_catalog,
 )
 
 DECLARED_TABLES_CACHED_MAX = 1024  # stored CREATE TABLE texts whose TableDef is kept (LRU)
@@ -75,28 +75,12 @@ def _column(column: ColumnDef) -> ColumnModel:
         fsp = column.on_update_fsp
         on_update = f"CURRENT_TIMESTAMP({fsp})" if fsp else "CURRENT_TIMESTAMP"
     return ColumnModel(column.name, t.name, t.column_type(), nullable=column.nullable,
-                       default=_default_text(column),
+                       default=default_for_catalog(column),
                        default_kind=_DEFAULT_KINDS[column.default_kind],
                        auto_increment=column.auto_increment, on_update=on_update,
                        comment=column.comment, charset=column.charset,
                        collation=column.collation, generated=column.generated,
                        generated_stored=column.stored)
-
-
-def _default_text(column: ColumnDef) -> str | None:
-    """COLUMN_DEFAULT as MySQL shows it: the literal unquoted, ``b'…'`` / ``0x…`` for bits and
-    bytes, CURRENT_TIMESTAMP[(n)], or the expression's text."""
-    kind, value = column.default_kind, column.default_value
-    if kind in (None, "null"):
-        return None
-    if kind == "now":
-        return f"CURRENT_TIMESTAMP({value})" if value else "CURRENT_TIMESTAMP"
-    if kind == "expr":
-        return str(value)
-    shown = render_default(column) or ""
-    if shown.startswith("'"):
-        return shown[1:-1].replace("''", "'").replace("\\\\", "\\")
-    return shown
 
 
 def _index(index: IndexDef) -> IndexModel:
