@@ -317,7 +317,7 @@ class CatchUp:
                             key=lambda entry: (entry[0].commit_ts, entry[0].origin,
                                                entry[0].origin_seq))
             waiting: dict[int, list[Entry]] = {o: [] for o in pages}
-            with ApplyTransaction(conn, [ws for ws, _ in merged]) as txn:
+            with ApplyTransaction(conn, [ws for ws, _ in merged], state.node_id) as txn:
                 for write_set, ws in merged:
                     if versions.lacks_bases(conn, write_set, txn.log):
                         if not waiting[write_set.origin]:
@@ -327,6 +327,7 @@ class CatchUp:
                         continue
                     state.hlc.witness(write_set.commit_ts)  # decided: absorbed, however far
                     applied += txn.apply(write_set, ws).applied
+            state.status["Marmot_rows_skipped_schema"] += txn.rows_skipped_schema
             return applied, waiting
 
         why: dict[int, str] = {}

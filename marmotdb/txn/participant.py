@@ -380,7 +380,7 @@ class Participant:
         items = list(zip(decoded, encoded))
 
         def work(conn: apsw.Connection) -> None:
-            with ApplyTransaction(conn, [ws for ws, _ in items]) as txn:
+            with ApplyTransaction(conn, [ws for ws, _ in items], state.node_id) as txn:
                 for (write_set, ws), commit in zip(items, vector):
                     if not commit:
                         txn.apply(abort_marker(write_set))
@@ -391,6 +391,7 @@ class Participant:
                     else:  # decided: its versions are ours now, even from a fast clock
                         state.hlc.witness(write_set.commit_ts)
                         txn.apply(write_set, ws)
+            state.status["Marmot_rows_skipped_schema"] += txn.rows_skipped_schema
 
         def done(pending: Any) -> None:
             try:
