@@ -234,11 +234,11 @@ class ApplyTransaction:
                 continue
             if schema_guard.entry_applied(conn, entry.objects):
                 self.schema_changes_skipped += 1
-                continue
-            for statement in entry.statements:
-                if not schema_guard.statement_applied(conn, statement):
-                    self._cursor.execute(statement, entry.params)
-            reemit.follow(conn, entry.statements)
+            else:
+                for statement in entry.statements:
+                    if not schema_guard.statement_applied(conn, statement):
+                        self._cursor.execute(statement, entry.params)
+            reemit.follow(conn, entry.statements)  # obligations recorded under the old names
         self._plans.refresh()
         self._conn.execute(f"PRAGMA user_version={write_set.schema_version}")
 
