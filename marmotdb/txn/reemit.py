@@ -32,7 +32,7 @@ from marmotdb.txn.transaction import Transaction
 
 logger = logging.getLogger(__name__)
 
-REEMIT_ROWS_MAX = 1000          # rows per re-emitted write set
+REEMIT_ROWS_MAX = 256           # rows per re-emitted write set: a few ms on the loop
 TURN_WAIT_S = 50.0              # how long a re-emit waits for the write turn (then: next look)
 _OWNER_BASE = -(1 << 44)        # re-emit transactions' owners: negative, never a session's
 

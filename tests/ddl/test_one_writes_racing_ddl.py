@@ -30,6 +30,7 @@ import pytest
 from marmotdb.peer.catalog import all_messages
 from marmotdb.peer.codec import peek_tag
 from marmotdb.txn.messages import Learn, Prepare
+from marmotdb.txn.reemit import REEMIT_ROWS_MAX
 from tests.ddl.test_lease import LeaseCluster
 from tests.txn.test_cluster_commit import rows
 
@@ -228,3 +229,14 @@ def test_the_reemit_survives_a_crash_between_the_ddls_apply_and_it(
     assert_converged(cluster)
     assert rows(cluster, 1, "SELECT id, b2 FROM w WHERE id IN (1, 10) ORDER BY id") == [
         (1, 99), (10, 10)]
+
+
+def test_more_rows_than_one_reemit_holds_go_in_several_write_sets(
+        cluster: OneWriteCluster) -> None:
+    make_table(cluster)
+    count = REEMIT_ROWS_MAX + 50
+    values = ", ".join(f"({i}, {i}, {i})" for i in range(10, 10 + count))
+    one_writes_cut_off(cluster, "RENAME TABLE w TO w2", (f"INSERT INTO w VALUES {values}",))
+    assert cluster.nodes[3].state.status["Marmot_rows_reemitted"] == count
+    assert rows(cluster, 1, "SELECT count(*) FROM w2") == [(3 + count,)]
+    assert_converged(cluster)
