@@ -262,7 +262,9 @@ class ServerState:
         # rows to ship again after a peer's DDL this node's late writes raced (ddl/DESIGN.md
         # §11): looked at after each DDL applied here and, in a cluster, at start
         self.reemits = Reemits(node_id=node_id, pipeline=self._pipeline_of, obliged=self._obliged,
-                               defer=self.host.defer,
+                               defer=self.host.defer, call_later=self.host.call_later,
+                               barrier=lambda name: None if self.read_barrier is None
+                               else self.read_barrier.wait(name),
                                active=lambda: self.replicator is not None, status=self.status)
 
     # ------------------------------------------------------------------ the listener's limits

@@ -23,7 +23,8 @@ Public API::
     oblige(conn, ddl, local_origin) -> int      rows recorded for a peer's DDL
     follow(conn, statements)                    after a DDL's statements ran here
     pending(conn) -> bool                       any obligation left
-    collect(conn, local_origin, rows_max) -> list[RowChange]
+    collect(conn, local_origin, rows_max) -> (list[RowChange], kept obligations)
+    forget(conn, kept)                          delete them outside a batch (no change made)
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from marmotdb.storage.apply_plan import quote_identifier
 from marmotdb.storage.schema import TableSchema, load_table_schema
 from marmotdb.storage.writeset import ChangeOp, Row, RowChange, WriteSet, decode_write_set
 
-__all__ = ["REEMIT", "oblige", "follow", "pending", "collect"]
+__all__ = ["REEMIT", "oblige", "follow", "pending", "collect", "forget"]
 
 _INSERT = f"INSERT OR IGNORE INTO {REEMIT}(tbl, pk) VALUES (?, ?)"
 _key_decoder = msgspec.msgpack.Decoder()
@@ -85,9 +86,11 @@ def pending(conn: apsw.Connection) -> bool:
     return bool(conn.execute(f"SELECT 1 FROM {REEMIT} LIMIT 1").fetchall())
 
 
-def collect(conn: apsw.Connection, local_origin: int, rows_max: int) -> list[RowChange]:
-    """Up to ``rows_max`` obligations as row changes of the current rows, deleted from the
-    table (in the caller's transaction: a failed commit restores them). A key whose row
+def collect(conn: apsw.Connection, local_origin: int, rows_max: int
+            ) -> tuple[list[RowChange], list[tuple[str, bytes]]]:
+    """Up to ``rows_max`` obligations as row changes of the current rows, and the
+    obligations kept by them, deleted from the table (in the caller's transaction: a failed
+    commit restores them; one that yields no change is to be deleted by ``forget``). A key whose row
     version belongs to another node is dropped without a change: a newer write of that node,
     on the current schema, won it here and wins it everywhere. A present row is stated as
     an UPDATE of its image onto itself, a missing one as a DELETE (before image: the key,
@@ -110,7 +113,14 @@ def collect(conn: apsw.Connection, local_origin: int, rows_max: int) -> list[Row
         change = _current(conn, schema, key)
         if change is not None:
             changes.append(change)
-    return changes
+    return changes, [(table, pk) for table, pk in found]
+
+
+def forget(conn: apsw.Connection, kept: Iterable[tuple[str, bytes]]) -> None:
+    """Delete obligations kept without a change (a pipeline's batch with no write set is
+    rolled back, its deletes with it)."""
+    with conn:
+        conn.executemany(f"DELETE FROM {REEMIT} WHERE tbl = ? AND pk = ?", list(kept))
 
 
 def _current(conn: apsw.Connection, schema: TableSchema, key: Row) -> RowChange | None:
