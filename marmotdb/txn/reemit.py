@@ -110,9 +110,8 @@ class Reemits:
                 raise
             if not changes:  # a batch without a write set is rolled back: deleted apart
                 txn.rollback()
-                return chain(pipeline.run_exclusive(lambda conn: reemit.forget(conn, kept)),
-                             lambda _: bool(kept))
-            return txn.commit(True, "ONE")
+                return pipeline.run_exclusive(lambda conn: reemit.forget(conn, kept))
+            return chain(txn.commit(True, "ONE"), lambda _: self._shipped(len(changes)))
 
         try:
             outcome = chain(txn.begin_write(pipeline, Mode(), lambda: TURN_WAIT_S), run)
@@ -121,13 +120,15 @@ class Reemits:
             return
         if isinstance(outcome, Pending):
             outcome.add_done_callback(lambda done: self._settled(database, done))
-        else:
-            self._finished(database, bool(outcome))
+        else:  # committed at once (a node alone): look again for the next chunk
+            self._finished(database, True)
 
     def _collect(self, conn: apsw.Connection) -> tuple[list[Any], list[Any]]:
-        changes, kept = reemit.collect(conn, self._node_id, REEMIT_ROWS_MAX)
-        self._status["Marmot_rows_reemitted"] += len(changes)
-        return changes, kept
+        return reemit.collect(conn, self._node_id, REEMIT_ROWS_MAX)
+
+    def _shipped(self, rows: int) -> None:
+        """A re-emit committed (durable here; ONE ships it to the peers)."""
+        self._status["Marmot_rows_reemitted"] += rows
 
     def _settled(self, database: str, done: Pending) -> None:
         error = done.error()
