@@ -25,6 +25,7 @@ Public API::
     pending(conn) -> bool                       any obligation left
     collect(conn, local_origin, rows_max) -> (list[RowChange], kept obligations)
     forget(conn, kept)                          delete them outside a batch (no change made)
+    obligations(conn) / replace(conn, rows)     across a snapshot restore
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from marmotdb.storage.apply_plan import quote_identifier
 from marmotdb.storage.schema import TableSchema, load_table_schema
 from marmotdb.storage.writeset import ChangeOp, Row, RowChange, WriteSet, decode_write_set
 
-__all__ = ["REEMIT", "oblige", "follow", "pending", "collect", "forget"]
+__all__ = ["REEMIT", "oblige", "follow", "pending", "collect", "forget", "obligations",
+           "replace"]
 
 _INSERT = f"INSERT OR IGNORE INTO {REEMIT}(tbl, pk) VALUES (?, ?)"
 _key_decoder = msgspec.msgpack.Decoder()
@@ -114,6 +116,18 @@ def collect(conn: apsw.Connection, local_origin: int, rows_max: int
         if change is not None:
             changes.append(change)
     return changes, [(table, pk) for table, pk in found]
+
+
+def obligations(conn: apsw.Connection) -> list[tuple[str, bytes]]:
+    """Every obligation (kept across a snapshot restore: the copy holds its node's own)."""
+    return conn.execute(f"SELECT tbl, pk FROM {REEMIT}").fetchall()
+
+
+def replace(conn: apsw.Connection, rows: Iterable[tuple[str, bytes]]) -> None:
+    """In the caller's transaction: the obligations are ``rows`` (after a snapshot restore,
+    this node's own in place of the copied node's)."""
+    conn.execute(f"DELETE FROM {REEMIT}")
+    conn.executemany(_INSERT, list(rows))
 
 
 def forget(conn: apsw.Connection, kept: Iterable[tuple[str, bytes]]) -> None:
