@@ -379,7 +379,7 @@ class Participant:
             decoded = [decode_write_set(ws) for ws in encoded]
         items = list(zip(decoded, encoded))
 
-        def work(conn: apsw.Connection) -> None:
+        def work(conn: apsw.Connection) -> int:
             with ApplyTransaction(conn, [ws for ws, _ in items], state.node_id) as txn:
                 for (write_set, ws), commit in zip(items, vector):
                     if not commit:
@@ -391,7 +391,7 @@ class Participant:
                     else:  # decided: its versions are ours now, even from a fast clock
                         state.hlc.witness(write_set.commit_ts)
                         txn.apply(write_set, ws)
-            state.status["Marmot_rows_skipped_schema"] += txn.rows_skipped_schema
+            return txn.rows_skipped_schema  # counted on the loop (settle): may be a worker
 
         def done(pending: Any) -> None:
             try:
@@ -402,7 +402,7 @@ class Participant:
 
         def settle(pending: Any) -> None:
             try:
-                pending.result()
+                state.status["Marmot_rows_skipped_schema"] += pending.result()
             except _BaseMissing:  # applied once what it was built on is (retry_deferred)
                 self._deferred[instance] = (encoded, vector, answer, decoded)
                 return

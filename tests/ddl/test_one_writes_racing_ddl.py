@@ -175,6 +175,7 @@ def test_one_writes_of_a_cut_off_node_and_a_ddl_of_the_majority_converge_after_h
     make_table(cluster)
     one_writes_cut_off(cluster, ddl)
     assert_converged(cluster)
+    assert_skipped_where_the_table_went(cluster, ddl, writer=3)
 
 
 @pytest.mark.parametrize("ddl", list(DDLS.values()), ids=list(DDLS))
@@ -183,6 +184,16 @@ def test_one_writes_of_a_connected_node_arriving_after_a_ddl_converge(
     make_table(cluster)
     one_writes_racing(cluster, ddl)
     assert_converged(cluster)
+    assert_skipped_where_the_table_went(cluster, ddl, writer=2)
+
+
+def assert_skipped_where_the_table_went(cluster: OneWriteCluster, ddl: str, writer: int
+                                        ) -> None:
+    """The nodes that applied a RENAME/DROP TABLE first skipped the late write set's rows
+    (its INSERT and UPDATE of w: 2 rows), counted; the writer's node skipped none."""
+    skipped = {i: cluster.nodes[i].state.status["Marmot_rows_skipped_schema"] for i in NODES}
+    gone = ddl in (DDLS["rename table"], DDLS["drop table"])
+    assert skipped == {i: 2 if gone and i != writer else 0 for i in NODES}, skipped
 
 
 @pytest.mark.parametrize("shape", [one_writes_cut_off, one_writes_racing],
