@@ -452,6 +452,8 @@ class Node:
         cluster.participant.on_applied = self.catch_up.on_applied = applied
         self.snapshots.on_restored = lambda database: applied()
         self.state.database_records.reconcile()  # a drop or create applied before a crash
+        for name in self.state.databases.names():  # re-emits a crash left (ddl/DESIGN.md §11)
+            self.state.reemits.look(name)
         return cluster
 
     def receive_frame(self, src: Any, frame: bytes, *, now_ms: int) -> None:

@@ -299,7 +299,7 @@ class CatchUp:
         held[origin] = items
         pages = dict(held)
 
-        def work(conn: apsw.Connection) -> tuple[int, dict[int, list[Entry]]]:
+        def work(conn: apsw.Connection) -> tuple[int, dict[int, list[Entry]], int]:
             """Apply this page's entries and those other origins' pages left waiting, merged
             in commit-timestamp order, except those built on a version not here yet:
             causal order, so no LOCAL read sees half of what one transaction read. A
@@ -311,13 +311,14 @@ class CatchUp:
             entries per page and round trip: issue 16 finding 5, 15,800 entries behind.) An
             entry built on one not pulled yet waits, as do those built on it; the others need
             not (their origin's vector stays below the gap until it fills, commitlog.py).
-            Returns the count applied and, per origin, the entries left waiting."""
+            Returns the count applied, per origin the entries left waiting, and the rows
+            skipped for a table gone since (counted on the loop: this may be a worker)."""
             applied = 0
             merged = sorted((entry for page in pages.values() for entry in page),
                             key=lambda entry: (entry[0].commit_ts, entry[0].origin,
                                                entry[0].origin_seq))
             waiting: dict[int, list[Entry]] = {o: [] for o in pages}
-            with ApplyTransaction(conn, [ws for ws, _ in merged]) as txn:
+            with ApplyTransaction(conn, [ws for ws, _ in merged], state.node_id) as txn:
                 for write_set, ws in merged:
                     if versions.lacks_bases(conn, write_set, txn.log):
                         if not waiting[write_set.origin]:
@@ -327,14 +328,14 @@ class CatchUp:
                         continue
                     state.hlc.witness(write_set.commit_ts)  # decided: absorbed, however far
                     applied += txn.apply(write_set, ws).applied
-            return applied, waiting
+            return applied, waiting, txn.rows_skipped_schema
 
         why: dict[int, str] = {}
 
         def applied(pending: Any) -> None:
             self._pulling.discard((database, origin))
             try:
-                count, waiting = pending.result()
+                count, waiting, skipped_schema = pending.result()
             except Exception as error:  # noqa: BLE001 - tried again at the next interval
                 logger.warning("catch-up of %s from node %s failed; retrying later",
                                database, origin, exc_info=True)
@@ -343,6 +344,7 @@ class CatchUp:
                     f"the last page pulled from node {peer.node_id} failed to apply: {error}")
                 return
             self.entries_applied += count
+            state.status["Marmot_rows_skipped_schema"] += skipped_schema
             if any(write_set.schema_changes for page in pages.values() for write_set, _ in page):
                 state.schema_changed(state.databases.get(database))
             for other, left in waiting.items():

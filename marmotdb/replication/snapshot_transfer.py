@@ -53,8 +53,9 @@ from marmotdb.replication.messages import (
     SnapshotRelease,
     SnapshotRequest,
 )
-from marmotdb.storage import commitlog
+from marmotdb.storage import commitlog, reemit
 from marmotdb.storage.apply import ApplyTransaction
+from marmotdb.storage.internal_tables import ensure_internal_tables
 from marmotdb.storage.snapshot import (
     SnapshotChunk,
     SnapshotManifest,
@@ -370,7 +371,8 @@ def restore_over(conn: apsw.Connection, snapshot_path: Path, snapshot_vector: di
     """Replace ``conn``'s database with the snapshot, keeping what only this node had.
 
     Entries logged here above the snapshot's vector are read first and applied again over
-    the copy (last-write-wins makes that the same as having received them after it). If they
+    the copy (last-write-wins makes that the same as having received them after it), and
+    this node's re-emit obligations replace the copy's (storage/reemit.py). If they
     do not reach everything this node had applied, the copy is behind this node: refused,
     nothing changed. Returns the new applied vector and newest commit timestamp."""
     old = commitlog.applied_vector(conn)
@@ -390,10 +392,12 @@ def restore_over(conn: apsw.Connection, snapshot_path: Path, snapshot_vector: di
             raise StorageError(f"the snapshot lacks {len(missing)} entries of node {origin} "
                                "that this node applied and no longer logs")
         keep += entries
+    ours = reemit.obligations(conn)  # node-local: the copy holds its own node's
     restore_snapshot(conn, os.fspath(snapshot_path))
-    if keep:
-        keep.sort(key=lambda entry: entry.seq)  # this node's order: bases before use
-        with ApplyTransaction(conn) as txn:
-            for entry in keep:
-                txn.apply(decode_write_set(entry.write_set), entry.write_set)
+    ensure_internal_tables(conn)  # a copy from a node older than a table gets it
+    keep.sort(key=lambda entry: entry.seq)  # this node's order: bases before use
+    with ApplyTransaction(conn) as txn:
+        reemit.replace(conn, ours)
+        for entry in keep:
+            txn.apply(decode_write_set(entry.write_set), entry.write_set)
     return commitlog.applied_vector(conn), commitlog.max_commit_ts(conn)

@@ -114,7 +114,8 @@ class ConnectionBinding:
     """Per-connection state: bound session, trust and read budget."""
 
     __slots__ = ("session", "_trusted", "_internal", "_conn", "budget", "budget_spent", "_steps",
-                 "version", "foreign_keys", "writable_schema", "attached", "written_row")
+                 "version", "foreign_keys", "writable_schema", "attached", "written_row",
+                 "replay_counts")
 
     def __init__(self, version: str = ""):
         self.session: Any = None
@@ -129,6 +130,8 @@ class ConnectionBinding:
         self.writable_schema = "main"  # the one schema user statements may change
         self.attached: dict[str, Any] = {}  # ATTACHed databases: name -> its Database
         self.written_row = WrittenRow()  # what MYSQL_STORE last stored (sql/written_row.py)
+        # the node's SHOW STATUS counters: a replayed ALTER's conversions (functions/store.py)
+        self.replay_counts: Any = None
 
     @property
     def trusted(self) -> bool:

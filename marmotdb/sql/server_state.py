@@ -36,8 +36,10 @@ from marmotdb.sql.schema import TableDef
 from marmotdb.sql.variables.scopes import GlobalVariables
 from marmotdb.storage.databases import Database, Databases, configure
 from marmotdb.storage.internal_tables import ensure_internal_tables
+from marmotdb.storage import reemit
 from marmotdb.txn import auto_increment
 from marmotdb.txn.branch_redo import redo_pending_branches
+from marmotdb.txn.reemit import Reemits
 from marmotdb.txn.pending import Pending, chain
 from marmotdb.txn.pipeline import (
     BATCH_TXNS_MAX,
@@ -257,6 +259,13 @@ class ServerState:
         # step 4): before any pipeline opens and before the runtime accepts clients
         self.status["Marmot_branches_redone"] = redo_pending_branches(self.databases.names(),
                                                                       self.lend)
+        # rows to ship again after a peer's DDL this node's late writes raced (ddl/DESIGN.md
+        # §11): looked at after each DDL applied here and, in a cluster, at start
+        self.reemits = Reemits(node_id=node_id, pipeline=self._pipeline_of, obliged=self._obliged,
+                               defer=self.host.defer, call_later=self.host.call_later,
+                               barrier=lambda name: None if self.read_barrier is None
+                               else self.read_barrier.wait(name),
+                               active=lambda: self.replicator is not None, status=self.status)
 
     # ------------------------------------------------------------------ the listener's limits
     # Read by the runtime when it accepts a connection, so that SET GLOBAL applies to the
@@ -315,6 +324,7 @@ class ServerState:
     # ------------------------------------------------------------------ connections
     def _bind(self, conn: apsw.Connection) -> None:
         binding = ConnectionBinding(self.version)
+        binding.replay_counts = self.status
         register_schema_functions(conn)
         functions.register_functions(conn, binding)
         binding.install(conn)
@@ -664,6 +674,24 @@ class ServerState:
         self.schema_epoch += 1
         self._columns.clear()
         self._descriptions.clear()
+        self.reemits.look(database.name)
+
+    def _pipeline_of(self, name: str) -> CommitPipeline | None:
+        """The pipeline of database ``name`` (None: it is gone, or the node is closing)."""
+        if self.closing or not self.databases.exists(name):
+            return None
+        return self.pipeline(self.databases.get(name))
+
+    def _obliged(self, name: str) -> bool:
+        """Does database ``name`` hold re-emit obligations (committed; txn/reemit.py)?"""
+        lent = self.lend(name)
+        if lent is None:
+            return False
+        conn, give_back = lent
+        try:
+            return reemit.pending(conn)
+        finally:
+            give_back()
 
     def status_values(self) -> dict[str, object]:
         """SHOW STATUS: the counters plus what is derived on demand."""

@@ -48,8 +48,8 @@ import apsw
 
 from marmotdb.errors import StorageError
 from marmotdb.hlc import Timestamp
-from marmotdb.storage import schema_guard
-from marmotdb.storage.apply_plan import ApplyPlans, TablePlan
+from marmotdb.storage import reemit, schema_guard
+from marmotdb.storage.apply_plan import ApplyPlans, TableMissing, TablePlan
 from marmotdb.storage.commitlog import LogWriter
 from marmotdb.storage.versions import claim_version, encode_key
 from marmotdb.storage.writeset import Row, RowChange, WriteSet, encode_write_set
@@ -101,18 +101,27 @@ def _plans_for(conn: apsw.Connection) -> ApplyPlans:
 class ApplyTransaction:
     """One SQLite transaction applying peers' write sets (triggers and FK actions off)."""
 
-    def __init__(self, conn: apsw.Connection, write_sets: Iterable[WriteSet] | None = None):
+    def __init__(self, conn: apsw.Connection, write_sets: Iterable[WriteSet] | None = None,
+                 local_origin: int | None = None):
         """``write_sets``: what will be applied, when the caller knows. Without schema changes
         among them, enforcement is turned off only where the schema has foreign keys or
         triggers; with any (or unknown), always: a DDL applied inside may add either, and
-        foreign-key enforcement changes what a table rename does to references."""
+        foreign-key enforcement changes what a table rename does to references.
+        ``local_origin``: this node's id, when the write sets come from peers: a peer's DDL
+        not ordered after this node's own entries leaves the obligation to ship their rows
+        again (storage/reemit.py), recorded in this transaction."""
         self._conn = conn
+        self._local_origin = local_origin
+        self.reemits_obliged = 0  # rows recorded by reemit.oblige in this transaction
         self._cursor = conn.cursor()
         self._plans = _plans_for(conn)
         self._log: LogWriter | None = None
         self._saved_config: tuple[int, int] | None = None
         self._schema_changes = write_sets is None or any(ws.schema_changes for ws in write_sets)
         self.schema_changes_skipped = 0  # DDL entries whose effect was here already
+        # rows of write sets built on an older schema whose table a DDL since renamed or
+        # dropped here (ddl/DESIGN.md §11: their origin re-emits what they became)
+        self.rows_skipped_schema = 0
 
     def __enter__(self) -> Self:
         conn = self._conn
@@ -186,13 +195,30 @@ class ApplyTransaction:
         if log.is_applied(write_set.origin, write_set.origin_seq):
             return ApplyOutcome(False, 0, 0)
         if write_set.schema_changes:
+            if self._local_origin is not None:  # before the DDL runs: under the old names
+                self.reemits_obliged += reemit.oblige(self._conn, write_set, self._local_origin)
             self._apply_schema_changes(write_set, before_rows=True)
-        plans = {schema.name: self._plans.plan(schema) for schema in write_set.tables}
+        plans = self._table_plans(write_set)
         written, skipped = self._apply_rows(write_set, plans)
         if write_set.schema_changes:
             self._apply_schema_changes(write_set, before_rows=False)
         log.append(write_set, encoded if encoded is not None else encode_write_set(write_set))
         return ApplyOutcome(True, written, skipped)
+
+    def _table_plans(self, write_set: WriteSet) -> dict[str, TablePlan | None]:
+        """Each table's plan; None for a table gone since a write set built on an older
+        schema version was made (renamed or dropped by a DDL applied here after it): its
+        rows are skipped, not failed on every retry. On the current version a missing
+        table stays an error (ddl/DESIGN.md §11)."""
+        plans: dict[str, TablePlan | None] = {}
+        for schema in write_set.tables:
+            try:
+                plans[schema.name] = self._plans.plan(schema)
+            except TableMissing:
+                if not schema_guard.built_on_older(self._conn, write_set):
+                    raise
+                plans[schema.name] = None
+        return plans
 
     def _apply_schema_changes(self, write_set: WriteSet, before_rows: bool) -> None:
         """Replay DDL entries. A DDL is its own transaction (MySQL commits before and after
@@ -208,19 +234,25 @@ class ApplyTransaction:
                 continue
             if schema_guard.entry_applied(conn, entry.objects):
                 self.schema_changes_skipped += 1
-                continue
-            for statement in entry.statements:
-                if not schema_guard.statement_applied(conn, statement):
-                    self._cursor.execute(statement, entry.params)
+            else:
+                for statement in entry.statements:
+                    if not schema_guard.statement_applied(conn, statement):
+                        self._cursor.execute(statement, entry.params)
+            reemit.follow(conn, entry.statements)  # obligations recorded under the old names
         self._plans.refresh()
         self._conn.execute(f"PRAGMA user_version={write_set.schema_version}")
 
-    def _apply_rows(self, write_set: WriteSet, plans: dict[str, TablePlan]) -> tuple[int, int]:
+    def _apply_rows(self, write_set: WriteSet,
+                    plans: dict[str, TablePlan | None]) -> tuple[int, int]:
         conn, cursor, version = self._conn, self._cursor, write_set.commit_ts
         steps, final_deleted = _steps(write_set.changes)
         wins: dict[tuple[str, bytes], bool] = {}
         written = skipped = 0
         for step in steps:
+            plan = plans[step.table]
+            if plan is None:  # its table is gone since (_table_plans)
+                self.rows_skipped_schema += 1
+                continue
             ident = (step.table, step.key_bytes)
             won = wins.get(ident)
             if won is None:
@@ -229,7 +261,6 @@ class ApplyTransaction:
             if not won:
                 skipped += 1
                 continue
-            plan = plans[step.table]
             if step.kind == _DELETE:
                 cursor.execute(plan.delete_sql, step.key)
             else:

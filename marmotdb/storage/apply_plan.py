@@ -4,8 +4,10 @@ A write set describes each table as its origin saw it (``TableSchema``). The loc
 differ after later DDL: columns are matched by *name*; a column the write set lacks keeps its
 local default (insert) or value (update); a column the local table lacks is dropped; stored
 generated columns are never written. The primary key must name the same columns on both sides
-(otherwise rows could not be identified) and a missing table is an error: the caller waits for
-the schema to catch up rather than lose rows.
+(otherwise rows could not be identified) and a missing table is an error (``TableMissing``): the
+caller waits for the schema to catch up rather than lose rows — except for a write set built on
+an older schema version than the file's, whose table a DDL since renamed or dropped
+(``apply.py`` skips those rows; ddl/DESIGN.md §11).
 
 Plans are cached per connection and per write-set schema, and thrown away whenever SQLite's
 ``PRAGMA schema_version`` cookie changes (any DDL on the file, from any connection).
@@ -13,6 +15,7 @@ Plans are cached per connection and per write-set schema, and thrown away whenev
 Public API::
 
     TablePlan(upsert_sql, delete_sql, upsert_params)
+    TableMissing(StorageError)   the write set's table does not exist here
     ApplyPlans(conn)  .refresh()  .plan(schema) -> TablePlan
 """
 
@@ -30,6 +33,10 @@ from marmotdb.storage.writeset import Row
 
 def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+class TableMissing(StorageError):
+    """A write set names a table this file does not have."""
 
 
 class TablePlan(NamedTuple):
@@ -103,6 +110,6 @@ class ApplyPlans:
         if plan is None:
             local = load_table_schema(self._conn, schema.name)
             if local is None:
-                raise StorageError(f"table {schema.name!r} does not exist on this node")
+                raise TableMissing(f"table {schema.name!r} does not exist on this node")
             plan = self._plans[schema] = build_plan(schema, local)
         return plan

@@ -197,6 +197,18 @@ class ChangeCapture:
     def release(self, name: str) -> None:
         del self._savepoints[self._find_savepoint(name):]
 
+    def state_rows(self, changes: list[RowChange]) -> None:
+        """Add row changes a writer states itself, outside any statement (a re-emit of
+        rows as they are: txn/reemit.py); bounded by ``txn_rows_max`` like captured ones."""
+        if self._statement_start is not None:
+            raise errors.MarmotError("change capture: state_rows inside a statement")
+        if len(self._changes) + len(changes) > self.txn_rows_max:
+            raise errors.error(ER_TRANS_CACHE_FULL, f"Transaction changed more than "
+                               f"txn_rows_max={self.txn_rows_max} rows")
+        for change in changes:
+            self.table_schema(change.table)  # the write set describes it (schemas_for)
+        self._changes.extend(changes)
+
     def commit(self) -> list[RowChange]:
         if self._statement_start is not None:
             raise errors.MarmotError("change capture: commit inside a statement")

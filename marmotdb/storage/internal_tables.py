@@ -26,6 +26,9 @@ and the commit-log record: after a crash the three never disagree. Every name st
     __marmot_pending_branch (txn_id, db) -> write_set: in database A, the promise to finish
                             a transaction's branch in database B, committed with A's rows
                             (txn/DESIGN.md §10.2); node-local, never captured nor replicated.
+    __marmot_reemit         (tbl, pk): rows this node's own late writes touched, to ship again
+                            after a peer's DDL they were not ordered before (storage/reemit.py,
+                            ddl/DESIGN.md §11); node-local, never captured nor replicated.
 
 Public API::
 
@@ -45,6 +48,7 @@ GRANTS = "__marmot_grants"
 DDL_LOCKS = "__marmot_ddl_locks"
 DATABASES = "__marmot_databases"
 PENDING_BRANCHES = "__marmot_pending_branch"
+REEMIT = "__marmot_reemit"
 # Internal, yet captured like user tables: claims, accounts (marmotdb/accounts.py) and DDL
 # lock leases (marmotdb/ddl/; only the hidden __marmot_system database holds rows of these).
 REPLICATED = frozenset({AUTO_INCREMENT_CLAIMS, ACCOUNTS, GRANTS, DDL_LOCKS, DATABASES})
@@ -115,11 +119,16 @@ CREATE TABLE IF NOT EXISTS {PENDING_BRANCHES}(
     write_set BLOB NOT NULL,
     PRIMARY KEY (txn_id, db)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {REEMIT}(
+    tbl TEXT NOT NULL,
+    pk BLOB NOT NULL,
+    PRIMARY KEY (tbl, pk)
+) WITHOUT ROWID;
 """
 
 
 def ensure_internal_tables(conn: apsw.Connection) -> None:
-    if not conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{PENDING_BRANCHES}'"
+    if not conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{REEMIT}'"
                         ).fetchall():  # the newest one: older files get it at their next open
         with conn:
             conn.execute(_DDL)

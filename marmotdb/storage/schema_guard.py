@@ -150,3 +150,14 @@ def lacks_schema(conn: apsw.Connection, write_set: WriteSet) -> bool:
         return False
     built_on = write_set.schema_version - (1 if write_set.schema_changes else 0)
     return built_on > schema_version(conn)
+
+
+def built_on_older(conn: apsw.Connection, write_set: WriteSet) -> bool:
+    """Was this DML write set built on a schema version older than this file's (a DDL
+    applied here since it was made)? Its tables may be gone (renamed, dropped): their rows
+    are skipped, not waited for (ddl/DESIGN.md §11). A DDL's own write set never is."""
+    return not write_set.schema_changes and write_set.schema_version < schema_version(conn)
+
+
+def table_exists(conn: apsw.Connection, name: str) -> bool:
+    return _table_exists(conn, name)

@@ -40,6 +40,7 @@ Public API::
         indexes of changes whose row's version in ``view`` (an older read snapshot) is not
         their base version: the row changed after the transaction began reading
     gc_tombstones(conn, below, rows_max=GC_ROWS_MAX) -> int   records below as the horizon
+    renamed_tables(statements) -> [(old, new)]   user tables a DDL's statements rename
     collection_horizon(conn) -> Timestamp | None
 """
 
@@ -230,6 +231,9 @@ def _first_missing(conn: apsw.Connection, write_set: WriteSet,
         if found is None:
             if _collected(conn, base):
                 continue  # applied here; its tombstone was collected since
+            if schema_guard.built_on_older(conn, write_set) and \
+                    not schema_guard.table_exists(conn, change.table):
+                continue  # its table went (renamed, dropped) since: the base never comes
             return "row", change, None
         if found.version < base:
             return "row", change, found
@@ -291,6 +295,20 @@ def _literal(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 
 
+def renamed_tables(statements: Iterable[str]) -> list[tuple[str, str]]:
+    """The user tables ``statements`` (the translator's SQLite text) rename, (old, new) in
+    order; internal names (``__marmot_*``: a table rebuild's scaffolding) are left out."""
+    renamed = []
+    for statement in statements:
+        found = _RENAME.match(statement)
+        if found is None:
+            continue
+        old, new = (name.replace('""', '"') for name in found.groups())
+        if not (old.lower().startswith("__marmot_") or new.lower().startswith("__marmot_")):
+            renamed.append((old, new))
+    return renamed
+
+
 def follow_schema_change(conn: apsw.Connection, statements: Iterable[str],
                          tables: Iterable[str]) -> list[str]:
     """Statements that keep row versions with their rows after a DDL, run right after it (and
@@ -300,13 +318,7 @@ def follow_schema_change(conn: apsw.Connection, statements: Iterable[str],
     (``__marmot_*``, a table rebuild's scaffolding) are not followed: a rebuild keeps the
     table's name and, with it, its versions."""
     out: list[str] = []
-    for statement in statements:
-        found = _RENAME.match(statement)
-        if found is None:
-            continue
-        old, new = (name.replace('""', '"') for name in found.groups())
-        if old.lower().startswith("__marmot_") or new.lower().startswith("__marmot_"):
-            continue
+    for old, new in renamed_tables(statements):
         # only while the old name still holds versions: replayed after the move (the
         # rename's effect was here already), the moved versions must stay where they are
         out.append(f"DELETE FROM {ROW_VERSIONS} WHERE tbl = {_literal(new)} AND EXISTS "

@@ -457,8 +457,7 @@ class Participant:
 
         def done(pending: Any) -> None:
             try:
-                self._settle(instance, encoded, vector, answer, decoded, [pending.error()],
-                             schema)
+                self._settle(instance, encoded, vector, answer, decoded, [pending], schema)
             finally:
                 if instance in self._retrying:
                     self._retry_settled(instance)
@@ -482,8 +481,7 @@ class Participant:
             if not all(pending.done() for pending in pendings):
                 return
             try:
-                self._settle(instance, encoded, vector, answer, decoded,
-                             [pending.error() for pending in pendings], schema)
+                self._settle(instance, encoded, vector, answer, decoded, pendings, schema)
             finally:
                 if instance in self._retrying:
                     self._retry_settled(instance)
@@ -494,10 +492,10 @@ class Participant:
 
     def _settle(self, instance: Instance, encoded: list[bytes], vector: list[bool],
                 answer: Callable[[bool], None], decoded: list[WriteSet],
-                failures: list[BaseException | None], schema: bool) -> None:
-        """The outcome's applies ended (``failures``: one error or None per database)."""
+                pendings: list[Any], schema: bool) -> None:
+        """The outcome's applies ended (``pendings``: one per database)."""
         failed = None
-        for error in failures:
+        for error in [pending.error() for pending in pendings]:
             if error.__class__ is _BaseMissing:  # applied once what it was built on is
                 self._deferred[instance] = (encoded, vector, answer, decoded)  # (retry_deferred)
                 return
@@ -508,6 +506,8 @@ class Participant:
             answer(False)
             return
         state = self._state
+        # counted here, on the loop: the applies may have run on a worker
+        state.status["Marmot_rows_skipped_schema"] += sum(p.result() for p in pendings)
         self._intents.release(instance)
         self._store.forget(instance, vector, self._now_ms())
         self.undecided.pop(instance, None)
@@ -525,8 +525,8 @@ class Participant:
         connection: a Pending of it."""
         state = self._state
 
-        def work(conn: apsw.Connection) -> None:
-            with ApplyTransaction(conn, [ws for ws, _, _ in items]) as txn:
+        def work(conn: apsw.Connection) -> int:
+            with ApplyTransaction(conn, [ws for ws, _, _ in items], state.node_id) as txn:
                 for write_set, ws, commit in items:
                     if not commit:
                         txn.apply(abort_marker(write_set))
@@ -537,6 +537,7 @@ class Participant:
                     else:  # decided: its versions are ours now, even from a fast clock
                         state.hlc.witness(write_set.commit_ts)
                         txn.apply(write_set, ws)
+            return txn.rows_skipped_schema  # counted on the loop (settle): may be a worker
 
         # a DDL may rebuild or index a big table: it runs on a host worker, not the loop
         exclusive = pipeline.run_exclusive_blocking if schema else pipeline.run_exclusive

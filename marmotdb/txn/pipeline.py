@@ -147,6 +147,9 @@ class Draft:
     check_foreign_keys: bool = False  # a table rebuild ran with foreign keys off
     level: str = "QUORUM"  # the write consistency level: ONE, QUORUM or ALL
     read_view: ReadView | None = None  # its read snapshot from before its first write
+    # False: its rows carry no base version (a re-emit, ddl/DESIGN.md §11: a replica that
+    # skipped the late write it re-emits would wait for that write's version for ever)
+    fill_bases: bool = True
 
 
 @dataclass(slots=True)
@@ -573,7 +576,8 @@ class CommitPipeline:
 
     def _write_set(self, draft: Draft) -> WriteSet:
         conn = self.conn
-        versions.fill_base_versions(conn, draft.changes)
+        if draft.fill_bases:
+            versions.fill_base_versions(conn, draft.changes)
         if draft.read_view is not None and draft.level != "ONE" and self._replicated():
             with draft.read_view.trusted():
                 changed = versions.changed_since(draft.read_view.conn, draft.changes)

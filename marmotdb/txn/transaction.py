@@ -39,7 +39,7 @@ from marmotdb import errors
 from marmotdb.errors import CommitOutcomeUnknown, MarmotError, TransientError
 from marmotdb.hlc import Timestamp
 from marmotdb.ddl.replay_rewrite import replay_safe_all
-from marmotdb.storage import schema_guard, versions
+from marmotdb.storage import reemit, schema_guard, versions
 from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.writeset import SchemaChange
 from marmotdb.txn.commit_group import CommitGroup
@@ -113,7 +113,7 @@ _TRANSITIONS: dict[TxnState, frozenset[TxnState]] = {
 class Transaction:
     __slots__ = ("owner", "explicit", "read_only", "state", "reads", "pipeline", "branches",
                  "savepoints", "txn_id", "schema_changes", "check_foreign_keys", "waiting_on",
-                 "read_views", "catalog_before")
+                 "read_views", "catalog_before", "fill_bases")
 
     def __init__(self, owner: int, *, explicit: bool, read_only: bool = False):
         self.owner = owner                  # the session's connection id
@@ -135,6 +135,7 @@ class Transaction:
         self.read_views: dict[str, ReadView] = {}
         # the catalog before the DDL about to run (note_catalog): what it changes ships
         self.catalog_before: dict[schema_guard.CatalogKey, str] | None = None
+        self.fill_bases = True  # False: a re-emit's rows carry no base version (Draft)
 
     def _transition_to(self, state: TxnState) -> None:
         if state not in _TRANSITIONS[self.state]:
@@ -228,6 +229,7 @@ class Transaction:
             following = versions.follow_schema_change(pipeline.conn, statements, tables)
             for statement in following:
                 pipeline.conn.execute(statement)
+            reemit.follow(pipeline.conn, statements)  # this node's obligations (node-local)
             objects = [] if self.catalog_before is None else schema_guard.changed_objects(
                 self.catalog_before, schema_guard.catalog_objects(pipeline.conn))
         self.catalog_before = None
@@ -293,7 +295,8 @@ class Transaction:
         assert self.txn_id is not None
         return Draft(self.txn_id, pipeline.capture.commit(), self.schema_changes,
                      self.check_foreign_keys, level,
-                     self.read_views.get(pipeline.name) if self.read_views else None)
+                     self.read_views.get(pipeline.name) if self.read_views else None,
+                     self.fill_bases)
 
     def record_commit(self, level: str) -> Any:
         """COMMIT's first half (``CommitPipeline.record``): may run on a writer thread while

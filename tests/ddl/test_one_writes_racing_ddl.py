@@ -4,8 +4,9 @@ converge — same schema, rows, schema versions, applied vectors and checksums e
 A ONE write takes no votes (txn/DESIGN.md §7.2 "Consistency levels"), so nothing orders it
 against a DDL the majority commits meanwhile: it can be built on schema version v and reach
 a replica after the DDL that made v+1. Two shapes, each against DROP COLUMN, ADD COLUMN …
-DEFAULT, MODIFY (widening, to DECIMAL, narrowing), RENAME COLUMN, TRUNCATE, RENAME TABLE and
-DROP TABLE (three in-memory nodes, frames delivered by the test, time moved by the test):
+DEFAULT, MODIFY (widening, to DECIMAL, narrowing), RENAME COLUMN, CHANGE, TRUNCATE, RENAME
+TABLE and DROP TABLE (three in-memory nodes, frames delivered by the test, time moved by the
+test):
 
 * **cut off**: node 3 is cut off from the majority (SWIM declared the others dead), commits
   ONE writes of table ``w`` while node 1 runs the DDL on ``w``; then the partition heals.
@@ -13,12 +14,14 @@ DROP TABLE (three in-memory nodes, frames delivered by the test, time moved by t
   held back until node 1's DDL has committed; then they arrive (after the DDL everywhere but
   on node 2).
 
-Cases that converge are plain tests. Cases that do not are ``xfail(strict=True)`` with what
-really happens, so they start failing (XPASS) when it is fixed; DESIGN §11 has the table.
+Every case converges: the replicas skip the rows of a table gone since the write was built,
+the writer's node re-emits the rows its late writes touched as the DDL left them, and a
+replica's replay of a rebuild converts non-strictly (DESIGN §11 "The fix" and its table).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ import pytest
 from marmotdb.peer.catalog import all_messages
 from marmotdb.peer.codec import peek_tag
 from marmotdb.txn.messages import Learn, Prepare
+from marmotdb.txn.reemit import REEMIT_ROWS_MAX
 from tests.ddl.test_lease import LeaseCluster
 from tests.txn.test_cluster_commit import rows
 
@@ -36,40 +40,21 @@ SETTLE_MS = 6_000  # heal + catch-up both ways (interval 1 s) + deferred retries
 # the ONE writes set column b, the one DROP COLUMN drops and MODIFY retypes
 ONE_WRITES = ("INSERT INTO w VALUES (10, 10, 10)", "UPDATE w SET b = 99 WHERE id = 1")
 
-CONVERGING = {
+DDLS = {
     "drop column": "ALTER TABLE w DROP COLUMN b",
     "add column with default": "ALTER TABLE w ADD COLUMN c INT DEFAULT 7",
     "modify int to varchar": "ALTER TABLE w MODIFY b VARCHAR(20)",  # a rebuild
     "truncate": "TRUNCATE TABLE w",  # its captured deletes name rows 1-3 only: 10 stays
+    # before the re-emit (ddl/DESIGN.md §11) the four below did not converge: the replicas
+    # that applied the DDL first stored the old-schema image as is (99, 10 where the writer's
+    # node has 99.00, 10.00; b2 = 1 and NULL where it has 99 and 10), or could never apply
+    # it ("table 'w' does not exist on this node" on every pull, the origin stuck for ever)
+    "modify int to decimal": "ALTER TABLE w MODIFY b DECIMAL(10,2)",
+    "rename column": "ALTER TABLE w RENAME COLUMN b TO b2",
+    "change column": "ALTER TABLE w CHANGE b b2 BIGINT",
+    "rename table": "RENAME TABLE w TO w2",
+    "drop table": "DROP TABLE w",
 }
-_DIVERGES = ("replicas that applied the DDL first store the old-schema image as is (99, 10: no "
-             "DECIMAL formatting); the ONE write's own node converted it in its replay of the "
-             "rebuild (99.00, 10.00): same vectors, different rows and checksums")
-_STUCK_NAME = ("the replicas that applied the DDL first can never apply the ONE write set: "
-               "\"table 'w' does not exist on this node\" on every catch-up pull (and every "
-               "learn retry), its origin's applied vector stuck below it for ever")
-NOT_CONVERGING = {
-    "modify int to decimal": pytest.param(
-        "ALTER TABLE w MODIFY b DECIMAL(10,2)",
-        marks=pytest.mark.xfail(strict=True, reason=_DIVERGES)),
-    "rename column": pytest.param(
-        "ALTER TABLE w RENAME COLUMN b TO b2",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "the replicas that applied the DDL first drop the old-schema image's column b "
-            "(no such column: apply matches columns by name), so row 1 keeps b2 = 1 and row 10 "
-            "gets NULL; the write's own node has 99 and 10: same vectors, different rows"))),
-    "rename table": pytest.param(
-        "RENAME TABLE w TO w2",
-        marks=pytest.mark.xfail(strict=True, reason=_STUCK_NAME + "; the rows diverge (the "
-                                "write's node has them in w2, the others not)")),
-    "drop table": pytest.param(
-        "DROP TABLE w",
-        marks=pytest.mark.xfail(strict=True, reason=_STUCK_NAME + " (the rows agree)")),
-}
-_NARROWING = ("the ONE write's own node cannot apply the DDL: its replay of the rebuild copies "
-              "'abc' through MYSQL_STORE in strict mode, 1366 \"Incorrect integer value\" on "
-              "every try, so it stays on the old schema for ever; the others hold 'abc' in an "
-              "INT column (the image applied as is)")
 
 
 class OneWriteCluster(LeaseCluster):
@@ -143,6 +128,13 @@ def node_view(cluster: OneWriteCluster, node_id: int) -> dict[str, Any]:
 
 
 def assert_converged(cluster: OneWriteCluster) -> None:
+    """Identical views, and nothing left waiting: no learned outcome deferred, no catch-up
+    page stalled, no re-emit obligation left."""
+    for i in NODES:
+        node = cluster.nodes[i]
+        assert not node.cluster.participant._deferred, (i, node.cluster.participant._deferred)
+        assert not node.catch_up.stalled_why, (i, node.catch_up.stalled_why)  # type: ignore[union-attr]
+        assert not node.state._obliged("d"), i
     views = {i: node_view(cluster, i) for i in NODES}
     for i in (2, 3):
         for key in views[1]:
@@ -177,31 +169,111 @@ def one_writes_racing(cluster: OneWriteCluster, ddl: str, writes=ONE_WRITES) -> 
     settle(cluster)
 
 
-@pytest.mark.parametrize("ddl", [*CONVERGING.values(), *NOT_CONVERGING.values()],
-                         ids=[*CONVERGING, *NOT_CONVERGING])
+@pytest.mark.parametrize("ddl", list(DDLS.values()), ids=list(DDLS))
 def test_one_writes_of_a_cut_off_node_and_a_ddl_of_the_majority_converge_after_heal(
         cluster: OneWriteCluster, ddl: str) -> None:
     make_table(cluster)
     one_writes_cut_off(cluster, ddl)
     assert_converged(cluster)
+    assert_skipped_where_the_table_went(cluster, ddl, writer=3)
 
 
-@pytest.mark.parametrize("ddl", [*CONVERGING.values(), *NOT_CONVERGING.values()],
-                         ids=[*CONVERGING, *NOT_CONVERGING])
+@pytest.mark.parametrize("ddl", list(DDLS.values()), ids=list(DDLS))
 def test_one_writes_of_a_connected_node_arriving_after_a_ddl_converge(
         cluster: OneWriteCluster, ddl: str) -> None:
     make_table(cluster)
     one_writes_racing(cluster, ddl)
     assert_converged(cluster)
+    assert_skipped_where_the_table_went(cluster, ddl, writer=2)
 
 
-@pytest.mark.xfail(strict=True, reason=_NARROWING)
+def assert_skipped_where_the_table_went(cluster: OneWriteCluster, ddl: str, writer: int
+                                        ) -> None:
+    """The nodes that applied a RENAME/DROP TABLE first skipped the late write set's rows
+    (its INSERT and UPDATE of w: 2 rows), counted; the writer's node skipped none."""
+    skipped = {i: cluster.nodes[i].state.status["Marmot_rows_skipped_schema"] for i in NODES}
+    gone = ddl in (DDLS["rename table"], DDLS["drop table"])
+    assert skipped == {i: 2 if gone and i != writer else 0 for i in NODES}, skipped
+
+
 @pytest.mark.parametrize("shape", [one_writes_cut_off, one_writes_racing],
                          ids=["cut off", "racing"])
 def test_a_one_write_the_new_type_cannot_hold_and_a_narrowing_modify_converge(
         cluster: OneWriteCluster, shape: Any) -> None:
     """Every row the majority has is numeric, so its MODIFY succeeds; the ONE write put
-    'abc' into b meanwhile. No serial order commits both (write first: the ALTER fails)."""
+    'abc' into b meanwhile. No serial order commits both (write first: a strict ALTER
+    fails). Before, the writer's node replayed the rebuild strictly (1366 on every try) and
+    stayed on the old schema; now the replay converts as MySQL's non-strict ALTER does
+    ('abc' -> 0, counted) and the writer's node re-emits the converted row."""
     make_table(cluster, "VARCHAR(10)")
     shape(cluster, "ALTER TABLE w MODIFY b INT", ("INSERT INTO w VALUES (10, 10, 'abc')",))
     assert_converged(cluster)
+    assert rows(cluster, 1, "SELECT b FROM w WHERE id = 10") == [(0,)]
+    writer = 3 if shape is one_writes_cut_off else 2
+    assert cluster.nodes[writer].state.status["Marmot_ddl_replay_conversions"] == 1
+
+
+def test_the_reemit_survives_a_crash_between_the_ddls_apply_and_it(
+        cluster: OneWriteCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The obligation commits with the DDL's apply; node 3 is killed (kill -9: its files as
+    they are) before it re-emits, and the next start keeps the obligation."""
+    make_table(cluster)
+    first = cluster.nodes[3]
+    monkeypatch.setattr(first.state.reemits, "look", lambda database: None)  # the crash first
+    one_writes_cut_off(cluster, "ALTER TABLE w RENAME COLUMN b TO b2")
+    assert first.state._obliged("d")
+    # not converged: the others dropped the late images' b (no such column there)
+    assert rows(cluster, 1, "SELECT id, b2 FROM w WHERE id IN (1, 10) ORDER BY id") == [
+        (1, 1), (10, None)]
+    assert rows(cluster, 3, "SELECT id, b2 FROM w WHERE id IN (1, 10) ORDER BY id") == [
+        (1, 99), (10, 10)]
+    files = tmp_path / "n3-as-killed"
+    shutil.copytree(cluster.base / "n3", files)  # no transaction open: all of it committed
+    first.close()
+    shutil.rmtree(cluster.base / "n3")
+    shutil.copytree(files, cluster.base / "n3")
+    cluster.nodes[3] = cluster._start(3)
+    cluster.sessions[3] = cluster.nodes[3].open_session("root", now_ms=cluster.now_ms,
+                                                        database="d")
+    settle(cluster)
+    assert cluster.nodes[3].state.status["Marmot_rows_reemitted"] == 2
+    assert_converged(cluster)
+    assert rows(cluster, 1, "SELECT id, b2 FROM w WHERE id IN (1, 10) ORDER BY id") == [
+        (1, 99), (10, 10)]
+
+
+def test_more_rows_than_one_reemit_holds_go_in_several_write_sets(
+        cluster: OneWriteCluster) -> None:
+    make_table(cluster)
+    count = REEMIT_ROWS_MAX + 50
+    values = ", ".join(f"({i}, {i}, {i})" for i in range(10, 10 + count))
+    one_writes_cut_off(cluster, "RENAME TABLE w TO w2", (f"INSERT INTO w VALUES {values}",))
+    assert cluster.nodes[3].state.status["Marmot_rows_reemitted"] == count
+    assert rows(cluster, 1, "SELECT count(*) FROM w2") == [(3 + count,)]
+    assert_converged(cluster)
+
+
+@pytest.mark.parametrize("other_row", [True, False], ids=["and another row", "alone"])
+def test_the_reemit_never_overwrites_a_quorum_write_acknowledged_before_it(
+        cluster: OneWriteCluster, other_row: bool) -> None:
+    """Node 3's ONE write of row 1 races node 1's DDL; node 2 then writes row 1 at QUORUM
+    (acknowledged, after the DDL: the newer write). Node 3 re-emits only after a quorum's
+    vectors are applied here, so it sees node 2's write and leaves row 1 alone: b = 5
+    everywhere, as "ONE write, DDL, QUORUM write". Alone, the re-emit has no row to ship:
+    its obligation is still deleted (a batch without a write set is rolled back)."""
+    make_table(cluster)
+    cluster.cut.add(3)
+    cluster.detected = {3}
+    cluster.ok(3, "SET marmot_write_consistency = 'ONE'")
+    cluster.ok(3, "UPDATE w SET b = 99 WHERE id = 1")
+    if other_row:
+        cluster.ok(3, "UPDATE w SET b = 98 WHERE id = 2")
+    cluster.ok(1, "ALTER TABLE w ADD COLUMN c INT DEFAULT 7")
+    cluster.ok(2, "UPDATE w SET b = 5 WHERE id = 1")
+    cluster.cut.clear()
+    cluster.detected = set()
+    settle(cluster)
+    assert_converged(cluster)
+    assert rows(cluster, 1, "SELECT id, b FROM w WHERE id IN (1, 2) ORDER BY id") == [
+        (1, 5), (2, 98 if other_row else 2)]
+    assert cluster.nodes[3].state.status["Marmot_rows_reemitted"] == int(other_row)

@@ -280,3 +280,24 @@ def test_a_big_write_holds_one_base_version_object_per_version_and_untracked_cha
     assert len(changes) == 3 and changes[0].base_version is not None
     assert all(change.base_version is changes[0].base_version for change in changes)
     assert not any(gc.is_tracked(change) for change in changes)
+
+
+def test_an_old_schema_write_sets_rows_of_a_table_gone_since_are_skipped_not_waited_for(replica):
+    """ddl/DESIGN.md §11 rule 1: built on schema version 0, applied on version 1 where its
+    table ``ghost`` is gone (a DDL renamed or dropped it since): ghost's rows are skipped and
+    counted, its base versions are not waited for, the rest applies and the entry is logged.
+    The same write set on the current version stays an error."""
+    ghost = TableSchema("ghost", ("id",), (0,))
+    based = RowChange("ghost", ChangeOp.UPDATE, (1,), (1,), (1,), (1,),
+                      base_version=Timestamp(50, 0, 1))
+    late = ws(1, 1, 100, upsert(1, "a", 1), based, tables=[ITEM, ghost])
+    with pytest.raises(StorageError, match="does not exist"):  # current version (0): a bug
+        apply(replica, late)
+    assert versions.lacks_bases(replica, late)  # and its base is waited for
+    replica.execute("PRAGMA user_version=1")  # a DDL applied here since the write was built
+    assert not versions.lacks_bases(replica, late)
+    with ApplyTransaction(replica, [late]) as txn:
+        assert txn.apply(late).applied
+        assert txn.rows_skipped_schema == 1
+    assert items(replica) == [(1, "a", 1)] and applied_vector(replica) == {1: 1}
+    assert versions.read_version(replica, "ghost", (1,)) is None  # nothing under a gone name

@@ -136,6 +136,11 @@ def _strict(ctx: Any) -> tuple[bool, bool, bool]:
 
 
 STORE_ALTER = 2  # the copy of ALTER TABLE: MySQL reports 1265 and 1138 there
+# the copy of a committed ALTER replayed from its write set (ddl/replay_rewrite.py): never
+# strict, whatever session last wrote on the connection — MySQL's non-strict ALTER, each
+# conversion counted in SHOW STATUS instead of a warning (ddl/DESIGN.md §11)
+STORE_REPLAY = 3
+REPLAY_CONVERSIONS = "Marmot_ddl_replay_conversions"
 ER_INVALID_USE_OF_NULL = 1138
 
 
@@ -149,6 +154,8 @@ class _SessionStore:
         self.ctx, self.lenient, self._flags = ctx, lenient, None
 
     def _mode(self) -> tuple[bool, bool, bool]:
+        if self._flags is None and self.lenient == STORE_REPLAY:
+            self._flags = (False, False, False)  # the session's sql_mode plays no part
         if self._flags is None:
             strict, no_zero_date, no_zero_in_date = _strict(self.ctx)
             self._flags = (strict and self.lenient != 1, no_zero_date, no_zero_in_date)
@@ -172,7 +179,18 @@ class _SessionStore:
         self.note("Warning", code, message)
 
     def note(self, level: str, code: int, message: str) -> None:
+        if self.lenient == STORE_REPLAY:
+            _replay_converted(self.ctx)
+            return
         warn(self.ctx, level, code, message)
+
+
+def _replay_converted(ctx: Any) -> None:
+    """A replay's conversion: counted on the node (the binding's ``replay_counts``), never
+    a warning of whichever session last wrote on the connection."""
+    counts = getattr(ctx, "replay_counts", None)
+    if counts is not None:
+        counts[REPLAY_CONVERSIONS] += 1
 
 
 _STORE_SPECS: dict[str, tuple[coltypes.MySqlType, bool]] = {}
@@ -192,7 +210,7 @@ def _store_spec(text: str) -> tuple[coltypes.MySqlType, bool]:
 def _store(ctx: Any, value: object, type_text: object, column: object, row: object,
            lenient: object = 0) -> object:
     """MYSQL_STORE: coerce a value into a column the way MySQL does (strict per sql_mode;
-    ``lenient`` 1 for INSERT/UPDATE IGNORE, 2 for ALTER TABLE's copy). The stored value is
+    ``lenient`` 1 for INSERT/UPDATE IGNORE, 2 for ALTER TABLE's copy, 3 for its replay). The stored value is
     recorded in ``ctx.written_row`` for the errors that name it (sql/written_row.py)."""
     t, not_null = _store_spec(str(type_text))
     if value is None:
@@ -219,6 +237,9 @@ def _store_null(ctx: Any, t: coltypes.MySqlType, not_null: bool, column: object,
                 lenient: object) -> object:
     if not not_null:
         return None
+    if lenient == STORE_REPLAY:
+        _replay_converted(ctx)
+        return implicit_default(t)
     if lenient == STORE_ALTER:
         raise errors.error(ER_INVALID_USE_OF_NULL, "Invalid use of NULL value")
     message = f"Column '{column}' cannot be null"

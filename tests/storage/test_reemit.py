@@ -1,0 +1,88 @@
+"""Re-emit obligations (storage/reemit.py, ddl/DESIGN.md §11): what a peer's DDL not ordered
+after this node's own entries leaves to ship again, following renames and drops."""
+
+from __future__ import annotations
+
+import apsw
+
+from marmotdb.hlc import Timestamp
+from marmotdb.storage import reemit, versions
+from marmotdb.storage.apply import ApplyTransaction, record_local_commit
+from marmotdb.storage.schema import TableSchema
+from marmotdb.storage.writeset import ChangeOp, RowChange, SchemaChange, WriteSet
+from tests.storage.origin import open_database
+
+W = TableSchema("w", ("id", "b"), (0,))
+SELF, PEER = 3, 1
+
+
+def own_write(conn: apsw.Connection, seq: int, wall_ms: int, *changes: RowChange) -> None:
+    """This node's own write (at ONE) on schema version 0, committed here."""
+    commit = Timestamp(wall_ms, 0, SELF)
+    with conn:
+        for change in changes:
+            if change.after is not None:
+                conn.execute("INSERT OR REPLACE INTO w VALUES (?, ?)", change.after)
+            else:
+                conn.execute("DELETE FROM w WHERE id = ?", change.old_key)
+        record_local_commit(conn, WriteSet(commit, SELF, seq, commit, "d", 0, [W],
+                                           list(changes)))
+
+
+def peer_ddl(statements: list[str], ordered_after: dict[int, int] | None) -> WriteSet:
+    commit = Timestamp(500, 0, PEER)
+    entry = SchemaChange(0, "DDL", statements, {}, [])
+    return WriteSet(commit, PEER, 1, commit, "d", 1, [], [], [entry], ordered_after)
+
+
+def obligations(conn: apsw.Connection) -> list[tuple]:
+    return conn.execute(f"SELECT tbl, pk FROM {reemit.REEMIT} ORDER BY tbl, pk").fetchall()
+
+
+def test_a_peer_ddl_not_ordered_after_own_writes_obliges_and_the_rows_follow_a_rename():
+    conn = open_database("CREATE TABLE w(id INTEGER PRIMARY KEY, b);")
+    own_write(conn, 1, 100, RowChange("w", ChangeOp.INSERT, None, (10,), None, (10, 10)))
+    own_write(conn, 2, 110, RowChange("w", ChangeOp.INSERT, None, (11,), None, (11, 11)))
+    own_write(conn, 3, 120, RowChange("w", ChangeOp.DELETE, (11,), None, (11, 11), None))
+    ddl = peer_ddl(['ALTER TABLE "w" RENAME TO "w2"'], {SELF: 0})
+    with ApplyTransaction(conn, [ddl], local_origin=SELF) as txn:
+        txn.apply(ddl)
+    assert txn.reemits_obliged == 2
+    keys = [versions.encode_key((10,)), versions.encode_key((11,))]
+    assert obligations(conn) == [("w2", keys[0]), ("w2", keys[1])]
+    changes, kept = reemit.collect(conn, SELF, 1000)
+    assert kept == [("w2", keys[0]), ("w2", keys[1])]
+    # row 10 as it is now, row 11 deleted (its before image: the key, the rest NULL)
+    assert [(c.table, c.op, c.old_key, c.new_key, c.after) for c in changes] == [
+        ("w2", ChangeOp.UPDATE, (10,), (10,), (10, 10)),
+        ("w2", ChangeOp.DELETE, (11,), None, None)]
+    assert changes[1].before == (11, None)
+    assert obligations(conn) == []
+
+
+def test_no_obligation_when_ordered_after_covers_them_or_for_an_older_nodes_ddl():
+    conn = open_database("CREATE TABLE w(id INTEGER PRIMARY KEY, b);")
+    own_write(conn, 1, 100, RowChange("w", ChangeOp.INSERT, None, (10,), None, (10, 10)))
+    for ordered_after in ({SELF: 1}, None):
+        ddl = peer_ddl(['ALTER TABLE "w" ADD COLUMN "c"'], ordered_after)
+        assert reemit.oblige(conn, ddl, SELF) == 0
+    own = peer_ddl(['ALTER TABLE "w" ADD COLUMN "c"'], {})
+    assert reemit.oblige(conn, own, SELF) == 1  # not covered: obliged
+    own.origin = SELF
+    assert reemit.oblige(conn, own, SELF) == 0  # this node's own DDL: never
+
+
+def test_obligations_go_with_a_dropped_table_and_skip_rows_another_node_won():
+    conn = open_database("CREATE TABLE w(id INTEGER PRIMARY KEY, b); CREATE TABLE v(id INTEGER "
+                         "PRIMARY KEY);")
+    own_write(conn, 1, 100, RowChange("w", ChangeOp.INSERT, None, (10,), None, (10, 10)),
+              RowChange("w", ChangeOp.INSERT, None, (12,), None, (12, 12)))
+    with conn:  # a later write of another node won row 12 here
+        versions.claim_version(conn, "w", versions.encode_key((12,)), Timestamp(900, 0, PEER),
+                               False)
+    assert reemit.oblige(conn, peer_ddl(['ALTER TABLE "w" ADD COLUMN "c"'], {}), SELF) == 2
+    assert [c.new_key for c in reemit.collect(conn, SELF, 1000)[0]] == [(10,)]
+    assert reemit.oblige(conn, peer_ddl(['DROP TABLE "w"'], {}), SELF) == 2
+    conn.execute("DROP TABLE w")
+    reemit.follow(conn, ['DROP TABLE "w"'])
+    assert obligations(conn) == []
