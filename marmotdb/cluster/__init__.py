@@ -23,7 +23,7 @@ Build it (nothing happens until ``start``)::
 
     codec = FrameCodec([secret], config.frame_bytes_max)         # marmotdb.peer; >= 16 bytes
     meta = NodeMeta(peer_addr=NodeAddr(host, peer_port), mysql_addr=..., admin_addr=...,
-                    software_version=marmotdb.__version__, databases={...})
+                    software_version=marmotdb.__version__)
     node = SwimNode(node_id, meta, config, transport, codec, random.Random(seed),
                     seed_addrs=[NodeAddr.parse(s) for s in seeds], incarnation=persisted)
     node.subscribe(on_member_event)          # MemberEvent for every change, self included
@@ -74,7 +74,6 @@ from marmotdb.cluster.membership import Member, MemberEvent
 from marmotdb.cluster.messages import (
     MEMBERSHIP_CODES,
     MEMBERSHIP_TYPES,
-    DatabaseMeta,
     MemberState,
     NodeAddr,
     NodeMeta,
@@ -84,7 +83,7 @@ from marmotdb.cluster.stats import SwimStats
 from marmotdb.cluster.swim import SwimNode
 
 __all__ = [
-    "MEMBERSHIP_CODES", "MEMBERSHIP_TYPES", "DatabaseMeta", "Member", "MemberEvent",
+    "MEMBERSHIP_CODES", "MEMBERSHIP_TYPES", "Member", "MemberEvent",
     "MemberState", "NodeAddr", "NodeMeta", "SwimConfig", "SwimNode", "SwimStats",
     "is_membership_message",
 ]

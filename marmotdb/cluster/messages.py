@@ -49,17 +49,6 @@ class MemberState(enum.IntEnum):
     REMOVED = 6  # removed by an administrator; refused until an administrator allows it
 
 
-class DatabaseMeta(msgspec.Struct, frozen=True, array_like=True):
-    """What other nodes need to know about one database on this node.
-
-    ``applied`` maps an origin node id to the highest contiguous commit-log sequence this node
-    has applied from that origin (DESIGN.md §4.3). Membership treats both fields as opaque.
-    """
-
-    schema_version: Counter = 0
-    applied: dict[NodeId, Counter] = {}
-
-
 class NodeMeta(msgspec.Struct, frozen=True, array_like=True):
     """Member metadata, versioned by the member's incarnation (a change bumps it; newer wins)."""
 
@@ -67,7 +56,6 @@ class NodeMeta(msgspec.Struct, frozen=True, array_like=True):
     mysql_addr: NodeAddr | None = None
     admin_addr: NodeAddr | None = None
     software_version: str = ""
-    databases: dict[str, DatabaseMeta] = {}
 
 
 class MemberUpdate(msgspec.Struct, frozen=True, array_like=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marmotdb.cluster.messages import DatabaseMeta, MemberState
+from marmotdb.cluster.messages import MemberState
 from tests.cluster.driver import Cluster, addr, meta
 
 ALIVE, DEAD = MemberState.ALIVE, MemberState.DEAD
@@ -79,8 +79,7 @@ def test_admin_removed_node_cannot_rejoin_until_allowed() -> None:
 def test_metadata_change_reaches_every_member() -> None:
     cluster = Cluster(5)
     cluster.run_for(3000)
-    new_meta = meta(2, software_version="0.2.0", mysql_addr=addr(200),
-                    databases={"shop": DatabaseMeta(7, {2: 40})})
+    new_meta = meta(2, software_version="0.2.0", mysql_addr=addr(200))
     cluster.nodes[2].update_meta(new_meta, cluster.now_ms)
     cluster.run_for(2000)
     for observer in cluster.nodes:

@@ -29,7 +29,6 @@ from marmotdb.peer.codec import (
 from marmotdb.cluster.messages import (
     MESSAGE_TYPES,
     Ack,
-    DatabaseMeta,
     Gossip,
     MemberState,
     MemberUpdate,
@@ -48,8 +47,7 @@ from marmotdb.peer.registry import PEER_MESSAGES
 SECRET = b"cluster-secret-for-codec-tests"
 A, B = NodeAddr("10.0.0.1", 7946), NodeAddr("::1", 7947)
 META = NodeMeta(A, mysql_addr=NodeAddr("10.0.0.1", 3306), admin_addr=NodeAddr("10.0.0.1", 8080),
-                software_version="0.1.0",
-                databases={"shop": DatabaseMeta(schema_version=3, applied={1: 17, 2: 4})})
+                software_version="0.1.0")
 UPDATE = MemberUpdate(1, MemberState.SUSPECT, 4, 1, 2, META)
 
 
