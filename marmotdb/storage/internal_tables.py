@@ -122,6 +122,7 @@ CREATE TABLE IF NOT EXISTS {PENDING_BRANCHES}(
 CREATE TABLE IF NOT EXISTS {REEMIT}(
     tbl TEXT NOT NULL,
     pk BLOB NOT NULL,
+    key_columns TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (tbl, pk)
 ) WITHOUT ROWID;
 """
@@ -133,6 +134,17 @@ def ensure_internal_tables(conn: apsw.Connection) -> None:
         with conn:
             conn.execute(_DDL)
     _ensure_lock_schema_version(conn)
+    _ensure_reemit_key_columns(conn)
+
+
+def _ensure_reemit_key_columns(conn: apsw.Connection) -> None:
+    """``__marmot_reemit.key_columns`` (added after the table): older files get it, their
+    obligations with '' (the key columns unknown: named by the table's current key)."""
+    if not conn.execute(f"SELECT 1 FROM pragma_table_xinfo('{REEMIT}') "
+                        "WHERE name = 'key_columns'").fetchall():
+        with conn:
+            conn.execute(f"ALTER TABLE {REEMIT} ADD COLUMN key_columns TEXT NOT NULL "
+                         "DEFAULT ''")
 
 
 def _ensure_lock_schema_version(conn: apsw.Connection) -> None:

@@ -12,10 +12,15 @@ the write, then X over it — so that node ships the rows again, as X left them.
 if X's ``ordered_after`` does not cover this node's own log entries of the database (DML
 built on a version below X's), each (table, key) they wrote becomes a row of
 ``__marmot_reemit`` — internal, node-local, never captured nor replicated, so it commits or
-rolls back with X. ``follow`` keeps the rows with the schema after any DDL (a peer's or this
-node's): a renamed table's rows take the new name, a dropped table's go. ``collect`` (run
-by txn/reemit.py in an internal write of this node) turns up to ``rows_max`` of them into row
-changes of the current rows and deletes them in the same transaction.
+rolls back with X — with the names of the key's columns as the write saw them. ``follow``
+keeps the rows with the schema after any DDL (a peer's or this node's): a renamed table's
+rows take the new name, a dropped table's go, a renamed key column's name follows (a plain
+``RENAME COLUMN``, or a rebuild's copy: ``CHANGE``). ``collect`` (run by txn/reemit.py in an
+internal write of this node) turns up to ``rows_max`` of them into row changes of the
+current rows and deletes them in the same transaction. Where X changed the primary key
+(``DROP PRIMARY KEY, ADD PRIMARY KEY (id, a)``), the replicas that applied X first skipped
+the late rows (storage/apply.py: their key differs); ``collect`` finds the rows by the old
+key's columns and states them under the new key.
 
 Public API::
 
@@ -32,6 +37,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import re
+
 import apsw
 import msgspec
 
@@ -44,8 +51,10 @@ from marmotdb.storage.writeset import ChangeOp, Row, RowChange, WriteSet, decode
 __all__ = ["REEMIT", "oblige", "follow", "pending", "collect", "forget", "obligations",
            "replace"]
 
-_INSERT = f"INSERT OR IGNORE INTO {REEMIT}(tbl, pk) VALUES (?, ?)"
+_INSERT = f"INSERT OR IGNORE INTO {REEMIT}(tbl, pk, key_columns) VALUES (?, ?, ?)"
 _key_decoder = msgspec.msgpack.Decoder()
+_names_decoder = msgspec.json.Decoder(list[str])
+Obligation = tuple[str, bytes, str]  # table, encoded key, key columns (JSON; '' unknown)
 
 
 def oblige(conn: apsw.Connection, ddl: WriteSet, local_origin: int) -> int:
@@ -58,15 +67,18 @@ def oblige(conn: apsw.Connection, ddl: WriteSet, local_origin: int) -> int:
     after = ddl.ordered_after.get(local_origin, 0)
     entries = conn.execute(f"SELECT write_set FROM {COMMIT_LOG} WHERE origin = ? AND "
                            "origin_seq > ? ORDER BY origin_seq", (local_origin, after)).fetchall()
-    rows: set[tuple[str, bytes]] = set()
+    rows: set[Obligation] = set()
     for (encoded,) in entries:
         write_set = decode_write_set(encoded)
         if write_set.schema_changes or write_set.schema_version >= ddl.schema_version:
             continue  # a DDL of ours, or built on X already
+        key_columns = {schema.name: msgspec.json.encode(list(schema.key_columns)).decode()
+                       for schema in write_set.tables}
         for change in write_set.changes:
             for key in (change.old_key, change.new_key):
                 if key is not None:
-                    rows.add((change.table, versions.encode_key(key)))
+                    rows.add((change.table, versions.encode_key(key),
+                              key_columns.get(change.table, "")))
     for row in sorted(rows):
         conn.execute(_INSERT, row)
     return len(rows)
@@ -74,14 +86,94 @@ def oblige(conn: apsw.Connection, ddl: WriteSet, local_origin: int) -> int:
 
 def follow(conn: apsw.Connection, statements: Iterable[str]) -> None:
     """After a DDL's ``statements`` ran here: obligations follow renamed tables and go with
-    dropped ones (a table rebuild keeps its name: its internal renames are not followed)."""
+    dropped ones (a table rebuild keeps its name: its internal renames are not followed);
+    their key columns follow renamed columns, in the statements' order."""
     if not pending(conn):
         return
-    for old, new in versions.renamed_tables(statements):
-        conn.execute(f"UPDATE OR REPLACE {REEMIT} SET tbl = ? WHERE tbl = ? COLLATE NOCASE",
-                     (new, old))
+    for statement in statements:
+        for old, new in versions.renamed_tables([statement]):
+            conn.execute(f"UPDATE OR REPLACE {REEMIT} SET tbl = ? WHERE tbl = ? COLLATE "
+                         "NOCASE", (new, old))
+        renamed = renamed_columns(statement)
+        if renamed is not None:
+            _follow_columns(conn, *renamed)
     conn.execute(f"DELETE FROM {REEMIT} WHERE NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE "
                  f"type = 'table' AND name = {REEMIT}.tbl COLLATE NOCASE)")
+
+
+# The translator's own SQLite text (never a user's): a plain column rename, and a table
+# rebuild's copy (sql/rewrites/ddl/alter_plan.py: ``_rebuild``, ``_copy_value``), whose
+# values are a column of the old table, that column through MYSQL_STORE (NULLIF'd for an
+# AUTO_INCREMENT column), or a default that names no column.
+_NAME = r'"((?:[^"]|"")+)"'
+_RENAME_COLUMN = re.compile(rf'^ALTER TABLE {_NAME} RENAME COLUMN {_NAME} TO {_NAME}$')
+_REBUILD_COPY = re.compile(rf'^INSERT INTO {_NAME} \((.*?)\) SELECT (.*) FROM '
+                           rf'"__marmot_old_(?:[^"]|"")+"$', re.DOTALL)
+_COPIED_FROM = re.compile(rf'^(?:NULLIF\()?(?:MYSQL_STORE\()?{_NAME}')
+
+
+def _unquote(name: str) -> str:
+    return name.replace('""', '"')
+
+
+def renamed_columns(statement: str) -> tuple[str, dict[str, str], bool] | None:
+    """(table, {old column, lower case: new name}, rebuilt) for a statement that renames
+    columns of ``table``: ``rebuilt`` when it is a rebuild's copy (a column it does not copy
+    is gone); None for any other statement."""
+    found = _RENAME_COLUMN.match(statement)
+    if found is not None:
+        table, old, new = (_unquote(name) for name in found.groups())
+        return table, {old.lower(): new}, False
+    found = _REBUILD_COPY.match(statement)
+    if found is None:
+        return None
+    table, into, values = found.groups()
+    targets = [_unquote(name) for name in re.findall(_NAME, into)]
+    sources = _top_level(values)
+    if into.startswith("rowid"):
+        sources = sources[1:]
+    renames: dict[str, str] = {}
+    for target, value in zip(targets, sources):
+        copied = _COPIED_FROM.match(value.strip())
+        if copied is not None:
+            renames[_unquote(copied.group(1)).lower()] = target
+    return _unquote(table), renames, True
+
+
+def _top_level(text: str) -> list[str]:
+    """``text`` split at its commas outside parentheses and quotes."""
+    parts, depth, quote, start = [], 0, "", 0
+    for index, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote  # a doubled quote closes and reopens
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _follow_columns(conn: apsw.Connection, table: str, renames: dict[str, str],
+                    rebuilt: bool) -> None:
+    """Obligations of ``table`` name their key columns as ``renames`` left them; one whose
+    key column a rebuild did not copy goes (its row cannot be named any more)."""
+    found = conn.execute(f"SELECT pk, key_columns FROM {REEMIT} WHERE tbl = ? COLLATE NOCASE "
+                         "AND key_columns != ''", (table,)).fetchall()
+    for pk, key_columns in found:
+        names = [renames.get(name.lower(), None if rebuilt else name)
+                 for name in _names_decoder.decode(key_columns)]
+        if None in names:
+            conn.execute(f"DELETE FROM {REEMIT} WHERE tbl = ? COLLATE NOCASE AND pk = ?",
+                         (table, pk))
+        else:
+            conn.execute(f"UPDATE {REEMIT} SET key_columns = ? WHERE tbl = ? COLLATE NOCASE "
+                         "AND pk = ?", (msgspec.json.encode(names).decode(), table, pk))
 
 
 def pending(conn: apsw.Connection) -> bool:
@@ -96,12 +188,15 @@ def collect(conn: apsw.Connection, local_origin: int, rows_max: int
     version belongs to another node is dropped without a change: a newer write of that node,
     on the current schema, won it here and wins it everywhere. A present row is stated as
     an UPDATE of its image onto itself, a missing one as a DELETE (before image: the key,
-    the other columns NULL); neither carries a base version (the caller's write set)."""
-    found = conn.execute(f"SELECT tbl, pk FROM {REEMIT} ORDER BY tbl, pk LIMIT ?",
+    the other columns NULL); neither carries a base version (the caller's write set). An
+    obligation whose key columns are no longer the table's key (a DDL changed it) names the
+    rows that hold its key's values in those columns, each stated under its key now (none
+    found: nothing, the row's key now is unknown here)."""
+    found = conn.execute(f"SELECT tbl, pk, key_columns FROM {REEMIT} ORDER BY tbl, pk LIMIT ?",
                          (rows_max,)).fetchall()
     schemas: dict[str, TableSchema | None] = {}
     changes: list[RowChange] = []
-    for table, pk in found:
+    for table, pk, key_columns in found:
         conn.execute(f"DELETE FROM {REEMIT} WHERE tbl = ? AND pk = ?", (table, pk))
         if table not in schemas:
             schemas[table] = load_table_schema(conn, table)
@@ -109,21 +204,55 @@ def collect(conn: apsw.Connection, local_origin: int, rows_max: int
         if schema is None:
             continue
         key: Row = tuple(_key_decoder.decode(pk))
-        version = versions.read_version(conn, table, key)
-        if version is not None and version.version.node_id != local_origin:
+        names = _names_decoder.decode(key_columns) if key_columns else None
+        if names is not None and [name.lower() for name in names] != [
+                name.lower() for name in schema.key_columns]:
+            changes += _rekeyed(conn, schema, names, key, local_origin)
+            continue
+        if not _ours(conn, table, key, local_origin):
             continue
         change = _current(conn, schema, key)
         if change is not None:
             changes.append(change)
-    return changes, [(table, pk) for table, pk in found]
+    return changes, [(table, pk) for table, pk, _ in found]
 
 
-def obligations(conn: apsw.Connection) -> list[tuple[str, bytes]]:
+def _ours(conn: apsw.Connection, table: str, key: Row, local_origin: int) -> bool:
+    """Is the row's version here this node's (or absent)? Another node's newer write, on
+    the current schema, won it here and wins it everywhere."""
+    version = versions.read_version(conn, table, key)
+    return version is None or version.version.node_id == local_origin
+
+
+def _rekeyed(conn: apsw.Connection, schema: TableSchema, names: list[str], key: Row,
+             local_origin: int) -> list[RowChange]:
+    """The rows whose ``names`` columns hold ``key`` (named by an old primary key), each as
+    an UPDATE of itself under the table's key now. None when a column is gone or the old
+    key was the rowid (a rebuild that adds a key does not keep rowids)."""
+    present = {name.lower() for name in schema.columns}
+    if not names or len(names) != len(key) or any(n.lower() not in present for n in names):
+        return []
+    columns = ", ".join(quote_identifier(name) for name in schema.columns)
+    where = " AND ".join(f"{quote_identifier(name)} IS ?" for name in names)
+    rowid = "rowid" if schema.keyed_by_rowid else "NULL"  # a WITHOUT ROWID table has none
+    changes = []
+    for found, *columns_found in conn.execute(
+            f"SELECT {rowid}, {columns} FROM {quote_identifier(schema.name)} WHERE {where}",
+            key):
+        image = tuple(columns_found)
+        new_key = (found,) if schema.keyed_by_rowid else schema.key_of(image)
+        if _ours(conn, schema.name, new_key, local_origin):
+            changes.append(RowChange(schema.name, ChangeOp.UPDATE, new_key, new_key, image,
+                                     image))
+    return changes
+
+
+def obligations(conn: apsw.Connection) -> list[Obligation]:
     """Every obligation (kept across a snapshot restore: the copy holds its node's own)."""
-    return conn.execute(f"SELECT tbl, pk FROM {REEMIT}").fetchall()
+    return conn.execute(f"SELECT tbl, pk, key_columns FROM {REEMIT}").fetchall()
 
 
-def replace(conn: apsw.Connection, rows: Iterable[tuple[str, bytes]]) -> None:
+def replace(conn: apsw.Connection, rows: Iterable[Obligation]) -> None:
     """In the caller's transaction: the obligations are ``rows`` (after a snapshot restore,
     this node's own in place of the copied node's)."""
     conn.execute(f"DELETE FROM {REEMIT}")
