@@ -20,7 +20,9 @@ internal write of this node) turns up to ``rows_max`` of them into row changes o
 current rows and deletes them in the same transaction. Where X changed the primary key
 (``DROP PRIMARY KEY, ADD PRIMARY KEY (id, a)``), the replicas that applied X first skipped
 the late rows (storage/apply.py: their key differs); ``collect`` finds the rows by the old
-key's columns and states them under the new key.
+key's columns and states them under the new key, and a row the late writes deleted (or
+moved to another key) by the image they deleted (``gone_image``: its columns by name,
+following renames too), whose columns name its key now.
 
 Public API::
 
@@ -51,10 +53,14 @@ from marmotdb.storage.writeset import ChangeOp, Row, RowChange, WriteSet, decode
 __all__ = ["REEMIT", "oblige", "follow", "pending", "collect", "forget", "obligations",
            "replace"]
 
-_INSERT = f"INSERT OR IGNORE INTO {REEMIT}(tbl, pk, key_columns) VALUES (?, ?, ?)"
+_INSERT = (f"INSERT OR IGNORE INTO {REEMIT}(tbl, pk, key_columns, gone_image) "
+           "VALUES (?, ?, ?, ?)")
 _key_decoder = msgspec.msgpack.Decoder()
 _names_decoder = msgspec.json.Decoder(list[str])
-Obligation = tuple[str, bytes, str]  # table, encoded key, key columns (JSON; '' unknown)
+_image_decoder = msgspec.msgpack.Decoder(dict[str, object])
+# table, encoded key, its columns' names (JSON; '' unknown), the image the late writes
+# deleted at that key ({column: value} msgpack; None: the row stayed)
+Obligation = tuple[str, bytes, str, bytes | None]
 
 
 def oblige(conn: apsw.Connection, ddl: WriteSet, local_origin: int) -> int:
@@ -67,20 +73,26 @@ def oblige(conn: apsw.Connection, ddl: WriteSet, local_origin: int) -> int:
     after = ddl.ordered_after.get(local_origin, 0)
     entries = conn.execute(f"SELECT write_set FROM {COMMIT_LOG} WHERE origin = ? AND "
                            "origin_seq > ? ORDER BY origin_seq", (local_origin, after)).fetchall()
-    rows: set[Obligation] = set()
+    rows: dict[tuple[str, bytes], tuple[str, bytes | None]] = {}
     for (encoded,) in entries:
         write_set = decode_write_set(encoded)
         if write_set.schema_changes or write_set.schema_version >= ddl.schema_version:
             continue  # a DDL of ours, or built on X already
-        key_columns = {schema.name: msgspec.json.encode(list(schema.key_columns)).decode()
-                       for schema in write_set.tables}
+        schemas = {schema.name: schema for schema in write_set.tables}
         for change in write_set.changes:
-            for key in (change.old_key, change.new_key):
-                if key is not None:
-                    rows.add((change.table, versions.encode_key(key),
-                              key_columns.get(change.table, "")))
-    for row in sorted(rows):
-        conn.execute(_INSERT, row)
+            schema = schemas.get(change.table)
+            key_columns = "" if schema is None else \
+                msgspec.json.encode(list(schema.key_columns)).decode()
+            if change.old_key is not None:  # the later change of a key counts: in order
+                gone = change.new_key != change.old_key and change.before is not None and \
+                    schema is not None
+                image = msgspec.msgpack.encode(dict(zip(schema.columns, change.before))) \
+                    if gone else None  # type: ignore[union-attr, arg-type]
+                rows[(change.table, versions.encode_key(change.old_key))] = (key_columns, image)
+            if change.new_key is not None:
+                rows[(change.table, versions.encode_key(change.new_key))] = (key_columns, None)
+    for (table, pk), (key_columns, image) in sorted(rows.items()):
+        conn.execute(_INSERT, (table, pk, key_columns, image))
     return len(rows)
 
 
@@ -161,19 +173,29 @@ def _top_level(text: str) -> list[str]:
 
 def _follow_columns(conn: apsw.Connection, table: str, renames: dict[str, str],
                     rebuilt: bool) -> None:
-    """Obligations of ``table`` name their key columns as ``renames`` left them; one whose
-    key column a rebuild did not copy goes (its row cannot be named any more)."""
-    found = conn.execute(f"SELECT pk, key_columns FROM {REEMIT} WHERE tbl = ? COLLATE NOCASE "
-                         "AND key_columns != ''", (table,)).fetchall()
-    for pk, key_columns in found:
-        names = [renames.get(name.lower(), None if rebuilt else name)
-                 for name in _names_decoder.decode(key_columns)]
+    """Obligations of ``table`` name their key columns (and their gone image's columns) as
+    ``renames`` left them; one whose key column a rebuild did not copy goes (its row cannot
+    be named any more), and so does a gone image's column it did not copy."""
+    found = conn.execute(f"SELECT pk, key_columns, gone_image FROM {REEMIT} WHERE tbl = ? "
+                         "COLLATE NOCASE AND key_columns != ''", (table,)).fetchall()
+
+    def renamed(name: str) -> str | None:
+        return renames.get(name.lower(), None if rebuilt else name)
+
+    for pk, key_columns, image in found:
+        names = [renamed(name) for name in _names_decoder.decode(key_columns)]
         if None in names:
             conn.execute(f"DELETE FROM {REEMIT} WHERE tbl = ? COLLATE NOCASE AND pk = ?",
                          (table, pk))
-        else:
-            conn.execute(f"UPDATE {REEMIT} SET key_columns = ? WHERE tbl = ? COLLATE NOCASE "
-                         "AND pk = ?", (msgspec.json.encode(names).decode(), table, pk))
+            continue
+        if image is not None:
+            columns = ((renamed(name), value) for name, value in
+                       _image_decoder.decode(image).items())
+            image = msgspec.msgpack.encode({name: value for name, value in columns
+                                            if name is not None})
+        conn.execute(f"UPDATE {REEMIT} SET key_columns = ?, gone_image = ? WHERE tbl = ? "
+                     "COLLATE NOCASE AND pk = ?",
+                     (msgspec.json.encode(names).decode(), image, table, pk))
 
 
 def pending(conn: apsw.Connection) -> bool:
@@ -192,11 +214,11 @@ def collect(conn: apsw.Connection, local_origin: int, rows_max: int
     obligation whose key columns are no longer the table's key (a DDL changed it) names the
     rows that hold its key's values in those columns, each stated under its key now (none
     found: nothing, the row's key now is unknown here)."""
-    found = conn.execute(f"SELECT tbl, pk, key_columns FROM {REEMIT} ORDER BY tbl, pk LIMIT ?",
-                         (rows_max,)).fetchall()
+    found = conn.execute(f"SELECT tbl, pk, key_columns, gone_image FROM {REEMIT} ORDER BY "
+                         "tbl, pk LIMIT ?", (rows_max,)).fetchall()
     schemas: dict[str, TableSchema | None] = {}
     changes: list[RowChange] = []
-    for table, pk, key_columns in found:
+    for table, pk, key_columns, image in found:
         conn.execute(f"DELETE FROM {REEMIT} WHERE tbl = ? AND pk = ?", (table, pk))
         if table not in schemas:
             schemas[table] = load_table_schema(conn, table)
@@ -207,14 +229,14 @@ def collect(conn: apsw.Connection, local_origin: int, rows_max: int
         names = _names_decoder.decode(key_columns) if key_columns else None
         if names is not None and [name.lower() for name in names] != [
                 name.lower() for name in schema.key_columns]:
-            changes += _rekeyed(conn, schema, names, key, local_origin)
+            changes += _rekeyed(conn, schema, names, key, image, local_origin)
             continue
         if not _ours(conn, table, key, local_origin):
             continue
         change = _current(conn, schema, key)
         if change is not None:
             changes.append(change)
-    return changes, [(table, pk) for table, pk, _ in found]
+    return changes, [(table, pk) for table, pk, _, _ in found]
 
 
 def _ours(conn: apsw.Connection, table: str, key: Row, local_origin: int) -> bool:
@@ -225,31 +247,58 @@ def _ours(conn: apsw.Connection, table: str, key: Row, local_origin: int) -> boo
 
 
 def _rekeyed(conn: apsw.Connection, schema: TableSchema, names: list[str], key: Row,
-             local_origin: int) -> list[RowChange]:
+             image: bytes | None, local_origin: int) -> list[RowChange]:
     """The rows whose ``names`` columns hold ``key`` (named by an old primary key), each as
-    an UPDATE of itself under the table's key now. None when a column is gone or the old
-    key was the rowid (a rebuild that adds a key does not keep rowids)."""
+    an UPDATE of itself under the table's key now, and the row the late writes deleted
+    there (``image``), if it is not one of them, as a DELETE under the key its image gives.
+    None when a column is gone or the old key was the rowid (a rebuild that adds a key
+    does not keep rowids)."""
     present = {name.lower() for name in schema.columns}
     if not names or len(names) != len(key) or any(n.lower() not in present for n in names):
         return []
     columns = ", ".join(quote_identifier(name) for name in schema.columns)
     where = " AND ".join(f"{quote_identifier(name)} IS ?" for name in names)
     rowid = "rowid" if schema.keyed_by_rowid else "NULL"  # a WITHOUT ROWID table has none
+    found_keys: set[Row] = set()
     changes = []
     for found, *columns_found in conn.execute(
             f"SELECT {rowid}, {columns} FROM {quote_identifier(schema.name)} WHERE {where}",
             key):
-        image = tuple(columns_found)
-        new_key = (found,) if schema.keyed_by_rowid else schema.key_of(image)
+        row = tuple(columns_found)
+        new_key = (found,) if schema.keyed_by_rowid else schema.key_of(row)
         if _ours(conn, schema.name, new_key, local_origin):
-            changes.append(RowChange(schema.name, ChangeOp.UPDATE, new_key, new_key, image,
-                                     image))
+            changes.append(RowChange(schema.name, ChangeOp.UPDATE, new_key, new_key, row, row))
+        found_keys.add(new_key)
+    gone = _gone_key(schema, image)
+    if gone is not None and gone not in found_keys and _ours(conn, schema.name, gone,
+                                                              local_origin):
+        changes.append(_deleted(schema, gone))
     return changes
+
+
+def _gone_key(schema: TableSchema, image: bytes | None) -> Row | None:
+    """The key now of a row the late writes deleted, from its image's columns by name
+    (None: no image, or it lacks a key column now: a column the DDL added)."""
+    if image is None or schema.keyed_by_rowid:
+        return None
+    values = {name.lower(): value for name, value in _image_decoder.decode(image).items()}
+    names = [name.lower() for name in schema.key_columns]
+    if any(name not in values for name in names):
+        return None
+    return tuple(values[name] for name in names)
+
+
+def _deleted(schema: TableSchema, key: Row) -> RowChange:
+    """A DELETE of ``key``: its before image the key, the other columns NULL."""
+    before: list[object] = [None] * len(schema.columns)
+    for index, value in zip(schema.key, key):
+        before[index] = value
+    return RowChange(schema.name, ChangeOp.DELETE, key, None, tuple(before), None)
 
 
 def obligations(conn: apsw.Connection) -> list[Obligation]:
     """Every obligation (kept across a snapshot restore: the copy holds its node's own)."""
-    return conn.execute(f"SELECT tbl, pk, key_columns FROM {REEMIT}").fetchall()
+    return conn.execute(f"SELECT tbl, pk, key_columns, gone_image FROM {REEMIT}").fetchall()
 
 
 def replace(conn: apsw.Connection, rows: Iterable[Obligation]) -> None:
@@ -278,7 +327,4 @@ def _current(conn: apsw.Connection, schema: TableSchema, key: Row) -> RowChange 
     if rows:
         image = tuple(rows[0])
         return RowChange(schema.name, ChangeOp.UPDATE, key, key, image, image)
-    before = [None] * len(schema.columns)
-    for index, value in zip(schema.key, key):
-        before[index] = value
-    return RowChange(schema.name, ChangeOp.DELETE, key, None, tuple(before), None)
+    return _deleted(schema, key)

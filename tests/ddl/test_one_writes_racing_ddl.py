@@ -287,3 +287,21 @@ def test_the_reemit_never_overwrites_a_quorum_write_acknowledged_before_it(
     assert rows(cluster, 1, "SELECT id, b FROM w WHERE id IN (1, 2) ORDER BY id") == [
         (1, 5), (2, 98 if other_row else 2)]
     assert cluster.nodes[3].state.status["Marmot_rows_reemitted"] == int(other_row)
+
+
+KEY_DDLS = [DDLS["change primary key"], DDLS["rename key column"], DDLS["change key column"]]
+
+
+@pytest.mark.parametrize("shape", [one_writes_cut_off, one_writes_racing],
+                         ids=["cut off", "racing"])
+@pytest.mark.parametrize("ddl", KEY_DDLS, ids=["change primary key", "rename key column",
+                                               "change key column"])
+def test_one_writes_that_delete_or_move_a_key_racing_a_change_of_the_key_converge(
+        cluster: OneWriteCluster, ddl: str, shape: Any) -> None:
+    """The late writes delete row 2 and move row 3's key: the nodes that applied the DDL
+    first skipped them and still hold rows 2 and 3; the writer's node, where they are gone,
+    names them under the new key by the images its late writes deleted."""
+    make_table(cluster)
+    shape(cluster, ddl, ("DELETE FROM w WHERE id = 2", "UPDATE w SET id = 20 WHERE id = 3"))
+    assert_converged(cluster)
+    assert rows(cluster, 1, "SELECT * FROM w ORDER BY 1") == [(1, 1, 1), (20, 3, 3)]

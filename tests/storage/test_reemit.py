@@ -139,3 +139,20 @@ def test_a_changed_primary_key_names_the_rows_by_the_old_keys_columns():
     assert len(kept) == 2
     assert [(c.op, c.old_key, c.new_key, c.after) for c in changes] == [
         (ChangeOp.UPDATE, (10, 10), (10, 10), (10, 10))]
+
+
+def test_a_row_deleted_by_the_late_writes_is_named_under_the_changed_key_by_its_image():
+    """The late writes deleted row 11: the obligation keeps the image they deleted, its
+    columns follow a rename, and under the key (id, b2) it names the row to delete."""
+    conn = open_database("CREATE TABLE w(id INTEGER PRIMARY KEY, b);")
+    own_write(conn, 1, 100, RowChange("w", ChangeOp.INSERT, None, (11,), None, (11, 7)))
+    own_write(conn, 2, 110, RowChange("w", ChangeOp.DELETE, (11,), None, (11, 7), None))
+    reemit.oblige(conn, peer_ddl(["SELECT 1"], {}), SELF)
+    with conn:
+        conn.execute("CREATE TABLE w2(id INTEGER, b2, PRIMARY KEY (id, b2))")
+        conn.execute("DROP TABLE w")
+        conn.execute("ALTER TABLE w2 RENAME TO w")
+    reemit.follow(conn, ['INSERT INTO "w" ("id", "b2") SELECT "id", "b" FROM "__marmot_old_w"'])
+    changes, _ = reemit.collect(conn, SELF, 1000)
+    assert [(c.op, c.old_key, c.before) for c in changes] == [(ChangeOp.DELETE, (11, 7),
+                                                                (11, 7))]
