@@ -123,7 +123,7 @@ CREATE TABLE IF NOT EXISTS {REEMIT}(
     tbl TEXT NOT NULL,
     pk BLOB NOT NULL,
     key_columns TEXT NOT NULL DEFAULT '',
-    gone_image BLOB,
+    image BLOB,
     PRIMARY KEY (tbl, pk)
 ) WITHOUT ROWID;
 """
@@ -139,13 +139,13 @@ def ensure_internal_tables(conn: apsw.Connection) -> None:
 
 
 def _ensure_reemit_columns(conn: apsw.Connection) -> None:
-    """``__marmot_reemit.key_columns`` and ``gone_image`` (added after the table): older
+    """``__marmot_reemit.key_columns`` and ``image`` (added after the table): older
     files get them, their obligations with '' and NULL (the key columns unknown: named by
     the table's current key)."""
     present = {name for (name,) in conn.execute(f"SELECT name FROM pragma_table_xinfo("
                                                 f"'{REEMIT}')").fetchall()}
     for column, definition in (("key_columns", "TEXT NOT NULL DEFAULT ''"),
-                               ("gone_image", "BLOB")):
+                               ("image", "BLOB")):
         if column not in present:
             with conn:
                 conn.execute(f"ALTER TABLE {REEMIT} ADD COLUMN {column} {definition}")

@@ -19,10 +19,12 @@ rows take the new name, a dropped table's go, a renamed key column's name follow
 internal write of this node) turns up to ``rows_max`` of them into row changes of the
 current rows and deletes them in the same transaction. Where X changed the primary key
 (``DROP PRIMARY KEY, ADD PRIMARY KEY (id, a)``), the replicas that applied X first skipped
-the late rows (storage/apply.py: their key differs); ``collect`` finds the rows by the old
-key's columns and states them under the new key, and a row the late writes deleted (or
-moved to another key) by the image they deleted (``gone_image``: its columns by name,
-following renames too), whose columns name its key now.
+the late rows (storage/apply.py: their key differs), so ``collect`` names each under the
+new key by its ``image`` — the row as the late writes left it, read as X is applied (the
+image they deleted, for a row they deleted or moved to another key), its columns by name,
+following renames too — and states the row now at that key (a DELETE when there is none).
+An image without a column of the new key (one X adds) falls back to the rows whose old key
+columns hold the key (found rows only).
 
 Public API::
 
@@ -53,13 +55,13 @@ from marmotdb.storage.writeset import ChangeOp, Row, RowChange, WriteSet, decode
 __all__ = ["REEMIT", "oblige", "follow", "pending", "collect", "forget", "obligations",
            "replace"]
 
-_INSERT = (f"INSERT OR IGNORE INTO {REEMIT}(tbl, pk, key_columns, gone_image) "
+_INSERT = (f"INSERT OR IGNORE INTO {REEMIT}(tbl, pk, key_columns, image) "
            "VALUES (?, ?, ?, ?)")
 _key_decoder = msgspec.msgpack.Decoder()
 _names_decoder = msgspec.json.Decoder(list[str])
 _image_decoder = msgspec.msgpack.Decoder(dict[str, object])
-# table, encoded key, its columns' names (JSON; '' unknown), the image the late writes
-# deleted at that key ({column: value} msgpack; None: the row stayed)
+# table, encoded key, its columns' names (JSON; '' unknown; a name '' for a column gone),
+# the row as the late writes left it ({column: value} msgpack; None: unknown)
 Obligation = tuple[str, bytes, str, bytes | None]
 
 
@@ -73,7 +75,7 @@ def oblige(conn: apsw.Connection, ddl: WriteSet, local_origin: int) -> int:
     after = ddl.ordered_after.get(local_origin, 0)
     entries = conn.execute(f"SELECT write_set FROM {COMMIT_LOG} WHERE origin = ? AND "
                            "origin_seq > ? ORDER BY origin_seq", (local_origin, after)).fetchall()
-    rows: dict[tuple[str, bytes], tuple[str, bytes | None]] = {}
+    rows: dict[tuple[str, bytes], tuple[str, Row, dict[str, object] | None]] = {}
     for (encoded,) in entries:
         write_set = decode_write_set(encoded)
         if write_set.schema_changes or write_set.schema_version >= ddl.schema_version:
@@ -83,17 +85,36 @@ def oblige(conn: apsw.Connection, ddl: WriteSet, local_origin: int) -> int:
             schema = schemas.get(change.table)
             key_columns = "" if schema is None else \
                 msgspec.json.encode(list(schema.key_columns)).decode()
-            if change.old_key is not None:  # the later change of a key counts: in order
-                gone = change.new_key != change.old_key and change.before is not None and \
-                    schema is not None
-                image = msgspec.msgpack.encode(dict(zip(schema.columns, change.before))) \
-                    if gone else None  # type: ignore[union-attr, arg-type]
-                rows[(change.table, versions.encode_key(change.old_key))] = (key_columns, image)
+            if change.old_key is not None:  # in order: a key's later change counts
+                deleted = None if schema is None or change.before is None else \
+                    dict(zip(schema.columns, change.before))
+                rows[(change.table, versions.encode_key(change.old_key))] = (
+                    key_columns, change.old_key, deleted)
             if change.new_key is not None:
-                rows[(change.table, versions.encode_key(change.new_key))] = (key_columns, None)
-    for (table, pk), (key_columns, image) in sorted(rows.items()):
-        conn.execute(_INSERT, (table, pk, key_columns, image))
+                rows[(change.table, versions.encode_key(change.new_key))] = (
+                    key_columns, change.new_key, None)
+    local: dict[str, TableSchema | None] = {}
+    for (table, pk), (key_columns, key, deleted) in sorted(rows.items()):
+        if table not in local:
+            local[table] = load_table_schema(conn, table)
+        image = _row_image(conn, local[table], key) or deleted
+        conn.execute(_INSERT, (table, pk, key_columns,
+                               None if image is None else msgspec.msgpack.encode(image)))
     return len(rows)
+
+
+def _row_image(conn: apsw.Connection, schema: TableSchema | None, key: Row
+               ) -> dict[str, object] | None:
+    """The row at ``key`` here, its columns by name (None: no such row)."""
+    if schema is None or len(key) != max(len(schema.key), 1):
+        return None
+    columns = ", ".join(quote_identifier(name) for name in schema.columns)
+    where = "rowid = ?" if schema.keyed_by_rowid else " AND ".join(
+        f"{quote_identifier(name)} IS ?" for name in schema.key_columns)
+    for row in conn.execute(f"SELECT {columns} FROM {quote_identifier(schema.name)} WHERE "
+                            f"{where}", key):
+        return dict(zip(schema.columns, row))
+    return None
 
 
 def follow(conn: apsw.Connection, statements: Iterable[str]) -> None:
@@ -173,27 +194,23 @@ def _top_level(text: str) -> list[str]:
 
 def _follow_columns(conn: apsw.Connection, table: str, renames: dict[str, str],
                     rebuilt: bool) -> None:
-    """Obligations of ``table`` name their key columns (and their gone image's columns) as
-    ``renames`` left them; one whose key column a rebuild did not copy goes (its row cannot
-    be named any more), and so does a gone image's column it did not copy."""
-    found = conn.execute(f"SELECT pk, key_columns, gone_image FROM {REEMIT} WHERE tbl = ? "
+    """Obligations of ``table`` name their key columns (and their image's columns) as
+    ``renames`` left them; a column a rebuild did not copy goes from the image, and its
+    name in the key becomes '' (no column: the image has to name the row)."""
+    found = conn.execute(f"SELECT pk, key_columns, image FROM {REEMIT} WHERE tbl = ? "
                          "COLLATE NOCASE AND key_columns != ''", (table,)).fetchall()
 
     def renamed(name: str) -> str | None:
         return renames.get(name.lower(), None if rebuilt else name)
 
     for pk, key_columns, image in found:
-        names = [renamed(name) for name in _names_decoder.decode(key_columns)]
-        if None in names:
-            conn.execute(f"DELETE FROM {REEMIT} WHERE tbl = ? COLLATE NOCASE AND pk = ?",
-                         (table, pk))
-            continue
+        names = [renamed(name) or "" for name in _names_decoder.decode(key_columns)]
         if image is not None:
             columns = ((renamed(name), value) for name, value in
                        _image_decoder.decode(image).items())
             image = msgspec.msgpack.encode({name: value for name, value in columns
                                             if name is not None})
-        conn.execute(f"UPDATE {REEMIT} SET key_columns = ?, gone_image = ? WHERE tbl = ? "
+        conn.execute(f"UPDATE {REEMIT} SET key_columns = ?, image = ? WHERE tbl = ? "
                      "COLLATE NOCASE AND pk = ?",
                      (msgspec.json.encode(names).decode(), image, table, pk))
 
@@ -211,10 +228,10 @@ def collect(conn: apsw.Connection, local_origin: int, rows_max: int
     on the current schema, won it here and wins it everywhere. A present row is stated as
     an UPDATE of its image onto itself, a missing one as a DELETE (before image: the key,
     the other columns NULL); neither carries a base version (the caller's write set). An
-    obligation whose key columns are no longer the table's key (a DDL changed it) names the
-    rows that hold its key's values in those columns, each stated under its key now (none
-    found: nothing, the row's key now is unknown here)."""
-    found = conn.execute(f"SELECT tbl, pk, key_columns, gone_image FROM {REEMIT} ORDER BY "
+    obligation whose key columns are no longer the table's key (a DDL changed it) names its
+    row under the key now by its image (``_by_image``), or else the rows that hold its key's
+    values in those columns (``_rekeyed``: found rows only)."""
+    found = conn.execute(f"SELECT tbl, pk, key_columns, image FROM {REEMIT} ORDER BY "
                          "tbl, pk LIMIT ?", (rows_max,)).fetchall()
     schemas: dict[str, TableSchema | None] = {}
     changes: list[RowChange] = []
@@ -229,7 +246,9 @@ def collect(conn: apsw.Connection, local_origin: int, rows_max: int
         names = _names_decoder.decode(key_columns) if key_columns else None
         if names is not None and [name.lower() for name in names] != [
                 name.lower() for name in schema.key_columns]:
-            changes += _rekeyed(conn, schema, names, key, image, local_origin)
+            change = _by_image(conn, schema, image, local_origin)
+            changes += [change] if change is not None else _rekeyed(conn, schema, names, key,
+                                                                    local_origin)
             continue
         if not _ours(conn, table, key, local_origin):
             continue
@@ -246,20 +265,34 @@ def _ours(conn: apsw.Connection, table: str, key: Row, local_origin: int) -> boo
     return version is None or version.version.node_id == local_origin
 
 
+def _by_image(conn: apsw.Connection, schema: TableSchema, image: bytes | None,
+              local_origin: int) -> RowChange | None:
+    """The row at the key ``image`` (the row as the late writes left it) gives under the
+    table's key now, as a change (a DELETE when it is gone); None when the image lacks a
+    key column, the table is keyed by rowid, or another node's version holds the key."""
+    if image is None or schema.keyed_by_rowid:
+        return None
+    values = {name.lower(): value for name, value in _image_decoder.decode(image).items()}
+    names = [name.lower() for name in schema.key_columns]
+    if any(name not in values for name in names):
+        return None
+    key = tuple(values[name] for name in names)
+    if not _ours(conn, schema.name, key, local_origin):
+        return None
+    return _current(conn, schema, key)
+
+
 def _rekeyed(conn: apsw.Connection, schema: TableSchema, names: list[str], key: Row,
-             image: bytes | None, local_origin: int) -> list[RowChange]:
+             local_origin: int) -> list[RowChange]:
     """The rows whose ``names`` columns hold ``key`` (named by an old primary key), each as
-    an UPDATE of itself under the table's key now, and the row the late writes deleted
-    there (``image``), if it is not one of them, as a DELETE under the key its image gives.
-    None when a column is gone or the old key was the rowid (a rebuild that adds a key
-    does not keep rowids)."""
+    an UPDATE of itself under the table's key now. None when a column is gone or the old
+    key was the rowid (a rebuild that adds a key does not keep rowids)."""
     present = {name.lower() for name in schema.columns}
     if not names or len(names) != len(key) or any(n.lower() not in present for n in names):
         return []
     columns = ", ".join(quote_identifier(name) for name in schema.columns)
     where = " AND ".join(f"{quote_identifier(name)} IS ?" for name in names)
     rowid = "rowid" if schema.keyed_by_rowid else "NULL"  # a WITHOUT ROWID table has none
-    found_keys: set[Row] = set()
     changes = []
     for found, *columns_found in conn.execute(
             f"SELECT {rowid}, {columns} FROM {quote_identifier(schema.name)} WHERE {where}",
@@ -268,24 +301,7 @@ def _rekeyed(conn: apsw.Connection, schema: TableSchema, names: list[str], key: 
         new_key = (found,) if schema.keyed_by_rowid else schema.key_of(row)
         if _ours(conn, schema.name, new_key, local_origin):
             changes.append(RowChange(schema.name, ChangeOp.UPDATE, new_key, new_key, row, row))
-        found_keys.add(new_key)
-    gone = _gone_key(schema, image)
-    if gone is not None and gone not in found_keys and _ours(conn, schema.name, gone,
-                                                              local_origin):
-        changes.append(_deleted(schema, gone))
     return changes
-
-
-def _gone_key(schema: TableSchema, image: bytes | None) -> Row | None:
-    """The key now of a row the late writes deleted, from its image's columns by name
-    (None: no image, or it lacks a key column now: a column the DDL added)."""
-    if image is None or schema.keyed_by_rowid:
-        return None
-    values = {name.lower(): value for name, value in _image_decoder.decode(image).items()}
-    names = [name.lower() for name in schema.key_columns]
-    if any(name not in values for name in names):
-        return None
-    return tuple(values[name] for name in names)
 
 
 def _deleted(schema: TableSchema, key: Row) -> RowChange:
@@ -298,7 +314,7 @@ def _deleted(schema: TableSchema, key: Row) -> RowChange:
 
 def obligations(conn: apsw.Connection) -> list[Obligation]:
     """Every obligation (kept across a snapshot restore: the copy holds its node's own)."""
-    return conn.execute(f"SELECT tbl, pk, key_columns, gone_image FROM {REEMIT}").fetchall()
+    return conn.execute(f"SELECT tbl, pk, key_columns, image FROM {REEMIT}").fetchall()
 
 
 def replace(conn: apsw.Connection, rows: Iterable[Obligation]) -> None:

@@ -4,6 +4,7 @@ after this node's own entries leaves to ship again, following renames and drops.
 from __future__ import annotations
 
 import apsw
+import msgspec
 
 from marmotdb.hlc import Timestamp
 from marmotdb.storage import reemit, versions
@@ -118,7 +119,11 @@ def test_a_rebuilds_copy_renames_the_columns_it_copies_and_drops_the_others():
     reemit.follow(conn, [copy])
     assert key_columns(conn) == [("w", '["id2"]')]
     reemit.follow(conn, ['INSERT INTO "w" ("b") SELECT "b" FROM "__marmot_old_w"'])
-    assert key_columns(conn) == []  # the key column was not copied: the row cannot be named
+    # the key column was not copied: no name for it, and it left the image (the image's
+    # other columns name the row, if they hold the new key)
+    assert key_columns(conn) == [("w", '[""]')]
+    (image,), = conn.execute(f"SELECT image FROM {reemit.REEMIT}").fetchall()
+    assert msgspec.msgpack.decode(image) == {"b": 10}
 
 
 def test_a_changed_primary_key_names_the_rows_by_the_old_keys_columns():
