@@ -81,10 +81,10 @@ def oblige(conn: apsw.Connection, ddl: WriteSet, local_origin: int) -> int:
         if write_set.schema_changes or write_set.schema_version >= ddl.schema_version:
             continue  # a DDL of ours, or built on X already
         schemas = {schema.name: schema for schema in write_set.tables}
+        named = {schema.name: msgspec.json.encode(list(schema.key_columns)).decode()
+                 for schema in write_set.tables}
         for change in write_set.changes:
-            schema = schemas.get(change.table)
-            key_columns = "" if schema is None else \
-                msgspec.json.encode(list(schema.key_columns)).decode()
+            schema, key_columns = schemas.get(change.table), named.get(change.table, "")
             if change.old_key is not None:  # in order: a key's later change counts
                 deleted = None if schema is None or change.before is None else \
                     dict(zip(schema.columns, change.before))
@@ -93,28 +93,28 @@ def oblige(conn: apsw.Connection, ddl: WriteSet, local_origin: int) -> int:
             if change.new_key is not None:
                 rows[(change.table, versions.encode_key(change.new_key))] = (
                     key_columns, change.new_key, None)
-    local: dict[str, TableSchema | None] = {}
+    local: dict[str, tuple[TableSchema, str] | None] = {}
     for (table, pk), (key_columns, key, deleted) in sorted(rows.items()):
         if table not in local:
-            local[table] = load_table_schema(conn, table)
-        image = _row_image(conn, local[table], key) or deleted
+            schema = load_table_schema(conn, table)
+            local[table] = None if schema is None else (schema, _select_row(schema))
+        image = deleted
+        if local[table] is not None:  # the row as it is here, before the DDL
+            schema, select = local[table]  # type: ignore[misc]
+            if len(key) == max(len(schema.key), 1):
+                for row in conn.execute(select, key):
+                    image = dict(zip(schema.columns, row))
         conn.execute(_INSERT, (table, pk, key_columns,
                                None if image is None else msgspec.msgpack.encode(image)))
     return len(rows)
 
 
-def _row_image(conn: apsw.Connection, schema: TableSchema | None, key: Row
-               ) -> dict[str, object] | None:
-    """The row at ``key`` here, its columns by name (None: no such row)."""
-    if schema is None or len(key) != max(len(schema.key), 1):
-        return None
+def _select_row(schema: TableSchema) -> str:
+    """SQL reading the row at a key of ``schema``'s table, every column."""
     columns = ", ".join(quote_identifier(name) for name in schema.columns)
     where = "rowid = ?" if schema.keyed_by_rowid else " AND ".join(
         f"{quote_identifier(name)} IS ?" for name in schema.key_columns)
-    for row in conn.execute(f"SELECT {columns} FROM {quote_identifier(schema.name)} WHERE "
-                            f"{where}", key):
-        return dict(zip(schema.columns, row))
-    return None
+    return f"SELECT {columns} FROM {quote_identifier(schema.name)} WHERE {where}"
 
 
 def follow(conn: apsw.Connection, statements: Iterable[str]) -> None:
