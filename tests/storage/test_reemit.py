@@ -161,3 +161,16 @@ def test_a_row_deleted_by_the_late_writes_is_named_under_the_changed_key_by_its_
     changes, _ = reemit.collect(conn, SELF, 1000)
     assert [(c.op, c.old_key, c.before) for c in changes] == [(ChangeOp.DELETE, (11, 7),
                                                                 (11, 7))]
+
+
+def test_an_older_files_obligation_table_gets_the_key_columns_and_image():
+    """Obligations of a file from before the two columns: '' and NULL (named by the table's
+    key now, as before)."""
+    from marmotdb.storage.internal_tables import ensure_internal_tables
+    conn = open_database("CREATE TABLE w(id INTEGER PRIMARY KEY, b);")
+    conn.execute(f"DROP TABLE {reemit.REEMIT}")
+    conn.execute(f"CREATE TABLE {reemit.REEMIT}(tbl TEXT NOT NULL, pk BLOB NOT NULL, "
+                 "PRIMARY KEY (tbl, pk)) WITHOUT ROWID")
+    conn.execute(f"INSERT INTO {reemit.REEMIT} VALUES ('w', ?)", (versions.encode_key((1,)),))
+    ensure_internal_tables(conn)
+    assert reemit.obligations(conn) == [("w", versions.encode_key((1,)), "", None)]
