@@ -40,6 +40,7 @@ Public API::
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import re
 
@@ -129,7 +130,7 @@ def follow(conn: apsw.Connection, statements: Iterable[str]) -> None:
                          "NOCASE", (new, old))
         renamed = renamed_columns(statement)
         if renamed is not None:
-            _follow_columns(conn, *renamed)
+            _follow_columns(conn, renamed)
     conn.execute(f"DELETE FROM {REEMIT} WHERE NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE "
                  f"type = 'table' AND name = {REEMIT}.tbl COLLATE NOCASE)")
 
@@ -149,14 +150,23 @@ def _unquote(name: str) -> str:
     return name.replace('""', '"')
 
 
-def renamed_columns(statement: str) -> tuple[str, dict[str, str], bool] | None:
-    """(table, {old column, lower case: new name}, rebuilt) for a statement that renames
-    columns of ``table``: ``rebuilt`` when it is a rebuild's copy (a column it does not copy
-    is gone); None for any other statement."""
+class RenamedColumns(NamedTuple):
+    """What a statement did to ``table``'s columns: ``renames`` {old column, lower case:
+    new name}; ``rebuilt`` when it is a rebuild's copy (a column it does not copy is gone),
+    whose new columns copied from none take ``filled`` {column: the SQL of its value}."""
+    table: str
+    renames: dict[str, str]
+    rebuilt: bool
+    filled: dict[str, str]
+
+
+def renamed_columns(statement: str) -> RenamedColumns | None:
+    """What ``statement`` did to a table's columns, if it renamed (or rebuilt) them; None
+    for any other statement."""
     found = _RENAME_COLUMN.match(statement)
     if found is not None:
         table, old, new = (_unquote(name) for name in found.groups())
-        return table, {old.lower(): new}, False
+        return RenamedColumns(table, {old.lower(): new}, False, {})
     found = _REBUILD_COPY.match(statement)
     if found is None:
         return None
@@ -166,11 +176,14 @@ def renamed_columns(statement: str) -> tuple[str, dict[str, str], bool] | None:
     if into.startswith("rowid"):
         sources = sources[1:]
     renames: dict[str, str] = {}
+    filled: dict[str, str] = {}
     for target, value in zip(targets, sources):
         copied = _COPIED_FROM.match(value.strip())
         if copied is not None:
             renames[_unquote(copied.group(1)).lower()] = target
-    return _unquote(table), renames, True
+        else:
+            filled[target] = value.strip()
+    return RenamedColumns(_unquote(table), renames, True, filled)
 
 
 def _top_level(text: str) -> list[str]:
@@ -192,27 +205,41 @@ def _top_level(text: str) -> list[str]:
     return parts
 
 
-def _follow_columns(conn: apsw.Connection, table: str, renames: dict[str, str],
-                    rebuilt: bool) -> None:
-    """Obligations of ``table`` name their key columns (and their image's columns) as
-    ``renames`` left them; a column a rebuild did not copy goes from the image, and its
-    name in the key becomes '' (no column: the image has to name the row)."""
+def _follow_columns(conn: apsw.Connection, renamed: RenamedColumns) -> None:
+    """Obligations of the table name their key columns (and their image's columns) as
+    the statement left them; a column a rebuild did not copy goes from the image, and its
+    name in the key becomes '' (no column: the image has to name the row); a column it
+    added takes in the image the value the copy gave every row (its default)."""
+    table, renames, rebuilt = renamed.table, renamed.renames, renamed.rebuilt
     found = conn.execute(f"SELECT pk, key_columns, image FROM {REEMIT} WHERE tbl = ? "
                          "COLLATE NOCASE AND key_columns != ''", (table,)).fetchall()
+    filled = _values(conn, renamed.filled) if found else {}
 
-    def renamed(name: str) -> str | None:
+    def new_name(name: str) -> str | None:
         return renames.get(name.lower(), None if rebuilt else name)
 
     for pk, key_columns, image in found:
-        names = [renamed(name) or "" for name in _names_decoder.decode(key_columns)]
+        names = [new_name(name) or "" for name in _names_decoder.decode(key_columns)]
         if image is not None:
-            columns = ((renamed(name), value) for name, value in
+            columns = ((new_name(name), value) for name, value in
                        _image_decoder.decode(image).items())
-            image = msgspec.msgpack.encode({name: value for name, value in columns
-                                            if name is not None})
+            image = msgspec.msgpack.encode({**filled, **{name: value for name, value in columns
+                                                         if name is not None}})
         conn.execute(f"UPDATE {REEMIT} SET key_columns = ?, image = ? WHERE tbl = ? "
                      "COLLATE NOCASE AND pk = ?",
                      (msgspec.json.encode(names).decode(), image, table, pk))
+
+
+def _values(conn: apsw.Connection, filled: dict[str, str]) -> dict[str, object]:
+    """The values a rebuild's copy gave its new columns (a default: the translator's SQL,
+    naming no column), evaluated here as the copy did; one that fails is left out."""
+    values = {}
+    for column, sql in filled.items():
+        try:
+            values[column] = conn.execute(f"SELECT {sql}").fetchall()[0][0]
+        except apsw.Error:
+            continue
+    return values
 
 
 def pending(conn: apsw.Connection) -> bool:

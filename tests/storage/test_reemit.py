@@ -109,21 +109,22 @@ def test_obligations_carry_the_key_columns_and_follow_a_renamed_key_column():
 def test_a_rebuilds_copy_renames_the_columns_it_copies_and_drops_the_others():
     copy = ('INSERT INTO "w" ("id2", "a", "c", "b") SELECT NULLIF(MYSQL_STORE("id", '
             "'bigint not null', 'id2', 1, 2), 0), \"a\", 'x, \"y\"', \"b\" FROM \"__marmot_old_w\"")
-    assert reemit.renamed_columns(copy) == ("w", {"id": "id2", "a": "a", "b": "b"}, True)
+    assert reemit.renamed_columns(copy) == ("w", {"id": "id2", "a": "a", "b": "b"}, True,
+                                            {"c": "'x, \"y\"'"})
     assert reemit.renamed_columns('ALTER TABLE "w" RENAME COLUMN "a" TO "b"') == (
-        "w", {"a": "b"}, False)
+        "w", {"a": "b"}, False, {})
     assert reemit.renamed_columns('ALTER TABLE "w" RENAME TO "v"') is None
     conn = open_database("CREATE TABLE w(id INTEGER PRIMARY KEY, b);")
     own_write(conn, 1, 100, RowChange("w", ChangeOp.INSERT, None, (10,), None, (10, 10)))
     reemit.oblige(conn, peer_ddl(["SELECT 1"], {}), SELF)
     reemit.follow(conn, [copy])
     assert key_columns(conn) == [("w", '["id2"]')]
-    reemit.follow(conn, ['INSERT INTO "w" ("b") SELECT "b" FROM "__marmot_old_w"'])
+    reemit.follow(conn, ['INSERT INTO "w" ("b", "x") SELECT "b", 7 FROM "__marmot_old_w"'])
     # the key column was not copied: no name for it, and it left the image (the image's
-    # other columns name the row, if they hold the new key)
+    # other columns name the row, if they hold the new key); the added x holds its default
     assert key_columns(conn) == [("w", '[""]')]
     (image,), = conn.execute(f"SELECT image FROM {reemit.REEMIT}").fetchall()
-    assert msgspec.msgpack.decode(image) == {"b": 10}
+    assert msgspec.msgpack.decode(image) == {"b": 10, "x": 7}
 
 
 def test_a_changed_primary_key_names_the_rows_by_the_old_keys_columns():
