@@ -22,9 +22,9 @@ current rows and deletes them in the same transaction. Where X changed the prima
 the late rows (storage/apply.py: their key differs), so ``collect`` names each under the
 new key by its ``image`` — the row as the late writes left it, read as X is applied (the
 image they deleted, for a row they deleted or moved to another key), its columns by name,
-following renames too — and states the row now at that key (a DELETE when there is none).
-An image without a column of the new key (one X adds) falls back to the rows whose old key
-columns hold the key (found rows only).
+following renames too, a column a rebuild adds holding the default its copy gave — and
+states the row now at that key (a DELETE when there is none). An image without a column of
+the new key falls back to the rows whose old key columns hold the key (found rows only).
 
 Public API::
 
@@ -35,14 +35,14 @@ Public API::
     collect(conn, local_origin, rows_max) -> (list[RowChange], kept obligations)
     forget(conn, kept)                          delete them outside a batch (no change made)
     obligations(conn) / replace(conn, rows)     across a snapshot restore
+    renamed_columns(statement) -> RenamedColumns | None   what a DDL statement renamed
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
-
-import re
 
 import apsw
 import msgspec
@@ -54,7 +54,7 @@ from marmotdb.storage.schema import TableSchema, load_table_schema
 from marmotdb.storage.writeset import ChangeOp, Row, RowChange, WriteSet, decode_write_set
 
 __all__ = ["REEMIT", "oblige", "follow", "pending", "collect", "forget", "obligations",
-           "replace"]
+           "replace", "renamed_columns", "RenamedColumns"]
 
 _INSERT = (f"INSERT OR IGNORE INTO {REEMIT}(tbl, pk, key_columns, image) "
            "VALUES (?, ?, ?, ?)")
