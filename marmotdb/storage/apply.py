@@ -49,7 +49,7 @@ import apsw
 from marmotdb.errors import StorageError
 from marmotdb.hlc import Timestamp
 from marmotdb.storage import reemit, schema_guard
-from marmotdb.storage.apply_plan import ApplyPlans, TableMissing, TablePlan
+from marmotdb.storage.apply_plan import ApplyPlans, KeyDiffers, TableMissing, TablePlan
 from marmotdb.storage.commitlog import LogWriter
 from marmotdb.storage.versions import claim_version, encode_key
 from marmotdb.storage.writeset import Row, RowChange, WriteSet, encode_write_set
@@ -207,14 +207,15 @@ class ApplyTransaction:
 
     def _table_plans(self, write_set: WriteSet) -> dict[str, TablePlan | None]:
         """Each table's plan; None for a table gone since a write set built on an older
-        schema version was made (renamed or dropped by a DDL applied here after it): its
-        rows are skipped, not failed on every retry. On the current version a missing
-        table stays an error (ddl/DESIGN.md §11)."""
+        schema version was made (renamed or dropped by a DDL applied here after it), or
+        whose primary key such a DDL changed: its rows are skipped, not failed on every
+        retry (their origin re-emits them as the DDL left them). On the current version a
+        missing table or another key stays an error (ddl/DESIGN.md §11)."""
         plans: dict[str, TablePlan | None] = {}
         for schema in write_set.tables:
             try:
                 plans[schema.name] = self._plans.plan(schema)
-            except TableMissing:
+            except (TableMissing, KeyDiffers):
                 if not schema_guard.built_on_older(self._conn, write_set):
                     raise
                 plans[schema.name] = None

@@ -4,10 +4,11 @@ A write set describes each table as its origin saw it (``TableSchema``). The loc
 differ after later DDL: columns are matched by *name*; a column the write set lacks keeps its
 local default (insert) or value (update); a column the local table lacks is dropped; stored
 generated columns are never written. The primary key must name the same columns on both sides
-(otherwise rows could not be identified) and a missing table is an error (``TableMissing``): the
-caller waits for the schema to catch up rather than lose rows — except for a write set built on
-an older schema version than the file's, whose table a DDL since renamed or dropped
-(``apply.py`` skips those rows; ddl/DESIGN.md §11).
+(otherwise rows could not be identified: ``KeyDiffers``) and a missing table is an error
+(``TableMissing``): the caller waits for the schema to catch up rather than lose rows — except
+for a write set built on an older schema version than the file's, whose table a DDL since
+renamed or dropped, or whose primary key it changed (``apply.py`` skips those rows: their origin
+re-emits them; ddl/DESIGN.md §11).
 
 Plans are cached per connection and per write-set schema, and thrown away whenever SQLite's
 ``PRAGMA schema_version`` cookie changes (any DDL on the file, from any connection).
@@ -16,6 +17,7 @@ Public API::
 
     TablePlan(upsert_sql, delete_sql, upsert_params)
     TableMissing(StorageError)   the write set's table does not exist here
+    KeyDiffers(StorageError)     its primary key names other columns than the write set's
     ApplyPlans(conn)  .refresh()  .plan(schema) -> TablePlan
 """
 
@@ -39,6 +41,10 @@ class TableMissing(StorageError):
     """A write set names a table this file does not have."""
 
 
+class KeyDiffers(StorageError):
+    """A write set's table has another primary key here (a DDL changed it)."""
+
+
 class TablePlan(NamedTuple):
     upsert_sql: str
     delete_sql: str
@@ -54,7 +60,7 @@ def _params_function(indexes: tuple[int, ...], rowid: bool) -> Callable[[Row, Ro
 
 def build_plan(remote: TableSchema, local: TableSchema) -> TablePlan:
     if remote.key_columns != local.key_columns:
-        raise StorageError(f"table {remote.name!r}: primary key ({', '.join(local.key_columns)})"
+        raise KeyDiffers(f"table {remote.name!r}: primary key ({', '.join(local.key_columns)})"
                            f" differs from the write set's ({', '.join(remote.key_columns)})")
     remote_index = {remote.columns[i]: i for i in remote.writable}
     names = [local.columns[i] for i in local.writable if local.columns[i] in remote_index]

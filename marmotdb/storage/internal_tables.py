@@ -122,6 +122,8 @@ CREATE TABLE IF NOT EXISTS {PENDING_BRANCHES}(
 CREATE TABLE IF NOT EXISTS {REEMIT}(
     tbl TEXT NOT NULL,
     pk BLOB NOT NULL,
+    key_columns TEXT NOT NULL DEFAULT '',
+    image BLOB,
     PRIMARY KEY (tbl, pk)
 ) WITHOUT ROWID;
 """
@@ -133,6 +135,20 @@ def ensure_internal_tables(conn: apsw.Connection) -> None:
         with conn:
             conn.execute(_DDL)
     _ensure_lock_schema_version(conn)
+    _ensure_reemit_columns(conn)
+
+
+def _ensure_reemit_columns(conn: apsw.Connection) -> None:
+    """``__marmot_reemit.key_columns`` and ``image`` (added after the table): older
+    files get them, their obligations with '' and NULL (the key columns unknown: named by
+    the table's current key)."""
+    present = {name for (name,) in conn.execute(f"SELECT name FROM pragma_table_xinfo("
+                                                f"'{REEMIT}')").fetchall()}
+    for column, definition in (("key_columns", "TEXT NOT NULL DEFAULT ''"),
+                               ("image", "BLOB")):
+        if column not in present:
+            with conn:
+                conn.execute(f"ALTER TABLE {REEMIT} ADD COLUMN {column} {definition}")
 
 
 def _ensure_lock_schema_version(conn: apsw.Connection) -> None:

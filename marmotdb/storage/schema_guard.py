@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING
 import apsw
 import msgspec
 
+from marmotdb.storage.schema import load_table_schema
+
 if TYPE_CHECKING:
     from marmotdb.storage.writeset import WriteSet
 
@@ -161,3 +163,13 @@ def built_on_older(conn: apsw.Connection, write_set: WriteSet) -> bool:
 
 def table_exists(conn: apsw.Connection, name: str) -> bool:
     return _table_exists(conn, name)
+
+
+def gone_or_rekeyed(conn: apsw.Connection, write_set: WriteSet, table: str) -> bool:
+    """Is ``table`` of ``write_set`` gone here, or keyed by other columns than the write set
+    names (a DDL since renamed or dropped it, or changed its primary key)?"""
+    local = load_table_schema(conn, table)
+    if local is None:
+        return True
+    remote = next((schema for schema in write_set.tables if schema.name == table), None)
+    return remote is not None and remote.key_columns != local.key_columns

@@ -232,8 +232,9 @@ def _first_missing(conn: apsw.Connection, write_set: WriteSet,
             if _collected(conn, base):
                 continue  # applied here; its tombstone was collected since
             if schema_guard.built_on_older(conn, write_set) and \
-                    not schema_guard.table_exists(conn, change.table):
-                continue  # its table went (renamed, dropped) since: the base never comes
+                    schema_guard.gone_or_rekeyed(conn, write_set, change.table):
+                continue  # its table went (renamed, dropped) or changed its key since: the
+                # base never comes (apply skips the rows; their origin re-emits them)
             return "row", change, None
         if found.version < base:
             return "row", change, found

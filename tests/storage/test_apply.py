@@ -301,3 +301,27 @@ def test_an_old_schema_write_sets_rows_of_a_table_gone_since_are_skipped_not_wai
         assert txn.rows_skipped_schema == 1
     assert items(replica) == [(1, "a", 1)] and applied_vector(replica) == {1: 1}
     assert versions.read_version(replica, "ghost", (1,)) is None  # nothing under a gone name
+
+
+def test_an_old_schema_write_sets_rows_of_a_table_whose_key_changed_since_are_skipped(replica):
+    """ddl/DESIGN.md §11 rule 1, a primary key a DDL changed since (``DROP PRIMARY KEY, ADD
+    PRIMARY KEY (id, name)``, a renamed key column): the write set's rows cannot be named on
+    the key here; built on an older version they are skipped (their origin re-emits them
+    under the new key) and their base is not waited for. On the current version the
+    different key stays an error."""
+    replica.execute("CREATE TABLE keyed(id INT, name TEXT, PRIMARY KEY (id, name))")
+    old_key = TableSchema("keyed", ("id", "name"), (0,))
+    based = RowChange("keyed", ChangeOp.UPDATE, (1,), (1,), (1, "x"), (1, "y"),
+                      base_version=Timestamp(50, 0, 1))
+    late = ws(1, 1, 100, upsert(1, "a", 1), based, tables=[ITEM, old_key])
+    with pytest.raises(StorageError, match=r"primary key \(id, name\) differs from the write "
+                                           r"set's \(id\)"):
+        apply(replica, late)  # current version (0): a bug, not a race
+    assert versions.lacks_bases(replica, late)
+    replica.execute("PRAGMA user_version=1")  # the DDL that changed the key, applied here
+    assert not versions.lacks_bases(replica, late)
+    with ApplyTransaction(replica, [late]) as txn:
+        assert txn.apply(late).applied
+        assert txn.rows_skipped_schema == 1
+    assert items(replica) == [(1, "a", 1)] and applied_vector(replica) == {1: 1}
+    assert replica.execute("SELECT count(*) FROM keyed").fetchall() == [(0,)]

@@ -249,12 +249,13 @@ def test_a_restore_keeps_what_only_this_node_had_and_refuses_a_copy_from_behind(
     apply(here, ws(1, 1))
     apply(here, ws(3, 1))  # this node's own commit, never sent anywhere
     # re-emit obligations are node-local (ddl/DESIGN.md §11): the copy's stay with its node
-    source.execute(f"INSERT INTO {reemit.REEMIT} VALUES ('kv', x'01')")
-    here.execute(f"INSERT INTO {reemit.REEMIT} VALUES ('kv', x'03')")
+    source.execute(f"INSERT INTO {reemit.REEMIT}(tbl, pk) VALUES ('kv', x'01')")
+    here.execute(f"INSERT INTO {reemit.REEMIT}(tbl, pk, key_columns, image) VALUES "
+                 "('kv', x'03', '[\"k\"]', x'80')")  # with its key's names and its image
     manifest = create_snapshot(tmp_path / "source.db", tmp_path / "copy.db")
     assert restore_over(here, tmp_path / "copy.db", manifest.applied_vector)[0] == {1: 5, 3: 1}
     assert here.execute("SELECT count(*) FROM kv").fetchall() == [(6,)]
-    assert reemit.obligations(here) == [("kv", b"\x03")]
+    assert reemit.obligations(here) == [("kv", b"\x03", '["k"]', b"\x80")]
     apply(here, ws(3, 2))
     here.execute(f"DELETE FROM {COMMIT_LOG} WHERE origin = 3")  # trimmed here
     with pytest.raises(StorageError, match="lacks 2 entries of node 3"):
