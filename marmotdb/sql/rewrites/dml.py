@@ -17,6 +17,11 @@ Writes go through the target table's ``TableDef`` (``schema.py``):
 * omitted columns with DEFAULT CURRENT_TIMESTAMP / expression defaults are filled explicitly
   (session time zone, statement time), omitted NOT NULL columns without a default get
   ``MYSQL_NO_DEFAULT`` (1364 in strict mode);
+* a generated column takes DEFAULT only (SQLite computes it); a value an INSERT row gives it is
+  dropped and checked at run time by ``MYSQL_GENERATED_IGNORED`` on the row's first value:
+  MySQL 8's 3105 in strict mode, else MariaDB's rule (ignored, warning 1906), which is what
+  restores mariadb-dump's dumps (every column listed, SQL_MODE='NO_AUTO_VALUE_ON_ZERO');
+  UPDATE's SET and INSERT … SELECT still refuse with 3105 in every mode;
 * ``ON UPDATE CURRENT_TIMESTAMP`` columns are set when, and only when, another column changes;
 * single-table UPDATE assignments see the values assigned before them (MySQL evaluates left to
   right; SQLite would use the old row);
