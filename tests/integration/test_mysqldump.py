@@ -359,6 +359,7 @@ EVERY_SCHEMA = [
         tb TINYBLOB, bl BLOB, mb MEDIUMBLOB, lb LONGBLOB,
         en ENUM('a','b','c') DEFAULT 'b', st SET('x','y','z'), js JSON,
         total BIGINT AS (mi * 2 + ti) STORED,
+        gross DECIMAL(21,6) AS (dec1 * 2) STORED,
         label VARCHAR(60) AS (UPPER(vc)) VIRTUAL,
         PRIMARY KEY (id), UNIQUE KEY uq_vc (vc), KEY ix_d (d, dt), KEY ix_label (label),
         KEY ix_total (total)
@@ -384,7 +385,7 @@ EVERY_SCHEMA = [
     "CREATE FUNCTION f_twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2",
 ]
 EVERY_COLUMNS = ("id, ti, si, mi, bi, bits, f, dbl, dec1, d, dt, ts, tm, yr, ch, vc, bn, vb, "
-                 "tt, tx, mt, lt, tb, bl, mb, lb, en, st, js, total, label")
+                 "tt, tx, mt, lt, tb, bl, mb, lb, en, st, js, total, gross, label")
 
 
 @pytest.fixture(scope="module")

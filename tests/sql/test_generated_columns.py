@@ -101,3 +101,13 @@ def test_expressions_are_shown_as_mysql_prints_them_and_still_compute(db):
     assert "GENERATED ALWAYS AS ((`n` DIV 2)) STORED" in rows(
         db.execute("SHOW CREATE TABLE j"))[0][1]
     assert rows(db.execute("SELECT half FROM j ORDER BY id")) == [(1,), (None,)]
+
+
+def test_a_decimal_generated_column_is_computed_exactly(db):
+    """SQLite alone would multiply doubles: 12345678901234.123456 * 2 = 24691357802468.246."""
+    db.execute("CREATE TABLE m (id INT PRIMARY KEY, d DECIMAL(20,6), "
+               "twice DECIMAL(21,6) AS (d * 2) STORED, r DECIMAL(21,1) AS (d / 3))")
+    db.execute("INSERT INTO m (id, d) VALUES (1, 12345678901234.123456)")
+    db.execute("ALTER TABLE m ADD COLUMN n INT FIRST")  # a rebuild renders them again
+    assert rows(db.execute("SELECT CAST(twice AS CHAR), CAST(r AS CHAR) FROM m")) == [
+        ("24691357802468.246912", "4115226300411.4")]
