@@ -194,6 +194,19 @@ def test_inline_session_variables(ctx: CatalogTestContext) -> None:
         catalog.inline_session_variables("SELECT @r := @r + 1 FROM t", ctx)
 
 
+def test_a_definer_host_is_not_a_user_variable(ctx: CatalogTestContext) -> None:
+    """What every dump writes (``DEFINER=`root`@`%```): the host is no user variable, which
+    would read as NULL; ``@`%``` elsewhere still is one."""
+    ctx.q("SET @`%` = 5")
+    for text in ("CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`%` SQL SECURITY DEFINER VIEW v "
+                 "AS SELECT 1", "CREATE DEFINER='app'@'localhost' TRIGGER t BEFORE INSERT ON "
+                 "t FOR EACH ROW SET NEW.a = @`%`", "CREATE DEFINER=root@localhost VIEW v AS "
+                 "SELECT 1"):
+        inlined = catalog.inline_session_variables(text, ctx)
+        assert inlined == text.replace("= @`%`", "= 5"), inlined
+    assert catalog.inline_session_variables("SELECT `a`@`%`", ctx) == "SELECT `a`5"
+
+
 def test_field_list(ctx: CatalogTestContext) -> None:
     columns = catalog.field_list("orders", ctx)
     assert [c.name for c in columns] == ["id", "user_id", "total", "status", "note"]

@@ -38,6 +38,24 @@ def test_values_for_generated_columns_are_3105(db):
     assert error_code(lambda: db.execute("INSERT INTO t VALUES (1, 1, 1)")) == 1136
 
 
+def test_values_for_generated_columns_outside_strict_mode_are_ignored_with_1906(db):
+    """MariaDB's rule (MySQL 8 refuses in every mode): what restores mariadb-dump's dumps,
+    which list a value for every column and run in SQL_MODE='NO_AUTO_VALUE_ON_ZERO'."""
+    db.execute("SET sql_mode = 'NO_AUTO_VALUE_ON_ZERO'")
+    db.execute("INSERT INTO t VALUES (1, 2, 3, 99, 98, 'no'), (2, 1, 1, DEFAULT, 7, DEFAULT)")
+    assert rows(db.execute("SHOW WARNINGS")) == [
+        ("Warning", 1906, f"The value specified for generated column '{c}' in table 't' has "
+                          "been ignored") for c in ("s", "p", "c", "p")]
+    db.execute("INSERT INTO t (id, s, a) VALUES (3, 5, 1)")
+    db.execute("REPLACE INTO t VALUES (2, 4, 4, 0, 0, '')")
+    assert rows(db.execute("SELECT * FROM t ORDER BY id")) == [
+        (1, 2, 3, 5, 6, "2-3"), (2, 4, 4, 8, 16, "4-4"), (3, 1, None, None, None, None)]
+    db.execute("SET sql_mode = DEFAULT")  # strict again: the same shape is refused
+    assert error_code(lambda: db.execute("INSERT INTO t VALUES (4, 1, 1, 9, 9, '9')")) == 3105
+    assert error_code(lambda: db.execute("INSERT INTO t VALUES (5, 1, 1, 2, 1, '1')")) == 3105
+    assert rows(db.execute("SELECT COUNT(*) FROM t")) == [(3,)]
+
+
 def test_alter_table_adds_and_drops_virtual_columns(db):
     db.execute("INSERT INTO t (id, a, b) VALUES (1, 2, 3)")
     db.execute("ALTER TABLE t ADD COLUMN d INT AS (a - b) VIRTUAL AFTER b")
@@ -83,3 +101,13 @@ def test_expressions_are_shown_as_mysql_prints_them_and_still_compute(db):
     assert "GENERATED ALWAYS AS ((`n` DIV 2)) STORED" in rows(
         db.execute("SHOW CREATE TABLE j"))[0][1]
     assert rows(db.execute("SELECT half FROM j ORDER BY id")) == [(1,), (None,)]
+
+
+def test_a_decimal_generated_column_is_computed_exactly(db):
+    """SQLite alone would multiply doubles: 12345678901234.123456 * 2 = 24691357802468.246."""
+    db.execute("CREATE TABLE m (id INT PRIMARY KEY, d DECIMAL(20,6), "
+               "twice DECIMAL(21,6) AS (d * 2) STORED, r DECIMAL(21,1) AS (d / 3))")
+    db.execute("INSERT INTO m (id, d) VALUES (1, 12345678901234.123456)")
+    db.execute("ALTER TABLE m ADD COLUMN n INT FIRST")  # a rebuild renders them again
+    assert rows(db.execute("SELECT CAST(twice AS CHAR), CAST(r AS CHAR) FROM m")) == [
+        ("24691357802468.246912", "4115226300411.4")]

@@ -350,3 +350,13 @@ def test_update_order_by_is_weighed_by_its_read_of_the_rows(server, shop, monkey
     job.finish()
     assert job.resume(outcome).affected_rows == 30
     assert rows(shop.execute("SELECT MIN(n), MAX(n) FROM big")) == [(2, 31)]
+
+
+def test_views_and_triggers_with_a_definer_as_a_dump_writes_them(shop):
+    shop.execute("/*!50001 CREATE ALGORITHM=UNDEFINED */ /*!50013 DEFINER=`root`@`%` SQL "
+                 "SECURITY DEFINER */ /*!50001 VIEW `v` AS select `item`.`n` AS `n` from "
+                 "`item` */")
+    shop.execute("/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER "
+                 "`tr` BEFORE INSERT ON `item` FOR EACH ROW SET NEW.n = NEW.n * 10 */")
+    shop.execute("INSERT INTO item (name, n) VALUES ('a', 4)")
+    assert rows(shop.execute("SELECT n FROM v")) == [(40,)]

@@ -399,7 +399,7 @@ def inline_variables(sql: str, ctx: CatalogContext, tokens: list[Token] | None =
             depth += 1 if token.value == "(" else -1
         elif token.kind == "word" and depth == 0 and token.value in _LIST_ENDS:
             listing = False
-        if token.kind not in ("sysvar", "uservar"):
+        if token.kind not in ("sysvar", "uservar") or _definer_host(tokens, index):
             continue
         following = tokens[index + 1]
         if following.kind == "op" and following.value == ":=":
@@ -413,6 +413,17 @@ def inline_variables(sql: str, ctx: CatalogContext, tokens: list[Token] | None =
         position = token.end
     parts.append(sql[position:])
     return "".join(parts)
+
+
+def _definer_host(tokens: list[Token], index: int) -> bool:
+    """``DEFINER=`u`@`host``` (a view's, a trigger's, a routine's, as every dump writes it):
+    the ``@`host``` right after the user name is the account's host, not a user variable."""
+    if index < 3 or tokens[index].kind != "uservar":
+        return False
+    user, equals, keyword = tokens[index - 1], tokens[index - 2], tokens[index - 3]
+    return user.end == tokens[index].start and user.kind in ("word", "quoted", "string") \
+        and equals.kind == "op" and equals.value == "=" \
+        and keyword.kind == "word" and keyword.value == "DEFINER"
 
 
 _LIST_ENDS = frozenset({"FROM", "INTO", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "UNION",

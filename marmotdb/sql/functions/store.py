@@ -1,6 +1,6 @@
 """Values into their MySQL types: MYSQL_STORE (every value an INSERT or UPDATE writes, coerced
-as MySQL would for the column, strict or not per sql_mode), MYSQL_NO_DEFAULT, MYSQL_CAST, and
-the collations the stored schema names (``mysql_decimal``, ``mysql_time``)."""
+as MySQL would for the column, strict or not per sql_mode), MYSQL_NO_DEFAULT,
+MYSQL_GENERATED_IGNORED (a value given for a generated column), MYSQL_CAST, and the collations the stored schema names (``mysql_decimal``, ``mysql_time``)."""
 
 from __future__ import annotations
 
@@ -260,6 +260,26 @@ def _no_default(ctx: Any, column: object, type_text: object) -> object:
     return implicit_default(coltypes.cached_type(str(type_text)))
 
 
+ER_GENERATED_VALUE_NOT_ALLOWED = 3105  # MySQL 8
+ER_GENERATED_VALUE_IGNORED = 1906  # MariaDB's warning (MySQL has no such warning)
+
+
+def _generated_ignored(ctx: Any, carrier: object, value: object, column: object,
+                       table: object) -> object:
+    """MYSQL_GENERATED_IGNORED: an INSERT row gave ``value`` for a generated column (the
+    rewrite dropped it and calls this on another value of the row, ``carrier``, returned as
+    is). Strict: MySQL 8's 3105. Not strict: MariaDB's rule, the value is ignored with warning
+    1906: what restores mariadb-dump's dumps, which list every column and run with
+    SQL_MODE='NO_AUTO_VALUE_ON_ZERO' (MySQL's own mysqldump leaves generated columns out)."""
+    strict, _, _ = _strict(ctx)
+    if strict:
+        raise errors.error(ER_GENERATED_VALUE_NOT_ALLOWED, f"The value specified for generated "
+                           f"column '{column}' in table '{table}' is not allowed.")
+    warn(ctx, "Warning", ER_GENERATED_VALUE_IGNORED, f"The value specified for generated "
+         f"column '{column}' in table '{table}' has been ignored")
+    return carrier
+
+
 def implicit_default(t: coltypes.MySqlType) -> object:
     """MySQL's implicit default of a NOT NULL column: 0, '', the zero date, first ENUM value."""
     family = t.family
@@ -309,5 +329,6 @@ def _collation_key(text: str) -> Decimal:
 STORE_SESSION_SCALARS: list[SessionScalar] = [
     ("STORE", _store, -1),
     ("NO_DEFAULT", _no_default, 2),
+    ("GENERATED_IGNORED", _generated_ignored, 4),
     ("CAST", _cast, -1),
 ]

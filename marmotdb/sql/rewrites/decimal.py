@@ -315,6 +315,17 @@ def rewrite_decimal_projection(tree: exp.Expression, column_type: ColumnTyper
     return tuple(decltypes) if any(decltypes) else ()
 
 
+def exact_generated(tree: exp.Expression, column_type: Callable[[str], MySqlType | None],
+                    scale: int) -> exp.Expression:
+    """A DECIMAL generated column's expression computed as MySQL computes it: exact arithmetic
+    over the table's columns (``column_type`` by name), the value rounded to the column's
+    ``scale`` as storing it does. SQLite alone would multiply doubles (12345678901234.123456 * 2
+    is 24691357802468.246 there) and keep whatever scale came out."""
+    select = exp.Select(expressions=[tree])
+    typer = DecimalTyper(select, lambda c, _: None if c.table else column_type(c.name))
+    return call("MYSQL_DEC_FORMAT", _Exact(typer).value(tree), number(scale))
+
+
 def _numeric_references(select: exp.Select, projection: exp.Expression, position: int,
                         original: exp.Expression) -> None:
     """ORDER BY / HAVING naming a result column whose value is now text: use its number."""

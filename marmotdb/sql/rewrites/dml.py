@@ -17,6 +17,11 @@ Writes go through the target table's ``TableDef`` (``schema.py``):
 * omitted columns with DEFAULT CURRENT_TIMESTAMP / expression defaults are filled explicitly
   (session time zone, statement time), omitted NOT NULL columns without a default get
   ``MYSQL_NO_DEFAULT`` (1364 in strict mode);
+* a generated column takes DEFAULT only (SQLite computes it); a value an INSERT row gives it is
+  dropped and checked at run time by ``MYSQL_GENERATED_IGNORED`` on the row's first value:
+  MySQL 8's 3105 in strict mode, else MariaDB's rule (ignored, warning 1906), which is what
+  restores mariadb-dump's dumps (every column listed, SQL_MODE='NO_AUTO_VALUE_ON_ZERO');
+  UPDATE's SET and INSERT … SELECT still refuse with 3105 in every mode;
 * ``ON UPDATE CURRENT_TIMESTAMP`` columns are set when, and only when, another column changes;
 * single-table UPDATE assignments see the values assigned before them (MySQL evaluates left to
   right; SQLite would use the old row);
@@ -377,7 +382,7 @@ ER_WRONG_VALUE_FOR_GENERATED = 3105
 def _target_column(table: TableDef, node: exp.Expression, *,
                    generated_ok: bool = False) -> ColumnDef:
     """The column a value is written to; a generated one is 3105 unless ``generated_ok`` (an
-    INSERT's column list: its values are checked to be DEFAULT, see _drop_generated)."""
+    INSERT's column list: its values are DEFAULT or checked at run time, see _drop_generated)."""
     name = node.name if isinstance(node, (exp.Column, exp.Identifier)) else node.sql()
     column = table.column(name)
     if column is None:
@@ -412,28 +417,49 @@ def _assignments(table: TableDef, equalities: list[exp.Expression]) -> list[exp.
     return kept
 
 
+Ignored = list[list[tuple[ColumnDef, exp.Expression]]]  # per VALUES row: generated, given
+
+
 def _drop_generated(columns: list[ColumnDef], source: exp.Expression | None, table: TableDef
-                    ) -> list[ColumnDef]:
+                    ) -> tuple[list[ColumnDef], Ignored]:
     """An INSERT naming generated columns (every column when it has no column list, as MySQL
-    wants) may give them only DEFAULT, which is dropped here (SQLite computes them); any other
-    value, or a query's, is 3105. Changes ``source``'s rows in place."""
+    wants) may give them DEFAULT, which is dropped here (SQLite computes them). Any other
+    value in a VALUES row is dropped too and returned per row, for ``_value_rows`` to check
+    at run time (MYSQL_GENERATED_IGNORED: 3105 in strict mode, else ignored with a warning);
+    a query's value is 3105. Changes ``source``'s rows in place."""
     positions = [i for i, c in enumerate(columns) if c.generated is not None]
+    kept = [c for c in columns if c.generated is None]
     if not positions:
-        return columns
+        return columns, []
     if not isinstance(source, exp.Values):
         if source is None or (isinstance(source, exp.Tuple) and not source.expressions):
-            return [c for c in columns if c.generated is None]
+            return kept, []
         raise _generated_written(columns[positions[0]], table)
+    ignored: Ignored = []
     for row in source.expressions:
         values = list(row.expressions) if isinstance(row, exp.Tuple) else []
         if len(values) != len(columns):
             raise errors.error(errors.ER_WRONG_VALUE_COUNT_ON_ROW, "Column count doesn't "
                                f"match value count at row {source.expressions.index(row) + 1}")
-        for i in positions:
-            if not _is_default(values[i]):
-                raise _generated_written(columns[i], table)
+        given = [(columns[i], values[i]) for i in positions if not _is_default(values[i])]
+        if given and not kept and not _fill_columns(table, []):
+            raise _generated_written(given[0][0], table)  # no value left to carry the check
+        ignored.append(given)
         row.set("expressions", [v for i, v in enumerate(values) if i not in positions])
-    return [c for c in columns if c.generated is None]
+    return kept, ignored
+
+
+def _generated_ignored(row: list[exp.Expression], given: list[tuple[ColumnDef, exp.Expression]],
+                       table: str) -> list[exp.Expression]:
+    """The row's first value carries the run-time check of each value given for a generated
+    column (the value stays in the SQL: its placeholder is bound like any other)."""
+    if not given:
+        return row
+    carrier = row[0]
+    for column, value in given:
+        carrier = call("MYSQL_GENERATED_IGNORED", carrier, value, string(column.name),
+                       string(table))
+    return [carrier, *row[1:]]
 
 
 def substitute_assigned(expression: exp.Expression, assigned: dict[str, exp.Expression],
@@ -649,7 +675,8 @@ def _insert_columns(tree: exp.Insert, table: TableDef) -> list[ColumnDef]:
 
 
 def _value_rows(source: exp.Values, columns: list[ColumnDef], fill: list[tuple[ColumnDef,
-                exp.Expression]], ignore: bool, table: str) -> list[exp.Tuple]:
+                exp.Expression]], ignore: bool, table: str, ignored: Ignored
+                ) -> list[exp.Tuple]:
     rows = []
     for index, row in enumerate(source.expressions, start=1):
         values = row.expressions if isinstance(row, exp.Tuple) else [row]
@@ -659,7 +686,9 @@ def _value_rows(source: exp.Values, columns: list[ColumnDef], fill: list[tuple[C
         stored = [default_value(c, table) if _is_default(v) else
                   store(v, c, index, ignore, table) for v, c in zip(values, columns)]
         known = {c.name.lower(): v for c, v in zip(columns, stored)}
-        rows.append(exp.Tuple(expressions=stored + [bind_default(e, known) for _, e in fill]))
+        row_values = stored + [bind_default(e, known) for _, e in fill]
+        given = ignored[index - 1] if ignored else []
+        rows.append(exp.Tuple(expressions=_generated_ignored(row_values, given, table)))
     return rows
 
 
@@ -712,7 +741,7 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
     if isinstance(source, exp.Values) and all(
             isinstance(r, exp.Tuple) and not r.expressions for r in source.expressions):
         columns = []  # VALUES () / () VALUES (): every column takes its default
-    columns = _drop_generated(columns, source, table)
+    columns, ignored = _drop_generated(columns, source, table)
     fill = _fill_columns(table, columns)
     conflict = tree.args.get("conflict")
     upsert = conflict is not None and bool(conflict.args.get("duplicate"))
@@ -722,7 +751,7 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
                                            expressions=[ident(c.name) for c in all_columns]))
     if isinstance(source, exp.Values):
         statement.set("expression", exp.Values(
-            expressions=_value_rows(source, columns, fill, ignore, table.name)))
+            expressions=_value_rows(source, columns, fill, ignore, table.name, ignored)))
     elif source is None or (isinstance(source, exp.Tuple) and not source.expressions):
         statement.set("expression", exp.Values(expressions=[
             exp.Tuple(expressions=[bind_default(e, {}) for _, e in fill])]))

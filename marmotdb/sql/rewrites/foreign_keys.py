@@ -19,7 +19,10 @@ time, before anything runs:
   MySQL.
 
 With ``foreign_key_checks = 0`` none of this applies (mysqldump restores and migration tools
-rely on that).
+rely on that), except one refusal made either way: renaming a parent table or a referenced
+column that another database's FOREIGN KEY names (1235), since MySQL would rename it in that
+child's definition, a write to another database in this DDL. Children in the same database
+follow the rename (rewrites/ddl/referencing.py).
 """
 
 from __future__ import annotations
@@ -87,6 +90,15 @@ def check_rename(name: str, ctx: DdlContext) -> None:
     for database, child, fk in _children_elsewhere(ctx, name):
         raise not_supported(f"RENAME of a table a FOREIGN KEY of another database refers to "
                             f"(`{database}`.`{child}`, CONSTRAINT `{fk.name}`)")
+
+
+def check_column_renames(name: str, renamed: dict[str, str], ctx: DdlContext) -> None:
+    """The columns another database's FOREIGN KEY refers to keep their names, for the same
+    reason as the table's (check_rename): MySQL renames them in that child's definition."""
+    for database, child, fk in _children_elsewhere(ctx, name):
+        if any(c.lower() in renamed for c in fk.ref_columns):
+            raise not_supported(f"RENAME of a column a FOREIGN KEY of another database refers "
+                                f"to (`{database}`.`{child}`, CONSTRAINT `{fk.name}`)")
 
 
 def check_truncate(name: str, ctx: DdlContext) -> None:

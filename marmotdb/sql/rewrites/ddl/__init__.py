@@ -19,6 +19,7 @@ trigger bodies) keep their MySQL text and go through the normal expression path.
 | ``indexes.py`` | CREATE [UNIQUE|FULLTEXT] INDEX, DROP INDEX |
 | ``tables.py`` | DROP TABLE, RENAME TABLE, TRUNCATE TABLE |
 | ``views.py``, ``triggers.py`` | CREATE/ALTER/DROP VIEW; CREATE/DROP TRIGGER |
+| ``referencing.py`` | the children's stored FOREIGN KEYs follow a renamed parent table or column |
 | ``render.py`` | a ``TableDef`` as SQLite DDL |
 | ``context.py`` | ``DdlContext`` / ``DdlResult``, the bookkeeping write |
 

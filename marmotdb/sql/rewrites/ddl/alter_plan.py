@@ -19,6 +19,7 @@ from marmotdb.sql.schema import ColumnDef, TableDef, sql_literal
 from marmotdb.sql.types import coltypes
 from marmotdb.sql.types.coltypes import MySqlType
 from marmotdb.sql.definition.keys import TableBuilder
+from marmotdb.sql.rewrites.ddl import referencing
 from marmotdb.sql.rewrites.ddl.context import DdlContext, DdlResult, bookkeeping
 from marmotdb.sql.rewrites.ddl.render import (
     check_parent_tables,
@@ -72,10 +73,17 @@ def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
                                 if f.name.lower() not in old_names], ctx)
     rewrites_fk.check_alter(state.old, table, state.sources, ctx)
     old_name = state.old.name
-    statements = _rebuild(state, ctx) + rewrites_fk.foreign_key_probes(state.old, table, ctx) \
-        if state.rebuild else list(state.native)
+    renamed = referencing.renamed_columns(state.sources, table)
+    rewrites_fk.check_column_renames(old_name, renamed, ctx)
+    referencing.follow(table, old_name, old_name, renamed)  # its keys to itself
+    if state.rebuild:
+        probes = rewrites_fk.foreign_key_probes(state.old, table, ctx)
+        statements = _renamed_first(state, renamed, ctx) + _rebuild(state, ctx) + probes
+    else:
+        statements = list(state.native)
     statements += sequence_statements(table, state.sequence)
     tables = [old_name.lower()]
+    new_name = old_name
     if state.rename_to and state.rename_to.lower() != old_name.lower():
         rewrites_fk.check_rename(old_name, ctx)
         if ctx.exists(state.rename_to):
@@ -83,12 +91,44 @@ def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
                                f"Table '{state.rename_to}' already exists")
         statements.append(f"ALTER TABLE {q(old_name)} RENAME TO {q(state.rename_to)}")
         statements.append(schema.delete_statement("table", old_name))
-        table.name = state.rename_to
+        table.name = new_name = state.rename_to
+        referencing.follow(table, old_name, new_name, {})
         tables.append(state.rename_to.lower())
+    statements += referencing.children_statements(ctx, old_name, new_name, renamed)
     return DdlResult(statements + bookkeeping(table), tables=tuple(tables),
                      foreign_keys_off=state.rebuild,
                      reads=rewrites_fk.probed_elsewhere(state.old, table, ctx)
                      if state.rebuild else ())
+
+
+def _renamed_first(state: AlterState, renamed: dict[str, str], ctx: DdlContext) -> list[str]:
+    """A rebuild re-creates the table under its name, so the FOREIGN KEY clauses of its
+    children in SQLite would still name its old columns: the columns they refer to are renamed
+    by SQLite's own RENAME COLUMN first (which rewrites those clauses), and the copy reads them
+    by their new names."""
+    referred = {c.lower() for child in ctx.child_tables(state.old.name)
+                if child.name.lower() != state.old.name.lower()
+                for fk in child.foreign_keys
+                if not fk.ref_database and fk.ref_table.lower() == state.old.name.lower()
+                for c in fk.ref_columns}
+    first = {old: new for old, new in renamed.items() if old in referred}
+    if not first:
+        return []
+    kept = {c.name.lower() for c in state.old.columns} - set(renamed)
+    if any(new.lower() in kept or new.lower() in renamed for new in first.values()):
+        raise errors.error(errors.ER_NOT_SUPPORTED_YET, "This version of marmotdb doesn't yet "
+                           "support 'ALTER TABLE that gives a referenced column the name of "
+                           "another column of the table'")
+    state.old = copy.deepcopy(state.old)
+    statements = []
+    for column in state.old.columns:
+        new = first.get(column.name.lower())
+        if new is not None:
+            statements.append(f"ALTER TABLE {q(state.old.name)} RENAME COLUMN "
+                              f"{q(column.name)} TO {q(new)}")
+            state.sources[new.lower()] = new
+            column.name = new
+    return statements
 
 
 def _copy_value(column: ColumnDef, state: AlterState) -> str:

@@ -19,6 +19,8 @@ from marmotdb.sql.rewrites.ddl.context import DdlContext
 if TYPE_CHECKING:
     from sqlglot import exp
 
+    from marmotdb.sql.types.coltypes import MySqlType
+
 
 def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -96,12 +98,28 @@ def sqlite_column(column: ColumnDef, table: TableDef, ctx: DdlContext) -> str:
         # of a table with VIRTUAL columns (storage/schema.py), so capture could not replicate
         # it; MySQL's VIRTUAL/STORED only changes where the value lives, not what it is. The
         # MySQL definition (SHOW CREATE TABLE, information_schema) keeps the kind written.
-        text += f" GENERATED ALWAYS AS ({ctx.expression(column.generated)}) STORED"
+        text += f" GENERATED ALWAYS AS ({_generated_value(column, table, ctx)}) STORED"
     elif column.default_kind is not None:
         text += _sqlite_default(column)
     if not column.nullable:
         text += " NOT NULL"
     return text + sqlite_collation(column)
+
+
+def _generated_value(column: ColumnDef, table: TableDef, ctx: DdlContext) -> str:
+    """The SQLite expression of a generated column; a DECIMAL one exact and at its scale
+    (rewrites/decimal.py), as MySQL stores it."""
+    assert column.generated is not None
+    if column.type.family != "decimal":
+        return ctx.expression(column.generated)
+    from marmotdb.sql.rewrites.decimal import exact_generated
+
+    def column_type(name: str) -> MySqlType | None:
+        found = table.column(name)
+        return found.type if found is not None else None
+    value = exact_generated(_EXPRESSION_PARSER(column.generated), column_type,
+                            column.type.scale or 0)
+    return value.sql(dialect="sqlite", identify=True)
 
 
 def _primary_in_table(table: TableDef) -> bool:

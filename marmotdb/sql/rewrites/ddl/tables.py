@@ -12,6 +12,7 @@ from marmotdb.sql import schema
 from marmotdb.sql.rewrites import foreign_keys as rewrites_fk
 from marmotdb.sql.schema import TableDef, sql_literal
 from marmotdb.sql.definition.cursor import DdlParser
+from marmotdb.sql.rewrites.ddl import referencing
 from marmotdb.sql.rewrites.ddl.context import DdlContext, DdlResult, bookkeeping, check_database
 from marmotdb.sql.rewrites.ddl.render import q
 
@@ -53,6 +54,8 @@ def rename_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
     statements: list[str] = []
     tables: list[str] = []
     pending: dict[str, TableDef | None] = {}
+    origins: dict[str, str] = {}  # a renamed table's new name (lower) -> its name before
+    finals: dict[str, str] = {}  # a renamed table's name before (lower) -> its new name
     gone: set[str] = set()
     while True:
         db, old = parser.qualified_name()
@@ -78,12 +81,34 @@ def rename_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
         if definition is not None:
             definition = copy.deepcopy(definition)
             definition.name = new
-            statements += bookkeeping(definition)
         pending[new.lower()] = definition
+        origins[new.lower()] = origins.pop(old.lower(), old) if in_flight else old
+        finals[origins[new.lower()].lower()] = new
         tables += [old.lower(), new.lower()]
         if not parser.accept_op(","):
             break
+    statements += _keys_follow(ctx, pending, origins, finals)
     return DdlResult(statements, tables=tuple(tables))
+
+
+def _keys_follow(ctx: DdlContext, pending: dict[str, TableDef | None], origins: dict[str, str],
+                 finals: dict[str, str]) -> list[str]:
+    """The bookkeeping of the renamed tables and of the other children of renamed parents,
+    every FOREIGN KEY naming a parent by its new name (rewrites/ddl/referencing.py)."""
+    statements: list[str] = []
+    children: dict[str, TableDef] = {}
+    for origin in origins.values():
+        for child in ctx.child_tables(origin):
+            if child.name.lower() not in finals and child.name.lower() not in children:
+                children[child.name.lower()] = copy.deepcopy(child)
+    for definition in pending.values():
+        if definition is not None:
+            referencing.follow_tables(definition, finals)
+            statements += bookkeeping(definition)
+    for child in children.values():
+        if referencing.follow_tables(child, finals):
+            statements += bookkeeping(child)
+    return statements
 
 
 def truncate_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
