@@ -17,7 +17,15 @@ from typing import Any
 import pymysql
 import pytest
 
-from marmotdb.torture.cluster import HOST, LocalCluster
+from marmotdb.torture.cluster import LocalCluster
+from tests.runtime.process_cluster import (
+    connect,
+    everywhere,
+    kill9_under_writers,
+    query,
+    read_or_retry,
+    running_cluster,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -27,30 +35,7 @@ BALANCE = 1000
 
 @pytest.fixture(scope="module")
 def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(tmp_path_factory.mktemp("two_databases"), 3)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        codes = cluster.stop()
-    assert all(code == 0 for code in codes.values()), f"unclean exits {codes}"
-
-
-def connect(cluster: LocalCluster, node_id: int, **options: Any) -> pymysql.Connection[Any]:
-    return pymysql.connect(host=HOST, port=cluster.record(node_id).mysql_port, user="root",
-                           password=cluster.state.root_password, autocommit=True,
-                           connect_timeout=10, read_timeout=30, **options)
-
-
-def query(cluster: LocalCluster, node_id: int, sql: str) -> list[tuple[Any, ...]]:
-    with connect(cluster, node_id) as conn, conn.cursor() as cur:
-        cur.execute(sql)
-        return list(cur.fetchall())
-
-
-def everywhere(cluster: LocalCluster, sql: str, expected: list[tuple[Any, ...]]) -> None:
-    cluster.until(lambda: all(query(cluster, i, sql) == expected for i in cluster.ids()),
-                  15, f"{sql} = {expected} on every node")
+    yield from running_cluster(tmp_path_factory.mktemp("two_databases"))
 
 
 @pytest.fixture(scope="module")
@@ -156,45 +141,18 @@ def test_kill9_of_the_coordinator_leaves_every_transaction_in_both_databases_or_
             cur.execute(f"CREATE TABLE {name}.ledger (id INT PRIMARY KEY, writer INT)")
     for name in ("bank_a", "bank_b"):
         everywhere(banks, f"SELECT COUNT(*) FROM {name}.ledger", [(0,)])
-    acknowledged: list[int] = []
-    lock = threading.Lock()
-    stop = threading.Event()
 
-    def writer(w: int) -> None:
-        try:
-            with connect(banks, 1) as conn, conn.cursor() as cur:
-                for i in range(10_000):
-                    if stop.is_set():
-                        return
-                    key = w * 100_000 + i
-                    cur.execute("BEGIN")
-                    cur.execute("INSERT INTO bank_a.ledger VALUES (%s, %s)", (key, w))
-                    cur.execute("INSERT INTO bank_b.ledger VALUES (%s, %s)", (key, w))
-                    cur.execute("COMMIT")
-                    with lock:
-                        acknowledged.append(key)
-        except pymysql.err.MySQLError:
-            return  # the node died under us: this transaction's outcome is unknown here
-
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
-    for thread in threads:
-        thread.start()
-    banks.until(lambda: len(acknowledged) >= 100, 60, "transactions acknowledged before the kill")
-    banks.kill9(1)
-    stop.set()
-    for thread in threads:
-        thread.join(30)
-    banks.restart(1)
-    banks.until(banks.converged, 30, "node 1 back")
-    expected = set(acknowledged)
+    def write(cur: Any, key: int, w: int) -> None:
+        cur.execute("BEGIN")
+        cur.execute("INSERT INTO bank_a.ledger VALUES (%s, %s)", (key, w))
+        cur.execute("INSERT INTO bank_b.ledger VALUES (%s, %s)", (key, w))
+        cur.execute("COMMIT")
+    expected = kill9_under_writers(banks, 1, 6, 100, write)
 
     def settled() -> bool:
-        try:
-            seen = [(set(r[0] for r in query(banks, i, "SELECT id FROM bank_a.ledger")),
-                     set(r[0] for r in query(banks, i, "SELECT id FROM bank_b.ledger")))
-                    for i in banks.ids()]
-        except pymysql.err.OperationalError as exc:  # 1205: a restarted node's read waits
-            assert exc.args[0] == 1205, exc          # to catch up, bounded; ask again
-            return False
+        seen = [(set(r[0] for r in query(banks, i, "SELECT id FROM bank_a.ledger")),
+                 set(r[0] for r in query(banks, i, "SELECT id FROM bank_b.ledger")))
+                for i in banks.ids()]
         return all(a == b == seen[0][0] for a, b in seen) and expected <= seen[0][0]
-    banks.until(settled, 90, "every transaction in both databases or neither, on every node")
+    banks.until(lambda: read_or_retry(settled), 90,
+                "every transaction in both databases or neither, on every node")

@@ -17,40 +17,27 @@ import pytest
 
 from marmotdb.runtime import cluster_cli
 from marmotdb.torture.cluster import HOST, LocalCluster
+from tests.runtime import process_cluster
+from tests.runtime.process_cluster import connect, kill9_under_writers, read_or_retry, running_cluster
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(tmp_path_factory.mktemp("replicated"), 3)
-    try:
-        cluster.start()
+    for cluster in running_cluster(tmp_path_factory.mktemp("replicated")):
         for node_id in cluster.ids():  # databases are node-local until issue 13
             with connect(cluster, node_id) as conn, conn.cursor() as cur:
                 cur.execute("CREATE DATABASE IF NOT EXISTS app")
         yield cluster
-    finally:
-        codes = cluster.stop()
-    assert all(code == 0 for code in codes.values()), f"unclean exits {codes}"
-
-
-def connect(cluster: LocalCluster, node_id: int, **options: Any) -> pymysql.Connection[Any]:
-    return pymysql.connect(host=HOST, port=cluster.record(node_id).mysql_port, user="root",
-                           password=cluster.state.root_password, autocommit=True,
-                           connect_timeout=10, read_timeout=30, **options)
 
 
 def query(cluster: LocalCluster, node_id: int, sql: str) -> list[tuple[Any, ...]]:
-    with connect(cluster, node_id, database="app") as conn, conn.cursor() as cur:
-        cur.execute(sql)
-        return list(cur.fetchall())
+    return process_cluster.query(cluster, node_id, sql, "app")
 
 
 def everywhere(cluster: LocalCluster, sql: str, expected: list[tuple[Any, ...]]) -> None:
-    """Every node answers ``expected`` (learns are asynchronous: wait a little)."""
-    cluster.until(lambda: all(query(cluster, i, sql) == expected for i in cluster.ids()),
-                  10, f"{sql} = {expected} on every node")
+    process_cluster.everywhere(cluster, sql, expected, "app", timeout_s=10)
 
 
 def test_ddl_and_rows_written_anywhere_reach_every_node(trio: LocalCluster) -> None:
@@ -196,44 +183,15 @@ def test_kill9_of_the_coordinator_under_load_loses_no_acknowledged_write(
         trio: LocalCluster) -> None:
     with connect(trio, 2, database="app") as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS acked (id INT PRIMARY KEY, writer INT)")
-    acknowledged: list[int] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def writer(w: int) -> None:
-        try:
-            with connect(trio, 1, database="app") as conn, conn.cursor() as cur:
-                for i in range(10_000):
-                    if stop.is_set():
-                        return
-                    key = w * 100_000 + i
-                    cur.execute("INSERT INTO acked VALUES (%s, %s)", (key, w))
-                    with lock:
-                        acknowledged.append(key)
-        except pymysql.err.MySQLError:
-            return  # the node died under us: this write's outcome is unknown to the client
-
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
-    for t in threads:
-        t.start()
-    trio.until(lambda: len(acknowledged) >= 200, 60, "writes acknowledged before the kill")
-    trio.kill9(1)
-    stop.set()
-    for t in threads:
-        t.join(30)
-    trio.restart(1)
-    trio.until(trio.converged, 30, "node 1 back")
-    expected = set(acknowledged)
+    expected = kill9_under_writers(
+        trio, 1, 8, 200, lambda cur, key, w: cur.execute("INSERT INTO acked VALUES (%s, %s)",
+                                                         (key, w)), database="app")
 
     def settled() -> bool:
-        try:
-            seen = [set(r[0] for r in query(trio, i, "SELECT id FROM acked"))
-                    for i in trio.ids()]
-        except pymysql.err.OperationalError as exc:  # 1205: a restarted node's read waits
-            assert exc.args[0] == 1205, exc          # to catch up, bounded; ask again
-            return False
+        seen = [set(r[0] for r in query(trio, i, "SELECT id FROM acked")) for i in trio.ids()]
         return seen[0] == seen[1] == seen[2] and expected <= seen[0]
-    trio.until(settled, 60, "every acknowledged write on every node, nodes identical")
+    trio.until(lambda: read_or_retry(settled), 60,
+               "every acknowledged write on every node, nodes identical")
 
 
 def test_admin_api_metrics_and_status_show_replication(trio: LocalCluster) -> None:
