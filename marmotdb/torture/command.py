@@ -17,7 +17,7 @@ from typing import Any
 
 # The choices, spelled out so that `marmotdb serve` (whose parser this joins) does not import
 # the runner and PyMySQL; a test holds them equal to workloads.WORKLOADS and nemesis.CLASSES.
-WORKLOAD_NAMES = ("list-append", "bank", "set", "register", "counter", "ddl")
+WORKLOAD_NAMES = ("list-append", "bank", "set", "register", "counter", "ddl", "bank2")
 FAULT_CLASSES = ("partition", "kill", "pause", "clock", "disk-full", "loss")
 DESCRIPTION = ("Run a Jepsen-style workload from many clients against real marmotdb nodes under "
                "a fault schedule, heal, converge, and write a history for the checker "

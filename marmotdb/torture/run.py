@@ -128,13 +128,14 @@ def run(options: RunOptions, out: Path) -> RunResult:
         meta["fault_windows"] = nemesis.windows
         problems += nemesis.errors + clients.errors
         _heal(target, problems)
+        databases = workload_databases(target, workload)
         try:
-            meta["converge_s"] = round(target.converge(), 3)
+            meta["converge_s"] = round(target.converge(databases=databases), 3)
         except AssertionError as exc:
             problems.append(f"no convergence: {str(exc)[:2000]}")
         _final_state(target, workload, history, problems)
         if hasattr(target, "file_audit"):
-            meta["file_audit"] = target.file_audit(tuple(workload.tables()))
+            meta["file_audit"] = target.file_audit(tuple(workload.tables()), databases)
     finally:
         if clients is not None:
             clients.stop(timeout_s=0)  # a no-op after a normal end; on an error, stop the load
@@ -148,6 +149,12 @@ def run(options: RunOptions, out: Path) -> RunResult:
     (out / "summary.json").write_text(json.dumps(stats, indent=2) + "\n")
     status, output = check(out) if options.check else (None, "checker not asked for")
     return RunResult(out, meta, stats, status, output)
+
+
+def workload_databases(target: Any, workload: Any) -> tuple[str, ...]:
+    """The databases a run settles and audits: the target's, and the workload's own (bank2)."""
+    own = workload.databases() if hasattr(workload, "databases") else []
+    return tuple(dict.fromkeys([target.database, *own]))
 
 
 def _heal(target: Any, problems: list[str]) -> None:
@@ -176,18 +183,21 @@ def _final_state(target: Any, workload: Any, history: History, problems: list[st
 
 
 def read_state(target: Any, node: str, tables: list[str]) -> dict[str, Any]:
-    """Every table's rows (sorted) and SHOW CREATE TABLE text, read through ``node``."""
+    """Every table's rows (sorted) and SHOW CREATE TABLE text, read through ``node``: the
+    target database's tables (those of ``tables`` when it names some), and each
+    ``database.table`` of ``tables`` under that name."""
     with target.connect(node, timeout_s=FINAL_READ_TIMEOUT_S) as conn, conn.cursor() as cur:
         cur.execute("SHOW TABLES")
         names = sorted(str(name) for (name,) in cur.fetchall())
+        names = [n for n in names if not tables or n in tables]
+        names += sorted(n for n in tables if "." in n)
         rows, schema = {}, {}
         for name in names:
-            if tables and name not in tables:
-                continue
-            cur.execute(f"SELECT * FROM `{name}`")
+            quoted = ".".join(f"`{part}`" for part in name.split(".", 1))
+            cur.execute(f"SELECT * FROM {quoted}")
             rows[name] = sorted(([_plain(v) for v in row] for row in cur.fetchall()),
                                 key=_row_key)
-            cur.execute(f"SHOW CREATE TABLE `{name}`")
+            cur.execute(f"SHOW CREATE TABLE {quoted}")
             schema[name] = str(cur.fetchone()[1])
     return {"tables": rows, "schema": schema}
 
