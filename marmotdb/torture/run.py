@@ -58,6 +58,7 @@ class RunOptions:
     galera: bool = False
     netns: bool = True  # False: loopback + fault layer even as root
     check: bool = True
+    converge_timeout_s: float = 120.0  # heal -> settled; past it the run has a problem
 
 
 @dataclasses.dataclass
@@ -129,13 +130,18 @@ def run(options: RunOptions, out: Path) -> RunResult:
         problems += nemesis.errors + clients.errors
         _heal(target, problems)
         databases = workload_databases(target, workload)
+        converged = True
         try:
-            meta["converge_s"] = round(target.converge(databases=databases), 3)
+            meta["converge_s"] = round(target.converge(options.converge_timeout_s,
+                                                       databases=databases), 3)
         except AssertionError as exc:
+            converged = False
             problems.append(f"no convergence: {str(exc)[:2000]}")
         _final_state(target, workload, history, problems)
         if hasattr(target, "file_audit"):
-            meta["file_audit"] = target.file_audit(tuple(workload.tables()), databases)
+            # the audit settles first: after a failed convergence it would only wait again
+            meta["file_audit"] = (target.file_audit(tuple(workload.tables()), databases)
+                                  if converged else "not run: no convergence")
     finally:
         if clients is not None:
             clients.stop(timeout_s=0)  # a no-op after a normal end; on an error, stop the load

@@ -16,10 +16,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import apsw
 import pytest
 
+from marmotdb.storage.commitlog import iter_log
 from marmotdb.torture import history as hist
 from marmotdb.torture.run import RunOptions, run
+from marmotdb.torture.workloads import bank2
 
 pytestmark = pytest.mark.integration
 
@@ -70,3 +73,45 @@ def test_short_run(tmp_path: Path, workload: str, faults: str) -> None:
                          quiet_s=3.0, fault_s=4.0)
     result = run(options, tmp_path / "run")
     assert_sound(tmp_path / "run", result)
+
+
+def origin_sequence_gaps(run_dir: Path, databases: tuple[str, ...]) -> list[str]:
+    """(database, origin, missing sequence) in the stopped nodes' commit logs: the open
+    defect pinned in test_findings_two_databases.py."""
+    gaps = []
+    for node_dir in sorted((run_dir / "nodes").iterdir()):
+        for database in databases:
+            path = node_dir / "databases" / f"{database}.db"
+            if not path.exists():
+                continue
+            conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+            try:
+                seqs: dict[int, set[int]] = {}
+                for entry in iter_log(conn):
+                    seqs.setdefault(entry.origin, set()).add(entry.origin_seq)
+            finally:
+                conn.close()
+            gaps += [f"{node_dir.name} {database} {origin}:{missing}"
+                     for origin, have in sorted(seqs.items())
+                     for missing in sorted(set(range(1, max(have) + 1)) - have)]
+    return gaps
+
+
+def test_short_run_of_transactions_writing_two_databases(tmp_path: Path) -> None:
+    """bank2 (transfers whose transactions write two databases) under partitions. While the
+    origin-sequence gap pinned in test_findings_two_databases.py is open, a run that hits it
+    cannot converge; that run is an expected failure naming the gaps, any other outcome is
+    held to everything the other short runs are."""
+    options = RunOptions("bank2", "partition", nodes=3, time_s=12.0, clients=6, seed=7,
+                         quiet_s=3.0, fault_s=4.0, converge_timeout_s=20.0)
+    result = run(options, tmp_path / "run")
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    if any(problem.startswith("no convergence") for problem in meta["problems"]):
+        gaps = origin_sequence_gaps(tmp_path / "run", bank2.DATABASES)
+        if gaps:
+            pytest.xfail(f"open defect (test_findings_two_databases.py): gaps {gaps[:6]}")
+    assert_sound(tmp_path / "run", result)
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    stats = next(c["stats"] for r in report["runs"] for c in r["checkers"]
+                 if c["checker"] == "bank2")
+    assert stats["crossing_ok"] > 0, stats
