@@ -45,11 +45,14 @@ def checker_violations(run_dir: Path) -> list[str]:
             if a["violation"] and a["kind"] not in KNOWN_VIOLATIONS]
 
 
-def assert_sound(run_dir: Path, result: object) -> None:
+def assert_sound(run_dir: Path, result: object, converged: bool = True) -> None:
+    """``converged=False``: everything but the convergence and the file audit (a run that hit
+    a known defect keeping it from settling is still held to the rest)."""
     meta = json.loads((run_dir / "run.json").read_text())
     lines = hist.read(run_dir / "history.jsonl")
-    assert meta["problems"] == [], meta["problems"]
-    assert meta["file_audit"] == "ok", meta["file_audit"]
+    if converged:
+        assert meta["problems"] == [], meta["problems"]
+        assert meta["file_audit"] == "ok", meta["file_audit"]
     nemesis = [line for line in lines if line["process"] == "nemesis"]
     starts = [line for line in nemesis if line["f"] == "start"]
     assert starts, f"no fault ran: {meta['fault_schedule']}"
@@ -106,12 +109,17 @@ def test_short_run_of_transactions_writing_two_databases(tmp_path: Path) -> None
                          quiet_s=3.0, fault_s=4.0, converge_timeout_s=20.0)
     result = run(options, tmp_path / "run")
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
-    if any(problem.startswith("no convergence") for problem in meta["problems"]):
-        gaps = origin_sequence_gaps(tmp_path / "run", bank2.DATABASES)
-        if gaps:
-            pytest.xfail(f"open defect (test_findings_two_databases.py): gaps {gaps[:6]}")
-    assert_sound(tmp_path / "run", result)
+    gaps = origin_sequence_gaps(tmp_path / "run", bank2.DATABASES)
+    known = bool(gaps) and meta["problems"] != [] and all(
+        problem.startswith("no convergence") for problem in meta["problems"])
+    assert_sound(tmp_path / "run", result, converged=not known)
+    finals = [line["value"]["tables"] for line in hist.read(tmp_path / "run" / "history.jsonl")
+              if line["process"] == "final"]
+    assert all(sorted(tables) == sorted(bank2.Bank2().tables()) for tables in finals)
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     stats = next(c["stats"] for r in report["runs"] for c in r["checkers"]
                  if c["checker"] == "bank2")
     assert stats["crossing_ok"] > 0, stats
+    if known:
+        pytest.xfail(f"open defect (test_findings_two_databases.py): no convergence, gaps "
+                     f"{gaps[:6]}; everything else held")
