@@ -137,7 +137,7 @@ def run(options: RunOptions, out: Path) -> RunResult:
         except AssertionError as exc:
             converged = False
             problems.append(f"no convergence: {str(exc)[:2000]}")
-        _final_state(target, workload, history, problems)
+        _final_state(target, workload, history, problems, converged)
         if hasattr(target, "file_audit"):
             # the audit settles first: after a failed convergence it would only wait again
             meta["file_audit"] = (target.file_audit(tuple(workload.tables()), databases)
@@ -178,21 +178,29 @@ def _heal(target: Any, problems: list[str]) -> None:
         problems.append(f"heal network: {type(exc).__name__}: {exc}")
 
 
-def _final_state(target: Any, workload: Any, history: History, problems: list[str]) -> None:
+def _final_state(target: Any, workload: Any, history: History, problems: list[str],
+                 converged: bool = True) -> None:
+    """Each node's final state; after a failed convergence read at STALE (what the node holds
+    now: a node that cannot catch up refuses even LOCAL reads, 1205), so the checkers still
+    judge what is there while run.json keeps the convergence problem."""
     for node in target.node_names():
         try:
-            value = read_state(target, node, workload.tables())
+            value = read_state(target, node, workload.tables(), stale=not converged)
         except Exception as exc:  # noqa: BLE001 — a node that cannot answer is a finding
             problems.append(f"final state of {node}: {type(exc).__name__}: {exc}")
             continue
         history.record(hist.FINAL, hist.OK, "final-state", value, node=node)
 
 
-def read_state(target: Any, node: str, tables: list[str]) -> dict[str, Any]:
+def read_state(target: Any, node: str, tables: list[str], stale: bool = False
+               ) -> dict[str, Any]:
     """Every table's rows (sorted) and SHOW CREATE TABLE text, read through ``node``: the
     target database's tables (those of ``tables`` when it names some), and each
-    ``database.table`` of ``tables`` under that name."""
+    ``database.table`` of ``tables`` under that name. ``stale``: at
+    ``marmot_read_consistency = STALE`` (never waits)."""
     with target.connect(node, timeout_s=FINAL_READ_TIMEOUT_S) as conn, conn.cursor() as cur:
+        if stale:
+            target.session_setup(cur, "QUORUM", "STALE")
         cur.execute("SHOW TABLES")
         names = sorted(str(name) for (name,) in cur.fetchall())
         names = [n for n in names if not tables or n in tables]

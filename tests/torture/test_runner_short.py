@@ -105,7 +105,7 @@ def test_short_run_of_transactions_writing_two_databases(tmp_path: Path) -> None
     origin-sequence gap pinned in test_findings_two_databases.py is open, a run that hits it
     cannot converge; that run is an expected failure naming the gaps, any other outcome is
     held to everything the other short runs are."""
-    options = RunOptions("bank2", "partition", nodes=3, time_s=12.0, clients=6, seed=7,
+    options = RunOptions("bank2", "kill", nodes=3, time_s=12.0, clients=6, seed=7,
                          quiet_s=3.0, fault_s=4.0, converge_timeout_s=20.0)
     result = run(options, tmp_path / "run")
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
