@@ -56,13 +56,15 @@ def settled(cluster: LocalCluster, database: str = "app") -> bool:
                     for e in entries))
 
 
-def settle(cluster: LocalCluster, timeout_s: float = 60.0) -> float:
-    """Wait until the cluster is one membership and every node agrees it is done."""
+def settle(cluster: LocalCluster, timeout_s: float = 60.0,
+           databases: tuple[str, ...] = ("app",)) -> float:
+    """Wait until the cluster is one membership and every node agrees it is done (with equal
+    applied vectors of each of ``databases``)."""
     cluster.until(cluster.converged, timeout_s, "every node sees every node ALIVE")
     def views() -> str:
         return "\n".join(str(_self_entry(cluster, i)) for i in cluster.ids())
     try:
-        return cluster.until(lambda: settled(cluster), timeout_s,
+        return cluster.until(lambda: all(settled(cluster, db) for db in databases), timeout_s,
                              "nothing in doubt, nobody catching up, equal applied vectors")
     except AssertionError as exc:
         raise AssertionError(f"{views()}\n{exc}") from None
@@ -87,13 +89,34 @@ def read_files(data_dir: Path, node_id: int, tables: tuple[str, ...],
     return ReplicaFiles(node_id, checksums, log, left, rows)
 
 
-def audit(cluster: LocalCluster, tables: tuple[str, ...] = ()) -> list[ReplicaFiles]:
-    """Settle, stop every node cleanly, check the invariants above on the files; return the
-    replicas (``tables``' rows read too) for the caller's own checks."""
-    settle(cluster)
+def audit(cluster: LocalCluster, tables: tuple[str, ...] = (),
+          databases: tuple[str, ...] = ("app",)) -> list[ReplicaFiles]:
+    """Settle, stop every node cleanly, check the invariants above on the files of each of
+    ``databases``; return the first database's replicas (``tables``' rows read too; a table
+    named ``database.table`` is read from that database) for the caller's own checks."""
+    settle(cluster, databases=databases)
     codes = cluster.stop()
     assert all(code == 0 for code in codes.values()), f"unclean exits {codes}"
-    replicas = [read_files(Path(cluster.record(i).data_dir), i, tables) for i in cluster.ids()]
+    found = []
+    for db in databases:
+        try:
+            found.append(_compare(cluster, _tables_of(tables, db, db == databases[0]), db))
+        except AssertionError as exc:
+            raise AssertionError(f"database {db}: {exc}") from None
+    return found[0]
+
+
+def _tables_of(tables: tuple[str, ...], database: str, default: bool) -> tuple[str, ...]:
+    """``tables``' names in ``database``: its ``database.table`` ones, and the unqualified ones
+    when it is the first (default) database."""
+    return tuple(t.split(".", 1)[1] if "." in t else t for t in tables
+                 if t.startswith(database + ".") or ("." not in t and default))
+
+
+def _compare(cluster: LocalCluster, tables: tuple[str, ...], database: str
+             ) -> list[ReplicaFiles]:
+    replicas = [read_files(Path(cluster.record(i).data_dir), i, tables, database)
+                for i in cluster.ids()]
     first = replicas[0]
     for replica in replicas[1:]:
         differ = {t for t in first.checksums.keys() | replica.checksums.keys()

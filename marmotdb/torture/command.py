@@ -17,7 +17,7 @@ from typing import Any
 
 # The choices, spelled out so that `marmotdb serve` (whose parser this joins) does not import
 # the runner and PyMySQL; a test holds them equal to workloads.WORKLOADS and nemesis.CLASSES.
-WORKLOAD_NAMES = ("list-append", "bank", "set", "register", "counter", "ddl")
+WORKLOAD_NAMES = ("list-append", "bank", "set", "register", "counter", "ddl", "bank2")
 FAULT_CLASSES = ("partition", "kill", "pause", "clock", "disk-full", "loss")
 DESCRIPTION = ("Run a Jepsen-style workload from many clients against real marmotdb nodes under "
                "a fault schedule, heal, converge, and write a history for the checker "
@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="loopback + transport fault layer even where netns works")
     parser.add_argument("--galera", action="store_true",
                         help="also run each workload against a 3-node MariaDB Galera cluster")
+    parser.add_argument("--converge-s", type=float, default=120.0, dest="converge_s",
+                        help="seconds the healed cluster has to settle (default 120)")
     parser.add_argument("--no-check", action="store_true", help="do not run the checker")
 
 
@@ -81,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
             options = RunOptions(workload, args.faults, args.nodes, args.time_s, args.clients,
                                  args.consistency, args.read_consistency, args.seed,
                                  args.quiet_s, args.fault_s, galera, not args.loopback,
-                                 not args.no_check)
+                                 not args.no_check, args.converge_s)
             name = f"{'galera-' if galera else ''}{workload}-{args.faults.replace(',', '+')}"
             result = run(options, args.out / name)
             print(f"{name}: {result.run_dir}\n{summary.render(result.summary)}"

@@ -120,8 +120,10 @@ class GaleraTarget:
         """No network faults are applied to Galera: nothing to undo."""
 
     # ------------------------------------------------------------------ the end
-    def converge(self, timeout_s: float = CONVERGE_TIMEOUT_S) -> float:
-        """Every node Synced, nothing queued, the same last committed seqno."""
+    def converge(self, timeout_s: float = CONVERGE_TIMEOUT_S,
+                 databases: tuple[str, ...] = (DATABASE,)) -> float:
+        """Every node Synced, nothing queued, the same last committed seqno (one sequence for
+        every database: ``databases`` changes nothing here)."""
         started = time.monotonic()
         while True:
             states = [(n.status("wsrep_local_state_comment"), n.status("wsrep_last_committed"),

@@ -58,6 +58,7 @@ class RunOptions:
     galera: bool = False
     netns: bool = True  # False: loopback + fault layer even as root
     check: bool = True
+    converge_timeout_s: float = 120.0  # heal -> settled; past it the run has a problem
 
 
 @dataclasses.dataclass
@@ -128,13 +129,19 @@ def run(options: RunOptions, out: Path) -> RunResult:
         meta["fault_windows"] = nemesis.windows
         problems += nemesis.errors + clients.errors
         _heal(target, problems)
+        databases = workload_databases(target, workload)
+        converged = True
         try:
-            meta["converge_s"] = round(target.converge(), 3)
+            meta["converge_s"] = round(target.converge(options.converge_timeout_s,
+                                                       databases=databases), 3)
         except AssertionError as exc:
+            converged = False
             problems.append(f"no convergence: {str(exc)[:2000]}")
-        _final_state(target, workload, history, problems)
+        _final_state(target, workload, history, problems, converged)
         if hasattr(target, "file_audit"):
-            meta["file_audit"] = target.file_audit(tuple(workload.tables()))
+            # the audit settles first: after a failed convergence it would only wait again
+            meta["file_audit"] = (target.file_audit(tuple(workload.tables()), databases)
+                                  if converged else "not run: no convergence")
     finally:
         if clients is not None:
             clients.stop(timeout_s=0)  # a no-op after a normal end; on an error, stop the load
@@ -148,6 +155,12 @@ def run(options: RunOptions, out: Path) -> RunResult:
     (out / "summary.json").write_text(json.dumps(stats, indent=2) + "\n")
     status, output = check(out) if options.check else (None, "checker not asked for")
     return RunResult(out, meta, stats, status, output)
+
+
+def workload_databases(target: Any, workload: Any) -> tuple[str, ...]:
+    """The databases a run settles and audits: the target's, and the workload's own (bank2)."""
+    own = workload.databases() if hasattr(workload, "databases") else []
+    return tuple(dict.fromkeys([target.database, *own]))
 
 
 def _heal(target: Any, problems: list[str]) -> None:
@@ -165,29 +178,40 @@ def _heal(target: Any, problems: list[str]) -> None:
         problems.append(f"heal network: {type(exc).__name__}: {exc}")
 
 
-def _final_state(target: Any, workload: Any, history: History, problems: list[str]) -> None:
+def _final_state(target: Any, workload: Any, history: History, problems: list[str],
+                 converged: bool = True) -> None:
+    """Each node's final state; after a failed convergence read at STALE (what the node holds
+    now: a node that cannot catch up refuses even LOCAL reads, 1205), so the checkers still
+    judge what is there while run.json keeps the convergence problem."""
     for node in target.node_names():
         try:
-            value = read_state(target, node, workload.tables())
+            value = read_state(target, node, workload.tables(), stale=not converged)
         except Exception as exc:  # noqa: BLE001 — a node that cannot answer is a finding
             problems.append(f"final state of {node}: {type(exc).__name__}: {exc}")
             continue
         history.record(hist.FINAL, hist.OK, "final-state", value, node=node)
 
 
-def read_state(target: Any, node: str, tables: list[str]) -> dict[str, Any]:
-    """Every table's rows (sorted) and SHOW CREATE TABLE text, read through ``node``."""
+def read_state(target: Any, node: str, tables: list[str], stale: bool = False
+               ) -> dict[str, Any]:
+    """Every table's rows (sorted) and SHOW CREATE TABLE text, read through ``node``: the
+    target database's tables (those of ``tables`` when it names some), and each
+    ``database.table`` of ``tables`` under that name. ``stale``: at
+    ``marmot_read_consistency = STALE`` (never waits)."""
     with target.connect(node, timeout_s=FINAL_READ_TIMEOUT_S) as conn, conn.cursor() as cur:
+        if stale:
+            target.session_setup(cur, "QUORUM", "STALE")
         cur.execute("SHOW TABLES")
         names = sorted(str(name) for (name,) in cur.fetchall())
+        names = [n for n in names if not tables or n in tables]
+        names += sorted(n for n in tables if "." in n)
         rows, schema = {}, {}
         for name in names:
-            if tables and name not in tables:
-                continue
-            cur.execute(f"SELECT * FROM `{name}`")
+            quoted = ".".join(f"`{part}`" for part in name.split(".", 1))
+            cur.execute(f"SELECT * FROM {quoted}")
             rows[name] = sorted(([_plain(v) for v in row] for row in cur.fetchall()),
                                 key=_row_key)
-            cur.execute(f"SHOW CREATE TABLE `{name}`")
+            cur.execute(f"SHOW CREATE TABLE {quoted}")
             schema[name] = str(cur.fetchone()[1])
     return {"tables": rows, "schema": schema}
 

@@ -245,15 +245,18 @@ class MarmotTarget:
         (Path(self.cluster.record(node_id(node)).data_dir) / FILLER).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ the end
-    def converge(self, timeout_s: float = SETTLE_TIMEOUT_S) -> float:
-        """Wait for one membership, nothing in doubt, equal applied vectors (the audit's
-        settle step); seconds taken."""
-        return audit.settle(self.cluster, timeout_s)
+    def converge(self, timeout_s: float = SETTLE_TIMEOUT_S,
+                 databases: tuple[str, ...] = (DATABASE,)) -> float:
+        """Wait for one membership, nothing in doubt, equal applied vectors of ``databases``
+        (the audit's settle step); seconds taken."""
+        return audit.settle(self.cluster, timeout_s, databases)
 
-    def file_audit(self, tables: tuple[str, ...]) -> str:
-        """Stop every node cleanly and compare their files (audit.py); "ok" or the finding."""
+    def file_audit(self, tables: tuple[str, ...],
+                   databases: tuple[str, ...] = (DATABASE,)) -> str:
+        """Stop every node cleanly and compare their files of ``databases`` (audit.py); "ok"
+        or the finding."""
         try:
-            audit.audit(self.cluster, tables)
+            audit.audit(self.cluster, tables, databases)
         except AssertionError as exc:
             return str(exc).split("\n---", 1)[0][:4000]
         return "ok"

@@ -47,7 +47,8 @@ def test_a_failing_checker_is_a_failed_check(monkeypatch: pytest.MonkeyPatch) ->
 VALUES = st.sampled_from([None, 1, "x", [], [1], [1, None], [1, [2, 3]], [["append", 1, 2]],
                           [["r", 1, None]], [["r", 1, [1, 2]]], {"from": 0, "to": 1,
                                                                  "amount": 2},
-                          {"0": 5}, [[]], "1,2"])
+                          {"0": 5}, [[]], "1,2", {"id": 1, "from": 0, "to": 1, "amount": 2},
+                          {"a": {"0": [5, 0]}, "b": {"1": [5, 0]}}, {"a": {"0": 5}}])
 EVENTS = st.lists(st.fixed_dictionaries({
     "process": st.sampled_from([0, 1, 2, "nemesis", "final"]),
     "type": st.sampled_from(["invoke", "ok", "fail", "info", "bogus"]),
@@ -61,14 +62,17 @@ EVENTS = st.lists(st.fixed_dictionaries({
 @given(EVENTS, st.sampled_from([{}, {"workload": "list-append"}, {"workload": "bank",
                                 "accounts": 2, "total": 10, "initial_balance": 5},
                                 {"workload": "register"}, {"workload": "counter"},
-                                {"workload": "set"}, {"workload": "ddl"}]))
+                                {"workload": "set"}, {"workload": "ddl"},
+                                {"workload": "bank2", "databases": {"a": [0], "b": [1]},
+                                 "total": 10, "initial_balance": 5}]))
 def test_garbage_never_crashes_the_checker_or_the_report(events: list[dict[str, Any]],
                                                           run: dict[str, Any]) -> None:
     finals = [{"tables": {"lists": [[1, "1,2"]], "t": [[1]]}}, {"tables": [1]},
               {"tables": {"t": [1]}}, {"tables": {"accounts": [[0, "x"]]}, "schema": []}, {},
               {"tables": {"members": [[], [[1]]], "counters": [[]]}},
               {"tables": {"members": [[1]], "counters": [[0, "x"]], "registers": [[1, 2]],
-                          "accounts": [[0, "x"]]}}]
+                          "accounts": [[0, "x"]]}},
+              {"tables": {"a.accounts": [[0, "x", 1]], "a.ledger": [[1, 0]], "b.ledger": 3}}]
     for index, event in enumerate(events):
         event["index"] = index
         if event["process"] == "final":

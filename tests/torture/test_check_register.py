@@ -220,3 +220,13 @@ def test_a_key_with_one_writes_must_not_end_empty_allowed() -> None:
     h.final("n1", {"registers": []})
     result = register.check(h.history())
     assert kinds(result) == {"lost-write": [(w,)]} and result.valid
+
+
+def test_a_completion_stamped_before_its_invocation_does_not_crash_the_search() -> None:
+    """Found by test_check_malformed's garbage property: the return was listed before its
+    call and the search's list building failed with KeyError."""
+    h = HistoryBuilder({"workload": "register"})
+    h.invoke(0, "write", [1, 5], at_ms=2)
+    h.complete(0, "write", value=[1, 5], at_ms=1)
+    result = register.check(h.history())
+    assert result.valid

@@ -24,7 +24,14 @@ DDL_DIVERGES = pytest.mark.xfail(reason=(
     "is locked'); reported with the torture branch"), strict=False)
 
 
-@pytest.mark.parametrize("workload", [pytest.param(w, marks=DDL_DIVERGES) if w == "ddl" else w
+BANK2_GAP = pytest.mark.xfail(reason=(
+    "product: a two-database COMMIT refused on its second branch leaves a gap in the first "
+    "database's origin sequence, and the cluster never settles (pinned strictly in "
+    "test_findings_two_databases.py)"), strict=False)
+KNOWN = {"ddl": DDL_DIVERGES, "bank2": BANK2_GAP}
+
+
+@pytest.mark.parametrize("workload", [pytest.param(w, marks=KNOWN[w]) if w in KNOWN else w
                                       for w in WORKLOADS])
 def test_long_run_under_every_fault(tmp_path: Path, workload: str) -> None:
     options = RunOptions(workload, "all", nodes=3, time_s=LONG_S, clients=10, seed=11)

@@ -16,10 +16,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import apsw
 import pytest
 
+from marmotdb.storage.commitlog import iter_log
 from marmotdb.torture import history as hist
 from marmotdb.torture.run import RunOptions, run
+from marmotdb.torture.workloads import bank2
 
 pytestmark = pytest.mark.integration
 
@@ -42,11 +45,14 @@ def checker_violations(run_dir: Path) -> list[str]:
             if a["violation"] and a["kind"] not in KNOWN_VIOLATIONS]
 
 
-def assert_sound(run_dir: Path, result: object) -> None:
+def assert_sound(run_dir: Path, result: object, converged: bool = True) -> None:
+    """``converged=False``: everything but the convergence and the file audit (a run that hit
+    a known defect keeping it from settling is still held to the rest)."""
     meta = json.loads((run_dir / "run.json").read_text())
     lines = hist.read(run_dir / "history.jsonl")
-    assert meta["problems"] == [], meta["problems"]
-    assert meta["file_audit"] == "ok", meta["file_audit"]
+    if converged:
+        assert meta["problems"] == [], meta["problems"]
+        assert meta["file_audit"] == "ok", meta["file_audit"]
     nemesis = [line for line in lines if line["process"] == "nemesis"]
     starts = [line for line in nemesis if line["f"] == "start"]
     assert starts, f"no fault ran: {meta['fault_schedule']}"
@@ -70,3 +76,50 @@ def test_short_run(tmp_path: Path, workload: str, faults: str) -> None:
                          quiet_s=3.0, fault_s=4.0)
     result = run(options, tmp_path / "run")
     assert_sound(tmp_path / "run", result)
+
+
+def origin_sequence_gaps(run_dir: Path, databases: tuple[str, ...]) -> list[str]:
+    """(database, origin, missing sequence) in the stopped nodes' commit logs: the open
+    defect pinned in test_findings_two_databases.py."""
+    gaps = []
+    for node_dir in sorted((run_dir / "nodes").iterdir()):
+        for database in databases:
+            path = node_dir / "databases" / f"{database}.db"
+            if not path.exists():
+                continue
+            conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+            try:
+                seqs: dict[int, set[int]] = {}
+                for entry in iter_log(conn):
+                    seqs.setdefault(entry.origin, set()).add(entry.origin_seq)
+            finally:
+                conn.close()
+            gaps += [f"{node_dir.name} {database} {origin}:{missing}"
+                     for origin, have in sorted(seqs.items())
+                     for missing in sorted(set(range(1, max(have) + 1)) - have)]
+    return gaps
+
+
+def test_short_run_of_transactions_writing_two_databases(tmp_path: Path) -> None:
+    """bank2 (transfers whose transactions write two databases) under partitions. While the
+    origin-sequence gap pinned in test_findings_two_databases.py is open, a run that hits it
+    cannot converge; that run is an expected failure naming the gaps, any other outcome is
+    held to everything the other short runs are."""
+    options = RunOptions("bank2", "kill", nodes=3, time_s=12.0, clients=6, seed=7,
+                         quiet_s=3.0, fault_s=4.0, converge_timeout_s=20.0)
+    result = run(options, tmp_path / "run")
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    gaps = origin_sequence_gaps(tmp_path / "run", bank2.DATABASES)
+    known = bool(gaps) and meta["problems"] != [] and all(
+        problem.startswith("no convergence") for problem in meta["problems"])
+    assert_sound(tmp_path / "run", result, converged=not known)
+    finals = [line["value"]["tables"] for line in hist.read(tmp_path / "run" / "history.jsonl")
+              if line["process"] == "final"]
+    assert all(sorted(tables) == sorted(bank2.Bank2().tables()) for tables in finals)
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    stats = next(c["stats"] for r in report["runs"] for c in r["checkers"]
+                 if c["checker"] == "bank2")
+    assert stats["crossing_ok"] > 0, stats
+    if known:
+        pytest.xfail(f"open defect (test_findings_two_databases.py): no convergence, gaps "
+                     f"{gaps[:6]}; everything else held")

@@ -40,6 +40,20 @@ def table_rows(history: History, workload: str) -> dict[str, list[list[Any]]]:
     return found
 
 
+def database_tables(history: History) -> dict[str, dict[str, dict[str, list[list[Any]]]]]:
+    """Per node, the dumped tables named ``database.table`` as {database: {table: rows}} (a
+    workload whose tables live in databases of its own: bank2)."""
+    found: dict[str, dict[str, dict[str, list[list[Any]]]]] = {}
+    for node, final in sorted(history.finals.items()):
+        databases: dict[str, dict[str, list[list[Any]]]] = {}
+        for name, rows in (final.get("tables") or {}).items():
+            if "." in name and isinstance(rows, list):
+                database, table = name.split(".", 1)
+                databases.setdefault(database, {})[table] = [list(row) for row in rows]
+        found[node] = databases
+    return found
+
+
 def final_reads(history: History, f: str = "read") -> dict[str, Op]:
     """Per node, its last acknowledged ``f`` that began after the run was quiet."""
     healed_ns = max([history.last_fault_stop_ns] + [

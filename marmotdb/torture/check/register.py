@@ -247,7 +247,9 @@ def _entries(ops: list[Op]) -> _Entry:
     for i, op in enumerate(ops):
         events.append((op.invoke_ns, 0, i))
         end = op.complete_ns if op.ok and op.complete_ns is not None else END_OF_TIME_NS
-        events.append((end, 1, i))
+        # a completion stamped before its invocation (a garbled history) returns at the call:
+        # the list needs every call before its return
+        events.append((max(end, op.invoke_ns), 1, i))
     events.sort()  # at equal times calls come first: such operations count as concurrent
     head = _Entry(-1, False, -1)
     calls: dict[int, _Entry] = {}

@@ -4,6 +4,8 @@ checker runs: an operation whose value does not have its shape is a format probl
 
     list-append  txn       [["append", k, x] | ["r", k, null|list], ...]
     bank         transfer  {"from": int, "to": int, "amount": int};  read -> {account: int}
+    bank2        transfer  {"id": int, "from": int, "to": int, "amount": int};
+                 read -> {database: {account: [balance, moved]}}
     set          add       int;                                      read -> [int, ...]
     register     write     [k, v];  cas [k, [old, new]];  read [k, null] -> [k, v]
     counter      add       int;                                      read -> int
@@ -38,6 +40,26 @@ def _transfer(value: Any) -> bool:
                                            for k in ("from", "to", "amount"))
 
 
+def _transfer2(value: Any) -> bool:
+    return isinstance(value, dict) and all(_int(value.get(k))
+                                           for k in ("id", "from", "to", "amount"))
+
+
+def _databases_read(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(rows, dict) and all(
+            isinstance(row, list) and len(row) == 2 and all(_int(v) for v in row)
+            and _int(_key(account)) for account, row in rows.items())
+        for rows in value.values())
+
+
+def _key(account: Any) -> Any:
+    try:
+        return int(account)
+    except (TypeError, ValueError):
+        return None
+
+
 def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -57,6 +79,8 @@ SHAPES: dict[tuple[str, str], tuple[Shape, Shape]] = {
     ("bank", "transfer"): (_transfer, _transfer),
     ("bank", "read"): (lambda v: v is None, lambda v: isinstance(v, dict) and all(
         _int(b) for b in v.values())),
+    ("bank2", "transfer"): (_transfer2, _transfer2),
+    ("bank2", "read"): (lambda v: v is None, _databases_read),
     ("set", "add"): (_int, _int),
     ("set", "read"): (lambda v: v is None, lambda v: isinstance(v, list) and all(
         _scalar(e) for e in v)),

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from marmotdb.torture.check import (
     availability,
     bank,
+    bank2,
     counter,
     list_append,
     register,
@@ -29,7 +30,7 @@ from marmotdb.torture.check.history import History, load
 Checker = Callable[[History], CheckResult]
 CHECKERS: dict[str, Checker] = {
     "list-append": list_append.check, "bank": bank.check, "set": sets.check,
-    "register": register.check, "counter": counter.check,
+    "register": register.check, "counter": counter.check, "bank2": bank2.check,
 }
 WORKLOADS = (*CHECKERS, "ddl")
 # An operation kind that only one workload uses tells the workload when run.json does not.
