@@ -229,6 +229,19 @@ class LogWriter:
         state.max_logged = max(state.max_logged, origin_seq)
         return seq
 
+    def mark(self) -> dict[int, tuple[int, int, bool]]:
+        """What this writer knows now, for ``restore`` after a savepoint rolled back."""
+        return {origin: (s.contiguous, s.max_logged, s.dirty)
+                for origin, s in self._origins.items()}
+
+    def restore(self, mark: dict[int, tuple[int, int, bool]]) -> None:
+        """Forget the appends made since ``mark``: their savepoint was rolled back, and a
+        sequence remembered past them would leave a gap in the origin's log."""
+        self._origins = {origin: _OriginState(contiguous, max_logged)
+                         for origin, (contiguous, max_logged, _) in mark.items()}
+        for origin, (_, _, dirty) in mark.items():
+            self._origins[origin].dirty = dirty
+
     def flush(self) -> None:
         """Write the advanced vector entries; call before committing the transaction."""
         for origin, state in self._origins.items():

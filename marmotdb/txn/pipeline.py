@@ -263,6 +263,9 @@ class CommitPipeline:
         self._deciding = False      # a batch's distributed rounds are in flight
         self._sealed = False        # the batch holds a CommitGroup's member: nobody joins it
         self._seq_floor = origin_seq_floor  # origin sequences issued so far (never reused)
+        # the log writer as it was before the owner's write set was recorded, until it joins
+        # the batch (``unrecord``: its savepoint rolled back takes the log row with it)
+        self._before_record: dict[int, tuple[int, int, bool]] | None = None
         self._exclusive_owner = -1  # owners of run_exclusive work: negative, never a session
         self._exclusive_running = False  # a run_exclusive_blocking work is on a worker
         self._committing = False    # a heavy batch's COMMIT is on a worker
@@ -529,6 +532,16 @@ class CommitPipeline:
             self.fault_point("write_set_built")
             return write_set, self._record(write_set)
 
+    def unrecord(self, owner: int) -> None:
+        """The owner's savepoint was rolled back after its write set was recorded and before
+        it joined the batch (a refusal of another branch, txn/DESIGN.md §10.2): the log
+        writer forgets that record, or the next write set would take the sequence after the
+        vanished one and leave a gap that stops the applied vector everywhere."""
+        if self._owner == owner and self._before_record is not None:
+            assert self._log is not None
+            self._log.restore(self._before_record)
+        self._before_record = None
+
     def build(self, owner: int, draft: Draft) -> tuple[WriteSet, bytes]:
         """A branch's write set built (commit timestamp, next origin sequence, base
         versions) and encoded, but not recorded: nothing written (txn/DESIGN.md §10.2 step
@@ -545,6 +558,8 @@ class CommitPipeline:
         (``(database, encoded write set)``: rows of ``__marmot_pending_branch``)."""
         assert self._owner == owner
         write_set, encoded = built
+        assert self._log is not None
+        self._before_record = self._log.mark()
         with self._trusted():
             record_local_commit(self.conn, write_set, encoded, self._log)
             for database, promised in promises:
@@ -561,6 +576,7 @@ class CommitPipeline:
         assert self._owner == owner
         if recorded is None:
             self.conn.execute(f'RELEASE "{savepoint}"')
+            self._before_record = None
             return value
         write_set, encoded = recorded
         self.schema_version = write_set.schema_version
@@ -568,6 +584,7 @@ class CommitPipeline:
             self._seq_floor = write_set.origin_seq
         self.fault_point("recorded")
         self.conn.execute(f'RELEASE "{savepoint}"')
+        self._before_record = None  # in the batch now: its sequence is spent
         pending = Pending()
         self._batch.append(_Member(pending, value, write_set, encoded, level, group))
         if group is not None:
@@ -604,6 +621,7 @@ class CommitPipeline:
 
     def _record(self, write_set: WriteSet) -> bytes:
         assert self._log is not None
+        self._before_record = self._log.mark()
         encoded = encode_write_set(write_set)
         record_local_commit(self.conn, write_set, encoded, self._log)
         return encoded

@@ -526,13 +526,13 @@ class Transaction:
         if not self.finished:
             self._transition_to(TxnState.ABORTED)
 
-    @staticmethod
-    def _undo(pipeline: CommitPipeline) -> None:
+    def _undo(self, pipeline: CommitPipeline) -> None:
         pipeline.capture.rollback()
         conn = pipeline.conn
         if not conn.get_autocommit():
             conn.execute(f'ROLLBACK TO "{TXN_SAVEPOINT}"')
             conn.execute(f'RELEASE "{TXN_SAVEPOINT}"')
+            pipeline.unrecord(self.owner)
 
 
 def _redo_branch(pipeline: CommitPipeline, built: tuple[WriteSet, bytes]) -> Pending:

@@ -1,6 +1,5 @@
 """A defect the bank2 torture workload found (transactions writing two databases), reduced to
-an in-memory test and pinned as a strict expected failure until txn/ fixes it (whoever fixes
-it removes the mark).
+an in-memory test; fixed since (below, "Fix").
 
 **A refused second branch leaves a gap in the first database's origin sequence** — found by
 ``marmotdb torture --workload bank2 --faults none --time 10 --clients 6 --loopback`` (no fault
@@ -26,11 +25,16 @@ the coordinator included, stays "behind" for ever: the cluster never settles, QU
 wait for a vector nobody reaches, and the log is never trimmed past it. The one-node path
 builds every other branch (and so runs their checks) before recording the first; the cluster
 path does not.
+
+Fix: a pipeline remembers its log writer as it was before the owner's write set was recorded
+(``CommitPipeline._before_record``, ``LogWriter.mark``) until the savepoint joins the batch;
+the owner's rollback (``Transaction._undo`` → ``CommitPipeline.unrecord``) restores it, so the
+vanished record's sequence is taken again by the next write set — never sent to a peer (only
+a joined batch is), so reusing it is safe. It covers any refusal between record and join, not
+only the snapshot check.
 """
 
 from __future__ import annotations
-
-import pytest
 
 from marmotdb.storage.commitlog import iter_log
 from tests.txn.test_cluster_commit import Cluster, rows
@@ -46,8 +50,6 @@ def origin_seqs(cluster: Cluster, node_id: int, database: str, origin: int) -> l
         return sorted(e.origin_seq for e in iter_log(conn) if e.origin == origin)
 
 
-@pytest.mark.xfail(strict=True, reason="open defect in txn/: a refused second branch "
-                   "leaves a gap in the first database's origin sequence (module docstring)")
 def test_a_refused_second_branch_leaves_no_gap_in_the_first_databases_sequence(
         two: Cluster) -> None:  # noqa: F811
     first, waiting = two.sessions[1], two.nodes[1].open_session("root", now_ms=two.now_ms,

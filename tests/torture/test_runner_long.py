@@ -24,11 +24,7 @@ DDL_DIVERGES = pytest.mark.xfail(reason=(
     "is locked'); reported with the torture branch"), strict=False)
 
 
-BANK2_GAP = pytest.mark.xfail(reason=(
-    "product: a two-database COMMIT refused on its second branch leaves a gap in the first "
-    "database's origin sequence, and the cluster never settles (pinned strictly in "
-    "test_findings_two_databases.py)"), strict=False)
-KNOWN = {"ddl": DDL_DIVERGES, "bank2": BANK2_GAP}
+KNOWN = {"ddl": DDL_DIVERGES}
 
 
 @pytest.mark.parametrize("workload", [pytest.param(w, marks=KNOWN[w]) if w in KNOWN else w
