@@ -15,7 +15,8 @@ import pytest
 
 from marmotdb.errors import StorageError
 from marmotdb.hlc import Timestamp
-from marmotdb.node import Node, Reply, SendFrame
+from marmotdb.cluster.swim import SwimNode
+from marmotdb.node import Node, Reply, SendFrame, swim_joined, swim_roster
 from marmotdb.peer.address import NodeAddr
 from marmotdb.peer.catalog import all_messages
 from marmotdb.peer.codec import FrameCodec, peek_tag
@@ -42,6 +43,9 @@ class Cluster:
         self.cut: set[int] = set()  # nodes whose traffic is dropped
         self.dropped_tags: set[int] = set()  # messages of these types are dropped
         self.joining: set[int] = set()  # nodes no seed has sent the member table yet
+        # a node whose roster and "joined" come from a real SwimNode, composed as the runtime
+        # does (node.swim_roster, node.swim_joined), instead of the static roster
+        self.membership: dict[int, SwimNode] = {}
         self.base = base
         self.nodes: dict[int, Node] = {i: self._start(i) for i in self.addrs}
         self.sessions = {i: n.open_session("root", now_ms=T0) for i, n in self.nodes.items()}
@@ -54,7 +58,7 @@ class Cluster:
                             lambda: self._roster_of(i),
                             CommitSettings(prepare_timeout_ms=500, decision_timeout_ms=500,
                                            recovery_timeout_ms=1000),
-                            joined=lambda: i not in self.joining)
+                            joined=lambda: self._joined(i))
         return node
 
     def restart(self, i: int, database: str = "d") -> None:
@@ -69,9 +73,16 @@ class Cluster:
 
     def _roster_of(self, node_id: int) -> list[Peer]:
         """What ``node_id``'s membership knows: everyone, or only itself while joining."""
+        if node_id in self.membership:
+            return swim_roster(self.membership[node_id])
         if node_id in self.joining:
             return [Peer(node_id, None, True)]
         return self._roster()
+
+    def _joined(self, node_id: int) -> bool:
+        if node_id in self.membership:
+            return swim_joined(self.membership[node_id])
+        return node_id not in self.joining
 
     def _output(self, node_id: int, output: object) -> None:
         if isinstance(output, SendFrame):
