@@ -852,3 +852,34 @@ def test_one_statement_changing_two_databases_reaches_every_node(cluster: Cluste
                                                                      "SELECT v FROM e.t")
     cluster.ok(2, "UPDATE t SET v = 3")  # nothing left holding d's turn on node 1
     assert rows(cluster, 1, "SELECT v FROM t") == [(3,)]
+
+
+def test_an_outcome_waiting_for_its_databases_turn_is_not_recovered_again(
+        cluster: Cluster) -> None:
+    """Node 1 has an open transaction holding d's write turn; node 2's commit of another row
+    is learned at node 1, whose apply waits for the turn. That outcome is decided: it is not
+    recovered again while it waits (before, every half recovery timeout a round re-ran it —
+    a Promise and an Accept to every peer — and queued the same apply once more: with an
+    orphaned turn, the bank2 torture run's 24,354 rounds over 704 instances), and it is
+    applied once the transaction ends."""
+    cluster.ok(1, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    cluster.ok(1, "INSERT INTO t VALUES (1, 0)")
+    cluster.ok(1, "INSERT INTO t VALUES (2, 0)")
+    cluster.ok(1, "BEGIN")
+    cluster.ok(1, "UPDATE t SET v = 9 WHERE id = 2")   # d's turn held by node 1's session
+    cluster.ok(2, "UPDATE t SET v = 5 WHERE id = 1")
+    node1 = cluster.nodes[1].cluster
+    assert node1 is not None
+    for _ in range(20):
+        cluster.advance(500)
+    assert node1.recoveries == 0
+    report = node1.doubt_report()
+    assert (report["in_doubt"], report["being_applied"], report["recovering"],
+            report["waiting_for_a_round"]) == (1, 1, 0, 0)
+    cluster.ok(1, "COMMIT")
+    cluster.advance(100)
+    assert not node1.participant.undecided and len(node1.intents) == 0
+    for i in (1, 2, 3):
+        assert rows(cluster, i, "SELECT id, v FROM t ORDER BY id") == [(1, 5), (2, 9)]
+    assert node1.store.load() == {}
+    assert cluster.checksums(1) == cluster.checksums(2) == cluster.checksums(3)
