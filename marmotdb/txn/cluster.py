@@ -191,7 +191,8 @@ class ClusterCommit:
         return {"in_doubt": len(participant.undecided), "waiting_for_bases": waiting_for_bases,
                 "being_applied": being_applied, "recovering": recovering,
                 "waiting_for_a_round": len(participant.undecided) - waiting_for_bases
-                - being_applied - recovering, "recoveries_run": self.recoveries, "examples": examples}
+                - being_applied - recovering, "recoveries_run": self.recoveries,
+                "examples": examples}
 
     def _log_doubt(self, now_ms: int, timeout_ms: int) -> None:
         """Every DOUBT_LOG_INTERVAL_MS while some instance is in doubt past the recovery
