@@ -557,12 +557,19 @@ _LIVE = (MemberState.ALIVE, MemberState.SUSPECT)
 
 
 def swim_joined(swim: Any) -> bool:
-    """Has a ``SwimNode`` got its membership from the cluster (not JOINING or REMOVED)?"""
-    return swim.state not in (MemberState.JOINING, MemberState.REMOVED)
+    """Has a ``SwimNode`` got its membership from the cluster (not JOINING or REMOVED)?
+    Not before it started: the node serves MySQL clients before its membership starts (a
+    restarted node), and a COMMIT arriving then must get "still joining" (1047), not an
+    internal error."""
+    return swim.started and swim.state not in (MemberState.JOINING, MemberState.REMOVED)
 
 
 def swim_roster(swim: Any) -> list[Peer]:
-    """The members a ``SwimNode`` knows, as the distributed commit counts them."""
+    """The members a ``SwimNode`` knows, as the distributed commit counts them. Before it
+    started it knows only itself (as while JOINING): an empty roster would let a round that
+    counts this node's own vote reach the "quorum" of nobody."""
+    if not swim.started:
+        return [Peer(swim.node_id, None, True)]
     return [Peer(m.node_id, None if m.node_id == swim.node_id else m.meta.peer_addr,
                  m.state in _LIVE)
             for m in swim.members_snapshot() if m.state not in _COUNTED_OUT]

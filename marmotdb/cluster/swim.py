@@ -133,6 +133,11 @@ class SwimNode:
         return self._self.meta.peer_addr
 
     @property
+    def started(self) -> bool:
+        """Has ``start`` run? Before it the node is in no member table, its own included."""
+        return self._started
+
+    @property
     def state(self) -> MemberState:
         return self._self.state
 

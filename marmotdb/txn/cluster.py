@@ -131,10 +131,12 @@ class ClusterCommit:
     def _sweep(self) -> None:
         """Recover every instance undecided here for longer than the recovery timeout.
 
-        Two kinds of undecided instance get no round (issue 16 finding 5: a restarted node
+        Three kinds of undecided instance get no round (issue 16 finding 5: a restarted node
         with thousands in doubt recovered the same first wave again and again, every 50 ms,
         and never reached the others — nor converged): one whose outcome is known here and
-        only waits for the rows it was built on (decided; catch-up brings them), and one
+        only waits for the rows it was built on (decided; catch-up brings them), one whose
+        outcome is known and being applied (its apply waits for its database's write turn,
+        which an open transaction may hold: a round would queue the same apply again), and one
         whose last round ended less than half a recovery timeout ago (refused or short of a
         quorum: the others of the wave get their turn first)."""
         self._sweep_timer = None
@@ -156,7 +158,8 @@ class ClusterCommit:
                     capped = True
                     break
                 recovering = self._recovering.get(instance)
-                if now_ms - since_ms < timeout_ms or participant.waits_for_bases(instance) or (
+                if now_ms - since_ms < timeout_ms or participant.waits_for_bases(instance) or \
+                        participant.being_applied(instance) or (
                         recovering is not None and (not recovering.finished or
                                                     now_ms - recovering.started_ms < retry_ms)):
                     continue
@@ -180,14 +183,16 @@ class ClusterCommit:
         wave), prepares waiting for a schema, and examples with what they wait for."""
         participant = self.participant
         waiting_for_bases = sum(map(participant.waits_for_bases, participant.undecided))
+        being_applied = sum(map(participant.being_applied, participant.undecided))
         recovering = sum(not r.finished for i, r in self._recovering.items()
-                         if i in participant.undecided)
+                         if i in participant.undecided and not participant.being_applied(i))
         examples = [{"instance": list(instance), "waits_for": why}
                     for instance, why in participant.waiting_for_bases(DOUBT_EXAMPLES_MAX)]
         return {"in_doubt": len(participant.undecided), "waiting_for_bases": waiting_for_bases,
-                "recovering": recovering,
+                "being_applied": being_applied, "recovering": recovering,
                 "waiting_for_a_round": len(participant.undecided) - waiting_for_bases
-                - recovering, "recoveries_run": self.recoveries, "examples": examples}
+                - being_applied - recovering, "recoveries_run": self.recoveries,
+                "examples": examples}
 
     def _log_doubt(self, now_ms: int, timeout_ms: int) -> None:
         """Every DOUBT_LOG_INTERVAL_MS while some instance is in doubt past the recovery
@@ -206,9 +211,10 @@ class ClusterCommit:
                              for e in report["examples"])
         logger.warning(
             "%d instances in doubt for over %d ms: %d decided and waiting for the rows they "
-            "were built on (catch-up brings them), %d being recovered, %d waiting for a "
-            "recovery round (%d rounds run so far)%s", report["in_doubt"], timeout_ms,
-            report["waiting_for_bases"], report["recovering"], report["waiting_for_a_round"],
+            "were built on (catch-up brings them), %d decided and waiting for their "
+            "database's write turn, %d being recovered, %d waiting for a recovery round (%d "
+            "rounds run so far)%s", report["in_doubt"], timeout_ms, report["waiting_for_bases"],
+            report["being_applied"], report["recovering"], report["waiting_for_a_round"],
             report["recoveries_run"], f"; e.g. {examples}" if examples else "")
 
     # ------------------------------------------------------------------ Replicator

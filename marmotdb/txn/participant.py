@@ -87,6 +87,10 @@ class Participant:
         self._deferred: dict[Instance, tuple[list[bytes], list[bool], Callable[[bool], None],
                                              list[WriteSet]]] = {}
         self._retrying: set[Instance] = set()  # deferred outcomes a retry pass is applying
+        # outcomes whose apply is in flight (queued for, or running in, their databases' write
+        # turns) -> the answers of learns of them that arrived meanwhile: applied once, and
+        # not recovered again while they wait (a turn held by an open transaction)
+        self._applying: dict[Instance, list[Callable[[bool], None]]] = {}
         self._retry_wanted = False  # something was applied since the last pass
         self._idle_pass_ms: int | None = None  # when the last pass found nothing to apply
         self._retry_timer: Any = None
@@ -372,6 +376,11 @@ class Participant:
         (Decided: recovering it again would only cost every peer a round.)"""
         return instance in self._deferred
 
+    def being_applied(self, instance: Instance) -> bool:
+        """Is the instance's outcome known here and its apply in flight (waiting for its
+        databases' write turns)? Decided too: a round would only queue the same apply again."""
+        return instance in self._applying
+
     def waiting_for_bases(self, limit: int) -> list[tuple[Instance, str]]:
         """Up to ``limit`` outcomes waiting for their bases, each with what it waits for
         (the operator's answer to "why is this node behind")."""
@@ -429,6 +438,10 @@ class Participant:
             self._prepared.pop(instance, None)
             answer(True)  # applied here already (a duplicate or a late recovery's learn)
             return
+        waiting = self._applying.get(instance)
+        if waiting is not None:  # its apply is in flight: this learn is answered with it
+            waiting.append(answer)
+            return
         encoded, _ = self._store.write_sets(instance)
         decoded = self._prepared.pop(instance, None)
         if len(encoded) != len(message.vector):  # its Prepare never reached us: the decision
@@ -445,12 +458,21 @@ class Participant:
                       answer: Callable[[bool], None] = lambda ok: None,
                       decoded: list[WriteSet] | None = None) -> None:
         """Apply the committed members, log markers for the others, then forget."""
-        state = self._state
         if decoded is None or len(decoded) != len(encoded):
             decoded = [decode_write_set(ws) for ws in encoded]
-        if instance in self.spanning:  # several databases' batches (DESIGN.md §10.2)
-            self._apply_across(instance, encoded, vector, answer, decoded)
-            return
+        self._applying.setdefault(instance, [])
+        try:
+            if instance in self.spanning:  # several databases' batches (DESIGN.md §10.2)
+                self._apply_across(instance, encoded, vector, answer, decoded)
+            else:
+                self._apply_one(instance, encoded, vector, answer, decoded)
+        except BaseException:  # not started (its database is gone): a later learn tries again
+            self._with_waiting(instance, lambda ok: None)(False)
+            raise
+
+    def _apply_one(self, instance: Instance, encoded: list[bytes], vector: list[bool],
+                   answer: Callable[[bool], None], decoded: list[WriteSet]) -> None:
+        state = self._state
         pipeline = state.pipeline(state.databases.get(instance[1]))
         items = list(zip(decoded, encoded, vector))
         schema = any(ws.schema_changes for ws in decoded)
@@ -494,6 +516,7 @@ class Participant:
                 answer: Callable[[bool], None], decoded: list[WriteSet],
                 pendings: list[Any], schema: bool) -> None:
         """The outcome's applies ended (``pendings``: one per database)."""
+        answer = self._with_waiting(instance, answer)
         failed = None
         for error in [pending.error() for pending in pendings]:
             if error.__class__ is _BaseMissing:  # applied once what it was built on is
@@ -518,6 +541,19 @@ class Participant:
         if self.on_applied is not None:
             self.on_applied()
         answer(True)
+
+    def _with_waiting(self, instance: Instance, answer: Callable[[bool], None]
+                      ) -> Callable[[bool], None]:
+        """``answer`` and those of the learns that arrived while the apply was in flight."""
+        waiting = self._applying.pop(instance, None)
+        if not waiting:
+            return answer
+
+        def every(ok: bool) -> None:
+            answer(ok)
+            for then in waiting:
+                then(ok)
+        return every
 
     def _apply_part(self, instance: Instance, pipeline: Any,
                     items: list[tuple[WriteSet, bytes, bool]], schema: bool) -> Any:

@@ -344,7 +344,12 @@ class Transaction:
         §10.2 step 3): (a) the other branches' write sets built, not logged; (b) the first
         branch A recorded with the promise to finish them (``__marmot_pending_branch``);
         (c) A joins its batch, whose COMMIT is the decision; then (d) or (e)."""
-        written = self._written_branches(level)
+        try:  # a failure before the branches join leaves none of them open, no turn held
+            written = self._written_branches(level)
+            group = len(written) > 1 and any(pipeline.replicated() for pipeline, _ in written)
+        except BaseException:
+            self.rollback()
+            raise
         if len(written) < 2:  # one database changed after all: the ordinary commit
             if not written:
                 self._transition_to(TxnState.COMMITTED)
@@ -357,7 +362,7 @@ class Transaction:
                 self.rollback()
                 raise
             return self.finish_commit(recorded, level, value)
-        if any(pipeline.replicated() for pipeline, _ in written):
+        if group:
             return self._commit_group(written, level, value)
         (first, draft), others = written[0], written[1:]
         try:

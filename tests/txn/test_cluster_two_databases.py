@@ -19,6 +19,8 @@ import pytest
 from marmotdb.storage.writeset import decode_write_set
 from marmotdb.txn.pending import Pending
 from marmotdb.txn.txn_store import TxnStore
+from tests.cluster.driver import HandDriver
+from tests.cluster.driver import addr as swim_addr
 from tests.txn.test_cluster_commit import Cluster, deliver_queued, rows
 
 LEARN_TAG = 36
@@ -410,3 +412,74 @@ def committed_v(cluster: Cluster, node_id: int, database: str) -> int:
     conn = state.read_connection(state.databases.get(database))
     with state.binding(conn).trusted_scope():
         return int(conn.execute("SELECT v FROM t WHERE id = 1").fetchall()[0][0])
+
+
+def test_a_two_database_commit_before_membership_started_gets_1047_and_holds_nothing(
+        two: Cluster) -> None:
+    """The bank2 torture finding: node 3, restarted, took a client's two-database COMMIT
+    before its SWIM node started. Asking whether it had joined raised ("SwimNode used before
+    start()": 1105 to the client) after the session had let go of the transaction and before
+    the branches were rolled back, so the transaction's turns of both databases stayed held:
+    every learned outcome of that database waited behind it (704 instances in doubt, recovered
+    again and again) and catch-up of it stood still. A node whose membership has not started
+    has not joined: the COMMIT gets 1047 (still joining), and the node applies what the others
+    decide next, in both databases."""
+    two.membership[1] = HandDriver(1, seeds=[swim_addr(2)]).node  # built, not started
+    two.restart(1)
+    open_transaction(two, 1, v=3)
+    refused = two.run(1, "COMMIT")
+    assert refused.error is not None and (refused.error.code, refused.error.sqlstate) == \
+        (1047, "08S01"), refused.error
+    del two.membership[1]               # membership started, the member table came
+    open_transaction(two, 2, v=5)
+    two.ok(2, "COMMIT")
+    for _ in range(4):
+        two.advance(500)
+    for i in (1, 2, 3):
+        assert both(two, i) == ([(1, 5)], [(1, 5)])
+    open_transaction(two, 1, v=6)       # node 1's own writes of both databases go on
+    two.ok(1, "COMMIT")
+    two.advance(100)
+    for i in (1, 2, 3):
+        assert both(two, i) == ([(1, 6)], [(1, 6)])
+    settled(two)
+
+
+class _FailingMembership:
+    """A membership that fails when asked (an injected fault: what any unexpected error
+    between the session letting go of its transaction and the branches joining does)."""
+
+    node_id = 1
+    started = True
+
+    def members_snapshot(self) -> list[object]:
+        raise RuntimeError("the membership failed")
+
+    @property
+    def state(self) -> object:
+        raise RuntimeError("the membership failed")
+
+
+def test_a_two_database_commit_failing_before_its_rounds_rolls_both_branches_back(
+        two: Cluster) -> None:
+    """Whatever fails in a two-database COMMIT before the branches join their batches, the
+    branches are rolled back and both databases' turns given back: the others' outcomes are
+    applied here and this node's next transactions run (before, the failure escaped with the
+    turns held: the bank2 torture finding, 704 instances in doubt for good)."""
+    two.membership[1] = _FailingMembership()  # type: ignore[assignment]
+    open_transaction(two, 1, v=3)
+    failed = two.run(1, "COMMIT")
+    assert failed.error is not None and failed.error.code == 1105
+    del two.membership[1]
+    open_transaction(two, 2, v=5)
+    two.ok(2, "COMMIT")
+    for _ in range(4):
+        two.advance(500)
+    for i in (1, 2, 3):
+        assert both(two, i) == ([(1, 5)], [(1, 5)])
+    open_transaction(two, 1, v=6)
+    two.ok(1, "COMMIT")
+    two.advance(100)
+    for i in (1, 2, 3):
+        assert both(two, i) == ([(1, 6)], [(1, 6)])
+    settled(two)
