@@ -24,6 +24,7 @@ import pytest
 from marmotdb.cluster.messages import NodeAddr, Ping
 from marmotdb.peer.codec import FrameCodec
 from marmotdb.torture.cluster import HOST, LocalCluster
+from tests.runtime.process_cluster import running_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -31,13 +32,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """Three nodes shared by the tests below; each test leaves it healed and converged."""
-    cluster = LocalCluster(tmp_path_factory.mktemp("trio"), 3)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        codes = cluster.stop()
-    assert all(code == 0 for code in codes.values()), f"unclean exits {codes}"
+    yield from running_cluster(tmp_path_factory.mktemp("trio"))
 
 
 @pytest.fixture

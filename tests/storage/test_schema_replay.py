@@ -80,8 +80,13 @@ def origin_log(tmp_path_factory: pytest.TempPathFactory) -> list[WriteSet]:
         _run(node, session, ddl)
         if dml:
             _run(node, session, dml)
+    return closed_log(node)
+
+
+def closed_log(node: Node, database: str = "d") -> list[WriteSet]:
+    """The database's commit log as decoded write sets, in local order; the node is closed."""
     state = node.state
-    conn = state.read_connection(state.databases.get("d"))
+    conn = state.read_connection(state.databases.get(database))
     with state.binding(conn).trusted_scope():
         log = [decode_write_set(ws) for (ws,) in conn.execute(
             "SELECT write_set FROM __marmot_commit_log ORDER BY seq")]

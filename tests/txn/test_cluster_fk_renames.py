@@ -13,8 +13,15 @@ import pytest
 from marmotdb.node import Node
 from marmotdb.storage import schema_guard
 from marmotdb.storage.apply import ApplyTransaction
-from marmotdb.storage.writeset import WriteSet, decode_write_set
-from tests.storage.test_schema_replay import USERS, _replay_copy, _run, _state, T0
+from marmotdb.storage.writeset import WriteSet
+from tests.storage.test_schema_replay import (
+    T0,
+    USERS,
+    _replay_copy,
+    _run,
+    _state,
+    closed_log,
+)
 from tests.txn.test_cluster_commit import Cluster
 from tests.txn.test_cluster_ddl import show_create
 
@@ -62,13 +69,7 @@ def _origin_log(path: Path) -> list[WriteSet]:
     session = node.open_session("root", now_ms=T0)
     for statement in ["CREATE DATABASE d", "USE d", *SCHEMA, *RENAMES]:
         _run(node, session, statement)
-    state = node.state
-    conn = state.read_connection(state.databases.get("d"))
-    with state.binding(conn).trusted_scope():
-        log = [decode_write_set(ws) for (ws,) in conn.execute(
-            "SELECT write_set FROM __marmot_commit_log ORDER BY seq")]
-    node.close()
-    return log
+    return closed_log(node)
 
 
 def test_the_renames_replayed_twice_change_nothing(tmp_path: Path) -> None:
