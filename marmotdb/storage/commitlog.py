@@ -161,8 +161,8 @@ class _OriginState:
 
     __slots__ = ("contiguous", "dirty", "max_logged")
 
-    def __init__(self, contiguous: int, max_logged: int):
-        self.contiguous, self.max_logged, self.dirty = contiguous, max_logged, False
+    def __init__(self, contiguous: int, max_logged: int, dirty: bool = False):
+        self.contiguous, self.max_logged, self.dirty = contiguous, max_logged, dirty
 
 
 class LogWriter:
@@ -237,10 +237,7 @@ class LogWriter:
     def restore(self, mark: dict[int, tuple[int, int, bool]]) -> None:
         """Forget the appends made since ``mark``: their savepoint was rolled back, and a
         sequence remembered past them would leave a gap in the origin's log."""
-        self._origins = {origin: _OriginState(contiguous, max_logged)
-                         for origin, (contiguous, max_logged, _) in mark.items()}
-        for origin, (_, _, dirty) in mark.items():
-            self._origins[origin].dirty = dirty
+        self._origins = {origin: _OriginState(*state) for origin, state in mark.items()}
 
     def flush(self) -> None:
         """Write the advanced vector entries; call before committing the transaction."""

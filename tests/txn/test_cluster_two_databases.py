@@ -431,6 +431,12 @@ def test_a_two_database_commit_before_membership_started_gets_1047_and_holds_not
     assert refused.error is not None and (refused.error.code, refused.error.sqlstate) == \
         (1047, "08S01"), refused.error
     del two.membership[1]               # membership started, the member table came
+    others_then_own_commit_everywhere(two)
+
+
+def others_then_own_commit_everywhere(two: Cluster) -> None:
+    """Node 2's two-database transaction is applied on every node, node 1 included, and node
+    1's own next one commits in both databases everywhere: nothing of node 1 stayed held."""
     open_transaction(two, 2, v=5)
     two.ok(2, "COMMIT")
     for _ in range(4):
@@ -471,15 +477,4 @@ def test_a_two_database_commit_failing_before_its_rounds_rolls_both_branches_bac
     failed = two.run(1, "COMMIT")
     assert failed.error is not None and failed.error.code == 1105
     del two.membership[1]
-    open_transaction(two, 2, v=5)
-    two.ok(2, "COMMIT")
-    for _ in range(4):
-        two.advance(500)
-    for i in (1, 2, 3):
-        assert both(two, i) == ([(1, 5)], [(1, 5)])
-    open_transaction(two, 1, v=6)
-    two.ok(1, "COMMIT")
-    two.advance(100)
-    for i in (1, 2, 3):
-        assert both(two, i) == ([(1, 6)], [(1, 6)])
-    settled(two)
+    others_then_own_commit_everywhere(two)
