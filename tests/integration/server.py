@@ -17,7 +17,6 @@ import ctypes
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -59,14 +58,6 @@ def die_with_parent() -> None:
 
 # The line `marmotdb serve` logs once its MySQL listener is bound (runtime/serve.py).
 _LISTENING = re.compile(rb"listening for MySQL on \S+:(\d+) ")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port the kernel just considered free (another process may still take it): only for
-    an address that nothing should answer on. A server under test binds port 0 instead."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def server_command(data_dir: Path, host: str, port: int = 0) -> list[str]:
