@@ -135,6 +135,8 @@ def _copy_value(column: ColumnDef, state: AlterState) -> str:
     source_name = state.sources.get(column.name.lower())
     source = state.old.column(source_name) if source_name else None
     if source is None:
+        if column.auto_increment:
+            return _row_numbers(state.old)
         from sqlglot import exp as sqlexp
         value = default_expression(column)
         return value.sql(dialect="sqlite") if isinstance(value, sqlexp.Expression) else "NULL"
@@ -146,6 +148,15 @@ def _copy_value(column: ColumnDef, state: AlterState) -> str:
     value = (f"MYSQL_STORE({ref}, {sql_literal(type_text)}, {sql_literal(column.name)}, 1, "
              f"{STORE_ALTER})")
     return f"NULLIF({value}, 0)" if column.auto_increment else value
+
+
+def _row_numbers(old: TableDef) -> str:
+    """An added AUTO_INCREMENT column numbers the existing rows from 1 in the order InnoDB
+    keeps them: the old primary key's, else insertion order (rowid, which a table without a
+    key keeps on every node), so every node numbers them alike."""
+    key = old.primary_key
+    order = ", ".join(q(c) for c, _, _ in key.columns) if key is not None else "rowid"
+    return f"ROW_NUMBER() OVER (ORDER BY {order})"
 
 
 STORE_ALTER = 2  # MYSQL_STORE mode of ALTER TABLE's copy: MySQL reports 1265 / 1138 there
