@@ -72,13 +72,15 @@ class ColumnDef:
 @dataclass(slots=True)
 class IndexDef:
     """A key. ``kind``: 'PRIMARY' | 'UNIQUE' | 'INDEX' | 'FULLTEXT' (catalog only). ``columns``: (column, prefix length,
-    descending). ``sqlite_name`` is the SQLite index name (None for a PRIMARY KEY)."""
+    descending). ``sqlite_name`` is the SQLite index name (None for a PRIMARY KEY).
+    ``generated``: made for a FOREIGN KEY, not written (definition/keys.py)."""
 
     name: str
     kind: str
     columns: list[tuple[str, int | None, bool]]
     comment: str = ""
     sqlite_name: str | None = None
+    generated: bool = False
 
 
 @dataclass(slots=True)

@@ -66,7 +66,11 @@ def new_alter_state(old: TableDef) -> AlterState:
 
 
 def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
+    before = list(state.new.indexes)
     state.new = state.builder.finish()
+    if not state.rebuild:  # generated keys a new key made redundant (definition/keys.py)
+        state.native += [f"DROP INDEX IF EXISTS {q(i.sqlite_name)}" for i in before
+                         if i.sqlite_name and not any(i is k for k in state.new.indexes)]
     table = finish_for_storage(state.new, ctx)
     old_names = {f.name.lower() for f in state.old.foreign_keys}
     check_parent_tables(table, [f for f in table.foreign_keys
