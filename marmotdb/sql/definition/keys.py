@@ -159,6 +159,9 @@ class TableBuilder:
             fk.name = f"{self.table.name}_ibfk_{max(numbers, default=0) + 1}"
         if not fk.ref_columns:
             raise errors.error(errors.ER_PARSE_ERROR, "Foreign key without referenced columns")
+        if any(f.name.lower() == fk.name.lower() for f in self.table.foreign_keys):
+            raise errors.error(errors.ER_FK_DUP_NAME,
+                               f"Duplicate foreign key constraint name '{fk.name}'")
         self.table.foreign_keys.append(fk)
         self.added_foreign_keys.append(fk)
 

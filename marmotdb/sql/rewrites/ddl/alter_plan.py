@@ -20,7 +20,12 @@ from marmotdb.sql.types import coltypes
 from marmotdb.sql.types.coltypes import MySqlType
 from marmotdb.sql.definition.keys import TableBuilder
 from marmotdb.sql.rewrites.ddl import referencing
-from marmotdb.sql.rewrites.ddl.context import DdlContext, DdlResult, bookkeeping
+from marmotdb.sql.rewrites.ddl.context import (
+    DdlContext,
+    DdlResult,
+    bookkeeping,
+    check_foreign_key_names,
+)
 from marmotdb.sql.rewrites.ddl.render import (
     check_parent_tables,
     default_expression,
@@ -73,8 +78,9 @@ def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
                          if i.sqlite_name and not any(i is k for k in state.new.indexes)]
     table = finish_for_storage(state.new, ctx)
     old_names = {f.name.lower() for f in state.old.foreign_keys}
-    check_parent_tables(table, [f for f in table.foreign_keys
-                                if f.name.lower() not in old_names], ctx)
+    added = [f for f in table.foreign_keys if f.name.lower() not in old_names]
+    check_parent_tables(table, added, ctx)
+    check_foreign_key_names(ctx, state.old.name, [f.name for f in added])
     rewrites_fk.check_alter(state.old, table, state.sources, ctx)
     old_name = state.old.name
     renamed = referencing.renamed_columns(state.sources, table)
@@ -96,6 +102,7 @@ def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
         statements.append(f"ALTER TABLE {q(old_name)} RENAME TO {q(state.rename_to)}")
         statements.append(schema.delete_statement("table", old_name))
         table.name = new_name = state.rename_to
+        referencing.rename_generated_keys(table, old_name)
         referencing.follow(table, old_name, new_name, {})
         tables.append(state.rename_to.lower())
     statements += referencing.children_statements(ctx, old_name, new_name, renamed)

@@ -141,7 +141,7 @@ def _alter_add_constraint(parser: DdlParser, state: AlterState, ctx: DdlContext)
     added = [i for i in state.new.indexes if i not in before]
     if added and all(i.kind != "PRIMARY" for i in added) and len(state.new.foreign_keys) == \
             len(state.old.foreign_keys) and len(state.new.checks) == len(state.old.checks):
-        state.native += [sqlite_create_index(state.new, index) for index in added
+        state.native += [sqlite_create_index(state.new, index, ctx=ctx) for index in added
                          if index.kind != "FULLTEXT"]
         return
     state.require_rebuild()
@@ -339,7 +339,7 @@ def _alter_rename(parser: DdlParser, state: AlterState, ctx: DdlContext) -> None
             state.native.append(f"DROP INDEX IF EXISTS {q(index.sqlite_name)}")
         index.name, index.sqlite_name = new, None
         if index.kind != "FULLTEXT":
-            state.native.append(sqlite_create_index(table, index))
+            state.native.append(sqlite_create_index(table, index, ctx=ctx))
     else:
         parser.accept("TO", "AS")
         db, new = parser.qualified_name()
