@@ -101,6 +101,8 @@ MYSQLCLIENT = Sdist("mysqlclient", "2.3.2",
                     "d8921cc2e8aa0e7f7c1c0b69b17e3a6f370dae235c7e7716938959dac84de4eb")
 DJANGO = Sdist("Django", "5.2.19",
                "ad03d8abc51dbff95ebf34b27123cf0c26a3b62db7ba0cd520783686362533d1")
+ALEMBIC = Sdist("alembic", "1.20.1",
+                "83490def1f723413db5096591f7609ac52544805be93849170088ed04f5a2e0b")
 
 
 def sdist_url(sdist: Sdist) -> str:
@@ -387,12 +389,30 @@ def run_django(src: Path, target: Target, work: Path, extra: list[str]) -> dict[
     return django_outcomes(log.read_text(errors="replace"))
 
 
+def run_alembic(src: Path, target: Target, work: Path, extra: list[str]) -> dict[str, Outcome]:
+    """Alembic's own tests (ALTER TABLE operations, autogenerate's reflection, batch
+    migrations, version table) through SQLAlchemy's pytest plugin with the sdist's requirements
+    class, the sdist's alembic/ and the installed SQLAlchemy (the version pinned in
+    pyproject.toml)."""
+    target.sql("DROP DATABASE IF EXISTS test", "DROP DATABASE IF EXISTS test_schema",
+               "CREATE DATABASE test CHARACTER SET utf8mb4",
+               "CREATE DATABASE test_schema CHARACTER SET utf8mb4")
+    dburi = (f"mysql+pymysql://{target.user}:{target.password}@{target.host}:{target.port}"
+             f"/test?charset=utf8mb4")
+    xml = work / "junit.xml"
+    # --maxfail: the sdist's pyproject.toml stops after 100 failures; every test is counted.
+    _pytest(["tests", "--dburi", dburi, "--maxfail=1000000", f"--junitxml={xml}", *extra],
+            src, work / "pytest.log")
+    return junit_outcomes(xml)
+
+
 SUITES = {
     "sqlalchemy": Suite("sqlalchemy", SQLALCHEMY, run_sqlalchemy,
                         "test/dialect/test_suite.py + test/dialect/mysql, mysql+pymysql"),
     "mysqlclient": Suite("mysqlclient", MYSQLCLIENT, run_mysqlclient, "tests/ (MySQLdb)"),
     "django": Suite("django", DJANGO, run_django,
                     "tests/runtests.py, mysql backend, " + str(len(DJANGO_APPS)) + " apps"),
+    "alembic": Suite("alembic", ALEMBIC, run_alembic, "tests/, mysql+pymysql"),
 }
 
 

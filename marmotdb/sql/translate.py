@@ -218,7 +218,10 @@ class SchemaView(Protocol):
     assumed on when absent), ``child_tables(table)`` (the names of the tables with a FOREIGN
     KEY to it: with foreign_key_checks on, DROP/TRUNCATE of a parent table is refused),
     ``is_temporary(table)`` (a session's temporary table, sql/temporary.py: table
-    maintenance keeps no statistics of it)."""
+    maintenance keeps no statistics of it), ``sqlite_index_taken(name, table)`` (another
+    table's SQLite index has that name: rewrites/ddl/render.py's ``index_sqlite_name``),
+    ``foreign_key_owner(name)`` (the table with a FOREIGN KEY of that name: they are unique
+    in a database, 1826)."""
 
     def table_sql(self, table: str) -> str | None:
         """``sqlite_schema.sql`` of the table or view, None if it does not exist."""
@@ -593,6 +596,18 @@ class _Translator:
 
     def exists(self, name: str) -> bool:
         return self.view.table_sql(name) is not None
+
+    def foreign_key_owner(self, name: str) -> str | None:
+        """The table with a FOREIGN KEY called ``name`` (SchemaView's optional
+        ``foreign_key_owner``; none known without it)."""
+        method = getattr(self.view, "foreign_key_owner", None)
+        return method(name) if method is not None else None
+
+    def sqlite_index_taken(self, name: str, table: str) -> bool:
+        """Whether another table than ``table`` has a SQLite index ``name`` (SchemaView's
+        optional ``sqlite_index_taken``; never, without it)."""
+        method = getattr(self.view, "sqlite_index_taken", None)
+        return method is not None and bool(method(name, table))
 
     def other_table_def(self, database: str, name: str) -> TableDef | None:
         """A table of another database (SchemaView's optional ``other_table_def``)."""
