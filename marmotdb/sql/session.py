@@ -96,7 +96,9 @@ from marmotdb.sql.rewrites.expressions import not_supported
 from marmotdb.sql.routines import inlining as routine_functions
 from marmotdb.sql.routines import statements as routine_statements
 from marmotdb.sql.routines.definition import routine_kind
+from marmotdb.sql.functions.context import zone
 from marmotdb.sql.rewrites.ddl import DDL_HEADS
+from marmotdb.sql.rewrites.ddl.offset_defaults import with_session_defaults
 from marmotdb.sql.rewrites.dml import ROWID_PARAMETER, MultipleTargets, OtherDatabase
 from marmotdb.sql.schema import TableDef, quote_ident
 from marmotdb.sql.statement import (
@@ -936,6 +938,8 @@ class Session:
     def _ddl(self, text: str) -> Result | Pending:
         """A DDL statement, in its home database; about a temporary table, on the session's
         space of that database (sql/temporary.py)."""
+        text = with_session_defaults(text, zone(self.time_zone),
+                                     backslash_escapes=self.variables.backslash_escapes)
         target = ddl_target(text)
         database = self._ddl_home(target)
         if target is not None and database is not self.server.scratch:

@@ -61,6 +61,7 @@ from marmotdb.sql.functions.json_table import (
     rewrite_json_table_columns,
 )
 from marmotdb.sql.rewrites.expressions import (
+    complete_coalesce,
     rename_functions,
     rewrite_expressions,
     unqualify_values_calls,
@@ -746,9 +747,8 @@ class _Translator:
 
     def _parse(self, text: str) -> exp.Expression:
         try:
-            statements = MYSQL.parse(rename_functions(unqualify_values_calls(
-                expand_json_tables(text))),
-                                    error_level=ErrorLevel.RAISE)
+            statements = MYSQL.parse(rename_functions(complete_coalesce(unqualify_values_calls(
+                expand_json_tables(text)))), error_level=ErrorLevel.RAISE)
         except (ParseError, TokenError) as exc:
             raise _syntax_error(text, exc) from None
         statements = [s for s in statements if s is not None]
@@ -1023,7 +1023,7 @@ _OTHER_STATEMENTS = {
 def parse_expression(mysql_expression: str) -> exp.Expression:
     """A MySQL expression (DEFAULT (…), CHECK, generated column) as a rewritten sqlglot AST."""
     try:
-        tree = MYSQL.parse_into(exp.Select, f"SELECT {rename_functions(mysql_expression)}")[0]
+        tree = MYSQL.parse_into(exp.Select, f"SELECT {rename_functions(complete_coalesce(mysql_expression))}")[0]
     except (ParseError, TokenError) as exc:
         raise _syntax_error(mysql_expression, exc) from None
     rewrite_expressions(tree)
