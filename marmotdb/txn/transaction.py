@@ -545,7 +545,7 @@ def _redo_branch(pipeline: CommitPipeline, built: tuple[WriteSet, bytes]) -> Pen
     write connection (row images, versions, its log record: what a replica does)."""
     write_set, encoded = built
     try:
-        return pipeline.run_exclusive(lambda conn: apply(conn, write_set, encoded))
+        return pipeline.redo_first(lambda conn: apply(conn, write_set, encoded))
     except MarmotError as exc:
         failed = Pending()
         failed.fail(exc)

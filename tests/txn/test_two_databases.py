@@ -4,6 +4,7 @@ of a branch a crash left unfinished."""
 
 from __future__ import annotations
 
+import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import apsw
 import pytest
 
 from marmotdb.errors import MarmotError
+from marmotdb.sim.sql_disk import SimDisk, installed
 from marmotdb.sql.server_state import ServerState
 from marmotdb.storage.commitlog import applied_vector, iter_log
 from marmotdb.storage.internal_tables import PENDING_BRANCHES
@@ -271,6 +273,47 @@ def test_a_failed_second_commit_is_redone_on_the_spot(server, tmp_path):
     s.execute("COMMIT")  # B's batch failed; its branch was applied from the write set
     assert _ids(server, "a") == [1] and _ids(server, "b") == [1]
     assert _promises(_db_file(tmp_path, "a")) == []
+
+
+def test_a_branch_that_failed_twice_fences_its_database_until_the_next_start(tmp_path):
+    # Found by the simulator (sql-crash seed 34, ioerr#186x2): B's batch COMMIT and the redo
+    # on the spot both failed (1180); B's next transaction took the branch's origin sequence
+    # (and wrote over its rows), so the next start's redo found that sequence logged, skipped
+    # the branch, and the transaction stayed in A only. Now B refuses writes until then.
+    disk = SimDisk(tmp_path / "m", random.Random(0), wal_autocheckpoint_pages=0)
+    disk.root.mkdir()
+    with installed() as vfs:
+        vfs.disks.append(disk)
+        state = new_server(disk.root, USERS)
+        s = session(state)
+        for name in ("a", "b"):
+            s.execute(f"CREATE DATABASE {name}")
+            s.execute(f"CREATE TABLE {name}.t (id INT PRIMARY KEY, v INT)")
+        s.execute("BEGIN")
+        s.execute("INSERT INTO a.t VALUES (1, 1)")
+        s.execute("INSERT INTO b.t VALUES (1, 1)")
+
+        def disk_full(point: str) -> None:  # from B's batch COMMIT on, B's writes fail
+            if point == "before_batch_commit":
+                disk.fail_at_io, disk.fail_ios = disk.io_count + 1, 1000
+        state.pipelines["b"]._fault = disk_full
+        with pytest.raises(MarmotError) as info:
+            s.execute("COMMIT")
+        assert info.value.code == 1180
+        state.pipelines["b"]._fault, disk.fail_at_io = None, None  # the disk has room again
+        other = session(state)
+        assert error_code(lambda: other.execute("INSERT INTO b.t VALUES (2, 2)")) == 1290
+        other.execute("INSERT INTO a.t VALUES (2, 2)")  # A is not fenced
+        state.close()
+        again = new_server(disk.root, USERS)  # the next start
+        try:
+            assert again.status["Marmot_branches_redone"] == 1
+            assert _ids(again, "a") == [1, 2] and _ids(again, "b") == [1]
+            session(again).execute("INSERT INTO b.t VALUES (2, 2)")
+            assert _ids(again, "b") == [1, 2]
+        finally:
+            again.close()
+        vfs.disks.remove(disk)
 
 
 def test_a_foreign_key_across_the_branches_sees_the_transactions_own_rows(server):
