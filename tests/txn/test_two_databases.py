@@ -20,7 +20,7 @@ from marmotdb.storage.internal_tables import PENDING_BRANCHES
 from marmotdb.storage.writeset import decode_write_set
 from marmotdb.txn.pending import Pending
 from marmotdb.txn.pipeline import BRANCH_FAULT_POINT
-from marmotdb.users import User
+from marmotdb.users import User, Users
 from tests.sql.sessions import error_code, new_server, rows, session
 
 USERS = [User("root", "x", {"*": "admin"})]
@@ -314,6 +314,41 @@ def test_a_branch_that_failed_twice_fences_its_database_until_the_next_start(tmp
         finally:
             again.close()
         vfs.disks.remove(disk)
+
+
+def test_a_first_commit_whose_wal_sync_failed_still_finishes_the_other_branch(tmp_path):
+    # Found by the simulator (sql-crash seed 98, ioerr#251x2, durability "fsync"): A's COMMIT
+    # returned and its WAL sync failed (1180: committed, durability unknown); the commit took
+    # that for a failed COMMIT and rolled B back, so the transaction stayed in A with its
+    # promise, B's next write took the branch's origin sequence, and the next start's redo
+    # skipped it.
+    armed, failed = [], []
+
+    def wal_sync(path: str) -> None:  # once armed, the fdatasync of A's WAL fails once
+        if armed and path.endswith("a.db-wal") and not failed:
+            failed.append(path)
+            raise OSError(5, "Input/output error")
+    state = ServerState(tmp_path, clock=lambda: 1_700_000_000.0, version="8.0.36-test",
+                        users=Users(USERS), durability="fsync", wal_sync=wal_sync)
+    s = session(state)
+    for name in ("a", "b"):
+        s.execute(f"CREATE DATABASE {name}")
+        s.execute(f"CREATE TABLE {name}.t (id INT PRIMARY KEY, v INT)")
+    s.execute("BEGIN")
+    s.execute("INSERT INTO a.t VALUES (1, 1)")
+    s.execute("INSERT INTO b.t VALUES (1, 1)")
+    armed.append(True)
+    assert error_code(lambda: s.execute("COMMIT")) == 1180 and failed
+    assert _ids(state, "a") == [1] and _ids(state, "b") == [1]  # both, as readers see them
+    session(state).execute("INSERT INTO b.t VALUES (2, 2)")
+    state.close()
+    again = new_server(tmp_path, USERS)
+    try:
+        assert again.status["Marmot_branches_redone"] == 0
+        assert _ids(again, "a") == [1] and _ids(again, "b") == [1, 2]
+        assert _promises(_db_file(tmp_path, "a")) == []
+    finally:
+        again.close()
 
 
 def test_a_foreign_key_across_the_branches_sees_the_transactions_own_rows(server):
