@@ -16,7 +16,7 @@ from marmotdb.sim import sql_invariants
 from marmotdb.sim.runner import report
 from marmotdb.sim.sql_disk import installed
 from marmotdb.sim.sql_invariants import SqlViolation
-from marmotdb.sim.sql_workloads import DDL_CLIENTS
+from marmotdb.sim.sql_workloads import DDL_CLIENTS, DDL_CLIENTS_DEFAULT
 from marmotdb.sim.sql_world import SCENARIO, CrashPlan, SqlRun
 
 
@@ -44,7 +44,8 @@ class SqlRunResult:
 
     def replay_command(self) -> str:
         forced = f" --crash {self.crash}" if self.crash else ""
-        env = f"MARMOT_SIM_DDL_CLIENTS={DDL_CLIENTS} " if DDL_CLIENTS != 1 else ""
+        env = f"MARMOT_SIM_DDL_CLIENTS={DDL_CLIENTS} " \
+            if DDL_CLIENTS != DDL_CLIENTS_DEFAULT else ""
         return f"{env}python -m marmotdb.sim --seed {self.seed} --scenario {SCENARIO}{forced}"
 
     def summary(self) -> str:

@@ -11,14 +11,17 @@ and records every statement's outcome as the client saw it. The mix:
 * DDL now and then (TRUNCATE, CREATE/DROP INDEX, failing when repeated), and a child table
   with ON DELETE CASCADE, so cascaded deletes and schema entries are in the write sets;
 * explicit transactions: BEGIN (or SET autocommit = 0, ended by SET autocommit = 1), 1-6 of
-  those plus reads, locking reads (FOR UPDATE) and transfers between accounts, a SAVEPOINT
-  with a later ROLLBACK TO or RELEASE, then COMMIT (80%), ROLLBACK (15%) or the client
-  disconnecting (5%: the node rolls it back);
+  those plus reads, locking reads (FOR UPDATE), transfers between accounts and transfers
+  between an account of each database (``DATABASE2``: one UPDATE in each, so the transaction
+  writes two databases; on an error that could leave half of one the client rolls back), a
+  SAVEPOINT with a later ROLLBACK TO or RELEASE (never splitting a transfer), then COMMIT
+  (80%), ROLLBACK (15%) or the client disconnecting (5%: the node rolls it back);
 * think times inside transactions longer than some sessions' ``innodb_lock_wait_timeout``,
   so lock waits time out (1205) on the node's own timers.
 
-Transfers only move money (``acct``): the total balance is an application invariant that any
-half-applied transaction breaks, whatever the reference replay says.
+Transfers only move money (``acct`` of both databases): the total balance over both is an
+application invariant that any half-applied transaction breaks, whatever the reference replay
+says.
 Every statement is blind or state-derived the same way on every replay, so replaying the
 committed transactions in commit order on a fresh node must reproduce the outcomes the clients
 saw (``sql_invariants.reference_replay``).
@@ -59,12 +62,12 @@ SETUP2_LOGGED = [  # its statements that are logged in its commit log, in order
 ]
 SETUP += [f"CREATE DATABASE {DATABASE2}", *SETUP2_LOGGED]
 
-# Clients that run DDL. One, because two DDL statements of one database that share a
-# group-commit batch are both validated against the committed catalog, not the batch they run
-# in: both of two DROP INDEX succeed, and the second ALTER's catalog row overwrites the first's
-# (reported; tests/test_node.py::test_concurrent_ddl_sees_the_batch_it_runs_in; seeds 1212,
-# 1382, 1783, 1955, 2477 with MARMOT_SIM_DDL_CLIENTS=12). Raise it once that is fixed.
-DDL_CLIENTS = int(os.environ.get("MARMOT_SIM_DDL_CLIENTS", "1"))
+# Clients that run DDL: all of them (the most a run draws), so concurrent DDL statements
+# share group-commit batches. It was one while two DDL statements of one batch were validated
+# against the committed catalog instead of the batch they ran in (seeds 1212, 1382, 1783, 1955,
+# 2477 with 12; fixed, tests/test_node.py::test_concurrent_ddl_sees_the_batch_it_runs_in).
+DDL_CLIENTS_DEFAULT = 12
+DDL_CLIENTS = int(os.environ.get("MARMOT_SIM_DDL_CLIENTS", DDL_CLIENTS_DEFAULT))
 
 CROSS_TRANSFER_P = 0.3  # share of an explicit transaction's units moving money across databases
 
