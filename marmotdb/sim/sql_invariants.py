@@ -9,8 +9,8 @@ Files alone (``check_files``), for any database of any node:
 * replica: applying the whole log, in local order, to an empty replica reproduces the user
   tables, the row versions and the applied vector (per-table checksums,
   ``storage.checksum``);
-* application: the accounts' total balance is what the setup put there (transfers only move
-  money), so no transfer is half there.
+* application (``check_balance``): the accounts' total balance over both databases is what
+  the setups put there (transfers only move money), so no transfer is half there.
 
 Against what the clients saw (``check_run``), with ``m`` the number of logged transactions:
 
@@ -21,8 +21,14 @@ Against what the clients saw (``check_run``), with ``m`` the number of logged tr
 * reference replay: a fresh node runs those ``m`` transactions' statements serially in commit
   order; each statement must give the outcome its client saw (affected rows, insert id,
   error code), and the reference's tables, row keys/tombstones and write sets (row images and
-  DDL) must equal the recovered node's;
-* after restart the node takes a new write, logged with the next origin sequence.
+  DDL) must equal the recovered node's. DATABASE2 is written only by the second halves of
+  transfers (DATABASE first), which add to a balance: its data must equal the reference's
+  whatever the order of its commits;
+* both or neither (``check_both_or_neither``): DATABASE2's log holds, past its setup, exactly
+  the second branches (by txn id) of the logged transactions whose replay wrote DATABASE2,
+  after the restart's branch redo, and no promise is left (``__marmot_pending_branch``);
+* after restart the node takes a new write in each database, logged with the next origin
+  sequence.
 """
 
 from __future__ import annotations
@@ -167,7 +173,7 @@ def check_balance(conns: list[apsw.Connection]) -> None:
 
 
 def check_no_promise(conn: apsw.Connection, database: str) -> None:
-    """The restart's branch redo kept and deleted every promise (txn/DESIGN.md §10.2 4)."""
+    """The restart's branch redo kept and deleted every promise (txn/DESIGN.md §10.2 step 4)."""
     (left,) = conn.execute(f"SELECT COUNT(*) FROM {PENDING_BRANCHES}").fetchone()
     if left:
         raise SqlViolation("promise-left", f"{database} still holds {left} promises to finish "

@@ -7,7 +7,8 @@ A run is a pure function of its seed (and an optional forced ``CrashPlan``):
 1. ``plan``: the seed draws the durability ("normal"/"fsync"), the clients and their
    transactions, knobs the simulator shrinks to reach rare paths (batch size, WAL
    auto-checkpoint) and the crash: a pipeline fault point (``txn.pipeline.FAULT_POINTS``) at its
-   n-th occurrence, or the disk's k-th write/sync/truncate; process crash or power loss; or
+   n-th occurrence, ``BRANCH_FAULT_POINT`` (between a two-database transaction's COMMITs) at
+   one of its first, or the disk's k-th write/sync/truncate; process crash or power loss; or
    disk errors the node survives (``ioerr``: failed batch COMMITs), optionally followed by a
    crash a few calls later. ``CrashPlan.parse`` reads the same spec from ``--crash``.
 2. ``setup``: a client creates the database and tables through the node (so the DDL is in the

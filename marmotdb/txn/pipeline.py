@@ -74,8 +74,8 @@ TXN_SAVEPOINT = "__marmot_txn"  # the turn holder's rows live inside this savepo
 FAULT_POINTS = ("statement_done", "write_set_built", "recorded", "joined_batch",
                 "before_batch_commit", "after_batch_commit")
 # A transaction writing two databases: its first branch committed (the decision), the others
-# not yet recorded (txn/DESIGN.md §10.2 step d). Not among FAULT_POINTS, whose draws the
-# simulator's seeds replay; tests arm it on the other branch's pipeline.
+# not yet recorded (txn/DESIGN.md §10.2 step d). Not among FAULT_POINTS (reached only by such
+# transactions): the sql-crash simulator draws it on its own; tests arm it on a pipeline.
 BRANCH_FAULT_POINT = "branch_decided"
 
 
