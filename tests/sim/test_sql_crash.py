@@ -27,7 +27,7 @@ from marmotdb.txn.pipeline import BRANCH_FAULT_POINT, FAULT_POINTS, CommitPipeli
 from marmotdb.users import User, Users
 from tests.sim.replay import printed_trace_hashes
 
-CI_SEEDS = range(1, 151)
+CI_SEEDS = range(1, 116)  # 115: two databases cost ~30% more CPU per run than one did at 150
 SLOW_SEEDS = range(1000, 4000)
 
 
