@@ -316,6 +316,21 @@ def test_a_branch_that_failed_twice_fences_its_database_until_the_next_start(tmp
         vfs.disks.remove(disk)
 
 
+def test_a_branch_redone_on_the_spot_goes_ahead_of_the_writers_waiting(server):
+    # A writer granted first would write over the branch's rows (its row images stale) or
+    # take its origin sequence (the redo would skip it): seed 34 of the sql-crash sweep.
+    b, order = server.pipelines["b"], []
+    mode = b._mode
+    assert b.acquire(-101, mode, spans_round_trips=True, timeout_s=lambda: 50) is None
+    waiting = b.acquire(-102, mode, spans_round_trips=True, timeout_s=lambda: 50)
+    assert waiting is not None
+    waiting.add_done_callback(lambda _: order.append("writer"))
+    b.redo_first(lambda conn: order.append("redo"))
+    b.release(-101)
+    assert order == ["redo", "writer"]
+    b.release(-102)
+
+
 def test_a_first_commit_whose_wal_sync_failed_still_finishes_the_other_branch(tmp_path):
     # Found by the simulator (sql-crash seed 98, ioerr#251x2, durability "fsync"): A's COMMIT
     # returned and its WAL sync failed (1180: committed, durability unknown); the commit took
