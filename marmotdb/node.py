@@ -153,7 +153,7 @@ class _PeerFrames:
 class Node:
     def __init__(self, data_dir: Path, *, users: Users, node_id: int, now_ms: int,
                  rng: random.Random, version: str = VERSION,
-                 fault: Callable[[str], None] | None = None,
+                 fault: Callable[..., None] | None = None,
                  on_output: Callable[[Output], None] | None = None,
                  blocking: Callable[[Callable[[], None], Callable[[BaseException | None], None]],
                                     None] | None = None,

@@ -17,15 +17,19 @@ simulated disk, N clients, one crash, a restart on the same files, then invarian
     sql_world.py       the run: plan drawn from the seed, event queue, crash, restart
     sql_runner.py      run_one, the result and its replay command, the CLI
     sql_workloads.py   clients and their transactions (autocommit, explicit with savepoints,
-                       rollbacks, disconnects, failing statements, DDL, cascades, lock waits)
+                       rollbacks, disconnects, failing statements, DDL, cascades, lock waits,
+                       transfers between two databases: transactions of two databases)
     sql_disk.py        SimVFS/SimDisk: an APSW VFS counting writes/syncs; crash at the k-th,
                        kill -9 (everything written survives) or power loss (unsynced writes
                        lost, each kept with some probability)
     sql_invariants.py  acknowledged present, batches all-or-nothing, log/versions/data agree,
-                       log replay reproduces the data, serial replay reproduces every outcome
+                       log replay reproduces the data, serial replay reproduces every outcome,
+                       a transaction of two databases in both logs or neither, the money over
+                       both databases conserved
 
 Crash points: every ``txn.pipeline.FAULT_POINTS`` step (the node's ``fault`` hook raises
-``MachineCrashed``) and every disk write/sync/truncate, including those inside a group-commit
+``MachineCrashed``), ``BRANCH_FAULT_POINT`` (a transaction of two databases between its first
+branch's COMMIT and its second branch) and every disk write/sync/truncate, including those inside a group-commit
 batch's COMMIT and WAL checkpoints. After the crash instant nothing the node does reaches the
 files or the clients; its connections are closed through the crashed VFS; a new Node opens the
 files as the first process would. Durability promised: process crash, any durability; power

@@ -153,7 +153,7 @@ class ClusterWorld(Timeline):
             node = Node(machine.disk.root, users=USERS, node_id=node_id,
                         now_ms=machine.local_ms(self.now_us),
                         rng=self.rng_for(node_id, generation, "node"),
-                        fault=lambda point: self._fault_point(machine, generation, point),
+                        fault=lambda point, database: self._fault_point(machine, generation, point),
                         on_output=lambda out: self._output(machine, generation, out),
                         state_options={**self.state_options,
                                        "wal_sync": machine.disk.sync_file})

@@ -9,8 +9,8 @@ Files alone (``check_files``), for any database of any node:
 * replica: applying the whole log, in local order, to an empty replica reproduces the user
   tables, the row versions and the applied vector (per-table checksums,
   ``storage.checksum``);
-* application: the accounts' total balance is what the setup put there (transfers only move
-  money), so no transfer is half there.
+* application (``check_balance``): the accounts' total balance over both databases is what
+  the setups put there (transfers only move money), so no transfer is half there.
 
 Against what the clients saw (``check_run``), with ``m`` the number of logged transactions:
 
@@ -21,14 +21,21 @@ Against what the clients saw (``check_run``), with ``m`` the number of logged tr
 * reference replay: a fresh node runs those ``m`` transactions' statements serially in commit
   order; each statement must give the outcome its client saw (affected rows, insert id,
   error code), and the reference's tables, row keys/tombstones and write sets (row images and
-  DDL) must equal the recovered node's;
-* after restart the node takes a new write, logged with the next origin sequence.
+  DDL) must equal the recovered node's. DATABASE2 is written only by the second halves of
+  transfers (DATABASE first), which add to a balance: its data must equal the reference's
+  whatever the order of its commits;
+* both or neither (``check_both_or_neither``): DATABASE2's log holds, past its setup, exactly
+  the second branches (by txn id) of the logged transactions whose replay wrote DATABASE2,
+  after the restart's branch redo, and no promise is left (``__marmot_pending_branch``);
+* after restart the node takes a new write in each database, logged with the next origin
+  sequence.
 """
 
 from __future__ import annotations
 
-import tempfile
+import contextlib
 import random
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,10 +49,22 @@ from marmotdb.sql.schema import ensure_schema_table
 from marmotdb.storage.apply import apply_many
 from marmotdb.storage.checksum import database_checksums
 from marmotdb.storage.commitlog import LogEntry, applied_vector, iter_log
-from marmotdb.storage.internal_tables import ROW_VERSIONS, ensure_internal_tables
+from marmotdb.storage.internal_tables import (
+    PENDING_BRANCHES,
+    ROW_VERSIONS,
+    ensure_internal_tables,
+)
 from marmotdb.storage.schema import INTERNAL_PREFIX
 from marmotdb.storage.writeset import WriteSet, decode_write_set
-from marmotdb.sim.sql_workloads import ACCOUNT_BALANCE, ACCOUNTS, DATABASE, Outcome, TxnRecord
+from marmotdb.sim.sql_workloads import (
+    ACCOUNT_BALANCE,
+    ACCOUNTS,
+    DATABASE,
+    DATABASE2,
+    SETUP2_LOGGED,
+    Outcome,
+    TxnRecord,
+)
 
 if TYPE_CHECKING:
     from marmotdb.sim.sql_world import SqlRun
@@ -135,13 +154,30 @@ def check_replica(conn: apsw.Connection, entries: list[LogEntry],
         replica.close()
 
 
-def check_balance(conn: apsw.Connection) -> None:
+def _accounts(conn: apsw.Connection) -> tuple[int, int]:
     if "acct" not in user_tables(conn):
-        return
+        return 0, 0
     count, total = conn.execute("SELECT COUNT(*), COALESCE(SUM(bal), 0) FROM acct").fetchone()
-    if count and (count, total) != (ACCOUNTS, ACCOUNTS * ACCOUNT_BALANCE):
-        raise SqlViolation("balance", f"{count} accounts holding {total}; expected "
-                           f"{ACCOUNTS} holding {ACCOUNTS * ACCOUNT_BALANCE}")
+    return count, total
+
+
+def check_balance(conns: list[apsw.Connection]) -> None:
+    """Transfers only move money, inside a database or between two: over the databases, the
+    accounts hold what their setups put there, so no transfer is half there. (A database may
+    hold none: power loss without fsync may take its setup.)"""
+    held = [_accounts(conn) for conn in conns]
+    count, total = sum(c for c, _ in held), sum(t for _, t in held)
+    if any(c not in (0, ACCOUNTS) for c, _ in held) or total != count * ACCOUNT_BALANCE:
+        raise SqlViolation("balance", f"(accounts, total) per database {held}; expected "
+                           f"{ACCOUNTS} accounts holding {ACCOUNT_BALANCE} each, in all")
+
+
+def check_no_promise(conn: apsw.Connection, database: str) -> None:
+    """The restart's branch redo kept and deleted every promise (txn/DESIGN.md §10.2 step 4)."""
+    (left,) = conn.execute(f"SELECT COUNT(*) FROM {PENDING_BRANCHES}").fetchone()
+    if left:
+        raise SqlViolation("promise-left", f"{database} still holds {left} promises to finish "
+                           "a branch after the restart")
 
 
 def check_files(conn: apsw.Connection) -> list[WriteSet]:
@@ -149,7 +185,6 @@ def check_files(conn: apsw.Connection) -> list[WriteSet]:
     write_sets = decode_log(entries)
     check_log(conn, entries, write_sets)
     check_versions(conn)
-    check_balance(conn)
     check_replica(conn, entries, write_sets)
     return write_sets
 
@@ -223,16 +258,24 @@ def _outcome(reply: Reply) -> Outcome:
 
 
 class Reference:
-    """A crash-free node replaying committed transactions serially."""
+    """A crash-free node replaying committed transactions serially. DATABASE2 gets the first
+    ``setup2`` statements of its setup up front (they are not in DATABASE's commit order)."""
 
-    def __init__(self, data_dir: Path, users: Any, now_ms: int):
+    def __init__(self, data_dir: Path, users: Any, now_ms: int, setup2: int):
         self.now_ms = now_ms
         self.node = Node(data_dir, users=users, node_id=1, now_ms=now_ms,
                          rng=random.Random(0))
         self.session_id = self.node.open_session("root", now_ms=now_ms)
         self._request = 0
-        self.run(f"CREATE DATABASE {DATABASE}")
-        self.run(f"USE {DATABASE}")
+        for sql in [f"CREATE DATABASE {DATABASE2}", *SETUP2_LOGGED[:setup2],
+                    f"CREATE DATABASE {DATABASE}", f"USE {DATABASE}"]:
+            if self.run(sql).error is not None:
+                raise SqlViolation("reference", f"{sql!r} failed on the reference")
+
+    def second_branches(self) -> int:
+        """Transactions committed in DATABASE2 so far."""
+        pipeline = self.node.state.pipelines.get(DATABASE2)
+        return 0 if pipeline is None else pipeline.batched_txns
 
     def run(self, sql: str) -> Outcome:
         self._request += 1
@@ -258,9 +301,9 @@ class Reference:
             if got.error is not None:
                 raise SqlViolation("reference", f"{record.tag}: COMMIT failed {got.error}")
 
-    def connection(self) -> apsw.Connection:
+    def connection(self, database: str) -> apsw.Connection:
         state = self.node.state
-        return state.read_connection(state.databases.get(DATABASE))
+        return state.read_connection(state.databases.get(database))
 
     def close(self) -> None:
         self.node.close()
@@ -276,18 +319,53 @@ def _versions(conn: apsw.Connection) -> set[tuple[Any, ...]]:
     return set(conn.execute(f"SELECT tbl, pk, deleted FROM {ROW_VERSIONS}").fetchall())
 
 
-def check_reference(run: SqlRun, conn: apsw.Connection, write_sets: list[WriteSet],
+def check_reference(run: SqlRun, logs: dict[str, tuple[apsw.Connection, list[WriteSet]]],
                     present: list[TxnRecord]) -> None:
+    """Replay ``present`` (DATABASE's log, in its order) on a reference: DATABASE as written,
+    DATABASE2 as data (its statements add to a balance, so their order does not matter), and
+    each transaction that wrote DATABASE2 on the reference is in both logs, the others in
+    DATABASE's only."""
+    conn, write_sets = logs[DATABASE]
+    conn2, write_sets2 = logs[DATABASE2]
+    setup2 = min(len(write_sets2), len(SETUP2_LOGGED))
     with tempfile.TemporaryDirectory(prefix="marmot-sql-ref-", dir=run.root) as where:
-        reference = Reference(Path(where), run.users, run.now_ms)
+        reference = Reference(Path(where), run.users, run.now_ms, setup2)
         try:
+            spanning = []
             for record in present:
+                before = reference.second_branches()
                 reference.replay(record)
-            ref_conn = reference.connection()
+                spanning.append(reference.second_branches() > before)
+            check_both_or_neither(write_sets, write_sets2[setup2:], present, spanning)
+            run.spanning_count = sum(spanning)
+            ref_conn = reference.connection(DATABASE)
             with reference.node.state.binding(ref_conn).trusted_scope():  # internal tables
                 _compare_with_reference(conn, ref_conn, write_sets, present)
+            ref_conn2 = reference.connection(DATABASE2)
+            with reference.node.state.binding(ref_conn2).trusted_scope():
+                _compare_data(conn2, ref_conn2, DATABASE2)
         finally:
             reference.close()
+
+
+def check_both_or_neither(write_sets: list[WriteSet], second: list[WriteSet],
+                          present: list[TxnRecord], spanning: list[bool]) -> None:
+    """DATABASE2's log past its setup (``second``) holds exactly the second branches of the
+    transactions of DATABASE's log that wrote DATABASE2 (``spanning``), each once: a
+    transaction of two databases is in both logs or in neither."""
+    expected = {w.txn_id.pack(): record.tag
+                for w, record, spans in zip(write_sets, present, spanning) if spans}
+    found = [w.txn_id.pack() for w in second]
+    if len(set(found)) != len(found):
+        raise SqlViolation("half-committed", f"{DATABASE2} logs a branch twice")
+    only_first = sorted(tag for txn_id, tag in expected.items() if txn_id not in set(found))
+    if only_first:
+        raise SqlViolation("half-committed", f"{only_first} committed in {DATABASE} but "
+                           f"not in {DATABASE2}")
+    only_second = [txn_id for txn_id in found if txn_id not in expected]
+    if only_second:
+        raise SqlViolation("half-committed", f"{len(only_second)} transactions committed in "
+                           f"{DATABASE2} whose first branch is not in {DATABASE}")
 
 
 def _compare_with_reference(conn: apsw.Connection, ref_conn: apsw.Connection,
@@ -300,15 +378,20 @@ def _compare_with_reference(conn: apsw.Connection, ref_conn: apsw.Connection,
         if _changes(mine) != _changes(theirs):
             raise SqlViolation("write-set", f"log #{i + 1} ({present[i].tag}): "
                                f"{_changes(mine)} != reference {_changes(theirs)}")
+    _compare_data(conn, ref_conn, DATABASE)
+
+
+def _compare_data(conn: apsw.Connection, ref_conn: apsw.Connection, database: str) -> None:
     if database_checksums(conn) != database_checksums(ref_conn):
-        raise SqlViolation("data", f"tables differ from the reference: "
+        raise SqlViolation("data", f"{database}'s tables differ from the reference: "
                            f"{database_checksums(conn)} vs {database_checksums(ref_conn)}")
     if _versions(conn) != _versions(ref_conn):
-        raise SqlViolation("row-versions", "row keys/tombstones differ from the reference")
+        raise SqlViolation("row-versions", f"{database}'s row keys/tombstones differ from "
+                           "the reference")
 
 
-def check_restart_write(node: Node, logged: int, now_ms: int) -> None:
-    session_id = node.open_session("root", now_ms=now_ms, database=DATABASE)
+def check_restart_write(node: Node, database: str, logged: int, now_ms: int) -> None:
+    session_id = node.open_session("root", now_ms=now_ms, database=database)
     # DDL: it is logged like any write, and needs no table that power loss may have taken
     node.submit(session_id, 1, "CREATE TABLE after_restart (id INT PRIMARY KEY)",
                 now_ms=now_ms)
@@ -316,33 +399,41 @@ def check_restart_write(node: Node, logged: int, now_ms: int) -> None:
     if len(replies) != 1 or replies[0].error is not None:
         raise SqlViolation("restart-write", f"a write after restart got {replies}")
     state = node.state
-    conn = state.read_connection(state.databases.get(DATABASE))
+    conn = state.read_connection(state.databases.get(database))
     with state.binding(conn).trusted_scope():  # the checker reads the internal tables
         last = full_log(conn)[-1]
     if (last.origin, last.origin_seq) != (1, logged + 1):
-        raise SqlViolation("restart-write", f"the write after restart was logged as "
+        raise SqlViolation("restart-write", f"the write after restart in {database} was "
+                           f"logged as "
                            f"{last.origin}:{last.origin_seq}, expected 1:{logged + 1}")
 
 
 def check_run(run: SqlRun, node: Node) -> None:
     state = node.state
-    if not state.databases.exists(DATABASE):
-        raise SqlViolation("lost-database", f"database {DATABASE} is gone after restart")
-    conn = state.read_connection(state.databases.get(DATABASE))
-    with state.binding(conn).trusted_scope():  # the checker reads the internal tables
-        _check_node_files(run, node, conn)
+    with contextlib.ExitStack() as stack:
+        conns = {}
+        for database in (DATABASE, DATABASE2):
+            if not state.databases.exists(database):
+                raise SqlViolation("lost-database", f"database {database} is gone after "
+                                   "restart")
+            conn = conns[database] = state.read_connection(state.databases.get(database))
+            stack.enter_context(state.binding(conn).trusted_scope())  # internal tables
+        _check_node_files(run, node, conns)
 
 
-def _check_node_files(run: SqlRun, node: Node, conn: apsw.Connection) -> None:
+def _check_node_files(run: SqlRun, node: Node, conns: dict[str, apsw.Connection]) -> None:
     try:
-        write_sets = check_files(conn)
+        logs = {database: (conn, check_files(conn)) for database, conn in conns.items()}
     except MarmotError as exc:
         raise SqlViolation("files", str(exc)) from None
-    logged = len(write_sets)
+    check_balance(list(conns.values()))
+    logged = len(logs[DATABASE][1])
     run.committed_count = logged
     power = run.crash_plan.mode == "power"
     present = check_commit_order(run.commit_order, run.committed_batches, logged,
                                  durable=not (power and run.durability == "normal"),
                                  committed_durable=not power)
-    check_reference(run, conn, write_sets, present)
-    check_restart_write(node, logged, run.now_ms + 1)
+    check_reference(run, logs, present)
+    for database, (conn, write_sets) in logs.items():
+        check_no_promise(conn, database)
+        check_restart_write(node, database, len(write_sets), run.now_ms + 1)

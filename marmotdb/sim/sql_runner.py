@@ -16,7 +16,7 @@ from marmotdb.sim import sql_invariants
 from marmotdb.sim.runner import report
 from marmotdb.sim.sql_disk import installed
 from marmotdb.sim.sql_invariants import SqlViolation
-from marmotdb.sim.sql_workloads import DDL_CLIENTS
+from marmotdb.sim.sql_workloads import DDL_CLIENTS, DDL_CLIENTS_DEFAULT
 from marmotdb.sim.sql_world import SCENARIO, CrashPlan, SqlRun
 
 
@@ -31,6 +31,8 @@ class SqlRunResult:
     txns: int
     acked: int
     committed: int
+    spanning: int  # committed transactions of both databases
+    redone: int    # their second branches the restart finished
     batches: int
     wall_s: float
     crash: str | None = None  # the forced --crash, for the replay command
@@ -42,7 +44,8 @@ class SqlRunResult:
 
     def replay_command(self) -> str:
         forced = f" --crash {self.crash}" if self.crash else ""
-        env = f"MARMOT_SIM_DDL_CLIENTS={DDL_CLIENTS} " if DDL_CLIENTS != 1 else ""
+        env = f"MARMOT_SIM_DDL_CLIENTS={DDL_CLIENTS} " \
+            if DDL_CLIENTS != DDL_CLIENTS_DEFAULT else ""
         return f"{env}python -m marmotdb.sim --seed {self.seed} --scenario {SCENARIO}{forced}"
 
     def summary(self) -> str:
@@ -50,7 +53,8 @@ class SqlRunResult:
         return (f"{status} seed={self.seed} scenario={SCENARIO} {self.plan} "
                 f"crashed_at={self.crash_point} ({self.crash_phase}) txns={self.txns} "
                 f"acked={self.acked} "
-                f"committed={self.committed} batches={self.batches} "
+                f"committed={self.committed} two_db={self.spanning} redone={self.redone} "
+                f"batches={self.batches} "
                 f"trace={self.trace_hash[:16]} wall={self.wall_s:.2f}s")
 
 
@@ -79,6 +83,7 @@ def run_one(seed: int, crash: CrashPlan | None = None) -> SqlRunResult:
         seed=seed, plan=run.describe(), trace_hash=run.trace.hexdigest(), violation=violation,
         error=error, crash_point=run.disk.crash_point, txns=len(run.records),
         acked=sum(1 for r in run.records if r.acked), committed=run.committed_count,
+        spanning=run.spanning_count, redone=run.branches_redone,
         batches=batches, wall_s=time.perf_counter() - started,
         crash=crash.describe() if crash else None, crash_phase=run.crash_phase)
 

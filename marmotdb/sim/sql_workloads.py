@@ -11,14 +11,17 @@ and records every statement's outcome as the client saw it. The mix:
 * DDL now and then (TRUNCATE, CREATE/DROP INDEX, failing when repeated), and a child table
   with ON DELETE CASCADE, so cascaded deletes and schema entries are in the write sets;
 * explicit transactions: BEGIN (or SET autocommit = 0, ended by SET autocommit = 1), 1-6 of
-  those plus reads, locking reads (FOR UPDATE) and transfers between accounts, a SAVEPOINT
-  with a later ROLLBACK TO or RELEASE, then COMMIT (80%), ROLLBACK (15%) or the client
-  disconnecting (5%: the node rolls it back);
+  those plus reads, locking reads (FOR UPDATE), transfers between accounts and transfers
+  between an account of each database (``DATABASE2``: one UPDATE in each, so the transaction
+  writes two databases; on an error that could leave half of one the client rolls back), a
+  SAVEPOINT with a later ROLLBACK TO or RELEASE (never splitting a transfer), then COMMIT
+  (80%), ROLLBACK (15%) or the client disconnecting (5%: the node rolls it back);
 * think times inside transactions longer than some sessions' ``innodb_lock_wait_timeout``,
   so lock waits time out (1205) on the node's own timers.
 
-Transfers only move money (``acct``): the total balance is an application invariant that any
-half-applied transaction breaks, whatever the reference replay says.
+Transfers only move money (``acct`` of both databases): the total balance over both is an
+application invariant that any half-applied transaction breaks, whatever the reference replay
+says.
 Every statement is blind or state-derived the same way on every replay, so replaying the
 committed transactions in commit order on a fresh node must reproduce the outcomes the clients
 saw (``sql_invariants.reference_replay``).
@@ -49,13 +52,24 @@ SETUP = [
     "INSERT INTO acct (id, bal, note) VALUES " + ", ".join(
         f"({i}, {ACCOUNT_BALANCE}, 'open')" for i in range(1, ACCOUNTS + 1)),
 ]
+# The second database: accounts only, written by the second half of a cross-database transfer
+# (``Client._cross_transfer``), so every transaction writing it writes DATABASE first.
+DATABASE2 = "simdb2"
+SETUP2_LOGGED = [  # its statements that are logged in its commit log, in order
+    f"CREATE TABLE {DATABASE2}.acct (id INT PRIMARY KEY, bal INT NOT NULL)",
+    f"INSERT INTO {DATABASE2}.acct (id, bal) VALUES " + ", ".join(
+        f"({i}, {ACCOUNT_BALANCE})" for i in range(1, ACCOUNTS + 1)),
+]
+SETUP += [f"CREATE DATABASE {DATABASE2}", *SETUP2_LOGGED]
 
-# Clients that run DDL. One, because two DDL statements of one database that share a
-# group-commit batch are both validated against the committed catalog, not the batch they run
-# in: both of two DROP INDEX succeed, and the second ALTER's catalog row overwrites the first's
-# (reported; tests/test_node.py::test_concurrent_ddl_sees_the_batch_it_runs_in; seeds 1212,
-# 1382, 1783, 1955, 2477 with MARMOT_SIM_DDL_CLIENTS=12). Raise it once that is fixed.
-DDL_CLIENTS = int(os.environ.get("MARMOT_SIM_DDL_CLIENTS", "1"))
+# Clients that run DDL: all of them (the most a run draws), so concurrent DDL statements
+# share group-commit batches. It was one while two DDL statements of one batch were validated
+# against the committed catalog instead of the batch they ran in (seeds 1212, 1382, 1783, 1955,
+# 2477 with 12; fixed, tests/test_node.py::test_concurrent_ddl_sees_the_batch_it_runs_in).
+DDL_CLIENTS_DEFAULT = 12
+DDL_CLIENTS = int(os.environ.get("MARMOT_SIM_DDL_CLIENTS", DDL_CLIENTS_DEFAULT))
+
+CROSS_TRANSFER_P = 0.3  # share of an explicit transaction's units moving money across databases
 
 AUTOCOMMIT_OFF = "SET autocommit = 0"
 AUTOCOMMIT_ON = "SET autocommit = 1"
@@ -149,12 +163,15 @@ class Client:
 
     def _explicit(self, tag: str) -> list[str]:
         rng = self.rng
-        body = [self._statement(tag, i, explicit=True) for i in range(rng.randint(1, 6))]
-        if rng.random() < 0.35:
-            at = rng.randint(0, len(body))
-            later = rng.randint(at, len(body))
+        units = [self._cross_transfer(tag, i) if rng.random() < CROSS_TRANSFER_P
+                 else [self._statement(tag, i, explicit=True)]
+                 for i in range(rng.randint(1, 6))]
+        if rng.random() < 0.35:  # a savepoint never splits a unit: a transfer stays whole
+            at = rng.randint(0, len(units))
+            later = rng.randint(at, len(units))
             undo = "ROLLBACK TO SAVEPOINT sp1" if rng.random() < 0.6 else "RELEASE SAVEPOINT sp1"
-            body = body[:at] + ["SAVEPOINT sp1"] + body[at:later] + [undo] + body[later:]
+            units = units[:at] + [["SAVEPOINT sp1"]] + units[at:later] + [[undo]] + units[later:]
+        body = [sql for unit in units for sql in unit]
         roll = rng.random()
         end = "COMMIT" if roll < 0.80 else ("ROLLBACK" if roll < 0.95 else "DISCONNECT")
         if rng.random() < 0.25:  # autocommit=0: the first statement opens the transaction,
@@ -162,6 +179,17 @@ class Client:
                     "ROLLBACK": ["ROLLBACK", AUTOCOMMIT_ON], "DISCONNECT": ["DISCONNECT"]}
             return [AUTOCOMMIT_OFF, *body, *ends[end]]
         return ["BEGIN", *body, end]
+
+    def _cross_transfer(self, tag: str, i: int) -> list[str]:
+        """Money between an account of each database, one statement per database, DATABASE
+        first (so it is the transaction's first branch). Both statements change one row
+        whatever ran before them, so their outcomes do not depend on the commit order."""
+        rng = self.rng
+        delta = rng.choice([-1, 1]) * rng.randint(1, 50)
+        return [f"UPDATE acct SET bal = bal - ({delta}), note = '{tag}-{i}' "
+                f"WHERE id = {rng.randint(1, ACCOUNTS)}",
+                f"UPDATE {DATABASE2}.acct SET bal = bal + ({delta}) "
+                f"WHERE id = {rng.randint(1, ACCOUNTS)}"]
 
     def _statement(self, tag: str, i: int, explicit: bool = False) -> str:
         rng = self.rng
@@ -233,8 +261,10 @@ class Client:
         assert record is not None
         record.outcomes.append(outcome)
         self.position += 1
-        last = self.position >= len(record.script)
-        if not last:
+        if outcome.error is not None and self.position < len(record.script) \
+                and self._breaks_a_transfer(record, outcome.error):
+            self._give_up(record)
+        if self.position < len(record.script):
             return
         if "ROLLBACK" in record.script:
             record.end = "rolled back"
@@ -245,3 +275,20 @@ class Client:
         else:
             record.end = "failed"
         self.current = None
+
+    def _breaks_a_transfer(self, record: TxnRecord, error: int) -> bool:
+        """The failed statement was half of a transfer between the databases, or the error
+        may have rolled back the transaction (1213) or undone a half (1205), in a
+        transaction holding such a transfer."""
+        failed, following = record.script[self.position - 1], record.script[self.position]
+        if failed == "ROLLBACK" or not any(DATABASE2 in sql for sql in record.script):
+            return False
+        return error in TIMING_ERRORS or DATABASE2 in failed or DATABASE2 in following
+
+    def _give_up(self, record: TxnRecord) -> None:
+        """A transaction moving money between the databases rolls back on any error, as an
+        application would: after a 1213 (the transaction rolled back) or a 1205 (the statement
+        undone) the rest would run without the half it depends on, and the total over both
+        databases would move."""
+        tail = [AUTOCOMMIT_ON] if record.script[0] == AUTOCOMMIT_OFF else []
+        record.script[self.position:] = ["ROLLBACK", *tail]

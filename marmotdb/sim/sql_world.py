@@ -7,7 +7,8 @@ A run is a pure function of its seed (and an optional forced ``CrashPlan``):
 1. ``plan``: the seed draws the durability ("normal"/"fsync"), the clients and their
    transactions, knobs the simulator shrinks to reach rare paths (batch size, WAL
    auto-checkpoint) and the crash: a pipeline fault point (``txn.pipeline.FAULT_POINTS``) at its
-   n-th occurrence, or the disk's k-th write/sync/truncate; process crash or power loss; or
+   n-th occurrence, ``BRANCH_FAULT_POINT`` (between a two-database transaction's COMMITs) at
+   one of its first, or the disk's k-th write/sync/truncate; process crash or power loss; or
    disk errors the node survives (``ioerr``: failed batch COMMITs), optionally followed by a
    crash a few calls later. ``CrashPlan.parse`` reads the same spec from ``--crash``.
 2. ``setup``: a client creates the database and tables through the node (so the DDL is in the
@@ -48,7 +49,7 @@ from marmotdb.node import Node, Offload, Output, Reply
 from marmotdb.sim.sql_disk import MachineCrashed, SimDisk
 from marmotdb.sim.sql_invariants import SqlViolation
 from marmotdb.sim.sql_workloads import DATABASE, SETUP, Client, Outcome, TxnRecord
-from marmotdb.txn.pipeline import FAULT_POINTS
+from marmotdb.txn.pipeline import BRANCH_FAULT_POINT, FAULT_POINTS, CommitPipeline
 from marmotdb.users import User, Users
 
 NODE_ID = 1
@@ -82,7 +83,7 @@ class CrashPlan:
         """``point#n``, ``point#n/power``, ``ioerr#nxf``, ``ioerr#nxf+c`` (--crash)."""
         spec, _, mode = text.partition("/")
         point, _, occurrence = spec.partition("#")
-        if point not in ("io", "ioerr") and point not in FAULT_POINTS:
+        if point not in ("io", "ioerr", BRANCH_FAULT_POINT) and point not in FAULT_POINTS:
             raise ValueError(f"unknown crash point {point!r}")
         occurrence, _, fails = (occurrence or "1").partition("x")
         fails, _, then = fails.partition("+")
@@ -143,6 +144,8 @@ class SqlRun:
         self._in_group = False
         self.setup_client = Client(-1, random.Random(0), 0)
         self.committed_count = 0
+        self.spanning_count = 0  # of those, transactions of both databases
+        self.branches_redone = 0  # second branches the restart finished
         self.in_batch_commit = False  # between before_batch_commit and after_batch_commit
         self.crash_phase = "-"
 
@@ -150,6 +153,8 @@ class SqlRun:
     def _draw_crash(rng: random.Random) -> CrashPlan:
         mode = "power" if rng.random() < 0.3 else "process"
         roll = rng.random()
+        if roll < 0.08:  # a transaction of two databases: its first branch committed
+            return CrashPlan(BRANCH_FAULT_POINT, rng.randint(1, 4), mode)
         if roll < 0.45:
             return CrashPlan(rng.choice(FAULT_POINTS), rng.randint(1, 30), mode)
         if roll < 0.85:
@@ -182,7 +187,7 @@ class SqlRun:
         self.node = node
         return node
 
-    def _fault(self, point: str) -> None:
+    def _fault(self, point: str, database: str) -> None:
         if self.disk.crashed:
             # Still running after the crash instant: an exception handler on the way out
             # swallowed MachineCrashed (see the report on Transaction.commit). A dead process
@@ -192,18 +197,13 @@ class SqlRun:
         assert node is not None
         if point in ("before_batch_commit", "after_batch_commit"):
             self.in_batch_commit = point == "before_batch_commit"
-        if point == "after_batch_commit":
+        if point == "after_batch_commit" and database == DATABASE:
             self.committed_batches.add(self.batch_ids)
-        if point == "joined_batch":
-            pipeline = node.state.pipelines[DATABASE]
-            record = self.session_record.get(pipeline.owner or -1)
-            assert record is not None, "a transaction joined a batch without a client"
-            record.joined_index = len(self.commit_order)
-            if len(pipeline._batch) == 1:  # the first member of a new batch
-                self.batch_ids += 1
-            record.batch = self.batch_ids
-            self.commit_order.append(record)
-            self._note("joined", record.tag, record.batch)
+        self._maybe_crash(point)
+        if point == "recorded" and database == DATABASE:
+            self._joining(node.state.pipelines[DATABASE])
+
+    def _maybe_crash(self, point: str) -> None:
         if not self._armed:
             return
         count = self._points[point] = self._points.get(point, 0) + 1
@@ -211,6 +211,20 @@ class SqlRun:
         if plan.point == point and count == plan.occurrence:
             self.disk.crash(f"{point}#{count}")
             raise MachineCrashed(f"{point}#{count}")
+
+    def _joining(self, pipeline: CommitPipeline) -> None:
+        """The turn's owner joins DATABASE's batch now (``CommitPipeline.join``, past its
+        "recorded" point, appends it with nothing more that can fail): the node's commit
+        order. The owner still holds the turn here, unlike at "joined_batch", which a
+        transaction of two databases reaches after giving its first branch's turn back."""
+        record = self.session_record.get(pipeline.owner or -1)
+        assert record is not None, "a transaction joined a batch without a client"
+        record.joined_index = len(self.commit_order)
+        if not pipeline._batch:  # the first member of a new batch
+            self.batch_ids += 1
+        record.batch = self.batch_ids
+        self.commit_order.append(record)
+        self._note("joined", record.tag, record.batch)
 
     def _output(self, output: Output) -> None:
         if self.disk.crashed:
@@ -430,7 +444,9 @@ class SqlRun:
         self._armed = False
         self.by_session.clear()
         self.now_ms += 1000
-        return self._start_node(route_outputs=False)
+        node = self._start_node(route_outputs=False)
+        self.branches_redone = node.state.status["Marmot_branches_redone"]
+        return node
 
     def _check_idle_node(self, node: Node) -> None:
         """The live node's memory agrees with its files once everything is committed."""

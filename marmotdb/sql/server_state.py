@@ -7,6 +7,7 @@ the real clock itself.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import weakref
 from collections import Counter, defaultdict
@@ -174,7 +175,7 @@ class ServerState:
                  cache_size_mb: int = 64, busy_timeout_ms: int = 5000,
                  global_defaults: dict[str, Any] | None = None, node_id: int = 1,
                  host: Host | None = None, batch_txns_max: int = BATCH_TXNS_MAX,
-                 fault: Callable[[str], None] | None = None,
+                 fault: Callable[..., None] | None = None,
                  wal_sync: Callable[[str], None] | None = None,
                  translation_cache_entries_max: int | None = None,
                  auto_increment_block_size: int = auto_increment.BLOCK_SIZE_DEFAULT,
@@ -187,7 +188,8 @@ class ServerState:
         self.hlc = HLC(node_id, lambda: int(clock() * 1000))
         self.host: Host = host or InlineHost()
         self.batch_txns_max = batch_txns_max
-        self.fault = fault  # the simulator's crash points (txn.pipeline.FAULT_POINTS)
+        # the simulator's crash points (txn.pipeline.FAULT_POINTS): fault(point, database=)
+        self.fault = fault
         self.wal_sync = wal_sync  # the simulator's model of fdatasync (None: the real one)
         self.pipelines: dict[str, CommitPipeline] = {}
         # the distributed commit (txn.cluster.ClusterCommit) once the node joins a cluster
@@ -355,7 +357,8 @@ class ServerState:
             conn = database.checkout()
             pipeline = CommitPipeline(database.name, conn, hlc=self.hlc, host=self.host,
                                       batch_txns_max=self.batch_txns_max,
-                                      fault=self.fault,
+                                      fault=None if self.fault is None else functools.partial(
+                                          self.fault, database=database.name),
                                       trusted=self._bindings[conn].trusted_scope,
                                       sync_wal=self.durability == "fsync",
                                       wal_sync=self.wal_sync,

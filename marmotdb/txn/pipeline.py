@@ -74,8 +74,8 @@ TXN_SAVEPOINT = "__marmot_txn"  # the turn holder's rows live inside this savepo
 FAULT_POINTS = ("statement_done", "write_set_built", "recorded", "joined_batch",
                 "before_batch_commit", "after_batch_commit")
 # A transaction writing two databases: its first branch committed (the decision), the others
-# not yet recorded (txn/DESIGN.md §10.2 step d). Not among FAULT_POINTS, whose draws the
-# simulator's seeds replay; tests arm it on the other branch's pipeline.
+# not yet recorded (txn/DESIGN.md §10.2 step d). Not among FAULT_POINTS (reached only by such
+# transactions): the sql-crash simulator draws it on its own; tests arm it on a pipeline.
 BRANCH_FAULT_POINT = "branch_decided"
 
 
@@ -268,6 +268,9 @@ class CommitPipeline:
         self._before_record: dict[int, tuple[int, int, bool]] | None = None
         self._exclusive_owner = -1  # owners of run_exclusive work: negative, never a session
         self._exclusive_running = False  # a run_exclusive_blocking work is on a worker
+        # A committed transaction's branch could not be applied here (``redo_first``): no
+        # write may go over its rows until the next start applies it (1290 until then).
+        self._fence: MarmotError | None = None
         self._committing = False    # a heavy batch's COMMIT is on a worker
         self.batches = 0          # batch COMMITs so far (for SHOW STATUS and benchmarks)
         self.batched_txns = 0     # transactions made durable by them
@@ -295,8 +298,7 @@ class CommitPipeline:
         """The turn for ``owner``: None when granted now, else a Pending resolved on grant
         (or failed with 1205 when the host expires it after ``timeout_s()``, asked only when
         there is a wait: it reads a session variable)."""
-        if self.closed:
-            raise errors.error(errors.ER_BAD_DB_ERROR, f"Unknown database '{self.name}'")
+        self._check_writable()
         if self._owner == owner:
             return None
         queue_free = not self._waiters or owner == self._reserved_for
@@ -309,6 +311,12 @@ class CommitPipeline:
         self._waiters.append(waiter)
         self._schedule_advance()
         return waiter.pending
+
+    def _check_writable(self) -> None:
+        if self.closed:
+            raise errors.error(errors.ER_BAD_DB_ERROR, f"Unknown database '{self.name}'")
+        if self._fence is not None:
+            raise self._fence
 
     def release(self, owner: int) -> None:
         """Give the turn back (after commit or rollback of the owner's savepoint)."""
@@ -415,6 +423,9 @@ class CommitPipeline:
         """Grant the turn to the next waiter that may join, or flush the batch."""
         self._advance_scheduled = False
         while self._owner is None and not self.closed and not self._busy:
+            if self._fence is not None:
+                self._fail_waiters(self._fence)
+                return
             head = self._next_waiter()
             if head is None:
                 self._flush()
@@ -431,6 +442,13 @@ class CommitPipeline:
             self._grant(head.owner, head.mode)
             head.pending.resolve(None)  # the owner runs now; it releases the turn later
 
+    def _fail_waiters(self, error: MarmotError) -> None:
+        waiters, self._waiters = self._waiters, deque()
+        for waiter in waiters:
+            if waiter.timer is not None:
+                waiter.timer.cancel()
+            waiter.pending.fail(error)
+
     @property
     def _busy(self) -> bool:
         """The connection is in use outside the turn: a checkpoint, or the rounds of a batch
@@ -442,12 +460,33 @@ class CommitPipeline:
         """``work(conn)`` alone on the write connection, outside any batch (the open one is
         committed first): applying peers' write sets, which opens its own SQLite transaction.
         The Pending gets its result or its exception."""
-        if self.closed:
-            raise errors.error(errors.ER_BAD_DB_ERROR, f"Unknown database '{self.name}'")
+        self._check_writable()
         self._exclusive_owner -= 1
         waiter = _Waiter(self._exclusive_owner, self._mode, True, Pending(), exclusive=work)
         self._waiters.append(waiter)
         self._schedule_advance()
+        return waiter.pending
+
+    def redo_first(self, work: Callable[[apsw.Connection], Any]) -> Pending:
+        """``run_exclusive`` ahead of every waiter: a branch of a transaction whose first
+        database committed, and whose own commit failed here, applied from its write set
+        (txn/DESIGN.md §10.2 d). Nobody may write before it: a write over its rows would make
+        its row images stale, and a write set taking its origin sequence would make the redo
+        skip it. If it fails too, the database is fenced: every write is refused (1290)
+        until the next start, whose redo applies the branch."""
+        self._check_writable()
+        self._exclusive_owner -= 1
+        waiter = _Waiter(self._exclusive_owner, self._mode, True, Pending(), exclusive=work)
+        self._waiters.appendleft(waiter)
+        self._schedule_advance()
+
+        def fence_if_failed(done: Pending) -> None:
+            if done.error() is not None and self._fence is None:
+                self._fence = errors.error(errors.ER_OPTION_PREVENTS_STATEMENT, (
+                    "The MySQL server is running with the --read-only option so it cannot "
+                    f"execute this statement (database `{self.name}` could not apply a "
+                    f"committed transaction: {done.error()}; restart the node)"))
+        waiter.pending.add_done_callback(fence_if_failed)
         return waiter.pending
 
     def run_exclusive_blocking(self, work: Callable[[apsw.Connection], Any]) -> Pending:
@@ -455,8 +494,7 @@ class CommitPipeline:
         turn, ``work(conn)`` runs on a host worker (``run_blocking``) while the pipeline
         holds every other writer back, as during a checkpoint. The Pending is settled on the
         host's thread."""
-        if self.closed:
-            raise errors.error(errors.ER_BAD_DB_ERROR, f"Unknown database '{self.name}'")
+        self._check_writable()
         self._exclusive_owner -= 1
         waiter = _Waiter(self._exclusive_owner, self._mode, True, Pending(), exclusive=work,
                          blocking=True)
@@ -799,12 +837,7 @@ class CommitPipeline:
     def close(self) -> None:
         """Roll back anything open (the batch was never answered) and close the connection."""
         self.closed = True
-        for waiter in self._waiters:
-            if waiter.timer is not None:
-                waiter.timer.cancel()
-            waiter.pending.fail(errors.error(errors.ER_BAD_DB_ERROR,
-                                             f"Unknown database '{self.name}'"))
-        self._waiters.clear()
+        self._fail_waiters(errors.error(errors.ER_BAD_DB_ERROR, f"Unknown database '{self.name}'"))
         for member in self._batch:
             closed = MarmotError("the database was closed before the commit")
             member.pending.fail(closed)

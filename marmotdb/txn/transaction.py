@@ -44,6 +44,7 @@ from marmotdb.storage.capture import ChangeCapture
 from marmotdb.storage.writeset import SchemaChange
 from marmotdb.txn.commit_group import CommitGroup
 from marmotdb.txn.pending import Pending, chain
+from marmotdb.txn.wal_sync import ER_ERROR_DURING_COMMIT
 from marmotdb.storage.apply import apply
 from marmotdb.storage.internal_tables import PENDING_BRANCHES
 from marmotdb.storage.writeset import WriteSet
@@ -449,9 +450,12 @@ class Transaction:
                        value: Any, answer: Pending) -> None:
         """A's batch COMMIT returned: (e) it failed, so nothing of the transaction is
         anywhere; (d) it is durable, so every other branch is finished, and the client is
-        answered once they all hold it (1180 if one cannot: it will at the next start)."""
+        answered once they all hold it (1180 if one cannot: it will at the next start).
+        A COMMIT whose WAL sync failed (1180: committed, durability unknown) is (d) too: A's
+        readers see the transaction and a restart would redo the other branches; the client
+        gets that 1180."""
         error = decided.error()
-        if error is not None:
+        if error is not None and getattr(error, "code", None) != ER_ERROR_DURING_COMMIT:
             self.rollback()
             answer.fail(error)
             return
@@ -462,7 +466,7 @@ class Transaction:
             left[0] -= 1
             if answer.done() or (done.error() is None and left[0]):
                 return
-            failure = done.error()
+            failure = done.error() or error
             if failure is not None:
                 self._transition_to(TxnState.IN_DOUBT)
                 answer.fail(failure)
@@ -545,7 +549,7 @@ def _redo_branch(pipeline: CommitPipeline, built: tuple[WriteSet, bytes]) -> Pen
     write connection (row images, versions, its log record: what a replica does)."""
     write_set, encoded = built
     try:
-        return pipeline.run_exclusive(lambda conn: apply(conn, write_set, encoded))
+        return pipeline.redo_first(lambda conn: apply(conn, write_set, encoded))
     except MarmotError as exc:
         failed = Pending()
         failed.fail(exc)

@@ -4,6 +4,7 @@ of a branch a crash left unfinished."""
 
 from __future__ import annotations
 
+import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,13 +13,14 @@ import apsw
 import pytest
 
 from marmotdb.errors import MarmotError
+from marmotdb.sim.sql_disk import SimDisk, installed
 from marmotdb.sql.server_state import ServerState
 from marmotdb.storage.commitlog import applied_vector, iter_log
 from marmotdb.storage.internal_tables import PENDING_BRANCHES
 from marmotdb.storage.writeset import decode_write_set
 from marmotdb.txn.pending import Pending
 from marmotdb.txn.pipeline import BRANCH_FAULT_POINT
-from marmotdb.users import User
+from marmotdb.users import User, Users
 from tests.sql.sessions import error_code, new_server, rows, session
 
 USERS = [User("root", "x", {"*": "admin"})]
@@ -271,6 +273,97 @@ def test_a_failed_second_commit_is_redone_on_the_spot(server, tmp_path):
     s.execute("COMMIT")  # B's batch failed; its branch was applied from the write set
     assert _ids(server, "a") == [1] and _ids(server, "b") == [1]
     assert _promises(_db_file(tmp_path, "a")) == []
+
+
+def test_a_branch_that_failed_twice_fences_its_database_until_the_next_start(tmp_path):
+    # Found by the simulator (sql-crash seed 34, ioerr#186x2): B's batch COMMIT and the redo
+    # on the spot both failed (1180); B's next transaction took the branch's origin sequence
+    # (and wrote over its rows), so the next start's redo found that sequence logged, skipped
+    # the branch, and the transaction stayed in A only. Now B refuses writes until then.
+    disk = SimDisk(tmp_path / "m", random.Random(0), wal_autocheckpoint_pages=0)
+    disk.root.mkdir()
+    with installed() as vfs:
+        vfs.disks.append(disk)
+        state = new_server(disk.root, USERS)
+        s = session(state)
+        for name in ("a", "b"):
+            s.execute(f"CREATE DATABASE {name}")
+            s.execute(f"CREATE TABLE {name}.t (id INT PRIMARY KEY, v INT)")
+        s.execute("BEGIN")
+        s.execute("INSERT INTO a.t VALUES (1, 1)")
+        s.execute("INSERT INTO b.t VALUES (1, 1)")
+
+        def disk_full(point: str) -> None:  # from B's batch COMMIT on, B's writes fail
+            if point == "before_batch_commit":
+                disk.fail_at_io, disk.fail_ios = disk.io_count + 1, 1000
+        state.pipelines["b"]._fault = disk_full
+        with pytest.raises(MarmotError) as info:
+            s.execute("COMMIT")
+        assert info.value.code == 1180
+        state.pipelines["b"]._fault, disk.fail_at_io = None, None  # the disk has room again
+        other = session(state)
+        assert error_code(lambda: other.execute("INSERT INTO b.t VALUES (2, 2)")) == 1290
+        other.execute("INSERT INTO a.t VALUES (2, 2)")  # A is not fenced
+        state.close()
+        again = new_server(disk.root, USERS)  # the next start
+        try:
+            assert again.status["Marmot_branches_redone"] == 1
+            assert _ids(again, "a") == [1, 2] and _ids(again, "b") == [1]
+            session(again).execute("INSERT INTO b.t VALUES (2, 2)")
+            assert _ids(again, "b") == [1, 2]
+        finally:
+            again.close()
+        vfs.disks.remove(disk)
+
+
+def test_a_branch_redone_on_the_spot_goes_ahead_of_the_writers_waiting(server):
+    # A writer granted first would write over the branch's rows (its row images stale) or
+    # take its origin sequence (the redo would skip it): seed 34 of the sql-crash sweep.
+    b, order = server.pipelines["b"], []
+    mode = b._mode
+    assert b.acquire(-101, mode, spans_round_trips=True, timeout_s=lambda: 50) is None
+    waiting = b.acquire(-102, mode, spans_round_trips=True, timeout_s=lambda: 50)
+    assert waiting is not None
+    waiting.add_done_callback(lambda _: order.append("writer"))
+    b.redo_first(lambda conn: order.append("redo"))
+    b.release(-101)
+    assert order == ["redo", "writer"]
+    b.release(-102)
+
+
+def test_a_first_commit_whose_wal_sync_failed_still_finishes_the_other_branch(tmp_path):
+    # Found by the simulator (sql-crash seed 98, ioerr#251x2, durability "fsync"): A's COMMIT
+    # returned and its WAL sync failed (1180: committed, durability unknown); the commit took
+    # that for a failed COMMIT and rolled B back, so the transaction stayed in A with its
+    # promise, B's next write took the branch's origin sequence, and the next start's redo
+    # skipped it.
+    armed, failed = [], []
+
+    def wal_sync(path: str) -> None:  # once armed, the fdatasync of A's WAL fails once
+        if armed and path.endswith("a.db-wal") and not failed:
+            failed.append(path)
+            raise OSError(5, "Input/output error")
+    state = ServerState(tmp_path, clock=lambda: 1_700_000_000.0, version="8.0.36-test",
+                        users=Users(USERS), durability="fsync", wal_sync=wal_sync)
+    s = session(state)
+    for name in ("a", "b"):
+        s.execute(f"CREATE DATABASE {name}")
+        s.execute(f"CREATE TABLE {name}.t (id INT PRIMARY KEY, v INT)")
+    s.execute("BEGIN")
+    s.execute("INSERT INTO a.t VALUES (1, 1)")
+    s.execute("INSERT INTO b.t VALUES (1, 1)")
+    armed.append(True)
+    assert error_code(lambda: s.execute("COMMIT")) == 1180 and failed
+    assert _ids(state, "a") == [1] and _ids(state, "b") == [1]  # both, as readers see them
+    session(state).execute("INSERT INTO b.t VALUES (2, 2)")
+    state.close()
+    again = new_server(tmp_path, USERS)
+    try:
+        assert again.status["Marmot_branches_redone"] == 0
+        assert _ids(again, "a") == [1] and _ids(again, "b") == [1, 2]
+        assert _promises(_db_file(tmp_path, "a")) == []
+    finally:
+        again.close()
 
 
 def test_a_foreign_key_across_the_branches_sees_the_transactions_own_rows(server):
