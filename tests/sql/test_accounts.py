@@ -133,6 +133,14 @@ def test_refusals_have_mysqls_codes(server, root, sql, code):
     assert error_code(lambda: run(root, sql)) == code
 
 
+def test_password_expire_never_is_accepted(server, root):
+    """Passwords never expire here, so EXPIRE NEVER (aiomysql's test setup) is a no-op."""
+    run(root, 'CREATE USER nev IDENTIFIED WITH "caching_sha2_password" PASSWORD EXPIRE NEVER')
+    assert server.users.get("nev") is not None
+    run(root, "CREATE USER nev2 IDENTIFIED BY 'x' PASSWORD EXPIRE NEVER ACCOUNT UNLOCK")
+    assert server.users.get("nev2") is not None
+
+
 def test_config_accounts_seed_and_sql_takes_over(server, root):
     """The fixture's config users: changed by SQL, they become stored rows and stay so."""
     assert server.users.get("reader") is not None and not server.users.get("reader").stored
