@@ -122,7 +122,12 @@ from marmotdb.sql.translate import (
 from marmotdb.sql.variables.scopes import SessionVariables
 from marmotdb.sql.write_weight import WriteWeights
 from marmotdb.storage.capture import ChangeCapture
-from marmotdb.storage.databases import SYSTEM_DATABASES, Database, normalize_name
+from marmotdb.storage.databases import (
+    SELECTABLE_SYSTEM_DATABASES,
+    SYSTEM_DATABASES,
+    Database,
+    normalize_name,
+)
 from marmotdb.txn import auto_increment
 from marmotdb.txn.pending import Pending, chain, on_failure
 from marmotdb.txn.pipeline import CommitPipeline, Mode, ReadView
@@ -416,7 +421,7 @@ class Session:
         """``text`` with the current database's stored functions inlined (or made calls of
         MYSQL_STORED_FUNCTION: sql/routines/inlining.py)."""
         if "(" in text and head and head[0] not in DDL_HEADS and self.current_database \
-                and self.current_database != "information_schema":
+                and self.current_database not in SELECTABLE_SYSTEM_DATABASES:
             known = routine_functions.functions(self, self._current())
             if known:
                 return routine_functions.inline(routine_functions.named_calls(text, known),
@@ -479,8 +484,8 @@ class Session:
 
     def use(self, database: str) -> None:
         name = unquote(database)
-        if name.lower() == "information_schema":
-            self.current_database = "information_schema"
+        if name.lower() in SELECTABLE_SYSTEM_DATABASES:
+            self.current_database = name.lower()
             return
         self._database(name)
         self.current_database = name.lower()
@@ -959,7 +964,7 @@ class Session:
         if database.name == self.current_database:
             return None
         current = self.current_database
-        return current if current and current != "information_schema" else ""
+        return current if current and current not in SELECTABLE_SYSTEM_DATABASES else ""
 
     def _filled(self, insert: str, database: Database, table: str) -> Result | Pending:
         """The rows of a CREATE TABLE … SELECT that reads another database
@@ -1073,8 +1078,8 @@ class Session:
         if not self.server.databases.exists(name):
             raise errors.error(errors.ER_NO_SUCH_TABLE, f"Table '{name}.{table}' doesn't exist")
         home = self._database(name)
-        default = self.current_database if self.current_database != "information_schema" \
-            else None
+        default = self.current_database \
+            if self.current_database not in SELECTABLE_SYSTEM_DATABASES else None
         return run(self._schema_view(home), default or ""), home, default or ""
 
     def _others(self, translation: Translation) -> list[Database]:
@@ -2048,7 +2053,8 @@ class Session:
         cached = self._current_db
         if cached is not None and cached.name == self.current_database and not cached.dropped:
             return cached
-        if self.current_database is None or self.current_database == "information_schema":
+        if self.current_database is None or \
+                self.current_database in SELECTABLE_SYSTEM_DATABASES:
             return self.server.scratch
         self._current_db = self._database(self.current_database)
         return self._current_db

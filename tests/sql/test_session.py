@@ -137,6 +137,19 @@ def test_database_lifecycle(server):
     assert error_code(lambda: s.execute("CREATE TABLE t (id INT)")) == 1046
 
 
+def test_mysql_schema_can_be_selected(server):
+    """Clients log in to the mysql schema (aiomysql's tests, administration scripts): it is
+    selectable, like information_schema, and holds nothing of ours."""
+    s = session(server)
+    s.execute("USE mysql")
+    assert rows(s.execute("SELECT DATABASE(), 1 + 1")) == [("mysql", 2)]
+    assert error_code(lambda: s.execute("CREATE DATABASE mysql")) == 1007
+    assert error_code(lambda: s.execute("DROP DATABASE mysql")) == 1044
+    s.use("MySQL")
+    assert s.current_database == "mysql"
+    assert error_code(lambda: s.execute("USE performance_schema")) == 1049
+
+
 def test_long_read_moves_off_the_loop(shop):
     shop.execute("INSERT INTO item (name, n) VALUES ('a', 1)")
     heavy = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) "
