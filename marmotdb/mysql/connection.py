@@ -365,6 +365,15 @@ class ServerConnection:
         return self._tls is not None and self._tls.handshake_done
 
     @property
+    def tls_version_and_cipher(self) -> tuple[str, str]:
+        """("TLSv1.3", "TLS_AES_256_GCM_SHA384"); ("", "") without TLS (MySQL's Ssl_version,
+        Ssl_cipher)."""
+        tls = self._tls
+        if tls is None or not tls.handshake_done:
+            return "", ""
+        return tls.version or "", tls.cipher or ""
+
+    @property
     def client_capabilities(self) -> int:
         return self._client_caps
 

@@ -267,12 +267,16 @@ class Session:
         self._grants_generation = -1
         self._grants_questions = -1  # the statement count when the store was last looked at
         self._temp = TemporaryTables(server, self)  # its temporary tables (sql/temporary.py)
+        self.tls = ("", "")  # the connection's TLS version and cipher, as the runtime sets them
         server.sessions[connection_id] = self
 
     # ------------------------------------------------------------------ context for others
     @property
     def status(self) -> dict[str, object]:
-        return self.server.status_values()
+        """SHOW STATUS: the server's values and this connection's Ssl_version / Ssl_cipher
+        (empty without TLS, as MySQL; clients check them to know the link is encrypted)."""
+        return {**self.server.status_values(), "Ssl_version": self.tls[0],
+                "Ssl_cipher": self.tls[1]}
 
     @property
     def time_zone(self) -> str:

@@ -242,7 +242,17 @@ def test_tls_with_pymysql_and_mariadb_cli(marmot_server, db):
     cur = conn.cursor()
     cur.execute("SELECT 7")
     assert cur.fetchone() == (7,)
+    # What clients (aiomysql's tests, Workbench) read to know the link is encrypted.
+    cur.execute("SHOW STATUS LIKE 'Ssl_version%'")
+    assert cur.fetchall() == ((("Ssl_version", conn._sock.version()),))
+    cur.execute("SHOW SESSION STATUS WHERE Variable_name = 'Ssl_cipher'")
+    assert cur.fetchall() == ((("Ssl_cipher", conn._sock.cipher()[0]),))
     conn.close()
+    plain = marmot_server.connect(ssl_disabled=True)
+    with plain.cursor() as cur:
+        cur.execute("SHOW STATUS LIKE 'Ssl_cipher'")
+        assert cur.fetchall() == (("Ssl_cipher", ""),)
+    plain.close()
     done = marmot_server.mariadb_cli(["--ssl", "--ssl-verify-server-cert=0", "-N", "-e",
                                       "SELECT 'secure'"])
     assert done.returncode == 0, done.stderr
