@@ -259,6 +259,28 @@ def test_tls_with_pymysql_and_mariadb_cli(marmot_server, db):
     assert done.stdout.strip() == "secure"
 
 
+def test_sha256_password_account_with_pymysql(marmot_server, db):
+    """An account created WITH sha256_password (aiomysql's tests make two): PyMySQL logs in
+    over TLS (the password itself) and without (RSA key exchange)."""
+    admin = marmot_server.connect(autocommit=True)
+    with admin.cursor() as cur:
+        cur.execute("DROP USER IF EXISTS sha_user")
+        cur.execute('CREATE USER sha_user IDENTIFIED WITH "sha256_password" BY "pass_sha256"')
+    admin.close()
+    for tls in ({"ssl": {"check_hostname": False}}, {"ssl_disabled": True}):
+        conn = pymysql.connect(host=marmot_server.host, port=marmot_server.port,
+                               user="sha_user", password="pass_sha256", connect_timeout=10,
+                               **tls)
+        with conn.cursor() as cur:
+            cur.execute("SELECT CURRENT_USER()")
+            assert cur.fetchone() == ("sha_user@%",)
+        conn.close()
+    with pytest.raises(pymysql.err.OperationalError) as denied:
+        pymysql.connect(host=marmot_server.host, port=marmot_server.port, user="sha_user",
+                        password="wrong", connect_timeout=10)
+    assert denied.value.args[0] == 1045
+
+
 def test_mariadb_cli_batch(marmot_server, db):
     script = ("CREATE TABLE IF NOT EXISTS cli (id INT PRIMARY KEY, s VARCHAR(5));\n"
               "REPLACE INTO cli VALUES (1, 'x'), (2, NULL);\n"

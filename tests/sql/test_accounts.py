@@ -114,7 +114,7 @@ def test_grant_option_is_needed_to_grant(server, root):
     ("CREATE USER z IDENTIFIED BY 'x' ACCOUNT LOCK", 1235),
     ("CREATE USER z IDENTIFIED BY 'x' REQUIRE SSL", 1235),
     ("GRANT SELECT (id) ON shop.item TO bob", 1235),
-    ("CREATE USER z IDENTIFIED WITH sha256_password BY 'x'", 1524),
+    ("CREATE USER z IDENTIFIED WITH authentication_ldap_simple BY 'x'", 1524),
     ("CREATE USER z@'10.0.0.0/255.0.0.0'", 1235),
     ("GRANT FROBNICATE ON *.* TO bob", 1064),
     ("GRANT SELECT ON TO bob", 1064),
