@@ -50,6 +50,11 @@ from marmotdb import errors
 from marmotdb.accounts.store import ACCOUNTS_DATABASE
 from marmotdb.ddl.progress import DdlProgress
 from marmotdb.errors import AutoIncrementExhausted, MarmotError, TransientError
+from marmotdb.mysql.packets import (
+    SERVER_STATUS_AUTOCOMMIT,
+    SERVER_STATUS_IN_TRANS,
+    SERVER_STATUS_NO_BACKSLASH_ESCAPES,
+)
 from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import column_clause, multi_target, table_locks, written_row
 from marmotdb.sql.accounts import (
@@ -530,7 +535,11 @@ class Session:
             self._release_table_locks()
 
     def status_flags(self) -> int:
-        return (1 if self.txn is not None else 0) | (2 if self.autocommit else 0)
+        """The OK/EOF status bits: in a transaction, autocommit, and NO_BACKSLASH_ESCAPES
+        (clients that quote values themselves, PyMySQL and aiomysql, escape by it)."""
+        return (SERVER_STATUS_IN_TRANS if self.txn is not None else 0) | \
+            (SERVER_STATUS_AUTOCOMMIT if self.autocommit else 0) | \
+            (0 if self.variables.backslash_escapes else SERVER_STATUS_NO_BACKSLASH_ESCAPES)
 
     # ------------------------------------------------------------------ statement kinds
     def _after(self, result: Result | Pending) -> Result | Pending:

@@ -259,6 +259,22 @@ def test_tls_with_pymysql_and_mariadb_cli(marmot_server, db):
     assert done.stdout.strip() == "secure"
 
 
+def test_no_backslash_escapes_reaches_the_client(marmot_server, db):
+    """With sql_mode NO_BACKSLASH_ESCAPES the OK packets say so (status 512): PyMySQL then
+    doubles quotes instead of backslash-escaping them, and values round-trip unchanged."""
+    conn = marmot_server.connect(autocommit=True)
+    with conn.cursor() as cur:
+        assert conn.escape("foo'bar") == "'foo\\'bar'"
+        cur.execute("SET sql_mode = 'NO_BACKSLASH_ESCAPES'")
+        assert conn.server_status & 512
+        assert conn.escape("foo'bar") == "'foo''bar'"
+        cur.execute("SELECT %s", ("a\\b'c",))
+        assert cur.fetchone() == ("a\\b'c",)
+        cur.execute("SET sql_mode = DEFAULT")
+        assert not conn.server_status & 512
+    conn.close()
+
+
 def test_sha256_password_account_with_pymysql(marmot_server, db):
     """An account created WITH sha256_password (aiomysql's tests make two): PyMySQL logs in
     over TLS (the password itself) and without (RSA key exchange)."""

@@ -95,7 +95,7 @@ class _RecordedVariables:
 
 
 def _parse_and_apply(sql: str, ctx: CatalogContext) -> None:
-    stream = stream_of(sql)
+    stream = stream_of(sql, ctx.variables.backslash_escapes)
     stream.next()
     second = stream.peek(1)
     if stream.at_word("PASSWORD") or (stream.at_word("ROLE") and second.kind != "op") or (
