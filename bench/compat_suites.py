@@ -433,6 +433,7 @@ def run_aiomysql(src: Path, target: Target, work: Path, extra: list[str]) -> dic
         target.sql(f"CREATE USER IF NOT EXISTS {account}",
                    f"ALTER USER {account} IDENTIFIED BY '{target.password}'",
                    f"GRANT ALL PRIVILEGES ON *.* TO {account} WITH GRANT OPTION")
+    target.sql("SET GLOBAL local_infile = 1")  # as its CI does for MySQL (8.0's default: OFF)
     xml = work / "junit.xml"
     _pytest(["tests", f"--mysql-address=server={target.host}:{target.port}",
              "-o", f"pythonpath={sqlalchemy}", f"--junitxml={xml}", *extra], src,
