@@ -1134,7 +1134,7 @@ class Session:
                 _writes_temporary(space, translation):
             return self._write_temporary(space, translation, params, text)
         if write and database is self.server.scratch:
-            raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+            raise self._no_database()
         if translation.kind is Kind.DDL:
             self._require(database.name, "rw" if translation.maintenance else
                           statement_privileges.ddl_privilege(text), translation.tables)
@@ -2036,8 +2036,15 @@ class Session:
                     translation: Translation, text: str) -> MarmotError:
         converted = self._sqlite_error(exc, conn, database, translation, text)
         if converted.code == errors.ER_NO_SUCH_TABLE and database is self.server.scratch:
-            return errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+            return self._no_database()
         return converted
+
+    def _no_database(self) -> MarmotError:
+        """An unqualified table with no database of ours selected: 1046, or in the mysql
+        schema (its grant tables are not marmotdb's: storage/databases.py) 1235."""
+        if self.current_database == "mysql":
+            return errors.not_supported("the tables of the mysql system schema")
+        return errors.error(errors.ER_NO_DB_ERROR, "No database selected")
 
     def _sqlite_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
                       translation: Translation, text: str,
@@ -2231,7 +2238,7 @@ class Session:
                                "sides")
         database = self._database(spec.database) if spec.database else self._current()
         if database is self.server.scratch:
-            raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+            raise self._no_database()
         self._require(database.name, "INSERT", (spec.table,))
         table = table_definitions(self._schema_view(database))(spec.table)
         if table is None:

@@ -145,6 +145,8 @@ def test_mysql_schema_can_be_selected(server):
     assert rows(s.execute("SELECT DATABASE(), 1 + 1")) == [("mysql", 2)]
     assert error_code(lambda: s.execute("CREATE DATABASE mysql")) == 1007
     assert error_code(lambda: s.execute("DROP DATABASE mysql")) == 1044
+    assert error_code(lambda: s.execute("SELECT * FROM user")) == 1235  # not ours
+    assert error_code(lambda: s.execute("CREATE TABLE t (id INT)")) == 1235
     s.use("MySQL")
     assert s.current_database == "mysql"
     assert error_code(lambda: s.execute("USE performance_schema")) == 1049
