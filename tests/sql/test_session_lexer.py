@@ -72,3 +72,16 @@ def test_status_flags_tell_no_backslash_escapes(db: Session) -> None:
     assert not db.status_flags() & 512
     db.execute("SET sql_mode = 'NO_BACKSLASH_ESCAPES'")
     assert db.status_flags() & 512
+
+
+def test_a_set_with_a_backslash_follows_sql_mode(db: Session) -> None:
+    """The same SET text means another value once NO_BACKSLASH_ESCAPES is on: it is parsed
+    again, never replayed from its first run (sql/catalog/set_statement.py)."""
+    values = []
+    for mode in ("", "NO_BACKSLASH_ESCAPES"):
+        db.execute(f"SET sql_mode = '{mode}'")
+        db.execute(r"SET @v = 'a\b'")
+        result = db.execute("SELECT @v")
+        assert isinstance(result, Rows)
+        values.append(result.rows[0][0])
+    assert values == ["a\b", "a\\b"]
