@@ -275,6 +275,26 @@ def test_no_backslash_escapes_reaches_the_client(marmot_server, db):
     conn.close()
 
 
+def test_aiomysql_kill_sends_com_process_kill(marmot_server, db):
+    """aiomysql's kill() is COM_PROCESS_KILL (PyMySQL's now sends the KILL statement)."""
+    aiomysql = importlib.import_module("aiomysql")
+
+    async def run() -> int:
+        victim = await aiomysql.connect(**marmot_server.login())
+        killer = await aiomysql.connect(**marmot_server.login())
+        await killer.kill(victim.thread_id())
+        with pytest.raises(aiomysql.OperationalError):
+            async with victim.cursor() as cur:
+                await cur.execute("SELECT 1")
+        with pytest.raises(aiomysql.OperationalError) as unknown:
+            await killer.kill(999_999)
+        killer.close()
+        victim.close()
+        return unknown.value.args[0]
+
+    assert asyncio.run(run()) == 1094  # Unknown thread id
+
+
 def test_sha256_password_account_with_pymysql(marmot_server, db):
     """An account created WITH sha256_password (aiomysql's tests make two): PyMySQL logs in
     over TLS (the password itself) and without (RSA key exchange)."""
