@@ -299,6 +299,10 @@ class Session:
         return [name for name in self._fresh_grants().visible(self.server.databases.names())
                 if name != ACCOUNTS_DATABASE]
 
+    def system_databases(self) -> list[str]:
+        return ["information_schema", *self._fresh_grants().visible(
+            SELECTABLE_SYSTEM_DATABASES[1:])]
+
     def connection_for(self, db: str) -> apsw.Connection:
         database = self._database(db)
         return self._txn_connection(database) or self.server.read_connection(database)
@@ -494,6 +498,9 @@ class Session:
     def use(self, database: str) -> None:
         name = unquote(database)
         if name.lower() in SELECTABLE_SYSTEM_DATABASES:
+            if name.lower() not in self.system_databases():
+                raise errors.error(errors.ER_DBACCESS_DENIED_ERROR, f"Access denied for user "
+                                   f"'{self.user}'@'{self.host}' to database '{name}'")
             self.current_database = name.lower()
             return
         self._database(name)

@@ -44,7 +44,6 @@ from marmotdb.sql.catalog.information_schema import (
     index_rows,
     self_description,
 )
-from marmotdb.storage.databases import SELECTABLE_SYSTEM_DATABASES
 
 if TYPE_CHECKING:
     from marmotdb.sql.catalog.context import CatalogContext
@@ -118,7 +117,7 @@ def _databases(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) -> Re
     clause = filter_clause(stream)
     finish(stream)
     header = "Database" + (f" ({clause[1]})" if clause and clause[0] == "like" else "")
-    names = sorted([*SELECTABLE_SYSTEM_DATABASES, *ctx.databases()])
+    names = sorted([*ctx.system_databases(), *ctx.databases()])
     return filtered([show_text(header)], [(n,) for n in names], clause, ctx)
 
 
