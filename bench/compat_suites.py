@@ -54,6 +54,7 @@ from pathlib import Path
 
 import pymysql
 
+from marmotdb.runtime.tls import generate_certificate
 from marmotdb.torture.mariadb_server import MariaDBServer, die_with_parent, free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +93,9 @@ class Sdist:
 
     @property
     def top_dir(self) -> str:
-        return f"{self.project.lower()}-{self.version}"
+        """The directory the sdist unpacks to (spelt as the project, e.g. SQLObject-3.9.1, or
+        in lower case, as setuptools now writes it)."""
+        return f"{self.project}-{self.version}"
 
 
 SQLALCHEMY = Sdist("SQLAlchemy", "2.1.9",
@@ -105,6 +108,10 @@ ALEMBIC = Sdist("alembic", "1.20.1",
                 "83490def1f723413db5096591f7609ac52544805be93849170088ed04f5a2e0b")
 TORTOISE = Sdist("tortoise_orm", "1.1.9",
                  "0399e1aa9518620f8b9c455598ac06ab890332c03e335cfca4b73b48d4e6abaa")
+AIOMYSQL = Sdist("aiomysql", "0.3.2",
+                 "72d15ef5cfc34c03468eb41e1b90adb9fd9347b0b589114bd23ead569a02ac1a")
+SQLOBJECT = Sdist("SQLObject", "3.9.1",
+                  "45064184decf7f42d386704e5f47a70dee517d3e449b610506e174025f84d921")
 
 
 def sdist_url(sdist: Sdist) -> str:
@@ -171,9 +178,17 @@ class Target:
 
 
 @contextmanager
-def mariadb_target() -> Iterator[Target]:
-    with MariaDBServer() as server:
-        yield Target("mariadb", server.host, server.port, server.user, server.password)
+def mariadb_target(tls: bool = False) -> Iterator[Target]:
+    """``tls``: offer TLS as marmotdb does (a self-signed certificate made the way marmotdb
+    makes its own); MariaDB 10.11 has none unless given one."""
+    with tempfile.TemporaryDirectory(prefix="mariadb-tls-") as tls_dir:
+        extra: tuple[str, ...] = ()
+        if tls:
+            cert, key = Path(tls_dir) / "server.pem", Path(tls_dir) / "server.key"
+            generate_certificate(cert, key)
+            extra = (f"--ssl-cert={cert}", f"--ssl-key={key}")
+        with MariaDBServer(extra_args=extra) as server:
+            yield Target("mariadb", server.host, server.port, server.user, server.password)
 
 
 @contextmanager
@@ -292,6 +307,7 @@ class Suite:
     sdist: Sdist
     run: Callable[[Path, Target, Path, list[str]], dict[str, Outcome]]
     description: str = ""
+    mariadb_tls: bool = False  # the suite logs in with TLS (marmotdb always offers it)
 
 
 def _pytest(args: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None) -> None:
@@ -497,6 +513,57 @@ TORTOISE_IGNORED = ("benchmarks", "contrib/test_blacksheep.py", "contrib/test_fa
                     "backends/test_connection_params.py")
 
 
+# aiomysql.sa is written for SQLAlchemy 1.3 (the sdist's requirements-dev.txt pins it; under
+# 2.x it fails before sending anything): installed on the side, first on the suite's path only.
+AIOMYSQL_SQLALCHEMY = "SQLAlchemy==1.3.24"
+
+
+def side_packages(requirement: str) -> Path:
+    """A directory holding `requirement` alone (pip --target, once, in the cache)."""
+    where = DEFAULT_CACHE_DIR / ("site-" + requirement.replace("==", "-").lower())
+    if not where.exists():
+        partial = where.with_suffix(".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                        "--target", str(partial), requirement], check=True,
+                       timeout=DOWNLOAD_TIMEOUT_S, env={**os.environ,
+                                                        "DISABLE_SQLALCHEMY_CEXT": "1"})
+        partial.rename(where)
+    return where
+
+
+def run_aiomysql(src: Path, target: Target, work: Path, extra: list[str]) -> dict[str, Outcome]:
+    """aiomysql's own tests (connections, cursors, pool, executemany, LOAD DATA LOCAL, the
+    SQLAlchemy-core layer ``aiomysql.sa``) under asyncio and uvloop. Its conftest logs in as
+    root (password from MYSQL_ROOT_PASSWORD) over TCP with TLS and creates test_pymysql and
+    test_pymysql2 itself; --mysql-address names the server (the label keeps test ids alike)."""
+    sqlalchemy = side_packages(AIOMYSQL_SQLALCHEMY)
+    if target.user != "root":  # MariaDB's root has no password and logs in on the socket
+        account = "'root'@'127.0.0.1'"
+        target.sql(f"CREATE USER IF NOT EXISTS {account}",
+                   f"ALTER USER {account} IDENTIFIED BY '{target.password}'",
+                   f"GRANT ALL PRIVILEGES ON *.* TO {account} WITH GRANT OPTION")
+    target.sql("SET GLOBAL local_infile = 1")  # as its CI does for MySQL (8.0's default: OFF)
+    xml = work / "junit.xml"
+    _pytest(["tests", f"--mysql-address=server={target.host}:{target.port}",
+             "-o", f"pythonpath={sqlalchemy}", f"--junitxml={xml}", *extra], src,
+            work / "pytest.log",
+            {"MYSQL_ROOT_PASSWORD": target.password})
+    return junit_outcomes(xml)
+
+
+def run_sqlobject(src: Path, target: Target, work: Path, extra: list[str]) -> dict[str, Outcome]:
+    """SQLObject's tests (sqlobject/**/tests) through its MySQL connection with the PyMySQL
+    driver, given with the suite's own ``-D URI`` option as its tox.ini does; the installed
+    SQLObject is the same version (its conftest requires the distribution)."""
+    target.sql("DROP DATABASE IF EXISTS sqlobject_test", "CREATE DATABASE sqlobject_test")
+    uri = (f"mysql://{target.user}:{target.password}@{target.host}:{target.port}"
+           f"/sqlobject_test?driver=pymysql&charset=utf8")
+    xml = work / "junit.xml"
+    _pytest(["-D", uri, f"--junitxml={xml}", *extra], src / "sqlobject", work / "pytest.log")
+    return junit_outcomes(xml)
+
+
 SUITES = {
     "sqlalchemy": Suite("sqlalchemy", SQLALCHEMY, run_sqlalchemy,
                         "test/dialect/test_suite.py + test/dialect/mysql, mysql+pymysql"),
@@ -505,6 +572,10 @@ SUITES = {
                     "tests/runtests.py, mysql backend, " + str(len(DJANGO_APPS)) + " apps"),
     "alembic": Suite("alembic", ALEMBIC, run_alembic, "tests/, mysql+pymysql"),
     "tortoise": Suite("tortoise", TORTOISE, run_tortoise, "tests/, mysql backend (asyncmy)"),
+    "aiomysql": Suite("aiomysql", AIOMYSQL, run_aiomysql, "tests/ (asyncio and uvloop), TLS",
+                      mariadb_tls=True),
+    "sqlobject": Suite("sqlobject", SQLOBJECT, run_sqlobject,
+                       "sqlobject/ tests, -D mysql://...?driver=pymysql"),
 }
 
 
@@ -594,7 +665,9 @@ def run_suite_on(suite: Suite, tarball: Path, target: Target, work_root: Path,
     src_parent.mkdir(parents=True)
     unpack(tarball, src_parent)
     started = time.monotonic()
-    outcomes = suite.run(src_parent / suite.sdist.top_dir, target, work, extra)
+    src = next(p for p in src_parent.iterdir()
+               if p.name.lower() == suite.sdist.top_dir.lower())
+    outcomes = suite.run(src, target, work, extra)
     counts = Counter(o.status for o in outcomes.values())
     print(f"  {suite.name} on {target.name}: {dict(counts)} in "
           f"{time.monotonic() - started:.0f} s (log: {work})", flush=True)
@@ -636,7 +709,8 @@ def main(argv: list[str] | None = None) -> int:
     work_root = args.work_dir or Path(tempfile.mkdtemp(prefix="compat-suites-"))
     work_root.mkdir(parents=True, exist_ok=True)
     marmot_env = dict(item.split("=", 1) for item in args.marmot_env)
-    targets = {"mariadb": mariadb_target, "marmotdb": lambda: marmot_target(marmot_env)}
+    targets = {"mariadb": lambda suite: mariadb_target(suite.mariadb_tls),
+               "marmotdb": lambda suite: marmot_target(marmot_env)}
     results: dict[str, dict[str, dict[str, Outcome]]] = {s.name: {} for s in suites}
     if args.reuse_mariadb:
         earlier = json.loads(args.reuse_mariadb.read_text())["suites"]
@@ -657,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         for suite in suites:
             # A fresh server per suite: one suite's leftovers must not decide another's.
-            with start() as target:
+            with start(suite) as target:
                 results[suite.name][target_name] = run_suite_on(
                     suite, tarballs[suite.name], target, work_root, extra)
     return report(suites, results, work_root)

@@ -82,7 +82,7 @@ class Reply:
     request_id: int
     result: Result | None
     error: MarmotError | None
-    status_flags: int  # SERVER_STATUS_IN_TRANS (1) / AUTOCOMMIT (2) after the statement
+    status_flags: int  # SERVER_STATUS_IN_TRANS (1) / AUTOCOMMIT (2) / NO_BACKSLASH_ESCAPES (512)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Password credentials and the two MySQL authentication plugins, with no plaintext stored.
+"""Password credentials and MySQL's authentication plugins, with no plaintext stored.
 
 Theory of operation
 -------------------
@@ -11,7 +11,8 @@ Theory of operation
   checks a scramble against (MySQL keeps it in an in-memory cache; we store it);
 * ``pbkdf2``  = PBKDF2-HMAC-SHA256(pw, salt, iterations), checked when the client sends the
   password itself (caching_sha2 full authentication, over TLS or RSA-encrypted).
-* ``plugin``  = the plugin the user must log in with, ``*`` = either (the default).
+* ``plugin``  = the plugin the user must log in with, ``*`` = mysql_native_password or
+  caching_sha2_password (the default); sha256_password only for accounts bound to it.
 An empty password stores empty digests; only an empty answer matches it.
 
 ``AuthExchange`` runs one login's authentication as a small sans-I/O machine. The connection
@@ -26,6 +27,9 @@ client packet (``receive``); each step returns what to send and whether the logi
       without TLS:         0x02                -> 0x01 + RSA public key PEM
                            RSA-OAEP(pw XOR scramble) -> decrypt, PBKDF2 check: pass | fail
       without TLS and RSA key: fail ("requires secure connection")
+    sha256_password (accounts bound to it)     -> over TLS: cleartext pw + NUL -> PBKDF2 check
+      without TLS:         0x01                -> 0x01 + RSA public key PEM
+                           RSA-OAEP(pw XOR scramble) -> decrypt, PBKDF2 check: pass | fail
 
 Fast path without a stored digest. A credential may leave ``sha2`` empty (``make_credential(...,
 fast_digest=False)``): nothing password-equivalent-ish and unsalted is then kept at rest. Like
@@ -57,8 +61,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 NATIVE = "mysql_native_password"
 CACHING_SHA2 = "caching_sha2_password"
-SUPPORTED_PLUGINS = (NATIVE, CACHING_SHA2)
+SHA256 = "sha256_password"  # only for accounts created WITH it (MySQL 8.0 still has it)
+SUPPORTED_PLUGINS = (NATIVE, CACHING_SHA2, SHA256)
 ANY_PLUGIN = "*"
+_EITHER = (NATIVE, CACHING_SHA2)  # what an ANY_PLUGIN account logs in with
 PBKDF2_ITERATIONS = 20_000  # ~3 ms here: full auth is rare (fast path covers normal logins)
 SCRAMBLE_BYTES = 20
 CREDENTIALS_PARSED_MAX = 4096  # parsed credential strings kept (one per account in use)
@@ -66,6 +72,7 @@ CREDENTIALS_PARSED_MAX = 4096  # parsed credential strings kept (one per account
 _FAST_AUTH_SUCCESS = b"\x01\x03"
 _PERFORM_FULL_AUTH = b"\x01\x04"
 _REQUEST_PUBLIC_KEY = b"\x02"
+_SHA256_REQUEST_PUBLIC_KEY = b"\x01"
 _OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(),
                      label=None)
 
@@ -328,7 +335,7 @@ class AuthExchange:
             return cred.plugin
         if client_plugin == NATIVE and not self._native_allowed:
             return CACHING_SHA2
-        return client_plugin if client_plugin in SUPPORTED_PLUGINS else self._default_plugin
+        return client_plugin if client_plugin in _EITHER else self._default_plugin
 
     def _switch_to(self, plugin: str) -> AuthStep:
         if self._switched:  # a client that answers a switch with yet another plugin
@@ -345,6 +352,8 @@ class AuthExchange:
         if self._plugin == NATIVE:
             passed = verify_native(cred, self._scramble, answer) and not cred.impostor
             return AuthStep(passed=passed, password_used=used)
+        if self._plugin == SHA256:
+            return self._sha256_answer(answer)
         digest = None
         if not cred.sha2 and self._cache is not None:
             digest = self._cache.get(self._user, cred)
@@ -356,6 +365,21 @@ class AuthExchange:
             return AuthStep(passed=cred.empty_password, password_used=False)
         self._phase = "full_auth"
         return AuthStep(reply=_PERFORM_FULL_AUTH)
+
+    def _sha256_answer(self, answer: bytes) -> AuthStep:
+        """sha256_password: the password itself over TLS (or an empty one); without TLS the
+        client asks for the RSA public key (0x01) and sends it encrypted, as caching_sha2's
+        full authentication does."""
+        if self._tls or _is_empty_answer(answer):
+            step = self._check_cleartext(answer[:-1] if answer.endswith(b"\x00") else answer)
+            step.password_used = not _is_empty_answer(answer)
+            return step
+        self._phase = "full_auth"
+        if answer == _SHA256_REQUEST_PUBLIC_KEY:
+            if self._rsa_key is None:
+                return AuthStep(passed=False)
+            return AuthStep(reply=b"\x01" + public_key_pem(self._rsa_key))
+        return self._full_auth(answer)
 
     def _full_auth(self, payload: bytes) -> AuthStep:
         if self._tls:

@@ -46,7 +46,8 @@ Events (marmotdb.mysql.events) and the answers they need:
                   charset)
                       -> accept_login(status_flags=SERVER_STATUS_AUTOCOMMIT) | reject_login(err)
     Query(sql)        -> one or more of send_ok / send_result_set (more_results=True on all but
-                         the last), or send_error (ends the answer)
+                         the last), or send_error (ends the answer); COM_PROCESS_KILL comes
+                         as Query("KILL <id>")
     InitDb(database)  -> send_ok | send_error
     Ping()            -> send_ok
     FieldList(table, wildcard) -> send_field_list(columns) | send_error
@@ -363,6 +364,15 @@ class ServerConnection:
     @property
     def tls_active(self) -> bool:
         return self._tls is not None and self._tls.handshake_done
+
+    @property
+    def tls_version_and_cipher(self) -> tuple[str, str]:
+        """("TLSv1.3", "TLS_AES_256_GCM_SHA384"); ("", "") without TLS (MySQL's Ssl_version,
+        Ssl_cipher)."""
+        tls = self._tls
+        if tls is None or not tls.handshake_done:
+            return "", ""
+        return tls.version or "", tls.cipher or ""
 
     @property
     def client_capabilities(self) -> int:
@@ -723,6 +733,14 @@ class ServerConnection:
     def _cmd_statistics(self, payload: bytes) -> ev.Event:
         return self._expect_answer(p.COM_STATISTICS, ev.Statistics())
 
+    def _cmd_process_kill(self, payload: bytes) -> ev.Event:
+        """COM_PROCESS_KILL (deprecated in MySQL 8.0, still served; PyMySQL's and aiomysql's
+        ``kill()``): the same as the statement ``KILL <id>``, answered OK or ERR."""
+        if len(payload) != 5:
+            raise p.malformed("COM_PROCESS_KILL without a 4-byte connection id")
+        (connection_id,) = struct.unpack_from("<I", payload, 1)
+        return self._expect_answer(p.COM_QUERY, ev.Query(f"KILL {connection_id}"))
+
     def _cmd_reset_connection(self, payload: bytes) -> ev.Event:
         self._statements.clear()
         return self._expect_answer(p.COM_RESET_CONNECTION, ev.ResetConnection())
@@ -773,7 +791,7 @@ class ServerConnection:
     _COMMANDS: ClassVar[dict[int, Callable[[Any, bytes], Any]]] = {
         p.COM_QUIT: _cmd_quit, p.COM_QUERY: _cmd_query, p.COM_INIT_DB: _cmd_init_db,
         p.COM_PING: _cmd_ping, p.COM_FIELD_LIST: _cmd_field_list,
-        p.COM_STATISTICS: _cmd_statistics,
+        p.COM_STATISTICS: _cmd_statistics, p.COM_PROCESS_KILL: _cmd_process_kill,
         p.COM_RESET_CONNECTION: _cmd_reset_connection,
         p.COM_CHANGE_USER: _cmd_change_user, p.COM_STMT_PREPARE: _cmd_stmt_prepare,
         p.COM_STMT_EXECUTE: _cmd_stmt_execute,

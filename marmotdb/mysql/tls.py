@@ -78,3 +78,8 @@ class TlsChannel:
     @property
     def version(self) -> str | None:
         return self._obj.version()
+
+    @property
+    def cipher(self) -> str | None:
+        found = self._obj.cipher()
+        return found[0] if found else None

@@ -375,6 +375,7 @@ class MysqlProtocol(asyncio.Protocol):
             self.conn.reject_login(exc)
             return
         self.session = session = host.node.session(self.connection_id)
+        session.tls = self.conn.tls_version_and_cipher
         self._deadline.clear()  # logged in: connect_timeout is over, wait_timeout follows
         self.conn.accept_login(status_flags=session.status_flags())
 

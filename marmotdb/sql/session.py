@@ -50,6 +50,11 @@ from marmotdb import errors
 from marmotdb.accounts.store import ACCOUNTS_DATABASE
 from marmotdb.ddl.progress import DdlProgress
 from marmotdb.errors import AutoIncrementExhausted, MarmotError, TransientError
+from marmotdb.mysql.packets import (
+    SERVER_STATUS_AUTOCOMMIT,
+    SERVER_STATUS_IN_TRANS,
+    SERVER_STATUS_NO_BACKSLASH_ESCAPES,
+)
 from marmotdb.mysql.types import Column, ResultSet
 from marmotdb.sql import column_clause, multi_target, table_locks, written_row
 from marmotdb.sql.accounts import (
@@ -124,7 +129,12 @@ from marmotdb.sql.translate import (
 from marmotdb.sql.variables.scopes import SessionVariables
 from marmotdb.sql.write_weight import WriteWeights
 from marmotdb.storage.capture import ChangeCapture
-from marmotdb.storage.databases import SYSTEM_DATABASES, Database, normalize_name
+from marmotdb.storage.databases import (
+    SELECTABLE_SYSTEM_DATABASES,
+    SYSTEM_DATABASES,
+    Database,
+    normalize_name,
+)
 from marmotdb.txn import auto_increment
 from marmotdb.txn.pending import Pending, chain, on_failure
 from marmotdb.txn.pipeline import CommitPipeline, Mode, ReadView
@@ -264,12 +274,16 @@ class Session:
         self._grants_generation = -1
         self._grants_questions = -1  # the statement count when the store was last looked at
         self._temp = TemporaryTables(server, self)  # its temporary tables (sql/temporary.py)
+        self.tls = ("", "")  # the connection's TLS version and cipher, as the runtime sets them
         server.sessions[connection_id] = self
 
     # ------------------------------------------------------------------ context for others
     @property
     def status(self) -> dict[str, object]:
-        return self.server.status_values()
+        """SHOW STATUS: the server's values and this connection's Ssl_version / Ssl_cipher
+        (empty without TLS, as MySQL; clients check them to know the link is encrypted)."""
+        return {**self.server.status_values(), "Ssl_version": self.tls[0],
+                "Ssl_cipher": self.tls[1]}
 
     @property
     def time_zone(self) -> str:
@@ -286,6 +300,10 @@ class Session:
     def databases(self) -> list[str]:
         return [name for name in self._fresh_grants().visible(self.server.databases.names())
                 if name != ACCOUNTS_DATABASE]
+
+    def system_databases(self) -> list[str]:
+        return ["information_schema", *self._fresh_grants().visible(
+            SELECTABLE_SYSTEM_DATABASES[1:])]
 
     def connection_for(self, db: str) -> apsw.Connection:
         database = self._database(db)
@@ -418,7 +436,7 @@ class Session:
         """``text`` with the current database's stored functions inlined (or made calls of
         MYSQL_STORED_FUNCTION: sql/routines/inlining.py)."""
         if "(" in text and head and head[0] not in DDL_HEADS and self.current_database \
-                and self.current_database != "information_schema":
+                and self.current_database not in SELECTABLE_SYSTEM_DATABASES:
             known = routine_functions.functions(self, self._current())
             if known:
                 return routine_functions.inline(routine_functions.named_calls(text, known),
@@ -481,8 +499,11 @@ class Session:
 
     def use(self, database: str) -> None:
         name = unquote(database)
-        if name.lower() == "information_schema":
-            self.current_database = "information_schema"
+        if name.lower() in SELECTABLE_SYSTEM_DATABASES:
+            if name.lower() not in self.system_databases():
+                raise errors.error(errors.ER_DBACCESS_DENIED_ERROR, f"Access denied for user "
+                                   f"'{self.user}'@'{self.host}' to database '{name}'")
+            self.current_database = name.lower()
             return
         self._database(name)
         self.current_database = name.lower()
@@ -523,7 +544,11 @@ class Session:
             self._release_table_locks()
 
     def status_flags(self) -> int:
-        return (1 if self.txn is not None else 0) | (2 if self.autocommit else 0)
+        """The OK/EOF status bits: in a transaction, autocommit, and NO_BACKSLASH_ESCAPES
+        (clients that quote values themselves, PyMySQL and aiomysql, escape by it)."""
+        return (SERVER_STATUS_IN_TRANS if self.txn is not None else 0) | \
+            (SERVER_STATUS_AUTOCOMMIT if self.autocommit else 0) | \
+            (0 if self.variables.backslash_escapes else SERVER_STATUS_NO_BACKSLASH_ESCAPES)
 
     # ------------------------------------------------------------------ statement kinds
     def _after(self, result: Result | Pending) -> Result | Pending:
@@ -963,7 +988,7 @@ class Session:
         if database.name == self.current_database:
             return None
         current = self.current_database
-        return current if current and current != "information_schema" else ""
+        return current if current and current not in SELECTABLE_SYSTEM_DATABASES else ""
 
     def _filled(self, insert: str, database: Database, table: str) -> Result | Pending:
         """The rows of a CREATE TABLE … SELECT that reads another database
@@ -1077,8 +1102,8 @@ class Session:
         if not self.server.databases.exists(name):
             raise errors.error(errors.ER_NO_SUCH_TABLE, f"Table '{name}.{table}' doesn't exist")
         home = self._database(name)
-        default = self.current_database if self.current_database != "information_schema" \
-            else None
+        default = self.current_database \
+            if self.current_database not in SELECTABLE_SYSTEM_DATABASES else None
         return run(self._schema_view(home), default or ""), home, default or ""
 
     def _others(self, translation: Translation) -> list[Database]:
@@ -1120,7 +1145,7 @@ class Session:
                 _writes_temporary(space, translation):
             return self._write_temporary(space, translation, params, text)
         if write and database is self.server.scratch:
-            raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+            raise self._no_database()
         if translation.kind is Kind.DDL:
             self._require(database.name, "rw" if translation.maintenance else
                           statement_privileges.ddl_privilege(text), translation.tables)
@@ -2022,8 +2047,15 @@ class Session:
                     translation: Translation, text: str) -> MarmotError:
         converted = self._sqlite_error(exc, conn, database, translation, text)
         if converted.code == errors.ER_NO_SUCH_TABLE and database is self.server.scratch:
-            return errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+            return self._no_database()
         return converted
+
+    def _no_database(self) -> MarmotError:
+        """An unqualified table with no database of ours selected: 1046, or in the mysql
+        schema (its grant tables are not marmotdb's: storage/databases.py) 1235."""
+        if self.current_database == "mysql":
+            return errors.not_supported("the tables of the mysql system schema")
+        return errors.error(errors.ER_NO_DB_ERROR, "No database selected")
 
     def _sqlite_error(self, exc: apsw.Error, conn: apsw.Connection, database: Database,
                       translation: Translation, text: str,
@@ -2052,7 +2084,8 @@ class Session:
         cached = self._current_db
         if cached is not None and cached.name == self.current_database and not cached.dropped:
             return cached
-        if self.current_database is None or self.current_database == "information_schema":
+        if self.current_database is None or \
+                self.current_database in SELECTABLE_SYSTEM_DATABASES:
             return self.server.scratch
         self._current_db = self._database(self.current_database)
         return self._current_db
@@ -2216,7 +2249,7 @@ class Session:
                                "sides")
         database = self._database(spec.database) if spec.database else self._current()
         if database is self.server.scratch:
-            raise errors.error(errors.ER_NO_DB_ERROR, "No database selected")
+            raise self._no_database()
         self._require(database.name, "INSERT", (spec.table,))
         table = table_definitions(self._schema_view(database))(spec.table)
         if table is None:

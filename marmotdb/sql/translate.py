@@ -378,8 +378,10 @@ def _translate_by_text(sql: str, shape: Shape, schema_view: SchemaView, key_base
                        default_database: str | None, backslash_escapes: bool
                        ) -> tuple[Translation, dict[str, object]]:
     """A statement whose result-column names depend on its literals: from its literal text
-    (cached under it), or for a big one from its shape with names from its text (uncached)."""
-    if _big(shape):
+    (cached under it), or for a big one from its shape with names from its text (uncached);
+    so too one with a backslash under NO_BACKSLASH_ESCAPES (the literal text would be read
+    with backslash escapes)."""
+    if _big(shape) or (not backslash_escapes and "\\" in sql):
         translator = _Translator(schema_view, default_database)
         translation = translator.statement(shape.text, _head(shape.text),
                                            expected=len(shape.params),

@@ -24,6 +24,10 @@ from marmotdb.errors import MarmotError
 
 # Names MySQL reserves; information_schema is answered by the catalog, the others do not exist.
 SYSTEM_DATABASES = frozenset({"information_schema", "mysql", "performance_schema", "sys"})
+# The ones a session may select (USE, or the database named at login), none of them a file:
+# information_schema, and mysql, which every MySQL server has and clients log in to for
+# administration (its tables, the grant tables, are not marmotdb's: SHOW TABLES there is 1235).
+SELECTABLE_SYSTEM_DATABASES = ("information_schema", "mysql")
 _NAME = re.compile(r"^[a-z0-9_$][a-z0-9_$-]{0,63}$")
 FILE_SUFFIX = ".db"
 
@@ -182,4 +186,4 @@ def configure(durability: str, cache_size_mb: int, busy_timeout_ms: int,
 
 
 __all__ = ["Database", "Databases", "configure", "normalize_name", "MarmotError",
-           "SYSTEM_DATABASES"]
+           "SELECTABLE_SYSTEM_DATABASES", "SYSTEM_DATABASES"]

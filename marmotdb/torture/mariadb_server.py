@@ -150,6 +150,7 @@ class MariaDBServer:
     password: str = DEFAULT_PASSWORD
     base_dir: Path | None = None
     os_user: str = field(default_factory=current_os_user)
+    extra_args: tuple[str, ...] = ()  # more mariadbd options (e.g. --ssl-cert, --ssl-key)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -191,8 +192,8 @@ class MariaDBServer:
 
     def _spawn(self) -> None:
         assert self.base_dir is not None
-        args = server_args(self.base_dir / "data", self.run_dir, self.host, self.port,
-                           self.os_user)
+        args = [*server_args(self.base_dir / "data", self.run_dir, self.host, self.port,
+                             self.os_user), *self.extra_args]
         self.process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             preexec_fn=die_with_parent)  # noqa: PLW1509 (see die_with_parent)

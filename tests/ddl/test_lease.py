@@ -12,6 +12,7 @@ import pytest
 from marmotdb.node import Node
 from marmotdb.peer.catalog import all_messages
 from marmotdb.peer.codec import FrameCodec, peek_tag
+from marmotdb.storage.databases import SELECTABLE_SYSTEM_DATABASES
 from marmotdb.txn.cluster import CommitSettings, Peer
 from marmotdb.txn.messages import Learn
 from tests.txn.test_cluster_commit import SECRET, USERS, Cluster, rows
@@ -273,7 +274,7 @@ def test_create_and_drop_database_take_that_databases_lock(cluster: LeaseCluster
 
 def databases(cluster: LeaseCluster, node_id: int) -> list[str]:
     return [r[0] for r in rows(cluster, node_id, "SHOW DATABASES")
-            if r[0] != "information_schema"]
+            if r[0] not in SELECTABLE_SYSTEM_DATABASES]
 
 
 def test_create_and_drop_database_reach_every_node(cluster: LeaseCluster) -> None:

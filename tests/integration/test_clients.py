@@ -242,11 +242,79 @@ def test_tls_with_pymysql_and_mariadb_cli(marmot_server, db):
     cur = conn.cursor()
     cur.execute("SELECT 7")
     assert cur.fetchone() == (7,)
+    # What clients (aiomysql's tests, Workbench) read to know the link is encrypted.
+    cur.execute("SHOW STATUS LIKE 'Ssl_version%'")
+    assert cur.fetchall() == ((("Ssl_version", conn._sock.version()),))
+    cur.execute("SHOW SESSION STATUS WHERE Variable_name = 'Ssl_cipher'")
+    assert cur.fetchall() == ((("Ssl_cipher", conn._sock.cipher()[0]),))
     conn.close()
+    plain = marmot_server.connect(ssl_disabled=True)
+    with plain.cursor() as cur:
+        cur.execute("SHOW STATUS LIKE 'Ssl_cipher'")
+        assert cur.fetchall() == (("Ssl_cipher", ""),)
+    plain.close()
     done = marmot_server.mariadb_cli(["--ssl", "--ssl-verify-server-cert=0", "-N", "-e",
                                       "SELECT 'secure'"])
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "secure"
+
+
+def test_no_backslash_escapes_reaches_the_client(marmot_server, db):
+    """With sql_mode NO_BACKSLASH_ESCAPES the OK packets say so (status 512): PyMySQL then
+    doubles quotes instead of backslash-escaping them, and values round-trip unchanged."""
+    conn = marmot_server.connect(autocommit=True)
+    with conn.cursor() as cur:
+        assert conn.escape("foo'bar") == "'foo\\'bar'"
+        cur.execute("SET sql_mode = 'NO_BACKSLASH_ESCAPES'")
+        assert conn.server_status & 512
+        assert conn.escape("foo'bar") == "'foo''bar'"
+        cur.execute("SELECT %s", ("a\\b'c",))
+        assert cur.fetchone() == ("a\\b'c",)
+        cur.execute("SET sql_mode = DEFAULT")
+        assert not conn.server_status & 512
+    conn.close()
+
+
+def test_aiomysql_kill_sends_com_process_kill(marmot_server, db):
+    """aiomysql's kill() is COM_PROCESS_KILL (PyMySQL's now sends the KILL statement)."""
+    aiomysql = importlib.import_module("aiomysql")
+
+    async def run() -> int:
+        victim = await aiomysql.connect(**marmot_server.login())
+        killer = await aiomysql.connect(**marmot_server.login())
+        await killer.kill(victim.thread_id())
+        with pytest.raises(aiomysql.OperationalError):
+            async with victim.cursor() as cur:
+                await cur.execute("SELECT 1")
+        with pytest.raises(aiomysql.OperationalError) as unknown:
+            await killer.kill(999_999)
+        killer.close()
+        victim.close()
+        return unknown.value.args[0]
+
+    assert asyncio.run(run()) == 1094  # Unknown thread id
+
+
+def test_sha256_password_account_with_pymysql(marmot_server, db):
+    """An account created WITH sha256_password (aiomysql's tests make two): PyMySQL logs in
+    over TLS (the password itself) and without (RSA key exchange)."""
+    admin = marmot_server.connect(autocommit=True)
+    with admin.cursor() as cur:
+        cur.execute("DROP USER IF EXISTS sha_user")
+        cur.execute('CREATE USER sha_user IDENTIFIED WITH "sha256_password" BY "pass_sha256"')
+    admin.close()
+    for tls in ({"ssl": {"check_hostname": False}}, {"ssl_disabled": True}):
+        conn = pymysql.connect(host=marmot_server.host, port=marmot_server.port,
+                               user="sha_user", password="pass_sha256", connect_timeout=10,
+                               **tls)
+        with conn.cursor() as cur:
+            cur.execute("SELECT CURRENT_USER()")
+            assert cur.fetchone() == ("sha_user@%",)
+        conn.close()
+    with pytest.raises(pymysql.err.OperationalError) as denied:
+        pymysql.connect(host=marmot_server.host, port=marmot_server.port, user="sha_user",
+                        password="wrong", connect_timeout=10)
+    assert denied.value.args[0] == 1045
 
 
 def test_mariadb_cli_batch(marmot_server, db):

@@ -121,6 +121,17 @@ def test_ping_init_db_statistics():
     assert pair.read() == b"Uptime: 5  Threads: 1"
 
 
+def test_process_kill_is_the_kill_statement():
+    """COM_PROCESS_KILL (PyMySQL's and aiomysql's kill()): KILL <id>, answered OK or ERR."""
+    pair = logged_in_pair()
+    assert pair.command(b"\x0c" + struct.pack("<I", 77)) == [ev.Query("KILL 77")]
+    pair.server.send_ok()
+    assert pair.read_result().kind == "ok"
+    events = pair.command(b"\x0c\x01")  # no 4-byte id: malformed, closed (as MySQL)
+    assert isinstance(events[-1], ev.ConnectionClosed)
+    assert parse_err(pair.read()).error_code == 1835
+
+
 @pytest.mark.parametrize("caps", EOF_CAPS)
 def test_field_list(caps):
     pair = logged_in_pair(client_caps=caps)

@@ -172,6 +172,38 @@ def test_caching_sha2_full_auth_with_rsa_key_exchange(rsa_key):
     assert isinstance(events[-1], ev.Authenticated)
 
 
+def test_sha256_password_over_tls(tls_contexts):
+    """An account bound to sha256_password: a caching_sha2 client is switched to it and sends
+    the password itself over TLS (as PyMySQL does)."""
+    server_ctx, client_ctx = tls_contexts
+    pair = Pair(users(auth.SHA256), ssl_server=server_ctx, ssl_client=client_ctx)
+    assert pair.login("app", PASSWORD, tls=True) == []
+    switch = pair.read()
+    assert switch.startswith(b"\xfesha256_password\x00")
+    events = pair.send(PASSWORD.encode() + b"\x00")
+    assert isinstance(events[-1], ev.Authenticated) and events[-1].auth_plugin == auth.SHA256
+    wrong = Pair(users(auth.SHA256), ssl_server=server_ctx, ssl_client=client_ctx)
+    events = wrong.login("app", "nope", plugin=auth.SHA256, tls=True, answer=b"nope\x00")
+    assert isinstance(events[-1], ev.ConnectionClosed)
+    assert parse_err(wrong.read()).error_code == 1045
+
+
+def test_sha256_password_with_rsa_key_exchange(rsa_key):
+    pair = Pair(users(auth.SHA256), rsa_key=rsa_key)
+    assert pair.login("app", PASSWORD, plugin=auth.SHA256, answer=b"\x01") == []
+    key_packet = pair.read()
+    assert key_packet[:1] == b"\x01" and b"BEGIN PUBLIC KEY" in key_packet
+    secret = auth.rsa_encrypt_password(PASSWORD, pair.client.greeting.scramble, key_packet[1:])
+    events = pair.send(secret)
+    assert isinstance(events[-1], ev.Authenticated)
+    empty = Pair({"app": auth.make_credential("", auth.SHA256)})
+    events = empty.login("app", "", plugin=auth.SHA256, answer=b"\x00")
+    assert isinstance(events[-1], ev.Authenticated)
+    no_key = Pair(users(auth.SHA256))
+    events = no_key.login("app", PASSWORD, plugin=auth.SHA256, answer=b"\x01")
+    assert isinstance(events[-1], ev.ConnectionClosed)
+
+
 def test_rsa_full_auth_with_wrong_password_is_denied(rsa_key):
     pair = Pair(users(), rsa_key=rsa_key)
     pair.login("app", "nope")

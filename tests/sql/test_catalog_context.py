@@ -93,6 +93,9 @@ class CatalogTestContext:
     def databases(self) -> list[str]:
         return sorted(self.dbs)
 
+    def system_databases(self) -> list[str]:
+        return ["information_schema", "mysql"]
+
     def connection_for(self, db: str) -> apsw.Connection:
         conn = self.dbs.get(db.lower())
         if conn is None:

@@ -29,11 +29,20 @@ def error_code(ctx: CatalogTestContext, sql: str) -> int:
 
 def test_show_databases(ctx: CatalogTestContext) -> None:
     assert ctx.names("SHOW DATABASES") == ["Database"]
-    assert ctx.rows("SHOW DATABASES") == [("crm",), ("information_schema",), ("shop",)]
+    assert ctx.rows("SHOW DATABASES") == [("crm",), ("information_schema",), ("mysql",),
+                                          ("shop",)]
     assert ctx.names("show schemas like 's%'") == ["Database (s%)"]
     assert ctx.rows("show schemas like 'S%'") == [("shop",)]
-    assert ctx.rows("SHOW DATABASES WHERE `Database` NOT IN ('crm')") == \
+    assert ctx.rows("SHOW DATABASES WHERE `Database` NOT IN ('crm', 'mysql')") == \
         [("information_schema",), ("shop",)]
+
+
+def test_mysql_schema_is_listed_but_its_tables_are_refused(ctx: CatalogTestContext) -> None:
+    """Every MySQL server has the mysql schema (clients log in to it); its grant tables are
+    not marmotdb's, so what would list them is refused rather than answered empty."""
+    assert error_code(ctx, "SHOW TABLES FROM mysql") == 1235
+    ctx.current_database = "mysql"
+    assert error_code(ctx, "SHOW TABLES") == 1235
 
 
 def test_show_tables(ctx: CatalogTestContext) -> None:

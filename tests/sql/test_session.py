@@ -10,6 +10,7 @@ import pytest
 from marmotdb.errors import MarmotError
 from marmotdb.sql import session as session_module
 from marmotdb.sql.results import LongRead, LongWrite, Ok
+from marmotdb.sql.session import Session
 from marmotdb.txn.pending import Pending
 from tests.sql.sessions import error_code, rows, session
 
@@ -135,6 +136,27 @@ def test_database_lifecycle(server):
     assert error_code(lambda: s.execute("USE a")) == 1049
     assert error_code(lambda: s.execute("CREATE DATABASE `bad/name`")) == 1102
     assert error_code(lambda: s.execute("CREATE TABLE t (id INT)")) == 1046
+
+
+def test_mysql_schema_can_be_selected(server):
+    """Clients log in to the mysql schema (aiomysql's tests, administration scripts): it is
+    selectable, like information_schema, and holds nothing of ours."""
+    s = session(server)
+    s.execute("USE mysql")
+    assert rows(s.execute("SELECT DATABASE(), 1 + 1")) == [("mysql", 2)]
+    assert error_code(lambda: s.execute("CREATE DATABASE mysql")) == 1007
+    assert error_code(lambda: s.execute("DROP DATABASE mysql")) == 1044
+    assert error_code(lambda: s.execute("SELECT * FROM user")) == 1235  # not ours
+    assert error_code(lambda: s.execute("CREATE TABLE t (id INT)")) == 1235
+    s.use("MySQL")
+    assert s.current_database == "mysql"
+    assert error_code(lambda: s.execute("USE performance_schema")) == 1049
+    s.execute("CREATE DATABASE shop")
+    s.execute("CREATE USER clerk IDENTIFIED BY 'pw'")
+    s.execute("GRANT SELECT ON shop.* TO clerk")
+    clerk = Session(server, server.users.get("clerk", "%"), 950, host="%")
+    assert rows(clerk.execute("SHOW DATABASES")) == [("information_schema",), ("shop",)]
+    assert error_code(lambda: clerk.execute("USE mysql")) == 1044  # no privilege there
 
 
 def test_long_read_moves_off_the_loop(shop):

@@ -47,3 +47,41 @@ def test_no_backslash_escapes_values(db: Session) -> None:
     db.execute(r"INSERT INTO t VALUES (3, 'a\')")
     result = db.execute("SELECT note FROM t WHERE id = 3")
     assert isinstance(result, Rows) and [tuple(r) for r in result.rows] == [("a\\",)]
+
+
+@pytest.mark.parametrize("sql, value", [
+    (r"SELECT 'a\b''c'", "a\\b'c"),  # the catalog's SELECT of values (PyMySQL's `SELECT %s`)
+    (r"SELECT concat('a\b', 'c')", "a\\bc"),  # result names from the text: translated by it
+    (r"SELECT upper('x\n')", "X\\N"),
+])
+def test_no_backslash_escapes_in_selects_without_tables(db: Session, sql: str, value: str
+                                                        ) -> None:
+    db.execute("SET sql_mode = 'NO_BACKSLASH_ESCAPES'")
+    result = db.execute(sql)
+    assert isinstance(result, Rows) and [tuple(r) for r in result.rows] == [(value,)]
+
+
+def test_no_backslash_escapes_in_set_and_show(db: Session) -> None:
+    db.execute("SET sql_mode = 'NO_BACKSLASH_ESCAPES'")
+    db.execute(r"SET @v = 'a\b'")
+    result = db.execute("SELECT @v")
+    assert isinstance(result, Rows) and [tuple(r) for r in result.rows] == [("a\\b",)]
+
+
+def test_status_flags_tell_no_backslash_escapes(db: Session) -> None:
+    assert not db.status_flags() & 512
+    db.execute("SET sql_mode = 'NO_BACKSLASH_ESCAPES'")
+    assert db.status_flags() & 512
+
+
+def test_a_set_with_a_backslash_follows_sql_mode(db: Session) -> None:
+    """The same SET text means another value once NO_BACKSLASH_ESCAPES is on: it is parsed
+    again, never replayed from its first run (sql/catalog/set_statement.py)."""
+    values = []
+    for mode in ("", "NO_BACKSLASH_ESCAPES"):
+        db.execute(f"SET sql_mode = '{mode}'")
+        db.execute(r"SET @v = 'a\b'")
+        result = db.execute("SELECT @v")
+        assert isinstance(result, Rows)
+        values.append(result.rows[0][0])
+    assert values == ["a\b", "a\\b"]

@@ -273,10 +273,12 @@ def _plugin(reader: Reader) -> str:
 
 
 def _options(reader: Reader) -> None:
-    """Account options after the authentication: supported ones are no-ops, the rest 1235."""
+    """Account options after the authentication: supported ones are no-ops, the rest 1235.
+    Passwords never expire here (no default_password_lifetime), so EXPIRE NEVER is DEFAULT."""
     while not reader.done():
         if reader.accept("REQUIRE", "NONE") or reader.accept("ACCOUNT", "UNLOCK") or \
-                reader.accept("PASSWORD", "EXPIRE", "DEFAULT"):
+                reader.accept("PASSWORD", "EXPIRE", "DEFAULT") or \
+                reader.accept("PASSWORD", "EXPIRE", "NEVER"):
             continue
         raise not_supported(_UNSUPPORTED_OPTIONS.get(reader.word(), reader.word() or "this"))
 

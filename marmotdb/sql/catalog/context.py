@@ -48,6 +48,11 @@ class CatalogContext(Protocol):
         """Databases visible to this user, sorted (never information_schema: added here)."""
         ...
 
+    def system_databases(self) -> list[str]:
+        """The selectable system databases this user sees (information_schema always; mysql
+        with a privilege on it, as MySQL)."""
+        ...
+
     def connection_for(self, db: str) -> apsw.Connection:
         """A read connection of a database; raises MarmotError 1049 when it does not exist."""
         ...

@@ -118,14 +118,14 @@ def answer(sql: str, ctx: CatalogContext, first_word: str | None = None
 
 
 def _answer_show(sql: str, ctx: CatalogContext) -> ResultSet:
-    stream = stream_of(sql)
+    stream = stream_of(sql, ctx.variables.backslash_escapes)
     stream.next()
     return show(stream, ctx)
 
 
 def _answer_describe(sql: str, ctx: CatalogContext) -> ResultSet | _Unhandled:
     try:
-        stream = TokenStream(sql, tokenize(sql))
+        stream = TokenStream(sql, tokenize(sql, ctx.variables.backslash_escapes))
     except NotSimple:
         return UNHANDLED
     stream.next()
@@ -146,7 +146,8 @@ def _answer_select(sql: str, ctx: CatalogContext) -> ResultSet | _Unhandled:
     if len(sql) > SELECT_VALUES_TEXT_MAX or ("from" in lowered and _FROM.search(sql)):
         return UNHANDLED
     try:
-        return select_values(TokenStream(sql, tokenize(sql)), ctx)
+        return select_values(TokenStream(sql, tokenize(sql, ctx.variables.backslash_escapes)),
+                             ctx)
     except NotSimple:
         return UNHANDLED
 
@@ -168,7 +169,7 @@ def handles(sql: str, ctx: CatalogContext) -> bool:
         return True
     if word in ("DESCRIBE", "DESC", "EXPLAIN"):
         try:
-            token = TokenStream(sql, tokenize(sql)).peek(1)
+            token = TokenStream(sql, tokenize(sql, ctx.variables.backslash_escapes)).peek(1)
         except NotSimple:
             return False
         return not (token.kind == "op" or (token.kind == "word" and token.value in _NOT_A_TABLE))

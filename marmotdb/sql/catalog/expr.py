@@ -43,9 +43,12 @@ TOKEN_CACHE_TEXT_MAX = 4096  # longer statements are not cached
 _token_cache: dict[str, list[Token]] = {}
 
 
-def tokenize(sql: str) -> list[Token]:
+def tokenize(sql: str, backslash_escapes: bool = True) -> list[Token]:
     """All tokens of ``sql`` (cached by text); raises NotSimple on a character no token
-    matches. Callers must not mutate the list."""
+    matches. Callers must not mutate the list. ``backslash_escapes=False``: the session's
+    sql_mode has NO_BACKSLASH_ESCAPES (a backslash in a string is itself)."""
+    if not backslash_escapes and "\\" in sql:
+        return _tokenize(sql, backslash_escapes)  # rare: not cached (the text alone is no key)
     cached = _token_cache.get(sql)
     if cached is not None:
         return cached
@@ -57,11 +60,14 @@ def tokenize(sql: str) -> list[Token]:
     return tokens
 
 
-def _tokenize(sql: str) -> list[Token]:
+def _tokenize(sql: str, backslash_escapes: bool = True) -> list[Token]:
     """The MySQL lexer's tokens (``sql.text.lexer``) as this module's kinds and values; blanks,
     comments and versioned-comment markers dropped."""
     tokens: list[Token] = []
-    for token in lexer.tokens(sql):
+    for token in lexer.tokens(sql, backslash_escapes=backslash_escapes):
+        if token.kind == lexer.STRING and not backslash_escapes:
+            tokens.append(_string(token.text, token.start, backslash_escapes))
+            continue
         build = _BUILDERS.get(token.kind)
         if build is None:
             if token.kind in lexer.BLANK_KINDS:
@@ -99,8 +105,8 @@ def _var(text: str, start: int) -> Token:
                  _SCOPES[scope.lower()] if scope else None)
 
 
-def _string(text: str, start: int) -> Token:
-    value = lexer.string_value(text)
+def _string(text: str, start: int, backslash_escapes: bool = True) -> Token:
+    value = lexer.string_value(text, backslash_escapes=backslash_escapes)
     if isinstance(value, bytes):  # _binary'…': the catalog compares text
         value = value.decode("utf-8", "surrogateescape")
     return Token("string", text, value, start, start + len(text))
@@ -219,10 +225,10 @@ class TokenStream:
         return self.sql[self.peek().start:].strip().rstrip(";").strip()
 
 
-def stream_of(sql: str) -> TokenStream:
+def stream_of(sql: str, backslash_escapes: bool = True) -> TokenStream:
     """A token stream over ``sql``; 1064 when it does not even tokenize."""
     try:
-        return TokenStream(sql, tokenize(sql))
+        return TokenStream(sql, tokenize(sql, backslash_escapes))
     except NotSimple:
         raise errors.error(errors.ER_PARSE_ERROR, "You have an error in your SQL syntax near "
                            f"'{sql[:80]}'") from None
@@ -389,7 +395,7 @@ def inline_variables(sql: str, ctx: CatalogContext, tokens: list[Token] | None =
     """``sql`` with every ``@@var`` and ``@user_var`` replaced by its current value as a
     literal, so the translator (which knows nothing of session variables) can run it.
     Assignments (``@x := ...``) are not supported and raise NotSimple."""
-    tokens = tokens if tokens is not None else tokenize(sql)
+    tokens = tokens if tokens is not None else tokenize(sql, ctx.variables.backslash_escapes)
     parts: list[str] = []
     position = 0
     listing = tokens[0].kind == "word" and tokens[0].value == "SELECT"  # in its outer list

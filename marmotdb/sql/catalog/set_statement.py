@@ -43,8 +43,9 @@ def answer_set(sql: str, ctx: CatalogContext) -> None:
             getattr(variables, method)(*args)
         return
     recording = _Recording(ctx)
-    _parse_and_apply(sql, recording)  # type: ignore[arg-type]
-    if recording.pure and len(_REPLAYS) < REPLAYED_SETS_MAX:
+    _parse_and_apply(sql, recording, ctx.variables.backslash_escapes)  # type: ignore[arg-type]
+    # a backslash's meaning depends on sql_mode (NO_BACKSLASH_ESCAPES): such a text is parsed
+    if recording.pure and "\\" not in sql and len(_REPLAYS) < REPLAYED_SETS_MAX:
         _REPLAYS[sql] = tuple(recording.calls)
 
 
@@ -94,8 +95,8 @@ class _RecordedVariables:
         return call
 
 
-def _parse_and_apply(sql: str, ctx: CatalogContext) -> None:
-    stream = stream_of(sql)
+def _parse_and_apply(sql: str, ctx: CatalogContext, backslash_escapes: bool) -> None:
+    stream = stream_of(sql, backslash_escapes)
     stream.next()
     second = stream.peek(1)
     if stream.at_word("PASSWORD") or (stream.at_word("ROLE") and second.kind != "op") or (

@@ -62,6 +62,8 @@ def _from_database(stream: TokenStream, ctx: CatalogContext) -> str:
 def _database_snapshot(ctx: CatalogContext, db: str) -> DatabaseSnapshot:
     if db.lower() == "information_schema":
         return _INFORMATION_SCHEMA_SELF
+    if db.lower() == "mysql":  # selectable (storage/databases.py), its tables are not ours
+        raise errors.not_supported("the tables of the mysql system schema")
     if db.lower() not in {d.lower() for d in ctx.databases()}:
         raise errors.error(errors.ER_BAD_DB_ERROR, f"Unknown database '{db}'")
     return snapshot(ctx.connection_for(db), db)
@@ -115,7 +117,7 @@ def _databases(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) -> Re
     clause = filter_clause(stream)
     finish(stream)
     header = "Database" + (f" ({clause[1]})" if clause and clause[0] == "like" else "")
-    names = sorted(["information_schema", *ctx.databases()])
+    names = sorted([*ctx.system_databases(), *ctx.databases()])
     return filtered([show_text(header)], [(n,) for n in names], clause, ctx)
 
 
