@@ -15,7 +15,8 @@ transaction, writes one row per object into the internal table ``__marmot_schema
     mysql_sql  the canonical MySQL DDL, as SHOW CREATE TABLE/VIEW/TRIGGER prints it
     meta       JSON: for a table ``{"table": TableDef as dict, "columns": [column_meta…]}``,
                for a view ``{"definition", "check_option", "columns"}``, for a trigger
-               ``{"table", "timing", "event", "statement"}``
+               ``{"table", "timing", "event", "statement"}``, both with the creating
+               session's character sets (``CreationCharsets``; routines keep them too)
 
 ALTER TABLE takes the stored ``TableDef`` (``meta``, or the stored ``mysql_sql`` read back by the
 one CREATE TABLE reader, sql/definition/create_table.py, which the catalog reads it with too),
@@ -45,6 +46,33 @@ _CREATE_SCHEMA_TABLE = (
     "kind TEXT NOT NULL, name TEXT NOT NULL, mysql_sql TEXT NOT NULL, meta TEXT NOT NULL, "
     "PRIMARY KEY (kind, name))"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class CreationCharsets:
+    """What MySQL records with each view, trigger and routine when it is created: the creating
+    session's ``character_set_client`` and ``collation_connection`` and its database's
+    collation. SHOW CREATE VIEW/TRIGGER/PROCEDURE/FUNCTION, SHOW TRIGGERS, SHOW … STATUS and
+    INFORMATION_SCHEMA show them, and mysqldump sets them around the object's CREATE, so a dump
+    restores the object as it was made (a MariaDB target refuses a collation it does not
+    know, such as MySQL 8's default). Kept in the object's ``meta`` (``META_KEYS``), which
+    replicates with its definition; rows written before it was kept read as MySQL 8's
+    defaults."""
+
+    client: str = DEFAULT_CHARSET
+    connection: str = DEFAULT_COLLATION
+    database: str = DEFAULT_COLLATION
+
+    META_KEYS = ("character_set_client", "collation_connection", "database_collation")
+
+    def to_meta(self) -> dict[str, str]:
+        return dict(zip(self.META_KEYS, (self.client, self.connection, self.database)))
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> CreationCharsets:
+        defaults = cls()
+        return cls(*(str(meta.get(key) or getattr(defaults, field))
+                     for key, field in zip(cls.META_KEYS, ("client", "connection", "database"))))
 
 
 @dataclass(slots=True)

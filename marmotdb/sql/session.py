@@ -98,7 +98,7 @@ from marmotdb.sql.routines import statements as routine_statements
 from marmotdb.sql.routines.definition import routine_kind
 from marmotdb.sql.rewrites.ddl import DDL_HEADS
 from marmotdb.sql.rewrites.dml import ROWID_PARAMETER, MultipleTargets, OtherDatabase
-from marmotdb.sql.schema import TableDef, quote_ident
+from marmotdb.sql.schema import CreationCharsets, TableDef, quote_ident
 from marmotdb.sql.statement import (
     keywords,
     marker_count,
@@ -1516,6 +1516,7 @@ class Session:
             try:  # it may fail now (its table was dropped since): the turn must go back
                 view = self.server.schema_view(txn.pipeline.conn, database)
                 view.foreign_key_checks = self._fk_checks()
+                view.creation_charsets = self._creation_charsets()
                 seen = self._with_temporary(view, database) if translation.maintenance \
                     else view
                 translation, params = translate(
@@ -2061,7 +2062,15 @@ class Session:
         conn = self._txn_connection(database) or self.server.read_connection(database)
         view = self.server.schema_view(conn, database)
         view.foreign_key_checks = bool(self.variables.foreign_key_checks)
+        view.creation_charsets = self._creation_charsets()
         return self._with_temporary(view, database) if temporary else view
+
+    def _creation_charsets(self) -> CreationCharsets:
+        """What a view, trigger or routine this session creates records (schema.py)."""
+        get = self.variables.get
+        return CreationCharsets(str(get("character_set_client")),
+                                str(get("collation_connection")),
+                                str(get("collation_database")))
 
     def _with_temporary(self, view: SchemaView, database: Database
                         ) -> SchemaView | TemporarySchemaView:

@@ -217,6 +217,8 @@ class SchemaView(Protocol):
     (bool, the session's variable: with it on, a FOREIGN KEY to a missing table is 1824;
     assumed on when absent), ``child_tables(table)`` (the names of the tables with a FOREIGN
     KEY to it: with foreign_key_checks on, DROP/TRUNCATE of a parent table is refused),
+    ``creation_charsets`` (``schema.CreationCharsets``: the session's character_set_client,
+    collation_connection and database collation, which a view, trigger or routine records),
     ``is_temporary(table)`` (a session's temporary table, sql/temporary.py: table
     maintenance keeps no statistics of it)."""
 
@@ -610,6 +612,12 @@ class _Translator:
         """The session's foreign_key_checks (SchemaView's optional ``foreign_key_checks``;
         MySQL's default, on, without it)."""
         return bool(getattr(self.view, "foreign_key_checks", True))
+
+    @property
+    def creation_charsets(self) -> schema.CreationCharsets:
+        """What a view, trigger or routine created now records (SchemaView's optional
+        ``creation_charsets``, the session's; MySQL 8's defaults without it)."""
+        return getattr(self.view, "creation_charsets", None) or schema.CreationCharsets()
 
     def is_temporary(self, name: str) -> bool:
         """A session's temporary table (SchemaView's optional ``is_temporary``)."""

@@ -274,7 +274,7 @@ def _check_constraints(snap: DatabaseSnapshot) -> list[tuple]:
 
 def _views(snap: DatabaseSnapshot) -> list[tuple]:
     return [("def", snap.name, view.name, view.definition, view.check_option, view.is_updatable,
-             DEFINER, "DEFINER", "utf8mb4", "utf8mb4_0900_ai_ci")
+             DEFINER, "DEFINER", view.charsets.client, view.charsets.connection)
             for view in snap.views.values()]
 
 
@@ -287,7 +287,8 @@ def _triggers(snap: DatabaseSnapshot) -> list[tuple]:
         rows.append(("def", snap.name, trigger.name, trigger.event, "def", snap.name,
                      trigger.table, order[key], None, trigger.statement, "ROW", trigger.timing,
                      None, None, "OLD", "NEW", None, sysvars.DEFAULT_SQL_MODE, DEFINER,
-                     "utf8mb4", "utf8mb4_0900_ai_ci", "utf8mb4_0900_ai_ci"))
+                     trigger.charsets.client, trigger.charsets.connection,
+                     trigger.charsets.database))
     return rows
 
 

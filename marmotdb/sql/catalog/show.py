@@ -227,8 +227,8 @@ def _view_result(view: ViewInfo, ctx: CatalogContext) -> ResultSet:
     quote = bool(ctx.variables.get("sql_quote_show_create"))
     columns = [show_text("View"), show_text("Create View", 1024), show_text("character_set_client", 32),
                show_text("collation_connection", 32)]
-    return ResultSet(columns, [(view.name, render_create_view(view, quote), "utf8mb4",
-                                "utf8mb4_0900_ai_ci")])
+    return ResultSet(columns, [(view.name, render_create_view(view, quote), view.charsets.client,
+                                view.charsets.connection)])
 
 
 def _create_database(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
@@ -259,8 +259,9 @@ def _create_trigger(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
     columns = [show_text("Trigger"), show_text("sql_mode", 520), show_text("SQL Original Statement", 1024),
                show_text("character_set_client", 32), show_text("collation_connection", 32),
                show_text("Database Collation", 32), show_datetime("Created")]
+    charsets = trigger.charsets
     return ResultSet(columns, [(trigger.name, sysvars.DEFAULT_SQL_MODE, trigger.mysql_sql,
-                                "utf8mb4", _DB_COLLATION, _DB_COLLATION, None)])
+                                charsets.client, charsets.connection, charsets.database, None)])
 
 
 def _create_routine(kind: str) -> Callable[[TokenStream, CatalogContext], ResultSet]:
@@ -337,7 +338,8 @@ def _triggers(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) -> Res
     finish(stream)
     snap = _database_snapshot(ctx, db)
     rows = [(t.name, t.event, t.table, t.statement, t.timing, None, sysvars.DEFAULT_SQL_MODE,
-             "root@%", "utf8mb4", _DB_COLLATION, _DB_COLLATION) for t in snap.triggers]
+             "root@%", t.charsets.client, t.charsets.connection, t.charsets.database)
+            for t in snap.triggers]
     columns = [show_text("Trigger"), show_text("Event", 6), show_text("Table"), show_text("Statement", 1024),
                show_text("Timing", 6), show_datetime("Created"), show_text("sql_mode", 520), show_text("Definer", 288),
                show_text("character_set_client", 32), show_text("collation_connection", 32),

@@ -13,6 +13,7 @@ authorizer for the duration of its own reads (``trusted``) and restores it after
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 
 import apsw
 
+from marmotdb.sql.schema import CreationCharsets
 from marmotdb.sql.types import coltypes
 from marmotdb.sql.catalog.declared import declared_table
 from marmotdb.sql.catalog.expr import NotSimple, TokenStream, tokenize
@@ -46,6 +48,7 @@ class ViewInfo:
     check_option: str = "NONE"
     is_updatable: str = "NO"
     valid: bool = True  # False when SQLite cannot read it (a table it reads was dropped)
+    charsets: CreationCharsets = CreationCharsets()
 
 
 @dataclass(slots=True)
@@ -56,6 +59,7 @@ class TriggerInfo:
     event: str  # INSERT | UPDATE | DELETE
     statement: str  # the trigger body
     mysql_sql: str
+    charsets: CreationCharsets = CreationCharsets()
 
 
 @dataclass(slots=True, eq=False)  # compared by identity: the INFORMATION_SCHEMA cache token
@@ -201,23 +205,35 @@ def _build(conn: apsw.Connection, database: str, fingerprint: tuple[object, ...]
     for kind, name, table_name, sql in objects:
         if is_internal(name):
             continue
-        mysql_sql = stored.get((kind, name.lower()))
+        mysql_sql, charsets = stored.get((kind, name.lower()), (None, CreationCharsets()))
         if kind == "table":
             result._pending[name.lower()] = (name, sql or "", mysql_sql)
         elif kind == "view":
-            result.views[name.lower()] = _view(conn, name, sql or "", mysql_sql, result.table)
+            result.views[name.lower()] = _view(conn, name, sql or "", mysql_sql, result.table,
+                                               charsets)
         elif not is_internal(table_name):
-            result.triggers.append(_trigger(name, table_name, sql or "", mysql_sql))
+            result.triggers.append(_trigger(name, table_name, sql or "", mysql_sql, charsets))
     return result
 
 
-def _stored_ddl(conn: apsw.Connection) -> dict[tuple[str, str], str]:
-    """(kind, lower-case name) -> MySQL DDL; kind is 'table' | 'view' | 'trigger' (triggers
-    have their own namespace, so a trigger may share a table's name)."""
+def _stored_ddl(conn: apsw.Connection) -> dict[tuple[str, str], tuple[str, CreationCharsets]]:
+    """(kind, lower-case name) -> (MySQL DDL, the charsets a view or trigger was created
+    with); kind is 'table' | 'view' | 'trigger' (triggers have their own namespace, so a
+    trigger may share a table's name)."""
     if not _has_schema_table(conn):
         return {}
-    rows = conn.execute(f"SELECT kind, name, mysql_sql FROM {SCHEMA_TABLE}").fetchall()
-    return {(str(kind), str(name).lower()): str(sql) for kind, name, sql in rows if sql}
+    rows = conn.execute(f"SELECT kind, name, mysql_sql, CASE WHEN kind IN ('view', 'trigger') "
+                        f"THEN meta END FROM {SCHEMA_TABLE}").fetchall()
+    return {(str(kind), str(name).lower()): (str(sql), _charsets(meta))
+            for kind, name, sql, meta in rows if sql}
+
+
+def _charsets(meta: str | None) -> CreationCharsets:
+    try:
+        found = json.loads(meta) if meta else {}
+    except ValueError:
+        found = {}
+    return CreationCharsets.from_meta(found if isinstance(found, dict) else {})
 
 
 # ---------------------------------------------------------------------------------- tables
@@ -384,10 +400,10 @@ def _reconcile_foreign_keys(declared: list[ForeignKeyModel], facts: list[Foreign
 
 # ---------------------------------------------------------------------------------- views
 def _view(conn: apsw.Connection, name: str, sqlite_sql: str, mysql_sql: str | None,
-          table: Callable[[str], TableModel | None]) -> ViewInfo:
+          table: Callable[[str], TableModel | None], charsets: CreationCharsets) -> ViewInfo:
     source = mysql_sql or sqlite_sql
     definition = _after_as(source) or source
-    info = ViewInfo(name, definition, mysql_sql)
+    info = ViewInfo(name, definition, mysql_sql, charsets=charsets)
     quoted = '"' + name.replace('"', '""') + '"'
     try:
         for _, column, decltype, notnull, default, _, hidden in conn.execute(
@@ -437,7 +453,8 @@ def _after_as(create_sql: str) -> str | None:
 
 
 # ---------------------------------------------------------------------------------- triggers
-def _trigger(name: str, table: str, sqlite_sql: str, mysql_sql: str | None) -> TriggerInfo:
+def _trigger(name: str, table: str, sqlite_sql: str, mysql_sql: str | None,
+             charsets: CreationCharsets) -> TriggerInfo:
     source = mysql_sql or sqlite_sql
     timing, event, statement = "BEFORE", "INSERT", source
     try:
@@ -453,7 +470,7 @@ def _trigger(name: str, table: str, sqlite_sql: str, mysql_sql: str | None) -> T
                 break
     except NotSimple:
         pass
-    return TriggerInfo(name, table, timing, event, statement, source)
+    return TriggerInfo(name, table, timing, event, statement, source, charsets)
 
 
 # ---------------------------------------------------------------------------------- statistics

@@ -82,6 +82,7 @@ def create_view(parser: DdlParser, ctx: DdlContext, replace: bool) -> DdlResult:
     import json
     meta = json.dumps({"definition": body.strip(), "columns": [{"name": c} for c in columns],
                        "check_option": (check.group(1) or "CASCADED").upper() if check
-                       else "NONE", "is_updatable": "NO"})
+                       else "NONE", "is_updatable": "NO",
+                       **ctx.creation_charsets.to_meta()})
     statements.append(schema.upsert_statement("view", name, mysql_sql, meta))
     return DdlResult(statements, tables=(name.lower(),))
