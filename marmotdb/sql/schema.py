@@ -107,6 +107,8 @@ class IndexDef:
     columns: list[tuple[str, int | None, bool]]
     comment: str = ""
     sqlite_name: str | None = None
+    # INVISIBLE: kept and shown; SQLite's planner may still use it (docs/compatibility.md)
+    visible: bool = True
 
 
 @dataclass(slots=True)
@@ -280,7 +282,8 @@ def render_index(index: IndexDef) -> str:
     if index.kind == "PRIMARY":
         return f"PRIMARY KEY {parts}{comment}"
     prefix = {"UNIQUE": "UNIQUE KEY", "FULLTEXT": "FULLTEXT KEY"}.get(index.kind, "KEY")
-    return f"{prefix} {quote_ident(index.name)} {parts}{comment}"
+    invisible = "" if index.visible else " /*!80000 INVISIBLE */"
+    return f"{prefix} {quote_ident(index.name)} {parts}{comment}{invisible}"
 
 
 def referenced_table(fk: ForeignKeyDef) -> str:
@@ -486,6 +489,27 @@ def table_statements(table: TableDef) -> list[str]:
 
 
 # ---------------------------------------------------------------- readers
+
+# The database's own row: its default character set and collation (CREATE/ALTER DATABASE,
+# rewrites/ddl/databases.py); none for a database made without them (MySQL 8's defaults)
+DATABASE_KIND = "database"
+
+
+def database_charset_statement(charset: str, collation: str) -> str:
+    """The bookkeeping write of a database's default character set and collation."""
+    return upsert_statement(DATABASE_KIND, "", f"DEFAULT CHARACTER SET {charset} COLLATE "
+                            f"{collation}", json.dumps({"charset": charset,
+                                                        "collation": collation}))
+
+
+def database_charset(conn: apsw.Connection) -> tuple[str, str]:
+    """(character set, collation) of the database behind ``conn``; the caller holds trust."""
+    found = _row(conn, DATABASE_KIND, "")
+    if found is None:
+        return DEFAULT_CHARSET, DEFAULT_COLLATION
+    meta = json.loads(found[1])
+    return str(meta["charset"]), str(meta["collation"])
+
 
 def ensure_schema_table(conn: apsw.Connection, temporary: bool = False) -> None:
     """Create ``__marmot_schema`` if missing (idempotent; run when a database is opened).

@@ -140,6 +140,9 @@ class SchemaView:
     def table_meta(self, table: str) -> dict[str, Any] | None:
         return self._trusted(lambda: schema.table_meta(self.conn, table))
 
+    def database_charset(self) -> tuple[str, str]:
+        return self._trusted(lambda: schema.database_charset(self.conn))
+
     def sqlite_triggers(self, table: str) -> list[str]:
         return self._trusted(lambda: [row[0] for row in self.conn.execute(
             f"SELECT sql FROM {self._schema}.sqlite_schema WHERE type = 'trigger' AND "

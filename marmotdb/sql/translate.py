@@ -37,6 +37,7 @@ construct; a statement sqlglot cannot parse raises ``SqlError`` 1064.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import re
@@ -219,6 +220,8 @@ class SchemaView(Protocol):
     KEY to it: with foreign_key_checks on, DROP/TRUNCATE of a parent table is refused),
     ``creation_charsets`` (``schema.CreationCharsets``: the session's character_set_client,
     collation_connection and database collation, which a view, trigger or routine records),
+    ``database_charset()`` ((character set, collation) of the database: ``schema.
+    database_charset``, the default of a table that names none),
     ``is_temporary(table)`` (a session's temporary table, sql/temporary.py: table
     maintenance keeps no statistics of it)."""
 
@@ -616,8 +619,18 @@ class _Translator:
     @property
     def creation_charsets(self) -> schema.CreationCharsets:
         """What a view, trigger or routine created now records (SchemaView's optional
-        ``creation_charsets``, the session's; MySQL 8's defaults without it)."""
-        return getattr(self.view, "creation_charsets", None) or schema.CreationCharsets()
+        ``creation_charsets``, the session's; MySQL 8's defaults without it) with this
+        database's collation."""
+        session = getattr(self.view, "creation_charsets", None) or schema.CreationCharsets()
+        return dataclasses.replace(session, database=self.database_charset[1])
+
+    @property
+    def database_charset(self) -> tuple[str, str]:
+        """(character set, collation) of the database (SchemaView's optional
+        ``database_charset()``; MySQL 8's defaults without it)."""
+        method = getattr(self.view, "database_charset", None)
+        return method() if method is not None else (schema.DEFAULT_CHARSET,
+                                                     schema.DEFAULT_COLLATION)
 
     def is_temporary(self, name: str) -> bool:
         """A session's temporary table (SchemaView's optional ``is_temporary``)."""

@@ -340,6 +340,52 @@ def test_a_foreign_key_to_another_database_survives_a_dump(marmot_server: Marmot
     conn.close()
 
 
+def test_a_databases_character_set_survives_a_dump(marmot_server: MarmotServer) -> None:
+    """``--databases`` writes the database's CREATE DATABASE with its character set and
+    collation (SHOW CREATE DATABASE's); restored, the database and the table created there
+    without one have them again, and the restored database dumps the same."""
+    conn = _connect(marmot_server)
+    with conn.cursor() as cur:
+        for statement in ("DROP DATABASE IF EXISTS dump_cs",
+                          "CREATE DATABASE dump_cs CHARACTER SET latin1 COLLATE latin1_bin",
+                          "CREATE TABLE dump_cs.t (a VARCHAR(3))",
+                          "CREATE PROCEDURE dump_cs.p() SELECT 1"):
+            cur.execute(statement)
+    options = ["--databases", "--routines", "--skip-dump-date"]
+    dump = _dump(marmot_server, "dump_cs", options)
+    assert b"CREATE DATABASE /*!32312 IF NOT EXISTS*/ `dump_cs` /*!40100 DEFAULT CHARACTER SET " \
+        b"latin1 COLLATE latin1_bin */" in dump
+    with conn.cursor() as cur:
+        cur.execute("DROP DATABASE dump_cs")
+    result = subprocess.run([MARIADB_CLI, *_login_args(marmot_server), "--binary-mode"],
+                            input=dump, capture_output=True, timeout=DUMP_TIMEOUT_S, check=False)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    with conn.cursor() as cur:
+        cur.execute("SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+                    "WHERE SCHEMA_NAME = 'dump_cs'")
+        assert cur.fetchall() == (("latin1_bin",),)
+        cur.execute("SELECT TABLE_COLLATION FROM information_schema.TABLES "
+                    "WHERE TABLE_SCHEMA = 'dump_cs'")
+        assert cur.fetchall() == (("latin1_bin",),)
+    assert _dump(marmot_server, "dump_cs", options) == dump
+    conn.close()
+
+
+def test_an_invisible_index_survives_a_dump(marmot_server: MarmotServer) -> None:
+    conn = _connect(marmot_server)
+    with conn.cursor() as cur:
+        for statement in ("DROP DATABASE IF EXISTS dump_ix", "CREATE DATABASE dump_ix",
+                          "CREATE TABLE dump_ix.t (id INT PRIMARY KEY, a INT, KEY ka (a) "
+                          "INVISIBLE)"):
+            cur.execute(statement)
+    conn.close()
+    dump = _dump(marmot_server, "dump_ix", ["--skip-dump-date"])
+    assert b"KEY `ka` (`a`) /*!80000 INVISIBLE */" in dump
+    _restore(marmot_server, "dump_ix_copy", dump)
+    assert _dump(marmot_server, "dump_ix_copy", ["--skip-dump-date"]).replace(
+        b"dump_ix_copy", b"dump_ix") == dump
+
+
 # ---------------------------------------------------------------- every column type, again
 
 EVERY_DB = "dump_every"

@@ -25,7 +25,7 @@ from marmotdb.sql.catalog.charsets import CHARSETS, COLLATIONS, charset_named
 from marmotdb.sql.catalog.keywords import KEYWORDS
 from marmotdb.sql.catalog.model import ColumnModel, TableModel, is_key_expression
 from marmotdb.sql.catalog.render import wrapped
-from marmotdb.sql.catalog.snapshot import DatabaseSnapshot, TableStats, ViewInfo
+from marmotdb.sql.catalog.snapshot import DatabaseSnapshot, TableStats, ViewInfo, snapshot
 from marmotdb.sql.types.coltypes import from_decltype
 from marmotdb.sql.routines import catalog as routine_catalog
 
@@ -368,7 +368,9 @@ def _keywords() -> list[tuple]:
 # ---------------------------------------------------------------------------------- session
 def _schemata(ctx: CatalogContext) -> list[tuple]:
     rows = [("def", "information_schema", "utf8mb3", "utf8mb3_general_ci", None, "NO")]
-    rows += [("def", db, "utf8mb4", "utf8mb4_0900_ai_ci", None, "NO") for db in ctx.databases()]
+    for db in ctx.databases():
+        snap = snapshot(ctx.connection_for(db), db)
+        rows.append(("def", db, snap.charset, snap.collation, None, "NO"))
     return rows
 
 
@@ -585,7 +587,8 @@ INFORMATION_SCHEMA = SCHEMAS["information_schema"]
 
 def self_description() -> DatabaseSnapshot:
     """information_schema itself as a database: its tables as SYSTEM VIEWs with columns."""
-    snap = DatabaseSnapshot("information_schema", ("static",))
+    snap = DatabaseSnapshot("information_schema", ("static",), charset="utf8mb3",
+                            collation="utf8mb3_general_ci")
     for table in INFORMATION_SCHEMA.values():
         view = ViewInfo(table.name, "", None)
         for name, decl in table.columns:

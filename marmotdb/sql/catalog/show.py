@@ -48,7 +48,6 @@ from marmotdb.sql.catalog.information_schema import (
 if TYPE_CHECKING:
     from marmotdb.sql.catalog.context import CatalogContext
 
-_DB_COLLATION = "utf8mb4_0900_ai_ci"
 
 
 def _from_database(stream: TokenStream, ctx: CatalogContext) -> str:
@@ -237,10 +236,8 @@ def _create_database(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
     finish(stream)
     snap = _database_snapshot(ctx, db)
     guard = "/*!32312 IF NOT EXISTS*/ " if if_not_exists else ""
-    charset, collation = ("utf8mb3", "utf8mb3_general_ci") if snap is _INFORMATION_SCHEMA_SELF \
-        else ("utf8mb4", _DB_COLLATION)
     text = (f"CREATE DATABASE {guard}{quote_name(snap.name)} /*!40100 DEFAULT CHARACTER SET "
-            f"{charset} COLLATE {collation} */ /*!80016 DEFAULT ENCRYPTION='N' */")
+            f"{snap.charset} COLLATE {snap.collation} */ /*!80016 DEFAULT ENCRYPTION='N' */")
     return ResultSet([show_text("Database"), show_text("Create Database", 1024)], [(snap.name, text)])
 
 

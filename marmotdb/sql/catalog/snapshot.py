@@ -21,7 +21,12 @@ from typing import Any
 
 import apsw
 
-from marmotdb.sql.schema import CreationCharsets
+from marmotdb.sql.schema import (
+    DEFAULT_CHARSET,
+    DEFAULT_COLLATION,
+    CreationCharsets,
+    database_charset,
+)
 from marmotdb.sql.types import coltypes
 from marmotdb.sql.catalog.declared import declared_table
 from marmotdb.sql.catalog.expr import NotSimple, TokenStream, tokenize
@@ -72,6 +77,8 @@ class DatabaseSnapshot:
     views: dict[str, ViewInfo] = field(default_factory=dict)
     triggers: list[TriggerInfo] = field(default_factory=list)
     routines: list[Routine] = field(default_factory=list)  # sql/routines/
+    charset: str = DEFAULT_CHARSET  # the database's default (CREATE/ALTER DATABASE)
+    collation: str = DEFAULT_COLLATION
     rows: dict[str, list[tuple]] = field(default_factory=dict)  # INFORMATION_SCHEMA rows cache
     quick: tuple[object, ...] = ()  # (schema_version, data_version, total_changes) last seen
     _built: dict[str, TableModel] = field(default_factory=dict)  # lower-case name -> model
@@ -200,6 +207,7 @@ def _build(conn: apsw.Connection, database: str, fingerprint: tuple[object, ...]
     result = DatabaseSnapshot(database, fingerprint, _conn=weakref.ref(conn))
     stored = _stored_ddl(conn)
     result.routines = routine_store.load_all(conn)
+    result.charset, result.collation = database_charset(conn)
     objects = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_schema "
                            "WHERE type IN ('table', 'view', 'trigger') ORDER BY name").fetchall()
     for kind, name, table_name, sql in objects:

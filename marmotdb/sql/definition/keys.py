@@ -18,6 +18,8 @@ from marmotdb.sql.definition.partitioning import check_partitioned_table
 from marmotdb.sql.definition.columns import ParsedColumn, utf8mb3_comment
 from marmotdb.sql.definition.cursor import DdlParser
 
+ER_PK_INDEX_CANT_BE_INVISIBLE = 3522
+
 
 def key_parts(parser: DdlParser) -> list[tuple[str, int | None, bool]]:
     parser.expect_op("(")
@@ -53,21 +55,36 @@ def is_functional(part: str) -> bool:
     return is_key_expression(part)
 
 
-def index_options(parser: DdlParser) -> str:
-    comment = ""
+def index_definition(parser: DdlParser, name: str, kind: str) -> IndexDef:
+    """A key's ``(key parts) [options]``."""
+    index = IndexDef(name, kind, key_parts(parser))
+    index_options(parser, index)
+    return index
+
+
+def index_options(parser: DdlParser, index: IndexDef) -> None:
+    """``USING …``, ``COMMENT '…'``, ``KEY_BLOCK_SIZE``, ``VISIBLE`` / ``INVISIBLE``."""
     while True:
         if parser.accept("USING"):
             parser.expect("BTREE", "HASH")
         elif parser.accept("COMMENT"):
-            comment = utf8mb3_comment(parser.string())
+            index.comment = utf8mb3_comment(parser.string())
         elif parser.accept("KEY_BLOCK_SIZE"):
             parser.option_value()
-        elif parser.accept("VISIBLE", "INVISIBLE"):
-            pass
+        elif parser.at("VISIBLE", "INVISIBLE"):
+            set_visible(index, parser.expect("VISIBLE", "INVISIBLE") == "VISIBLE")
         elif parser.at("WITH"):  # a FULLTEXT key's plugin (ngram, mecab): other words
             raise not_supported("FULLTEXT … WITH PARSER")
         else:
-            return comment
+            return
+
+
+def set_visible(index: IndexDef, visible: bool) -> None:
+    """VISIBLE / INVISIBLE: a primary key is always visible (3522, MySQL's error)."""
+    if not visible and index.kind == "PRIMARY":
+        raise errors.error(ER_PK_INDEX_CANT_BE_INVISIBLE,
+                           "A primary key index cannot be invisible")
+    index.visible = visible
 
 
 # ---------------------------------------------------------------- table elements

@@ -19,11 +19,13 @@ trigger bodies) keep their MySQL text and go through the normal expression path.
 | ``indexes.py`` | CREATE [UNIQUE|FULLTEXT] INDEX, DROP INDEX |
 | ``tables.py`` | DROP TABLE, RENAME TABLE, TRUNCATE TABLE |
 | ``views.py``, ``triggers.py`` | CREATE/ALTER/DROP VIEW; CREATE/DROP TRIGGER |
+| ``databases.py`` | ALTER DATABASE (and CREATE DATABASE's options): its character set |
 | ``referencing.py`` | the children's stored FOREIGN KEYs follow a renamed parent table or column |
 | ``render.py`` | a ``TableDef`` as SQLite DDL |
 | ``context.py`` | ``DdlContext`` / ``DdlResult``, the bookkeeping write |
 
-Stored routines are sql/routines/ddl.py's; CREATE/DROP DATABASE is the session's.
+Stored routines are sql/routines/ddl.py's; CREATE/DROP DATABASE is the session's (which runs
+CREATE DATABASE's character set options as ALTER DATABASE).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from marmotdb.sql.definition.cursor import DdlParser
 from marmotdb.sql.rewrites.ddl.alter_table import alter_table
 from marmotdb.sql.rewrites.ddl.context import DdlContext, DdlResult
 from marmotdb.sql.rewrites.ddl.create_table import create_table
+from marmotdb.sql.rewrites.ddl.databases import alter_database
 from marmotdb.sql.rewrites.ddl.indexes import create_index, drop_index
 from marmotdb.sql.rewrites.ddl.tables import drop_table, rename_table, truncate_table
 from marmotdb.sql.rewrites.ddl.triggers import create_trigger, drop_trigger
@@ -72,6 +75,8 @@ def _create(parser: DdlParser, ctx: DdlContext, original: str) -> DdlResult:
 def _alter(parser: DdlParser, ctx: DdlContext, original: str) -> DdlResult:
     if parser.at("TABLE", "ONLINE", "OFFLINE", "IGNORE"):
         return alter_table(parser, ctx)
+    if parser.at("DATABASE", "SCHEMA"):
+        return alter_database(parser, ctx)
     skip_view_attributes(parser)
     if parser.at("VIEW"):
         return create_view(parser, ctx, True)
