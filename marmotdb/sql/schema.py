@@ -313,7 +313,8 @@ def render_create_table(table: TableDef, auto_increment: int | None = None) -> s
     lines += [render_index(i) for i in sorted(table.indexes, key=lambda i: _INDEX_ORDER[i.kind])]
     lines += [render_foreign_key(fk) for fk in sorted(table.foreign_keys, key=lambda f: f.name)]
     lines += [f"CONSTRAINT {quote_ident(c.name)} CHECK ({c.expression})"
-              + ("" if c.enforced else " /*!80016 NOT ENFORCED */") for c in table.checks]
+              + ("" if c.enforced else " /*!80016 NOT ENFORCED */")
+              for c in sorted(table.checks, key=lambda c: c.name.lower())]  # MySQL 8's order
     leading = table_options_text(table.options, LEADING_TABLE_OPTIONS)
     options = [leading] if leading else []
     options.append(f"ENGINE={table.engine}")

@@ -963,6 +963,7 @@ class Session:
                 return self._temporary_ddl(target, database, text)
             self._temp.refuse_base_ddl(target, database, text)
         view = self._schema_view(database, temporary=False)
+        view.creation_charsets = self._creation_charsets()  # (not on DML's path: DDL only)
         translation, params = translate(text, view,
                                         backslash_escapes=self.variables.backslash_escapes,
                                         default_database=self._ddl_default(database))
@@ -2089,7 +2090,6 @@ class Session:
         conn = self._txn_connection(database) or self.server.read_connection(database)
         view = self.server.schema_view(conn, database)
         view.foreign_key_checks = bool(self.variables.foreign_key_checks)
-        view.creation_charsets = self._creation_charsets()
         return self._with_temporary(view, database) if temporary else view
 
     def _creation_charsets(self) -> CreationCharsets:

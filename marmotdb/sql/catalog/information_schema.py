@@ -24,7 +24,6 @@ from marmotdb.sql.definition.partitioning import partition_rows
 from marmotdb.sql.catalog.charsets import CHARSETS, COLLATIONS, charset_named
 from marmotdb.sql.catalog.keywords import KEYWORDS
 from marmotdb.sql.catalog.model import ColumnModel, TableModel, is_key_expression
-from marmotdb.sql.catalog.render import wrapped
 from marmotdb.sql.catalog.snapshot import DatabaseSnapshot, TableStats, ViewInfo, snapshot
 from marmotdb.sql.types.coltypes import from_decltype
 from marmotdb.sql.routines import catalog as routine_catalog
@@ -268,7 +267,7 @@ def _referenced_key(snap: DatabaseSnapshot, table: str, columns: list[str]) -> s
 
 
 def _check_constraints(snap: DatabaseSnapshot) -> list[tuple]:
-    return [("def", snap.name, check.name, wrapped(check.clause))
+    return [("def", snap.name, check.name, check.clause)
             for model in snap.tables.values() for check in model.checks]
 
 

@@ -41,20 +41,6 @@ def quote_string(value: str) -> str:
     return "'" + value.translate(_ESCAPED) + "'"
 
 
-def wrapped(expression: str) -> str:
-    """``expression`` inside one pair of parentheses (MySQL prints CHECK ((x > 0)))."""
-    text = expression.strip()
-    if text.startswith("(") and text.endswith(")"):
-        depth = 0
-        for index, char in enumerate(text):
-            depth += {"(": 1, ")": -1}.get(char, 0)
-            if depth == 0 and index < len(text) - 1:
-                break
-        else:
-            return text
-    return f"({text})"
-
-
 def _referenced(fk: ForeignKeyModel, q: Callable[[str], str]) -> str:
     """`t`, or `db`.`t` for a key to another database's table (MySQL prints the schema
     only when it is not the child's)."""
@@ -75,9 +61,11 @@ def render_create_table(table: TableModel, auto_increment: int | None = None,
             if rule and rule.upper() != "NO ACTION":
                 text += f" ON {action} {rule.upper()}"
         lines.append(text)
-    for check in table.checks:
+    # the clause as MySQL keeps it (its Item::print: ``(`a` > 0)``, ``json_valid(`j`)``),
+    # CHECK constraints by name, as MySQL 8 lists them
+    for check in sorted(table.checks, key=lambda c: c.name.lower()):
         enforced = "" if check.enforced else " /*!80016 NOT ENFORCED */"
-        lines.append(f"  CONSTRAINT {q(check.name)} CHECK ({wrapped(check.clause)}){enforced}")
+        lines.append(f"  CONSTRAINT {q(check.name)} CHECK ({check.clause}){enforced}")
     leading = table_options_text(table.options, LEADING_TABLE_OPTIONS)
     options = (leading + " " if leading else "") + f"ENGINE={table.engine}"
     if auto_increment is not None and auto_increment > 1:

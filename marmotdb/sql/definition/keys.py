@@ -17,6 +17,7 @@ from marmotdb.sql.schema import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, Ta
 from marmotdb.sql.definition.partitioning import check_partitioned_table
 from marmotdb.sql.definition.columns import ParsedColumn, utf8mb3_comment
 from marmotdb.sql.definition.cursor import DdlParser
+from marmotdb.sql.definition.shown_expression import printed_expression
 
 ER_PK_INDEX_CANT_BE_INVISIBLE = 3522
 
@@ -41,8 +42,11 @@ def key_parts(parser: DdlParser) -> list[tuple[str, int | None, bool]]:
 
 
 def functional_part(text: str) -> str:
-    """``(expr)`` of ``INDEX ((expr))``; MySQL refuses a bare column there (3762)."""
-    expression = normalise_mysql_expression(text)
+    """``(expr)`` of ``INDEX ((expr))``, the expression as MySQL prints it back (``abs(`a`)``,
+    ``(`a` + `b`)``: SHOW CREATE TABLE shows ``KEY … ((abs(`a`)))``); MySQL refuses a bare
+    column there (3762)."""
+    printed = printed_expression(text)
+    expression = f"({printed})" if printed is not None else normalise_mysql_expression(text)
     if re.fullmatch(r"\(`(?:[^`]|``)+`\)", expression):
         raise errors.error(errors.ER_FUNCTIONAL_INDEX_ON_FIELD, "Functional index on a column "
                            "is not supported. Consider using a regular index instead.")
@@ -243,6 +247,14 @@ class TableBuilder:
             raise errors.error(errors.ER_WRONG_SUB_KEY, "Incorrect prefix key; the used key "
                                "part isn't a string, the used length is longer than the key "
                                "part, or the storage engine doesn't support unique prefix keys")
+
+
+def stored_expression(text: str) -> str:
+    """A CHECK's or a functional key part's expression as MySQL keeps and shows it (its
+    ``Item::print``, definition/shown_expression.py), or, for a construct that printer does not
+    know, in backquotes and parentheses (``normalise_mysql_expression``)."""
+    printed = printed_expression(text)
+    return printed if printed is not None else normalise_mysql_expression(text)
 
 
 def normalise_mysql_expression(text: str) -> str:
