@@ -969,17 +969,19 @@ class Session:
                                         default_database=self._ddl_default(database))
         notes = _guard_notes(target, view, database.name)
         result = self._run(translation, params, text, database)
-        if target is not None and target.kind in ("DATABASE", "SCHEMA") and \
-                database.name == self.current_database:  # ALTER DATABASE of the current one
-
-            def reread(done: Result) -> Result:
-                self._use_database_charset(database)
-                return done
-            result = chain(result, reread)
+        if target is not None and target.kind in ("DATABASE", "SCHEMA"):
+            result = chain(result, lambda _: self._database_altered(database))
         if translation.rows_from is not None and target is not None:
             insert, table = translation.rows_from, target.name[1]
             result = chain(result, lambda _: self._filled(insert, database, table))
         return chain(result, lambda done: self._noted(done, notes)) if notes else result
+
+    def _database_altered(self, database: Database) -> Ok:
+        """ALTER DATABASE done: one row affected, as in MySQL; the session's
+        character_set_database follows when it is the current database."""
+        if database.name == self.current_database:
+            self._use_database_charset(database)
+        return Ok(affected_rows=1)
 
     def _ddl_default(self, database: Database) -> str | None:
         """What the unqualified names of a CREATE TABLE … SELECT in ``database`` mean, when

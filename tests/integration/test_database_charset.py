@@ -37,9 +37,12 @@ QUERIES = [
     "CREATE DATABASE charset_x CHARSET latin1 COLLATE utf8mb4_bin",
 ]
 EXPECTED = [
+    ("rows", 1), ("rows", 1),
     (("charset_a", "latin1", "latin1_swedish_ci"), ("charset_b", "utf8mb4", "utf8mb4_unicode_ci")),
     (("utf8mb4", "utf8mb4_unicode_ci"),),
+    ("rows", 1),
     (("utf8mb4_bin",),),
+    ("rows", 1),
     (("later", "utf8mb4_bin"), ("own", "latin1_swedish_ci"), ("plain", "utf8mb4_unicode_ci")),
     (("latin1_bin",),),
     1115, 1273, 1253,
@@ -59,6 +62,9 @@ def _answers(conn: Any) -> list[Any]:
                 continue
             if query.startswith("SELECT"):
                 answers.append(tuple(tuple(row) for row in cur.fetchall()))
+                continue
+            elif query.startswith(("CREATE DATABASE", "ALTER DATABASE")):
+                answers.append(("rows", cur.rowcount))
         for name in DATABASES:
             cur.execute(f"DROP DATABASE {name}")
     return answers
