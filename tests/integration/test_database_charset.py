@@ -62,7 +62,6 @@ def _answers(conn: Any) -> list[Any]:
                 continue
             if query.startswith("SELECT"):
                 answers.append(tuple(tuple(row) for row in cur.fetchall()))
-                continue
             elif query.startswith(("CREATE DATABASE", "ALTER DATABASE")):
                 answers.append(("rows", cur.rowcount))
         for name in DATABASES:
