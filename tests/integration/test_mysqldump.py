@@ -342,19 +342,24 @@ def test_a_foreign_key_to_another_database_survives_a_dump(marmot_server: Marmot
 
 def test_a_databases_character_set_survives_a_dump(marmot_server: MarmotServer) -> None:
     """``--databases`` writes the database's CREATE DATABASE with its character set and
-    collation (SHOW CREATE DATABASE's); restored, the database and the table created there
-    without one have them again, and the restored database dumps the same."""
+    collation (SHOW CREATE DATABASE's), and around a routine made under another collation of
+    the database an ALTER DATABASE to that one and back; restored, the database, its tables
+    and the routine have them again, and the restored database dumps the same."""
     conn = _connect(marmot_server)
     with conn.cursor() as cur:
         for statement in ("DROP DATABASE IF EXISTS dump_cs",
                           "CREATE DATABASE dump_cs CHARACTER SET latin1 COLLATE latin1_bin",
                           "CREATE TABLE dump_cs.t (a VARCHAR(3))",
-                          "CREATE PROCEDURE dump_cs.p() SELECT 1"):
+                          "CREATE PROCEDURE dump_cs.p() SELECT 1",
+                          "ALTER DATABASE dump_cs COLLATE latin1_swedish_ci",
+                          "CREATE TABLE dump_cs.t2 (a VARCHAR(3))"):
             cur.execute(statement)
     options = ["--databases", "--routines", "--skip-dump-date"]
     dump = _dump(marmot_server, "dump_cs", options)
     assert b"CREATE DATABASE /*!32312 IF NOT EXISTS*/ `dump_cs` /*!40100 DEFAULT CHARACTER SET " \
-        b"latin1 COLLATE latin1_bin */" in dump
+        b"latin1 COLLATE latin1_swedish_ci */" in dump
+    # the procedure was made while the database was latin1_bin: its part switches to that
+    assert b"ALTER DATABASE `dump_cs` CHARACTER SET latin1 COLLATE latin1_bin" in dump
     with conn.cursor() as cur:
         cur.execute("DROP DATABASE dump_cs")
     result = subprocess.run([MARIADB_CLI, *_login_args(marmot_server), "--binary-mode"],
@@ -363,9 +368,12 @@ def test_a_databases_character_set_survives_a_dump(marmot_server: MarmotServer) 
     with conn.cursor() as cur:
         cur.execute("SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
                     "WHERE SCHEMA_NAME = 'dump_cs'")
-        assert cur.fetchall() == (("latin1_bin",),)
-        cur.execute("SELECT TABLE_COLLATION FROM information_schema.TABLES "
-                    "WHERE TABLE_SCHEMA = 'dump_cs'")
+        assert cur.fetchall() == (("latin1_swedish_ci",),)
+        cur.execute("SELECT TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES "
+                    "WHERE TABLE_SCHEMA = 'dump_cs' ORDER BY TABLE_NAME")
+        assert cur.fetchall() == (("t", "latin1_bin"), ("t2", "latin1_swedish_ci"))
+        cur.execute("SELECT DATABASE_COLLATION FROM information_schema.ROUTINES "
+                    "WHERE ROUTINE_SCHEMA = 'dump_cs'")
         assert cur.fetchall() == (("latin1_bin",),)
     assert _dump(marmot_server, "dump_cs", options) == dump
     conn.close()
