@@ -65,3 +65,9 @@ def test_mysqls_errors(server: ServerState) -> None:
         == 3522
     assert error_code(lambda: s.execute("CREATE TABLE t2 (id INT, PRIMARY KEY (id) "
                                         "INVISIBLE)")) == 3522
+    # without a PRIMARY KEY the first UNIQUE key on NOT NULL columns is MySQL's primary key
+    assert error_code(lambda: s.execute("CREATE TABLE t2 (a INT NOT NULL, b INT, UNIQUE KEY "
+                                        "ua (a) INVISIBLE)")) == 3522
+    s.execute("CREATE TABLE t2 (a INT NOT NULL, b INT, UNIQUE KEY ua (a), UNIQUE KEY ub (b) "
+              "INVISIBLE)")  # b is nullable: ub is not the implicit primary key
+    assert error_code(lambda: s.execute("ALTER TABLE t2 ALTER INDEX ua INVISIBLE")) == 3522

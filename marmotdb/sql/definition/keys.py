@@ -86,9 +86,25 @@ def index_options(parser: DdlParser, index: IndexDef) -> None:
 def set_visible(index: IndexDef, visible: bool) -> None:
     """VISIBLE / INVISIBLE: a primary key is always visible (3522, MySQL's error)."""
     if not visible and index.kind == "PRIMARY":
-        raise errors.error(ER_PK_INDEX_CANT_BE_INVISIBLE,
-                           "A primary key index cannot be invisible")
+        raise _invisible_primary()
     index.visible = visible
+
+
+def check_implicit_primary_visible(table: TableDef) -> None:
+    """Without a PRIMARY KEY, the first UNIQUE key on NOT NULL columns is the table's primary
+    key to MySQL, which may not be invisible either (3522)."""
+    if table.primary_key is not None:
+        return
+    for index in table.indexes:
+        columns = [table.column(part) for part, _, _ in index.columns]
+        if index.kind == "UNIQUE" and all(c is not None and not c.nullable for c in columns):
+            if not index.visible:
+                raise _invisible_primary()
+            return
+
+
+def _invisible_primary() -> errors.MarmotError:
+    return errors.error(ER_PK_INDEX_CANT_BE_INVISIBLE, "A primary key index cannot be invisible")
 
 
 # ---------------------------------------------------------------- table elements

@@ -12,7 +12,11 @@ from typing import TYPE_CHECKING
 from marmotdb import errors
 from marmotdb.sql.rewrites import foreign_keys as rewrites_fk
 from marmotdb.sql.schema import ColumnDef, ForeignKeyDef, IndexDef, TableDef, sql_literal
-from marmotdb.sql.definition.keys import is_functional, stored_expression
+from marmotdb.sql.definition.keys import (
+    check_implicit_primary_visible,
+    is_functional,
+    stored_expression,
+)
 from marmotdb.sql.definition.shown_expression import shown_expression
 from marmotdb.sql.rewrites.ddl.context import DdlContext
 
@@ -211,6 +215,7 @@ def finish_for_storage(table: TableDef, ctx: DdlContext) -> TableDef:
     """Give every index its SQLite name and keep a CHECK's and a generated column's expression
     as MySQL prints it back (which is what it stores, shows in
     SHOW CREATE TABLE and INFORMATION_SCHEMA, and what SQLite's column is translated from)."""
+    check_implicit_primary_visible(table)
     for index in sqlite_indexes(table):
         index_sqlite_name(table, index)
     for check in table.checks:
