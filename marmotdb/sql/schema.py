@@ -9,7 +9,9 @@ table as a ``TableDef`` (MySQL's view: columns with MySQL types, keys, foreign k
 table options), renders it to SQLite DDL (``rewrites/ddl/``) and, in the same SQLite
 transaction, writes one row per object into the internal table ``__marmot_schema``:
 
-    kind       'table' | 'view' | 'trigger'
+    kind       'table' | 'view' | 'trigger' | 'procedure' | 'function' (routines/) |
+               'database' (one row, name '': the database's character set and collation,
+               ``database_charset``)
     name       lower-case object name            (PRIMARY KEY (kind, name): MySQL keeps
                                                   triggers in their own namespace)
     mysql_sql  the canonical MySQL DDL, as SHOW CREATE TABLE/VIEW/TRIGGER prints it
