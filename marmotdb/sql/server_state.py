@@ -98,8 +98,8 @@ class SchemaView:
     they run with the connection's binding marked trusted. ``schema``: the SQLite schema whose
     tables it sees (``temp``: a session's temporary tables, sql/temporary.py)."""
 
-    __slots__ = ("conn", "database", "foreign_key_checks", "creation_charsets", "_key", "_binding", "_schema",
-                 "_across")
+    __slots__ = ("conn", "database", "foreign_key_checks", "creation_charsets", "_key",
+                 "_binding", "_schema", "_across")
 
     def __init__(self, conn: apsw.Connection, database: Database, binding: ConnectionBinding,
                  writer: bool = False, schema: str = "main", across: ServerState | None = None):

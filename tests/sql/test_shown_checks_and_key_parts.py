@@ -10,7 +10,8 @@ from marmotdb.sql.server_state import ServerState
 from tests.sql.sessions import error_code, rows, session
 
 CREATE = ("CREATE TABLE t (a INT, b INT, s VARCHAR(10), j JSON, CHECK (a > 0), "
-          "CONSTRAINT c2 CHECK (a + b < 10) NOT ENFORCED, CHECK (s LIKE 'x%' AND s IN ('x1','x2')), "
+          "CONSTRAINT c2 CHECK (a + b < 10) NOT ENFORCED, "
+          "CHECK (s LIKE 'x%' AND s IN ('x1','x2')), "
           "CHECK (a BETWEEN 1 AND 5 OR b IS NULL), CHECK (NOT (j IS NULL) OR json_valid(j)), "
           "INDEX ((a + b)), INDEX f2 ((ABS(a)) DESC), UNIQUE KEY ((LOWER(s))), "
           "KEY fj ((CAST(j->>'$.x' AS CHAR(10)))))")
