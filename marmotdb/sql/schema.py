@@ -239,7 +239,9 @@ def render_default(column: ColumnDef) -> str | None:
 
 
 def _lob(t: MySqlType) -> bool:
-    return t.name.endswith("text") or t.name.endswith("blob") or t.name == "json"
+    """TEXT and BLOB, which MySQL prints without ``DEFAULT NULL`` (not JSON: its field type
+    is not BLOB's, so ``json DEFAULT NULL``)."""
+    return t.name.endswith("text") or t.name.endswith("blob")
 
 
 def render_column(column: ColumnDef, table: TableDef) -> str:

@@ -19,7 +19,7 @@ SHOWN = """CREATE TABLE `t` (
   `a` int DEFAULT NULL,
   `b` int DEFAULT NULL,
   `s` varchar(10) DEFAULT NULL,
-  `j` json,
+  `j` json DEFAULT NULL,
   UNIQUE KEY `functional_index_2` ((lower(`s`))),
   KEY `functional_index` (((`a` + `b`))),
   KEY `f2` ((abs(`a`)) DESC),

@@ -2,8 +2,8 @@
 
 Clients parse this text (SQLAlchemy's reflection reads it line by line with regexes, mysqldump
 replays it), so the layout is MySQL's: one column or key per line indented by two spaces,
-lower-case types, ``DEFAULT NULL`` for nullable columns without a default (except BLOB/TEXT/
-JSON, which MySQL prints bare), literal defaults quoted, keys after columns in the order
+lower-case types, ``DEFAULT NULL`` for nullable columns without a default (except BLOB/TEXT,
+which MySQL prints bare), literal defaults quoted, keys after columns in the order
 PRIMARY, UNIQUE, plain, FULLTEXT, then foreign keys and CHECK constraints, then
 ``ENGINE=... [AUTO_INCREMENT=n] DEFAULT CHARSET=... COLLATE=... [COMMENT='...']``.
 """
@@ -22,8 +22,9 @@ from marmotdb.sql.catalog.model import (
 from marmotdb.sql.catalog.snapshot import ViewInfo
 from marmotdb.sql.schema import LEADING_TABLE_OPTIONS, partitioning_text, table_options_text
 
-_NO_LITERAL_DEFAULT = frozenset({"tinytext", "text", "mediumtext", "longtext", "tinyblob",
-                                 "blob", "mediumblob", "longblob", "json", "geometry"})
+# printed without DEFAULT NULL (MySQL's BLOB field type); JSON and GEOMETRY are not BLOBs
+_NO_DEFAULT_NULL = frozenset({"tinytext", "text", "mediumtext", "longtext", "tinyblob",
+                              "blob", "mediumblob", "longblob"})
 _KEY_ORDER = {"PRIMARY": 0, "UNIQUE": 1, "INDEX": 2, "FULLTEXT": 3, "SPATIAL": 4}
 
 
@@ -119,7 +120,7 @@ def _default_clause(column: ColumnModel) -> str:
         if value.startswith(("b'", "0x")):
             return f"DEFAULT {value}"
         return f"DEFAULT {quote_string(value)}"
-    if column.nullable and column.data_type not in _NO_LITERAL_DEFAULT:
+    if column.nullable and column.data_type not in _NO_DEFAULT_NULL:
         return "DEFAULT NULL"
     return ""
 
