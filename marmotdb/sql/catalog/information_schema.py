@@ -273,7 +273,7 @@ def _check_constraints(snap: DatabaseSnapshot) -> list[tuple]:
 
 def _views(snap: DatabaseSnapshot) -> list[tuple]:
     return [("def", snap.name, view.name, view.definition, view.check_option, view.is_updatable,
-             DEFINER, "DEFINER", view.charsets.client, view.charsets.connection)
+             DEFINER, view.security, view.charsets.client, view.charsets.connection)
             for view in snap.views.values()]
 
 

@@ -150,6 +150,8 @@ def _index_definition(index: IndexModel, q: object) -> str:
 
 
 def render_create_view(view: ViewInfo, quote: bool = True) -> str:
-    """SHOW CREATE VIEW text: MySQL's algorithm/definer/security preamble + the SELECT."""
-    return (f"CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`%` SQL SECURITY DEFINER VIEW "
-            f"{quote_name(view.name, quote)} AS {view.definition}")
+    """SHOW CREATE VIEW text: MySQL's algorithm/definer/security preamble, the SELECT and its
+    WITH … CHECK OPTION."""
+    check = f" WITH {view.check_option} CHECK OPTION" if view.check_option != "NONE" else ""
+    return (f"CREATE ALGORITHM={view.algorithm} DEFINER=`root`@`%` SQL SECURITY "
+            f"{view.security} VIEW {quote_name(view.name, quote)} AS {view.definition}{check}")

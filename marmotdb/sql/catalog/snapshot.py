@@ -54,6 +54,8 @@ class ViewInfo:
     is_updatable: str = "NO"
     valid: bool = True  # False when SQLite cannot read it (a table it reads was dropped)
     charsets: CreationCharsets = CreationCharsets()
+    algorithm: str = "UNDEFINED"
+    security: str = "DEFINER"  # SQL SECURITY
 
 
 @dataclass(slots=True)
@@ -213,35 +215,36 @@ def _build(conn: apsw.Connection, database: str, fingerprint: tuple[object, ...]
     for kind, name, table_name, sql in objects:
         if is_internal(name):
             continue
-        mysql_sql, charsets = stored.get((kind, name.lower()), (None, CreationCharsets()))
+        mysql_sql, meta = stored.get((kind, name.lower()), (None, {}))
         if kind == "table":
             result._pending[name.lower()] = (name, sql or "", mysql_sql)
         elif kind == "view":
             result.views[name.lower()] = _view(conn, name, sql or "", mysql_sql, result.table,
-                                               charsets)
+                                               meta)
         elif not is_internal(table_name):
-            result.triggers.append(_trigger(name, table_name, sql or "", mysql_sql, charsets))
+            result.triggers.append(_trigger(name, table_name, sql or "", mysql_sql,
+                                            CreationCharsets.from_meta(meta)))
     return result
 
 
-def _stored_ddl(conn: apsw.Connection) -> dict[tuple[str, str], tuple[str, CreationCharsets]]:
-    """(kind, lower-case name) -> (MySQL DDL, the charsets a view or trigger was created
-    with); kind is 'table' | 'view' | 'trigger' (triggers have their own namespace, so a
-    trigger may share a table's name)."""
+def _stored_ddl(conn: apsw.Connection) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    """(kind, lower-case name) -> (MySQL DDL, the decoded ``meta`` of a view or trigger, {}
+    for the others); kind is 'table' | 'view' | 'trigger' (triggers have their own
+    namespace, so a trigger may share a table's name)."""
     if not _has_schema_table(conn):
         return {}
     rows = conn.execute(f"SELECT kind, name, mysql_sql, CASE WHEN kind IN ('view', 'trigger') "
                         f"THEN meta END FROM {SCHEMA_TABLE}").fetchall()
-    return {(str(kind), str(name).lower()): (str(sql), _charsets(meta))
+    return {(str(kind), str(name).lower()): (str(sql), _decoded(meta))
             for kind, name, sql, meta in rows if sql}
 
 
-def _charsets(meta: str | None) -> CreationCharsets:
+def _decoded(meta: str | None) -> dict[str, Any]:
     try:
         found = json.loads(meta) if meta else {}
     except ValueError:
         found = {}
-    return CreationCharsets.from_meta(found if isinstance(found, dict) else {})
+    return found if isinstance(found, dict) else {}
 
 
 # ---------------------------------------------------------------------------------- tables
@@ -408,10 +411,15 @@ def _reconcile_foreign_keys(declared: list[ForeignKeyModel], facts: list[Foreign
 
 # ---------------------------------------------------------------------------------- views
 def _view(conn: apsw.Connection, name: str, sqlite_sql: str, mysql_sql: str | None,
-          table: Callable[[str], TableModel | None], charsets: CreationCharsets) -> ViewInfo:
+          table: Callable[[str], TableModel | None], meta: dict[str, Any]) -> ViewInfo:
+    """``meta``: what CREATE VIEW kept (rewrites/ddl/views.py): the SELECT without its WITH
+    CHECK OPTION, the check option, algorithm, SQL SECURITY and the creating charsets."""
     source = mysql_sql or sqlite_sql
-    definition = _after_as(source) or source
-    info = ViewInfo(name, definition, mysql_sql, charsets=charsets)
+    definition = str(meta.get("definition") or _after_as(source) or source)
+    info = ViewInfo(name, definition, mysql_sql, charsets=CreationCharsets.from_meta(meta),
+                    check_option=str(meta.get("check_option") or "NONE"),
+                    algorithm=str(meta.get("algorithm") or "UNDEFINED"),
+                    security=str(meta.get("security") or "DEFINER"))
     quoted = '"' + name.replace('"', '""') + '"'
     try:
         for _, column, decltype, notnull, default, _, hidden in conn.execute(

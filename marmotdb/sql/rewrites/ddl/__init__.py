@@ -59,9 +59,9 @@ def _create(parser: DdlParser, ctx: DdlContext, original: str) -> DdlResult:
         return create_index(parser, ctx, "INDEX")
     if parser.accept("FULLTEXT"):
         return create_index(parser, ctx, "FULLTEXT")
-    skip_view_attributes(parser)
+    attributes = skip_view_attributes(parser)
     if parser.at("VIEW"):
-        return create_view(parser, ctx, replace)
+        return create_view(parser, ctx, replace, attributes)
     if parser.at("TRIGGER"):
         return create_trigger(parser, ctx, original)
     if parser.at("PROCEDURE", "FUNCTION") and not replace:  # stored routines (sql/routines/)
@@ -77,9 +77,9 @@ def _alter(parser: DdlParser, ctx: DdlContext, original: str) -> DdlResult:
         return alter_table(parser, ctx)
     if parser.at("DATABASE", "SCHEMA"):
         return alter_database(parser, ctx)
-    skip_view_attributes(parser)
+    attributes = skip_view_attributes(parser)
     if parser.at("VIEW"):
-        return create_view(parser, ctx, True)
+        return create_view(parser, ctx, True, attributes)
     raise not_supported(f"ALTER {parser.token.upper}")
 
 
