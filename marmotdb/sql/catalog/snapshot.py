@@ -415,7 +415,7 @@ def _view(conn: apsw.Connection, name: str, sqlite_sql: str, mysql_sql: str | No
     """``meta``: what CREATE VIEW kept (rewrites/ddl/views.py): the SELECT without its WITH
     CHECK OPTION, the check option, algorithm, SQL SECURITY and the creating charsets."""
     source = mysql_sql or sqlite_sql
-    definition = str(meta.get("definition") or _after_as(source) or source)
+    definition = str(meta.get("definition") or _after_as(source) or source).rstrip(";").strip()
     info = ViewInfo(name, definition, mysql_sql, charsets=CreationCharsets.from_meta(meta),
                     check_option=str(meta.get("check_option") or "NONE"),
                     algorithm=str(meta.get("algorithm") or "UNDEFINED"),
