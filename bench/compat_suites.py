@@ -101,6 +101,10 @@ MYSQLCLIENT = Sdist("mysqlclient", "2.3.2",
                     "d8921cc2e8aa0e7f7c1c0b69b17e3a6f370dae235c7e7716938959dac84de4eb")
 DJANGO = Sdist("Django", "5.2.19",
                "ad03d8abc51dbff95ebf34b27123cf0c26a3b62db7ba0cd520783686362533d1")
+ALEMBIC = Sdist("alembic", "1.20.1",
+                "83490def1f723413db5096591f7609ac52544805be93849170088ed04f5a2e0b")
+TORTOISE = Sdist("tortoise_orm", "1.1.9",
+                 "0399e1aa9518620f8b9c455598ac06ab890332c03e335cfca4b73b48d4e6abaa")
 
 
 def sdist_url(sdist: Sdist) -> str:
@@ -387,12 +391,120 @@ def run_django(src: Path, target: Target, work: Path, extra: list[str]) -> dict[
     return django_outcomes(log.read_text(errors="replace"))
 
 
+def run_alembic(src: Path, target: Target, work: Path, extra: list[str]) -> dict[str, Outcome]:
+    """Alembic's own tests (ALTER TABLE operations, autogenerate's reflection, batch
+    migrations, version table) through SQLAlchemy's pytest plugin with the sdist's requirements
+    class, the sdist's alembic/ and the installed SQLAlchemy (the version pinned in
+    pyproject.toml)."""
+    target.sql("DROP DATABASE IF EXISTS test", "DROP DATABASE IF EXISTS test_schema",
+               "CREATE DATABASE test CHARACTER SET utf8mb4",
+               "CREATE DATABASE test_schema CHARACTER SET utf8mb4")
+    dburi = (f"mysql+pymysql://{target.user}:{target.password}@{target.host}:{target.port}"
+             f"/test?charset=utf8mb4")
+    xml = work / "junit.xml"
+    # --maxfail: the sdist's pyproject.toml stops after 100 failures; every test is counted.
+    _pytest(["tests", "--dburi", dburi, "--maxfail=1000000", f"--junitxml={xml}", *extra],
+            src, work / "pytest.log")
+    return junit_outcomes(xml)
+
+
+# Tortoise's tests take their fixtures (db, db_module, db_isolated, db_simple, db_truncate) from
+# a conftest.py at the root of its repository that the sdist does not ship; this one provides
+# them through the context the sdist's own tortoise.contrib.test documents, each over the
+# database of TORTOISE_TEST_DB ("{}" becomes a fresh name per context, created and dropped).
+TORTOISE_CONFTEST = '''# Written by bench/compat_suites.py for one run of Tortoise ORM's own tests.
+import os
+
+import pytest_asyncio
+
+import tortoise.context
+from tortoise.context import _current_context, tortoise_test_context
+
+
+def _context():
+    return tortoise_test_context(["tests.testmodels"], os.environ["TORTOISE_TEST_DB"],
+                                 app_label="models", connection_label="models")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def db_module():
+    """The test models' schema, once per test module."""
+    async with _context() as ctx:
+        earlier, tortoise.context._global_context = tortoise.context._global_context, ctx
+        try:
+            yield ctx
+        finally:
+            tortoise.context._global_context = earlier
+
+
+@pytest_asyncio.fixture
+async def db_simple(db_module):
+    """The module's schema as the test's context; what a test writes stays."""
+    token = _current_context.set(db_module)
+    try:
+        yield db_module
+    finally:
+        _current_context.reset(token)
+
+
+@pytest_asyncio.fixture
+async def db(db_simple):
+    """The module's schema; what the test writes is rolled back after it."""
+    class Discard(Exception):
+        pass
+
+    transaction = db_simple.db()._in_transaction()
+    await transaction.__aenter__()
+    try:
+        yield db_simple
+    finally:
+        await transaction.__aexit__(Discard, Discard(), None)
+
+
+@pytest_asyncio.fixture
+async def db_truncate(db_simple):
+    """The module's schema; every table emptied after the test."""
+    yield db_simple
+    for model in db_simple.apps.get_models_iterable():
+        await model._meta.db.execute_script(f"DELETE FROM `{model._meta.db_table}`")
+
+
+@pytest_asyncio.fixture
+async def db_isolated():
+    """A database of its own for the test."""
+    async with _context() as ctx:
+        yield ctx
+'''
+
+
+def run_tortoise(src: Path, target: Target, work: Path, extra: list[str]) -> dict[str, Outcome]:
+    """Tortoise ORM's own tests (models, queries, aggregation, transactions, schema generation,
+    bulk operations, functions, migrations) through its MySQL backend (asyncmy), the database
+    named by its TORTOISE_TEST_DB setting; the sdist's tortoise/ is what runs."""
+    (src / "conftest.py").write_text(TORTOISE_CONFTEST)
+    db_url = (f"mysql://{target.user}:{target.password}@{target.host}:{target.port}"
+              "/test_{}?charset=utf8mb4")
+    xml = work / "junit.xml"
+    # Left out: benchmarks (pytest-codspeed), web frameworks' integrations, PostgreSQL's.
+    ignored = [f"--ignore=tests/{path}" for path in TORTOISE_IGNORED]
+    _pytest(["tests", *ignored, f"--junitxml={xml}", "--rootdir", str(src), *extra], src,
+            work / "pytest.log", {"TORTOISE_TEST_DB": db_url})
+    return junit_outcomes(xml)
+
+
+TORTOISE_IGNORED = ("benchmarks", "contrib/test_blacksheep.py", "contrib/test_fastapi.py",
+                    "contrib/postgres", "backends/test_postgres.py",
+                    "backends/test_connection_params.py")
+
+
 SUITES = {
     "sqlalchemy": Suite("sqlalchemy", SQLALCHEMY, run_sqlalchemy,
                         "test/dialect/test_suite.py + test/dialect/mysql, mysql+pymysql"),
     "mysqlclient": Suite("mysqlclient", MYSQLCLIENT, run_mysqlclient, "tests/ (MySQLdb)"),
     "django": Suite("django", DJANGO, run_django,
                     "tests/runtests.py, mysql backend, " + str(len(DJANGO_APPS)) + " apps"),
+    "alembic": Suite("alembic", ALEMBIC, run_alembic, "tests/, mysql+pymysql"),
+    "tortoise": Suite("tortoise", TORTOISE, run_tortoise, "tests/, mysql backend (asyncmy)"),
 }
 
 

@@ -237,6 +237,12 @@ def _reap_children() -> None:
         pass
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free for TCP and UDP that the kernel just handed out (another process may still
+    take it before the caller binds it: a server under test binds port 0 where it can)."""
+    return free_ports(host, 1)[0]
+
+
 def free_ports(host: str, count: int) -> list[int]:
     """``count`` distinct ports free for TCP and UDP (a peer port carries both). Each stays
     bound until all are chosen: one socket at a time, the kernel may hand out a port twice (a

@@ -102,13 +102,15 @@ class ColumnDef:
 @dataclass(slots=True)
 class IndexDef:
     """A key. ``kind``: 'PRIMARY' | 'UNIQUE' | 'INDEX' | 'FULLTEXT' (catalog only). ``columns``: (column, prefix length,
-    descending). ``sqlite_name`` is the SQLite index name (None for a PRIMARY KEY)."""
+    descending). ``sqlite_name`` is the SQLite index name (None for a PRIMARY KEY).
+    ``generated``: made for a FOREIGN KEY, not written (definition/keys.py)."""
 
     name: str
     kind: str
     columns: list[tuple[str, int | None, bool]]
     comment: str = ""
     sqlite_name: str | None = None
+    generated: bool = False
     # INVISIBLE: kept and shown; SQLite's planner may still use it (docs/compatibility.md)
     visible: bool = True
 
@@ -618,6 +620,24 @@ def _key_part_from_json(part: Any, column_names: set[str]) -> str:
     if part.startswith("(") and part.lower() not in column_names:
         return KeyExpression(part)
     return str(part)
+
+
+def foreign_key_owner(conn: apsw.Connection, name: str) -> str | None:
+    """The table whose stored definition has a FOREIGN KEY called ``name`` (any case)."""
+    found = conn.execute(
+        f'SELECT s.name FROM "{SCHEMA_TABLE}" AS s, json_each(s.meta, \'$.table.foreign_keys\') '
+        "AS f WHERE s.kind = 'table' AND lower(json_extract(f.value, '$.name')) = lower(?) "
+        "LIMIT 1", (name,)).fetchall()
+    return found[0][0] if found else None
+
+
+def sqlite_index_taken(conn: apsw.Connection, name: str, table: str,
+                       schema_name: str = "main") -> bool:
+    """Whether a table other than ``table`` has the SQLite index ``name`` (index names are
+    per schema in SQLite and survive RENAME TABLE)."""
+    return bool(conn.execute(
+        f"SELECT 1 FROM {schema_name}.sqlite_schema WHERE type = 'index' AND name = ? "
+        "COLLATE NOCASE AND tbl_name <> ? COLLATE NOCASE", (name, table)).fetchall())
 
 
 def child_tables(conn: apsw.Connection, table: str) -> list[str]:

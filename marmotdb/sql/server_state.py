@@ -129,6 +129,13 @@ class SchemaView:
             "AND name = ? COLLATE NOCASE", (table,)).fetchall())
         return found[0][0] if found else None
 
+    def foreign_key_owner(self, name: str) -> str | None:
+        return self._trusted(lambda: schema.foreign_key_owner(self.conn, name))
+
+    def sqlite_index_taken(self, name: str, table: str) -> bool:
+        return bool(self._trusted(lambda: schema.sqlite_index_taken(self.conn, name, table,
+                                                                      self._schema)))
+
     def columns(self, table: str) -> list[tuple[str, str]] | None:
         found = self._trusted(lambda: [(row[1], row[2]) for row in self.conn.execute(
             "SELECT * FROM pragma_table_info(?, ?)", (table, self._schema))])

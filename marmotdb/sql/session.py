@@ -97,8 +97,10 @@ from marmotdb.sql.routines import inlining as routine_functions
 from marmotdb.sql.routines import statements as routine_statements
 from marmotdb.sql.routines.definition import routine_kind
 from marmotdb.sql.definition.cursor import DdlParser
+from marmotdb.sql.functions.context import zone
 from marmotdb.sql.rewrites.ddl import DDL_HEADS
 from marmotdb.sql.rewrites.ddl.databases import parse_database_options
+from marmotdb.sql.rewrites.ddl.offset_defaults import with_session_defaults
 from marmotdb.sql.rewrites.dml import ROWID_PARAMETER, MultipleTargets, OtherDatabase
 from marmotdb.sql.schema import CreationCharsets, TableDef, database_charset, quote_ident
 from marmotdb.sql.statement import (
@@ -956,6 +958,8 @@ class Session:
     def _ddl(self, text: str) -> Result | Pending:
         """A DDL statement, in its home database; about a temporary table, on the session's
         space of that database (sql/temporary.py)."""
+        text = with_session_defaults(text, zone(self.time_zone),
+                                     backslash_escapes=self.variables.backslash_escapes)
         target = ddl_target(text)
         database = self._ddl_home(target)
         if target is not None and database is not self.server.scratch:

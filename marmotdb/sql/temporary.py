@@ -325,6 +325,13 @@ class TemporarySchemaView:
         side = self._side(table)
         return side.columns(table) if side is not None else None
 
+    def foreign_key_owner(self, name: str) -> str | None:
+        return self.base.foreign_key_owner(name)  # temporary tables have no FOREIGN KEYs
+
+    def sqlite_index_taken(self, name: str, table: str) -> bool:
+        side = self._side(table) or self._temporary  # a table about to be made is temporary
+        return side.sqlite_index_taken(name, table)
+
     def mysql_ddl(self, table: str) -> str | None:
         side = self._side(table)
         return side.mysql_ddl(table) if side is not None else None

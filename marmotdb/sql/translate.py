@@ -62,6 +62,7 @@ from marmotdb.sql.functions.json_table import (
     rewrite_json_table_columns,
 )
 from marmotdb.sql.rewrites.expressions import (
+    complete_coalesce,
     rename_functions,
     rewrite_expressions,
     unqualify_values_calls,
@@ -223,7 +224,10 @@ class SchemaView(Protocol):
     ``database_charset()`` ((character set, collation) of the database: ``schema.
     database_charset``, the default of a table that names none),
     ``is_temporary(table)`` (a session's temporary table, sql/temporary.py: table
-    maintenance keeps no statistics of it)."""
+    maintenance keeps no statistics of it), ``sqlite_index_taken(name, table)`` (another
+    table's SQLite index has that name: rewrites/ddl/render.py's ``index_sqlite_name``),
+    ``foreign_key_owner(name)`` (the table with a FOREIGN KEY of that name: they are unique
+    in a database, 1826)."""
 
     def table_sql(self, table: str) -> str | None:
         """``sqlite_schema.sql`` of the table or view, None if it does not exist."""
@@ -599,6 +603,18 @@ class _Translator:
     def exists(self, name: str) -> bool:
         return self.view.table_sql(name) is not None
 
+    def foreign_key_owner(self, name: str) -> str | None:
+        """The table with a FOREIGN KEY called ``name`` (SchemaView's optional
+        ``foreign_key_owner``; none known without it)."""
+        method = getattr(self.view, "foreign_key_owner", None)
+        return method(name) if method is not None else None
+
+    def sqlite_index_taken(self, name: str, table: str) -> bool:
+        """Whether another table than ``table`` has a SQLite index ``name`` (SchemaView's
+        optional ``sqlite_index_taken``; never, without it)."""
+        method = getattr(self.view, "sqlite_index_taken", None)
+        return method is not None and bool(method(name, table))
+
     def other_table_def(self, database: str, name: str) -> TableDef | None:
         """A table of another database (SchemaView's optional ``other_table_def``)."""
         method = getattr(self.view, "other_table_def", None)
@@ -752,9 +768,8 @@ class _Translator:
 
     def _parse(self, text: str) -> exp.Expression:
         try:
-            statements = MYSQL.parse(rename_functions(unqualify_values_calls(
-                expand_json_tables(text))),
-                                    error_level=ErrorLevel.RAISE)
+            statements = MYSQL.parse(rename_functions(complete_coalesce(unqualify_values_calls(
+                expand_json_tables(text)))), error_level=ErrorLevel.RAISE)
         except (ParseError, TokenError) as exc:
             raise _syntax_error(text, exc) from None
         statements = [s for s in statements if s is not None]
@@ -1029,7 +1044,7 @@ _OTHER_STATEMENTS = {
 def parse_expression(mysql_expression: str) -> exp.Expression:
     """A MySQL expression (DEFAULT (…), CHECK, generated column) as a rewritten sqlglot AST."""
     try:
-        tree = MYSQL.parse_into(exp.Select, f"SELECT {rename_functions(mysql_expression)}")[0]
+        tree = MYSQL.parse_into(exp.Select, f"SELECT {rename_functions(complete_coalesce(mysql_expression))}")[0]
     except (ParseError, TokenError) as exc:
         raise _syntax_error(mysql_expression, exc) from None
     rewrite_expressions(tree)

@@ -30,7 +30,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
+
+from marmotdb.runtime.cluster_state import free_port
 
 INSTALL_DB_BIN = "mariadb-install-db"
 SERVER_BIN = "mariadbd"
@@ -77,13 +78,6 @@ def die_with_parent() -> None:
     """preexec_fn: the child gets SIGTERM if this Python process dies without stopping it, so
     a crashed or SIGKILLed harness leaves no server behind (Linux PR_SET_PDEATHSIG)."""
     _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port the kernel just considered free on `host` (racy by nature, good enough here)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def server_args(datadir: Path, run_dir: Path, host: str, port: int,

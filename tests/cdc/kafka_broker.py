@@ -42,6 +42,7 @@ from typing import Any
 
 import pytest
 
+from marmotdb.runtime.cluster_state import free_port
 from tests.integration.server import die_with_parent
 
 HOST = "127.0.0.1"
@@ -67,14 +68,6 @@ def tansu_binary() -> Path:
     if not (path.is_file() and os.access(path, os.X_OK)):
         raise BrokerUnavailable(f"no executable tansu binary at {path}")
     return path
-
-
-def free_port() -> int:
-    """A port the OS just handed out; the broker binds it right after (Tansu needs a fixed
-    port: it advertises its address to clients in metadata)."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def answers_api_versions(port: int, timeout_s: float = 1.0) -> bool:
@@ -119,7 +112,7 @@ class KafkaBroker:
         """Start on a fresh free port (first start) or on the same port (after ``stop``)."""
         if self.process is not None and self.process.poll() is None:
             raise BrokerUnavailable("broker already running")
-        self.port = self.port or free_port()
+        self.port = self.port or free_port(HOST)
         url = f"tcp://{HOST}:{self.port}"
         self.starts += 1
         log_path = self.log_dir / f"tansu-{self.port}-{self.starts}.log"

@@ -14,8 +14,8 @@ import pytest
 
 from tests.cdc.nats_broker import NatsBroker, read_stream_sync
 from tests.runtime.client_load import connect, create_database
+from marmotdb.runtime.cluster_state import free_port
 from marmotdb.torture.cluster import LocalCluster
-from tests.integration.server import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ~25 s: beyond the default budget
 

@@ -26,7 +26,8 @@ from marmotdb.runtime.cdc_kafka import (
     build_sink,
     sink_error,
 )
-from tests.cdc.kafka_broker import KafkaBroker, KafkaMessage, free_port, read_topics
+from marmotdb.runtime.cluster_state import free_port
+from tests.cdc.kafka_broker import KafkaBroker, KafkaMessage, read_topics
 
 pytestmark = pytest.mark.timeout(60)
 READ_TIMEOUT_S = 15.0

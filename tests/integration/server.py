@@ -1,10 +1,12 @@
 """A real ``marmotdb serve`` process for integration tests.
 
 Theory of operation: `start_marmot_server` runs ``python -m marmotdb serve`` (the interpreter
-running pytest, the checkout under test first on PYTHONPATH) with a fresh data directory, a free
-127.0.0.1 port and a known root password (MARMOTDB_ROOT_PASSWORD). The server's stdout and
-stderr go to files in the test's temp dir, so they can be shown whenever something fails. It is
-ready once PyMySQL can log in as root; if the process exits first, or the deadline passes, the
+running pytest, the checkout under test first on PYTHONPATH) with a fresh data directory, MySQL
+port 0 and a known root password (MARMOTDB_ROOT_PASSWORD). The kernel picks the port when the
+server binds it, so parallel test runs never race for one; the server's own log line ("listening
+for MySQL on host:port") says which. The server's stdout and stderr go to files in the test's
+temp dir, so they can be shown whenever something fails. It is ready once PyMySQL can log in as
+root; if the process exits first, or the deadline passes, the
 start fails with the server's output in the message. `MarmotServer.stop` sends SIGTERM and
 requires a clean exit (code 0) within STOP_TIMEOUT_S, killing the process otherwise.
 """
@@ -13,8 +15,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -54,14 +56,11 @@ def die_with_parent() -> None:
     _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port the kernel just considered free (another process may still take it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+# The line `marmotdb serve` logs once its MySQL listener is bound (runtime/serve.py).
+_LISTENING = re.compile(rb"listening for MySQL on \S+:(\d+) ")
 
 
-def server_command(data_dir: Path, host: str, port: int) -> list[str]:
+def server_command(data_dir: Path, host: str, port: int = 0) -> list[str]:
     return [sys.executable, "-m", "marmotdb", "serve", "--data-dir", str(data_dir),
             "--mysql-host", host, "--mysql-port", str(port)]
 
@@ -174,22 +173,35 @@ def start_marmot_server(base_dir: Path, password: str = ROOT_PASSWORD,
     full_env = {**os.environ, **(env or {}), "MARMOTDB_ROOT_PASSWORD": password}
     full_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO_ROOT), full_env.get("PYTHONPATH")) if p)
-    port = free_port(host)
     stdout_path, stderr_path = base_dir / "stdout.log", base_dir / "stderr.log"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         # preexec_fn is safe enough here: see die_with_parent.
         process = subprocess.Popen(
-            server_command(data_dir, host, port), cwd=base_dir, env=full_env,
+            server_command(data_dir, host), cwd=base_dir, env=full_env,
             stdin=subprocess.DEVNULL, stdout=out, stderr=err,
             preexec_fn=die_with_parent)  # noqa: PLW1509
-    server = MarmotServer(host, port, ROOT_USER, password, data_dir, process,
+    server = MarmotServer(host, 0, ROOT_USER, password, data_dir, process,
                           stdout_path, stderr_path)
     try:
+        server.port = wait_for_port(server)
         wait_until_ready(server)
     except BaseException:
         server.kill()
         raise
     return server
+
+
+def wait_for_port(server: MarmotServer, timeout_s: float = READY_TIMEOUT_S) -> int:
+    """The port the server bound, from its log line; fail early if the process exits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = _LISTENING.search(server.stderr_path.read_bytes())
+        if found:
+            return int(found.group(1))
+        if not server.alive():
+            raise MarmotServerError(f"marmotdb exited before listening\n{server.output()}")
+        time.sleep(READY_POLL_INTERVAL_S)
+    raise MarmotServerError(f"marmotdb did not listen within {timeout_s} s\n{server.output()}")
 
 
 def wait_until_ready(server: MarmotServer, timeout_s: float = READY_TIMEOUT_S) -> None:

@@ -17,6 +17,8 @@ STATEMENTS = [
     "CREATE TABLE utf8_t (a VARCHAR(5) CHARACTER SET utf8 COLLATE utf8_bin, b VARCHAR(5)) "
     "COLLATE=latin1_bin",
     "CREATE TABLE cp932_t (a VARCHAR(5)) DEFAULT CHARSET=cp932",
+    # the national types are utf8mb3 (SQLAlchemy's NVARCHAR / NCHAR; Alembic compares them)
+    "CREATE TABLE national_t (a NVARCHAR(5), b NCHAR(2), c NATIONAL VARCHAR(3))",
 ]
 COLUMNS = ("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, IS_NULLABLE, EXTRA, COLUMN_KEY, "
            "CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS WHERE "
@@ -30,12 +32,16 @@ EXPECTED_COLUMNS = [
     ("alias_t", "d", "bigint", "YES", "", "", None, None),
     ("alias_t", "e", "double", "YES", "", "", None, None),
     ("cp932_t", "a", "varchar", "YES", "", "", "cp932", "cp932_japanese_ci"),
+    ("national_t", "a", "varchar", "YES", "", "", "utf8mb3", "utf8mb3_general_ci"),
+    ("national_t", "b", "char", "YES", "", "", "utf8mb3", "utf8mb3_general_ci"),
+    ("national_t", "c", "varchar", "YES", "", "", "utf8mb3", "utf8mb3_general_ci"),
     ("serial_t", "g", "bigint", "NO", "auto_increment", "PRI", None, None),
     ("serial_t", "v", "int", "YES", "", "", None, None),
     ("utf8_t", "a", "varchar", "YES", "", "", "utf8mb3", "utf8mb3_bin"),
     ("utf8_t", "b", "varchar", "YES", "", "", "latin1", "latin1_bin"),
 ]
 EXPECTED_TABLES = [("alias_t", "utf8mb4_0900_ai_ci"), ("cp932_t", "cp932_japanese_ci"),
+                   ("national_t", "utf8mb4_0900_ai_ci"),
                    ("serial_t", "utf8mb4_0900_ai_ci"), ("utf8_t", "latin1_bin")]
 
 

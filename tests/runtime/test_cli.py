@@ -17,6 +17,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from marmotdb.runtime.cluster_state import free_port, free_ports
 from marmotdb.runtime import cli
 
 HOST = "127.0.0.1"
@@ -29,12 +30,6 @@ def marmotdb(*args: str, env: dict[str, str] | None = None, cwd: Path | None = N
     return subprocess.run([sys.executable, "-m", "marmotdb", *args], capture_output=True,
                           text=True, timeout=timeout, env={**base, **(env or {})}, cwd=cwd,
                           check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -108,7 +103,7 @@ def test_port_in_use_names_the_setting(tmp_path: Path) -> None:
 
 def test_missing_secret_and_a_cluster_folder_name_the_fix(tmp_path: Path) -> None:
     result = marmotdb("serve", "--data-dir", str(tmp_path / "d"), "--peer-port",
-                      str(free_port()))
+                      str(free_port(HOST)))
     line = one_line_error(result)
     assert "needs the cluster secret: set MARMOTDB_CLUSTER_SECRET" in line
     (tmp_path / "c").mkdir()
@@ -130,7 +125,7 @@ def test_config_print_masks_secrets(tmp_path: Path) -> None:
 @pytest.fixture
 def lone_node(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[str]]]:
     """A node without cluster settings and without MARMOTDB_ROOT_PASSWORD."""
-    port = free_port()
+    port = free_port(HOST)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARMOTDB_")}
     log = open(tmp_path / "serve.log", "w")
     process = subprocess.Popen(
@@ -171,7 +166,7 @@ def test_generated_password_goes_to_a_private_file_and_a_lone_node_lists_itself(
 
 
 def test_metrics_listener_needs_no_secret_and_serves_nothing_else(tmp_path: Path) -> None:
-    mysql, peer, admin, metrics = (free_port() for _ in range(4))
+    mysql, peer, admin, metrics = free_ports(HOST, 4)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARMOTDB_")}
     env.update(MARMOTDB_CLUSTER_SECRET=SECRET, MARMOTDB_ROOT_PASSWORD="pw")
     process = subprocess.Popen(
@@ -222,7 +217,8 @@ def test_cluster_ports_in_use_name_the_setting(tmp_path: Path, flag: str, what: 
         busy.bind((HOST, 0))
         busy.listen()
         port = busy.getsockname()[1]
-        others = {"--peer-port": str(free_port()), "--admin-port": str(free_port())}
+        peer, admin = free_ports(HOST, 2)
+        others = {"--peer-port": str(peer), "--admin-port": str(admin)}
         others[flag] = str(port)
         result = marmotdb("serve", "--data-dir", str(tmp_path / "d"), "--mysql-port", "0",
                           *[x for item in others.items() for x in item],

@@ -23,6 +23,7 @@ import pytest
 
 from marmotdb.cluster.messages import NodeAddr, Ping
 from marmotdb.peer.codec import FrameCodec
+from marmotdb.runtime.cluster_state import free_ports
 from marmotdb.torture.cluster import HOST, LocalCluster
 from tests.runtime.process_cluster import running_cluster
 
@@ -112,7 +113,7 @@ def test_wrong_secret_is_refused_and_logged_and_the_cluster_is_unharmed(
         healthy: LocalCluster, tmp_path: Path) -> None:
     cluster = healthy
     node1 = cluster.record(1)
-    ports = [_free_port() for _ in range(3)]
+    ports = free_ports(HOST, 3)
     env = dict(os.environ, MARMOTDB_CLUSTER_SECRET="an-intruder-with-the-wrong-secret")
     intruder = subprocess.Popen(
         [sys.executable, "-m", "marmotdb", "serve", "--node-id", "99", "--data-dir",
@@ -164,12 +165,6 @@ def test_marmot_cluster_nodes_answers_on_every_node(healthy: LocalCluster) -> No
         for row, other in zip(rows, healthy.state.nodes, strict=True):
             assert row[1:5] == (f"{HOST}:{other.mysql_port}", f"{HOST}:{other.peer_port}",
                                 f"{HOST}:{other.admin_port}", "ALIVE")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def test_five_nodes_converge_and_detect_a_kill9(tmp_path: Path) -> None:

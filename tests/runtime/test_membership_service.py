@@ -22,6 +22,7 @@ from marmotdb.config import Config, ConfigError
 from marmotdb.peer.codec import FrameCodec
 from marmotdb.runtime import membership_service, tls
 from marmotdb.runtime.admin import AdminServer
+from marmotdb.runtime.cluster_state import free_port, free_ports
 from marmotdb.runtime.membership_service import MembershipService
 from tests.peer.example import REGISTRY, Echo, EchoReply
 
@@ -38,12 +39,6 @@ def run(test: Callable[[], Awaitable[None]]) -> None:
     uvloop.run(asyncio.wait_for(test(), 60))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOCAL, 0))
-        return int(sock.getsockname()[1])
-
-
 def node_config(data_dir: Path, node_id: int, port: int, seeds: list[int],
                 secret: str = SECRET, **cluster: Any) -> Config:
     config = Config(node_id=node_id, data_dir=str(data_dir / f"node{node_id}"))
@@ -56,7 +51,7 @@ def node_config(data_dir: Path, node_id: int, port: int, seeds: list[int],
 
 
 async def start_nodes(tmp_path: Path, count: int, **cluster: Any) -> list[MembershipService]:
-    ports = [free_port() for _ in range(count)]
+    ports = free_ports(LOCAL, count)
     services = []
     for i, port in enumerate(ports):
         config = node_config(tmp_path, i + 1, port, [p for p in ports if p != port], **cluster)
@@ -181,7 +176,7 @@ def test_wrong_secret_never_joins_and_is_logged_without_harm(
     async def scenario() -> None:
         services = await start_nodes(tmp_path, 2)
         await until(lambda: all_alive(services), 5, "2 nodes ALIVE")
-        intruder_config = node_config(tmp_path, 9, free_port(), [services[0].node.addr.port],
+        intruder_config = node_config(tmp_path, 9, free_port(LOCAL), [services[0].node.addr.port],
                                       secret="not-the-cluster-secret-987654321")
         intruder = membership_service.from_config(intruder_config, None)
         await intruder.start()

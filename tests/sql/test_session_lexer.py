@@ -1,6 +1,6 @@
-"""The executor reads statements through the lexer (session.py changes listed in the lexer
-branch's report). Strict xfail until session.py applies them: then these pass and the markers
-must go."""
+"""The executor reads statements through the lexer: version comments, hints, delimiters and
+quoting reach the session as MySQL's own lexer reads them: comments after transaction
+statements, version comments newer than the announced version, NO_BACKSLASH_ESCAPES."""
 
 from __future__ import annotations
 

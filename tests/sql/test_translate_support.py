@@ -63,6 +63,12 @@ class SchemaViewOver:
     def child_tables(self, table: str) -> list[str]:
         return schema.child_tables(self.conn, table)
 
+    def foreign_key_owner(self, name: str) -> str | None:
+        return schema.foreign_key_owner(self.conn, name)
+
+    def sqlite_index_taken(self, name: str, table: str) -> bool:
+        return schema.sqlite_index_taken(self.conn, name, table)
+
     def sqlite_triggers(self, table: str) -> list[str]:
         return [r[0] for r in self.conn.execute(
             "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? "

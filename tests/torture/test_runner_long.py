@@ -18,17 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 LONG_S = 120.0
 
 
-DDL_DIVERGES = pytest.mark.xfail(reason=(
-    "product: under the ddl storm nodes never converge (apply of a write set for a table "
-    "dropped/created concurrently: 'table ddl_1 does not exist on this node', 'database table "
-    "is locked'); reported with the torture branch"), strict=False)
-
-
-KNOWN = {"ddl": DDL_DIVERGES}
-
-
-@pytest.mark.parametrize("workload", [pytest.param(w, marks=KNOWN[w]) if w in KNOWN else w
-                                      for w in WORKLOADS])
+@pytest.mark.parametrize("workload", list(WORKLOADS))
 def test_long_run_under_every_fault(tmp_path: Path, workload: str) -> None:
     options = RunOptions(workload, "all", nodes=3, time_s=LONG_S, clients=10, seed=11)
     assert_sound(tmp_path / "run", run(options, tmp_path / "run"))

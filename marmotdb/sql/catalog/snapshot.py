@@ -378,25 +378,35 @@ def _reconcile(model: TableModel, facts: TableModel) -> TableModel:
 
 def _index_key(index: IndexModel) -> tuple[object, ...]:
     """What SQLite can confirm of a key: its kind and columns (an expression part is only
-    "an expression" to PRAGMA index_xinfo)."""
+    "an expression" to PRAGMA index_xinfo, and so is a unique key's column prefix, which
+    SQLite indexes as ``substr(…)``: rewrites/ddl/render.py)."""
     kind = "PRIMARY" if index.kind == "PRIMARY" else index.unique
-    return (kind, tuple(None if is_key_expression(c) else c.lower()
-                        for c, _, _ in index.columns))
+    return (kind, tuple(None if is_key_expression(c) or (length and index.unique)
+                        else c.lower() for c, length, _ in index.columns))
 
 
 def _reconcile_foreign_keys(declared: list[ForeignKeyModel], facts: list[ForeignKeyModel]
                             ) -> list[ForeignKeyModel]:
-    def key(fk: ForeignKeyModel) -> tuple[object, ...]:
-        return (tuple(c.lower() for c in fk.columns), fk.ref_table.lower())
+    def columns(fk: ForeignKeyModel) -> tuple[str, ...]:
+        return tuple(c.lower() for c in fk.columns)
 
-    by_key = {key(fk): fk for fk in declared}
-    by_columns = {key(fk)[0]: fk for fk in declared}
+    def same(fk: ForeignKeyModel, fact: ForeignKeyModel) -> bool:
+        return columns(fk) == columns(fact) and fk.ref_table.lower() == fact.ref_table.lower() \
+            and (not fact.ref_columns or [c.lower() for c in fk.ref_columns]
+                 == [c.lower() for c in fact.ref_columns])
+
+    # Each declared key describes one of SQLite's: two may share their columns and parent
+    # (fk_a (x) → p (id), fk_b (x) → p (b)), so a declared key is matched once.
+    unmatched = list(declared)
     result = []
     for fact in facts:
-        chosen = by_key.get(key(fact))
-        if chosen is None and key(fact)[0] in by_columns:  # parent renamed since (RENAME
-            chosen = by_columns[key(fact)[0]]             # TABLE): SQLite has the new name
-            chosen.ref_table = fact.ref_table
+        chosen = next((fk for fk in unmatched if same(fk, fact)), None)
+        if chosen is None:  # parent renamed since (RENAME TABLE): SQLite has the new name
+            chosen = next((fk for fk in unmatched if columns(fk) == columns(fact)), None)
+            if chosen is not None:
+                chosen.ref_table = fact.ref_table
+        if chosen is not None:
+            unmatched.remove(chosen)
         chosen = chosen or fact
         if not chosen.ref_columns:
             chosen.ref_columns = fact.ref_columns

@@ -129,10 +129,15 @@ class ParsedColumn:
     position: tuple[str, str | None] | None = None  # ('FIRST', None) | ('AFTER', column)
 
 
+_NATIONAL = ("NATIONAL", "NCHAR", "NVARCHAR")
+
+
 def parse_column(parser: DdlParser) -> ParsedColumn:
     name = parser.identifier()
     type_text = parse_type_text(parser)
     parsed = ParsedColumn(ColumnDef(name=name, type=coltypes.parse_type(type_text)))
+    if type_text.split(" ", 1)[0].split("(", 1)[0].upper() in _NATIONAL:
+        parsed.column.charset = "utf8mb3"  # MySQL 8's national character set
     if type_text.upper() == "SERIAL":  # BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE
         parsed.column.type = coltypes.parse_type("bigint unsigned")
         _attr_serial_value(parsed)

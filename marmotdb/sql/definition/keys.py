@@ -117,6 +117,7 @@ class TableBuilder:
     checks_seen: int = 0
     # keys written without a name: InnoDB names their implicit index after the first column
     unnamed_foreign_keys: list[ForeignKeyDef] = field(default_factory=list)
+    added_foreign_keys: list[ForeignKeyDef] = field(default_factory=list)
 
     def add_column(self, parsed: ParsedColumn) -> None:
         if self.table.column(parsed.column.name) is not None:
@@ -195,7 +196,11 @@ class TableBuilder:
             fk.name = f"{self.table.name}_ibfk_{max(numbers, default=0) + 1}"
         if not fk.ref_columns:
             raise errors.error(errors.ER_PARSE_ERROR, "Foreign key without referenced columns")
+        if any(f.name.lower() == fk.name.lower() for f in self.table.foreign_keys):
+            raise errors.error(errors.ER_FK_DUP_NAME,
+                               f"Duplicate foreign key constraint name '{fk.name}'")
         self.table.foreign_keys.append(fk)
+        self.added_foreign_keys.append(fk)
 
     def finish(self) -> TableDef:
         """Validate keys; give FOREIGN KEY columns their implicit index, like InnoDB."""
@@ -207,15 +212,11 @@ class TableBuilder:
                     self._check_fulltext_part(part, length, names)
                 else:
                     self._check_key_part(part, length, names)
-        btrees = [i for i in table.indexes if i.kind != "FULLTEXT"]
         for fk in table.foreign_keys:
             for part in fk.columns:
                 self._check_key_part(part, 1, names)
-            if not any([p[0].lower() for p in i.columns[:len(fk.columns)]]
-                       == [c.lower() for c in fk.columns] for i in btrees):
-                unnamed = any(fk is f for f in self.unnamed_foreign_keys)
-                self.add_index(IndexDef("" if unnamed else fk.name, "INDEX",
-                                        [(c, None, False) for c in fk.columns]))
+        self._add_generated_keys()
+        btrees = [i for i in table.indexes if i.kind != "FULLTEXT"]
         autos = [c for c in table.columns if c.auto_increment]
         if len(autos) > 1 or (autos and not any(
                 i.columns[0][0].lower() == autos[0].name.lower() for i in btrees)):
@@ -234,6 +235,31 @@ class TableBuilder:
             raise errors.error(1113, "A table must have at least 1 column")
         check_partitioned_table(table)
         return table
+
+    def _add_generated_keys(self) -> None:
+        """InnoDB's rule for the index a FOREIGN KEY needs: each key added gets a *generated*
+        index on its columns, and a generated index whose columns lead another key is
+        dropped (of two generated ones, the shorter, or the earlier when they are alike), as
+        MySQL's mysql_prepare_create_table does: a key that covers it makes it redundant, and
+        a new FOREIGN KEY on the columns of an old one's leftover index takes it over."""
+        table = self.table
+        for fk in self.added_foreign_keys:
+            table.indexes.append(IndexDef("", "INDEX", [(c, None, False) for c in fk.columns],
+                                          generated=True))
+            if not any(fk is f for f in self.unnamed_foreign_keys):
+                table.indexes[-1].name = fk.name
+        kept: list[IndexDef] = []
+        for index in table.indexes:
+            earlier = next((k for k in kept if _redundant_pair(index, k)), None)
+            if earlier is None:
+                kept.append(index)
+            elif earlier.generated and not (index.generated and
+                                            len(index.columns) < len(earlier.columns)):
+                kept.remove(earlier)
+                kept.append(index)
+        table.indexes = []
+        for index in kept:  # names last, once the redundant ones are gone (MySQL's order)
+            self.add_index(index)
 
     def _check_key_part(self, part: str, length: int | None, names: set[str]) -> None:
         if is_functional(part):
@@ -271,6 +297,16 @@ def stored_expression(text: str) -> str:
     know, in backquotes and parentheses (``normalise_mysql_expression``)."""
     printed = printed_expression(text)
     return printed if printed is not None else normalise_mysql_expression(text)
+
+
+def _redundant_pair(a: IndexDef, b: IndexDef) -> bool:
+    """Whether one of two keys is generated and its columns lead the other's."""
+    if "FULLTEXT" in (a.kind, b.kind) or not (a.generated or b.generated):
+        return False
+    short, long = (a, b) if a.generated and (not b.generated or
+                                             len(a.columns) <= len(b.columns)) else (b, a)
+    return [(c.lower(), n) for c, n, _ in short.columns] == \
+        [(c.lower(), n) for c, n, _ in long.columns[:len(short.columns)]]
 
 
 def normalise_mysql_expression(text: str) -> str:

@@ -4,6 +4,7 @@ MYSQL_GENERATED_IGNORED (a value given for a generated column), MYSQL_CAST, and 
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -24,7 +25,14 @@ from marmotdb.sql.types.coltypes import (
     to_text,
 )
 from marmotdb.sql.functions.dates import ER_TRUNCATED_WRONG_VALUE
-from marmotdb.sql.functions.context import SessionScalar, sql_mode_of, to_int, to_number, warn
+from marmotdb.sql.functions.context import (
+    SessionScalar,
+    sql_mode_of,
+    to_int,
+    to_number,
+    warn,
+    zone,
+)
 from marmotdb.sql.functions.strings import to_bytes
 
 def _cast_signed(value: object, unsigned: bool, ctx: Any) -> int | None:
@@ -172,6 +180,14 @@ class _SessionStore:
     @property
     def no_zero_in_date(self) -> bool:
         return self._mode()[2]
+
+    @property
+    def time_zone(self) -> _dt.tzinfo | None:
+        """The session's, for a value written with a time zone offset; none for ALTER TABLE's
+        copy, which its replay must repeat whatever the replaying connection's session."""
+        if self.lenient in (STORE_ALTER, STORE_REPLAY):
+            return None
+        return zone(str(getattr(self.ctx, "time_zone", "SYSTEM")))
 
     def problem(self, code: int, message: str) -> None:
         if self.strict:

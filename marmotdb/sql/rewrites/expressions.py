@@ -24,7 +24,8 @@ evaluates MySQL's meaning:
 ``rename_functions`` runs on MySQL text (cheap, cache misses only): ``NAME(`` → ``MYSQL_NAME(``
 for every function in ``functions.RENAMED_FUNCTIONS``, skipping strings, identifiers and
 comments, and only when the name is directly followed by ``(`` (as MySQL requires for
-built-in functions).
+built-in functions). ``complete_coalesce`` is the other text pass: a one-argument
+``COALESCE(x)`` (MySQL takes it, SQLite does not) gets a second argument ``NULL``.
 """
 
 from __future__ import annotations
@@ -109,6 +110,49 @@ def unqualify_values_calls(sql: str) -> str:
             copied = significant[end].start
     pieces.append(sql[copied:])
     return "".join(pieces)
+
+
+def complete_coalesce(sql: str) -> str:
+    """``COALESCE(x)`` → ``COALESCE(x, NULL)``: MySQL takes one argument (Tortoise ORM's
+    ``posix_regex`` writes it), SQLite's coalesce at least two. It is done in the text because
+    sqlglot reads ``IFNULL(x)``, which MySQL refuses with 1582, into the same node."""
+    if "COALESCE" not in sql.upper():
+        return sql
+    significant = [t for t in lexer.tokens(sql) if t.kind not in lexer.BLANK_KINDS]
+    ends = [end for at, token in enumerate(significant)
+            if token.kind == lexer.WORD and token.text.upper() == "COALESCE"
+            and not (at and significant[at - 1].text == ".")
+            and (end := _single_argument_end(significant, at + 1)) is not None]
+    if not ends:
+        return sql
+    pieces, copied = [], 0
+    for end in sorted(ends):  # an inner call closes first
+        pieces += [sql[copied:significant[end].start], ", NULL"]
+        copied = significant[end].start
+    pieces.append(sql[copied:])
+    return "".join(pieces)
+
+
+def _single_argument_end(significant: list[lexer.Token], at: int) -> int | None:
+    """The index of the ``)`` closing a call whose ``(`` is at ``at``, when the call has
+    exactly one argument; None otherwise."""
+    if at + 2 >= len(significant) or significant[at].text != "(" or \
+            significant[at + 1].text == ")":
+        return None
+    depth = 0
+    for index in range(at, len(significant)):
+        token = significant[index]
+        if token.kind != lexer.OP:
+            continue
+        if token.text == "(":
+            depth += 1
+        elif token.text == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+        elif token.text == "," and depth == 1:
+            return None
+    return None
 
 
 def _name(token: lexer.Token) -> bool:

@@ -418,14 +418,18 @@ class StoreContext:
     """How a value is being stored: strict mode or not, where warnings go, and which sql_mode
     flags affect dates. ``row`` is MySQL's 1-based row number for messages."""
 
-    __slots__ = ("no_zero_date", "no_zero_in_date", "strict", "warn")
+    __slots__ = ("no_zero_date", "no_zero_in_date", "strict", "time_zone", "warn")
 
     def __init__(self, strict: bool = True, warn: Warn | None = None, *,
-                 no_zero_date: bool = True, no_zero_in_date: bool = True):
+                 no_zero_date: bool = True, no_zero_in_date: bool = True,
+                 time_zone: _dt.tzinfo | None = None):
         self.strict = strict
         self.warn = warn
         self.no_zero_date = no_zero_date
         self.no_zero_in_date = no_zero_in_date
+        # the session's, which a value written with a time zone offset is converted to; None
+        # where there is no session (such a value is then not a valid one)
+        self.time_zone = time_zone
 
     def problem(self, code: int, message: str) -> None:
         """Strict: raise; otherwise a warning (and the caller substitutes a value)."""
@@ -725,6 +729,8 @@ def _store_temporal(value: object, t: MySqlType, column: str, row: int,
             return "00:00:00"
         return format_time(round_time(parts, t.fsp), t.fsp)
     stamp = parse_datetime(value, date_only=t.name == "date")
+    if stamp is None and t.name != "date" and ctx.time_zone is not None:
+        stamp = parse_offset_datetime(value, ctx.time_zone)
     kind = "date" if t.name == "date" else "datetime"
     if stamp is None or not _zero_date_allowed(stamp, ctx) or not _in_range(stamp, t.name):
         ctx.problem(ER_TRUNCATED_WRONG_VALUE, f"Incorrect {kind} value: '{_as_text(value)}' "
@@ -862,6 +868,36 @@ def parse_datetime(value: object, *, date_only: bool = False) -> DateTimeParts |
         return _valid((_year2(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0),
                        _micro(frac)))
     return _parse_digits(text)
+
+
+# MySQL 8.0.19's datetime literal with a time zone offset: the time part with its seconds, then
+# [+-]HH:MM at once; from -13:59 to +14:00, '-00:00' refused (reference manual §11.1.3).
+_OFFSET_RE = re.compile(r"^(.*\d:\d{1,2}:\d{1,2}(?:\.\d*)?)([+-])(\d\d):(\d\d)\s*$", re.S)
+OFFSET_MINUTES_MAX = 14 * 60
+OFFSET_MINUTES_MIN = -(13 * 60 + 59)
+
+
+def parse_offset_datetime(value: object, zone: _dt.tzinfo) -> DateTimeParts | None:
+    """A DATETIME/TIMESTAMP value written with a time zone offset
+    ('2020-05-20T10:00:00+05:30'), as that moment in ``zone`` (the session's time zone, which
+    MySQL converts it to when storing it); None if the value has no valid offset or no valid
+    date with a month and a day."""
+    found = _OFFSET_RE.match(value) if isinstance(value, str) else None
+    if found is None:
+        return None
+    local, sign, hours, minutes = found.groups()
+    offset = int(hours) * 60 + int(minutes)
+    if sign == "-":
+        if offset == 0:
+            return None
+        offset = -offset
+    stamp = parse_datetime(local)
+    if stamp is None or not stamp[1] or not stamp[2] or int(minutes) > 59 or not OFFSET_MINUTES_MIN <= offset <= OFFSET_MINUTES_MAX:
+        return None
+    written = _dt.datetime(*stamp, tzinfo=_dt.timezone(_dt.timedelta(minutes=offset)))
+    moment = written.astimezone(zone)
+    return (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+            moment.microsecond)
 
 
 def _parse_digits(text: str) -> DateTimeParts | None:

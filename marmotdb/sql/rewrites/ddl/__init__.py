@@ -23,6 +23,7 @@ trigger bodies) keep their MySQL text and go through the normal expression path.
 | ``referencing.py`` | the children's stored FOREIGN KEYs follow a renamed parent table or column |
 | ``render.py`` | a ``TableDef`` as SQLite DDL |
 | ``context.py`` | ``DdlContext`` / ``DdlResult``, the bookkeeping write |
+| ``offset_defaults.py`` | a DEFAULT datetime with a time zone offset, converted by the session first |
 
 Stored routines are sql/routines/ddl.py's; CREATE/DROP DATABASE is the session's (which runs
 CREATE DATABASE's character set options as ALTER DATABASE).

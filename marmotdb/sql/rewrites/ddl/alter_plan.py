@@ -20,7 +20,12 @@ from marmotdb.sql.types import coltypes
 from marmotdb.sql.types.coltypes import MySqlType
 from marmotdb.sql.definition.keys import TableBuilder
 from marmotdb.sql.rewrites.ddl import referencing
-from marmotdb.sql.rewrites.ddl.context import DdlContext, DdlResult, bookkeeping
+from marmotdb.sql.rewrites.ddl.context import (
+    DdlContext,
+    DdlResult,
+    bookkeeping,
+    check_foreign_key_names,
+)
 from marmotdb.sql.rewrites.ddl.render import (
     check_parent_tables,
     default_expression,
@@ -66,11 +71,16 @@ def new_alter_state(old: TableDef) -> AlterState:
 
 
 def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
+    before = list(state.new.indexes)
     state.new = state.builder.finish()
+    if not state.rebuild:  # generated keys a new key made redundant (definition/keys.py)
+        state.native += [f"DROP INDEX IF EXISTS {q(i.sqlite_name)}" for i in before
+                         if i.sqlite_name and not any(i is k for k in state.new.indexes)]
     table = finish_for_storage(state.new, ctx)
     old_names = {f.name.lower() for f in state.old.foreign_keys}
-    check_parent_tables(table, [f for f in table.foreign_keys
-                                if f.name.lower() not in old_names], ctx)
+    added = [f for f in table.foreign_keys if f.name.lower() not in old_names]
+    check_parent_tables(table, added, ctx)
+    check_foreign_key_names(ctx, state.old.name, [f.name for f in added])
     rewrites_fk.check_alter(state.old, table, state.sources, ctx)
     old_name = state.old.name
     renamed = referencing.renamed_columns(state.sources, table)
@@ -92,6 +102,7 @@ def plan_alter(state: AlterState, ctx: DdlContext) -> DdlResult:
         statements.append(f"ALTER TABLE {q(old_name)} RENAME TO {q(state.rename_to)}")
         statements.append(schema.delete_statement("table", old_name))
         table.name = new_name = state.rename_to
+        referencing.rename_generated_keys(table, old_name)
         referencing.follow(table, old_name, new_name, {})
         tables.append(state.rename_to.lower())
     statements += referencing.children_statements(ctx, old_name, new_name, renamed)
@@ -135,6 +146,8 @@ def _copy_value(column: ColumnDef, state: AlterState) -> str:
     source_name = state.sources.get(column.name.lower())
     source = state.old.column(source_name) if source_name else None
     if source is None:
+        if column.auto_increment:
+            return _row_numbers(state.old)
         from sqlglot import exp as sqlexp
         value = default_expression(column)
         return value.sql(dialect="sqlite") if isinstance(value, sqlexp.Expression) else "NULL"
@@ -146,6 +159,15 @@ def _copy_value(column: ColumnDef, state: AlterState) -> str:
     value = (f"MYSQL_STORE({ref}, {sql_literal(type_text)}, {sql_literal(column.name)}, 1, "
              f"{STORE_ALTER})")
     return f"NULLIF({value}, 0)" if column.auto_increment else value
+
+
+def _row_numbers(old: TableDef) -> str:
+    """An added AUTO_INCREMENT column numbers the existing rows from 1 in the order InnoDB
+    keeps them: the old primary key's, else insertion order (rowid, which a table without a
+    key keeps on every node), so every node numbers them alike."""
+    key = old.primary_key
+    order = ", ".join(q(c) for c, _, _ in key.columns) if key is not None else "rowid"
+    return f"ROW_NUMBER() OVER (ORDER BY {order})"
 
 
 STORE_ALTER = 2  # MYSQL_STORE mode of ALTER TABLE's copy: MySQL reports 1265 / 1138 there

@@ -30,6 +30,7 @@ from marmotdb.sql.definition.create_table import parse_table_element
 from marmotdb.sql.definition.cursor import DdlParser
 from marmotdb.sql.definition.keys import is_functional, set_visible
 from marmotdb.sql.definition.table_options import parse_table_options
+from marmotdb.sql.text import lexer
 from marmotdb.sql.rewrites.ddl.alter_plan import (
     AlterState,
     load_for_alter,
@@ -56,12 +57,38 @@ def check_dependencies(table: TableDef, name: str) -> None:
                            "functional index dependency and cannot be dropped or renamed.")
 
 
+def _names_read(check: schema.CheckDef) -> set[str]:
+    """The names (lower case) a CHECK's expression reads, not the words inside its strings."""
+    return {(lexer.quoted_name(t.text) if t.kind == lexer.QUOTED else t.text).lower()
+            for t in lexer.tokens(check.expression) if t.kind in (lexer.WORD, lexer.QUOTED)}
+
+
+def _check_reading(table: TableDef, name: str) -> schema.CheckDef | None:
+    return next((c for c in table.checks if name.lower() in _names_read(c)), None)
+
+
+def _dependent_by_check(check: schema.CheckDef, name: str) -> errors.MarmotError:
+    return errors.error(errors.ER_DEPENDENT_BY_CHECK_CONSTRAINT, f"Check constraint "
+                        f"'{check.name}' uses column '{name}', hence column cannot be dropped "
+                        "or renamed.")
+
+
+def _drop_checks_of(table: TableDef, name: str) -> None:
+    """MySQL drops the CHECKs that read only a dropped column with it and refuses (3959) to
+    drop a column a CHECK reads together with others."""
+    columns = {c.name.lower() for c in table.columns}
+    reading = [c for c in table.checks if name.lower() in _names_read(c)]
+    for check in reading:
+        if _names_read(check) & columns != {name.lower()}:
+            raise _dependent_by_check(check, name)
+    table.checks = [c for c in table.checks if c not in reading]
+
+
 def _column_used(table: TableDef, name: str) -> bool:
     lowered = name.lower()
     in_keys = any(p[0].lower() == lowered for i in table.indexes for p in i.columns)
     in_fks = any(c.lower() == lowered for f in table.foreign_keys for c in f.columns)
-    in_checks = any(re.search(rf"\b{re.escape(name)}\b", c.expression, re.IGNORECASE)
-                    for c in table.checks)
+    in_checks = _check_reading(table, name) is not None
     in_generated = any(c.generated and re.search(rf"\b{re.escape(name)}\b", c.generated,
                                                   re.IGNORECASE) for c in table.columns)
     return in_keys or in_fks or in_checks or bool(in_generated)
@@ -114,7 +141,7 @@ def _alter_add_constraint(parser: DdlParser, state: AlterState, ctx: DdlContext)
     added = [i for i in state.new.indexes if i not in before]
     if added and all(i.kind != "PRIMARY" for i in added) and len(state.new.foreign_keys) == \
             len(state.old.foreign_keys) and len(state.new.checks) == len(state.old.checks):
-        state.native += [sqlite_create_index(state.new, index) for index in added
+        state.native += [sqlite_create_index(state.new, index, ctx=ctx) for index in added
                          if index.kind != "FULLTEXT"]
         return
     state.require_rebuild()
@@ -187,6 +214,7 @@ def _drop_column(table: TableDef, name: str, state: AlterState) -> None:
                            "TABLE instead")
     check_dependencies(table, column.name)
     used = _column_used(table, name)
+    _drop_checks_of(table, column.name)
     table.columns.remove(column)
     for index in list(table.indexes):
         index.columns = [p for p in index.columns if p[0].lower() != name.lower()]
@@ -238,6 +266,9 @@ def _rename_in_keys(table: TableDef, old: str, new: str) -> None:
         return
     if old.lower() != new.lower():
         check_dependencies(table, old)
+        check = _check_reading(table, old)
+        if check is not None:
+            raise _dependent_by_check(check, old)
     for index in table.indexes:
         index.columns = [(new if c.lower() == old.lower() else c, n, d)
                          for c, n, d in index.columns]
@@ -312,7 +343,7 @@ def _alter_rename(parser: DdlParser, state: AlterState, ctx: DdlContext) -> None
             state.native.append(f"DROP INDEX IF EXISTS {q(index.sqlite_name)}")
         index.name, index.sqlite_name = new, None
         if index.kind != "FULLTEXT":
-            state.native.append(sqlite_create_index(table, index))
+            state.native.append(sqlite_create_index(table, index, ctx=ctx))
     else:
         parser.accept("TO", "AS")
         db, new = parser.qualified_name()

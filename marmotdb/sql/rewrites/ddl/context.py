@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from marmotdb import errors
 from marmotdb.errors import not_supported
 from marmotdb.sql import schema
 from marmotdb.sql.schema import TableDef
@@ -59,6 +60,18 @@ def bookkeeping(table: TableDef, *, keep_existing: bool = False) -> list[str]:
     if keep_existing:
         statements = [s.replace("INSERT OR REPLACE", "INSERT OR IGNORE", 1) for s in statements]
     return statements
+
+
+def check_foreign_key_names(ctx: DdlContext, table: str, names: list[str]) -> None:
+    """MySQL's FOREIGN KEY names are unique in a database, not only in a table: 1826 when
+    another table has one of ``names`` (the DdlContext's optional ``foreign_key_owner(name)``,
+    the table whose stored definition has a key of that name)."""
+    owner_of = getattr(ctx, "foreign_key_owner", None)
+    for name in names if owner_of is not None else ():
+        owner = owner_of(name)
+        if owner is not None and owner.lower() != table.lower():
+            raise errors.error(errors.ER_FK_DUP_NAME,
+                               f"Duplicate foreign key constraint name '{name}'")
 
 
 def check_database(db: str | None, ctx: DdlContext) -> None:

@@ -17,7 +17,13 @@ from marmotdb.sql.definition.create_table import parse_table_body
 from marmotdb.sql.definition.cursor import DdlParser
 from marmotdb.sql.definition.keys import TableBuilder
 from marmotdb.sql.definition.table_options import parse_table_options
-from marmotdb.sql.rewrites.ddl.context import DdlContext, DdlResult, bookkeeping, check_database
+from marmotdb.sql.rewrites.ddl.context import (
+    DdlContext,
+    DdlResult,
+    bookkeeping,
+    check_database,
+    check_foreign_key_names,
+)
 from marmotdb.sql.rewrites.ddl.render import (
     check_parent_tables,
     finish_for_storage,
@@ -70,6 +76,7 @@ def _create_table(parser: DdlParser, ctx: DdlContext, temporary: bool) -> DdlRes
     if temporary and table.foreign_keys:
         raise errors.error(errors.ER_CANNOT_ADD_FOREIGN, "Cannot add foreign key constraint")
     check_parent_tables(table, table.foreign_keys, ctx)
+    check_foreign_key_names(ctx, table.name, [f.name for f in table.foreign_keys])
     statements = sqlite_create_table(table, ctx) + sequence_statements(table,
                                                                         table.auto_increment)
     return DdlResult(statements + bookkeeping(table), tables=(name.lower(),))

@@ -30,7 +30,7 @@ def create_index(parser: DdlParser, ctx: DdlContext, kind: str) -> DdlResult:
         parser.fail()
     index = state.new.indexes[-1]
     if index.kind != "FULLTEXT":
-        state.native.append(sqlite_create_index(state.new, index))
+        state.native.append(sqlite_create_index(state.new, index, ctx=ctx))
     return plan_alter(state, ctx)
 
 

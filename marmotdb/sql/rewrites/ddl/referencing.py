@@ -45,6 +45,16 @@ def follow(table: TableDef, parent: str, new_parent: str, columns: Mapping[str, 
     return changed
 
 
+def rename_generated_keys(table: TableDef, old: str) -> None:
+    """InnoDB names an unnamed FOREIGN KEY ``<table>_ibfk_<n>`` and renames it with its table
+    (RENAME TABLE, ALTER TABLE … RENAME): ``table`` (already under its new name) gets
+    ``<new>_ibfk_<n>``, so a new table under the old name can number its keys from 1 again."""
+    prefix = f"{old.lower()}_ibfk_"
+    for fk in table.foreign_keys:
+        if fk.name.lower().startswith(prefix):
+            fk.name = f"{table.name}_ibfk_{fk.name[len(prefix):]}"
+
+
 def follow_tables(table: TableDef, parents: Mapping[str, str]) -> bool:
     """Point ``table``'s keys to renamed parents (of its own database) at their new names
     (``parents``: old name lower-case -> new name, one step: RENAME TABLE's chains and swaps

@@ -177,24 +177,34 @@ def sqlite_create_table(table: TableDef, ctx: DdlContext, *, if_not_exists: bool
             lines.append(f"CONSTRAINT {q(check.name)} CHECK ({ctx.expression(check.expression)})")
     guard = "IF NOT EXISTS " if if_not_exists else ""
     statements = [f"CREATE TABLE {guard}{q(table.name)} (\n  " + ",\n  ".join(lines) + "\n)"]
-    statements += [sqlite_create_index(table, i, if_not_exists=if_not_exists)
+    statements += [sqlite_create_index(table, i, if_not_exists=if_not_exists, ctx=ctx)
                    for i in sqlite_indexes(table)]
     return statements
 
 
-def index_sqlite_name(table: TableDef, index: IndexDef) -> str:
+def index_sqlite_name(table: TableDef, index: IndexDef, ctx: DdlContext | None = None) -> str:
+    """``<table>.<key>``, the first time. An index keeps its SQLite name through RENAME TABLE
+    (SQLite cannot rename one), so a new table under the old name may find it taken by the
+    renamed table's index: then ``<table>.<key>#<n>`` (the DdlContext's optional
+    ``sqlite_index_taken(name, table)`` says so; SQLite's index names are internal)."""
     if not index.sqlite_name:
-        index.sqlite_name = f"{table.name}.{index.name}"
+        base = name = f"{table.name}.{index.name}"
+        taken = getattr(ctx, "sqlite_index_taken", None)
+        number = 1
+        while taken is not None and taken(name, table.name):
+            number += 1
+            name = f"{base}#{number}"
+        index.sqlite_name = name
     return index.sqlite_name
 
 
-def sqlite_create_index(table: TableDef, index: IndexDef, *, if_not_exists: bool = False
-                        ) -> str:
+def sqlite_create_index(table: TableDef, index: IndexDef, *, if_not_exists: bool = False,
+                        ctx: DdlContext | None = None) -> str:
     parts = [_sqlite_key_part(table, index, name, length) + (" DESC" if descending else "")
              for name, length, descending in index.columns]
     unique = "UNIQUE " if index.kind in ("UNIQUE", "PRIMARY") else ""
     guard = "IF NOT EXISTS " if if_not_exists else ""
-    return (f"CREATE {unique}INDEX {guard}{q(index_sqlite_name(table, index))} ON "
+    return (f"CREATE {unique}INDEX {guard}{q(index_sqlite_name(table, index, ctx))} ON "
             f"{q(table.name)} ({', '.join(parts)})")
 
 
@@ -217,7 +227,7 @@ def finish_for_storage(table: TableDef, ctx: DdlContext) -> TableDef:
     SHOW CREATE TABLE and INFORMATION_SCHEMA, and what SQLite's column is translated from)."""
     check_implicit_primary_visible(table)
     for index in sqlite_indexes(table):
-        index_sqlite_name(table, index)
+        index_sqlite_name(table, index, ctx)
     for check in table.checks:
         check.expression = stored_expression(check.expression)
     for column in table.columns:

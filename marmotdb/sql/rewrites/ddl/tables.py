@@ -81,6 +81,7 @@ def rename_table(parser: DdlParser, ctx: DdlContext) -> DdlResult:
         if definition is not None:
             definition = copy.deepcopy(definition)
             definition.name = new
+            referencing.rename_generated_keys(definition, old)
         pending[new.lower()] = definition
         origins[new.lower()] = origins.pop(old.lower(), old) if in_flight else old
         finals[origins[new.lower()].lower()] = new
