@@ -9,13 +9,16 @@ table as a ``TableDef`` (MySQL's view: columns with MySQL types, keys, foreign k
 table options), renders it to SQLite DDL (``rewrites/ddl/``) and, in the same SQLite
 transaction, writes one row per object into the internal table ``__marmot_schema``:
 
-    kind       'table' | 'view' | 'trigger'
+    kind       'table' | 'view' | 'trigger' | 'procedure' | 'function' (routines/) |
+               'database' (one row, name '': the database's character set and collation,
+               ``database_charset``)
     name       lower-case object name            (PRIMARY KEY (kind, name): MySQL keeps
                                                   triggers in their own namespace)
     mysql_sql  the canonical MySQL DDL, as SHOW CREATE TABLE/VIEW/TRIGGER prints it
     meta       JSON: for a table ``{"table": TableDef as dict, "columns": [column_meta…]}``,
                for a view ``{"definition", "check_option", "columns"}``, for a trigger
-               ``{"table", "timing", "event", "statement"}``
+               ``{"table", "timing", "event", "statement"}``, both with the creating
+               session's character sets (``CreationCharsets``; routines keep them too)
 
 ALTER TABLE takes the stored ``TableDef`` (``meta``, or the stored ``mysql_sql`` read back by the
 one CREATE TABLE reader, sql/definition/create_table.py, which the catalog reads it with too),
@@ -45,6 +48,33 @@ _CREATE_SCHEMA_TABLE = (
     "kind TEXT NOT NULL, name TEXT NOT NULL, mysql_sql TEXT NOT NULL, meta TEXT NOT NULL, "
     "PRIMARY KEY (kind, name))"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class CreationCharsets:
+    """What MySQL records with each view, trigger and routine when it is created: the creating
+    session's ``character_set_client`` and ``collation_connection`` and its database's
+    collation. SHOW CREATE VIEW/TRIGGER/PROCEDURE/FUNCTION, SHOW TRIGGERS, SHOW … STATUS and
+    INFORMATION_SCHEMA show them, and mysqldump sets them around the object's CREATE, so a dump
+    restores the object as it was made (a MariaDB target refuses a collation it does not
+    know, such as MySQL 8's default). Kept in the object's ``meta`` (``META_KEYS``), which
+    replicates with its definition; rows written before it was kept read as MySQL 8's
+    defaults."""
+
+    client: str = DEFAULT_CHARSET
+    connection: str = DEFAULT_COLLATION
+    database: str = DEFAULT_COLLATION
+
+    META_KEYS = ("character_set_client", "collation_connection", "database_collation")
+
+    def to_meta(self) -> dict[str, str]:
+        return dict(zip(self.META_KEYS, (self.client, self.connection, self.database)))
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> CreationCharsets:
+        defaults = cls()
+        return cls(*(str(meta.get(key) or getattr(defaults, field))
+                     for key, field in zip(cls.META_KEYS, ("client", "connection", "database"))))
 
 
 @dataclass(slots=True)
@@ -81,6 +111,8 @@ class IndexDef:
     comment: str = ""
     sqlite_name: str | None = None
     generated: bool = False
+    # INVISIBLE: kept and shown; SQLite's planner may still use it (docs/compatibility.md)
+    visible: bool = True
 
 
 @dataclass(slots=True)
@@ -209,7 +241,9 @@ def render_default(column: ColumnDef) -> str | None:
 
 
 def _lob(t: MySqlType) -> bool:
-    return t.name.endswith("text") or t.name.endswith("blob") or t.name == "json"
+    """TEXT and BLOB, which MySQL prints without ``DEFAULT NULL`` (not JSON: its field type
+    is not BLOB's, so ``json DEFAULT NULL``)."""
+    return t.name.endswith("text") or t.name.endswith("blob")
 
 
 def render_column(column: ColumnDef, table: TableDef) -> str:
@@ -254,7 +288,8 @@ def render_index(index: IndexDef) -> str:
     if index.kind == "PRIMARY":
         return f"PRIMARY KEY {parts}{comment}"
     prefix = {"UNIQUE": "UNIQUE KEY", "FULLTEXT": "FULLTEXT KEY"}.get(index.kind, "KEY")
-    return f"{prefix} {quote_ident(index.name)} {parts}{comment}"
+    invisible = "" if index.visible else " /*!80000 INVISIBLE */"
+    return f"{prefix} {quote_ident(index.name)} {parts}{comment}{invisible}"
 
 
 def referenced_table(fk: ForeignKeyDef) -> str:
@@ -284,7 +319,8 @@ def render_create_table(table: TableDef, auto_increment: int | None = None) -> s
     lines += [render_index(i) for i in sorted(table.indexes, key=lambda i: _INDEX_ORDER[i.kind])]
     lines += [render_foreign_key(fk) for fk in sorted(table.foreign_keys, key=lambda f: f.name)]
     lines += [f"CONSTRAINT {quote_ident(c.name)} CHECK ({c.expression})"
-              + ("" if c.enforced else " /*!80016 NOT ENFORCED */") for c in table.checks]
+              + ("" if c.enforced else " /*!80016 NOT ENFORCED */")
+              for c in sorted(table.checks, key=lambda c: c.name.lower())]  # MySQL 8's order
     leading = table_options_text(table.options, LEADING_TABLE_OPTIONS)
     options = [leading] if leading else []
     options.append(f"ENGINE={table.engine}")
@@ -460,6 +496,27 @@ def table_statements(table: TableDef) -> list[str]:
 
 
 # ---------------------------------------------------------------- readers
+
+# The database's own row: its default character set and collation (CREATE/ALTER DATABASE,
+# rewrites/ddl/databases.py); none for a database made without them (MySQL 8's defaults)
+DATABASE_KIND = "database"
+
+
+def database_charset_statement(charset: str, collation: str) -> str:
+    """The bookkeeping write of a database's default character set and collation."""
+    return upsert_statement(DATABASE_KIND, "", f"DEFAULT CHARACTER SET {charset} COLLATE "
+                            f"{collation}", json.dumps({"charset": charset,
+                                                        "collation": collation}))
+
+
+def database_charset(conn: apsw.Connection) -> tuple[str, str]:
+    """(character set, collation) of the database behind ``conn``; the caller holds trust."""
+    found = _row(conn, DATABASE_KIND, "")
+    if found is None:
+        return DEFAULT_CHARSET, DEFAULT_COLLATION
+    meta = json.loads(found[1])
+    return str(meta["charset"]), str(meta["collation"])
+
 
 def ensure_schema_table(conn: apsw.Connection, temporary: bool = False) -> None:
     """Create ``__marmot_schema`` if missing (idempotent; run when a database is opened).

@@ -33,7 +33,7 @@ from marmotdb.sql.binding import ConnectionBinding
 from marmotdb.sql.foreign_keys_across import ChildKey, ForeignKeysAcross, UnfinishedKeys
 from marmotdb.sql.key_readers import KeyReaderPool, open_reader
 from marmotdb.sql.results import RowSink, Rows, column_for_value
-from marmotdb.sql.schema import TableDef
+from marmotdb.sql.schema import CreationCharsets, TableDef
 from marmotdb.sql.variables.scopes import GlobalVariables
 from marmotdb.storage.databases import Database, Databases, configure
 from marmotdb.storage.internal_tables import ensure_internal_tables
@@ -99,8 +99,8 @@ class SchemaView:
     they run with the connection's binding marked trusted. ``schema``: the SQLite schema whose
     tables it sees (``temp``: a session's temporary tables, sql/temporary.py)."""
 
-    __slots__ = ("conn", "database", "foreign_key_checks", "_key", "_binding", "_schema",
-                 "_across")
+    __slots__ = ("conn", "database", "foreign_key_checks", "creation_charsets", "_key",
+                 "_binding", "_schema", "_across")
 
     def __init__(self, conn: apsw.Connection, database: Database, binding: ConnectionBinding,
                  writer: bool = False, schema: str = "main", across: ServerState | None = None):
@@ -108,6 +108,7 @@ class SchemaView:
         self._across = across  # the other databases (FOREIGN KEYs across them)
         self._schema = schema
         self.foreign_key_checks = True  # the session's variable (set by Session._schema_view)
+        self.creation_charsets: CreationCharsets | None = None  # the session's (likewise)
         self._binding = binding
         self.database = "" if database.name == SCRATCH else database.name
         # A new Database object per (re)creation, and a generation bumped by every DDL.
@@ -146,6 +147,9 @@ class SchemaView:
 
     def table_meta(self, table: str) -> dict[str, Any] | None:
         return self._trusted(lambda: schema.table_meta(self.conn, table))
+
+    def database_charset(self) -> tuple[str, str]:
+        return self._trusted(lambda: schema.database_charset(self.conn))
 
     def sqlite_triggers(self, table: str) -> list[str]:
         return self._trusted(lambda: [row[0] for row in self.conn.execute(

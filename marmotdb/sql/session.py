@@ -101,11 +101,13 @@ from marmotdb.sql.rewrites.expressions import not_supported
 from marmotdb.sql.routines import inlining as routine_functions
 from marmotdb.sql.routines import statements as routine_statements
 from marmotdb.sql.routines.definition import routine_kind
+from marmotdb.sql.definition.cursor import DdlParser
 from marmotdb.sql.functions.context import zone
 from marmotdb.sql.rewrites.ddl import DDL_HEADS
+from marmotdb.sql.rewrites.ddl.databases import parse_database_options
 from marmotdb.sql.rewrites.ddl.offset_defaults import with_session_defaults
 from marmotdb.sql.rewrites.dml import ROWID_PARAMETER, MultipleTargets, OtherDatabase
-from marmotdb.sql.schema import TableDef, quote_ident
+from marmotdb.sql.schema import CreationCharsets, TableDef, database_charset, quote_ident
 from marmotdb.sql.statement import (
     keywords,
     marker_count,
@@ -505,8 +507,16 @@ class Session:
                                    f"'{self.user}'@'{self.host}' to database '{name}'")
             self.current_database = name.lower()
             return
-        self._database(name)
+        database = self._database(name)
         self.current_database = name.lower()
+        self._use_database_charset(database)
+
+    def _use_database_charset(self, database: Database) -> None:
+        """character_set_database / collation_database: the current database's (USE, and an
+        ALTER DATABASE of it), as in MySQL."""
+        conn = self.server.read_connection(database)
+        with self.server.binding(conn).trusted_scope():
+            self.variables.use_database_charset(*database_charset(conn))
 
     def reset(self) -> None:
         """COM_RESET_CONNECTION / COM_CHANGE_USER: roll back and forget session state."""
@@ -755,6 +765,8 @@ class Session:
         if found is None:
             raise _syntax_error(text)
         name = unquote(found.group(2))
+        options = parse_database_options(DdlParser(text[found.end(2):]))
+        charset = options.resolved() if not options.empty else None  # checked before it runs
         self._require_database_privilege(name, "CREATE")
         self._refuse_under_table_locks()
 
@@ -777,9 +789,17 @@ class Session:
                 self.server.databases.create(name, if_not_exists=True)
                 return Ok(affected_rows=1) if written else create(None)  # 1007 if it was
             return chain(records.record(name, dropped=False), made)
-        return chain(self._implicit_commit(), lambda _: self.server.ddl_locks.run_locked(
+
+        def with_charset(done: Ok) -> Result | Pending:
+            """The options of a database it made: its ALTER DATABASE (rewrites/ddl/databases.py),
+            after the lock of the CREATE is released."""
+            if charset is None or not done.affected_rows:
+                return done
+            return chain(self._ddl(f"ALTER DATABASE {quote_ident(name)} CHARACTER SET "
+                                   f"{charset[0]} COLLATE {charset[1]}"), lambda _: done)
+        return chain(chain(self._implicit_commit(), lambda _: self.server.ddl_locks.run_locked(
             name, self.connection_id, text, self._metadata_lock_wait_timeout_s(),
-            recorded, self._connected))
+            recorded, self._connected)), with_charset)
 
     def _drop(self, text: str, head: tuple[str, ...]) -> Result | Pending | None:
         if head[1:2] not in (("DATABASE",), ("SCHEMA",)):
@@ -972,15 +992,25 @@ class Session:
                 return self._temporary_ddl(target, database, text)
             self._temp.refuse_base_ddl(target, database, text)
         view = self._schema_view(database, temporary=False)
+        view.creation_charsets = self._creation_charsets()  # (not on DML's path: DDL only)
         translation, params = translate(text, view,
                                         backslash_escapes=self.variables.backslash_escapes,
                                         default_database=self._ddl_default(database))
         notes = _guard_notes(target, view, database.name)
         result = self._run(translation, params, text, database)
+        if target is not None and target.kind in ("DATABASE", "SCHEMA"):
+            result = chain(result, lambda _: self._database_altered(database))
         if translation.rows_from is not None and target is not None:
             insert, table = translation.rows_from, target.name[1]
             result = chain(result, lambda _: self._filled(insert, database, table))
         return chain(result, lambda done: self._noted(done, notes)) if notes else result
+
+    def _database_altered(self, database: Database) -> Ok:
+        """ALTER DATABASE done: one row affected, as in MySQL; the session's
+        character_set_database follows when it is the current database."""
+        if database.name == self.current_database:
+            self._use_database_charset(database)
+        return Ok(affected_rows=1)
 
     def _ddl_default(self, database: Database) -> str | None:
         """What the unqualified names of a CREATE TABLE … SELECT in ``database`` mean, when
@@ -1545,6 +1575,7 @@ class Session:
             try:  # it may fail now (its table was dropped since): the turn must go back
                 view = self.server.schema_view(txn.pipeline.conn, database)
                 view.foreign_key_checks = self._fk_checks()
+                view.creation_charsets = self._creation_charsets()
                 seen = self._with_temporary(view, database) if translation.maintenance \
                     else view
                 translation, params = translate(
@@ -2099,6 +2130,13 @@ class Session:
         view = self.server.schema_view(conn, database)
         view.foreign_key_checks = bool(self.variables.foreign_key_checks)
         return self._with_temporary(view, database) if temporary else view
+
+    def _creation_charsets(self) -> CreationCharsets:
+        """What a view, trigger or routine this session creates records (schema.py)."""
+        get = self.variables.get
+        return CreationCharsets(str(get("character_set_client")),
+                                str(get("collation_connection")),
+                                str(get("collation_database")))
 
     def _with_temporary(self, view: SchemaView, database: Database
                         ) -> SchemaView | TemporarySchemaView:

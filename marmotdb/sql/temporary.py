@@ -310,6 +310,10 @@ class TemporarySchemaView:
             return self._temporary
         return None if lowered in self.hidden else self.base
 
+    def database_charset(self) -> tuple[str, str]:
+        """A temporary table's default character set is its database's, as a base table's."""
+        return self.base.database_charset()
+
     def is_temporary(self, table: str) -> bool:
         return table.lower() in self.space.names
 

@@ -37,6 +37,7 @@ construct; a statement sqlglot cannot parse raises ``SqlError`` 1064.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import re
@@ -218,6 +219,10 @@ class SchemaView(Protocol):
     (bool, the session's variable: with it on, a FOREIGN KEY to a missing table is 1824;
     assumed on when absent), ``child_tables(table)`` (the names of the tables with a FOREIGN
     KEY to it: with foreign_key_checks on, DROP/TRUNCATE of a parent table is refused),
+    ``creation_charsets`` (``schema.CreationCharsets``: the session's character_set_client,
+    collation_connection and database collation, which a view, trigger or routine records),
+    ``database_charset()`` ((character set, collation) of the database: ``schema.
+    database_charset``, the default of a table that names none),
     ``is_temporary(table)`` (a session's temporary table, sql/temporary.py: table
     maintenance keeps no statistics of it), ``sqlite_index_taken(name, table)`` (another
     table's SQLite index has that name: rewrites/ddl/render.py's ``index_sqlite_name``),
@@ -628,6 +633,22 @@ class _Translator:
         """The session's foreign_key_checks (SchemaView's optional ``foreign_key_checks``;
         MySQL's default, on, without it)."""
         return bool(getattr(self.view, "foreign_key_checks", True))
+
+    @property
+    def creation_charsets(self) -> schema.CreationCharsets:
+        """What a view, trigger or routine created now records (SchemaView's optional
+        ``creation_charsets``, the session's; MySQL 8's defaults without it) with this
+        database's collation."""
+        session = getattr(self.view, "creation_charsets", None) or schema.CreationCharsets()
+        return dataclasses.replace(session, database=self.database_charset[1])
+
+    @property
+    def database_charset(self) -> tuple[str, str]:
+        """(character set, collation) of the database (SchemaView's optional
+        ``database_charset()``; MySQL 8's defaults without it)."""
+        method = getattr(self.view, "database_charset", None)
+        return method() if method is not None else (schema.DEFAULT_CHARSET,
+                                                     schema.DEFAULT_COLLATION)
 
     def is_temporary(self, name: str) -> bool:
         """A session's temporary table (SchemaView's optional ``is_temporary``)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -339,11 +340,67 @@ def test_a_foreign_key_to_another_database_survives_a_dump(marmot_server: Marmot
     conn.close()
 
 
+def test_a_databases_character_set_survives_a_dump(marmot_server: MarmotServer) -> None:
+    """``--databases`` writes the database's CREATE DATABASE with its character set and
+    collation (SHOW CREATE DATABASE's), and around a routine made under another collation of
+    the database an ALTER DATABASE to that one and back; restored, the database, its tables
+    and the routine have them again, and the restored database dumps the same."""
+    conn = _connect(marmot_server)
+    with conn.cursor() as cur:
+        for statement in ("DROP DATABASE IF EXISTS dump_cs",
+                          "CREATE DATABASE dump_cs CHARACTER SET latin1 COLLATE latin1_bin",
+                          "CREATE TABLE dump_cs.t (a VARCHAR(3))",
+                          "CREATE PROCEDURE dump_cs.p() SELECT 1",
+                          "ALTER DATABASE dump_cs COLLATE latin1_swedish_ci",
+                          "CREATE TABLE dump_cs.t2 (a VARCHAR(3))"):
+            cur.execute(statement)
+    options = ["--databases", "--routines", "--skip-dump-date"]
+    dump = _dump(marmot_server, "dump_cs", options)
+    assert b"CREATE DATABASE /*!32312 IF NOT EXISTS*/ `dump_cs` /*!40100 DEFAULT CHARACTER SET " \
+        b"latin1 COLLATE latin1_swedish_ci */" in dump
+    # the procedure was made while the database was latin1_bin: its part switches to that
+    assert b"ALTER DATABASE `dump_cs` CHARACTER SET latin1 COLLATE latin1_bin" in dump
+    with conn.cursor() as cur:
+        cur.execute("DROP DATABASE dump_cs")
+    result = subprocess.run([MARIADB_CLI, *_login_args(marmot_server), "--binary-mode"],
+                            input=dump, capture_output=True, timeout=DUMP_TIMEOUT_S, check=False)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    with conn.cursor() as cur:
+        cur.execute("SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+                    "WHERE SCHEMA_NAME = 'dump_cs'")
+        assert cur.fetchall() == (("latin1_swedish_ci",),)
+        cur.execute("SELECT TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES "
+                    "WHERE TABLE_SCHEMA = 'dump_cs' ORDER BY TABLE_NAME")
+        assert cur.fetchall() == (("t", "latin1_bin"), ("t2", "latin1_swedish_ci"))
+        cur.execute("SELECT DATABASE_COLLATION FROM information_schema.ROUTINES "
+                    "WHERE ROUTINE_SCHEMA = 'dump_cs'")
+        assert cur.fetchall() == (("latin1_bin",),)
+    assert _dump(marmot_server, "dump_cs", options) == dump
+    conn.close()
+
+
+def test_an_invisible_index_survives_a_dump(marmot_server: MarmotServer) -> None:
+    conn = _connect(marmot_server)
+    with conn.cursor() as cur:
+        for statement in ("DROP DATABASE IF EXISTS dump_ix", "CREATE DATABASE dump_ix",
+                          "CREATE TABLE dump_ix.t (id INT PRIMARY KEY, a INT, KEY ka (a) "
+                          "INVISIBLE)"):
+            cur.execute(statement)
+    conn.close()
+    dump = _dump(marmot_server, "dump_ix", ["--skip-dump-date"])
+    assert b"KEY `ka` (`a`) /*!80000 INVISIBLE */" in dump
+    _restore(marmot_server, "dump_ix_copy", dump)
+    assert _dump(marmot_server, "dump_ix_copy", ["--skip-dump-date"]).replace(
+        b"dump_ix_copy", b"dump_ix") == dump
+
+
 # ---------------------------------------------------------------- every column type, again
 
 EVERY_DB = "dump_every"
 # Explicit utf8mb4_unicode_ci: MariaDB 10.11 does not know MySQL 8's default utf8mb4_0900_ai_ci,
-# which a MySQL 8 dump names too; with it the table part of the dump restores into MariaDB.
+# which a MySQL 8 dump names too; with it the dump restores into MariaDB (the view, trigger and
+# routines are made by a session whose collation_connection is utf8mb4_unicode_ci, which they
+# record and their dump parts set).
 # The indexed VIRTUAL column reads no CHAR column and no string literal: MariaDB refuses both
 # in an indexed virtual column (1901: they depend on its sql_mode PAD_CHAR_TO_FULL_LENGTH and
 # on the literal's collation), which MySQL 8 accepts.
@@ -378,6 +435,8 @@ EVERY_SCHEMA = [
     "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
     "'v2', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
     "INSERT INTO child VALUES (1, 1, 'one'), (2, NULL, NULL)",
+    # what the view, trigger and routines record, and their dump parts set (MariaDB knows it)
+    "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci",
     "CREATE VIEW v_kinds AS SELECT id, vc, total FROM kinds WHERE id > 0",
     "CREATE TRIGGER trg_child BEFORE INSERT ON child FOR EACH ROW "
     "SET NEW.note = UPPER(NEW.note)",
@@ -449,12 +508,14 @@ def test_every_column_type_dumps_again_identically(marmot_server: MarmotServer, 
 def test_every_column_type_restores_into_mariadb(marmot_server: MarmotServer, every: str,
                                                   differential_mariadb: MariaDBEndpoint
                                                   ) -> None:
-    """The tables' part of marmotdb's dump (the view, trigger and routines name marmotdb's
-    collation_connection, utf8mb4_0900_ai_ci, which MariaDB 10.11 does not know) restores
-    into MariaDB with the same rows, generated values recomputed there."""
-    dump = _dump(marmot_server, every, ["--skip-triggers", "--skip-dump-date"],
-                 ("kinds", "child"))
+    """marmotdb's dump, view, trigger and routines included, restores into MariaDB with the
+    same rows, generated values recomputed there: each object's part sets the
+    character_set_client and collation_connection it was created with (utf8mb4_unicode_ci,
+    which MariaDB 10.11 knows; it does not know MySQL 8's utf8mb4_0900_ai_ci)."""
+    dump = _dump(marmot_server, every, ["--routines", "--triggers", "--skip-dump-date"])
     assert b"0900" not in dump
+    # the trigger, the two routines and the view
+    assert len(re.findall(rb"SET collation_connection += utf8mb4_unicode_ci", dump)) == 4
     admin = differential_mariadb.connect(autocommit=True)
     with admin.cursor() as cur:
         cur.execute("DROP DATABASE IF EXISTS dump_every_maria")
@@ -462,6 +523,9 @@ def test_every_column_type_restores_into_mariadb(marmot_server: MarmotServer, ev
     admin.close()
     login = ["--no-defaults", f"-h{differential_mariadb.host}", f"-P{differential_mariadb.port}",
              f"-u{differential_mariadb.user}", f"-p{differential_mariadb.password}"]
+    # marmotdb's root@% has no account there: the objects are the restoring account's (the
+    # usual rewrite of a dump's definers when moving it to a server with other accounts)
+    dump = dump.replace(b"DEFINER=`root`@`%`", b"DEFINER=CURRENT_USER")
     result = subprocess.run([MARIADB_CLI, *login, "--binary-mode", "dump_every_maria"],
                             input=dump, capture_output=True, timeout=DUMP_TIMEOUT_S, check=False)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
@@ -476,6 +540,15 @@ def test_every_column_type_restores_into_mariadb(marmot_server: MarmotServer, ev
         assert "GENERATED ALWAYS AS" in cur.fetchone()[1]
         cur.execute("INSERT INTO kinds (vc) VALUES ('v9')")
         assert cur.lastrowid == 3  # AUTO_INCREMENT continues there too
+        cur.execute("INSERT INTO child VALUES (3, 3, 'low')")  # the trigger is there
+        cur.execute("SELECT note FROM child WHERE id = 3")
+        assert cur.fetchone() == ("LOW",)
+        cur.execute("CALL p_count(@n)")
+        cur.execute("SELECT @n, f_twice(21), COUNT(*) FROM v_kinds")
+        assert cur.fetchone() == (3, 42, 3)
+        cur.execute("SELECT COLLATION_CONNECTION FROM information_schema.VIEWS "
+                    "WHERE TABLE_SCHEMA = 'dump_every_maria'")
+        assert cur.fetchall() == (("utf8mb4_unicode_ci",),)
         cur.execute("DROP DATABASE dump_every_maria")
     source.close()
     maria.close()

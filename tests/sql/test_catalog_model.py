@@ -8,7 +8,7 @@ import pytest
 
 from marmotdb import errors
 from marmotdb.sql.catalog.declared import declared_table
-from marmotdb.sql.catalog.render import render_create_table, wrapped
+from marmotdb.sql.catalog.render import render_create_table
 from marmotdb.sql.catalog.snapshot import snapshot, table_model
 
 CANONICAL = """CREATE TABLE `items` (
@@ -107,12 +107,6 @@ def test_primary_promotion_of_a_not_null_unique() -> None:
 def test_unparsable_ddl(sql: str) -> None:
     with pytest.raises(errors.MarmotError):
         declared_table(sql)
-
-
-def test_wrapped() -> None:
-    assert wrapped("a > 0") == "(a > 0)"
-    assert wrapped("(a > 0)") == "(a > 0)"
-    assert wrapped("(a) + (b)") == "((a) + (b))"
 
 
 def sqlite_conn(*statements: str) -> apsw.Connection:

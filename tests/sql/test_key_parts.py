@@ -26,11 +26,11 @@ def db(server):
 def test_shown_quoted_and_expressions_unquoted(db):
     create = rows(db.execute("SHOW CREATE TABLE `(2)`"))[0][1]
     assert "  PRIMARY KEY (`(3)`),\n" in create
-    assert "  key `e` ((lower(`(4)`)))\n" in create.lower()
+    assert "  KEY `e` ((lower(`(4)`)))\n" in create  # MySQL's print: lower-case functions
     assert rows(db.execute("SELECT INDEX_NAME, COLUMN_NAME, EXPRESSION FROM "
                            "information_schema.STATISTICS WHERE TABLE_SCHEMA = 'k' "
                            "ORDER BY INDEX_NAME")) == [
-        ("e", None, "LOWER(`(4)`)"), ("PRIMARY", "(3)", None)]
+        ("e", None, "lower(`(4)`)"), ("PRIMARY", "(3)", None)]
 
 
 def test_kept_by_a_rebuild(db):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from marmotdb.sql.definition.shown_expression import shown_expression
+from marmotdb.sql.definition.shown_expression import printed_expression, shown_expression
 
 PRINTED = [
     ("a + b", "(`a` + `b`)"),
@@ -29,6 +29,7 @@ PRINTED = [
      "(case when (`a` = 1) then _utf8mb4'one' else _utf8mb4'x' end)"),
     ("CAST(a AS UNSIGNED)", "cast(`a` as unsigned)"),
     ("CAST(a AS CHAR(3))", "cast(`a` as char(3) charset utf8mb4)"),
+    ("CAST(a AS CHAR CHARACTER SET latin1)", "cast(`a` as char charset latin1)"),
     ("a IS NOT NULL", "(`a` is not null)"),
     ("a NOT IN (1, 2)", "(`a` not in (1,2))"),
     ("a BETWEEN 1 AND 2", "(`a` between 1 and 2)"),
@@ -47,7 +48,8 @@ def test_printed_as_mysql_does(written: str, printed: str) -> None:
 
 @pytest.mark.parametrize("printed", [p for _, p in PRINTED])
 def test_printing_a_printed_expression_changes_nothing(printed: str) -> None:
-    assert shown_expression(printed) == printed
+    # printed_expression: not the text kept as written because the printer gave up on it
+    assert printed_expression(printed) == printed
 
 
 @pytest.mark.parametrize("written", ["DATE_ADD(d, INTERVAL 1 DAY)", "TRIM(LEADING 'x' FROM s)",

@@ -86,7 +86,7 @@ def _column(column: ColumnDef) -> ColumnModel:
 def _index(index: IndexDef) -> IndexModel:
     parts = [(name, length, "D" if descending else "A")
              for name, length, descending in index.columns]
-    return IndexModel(index.name, index.kind, parts, index.comment)
+    return IndexModel(index.name, index.kind, parts, index.comment, index.visible)
 
 
 def _foreign_key(fk: ForeignKeyDef) -> ForeignKeyModel:

@@ -24,8 +24,7 @@ from marmotdb.sql.definition.partitioning import partition_rows
 from marmotdb.sql.catalog.charsets import CHARSETS, COLLATIONS, charset_named
 from marmotdb.sql.catalog.keywords import KEYWORDS
 from marmotdb.sql.catalog.model import ColumnModel, TableModel, is_key_expression
-from marmotdb.sql.catalog.render import wrapped
-from marmotdb.sql.catalog.snapshot import DatabaseSnapshot, TableStats, ViewInfo
+from marmotdb.sql.catalog.snapshot import DatabaseSnapshot, TableStats, ViewInfo, snapshot
 from marmotdb.sql.types.coltypes import from_decltype
 from marmotdb.sql.routines import catalog as routine_catalog
 
@@ -268,13 +267,13 @@ def _referenced_key(snap: DatabaseSnapshot, table: str, columns: list[str]) -> s
 
 
 def _check_constraints(snap: DatabaseSnapshot) -> list[tuple]:
-    return [("def", snap.name, check.name, wrapped(check.clause))
+    return [("def", snap.name, check.name, check.clause)
             for model in snap.tables.values() for check in model.checks]
 
 
 def _views(snap: DatabaseSnapshot) -> list[tuple]:
     return [("def", snap.name, view.name, view.definition, view.check_option, view.is_updatable,
-             DEFINER, "DEFINER", "utf8mb4", "utf8mb4_0900_ai_ci")
+             DEFINER, view.security, view.charsets.client, view.charsets.connection)
             for view in snap.views.values()]
 
 
@@ -287,7 +286,8 @@ def _triggers(snap: DatabaseSnapshot) -> list[tuple]:
         rows.append(("def", snap.name, trigger.name, trigger.event, "def", snap.name,
                      trigger.table, order[key], None, trigger.statement, "ROW", trigger.timing,
                      None, None, "OLD", "NEW", None, sysvars.DEFAULT_SQL_MODE, DEFINER,
-                     "utf8mb4", "utf8mb4_0900_ai_ci", "utf8mb4_0900_ai_ci"))
+                     trigger.charsets.client, trigger.charsets.connection,
+                     trigger.charsets.database))
     return rows
 
 
@@ -367,7 +367,9 @@ def _keywords() -> list[tuple]:
 # ---------------------------------------------------------------------------------- session
 def _schemata(ctx: CatalogContext) -> list[tuple]:
     rows = [("def", "information_schema", "utf8mb3", "utf8mb3_general_ci", None, "NO")]
-    rows += [("def", db, "utf8mb4", "utf8mb4_0900_ai_ci", None, "NO") for db in ctx.databases()]
+    for db in ctx.databases():
+        snap = snapshot(ctx.connection_for(db), db)
+        rows.append(("def", db, snap.charset, snap.collation, None, "NO"))
     return rows
 
 
@@ -584,7 +586,8 @@ INFORMATION_SCHEMA = SCHEMAS["information_schema"]
 
 def self_description() -> DatabaseSnapshot:
     """information_schema itself as a database: its tables as SYSTEM VIEWs with columns."""
-    snap = DatabaseSnapshot("information_schema", ("static",))
+    snap = DatabaseSnapshot("information_schema", ("static",), charset="utf8mb3",
+                            collation="utf8mb3_general_ci")
     for table in INFORMATION_SCHEMA.values():
         view = ViewInfo(table.name, "", None)
         for name, decl in table.columns:

@@ -2,8 +2,8 @@
 
 Clients parse this text (SQLAlchemy's reflection reads it line by line with regexes, mysqldump
 replays it), so the layout is MySQL's: one column or key per line indented by two spaces,
-lower-case types, ``DEFAULT NULL`` for nullable columns without a default (except BLOB/TEXT/
-JSON, which MySQL prints bare), literal defaults quoted, keys after columns in the order
+lower-case types, ``DEFAULT NULL`` for nullable columns without a default (except BLOB/TEXT,
+which MySQL prints bare), literal defaults quoted, keys after columns in the order
 PRIMARY, UNIQUE, plain, FULLTEXT, then foreign keys and CHECK constraints, then
 ``ENGINE=... [AUTO_INCREMENT=n] DEFAULT CHARSET=... COLLATE=... [COMMENT='...']``.
 """
@@ -22,8 +22,9 @@ from marmotdb.sql.catalog.model import (
 from marmotdb.sql.catalog.snapshot import ViewInfo
 from marmotdb.sql.schema import LEADING_TABLE_OPTIONS, partitioning_text, table_options_text
 
-_NO_LITERAL_DEFAULT = frozenset({"tinytext", "text", "mediumtext", "longtext", "tinyblob",
-                                 "blob", "mediumblob", "longblob", "json", "geometry"})
+# printed without DEFAULT NULL (MySQL's BLOB field type); JSON and GEOMETRY are not BLOBs
+_NO_DEFAULT_NULL = frozenset({"tinytext", "text", "mediumtext", "longtext", "tinyblob",
+                              "blob", "mediumblob", "longblob"})
 _KEY_ORDER = {"PRIMARY": 0, "UNIQUE": 1, "INDEX": 2, "FULLTEXT": 3, "SPATIAL": 4}
 
 
@@ -39,20 +40,6 @@ def quote_string(value: str) -> str:
     """A string as SHOW CREATE TABLE prints it (MySQL's append_unescaped): line breaks and
     the other control characters a client would split or stop on are escaped."""
     return "'" + value.translate(_ESCAPED) + "'"
-
-
-def wrapped(expression: str) -> str:
-    """``expression`` inside one pair of parentheses (MySQL prints CHECK ((x > 0)))."""
-    text = expression.strip()
-    if text.startswith("(") and text.endswith(")"):
-        depth = 0
-        for index, char in enumerate(text):
-            depth += {"(": 1, ")": -1}.get(char, 0)
-            if depth == 0 and index < len(text) - 1:
-                break
-        else:
-            return text
-    return f"({text})"
 
 
 def _referenced(fk: ForeignKeyModel, q: Callable[[str], str]) -> str:
@@ -75,9 +62,11 @@ def render_create_table(table: TableModel, auto_increment: int | None = None,
             if rule and rule.upper() != "NO ACTION":
                 text += f" ON {action} {rule.upper()}"
         lines.append(text)
-    for check in table.checks:
+    # the clause as MySQL keeps it (its Item::print: ``(`a` > 0)``, ``json_valid(`j`)``),
+    # CHECK constraints by name, as MySQL 8 lists them
+    for check in sorted(table.checks, key=lambda c: c.name.lower()):
         enforced = "" if check.enforced else " /*!80016 NOT ENFORCED */"
-        lines.append(f"  CONSTRAINT {q(check.name)} CHECK ({wrapped(check.clause)}){enforced}")
+        lines.append(f"  CONSTRAINT {q(check.name)} CHECK ({check.clause}){enforced}")
     leading = table_options_text(table.options, LEADING_TABLE_OPTIONS)
     options = (leading + " " if leading else "") + f"ENGINE={table.engine}"
     if auto_increment is not None and auto_increment > 1:
@@ -131,7 +120,7 @@ def _default_clause(column: ColumnModel) -> str:
         if value.startswith(("b'", "0x")):
             return f"DEFAULT {value}"
         return f"DEFAULT {quote_string(value)}"
-    if column.nullable and column.data_type not in _NO_LITERAL_DEFAULT:
+    if column.nullable and column.data_type not in _NO_DEFAULT_NULL:
         return "DEFAULT NULL"
     return ""
 
@@ -161,6 +150,8 @@ def _index_definition(index: IndexModel, q: object) -> str:
 
 
 def render_create_view(view: ViewInfo, quote: bool = True) -> str:
-    """SHOW CREATE VIEW text: MySQL's algorithm/definer/security preamble + the SELECT."""
-    return (f"CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`%` SQL SECURITY DEFINER VIEW "
-            f"{quote_name(view.name, quote)} AS {view.definition}")
+    """SHOW CREATE VIEW text: MySQL's algorithm/definer/security preamble, the SELECT and its
+    WITH … CHECK OPTION."""
+    check = f" WITH {view.check_option} CHECK OPTION" if view.check_option != "NONE" else ""
+    return (f"CREATE ALGORITHM={view.algorithm} DEFINER=`root`@`%` SQL SECURITY "
+            f"{view.security} VIEW {quote_name(view.name, quote)} AS {view.definition}{check}")

@@ -48,7 +48,6 @@ from marmotdb.sql.catalog.information_schema import (
 if TYPE_CHECKING:
     from marmotdb.sql.catalog.context import CatalogContext
 
-_DB_COLLATION = "utf8mb4_0900_ai_ci"
 
 
 def _from_database(stream: TokenStream, ctx: CatalogContext) -> str:
@@ -229,8 +228,8 @@ def _view_result(view: ViewInfo, ctx: CatalogContext) -> ResultSet:
     quote = bool(ctx.variables.get("sql_quote_show_create"))
     columns = [show_text("View"), show_text("Create View", 1024), show_text("character_set_client", 32),
                show_text("collation_connection", 32)]
-    return ResultSet(columns, [(view.name, render_create_view(view, quote), "utf8mb4",
-                                "utf8mb4_0900_ai_ci")])
+    return ResultSet(columns, [(view.name, render_create_view(view, quote), view.charsets.client,
+                                view.charsets.connection)])
 
 
 def _create_database(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
@@ -239,10 +238,8 @@ def _create_database(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
     finish(stream)
     snap = _database_snapshot(ctx, db)
     guard = "/*!32312 IF NOT EXISTS*/ " if if_not_exists else ""
-    charset, collation = ("utf8mb3", "utf8mb3_general_ci") if snap is _INFORMATION_SCHEMA_SELF \
-        else ("utf8mb4", _DB_COLLATION)
     text = (f"CREATE DATABASE {guard}{quote_name(snap.name)} /*!40100 DEFAULT CHARACTER SET "
-            f"{charset} COLLATE {collation} */ /*!80016 DEFAULT ENCRYPTION='N' */")
+            f"{snap.charset} COLLATE {snap.collation} */ /*!80016 DEFAULT ENCRYPTION='N' */")
     return ResultSet([show_text("Database"), show_text("Create Database", 1024)], [(snap.name, text)])
 
 
@@ -261,8 +258,9 @@ def _create_trigger(stream: TokenStream, ctx: CatalogContext) -> ResultSet:
     columns = [show_text("Trigger"), show_text("sql_mode", 520), show_text("SQL Original Statement", 1024),
                show_text("character_set_client", 32), show_text("collation_connection", 32),
                show_text("Database Collation", 32), show_datetime("Created")]
+    charsets = trigger.charsets
     return ResultSet(columns, [(trigger.name, sysvars.DEFAULT_SQL_MODE, trigger.mysql_sql,
-                                "utf8mb4", _DB_COLLATION, _DB_COLLATION, None)])
+                                charsets.client, charsets.connection, charsets.database, None)])
 
 
 def _create_routine(kind: str) -> Callable[[TokenStream, CatalogContext], ResultSet]:
@@ -339,7 +337,8 @@ def _triggers(stream: TokenStream, ctx: CatalogContext, flags: ShowFlags) -> Res
     finish(stream)
     snap = _database_snapshot(ctx, db)
     rows = [(t.name, t.event, t.table, t.statement, t.timing, None, sysvars.DEFAULT_SQL_MODE,
-             "root@%", "utf8mb4", _DB_COLLATION, _DB_COLLATION) for t in snap.triggers]
+             "root@%", t.charsets.client, t.charsets.connection, t.charsets.database)
+            for t in snap.triggers]
     columns = [show_text("Trigger"), show_text("Event", 6), show_text("Table"), show_text("Statement", 1024),
                show_text("Timing", 6), show_datetime("Created"), show_text("sql_mode", 520), show_text("Definer", 288),
                show_text("character_set_client", 32), show_text("collation_connection", 32),

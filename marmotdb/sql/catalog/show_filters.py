@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from marmotdb.sql.catalog.context import CatalogContext
 
 Handler = Callable[[TokenStream, "CatalogContext", "ShowFlags"], ResultSet]
-_DB_COLLATION = "utf8mb4_0900_ai_ci"
 
 
 class ShowFlags:

@@ -13,6 +13,7 @@ authorizer for the duration of its own reads (``trusted``) and restores it after
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,12 @@ from typing import Any
 
 import apsw
 
+from marmotdb.sql.schema import (
+    DEFAULT_CHARSET,
+    DEFAULT_COLLATION,
+    CreationCharsets,
+    database_charset,
+)
 from marmotdb.sql.types import coltypes
 from marmotdb.sql.catalog.declared import declared_table
 from marmotdb.sql.catalog.expr import NotSimple, TokenStream, tokenize
@@ -46,6 +53,9 @@ class ViewInfo:
     check_option: str = "NONE"
     is_updatable: str = "NO"
     valid: bool = True  # False when SQLite cannot read it (a table it reads was dropped)
+    charsets: CreationCharsets = CreationCharsets()
+    algorithm: str = "UNDEFINED"
+    security: str = "DEFINER"  # SQL SECURITY
 
 
 @dataclass(slots=True)
@@ -56,6 +66,7 @@ class TriggerInfo:
     event: str  # INSERT | UPDATE | DELETE
     statement: str  # the trigger body
     mysql_sql: str
+    charsets: CreationCharsets = CreationCharsets()
 
 
 @dataclass(slots=True, eq=False)  # compared by identity: the INFORMATION_SCHEMA cache token
@@ -68,6 +79,8 @@ class DatabaseSnapshot:
     views: dict[str, ViewInfo] = field(default_factory=dict)
     triggers: list[TriggerInfo] = field(default_factory=list)
     routines: list[Routine] = field(default_factory=list)  # sql/routines/
+    charset: str = DEFAULT_CHARSET  # the database's default (CREATE/ALTER DATABASE)
+    collation: str = DEFAULT_COLLATION
     rows: dict[str, list[tuple]] = field(default_factory=dict)  # INFORMATION_SCHEMA rows cache
     quick: tuple[object, ...] = ()  # (schema_version, data_version, total_changes) last seen
     _built: dict[str, TableModel] = field(default_factory=dict)  # lower-case name -> model
@@ -196,28 +209,42 @@ def _build(conn: apsw.Connection, database: str, fingerprint: tuple[object, ...]
     result = DatabaseSnapshot(database, fingerprint, _conn=weakref.ref(conn))
     stored = _stored_ddl(conn)
     result.routines = routine_store.load_all(conn)
+    result.charset, result.collation = database_charset(conn)
     objects = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_schema "
                            "WHERE type IN ('table', 'view', 'trigger') ORDER BY name").fetchall()
     for kind, name, table_name, sql in objects:
         if is_internal(name):
             continue
-        mysql_sql = stored.get((kind, name.lower()))
+        mysql_sql, meta = stored.get((kind, name.lower()), (None, {}))
         if kind == "table":
             result._pending[name.lower()] = (name, sql or "", mysql_sql)
         elif kind == "view":
-            result.views[name.lower()] = _view(conn, name, sql or "", mysql_sql, result.table)
+            result.views[name.lower()] = _view(conn, name, sql or "", mysql_sql, result.table,
+                                               meta)
         elif not is_internal(table_name):
-            result.triggers.append(_trigger(name, table_name, sql or "", mysql_sql))
+            result.triggers.append(_trigger(name, table_name, sql or "", mysql_sql,
+                                            CreationCharsets.from_meta(meta)))
     return result
 
 
-def _stored_ddl(conn: apsw.Connection) -> dict[tuple[str, str], str]:
-    """(kind, lower-case name) -> MySQL DDL; kind is 'table' | 'view' | 'trigger' (triggers
-    have their own namespace, so a trigger may share a table's name)."""
+def _stored_ddl(conn: apsw.Connection) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    """(kind, lower-case name) -> (MySQL DDL, the decoded ``meta`` of a view or trigger, {}
+    for the others); kind is 'table' | 'view' | 'trigger' (triggers have their own
+    namespace, so a trigger may share a table's name)."""
     if not _has_schema_table(conn):
         return {}
-    rows = conn.execute(f"SELECT kind, name, mysql_sql FROM {SCHEMA_TABLE}").fetchall()
-    return {(str(kind), str(name).lower()): str(sql) for kind, name, sql in rows if sql}
+    rows = conn.execute(f"SELECT kind, name, mysql_sql, CASE WHEN kind IN ('view', 'trigger') "
+                        f"THEN meta END FROM {SCHEMA_TABLE}").fetchall()
+    return {(str(kind), str(name).lower()): (str(sql), _decoded(meta))
+            for kind, name, sql, meta in rows if sql}
+
+
+def _decoded(meta: str | None) -> dict[str, Any]:
+    try:
+        found = json.loads(meta) if meta else {}
+    except ValueError:
+        found = {}
+    return found if isinstance(found, dict) else {}
 
 
 # ---------------------------------------------------------------------------------- tables
@@ -394,10 +421,15 @@ def _reconcile_foreign_keys(declared: list[ForeignKeyModel], facts: list[Foreign
 
 # ---------------------------------------------------------------------------------- views
 def _view(conn: apsw.Connection, name: str, sqlite_sql: str, mysql_sql: str | None,
-          table: Callable[[str], TableModel | None]) -> ViewInfo:
+          table: Callable[[str], TableModel | None], meta: dict[str, Any]) -> ViewInfo:
+    """``meta``: what CREATE VIEW kept (rewrites/ddl/views.py): the SELECT without its WITH
+    CHECK OPTION, the check option, algorithm, SQL SECURITY and the creating charsets."""
     source = mysql_sql or sqlite_sql
-    definition = _after_as(source) or source
-    info = ViewInfo(name, definition, mysql_sql)
+    definition = str(meta.get("definition") or _after_as(source) or source).rstrip(";").strip()
+    info = ViewInfo(name, definition, mysql_sql, charsets=CreationCharsets.from_meta(meta),
+                    check_option=str(meta.get("check_option") or "NONE"),
+                    algorithm=str(meta.get("algorithm") or "UNDEFINED"),
+                    security=str(meta.get("security") or "DEFINER"))
     quoted = '"' + name.replace('"', '""') + '"'
     try:
         for _, column, decltype, notnull, default, _, hidden in conn.execute(
@@ -447,7 +479,8 @@ def _after_as(create_sql: str) -> str | None:
 
 
 # ---------------------------------------------------------------------------------- triggers
-def _trigger(name: str, table: str, sqlite_sql: str, mysql_sql: str | None) -> TriggerInfo:
+def _trigger(name: str, table: str, sqlite_sql: str, mysql_sql: str | None,
+             charsets: CreationCharsets) -> TriggerInfo:
     source = mysql_sql or sqlite_sql
     timing, event, statement = "BEFORE", "INSERT", source
     try:
@@ -463,7 +496,7 @@ def _trigger(name: str, table: str, sqlite_sql: str, mysql_sql: str | None) -> T
                 break
     except NotSimple:
         pass
-    return TriggerInfo(name, table, timing, event, statement, source)
+    return TriggerInfo(name, table, timing, event, statement, source, charsets)
 
 
 # ---------------------------------------------------------------------------------- statistics

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 
 from marmotdb.errors import not_supported
-from marmotdb.sql.schema import IndexDef, TableDef
+from marmotdb.sql.schema import TableDef
 from marmotdb.sql.definition.columns import name_list, parse_column, references
 from marmotdb.sql.definition.cursor import DdlParser
-from marmotdb.sql.definition.keys import TableBuilder, index_options, key_parts
+from marmotdb.sql.definition.keys import TableBuilder, index_definition
 from marmotdb.sql.definition.table_options import parse_table_options
 
 
@@ -30,19 +30,18 @@ def parse_table_element(parser: DdlParser, builder: TableBuilder) -> None:
     if parser.accept("PRIMARY"):
         parser.expect("KEY")
         skip_index_name(parser)
-        builder.add_index(IndexDef("PRIMARY", "PRIMARY", key_parts(parser),
-                                   index_options(parser)))
+        builder.add_index(index_definition(parser, "PRIMARY", "PRIMARY"))
     elif parser.accept("UNIQUE"):
         parser.accept("KEY", "INDEX")
         name = skip_index_name(parser) or constraint_name
-        builder.add_index(IndexDef(name, "UNIQUE", key_parts(parser), index_options(parser)))
+        builder.add_index(index_definition(parser, name, "UNIQUE"))
     elif parser.accept("KEY", "INDEX"):
         name = skip_index_name(parser)
-        builder.add_index(IndexDef(name, "INDEX", key_parts(parser), index_options(parser)))
+        builder.add_index(index_definition(parser, name, "INDEX"))
     elif parser.accept("FULLTEXT"):
         parser.accept("KEY", "INDEX")
         name = skip_index_name(parser)
-        builder.add_index(IndexDef(name, "FULLTEXT", key_parts(parser), index_options(parser)))
+        builder.add_index(index_definition(parser, name, "FULLTEXT"))
     elif parser.at("SPATIAL"):
         raise not_supported(f"{parser.token.upper} indexes")
     elif parser.accept("FOREIGN"):
@@ -73,8 +72,10 @@ def skip_index_name(parser: DdlParser) -> str:
 # than it does INSERT_METHOD of a table that is not MERGE).
 
 
-def parse_table_body(parser: DdlParser, name: str) -> TableDef:
-    builder = TableBuilder(TableDef(name=name))
+def parse_table_body(parser: DdlParser, name: str, into: TableDef | None = None) -> TableDef:
+    """``(elements) options``; ``into``: the table to fill (one with the database's default
+    character set, for a table that names none), else a new one."""
+    builder = TableBuilder(into if into is not None else TableDef(name=name))
     parser.expect_op("(")
     while True:
         parse_table_element(parser, builder)

@@ -17,6 +17,9 @@ from marmotdb.sql.schema import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, Ta
 from marmotdb.sql.definition.partitioning import check_partitioned_table
 from marmotdb.sql.definition.columns import ParsedColumn, utf8mb3_comment
 from marmotdb.sql.definition.cursor import DdlParser
+from marmotdb.sql.definition.shown_expression import printed_expression
+
+ER_PK_INDEX_CANT_BE_INVISIBLE = 3522
 
 
 def key_parts(parser: DdlParser) -> list[tuple[str, int | None, bool]]:
@@ -39,8 +42,11 @@ def key_parts(parser: DdlParser) -> list[tuple[str, int | None, bool]]:
 
 
 def functional_part(text: str) -> str:
-    """``(expr)`` of ``INDEX ((expr))``; MySQL refuses a bare column there (3762)."""
-    expression = normalise_mysql_expression(text)
+    """``(expr)`` of ``INDEX ((expr))``, the expression as MySQL prints it back (``abs(`a`)``,
+    ``(`a` + `b`)``: SHOW CREATE TABLE shows ``KEY … ((abs(`a`)))``); MySQL refuses a bare
+    column there (3762)."""
+    printed = printed_expression(text)
+    expression = f"({printed})" if printed is not None else normalise_mysql_expression(text)
     if re.fullmatch(r"\(`(?:[^`]|``)+`\)", expression):
         raise errors.error(errors.ER_FUNCTIONAL_INDEX_ON_FIELD, "Functional index on a column "
                            "is not supported. Consider using a regular index instead.")
@@ -53,21 +59,52 @@ def is_functional(part: str) -> bool:
     return is_key_expression(part)
 
 
-def index_options(parser: DdlParser) -> str:
-    comment = ""
+def index_definition(parser: DdlParser, name: str, kind: str) -> IndexDef:
+    """A key's ``(key parts) [options]``."""
+    index = IndexDef(name, kind, key_parts(parser))
+    index_options(parser, index)
+    return index
+
+
+def index_options(parser: DdlParser, index: IndexDef) -> None:
+    """``USING …``, ``COMMENT '…'``, ``KEY_BLOCK_SIZE``, ``VISIBLE`` / ``INVISIBLE``."""
     while True:
         if parser.accept("USING"):
             parser.expect("BTREE", "HASH")
         elif parser.accept("COMMENT"):
-            comment = utf8mb3_comment(parser.string())
+            index.comment = utf8mb3_comment(parser.string())
         elif parser.accept("KEY_BLOCK_SIZE"):
             parser.option_value()
-        elif parser.accept("VISIBLE", "INVISIBLE"):
-            pass
+        elif parser.at("VISIBLE", "INVISIBLE"):
+            set_visible(index, parser.expect("VISIBLE", "INVISIBLE") == "VISIBLE")
         elif parser.at("WITH"):  # a FULLTEXT key's plugin (ngram, mecab): other words
             raise not_supported("FULLTEXT … WITH PARSER")
         else:
-            return comment
+            return
+
+
+def set_visible(index: IndexDef, visible: bool) -> None:
+    """VISIBLE / INVISIBLE: a primary key is always visible (3522, MySQL's error)."""
+    if not visible and index.kind == "PRIMARY":
+        raise _invisible_primary()
+    index.visible = visible
+
+
+def check_implicit_primary_visible(table: TableDef) -> None:
+    """Without a PRIMARY KEY, the first UNIQUE key on NOT NULL columns is the table's primary
+    key to MySQL, which may not be invisible either (3522)."""
+    if table.primary_key is not None:
+        return
+    for index in table.indexes:
+        columns = [table.column(part) for part, _, _ in index.columns]
+        if index.kind == "UNIQUE" and all(c is not None and not c.nullable for c in columns):
+            if not index.visible:
+                raise _invisible_primary()
+            return
+
+
+def _invisible_primary() -> errors.MarmotError:
+    return errors.error(ER_PK_INDEX_CANT_BE_INVISIBLE, "A primary key index cannot be invisible")
 
 
 # ---------------------------------------------------------------- table elements
@@ -252,6 +289,14 @@ class TableBuilder:
             raise errors.error(errors.ER_WRONG_SUB_KEY, "Incorrect prefix key; the used key "
                                "part isn't a string, the used length is longer than the key "
                                "part, or the storage engine doesn't support unique prefix keys")
+
+
+def stored_expression(text: str) -> str:
+    """A CHECK's or a functional key part's expression as MySQL keeps and shows it (its
+    ``Item::print``, definition/shown_expression.py), or, for a construct that printer does not
+    know, in backquotes and parentheses (``normalise_mysql_expression``)."""
+    printed = printed_expression(text)
+    return printed if printed is not None else normalise_mysql_expression(text)
 
 
 def _redundant_pair(a: IndexDef, b: IndexDef) -> bool:

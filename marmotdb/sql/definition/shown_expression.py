@@ -57,6 +57,12 @@ class _Unprintable(Exception):
 
 def shown_expression(text: str) -> str:
     """``text`` (a MySQL expression) as MySQL prints it; ``text`` itself if it cannot."""
+    printed = printed_expression(text)
+    return text if printed is None else printed
+
+
+def printed_expression(text: str) -> str | None:
+    """``text`` as MySQL prints it; None for a construct this printer does not know."""
     try:
         reader = _Reader(text)
         printed = reader.expression(0)
@@ -64,7 +70,7 @@ def shown_expression(text: str) -> str:
             raise _Unprintable(reader.parser.token.text)
         return printed
     except (_Unprintable, errors.MarmotError, ValueError):
-        return text
+        return None
 
 
 class _Reader:
@@ -293,10 +299,14 @@ class _Reader:
         arguments = ""
         if parser.at_op("("):
             arguments = "(" + parser.balanced().replace(" ", "") + ")"
+        charset = "utf8mb4"  # the connection's, which MySQL names
+        if word == "CHAR" and (self._accept_word("CHARSET") or (
+                self._accept_word("CHARACTER") and self._accept_word("SET"))):
+            charset = parser.identifier().lower()  # a printed one reads back the same
         if parser.at("CHARACTER", "CHARSET", "COLLATE", "ARRAY", "PRECISION"):
             raise _Unprintable("cast type attributes")
         if word == "CHAR":
-            return f"char{arguments} charset utf8mb4"
+            return f"char{arguments} charset {charset}"
         return word.lower() + arguments
 
     # -------------------------------------------------------------- tokens

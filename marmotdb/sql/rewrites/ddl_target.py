@@ -17,7 +17,7 @@ from marmotdb import errors
 from marmotdb.sql.rewrites.ddl import DdlParser
 
 Name = tuple[str | None, str]  # (database or None, object name)
-_KINDS = frozenset({"TABLE", "TABLES", "INDEX", "VIEW", "TRIGGER"})
+_KINDS = frozenset({"TABLE", "TABLES", "INDEX", "VIEW", "TRIGGER", "DATABASE", "SCHEMA"})
 _PREFIX_WORDS = frozenset({"OR", "REPLACE", "TEMPORARY", "UNIQUE", "FULLTEXT", "SPATIAL",
                            "ONLINE", "OFFLINE", "IGNORE", "ALGORITHM", "DEFINER", "SQL",
                            "SECURITY", "INVOKER", "MERGE", "TEMPTABLE", "UNDEFINED",
@@ -27,7 +27,7 @@ _PREFIX_WORDS = frozenset({"OR", "REPLACE", "TEMPORARY", "UNIQUE", "FULLTEXT", "
 @dataclass(frozen=True, slots=True)
 class DdlTarget:
     verb: str  # CREATE | ALTER | DROP | RENAME | TRUNCATE
-    kind: str  # TABLE | INDEX | VIEW | TRIGGER
+    kind: str  # TABLE | INDEX | VIEW | TRIGGER | DATABASE | SCHEMA (ALTER DATABASE)
     temporary: bool  # CREATE/DROP TEMPORARY TABLE
     guarded: bool  # IF [NOT] EXISTS
     name: Name  # the object defined: the table, view, trigger (an index: its table)
@@ -104,5 +104,14 @@ def _trigger(parser: DdlParser) -> tuple[Name, tuple[Name, ...]]:
     return name, (table,) if table else ()
 
 
+def _database(parser: DdlParser) -> tuple[Name, tuple[Name, ...]]:
+    """``ALTER DATABASE [name] options``: it runs in the database named (or the current one);
+    CREATE/DROP DATABASE are the session's and never come here."""
+    if parser.token.kind == "word" and parser.at("DEFAULT", "CHARSET", "CHARACTER", "COLLATE",
+                                                 "ENCRYPTION", "READ"):
+        return (None, ""), ()
+    return (parser.identifier(), ""), ()
+
+
 _READERS = {"TABLE": _tables, "TABLES": _tables, "VIEW": _tables, "INDEX": _on_table,
-            "TRIGGER": _trigger}
+            "TRIGGER": _trigger, "DATABASE": _database, "SCHEMA": _database}

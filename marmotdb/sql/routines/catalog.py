@@ -13,22 +13,23 @@ from marmotdb.sql.routines.definition import Routine
 
 SQL_MODE = ("ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
             "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION")
-CHARSET, COLLATION = "utf8mb4", "utf8mb4_0900_ai_ci"
 
 SHOW_CREATE_COLUMNS = ("{kind}", "sql_mode", "Create {kind}", "character_set_client",
                        "collation_connection", "Database Collation")
 
 
 def show_create_row(routine: Routine) -> tuple[Any, ...]:
-    return (routine.name, routine.sql_mode or SQL_MODE, routine.create_sql(), CHARSET,
-            COLLATION, COLLATION)
+    charsets = routine.charsets
+    return (routine.name, routine.sql_mode or SQL_MODE, routine.create_sql(), charsets.client,
+            charsets.connection, charsets.database)
 
 
 def status_row(db: str, routine: Routine) -> tuple[Any, ...]:
     user, host = routine.definer_parts
+    charsets = routine.charsets
     return (db, routine.name, routine.kind, f"{user}@{host}", routine.created or None,
-            routine.created or None, routine.security, routine.comment, CHARSET, COLLATION,
-            COLLATION)
+            routine.created or None, routine.security, routine.comment, charsets.client,
+            charsets.connection, charsets.database)
 
 
 def _data_type(type_text: str) -> tuple[str, str]:
@@ -41,12 +42,13 @@ def _data_type(type_text: str) -> tuple[str, str]:
 def routines_row(db: str, routine: Routine) -> tuple[Any, ...]:
     user, host = routine.definer_parts
     data_type, dtd = _data_type(routine.returns) if routine.returns else ("", "")
+    charsets = routine.charsets
     return (routine.name, "def", db, routine.name, routine.kind, data_type, None, None, None,
             None, None, None, None, dtd or None, "SQL", routine.body, None, "SQL", "SQL",
             "YES" if routine.deterministic else "NO", routine.data_access, None,
             routine.security, routine.created or None, routine.created or None,
-            routine.sql_mode or SQL_MODE, routine.comment, f"{user}@{host}", CHARSET, COLLATION,
-            COLLATION)
+            routine.sql_mode or SQL_MODE, routine.comment, f"{user}@{host}", charsets.client,
+            charsets.connection, charsets.database)
 
 
 def parameters_rows(db: str, routine: Routine) -> list[tuple[Any, ...]]:

@@ -81,6 +81,9 @@ def create_statements(sql: str, database: str, ctx: Any = None) -> list[str]:
     a literal in the statement, so every replica stores the same."""
     routine, qualifier, _ = parse_create(sql, "")
     _check_database(qualifier, database)
+    charsets = getattr(ctx, "creation_charsets", None)
+    if charsets is not None:
+        routine.record_charsets(charsets)
     started_s = _statement_time_s(ctx)
     if started_s:
         routine.created = datetime.datetime.fromtimestamp(started_s).strftime(

@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from marmotdb import errors
+from marmotdb.sql.schema import CreationCharsets
 from marmotdb.sql.text import lexer
 
 KINDS = ("PROCEDURE", "FUNCTION")
@@ -49,6 +50,19 @@ class Routine:
     sql_mode: str = ""
     created: str = ""  # 'YYYY-MM-DD HH:MM:SS'
     extra: dict[str, str] = field(default_factory=dict)
+    # the creating session's (schema.CreationCharsets.META_KEYS; '' in rows from before)
+    character_set_client: str = ""
+    collation_connection: str = ""
+    database_collation: str = ""
+
+    @property
+    def charsets(self) -> CreationCharsets:
+        return CreationCharsets.from_meta({key: getattr(self, key)
+                                           for key in CreationCharsets.META_KEYS})
+
+    def record_charsets(self, charsets: CreationCharsets) -> None:
+        for key, value in charsets.to_meta().items():
+            setattr(self, key, value)
 
     def create_sql(self) -> str:
         head = (f"CREATE DEFINER={self.definer} {self.kind} {_quote(self.name)}"

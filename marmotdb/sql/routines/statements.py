@@ -57,6 +57,7 @@ def _noted(session: Any, code: int, message: str) -> Ok:
 
 def _run(session: Any, text: str, database: Database) -> Result | Pending:
     view = session._schema_view(database, temporary=False)
+    view.creation_charsets = session._creation_charsets()  # what the routine records
     translation, params = translate(text, view,
                                     backslash_escapes=session.variables.backslash_escapes)
     return session._run(translation, params, text, database)

@@ -255,6 +255,11 @@ class SessionVariables:
         if chosen is not None:
             self._values["collation_connection"] = chosen.name
 
+    def use_database_charset(self, charset: str, collation: str) -> None:
+        """USE: character_set_database and collation_database become the database's."""
+        self._values["character_set_database"] = charset
+        self._values["collation_database"] = collation
+
     def set_character_set(self, charset: str | None) -> None:
         """SET CHARACTER SET charset: client and results; connection follows the database."""
         spec = SPECS["character_set_client"]

@@ -19,12 +19,14 @@ trigger bodies) keep their MySQL text and go through the normal expression path.
 | ``indexes.py`` | CREATE [UNIQUE|FULLTEXT] INDEX, DROP INDEX |
 | ``tables.py`` | DROP TABLE, RENAME TABLE, TRUNCATE TABLE |
 | ``views.py``, ``triggers.py`` | CREATE/ALTER/DROP VIEW; CREATE/DROP TRIGGER |
+| ``databases.py`` | ALTER DATABASE (and CREATE DATABASE's options): its character set |
 | ``referencing.py`` | the children's stored FOREIGN KEYs follow a renamed parent table or column |
 | ``render.py`` | a ``TableDef`` as SQLite DDL |
 | ``context.py`` | ``DdlContext`` / ``DdlResult``, the bookkeeping write |
 | ``offset_defaults.py`` | a DEFAULT datetime with a time zone offset, converted by the session first |
 
-Stored routines are sql/routines/ddl.py's; CREATE/DROP DATABASE is the session's.
+Stored routines are sql/routines/ddl.py's; CREATE/DROP DATABASE is the session's (which runs
+CREATE DATABASE's character set options as ALTER DATABASE).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from marmotdb.sql.definition.cursor import DdlParser
 from marmotdb.sql.rewrites.ddl.alter_table import alter_table
 from marmotdb.sql.rewrites.ddl.context import DdlContext, DdlResult
 from marmotdb.sql.rewrites.ddl.create_table import create_table
+from marmotdb.sql.rewrites.ddl.databases import alter_database
 from marmotdb.sql.rewrites.ddl.indexes import create_index, drop_index
 from marmotdb.sql.rewrites.ddl.tables import drop_table, rename_table, truncate_table
 from marmotdb.sql.rewrites.ddl.triggers import create_trigger, drop_trigger
@@ -57,9 +60,9 @@ def _create(parser: DdlParser, ctx: DdlContext, original: str) -> DdlResult:
         return create_index(parser, ctx, "INDEX")
     if parser.accept("FULLTEXT"):
         return create_index(parser, ctx, "FULLTEXT")
-    skip_view_attributes(parser)
+    attributes = skip_view_attributes(parser)
     if parser.at("VIEW"):
-        return create_view(parser, ctx, replace)
+        return create_view(parser, ctx, replace, attributes)
     if parser.at("TRIGGER"):
         return create_trigger(parser, ctx, original)
     if parser.at("PROCEDURE", "FUNCTION") and not replace:  # stored routines (sql/routines/)
@@ -73,9 +76,11 @@ def _create(parser: DdlParser, ctx: DdlContext, original: str) -> DdlResult:
 def _alter(parser: DdlParser, ctx: DdlContext, original: str) -> DdlResult:
     if parser.at("TABLE", "ONLINE", "OFFLINE", "IGNORE"):
         return alter_table(parser, ctx)
-    skip_view_attributes(parser)
+    if parser.at("DATABASE", "SCHEMA"):
+        return alter_database(parser, ctx)
+    attributes = skip_view_attributes(parser)
     if parser.at("VIEW"):
-        return create_view(parser, ctx, True)
+        return create_view(parser, ctx, True, attributes)
     raise not_supported(f"ALTER {parser.token.upper}")
 
 

@@ -28,7 +28,7 @@ from marmotdb.sql.definition.columns import (
 )
 from marmotdb.sql.definition.create_table import parse_table_element
 from marmotdb.sql.definition.cursor import DdlParser
-from marmotdb.sql.definition.keys import is_functional
+from marmotdb.sql.definition.keys import is_functional, set_visible
 from marmotdb.sql.definition.table_options import parse_table_options
 from marmotdb.sql.text import lexer
 from marmotdb.sql.rewrites.ddl.alter_plan import (
@@ -289,9 +289,13 @@ def _alter_change(parser: DdlParser, state: AlterState, ctx: DdlContext) -> None
 
 
 def _alter_alter(parser: DdlParser, state: AlterState, ctx: DdlContext) -> None:
-    if parser.accept("INDEX"):
-        parser.identifier()
-        parser.expect("VISIBLE", "INVISIBLE")
+    if parser.accept("INDEX", "KEY"):  # only the bookkeeping changes: SQLite has no such flag
+        name = parser.identifier()
+        found = next((i for i in state.new.indexes if i.name.lower() == name.lower()), None)
+        if found is None:
+            raise errors.error(errors.ER_KEY_DOES_NOT_EXIST, f"Key '{name}' doesn't exist in "
+                               f"table '{state.new.name}'")
+        set_visible(found, parser.expect("VISIBLE", "INVISIBLE") == "VISIBLE")
         return
     if parser.accept("CHECK"):
         parser.identifier()

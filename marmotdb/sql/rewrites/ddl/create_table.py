@@ -58,8 +58,10 @@ def _create_table(parser: DdlParser, ctx: DdlContext, temporary: bool) -> DdlRes
     if parser.accept("LIKE") or (parser.at_op("(") and parser.peek().upper == "LIKE"
                                  and parser.accept_op("(") and parser.accept("LIKE")):
         return _create_like(parser, ctx, name)
-    table = parse_table_body(parser, name) if parser.at_op("(") and \
-        parser.peek().upper != "SELECT" else TableDef(name=name)
+    charset, collation = ctx.database_charset  # the default of a table that names none
+    table = TableDef(name=name, charset=charset, collation=collation)
+    if parser.at_op("(") and parser.peek().upper != "SELECT":
+        table = parse_table_body(parser, name, table)
     if table.columns:
         parse_table_options(parser, table)
     else:

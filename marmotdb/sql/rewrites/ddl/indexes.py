@@ -6,9 +6,8 @@ from __future__ import annotations
 
 
 
-from marmotdb.sql.schema import IndexDef
 from marmotdb.sql.definition.cursor import DdlParser
-from marmotdb.sql.definition.keys import index_options, key_parts
+from marmotdb.sql.definition.keys import index_definition
 from marmotdb.sql.rewrites.ddl.alter_plan import load_for_alter, new_alter_state, plan_alter
 from marmotdb.sql.rewrites.ddl.alter_table import drop_index_of
 from marmotdb.sql.rewrites.ddl.context import DdlContext, DdlResult, check_database
@@ -24,7 +23,7 @@ def create_index(parser: DdlParser, ctx: DdlContext, kind: str) -> DdlResult:
     db, table_name = parser.qualified_name()
     check_database(db, ctx)
     state = new_alter_state(load_for_alter(ctx, table_name))
-    state.builder.add_index(IndexDef(name, kind, key_parts(parser), index_options(parser)))
+    state.builder.add_index(index_definition(parser, name, kind))
     while parser.accept("ALGORITHM", "LOCK"):
         parser.option_value()
     if not parser.done():

@@ -12,7 +12,11 @@ from typing import TYPE_CHECKING
 from marmotdb import errors
 from marmotdb.sql.rewrites import foreign_keys as rewrites_fk
 from marmotdb.sql.schema import ColumnDef, ForeignKeyDef, IndexDef, TableDef, sql_literal
-from marmotdb.sql.definition.keys import is_functional, normalise_mysql_expression
+from marmotdb.sql.definition.keys import (
+    check_implicit_primary_visible,
+    is_functional,
+    stored_expression,
+)
 from marmotdb.sql.definition.shown_expression import shown_expression
 from marmotdb.sql.rewrites.ddl.context import DdlContext
 
@@ -218,13 +222,14 @@ def _sqlite_key_part(table: TableDef, index: IndexDef, name: str, length: int | 
 
 
 def finish_for_storage(table: TableDef, ctx: DdlContext) -> TableDef:
-    """Give every index its SQLite name, normalise CHECK text to MySQL's spelling and keep a
-    generated column's expression as MySQL prints it back (which is what it stores, shows in
+    """Give every index its SQLite name and keep a CHECK's and a generated column's expression
+    as MySQL prints it back (which is what it stores, shows in
     SHOW CREATE TABLE and INFORMATION_SCHEMA, and what SQLite's column is translated from)."""
+    check_implicit_primary_visible(table)
     for index in sqlite_indexes(table):
         index_sqlite_name(table, index, ctx)
     for check in table.checks:
-        check.expression = normalise_mysql_expression(check.expression)
+        check.expression = stored_expression(check.expression)
     for column in table.columns:
         if column.generated is not None:
             column.generated = shown_expression(column.generated)

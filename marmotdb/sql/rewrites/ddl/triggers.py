@@ -52,7 +52,7 @@ def create_trigger(parser: DdlParser, ctx: DdlContext, original: str) -> DdlResu
     mysql_sql = f"CREATE DEFINER=CURRENT_USER TRIGGER {schema.quote_ident(name)} {timing} " \
                 f"{event} ON {schema.quote_ident(table.name)} FOR EACH ROW {body}"
     meta = json.dumps({"table": table.name.lower(), "timing": timing, "event": event,
-                       "statement": body})
+                       "statement": body, **ctx.creation_charsets.to_meta()})
     return DdlResult([sqlite_sql, schema.upsert_statement("trigger", name, mysql_sql, meta)],
                      tables=(table.name.lower(),))
 

@@ -5,6 +5,7 @@ MySQL text and VIEW_DEFINITION kept in the bookkeeping row.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from marmotdb import errors
 from marmotdb.sql import schema
@@ -31,17 +32,31 @@ def drop_view(parser: DdlParser, ctx: DdlContext) -> DdlResult:
     return DdlResult(statements, tables=tuple(n.lower() for n in names if n not in missing))
 
 
-def skip_view_attributes(parser: DdlParser) -> None:
+@dataclass(frozen=True, slots=True)
+class ViewAttributes:
+    """``ALGORITHM=…`` and ``SQL SECURITY …`` of a CREATE/ALTER VIEW, kept and shown as
+    MySQL does (SQLite runs every view the same way: they change no result here, but a dump
+    restored into MySQL must keep them)."""
+
+    algorithm: str = "UNDEFINED"
+    security: str = "DEFINER"
+
+
+def skip_view_attributes(parser: DdlParser) -> ViewAttributes:
+    """The attributes before VIEW (also read, and unused, before TRIGGER / PROCEDURE)."""
+    algorithm, security = "UNDEFINED", "DEFINER"
     while True:
         if parser.accept("ALGORITHM"):
-            parser.option_value()
+            algorithm = parser.option_value().upper()
+            if algorithm not in ("UNDEFINED", "MERGE", "TEMPTABLE"):
+                parser.fail()
         elif parser.accept("DEFINER"):
             parser.accept_op("=")
             _skip_user(parser)
         elif parser.accept_seq("SQL", "SECURITY"):
-            parser.expect("DEFINER", "INVOKER")
+            security = parser.expect("DEFINER", "INVOKER")
         else:
-            return
+            return ViewAttributes(algorithm, security)
 
 
 def _skip_user(parser: DdlParser) -> None:
@@ -54,7 +69,8 @@ def _skip_user(parser: DdlParser) -> None:
         parser.identifier()
 
 
-def create_view(parser: DdlParser, ctx: DdlContext, replace: bool) -> DdlResult:
+def create_view(parser: DdlParser, ctx: DdlContext, replace: bool,
+                attributes: ViewAttributes = ViewAttributes()) -> DdlResult:
     parser.expect("VIEW")
     parser.accept_seq("IF", "NOT", "EXISTS")
     db, name = parser.qualified_name()
@@ -73,7 +89,8 @@ def create_view(parser: DdlParser, ctx: DdlContext, replace: bool) -> DdlResult:
     column_sql = f" ({', '.join(q(c) for c in columns)})" if columns else ""
     statements = [f"DROP VIEW IF EXISTS {q(name)}"] if replace else []
     statements.append(f"CREATE VIEW {q(name)}{column_sql} AS {ctx.select(body)}")
-    mysql_sql = (f"CREATE ALGORITHM=UNDEFINED DEFINER=CURRENT_USER SQL SECURITY DEFINER VIEW "
+    mysql_sql = (f"CREATE ALGORITHM={attributes.algorithm} DEFINER=CURRENT_USER SQL SECURITY "
+                 f"{attributes.security} VIEW "
                  f"{schema.quote_ident(name)}"
                  + (f" ({', '.join(schema.quote_ident(c) for c in columns)})" if columns else "")
                  + f" AS {body.strip()}"
@@ -82,6 +99,8 @@ def create_view(parser: DdlParser, ctx: DdlContext, replace: bool) -> DdlResult:
     import json
     meta = json.dumps({"definition": body.strip(), "columns": [{"name": c} for c in columns],
                        "check_option": (check.group(1) or "CASCADED").upper() if check
-                       else "NONE", "is_updatable": "NO"})
+                       else "NONE", "is_updatable": "NO", "algorithm": attributes.algorithm,
+                       "security": attributes.security,
+                       **ctx.creation_charsets.to_meta()})
     statements.append(schema.upsert_statement("view", name, mysql_sql, meta))
     return DdlResult(statements, tables=(name.lower(),))
