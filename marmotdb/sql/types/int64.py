@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
+from decimal import Decimal
 
 from marmotdb import errors
 from marmotdb.sql.types import uint64
@@ -43,7 +44,7 @@ class _Number:
 
     __slots__ = ("value", "unsigned", "constant")
 
-    def __init__(self, value: int | float | str, unsigned: bool = False, constant: bool = False):
+    def __init__(self, value: int | float | Decimal, unsigned: bool = False, constant: bool = False):
         self.value = value
         self.unsigned = unsigned
         self.constant = constant
@@ -97,19 +98,23 @@ class _Evaluation:
             unsigned = left.unsigned or right.unsigned
             value = checked(_BINARY[node[0]](left.value, right.value), unsigned, self.text(node))
             return _Number(value, unsigned, constant)
-        return _Number(_BINARY[node[0]](float(left.value), float(right.value)), False, constant)
+        if isinstance(left.value, float) or isinstance(right.value, float):
+            return _Number(_BINARY[node[0]](float(left.value), float(right.value)), False,
+                           constant)
+        return _Number(_BINARY[node[0]](Decimal(left.value), Decimal(right.value)), False,
+                       constant)
 
     def _negative(self, node: list[object]) -> _Number | None:
         operand = self.number(node[1])
         if operand is None:
             return None
         if not isinstance(operand.value, int):
-            return _Number(-float(operand.value), False, operand.constant)
+            return _Number(-operand.value, False, operand.constant)
         negated = -operand.value
         if uint64.INT64_MIN <= negated <= INT64_MAX:
             return _Number(negated, False, operand.constant)
         if operand.constant:  # MySQL types minus such a constant DECIMAL
-            return _Number(str(negated), False, True)
+            return _Number(Decimal(negated), False, True)
         raise out_of_range(self.text(node), False)
 
     def _leaf(self, index: int) -> _Number | None:
@@ -148,7 +153,7 @@ def exact_arithmetic(template: str, *values: object) -> object:
         return None
     if isinstance(result.value, int):
         return uint64.in_flight(result.value)
-    return result.value
+    return str(result.value) if isinstance(result.value, Decimal) else result.value
 
 
 INT64_SCALARS = [("INT_EXACT", exact_arithmetic, -1, True)]
