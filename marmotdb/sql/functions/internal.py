@@ -8,12 +8,18 @@ from typing import Any
 
 from marmotdb import errors
 from marmotdb.sql.functions.context import Scalar, to_number
+from marmotdb.sql.types import uint64
 
 def compare(a: object, b: object) -> int | None:
     """MYSQL_CMP: MySQL's comparison of two values without a column collation: strings
     case-insensitively, a string against a number as numbers."""
     if a is None or b is None:
         return None
+    if uint64.is_high_blob(a) is not uint64.is_high_blob(b):  # a number from 2^63 (stored form)
+        x, y = (uint64.exact(v) if uint64.is_high_blob(v) else to_number(v) for v in (a, b))
+        if isinstance(x, float) or isinstance(y, float):  # against a double: as doubles
+            x, y = float(x or 0), float(y or 0)
+        return (x > y) - (x < y)  # type: ignore[operator]
     if isinstance(a, str) and isinstance(b, str):
         x: Any = a.casefold()
         y: Any = b.casefold()

@@ -47,6 +47,7 @@ from marmotdb.sql.rewrites.quantified import is_quantified, rewrite_quantified
 from marmotdb.sql.rewrites.unsigned import (
     BIT_OPERATORS,
     big_literal,
+    is_big_literal,
     negative_literal,
     operand_texts,
 )
@@ -468,6 +469,9 @@ def _comparison(node: exp.Expression) -> exp.Expression:
     if _decides_comparison(left) or _decides_comparison(right) or (
             _number_literal(left) and _number_literal(right)):
         return node
+    if is_big_literal(left) or is_big_literal(right):  # exact text: compared as a number
+        left, right = (call("MYSQL_UINT_KEY", s) if is_big_literal(s) else s
+                       for s in (left, right))
     return type(node)(this=call("MYSQL_CMP", left, right), expression=number(0))
 
 

@@ -118,7 +118,7 @@ class _Rewriter:
         if isinstance(node, (exp.Max, exp.Min, exp.AnyValue)):  # the stored form, maybe a BLOB
             return self.stored_column(node.this)
         if isinstance(node, exp.Literal):  # 2^63 … 2^64-1 (big_literal)
-            return bool(node.meta.get("uint64_literal"))
+            return is_big_literal(node)
         return self.stored_column(node) or self.unsigned_integer_column(node) or (
             isinstance(node, exp.Anonymous) and (str(node.this).upper() in _UNSIGNED_RESULTS
                                                  or _unsigned_cast(node)))
@@ -128,9 +128,10 @@ class _Rewriter:
             return self._column(node)
         if isinstance(node, _COMPARISONS):
             return self._comparison(node)
-        if isinstance(node, (exp.In, exp.Between)) and self.stored_column(node.this):
-            for key in ("expressions", "low", "high"):
-                self._wrap_arg(node, key)
+        if isinstance(node, (exp.In, exp.Between)) and (
+                self.stored_column(node.this) or _compares_big_literal(node)):
+            for key in ("this", "expressions", "low", "high"):
+                self._wrap_arg(node, key)  # as stored, numbers from 2^63 order as numbers
             return node
         found = _ARITHMETIC.get(type(node))
         if found is not None and (self.unsigned(node.this) or self.unsigned(node.expression)):
@@ -164,12 +165,14 @@ class _Rewriter:
         tree = self._arithmetic_tree(node, leaves)
         if tree is None or not isinstance(tree, list):
             return node
-        template = json.dumps([tree, [(mysql_text(leaf, self.column_name), _leaf_kind(leaf))
-                                      for leaf in leaves]])
+        texts = ["?" if isinstance(leaf, exp.Placeholder) else mysql_text(leaf, self.column_name)
+                 for leaf in leaves]  # a bound value is printed from its value
+        template = json.dumps([tree, [(text, _leaf_kind(leaf))
+                                      for text, leaf in zip(texts, leaves)]])
         exact = _call("MYSQL_INT_EXACT", exp.Literal.string(template),
                       *(leaf.copy() for leaf in leaves))
-        real = exp.EQ(this=_call("typeof", node.copy()), expression=exp.Literal.string("real"))
-        checked = exp.Case(ifs=[exp.If(this=real, true=exact)], default=node.copy())
+        checked = exp.Case(ifs=[exp.If(this=_not_integer(node, tree), true=exact)],
+                           default=node.copy())
         checked.meta["checked"] = True  # printed as its default (mysql_text)
         return checked
 
@@ -290,6 +293,19 @@ class _Printer:
         return node.sql(dialect="mysql")
 
 
+def _not_integer(node: exp.Expression, tree: list[object]) -> exp.Expression:
+    """When SQLite's value of ``node`` may not be MySQL's (types/int64.py). One operation
+    over leaves overflows into a REAL beyond -2^63 … 2^63-1 (its exact result is out there,
+    and 2^63 is a REAL exactly): a range check, half the cost of ``typeof``, is enough (the
+    integer -2^63 itself takes the exact path too). Deeper, an overflowed REAL could come back
+    into range (``(n + 1) - n``), so the result's type is looked at."""
+    if all(isinstance(operand, int) for operand in tree[1:]):
+        inside = exp.Between(this=node.copy(), low=exp.Literal.number(-int64.INT64_MAX),
+                             high=exp.Literal.number(int64.INT64_MAX))
+        return exp.Not(this=exp.Paren(this=inside))
+    return exp.EQ(this=_call("typeof", node.copy()), expression=exp.Literal.string("real"))
+
+
 def _in_arithmetic(node: exp.Expression) -> bool:
     """Whether ``node`` is an operand of a larger ``+ - *`` / unary minus tree (which checks
     it as a whole)."""
@@ -297,6 +313,17 @@ def _in_arithmetic(node: exp.Expression) -> bool:
     while isinstance(parent, exp.Paren):
         parent = parent.parent
     return isinstance(parent, _SIGNED_ARITHMETIC)
+
+
+def _compares_big_literal(node: exp.In | exp.Between) -> bool:
+    operands = [node.this, node.args.get("low"), node.args.get("high"),
+                *(node.args.get("expressions") or [])]
+    return any(o is not None and is_big_literal(o) for o in operands)
+
+
+def is_big_literal(node: exp.Expression) -> bool:
+    """An integer literal from 2^63 (big_literal's exact text)."""
+    return isinstance(node, exp.Literal) and bool(node.meta.get("uint64_literal"))
 
 
 def _bigint_minimum(node: exp.Expression) -> bool:
