@@ -716,6 +716,14 @@ def _insert_columns(tree: exp.Insert, table: TableDef) -> list[ColumnDef]:
     return columns
 
 
+def _exact_arithmetic(value: exp.Expression) -> exp.Expression:
+    """A VALUES expression's integer + - * exact, 1690 out of range (unsigned.py); anything
+    else (a literal, a placeholder, ``-5``) stays as it is, at no cost."""
+    if not isinstance(value, (exp.Add, exp.Sub, exp.Mul)):
+        return value
+    return rewrite_unsigned(value, lambda column: None)
+
+
 def _value_rows(source: exp.Values, columns: list[ColumnDef], fill: list[tuple[ColumnDef,
                 exp.Expression]], ignore: bool, table: str, ignored: Ignored
                 ) -> list[exp.Tuple]:
@@ -726,7 +734,8 @@ def _value_rows(source: exp.Values, columns: list[ColumnDef], fill: list[tuple[C
             raise errors.error(errors.ER_WRONG_VALUE_COUNT_ON_ROW,
                                f"Column count doesn't match value count at row {index}")
         stored = [default_value(c, table) if _is_default(v) else
-                  store(v, c, index, ignore, table) for v, c in zip(values, columns)]
+                  store(_exact_arithmetic(v), c, index, ignore, table)
+                  for v, c in zip(values, columns)]
         known = {c.name.lower(): v for c, v in zip(columns, stored)}
         row_values = stored + [bind_default(e, known) for _, e in fill]
         given = ignored[index - 1] if ignored else []

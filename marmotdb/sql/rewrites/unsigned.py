@@ -165,10 +165,8 @@ class _Rewriter:
         tree = self._arithmetic_tree(node, leaves)
         if tree is None or not isinstance(tree, list):
             return node
-        texts = ["?" if isinstance(leaf, exp.Placeholder) else mysql_text(leaf, self.column_name)
-                 for leaf in leaves]  # a bound value is printed from its value
-        template = json.dumps([tree, [(text, _leaf_kind(leaf))
-                                      for text, leaf in zip(texts, leaves)]])
+        template = json.dumps([tree, [(mysql_text(leaf, self.column_name), _leaf_kind(leaf))
+                                      for leaf in leaves]])
         exact = _call("MYSQL_INT_EXACT", exp.Literal.string(template),
                       *(leaf.copy() for leaf in leaves))
         checked = exp.Case(ifs=[exp.If(this=_not_integer(node, tree), true=exact)],
@@ -262,6 +260,8 @@ class _Printer:
             node = node.this
         if isinstance(node, exp.Case) and node.meta.get("checked"):
             return self.text(node.args["default"])
+        if isinstance(node, exp.Placeholder):  # never ':p0' in a string: the translation
+            return "?"  # may splice values back into its text (translate._inlined)
         if isinstance(node, exp.Literal) and (not node.is_string or
                                               node.meta.get("uint64_literal")):
             return node.this
