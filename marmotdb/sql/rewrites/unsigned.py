@@ -12,8 +12,15 @@ its values from 2^63 being BIT(64)'s, and MySQL computes with BIT values as unsi
   meets the BLOB it was stored as, and orders after every smaller value. A column on both
   sides compares stored forms already.
 * ``a + b``, ``a - b``, ``a * b`` with an unsigned operand (a column of any UNSIGNED integer
-  type, not only BIGINT's): ``MYSQL_UADD/USUB/UMUL(a, b, 'text')``, exact, 1690 when the
+  type, not only BIGINT's, ``CAST(… AS UNSIGNED)``, an integer literal from 2^63, a bit
+  operator's result): ``MYSQL_UADD/USUB/UMUL(a, b, a_text, b_text)``, exact, 1690 when the
   result leaves 0 … 2^64-1 (MySQL's rule: a result with an unsigned operand is unsigned);
+* any other tree of ``+ - *`` and unary minus over columns, literals and placeholders:
+  ``CASE WHEN <SQLite's value may not be MySQL's> THEN MYSQL_INT_EXACT(…) ELSE <tree> END``
+  (``_checked``; types/int64.py has the theory), so signed overflow is 1690, not a REAL;
+* ``IN``/``BETWEEN`` with an integer literal from 2^63 compare stored forms (exact text
+  would compare as text); 1690's message names the expression as MySQL 8 prints it
+  (``mysql_text``: ``(`db`.`t`.`n` + 1)``, ``cast(1 as unsigned)``);
 * ``SUM``/``AVG`` of the column: MYSQL_SUM_DECIMAL/AVG_DECIMAL over ``MYSQL_UINT_VALUE``
   (exact text for the BLOBs; SQLite's SUM would read a BLOB as 0);
 * result columns ``MIN``/``MAX``/plain arithmetic of such a column are declared BIGINT
