@@ -57,6 +57,7 @@ _OPERATOR_OF = {name: operator for operator, name in BIT_OPERATORS.items()}
 _UNSIGNED_RESULTS = frozenset({"MYSQL_UADD", "MYSQL_USUB", "MYSQL_UMUL", *_OPERATOR_OF,
                                "MYSQL_BIT_AND", "MYSQL_BIT_OR", "MYSQL_BIT_XOR"})
 _SIGNED_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Neg)
+_INTEGER_FUNCTIONS = (exp.Abs, exp.Max, exp.Min, exp.Count)
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ)
 _AGGREGATES = {exp.Sum: "MYSQL_SUM_DECIMAL", exp.Avg: "MYSQL_AVG_DECIMAL"}
 # Where a stored value (maybe an 8-byte BLOB) may stay as it is: SQLite compares, sorts,
@@ -210,6 +211,10 @@ class _Rewriter:
         if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star):
             t = self.column_type(node)
             return t is None or (t.family == "int" and not t.unsigned)
+        if isinstance(node, _INTEGER_FUNCTIONS) and not isinstance(node.parent, exp.Window):
+            operand = node.this  # ABS/MIN/MAX of an integer are integers; cheap to compute
+            return isinstance(node, exp.Count) or (  # twice (aggregates: once per group)
+                not isinstance(operand, exp.Placeholder) and self._integer_leaf(operand))
         return False
 
     def _value(self, node: exp.Expression) -> exp.Expression:
@@ -279,6 +284,8 @@ class _Printer:
             return self.operation(operator, node.this, node.expression)
         if isinstance(node, exp.Anonymous):
             return self.call(node)
+        if isinstance(node, _INTEGER_FUNCTIONS) and not isinstance(node.this, exp.Star):
+            return f"{type(node).__name__.lower()}({self.text(node.this)})"
         if isinstance(node, exp.Column) and self.column_name is not None:
             return self.column_name(node) or node.sql(dialect="mysql")
         return node.sql(dialect="mysql")
@@ -343,9 +350,9 @@ def _leaf_kind(leaf: exp.Expression) -> str:
     """A leaf of a checked tree as types/int64.py tells them apart (LEAF_*)."""
     if isinstance(leaf, exp.Placeholder):
         return int64.LEAF_PARAMETER
-    if isinstance(leaf, exp.Column):
-        return int64.LEAF_COLUMN
-    return int64.LEAF_CONSTANT
+    if isinstance(leaf, exp.Literal) or _bigint_minimum(leaf):
+        return int64.LEAF_CONSTANT
+    return int64.LEAF_COLUMN  # a column, or a function of one
 
 
 def _reads_stored(node: exp.Expression) -> bool:
