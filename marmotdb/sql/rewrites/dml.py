@@ -806,7 +806,8 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
     elif source is None or (isinstance(source, exp.Tuple) and not source.expressions):
         statement.set("expression", exp.Values(expressions=[
             exp.Tuple(expressions=[bind_default(e, {}) for _, e in fill])]))
-    else:
+    else:  # INSERT … SELECT: the SELECT's arithmetic and comparisons as a SELECT's
+        source = rewrite_unsigned(source, _select_column_type(ctx), _select_column_name(ctx))
         statement.set("expression", _wrap_query(source, columns, fill, ignore, upsert,
                                                 table.name))
     if not all_columns:
@@ -990,6 +991,7 @@ def _update_joined(tree: exp.Update, ctx: DmlContext, ignore: bool) -> DmlResult
     inner.set("from_", exp.From(this=root.copy()))
     if tree.args.get("where") is not None:
         inner.set("where", tree.args["where"].copy())
+    inner = rewrite_unsigned(inner, _select_column_type(ctx), _select_column_name(ctx))
     statement = exp.Update(this=exp.Table(this=ident(table.name)),
                            expressions=[_eq(c, v) for c, v in assignments])
     statement.set("from_", exp.From(this=exp.Subquery(
@@ -1093,6 +1095,7 @@ def _delete_joined(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
     inner.set("from_", exp.From(this=root.copy()))
     if tree.args.get("where") is not None:
         inner.set("where", tree.args["where"].copy())
+    inner = rewrite_unsigned(inner, _select_column_type(ctx), _select_column_name(ctx))
     statement = exp.Delete(this=exp.Table(this=ident(table.name)))
     statement.set("where", exp.Where(this=exp.In(this=exp.column("rowid"),
                                                  query=exp.Subquery(this=inner))))
