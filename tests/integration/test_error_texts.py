@@ -37,7 +37,11 @@ SCHEMA = [
     "INSERT INTO tree VALUES (1, NULL), (2, 1)",
     "INSERT INTO cs VALUES (1, 'x')",
     "INSERT INTO t VALUES (5, 1, 2, 'ann', 1, '2020-01-01', 1.5, x'00ff')",
+    "CREATE TABLE big (id INT PRIMARY KEY, n BIGINT, un BIGINT UNSIGNED)",
+    "INSERT INTO big VALUES (1, 9223372036854775807, 18446744073709551615)",
 ]
+BIG_N, BIG_UN = "`error_texts`.`big`.`n`", "`error_texts`.`big`.`un`"
+SIGNED, UNSIGNED = "BIGINT value is out of range in", "BIGINT UNSIGNED value is out of range in"
 CHILD = "Cannot add or update a child row: a foreign key constraint fails"
 PARENT = "Cannot delete or update a parent row: a foreign key constraint fails"
 FK = "(`error_texts`.`c`, CONSTRAINT `fk` FOREIGN KEY (`pid`) REFERENCES `p` (`id`))"
@@ -97,6 +101,19 @@ CASES: list[tuple[str, int, str, str | None]] = [
      "Unknown column 'nope' in 'WHERE'"),
     ("SELECT * FROM nope", 1146, "Table 'error_texts.nope' doesn't exist", None),
     ("INSERT INTO nope VALUES (1)", 1146, "Table 'error_texts.nope' doesn't exist", None),
+    # 1690: MySQL 8 prints each operation in parentheses, MariaDB without
+    ("SELECT 9223372036854775807 + 1", 1690, f"{SIGNED} '(9223372036854775807 + 1)'",
+     f"{SIGNED} '9223372036854775807 + 1'"),
+    ("SELECT CAST(1 AS UNSIGNED) - 2", 1690, f"{UNSIGNED} '(cast(1 as unsigned) - 2)'",
+     f"{UNSIGNED} 'cast(1 as unsigned) - 2'"),
+    ("SELECT 18446744073709551615 + 1", 1690, f"{UNSIGNED} '(18446744073709551615 + 1)'",
+     f"{UNSIGNED} '18446744073709551615 + 1'"),
+    ("SELECT n * 2 FROM big", 1690, f"{SIGNED} '({BIG_N} * 2)'", f"{SIGNED} '{BIG_N} * 2'"),
+    ("SELECT n + 1 - 1 FROM big", 1690, f"{SIGNED} '({BIG_N} + 1)'", f"{SIGNED} '{BIG_N} + 1'"),
+    ("UPDATE big SET n = n + 1", 1690, f"{SIGNED} '({BIG_N} + 1)'", f"{SIGNED} '{BIG_N} + 1'"),
+    ("UPDATE big SET un = un + 1", 1690, f"{UNSIGNED} '({BIG_UN} + 1)'",
+     f"{UNSIGNED} '{BIG_UN} + 1'"),
+    ("SELECT 1e20 DIV 3", 1690, f"{SIGNED} '(1e20 DIV 3)'", f"{SIGNED} '1e20 DIV 3'"),
 ]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from marmotdb import errors
 from marmotdb.sql.functions.context import Scalar, to_number
+from marmotdb.sql.types import uint64
 
 def compare(a: object, b: object) -> int | None:
     """MYSQL_CMP: MySQL's comparison of two values without a column collation: strings
@@ -20,7 +21,12 @@ def compare(a: object, b: object) -> int | None:
     elif isinstance(a, bytes) and isinstance(b, bytes):
         x, y = a, b
     elif isinstance(a, (str, bytes)) or isinstance(b, (str, bytes)):
-        x, y = float(to_number(a) or 0), float(to_number(b) or 0)
+        if uint64.is_high_blob(a) or uint64.is_high_blob(b):  # a number from 2^63, as stored
+            x, y = (uint64.exact(v) if uint64.is_high_blob(v) else to_number(v) for v in (a, b))
+            if isinstance(x, float) or isinstance(y, float):  # against a double: as doubles
+                x, y = float(x or 0), float(y or 0)
+        else:
+            x, y = float(to_number(a) or 0), float(to_number(b) or 0)
     else:
         x, y = a, b
     return (x > y) - (x < y)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from marmotdb import errors
+from marmotdb.sql.types import int64, uint64
 from marmotdb.sql.types.coltypes import parse_number_prefix, to_text
 from marmotdb.sql.functions.context import Scalar, nulls, to_int, to_number
 
@@ -80,9 +81,29 @@ def mod(a: object, b: object) -> object:
     x, y = to_number(a), to_number(b)
     if x is None or y is None or y == 0:
         return None
-    if isinstance(x, int) and isinstance(y, int):
-        return int(math.fmod(x, y)) if abs(x) < 2**53 else x - y * int(x / y)
+    if isinstance(x, int) and isinstance(y, int):  # exact to 2^64 (sign of the dividend)
+        remainder = abs(x) % abs(y)
+        return -remainder if x < 0 else remainder
     return float(Decimal(repr(float(x))) % Decimal(repr(float(y))))
+
+
+def integer_division(a: object, b: object, a_text: str, b_text: str) -> int | str | None:
+    """``a DIV b`` (MYSQL_INT_DIV): exact, truncated toward zero, BIGINT (BIGINT UNSIGNED with
+    an operand from 2^63), 1690 out of that range; NULL when ``b`` is 0. ``a_text``/``b_text``:
+    the operands as MySQL prints them, '' for a value bound in (printed from the value)."""
+    x, y = to_number(a), to_number(b)
+    if x is None or y is None or y == 0:
+        return None
+    text = f"({a_text or uint64.printed(a)} DIV {b_text or uint64.printed(b)})"
+    if isinstance(x, int) and isinstance(y, int):
+        quotient = abs(x) // abs(y)
+        unsigned = max(x, y) > int64.INT64_MAX
+        return uint64.in_flight(int64.checked(-quotient if (x < 0) != (y < 0) else quotient,
+                                              unsigned, text))
+    exact = Decimal(repr(x) if isinstance(x, float) else x) / \
+        Decimal(repr(y) if isinstance(y, float) else y)
+    return uint64.in_flight(int64.checked(int(exact.to_integral_value(ROUND_DOWN)), False,
+                                          text))
 
 
 _ONE_ARGUMENT = object()  # LOG(x): no base given (LOG(b, NULL) is NULL, not LOG(b))
@@ -130,6 +151,7 @@ NUMBER_SCALARS: list[Scalar] = [
     ("CEILING", ceil, 1, True),
     ("FLOOR", floor, 1, True),
     ("MOD", mod, 2, True),
+    ("INT_DIV", integer_division, 4, True),
     ("LOG", log, -1, True),
     ("LN", log, 1, True),
     ("COT", cot, 1, True),

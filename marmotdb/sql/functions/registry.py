@@ -49,6 +49,7 @@ from marmotdb.sql.functions.json import (
     UNSUPPORTED_JSON_FUNCTIONS,
 )
 from marmotdb.sql.rewrites.temporal import TEMPORAL_INTERNAL_FUNCTIONS, TEMPORAL_SCALARS
+from marmotdb.sql.types.int64 import INT64_INTERNAL_FUNCTIONS, INT64_SCALARS
 from marmotdb.sql.types.uint64 import UINT64_INTERNAL_FUNCTIONS, UINT64_SCALARS
 from marmotdb.txn import auto_increment
 from marmotdb.sql.functions.aggregates import AGGREGATES
@@ -73,14 +74,14 @@ _AGGREGATES: list[tuple[str, Callable[[], Any]]] = (AGGREGATES + BIT_AGGREGATES
 
 # Names the translator must not rename from user SQL: helpers only the rewrites emit.
 INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "XOR",
-                                "STORED_FUNCTION",
+                                "STORED_FUNCTION", "INT_DIV",
                                 "SUM_DECIMAL", "AVG_DECIMAL",
                                 "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
                                 "LIKE_BINARY",
                                 "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "GENERATED_IGNORED", "CAST", "EXTRACT",
                                 "TRIM", "SUBSTRING", "SUBSTR", "POSITION", "MATCH_AGAINST"}
                                ) | {name for name, *_ in BIT_OPERATORS} \
-    | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS \
+    | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS | INT64_INTERNAL_FUNCTIONS \
     | TEMPORAL_INTERNAL_FUNCTIONS
 # MySQL functions marmotdb refuses with 1235 rather than answer wrongly.
 UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS",
@@ -93,7 +94,8 @@ UNSUPPORTED_FUNCTIONS = frozenset({"GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCK
                                   ) | UNSUPPORTED_JSON_FUNCTIONS
 
 _ALL_PURE: list[Scalar] = (_PURE_SCALARS + TIME_SCALARS + JSON_SCALARS + UINT64_SCALARS
-                           + CONSTANT_SCALARS + DECIMAL_SCALARS + TEMPORAL_SCALARS)
+                           + INT64_SCALARS + CONSTANT_SCALARS + DECIMAL_SCALARS
+                           + TEMPORAL_SCALARS)
 
 
 def _arities(fn: Callable[..., object]) -> tuple[int, ...] | None:

@@ -51,7 +51,12 @@ from marmotdb.sql.rewrites.decimal import (ColumnTyper, rewrite_decimal_projecti
 from marmotdb.sql.rewrites.json import type_json_select
 from marmotdb.sql.rewrites.numeric_context import enum_position, rewrite_numeric_context
 from marmotdb.sql.rewrites.temporal import rewrite_temporal_comparisons, temporal_decltypes
-from marmotdb.sql.rewrites.unsigned import ColumnType, rewrite_unsigned, unsigned_decltypes
+from marmotdb.sql.rewrites.unsigned import (
+    ColumnName,
+    ColumnType,
+    rewrite_unsigned,
+    unsigned_decltypes,
+)
 from marmotdb.sql.schema import ColumnDef, TableDef
 
 # Column types whose values need no coercion beyond NOT NULL (SQLite stores them as given;
@@ -517,7 +522,7 @@ def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
     found_rows = found_rows_query(tree) if calc else None
     decltypes = rewrite_decimal_projection(tree, _column_typer(ctx)) \
         if ctx.typed_results else ()
-    tree = rewrite_unsigned(tree, _select_column_type(ctx))  # unsigned.py
+    tree = rewrite_unsigned(tree, _select_column_type(ctx), _select_column_name(ctx))
     rewrite_temporal_comparisons(tree, _select_column_type(ctx))  # temporal.py
     if isinstance(tree, exp.Select):  # JSON (json.py) and BIGINT UNSIGNED results
         extra = [type_json_select(tree, _column_typer(ctx)),
@@ -538,6 +543,30 @@ def _select_column_type(ctx: DmlContext) -> ColumnType:
     return column_type
 
 
+def _select_column_name(ctx: DmlContext) -> ColumnName:
+    """A column as MySQL prints it in an error's expression: `db`.`table`.`column`, or
+    `alias`.`column` for an aliased table (unsigned.py, 1690)."""
+    def column_name(column: exp.Column) -> str | None:
+        select = column.find_ancestor(exp.Select)
+        tables = source_tables(select) if select is not None else {}
+        owners = [column.table.lower()] if column.table else [
+            alias for alias, name in tables.items() if (d := ctx.table(name)) is not None
+            and d.column(column.name) is not None]
+        if len(owners) != 1 or owners[0] not in tables:
+            return None
+        table = ctx.table(tables[owners[0]])
+        found = table.column(column.name) if table is not None else None
+        return printed_column(ctx.database, table.name, owners[0], found.name) \
+            if table is not None and found is not None else None
+    return column_name
+
+
+def printed_column(database: str, table: str, alias: str, column: str) -> str:
+    if alias.lower() != table.lower():
+        return f"`{alias}`.`{column}`"
+    return f"`{database}`.`{table}`.`{column}`"
+
+
 def _table_column_type(table: TableDef, aliases: set[str]) -> ColumnType:
     """Column types of a single-table UPDATE/DELETE (a subquery's columns are not typed)."""
     def column_type(column: exp.Column) -> MySqlType | None:
@@ -547,6 +576,19 @@ def _table_column_type(table: TableDef, aliases: set[str]) -> ColumnType:
         found = table.column(column.name)
         return found.type if found is not None else None
     return column_type
+
+
+def _table_column_name(database: str, table: TableDef, target: exp.Table) -> ColumnName:
+    """_select_column_name for a single-table UPDATE/DELETE."""
+    alias = target.alias_or_name
+    def column_name(column: exp.Column) -> str | None:
+        if (column.table and column.table.lower() != alias.lower()) or \
+                column.find_ancestor(exp.Select) is not None:
+            return None
+        found = table.column(column.name)
+        return printed_column(database, table.name, alias, found.name) \
+            if found is not None else None
+    return column_name
 
 
 def _column_typer(ctx: DmlContext) -> ColumnTyper:
@@ -674,6 +716,14 @@ def _insert_columns(tree: exp.Insert, table: TableDef) -> list[ColumnDef]:
     return columns
 
 
+def _exact_arithmetic(value: exp.Expression) -> exp.Expression:
+    """A VALUES expression's integer + - * exact, 1690 out of range (unsigned.py); anything
+    else (a literal, a placeholder, ``-5``) stays as it is, at no cost."""
+    if not isinstance(value, (exp.Add, exp.Sub, exp.Mul)):
+        return value
+    return rewrite_unsigned(value, lambda column: None)
+
+
 def _value_rows(source: exp.Values, columns: list[ColumnDef], fill: list[tuple[ColumnDef,
                 exp.Expression]], ignore: bool, table: str, ignored: Ignored
                 ) -> list[exp.Tuple]:
@@ -684,7 +734,8 @@ def _value_rows(source: exp.Values, columns: list[ColumnDef], fill: list[tuple[C
             raise errors.error(errors.ER_WRONG_VALUE_COUNT_ON_ROW,
                                f"Column count doesn't match value count at row {index}")
         stored = [default_value(c, table) if _is_default(v) else
-                  store(v, c, index, ignore, table) for v, c in zip(values, columns)]
+                  store(_exact_arithmetic(v), c, index, ignore, table)
+                  for v, c in zip(values, columns)]
         known = {c.name.lower(): v for c, v in zip(columns, stored)}
         row_values = stored + [bind_default(e, known) for _, e in fill]
         given = ignored[index - 1] if ignored else []
@@ -755,7 +806,8 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
     elif source is None or (isinstance(source, exp.Tuple) and not source.expressions):
         statement.set("expression", exp.Values(expressions=[
             exp.Tuple(expressions=[bind_default(e, {}) for _, e in fill])]))
-    else:
+    else:  # INSERT … SELECT: the SELECT's arithmetic and comparisons as a SELECT's
+        source = rewrite_unsigned(source, _select_column_type(ctx), _select_column_name(ctx))
         statement.set("expression", _wrap_query(source, columns, fill, ignore, upsert,
                                                 table.name))
     if not all_columns:
@@ -848,10 +900,11 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
     assignments: list[tuple[ColumnDef, exp.Expression]] = []
     assigned: dict[str, exp.Expression] = {}
     unsigned_types = _table_column_type(table, aliases)  # unsigned.py
-    _rewrite_where_unsigned(tree, unsigned_types)
+    printed = _table_column_name(ctx.database, table, target)
+    _rewrite_where_unsigned(tree, unsigned_types, printed)
     for equality in _assignments(table, tree.expressions):
         column = _target_column(table, equality.this)
-        value = rewrite_unsigned(equality.expression, unsigned_types)
+        value = rewrite_unsigned(equality.expression, unsigned_types, printed)
         value = rewrite_decimal_value(value, unsigned_types)  # rewrites_decimal.py
         value = substitute_assigned(value, assigned, aliases)
         value = store(value, column, 1, ignore)
@@ -884,12 +937,13 @@ def _in_order(tree: exp.Update, statement: exp.Update, target: exp.Table, table:
     return DmlResult([rows, statement], tables=(table.name.lower(),), row_by_row=True)
 
 
-def _rewrite_where_unsigned(tree: exp.Expression, column_type: ColumnType) -> None:
+def _rewrite_where_unsigned(tree: exp.Expression, column_type: ColumnType,
+                            column_name: ColumnName) -> None:
     """BIGINT UNSIGNED (unsigned.py) and temporal (temporal.py) comparisons
     of a single-table UPDATE/DELETE's WHERE."""
     where = tree.args.get("where")
     if where is not None:
-        where.set("this", rewrite_unsigned(where.this, column_type))
+        where.set("this", rewrite_unsigned(where.this, column_type, column_name))
         rewrite_temporal_comparisons(where, column_type)
 
 
@@ -937,6 +991,7 @@ def _update_joined(tree: exp.Update, ctx: DmlContext, ignore: bool) -> DmlResult
     inner.set("from_", exp.From(this=root.copy()))
     if tree.args.get("where") is not None:
         inner.set("where", tree.args["where"].copy())
+    inner = rewrite_unsigned(inner, _select_column_type(ctx), _select_column_name(ctx))
     statement = exp.Update(this=exp.Table(this=ident(table.name)),
                            expressions=[_eq(c, v) for c, v in assignments])
     statement.set("from_", exp.From(this=exp.Subquery(
@@ -1012,7 +1067,8 @@ def rewrite_delete(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
         raise not_supported("this form of DELETE")
     table = _target(ctx, target)
     _rewrite_where_unsigned(tree, _table_column_type(
-        table, {target.name.lower(), target.alias_or_name.lower()}))
+        table, {target.name.lower(), target.alias_or_name.lower()}),
+        _table_column_name(ctx.database, table, target))
     statement = exp.Delete(this=target.copy())
     condition = _limited(tree.args.get("where"), tree, target)
     if condition is not None:
@@ -1039,6 +1095,7 @@ def _delete_joined(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
     inner.set("from_", exp.From(this=root.copy()))
     if tree.args.get("where") is not None:
         inner.set("where", tree.args["where"].copy())
+    inner = rewrite_unsigned(inner, _select_column_type(ctx), _select_column_name(ctx))
     statement = exp.Delete(this=exp.Table(this=ident(table.name)))
     statement.set("where", exp.Where(this=exp.In(this=exp.column("rowid"),
                                                  query=exp.Subquery(this=inner))))

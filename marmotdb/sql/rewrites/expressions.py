@@ -45,7 +45,13 @@ from marmotdb.sql.rewrites.json import (
     mark_json,
 )
 from marmotdb.sql.rewrites.quantified import is_quantified, rewrite_quantified
-from marmotdb.sql.rewrites.unsigned import BIT_OPERATORS, big_literal, negative_literal
+from marmotdb.sql.rewrites.unsigned import (
+    BIT_OPERATORS,
+    big_literal,
+    is_big_literal,
+    negative_literal,
+    operand_texts,
+)
 
 _RENAMED = functions.RENAMED_FUNCTIONS
 _UNSUPPORTED = functions.UNSUPPORTED_FUNCTIONS
@@ -292,6 +298,12 @@ def _mod(node: exp.Mod) -> exp.Expression:
     return call("MYSQL_MOD", node.this, node.expression)
 
 
+def _integer_division(node: exp.IntDiv) -> exp.Expression:
+    """``a DIV b`` exact (functions/numbers.py); SQLite's own would go through a REAL."""
+    return call("MYSQL_INT_DIV", node.this, node.expression,
+                *operand_texts(node.this, node.expression))
+
+
 def _xor(node: exp.Xor) -> exp.Expression:
     return call("MYSQL_XOR", node.this, node.expression)
 
@@ -501,6 +513,9 @@ def _comparison(node: exp.Expression) -> exp.Expression:
     if _decides_comparison(left) or _decides_comparison(right) or (
             _number_literal(left) and _number_literal(right)):
         return node
+    if is_big_literal(left) or is_big_literal(right):  # exact text: compared as a number
+        left, right = (call("MYSQL_UINT_KEY", s) if is_big_literal(s) else s
+                       for s in (left, right))
     return type(node)(this=call("MYSQL_CMP", left, right), expression=number(0))
 
 
@@ -550,7 +565,7 @@ EXPRESSION_REWRITES: dict[type[exp.Expression], Rewrite] = {
     exp.Extract: _extract, exp.Trim: _trim, exp.Substring: _substring,  # type: ignore
     exp.StrPosition: _position, exp.Add: _interval_arith, exp.Sub: _interval_arith,  # type: ignore
     exp.DateAdd: _date_add_node, exp.DateSub: _date_add_node,
-    exp.Mod: _mod, exp.Xor: _xor, **{t: _bit_operator for t in BIT_OPERATORS},  # type: ignore
+    exp.Mod: _mod, exp.IntDiv: _integer_division, exp.Xor: _xor, **{t: _bit_operator for t in BIT_OPERATORS},  # type: ignore
     exp.Like: _like, exp.Collate: _collate,  # type: ignore
     exp.Parameter: _user_variable, exp.SessionParameter: _system_variable,  # type: ignore
     exp.Count: _count, exp.GroupConcat: _group_concat, exp.AnyValue: _any_value,  # type: ignore

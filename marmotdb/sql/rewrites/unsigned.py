@@ -12,8 +12,15 @@ its values from 2^63 being BIT(64)'s, and MySQL computes with BIT values as unsi
   meets the BLOB it was stored as, and orders after every smaller value. A column on both
   sides compares stored forms already.
 * ``a + b``, ``a - b``, ``a * b`` with an unsigned operand (a column of any UNSIGNED integer
-  type, not only BIGINT's): ``MYSQL_UADD/USUB/UMUL(a, b, 'text')``, exact, 1690 when the
+  type, not only BIGINT's, ``CAST(… AS UNSIGNED)``, an integer literal from 2^63, a bit
+  operator's result): ``MYSQL_UADD/USUB/UMUL(a, b, a_text, b_text)``, exact, 1690 when the
   result leaves 0 … 2^64-1 (MySQL's rule: a result with an unsigned operand is unsigned);
+* any other tree of ``+ - *`` and unary minus over columns, literals and placeholders:
+  ``CASE WHEN <SQLite's value may not be MySQL's> THEN MYSQL_INT_EXACT(…) ELSE <tree> END``
+  (``_checked``; types/int64.py has the theory), so signed overflow is 1690, not a REAL;
+* ``IN``/``BETWEEN`` with an integer literal from 2^63 compare stored forms (exact text
+  would compare as text); 1690's message names the expression as MySQL 8 prints it
+  (``mysql_text``: ``(`db`.`t`.`n` + 1)``, ``cast(1 as unsigned)``);
 * ``SUM``/``AVG`` of the column: MYSQL_SUM_DECIMAL/AVG_DECIMAL over ``MYSQL_UINT_VALUE``
   (exact text for the BLOBs; SQLite's SUM would read a BLOB as 0);
 * result columns ``MIN``/``MAX``/plain arithmetic of such a column are declared BIGINT
@@ -26,14 +33,17 @@ translation) becomes its exact text, as the shape cache's lifted literals are.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from sqlglot import exp
 
-from marmotdb.sql.types import uint64
+from marmotdb.sql.types import int64, uint64
 from marmotdb.sql.types.coltypes import MySqlType
 
 ColumnType = Callable[[exp.Column], MySqlType | None]
+# A column as MySQL prints it in an error's expression (`db`.`t`.`c`); None: as written.
+ColumnName = Callable[[exp.Column], str | None]
 UNSIGNED_DECLTYPE = MySqlType("bigint", unsigned=True).sqlite_decltype()
 _INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "bigint"})
 _ARITHMETIC = {exp.Add: ("MYSQL_UADD", "+"), exp.Sub: ("MYSQL_USUB", "-"),
@@ -46,6 +56,8 @@ BIT_OPERATORS: dict[type[exp.Expression], str] = {
 _OPERATOR_OF = {name: operator for operator, name in BIT_OPERATORS.items()}
 _UNSIGNED_RESULTS = frozenset({"MYSQL_UADD", "MYSQL_USUB", "MYSQL_UMUL", *_OPERATOR_OF,
                                "MYSQL_BIT_AND", "MYSQL_BIT_OR", "MYSQL_BIT_XOR"})
+_SIGNED_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Neg)
+_INTEGER_FUNCTIONS = (exp.Abs, exp.Max, exp.Min, exp.Count)
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ)
 _AGGREGATES = {exp.Sum: "MYSQL_SUM_DECIMAL", exp.Avg: "MYSQL_AVG_DECIMAL"}
 # Where a stored value (maybe an 8-byte BLOB) may stay as it is: SQLite compares, sorts,
@@ -83,8 +95,9 @@ def negative_literal(node: exp.Neg) -> exp.Expression:
 
 
 class _Rewriter:
-    def __init__(self, column_type: ColumnType):
+    def __init__(self, column_type: ColumnType, column_name: ColumnName | None = None):
         self.column_type = column_type
+        self.column_name = column_name
 
     def stored_column(self, node: exp.Expression) -> bool:
         """A column holding types/uint64.py's stored form: BIGINT UNSIGNED, or BIT (BIT(64) values
@@ -112,24 +125,29 @@ class _Rewriter:
             node = node.this
         if isinstance(node, (exp.Max, exp.Min, exp.AnyValue)):  # the stored form, maybe a BLOB
             return self.stored_column(node.this)
+        if isinstance(node, exp.Literal):  # 2^63 … 2^64-1 (big_literal)
+            return is_big_literal(node)
         return self.stored_column(node) or self.unsigned_integer_column(node) or (
-            isinstance(node, exp.Anonymous) and str(
-            node.this).upper() in _UNSIGNED_RESULTS)
+            isinstance(node, exp.Anonymous) and (str(node.this).upper() in _UNSIGNED_RESULTS
+                                                 or _unsigned_cast(node)))
 
     def rewrite(self, node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column):
             return self._column(node)
         if isinstance(node, _COMPARISONS):
             return self._comparison(node)
-        if isinstance(node, (exp.In, exp.Between)) and self.stored_column(node.this):
-            for key in ("expressions", "low", "high"):
-                self._wrap_arg(node, key)
+        if isinstance(node, (exp.In, exp.Between)) and (
+                self.stored_column(node.this) or _compares_big_literal(node)):
+            for key in ("this", "expressions", "low", "high"):
+                self._wrap_arg(node, key)  # as stored, numbers from 2^63 order as numbers
             return node
         found = _ARITHMETIC.get(type(node))
         if found is not None and (self.unsigned(node.this) or self.unsigned(node.expression)):
-            name, _ = found
-            text = exp.Literal.string(_mysql_text(node))
-            return _call(name, self._value(node.this), self._value(node.expression), text)
+            texts = operand_texts(node.this, node.expression, column_name=self.column_name)
+            return _call(found[0], self._checked(self._value(node.this)),
+                         self._checked(self._value(node.expression)), *texts)
+        if isinstance(node, _SIGNED_ARITHMETIC) and not _in_arithmetic(node):
+            return self._checked(node)
         aggregate = _AGGREGATES.get(type(node))
         if aggregate is not None and self.stored_column(node.this) and \
                 not isinstance(node.parent, exp.Window):
@@ -145,6 +163,59 @@ class _Rewriter:
                 "MYSQL_JSON_"):  # a JSON number, not the BLOB's base64 (functions/json.py)
             return _call("MYSQL_JSON_ARG", _call("MYSQL_UINT_VALUE", node.copy()))
         return _call("MYSQL_UINT_VALUE", node.copy())
+
+    def _checked(self, node: exp.Expression) -> exp.Expression:
+        """A tree of integer ``+ - *`` and unary minus, as SQLite computes it while the result
+        is an integer, and exactly with MySQL's range check (1690) when it is not
+        (types/int64.py's theory of operation). Unchanged when it is not such a tree or an
+        operand is known not to be an integer (a DOUBLE or DECIMAL is computed elsewhere)."""
+        leaves: list[exp.Expression] = []
+        tree = self._arithmetic_tree(node, leaves)
+        if tree is None or not isinstance(tree, list):
+            return node
+        template = json.dumps([tree, [(mysql_text(leaf, self.column_name), _leaf_kind(leaf))
+                                      for leaf in leaves]])
+        exact = _call("MYSQL_INT_EXACT", exp.Literal.string(template),
+                      *(leaf.copy() for leaf in leaves))
+        checked = exp.Case(ifs=[exp.If(this=_not_integer(node, tree), true=exact)],
+                           default=node.copy())
+        checked.meta["checked"] = True  # printed as its default (mysql_text)
+        return checked
+
+    def _arithmetic_tree(self, node: exp.Expression, leaves: list[exp.Expression]
+                         ) -> object | None:
+        """``node`` as types/int64.py's JSON tree, its leaves appended to ``leaves``; None
+        if a part is not integer arithmetic over columns, literals and placeholders."""
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if isinstance(node, exp.Neg) and not _bigint_minimum(node):
+            operand = self._arithmetic_tree(node.this, leaves)
+            return None if operand is None else ["neg", operand]
+        found = _ARITHMETIC.get(type(node))
+        if found is not None:
+            left = self._arithmetic_tree(node.this, leaves)
+            right = self._arithmetic_tree(node.expression, leaves) if left is not None \
+                else None
+            return None if right is None else [found[1], left, right]
+        if not self._integer_leaf(node):
+            return None
+        leaves.append(node)
+        return len(leaves) - 1
+
+    def _integer_leaf(self, node: exp.Expression) -> bool:
+        if isinstance(node, exp.Placeholder) or _bigint_minimum(node):
+            return True
+        if isinstance(node, exp.Literal):
+            return node.this.isdigit() and (not node.is_string or
+                                            bool(node.meta.get("uint64_literal")))
+        if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star):
+            t = self.column_type(node)
+            return t is None or (t.family == "int" and not t.unsigned)
+        if isinstance(node, _INTEGER_FUNCTIONS) and not isinstance(node.parent, exp.Window):
+            operand = node.this  # ABS/MIN/MAX of an integer are integers; cheap to compute
+            return isinstance(node, exp.Count) or (  # twice (aggregates: once per group)
+                not isinstance(operand, exp.Placeholder) and self._integer_leaf(operand))
+        return False
 
     def _value(self, node: exp.Expression) -> exp.Expression:
         return _call("MYSQL_UINT_VALUE", node) if self.stored_column(node) else node
@@ -166,17 +237,122 @@ class _Rewriter:
             node.set(key, _key(value))
 
 
-def _mysql_text(node: exp.Expression) -> str:
-    """``node`` as MySQL names it in 1690's message: bit operators written back."""
-    def operator(n: exp.Expression) -> exp.Expression:
-        found = _OPERATOR_OF.get(str(n.this).upper()) if isinstance(n, exp.Anonymous) else None
-        if found is None:
-            return n
-        args = n.expressions
-        if found is exp.BitwiseNot:
-            return exp.BitwiseNot(this=args[0])
-        return found(this=args[0], expression=args[1])
-    return node.copy().transform(operator).sql(dialect="mysql")
+_PRINTED_OPERATORS: dict[type[exp.Expression], str] = {
+    exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.IntDiv: "DIV", exp.Mod: "%",
+    exp.BitwiseXor: "^", exp.BitwiseOr: "|", exp.BitwiseAnd: "&", exp.BitwiseLeftShift: "<<",
+    exp.BitwiseRightShift: ">>"}
+_PRINTED_CALLS = {"MYSQL_UADD": "+", "MYSQL_USUB": "-", "MYSQL_UMUL": "*", "MYSQL_MOD": "%",
+                  "MYSQL_INT_DIV": "DIV",
+                  **{name: _PRINTED_OPERATORS.get(operator, "~")
+                     for name, operator in _OPERATOR_OF.items()}}
+
+
+def operand_texts(*operands: exp.Expression, column_name: ColumnName | None = None
+                  ) -> list[exp.Literal]:
+    """The operands of an operator as ``mysql_text`` prints them, for a function that names
+    the operation in 1690; '' for a value bound in, which the function prints itself."""
+    return [exp.Literal.string("" if isinstance(o, exp.Placeholder) else
+                               mysql_text(o, column_name)) for o in operands]
+
+
+def mysql_text(node: exp.Expression, column_name: ColumnName | None = None) -> str:
+    """``node`` as MySQL 8 prints an expression in an error message (1690): each operator's
+    operation in parentheses (``(a + b)``, ``-(a)``, ``~(a)``), ``cast(x as unsigned)``,
+    marmotdb's own functions written back as the operators they compute, columns as
+    ``column_name`` prints them."""
+    return _Printer(column_name).text(node)
+
+
+class _Printer:
+    def __init__(self, column_name: ColumnName | None):
+        self.column_name = column_name
+
+    def text(self, node: exp.Expression) -> str:
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if isinstance(node, exp.Case) and node.meta.get("checked"):
+            return self.text(node.args["default"])
+        if isinstance(node, exp.Placeholder):  # never ':p0' in a string: the translation
+            return "?"  # may splice values back into its text (translate._inlined)
+        if isinstance(node, exp.Literal) and (not node.is_string or
+                                              node.meta.get("uint64_literal")):
+            return node.this
+        if isinstance(node, (exp.Neg, exp.BitwiseNot)):
+            return self.operation("-" if isinstance(node, exp.Neg) else "~", node.this)
+        operator = _PRINTED_OPERATORS.get(type(node))
+        if operator is not None:
+            return self.operation(operator, node.this, node.expression)
+        if isinstance(node, exp.Anonymous):
+            return self.call(node)
+        if isinstance(node, _INTEGER_FUNCTIONS) and not isinstance(node.this, exp.Star):
+            return f"{type(node).__name__.lower()}({self.text(node.this)})"
+        if isinstance(node, exp.Column) and self.column_name is not None:
+            return self.column_name(node) or node.sql(dialect="mysql")
+        return node.sql(dialect="mysql")
+
+    def operation(self, operator: str, *operands: exp.Expression) -> str:
+        if len(operands) == 1:
+            return f"{operator}({self.text(operands[0])})"
+        return f"({self.text(operands[0])} {operator} {self.text(operands[1])})"
+
+    def call(self, node: exp.Anonymous) -> str:
+        name, args = str(node.this).upper(), node.expressions
+        operator = _PRINTED_CALLS.get(name)
+        if operator is not None:
+            return self.operation(operator, *args[:1 if operator == "~" else 2])
+        if name == "MYSQL_UINT_VALUE":
+            return self.text(args[0])
+        if _unsigned_cast(node):
+            return f"cast({self.text(args[0])} as unsigned)"
+        return node.sql(dialect="mysql")
+
+
+def _not_integer(node: exp.Expression, tree: list[object]) -> exp.Expression:
+    """When SQLite's value of ``node`` may not be MySQL's (types/int64.py). One operation
+    over leaves overflows into a REAL beyond -2^63 … 2^63-1 (its exact result is out there,
+    and 2^63 is a REAL exactly): a range check, half the cost of ``typeof``, is enough (the
+    integer -2^63 itself takes the exact path too). Deeper, an overflowed REAL could come back
+    into range (``(n + 1) - n``), so the result's type is looked at."""
+    if all(isinstance(operand, int) for operand in tree[1:]):
+        inside = exp.Between(this=node.copy(), low=exp.Literal.number(-int64.INT64_MAX),
+                             high=exp.Literal.number(int64.INT64_MAX))
+        return exp.Not(this=exp.Paren(this=inside))
+    return exp.EQ(this=_call("typeof", node.copy()), expression=exp.Literal.string("real"))
+
+
+def _in_arithmetic(node: exp.Expression) -> bool:
+    """Whether ``node`` is an operand of a larger ``+ - *`` / unary minus tree (which checks
+    it as a whole)."""
+    parent = node.parent
+    while isinstance(parent, exp.Paren):
+        parent = parent.parent
+    return isinstance(parent, _SIGNED_ARITHMETIC)
+
+
+def _compares_big_literal(node: exp.In | exp.Between) -> bool:
+    operands = [node.this, node.args.get("low"), node.args.get("high"),
+                *(node.args.get("expressions") or [])]
+    return any(o is not None and is_big_literal(o) for o in operands)
+
+
+def is_big_literal(node: exp.Expression) -> bool:
+    """An integer literal from 2^63 (big_literal's exact text)."""
+    return isinstance(node, exp.Literal) and bool(node.meta.get("uint64_literal"))
+
+
+def _bigint_minimum(node: exp.Expression) -> bool:
+    """``-9223372036854775808`` as negative_literal writes it: one integer to SQLite."""
+    return isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and \
+        not node.this.is_string and node.this.this == str(uint64.HIGH_MIN)
+
+
+def _leaf_kind(leaf: exp.Expression) -> str:
+    """A leaf of a checked tree as types/int64.py tells them apart (LEAF_*)."""
+    if isinstance(leaf, exp.Placeholder):
+        return int64.LEAF_PARAMETER
+    if isinstance(leaf, exp.Literal) or _bigint_minimum(leaf):
+        return int64.LEAF_CONSTANT
+    return int64.LEAF_COLUMN  # a column, or a function of one
 
 
 def _reads_stored(node: exp.Expression) -> bool:
@@ -202,9 +378,11 @@ def _unsigned_cast(node: exp.Anonymous) -> bool:
         isinstance(args[1], exp.Literal) and args[1].this == "UNSIGNED"
 
 
-def rewrite_unsigned(tree: exp.Expression, column_type: ColumnType) -> exp.Expression:
-    """Apply the rewrites above to every node of ``tree``, children first; returns the root."""
-    rewriter = _Rewriter(column_type)
+def rewrite_unsigned(tree: exp.Expression, column_type: ColumnType,
+                     column_name: ColumnName | None = None) -> exp.Expression:
+    """Apply the rewrites above to every node of ``tree``, children first; returns the root.
+    ``column_name`` prints a column in 1690's message as MySQL does."""
+    rewriter = _Rewriter(column_type, column_name)
     for node in reversed(list(tree.walk(bfs=False))):
         replacement = rewriter.rewrite(node)
         if replacement is node:

@@ -95,7 +95,8 @@ def uint_value(value: object) -> object:
     return value
 
 
-def _operate(a: object, b: object, expression: object, operation: str) -> int | str | None:
+def _operate(a: object, b: object, a_text: str, b_text: str, operation: str
+             ) -> int | str | None:
     left, right = exact(a), exact(b)
     if left is None or right is None:
         return None if a is None or b is None else 0
@@ -103,9 +104,14 @@ def _operate(a: object, b: object, expression: object, operation: str) -> int | 
         return str(_apply(Decimal(left), Decimal(right), operation))
     result = _apply(left, right, operation)
     if not 0 <= int(result) <= UINT64_MAX:
-        raise errors.error(ER_DATA_OUT_OF_RANGE, f"BIGINT UNSIGNED value is out of range in "
-                           f"'{expression}'")
+        raise errors.error(ER_DATA_OUT_OF_RANGE, "BIGINT UNSIGNED value is out of range in "
+                           f"'({a_text or printed(a)} {operation} {b_text or printed(b)})'")
     return in_flight(int(result))
+
+
+def printed(value: object) -> str:
+    """A value bound in (not written in the statement) as MySQL prints its literal."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _apply(a: int | Decimal, b: int | Decimal, operation: str) -> int | Decimal:
@@ -116,20 +122,20 @@ def _apply(a: int | Decimal, b: int | Decimal, operation: str) -> int | Decimal:
     return a * b
 
 
-def uint_add(a: object, b: object, expression: object) -> int | str | None:
-    return _operate(a, b, expression, "+")
+def uint_add(a: object, b: object, a_text: str, b_text: str) -> int | str | None:
+    return _operate(a, b, a_text, b_text, "+")
 
 
-def uint_sub(a: object, b: object, expression: object) -> int | str | None:
-    return _operate(a, b, expression, "-")
+def uint_sub(a: object, b: object, a_text: str, b_text: str) -> int | str | None:
+    return _operate(a, b, a_text, b_text, "-")
 
 
-def uint_mul(a: object, b: object, expression: object) -> int | str | None:
-    return _operate(a, b, expression, "*")
+def uint_mul(a: object, b: object, a_text: str, b_text: str) -> int | str | None:
+    return _operate(a, b, a_text, b_text, "*")
 
 
 UINT64_SCALARS = [
     ("UINT_KEY", uint_key, 1, True), ("UINT_VALUE", uint_value, 1, True),
-    ("UADD", uint_add, 3, True), ("USUB", uint_sub, 3, True), ("UMUL", uint_mul, 3, True),
+    ("UADD", uint_add, 4, True), ("USUB", uint_sub, 4, True), ("UMUL", uint_mul, 4, True),
 ]
 UINT64_INTERNAL_FUNCTIONS = frozenset({name for name, *_ in UINT64_SCALARS})
