@@ -121,6 +121,10 @@ AGREE = {
     "float columns with a scale": "SELECT g FROM floats ORDER BY id",
     "union with a literal row": "SELECT id FROM t UNION SELECT 3 ORDER BY 1",
     "min and max of temporal columns": "SELECT MAX(dt), MIN(dtt), MAX(tm) FROM t",
+    "window functions of temporal columns":  # Django's LastValue / Lag of a DateField
+        "SELECT id, LAST_VALUE(dt) OVER w, FIRST_VALUE(dtt) OVER w, NTH_VALUE(tm, 1) OVER w, "
+        "LAG(dt) OVER w, LEAD(dt3, 1) OVER w, MAX(dtt) OVER () "
+        "FROM t WINDOW w AS (ORDER BY id) ORDER BY id",
 }
 
 DIFFER = {

@@ -17,7 +17,8 @@ DATETIME does. What is not a date at all stays as it was (SQLite compares the te
 warns and compares too). Columns on both sides and subqueries are left alone.
 
 ``temporal_decltypes`` types the result columns MySQL sends as DATE / DATETIME / TIME although
-they are computed (``CAST(… AS DATETIME)``, ``DATE(…)``, ``NOW()``, ``MAX(a_datetime)`` …), so
+they are computed (``CAST(… AS DATETIME)``, ``DATE(…)``, ``NOW()``, ``MAX(a_datetime)``,
+``LAST_VALUE(a_date) OVER …`` …), so
 drivers decode them as dates (Django's Trunc reads ``CAST(DATE_FORMAT(…) AS DATETIME)``).
 """
 
@@ -71,6 +72,8 @@ _FSP_ARGUMENT = frozenset({"MYSQL_NOW", "MYSQL_SYSDATE", "MYSQL_LOCALTIME",
                            "MYSQL_UTC_TIMESTAMP", "MYSQL_CURTIME", "MYSQL_CURRENT_TIME",
                            "MYSQL_UTC_TIME"})
 _CAST_TYPES = {"DATE": "date", "DATETIME": "datetime", "TIME": "time"}
+# Window functions whose value is their first argument's (or, for LAG / LEAD, their default's).
+_VALUE_WINDOW_FUNCTIONS = (exp.FirstValue, exp.LastValue, exp.NthValue, exp.Lag, exp.Lead)
 _DATE_ARITHMETIC = frozenset({"MYSQL_DATE_ADD", "MYSQL_DATE_SUB", "MYSQL_ADDDATE",
                               "MYSQL_SUBDATE"})
 _DATE_UNITS = frozenset({"DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "YEAR_MONTH"})
@@ -89,6 +92,12 @@ def temporal_decltypes(select: exp.Select, column_type: ColumnType) -> tuple[str
 def _result_type(node: exp.Expression, column_type: ColumnType) -> MySqlType | None:
     while isinstance(node, exp.Paren):  # Django: (`start` + INTERVAL `d` MICROSECOND)
         node = node.this
+    if isinstance(node, exp.Window):  # MAX(d) OVER (…) is typed as MAX(d) is
+        node = node.this
+    if isinstance(node, _VALUE_WINDOW_FUNCTIONS):  # Django's Window(LastValue("hire_date"))
+        default = node.args.get("default")
+        return _common_type([node.this, *([default] if default is not None else [])],
+                            column_type)
     if isinstance(node, (exp.Max, exp.Min, exp.AnyValue)) and \
             not isinstance(node.this, exp.Distinct):
         return _temporal(node.this, column_type, _RESULT_TEMPORAL) or (

@@ -147,8 +147,10 @@ def sqlite_indexes(table: TableDef) -> list[IndexDef]:
 
 
 def sequence_statements(table: TableDef, start: int | None) -> list[str]:
-    """AUTO_INCREMENT=n: the next generated id is n (SQLite stores the last one used)."""
-    if not start or start <= 1 or table.auto_increment_column is None:
+    """AUTO_INCREMENT=n: the next generated id is n, or the highest id + 1 when that is larger
+    (SQLite stores the last one used). n = 1 too: ALTER TABLE … AUTO_INCREMENT = 1 starts an
+    emptied table from 1 again (Django's reset_sequences)."""
+    if not start or table.auto_increment_column is None:
         return []
     name = sql_literal(table.name)
     return [f"DELETE FROM sqlite_sequence WHERE name = {name}",
