@@ -25,6 +25,18 @@ def marmot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MarmotSe
     yield from serving(tmp_path_factory.mktemp("marmot"))
 
 
+@pytest.fixture(params=["marmotdb", pytest.param("mariadb", marks=pytest.mark.differential)])
+def each_server(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """An autocommit PyMySQL connection to marmotdb, then to the differential MariaDB
+    (tests/differential.py): a test that asks for it checks that both give MySQL's answer."""
+    name = "marmot_server" if request.param == "marmotdb" else "differential_mariadb"
+    conn = request.getfixturevalue(name).connect(autocommit=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def mariadb_cli(
     marmot_server: MarmotServer,

@@ -10,7 +10,6 @@ from typing import Any
 import pymysql
 import pytest
 
-from tests.differential import MariaDBEndpoint
 
 pytestmark = pytest.mark.integration
 
@@ -69,18 +68,5 @@ def _answers(conn: Any) -> list[Any]:
     return answers
 
 
-def test_marmotdb_answers_as_mysql(marmot_server: Any) -> None:
-    conn = marmot_server.connect(autocommit=True)
-    try:
-        assert _answers(conn) == EXPECTED
-    finally:
-        conn.close()
-
-
-@pytest.mark.differential
-def test_mariadb_answers_alike(differential_mariadb: MariaDBEndpoint) -> None:
-    conn = differential_mariadb.connect(autocommit=True)
-    try:
-        assert _answers(conn) == EXPECTED
-    finally:
-        conn.close()
+def test_database_character_sets_answer_as_mysql(each_server: Any) -> None:
+    assert _answers(each_server) == EXPECTED

@@ -122,18 +122,5 @@ def _partitions(conn: Any) -> list[tuple]:
     return found
 
 
-def test_marmotdb_lists_partitions_as_mysql(marmot_server: Any) -> None:
-    conn = marmot_server.connect(autocommit=True)
-    try:
-        assert _partitions(conn) == EXPECTED_PARTITIONS
-    finally:
-        conn.close()
-
-
-@pytest.mark.differential
-def test_mariadb_lists_partitions_alike(differential_mariadb: MariaDBEndpoint) -> None:
-    conn = differential_mariadb.connect(autocommit=True)
-    try:
-        assert _partitions(conn) == EXPECTED_PARTITIONS
-    finally:
-        conn.close()
+def test_partitions_are_listed_as_mysql(each_server: Any) -> None:
+    assert _partitions(each_server) == EXPECTED_PARTITIONS

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from tests.differential import MariaDBEndpoint
 
 STATEMENTS = [
     "CREATE TABLE p (id INT PRIMARY KEY)",
@@ -55,18 +52,5 @@ def _indexes(conn: Any) -> list[tuple]:
     return found
 
 
-def test_marmotdb_keeps_innodbs_foreign_key_indexes(marmot_server: Any) -> None:
-    conn = marmot_server.connect(autocommit=True)
-    try:
-        assert _indexes(conn) == sorted(EXPECTED)
-    finally:
-        conn.close()
-
-
-@pytest.mark.differential
-def test_mariadb_keeps_them_alike(differential_mariadb: MariaDBEndpoint) -> None:
-    conn = differential_mariadb.connect(autocommit=True)
-    try:
-        assert _indexes(conn) == sorted(EXPECTED)
-    finally:
-        conn.close()
+def test_innodbs_foreign_key_indexes_are_kept(each_server: Any) -> None:
+    assert _indexes(each_server) == sorted(EXPECTED)

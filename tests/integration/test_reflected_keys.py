@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from tests.differential import MariaDBEndpoint
 
 STATEMENTS = [
     "CREATE TABLE idx_t (id INT NOT NULL AUTO_INCREMENT, a VARCHAR(200), b INT, "
@@ -66,18 +63,5 @@ def _described(conn: Any) -> tuple[list[tuple], ...]:
 EXPECTED = (sorted(EXPECTED_STATISTICS), sorted(EXPECTED_USAGE), sorted(EXPECTED_REFERENTIAL))
 
 
-def test_marmotdb_describes_each_key(marmot_server: Any) -> None:
-    conn = marmot_server.connect(autocommit=True)
-    try:
-        assert _described(conn) == EXPECTED
-    finally:
-        conn.close()
-
-
-@pytest.mark.differential
-def test_mariadb_describes_them_alike(differential_mariadb: MariaDBEndpoint) -> None:
-    conn = differential_mariadb.connect(autocommit=True)
-    try:
-        assert _described(conn) == EXPECTED
-    finally:
-        conn.close()
+def test_each_key_is_described(each_server: Any) -> None:
+    assert _described(each_server) == EXPECTED

@@ -8,9 +8,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
-from tests.differential import MariaDBEndpoint
 
 CREATE = ("CREATE TABLE escapes_t (a VARCHAR(20) DEFAULT 'x\\ny' COMMENT 'col\\rwith\\nbreaks', "
           "b INT COMMENT 'it''s \\\\ fine') COMMENT 'table\\rwith\\r\\nescapes'")
@@ -31,18 +28,5 @@ def _shown(conn: Any) -> list[str]:
     return re.findall(r"(?:DEFAULT |COMMENT[= ])'(?:[^'\\]|''|\\.)*'", text)
 
 
-def test_comments_and_defaults_are_escaped(marmot_server: Any) -> None:
-    conn = marmot_server.connect(autocommit=True)
-    try:
-        assert _shown(conn) == EXPECTED
-    finally:
-        conn.close()
-
-
-@pytest.mark.differential
-def test_mariadb_escapes_them_alike(differential_mariadb: MariaDBEndpoint) -> None:
-    conn = differential_mariadb.connect(autocommit=True)
-    try:
-        assert _shown(conn) == EXPECTED
-    finally:
-        conn.close()
+def test_comments_and_defaults_are_escaped(each_server: Any) -> None:
+    assert _shown(each_server) == EXPECTED

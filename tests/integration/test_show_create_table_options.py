@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from tests.differential import MariaDBEndpoint
 
 CREATE = ("CREATE TABLE options_t (c1 INT) ENGINE=InnoDB COMMENT='x''y' DEFAULT CHARSET=utf8mb4 "
           "AVG_ROW_LENGTH=3 PASSWORD='secret' CONNECTION='fish' STATS_SAMPLE_PAGES=4")
@@ -39,18 +36,5 @@ def _shown(conn: Any) -> tuple[str, str]:
     return created, altered
 
 
-def test_table_options_are_shown_back(marmot_server: Any) -> None:
-    conn = marmot_server.connect(autocommit=True)
-    try:
-        assert _shown(conn) == (CREATED, ALTERED)
-    finally:
-        conn.close()
-
-
-@pytest.mark.differential
-def test_mariadb_shows_them_alike(differential_mariadb: MariaDBEndpoint) -> None:
-    conn = differential_mariadb.connect(autocommit=True)
-    try:
-        assert _shown(conn) == (CREATED, ALTERED)
-    finally:
-        conn.close()
+def test_table_options_are_shown_back(each_server: Any) -> None:
+    assert _shown(each_server) == (CREATED, ALTERED)

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.differential import MariaDBEndpoint
 
 pytestmark = pytest.mark.integration
 
@@ -50,22 +49,7 @@ HEADS = [("ALGORITHM=MERGE", "SQL SECURITY INVOKER", " WITH LOCAL CHECK OPTION")
          ("ALGORITHM=TEMPTABLE", "SQL SECURITY INVOKER", "")]
 
 
-def test_marmotdb_keeps_them(marmot_server: Any) -> None:
-    conn = marmot_server.connect(autocommit=True)
-    try:
-        found, shown = _answers(conn)
-    finally:
-        conn.close()
-    assert found == EXPECTED
-    assert _heads(shown) == HEADS
-
-
-@pytest.mark.differential
-def test_mariadb_keeps_them_alike(differential_mariadb: MariaDBEndpoint) -> None:
-    conn = differential_mariadb.connect(autocommit=True)
-    try:
-        found, shown = _answers(conn)
-    finally:
-        conn.close()
+def test_view_attributes_are_kept(each_server: Any) -> None:
+    found, shown = _answers(each_server)
     assert found == EXPECTED
     assert _heads(shown) == HEADS
