@@ -195,7 +195,7 @@ def test_a_failure_after_joining_the_batch_is_not_masked(tmp_path: Path) -> None
 
     armed = []
 
-    def fault(point: str) -> None:
+    def fault(point: str, database: str | None = None) -> None:
         if armed and point == "joined_batch":
             raise Injected(point)
 
