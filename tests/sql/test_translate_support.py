@@ -30,6 +30,8 @@ from marmotdb.sql.session import update_in_order
 _SET_FOREIGN_KEY_CHECKS = re.compile(
     r"^\s*SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?foreign_key_checks\s*=\s*(0|1|ON|OFF)\s*$",
     re.IGNORECASE)
+_SET_TIME_ZONE = re.compile(
+    r"^\s*SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?time_zone\s*=\s*'([^']*)'\s*$", re.IGNORECASE)
 
 
 class SchemaViewOver:
@@ -112,6 +114,10 @@ class MiniExecutor:
         checks = _SET_FOREIGN_KEY_CHECKS.match(sql)
         if checks is not None:  # the one session variable the translation reads
             self.foreign_key_checks = checks.group(1).upper() in ("1", "ON")
+            return Result()
+        zone = _SET_TIME_ZONE.match(sql)
+        if zone is not None:  # the session's, which functions and TIMESTAMP columns read
+            self.context.time_zone = zone.group(1)
             return Result()
         if params is not None:
             translation, count = translate_prepared(sql, self.view)
