@@ -98,8 +98,8 @@ class SchemaView:
     they run with the connection's binding marked trusted. ``schema``: the SQLite schema whose
     tables it sees (``temp``: a session's temporary tables, sql/temporary.py)."""
 
-    __slots__ = ("conn", "database", "foreign_key_checks", "_key", "_binding", "_schema",
-                 "_across")
+    __slots__ = ("conn", "database", "foreign_key_checks", "timestamps_local", "_key",
+                 "_binding", "_schema", "_across")
 
     def __init__(self, conn: apsw.Connection, database: Database, binding: ConnectionBinding,
                  writer: bool = False, schema: str = "main", across: ServerState | None = None):
@@ -107,6 +107,7 @@ class SchemaView:
         self._across = across  # the other databases (FOREIGN KEYs across them)
         self._schema = schema
         self.foreign_key_checks = True  # the session's variable (set by Session._schema_view)
+        self.timestamps_local = False  # the session's time zone is not UTC (likewise)
         self._binding = binding
         self.database = "" if database.name == SCRATCH else database.name
         # A new Database object per (re)creation, and a generation bumped by every DDL.

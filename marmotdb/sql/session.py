@@ -96,9 +96,12 @@ from marmotdb.sql.rewrites.expressions import not_supported
 from marmotdb.sql.routines import inlining as routine_functions
 from marmotdb.sql.routines import statements as routine_statements
 from marmotdb.sql.routines.definition import routine_kind
-from marmotdb.sql.functions.context import zone
+from marmotdb.sql.functions.context import zone, zone_is_utc
 from marmotdb.sql.rewrites.ddl import DDL_HEADS
-from marmotdb.sql.rewrites.ddl.offset_defaults import with_session_defaults
+from marmotdb.sql.rewrites.ddl.offset_defaults import (
+    refuse_timestamp_literal_defaults,
+    with_session_defaults,
+)
 from marmotdb.sql.rewrites.dml import ROWID_PARAMETER, MultipleTargets, OtherDatabase
 from marmotdb.sql.schema import TableDef, quote_ident
 from marmotdb.sql.statement import (
@@ -938,6 +941,9 @@ class Session:
     def _ddl(self, text: str) -> Result | Pending:
         """A DDL statement, in its home database; about a temporary table, on the session's
         space of that database (sql/temporary.py)."""
+        if not zone_is_utc(self.variables.time_zone_setting):  # rewrites/timestamps.py
+            refuse_timestamp_literal_defaults(
+                text, backslash_escapes=self.variables.backslash_escapes)
         text = with_session_defaults(text, zone(self.time_zone),
                                      backslash_escapes=self.variables.backslash_escapes)
         target = ddl_target(text)
@@ -2065,6 +2071,8 @@ class Session:
         conn = self._txn_connection(database) or self.server.read_connection(database)
         view = self.server.schema_view(conn, database)
         view.foreign_key_checks = bool(self.variables.foreign_key_checks)
+        # a session not in UTC gets translations converting TIMESTAMP columns (timestamps.py)
+        view.timestamps_local = not zone_is_utc(self.variables.time_zone_setting)
         return self._with_temporary(view, database) if temporary else view
 
     def _with_temporary(self, view: SchemaView, database: Database

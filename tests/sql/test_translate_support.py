@@ -20,7 +20,7 @@ from marmotdb import errors
 from marmotdb.mysql.rows import as_int
 from marmotdb.sql import schema
 from marmotdb.sql.functions import registry as functions
-from marmotdb.sql.functions.context import FunctionContext
+from marmotdb.sql.functions.context import FunctionContext, zone_is_utc
 from marmotdb.sql.types import coltypes
 from marmotdb.sql.text.shape import split_statements
 from marmotdb.sql.translate import Kind, translate, translate_prepared
@@ -100,6 +100,7 @@ class MiniExecutor:
             self.context.sql_mode = sql_mode
         functions.register_functions(self.conn, self.context)
         self.view = SchemaViewOver(self.conn, database)
+        self.view.timestamps_local = not zone_is_utc(time_zone)
         self.changes = self.inserts = 0
         self.conn.preupdate_hook(self._count)
 
@@ -118,6 +119,7 @@ class MiniExecutor:
         zone = _SET_TIME_ZONE.match(sql)
         if zone is not None:  # the session's, which functions and TIMESTAMP columns read
             self.context.time_zone = zone.group(1)
+            self.view.timestamps_local = not zone_is_utc(zone.group(1))
             return Result()
         if params is not None:
             translation, count = translate_prepared(sql, self.view)

@@ -157,6 +157,7 @@ class _SessionStore:
     value actually has a problem: valid values (nearly all) never pay for the lookup."""
 
     __slots__ = ("_flags", "ctx", "lenient")
+    timestamp_zone: _dt.tzinfo | None = None  # stored as given (see _LocalStore)
 
     def __init__(self, ctx: Any, lenient: object):
         self.ctx, self.lenient, self._flags = ctx, lenient, None
@@ -201,6 +202,29 @@ class _SessionStore:
         warn(self.ctx, level, code, message)
 
 
+class _LocalStore(_SessionStore):
+    """The StoreContext of a MYSQL_STORE a session whose time zone is not UTC makes: a TIMESTAMP
+    value is read in that zone and stored as UTC (rewrites/timestamps.py). A class of its own
+    so that UTC sessions, nearly all, pay nothing for it."""
+
+    __slots__ = ("timestamp_zone",)
+
+    def __init__(self, ctx: Any, lenient: object):
+        super().__init__(ctx, lenient)
+        self.timestamp_zone = zone(str(getattr(ctx, "time_zone", "SYSTEM")))
+
+
+def _timestamp_local(ctx: Any, value: object) -> object:
+    """MYSQL_TIMESTAMP_LOCAL: a TIMESTAMP column's stored (UTC) value as the session's time zone
+    shows it, with the digits it has (rewrites/timestamps.py); other values as they are."""
+    stamp = coltypes.parse_datetime(value) if isinstance(value, str) else None
+    if stamp is None:
+        return value
+    local = coltypes.timestamp_from_utc(stamp, zone(str(getattr(ctx, "time_zone", "SYSTEM"))))
+    _, dot, fraction = value.partition(".")  # type: ignore[union-attr]
+    return format_datetime(local, len(fraction) if dot else 0)
+
+
 def _replay_converted(ctx: Any) -> None:
     """A replay's conversion: counted on the node (the binding's ``replay_counts``), never
     a warning of whichever session last wrote on the connection."""
@@ -224,9 +248,10 @@ def _store_spec(text: str) -> tuple[coltypes.MySqlType, bool]:
 
 
 def _store(ctx: Any, value: object, type_text: object, column: object, row: object,
-           lenient: object = 0) -> object:
+           lenient: object = 0, local: object = 0) -> object:
     """MYSQL_STORE: coerce a value into a column the way MySQL does (strict per sql_mode;
-    ``lenient`` 1 for INSERT/UPDATE IGNORE, 2 for ALTER TABLE's copy, 3 for its replay). The stored value is
+    ``lenient`` 1 for INSERT/UPDATE IGNORE, 2 for ALTER TABLE's copy, 3 for its replay;
+    ``local`` 1: a TIMESTAMP value is in the session's time zone, not UTC). The stored value is
     recorded in ``ctx.written_row`` for the errors that name it (sql/written_row.py)."""
     t, not_null = _store_spec(str(type_text))
     if value is None:
@@ -234,7 +259,8 @@ def _store(ctx: Any, value: object, type_text: object, column: object, row: obje
     else:
         try:
             stored = coltypes.coerce_for_store(value, t, str(column), int(row or 1),  # type: ignore
-                                               _SessionStore(ctx, lenient))  # type: ignore
+                                               (_LocalStore if local else _SessionStore)(
+                                                   ctx, lenient))  # type: ignore
         except errors.MarmotError as exc:
             if lenient == STORE_ALTER and exc.code == errors.ER_DATA_TOO_LONG:
                 raise errors.error(errors.ER_WARN_DATA_TRUNCATED, str(exc).replace(
@@ -347,4 +373,5 @@ STORE_SESSION_SCALARS: list[SessionScalar] = [
     ("NO_DEFAULT", _no_default, 2),
     ("GENERATED_IGNORED", _generated_ignored, 4),
     ("CAST", _cast, -1),
+    ("TIMESTAMP_LOCAL", _timestamp_local, 1),
 ]

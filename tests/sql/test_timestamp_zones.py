@@ -1,0 +1,124 @@
+"""TIMESTAMP columns and the session time_zone through the executor (rewrites/timestamps.py):
+stored as UTC, read in each session's zone, translations of UTC and other sessions kept apart,
+and the forms not converted refused with 1235. MySQL's answers themselves are fixture cases
+(tests/fixtures/translate/time_zones.sql, also run on MariaDB)."""
+
+from __future__ import annotations
+
+import pytest
+
+from marmotdb.sql.functions.context import zone_is_utc
+from marmotdb.sql.translate import translate
+from tests.sql.sessions import error_code, rows, session
+
+
+@pytest.fixture
+def shop(server):
+    s = session(server)
+    s.execute("CREATE DATABASE shop")
+    s.use("shop")
+    s.execute("CREATE TABLE t (id INT PRIMARY KEY, ts TIMESTAMP NULL, dt DATETIME NULL)")
+    return s
+
+
+def test_two_sessions_read_one_instant_each_in_its_zone(server, shop):
+    east = session(server, database="shop")
+    east.execute("SET time_zone = '+05:00'")
+    east.execute("INSERT INTO t VALUES (1, '2020-01-01 10:00:00', '2020-01-01 10:00:00')")
+    shop.execute("INSERT INTO t VALUES (2, '2020-01-01 10:00:00', '2020-01-01 10:00:00')")
+    query = "SELECT id, ts, dt FROM t ORDER BY id"  # one shape, two translations
+    assert rows(east.execute(query)) == [(1, "2020-01-01 10:00:00", "2020-01-01 10:00:00"),
+                                         (2, "2020-01-01 15:00:00", "2020-01-01 10:00:00")]
+    assert rows(shop.execute(query)) == [(1, "2020-01-01 05:00:00", "2020-01-01 10:00:00"),
+                                         (2, "2020-01-01 10:00:00", "2020-01-01 10:00:00")]
+    assert rows(east.execute("SELECT id FROM t WHERE ts = '2020-01-01 15:00:00'")) == [(2,)]
+    assert rows(shop.execute("SELECT id FROM t WHERE ts = '2020-01-01 05:00:00'")) == [(1,)]
+
+
+def test_prepared_statements_convert_too(server, shop):
+    east = session(server, database="shop")
+    east.execute("SET time_zone = '-03:00'")
+    plan = east.prepare("INSERT INTO t (id, ts) VALUES (?, ?)")
+    east.execute_prepared(plan, [1, "2020-01-01 10:00:00"])
+    assert rows(shop.execute("SELECT ts FROM t")) == [("2020-01-01 13:00:00",)]
+    read = east.prepare("SELECT ts FROM t WHERE ts < ?")
+    assert rows(east.execute_prepared(read, ["2020-01-01 10:00:01"])) == [
+        ("2020-01-01 10:00:00",)]
+
+
+def test_a_utc_session_translates_as_before():
+    # The fast path: no conversion call, no extra MYSQL_STORE argument, the same cache key.
+    view = _StubView()
+    select, _ = translate("SELECT ts FROM t WHERE ts > '2020-01-01'", view)
+    insert, _ = translate("INSERT INTO t (id, ts) VALUES (1, '2020-01-01')", view)
+    assert "MYSQL_TIMESTAMP_LOCAL" not in " ".join(select.statements)
+    assert "'ts', 1)" in insert.statements[0]
+    view.timestamps_local = True
+    local, _ = translate("SELECT ts FROM t WHERE ts > '2020-01-01'", view)
+    assert "MYSQL_TIMESTAMP_LOCAL" in " ".join(local.statements)
+
+
+def test_utc_zones_need_no_conversion():
+    assert all(zone_is_utc(name) for name in ("+00:00", "UTC", "SYSTEM", "Etc/UTC"))
+    assert not any(zone_is_utc(name) for name in ("+05:00", "-00:30", "Europe/London"))
+
+
+def test_views_and_triggers_over_timestamps_are_refused_outside_utc(server, shop):
+    shop.execute("CREATE VIEW v AS SELECT id, ts FROM t")
+    shop.execute("CREATE TABLE u (id INT PRIMARY KEY, n INT)")
+    shop.execute("CREATE VIEW w AS SELECT id FROM u")
+    shop.execute("CREATE TABLE log (at TIMESTAMP NULL)")
+    shop.execute("CREATE TRIGGER u_log AFTER INSERT ON u FOR EACH ROW "
+                 "INSERT INTO log VALUES (NOW())")
+    east = session(server, database="shop")
+    east.execute("SET time_zone = '+05:00'")
+    assert error_code(lambda: east.execute("SELECT ts FROM v")) == 1235
+    assert error_code(lambda: east.execute("INSERT INTO u VALUES (1, 1)")) == 1235
+    assert rows(east.execute("SELECT id FROM w")) == []
+    shop.execute("INSERT INTO u VALUES (1, 1)")  # a UTC session runs both as before
+    assert rows(shop.execute("SELECT COUNT(*) FROM v")) == [(0,)]
+
+
+def test_on_update_current_timestamp_stores_utc(server, shop):
+    shop.execute("CREATE TABLE s (id INT PRIMARY KEY, n INT, "
+                 "at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP)")
+    east = session(server, database="shop")
+    east.execute("SET time_zone = '+05:00'")
+    east.execute("INSERT INTO s (id, n) VALUES (1, 0)")
+    east.execute("UPDATE s SET n = 1")
+    # the test server's clock is 1_700_000_000 (2023-11-14 22:13:20 UTC)
+    assert rows(shop.execute("SELECT at FROM s")) == [("2023-11-14 22:13:20",)]
+    assert rows(east.execute("SELECT at FROM s")) == [("2023-11-15 03:13:20",)]
+
+
+class _StubView:
+    """A schema view with one table, for the translations alone."""
+
+    database = "shop"
+    timestamps_local = False
+
+    def table_sql(self, table: str) -> str | None:
+        return 'CREATE TABLE "t" ("id" INT, "ts" TIMESTAMP)' if table == "t" else None
+
+    def columns(self, table: str) -> list[tuple[str, str]] | None:
+        return [("id", "INT"), ("ts", "TIMESTAMP")] if table == "t" else None
+
+    def mysql_ddl(self, table: str) -> str | None:
+        return "CREATE TABLE t (id INT, ts TIMESTAMP NULL)" if table == "t" else None
+
+    def schema_key(self) -> tuple[str]:
+        return ("stub-timestamps",)
+
+
+def test_another_databases_table_is_read_only_without_timestamps(server, shop):
+    shop.execute("CREATE DATABASE other")
+    shop.execute("CREATE TABLE other.plain (id INT PRIMARY KEY, n INT)")
+    shop.execute("CREATE TABLE other.stamped (id INT PRIMARY KEY, at TIMESTAMP NULL)")
+    shop.execute("INSERT INTO t (id, ts) VALUES (1, '2020-01-01 10:00:00')")
+    shop.execute("INSERT INTO other.plain VALUES (1, 7)")
+    east = session(server, database="shop")
+    east.execute("SET time_zone = '+01:00'")
+    assert rows(east.execute("SELECT t.ts, p.n FROM t JOIN other.plain p ON p.id = t.id")) == [
+        ("2020-01-01 11:00:00", 7)]
+    assert error_code(lambda: east.execute(
+        "SELECT t.id FROM t JOIN other.stamped s ON s.id = t.id")) == 1235
