@@ -75,6 +75,15 @@ def test_views_and_triggers_over_timestamps_are_refused_outside_utc(server, shop
     assert error_code(lambda: east.execute("SELECT ts FROM v")) == 1235
     assert error_code(lambda: east.execute("INSERT INTO u VALUES (1, 1)")) == 1235
     assert rows(east.execute("SELECT id FROM w")) == []
+    shop.execute("CREATE TABLE c (id INT PRIMARY KEY)")  # reads t's TIMESTAMP into a DATETIME
+    shop.execute("CREATE TABLE copied (at DATETIME NULL)")
+    shop.execute("CREATE TRIGGER c_copy AFTER INSERT ON c FOR EACH ROW "
+                 "INSERT INTO copied VALUES ((SELECT ts FROM t WHERE id = NEW.id))")
+    shop.execute("CREATE TABLE d (id INT PRIMARY KEY)")
+    shop.execute("CREATE TRIGGER d_count AFTER INSERT ON d FOR EACH ROW "
+                 "INSERT INTO u VALUES (NEW.id + 100, 0)")
+    assert error_code(lambda: east.execute("INSERT INTO c VALUES (1)")) == 1235
+    east.execute("INSERT INTO d VALUES (1)")  # no TIMESTAMP in sight: runs
     shop.execute("INSERT INTO u VALUES (1, 1)")  # a UTC session runs both as before
     assert rows(shop.execute("SELECT COUNT(*) FROM v")) == [(0,)]
 

@@ -28,6 +28,7 @@ by ``refuse_unconverted`` rather than answered in the wrong zone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import sqlglot
@@ -204,10 +205,14 @@ def refuse_triggers(tables: tuple[str, ...], table_of: TableOf,
     SQLite runs their bodies as translated once, for no session."""
     for name in tables if triggers_of is not None else ():
         bodies = triggers_of(name)  # type: ignore[misc]
-        found = table_of(name)
-        if bodies and (found is not None and has_timestamps(found) or any(
-                "'timestamp" in body.lower() for body in bodies)):
+        named = {n.replace('""', '"') for body in bodies for n in _QUOTED.findall(body)}
+        if bodies and (any("'timestamp" in body.lower() for body in bodies)
+                       or any((d := table_of(n)) is not None and has_timestamps(d)
+                              for n in named | {name})):
             raise _refused(f"a write to '{name}', whose triggers use TIMESTAMP values,")
+
+
+_QUOTED = re.compile(r'"((?:[^"]|"")+)"')  # the identifiers of generated SQL
 
 
 def _is_target(column: exp.Column) -> bool:
