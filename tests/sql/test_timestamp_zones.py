@@ -56,6 +56,9 @@ def test_a_utc_session_translates_as_before():
     view.timestamps_local = True
     local, _ = translate("SELECT ts FROM t WHERE ts > '2020-01-01'", view)
     assert "MYSQL_TIMESTAMP_LOCAL" in " ".join(local.statements)
+    # compared with a constant, the column stays bare (an index on it serves): the constant
+    # is converted to UTC, as MySQL does
+    assert 'WHERE "ts" > MYSQL_TIMESTAMP_UTC(' in local.statements[0]
 
 
 def test_utc_zones_need_no_conversion():

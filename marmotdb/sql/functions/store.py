@@ -217,12 +217,27 @@ class _LocalStore(_SessionStore):
 def _timestamp_local(ctx: Any, value: object) -> object:
     """MYSQL_TIMESTAMP_LOCAL: a TIMESTAMP column's stored (UTC) value as the session's time zone
     shows it, with the digits it has (rewrites/timestamps.py); other values as they are."""
+    return _in_zone(ctx, value, coltypes.timestamp_from_utc)
+
+
+def _timestamp_utc(ctx: Any, value: object) -> object:
+    """MYSQL_TIMESTAMP_UTC: a datetime the session wrote, as a TIMESTAMP column stores it
+    (UTC), with the digits it has, to compare with the stored values as they are
+    (rewrites/timestamps.py); other values, and moments beyond the calendar, as they are."""
+    return _in_zone(ctx, value, coltypes.timestamp_to_utc)
+
+
+def _in_zone(ctx: Any, value: object, convert: Callable[[coltypes.DateTimeParts, _dt.tzinfo],
+                                                        coltypes.DateTimeParts | None]
+             ) -> object:
     stamp = coltypes.parse_datetime(value) if isinstance(value, str) else None
     if stamp is None:
         return value
-    local = coltypes.timestamp_from_utc(stamp, zone(str(getattr(ctx, "time_zone", "SYSTEM"))))
+    moved = convert(stamp, zone(str(getattr(ctx, "time_zone", "SYSTEM"))))
+    if moved is None:
+        return value
     _, dot, fraction = value.partition(".")  # type: ignore[union-attr]
-    return format_datetime(local, len(fraction) if dot else 0)
+    return format_datetime(moved, len(fraction) if dot else 0)
 
 
 def _replay_converted(ctx: Any) -> None:
@@ -374,4 +389,5 @@ STORE_SESSION_SCALARS: list[SessionScalar] = [
     ("GENERATED_IGNORED", _generated_ignored, 4),
     ("CAST", _cast, -1),
     ("TIMESTAMP_LOCAL", _timestamp_local, 1),
+    ("TIMESTAMP_UTC", _timestamp_utc, 1),
 ]

@@ -18,12 +18,19 @@ and nothing here runs for it. A session in another time zone gets translations o
 NOW() / CURRENT_TIMESTAMP defaults and ON UPDATE values of a TIMESTAMP column are UTC_TIMESTAMP()
 in every session (rewrites/ddl/render.py, rewrites/dml.py), so they need no conversion.
 
-Comparisons are made on the session's text: right for a fixed offset; for a named zone with a
-daylight-saving change, the hour that repeats in autumn compares and sorts by its local text
-(MySQL compares the UTC values). A comparison with a TIMESTAMP column reads the column through
-a function, so no index on it is used in such a session (converting the literal side instead
-is the next step). Statements this does not convert in such a session are refused with 1235
-by ``refuse_unconverted`` rather than answered in the wrong zone.
+A comparison of a TIMESTAMP column with a constant (``ts >= '2020-01-01'``, BETWEEN, IN)
+converts the constant to UTC instead (MYSQL_TIMESTAMP_UTC) and compares the column as stored,
+as MySQL does, so an index on the column still serves it. Other comparisons, GROUP BY and ORDER
+BY use the session's text: the same order for a fixed offset; for a named zone with a
+daylight-saving change, the hour that repeats in autumn sorts by its local text (MySQL sorts
+by the UTC values).
+
+What is not converted in such a session is refused with 1235 rather than answered in the wrong
+zone: a view over TIMESTAMP columns and a trigger body (both kept translated, and run, without
+a session; ``refuse_unconverted``, ``refuse_triggers``), another database's table with
+TIMESTAMP columns, ``SELECT *`` over them from a derived table or a USING / NATURAL join
+(dml.py ``expand_stars``), and a constant DEFAULT of a TIMESTAMP column in DDL
+(ddl/offset_defaults.py: the stored definition holds text, which rows would take as UTC).
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ from marmotdb.sql.types.coltypes import MySqlType
 ColumnType = Callable[[exp.Column], MySqlType | None]
 TableOf = Callable[[str], TableDef | None]
 LOCAL = "MYSQL_TIMESTAMP_LOCAL"
+UTC = "MYSQL_TIMESTAMP_UTC"
+_KEY = "MYSQL_TEMPORAL_KEY"
 _STORE_LENIENT_ARG = 4  # MYSQL_STORE(value, type, column, row, lenient, local)
 
 
@@ -74,18 +83,61 @@ def localized(value: exp.Expression, column_type: ColumnType) -> exp.Expression:
 
 
 def localize_reads(tree: exp.Expression, column_type: ColumnType) -> None:
-    """Read every TIMESTAMP column of ``tree`` in the session's time zone. A bare column in a
-    select list keeps its name (MySQL names ``t.ts`` ``ts``)."""
+    """Read every TIMESTAMP column of ``tree`` in the session's time zone, except where it is
+    compared with a constant (``_compare_in_utc``). A bare column in a select list keeps its
+    name (MySQL names ``t.ts`` ``ts``)."""
+    _compare_in_utc(tree, column_type)
     for column in list(tree.find_all(exp.Column)):
         parent = column.parent
-        if isinstance(parent, exp.Anonymous) and str(parent.this).upper() == LOCAL:
-            continue  # read already (INSERT … SELECT's SELECT)
+        if isinstance(parent, exp.Anonymous) and str(parent.this).upper() == LOCAL or \
+                column.meta.get(_AS_IS):
+            continue  # read already (INSERT … SELECT's SELECT), or compared as stored
         if not is_timestamp(column_type(column)):
             continue
         local = call(LOCAL, column.copy())
         if isinstance(parent, exp.Select) and column.arg_key == "expressions":
             local = exp.alias_(local, column.name, quoted=True)
         column.replace(local)
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.NullSafeEQ)
+
+
+def _compare_in_utc(tree: exp.Expression, column_type: ColumnType) -> None:
+    """``ts <op> constant``, ``ts BETWEEN c1 AND c2``, ``ts IN (c, …)``: the constants (the ones
+    temporal.py made datetimes of, MYSQL_TEMPORAL_KEY) converted to UTC and the column compared
+    as stored, as MySQL converts the constant: an index on the column serves the comparison."""
+    for node in list(tree.find_all(*_COMPARISONS, exp.In, exp.Between)):
+        if isinstance(node, _COMPARISONS):
+            for column_key, other_key in (("this", "expression"), ("expression", "this")):
+                column, other = node.args.get(column_key), node.args.get(other_key)
+                if _stored_timestamp(column, column_type) and _constant(other):
+                    stored_as_is(column)  # type: ignore[arg-type]
+                    node.set(other_key, call(UTC, other))  # type: ignore[arg-type]
+                    break
+            continue
+        listed = node.args.get("expressions") or []
+        values = [node.args.get("low"), node.args.get("high"), *listed]
+        values = [v for v in values if v is not None]
+        if node.args.get("query") is None and values and all(map(_constant, values)) and \
+                _stored_timestamp(node.this, column_type):
+            stored_as_is(node.this)
+            for key in ("low", "high"):
+                if node.args.get(key) is not None:
+                    node.set(key, call(UTC, node.args[key]))
+            if node.args.get("expressions"):
+                node.set("expressions", [call(UTC, v) for v in node.expressions])
+
+
+def _stored_timestamp(node: exp.Expression | None, column_type: ColumnType) -> bool:
+    return isinstance(node, exp.Column) and not node.meta.get(_AS_IS) and \
+        is_timestamp(column_type(node))
+
+
+def _constant(node: exp.Expression | None) -> bool:
+    """A datetime temporal.py keyed (MYSQL_TEMPORAL_KEY) that reads no column."""
+    return isinstance(node, exp.Anonymous) and str(node.this).upper() == _KEY and \
+        node.find(exp.Column) is None and node.find(exp.Query) is None
 
 
 def localize_stores(tree: exp.Expression) -> None:
@@ -105,8 +157,8 @@ def localize_stores(tree: exp.Expression) -> None:
 
 
 def stored_as_is(column: exp.Column) -> exp.Column:
-    """Mark a column whose stored value is written back as it is (an ON UPDATE column a
-    statement leaves unchanged): UTC to UTC, never read in the session's time zone."""
+    """Mark a column whose stored (UTC) value is used as it is: written back unchanged (an ON
+    UPDATE column a statement leaves alone) or compared with a constant converted to UTC."""
     column.meta[_AS_IS] = True
     return column
 
