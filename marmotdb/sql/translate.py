@@ -784,7 +784,8 @@ class _Translator:
                                    getattr(self.view, "other_table_def", None))
             if kind is not Kind.SELECT:
                 refuse_triggers(result.tables, self.table_def,
-                                getattr(self.view, "sqlite_triggers", None))
+                                getattr(self.view, "sqlite_triggers", None),
+                                stores_rows=kind is not Kind.DELETE)
         return kind, result
 
     def _rewrite_dml(self, tree: exp.Expression, ctx: DmlContext, replace: bool,

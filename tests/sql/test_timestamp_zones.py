@@ -134,3 +134,19 @@ def test_another_databases_table_is_read_only_without_timestamps(server, shop):
         ("2020-01-01 11:00:00", 7)]
     assert error_code(lambda: east.execute(
         "SELECT t.id FROM t JOIN other.stamped s ON s.id = t.id")) == 1235
+
+
+def test_subqueries_in_values_and_expressions_over_timestamps(server, shop):
+    shop.execute("INSERT INTO t (id, ts) VALUES (1, '2020-01-01 10:00:00')")
+    shop.execute("CREATE TABLE g (id INT PRIMARY KEY, ts TIMESTAMP NULL, "
+                 "hour_of INT AS (HOUR(ts)))")
+    shop.execute("CREATE TABLE k (id INT PRIMARY KEY, ts TIMESTAMP NULL, "
+                 "CHECK (ts > '2000-01-01'))")
+    east = session(server, database="shop")
+    east.execute("SET time_zone = '+05:00'")
+    east.execute("INSERT INTO t (id, ts) VALUES (2, (SELECT MAX(ts) FROM t AS o))")
+    assert rows(shop.execute("SELECT ts FROM t WHERE id = 2")) == [("2020-01-01 10:00:00",)]
+    # SQLite computes these from the stored UTC text, MySQL from the session's value
+    assert error_code(lambda: east.execute("INSERT INTO g (id, ts) VALUES (1, NOW())")) == 1235
+    assert error_code(lambda: east.execute("INSERT INTO k VALUES (1, NOW())")) == 1235
+    east.execute("DELETE FROM k")  # deleting computes nothing

@@ -841,6 +841,8 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
     statement = exp.Insert(this=exp.Schema(this=exp.Table(this=ident(table.name)),
                                            expressions=[ident(c.name) for c in all_columns]))
     if isinstance(source, exp.Values):
+        if ctx.local_timestamps:  # timestamps.py: a subquery among the values
+            localize_reads(source, _scoped_column_type(ctx))
         statement.set("expression", exp.Values(
             expressions=_value_rows(source, columns, fill, ignore, table.name, ignored)))
     elif source is None or (isinstance(source, exp.Tuple) and not source.expressions):

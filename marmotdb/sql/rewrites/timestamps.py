@@ -27,7 +27,9 @@ by the UTC values).
 
 What is not converted in such a session is refused with 1235 rather than answered in the wrong
 zone: a view over TIMESTAMP columns and a trigger body (both kept translated, and run, without
-a session; ``refuse_unconverted``, ``refuse_triggers``), another database's table with
+a session; ``refuse_unconverted``, ``refuse_triggers``), a row written where a generated
+column or a CHECK reads a TIMESTAMP column (SQLite computes it from the UTC text), another
+database's table with
 TIMESTAMP columns, ``SELECT *`` over them from a derived table or a USING / NATURAL join
 (dml.py ``expand_stars``), and a constant DEFAULT of a TIMESTAMP column in DDL
 (ddl/offset_defaults.py: the stored definition holds text, which rows would take as UTC).
@@ -252,9 +254,14 @@ def _view_reads_timestamps(name: str, table_of: TableOf, view_sql: Callable[[str
 
 
 def refuse_triggers(tables: tuple[str, ...], table_of: TableOf,
-                    triggers_of: Callable[[str], list[str]] | None) -> None:
-    """1235 for a write to a table with triggers that could store or read a TIMESTAMP value:
-    SQLite runs their bodies as translated once, for no session."""
+                    triggers_of: Callable[[str], list[str]] | None, *,
+                    stores_rows: bool = True) -> None:
+    """1235 for a write to a table with triggers that could store or read a TIMESTAMP value
+    (SQLite runs their bodies as translated once, for no session), or with a generated column
+    or a CHECK reading one of its TIMESTAMP columns (SQLite computes them from the UTC text,
+    MySQL from the session's value)."""
+    for name in tables if stores_rows else ():  # a DELETE computes neither
+        _refuse_expressions_over_timestamps(name, table_of(name))
     for name in tables if triggers_of is not None else ():
         bodies = triggers_of(name)  # type: ignore[misc]
         named = {n.replace('""', '"') for body in bodies for n in _QUOTED.findall(body)}
@@ -262,6 +269,21 @@ def refuse_triggers(tables: tuple[str, ...], table_of: TableOf,
                        or any((d := table_of(n)) is not None and has_timestamps(d)
                               for n in named | {name})):
             raise _refused(f"a write to '{name}', whose triggers use TIMESTAMP values,")
+
+
+def _refuse_expressions_over_timestamps(name: str, table: TableDef | None) -> None:
+    if table is None:
+        return
+    stamps = [c.name for c in table.columns if is_timestamp(c.type)]
+    if not stamps:
+        return
+    mentions = re.compile(r"(?<![\w$])(?:" + "|".join(map(re.escape, stamps)) + r")(?![\w$])",
+                          re.IGNORECASE)
+    texts = [c.generated for c in table.columns if c.generated] + [
+        c.expression for c in table.checks]
+    if any(mentions.search(text) for text in texts):
+        raise _refused(f"a write to '{name}', whose generated columns or CHECKs read its "
+                       "TIMESTAMP columns,")
 
 
 _QUOTED = re.compile(r'"((?:[^"]|"")+)"')  # the identifiers of generated SQL
