@@ -217,23 +217,37 @@ class _LocalStore(_SessionStore):
 def _timestamp_local(ctx: Any, value: object) -> object:
     """MYSQL_TIMESTAMP_LOCAL: a TIMESTAMP column's stored (UTC) value as the session's time zone
     shows it, with the digits it has (rewrites/timestamps.py); other values as they are."""
-    return _in_zone(ctx, value, coltypes.timestamp_from_utc)
+    return _in_zone(ctx, value, coltypes.timestamp_from_utc, True)
 
 
 def _timestamp_utc(ctx: Any, value: object) -> object:
     """MYSQL_TIMESTAMP_UTC: a datetime the session wrote, as a TIMESTAMP column stores it
     (UTC), with the digits it has, to compare with the stored values as they are
     (rewrites/timestamps.py); other values, and moments beyond the calendar, as they are."""
-    return _in_zone(ctx, value, coltypes.timestamp_to_utc)
+    return _in_zone(ctx, value, coltypes.timestamp_to_utc, False)
 
 
 def _in_zone(ctx: Any, value: object, convert: Callable[[coltypes.DateTimeParts, _dt.tzinfo],
-                                                        coltypes.DateTimeParts | None]
-             ) -> object:
+                                                        coltypes.DateTimeParts | None],
+             from_utc: bool) -> object:
+    session_zone = zone(str(getattr(ctx, "time_zone", "SYSTEM")))
+    if isinstance(value, str) and len(value) >= 19 and value[10] == " ":
+        # the canonical text a column stores: C's parser, a tenth of parse_datetime's time
+        try:
+            moment = _dt.datetime.fromisoformat(value)
+            moment = moment.replace(tzinfo=_dt.UTC).astimezone(session_zone) if from_utc \
+                else moment.replace(tzinfo=session_zone).astimezone(_dt.UTC)
+        except (ValueError, OverflowError):
+            pass  # a zero date, or beyond the calendar: the general path below
+        else:
+            text = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} " \
+                   f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+            digits = len(value) - 20
+            return text + f".{moment.microsecond:06d}"[:digits + 1] if digits > 0 else text
     stamp = coltypes.parse_datetime(value) if isinstance(value, str) else None
     if stamp is None:
         return value
-    moved = convert(stamp, zone(str(getattr(ctx, "time_zone", "SYSTEM"))))
+    moved = convert(stamp, session_zone)
     if moved is None:
         return value
     _, dot, fraction = value.partition(".")  # type: ignore[union-attr]
