@@ -38,7 +38,7 @@ Internal bookkeeping statements (DDL catalog rows) run with the session marked t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from decimal import Decimal
 from pathlib import Path
@@ -219,6 +219,13 @@ class PreparedPlan:
         self.param_count = param_count
         self.columns = columns
         self.passthrough = translation is None  # executed as text (BEGIN, SET, SHOW ...)
+
+
+def _plan_key(view: SchemaView | TemporarySchemaView) -> Hashable:
+    """What a prepared statement's translation depends on: the schema, and whether the session's
+    time zone makes it convert TIMESTAMP columns (rewrites/timestamps.py): SET time_zone
+    between PREPARE and EXECUTE translates it again."""
+    return (view.schema_key(), view.timestamps_local)
 
 
 class Session:
@@ -452,7 +459,7 @@ class Session:
             columns = self._describe(database, translation, space)
         home = database.name if default is not None else None
         return PreparedPlan(text, translation, param_count, columns,
-                            self._schema_view(database).schema_key(), home, default)
+                            _plan_key(self._schema_view(database)), home, default)
 
     def execute_prepared(self, plan: PreparedPlan, values: list[Any]) -> Result | Pending:
         if len(values) != plan.param_count:
@@ -463,10 +470,10 @@ class Session:
         self._start_statement(plan.sql, plan.sql)
         database = self._database(plan.home) if plan.home is not None else self._current()
         view = self._schema_view(database)
-        if view.schema_key() != plan.schema_key:  # DDL since prepare: re-prepare, as MySQL does
+        if _plan_key(view) != plan.schema_key:  # DDL since prepare: re-prepare, as MySQL does
             functional = self._with_functions(plan.sql, keywords(plan.sql))
             plan.translation = translate_prepared(functional, view, plan.default)[0]
-            plan.schema_key = view.schema_key()
+            plan.schema_key = _plan_key(view)
         params = {f"p{i}": _bindable(v) for i, v in enumerate(values)}
         return self._after(self._run(plan.translation, params,  # type: ignore[arg-type]
                                      plan.sql, database))

@@ -44,6 +44,10 @@ def test_prepared_statements_convert_too(server, shop):
     read = east.prepare("SELECT ts FROM t WHERE ts < ?")
     assert rows(east.execute_prepared(read, ["2020-01-01 10:00:01"])) == [
         ("2020-01-01 10:00:00",)]
+    utc = shop.prepare("SELECT ts FROM t WHERE ts < ?")
+    shop.execute("SET time_zone = '+01:00'")  # between PREPARE and EXECUTE: translated again
+    assert rows(shop.execute_prepared(utc, ["2020-01-01 14:00:01"])) == [
+        ("2020-01-01 14:00:00",)]
 
 
 def test_a_utc_session_translates_as_before():
