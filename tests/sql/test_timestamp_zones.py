@@ -154,3 +154,17 @@ def test_subqueries_in_values_and_expressions_over_timestamps(server, shop):
     assert error_code(lambda: east.execute("INSERT INTO g (id, ts) VALUES (1, NOW())")) == 1235
     assert error_code(lambda: east.execute("INSERT INTO k VALUES (1, NOW())")) == 1235
     east.execute("DELETE FROM k")  # deleting computes nothing
+
+
+def test_multi_table_update_and_delete_convert(server, shop):
+    shop.execute("CREATE TABLE u (id INT PRIMARY KEY, at TIMESTAMP NULL)")
+    shop.execute("INSERT INTO t (id, ts) VALUES (1, '2020-01-01 10:00:00')")
+    shop.execute("INSERT INTO u VALUES (1, '2020-01-01 11:00:00')")
+    east = session(server, database="shop")
+    east.execute("SET time_zone = '+05:00'")
+    east.execute("UPDATE t JOIN u ON u.id = t.id SET t.ts = '2020-01-01 20:00:00', "
+                 "u.at = '2020-01-01 21:00:00' WHERE u.at = '2020-01-01 16:00:00'")
+    assert rows(shop.execute("SELECT t.ts, u.at FROM t JOIN u ON u.id = t.id")) == [
+        ("2020-01-01 15:00:00", "2020-01-01 16:00:00")]
+    east.execute("DELETE t, u FROM t JOIN u ON u.id = t.id WHERE t.ts > '2020-01-01 19:59'")
+    assert rows(shop.execute("SELECT COUNT(*) FROM t")) == [(0,)]
