@@ -32,8 +32,8 @@ JSON                        string     io.debezium.data.Json                   t
 
 Zero dates (``0000-00-00``) become null, as in Debezium. BOOLEAN is stored by MySQL (and by
 marmotdb's catalog) as TINYINT(1); Debezium can only tell them apart from DDL text, so every
-TINYINT(1) is a boolean here. Stored TIMESTAMP text is taken as UTC (marmotdb stores it as the
-client wrote it in the server's zone, which the cluster runs as UTC). A column the catalog does
+TINYINT(1) is a boolean here. Stored TIMESTAMP text is UTC (MYSQL_STORE converts a value written
+under another session time_zone: sql/rewrites/timestamps.py), so it is sent as it is, with "Z". A column the catalog does
 not describe (its table was altered or dropped after the write set) is sent as a string. A
 stored value that does not fit its declared type (SQLite accepts anything) is sent as text
 rather than lost.

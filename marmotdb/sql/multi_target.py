@@ -169,6 +169,7 @@ def _source_rows(session: Session, txn: Transaction, multi: MultipleTargets,
     branch = txn.branches.get(database.name) or txn.branches[targets[0][0].name]
     conn = branch.conn
     binding = session.server.binding(conn)
+    binding.session = session  # MySQL functions read it (NOW(), the time zone); not another's
     if translation.other_tables or binding.attached:
         session._attach(conn, binding, translation, database, None)
     result = session._statements(conn, translation, {**params, **literals}, None)

@@ -99,7 +99,8 @@ class SchemaView:
     they run with the connection's binding marked trusted. ``schema``: the SQLite schema whose
     tables it sees (``temp``: a session's temporary tables, sql/temporary.py)."""
 
-    __slots__ = ("conn", "database", "foreign_key_checks", "creation_charsets", "_key",
+    __slots__ = ("conn", "database", "foreign_key_checks", "creation_charsets",
+                 "timestamps_local", "_key",
                  "_binding", "_schema", "_across")
 
     def __init__(self, conn: apsw.Connection, database: Database, binding: ConnectionBinding,
@@ -109,6 +110,7 @@ class SchemaView:
         self._schema = schema
         self.foreign_key_checks = True  # the session's variable (set by Session._schema_view)
         self.creation_charsets: CreationCharsets | None = None  # the session's (likewise)
+        self.timestamps_local = False  # the session's time zone is not UTC (likewise)
         self._binding = binding
         self.database = "" if database.name == SCRATCH else database.name
         # A new Database object per (re)creation, and a generation bumped by every DDL.

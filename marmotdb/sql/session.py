@@ -38,7 +38,7 @@ Internal bookkeeping statements (DDL catalog rows) run with the session marked t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from decimal import Decimal
 from pathlib import Path
@@ -102,10 +102,13 @@ from marmotdb.sql.routines import inlining as routine_functions
 from marmotdb.sql.routines import statements as routine_statements
 from marmotdb.sql.routines.definition import routine_kind
 from marmotdb.sql.definition.cursor import DdlParser
-from marmotdb.sql.functions.context import zone
+from marmotdb.sql.functions.context import zone, zone_is_utc
 from marmotdb.sql.rewrites.ddl import DDL_HEADS
 from marmotdb.sql.rewrites.ddl.databases import parse_database_options
-from marmotdb.sql.rewrites.ddl.offset_defaults import with_session_defaults
+from marmotdb.sql.rewrites.ddl.offset_defaults import (
+    refuse_timestamp_literal_defaults,
+    with_session_defaults,
+)
 from marmotdb.sql.rewrites.dml import ROWID_PARAMETER, MultipleTargets, OtherDatabase
 from marmotdb.sql.schema import CreationCharsets, TableDef, database_charset, quote_ident
 from marmotdb.sql.statement import (
@@ -228,6 +231,13 @@ class PreparedPlan:
         self.param_count = param_count
         self.columns = columns
         self.passthrough = translation is None  # executed as text (BEGIN, SET, SHOW ...)
+
+
+def _plan_key(view: SchemaView | TemporarySchemaView) -> Hashable:
+    """What a prepared statement's translation depends on: the schema, and whether the session's
+    time zone makes it convert TIMESTAMP columns (rewrites/timestamps.py): SET time_zone
+    between PREPARE and EXECUTE translates it again."""
+    return (view.schema_key(), view.timestamps_local)
 
 
 class Session:
@@ -469,7 +479,7 @@ class Session:
             columns = self._describe(database, translation, space)
         home = database.name if default is not None else None
         return PreparedPlan(text, translation, param_count, columns,
-                            self._schema_view(database).schema_key(), home, default)
+                            _plan_key(self._schema_view(database)), home, default)
 
     def execute_prepared(self, plan: PreparedPlan, values: list[Any]) -> Result | Pending:
         if len(values) != plan.param_count:
@@ -480,10 +490,10 @@ class Session:
         self._start_statement(plan.sql, plan.sql)
         database = self._database(plan.home) if plan.home is not None else self._current()
         view = self._schema_view(database)
-        if view.schema_key() != plan.schema_key:  # DDL since prepare: re-prepare, as MySQL does
+        if _plan_key(view) != plan.schema_key:  # DDL since prepare: re-prepare, as MySQL does
             functional = self._with_functions(plan.sql, keywords(plan.sql))
             plan.translation = translate_prepared(functional, view, plan.default)[0]
-            plan.schema_key = view.schema_key()
+            plan.schema_key = _plan_key(view)
         params = {f"p{i}": _bindable(v) for i, v in enumerate(values)}
         return self._after(self._run(plan.translation, params,  # type: ignore[arg-type]
                                      plan.sql, database))
@@ -983,6 +993,9 @@ class Session:
     def _ddl(self, text: str) -> Result | Pending:
         """A DDL statement, in its home database; about a temporary table, on the session's
         space of that database (sql/temporary.py)."""
+        if not zone_is_utc(self.variables.time_zone_setting):  # rewrites/timestamps.py
+            refuse_timestamp_literal_defaults(
+                text, backslash_escapes=self.variables.backslash_escapes)
         text = with_session_defaults(text, zone(self.time_zone),
                                      backslash_escapes=self.variables.backslash_escapes)
         target = ddl_target(text)
@@ -2129,6 +2142,8 @@ class Session:
         conn = self._txn_connection(database) or self.server.read_connection(database)
         view = self.server.schema_view(conn, database)
         view.foreign_key_checks = bool(self.variables.foreign_key_checks)
+        # a session not in UTC gets translations converting TIMESTAMP columns (timestamps.py)
+        view.timestamps_local = not zone_is_utc(self.variables.time_zone_setting)
         return self._with_temporary(view, database) if temporary else view
 
     def _creation_charsets(self) -> CreationCharsets:

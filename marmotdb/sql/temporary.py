@@ -298,6 +298,7 @@ class TemporarySchemaView:
         self.hidden = hidden
         self.database = base.database
         self.foreign_key_checks = base.foreign_key_checks
+        self.timestamps_local = base.timestamps_local
         # its temporary tables (their ``__marmot_schema`` shadows the database's there)
         self._temporary = SchemaView(space.conn, space.database, space.binding, schema="temp")
 

@@ -80,6 +80,11 @@ from marmotdb.sql.rewrites.dml import (
     table_references,
 )
 from marmotdb.sql.rewrites.setop import shape_set_operations
+from marmotdb.sql.rewrites.timestamps import (
+    localize_stores,
+    refuse_triggers,
+    refuse_unconverted,
+)
 from marmotdb.sql.schema import ColumnDef, TableDef
 from marmotdb.sql.text.shape import (
     Shape,
@@ -502,7 +507,14 @@ def _ddl_translation(result: ddl_context.DdlResult) -> Translation:
 def _schema_key(schema_view: SchemaView, default_database: str | None = None) -> Hashable:
     method = getattr(schema_view, "schema_key", None)
     key = method() if method is not None else None
+    if _timestamps_local(schema_view):  # translated apart (rewrites/timestamps.py)
+        key = (key, "LOCAL TIMESTAMPS")
     return key if default_database is None else (key, "FROM", default_database)
+
+
+def _timestamps_local(schema_view: SchemaView) -> bool:
+    """The session's time zone is not UTC: its TIMESTAMP columns are converted."""
+    return bool(getattr(schema_view, "timestamps_local", False))
 
 
 def _fresh(entry: _Entry, schema_view: SchemaView, key_base: Hashable) -> bool:
@@ -782,8 +794,25 @@ class _Translator:
 
     def _rewrite(self, tree: exp.Expression, replace: bool, ignore: bool
                  ) -> tuple[Kind, DmlResult]:
+        # a view's SELECT and a trigger's body are kept and run without a session: never in
+        # a session's time zone (rewrites/timestamps.py)
+        local = self._typed_results and not self._in_trigger and _timestamps_local(self.view)
         ctx = DmlContext(self.table_def, self.database, typed_results=self._typed_results,
-                         row_by_row=not self._in_trigger)
+                         row_by_row=not self._in_trigger, local_timestamps=local)
+        kind, result = self._rewrite_dml(tree, ctx, replace, ignore)
+        if local:
+            for statement in result.statements:
+                localize_stores(statement)
+                refuse_unconverted(statement, self.table_def, self.view.table_sql,
+                                   getattr(self.view, "other_table_def", None))
+            if kind is not Kind.SELECT:
+                refuse_triggers(result.tables, self.table_def,
+                                getattr(self.view, "sqlite_triggers", None),
+                                stores_rows=kind is not Kind.DELETE)
+        return kind, result
+
+    def _rewrite_dml(self, tree: exp.Expression, ctx: DmlContext, replace: bool,
+                     ignore: bool) -> tuple[Kind, DmlResult]:
         if isinstance(tree, exp.Insert):
             kind = Kind.REPLACE if replace else Kind.INSERT
             return kind, rewrite_insert(tree, ctx, replace=replace, ignore=ignore)

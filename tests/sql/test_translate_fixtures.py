@@ -24,7 +24,9 @@ and 3.5000 in MySQL's DECIMAL display: same value).
 
 Tags: ``[mysql-only]`` marks an expected result that is MySQL 8's but not MariaDB's, and
 ``[marmot-only]`` an error marmotdb gives for a construct it refuses (1235) where MySQL would
-run it; the reason is the case's first comment line.
+run it; the reason is the case's first comment line. ``[marmot-differs]`` marks a case whose
+expected result is MySQL's (and MariaDB's) where marmotdb still answers otherwise, a difference
+docs/compatibility.md lists: a strict xfail on marmotdb, so the fix that lands it is noticed.
 
 The differential group (tests/differential.py: the session's private MariaDB, or the server
 ``MARMOTDB_DIFFERENTIAL_MARIADB=host:port`` names) runs every case against MariaDB too, in a
@@ -51,6 +53,10 @@ from tests.sql.test_translate_support import MiniExecutor
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "translate"
 MYSQL8_SQL_MODE = ("ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
                    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION")
+# What a tagged case may fail with where it is expected to (MariaDB, or marmotdb for
+# [marmot-differs]): a check that does not hold, an expected error that does not come
+# (pytest.raises fails), or an error where MySQL 8 answers.
+_DIFFERENCE = (AssertionError, pytest.fail.Exception, errors.MarmotError)
 
 
 @dataclass
@@ -223,7 +229,14 @@ def _marmot_runner(case: Case) -> Runner:
     return run
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.source}-{c.name}" for c in CASES])
+def _on_marmotdb(case: Case) -> Any:
+    marks = [pytest.mark.xfail(strict=True, raises=_DIFFERENCE,
+                               reason=f"marmotdb differs from MySQL: {case.comment}")
+             ] if "marmot-differs" in case.tags else []
+    return pytest.param(case, marks=marks, id=f"{case.source}-{case.name}")
+
+
+@pytest.mark.parametrize("case", [_on_marmotdb(c) for c in CASES])
 def test_fixture(case: Case) -> None:
     run_case(case, _marmot_runner(case))
 
@@ -290,9 +303,6 @@ def _from_mariadb(value: Any, scale: int) -> Any:
     return value
 
 
-# What a tagged case may fail with on MariaDB: a check that does not hold, an expected error
-# that does not come (pytest.raises fails), or an error where MySQL 8 answers.
-_DIFFERENCE = (AssertionError, pytest.fail.Exception, errors.MarmotError)
 _TAG_REASONS = {"mysql-only": "expected result is MySQL 8's, MariaDB differs",
                 "marmot-only": "expected result is marmotdb's refusal, MariaDB runs it"}
 

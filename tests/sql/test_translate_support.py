@@ -20,7 +20,7 @@ from marmotdb import errors
 from marmotdb.mysql.rows import as_int
 from marmotdb.sql import schema
 from marmotdb.sql.functions import registry as functions
-from marmotdb.sql.functions.context import FunctionContext
+from marmotdb.sql.functions.context import FunctionContext, zone_is_utc
 from marmotdb.sql.types import coltypes
 from marmotdb.sql.text.shape import split_statements
 from marmotdb.sql.translate import Kind, translate, translate_prepared
@@ -30,6 +30,8 @@ from marmotdb.sql.session import update_in_order
 _SET_FOREIGN_KEY_CHECKS = re.compile(
     r"^\s*SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?foreign_key_checks\s*=\s*(0|1|ON|OFF)\s*$",
     re.IGNORECASE)
+_SET_TIME_ZONE = re.compile(
+    r"^\s*SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?time_zone\s*=\s*'([^']*)'\s*$", re.IGNORECASE)
 
 
 class SchemaViewOver:
@@ -98,6 +100,7 @@ class MiniExecutor:
             self.context.sql_mode = sql_mode
         functions.register_functions(self.conn, self.context)
         self.view = SchemaViewOver(self.conn, database)
+        self.view.timestamps_local = not zone_is_utc(time_zone)
         self.changes = self.inserts = 0
         self.conn.preupdate_hook(self._count)
 
@@ -112,6 +115,11 @@ class MiniExecutor:
         checks = _SET_FOREIGN_KEY_CHECKS.match(sql)
         if checks is not None:  # the one session variable the translation reads
             self.foreign_key_checks = checks.group(1).upper() in ("1", "ON")
+            return Result()
+        zone = _SET_TIME_ZONE.match(sql)
+        if zone is not None:  # the session's, which functions and TIMESTAMP columns read
+            self.context.time_zone = zone.group(1)
+            self.view.timestamps_local = not zone_is_utc(zone.group(1))
             return Result()
         if params is not None:
             translation, count = translate_prepared(sql, self.view)

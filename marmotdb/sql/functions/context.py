@@ -101,6 +101,23 @@ def zone(name: str) -> _dt.tzinfo:
     return tz
 
 
+_UTC_ZONES: dict[str, bool] = {}
+
+
+def zone_is_utc(name: str) -> bool:
+    """Whether a time zone name means UTC at every moment (offset zero, no daylight saving):
+    where TIMESTAMP values need no conversion (rewrites/timestamps.py)."""
+    found = _UTC_ZONES.get(name)
+    if found is None:
+        tz = zone(name)
+        found = tz is _dt.UTC or isinstance(tz, _dt.timezone) and \
+            tz.utcoffset(None) == _dt.timedelta(0) or getattr(tz, "key", None) in (
+                "UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu")
+        if len(_UTC_ZONES) < 256:
+            _UTC_ZONES[name] = found
+    return found
+
+
 def session_now(ctx: Any) -> _dt.datetime:
     """The statement's time in the session time zone (naive, like MySQL's DATETIME)."""
     moment = _dt.datetime.fromtimestamp(float(getattr(ctx, "statement_time", 0.0)),

@@ -78,7 +78,7 @@ INTERNAL_FUNCTIONS = frozenset({"REFUSE", "FK_FAILS", "CMP", "TABLE_CHECKSUM", "
                                 "SUM_DECIMAL", "AVG_DECIMAL",
                                 "DEC_ADD", "DEC_SUB", "DEC_MUL", "DEC_DIV", "DEC_FORMAT",
                                 "LIKE_BINARY",
-                                "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "GENERATED_IGNORED", "CAST", "EXTRACT",
+                                "USER_VAR", "SYSVAR", "STORE", "NO_DEFAULT", "GENERATED_IGNORED", "CAST", "EXTRACT", "TIMESTAMP_LOCAL", "TIMESTAMP_UTC",
                                 "TRIM", "SUBSTRING", "SUBSTR", "POSITION", "MATCH_AGAINST"}
                                ) | {name for name, *_ in BIT_OPERATORS} \
     | JSON_INTERNAL_FUNCTIONS | UINT64_INTERNAL_FUNCTIONS | INT64_INTERNAL_FUNCTIONS \

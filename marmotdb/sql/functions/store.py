@@ -157,6 +157,7 @@ class _SessionStore:
     value actually has a problem: valid values (nearly all) never pay for the lookup."""
 
     __slots__ = ("_flags", "ctx", "lenient")
+    timestamp_zone: _dt.tzinfo | None = None  # stored as given (see _LocalStore)
 
     def __init__(self, ctx: Any, lenient: object):
         self.ctx, self.lenient, self._flags = ctx, lenient, None
@@ -201,6 +202,58 @@ class _SessionStore:
         warn(self.ctx, level, code, message)
 
 
+class _LocalStore(_SessionStore):
+    """The StoreContext of a MYSQL_STORE a session whose time zone is not UTC makes: a TIMESTAMP
+    value is read in that zone and stored as UTC (rewrites/timestamps.py). A class of its own
+    so that UTC sessions, nearly all, pay nothing for it."""
+
+    __slots__ = ("timestamp_zone",)
+
+    def __init__(self, ctx: Any, lenient: object):
+        super().__init__(ctx, lenient)
+        self.timestamp_zone = zone(str(getattr(ctx, "time_zone", "SYSTEM")))
+
+
+def _timestamp_local(ctx: Any, value: object) -> object:
+    """MYSQL_TIMESTAMP_LOCAL: a TIMESTAMP column's stored (UTC) value as the session's time zone
+    shows it, with the digits it has (rewrites/timestamps.py); other values as they are."""
+    return _in_zone(ctx, value, coltypes.timestamp_from_utc, True)
+
+
+def _timestamp_utc(ctx: Any, value: object) -> object:
+    """MYSQL_TIMESTAMP_UTC: a datetime the session wrote, as a TIMESTAMP column stores it
+    (UTC), with the digits it has, to compare with the stored values as they are
+    (rewrites/timestamps.py); other values, and moments beyond the calendar, as they are."""
+    return _in_zone(ctx, value, coltypes.timestamp_to_utc, False)
+
+
+def _in_zone(ctx: Any, value: object, convert: Callable[[coltypes.DateTimeParts, _dt.tzinfo],
+                                                        coltypes.DateTimeParts | None],
+             from_utc: bool) -> object:
+    session_zone = zone(str(getattr(ctx, "time_zone", "SYSTEM")))
+    if isinstance(value, str) and len(value) >= 19 and value[10] == " ":
+        # the canonical text a column stores: C's parser, a tenth of parse_datetime's time
+        try:
+            moment = _dt.datetime.fromisoformat(value)
+            moment = moment.replace(tzinfo=_dt.UTC).astimezone(session_zone) if from_utc \
+                else moment.replace(tzinfo=session_zone).astimezone(_dt.UTC)
+        except (ValueError, OverflowError):
+            pass  # a zero date, or beyond the calendar: the general path below
+        else:
+            text = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} " \
+                   f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+            digits = len(value) - 20
+            return text + f".{moment.microsecond:06d}"[:digits + 1] if digits > 0 else text
+    stamp = coltypes.parse_datetime(value) if isinstance(value, str) else None
+    if stamp is None:
+        return value
+    moved = convert(stamp, session_zone)
+    if moved is None:
+        return value
+    _, dot, fraction = value.partition(".")  # type: ignore[union-attr]
+    return format_datetime(moved, len(fraction) if dot else 0)
+
+
 def _replay_converted(ctx: Any) -> None:
     """A replay's conversion: counted on the node (the binding's ``replay_counts``), never
     a warning of whichever session last wrote on the connection."""
@@ -224,9 +277,10 @@ def _store_spec(text: str) -> tuple[coltypes.MySqlType, bool]:
 
 
 def _store(ctx: Any, value: object, type_text: object, column: object, row: object,
-           lenient: object = 0) -> object:
+           lenient: object = 0, local: object = 0) -> object:
     """MYSQL_STORE: coerce a value into a column the way MySQL does (strict per sql_mode;
-    ``lenient`` 1 for INSERT/UPDATE IGNORE, 2 for ALTER TABLE's copy, 3 for its replay). The stored value is
+    ``lenient`` 1 for INSERT/UPDATE IGNORE, 2 for ALTER TABLE's copy, 3 for its replay;
+    ``local`` 1: a TIMESTAMP value is in the session's time zone, not UTC). The stored value is
     recorded in ``ctx.written_row`` for the errors that name it (sql/written_row.py)."""
     t, not_null = _store_spec(str(type_text))
     if value is None:
@@ -234,7 +288,8 @@ def _store(ctx: Any, value: object, type_text: object, column: object, row: obje
     else:
         try:
             stored = coltypes.coerce_for_store(value, t, str(column), int(row or 1),  # type: ignore
-                                               _SessionStore(ctx, lenient))  # type: ignore
+                                               (_LocalStore if local else _SessionStore)(
+                                                   ctx, lenient))  # type: ignore
         except errors.MarmotError as exc:
             if lenient == STORE_ALTER and exc.code == errors.ER_DATA_TOO_LONG:
                 raise errors.error(errors.ER_WARN_DATA_TRUNCATED, str(exc).replace(
@@ -347,4 +402,6 @@ STORE_SESSION_SCALARS: list[SessionScalar] = [
     ("NO_DEFAULT", _no_default, 2),
     ("GENERATED_IGNORED", _generated_ignored, 4),
     ("CAST", _cast, -1),
+    ("TIMESTAMP_LOCAL", _timestamp_local, 1),
+    ("TIMESTAMP_UTC", _timestamp_utc, 1),
 ]

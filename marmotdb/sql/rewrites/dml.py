@@ -51,6 +51,13 @@ from marmotdb.sql.rewrites.decimal import (ColumnTyper, rewrite_decimal_projecti
 from marmotdb.sql.rewrites.json import type_json_select
 from marmotdb.sql.rewrites.numeric_context import enum_position, rewrite_numeric_context
 from marmotdb.sql.rewrites.temporal import rewrite_temporal_comparisons, temporal_decltypes
+from marmotdb.sql.rewrites.timestamps import (
+    has_timestamps,
+    stored_as_is,
+    localize_reads,
+    localize_select,
+    localized,
+)
 from marmotdb.sql.rewrites.unsigned import (
     ColumnName,
     ColumnType,
@@ -78,6 +85,8 @@ class DmlContext:
     # False for a trigger's body, which SQLite runs itself: an UPDATE … ORDER BY there
     # cannot be run row by row by the executor (DmlResult.row_by_row) and keeps rowid order
     row_by_row: bool = True
+    # a session whose time_zone is not UTC: TIMESTAMP columns are converted (timestamps.py)
+    local_timestamps: bool = False
     _tables: dict[str, TableDef | None] = field(default_factory=dict)
 
     def table(self, name: str) -> TableDef | None:
@@ -370,9 +379,10 @@ def on_update_assignments(table: TableDef, assignments: list[tuple[ColumnDef, ex
         if column.on_update_fsp is None or column.name.lower() in assigned:
             continue
         fsp = column.on_update_fsp
-        now = call("MYSQL_NOW", number(fsp)) if fsp else call("MYSQL_NOW")
+        clock = "MYSQL_UTC_TIMESTAMP" if column.type.name == "timestamp" else "MYSQL_NOW"
+        now = call(clock, number(fsp)) if fsp else call(clock)
         value = exp.Case(ifs=[exp.If(this=_changed_any(assignments), true=now)],
-                         default=column_ref(column.name))
+                         default=stored_as_is(column_ref(column.name)))
         extra.append((column, value))
     return extra
 
@@ -514,6 +524,9 @@ def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
     check_limits(tree)
     index = node_index(tree)
     strip_database(tree, ctx.database, index)
+    if ctx.local_timestamps:  # timestamps.py: each TIMESTAMP column read through a function
+        expand_stars(tree, ctx, has_timestamps)
+        index = node_index(tree)
     calc = drop_select_noise(tree, index, ctx)
     rewrite_decimal_aggregates(index, ctx)
     rewrite_enum_order(index, ctx)
@@ -531,6 +544,8 @@ def rewrite_select(tree: exp.Expression, ctx: DmlContext) -> DmlResult:
         for more in extra:
             if ctx.typed_results and any(more):
                 decltypes = tuple(d or m for d, m in zip(decltypes or more, more))
+    if ctx.local_timestamps:  # timestamps.py
+        decltypes = localize_select(tree, _scoped_column_type(ctx), decltypes)
     return DmlResult([tree], calc_found_rows=calc, found_rows=found_rows,
                      result_decltypes=decltypes)
 
@@ -565,6 +580,23 @@ def printed_column(database: str, table: str, alias: str, column: str) -> str:
     if alias.lower() != table.lower():
         return f"`{alias}`.`{column}`"
     return f"`{database}`.`{table}`.`{column}`"
+
+
+def _localize_clauses(tree: exp.Expression, column_type: ColumnType | None) -> None:
+    """A single-table UPDATE / DELETE's WHERE and ORDER BY read in the session's time zone
+    (timestamps.py), when ``column_type`` is given."""
+    for clause in ("where", "order"):
+        if column_type is not None and tree.args.get(clause) is not None:
+            localize_reads(tree.args[clause], column_type)
+
+
+def _local_column_type(ctx: DmlContext, table_type: ColumnType) -> ColumnType | None:
+    """For a session whose time_zone is not UTC (timestamps.py): a single-table UPDATE /
+    DELETE's column types, its subqueries' too; None otherwise."""
+    if not ctx.local_timestamps:
+        return None
+    select_type = _select_column_type(ctx)
+    return lambda column: table_type(column) or select_type(column)
 
 
 def _table_column_type(table: TableDef, aliases: set[str]) -> ColumnType:
@@ -686,6 +718,65 @@ def resolve_column(column: exp.Column, select: exp.Expression, ctx: DmlContext
     return matches[0] if len(matches) == 1 else None
 
 
+def _scoped_column_type(ctx: DmlContext) -> ColumnType:
+    """A column's type looked up in its own SELECT, then in the SELECTs around it (a
+    correlated subquery's outer columns): what timestamps.py must not miss."""
+    def column_type(column: exp.Column) -> MySqlType | None:
+        select = column.find_ancestor(exp.Select)
+        while select is not None:
+            tables = source_tables(select)
+            if column.table and column.table.lower() in tables or not column.table and any(
+                    (d := ctx.table(t)) is not None and d.column(column.name) is not None
+                    for t in tables.values()):
+                found = resolve_column(column, select, ctx)
+                return found.type if found is not None else None
+            select = select.find_ancestor(exp.Select)
+        return None
+    return column_type
+
+
+def expand_stars(tree: exp.Expression, ctx: DmlContext,
+                 wanted: Callable[[TableDef], bool]) -> None:
+    """``*`` and ``t.*`` as the columns they stand for, in every SELECT of ``tree`` whose
+    tables include one ``wanted`` says must be read column by column (timestamps.py); 1235
+    where that cannot be done here (a derived table, USING / NATURAL joins)."""
+    for select in list(tree.find_all(exp.Select)):
+        stars = [p for p in select.expressions if isinstance(p, exp.Star) or (
+            isinstance(p, exp.Column) and isinstance(p.this, exp.Star))]
+        if not stars:
+            continue
+        order = _ordered_sources(select)
+        defs = {alias: ctx.table(name) if name is not None else None
+                for alias, name in order}
+        if not any(d is not None and wanted(d) for d in defs.values()):
+            continue
+        if any(d is None for d in defs.values()) or any(
+                j.args.get("using") or j.args.get("method") for j in
+                select.args.get("joins") or []):
+            raise not_supported("SELECT * over TIMESTAMP columns with a derived table or a "
+                                "USING / NATURAL join in a session whose time_zone is not UTC")
+        expanded: list[exp.Expression] = []
+        for projection in select.expressions:
+            if projection not in stars:
+                expanded.append(projection)
+                continue
+            only = projection.table.lower() if isinstance(projection, exp.Column) else None
+            expanded += [exp.column(c.name, table=ident(alias_name))
+                         for alias_name, _ in order
+                         if only is None or alias_name.lower() == only
+                         for c in defs[alias_name].columns]  # type: ignore[union-attr]
+        select.set("expressions", expanded)
+
+
+def _ordered_sources(select: exp.Select) -> list[tuple[str, str | None]]:
+    """(alias, table name or None for what is not a table of this database), in FROM order."""
+    source = select.args.get("from_")
+    nodes = [source.this] if source is not None else []
+    nodes += [j.this for j in select.args.get("joins") or []]
+    return [(n.alias_or_name, n.name if isinstance(n, exp.Table) and not n.db else None)
+            for n in nodes]
+
+
 # ---------------------------------------------------------------- INSERT / REPLACE
 
 def _fill_columns(table: TableDef, given: list[ColumnDef]) -> list[tuple[ColumnDef,
@@ -801,6 +892,8 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
     statement = exp.Insert(this=exp.Schema(this=exp.Table(this=ident(table.name)),
                                            expressions=[ident(c.name) for c in all_columns]))
     if isinstance(source, exp.Values):
+        if ctx.local_timestamps:  # timestamps.py: a subquery among the values
+            localize_reads(source, _scoped_column_type(ctx))
         statement.set("expression", exp.Values(
             expressions=_value_rows(source, columns, fill, ignore, table.name, ignored)))
     elif source is None or (isinstance(source, exp.Tuple) and not source.expressions):
@@ -808,6 +901,8 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
             exp.Tuple(expressions=[bind_default(e, {}) for _, e in fill])]))
     else:  # INSERT … SELECT: the SELECT's arithmetic and comparisons as a SELECT's
         source = rewrite_unsigned(source, _select_column_type(ctx), _select_column_name(ctx))
+        if ctx.local_timestamps:  # timestamps.py
+            localize_reads(source, _select_column_type(ctx))
         statement.set("expression", _wrap_query(source, columns, fill, ignore, upsert,
                                                 table.name))
     if not all_columns:
@@ -817,7 +912,8 @@ def rewrite_insert(tree: exp.Insert, ctx: DmlContext, *, replace: bool = False,
     elif ignore:
         statement.set("alternative", "IGNORE")
     if upsert:
-        statement.set("conflict", _upsert(conflict, source, table, ignore))
+        statement.set("conflict", _upsert(conflict, source, table, ignore,
+                                          ctx.local_timestamps))
     auto = table.auto_increment_column
     return DmlResult([statement], tables=(table.name.lower(),), upsert=upsert,
                      insert_ignore=ignore, auto_increment=auto is not None,
@@ -840,7 +936,7 @@ def _row_alias(source: exp.Expression | None) -> tuple[str | None, list[str]]:
 
 
 def _upsert(conflict: exp.OnConflict, source: exp.Expression | None, table: TableDef,
-            ignore: bool) -> exp.OnConflict:
+            ignore: bool, local_timestamps: bool = False) -> exp.OnConflict:
     alias, alias_columns = _row_alias(source)
 
     def new_values(node: exp.Expression) -> exp.Expression:
@@ -858,6 +954,8 @@ def _upsert(conflict: exp.OnConflict, source: exp.Expression | None, table: Tabl
     for equality in _assignments(table, conflict.expressions):
         column = _target_column(table, equality.this)
         value = equality.expression.transform(new_values, copy=True)
+        if local_timestamps:  # timestamps.py: the row's and the new row's values alike
+            value = localized(value, _upsert_column_type(table))
         value = substitute_assigned(value, assigned, {table.name.lower()})
         value = store(value, column, 1, ignore)
         assigned[column.name.lower()] = value
@@ -865,6 +963,19 @@ def _upsert(conflict: exp.OnConflict, source: exp.Expression | None, table: Tabl
     assignments += on_update_assignments(table, assignments)
     return exp.OnConflict(expressions=[_eq(c, v) for c, v in assignments],
                           action=exp.var("DO UPDATE"))
+
+
+def _upsert_column_type(table: TableDef) -> ColumnType:
+    """Column types in ON DUPLICATE KEY UPDATE values: the row's and ``excluded``'s columns
+    (a subquery's are not typed)."""
+    names = {table.name.lower(), "excluded", ""}
+
+    def column_type(column: exp.Column) -> MySqlType | None:
+        if column.table.lower() not in names or column.find_ancestor(exp.Select) is not None:
+            return None
+        found = table.column(column.name)
+        return found.type if found is not None else None
+    return column_type
 
 
 # ---------------------------------------------------------------- UPDATE
@@ -902,10 +1013,14 @@ def rewrite_update(tree: exp.Update, ctx: DmlContext, *, ignore: bool = False) -
     unsigned_types = _table_column_type(table, aliases)  # unsigned.py
     printed = _table_column_name(ctx.database, table, target)
     _rewrite_where_unsigned(tree, unsigned_types, printed)
+    local_types = _local_column_type(ctx, unsigned_types)  # timestamps.py
+    _localize_clauses(tree, local_types)
     for equality in _assignments(table, tree.expressions):
         column = _target_column(table, equality.this)
         value = rewrite_unsigned(equality.expression, unsigned_types, printed)
         value = rewrite_decimal_value(value, unsigned_types)  # rewrites_decimal.py
+        if local_types is not None:
+            value = localized(value, local_types)
         value = substitute_assigned(value, assigned, aliases)
         value = store(value, column, 1, ignore)
         assigned[column.name.lower()] = value
@@ -992,6 +1107,9 @@ def _update_joined(tree: exp.Update, ctx: DmlContext, ignore: bool) -> DmlResult
     if tree.args.get("where") is not None:
         inner.set("where", tree.args["where"].copy())
     inner = rewrite_unsigned(inner, _select_column_type(ctx), _select_column_name(ctx))
+    if ctx.local_timestamps:  # timestamps.py (set again: the values appended have no parent)
+        inner.set("expressions", list(inner.expressions))
+        localize_reads(inner, _select_column_type(ctx))
     statement = exp.Update(this=exp.Table(this=ident(table.name)),
                            expressions=[_eq(c, v) for c, v in assignments])
     statement.set("from_", exp.From(this=exp.Subquery(
@@ -1066,9 +1184,11 @@ def rewrite_delete(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
     if not isinstance(target, exp.Table):
         raise not_supported("this form of DELETE")
     table = _target(ctx, target)
-    _rewrite_where_unsigned(tree, _table_column_type(
-        table, {target.name.lower(), target.alias_or_name.lower()}),
-        _table_column_name(ctx.database, table, target))
+    table_types = _table_column_type(table, {target.name.lower(),
+                                             target.alias_or_name.lower()})
+    _rewrite_where_unsigned(tree, table_types, _table_column_name(ctx.database, table, target))
+    local_types = _local_column_type(ctx, table_types)  # timestamps.py
+    _localize_clauses(tree, local_types)
     statement = exp.Delete(this=target.copy())
     condition = _limited(tree.args.get("where"), tree, target)
     if condition is not None:
@@ -1096,6 +1216,8 @@ def _delete_joined(tree: exp.Delete, ctx: DmlContext) -> DmlResult:
     if tree.args.get("where") is not None:
         inner.set("where", tree.args["where"].copy())
     inner = rewrite_unsigned(inner, _select_column_type(ctx), _select_column_name(ctx))
+    if ctx.local_timestamps:  # timestamps.py
+        localize_reads(inner, _select_column_type(ctx))
     statement = exp.Delete(this=exp.Table(this=ident(table.name)))
     statement.set("where", exp.Where(this=exp.In(this=exp.column("rowid"),
                                                  query=exp.Subquery(this=inner))))

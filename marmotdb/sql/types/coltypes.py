@@ -418,11 +418,13 @@ class StoreContext:
     """How a value is being stored: strict mode or not, where warnings go, and which sql_mode
     flags affect dates. ``row`` is MySQL's 1-based row number for messages."""
 
-    __slots__ = ("no_zero_date", "no_zero_in_date", "strict", "time_zone", "warn")
+    __slots__ = ("no_zero_date", "no_zero_in_date", "strict", "time_zone", "timestamp_zone",
+                 "warn")
 
     def __init__(self, strict: bool = True, warn: Warn | None = None, *,
                  no_zero_date: bool = True, no_zero_in_date: bool = True,
-                 time_zone: _dt.tzinfo | None = None):
+                 time_zone: _dt.tzinfo | None = None,
+                 timestamp_zone: _dt.tzinfo | None = None):
         self.strict = strict
         self.warn = warn
         self.no_zero_date = no_zero_date
@@ -430,6 +432,9 @@ class StoreContext:
         # the session's, which a value written with a time zone offset is converted to; None
         # where there is no session (such a value is then not a valid one)
         self.time_zone = time_zone
+        # a session's time zone other than UTC: a TIMESTAMP value is read in it and stored as
+        # UTC (rewrites/timestamps.py); None stores it as it is (UTC sessions, ALTER's copy)
+        self.timestamp_zone = timestamp_zone
 
     def problem(self, code: int, message: str) -> None:
         """Strict: raise; otherwise a warning (and the caller substitutes a value)."""
@@ -731,6 +736,8 @@ def _store_temporal(value: object, t: MySqlType, column: str, row: int,
     stamp = parse_datetime(value, date_only=t.name == "date")
     if stamp is None and t.name != "date" and ctx.time_zone is not None:
         stamp = parse_offset_datetime(value, ctx.time_zone)
+    if stamp is not None and t.name == "timestamp" and ctx.timestamp_zone is not None:
+        stamp = timestamp_to_utc(stamp, ctx.timestamp_zone)
     kind = "date" if t.name == "date" else "datetime"
     if stamp is None or not _zero_date_allowed(stamp, ctx) or not _in_range(stamp, t.name):
         ctx.problem(ER_TRUNCATED_WRONG_VALUE, f"Incorrect {kind} value: '{_as_text(value)}' "
@@ -896,6 +903,31 @@ def parse_offset_datetime(value: object, zone: _dt.tzinfo) -> DateTimeParts | No
         return None
     written = _dt.datetime(*stamp, tzinfo=_dt.timezone(_dt.timedelta(minutes=offset)))
     moment = written.astimezone(zone)
+    return (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+            moment.microsecond)
+
+
+def timestamp_to_utc(stamp: DateTimeParts, zone: _dt.tzinfo) -> DateTimeParts | None:
+    """A TIMESTAMP value read in ``zone`` as UTC, as MySQL stores it; a zero date, or one
+    without a month or a day, as it is; None when the moment is beyond the calendar."""
+    if not stamp[1] or not stamp[2]:
+        return stamp
+    try:
+        moment = _dt.datetime(*stamp, tzinfo=zone).astimezone(_dt.UTC)
+    except (ValueError, OverflowError):
+        return None
+    return (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+            moment.microsecond)
+
+
+def timestamp_from_utc(stamp: DateTimeParts, zone: _dt.tzinfo) -> DateTimeParts:
+    """A stored (UTC) TIMESTAMP value as ``zone`` shows it; a zero date as it is."""
+    if not stamp[1] or not stamp[2]:
+        return stamp
+    try:
+        moment = _dt.datetime(*stamp, tzinfo=_dt.UTC).astimezone(zone)
+    except (ValueError, OverflowError):
+        return stamp
     return (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
             moment.microsecond)
 

@@ -360,6 +360,11 @@ class SessionVariables:
         return str(self.global_variables.get("system_time_zone")) if zone == "SYSTEM" else zone
 
     @property
+    def time_zone_setting(self) -> str:
+        """The session time zone as set ('SYSTEM' is the machine's, as the functions read it)."""
+        return str(self._values["time_zone"])
+
+    @property
     def write_consistency(self) -> str:
         return str(self._values["marmot_write_consistency"])
 

@@ -49,8 +49,9 @@ def default_expression(column: ColumnDef) -> exp.Expression:
 
     from marmotdb.sql.rewrites.expressions import call, number
     kind, value = column.default_kind, column.default_value
-    if kind == "now":
-        return call("MYSQL_NOW", number(value)) if value else call("MYSQL_NOW")
+    if kind == "now":  # a TIMESTAMP stores UTC (rewrites/timestamps.py)
+        clock = "MYSQL_UTC_TIMESTAMP" if column.type.name == "timestamp" else "MYSQL_NOW"
+        return call(clock, number(value)) if value else call(clock)
     if kind == "expr":
         return _EXPRESSION_PARSER(value)
     if kind == "value":
