@@ -15,6 +15,7 @@ import pytest
 from marmotdb.errors import MarmotError
 from marmotdb.sim.sql_disk import SimDisk, installed
 from marmotdb.sql.server_state import ServerState
+from marmotdb.sql.session import Session
 from marmotdb.storage.commitlog import applied_vector, iter_log
 from marmotdb.storage.internal_tables import PENDING_BRANCHES
 from marmotdb.storage.writeset import decode_write_set
@@ -26,13 +27,19 @@ from tests.sql.sessions import error_code, new_server, rows, session
 USERS = [User("root", "x", {"*": "admin"})]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerState]:
-    state = new_server(tmp_path, USERS)
+def with_two_databases(state: ServerState) -> Session:
+    """Databases a and b, each with t (id INT PRIMARY KEY, v INT); returns the session."""
     s = session(state)
     for name in ("a", "b"):
         s.execute(f"CREATE DATABASE {name}")
         s.execute(f"CREATE TABLE {name}.t (id INT PRIMARY KEY, v INT)")
+    return s
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerState]:
+    state = new_server(tmp_path, USERS)
+    with_two_databases(state)
     yield state
     state.close()
 
@@ -285,10 +292,7 @@ def test_a_branch_that_failed_twice_fences_its_database_until_the_next_start(tmp
     with installed() as vfs:
         vfs.disks.append(disk)
         state = new_server(disk.root, USERS)
-        s = session(state)
-        for name in ("a", "b"):
-            s.execute(f"CREATE DATABASE {name}")
-            s.execute(f"CREATE TABLE {name}.t (id INT PRIMARY KEY, v INT)")
+        s = with_two_databases(state)
         s.execute("BEGIN")
         s.execute("INSERT INTO a.t VALUES (1, 1)")
         s.execute("INSERT INTO b.t VALUES (1, 1)")
@@ -345,10 +349,7 @@ def test_a_first_commit_whose_wal_sync_failed_still_finishes_the_other_branch(tm
             raise OSError(5, "Input/output error")
     state = ServerState(tmp_path, clock=lambda: 1_700_000_000.0, version="8.0.36-test",
                         users=Users(USERS), durability="fsync", wal_sync=wal_sync)
-    s = session(state)
-    for name in ("a", "b"):
-        s.execute(f"CREATE DATABASE {name}")
-        s.execute(f"CREATE TABLE {name}.t (id INT PRIMARY KEY, v INT)")
+    s = with_two_databases(state)
     s.execute("BEGIN")
     s.execute("INSERT INTO a.t VALUES (1, 1)")
     s.execute("INSERT INTO b.t VALUES (1, 1)")
